@@ -1,0 +1,31 @@
+"""tapegrad: a deep-learning library you can read end to end.
+
+``import tapegrad as tg`` gives PyTorch's names: ``tg.tensor``, ``tg.randn``,
+``tg.no_grad``, ``tg.exp`` … See README.md for a tour.
+"""
+from . import autograd, backend, dtypes, random
+from .autograd import Size, Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .autograd.ops import MODULES as _OP_MODULES
+from .backend import cuda, device
+from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like,
+                       linspace, ones, ones_like, rand, rand_like, randint, randn, randn_like,
+                       randperm, tensor, zeros, zeros_like)
+from .dtypes import (bool_ as bool, float16, float32, float64, get_default_dtype, int8, int16,
+                     int32, int64, set_default_dtype, uint8)
+from .random import Generator, initial_seed, manual_seed, seed
+
+half, float, double = float16, float32, float64
+short, int, long = int16, int32, int64
+
+# The operations, with PyTorch's names: tg.add, tg.exp, tg.sum, tg.matmul, …
+for _module in _OP_MODULES:
+    for _name in _module.__all__ + getattr(_module, "NON_DIFFERENTIABLE", []):
+        globals()[_name] = getattr(_module, _name)
+del _module, _name
+
+
+def is_tensor(value):
+    return isinstance(value, Tensor)
+
+
+__version__ = "0.1.0"

@@ -1,0 +1,8 @@
+"""tapegrad.autograd: the Tensor, the tape it records, and reverse-mode differentiation."""
+from . import methods as _methods  # noqa: F401  (makes the operations Tensor methods)
+from .engine import backward, grad
+from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .tensor import Size, Tensor
+
+__all__ = ["Size", "Tensor", "backward", "enable_grad", "grad", "is_grad_enabled", "no_grad",
+           "set_grad_enabled"]

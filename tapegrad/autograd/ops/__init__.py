@@ -1,0 +1,8 @@
+"""Every differentiable operation of tapegrad, one family per file.
+
+Each module's ``__all__`` lists its differentiable operations (each must have a
+gradcheck case in the tests); ``NON_DIFFERENTIABLE`` lists the others it defines.
+"""
+from . import arithmetic, conversion, pointwise, reduction, shape
+
+MODULES = [arithmetic, conversion, pointwise, reduction, shape]

@@ -1,0 +1,278 @@
+"""Binary arithmetic, comparisons and `where`, with numpy's broadcasting.
+
+The operands are first made tensors of one dtype on one device (`promote`). When an
+operand was broadcast, its gradient is summed back to its own shape (`sum_to_shape`).
+Each backward computes only the gradients some input needs (``ctx.needs_input_grad``),
+and each op saves only the tensors its backward reads.
+"""
+from ..operands import promote, sum_to_shape
+from ..tape import OUTPUT, record
+from ..tensor import wrap
+
+
+def _broadcast(op, function, x, y):
+    """``function(x, y)`` on the arrays; a broadcasting failure names the op and both shapes."""
+    try:
+        return function(x.array, y.array)
+    except ValueError:
+        if len(x.shape) and len(y.shape):
+            raise RuntimeError(f"{op}: shapes {tuple(x.shape)} and {tuple(y.shape)} cannot be "
+                               f"broadcast together") from None
+        raise
+
+
+def add(input, other, alpha=1):
+    """z = x + α·y;  ∂z/∂x = 1,  ∂z/∂y = α"""
+    x, y = promote("add", input, other)
+    xp = x.device.xp
+    if alpha != 1:
+        y_scaled = y.array * alpha
+        z = _broadcast("add", xp.add, x, wrap(y_scaled, y.device))
+    else:
+        z = _broadcast("add", xp.add, x, y)
+    def backward(ctx, grad):
+        return (sum_to_shape(grad, x.shape) if ctx.needs_input_grad[0] else None,
+                sum_to_shape(grad * alpha if alpha != 1 else grad, y.shape)
+                if ctx.needs_input_grad[1] else None)
+    return record("add", z, (x, y), backward)
+
+
+def sub(input, other, alpha=1):
+    """z = x - α·y;  ∂z/∂x = 1,  ∂z/∂y = -α"""
+    x, y = promote("sub", input, other)
+    xp = x.device.xp
+    z = _broadcast("sub", xp.subtract, x, y if alpha == 1 else wrap(y.array * alpha, y.device))
+    def backward(ctx, grad):
+        return (sum_to_shape(grad, x.shape) if ctx.needs_input_grad[0] else None,
+                sum_to_shape(grad * -alpha, y.shape) if ctx.needs_input_grad[1] else None)
+    return record("sub", z, (x, y), backward)
+
+
+def mul(input, other):
+    """z = x·y;  ∂z/∂x = y,  ∂z/∂y = x"""
+    x, y = promote("mul", input, other)
+    z = _broadcast("mul", x.device.xp.multiply, x, y)
+    def backward(ctx, grad):
+        x_saved, y_saved = ctx.saved_tensors
+        return (sum_to_shape(grad * y_saved, x.shape) if ctx.needs_input_grad[0] else None,
+                sum_to_shape(grad * x_saved, y.shape) if ctx.needs_input_grad[1] else None)
+    # Only what backward reads is saved: x is needed only for y's gradient, and vice versa.
+    return record("mul", z, (x, y), backward,
+                  save=(x if y.requires_grad else None, y if x.requires_grad else None))
+
+
+def div(input, other, rounding_mode=None):
+    """z = x / y;  ∂z/∂x = 1/y,  ∂z/∂y = -x/y² = -z/y"""
+    if rounding_mode == "floor":
+        return floor_divide(input, other)
+    if rounding_mode == "trunc":
+        return div(input, other).trunc_()
+    if rounding_mode is not None:
+        raise ValueError(f"div: rounding_mode must be None, 'floor' or 'trunc', got {rounding_mode!r}")
+    x, y = promote("div", input, other)
+    if not x.dtype.is_floating_point:  # true division of integers gives floats, as in PyTorch
+        from ...dtypes import get_default_dtype
+        x, y = x.to(get_default_dtype()), y.to(get_default_dtype())
+    z = _broadcast("div", x.device.xp.true_divide, x, y)
+    def backward(ctx, grad):
+        y_saved, z_saved = ctx.saved_tensors
+        grad_over_y = grad / y_saved
+        return (sum_to_shape(grad_over_y, x.shape) if ctx.needs_input_grad[0] else None,
+                sum_to_shape(-grad_over_y * z_saved, y.shape) if ctx.needs_input_grad[1] else None)
+    return record("div", z, (x, y), backward,
+                  save=(y, OUTPUT if y.requires_grad else None))
+
+
+true_divide = div
+
+
+def pow(input, exponent):
+    """z = xʸ;  ∂z/∂x = y·xʸ⁻¹,  ∂z/∂y = xʸ·ln x  (taken as 0 where x = 0)"""
+    if not hasattr(input, "shape"):  # number ** tensor
+        x, y = promote("pow", input, exponent)
+    elif not hasattr(exponent, "shape"):  # tensor ** number: the common case, kept simple
+        return _pow_scalar(input, exponent)
+    else:
+        x, y = promote("pow", input, exponent)
+    xp = x.device.xp
+    z = _broadcast("pow", xp.power, x, y)
+    def backward(ctx, grad):
+        x_saved, y_saved, z_saved = ctx.saved_tensors
+        grad_x = grad_y = None
+        if ctx.needs_input_grad[0]:
+            grad_x = sum_to_shape(grad * y_saved * x_saved.pow(y_saved - 1), x.shape)
+        if ctx.needs_input_grad[1]:
+            safe_log = where(x_saved == 0, 1.0, x_saved).log()
+            grad_y = sum_to_shape(grad * z_saved * safe_log, y.shape)
+        return grad_x, grad_y
+    return record("pow", z, (x, y), backward, save=(x, y, OUTPUT))
+
+
+def _pow_scalar(x, exponent):
+    """z = xⁿ for a number n;  dz/dx = n·xⁿ⁻¹"""
+    if not x.dtype.is_floating_point and isinstance(exponent, float):
+        from ...dtypes import get_default_dtype
+        x = x.to(get_default_dtype())
+    xp = x.device.xp
+    if exponent == 2:
+        z = xp.square(x.array)
+    else:
+        z = xp.power(x.array, xp.asarray(exponent, dtype=x.array.dtype))
+    def backward(ctx, grad):
+        x_saved, = ctx.saved_tensors
+        if exponent == 2:
+            return grad * x_saved * 2
+        return grad * exponent * x_saved.pow(exponent - 1)
+    return record("pow", z, (x,), backward, save=(x,))
+
+
+def maximum(input, other):
+    """z = max(x, y);  the gradient goes to the larger input (split evenly on ties)"""
+    x, y = promote("maximum", input, other)
+    z = _broadcast("maximum", x.device.xp.maximum, x, y)
+    def backward(ctx, grad):
+        x_saved, y_saved = ctx.saved_tensors
+        share_x = (x_saved > y_saved) + (x_saved == y_saved) * 0.5
+        return (sum_to_shape(grad * share_x, x.shape) if ctx.needs_input_grad[0] else None,
+                sum_to_shape(grad * (1 - share_x), y.shape) if ctx.needs_input_grad[1] else None)
+    return record("maximum", z, (x, y), backward, save=(x, y))
+
+
+def minimum(input, other):
+    """z = min(x, y);  the gradient goes to the smaller input (split evenly on ties)"""
+    x, y = promote("minimum", input, other)
+    z = _broadcast("minimum", x.device.xp.minimum, x, y)
+    def backward(ctx, grad):
+        x_saved, y_saved = ctx.saved_tensors
+        share_x = (x_saved < y_saved) + (x_saved == y_saved) * 0.5
+        return (sum_to_shape(grad * share_x, x.shape) if ctx.needs_input_grad[0] else None,
+                sum_to_shape(grad * (1 - share_x), y.shape) if ctx.needs_input_grad[1] else None)
+    return record("minimum", z, (x, y), backward, save=(x, y))
+
+
+def floor_divide(input, other):
+    """z = ⌊x / y⌋;  piecewise constant, so ∂z/∂x = ∂z/∂y = 0"""
+    x, y = promote("floor_divide", input, other)
+    z = _broadcast("floor_divide", x.device.xp.floor_divide, x, y)
+    def backward(ctx, grad):
+        zeros = wrap(grad.device.xp.zeros_like(grad.array), grad.device)
+        return (sum_to_shape(zeros, x.shape) if ctx.needs_input_grad[0] else None,
+                sum_to_shape(zeros, y.shape) if ctx.needs_input_grad[1] else None)
+    return record("floor_divide", z, (x, y), backward)
+
+
+def remainder(input, other):
+    """z = x - y·⌊x / y⌋ (sign of y, as Python's %);  ∂z/∂x = 1,  ∂z/∂y = -⌊x / y⌋"""
+    x, y = promote("remainder", input, other)
+    z = _broadcast("remainder", x.device.xp.remainder, x, y)
+    def backward(ctx, grad):
+        x_saved, y_saved = ctx.saved_tensors
+        return (sum_to_shape(grad, x.shape) if ctx.needs_input_grad[0] else None,
+                sum_to_shape(-grad * floor_divide(x_saved, y_saved), y.shape)
+                if ctx.needs_input_grad[1] else None)
+    return record("remainder", z, (x, y), backward, save=(x, y))
+
+
+def where(condition, input, other):
+    """z = x where condition else y;  ∂z/∂x = condition,  ∂z/∂y = not condition"""
+    if not hasattr(condition, "shape") or condition.dtype.name != "bool":
+        raise TypeError(f"where: condition must be a bool tensor, got "
+                        f"{getattr(condition, 'dtype', type(condition).__name__)}")
+    x, y = promote("where", input, other)
+    from ..operands import check_same_device
+    check_same_device("where", condition, x)
+    xp = x.device.xp
+    try:
+        z = xp.where(condition.array, x.array, y.array)
+    except ValueError:
+        raise RuntimeError(f"where: condition {tuple(condition.shape)}, input {tuple(x.shape)} "
+                           f"and other {tuple(y.shape)} cannot be broadcast together") from None
+    def backward(ctx, grad):
+        zero = wrap(xp.zeros((), dtype=grad.array.dtype), grad.device)
+        return (sum_to_shape(where(condition, grad, zero), x.shape)
+                if ctx.needs_input_grad[0] else None,
+                sum_to_shape(where(condition, zero, grad), y.shape)
+                if ctx.needs_input_grad[1] else None)
+    return record("where", z, (x, y), backward)
+
+
+# -- comparisons: bool results, no gradient -------------------------------------------------
+def _compare(op, function, input, other):
+    x, y = promote(op, input, other)
+    return wrap(_broadcast(op, function, x, y), x.device)
+
+
+def eq(input, other):
+    return _compare("eq", input.device.xp.equal, input, other)
+
+
+def ne(input, other):
+    return _compare("ne", input.device.xp.not_equal, input, other)
+
+
+def lt(input, other):
+    return _compare("lt", input.device.xp.less, input, other)
+
+
+def le(input, other):
+    return _compare("le", input.device.xp.less_equal, input, other)
+
+
+def gt(input, other):
+    return _compare("gt", input.device.xp.greater, input, other)
+
+
+def ge(input, other):
+    return _compare("ge", input.device.xp.greater_equal, input, other)
+
+
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """|x - y| ≤ atol + rtol·|y|, elementwise, as a bool tensor"""
+    x, y = promote("isclose", input, other)
+    return wrap(x.device.xp.isclose(x.array, y.array, rtol=rtol, atol=atol, equal_nan=equal_nan),
+                x.device)
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """True when every element of ``input`` is close to ``other`` (see isclose)"""
+    return bool(isclose(input, other, rtol, atol, equal_nan).array.all())
+
+
+def equal(input, other):
+    """True when both tensors have the same shape and the same values"""
+    return tuple(input.shape) == tuple(other.shape) and bool(eq(input, other).array.all())
+
+
+def logical_not(input):
+    return wrap(input.device.xp.logical_not(input.array), input.device)
+
+
+def logical_and(input, other):
+    return _compare("logical_and", input.device.xp.logical_and, input, other)
+
+
+def logical_or(input, other):
+    return _compare("logical_or", input.device.xp.logical_or, input, other)
+
+
+def bitwise_and(input, other):
+    return _compare("bitwise_and", input.device.xp.bitwise_and, input, other)
+
+
+def bitwise_or(input, other):
+    return _compare("bitwise_or", input.device.xp.bitwise_or, input, other)
+
+
+def bitwise_xor(input, other):
+    return _compare("bitwise_xor", input.device.xp.bitwise_xor, input, other)
+
+
+def bitwise_not(input):
+    return wrap(input.device.xp.invert(input.array), input.device)
+
+
+__all__ = ["add", "sub", "mul", "div", "true_divide", "pow", "maximum", "minimum",
+           "floor_divide", "remainder", "where"]
+NON_DIFFERENTIABLE = ["eq", "ne", "lt", "le", "gt", "ge", "isclose", "allclose", "equal",
+                      "logical_not", "logical_and", "logical_or", "bitwise_and", "bitwise_or",
+                      "bitwise_xor", "bitwise_not"]

@@ -1,0 +1,94 @@
+"""Changing a tensor's dtype or device: recorded ops whose backward changes the gradient back.
+"""
+from ... import backend, dtypes
+from ..tape import record
+from ..tensor import Tensor, wrap
+
+
+def cast(input, dtype):
+    """y = x as another dtype;  dy/dx = 1 (the gradient is cast back to x's dtype)"""
+    dtype = dtypes.as_dtype(dtype)
+    if input.array.dtype == dtype.numpy:
+        return input
+    result = input.array.astype(dtype.numpy)
+    if not (dtype.is_floating_point and input.dtype.is_floating_point):
+        return wrap(result, input.device)  # integer results carry no gradient
+    source_dtype = input.dtype
+    def backward(ctx, grad):
+        return cast(grad, source_dtype)
+    return record("cast", result, (input,), backward)
+
+
+def to_device(input, device):
+    """y = x on another device;  dy/dx = 1 (the gradient is moved back to x's device)"""
+    target = backend.as_device(device)
+    if input.device == target:
+        return input
+    _ = target.xp  # raises a clear error now if cupy or a GPU is missing
+    source = input.device
+    moved = backend.to_device(input.array, target)
+    def backward(ctx, grad):
+        return to_device(grad, source)
+    out = record("to_device", moved, (input,), backward)
+    out.device = target
+    return out
+
+
+def to(input, *args, dtype=None, device=None, non_blocking=False, copy=False):
+    """``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other_tensor)``, as in PyTorch."""
+    for arg in args:
+        if isinstance(arg, Tensor):
+            device, dtype = arg.device, arg.dtype
+        elif isinstance(arg, (str, backend.device)):
+            device = arg
+        else:
+            dtype = arg
+    result = input
+    if device is not None:
+        result = to_device(result, device)
+    if dtype is not None:
+        result = cast(result, dtype)
+    if copy and result is input:
+        from .shape import clone
+        result = clone(input)
+    return result
+
+
+def cpu(input):
+    return to_device(input, "cpu")
+
+
+def cuda(input, device=None):
+    return to_device(input, "cuda" if device is None else
+                     device if isinstance(device, (str, backend.device)) else f"cuda:{device}")
+
+
+def float(input):
+    return cast(input, dtypes.float32)
+
+
+def double(input):
+    return cast(input, dtypes.float64)
+
+
+def half(input):
+    return cast(input, dtypes.float16)
+
+
+def long(input):
+    return cast(input, dtypes.int64)
+
+
+def int(input):
+    return cast(input, dtypes.int32)
+
+
+def bool(input):
+    return cast(input, dtypes.bool_)
+
+
+def type_as(input, other):
+    return cast(input, other.dtype)
+
+
+__all__ = ["cast", "to_device", "to"]

@@ -1,0 +1,129 @@
+"""In-place operations: ``x.add_(y)``, ``x += y``, ``x.zero_()``, …
+
+An in-place operation is computed out of place, checked, and then written into the
+tensor's own memory; the tensor then takes the result's place on the tape (its
+grad_fn becomes the new Node) and its version counter goes up, so any Node that saved
+the old values notices at backward time instead of computing a wrong gradient.
+"""
+from .. import grad_mode
+from ..tape import record
+from ..tensor import wrap
+
+
+def check_inplace_allowed(target, op, *others):
+    """Refuse, before anything changes, an in-place op that would corrupt gradients."""
+    if not grad_mode._enabled:
+        return
+    if target.grad_fn is None and target._requires_grad:
+        raise RuntimeError(
+            f"{op}: a leaf tensor that requires grad (shape {tuple(target.shape)}) cannot be "
+            f"changed in place, because its gradient would no longer describe the values that "
+            f"were used. Do it inside `with tapegrad.no_grad():` (as optimizers do), or change a "
+            f"copy: x = x.clone().")
+    base = target._base
+    recording = target.requires_grad or any(getattr(o, "requires_grad", False) for o in others)
+    if base is not None and (recording or base.requires_grad):
+        raise RuntimeError(
+            f"{op}: in-place change of a view (shape {tuple(target.shape)}) of a tensor of shape "
+            f"{tuple(base.shape)} while gradients are recorded; tapegrad cannot move the base "
+            f"tensor onto the tape. Assign through the base instead (base[index] = value), or "
+            f"change a copy: view = view.clone().")
+
+
+def write_result(target, result, op):
+    """Put ``result`` into ``target``'s memory and move ``target`` onto result's place on the tape."""
+    if tuple(result.shape) != tuple(target.shape):
+        raise RuntimeError(f"{op}: the result has shape {tuple(result.shape)}, which does not fit "
+                           f"in place into the tensor of shape {tuple(target.shape)}")
+    if result.dtype.category > target.dtype.category:
+        raise RuntimeError(f"{op}: the result has dtype {result.dtype}, which cannot be stored in "
+                           f"place into a tensor of dtype {target.dtype}")
+    if result.device != target.device:
+        raise RuntimeError(f"{op}: the result is on {result.device}, the tensor on {target.device}")
+    target.array[...] = result.array
+    target._version_counter.bump(op)
+    if result.grad_fn is not None:
+        target.grad_fn = result.grad_fn
+        target._output_nr = result._output_nr
+    return target
+
+
+def _inplace(target, op, compute, *others):
+    check_inplace_allowed(target, op, *others)
+    return write_result(target, compute(), op)
+
+
+def add_(input, other, alpha=1):
+    from .arithmetic import add
+    return _inplace(input, "add_", lambda: add(input, other, alpha=alpha), other)
+
+
+def sub_(input, other, alpha=1):
+    from .arithmetic import sub
+    return _inplace(input, "sub_", lambda: sub(input, other, alpha=alpha), other)
+
+
+def mul_(input, other):
+    from .arithmetic import mul
+    return _inplace(input, "mul_", lambda: mul(input, other), other)
+
+
+def div_(input, other):
+    from .arithmetic import div
+    return _inplace(input, "div_", lambda: div(input, other), other)
+
+
+def pow_(input, exponent):
+    from .arithmetic import pow
+    return _inplace(input, "pow_", lambda: pow(input, exponent), exponent)
+
+
+def clamp_(input, min=None, max=None):
+    from .pointwise import clamp
+    return _inplace(input, "clamp_", lambda: clamp(input, min, max), min, max)
+
+
+def _filled(input, value):
+    """y = a constant;  dy/dx = 0"""
+    xp = input.device.xp
+    def backward(ctx, grad):
+        return wrap(xp.zeros_like(grad.array), grad.device)
+    return record("fill", xp.full(input.array.shape, value, dtype=input.array.dtype),
+                  (input,), backward)
+
+
+def fill_(input, value):
+    if hasattr(value, "shape"):
+        if value.numel() != 1:
+            raise RuntimeError(f"fill_: expects a number or a one-element tensor, got shape "
+                               f"{tuple(value.shape)}")
+        value = value.item()
+    return _inplace(input, "fill_", lambda: _filled(input, value))
+
+
+def zero_(input):
+    return _inplace(input, "zero_", lambda: _filled(input, 0))
+
+
+def copy_(input, src):
+    """x ← src (broadcast, cast to x's dtype, moved to x's device); the gradient flows to src"""
+    from ..operands import sum_to_shape
+    from .conversion import to
+    shape = tuple(input.shape)
+    def compute():
+        moved = to(src, input.device, input.dtype) if hasattr(src, "shape") else src
+        if not hasattr(moved, "shape"):
+            return _filled(input, moved)
+        try:
+            values = input.device.xp.broadcast_to(moved.array, shape)
+        except ValueError:
+            raise RuntimeError(f"copy_: the source of shape {tuple(moved.shape)} cannot be "
+                               f"broadcast to the destination's shape {shape}") from None
+        def backward(ctx, grad):
+            return sum_to_shape(grad, tuple(moved.shape))
+        return record("copy", values, (moved,), backward)
+    return _inplace(input, "copy_", compute, src)
+
+
+__all__ = []  # their gradients are the out-of-place ops'; tested in test_inplace.py
+IN_PLACE = ["add_", "sub_", "mul_", "div_", "pow_", "clamp_", "fill_", "zero_", "copy_"]

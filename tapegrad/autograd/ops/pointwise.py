@@ -1,0 +1,196 @@
+"""Pointwise functions of one tensor: y = f(x), so dL/dx = dL/dy · f'(x).
+
+Each function computes f on the backend array, and beside it, `backward` returns the
+incoming gradient times f'. The backward uses tensor operations, so it can itself be
+recorded (``create_graph=True``) and differentiated again.
+"""
+from ..tape import OUTPUT, record
+from ..tensor import Tensor, wrap
+
+
+def _float_input(op, x):
+    """Differentiable math needs a floating-point tensor; integers are converted as PyTorch does."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
+    if not x.dtype.is_floating_point:
+        from ...dtypes import get_default_dtype
+        return x.to(get_default_dtype())
+    return x
+
+
+def neg(input):
+    """y = -x;  dy/dx = -1"""
+    def backward(ctx, grad):
+        return -grad
+    return record("neg", -input.array, (input,), backward)
+
+
+def abs(input):
+    """y = |x|;  dy/dx = sign(x)  (0 at x = 0, as in PyTorch)"""
+    x = input
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        return grad * x.sign()
+    return record("abs", x.device.xp.abs(x.array), (x,), backward, save=(x,))
+
+
+def exp(input):
+    """y = eˣ;  dy/dx = eˣ = y"""
+    x = _float_input("exp", input)
+    def backward(ctx, grad):
+        y, = ctx.saved_tensors
+        return grad * y
+    return record("exp", x.device.xp.exp(x.array), (x,), backward, save=(OUTPUT,))
+
+
+def expm1(input):
+    """y = eˣ - 1 (accurate near 0);  dy/dx = eˣ = y + 1"""
+    x = _float_input("expm1", input)
+    def backward(ctx, grad):
+        y, = ctx.saved_tensors
+        return grad * (y + 1)
+    return record("expm1", x.device.xp.expm1(x.array), (x,), backward, save=(OUTPUT,))
+
+
+def log(input):
+    """y = ln x;  dy/dx = 1/x"""
+    x = _float_input("log", input)
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        return grad / x
+    return record("log", x.device.xp.log(x.array), (x,), backward, save=(x,))
+
+
+def log1p(input):
+    """y = ln(1 + x) (accurate near 0);  dy/dx = 1/(1 + x)"""
+    x = _float_input("log1p", input)
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        return grad / (x + 1)
+    return record("log1p", x.device.xp.log1p(x.array), (x,), backward, save=(x,))
+
+
+def sqrt(input):
+    """y = √x;  dy/dx = 1/(2√x) = 1/(2y)"""
+    x = _float_input("sqrt", input)
+    def backward(ctx, grad):
+        y, = ctx.saved_tensors
+        return grad / (y * 2)
+    return record("sqrt", x.device.xp.sqrt(x.array), (x,), backward, save=(OUTPUT,))
+
+
+def rsqrt(input):
+    """y = 1/√x;  dy/dx = -1/(2 x^{3/2}) = -y³/2"""
+    x = _float_input("rsqrt", input)
+    xp = x.device.xp
+    def backward(ctx, grad):
+        y, = ctx.saved_tensors
+        return grad * (y * y * y) * -0.5
+    return record("rsqrt", xp.reciprocal(xp.sqrt(x.array)), (x,), backward, save=(OUTPUT,))
+
+
+def sin(input):
+    """y = sin x;  dy/dx = cos x"""
+    x = _float_input("sin", input)
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        return grad * x.cos()
+    return record("sin", x.device.xp.sin(x.array), (x,), backward, save=(x,))
+
+
+def cos(input):
+    """y = cos x;  dy/dx = -sin x"""
+    x = _float_input("cos", input)
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        return -(grad * x.sin())
+    return record("cos", x.device.xp.cos(x.array), (x,), backward, save=(x,))
+
+
+def tanh(input):
+    """y = tanh x;  dy/dx = 1 - y²"""
+    x = _float_input("tanh", input)
+    def backward(ctx, grad):
+        y, = ctx.saved_tensors
+        return grad * (1 - y * y)
+    return record("tanh", x.device.xp.tanh(x.array), (x,), backward, save=(OUTPUT,))
+
+
+def sigmoid(input):
+    """y = 1/(1 + e⁻ˣ);  dy/dx = y(1 - y)"""
+    x = _float_input("sigmoid", input)
+    xp = x.device.xp
+    # e^{-|x|} never overflows: 1/(1+e^{-x}) for x >= 0 and e^{x}/(1+e^{x}) for x < 0.
+    e = xp.exp(-xp.abs(x.array))
+    y = xp.where(x.array >= 0, 1 / (1 + e), e / (1 + e)).astype(x.array.dtype, copy=False)
+    def backward(ctx, grad):
+        y, = ctx.saved_tensors
+        return grad * (y * (1 - y))
+    return record("sigmoid", y, (x,), backward, save=(OUTPUT,))
+
+
+def relu(input):
+    """y = max(x, 0);  dy/dx = 1 where x > 0, else 0"""
+    x = input
+    def backward(ctx, grad):
+        y, = ctx.saved_tensors
+        return grad * (y > 0)
+    return record("relu", x.device.xp.maximum(x.array, 0), (x,), backward, save=(OUTPUT,))
+
+
+def clamp(input, min=None, max=None):
+    """y = min(max(x, lo), hi);  dy/dx = 1 where lo ≤ x ≤ hi, else 0"""
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        from .arithmetic import maximum, minimum
+        y = input if min is None else maximum(input, min)
+        return y if max is None else minimum(y, max)
+    x = input
+    xp = x.device.xp
+    result = xp.clip(x.array, min, max)
+    if result.dtype != x.array.dtype:  # an integer tensor clamped at a float bound stays integer
+        result = result.astype(x.array.dtype)
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        inside = x == x
+        if min is not None:
+            inside = inside & (x >= min)
+        if max is not None:
+            inside = inside & (x <= max)
+        return grad * inside
+    return record("clamp", result, (x,), backward, save=(x,))
+
+
+clip = clamp
+
+
+def _zero_gradient(op, input, result):
+    """Piecewise-constant functions: their derivative is 0 wherever it exists."""
+    def backward(ctx, grad):
+        return wrap(grad.device.xp.zeros_like(grad.array), grad.device)
+    return record(op, result, (input,), backward)
+
+
+def sign(input):
+    """y = sign(x) ∈ {-1, 0, 1};  dy/dx = 0"""
+    return _zero_gradient("sign", input, input.device.xp.sign(input.array))
+
+
+def floor(input):
+    """y = ⌊x⌋;  dy/dx = 0"""
+    return _zero_gradient("floor", input, input.device.xp.floor(input.array))
+
+
+def ceil(input):
+    """y = ⌈x⌉;  dy/dx = 0"""
+    return _zero_gradient("ceil", input, input.device.xp.ceil(input.array))
+
+
+def round(input, decimals=0):
+    """y = x rounded half to even;  dy/dx = 0"""
+    return _zero_gradient("round", input, input.device.xp.round(input.array, decimals))
+
+
+__all__ = ["neg", "abs", "exp", "expm1", "log", "log1p", "sqrt", "rsqrt", "sin", "cos", "tanh",
+           "sigmoid", "relu", "clamp", "clip", "sign", "floor", "ceil", "round"]

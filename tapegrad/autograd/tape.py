@@ -1,0 +1,236 @@
+"""The tape: one Node per recorded operation, and `record`, which every operation calls.
+
+An operation computes its result as a backend array, then calls
+``record(name, result, inputs, backward, save=...)``. When some input requires
+grad (and grad mode is on) that creates a Node holding
+
+* where gradients go next: one edge per input, to the input's own Node (or, for a
+  leaf, to the AccumulateGrad node that adds into ``leaf.grad``);
+* the values its backward needs (``save=``), each stamped with its tensor's version,
+  so an in-place change made after saving is caught instead of giving wrong gradients;
+* the backward function itself, ``backward(ctx, grad) -> one gradient per input``,
+  written with tensor operations so that with ``create_graph=True`` the backward pass
+  is recorded too and can be differentiated again.
+
+The Node is also the ``ctx`` its backward receives: ``ctx.saved_tensors`` and
+``ctx.needs_input_grad`` work as in a user's own ``autograd.Function``.
+"""
+import weakref
+
+from . import grad_mode
+
+OUTPUT = object()  # in ``save=``, stands for the operation's own result
+
+
+class VersionCounter:
+    """Counts in-place changes to one block of memory; views share their base's counter."""
+
+    __slots__ = ("value", "last_inplace_op")
+
+    def __init__(self):
+        self.value = 0
+        self.last_inplace_op = None
+
+    def bump(self, op_name):
+        self.value += 1
+        self.last_inplace_op = op_name
+
+
+class RemovableHandle:
+    """Returned by ``register_hook``; ``handle.remove()`` takes the hook away again."""
+
+    _next_id = 0
+
+    def __init__(self, hooks):
+        self._hooks = hooks
+        RemovableHandle._next_id += 1
+        self.id = RemovableHandle._next_id
+
+    def remove(self):
+        self._hooks.pop(self.id, None)
+
+
+class Node:
+    """One recorded operation: what its backward needs and where the gradients go next."""
+
+    __slots__ = ("op", "backward_fn", "next_edges", "needs_input_grad", "input_meta", "_saved",
+                 "_saved_arrays_freed", "pre_hooks", "retained", "n_outputs", "non_differentiable",
+                 "materialize_grads", "anomaly_trace", "__weakref__", "__dict__")
+
+    def __init__(self, op, backward_fn, inputs, n_outputs=1):
+        self.op = op
+        self.backward_fn = backward_fn
+        self.next_edges = tuple(edge_to(t) for t in inputs)
+        self.needs_input_grad = tuple(e is not None for e in self.next_edges)
+        self.input_meta = tuple(None if t is None else (t.shape, t.array.dtype, t.device)
+                                for t in inputs)
+        self._saved = ()
+        self._saved_arrays_freed = False
+        self.pre_hooks = None      # {output index: {handle id: hook}} from Tensor.register_hook on outputs
+        self.retained = None       # {output index: weakref to a tensor that called retain_grad()}
+        self.n_outputs = n_outputs
+        self.non_differentiable = ()
+        self.materialize_grads = True
+        self.anomaly_trace = None
+
+    # -- what backward sees as ctx --------------------------------------------------------
+    def save(self, tensors, outputs=()):
+        """Keep ``tensors`` for backward, each stamped with its current version."""
+        entries = []
+        for t in tensors:
+            if t is OUTPUT:
+                t = outputs[0]
+                entries.append((None, t.array, t._version_counter, t._version_counter.value, 0))
+            elif t is None:
+                entries.append(None)
+            elif t.grad_fn is self:   # an output of this very node (custom Functions)
+                entries.append((None, t.array, t._version_counter, t._version_counter.value,
+                                t._output_nr))
+            else:
+                entries.append((t, None, t._version_counter, t._version_counter.value, None))
+        self._saved = tuple(entries)
+
+    @property
+    def saved_tensors(self):
+        """The saved tensors, after checking that none changed in place since it was saved."""
+        if self._saved_arrays_freed:
+            raise RuntimeError(freed_graph_message(self))
+        from .tensor import wrap
+        unpacked = []
+        for entry in self._saved:
+            if entry is None:
+                unpacked.append(None)
+                continue
+            tensor, array, counter, version, output_nr = entry
+            if counter.value != version:
+                raise RuntimeError(inplace_error_message(self, tensor, array, counter, version))
+            if tensor is None:
+                # Our own output: rebuilt around the saved array with this node as its
+                # grad_fn, so a create_graph backward differentiates through it correctly.
+                tensor = wrap(array, self._device_of_output())
+                tensor.grad_fn = self
+                tensor._output_nr = output_nr
+                tensor._version_counter = counter
+            unpacked.append(tensor)
+        return tuple(unpacked)
+
+    def _device_of_output(self):
+        for meta in self.input_meta:
+            if meta is not None:
+                return meta[2]
+        from ..backend import CPU
+        return CPU
+
+    def release_saved(self):
+        """Drop the saved values (backward without retain_graph); a second backward then fails."""
+        if self._saved:
+            self._saved = ()
+            self._saved_arrays_freed = True
+
+    # -- introspection, as PyTorch names it ----------------------------------------------
+    def name(self):
+        return "".join(part.capitalize() for part in self.op.split("_")) + "Backward"
+
+    @property
+    def next_functions(self):
+        return tuple((None, 0) if e is None else e for e in self.next_edges)
+
+    def register_prehook_for_output(self, output_nr, hook):
+        if self.pre_hooks is None:
+            self.pre_hooks = {}
+        hooks = self.pre_hooks.setdefault(output_nr, {})
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
+
+    def __repr__(self):
+        return f"<{self.name()}>"
+
+
+class AccumulateGrad(Node):
+    """The end of every path back to a leaf: adds the arriving gradient into ``leaf.grad``."""
+
+    __slots__ = ("variable",)
+
+    def __init__(self, variable):
+        super().__init__("accumulate_grad", None, ())
+        self.variable = variable
+        self.input_meta = ((variable.shape, variable.array.dtype, variable.device),)
+
+    def name(self):
+        return "AccumulateGrad"
+
+
+def edge_to(tensor):
+    """Where a gradient for ``tensor`` must be sent: its Node and output index, or None."""
+    if tensor is None:
+        return None
+    if tensor.grad_fn is not None:
+        return (tensor.grad_fn, tensor._output_nr)
+    if tensor._requires_grad:
+        return (accumulator_of(tensor), 0)
+    return None
+
+
+def accumulator_of(leaf):
+    """The one AccumulateGrad node of a leaf (made on first use, then shared by every use).
+
+    The leaf refers to it weakly: the graph keeps it alive, and it keeps the leaf alive.
+    """
+    node = leaf._accumulator() if leaf._accumulator is not None else None
+    if node is None:
+        node = AccumulateGrad(leaf)
+        leaf._accumulator = weakref.ref(node)
+    return node
+
+
+def record(op, result, inputs, backward, save=()):
+    """Wrap the array ``result`` in a tensor and, if any input requires grad, put a Node on the tape.
+
+    ``inputs`` are the tensors the gradient flows back to (``None`` for an argument that
+    is not one); ``backward(ctx, grad)`` returns one gradient per input.
+    """
+    from .tensor import wrap
+    out = wrap(result, inputs[0].device)
+    if not grad_mode._enabled:
+        return out
+    for t in inputs:
+        if t is not None and (t._requires_grad or t.grad_fn is not None):
+            break
+    else:
+        return out
+    node = Node(op, backward, inputs)
+    if save:
+        node.save(save, (out,))
+    out.grad_fn = node
+    return out
+
+
+# -- error messages that name the operation and the values --------------------------------
+def describe_array(array):
+    return f"shape {tuple(array.shape)}, dtype {array.dtype}"
+
+
+def inplace_error_message(node, tensor, array, counter, version):
+    what = (f"a tensor of {describe_array(tensor.array)} (an input of '{node.op}')"
+            if tensor is not None else f"the output of '{node.op}' ({describe_array(array)})")
+    changed_by = (f" by '{counter.last_inplace_op}'" if counter.last_inplace_op else "")
+    return (f"one of the tensors needed for gradient computation has been modified by an "
+            f"in-place operation: {what} was saved by '{node.op}' at version {version}, and has "
+            f"been changed{changed_by} to version {counter.value}. Make the in-place change on a "
+            f"copy (x = x.clone()) or use the out-of-place form (x = x + y instead of x += y).")
+
+
+def freed_graph_message(node):
+    return (f"trying to backward through the graph a second time: the values that '{node.op}' "
+            f"saved for its backward were freed after the first backward. Pass "
+            f"retain_graph=True to the first backward() (or autograd.grad) if you need to go "
+            f"through the graph again.")
+
+
+def mark_view(out, base):
+    """``out`` shares ``base``'s memory: it shares its version counter too, so an in-place
+    change through either one is seen by everything that saved the other."""
+    out._version_counter = base._version_counter
+    out._base = base if base._base is None else base._base
+    return out

@@ -1,0 +1,298 @@
+"""The Tensor: a backend array, its device, and its place on the tape.
+
+A tensor is either a *leaf* (made by the user: ``grad_fn is None``), whose gradient is
+accumulated into ``.grad``, or the result of an operation, whose ``grad_fn`` is the Node
+that made it. The operations themselves live in ``autograd/ops``; ``methods.py`` makes
+each of them a method too (``x.exp()`` is ``tg.exp(x)``).
+"""
+import weakref
+
+from .. import backend, dtypes
+from . import engine, grad_mode
+from .tape import VersionCounter, accumulator_of
+
+
+class Size(tuple):
+    """A tensor's shape: a tuple (``x.shape == (3, 4)``) that prints as in PyTorch."""
+
+    def __repr__(self):
+        return f"tapegrad.Size({list(self)})"
+
+    def numel(self):
+        n = 1
+        for d in self:
+            n *= d
+        return n
+
+
+def wrap(array, device, requires_grad=False):
+    """A new tensor around a backend ``array`` (no copy). The one way tensors are made inside tapegrad."""
+    t = Tensor.__new__(Tensor)
+    t.array = array
+    t.device = device
+    t._requires_grad = requires_grad
+    t.grad_fn = None
+    t._output_nr = 0
+    t._version_counter = VersionCounter()
+    t._base = None
+    t._grad = None
+    t._accumulator = None
+    t._hooks = None
+    return t
+
+
+class Tensor:
+    """An n-dimensional array that records the operations applied to it."""
+
+    __slots__ = ("array", "device", "_requires_grad", "grad_fn", "_output_nr", "_version_counter",
+                 "_base", "_grad", "_accumulator", "_hooks", "__weakref__")
+
+    __array_ufunc__ = None   # numpy_array * tensor must call Tensor.__rmul__, not numpy's loop
+    __array_priority__ = 1000
+
+    def __init__(self, data, dtype=None, device=None, requires_grad=False):
+        from ..creation import tensor as make_tensor
+        made = make_tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
+        for slot in Tensor.__slots__[:-1]:
+            setattr(self, slot, getattr(made, slot))
+
+    # -- what a tensor is -----------------------------------------------------------------
+    @property
+    def shape(self):
+        return Size(self.array.shape)
+
+    @property
+    def dtype(self):
+        return dtypes.from_numpy(self.array.dtype)
+
+    @property
+    def ndim(self):
+        return self.array.ndim
+
+    def dim(self):
+        return self.array.ndim
+
+    def size(self, dim=None):
+        if dim is None:
+            return Size(self.array.shape)
+        return self.array.shape[self._axis(dim, "size")]
+
+    def numel(self):
+        return int(self.array.size)
+
+    def __len__(self):
+        if self.array.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.array.shape[0]
+
+    def _axis(self, dim, op):
+        """A dimension index in range, or an IndexError naming the op, the dim and the shape."""
+        ndim = self.array.ndim
+        if not -max(ndim, 1) <= dim < max(ndim, 1):
+            raise IndexError(f"{op}: dimension {dim} is out of range for a tensor of shape "
+                             f"{tuple(self.array.shape)} (expected a dim in "
+                             f"[{-max(ndim, 1)}, {max(ndim, 1) - 1}])")
+        return dim % max(ndim, 1)
+
+    @property
+    def is_cuda(self):
+        return self.device.type == "cuda"
+
+    def is_floating_point(self):
+        return self.dtype.is_floating_point
+
+    def element_size(self):
+        return self.array.itemsize
+
+    @property
+    def _version(self):
+        return self._version_counter.value
+
+    # -- the tape -----------------------------------------------------------------------------
+    @property
+    def requires_grad(self):
+        return self._requires_grad or self.grad_fn is not None
+
+    @requires_grad.setter
+    def requires_grad(self, flag):
+        self.requires_grad_(flag)
+
+    def requires_grad_(self, requires_grad=True):
+        """Make this leaf start (or stop) recording operations for its gradient."""
+        if self.grad_fn is not None:
+            if requires_grad:
+                return self
+            raise RuntimeError(
+                f"requires_grad can only be changed on leaf tensors; this one was made by "
+                f"'{self.grad_fn.op}'. Use .detach() to get a tensor that does not require grad")
+        if requires_grad and not self.dtype.is_floating_point:
+            raise RuntimeError(f"only tensors of floating point dtype can require gradients, "
+                               f"and this one is {self.dtype}")
+        self._requires_grad = bool(requires_grad)
+        return self
+
+    @property
+    def is_leaf(self):
+        return self.grad_fn is None
+
+    @property
+    def grad(self):
+        if self.grad_fn is not None and self._grad is None and not self.retains_grad:
+            engine.warn_non_leaf_grad()
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad must be a Tensor or None, got {type(value).__name__}")
+            if tuple(value.shape) != tuple(self.shape):
+                raise RuntimeError(f"assigned grad has shape {tuple(value.shape)}, but the tensor "
+                                   f"has shape {tuple(self.shape)}")
+            if value.device != self.device:
+                raise RuntimeError(f"assigned grad is on {value.device}, but the tensor is on "
+                                   f"{self.device}")
+            if value.dtype is not self.dtype:
+                raise RuntimeError(f"assigned grad has dtype {value.dtype}, but the tensor has "
+                                   f"dtype {self.dtype}")
+        self._grad = value
+
+    @property
+    def retains_grad(self):
+        node = self.grad_fn
+        return bool(node is not None and node.retained and self._output_nr in node.retained)
+
+    def retain_grad(self):
+        """Keep the gradient of this non-leaf tensor in ``.grad`` during backward."""
+        if self.grad_fn is None:
+            if not self._requires_grad:
+                raise RuntimeError("retain_grad() on a tensor that does not require grad")
+            return  # leaves keep their gradient anyway
+        node = self.grad_fn
+        if node.retained is None:
+            node.retained = {}
+        node.retained[self._output_nr] = weakref.ref(self)
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor replaces it."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that does not require grad")
+        if self.grad_fn is not None:
+            return self.grad_fn.register_prehook_for_output(self._output_nr, hook)
+        from .tape import RemovableHandle
+        if self._hooks is None:
+            self._hooks = {}
+        handle = RemovableHandle(self._hooks)
+        self._hooks[handle.id] = hook
+        return handle
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False):
+        """Add d(self)/d(leaf) · gradient into ``leaf.grad`` for every leaf that requires grad."""
+        engine.backward((self,), None if gradient is None else (gradient,),
+                        retain_graph=retain_graph, create_graph=create_graph)
+
+    def detach(self):
+        """The same values (shared memory, shared version counter), cut off from the tape."""
+        t = wrap(self.array, self.device)
+        t._version_counter = self._version_counter
+        return t
+
+    def detach_(self):
+        if self._base is not None and self._base.requires_grad:
+            raise RuntimeError("detach_() on a view of a tensor that requires grad; use detach()")
+        self.grad_fn = None
+        self._requires_grad = False
+        return self
+
+    @property
+    def data(self):
+        """A tensor sharing this one's values but not its history (as in PyTorch)."""
+        return self.detach()
+
+    @data.setter
+    def data(self, value):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"data must be set to a Tensor, got {type(value).__name__}")
+        self.array = value.array
+        self.device = value.device
+
+    def _accumulator_node(self):
+        return accumulator_of(self)
+
+    # -- leaving tapegrad ------------------------------------------------------------------
+    def numpy(self):
+        """The values as a numpy array (sharing memory on the cpu)."""
+        if self.requires_grad:
+            raise RuntimeError("numpy() on a tensor that requires grad: its values would escape "
+                               "the tape; call tensor.detach().numpy() instead")
+        if self.device.type != "cpu":
+            raise TypeError(f"numpy() on a tensor on {self.device}: copy it to the host first "
+                            f"with tensor.cpu().numpy()")
+        return self.array
+
+    def __array__(self, dtype=None, copy=None):
+        array = backend.to_numpy(self.array)
+        return array if dtype is None else array.astype(dtype)
+
+    def item(self):
+        """The one value of a one-element tensor, as a Python number."""
+        if self.array.size != 1:
+            raise RuntimeError(f"item() needs a tensor with one element, but this one has shape "
+                               f"{tuple(self.shape)} ({self.array.size} elements)")
+        return backend.to_numpy(self.array).reshape(()).item()
+
+    def tolist(self):
+        return backend.to_numpy(self.array).tolist()
+
+    def __bool__(self):
+        if self.array.size != 1:
+            raise RuntimeError(f"the truth value of a tensor with {self.array.size} elements "
+                               f"(shape {tuple(self.shape)}) is ambiguous; use .any() or .all()")
+        return bool(self.item())
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self.dtype.is_floating_point or self.array.size != 1:
+            raise TypeError("only integer tensors of a single element can be used as an index")
+        return int(self.item())
+
+    def __iter__(self):
+        if self.array.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.array.shape[0]))
+
+    __hash__ = object.__hash__
+
+    def __repr__(self):
+        values = backend.to_numpy(self.array)
+        body = repr(values).replace("array(", "tensor(", 1)
+        if body.startswith("tensor("):
+            body = body[len("tensor("):-1]
+            inner = body.split(", dtype=")[0]
+        else:
+            inner = body
+        extras = []
+        if self.device.type != "cpu":
+            extras.append(f"device='{self.device}'")
+        if self.dtype not in (dtypes.get_default_dtype(), dtypes.int64, dtypes.bool_):
+            extras.append(f"dtype={self.dtype}")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn={self.grad_fn!r}")
+        elif self._requires_grad:
+            extras.append("requires_grad=True")
+        extras = "".join(f", {e}" for e in extras)
+        inner = inner.replace("\n", "\n ")
+        return f"tensor({inner}{extras})"
+
+
+def is_tensor(value):
+    return isinstance(value, Tensor)
+
+
+def no_grad_active():
+    return not grad_mode._enabled

@@ -1,0 +1,63 @@
+"""The array backend: numpy on the cpu, cupy on a CUDA GPU, chosen by a tensor's device.
+
+Above this package nothing imports numpy or cupy to compute: operations call
+``tensor.device.xp`` (or ``xp_for(device)``) and use whatever module comes back.
+"""
+import numpy
+
+from . import cuda
+from .device import CPU, as_device, device, device_of_array
+
+
+def xp_for(spec):
+    """The array module for a device (or device string)."""
+    return as_device(spec).xp
+
+
+def to_device(array, target):
+    """``array`` moved to device ``target`` (no copy when it is already there)."""
+    source = device_of_array(array)
+    if source == target:
+        return array
+    if target.type == "cpu":
+        return array.get()  # cupy -> numpy
+    cupy = target.xp
+    with cupy.cuda.Device(target.index):
+        return cupy.asarray(array)
+
+
+def to_numpy(array):
+    """A numpy array with the same values (shares memory on cpu)."""
+    if isinstance(array, numpy.ndarray):
+        return array
+    if hasattr(array, "get"):
+        return array.get()
+    return numpy.asarray(array)
+
+
+def host_array(data):
+    """Python numbers or (nested) lists as a numpy array, with errors that say what is wrong."""
+    try:
+        array = numpy.asarray(data)
+    except ValueError as error:
+        raise ValueError(f"tensor(): the data is not rectangular (nested lists of different "
+                         f"lengths): {error}") from None
+    if array.dtype == object or array.dtype.kind in "USVc":
+        raise TypeError(f"tensor(): cannot make a tensor from {type(data).__name__} data of "
+                        f"mixed or non-numeric types ({array.dtype})")
+    return array
+
+
+def format_array(array):
+    """An array as readable text (for error messages)."""
+    return numpy.array2string(to_numpy(array), precision=6, suppress_small=True,
+                              max_line_width=120, threshold=400)
+
+
+def is_array(value):
+    """True for numpy arrays and for arrays of a GPU library (anything with a CUDA interface)."""
+    return isinstance(value, numpy.ndarray) or hasattr(value, "__cuda_array_interface__")
+
+
+__all__ = ["CPU", "as_device", "cuda", "device", "device_of_array", "host_array", "is_array",
+           "to_device", "to_numpy", "xp_for"]

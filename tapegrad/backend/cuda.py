@@ -1,0 +1,57 @@
+"""The CUDA side of the backend: cupy, imported only when a cuda tensor is made.
+
+`import tapegrad` never imports cupy, so tapegrad works on machines without a GPU.
+`is_available()` answers False cleanly when cupy, the driver or a device is missing.
+"""
+import importlib
+
+INSTALL_HINT = 'install the cuda extra: pip install "tapegrad[cuda]" (it brings cupy-cuda12x)'
+
+_cupy = None
+
+
+def _import_cupy():
+    """cupy, or an ImportError that says how to get it."""
+    global _cupy
+    if _cupy is None:
+        try:
+            _cupy = importlib.import_module("cupy")
+        except ImportError as error:
+            raise RuntimeError(
+                f"a cuda device was asked for, but cupy is not installed ({error}); {INSTALL_HINT}"
+            ) from None
+    return _cupy
+
+
+def is_available():
+    """True when cupy imports and at least one CUDA device answers."""
+    return device_count() > 0
+
+
+def device_count():
+    """Number of CUDA devices cupy can see (0 without cupy, driver or GPU)."""
+    try:
+        cupy = _import_cupy()
+        return int(cupy.cuda.runtime.getDeviceCount())
+    except Exception:  # no cupy, no driver, no device: all mean "none"
+        return 0
+
+
+def synchronize():
+    """Wait until every kernel queued on the current CUDA device has finished."""
+    if is_available():
+        _cupy.cuda.Device().synchronize()
+
+
+def array_module(index):
+    """cupy, checked to have the asked-for device; a clear error otherwise."""
+    cupy = _import_cupy()
+    count = device_count()
+    if count == 0:
+        raise RuntimeError(
+            "a cuda device was asked for, but cupy finds no CUDA device or driver on this machine; "
+            "use device='cpu', or run on a machine with an NVIDIA GPU"
+        )
+    if index >= count:
+        raise RuntimeError(f"cuda:{index} was asked for, but this machine has {count} CUDA device(s)")
+    return cupy

@@ -1,0 +1,86 @@
+"""Devices, and the array module (numpy or cupy) that computes on each.
+
+A tensor holds one backend array and knows its device. Every operation asks the
+device for its array module, `device.xp`, so the same operation code runs on
+numpy arrays (cpu) and cupy arrays (cuda). This file and `cuda.py` are the only
+places in tapegrad that decide which array library to use.
+"""
+import numpy
+
+from . import cuda as _cuda
+
+
+class device:
+    """Where a tensor's data lives: ``device("cpu")``, ``device("cuda")``, ``device("cuda:1")``."""
+
+    __slots__ = ("type", "index", "_xp")
+
+    def __init__(self, spec, index=None):
+        if isinstance(spec, device):
+            spec, index = spec.type, spec.index
+        if not isinstance(spec, str):
+            raise TypeError(f"device() expects a string such as 'cpu' or 'cuda:0', got {spec!r}")
+        kind, _, number = spec.partition(":")
+        if kind not in ("cpu", "cuda"):
+            raise ValueError(f"unknown device type {spec!r}: tapegrad knows 'cpu' and 'cuda'")
+        if number:
+            if not number.isdigit():
+                raise ValueError(f"device index in {spec!r} must be a non-negative integer")
+            index = int(number)
+        if kind == "cpu":
+            index = None
+        elif index is None:
+            index = 0
+        self.type = kind
+        self.index = index
+        self._xp = numpy if kind == "cpu" else None
+
+    @property
+    def xp(self):
+        """The array module for this device: numpy on cpu, cupy on cuda (imported on first use)."""
+        if self._xp is None:
+            self._xp = _cuda.array_module(self.index)
+        return self._xp
+
+    def __eq__(self, other):
+        if isinstance(other, str):
+            try:
+                other = device(other)
+            except (ValueError, TypeError):
+                return False
+        if not isinstance(other, device):
+            return NotImplemented
+        return self.type == other.type and self.index == other.index
+
+    def __hash__(self):
+        return hash((self.type, self.index))
+
+    def __str__(self):
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __repr__(self):
+        if self.index is None:
+            return f"device(type='{self.type}')"
+        return f"device(type='{self.type}', index={self.index})"
+
+
+CPU = device("cpu")
+
+
+def as_device(spec):
+    """Turn ``None``, a string or a device into a device (``None`` means cpu)."""
+    if spec is None:
+        return CPU
+    if isinstance(spec, device):
+        return spec
+    return device(spec)
+
+
+def device_of_array(array):
+    """The device an existing backend array lives on."""
+    if isinstance(array, numpy.ndarray) or numpy.isscalar(array):
+        return CPU
+    array_device = getattr(array, "device", None)
+    if array_device is not None and hasattr(array, "__cuda_array_interface__"):
+        return device("cuda", int(array_device.id))
+    raise TypeError(f"tapegrad cannot hold arrays of type {type(array).__name__}")

@@ -1,0 +1,212 @@
+"""Making tensors: from data (``tensor``, ``from_numpy``), filled (``zeros``, ``full``,
+``eye``, ``arange``…) and random (``rand``, ``randn``, ``randint``).
+
+Floating-point tensors get the default dtype (float32) unless told otherwise; a numpy
+array keeps its own dtype, so a float64 array becomes a float64 tensor, as in PyTorch.
+"""
+from . import backend, dtypes
+from .autograd.tensor import Tensor, wrap
+from .random import rng_for
+
+
+def _shape(size, op):
+    """``zeros(2, 3)``, ``zeros((2, 3))`` and ``zeros([2, 3])`` all mean the shape (2, 3)."""
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    try:
+        shape = tuple(int(s) for s in size)
+    except (TypeError, ValueError):
+        raise TypeError(f"{op}: a size must be integers, got {size!r}") from None
+    if any(s < 0 for s in shape):
+        raise RuntimeError(f"{op}: negative dimension in size {shape}")
+    return shape
+
+
+def _finish(array, device, requires_grad):
+    t = wrap(array, device)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _float_dtype(dtype):
+    return dtypes.as_dtype(dtype) or dtypes.get_default_dtype()
+
+
+def tensor(data, dtype=None, device=None, requires_grad=False):
+    """A new tensor holding a copy of ``data`` (numbers, nested lists, arrays or tensors)."""
+    dtype = dtypes.as_dtype(dtype)
+    if isinstance(data, Tensor):
+        target = backend.as_device(device) if device is not None else data.device
+        array = backend.to_device(data.array, target)
+        array = array.astype(dtype.numpy if dtype else array.dtype, copy=True)
+        return _finish(array, target, requires_grad)
+    target = backend.as_device(device)
+    if backend.is_array(data):
+        array = backend.to_device(data, target)
+        if dtype is None:
+            dtype = dtypes.from_numpy(array.dtype)
+    else:
+        array = backend.host_array(data)
+        if dtype is None:
+            dtype = dtypes.from_numpy(array.dtype)
+            if dtype.is_floating_point:  # Python floats become the default dtype, not float64
+                dtype = dtypes.get_default_dtype()
+        array = backend.to_device(array, target)
+    return _finish(target.xp.array(array, dtype=dtype.numpy, copy=True), target, requires_grad)
+
+
+def as_tensor(data, dtype=None, device=None):
+    """``data`` as a tensor, without a copy when it already is one of that dtype and device."""
+    if isinstance(data, Tensor):
+        return data.to(device=device, dtype=dtype)
+    if backend.is_array(data) and dtype is None and device is None:
+        return wrap(data, backend.device_of_array(data))
+    return tensor(data, dtype=dtype, device=device)
+
+
+def from_numpy(array):
+    """A tensor sharing memory with a numpy array (changes to one show in the other)."""
+    if not backend.is_array(array):
+        raise TypeError(f"from_numpy() expects a numpy array, got {type(array).__name__}")
+    dtypes.from_numpy(array.dtype)  # raises for dtypes tapegrad lacks
+    return wrap(array, backend.device_of_array(array))
+
+
+def _filled(op, size, fill, dtype, device, requires_grad):
+    shape = _shape(size, op)
+    device = backend.as_device(device)
+    if dtype is None:
+        dtype = dtypes.result_type((), (), (fill,)) if fill is not None else None
+    dtype = dtypes.as_dtype(dtype) or dtypes.get_default_dtype()
+    xp = device.xp
+    array = xp.empty(shape, dtype=dtype.numpy) if fill is None else xp.full(shape, fill, dtype=dtype.numpy)
+    return _finish(array, device, requires_grad)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False):
+    return _filled("zeros", size, 0.0, dtype, device, requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False):
+    return _filled("ones", size, 1.0, dtype, device, requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False):
+    return _filled("empty", size, None, dtype, device, requires_grad)
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad=False):
+    return _filled("full", (size,) if not isinstance(size, (tuple, list)) else (tuple(size),),
+                   fill_value, dtype, device, requires_grad)
+
+
+def _like(input, dtype, device):
+    return (tuple(input.shape), dtypes.as_dtype(dtype) or input.dtype,
+            input.device if device is None else device)
+
+
+def zeros_like(input, dtype=None, device=None, requires_grad=False):
+    shape, dtype, device = _like(input, dtype, device)
+    return zeros(shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def ones_like(input, dtype=None, device=None, requires_grad=False):
+    shape, dtype, device = _like(input, dtype, device)
+    return ones(shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def empty_like(input, dtype=None, device=None, requires_grad=False):
+    shape, dtype, device = _like(input, dtype, device)
+    return empty(shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def full_like(input, fill_value, dtype=None, device=None, requires_grad=False):
+    shape, dtype, device = _like(input, dtype, device)
+    return full(shape, fill_value, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    device = backend.as_device(device)
+    array = device.xp.eye(n, m, dtype=_float_dtype(dtype).numpy)
+    return _finish(array, device, requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
+    """Values start, start + step, … below end; integer arguments give an int64 tensor."""
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise RuntimeError("arange: step must be nonzero")
+    if dtype is None:
+        dtype = dtypes.result_type((), (), (start, end, step))
+    dtype = dtypes.as_dtype(dtype)
+    device = backend.as_device(device)
+    array = device.xp.arange(start, end, step, dtype=dtype.numpy)
+    return _finish(array, device, requires_grad)
+
+
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    device = backend.as_device(device)
+    array = device.xp.linspace(start, end, int(steps), dtype=_float_dtype(dtype).numpy)
+    return _finish(array, device, requires_grad)
+
+
+def _random(op, size, dtype, device, requires_grad, generator, draw):
+    shape = _shape(size, op)
+    dtype = _float_dtype(dtype)
+    if not dtype.is_floating_point:
+        raise TypeError(f"{op}: dtype must be floating point, got {dtype}")
+    device = backend.as_device(device)
+    rng = rng_for(device, generator)
+    draw_dtype = dtype.numpy if dtype.itemsize >= 4 else dtypes.float32.numpy
+    array = draw(rng, shape, draw_dtype)
+    if array.dtype != dtype.numpy:
+        array = array.astype(dtype.numpy)
+    return _finish(array, device, requires_grad)
+
+
+def randn(*size, dtype=None, device=None, requires_grad=False, generator=None):
+    """Samples of the standard normal distribution N(0, 1)."""
+    return _random("randn", size, dtype, device, requires_grad, generator,
+                   lambda rng, shape, d: rng.standard_normal(shape, dtype=d))
+
+
+def rand(*size, dtype=None, device=None, requires_grad=False, generator=None):
+    """Samples of the uniform distribution on [0, 1)."""
+    return _random("rand", size, dtype, device, requires_grad, generator,
+                   lambda rng, shape, d: rng.random(shape, dtype=d))
+
+
+def randn_like(input, dtype=None, device=None, requires_grad=False):
+    shape, dtype, device = _like(input, dtype, device)
+    return randn(shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def rand_like(input, dtype=None, device=None, requires_grad=False):
+    shape, dtype, device = _like(input, dtype, device)
+    return rand(shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def randint(low, high=None, size=None, dtype=None, device=None, generator=None):
+    """Integers drawn uniformly from [low, high); ``randint(high, size)`` means low = 0."""
+    if size is None:
+        if high is None or not isinstance(high, (tuple, list)):
+            raise TypeError("randint: size must be given as a tuple, e.g. randint(0, 10, (3,))")
+        low, high, size = 0, low, high
+    if high is None:
+        low, high = 0, low
+    if high <= low:
+        raise RuntimeError(f"randint: high ({high}) must be greater than low ({low})")
+    shape = _shape((size,) if isinstance(size, (tuple, list)) else (size,), "randint")
+    dtype = dtypes.as_dtype(dtype) or dtypes.int64
+    device = backend.as_device(device)
+    array = rng_for(device, generator).integers(low, high, size=shape, dtype=dtypes.int64.numpy)
+    return _finish(array.astype(dtype.numpy, copy=False), device, False)
+
+
+def randperm(n, dtype=None, device=None, generator=None):
+    """A random permutation of 0, 1, …, n - 1."""
+    device = backend.as_device(device)
+    array = rng_for(device, generator).permutation(int(n))
+    return _finish(array.astype((dtypes.as_dtype(dtype) or dtypes.int64).numpy), device, False)

@@ -1,0 +1,133 @@
+"""Data types and PyTorch's type-promotion rules.
+
+A tapegrad dtype names a numpy dtype (cupy uses the same ones). Promotion follows
+PyTorch, not numpy: int64 + float32 is float32 (numpy says float64), and a Python
+float never up-casts a float32 tensor.
+"""
+import numpy
+
+
+class dtype:
+    """A tensor element type, printed as ``tapegrad.float32``."""
+
+    __slots__ = ("name", "numpy", "category", "is_floating_point", "itemsize")
+
+    def __init__(self, name, numpy_dtype, category):
+        self.name = name
+        self.numpy = numpy.dtype(numpy_dtype)
+        self.category = category  # 0 bool, 1 integer, 2 floating point: the promotion ladder
+        self.is_floating_point = category == 2
+        self.itemsize = self.numpy.itemsize
+
+    def __repr__(self):
+        return f"tapegrad.{self.name}"
+
+    def __reduce__(self):
+        return (from_name, (self.name,))
+
+
+bool_ = dtype("bool", numpy.bool_, 0)
+uint8 = dtype("uint8", numpy.uint8, 1)
+int8 = dtype("int8", numpy.int8, 1)
+int16 = dtype("int16", numpy.int16, 1)
+int32 = dtype("int32", numpy.int32, 1)
+int64 = dtype("int64", numpy.int64, 1)
+float16 = dtype("float16", numpy.float16, 2)
+float32 = dtype("float32", numpy.float32, 2)
+float64 = dtype("float64", numpy.float64, 2)
+
+ALL = (bool_, uint8, int8, int16, int32, int64, float16, float32, float64)
+_BY_NUMPY = {d.numpy: d for d in ALL}
+_BY_NAME = {d.name: d for d in ALL}
+_BY_NAME.update({"float": float32, "double": float64, "half": float16, "long": int64,
+                 "int": int32, "short": int16})
+
+_default_float = float32
+
+
+def from_name(name):
+    return _BY_NAME[name]
+
+
+def from_numpy(numpy_dtype):
+    """The tapegrad dtype of a numpy dtype; a clear error for types tapegrad lacks."""
+    try:
+        return _BY_NUMPY[numpy_dtype]
+    except KeyError:
+        pass
+    try:
+        return _BY_NUMPY[numpy.dtype(numpy_dtype)]
+    except (KeyError, TypeError):
+        raise TypeError(
+            f"tapegrad has no dtype for numpy's {numpy_dtype}; "
+            f"supported: {', '.join(d.name for d in ALL)}") from None
+
+
+def as_dtype(spec):
+    """A tapegrad dtype from a dtype, a numpy dtype, a Python type or a name."""
+    if spec is None or isinstance(spec, dtype):
+        return spec
+    if spec is float:
+        return _default_float
+    if spec is int:
+        return int64
+    if spec is bool:
+        return bool_
+    if isinstance(spec, str):
+        if spec in _BY_NAME:
+            return _BY_NAME[spec]
+        raise TypeError(f"unknown dtype name {spec!r}")
+    return from_numpy(spec)
+
+
+def set_default_dtype(d):
+    """Make ``d`` (float32 or float64; float16 too) the dtype of new floating-point tensors."""
+    global _default_float
+    d = as_dtype(d)
+    if d is None or not d.is_floating_point:
+        raise TypeError(f"set_default_dtype() only accepts floating point dtypes, got {d}")
+    _default_float = d
+
+
+def get_default_dtype():
+    return _default_float
+
+
+def promote_pair(a, b):
+    """The smallest dtype that holds both ``a`` and ``b`` within the higher category."""
+    if a is b:
+        return a
+    if a.category != b.category:
+        return a if a.category > b.category else b
+    return from_numpy(numpy.promote_types(a.numpy, b.numpy))
+
+
+def result_type(tensor_dtypes, zero_dim_dtypes=(), scalars=()):
+    """PyTorch's promotion: dimensioned tensors, then 0-d tensors, then Python scalars.
+
+    A lower tier only matters when it brings a higher category (float over int over bool):
+    ``int_tensor + 2.5`` is the default float dtype, ``float32_tensor + 2.5`` stays float32.
+    """
+    result = None
+    for d in tensor_dtypes:
+        result = d if result is None else promote_pair(result, d)
+    zero_dim = None
+    for d in zero_dim_dtypes:
+        zero_dim = d if zero_dim is None else promote_pair(zero_dim, d)
+    if zero_dim is not None and (result is None or zero_dim.category > result.category):
+        result = zero_dim
+    for value in scalars:
+        category = scalar_category(value)
+        if result is None or category > result.category:
+            result = (bool_, int64, _default_float)[category]
+    return result
+
+
+def scalar_category(value):
+    if isinstance(value, (bool, numpy.bool_)):
+        return 0
+    if isinstance(value, (int, numpy.integer)):
+        return 1
+    if isinstance(value, (float, numpy.floating)):
+        return 2
+    raise TypeError(f"tapegrad cannot use a {type(value).__name__} ({value!r}) as a number")

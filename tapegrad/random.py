@@ -1,0 +1,72 @@
+"""Reproducible randomness: ``tg.manual_seed(n)`` and ``tg.Generator``.
+
+Every random draw in tapegrad (``randn``, initialisation, dropout, data shuffling)
+takes a Generator, or uses the default one that ``manual_seed`` reseeds. A Generator
+keeps one bit generator per device, all started from its seed.
+"""
+from . import backend
+from .backend.random import entropy_seed, new_bit_generator
+
+DEFAULT_SEED = 67280421310721  # PyTorch's default cpu seed: runs are repeatable even unseeded
+
+
+class Generator:
+    """A source of random numbers; ``Generator().manual_seed(n)`` as in PyTorch."""
+
+    def __init__(self, device="cpu"):
+        self.device = backend.as_device(device)
+        self._seed = DEFAULT_SEED
+        self._bit_generators = {}
+
+    def manual_seed(self, seed):
+        seed = int(seed)
+        if seed < 0:
+            raise ValueError(f"manual_seed: seed must be non-negative, got {seed}")
+        self._seed = seed
+        self._bit_generators = {}
+        return self
+
+    def seed(self):
+        """Reseed from the operating system's entropy and return the new seed."""
+        self.manual_seed(entropy_seed())
+        return self._seed
+
+    def initial_seed(self):
+        return self._seed
+
+    def for_device(self, device):
+        """The bit generator that draws numbers directly on ``device``."""
+        device = backend.as_device(device)
+        rng = self._bit_generators.get(device)
+        if rng is None:
+            rng = self._bit_generators[device] = new_bit_generator(device, self._seed)
+        return rng
+
+    def get_state(self):
+        return {"seed": self._seed,
+                "cpu": self.for_device("cpu").bit_generator.state}
+
+    def set_state(self, state):
+        self.manual_seed(state["seed"])
+        self.for_device("cpu").bit_generator.state = state["cpu"]
+        return self
+
+
+default_generator = Generator()
+
+
+def manual_seed(seed):
+    """Reseed the default generator on every device, so every random draw repeats."""
+    return default_generator.manual_seed(seed)
+
+
+def seed():
+    return default_generator.seed()
+
+
+def initial_seed():
+    return default_generator.initial_seed()
+
+
+def rng_for(device, generator=None):
+    return (generator or default_generator).for_device(device)
