@@ -18,9 +18,11 @@ half, float, double = float16, float32, float64
 short, int, long = int16, int32, int64
 
 # The operations, with PyTorch's names: tg.add, tg.exp, tg.sum, tg.matmul, …
+# (cast and to_device are tapegrad's own building blocks; PyTorch spells them x.to(...).)
 for _module in _OP_MODULES:
     for _name in _module.__all__ + getattr(_module, "NON_DIFFERENTIABLE", []):
-        globals()[_name] = getattr(_module, _name)
+        if _name not in ("cast", "to_device"):
+            globals()[_name] = getattr(_module, _name)
 del _module, _name
 
 

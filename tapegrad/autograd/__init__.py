@@ -1,8 +1,11 @@
 """tapegrad.autograd: the Tensor, the tape it records, and reverse-mode differentiation."""
 from . import methods as _methods  # noqa: F401  (makes the operations Tensor methods)
 from .engine import backward, grad
+from .function import Function, FunctionCtx
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .tensor import Size, Tensor
 
-__all__ = ["Size", "Tensor", "backward", "enable_grad", "grad", "is_grad_enabled", "no_grad",
+__all__ = ["Function", "FunctionCtx", "GradcheckError", "Size", "Tensor", "backward",
+           "enable_grad", "grad", "gradcheck", "gradgradcheck", "is_grad_enabled", "no_grad",
            "set_grad_enabled"]

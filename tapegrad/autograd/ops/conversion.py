@@ -91,4 +91,4 @@ def type_as(input, other):
     return cast(input, other.dtype)
 
 
-__all__ = ["cast", "to_device", "to"]
+__all__ = ["cast", "to_device"]  # `to`, `float()`… are these two, bound as methods in methods.py

@@ -1,0 +1,131 @@
+"""What a Tensor is: leaves and non-leaves, requires_grad, detach, versions, conversion."""
+import numpy as np
+import pytest
+
+import tapegrad as tg
+
+from ..support import leaf
+
+
+def test_shape_is_a_tuple_that_prints_like_pytorch():
+    x = tg.zeros(3, 4)
+    assert x.shape == (3, 4) and x.size() == (3, 4) and x.size(1) == 4 and x.size(-1) == 4
+    assert repr(x.shape) == "tapegrad.Size([3, 4])"
+    assert x.ndim == 2 and x.dim() == 2 and x.numel() == 12 and len(x) == 3
+
+
+def test_size_of_a_dim_out_of_range_names_the_shape():
+    with pytest.raises(IndexError, match=r"dimension 2 is out of range.*\(3, 4\)"):
+        tg.zeros(3, 4).size(2)
+
+
+def test_leaves_and_results():
+    x = tg.ones(2, requires_grad=True)
+    y = x * 2
+    assert x.is_leaf and x.grad_fn is None
+    assert not y.is_leaf and y.requires_grad and y.grad_fn.name() == "MulBackward"
+    assert tg.ones(2).is_leaf
+
+
+def test_operations_on_tensors_that_need_no_grad_record_nothing():
+    y = tg.ones(2) * 2
+    assert y.grad_fn is None and not y.requires_grad
+
+
+def test_no_grad_records_nothing_even_for_tensors_that_require_grad():
+    x = tg.ones(2, requires_grad=True)
+    with tg.no_grad():
+        y = x * 2
+    assert y.grad_fn is None and not y.requires_grad
+
+
+def test_integer_and_bool_tensors_cannot_require_grad():
+    with pytest.raises(RuntimeError, match="floating point.*int64"):
+        tg.tensor([1, 2]).requires_grad_()
+    with pytest.raises(RuntimeError, match="floating point.*bool"):
+        tg.tensor([True]).requires_grad = True
+
+
+def test_requires_grad_of_a_non_leaf_cannot_be_switched_off():
+    y = tg.ones(2, requires_grad=True) * 2
+    with pytest.raises(RuntimeError, match="leaf.*'mul'.*detach"):
+        y.requires_grad_(False)
+
+
+def test_detach_shares_memory_and_version_but_not_history():
+    x = leaf(3)
+    y = x * 2
+    d = y.detach()
+    assert d.grad_fn is None and not d.requires_grad
+    assert np.shares_memory(d.numpy(), y.array)
+    d.add_(1)
+    assert y._version == 1
+
+
+def test_in_place_change_of_a_saved_tensor_is_caught_at_backward():
+    x = leaf(3)
+    y = x.exp()
+    z = y.sum() * 1.0
+    y.add_(1)
+    with pytest.raises(RuntimeError, match=r"modified by an in-place operation.*'exp'.*version 0.*"
+                                           r"'add_'.*version 1"):
+        (y * z).sum().backward()
+
+
+def test_in_place_on_a_leaf_that_requires_grad_is_refused_outside_no_grad():
+    w = tg.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf tensor that requires grad.*no_grad"):
+        w.mul_(2)
+    np.testing.assert_allclose(w.detach().numpy(), np.ones(3))
+    with tg.no_grad():
+        w.mul_(2)
+    np.testing.assert_allclose(w.detach().numpy(), np.full(3, 2.0))
+
+
+def test_numpy_of_a_tensor_that_requires_grad_says_to_detach():
+    with pytest.raises(RuntimeError, match=r"detach\(\).numpy\(\)"):
+        tg.ones(2, requires_grad=True).numpy()
+
+
+def test_item_and_tolist():
+    assert tg.tensor([[2.5]]).item() == 2.5
+    assert tg.tensor([[1, 2], [3, 4]]).tolist() == [[1, 2], [3, 4]]
+    with pytest.raises(RuntimeError, match=r"one element.*\(2,\)"):
+        tg.tensor([1.0, 2.0]).item()
+
+
+def test_truth_value_of_a_many_element_tensor_is_ambiguous():
+    with pytest.raises(RuntimeError, match="ambiguous"):
+        bool(tg.ones(2))
+    assert bool(tg.ones(1))
+
+
+def test_assigned_grad_must_match_shape_and_dtype():
+    x = tg.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"shape \(2,\).*shape \(3,\)"):
+        x.grad = tg.ones(2)
+    with pytest.raises(RuntimeError, match="dtype"):
+        x.grad = tg.ones(3, dtype=tg.float64)
+    x.grad = tg.zeros(3)
+    assert x.grad.shape == (3,)
+
+
+def test_repr_shows_values_and_grad_state():
+    assert repr(tg.tensor([1.0, 2.0])) == "tensor([1., 2.])"
+    assert "requires_grad=True" in repr(tg.ones(1, requires_grad=True))
+    assert "grad_fn=<MulBackward>" in repr(tg.ones(1, requires_grad=True) * 2)
+    assert "dtype=tapegrad.float64" in repr(tg.ones(1, dtype=tg.float64))
+
+
+def test_numpy_functions_see_tensors_as_arrays_but_operators_stay_tapegrad():
+    x = tg.tensor([1.0, 2.0])
+    assert np.asarray(x).tolist() == [1.0, 2.0]
+    y = np.array([2.0, 2.0], dtype=np.float32) * x
+    assert isinstance(y, tg.Tensor)
+
+
+def test_float_conversions():
+    x = tg.tensor([1.5, 2.5])
+    assert x.double().dtype == tg.float64 and x.long().dtype == tg.int64
+    assert x.to(tg.float64).dtype == tg.float64 and x.to("cpu") is x
+    assert x.half().dtype == tg.float16 and x.int().dtype == tg.int32 and x.bool().dtype == tg.bool
