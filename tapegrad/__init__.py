@@ -13,6 +13,7 @@ from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, fu
 from .dtypes import (bool_ as bool, float16, float32, float64, get_default_dtype, int8, int16,
                      int32, int64, set_default_dtype, uint8)
 from .random import Generator, initial_seed, manual_seed, seed
+from .serialization import load, save
 
 half, float, double = float16, float32, float64
 short, int, long = int16, int32, int64

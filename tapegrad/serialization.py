@@ -20,14 +20,13 @@ is a JSON null, boolean, integer, finite float or string standing for itself, or
 Unlike ``torch.save`` this uses no pickle, so loading a file can never run code hidden in it;
 ``load`` checks everything it reads and refuses anything else with ``UnsafeOrCorruptFile``.
 """
-import io
 import json
 import math
 import os
 import tempfile
 import zipfile
 
-import numpy
+import numpy  # for the .npy file format on the host, not for computing
 
 from . import backend, dtypes
 from .autograd.tensor import Tensor, wrap
@@ -44,6 +43,8 @@ _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 # below 1 GiB of data (plus a small .npy header) that can never happen.
 _ZIP64_THRESHOLD = 1 << 30
 
+_READ_PIECE = 16 << 20  # bytes read from a member at a time
+
 _SUPPORTED = "Tensor, dict, list, tuple, str, int, float, bool and None"
 
 
@@ -53,10 +54,10 @@ class UnsafeOrCorruptFile(RuntimeError):
 
 # -- saving ------------------------------------------------------------------------------------
 
-def save(obj, f):
-    """Write ``obj`` (a tensor, or dicts / lists / tuples of tensors and plain values) to ``f``.
+def save(obj, path):
+    """Write ``obj`` (a tensor, or dicts / lists / tuples of tensors and plain values) to ``path``.
 
-    ``f`` is a path (str or os.PathLike) or a binary file object open for writing. Saving to a
+    ``path`` is a path (str or os.PathLike) or a binary file object open for writing. Saving to a
     path is atomic: the file appears complete or not at all, and an existing file is only
     replaced once the new one is fully on disk. An unsupported object raises TypeError before
     any file is created.
@@ -67,12 +68,13 @@ def save(obj, f):
     # Encoding the index before opening anything means an unencodable value fails early too.
     index_bytes = json.dumps(index, allow_nan=False, indent=1).encode("utf-8")
 
-    if isinstance(f, (str, os.PathLike)):
-        _save_atomically(index_bytes, tensors, os.fspath(f))
-    elif hasattr(f, "write"):
-        _write_archive(f, index_bytes, tensors)
+    if isinstance(path, (str, os.PathLike)):
+        _save_atomically(index_bytes, tensors, os.fspath(path))
+    elif hasattr(path, "write"):
+        _write_archive(path, index_bytes, tensors)
     else:
-        raise TypeError(f"save() expects a path or a binary file object, got {type(f).__name__}")
+        raise TypeError(f"save() expects a path or a binary file object, "
+                        f"got {type(path).__name__}")
 
 
 def _encode(obj, where, tensors, open_containers):
@@ -108,8 +110,8 @@ def _encode(obj, where, tensors, open_containers):
         items = []
         for key, value in obj.items():
             if isinstance(key, bool) or not isinstance(key, (str, int)):
-                raise TypeError(f"save() can only store dicts whose keys are str or int, but {where} "
-                                f"has the key {key!r} of type {type(key).__name__}")
+                raise TypeError(f"save() can only store dicts whose keys are str or int, but "
+                                f"{where} has the key {key!r} of type {type(key).__name__}")
             key = str(key) if isinstance(key, str) else int(key)
             items.append([key, _encode(value, f"{where}[{key!r}]", tensors, open_containers)])
         node = {"kind": "dict", "items": items}
@@ -178,8 +180,8 @@ def _member_info(name):
 
 # -- loading -----------------------------------------------------------------------------------
 
-def load(f, map_location=None):
-    """Read what ``save`` wrote to ``f`` (a path or a binary file object open for reading).
+def load(path, map_location=None):
+    """Read what ``save`` wrote to ``path`` (a path or a binary file object open for reading).
 
     Tensors come back as leaves with their saved dtype and requires_grad, on the cpu, or on
     ``map_location`` (None, "cpu", "cuda:0", a tapegrad device) when given. Anything that is
@@ -189,13 +191,13 @@ def load(f, map_location=None):
         raise TypeError(f"load() expects map_location to be None, a device or a device string, "
                         f"got {type(map_location).__name__}")
     target = backend.as_device(map_location)
-    if isinstance(f, (str, os.PathLike)):
-        with open(f, "rb") as file:
-            return _load_archive(file, os.fspath(f), target)
-    if hasattr(f, "read") and hasattr(f, "seek"):
-        return _load_archive(f, getattr(f, "name", "<file object>"), target)
+    if isinstance(path, (str, os.PathLike)):
+        with open(path, "rb") as file:
+            return _load_archive(file, os.fspath(path), target)
+    if hasattr(path, "read") and hasattr(path, "seek"):
+        return _load_archive(path, getattr(path, "name", "<file object>"), target)
     raise TypeError(f"load() expects a path or a readable, seekable binary file object, "
-                    f"got {type(f).__name__}")
+                    f"got {type(path).__name__}")
 
 
 def _load_archive(file, filename, target):
@@ -204,6 +206,7 @@ def _load_archive(file, filename, target):
 
     start = file.tell()
     head = file.read(2)
+    file_size = file.seek(0, os.SEEK_END) - start
     file.seek(start)
     # Pickle protocols 2 to 5 begin with the PROTO opcode 0x80 and the protocol number.
     if len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
@@ -212,7 +215,7 @@ def _load_archive(file, filename, target):
 
     try:
         archive = zipfile.ZipFile(file)
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as error:
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as error:
         raise refuse(f"it is not a zip archive, so not a file written by tapegrad.save "
                      f"(it may be truncated or corrupt: {error})") from None
     with archive:
@@ -229,6 +232,9 @@ def _load_archive(file, filename, target):
                 # tapegrad.save never compresses; see _write_archive for why load insists.
                 raise refuse(f"the member {name!r} is compressed; tapegrad files store members "
                              f"uncompressed")
+            if info.file_size != info.compress_size or info.file_size > file_size:
+                raise refuse(f"the member {name!r} claims a size of {info.file_size} bytes, "
+                             f"which this {file_size}-byte file cannot hold")
             members[name] = info
 
         if INDEX_NAME not in members:
@@ -263,7 +269,7 @@ def _read_index(archive, info, refuse):
         index = json.loads(text, parse_constant=_refuse_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise refuse(f"{INDEX_NAME} is not valid JSON: {error}") from None
-    except (zipfile.BadZipFile, EOFError, OSError) as error:
+    except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError) as error:
         raise refuse(f"{INDEX_NAME} cannot be read (truncated or corrupt?): {error}") from None
     if not isinstance(index, dict) or index.get("format") != FORMAT_NAME:
         raise refuse(f"{INDEX_NAME} does not say format {FORMAT_NAME!r}, so this is some other "
@@ -336,8 +342,6 @@ def _read_tensor(node, where, archive, members, used, target, refuse):
     name, dtype_name, shape = node["file"], node["dtype"], node["shape"]
     if not isinstance(name, str) or _unsafe_member_name(name):
         raise malformed(f"bad tensor file name {name!r:.80}")
-    if name not in members:
-        raise refuse(f"the index refers to {name!r}, which is not in the archive")
     try:
         dtype = dtypes.from_name(dtype_name)
     except (KeyError, TypeError):
@@ -352,6 +356,8 @@ def _read_tensor(node, where, archive, members, used, target, refuse):
         raise malformed(f"bad requires_grad {requires_grad!r} for a {dtype_name} tensor")
     if not isinstance(node["device"], str):
         raise malformed(f"bad device {node['device']!r:.80}")
+    if name not in members:
+        raise refuse(f"the index refers to {name!r}, which is not in the archive")
 
     used.add(name)
     array = _read_npy(archive, members[name], dtype.numpy, tuple(shape),
@@ -376,21 +382,35 @@ def _read_npy(archive, info, dtype, shape, refuse):
             file_shape, fortran_order, file_dtype = header
             if file_dtype.hasobject:
                 raise refuse("holds Python objects (object dtype), which only pickle can load")
-            # save() writes little-endian; compare before reading so a lying header cannot make
-            # us allocate memory the file does not hold.
+            # save() writes little-endian, so that is the only byte order accepted.
             if file_dtype != dtype.newbyteorder("<") or tuple(file_shape) != shape:
                 raise refuse(f"holds a {file_dtype} array of shape {tuple(file_shape)}, but the "
                              f"index says {dtype} of shape {shape}")
             nbytes = math.prod(shape) * dtype.itemsize
-            data = member.read(nbytes)
-            if len(data) != nbytes:
-                raise refuse(f"is truncated: expected {nbytes} bytes of data, found {len(data)}")
+            # Checked before allocating, so a small file cannot make us reserve huge memory
+            # (the member's size was checked against the file's size already).
+            if nbytes > info.file_size:
+                raise refuse(f"is truncated: its header promises {nbytes} bytes of data, but the "
+                             f"member holds only {info.file_size} bytes")
+            data = numpy.empty(nbytes, dtype=numpy.uint8)
+            _read_into(member, memoryview(data), refuse)
             # Reading to the end also makes zipfile check the CRC, catching flipped bits.
             if member.read():
                 raise refuse("has unexpected bytes after the array data")
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as error:
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as error:
         raise refuse(f"cannot be read (truncated or corrupt?): {error}") from None
-    order = "F" if fortran_order else "C"
-    # astype copies into a writable, native-endian, C-ordered array that owns its memory.
-    return numpy.frombuffer(data, dtype=file_dtype).reshape(shape, order=order).astype(
-        dtype, order="C")
+    array = data.view(file_dtype).reshape(shape, order="F" if fortran_order else "C")
+    # No copy for what save() writes (little-endian, C order) on a little-endian machine.
+    return array.astype(dtype, order="C", copy=False)
+
+
+def _read_into(member, buffer, refuse):
+    # zipfile's read(n) is several times slower than this for large n (it keeps
+    # concatenating bytes); reading in pieces straight into the array also saves a copy.
+    filled = 0
+    while filled < len(buffer):
+        piece = member.read(min(_READ_PIECE, len(buffer) - filled))
+        if not piece:
+            raise refuse(f"is truncated: expected {len(buffer)} bytes of data, found {filled}")
+        buffer[filled:filled + len(piece)] = piece
+        filled += len(piece)

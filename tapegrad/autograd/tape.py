@@ -60,10 +60,13 @@ class Node:
     def __init__(self, op, backward_fn, inputs, n_outputs=1):
         self.op = op
         self.backward_fn = backward_fn
-        self.next_edges = tuple(edge_to(t) for t in inputs)
-        self.needs_input_grad = tuple(e is not None for e in self.next_edges)
-        self.input_meta = tuple(None if t is None else (t.shape, t.array.dtype, t.device)
-                                for t in inputs)
+        edges, meta = [], []
+        for t in inputs:
+            edges.append(edge_to(t))
+            meta.append(None if t is None else (t.array.shape, t.array.dtype, t.device))
+        self.next_edges = tuple(edges)
+        self.needs_input_grad = tuple(e is not None for e in edges)
+        self.input_meta = tuple(meta)
         self._saved = ()
         self._saved_arrays_freed = False
         self.pre_hooks = None      # {output index: {handle id: hook}} from Tensor.register_hook on outputs
@@ -155,7 +158,7 @@ class AccumulateGrad(Node):
     def __init__(self, variable):
         super().__init__("accumulate_grad", None, ())
         self.variable = variable
-        self.input_meta = ((variable.shape, variable.array.dtype, variable.device),)
+        self.input_meta = ((variable.array.shape, variable.array.dtype, variable.device),)
 
     def name(self):
         return "AccumulateGrad"
