@@ -8,8 +8,8 @@ each of them a method too (``x.exp()`` is ``tg.exp(x)``).
 import weakref
 
 from .. import backend, dtypes
-from . import engine, grad_mode
-from .tape import VersionCounter, accumulator_of
+from . import engine
+from .tape import VersionCounter
 
 
 class Size(tuple):
@@ -216,9 +216,6 @@ class Tensor:
         self.array = value.array
         self.device = value.device
 
-    def _accumulator_node(self):
-        return accumulator_of(self)
-
     # -- leaving tapegrad ------------------------------------------------------------------
     def numpy(self):
         """The values as a numpy array (sharing memory on the cpu)."""
@@ -269,13 +266,7 @@ class Tensor:
     __hash__ = object.__hash__
 
     def __repr__(self):
-        values = backend.to_numpy(self.array)
-        body = repr(values).replace("array(", "tensor(", 1)
-        if body.startswith("tensor("):
-            body = body[len("tensor("):-1]
-            inner = body.split(", dtype=")[0]
-        else:
-            inner = body
+        body = backend.format_array(self.array, precision=4, separator=", ", prefix="tensor(")
         extras = []
         if self.device.type != "cpu":
             extras.append(f"device='{self.device}'")
@@ -285,14 +276,9 @@ class Tensor:
             extras.append(f"grad_fn={self.grad_fn!r}")
         elif self._requires_grad:
             extras.append("requires_grad=True")
-        extras = "".join(f", {e}" for e in extras)
-        inner = inner.replace("\n", "\n ")
-        return f"tensor({inner}{extras})"
+        return "tensor(" + body + "".join(f", {e}" for e in extras) + ")"
 
 
 def is_tensor(value):
     return isinstance(value, Tensor)
 
-
-def no_grad_active():
-    return not grad_mode._enabled

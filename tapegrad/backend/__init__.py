@@ -48,10 +48,11 @@ def host_array(data):
     return array
 
 
-def format_array(array):
-    """An array as readable text (for error messages)."""
-    return numpy.array2string(to_numpy(array), precision=6, suppress_small=True,
-                              max_line_width=120, threshold=400)
+def format_array(array, precision=6, separator=" ", prefix=""):
+    """An array as readable text (for error messages and a tensor's repr)."""
+    return numpy.array2string(to_numpy(array), precision=precision, suppress_small=True,
+                              max_line_width=100, threshold=1000, separator=separator,
+                              prefix=prefix)
 
 
 def is_array(value):
