@@ -4,7 +4,7 @@ The loop below makes each differentiable operation of ``ops`` (each module's
 ``__all__``) a method, since their first argument is the tensor; the operators
 (``+``, ``@``, ``<`` …) and in-place methods are listed by hand after it.
 """
-from .ops import MODULES, arithmetic as A, conversion as C, inplace as I, pointwise as P
+from .ops import MODULES, arithmetic as A, conversion as C, inplace as I, pointwise as P, shape as S
 from .tensor import Tensor
 
 # Functions whose first argument is not the tensor the method is called on.
@@ -14,6 +14,10 @@ for module in MODULES:
     for name in module.__all__ + getattr(module, "NON_DIFFERENTIABLE", []):
         if name not in FUNCTIONS_ONLY and not hasattr(Tensor, name):
             setattr(Tensor, name, getattr(module, name))
+
+# Transposes as properties: x.T reverses every dim, x.mT swaps the last two
+Tensor.T = property(S.numpy_T)
+Tensor.mT = property(S.matrix_transpose)
 
 # Conversions
 Tensor.to = C.to

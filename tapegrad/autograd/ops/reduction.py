@@ -1,28 +1,60 @@
-"""Reductions over dimensions: sum, mean and friends.
+"""Reductions over dimensions: sum, mean, var, prod, max, softmax and friends.
 
 ``dim`` is an int, a tuple of ints or None (all dimensions); ``keepdim=True`` keeps the
 reduced dimensions with size 1. A reduction's backward spreads the gradient back over
-the elements that were reduced, which is a broadcast: ``grad.reshape(kept).expand(shape)``.
+the elements that were reduced, which is a broadcast: the gradient is reshaped to the
+kept shape (``kept_shape``), and broadcasting against the input does the rest.
+
+As in PyTorch, an empty ``dim=()`` reduces every dimension (numpy reduces none).
 """
-from ..tape import record
+import builtins
+import operator
+from collections import namedtuple
+from contextlib import nullcontext
+
+from ..tape import OUTPUT, record
+from ..tensor import Tensor, wrap
+from .arithmetic import maximum, minimum, where
+
+# A reduction that returns values and where they were: ``values, indices = x.max(dim=1)``
+# (PyTorch's torch.return_types.max); ``result.values`` and ``result.indices`` work too.
+ReturnTypes = namedtuple("ReturnTypes", ["values", "indices"])
 
 
 def normalize_dims(x, dim, op):
-    """``dim`` as a sorted tuple of non-negative axes of ``x`` (None means all of them)."""
+    """``dim`` as a sorted tuple of non-negative axes of ``x`` (None or () means all of them).
+
+    A 0-d tensor accepts dim 0 and -1 (as PyTorch does) and has no axes to reduce: ().
+    """
     ndim = x.ndim
     if dim is None:
         return tuple(range(ndim))
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
-    span = max(ndim, 1)
+    dims = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
+    if not dims:
+        return tuple(range(ndim))
+    span = builtins.max(ndim, 1)
     axes = []
     for d in dims:
+        try:
+            d = operator.index(d)
+        except TypeError:
+            raise TypeError(f"{op}: dim must be an int or a tuple of ints, got {dim!r}") from None
         if not -span <= d < span:
             raise IndexError(f"{op}: dimension {d} is out of range for a tensor of shape "
                              f"{tuple(x.shape)} (expected a dim in [{-span}, {span - 1}])")
         axes.append(d % span)
     if len(set(axes)) != len(axes):
-        raise RuntimeError(f"{op}: dimension {dim} names the same dimension twice")
-    return tuple(sorted(a for a in axes if a < ndim or ndim == 0))
+        raise RuntimeError(f"{op}: dim {dim} names the same dimension twice (tensor of shape "
+                           f"{tuple(x.shape)})")
+    return tuple(sorted(a for a in axes if a < ndim))
+
+
+def single_dim(x, dim, op):
+    """For ops that reduce exactly one dimension (softmax, cumsum, max(dim)…): ``(axis,)``,
+    or () for a 0-d tensor."""
+    if isinstance(dim, (tuple, list)) or dim is None:
+        raise TypeError(f"{op}: dim must be a single int, got {dim!r}")
+    return normalize_dims(x, dim, op)
 
 
 def kept_shape(shape, axes):
@@ -30,6 +62,46 @@ def kept_shape(shape, axes):
     return tuple(1 if i in axes else s for i, s in enumerate(shape))
 
 
+def _kept(grad, shape, axes, keepdim):
+    """A reduction's result (or its gradient) with the reduced dims back as size 1, so that it
+    broadcasts against the input."""
+    return grad if keepdim else grad.reshape(kept_shape(shape, axes))
+
+
+def _count(shape, axes):
+    """How many elements each reduced slice has."""
+    n = 1
+    for a in axes:
+        n *= shape[a]
+    return n
+
+
+def _require_float(op, x, hint="convert it first with .float()"):
+    if not x.dtype.is_floating_point:
+        raise RuntimeError(f"{op}: needs a floating point tensor, got {x.dtype}; {hint}")
+    return x
+
+
+def _require_nonempty(op, x, axes, dim):
+    """max, min, argmax… of nothing is undefined: an error naming the empty dimension."""
+    for a in axes:
+        if x.shape[a] == 0:
+            if dim is None:
+                raise RuntimeError(f"{op}: the tensor of shape {tuple(x.shape)} is empty; the "
+                                   f"{op} of no elements is undefined (pass a dim to reduce only "
+                                   f"non-empty dimensions)")
+            raise IndexError(f"{op}: cannot reduce dimension {a} of size 0 (tensor of shape "
+                             f"{tuple(x.shape)}): the {op} of no elements is undefined")
+
+
+def _quiet(xp):
+    """Silence numpy's warnings for log(0) = -inf and -inf - (-inf) = nan, which here are
+    the intended answers (PyTorch does not warn); cupy never warns."""
+    errstate = getattr(xp, "errstate", None)
+    return errstate(divide="ignore", invalid="ignore") if errstate else nullcontext()
+
+
+# -- sums and averages ------------------------------------------------------------------------
 def sum(input, dim=None, keepdim=False, dtype=None):
     """y = Σᵢ xᵢ over ``dim``;  ∂y/∂xᵢ = 1, so the gradient is broadcast back"""
     x = input if dtype is None else input.to(dtype)
@@ -39,25 +111,341 @@ def sum(input, dim=None, keepdim=False, dtype=None):
         result = result.astype("int64", copy=False)
     shape = tuple(x.shape)
     def backward(ctx, grad):
-        return grad.reshape(kept_shape(shape, axes)).expand(shape)
+        return _kept(grad, shape, axes, keepdim).expand(shape)
     return record("sum", x.device.xp.asarray(result), (x,), backward)
 
 
 def mean(input, dim=None, keepdim=False, dtype=None):
     """y = (1/n) Σᵢ xᵢ over ``dim``;  ∂y/∂xᵢ = 1/n"""
     x = input if dtype is None else input.to(dtype)
-    if not x.dtype.is_floating_point:
-        raise RuntimeError(f"mean: needs a floating point tensor, got {x.dtype}; "
-                           f"convert it first with .float()")
+    _require_float("mean", x, "convert it first with .float(), or pass dtype=")
     axes = normalize_dims(x, dim, "mean")
-    count = 1
-    for a in axes:
-        count *= x.shape[a]
     shape = tuple(x.shape)
+    count = _count(shape, axes)
     result = x.device.xp.asarray(x.array.mean(axis=axes, keepdims=keepdim))
     def backward(ctx, grad):
-        return grad.reshape(kept_shape(shape, axes)).expand(shape) / count
+        return _kept(grad, shape, axes, keepdim).expand(shape) / count
     return record("mean", result, (x,), backward)
 
 
-__all__ = ["sum", "mean"]
+def _correction(op, dim, unbiased, correction):
+    """PyTorch's spellings of var/std: var(x, dim, correction=c), the older var(x, dim,
+    unbiased) and var(x, unbiased). unbiased=True is correction=1, False is 0."""
+    if isinstance(dim, bool):   # var(x, True): the var(input, unbiased) form
+        if unbiased is not None:
+            raise TypeError(f"{op}: got unbiased twice ({dim} as dim and {unbiased})")
+        dim, unbiased = None, dim
+    if unbiased is not None and correction is not None:
+        raise TypeError(f"{op}: pass either unbiased={unbiased} or correction={correction}, "
+                        f"not both (unbiased=True means correction=1, False means 0)")
+    if unbiased is not None:
+        correction = 1 if unbiased else 0
+    return dim, 1 if correction is None else correction
+
+
+def _var_backward(grad_kept, x, axes, divisor):
+    """∂var/∂xᵢ = 2(xᵢ - mean)/(N - correction), times the incoming gradient"""
+    scale = 2 / divisor if divisor > 0 else float("inf")   # N ≤ correction: inf·0 = nan, as torch
+    return grad_kept * (x - x.mean(axes, keepdim=True)) * scale
+
+
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """y = Σᵢ (xᵢ - x̄)² / (N - correction);  ∂y/∂xᵢ = 2(xᵢ - x̄)/(N - correction)
+
+    ``correction`` is 1 unless given (Bessel's correction, the unbiased estimate); the
+    older spellings ``var(x, dim, unbiased, keepdim)`` and ``var(x, unbiased)`` work too,
+    unbiased=False meaning correction=0.
+    """
+    dim, correction = _correction("var", dim, unbiased, correction)
+    x = _require_float("var", input)
+    axes = normalize_dims(x, dim, "var")
+    shape = tuple(x.shape)
+    divisor = builtins.max(_count(shape, axes) - correction, 0)
+    result = x.device.xp.asarray(x.array.var(axis=axes, ddof=correction, keepdims=keepdim))
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        return _var_backward(_kept(grad, shape, axes, keepdim), x, axes, divisor)
+    return record("var", result, (x,), backward, save=(x,))
+
+
+def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """y = √var(x);  ∂y/∂xᵢ = ∂var/∂xᵢ / (2y) = (xᵢ - x̄) / ((N - correction)·y)"""
+    dim, correction = _correction("std", dim, unbiased, correction)
+    x = _require_float("std", input)
+    axes = normalize_dims(x, dim, "std")
+    shape = tuple(x.shape)
+    divisor = builtins.max(_count(shape, axes) - correction, 0)
+    result = x.device.xp.asarray(x.array.std(axis=axes, ddof=correction, keepdims=keepdim))
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        grad_var = _kept(grad / (y * 2), shape, axes, keepdim)
+        return _var_backward(grad_var, x, axes, divisor)
+    return record("std", result, (x,), backward, save=(x, OUTPUT))
+
+
+# -- products -------------------------------------------------------------------------------
+def prod(input, dim=None, keepdim=False, dtype=None):
+    """y = Πᵢ xᵢ over ``dim`` (one dim, or all);  ∂y/∂xᵢ = Π_{k≠i} xₖ  (y/xᵢ when no xₖ is 0)"""
+    if isinstance(dim, (tuple, list)):
+        raise TypeError(f"prod: dim must be a single int or None (it reduces one dimension or "
+                        f"all of them), got {dim!r}")
+    x = input if dtype is None else input.to(dtype)
+    return _prod(x, normalize_dims(x, dim, "prod"), keepdim)
+
+
+def _prod(x, axes, keepdim):
+    result = x.array.prod(axis=axes, keepdims=keepdim)
+    if x.array.dtype.kind in "bui":   # integer and bool products are int64, as in PyTorch
+        result = result.astype("int64", copy=False)
+    shape = tuple(x.shape)
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        grad = _kept(grad, shape, axes, keepdim)
+        zeros = x.array == 0
+        if not zeros.any():
+            return grad * _kept(y, shape, axes, keepdim) / x
+        return grad * _product_of_the_others(x, axes, zeros)
+    return record("prod", x.device.xp.asarray(result), (x,), backward, save=(x, OUTPUT))
+
+
+def _product_of_the_others(x, axes, zeros):
+    """Π_{k≠i} xₖ over each reduced slice, correct where some xₖ are 0 (y/xᵢ would be 0/0).
+
+    Split each slice into its non-zero elements (product P) and its zeros (product Z, which
+    is 0 but still depends on them). For a non-zero xᵢ the answer is P/xᵢ · Z. For a zero
+    xᵢ it is P times the product of the *other* zeros: 1 if xᵢ is the only zero, the other
+    zero's value if there are two, and 0 if there are more. Written with tensor operations
+    on x itself (not on constants), so that its derivative (prod's second derivative) is
+    right at zeros too.
+    """
+    xp = x.device.xp
+    is_zero = wrap(zeros, x.device)
+    count = zeros.sum(axis=axes, keepdims=True)   # zeros in each slice (a constant)
+    nonzero_part = where(is_zero, 1.0, x)          # the zeros replaced by 1
+    zero_part = where(is_zero, x, 1.0)             # everything else replaced by 1
+    p = _prod(nonzero_part, axes, keepdim=True)
+    z = _prod(zero_part, axes, keepdim=True)
+    both_zeros = sum(where(is_zero, x, 0.0), axes, keepdim=True)  # = the other zero, plus xᵢ
+    other_zeros = where(wrap(xp.asarray(count == 1), x.device), 1.0,
+                        where(wrap(xp.asarray(count == 2), x.device), both_zeros - x, 0.0))
+    return p * where(is_zero, other_zeros, z / nonzero_part)
+
+
+# -- largest and smallest -------------------------------------------------------------------
+def _extreme(op, input, dim, keepdim, largest):
+    """amax/amin (and max()/min() without dim): ties share the gradient evenly."""
+    x = input
+    axes = normalize_dims(x, dim, op)
+    _require_nonempty(op, x, axes, None if dim in (None, ()) else dim)
+    a = x.array
+    result = a.max(axis=axes, keepdims=keepdim) if largest else a.min(axis=axes, keepdims=keepdim)
+    shape = tuple(x.shape)
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        xp = x.device.xp
+        y_kept = y.array if keepdim else y.array.reshape(kept_shape(shape, axes))
+        hits = x.array == y_kept   # where the extremes are: a constant mask
+        share = xp.divide(hits, hits.sum(axis=axes, keepdims=True), dtype=x.array.dtype)
+        return _kept(grad, shape, axes, keepdim) * wrap(share, x.device)
+    return record(op, x.device.xp.asarray(result), (x,), backward, save=(x, OUTPUT))
+
+
+def amax(input, dim=(), keepdim=False):
+    """y = maxᵢ xᵢ over ``dim`` (all by default);  ∂y/∂xᵢ = 1/k at the k maxima, else 0"""
+    return _extreme("amax", input, dim, keepdim, largest=True)
+
+
+def amin(input, dim=(), keepdim=False):
+    """y = minᵢ xᵢ over ``dim`` (all by default);  ∂y/∂xᵢ = 1/k at the k minima, else 0"""
+    return _extreme("amin", input, dim, keepdim, largest=False)
+
+
+def _extreme_along(op, x, dim, keepdim, largest):
+    """max(x, dim)/min(x, dim): (values, indices); the gradient goes to the returned index only."""
+    axes = single_dim(x, dim, op)
+    _require_nonempty(op, x, axes, dim)
+    xp = x.device.xp
+    shape = tuple(x.shape)
+    if not axes:   # a 0-d tensor: its own max, at index 0
+        values, indices = x.array.copy(), xp.zeros((), dtype="int64")
+    else:
+        axis = axes[0]
+        find = xp.argmax if largest else xp.argmin   # first occurrence on ties, as PyTorch
+        indices = find(x.array, axis=axis, keepdims=True).astype("int64", copy=False)
+        values = xp.take_along_axis(x.array, indices, axis=axis)
+        if not keepdim:
+            values, indices = values.squeeze(axis), indices.squeeze(axis)
+    def backward(ctx, grad):
+        if not axes:
+            return grad
+        axis = axes[0]
+        along = [1] * len(shape)
+        along[axis] = shape[axis]
+        positions = xp.arange(shape[axis]).reshape(along)   # 0, 1, 2… along the axis
+        chosen = positions == (indices if keepdim else xp.expand_dims(indices, axis))
+        return where(wrap(chosen, x.device), _kept(grad, shape, axes, keepdim), 0.0)
+    return ReturnTypes(record(op, values, (x,), backward), wrap(indices, x.device))
+
+
+def _max_or_min(op, input, dim, keepdim, other, largest):
+    if isinstance(dim, Tensor) or other is not None:   # max(x, y) is maximum(x, y)
+        if keepdim:
+            raise TypeError(f"{op}: keepdim has no meaning when comparing with another tensor")
+        y = dim if other is None else other
+        return maximum(input, y) if largest else minimum(input, y)
+    if dim is None:
+        if keepdim:
+            raise TypeError(f"{op}: keepdim=True needs a dim (use amax/amin to keep every dim)")
+        return _extreme(op, input, None, False, largest)
+    return _extreme_along(op, input, dim, keepdim, largest)
+
+
+def max(input, dim=None, keepdim=False, *, other=None):
+    """y = max x (ties share the gradient);  max(x, dim) = (values, indices), the gradient
+    going to each returned index;  max(x, other) = maximum(x, other)"""
+    return _max_or_min("max", input, dim, keepdim, other, largest=True)
+
+
+def min(input, dim=None, keepdim=False, *, other=None):
+    """y = min x (ties share the gradient);  min(x, dim) = (values, indices), the gradient
+    going to each returned index;  min(x, other) = minimum(x, other)"""
+    return _max_or_min("min", input, dim, keepdim, other, largest=False)
+
+
+def _arg_extreme(op, input, dim, keepdim, largest):
+    x = input
+    xp = x.device.xp
+    axes = tuple(range(x.ndim)) if dim is None else single_dim(x, dim, op)
+    _require_nonempty(op, x, axes, dim)
+    find = xp.argmax if largest else xp.argmin   # first occurrence on ties
+    if dim is None or not axes:   # over the flattened tensor (keepdim: every dim as 1)
+        index = find(x.array.reshape(-1))
+        shape = (1,) * x.ndim if keepdim else ()
+        return wrap(xp.asarray(index, dtype="int64").reshape(shape), x.device)
+    return wrap(find(x.array, axis=axes[0], keepdims=keepdim).astype("int64", copy=False),
+                x.device)
+
+
+def argmax(input, dim=None, keepdim=False):
+    """The index of the largest element (over the flattened tensor when dim is None), int64;
+    the first one on ties"""
+    return _arg_extreme("argmax", input, dim, keepdim, largest=True)
+
+
+def argmin(input, dim=None, keepdim=False):
+    """The index of the smallest element (over the flattened tensor when dim is None), int64;
+    the first one on ties"""
+    return _arg_extreme("argmin", input, dim, keepdim, largest=False)
+
+
+# -- exponentials, normalised -----------------------------------------------------------------
+def logsumexp(input, dim, keepdim=False):
+    """y = log Σᵢ e^{xᵢ} = m + log Σᵢ e^{xᵢ - m}, m = max x;  ∂y/∂xᵢ = e^{xᵢ - y} = softmax(x)ᵢ"""
+    x = input
+    if not x.dtype.is_floating_point:   # integers are promoted, as in PyTorch
+        from ...dtypes import get_default_dtype
+        x = x.to(get_default_dtype())
+    axes = normalize_dims(x, dim, "logsumexp")
+    xp = x.device.xp
+    a = x.array
+    shape = tuple(x.shape)
+    m = a.max(axis=axes, keepdims=True) if a.size else xp.zeros(kept_shape(shape, axes), a.dtype)
+    # An infinite max is not subtracted: a row of -inf gives log 0 = -inf (not -inf - -inf = nan).
+    m = xp.where(xp.isfinite(m), m, 0).astype(a.dtype, copy=False)
+    with _quiet(xp):
+        result = xp.log(xp.exp(a - m).sum(axis=axes, keepdims=True)) + m
+    if not keepdim:
+        result = result.reshape(tuple(s for i, s in enumerate(shape) if i not in axes))
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        y = _kept(y, shape, axes, keepdim)
+        # Where y = -inf (every xᵢ was -inf) use 0 instead, so e^{xᵢ - y} is 0, not nan.
+        y = where(wrap(y.array == float("-inf"), y.device), 0.0, y)
+        return _kept(grad, shape, axes, keepdim) * (x - y).exp()
+    return record("logsumexp", result, (x,), backward, save=(x, OUTPUT))
+
+
+def _shifted(op, input, dim, dtype):
+    """x - max x along ``dim`` (the largest becomes 0, so e^x cannot overflow), for softmax."""
+    x = input if dtype is None else input.to(dtype)
+    _require_float(op, x, "pass dtype=tapegrad.float32 or convert it with .float()")
+    axes = single_dim(x, dim, op)
+    a = x.array
+    with _quiet(x.device.xp):
+        shifted = a - a.max(axis=axes, keepdims=True) if a.size else a
+    return x, axes, shifted
+
+
+def softmax(input, dim, dtype=None):
+    """yᵢ = e^{xᵢ} / Σₖ e^{xₖ} along ``dim``;  ∂L/∂xᵢ = yᵢ (gᵢ - Σₖ gₖ yₖ)"""
+    x, axes, shifted = _shifted("softmax", input, dim, dtype)
+    xp = x.device.xp
+    with _quiet(xp):
+        e = xp.exp(shifted)
+        y = e / e.sum(axis=axes, keepdims=True)
+    def backward(ctx, grad):
+        y, = ctx.saved_tensors
+        return y * (grad - (grad * y).sum(axes, keepdim=True))
+    return record("softmax", y, (x,), backward, save=(OUTPUT,))
+
+
+def log_softmax(input, dim, dtype=None):
+    """yᵢ = xᵢ - log Σₖ e^{xₖ} along ``dim``;  ∂L/∂xᵢ = gᵢ - e^{yᵢ} Σₖ gₖ"""
+    x, axes, shifted = _shifted("log_softmax", input, dim, dtype)
+    xp = x.device.xp
+    with _quiet(xp):
+        y = shifted - xp.log(xp.exp(shifted).sum(axis=axes, keepdims=True))
+    def backward(ctx, grad):
+        y, = ctx.saved_tensors
+        return grad - y.exp() * grad.sum(axes, keepdim=True)
+    return record("log_softmax", y, (x,), backward, save=(OUTPUT,))
+
+
+# -- running sums ---------------------------------------------------------------------------
+def cumsum(input, dim, dtype=None):
+    """yᵢ = Σ_{k≤i} xₖ along ``dim``;  ∂L/∂xₖ = Σ_{i≥k} gᵢ = Σ g - cumsum(g)ₖ + gₖ"""
+    x = input if dtype is None else input.to(dtype)
+    axes = single_dim(x, dim, "cumsum")
+    xp = x.device.xp
+    out_dtype = "int64" if x.array.dtype.kind in "bui" else x.array.dtype   # as in PyTorch
+    if axes:
+        result = xp.cumsum(x.array, axis=axes[0], dtype=out_dtype)
+    else:   # a 0-d tensor is its own running sum
+        result = x.array.astype(out_dtype, copy=True)
+    def backward(ctx, grad):
+        # The sums from each position to the end, without reversing the gradient.
+        return grad.sum(axes, keepdim=True) - cumsum(grad, dim) + grad
+    return record("cumsum", result, (x,), backward)
+
+
+# -- logical reductions (no gradient) ---------------------------------------------------------
+def _logical(op, input, dim, keepdim, function):
+    x = input
+    axes = normalize_dims(x, dim, op)
+    result = x.device.xp.asarray(function(x.array, axis=axes, keepdims=keepdim))
+    if x.array.dtype.kind == "u" and x.array.dtype.itemsize == 1:
+        result = result.astype(x.array.dtype)   # uint8 in, uint8 out, as in PyTorch
+    return wrap(result, x.device)
+
+
+def all(input, dim=None, keepdim=False):
+    """True where every element over ``dim`` is non-zero (bool)"""
+    return _logical("all", input, dim, keepdim, input.device.xp.all)
+
+
+def any(input, dim=None, keepdim=False):
+    """True where some element over ``dim`` is non-zero (bool)"""
+    return _logical("any", input, dim, keepdim, input.device.xp.any)
+
+
+def count_nonzero(input, dim=None):
+    """How many elements over ``dim`` are non-zero (int64)"""
+    x = input
+    axes = normalize_dims(x, dim, "count_nonzero")
+    counts = (x.array != 0).sum(axis=axes)
+    return wrap(x.device.xp.asarray(counts, dtype="int64"), x.device)
+
+
+__all__ = ["sum", "mean", "var", "std", "prod", "amax", "amin", "max", "min", "logsumexp",
+           "softmax", "log_softmax", "cumsum"]
+NON_DIFFERENTIABLE = ["argmax", "argmin", "all", "any", "count_nonzero"]

@@ -1,0 +1,430 @@
+"""Reductions: sum, mean, var, std, prod, amax/amin, max/min, argmax/argmin, logsumexp,
+softmax, log_softmax, cumsum, all/any/count_nonzero, with PyTorch's semantics."""
+import numpy as np
+import pytest
+
+import tapegrad as tg
+from tests.support import Case, constant, leaf, noncontiguous, positive
+
+
+def as_numpy(t):
+    return np.asarray(t.detach())
+
+
+def with_zeros(values):
+    """A float64 leaf holding exactly these values (zeros included)."""
+    return tg.tensor(np.array(values, dtype=np.float64), dtype=tg.float64, requires_grad=True)
+
+
+CASES = [
+    # sum and mean: every dim spelling, keepdim, 0-d, non-contiguous
+    Case("sum", lambda x: x.sum(), [leaf()]),
+    Case("sum", lambda x: x.sum(), [leaf(5)]),
+    Case("sum", lambda x: x.sum(1), [leaf(3, 4)], name="dim1"),
+    Case("sum", lambda x: x.sum(-1, keepdim=True), [leaf(3, 4)], name="dim-1_keepdim"),
+    Case("sum", lambda x: x.sum((0, 2)), [noncontiguous(2, 3, 4)], name="dims02_noncontig"),
+    Case("sum", lambda x: x.sum((-1, 0), keepdim=True), [leaf(2, 3, 4)], name="dims-1,0_keepdim"),
+    Case("sum", lambda x: x.sum(()), [leaf(3, 4)], name="empty_dims_reduce_all"),
+    Case("mean", lambda x: x.mean(), [leaf()]),
+    Case("mean", lambda x: x.mean(0), [leaf(5)]),
+    Case("mean", lambda x: x.mean(-2), [leaf(3, 4)], name="dim-2"),
+    Case("mean", lambda x: x.mean((1, 2), keepdim=True), [noncontiguous(2, 3, 4)],
+         name="dims12_keepdim_noncontig"),
+    # var and std: dims, keepdim, correction / unbiased in all of PyTorch's spellings
+    Case("var", lambda x: x.var(), [leaf(5)]),
+    Case("var", lambda x: x.var(correction=0), [leaf()], name="0d_correction0"),
+    Case("var", lambda x: x.var(1), [leaf(3, 4)], name="dim1"),
+    Case("var", lambda x: x.var(-1, keepdim=True, correction=0), [leaf(3, 4)],
+         name="dim-1_keepdim_correction0"),
+    Case("var", lambda x: x.var((0, 2), correction=2), [noncontiguous(2, 3, 4)],
+         name="dims02_correction2_noncontig"),
+    Case("var", lambda x: tg.var(x, 0, False, True), [leaf(3, 4)], name="positional_unbiased"),
+    Case("var", lambda x: x.var(unbiased=False), [leaf(3, 4)], name="unbiased_false_all"),
+    Case("std", lambda x: x.std(), [leaf(5)]),
+    Case("std", lambda x: x.std(0), [leaf(3, 4)], name="dim0"),
+    Case("std", lambda x: x.std((-1, 0), keepdim=True), [noncontiguous(2, 3, 4)],
+         name="dims-1,0_keepdim_noncontig"),
+    Case("std", lambda x: tg.std(x, 1, False), [leaf(3, 4)], name="positional_unbiased"),
+    # prod: one dim or all, also at zeros (one, two, three zeros in a slice); the
+    # zero handling is written with tensor operations on x, so gradgrad holds there too
+    Case("prod", lambda x: x.prod(), [leaf()]),
+    Case("prod", lambda x: x.prod(), [leaf(5)]),
+    Case("prod", lambda x: x.prod(1), [leaf(3, 4)], name="dim1"),
+    Case("prod", lambda x: x.prod(-2, keepdim=True), [leaf(3, 4)], name="dim-2_keepdim"),
+    Case("prod", lambda x: x.prod(1), [noncontiguous(2, 3, 4)], name="dim1_noncontig"),
+    Case("prod", lambda x: x.prod(0), [with_zeros(0.0)], name="0d_zero"),
+    Case("prod", lambda x: x.prod(), [with_zeros([1.5, 0.0, -2.0, 0.5])], name="one_zero"),
+    Case("prod", lambda x: x.prod(1, keepdim=True),
+         [with_zeros([[1.5, 0.0, -2.0, 0.5], [0.0, 1.2, 0.0, -0.7],
+                      [0.0, 0.0, 0.0, 2.0], [0.3, -1.1, 0.8, 1.7]])],
+         name="zeros_0_1_2_3_per_row"),
+    Case("prod", lambda x: x.prod(0),
+         [with_zeros([[1.5, 0.0], [0.0, 0.0], [-2.0, 1.3]])], name="zeros_along_dim0"),
+    # amax / amin: ties-free inputs (ties are tested below)
+    Case("amax", lambda x: x.amax(), [leaf()]),
+    Case("amax", lambda x: x.amax(), [leaf(5)]),
+    Case("amax", lambda x: x.amax(1), [leaf(3, 4)], name="dim1"),
+    Case("amax", lambda x: x.amax((0, -1), keepdim=True), [noncontiguous(2, 3, 4)],
+         name="dims0,-1_keepdim_noncontig"),
+    Case("amin", lambda x: x.amin(), [leaf(3, 4)]),
+    Case("amin", lambda x: x.amin(-1, keepdim=True), [leaf(3, 4)], name="dim-1_keepdim"),
+    Case("amin", lambda x: x.amin((1, 2)), [noncontiguous(2, 3, 4)], name="dims12_noncontig"),
+    # max / min: the full reduction, and (values, indices) along one dim
+    Case("max", lambda x: x.max(), [leaf()]),
+    Case("max", lambda x: x.max(), [leaf(3, 4)]),
+    Case("max", lambda x: x.max(0).values, [leaf()], name="0d_dim0"),
+    Case("max", lambda x: x.max(1).values, [leaf(3, 4)], name="dim1"),
+    Case("max", lambda x: x.max(-1, keepdim=True).values, [noncontiguous(2, 3, 4)],
+         name="dim-1_keepdim_noncontig"),
+    Case("min", lambda x: x.min(), [leaf(5)]),
+    Case("min", lambda x: x.min(0).values, [leaf(3, 4)], name="dim0"),
+    Case("min", lambda x: tg.min(x, -2, True)[0], [noncontiguous(2, 3, 4)],
+         name="dim-2_keepdim_noncontig"),
+    # logsumexp, softmax, log_softmax
+    Case("logsumexp", lambda x: x.logsumexp(0), [leaf()]),
+    Case("logsumexp", lambda x: x.logsumexp(0), [leaf(5)]),
+    Case("logsumexp", lambda x: x.logsumexp(-1, keepdim=True), [leaf(3, 4)],
+         name="dim-1_keepdim"),
+    Case("logsumexp", lambda x: x.logsumexp((0, 2)), [noncontiguous(2, 3, 4)],
+         name="dims02_noncontig"),
+    Case("logsumexp", lambda x: x.logsumexp(1), [leaf(3, 4, low=20.0, high=30.0)],
+         name="large_logits"),
+    Case("softmax", lambda x: x.softmax(0), [leaf()]),
+    Case("softmax", lambda x: x.softmax(0), [leaf(5)]),
+    Case("softmax", lambda x: x.softmax(-1), [leaf(3, 4)], name="dim-1"),
+    Case("softmax", lambda x: tg.softmax(x, 1, dtype=tg.float64), [noncontiguous(2, 3, 4)],
+         name="dim1_dtype_noncontig"),
+    Case("log_softmax", lambda x: x.log_softmax(0), [leaf()]),
+    Case("log_softmax", lambda x: x.log_softmax(0), [leaf(5)]),
+    Case("log_softmax", lambda x: x.log_softmax(-2), [leaf(3, 4)], name="dim-2"),
+    Case("log_softmax", lambda x: x.log_softmax(2), [noncontiguous(2, 3, 4)],
+         name="dim2_noncontig"),
+    # cumsum
+    Case("cumsum", lambda x: x.cumsum(0), [leaf()]),
+    Case("cumsum", lambda x: x.cumsum(0), [leaf(5)]),
+    Case("cumsum", lambda x: x.cumsum(-1), [leaf(3, 4)], name="dim-1"),
+    Case("cumsum", lambda x: x.cumsum(1), [noncontiguous(2, 3, 4)], name="dim1_noncontig"),
+    # a reduction of a product with a constant (gradient scaled per element)
+    Case("prod", lambda x, c: (x * c).prod(0), [positive(3, 2), constant(3, 2)],
+         name="after_mul"),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=repr)
+def test_gradcheck(case):
+    case.check()
+
+
+# -- values against numpy -----------------------------------------------------------------
+A = np.random.default_rng(7).uniform(-2, 2, size=(2, 3, 4))
+
+
+@pytest.mark.parametrize("dim", [None, 0, -1, (0, 2), (2, -2), [1]])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_sum_mean_var_std_match_numpy_for_every_dim_spelling(dim, keepdim):
+    x = tg.tensor(A)
+    axis = None if dim is None else tuple(dim) if isinstance(dim, (tuple, list)) else dim
+    np.testing.assert_allclose(as_numpy(x.sum(dim, keepdim=keepdim)),
+                               A.sum(axis=axis, keepdims=keepdim))
+    np.testing.assert_allclose(as_numpy(x.mean(dim, keepdim=keepdim)),
+                               A.mean(axis=axis, keepdims=keepdim))
+    np.testing.assert_allclose(as_numpy(x.var(dim, keepdim=keepdim)),
+                               A.var(axis=axis, ddof=1, keepdims=keepdim))
+    np.testing.assert_allclose(as_numpy(x.std(dim, keepdim=keepdim, correction=0)),
+                               A.std(axis=axis, keepdims=keepdim))
+    np.testing.assert_allclose(as_numpy(x.amax(dim, keepdim=keepdim)),
+                               A.max(axis=axis, keepdims=keepdim))
+    np.testing.assert_allclose(as_numpy(x.amin(dim, keepdim=keepdim)),
+                               A.min(axis=axis, keepdims=keepdim))
+    if dim is not None:
+        expected = np.log(np.exp(A).sum(axis=axis, keepdims=keepdim))
+        np.testing.assert_allclose(as_numpy(x.logsumexp(dim, keepdim=keepdim)), expected)
+
+
+def test_sum_over_an_empty_tuple_of_dims_reduces_everything_as_pytorch_does():
+    # PyTorch (unlike numpy) treats dim=() as "all dims" (pytorch/pytorch#29137).
+    x = tg.tensor(A)
+    assert x.sum(()).shape == ()
+    assert x.sum((), keepdim=True).shape == (1, 1, 1)
+    np.testing.assert_allclose(x.mean(()).item(), A.mean())
+
+
+def test_reductions_of_a_0d_tensor_accept_dim_0_and_minus_1_and_stay_0d():
+    x = tg.tensor(3.0)
+    for dim in (0, -1):
+        for op in (tg.sum, tg.mean, tg.prod, tg.amax, tg.amin, tg.logsumexp, tg.softmax,
+                   tg.log_softmax, tg.cumsum):
+            assert op(x, dim).shape == (), op.__name__
+        values, indices = x.max(dim)
+        assert values.shape == () and indices.shape == () and indices.item() == 0
+    assert x.sum().shape == () and x.var(correction=0).item() == 0.0
+    assert x.softmax(0).item() == 1.0 and x.log_softmax(0).item() == 0.0
+    assert x.logsumexp(0).item() == 3.0 and x.cumsum(0).item() == 3.0
+
+
+def test_var_of_a_single_element_with_correction_1_is_nan_as_pytorch():
+    with pytest.warns(RuntimeWarning):
+        assert np.isnan(tg.tensor([2.0]).var().item())
+
+
+def test_var_and_std_accept_pytorchs_older_unbiased_forms():
+    x = tg.tensor(A)
+    biased = A.var(axis=1, keepdims=True)
+    np.testing.assert_allclose(as_numpy(tg.var(x, 1, False, True)), biased)
+    np.testing.assert_allclose(as_numpy(x.var(1, unbiased=False, keepdim=True)), biased)
+    np.testing.assert_allclose(as_numpy(x.var(1, keepdim=True, correction=0)), biased)
+    np.testing.assert_allclose(tg.var(x, False).item(), A.var())
+    np.testing.assert_allclose(tg.std(x, True).item(), A.std(ddof=1))
+    np.testing.assert_allclose(x.var(correction=2).item(), A.var(ddof=2))
+    np.testing.assert_allclose(x.var(correction=0.5).item(), A.var(ddof=0.5))
+
+
+def test_var_and_std_refuse_unbiased_and_correction_together():
+    with pytest.raises(TypeError, match="var: pass either unbiased=False or correction=1"):
+        tg.var(tg.tensor(A), 0, unbiased=False, correction=1)
+    with pytest.raises(TypeError, match="std: pass either unbiased"):
+        tg.std(tg.tensor(A), unbiased=True, correction=0)
+
+
+def test_prod_matches_numpy_and_takes_one_dim_or_all():
+    x = tg.tensor(A)
+    np.testing.assert_allclose(x.prod().item(), A.prod())
+    np.testing.assert_allclose(as_numpy(x.prod(1)), A.prod(axis=1))
+    np.testing.assert_allclose(as_numpy(x.prod(-1, keepdim=True)), A.prod(axis=-1, keepdims=True))
+    with pytest.raises(TypeError, match=r"prod: dim must be a single int or None.*\(0, 1\)"):
+        x.prod((0, 1))
+
+
+def test_prod_gradient_at_zeros_is_the_product_of_the_others():
+    x = with_zeros([[2.0, 0.0, 3.0], [0.0, 4.0, 0.0], [1.0, 2.0, 5.0]])
+    x.prod(1).sum().backward()
+    np.testing.assert_array_equal(as_numpy(x.grad), [[0.0, 6.0, 0.0], [0.0, 0.0, 0.0],
+                                                     [10.0, 5.0, 2.0]])
+    assert np.isfinite(as_numpy(x.grad)).all()
+
+
+def test_prod_second_derivative_at_a_pair_of_zeros():
+    # d²(x₀x₁x₂)/dx₀dx₁ = x₂ even where x₀ = x₁ = 0.
+    x = with_zeros([0.0, 0.0, 3.0])
+    g, = tg.autograd.grad(x.prod(), x, create_graph=True)
+    first = tg.tensor([1.0, 0.0, 0.0], dtype=tg.float64)   # picks d/dx₀ out of the gradient
+    h, = tg.autograd.grad(g, x, grad_outputs=first)
+    np.testing.assert_array_equal(as_numpy(h), [0.0, 3.0, 0.0])
+
+
+def test_cumsum_matches_numpy_along_each_dim():
+    x = tg.tensor(A)
+    for dim in (0, 1, 2, -1):
+        np.testing.assert_allclose(as_numpy(x.cumsum(dim)), np.cumsum(A, axis=dim))
+
+
+def test_cumsum_gradient_is_the_reversed_running_sum():
+    x = leaf(4)
+    x.cumsum(0).backward(tg.tensor([1.0, 2.0, 3.0, 4.0], dtype=tg.float64))
+    np.testing.assert_allclose(as_numpy(x.grad), [10.0, 9.0, 7.0, 4.0])
+
+
+def test_softmax_and_log_softmax_match_numpy():
+    x = tg.tensor(A)
+    for dim in (0, 1, -1):
+        e = np.exp(A - A.max(axis=dim, keepdims=True))
+        expected = e / e.sum(axis=dim, keepdims=True)
+        np.testing.assert_allclose(as_numpy(x.softmax(dim)), expected)
+        np.testing.assert_allclose(as_numpy(x.log_softmax(dim)), np.log(expected))
+
+
+# -- dtypes -------------------------------------------------------------------------------
+def test_float32_stays_float32_through_every_reduction():
+    x = tg.tensor(A, dtype=tg.float32)
+    results = [x.sum(), x.mean(0), x.var(1), x.std(), x.prod(2), x.amax(), x.amin(0), x.max(),
+               x.max(1).values, x.min(), x.logsumexp(1), x.softmax(0), x.log_softmax(2),
+               x.cumsum(1)]
+    assert all(r.dtype == tg.float32 for r in results)
+
+
+def test_float32_results_agree_with_float64_to_float32_precision():
+    x32, x64 = tg.tensor(A, dtype=tg.float32), tg.tensor(A, dtype=tg.float64)
+    ops = [lambda x: x.sum(1), lambda x: x.mean((0, 2)), lambda x: x.var(1), lambda x: x.std(0),
+           lambda x: x.prod(2), lambda x: x.amax(1), lambda x: x.max(-1).values,
+           lambda x: x.logsumexp(2), lambda x: x.softmax(1), lambda x: x.log_softmax(0),
+           lambda x: x.cumsum(2)]
+    for op in ops:
+        np.testing.assert_allclose(as_numpy(op(x32)), as_numpy(op(x64)).astype(np.float32),
+                                   rtol=1e-5, atol=1e-6)
+
+
+def test_integer_rules_follow_pytorch():
+    i = tg.tensor([[1, 2, 3], [4, 5, 6]], dtype=tg.int32)
+    assert i.sum().dtype == tg.int64 and i.sum().item() == 21
+    assert i.prod(1).dtype == tg.int64 and i.prod(1).tolist() == [6, 120]
+    assert i.cumsum(1).dtype == tg.int64 and i.cumsum(1).tolist() == [[1, 3, 6], [4, 9, 15]]
+    assert tg.tensor([True, True, False]).sum().dtype == tg.int64
+    assert i.amax().dtype == tg.int32 and i.max(1).values.tolist() == [3, 6]
+    assert i.logsumexp(1).dtype == tg.get_default_dtype()   # promoted, as in PyTorch
+    assert i.mean(dtype=tg.float64).item() == 3.5
+    for op, call in [("mean", i.mean), ("var", i.var), ("softmax", lambda: i.softmax(0))]:
+        with pytest.raises(RuntimeError, match=f"{op}: needs a floating point tensor, got "
+                                               f"tapegrad.int32"):
+            call()
+    assert i.softmax(1, dtype=tg.float64).dtype == tg.float64
+
+
+# -- max / min along a dim, argmax / argmin ----------------------------------------------------
+def test_max_along_a_dim_returns_named_values_and_int64_indices():
+    x = tg.tensor(A)
+    result = x.max(1)
+    values, indices = result
+    assert result.values is values and result.indices is indices
+    assert indices.dtype == tg.int64 and not indices.requires_grad
+    np.testing.assert_array_equal(as_numpy(values), A.max(axis=1))
+    np.testing.assert_array_equal(as_numpy(indices), A.argmax(axis=1))
+    kept = tg.min(x, dim=-1, keepdim=True)
+    assert kept.values.shape == (2, 3, 1) and kept.indices.shape == (2, 3, 1)
+    np.testing.assert_array_equal(as_numpy(kept.indices), A.argmin(axis=-1)[..., None])
+
+
+def test_max_of_two_tensors_is_maximum():
+    x, y = tg.tensor([1.0, 5.0]), tg.tensor([3.0, 2.0])
+    assert tg.max(x, y).tolist() == [3.0, 5.0] and x.min(y).tolist() == [1.0, 2.0]
+    assert tg.max(x, other=y).tolist() == [3.0, 5.0]
+
+
+def test_argmax_and_argmin_return_the_first_of_tied_positions_as_int64():
+    x = tg.tensor([[1.0, 7.0, 7.0], [2.0, 2.0, 0.0]])
+    assert x.argmax().dtype == tg.int64 and x.argmax().shape == () and x.argmax().item() == 1
+    assert x.argmin().item() == 5
+    assert x.argmax(1).tolist() == [1, 0] and x.argmin(0).tolist() == [0, 1, 1]
+    assert x.argmax(1, keepdim=True).shape == (2, 1)
+    assert x.argmax(keepdim=True).shape == (1, 1)
+    assert x.max(1).indices.tolist() == [1, 0]
+
+
+def test_argmax_is_not_differentiable():
+    x = leaf(3, 4)
+    assert not x.argmax(1).requires_grad and x.argmax(1).grad_fn is None
+
+
+# -- ties -----------------------------------------------------------------------------------
+def test_amax_and_full_max_split_the_gradient_evenly_over_ties():
+    for reduce in (lambda x: x.amax(), lambda x: x.max(), lambda x: x.amax(0)):
+        x = with_zeros([1.0, 3.0, 3.0, 2.0, 3.0, -1.0])
+        reduce(x).backward()
+        np.testing.assert_allclose(as_numpy(x.grad), [0, 1 / 3, 1 / 3, 0, 1 / 3, 0])
+    x = with_zeros([[0.0, -1.0], [-1.0, 4.0]])
+    x.amin(1).sum().backward()
+    np.testing.assert_allclose(as_numpy(x.grad), [[0.0, 1.0], [1.0, 0.0]])
+    x = with_zeros([[5.0, 5.0], [5.0, 1.0]])
+    x.amax((0, 1)).backward()
+    np.testing.assert_allclose(as_numpy(x.grad), [[1 / 3, 1 / 3], [1 / 3, 0.0]])
+
+
+def test_max_along_a_dim_sends_the_gradient_only_to_the_returned_index():
+    x = with_zeros([[1.0, 3.0, 3.0], [2.0, 0.0, 2.0]])
+    values, indices = x.max(1)
+    assert indices.tolist() == [1, 0]
+    (values * tg.tensor([10.0, 20.0], dtype=tg.float64)).sum().backward()
+    np.testing.assert_array_equal(as_numpy(x.grad), [[0, 10, 0], [20, 0, 0]])
+    x = with_zeros([[1.0, 0.0], [1.0, 0.0]])
+    x.min(0).values.sum().backward()   # both columns tie: the first row is returned
+    np.testing.assert_array_equal(as_numpy(x.grad), [[1, 1], [0, 0]])
+
+
+# -- numerics -------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [tg.float32, tg.float64])
+def test_softmax_family_is_finite_at_logits_of_plus_minus_1e4(dtype):
+    x = tg.tensor([[1e4, -1e4, 0.0], [-1e4, -1e4, -1e4]], dtype=dtype, requires_grad=True)
+    np.testing.assert_allclose(as_numpy(x.logsumexp(1)), [1e4, -1e4 + np.log(3)], rtol=1e-6)
+    np.testing.assert_allclose(as_numpy(x.log_softmax(1)),
+                               [[0, -2e4, -1e4], [-np.log(3)] * 3], rtol=1e-6)
+    np.testing.assert_allclose(as_numpy(x.softmax(1)), [[1, 0, 0], [1 / 3] * 3], rtol=1e-6)
+    for op in (lambda x: x.logsumexp(1), lambda x: x.log_softmax(1), lambda x: x.softmax(1)):
+        x.grad = None
+        (op(x) * tg.tensor(2.0, dtype=dtype)).sum().backward()
+        assert np.isfinite(as_numpy(x.grad)).all()
+
+
+def test_minus_infinity_entries_get_exactly_zero_gradient_and_no_nan():
+    inf = float("inf")
+    x = tg.tensor([[0.0, -inf, 1.0], [-inf, -inf, -inf]], requires_grad=True)
+    lse = x.logsumexp(1)
+    assert as_numpy(lse)[1] == -inf   # a row of -inf gives -inf, not nan
+    lse.sum().backward()
+    grad = as_numpy(x.grad)
+    assert not np.isnan(grad).any() and grad[0, 1] == 0 and (grad[1] == 0).all()
+
+    x = tg.tensor([0.0, -inf, 1.0], requires_grad=True)
+    (x.softmax(0) * tg.tensor([1.0, 2.0, 3.0])).sum().backward()
+    assert as_numpy(x.grad)[1] == 0 and np.isfinite(as_numpy(x.grad)).all()
+
+    # log_softmax: d(yⱼ)/d(xⱼ) = 1 - softmaxⱼ = 1 at -inf, so only an upstream gradient of 0
+    # there (as from a loss that picks finite entries) gives 0; either way no nan.
+    x = tg.tensor([0.0, -inf, 1.0], requires_grad=True)
+    finite = tg.tensor([True, False, True])
+    tg.where(finite, x.log_softmax(0), 0.0).sum().backward()
+    assert as_numpy(x.grad)[1] == 0 and np.isfinite(as_numpy(x.grad)).all()
+    x.grad = None
+    x.log_softmax(0).backward(tg.tensor([1.0, 1.0, 1.0]))
+    s = np.exp([0.0, 1.0]) / np.exp([0.0, 1.0]).sum()
+    np.testing.assert_allclose(as_numpy(x.grad), [1 - 3 * s[0], 1.0, 1 - 3 * s[1]], rtol=1e-6)
+
+
+def test_logsumexp_of_an_empty_dim_is_minus_infinity():
+    assert x_empty().logsumexp(0).tolist() == [-float("inf")] * 3
+
+
+def x_empty():
+    return tg.tensor(np.zeros((0, 3)))
+
+
+# -- logical reductions ---------------------------------------------------------------------
+def test_all_any_and_count_nonzero():
+    b = tg.tensor([[True, False, True], [True, True, True]])
+    assert b.all().dtype == tg.bool and b.all().item() is False and b.any().item() is True
+    assert b.all(1).tolist() == [False, True] and b.any(0, keepdim=True).shape == (1, 3)
+    assert tg.all(b, (0, 1)).item() is False
+    n = tg.tensor([[0.0, 2.0, 0.0], [1.0, 3.0, 0.0]])
+    assert n.any(1).tolist() == [True, True] and n.all(0).tolist() == [False, True, False]
+    assert n.count_nonzero().dtype == tg.int64 and n.count_nonzero().item() == 3
+    assert n.count_nonzero(0).tolist() == [1, 2, 0]
+    assert tg.tensor([1, 0], dtype=tg.uint8).all().dtype == tg.uint8   # as PyTorch
+
+
+# -- errors ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("call, op", [
+    (lambda x: x.sum(3), "sum"), (lambda x: x.mean((0, -4)), "mean"),
+    (lambda x: x.var(5), "var"), (lambda x: x.std(-4), "std"), (lambda x: x.prod(3), "prod"),
+    (lambda x: x.amax(3), "amax"), (lambda x: x.amin((1, 3)), "amin"),
+    (lambda x: x.max(3), "max"), (lambda x: x.min(-4), "min"), (lambda x: x.argmax(3), "argmax"),
+    (lambda x: x.argmin(3), "argmin"), (lambda x: x.logsumexp(3), "logsumexp"),
+    (lambda x: x.softmax(3), "softmax"), (lambda x: x.log_softmax(-4), "log_softmax"),
+    (lambda x: x.cumsum(3), "cumsum"), (lambda x: x.all(3), "all"), (lambda x: x.any(3), "any"),
+    (lambda x: x.count_nonzero(3), "count_nonzero"),
+])
+def test_an_out_of_range_dim_names_the_op_the_dim_and_the_shape(call, op):
+    with pytest.raises(IndexError, match=rf"^{op}: dimension -?\d is out of range for a tensor "
+                                         rf"of shape \(2, 3, 4\) \(expected a dim in \[-3, 2\]\)"):
+        call(tg.tensor(A))
+
+
+def test_a_dim_named_twice_is_an_error():
+    with pytest.raises(RuntimeError, match=r"sum: dim \(0, -3\) names the same dimension twice"):
+        tg.tensor(A).sum((0, -3))
+
+
+def test_a_dim_that_is_not_an_int_is_a_type_error():
+    with pytest.raises(TypeError, match="mean: dim must be an int or a tuple of ints, got 'a'"):
+        tg.tensor(A).mean("a")
+    with pytest.raises(TypeError, match=r"softmax: dim must be a single int, got \(0, 1\)"):
+        tg.tensor(A).softmax((0, 1))
+    with pytest.raises(TypeError, match=r"max: keepdim=True needs a dim"):
+        tg.tensor(A).max(keepdim=True)
+
+
+def test_max_min_and_argmax_of_nothing_are_errors():
+    with pytest.raises(RuntimeError, match=r"max: the tensor of shape \(0, 3\) is empty"):
+        x_empty().max()
+    with pytest.raises(IndexError, match=r"amin: cannot reduce dimension 0 of size 0 .*\(0, 3\)"):
+        x_empty().amin(0)
+    with pytest.raises(IndexError, match=r"argmax: cannot reduce dimension 0 of size 0"):
+        x_empty().argmax(0)
+    assert x_empty().max(1).values.shape == (0,)   # reducing a non-empty dim is fine
