@@ -138,7 +138,9 @@ def run(roots, retain_graph, create_graph, targets=None):
     for (node, output_nr), g in roots:
         _add_to_buffer(buffers, node, output_nr, g)
     captured = {}
-    handed_out = {id(g.array) for _, g in roots}  # arrays a leaf must not take over as its .grad
+    # Memory a leaf must not adopt as its .grad: the caller's gradients, and (added as we
+    # go) what another leaf already adopted.
+    handed_out = {id(_memory_owner(g.array)) for _, g in roots}
     previous_mode = grad_mode._enabled
     grad_mode._set_enabled(create_graph)
     try:
@@ -187,14 +189,14 @@ def _apply_tensor_hooks(node, grads, handed_out):
                 replaced = hook(grads[output_nr])
                 if replaced is not None:
                     grads[output_nr] = replaced
-                    handed_out.add(id(replaced.array))
+                    handed_out.add(id(_memory_owner(replaced.array)))
     if isinstance(node, AccumulateGrad) and node.variable._hooks:
         grads = list(grads)
         for hook in list(node.variable._hooks.values()):
             replaced = hook(grads[0])
             if replaced is not None:
                 grads[0] = replaced
-                handed_out.add(id(replaced.array))
+                handed_out.add(id(_memory_owner(replaced.array)))
     if node.retained:
         for output_nr, tensor_ref in node.retained.items():
             tensor = tensor_ref()
@@ -243,16 +245,17 @@ def _checked_gradient(node, index, g):
 
 def _accumulate(tensor, g, create_graph, handed_out):
     """tensor.grad += g. Without create_graph, in place into the existing buffer; a fresh
-    gradient array is adopted as ``.grad`` unless something else may hold it too."""
+    gradient array is adopted as ``.grad`` (no copy) unless something else may hold it too."""
     if create_graph:
         tensor._grad = g if tensor._grad is None else tensor._grad + g
         return
     if tensor._grad is None:
         array = g.array
-        owns_its_memory = getattr(array, "base", None) is None and id(array) not in handed_out
-        if not owns_its_memory:
-            array = g.device.xp.array(array, copy=True)
-        handed_out.add(id(array))
+        owner = _memory_owner(array)
+        if id(owner) in handed_out or owner.size != array.size or not array.flags.c_contiguous:
+            array = g.device.xp.array(array, copy=True)  # shared, partial or strided: copy
+            owner = array
+        handed_out.add(id(owner))
         from .tensor import wrap
         tensor._grad = wrap(array, g.device)
     else:
@@ -262,6 +265,13 @@ def _accumulate(tensor, g, create_graph, handed_out):
         else:
             target.array += g.array
             target._version_counter.bump("accumulate_grad")
+
+
+def _memory_owner(array):
+    """The array that owns the memory ``array`` looks into (itself if it is not a view)."""
+    while getattr(array, "base", None) is not None:
+        array = array.base
+    return array
 
 
 def warn_non_leaf_grad():

@@ -4,7 +4,8 @@ The loop below makes each differentiable operation of ``ops`` (each module's
 ``__all__``) a method, since their first argument is the tensor; the operators
 (``+``, ``@``, ``<`` …) and in-place methods are listed by hand after it.
 """
-from .ops import MODULES, arithmetic as A, conversion as C, inplace as I, pointwise as P, shape as S
+from .ops import (MODULES, arithmetic as A, conversion as C, inplace as I, linalg as L,
+                  pointwise as P, shape as S)
 from .tensor import Tensor
 
 # Functions whose first argument is not the tensor the method is called on.
@@ -54,6 +55,8 @@ Tensor.__mod__ = A.remainder
 Tensor.__rmod__ = lambda self, other: A.remainder(other, self)
 Tensor.__pow__ = A.pow
 Tensor.__rpow__ = lambda self, other: A.pow(other, self)
+Tensor.__matmul__ = L.matmul
+Tensor.__rmatmul__ = lambda self, other: L.matmul(other, self)
 Tensor.__neg__ = P.neg
 Tensor.__pos__ = lambda self: self
 Tensor.__abs__ = P.abs

@@ -18,22 +18,10 @@ The Node is also the ``ctx`` its backward receives: ``ctx.saved_tensors`` and
 import weakref
 
 from . import grad_mode
+from .tensor import wrap
+from .version import VersionCounter  # noqa: F401  (re-exported for callers of tape)
 
 OUTPUT = object()  # in ``save=``, stands for the operation's own result
-
-
-class VersionCounter:
-    """Counts in-place changes to one block of memory; views share their base's counter."""
-
-    __slots__ = ("value", "last_inplace_op")
-
-    def __init__(self):
-        self.value = 0
-        self.last_inplace_op = None
-
-    def bump(self, op_name):
-        self.value += 1
-        self.last_inplace_op = op_name
 
 
 class RemovableHandle:
@@ -98,7 +86,6 @@ class Node:
         """The saved tensors, after checking that none changed in place since it was saved."""
         if self._saved_arrays_freed:
             raise RuntimeError(freed_graph_message(self))
-        from .tensor import wrap
         unpacked = []
         for entry in self._saved:
             if entry is None:
@@ -193,7 +180,6 @@ def record(op, result, inputs, backward, save=()):
     ``inputs`` are the tensors the gradient flows back to (``None`` for an argument that
     is not one); ``backward(ctx, grad)`` returns one gradient per input.
     """
-    from .tensor import wrap
     out = wrap(result, inputs[0].device)
     if not grad_mode._enabled:
         return out

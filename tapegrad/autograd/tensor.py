@@ -8,8 +8,7 @@ each of them a method too (``x.exp()`` is ``tg.exp(x)``).
 import weakref
 
 from .. import backend, dtypes
-from . import engine
-from .tape import VersionCounter
+from .version import VersionCounter
 
 
 class Size(tuple):
@@ -138,7 +137,8 @@ class Tensor:
     @property
     def grad(self):
         if self.grad_fn is not None and self._grad is None and not self.retains_grad:
-            engine.warn_non_leaf_grad()
+            from .engine import warn_non_leaf_grad
+            warn_non_leaf_grad()
         return self._grad
 
     @grad.setter
@@ -179,7 +179,7 @@ class Tensor:
             raise RuntimeError("cannot register a hook on a tensor that does not require grad")
         if self.grad_fn is not None:
             return self.grad_fn.register_prehook_for_output(self._output_nr, hook)
-        from .tape import RemovableHandle
+        from .tape import RemovableHandle  # tape builds on this module, so imported here
         if self._hooks is None:
             self._hooks = {}
         handle = RemovableHandle(self._hooks)
@@ -188,8 +188,9 @@ class Tensor:
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False):
         """Add d(self)/d(leaf) · gradient into ``leaf.grad`` for every leaf that requires grad."""
-        engine.backward((self,), None if gradient is None else (gradient,),
-                        retain_graph=retain_graph, create_graph=create_graph)
+        from .engine import backward
+        backward((self,), None if gradient is None else (gradient,),
+                 retain_graph=retain_graph, create_graph=create_graph)
 
     def detach(self):
         """The same values (shared memory, shared version counter), cut off from the tape."""

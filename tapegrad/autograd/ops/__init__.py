@@ -3,6 +3,6 @@
 Each module's ``__all__`` lists its differentiable operations (each must have a
 gradcheck case in the tests); ``NON_DIFFERENTIABLE`` lists the others it defines.
 """
-from . import arithmetic, conversion, pointwise, reduction, shape
+from . import arithmetic, conversion, linalg, pointwise, reduction, shape
 
-MODULES = [arithmetic, conversion, pointwise, reduction, shape]
+MODULES = [arithmetic, conversion, linalg, pointwise, reduction, shape]

@@ -1,0 +1,531 @@
+"""Picking elements out of a tensor and putting them back: ``x[index]``, ``x[index] = v``,
+gather, scatter, index_select, masked_fill, …
+
+Every one of these reads (or writes) the elements of ``x`` at a set of positions, so
+every backward is the same idea turned around: the gradient of a read is the incoming
+gradient *put back* at the positions that were read, into zeros of x's shape. When an
+index names the same position twice (``x[[0, 0]]``), both copies of that element
+received a gradient, and both must be added in: that is ``xp.add.at``, which, unlike
+``z[key] += g``, adds once per occurrence. The put-back is itself an operation whose
+backward reads the positions again, so second derivatives work too.
+
+Indexing follows PyTorch (which, for what is supported here, is numpy's rule): ints,
+slices, None and Ellipsis give a *view* sharing x's memory; index tensors, lists and
+bool masks ("advanced indexing") give a copy.
+"""
+import operator
+
+from ... import backend, dtypes
+from ..operands import check_same_device, sum_to_shape
+from ..tape import mark_view, record
+from ..tensor import Tensor, wrap
+from .arithmetic import where
+from .inplace import check_inplace_allowed
+
+
+# -- turning a Python index into a key for the backend array ----------------------------------
+def _index_key(op, x, index):
+    """``index`` as a key for ``x.array``, checked against x's shape with clear errors.
+
+    Also returns whether the key holds integer arrays (which may name a position twice,
+    so a put-back must accumulate), and the index tensors it came from (saved by the
+    op, so that an in-place change to them before backward is caught).
+    """
+    items = index if isinstance(index, tuple) else (index,)
+    tensors = []
+    key = [_key_item(op, x, item, tensors) for item in items]
+    if not any(k is Ellipsis for k in key):
+        # A trailing ``...`` changes nothing, except that numpy then returns a 0-d view
+        # instead of a copied scalar for x[0] on a vector, as PyTorch does.
+        key.append(Ellipsis)
+    key = tuple(key)
+    _check_key(op, x, key)
+    repeats = any(backend.is_array(k) and k.dtype.kind != "b" for k in key)
+    return key, repeats, tensors
+
+
+def _key_item(op, x, item, tensors):
+    if item is None or item is Ellipsis:
+        return item
+    if isinstance(item, slice):
+        return _checked_slice(op, item)
+    if isinstance(item, Tensor):
+        if item.device != x.device and item.device.type != "cpu":
+            # (An index on the cpu is moved to x's device, as PyTorch allows.)
+            raise RuntimeError(f"{op}: the index tensor is on {item.device}, but the indexed "
+                               f"tensor is on {x.device}; indices must be on the cpu or on "
+                               f"{x.device}")
+        tensors.append(item)
+        return _index_array(op, backend.to_device(item.array, x.device))
+    if backend.is_array(item):
+        return _index_array(op, backend.to_device(item, x.device))
+    if isinstance(item, (list, tuple)):
+        try:
+            array = backend.host_array(item)
+        except (TypeError, ValueError):
+            raise IndexError(f"{op}: a list used as an index must hold only integers or only "
+                             f"bools, got {item!r}") from None
+        if array.size == 0:
+            array = array.astype(dtypes.int64.numpy)  # [] selects nothing (numpy says float64)
+        return _index_array(op, backend.to_device(array, x.device))
+    try:
+        category = dtypes.scalar_category(item)
+    except TypeError:
+        category = None
+    if category is None or category == 2:
+        raise IndexError(f"{op}: only integers, slices (:), None, Ellipsis (...) and integer or "
+                         f"bool tensors are valid indices, got {type(item).__name__} {item!r}")
+    return bool(item) if category == 0 else operator.index(item)
+
+
+def _checked_slice(op, s):
+    try:
+        start, stop, step = (None if v is None else operator.index(v)
+                             for v in (s.start, s.stop, s.step))
+    except TypeError:
+        raise TypeError(f"{op}: slice bounds must be integers or None, got {s}") from None
+    if step is not None and step <= 0:
+        raise ValueError(f"{op}: slice step must be greater than zero, got {step} in {s} (as in "
+                         f"PyTorch, negative steps are not supported: index with a reversed "
+                         f"index tensor instead)")
+    return slice(start, stop, step)
+
+
+def _index_array(op, array):
+    """An index array checked for its dtype: bool (or uint8, as PyTorch) masks, integers."""
+    kind = array.dtype.kind
+    if kind == "b":
+        return array
+    if kind == "u" and array.dtype.itemsize == 1:
+        return array.astype(bool)  # a uint8 tensor is a mask in PyTorch, not a list of indices
+    if kind in "iu":
+        return int(array) if array.ndim == 0 else array
+    raise IndexError(f"{op}: tensors used as indices must be long, int, byte or bool tensors, "
+                     f"got one of dtype {dtypes.from_numpy(array.dtype)}")
+
+
+def _dims_used(k):
+    """How many of x's dimensions one key item consumes."""
+    if k is None or k is Ellipsis or isinstance(k, bool):
+        return 0
+    if backend.is_array(k) and k.dtype.kind == "b":
+        return k.ndim
+    return 1
+
+
+def _check_key(op, x, key):
+    """Every index within range, every mask of the right shape: IndexErrors that name them."""
+    shape = tuple(x.shape)
+    ellipses = sum(k is Ellipsis for k in key)
+    if ellipses > 1:
+        raise IndexError(f"{op}: an index can only have a single ellipsis (...), got {ellipses}")
+    used = sum(_dims_used(k) for k in key)
+    if used > x.ndim:
+        raise IndexError(f"{op}: too many indices for a tensor of dimension {x.ndim} (shape "
+                         f"{shape}): the index addresses {used} dimensions")
+    dim = 0
+    for position, k in enumerate(key):
+        if k is Ellipsis:
+            dim += x.ndim - used
+            continue
+        if isinstance(k, int) and not isinstance(k, bool):
+            _check_range(op, k, k, shape[dim], dim, allow_negative=True)
+        elif backend.is_array(k) and k.dtype.kind == "b":
+            if tuple(k.shape) != shape[dim:dim + k.ndim]:
+                raise IndexError(f"{op}: the mask of shape {tuple(k.shape)} (index {position}) "
+                                 f"does not match the shape {shape[dim:dim + k.ndim]} of the "
+                                 f"indexed tensor's dimensions {dim}..{dim + k.ndim - 1} (tensor "
+                                 f"of shape {shape})")
+        elif backend.is_array(k) and k.size:
+            _check_range(op, int(k.min()), int(k.max()), shape[dim], dim, allow_negative=True)
+        dim += _dims_used(k)
+
+
+def _check_range(op, low, high, size, dim, allow_negative=False):
+    """IndexError naming the first index outside [-size, size) (or [0, size))."""
+    smallest = -size if allow_negative else 0
+    if low < smallest or high >= size:
+        bad = low if low < smallest else high
+        raise IndexError(f"{op}: index {bad} is out of range for dimension {dim} with size "
+                         f"{size}")
+
+
+def _read(op, x, key):
+    """``x.array[key]``; what numpy still refuses (index arrays that do not broadcast
+    together, …) becomes an IndexError that names the op."""
+    try:
+        return x.array[key]
+    except (IndexError, ValueError) as error:
+        raise IndexError(f"{op}: {error} (indexing a tensor of shape {tuple(x.shape)})") from None
+
+
+def _number_as(op, value, x):
+    """A Python number as a 0-d array of x's dtype (a float written into ints truncates, as
+    in PyTorch); an error naming both when it does not fit (300 into uint8)."""
+    try:
+        dtypes.scalar_category(value)
+        return x.device.xp.asarray(value, dtype=x.array.dtype)
+    except (TypeError, ValueError, OverflowError):
+        raise RuntimeError(f"{op}: the value {value!r} cannot be stored in a tensor of dtype "
+                           f"{x.dtype}") from None
+
+
+# -- the two operations every read and write here is built from --------------------------------
+def _index(op, x, key, repeats, saved=()):
+    """y = x[key];  ∂L/∂x = zeros(x.shape) with ∂L/∂y added in at key"""
+    xp = x.device.xp
+    result = _read(op, x, key)
+    shape = tuple(x.shape)
+    def backward(ctx, grad):
+        ctx.saved_tensors  # raises if an index tensor was changed in place since
+        return _put_into_zeros(grad, shape, key, repeats)
+    out = record(op, result, (x,), backward, save=tuple(saved))
+    if xp.may_share_memory(result, x.array):   # ints, slices, None, ...: a view
+        mark_view(out, x)
+    return out
+
+
+def _put_into_zeros(grad, shape, key, repeats):
+    """z = zeros(shape), then z[key] += g (a repeated position adds up);  ∂L/∂g = ∂L/∂z[key]"""
+    xp = grad.device.xp
+    z = xp.zeros(shape, dtype=grad.array.dtype)
+    if repeats:
+        xp.add.at(z, key, grad.array)
+    else:
+        z[key] = grad.array  # no position twice: plain assignment is enough (and faster)
+    def backward(ctx, grad_z):
+        return _index("getitem", grad_z, key, repeats)
+    return record("getitem_backward", z, (grad,), backward)
+
+
+def getitem(input, index):
+    """y = x[index];  ∂L/∂x = zeros(x.shape) with ∂L/∂y added in at index (repeats add up)"""
+    key, repeats, tensors = _index_key("getitem", input, index)
+    return _index("getitem", input, key, repeats, tensors)
+
+
+def setitem(input, index, value):
+    """x[index] = v (in place);  ∂L/∂x_old = ∂L/∂x with the overwritten positions zeroed,
+    ∂L/∂v = ∂L/∂x[index] summed over the copies v was broadcast to"""
+    x = input
+    key, repeats, tensors = _index_key("setitem", x, index)
+    check_inplace_allowed(x, "setitem", value)
+    selected = tuple(_read("setitem", x, key).shape)
+    v = _setitem_value(x, value, selected)
+    x.array[key] = v.array if isinstance(v, Tensor) else v   # (a number is a 0-d array now)
+    x._version_counter.bump("setitem")
+    xp = x.device.xp
+    shape = tuple(x.shape)
+    def backward(ctx, grad):
+        ctx.saved_tensors  # raises if an index tensor was changed in place since
+        grad_x = grad_v = None
+        if ctx.needs_input_grad[0]:
+            keep = xp.ones(shape, dtype=bool)
+            keep[key] = False
+            zero = wrap(xp.zeros((), dtype=grad.array.dtype), grad.device)
+            grad_x = where(wrap(keep, grad.device), grad, zero)
+        if ctx.needs_input_grad[1]:
+            grad_v = sum_to_shape(_index("getitem", grad, key, repeats), tuple(v.shape))
+        return grad_x, grad_v
+    # The new values take x's place on the tape; record wraps x's own array (no copy).
+    recorded = record("setitem", x.array, (x, v if isinstance(v, Tensor) else None),
+                         backward, save=tuple(tensors))
+    if recorded.grad_fn is not None:
+        x.grad_fn = recorded.grad_fn
+        x._output_nr = 0
+    return x
+
+
+def _setitem_value(x, value, selected):
+    """``value`` ready to be written into x[index] (of shape ``selected``): a number, or a
+    tensor of x's dtype on x's device whose shape broadcasts to ``selected``."""
+    if isinstance(value, Tensor) or backend.is_array(value):
+        v = value if isinstance(value, Tensor) else wrap(backend.to_device(value, x.device),
+                                                         x.device)
+        if v.device != x.device:
+            if v.ndim != 0:
+                raise RuntimeError(f"setitem: the value is on {v.device}, but the tensor is on "
+                                   f"{x.device}; move it with .to('{x.device}')")
+            v = v.to(x.device)  # a 0-d value may come from another device, as in PyTorch
+        if v.dtype is not x.dtype:
+            v = v.to(x.dtype)   # as PyTorch: cast (a float written into an int tensor truncates)
+        shape = tuple(v.shape)
+        trimmed = shape
+        while len(trimmed) > len(selected) and trimmed[0] == 1:
+            trimmed = trimmed[1:]  # numpy and PyTorch ignore extra leading size-1 dimensions
+        try:
+            fits = x.device.xp.broadcast_shapes(trimmed, selected) == selected
+        except ValueError:
+            fits = False
+        if not fits:
+            raise RuntimeError(f"setitem: shape mismatch: the value of shape {shape} cannot be "
+                               f"broadcast to the indexed shape {selected}")
+        return v.reshape(trimmed) if trimmed != shape else v
+    try:
+        dtypes.scalar_category(value)
+    except TypeError:
+        raise TypeError(f"setitem: can only assign a number, a tensor or a numpy array, got "
+                        f"{type(value).__name__}; wrap a list with tapegrad.tensor()") from None
+    return _number_as("setitem", value, x)
+
+
+# -- gather and scatter: one index per element, along one dimension ---------------------------
+def _along(xp, index, dim):
+    """The key that reads, for every position (i, j, k) of ``index``, the element at
+    index[i, j, k] along ``dim`` and at i, j, k along the other dimensions."""
+    ndim = index.ndim
+    return tuple(index if d == dim else
+                 xp.arange(n).reshape(tuple(n if e == d else 1 for e in range(ndim)))
+                 for d, n in enumerate(index.shape))
+
+
+def gather_along(op, x, dim, index, saved=()):
+    """y[i][j] = x[index[i][j]][j] (dim 0, any ndim), recorded as ``op``; ``index`` is an
+    already checked int64 array (sort, topk, … use this for their values)."""
+    return _index(op, x, _along(x.device.xp, index, dim), True, saved)
+
+
+def _block(shape):
+    """The key of the leading block of a given shape (index may be smaller than src)."""
+    return tuple(slice(0, n) for n in shape)
+
+
+def _check_index(op, x, dim, index, src=None):
+    """The rules of gather/scatter: an int64 index with the input's number of dimensions,
+    no larger than the input except along ``dim`` (nor than src anywhere), in range."""
+    if not isinstance(index, Tensor):
+        raise TypeError(f"{op}: index must be an int64 tensor, got {type(index).__name__}")
+    if index.dtype is not dtypes.int64:
+        raise RuntimeError(f"{op}: expected the index to have dtype int64, got {index.dtype}")
+    others = (x, index) if src is None else (x, index, src)
+    check_same_device(op, *others)
+    if src is not None and src.dtype is not x.dtype:
+        raise RuntimeError(f"{op}: expected src to have the input's dtype {x.dtype}, got "
+                           f"{src.dtype}")
+    axis = x._axis(dim, op)
+    for name, t in (("index", index), ("src", src)):
+        if t is not None and max(t.ndim, 1) != max(x.ndim, 1):
+            raise RuntimeError(f"{op}: {name} of shape {tuple(t.shape)} must have as many "
+                               f"dimensions as the input of shape {tuple(x.shape)}")
+    sizes = {name: tuple(t.shape) or (1,) for name, t in (("x", x), ("index", index), ("src", src))
+             if t is not None}   # a 0-d tensor counts as one element along one dimension
+    for d, n in enumerate(sizes["index"]):
+        if d != axis and n > sizes["x"][d]:
+            raise RuntimeError(f"{op}: index of shape {tuple(index.shape)} is larger than the "
+                               f"input of shape {tuple(x.shape)} in dimension {d} (only "
+                               f"dimension {axis}, the dim argument, may be larger)")
+        if src is not None and n > sizes["src"][d]:
+            raise RuntimeError(f"{op}: index of shape {tuple(index.shape)} is larger than src "
+                               f"of shape {tuple(src.shape)} in dimension {d}")
+    if index.numel():
+        size = x.shape[axis] if x.ndim else 1
+        _check_range(op, int(index.array.min()), int(index.array.max()), size, axis)
+    return axis
+
+
+def _gather(op, input, dim, index):
+    x = input
+    axis = _check_index(op, x, dim, index)
+    if x.ndim == 0 or index.ndim == 0:  # PyTorch takes 0-d tensors here as 1-d of one element
+        flat = index.reshape(-1)
+        return _gather(op, x.reshape(-1), 0, flat).reshape(tuple(index.shape))
+    return gather_along(op, x, axis, index.array, (index,))
+
+
+def gather(input, dim, index):
+    """y[i][j] = x[index[i][j]][j] (dim 0);  ∂L/∂x = zeros with ∂L/∂y added in at the same
+    positions (scatter_add: an element read twice gets both gradients)"""
+    return _gather("gather", input, dim, index)
+
+
+def take_along_dim(input, indices, dim=None):
+    """gather with broadcasting (and, without dim, on the flattened tensor);  ∂ as gather"""
+    x = input
+    if not isinstance(indices, Tensor):
+        raise TypeError(f"take_along_dim: indices must be an int64 tensor, got "
+                        f"{type(indices).__name__}")
+    if dim is None:
+        return _gather("take_along_dim", x.reshape(-1), 0, indices.reshape(-1))
+    if x.ndim != indices.ndim:
+        raise RuntimeError(f"take_along_dim: input of shape {tuple(x.shape)} and indices of "
+                           f"shape {tuple(indices.shape)} must have the same number of dimensions")
+    axis = x._axis(dim, "take_along_dim")
+    sizes = []
+    for d, (a, b) in enumerate(zip(x.shape, indices.shape)):
+        if d != axis and a != b and 1 not in (a, b):
+            raise RuntimeError(f"take_along_dim: input of shape {tuple(x.shape)} and indices "
+                               f"of shape {tuple(indices.shape)} cannot be broadcast together "
+                               f"(dimension {d}: {a} against {b})")
+        sizes.append(max(a, b))
+    x_shape = tuple(x.shape[d] if d == axis else s for d, s in enumerate(sizes))
+    i_shape = tuple(indices.shape[d] if d == axis else s for d, s in enumerate(sizes))
+    if x_shape != tuple(x.shape):
+        x = x.expand(x_shape)
+    if i_shape != tuple(indices.shape):
+        stretched = wrap(indices.device.xp.broadcast_to(indices.array, i_shape), indices.device)
+        indices = mark_view(stretched, indices)  # shares the version counter: changes are seen
+    return _gather("take_along_dim", x, axis, indices)
+
+
+def _read_back(grad, key, block, src_shape):
+    """∂L/∂src for scatter ops: grad read at the scattered positions, in src's shape."""
+    taken = _index("gather", grad, key, True)
+    if tuple(taken.shape) == src_shape:
+        return taken
+    return _put_into_zeros(taken, src_shape, block, False)  # the part of src that was unused
+
+
+def _zero_dim_as_vectors(op, x, dim, index, src):
+    """PyTorch takes 0-d tensors as 1-d of one element in scatter ops: ``op`` on vectors."""
+    flat_src = src.reshape(-1) if isinstance(src, Tensor) else src
+    return op(x.reshape(-1), dim, index.reshape(-1), flat_src).reshape(tuple(x.shape))
+
+
+def scatter_add(input, dim, index, src):
+    """y = x, then y[index[i][j]][j] += src[i][j] (dim 0; repeated positions add up);
+    ∂L/∂x = ∂L/∂y,  ∂L/∂src = gather(∂L/∂y, dim, index)"""
+    x = input
+    if not isinstance(src, Tensor):
+        raise TypeError(f"scatter_add: src must be a tensor, got {type(src).__name__}")
+    axis = _check_index("scatter_add", x, dim, index, src)
+    if 0 in (x.ndim, index.ndim, src.ndim):
+        return _zero_dim_as_vectors(scatter_add, x, 0, index, src)
+    xp = x.device.xp
+    key = _along(xp, index.array, axis)
+    block = _block(tuple(index.shape))
+    result = x.array.copy()
+    xp.add.at(result, key, src.array[block])
+    src_shape = tuple(src.shape)
+    def backward(ctx, grad):
+        ctx.saved_tensors  # raises if the index was changed in place since
+        return (grad if ctx.needs_input_grad[0] else None,
+                _read_back(grad, key, block, src_shape) if ctx.needs_input_grad[1] else None)
+    return record("scatter_add", result, (x, src), backward, save=(index,))
+
+
+def scatter(input, dim, index, src=None, value=None):
+    """y = x, then y[index[i][j]][j] = src[i][j] (dim 0; or = value);  ∂L/∂x = ∂L/∂y with
+    the overwritten positions zeroed,  ∂L/∂src = gather(∂L/∂y, dim, index)"""
+    x = input
+    if src is not None and not isinstance(src, Tensor):
+        src, value = None, src  # scatter(x, dim, index, 2.0): the value form
+    if (src is None) == (value is None):
+        raise TypeError("scatter: give exactly one of src (a tensor) and value (a number)")
+    fill = None if value is None else _number_as("scatter", value, x)
+    axis = _check_index("scatter", x, dim, index, src)
+    if 0 in (x.ndim, index.ndim, 1 if src is None else src.ndim):
+        return _zero_dim_as_vectors(scatter, x, 0, index, value if src is None else src)
+    xp = x.device.xp
+    key = _along(xp, index.array, axis)
+    block = _block(tuple(index.shape))
+    result = x.array.copy()
+    result[key] = fill if src is None else src.array[block]
+    shape, src_shape = tuple(x.shape), None if src is None else tuple(src.shape)
+    def backward(ctx, grad):
+        ctx.saved_tensors  # raises if the index was changed in place since
+        grad_x = grad_src = None
+        if ctx.needs_input_grad[0]:
+            keep = xp.ones(shape, dtype=bool)
+            keep[key] = False
+            zero = wrap(xp.zeros((), dtype=grad.array.dtype), grad.device)
+            grad_x = where(wrap(keep, grad.device), grad, zero)
+        if ctx.needs_input_grad[1]:
+            grad_src = _read_back(grad, key, block, src_shape)
+        return grad_x, grad_src
+    return record("scatter", result, (x, src), backward, save=(index,))
+
+
+def index_select(input, dim, index):
+    """y = x with only the entries index[0], index[1], … along dim;  ∂L/∂x = zeros with
+    ∂L/∂y added in at those entries (an entry selected twice gets both gradients)"""
+    x = input
+    if not isinstance(index, Tensor):
+        raise TypeError(f"index_select: index must be an int64 tensor, got "
+                        f"{type(index).__name__}")
+    if index.dtype not in (dtypes.int64, dtypes.int32):
+        raise RuntimeError(f"index_select: expected the index to have dtype int64 or int32, "
+                           f"got {index.dtype}")
+    if index.ndim > 1:
+        raise IndexError(f"index_select: the index must be a vector (0-d or 1-d), got shape "
+                         f"{tuple(index.shape)}")
+    check_same_device("index_select", x, index)
+    axis = x._axis(dim, "index_select")
+    if x.ndim == 0:
+        if index.numel() != 1:
+            raise IndexError(f"index_select: a 0-d input needs an index of one element, got "
+                             f"{index.numel()}")
+        return index_select(x.reshape(1), 0, index).reshape(())
+    if index.numel():
+        _check_range("index_select", int(index.array.min()), int(index.array.max()),
+                     x.shape[axis], axis)
+    key = (slice(None),) * axis + (index.array.reshape(-1),)
+    return _index("index_select", x, key, True, (index,))
+
+
+def _check_mask(op, x, mask):
+    if not isinstance(mask, Tensor):
+        raise TypeError(f"{op}: mask must be a bool tensor, got {type(mask).__name__}")
+    if mask.dtype is not dtypes.bool_:
+        raise RuntimeError(f"{op}: only bool masks are supported, got a mask of dtype "
+                           f"{mask.dtype}")
+    check_same_device(op, x, mask)
+    try:
+        return tuple(x.device.xp.broadcast_shapes(tuple(x.shape), tuple(mask.shape)))
+    except ValueError:
+        raise RuntimeError(f"{op}: the mask of shape {tuple(mask.shape)} and the input of shape "
+                           f"{tuple(x.shape)} cannot be broadcast together") from None
+
+
+def masked_fill(input, mask, value):
+    """y = value where mask else x;  ∂L/∂x = ∂L/∂y where not mask (else 0),
+    ∂L/∂value = Σ ∂L/∂y over the masked positions"""
+    x = input
+    _check_mask("masked_fill", x, mask)
+    xp = x.device.xp
+    if isinstance(value, Tensor):
+        if value.ndim != 0:
+            raise RuntimeError(f"masked_fill: only supports a 0-d value tensor, got one of shape "
+                               f"{tuple(value.shape)}")
+        if value.device != x.device:
+            value = value.to(x.device)
+        if value.dtype is not x.dtype:
+            value = value.to(x.dtype)
+        fill, v = value.array, value
+    else:
+        fill, v = _number_as("masked_fill", value, x), None
+    result = xp.where(mask.array, fill, x.array)
+    shape = tuple(x.shape)
+    def backward(ctx, grad):
+        mask, = ctx.saved_tensors
+        zero = wrap(xp.zeros((), dtype=grad.array.dtype), grad.device)
+        return (sum_to_shape(where(mask, zero, grad), shape) if ctx.needs_input_grad[0] else None,
+                where(mask, grad, zero).sum() if ctx.needs_input_grad[1] else None)
+    return record("masked_fill", result, (x, v), backward, save=(mask,))
+
+
+def masked_select(input, mask):
+    """y = the elements of x where mask is True, as a vector (x and mask broadcast);
+    ∂L/∂x = zeros with ∂L/∂y put back where mask is True"""
+    x = input
+    shape = _check_mask("masked_select", x, mask)
+    if shape != tuple(x.shape):
+        x = x.expand(shape)
+    key = (x.device.xp.broadcast_to(mask.array, shape),)
+    return _index("masked_select", x, key, False, (mask,))
+
+
+def nonzero(input, *, as_tuple=False):
+    """The positions of the non-zero elements: an int64 tensor (count, ndim), or with
+    ``as_tuple=True`` one int64 vector per dimension."""
+    xp = input.device.xp
+    int64 = dtypes.int64.numpy
+    if as_tuple:
+        array = input.array.reshape(1) if input.ndim == 0 else input.array
+        return tuple(wrap(p.astype(int64, copy=False), input.device) for p in xp.nonzero(array))
+    return wrap(xp.argwhere(input.array).astype(int64, copy=False), input.device)
+
+
+__all__ = ["gather", "take_along_dim", "scatter_add", "scatter", "index_select", "masked_fill",
+           "masked_select"]
+NON_DIFFERENTIABLE = ["nonzero"]
+# getitem and setitem are Tensor.__getitem__ and Tensor.__setitem__ (not top-level names).

@@ -1,0 +1,415 @@
+"""Products of matrices and vectors: matmul (and its cases mm, bmm, mv, dot), outer, einsum.
+
+For z = x @ y, with x of shape (n, k) and y of shape (k, m), each z[i, j] = Σₖ x[i, k]·y[k, j], so
+
+    ∂L/∂x = ∂L/∂z @ yᵀ   (n, m) @ (m, k) -> (n, k)
+    ∂L/∂y = xᵀ @ ∂L/∂z   (k, n) @ (n, m) -> (k, m)
+
+Everything else here is bookkeeping around those two lines:
+
+* vectors: a 1-D x is the row (1, k), a 1-D y the column (k, 1); the dimension they add is
+  dropped from z, and put back (a reshape) on the gradient before the two lines above;
+* batches: x and y may carry leading batch dimensions, broadcast against each other; the
+  gradient of a broadcast operand is summed back to its shape (`sum_to_shape`);
+* speed, since every layer of a network runs through here:
+  - only the gradients some input needs are computed;
+  - a stack of rows times one matrix, (B, T, K) @ (K, N), is one big (B·T, K) @ (K, N)
+    product, forwards and backwards: ∂L/∂y is then one GEMM over all B·T rows, instead of
+    B small products followed by a sum;
+  - a gradient comes out in its operand's own memory layout: when y is a transposed view
+    (``x @ W.T``, PyTorch's layout for a Linear weight), ∂L/∂y is computed as (∂L/∂zᵀ @ x)ᵀ,
+    so that after the transpose's own backward, W's gradient is a plain C-ordered array,
+    which the optimizer then updates at full speed. The same GEMM, the better layout.
+
+``einsum`` sums products over named indices; the gradient for one operand is itself an
+einsum of the incoming gradient with all the other operands (see `_einsum_operand_grad`).
+"""
+from functools import lru_cache
+
+from ..operands import promote, sum_to_shape
+from ..tape import record
+from .shape import matrix_transpose
+from ..tensor import Tensor, wrap
+
+
+# -- helpers ---------------------------------------------------------------------------------
+def _shape(t):
+    return t.array.shape
+
+
+def _as_shape(t, shape):
+    """``t.reshape(shape)``, but no recorded op when it already has that shape."""
+    return t if _shape(t) == tuple(shape) else t.reshape(shape)
+
+
+def _numel(shape):
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+def _transposed_layout(array):
+    """True when the last two axes of ``array`` are a transposed view of C-ordered memory."""
+    return (array.ndim >= 2 and not array.flags.c_contiguous
+            and array.swapaxes(-1, -2).flags.c_contiguous)
+
+
+def _tensors(op, input, other):
+    """Both operands as tensors of their common dtype (numpy arrays are accepted too)."""
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+        raise TypeError(f"{op}: expected tensors, got {type(input).__name__} and "
+                        f"{type(other).__name__}")
+    return promote(op, input, other)
+
+
+# -- matmul and its special cases -------------------------------------------------------------
+def _matmul_plan(op, x, y):
+    """Check the shapes of x @ y and work out how to compute it.
+
+    Returns (out_shape, rows): ``rows`` is the number of rows of the one 2-D product that
+    computes everything when y has no real batch dimensions, else None (a batched product).
+    """
+    xs, ys = x.array.shape, y.array.shape
+    if len(xs) == 2 and len(ys) == 2 and xs[1] == ys[0]:   # the common case, checked quickly
+        return (xs[0], ys[1]), xs[0]
+    if not xs or not ys:
+        raise RuntimeError(f"{op}: both arguments need at least 1 dimension, got shapes "
+                           f"{xs} and {ys}")
+    k_x = xs[-1]
+    k_y = ys[-2] if len(ys) > 1 else ys[0]
+    if k_x != k_y:
+        raise RuntimeError(f"{op}: shapes {xs} and {ys} cannot be multiplied ({k_x} != {k_y})")
+    x_batch, y_batch = xs[:-2], ys[:-2]
+    batch = []
+    for i in range(1, max(len(x_batch), len(y_batch)) + 1):
+        a = x_batch[-i] if i <= len(x_batch) else 1
+        b = y_batch[-i] if i <= len(y_batch) else 1
+        if a != b and a != 1 and b != 1:
+            raise RuntimeError(f"{op}: shapes {xs} and {ys} cannot be multiplied: their batch "
+                               f"dimensions {x_batch} and {y_batch} do not broadcast "
+                               f"(size {a} against {b})")
+        batch.append(max(a, b) if a and b else 0)
+    batch = tuple(reversed(batch))
+    out_shape = batch + xs[-2:-1] + ys[-1:] if len(ys) > 1 else batch + xs[-2:-1]
+    if all(s == 1 for s in y_batch):
+        rows = _numel(xs[:-1]) if len(xs) > 1 else 1
+        return out_shape, rows
+    return out_shape, None
+
+
+def _product(op, x, y):
+    """z = x @ y for tensors of one dtype and checked shapes, recorded as ``op``."""
+    out_shape, rows = _matmul_plan(op, x, y)
+    xp = x.device.xp
+    x_shape, y_shape = x.array.shape, y.array.shape
+    k = x_shape[-1]
+    m = y_shape[-1] if len(y_shape) > 1 else 1
+    if rows is None or (len(x_shape) == 2 and len(y_shape) == 2):
+        z = xp.matmul(x.array, y.array)   # one matrix product, or a batch of them (broadcast)
+    else:                                 # vectors, or rows of x stacked: one (rows, k) @ (k, m)
+        z = xp.matmul(x.array.reshape(rows, k), y.array.reshape(k, m)).reshape(out_shape)
+
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        if len(x_shape) == 1 and len(y_shape) == 1:     # dot product: z = Σₖ xₖ·yₖ
+            return (grad * y if ctx.needs_input_grad[0] else None,
+                    grad * x if ctx.needs_input_grad[1] else None)
+        grad_x = grad_y = None
+        if rows is not None:   # the 2-D product (rows, k) @ (k, m) of the forward
+            g = _as_shape(grad, (rows, m))
+            if ctx.needs_input_grad[0]:
+                grad_x = _grad_left(g, _as_shape(y, (k, m)), len(x_shape) == 2 and x_transposed)
+                grad_x = _as_shape(grad_x, x_shape)
+            if ctx.needs_input_grad[1]:
+                grad_y = _grad_right(_as_shape(x, (rows, k)), g, y_transposed)
+                grad_y = _as_shape(grad_y, y_shape)
+            return grad_x, grad_y
+        # Batched (y has 3+ dimensions): a vector x is the row (1, k) again, and z gets back
+        # the axis it lost; broadcast batch dimensions are summed back.
+        x2 = x if len(x_shape) > 1 else x.reshape(1, k)
+        g = grad if len(x_shape) > 1 else grad.reshape(out_shape[:-1] + (1, m))
+        if ctx.needs_input_grad[0]:
+            grad_x = sum_to_shape(_grad_left(g, y, x_transposed), _shape(x2))
+            grad_x = _as_shape(grad_x, x_shape)
+        if ctx.needs_input_grad[1]:
+            grad_y = sum_to_shape(_grad_right(x2, g, y_transposed), y_shape)
+        return grad_x, grad_y
+
+    x_transposed = x.requires_grad and _transposed_layout(x.array)
+    y_transposed = y.requires_grad and _transposed_layout(y.array)
+    # x is read only by y's gradient, and y only by x's.
+    return record(op, z, (x, y), backward,
+                  save=(x if y.requires_grad else None, y if x.requires_grad else None))
+
+
+def _grad_left(g, y, in_transposed_layout):
+    """∂L/∂x = g @ yᵀ for z = x @ y; as (y @ gᵀ)ᵀ when x is itself a transposed view."""
+    if in_transposed_layout:
+        return matrix_transpose(_product("matmul", y, matrix_transpose(g)))
+    return _product("matmul", g, matrix_transpose(y))
+
+
+def _grad_right(x, g, in_transposed_layout):
+    """∂L/∂y = xᵀ @ g for z = x @ y; as (gᵀ @ x)ᵀ when y is itself a transposed view
+    (``x @ W.T``), so that W's gradient comes out C-ordered like W."""
+    if in_transposed_layout:
+        return matrix_transpose(_product("matmul", matrix_transpose(g), x))
+    return _product("matmul", matrix_transpose(x), g)
+
+
+def matmul(input, other):
+    """z = x @ y, zᵢⱼ = Σₖ xᵢₖ·yₖⱼ;  ∂L/∂x = ∂L/∂z @ yᵀ,  ∂L/∂y = xᵀ @ ∂L/∂z
+
+    1-D @ 1-D is the dot product (a 0-d result); a 1-D x is a row and a 1-D y a column,
+    whose added dimension is then dropped; leading batch dimensions broadcast.
+    """
+    x, y = _tensors("matmul", input, other)
+    return _product("matmul", x, y)
+
+
+def mm(input, mat2):
+    """z = x @ y for two matrices, (n, k) @ (k, m) -> (n, m);  see matmul"""
+    x, y = _tensors("mm", input, mat2)
+    if x.ndim != 2 or y.ndim != 2:
+        raise RuntimeError(f"mm: expected two 2-D tensors (matrices), got shapes {_shape(x)} "
+                           f"and {_shape(y)}; use matmul for vectors and batches")
+    return _product("mm", x, y)
+
+
+def bmm(input, mat2):
+    """zᵦ = xᵦ @ yᵦ for two equal batches of matrices, (b, n, k) @ (b, k, m);  see matmul"""
+    x, y = _tensors("bmm", input, mat2)
+    if x.ndim != 3 or y.ndim != 3:
+        raise RuntimeError(f"bmm: expected two 3-D tensors (batches of matrices), got shapes "
+                           f"{_shape(x)} and {_shape(y)}")
+    if x.shape[0] != y.shape[0]:
+        raise RuntimeError(f"bmm: shapes {_shape(x)} and {_shape(y)} have different batch "
+                           f"sizes ({x.shape[0]} != {y.shape[0]}); bmm does not broadcast, "
+                           f"matmul does")
+    return _product("bmm", x, y)
+
+
+def mv(input, vec):
+    """z = A @ v, zᵢ = Σₖ Aᵢₖ·vₖ;  ∂L/∂A = ∂L/∂z ⊗ v,  ∂L/∂v = Aᵀ @ ∂L/∂z"""
+    x, y = _tensors("mv", input, vec)
+    if x.ndim != 2 or y.ndim != 1:
+        raise RuntimeError(f"mv: expected a 2-D matrix and a 1-D vector, got shapes {_shape(x)} "
+                           f"and {_shape(y)}")
+    return _product("mv", x, y)
+
+
+def dot(input, other):
+    """z = Σₖ xₖ·yₖ (a 0-d tensor);  ∂z/∂x = y,  ∂z/∂y = x"""
+    x, y = _tensors("dot", input, other)
+    if x.ndim != 1 or y.ndim != 1:
+        raise RuntimeError(f"dot: expected two 1-D tensors, got shapes {_shape(x)} and "
+                           f"{_shape(y)}")
+    if x.shape[0] != y.shape[0]:
+        raise RuntimeError(f"dot: shapes {_shape(x)} and {_shape(y)} have different lengths "
+                           f"({x.shape[0]} != {y.shape[0]})")
+    return _product("dot", x, y)
+
+
+def outer(input, vec2):
+    """zᵢⱼ = xᵢ·yⱼ;  ∂L/∂x = ∂L/∂z @ y,  ∂L/∂y = x @ ∂L/∂z"""
+    x, y = _tensors("outer", input, vec2)
+    if x.ndim != 1 or y.ndim != 1:
+        raise RuntimeError(f"outer: expected two 1-D tensors, got shapes {_shape(x)} and "
+                           f"{_shape(y)}")
+    z = x.device.xp.outer(x.array, y.array)
+
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        return (_product("matmul", grad, y) if ctx.needs_input_grad[0] else None,
+                _product("matmul", x, grad) if ctx.needs_input_grad[1] else None)
+    return record("outer", z, (x, y), backward,
+                  save=(x if y.requires_grad else None, y if x.requires_grad else None))
+
+
+ger = outer
+
+
+# -- einsum -----------------------------------------------------------------------------------
+# The subscripts, in the order an implicit output lists them (upper case first, as in torch).
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+class _EinsumSpec:
+    """A parsed equation: one string of letters per operand, without '...' (its dimensions
+    get letters of their own), the output letters, and each letter's size.
+
+    An operand's dimension of size 1 that broadcasts against a larger one elsewhere is
+    dropped from that operand (``squeezed``): the operand is constant along it, exactly as
+    if it did not have that index at all.
+    """
+
+    def __init__(self, terms, output, sizes, squeezed, used):
+        self.terms, self.output, self.sizes = tuple(terms), output, sizes
+        self.squeezed, self.used = tuple(squeezed), frozenset(used)
+
+    def equation(self):
+        return ",".join(self.terms) + "->" + self.output
+
+
+@lru_cache(maxsize=512)   # a model calls the same einsum with the same shapes every step
+def _parse_einsum(equation, shapes):
+    """The _EinsumSpec of ``equation`` for operands of these ``shapes`` (a tuple of tuples)."""
+    def fail(message):
+        raise RuntimeError(f"einsum: {message} (equation {equation!r})")
+
+    eq = equation.replace(" ", "")
+    if eq.count("->") > 1:
+        fail("'->' may appear only once")
+    lhs, arrow, rhs = eq.partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(shapes):
+        fail(f"the equation names {len(terms)} operand{'s' * (len(terms) != 1)} but "
+             f"{len(shapes)} tensor{'s' * (len(shapes) != 1)} were given")
+
+    def letters_of(term, where):
+        if term.count("...") > 1:
+            fail(f"{where} has more than one '...'")
+        for ch in term.replace("...", ""):
+            if ch not in _LETTERS:
+                fail(f"invalid subscript {ch!r} in {where}: subscripts are letters a-z and "
+                     f"A-Z, with at most one '...'")
+        return term.replace("...", "")
+
+    used = set()
+    for i, term in enumerate(terms):
+        used.update(letters_of(term, f"operand {i}"))
+    if arrow:
+        used.update(letters_of(rhs, "the output"))
+
+    # The dimensions '...' covers get letters of their own; they broadcast, aligned right.
+    n_ellipsis = 0
+    for i, (term, shape) in enumerate(zip(terms, shapes)):
+        named = len(term.replace("...", ""))
+        if "..." in term:
+            if len(shape) < named:
+                fail(f"operand {i} has {len(shape)} dimensions but its subscripts {term!r} "
+                     f"need at least {named}")
+            n_ellipsis = max(n_ellipsis, len(shape) - named)
+        elif len(shape) != named:
+            fail(f"operand {i} has {len(shape)} dimensions but its subscripts {term!r} "
+                 f"name {named}")
+    free = [ch for ch in _LETTERS if ch not in used]
+    if n_ellipsis > len(free):
+        fail(f"too many dimensions: at most {len(_LETTERS)} different subscripts")
+    ellipsis = "".join(free[:n_ellipsis])
+    used.update(ellipsis)
+    expanded = []
+    for term, shape in zip(terms, shapes):
+        if "..." in term:
+            n = len(shape) - len(term.replace("...", ""))
+            term = term.replace("...", ellipsis[n_ellipsis - n:])
+        expanded.append(term)
+
+    if arrow:
+        output = rhs.replace("...", ellipsis)
+        for ch in output:
+            if output.count(ch) > 1:
+                fail(f"output subscript {ch!r} appears more than once")
+            if not any(ch in term for term in expanded):
+                fail(f"output subscript {ch!r} does not appear in any operand")
+    else:   # implicit: '...' first, then the letters used exactly once, in alphabetical order
+        counts = {}
+        for term in terms:
+            for ch in term.replace("...", ""):
+                counts[ch] = counts.get(ch, 0) + 1
+        output = ellipsis + "".join(ch for ch in _LETTERS if counts.get(ch) == 1)
+
+    sizes = {}
+    for i, (term, shape) in enumerate(zip(expanded, shapes)):
+        seen = {}
+        for ch, size in zip(term, shape):
+            if ch in seen and seen[ch] != size:
+                fail(f"subscript {ch!r} is repeated in operand {i} with sizes {seen[ch]} and "
+                     f"{size}; a repeated subscript takes a diagonal, so they must match")
+            seen[ch] = size
+            if ch in sizes and size != sizes[ch][0] and 1 not in (size, sizes[ch][0]):
+                fail(f"subscript {ch!r} has size {sizes[ch][0]} in operand {sizes[ch][1]} but "
+                     f"{size} in operand {i} (sizes must match or be 1)")
+            if ch not in sizes or sizes[ch][0] == 1:
+                sizes[ch] = (size, i)
+    sizes = {ch: size for ch, (size, _) in sizes.items()}
+
+    final_terms, squeezed = [], []
+    for term, shape in zip(expanded, shapes):
+        kept = [(ch, s) for ch, s in zip(term, shape) if not (s == 1 and sizes[ch] != 1)]
+        final_terms.append("".join(ch for ch, _ in kept))
+        squeezed.append(tuple(s for _, s in kept) if len(kept) < len(term) else None)
+    return _EinsumSpec(final_terms, output, sizes, squeezed, used)
+
+
+def einsum(equation, *operands):
+    """z = Σ Πᵢ operandᵢ over the indices not in the output;  ∂L/∂operandᵢ = an einsum too
+
+    ``einsum("ij,jk->ik", a, b)`` is a @ b: zᵢₖ = Σⱼ aᵢⱼ·bⱼₖ, so ∂L/∂a = einsum("ik,jk->ij",
+    ∂L/∂z, b). Without "->" the output is '...' then the letters used once, sorted;
+    a repeated letter in one operand takes a diagonal; '...' stands for broadcast dimensions.
+    """
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    if not isinstance(equation, str):
+        raise TypeError(f"einsum: the equation must be a string, got {type(equation).__name__}")
+    if not operands:
+        raise RuntimeError("einsum: expected at least one operand")
+    tensors = promote("einsum", *operands)
+    spec = _parse_einsum(equation, tuple(_shape(t) for t in tensors))
+    xp = tensors[0].device.xp
+    arrays = [t.array if shape is None else t.array.reshape(shape)
+              for t, shape in zip(tensors, spec.squeezed)]
+    z = xp.asarray(xp.einsum(spec.equation(), *arrays, optimize=True))
+    if any(xp.may_share_memory(z, a) for a in arrays):   # e.g. "ii->i" returns a view
+        z = z.copy()
+
+    def backward(ctx, grad):
+        saved = ctx.saved_tensors
+        return tuple(_einsum_operand_grad(spec, i, grad, saved, _shape(tensors[i]))
+                     if ctx.needs_input_grad[i] else None for i in range(len(saved)))
+
+    # Operand j is read by the gradients of the others.
+    save = tuple(t if any(o.requires_grad for o in tensors[:j] + tensors[j + 1:]) else None
+                 for j, t in enumerate(tensors))
+    return record("einsum", z, tuple(tensors), backward, save=save)
+
+
+def _einsum_operand_grad(spec, i, grad, saved, shape):
+    """∂L/∂operandᵢ: an einsum of ∂L/∂z with every other operand, giving operandᵢ's indices.
+
+    Two kinds of index of operand i cannot come out of that einsum directly:
+    * a repeated index ("ii->i" reads only the diagonal): its second occurrence gets a new
+      letter p, and the identity matrix δᵢₚ joins the einsum, which puts the gradient on the
+      diagonal and zeros elsewhere;
+    * an index summed inside operand i alone ("ij->i" sums over j): nothing else carries it,
+      and ∂z/∂x is 1 along it, so the gradient is broadcast (expanded) along it.
+    """
+    xp = grad.device.xp
+    term = spec.terms[i]
+    free = iter(ch for ch in _LETTERS if ch not in spec.used)
+    target, deltas = [], []
+    for ch in term:
+        if ch in target:
+            new = next(free)
+            deltas.append(ch + new)
+            target.append(new)
+        else:
+            target.append(ch)
+    others = [j for j in range(len(spec.terms)) if j != i]
+    available = set(spec.output).union(*(spec.terms[j] for j in others), *deltas)
+    kept = "".join(ch for ch in target if ch in available)
+    terms = [spec.output] + [spec.terms[j] for j in others] + deltas
+    inputs = [grad] + [saved[j] if spec.squeezed[j] is None else saved[j].reshape(spec.squeezed[j])
+                       for j in others]
+    inputs += [wrap(xp.eye(spec.sizes[d[0]], dtype=grad.array.dtype), grad.device) for d in deltas]
+    g = einsum(",".join(terms) + "->" + kept, *inputs)
+    full = tuple(spec.sizes[ch] for ch in term)
+    if len(kept) < len(target):
+        g = g.reshape(tuple(s if ch in available else 1 for ch, s in zip(target, full)))
+        g = g.expand(full)
+    return _as_shape(g, shape)
+
+
+__all__ = ["matmul", "mm", "bmm", "mv", "dot", "outer", "ger", "einsum"]

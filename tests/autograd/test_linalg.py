@@ -1,0 +1,390 @@
+"""matmul and its special cases (mm, bmm, mv, dot), outer and einsum: PyTorch's semantics,
+gradients checked against finite differences, values against numpy, dtypes and errors."""
+import numpy as np
+import pytest
+
+import tapegrad as tg
+import tapegrad.autograd.ops.linalg as L
+from tests.support import Case, constant, leaf, noncontiguous
+
+
+def arr(t):
+    return t.detach().numpy()
+
+
+def transposed(t):
+    """t with its last two axes swapped, as a recorded view (what ``t.mT`` gives)."""
+    return t.mT
+
+
+# -- gradcheck ---------------------------------------------------------------------------------
+MATMUL_SHAPES = [
+    ((3,), (3,)),                 # 1·1: dot product, 0-d result
+    ((2, 3), (3,)),               # 2·1: matrix times vector
+    ((3,), (3, 2)),               # 1·2: vector times matrix
+    ((2, 3), (3, 4)),             # 2·2
+    ((2, 3, 4), (4, 2)),          # 3·2: a stack of rows times one matrix
+    ((3, 4), (2, 4, 2)),          # 2·3: one matrix times a batch
+    ((2, 3, 4), (2, 4, 2)),       # 3·3
+    ((2, 1, 3, 4), (5, 4, 2)),    # batch dimensions broadcast: (2, 1) with (5,)
+    ((2, 3, 4), (1, 4, 2)),       # a batch of one broadcast
+    ((4,), (2, 4, 3)),            # 1·3
+    ((2, 3, 4), (4,)),            # 3·1
+]
+
+CASES = [Case("matmul", L.matmul, [leaf(*a), leaf(*b)]) for a, b in MATMUL_SHAPES] + [
+    Case("matmul", L.matmul, [leaf(3, 4), noncontiguous(4, 5)], name="transposed-right"),
+    Case("matmul", L.matmul, [noncontiguous(4, 3), leaf(3, 2)], name="transposed-left"),
+    Case("matmul", L.matmul, [leaf(2, 3, 4), noncontiguous(4, 5)], name="rows-transposed"),
+    Case("matmul", L.matmul, [noncontiguous(2, 3, 4), noncontiguous(2, 4, 2)],
+         name="batched-noncontiguous"),
+    Case("matmul", lambda x, w: L.matmul(x, transposed(w)), [leaf(3, 4), leaf(5, 4)],
+         name="x@W.T"),
+    Case("matmul", lambda x, w: L.matmul(x, transposed(w)), [leaf(2, 3, 4), leaf(5, 4)],
+         name="3d-x@W.T"),
+    Case("matmul", lambda k, q: L.matmul(q, transposed(k)), [leaf(2, 3, 4), leaf(2, 5, 4)],
+         name="q@k.mT"),
+    Case("matmul", lambda x: L.matmul(x, transposed(x)), [leaf(3, 4)], name="gram-x@x.T"),
+    Case("matmul", L.matmul, [leaf(2, 3), constant(3, 4)], name="only-x"),
+    Case("matmul", L.matmul, [constant(2, 3, 4), leaf(4, 2)], name="only-y"),
+    Case("matmul", L.matmul, [noncontiguous(3), leaf(3)], name="strided-vector"),
+    Case("mm", L.mm, [leaf(2, 3), leaf(3, 4)]),
+    Case("mm", L.mm, [leaf(2, 3), noncontiguous(3, 4)], name="noncontiguous"),
+    Case("bmm", L.bmm, [leaf(2, 3, 4), leaf(2, 4, 2)]),
+    Case("bmm", L.bmm, [noncontiguous(2, 3, 4), leaf(2, 4, 2)], name="noncontiguous"),
+    Case("mv", L.mv, [leaf(2, 3), leaf(3)]),
+    Case("mv", L.mv, [noncontiguous(2, 3), leaf(3)], name="noncontiguous"),
+    Case("dot", L.dot, [leaf(4), leaf(4)]),
+    Case("dot", L.dot, [noncontiguous(4), leaf(4)], name="noncontiguous"),
+    Case("outer", L.outer, [leaf(3), leaf(2)]),
+    Case("outer", L.outer, [noncontiguous(3), constant(2)], name="noncontiguous"),
+    Case("outer", L.ger, [leaf(2), leaf(3)], name="ger"),
+]
+
+EINSUM_CASES = [
+    ("ij,jk->ik", [(2, 3), (3, 4)]),                  # matrix product
+    ("bij,bjk->bik", [(2, 2, 3), (2, 3, 2)]),         # batched matrix product
+    ("ii->i", [(3, 3)]),                              # diagonal
+    ("ii", [(3, 3)]),                                 # implicit output: trace
+    ("ii->", [(3, 3)]),                               # trace
+    ("iii->i", [(2, 2, 2)]),                          # a diagonal of three axes
+    ("iij->j", [(2, 2, 3)]),                          # diagonal, then a kept index
+    ("i,i->", [(3,), (3,)]),                          # dot product
+    ("ij->", [(2, 3)]),                               # sum of everything
+    ("ij->j", [(2, 3)]),                              # an index summed inside one operand
+    ("ji", [(2, 3)]),                                 # implicit output sorts: a transpose
+    ("ij,kj", [(2, 3), (4, 3)]),                      # implicit output: ik
+    ("...ij,...jk->...ik", [(2, 1, 3, 4), (5, 4, 2)]),  # '...' broadcasting
+    ("...ii->...i", [(2, 3, 3)]),                     # batched diagonal
+    ("...ij->ij", [(2, 3, 4)]),                       # '...' left out of the output: summed
+    ("ij,ij->ij", [(2, 3), (2, 3)]),                  # elementwise product
+    ("ij,ij->ij", [(1, 3), (2, 3)]),                  # a size-1 dimension broadcasts
+    ("i,j->ij", [(2,), (3,)]),                        # outer product
+    ("ij,jk,kl->il", [(2, 3), (3, 4), (4, 2)]),       # a chain of three
+    ("bn,anm,bm->ba", [(2, 3), (2, 3, 4), (2, 4)]),   # bilinear
+    (",ij->ij", [(), (2, 3)]),                        # a 0-d operand
+]
+CASES += [Case("einsum", lambda *ops, eq=eq: L.einsum(eq, *ops), [leaf(*s) for s in shapes],
+               name=eq) for eq, shapes in EINSUM_CASES]
+CASES += [
+    Case("einsum", lambda a, b: L.einsum("ij,jk->ik", a, b), [noncontiguous(2, 3), leaf(3, 4)],
+         name="noncontiguous"),
+    Case("einsum", lambda a, b: L.einsum("ij,jk->ik", [a, b]), [leaf(2, 3), constant(3, 4)],
+         name="list-of-operands"),
+    Case("einsum", lambda a: L.einsum("ij,kj->ik", a, a), [leaf(3, 4)], name="same-operand-twice"),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=repr)
+def test_gradcheck(case):
+    case.check()
+
+
+# -- matmul: values and shapes ---------------------------------------------------------------
+@pytest.mark.parametrize("shapes", MATMUL_SHAPES, ids=str)
+def test_matmul_gives_numpys_values_and_shape_for_every_rank_combination(shapes):
+    x, y = leaf(*shapes[0]), leaf(*shapes[1])
+    expected = np.matmul(arr(x), arr(y))
+    z = L.matmul(x, y)
+    assert tuple(z.shape) == expected.shape
+    np.testing.assert_allclose(arr(z), expected, rtol=1e-12)
+
+
+def test_matmul_of_two_vectors_is_a_0d_dot_product():
+    z = L.matmul(tg.tensor([1.0, 2.0, 3.0]), tg.tensor([4.0, 5.0, 6.0]))
+    assert tuple(z.shape) == ()
+    assert z.item() == 32.0
+
+
+def test_matmul_gradients_are_grad_times_the_other_operand_transposed():
+    x, y = leaf(2, 3), leaf(3, 4)
+    g = np.arange(8.0).reshape(2, 4)
+    L.matmul(x, y).backward(tg.tensor(g))
+    np.testing.assert_allclose(arr(x.grad), g @ arr(y).T)
+    np.testing.assert_allclose(arr(y.grad), arr(x).T @ g)
+
+
+def test_matmul_sums_the_gradient_over_broadcast_batch_dimensions():
+    x, y = leaf(2, 1, 3, 4), leaf(5, 4, 2)
+    L.matmul(x, y).backward(tg.ones(2, 5, 3, 2, dtype=tg.float64))
+    g = np.ones((2, 5, 3, 2))
+    np.testing.assert_allclose(arr(x.grad), (g @ arr(y).swapaxes(-1, -2)).sum(1, keepdims=True))
+    np.testing.assert_allclose(arr(y.grad), (arr(x).swapaxes(-1, -2) @ g).sum(0))
+
+
+def test_matmul_of_a_stack_of_rows_by_one_matrix_gives_the_weight_gradient_over_all_rows():
+    x, w = leaf(2, 3, 4), leaf(4, 5)
+    g = np.arange(30.0).reshape(2, 3, 5)
+    L.matmul(x, w).backward(tg.tensor(g))
+    np.testing.assert_allclose(arr(w.grad), arr(x).reshape(6, 4).T @ g.reshape(6, 5))
+    np.testing.assert_allclose(arr(x.grad), g @ arr(w).T)
+
+
+def test_matmul_computes_only_the_gradients_that_are_needed():
+    x, y = leaf(2, 3), constant(3, 4)
+    z = L.matmul(x, y)
+    assert z.grad_fn.needs_input_grad == (True, False)
+    assert z.grad_fn.saved_tensors[0] is None   # x is not kept: only y's gradient would read it
+    z.sum().backward()
+    assert x.grad is not None and y.grad is None
+
+
+def test_weight_gradient_of_x_at_w_transposed_comes_out_in_the_weights_own_c_order():
+    w = leaf(5, 4)                 # PyTorch's (out, in) layout
+    for x in (leaf(3, 4), leaf(2, 3, 4)):
+        w.grad = None
+        L.matmul(x, transposed(w)).sum().backward()
+        assert w.grad.array.flags.c_contiguous
+        rows = arr(x).reshape(-1, 4)
+        np.testing.assert_allclose(arr(w.grad), np.ones((rows.shape[0], 5)).T @ rows)
+
+
+def test_gradient_of_a_transposed_leaf_keeps_its_layout():
+    w = noncontiguous(4, 5)        # memory of a (5, 4) array, seen transposed
+    L.matmul(leaf(3, 4), w).sum().backward()
+    assert w.grad.array.flags.f_contiguous
+    a = noncontiguous(4, 3)
+    L.matmul(a, leaf(3, 2)).sum().backward()
+    assert a.grad.array.flags.f_contiguous
+
+
+def test_matmul_with_empty_dimensions():
+    z = L.matmul(leaf(0, 3), leaf(3, 2))
+    assert tuple(z.shape) == (0, 2)
+    x, y = leaf(2, 0), leaf(0, 3)
+    z = L.matmul(x, y)
+    np.testing.assert_array_equal(arr(z), np.zeros((2, 3)))
+    z.sum().backward()
+    assert tuple(x.grad.shape) == (2, 0) and tuple(y.grad.shape) == (0, 3)
+
+
+def test_matmul_accepts_a_numpy_array_operand():
+    x, a = leaf(2, 3), np.ones((3, 2))
+    np.testing.assert_allclose(arr(L.matmul(x, a)), arr(x) @ a)
+    np.testing.assert_allclose(arr(L.matmul(a, x)), a @ arr(x))
+
+
+def test_mm_bmm_mv_dot_outer_give_numpys_values():
+    a, b = leaf(2, 3), leaf(3, 4)
+    np.testing.assert_allclose(arr(L.mm(a, b)), arr(a) @ arr(b))
+    a3, b3 = leaf(2, 3, 4), leaf(2, 4, 5)
+    np.testing.assert_allclose(arr(L.bmm(a3, b3)), arr(a3) @ arr(b3))
+    v = leaf(3)
+    np.testing.assert_allclose(arr(L.mv(a, v)), arr(a) @ arr(v))
+    u = leaf(3)
+    assert tuple(L.dot(u, v).shape) == ()
+    np.testing.assert_allclose(arr(L.dot(u, v)), arr(u) @ arr(v))
+    w = leaf(2)
+    np.testing.assert_allclose(arr(L.outer(u, w)), np.outer(arr(u), arr(w)))
+    np.testing.assert_allclose(arr(L.ger(u, w)), np.outer(arr(u), arr(w)))
+
+
+def test_the_graph_names_the_operation():
+    a = leaf(2, 3)
+    assert L.matmul(a, leaf(3, 2)).grad_fn.name() == "MatmulBackward"
+    assert L.mm(a, leaf(3, 2)).grad_fn.name() == "MmBackward"
+    assert L.outer(leaf(2), leaf(3)).grad_fn.name() == "OuterBackward"
+    assert L.einsum("ij->", a).grad_fn.name() == "EinsumBackward"
+
+
+# -- dtypes ----------------------------------------------------------------------------------
+def test_float32_products_stay_float32_and_so_do_their_gradients():
+    x = tg.randn(2, 3, dtype=tg.float32, requires_grad=True)
+    w = tg.randn(3, 4, dtype=tg.float32, requires_grad=True)
+    for z in (L.matmul(x, w), L.mm(x, w), L.einsum("ij,jk->ik", x, w),
+              L.outer(x.reshape(6), w.reshape(12))):
+        assert z.dtype is tg.float32
+        assert z.array.dtype == np.float32
+    L.matmul(x, w).sum().backward()
+    assert x.grad.dtype is tg.float32 and w.grad.dtype is tg.float32
+
+
+def test_mixed_dtypes_are_promoted_to_the_common_one():
+    x = tg.ones(2, 3, dtype=tg.float32)
+    assert L.matmul(x, tg.ones(3, 2, dtype=tg.float64)).dtype is tg.float64
+    assert L.matmul(x, tg.ones(3, 2, dtype=tg.int64)).dtype is tg.float32
+    assert L.einsum("ij,jk", x, tg.ones(3, 2, dtype=tg.float64)).dtype is tg.float64
+
+
+def test_integer_products_are_exact_integers_without_grad():
+    a = tg.tensor([[1, 2], [3, 4]])
+    b = tg.tensor([[5, 6], [7, 8]])
+    for z in (L.matmul(a, b), L.mm(a, b), L.einsum("ij,jk->ik", a, b)):
+        assert z.dtype is tg.int64
+        assert z.tolist() == [[19, 22], [43, 50]]
+        assert not z.requires_grad
+    assert L.dot(tg.tensor([1, 2]), tg.tensor([3, 4])).item() == 11
+
+
+# -- einsum ------------------------------------------------------------------------------------
+NUMPY_EINSUM_CASES = [(e, s) for e, s in EINSUM_CASES if e != "...ij->ij"]  # numpy refuses it
+
+
+@pytest.mark.parametrize("equation,shapes", NUMPY_EINSUM_CASES,
+                         ids=[e for e, _ in NUMPY_EINSUM_CASES])
+def test_einsum_gives_numpys_values(equation, shapes):
+    operands = [leaf(*s) for s in shapes]
+    expected = np.einsum(equation, *[arr(t) for t in operands])
+    z = L.einsum(equation, *operands)
+    assert tuple(z.shape) == np.shape(expected)
+    np.testing.assert_allclose(arr(z), expected, rtol=1e-12)
+
+
+def test_einsum_sums_the_ellipsis_dimensions_an_explicit_output_leaves_out_as_torch_does():
+    a = leaf(2, 5, 3, 4)
+    np.testing.assert_allclose(arr(L.einsum("...ij->ji", a)), arr(a).sum((0, 1)).T)
+
+
+def test_einsum_accepts_the_operands_as_one_list():
+    a, b = leaf(2, 3), leaf(3, 4)
+    np.testing.assert_allclose(arr(L.einsum("ij,jk", [a, b])), arr(a) @ arr(b))
+
+
+def test_einsum_ignores_spaces():
+    a, b = leaf(2, 3), leaf(3, 4)
+    np.testing.assert_allclose(arr(L.einsum(" ij , jk -> ik ", a, b)), arr(a) @ arr(b))
+
+
+def test_einsum_implicit_output_puts_upper_case_before_lower_case():
+    a = leaf(2, 3)
+    assert tuple(L.einsum("aB", a).shape) == (3, 2)
+
+
+def test_einsum_gradient_of_a_diagonal_is_zero_off_the_diagonal():
+    a = leaf(3, 3)
+    L.einsum("ii->i", a).backward(tg.tensor([1.0, 2.0, 3.0], dtype=tg.float64))
+    np.testing.assert_array_equal(arr(a.grad), np.diag([1.0, 2.0, 3.0]))
+
+
+def test_einsum_gradient_of_an_index_summed_in_one_operand_is_broadcast_along_it():
+    a = leaf(2, 3)
+    L.einsum("ij->i", a).backward(tg.tensor([1.0, 2.0], dtype=tg.float64))
+    np.testing.assert_array_equal(arr(a.grad), [[1.0] * 3, [2.0] * 3])
+
+
+def test_einsum_result_never_shares_memory_with_an_operand():
+    a = tg.tensor(np.arange(9.0).reshape(3, 3))
+    d = L.einsum("ii->i", a)
+    assert not np.shares_memory(d.array, a.array)
+    assert d.tolist() == [0.0, 4.0, 8.0]
+
+
+# -- errors ------------------------------------------------------------------------------------
+def test_matmul_shape_mismatch_names_both_shapes():
+    with pytest.raises(RuntimeError, match=r"matmul: shapes \(3, 4\) and \(5, 6\) cannot be "
+                                           r"multiplied \(4 != 5\)"):
+        L.matmul(tg.ones(3, 4), tg.ones(5, 6))
+    with pytest.raises(RuntimeError, match=r"matmul: shapes \(3,\) and \(4,\) cannot be "
+                                           r"multiplied \(3 != 4\)"):
+        L.matmul(tg.ones(3), tg.ones(4))
+    with pytest.raises(RuntimeError, match=r"matmul: shapes \(2, 3\) and \(5, 2, 4\) cannot be "
+                                           r"multiplied \(3 != 2\)"):
+        L.matmul(tg.ones(2, 3), tg.ones(5, 2, 4))
+
+
+def test_matmul_batch_dimensions_that_do_not_broadcast_are_an_error():
+    with pytest.raises(RuntimeError, match=r"matmul: shapes \(2, 3, 4\) and \(3, 4, 2\) cannot "
+                                           r"be multiplied: their batch dimensions \(2,\) and "
+                                           r"\(3,\) do not broadcast"):
+        L.matmul(tg.ones(2, 3, 4), tg.ones(3, 4, 2))
+
+
+def test_matmul_of_a_0d_tensor_is_an_error():
+    with pytest.raises(RuntimeError, match=r"matmul: both arguments need at least 1 dimension, "
+                                           r"got shapes \(\) and \(3,\)"):
+        L.matmul(tg.tensor(2.0), tg.ones(3))
+
+
+def test_matmul_needs_a_tensor():
+    with pytest.raises(TypeError, match="matmul: expected tensors"):
+        L.matmul([1.0], [2.0])
+
+
+@pytest.mark.parametrize("op,shapes,message", [
+    (L.mm, ((3,), (3, 4)), r"mm: expected two 2-D tensors \(matrices\), got shapes \(3,\) and "
+                           r"\(3, 4\)"),
+    (L.mm, ((2, 3), (4, 5)), r"mm: shapes \(2, 3\) and \(4, 5\) cannot be multiplied"),
+    (L.bmm, ((2, 3), (3, 4)), r"bmm: expected two 3-D tensors"),
+    (L.bmm, ((2, 3, 4), (3, 4, 5)), r"bmm: shapes \(2, 3, 4\) and \(3, 4, 5\) have different "
+                                    r"batch sizes \(2 != 3\)"),
+    (L.bmm, ((2, 3, 4), (2, 5, 6)), r"bmm: shapes \(2, 3, 4\) and \(2, 5, 6\) cannot be "
+                                    r"multiplied \(4 != 5\)"),
+    (L.mv, ((2, 3), (3, 1)), r"mv: expected a 2-D matrix and a 1-D vector, got shapes "
+                             r"\(2, 3\) and \(3, 1\)"),
+    (L.dot, ((2, 3), (3,)), r"dot: expected two 1-D tensors, got shapes \(2, 3\) and \(3,\)"),
+    (L.dot, ((3,), (4,)), r"dot: shapes \(3,\) and \(4,\) have different lengths \(3 != 4\)"),
+    (L.outer, ((3,), (2, 2)), r"outer: expected two 1-D tensors, got shapes \(3,\) and "
+                              r"\(2, 2\)"),
+])
+def test_special_cases_check_their_shapes(op, shapes, message):
+    with pytest.raises(RuntimeError, match=message):
+        op(tg.ones(*shapes[0]), tg.ones(*shapes[1]))
+
+
+@pytest.mark.parametrize("equation,shapes,message", [
+    ("ij,jk->ik", [(2, 3)], r"the equation names 2 operands but 1 tensor were given"),
+    ("ij->ij->i", [(2, 3)], r"'->' may appear only once"),
+    ("i1->i", [(2, 3)], r"invalid subscript '1' in operand 0"),
+    ("ij->i2", [(2, 3)], r"invalid subscript '2' in the output"),
+    ("......i->i", [(2, 3)], r"operand 0 has more than one '...'"),
+    ("ijk->i", [(2, 3)], r"operand 0 has 2 dimensions but its subscripts 'ijk' name 3"),
+    ("...ijk->i", [(2, 3)], r"operand 0 has 2 dimensions but its subscripts '...ijk' need at "
+                            r"least 3"),
+    ("ij,jk->ik", [(2, 3), (4, 5)], r"subscript 'j' has size 3 in operand 0 but 4 in operand 1"),
+    ("ii->i", [(2, 3)], r"subscript 'i' is repeated in operand 0 with sizes 2 and 3"),
+    ("ij->ik", [(2, 3)], r"output subscript 'k' does not appear in any operand"),
+    ("ij->ii", [(2, 3)], r"output subscript 'i' appears more than once"),
+])
+def test_einsum_rejects_bad_equations_with_a_clear_message(equation, shapes, message):
+    with pytest.raises(RuntimeError, match=r"einsum: " + message):
+        L.einsum(equation, *[tg.ones(*s) for s in shapes])
+
+
+def test_einsum_needs_a_string_equation_and_operands():
+    with pytest.raises(TypeError, match="einsum: the equation must be a string"):
+        L.einsum(tg.ones(2), tg.ones(2))
+    with pytest.raises(RuntimeError, match="einsum: expected at least one operand"):
+        L.einsum("i->i")
+
+
+# -- wiring (once the ops package and Tensor methods include linalg) -------------------------------
+wired = pytest.mark.skipif(not hasattr(tg, "matmul") or not hasattr(tg.Tensor, "__matmul__"),
+                           reason="linalg is not yet listed in ops.MODULES / methods.py")
+
+
+@wired
+def test_the_at_operator_is_matmul_in_both_directions():
+    x, y = leaf(2, 3), leaf(3, 4)
+    np.testing.assert_allclose(arr(x @ y), arr(x) @ arr(y))
+    a = np.ones((4, 2))
+    np.testing.assert_allclose(arr(a @ x), a @ arr(x))
+    assert (x @ y).grad_fn.name() == "MatmulBackward"
+
+
+@wired
+def test_linalg_operations_are_top_level_functions_and_methods():
+    x, y = leaf(2, 3), leaf(3, 4)
+    np.testing.assert_allclose(arr(x.matmul(y)), arr(tg.matmul(x, y)))
+    np.testing.assert_allclose(arr(x.mm(y)), arr(tg.mm(x, y)))
+    assert not hasattr(tg.Tensor, "einsum")
+    np.testing.assert_allclose(arr(tg.einsum("ij,jk", x, y)), arr(x) @ arr(y))
