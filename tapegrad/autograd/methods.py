@@ -4,8 +4,8 @@ The loop below makes each differentiable operation of ``ops`` (each module's
 ``__all__``) a method, since their first argument is the tensor; the operators
 (``+``, ``@``, ``<`` …) and in-place methods are listed by hand after it.
 """
-from .ops import (MODULES, arithmetic as A, conversion as C, inplace as I, linalg as L,
-                  pointwise as P, shape as S)
+from .ops import (MODULES, arithmetic as A, conversion as C, indexing as X, inplace as I,
+                  linalg as L, pointwise as P, shape as S)
 from .tensor import Tensor
 
 # Functions whose first argument is not the tensor the method is called on.
@@ -19,6 +19,10 @@ for module in MODULES:
 # Transposes as properties: x.T reverses every dim, x.mT swaps the last two
 Tensor.T = property(S.numpy_T)
 Tensor.mT = property(S.matrix_transpose)
+
+# Indexing: x[i] and x[i] = v are recorded operations like any other
+Tensor.__getitem__ = X.getitem
+Tensor.__setitem__ = X.setitem
 
 # Conversions
 Tensor.to = C.to

@@ -35,13 +35,13 @@ def promote(op, *values):
     """
     if len(values) == 2:  # the common cases, kept fast
         x, y = values
-        if type(x) is Tensor:
-            if type(y) is Tensor:
+        if isinstance(x, Tensor):   # (nn.Parameter is a Tensor subclass)
+            if isinstance(y, Tensor):
                 if x.array.dtype == y.array.dtype and (x.device is y.device or x.device == y.device):
                     return values
             elif type(y) in (float, int) and x.array.dtype.kind == "f":
                 return x, wrap(x.device.xp.asarray(y, dtype=x.array.dtype), x.device)
-        elif type(y) is Tensor and type(x) in (float, int) and y.array.dtype.kind == "f":
+        elif isinstance(y, Tensor) and type(x) in (float, int) and y.array.dtype.kind == "f":
             return wrap(y.device.xp.asarray(x, dtype=y.array.dtype), y.device), y
     anchor = next((v for v in values if isinstance(v, Tensor)), None)
     if anchor is None:

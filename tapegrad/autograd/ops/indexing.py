@@ -186,7 +186,7 @@ def _index(op, x, key, repeats, saved=()):
 
 
 def _put_into_zeros(grad, shape, key, repeats):
-    """z = zeros(shape), then z[key] += g (a repeated position adds up);  ∂L/∂g = ∂L/∂z[key]"""
+    """z = zeros(shape), then z[key] += g (repeats add up);  ∂L/∂g = ∂L/∂z[key]"""
     xp = grad.device.xp
     z = xp.zeros(shape, dtype=grad.array.dtype)
     if repeats:
@@ -199,14 +199,21 @@ def _put_into_zeros(grad, shape, key, repeats):
 
 
 def getitem(input, index):
-    """y = x[index];  ∂L/∂x = zeros(x.shape) with ∂L/∂y added in at index (repeats add up)"""
+    """y = x[index];  ∂L/∂x = zeros(x.shape) with ∂L/∂y added in at index (repeats add up)
+
+    This is ``Tensor.__getitem__``.
+    """
     key, repeats, tensors = _index_key("getitem", input, index)
     return _index("getitem", input, key, repeats, tensors)
 
 
 def setitem(input, index, value):
     """x[index] = v (in place);  ∂L/∂x_old = ∂L/∂x with the overwritten positions zeroed,
-    ∂L/∂v = ∂L/∂x[index] summed over the copies v was broadcast to"""
+    ∂L/∂v = ∂L/∂x[index] summed over the copies v was broadcast to
+
+    This is ``Tensor.__setitem__``: an in-place operation, so it follows inplace.py's
+    rules (check, write into x's memory, bump x's version, move x onto the new Node).
+    """
     x = input
     key, repeats, tensors = _index_key("setitem", x, index)
     check_inplace_allowed(x, "setitem", value)
