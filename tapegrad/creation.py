@@ -4,6 +4,8 @@
 Floating-point tensors get the default dtype (float32) unless told otherwise; a numpy
 array keeps its own dtype, so a float64 array becomes a float64 tensor, as in PyTorch.
 """
+import operator
+
 from . import backend, dtypes
 from .autograd.tensor import Tensor, wrap
 from .random import rng_for
@@ -14,8 +16,8 @@ def _shape(size, op):
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
     try:
-        shape = tuple(int(s) for s in size)
-    except (TypeError, ValueError):
+        shape = tuple(operator.index(s) for s in size)  # 2.5 is refused, not rounded
+    except TypeError:
         raise TypeError(f"{op}: a size must be integers, got {size!r}") from None
     if any(s < 0 for s in shape):
         raise RuntimeError(f"{op}: negative dimension in size {shape}")
@@ -127,6 +129,10 @@ def full_like(input, fill_value, dtype=None, device=None, requires_grad=False):
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    """The n × m identity matrix (m = n by default)."""
+    for name, value in (("n", n), ("m", m)):
+        if value is not None and operator.index(value) < 0:
+            raise RuntimeError(f"eye: {name} must be non-negative, got {value}")
     device = backend.as_device(device)
     array = device.xp.eye(n, m, dtype=_float_dtype(dtype).numpy)
     return _finish(array, device, requires_grad)
@@ -138,6 +144,9 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
         start, end = 0, start
     if step == 0:
         raise RuntimeError("arange: step must be nonzero")
+    if (end - start) * step < 0:
+        raise RuntimeError(f"arange: the bounds start={start} and end={end} are inconsistent "
+                           f"with the sign of step={step}")
     if dtype is None:
         dtype = dtypes.result_type((), (), (start, end, step))
     dtype = dtypes.as_dtype(dtype)
@@ -147,6 +156,9 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
 
 
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    """``steps`` evenly spaced values from start to end, both included."""
+    if operator.index(steps) < 0:
+        raise RuntimeError(f"linspace: the number of steps must be non-negative, got {steps}")
     device = backend.as_device(device)
     array = device.xp.linspace(start, end, int(steps), dtype=_float_dtype(dtype).numpy)
     return _finish(array, device, requires_grad)

@@ -68,7 +68,7 @@ def as_dtype(spec):
     if spec is None or isinstance(spec, dtype):
         return spec
     if spec is float:
-        return _default_float
+        return float64  # the Python type float means float64, as in PyTorch and numpy
     if spec is int:
         return int64
     if spec is bool:

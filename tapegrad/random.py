@@ -20,8 +20,11 @@ class Generator:
 
     def manual_seed(self, seed):
         seed = int(seed)
-        if seed < 0:
-            raise ValueError(f"manual_seed: seed must be non-negative, got {seed}")
+        if not -0x8000_0000_0000_0000 <= seed <= 0xffff_ffff_ffff_ffff:
+            raise RuntimeError(f"manual_seed: seed must be within [-0x8000_0000_0000_0000, "
+                               f"0xffff_ffff_ffff_ffff], got {seed}")
+        if seed < 0:  # PyTorch's rule for negative seeds
+            seed = 0xffff_ffff_ffff_ffff + seed
         self._seed = seed
         self._bit_generators = {}
         return self

@@ -58,10 +58,6 @@ def test_dtypes_can_be_given_as_numpy_dtypes_names_and_python_types():
     assert tg.zeros(2, dtype=int).dtype is tg.int64 and tg.zeros(2, dtype=bool).dtype is tg.bool
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: dtypes.as_dtype(float) returns the default dtype (float32); PyTorch maps the Python "
-    "type float to torch.float64 (pytorch#21215: torch.randn(2, 3, dtype=float) is float64), "
-    "as numpy does"))
 def test_the_python_type_float_means_float64_as_in_pytorch():
     assert dtypes.as_dtype(float) is tg.float64
     assert tg.zeros(2, dtype=float).dtype is tg.float64

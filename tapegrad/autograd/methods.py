@@ -66,8 +66,21 @@ Tensor.__pos__ = lambda self: self
 Tensor.__abs__ = P.abs
 
 # Comparisons and logic give bool tensors.
-Tensor.__eq__ = A.eq
-Tensor.__ne__ = A.ne
+def _comparable(value):
+    return hasattr(value, "shape") or isinstance(value, (int, float))
+
+
+def _eq_operator(self, other):
+    """``x == y`` elementwise; ``x == None`` (or a string…) is plainly False, as in PyTorch."""
+    return A.eq(self, other) if _comparable(other) else NotImplemented
+
+
+def _ne_operator(self, other):
+    return A.ne(self, other) if _comparable(other) else NotImplemented
+
+
+Tensor.__eq__ = _eq_operator
+Tensor.__ne__ = _ne_operator
 Tensor.__lt__ = A.lt
 Tensor.__le__ = A.le
 Tensor.__gt__ = A.gt

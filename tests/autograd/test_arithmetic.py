@@ -262,10 +262,6 @@ def test_floor_division_rounds_towards_minus_infinity():
     assert tg.div(tg.tensor([-7.0, 7.0]), 2, rounding_mode="floor").tolist() == [-4.0, 3.0]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: arithmetic.div(x, y, rounding_mode='trunc') calls Tensor.trunc_(), which does not "
-    "exist (AttributeError); expected div(tensor([-7., 7.]), 2, rounding_mode='trunc') == "
-    "[-3., 3.] and int64 [-7, 7] -> int64 [-3, 3]"))
 def test_division_with_trunc_rounds_towards_zero():
     assert tg.div(tg.tensor([-7.0, 7.0]), 2, rounding_mode="trunc").tolist() == [-3.0, 3.0]
     y = tg.div(tg.tensor([-7, 7]), 2, rounding_mode="trunc")
@@ -330,9 +326,6 @@ def test_pow_with_a_positive_exponent_has_zero_exponent_gradient_at_base_zero():
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")   # 0 ** -1 on the way
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: arithmetic._pow_scalar: x ** 0 at x = 0 has gradient nan (0 * 0 ** -1 = 0 * inf); "
-    "PyTorch's pow_backward returns zeros when the exponent is 0"))
 def test_the_zeroth_power_has_zero_gradient_even_at_zero():
     x = tg.tensor([0.0, 1.5], dtype=tg.float64, requires_grad=True)
     (x ** 0).sum().backward()
@@ -340,9 +333,6 @@ def test_the_zeroth_power_has_zero_gradient_even_at_zero():
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: arithmetic.pow (tensor exponent): x ** y at x = 0, y = 0 gives x.grad nan "
-    "(grad * y * x ** (y - 1) = 0 * inf); PyTorch masks it to 0 where the exponent is 0"))
 def test_a_zero_tensor_exponent_has_zero_base_gradient_even_at_zero():
     x = tg.tensor([0.0, 1.5], dtype=tg.float64, requires_grad=True)
     y = tg.tensor([0.0, 0.0], dtype=tg.float64, requires_grad=True)
@@ -402,10 +392,6 @@ def test_where_names_all_three_shapes_when_they_do_not_broadcast():
         tg.where(tg.tensor([True, False, True]), tg.ones(2), tg.zeros(2))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: arithmetic.where(condition, 1.0, 0.0) raises TypeError 'expected at least one tensor "
-    "argument'; PyTorch (>= 2.1) accepts two numbers and gives a default-dtype tensor "
-    "shaped like the condition"))
 def test_where_with_two_numbers():
     out = tg.where(tg.tensor([True, False]), 1.0, 0.0)
     assert out.dtype is tg.float32 and out.tolist() == [1.0, 0.0]
@@ -443,9 +429,6 @@ def test_comparisons_broadcast():
                                                                        [True, True, False]]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: arithmetic.eq/ne via Tensor.__eq__: tensor([1.]) == None raises AttributeError "
-    "('NoneType' object has no attribute 'array'); PyTorch returns False (and != None True)"))
 def test_comparing_with_none_is_false_as_in_pytorch():
     x = tg.tensor([1.0])
     assert (x == None) is False  # noqa: E711 (the operator is what is tested)

@@ -66,7 +66,9 @@ def div(input, other, rounding_mode=None):
     if rounding_mode == "floor":
         return floor_divide(input, other)
     if rounding_mode == "trunc":
-        return div(input, other).trunc_()
+        x, y = promote("div", input, other)
+        quotient = div(x, y).trunc()
+        return quotient if x.dtype.is_floating_point else quotient.to(x.dtype)
     if rounding_mode is not None:
         raise ValueError(f"div: rounding_mode must be None, 'floor' or 'trunc', got {rounding_mode!r}")
     x, y = promote("div", input, other)
@@ -100,7 +102,9 @@ def pow(input, exponent):
         x_saved, y_saved, z_saved = ctx.saved_tensors
         grad_x = grad_y = None
         if ctx.needs_input_grad[0]:
-            grad_x = sum_to_shape(grad * y_saved * x_saved.pow(y_saved - 1), x.shape)
+            # y·x^(y-1) is 0·∞ at x = 0, y = 0; the limit (and PyTorch) says 0 there.
+            slope = where(y_saved == 0, 0.0, y_saved * x_saved.pow(y_saved - 1))
+            grad_x = sum_to_shape(grad * slope, x.shape)
         if ctx.needs_input_grad[1]:
             safe_log = where(x_saved == 0, 1.0, x_saved).log()
             grad_y = sum_to_shape(grad * z_saved * safe_log, y.shape)
@@ -120,6 +124,8 @@ def _pow_scalar(x, exponent):
         z = xp.power(x.array, xp.asarray(exponent, dtype=x.array.dtype))
     def backward(ctx, grad):
         x_saved, = ctx.saved_tensors
+        if exponent == 0:  # x⁰ = 1 everywhere, also at x = 0 where 0·x⁻¹ would give nan
+            return grad * 0.0
         if exponent == 2:
             return grad * x_saved * 2
         return grad * exponent * x_saved.pow(exponent - 1)
@@ -178,6 +184,12 @@ def where(condition, input, other):
     if not hasattr(condition, "shape") or condition.dtype.name != "bool":
         raise TypeError(f"where: condition must be a bool tensor, got "
                         f"{getattr(condition, 'dtype', type(condition).__name__)}")
+    if not hasattr(input, "shape") and not hasattr(other, "shape"):  # where(c, 1.0, 0.0)
+        from ...dtypes import result_type
+        dtype = result_type((), (), (input, other)).numpy
+        xp = condition.device.xp
+        input = wrap(xp.asarray(input, dtype=dtype), condition.device)
+        other = wrap(xp.asarray(other, dtype=dtype), condition.device)
     x, y = promote("where", input, other)
     from ..operands import check_same_device
     check_same_device("where", condition, x)

@@ -49,38 +49,52 @@ def write_result(target, result, op):
 
 
 def _inplace(target, op, compute, *others):
+    """Check, compute ``compute(old_values)`` out of place, then write it into ``target``."""
     check_inplace_allowed(target, op, *others)
-    return write_result(target, compute(), op)
+    return write_result(target, compute(_old_values(target, *others)), op)
+
+
+def _old_values(target, *others):
+    """What the out-of-place op should read: when recording, a copy of the target's old
+    values in its place on the tape, since the op may save it for backward and the
+    target's memory is about to be overwritten (PyTorch saves the original too)."""
+    recording = grad_mode._enabled and (
+        target.requires_grad or any(getattr(o, "requires_grad", False) for o in others))
+    if not recording:
+        return target
+    snapshot = wrap(target.array.copy(), target.device)
+    snapshot.grad_fn, snapshot._output_nr = target.grad_fn, target._output_nr
+    return snapshot
 
 
 def add_(input, other, alpha=1):
     from .arithmetic import add
-    return _inplace(input, "add_", lambda: add(input, other, alpha=alpha), other)
+    return _inplace(input, "add_", lambda old: add(old, other, alpha=alpha), other)
 
 
 def sub_(input, other, alpha=1):
     from .arithmetic import sub
-    return _inplace(input, "sub_", lambda: sub(input, other, alpha=alpha), other)
+    return _inplace(input, "sub_", lambda old: sub(old, other, alpha=alpha), other)
 
 
 def mul_(input, other):
     from .arithmetic import mul
-    return _inplace(input, "mul_", lambda: mul(input, other), other)
+    return _inplace(input, "mul_", lambda old: mul(old, other), other)
 
 
 def div_(input, other):
     from .arithmetic import div
-    return _inplace(input, "div_", lambda: div(input, other), other)
+    return _inplace(input, "div_", lambda old: div(old, other), other)
 
 
 def pow_(input, exponent):
     from .arithmetic import pow
-    return _inplace(input, "pow_", lambda: pow(input, exponent), exponent)
+    return _inplace(input, "pow_", lambda old: pow(old, exponent), exponent)
 
 
 def clamp_(input, min=None, max=None):
     from .pointwise import clamp
-    return _inplace(input, "clamp_", lambda: clamp(input, min, max), min, max)
+    return _inplace(input, "clamp_", lambda old: clamp(old, min, max), min, max)
 
 
 def _filled(input, value):
@@ -93,36 +107,41 @@ def _filled(input, value):
 
 
 def fill_(input, value):
+    """x ← value everywhere; a one-element tensor value receives the summed gradient"""
     if hasattr(value, "shape"):
         if value.numel() != 1:
             raise RuntimeError(f"fill_: expects a number or a one-element tensor, got shape "
                                f"{tuple(value.shape)}")
-        value = value.item()
-    return _inplace(input, "fill_", lambda: _filled(input, value))
+        return _inplace(input, "fill_", lambda old: _broadcast_copy(old, value.reshape(())),
+                        value)
+    return _inplace(input, "fill_", lambda old: _filled(old, value))
 
 
 def zero_(input):
-    return _inplace(input, "zero_", lambda: _filled(input, 0))
+    return _inplace(input, "zero_", lambda old: _filled(old, 0))
 
 
 def copy_(input, src):
     """x ← src (broadcast, cast to x's dtype, moved to x's device); the gradient flows to src"""
+    if not hasattr(src, "shape"):
+        return _inplace(input, "copy_", lambda old: _filled(old, src))
+    return _inplace(input, "copy_", lambda old: _broadcast_copy(old, src), src)
+
+
+def _broadcast_copy(destination, src):
+    """y = src broadcast to the destination's shape, dtype and device;  ∂L/∂src = Σ copies"""
     from ..operands import sum_to_shape
     from .conversion import to
-    shape = tuple(input.shape)
-    def compute():
-        moved = to(src, input.device, input.dtype) if hasattr(src, "shape") else src
-        if not hasattr(moved, "shape"):
-            return _filled(input, moved)
-        try:
-            values = input.device.xp.broadcast_to(moved.array, shape)
-        except ValueError:
-            raise RuntimeError(f"copy_: the source of shape {tuple(moved.shape)} cannot be "
-                               f"broadcast to the destination's shape {shape}") from None
-        def backward(ctx, grad):
-            return sum_to_shape(grad, tuple(moved.shape))
-        return record("copy", values, (moved,), backward)
-    return _inplace(input, "copy_", compute, src)
+    shape = tuple(destination.shape)
+    moved = to(src, destination.device, destination.dtype)
+    try:
+        values = destination.device.xp.broadcast_to(moved.array, shape)
+    except ValueError:
+        raise RuntimeError(f"copy_: the source of shape {tuple(moved.shape)} cannot be "
+                           f"broadcast to the destination's shape {shape}") from None
+    def backward(ctx, grad):
+        return sum_to_shape(grad, tuple(moved.shape))
+    return record("copy", values, (moved,), backward)
 
 
 __all__ = []  # their gradients are the out-of-place ops'; tested in test_inplace.py

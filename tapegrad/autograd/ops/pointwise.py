@@ -8,10 +8,15 @@ from ..tape import OUTPUT, record
 from ..tensor import Tensor, wrap
 
 
-def _float_input(op, x):
-    """Differentiable math needs a floating-point tensor; integers are converted as PyTorch does."""
+def _tensor_input(op, x):
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
+    return x
+
+
+def _float_input(op, x):
+    """Differentiable math needs a floating-point tensor; integers are converted as PyTorch does."""
+    _tensor_input(op, x)
     if not x.dtype.is_floating_point:
         from ...dtypes import get_default_dtype
         return x.to(get_default_dtype())
@@ -20,6 +25,7 @@ def _float_input(op, x):
 
 def neg(input):
     """y = -x;  dy/dx = -1"""
+    _tensor_input("neg", input)
     def backward(ctx, grad):
         return -grad
     return record("neg", -input.array, (input,), backward)
@@ -27,7 +33,7 @@ def neg(input):
 
 def abs(input):
     """y = |x|;  dy/dx = sign(x)  (0 at x = 0, as in PyTorch)"""
-    x = input
+    x = _tensor_input("abs", input)
     def backward(ctx, grad):
         x, = ctx.saved_tensors
         return grad * x.sign()
@@ -131,7 +137,7 @@ def sigmoid(input):
 
 def relu(input):
     """y = max(x, 0);  dy/dx = 1 where x > 0, else 0"""
-    x = input
+    x = _tensor_input("relu", input)
     def backward(ctx, grad):
         y, = ctx.saved_tensors
         return grad * (y > 0)
@@ -142,15 +148,19 @@ def clamp(input, min=None, max=None):
     """y = min(max(x, lo), hi);  dy/dx = 1 where lo ≤ x ≤ hi, else 0"""
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
+    _tensor_input("clamp", input)
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         from .arithmetic import maximum, minimum
         y = input if min is None else maximum(input, min)
         return y if max is None else minimum(y, max)
     x = input
+    bounds = [b for b in (min, max) if b is not None]
+    if not x.dtype.is_floating_point and any(isinstance(b, float) for b in bounds):
+        # The bounds take part in type promotion (PyTorch ≥ 1.12): int.clamp(min=1.5) is float.
+        from ...dtypes import get_default_dtype
+        x = x.to(get_default_dtype())
     xp = x.device.xp
-    result = xp.clip(x.array, min, max)
-    if result.dtype != x.array.dtype:  # an integer tensor clamped at a float bound stays integer
-        result = result.astype(x.array.dtype)
+    result = xp.clip(x.array, min, max).astype(x.array.dtype, copy=False)
     def backward(ctx, grad):
         x, = ctx.saved_tensors
         inside = x == x
@@ -167,6 +177,7 @@ clip = clamp
 
 def _zero_gradient(op, input, result):
     """Piecewise-constant functions: their derivative is 0 wherever it exists."""
+    result = result.astype(input.array.dtype, copy=False)  # integers stay integers
     def backward(ctx, grad):
         return wrap(grad.device.xp.zeros_like(grad.array), grad.device)
     return record(op, result, (input,), backward)
@@ -174,23 +185,33 @@ def _zero_gradient(op, input, result):
 
 def sign(input):
     """y = sign(x) ∈ {-1, 0, 1};  dy/dx = 0"""
+    _tensor_input("sign", input)
     return _zero_gradient("sign", input, input.device.xp.sign(input.array))
 
 
 def floor(input):
     """y = ⌊x⌋;  dy/dx = 0"""
+    _tensor_input("floor", input)
     return _zero_gradient("floor", input, input.device.xp.floor(input.array))
 
 
 def ceil(input):
     """y = ⌈x⌉;  dy/dx = 0"""
+    _tensor_input("ceil", input)
     return _zero_gradient("ceil", input, input.device.xp.ceil(input.array))
 
 
 def round(input, decimals=0):
     """y = x rounded half to even;  dy/dx = 0"""
+    _tensor_input("round", input)
     return _zero_gradient("round", input, input.device.xp.round(input.array, decimals))
 
 
+def trunc(input):
+    """y = x rounded towards zero;  dy/dx = 0"""
+    _tensor_input("trunc", input)
+    return _zero_gradient("trunc", input, input.device.xp.trunc(input.array))
+
+
 __all__ = ["neg", "abs", "exp", "expm1", "log", "log1p", "sqrt", "rsqrt", "sin", "cos", "tanh",
-           "sigmoid", "relu", "clamp", "clip", "sign", "floor", "ceil", "round"]
+           "sigmoid", "relu", "clamp", "clip", "sign", "floor", "ceil", "round", "trunc"]
