@@ -29,9 +29,7 @@ class device:
             index = int(number)
         if kind == "cpu":
             index = None
-        elif index is None:
-            index = 0
-        self.type = kind
+        self.type = kind  # device("cuda") keeps index None ("the current GPU"), as in PyTorch
         self.index = index
         self._xp = numpy if kind == "cpu" else None
 
@@ -39,7 +37,7 @@ class device:
     def xp(self):
         """The array module for this device: numpy on cpu, cupy on cuda (imported on first use)."""
         if self._xp is None:
-            self._xp = _cuda.array_module(self.index)
+            self._xp = _cuda.array_module(self.index or 0)
         return self._xp
 
     def __eq__(self, other):
@@ -68,12 +66,14 @@ CPU = device("cpu")
 
 
 def as_device(spec):
-    """Turn ``None``, a string or a device into a device (``None`` means cpu)."""
+    """Where to put a tensor: ``None`` means cpu, and plain "cuda" means cuda:0."""
     if spec is None:
         return CPU
-    if isinstance(spec, device):
-        return spec
-    return device(spec)
+    if not isinstance(spec, device):
+        spec = device(spec)
+    if spec.type == "cuda" and spec.index is None:
+        return device("cuda", 0)
+    return spec
 
 
 def device_of_array(array):

@@ -279,7 +279,7 @@ def test_two_ellipses_are_refused():
 
 def test_an_index_tensor_on_another_device_names_both_devices():
     index = ints([0])
-    index.device = tg.device("cuda")  # stands in for a GPU tensor: the check comes first
+    index.device = tg.device("cuda:0")  # stands in for a GPU tensor: the check comes first
     with pytest.raises(RuntimeError, match=r"the index tensor is on cuda:0, but the indexed "
                                            r"tensor is on cpu"):
         getitem(tg.tensor(ARRAY), index)
