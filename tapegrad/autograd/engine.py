@@ -13,7 +13,7 @@ Unless ``retain_graph`` is set, each Node's saved values are freed once it has r
 """
 import warnings
 
-from . import grad_mode
+from . import anomaly, grad_mode, profiler
 from .tape import AccumulateGrad, edge_to, freed_graph_message
 
 
@@ -143,6 +143,8 @@ def run(roots, retain_graph, create_graph, targets=None):
     handed_out = {id(_memory_owner(g.array)) for _, g in roots}
     previous_mode = grad_mode._enabled
     grad_mode._set_enabled(create_graph)
+    if profiler.active is not None:
+        profiler.active._depth += 1   # what runs during backward is not a forward call
     try:
         for node in order:
             grads = buffers.pop(node, None)
@@ -168,6 +170,8 @@ def run(roots, retain_graph, create_graph, targets=None):
                     _add_to_buffer(buffers, edge[0], edge[1], g)
     finally:
         grad_mode._set_enabled(previous_mode)
+        if profiler.active is not None:
+            profiler.active._depth -= 1
     return captured
 
 
@@ -213,13 +217,24 @@ def _call_backward(node, grads):
         grads = [g if g is not None else
                  wrap(node._output_zeros(i), node._device_of_output())
                  for i, g in enumerate(grads)]
-    result = node.backward_fn(node, *grads)
+    try:
+        if profiler.active is None:
+            result = node.backward_fn(node, *grads)
+        else:
+            result = profiler.active.run_backward(node, lambda: node.backward_fn(node, *grads))
+    except anomaly.AnomalyError as error:   # raised inside a backward: say which one
+        created = f", created at {node.anomaly_trace}" if node.anomaly_trace else ""
+        raise anomaly.AnomalyError(f"{error}\nwhile computing the backward of '{node.op}'"
+                                   f"{created}") from None
     if not isinstance(result, (tuple, list)):
         result = (result,)
     if len(result) != len(node.next_edges):
         raise RuntimeError(f"the backward of '{node.op}' returned {len(result)} gradients, but "
                            f"'{node.op}' has {len(node.next_edges)} inputs")
-    return tuple(_checked_gradient(node, i, g) for i, g in enumerate(result))
+    gradients = tuple(_checked_gradient(node, i, g) for i, g in enumerate(result))
+    if anomaly._enabled:
+        anomaly.check_backward(node, gradients)
+    return gradients
 
 
 def _checked_gradient(node, index, g):

@@ -17,7 +17,7 @@
 ``forward`` runs without recording (its inside is not on the tape); ``apply`` then puts
 one Node on the tape whose backward is yours. Check it with ``autograd.gradcheck``.
 """
-from . import grad_mode
+from . import anomaly, grad_mode
 from .tape import Node, mark_view
 from .tensor import Tensor, wrap
 
@@ -84,6 +84,8 @@ class Function:
         ctx.output_meta = tuple((o.array.shape, o.array.dtype, o.device) if isinstance(o, Tensor)
                                 else None for o in results)
         ctx.backward_fn = lambda node, *grads: cls.backward(node, *grads)
+        if anomaly._enabled:
+            ctx.anomaly_trace = anomaly.user_frame()
         non_differentiable = ctx.non_differentiable
         for i, out in enumerate(results):
             if not isinstance(out, Tensor) or not out.dtype.is_floating_point:

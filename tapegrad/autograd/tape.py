@@ -17,7 +17,7 @@ The Node is also the ``ctx`` its backward receives: ``ctx.saved_tensors`` and
 """
 import weakref
 
-from . import grad_mode
+from . import anomaly, grad_mode
 from .tensor import wrap
 from .version import VersionCounter  # noqa: F401  (re-exported for callers of tape)
 
@@ -180,6 +180,8 @@ def record(op, result, inputs, backward, save=()):
     ``inputs`` are the tensors the gradient flows back to (``None`` for an argument that
     is not one); ``backward(ctx, grad)`` returns one gradient per input.
     """
+    if anomaly._enabled:
+        anomaly.check_forward(op, result, inputs)
     out = wrap(result, inputs[0].device)
     if not grad_mode._enabled:
         return out
@@ -189,6 +191,8 @@ def record(op, result, inputs, backward, save=()):
     else:
         return out
     node = Node(op, backward, inputs)
+    if anomaly._enabled:
+        node.anomaly_trace = anomaly.user_frame()
     if save:
         node.save(save, (out,))
     out.grad_fn = node
@@ -203,16 +207,25 @@ def describe_array(array):
 def inplace_error_message(node, tensor, array, counter, version):
     what = (f"a tensor of {describe_array(tensor.array)} (an input of '{node.op}')"
             if tensor is not None else f"the output of '{node.op}' ({describe_array(array)})")
-    changed_by = (f" by '{counter.last_inplace_op}'" if counter.last_inplace_op else "")
-    return (f"one of the tensors needed for gradient computation has been modified by an "
-            f"in-place operation: {what} was saved by '{node.op}' at version {version}, and has "
-            f"been changed{changed_by} to version {counter.value}. Make the in-place change on a "
-            f"copy (x = x.clone()) or use the out-of-place form (x = x + y instead of x += y).")
+    changed_by = f" by '{counter.last_inplace_op}'" if counter.last_inplace_op else ""
+    lines = [f"one of the tensors needed for gradient computation has been modified by an "
+             f"in-place operation: {what} was saved by '{node.op}' at version {version}, and "
+             f"has been changed{changed_by} to version {counter.value}."]
+    if node.anomaly_trace is not None:
+        lines.append(f"'{node.op}' was called at {node.anomaly_trace}")
+    if counter.last_inplace_where is not None:
+        lines.append(f"'{counter.last_inplace_op}' was called at {counter.last_inplace_where}")
+    if node.anomaly_trace is None and counter.last_inplace_where is None:
+        lines.append("(Turn on tapegrad.autograd.set_detect_anomaly(True) to see the lines.)")
+    lines.append("Make the in-place change on a copy (x = x.clone()) or use the out-of-place "
+                 "form (x = x + y instead of x += y).")
+    return "\n".join(lines)
 
 
 def freed_graph_message(node):
+    created = f" ('{node.op}' was called at {node.anomaly_trace})" if node.anomaly_trace else ""
     return (f"trying to backward through the graph a second time: the values that '{node.op}' "
-            f"saved for its backward were freed after the first backward. Pass "
+            f"saved for its backward were freed after the first backward{created}. Pass "
             f"retain_graph=True to the first backward() (or autograd.grad) if you need to go "
             f"through the graph again.")
 
