@@ -7,7 +7,8 @@ the old values notices at backward time instead of computing a wrong gradient.
 """
 from .. import grad_mode
 from ..tape import record
-from ..tensor import wrap
+from ...dtypes import scalar_category
+from ..tensor import Tensor, wrap
 
 
 def check_inplace_allowed(target, op, *others):
@@ -67,22 +68,72 @@ def _old_values(target, *others):
     return snapshot
 
 
+def _records(target, other):
+    return grad_mode._enabled and (target.requires_grad or getattr(other, "requires_grad", False))
+
+
+def _ufunc_inplace(target, op, ufunc_name, other):
+    """Nothing is recorded, so compute straight into the target's memory (``out=``): no
+    temporary the size of the target, which matters for ``p -= lr * p.grad`` on big weights.
+    Returns None when the operands need the general path (which raises the clear errors)."""
+    check_inplace_allowed(target, op, other)
+    if isinstance(other, Tensor):
+        if other.device != target.device:
+            return None
+        other_kind, other = other.dtype.category, other.array
+    elif hasattr(other, "dtype") and hasattr(other, "shape"):
+        other_kind = 2 if other.dtype.kind == "f" else 1 if other.dtype.kind in "iu" else 0
+    elif isinstance(other, (bool, int, float)):
+        other_kind = scalar_category(other)
+    else:
+        return None
+    target_kind = target.dtype.category
+    if other_kind > target_kind or (ufunc_name == "true_divide" and target_kind < 2):
+        return None  # the result would not fit the target's dtype
+    shape = target.array.shape
+    other_shape = getattr(other, "shape", ())
+    if len(other_shape) > len(shape) or any(
+            size not in (1, shape[len(shape) - len(other_shape) + i])
+            for i, size in enumerate(other_shape)):
+        return None  # the result would not fit the target's shape
+    xp = target.device.xp
+    getattr(xp, ufunc_name)(target.array, other, out=target.array, casting="unsafe")
+    target._version_counter.bump(op)
+    return target
+
+
 def add_(input, other, alpha=1):
+    if not _records(input, other):
+        done = _ufunc_inplace(input, "add_", "add", other if alpha == 1 else other * alpha)
+        if done is not None:
+            return done
     from .arithmetic import add
     return _inplace(input, "add_", lambda old: add(old, other, alpha=alpha), other)
 
 
 def sub_(input, other, alpha=1):
+    if not _records(input, other):
+        done = _ufunc_inplace(input, "sub_", "subtract", other if alpha == 1 else other * alpha)
+        if done is not None:
+            return done
     from .arithmetic import sub
     return _inplace(input, "sub_", lambda old: sub(old, other, alpha=alpha), other)
 
 
 def mul_(input, other):
+    if not _records(input, other):
+        done = _ufunc_inplace(input, "mul_", "multiply", other)
+        if done is not None:
+            return done
     from .arithmetic import mul
     return _inplace(input, "mul_", lambda old: mul(old, other), other)
 
 
 def div_(input, other):
+    if not _records(input, other):
+        done = _ufunc_inplace(input, "div_", "true_divide", other)
+        if done is not None:
+            return done
     from .arithmetic import div
     return _inplace(input, "div_", lambda old: div(old, other), other)
 
