@@ -3,7 +3,7 @@
 ``import tapegrad as tg`` gives PyTorch's names: ``tg.tensor``, ``tg.randn``,
 ``tg.no_grad``, ``tg.exp`` … See README.md for a tour.
 """
-from . import autograd, backend, dtypes, random
+from . import autograd, backend, data, dtypes, random, utils
 from .autograd import Size, Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .autograd.ops import MODULES as _OP_MODULES
 from .backend import cuda, device

@@ -7,7 +7,7 @@ recursively, following PyTorch:
     tensors          -> tg.stack(samples)                  (shapes must match)
     numpy arrays     -> tensors of the same dtype, stacked
     numpy scalars    -> a 1-d tensor of their dtype
-    Python floats    -> a 1-d tensor of the default float dtype (differs: PyTorch makes float64)
+    Python floats    -> a 1-d float64 tensor, as PyTorch makes it (cast targets with .float())
     Python ints      -> a 1-d int64 tensor;  bools -> a 1-d bool tensor
     str / bytes      -> left alone: the list of samples
     dicts            -> a dict of collated values, key by key
@@ -22,7 +22,8 @@ from ..autograd.tensor import Tensor
 
 
 def _is_numpy_scalar(value):
-    return type(value).__module__ == "numpy" and hasattr(value, "dtype") and not backend.is_array(value)
+    return (type(value).__module__ == "numpy" and hasattr(value, "dtype")
+            and not backend.is_array(value))
 
 
 def _transposed(batch):
@@ -52,7 +53,7 @@ def default_collate(batch):
     if isinstance(first, int):  # bools too: tg.tensor makes ints int64 and bools bool
         return creation.tensor(list(batch))
     if isinstance(first, float):
-        return creation.tensor(list(batch), dtype=dtypes.get_default_dtype())
+        return creation.tensor(list(batch), dtype=dtypes.float64)
     if isinstance(first, (str, bytes)):
         return list(batch)
     if isinstance(first, collections.abc.Mapping):

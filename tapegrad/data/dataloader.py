@@ -11,7 +11,7 @@ from .collate import default_collate, default_convert
 
 
 class DataLoader:
-    """Batches of ``dataset``: ``for inputs, targets in DataLoader(ds, batch_size=64, shuffle=True)``.
+    """Batches of ``dataset``: ``for x, y in DataLoader(ds, batch_size=64, shuffle=True)``.
 
     - ``batch_size``: samples per batch; ``None`` turns batching off (each sample is
       yielded alone, numpy arrays converted to tensors), as in PyTorch.

@@ -25,7 +25,7 @@ class Dataset:
         raise NotImplementedError(f"{type(self).__name__} must define __len__()")
 
     def get_batch(self, indices):
-        """The samples at ``indices`` (a host int array), collated: ``default_collate([self[i] …])``.
+        """The samples at ``indices`` (a host int array), as ``default_collate([self[i] …])``.
 
         Subclasses may override this with something faster that returns the same thing.
         """
@@ -67,7 +67,7 @@ class TensorDataset(Dataset):
 
 
 class Subset(Dataset):
-    """The samples of ``dataset`` at ``indices``, in that order: ``Subset(ds, idx)[k] = ds[idx[k]]``."""
+    """The samples of ``dataset`` at ``indices``, in order: ``Subset(ds, idx)[k] = ds[idx[k]]``."""
 
     def __init__(self, dataset, indices):
         self.dataset = dataset

@@ -31,7 +31,7 @@ def check_md5(path, expected, what_to_do):
                            f"it is corrupt or not the original. {what_to_do}")
 
 
-def download(urls, folder, filename, md5, timeout=60):
+def download_file(urls, folder, filename, md5, timeout=60):
     """Download ``filename`` into ``folder`` from the first of ``urls`` that answers.
 
     Each url is the full address of the file. Returns the path of the verified file.

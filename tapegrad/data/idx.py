@@ -25,8 +25,8 @@ class CorruptFile(RuntimeError):
 
 
 def _fail(path, problem):
-    raise CorruptFile(f"{path}: {problem}. The file is truncated or corrupt: delete it and "
-                      f"download it again (download=True fetches it)")
+    raise CorruptFile(f"{path}: {problem}. The file is truncated, corrupt or not the expected "
+                      f"one: delete it and download it again (download=True fetches it)")
 
 
 def _read_exactly(file, path, count, what):
@@ -58,8 +58,8 @@ def read_idx(path, ndim):
             header = _read_exactly(file, path, 4, "header")
             zero, kind, dims = struct.unpack(">HBB", header)
             if zero != 0 or kind != UINT8 or dims != ndim:
-                _fail(path, f"bad magic number 0x{header.hex()} (expected 0x{UINT8:04x}{ndim:02x}: "
-                            f"uint8 values in {ndim} dimension{'s' if ndim > 1 else ''})")
+                expected = f"0x{UINT8 << 8 | ndim:08x}: uint8 values in {ndim} dimension(s)"
+                _fail(path, f"bad magic number 0x{header.hex()} (expected {expected})")
             shape = struct.unpack(f">{ndim}I", _read_exactly(file, path, 4 * ndim, "header"))
             array = numpy.empty(shape, dtype=numpy.uint8)
             count = _read_into(file, array)
