@@ -97,6 +97,8 @@ class profile:
         for attribute, value in list(vars(Tensor).items()):
             if callable(value) and value in wrappers:
                 self._swap(Tensor, attribute, wrappers[value])
+            elif isinstance(value, property) and value.fget in wrappers:  # x.T, x.mT
+                self._swap(Tensor, attribute, property(wrappers[value.fget]))
         active = self
         return self
 

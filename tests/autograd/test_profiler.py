@@ -29,8 +29,9 @@ def test_methods_operators_and_functions_are_all_seen():
         tg.exp(x)
         x + x
         x[0]
+        tg.ones(2, 2).mT
     assert prof.stats["exp"].calls == 2 and prof.stats["add"].calls == 1
-    assert prof.stats["getitem"].calls == 1
+    assert prof.stats["getitem"].calls == 1 and prof.stats["matrix_transpose"].calls == 1
 
 
 def test_everything_is_restored_after_the_block():
