@@ -15,6 +15,8 @@ from .dtypes import (bool_ as bool, float16, float32, float64, get_default_dtype
 from .random import Generator, initial_seed, manual_seed, seed
 from .serialization import load, save
 
+from . import nn, optim  # noqa: E402  (they build on the names above)
+
 half, float, double = float16, float32, float64
 short, int, long = int16, int32, int64
 

@@ -266,6 +266,25 @@ class Tensor:
 
     __hash__ = object.__hash__
 
+    def __deepcopy__(self, memo):
+        """A copy of a leaf's values (and grad); results of operations cannot be copied."""
+        if self.grad_fn is not None:
+            raise RuntimeError("only leaf tensors (made by you, not by an operation) support "
+                               "deepcopy; copy tensor.detach() or tensor.clone() instead")
+        if id(self) in memo:
+            return memo[id(self)]
+        copy = type(self).__new__(type(self))
+        memo[id(self)] = copy
+        for slot in ("_output_nr", "_base", "_accumulator", "_hooks", "grad_fn"):
+            setattr(copy, slot, None)
+        copy._output_nr = 0
+        copy.array = self.array.copy()
+        copy.device = self.device
+        copy._requires_grad = self._requires_grad
+        copy._version_counter = VersionCounter()
+        copy._grad = None if self._grad is None else self._grad.__deepcopy__(memo)
+        return copy
+
     def __repr__(self):
         body = backend.format_array(self.array, precision=4, separator=", ", prefix="tensor(")
         extras = []

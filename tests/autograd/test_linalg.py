@@ -219,11 +219,16 @@ def test_float32_products_stay_float32_and_so_do_their_gradients():
     assert x.grad.dtype is tg.float32 and w.grad.dtype is tg.float32
 
 
-def test_mixed_dtypes_are_promoted_to_the_common_one():
+def test_mixed_dtypes_are_refused_as_in_pytorch_naming_both_and_the_fix():
     x = tg.ones(2, 3, dtype=tg.float32)
-    assert L.matmul(x, tg.ones(3, 2, dtype=tg.float64)).dtype is tg.float64
-    assert L.matmul(x, tg.ones(3, 2, dtype=tg.int64)).dtype is tg.float32
-    assert L.einsum("ij,jk", x, tg.ones(3, 2, dtype=tg.float64)).dtype is tg.float64
+    with pytest.raises(RuntimeError, match=r"matmul: .*float32 and tapegrad.float64.*\.float\(\)"):
+        L.matmul(x, tg.ones(3, 2, dtype=tg.float64))
+    with pytest.raises(RuntimeError, match=r"mm: .*float32 and tapegrad.int64"):
+        L.mm(x, tg.ones(3, 2, dtype=tg.int64))
+    with pytest.raises(RuntimeError, match=r"einsum: .*float64"):
+        L.einsum("ij,jk", x, tg.ones(3, 2, dtype=tg.float64))
+    with pytest.raises(RuntimeError, match=r"matmul: .*float64"):
+        x @ np.ones((3, 2))   # numpy's default float64
 
 
 def test_integer_products_are_exact_integers_without_grad():

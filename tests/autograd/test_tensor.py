@@ -129,3 +129,19 @@ def test_float_conversions():
     assert x.double().dtype == tg.float64 and x.long().dtype == tg.int64
     assert x.to(tg.float64).dtype == tg.float64 and x.to("cpu") is x
     assert x.half().dtype == tg.float16 and x.int().dtype == tg.int32 and x.bool().dtype == tg.bool
+
+
+def test_deepcopy_of_a_leaf_copies_values_grad_and_requires_grad():
+    import copy
+    x = tg.ones(2, requires_grad=True)
+    (x * 3).sum().backward()
+    y = copy.deepcopy(x)
+    assert y.requires_grad and y.grad.tolist() == [3.0, 3.0]
+    assert not np.shares_memory(y.detach().numpy(), x.detach().numpy())
+    assert copy.deepcopy(tg.device("cuda:1")) == "cuda:1"
+
+
+def test_deepcopy_of_an_operation_result_is_refused_as_in_pytorch():
+    import copy
+    with pytest.raises(RuntimeError, match="only leaf tensors"):
+        copy.deepcopy(tg.ones(2, requires_grad=True) * 2)

@@ -26,6 +26,7 @@ einsum of the incoming gradient with all the other operands (see `_einsum_operan
 """
 from functools import lru_cache
 
+from ... import dtypes
 from ..operands import promote, sum_to_shape
 from ..tape import record
 from .shape import matrix_transpose
@@ -56,11 +57,28 @@ def _transposed_layout(array):
 
 
 def _tensors(op, input, other):
-    """Both operands as tensors of their common dtype (numpy arrays are accepted too)."""
+    """Both operands as tensors (numpy arrays are accepted too) of one dtype.
+
+    As in PyTorch, matrix products do not promote: a float64 batch fed to a float32 model
+    is an error rather than a silent, slower float64 computation.
+    """
     if not isinstance(input, Tensor) and not isinstance(other, Tensor):
         raise TypeError(f"{op}: expected tensors, got {type(input).__name__} and "
                         f"{type(other).__name__}")
+    check_same_dtype(op, input, other)
     return promote(op, input, other)
+
+
+def check_same_dtype(op, *operands):
+    """Refuse operands of different dtypes, naming both and the fix."""
+    kinds = [operand.dtype if isinstance(operand, Tensor) else dtypes.from_numpy(operand.dtype)
+             for operand in operands if hasattr(operand, "dtype")]
+    for kind in kinds[1:]:
+        if kind is not kinds[0]:
+            raise RuntimeError(
+                f"{op}: expected operands of one dtype, but got {kinds[0]} and {kind}; convert "
+                f"one of them, e.g. x.float() for a float64 batch fed to a float32 model, or "
+                f"model.double()")
 
 
 # -- matmul and its special cases -------------------------------------------------------------
@@ -356,6 +374,7 @@ def einsum(equation, *operands):
         raise TypeError(f"einsum: the equation must be a string, got {type(equation).__name__}")
     if not operands:
         raise RuntimeError("einsum: expected at least one operand")
+    check_same_dtype("einsum", *operands)
     tensors = promote("einsum", *operands)
     spec = _parse_einsum(equation, tuple(_shape(t) for t in tensors))
     xp = tensors[0].device.xp

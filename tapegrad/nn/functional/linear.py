@@ -1,0 +1,71 @@
+"""Affine maps: ``linear`` (y = x Wᵀ + b) and ``bilinear`` (yₒ = x₁ᵀ Wₒ x₂ + bₒ).
+
+Both are compositions of tensor operations, so their gradients come from the
+operations' own backwards (matmul's gives W's gradient already in W's layout).
+"""
+from ...autograd.tensor import Tensor
+
+
+def _shape(t):
+    return tuple(t.shape)
+
+
+def _require_tensor(op, name, value):
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{op}: {name} must be a Tensor, got {type(value).__name__}")
+
+
+def linear(input, weight, bias=None):
+    """y = x Wᵀ + b, for x (*, in), W (out, in), b (out,);
+    ∂L/∂x = ∂L/∂y W,  ∂L/∂W = ∂L/∂yᵀ x (summed over *),  ∂L/∂b = ∂L/∂y summed over *"""
+    _require_tensor("linear", "input", input)
+    _require_tensor("linear", "weight", weight)
+    if weight.ndim not in (1, 2):
+        raise RuntimeError(f"linear: weight must be 1-D or 2-D (out_features, in_features), "
+                           f"got shape {_shape(weight)}")
+    if input.ndim == 0 or input.shape[-1] != weight.shape[-1]:
+        raise RuntimeError(f"linear: an input of shape {_shape(input)} does not fit a weight of "
+                           f"shape {_shape(weight)}: the input's last dimension must be "
+                           f"{weight.shape[-1]} (in_features)")
+    output = input @ (weight.mT if weight.ndim == 2 else weight)
+    if bias is not None:
+        expected = weight.shape[:1] if weight.ndim == 2 else ()
+        if _shape(bias) not in (tuple(expected), (1,), ()):
+            raise RuntimeError(f"linear: bias of shape {_shape(bias)} does not fit a weight of "
+                               f"shape {_shape(weight)} (expected shape {tuple(expected)})")
+        output = output + bias
+    return output
+
+
+def bilinear(input1, input2, weight, bias=None):
+    """yₒ = Σᵢⱼ x₁ᵢ Wₒᵢⱼ x₂ⱼ + bₒ, for x₁ (*, in1), x₂ (*, in2), W (out, in1, in2), b (out,);
+    ∂L/∂x₁ᵢ = Σₒ ∂L/∂yₒ Σⱼ Wₒᵢⱼ x₂ⱼ,  ∂L/∂x₂ⱼ = Σₒ ∂L/∂yₒ Σᵢ x₁ᵢ Wₒᵢⱼ,  ∂L/∂Wₒᵢⱼ = ∂L/∂yₒ x₁ᵢ x₂ⱼ"""
+    for name, value in (("input1", input1), ("input2", input2), ("weight", weight)):
+        _require_tensor("bilinear", name, value)
+    if weight.ndim != 3:
+        raise RuntimeError(f"bilinear: weight must be 3-D (out_features, in1_features, "
+                           f"in2_features), got shape {_shape(weight)}")
+    out_features, in1, in2 = weight.shape
+    if input1.ndim == 0 or input1.shape[-1] != in1:
+        raise RuntimeError(f"bilinear: input1 of shape {_shape(input1)} does not fit a weight of "
+                           f"shape {_shape(weight)}: its last dimension must be {in1}")
+    if input2.ndim == 0 or input2.shape[-1] != in2:
+        raise RuntimeError(f"bilinear: input2 of shape {_shape(input2)} does not fit a weight of "
+                           f"shape {_shape(weight)}: its last dimension must be {in2}")
+    lead = _shape(input1)[:-1]
+    if _shape(input2)[:-1] != lead:
+        raise RuntimeError(f"bilinear: input1 of shape {_shape(input1)} and input2 of shape "
+                           f"{_shape(input2)} must agree in every dimension but the last")
+    if bias is not None and _shape(bias) != (out_features,):
+        raise RuntimeError(f"bilinear: bias must have shape ({out_features},), got "
+                           f"{_shape(bias)}")
+    # One matrix product for every (o, i) at once: t[..., o, i] = Σⱼ W[o, i, j] x₂[..., j],
+    # then y[..., o] = Σᵢ t[..., o, i] x₁[..., i].
+    t = input2 @ weight.reshape(out_features * in1, in2).mT
+    output = (t.reshape(*lead, out_features, in1) * input1.unsqueeze(-2)).sum(-1)
+    if bias is not None:
+        output = output + bias
+    return output
+
+
+__all__ = ["linear", "bilinear"]

@@ -1,0 +1,11 @@
+"""The layers of ``tapegrad.nn``, one family per file.
+
+Each file adds its classes here with one import line; every Module subclass imported
+here is exported (``__all__`` below), so ``tapegrad.nn`` re-exports it with no further edit.
+"""
+from ..module import Module
+from .flatten import Flatten, Unflatten
+from .linear import Bilinear, Identity, Linear
+
+__all__ = [name for name, value in dict(globals()).items()
+           if isinstance(value, type) and issubclass(value, Module) and value is not Module]

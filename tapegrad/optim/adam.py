@@ -1,0 +1,71 @@
+"""Adam: steps scaled by running averages of the gradient and of its square.
+
+For each parameter θ with gradient ∇, at step t = 1, 2, …:
+
+    g ← ∇ + λ·θ   (coupled L2 weight decay λ; −∇ with maximize)
+        or, with decoupled_weight_decay (AdamW):  θ ← θ·(1 − lr·λ)  and  g ← ∇
+    m ← β₁·m + (1 − β₁)·g                  first moment
+    v ← β₂·v + (1 − β₂)·g²                 second moment
+    v_max ← max(v_max, v)                   (amsgrad only; the max of the raw v)
+    θ ← θ − lr/(1 − β₁ᵗ) · m / (√v / √(1 − β₂ᵗ) + ε)      (v_max in place of v with amsgrad)
+
+m and v start at zero; dividing by 1 − βᵗ undoes the pull toward zero of the first steps.
+"""
+import math
+
+from .optimizer import Optimizer, check_betas, check_non_negative
+
+
+class Adam(Optimizer):
+    """Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False,
+    *, maximize=False, decoupled_weight_decay=False)"""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                 amsgrad=False, *, maximize=False, decoupled_weight_decay=False):
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                        maximize=maximize, decoupled_weight_decay=decoupled_weight_decay)
+        super().__init__(params, defaults)
+
+    def _check_options(self, options):
+        check_non_negative(options, "lr", "eps")
+        check_betas(options)
+        check_non_negative(options, "weight_decay")
+
+    def _update(self, p, grad, state, group):
+        xp = p.device.xp
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+        weight_decay = group["weight_decay"]
+        if not state:
+            state["step"] = 0
+        state["step"] += 1
+        t = state["step"]
+        m = self._buffer(p, state, "exp_avg")
+        v = self._buffer(p, state, "exp_avg_sq")
+
+        if weight_decay != 0 and group["decoupled_weight_decay"]:
+            p.array *= 1 - lr * weight_decay                  # θ ← θ·(1 − lr·λ)
+            g = self._gradient(p, grad, group["maximize"], 0)
+        else:
+            g = self._gradient(p, grad, group["maximize"], weight_decay)
+
+        work = self._scratch(p, 1)
+        # m ← β₁·m + (1 − β₁)·g, computed as m + (1 − β₁)·(g − m) (torch.lerp's form)
+        xp.subtract(g, m, out=work)
+        work *= 1 - beta1
+        m += work
+        v *= beta2                                            # v ← β₂·v + (1 − β₂)·g²
+        xp.multiply(g, g, out=work)
+        work *= 1 - beta2
+        v += work
+        if group["amsgrad"]:
+            v_max = self._buffer(p, state, "max_exp_avg_sq")  # v_max ← max(v_max, v)
+            xp.maximum(v_max, v, out=v_max)
+            v = v_max
+
+        step_size = lr / (1 - beta1 ** t)
+        denominator = xp.sqrt(v, out=work)                    # √v / √(1 − β₂ᵗ) + ε
+        denominator /= math.sqrt(1 - beta2 ** t)
+        denominator += eps
+        update = xp.divide(m, denominator, out=work)
+        update *= -step_size
+        p.array += update                                     # θ ← θ − step_size · m / denom
