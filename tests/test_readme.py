@@ -27,5 +27,5 @@ def test_readme_python_examples_run(index):
         return
     namespace = {}
     exec(compile(block, f"README block {index}", "exec"), namespace)
-    if "loss" in namespace:
+    if "w.grad = b.grad = None" in block:  # the ten-line example must actually fit its data
         assert namespace["loss"].item() < 1e-3
