@@ -16,6 +16,7 @@ from .random import Generator, initial_seed, manual_seed, seed
 from .serialization import load, save
 
 from . import nn, optim  # noqa: E402  (they build on the names above)
+from . import explain, training  # noqa: E402  (and these on nn and optim)
 
 half, float, double = float16, float32, float64
 short, int, long = int16, int32, int64
