@@ -4,8 +4,12 @@ Each file adds its classes here with one import line; every Module subclass impo
 here is exported (``__all__`` below), so ``tapegrad.nn`` re-exports it with no further edit.
 """
 from ..module import Module
+from .attention import MultiheadAttention
+from .dropout import Dropout, Dropout2d
 from .flatten import Flatten, Unflatten
 from .linear import Bilinear, Identity, Linear
+from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
+from .sparse import Embedding
 
 __all__ = [name for name, value in dict(globals()).items()
            if isinstance(value, type) and issubclass(value, Module) and value is not Module]

@@ -1,0 +1,181 @@
+"""Normalisation: ``batch_norm``, ``layer_norm``, ``group_norm``.
+
+All three do the same thing over a different set of elements: subtract their mean μ,
+divide by their standard deviation √(σ² + ε), then scale and shift per channel (or per
+feature) with a learned weight γ and bias β:
+
+    y = (x - μ) / √(σ² + ε) · γ + β       (σ² the biased variance: Σ(x - μ)² / n)
+
+* batch_norm: μ, σ² per channel, over the batch and every spatial position (N, *);
+* layer_norm: per sample, over its last dimensions (``normalized_shape``);
+* group_norm: per sample and per group of channels, over the group's channels and
+  positions.
+
+Each is a short composition of tensor operations (mean, subtract, multiply, rsqrt), so
+its gradient, including the part that flows through μ and σ², comes from their
+backwards. γ is folded into 1/√(σ² + ε) first (a per-channel product, cheap) so the
+full-size tensor is multiplied once.
+"""
+import math
+
+from ...autograd import grad_mode
+from ...autograd.tensor import Tensor
+
+
+def _shape(t):
+    return tuple(t.shape)
+
+
+def _require_tensor(op, name, value):
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{op}: {name} must be a Tensor, got {type(value).__name__}")
+
+
+def _require_float(op, x):
+    if not x.dtype.is_floating_point:
+        raise RuntimeError(f"{op}: needs a floating point input, got {x.dtype}; convert it "
+                           f"first with .float()")
+
+
+def _check_vector(op, name, value, size, what):
+    """A per-channel (or per-feature) tensor must have exactly ``size`` elements."""
+    if value is None:
+        return
+    _require_tensor(op, name, value)
+    if _shape(value) != (size,):
+        raise RuntimeError(f"{op}: {name} should have shape ({size},) (one value per {what}), "
+                           f"got {_shape(value)}")
+
+
+def _centre_and_rstd(x, axes, eps):
+    """d = x - μ and 1/√(σ² + ε) over ``axes`` (kept as size-1 dims, ready to broadcast):
+    one mean, one subtraction, one square, one mean."""
+    mean = x.mean(axes, keepdim=True)
+    d = x - mean
+    var = d.pow(2).mean(axes, keepdim=True)   # (pow's backward is one pass less than d·d's)
+    return mean, d, var, (var + eps).rsqrt()
+
+
+def _per_channel(t, ndim):
+    """A (C,) tensor reshaped to (C, 1, …, 1) so it broadcasts over (N, C, *rest)."""
+    return t if ndim <= 2 else t.reshape((t.shape[0],) + (1,) * (ndim - 2))
+
+
+def _scale_and_shift(d, rstd, weight, bias, reshape):
+    """d · rstd · γ + β, with rstd · γ formed first (a small tensor) so the big one is
+    multiplied once; ``reshape`` puts γ and β in broadcasting position."""
+    scale = rstd if weight is None else rstd * reshape(weight)
+    out = d * scale
+    return out if bias is None else out + reshape(bias)
+
+
+# -- batch normalisation ----------------------------------------------------------------------
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
+               momentum=0.1, eps=1e-5):
+    """y = (x - μ_c) / √(σ²_c + ε) · γ_c + β_c for input (N, C, *), per channel c;
+    the gradient flows through μ and σ² too (they depend on x in training).
+
+    In training μ and σ² are the batch's (σ² biased: divided by n = N·∏*), and the running
+    statistics, when given, are updated in place without recording:
+    running = (1 - momentum)·running + momentum·batch, with the batch's UNBIASED variance
+    (divided by n - 1) for running_var. Not training, the running statistics are used.
+    """
+    _require_tensor("batch_norm", "input", input)
+    _require_float("batch_norm", input)
+    if input.ndim < 2:
+        raise RuntimeError(f"batch_norm: expected an input of at least 2 dimensions (N, C, *), "
+                           f"got shape {_shape(input)}")
+    shape = _shape(input)
+    channels = shape[1]
+    for name, value in (("running_mean", running_mean), ("running_var", running_var),
+                        ("weight", weight), ("bias", bias)):
+        _check_vector("batch_norm", name, value, channels, "channel (dimension 1 of the input)")
+    axes = (0,) + tuple(range(2, input.ndim))
+    count = math.prod(shape[a] for a in axes)
+    reshape = lambda t: _per_channel(t, input.ndim)  # noqa: E731
+
+    if not training:
+        if running_mean is None or running_var is None:
+            raise RuntimeError("batch_norm: running_mean and running_var must be given when "
+                               "training=False (evaluation normalises with them)")
+        # Constants per channel: y = x·scale + shift, two passes over x.
+        scale = (running_var + eps).rsqrt()
+        if weight is not None:
+            scale = scale * weight
+        shift = -running_mean * scale
+        if bias is not None:
+            shift = shift + bias
+        return input * reshape(scale) + reshape(shift)
+
+    if count <= 1:
+        raise ValueError(f"Expected more than 1 value per channel when training, got input size "
+                         f"{shape}")
+    update = running_mean is not None or running_var is not None
+    if update and (not isinstance(momentum, (int, float)) or isinstance(momentum, bool)):
+        raise TypeError(f"batch_norm: momentum must be a number, got {momentum!r} (a module "
+                        f"with momentum=None passes 1/num_batches_tracked)")
+    mean, d, var, rstd = _centre_and_rstd(input, axes, eps)
+    if update:
+        with grad_mode.no_grad():
+            if running_mean is not None:
+                running_mean.mul_(1 - momentum).add_(mean.detach().reshape(channels) * momentum)
+            if running_var is not None:
+                unbiased = var.detach().reshape(channels) * (count / (count - 1))
+                running_var.mul_(1 - momentum).add_(unbiased * momentum)
+    return _scale_and_shift(d, rstd, weight, bias, reshape)
+
+
+# -- layer normalisation ----------------------------------------------------------------------
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """y = (x - μ) / √(σ² + ε) · γ + β, μ and σ² (biased) over the last
+    len(normalized_shape) dims of each sample; γ and β have shape ``normalized_shape``"""
+    _require_tensor("layer_norm", "input", input)
+    _require_float("layer_norm", input)
+    normalized = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(
+        normalized_shape)
+    k = len(normalized)
+    if k == 0 or input.ndim < k or _shape(input)[input.ndim - k:] != normalized:
+        raise RuntimeError(f"layer_norm: given normalized_shape={normalized}, expected an input "
+                           f"of shape (*, {', '.join(map(str, normalized))}), got shape "
+                           f"{_shape(input)}")
+    for name, value in (("weight", weight), ("bias", bias)):
+        if value is not None:
+            _require_tensor("layer_norm", name, value)
+            if _shape(value) != normalized:
+                raise RuntimeError(f"layer_norm: {name} should have shape {normalized} (the "
+                                   f"normalized_shape), got {_shape(value)}")
+    axes = tuple(range(input.ndim - k, input.ndim))
+    _, d, _, rstd = _centre_and_rstd(input, axes, eps)
+    if weight is None:
+        out = d * rstd
+    else:
+        out = d * rstd * weight   # rstd is per sample, γ per feature: no cheap fold here
+    return out if bias is None else out + bias
+
+
+# -- group normalisation ----------------------------------------------------------------------
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """y = (x - μ) / √(σ² + ε) · γ_c + β_c for input (N, C, *), μ and σ² (biased) per sample
+    and per group of C/num_groups consecutive channels"""
+    _require_tensor("group_norm", "input", input)
+    _require_float("group_norm", input)
+    if input.ndim < 2:
+        raise RuntimeError(f"group_norm: expected an input of at least 2 dimensions (N, C, *), "
+                           f"got shape {_shape(input)}")
+    shape = _shape(input)
+    channels = shape[1]
+    if not isinstance(num_groups, int) or num_groups <= 0 or channels % num_groups:
+        raise RuntimeError(f"group_norm: the number of channels ({channels}, input of shape "
+                           f"{shape}) must be divisible by num_groups ({num_groups})")
+    for name, value in (("weight", weight), ("bias", bias)):
+        _check_vector("group_norm", name, value, channels, "channel (dimension 1 of the input)")
+    per_group = channels // num_groups
+    # (N, G, C/G, positions): normalise over the last two; γ and β as (G, C/G, 1).
+    grouped = input.reshape(shape[0], num_groups, per_group, -1)
+    _, d, _, rstd = _centre_and_rstd(grouped, (2, 3), eps)
+    out = _scale_and_shift(d, rstd, weight, bias,
+                           lambda t: t.reshape(num_groups, per_group, 1))
+    return out.reshape(shape)
+
+
+__all__ = ["batch_norm", "layer_norm", "group_norm"]
