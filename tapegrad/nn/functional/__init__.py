@@ -3,8 +3,14 @@ function of its inputs and its parameters, e.g. ``F.linear(x, weight, bias)``.
 
 One file per family; each file below adds its names here with one import line.
 """
+from .activation import (elu, elu_, gelu, hardtanh, hardtanh_, leaky_relu, leaky_relu_,
+                         log_softmax, logsigmoid, relu, relu6, relu_, sigmoid, silu, softmax,
+                         softplus, tanh)
 from .attention import multi_head_attention_forward, scaled_dot_product_attention
 from .dropout import dropout, dropout2d
 from .linear import bilinear, linear
+from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits,
+                   cosine_embedding_loss, cross_entropy, huber_loss, kl_div, l1_loss,
+                   margin_ranking_loss, mse_loss, nll_loss, smooth_l1_loss)
 from .normalization import batch_norm, group_norm, layer_norm
 from .sparse import embedding, one_hot

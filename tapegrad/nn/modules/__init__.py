@@ -4,10 +4,14 @@ Each file adds its classes here with one import line; every Module subclass impo
 here is exported (``__all__`` below), so ``tapegrad.nn`` re-exports it with no further edit.
 """
 from ..module import Module
+from .activation import (ELU, GELU, Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax, ReLU, ReLU6,
+                         Sigmoid, SiLU, Softmax, Softplus, Tanh)
 from .attention import MultiheadAttention
 from .dropout import Dropout, Dropout2d
 from .flatten import Flatten, Unflatten
 from .linear import Bilinear, Identity, Linear
+from .loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntropyLoss, HuberLoss,
+                   KLDivLoss, L1Loss, MarginRankingLoss, MSELoss, NLLLoss, SmoothL1Loss)
 from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from .sparse import Embedding
 

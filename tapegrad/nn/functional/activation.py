@@ -1,0 +1,191 @@
+"""Activation functions: relu, leaky_relu, elu, gelu, silu, sigmoid, tanh, softmax,
+log_softmax, softplus, hardtanh, relu6, logsigmoid.
+
+Each is a composition of tensor operations, so its gradient comes from theirs. Two
+patterns recur:
+
+* Piecewise functions use ``where(condition, a, b)``, whose backward sends the gradient
+  to the chosen branch only. The unchosen branch is still computed, so it must stay
+  finite (an ``exp`` that overflows there would give 0·inf = nan in backward): its input
+  is clamped to the region where it is chosen.
+* Where PyTorch defines the derivative at a kink (relu'(0) = 0, leaky_relu'(0) = slope,
+  elu'(0) = alpha, hardtanh' = 0 at the bounds), the condition picks the branch that gives it.
+
+``inplace=True`` (relu, leaky_relu, elu, silu, hardtanh, relu6) behaves as in PyTorch:
+the input tensor is overwritten and returned. Here the result is computed out of
+place and written back with ``copy_``, which applies autograd's in-place rules (refused
+on a leaf that requires grad; an op that saved the old values notices at backward).
+When gradients are recorded, the result is computed from a clone, so that our own
+op does not count as one that saved the old values. It saves no memory: it is there
+so that PyTorch code runs unchanged.
+"""
+import math
+import warnings
+
+from ...autograd import grad_mode
+from ...autograd.ops.arithmetic import where
+from ...autograd.ops.inplace import check_inplace_allowed
+from ...autograd.ops.special import erf
+from ...autograd.tensor import Tensor
+
+
+def _require_tensor(op, input):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
+    return input
+
+
+def _apply(op, input, inplace, compute):
+    """``compute(input)``, or with ``inplace=True`` the same values written into ``input``."""
+    _require_tensor(op, input)
+    if not inplace:
+        return compute(input)
+    check_inplace_allowed(input, f"{op}(inplace=True)")
+    recording = grad_mode.is_grad_enabled() and input.requires_grad
+    return input.copy_(compute(input.clone() if recording else input))
+
+
+# -- rectifiers -----------------------------------------------------------------------------
+def relu(input, inplace=False):
+    """y = max(x, 0);  dy/dx = 1 where x > 0, else 0"""
+    return _apply("relu", input, inplace, lambda x: x.relu())
+
+
+def relu_(input):
+    """relu, in place"""
+    return relu(input, inplace=True)
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    """y = x where x > 0, else negative_slope·x;  dy/dx = 1 where x > 0, else negative_slope"""
+    return _apply("leaky_relu", input, inplace,
+                  lambda x: where(x > 0, x, x * negative_slope))
+
+
+def leaky_relu_(input, negative_slope=0.01):
+    """leaky_relu, in place"""
+    return leaky_relu(input, negative_slope, inplace=True)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    """y = x where x > 0, else α(eˣ - 1);  dy/dx = 1 where x > 0, else αeˣ"""
+    # eˣ - 1 is taken of min(x, 0): it is only chosen there, and cannot overflow.
+    return _apply("elu", input, inplace,
+                  lambda x: where(x > 0, x, x.clamp(max=0).expm1() * alpha))
+
+
+def elu_(input, alpha=1.0):
+    """elu, in place"""
+    return elu(input, alpha, inplace=True)
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """y = min(max(x, min_val), max_val);  dy/dx = 1 where min_val < x < max_val, else 0
+    (0 at the bounds themselves, as PyTorch: unlike clamp, whose gradient is 1 there)"""
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val "
+                         f"({max_val})")
+    def compute(x):
+        inside = (x > min_val) & (x < max_val)
+        bounds = x.detach().clamp(min_val, max_val)   # a constant: no gradient outside
+        return where(inside, x, bounds)
+    return _apply("hardtanh", input, inplace, compute)
+
+
+def hardtanh_(input, min_val=-1.0, max_val=1.0):
+    """hardtanh, in place"""
+    return hardtanh(input, min_val, max_val, inplace=True)
+
+
+def relu6(input, inplace=False):
+    """y = min(max(x, 0), 6);  dy/dx = 1 where 0 < x < 6, else 0"""
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+# -- smooth units ---------------------------------------------------------------------------
+_SQRT_HALF = 1 / math.sqrt(2)
+_SQRT_TWO_OVER_PI = math.sqrt(2 / math.pi)
+
+
+def gelu(input, approximate="none"):
+    """y = x·Φ(x) = x·(1 + erf(x/√2))/2 (Φ the standard normal CDF);
+    dy/dx = Φ(x) + x·φ(x), φ(x) = e^{-x²/2}/√(2π).
+    ``approximate='tanh'``: y = x·(1 + tanh(√(2/π)(x + 0.044715x³)))/2"""
+    _require_tensor("gelu", input)
+    x = input
+    if approximate == "none":
+        return x * (erf(x * _SQRT_HALF) + 1) * 0.5
+    if approximate == "tanh":
+        inner = x * (x * x * 0.044715 + 1) * _SQRT_TWO_OVER_PI
+        return x * (inner.tanh() + 1) * 0.5
+    raise RuntimeError(f"gelu: approximate argument must be either 'none' or 'tanh', got "
+                       f"{approximate!r}")
+
+
+def silu(input, inplace=False):
+    """y = x·σ(x) (also called swish);  dy/dx = σ(x)(1 + x(1 - σ(x)))"""
+    return _apply("silu", input, inplace, lambda x: x * x.sigmoid())
+
+
+def sigmoid(input):
+    """y = 1/(1 + e⁻ˣ);  dy/dx = y(1 - y)"""
+    return _require_tensor("sigmoid", input).sigmoid()
+
+
+def tanh(input):
+    """y = tanh x;  dy/dx = 1 - y²"""
+    return _require_tensor("tanh", input).tanh()
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    """y = log(1 + e^{βx})/β, and y = x where βx > threshold (where the two agree to
+    within e^{-threshold});  dy/dx = σ(βx), and 1 above the threshold"""
+    _require_tensor("softplus", input)
+    z = input * beta if beta != 1 else input
+    # exp is taken of min(βx, threshold): only chosen there, and cannot overflow.
+    soft = z.clamp(max=threshold).exp().log1p()
+    if beta != 1:
+        soft = soft / beta
+    return where(z > threshold, input, soft)
+
+
+def logsigmoid(input):
+    """y = log σ(x) = -log(1 + e⁻ˣ);  dy/dx = 1 - σ(x) = σ(-x)
+
+    Computed as n - log(1 + e^{2n - x}) with n = min(x, 0): that is x - log(1 + eˣ) for
+    x ≤ 0 and -log(1 + e⁻ˣ) for x > 0, so the exponent is never positive (no overflow,
+    exact at ±1e4), and its derivative is σ(-x) everywhere, the kink of min(x, 0)
+    cancelling out (also at x = 0, where it is 1/2).
+    """
+    _require_tensor("logsigmoid", input)
+    n = input.clamp(max=0)
+    return n - (n * 2 - input).exp().log1p()
+
+
+# -- normalised exponentials ----------------------------------------------------------------
+def _get_softmax_dim(name, ndim, stacklevel):
+    """PyTorch's deprecated implicit dim: 0 for 0-, 1- and 3-d inputs, else 1, with a warning."""
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call "
+                  f"to include dim=X as an argument.", stacklevel=stacklevel)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """yᵢ = e^{xᵢ}/Σₖ e^{xₖ} along ``dim`` (each slice sums to 1);  ∂L/∂xᵢ = yᵢ(gᵢ - Σₖ gₖyₖ)"""
+    _require_tensor("softmax", input)
+    if dim is None:
+        dim = _get_softmax_dim("softmax", input.ndim, _stacklevel)
+    return input.softmax(dim, dtype=dtype)
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """yᵢ = xᵢ - log Σₖ e^{xₖ} along ``dim``;  ∂L/∂xᵢ = gᵢ - e^{yᵢ} Σₖ gₖ"""
+    _require_tensor("log_softmax", input)
+    if dim is None:
+        dim = _get_softmax_dim("log_softmax", input.ndim, _stacklevel)
+    return input.log_softmax(dim, dtype=dtype)
+
+
+__all__ = ["relu", "relu_", "leaky_relu", "leaky_relu_", "elu", "elu_", "hardtanh",
+           "hardtanh_", "relu6", "gelu", "silu", "sigmoid", "tanh", "softplus", "logsigmoid",
+           "softmax", "log_softmax"]

@@ -1,0 +1,72 @@
+"""Special functions (tapegrad/autograd/ops/special.py): erf.
+
+Checked like the pointwise functions: gradient and second derivative against finite
+differences, values against Python's math.erf, and the dtype rules.
+"""
+import math
+
+import numpy as np
+import pytest
+
+import tapegrad as tg
+from tapegrad.autograd.ops.special import erf
+
+from ..support import Case, leaf, noncontiguous
+
+CASES = [
+    Case("erf", lambda x: erf(x), [leaf()]),
+    Case("erf", lambda x: erf(x), [leaf(5)]),
+    Case("erf", lambda x: erf(x), [leaf(3, 4)]),
+    Case("erf", lambda x: erf(x), [noncontiguous(3, 4)]),
+    Case("erf", lambda x: erf(x * 3), [leaf(2, 3, low=-1, high=1)], name="steep"),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=repr)
+def test_gradcheck(case):
+    case.check()
+
+
+def test_erf_values_match_math_erf():
+    values = np.array([-4.0, -1.5, -0.3, 0.0, 1e-8, 0.5, 1.0, 2.5, 6.0])
+    out = erf(tg.tensor(values, dtype=tg.float64))
+    np.testing.assert_allclose(out.numpy(), [math.erf(v) for v in values], rtol=1e-15, atol=0)
+
+
+def test_erf_is_odd_and_saturates_at_plus_minus_one():
+    out = erf(tg.tensor([-1e4, -30.0, 30.0, 1e4])).tolist()
+    assert out == [-1.0, -1.0, 1.0, 1.0]
+    x = tg.tensor([0.7, 2.0])
+    assert erf(-x).tolist() == [-v for v in erf(x).tolist()]
+
+
+def test_erf_gradient_is_two_over_root_pi_times_exp_of_minus_x_squared():
+    x = tg.tensor([0.0, 0.5, -1.0, 40.0], dtype=tg.float64, requires_grad=True)
+    erf(x).sum().backward()
+    expected = [2 / math.sqrt(math.pi) * math.exp(-v * v) for v in (0.0, 0.5, -1.0, 40.0)]
+    np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-15)
+
+
+def test_erf_keeps_float32_and_float16_and_promotes_integers():
+    assert erf(tg.randn(3)).dtype == tg.float32
+    assert erf(tg.randn(3, dtype=tg.float64)).dtype == tg.float64
+    half = erf(tg.tensor([0.5, -2.0], dtype=tg.float16))
+    assert half.dtype == tg.float16
+    np.testing.assert_allclose(half.numpy(), [math.erf(0.5), math.erf(-2.0)], rtol=1e-3)
+    ints = erf(tg.tensor([0, 1, -2]))
+    assert ints.dtype == tg.float32
+    np.testing.assert_allclose(ints.numpy(), [0.0, math.erf(1), math.erf(-2)], rtol=1e-6)
+
+
+def test_erf_of_a_0d_tensor_is_a_0d_tensor():
+    out = erf(tg.tensor(0.25))
+    assert out.shape == () and out.item() == pytest.approx(math.erf(0.25), rel=1e-6)
+
+
+def test_erf_of_an_empty_tensor():
+    assert erf(tg.zeros(0, 3)).shape == (0, 3)
+
+
+def test_erf_refuses_what_is_not_a_tensor():
+    with pytest.raises(TypeError, match="erf: expected a Tensor, got list"):
+        erf([0.5])

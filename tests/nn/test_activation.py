@@ -1,0 +1,446 @@
+"""Activations (tapegrad/nn/functional/activation.py, tapegrad/nn/modules/activation.py).
+
+Each is checked for its values against a numpy formula, its gradient and second
+derivative against finite differences (float64, away from kinks), its derivative AT
+the kinks against PyTorch's rule, its numerics at ±1e4, its dtype, its module form and
+repr, and, where PyTorch is installed, against PyTorch itself.
+"""
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+import tapegrad as tg
+import tapegrad.nn.functional.activation as F
+from tapegrad.autograd import gradcheck, gradgradcheck
+from tapegrad.nn.modules import activation as nn
+
+rng = np.random.default_rng(0)
+erf = np.vectorize(math.erf)
+
+
+def away_from(shape, points=(0.0,), margin=0.1, low=-3.0, high=3.0):
+    """Values in [low, high) none within ``margin`` of a kink in ``points``."""
+    a = rng.uniform(low, high, size=shape)
+    for p in points:
+        a = np.where(np.abs(a - p) < margin, p + 2 * margin, a)
+    return a
+
+
+def leaf(array):
+    return tg.tensor(array, dtype=tg.float64, requires_grad=True)
+
+
+def noncontiguous_leaf(array):
+    strided = np.asfortranarray(np.asarray(array, dtype=np.float64))
+    assert not strided.flags.c_contiguous
+    return tg.from_numpy(strided).requires_grad_()
+
+
+def grad_of(fn, values, dtype=tg.float64):
+    """d(Σ fn(x))/dx at ``values``."""
+    x = tg.tensor(values, dtype=dtype, requires_grad=True)
+    fn(x).sum().backward()
+    return x.grad.numpy()
+
+
+# -- numpy formulas ----------------------------------------------------------------------------
+def np_sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def np_softplus(x, beta=1.0, threshold=20.0):
+    z = np.minimum(beta * x, threshold)
+    return np.where(beta * x > threshold, x, np.log1p(np.exp(z)) / beta)
+
+
+FORMULAS = {
+    "relu": (F.relu, lambda x: np.maximum(x, 0), (0.0,)),
+    "leaky_relu": (F.leaky_relu, lambda x: np.where(x > 0, x, 0.01 * x), (0.0,)),
+    "leaky_relu_0.2": (lambda x: F.leaky_relu(x, 0.2), lambda x: np.where(x > 0, x, 0.2 * x),
+                       (0.0,)),
+    "elu": (F.elu, lambda x: np.where(x > 0, x, np.expm1(x)), (0.0,)),
+    "elu_alpha_0.5": (lambda x: F.elu(x, alpha=0.5),
+                      lambda x: np.where(x > 0, x, 0.5 * np.expm1(x)), (0.0,)),
+    "gelu": (F.gelu, lambda x: x * 0.5 * (1 + erf(x / math.sqrt(2))), ()),
+    "gelu_tanh": (lambda x: F.gelu(x, approximate="tanh"),
+                  lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi)
+                                                   * (x + 0.044715 * x ** 3))),
+                  ()),
+    "silu": (F.silu, lambda x: x * np_sigmoid(x), ()),
+    "sigmoid": (F.sigmoid, np_sigmoid, ()),
+    "tanh": (F.tanh, np.tanh, ()),
+    "softplus": (F.softplus, np_softplus, ()),
+    "softplus_beta_2_threshold_3": (lambda x: F.softplus(x, beta=2, threshold=3),
+                                    lambda x: np_softplus(x, 2, 3), (1.5,)),
+    "hardtanh": (F.hardtanh, lambda x: np.clip(x, -1, 1), (-1.0, 1.0)),
+    "hardtanh_-2_0.5": (lambda x: F.hardtanh(x, -2.0, 0.5), lambda x: np.clip(x, -2, 0.5),
+                        (-2.0, 0.5)),
+    "relu6": (F.relu6, lambda x: np.clip(x, 0, 6), (0.0, 6.0)),
+    "logsigmoid": (F.logsigmoid, lambda x: -np.log1p(np.exp(-x)), ()),
+}
+
+
+# -- values ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", FORMULAS)
+def test_values_match_the_numpy_formula(name):
+    fn, formula, _ = FORMULAS[name]
+    x = np.linspace(-7, 7, 57)
+    np.testing.assert_allclose(fn(tg.tensor(x, dtype=tg.float64)).numpy(), formula(x),
+                               rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", FORMULAS)
+def test_float32_stays_float32_and_shape_is_kept(name):
+    fn, formula, _ = FORMULAS[name]
+    x = rng.uniform(-3, 3, size=(2, 3, 4)).astype(np.float32)
+    out = fn(tg.tensor(x))
+    assert out.dtype == tg.float32 and out.shape == (2, 3, 4)
+    np.testing.assert_allclose(out.numpy(), formula(x.astype(np.float64)), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", FORMULAS)
+def test_a_0d_input_gives_a_0d_output(name):
+    fn, formula, _ = FORMULAS[name]
+    out = fn(tg.tensor(0.75, dtype=tg.float64))
+    assert out.shape == () and out.item() == pytest.approx(float(formula(np.float64(0.75))))
+
+
+def test_softmax_and_log_softmax_along_a_dim():
+    x = rng.standard_normal((3, 4, 5))
+    for dim in (0, 1, 2, -1):
+        e = np.exp(x - x.max(dim, keepdims=True))
+        expected = e / e.sum(dim, keepdims=True)
+        np.testing.assert_allclose(F.softmax(tg.tensor(x), dim).numpy(), expected, rtol=1e-12)
+        np.testing.assert_allclose(F.log_softmax(tg.tensor(x), dim=dim).numpy(),
+                                   np.log(expected), rtol=1e-12)
+
+
+def test_softmax_dtype_argument_computes_in_that_dtype():
+    x = tg.randn(2, 3)
+    assert F.softmax(x, 1, dtype=tg.float64).dtype == tg.float64
+    assert F.log_softmax(x, 1).dtype == tg.float32
+
+
+def test_gelu_exact_and_tanh_approximation_agree_closely_but_not_exactly():
+    x = tg.tensor(np.linspace(-5, 5, 101), dtype=tg.float64)
+    exact, approx = F.gelu(x).numpy(), F.gelu(x, approximate="tanh").numpy()
+    difference = np.abs(exact - approx).max()
+    assert 1e-5 < difference < 1e-3
+    assert F.gelu(tg.tensor(1.0, dtype=tg.float64)).item() == pytest.approx(
+        0.5 * (1 + math.erf(1 / math.sqrt(2))), rel=1e-15)
+
+
+def test_softplus_is_linear_above_the_threshold():
+    x = tg.tensor([19.0, 20.0, 20.5, 100.0], dtype=tg.float64)
+    out = F.softplus(x).numpy()
+    assert out[2] == 20.5 and out[3] == 100.0
+    assert out[1] == pytest.approx(math.log1p(math.exp(20.0)), rel=1e-15)   # (at it: not linear)
+    out = F.softplus(x, beta=10, threshold=200).numpy()   # βx = 205 > 200 for x = 20.5
+    assert out[2] == 20.5 and out[1] == pytest.approx(math.log1p(math.exp(200)) / 10)
+
+
+# -- numerics at large inputs ------------------------------------------------------------------
+LARGE = [-1e4, -100.0, 100.0, 1e4]
+
+
+@pytest.mark.parametrize("dtype", [tg.float32, tg.float64])
+def test_logsigmoid_and_softplus_are_exact_at_plus_minus_1e4(dtype):
+    np.testing.assert_allclose(F.logsigmoid(tg.tensor(LARGE, dtype=dtype)).numpy(),
+                               [-1e4, -100.0, -np.exp(-100.0), 0.0], rtol=1e-6, atol=1e-40)
+    np.testing.assert_array_equal(F.softplus(tg.tensor(LARGE, dtype=dtype)).numpy()[[0, 2, 3]],
+                                  [0.0, 100.0, 1e4])
+    tiny = np.exp(-100.0)
+    np.testing.assert_allclose(grad_of(F.logsigmoid, LARGE, dtype), [1.0, 1.0, tiny, 0.0],
+                               rtol=1e-6, atol=1e-40)
+    np.testing.assert_allclose(grad_of(F.softplus, LARGE, dtype), [0.0, tiny, 1.0, 1.0],
+                               rtol=1e-6, atol=1e-40)
+
+
+@pytest.mark.parametrize("name", FORMULAS)
+def test_values_and_gradients_stay_finite_at_plus_minus_1e4(name):
+    fn, _, _ = FORMULAS[name]
+    for dtype in (tg.float32, tg.float64):
+        x = tg.tensor(LARGE, dtype=dtype, requires_grad=True)
+        out = fn(x)
+        out.sum().backward()
+        assert np.isfinite(out.detach().numpy()).all() and np.isfinite(x.grad.numpy()).all()
+
+
+def test_saturated_gradients_at_plus_minus_1e4():
+    big = [-1e4, 1e4]
+    assert grad_of(F.elu, big).tolist() == [0.0, 1.0]
+    assert grad_of(F.gelu, big).tolist() == [0.0, 1.0]
+    assert grad_of(F.silu, big).tolist() == [0.0, 1.0]
+    assert grad_of(F.sigmoid, big).tolist() == [0.0, 0.0]
+    assert F.gelu(tg.tensor(big)).tolist() == [0.0, 1e4]
+
+
+# -- the derivative at kinks, as PyTorch defines it --------------------------------------------
+def test_derivatives_at_the_kinks_follow_pytorch():
+    assert grad_of(F.relu, [0.0]).tolist() == [0.0]
+    assert grad_of(F.leaky_relu, [0.0]).tolist() == [0.01]
+    assert grad_of(lambda x: F.elu(x, alpha=2.0), [0.0]).tolist() == [2.0]
+    # hardtanh (and relu6) have gradient 0 AT the bounds, unlike clamp's 1
+    assert grad_of(F.hardtanh, [-1.0, 1.0, 0.5]).tolist() == [0.0, 0.0, 1.0]
+    assert grad_of(F.relu6, [0.0, 6.0, 3.0]).tolist() == [0.0, 0.0, 1.0]
+    assert grad_of(F.logsigmoid, [0.0]).tolist() == [0.5]
+    assert grad_of(F.silu, [0.0]).tolist() == [0.5]
+    assert grad_of(F.softplus, [20.0]).tolist() == [pytest.approx(np_sigmoid(20.0), rel=1e-15)]
+
+
+def test_second_derivative_of_logsigmoid_at_0_is_minus_a_quarter():
+    x = tg.tensor(0.0, dtype=tg.float64, requires_grad=True)
+    g, = tg.autograd.grad(F.logsigmoid(x), x, create_graph=True)
+    gg, = tg.autograd.grad(g, x)
+    assert g.item() == 0.5 and gg.item() == -0.25
+
+
+# -- gradients (float64) -----------------------------------------------------------------------
+GRAD_CASES = [(name, shape) for name in FORMULAS for shape in [(), (5,), (3, 4), "noncontiguous"]]
+
+
+@pytest.mark.parametrize("name,shape", GRAD_CASES)
+def test_gradcheck(name, shape):
+    fn, _, kinks = FORMULAS[name]
+    values = away_from((3, 4) if shape == "noncontiguous" else shape, kinks,
+                       low=-3, high=8 if name == "relu6" else 3)
+    x = noncontiguous_leaf(values) if shape == "noncontiguous" else leaf(values)
+    assert gradcheck(fn, (x,))
+    assert gradgradcheck(fn, (x,))
+
+
+def test_gradcheck_of_softplus_on_both_sides_of_the_threshold():
+    x = leaf(away_from((4, 5), (1.5,), low=-2, high=5))   # βx from -4 to 10, threshold 3
+    assert gradcheck(lambda x: F.softplus(x, beta=2, threshold=3), (x,))
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+@pytest.mark.parametrize("fn", [F.softmax, F.log_softmax], ids=["softmax", "log_softmax"])
+def test_gradcheck_softmax_family(fn, dim):
+    x = leaf(rng.standard_normal((3, 4)))
+    assert gradcheck(lambda x: fn(x, dim), (x,))
+    assert gradgradcheck(lambda x: fn(x, dim), (x,))
+    x = noncontiguous_leaf(rng.standard_normal((3, 4)))
+    assert gradcheck(lambda x: fn(x, dim), (x,))
+
+
+def test_gradcheck_softmax_of_3d_input():
+    x = leaf(rng.standard_normal((2, 3, 4)))
+    assert gradcheck(lambda x: F.softmax(x, 1), (x,))
+    assert gradcheck(lambda x: F.log_softmax(x, 2), (x,))
+
+
+# -- implicit softmax dim (deprecated in PyTorch) ----------------------------------------------
+@pytest.mark.parametrize("shape,dim", [((5,), 0), ((2, 5), 1), ((2, 3, 5), 0), ((2, 3, 4, 5), 1)])
+def test_softmax_without_dim_warns_and_picks_pytorchs_dim(shape, dim):
+    x = tg.randn(*shape)
+    with pytest.warns(UserWarning, match="Implicit dimension choice for softmax has been "
+                                         "deprecated"):
+        out = F.softmax(x)
+    np.testing.assert_allclose(out.numpy(), F.softmax(x, dim).numpy())
+    with pytest.warns(UserWarning, match="Implicit dimension choice for log_softmax"):
+        out = F.log_softmax(x)
+    np.testing.assert_allclose(out.numpy(), F.log_softmax(x, dim).numpy())
+
+
+def test_softmax_with_a_dim_does_not_warn():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        F.softmax(tg.randn(2, 3), dim=1)
+        nn.Softmax(dim=1)(tg.randn(2, 3))
+
+
+def test_softmax_module_without_dim_warns():
+    with pytest.warns(UserWarning, match="Implicit dimension choice for softmax"):
+        nn.Softmax()(tg.randn(2, 3))
+
+
+# -- inplace=True ------------------------------------------------------------------------------
+INPLACE = {
+    "relu": lambda x, inplace: F.relu(x, inplace=inplace),
+    "leaky_relu": lambda x, inplace: F.leaky_relu(x, 0.1, inplace=inplace),
+    "elu": lambda x, inplace: F.elu(x, 1.0, inplace),
+    "silu": lambda x, inplace: F.silu(x, inplace=inplace),
+    "hardtanh": lambda x, inplace: F.hardtanh(x, -0.5, 0.5, inplace),
+    "relu6": lambda x, inplace: F.relu6(x, inplace=inplace),
+}
+
+
+@pytest.mark.parametrize("name", INPLACE)
+def test_inplace_overwrites_the_input_and_returns_it(name):
+    fn = INPLACE[name]
+    x = tg.tensor(away_from((3, 4)), dtype=tg.float32)
+    expected = fn(x, False).numpy()
+    original = x.clone()
+    out = fn(x, True)
+    assert out is x
+    np.testing.assert_array_equal(x.numpy(), expected)
+    assert not np.array_equal(original.numpy(), expected)
+
+
+@pytest.mark.parametrize("name", INPLACE)
+def test_inplace_on_an_intermediate_gives_the_same_gradient_as_out_of_place(name):
+    fn = INPLACE[name]
+    values = away_from((3, 4), (0.0, 0.5, -0.5), margin=0.05)
+    grads = []
+    for inplace in (False, True):
+        w = tg.tensor(values, dtype=tg.float64, requires_grad=True)
+        h = w * 1.0   # an intermediate (in place on a leaf that requires grad is refused)
+        out = fn(h, inplace)
+        (out * tg.tensor(np.arange(12.0).reshape(3, 4))).sum().backward()
+        grads.append(w.grad.numpy())
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-15)
+
+
+def test_inplace_on_a_leaf_that_requires_grad_is_refused_before_anything_changes():
+    x = tg.tensor([-1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"relu\(inplace=True\): a leaf tensor that requires "
+                                           r"grad"):
+        F.relu(x, inplace=True)
+    assert x.tolist() == [-1.0, 2.0]
+
+
+def test_inplace_without_grad_is_allowed_on_anything():
+    x = tg.tensor([-1.0, 2.0], requires_grad=True)
+    with tg.no_grad():
+        F.relu_(x)
+    assert x.tolist() == [0.0, 2.0]
+    y = tg.tensor([-3.0, 0.5])
+    assert F.hardtanh_(y) is y and y.tolist() == [-1.0, 0.5]
+    assert F.leaky_relu_(tg.tensor([-1.0]), 0.5).tolist() == [-0.5]
+    assert F.elu_(tg.tensor([0.0, 1.0])).tolist() == [0.0, 1.0]
+
+
+def test_inplace_after_an_op_that_saved_its_output_is_caught_as_in_pytorch():
+    x = tg.tensor([0.5, -0.5], requires_grad=True)
+    h = x.sigmoid()   # sigmoid's backward needs its output h
+    F.relu(h, inplace=True)
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        h.sum().backward()
+
+
+def test_relu_module_inplace_in_a_network():
+    lin = tg.nn.Linear(4, 3).double()
+    x = tg.randn(5, 4, dtype=tg.float64)
+    grads = []
+    for inplace in (False, True):
+        lin.zero_grad()
+        tg.nn.Sequential(lin, nn.ReLU(inplace=inplace))(x).sum().backward()
+        grads.append(lin.weight.grad.numpy().copy())
+    np.testing.assert_array_equal(grads[0], grads[1])
+
+
+# -- modules -----------------------------------------------------------------------------------
+MODULES = [
+    (nn.ReLU(), F.relu), (nn.LeakyReLU(0.2), lambda x: F.leaky_relu(x, 0.2)),
+    (nn.ELU(alpha=0.7), lambda x: F.elu(x, 0.7)), (nn.GELU(), F.gelu),
+    (nn.GELU("tanh"), lambda x: F.gelu(x, approximate="tanh")), (nn.SiLU(), F.silu),
+    (nn.Sigmoid(), F.sigmoid), (nn.Tanh(), F.tanh), (nn.LogSigmoid(), F.logsigmoid),
+    (nn.Softmax(dim=0), lambda x: F.softmax(x, 0)),
+    (nn.LogSoftmax(dim=-1), lambda x: F.log_softmax(x, -1)),
+    (nn.Softplus(beta=2, threshold=4), lambda x: F.softplus(x, 2, 4)),
+    (nn.Hardtanh(-2, 2), lambda x: F.hardtanh(x, -2, 2)), (nn.ReLU6(), F.relu6),
+]
+
+
+@pytest.mark.parametrize("module,fn", MODULES, ids=lambda m: type(m).__name__)
+def test_module_computes_its_function_and_has_no_parameters(module, fn):
+    x = tg.randn(3, 4) * 3
+    np.testing.assert_array_equal(module(x).numpy(), fn(x).numpy())
+    assert list(module.parameters()) == [] and list(module.state_dict()) == []
+
+
+def test_module_reprs_match_pytorch():
+    assert repr(nn.ReLU()) == "ReLU()"
+    assert repr(nn.ReLU(inplace=True)) == "ReLU(inplace=True)"
+    assert repr(nn.LeakyReLU()) == "LeakyReLU(negative_slope=0.01)"
+    assert repr(nn.LeakyReLU(0.2, True)) == "LeakyReLU(negative_slope=0.2, inplace=True)"
+    assert repr(nn.ELU()) == "ELU(alpha=1.0)"
+    assert repr(nn.ELU(inplace=True)) == "ELU(alpha=1.0, inplace=True)"
+    assert repr(nn.GELU()) == "GELU(approximate='none')"
+    assert repr(nn.GELU("tanh")) == "GELU(approximate='tanh')"
+    assert repr(nn.SiLU()) == "SiLU()" and repr(nn.SiLU(True)) == "SiLU(inplace=True)"
+    assert repr(nn.Sigmoid()) == "Sigmoid()" and repr(nn.Tanh()) == "Tanh()"
+    assert repr(nn.LogSigmoid()) == "LogSigmoid()"
+    assert repr(nn.Softmax(dim=1)) == "Softmax(dim=1)"
+    assert repr(nn.Softmax()) == "Softmax(dim=None)"
+    assert repr(nn.LogSoftmax(1)) == "LogSoftmax(dim=1)"
+    assert repr(nn.Softplus()) == "Softplus(beta=1.0, threshold=20.0)"
+    assert repr(nn.Softplus(2, 10)) == "Softplus(beta=2, threshold=10)"
+    assert repr(nn.Hardtanh()) == "Hardtanh(min_val=-1.0, max_val=1.0)"
+    assert repr(nn.Hardtanh(inplace=True)) == "Hardtanh(min_val=-1.0, max_val=1.0, inplace=True)"
+    assert repr(nn.ReLU6()) == "ReLU6()" and repr(nn.ReLU6(True)) == "ReLU6(inplace=True)"
+    assert repr(tg.nn.Sequential(tg.nn.Linear(2, 3), nn.ReLU())) == (
+        "Sequential(\n  (0): Linear(in_features=2, out_features=3, bias=True)\n  (1): ReLU()\n)")
+
+
+def test_hardtanh_module_accepts_the_deprecated_bound_names():
+    with pytest.warns(FutureWarning, match="min_value"):
+        module = nn.Hardtanh(min_value=-2.0)
+    assert module.min_val == -2.0
+
+
+# -- errors ------------------------------------------------------------------------------------
+def test_errors_name_the_problem():
+    with pytest.raises(RuntimeError, match="gelu: approximate argument must be either 'none' or "
+                                           "'tanh', got 'fast'"):
+        F.gelu(tg.randn(2), approximate="fast")
+    with pytest.raises(ValueError, match=r"hardtanh: min_val \(2\) cannot be greater than "
+                                         r"max_val \(1\)"):
+        F.hardtanh(tg.randn(2), 2, 1)
+    with pytest.raises(ValueError, match=r"Hardtanh: max_val \(0\) must be greater than "
+                                         r"min_val \(1\)"):
+        nn.Hardtanh(1, 0)
+    with pytest.raises(TypeError, match="relu: input must be a Tensor, got list"):
+        F.relu([1.0])
+    with pytest.raises(TypeError, match="softplus: input must be a Tensor, got ndarray"):
+        F.softplus(np.zeros(2))
+    with pytest.raises(IndexError, match="dimension 2 is out of range"):
+        F.softmax(tg.randn(2, 3), dim=2)
+
+
+# -- PyTorch, where it is installed ------------------------------------------------------------
+TORCH_NAMES = {
+    "relu": lambda F, x: F.relu(x), "leaky_relu": lambda F, x: F.leaky_relu(x, 0.2),
+    "elu": lambda F, x: F.elu(x, 0.5), "gelu": lambda F, x: F.gelu(x),
+    "gelu_tanh": lambda F, x: F.gelu(x, approximate="tanh"), "silu": lambda F, x: F.silu(x),
+    "sigmoid": lambda F, x: F.sigmoid(x), "tanh": lambda F, x: F.tanh(x),
+    "softplus": lambda F, x: F.softplus(x, 2, 5), "hardtanh": lambda F, x: F.hardtanh(x, -1, 2),
+    "relu6": lambda F, x: F.relu6(x), "logsigmoid": lambda F, x: F.logsigmoid(x),
+    "softmax": lambda F, x: F.softmax(x, dim=1), "log_softmax": lambda F, x: F.log_softmax(x, 0),
+}
+
+
+@pytest.mark.parametrize("name", TORCH_NAMES)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_values_and_gradients_match_pytorch(name, dtype):
+    torch = pytest.importorskip("torch")
+    fn = TORCH_NAMES[name]
+    x = np.concatenate([rng.uniform(-8, 8, size=(3, 8)), [[0.0, 6.0, -1.0, 1e4, -1e4, 2.0,
+                                                         2.5, 20.0]]]).astype(dtype)
+    g = rng.standard_normal(x.shape).astype(dtype)
+    ours = tg.tensor(x, requires_grad=True)
+    out = fn(F, ours)
+    (out * tg.tensor(g)).sum().backward()
+    theirs = torch.tensor(x, requires_grad=True)
+    out_ref = fn(torch.nn.functional, theirs)
+    (out_ref * torch.tensor(g)).sum().backward()
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == "float32" else dict(rtol=1e-12, atol=1e-12)
+    assert out.dtype == (tg.float32 if dtype == "float32" else tg.float64)
+    np.testing.assert_allclose(out.detach().numpy(), out_ref.detach().numpy(), **tol)
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), **tol)
+
+
+def test_module_reprs_match_pytorchs_own():
+    torch = pytest.importorskip("torch")
+    pairs = [(nn.LeakyReLU(0.1, True), torch.nn.LeakyReLU(0.1, True)),
+             (nn.ELU(0.5), torch.nn.ELU(0.5)), (nn.GELU("tanh"), torch.nn.GELU("tanh")),
+             (nn.Softplus(), torch.nn.Softplus()), (nn.Hardtanh(-2.0, 3.0, True),
+                                                     torch.nn.Hardtanh(-2.0, 3.0, True)),
+             (nn.ReLU6(True), torch.nn.ReLU6(True)), (nn.SiLU(True), torch.nn.SiLU(True)),
+             (nn.Softmax(dim=-1), torch.nn.Softmax(dim=-1)),
+             (nn.LogSoftmax(), torch.nn.LogSoftmax())]
+    for ours, theirs in pairs:
+        assert repr(ours) == repr(theirs)
