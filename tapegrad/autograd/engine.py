@@ -135,8 +135,9 @@ def run(roots, retain_graph, create_graph, targets=None):
     order = _topological_order([edge[0] for edge, _ in roots])
     useful = None if targets is None else _nodes_leading_to(order, targets)
     buffers = {}
+    sums = set()  # ids of gradient sums the engine made itself: safe to add into in place
     for (node, output_nr), g in roots:
-        _add_to_buffer(buffers, node, output_nr, g)
+        _add_to_buffer(buffers, node, output_nr, g, sums, create_graph)
     captured = {}
     # Memory a leaf must not adopt as its .grad: the caller's gradients, and (added as we
     # go) what another leaf already adopted.
@@ -148,7 +149,11 @@ def run(roots, retain_graph, create_graph, targets=None):
     try:
         for node in order:
             grads = buffers.pop(node, None)
-            if grads is None or (useful is not None and node not in useful):
+            if grads is None:
+                continue
+            for g in grads:  # ids are only meaningful while the tensor lives in a buffer
+                sums.discard(id(g))
+            if useful is not None and node not in useful:
                 continue
             grads = _apply_tensor_hooks(node, grads, handed_out)
             if targets is not None:
@@ -167,7 +172,7 @@ def run(roots, retain_graph, create_graph, targets=None):
                 node.release_saved()
             for edge, g in zip(node.next_edges, input_grads):
                 if edge is not None and g is not None:
-                    _add_to_buffer(buffers, edge[0], edge[1], g)
+                    _add_to_buffer(buffers, edge[0], edge[1], g, sums, create_graph)
     finally:
         grad_mode._set_enabled(previous_mode)
         if profiler.active is not None:
@@ -175,11 +180,27 @@ def run(roots, retain_graph, create_graph, targets=None):
     return captured
 
 
-def _add_to_buffer(buffers, node, output_nr, g):
+def _add_to_buffer(buffers, node, output_nr, g, sums, create_graph):
+    """Add ``g`` to the gradient waiting for output ``output_nr`` of ``node``.
+
+    The first sum is a new tensor; later ones add into it in place (a weight used at every
+    step of an RNN would otherwise allocate a new full-size gradient per step). Gradients
+    that came from elsewhere are never changed in place, and with create_graph the sums
+    stay on the tape.
+    """
     slots = buffers.get(node)
     if slots is None:
         slots = buffers[node] = [None] * node.n_outputs
-    slots[output_nr] = g if slots[output_nr] is None else slots[output_nr] + g
+    waiting = slots[output_nr]
+    if waiting is None:
+        slots[output_nr] = g
+    elif id(waiting) in sums and not create_graph:
+        waiting.array += g.array
+    else:
+        total = waiting + g
+        if not create_graph:
+            sums.add(id(total))
+        slots[output_nr] = total
 
 
 def _apply_tensor_hooks(node, grads, handed_out):

@@ -48,10 +48,6 @@ class FunctionCtx(Node):
     def name(self):
         return f"{self.op}Backward"
 
-    def _output_zeros(self, index):
-        shape, dtype, device = self.output_meta[index]
-        return device.xp.zeros(shape, dtype=dtype)
-
 
 class Function:
     """Subclass with ``forward(ctx, *args)`` and ``backward(ctx, *grads)`` staticmethods."""

@@ -111,6 +111,12 @@ class Node:
         from ..backend import CPU
         return CPU
 
+    def _output_zeros(self, index):
+        """Zeros in the shape of output ``index`` (for a multi-output node whose other
+        outputs received gradients but this one did not)."""
+        shape, dtype, device = self.output_meta[index]
+        return device.xp.zeros(shape, dtype=dtype)
+
     def release_saved(self):
         """Drop the saved values (backward without retain_graph); a second backward then fails."""
         if self._saved:
@@ -197,6 +203,30 @@ def record(op, result, inputs, backward, save=()):
         node.save(save, (out,))
     out.grad_fn = node
     return out
+
+
+def record_many(op, results, inputs, backward, save=()):
+    """``record`` for an operation with several results (``split``, ``unbind``…): one Node
+    with one output per result. ``backward(ctx, *grads)`` gets a gradient for every result
+    (zeros for those that received none) and returns one gradient per input."""
+    device = inputs[0].device
+    if anomaly._enabled:
+        for result in results:
+            anomaly.check_forward(op, result, inputs)
+    outs = [wrap(result, device) for result in results]
+    if not grad_mode._enabled or not any(
+            t is not None and (t._requires_grad or t.grad_fn is not None) for t in inputs):
+        return outs
+    node = Node(op, backward, inputs, n_outputs=len(outs))
+    node.output_meta = tuple((r.shape, r.dtype, device) for r in results)
+    if anomaly._enabled:
+        node.anomaly_trace = anomaly.user_frame()
+    for index, out in enumerate(outs):
+        out.grad_fn = node
+        out._output_nr = index
+    if save:
+        node.save(save, outs)
+    return outs
 
 
 # -- error messages that name the operation and the values --------------------------------

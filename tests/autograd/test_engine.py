@@ -225,3 +225,29 @@ def test_gradients_of_float32_leaves_are_float32_even_next_to_float64():
     y = leaf(3)
     (x * y).sum().backward()
     assert x.grad.dtype == tg.float32 and y.grad.dtype == tg.float64
+
+
+def test_summing_many_gradients_never_changes_a_gradient_that_came_from_outside():
+    # add's backward passes the caller's gradient through unchanged to both inputs, so the
+    # engine's running sum for y starts from the caller's tensor: it must add out of place
+    # first, and only then may it add into its own sum in place.
+    x = leaf(3)
+    y = x * 1.0
+    out = y + y + y + y
+    g = tg.tensor([1.0, 2.0, 3.0], dtype=tg.float64)
+    out.backward(g)
+    np.testing.assert_allclose(g.numpy(), [1.0, 2.0, 3.0])
+    np.testing.assert_allclose(x.grad.numpy(), [4.0, 8.0, 12.0])
+
+
+def test_a_weight_used_at_every_step_of_a_loop_gets_the_sum_of_all_steps():
+    from tapegrad.autograd import gradcheck
+    h0 = leaf(2, 3)
+
+    def twenty_steps(w):
+        h = h0
+        for _ in range(20):
+            h = (h @ w.mT * 0.5).tanh()
+        return h
+
+    assert gradcheck(twenty_steps, leaf(3, 3))

@@ -13,7 +13,7 @@ import operator
 import warnings
 
 from ..operands import promote, sum_to_shape
-from ..tape import mark_view, record
+from ..tape import mark_view, record, record_many
 from ..tensor import Tensor, wrap
 from .reduction import normalize_dims
 
@@ -526,17 +526,24 @@ def stack(tensors, dim=0):
 
 
 def _pieces(x, d, sizes, op):
-    """Consecutive slices of ``x`` along ``d`` with the given sizes, each recorded as ``op``."""
-    pieces, start = [], 0
+    """Consecutive slices of ``x`` along ``d`` with the given sizes (views), recorded as ONE
+    node with one output per piece;  ∂L/∂x = the pieces' gradients concatenated back.
+
+    One node rather than one per piece: each piece's backward would otherwise pad its
+    gradient with zeros to x's full shape, which costs O(pieces × size of x).
+    """
+    results, start = [], 0
     for size in sizes:
-        pieces.append(_slice(x, d, start, start + size, op))
+        results.append(x.array[(slice(None),) * d + (slice(start, start + size),)])
         start += size
-    return tuple(pieces)
+    def backward(ctx, *grads):
+        return cat(grads, d)
+    return tuple(_as_view_of(piece, x) for piece in record_many(op, results, (x,), backward))
 
 
 def split(tensor, split_size_or_sections, dim=0):
     """x cut along ``dim`` into pieces of split_size (the last may be smaller), or of the
-    sizes listed;  each piece's gradient is zero-padded back into place"""
+    sizes listed;  ∂L/∂x = the pieces' gradients concatenated back"""
     x = tensor
     if x.ndim == 0:
         raise RuntimeError("split: expects a tensor with at least 1 dimension, got a 0-d tensor")
@@ -560,7 +567,7 @@ def split(tensor, split_size_or_sections, dim=0):
 
 def chunk(input, chunks, dim=0):
     """x cut along ``dim`` into ``chunks`` pieces of ceil(n/chunks) (the last smaller; fewer
-    pieces when they run out);  each piece's gradient is zero-padded back into place"""
+    pieces when they run out);  ∂L/∂x = the pieces' gradients concatenated back"""
     x = input
     chunks = _int(chunks, "chunks", "chunk")
     if chunks <= 0:
@@ -576,13 +583,17 @@ def chunk(input, chunks, dim=0):
 
 
 def unbind(input, dim=0):
-    """x cut along ``dim`` into its slices, that dim removed;  each slice's gradient is put
-    back into place among zeros"""
+    """x cut along ``dim`` into its slices, that dim removed;  ∂L/∂x = the slices' gradients
+    stacked back along ``dim``"""
     x = input
     if x.ndim == 0:
         raise IndexError("unbind: a 0-d tensor has no dimension to unbind")
     d = _dim(x, dim, "unbind")
-    return tuple(_select(x, d, i, "unbind") for i in range(x.shape[d]))
+    # One node for all slices (see _pieces); the Ellipsis keeps 0-d slices arrays (views).
+    results = [x.array[(slice(None),) * d + (i, Ellipsis)] for i in range(x.shape[d])]
+    def backward(ctx, *grads):
+        return stack(grads, d)
+    return tuple(_as_view_of(piece, x) for piece in record_many("unbind", results, (x,), backward))
 
 
 # -- copies ---------------------------------------------------------------------------------
