@@ -106,8 +106,24 @@ def mlp_step():
     return interleaved({"MLP step, anomaly off": step, "MLP step, anomaly on": step_with_anomaly}, 50)
 
 
+def the_flag_check():
+    """What anomaly mode costs each operation when it is off: this test, in record()."""
+    from tapegrad.autograd import anomaly
+
+    def check():
+        if anomaly._enabled:
+            pass
+
+    def nothing():
+        pass
+
+    times = interleaved({"check": check, "nothing": nothing}, 20000)
+    return {"anomaly-off check, per op": max(times["check"] - times["nothing"], 0.0)}
+
+
 if __name__ == "__main__":
     print(f"threads: {args.threads}, numpy {np.__version__}, {os.cpu_count()} cpus")
-    for name, seconds in {**one_multiply(), **mlp_step()}.items():
-        unit, scale = ("µs", 1e6) if seconds < 1e-3 else ("ms", 1e3)
+    for name, seconds in {**one_multiply(), **mlp_step(), **the_flag_check()}.items():
+        unit, scale = (("ns", 1e9) if seconds < 1e-6 else ("µs", 1e6) if seconds < 1e-3
+                       else ("ms", 1e3))
         print(f"{name:<32}{seconds * scale:>9.2f} {unit}")
