@@ -5,7 +5,7 @@
 """
 from . import autograd, backend, data, dtypes, random, utils
 from .autograd import Size, Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from .autograd.ops import MODULES as _OP_MODULES
+from .autograd.ops import FUNCTIONAL_ONLY as _FUNCTIONAL_ONLY, MODULES as _OP_MODULES
 from .backend import cuda, device
 from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like,
                        linspace, ones, ones_like, rand, rand_like, randint, randn, randn_like,
@@ -25,7 +25,7 @@ short, int, long = int16, int32, int64
 # (cast and to_device are tapegrad's own building blocks; PyTorch spells them x.to(...).)
 for _module in _OP_MODULES:
     for _name in _module.__all__ + getattr(_module, "NON_DIFFERENTIABLE", []):
-        if _name not in ("cast", "to_device"):
+        if _name not in ("cast", "to_device") and _name not in _FUNCTIONAL_ONLY:
             globals()[_name] = getattr(_module, _name)
 del _module, _name
 

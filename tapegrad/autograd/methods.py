@@ -4,7 +4,7 @@ The loop below makes each differentiable operation of ``ops`` (each module's
 ``__all__``) a method, since their first argument is the tensor; the operators
 (``+``, ``@``, ``<`` …) and in-place methods are listed by hand after it.
 """
-from .ops import (MODULES, arithmetic as A, conversion as C, indexing as X, inplace as I,
+from .ops import (MODULES, NOT_METHODS, arithmetic as A, conversion as C, indexing as X, inplace as I,
                   linalg as L, pointwise as P, shape as S)
 from .tensor import Tensor
 
@@ -12,6 +12,8 @@ from .tensor import Tensor
 FUNCTIONS_ONLY = {"cat", "stack", "einsum", "where", "cast", "to_device", "true_divide"}
 
 for module in MODULES:
+    if module in NOT_METHODS:
+        continue
     for name in module.__all__ + getattr(module, "NON_DIFFERENTIABLE", []):
         if name not in FUNCTIONS_ONLY and not hasattr(Tensor, name):
             setattr(Tensor, name, getattr(module, name))

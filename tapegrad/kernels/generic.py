@@ -1,0 +1,75 @@
+"""The numba loops of ``kernels/cpu`` written with array operations only.
+
+numba compiles loops over numpy arrays; it cannot run on cupy (GPU) arrays. Until the
+CUDA kernels of issue 6 exist, a cuda tensor goes through these: each loops in Python
+over the kh·kw taps of a window (never over elements) and lets the array library do
+the rest, so they run on numpy and cupy alike. They are also the reference the tests
+compare the numba kernels with.
+"""
+
+
+def col2im_add(xp, columns, out, window):
+    """out[n, c, p·sh + i·dh - top, q·sw + j·dw - left] += columns[c, i, j, n, p, q]."""
+    channels, kh, kw, batch, ho, wo = columns.shape
+    height, width = out.shape[2], out.shape[3]
+    (sh, sw), (dh, dw) = window.stride, window.dilation
+    top, left = window.padding[0], window.padding[2]
+    # Add into a padded image big enough for every window, then keep the inside.
+    rows = max(height + top, (ho - 1) * sh + (kh - 1) * dh + 1)
+    cols = max(width + left, (wo - 1) * sw + (kw - 1) * dw + 1)
+    image = xp.zeros((batch, channels, rows, cols), out.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            r, c = i * dh, j * dw
+            image[:, :, r:r + (ho - 1) * sh + 1:sh, c:c + (wo - 1) * sw + 1:sw] += (
+                columns[:, i, j].transpose(1, 0, 2, 3))
+    out += image[:, :, top:top + height, left:left + width]
+    return out
+
+
+def max_pool_forward(xp, x, window, out, indices):
+    """Max over each window and the flat index (row·W + col) of the first maximum (NaN wins)."""
+    batch, channels, height, width = x.shape
+    ho, wo = out.shape[2], out.shape[3]
+    (kh, kw), (sh, sw), (dh, dw) = window.kernel, window.stride, window.dilation
+    top, left = window.padding[0], window.padding[2]
+    best = xp.full(out.shape, -xp.inf, x.dtype)
+    where = xp.full(out.shape, -1, "int64")
+    p_rows = xp.arange(ho) * sh - top
+    q_cols = xp.arange(wo) * sw - left
+    for i in range(kh):
+        rows = p_rows + i * dh
+        row_ok = (rows >= 0) & (rows < height)
+        for j in range(kw):
+            cols = q_cols + j * dw
+            col_ok = (cols >= 0) & (cols < width)
+            valid = row_ok[:, None] & col_ok[None, :]
+            position = rows.clip(0, height - 1)[:, None] * width + cols.clip(0, width - 1)[None, :]
+            value = x[:, :, rows.clip(0, height - 1)[:, None], cols.clip(0, width - 1)[None, :]]
+            where = xp.where(valid & (where < 0), position, where)
+            better = valid & ((value > best) | xp.isnan(value))
+            best = xp.where(better, value, best)
+            where = xp.where(better, position, where)
+    out[...] = best
+    indices[...] = where
+    return out, indices
+
+
+def scatter_add_last(xp, out, indices, values):
+    """out[n, c, indices[n, c, k]] += values[n, c, k] (out is (B, C, M))."""
+    batch, channels, size = out.shape
+    base = (xp.arange(batch * channels) * size).reshape(batch, channels, 1)
+    flat = (indices + base).ravel()
+    sums = xp.bincount(flat, weights=values.ravel(), minlength=out.size)
+    out += sums.reshape(out.shape).astype(out.dtype)
+    return out
+
+
+def index_add(xp, out, index, src):
+    """out (A, n_in, B)[a, index[o], b] += src (A, n_out, B)[a, o, b]."""
+    outer, n_in, inner = out.shape
+    position = ((xp.arange(outer)[:, None, None] * n_in + xp.asarray(index)[None, :, None]) * inner
+                + xp.arange(inner)[None, None, :])
+    sums = xp.bincount(position.ravel(), weights=src.ravel(), minlength=out.size)
+    out += sums.reshape(out.shape).astype(out.dtype)
+    return out
