@@ -5,7 +5,8 @@
 """
 import importlib
 
-INSTALL_HINT = 'install the cuda extra: pip install "tapegrad[cuda]" (it brings cupy-cuda12x)'
+INSTALL_HINT = ('install the cuda extra: pip install "tapegrad[cuda]" (it brings cupy-cuda12x and '
+                'numba-cuda)')
 
 _cupy = None
 

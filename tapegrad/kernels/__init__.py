@@ -7,7 +7,7 @@ arrays. Each function here picks the implementation for that backend:
 
 * numpy (cpu): ``kernels/cpu`` — im2col by stride tricks into reused workspaces, one
   GEMM per product, numba loops where numpy would need a Python loop;
-* cupy (cuda): ``kernels/cuda`` (numba.cuda kernels, issue 6) for convolution,
+* cupy (cuda): ``kernels/cuda`` (numba.cuda kernels) for convolution,
   unfold/fold and max pooling, with the same signatures; everything else (average
   pooling, index_add) runs the array code of ``kernels/cpu`` with ``kernels/generic.py``
   (loops over the window taps with array operations) in place of the numba loops.
@@ -26,9 +26,8 @@ _SUPPORTED = ("numpy", "cupy")
 
 def _check(xp, what):
     if xp.__name__ not in _SUPPORTED:
-        raise NotImplementedError(f"{what}: no kernel for arrays of {xp.__name__} (tapegrad has "
-                                  f"kernels for numpy, and array-only fallbacks for cupy; "
-                                  f"dedicated CUDA kernels are issue 6)")
+        raise NotImplementedError(f"{what}: no kernel for arrays of {xp.__name__}; tapegrad's "
+                                  f"kernels work on numpy (cpu) and cupy (cuda) arrays")
 
 
 _cuda = None

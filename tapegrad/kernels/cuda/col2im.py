@@ -22,6 +22,8 @@ warp writes 32 consecutive values of ``out`` (coalesced). A thread visits the kh
 taps; tap i reaches a row only when h + top - i·dh is a non-negative multiple of sh
 below Ho·sh (once it is negative it stays negative for larger i: the loop stops).
 The sum starts at ``zero``, a 0 of the array's dtype, so float32 sums stay float32.
+Integer division is slow on a GPU (tens of instructions for 64-bit integers), so the
+common stride 1 skips it: the branch is the same for every thread, so it costs nothing.
 """
 from numba import cuda
 
@@ -44,18 +46,24 @@ def col2im_kernel(columns, out, kh, kw, sh, sw, dh, dw, top, left, ho, wo, zero)
             hp = h + top - i * dh                   # = p·sh if tap i of row p reads h
             if hp < 0:
                 break
-            if hp % sh != 0:
+            if sh == 1:                             # (no division: the common case)
+                p = hp
+            elif hp % sh == 0:
+                p = hp // sh
+            else:
                 continue
-            p = hp // sh
             if p >= ho:
                 continue
             for j in range(kw):
                 wp = w + left - j * dw
                 if wp < 0:
                     break
-                if wp % sw != 0:
+                if sw == 1:
+                    q = wp
+                elif wp % sw == 0:
+                    q = wp // sw
+                else:
                     continue
-                q = wp // sw
                 if q >= wo:
                     continue
                 acc += columns[c * kh * kw + i * kw + j, n, p * wo + q]

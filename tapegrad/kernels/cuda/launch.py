@@ -74,17 +74,18 @@ def current_stream(xp):
     return cuda.external_stream(xp.cuda.get_current_stream().ptr)
 
 
-def launch(kernel, xp, total, *args, threads=None, blocks=None):
-    """Run ``kernel`` over the flat range [0, total) on cupy's current stream, with the
-    arrays among ``args`` passed as device views. Nothing is launched for total = 0."""
+def launch(kernel, xp, total, *args):
+    """Run the grid-stride ``kernel`` over the flat range [0, total) on cupy's current
+    stream, with the arrays among ``args`` passed as device views. Nothing is launched
+    for total = 0."""
     if total <= 0:
         return
     if SIMULATOR:
-        threads = threads or SIMULATOR_THREADS
-        blocks = blocks or min(blocks_for(total, threads), SIMULATOR_BLOCKS)
+        threads = SIMULATOR_THREADS
+        blocks = min(blocks_for(total, threads), SIMULATOR_BLOCKS)
     else:
-        threads = threads or THREADS
-        blocks = blocks or blocks_for(total, threads)
+        threads = THREADS
+        blocks = blocks_for(total, threads)
     run(kernel, xp, blocks, threads, *args)
 
 
