@@ -15,6 +15,7 @@ import warnings
 
 from . import anomaly, grad_mode, profiler
 from .tape import AccumulateGrad, edge_to, freed_graph_message
+from .tensor import Tensor, wrap
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
@@ -55,7 +56,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 
 def _as_sequences(tensors, grads):
-    from .tensor import Tensor
     if isinstance(tensors, Tensor):
         tensors = (tensors,)
     if grads is None:
@@ -69,7 +69,6 @@ def _as_sequences(tensors, grads):
 
 def _root_gradients(tensors, grads, create_graph):
     """(edge, gradient) pairs to start from, with the gradients checked against the outputs."""
-    from .tensor import Tensor, wrap
     roots = []
     for i, (t, g) in enumerate(zip(tensors, grads)):
         edge = edge_to(t)
@@ -234,7 +233,6 @@ def _call_backward(node, grads):
     if node.backward_fn is None or node._saved_arrays_freed:
         raise RuntimeError(freed_graph_message(node))
     if node.n_outputs > 1 and node.materialize_grads:
-        from .tensor import wrap
         grads = [g if g is not None else
                  wrap(node._output_zeros(i), node._device_of_output())
                  for i, g in enumerate(grads)]
@@ -262,11 +260,13 @@ def _checked_gradient(node, index, g):
     """A gradient must match its input's shape and device; it is cast to the input's dtype."""
     if g is None or node.next_edges[index] is None:
         return None
-    from .tensor import Tensor
+    shape, dtype, device = node.input_meta[index]
+    if (type(g) is Tensor and g.array.shape == shape and g.array.dtype == dtype
+            and g.device is device):
+        return g   # the common case, checked with the cheapest tests first
     if not isinstance(g, Tensor):
         raise TypeError(f"the backward of '{node.op}' returned a {type(g).__name__} as gradient "
                         f"{index}; gradients must be Tensors (or None)")
-    shape, dtype, device = node.input_meta[index]
     if tuple(g.shape) != tuple(shape):
         raise RuntimeError(f"the backward of '{node.op}' returned a gradient of shape "
                            f"{tuple(g.shape)} for input {index}, which has shape {tuple(shape)}")
@@ -292,7 +292,6 @@ def _accumulate(tensor, g, create_graph, handed_out):
             array = g.device.xp.array(array, copy=True)  # shared, partial or strided: copy
             owner = array
         handed_out.add(id(owner))
-        from .tensor import wrap
         tensor._grad = wrap(array, g.device)
     else:
         target = tensor._grad
