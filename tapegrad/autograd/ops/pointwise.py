@@ -140,7 +140,8 @@ def relu(input):
     x = _tensor_input("relu", input)
     def backward(ctx, grad):
         y, = ctx.saved_tensors
-        return grad * (y > 0)
+        # relu' is 0 or 1: a constant mask (no gradient of its own), made in grad's dtype.
+        return grad * wrap((y.array > 0).astype(grad.array.dtype), y.device)
     return record("relu", x.device.xp.maximum(x.array, 0), (x,), backward, save=(OUTPUT,))
 
 
