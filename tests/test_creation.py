@@ -351,4 +351,8 @@ def test_seed_picks_a_fresh_seed_and_reports_it():
 
 
 def test_a_negative_seed_is_accepted_as_in_pytorch():
-    tg.Generator().manual_seed(-1)
+    generator = tg.Generator().manual_seed(-1)
+    assert generator.initial_seed() == 0xffff_ffff_ffff_ffff - 1   # PyTorch's mapping
+    first = tg.randn(3, generator=tg.Generator().manual_seed(-5))
+    again = tg.randn(3, generator=tg.Generator().manual_seed(-5))
+    assert first.tolist() == again.tolist()
