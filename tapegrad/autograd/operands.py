@@ -78,5 +78,7 @@ def sum_to_shape(grad, shape):
     axes = tuple(range(extra)) + tuple(
         extra + i for i, size in enumerate(shape) if size == 1 and grad.shape[extra + i] != 1)
     from .ops.reduction import sum as reduce_sum
+    if len(axes) == extra:   # only leading axes were added (a bias): one sum gives the shape
+        return reduce_sum(grad, dim=axes)
     summed = reduce_sum(grad, dim=axes, keepdim=True) if axes else grad
     return summed.reshape(shape) if tuple(summed.shape) != tuple(shape) else summed

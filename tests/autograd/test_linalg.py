@@ -93,6 +93,20 @@ CASES += [
          name="list-of-operands"),
     Case("einsum", lambda a: L.einsum("ij,kj->ik", a, a), [leaf(3, 4)], name="same-operand-twice"),
 ]
+CASES += [
+    Case("addmm", L.addmm, [leaf(4), leaf(3, 2), leaf(2, 4)], name="bias-row"),
+    Case("addmm", L.addmm, [leaf(3, 4), leaf(3, 2), leaf(2, 4)], name="full-input"),
+    Case("addmm", L.addmm, [leaf(3, 1), leaf(3, 2), leaf(2, 4)], name="bias-column"),
+    Case("addmm", L.addmm, [leaf(), leaf(3, 2), leaf(2, 4)], name="0d-input"),
+    Case("addmm", lambda b, x, w: L.addmm(b, x, transposed(w)), [leaf(4), leaf(3, 2), leaf(4, 2)],
+         name="linear-layer-x-at-w-transposed"),
+    Case("addmm", L.addmm, [constant(4), noncontiguous(3, 2), noncontiguous(2, 4)],
+         name="noncontiguous"),
+    Case("addmm", lambda b, x, w: L.addmm(b, x, w, beta=0.5, alpha=-2.0),
+         [leaf(4), leaf(3, 2), leaf(2, 4)], name="beta-alpha"),
+    Case("addmm", lambda b, x, w: L.addmm(b, x, w, beta=0), [leaf(3, 4), leaf(3, 2), leaf(2, 4)],
+         name="beta-0"),
+]
 
 
 @pytest.mark.parametrize("case", CASES, ids=repr)
@@ -205,6 +219,60 @@ def test_the_graph_names_the_operation():
     assert L.mm(a, leaf(3, 2)).grad_fn.name() == "MmBackward"
     assert L.outer(leaf(2), leaf(3)).grad_fn.name() == "OuterBackward"
     assert L.einsum("ij->", a).grad_fn.name() == "EinsumBackward"
+
+
+# -- addmm: y = β·b + α·(x @ W) -----------------------------------------------------------------
+def test_addmm_gives_beta_input_plus_alpha_product():
+    b, x, w = leaf(4), leaf(3, 2), leaf(2, 4)
+    np.testing.assert_allclose(arr(L.addmm(b, x, w)), arr(b) + arr(x) @ arr(w))
+    np.testing.assert_allclose(arr(L.addmm(b, x, w, beta=0.5, alpha=3)),
+                               0.5 * arr(b) + 3 * (arr(x) @ arr(w)))
+    np.testing.assert_allclose(arr(b.addmm(x, w)), arr(tg.addmm(b, x, w)))
+    assert L.addmm(b, x, w).grad_fn.name() == "AddmmBackward"
+
+
+def test_addmm_with_beta_0_ignores_the_input_even_its_nans():
+    b = tg.full((3, 4), float("nan"), dtype=tg.float64)
+    x, w = leaf(3, 2), leaf(2, 4)
+    np.testing.assert_allclose(arr(L.addmm(b, x, w, beta=0)), arr(x) @ arr(w))
+
+
+def test_addmm_bias_gradient_is_the_output_gradient_summed_over_rows():
+    b, x, w = leaf(4), leaf(3, 2), leaf(2, 4)
+    L.addmm(b, x, w, beta=2).sum().backward()
+    np.testing.assert_allclose(arr(b.grad), np.full(4, 6.0))   # β · 3 rows
+
+
+def test_addmm_gives_a_transposed_weight_its_gradient_in_its_own_c_order():
+    w = tg.tensor(np.ones((4, 2)), requires_grad=True)
+    L.addmm(leaf(4), leaf(3, 2), w.mT).sum().backward()
+    assert w.grad.array.flags.c_contiguous
+
+
+def test_addmm_float32_stays_float32():
+    b, x, w = (tg.ones(4), tg.ones(3, 2, requires_grad=True), tg.ones(2, 4))
+    y = L.addmm(b, x, w)
+    y.sum().backward()
+    assert y.dtype == tg.float32 and x.grad.dtype == tg.float32
+
+
+@pytest.mark.parametrize("shapes, message", [
+    (((4,), (3, 2), (3, 4)), r"addmm: shapes \(3, 2\) and \(3, 4\) cannot be multiplied"),
+    (((4,), (3,), (3, 4)), r"addmm: mat1 and mat2 must be 2-D matrices, got shapes \(3,\)"),
+    (((5,), (3, 2), (2, 4)), r"addmm: input of shape \(5,\) does not broadcast to the shape "
+                             r"\(3, 4\)"),
+    (((2, 3, 4), (3, 2), (2, 4)), r"addmm: input of shape \(2, 3, 4\) does not broadcast"),
+])
+def test_addmm_checks_its_shapes_naming_them(shapes, message):
+    b, x, w = (leaf(*s) for s in shapes)
+    with pytest.raises(RuntimeError, match=message):
+        L.addmm(b, x, w)
+
+
+def test_addmm_refuses_mixed_dtypes_naming_them():
+    with pytest.raises(RuntimeError, match="addmm: expected operands of one dtype, but got "
+                                           "tapegrad.float32 and tapegrad.float64"):
+        L.addmm(tg.ones(4), leaf(3, 2), leaf(2, 4))
 
 
 # -- dtypes ----------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import tapegrad as tg
+from tapegrad.autograd.ops import pointwise as P
 
 from ..support import Case, leaf, noncontiguous, positive, values
 
@@ -80,6 +81,16 @@ CASES = (
     + cases_of("tanh", lambda x: tg.tanh(x), layouts(leaf))
     + cases_of("sigmoid", lambda x: tg.sigmoid(x), layouts(leaf))
     + [Case("sigmoid", lambda x: x.sigmoid(), [leaf(6, low=-8.0, high=8.0)], name="wide")]
+    # tanh's and sigmoid's backwards are operations of their own (one recorded op per use
+    # instead of three); their derivatives give tanh and sigmoid their higher derivatives.
+    + [Case("tanh_backward", P.tanh_backward, [leaf(3, 4), leaf(3, 4, low=-0.9, high=0.9)]),
+       Case("tanh_backward", P.tanh_backward, [noncontiguous(3, 4), leaf(3, 4)],
+            name="noncontiguous"),
+       Case("tanh_backward", P.tanh_backward, [leaf(), leaf()], name="0d"),
+       Case("sigmoid_backward", P.sigmoid_backward, [leaf(3, 4), leaf(3, 4, low=0.1, high=0.9)]),
+       Case("sigmoid_backward", P.sigmoid_backward, [leaf(3, 4), noncontiguous(3, 4)],
+            name="noncontiguous"),
+       Case("sigmoid_backward", P.sigmoid_backward, [leaf(), leaf()], name="0d")]
     + cases_of("relu", lambda x: tg.relu(x), kinked((0.0,)))
     + cases_of("clamp", lambda x: tg.clamp(x, -0.5, 0.5), kinked(CLAMP_KINKS))
     + [Case("clamp", lambda x: tg.clamp(x, min=-0.5),
@@ -188,6 +199,16 @@ def test_sigmoid_is_exact_and_finite_far_from_zero(dtype):
     grad = x.grad.numpy()
     assert x.grad.dtype is dtype and np.isfinite(grad).all()
     np.testing.assert_array_equal(grad[[0, 2, 4]], [0.0, 0.25, 0.0])
+
+
+def test_tanh_and_sigmoid_record_one_operation_for_their_backward():
+    x = leaf(3)
+    for f, backward_op in ((tg.tanh, "tanh_backward"), (tg.sigmoid, "sigmoid_backward")):
+        (g,) = tg.autograd.grad(f(x).sum(), x, create_graph=True)
+        assert g.grad_fn.op == backward_op
+        y = f(x).detach().numpy()
+        expected = 1 - y * y if f is tg.tanh else y * (1 - y)
+        np.testing.assert_allclose(g.detach().numpy(), expected)
 
 
 def test_sigmoid_is_accurate_for_moderate_inputs():

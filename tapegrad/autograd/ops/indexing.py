@@ -289,7 +289,10 @@ def _along(xp, index, dim):
 def gather_along(op, x, dim, index, saved=()):
     """y[i][j] = x[index[i][j]][j] (dim 0, any ndim), recorded as ``op``; ``index`` is an
     already checked int64 array (sort, topk, … use this for their values)."""
-    return _index(op, x, _along(x.device.xp, index, dim), True, saved)
+    # One index per line along dim (cross entropy's targets) cannot name a position twice:
+    # the backward may then assign instead of the slower add.at.
+    repeats = index.ndim > 0 and index.shape[dim] > 1
+    return _index(op, x, _along(x.device.xp, index, dim), repeats, saved)
 
 
 def _block(shape):

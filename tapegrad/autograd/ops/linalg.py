@@ -27,7 +27,7 @@ einsum of the incoming gradient with all the other operands (see `_einsum_operan
 from functools import lru_cache
 
 from ... import dtypes
-from ..operands import promote, sum_to_shape
+from ..operands import check_same_device, promote, sum_to_shape
 from ..tape import record
 from .shape import matrix_transpose
 from ..tensor import Tensor, wrap
@@ -248,6 +248,53 @@ def outer(input, vec2):
 ger = outer
 
 
+def addmm(input, mat1, mat2, *, beta=1, alpha=1):
+    """y = β·b + α·(x @ W), for x (n, k), W (k, m) and b broadcastable to (n, m);
+    ∂L/∂b = β·∂L/∂y summed to b's shape,  ∂L/∂x = α·∂L/∂y @ Wᵀ,  ∂L/∂W = α·xᵀ @ ∂L/∂y
+
+    A Linear layer is ``addmm(bias, x, weight.T)``: one recorded operation where
+    ``x @ weight.T + bias`` takes two, and the bias is added in place into the fresh product.
+    With beta = 0, b is ignored (its NaNs do not spread), as in PyTorch.
+    """
+    for name, value in (("input", input), ("mat1", mat1), ("mat2", mat2)):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"addmm: {name} must be a Tensor, got {type(value).__name__}")
+    b, x, w = input, mat1, mat2
+    if not b.array.dtype == x.array.dtype == w.array.dtype:
+        check_same_dtype("addmm", b, x, w)   # raises, naming the dtypes
+    check_same_device("addmm", b, x, w)
+    if x.ndim != 2 or w.ndim != 2:
+        raise RuntimeError(f"addmm: mat1 and mat2 must be 2-D matrices, got shapes {_shape(x)} "
+                           f"and {_shape(w)}")
+    if x.shape[1] != w.shape[0]:
+        raise RuntimeError(f"addmm: shapes {_shape(x)} and {_shape(w)} cannot be multiplied "
+                           f"({x.shape[1]} != {w.shape[0]})")
+    out_shape = (x.shape[0], w.shape[1])
+    b_shape = _shape(b)
+    if len(b_shape) > 2 or any(s not in (1, o) for s, o in zip(reversed(b_shape),
+                                                               reversed(out_shape))):
+        raise RuntimeError(f"addmm: input of shape {b_shape} does not broadcast to the shape "
+                           f"{out_shape} of mat1 {_shape(x)} @ mat2 {_shape(w)}")
+    y = x.device.xp.matmul(x.array, w.array)   # a fresh array: scale and add in place
+    if alpha != 1:
+        y *= alpha
+    if beta != 0:
+        y += b.array if beta == 1 else beta * b.array
+
+    def backward(ctx, grad):
+        x, w = ctx.saved_tensors
+        g = grad if alpha == 1 else grad * alpha
+        return (sum_to_shape(grad if beta == 1 else grad * beta, b_shape)
+                if ctx.needs_input_grad[0] else None,
+                _grad_left(g, w, x_transposed) if ctx.needs_input_grad[1] else None,
+                _grad_right(x, g, w_transposed) if ctx.needs_input_grad[2] else None)
+
+    x_transposed = x.requires_grad and _transposed_layout(x.array)
+    w_transposed = w.requires_grad and _transposed_layout(w.array)
+    return record("addmm", y, (b, x, w), backward,
+                  save=(x if w.requires_grad else None, w if x.requires_grad else None))
+
+
 # -- einsum -----------------------------------------------------------------------------------
 # The subscripts, in the order an implicit output lists them (upper case first, as in torch).
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -431,4 +478,4 @@ def _einsum_operand_grad(spec, i, grad, saved, shape):
     return _as_shape(g, shape)
 
 
-__all__ = ["matmul", "mm", "bmm", "mv", "dot", "outer", "ger", "einsum"]
+__all__ = ["matmul", "mm", "bmm", "mv", "dot", "outer", "ger", "addmm", "einsum"]

@@ -4,6 +4,8 @@ Each function computes f on the backend array, and beside it, `backward` returns
 incoming gradient times f'. The backward uses tensor operations, so it can itself be
 recorded (``create_graph=True``) and differentiated again.
 """
+from contextlib import nullcontext
+
 from ..tape import OUTPUT, record
 from ..tensor import Tensor, wrap
 
@@ -118,21 +120,63 @@ def tanh(input):
     x = _float_input("tanh", input)
     def backward(ctx, grad):
         y, = ctx.saved_tensors
-        return grad * (1 - y * y)
+        return tanh_backward(grad, y)
     return record("tanh", x.device.xp.tanh(x.array), (x,), backward, save=(OUTPUT,))
+
+
+def tanh_backward(grad, output):
+    """z = g·(1 - y²), tanh's backward from its output y, as one operation;
+    ∂z/∂g = 1 - y²,  ∂z/∂y = -2·g·y
+
+    ``grad * (1 - y * y)`` would record three operations at every use of tanh (an RNN
+    has one per time step); this records one, and still has a derivative of its own, so
+    second derivatives (``create_graph=True``) work as before.
+    """
+    z = 1 - output.array * output.array
+    z *= grad.array
+    def backward(ctx, grad_z):
+        g, y = ctx.saved_tensors
+        return (grad_z * (1 - y * y) if ctx.needs_input_grad[0] else None,
+                grad_z * g * y * -2 if ctx.needs_input_grad[1] else None)
+    return record("tanh_backward", z, (grad, output), backward, save=(grad, output))
 
 
 def sigmoid(input):
     """y = 1/(1 + e⁻ˣ);  dy/dx = y(1 - y)"""
     x = _float_input("sigmoid", input)
     xp = x.device.xp
-    # e^{-|x|} never overflows: 1/(1+e^{-x}) for x >= 0 and e^{x}/(1+e^{x}) for x < 0.
-    e = xp.exp(-xp.abs(x.array))
-    y = xp.where(x.array >= 0, 1 / (1 + e), e / (1 + e)).astype(x.array.dtype, copy=False)
+    if x.array.dtype.itemsize >= 4:
+        # Four passes. Where e⁻ˣ overflows (x < -88 in float32), y is 0 and the true value is
+        # below the smallest normal float anyway: no accuracy is lost, only numpy's warning.
+        with _overflow_allowed(xp):
+            e = xp.exp(-x.array)
+        e += 1
+        y = xp.reciprocal(e, out=e) if e.ndim else xp.reciprocal(e)
+    else:   # float16 overflows already at x < -11, where y is still representable
+        e = xp.exp(-xp.abs(x.array))   # e^{-|x|} never overflows
+        y = xp.where(x.array >= 0, 1 / (1 + e), e / (1 + e)).astype(x.array.dtype, copy=False)
     def backward(ctx, grad):
         y, = ctx.saved_tensors
-        return grad * (y * (1 - y))
+        return sigmoid_backward(grad, y)
     return record("sigmoid", y, (x,), backward, save=(OUTPUT,))
+
+
+def sigmoid_backward(grad, output):
+    """z = g·y(1 - y), the sigmoid's backward from its output y, as one operation;
+    ∂z/∂g = y(1 - y),  ∂z/∂y = g(1 - 2y)"""
+    z = 1 - output.array
+    z *= output.array
+    z *= grad.array
+    def backward(ctx, grad_z):
+        g, y = ctx.saved_tensors
+        return (grad_z * (y * (1 - y)) if ctx.needs_input_grad[0] else None,
+                grad_z * g * (1 - 2 * y) if ctx.needs_input_grad[1] else None)
+    return record("sigmoid_backward", z, (grad, output), backward, save=(grad, output))
+
+
+def _overflow_allowed(xp):
+    errstate = getattr(xp, "errstate", None)   # cupy never warns, and has no errstate
+    return errstate(over="ignore") if errstate else nullcontext()
 
 
 def relu(input):

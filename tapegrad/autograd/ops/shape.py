@@ -206,8 +206,7 @@ def matrix_transpose(input):
                            f"tensor of shape {tuple(x.shape)}")
     def backward(ctx, grad):
         return matrix_transpose(grad)
-    return _as_view_of(record("matrix_transpose", x.device.xp.swapaxes(x.array, -1, -2), (x,),
-                              backward), x)
+    return mark_view(record("matrix_transpose", x.array.swapaxes(-1, -2), (x,), backward), x)
 
 
 def numpy_T(input):
@@ -292,7 +291,7 @@ def _expanded(x, sizes, op):
     old_shape = tuple(x.shape)
     def backward(ctx, grad):
         return sum_to_shape(grad, old_shape)
-    return _as_view_of(record(op, result, (x,), backward), x)
+    return mark_view(record(op, result, (x,), backward), x)   # broadcast_to always gives a view
 
 
 def expand(input, *sizes):
