@@ -90,7 +90,13 @@ CASES = (
        Case("sigmoid_backward", P.sigmoid_backward, [leaf(3, 4), leaf(3, 4, low=0.1, high=0.9)]),
        Case("sigmoid_backward", P.sigmoid_backward, [leaf(3, 4), noncontiguous(3, 4)],
             name="noncontiguous"),
-       Case("sigmoid_backward", P.sigmoid_backward, [leaf(), leaf()], name="0d")]
+       Case("sigmoid_backward", P.sigmoid_backward, [leaf(), leaf()], name="0d"),
+       Case("relu_backward", P.relu_backward, [leaf(3, 4), as_leaf(away_from(3, 4, points=(0.0,)))]),
+       Case("relu_backward", P.relu_backward,
+            [noncontiguous(3, 4), as_noncontiguous_leaf(away_from(3, 4, points=(0.0,)))],
+            name="noncontiguous"),
+       Case("relu_backward", P.relu_backward, [leaf(), as_leaf(away_from(points=(0.0,)))],
+            name="0d")]
     + cases_of("relu", lambda x: tg.relu(x), kinked((0.0,)))
     + cases_of("clamp", lambda x: tg.clamp(x, -0.5, 0.5), kinked(CLAMP_KINKS))
     + [Case("clamp", lambda x: tg.clamp(x, min=-0.5),
@@ -201,13 +207,14 @@ def test_sigmoid_is_exact_and_finite_far_from_zero(dtype):
     np.testing.assert_array_equal(grad[[0, 2, 4]], [0.0, 0.25, 0.0])
 
 
-def test_tanh_and_sigmoid_record_one_operation_for_their_backward():
+def test_tanh_sigmoid_and_relu_record_one_operation_for_their_backward():
     x = leaf(3)
-    for f, backward_op in ((tg.tanh, "tanh_backward"), (tg.sigmoid, "sigmoid_backward")):
+    for f, backward_op in ((tg.tanh, "tanh_backward"), (tg.sigmoid, "sigmoid_backward"),
+                           (tg.relu, "relu_backward")):
         (g,) = tg.autograd.grad(f(x).sum(), x, create_graph=True)
         assert g.grad_fn.op == backward_op
         y = f(x).detach().numpy()
-        expected = 1 - y * y if f is tg.tanh else y * (1 - y)
+        expected = {tg.tanh: 1 - y * y, tg.sigmoid: y * (1 - y), tg.relu: (y > 0) * 1.0}[f]
         np.testing.assert_allclose(g.detach().numpy(), expected)
 
 

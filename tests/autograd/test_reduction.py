@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import tapegrad as tg
+from tapegrad.autograd.ops import reduction as R
 from tests.support import Case, constant, leaf, noncontiguous, positive
 
 
@@ -99,6 +100,13 @@ CASES = [
     Case("log_softmax", lambda x: x.log_softmax(-2), [leaf(3, 4)], name="dim-2"),
     Case("log_softmax", lambda x: x.log_softmax(2), [noncontiguous(2, 3, 4)],
          name="dim2_noncontig"),
+    # log_softmax's backward is an operation of its own, with its own derivatives
+    Case("log_softmax_backward", lambda g, y: R.log_softmax_backward(g, y, (1,)),
+         [leaf(3, 4), leaf(3, 4, low=-3.0, high=-0.1)]),
+    Case("log_softmax_backward", lambda g, y: R.log_softmax_backward(g, y, (0,)),
+         [noncontiguous(2, 3), leaf(2, 3, low=-3.0, high=-0.1)], name="dim0_noncontig"),
+    Case("log_softmax_backward", lambda g, y: R.log_softmax_backward(g, y, ()),
+         [leaf(), leaf(low=-3.0, high=-0.1)], name="0d"),
     # cumsum
     Case("cumsum", lambda x: x.cumsum(0), [leaf()]),
     Case("cumsum", lambda x: x.cumsum(0), [leaf(5)]),

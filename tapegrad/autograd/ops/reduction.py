@@ -65,7 +65,9 @@ def kept_shape(shape, axes):
 def _kept(grad, shape, axes, keepdim):
     """A reduction's result (or its gradient) with the reduced dims back as size 1, so that it
     broadcasts against the input."""
-    return grad if keepdim else grad.reshape(kept_shape(shape, axes))
+    if keepdim or grad.ndim == 0:   # a 0-d value broadcasts against anything as it is
+        return grad
+    return grad.reshape(kept_shape(shape, axes))
 
 
 def _count(shape, axes):
@@ -124,7 +126,7 @@ def mean(input, dim=None, keepdim=False, dtype=None):
     count = _count(shape, axes)
     result = x.device.xp.asarray(x.array.mean(axis=axes, keepdims=keepdim))
     def backward(ctx, grad):
-        return _kept(grad, shape, axes, keepdim).expand(shape) / count
+        return _kept(grad / count, shape, axes, keepdim).expand(shape)
     return record("mean", result, (x,), backward)
 
 
@@ -397,8 +399,23 @@ def log_softmax(input, dim, dtype=None):
         y = shifted - xp.log(xp.exp(shifted).sum(axis=axes, keepdims=True))
     def backward(ctx, grad):
         y, = ctx.saved_tensors
-        return grad - y.exp() * grad.sum(axes, keepdim=True)
+        return log_softmax_backward(grad, y, axes)
     return record("log_softmax", y, (x,), backward, save=(OUTPUT,))
+
+
+def log_softmax_backward(grad, output, axes):
+    """z = g - e^y Σ g (sums along ``axes``), log_softmax's backward from its output y, as
+    one operation (every classifier's loss runs it);
+    ∂L/∂g = ∂L/∂z - Σ (∂L/∂z · e^y),  ∂L/∂y = -∂L/∂z · e^y · Σ g"""
+    xp = grad.device.xp
+    g = grad.array
+    z = g - xp.exp(output.array) * g.sum(axis=axes, keepdims=True)
+    def backward(ctx, grad_z):
+        g, y = ctx.saved_tensors
+        e = y.exp()
+        return (grad_z - (grad_z * e).sum(axes, keepdim=True) if ctx.needs_input_grad[0] else None,
+                -(grad_z * e) * g.sum(axes, keepdim=True) if ctx.needs_input_grad[1] else None)
+    return record("log_softmax_backward", z, (grad, output), backward, save=(grad, output))
 
 
 # -- running sums ---------------------------------------------------------------------------
