@@ -150,11 +150,14 @@ def run(roots, retain_graph, create_graph, targets=None):
             grads = buffers.pop(node, None)
             if grads is None:
                 continue
-            for g in grads:  # ids are only meaningful while the tensor lives in a buffer
-                sums.discard(id(g))
+            if sums:
+                for g in grads:  # ids are only meaningful while the tensor lives in a buffer
+                    sums.discard(id(g))
             if useful is not None and node not in useful:
                 continue
-            grads = _apply_tensor_hooks(node, grads, handed_out)
+            if node.pre_hooks or node.retained or (type(node) is AccumulateGrad
+                                                   and node.variable._hooks):
+                grads = _apply_tensor_hooks(node, grads, handed_out)
             if targets is not None:
                 for output_nr, g in enumerate(grads):
                     for index in targets.get((node, output_nr), ()):
@@ -250,7 +253,14 @@ def _call_backward(node, grads):
     if len(result) != len(node.next_edges):
         raise RuntimeError(f"the backward of '{node.op}' returned {len(result)} gradients, but "
                            f"'{node.op}' has {len(node.next_edges)} inputs")
-    gradients = tuple(_checked_gradient(node, i, g) for i, g in enumerate(result))
+    gradients = []
+    for i, g in enumerate(result):
+        edge_meta = node.input_meta[i]
+        if (type(g) is Tensor and node.next_edges[i] is not None and g.array.shape == edge_meta[0]
+                and g.array.dtype == edge_meta[1] and g.device is edge_meta[2]):
+            gradients.append(g)   # the common case, checked inline with the cheapest tests
+        else:
+            gradients.append(_checked_gradient(node, i, g))
     if anomaly._enabled:
         anomaly.check_backward(node, gradients)
     return gradients

@@ -248,6 +248,30 @@ def outer(input, vec2):
 ger = outer
 
 
+def _check_addmm(b, x, w):
+    """Tensors of one dtype on one device, (n, k) @ (k, m), and b broadcastable to (n, m)."""
+    for name, value in (("input", b), ("mat1", x), ("mat2", w)):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"addmm: {name} must be a Tensor, got {type(value).__name__}")
+    if not b.array.dtype == x.array.dtype == w.array.dtype:
+        check_same_dtype("addmm", b, x, w)   # raises, naming the dtypes
+    if not b.device is x.device is w.device:
+        check_same_device("addmm", b, x, w)
+    xs, ws, bs = _shape(x), _shape(w), _shape(b)
+    if len(xs) == 2 and len(ws) == 2 and xs[1] == ws[0] and bs in ((ws[1],), (xs[0], ws[1])):
+        return   # the shapes of a Linear layer or an RNN step, checked quickly
+    if len(xs) != 2 or len(ws) != 2:
+        raise RuntimeError(f"addmm: mat1 and mat2 must be 2-D matrices, got shapes {xs} "
+                           f"and {ws}")
+    if xs[1] != ws[0]:
+        raise RuntimeError(f"addmm: shapes {xs} and {ws} cannot be multiplied "
+                           f"({xs[1]} != {ws[0]})")
+    out_shape = (xs[0], ws[1])
+    if len(bs) > 2 or any(s not in (1, o) for s, o in zip(reversed(bs), reversed(out_shape))):
+        raise RuntimeError(f"addmm: input of shape {bs} does not broadcast to the shape "
+                           f"{out_shape} of mat1 {xs} @ mat2 {ws}")
+
+
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     """y = β·b + α·(x @ W), for x (n, k), W (k, m) and b broadcastable to (n, m);
     ∂L/∂b = β·∂L/∂y summed to b's shape,  ∂L/∂x = α·∂L/∂y @ Wᵀ,  ∂L/∂W = α·xᵀ @ ∂L/∂y
@@ -256,25 +280,9 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     ``x @ weight.T + bias`` takes two, and the bias is added in place into the fresh product.
     With beta = 0, b is ignored (its NaNs do not spread), as in PyTorch.
     """
-    for name, value in (("input", input), ("mat1", mat1), ("mat2", mat2)):
-        if not isinstance(value, Tensor):
-            raise TypeError(f"addmm: {name} must be a Tensor, got {type(value).__name__}")
     b, x, w = input, mat1, mat2
-    if not b.array.dtype == x.array.dtype == w.array.dtype:
-        check_same_dtype("addmm", b, x, w)   # raises, naming the dtypes
-    check_same_device("addmm", b, x, w)
-    if x.ndim != 2 or w.ndim != 2:
-        raise RuntimeError(f"addmm: mat1 and mat2 must be 2-D matrices, got shapes {_shape(x)} "
-                           f"and {_shape(w)}")
-    if x.shape[1] != w.shape[0]:
-        raise RuntimeError(f"addmm: shapes {_shape(x)} and {_shape(w)} cannot be multiplied "
-                           f"({x.shape[1]} != {w.shape[0]})")
-    out_shape = (x.shape[0], w.shape[1])
+    _check_addmm(b, x, w)
     b_shape = _shape(b)
-    if len(b_shape) > 2 or any(s not in (1, o) for s, o in zip(reversed(b_shape),
-                                                               reversed(out_shape))):
-        raise RuntimeError(f"addmm: input of shape {b_shape} does not broadcast to the shape "
-                           f"{out_shape} of mat1 {_shape(x)} @ mat2 {_shape(w)}")
     y = x.device.xp.matmul(x.array, w.array)   # a fresh array: scale and add in place
     if alpha != 1:
         y *= alpha
