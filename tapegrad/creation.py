@@ -220,5 +220,9 @@ def randint(low, high=None, size=None, dtype=None, device=None, generator=None):
 def randperm(n, dtype=None, device=None, generator=None):
     """A random permutation of 0, 1, …, n - 1."""
     device = backend.as_device(device)
-    array = rng_for(device, generator).permutation(int(n))
+    rng = rng_for(device, generator)
+    if device.type == "cpu":
+        array = rng.permutation(int(n))
+    else:   # cupy's Generator has no permutation: the order that sorts n uniform draws
+        array = device.xp.argsort(rng.random(int(n)))
     return _finish(array.astype((dtypes.as_dtype(dtype) or dtypes.int64).numpy), device, False)

@@ -23,6 +23,8 @@ def to_device(array, target):
         return array.get()  # cupy -> numpy
     cupy = target.xp
     with cupy.cuda.Device(target.index):
+        if source.type == "cuda":   # another GPU: asarray would hand back the array itself
+            return array.copy()     # (cupy's copy() copies onto the current device)
         return cupy.asarray(array)
 
 

@@ -1,10 +1,14 @@
 """The numba loops of ``kernels/cpu`` written with array operations only.
 
-numba compiles loops over numpy arrays; it cannot run on cupy (GPU) arrays. Until the
-CUDA kernels of issue 6 exist, a cuda tensor goes through these: each loops in Python
-over the kh·kw taps of a window (never over elements) and lets the array library do
-the rest, so they run on numpy and cupy alike. They are also the reference the tests
-compare the numba kernels with.
+numba compiles loops over numpy arrays; it cannot run on cupy (GPU) arrays. Where
+``kernels/cuda`` has no kernel (or cannot be imported), a cuda tensor goes through these:
+each loops in Python over the kh·kw taps of a window (never over elements) and lets the
+array library do the rest, so they run on numpy and cupy alike. They are also the
+reference the tests compare the numba kernels with.
+
+The two scatter-adds (``scatter_add_last``, ``index_add``) sum with ``bincount`` on numpy
+(one pass, in float64); on cupy with ``add.at`` (cupy's atomic scatter-add, in the
+array's own dtype: float16, float32 and float64 all have one).
 """
 
 
@@ -56,10 +60,13 @@ def max_pool_forward(xp, x, window, out, indices):
 
 
 def scatter_add_last(xp, out, indices, values):
-    """out[n, c, indices[n, c, k]] += values[n, c, k] (out is (B, C, M))."""
+    """out[n, c, indices[n, c, k]] += values[n, c, k] (out is (B, C, M), C-contiguous)."""
     batch, channels, size = out.shape
     base = (xp.arange(batch * channels) * size).reshape(batch, channels, 1)
     flat = (indices + base).ravel()
+    if xp.__name__ == "cupy":   # atomic additions in out's own dtype (cupy's add.at)
+        xp.add.at(out.reshape(-1), flat, values.ravel())
+        return out
     sums = xp.bincount(flat, weights=values.ravel(), minlength=out.size)
     out += sums.reshape(out.shape).astype(out.dtype)
     return out
@@ -67,6 +74,9 @@ def scatter_add_last(xp, out, indices, values):
 
 def index_add(xp, out, index, src):
     """out (A, n_in, B)[a, index[o], b] += src (A, n_out, B)[a, o, b]."""
+    if xp.__name__ == "cupy":   # atomic additions in out's own dtype (cupy's add.at)
+        xp.add.at(out, (slice(None), xp.asarray(index), slice(None)), src)
+        return out
     outer, n_in, inner = out.shape
     position = ((xp.arange(outer)[:, None, None] * n_in + xp.asarray(index)[None, :, None]) * inner
                 + xp.arange(inner)[None, None, :])

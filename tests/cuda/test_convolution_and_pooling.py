@@ -1,18 +1,19 @@
-"""Convolution and pooling on cuda tensors, on a real GPU (skipped without one).
+"""Convolution and pooling on cuda tensors: on a real GPU, or else on the fake cupy.
 
 Marked ``cuda`` (``pytest -m cuda`` runs only these; ``-m "not cuda"`` leaves them out).
-Where ``tg.cuda.is_available()`` is False (no cupy, no driver or no device) every test
-here is skipped.
+Where a GPU and cupy exist, everything here runs on them; elsewhere on the fake cupy
+(conftest.py), where convolution and pooling take tapegrad's array-only kernel path.
 
-* the whole gradcheck suite of tests/autograd/test_convolution.py and test_pooling.py
-  (first and second derivatives against finite differences, float64), with every input
-  moved to the GPU (non-contiguous inputs stay non-contiguous);
 * the results on the GPU equal the ones on the cpu, float32 and float64, for every option;
 * cuda tensors go through the numba kernels of tapegrad/kernels/cuda, on cupy's current
-  stream (a non-default stream gives the same results);
-* the implicit-GEMM teaching kernel agrees with im2col + cuBLAS on a real layer;
+  stream (a non-default stream gives the same results) — real GPU only;
+* the implicit-GEMM teaching kernel agrees with im2col + cuBLAS on a real layer — real GPU
+  only;
 * layers: Conv2d, MaxPool2d, and a small CNN whose training steps on the GPU match the
   cpu's.
+
+The gradcheck cases of tests/autograd/test_convolution.py and test_pooling.py run on cuda
+with every other op's, in test_gradcheck.py.
 """
 import copy
 
@@ -22,43 +23,14 @@ import pytest
 import tapegrad as tg
 from tapegrad.autograd.ops import convolution as C
 from tapegrad.autograd.ops import pooling as P
-from tapegrad.autograd.tensor import wrap
 from tapegrad.nn.modules.conv import Conv2d
 from tapegrad.nn.modules.pooling import MaxPool2d
 
-from ..autograd import test_convolution, test_pooling
-from ..support import Case
+from .conftest import needs_real_gpu
 
-pytestmark = [pytest.mark.cuda,
-              pytest.mark.skipif(not tg.cuda.is_available(), reason="no CUDA GPU (or no cupy)")]
+pytestmark = pytest.mark.cuda
 
 rng = np.random.default_rng(5)
-
-
-def on_cuda(t):
-    """The same tensor on the GPU: a leaf again if it was one; a non-contiguous array stays
-    non-contiguous (a transposed view of a contiguous copy)."""
-    if not isinstance(t, tg.Tensor):
-        return t
-    moved = t.detach().to("cuda")
-    if not t.array.flags.c_contiguous and t.ndim > 1:
-        xp = moved.device.xp
-        moved = wrap(xp.ascontiguousarray(moved.array.T).T, moved.device)
-        assert not moved.array.flags.c_contiguous
-    return moved.requires_grad_(t.requires_grad)
-
-
-def cuda_case(case):
-    return Case(case.op, case.fn, [on_cuda(t) for t in case.inputs], gradgrad=case.gradgrad,
-                name=case.name, atol=case.atol, rtol=case.rtol)
-
-
-GRADCHECK_CASES = test_convolution.CASES + test_pooling.CASES
-
-
-@pytest.mark.parametrize("case", GRADCHECK_CASES, ids=repr)
-def test_gradcheck_on_the_gpu(case):
-    cuda_case(case).check()
 
 
 def both(shape, dtype):
@@ -110,6 +82,7 @@ def test_max_pool2d_on_the_gpu_equals_the_cpu(dtype, kwargs):
     assert_same(x_gpu.grad, x.grad, dtype)
 
 
+@needs_real_gpu
 def test_cuda_tensors_go_through_the_numba_kernels(monkeypatch):
     from tapegrad.kernels.cuda import conv, maxpool
     calls = []
@@ -125,6 +98,7 @@ def test_cuda_tensors_go_through_the_numba_kernels(monkeypatch):
                                   "weight_grad"]
 
 
+@needs_real_gpu
 def test_the_kernels_run_on_cupys_current_stream():
     cupy = tg.device("cuda").xp
     x, x_gpu = both((8, 16, 20, 20), "float32")
@@ -140,6 +114,7 @@ def test_the_kernels_run_on_cupys_current_stream():
     assert_same(x_gpu.grad, expected_grad, "float32")
 
 
+@needs_real_gpu
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_the_implicit_gemm_kernel_agrees_with_im2col_and_cublas(dtype, monkeypatch):
     from tapegrad import kernels

@@ -318,4 +318,4 @@ def test_fit_on_the_gpu_moves_each_batch_and_keeps_the_op_error_for_a_cpu_model(
     history = fit(toy.model, toy.train, cross_entropy, sgd(toy.model), 3, val_loader=toy.val,
                   device="cuda", progress=False)
     assert history["loss"][-1] < history["loss"][0]
-    assert predict(toy.model, toy.x, device="cuda").device == tg.device("cuda")
+    assert predict(toy.model, toy.x, device="cuda").device == tg.device("cuda:0")

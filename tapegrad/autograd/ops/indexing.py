@@ -171,6 +171,24 @@ def _number_as(op, value, x):
 
 
 # -- the two operations every read and write here is built from --------------------------------
+_ATOMIC_ADD_DTYPES = ("float16", "float32", "float64", "int32", "uint32", "uint64")
+
+
+def _add_at(xp, out, key, values):
+    """out[key] += values, once per occurrence of a position (``xp.add.at``).
+
+    On a GPU, cupy's ``add.at`` is an atomic addition, which CUDA has only for the dtypes of
+    ``_ATOMIC_ADD_DTYPES``; other integers (int64 above all) are added as uint64 (two's
+    complement addition gives the same bits, overflow wrapping as in PyTorch), then cast back.
+    """
+    if xp.__name__ != "cupy" or out.dtype.name in _ATOMIC_ADD_DTYPES:
+        xp.add.at(out, key, values)
+        return
+    wide = out.astype("int64").view("uint64")
+    xp.add.at(wide, key, xp.asarray(values).astype("int64").view("uint64"))
+    out[...] = wide.view("int64").astype(out.dtype)
+
+
 def _index(op, x, key, repeats, saved=()):
     """y = x[key];  ∂L/∂x = zeros(x.shape) with ∂L/∂y added in at key"""
     xp = x.device.xp
@@ -190,7 +208,7 @@ def _put_into_zeros(grad, shape, key, repeats):
     xp = grad.device.xp
     z = xp.zeros(shape, dtype=grad.array.dtype)
     if repeats:
-        xp.add.at(z, key, grad.array)
+        _add_at(xp, z, key, grad.array)
     else:
         z[key] = grad.array  # no position twice: plain assignment is enough (and faster)
     def backward(ctx, grad_z):
@@ -404,7 +422,7 @@ def scatter_add(input, dim, index, src):
     key = _along(xp, index.array, axis)
     block = _block(tuple(index.shape))
     result = x.array.copy()
-    xp.add.at(result, key, src.array[block])
+    _add_at(xp, result, key, src.array[block])
     src_shape = tuple(src.shape)
     def backward(ctx, grad):
         ctx.saved_tensors  # raises if the index was changed in place since

@@ -8,7 +8,7 @@ That is col2im with the same gradient in every tap, a broadcast view (stride 0 o
 taps) that is never materialised.
 """
 from .col2im import col2im
-from .im2col import padded
+from .im2col import padded, strided_view
 
 
 def avg_pool(xp, x, window, divisor):
@@ -44,8 +44,7 @@ def avg_pool_adjoint(xp, grad, window, divisor):
     scaled = grad * grad.dtype.type(1 / divisor) if isinstance(divisor, (int, float)) else \
         grad / divisor
     sn, sc, sp, sq = scaled.strides
-    columns = xp.lib.stride_tricks.as_strided(
-        scaled, shape=(channels,) + tuple(window.kernel) + (batch, ho, wo),
-        strides=(sc, 0, 0, sn, sp, sq), writeable=False)
+    columns = strided_view(xp, scaled, (channels,) + tuple(window.kernel) + (batch, ho, wo),
+                           (sc, 0, 0, sn, sp, sq))
     out = xp.zeros((batch, channels) + tuple(window.in_size), grad.dtype)
     return col2im(xp, columns, out, window)

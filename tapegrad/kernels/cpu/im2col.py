@@ -35,6 +35,16 @@ def row_width(window):
     return window.padded_size[1] if window.flat else window.out_size[1]
 
 
+def strided_view(xp, array, shape, strides):
+    """``array``'s memory read with these shape and strides (``as_strided``), never written
+    through: read-only on numpy; cupy's ``as_strided`` has no such flag (its arrays are always
+    writeable), so there it is a plain view."""
+    if xp.__name__ == "numpy":
+        return xp.lib.stride_tricks.as_strided(array, shape=shape, strides=strides,
+                                               writeable=False)
+    return xp.lib.stride_tricks.as_strided(array, shape=shape, strides=strides)
+
+
 def padded(xp, x, window, fill=0.0):
     """``x`` (B, C, H, W) with ``window.padding`` around it, in a reused workspace whose
     border keeps ``fill`` (only the interior is ever written). Without padding, x itself."""
@@ -72,7 +82,7 @@ def windows(xp, image, window, layout):
     else:
         shape = (batch, channels) + taps[0] + rows
         strides = (sn, sc) + taps[1] + row_strides
-    return xp.lib.stride_tricks.as_strided(image, shape=shape, strides=strides, writeable=False)
+    return strided_view(xp, image, shape, strides)
 
 
 def columns_shape(x_shape, window, layout):
@@ -109,9 +119,8 @@ def unfold(xp, x, window):
     (kh, kw), (sh, sw), (dh, dw) = window.kernel, window.stride, window.dilation
     ho, wo = window.out_size
     sn, sc, sy, sx = image.strides
-    view = xp.lib.stride_tricks.as_strided(
-        image, shape=image.shape[:2] + (kh, kw, ho, wo),
-        strides=(sn, sc, dh * sy, dw * sx, sh * sy, sw * sx), writeable=False)
+    view = strided_view(xp, image, image.shape[:2] + (kh, kw, ho, wo),
+                        (sn, sc, dh * sy, dw * sx, sh * sy, sw * sx))
     batch, channels = x.shape[:2]
     # A copy always: the view may share memory with x or with the padding workspace.
     return view.copy().reshape(batch, channels * kh * kw, ho * wo)

@@ -12,6 +12,7 @@ Rules that keep this safe:
 * a buffer made with a ``fill`` value starts filled with it, and its users only ever
   write the same region of it (the region is part of the purpose), so the rest keeps
   the fill for good (the zero border of a padded image, the zero columns of a gradient);
+* a buffer belongs to one device (its key names the device, see ``_key``);
 * a buffer can carry an *owner* stamp: the forward pass of a convolution stamps the
   im2col matrix it filled, and its backward reuses the matrix only if the stamp is
   still its own (no other convolution of the same shape wrote there in between).
@@ -29,12 +30,20 @@ _owners = {}               # key -> the stamp of whoever filled the buffer last
 _total_bytes = 0
 
 
+def _key(xp, purpose, shape, dtype):
+    """A buffer's key. cupy allocates on its current device, so that device's index is part of
+    it: a buffer on cuda:0 is never handed to work on cuda:1."""
+    cuda = getattr(xp, "cuda", None) if xp.__name__ == "cupy" else None
+    device = cuda.runtime.getDevice() if cuda is not None else None   # (numpy: no devices)
+    return (xp.__name__, device, purpose, tuple(shape), dtype)
+
+
 def get(xp, purpose, shape, dtype, fill=None):
     """A scratch array of ``shape`` and ``dtype`` for ``purpose`` (a hashable tag); with
     ``fill``, a buffer that was filled with that value when it was made (a purpose always
     asks with the same fill)."""
     global _total_bytes
-    key = (xp.__name__, purpose, tuple(shape), dtype)
+    key = _key(xp, purpose, shape, dtype)
     array = _buffers.get(key)
     if array is not None:
         _buffers.move_to_end(key)
@@ -51,13 +60,13 @@ def get(xp, purpose, shape, dtype, fill=None):
 
 def stamp(xp, purpose, shape, dtype, owner):
     """Record that ``owner`` (weakly referenced; None for nobody) filled this buffer last."""
-    key = (xp.__name__, purpose, tuple(shape), dtype)
+    key = _key(xp, purpose, shape, dtype)
     _owners[key] = None if owner is None else weakref.ref(owner)
 
 
 def owned_by(xp, purpose, shape, dtype, owner):
     """The buffer, if it still holds what ``owner`` put there; else None."""
-    key = (xp.__name__, purpose, tuple(shape), dtype)
+    key = _key(xp, purpose, shape, dtype)
     ref = _owners.get(key)
     if owner is not None and ref is not None and ref() is owner and key in _buffers:
         return _buffers[key]
