@@ -13,7 +13,7 @@ from . import cuda as _cuda
 class device:
     """Where a tensor's data lives: ``device("cpu")``, ``device("cuda")``, ``device("cuda:1")``."""
 
-    __slots__ = ("type", "index", "_xp")
+    __slots__ = ("type", "index", "_xp", "_gpu")
 
     def __init__(self, spec, index=None):
         if isinstance(spec, device):
@@ -32,12 +32,22 @@ class device:
         self.type = kind  # device("cuda") keeps index None ("the current GPU"), as in PyTorch
         self.index = index
         self._xp = numpy if kind == "cpu" else None
+        self._gpu = None
 
     @property
     def xp(self):
-        """The array module for this device: numpy on cpu, cupy on cuda (imported on first use)."""
-        if self._xp is None:
+        """The array module for this device: numpy on cpu, cupy on cuda (imported on first use).
+
+        cupy makes arrays and runs kernels on its *current* GPU, so asking a cuda device for
+        its module also makes that GPU current: every operation asks its tensors' device,
+        and so computes where they live (cuda:1 tensors on cuda:1), whatever GPU was current.
+        """
+        if self.type == "cpu":
+            return self._xp
+        if self._gpu is None:
             self._xp = _cuda.array_module(self.index or 0)
+            self._gpu = self._xp.cuda.Device(self.index or 0)
+        self._gpu.use()
         return self._xp
 
     def __eq__(self, other):

@@ -141,13 +141,23 @@ def _refuse_host_array(value):
                       f"{value.shape} met a device array; copy it to the device first)")
 
 
-def _device_of(arrays, fallback=None):
-    """The one device of the fake arrays in ``arrays`` (the current one if there are none)."""
+def _device_of(arrays, fallback=None, kernel=True):
+    """The one device of the fake arrays in ``arrays`` (the current one if there are none).
+
+    A ``kernel`` (anything that computes, rather than makes a view) runs on the current
+    device, as cupy's do: arrays of another device are refused with cupy's message (cupy
+    lets them through only with peer access between the two GPUs, and even then allocates
+    the result on the current one, the wrong device for the tensor).
+    """
     ids = {a._device_id for a in arrays}
     if len(ids) > 1:
         raise ValueError(f"fake cupy: arrays on devices {sorted(ids)} used in one operation")
     if ids:
-        return ids.pop()
+        device_id = ids.pop()
+        if kernel and device_id != _State.current:
+            raise ValueError(f"Array device must be same as the current device: array device "
+                             f"= {device_id} while current = {_State.current}")
+        return device_id
     return _State.current if fallback is None else fallback
 
 
@@ -340,7 +350,7 @@ class ndarray:
             seen = [self]
             args_u = _unwrap(args, seen)
             kwargs_u = {k: _unwrap(v, seen) for k, v in kwargs.items()}
-            device_id = _device_of(seen)
+            device_id = _device_of(seen, kernel=name not in _VIEWS)
             result = method(*args_u, **kwargs_u)
             if result is self._a:
                 return self
@@ -387,8 +397,8 @@ class ndarray:
             key_u = tuple(_unwrap(k, seen, allow_host=True) for k in key)
         else:
             key_u = _unwrap(key, seen, allow_host=True)   # cupy copies host index arrays in
-        _device_of(seen)
-        return key_u
+        _device_of(seen, kernel=False)   # a view needs no kernel; a gathering key's copy does,
+        return key_u                     # but reading stays lenient here
 
     def __getitem__(self, key):
         return _wrap(self._a[self._key(key)], self._device_id)
@@ -398,6 +408,11 @@ class ndarray:
         value_u = _unwrap(value, seen)
         _device_of(seen)
         self._a[self._key(key)] = value_u
+
+
+# methods that give views (no kernel, so no current-device rule in cupy)
+_VIEWS = {"reshape", "view", "swapaxes", "transpose", "squeeze", "ravel", "flatten_view",
+          "diagonal", "get", "item", "tolist"}
 
 
 def _rebuild(array, device_id):

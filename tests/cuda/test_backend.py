@@ -117,6 +117,22 @@ def test_moving_from_one_gpu_to_another_copies_onto_the_other():
     assert back.array.device.id == 0 and where_it_says(back)
 
 
+@pytest.mark.skipif(REAL_GPU and tg.cuda.device_count() < 2, reason="needs two GPUs")
+def test_tensors_on_the_second_gpu_are_made_and_computed_on_it():
+    # cupy makes arrays and runs kernels on its *current* device: every operation must make
+    # its tensors' device the current one, or cuda:1 tensors would be computed on cuda:0
+    layer = tg.nn.Linear(3, 2).to("cuda:1")
+    x = tg.randn(4, 3, device="cuda:1", requires_grad=True)
+    with CUDA.xp.cuda.Device(0):   # whatever the user's current device is
+        loss = layer(x).relu().sum()
+        loss.backward()
+        tg.optim.Adam(layer.parameters(), lr=0.1).step()
+        made = [tg.zeros(2, device="cuda:1"), tg.full((2,), 3.0, device="cuda:1"),
+                tg.arange(3, device="cuda:1"), tg.rand(2, device="cuda:1")]
+    for t in [x, loss, x.grad, layer.weight, layer.weight.grad] + made:
+        assert t.device == tg.device("cuda:1") and where_it_says(t)
+
+
 def test_the_workspace_keeps_one_buffer_per_device():
     xp = CUDA.xp
     with xp.cuda.Device(0):
