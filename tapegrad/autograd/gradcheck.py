@@ -13,6 +13,7 @@ They must agree to ``|analytical - numerical| ≤ atol + rtol·|numerical|`` eve
 import warnings
 
 from .. import backend
+from ..backend import CPU
 from .engine import grad as autograd_grad
 from .tensor import Tensor, wrap
 
@@ -40,7 +41,7 @@ def _numerical_jacobians(fn, inputs, diff_indices, eps):
     for i in diff_indices:
         array = inputs[i].array
         xp = inputs[i].device.xp
-        jacobian = xp.zeros((total, array.size), dtype="float64")
+        jacobian = CPU.xp.zeros((total, array.size), dtype="float64")
         for j in range(array.size):
             position = tuple(int(p) for p in xp.unravel_index(j, array.shape)) if array.ndim else ()
             original = array[position].copy()
@@ -55,9 +56,11 @@ def _numerical_jacobians(fn, inputs, diff_indices, eps):
 
 
 def _flat_outputs(outputs):
-    arrays = [o.array.astype("float64").ravel() for o in _differentiable_outputs(outputs)]
-    xp = backend.device_of_array(arrays[0]).xp if arrays else None
-    return xp.concatenate(arrays) if arrays else 0.0
+    """Every differentiable output, flattened into one float64 array on the host (outputs
+    may live on several devices: ``x.cuda().cpu()``)."""
+    arrays = [backend.to_numpy(o.array).astype("float64").ravel()
+              for o in _differentiable_outputs(outputs)]
+    return CPU.xp.concatenate(arrays) if arrays else 0.0
 
 
 def _analytical_jacobians(fn, inputs, diff_indices):
@@ -65,8 +68,8 @@ def _analytical_jacobians(fn, inputs, diff_indices):
     outputs = _differentiable_outputs(fn(*inputs))
     total = sum(o.numel() for o in outputs)
     diff_inputs = [inputs[i] for i in diff_indices]
-    jacobians = [inputs[i].device.xp.zeros((total, inputs[i].numel()), dtype="float64")
-                 for i in diff_indices]
+    # The Jacobians are small, and kept on the host whatever the devices involved.
+    jacobians = [CPU.xp.zeros((total, inputs[i].numel()), dtype="float64") for i in diff_indices]
     row = 0
     for output in outputs:
         xp = output.device.xp
@@ -80,7 +83,7 @@ def _analytical_jacobians(fn, inputs, diff_indices):
                                       retain_graph=True, allow_unused=True)
                 for jacobian, g in zip(jacobians, grads):
                     if g is not None:
-                        jacobian[row] = g.array.astype("float64").ravel()
+                        jacobian[row] = backend.to_numpy(g.array).astype("float64").ravel()
             row += 1
     return jacobians
 
@@ -108,7 +111,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
     analytical = _analytical_jacobians(fn, inputs, diff_indices)
     numerical = _numerical_jacobians(fn, inputs, diff_indices, eps)
     for i, a, n in zip(diff_indices, analytical, numerical):
-        xp = inputs[i].device.xp
+        xp = CPU.xp
         error = xp.abs(a - n) - (atol + rtol * xp.abs(n))
         if error.size and (float(error.max()) > 0 or not bool(xp.isfinite(a).all())):
             if not raise_exception:

@@ -20,14 +20,10 @@ from .on_device import cases_on, gradcheck_modules, tensors_in, tensors_on, wher
 
 pytestmark = pytest.mark.cuda
 
-# "module:case id" -> why the case is not run on cuda
-NOT_ON_CUDA = {
-    # Built on cuda, this case is x (cuda) -> .cpu(): its output is on another device than its
-    # input, and tapegrad's gradcheck cannot compare those (it writes the cpu outputs' finite
-    # differences into a Jacobian on the input's device). The cpu-built case (cpu -> cuda ->
-    # cpu) runs below instead: test_moving_to_the_gpu_and_back_has_gradient_one.
-    "conversion:to_device[3x4]": "gradcheck needs outputs on the input's device (see above)",
-}
+# "module:case id" -> why the case is not run on cuda (none at present; built on cuda, the
+# to_device case is x (cuda) -> .cpu(), whose outputs live on another device than its input:
+# gradcheck keeps its Jacobians on the host for that)
+NOT_ON_CUDA = {}
 
 
 def cpu_cases():
