@@ -196,12 +196,13 @@ def _add_to_buffer(buffers, node, output_nr, g, sums, create_graph):
     waiting = slots[output_nr]
     if waiting is None:
         slots[output_nr] = g
-    elif id(waiting) in sums and not create_graph:
+    elif create_graph:
+        slots[output_nr] = waiting + g   # recorded, so the sum is differentiated too
+    elif id(waiting) in sums:
         waiting.array += g.array
-    else:
-        total = waiting + g
-        if not create_graph:
-            sums.add(id(total))
+    else:   # both were checked against the same input: one shape, dtype and device
+        total = wrap(waiting.array + g.array, g.device)
+        sums.add(id(total))
         slots[output_nr] = total
 
 
