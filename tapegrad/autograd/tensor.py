@@ -24,10 +24,13 @@ class Size(tuple):
         return n
 
 
+_as_0d_array = backend.as_0d_array
+
+
 def wrap(array, device, requires_grad=False):
     """A new tensor around a backend ``array`` (no copy). The one way tensors are made inside tapegrad."""
     t = Tensor.__new__(Tensor)
-    t.array = array
+    t.array = _as_0d_array(array)   # numpy's scalar results become 0-d arrays
     t.device = device
     t._requires_grad = requires_grad
     t.grad_fn = None

@@ -52,9 +52,16 @@ def host_array(data):
 
 def format_array(array, precision=6, separator=" ", prefix=""):
     """An array as readable text (for error messages and a tensor's repr)."""
-    return numpy.array2string(to_numpy(array), precision=precision, suppress_small=True,
+    # no suppress_small: a gradient of 1e-5 must not print as 0 (PyTorch switches to e-notation)
+    return numpy.array2string(to_numpy(array), precision=precision, suppress_small=False,
                               max_line_width=100, threshold=1000, separator=separator,
                               prefix=prefix)
+
+
+def as_0d_array(value):
+    """numpy gives a scalar, not an array, for many operations on 0-d arrays; a tensor holds an
+    array (so in-place operations work on it), so such a scalar becomes a 0-d array."""
+    return numpy.asarray(value) if isinstance(value, numpy.generic) else value
 
 
 def is_array(value):
@@ -63,4 +70,4 @@ def is_array(value):
 
 
 __all__ = ["CPU", "as_device", "cuda", "device", "device_of_array", "host_array", "is_array",
-           "to_device", "to_numpy", "xp_for"]
+           "to_device", "to_numpy", "xp_for", "as_0d_array"]

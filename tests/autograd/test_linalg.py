@@ -461,3 +461,18 @@ def test_linalg_operations_are_top_level_functions_and_methods():
     np.testing.assert_allclose(arr(x.mm(y)), arr(tg.mm(x, y)))
     assert not hasattr(tg.Tensor, "einsum")
     np.testing.assert_allclose(arr(tg.einsum("ij,jk", x, y)), arr(x) @ arr(y))
+
+
+def test_addmm_with_alpha_0_ignores_the_product_even_its_infs():
+    x = tg.tensor([[float("inf"), 0.0], [0.0, 0.0]])
+    np.testing.assert_array_equal(arr(L.addmm(tg.ones(2), x, tg.eye(2), alpha=0)), np.ones((2, 2)))
+
+
+def test_addmm_of_integer_tensors_takes_whole_number_scales_only():
+    b, x, w = tg.tensor([1, 1]), tg.tensor([[1, 2], [3, 4]]), tg.tensor([[1, 0], [0, 1]])
+    np.testing.assert_array_equal(arr(L.addmm(b, x, w, alpha=2)), [[3, 5], [7, 9]])
+    with pytest.raises(TypeError, match=r"addmm: alpha must be an integer for tapegrad.int64 "
+                                        r"tensors, got 0.5"):
+        L.addmm(b, x, w, alpha=0.5)
+    with pytest.raises(TypeError, match=r"addmm: beta must be a real number .* got 1j"):
+        L.addmm(leaf(2), leaf(2, 2), leaf(2, 2), beta=1j)

@@ -305,3 +305,19 @@ def test_round_rounds_half_to_even_and_takes_decimals():
     assert tg.round(tg.tensor([0.5, 1.5, 2.5, -0.5])).tolist() == [0.0, 2.0, 2.0, -0.0]
     np.testing.assert_allclose(tg.tensor([1.234, -5.678]).round(decimals=2).numpy(),
                                [1.23, -5.68], rtol=1e-6)
+
+
+def test_a_0d_result_holds_an_array_so_in_place_operations_work_on_it():
+    y = tg.tensor(0.5).sigmoid()
+    y.add_(1)
+    np.testing.assert_allclose(y.item(), 1 + 1 / (1 + np.exp(-0.5)), rtol=1e-6)
+    x = tg.tensor(0.3, requires_grad=True)
+    x.tanh().backward()
+    x.grad.zero_()
+    assert x.grad.item() == 0
+
+
+def test_relu_passes_the_gradient_of_a_nan_on_as_pytorch_does():
+    x = tg.tensor([float("nan"), 1.0, -1.0], requires_grad=True)
+    x.relu().sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [1.0, 1.0, 0.0])

@@ -436,3 +436,9 @@ def test_max_min_and_argmax_of_nothing_are_errors():
     with pytest.raises(IndexError, match=r"argmax: cannot reduce dimension 0 of size 0"):
         x_empty().argmax(0)
     assert x_empty().max(1).values.shape == (0,)   # reducing a non-empty dim is fine
+
+
+def test_mean_of_more_float16_elements_than_float16_can_count_has_the_right_gradient():
+    x = tg.ones(70000, dtype=tg.float16, requires_grad=True)   # 70000 > 65504, float16's max
+    x.mean().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.float16(1 / 70000))   # PyTorch's 1.4305e-05

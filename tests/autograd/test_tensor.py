@@ -145,3 +145,7 @@ def test_deepcopy_of_an_operation_result_is_refused_as_in_pytorch():
     import copy
     with pytest.raises(RuntimeError, match="only leaf tensors"):
         copy.deepcopy(tg.ones(2, requires_grad=True) * 2)
+
+
+def test_repr_shows_small_values_instead_of_zeros():
+    assert "1.43e-05" in repr(tg.tensor([1.43e-5]))

@@ -190,3 +190,10 @@ def test_pytorch_state_dict_converted_to_numpy_loads_and_gives_the_same_outputs(
     out_ref = reference[4](h_ref, h_ref).detach().numpy()
     out = ours[4](h, h).detach().numpy()
     np.testing.assert_allclose(out, out_ref, atol=1e-5)
+
+
+@pytest.mark.parametrize("input_shape", [(3,), (2, 3), (4, 2, 3)])
+def test_linear_refuses_a_bias_of_another_dtype_for_every_input_shape(input_shape):
+    with pytest.raises(RuntimeError, match=r"linear: the bias is tapegrad.float64 but the weight "
+                                           r"is tapegrad.float32"):
+        F.linear(tg.ones(*input_shape), tg.ones(5, 3), tg.ones(5, dtype=tg.float64))

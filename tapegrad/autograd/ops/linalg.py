@@ -248,15 +248,21 @@ def outer(input, vec2):
 ger = outer
 
 
-def _check_addmm(b, x, w):
-    """Tensors of one dtype on one device, (n, k) @ (k, m), and b broadcastable to (n, m)."""
+def _check_addmm(b, x, w, beta, alpha):
+    """Tensors of one dtype on one device, (n, k) @ (k, m), b broadcastable to (n, m), and
+    real scales (whole numbers for integer tensors, as PyTorch requires)."""
     for name, value in (("input", b), ("mat1", x), ("mat2", w)):
         if not isinstance(value, Tensor):
             raise TypeError(f"addmm: {name} must be a Tensor, got {type(value).__name__}")
     if not b.array.dtype == x.array.dtype == w.array.dtype:
         check_same_dtype("addmm", b, x, w)   # raises, naming the dtypes
-    if not b.device is x.device is w.device:
+    if not (b.device is x.device is w.device):
         check_same_device("addmm", b, x, w)
+    whole = x.array.dtype.kind in "biu"
+    for name, value in (("beta", beta), ("alpha", alpha)):
+        if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)):
+            raise TypeError(f"addmm: {name} must be {'an integer' if whole else 'a real number'}"
+                            f" for {x.dtype} tensors, got {value!r}")
     xs, ws, bs = _shape(x), _shape(w), _shape(b)
     if len(xs) == 2 and len(ws) == 2 and xs[1] == ws[0] and bs in ((ws[1],), (xs[0], ws[1])):
         return   # the shapes of a Linear layer or an RNN step, checked quickly
@@ -278,13 +284,18 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
 
     A Linear layer is ``addmm(bias, x, weight.T)``: one recorded operation where
     ``x @ weight.T + bias`` takes two, and the bias is added in place into the fresh product.
-    With beta = 0, b is ignored (its NaNs do not spread), as in PyTorch.
+    With beta = 0, b is ignored (its NaNs do not spread), and with alpha = 0 the product,
+    as in PyTorch.
     """
     b, x, w = input, mat1, mat2
-    _check_addmm(b, x, w)
+    _check_addmm(b, x, w, beta, alpha)
     b_shape = _shape(b)
-    y = x.device.xp.matmul(x.array, w.array)   # a fresh array: scale and add in place
-    if alpha != 1:
+    xp = x.device.xp
+    if alpha == 0:   # the product is ignored (its infs and NaNs too), as BLAS and PyTorch do
+        y = xp.zeros((x.shape[0], w.shape[1]), dtype=x.array.dtype)
+    else:
+        y = xp.matmul(x.array, w.array)   # a fresh array: scale and add in place
+    if alpha not in (0, 1):
         y *= alpha
     if beta != 0:
         y += b.array if beta == 1 else beta * b.array

@@ -191,7 +191,7 @@ def relu(input):
 def relu_backward(grad, output):
     """z = g where y > 0, else 0: relu's backward from its output y, as one operation;
     ∂z/∂g = 1 where y > 0, else 0,  ∂z/∂y = 0 (y > 0 is a step: flat almost everywhere)"""
-    positive = output.array > 0
+    positive = ~(output.array <= 0)   # not "> 0": a NaN passes its gradient on, as in PyTorch
     z = grad.array * positive   # a bool factor keeps g's dtype; ~10× faster than where()
     def backward(ctx, grad_z):
         # the mask is a constant of the graph (no gradient of its own), in grad_z's dtype

@@ -126,7 +126,9 @@ def mean(input, dim=None, keepdim=False, dtype=None):
     count = _count(shape, axes)
     result = x.device.xp.asarray(x.array.mean(axis=axes, keepdims=keepdim))
     def backward(ctx, grad):
-        return _kept(grad / count, shape, axes, keepdim).expand(shape)
+        # 1/n as a Python float: n itself may not fit the dtype (float16 tops at 65504)
+        scale = 1.0 / count if count else float("nan")
+        return _kept(grad * scale, shape, axes, keepdim).expand(shape)
     return record("mean", result, (x,), backward)
 
 

@@ -6,6 +6,7 @@ batch of rows, ``linear`` is the single operation ``addmm(b, x, Wᵀ)``, which a
 bias into the fresh product in place: the layer every network has costs one recorded
 operation (and one transpose view) instead of two.
 """
+from ...autograd.operands import check_same_device
 from ...autograd.ops.linalg import addmm
 from ...autograd.tensor import Tensor
 
@@ -32,10 +33,15 @@ def linear(input, weight, bias=None):
                            f"shape {_shape(weight)}: the input's last dimension must be "
                            f"{weight.shape[-1]} (in_features)")
     if bias is not None:
+        _require_tensor("linear", "bias", bias)
         expected = weight.shape[:1] if weight.ndim == 2 else ()
         if _shape(bias) not in (tuple(expected), (1,), ()):
             raise RuntimeError(f"linear: bias of shape {_shape(bias)} does not fit a weight of "
                                f"shape {_shape(weight)} (expected shape {tuple(expected)})")
+        if bias.dtype is not weight.dtype:   # as PyTorch, whatever the input's shape
+            raise RuntimeError(f"linear: the bias is {bias.dtype} but the weight is "
+                               f"{weight.dtype}; give them one dtype (e.g. layer.float())")
+        check_same_device("linear", input, weight, bias)
         if input.ndim == 2 and weight.ndim == 2:   # a batch of rows: one fused operation
             return addmm(bias, input, weight.mT)
     output = input @ (weight.mT if weight.ndim == 2 else weight)
