@@ -24,13 +24,14 @@ class Size(tuple):
         return n
 
 
-_as_0d_array = backend.as_0d_array
+_as_0d_array, _SCALAR_TYPES = backend.as_0d_array, backend.SCALAR_TYPES
 
 
 def wrap(array, device, requires_grad=False):
     """A new tensor around a backend ``array`` (no copy). The one way tensors are made inside tapegrad."""
     t = Tensor.__new__(Tensor)
-    t.array = _as_0d_array(array)   # numpy's scalar results become 0-d arrays
+    # numpy's scalar results (0-d operations) become 0-d arrays; the type test is the cheap one
+    t.array = array if type(array) not in _SCALAR_TYPES else _as_0d_array(array)
     t.device = device
     t._requires_grad = requires_grad
     t.grad_fn = None

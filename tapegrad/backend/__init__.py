@@ -58,9 +58,13 @@ def format_array(array, precision=6, separator=" ", prefix=""):
                               prefix=prefix)
 
 
+# numpy gives a scalar, not an array, for many operations on 0-d arrays; a tensor holds an
+# array (so that in-place operations work on it): such scalars are made 0-d arrays.
+SCALAR_TYPES = frozenset(t for t in numpy.sctypeDict.values() if issubclass(t, numpy.generic))
+
+
 def as_0d_array(value):
-    """numpy gives a scalar, not an array, for many operations on 0-d arrays; a tensor holds an
-    array (so in-place operations work on it), so such a scalar becomes a 0-d array."""
+    """A numpy scalar as a 0-d array (anything else as it is)."""
     return numpy.asarray(value) if isinstance(value, numpy.generic) else value
 
 
@@ -70,4 +74,4 @@ def is_array(value):
 
 
 __all__ = ["CPU", "as_device", "cuda", "device", "device_of_array", "host_array", "is_array",
-           "to_device", "to_numpy", "xp_for", "as_0d_array"]
+           "to_device", "to_numpy", "xp_for", "as_0d_array", "SCALAR_TYPES"]

@@ -41,7 +41,8 @@ def linear(input, weight, bias=None):
         if bias.dtype is not weight.dtype:   # as PyTorch, whatever the input's shape
             raise RuntimeError(f"linear: the bias is {bias.dtype} but the weight is "
                                f"{weight.dtype}; give them one dtype (e.g. layer.float())")
-        check_same_device("linear", input, weight, bias)
+        if not (input.device is weight.device is bias.device):
+            check_same_device("linear", input, weight, bias)
         if input.ndim == 2 and weight.ndim == 2:   # a batch of rows: one fused operation
             return addmm(bias, input, weight.mT)
     output = input @ (weight.mT if weight.ndim == 2 else weight)
