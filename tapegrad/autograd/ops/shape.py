@@ -515,12 +515,15 @@ def stack(tensors, dim=0):
         if tuple(x.shape) != shape:
             raise RuntimeError(f"stack: expects tensors of one shape, but tensor 0 has shape "
                                f"{shape} and tensor {i} has shape {tuple(x.shape)}")
-    tensors = list(promote("stack", *tensors))
+    first = tensors[0]
+    if not all(x.array.dtype == first.array.dtype and x.device is first.device for x in tensors):
+        tensors = list(promote("stack", *tensors))   # (an RNN stacks 32 alike: skip this)
     d = _new_dim(tensors[0], dim, "stack")
     result = tensors[0].device.xp.stack([x.array for x in tensors], axis=d)
     def backward(ctx, grad):
-        return tuple(_select(grad, d, i) if ctx.needs_input_grad[i] else None
-                     for i in range(len(tensors)))
+        # one unbind (a single node for all the slices) rather than one select per input
+        return tuple(piece if needed else None
+                     for piece, needed in zip(unbind(grad, d), ctx.needs_input_grad))
     return record("stack", result, tuple(tensors), backward)
 
 
@@ -592,7 +595,7 @@ def unbind(input, dim=0):
     results = [x.array[(slice(None),) * d + (i, Ellipsis)] for i in range(x.shape[d])]
     def backward(ctx, *grads):
         return stack(grads, d)
-    return tuple(_as_view_of(piece, x) for piece in record_many("unbind", results, (x,), backward))
+    return tuple(mark_view(piece, x) for piece in record_many("unbind", results, (x,), backward))
 
 
 # -- copies ---------------------------------------------------------------------------------
