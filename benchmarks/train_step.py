@@ -348,7 +348,12 @@ def measure(steps):
         while count < 5 or time.perf_counter() - start < args.warmup_s:
             step()
             count += 1
-        per_step[name] = (time.perf_counter() - start) / count
+        # the block size comes from warm steps only: one-time costs of the first calls (numba
+        # loading its compiled kernels, ~0.5 s) would otherwise shrink the blocks to 1 step
+        start = time.perf_counter()
+        for _ in range(5):
+            step()
+        per_step[name] = (time.perf_counter() - start) / 5
     block = {name: max(1, round(args.block_ms / 1e3 / s)) for name, s in per_step.items()}
     gap = gap_ms() / 1e3
     times = {name: [] for name in steps}

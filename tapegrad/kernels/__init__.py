@@ -1,4 +1,5 @@
-"""Hand-written kernels: the array work behind convolution and pooling.
+"""Hand-written kernels: the array work behind convolution and pooling (and the one-pass
+``y += a·x`` that ends an optimizer step).
 
 The differentiable operations (``tapegrad/autograd/ops/convolution.py`` and
 ``pooling.py``) compute nothing themselves: their forward and backward passes call the
@@ -17,6 +18,7 @@ Window geometry (sizes, strides, padding) is a ``geometry.Window``.
 """
 from .cpu import avgpool as _avgpool, conv as _conv, im2col as _im2col, maxpool as _maxpool
 from .cpu.col2im import col2im as _col2im
+from .cpu.axpy import axpy as _axpy
 from .cpu.index_add import add_at as _add_at
 from .cpu.conv import Stamp
 from .geometry import Window
@@ -147,6 +149,17 @@ def add_at(xp, out, axis, index, src):
     return _add_at(xp, out, axis, index, src)
 
 
-__all__ = ["Stamp", "Window", "add_at", "avg_pool", "avg_pool_adjoint", "conv_forward",
+# -- optimizer updates ------------------------------------------------------------------------
+def add_scaled(xp, y, x, alpha):
+    """y += alpha·x in place (one numba pass for C-contiguous numpy arrays of one dtype)."""
+    if (xp.__name__ == "numpy" and y.dtype == x.dtype and y.shape == x.shape
+            and y.flags.c_contiguous and x.flags.c_contiguous and y.dtype.kind == "f"):
+        _axpy(y.dtype.type(alpha), x, y)
+    else:
+        y += alpha * x
+    return y
+
+
+__all__ = ["Stamp", "Window", "add_at", "add_scaled", "avg_pool", "avg_pool_adjoint", "conv_forward",
            "conv_input_grad", "conv_weight_grad", "fold", "max_pool", "max_pool_values",
            "max_unpool_add", "unfold"]

@@ -10,6 +10,7 @@ For each parameter θ with gradient ∇, at step t (λ weight_decay, μ momentum
 As in PyTorch, the buffer b starts as the first gradient itself, and lr multiplies the
 whole step (Sutskever et al. put lr inside b; with a constant lr the two agree).
 """
+from .. import kernels
 from .optimizer import Optimizer, check_non_negative
 
 
@@ -49,5 +50,4 @@ class SGD(Optimizer):
                 direction += g                                # d ← g + μ·b
             else:
                 direction = b
-        step = xp.multiply(direction, -lr, out=self._scratch(p, 1))
-        p.array += step                                       # θ ← θ − lr·d
+        kernels.add_scaled(xp, p.array, direction, -lr)      # θ ← θ − lr·d, in one pass

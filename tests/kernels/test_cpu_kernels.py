@@ -301,3 +301,22 @@ def test_cupy_arrays_go_to_the_cuda_kernels_when_there_are_some(monkeypatch):
     window = Window((4, 4), (2, 2), (2, 2), (1, 1), (0, 0, 0, 0))
     x = rng.standard_normal((1, 1, 4, 4))
     assert kernels.conv_forward(np, x, np.ones((1, 1, 2, 2)), None, window).shape == (1, 1, 2, 2)
+
+
+# -- add_scaled: y += a·x, the optimizers' last step ------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_add_scaled_is_the_two_pass_numpy_update_bit_for_bit(dtype):
+    rng = np.random.default_rng(7)
+    y, x = rng.standard_normal((2, 33, 17)).astype(dtype)
+    expected = y + np.multiply(x, -0.0123)
+    assert kernels.add_scaled(np, y, x, -0.0123) is y
+    np.testing.assert_array_equal(y, expected)
+
+
+def test_add_scaled_of_strided_or_integer_arrays_takes_the_numpy_path():
+    y = np.zeros((4, 3))
+    kernels.add_scaled(np, y.T, np.ones((3, 4)), 2.0)   # a transposed view is written through
+    np.testing.assert_array_equal(y, np.full((4, 3), 2.0))
+    counts = np.zeros(3, dtype=np.int64)
+    kernels.add_scaled(np, counts, np.array([1, 2, 3]), 2)
+    np.testing.assert_array_equal(counts, [2, 4, 6])
