@@ -34,7 +34,6 @@ class Adam(Optimizer):
     def _update(self, p, grad, state, group):
         xp = p.device.xp
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-        weight_decay = group["weight_decay"]
         if not state:
             state["step"] = 0
         state["step"] += 1
@@ -42,11 +41,7 @@ class Adam(Optimizer):
         m = self._buffer(p, state, "exp_avg")
         v = self._buffer(p, state, "exp_avg_sq")
 
-        if weight_decay != 0 and group["decoupled_weight_decay"]:
-            p.array *= 1 - lr * weight_decay                  # θ ← θ·(1 − lr·λ)
-            g = self._gradient(p, grad, group["maximize"], 0)
-        else:
-            g = self._gradient(p, grad, group["maximize"], weight_decay)
+        g = self._decayed_gradient(p, grad, group)
 
         work = self._scratch(p, 1)
         # m ← β₁·m + (1 − β₁)·g, computed as m + (1 − β₁)·(g − m) (torch.lerp's form)

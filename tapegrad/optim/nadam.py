@@ -33,7 +33,7 @@ class NAdam(Optimizer):
     def _update(self, p, grad, state, group):
         xp = p.device.xp
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-        weight_decay, psi = group["weight_decay"], group["momentum_decay"]
+        psi = group["momentum_decay"]
         if not state:
             state["step"] = 0
             state["mu_product"] = 1.0
@@ -42,11 +42,7 @@ class NAdam(Optimizer):
         m = self._buffer(p, state, "exp_avg")
         v = self._buffer(p, state, "exp_avg_sq")
 
-        if weight_decay != 0 and group["decoupled_weight_decay"]:
-            p.array *= 1 - lr * weight_decay                  # θ ← θ·(1 − lr·λ)
-            g = self._gradient(p, grad, group["maximize"], 0)
-        else:
-            g = self._gradient(p, grad, group["maximize"], weight_decay)
+        g = self._decayed_gradient(p, grad, group)
 
         mu = beta1 * (1 - 0.5 * 0.96 ** (t * psi))
         mu_next = beta1 * (1 - 0.5 * 0.96 ** ((t + 1) * psi))

@@ -261,6 +261,15 @@ class Optimizer:
             g += grad
         return g
 
+    def _decayed_gradient(self, p, grad, group):
+        """The gradient an Adam-family rule follows after weight decay λ: decoupled (AdamW's
+        θ ← θ·(1 − lr·λ), applied to p here) or as an L2 penalty (g + λ·θ)."""
+        weight_decay = group["weight_decay"]
+        if weight_decay != 0 and group["decoupled_weight_decay"]:
+            p.array *= 1 - group["lr"] * weight_decay          # θ ← θ·(1 − lr·λ)
+            return self._gradient(p, grad, group["maximize"], 0)
+        return self._gradient(p, grad, group["maximize"], weight_decay)
+
     # -- checkpoints -------------------------------------------------------------------------
     def state_dict(self):
         """``{"state": {index: {...}}, "param_groups": [{..., "params": [indices]}]}``.
