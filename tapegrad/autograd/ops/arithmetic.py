@@ -8,6 +8,7 @@ and each op saves only the tensors its backward reads.
 from ..operands import promote, sum_to_shape
 from ..tape import OUTPUT, record
 from ..tensor import wrap
+from .declare import alias, operation
 
 
 def _broadcast(op, function, x, y):
@@ -21,6 +22,7 @@ def _broadcast(op, function, x, y):
         raise
 
 
+@operation(function=True, method=True)
 def add(input, other, alpha=1):
     """z = x + α·y;  ∂z/∂x = 1,  ∂z/∂y = α"""
     x, y = promote("add", input, other)
@@ -37,6 +39,7 @@ def add(input, other, alpha=1):
     return record("add", z, (x, y), backward)
 
 
+@operation(function=True, method=True)
 def sub(input, other, alpha=1):
     """z = x - α·y;  ∂z/∂x = 1,  ∂z/∂y = -α"""
     x, y = promote("sub", input, other)
@@ -48,6 +51,7 @@ def sub(input, other, alpha=1):
     return record("sub", z, (x, y), backward)
 
 
+@operation(function=True, method=True)
 def mul(input, other):
     """z = x·y;  ∂z/∂x = y,  ∂z/∂y = x"""
     x, y = promote("mul", input, other)
@@ -61,6 +65,7 @@ def mul(input, other):
                   save=(x if y.requires_grad else None, y if x.requires_grad else None))
 
 
+@operation(function=True, method=True)
 def div(input, other, rounding_mode=None):
     """z = x / y;  ∂z/∂x = 1/y,  ∂z/∂y = -x/y² = -z/y"""
     if rounding_mode == "floor":
@@ -85,9 +90,10 @@ def div(input, other, rounding_mode=None):
                   save=(y, OUTPUT if y.requires_grad else None))
 
 
-true_divide = div
+true_divide = alias(div, 'true_divide')
 
 
+@operation(function=True, method=True)
 def pow(input, exponent):
     """z = xʸ;  ∂z/∂x = y·xʸ⁻¹,  ∂z/∂y = xʸ·ln x  (taken as 0 where x = 0)"""
     if not hasattr(input, "shape"):  # number ** tensor
@@ -132,6 +138,7 @@ def _pow_scalar(x, exponent):
     return record("pow", z, (x,), backward, save=(x,))
 
 
+@operation(function=True, method=True)
 def maximum(input, other):
     """z = max(x, y);  the gradient goes to the larger input (split evenly on ties)"""
     x, y = promote("maximum", input, other)
@@ -144,6 +151,7 @@ def maximum(input, other):
     return record("maximum", z, (x, y), backward, save=(x, y))
 
 
+@operation(function=True, method=True)
 def minimum(input, other):
     """z = min(x, y);  the gradient goes to the smaller input (split evenly on ties)"""
     x, y = promote("minimum", input, other)
@@ -156,6 +164,7 @@ def minimum(input, other):
     return record("minimum", z, (x, y), backward, save=(x, y))
 
 
+@operation(function=True, method=True)
 def floor_divide(input, other):
     """z = ⌊x / y⌋;  piecewise constant, so ∂z/∂x = ∂z/∂y = 0"""
     x, y = promote("floor_divide", input, other)
@@ -167,6 +176,7 @@ def floor_divide(input, other):
     return record("floor_divide", z, (x, y), backward)
 
 
+@operation(function=True, method=True)
 def remainder(input, other):
     """z = x - y·⌊x / y⌋ (sign of y, as Python's %);  ∂z/∂x = 1,  ∂z/∂y = -⌊x / y⌋"""
     x, y = promote("remainder", input, other)
@@ -179,6 +189,7 @@ def remainder(input, other):
     return record("remainder", z, (x, y), backward, save=(x, y))
 
 
+@operation(function=True)
 def where(condition, input, other):
     """z = x where condition else y;  ∂z/∂x = condition,  ∂z/∂y = not condition"""
     if not hasattr(condition, "shape") or condition.dtype.name != "bool":
@@ -208,36 +219,49 @@ def where(condition, input, other):
     return record("where", z, (x, y), backward)
 
 
+@operation(method="where", composite=True)
+def where_method(input, condition, other):
+    """``x.where(condition, y)`` is ``where(condition, x, y)``."""
+    return where(condition, input, other)
+
+
 # -- comparisons: bool results, no gradient -------------------------------------------------
 def _compare(op, function, input, other):
     x, y = promote(op, input, other)
     return wrap(_broadcast(op, function, x, y), x.device)
 
 
+@operation(function=True, method=True, differentiable=False)
 def eq(input, other):
     return _compare("eq", input.device.xp.equal, input, other)
 
 
+@operation(function=True, method=True, differentiable=False)
 def ne(input, other):
     return _compare("ne", input.device.xp.not_equal, input, other)
 
 
+@operation(function=True, method=True, differentiable=False)
 def lt(input, other):
     return _compare("lt", input.device.xp.less, input, other)
 
 
+@operation(function=True, method=True, differentiable=False)
 def le(input, other):
     return _compare("le", input.device.xp.less_equal, input, other)
 
 
+@operation(function=True, method=True, differentiable=False)
 def gt(input, other):
     return _compare("gt", input.device.xp.greater, input, other)
 
 
+@operation(function=True, method=True, differentiable=False)
 def ge(input, other):
     return _compare("ge", input.device.xp.greater_equal, input, other)
 
 
+@operation(function=True, method=True, differentiable=False)
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     """|x - y| ≤ atol + rtol·|y|, elementwise, as a bool tensor"""
     x, y = promote("isclose", input, other)
@@ -245,46 +269,48 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
                 x.device)
 
 
+@operation(function=True, method=True, differentiable=False)
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     """True when every element of ``input`` is close to ``other`` (see isclose)"""
     return bool(isclose(input, other, rtol, atol, equal_nan).array.all())
 
 
+@operation(function=True, method=True, differentiable=False)
 def equal(input, other):
     """True when both tensors have the same shape and the same values"""
     return tuple(input.shape) == tuple(other.shape) and bool(eq(input, other).array.all())
 
 
+@operation(function=True, method=True, differentiable=False)
 def logical_not(input):
     return wrap(input.device.xp.logical_not(input.array), input.device)
 
 
+@operation(function=True, method=True, differentiable=False)
 def logical_and(input, other):
     return _compare("logical_and", input.device.xp.logical_and, input, other)
 
 
+@operation(function=True, method=True, differentiable=False)
 def logical_or(input, other):
     return _compare("logical_or", input.device.xp.logical_or, input, other)
 
 
+@operation(function=True, method=True, differentiable=False)
 def bitwise_and(input, other):
     return _compare("bitwise_and", input.device.xp.bitwise_and, input, other)
 
 
+@operation(function=True, method=True, differentiable=False)
 def bitwise_or(input, other):
     return _compare("bitwise_or", input.device.xp.bitwise_or, input, other)
 
 
+@operation(function=True, method=True, differentiable=False)
 def bitwise_xor(input, other):
     return _compare("bitwise_xor", input.device.xp.bitwise_xor, input, other)
 
 
+@operation(function=True, method=True, differentiable=False)
 def bitwise_not(input):
     return wrap(input.device.xp.invert(input.array), input.device)
-
-
-__all__ = ["add", "sub", "mul", "div", "true_divide", "pow", "maximum", "minimum",
-           "floor_divide", "remainder", "where"]
-NON_DIFFERENTIABLE = ["eq", "ne", "lt", "le", "gt", "ge", "isclose", "allclose", "equal",
-                      "logical_not", "logical_and", "logical_or", "bitwise_and", "bitwise_or",
-                      "bitwise_xor", "bitwise_not"]

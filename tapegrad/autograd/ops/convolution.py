@@ -29,6 +29,7 @@ from ..operands import check_same_device
 from ..tape import record
 from ..tensor import Tensor
 from .pooling import _batched, _ints, resample
+from .declare import operation
 
 
 # -- arguments --------------------------------------------------------------------------------
@@ -195,6 +196,7 @@ def _weight_grad(x, grad, window, name, stamp=None, grad_stamp=None):
 
 
 # -- the public operations ----------------------------------------------------------------------
+@operation(function=True)
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """y[n,o] = b[o] + Σ_{c,i,j} w[o,c,i,j]·x[n, c, p·s+i·d, q·s+j·d];  ∂y/∂x: conv_transpose2d
     with w,  ∂y/∂w: x correlated with ∂y,  ∂y/∂b = Σ over n, p, q"""
@@ -206,6 +208,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return y if batched else y.squeeze(0)
 
 
+@operation(function=True)
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """y[n,o,t] = b[o] + Σ_{c,j} w[o,c,j]·x[n, c, t·s+j·d] (conv2d on images of height 1);
     ∂y/∂x: conv_transpose1d with w,  ∂y/∂w: x correlated with ∂y,  ∂y/∂b = Σ over n, t"""
@@ -273,6 +276,7 @@ def _transposed_window(op, x, weight, stride, padding, output_padding, groups, d
     return window, tuple(crops)
 
 
+@operation(function=True)
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
                      dilation=1):
     """the adjoint of conv2d: each input value is spread, through w, over the output window it
@@ -297,6 +301,7 @@ def _uncropped(transposed, x, weight, bias, window, name, crops):
     return y if bias is None else y + bias.reshape((-1,) + (1,) * (y.ndim - 2))
 
 
+@operation(function=True)
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
                      dilation=1):
     """conv_transpose2d on signals seen as images of height 1"""
@@ -323,6 +328,7 @@ def _fold_window(op, in_size, kernel_size, dilation, padding, stride):
     return _window(op, tuple(in_size), kernel, stride, dilation, pads, 1, 2)
 
 
+@operation(functional=True)
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     """im2col: column l holds the C·kh·kw values of window l;  the gradient is added back onto
     the positions each window read: fold"""
@@ -337,6 +343,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     return y if batched else y.squeeze(0)
 
 
+@operation(functional=True)
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     """col2im: each value of column l is added onto the position of window l it stands for;
     the gradient reads those positions back: unfold"""
@@ -373,6 +380,7 @@ def _fold(columns, window):
 
 
 # -- padding ----------------------------------------------------------------------------------
+@operation(functional=True)
 def pad(input, pad, mode="constant", value=None):
     """y = x surrounded by pad[0] values on the left of the last dim, pad[1] on its right,
     pad[2], pad[3] around the one before, …;  constant: ∂y/∂x crops the gradient back (a pad
@@ -455,6 +463,3 @@ def _pad_constant(x, widths, value):
     def backward(ctx, grad):
         return _pad_constant(grad, tuple(-w for w in widths), 0)
     return record("pad", out, (x,), backward)
-
-
-__all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "unfold", "fold", "pad"]

@@ -21,6 +21,7 @@ from ... import kernels
 from .. import grad_mode
 from ..tape import record
 from ..tensor import Tensor, wrap
+from .declare import operation
 
 
 # -- arguments --------------------------------------------------------------------------------
@@ -161,6 +162,7 @@ def _take_at(x, indices, op, in_size):
     return record(op, out.reshape(indices.shape), (x,), backward)
 
 
+@operation(function=True)
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     """y[n,c,p,q] = max of x over the window at (p, q);  ∂y/∂x = 1 at the (first) maximum of the
@@ -168,6 +170,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 2)
 
 
+@operation(function=True)
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     """y[n,c,t] = max of x over the window at t;  ∂y/∂x = 1 at the (first) maximum, else 0"""
@@ -232,6 +235,7 @@ def _spread(grad, window, divisor, op):
     return record(op + "_backward", out, (grad,), backward)
 
 
+@operation(function=True)
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True, divisor_override=None):
     """y[n,c,p,q] = (Σ of x over the window at (p, q)) / divisor;  ∂y/∂x = 1/divisor over the
@@ -240,6 +244,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                      divisor_override, 2)
 
 
+@operation(function=True)
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True):
     """y[n,c,t] = (Σ of x over the window at t) / divisor;  ∂y/∂x = 1/divisor over the window"""
@@ -330,12 +335,14 @@ def _adaptive_avg_pool(input, output_size, spatial, op=None):
     return y if batched else y.squeeze(0)
 
 
+@operation(function=True)
 def adaptive_avg_pool2d(input, output_size):
     """y[n,c,p,q] = mean of x over rows [⌊p·H/Ho⌋, ⌈(p+1)·H/Ho⌉) and the same for columns;
     ∂y/∂x = 1/(window size) over the window"""
     return _adaptive_avg_pool(input, output_size, 2)
 
 
+@operation(function=True)
 def adaptive_avg_pool1d(input, output_size):
     """y[n,c,t] = mean of x over [⌊t·L/Lo⌋, ⌈(t+1)·L/Lo⌉);  ∂y/∂x = 1/(window size) over it"""
     return _adaptive_avg_pool(input, output_size, 1)
@@ -344,6 +351,7 @@ def adaptive_avg_pool1d(input, output_size):
 _LINEAR_MODES = {"linear": 1, "bilinear": 2, "trilinear": 3}
 
 
+@operation(functional=True)
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
     """y = x resampled to ``size``: nearest copies x at ⌊o·scale⌋; (bi/tri)linear mixes the two
@@ -446,7 +454,3 @@ def _linear_taps(n, out, scale, align_corners):
         lam_low.append(1.0 - lam)
         lam_high.append(lam)
     return [low, high], [lam_low, lam_high]
-
-
-__all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
-           "adaptive_avg_pool2d", "interpolate"]
