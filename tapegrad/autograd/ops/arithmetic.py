@@ -32,9 +32,10 @@ def add(input, other, alpha=1):
         z = _broadcast("add", xp.add, x, wrap(y_scaled, y.device))
     else:
         z = _broadcast("add", xp.add, x, y)
+    x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
-        return (sum_to_shape(grad, x.shape) if ctx.needs_input_grad[0] else None,
-                sum_to_shape(grad * alpha if alpha != 1 else grad, y.shape)
+        return (sum_to_shape(grad, x_shape) if ctx.needs_input_grad[0] else None,
+                sum_to_shape(grad * alpha if alpha != 1 else grad, y_shape)
                 if ctx.needs_input_grad[1] else None)
     return record("add", z, (x, y), backward)
 
@@ -45,9 +46,10 @@ def sub(input, other, alpha=1):
     x, y = promote("sub", input, other)
     xp = x.device.xp
     z = _broadcast("sub", xp.subtract, x, y if alpha == 1 else wrap(y.array * alpha, y.device))
+    x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
-        return (sum_to_shape(grad, x.shape) if ctx.needs_input_grad[0] else None,
-                sum_to_shape(grad * -alpha, y.shape) if ctx.needs_input_grad[1] else None)
+        return (sum_to_shape(grad, x_shape) if ctx.needs_input_grad[0] else None,
+                sum_to_shape(grad * -alpha, y_shape) if ctx.needs_input_grad[1] else None)
     return record("sub", z, (x, y), backward)
 
 
@@ -56,10 +58,11 @@ def mul(input, other):
     """z = x·y;  ∂z/∂x = y,  ∂z/∂y = x"""
     x, y = promote("mul", input, other)
     z = _broadcast("mul", x.device.xp.multiply, x, y)
+    x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
         x_saved, y_saved = ctx.saved_tensors
-        return (sum_to_shape(grad * y_saved, x.shape) if ctx.needs_input_grad[0] else None,
-                sum_to_shape(grad * x_saved, y.shape) if ctx.needs_input_grad[1] else None)
+        return (sum_to_shape(grad * y_saved, x_shape) if ctx.needs_input_grad[0] else None,
+                sum_to_shape(grad * x_saved, y_shape) if ctx.needs_input_grad[1] else None)
     # Only what backward reads is saved: x is needed only for y's gradient, and vice versa.
     return record("mul", z, (x, y), backward,
                   save=(x if y.requires_grad else None, y if x.requires_grad else None))
@@ -81,11 +84,12 @@ def div(input, other, rounding_mode=None):
         from ...dtypes import get_default_dtype
         x, y = x.to(get_default_dtype()), y.to(get_default_dtype())
     z = _broadcast("div", x.device.xp.true_divide, x, y)
+    x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
         y_saved, z_saved = ctx.saved_tensors
         grad_over_y = grad / y_saved
-        return (sum_to_shape(grad_over_y, x.shape) if ctx.needs_input_grad[0] else None,
-                sum_to_shape(-grad_over_y * z_saved, y.shape) if ctx.needs_input_grad[1] else None)
+        return (sum_to_shape(grad_over_y, x_shape) if ctx.needs_input_grad[0] else None,
+                sum_to_shape(-grad_over_y * z_saved, y_shape) if ctx.needs_input_grad[1] else None)
     return record("div", z, (x, y), backward,
                   save=(y, OUTPUT if y.requires_grad else None))
 
@@ -104,16 +108,17 @@ def pow(input, exponent):
         x, y = promote("pow", input, exponent)
     xp = x.device.xp
     z = _broadcast("pow", xp.power, x, y)
+    x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
         x_saved, y_saved, z_saved = ctx.saved_tensors
         grad_x = grad_y = None
         if ctx.needs_input_grad[0]:
             # y·x^(y-1) is 0·∞ at x = 0, y = 0; the limit (and PyTorch) says 0 there.
             slope = where(y_saved == 0, 0.0, y_saved * x_saved.pow(y_saved - 1))
-            grad_x = sum_to_shape(grad * slope, x.shape)
+            grad_x = sum_to_shape(grad * slope, x_shape)
         if ctx.needs_input_grad[1]:
             safe_log = where(x_saved == 0, 1.0, x_saved).log()
-            grad_y = sum_to_shape(grad * z_saved * safe_log, y.shape)
+            grad_y = sum_to_shape(grad * z_saved * safe_log, y_shape)
         return grad_x, grad_y
     return record("pow", z, (x, y), backward, save=(x, y, OUTPUT))
 
@@ -143,11 +148,12 @@ def maximum(input, other):
     """z = max(x, y);  the gradient goes to the larger input (split evenly on ties)"""
     x, y = promote("maximum", input, other)
     z = _broadcast("maximum", x.device.xp.maximum, x, y)
+    x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
         x_saved, y_saved = ctx.saved_tensors
         share_x = (x_saved > y_saved) + (x_saved == y_saved) * 0.5
-        return (sum_to_shape(grad * share_x, x.shape) if ctx.needs_input_grad[0] else None,
-                sum_to_shape(grad * (1 - share_x), y.shape) if ctx.needs_input_grad[1] else None)
+        return (sum_to_shape(grad * share_x, x_shape) if ctx.needs_input_grad[0] else None,
+                sum_to_shape(grad * (1 - share_x), y_shape) if ctx.needs_input_grad[1] else None)
     return record("maximum", z, (x, y), backward, save=(x, y))
 
 
@@ -156,11 +162,12 @@ def minimum(input, other):
     """z = min(x, y);  the gradient goes to the smaller input (split evenly on ties)"""
     x, y = promote("minimum", input, other)
     z = _broadcast("minimum", x.device.xp.minimum, x, y)
+    x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
         x_saved, y_saved = ctx.saved_tensors
         share_x = (x_saved < y_saved) + (x_saved == y_saved) * 0.5
-        return (sum_to_shape(grad * share_x, x.shape) if ctx.needs_input_grad[0] else None,
-                sum_to_shape(grad * (1 - share_x), y.shape) if ctx.needs_input_grad[1] else None)
+        return (sum_to_shape(grad * share_x, x_shape) if ctx.needs_input_grad[0] else None,
+                sum_to_shape(grad * (1 - share_x), y_shape) if ctx.needs_input_grad[1] else None)
     return record("minimum", z, (x, y), backward, save=(x, y))
 
 
@@ -169,10 +176,11 @@ def floor_divide(input, other):
     """z = ⌊x / y⌋;  piecewise constant, so ∂z/∂x = ∂z/∂y = 0"""
     x, y = promote("floor_divide", input, other)
     z = _broadcast("floor_divide", x.device.xp.floor_divide, x, y)
+    x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
         zeros = wrap(grad.device.xp.zeros_like(grad.array), grad.device)
-        return (sum_to_shape(zeros, x.shape) if ctx.needs_input_grad[0] else None,
-                sum_to_shape(zeros, y.shape) if ctx.needs_input_grad[1] else None)
+        return (sum_to_shape(zeros, x_shape) if ctx.needs_input_grad[0] else None,
+                sum_to_shape(zeros, y_shape) if ctx.needs_input_grad[1] else None)
     return record("floor_divide", z, (x, y), backward)
 
 
@@ -181,10 +189,11 @@ def remainder(input, other):
     """z = x - y·⌊x / y⌋ (sign of y, as Python's %);  ∂z/∂x = 1,  ∂z/∂y = -⌊x / y⌋"""
     x, y = promote("remainder", input, other)
     z = _broadcast("remainder", x.device.xp.remainder, x, y)
+    x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
         x_saved, y_saved = ctx.saved_tensors
-        return (sum_to_shape(grad, x.shape) if ctx.needs_input_grad[0] else None,
-                sum_to_shape(-grad * floor_divide(x_saved, y_saved), y.shape)
+        return (sum_to_shape(grad, x_shape) if ctx.needs_input_grad[0] else None,
+                sum_to_shape(-grad * floor_divide(x_saved, y_saved), y_shape)
                 if ctx.needs_input_grad[1] else None)
     return record("remainder", z, (x, y), backward, save=(x, y))
 
@@ -210,13 +219,15 @@ def where(condition, input, other):
     except ValueError:
         raise RuntimeError(f"where: condition {tuple(condition.shape)}, input {tuple(x.shape)} "
                            f"and other {tuple(y.shape)} cannot be broadcast together") from None
+    x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
+        condition, = ctx.saved_tensors   # saved, so changing the mask in place is caught
         zero = wrap(xp.zeros((), dtype=grad.array.dtype), grad.device)
-        return (sum_to_shape(where(condition, grad, zero), x.shape)
+        return (sum_to_shape(where(condition, grad, zero), x_shape)
                 if ctx.needs_input_grad[0] else None,
-                sum_to_shape(where(condition, zero, grad), y.shape)
+                sum_to_shape(where(condition, zero, grad), y_shape)
                 if ctx.needs_input_grad[1] else None)
-    return record("where", z, (x, y), backward)
+    return record("where", z, (x, y), backward, save=(condition,))
 
 
 @operation(method="where", composite=True)

@@ -244,6 +244,7 @@ def setitem(input, index, value):
     x._version_counter.bump("setitem")
     xp = x.device.xp
     shape = tuple(x.shape)
+    v_shape = tuple(getattr(v, "shape", ()))   # backward keeps v's shape, not v
     def backward(ctx, grad):
         ctx.saved_tensors  # raises if an index tensor was changed in place since
         grad_x = grad_v = None
@@ -253,7 +254,7 @@ def setitem(input, index, value):
             zero = wrap(xp.zeros((), dtype=grad.array.dtype), grad.device)
             grad_x = where(wrap(keep, grad.device), grad, zero)
         if ctx.needs_input_grad[1]:
-            grad_v = sum_to_shape(_index("getitem", grad, key, repeats), tuple(v.shape))
+            grad_v = sum_to_shape(_index("getitem", grad, key, repeats), v_shape)
         return grad_x, grad_v
     # The new values take x's place on the tape; record wraps x's own array (no copy).
     recorded = record("setitem", x.array, (x, v if isinstance(v, Tensor) else None),

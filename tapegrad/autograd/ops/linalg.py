@@ -459,9 +459,10 @@ def einsum(equation, *operands):
     if any(xp.may_share_memory(z, a) for a in arrays):   # e.g. "ii->i" returns a view
         z = z.copy()
 
+    shapes = [_shape(t) for t in tensors]   # backward keeps the shapes, not the inputs
     def backward(ctx, grad):
         saved = ctx.saved_tensors
-        return tuple(_einsum_operand_grad(spec, i, grad, saved, _shape(tensors[i]))
+        return tuple(_einsum_operand_grad(spec, i, grad, saved, shapes[i])
                      if ctx.needs_input_grad[i] else None for i in range(len(saved)))
 
     # Operand j is read by the gradients of the others.

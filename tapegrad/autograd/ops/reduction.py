@@ -287,16 +287,19 @@ def _extreme_along(op, x, dim, keepdim, largest):
         values = xp.take_along_axis(x.array, indices, axis=axis)
         if not keepdim:
             values, indices = values.squeeze(axis), indices.squeeze(axis)
+    device = x.device
+    index_tensor = wrap(indices, device)
     def backward(ctx, grad):
         if not axes:
             return grad
+        indices, = ctx.saved_tensors   # the returned indices: an in-place change of them is caught
         axis = axes[0]
         along = [1] * len(shape)
         along[axis] = shape[axis]
         positions = xp.arange(shape[axis]).reshape(along)   # 0, 1, 2… along the axis
-        chosen = positions == (indices if keepdim else xp.expand_dims(indices, axis))
-        return where(wrap(chosen, x.device), _kept(grad, shape, axes, keepdim), 0.0)
-    return ReturnTypes(record(op, values, (x,), backward), wrap(indices, x.device))
+        chosen = positions == (indices.array if keepdim else xp.expand_dims(indices.array, axis))
+        return where(wrap(chosen, device), _kept(grad, shape, axes, keepdim), 0.0)
+    return ReturnTypes(record(op, values, (x,), backward, save=(index_tensor,)), index_tensor)
 
 
 def _max_or_min(op, input, dim, keepdim, other, largest):

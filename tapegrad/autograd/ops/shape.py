@@ -511,9 +511,10 @@ def cat(tensors, dim=0):
     for i in joined:
         spans[i] = (offset, offset + tensors[i].shape[d])
         offset += tensors[i].shape[d]
+    count = len(tensors)   # backward keeps the count and spans, not the inputs
     def backward(ctx, grad):
         grads = []
-        for i in range(len(tensors)):
+        for i in range(count):
             if not ctx.needs_input_grad[i]:
                 grads.append(None)
             elif i in spans:
