@@ -6,6 +6,7 @@
 from . import autograd, backend, data, dtypes, random, utils
 from .autograd import Size, Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .autograd.ops import top_level_functions as _top_level_functions
+from .autograd.tensor import is_tensor
 from .backend import cuda, device
 from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like,
                        linspace, ones, ones_like, rand, rand_like, randint, randn, randn_like,
@@ -24,10 +25,6 @@ short, int, long = int16, int32, int64
 # The operations, with PyTorch's names: tg.add, tg.exp, tg.sum, tg.matmul, … (each
 # operation declares whether it is one: autograd/ops/declare.py)
 globals().update(_top_level_functions())
-
-
-def is_tensor(value):
-    return isinstance(value, Tensor)
 
 
 __version__ = "0.1.0"

@@ -24,6 +24,7 @@ Everything else here is bookkeeping around those two lines:
 ``einsum`` sums products over named indices; the gradient for one operand is itself an
 einsum of the incoming gradient with all the other operands (see `_einsum_operand_grad`).
 """
+import math
 from functools import lru_cache
 
 from ... import dtypes
@@ -42,13 +43,6 @@ def _shape(t):
 def _as_shape(t, shape):
     """``t.reshape(shape)``, but no recorded op when it already has that shape."""
     return t if _shape(t) == tuple(shape) else t.reshape(shape)
-
-
-def _numel(shape):
-    n = 1
-    for s in shape:
-        n *= s
-    return n
 
 
 def _transposed_layout(array):
@@ -112,7 +106,7 @@ def _matmul_plan(op, x, y):
     batch = tuple(reversed(batch))
     out_shape = batch + xs[-2:-1] + ys[-1:] if len(ys) > 1 else batch + xs[-2:-1]
     if all(s == 1 for s in y_batch):
-        rows = _numel(xs[:-1]) if len(xs) > 1 else 1
+        rows = math.prod(xs[:-1]) if len(xs) > 1 else 1
         return out_shape, rows
     return out_shape, None
 
