@@ -70,7 +70,7 @@ def mul(input, other):
 
 @operation(function=True, method=True)
 def div(input, other, rounding_mode=None):
-    """z = x / y;  ∂z/∂x = 1/y,  ∂z/∂y = -x/y² = -z/y"""
+    """z = x / y;  ∂z/∂x = 1/y,  ∂z/∂y = -x/y²"""
     if rounding_mode == "floor":
         return floor_divide(input, other)
     if rounding_mode == "trunc":
@@ -86,12 +86,13 @@ def div(input, other, rounding_mode=None):
     z = _broadcast("div", x.device.xp.true_divide, x, y)
     x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
-        y_saved, z_saved = ctx.saved_tensors
+        y_saved, x_saved = ctx.saved_tensors
         grad_over_y = grad / y_saved
         return (sum_to_shape(grad_over_y, x_shape) if ctx.needs_input_grad[0] else None,
-                sum_to_shape(-grad_over_y * z_saved, y_shape) if ctx.needs_input_grad[1] else None)
-    return record("div", z, (x, y), backward,
-                  save=(y, OUTPUT if y.requires_grad else None))
+                sum_to_shape(-grad_over_y * x_saved / y_saved, y_shape)
+                if ctx.needs_input_grad[1] else None)
+    # The inputs, not the output, are saved (as PyTorch does), so z may be changed in place.
+    return record("div", z, (x, y), backward, save=(y, x if y.requires_grad else None))
 
 
 true_divide = alias(div, 'true_divide')

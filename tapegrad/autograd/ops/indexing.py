@@ -42,7 +42,50 @@ def _index_key(op, x, index):
     key = tuple(key)
     _check_key(op, x, key)
     repeats = any(backend.is_array(k) and k.dtype.kind != "b" for k in key)
-    return key, repeats, tensors
+    return _integers_first(key), repeats, tensors
+
+
+class TwoStepKey:
+    """``x[1, :, [0, 2]]`` as PyTorch reads it: the integers select first, then the rest
+    indexes what is left, so the result is (3, 2) for x of shape (2, 3, 4). (numpy counts
+    the 1 as an index array too, and would move the indexed dims to the front: (2, 3).)
+    ``first`` holds only integers and slices, so ``array[first]`` is a view to write through."""
+
+    __slots__ = ("first", "then")
+
+    def __init__(self, first, then):
+        self.first, self.then = first, then
+
+
+def _is_integer(k):
+    return (isinstance(k, int) and not isinstance(k, bool)) or (
+        backend.is_array(k) and k.ndim == 0 and k.dtype.kind in "iu")
+
+
+def _integers_first(key):
+    """``key``, or a TwoStepKey when it mixes integers with index arrays (see TwoStepKey)."""
+    has_arrays = any(backend.is_array(k) and k.ndim > 0 for k in key)
+    if not has_arrays or not any(_is_integer(k) for k in key):
+        return key
+    first, then = [], []
+    for k in key:
+        if _is_integer(k):
+            first.append(int(k))
+        elif k is Ellipsis:
+            first.append(k)
+            then.append(k)
+        else:
+            first.extend([slice(None)] * _dims_used(k))
+            then.append(k)
+    return TwoStepKey(tuple(first), tuple(then))
+
+
+def at(array, key):
+    """(the array to index, the key to index it with): ``array[key]`` reads and writes
+    through the returned pair, for plain keys and TwoStepKeys alike."""
+    if type(key) is TwoStepKey:
+        return array[key.first], key.then
+    return array, key
 
 
 def _key_item(op, x, item, tensors):
@@ -155,7 +198,8 @@ def _read(op, x, key):
     """``x.array[key]``; what numpy still refuses (index arrays that do not broadcast
     together, …) becomes an IndexError that names the op."""
     try:
-        return x.array[key]
+        target, key = at(x.array, key)
+        return target[key]
     except (IndexError, ValueError) as error:
         raise IndexError(f"{op}: {error} (indexing a tensor of shape {tuple(x.shape)})") from None
 
@@ -182,6 +226,7 @@ def _add_at(xp, out, key, values):
     ``_ATOMIC_ADD_DTYPES``; other integers (int64 above all) are added as uint64 (two's
     complement addition gives the same bits, overflow wrapping as in PyTorch), then cast back.
     """
+    out, key = at(out, key)
     if xp.__name__ != "cupy" or out.dtype.name in _ATOMIC_ADD_DTYPES:
         xp.add.at(out, key, values)
         return
@@ -211,7 +256,8 @@ def _put_into_zeros(grad, shape, key, repeats):
     if repeats:
         _add_at(xp, z, key, grad.array)
     else:
-        z[key] = grad.array  # no position twice: plain assignment is enough (and faster)
+        target, k = at(z, key)
+        target[k] = grad.array  # no position twice: plain assignment is enough (and faster)
     def backward(ctx, grad_z):
         return _index("getitem", grad_z, key, repeats)
     return record("getitem_backward", z, (grad,), backward)
@@ -240,7 +286,8 @@ def setitem(input, index, value):
     check_inplace_allowed(x, "setitem", value)
     selected = tuple(_read("setitem", x, key).shape)
     v = _setitem_value(x, value, selected)
-    x.array[key] = v.array if isinstance(v, Tensor) else v   # (a number is a 0-d array now)
+    target, k = at(x.array, key)
+    target[k] = v.array if isinstance(v, Tensor) else v   # (a number is a 0-d array now)
     x._version_counter.bump("setitem")
     xp = x.device.xp
     shape = tuple(x.shape)
@@ -250,7 +297,8 @@ def setitem(input, index, value):
         grad_x = grad_v = None
         if ctx.needs_input_grad[0]:
             keep = xp.ones(shape, dtype=bool)
-            keep[key] = False
+            target, k = at(keep, key)
+            target[k] = False
             zero = wrap(xp.zeros((), dtype=grad.array.dtype), grad.device)
             grad_x = where(wrap(keep, grad.device), grad, zero)
         if ctx.needs_input_grad[1]:

@@ -140,12 +140,14 @@ def _product(op, x, y):
             return grad_x, grad_y
         # Batched (y has 3+ dimensions): a vector x is the row (1, k) again, and z gets back
         # the axis it lost; broadcast batch dimensions are summed back.
-        x2 = x if len(x_shape) > 1 else x.reshape(1, k)
+        # (Only what the needed gradient reads was saved: x for y's gradient, y for x's.)
+        row_shape = x_shape if len(x_shape) > 1 else (1, k)
         g = grad if len(x_shape) > 1 else grad.reshape(out_shape[:-1] + (1, m))
         if ctx.needs_input_grad[0]:
-            grad_x = sum_to_shape(_grad_left(g, y, x_transposed), _shape(x2))
+            grad_x = sum_to_shape(_grad_left(g, y, x_transposed), row_shape)
             grad_x = _as_shape(grad_x, x_shape)
         if ctx.needs_input_grad[1]:
+            x2 = x if len(x_shape) > 1 else x.reshape(1, k)
             grad_y = sum_to_shape(_grad_right(x2, g, y_transposed), y_shape)
         return grad_x, grad_y
 
