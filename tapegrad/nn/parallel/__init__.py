@@ -1,0 +1,4 @@
+"""``tapegrad.nn.parallel``: wrappers that run a module's forward on a device, with PyTorch's
+names, so training scripts written for them run unchanged. One file per wrapper.
+"""
+from .data_parallel import DataParallel, data_parallel
