@@ -80,6 +80,18 @@ def test_parameters_without_gradient_count_as_zero_gradient():
     assert opt.state[x]["d"].shape == (3,)     # one flat vector over both parameters
 
 
+@pytest.mark.parametrize("line_search_fn", [None, "strong_wolfe"])
+def test_float32_parameters_keep_a_float32_memory(line_search_fn):
+    xy = tg.tensor([-1.2, 1.0], requires_grad=True)
+    opt = optim.LBFGS([xy], lr=0.1, max_iter=5, line_search_fn=line_search_fn)
+    for _ in range(2):
+        opt.step(closure_for(opt, rosenbrock, xy))
+    state = opt.state[xy]
+    assert xy.dtype is tg.float32 and state["n_iter"] >= 2 and state["old_dirs"]
+    for value in [state["d"], state["prev_flat_grad"], *state["old_dirs"], *state["old_stps"]]:
+        assert value.dtype is tg.float32
+
+
 def test_the_step_bumps_the_parameters_version():
     x = tg.tensor([2.0], dtype=tg.float64, requires_grad=True)
     y = x * x     # saves x for its backward
