@@ -181,6 +181,10 @@ class RNNBase(Module):
             self._check_state(name, state, batched, batch_size)
         return states
 
+    def _zero_states(self, input, batch_size):
+        shape = (self.num_layers * (2 if self.bidirectional else 1), batch_size, self.hidden_size)
+        return creation.zeros(shape, dtype=input.dtype, device=input.device)
+
     # -- forward -------------------------------------------------------------------------------
     def forward(self, input, hx=None):
         """(output, h_n), for LSTM (output, (h_n, c_n)); see ``functional.rnn.rnn``."""
@@ -191,6 +195,10 @@ class RNNBase(Module):
         if not batched:   # a single sequence (L, input_size) is a batch of one
             input = input.unsqueeze(batch_dim)
             states = None if states is None else tuple(s.unsqueeze(1) for s in states)
+        if states is None and input.shape[1 if self.batch_first else 0] == 1:
+            # One step from h = 0 would skip W_hh and leave its gradient None; PyTorch gives
+            # zeros (and optimizers treat the two differently), so pass the zeros.
+            states = (self._zero_states(input, batch_size),) * (2 if self.mode == "LSTM" else 1)
         if states is not None:
             states = states if self.mode == "LSTM" else states[0]
         output, hidden = recurrent.rnn(self.mode, input, states, self._weights(),
@@ -308,6 +316,12 @@ class RNNCellBase(Module):
             s += f", nonlinearity={nonlinearity}"
         return s
 
+    def _zero_state(self, input):
+        """h = 0 for a batched input (N, input_size). Passed as a tensor, not None, so that
+        weight_hh takes part and gets a zero gradient rather than None, as in PyTorch."""
+        return creation.zeros((input.shape[0], self.hidden_size), dtype=input.dtype,
+                              device=input.device)
+
     def _check(self, input, states, names):
         """Check the input (input_size,) or (N, input_size) and each given state against
         (hidden_size,) or (N, hidden_size); returns whether the input is batched."""
@@ -352,6 +366,7 @@ class RNNCell(RNNCellBase):
         batched = self._check(input, () if hx is None else (hx,), ("hx",))
         if not batched:
             input, hx = input.unsqueeze(0), None if hx is None else hx.unsqueeze(0)
+        hx = self._zero_state(input) if hx is None else hx
         cell = recurrent.rnn_tanh_cell if self.nonlinearity == "tanh" else recurrent.rnn_relu_cell
         h = cell(input, hx, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
         return h if batched else h.squeeze(0)
@@ -372,6 +387,7 @@ class LSTMCell(RNNCellBase):
         if not batched:
             input = input.unsqueeze(0)
             hx = None if hx is None else tuple(s.unsqueeze(0) for s in hx)
+        hx = (self._zero_state(input),) * 2 if hx is None else hx
         h, c = recurrent.lstm_cell(input, hx, self.weight_ih, self.weight_hh, self.bias_ih,
                                    self.bias_hh)
         return (h, c) if batched else (h.squeeze(0), c.squeeze(0))
@@ -387,6 +403,7 @@ class GRUCell(RNNCellBase):
         batched = self._check(input, () if hx is None else (hx,), ("hx",))
         if not batched:
             input, hx = input.unsqueeze(0), None if hx is None else hx.unsqueeze(0)
+        hx = self._zero_state(input) if hx is None else hx
         h = recurrent.gru_cell(input, hx, self.weight_ih, self.weight_hh, self.bias_ih,
                                self.bias_hh)
         return h if batched else h.squeeze(0)
