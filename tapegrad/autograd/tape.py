@@ -267,3 +267,12 @@ def mark_view(out, base):
     out._version_counter = base._version_counter
     out._base = base if base._base is None else base._base
     return out
+
+
+def own_result(out):
+    """``out``, a reshape of a temporary that an operation made and dropped (conv1d is conv2d
+    on an unsqueezed input, squeezed back), as the operation's own result: not a view, so
+    it may be changed in place, as PyTorch's result of the one operation may. It keeps the
+    shared version counter, so a saved copy of the temporary still notices such a change."""
+    out._base = None
+    return out

@@ -26,7 +26,7 @@ import operator
 
 from ... import kernels
 from ..operands import check_same_device
-from ..tape import record
+from ..tape import own_result, record
 from ..tensor import Tensor
 from .arguments import as_batch, n_ints
 from .pooling import resample
@@ -206,7 +206,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     window = _conv_window("conv2d", x, weight, stride, padding, dilation, groups, 2)
     _check_bias("conv2d", bias, weight.shape[0])
     y = _convolution(x, weight, bias, window, "conv2d")
-    return y if batched else y.squeeze(0)
+    return y if batched else own_result(y.squeeze(0))
 
 
 @operation(function=True)
@@ -217,8 +217,8 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     x, batched = as_batch("conv1d", input, 1)
     window = _conv_window("conv1d", x, weight, stride, padding, dilation, groups, 1)
     _check_bias("conv1d", bias, weight.shape[0])
-    y = _convolution(x.unsqueeze(2), weight.unsqueeze(2), bias, window, "conv1d").squeeze(2)
-    return y if batched else y.squeeze(0)
+    y = own_result(_convolution(x.unsqueeze(2), weight.unsqueeze(2), bias, window, "conv1d").squeeze(2))
+    return y if batched else own_result(y.squeeze(0))
 
 
 def _check_bias(op, bias, channels):
@@ -289,7 +289,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
                                        output_padding, groups, dilation, 2)
     _check_bias("conv_transpose2d", bias, weight.shape[1] * window.groups)
     y = _uncropped(_transposed, x, weight, bias, window, "conv2d", crops)
-    return y if batched else y.squeeze(0)
+    return y if batched else own_result(y.squeeze(0))
 
 
 def _uncropped(transposed, x, weight, bias, window, name, crops):
@@ -313,7 +313,7 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
     _check_bias("conv_transpose1d", bias, weight.shape[1] * window.groups)
     y = _uncropped(_transposed, x.unsqueeze(2), weight.unsqueeze(2), bias, window, "conv1d",
                    (0,) + crops).squeeze(2)
-    return y if batched else y.squeeze(0)
+    return y if batched else own_result(y.squeeze(0))
 
 
 # -- im2col and col2im as operations -----------------------------------------------------------
@@ -341,7 +341,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     def backward(ctx, grad):
         return _fold(grad, window)
     y = record("unfold", out, (x,), backward)
-    return y if batched else y.squeeze(0)
+    return y if batched else own_result(y.squeeze(0))
 
 
 @operation(functional=True)
@@ -370,7 +370,7 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
                            f"input (of shape {tuple(input.shape)}) to be the number of sliding "
                            f"blocks {ho} * {wo} = {ho * wo}")
     y = _fold(columns, window)
-    return y if input.ndim == 3 else y.squeeze(0)
+    return y if input.ndim == 3 else own_result(y.squeeze(0))
 
 
 def _fold(columns, window):

@@ -17,7 +17,7 @@ import operator
 
 from ... import backend, dtypes
 from ..operands import check_same_device, sum_to_shape
-from ..tape import mark_view, record
+from ..tape import mark_view, own_result, record
 from ..tensor import Tensor, wrap
 from .arithmetic import where
 from .inplace import check_inplace_allowed
@@ -408,7 +408,7 @@ def _gather(op, input, dim, index):
     axis = _check_index(op, x, dim, index)
     if x.ndim == 0 or index.ndim == 0:  # PyTorch takes 0-d tensors here as 1-d of one element
         flat = index.reshape(-1)
-        return _gather(op, x.reshape(-1), 0, flat).reshape(tuple(index.shape))
+        return own_result(_gather(op, x.reshape(-1), 0, flat).reshape(tuple(index.shape)))
     return gather_along(op, x, axis, index.array, (index,))
 
 
@@ -460,7 +460,7 @@ def _read_back(grad, key, block, src_shape):
 def _zero_dim_as_vectors(op, x, dim, index, src):
     """PyTorch takes 0-d tensors as 1-d of one element in scatter ops: ``op`` on vectors."""
     flat_src = src.reshape(-1) if isinstance(src, Tensor) else src
-    return op(x.reshape(-1), dim, index.reshape(-1), flat_src).reshape(tuple(x.shape))
+    return own_result(op(x.reshape(-1), dim, index.reshape(-1), flat_src).reshape(tuple(x.shape)))
 
 
 @operation(function=True, method=True)
@@ -539,7 +539,7 @@ def index_select(input, dim, index):
         if index.numel() != 1:
             raise IndexError(f"index_select: a 0-d input needs an index of one element, got "
                              f"{index.numel()}")
-        return index_select(x.reshape(1), 0, index).reshape(())
+        return own_result(index_select(x.reshape(1), 0, index).reshape(()))
     if index.numel():
         _check_range("index_select", int(index.array.min()), int(index.array.max()),
                      x.shape[axis], axis)

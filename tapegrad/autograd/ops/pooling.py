@@ -19,7 +19,7 @@ import operator
 
 from ... import kernels
 from .. import grad_mode
-from ..tape import record
+from ..tape import own_result, record
 from ..tensor import Tensor, wrap
 from .arguments import as_batch, n_ints
 from .declare import operation
@@ -84,8 +84,8 @@ def _as_2d(x, spatial):
 
 def _unbatch(y, batched, spatial):
     if spatial == 1:
-        y = y.squeeze(2)
-    return y if batched else y.squeeze(0)
+        y = own_result(y.squeeze(2))
+    return y if batched else own_result(y.squeeze(0))
 
 
 # -- max pooling --------------------------------------------------------------------------------
@@ -306,7 +306,7 @@ def _adaptive_avg_pool(input, output_size, spatial, op=None):
     for k, (n, o) in enumerate(zip(sizes, out)):
         index, weight = _adaptive_taps(n, o)
         y = resample(y, 2 + k, index, weight, op)
-    return y if batched else y.squeeze(0)
+    return y if batched else own_result(y.squeeze(0))
 
 
 @operation(function=True)
