@@ -6,7 +6,7 @@ Each backward computes only the gradients some input needs (``ctx.needs_input_gr
 and each op saves only the tensors its backward reads.
 """
 from ..operands import promote, sum_to_shape
-from ..tape import OUTPUT, record
+from ..tape import OUTPUT, notify, observers, record
 from ..tensor import wrap
 
 
@@ -34,7 +34,7 @@ def add(input, other, alpha=1):
         return (sum_to_shape(grad, x.shape) if ctx.needs_input_grad[0] else None,
                 sum_to_shape(grad * alpha if alpha != 1 else grad, y.shape)
                 if ctx.needs_input_grad[1] else None)
-    return record("add", z, (x, y), backward)
+    return record("add", z, (x, y), backward, attrs={"alpha": alpha})
 
 
 def sub(input, other, alpha=1):
@@ -45,7 +45,7 @@ def sub(input, other, alpha=1):
     def backward(ctx, grad):
         return (sum_to_shape(grad, x.shape) if ctx.needs_input_grad[0] else None,
                 sum_to_shape(grad * -alpha, y.shape) if ctx.needs_input_grad[1] else None)
-    return record("sub", z, (x, y), backward)
+    return record("sub", z, (x, y), backward, attrs={"alpha": alpha})
 
 
 def mul(input, other):
@@ -129,7 +129,7 @@ def _pow_scalar(x, exponent):
         if exponent == 2:
             return grad * x_saved * 2
         return grad * exponent * x_saved.pow(exponent - 1)
-    return record("pow", z, (x,), backward, save=(x,))
+    return record("pow", z, (x,), backward, save=(x,), attrs={"exponent": exponent})
 
 
 def maximum(input, other):
@@ -211,7 +211,10 @@ def where(condition, input, other):
 # -- comparisons: bool results, no gradient -------------------------------------------------
 def _compare(op, function, input, other):
     x, y = promote(op, input, other)
-    return wrap(_broadcast(op, function, x, y), x.device)
+    out = wrap(_broadcast(op, function, x, y), x.device)
+    if observers:   # not on the tape (no gradient), but tracers must see it
+        notify(op, (x, y), (out,), None, None)
+    return out
 
 
 def eq(input, other):
@@ -256,7 +259,10 @@ def equal(input, other):
 
 
 def logical_not(input):
-    return wrap(input.device.xp.logical_not(input.array), input.device)
+    out = wrap(input.device.xp.logical_not(input.array), input.device)
+    if observers:   # not on the tape (no gradient), but tracers must see it
+        notify("logical_not", (input,), (out,), None, None)
+    return out
 
 
 def logical_and(input, other):
