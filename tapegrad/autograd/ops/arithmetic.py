@@ -205,7 +205,7 @@ def where(condition, input, other):
                 if ctx.needs_input_grad[0] else None,
                 sum_to_shape(where(condition, zero, grad), y.shape)
                 if ctx.needs_input_grad[1] else None)
-    return record("where", z, (x, y), backward)
+    return record("where", z, (x, y), backward, attrs={"condition": condition})
 
 
 # -- comparisons: bool results, no gradient -------------------------------------------------
