@@ -46,7 +46,7 @@ def remove_observer(observer):
 
 def notify(op, inputs, outputs, node, attrs):
     """Tell every observer about one operation (only called while there is one)."""
-    for observer in list(observers):
+    for observer in tuple(observers):   # (a copy: an observer may remove itself)
         observer(op, inputs, outputs, node, attrs)
 
 

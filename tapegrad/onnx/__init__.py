@@ -21,4 +21,4 @@ def load(path):
     return _load(path)
 
 
-__all__ = ["export", "load", "ExportError", "OnnxImportError"]
+__all__ = ["ExportError", "OnnxImportError", "export", "load"]

@@ -226,8 +226,9 @@ def _batch_norm(x, scale, bias, mean, var, epsilon=1e-5, momentum=0.9, training_
 
 
 def _cast(x, to):
-    from .. import dtypes
     import onnx
+
+    from .. import dtypes
     return x.to(dtypes.from_numpy(np.dtype(onnx.helper.tensor_dtype_to_np_dtype(to))))
 
 

@@ -21,7 +21,7 @@ class Event:
     and one that reads it.
     """
 
-    __slots__ = ("op", "inputs", "outputs", "attrs", "versions", "output_versions")
+    __slots__ = ("attrs", "inputs", "op", "output_versions", "outputs", "versions")
 
     def __init__(self, op, inputs, outputs, attrs):
         self.op = op

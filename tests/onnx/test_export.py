@@ -8,19 +8,18 @@ import pytest
 
 import tapegrad as tg
 from tapegrad import nn
-from tapegrad.nn import functional as F
 
 onnx = pytest.importorskip("onnx", reason="needs the onnx extra: pip install 'tapegrad[onnx]'")
 ort = pytest.importorskip("onnxruntime", reason="needs onnxruntime (in the test extra)")
 
 
-def exported(model, inputs, batch_axis=0, output_count=1):
+def exported(model, inputs, batch_axis=0, output_count=1, opset=None):
     """The model exported with a dynamic batch axis on every input and output, as bytes."""
     names = [f"x{i}" for i in range(len(inputs))]
     outputs = [f"y{i}" for i in range(output_count)]
     buffer = io.BytesIO()
     tg.onnx.export(model, tuple(inputs), buffer, input_names=names, output_names=outputs,
-                   dynamic_axes={n: {batch_axis: "batch"} for n in names})
+                   dynamic_axes={n: {batch_axis: "batch"} for n in names}, opset_version=opset)
     return buffer.getvalue()
 
 
@@ -30,11 +29,11 @@ def outputs_of(result):
     return [] if result is None else [result]
 
 
-def assert_runs_like_tapegrad(model, *inputs, batch_axis=0, atol=1e-5):
+def assert_runs_like_tapegrad(model, *inputs, batch_axis=0, atol=1e-5, opset=None):
     model.eval()
     with tg.no_grad():
         expected_count = len(outputs_of(model(*inputs)))
-    data = exported(model, inputs, batch_axis, expected_count)
+    data = exported(model, inputs, batch_axis, expected_count, opset)
     onnx.checker.check_model(onnx.load_from_string(data))
     session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
     bigger = [tg.cat([x, x[tuple(slice(0, 1) if d == batch_axis else slice(None)
@@ -183,6 +182,16 @@ class Rearranging(nn.Module):
 def test_shapes_cat_stack_indexing_and_reductions_export():
     tg.manual_seed(0)
     assert_runs_like_tapegrad(Rearranging(), x(2, 3, 4), x(2, 4, 4))
+
+
+@pytest.mark.parametrize("opset", [13, 17, 18, 20])
+def test_every_supported_opset_writes_reductions_its_own_way(opset):
+    # ReduceMean takes its axes as an attribute up to opset 17 and as an input from 18 on.
+    tg.manual_seed(0)
+    model = nn.Sequential(nn.LayerNorm(4), nn.Softmax(-1))
+    assert_runs_like_tapegrad(model, x(3, 4), opset=opset)
+    assert onnx.load_from_string(exported(model, [x(3, 4)], opset=opset)).opset_import[0].version \
+        == opset
 
 
 # -- what cannot be exported ------------------------------------------------------------------

@@ -11,7 +11,7 @@ from tapegrad import nn
 
 onnx = pytest.importorskip("onnx", reason="needs the onnx extra: pip install 'tapegrad[onnx]'")
 
-from tests.onnx.test_export import EncoderBlock, Rearranging  # noqa: E402
+from tests.onnx.test_export import EncoderBlock, Rearranging
 
 
 def round_trip(model, inputs):
@@ -102,3 +102,34 @@ def test_an_operator_without_a_tapegrad_form_is_named(tmp_path):
         [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [2, 3])])
     with pytest.raises(RuntimeError, match="'Hardmax'"):
         tg.onnx.load(onnx.helper.make_model(graph))
+
+
+def test_a_loaded_classifier_can_be_explained_at_any_batch_size():
+    tg.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 3, 3), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 16, 4))
+    buffer = io.BytesIO()
+    tg.onnx.export(model, tg.randn(2, 1, 6, 6), buffer, dynamic_axes={"input": [0]})
+    buffer.seek(0)
+    loaded = tg.onnx.load(buffer)
+    x = tg.randn(3, 1, 6, 6)
+    explain = tg.explain.IntegratedGradients
+    expected = explain(model).attribute(x, target=1, n_steps=8)
+    got = explain(loaded).attribute(x, target=1, n_steps=8)
+    np.testing.assert_allclose(got.numpy(), expected.numpy(), atol=1e-5)
+
+
+def test_without_the_onnx_package_the_error_says_how_to_install_it(monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "onnx", None)   # as if it were not installed
+    with pytest.raises(ImportError, match=r'pip install "tapegrad\[onnx\]"'):
+        tg.onnx.export(nn.Linear(2, 2), tg.randn(1, 2), io.BytesIO())
+    with pytest.raises(ImportError, match=r'pip install "tapegrad\[onnx\]"'):
+        tg.onnx.load("model.onnx")
+
+
+def test_importing_tapegrad_does_not_import_onnx():
+    import os
+    import subprocess
+    import sys
+    code = "import sys, tapegrad; assert 'onnx' not in sys.modules, 'onnx was imported'"
+    subprocess.run([sys.executable, "-c", code], check=True, env=os.environ.copy())
