@@ -95,9 +95,10 @@ class GraphBuilder:
         if not same:
             raise ExportError(
                 f"'{self.op}' reads a tensor of shape {tuple(tensor.shape)} that was computed "
-                f"from the input outside the recorded operations (with numpy, or by an "
-                f"operation without an ONNX form); it changes with the input (a run with other "
-                f"values or sizes gave shape {tuple(twin.shape)}), so it cannot be frozen into "
+                f"from the input outside the recorded operations (with numpy, by an operation "
+                f"that is not recorded, or made with a size taken from the input, as "
+                f"tg.zeros(x.shape[0], …)); it changes with the input (a run with other values "
+                f"or sizes gave one of shape {tuple(twin.shape)}), so it cannot be frozen into "
                 f"the graph as a constant")
 
     def dynamic_dims(self, tensor):

@@ -8,6 +8,7 @@ import pytest
 
 import tapegrad as tg
 from tapegrad import nn
+from tapegrad.nn import functional as F
 
 onnx = pytest.importorskip("onnx", reason="needs the onnx extra: pip install 'tapegrad[onnx]'")
 ort = pytest.importorskip("onnxruntime", reason="needs onnxruntime (in the test extra)")
@@ -192,6 +193,19 @@ def test_every_supported_opset_writes_reductions_its_own_way(opset):
     assert_runs_like_tapegrad(model, x(3, 4), opset=opset)
     assert onnx.load_from_string(exported(model, [x(3, 4)], opset=opset)).opset_import[0].version \
         == opset
+
+
+class Resampling(nn.Module):
+    def forward(self, x):
+        up = F.interpolate(x, scale_factor=2, mode="nearest")
+        smooth = F.interpolate(x, size=(5, 7), mode="bilinear", align_corners=False)
+        framed = F.pad(x, (1, 2, 0, 1), mode="reflect") + F.pad(x, (1, 2, 0, 1), value=0.5)
+        return up.mean((2, 3)) + smooth.amax((2, 3)) + framed.sum((2, 3)), x[:, -1, :, 0]
+
+
+def test_interpolation_and_padding_export():
+    tg.manual_seed(0)
+    assert_runs_like_tapegrad(Resampling(), x(2, 3, 4, 4))
 
 
 # -- what cannot be exported ------------------------------------------------------------------

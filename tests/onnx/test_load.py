@@ -11,7 +11,7 @@ from tapegrad import nn
 
 onnx = pytest.importorskip("onnx", reason="needs the onnx extra: pip install 'tapegrad[onnx]'")
 
-from tests.onnx.test_export import EncoderBlock, Rearranging
+from tests.onnx.test_export import EncoderBlock, Rearranging, Resampling
 
 
 def round_trip(model, inputs):
@@ -52,6 +52,7 @@ MODELS = {
     "gru": lambda: (nn.GRU(3, 4), [tg.randn(4, 2, 3)]),
     "encoder_block": lambda: (EncoderBlock(), [tg.randn(4, 2, 8)]),
     "shapes_and_indexing": lambda: (Rearranging(), [tg.randn(2, 3, 4), tg.randn(2, 4, 4)]),
+    "resampling": lambda: (Resampling(), [tg.randn(2, 3, 4, 4)]),
     "embedding": lambda: (nn.Sequential(nn.Embedding(7, 3), nn.LayerNorm(3)),
                           [tg.tensor([[1, 2, 6], [0, 2, 2]])]),
 }
@@ -93,6 +94,25 @@ def test_the_loaded_module_trains_and_its_state_dict_matches_the_original():
         optimizer.step()
         first = first if first is not None else loss.item()
     assert loss.item() < first / 2
+
+
+def test_a_model_exported_by_pytorch_loads_and_computes_the_same():
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(),
+                                torch.nn.MaxPool2d(2), torch.nn.Flatten(),
+                                torch.nn.Linear(4 * 4 * 4, 3), torch.nn.LogSoftmax(-1)).eval()
+    buffer = io.BytesIO()
+    torch.onnx.export(model, (torch.randn(2, 1, 8, 8),), buffer, dynamo=False,
+                      input_names=["x"], dynamic_axes={"x": {0: "batch"}})
+    buffer.seek(0)
+    loaded = tg.onnx.load(buffer)
+    x = np.random.default_rng(0).standard_normal((3, 1, 8, 8)).astype(np.float32)
+    got = loaded(tg.tensor(x))
+    np.testing.assert_allclose(got.detach().numpy(), model(torch.tensor(x)).detach().numpy(),
+                               atol=1e-5)
+    got.sum().backward()
+    assert all(p.grad is not None for p in loaded.parameters())
 
 
 def test_an_operator_without_a_tapegrad_form_is_named(tmp_path):
