@@ -214,7 +214,11 @@ def _flip(g, e):
 
 def _slice(g, e):
     a = e.attrs
-    return [g.node("Slice", [_x(g, e), g.ints([a["start"]]), g.ints([a["stop"]]),
+    x = e.inputs[0]
+    stop = a["stop"]
+    if stop == x.shape[a["dim"]] and g.dynamic_dims(x)[a["dim"]]:
+        stop = INT64_MAX   # to the end, whatever the size
+    return [g.node("Slice", [g.value(x), g.ints([a["start"]]), g.ints([stop]),
                              g.ints([a["dim"]])])]
 
 
@@ -437,7 +441,7 @@ CONVERTERS = {
     "masked_fill": _masked_fill,
     # conversions and copies
     "cast": _cast, "to_device": _identity, "clone": _identity, "contiguous": _identity,
-    "copy": _identity,
+    "copy": _expand,   # (x.copy_(src): src broadcast to x's shape)
     # reductions
     "sum": _reduction("ReduceSum"), "mean": _reduction("ReduceMean"),
     "prod": _reduction("ReduceProd"), "amax": _reduction("ReduceMax"),
