@@ -130,6 +130,18 @@ def test_recurrent_layers_export_unrolled_over_the_traced_length(kind, layout):
     assert_runs_like_tapegrad(model, *inputs, batch_axis=batch_axis)
 
 
+@pytest.mark.parametrize("kind", ["RNNCell", "LSTMCell", "GRUCell"])
+def test_recurrent_cells_export(kind):
+    tg.manual_seed(0)
+    assert_runs_like_tapegrad(getattr(nn, kind)(3, 4), x(2, 3))
+
+
+def test_cross_attention_with_other_key_and_value_sizes_exports():
+    tg.manual_seed(0)
+    attention = nn.MultiheadAttention(8, 4, kdim=5, vdim=6)
+    assert_runs_like_tapegrad(attention, x(3, 2, 8), x(4, 2, 5), x(4, 2, 6), batch_axis=1)
+
+
 @pytest.mark.parametrize("need_weights", [True, False])
 def test_multihead_self_attention_exports(need_weights):
     tg.manual_seed(0)
