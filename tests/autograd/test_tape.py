@@ -52,7 +52,7 @@ def test_comparisons_are_seen_though_they_are_not_on_the_tape(seen):
 def test_without_observers_nothing_is_called():
     assert tape.observers == []
     calls = []
-    observer = lambda *event: calls.append(event)  # noqa: E731
+    observer = lambda *event: calls.append(event)
     tape.add_observer(observer)
     tape.remove_observer(observer)
     tg.randn(3).exp()
