@@ -21,6 +21,7 @@ from ..tape import mark_view, record
 from ..tensor import Tensor, wrap
 from .arithmetic import where
 from .inplace import check_inplace_allowed
+from .declare import operation
 
 
 # -- turning a Python index into a key for the backend array ----------------------------------
@@ -216,6 +217,7 @@ def _put_into_zeros(grad, shape, key, repeats):
     return record("getitem_backward", z, (grad,), backward)
 
 
+@operation(method="__getitem__")
 def getitem(input, index):
     """y = x[index];  ∂L/∂x = zeros(x.shape) with ∂L/∂y added in at index (repeats add up)
 
@@ -225,6 +227,7 @@ def getitem(input, index):
     return _index("getitem", input, key, repeats, tensors, attrs={"index": index})
 
 
+@operation(method="__setitem__")
 def setitem(input, index, value):
     """x[index] = v (in place);  ∂L/∂x_old = ∂L/∂x with the overwritten positions zeroed,
     ∂L/∂v = ∂L/∂x[index] summed over the copies v was broadcast to
@@ -241,6 +244,7 @@ def setitem(input, index, value):
     x._version_counter.bump("setitem")
     xp = x.device.xp
     shape = tuple(x.shape)
+    v_shape = tuple(getattr(v, "shape", ()))   # backward keeps v's shape, not v
     def backward(ctx, grad):
         ctx.saved_tensors  # raises if an index tensor was changed in place since
         grad_x = grad_v = None
@@ -250,7 +254,7 @@ def setitem(input, index, value):
             zero = wrap(xp.zeros((), dtype=grad.array.dtype), grad.device)
             grad_x = where(wrap(keep, grad.device), grad, zero)
         if ctx.needs_input_grad[1]:
-            grad_v = sum_to_shape(_index("getitem", grad, key, repeats), tuple(v.shape))
+            grad_v = sum_to_shape(_index("getitem", grad, key, repeats), v_shape)
         return grad_x, grad_v
     # The new values take x's place on the tape; record wraps x's own array (no copy).
     recorded = record("setitem", x.array, (x, v if isinstance(v, Tensor) else None),
@@ -360,12 +364,14 @@ def _gather(op, input, dim, index):
     return gather_along(op, x, axis, index.array, (index,))
 
 
+@operation(function=True, method=True)
 def gather(input, dim, index):
     """y[i][j] = x[index[i][j]][j] (dim 0);  ∂L/∂x = zeros with ∂L/∂y added in at the same
     positions (scatter_add: an element read twice gets both gradients)"""
     return _gather("gather", input, dim, index)
 
 
+@operation(function=True, method=True)
 def take_along_dim(input, indices, dim=None):
     """gather with broadcasting (and, without dim, on the flattened tensor);  ∂ as gather"""
     x = input
@@ -409,6 +415,7 @@ def _zero_dim_as_vectors(op, x, dim, index, src):
     return op(x.reshape(-1), dim, index.reshape(-1), flat_src).reshape(tuple(x.shape))
 
 
+@operation(function=True, method=True)
 def scatter_add(input, dim, index, src):
     """y = x, then y[index[i][j]][j] += src[i][j] (dim 0; repeated positions add up);
     ∂L/∂x = ∂L/∂y,  ∂L/∂src = gather(∂L/∂y, dim, index)"""
@@ -431,6 +438,7 @@ def scatter_add(input, dim, index, src):
     return record("scatter_add", result, (x, src), backward, save=(index,))
 
 
+@operation(function=True, method=True)
 def scatter(input, dim, index, src=None, value=None):
     """y = x, then y[index[i][j]][j] = src[i][j] (dim 0; or = value);  ∂L/∂x = ∂L/∂y with
     the overwritten positions zeroed,  ∂L/∂src = gather(∂L/∂y, dim, index)"""
@@ -463,6 +471,7 @@ def scatter(input, dim, index, src=None, value=None):
     return record("scatter", result, (x, src), backward, save=(index,))
 
 
+@operation(function=True, method=True)
 def index_select(input, dim, index):
     """y = x with only the entries index[0], index[1], … along dim;  ∂L/∂x = zeros with
     ∂L/∂y added in at those entries (an entry selected twice gets both gradients)"""
@@ -504,6 +513,7 @@ def _check_mask(op, x, mask):
                            f"{tuple(x.shape)} cannot be broadcast together") from None
 
 
+@operation(function=True, method=True)
 def masked_fill(input, mask, value):
     """y = value where mask else x;  ∂L/∂x = ∂L/∂y where not mask (else 0),
     ∂L/∂value = Σ ∂L/∂y over the masked positions"""
@@ -532,6 +542,7 @@ def masked_fill(input, mask, value):
                   attrs={"mask": mask, "value": value})
 
 
+@operation(function=True, method=True)
 def masked_select(input, mask):
     """y = the elements of x where mask is True, as a vector (x and mask broadcast);
     ∂L/∂x = zeros with ∂L/∂y put back where mask is True"""
@@ -543,6 +554,7 @@ def masked_select(input, mask):
     return _index("masked_select", x, key, False, (mask,))
 
 
+@operation(function=True, method=True, differentiable=False)
 def nonzero(input, *, as_tuple=False):
     """The positions of the non-zero elements: an int64 tensor (count, ndim), or with
     ``as_tuple=True`` one int64 vector per dimension."""
@@ -554,7 +566,4 @@ def nonzero(input, *, as_tuple=False):
     return wrap(xp.argwhere(input.array).astype(int64, copy=False), input.device)
 
 
-__all__ = ["gather", "take_along_dim", "scatter_add", "scatter", "index_select", "masked_fill",
-           "masked_select"]
-NON_DIFFERENTIABLE = ["nonzero"]
 # getitem and setitem are Tensor.__getitem__ and Tensor.__setitem__ (not top-level names).
