@@ -13,8 +13,9 @@ import math
 
 import numpy as np
 
-import tapegrad as tg
-
+from ..autograd.ops.arithmetic import add, maximum, minimum, where
+from ..autograd.ops.linalg import addmm
+from ..autograd.ops.shape import cat
 from ..nn import functional as F
 from .errors import OnnxImportError
 
@@ -138,7 +139,7 @@ def _gemm(a, b, c=None, alpha=1.0, beta=1.0, transA=0, transB=0):
     b = b.mT if transB else b
     if c is None:
         return a @ b * alpha if alpha != 1 else a @ b
-    return tg.addmm(c, a, b, beta=beta, alpha=alpha)
+    return addmm(c, a, b, beta=beta, alpha=alpha)
 
 
 def _symmetric_or_padded(x, pads, spatial, value):
@@ -246,9 +247,9 @@ IMPORTERS = {
     "Identity": _one(lambda x: x), "Dropout": lambda i, a: (i[0],),
     "Add": _one(lambda a, b: a + b), "Sub": _one(lambda a, b: a - b),
     "Mul": _one(lambda a, b: a * b), "Div": _one(lambda a, b: a / b),
-    "Pow": _one(lambda a, b: a ** b), "Max": _one(lambda *xs: _fold(tg.maximum, xs)),
-    "Min": _one(lambda *xs: _fold(tg.minimum, xs)), "Sum": _one(lambda *xs: _fold(tg.add, xs)),
-    "Where": _one(tg.where), "Equal": _one(lambda a, b: a == b),
+    "Pow": _one(lambda a, b: a ** b), "Max": _one(lambda *xs: _fold(maximum, xs)),
+    "Min": _one(lambda *xs: _fold(minimum, xs)), "Sum": _one(lambda *xs: _fold(add, xs)),
+    "Where": _one(where), "Equal": _one(lambda a, b: a == b),
     "Less": _one(lambda a, b: a < b), "LessOrEqual": _one(lambda a, b: a <= b),
     "Greater": _one(lambda a, b: a > b), "GreaterOrEqual": _one(lambda a, b: a >= b),
     "Not": _one(lambda a: ~a), "And": _one(lambda a, b: a & b), "Or": _one(lambda a, b: a | b),
@@ -270,7 +271,7 @@ IMPORTERS = {
     "Expand": _one(_expand), "Tile": _one(lambda x, r: x.repeat(_ints(r, "Tile", "repeats"))),
     "Slice": _one(_slice), "Gather": _one(_gather), "Unsqueeze": _one(_unsqueeze),
     "Squeeze": _one(_squeeze), "Split": _split,
-    "Concat": _one(lambda *xs, axis: tg.cat(list(xs), axis)),
+    "Concat": _one(lambda *xs, axis: cat(list(xs), axis)),
     "Trilu": _one(lambda x, k=None, upper=1: (x.triu if upper else x.tril)(
         0 if k is None else int(_number(k)))),
     "MatMul": _one(lambda a, b: a @ b), "Gemm": _one(_gemm),

@@ -11,7 +11,7 @@ from tapegrad import nn
 
 onnx = pytest.importorskip("onnx", reason="needs the onnx extra: pip install 'tapegrad[onnx]'")
 
-from tests.onnx.test_export import EncoderBlock, Rearranging, Resampling
+from tests.onnx.test_export import EncoderBlock, Rearranging, Resampling  # noqa: E402
 
 
 def round_trip(model, inputs):
