@@ -151,7 +151,7 @@ def _convolution(x, weight, bias, window, name, stamp=None):
         if ctx.needs_input_grad[2]:
             grad_b = grad.sum(dim=(0, 2, 3))
         return grad_x, grad_w, grad_b
-    return record(name, y, (x, weight, bias), backward,
+    return record(name, y, (x, weight, bias), backward, attrs={"window": window},
                   save=(x if weight.requires_grad else None,
                         weight if x.requires_grad else None))
 
@@ -176,7 +176,7 @@ def _transposed(grad, weight, bias, window, name, grad_stamp=None):
             grad_b = g.sum(dim=(0, 2, 3))
         return grad_ybar, grad_w, grad_b
     return record(name.replace("conv", "conv_transpose"), out, (grad, weight, bias), backward,
-                  save=(grad if weight.requires_grad else None,
+                  attrs={"window": window}, save=(grad if weight.requires_grad else None,
                         weight if grad.requires_grad else None))
 
 
@@ -463,4 +463,4 @@ def _pad_constant(x, widths, value):
         out[tuple(target)] = x.array[tuple(source)]
     def backward(ctx, grad):
         return _pad_constant(grad, tuple(-w for w in widths), 0)
-    return record("pad", out, (x,), backward)
+    return record("pad", out, (x,), backward, attrs={"widths": widths, "value": value})

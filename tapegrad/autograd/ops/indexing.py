@@ -235,7 +235,7 @@ def _add_at(xp, out, key, values):
     out[...] = wide.view("int64").astype(out.dtype)
 
 
-def _index(op, x, key, repeats, saved=()):
+def _index(op, x, key, repeats, saved=(), attrs=None):
     """y = x[key];  ∂L/∂x = zeros(x.shape) with ∂L/∂y added in at key"""
     xp = x.device.xp
     result = _read(op, x, key)
@@ -243,7 +243,7 @@ def _index(op, x, key, repeats, saved=()):
     def backward(ctx, grad):
         ctx.saved_tensors  # raises if an index tensor was changed in place since
         return _put_into_zeros(grad, shape, key, repeats)
-    out = record(op, result, (x,), backward, save=tuple(saved))
+    out = record(op, result, (x,), backward, save=tuple(saved), attrs=attrs)
     if xp.may_share_memory(result, x.array):   # ints, slices, None, ...: a view
         mark_view(out, x)
     return out
@@ -270,7 +270,7 @@ def getitem(input, index):
     This is ``Tensor.__getitem__``.
     """
     key, repeats, tensors = _index_key("getitem", input, index)
-    return _index("getitem", input, key, repeats, tensors)
+    return _index("getitem", input, key, repeats, tensors, attrs={"index": index})
 
 
 @operation(method="__setitem__")
@@ -586,7 +586,8 @@ def masked_fill(input, mask, value):
         zero = wrap(xp.zeros((), dtype=grad.array.dtype), grad.device)
         return (sum_to_shape(where(mask, zero, grad), shape) if ctx.needs_input_grad[0] else None,
                 where(mask, grad, zero).sum() if ctx.needs_input_grad[1] else None)
-    return record("masked_fill", result, (x, v), backward, save=(mask,))
+    return record("masked_fill", result, (x, v), backward, save=(mask,),
+                  attrs={"mask": mask, "value": value})
 
 
 @operation(function=True, method=True)
