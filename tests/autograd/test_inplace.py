@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 import tapegrad as tg
-
 import tapegrad.nn.functional as F
 
 from ..support import Case, constant, leaf, positive, values
