@@ -153,8 +153,10 @@ def test_saved_cuda_tensors_load_on_a_machine_without_a_gpu(tmp_path):
     n = tg.arange(5, device="cuda")
     tg.save({"x": x, "n": n, "nested": [x.T]}, path)
     # a fresh interpreter, with no cupy to be found (on a real GPU machine cupy exists but
-    # must not be needed: load puts tensors on the cpu)
-    script = ("import json, sys; import tapegrad as tg; d = tg.load(sys.argv[1]); "
+    # must not be needed): as in PyTorch, tensors load where they were saved unless
+    # map_location says otherwise
+    script = ("import json, sys; import tapegrad as tg; "
+              "d = tg.load(sys.argv[1], map_location='cpu'); "
               "print(json.dumps({k: [str(v.device), v.dtype.name, v.requires_grad, v.tolist()] "
               "for k, v in (('x', d['x']), ('n', d['n']), ('t', d['nested'][0]))}))")
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -168,3 +170,6 @@ def test_saved_cuda_tensors_load_on_a_machine_without_a_gpu(tmp_path):
     assert loaded["t"][3] == host.T.tolist()
     again = tg.load(path, map_location="cuda")
     assert on_cuda(again["x"]).cpu().tolist() == host.tolist() and again["x"].is_leaf
+    restored = tg.load(path)   # no map_location: back on the device they were saved from
+    assert restored["x"].device == x.device and restored["n"].device == n.device
+    assert restored["nested"][0].cpu().tolist() == host.T.tolist()

@@ -1,0 +1,181 @@
+"""Saving and loading: ``tapegrad.save`` and ``tapegrad.load``, with PyTorch's semantics and files.
+
+``save(obj, f)`` stores whatever ``torch.save`` stores (tensors, with views still sharing
+memory; containers; numpy arrays; numbers and strings; whole Modules; optimizer and scheduler
+states) in PyTorch's own file format, so PyTorch loads what tapegrad saves and the reverse:
+
+    pickler.py       the object -> a pickle in which tensors are storage descriptions
+    torch_zip.py     the pickle and the storages' bytes -> PyTorch's zip archive, and back
+    unpickler.py     which globals a pickle may name, and what PyTorch's names stand for
+    rebuild.py       tensors rebuilt from storage, offset, size and stride
+    safe_globals.py  the globals a user allows weights-only loading
+    map_location.py  on which device each loaded storage goes
+    tapegrad_v1.py   files from older tapegrad versions (a zip of .npy files, no pickle)
+
+``load(f, map_location=None, weights_only=True)`` also reads ``.safetensors`` files (see
+``tapegrad/safetensors.py``), recognised by their content, whatever their name.
+"""
+import os
+import pickle
+import struct
+
+from .. import safetensors as _safetensors
+from ..autograd.tensor import wrap
+from . import tapegrad_v1, torch_zip
+from .atomic_file import atomic_write
+from .map_location import Placement
+from .pickler import PROTOCOL, pickle_checkpoint
+from .rebuild import UnsafeOrCorruptFile
+from .safe_globals import (add_safe_globals, clear_safe_globals, get_safe_globals,
+                           globals_in_pickle, safe_globals)
+from .unpickler import WeightsOnlyRefusal, is_known
+
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip's first member, or an empty zip
+
+
+def save(obj, f, pickle_protocol=PROTOCOL):
+    """Write ``obj`` to ``f`` (a path, or a binary file object open for writing) as ``torch.save`` does.
+
+    Saving to a path is atomic: the file appears complete or not at all. An object that
+    cannot be pickled raises before any file is created.
+    """
+    if not (isinstance(pickle_protocol, int) and 2 <= pickle_protocol <= pickle.HIGHEST_PROTOCOL):
+        raise ValueError(f"pickle_protocol must be an int from 2 to {pickle.HIGHEST_PROTOCOL}, "
+                         f"got {pickle_protocol!r}")
+    if not isinstance(f, (str, os.PathLike)) and not hasattr(f, "write"):
+        raise TypeError(f"save() expects a path or a binary file object, got {type(f).__name__}")
+    data, storages = pickle_checkpoint(obj, pickle_protocol)
+    if isinstance(f, (str, os.PathLike)):
+        with atomic_write(f) as file:
+            torch_zip.write(file, data, storages)
+    else:
+        torch_zip.write(f, data, storages)
+
+
+def load(f, map_location=None, *, weights_only=None):
+    """The object saved in ``f`` (a path, or a readable and seekable binary file object).
+
+    Reads files written by ``tapegrad.save`` and ``torch.save``, ``.safetensors`` files and
+    files of older tapegrad versions. ``weights_only`` (None means True, as in PyTorch 2.6+)
+    admits only tensors, containers, primitives and the globals allowed with
+    ``add_safe_globals``; ``weights_only=False`` loads anything, which can run code hidden in
+    the file: only for files you trust. ``map_location``: see ``map_location.py``.
+    """
+    weights_only = True if weights_only is None else weights_only
+    if not isinstance(weights_only, bool):
+        raise TypeError(f"weights_only must be True, False or None, got {weights_only!r}")
+    placement = Placement(map_location)
+    with _opened(f) as (file, filename):
+        return _load_from(file, filename, weights_only, placement)
+
+
+def get_unsafe_globals_in_checkpoint(f):
+    """The "module.name" globals in ``f`` that ``load(f)`` (weights only) would refuse."""
+    with _opened(f) as (file, filename):
+        refuse = _refuser(filename)
+        kind = _kind_of(file, refuse)
+        if kind != "zip":
+            return []
+        archive, members = torch_zip.open_checked(file, _size_of(file), refuse)
+        with archive:
+            if tapegrad_v1.INDEX_NAME in members:
+                return []
+            data = torch_zip.pickle_bytes(archive, refuse)
+    try:
+        names = globals_in_pickle(data)
+    except Exception as error:  # pickletools reports a damaged pickle in many ways
+        raise refuse(f"its pickle is damaged: {error}") from None
+    return [name for name in names if not is_known(name)]
+
+
+class _opened:
+    """``with _opened(f) as (file, filename)``: a path is opened (and closed); a file is used as is."""
+
+    def __init__(self, f):
+        self.f = f
+        self.file = None
+
+    def __enter__(self):
+        if isinstance(self.f, (str, os.PathLike)):
+            self.file = open(self.f, "rb")
+            return self.file, os.fspath(self.f)
+        if hasattr(self.f, "read") and hasattr(self.f, "seek"):
+            return self.f, getattr(self.f, "name", "<file object>")
+        raise TypeError(f"load() expects a path or a readable, seekable binary file object, "
+                        f"got {type(self.f).__name__}")
+
+    def __exit__(self, *exc_info):
+        if self.file is not None:
+            self.file.close()
+        return False
+
+
+def _refuser(filename):
+    def refuse(problem):
+        return UnsafeOrCorruptFile(f"cannot load {filename!r}: {problem}")
+    return refuse
+
+
+def _load_from(file, filename, weights_only, placement):
+    refuse = _refuser(filename)
+    kind = _kind_of(file, refuse)
+    if kind == "safetensors":
+        try:
+            tensors = _safetensors.load(file.read())
+        except ValueError as error:
+            raise refuse(str(error)) from None
+        return {name: _placed(tensor, name, placement) for name, tensor in tensors.items()}
+    archive, members = torch_zip.open_checked(file, _size_of(file), refuse)
+    with archive:
+        if tapegrad_v1.INDEX_NAME in members:
+            return tapegrad_v1.read(archive, members, refuse, placement)
+        if not torch_zip.is_torch_zip(archive):
+            raise refuse("the zip archive is neither a PyTorch nor a tapegrad checkpoint "
+                         "(it has no data.pkl and no index.json)")
+        try:
+            return torch_zip.read(archive, members, refuse, weights_only, placement)
+        except WeightsOnlyRefusal:
+            raise
+        except UnsafeOrCorruptFile as error:
+            if str(error).startswith("cannot load"):
+                raise
+            raise refuse(str(error)) from None
+        except (pickle.UnpicklingError, EOFError, ValueError, KeyError, IndexError,
+                struct.error, RecursionError) as error:
+            raise refuse(f"its pickle is damaged ({type(error).__name__}: {error})") from None
+
+
+def _kind_of(file, refuse):
+    """"zip" or "safetensors", from the first bytes; anything else is refused with the reason."""
+    start = file.tell()
+    head = file.read(16)
+    size = _size_of(file)
+    file.seek(start)
+    if head.startswith(_ZIP_MAGIC):
+        return "zip"
+    if _safetensors.is_safetensors(head, size):
+        return "safetensors"
+    if head[:1] == b"\x80" or head.startswith(b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8"):
+        raise refuse("it is a pickle file (as written by pickle.dump, or by torch.save before "
+                     "PyTorch 1.6 or with _use_new_zipfile_serialization=False); tapegrad reads "
+                     "PyTorch's zip format: load the file in PyTorch and torch.save it again")
+    if not head:
+        raise refuse("the file is empty")
+    raise refuse("it is neither a PyTorch or tapegrad checkpoint (a zip archive) nor a "
+                 ".safetensors file (it may be truncated or corrupt)")
+
+
+def _size_of(file):
+    here = file.tell()
+    size = file.seek(0, os.SEEK_END) - here
+    file.seek(here)
+    return size
+
+
+def _placed(tensor, name, placement):
+    storage = placement.storage(tensor.array.reshape(-1), tensor.dtype, name, "cpu")
+    return wrap(storage.array.reshape(tuple(tensor.shape)), storage.device)
+
+
+__all__ = ["save", "load", "add_safe_globals", "clear_safe_globals", "get_safe_globals",
+           "safe_globals", "get_unsafe_globals_in_checkpoint", "UnsafeOrCorruptFile"]
