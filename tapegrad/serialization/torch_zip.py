@@ -10,6 +10,7 @@ Every record sits under one top-level folder (PyTorch names it after the file; a
 reads). Records are stored uncompressed, and each storage's bytes start at a multiple of
 64 bytes in the file, which lets a reader map them straight from disk.
 """
+import io
 import struct
 import sys
 import zipfile
@@ -134,11 +135,9 @@ def read(archive, members, refuse, weights_only, placement):
         loaded[key] = placement.storage(host, dtype, key, location)
         return loaded[key]
 
-    try:
-        with archive.open(members[f"{prefix}data.pkl"]) as data_pkl:
-            return CheckpointUnpickler(data_pkl, weights_only, load_storage).load()
-    except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError) as error:
-        raise refuse(f"its pickle cannot be read (truncated or corrupt?): {error}") from None
+    # Read whole first, so that zipfile checks its CRC before a single opcode runs.
+    data_pkl = _read_member(archive, members[f"{prefix}data.pkl"], refuse)
+    return CheckpointUnpickler(io.BytesIO(data_pkl), weights_only, load_storage).load()
 
 
 def pickle_bytes(archive, refuse):
