@@ -26,8 +26,13 @@ from .atomic_file import atomic_write
 from .map_location import Placement
 from .pickler import PROTOCOL, pickle_checkpoint
 from .rebuild import UnsafeOrCorruptFile
-from .safe_globals import (add_safe_globals, clear_safe_globals, get_safe_globals,
-                           globals_in_pickle, safe_globals)
+from .safe_globals import (
+    add_safe_globals,
+    clear_safe_globals,
+    get_safe_globals,
+    globals_in_pickle,
+    safe_globals,
+)
 from .unpickler import WeightsOnlyRefusal, is_known
 
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip's first member, or an empty zip
@@ -177,5 +182,13 @@ def _placed(tensor, name, placement):
     return wrap(storage.array.reshape(tuple(tensor.shape)), storage.device)
 
 
-__all__ = ["save", "load", "add_safe_globals", "clear_safe_globals", "get_safe_globals",
-           "safe_globals", "get_unsafe_globals_in_checkpoint", "UnsafeOrCorruptFile"]
+__all__ = [
+    "UnsafeOrCorruptFile",
+    "add_safe_globals",
+    "clear_safe_globals",
+    "get_safe_globals",
+    "get_unsafe_globals_in_checkpoint",
+    "load",
+    "safe_globals",
+    "save",
+]

@@ -29,7 +29,7 @@ PROTOCOL = 2  # torch.save's default; every PyTorch since 1.0 reads it
 class SavedStorage:
     """One storage to write: ``numel`` elements of ``dtype`` (as bytes), saved from ``location``."""
 
-    __slots__ = ("key", "dtype", "location", "data")
+    __slots__ = ("data", "dtype", "key", "location")
 
     def __init__(self, key, dtype, location, data):
         self.key = key

@@ -17,7 +17,6 @@ import zipfile
 
 import numpy  # the host-side buffers storages are read into
 
-from .rebuild import UnsafeOrCorruptFile
 from .unpickler import CheckpointUnpickler
 
 ARCHIVE_NAME = "archive"

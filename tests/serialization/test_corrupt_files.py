@@ -7,8 +7,13 @@ import numpy as np
 import pytest
 
 import tapegrad as tg
-from tapegrad.serialization import UnsafeOrCorruptFile, load, save, torch_zip
-from tapegrad.serialization import torch_names
+from tapegrad.serialization import (
+    UnsafeOrCorruptFile,
+    load,
+    save,
+    torch_names,
+    torch_zip,
+)
 from tapegrad.serialization.pickler import SavedStorage, pickle_checkpoint
 from tapegrad.serialization.torch_names import STORAGE
 

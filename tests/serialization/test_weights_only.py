@@ -8,9 +8,16 @@ import pytest
 
 import tapegrad as tg
 from tapegrad import serialization
-from tapegrad.serialization import (add_safe_globals, clear_safe_globals,
-                                    get_safe_globals, get_unsafe_globals_in_checkpoint, load,
-                                    safe_globals, save, torch_zip)
+from tapegrad.serialization import (
+    add_safe_globals,
+    clear_safe_globals,
+    get_safe_globals,
+    get_unsafe_globals_in_checkpoint,
+    load,
+    safe_globals,
+    save,
+    torch_zip,
+)
 
 
 @dataclasses.dataclass
