@@ -10,6 +10,7 @@ states) in PyTorch's own file format, so PyTorch loads what tapegrad saves and t
     rebuild.py       tensors rebuilt from storage, offset, size and stride
     safe_globals.py  the globals a user allows weights-only loading
     map_location.py  on which device each loaded storage goes
+    legacy_torch.py  files torch.save wrote before PyTorch 1.6 (pickles one after another)
     tapegrad_v1.py   files from older tapegrad versions (a zip of .npy files, no pickle)
 
 ``load(f, map_location=None, weights_only=True)`` also reads ``.safetensors`` files (see
@@ -21,7 +22,7 @@ import struct
 
 from .. import safetensors as _safetensors
 from ..autograd.tensor import wrap
-from . import tapegrad_v1, torch_zip
+from . import legacy_torch, tapegrad_v1, torch_zip
 from .atomic_file import atomic_write
 from .map_location import Placement
 from .pickler import PROTOCOL, pickle_checkpoint
@@ -79,17 +80,19 @@ def get_unsafe_globals_in_checkpoint(f):
     with _opened(f) as (file, filename):
         refuse = _refuser(filename)
         kind = _kind_of(file, refuse)
-        if kind != "zip":
-            return []
-        archive, members = torch_zip.open_checked(file, _size_of(file), refuse)
-        with archive:
-            if tapegrad_v1.INDEX_NAME in members:
-                return []
-            data = torch_zip.pickle_bytes(archive, refuse)
-    try:
-        names = globals_in_pickle(data)
-    except Exception as error:  # pickletools reports a damaged pickle in many ways
-        raise refuse(f"its pickle is damaged: {error}") from None
+        try:
+            if kind == "legacy torch":
+                names = legacy_torch.globals_in_object_pickle(file)
+            elif kind == "zip":
+                archive, members = torch_zip.open_checked(file, _size_of(file), refuse)
+                with archive:
+                    if tapegrad_v1.INDEX_NAME in members:
+                        return []
+                    names = globals_in_pickle(torch_zip.pickle_bytes(archive, refuse))
+            else:
+                return []   # safetensors files name no globals
+        except (ValueError, EOFError, struct.error) as error:
+            raise refuse(f"its pickle is damaged: {error}") from None
     return [name for name in names if not is_known(name)]
 
 
@@ -130,6 +133,9 @@ def _load_from(file, filename, weights_only, placement):
         except ValueError as error:
             raise refuse(str(error)) from None
         return {name: _placed(tensor, name, placement) for name, tensor in tensors.items()}
+    if kind == "legacy torch":
+        return _unpickling(refuse, legacy_torch.read, file, _size_of(file), refuse, weights_only,
+                           placement)
     archive, members = torch_zip.open_checked(file, _size_of(file), refuse)
     with archive:
         if tapegrad_v1.INDEX_NAME in members:
@@ -137,17 +143,23 @@ def _load_from(file, filename, weights_only, placement):
         if not torch_zip.is_torch_zip(archive):
             raise refuse("the zip archive is neither a PyTorch nor a tapegrad checkpoint "
                          "(it has no data.pkl and no index.json)")
-        try:
-            return torch_zip.read(archive, members, refuse, weights_only, placement)
-        except WeightsOnlyRefusal:
+        return _unpickling(refuse, torch_zip.read, archive, members, refuse, weights_only,
+                           placement)
+
+
+def _unpickling(refuse, read, *args):
+    """``read(*args)``, with every sign of a damaged file turned into UnsafeOrCorruptFile."""
+    try:
+        return read(*args)
+    except WeightsOnlyRefusal:
+        raise
+    except UnsafeOrCorruptFile as error:
+        if str(error).startswith("cannot load"):
             raise
-        except UnsafeOrCorruptFile as error:
-            if str(error).startswith("cannot load"):
-                raise
-            raise refuse(str(error)) from None
-        except (pickle.UnpicklingError, EOFError, ValueError, KeyError, IndexError,
-                struct.error, RecursionError) as error:
-            raise refuse(f"its pickle is damaged ({type(error).__name__}: {error})") from None
+        raise refuse(str(error)) from None
+    except (pickle.UnpicklingError, EOFError, ValueError, KeyError, IndexError,
+            struct.error, RecursionError) as error:
+        raise refuse(f"its pickle is damaged ({type(error).__name__}: {error})") from None
 
 
 def _kind_of(file, refuse):
@@ -160,10 +172,11 @@ def _kind_of(file, refuse):
         return "zip"
     if _safetensors.is_safetensors(head, size):
         return "safetensors"
-    if head[:1] == b"\x80" or head.startswith(b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8"):
-        raise refuse("it is a pickle file (as written by pickle.dump, or by torch.save before "
-                     "PyTorch 1.6 or with _use_new_zipfile_serialization=False); tapegrad reads "
-                     "PyTorch's zip format: load the file in PyTorch and torch.save it again")
+    if head[:1] == b"\x80" and legacy_torch.is_legacy_torch(file):
+        return "legacy torch"
+    if head[:1] == b"\x80":   # the PROTO opcode that starts a pickle
+        raise refuse("it is a bare pickle (as pickle.dump writes), not a checkpoint; tapegrad "
+                     "loads files written by tapegrad.save or torch.save, and .safetensors files")
     if not head:
         raise refuse("the file is empty")
     raise refuse("it is neither a PyTorch or tapegrad checkpoint (a zip archive) nor a "

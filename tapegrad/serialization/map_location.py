@@ -33,7 +33,7 @@ class Placement:
 
     def storage(self, host_array, dtype, key, location):
         """A ``Storage`` of the flat ``host_array``, on the device chosen for ``location``."""
-        if callable(self.map_location) and not isinstance(self.map_location, backend.device):
+        if callable(self.map_location):
             cpu_view = wrap(host_array, backend.CPU)
             moved = self.map_location(cpu_view, location)
             if moved is not None:
@@ -44,14 +44,21 @@ class Placement:
                                     f"tensor of {host_array.size} elements), moved, or None")
                 return Storage(moved.array, moved.device, dtype, key)
             target = self._saved_device(location)
-        elif isinstance(self.map_location, dict):
-            target = self._saved_device(self.map_location.get(location, location))
-        elif self.map_location is None:
-            target = self._saved_device(location)
         else:
-            target = backend.as_device(self.map_location)
+            target = self.device_for(location, key)
         _check_available(target, location)
         return Storage(backend.to_device(host_array, target), target, dtype, key)
+
+    def device_for(self, location, key):
+        """The device a storage saved on ``location`` goes to (map_location not a function)."""
+        if callable(self.map_location):
+            raise NotImplementedError(f"storage {key!r}: a map_location function is not "
+                                      f"supported for this file; pass a device or a dict")
+        if isinstance(self.map_location, dict):
+            return self._saved_device(self.map_location.get(location, location))
+        if self.map_location is None:
+            return self._saved_device(location)
+        return backend.as_device(self.map_location)
 
     @staticmethod
     def _saved_device(location):

@@ -13,7 +13,6 @@ point into one storage, so they still share memory after loading.
 import collections
 import io
 import pickle
-import sys
 
 import numpy  # host-side: the memory behind cpu tensors, and copies of cuda ones
 
@@ -156,5 +155,3 @@ def _contiguous_stride(shape):
         step *= max(n, 1)
     return tuple(reversed(stride))
 
-
-BYTEORDER = sys.byteorder

@@ -58,7 +58,6 @@ MISSING_DTYPES = ("bfloat16", "complex32", "complex64", "complex128", "uint16", 
 # Stand-ins for writing; their names are the ones the reader maps back below.
 REBUILD_TENSOR_V2 = TorchName("torch._utils", "_rebuild_tensor_v2")
 REBUILD_PARAMETER = TorchName("torch._utils", "_rebuild_parameter")
-ORDERED_DICT = TorchName("collections", "OrderedDict")
 SIZE = TorchName("torch", "Size")
 DEVICE = TorchName("torch", "device")
 STORAGE = {dtype: TorchName("torch", name) for dtype, name in STORAGE_NAMES.items()}

@@ -83,9 +83,12 @@ class CheckpointUnpickler(pickle._Unpickler):
         return super().find_class(module, name)
 
     def persistent_load(self, pid):
-        if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"):
+        # ('storage', type, key, location, numel); files from before PyTorch 1.6 add a
+        # sixth entry, None unless the storage is a view of another (PyTorch < 0.4).
+        if not (isinstance(pid, tuple) and pid[:1] == ("storage",)
+                and (len(pid) == 5 or (len(pid) == 6 and pid[5] is None))):
             raise UnsafeOrCorruptFile(f"unknown persistent id {pid!r:.200}")
-        _, storage_type, key, location, numel = pid
+        _, storage_type, key, location, numel = pid[:5]
         if not isinstance(storage_type, torch_names.StorageType):
             raise UnsafeOrCorruptFile(f"a storage has the type {storage_type!r:.80}")
         if not (isinstance(key, str) and isinstance(location, str) and isinstance(numel, int)

@@ -142,10 +142,33 @@ def test_numpy_arrays_saved_by_pytorch(tmp_path):
     assert tg.load(tmp_path / "n.pt", weights_only=False)["a"].tolist() == [0, 1, 2, 3]
 
 
-def test_pytorchs_legacy_format_gets_a_clear_error(tmp_path):
-    torch.save({"w": torch.ones(2)}, tmp_path / "old.pt", _use_new_zipfile_serialization=False)
-    with pytest.raises(UnsafeOrCorruptFile, match="PyTorch 1.6.*torch.save it again"):
-        tg.load(tmp_path / "old.pt")
+def test_pytorchs_legacy_format_loads_on_the_cpu(tmp_path):
+    x = torch.arange(6.0).reshape(2, 3)
+    torch.save({"x": x, "t": x.T, "i": torch.tensor([1, 2]), "p": torch.nn.Parameter(x[0]),
+                "empty": torch.zeros(0)}, tmp_path / "old.pt",
+               _use_new_zipfile_serialization=False)
+    loaded = tg.load(tmp_path / "old.pt")
+    assert loaded["x"].tolist() == x.tolist() and loaded["t"].tolist() == x.T.tolist()
+    assert np.shares_memory(loaded["x"].array, loaded["t"].array)
+    assert loaded["i"].dtype is tg.int64 and type(loaded["p"]) is nn.Parameter
+    assert loaded["p"].tolist() == [0.0, 1.0, 2.0] and tuple(loaded["empty"].shape) == (0,)
+    with pytest.raises(NotImplementedError, match="legacy format load on the cpu only"):
+        tg.load(tmp_path / "old.pt", map_location="cuda:0")
+
+
+def test_pytorchs_legacy_format_keeps_the_safety_rules(tmp_path):
+    torch.save(torch.nn.Linear(2, 2), tmp_path / "whole.pt", _use_new_zipfile_serialization=False)
+    assert tg.serialization.get_unsafe_globals_in_checkpoint(tmp_path / "whole.pt") == [
+        "torch.nn.modules.linear.Linear"]
+    with pytest.raises(pickle.UnpicklingError, match="torch.nn.modules.linear.Linear"):
+        tg.load(tmp_path / "whole.pt")
+    torch.save({"w": torch.ones(3), "n": 5}, tmp_path / "old.pt",
+               _use_new_zipfile_serialization=False)
+    data = (tmp_path / "old.pt").read_bytes()
+    for cut in range(len(data)):
+        (tmp_path / "cut.pt").write_bytes(data[:cut])
+        with pytest.raises(UnsafeOrCorruptFile):
+            tg.load(tmp_path / "cut.pt")
 
 
 def test_map_location_on_a_pytorch_file(tmp_path):
