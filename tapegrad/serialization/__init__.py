@@ -24,9 +24,9 @@ from .. import safetensors as _safetensors
 from ..autograd.tensor import wrap
 from . import legacy_torch, tapegrad_v1, torch_zip
 from .atomic_file import atomic_write
-from .map_location import Placement
+from .map_location import MapLocationError, Placement
 from .pickler import PROTOCOL, pickle_checkpoint
-from .rebuild import UnsafeOrCorruptFile
+from .rebuild import UnsafeOrCorruptFile, UnsupportedDtype
 from .safe_globals import (
     add_safe_globals,
     clear_safe_globals,
@@ -120,7 +120,7 @@ class _opened:
 
 def _refuser(filename):
     def refuse(problem):
-        return UnsafeOrCorruptFile(f"cannot load {filename!r}: {problem}")
+        return UnsafeOrCorruptFile(problem, filename)
     return refuse
 
 
@@ -134,8 +134,8 @@ def _load_from(file, filename, weights_only, placement):
             raise refuse(str(error)) from None
         return {name: _placed(tensor, name, placement) for name, tensor in tensors.items()}
     if kind == "legacy torch":
-        return _unpickling(refuse, legacy_torch.read, file, _size_of(file), refuse, weights_only,
-                           placement)
+        return _unpickling(refuse, weights_only, legacy_torch.read, file, _size_of(file), refuse,
+                           weights_only, placement)
     archive, members = torch_zip.open_checked(file, _size_of(file), refuse)
     with archive:
         if tapegrad_v1.INDEX_NAME in members:
@@ -143,27 +143,33 @@ def _load_from(file, filename, weights_only, placement):
         if not torch_zip.is_torch_zip(archive):
             raise refuse("the zip archive is neither a PyTorch nor a tapegrad checkpoint "
                          "(it has no data.pkl and no index.json)")
-        return _unpickling(refuse, torch_zip.read, archive, members, refuse, weights_only,
-                           placement)
+        return _unpickling(refuse, weights_only, torch_zip.read, archive, members, refuse,
+                           weights_only, placement)
 
 
-def _unpickling(refuse, read, *args):
+def _unpickling(refuse, weights_only, read, *args):
     """``read(*args)``, with every sign of a damaged file turned into UnsafeOrCorruptFile."""
     try:
         return read(*args)
-    except WeightsOnlyRefusal:
+    except (WeightsOnlyRefusal, UnsupportedDtype, MapLocationError):
         raise
     except UnsafeOrCorruptFile as error:
-        if str(error).startswith("cannot load"):
+        if error.filename is not None:
             raise
         raise refuse(str(error)) from None
     except (pickle.UnpicklingError, EOFError, ValueError, KeyError, IndexError,
             struct.error, RecursionError) as error:
         raise refuse(f"its pickle is damaged ({type(error).__name__}: {error})") from None
+    except (TypeError, AttributeError) as error:
+        # With weights only, every callable is tapegrad's own: a wrong call means a forged
+        # or damaged pickle. Otherwise the error may be the user's own classes' to report.
+        if not weights_only:
+            raise
+        raise refuse(f"its pickle is damaged ({type(error).__name__}: {error})") from None
 
 
 def _kind_of(file, refuse):
-    """"zip" or "safetensors", from the first bytes; anything else is refused with the reason."""
+    """"zip", "safetensors" or "legacy torch", from the first bytes; else an error saying why."""
     start = file.tell()
     head = file.read(16)
     size = _size_of(file)

@@ -14,6 +14,10 @@ from ..autograd.tensor import Tensor, wrap
 from .rebuild import Storage, UnsafeOrCorruptFile
 
 
+class MapLocationError(TypeError):
+    """A ``map_location`` function failed, or returned something that is not the storage."""
+
+
 class Placement:
     """Puts host arrays read from a file where ``map_location`` says."""
 
@@ -35,11 +39,15 @@ class Placement:
         """A ``Storage`` of the flat ``host_array``, on the device chosen for ``location``."""
         if callable(self.map_location):
             cpu_view = wrap(host_array, backend.CPU)
-            moved = self.map_location(cpu_view, location)
+            try:
+                moved = self.map_location(cpu_view, location)
+            except Exception as error:
+                raise MapLocationError(f"the map_location function failed for storage {key!r} "
+                                       f"saved on {location!r}: {error}") from error
             if moved is not None:
                 if not (isinstance(moved, Tensor) and moved.dtype is dtype
                         and tuple(moved.shape) == (host_array.size,)):
-                    raise TypeError(f"map_location returned {moved!r:.80} for storage {key!r}; "
+                    raise MapLocationError(f"map_location returned {moved!r:.80} for storage {key!r}; "
                                     f"it must return the storage it was given (a 1-d {dtype} "
                                     f"tensor of {host_array.size} elements), moved, or None")
                 return Storage(moved.array, moved.device, dtype, key)

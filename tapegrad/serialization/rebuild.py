@@ -21,6 +21,14 @@ from ..nn.parameter import Parameter
 class UnsafeOrCorruptFile(RuntimeError):
     """``load`` was given a file it cannot trust to be intact: truncated, corrupt or forged."""
 
+    def __init__(self, problem, filename=None):
+        super().__init__(problem if filename is None else f"cannot load {filename!r}: {problem}")
+        self.filename = filename
+
+
+class UnsupportedDtype(TypeError):
+    """The file holds data of a dtype tapegrad does not have (bfloat16, complex, ...)."""
+
 
 class Storage:
     """A loaded storage: a flat backend array (``numel`` elements of ``dtype``) on a device."""
@@ -72,8 +80,9 @@ def rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False
         view = storage.device.xp.lib.stride_tricks.as_strided(
             storage.array[storage_offset:], shape=size, strides=strides)
     tensor = wrap(view, storage.device)
-    if requires_grad:
-        tensor.requires_grad_(_checked_flag(requires_grad, "requires_grad"))
+    if _checked_flag(requires_grad, "requires_grad"):
+        _check_can_require_grad(storage.dtype)
+        tensor.requires_grad_(True)
     return tensor
 
 
@@ -87,7 +96,9 @@ def rebuild_parameter(data, requires_grad, backward_hooks):
     if not isinstance(data, Tensor):
         raise UnsafeOrCorruptFile(f"a Parameter is rebuilt from {type(data).__name__}, "
                                   f"not from a tensor")
-    return Parameter(data, _checked_flag(requires_grad, "requires_grad"))
+    if _checked_flag(requires_grad, "requires_grad"):
+        _check_can_require_grad(data.dtype)
+    return Parameter(data, requires_grad)
 
 
 def rebuild_parameter_with_state(data, requires_grad, backward_hooks, state):
@@ -110,6 +121,12 @@ def rebuild_from_type_v2(func, new_type, args, state):
         raise UnsafeOrCorruptFile(f"a tensor carries extra attributes {state!r:.200}, which "
                                   f"tapegrad's tensors cannot hold")
     return result
+
+
+def _check_can_require_grad(dtype):
+    if not dtype.is_floating_point:
+        raise UnsafeOrCorruptFile(f"a {dtype} tensor is marked requires_grad, which only floating "
+                                  f"point tensors can be")
 
 
 def _checked_flag(value, what):

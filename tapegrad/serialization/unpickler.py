@@ -18,7 +18,7 @@ from .. import dtypes
 from ..autograd.tensor import Tensor
 from ..nn.parameter import Parameter
 from . import rebuild, safe_globals, torch_names
-from .rebuild import UnsafeOrCorruptFile
+from .rebuild import UnsafeOrCorruptFile, UnsupportedDtype
 
 # The globals weights-only loading always allows, and what each stands for here.
 KNOWN = {
@@ -120,7 +120,7 @@ def _refuse_missing_dtype(full_name):
                                               or base in ("bfloat16", "complexfloat",
                                                           "complexdouble")
                                               or base.startswith(("qint", "quint"))):
-        raise TypeError(f"the file holds {full_name} data, a dtype tapegrad does not have "
+        raise UnsupportedDtype(f"the file holds {full_name} data, a dtype tapegrad does not have "
                         f"(it has {', '.join(d.name for d in dtypes.ALL)}); convert those "
                         f"tensors in PyTorch (e.g. tensor.float()) and save them again")
 

@@ -107,6 +107,21 @@ def test_a_tensor_reaching_outside_its_storage_is_refused(tmp_path, args, messag
         load(path)
 
 
+def test_an_integer_tensor_marked_requires_grad_is_refused(tmp_path):
+    storage = SavedStorage("0", tg.int64, "cpu", np.zeros(2, np.int64))
+    path = forged_file(tmp_path / "int.pt", (0, (2,), (1,), True, None, None), storage)
+    with pytest.raises(UnsafeOrCorruptFile, match="int64 tensor is marked requires_grad"):
+        load(path)
+
+
+def test_a_known_global_called_with_wrong_arguments_is_refused(tmp_path):
+    path = tmp_path / "args.pt"
+    with open(path, "wb") as file:   # OrderedDict(1, 2, 3)
+        torch_zip.write(file, b"\x80\x02ccollections\nOrderedDict\nK\x01K\x02K\x03\x87R.", [])
+    with pytest.raises(UnsafeOrCorruptFile, match=r"args\.pt.*pickle is damaged \(TypeError"):
+        load(path)
+
+
 def test_a_storage_record_of_the_wrong_size_is_refused(tmp_path):
     storage = LyingStorage("0", tg.float32, "cpu", np.zeros(2, np.float32))
     path = forged_file(tmp_path / "short.pt", (0, (2,), (1,), False, None, None), storage)

@@ -93,6 +93,13 @@ def test_requires_grad_and_parameters_are_restored(tmp_path):
     assert loaded["p"].tolist() == p.tolist()
 
 
+def test_a_result_of_an_operation_loads_as_a_leaf_that_requires_grad(tmp_path):
+    x = tg.ones(2, requires_grad=True)
+    save(x * 2, tmp_path / "y.pt")   # as torch.save: the values and the flag, not the graph
+    y = load(tmp_path / "y.pt")
+    assert y.tolist() == [2.0, 2.0] and y.requires_grad and y.is_leaf
+
+
 def test_loaded_tensors_are_writable_and_independent_of_the_saved_ones(tmp_path):
     x = tg.tensor([1.0, 2.0])
     save(x, tmp_path / "x.pt")
