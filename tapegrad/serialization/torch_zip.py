@@ -71,14 +71,14 @@ def unsafe_member_name(name):
 def write(file, pickle_bytes, storages):
     """Write the records for a pickle and its storages (see ``pickler.py``) to ``file``."""
     with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_STORED) as archive:
-        _write_record(archive, file, "data.pkl", pickle_bytes)
-        _write_record(archive, file, "byteorder", sys.byteorder.encode("ascii"))
+        _write_record(archive, "data.pkl", pickle_bytes)
+        _write_record(archive, "byteorder", sys.byteorder.encode("ascii"))
         for storage in storages:
-            _write_record(archive, file, f"data/{storage.key}", storage.data.view(numpy.uint8))
-        _write_record(archive, file, "version", RECORD_VERSION)
+            _write_record(archive, f"data/{storage.key}", storage.data.view(numpy.uint8))
+        _write_record(archive, "version", RECORD_VERSION)
 
 
-def _write_record(archive, file, name, data):
+def _write_record(archive, name, data):
     info = zipfile.ZipInfo(f"{ARCHIVE_NAME}/{name}", date_time=_ZIP_DATE)
     info.compress_type = zipfile.ZIP_STORED
     info.external_attr = 0o644 << 16  # so unzip makes readable files, not mode 000
@@ -86,7 +86,8 @@ def _write_record(archive, file, name, data):
     if nbytes < zipfile.ZIP64_LIMIT:
         # Pad the local header's "extra" field so the data after it starts on a multiple of
         # ALIGNMENT (header: 30 bytes, the name, then the extra field: 4 bytes + padding).
-        start = file.tell() + 30 + len(info.filename.encode("utf-8")) + 4
+        # (zipfile's own fp also counts bytes written to streams that cannot tell.)
+        start = archive.fp.tell() + 30 + len(info.filename.encode("utf-8")) + 4
         padding = -start % ALIGNMENT
         info.extra = struct.pack("<HH", 0x4246, padding) + b"Z" * padding  # tag "FB", as PyTorch
     info.file_size = nbytes

@@ -149,6 +149,16 @@ def test_numpy_arrays_and_scalars_need_weights_only_false_as_in_pytorch(tmp_path
     assert loaded["s"] == np.float32(2.5)
 
 
+def test_numpy_arrays_load_weights_only_once_their_globals_are_allowed(tmp_path):
+    array = np.arange(6, dtype=np.int64).reshape(2, 3)
+    save({"a": array}, tmp_path / "n.pt")
+    needed = serialization.get_unsafe_globals_in_checkpoint(tmp_path / "n.pt")
+    assert needed[0].endswith("multiarray._reconstruct") and "numpy.ndarray" in needed
+    reconstruct = np.zeros(1).__reduce__()[0]
+    with serialization.safe_globals([reconstruct, np.ndarray, np.dtype, type(array.dtype)]):
+        assert np.array_equal(load(tmp_path / "n.pt")["a"], array)
+
+
 def test_a_container_holding_itself_round_trips(tmp_path):
     loop = [1]
     loop.append(loop)
@@ -289,6 +299,24 @@ def test_file_objects(tmp_path):
         load(42)
 
 
+def test_saving_to_a_stream_that_cannot_seek(tmp_path):
+    class Pipe(io.RawIOBase):   # write-only, like a socket or a pipe
+        def __init__(self):
+            self.received = bytearray()
+
+        def writable(self):
+            return True
+
+        def write(self, data):
+            self.received += bytes(data)
+            return len(data)
+
+    pipe = Pipe()
+    save({"w": tg.arange(5.0), "step": 2}, pipe)
+    loaded = load(io.BytesIO(bytes(pipe.received)))
+    assert loaded["w"].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0] and loaded["step"] == 2
+
+
 def test_file_layout_is_pytorchs(tmp_path):
     """A zip of records under one folder, storages aligned to 64 bytes for memory mapping."""
     save({"w": tg.randn(5, 3), "step": 1}, tmp_path / "x.pt")
@@ -337,11 +365,11 @@ def test_failed_save_leaves_previous_file_and_no_temp_files(tmp_path, monkeypatc
     real_write_record = torch_zip._write_record
     calls = []
 
-    def write_then_fail(archive, file, name, data):
+    def write_then_fail(archive, name, data):
         calls.append(name)
         if name.startswith("data/"):
             raise OSError("disk full (simulated)")
-        real_write_record(archive, file, name, data)
+        real_write_record(archive, name, data)
 
     monkeypatch.setattr(torch_zip, "_write_record", write_then_fail)
     with pytest.raises(OSError, match="disk full"):
