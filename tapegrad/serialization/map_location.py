@@ -46,10 +46,12 @@ class Placement:
                                        f"saved on {location!r}: {error}") from error
             if moved is not None:
                 if not (isinstance(moved, Tensor) and moved.dtype is dtype
-                        and tuple(moved.shape) == (host_array.size,)):
-                    raise MapLocationError(f"map_location returned {moved!r:.80} for storage {key!r}; "
-                                    f"it must return the storage it was given (a 1-d {dtype} "
-                                    f"tensor of {host_array.size} elements), moved, or None")
+                        and tuple(moved.shape) == (host_array.size,)
+                        and moved.array.flags.c_contiguous):
+                    raise MapLocationError(
+                        f"map_location returned {moved!r:.80} for storage {key!r}; it must "
+                        f"return the storage it was given (a contiguous 1-d {dtype} tensor of "
+                        f"{host_array.size} elements), moved, or None")
                 return Storage(moved.array, moved.device, dtype, key)
             target = self._saved_device(location)
         else:

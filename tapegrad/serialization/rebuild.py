@@ -115,8 +115,8 @@ def rebuild_from_type_v2(func, new_type, args, state):
     if new_type is Parameter and not isinstance(result, Parameter):
         result = Parameter(result, requires_grad=result.requires_grad)
     elif new_type not in (Tensor, Parameter):
-        raise UnsafeOrCorruptFile(f"a tensor is rebuilt as {getattr(new_type, '__name__', new_type)}, "
-                                  f"which tapegrad does not have")
+        raise UnsafeOrCorruptFile(f"a tensor is rebuilt as {new_type!r:.80}, which tapegrad "
+                                  f"does not have")
     if state:
         raise UnsafeOrCorruptFile(f"a tensor carries extra attributes {state!r:.200}, which "
                                   f"tapegrad's tensors cannot hold")
@@ -150,8 +150,8 @@ def make_device(kind, index=None):
     try:
         return Device(kind, index)
     except ValueError as error:
-        raise UnsafeOrCorruptFile(f"the file names a device tapegrad does not have: {error}") \
-            from None
+        problem = f"the file names a device tapegrad does not have: {error}"
+    raise UnsafeOrCorruptFile(problem)
 
 
 def encode_bytes(text, encoding="latin1"):

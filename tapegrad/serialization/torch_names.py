@@ -51,9 +51,14 @@ STORAGE_TYPES = {name: StorageType(dtype, name) for dtype, name in STORAGE_NAMES
 # PyTorch's dtype names for tapegrad's dtypes (``torch.float32`` pickles as "torch float32").
 DTYPE_NAMES = {dtype: ("bool" if dtype is dtypes.bool_ else dtype.name) for dtype in dtypes.ALL}
 
-# Kinds of data PyTorch has and tapegrad does not: named so the error can say which.
-MISSING_DTYPES = ("bfloat16", "complex32", "complex64", "complex128", "uint16", "uint32",
-                  "uint64", "float8_e4m3fn", "float8_e5m2", "qint8", "quint8", "qint32")
+# PyTorch's names for kinds of data tapegrad does not have (its dtypes and storage types),
+# so that loading one can say which it is.
+MISSING = {f"torch.{name}" for name in (
+    "bfloat16", "complex32", "complex64", "complex128", "uint16", "uint32", "uint64",
+    "float8_e4m3fn", "float8_e5m2", "qint8", "quint8", "qint32", "quint4x2", "quint2x4",
+    "BFloat16Storage", "ComplexFloatStorage", "ComplexDoubleStorage", "QInt8Storage",
+    "QUInt8Storage", "QInt32Storage", "QUInt4x2Storage", "QUInt2x4Storage")}
+MISSING |= {name.replace("torch.", "torch.cuda.") for name in MISSING if name.endswith("Storage")}
 
 # Stand-ins for writing; their names are the ones the reader maps back below.
 REBUILD_TENSOR_V2 = TorchName("torch._utils", "_rebuild_tensor_v2")

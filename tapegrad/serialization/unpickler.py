@@ -69,7 +69,11 @@ class CheckpointUnpickler(pickle._Unpickler):
         full_name = safe_globals.full_name(module, name)
         if full_name in KNOWN:
             return KNOWN[full_name]
-        _refuse_missing_dtype(full_name)
+        if full_name in torch_names.MISSING:
+            raise UnsupportedDtype(
+                f"the file holds {full_name} data, a dtype tapegrad does not have (it has "
+                f"{', '.join(d.name for d in dtypes.ALL)}); convert those tensors in PyTorch "
+                f"(e.g. tensor.float()) and save them again")
         allowed = safe_globals.user_allowed(full_name)
         if allowed is not None:
             return allowed
@@ -111,18 +115,6 @@ class CheckpointUnpickler(pickle._Unpickler):
 
 def _class_name(cls):
     return f"{cls.__module__}.{cls.__qualname__}"
-
-
-def _refuse_missing_dtype(full_name):
-    module, _, name = full_name.rpartition(".")
-    base = name[:-len("Storage")].lower() if name.endswith("Storage") else name
-    if module in ("torch", "torch.cuda") and (name in torch_names.MISSING_DTYPES
-                                              or base in ("bfloat16", "complexfloat",
-                                                          "complexdouble")
-                                              or base.startswith(("qint", "quint"))):
-        raise UnsupportedDtype(f"the file holds {full_name} data, a dtype tapegrad does not have "
-                        f"(it has {', '.join(d.name for d in dtypes.ALL)}); convert those "
-                        f"tensors in PyTorch (e.g. tensor.float()) and save them again")
 
 
 def _refusal_message(full_name):
