@@ -73,6 +73,17 @@ def test_refusal_says_how_to_allow_the_global(tmp_path):
     assert get_unsafe_globals_in_checkpoint(tmp_path / "c.pt") == [name]
 
 
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_unsafe_globals_are_found_whatever_the_pickle_protocol(tmp_path, protocol):
+    save({"config": Config(3, "small"), "module": tg.nn.Linear(2, 2), "again": Config(4, "x")},
+         tmp_path / "c.pt", pickle_protocol=protocol)
+    assert get_unsafe_globals_in_checkpoint(tmp_path / "c.pt") == [
+        f"{__name__}.Config", "tapegrad.nn.modules.linear.Linear"]
+    with safe_globals([Config, tg.nn.Linear]):
+        loaded = load(tmp_path / "c.pt")
+    assert loaded["again"] == Config(4, "x") and isinstance(loaded["module"], tg.nn.Linear)
+
+
 def test_safe_globals_context_manager_allows_inside_the_block_only(tmp_path):
     save({"config": Config(3, "small")}, tmp_path / "c.pt")
     with safe_globals([Config]):
