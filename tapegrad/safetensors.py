@@ -60,9 +60,8 @@ def load_file(filename, device="cpu"):
     with open(filename, "rb") as file:
         head = file.read(8)
         length = struct.unpack("<Q", head)[0] if len(head) == 8 else -1
-        header = head + file.read(max(0, min(length, 100_000_000)))
-    _check_dtypes(_header(header, repr(os.fspath(filename)), whole_file=False),
-                  repr(os.fspath(filename)))
+        header = head + file.read(max(0, min(length, 100_000_000)))  # headers are small
+    _check_dtypes(_header(header, repr(os.fspath(filename))), repr(os.fspath(filename)))
     try:
         arrays = safetensors.numpy.load_file(os.fspath(filename))
     except safetensors.SafetensorError as error:
@@ -109,7 +108,7 @@ def _checked_metadata(metadata):
     return metadata
 
 
-def _header(data, where, whole_file=True):
+def _header(data, where):
     """The JSON header at the start of ``data``, or a ValueError saying what is wrong."""
     if len(data) < 8:
         raise ValueError(f"{where} is not a .safetensors file: it is shorter than 8 bytes")
