@@ -282,6 +282,19 @@ def test_gpu_tensors_save_host_bytes_and_need_map_location_without_a_gpu(tmp_pat
         assert str(y.device) == "cpu" and y.tolist() == host.tolist() and y.requires_grad
 
 
+@pytest.mark.cuda
+@pytest.mark.skipif(not tg.cuda.is_available(), reason="needs a CUDA GPU")
+def test_real_gpu_tensor_round_trip(tmp_path):
+    x = tg.randn(3, 4, device="cuda", requires_grad=True)
+    save({"x": x, "t": x.T}, tmp_path / "gpu.pt")
+    on_gpu = load(tmp_path / "gpu.pt")   # back on the device it was saved from
+    assert on_gpu["x"].device == x.device and on_gpu["x"].requires_grad and on_gpu["x"].is_leaf
+    assert backend.to_numpy(on_gpu["t"].array).tolist() == backend.to_numpy(x.array).T.tolist()
+    on_cpu = load(tmp_path / "gpu.pt", map_location="cpu")
+    assert str(on_cpu["x"].device) == "cpu" and on_cpu["x"].requires_grad
+    assert on_cpu["x"].array.tobytes() == backend.to_numpy(x.array).tobytes()
+
+
 # -- files -------------------------------------------------------------------------------------
 
 def test_file_objects(tmp_path):
