@@ -39,12 +39,21 @@ from .unpickler import WeightsOnlyRefusal, is_known
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip's first member, or an empty zip
 
 
-def save(obj, f, pickle_protocol=PROTOCOL):
+def save(obj, f, pickle_module=pickle, pickle_protocol=PROTOCOL,
+         _use_new_zipfile_serialization=True):
     """Write ``obj`` to ``f`` (a path, or a binary file object open for writing) as ``torch.save`` does.
 
     Saving to a path is atomic: the file appears complete or not at all. An object that
     cannot be pickled raises before any file is created.
     """
+    if pickle_module is not pickle:
+        raise NotImplementedError(f"save() pickles with Python's pickle module; pickle_module="
+                                  f"{getattr(pickle_module, '__name__', pickle_module)!r} is not "
+                                  f"supported")
+    if not _use_new_zipfile_serialization:
+        raise NotImplementedError("save() writes PyTorch's zip format only (every PyTorch since "
+                                  "1.6 reads it); _use_new_zipfile_serialization=False is not "
+                                  "supported")
     if not (isinstance(pickle_protocol, int) and 2 <= pickle_protocol <= pickle.HIGHEST_PROTOCOL):
         raise ValueError(f"pickle_protocol must be an int from 2 to {pickle.HIGHEST_PROTOCOL}, "
                          f"got {pickle_protocol!r}")
@@ -58,21 +67,40 @@ def save(obj, f, pickle_protocol=PROTOCOL):
         torch_zip.write(f, data, storages)
 
 
-def load(f, map_location=None, *, weights_only=None):
+def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None):
     """The object saved in ``f`` (a path, or a readable and seekable binary file object).
 
     Reads files written by ``tapegrad.save`` and ``torch.save``, ``.safetensors`` files and
-    files of older tapegrad versions. ``weights_only`` (None means True, as in PyTorch 2.6+)
-    admits only tensors, containers, primitives and the globals allowed with
-    ``add_safe_globals``; ``weights_only=False`` loads anything, which can run code hidden in
-    the file: only for files you trust. ``map_location``: see ``map_location.py``.
+    files of older tapegrad versions. ``weights_only`` admits only tensors, containers,
+    primitives and the globals allowed with ``add_safe_globals``; ``weights_only=False`` loads
+    anything, which can run code hidden in the file: only for files you trust. As in PyTorch
+    2.6+, None means True, unless a ``pickle_module`` is given. ``map_location``: see
+    ``map_location.py``. ``mmap=True`` maps the storages of a zip checkpoint from disk.
     """
-    weights_only = True if weights_only is None else weights_only
+    if weights_only is None:
+        weights_only = pickle_module is None
     if not isinstance(weights_only, bool):
         raise TypeError(f"weights_only must be True, False or None, got {weights_only!r}")
+    if weights_only and pickle_module is not None:
+        raise RuntimeError("Can not safely load weights when explicit pickle_module is specified")
+    if pickle_module not in (None, pickle):
+        raise NotImplementedError(f"load() unpickles with Python's pickle module; pickle_module="
+                                  f"{getattr(pickle_module, '__name__', pickle_module)!r} is not "
+                                  f"supported")
     placement = Placement(map_location)
     with _opened(f) as (file, filename):
-        return _load_from(file, filename, weights_only, placement)
+        if mmap and not _has_fileno(file):
+            raise ValueError(f"mmap=True needs a file on disk (a path, or a file with a fileno), "
+                             f"got {type(f).__name__}")
+        return _load_from(file, filename, weights_only, placement, file if mmap else None)
+
+
+def _has_fileno(file):
+    try:
+        file.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    return True
 
 
 def get_unsafe_globals_in_checkpoint(f):
@@ -124,7 +152,7 @@ def _refuser(filename):
     return refuse
 
 
-def _load_from(file, filename, weights_only, placement):
+def _load_from(file, filename, weights_only, placement, mmap_file):
     refuse = _refuser(filename)
     kind = _kind_of(file, refuse)
     if kind == "safetensors":
@@ -133,6 +161,9 @@ def _load_from(file, filename, weights_only, placement):
         except ValueError as error:
             raise refuse(str(error)) from None
         return {name: _placed(tensor, name, placement) for name, tensor in tensors.items()}
+    if mmap_file is not None and kind != "zip":
+        raise ValueError(f"mmap=True can only map PyTorch's zip format, and {filename!r} is "
+                         f"{'a .safetensors file' if kind == 'safetensors' else 'in its legacy format'}")
     if kind == "legacy torch":
         return _unpickling(refuse, weights_only, legacy_torch.read, file, _size_of(file), refuse,
                            weights_only, placement)
@@ -144,7 +175,7 @@ def _load_from(file, filename, weights_only, placement):
             raise refuse("the zip archive is neither a PyTorch nor a tapegrad checkpoint "
                          "(it has no data.pkl and no index.json)")
         return _unpickling(refuse, weights_only, torch_zip.read, archive, members, refuse,
-                           weights_only, placement)
+                           weights_only, placement, mmap_file)
 
 
 def _unpickling(refuse, weights_only, read, *args):

@@ -101,8 +101,12 @@ def is_torch_zip(archive):
     return any(name.endswith("/data.pkl") and name.count("/") == 1 for name in archive.namelist())
 
 
-def read(archive, members, refuse, weights_only, placement):
-    """The object in a PyTorch zip checkpoint; ``refuse(problem)`` makes the error to raise."""
+def read(archive, members, refuse, weights_only, placement, mmap_file=None):
+    """The object in a PyTorch zip checkpoint; ``refuse(problem)`` makes the error to raise.
+
+    With ``mmap_file`` (the archive's file, open for reading), storages are not read but
+    mapped from it, copy-on-write: pages load when used, and writes stay in memory.
+    """
     prefix = _archive_prefix(archive, refuse)
     byteorder = "little"
     if f"{prefix}byteorder" in members:
@@ -128,8 +132,12 @@ def read(archive, members, refuse, weights_only, placement):
         if info.file_size != nbytes:
             raise refuse(f"the record {name!r} holds {info.file_size} bytes, but the pickle "
                          f"describes it as {numel} elements of {dtype} ({nbytes} bytes)")
-        host = numpy.empty(numel, dtype=dtype.numpy)
-        _read_member_into(archive, info, memoryview(host).cast("B"), refuse)
+        if mmap_file is not None and numel > 0:
+            host = numpy.memmap(mmap_file, dtype=dtype.numpy, mode="c", shape=(numel,),
+                                offset=_data_start(mmap_file, info, refuse))
+        else:
+            host = numpy.empty(numel, dtype=dtype.numpy)
+            _read_member_into(archive, info, memoryview(host).cast("B"), refuse)
         if byteorder != sys.byteorder:
             host = host.byteswap()
         loaded[key] = placement.storage(host, dtype, key, location)
@@ -144,6 +152,19 @@ def pickle_bytes(archive, refuse):
     """The raw pickle of a PyTorch zip checkpoint (for listing the globals it names)."""
     prefix = _archive_prefix(archive, refuse)
     return _read_member(archive, archive.getinfo(f"{prefix}data.pkl"), refuse)
+
+
+def _data_start(file, info, refuse):
+    """Where a stored member's bytes begin in the file: after its local header."""
+    file.seek(info.header_offset)
+    header = file.read(30)
+    if len(header) != 30 or header[:4] != b"PK\x03\x04":
+        raise refuse(f"the record {info.filename!r} has no valid local header")
+    name_length, extra_length = struct.unpack("<HH", header[26:30])
+    start = info.header_offset + 30 + name_length + extra_length
+    if start + info.file_size > file.seek(0, 2):
+        raise refuse(f"the record {info.filename!r} runs past the end of the file (truncated?)")
+    return start
 
 
 def _archive_prefix(archive, refuse):

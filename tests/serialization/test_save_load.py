@@ -1,6 +1,7 @@
 """tapegrad.save / tapegrad.load: what torch.save stores comes back, with its storage sharing."""
 import collections
 import io
+import json
 import math
 import os
 import zipfile
@@ -293,6 +294,35 @@ def test_real_gpu_tensor_round_trip(tmp_path):
     on_cpu = load(tmp_path / "gpu.pt", map_location="cpu")
     assert str(on_cpu["x"].device) == "cpu" and on_cpu["x"].requires_grad
     assert on_cpu["x"].array.tobytes() == backend.to_numpy(x.array).tobytes()
+
+
+# -- PyTorch's other arguments -----------------------------------------------------------------
+
+def test_mmap_maps_storages_copy_on_write(tmp_path):
+    x = tg.arange(1000.0).reshape(10, 100)
+    save({"x": x, "t": x.T, "empty": tg.zeros(0)}, tmp_path / "m.pt")
+    before = (tmp_path / "m.pt").read_bytes()
+    loaded = load(tmp_path / "m.pt", mmap=True)
+    assert isinstance(loaded["x"].array.base, np.memmap)
+    assert loaded["x"].tolist() == x.tolist() and loaded["t"].tolist() == x.T.tolist()
+    loaded["x"][0, 0] = -5.0
+    assert loaded["t"][0, 0].item() == -5.0                  # views still share memory
+    assert (tmp_path / "m.pt").read_bytes() == before        # and the file is untouched
+    with pytest.raises(ValueError, match="mmap=True needs a file on disk"):
+        load(io.BytesIO(before), mmap=True)
+
+
+def test_pickle_module_follows_pytorch(tmp_path):
+    import pickle
+    save(nn.Linear(2, 2), tmp_path / "m.pt", pickle)     # torch.save's third argument
+    # As in PyTorch, naming a pickle_module means weights_only=False unless said otherwise.
+    assert isinstance(load(tmp_path / "m.pt", None, pickle), nn.Linear)
+    with pytest.raises(RuntimeError, match="explicit pickle_module"):
+        load(tmp_path / "m.pt", pickle_module=pickle, weights_only=True)
+    with pytest.raises(NotImplementedError, match="pickle_module"):
+        save(tg.ones(1), tmp_path / "x.pt", pickle_module=json)
+    with pytest.raises(NotImplementedError, match="zip format only"):
+        save(tg.ones(1), tmp_path / "x.pt", _use_new_zipfile_serialization=False)
 
 
 # -- files -------------------------------------------------------------------------------------

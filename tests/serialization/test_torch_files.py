@@ -171,6 +171,16 @@ def test_pytorchs_legacy_format_keeps_the_safety_rules(tmp_path):
             tg.load(tmp_path / "cut.pt")
 
 
+def test_pytorch_files_map_too(tmp_path):
+    values = torch.arange(40.0).reshape(5, 8)
+    torch.save({"x": values, "t": values.T}, tmp_path / "m.pt")
+    loaded = tg.load(tmp_path / "m.pt", mmap=True)
+    assert isinstance(loaded["x"].array.base, np.memmap)
+    assert loaded["t"].tolist() == values.T.tolist()
+    tg.save(loaded, tmp_path / "again.pt")
+    assert torch.load(tmp_path / "again.pt", mmap=True)["t"].tolist() == values.T.tolist()
+
+
 def test_map_location_on_a_pytorch_file(tmp_path):
     torch.save({"x": torch.arange(6.0).reshape(2, 3)}, tmp_path / "x.pt")
     seen = []
