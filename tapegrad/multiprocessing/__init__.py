@@ -13,11 +13,17 @@ several processes can train one model at once ("hogwild"):
 child's error in the parent.
 """
 import multiprocessing as _multiprocessing
-from multiprocessing import *  # noqa: F401,F403  (Process, Queue, Pool, Manager, …)
+from multiprocessing import *
 
 from .reductions import init_reductions
-from .spawn import (ProcessContext, ProcessException, ProcessExitedException,
-                    ProcessRaisedException, spawn, start_processes)
+from .spawn import (
+    ProcessContext,
+    ProcessException,
+    ProcessExitedException,
+    ProcessRaisedException,
+    spawn,
+    start_processes,
+)
 
 init_reductions()
 

@@ -18,7 +18,6 @@ from multiprocessing import shared_memory
 
 import numpy
 
-
 # id(storage) -> (segment name, weak reference to that storage, its start address),
 # for every segment this process has created or attached and still uses.
 _segments = {}

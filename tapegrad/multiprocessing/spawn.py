@@ -42,7 +42,7 @@ def _wrap(fn, i, args, error_queue):
         fn(i, *args)
     except KeyboardInterrupt:
         pass   # the parent stopped us
-    except Exception:
+    except Exception:  # noqa: BLE001  (any error goes to the parent, with its traceback)
         error_queue.put(traceback.format_exc())
         sys.exit(1)
 
