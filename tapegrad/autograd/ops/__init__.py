@@ -3,11 +3,12 @@
 Each module's ``__all__`` lists its differentiable operations (each must have a
 gradcheck case in the tests); ``NON_DIFFERENTIABLE`` lists the others it defines.
 """
-from . import (arithmetic, conversion, convolution, indexing, linalg, pointwise, pooling,
-               reduction, shape, sorting, special)
+from . import (arithmetic, conversion, convolution, gamma_functions, indexing, linalg,
+               linalg_decompositions, pointwise, pooling, reduction, shape, sorting, special)
 
 MODULES = [arithmetic, conversion, convolution, indexing, linalg, pointwise, pooling,
            reduction, shape, sorting, special]
+MODULES += [gamma_functions, linalg_decompositions]
 
 # Convolution and pooling are functions of images, not Tensor methods (PyTorch's
 # Tensor.unfold even means something else); unfold/fold/pad/interpolate live in
