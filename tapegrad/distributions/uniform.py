@@ -7,6 +7,9 @@
     cdf: clamp((x - a)/(b - a), 0, 1)
     KL(U[a₁, b₁) ‖ U[a₂, b₂)) = ln((b₂ - a₂)/(b₁ - a₁)) if [a₁, b₁) ⊆ [a₂, b₂), else ∞
 """
+import math
+
+from ..autograd.ops.arithmetic import where
 from ..creation import rand
 from . import constraints
 from .distribution import Distribution
@@ -52,8 +55,9 @@ class Uniform(Distribution):
     def log_prob(self, value):
         if self._validate_args:
             self._validate_sample(value)
-        inside = ((self.low <= value) & (self.high > value)).to(self.low.dtype)
-        return inside.log() - (self.high - self.low).log()
+        inside = (self.low <= value) & (self.high > value)
+        log_density = -(self.high - self.low).log()
+        return where(inside, log_density, log_density * 0 - math.inf)
 
     def cdf(self, value):
         if self._validate_args:
