@@ -4,12 +4,13 @@
     log p(x) = (α - 1) ln x + (β - 1) ln(1 - x) - ln B(α, β)
     H = ln B(α, β) - (α - 1) ψ(α) - (β - 1) ψ(β) + (α + β - 2) ψ(α + β)
     mean = α/(α + β),  variance = αβ / ((α + β)² (α + β + 1)),
-    mode = (α - 1)/(α + β - 2) for α, β > 1
+    mode = (α - 1)/(α + β - 2) for α, β ≥ 1 (not both 1); an endpoint when α, β < 1
     rsample: x = X/(X + Y) with X ~ Gamma(α, 1), Y ~ Gamma(β, 1), each with its implicit
              gradient, so gradients reach α and β
     KL(Beta(α₁, β₁) ‖ Beta(α₂, β₂)) = ln B(α₂, β₂) - ln B(α₁, β₁) + (α₁ - α₂) ψ(α₁)
                                      + (β₁ - β₂) ψ(β₁) + (α₂ - α₁ + β₂ - β₁) ψ(α₁ + β₁)
 """
+from ..autograd.ops.arithmetic import where
 from ..autograd.ops.gamma_functions import digamma, lgamma
 from . import constraints
 from .distribution import Distribution
@@ -39,7 +40,15 @@ class Beta(Distribution):
 
     @property
     def mode(self):
-        return (self.concentration1 - 1) / (self.concentration1 + self.concentration0 - 2)
+        # As PyTorch (whose Beta is a two-category Dirichlet): (α-1)/(α+β-2) with α-1 and β-1
+        # clamped at 0; when both α and β are below 1, the endpoint of the larger one.
+        a, b = self.concentration1, self.concentration0
+        a1, b1 = (a - 1).clamp(min=0), (b - 1).clamp(min=0)
+        total = a1 + b1
+        undefined = total == 0   # α = β = 1 (flat), or one of them 1 and the other below
+        mode = where(undefined, total * float("nan"), a1 / where(undefined, total + 1, total))
+        both_below_one = (a < 1) & (b < 1)
+        return where(both_below_one, (a >= b).to(mode.dtype), mode)
 
     @property
     def variance(self):

@@ -115,7 +115,8 @@ class MultivariateNormal(Distribution):
     def rsample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)
         eps = randn(shape, dtype=self.loc.dtype, device=self.loc.device)
-        return self.loc + (self._unbroadcasted_scale_tril @ eps.unsqueeze(-1)).squeeze(-1)
+        # x = μ + L ε, written for row vectors: xᵀ = μᵀ + εᵀ Lᵀ
+        return self.loc + (eps.unsqueeze(-2) @ self._unbroadcasted_scale_tril.mT).squeeze(-2)
 
     def log_prob(self, value):
         if self._validate_args:
