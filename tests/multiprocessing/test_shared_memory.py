@@ -123,3 +123,26 @@ def test_the_segment_is_removed_when_the_last_tensor_on_it_is_gone():
     del view
     gc.collect()
     assert not os.path.exists(f"/dev/shm/{name}")
+
+
+OPTIMIZERS = [(tg.optim.SGD, dict(lr=0.1, momentum=0.9, weight_decay=0.01)),
+              (tg.optim.Adam, dict(lr=0.1, amsgrad=True)), (tg.optim.AdamW, dict(lr=0.1)),
+              (tg.optim.RMSprop, dict(lr=0.1, centered=True)), (tg.optim.Adagrad, dict(lr=0.1)),
+              (tg.optim.Adadelta, dict(lr=1.0)), (tg.optim.Adamax, dict(lr=0.1)),
+              (tg.optim.NAdam, dict(lr=0.1))]
+
+
+@pytest.mark.parametrize("optimizer,options", OPTIMIZERS, ids=lambda o: getattr(o, "__name__", ""))
+def test_optimizers_update_shared_parameters_in_place(optimizer, options):
+    # Hogwild depends on it: a step that rebound p.array would leave shared memory behind.
+    model = nn.Linear(3, 2).share_memory()
+    arrays = [p.array for p in model.parameters()]
+    before = [a.copy() for a in arrays]
+    opt = optimizer(model.parameters(), **options)
+    for _ in range(2):
+        opt.zero_grad()
+        model(tg.randn(4, 3)).pow(2).sum().backward()
+        opt.step()
+    for p, array, old in zip(model.parameters(), arrays, before):
+        assert p.array is array and p.is_shared()
+        assert not np.array_equal(array, old)
