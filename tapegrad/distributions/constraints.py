@@ -36,7 +36,7 @@ def is_dependent(constraint):
 
 class _Real(Constraint):
     def check(self, value):
-        return value == value   # False only at NaN
+        return value == value   # noqa: PLR0124  (False only at NaN)
 
 
 class _Boolean(Constraint):

@@ -9,8 +9,8 @@
     KL(Γ(α₁, β₁) ‖ Γ(α₂, β₂)) = (α₁ - α₂) ψ(α₁) - ln Γ(α₁) + ln Γ(α₂)
                                + α₂ (ln β₁ - ln β₂) + α₁ (β₂ - β₁)/β₁
 """
-from ..autograd.ops.gamma_functions import digamma, lgamma
 from ..autograd.ops.arithmetic import where
+from ..autograd.ops.gamma_functions import digamma, lgamma
 from . import constraints
 from .distribution import Distribution
 from .standard_gamma import _standard_gamma

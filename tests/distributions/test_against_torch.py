@@ -90,3 +90,17 @@ def test_kl_divergences_agree(family):
                                     for k, v in flipped.items()})
     close(D.kl_divergence(p, q), TD.kl_divergence(tp, tq))
     close(D.kl_divergence(q, p), TD.kl_divergence(tq, tp))
+
+
+def test_cross_family_kl_divergences_agree():
+    def make(lib, mod):
+        t = (lambda v: lib.tensor(v, dtype=lib.float64))
+        return {"Normal": mod.Normal(t([0.3, 0.5]), t([1.0, 0.4])),
+                "Uniform": mod.Uniform(t([0.1, 0.0]), t([0.9, 3.0])),
+                "Gamma": mod.Gamma(t([2.0, 0.7]), t([1.5, 1.0])),
+                "Beta": mod.Beta(t([2.0, 0.7]), t([1.5, 3.0]))}
+    ours, theirs = make(tg, D), make(torch, TD)
+    for p in ours:
+        for q in ours:
+            if p != q:
+                close(D.kl_divergence(ours[p], ours[q]), TD.kl_divergence(theirs[p], theirs[q]))

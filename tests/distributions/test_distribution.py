@@ -3,8 +3,17 @@ validation switches, seeded repeats, the dtypes of samples, repr, and clear erro
 import pytest
 
 import tapegrad as tg
-from tapegrad.distributions import (Bernoulli, Beta, Categorical, Distribution, Gamma,
-                                    MultivariateNormal, Normal, Uniform, constraints)
+from tapegrad.distributions import (
+    Bernoulli,
+    Beta,
+    Categorical,
+    Distribution,
+    Gamma,
+    MultivariateNormal,
+    Normal,
+    Uniform,
+    constraints,
+)
 
 
 def families(dtype=tg.float32):

@@ -8,9 +8,18 @@ import pytest
 
 import tapegrad as tg
 from tapegrad.autograd import gradcheck
-from tapegrad.distributions import (Bernoulli, Beta, Categorical, Distribution, Gamma,
-                                    MultivariateNormal, Normal, Uniform, kl_divergence,
-                                    register_kl)
+from tapegrad.distributions import (
+    Bernoulli,
+    Beta,
+    Categorical,
+    Distribution,
+    Gamma,
+    MultivariateNormal,
+    Normal,
+    Uniform,
+    kl_divergence,
+    register_kl,
+)
 
 from .moments import assert_mean
 
@@ -46,6 +55,44 @@ def test_closed_form_matches_the_monte_carlo_estimate(name):
     kl = kl_divergence(p, q)
     assert kl.shape == p.batch_shape
     assert_mean(log_ratio, kl.numpy())
+
+
+# pairs of different families, each p's support inside q's
+CROSS_PAIRS = {
+    "uniform-normal": (Uniform(f64([0.1, -2.0]), f64([0.9, 3.0])), Normal(f64([0.3, 0.5]),
+                                                                          f64([1.0, 0.4]))),
+    "uniform-gamma": (Uniform(f64([0.1, 0.0]), f64([0.9, 3.0])), Gamma(f64([2.0, 0.7]),
+                                                                       f64([1.5, 1.0]))),
+    "uniform-beta": (Uniform(f64([0.1, 0.0]), f64([0.9, 1.0])), Beta(f64([2.0, 0.7]),
+                                                                     f64([1.5, 3.0]))),
+    "gamma-normal": (Gamma(f64([2.0, 0.7]), f64([1.5, 1.0])), Normal(f64([0.3, 0.5]),
+                                                                     f64([1.0, 2.4]))),
+    "beta-normal": (Beta(f64([2.0, 0.7]), f64([1.5, 3.0])), Normal(f64([0.3, 0.5]),
+                                                                   f64([1.0, 0.4]))),
+    "beta-uniform": (Beta(f64([2.0, 0.7]), f64([1.5, 3.0])), Uniform(f64([0.0, -1.0]),
+                                                                     f64([1.0, 2.0]))),
+    "beta-gamma": (Beta(f64([2.0, 0.7]), f64([1.5, 3.0])), Gamma(f64([2.0, 0.7]),
+                                                                 f64([1.5, 1.0]))),
+}
+
+
+@pytest.mark.parametrize("name", CROSS_PAIRS)
+def test_cross_family_closed_forms_match_the_monte_carlo_estimate(name):
+    p, q = CROSS_PAIRS[name]
+    tg.manual_seed(22)
+    x = p.sample((40_000,))
+    log_ratio = (p.log_prob(x) - q.log_prob(x)).numpy()
+    assert_mean(log_ratio, kl_divergence(p, q).numpy())
+
+
+def test_cross_family_kl_is_infinite_where_p_reaches_outside_q():
+    normal, gamma = Normal(f64([0.0, 1.0]), f64(1.0)), Gamma(f64(2.0), f64([1.0, 2.0]))
+    beta, uniform = Beta(f64(2.0), f64(2.0)), Uniform(f64(-1.0), f64(0.5))
+    for p, q in [(normal, uniform), (normal, gamma), (normal, beta), (gamma, uniform),
+                 (gamma, beta), (beta, uniform), (uniform, gamma), (uniform, beta)]:
+        kl = kl_divergence(p, q)
+        assert kl.dtype == tg.float64 and (kl.numpy() == math.inf).all(), (p, q)
+    assert kl_divergence(normal, gamma).shape == (2,)
 
 
 @pytest.mark.parametrize("name", PAIRS)
@@ -142,8 +189,8 @@ def test_registry_picks_the_most_specific_pair_and_names_missing_ones():
     assert kl_divergence(p, q).item() == -1.0
     assert kl_divergence(q, q).item() == 0.0
     with pytest.raises(NotImplementedError, match="No KL\\(p \\|\\| q\\) is implemented for "
-                                                  "p = Normal and q = Gamma"):
-        kl_divergence(Normal(0.0, 1.0), Gamma(1.0, 1.0))
+                                                  "p = Bernoulli and q = Normal"):
+        kl_divergence(Bernoulli(0.5), Normal(0.0, 1.0))
     with pytest.raises(TypeError, match="register_kl expects subclasses of Distribution"):
         register_kl(int, Normal)
     assert issubclass(MyNormal, Distribution)
