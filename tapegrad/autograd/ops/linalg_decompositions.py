@@ -39,6 +39,11 @@ def _check_square(op, name, t):
         raise RuntimeError(f"{op}: {name} must be a floating-point tensor, got {t.dtype}")
 
 
+def _is_linalg_error(error):
+    """numpy's LinAlgError (cupy reports failures as NaN, or raises numpy's)."""
+    return type(error).__name__ == "LinAlgError"
+
+
 def _halve_diagonal_and_keep_lower(x):
     """Φ(X): the lower triangle of X with its diagonal halved."""
     n = x.shape[-1]
@@ -55,7 +60,9 @@ def cholesky(input, *, upper=False):
     xp = input.device.xp
     try:
         lower = xp.linalg.cholesky(input.array)
-    except xp.linalg.LinAlgError:
+    except Exception as error:
+        if not _is_linalg_error(error):
+            raise
         raise RuntimeError(f"cholesky: the input of shape {tuple(input.shape)} is not "
                            f"positive-definite (a symmetric matrix with positive eigenvalues), "
                            f"so it has no Cholesky factor") from None
@@ -105,7 +112,9 @@ def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
         triangle, rhs = xp.swapaxes(triangle, -1, -2), xp.swapaxes(rhs, -1, -2)
     try:
         x = xp.linalg.solve(triangle, rhs)
-    except xp.linalg.LinAlgError:
+    except Exception as error:
+        if not _is_linalg_error(error):
+            raise
         raise RuntimeError(f"solve_triangular: A of shape {a_shape} is singular (a zero on its "
                            f"diagonal), so A X = B has no unique solution") from None
     if not left:
