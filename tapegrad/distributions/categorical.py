@@ -17,13 +17,7 @@ from ..autograd.grad_mode import no_grad
 from ..creation import arange, full, rand
 from . import constraints
 from .distribution import Distribution
-from .utils import (
-    broadcast_shapes,
-    finfo,
-    lazy_property,
-    logits_to_probs,
-    probs_to_logits,
-)
+from .utils import broadcast_shapes, finfo, lazy_property, logits_to_probs, probs_to_logits
 
 
 class Categorical(Distribution):

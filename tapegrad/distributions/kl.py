@@ -14,6 +14,7 @@ from ..creation import full
 from .bernoulli import Bernoulli, softplus
 from .beta import Beta, log_beta_function
 from .categorical import Categorical
+from .distribution import Distribution
 from .gamma import Gamma, xlogy
 from .multivariate_normal import MultivariateNormal, diagonal, mahalanobis_squared
 from .normal import Normal
@@ -26,18 +27,13 @@ _KL_REGISTRY = {}
 def register_kl(type_p, type_q):
     """Decorator: ``@register_kl(Normal, Normal) def kl(p, q): ...`` adds a formula."""
     for t in (type_p, type_q):
-        if not (isinstance(t, type) and issubclass(t, _distribution_base())):
+        if not (isinstance(t, type) and issubclass(t, Distribution)):
             raise TypeError(f"register_kl expects subclasses of Distribution, got {t!r}")
 
     def decorator(fn):
         _KL_REGISTRY[type_p, type_q] = fn
         return fn
     return decorator
-
-
-def _distribution_base():
-    from .distribution import Distribution
-    return Distribution
 
 
 def _lookup(type_p, type_q):
