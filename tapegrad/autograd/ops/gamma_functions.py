@@ -12,7 +12,7 @@ compiled on first use, cached on disk); on a GPU, ``cupyx.scipy.special``'s ``ga
 ``digamma`` and ``polygamma``.
 """
 from ..tape import record
-from ..tensor import Tensor
+from .declare import operation
 from .pointwise import _float_input
 
 
@@ -33,6 +33,7 @@ def _apply(xp, a, cpu_index, gpu_name, *leading):
     return xp.asarray(kernel(*leading, a))   # (a 0-d input gives a numpy scalar: made an array)
 
 
+@operation(function=True, method=True)
 def lgamma(input):
     """y = ln |Γ(x)|;  dy/dx = ψ(x)"""
     x = _float_input("lgamma", input)
@@ -42,9 +43,11 @@ def lgamma(input):
     return record("lgamma", _apply(x.device.xp, x.array, 0, "gammaln"), (x,), backward, save=(x,))
 
 
+@operation(function=True, method=True)
 def digamma(input):
-    """y = ψ(x) = Γ'(x)/Γ(x);  dy/dx = ψ⁽¹⁾(x)  (ψ(0) = -inf and NaN at negative integers,
-    as in PyTorch)"""
+    """y = ψ(x) = Γ'(x)/Γ(x);  dy/dx = ψ⁽¹⁾(x)
+
+    ψ(0) = -inf, and NaN at the negative integers, as in PyTorch."""
     x = _float_input("digamma", input)
     def backward(ctx, grad):
         x, = ctx.saved_tensors
@@ -53,6 +56,7 @@ def digamma(input):
                   save=(x,))
 
 
+@operation(function=True)
 def polygamma(n, input):
     """y = ψ⁽ⁿ⁾(x), the n-th derivative of ψ;  dy/dx = ψ⁽ⁿ⁺¹⁾(x)"""
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
@@ -67,8 +71,7 @@ def polygamma(n, input):
                   save=(x,))
 
 
-# PyTorch's method takes n first too: x.polygamma(n) is polygamma(n, x) (the generic
-# method loop would pass x as n).
-Tensor.polygamma = lambda self, n: polygamma(n, self)
-
-__all__ = ["digamma", "lgamma", "polygamma"]
+@operation(method="polygamma", composite=True)
+def polygamma_method(input, n):
+    """x.polygamma(n) is polygamma(n, x): PyTorch's method takes n first too."""
+    return polygamma(n, input)

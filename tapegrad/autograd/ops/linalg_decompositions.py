@@ -25,6 +25,7 @@ has no triangular solver; a general solve of the triangle gives the same X).
 from ..operands import check_same_device, sum_to_shape
 from ..tape import OUTPUT, record
 from ..tensor import Tensor, wrap
+from .declare import operation
 from .linalg import check_same_dtype
 
 
@@ -53,9 +54,11 @@ def _halve_diagonal_and_keep_lower(x):
     return x * wrap(weights, x.device)
 
 
+@operation(function=True, method=True)
 def cholesky(input, *, upper=False):
-    """L with A = L Lᵀ (or U with A = Uᵀ U when ``upper``), read from A's lower triangle;
-    ∂L/∂A = ½(S + Sᵀ), S = L⁻ᵀ Φ(Lᵀ ∂L/∂L̄) L⁻¹"""
+    """The lower-triangular L with A = L Lᵀ (U = Lᵀ when ``upper``), from A's lower triangle.
+
+    ∂L/∂A = ½(S + Sᵀ) with S = L⁻ᵀ Φ(Lᵀ ∂L/∂L̄) L⁻¹ (see the module docstring)."""
     _check_square("cholesky", "input", input)
     xp = input.device.xp
     try:
@@ -81,10 +84,13 @@ def cholesky(input, *, upper=False):
     return record("cholesky", factor, (input,), backward, save=(OUTPUT,))
 
 
+@operation()   # PyTorch's torch.linalg.solve_triangular
 def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
-    """X with A X = B (``left``) or X A = B, for A triangular (only its ``upper`` or lower
-    triangle is read; with ``unitriangular`` its diagonal is taken to be ones);
-    left: ∂L/∂B = A⁻ᵀ ∂L/∂X, ∂L/∂A = -(∂L/∂B) Xᵀ;  right: ∂L/∂B = ∂L/∂X A⁻ᵀ, ∂L/∂A = -Xᵀ ∂L/∂B"""
+    """X with A X = B (``left``) or X A = B, for a triangular A.
+
+    Only A's ``upper`` (or lower) triangle is read; with ``unitriangular`` its diagonal is
+    taken to be ones. left: ∂L/∂B = A⁻ᵀ ∂L/∂X, ∂L/∂A = -(∂L/∂B) Xᵀ;
+    right: ∂L/∂B = ∂L/∂X A⁻ᵀ, ∂L/∂A = -Xᵀ ∂L/∂B (each kept to A's triangle)."""
     _check_square("solve_triangular", "A", A)
     if not isinstance(B, Tensor):
         raise TypeError(f"solve_triangular: B must be a Tensor, got {type(B).__name__}")
@@ -134,5 +140,3 @@ def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
         return grad_a, (sum_to_shape(grad_b, b_shape) if ctx.needs_input_grad[1] else None)
     return record("solve_triangular", x, (A, B), backward, save=(A, OUTPUT))
 
-
-__all__ = ["cholesky", "solve_triangular"]
