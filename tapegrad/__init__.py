@@ -20,6 +20,7 @@ from .serialization import load, save
 from . import nn, optim  # noqa: E402  (they build on the names above)
 from . import explain, training  # noqa: E402  (and these on nn and optim)
 from . import onnx  # noqa: E402  (export/import; the onnx package itself loads on first use)
+from . import distributions, multiprocessing  # noqa: E402  (built on nn's functions and Parameter)
 
 half, float, double = float16, float32, float64
 short, int, long = int16, int32, int64

@@ -265,6 +265,16 @@ class Tensor:
                             f"with tensor.cpu().numpy()")
         return self.array
 
+    def share_memory_(self):
+        """Move the values of this cpu tensor into shared memory, so that the processes it is
+        sent to (``tapegrad.multiprocessing``) change these very values; returns self."""
+        from ..multiprocessing.shared_memory import share_tensor
+        return share_tensor(self)
+
+    def is_shared(self):
+        from ..multiprocessing.shared_memory import is_shared
+        return is_shared(self.array)
+
     def __array__(self, dtype=None, copy=None):
         array = backend.to_numpy(self.array)
         return array if dtype is None else array.astype(dtype)
