@@ -206,7 +206,7 @@ class Tensor:
     def scatter_add(self, dim: Any, index: Any, src: Any) -> Any: """y = x, then y[index[i][j]][j] += src[i][j] (dim 0; repeated positions add up);"""
     @property
     def shape(self) -> Any: ...
-    def share_memory_(self) -> Any: """Move the values of this cpu tensor into shared memory, so that the processes it is"""
+    def share_memory_(self) -> Any: """Move the values of this cpu tensor into shared memory, in place, so that the"""
     def sigmoid(self) -> Any: """y = 1/(1 + e⁻ˣ);  dy/dx = y(1 - y)"""
     def sign(self) -> Any: """y = sign(x) ∈ {-1, 0, 1};  dy/dx = 0"""
     def sin(self) -> Any: """y = sin x;  dy/dx = cos x"""

@@ -15,7 +15,7 @@ from multiprocessing.reduction import ForkingPickler
 
 import numpy
 
-from . import shared_memory
+from ..backend import shared_memory
 
 
 def rebuild_tensor(array, requires_grad, parameter):

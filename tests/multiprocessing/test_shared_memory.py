@@ -1,5 +1,5 @@
 """Tensor.share_memory_(), Module.share_memory() and how tensors are pickled for other
-processes (tapegrad/multiprocessing/shared_memory.py and reductions.py), in one process."""
+processes (tapegrad/backend/shared_memory.py and tapegrad/multiprocessing/reductions.py), in one process."""
 import gc
 import os
 import pickle
@@ -114,7 +114,7 @@ def test_plain_pickle_still_copies_a_shared_tensor():
 @pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="needs /dev/shm to see segments")
 def test_the_segment_is_removed_when_the_last_tensor_on_it_is_gone():
     x = tg.zeros(100).share_memory_()
-    name = tapegrad.multiprocessing.shared_memory.handle(x.array)[0]
+    name = tapegrad.backend.shared_memory.handle(x.array)[0]
     view = x[10:]
     assert os.path.exists(f"/dev/shm/{name}")
     del x

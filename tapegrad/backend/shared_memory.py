@@ -1,4 +1,4 @@
-"""Arrays in shared memory: the storage behind ``Tensor.share_memory_()``.
+"""Host arrays in shared memory: the storage behind ``Tensor.share_memory_()``.
 
 A shared array lives in a named POSIX shared-memory segment (``multiprocessing.shared_memory``).
 Another process that knows the segment's name, and where in it the array starts, maps the
@@ -98,27 +98,13 @@ def attach(name, offset, shape, strides, dtype):
                          strides=strides)
 
 
-def share_tensor(tensor):
-    """``tensor.share_memory_()``: move a cpu tensor's values into shared memory, in place.
+def overlaps(a, b):
+    """Whether two host arrays share memory (a view and the array it views)."""
+    return numpy.shares_memory(a, b)
 
-    A view (``x.reshape(…)``, ``x[1:]``) moves the tensor it views along with it, and stays a
-    view of it. Other views of that tensor keep the old, private memory (PyTorch moves them
-    too: it shares whole storages, which tapegrad does not have).
-    """
-    if tensor.device.type != "cpu":
-        return tensor   # as in PyTorch: a no-op for cuda tensors
-    if is_shared(tensor.array):
-        return tensor
-    from .reductions import init_reductions
-    init_reductions()   # so the tensor reaches other processes as a handle, not a copy
-    base = tensor._base
-    old = base.array if base is not None else None
-    if old is not None and old.flags.c_contiguous and numpy.shares_memory(old, tensor.array):
-        share_tensor(base)
-        offset = tensor.array.__array_interface__["data"][0] - old.__array_interface__["data"][0]
-        tensor.array = numpy.ndarray(tensor.array.shape, dtype=tensor.array.dtype,
-                                     buffer=base.array, offset=offset,
-                                     strides=tensor.array.strides)
-    else:
-        tensor.array = move_to_shared_memory(tensor.array)
-    return tensor
+
+def same_place_in(new_base, old_base, view):
+    """The array at ``view``'s place in ``old_base``, at the same place in ``new_base``."""
+    offset = view.__array_interface__["data"][0] - old_base.__array_interface__["data"][0]
+    return numpy.ndarray(view.shape, dtype=view.dtype, buffer=new_base, offset=offset,
+                         strides=view.strides)
