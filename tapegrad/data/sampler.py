@@ -32,7 +32,7 @@ class Sampler(Generic[T_co]):
     PyTorch."""
 
     def __init__(self, data_source=None):
-        pass  # PyTorch accepts and ignores data_source here
+        pass  # older PyTorch took data_source here; subclasses that still pass it keep working
 
     def __iter__(self):
         raise NotImplementedError(f"{type(self).__name__} must define __iter__()")
