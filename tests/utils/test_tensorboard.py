@@ -202,6 +202,23 @@ def test_add_graph_writes_the_tape_as_a_graph_def(tmp_path):
     assert {"input/input.0", "Small/fc/weight", "Small/fc/bias"} <= reached
 
 
+def test_each_operation_sits_in_the_module_that_computed_it(tmp_path):
+    model = nn.Sequential(Small(), nn.ReLU(inplace=True), nn.Linear(3, 1))
+    with SummaryWriter(tmp_path) as writer:
+        writer.add_graph(model, tg.randn(2, 4))
+    scopes = {}
+    for node in read_back(tmp_path).Graph().node:
+        if node.op not in ("IO Node", "Parameter"):
+            scopes.setdefault(node.op, set()).add(node.name.rsplit("/", 1)[0])
+    assert scopes["addmm"] == {"Sequential/0/fc", "Sequential/2"}
+    # Small's own relu (a method call in its forward) is Small's; the in-place ReLU module,
+    # which changes the tensor Small returned, has its own box
+    assert scopes["relu"] == {"Sequential/0", "Sequential/1"}
+    assert all(scope.startswith("Sequential/0/norm") for op, found in scopes.items()
+               if op not in ("addmm", "relu", "matrix_transpose", "clone", "copy")
+               for scope in found)
+
+
 def test_add_graph_changes_nothing_in_the_model(tmp_path):
     model = Small().train()
     before = {k: v.clone() for k, v in model.state_dict().items()}

@@ -17,7 +17,7 @@ from ... import autograd, creation
 from ...autograd.tensor import Tensor
 from ...vision.utils import make_grid
 from . import summary
-from .graph import graph_def
+from .graph import graph_def, trace
 
 
 class SummaryWriter:
@@ -135,17 +135,17 @@ class SummaryWriter:
         model.eval()
         try:
             with autograd.enable_grad():
-                outputs = model(*traced)
+                outputs, calls = trace(model, traced)
         finally:
             for module, training in modes:
                 module.training = training
-        if isinstance(outputs, Tensor):
-            outputs = [outputs]
-        outputs = [t for t in outputs if isinstance(t, Tensor)]
+        if not outputs:
+            raise ValueError(f"add_graph: {type(model).__name__} returned no tensor, so there "
+                             f"is no tape to draw")
         if verbose:
-            autograd.print_graph(outputs[0], params=model)
+            autograd.print_graph(outputs, params=model)
         event = Event(wall_time=time.time(),
-                      graph_def=graph_def(outputs, model, traced).SerializeToString())
+                      graph_def=graph_def(outputs, model, traced, calls).SerializeToString())
         self._get_file_writer().add_event(event)
 
     def flush(self):
