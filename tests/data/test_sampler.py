@@ -2,6 +2,8 @@
 import collections
 import itertools
 
+import hypothesis
+import hypothesis.strategies as st
 import pytest
 
 import tapegrad as tg
@@ -337,3 +339,21 @@ def test_lengths_and_errors_agree_with_pytorch():
             call(theirs)
         assert str(ours.value) == str(expected.value)
     del torch
+
+
+@hypothesis.settings(max_examples=60, deadline=None)
+@hypothesis.given(n=st.integers(1, 40), num_samples=st.integers(1, 90), replacement=st.booleans(),
+                  batch_size=st.integers(1, 12), drop_last=st.booleans(), seed=st.integers(0, 99))
+def test_batches_are_the_sampler_stream_cut_in_order(n, num_samples, replacement, batch_size,
+                                                     drop_last, seed):
+    sampler = RandomSampler(range(n), replacement, num_samples, seeded(seed))
+    stream = list(RandomSampler(range(n), replacement, num_samples, seeded(seed)))
+    assert len(stream) == num_samples and all(0 <= i < n for i in stream)
+    if not replacement:  # each full pass is a permutation
+        for start in range(0, num_samples - n + 1, n):
+            assert sorted(stream[start:start + n]) == list(range(n))
+    batches = list(BatchSampler(sampler, batch_size, drop_last))
+    assert len(batches) == len(BatchSampler(sampler, batch_size, drop_last))
+    kept = len(stream) - len(stream) % batch_size if drop_last else len(stream)
+    assert [i for batch in batches for i in batch] == stream[:kept]
+    assert all(len(batch) == batch_size for batch in batches[:-1])
