@@ -26,5 +26,6 @@ from .vision import ImageDataset
 
 __all__ = ["BatchSampler", "CIFAR10", "CorruptFile", "DataLoader", "Dataset", "FakeData",
            "FashionMNIST", "ImageDataset", "MNIST", "RandomSampler", "Sampler",
-           "SequentialSampler", "Subset", "SubsetRandomSampler", "TensorDataset", "TextCorpus", "WeightedRandomSampler",
+           "SequentialSampler", "Subset", "SubsetRandomSampler", "TensorDataset", "TextCorpus",
+           "WeightedRandomSampler",
            "default_collate", "default_convert", "random_split", "transforms"]

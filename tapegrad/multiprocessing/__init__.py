@@ -13,7 +13,7 @@ several processes can train one model at once ("hogwild"):
 child's error in the parent.
 """
 import multiprocessing as _multiprocessing
-from multiprocessing import *
+from multiprocessing import *  # noqa: F403  (the standard library's names, as in torch.multiprocessing)
 
 from .reductions import init_reductions
 from .spawn import (

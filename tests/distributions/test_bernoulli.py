@@ -65,8 +65,8 @@ def test_gradients_of_log_prob_and_entropy_in_either_parametrisation():
     x = f64([1.0, 0.0])
     assert gradcheck(lambda p: Bernoulli(probs=p).log_prob(x), (p,))
     assert gradcheck(lambda p: Bernoulli(probs=p).entropy(), (p,))
-    assert gradcheck(lambda l: Bernoulli(logits=l).log_prob(x), (logits,))
-    assert gradcheck(lambda l: Bernoulli(logits=l).entropy(), (logits,))
+    assert gradcheck(lambda z: Bernoulli(logits=z).log_prob(x), (logits,))
+    assert gradcheck(lambda z: Bernoulli(logits=z).entropy(), (logits,))
 
 
 def test_errors():

@@ -69,7 +69,7 @@ def test_gradients_through_probs_and_logits():
     logits = tg.tensor([0.1, -1.0, 2.0], dtype=tg.float64, requires_grad=True)
     index = tg.tensor([2, 0])
     assert gradcheck(lambda p: Categorical(probs=p).log_prob(index), (probs,))
-    assert gradcheck(lambda l: Categorical(logits=l).entropy(), (logits,))
+    assert gradcheck(lambda z: Categorical(logits=z).entropy(), (logits,))
 
 
 def test_errors():
