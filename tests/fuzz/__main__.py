@@ -1,0 +1,66 @@
+"""``python -m tests.fuzz [--seconds S | --programs N] [--seed K] [--show]``.
+
+Runs seeded programs from ``--seed`` on, counts disagreements by kind and operation,
+says which the allowlist explains, and prints one reproducing seed per new group
+(``--programs 1 --seed SEED --show`` prints that program).
+"""
+import argparse
+import collections
+import sys
+import time
+
+from .allowlist import allowed
+from .run import ENTRIES, run_program, torch
+
+
+def fuzz(seconds=None, programs=None, seed=0, show=False, out=sys.stdout):
+    """Run programs; (programs run, {(kind, op): [findings]} of the ones not allowed, counts)."""
+    start, n = time.monotonic(), 0
+    groups = collections.defaultdict(list)
+    while True:
+        if programs is not None and n >= programs:
+            break
+        if seconds is not None and time.monotonic() - start >= seconds:
+            break
+        findings, program = run_program(seed + n)
+        if show:
+            print(program.describe(), file=out)
+        for finding in findings:
+            groups[(finding.kind, finding.op)].append(finding)
+        n += 1
+    new = {k: v for k, v in groups.items() if not all(allowed(f) for f in v)}
+    return n, groups, new
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m tests.fuzz", description=__doc__)
+    parser.add_argument("--seconds", type=float, default=None)
+    parser.add_argument("--programs", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--show", action="store_true", help="print every program")
+    parser.add_argument("--list", action="store_true", help="list the fuzzed operations")
+    options = parser.parse_args(argv)
+    if options.list:
+        print(" ".join(sorted(e.name for e in ENTRIES)))
+        return 0
+    if options.seconds is None and options.programs is None:
+        options.seconds = 60
+    print(f"comparing with PyTorch {torch.__version__}" if torch else
+          "PyTorch is not importable: checking tapegrad's own invariants only")
+    n, groups, new = fuzz(options.seconds, options.programs, options.seed, options.show)
+    total = sum(len(v) for v in groups.values())
+    print(f"{n} programs over {len(ENTRIES)} operations; {total} disagreements in "
+          f"{len(groups)} groups, {len(new)} not in the allowlist")
+    by_category = collections.Counter()
+    for (kind, op), findings in sorted(groups.items()):
+        entry = allowed(findings[0])
+        category = entry.category if entry and all(allowed(f) for f in findings) else "NEW"
+        by_category[category] += len(findings)
+        print(f"  {len(findings):5d}  {kind:18s} {op:28s} {category:12s} seed {findings[0].seed}: "
+              f"{findings[0].detail[:110]!r}")
+    print("by triage:", dict(by_category))
+    return 1 if new else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
