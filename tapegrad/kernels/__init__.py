@@ -20,6 +20,7 @@ from .cpu import avgpool as _avgpool, conv as _conv, im2col as _im2col, maxpool 
 from .cpu.col2im import col2im as _col2im
 from .cpu.axpy import axpy as _axpy
 from .cpu.index_add import add_at as _add_at
+from .cpu.relu_gradient import relu_gradient as _relu_gradient
 from .cpu.conv import Stamp
 from .geometry import Window
 
@@ -147,6 +148,21 @@ def add_at(xp, out, axis, index, src):
     """out[..., index[o], ...] += src[..., o, ...] along ``axis`` (in place, repeats add up)."""
     _check(xp, "index_add")
     return _add_at(xp, out, axis, index, src)
+
+
+# -- relu's backward -------------------------------------------------------------------------
+def relu_gradient(xp, grad, output):
+    """grad where output > 0 (or NaN), else 0 — also where grad is ±inf (a fresh array)."""
+    if (xp.__name__ == "numpy" and grad.shape == output.shape and grad.dtype.kind == "f"
+            and grad.flags.c_contiguous and output.flags.c_contiguous):
+        out = xp.empty_like(grad)
+        _relu_gradient(grad, output, out)
+        return out
+    positive = ~(output <= 0)
+    z = grad * positive   # a bool factor keeps grad's dtype; ~7× faster than where()
+    if xp.isinf(grad).any():   # 0·∞ is NaN where the gradient is 0
+        z = xp.where(positive, grad, xp.zeros((), dtype=z.dtype))
+    return z
 
 
 # -- optimizer updates ------------------------------------------------------------------------

@@ -105,10 +105,10 @@ CASES = (
             name="max_only"),
        Case("clamp", lambda x: x.clamp(min=0), [as_leaf(away_from(5))], name="int_bound"),
        # Tensor bounds are maximum and minimum, as in PyTorch (they broadcast).
-       Case("maximum", lambda x, lo: tg.clamp(x, min=lo),
+       Case("where", lambda x, lo: tg.clamp(x, min=lo),
             [as_leaf(away_from(3, 4, points=CLAMP_KINKS)),
              as_leaf(np.array([-0.5, 0.5, -0.5, 0.5]))], name="clamp_tensor_min"),
-       Case("minimum", lambda x, lo, hi: tg.clamp(x, lo, hi),
+       Case("where", lambda x, lo, hi: tg.clamp(x, lo, hi),
             [as_leaf(away_from(3, 4, points=CLAMP_KINKS)), as_leaf(np.array(-0.5)),
              as_leaf(np.array([[0.5], [0.5], [0.5]]))],
             name="clamp_tensor_min_max")]

@@ -26,7 +26,7 @@ CASES = [
     Case("kthvalue", lambda x: kthvalue(x, 2).values, [leaf(3, 4)], name="last_dim"),
     Case("kthvalue", lambda x: kthvalue(x, 3, dim=0, keepdim=True).values, [leaf(4, 2)],
          name="dim0_keepdim"),
-    Case("median", lambda x: median(x), [leaf(3, 4)], name="all_elements"),
+    Case("where", lambda x: median(x), [leaf(3, 4)], name="median_of_all_elements"),
     Case("median", lambda x: median(x, dim=1).values, [leaf(3, 5)], name="dim1"),
     Case("median", lambda x: median(x, 0, keepdim=True).values, [noncontiguous(4, 3)],
          name="dim0_keepdim_noncontiguous"),

@@ -9,6 +9,7 @@ from ..operands import promote, sum_to_shape
 from ..tape import OUTPUT, notify, observers, record
 from ..tensor import wrap
 from .declare import alias, operation
+from .gate import gate
 
 
 def _broadcast(op, function, x, y):
@@ -22,14 +23,28 @@ def _broadcast(op, function, x, y):
         raise
 
 
+def _scaled(op, y, alpha):
+    """α·y in y's dtype; as in PyTorch an integer or bool y takes no float α (bool·2 is True)."""
+    if not y.dtype.is_floating_point and isinstance(alpha, float):
+        raise RuntimeError(f"{op}: for integral input tensors (here {y.dtype.name}), alpha must "
+                           f"not be a floating point number, got alpha={alpha}")
+    return wrap((y.array * alpha).astype(y.array.dtype, copy=False), y.device)
+
+
+def _integer_division_by_zero(op, x, y):
+    """Integer division by 0 has no value: PyTorch raises, numpy would quietly give 0."""
+    if not x.dtype.is_floating_point and bool((y.array == 0).any()):
+        raise RuntimeError(f"{op}: integer division by zero (the divisor of dtype "
+                           f"{y.dtype.name} holds a 0)")
+
+
 @operation(function=True, method=True)
 def add(input, other, alpha=1):
     """z = x + α·y;  ∂z/∂x = 1,  ∂z/∂y = α"""
     x, y = promote("add", input, other)
     xp = x.device.xp
     if alpha != 1:
-        y_scaled = y.array * alpha
-        z = _broadcast("add", xp.add, x, wrap(y_scaled, y.device))
+        z = _broadcast("add", xp.add, x, _scaled("add", y, alpha))
     else:
         z = _broadcast("add", xp.add, x, y)
     x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
@@ -43,9 +58,13 @@ def add(input, other, alpha=1):
 @operation(function=True, method=True)
 def sub(input, other, alpha=1):
     """z = x - α·y;  ∂z/∂x = 1,  ∂z/∂y = -α"""
+    if any(getattr(v, "dtype", None) is not None and v.dtype.name == "bool" for v in (input, other)):
+        raise RuntimeError("sub: subtraction (the - operator) with a bool tensor is not "
+                           "supported, as in PyTorch; use ^ or logical_xor() for two masks, "
+                           "~ or logical_not() to invert one")
     x, y = promote("sub", input, other)
     xp = x.device.xp
-    z = _broadcast("sub", xp.subtract, x, y if alpha == 1 else wrap(y.array * alpha, y.device))
+    z = _broadcast("sub", xp.subtract, x, y if alpha == 1 else _scaled("sub", y, alpha))
     x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
         return (sum_to_shape(grad, x_shape) if ctx.needs_input_grad[0] else None,
@@ -75,6 +94,7 @@ def div(input, other, rounding_mode=None):
         return floor_divide(input, other)
     if rounding_mode == "trunc":
         x, y = promote("div", input, other)
+        _integer_division_by_zero("div", x, y)
         quotient = div(x, y).trunc()
         return quotient if x.dtype.is_floating_point else quotient.to(x.dtype)
     if rounding_mode is not None:
@@ -108,7 +128,7 @@ def pow(input, exponent):
     else:
         x, y = promote("pow", input, exponent)
     xp = x.device.xp
-    z = _broadcast("pow", xp.power, x, y)
+    z = _broadcast("pow", _integer_power if x.array.dtype.kind in "biu" else xp.power, x, y)
     x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
         x_saved, y_saved, z_saved = ctx.saved_tensors
@@ -116,7 +136,7 @@ def pow(input, exponent):
         if ctx.needs_input_grad[0]:
             # y·x^(y-1) is 0·∞ at x = 0, y = 0; the limit (and PyTorch) says 0 there.
             slope = where(y_saved == 0, 0.0, y_saved * x_saved.pow(y_saved - 1))
-            grad_x = sum_to_shape(grad * slope, x_shape)
+            grad_x = sum_to_shape(gate(grad, slope), x_shape)
         if ctx.needs_input_grad[1]:
             safe_log = where(x_saved == 0, 1.0, x_saved).log()
             grad_y = sum_to_shape(grad * z_saved * safe_log, y_shape)
@@ -124,11 +144,27 @@ def pow(input, exponent):
     return record("pow", z, (x, y), backward, save=(x, y, OUTPUT))
 
 
+def _integer_power(x, y):
+    """xʸ of integer arrays, as PyTorch: a negative y gives the truncated 1/x^|y| (0 unless
+    x is ±1), where numpy raises."""
+    if not (y < 0).any():
+        return x ** y
+    negative = y < 0
+    z = x ** abs(y)
+    reciprocal = (x == 1) * 1 + (x == -1) * (1 - 2 * (abs(y) % 2))   # 1/x^|y| truncated
+    return (z * ~negative + reciprocal * negative).astype(z.dtype, copy=False)
+
+
 def _pow_scalar(x, exponent):
     """z = xⁿ for a number n;  dz/dx = n·xⁿ⁻¹"""
-    if not x.dtype.is_floating_point and isinstance(exponent, float):
-        from ...dtypes import get_default_dtype
-        x = x.to(get_default_dtype())
+    from ...dtypes import result_type
+    promoted = result_type([x.dtype], scalars=[exponent])   # bool ** 3 is int64, int ** 0.5 float
+    if promoted is not x.dtype:
+        x = x.to(promoted)
+    if not promoted.is_floating_point and exponent < 0:
+        raise RuntimeError(f"pow: integers to negative integer powers are not allowed "
+                           f"(a {x.dtype.name} tensor to the power {exponent}), as in PyTorch; "
+                           f"convert it with .float()")
     xp = x.device.xp
     if exponent == 2:
         z = xp.square(x.array)
@@ -136,39 +172,51 @@ def _pow_scalar(x, exponent):
         z = xp.power(x.array, xp.asarray(exponent, dtype=x.array.dtype))
     def backward(ctx, grad):
         x_saved, = ctx.saved_tensors
-        if exponent == 0:  # x⁰ = 1 everywhere, also at x = 0 where 0·x⁻¹ would give nan
-            return grad * 0.0
+        if exponent == 0:  # x⁰ = 1 everywhere: 0 (not 0·x⁻¹ = NaN at 0, nor 0·∞ for grad ∞)
+            return wrap(grad.device.xp.zeros_like(grad.array), grad.device)
         if exponent == 2:
             return grad * x_saved * 2
         return grad * exponent * x_saved.pow(exponent - 1)
     return record("pow", z, (x,), backward, save=(x,), attrs={"exponent": exponent})
 
 
+def _require_tensors(op, input, other):
+    """maximum/minimum take two tensors, as in PyTorch (clamp takes a number bound)."""
+    for name, value in (("input", input), ("other", other)):
+        if not hasattr(value, "shape"):
+            raise TypeError(f"{op}: {name} must be a Tensor, got {type(value).__name__} "
+                            f"({value!r}); use clamp(min=...)/clamp(max=...) for a number")
+
+
 @operation(function=True, method=True)
 def maximum(input, other):
     """z = max(x, y);  the gradient goes to the larger input (split evenly on ties)"""
+    _require_tensors("maximum", input, other)
     x, y = promote("maximum", input, other)
     z = _broadcast("maximum", x.device.xp.maximum, x, y)
     x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
         x_saved, y_saved = ctx.saved_tensors
         share_x = (x_saved > y_saved) + (x_saved == y_saved) * 0.5
-        return (sum_to_shape(grad * share_x, x_shape) if ctx.needs_input_grad[0] else None,
-                sum_to_shape(grad * (1 - share_x), y_shape) if ctx.needs_input_grad[1] else None)
+        # gate: the other input's share is 0, also for an infinite gradient (not 0·∞)
+        return (sum_to_shape(gate(grad, share_x), x_shape) if ctx.needs_input_grad[0] else None,
+                sum_to_shape(gate(grad, 1 - share_x), y_shape) if ctx.needs_input_grad[1] else None)
     return record("maximum", z, (x, y), backward, save=(x, y))
 
 
 @operation(function=True, method=True)
 def minimum(input, other):
     """z = min(x, y);  the gradient goes to the smaller input (split evenly on ties)"""
+    _require_tensors("minimum", input, other)
     x, y = promote("minimum", input, other)
     z = _broadcast("minimum", x.device.xp.minimum, x, y)
     x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
         x_saved, y_saved = ctx.saved_tensors
         share_x = (x_saved < y_saved) + (x_saved == y_saved) * 0.5
-        return (sum_to_shape(grad * share_x, x_shape) if ctx.needs_input_grad[0] else None,
-                sum_to_shape(grad * (1 - share_x), y_shape) if ctx.needs_input_grad[1] else None)
+        # gate: the other input's share is 0, also for an infinite gradient (not 0·∞)
+        return (sum_to_shape(gate(grad, share_x), x_shape) if ctx.needs_input_grad[0] else None,
+                sum_to_shape(gate(grad, 1 - share_x), y_shape) if ctx.needs_input_grad[1] else None)
     return record("minimum", z, (x, y), backward, save=(x, y))
 
 
@@ -176,6 +224,7 @@ def minimum(input, other):
 def floor_divide(input, other):
     """z = ⌊x / y⌋;  piecewise constant, so ∂z/∂x = ∂z/∂y = 0"""
     x, y = promote("floor_divide", input, other)
+    _integer_division_by_zero("floor_divide", x, y)
     z = _broadcast("floor_divide", x.device.xp.floor_divide, x, y)
     x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
@@ -189,6 +238,7 @@ def floor_divide(input, other):
 def remainder(input, other):
     """z = x - y·⌊x / y⌋ (sign of y, as Python's %);  ∂z/∂x = 1,  ∂z/∂y = -⌊x / y⌋"""
     x, y = promote("remainder", input, other)
+    _integer_division_by_zero("remainder", x, y)
     z = _broadcast("remainder", x.device.xp.remainder, x, y)
     x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):

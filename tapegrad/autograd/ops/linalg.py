@@ -234,6 +234,10 @@ def dot(input, other):
 @operation(function=True, method=True)
 def outer(input, vec2):
     """zᵢⱼ = xᵢ·yⱼ;  ∂L/∂x = ∂L/∂z @ y,  ∂L/∂y = x @ ∂L/∂z"""
+    if hasattr(input, "dtype") and hasattr(vec2, "dtype") and input.dtype is not vec2.dtype:
+        from ...dtypes import result_type   # outer is a product of elements: it promotes
+        promoted = result_type([input.dtype, vec2.dtype])
+        input, vec2 = input.to(promoted), vec2.to(promoted)
     x, y = _tensors("outer", input, vec2)
     if x.ndim != 1 or y.ndim != 1:
         raise RuntimeError(f"outer: expected two 1-D tensors, got shapes {_shape(x)} and "

@@ -16,6 +16,7 @@ from ..tape import OUTPUT, record
 from ..tensor import Tensor, wrap
 from .arithmetic import maximum, minimum, where
 from .declare import operation
+from .gate import gate
 
 # A reduction that returns values and where they were: ``values, indices = x.max(dim=1)``
 # (PyTorch's torch.return_types.max); ``result.values`` and ``result.indices`` work too.
@@ -189,7 +190,9 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     result = x.device.xp.asarray(x.array.std(axis=axes, ddof=correction, keepdims=keepdim))
     def backward(ctx, grad):
         x, y = ctx.saved_tensors
-        grad_var = _kept(grad / (y * 2), shape, axes, keepdim)
+        # Where y = 0 (constant values) the gradient is 0, as in PyTorch, not 0/0; a y that
+        # is NaN (one value with correction 1) keeps its NaN gradient.
+        grad_var = _kept(where(y == 0, 0.0, grad / (y * 2)), shape, axes, keepdim)
         return _var_backward(grad_var, x, axes, divisor)
     return record("std", result, (x,), backward, save=(x, OUTPUT),
                   attrs={"dims": axes, "keepdim": keepdim, "correction": correction})
@@ -242,7 +245,8 @@ def _product_of_the_others(x, axes, zeros):
     both_zeros = sum(where(is_zero, x, 0.0), axes, keepdim=True)  # = the other zero, plus xᵢ
     other_zeros = where(wrap(xp.asarray(count == 1), x.device), 1.0,
                         where(wrap(xp.asarray(count == 2), x.device), both_zeros - x, 0.0))
-    return p * where(is_zero, other_zeros, z / nonzero_part)
+    # gate: a factor of 0 wins over a P that overflowed to ∞ (0, not ∞·0 = NaN)
+    return where(is_zero, gate(p, other_zeros), gate(p / nonzero_part, z))
 
 
 # -- largest and smallest -------------------------------------------------------------------
@@ -260,7 +264,7 @@ def _extreme(op, input, dim, keepdim, largest):
         y_kept = y.array if keepdim else y.array.reshape(kept_shape(shape, axes))
         hits = x.array == y_kept   # where the extremes are: a constant mask
         share = xp.divide(hits, hits.sum(axis=axes, keepdims=True), dtype=x.array.dtype)
-        return _kept(grad, shape, axes, keepdim) * wrap(share, x.device)
+        return gate(_kept(grad, shape, axes, keepdim), wrap(share, x.device))
     return record(op, x.device.xp.asarray(result), (x,), backward, save=(x, OUTPUT),
                   attrs={"dims": axes, "keepdim": keepdim})
 
@@ -337,6 +341,9 @@ def min(input, dim=None, keepdim=False, *, other=None):
 
 def _arg_extreme(op, input, dim, keepdim, largest):
     x = input
+    if x.dtype.name == "bool":
+        raise TypeError(f"{op}: bool input is not supported, as in PyTorch; convert it with "
+                        f".long() first")
     xp = x.device.xp
     axes = tuple(range(x.ndim)) if dim is None else single_dim(x, dim, op)
     _require_nonempty(op, x, axes, dim)
@@ -459,8 +466,11 @@ def cumsum(input, dim, dtype=None):
     else:   # a 0-d tensor is its own running sum
         result = x.array.astype(out_dtype, copy=True)
     def backward(ctx, grad):
-        # The sums from each position to the end, without reversing the gradient.
-        return grad.sum(axes, keepdim=True) - cumsum(grad, dim) + grad
+        # The sums from each position to the end: a running sum of the reversed gradient
+        # (not Σg - cumsum(g) + g, which is ∞ - ∞ = NaN where g holds an ∞).
+        if not axes:
+            return grad
+        return cumsum(grad.flip(axes), dim).flip(axes)
     return record("cumsum", result, (x,), backward, attrs={"dims": axes})
 
 

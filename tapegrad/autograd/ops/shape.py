@@ -157,6 +157,9 @@ def unflatten(input, dim, sizes):
     if not fits:
         raise RuntimeError(f"unflatten: sizes {sizes} don't multiply up to the size of dim {dim} "
                            f"({n}) of the input of shape {tuple(x.shape)}")
+    # -1 is inferred from the dim's own size (not the element count: zeros(2, 0, 3)
+    # unflattens its last dim into (3, -1) = (3, 1))
+    sizes = tuple(n // known if s == -1 else s for s in sizes)
     return _reshaped(x, tuple(x.shape[:d]) + sizes + tuple(x.shape[d + 1:]), "unflatten")
 
 

@@ -142,8 +142,16 @@ def median(input, dim=None, keepdim=False):
         if x.numel() == 0:
             if not x.dtype.is_floating_point:
                 raise RuntimeError(f"median: an empty tensor of dtype {x.dtype} has no median")
-            return wrap(xp.full((), float("nan"), dtype=x.array.dtype), x.device)
-        return median(x.reshape(-1), 0).values
+            return x.sum() * float("nan")   # NaN, recorded: it requires grad when x does
+        m = median(x.reshape(-1), 0).values
+        if not x.dtype.is_floating_point or not bool(xp.isfinite(m.array)):
+            return m
+        # Every element equal to the median shares its gradient evenly, as in PyTorch:
+        # m + Σ(x - m)/k over the k ties is m exactly, with ∂/∂xᵢ = 1/k at each tie.
+        constant = m.detach()
+        ties = x == constant
+        count = int(ties.array.sum())
+        return constant + (x.where(ties, constant) - constant).sum() / count
     if x.ndim == 0:
         x._axis(dim, "median")
         values, indices = median(x.reshape(1), 0)

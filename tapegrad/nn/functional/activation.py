@@ -30,6 +30,24 @@ from .checks import require_tensor
 
 
 
+def _require_float(op, input):
+    """Smooth units are defined on floating-point tensors only, as in PyTorch."""
+    require_tensor(op, "input", input)
+    if not input.dtype.is_floating_point:
+        raise TypeError(f"{op}: expected a floating-point input, got dtype {input.dtype.name} "
+                        f"(PyTorch has no integer {op} either); convert it with .float()")
+    return input
+
+
+def _refuse_bool(op, input):
+    """relu and hardtanh keep integer dtypes but, as in PyTorch, refuse bool."""
+    require_tensor(op, "input", input)
+    if input.dtype.name == "bool":
+        raise TypeError(f"{op}: bool inputs are not supported (PyTorch refuses them too); "
+                        f"convert with .float() or .long()")
+    return input
+
+
 def _apply(op, input, inplace, compute):
     """``compute(input)``, or with ``inplace=True`` the same values written into ``input``."""
     require_tensor(op, "input", input)
@@ -43,7 +61,7 @@ def _apply(op, input, inplace, compute):
 # -- rectifiers -----------------------------------------------------------------------------
 def relu(input, inplace=False):
     """y = max(x, 0);  dy/dx = 1 where x > 0, else 0"""
-    return _apply("relu", input, inplace, lambda x: x.relu())
+    return _apply("relu", _refuse_bool("relu", input), inplace, lambda x: x.relu())
 
 
 def relu_(input):
@@ -53,7 +71,7 @@ def relu_(input):
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     """y = x where x > 0, else negative_slope·x;  dy/dx = 1 where x > 0, else negative_slope"""
-    return _apply("leaky_relu", input, inplace,
+    return _apply("leaky_relu", _require_float("leaky_relu", input), inplace,
                   lambda x: where(x > 0, x, x * negative_slope))
 
 
@@ -65,7 +83,7 @@ def leaky_relu_(input, negative_slope=0.01):
 def elu(input, alpha=1.0, inplace=False):
     """y = x where x > 0, else α(eˣ - 1);  dy/dx = 1 where x > 0, else αeˣ"""
     # eˣ - 1 is taken of min(x, 0): it is only chosen there, and cannot overflow.
-    return _apply("elu", input, inplace,
+    return _apply("elu", _require_float("elu", input), inplace,
                   lambda x: where(x > 0, x, x.clamp(max=0).expm1() * alpha))
 
 
@@ -80,6 +98,9 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val "
                          f"({max_val})")
+    _refuse_bool("hardtanh", input)
+    if not input.dtype.is_floating_point:   # integers stay integers, as in PyTorch
+        min_val, max_val = int(min_val), int(max_val)
     def compute(x):
         inside = (x > min_val) & (x < max_val)
         bounds = x.detach().clamp(min_val, max_val)   # a constant: no gradient outside
@@ -106,7 +127,7 @@ def gelu(input, approximate="none"):
     """y = x·Φ(x) = x·(1 + erf(x/√2))/2 (Φ the standard normal CDF);
     dy/dx = Φ(x) + x·φ(x), φ(x) = e^{-x²/2}/√(2π).
     ``approximate='tanh'``: y = x·(1 + tanh(√(2/π)(x + 0.044715x³)))/2"""
-    require_tensor("gelu", "input", input)
+    _require_float("gelu", input)
     x = input
     if approximate == "none":
         return x * (erf(x * _SQRT_HALF) + 1) * 0.5
@@ -119,7 +140,7 @@ def gelu(input, approximate="none"):
 
 def silu(input, inplace=False):
     """y = x·σ(x) (also called swish);  dy/dx = σ(x)(1 + x(1 - σ(x)))"""
-    return _apply("silu", input, inplace, lambda x: x * x.sigmoid())
+    return _apply("silu", _require_float("silu", input), inplace, lambda x: x * x.sigmoid())
 
 
 def sigmoid(input):
@@ -135,7 +156,7 @@ def tanh(input):
 def softplus(input, beta=1.0, threshold=20.0):
     """y = log(1 + e^{βx})/β, and y = x where βx > threshold (where the two agree to
     within e^{-threshold});  dy/dx = σ(βx), and 1 above the threshold"""
-    require_tensor("softplus", "input", input)
+    _require_float("softplus", input)
     z = input * beta if beta != 1 else input
     # exp is taken of min(βx, threshold): only chosen there, and cannot overflow.
     soft = z.clamp(max=threshold).exp().log1p()
@@ -152,9 +173,13 @@ def logsigmoid(input):
     exact at ±1e4), and its derivative is σ(-x) everywhere, the kink of min(x, 0)
     cancelling out (also at x = 0, where it is 1/2).
     """
-    require_tensor("logsigmoid", "input", input)
-    n = input.clamp(max=0)
-    return n - (n * 2 - input).exp().log1p()
+    _require_float("logsigmoid", input)
+    # At x = -∞ the result is x itself (2n - x would be -∞ + ∞ = NaN); the formula gets a
+    # harmless 0 there, so that its own backward stays finite.
+    at_minus_inf = input == -math.inf
+    x = where(at_minus_inf, 0.0, input)
+    n = x.clamp(max=0)
+    return where(at_minus_inf, input, n - (n * 2 - x).exp().log1p())
 
 
 # -- normalised exponentials ----------------------------------------------------------------

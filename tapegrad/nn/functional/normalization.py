@@ -100,7 +100,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             shift = shift + bias
         return input * reshape(scale) + reshape(shift)
 
-    if count <= 1:
+    if count == 0:   # an empty batch: an empty result, the statistics untouched (as PyTorch)
+        return _scale_and_shift(input, 1.0, weight, bias, reshape)
+    if count == 1:
         raise ValueError(f"Expected more than 1 value per channel when training, got input size "
                          f"{shape}")
     update = running_mean is not None or running_var is not None
