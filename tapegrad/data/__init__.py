@@ -16,11 +16,12 @@ from .cifar import CIFAR10
 from .collate import default_collate, default_convert
 from .dataloader import DataLoader
 from .dataset import Dataset, Subset, TensorDataset, random_split
+from .distributed import DistributedSampler
 from .idx import CorruptFile
 from .mnist import MNIST, FashionMNIST
 from .text import TextCorpus
 from .vision import ImageDataset
 
-__all__ = ["CIFAR10", "CorruptFile", "DataLoader", "Dataset", "FashionMNIST", "ImageDataset",
+__all__ = ["CIFAR10", "CorruptFile", "DataLoader", "Dataset", "DistributedSampler", "FashionMNIST", "ImageDataset",
            "MNIST", "Subset", "TensorDataset", "TextCorpus", "default_collate", "default_convert",
            "random_split", "transforms"]
