@@ -22,6 +22,7 @@ from .mnist import MNIST, FashionMNIST
 from .text import TextCorpus
 from .vision import ImageDataset
 
-__all__ = ["CIFAR10", "CorruptFile", "DataLoader", "Dataset", "DistributedSampler", "FashionMNIST", "ImageDataset",
+__all__ = ["CIFAR10", "CorruptFile", "DataLoader", "Dataset", "DistributedSampler", "FashionMNIST",
+           "ImageDataset",
            "MNIST", "Subset", "TensorDataset", "TextCorpus", "default_collate", "default_convert",
            "random_split", "transforms"]
