@@ -1,0 +1,81 @@
+"""The launcher: a failing rank ends the job at once, with its error shown; signals reach
+the job; the mpiexec command line; the error when mpiexec is missing."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tapegrad.distributed import run
+
+from .launch import REPO, RANKS, launch, needs_mpi
+
+
+def test_a_rank_that_raises_ends_every_rank_quickly_with_its_error_shown():
+    begin = time.monotonic()
+    result = launch("failing.py", 2, timeout=60)
+    took = time.monotonic() - begin
+    assert result.returncode != 0
+    assert "ValueError: rank 1 found a broken batch" in result.stderr
+    assert "[rank 1]" in result.stderr and "failing.py" in result.stderr
+    assert "the barrier returned" not in result.stdout
+    assert took < 30, f"the job took {took:.0f} s to end"
+
+
+def test_sigterm_to_the_launcher_ends_the_job_and_leaves_no_process():
+    needs_mpi()
+    env = dict(os.environ, PYTHONPATH=str(REPO), OPENBLAS_NUM_THREADS="1")
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "tapegrad.distributed.run", "--nproc-per-node", "2",
+         str(RANKS / "sleeper.py")], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        lines = [launcher.stdout.readline() for _ in range(2)]
+        pids = sorted(int(line.split()[3]) for line in lines)
+        assert sorted(line.split()[5] for line in lines) == ["0", "1"]          # RANK
+        assert {line.split()[6] for line in lines} == {"2"}                       # WORLD_SIZE
+        launcher.send_signal(signal.SIGTERM)
+        status = launcher.wait(timeout=30)
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+    assert status != 0
+    time.sleep(0.5)
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def test_mpiexec_command_line_for_one_machine_and_for_a_hostfile(tmp_path):
+    hosts = tmp_path / "hosts"
+    hosts.write_text("node1:4\nnode2:4\n")
+    args = run.parser().parse_args(["--nproc-per-node", "4", "--nnodes", "2", "--hostfile",
+                                    str(hosts), "train.py", "--lr", "0.1"])
+    cmd = run.command(args, "/bin/mpiexec", "hydra")
+    assert cmd[:7] == ["/bin/mpiexec", "-n", "8", "-f", str(hosts), "-ppn", "4"]
+    assert cmd[-4:] == ["tapegrad.distributed.agent", "train.py", "--lr", "0.1"]
+    cmd = run.command(args, "/bin/mpiexec", "openmpi")
+    assert "--hostfile" in cmd and "ppr:4:node" in cmd
+    one = run.parser().parse_args(["--nproc_per_node=2", "-m", "pkg.train"])
+    cmd = run.command(one, "/bin/mpiexec", "hydra")
+    assert cmd[:3] == ["/bin/mpiexec", "-n", "2"] and cmd[-2:] == ["--module", "pkg.train"]
+
+
+def test_misuse_of_the_launcher_is_named():
+    two_nodes = run.parser().parse_args(["--nnodes", "2", "train.py"])
+    with pytest.raises(SystemExit, match="--hostfile"):
+        run.command(two_nodes, "mpiexec", "hydra")
+    with pytest.raises(SystemExit, match="positive"):
+        run.command(run.parser().parse_args(["--nproc-per-node", "0", "t.py"]), "m", "hydra")
+    with pytest.raises(SystemExit, match="elastic"):
+        run.command(run.parser().parse_args(["--nnodes", "1:4", "t.py"]), "m", "hydra")
+
+
+def test_a_missing_mpiexec_gets_an_error_that_says_how_to_install_it(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
+    with pytest.raises(SystemExit) as raised:
+        run.find_mpiexec()
+    message = str(raised.value)
+    assert "mpiexec was not found" in message and 'pip install "tapegrad[distributed]"' in message
