@@ -9,7 +9,7 @@ Each process builds the same LeNet-5 (DDP copies rank 0's weights to the others)
 its own slice of every epoch (DistributedSampler: the same shuffled order on all
 processes, every ``world_size``-th sample from its rank on), and computes the gradient of
 its slice. DDP averages the gradients over the processes during backward, so every process
-takes the same SGD step and the replicas stay equal: with 2 processes and 32 images each,
+takes the same Adam step and the replicas stay equal: with 2 processes and 32 images each,
 a step is a step on 64 images. Rank 0 evaluates and prints.
 
 The batches come straight from the sampler's indices (``images[indices]``), one fancy
@@ -45,7 +45,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=32, help="per process")
-    parser.add_argument("--lr", type=float, default=0.05)
+    parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--quick", action="store_true", help="1 epoch on 2,000 images")
     args = parser.parse_args()
 
@@ -57,7 +57,7 @@ def main():
     if args.quick:
         images, labels, args.epochs = images[:2000], labels[:2000], 1
     model = DistributedDataParallel(lenet5())
-    optimizer = tg.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9)
+    optimizer = tg.optim.Adam(model.parameters(), lr=args.lr)
     sampler = DistributedSampler(range(len(labels)), shuffle=True, seed=0)
 
     for epoch in range(args.epochs):

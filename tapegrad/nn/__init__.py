@@ -1,7 +1,7 @@
 """``tapegrad.nn`` (``import tapegrad.nn as nn``): Module, Parameter, containers, layers,
 losses, and the ``functional``, ``init`` and ``utils`` submodules, with PyTorch's names.
 """
-from . import functional, init, utils
+from . import functional, init, parallel, utils
 from .containers import ModuleDict, ModuleList, Sequential
 from .module import Module
 from .modules import *  # noqa: F401,F403  (every layer class: Linear, Conv2d, ReLU, …)
@@ -9,4 +9,4 @@ from .modules import __all__ as _layers
 from .parameter import Parameter
 
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "functional",
-           "init", "utils"] + list(_layers)
+           "init", "parallel", "utils"] + list(_layers)

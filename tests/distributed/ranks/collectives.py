@@ -1,6 +1,10 @@
 """Run on every process by tests/distributed/test_collectives.py: each collective, with each
 reduction and each dtype, against numpy computing the same from every rank's inputs (every
-process can make every other process's inputs, since they come from seeded generators)."""
+process can make every other process's inputs, since they come from seeded generators).
+
+Arguments: the backend ("mpi", "gloo" or "nccl"), and for "nccl" optionally "fake": run on
+the fake cupy with the fake NCCL of fake_nccl.py (no GPU needed).
+"""
 import sys
 
 import numpy as np
@@ -9,7 +13,14 @@ import tapegrad as tg
 import tapegrad.distributed as dist
 from tapegrad.distributed import ReduceOp
 
-dist.init_process_group(sys.argv[1] if len(sys.argv) > 1 else "mpi")
+BACKEND = sys.argv[1] if len(sys.argv) > 1 else "mpi"
+FAKE = sys.argv[2:] == ["fake"]
+DEVICE = "cuda" if BACKEND == "nccl" else "cpu"
+if FAKE:
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[3]))
+    from tests.distributed.ranks import fake_nccl
+    fake_nccl.install()
+dist.init_process_group(BACKEND)
 rank, size = dist.get_rank(), dist.get_world_size()
 assert dist.is_initialized() and (rank, size) != (-1, -1)
 
@@ -20,8 +31,16 @@ def data(r, shape=(2, 3), dtype="float64", salt=0):
     return values.astype(dtype)
 
 
+def on_device(array):
+    return tg.from_numpy(np.ascontiguousarray(array)).to(DEVICE)
+
+
+def zeros(*shape, dtype=tg.float64):
+    return tg.zeros(*shape, dtype=dtype, device=DEVICE)
+
+
 def mine(shape=(2, 3), dtype="float64", salt=0):
-    return tg.from_numpy(data(rank, shape, dtype, salt).copy())
+    return on_device(data(rank, shape, dtype, salt).copy())
 
 
 def everyone(shape=(2, 3), dtype="float64", salt=0):
@@ -29,7 +48,7 @@ def everyone(shape=(2, 3), dtype="float64", salt=0):
 
 
 def check(got, expected, what):
-    got = got.numpy() if isinstance(got, tg.Tensor) else got
+    got = got.cpu().numpy() if isinstance(got, tg.Tensor) else got
     assert got.dtype == np.asarray(expected).dtype, (what, got.dtype, np.asarray(expected).dtype)
     np.testing.assert_allclose(got, expected, rtol=1e-6, err_msg=f"rank {rank}: {what}")
 
@@ -41,6 +60,8 @@ NUMPY = {ReduceOp.SUM: np.sum, ReduceOp.PRODUCT: np.prod, ReduceOp.MIN: np.min,
 
 # all_reduce: every op, float and integer dtypes, blocking and async
 for op, reduce_all in NUMPY.items():
+    if op in (ReduceOp.BAND, ReduceOp.BOR, ReduceOp.BXOR) and BACKEND == "nccl":
+        continue   # NCCL has no bitwise reductions (checked below)
     dtypes = ["int32", "int64", "uint8"] if op in (ReduceOp.BAND, ReduceOp.BOR, ReduceOp.BXOR) \
         else ["float32", "float64"] if op is ReduceOp.AVG else ["float32", "float64", "int64"]
     for dtype in dtypes:
@@ -58,7 +79,7 @@ for op, reduce_all in NUMPY.items():
 for op, expected in ((ReduceOp.SUM, np.any), (ReduceOp.MAX, np.any), (ReduceOp.PRODUCT, np.all),
                      (ReduceOp.MIN, np.all)):
     flags = everyone(dtype="int64", salt=4) > 1
-    t = tg.from_numpy(flags[rank].copy())
+    t = on_device(flags[rank].copy())
     dist.all_reduce(t, op=op)
     check(t, expected(flags, axis=0), f"all_reduce {op} bool")
 
@@ -86,19 +107,19 @@ for dst in range(size):
 
 # all_gather into a list, and into one tensor
 for async_op in (False, True):
-    outputs = [tg.zeros(2, 3, dtype=tg.float64) for _ in range(size)]
+    outputs = [zeros(2, 3, dtype=tg.float64) for _ in range(size)]
     work = dist.all_gather(outputs, mine(salt=8), async_op=async_op)
     if async_op:
         work.wait()
     for r in range(size):
         check(outputs[r], everyone(salt=8)[r], f"all_gather [{r}] async={async_op}")
-output = tg.zeros(size * 2, 3, dtype=tg.float64)
+output = zeros(size * 2, 3, dtype=tg.float64)
 dist.all_gather_into_tensor(output, mine(salt=8))
 check(output, everyone(salt=8).reshape(size * 2, 3), "all_gather_into_tensor")
 
 # gather to every destination
 for dst in range(size):
-    outputs = [tg.zeros(2, 3, dtype=tg.float64) for _ in range(size)] if rank == dst else None
+    outputs = [zeros(2, 3, dtype=tg.float64) for _ in range(size)] if rank == dst else None
     dist.gather(mine(salt=9), outputs, dst=dst)
     if rank == dst:
         for r in range(size):
@@ -106,23 +127,34 @@ for dst in range(size):
 
 # scatter from every source: rank i gets src's i-th piece
 for src in range(size):
-    pieces = [tg.from_numpy(data(100 * src + i, salt=10)) for i in range(size)]
-    t = tg.zeros(2, 3, dtype=tg.float64)
+    pieces = [on_device(data(100 * src + i, salt=10)) for i in range(size)]
+    t = zeros(2, 3, dtype=tg.float64)
     dist.scatter(t, pieces if rank == src else None, src=src)
     check(t, data(100 * src + rank, salt=10), f"scatter src={src}")
 
 # reduce_scatter: rank i gets op over every rank's i-th input
 for op in (ReduceOp.SUM, ReduceOp.MIN, ReduceOp.AVG):
-    inputs = [tg.from_numpy(data(10 * rank + i, salt=11)) for i in range(size)]
-    out = tg.zeros(2, 3, dtype=tg.float64)
+    inputs = [on_device(data(10 * rank + i, salt=11)) for i in range(size)]
+    out = zeros(2, 3, dtype=tg.float64)
     dist.reduce_scatter(out, inputs, op=op)
     expected = NUMPY[op](np.stack([data(10 * r + rank, salt=11) for r in range(size)]), axis=0)
     check(out, expected, f"reduce_scatter {op}")
-big = tg.from_numpy(np.concatenate([data(10 * rank + i, salt=12) for i in range(size)]))
-out = tg.zeros(2, 3, dtype=tg.float64)
+big = on_device(np.concatenate([data(10 * rank + i, salt=12) for i in range(size)]))
+out = zeros(2, 3, dtype=tg.float64)
 dist.reduce_scatter_tensor(out, big)
 check(out, np.sum([data(10 * r + rank, salt=12) for r in range(size)], axis=0),
       "reduce_scatter_tensor")
+
+if BACKEND == "nccl":
+    try:
+        dist.all_reduce(mine(dtype="int32"), op=ReduceOp.BAND)
+    except ValueError as error:
+        assert "no ReduceOp.BAND" in str(error), error
+    else:
+        raise AssertionError("NCCL has no BAND: all_reduce must say so")
+    if FAKE:
+        assert ("allGather", fake_nccl.NCCL_FLOAT64) in fake_nccl.calls, fake_nccl.calls
+        assert ("allReduce", fake_nccl.NCCL_FLOAT32, fake_nccl.NCCL_AVG) in fake_nccl.calls
 
 # barrier, blocking and async
 dist.barrier()
@@ -135,7 +167,7 @@ dist.all_reduce(t)
 assert t._version == before + 1
 
 # the differentiable all_reduce: forward sums, backward sums the gradients of every rank
-x = tg.from_numpy(data(rank, salt=13)).requires_grad_()
+x = on_device(data(rank, salt=13)).requires_grad_()
 y = dist.nn.functional.all_reduce(x * (rank + 1))
 check(y.detach(), (everyone(salt=13) * np.arange(1, size + 1)[:, None, None]).sum(0), "nn.all_reduce")
 y.sum().backward()   # d/dx_rank of Σ_r Σ y_r = size·(rank + 1)
