@@ -72,7 +72,7 @@ def run(argv):
         status = exit.code if isinstance(exit.code, int) else (0 if exit.code is None else 1)
         if exit.code not in (None, 0) and not isinstance(exit.code, int):
             print(exit.code, file=sys.stderr)
-    except BaseException as error:
+    except BaseException as error:  # noqa: BLE001  (any failure must end the whole job)
         print(f"[rank {comm.Get_rank()}] the script raised:\n{_traceback_of_script(error)}",
               file=sys.stderr, end="")
         status = 1

@@ -14,7 +14,7 @@ from .work import Work, divide_in_place
 
 
 def _mpi():
-    from mpi4py import MPI   # imported here: `import tapegrad` never loads MPI
+    from mpi4py import MPI  # imported here: `import tapegrad` never loads MPI
     return MPI
 
 

@@ -26,7 +26,7 @@ class NCCLBackend:
     device_type = "cuda"
 
     def __init__(self, mpi_comm, rank, size, local_rank, cupy):
-        from cupy.cuda import nccl   # the cuda extra: cupy built with NCCL
+        from cupy.cuda import nccl  # the cuda extra: cupy built with NCCL
         self.cupy, self.nccl = cupy, nccl
         self.rank, self.size = rank, size
         count = cupy.cuda.runtime.getDeviceCount()

@@ -111,7 +111,7 @@ def flavour(mpiexec):
     """'openmpi' or 'hydra' (MPICH, Intel MPI, MVAPICH): their flags for hosts differ."""
     try:
         text = subprocess.run([mpiexec, "--version"], capture_output=True, text=True,
-                              timeout=20).stdout
+                              timeout=20, check=False).stdout
     except (OSError, subprocess.TimeoutExpired):
         text = ""
     return "openmpi" if ("Open MPI" in text or "OpenRTE" in text) else "hydra"

@@ -11,7 +11,7 @@ def test_the_slices_have_equal_length_and_together_cover_the_data_set(n, replica
               for r in range(replicas)]
     lengths = {len(s) for s in slices}
     assert lengths == {len(DistributedSampler(range(n), replicas, 0, drop_last=drop_last))}
-    together = sum(slices, [])
+    together = [i for s in slices for i in s]
     if drop_last:   # the tail is cut: no index twice, n // replicas each
         assert len(set(together)) == len(together) == replicas * (n // replicas)
     else:           # the tail is padded by repeating the order's start: every index is there

@@ -23,7 +23,8 @@ def launch(script, nproc, *args, timeout=60, extra=()):
                PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
     cmd = [sys.executable, "-m", "tapegrad.distributed.run", "--nproc-per-node", str(nproc),
            *extra, str(RANKS / script), *map(str, args)]
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout,
+                          check=False)
 
 
 def assert_succeeded(result, nproc, line):

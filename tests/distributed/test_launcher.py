@@ -10,7 +10,7 @@ import pytest
 
 from tapegrad.distributed import run
 
-from .launch import REPO, RANKS, launch, needs_mpi
+from .launch import RANKS, REPO, launch, needs_mpi
 
 
 def test_a_rank_that_raises_ends_every_rank_quickly_with_its_error_shown():

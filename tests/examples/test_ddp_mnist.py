@@ -12,7 +12,7 @@ def test_ddp_mnist_quick_learns_on_two_processes():
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", PYTHONPATH=str(REPO))
     result = subprocess.run([sys.executable, "-m", "tapegrad.distributed.run", "--nproc-per-node",
                              "2", "examples/ddp_mnist.py", "--quick"], cwd=REPO, env=env,
-                            capture_output=True, text=True, timeout=120)
+                            capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "on 2 processes" in result.stdout
     accuracy = float(re.search(r"test accuracy: ([\d.]+)%", result.stdout).group(1))

@@ -46,7 +46,7 @@ class SyncBatchNorm(_BatchNorm):
         local_count = math.prod(input.shape[a] for a in axes)
         counted = full((1,), local_count, dtype=input.dtype, device=input.device)
         totals = all_reduce(cat([input.sum(axes), counted]), group=self.process_group)
-        count = int(round(totals[channels].item()))
+        count = round(totals[channels].item())
         if count <= 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input "
                              f"size {tuple(input.shape)} on this process and {count} values "

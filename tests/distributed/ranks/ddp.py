@@ -59,11 +59,11 @@ for epoch in range(2):
         opt.zero_grad()
         F.cross_entropy(model(images[indices]), labels[indices]).backward()
         opt.step()
-        together = sum((b[step] for b in everyone), [])   # every rank's batch, concatenated
+        together = [i for b in everyone for i in b[step]]   # every rank's batch, concatenated
         ref_opt.zero_grad()
         F.cross_entropy(reference(images[together]), labels[together]).backward()
         ref_opt.step()
-assert sorted(k for k in model.state_dict())[0].startswith("module."), list(model.state_dict())
+assert all(k.startswith("module.") for k in model.state_dict()), list(model.state_dict())
 assert_same_state(model.module, reference, "SyncBatchNorm DDP vs one process")
 assert model.module[1].num_batches_tracked.item() == 6
 
@@ -88,7 +88,7 @@ for step, indices in enumerate(batches(rank, 0)[:2]):
     (F.cross_entropy(model(images[second]), labels[second], reduction="sum")
      / len(indices)).backward()
     opt.step()
-    together = sum((batches(r, 0)[step] for r in range(size)), [])
+    together = [i for r in range(size) for i in batches(r, 0)[step]]
     ref_opt.zero_grad()
     F.cross_entropy(reference(images[together]), labels[together]).backward()
     ref_opt.step()
