@@ -9,7 +9,9 @@ How the averaging overlaps backward (the design of PyTorch's DDP, after Horovod'
 
 * at construction, rank 0's parameters and buffers are broadcast, so all replicas start
   equal; the parameters are grouped into *buckets* of about ``bucket_cap_mb`` megabytes,
-  in reverse order of registration, which is roughly the order backward finishes them;
+  in reverse order of registration, roughly the order backward finishes them; after the
+  first backward the buckets are made again in the order the gradients really arrived
+  (rank 0's order, so that every process has the same buckets);
 * a post-accumulate-grad hook on each parameter copies its finished gradient into its
   bucket's flat buffer; when the last gradient of a bucket arrives, the bucket's
   all_reduce starts (nonblocking), while backward goes on computing earlier layers;
@@ -86,8 +88,9 @@ class DistributedDataParallel(Module):
         self._world = distributed.get_world_size(process_group)
         if init_sync:
             self._broadcast_state(include_parameters=True)
-        self._buckets = self._make_buckets(params, device.xp)
-        self._slot = {id(p): (b, i) for b in self._buckets for i, p in enumerate(b.params)}
+        self._params = params
+        self._set_buckets(list(reversed(params)))
+        self._rebuilt = False      # buckets remade in the order of the first backward
         self._started = 0          # buckets whose all_reduce has started this backward
         self._ready = set()        # ids of the parameters whose gradient is in its bucket
         self._unused_here = set()  # ids of the parameters this forward did not use
@@ -104,10 +107,11 @@ class DistributedDataParallel(Module):
             for t in tensors:
                 self._dist.broadcast(t.detach(), src=0)
 
-    def _make_buckets(self, params, xp):
-        """Consecutive parameters, last registered first, of one dtype, up to the cap each."""
+    def _set_buckets(self, ordered):
+        """Buckets of consecutive parameters of ``ordered``, of one dtype, up to the cap each."""
         buckets, current, size = [], [], 0
-        for p in reversed(params):
+        xp = ordered[0].device.xp
+        for p in ordered:
             nbytes = p.numel() * p.element_size()
             if current and (size + nbytes > self.bucket_bytes_cap or p.dtype != current[0].dtype):
                 buckets.append(_Bucket(current, xp))
@@ -115,7 +119,9 @@ class DistributedDataParallel(Module):
             current.append(p)
             size += nbytes
         buckets.append(_Bucket(current, xp))
-        return buckets
+        self._buckets = buckets
+        self._slot = {id(p): (b, i) for b in buckets for i, p in enumerate(b.params)}
+        self._arrival = []         # parameter indices in the order their gradients arrive
 
     # -- forward -----------------------------------------------------------------------------
     def forward(self, *inputs, **kwargs):
@@ -167,6 +173,8 @@ class DistributedDataParallel(Module):
     def _mark_ready(self, param, gradient):
         bucket, index = self._slot[id(param)]
         self._ready.add(id(param))
+        if not self._rebuilt:
+            self._arrival.append(param)
         start, n = bucket.offsets[index], param.numel()
         if gradient is None:
             bucket.flat[start:start + n] = 0
@@ -203,6 +211,17 @@ class DistributedDataParallel(Module):
                     p._grad.array[...] = average
                     p._grad._version_counter.bump("DistributedDataParallel")
         self._expect_sync = False
+        if not self._rebuilt:
+            self._rebuild_buckets()
+
+    def _rebuild_buckets(self):
+        """Buckets in the order this backward delivered the gradients (rank 0's order)."""
+        self._rebuilt = True
+        position = {id(p): i for i, p in enumerate(self._params)}
+        order = wrap(self._params[0].device.xp.asarray(
+            [position[id(p)] for p in self._arrival], dtype="int64"), self._params[0].device)
+        self._dist.broadcast(order, src=0)
+        self._set_buckets([self._params[i] for i in order.tolist()])
 
     def _used_anywhere(self):
         """The parameters some process used this step (one small all_reduce of flags)."""
