@@ -16,41 +16,21 @@ DistributedDataParallel and ``tapegrad.data.distributed`` the DistributedSampler
 Importing this package loads neither mpi4py nor cupy; ``init_process_group`` does.
 """
 from . import nn
-from .collectives import (
-                          all_gather,
-                          all_gather_into_tensor,
-                          all_reduce,
-                          barrier,
-                          broadcast,
-                          gather,
-                          reduce,
-                          reduce_scatter,
-                          reduce_scatter_tensor,
-                          scatter,
-)
-from .process_group import (
-                          Backend,
-                          GroupMember,
-                          destroy_process_group,
-                          get_backend,
-                          get_rank,
-                          get_world_size,
-                          init_process_group,
-                          is_available,
-                          is_gloo_available,
-                          is_initialized,
-                          is_mpi_available,
-                          is_nccl_available,
-                          is_torchelastic_launched,
-)
+from .collectives import (all_gather, all_gather_into_tensor, all_gather_object, all_reduce,
+                          barrier, broadcast, broadcast_object_list, gather, reduce,
+                          reduce_scatter, reduce_scatter_tensor, scatter)
+from .process_group import (Backend, GroupMember, destroy_process_group, get_backend, get_rank,
+                            get_world_size, init_process_group, is_available, is_gloo_available,
+                            is_initialized, is_mpi_available, is_nccl_available,
+                            is_torchelastic_launched)
 from .reduce_op import ReduceOp
 from .work import Work
 
 group = GroupMember
 
 __all__ = ["Backend", "GroupMember", "ReduceOp", "Work", "all_gather", "all_gather_into_tensor",
-           "all_reduce", "barrier", "broadcast", "destroy_process_group", "gather", "get_backend",
-           "get_rank", "get_world_size", "group", "init_process_group", "is_available",
-           "is_gloo_available", "is_initialized", "is_mpi_available", "is_nccl_available",
-           "is_torchelastic_launched", "nn", "reduce", "reduce_scatter", "reduce_scatter_tensor",
-           "scatter"]
+           "all_gather_object", "all_reduce", "barrier", "broadcast", "broadcast_object_list",
+           "destroy_process_group", "gather", "get_backend", "get_rank", "get_world_size",
+           "group", "init_process_group", "is_available", "is_gloo_available", "is_initialized",
+           "is_mpi_available", "is_nccl_available", "is_torchelastic_launched", "nn", "reduce",
+           "reduce_scatter", "reduce_scatter_tensor", "scatter"]

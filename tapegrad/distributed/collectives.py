@@ -225,3 +225,27 @@ def barrier(group=None, async_op=False, device_ids=None):
     _check_group(group)
     backend = default_backend("barrier")
     return _finish(backend.barrier(async_op), async_op)
+
+
+# -- Python objects (pickled by MPI; only between the processes of this job) -----------------
+def all_gather_object(object_list, obj, group=None):
+    """``object_list[i]`` becomes rank i's ``obj`` (any picklable object), on every process."""
+    _check_group(group)
+    default_backend("all_gather_object")
+    gathered = process_group._World.mpi.allgather(obj)
+    if not isinstance(object_list, list) or len(object_list) != len(gathered):
+        raise ValueError(f"all_gather_object: object_list must be a list of one entry per "
+                         f"process ({len(gathered)}), got {object_list!r}")
+    object_list[:] = gathered
+
+
+def broadcast_object_list(object_list, src=0, group=None, device=None):
+    """Every process's ``object_list`` becomes rank ``src``'s (its entries, pickled)."""
+    _check_group(group)
+    backend = default_backend("broadcast_object_list")
+    _check_rank("broadcast_object_list", "src", src, backend.size)
+    received = process_group._World.mpi.bcast(list(object_list), root=src)
+    if len(received) != len(object_list):
+        raise ValueError(f"broadcast_object_list: rank {src} sent {len(received)} objects, but "
+                         f"this process's list has {len(object_list)} entries")
+    object_list[:] = received

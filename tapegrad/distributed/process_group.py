@@ -9,6 +9,7 @@ one MPI job (each would be a world of one), so that case gets an error that says
 launch instead.
 """
 import os
+import sys
 
 INSTALL_HINT = ('tapegrad.distributed needs MPI: pip install "tapegrad[distributed]" (it brings '
                 'mpi4py and the mpich wheel, with an mpiexec that works on any Linux machine, no '
@@ -29,6 +30,7 @@ class _World:
     rank = -1
     size = -1
     local_rank = 0
+    mpi = None          # mpi4py's COMM_WORLD (the NCCL backend sets up through it too)
 
 
 def mpi_world():
@@ -109,8 +111,18 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
         from .nccl_backend import NCCLBackend
         cupy = backend_cuda._import_cupy()
         chosen = NCCLBackend(comm, mpi_rank, mpi_size, local_rank, cupy)
-    _World.backend, _World.name = chosen, name
+    _World.backend, _World.name, _World.mpi = chosen, name, comm
     _World.rank, _World.size, _World.local_rank = mpi_rank, mpi_size, local_rank
+    if mpi_size > 1 and sys.excepthook is sys.__excepthook__:
+        sys.excepthook = _abort_the_job   # started by plain mpiexec: a raise must not hang
+
+
+def _abort_the_job(kind, error, traceback):
+    """An uncaught error ends every process of the MPI job, not this one alone (the others
+    would wait forever in their next collective)."""
+    sys.__excepthook__(kind, error, traceback)
+    print(f"[rank {_World.rank}] ending every process of the job", file=sys.stderr, flush=True)
+    _World.mpi.Abort(1)
 
 
 def destroy_process_group(group=None):

@@ -24,6 +24,19 @@ def test_a_rank_that_raises_ends_every_rank_quickly_with_its_error_shown():
     assert took < 30, f"the job took {took:.0f} s to end"
 
 
+def test_under_plain_mpiexec_an_uncaught_error_still_ends_the_job():
+    # Without the launcher's agent, init_process_group's excepthook aborts the MPI job.
+    needs_mpi()
+    env = dict(os.environ, PYTHONPATH=str(REPO), OPENBLAS_NUM_THREADS="1")
+    begin = time.monotonic()
+    result = subprocess.run([run.find_mpiexec(), "-n", "2", sys.executable,
+                             str(RANKS / "failing.py")], env=env, capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode != 0 and "ValueError: rank 1 found a broken batch" in result.stderr
+    assert "[rank 1] ending every process of the job" in result.stderr
+    assert time.monotonic() - begin < 30
+
+
 def test_sigterm_to_the_launcher_ends_the_job_and_leaves_no_process():
     needs_mpi()
     env = dict(os.environ, PYTHONPATH=str(REPO), OPENBLAS_NUM_THREADS="1")

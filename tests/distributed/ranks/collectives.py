@@ -173,6 +173,14 @@ check(y.detach(), (everyone(salt=13) * np.arange(1, size + 1)[:, None, None]).su
 y.sum().backward()   # d/dx_rank of Σ_r Σ y_r = size·(rank + 1)
 check(x.grad, np.full((2, 3), size * (rank + 1.0)), "nn.all_reduce backward")
 
+# Python objects
+objects = [None] * size
+dist.all_gather_object(objects, {"rank": rank, "name": f"process {rank}"})
+assert objects == [{"rank": r, "name": f"process {r}"} for r in range(size)], objects
+sent = [f"from {rank}", rank] if rank == size - 1 else [None, None]
+dist.broadcast_object_list(sent, src=size - 1)
+assert sent == [f"from {size - 1}", size - 1], sent
+
 dist.destroy_process_group()
 assert not dist.is_initialized()
 print(f"rank {rank} of {size}: every collective agrees with numpy", flush=True)
