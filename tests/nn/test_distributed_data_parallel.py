@@ -1,4 +1,5 @@
-"""DistributedDataParallel on 2 real processes: training equals one process on the
+"""DistributedDataParallel and SyncBatchNorm on 2 real processes: SyncBatchNorm's output and
+gradients equal BatchNorm's on the whole batch; training equals one process on the
 concatenated batches (SyncBatchNorm, momentum, uneven last batches, several buckets),
 no_sync accumulation, BatchNorm buffers and broadcast_buffers, unused parameters
 (tests/distributed/ranks/ddp.py does the checking on each process)."""

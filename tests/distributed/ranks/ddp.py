@@ -46,6 +46,29 @@ def assert_same_state(model, reference, what):
                                    err_msg=f"rank {rank}: {what}: {name}")
 
 
+# -- 0. SyncBatchNorm alone: output, input gradient, parameter gradient, running statistics ---
+everything = tg.from_numpy(np.random.default_rng(11).standard_normal((3 * size, 3, 4, 4)))
+weights = tg.from_numpy(np.random.default_rng(12).standard_normal((3 * size, 3, 4, 4)))
+x_all = everything.clone().requires_grad_()
+plain = nn.BatchNorm2d(3).double()
+(plain(x_all) * weights).sum().backward()
+x = everything[3 * rank:3 * rank + 3].clone().requires_grad_()
+synced = nn.SyncBatchNorm(3).double()
+y = synced(x)
+(y * weights[3 * rank:3 * rank + 3]).sum().backward()
+expected = plain(everything).detach()[3 * rank:3 * rank + 3]   # plain is in training mode:
+np.testing.assert_allclose(y.detach().numpy(), expected.numpy(), atol=1e-12)  # same stats
+np.testing.assert_allclose(x.grad.numpy(), x_all.grad.numpy()[3 * rank:3 * rank + 3], atol=1e-12)
+gamma_grad = synced.weight.grad.clone()
+dist.all_reduce(gamma_grad)   # each rank has its batch's share of γ's gradient
+np.testing.assert_allclose(gamma_grad.numpy(), plain.weight.grad.numpy(), atol=1e-12)
+# plain saw two batches (the second above, to compare outputs): replay its first update
+fresh = nn.BatchNorm2d(3).double()
+fresh(everything)
+for buffer in ("running_mean", "running_var"):
+    np.testing.assert_allclose(getattr(synced, buffer).numpy(), getattr(fresh, buffer).numpy(),
+                               atol=1e-12, err_msg=buffer)
+
 # -- 1. SyncBatchNorm + momentum SGD + uneven last batches, 2 epochs --------------------------
 reference = convnet(seed=0)
 ref_opt = sgd(reference)
