@@ -45,7 +45,8 @@ class NCCLBackend:
                        "uint8": nccl.NCCL_UINT8, "bool": nccl.NCCL_UINT8,
                        "int32": nccl.NCCL_INT32, "int64": nccl.NCCL_INT64}
         # NCCL ≥ 2.10 averages by itself; before that AVG is a SUM and a division.
-        self._native_avg = getattr(nccl, "NCCL_AVG", None)
+        native = getattr(nccl, "NCCL_AVG", None) is not None and nccl.get_version() >= 21000
+        self._native_avg = nccl.NCCL_AVG if native else None
 
     def close(self):
         self.stream.synchronize()

@@ -32,6 +32,10 @@ def _memory(pointer, count, datatype):
     return np.frombuffer(raw, dtype=dtype)
 
 
+def get_version():
+    return 21805   # 2.18.5: averages natively (NCCL_AVG)
+
+
 def get_unique_id():
     return tuple(np.random.default_rng().integers(-128, 128, 128).tolist())
 
@@ -117,8 +121,9 @@ def install():
     from tapegrad.backend import cuda as backend_cuda
     nccl = types.ModuleType("cupy.cuda.nccl")
     nccl.__dict__.update({k: v for k, v in globals().items()
-                          if k.startswith("NCCL_") or k in ("get_unique_id", "groupStart",
-                                                            "groupEnd", "NcclCommunicator")})
+                          if k.startswith("NCCL_") or k in ("get_unique_id", "get_version",
+                                                            "groupStart", "groupEnd",
+                                                            "NcclCommunicator")})
     cupy = fake_cupy.cupy
     cupy.cuda.nccl = nccl
     fake_cupy.Stream.record = lambda self, event=None: _Event()
