@@ -86,3 +86,11 @@ def test_gradients_in_a_world_of_one_are_the_local_ones_and_no_sync_skips_them(w
         model(x).pow(2).sum().backward()
     assert tg.allclose(net[0].weight.grad, 2 * reference[0].weight.grad)
     assert list(model.state_dict()) == ["module." + k for k in reference.state_dict()]
+
+
+def test_a_second_backward_through_one_forward_is_refused(world_of_one):
+    model = DistributedDataParallel(nn.Linear(3, 2))
+    loss = model(tg.randn(4, 3)).sum()
+    loss.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="second backward through one forward"):
+        loss.backward()

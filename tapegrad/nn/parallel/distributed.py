@@ -93,6 +93,7 @@ class DistributedDataParallel(Module):
         self._rebuilt = False      # buckets remade in the order of the first backward
         self._started = 0          # buckets whose all_reduce has started this backward
         self._ready = set()        # ids of the parameters whose gradient is in its bucket
+        self._finished = False     # this forward's gradients have been averaged
         self._unused_here = set()  # ids of the parameters this forward did not use
         self._expect_sync = False  # a forward ran with sync on: its backward must average
         self._handles = [p.register_post_accumulate_grad_hook(self._gradient_ready)
@@ -121,13 +122,13 @@ class DistributedDataParallel(Module):
         buckets.append(_Bucket(current, xp))
         self._buckets = buckets
         self._slot = {id(p): (b, i) for b in buckets for i, p in enumerate(b.params)}
-        self._arrival = []         # parameter indices in the order their gradients arrive
+        self._arrival = []         # the parameters in the order their gradients arrive
 
     # -- forward -----------------------------------------------------------------------------
     def forward(self, *inputs, **kwargs):
-        if self._expect_sync and self._started != len(self._buckets) and self._touched():
-            missing = [name for name, p in self.module.named_parameters() if p.requires_grad
-                       and id(p) in self._slot and self._is_pending(p)]
+        if self._expect_sync and self._ready and not self._finished:
+            missing = [name for name, p in self.module.named_parameters()
+                       if id(p) in self._slot and id(p) not in self._ready]
             raise RuntimeError(
                 f"DistributedDataParallel: the previous backward did not produce gradients for "
                 f"{', '.join(missing[:8])}{' …' if len(missing) > 8 else ''}, so their averaging "
@@ -152,22 +153,16 @@ class DistributedDataParallel(Module):
             b.pending, b.work = len(b.params), None
         self._started = 0
         self._ready = set()
-
-    def _touched(self):
-        return bool(self._ready)
-
-    def _is_pending(self, p):
-        return id(p) not in self._ready
+        self._finished = False
 
     # -- backward: the hooks -----------------------------------------------------------------
     def _gradient_ready(self, param):
         if not (self.require_backward_grad_sync and self._expect_sync):
             return   # no_sync(), or a backward through a forward that ran outside DDP's sync
-        if id(param) in self._ready:
-            raise RuntimeError("DistributedDataParallel: a parameter got its gradient twice in "
-                               "one synchronised backward (a second backward through the same "
-                               "forward?); run each backward after its own forward, or use "
-                               "no_sync() for all but the last")
+        if id(param) in self._ready or self._finished:
+            raise RuntimeError("DistributedDataParallel: a second backward through one forward "
+                               "(its gradients were averaged already); run the forward again "
+                               "for each backward, or use no_sync() for all but the last")
         self._mark_ready(param, param.grad)
 
     def _mark_ready(self, param, gradient):
@@ -210,7 +205,7 @@ class DistributedDataParallel(Module):
                 else:
                     p._grad.array[...] = average
                     p._grad._version_counter.bump("DistributedDataParallel")
-        self._expect_sync = False
+        self._finished = True
         if not self._rebuilt:
             self._rebuild_buckets()
 
