@@ -6,7 +6,8 @@ from .containers import ModuleDict, ModuleList, Sequential
 from .module import Module
 from .modules import *  # noqa: F401,F403  (every layer class: Linear, Conv2d, ReLU, …)
 from .modules import __all__ as _layers
+from .parallel import DataParallel
 from .parameter import Parameter
 
-__all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "functional",
-           "init", "parallel", "utils"] + list(_layers)
+__all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "DataParallel",
+           "functional", "init", "parallel", "utils"] + list(_layers)
