@@ -1,6 +1,7 @@
 """The launcher: a failing rank ends the job at once, with its error shown; signals reach
 the job; the mpiexec command line; the error when mpiexec is missing."""
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -44,10 +45,15 @@ def test_sigterm_to_the_launcher_ends_the_job_and_leaves_no_process():
         [sys.executable, "-m", "tapegrad.distributed.run", "--nproc-per-node", "2",
          str(RANKS / "sleeper.py")], env=env, stdout=subprocess.PIPE, text=True)
     try:
-        lines = [launcher.stdout.readline() for _ in range(2)]
-        pids = sorted(int(line.split()[3]) for line in lines)
-        assert sorted(line.split()[5] for line in lines) == ["0", "1"]          # RANK
-        assert {line.split()[6] for line in lines} == {"2"}                       # WORLD_SIZE
+        reports = []
+        while len(reports) < 2:   # "rank R pid P env RANK WORLD_SIZE LOCAL_RANK", one per rank
+            line = launcher.stdout.readline()
+            assert line, "the job ended before every rank reported"
+            reports += re.findall(r"rank (\d) pid (\d+) env (\d) (\d) (\d)", line)
+        pids = [int(pid) for _, pid, _, _, _ in reports]
+        assert sorted((r, rank, local) for r, _, rank, _, local in reports) == [
+            ("0", "0", "0"), ("1", "1", "1")]                    # RANK and LOCAL_RANK
+        assert {size for _, _, _, size, _ in reports} == {"2"}   # WORLD_SIZE
         launcher.send_signal(signal.SIGTERM)
         status = launcher.wait(timeout=30)
     finally:
