@@ -13,7 +13,9 @@ outside a profile block operations cost nothing extra.
 
 An operation's forward time is the time since the previous event (the block's start,
 the previous operation, the end of a backward): operations report themselves when they
-finish, so the Python that prepares an operation's arguments counts toward it.
+finish, so the Python that prepares an operation's arguments counts toward it. Work
+outside the tape that would otherwise land on the next operation reports itself with
+``mark``: an optimizer's ``step`` and ``zero_grad`` are rows of their own.
 Operations run by a backward function count toward that backward, not as forwards.
 """
 import time
@@ -21,6 +23,13 @@ import time
 from . import tape
 
 active = None  # the running profile, read by the engine
+
+
+def mark(name):
+    """Code outside the tape (an optimizer's step) has just finished: while a profile runs,
+    its time since the previous event is a row ``name`` of its own."""
+    if active is not None:
+        active._observe(name, (), (), None, None)
 
 
 class OperationStats:

@@ -64,6 +64,7 @@ def export(model, args, f, input_names=None, output_names=None, dynamic_axes=Non
     for tensor, name in zip(args, input_names):
         g.fresh(name)
         g.bind(tensor, name)
+        g.inputs.append((name, tensor))
         graph_inputs.append(_value_info(g, name, tensor, axes.get(name, {})))
     for event in events:
         g.op = event.op

@@ -8,7 +8,9 @@
 * each tensor's *twin* in a second trace of the model, run on other input values (and a
   larger size along the dynamic axes). A dim whose size differs between the twins is
   dynamic; a constant whose values differ was computed from the input outside the
-  recorded operations, and cannot be frozen into the graph: that is an error.
+  recorded operations, and cannot be frozen into the graph: that is an error, except for
+  a tensor filled with one value whose size follows a graph input's dynamic axis (an RNN's
+  zero state, tg.zeros(x.shape[0], h)), which is made in the graph from that input's shape.
 """
 import numpy as np
 
@@ -31,6 +33,7 @@ class GraphBuilder:
         self._twins = twins             # id(tensor) -> the same tensor in the second trace
         self._constants = {}
         self.op = None                  # the operation being converted (for messages)
+        self.inputs = []                # (graph input name, its tensor), for dynamic sizes
 
     # -- names ----------------------------------------------------------------------------
     def fresh(self, hint):
@@ -80,10 +83,40 @@ class GraphBuilder:
             return name
         if id(tensor.array) in self._arrays:   # x.detach(), x.data: the same values
             return self._arrays[id(tensor.array)]
-        self._check_constant(tensor)
-        name = self.constant(tensor.array)
+        name = self._filled_of_dynamic_size(tensor)
+        if name is None:
+            self._check_constant(tensor)
+            name = self.constant(tensor.array)
         self.bind(tensor, name)
         return name
+
+    def _filled_of_dynamic_size(self, tensor):
+        """ConstantOfShape for a tensor filled with one value whose dynamic dims each have
+        the size of a graph input's dynamic dim (in both traces); None for anything else."""
+        twin = self._twins.get(id(tensor))
+        if (twin is None or twin is tensor or twin.ndim != tensor.ndim or tensor.array.size == 0
+                or tuple(twin.shape) == tuple(tensor.shape)):
+            return None
+        values, twin_values = np.asarray(tensor.array), np.asarray(twin.array)
+        first = values.reshape(-1)[0]
+        if not (np.all(values == first) and twin_values.size and np.all(twin_values == first)):
+            return None
+        sizes = []
+        for size, twin_size in zip(tensor.shape, twin.shape):
+            if size == twin_size:
+                sizes.append(self.ints([size]))
+                continue
+            source = next(((name, axis) for name, x in self.inputs
+                           for axis, (a, b) in enumerate(zip(x.shape, self.twin_shape(x)))
+                           if (a, b) == (size, twin_size)), None)
+            if source is None:
+                return None
+            shape = self.node("Shape", [source[0]])
+            sizes.append(self.node("Gather", [shape, self.ints([source[1]])], axis=0))
+        target = self.node("Concat", sizes, axis=0)
+        fill = self.helper.make_tensor("value", self.onnx.helper.np_dtype_to_tensor_dtype(
+            values.dtype), [1], [first.item()])
+        return self.node("ConstantOfShape", [target], value=fill)
 
     def _check_constant(self, tensor):
         twin = self._twins.get(id(tensor))

@@ -68,3 +68,15 @@ def test_the_table_is_sorted_by_time_and_names_the_columns():
     assert lines[0].split()[:2] == ["operation", "calls"]
     totals = [float(line.split()[-2]) for line in lines[1:]]
     assert totals == sorted(totals, reverse=True) and len(totals) == 3
+
+
+def test_an_optimizer_step_is_a_row_of_its_own_not_part_of_the_next_forward():
+    w = tg.randn(3, requires_grad=True)
+    optimizer = tg.optim.SGD([w], lr=0.1)
+    with tg.autograd.profile() as prof:
+        for _ in range(2):
+            optimizer.zero_grad()
+            (w * 2).sum().backward()
+            optimizer.step()
+    assert prof.stats["SGD.step"].calls == 2 and prof.stats["SGD.zero_grad"].calls == 2
+    assert prof.stats["mul"].calls == 2

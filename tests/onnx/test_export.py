@@ -271,3 +271,22 @@ def test_a_file_on_disk_names_the_initializers_after_the_parameters(tmp_path):
             "1.running_var"} <= names
     assert proto.opset_import[0].version == 18
     assert [i.name for i in proto.graph.input] == ["input"]
+
+
+def test_a_zero_tensor_sized_from_the_batch_is_made_in_the_graph():
+    class WithZeroState(nn.Module):
+        def forward(self, x):
+            return x + tg.zeros(x.shape[0], 3)   # as an RNN's default state is made
+
+    assert_runs_like_tapegrad(WithZeroState(), x(2, 3))
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_the_transformer_layers_of_nn_export(norm_first):
+    tg.manual_seed(0)
+    layer = nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, norm_first=norm_first,
+                                       batch_first=True)
+    assert_runs_like_tapegrad(nn.TransformerEncoder(layer, 2, enable_nested_tensor=False),
+                              x(2, 5, 8))
+    decoder = nn.TransformerDecoderLayer(8, 2, dim_feedforward=16, norm_first=norm_first)
+    assert_runs_like_tapegrad(decoder, x(5, 2, 8), x(4, 2, 8), batch_axis=1)
