@@ -12,8 +12,8 @@ its slice. DDP averages the gradients over the processes during backward, so eve
 takes the same Adam step and the replicas stay equal: with 2 processes and 32 images each,
 a step is a step on 64 images. Rank 0 evaluates and prints.
 
-The batches come straight from the sampler's indices (``images[indices]``), one fancy
-index per batch; ``DataLoader(dataset, sampler=sampler)`` gives the same batches.
+The DataLoader takes the sampler (``DataLoader(train, batch_size=32, sampler=sampler)``),
+so each process's batches come from its slice only.
 """
 import argparse
 import time
@@ -21,7 +21,7 @@ import time
 import tapegrad as tg
 import tapegrad.distributed as dist
 from tapegrad import nn
-from tapegrad.data import MNIST, DistributedSampler
+from tapegrad.data import MNIST, DataLoader, DistributedSampler, TensorDataset
 from tapegrad.nn import functional as F
 from tapegrad.nn.parallel import DistributedDataParallel
 
@@ -58,20 +58,20 @@ def main():
         images, labels, args.epochs = images[:2000], labels[:2000], 1
     model = DistributedDataParallel(lenet5())
     optimizer = tg.optim.Adam(model.parameters(), lr=args.lr)
-    sampler = DistributedSampler(range(len(labels)), shuffle=True, seed=0)
+    data = TensorDataset(images, labels)
+    sampler = DistributedSampler(data, shuffle=True, seed=0)   # this process's slice
+    loader = DataLoader(data, batch_size=args.batch_size, sampler=sampler)
 
     for epoch in range(args.epochs):
-        sampler.set_epoch(epoch)
-        order = list(sampler)
+        sampler.set_epoch(epoch)   # a new shuffle, the same on every process
         begin, total, seen = time.perf_counter(), 0.0, 0
         model.train()
-        for start in range(0, len(order), args.batch_size):
-            batch = order[start:start + args.batch_size]
-            loss = F.cross_entropy(model(images[batch]), labels[batch])
+        for x, y in loader:
+            loss = F.cross_entropy(model(x), y)
             optimizer.zero_grad()
             loss.backward()          # the gradients are averaged over the processes here
             optimizer.step()
-            total, seen = total + loss.item() * len(batch), seen + len(batch)
+            total, seen = total + loss.item() * len(y), seen + len(y)
         mean_loss = tg.tensor([total / seen])
         dist.all_reduce(mean_loss, op=dist.ReduceOp.AVG)
         took = time.perf_counter() - begin

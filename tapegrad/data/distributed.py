@@ -11,9 +11,10 @@ import math
 import numpy as np
 
 from .. import random as tg_random
+from .sampler import Sampler
 
 
-class DistributedSampler:
+class DistributedSampler(Sampler[int]):
     """``DistributedSampler(dataset, num_replicas=None, rank=None, shuffle=True, seed=0,
     drop_last=False)``: the indices of ``dataset`` for process ``rank`` of ``num_replicas``
     (both default to the process group's)."""

@@ -1,7 +1,8 @@
 """DistributedSampler: disjoint equal slices that cover the data set, one order per epoch."""
 import pytest
 
-from tapegrad.data import DistributedSampler
+import tapegrad as tg
+from tapegrad.data import DataLoader, DistributedSampler, Sampler, TensorDataset
 
 
 @pytest.mark.parametrize("n, replicas, drop_last", [(10, 3, False), (10, 3, True), (12, 4, False),
@@ -40,3 +41,11 @@ def test_matches_pytorch_without_shuffling():
 def test_a_bad_rank_is_named():
     with pytest.raises(ValueError, match=r"Invalid rank 3, rank should be in the interval \[0, 2\]"):
         DistributedSampler(range(5), num_replicas=3, rank=3)
+
+
+def test_a_dataloader_batches_the_slice_of_its_process():
+    data = TensorDataset(tg.arange(10))
+    sampler = DistributedSampler(data, num_replicas=2, rank=1, shuffle=False)
+    assert isinstance(sampler, Sampler)
+    batches = [b.tolist() for b, in DataLoader(data, batch_size=2, sampler=sampler)]
+    assert batches == [[1, 3], [5, 7], [9]]
