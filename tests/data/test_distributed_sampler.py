@@ -49,3 +49,8 @@ def test_a_dataloader_batches_the_slice_of_its_process():
     assert isinstance(sampler, Sampler)
     batches = [b.tolist() for b, in DataLoader(data, batch_size=2, sampler=sampler)]
     assert batches == [[1, 3], [5, 7], [9]]
+
+
+def test_reachable_at_pytorchs_path():
+    from tapegrad.utils.data.distributed import DistributedSampler as at_torchs_path
+    assert at_torchs_path is DistributedSampler
