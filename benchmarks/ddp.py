@@ -1,7 +1,8 @@
-"""Data-parallel scaling: LeNet-5 training steps on 1 and 2 processes, and how much of the
-gradient averaging DistributedDataParallel hides behind backward.
+"""Data-parallel scaling: training steps of LeNet-5 (or a wide MLP) on 1 and 2 processes, and
+how much of the gradient averaging DistributedDataParallel hides behind backward.
 
     python benchmarks/ddp.py                      # 1 and 2 processes, batch 64 per process
+    python benchmarks/ddp.py --model mlp          # 7.5 MB of gradients: communication shows
     python benchmarks/ddp.py --procs 1,2,4 --batch 32 --steps 40
 
 For each number of processes P it launches P processes (tapegrad's launcher, one BLAS
@@ -12,8 +13,8 @@ thread each) and times the same training step three ways, interleaved in rounds:
   (no_sync during backward), i.e. no overlap;
 * ``local``: no averaging at all (the compute alone).
 
-It prints samples per second over all processes (batch × P / step time), the scaling
-efficiency (samples/s at P ÷ (P × samples/s at 1)), the all_reduce time of all gradients
+It prints samples per second over all processes (batch × P / DDP step time), the scaling
+efficiency (samples/s at P ÷ (P × samples/s of one process training without DDP)), the all_reduce time of all gradients
 on its own, what averaging adds to a step with and without overlap (``ddp`` − ``local``,
 ``after`` − ``local``), and the time a DDP step blocks at the end of backward (``waited``).
 
@@ -30,10 +31,20 @@ from pathlib import Path
 
 
 def lenet5(nn):
+    """62,000 weights (0.24 MB of gradients), convolutions: mostly computation."""
     return nn.Sequential(
         nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
         nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+
+
+def wide_mlp(nn):
+    """1.9 million weights (7.5 MB of gradients) for little computation: communication shows."""
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 1024), nn.ReLU(), nn.Linear(1024, 1024),
+                         nn.ReLU(), nn.Linear(1024, 10))
+
+
+MODELS = {"lenet": lenet5, "mlp": wide_mlp}
 
 
 def worker(args):
@@ -49,7 +60,7 @@ def worker(args):
     dist.init_process_group("mpi")
     rank, world = dist.get_rank(), dist.get_world_size()
     tg.manual_seed(0)
-    model = DistributedDataParallel(lenet5(nn), bucket_cap_mb=args.bucket_mb)
+    model = DistributedDataParallel(MODELS[args.model](nn), bucket_cap_mb=args.bucket_mb)
     optimizer = tg.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     rng = np.random.default_rng(rank)
     x = tg.from_numpy(rng.standard_normal((args.batch, 1, 28, 28)).astype("float32"))
@@ -108,7 +119,7 @@ def launch(procs, args):
                                                         os.environ.get("PYTHONPATH")])))
     cmd = [sys.executable, "-m", "tapegrad.distributed.run", "--nproc-per-node", str(procs),
            str(here), "--worker", "--batch", str(args.batch), "--steps", str(args.steps),
-           "--rounds", str(args.rounds), "--bucket-mb", str(args.bucket_mb)]
+           "--rounds", str(args.rounds), "--bucket-mb", str(args.bucket_mb), "--model", args.model]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800,
                          check=False)
     for line in out.stdout.splitlines():
@@ -123,15 +134,20 @@ def main():
     parser.add_argument("--batch", type=int, default=64, help="samples per process per step")
     parser.add_argument("--steps", type=int, default=10, help="steps per timed block")
     parser.add_argument("--rounds", type=int, default=5, help="timed blocks of each kind")
-    parser.add_argument("--bucket-mb", type=float, default=0.05,
-                        help="DDP's bucket_cap_mb (LeNet-5's gradients are 0.24 MB in all)")
+    parser.add_argument("--model", choices=sorted(MODELS), default="lenet",
+                        help="lenet: LeNet-5; mlp: 784-1024-1024-10, 7.5 MB of gradients")
+    parser.add_argument("--bucket-mb", type=float, default=None,
+                        help="DDP's bucket_cap_mb (default: 0.05 for lenet, 1 for mlp, so that "
+                             "each has several buckets)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.bucket_mb is None:
+        args.bucket_mb = 0.05 if args.model == "lenet" else 1.0
     if args.worker:
         return worker(args)
     results = [launch(int(p), args) for p in args.procs.split(",")]
-    base = results[0]["ddp"] / args.batch   # seconds per sample on one process
-    print(f"LeNet-5, batch {args.batch} per process, median ms per step "
+    base = results[0]["local"] / args.batch   # seconds per sample: one process, no DDP
+    print(f"{args.model}, batch {args.batch} per process, median ms per step "
           f"({args.rounds} rounds of {args.steps} steps)")
     print("procs  ddp ms  samples/s  efficiency  after ms  local ms  all_reduce ms  "
           "ddp-local  after-local  waited")

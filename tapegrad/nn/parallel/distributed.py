@@ -195,7 +195,8 @@ class DistributedDataParallel(Module):
         self.comm_wait_seconds += time.perf_counter() - begin
         used_anywhere = self._used_anywhere() if self.find_unused_parameters else None
         for b in self._buckets:
-            b.flat /= self._world
+            if self._world > 1:
+                b.flat /= self._world
             for p, start in zip(b.params, b.offsets):
                 if used_anywhere is not None and id(p) not in used_anywhere:
                     continue   # no process used it: its .grad stays as it was (None, usually)
