@@ -53,20 +53,17 @@ def _env_int(name):
 
 
 def local_rank_of(comm):
-    """This process's index among the processes of the job on the same machine."""
+    """This process's index among the processes of the job on the same machine: LOCAL_RANK
+    (the launcher sets it), or else MPI's count of the processes sharing this machine."""
     local = _env_int("LOCAL_RANK")
     if local is not None:
         return local
-    shared = comm.Split_type(_split_shared(), key=comm.Get_rank())
+    from mpi4py import MPI
+    shared = comm.Split_type(MPI.COMM_TYPE_SHARED, key=comm.Get_rank())
     try:
         return shared.Get_rank()
     finally:
         shared.Free()
-
-
-def _split_shared():
-    from mpi4py import MPI
-    return MPI.COMM_TYPE_SHARED
 
 
 def init_process_group(backend=None, init_method=None, timeout=None, world_size=-1, rank=-1,
