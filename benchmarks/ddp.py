@@ -14,9 +14,10 @@ thread each) and times the same training step three ways, interleaved in rounds:
 * ``local``: no averaging at all (the compute alone).
 
 It prints samples per second over all processes (batch × P / DDP step time), the scaling
-efficiency (samples/s at P ÷ (P × samples/s of one process training without DDP)), the all_reduce time of all gradients
-on its own, what averaging adds to a step with and without overlap (``ddp`` − ``local``,
-``after`` − ``local``), and the time a DDP step blocks at the end of backward (``waited``).
+efficiency (samples/s at P ÷ (P × samples/s of one process training without DDP)), the
+all_reduce time of all gradients on its own, what averaging adds to a step with and without
+overlap (``ddp`` − ``local``, ``after`` − ``local``), and the time a DDP step blocks at the
+end of backward (``waited``).
 
 On a machine with fewer cores than processes × BLAS threads, processes share cores and the
 efficiency says more about the machine than about the communication.
