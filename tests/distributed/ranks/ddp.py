@@ -149,6 +149,26 @@ for indices in batches(rank, 0)[:2]:
     model.zero_grad()
     F.cross_entropy(model(images[indices]), labels[indices]).backward()
 assert model.module.unused.weight.grad is None and model.module.used.weight.grad is not None
+
+class EachRankItsHead(TwoHeads):   # rank 0 uses "used", the others "unused"
+    def forward(self, x):
+        head = self.used if rank == 0 else self.unused
+        return head(self.body(x.flatten(1)).relu())
+
+
+tg.manual_seed(0)
+model = DDP(EachRankItsHead(), find_unused_parameters=True)
+F.cross_entropy(model(images[:4]), labels[:4], reduction="sum").backward()
+tg.manual_seed(0)
+alone = EachRankItsHead()   # the same weights, this rank's gradient without averaging
+F.cross_entropy(alone(images[:4]), labels[:4], reduction="sum").backward()
+mine = alone.used if rank == 0 else alone.unused
+theirs = model.module.used if rank == 0 else model.module.unused
+np.testing.assert_allclose(theirs.weight.grad.numpy(), mine.weight.grad.numpy() / size,
+                           rtol=1e-5, atol=1e-7)   # averaged with zeros from the others
+other = model.module.unused if rank == 0 else model.module.used
+assert other.weight.grad is not None   # used on another process: it gets their average
+
 model = DDP(TwoHeads())
 F.cross_entropy(model(images[:4]), labels[:4]).backward()
 try:
