@@ -94,6 +94,7 @@ class DistributedDataParallel(Module):
         self._started = 0          # buckets whose all_reduce has started this backward
         self._ready = set()        # ids of the parameters whose gradient is in its bucket
         self._finished = False     # this forward's gradients have been averaged
+        self._in_flight = []       # the Works of the buckets whose all_reduce is under way
         self._unused_here = set()  # ids of the parameters this forward did not use
         self._expect_sync = False  # a forward ran with sync on: its backward must average
         self._handles = [p.register_post_accumulate_grad_hook(self._gradient_ready)
@@ -154,6 +155,7 @@ class DistributedDataParallel(Module):
         self._started = 0
         self._ready = set()
         self._finished = False
+        self._in_flight = []
 
     # -- backward: the hooks -----------------------------------------------------------------
     def _gradient_ready(self, param):
@@ -179,13 +181,12 @@ class DistributedDataParallel(Module):
         if bucket.pending == 0:
             bucket.work = self._dist.all_reduce(wrap(bucket.flat, param.device),
                                                 async_op=True)
+            self._in_flight.append(bucket.work)
             self._started += 1
             if self._started == len(self._buckets):
                 self._finish_backward()
-        # Let MPI move the transfers already started along (it progresses inside MPI calls).
-        for b in self._buckets:
-            if b.work is not None:
-                b.work.is_completed()
+        # Let MPI move the transfers in flight along (it progresses inside MPI calls only).
+        self._in_flight = [w for w in self._in_flight if not w.is_completed()]
 
     def _finish_backward(self):
         """All buckets are on their way: wait, average, and put the averages into .grad."""
