@@ -331,8 +331,9 @@ def ge(input, other):
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     """|x - y| ≤ atol + rtol·|y|, elementwise, as a bool tensor"""
     x, y = promote("isclose", input, other)
-    return wrap(x.device.xp.isclose(x.array, y.array, rtol=rtol, atol=atol, equal_nan=equal_nan),
-                x.device)
+    close = _broadcast("isclose", lambda a, b: x.device.xp.isclose(
+        a, b, rtol=rtol, atol=atol, equal_nan=equal_nan), x, y)
+    return wrap(close, x.device)
 
 
 @operation(function=True, method=True, differentiable=False)
@@ -344,6 +345,10 @@ def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
 @operation(function=True, method=True, differentiable=False)
 def equal(input, other):
     """True when both tensors have the same shape and the same values"""
+    for name, value in (("input", input), ("other", other)):
+        if not hasattr(value, "shape"):
+            raise TypeError(f"equal: {name} must be a Tensor, got {type(value).__name__} "
+                            f"({value!r})")
     return tuple(input.shape) == tuple(other.shape) and bool(eq(input, other).array.all())
 
 

@@ -101,4 +101,6 @@ def bool(input):
 
 @operation(method=True, composite=True)
 def type_as(input, other):
+    if not hasattr(other, "dtype"):
+        raise TypeError(f"type_as: other must be a Tensor, got {type(other).__name__} ({other!r})")
     return cast(input, other.dtype)

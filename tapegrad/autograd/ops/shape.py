@@ -101,6 +101,13 @@ def _reshaped(x, shape, op, view_only=False):
     return _as_view_of(record(op, result, (x,), backward), x)
 
 
+def _other_tensor(op, other):
+    """``other``'s shape or dtype is what the op reads: it must be a tensor."""
+    if not hasattr(other, "shape"):
+        raise TypeError(f"{op}: other must be a Tensor, got {type(other).__name__} ({other!r})")
+    return other
+
+
 @operation(function=True, method=True)
 def reshape(input, *shape):
     """y = x with a new shape (same elements in the same order);  the gradient is reshaped back"""
@@ -119,7 +126,8 @@ def view(input, *shape):
 @operation(function=True, method=True)
 def view_as(input, other):
     """y = x viewed with other's shape;  the gradient is reshaped back"""
-    return _reshaped(input, tuple(other.shape), "view_as", view_only=True)
+    return _reshaped(input, tuple(_other_tensor("view_as", other).shape), "view_as",
+                     view_only=True)
 
 
 @operation(function=True, method=True)
@@ -320,7 +328,7 @@ def expand(input, *sizes):
 @operation(function=True, method=True)
 def expand_as(input, other):
     """y = x expanded to other's shape;  ∂L/∂x = ∂L/∂y summed over the copies"""
-    return _expanded(input, tuple(other.shape), "expand_as")
+    return _expanded(input, tuple(_other_tensor("expand_as", other).shape), "expand_as")
 
 
 @operation(function=True, method=True)

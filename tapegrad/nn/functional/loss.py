@@ -172,6 +172,9 @@ def _check_broadcasts_into(op, name, value, input):
 
 
 def _check_probabilities(op, name, t, hint=""):
+    if not t.dtype.is_floating_point:
+        raise TypeError(f"{op}: {name} must be a floating-point tensor (probabilities), got "
+                        f"dtype {t.dtype.name}")
     a = t.array
     if a.size and not (a.min() >= 0 and a.max() <= 1):   # (nan fails both)
         raise RuntimeError(f"{op}: all elements of {name} should be between 0 and 1, got values "
