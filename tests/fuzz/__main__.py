@@ -13,7 +13,7 @@ from .allowlist import allowed
 from .run import ENTRIES, run_program, torch
 
 
-def fuzz(seconds=None, programs=None, seed=0, show=False, out=sys.stdout):
+def fuzz(seconds=None, programs=None, seed=0, show=False, out=sys.stdout, ops=None):
     """Run programs; (programs run, {(kind, op): [findings]} of the ones not allowed, counts)."""
     start, n = time.monotonic(), 0
     groups = collections.defaultdict(list)
@@ -22,7 +22,7 @@ def fuzz(seconds=None, programs=None, seed=0, show=False, out=sys.stdout):
             break
         if seconds is not None and time.monotonic() - start >= seconds:
             break
-        findings, program = run_program(seed + n)
+        findings, program = run_program(seed + n, entries=ops)
         if show:
             print(program.describe(), file=out)
         for finding in findings:
@@ -39,6 +39,7 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--show", action="store_true", help="print every program")
     parser.add_argument("--list", action="store_true", help="list the fuzzed operations")
+    parser.add_argument("--ops", default=None, help="only these operations (comma-separated)")
     options = parser.parse_args(argv)
     if options.list:
         print(" ".join(sorted(e.name for e in ENTRIES)))
@@ -47,7 +48,11 @@ def main(argv=None):
         options.seconds = 60
     print(f"comparing with PyTorch {torch.__version__}" if torch else
           "PyTorch is not importable: checking tapegrad's own invariants only")
-    n, groups, new = fuzz(options.seconds, options.programs, options.seed, options.show)
+    ops = None
+    if options.ops:
+        wanted = set(options.ops.split(","))
+        ops = [e for e in ENTRIES if e.name in wanted]
+    n, groups, new = fuzz(options.seconds, options.programs, options.seed, options.show, ops=ops)
     total = sum(len(v) for v in groups.values())
     print(f"{n} programs over {len(ENTRIES)} operations; {total} disagreements in "
           f"{len(groups)} groups, {len(new)} not in the allowlist")

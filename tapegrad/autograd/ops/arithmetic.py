@@ -370,21 +370,34 @@ def logical_or(input, other):
     return _compare("logical_or", input.device.xp.logical_or, input, other)
 
 
+def _integral(op, *tensors):
+    """Bitwise operations are defined on integer and bool tensors only, as in PyTorch."""
+    for t in tensors:
+        if hasattr(t, "dtype") and t.dtype.is_floating_point:
+            raise TypeError(f"{op}: expected integer or bool tensors, got dtype {t.dtype.name}")
+        if isinstance(t, float):
+            raise TypeError(f"{op}: expected an integer or bool, got the float {t!r}")
+
+
 @operation(function=True, method=True, differentiable=False)
 def bitwise_and(input, other):
+    _integral("bitwise_and", input, other)
     return _compare("bitwise_and", input.device.xp.bitwise_and, input, other)
 
 
 @operation(function=True, method=True, differentiable=False)
 def bitwise_or(input, other):
+    _integral("bitwise_or", input, other)
     return _compare("bitwise_or", input.device.xp.bitwise_or, input, other)
 
 
 @operation(function=True, method=True, differentiable=False)
 def bitwise_xor(input, other):
+    _integral("bitwise_xor", input, other)
     return _compare("bitwise_xor", input.device.xp.bitwise_xor, input, other)
 
 
 @operation(function=True, method=True, differentiable=False)
 def bitwise_not(input):
+    _integral("bitwise_not", input)
     return wrap(input.device.xp.invert(input.array), input.device)

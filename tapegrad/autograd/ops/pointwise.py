@@ -209,7 +209,7 @@ def _overflow_allowed(xp):
 @operation(function=True, method=True)
 def relu(input):
     """y = max(x, 0);  dy/dx = 1 where x > 0, else 0"""
-    x = _tensor_input("relu", input)
+    x = _no_bool("relu", input)
     def backward(ctx, grad):
         y, = ctx.saved_tensors
         return relu_backward(grad, y)

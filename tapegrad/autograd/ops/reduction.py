@@ -263,6 +263,8 @@ def _extreme(op, input, dim, keepdim, largest):
         xp = x.device.xp
         y_kept = y.array if keepdim else y.array.reshape(kept_shape(shape, axes))
         hits = x.array == y_kept   # where the extremes are: a constant mask
+        if x.array.dtype.kind == "f":   # a NaN extreme: the NaNs share it, as in PyTorch
+            hits |= xp.isnan(x.array) & xp.isnan(y_kept)
         share = xp.divide(hits, hits.sum(axis=axes, keepdims=True), dtype=x.array.dtype)
         return gate(_kept(grad, shape, axes, keepdim), wrap(share, x.device))
     return record(op, x.device.xp.asarray(result), (x,), backward, save=(x, OUTPUT),

@@ -1,0 +1,84 @@
+"""The differential fuzzer, run briefly: a fixed set of seeded programs must find nothing
+that the allowlist does not explain; and the fuzzer must notice planted bugs."""
+import pytest
+
+import tapegrad as tg
+from tapegrad.autograd.ops.declare import OPERATIONS
+
+from . import catalogue
+from .__main__ import fuzz
+from .allowlist import ALLOWED, allowed
+from .run import ENTRIES, Finding, run_program, torch
+
+SHORT_RUN = 400   # programs: about 20 s here with PyTorch, less without
+
+
+def test_a_short_seeded_run_finds_nothing_new():
+    n, groups, new = fuzz(programs=SHORT_RUN, seed=0)
+    assert n == SHORT_RUN
+    report = "\n".join(f"{kind} {op}: seed {found[0].seed}: {found[0].detail}"
+                       for (kind, op), found in new.items())
+    assert not new, f"disagreements the allowlist does not explain:\n{report}"
+
+
+def test_every_public_operation_is_drawn_from():
+    names = {e.name for e in ENTRIES}
+    for op in OPERATIONS.values():
+        public = op.function_name or op.functional or op.method_name
+        if public and op.name not in catalogue.NOT_FUZZED:
+            assert op.name in names, op.name
+    assert {"gelu", "cross_entropy", "batch_norm", "embedding"} <= names   # nn.functional too
+
+
+def test_programs_are_reproducible_from_their_seed():
+    first, program = run_program(17)
+    again, same = run_program(17)
+    assert program.describe() == same.describe() and first == again
+
+
+def _findings_with(monkeypatch, name, replacement, kinds):
+    monkeypatch.setattr(tg, name, replacement)
+    entry = [e for e in ENTRIES if e.name == name]
+    found = []
+    for seed in range(60):
+        found += [f for f in run_program(seed, entries=entry)[0] if f.kind in kinds]
+    return found
+
+
+def test_a_planted_wrong_value_is_found(monkeypatch):
+    pytest.importorskip("torch")
+    exp = tg.exp
+    found = _findings_with(monkeypatch, "exp", lambda x: exp(x) * 1.01, {"value"})
+    assert found and found[0].op == "exp"
+
+
+def test_a_planted_wrong_gradient_is_found(monkeypatch):
+    sin = tg.sin
+    def sin_with_a_wrong_gradient(x):   # the value of sin, the gradient of 2·sin
+        y = sin(x)
+        return y * 2 - y.detach()
+    found = _findings_with(monkeypatch, "sin", sin_with_a_wrong_gradient,
+                           {"gradient", "gradcheck"})
+    assert found and found[0].op == "sin"
+
+
+def test_a_planted_raw_numpy_error_is_found(monkeypatch):
+    def cos_with_a_raw_error(x):
+        import numpy
+        numpy.add(numpy.ones(2), numpy.ones(3))
+    found = _findings_with(monkeypatch, "cos", cos_with_a_raw_error, {"raw-error"})
+    assert found and "numpy" in found[0].detail
+
+
+def test_every_allowlist_entry_says_why():
+    for entry in ALLOWED:
+        assert entry.category in ("float noise", "pytorch bug", "difference", "open")
+        assert len(entry.reason) > 20
+    assert allowed(Finding("float-noise", "exp", "[1.0] vs torch [1.0001]", 0))
+    assert not allowed(Finding("value", "exp", "[1.0] vs torch [2.0]", 0))
+
+
+def test_without_torch_the_invariants_still_run():
+    findings, program = run_program(3, compare_with_torch=False)
+    assert program.steps and all(f.kind not in ("value", "dtype", "gradient") for f in findings)
+    assert torch is None or torch.__name__ == "torch"
