@@ -196,3 +196,12 @@ def test_the_written_out_gradients_are_pytorchs():
     x = torch.tensor([1.0, 1.0, 3.0, 3.0], requires_grad=True)
     x.median().backward()
     assert x.grad.tolist() == [0.5, 0.5, 0.0, 0.0]
+
+
+def test_copying_a_constant_over_a_result_cuts_the_gradient_to_the_old_values():
+    x = tg.tensor([1.5, 2.5], requires_grad=True)
+    y = tg.lgamma(x * 1)
+    y.copy_(tg.tensor([5.0, 6.0]))   # y no longer depends on x
+    assert y.requires_grad
+    y.backward(tg.tensor([1.0, 1.0]))
+    assert x.grad is None   # PyTorch: zeros; before, lgamma's gradient went to x

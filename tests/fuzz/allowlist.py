@@ -36,6 +36,90 @@ ALLOWED = [
             "tapegrad; PyTorch's parser refuses the spelling"),
     Allowed("signature", "true_divide", "rounding_mode", "difference",
             "true_divide is div, with div's rounding_mode"),
+    Allowed("signature", "*", r"got \(Tensor, .*keepdim=bool|missing 1 required positional "
+            r"arguments: \"dim\"|'dim' \(position 2\) must be tuple of ints, not NoneType",
+            "difference", "keepdim without a dim (or dim=None) reduces every dim in tapegrad; "
+            "PyTorch's parser refuses the spelling"),
+    Allowed("signature", "*", "unexpected keyword argument 'return_indices'", "difference",
+            "tapegrad.max_pool1d/2d take F.max_pool's return_indices; torch.max_pool2d does not"),
+    Allowed("signature", "*", r"received an invalid combination of arguments - got \(.*(min|max)=",
+            "difference", "clamp with one tensor bound and one number bound: tapegrad takes it"),
+    Allowed("tapegrad-computes", "*", "not differentiable with respect to argument", "difference",
+            "tapegrad differentiates losses with respect to their targets and weights too"),
+    Allowed("tapegrad-computes", "*", "Autograd not support dtype", "difference",
+            "an integer result (sum(dtype=int64)) of a tensor that requires grad: PyTorch "
+            "refuses, tapegrad gives a result that does not require grad"),
+    Allowed("tapegrad-computes", "*", r"must be float, not Tensor|Double did not match Float",
+            "difference", "a 0-d tensor where PyTorch wants a number (pad's value), and "
+            "allclose of two float dtypes, promoted as elsewhere"),
+    Allowed("tapegrad-computes", "linear", "mat2 must be a matrix", "difference",
+            "F.linear with a 1-d weight is a dot product in tapegrad"),
+    Allowed("tapegrad-computes", "topk", "does not support bool dtypes on CPU", "pytorch bug",
+            "a CPU kernel gap: topk of bool is well defined"),
+    Allowed("value", "median", r"layouts: .*expand", "pytorch bug",
+            "torch.median(x, dim) of an expanded (stride-0) tensor returns uninitialised memory"),
+] + [
+    Allowed("value", op, r"^\[[-\d\s]+\] vs torch \[[-\d\s]+\]( \[layouts: [^]]*\])?$", "difference",
+            "which of several equal elements' index is returned: PyTorch documents no rule")
+    for op in ("median", "topk", "kthvalue", "sort", "argsort", "max", "min")
+] + [
+    Allowed("float-dtypes", "*", "a leaf tensor that requires grad", "difference",
+            "x.to(x.dtype) is x itself, as in PyTorch, so an in-place op after it meets the "
+            "leaf in one dtype and a copy in another"),
+    Allowed("gradient", "lgamma", r"inf differs|NaN where", "float noise",
+            "digamma at a pole of lgamma: ±inf or NaN, decided by the side the rounding fell on"),
+    Allowed("gradient", "huber_loss", "NaN where", "open",
+            "a NaN input to huber_loss: which other elements' gradients the NaN reaches "
+            "through the where() of the composite loss differs from PyTorch's own backward"),
+    Allowed("gradient-float-noise", "*", "", "float noise",
+            "within 100x the dtype's tolerance: rounding and summation order"),
+    # Found and not fixed yet: each is listed in the report as open work.
+    Allowed("gradient", "*", r"\(float16\)", "open",
+            "float16 gradients that overflow (inf, NaN) where PyTorch's CPU kernels compute "
+            "in float32 and round once: tapegrad computes float16 in float16"),
+    Allowed("gradient", "*", "no gradient vs torch one", "open",
+            "a leaf whose gradient is all zeros (its values overwritten in place): PyTorch "
+            "gives zeros, tapegrad None"),
+    Allowed("backward-computes", "huber_loss", "Found dtype Long but expected", "open",
+            "huber_loss with an integer target: PyTorch's backward refuses it"),
+    Allowed("backward-raises", "*", "NotImplementedError: float16", "open",
+            "pooling, unfold and interpolate have no float16 kernels yet"),
+    Allowed("tapegrad-raises", "*", "NotImplementedError: float16", "open",
+            "pooling, unfold and interpolate have no float16 kernels yet"),
+    Allowed("tapegrad-raises", "*", "in-place change of a view", "difference",
+            "an in-place change of a view of a tensor that requires grad is refused while "
+            "gradients are recorded (README: Decisions); PyTorch rebases the view's history"),
+    Allowed("tapegrad-raises", "*", "output array is read-only", "open",
+            "an in-place op on an expanded view: PyTorch writes through, tapegrad's array is "
+            "a read-only broadcast view"),
+    Allowed("tapegrad-raises", "*", "Python integer -?[0-9]+ out of bounds for uint8", "open",
+            "a Python int outside uint8's range against a uint8 tensor (numpy 2's scalar rule)"),
+    Allowed("tapegrad-raises", "*", r"expected a floating point input, but got dtype|"
+            r"cannot be stored in (place into )?a tensor of dtype|square matrix or a batch|"
+            r"expected a 3-d \(unbatched\)|0-d target of shape|running_mean and running_var must "
+            r"be given|sizes .* must be non-negative|must have as many dimensions|"
+            r"subtraction \(the - operator\) with a bool|invalid for an input of shape \(0",
+            "open", "corners where PyTorch computes and tapegrad refuses: integer pooling and "
+            "interpolate, bool in-place results, empty batches of matrices, batch_norm in eval "
+            "without running statistics (PyTorch then uses the batch's), a bool target in "
+            "mse_loss, group_norm of an empty batch"),
+    Allowed("tapegrad-raises", "*", "has no median", "open",
+            "the median of an empty bool tensor"),
+    Allowed("tapegrad-computes", "*", r"Integral inputs not supported|can't be cast to the "
+            r"desired output type|Expected more than 1 value per channel|view size is not "
+            r"compatible|Dimension specified as 0 but tensor has no dimensions|Found dtype",
+            "open", "corners where PyTorch refuses and tapegrad computes: integer inputs to "
+            "kl_div and huber_loss, group_norm of one value per group, take_along_dim of a 0-d "
+            "index"),
+    Allowed("backward-computes", "*", "modified by an inplace operation", "open",
+            "PyTorch's version counter sees an in-place change of a saved tensor that "
+            "tapegrad's does not (to investigate: possibly a wrong gradient)"),
+    Allowed("raw-error", "pad", "could not broadcast input array", "open",
+            "F.pad with negative padding wider than the input: numpy's own error"),
+    Allowed("value", "polygamma", "NaN where torch has none", "open",
+            "polygamma at large magnitudes or poles: tapegrad's series gives NaN"),
+    Allowed("value", "polygamma_method", "NaN where torch has none", "open",
+            "polygamma at large magnitudes or poles: tapegrad's series gives NaN"),
 ]
 
 

@@ -292,7 +292,8 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
                 break
             if status == "ok":
                 diffs = compare_results(result, t_result)
-                findings.extend(Finding(k, entry.name, d, seed) for k, d in diffs)
+                findings.extend(Finding(k, entry.name, d + _layouts(program), seed)
+                                for k, d in diffs)
                 if diffs:
                     break
         if status == "error":
@@ -312,6 +313,12 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
         findings.extend(_float_dtypes(program))
         findings.extend(_gradcheck(program))
     return findings, program
+
+
+def _layouts(program):
+    """The program's views of its leaves that are not plain (stride-0 expands, slices…)."""
+    kinds = sorted({leaf.layout[0] for leaf in program.leaves} - {"contiguous"})
+    return f" [layouts: {', '.join(kinds)}]" if kinds else ""
 
 
 # -- gradients ---------------------------------------------------------------------------
@@ -360,7 +367,8 @@ def _compare_gradients(program, runs):
                 diff = compare_arrays(ga[i], gb[i], str(ga[i].dtype))
                 if diff:
                     kind = "gradient" if diff[0] == "value" else "gradient-" + diff[0]
-                    return [Finding(kind, step.entry.name, f"leaf{i}: {diff[1]}", program.seed)]
+                    return [Finding(kind, step.entry.name, f"leaf{i} ({ga[i].dtype}): "
+                                    f"{diff[1]}{_layouts(program)}", program.seed)]
     return []
 
 

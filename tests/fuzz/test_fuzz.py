@@ -10,7 +10,7 @@ from .__main__ import fuzz
 from .allowlist import ALLOWED, allowed
 from .run import ENTRIES, Finding, run_program, torch
 
-SHORT_RUN = 400   # programs: about 20 s here with PyTorch, less without
+SHORT_RUN = 1500   # programs: about 15 s here with PyTorch, less without
 
 
 def test_a_short_seeded_run_finds_nothing_new():

@@ -203,5 +203,9 @@ def _broadcast_copy(destination, src):
         raise RuntimeError(f"copy_: the source of shape {tuple(moved.shape)} cannot be "
                            f"broadcast to the destination's shape {shape}") from None
     def backward(ctx, grad):
-        return sum_to_shape(grad, tuple(moved.shape))
-    return record("copy", values, (moved,), backward)
+        # the destination's old values are overwritten: nothing flows back to them
+        return sum_to_shape(grad, tuple(moved.shape)), None
+    # The destination is an input too, so that the result is on the tape (with gradient 0
+    # for the old values) even when src is a constant: else the tensor written to would
+    # keep its old history and pass gradients to values it no longer holds.
+    return record("copy", values, (moved, destination), backward)

@@ -135,7 +135,10 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     _elementwise_weight("huber_loss", input, weight)
     d = input - target
     size = d.abs()
-    loss = where(size < delta, d * d * 0.5, (size - 0.5 * delta) * delta)
+    # the square is taken of d clipped to [-δ, δ]: it is only chosen there, and an infinite
+    # d in the other branch would give 0·∞ = NaN in backward
+    small = d.clamp(-delta, delta)
+    loss = where(size < delta, small * small * 0.5, (size - 0.5 * delta) * delta)
     return _weighted_reduce(loss, weight, reduction, mean_over_weights=False)
 
 
@@ -150,7 +153,8 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     _check_target_shape("smooth_l1_loss", input, target)
     d = input - target
     size = d.abs()
-    return _reduce(where(size < beta, d * d * (0.5 / beta), size - 0.5 * beta), reduction)
+    small = d.clamp(-beta, beta)   # (as in huber_loss: no 0·∞ from the unchosen branch)
+    return _reduce(where(size < beta, small * small * (0.5 / beta), size - 0.5 * beta), reduction)
 
 
 # -- binary classification ------------------------------------------------------------------
