@@ -55,7 +55,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
             if dtype.is_floating_point:  # Python floats become the default dtype, not float64
                 dtype = dtypes.get_default_dtype()
         array = backend.to_device(array, target)
-    return _finish(target.xp.array(array, dtype=dtype.numpy, copy=True), target, requires_grad)
+    return _finish(target.xp.asarray(array, dtype=dtype.numpy, copy=True), target, requires_grad)
 
 
 def as_tensor(data, dtype=None, device=None):

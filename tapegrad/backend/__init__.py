@@ -1,7 +1,8 @@
 """The array backend: numpy on the cpu, cupy on a CUDA GPU, chosen by a tensor's device.
 
 Above this package nothing imports numpy or cupy to compute: operations call
-``tensor.device.xp`` (or ``xp_for(device)``) and use whatever module comes back.
+``tensor.device.xp`` (or ``xp_for(device)``) and use the namespace that comes back, whose
+operations are listed in ``contract.py``.
 """
 import numpy
 
@@ -10,7 +11,7 @@ from .device import CPU, as_device, device, device_of_array
 
 
 def xp_for(spec):
-    """The array module for a device (or device string)."""
+    """The array namespace for a device (or device string)."""
     return as_device(spec).xp
 
 
@@ -21,7 +22,7 @@ def to_device(array, target):
         return array
     if target.type == "cpu":
         return array.get()  # cupy -> numpy
-    cupy = target.xp
+    cupy = cuda.array_module(target.index)
     with cupy.cuda.Device(target.index):
         if source.type == "cuda":   # another GPU: asarray would hand back the array itself
             return array.copy()     # (cupy's copy() copies onto the current device)
@@ -30,7 +31,7 @@ def to_device(array, target):
 
 def to_numpy(array):
     """A numpy array with the same values (shares memory on cpu)."""
-    if isinstance(array, numpy.ndarray):
+    if type(array) is numpy.ndarray:
         return array
     if hasattr(array, "get"):
         return array.get()

@@ -75,7 +75,7 @@ def div(input, other, rounding_mode=None):
     if not x.dtype.is_floating_point:  # true division of integers gives floats, as in PyTorch
         from ...dtypes import get_default_dtype
         x, y = x.to(get_default_dtype()), y.to(get_default_dtype())
-    z = _broadcast("div", x.device.xp.true_divide, x, y)
+    z = _broadcast("div", x.device.xp.divide, x, y)
     def backward(ctx, grad):
         y_saved, z_saved = ctx.saved_tensors
         grad_over_y = grad / y_saved
@@ -97,7 +97,7 @@ def pow(input, exponent):
     else:
         x, y = promote("pow", input, exponent)
     xp = x.device.xp
-    z = _broadcast("pow", xp.power, x, y)
+    z = _broadcast("pow", xp.pow, x, y)
     def backward(ctx, grad):
         x_saved, y_saved, z_saved = ctx.saved_tensors
         grad_x = grad_y = None
@@ -121,7 +121,7 @@ def _pow_scalar(x, exponent):
     if exponent == 2:
         z = xp.square(x.array)
     else:
-        z = xp.power(x.array, xp.asarray(exponent, dtype=x.array.dtype))
+        z = xp.pow(x.array, xp.asarray(exponent, dtype=x.array.dtype))
     def backward(ctx, grad):
         x_saved, = ctx.saved_tensors
         if exponent == 0:  # x⁰ = 1 everywhere, also at x = 0 where 0·x⁻¹ would give nan
