@@ -230,7 +230,7 @@ class Tensor:
         if self.device.type != "cpu":
             raise TypeError(f"numpy() on a tensor on {self.device}: copy it to the host first "
                             f"with tensor.cpu().numpy()")
-        return self.array
+        return backend.to_numpy(self.array)   # (the array itself, for numpy arrays)
 
     def __array__(self, dtype=None, copy=None):
         array = backend.to_numpy(self.array)

@@ -7,6 +7,7 @@ operations are listed in ``contract.py``.
 import numpy
 
 from . import cuda
+from . import device as _device
 from .device import CPU, as_device, device, device_of_array
 
 
@@ -65,8 +66,8 @@ SCALAR_TYPES = frozenset(t for t in numpy.sctypeDict.values() if issubclass(t, n
 
 
 def as_0d_array(value):
-    """A numpy scalar as a 0-d array (anything else as it is)."""
-    return numpy.asarray(value) if isinstance(value, numpy.generic) else value
+    """A numpy scalar as a 0-d array of the host backend (anything else as it is)."""
+    return _device.HOST.asarray(value) if isinstance(value, numpy.generic) else value
 
 
 def is_array(value):

@@ -31,8 +31,8 @@ STANDARD = (
     "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32",
     "float64", "finfo", "inf",
     # elementwise
-    "abs", "add", "bitwise_and", "bitwise_or", "bitwise_xor", "ceil", "clip", "cos", "divide",
-    "equal", "exp", "expm1", "floor", "floor_divide", "greater", "greater_equal", "isfinite",
+    "abs", "add", "bitwise_and", "bitwise_invert", "bitwise_or", "bitwise_xor", "ceil", "clip",
+    "cos", "divide", "equal", "exp", "expm1", "floor", "floor_divide", "greater", "greater_equal", "isfinite",
     "isnan", "less", "less_equal", "log", "log1p", "logical_and", "logical_not", "logical_or",
     "maximum", "minimum", "multiply", "negative", "not_equal", "pow", "remainder", "round",
     "sign", "sin", "sqrt", "square", "subtract", "tanh", "trunc",
@@ -123,14 +123,16 @@ class Namespace:
     """
 
     def __init__(self, name, is_gpu, numba_cpu, operations):
+        self.__dict__.update(operations)
         self.name = name
         self.is_gpu = is_gpu
         self.numba_cpu = numba_cpu
-        self.__dict__.update(operations)
 
     def __getattr__(self, name):   # only reached when a name is missing
-        raise AttributeError(f"the {self.name} backend has no '{name}': it is not in tapegrad's "
-                             f"backend contract (tapegrad/backend/contract.py)")
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise AttributeError(f"the {self.__dict__.get('name')} backend has no '{name}': it is "
+                             f"not in tapegrad's backend contract (tapegrad/backend/contract.py)")
 
     def __repr__(self):
         return f"<tapegrad backend namespace: {self.name}>"
@@ -138,7 +140,7 @@ class Namespace:
 
 # numpy 1.x and cupy 13 predate some of the standard's names: their older spelling
 OLDER_SPELLINGS = {"concat": "concatenate", "permute_dims": "transpose", "pow": "power",
-                   "cumulative_sum": "cumsum", "bool": "bool_"}
+                   "cumulative_sum": "cumsum", "bitwise_invert": "invert", "bool": "bool_"}
 
 
 def _standard_functions(module):

@@ -280,7 +280,7 @@ def bitwise_xor(input, other):
 
 
 def bitwise_not(input):
-    return wrap(input.device.xp.invert(input.array), input.device)
+    return wrap(input.device.xp.bitwise_invert(input.array), input.device)
 
 
 __all__ = ["add", "sub", "mul", "div", "true_divide", "pow", "maximum", "minimum",
