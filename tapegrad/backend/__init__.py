@@ -32,8 +32,8 @@ def to_device(array, target):
 
 def to_numpy(array):
     """A numpy array with the same values (shares memory on cpu)."""
-    if type(array) is numpy.ndarray:
-        return array
+    if isinstance(array, numpy.ndarray):
+        return numpy.asarray(array)   # (itself; a plain view of an ndarray subclass)
     if hasattr(array, "get"):
         return array.get()
     return numpy.asarray(array)

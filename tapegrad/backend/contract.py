@@ -83,8 +83,8 @@ EXTENSIONS = {
                       "host)",
 }
 EXTENSION_NOTES = (
-    "elementwise functions and matmul accept numpy's out= (and casting=) keywords: in-place "
-    "updates and reused buffers without a temporary",
+    ("elementwise functions and matmul accept numpy's out= (and casting=) keywords: in-place "
+     "updates and reused buffers without a temporary"),
     "dtypes may be given by name ('float32') as well as by object",
 )
 
@@ -96,10 +96,11 @@ ARRAY_EXTENSIONS = {
     "min": "reduction method", "prod": "reduction method", "var": "reduction method",
     "std": "reduction method", "any": "reduction method", "all": "reduction method",
     "argmax": "reduction method", "argmin": "reduction method", "clip": "elementwise method",
-    "round": "elementwise method", "cumsum": "scan method",
+    "round": "elementwise method",
     # shape and layout
     "reshape": "the method form of reshape (keeps a view where it can)",
-    "transpose": "permute_dims as a method", "ravel": "a flat view where possible",
+    "transpose": "permute_dims as a method", "swapaxes": "swapaxes as a method",
+    "ravel": "a flat view where possible",
     "squeeze": "drop size-1 axes", "view": "reinterpret the bytes in another dtype (int64 "
                                           "scatter-adds as uint64 on a GPU)",
     "strides": "byte strides (as_strided windows, layout checks)",
@@ -262,7 +263,8 @@ def cupy_namespace(cupy):
         return cupy.lib.stride_tricks.as_strided(x, shape=shape, strides=strides)
 
     def erf(x):
-        import cupyx.scipy.special   # part of cupy
+        import cupyx.scipy.special  # part of cupy
+
         return cupyx.scipy.special.erf(x)
 
     operations = _operations(cupy)

@@ -21,7 +21,6 @@ import numpy as np
 from .. import backend
 from ..autograd.tensor import Tensor
 
-
 METHODS = ("blended_heat_map", "heat_map", "original_image", "masked_image", "alpha_scaling")
 SIGNS = ("absolute_value", "positive", "negative", "all")
 # Captum's default colormaps (vmin, vmax) per sign; "all" is red-white-green in [-1, 1].

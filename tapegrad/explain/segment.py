@@ -23,7 +23,6 @@ from numba import njit
 
 from .. import backend
 
-
 # -- the feature image ---------------------------------------------------------------
 
 _RGB_TO_XYZ = numpy.array([[0.412453, 0.357580, 0.180423],

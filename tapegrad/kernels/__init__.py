@@ -20,8 +20,8 @@ Window geometry (sizes, strides, padding) is a ``geometry.Window``.
 from . import cpu as _cpu
 from .cpu import avgpool as _avgpool
 from .cpu.axpy import axpy as _axpy
-from .cpu.index_add import add_at as _add_at
 from .cpu.conv import Stamp
+from .cpu.index_add import add_at as _add_at
 from .geometry import Window
 
 _cuda = None

@@ -88,8 +88,11 @@ class StrictArray(numpy.ndarray):
             return super().__getattribute__(name)
         if name not in _ATTRIBUTES:
             _refuse(f"the array attribute '{name}'")
-        value = getattr(numpy.ndarray.view(self, numpy.ndarray), name)
-        return _results_of(value) if callable(value) else _strict(value)
+        value = super().__getattribute__(name)
+        if not callable(value):
+            return value   # (shape, dtype, T, base...: read from the array itself)
+        # a method runs on a plain view, so that numpy's own machinery behind it is not refused
+        return _results_of(getattr(numpy.ndarray.view(self, numpy.ndarray), name))
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         if method != "__call__" or ufunc not in _OPERATORS:

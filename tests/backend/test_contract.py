@@ -49,7 +49,9 @@ def registry():
     for module_name in gradcheck_modules():
         short = module_name.rsplit(".", 1)[1][len("test_"):]
         for index, case in enumerate(importlib.import_module(module_name).CASES):
-            params.append(pytest.param(module_name, index, id=f"{short}:{case!r}"))
+            marks = [pytest.mark.skip(reason="moves a tensor to cuda (tests/cuda runs it)")] \
+                if case.op == "to_device" else []
+            params.append(pytest.param(module_name, index, id=f"{short}:{case!r}", marks=marks))
     return params
 
 
@@ -158,7 +160,7 @@ def test_the_standard_names_are_the_array_api_standards():
 
 def test_both_backends_provide_every_name_of_the_contract():
     sys.path.insert(0, str(ROOT))
-    from tests.cuda.fake_cupy import cupy as fake_cupy   # cupy 13's names, without a GPU
+    from tests.cuda.fake_cupy import cupy as fake_cupy  # cupy 13's names, without a GPU
     for namespace in (contract.numpy_namespace(np), contract.cupy_namespace(fake_cupy)):
         for name in contract.declared_functions():
             assert getattr(namespace, name) is not None, (namespace, name)
@@ -167,7 +169,10 @@ def test_both_backends_provide_every_name_of_the_contract():
 
 
 def test_looking_up_an_operation_costs_what_a_module_attribute_costs():
-    xp = CPU.xp
-    namespace = min(timeit.repeat(lambda: xp.add, number=20000, repeat=7))
-    module = min(timeit.repeat(lambda: np.add, number=20000, repeat=7))
-    assert namespace < 1.5 * module
+    # interleaved, best of many: a busy machine slows both alike
+    lookups = {"namespace": ("xp.add", {"xp": CPU.xp}), "module": ("np.add", {"np": np})}
+    best = dict.fromkeys(lookups, float("inf"))
+    for _ in range(30):
+        for name, (statement, names) in lookups.items():
+            best[name] = min(best[name], timeit.timeit(statement, globals=names, number=20000))
+    assert best["namespace"] < 1.5 * best["module"], best

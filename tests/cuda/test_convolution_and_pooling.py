@@ -21,9 +21,9 @@ import numpy as np
 import pytest
 
 import tapegrad as tg
-from tapegrad.backend import cuda as backend_cuda
 from tapegrad.autograd.ops import convolution as C
 from tapegrad.autograd.ops import pooling as P
+from tapegrad.backend import cuda as backend_cuda
 from tapegrad.nn.modules.conv import Conv2d
 from tapegrad.nn.modules.pooling import MaxPool2d
 

@@ -16,7 +16,7 @@ import pytest
 
 from tapegrad import kernels
 from tapegrad.backend.contract import Namespace
-from tapegrad.backend.device import HOST as xp   # numpy's backend namespace
+from tapegrad.backend.device import HOST as xp  # numpy's backend namespace
 from tapegrad.kernels import generic
 from tapegrad.kernels.cpu import col2im, conv, im2col, index_add, workspace
 from tapegrad.kernels.geometry import Window

@@ -26,7 +26,6 @@ from .._attribution import chunks, model_device
 from .._callable import as_batched_function
 from ..linear_models import Ridge, lars_path
 
-
 FEATURE_SELECTIONS = ("auto", "forward_selection", "highest_weights", "lasso_path", "none")
 
 
