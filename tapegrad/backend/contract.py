@@ -21,6 +21,7 @@ not listed here, so the lists are complete: an operation that uses more fails a 
 """
 import contextlib
 import functools
+import types
 
 # -- the standard's names that tapegrad uses (array API 2023.12) ---------------------------------
 STANDARD = (
@@ -116,27 +117,30 @@ ARRAY_EXTENSIONS = {
 }
 
 
-class Namespace:
+class Namespace(types.ModuleType):
     """One backend's array operations, as attributes.
 
-    They are plain instance attributes: looking one up costs what a module attribute lookup
-    costs (a dictionary hit), and the ops call several per microsecond-scale step.
+    A module object, so that looking an operation up costs exactly a module attribute
+    lookup (the ops call several per step, and a step takes microseconds); a name that
+    is missing gets an error naming the contract (the module-level ``__getattr__`` hook,
+    only reached on a miss).
     """
 
     def __init__(self, name, is_gpu, numba_cpu, operations):
-        self.__dict__.update(operations)
+        super().__init__(f"tapegrad backend {name}")
+        self.__dict__.update({k: v for k, v in operations.items() if not k.startswith("__")})
         self.name = name
         self.is_gpu = is_gpu
         self.numba_cpu = numba_cpu
-
-    def __getattr__(self, name):   # only reached when a name is missing
-        if name.startswith("__"):
-            raise AttributeError(name)
-        raise AttributeError(f"the {self.__dict__.get('name')} backend has no '{name}': it is "
-                             f"not in tapegrad's backend contract (tapegrad/backend/contract.py)")
+        self.__getattr__ = functools.partial(_missing, name)
 
     def __repr__(self):
         return f"<tapegrad backend namespace: {self.name}>"
+
+
+def _missing(backend, name):
+    raise AttributeError(f"the {backend} backend has no '{name}': it is not in tapegrad's "
+                         f"backend contract (tapegrad/backend/contract.py)")
 
 
 # numpy 1.x and cupy 13 predate some of the standard's names: their older spelling
