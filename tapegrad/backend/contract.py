@@ -33,10 +33,10 @@ STANDARD = (
     "float64", "finfo", "inf",
     # elementwise
     "abs", "add", "bitwise_and", "bitwise_invert", "bitwise_or", "bitwise_xor", "ceil", "clip",
-    "cos", "divide", "equal", "exp", "expm1", "floor", "floor_divide", "greater", "greater_equal", "isfinite",
-    "isnan", "less", "less_equal", "log", "log1p", "logical_and", "logical_not", "logical_or",
-    "maximum", "minimum", "multiply", "negative", "not_equal", "pow", "remainder", "round",
-    "sign", "sin", "sqrt", "square", "subtract", "tanh", "trunc",
+    "cos", "divide", "equal", "exp", "expm1", "floor", "floor_divide", "greater",
+    "greater_equal", "isfinite", "isnan", "less", "less_equal", "log", "log1p", "logical_and",
+    "logical_not", "logical_or", "maximum", "minimum", "multiply", "negative", "not_equal",
+    "pow", "remainder", "round", "sign", "sin", "sqrt", "square", "subtract", "tanh", "trunc",
     # indexing, searching, sorting
     "argmax", "argmin", "argsort", "nonzero", "take", "where",
     # manipulation
@@ -90,7 +90,7 @@ EXTENSION_NOTES = (
 )
 
 # -- the array object: the standard's attributes and the methods numpy and cupy share ------------
-ARRAY_STANDARD = ("T", "mT", "dtype", "ndim", "shape", "size")   # and every operator, indexing
+ARRAY_STANDARD = ("T", "mT", "device", "dtype", "ndim", "shape", "size")   # + operators, indexing
 ARRAY_EXTENSIONS = {
     # reductions and elementwise work spelled as methods (their functions are standard)
     "sum": "reduction method", "mean": "reduction method", "max": "reduction method",
@@ -101,9 +101,8 @@ ARRAY_EXTENSIONS = {
     # shape and layout
     "reshape": "the method form of reshape (keeps a view where it can)",
     "transpose": "permute_dims as a method", "swapaxes": "swapaxes as a method",
-    "ravel": "a flat view where possible",
-    "squeeze": "drop size-1 axes", "view": "reinterpret the bytes in another dtype (int64 "
-                                          "scatter-adds as uint64 on a GPU)",
+    "ravel": "a flat view where possible", "squeeze": "drop size-1 axes",
+    "view": "reinterpret the bytes in another dtype (int64 scatter-adds as uint64 on a GPU)",
     "strides": "byte strides (as_strided windows, layout checks)",
     "flags": "contiguity tests before a numba loop or a reused buffer",
     "base": "the array a view was taken from",
@@ -113,7 +112,6 @@ ARRAY_EXTENSIONS = {
     "astype": "dtype conversion with copy=False (the standard's astype function as a method)",
     "copy": "an independent copy", "fill": "fill in place",
     "item": "one value as a Python number", "tolist": "values as Python lists (repr, tolist())",
-    "device": "where the array lives (cupy: a Device; numpy: 'cpu')",
 }
 
 
@@ -200,8 +198,17 @@ def _operations(module):
     operations = _standard_functions(module)
     operations["linalg"] = _linalg(module)
     for name in _SHARED_EXTENSIONS:
-        operations[name] = getattr(module, name)
+        operations[name] = getattr(module, name, None) or _not_provided(module.__name__, name)
     return operations
+
+
+def _not_provided(library, name):
+    """A stand-in for an extension ``library`` lacks: the backend still loads, and only the
+    operation that needs it fails, saying why."""
+    def missing(*args, **kwargs):
+        raise NotImplementedError(f"{library} has no '{name}', which tapegrad's backend "
+                                  f"contract needs for this operation")
+    return missing
 
 
 # -- numpy: the cpu backend --------------------------------------------------------------------
@@ -271,7 +278,15 @@ def cupy_namespace(cupy):
 
         return cupyx.scipy.special.erf(x)
 
+    def isneginf(x):
+        return cupy.isinf(x) & (x < 0)
+
     operations = _operations(cupy)
+    if not hasattr(cupy, "isneginf"):
+        operations["isneginf"] = isneginf
+    if not hasattr(cupy, "broadcast_shapes"):   # shapes only: the host computes them
+        import numpy
+        operations["broadcast_shapes"] = numpy.broadcast_shapes
     operations.update(
         add_at=add_at, as_strided=as_strided, default_rng=cupy.random.default_rng, erf=erf,
         errstate=_no_warnings_to_silence,

@@ -147,7 +147,7 @@ def test_host_side_packages_import_numpy_openly(package):
             assert alias not in used or alias in imported, f"{path}: {alias} is not imported"
 
 
-# -- the lists themselves ---------------------------------------------------------------------------
+# -- the lists themselves ------------------------------------------------------------------------
 def test_the_standard_names_are_the_array_api_standards():
     strict = pytest.importorskip("array_api_strict")
     standard = set(strict.__all__)
