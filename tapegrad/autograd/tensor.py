@@ -8,6 +8,7 @@ each of them a method too (``x.exp()`` is ``tg.exp(x)``).
 import weakref
 
 from .. import backend, dtypes
+from ..backend import shared_memory
 from .version import VersionCounter
 
 
@@ -41,21 +42,56 @@ def wrap(array, device, requires_grad=False):
     t._grad = None
     t._accumulator = None
     t._hooks = None
+    t._post_accumulate_grad_hooks = None
     return t
+
+
+def array_from_data(data, dtype, device):
+    """A new backend array on ``device`` holding a copy of ``data`` (numbers, nested lists,
+    arrays or tensors), of ``dtype`` or, when None, of the data's own (Python floats: the
+    default float dtype)."""
+    if isinstance(data, Tensor):
+        array = backend.to_device(data.array, device)
+        return array.astype(dtype.numpy if dtype else array.dtype, copy=True)
+    if backend.is_array(data) or type(data) in _SCALAR_TYPES:   # numpy scalars keep their dtype
+        array = backend.to_device(_as_0d_array(data), device)
+        dtype = dtype or dtypes.from_numpy(array.dtype)
+    else:
+        array = backend.host_array(data)
+        if dtype is None:
+            dtype = dtypes.from_numpy(array.dtype)
+            if dtype.is_floating_point:  # Python floats become the default dtype, not float64
+                dtype = dtypes.get_default_dtype()
+        array = backend.to_device(array, device)
+    return device.xp.asarray(array, dtype=dtype.numpy, copy=True)
 
 
 class Tensor:
     """An n-dimensional array that records the operations applied to it."""
 
     __slots__ = ("array", "device", "_requires_grad", "grad_fn", "_output_nr", "_version_counter",
-                 "_base", "_grad", "_accumulator", "_hooks", "__weakref__")
+                 "_base", "_grad", "_accumulator", "_hooks", "_post_accumulate_grad_hooks",
+                 "__weakref__")
 
     __array_ufunc__ = None   # numpy_array * tensor must call Tensor.__rmul__, not numpy's loop
     __array_priority__ = 1000
 
-    def __init__(self, data, dtype=None, device=None, requires_grad=False):
-        from ..creation import tensor as make_tensor
-        made = make_tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
+    def __init__(self, *data_or_size, device=None):
+        """PyTorch's legacy constructor, always of the default float dtype:
+        ``Tensor([1, 2])`` holds the data, ``Tensor(2, 3)`` (or a Size) is a (2, 3) tensor of
+        zeros, ``Tensor()`` is empty. ``tapegrad.tensor(data)`` keeps integer data integer."""
+        float_dtype = dtypes.get_default_dtype()
+        target = backend.as_device(device)
+        if len(data_or_size) == 1 and not isinstance(data_or_size[0], (int, Size)):
+            array = array_from_data(data_or_size[0], float_dtype, target)
+        else:
+            size = data_or_size[0] if len(data_or_size) == 1 and isinstance(data_or_size[0], Size) \
+                else data_or_size
+            if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in size):
+                raise TypeError(f"Tensor(): expected data (a list, an array or a tensor) or sizes "
+                                f"(non-negative ints), got {data_or_size!r}")
+            array = target.xp.zeros(tuple(size) if size else (0,), dtype=float_dtype.numpy)
+        made = wrap(array, target)
         for slot in Tensor.__slots__[:-1]:
             setattr(self, slot, getattr(made, slot))
 
@@ -190,6 +226,21 @@ class Tensor:
         self._hooks[handle.id] = hook
         return handle
 
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(tensor)`` after backward has added into this leaf's ``.grad``
+        (distributed training starts sending a gradient the moment it is complete)."""
+        if self.grad_fn is not None:
+            raise RuntimeError(f"post accumulate grad hooks cannot be registered on non-leaf "
+                               f"tensors (this one was made by '{self.grad_fn.op}')")
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that does not require grad")
+        from .tape import RemovableHandle
+        if self._post_accumulate_grad_hooks is None:
+            self._post_accumulate_grad_hooks = {}
+        handle = RemovableHandle(self._post_accumulate_grad_hooks)
+        self._post_accumulate_grad_hooks[handle.id] = hook
+        return handle
+
     def backward(self, gradient=None, retain_graph=None, create_graph=False):
         """Add d(self)/d(leaf) · gradient into ``leaf.grad`` for every leaf that requires grad."""
         from .engine import backward
@@ -231,6 +282,28 @@ class Tensor:
             raise TypeError(f"numpy() on a tensor on {self.device}: copy it to the host first "
                             f"with tensor.cpu().numpy()")
         return backend.to_numpy(self.array)   # (the array itself, for numpy arrays)
+
+    def share_memory_(self):
+        """Move the values of this cpu tensor into shared memory, in place, so that the
+        processes it is sent to (``tapegrad.multiprocessing``) change these very values;
+        returns self. A no-op for cuda tensors, as in PyTorch.
+
+        A view (``x.reshape(…)``, ``x[1:]``) moves the tensor it views along with it, and
+        stays a view of it. Other views of that tensor keep the old, private memory (PyTorch
+        moves them too: it shares whole storages, which tapegrad does not have)."""
+        if self.device.type != "cpu" or shared_memory.is_shared(self.array):
+            return self
+        base = self._base
+        old = base.array if base is not None else None
+        if old is not None and old.flags.c_contiguous and shared_memory.overlaps(old, self.array):
+            base.share_memory_()
+            self.array = shared_memory.same_place_in(base.array, old, self.array)
+        else:
+            self.array = shared_memory.move_to_shared_memory(self.array)
+        return self
+
+    def is_shared(self):
+        return shared_memory.is_shared(self.array)
 
     def __array__(self, dtype=None, copy=None):
         array = backend.to_numpy(self.array)
@@ -279,7 +352,8 @@ class Tensor:
             return memo[id(self)]
         copy = type(self).__new__(type(self))
         memo[id(self)] = copy
-        for slot in ("_output_nr", "_base", "_accumulator", "_hooks", "grad_fn"):
+        for slot in ("_output_nr", "_base", "_accumulator", "_hooks", "_post_accumulate_grad_hooks",
+                     "grad_fn"):
             setattr(copy, slot, None)
         copy._output_nr = 0
         copy.array = self.array.copy()

@@ -46,7 +46,7 @@ STANDARD = (
     # linear algebra
     "matmul",
 )
-STANDARD_LINALG = ("outer", "qr", "vector_norm")   # the standard's linalg extension: xp.linalg.*
+STANDARD_LINALG = ("cholesky", "eigvalsh", "outer", "qr", "solve", "vector_norm")   # the standard's linalg extension: xp.linalg.*
 
 # -- what the standard lacks, and why tapegrad needs it -------------------------------------------
 EXTENSIONS = {
@@ -72,6 +72,8 @@ EXTENSIONS = {
     "isneginf": "-inf tests for attention masks in one call",
     "may_share_memory": "whether a result is a view of an input (autograd tracks views)",
     "pad": "edge, reflect and constant padding of images (data transforms, explain metrics)",
+    "scipy_special": "scipy.special's function of a name where the backend has one (cupy's "
+                     "lgamma and co.; None on numpy: tapegrad's numba ufuncs compute those)",
     "reciprocal": "1/x in one pass, in place with out= (standard only from 2024.12)",
     "swapaxes": "torch.transpose's swap of two axes, without building a permutation",
     "take_along_axis": "gathers along an axis (standard only from 2024.12)",
@@ -185,7 +187,8 @@ def _linalg(module):
             return linalg.norm(x, ord=ord, axis=axis, keepdims=keepdims)
     outer = getattr(linalg, "outer", None) or module.outer
     return Namespace(f"{module.__name__}.linalg", None, None,
-                     {"outer": outer, "qr": linalg.qr, "vector_norm": vector_norm})
+                     {"cholesky": linalg.cholesky, "eigvalsh": linalg.eigvalsh, "outer": outer,
+                      "qr": linalg.qr, "solve": linalg.solve, "vector_norm": vector_norm})
 
 
 _SHARED_EXTENSIONS = ("argpartition", "argwhere", "ascontiguousarray", "bincount",
@@ -241,7 +244,7 @@ def numpy_namespace(numpy):
     operations = _operations(numpy)
     operations.update(
         add_at=numpy.add.at, as_strided=as_strided, default_rng=numpy.random.default_rng,
-        erf=erf, errstate=numpy.errstate,
+        erf=erf, errstate=numpy.errstate, scipy_special=lambda name: None,
         current_device=lambda: None, current_stream=lambda: None)
     return Namespace("numpy", is_gpu=False, numba_cpu=True, operations=operations)
 
@@ -273,10 +276,13 @@ def cupy_namespace(cupy):
         # cupy's as_strided has no writeable flag (its arrays are always writeable)
         return cupy.lib.stride_tricks.as_strided(x, shape=shape, strides=strides)
 
-    def erf(x):
+    def scipy_special(name):
         import cupyx.scipy.special  # part of cupy
 
-        return cupyx.scipy.special.erf(x)
+        return getattr(cupyx.scipy.special, name)
+
+    def erf(x):
+        return scipy_special("erf")(x)
 
     def isneginf(x):
         return cupy.isinf(x) & (x < 0)
@@ -289,6 +295,7 @@ def cupy_namespace(cupy):
         operations["broadcast_shapes"] = numpy.broadcast_shapes
     operations.update(
         add_at=add_at, as_strided=as_strided, default_rng=cupy.random.default_rng, erf=erf,
+        scipy_special=scipy_special,
         errstate=_no_warnings_to_silence,
         current_device=cupy.cuda.runtime.getDevice, current_stream=cupy.cuda.get_current_stream)
     return Namespace("cupy", is_gpu=True, numba_cpu=False, operations=operations)

@@ -17,10 +17,11 @@ import operator
 
 from ... import backend, dtypes
 from ..operands import check_same_device, sum_to_shape
-from ..tape import mark_view, record
+from ..tape import mark_view, own_result, record
 from ..tensor import Tensor, wrap
 from .arithmetic import where
 from .inplace import check_inplace_allowed
+from .declare import operation
 
 
 # -- turning a Python index into a key for the backend array ----------------------------------
@@ -41,7 +42,50 @@ def _index_key(op, x, index):
     key = tuple(key)
     _check_key(op, x, key)
     repeats = any(backend.is_array(k) and k.dtype.kind != "b" for k in key)
-    return key, repeats, tensors
+    return _integers_first(key), repeats, tensors
+
+
+class TwoStepKey:
+    """``x[1, :, [0, 2]]`` as PyTorch reads it: the integers select first, then the rest
+    indexes what is left, so the result is (3, 2) for x of shape (2, 3, 4). (numpy counts
+    the 1 as an index array too, and would move the indexed dims to the front: (2, 3).)
+    ``first`` holds only integers and slices, so ``array[first]`` is a view to write through."""
+
+    __slots__ = ("first", "then")
+
+    def __init__(self, first, then):
+        self.first, self.then = first, then
+
+
+def _is_integer(k):
+    return (isinstance(k, int) and not isinstance(k, bool)) or (
+        backend.is_array(k) and k.ndim == 0 and k.dtype.kind in "iu")
+
+
+def _integers_first(key):
+    """``key``, or a TwoStepKey when it mixes integers with index arrays (see TwoStepKey)."""
+    has_arrays = any(backend.is_array(k) and k.ndim > 0 for k in key)
+    if not has_arrays or not any(_is_integer(k) for k in key):
+        return key
+    first, then = [], []
+    for k in key:
+        if _is_integer(k):
+            first.append(int(k))
+        elif k is Ellipsis:
+            first.append(k)
+            then.append(k)
+        else:
+            first.extend([slice(None)] * _dims_used(k))
+            then.append(k)
+    return TwoStepKey(tuple(first), tuple(then))
+
+
+def at(array, key):
+    """(the array to index, the key to index it with): ``array[key]`` reads and writes
+    through the returned pair, for plain keys and TwoStepKeys alike."""
+    if type(key) is TwoStepKey:
+        return array[key.first], key.then
+    return array, key
 
 
 def _key_item(op, x, item, tensors):
@@ -154,7 +198,8 @@ def _read(op, x, key):
     """``x.array[key]``; what numpy still refuses (index arrays that do not broadcast
     together, …) becomes an IndexError that names the op."""
     try:
-        return x.array[key]
+        target, key = at(x.array, key)
+        return target[key]
     except (IndexError, ValueError) as error:
         raise IndexError(f"{op}: {error} (indexing a tensor of shape {tuple(x.shape)})") from None
 
@@ -171,7 +216,13 @@ def _number_as(op, value, x):
 
 
 # -- the two operations every read and write here is built from --------------------------------
-def _index(op, x, key, repeats, saved=()):
+def _add_at(xp, out, key, values):
+    """out[key] += values, once per occurrence of a position (the backend's ``add_at``)."""
+    out, key = at(out, key)
+    xp.add_at(out, key, values)
+
+
+def _index(op, x, key, repeats, saved=(), attrs=None):
     """y = x[key];  ∂L/∂x = zeros(x.shape) with ∂L/∂y added in at key"""
     xp = x.device.xp
     result = _read(op, x, key)
@@ -179,7 +230,7 @@ def _index(op, x, key, repeats, saved=()):
     def backward(ctx, grad):
         ctx.saved_tensors  # raises if an index tensor was changed in place since
         return _put_into_zeros(grad, shape, key, repeats)
-    out = record(op, result, (x,), backward, save=tuple(saved))
+    out = record(op, result, (x,), backward, save=tuple(saved), attrs=attrs)
     if xp.may_share_memory(result, x.array):   # ints, slices, None, ...: a view
         mark_view(out, x)
     return out
@@ -190,23 +241,26 @@ def _put_into_zeros(grad, shape, key, repeats):
     xp = grad.device.xp
     z = xp.zeros(shape, dtype=grad.array.dtype)
     if repeats:
-        xp.add_at(z, key, grad.array)
+        _add_at(xp, z, key, grad.array)
     else:
-        z[key] = grad.array  # no position twice: plain assignment is enough (and faster)
+        target, k = at(z, key)
+        target[k] = grad.array  # no position twice: plain assignment is enough (and faster)
     def backward(ctx, grad_z):
         return _index("getitem", grad_z, key, repeats)
     return record("getitem_backward", z, (grad,), backward)
 
 
+@operation(method="__getitem__")
 def getitem(input, index):
     """y = x[index];  ∂L/∂x = zeros(x.shape) with ∂L/∂y added in at index (repeats add up)
 
     This is ``Tensor.__getitem__``.
     """
     key, repeats, tensors = _index_key("getitem", input, index)
-    return _index("getitem", input, key, repeats, tensors)
+    return _index("getitem", input, key, repeats, tensors, attrs={"index": index})
 
 
+@operation(method="__setitem__")
 def setitem(input, index, value):
     """x[index] = v (in place);  ∂L/∂x_old = ∂L/∂x with the overwritten positions zeroed,
     ∂L/∂v = ∂L/∂x[index] summed over the copies v was broadcast to
@@ -219,20 +273,23 @@ def setitem(input, index, value):
     check_inplace_allowed(x, "setitem", value)
     selected = tuple(_read("setitem", x, key).shape)
     v = _setitem_value(x, value, selected)
-    x.array[key] = v.array if isinstance(v, Tensor) else v   # (a number is a 0-d array now)
+    target, k = at(x.array, key)
+    target[k] = v.array if isinstance(v, Tensor) else v   # (a number is a 0-d array now)
     x._version_counter.bump("setitem")
     xp = x.device.xp
     shape = tuple(x.shape)
+    v_shape = tuple(getattr(v, "shape", ()))   # backward keeps v's shape, not v
     def backward(ctx, grad):
         ctx.saved_tensors  # raises if an index tensor was changed in place since
         grad_x = grad_v = None
         if ctx.needs_input_grad[0]:
             keep = xp.ones(shape, dtype=bool)
-            keep[key] = False
+            target, k = at(keep, key)
+            target[k] = False
             zero = wrap(xp.zeros((), dtype=grad.array.dtype), grad.device)
             grad_x = where(wrap(keep, grad.device), grad, zero)
         if ctx.needs_input_grad[1]:
-            grad_v = sum_to_shape(_index("getitem", grad, key, repeats), tuple(v.shape))
+            grad_v = sum_to_shape(_index("getitem", grad, key, repeats), v_shape)
         return grad_x, grad_v
     # The new values take x's place on the tape; record wraps x's own array (no copy).
     recorded = record("setitem", x.array, (x, v if isinstance(v, Tensor) else None),
@@ -338,16 +395,18 @@ def _gather(op, input, dim, index):
     axis = _check_index(op, x, dim, index)
     if x.ndim == 0 or index.ndim == 0:  # PyTorch takes 0-d tensors here as 1-d of one element
         flat = index.reshape(-1)
-        return _gather(op, x.reshape(-1), 0, flat).reshape(tuple(index.shape))
+        return own_result(_gather(op, x.reshape(-1), 0, flat).reshape(tuple(index.shape)))
     return gather_along(op, x, axis, index.array, (index,))
 
 
+@operation(function=True, method=True)
 def gather(input, dim, index):
     """y[i][j] = x[index[i][j]][j] (dim 0);  ∂L/∂x = zeros with ∂L/∂y added in at the same
     positions (scatter_add: an element read twice gets both gradients)"""
     return _gather("gather", input, dim, index)
 
 
+@operation(function=True, method=True)
 def take_along_dim(input, indices, dim=None):
     """gather with broadcasting (and, without dim, on the flattened tensor);  ∂ as gather"""
     x = input
@@ -388,9 +447,10 @@ def _read_back(grad, key, block, src_shape):
 def _zero_dim_as_vectors(op, x, dim, index, src):
     """PyTorch takes 0-d tensors as 1-d of one element in scatter ops: ``op`` on vectors."""
     flat_src = src.reshape(-1) if isinstance(src, Tensor) else src
-    return op(x.reshape(-1), dim, index.reshape(-1), flat_src).reshape(tuple(x.shape))
+    return own_result(op(x.reshape(-1), dim, index.reshape(-1), flat_src).reshape(tuple(x.shape)))
 
 
+@operation(function=True, method=True)
 def scatter_add(input, dim, index, src):
     """y = x, then y[index[i][j]][j] += src[i][j] (dim 0; repeated positions add up);
     ∂L/∂x = ∂L/∂y,  ∂L/∂src = gather(∂L/∂y, dim, index)"""
@@ -404,7 +464,7 @@ def scatter_add(input, dim, index, src):
     key = _along(xp, index.array, axis)
     block = _block(tuple(index.shape))
     result = x.array.copy()
-    xp.add_at(result, key, src.array[block])
+    _add_at(xp, result, key, src.array[block])
     src_shape = tuple(src.shape)
     def backward(ctx, grad):
         ctx.saved_tensors  # raises if the index was changed in place since
@@ -413,6 +473,7 @@ def scatter_add(input, dim, index, src):
     return record("scatter_add", result, (x, src), backward, save=(index,))
 
 
+@operation(function=True, method=True)
 def scatter(input, dim, index, src=None, value=None):
     """y = x, then y[index[i][j]][j] = src[i][j] (dim 0; or = value);  ∂L/∂x = ∂L/∂y with
     the overwritten positions zeroed,  ∂L/∂src = gather(∂L/∂y, dim, index)"""
@@ -445,6 +506,7 @@ def scatter(input, dim, index, src=None, value=None):
     return record("scatter", result, (x, src), backward, save=(index,))
 
 
+@operation(function=True, method=True)
 def index_select(input, dim, index):
     """y = x with only the entries index[0], index[1], … along dim;  ∂L/∂x = zeros with
     ∂L/∂y added in at those entries (an entry selected twice gets both gradients)"""
@@ -464,7 +526,7 @@ def index_select(input, dim, index):
         if index.numel() != 1:
             raise IndexError(f"index_select: a 0-d input needs an index of one element, got "
                              f"{index.numel()}")
-        return index_select(x.reshape(1), 0, index).reshape(())
+        return own_result(index_select(x.reshape(1), 0, index).reshape(()))
     if index.numel():
         _check_range("index_select", int(index.array.min()), int(index.array.max()),
                      x.shape[axis], axis)
@@ -486,6 +548,7 @@ def _check_mask(op, x, mask):
                            f"{tuple(x.shape)} cannot be broadcast together") from None
 
 
+@operation(function=True, method=True)
 def masked_fill(input, mask, value):
     """y = value where mask else x;  ∂L/∂x = ∂L/∂y where not mask (else 0),
     ∂L/∂value = Σ ∂L/∂y over the masked positions"""
@@ -510,9 +573,11 @@ def masked_fill(input, mask, value):
         zero = wrap(xp.zeros((), dtype=grad.array.dtype), grad.device)
         return (sum_to_shape(where(mask, zero, grad), shape) if ctx.needs_input_grad[0] else None,
                 where(mask, grad, zero).sum() if ctx.needs_input_grad[1] else None)
-    return record("masked_fill", result, (x, v), backward, save=(mask,))
+    return record("masked_fill", result, (x, v), backward, save=(mask,),
+                  attrs={"mask": mask, "value": value})
 
 
+@operation(function=True, method=True)
 def masked_select(input, mask):
     """y = the elements of x where mask is True, as a vector (x and mask broadcast);
     ∂L/∂x = zeros with ∂L/∂y put back where mask is True"""
@@ -524,6 +589,7 @@ def masked_select(input, mask):
     return _index("masked_select", x, key, False, (mask,))
 
 
+@operation(function=True, method=True, differentiable=False)
 def nonzero(input, *, as_tuple=False):
     """The positions of the non-zero elements: an int64 tensor (count, ndim), or with
     ``as_tuple=True`` one int64 vector per dimension."""
@@ -535,7 +601,4 @@ def nonzero(input, *, as_tuple=False):
     return wrap(xp.argwhere(input.array).astype(int64, copy=False), input.device)
 
 
-__all__ = ["gather", "take_along_dim", "scatter_add", "scatter", "index_select", "masked_fill",
-           "masked_select"]
-NON_DIFFERENTIABLE = ["nonzero"]
 # getitem and setitem are Tensor.__getitem__ and Tensor.__setitem__ (not top-level names).
