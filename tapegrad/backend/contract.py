@@ -46,7 +46,8 @@ STANDARD = (
     # linear algebra
     "matmul",
 )
-STANDARD_LINALG = ("cholesky", "eigvalsh", "outer", "qr", "solve", "vector_norm")   # the standard's linalg extension: xp.linalg.*
+# the standard's linalg extension: xp.linalg.*
+STANDARD_LINALG = ("cholesky", "eigvalsh", "outer", "qr", "solve", "vector_norm")
 
 # -- what the standard lacks, and why tapegrad needs it -------------------------------------------
 EXTENSIONS = {
