@@ -146,7 +146,8 @@ def _missing(backend, name):
 
 # numpy 1.x and cupy 13 predate some of the standard's names: their older spelling
 OLDER_SPELLINGS = {"concat": "concatenate", "permute_dims": "transpose", "pow": "power",
-                   "cumulative_sum": "cumsum", "bitwise_invert": "invert", "bool": "bool_"}
+                   "cumulative_sum": "cumsum", "bitwise_invert": "invert", "bool": "bool_",
+                   "round": "around"}
 
 
 def _standard_functions(module):
@@ -155,8 +156,8 @@ def _standard_functions(module):
     for name in STANDARD:
         value = getattr(module, name, None)
         if value is None:
-            value = getattr(module, OLDER_SPELLINGS[name])
-        found[name] = value
+            value = getattr(module, OLDER_SPELLINGS.get(name, name), None)
+        found[name] = value if value is not None else _not_provided(module.__name__, name)
     found["asarray"] = _asarray_with_copy(module)
     return found
 
