@@ -8,8 +8,9 @@
 * ``index_add.py``: adding slices back at given positions along one axis (numba);
 * ``workspace.py``: scratch buffers reused across calls.
 
-Only the numba loops are tied to the cpu: the rest is written with the array module
-``xp`` and runs on cupy too, with ``kernels/generic.py`` standing in for the loops.
+Only the numba loops are tied to the cpu (they run where ``xp.numba_cpu``): the rest is
+written with the backend namespace ``xp`` and runs on cupy too, with ``kernels/generic.py``
+standing in for the loops.
 """
 from .col2im import fold
 from .conv import forward as conv_forward
