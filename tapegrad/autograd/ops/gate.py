@@ -11,7 +11,7 @@ def gate(grad, factor):
     """
     z = grad * factor
     xp = z.device.xp
-    if z.array.dtype.kind == "f" and xp.isnan(z.array).any():
+    if z.array.dtype.kind == "f" and bool(xp.any(xp.isnan(z.array))):
         from .arithmetic import where
         z = where(factor == 0, 0.0, z)
     return z
