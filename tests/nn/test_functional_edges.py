@@ -64,3 +64,24 @@ def test_these_match_pytorch():
     assert torch.nn.functional.logsigmoid(torch.tensor(-math.inf)).item() == -math.inf
     y = torch.nn.functional.batch_norm(torch.zeros(0, 3), None, None, training=True)
     assert tuple(y.shape) == (0, 3)
+
+
+def test_binary_cross_entropy_input_gradient_at_saturated_probabilities_is_pytorchs():
+    # PyTorch: (x - y) / max(x(1 - x), 1e-12), also where the value's logs were clamped
+    x = tg.tensor([0.999999, 1.0, 0.0, 1e-30], requires_grad=True)
+    y = tg.tensor([1.0, 0.0, 1.0, 1.0], requires_grad=True)
+    loss = F.binary_cross_entropy(x, y, reduction="sum")
+    assert abs(loss.item() - 269.0775) < 1e-3
+    loss.backward()
+    assert x.grad.tolist()[1:] == pytest.approx([1e12, -1e12, -1e12], rel=1e-6)
+    assert abs(x.grad[0].item() + 1.0) < 1e-3
+    # the target's gradient uses the clamped logs: ±100 (PyTorch: ∓inf), see the README
+    assert y.grad.tolist()[1:3] == [-100.0, 100.0]
+
+
+def test_binary_cross_entropy_gradients_inside_zero_one_are_unchanged():
+    from tapegrad.autograd.gradcheck import gradgradcheck
+    x = tg.tensor([0.2, 0.7, 0.45], dtype=tg.float64, requires_grad=True)
+    y = tg.tensor([0.1, 0.9, 0.3], dtype=tg.float64, requires_grad=True)
+    assert gradcheck(lambda a, b: F.binary_cross_entropy(a, b), (x, y))
+    assert gradgradcheck(lambda a, b: F.binary_cross_entropy(a, b), (x, y))

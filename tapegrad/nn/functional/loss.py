@@ -195,14 +195,25 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     if weight is not None:
         weight = _check_broadcasts_into(op, "weight", weight, input)
     x = input
+    loss = _bce(x, target)
+    # Where x(1 - x) < 1e-12 PyTorch's gradient is (x - y)/1e-12, whatever the clamps did to
+    # the value: the same gradient here, added by a term whose value is 0.
+    saturated = (x * (1 - x)).detach() < 1e-12
+    if bool(saturated.any()):
+        slope = ((x - target) / (x * (1 - x)).clamp(min=1e-12)).detach()
+        loss = where(saturated, _bce(x.detach(), target) + (x - x.detach()) * slope, loss)
+    return _reduce(loss if weight is None else loss * weight, reduction)
+
+
+def _bce(x, target):
+    """-(y log x + (1 - y) log(1 - x)), each log clamped at -100"""
     # At x = 0 and x = 1 a log is -inf (taken as -100) and its derivative 1/0: the logs are
     # taken of values moved off those points, so the gradient there is 0·finite, not 0·inf.
     tiny = x.device.xp.finfo(x.array.dtype).smallest_subnormal
     log_x = x.clamp(min=tiny).log().clamp(min=-100)           # log(tiny) < -100
     at_one = x == 1
     log_1mx = (-x).masked_fill(at_one, 0).log1p().masked_fill(at_one, -100)  # log(1 - x)
-    loss = (target - 1) * log_1mx - target * log_x
-    return _reduce(loss if weight is None else loss * weight, reduction)
+    return (target - 1) * log_1mx - target * log_x
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
