@@ -205,3 +205,10 @@ def test_copying_a_constant_over_a_result_cuts_the_gradient_to_the_old_values():
     assert y.requires_grad
     y.backward(tg.tensor([1.0, 1.0]))
     assert x.grad is None   # PyTorch: zeros; before, lgamma's gradient went to x
+
+
+def test_a_gathered_index_select_is_laid_out_row_major_so_view_works():
+    x = tg.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    picked = tg.index_select(x, 1, tg.tensor([0, 2]))
+    assert picked.view(4).tolist() == [1.0, 3.0, 4.0, 6.0]   # PyTorch: the same
+    assert x[:, [2, 0]].view(4).tolist() == [3.0, 1.0, 6.0, 4.0]

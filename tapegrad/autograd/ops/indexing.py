@@ -226,12 +226,15 @@ def _index(op, x, key, repeats, saved=(), attrs=None):
     """y = x[key];  ∂L/∂x = zeros(x.shape) with ∂L/∂y added in at key"""
     xp = x.device.xp
     result = _read(op, x, key)
+    view = xp.may_share_memory(result, x.array)
+    if not view:   # a gathered copy is laid out row-major, as PyTorch's (so .view() works)
+        result = xp.ascontiguousarray(result)
     shape = tuple(x.shape)
     def backward(ctx, grad):
         ctx.saved_tensors  # raises if an index tensor was changed in place since
         return _put_into_zeros(grad, shape, key, repeats)
     out = record(op, result, (x,), backward, save=tuple(saved), attrs=attrs)
-    if xp.may_share_memory(result, x.array):   # ints, slices, None, ...: a view
+    if view:   # ints, slices, None, ...: a view
         mark_view(out, x)
     return out
 
