@@ -212,3 +212,10 @@ def test_a_gathered_index_select_is_laid_out_row_major_so_view_works():
     picked = tg.index_select(x, 1, tg.tensor([0, 2]))
     assert picked.view(4).tolist() == [1.0, 3.0, 4.0, 6.0]   # PyTorch: the same
     assert x[:, [2, 0]].view(4).tolist() == [3.0, 1.0, 6.0, 4.0]
+
+
+def test_polygamma_of_infinities_and_huge_negatives_returns_instead_of_looping():
+    y = tg.polygamma(2, tg.tensor([-math.inf, math.inf, -1e30, -1.5], dtype=tg.float32))
+    values = y.tolist()
+    assert math.isnan(values[0]) and values[1] == 0.0 and math.isnan(values[2])
+    assert abs(values[3] + 0.2362) < 1e-3

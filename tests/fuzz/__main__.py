@@ -6,11 +6,38 @@ says which the allowlist explains, and prints one reproducing seed per new group
 """
 import argparse
 import collections
+import signal
 import sys
 import time
 
 from .allowlist import allowed
-from .run import ENTRIES, run_program, torch
+from .run import ENTRIES, Finding, run_program, torch
+
+
+PROGRAM_SECONDS = 20   # a program that runs longer is a finding of its own ("slow")
+
+
+class _TooSlow(BaseException):
+    """Raised by the alarm inside a program that runs too long (not an Exception, so the
+    program's own error handling does not take it for the operation's error)."""
+
+
+def _alarm(signum, frame):
+    raise _TooSlow()
+
+
+def _run_with_time_limit(seed, ops):
+    if not hasattr(signal, "setitimer"):
+        return run_program(seed, entries=ops)
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, PROGRAM_SECONDS)
+    try:
+        return run_program(seed, entries=ops)
+    except _TooSlow:
+        return [Finding("slow", "?", f"the program ran over {PROGRAM_SECONDS} s", seed)], None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def fuzz(seconds=None, programs=None, seed=0, show=False, out=sys.stdout, ops=None):
@@ -22,9 +49,9 @@ def fuzz(seconds=None, programs=None, seed=0, show=False, out=sys.stdout, ops=No
             break
         if seconds is not None and time.monotonic() - start >= seconds:
             break
-        findings, program = run_program(seed + n, entries=ops)
-        if show:
-            print(program.describe(), file=out)
+        findings, program = _run_with_time_limit(seed + n, ops)
+        if show and program is not None:
+            print(program.describe(), file=out, flush=True)
         for finding in findings:
             groups[(finding.kind, finding.op)].append(finding)
         n += 1

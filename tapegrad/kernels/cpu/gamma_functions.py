@@ -50,7 +50,10 @@ def digamma_scalar(x):
 def polygamma_scalar(n, x):
     if n == 0:
         return digamma_scalar(x)
-    if x <= 0.0 and x == math.floor(x):
+    if math.isinf(x):        # (the recurrence below would step from -inf forever)
+        return 0.0 if x > 0.0 else math.nan
+    # a pole of Γ; beyond 2⁵² every float is an integer (and floor() would overflow int64)
+    if x <= 0.0 and (x < -4503599627370496.0 or x == math.floor(x)):
         return math.nan
     sign = 1.0 if n % 2 == 1 else -1.0          # (-1)ⁿ⁺¹
     n_factorial = math.gamma(n + 1.0)
