@@ -219,3 +219,13 @@ def test_polygamma_of_infinities_and_huge_negatives_returns_instead_of_looping()
     values = y.tolist()
     assert math.isnan(values[0]) and values[1] == 0.0 and math.isnan(values[2])
     assert abs(values[3] + 0.2362) < 1e-3
+
+
+@pytest.mark.parametrize("stride, padding", [(1, 0), (1, 1), (2, 0)])
+def test_grouped_conv2d_of_a_permuted_channel_slice_matches_the_contiguous_input(stride, padding):
+    base = tg.tensor(np.random.default_rng(2).standard_normal((2, 6, 5, 4)), dtype=tg.float64)
+    x = base.permute(0, 3, 1, 2)[:, :, 1:4, :]      # (2, 4, 3, 5), no row stored after row
+    weight = tg.tensor(np.random.default_rng(3).standard_normal((4, 2, 2, 2)), dtype=tg.float64)
+    y = tg.conv2d(x, weight, stride=stride, padding=padding, groups=2)
+    expected = tg.conv2d(x.contiguous(), weight, stride=stride, padding=padding, groups=2)
+    assert np.allclose(y.numpy(), expected.numpy())
