@@ -229,3 +229,15 @@ def test_grouped_conv2d_of_a_permuted_channel_slice_matches_the_contiguous_input
     y = tg.conv2d(x, weight, stride=stride, padding=padding, groups=2)
     expected = tg.conv2d(x.contiguous(), weight, stride=stride, padding=padding, groups=2)
     assert np.allclose(y.numpy(), expected.numpy())
+
+
+def test_an_asked_for_integer_dtype_is_kept_by_cumsum_and_prod():
+    x = tg.tensor([1, 2, 3], dtype=tg.int32)
+    assert tg.cumsum(x, 0, dtype=tg.int32).dtype is tg.int32
+    assert tg.prod(x, dtype=tg.int32).dtype is tg.int32
+    assert tg.cumsum(x, 0).dtype is tg.int64 and tg.prod(x).dtype is tg.int64
+
+
+def test_in_place_subtraction_of_bools_is_refused_like_the_operator():
+    with pytest.raises(RuntimeError, match="bool"):
+        tg.tensor([True]).sub_(tg.tensor([True]))

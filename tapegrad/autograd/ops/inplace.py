@@ -117,6 +117,9 @@ def add_(input, other, alpha=1):
 
 @operation(method=True, composite=True)
 def sub_(input, other, alpha=1):
+    if input.dtype.name == "bool" or getattr(getattr(other, "dtype", None), "name", "") == "bool":
+        from .arithmetic import sub
+        return sub(input, other)   # raises sub's error about bool tensors
     if not _records(input, other):
         done = _ufunc_inplace(input, "sub_", "subtract", other if alpha == 1 else other * alpha)
         if done is not None:

@@ -60,6 +60,8 @@ def cholesky(input, *, upper=False):
 
     ∂L/∂A = ½(S + Sᵀ) with S = L⁻ᵀ Φ(Lᵀ ∂L/∂L̄) L⁻¹ (see the module docstring)."""
     _check_square("cholesky", "input", input)
+    if input.dtype.name not in ("float32", "float64"):   # as PyTorch: no half, no integers
+        raise TypeError(f"cholesky: expected a float32 or float64 input, got {input.dtype.name}")
     xp = input.device.xp
     try:
         lower = xp.linalg.cholesky(input.array)

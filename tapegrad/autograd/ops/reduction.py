@@ -198,13 +198,15 @@ def prod(input, dim=None, keepdim=False, dtype=None):
         raise TypeError(f"prod: dim must be a single int or None (it reduces one dimension or "
                         f"all of them), got {dim!r}")
     x = input if dtype is None else input.to(dtype)
-    return _prod(x, normalize_dims(x, dim, "prod"), keepdim)
+    return _prod(x, normalize_dims(x, dim, "prod"), keepdim, widen=dtype is None)
 
 
-def _prod(x, axes, keepdim):
+def _prod(x, axes, keepdim, widen=True):
     result = x.array.prod(axis=axes, keepdims=keepdim)
-    if x.array.dtype.kind in "bui":   # integer and bool products are int64, as in PyTorch
+    if widen and x.array.dtype.kind in "bui":   # integer and bool products are int64 (PyTorch)
         result = result.astype("int64", copy=False)
+    elif not widen:   # a dtype was asked for: the product stays in it
+        result = result.astype(x.array.dtype, copy=False)
     shape = tuple(x.shape)
     def backward(ctx, grad):
         x, y = ctx.saved_tensors
@@ -454,7 +456,8 @@ def cumsum(input, dim, dtype=None):
     x = input if dtype is None else input.to(dtype)
     axes = single_dim(x, dim, "cumsum")
     xp = x.device.xp
-    out_dtype = "int64" if x.array.dtype.kind in "bui" else x.array.dtype   # as in PyTorch
+    # integers and bools sum up in int64, as in PyTorch, unless a dtype was asked for
+    out_dtype = "int64" if x.array.dtype.kind in "bui" and dtype is None else x.array.dtype
     if axes:
         result = xp.cumulative_sum(x.array, axis=axes[0], dtype=out_dtype)
     else:   # a 0-d tensor is its own running sum
