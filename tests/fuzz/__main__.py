@@ -67,6 +67,7 @@ def main(argv=None):
     parser.add_argument("--show", action="store_true", help="print every program")
     parser.add_argument("--list", action="store_true", help="list the fuzzed operations")
     parser.add_argument("--ops", default=None, help="only these operations (comma-separated)")
+    parser.add_argument("--save", default=None, help="write every finding to this JSON file")
     options = parser.parse_args(argv)
     if options.list:
         print(" ".join(sorted(e.name for e in ENTRIES)))
@@ -80,6 +81,10 @@ def main(argv=None):
         wanted = set(options.ops.split(","))
         ops = [e for e in ENTRIES if e.name in wanted]
     n, groups, new = fuzz(options.seconds, options.programs, options.seed, options.show, ops=ops)
+    if options.save:
+        import json
+        with open(options.save, "w") as file:
+            json.dump([f._asdict() for found in groups.values() for f in found], file)
     total = sum(len(v) for v in groups.values())
     print(f"{n} programs over {len(ENTRIES)} operations; {total} disagreements in "
           f"{len(groups)} groups, {len(new)} not in the allowlist")

@@ -212,7 +212,7 @@ def _argument_error(error):
     text = str(error)
     return isinstance(error, TypeError) and any(k in text for k in (
         "invalid combination of arguments", "positional argument", "unexpected keyword",
-        "must be Tensor, not", "must be tuple of ints", "missing"))
+        "must be Tensor, not", "must be tuple of ints", "missing", "must be int, not NoneType"))
 
 
 def raw_error(error):
@@ -316,9 +316,15 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
 
 
 def _layouts(program):
-    """The program's views of its leaves that are not plain (stride-0 expands, slices…)."""
+    """Context for a finding: the program's views of its leaves that are not plain
+    (stride-0 expands, slices…), and whether a NaN went in (a leaf's or a number's)."""
     kinds = sorted({leaf.layout[0] for leaf in program.leaves} - {"contiguous"})
-    return f" [layouts: {', '.join(kinds)}]" if kinds else ""
+    text = f" [layouts: {', '.join(kinds)}]" if kinds else ""
+    nan_leaf = any(leaf.values.dtype.kind == "f" and bool(np.isnan(leaf.values).any())
+                   for leaf in program.leaves)
+    nan_number = any(isinstance(a, float) and a != a for step in program.steps
+                     for a in list(step.args) + list(step.kwargs.values()))
+    return text + (" [NaN inputs]" if nan_leaf or nan_number else "")
 
 
 # -- gradients ---------------------------------------------------------------------------
