@@ -5,9 +5,10 @@ as ``tapegrad.<name>``, as a Tensor method, both, in ``nn.functional`` only, or 
 all. Importing the families here fills ``declare.OPERATIONS``.
 """
 from . import (arithmetic, conversion, convolution, indexing, inplace, linalg, pointwise,
-               pooling, reduction, shape, sorting, special)
+               pooling, reduction, shape, sorting, special, trigonometric)
 from .declare import OPERATIONS, Operation, differentiable_operations, tensor_methods, top_level_functions
 
 __all__ = ["OPERATIONS", "Operation", "differentiable_operations", "tensor_methods",
            "top_level_functions", "arithmetic", "conversion", "convolution", "indexing",
-           "inplace", "linalg", "pointwise", "pooling", "reduction", "shape", "sorting", "special"]
+           "inplace", "linalg", "pointwise", "pooling", "reduction", "shape", "sorting", "special",
+           "trigonometric"]

@@ -6,6 +6,7 @@ recorded (``create_graph=True``) and differentiated again.
 """
 from contextlib import nullcontext
 
+from ..quiet import quiet
 from ..tape import OUTPUT, record
 from ..tensor import Tensor, wrap
 from .declare import alias, operation
@@ -289,3 +290,147 @@ def trunc(input):
     """y = x rounded towards zero;  dy/dx = 0"""
     _tensor_input("trunc", input)
     return _zero_gradient("trunc", input, input.device.xp.trunc(input.array))
+
+
+# -- more of PyTorch's pointwise math ------------------------------------------------------
+@operation(function=True, method=True)
+def exp2(input):
+    """y = 2ˣ;  dy/dx = 2ˣ·ln 2 = y·ln 2"""
+    x = _float_input("exp2", input)
+    def backward(ctx, grad):
+        y, = ctx.saved_tensors
+        return grad * y * _LN2
+    with quiet(x.device.xp):
+        y = x.device.xp.exp2(x.array)
+    return record("exp2", y, (x,), backward, save=(OUTPUT,))
+
+
+@operation(function=True, method=True)
+def log2(input):
+    """y = log₂ x;  dy/dx = 1/(x·ln 2)"""
+    x = _float_input("log2", input)
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        return grad / (x * _LN2)
+    with quiet(x.device.xp):
+        y = x.device.xp.log2(x.array)
+    return record("log2", y, (x,), backward, save=(x,))
+
+
+@operation(function=True, method=True)
+def log10(input):
+    """y = log₁₀ x;  dy/dx = 1/(x·ln 10)"""
+    x = _float_input("log10", input)
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        return grad / (x * _LN10)
+    with quiet(x.device.xp):
+        y = x.device.xp.log10(x.array)
+    return record("log10", y, (x,), backward, save=(x,))
+
+
+_LN2 = 0.6931471805599453
+_LN10 = 2.302585092994046
+
+
+@operation(function=True, method=True)
+def reciprocal(input):
+    """y = 1/x;  dy/dx = -1/x² = -y²"""
+    x = _float_input("reciprocal", input)
+    def backward(ctx, grad):
+        y, = ctx.saved_tensors
+        return -(grad * y * y)
+    with quiet(x.device.xp):
+        y = x.device.xp.reciprocal(x.array)
+    return record("reciprocal", y, (x,), backward, save=(OUTPUT,))
+
+
+@operation(function=True, method=True)
+def square(input):
+    """y = x²;  dy/dx = 2x  (integers stay integers)"""
+    x = _tensor_input("square", input)
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        return grad * x * 2
+    with quiet(x.device.xp):
+        y = x.device.xp.square(x.array)
+    return record("square", y, (x,), backward, save=(x,))
+
+
+@operation(function=True, method=True)
+def frac(input):
+    """y = x - trunc(x), the fractional part with x's sign;  dy/dx = 1"""
+    x = _tensor_input("frac", input)
+    if not x.dtype.is_floating_point:
+        raise TypeError(f"frac: expected a floating-point tensor, got {x.dtype}")
+    def backward(ctx, grad):
+        return grad
+    return record("frac", x.array - x.device.xp.trunc(x.array), (x,), backward)
+
+
+@operation(function=True, method=True)
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
+    """y = x, with nan, +∞ and -∞ replaced (by default with 0 and the largest and smallest
+    finite values of the dtype);  dy/dx = 1 where x is finite, else 0"""
+    x = _tensor_input("nan_to_num", input)
+    xp = x.device.xp
+    y = xp.nan_to_num(x.array, nan=nan, posinf=posinf, neginf=neginf)
+    def backward(ctx, grad):
+        finite = wrap(xp.isfinite(x.array), x.device)   # a constant of the graph
+        return grad * finite
+    return record("nan_to_num", y, (x,), backward)
+
+
+@operation(function=True, method=True)
+def logit(input, eps=None):
+    """y = ln(z/(1 - z)) with z = x clamped to [eps, 1 - eps] (when eps is given);
+    dy/dx = 1/(z(1 - z)), and 0 where x lies outside [eps, 1 - eps]"""
+    x = _float_input("logit", input)
+    xp = x.device.xp
+    z = x.array if eps is None else xp.clip(x.array, eps, 1 - eps)
+    with quiet(xp):
+        y = xp.log(z / (1 - z))
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        if eps is None:
+            return grad * (x * (1 - x)).reciprocal()
+        z = x.clamp(eps, 1 - eps)   # (finite slopes in both branches of the where)
+        inside = (x >= eps) & (x <= 1 - eps)
+        return grad * _where(inside, (z * (1 - z)).reciprocal(), 0.0)
+    return record("logit", y, (x,), backward, save=(x,))
+
+
+def _where(condition, input, other):
+    from .arithmetic import where
+    return where(condition, input, other)
+
+
+@operation(function=True, method=True, composite=True)
+def clamp_min(input, min):
+    """y = max(x, min): ``clamp(x, min=min)``"""
+    return clamp(input, min=min)
+
+
+@operation(function=True, method=True, composite=True)
+def clamp_max(input, max):
+    """y = min(x, max): ``clamp(x, max=max)``"""
+    return clamp(input, max=max)
+
+
+@operation(function=True, method=True, composite=True)
+def positive(input):
+    """y = x: the tensor itself (unary plus)"""
+    return _tensor_input("positive", input)
+
+
+@operation(function=True, method=True, differentiable=False)
+def signbit(input):
+    """True where the sign bit is set (x < 0, and -0.0)"""
+    return wrap(input.device.xp.signbit(_tensor_input("signbit", input).array), input.device)
+
+
+# Other names PyTorch gives the same functions (sgn is sign for real numbers).
+absolute = alias(abs, "absolute")
+negative = alias(neg, "negative")
+sgn = alias(sign, "sgn")
+fix = alias(trunc, "fix")
