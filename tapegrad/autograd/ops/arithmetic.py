@@ -5,6 +5,8 @@ operand was broadcast, its gradient is summed back to its own shape (`sum_to_sha
 Each backward computes only the gradients some input needs (``ctx.needs_input_grad``),
 and each op saves only the tensors its backward reads.
 """
+import math
+
 from ..operands import promote, sum_to_shape
 from ..quiet import quiet
 from ..tape import OUTPUT, record
@@ -84,7 +86,8 @@ def div(input, other, rounding_mode=None):
     if not x.dtype.is_floating_point:  # true division of integers gives floats, as in PyTorch
         from ...dtypes import get_default_dtype
         x, y = x.to(get_default_dtype()), y.to(get_default_dtype())
-    z = _broadcast("div", x.device.xp.true_divide, x, y)
+    with quiet(x.device.xp):   # x/0 is ±inf or nan without numpy's warning, as in PyTorch
+        z = _broadcast("div", x.device.xp.true_divide, x, y)
     x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
         y_saved, x_saved = ctx.saved_tensors
@@ -103,13 +106,14 @@ true_divide = alias(div, 'true_divide')
 def pow(input, exponent):
     """z = xʸ;  ∂z/∂x = y·xʸ⁻¹,  ∂z/∂y = xʸ·ln x  (taken as 0 where x = 0)"""
     if not hasattr(input, "shape"):  # number ** tensor
-        x, y = promote("pow", input, exponent)
+        return _number_to_the_power(input, exponent)
     elif not hasattr(exponent, "shape"):  # tensor ** number: the common case, kept simple
         return _pow_scalar(input, exponent)
     else:
         x, y = promote("pow", input, exponent)
     xp = x.device.xp
-    z = _broadcast("pow", xp.power, x, y)
+    with quiet(xp):
+        z = _broadcast("pow", xp.power, x, y)
     x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
         x_saved, y_saved, z_saved = ctx.saved_tensors
@@ -134,7 +138,8 @@ def _pow_scalar(x, exponent):
     if exponent == 2:
         z = xp.square(x.array)
     else:
-        z = xp.power(x.array, xp.asarray(exponent, dtype=x.array.dtype))
+        with quiet(xp):
+            z = xp.power(x.array, xp.asarray(exponent, dtype=x.array.dtype))
     def backward(ctx, grad):
         x_saved, = ctx.saved_tensors
         if exponent == 0:  # x⁰ = 1 everywhere, also at x = 0 where 0·x⁻¹ would give nan
@@ -143,6 +148,22 @@ def _pow_scalar(x, exponent):
             return grad * x_saved * 2
         return grad * exponent * x_saved.pow(exponent - 1)
     return record("pow", z, (x,), backward, save=(x,))
+
+
+def _number_to_the_power(base, exponent):
+    """z = bʸ for a number b;  dz/dy = bʸ·ln b  (0 for b = 0, as for a tensor base)"""
+    x, y = promote("pow", base, exponent)   # b as a 0-d tensor of the common dtype
+    xp = y.device.xp
+    with quiet(xp):
+        z = _broadcast("pow", xp.power, x, y)
+    log_base = math.log(base) if base > 0 else 0.0 if base == 0 else math.nan
+    def backward(ctx, grad):
+        z, = ctx.saved_tensors
+        return grad * z * log_base
+    out = record("pow", z, (y,), backward, save=(OUTPUT,))
+    if out.grad_fn is not None:
+        out.grad_fn.pytorch_name = "PowBackward2"   # PyTorch's overload for a number base
+    return out
 
 
 @operation(function=True, method=True)
@@ -177,7 +198,8 @@ def minimum(input, other):
 def floor_divide(input, other):
     """z = ⌊x / y⌋;  piecewise constant, so ∂z/∂x = ∂z/∂y = 0"""
     x, y = promote("floor_divide", input, other)
-    z = _broadcast("floor_divide", x.device.xp.floor_divide, x, y)
+    with quiet(x.device.xp):
+        z = _broadcast("floor_divide", x.device.xp.floor_divide, x, y)
     x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
         zeros = wrap(grad.device.xp.zeros_like(grad.array), grad.device)
@@ -190,7 +212,8 @@ def floor_divide(input, other):
 def remainder(input, other):
     """z = x - y·⌊x / y⌋ (sign of y, as Python's %);  ∂z/∂x = 1,  ∂z/∂y = -⌊x / y⌋"""
     x, y = promote("remainder", input, other)
-    z = _broadcast("remainder", x.device.xp.remainder, x, y)
+    with quiet(x.device.xp):
+        z = _broadcast("remainder", x.device.xp.remainder, x, y)
     x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
         x_saved, y_saved = ctx.saved_tensors
@@ -445,7 +468,8 @@ def fmod(input, other):
     x, y = promote("fmod", input, other)
     if not x.dtype.is_floating_point and bool((y.array == 0).any()):
         raise RuntimeError("fmod: integer division by zero (ZeroDivisionError)")
-    z = _broadcast("fmod", x.device.xp.fmod, x, y)
+    with quiet(x.device.xp):
+        z = _broadcast("fmod", x.device.xp.fmod, x, y)
     x_shape, y_shape = x.shape, y.shape
     def backward(ctx, grad):
         x, y = ctx.saved_tensors

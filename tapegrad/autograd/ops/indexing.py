@@ -270,7 +270,29 @@ def getitem(input, index):
     This is ``Tensor.__getitem__``.
     """
     key, repeats, tensors = _index_key("getitem", input, index)
-    return _index("getitem", input, key, repeats, tensors)
+    out = _index("getitem", input, key, repeats, tensors)
+    if out.grad_fn is not None:
+        out.grad_fn.pytorch_name = _pytorch_name_of_reading(index)
+    return out
+
+
+def _pytorch_name_of_reading(index):
+    """PyTorch records x[index] as its last step: x[1:, 0] is a select of a slice."""
+    if isinstance(index, slice):   # x[:] too
+        return "SliceBackward0"
+    name = "AliasBackward0"
+    for part in index if isinstance(index, tuple) else (index,):
+        if part is Ellipsis or (isinstance(part, slice) and part == slice(None)):
+            continue
+        if part is None:
+            name = "UnsqueezeBackward0"
+        elif isinstance(part, slice):
+            name = "SliceBackward0"
+        elif isinstance(part, int) and not isinstance(part, bool):
+            name = "SelectBackward0"
+        else:   # index arrays, masks: one gather
+            return "IndexBackward0"
+    return name
 
 
 @operation(method="__setitem__")

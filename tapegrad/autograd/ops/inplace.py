@@ -190,7 +190,8 @@ def copy_(input, src):
 
 
 def _broadcast_copy(destination, src):
-    """y = src broadcast to the destination's shape, dtype and device;  ∂L/∂src = Σ copies"""
+    """y = src broadcast to the destination's shape, dtype and device;
+    ∂L/∂src = Σ copies, and ∂L/∂(the destination's old values) = 0, as in PyTorch"""
     from ..operands import sum_to_shape
     from .conversion import to
     shape = tuple(destination.shape)
@@ -201,8 +202,10 @@ def _broadcast_copy(destination, src):
         raise RuntimeError(f"copy_: the source of shape {tuple(moved.shape)} cannot be "
                            f"broadcast to the destination's shape {shape}") from None
     def backward(ctx, grad):
-        return sum_to_shape(grad, tuple(moved.shape))
-    return record("copy", values, (moved,), backward)
+        return (wrap(grad.device.xp.zeros_like(grad.array), grad.device)
+                if ctx.needs_input_grad[0] else None,
+                sum_to_shape(grad, tuple(moved.shape)) if ctx.needs_input_grad[1] else None)
+    return record("copy", values, (destination, moved), backward)
 
 
 # -- in-place forms of common pointwise functions: x.exp_() is x ← exp(x) --------------------

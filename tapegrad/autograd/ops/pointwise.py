@@ -53,7 +53,9 @@ def exp(input):
     def backward(ctx, grad):
         y, = ctx.saved_tensors
         return grad * y
-    return record("exp", x.device.xp.exp(x.array), (x,), backward, save=(OUTPUT,))
+    with quiet(x.device.xp):   # inf and nan without numpy's warning, as in PyTorch
+        y = x.device.xp.exp(x.array)
+    return record("exp", y, (x,), backward, save=(OUTPUT,))
 
 
 @operation(function=True, method=True)
@@ -63,7 +65,9 @@ def expm1(input):
     def backward(ctx, grad):
         y, = ctx.saved_tensors
         return grad * (y + 1)
-    return record("expm1", x.device.xp.expm1(x.array), (x,), backward, save=(OUTPUT,))
+    with quiet(x.device.xp):   # inf and nan without numpy's warning, as in PyTorch
+        y = x.device.xp.expm1(x.array)
+    return record("expm1", y, (x,), backward, save=(OUTPUT,))
 
 
 @operation(function=True, method=True)
@@ -73,7 +77,9 @@ def log(input):
     def backward(ctx, grad):
         x, = ctx.saved_tensors
         return grad / x
-    return record("log", x.device.xp.log(x.array), (x,), backward, save=(x,))
+    with quiet(x.device.xp):   # inf and nan without numpy's warning, as in PyTorch
+        y = x.device.xp.log(x.array)
+    return record("log", y, (x,), backward, save=(x,))
 
 
 @operation(function=True, method=True)
@@ -83,7 +89,9 @@ def log1p(input):
     def backward(ctx, grad):
         x, = ctx.saved_tensors
         return grad / (x + 1)
-    return record("log1p", x.device.xp.log1p(x.array), (x,), backward, save=(x,))
+    with quiet(x.device.xp):   # inf and nan without numpy's warning, as in PyTorch
+        y = x.device.xp.log1p(x.array)
+    return record("log1p", y, (x,), backward, save=(x,))
 
 
 @operation(function=True, method=True)
@@ -93,7 +101,9 @@ def sqrt(input):
     def backward(ctx, grad):
         y, = ctx.saved_tensors
         return grad / (y * 2)
-    return record("sqrt", x.device.xp.sqrt(x.array), (x,), backward, save=(OUTPUT,))
+    with quiet(x.device.xp):   # inf and nan without numpy's warning, as in PyTorch
+        y = x.device.xp.sqrt(x.array)
+    return record("sqrt", y, (x,), backward, save=(OUTPUT,))
 
 
 @operation(function=True, method=True)
@@ -104,7 +114,9 @@ def rsqrt(input):
     def backward(ctx, grad):
         y, = ctx.saved_tensors
         return grad * (y * y * y) * -0.5
-    return record("rsqrt", xp.reciprocal(xp.sqrt(x.array)), (x,), backward, save=(OUTPUT,))
+    with quiet(xp):
+        y = xp.reciprocal(xp.sqrt(x.array))
+    return record("rsqrt", y, (x,), backward, save=(OUTPUT,))
 
 
 @operation(function=True, method=True)

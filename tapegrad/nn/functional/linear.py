@@ -37,8 +37,8 @@ def linear(input, weight, bias=None):
         if not (input.device is weight.device is bias.device):
             check_same_device("linear", input, weight, bias)
         if input.ndim == 2 and weight.ndim == 2:   # a batch of rows: one fused operation
-            return addmm(bias, input, weight.mT)
-    output = input @ (weight.mT if weight.ndim == 2 else weight)
+            return addmm(bias, input, weight.t())   # (t(), as PyTorch records it)
+    output = input @ (weight.t() if weight.ndim == 2 else weight)
     return output if bias is None else output + bias
 
 
