@@ -115,6 +115,7 @@ class Tensor:
     def broadcast_to(self, shape: Any) -> Any: """y = x broadcast to ``shape`` (a view);  ∂L/∂x = ∂L/∂y summed over the copies"""
     def ceil(self) -> Any: """y = ⌈x⌉;  dy/dx = 0"""
     def ceil_(self, *args: Any, **kwargs: Any) -> Any: """x ← ceil(x, …), in place"""
+    def cholesky(self, *, upper: Any = False) -> Any: """The lower-triangular L with A = L Lᵀ (U = Lᵀ when ``upper``), from A's lower triangle."""
     def chunk(self, chunks: Any, dim: Any = 0) -> Any: """x cut along ``dim`` into ``chunks`` pieces of ceil(n/chunks) (the last smaller; fewer"""
     def clamp(self, min: Any = None, max: Any = None) -> Any: """y = min(max(x, lo), hi);  dy/dx = 1 where lo ≤ x ≤ hi, else 0"""
     def clamp_(self, min: Any = None, max: Any = None) -> Any: ...
@@ -142,7 +143,7 @@ class Tensor:
     def detach(self) -> Any: """The same values (shared memory, shared version counter), cut off from the tape."""
     def detach_(self) -> Any: ...
     device: Any
-    def digamma(self) -> Any: """y = ψ(x) = Γ'(x)/Γ(x);  dy/dx = ψ'(x) = polygamma(1, x)"""
+    def digamma(self) -> Any: """y = ψ(x) = Γ'(x)/Γ(x);  dy/dx = ψ⁽¹⁾(x)"""
     def dim(self) -> Any: ...
     def div(self, other: Any, rounding_mode: Any = None) -> Any: """z = x / y;  ∂z/∂x = 1/y,  ∂z/∂y = -x/y²"""
     def div_(self, other: Any) -> Any: ...
@@ -198,6 +199,7 @@ class Tensor:
     def is_floating_point(self) -> Any: ...
     @property
     def is_leaf(self) -> Any: ...
+    def is_shared(self) -> Any: ...
     def isclose(self, other: Any, rtol: Any = 1e-05, atol: Any = 1e-08, equal_nan: Any = False) -> Any: """|x - y| ≤ atol + rtol·|y|, elementwise, as a bool tensor"""
     def item(self) -> Any: """The one value of a one-element tensor, as a Python number."""
     def kthvalue(self, k: Any, dim: Any = -1, keepdim: Any = False) -> Any: """The k-th smallest element along dim (k counts from 1) and its index;"""
@@ -205,7 +207,7 @@ class Tensor:
     def le(self, other: Any) -> Any: ...
     def lerp(self, end: Any, weight: Any) -> Any: """z = x + w·(e - x);  ∂z/∂x = 1 - w,  ∂z/∂e = w,  ∂z/∂w = e - x"""
     def lerp_(self, *args: Any, **kwargs: Any) -> Any: """x ← lerp(x, …), in place"""
-    def lgamma(self) -> Any: """y = ln |Γ(x)|;  dy/dx = ψ(x) (digamma)"""
+    def lgamma(self) -> Any: """y = ln |Γ(x)|;  dy/dx = ψ(x)"""
     def log(self) -> Any: """y = ln x;  dy/dx = 1/x"""
     def log10(self) -> Any: """y = log₁₀ x;  dy/dx = 1/(x·ln 10)"""
     def log10_(self, *args: Any, **kwargs: Any) -> Any: """x ← log10(x, …), in place"""
@@ -260,7 +262,7 @@ class Tensor:
     def numpy(self) -> Any: """The values as a numpy array (sharing memory on the cpu)."""
     def outer(self, vec2: Any) -> Any: """zᵢⱼ = xᵢ·yⱼ;  ∂L/∂x = ∂L/∂z @ y,  ∂L/∂y = x @ ∂L/∂z"""
     def permute(self, *dims: Any) -> Any: """y = x with its dims reordered: y.shape[i] = x.shape[dims[i]];  the gradient is put"""
-    def polygamma(self, n: Any) -> Any: """``x.polygamma(n)`` is ``polygamma(n, x)``."""
+    def polygamma(self, n: Any) -> Any: """x.polygamma(n) is polygamma(n, x): PyTorch's method takes n first too."""
     def positive(self) -> Any: """y = x: the tensor itself (unary plus)"""
     def pow(self, exponent: Any) -> Any: """z = xʸ;  ∂z/∂x = y·xʸ⁻¹,  ∂z/∂y = xʸ·ln x  (taken as 0 where x = 0)"""
     def pow_(self, exponent: Any) -> Any: ...
@@ -291,6 +293,7 @@ class Tensor:
     def sgn(self) -> Any: """y = sign(x) ∈ {-1, 0, 1};  dy/dx = 0"""
     @property
     def shape(self) -> Any: ...
+    def share_memory_(self) -> Any: """Move the values of this cpu tensor into shared memory, in place, so that the"""
     def sigmoid(self) -> Any: """y = 1/(1 + e⁻ˣ);  dy/dx = y(1 - y)"""
     def sigmoid_(self, *args: Any, **kwargs: Any) -> Any: """x ← sigmoid(x, …), in place"""
     def sign(self) -> Any: """y = sign(x) ∈ {-1, 0, 1};  dy/dx = 0"""

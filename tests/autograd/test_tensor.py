@@ -113,7 +113,7 @@ def test_assigned_grad_must_match_shape_and_dtype():
 def test_repr_shows_values_and_grad_state():
     assert repr(tg.tensor([1.0, 2.0])) == "tensor([1., 2.])"
     assert "requires_grad=True" in repr(tg.ones(1, requires_grad=True))
-    assert "grad_fn=<MulBackward>" in repr(tg.ones(1, requires_grad=True) * 2)
+    assert "grad_fn=<MulBackward0>" in repr(tg.ones(1, requires_grad=True) * 2)
     assert "dtype=tapegrad.float64" in repr(tg.ones(1, dtype=tg.float64))
 
 

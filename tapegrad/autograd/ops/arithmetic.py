@@ -9,7 +9,7 @@ import math
 
 from ..operands import promote, sum_to_shape
 from ..quiet import quiet
-from ..tape import OUTPUT, record
+from ..tape import OUTPUT, notify, observers, record
 from ..tensor import wrap
 from .declare import alias, operation
 
@@ -40,7 +40,7 @@ def add(input, other, alpha=1):
         return (sum_to_shape(grad, x_shape) if ctx.needs_input_grad[0] else None,
                 sum_to_shape(grad * alpha if alpha != 1 else grad, y_shape)
                 if ctx.needs_input_grad[1] else None)
-    return record("add", z, (x, y), backward)
+    return record("add", z, (x, y), backward, attrs={"alpha": alpha})
 
 
 @operation(function=True, method=True)
@@ -53,7 +53,7 @@ def sub(input, other, alpha=1):
     def backward(ctx, grad):
         return (sum_to_shape(grad, x_shape) if ctx.needs_input_grad[0] else None,
                 sum_to_shape(grad * -alpha, y_shape) if ctx.needs_input_grad[1] else None)
-    return record("sub", z, (x, y), backward)
+    return record("sub", z, (x, y), backward, attrs={"alpha": alpha})
 
 
 @operation(function=True, method=True)
@@ -147,7 +147,7 @@ def _pow_scalar(x, exponent):
         if exponent == 2:
             return grad * x_saved * 2
         return grad * exponent * x_saved.pow(exponent - 1)
-    return record("pow", z, (x,), backward, save=(x,))
+    return record("pow", z, (x,), backward, save=(x,), attrs={"exponent": exponent})
 
 
 def _number_to_the_power(base, exponent):
@@ -160,7 +160,7 @@ def _number_to_the_power(base, exponent):
     def backward(ctx, grad):
         z, = ctx.saved_tensors
         return grad * z * log_base
-    out = record("pow", z, (y,), backward, save=(OUTPUT,))
+    out = record("pow", z, (y,), backward, save=(OUTPUT,), attrs={"base": base})
     if out.grad_fn is not None:
         out.grad_fn.pytorch_name = "PowBackward2"   # PyTorch's overload for a number base
     return out
@@ -252,7 +252,8 @@ def where(condition, input, other):
                 if ctx.needs_input_grad[0] else None,
                 sum_to_shape(where(condition, zero, grad), y_shape)
                 if ctx.needs_input_grad[1] else None)
-    return record("where", z, (x, y), backward, save=(condition,))
+    return record("where", z, (x, y), backward, save=(condition,),
+                  attrs={"condition": condition})
 
 
 @operation(method="where", composite=True)
@@ -264,7 +265,10 @@ def where_method(input, condition, other):
 # -- comparisons: bool results, no gradient -------------------------------------------------
 def _compare(op, function, input, other):
     x, y = promote(op, input, other)
-    return wrap(_broadcast(op, function, x, y), x.device)
+    out = wrap(_broadcast(op, function, x, y), x.device)
+    if observers:   # not on the tape (no gradient), but tracers must see it
+        notify(op, (x, y), (out,), None, None)
+    return out
 
 
 @operation(function=True, method=True, differentiable=False)
@@ -319,7 +323,10 @@ def equal(input, other):
 
 @operation(function=True, method=True, differentiable=False)
 def logical_not(input):
-    return wrap(input.device.xp.logical_not(input.array), input.device)
+    out = wrap(input.device.xp.logical_not(input.array), input.device)
+    if observers:   # not on the tape (no gradient), but tracers must see it
+        notify("logical_not", (input,), (out,), None, None)
+    return out
 
 
 @operation(function=True, method=True, differentiable=False)
@@ -370,7 +377,7 @@ def rsub(input, other, alpha=1):
         def backward_from_number(ctx, grad):
             return grad * -alpha
         return record("rsub", y.array - (x.array if alpha == 1 else x.array * alpha), (x,),
-                      backward_from_number)
+                      backward_from_number, attrs={"other": other, "alpha": alpha})
     x, y = promote("rsub", input, other)
     x_shape, y_shape = x.shape, y.shape
     def backward(ctx, grad):
@@ -378,7 +385,7 @@ def rsub(input, other, alpha=1):
                 sum_to_shape(grad, y_shape) if ctx.needs_input_grad[1] else None)
     z = _broadcast("rsub", x.device.xp.subtract, y, x if alpha == 1 else wrap(x.array * alpha,
                                                                                 x.device))
-    return record("rsub", z, (x, y), backward)
+    return record("rsub", z, (x, y), backward, attrs={"alpha": alpha})
 
 
 @operation(function=True, method=True)

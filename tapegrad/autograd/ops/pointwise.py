@@ -255,7 +255,7 @@ def clamp(input, min=None, max=None):
         if max is not None:
             inside = inside & (x <= max)
         return grad * inside
-    return record("clamp", result, (x,), backward, save=(x,))
+    return record("clamp", result, (x,), backward, save=(x,), attrs={"min": min, "max": max})
 
 
 clip = alias(clamp, 'clip')
@@ -387,9 +387,9 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
     x = _tensor_input("nan_to_num", input)
     xp = x.device.xp
     y = xp.nan_to_num(x.array, nan=nan, posinf=posinf, neginf=neginf)
+    finite, device = xp.isfinite(x.array), x.device   # (the mask is kept, not x)
     def backward(ctx, grad):
-        finite = wrap(xp.isfinite(x.array), x.device)   # a constant of the graph
-        return grad * finite
+        return grad * wrap(finite, device)   # a constant of the graph
     return record("nan_to_num", y, (x,), backward)
 
 

@@ -1,4 +1,5 @@
-"""Special functions: ``erf``, the error function (for the exact GELU).
+"""Special functions: ``erf``, the error function (for the exact GELU), ``erfc``, ``erfinv``
+and ``mvlgamma`` (lgamma and its family are in gamma_functions.py).
 
 numpy has no erf, so the cpu forward is a numba ufunc over Python's ``math.erf``
 (compiled on first use, cached on disk); on a GPU, cupy's own ``cupyx.scipy.special.erf``.
@@ -45,19 +46,18 @@ def erf(input):
     return record("erf", _erf_array(x.device.xp, x.array), (x,), backward, save=(x,))
 
 
-# -- more special functions: numba ufuncs on the cpu (kernels/cpu/special.py), cupy's on a GPU
-_CUPY_NAMES = {"erfc": "erfc", "erfinv": "erfinv", "lgamma": "gammaln", "digamma": "digamma",
-               "polygamma": "polygamma"}
+# -- erfc and erfinv: numba ufuncs on the cpu (kernels/cpu/special.py), cupy's on a GPU
+_CUPY_NAMES = {"erfc": "erfc", "erfinv": "erfinv"}
 
 
-def _special_array(name, xp, a, *leading):
-    """``name``(*leading, a) on the backend array ``a`` (float16 is computed in float32)."""
+def _special_array(name, xp, a):
+    """``name``(a) on the backend array ``a`` (float16 is computed in float32)."""
     if xp.__name__ == "cupy":
         import cupyx.scipy.special   # only where cupy is installed
-        return getattr(cupyx.scipy.special, _CUPY_NAMES[name])(*leading, a).astype(a.dtype)
+        return getattr(cupyx.scipy.special, _CUPY_NAMES[name])(a).astype(a.dtype)
     from ...kernels.cpu.special import ufunc
     computed = a.astype("float32") if a.dtype.itemsize < 4 else a
-    return xp.asarray(ufunc(name)(*leading, computed)).astype(a.dtype, copy=False)
+    return xp.asarray(ufunc(name)(computed)).astype(a.dtype, copy=False)
 
 
 @operation(function=True, method=True)
@@ -81,50 +81,10 @@ def erfinv(input):
                   save=(OUTPUT,))
 
 
-@operation(function=True, method=True)
-def lgamma(input):
-    """y = ln |Γ(x)|;  dy/dx = ψ(x) (digamma)"""
-    x = _float_input("lgamma", input)
-    def backward(ctx, grad):
-        x, = ctx.saved_tensors
-        return grad * digamma(x)
-    return record("lgamma", _special_array("lgamma", x.device.xp, x.array), (x,), backward,
-                  save=(x,))
-
-
-@operation(function=True, method=True)
-def digamma(input):
-    """y = ψ(x) = Γ'(x)/Γ(x);  dy/dx = ψ'(x) = polygamma(1, x)"""
-    x = _float_input("digamma", input)
-    def backward(ctx, grad):
-        x, = ctx.saved_tensors
-        return grad * polygamma(1, x)
-    return record("digamma", _special_array("digamma", x.device.xp, x.array), (x,), backward,
-                  save=(x,))
-
-
-@operation(function=True)
-def polygamma(n, input):
-    """y = ψ⁽ⁿ⁾(x), the n-th derivative of digamma;  dy/dx = ψ⁽ⁿ⁺¹⁾(x)"""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise ValueError(f"polygamma: the order n must be an int ≥ 0, got {n!r}")
-    x = _float_input("polygamma", input)
-    def backward(ctx, grad):
-        x, = ctx.saved_tensors
-        return grad * polygamma(n + 1, x)
-    return record("polygamma", _special_array("polygamma", x.device.xp, x.array, n), (x,),
-                  backward, save=(x,))
-
-
-@operation(method="polygamma", composite=True)
-def polygamma_method(input, n):
-    """``x.polygamma(n)`` is ``polygamma(n, x)``."""
-    return polygamma(n, input)
-
-
 @operation(function=True, method=True, composite=True)
 def mvlgamma(input, p):
     """y = ln Γ_p(x) = p(p-1)/4·ln π + Σⱼ₌₀^{p-1} ln Γ(x - j/2), for every x > (p - 1)/2"""
+    from .gamma_functions import lgamma
     x = _float_input("mvlgamma", input)
     if not bool((x.array > (p - 1) / 2).all()):
         raise ValueError(f"mvlgamma: all elements must be greater than (p-1)/2 = {(p - 1) / 2}")
