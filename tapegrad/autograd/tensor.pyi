@@ -28,6 +28,7 @@ class Tensor:
     def __eq__(self, other: Any) -> Any: """``x == y`` elementwise; ``x == None`` (or a string…) is plainly False, as in PyTorch."""
     def __float__(self) -> Any: ...
     def __floordiv__(self, other: Any) -> Any: """z = ⌊x / y⌋;  piecewise constant, so ∂z/∂x = ∂z/∂y = 0"""
+    def __format__(self, format_spec: Any) -> Any: """``f"{loss:.4f}"`` formats a 0-d tensor's number; any other tensor prints as str()"""
     def __ge__(self, other: Any) -> Any: ...
     def __getitem__(self, index: Any) -> Any: """y = x[index];  ∂L/∂x = zeros(x.shape) with ∂L/∂y added in at index (repeats add up)"""
     def __gt__(self, other: Any) -> Any: ...
@@ -104,6 +105,7 @@ class Tensor:
     def atan_(self, *args: Any, **kwargs: Any) -> Any: """x ← atan(x, …), in place"""
     def atanh(self) -> Any: """y = artanh x;  dy/dx = 1/(1 - x²)"""
     def backward(self, gradient: Any = None, retain_graph: Any = None, create_graph: Any = False) -> Any: """Add d(self)/d(leaf) · gradient into ``leaf.grad`` for every leaf that requires grad."""
+    def bernoulli_(self, p: Any = 0.5, *, generator: Any = None) -> Any: """x ← 1 with probability p, else 0 (p a number or a tensor broadcast to x)"""
     def bitwise_and(self, other: Any) -> Any: ...
     def bitwise_left_shift(self, other: Any) -> Any: ...
     def bitwise_not(self) -> Any: ...
@@ -168,6 +170,7 @@ class Tensor:
     def expand_as(self, other: Any) -> Any: """y = x expanded to other's shape;  ∂L/∂x = ∂L/∂y summed over the copies"""
     def expm1(self) -> Any: """y = eˣ - 1 (accurate near 0);  dy/dx = eˣ = y + 1"""
     def expm1_(self, *args: Any, **kwargs: Any) -> Any: """x ← expm1(x, …), in place"""
+    def exponential_(self, lambd: Any = 1.0, *, generator: Any = None) -> Any: """x ← samples of the exponential distribution with rate λ (mean 1/λ)"""
     def fill_(self, value: Any) -> Any: """x ← value everywhere; a one-element tensor value receives the summed gradient"""
     def fix(self) -> Any: """y = x rounded towards zero;  dy/dx = 0"""
     def flatten(self, start_dim: Any = 0, end_dim: Any = -1) -> Any: """y = x with dims start_dim … end_dim merged into one;  the gradient is reshaped back"""
@@ -244,6 +247,7 @@ class Tensor:
     def movedim(self, source: Any, destination: Any) -> Any: """y = x with the dims ``source`` moved to the positions ``destination``, the others"""
     def mul(self, other: Any) -> Any: """z = x·y;  ∂z/∂x = y,  ∂z/∂y = x"""
     def mul_(self, other: Any) -> Any: ...
+    def multinomial(self, num_samples: Any, replacement: Any = False, *, generator: Any = None) -> Any: """``num_samples`` category indices per row of non-negative weights (int64): with"""
     def multiply(self, other: Any) -> Any: """z = x·y;  ∂z/∂x = y,  ∂z/∂y = x"""
     def mv(self, vec: Any) -> Any: """z = A @ v, zᵢ = Σₖ Aᵢₖ·vₖ;  ∂L/∂A = ∂L/∂z ⊗ v,  ∂L/∂v = Aᵀ @ ∂L/∂z"""
     def mvlgamma(self, p: Any) -> Any: """y = ln Γ_p(x) = p(p-1)/4·ln π + Σⱼ₌₀^{p-1} ln Γ(x - j/2), for every x > (p - 1)/2"""
@@ -256,8 +260,15 @@ class Tensor:
     def neg(self) -> Any: """y = -x;  dy/dx = -1"""
     def neg_(self, *args: Any, **kwargs: Any) -> Any: """x ← neg(x, …), in place"""
     def negative(self) -> Any: """y = -x;  dy/dx = -1"""
+    def new_empty(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: Any = False) -> Any: """an uninitialised tensor of ``size`` (here: zeros), with input's dtype and device"""
+    def new_full(self, size: Any, fill_value: Any, *, dtype: Any = None, device: Any = None, requires_grad: Any = False) -> Any: """``fill_value`` everywhere in ``size``, with input's dtype and device unless given"""
+    def new_ones(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: Any = False) -> Any: """ones of ``size``, with input's dtype and device unless given"""
+    def new_tensor(self, data: Any, *, dtype: Any = None, device: Any = None, requires_grad: Any = False) -> Any: """a copy of ``data`` (never a view of it), with input's dtype and device unless given"""
+    def new_zeros(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: Any = False) -> Any: """zeros of ``size``, with input's dtype and device unless given"""
     def nextafter(self, other: Any) -> Any: """The next float after x in the direction of y"""
     def nonzero(self, *, as_tuple: Any = False) -> Any: """The positions of the non-zero elements: an int64 tensor (count, ndim), or with"""
+    def norm(self, p: Any = 'fro', dim: Any = None, keepdim: Any = False, dtype: Any = None) -> Any: """PyTorch's older norm: the p-norm of all elements (or over ``dim``); 'fro' is the"""
+    def normal_(self, mean: Any = 0.0, std: Any = 1.0, *, generator: Any = None) -> Any: """x ← samples of N(mean, std²)"""
     def numel(self) -> Any: ...
     def numpy(self) -> Any: """The values as a numpy array (sharing memory on the cpu)."""
     def outer(self, vec2: Any) -> Any: """zᵢⱼ = xᵢ·yⱼ;  ∂L/∂x = ∂L/∂z @ y,  ∂L/∂y = x @ ∂L/∂z"""
@@ -268,6 +279,7 @@ class Tensor:
     def pow_(self, exponent: Any) -> Any: ...
     def prod(self, dim: Any = None, keepdim: Any = False, dtype: Any = None) -> Any: """y = Πᵢ xᵢ over ``dim`` (one dim, or all);  ∂y/∂xᵢ = Π_{k≠i} xₖ  (y/xᵢ when no xₖ is 0)"""
     def rad2deg(self) -> Any: """y = x·180/π;  dy/dx = 180/π"""
+    def random_(self, from_: Any = 0, to: Any = None, *, generator: Any = None) -> Any: """x ← integers drawn uniformly from [from_, to): ``random_(to)`` means [0, to), and"""
     def reciprocal(self) -> Any: """y = 1/x;  dy/dx = -1/x² = -y²"""
     def reciprocal_(self, *args: Any, **kwargs: Any) -> Any: """x ← reciprocal(x, …), in place"""
     def register_hook(self, hook: Any) -> Any: """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor replaces it."""
@@ -313,6 +325,7 @@ class Tensor:
     def square(self) -> Any: """y = x²;  dy/dx = 2x  (integers stay integers)"""
     def square_(self, *args: Any, **kwargs: Any) -> Any: """x ← square(x, …), in place"""
     def squeeze(self, dim: Any = None) -> Any: """y = x without its size-1 dims (all of them, or those of ``dim``);  the gradient is"""
+    def squeeze_(self, dim: Any = None) -> Any: ...
     def std(self, dim: Any = None, unbiased: Any = None, keepdim: Any = False, *, correction: Any = None) -> Any: """y = √var(x);  ∂y/∂xᵢ = ∂var/∂xᵢ / (2y) = (xᵢ - x̄) / ((N - correction)·y)"""
     def sub(self, other: Any, alpha: Any = 1) -> Any: """z = x - α·y;  ∂z/∂x = 1,  ∂z/∂y = -α"""
     def sub_(self, other: Any, alpha: Any = 1) -> Any: ...
@@ -321,6 +334,7 @@ class Tensor:
     def swapaxes(self, dim0: Any, dim1: Any) -> Any: """y = x with dims dim0 and dim1 swapped;  the gradient is swapped back"""
     def swapdims(self, dim0: Any, dim1: Any) -> Any: """y = x with dims dim0 and dim1 swapped;  the gradient is swapped back"""
     def t(self) -> Any: """y = xᵀ for a matrix (x itself, as a view, for 0-d and 1-d);  the gradient is transposed"""
+    def t_(self) -> Any: ...
     def take_along_dim(self, indices: Any, dim: Any = None) -> Any: """gather with broadcasting (and, without dim, on the flattened tensor);  ∂ as gather"""
     def tan(self) -> Any: """y = tan x;  dy/dx = 1 + tan² x = 1 + y²"""
     def tan_(self, *args: Any, **kwargs: Any) -> Any: """x ← tan(x, …), in place"""
@@ -330,15 +344,19 @@ class Tensor:
     def tolist(self) -> Any: ...
     def topk(self, k: Any, dim: Any = -1, largest: Any = True, sorted: Any = True) -> Any: """The k largest (or smallest) elements along dim and their indices (always in order:"""
     def transpose(self, dim0: Any, dim1: Any) -> Any: """y = x with dims dim0 and dim1 swapped;  the gradient is swapped back"""
+    def transpose_(self, dim0: Any, dim1: Any) -> Any: ...
     def tril(self, diagonal: Any = 0) -> Any: """y = x with the elements above the ``diagonal``-th diagonal of the last two dims set"""
     def triu(self, diagonal: Any = 0) -> Any: """y = x with the elements below the ``diagonal``-th diagonal of the last two dims set"""
     def true_divide(self, other: Any, rounding_mode: Any = None) -> Any: """z = x / y;  ∂z/∂x = 1/y,  ∂z/∂y = -x/y²"""
     def trunc(self) -> Any: """y = x rounded towards zero;  dy/dx = 0"""
     def trunc_(self, *args: Any, **kwargs: Any) -> Any: """x ← trunc(x, …), in place"""
+    def type(self, dtype: Any = None, non_blocking: Any = False) -> Any: """``x.type()`` is PyTorch's name of x's type ('torch.FloatTensor', 'torch.cuda."""
     def type_as(self, other: Any) -> Any: ...
     def unbind(self, dim: Any = 0) -> Any: """x cut along ``dim`` into its slices, that dim removed;  ∂L/∂x = the slices' gradients"""
     def unflatten(self, dim: Any, sizes: Any) -> Any: """y = x with dim split into several dims of the given sizes;  the gradient is reshaped back"""
+    def uniform_(self, from_: Any = 0.0, to: Any = 1.0, *, generator: Any = None) -> Any: """x ← samples of U(from_, to)"""
     def unsqueeze(self, dim: Any) -> Any: """y = x with a new dim of size 1 at ``dim``;  the gradient is reshaped back"""
+    def unsqueeze_(self, dim: Any) -> Any: ...
     def var(self, dim: Any = None, unbiased: Any = None, keepdim: Any = False, *, correction: Any = None) -> Any: """y = Σᵢ (xᵢ - x̄)² / (N - correction);  ∂y/∂xᵢ = 2(xᵢ - x̄)/(N - correction)"""
     def view(self, *shape: Any) -> Any: """y = x with a new shape, sharing x's memory;  the gradient is reshaped back"""
     def view_as(self, other: Any) -> Any: """y = x viewed with other's shape;  the gradient is reshaped back"""

@@ -375,3 +375,40 @@ def test_copy_gradients_match_pytorch():
         (x * x).sum().backward()
         grads.append((a.grad.tolist(), src.grad.tolist()))
     assert grads[0] == grads[1]
+
+
+# -- in-place changes of shape ----------------------------------------------------------------
+def test_squeeze_unsqueeze_t_and_transpose_in_place_change_the_tensor_itself():
+    x = tg.zeros(1, 3, 1)
+    assert x.squeeze_() is x and x.shape == (3,)
+    x.unsqueeze_(0)
+    assert x.shape == (1, 3)
+    x.t_()
+    assert x.shape == (3, 1)
+    x.transpose_(0, 1)
+    assert x.shape == (1, 3)
+    y = tg.zeros(2, 1, 4)
+    y.squeeze_(1)
+    assert y.shape == (2, 4) and y._version == 1
+
+
+def test_a_shape_change_in_place_is_recorded_and_refused_on_a_leaf():
+    a = tg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = a * 2
+    y.unsqueeze_(0)
+    assert y.grad_fn.name() == "UnsqueezeBackward0"
+    (y * tg.tensor([[1.0, 10.0, 100.0]])).sum().backward()
+    assert a.grad.tolist() == [2.0, 20.0, 200.0]
+    with pytest.raises(RuntimeError, match="leaf"):
+        a.unsqueeze_(0)
+
+
+def test_shape_changes_in_place_match_pytorch():
+    torch = pytest.importorskip("torch")
+    shapes = []
+    for lib in (tg, torch):
+        x = lib.zeros(1, 2, 1, 3)
+        x.squeeze_(0)
+        x.unsqueeze_(-1)
+        shapes.append(tuple(x.squeeze_().t_().shape))
+    assert shapes[0] == shapes[1]

@@ -91,11 +91,9 @@ def describe(node):
 
 
 def build(lib, expression):
-    x = lib.tensor(X, requires_grad=True)
-    c = lib.tensor(X)
-    m = lib.tensor(M, requires_grad=True)
-    F = lib.nn.functional   # noqa: F841  (used by the expressions)
-    return eval(expression)
+    names = {"lib": lib, "F": lib.nn.functional, "x": lib.tensor(X, requires_grad=True),
+             "c": lib.tensor(X), "m": lib.tensor(M, requires_grad=True)}
+    return eval(expression, names)
 
 
 @pytest.mark.parametrize("expression", EXPRESSIONS)

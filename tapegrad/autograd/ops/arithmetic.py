@@ -25,7 +25,7 @@ def _broadcast(op, function, x, y):
         raise
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def add(input, other, alpha=1):
     """z = x + α·y;  ∂z/∂x = 1,  ∂z/∂y = α"""
     x, y = promote("add", input, other)
@@ -43,7 +43,7 @@ def add(input, other, alpha=1):
     return record("add", z, (x, y), backward, attrs={"alpha": alpha})
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def sub(input, other, alpha=1):
     """z = x - α·y;  ∂z/∂x = 1,  ∂z/∂y = -α"""
     x, y = promote("sub", input, other)
@@ -56,7 +56,7 @@ def sub(input, other, alpha=1):
     return record("sub", z, (x, y), backward, attrs={"alpha": alpha})
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def mul(input, other):
     """z = x·y;  ∂z/∂x = y,  ∂z/∂y = x"""
     x, y = promote("mul", input, other)
@@ -71,7 +71,7 @@ def mul(input, other):
                   save=(x if y.requires_grad else None, y if x.requires_grad else None))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def div(input, other, rounding_mode=None):
     """z = x / y;  ∂z/∂x = 1/y,  ∂z/∂y = -x/y²"""
     if rounding_mode == "floor":
@@ -102,7 +102,7 @@ def div(input, other, rounding_mode=None):
 true_divide = alias(div, 'true_divide')
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def pow(input, exponent):
     """z = xʸ;  ∂z/∂x = y·xʸ⁻¹,  ∂z/∂y = xʸ·ln x  (taken as 0 where x = 0)"""
     if not hasattr(input, "shape"):  # number ** tensor
@@ -166,7 +166,7 @@ def _number_to_the_power(base, exponent):
     return out
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def maximum(input, other):
     """z = max(x, y);  the gradient goes to the larger input (split evenly on ties)"""
     x, y = promote("maximum", input, other)
@@ -180,7 +180,7 @@ def maximum(input, other):
     return record("maximum", z, (x, y), backward, save=(x, y))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def minimum(input, other):
     """z = min(x, y);  the gradient goes to the smaller input (split evenly on ties)"""
     x, y = promote("minimum", input, other)
@@ -194,7 +194,7 @@ def minimum(input, other):
     return record("minimum", z, (x, y), backward, save=(x, y))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def floor_divide(input, other):
     """z = ⌊x / y⌋;  piecewise constant, so ∂z/∂x = ∂z/∂y = 0"""
     x, y = promote("floor_divide", input, other)
@@ -208,7 +208,7 @@ def floor_divide(input, other):
     return record("floor_divide", z, (x, y), backward)
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def remainder(input, other):
     """z = x - y·⌊x / y⌋ (sign of y, as Python's %);  ∂z/∂x = 1,  ∂z/∂y = -⌊x / y⌋"""
     x, y = promote("remainder", input, other)
@@ -223,7 +223,7 @@ def remainder(input, other):
     return record("remainder", z, (x, y), backward, save=(x, y))
 
 
-@operation(function=True)
+@operation(function=True, out=True)
 def where(condition, input, other):
     """z = x where condition else y;  ∂z/∂x = condition,  ∂z/∂y = not condition"""
     if not hasattr(condition, "shape") or condition.dtype.name != "bool":
@@ -369,7 +369,7 @@ def _float_operands(op, input, other):
     return x, y
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def rsub(input, other, alpha=1):
     """z = y - α·x (sub with its operands swapped: ``2 - x``);  ∂z/∂x = -α,  ∂z/∂y = 1"""
     if not hasattr(other, "shape"):   # a number: x is the only input with a gradient
@@ -388,7 +388,7 @@ def rsub(input, other, alpha=1):
     return record("rsub", z, (x, y), backward, attrs={"alpha": alpha})
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def lerp(input, end, weight):
     """z = x + w·(e - x);  ∂z/∂x = 1 - w,  ∂z/∂e = w,  ∂z/∂w = e - x"""
     if not hasattr(weight, "shape"):   # a number weight: two inputs
@@ -414,7 +414,7 @@ def lerp(input, end, weight):
     return record("lerp", z, (x, e, w), backward, save=(x, e, w))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def logaddexp(input, other):
     """z = ln(eˣ + eʸ), computed as max + ln(1 + e^{-|x - y|}) (no overflow);
     ∂z/∂x = e^{x - z},  ∂z/∂y = e^{y - z}"""
@@ -422,7 +422,7 @@ def logaddexp(input, other):
     return _log_add_exp("logaddexp", x, y, x.device.xp.logaddexp, _exp)
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def logaddexp2(input, other):
     """z = log₂(2ˣ + 2ʸ);  ∂z/∂x = 2^{x - z},  ∂z/∂y = 2^{y - z}"""
     x, y = _float_operands("logaddexp2", input, other)
@@ -447,7 +447,7 @@ def _log_add_exp(op, x, y, function, base_power):
     return record(op, _broadcast(op, function, x, y), (x, y), backward, save=(x, y, OUTPUT))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def xlogy(input, other):
     """z = x·ln y, and 0 where x = 0 (even where y = 0);
     ∂z/∂x = ln y (0 where x = 0 and y ≤ 0),  ∂z/∂y = x/y"""
@@ -469,7 +469,7 @@ def xlogy(input, other):
     return record("xlogy", z, (x, y), backward, save=(x, y))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def fmod(input, other):
     """z = x - y·trunc(x / y) (the sign of x, as C's fmod);  ∂z/∂x = 1,  ∂z/∂y = -trunc(x / y)"""
     x, y = promote("fmod", input, other)
@@ -486,7 +486,7 @@ def fmod(input, other):
     return record("fmod", z, (x, y), backward, save=(x, y))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def copysign(input, other):
     """z = |x| with the sign of y;  ∂z/∂x = sign(x)·(±1 from y's sign bit),  ∂z/∂y = 0"""
     x, y = _float_operands("copysign", input, other)
@@ -505,7 +505,7 @@ def copysign(input, other):
     return record("copysign", z, (x, y), backward, save=(x, OUTPUT))
 
 
-@operation(function=True, method=True, composite=True)
+@operation(function=True, method=True, composite=True, out=True)
 def float_power(input, exponent):
     """z = xʸ in float64, whatever the inputs' dtypes (``pow`` of float64 operands)"""
     from ...dtypes import float64
@@ -516,14 +516,14 @@ def float_power(input, exponent):
     return pow(x, float(y) if isinstance(y, int) else y)
 
 
-@operation(function=True, method=True, composite=True)
+@operation(function=True, method=True, composite=True, out=True)
 def addcmul(input, tensor1, tensor2, value=1):
     """z = x + value·t₁·t₂"""
     product = mul(tensor1, tensor2)
     return add(input, product if value == 1 else mul(product, value))
 
 
-@operation(function=True, method=True, composite=True)
+@operation(function=True, method=True, composite=True, out=True)
 def addcdiv(input, tensor1, tensor2, value=1):
     """z = x + value·t₁/t₂"""
     quotient = div(tensor1, tensor2)

@@ -103,7 +103,7 @@ def _key_item(op, x, item, tensors):
         return _index_array(op, backend.to_device(item.array, x.device))
     if backend.is_array(item):
         return _index_array(op, backend.to_device(item, x.device))
-    if isinstance(item, (list, tuple)):
+    if isinstance(item, (list, tuple, range)):   # x[range(3)] is x[[0, 1, 2]]
         try:
             array = backend.host_array(item)
         except (TypeError, ValueError):

@@ -271,3 +271,39 @@ addcdiv_ = _in_place_form(A.addcdiv)
 floor_divide_ = _in_place_form(A.floor_divide)
 xlogy_ = _in_place_form(A.xlogy)
 copysign_ = _in_place_form(A.copysign)
+
+
+# -- in-place changes of shape: x.unsqueeze_(0) makes x itself (3,) -> (1, 3) -----------------
+def _reshaped_in_place(target, op, view):
+    """``target`` takes the shape (and the place on the tape) of ``view(target)``."""
+    check_inplace_allowed(target, op)
+    result = view(target)
+    target.array = result.array
+    target._version_counter.bump(op)
+    if result.grad_fn is not None:
+        target.grad_fn, target._output_nr = result.grad_fn, result._output_nr
+    return target
+
+
+@operation(method=True, composite=True)
+def squeeze_(input, dim=None):
+    from .shape import squeeze
+    return _reshaped_in_place(input, "squeeze_", lambda x: squeeze(x, dim))
+
+
+@operation(method=True, composite=True)
+def unsqueeze_(input, dim):
+    from .shape import unsqueeze
+    return _reshaped_in_place(input, "unsqueeze_", lambda x: unsqueeze(x, dim))
+
+
+@operation(method=True, composite=True)
+def t_(input):
+    from .shape import t
+    return _reshaped_in_place(input, "t_", t)
+
+
+@operation(method=True, composite=True)
+def transpose_(input, dim0, dim1):
+    from .shape import transpose
+    return _reshaped_in_place(input, "transpose_", lambda x: transpose(x, dim0, dim1))

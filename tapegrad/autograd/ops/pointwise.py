@@ -27,7 +27,7 @@ def _float_input(op, x):
     return x
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def neg(input):
     """y = -x;  dy/dx = -1"""
     _tensor_input("neg", input)
@@ -36,7 +36,7 @@ def neg(input):
     return record("neg", -input.array, (input,), backward)
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def abs(input):
     """y = |x|;  dy/dx = sign(x)  (0 at x = 0, as in PyTorch)"""
     x = _tensor_input("abs", input)
@@ -46,7 +46,7 @@ def abs(input):
     return record("abs", x.device.xp.abs(x.array), (x,), backward, save=(x,))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def exp(input):
     """y = eˣ;  dy/dx = eˣ = y"""
     x = _float_input("exp", input)
@@ -58,7 +58,7 @@ def exp(input):
     return record("exp", y, (x,), backward, save=(OUTPUT,))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def expm1(input):
     """y = eˣ - 1 (accurate near 0);  dy/dx = eˣ = y + 1"""
     x = _float_input("expm1", input)
@@ -70,7 +70,7 @@ def expm1(input):
     return record("expm1", y, (x,), backward, save=(OUTPUT,))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def log(input):
     """y = ln x;  dy/dx = 1/x"""
     x = _float_input("log", input)
@@ -82,7 +82,7 @@ def log(input):
     return record("log", y, (x,), backward, save=(x,))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def log1p(input):
     """y = ln(1 + x) (accurate near 0);  dy/dx = 1/(1 + x)"""
     x = _float_input("log1p", input)
@@ -94,7 +94,7 @@ def log1p(input):
     return record("log1p", y, (x,), backward, save=(x,))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def sqrt(input):
     """y = √x;  dy/dx = 1/(2√x) = 1/(2y)"""
     x = _float_input("sqrt", input)
@@ -106,7 +106,7 @@ def sqrt(input):
     return record("sqrt", y, (x,), backward, save=(OUTPUT,))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def rsqrt(input):
     """y = 1/√x;  dy/dx = -1/(2 x^{3/2}) = -y³/2"""
     x = _float_input("rsqrt", input)
@@ -119,7 +119,7 @@ def rsqrt(input):
     return record("rsqrt", y, (x,), backward, save=(OUTPUT,))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def sin(input):
     """y = sin x;  dy/dx = cos x"""
     x = _float_input("sin", input)
@@ -129,7 +129,7 @@ def sin(input):
     return record("sin", x.device.xp.sin(x.array), (x,), backward, save=(x,))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def cos(input):
     """y = cos x;  dy/dx = -sin x"""
     x = _float_input("cos", input)
@@ -139,7 +139,7 @@ def cos(input):
     return record("cos", x.device.xp.cos(x.array), (x,), backward, save=(x,))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def tanh(input):
     """y = tanh x;  dy/dx = 1 - y²"""
     x = _float_input("tanh", input)
@@ -167,7 +167,7 @@ def tanh_backward(grad, output):
     return record("tanh_backward", z, (grad, output), backward, save=(grad, output))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def sigmoid(input):
     """y = 1/(1 + e⁻ˣ);  dy/dx = y(1 - y)"""
     x = _float_input("sigmoid", input)
@@ -229,7 +229,7 @@ def relu_backward(grad, output):
     return record("relu_backward", z, (grad, output), backward)
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def clamp(input, min=None, max=None):
     """y = min(max(x, lo), hi);  dy/dx = 1 where lo ≤ x ≤ hi, else 0"""
     if min is None and max is None:
@@ -269,35 +269,35 @@ def _zero_gradient(op, input, result):
     return record(op, result, (input,), backward)
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def sign(input):
     """y = sign(x) ∈ {-1, 0, 1};  dy/dx = 0"""
     _tensor_input("sign", input)
     return _zero_gradient("sign", input, input.device.xp.sign(input.array))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def floor(input):
     """y = ⌊x⌋;  dy/dx = 0"""
     _tensor_input("floor", input)
     return _zero_gradient("floor", input, input.device.xp.floor(input.array))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def ceil(input):
     """y = ⌈x⌉;  dy/dx = 0"""
     _tensor_input("ceil", input)
     return _zero_gradient("ceil", input, input.device.xp.ceil(input.array))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def round(input, decimals=0):
     """y = x rounded half to even;  dy/dx = 0"""
     _tensor_input("round", input)
     return _zero_gradient("round", input, input.device.xp.round(input.array, decimals))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def trunc(input):
     """y = x rounded towards zero;  dy/dx = 0"""
     _tensor_input("trunc", input)
@@ -305,7 +305,7 @@ def trunc(input):
 
 
 # -- more of PyTorch's pointwise math ------------------------------------------------------
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def exp2(input):
     """y = 2ˣ;  dy/dx = 2ˣ·ln 2 = y·ln 2"""
     x = _float_input("exp2", input)
@@ -317,7 +317,7 @@ def exp2(input):
     return record("exp2", y, (x,), backward, save=(OUTPUT,))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def log2(input):
     """y = log₂ x;  dy/dx = 1/(x·ln 2)"""
     x = _float_input("log2", input)
@@ -329,7 +329,7 @@ def log2(input):
     return record("log2", y, (x,), backward, save=(x,))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def log10(input):
     """y = log₁₀ x;  dy/dx = 1/(x·ln 10)"""
     x = _float_input("log10", input)
@@ -345,7 +345,7 @@ _LN2 = 0.6931471805599453
 _LN10 = 2.302585092994046
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def reciprocal(input):
     """y = 1/x;  dy/dx = -1/x² = -y²"""
     x = _float_input("reciprocal", input)
@@ -357,7 +357,7 @@ def reciprocal(input):
     return record("reciprocal", y, (x,), backward, save=(OUTPUT,))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def square(input):
     """y = x²;  dy/dx = 2x  (integers stay integers)"""
     x = _tensor_input("square", input)
@@ -369,7 +369,7 @@ def square(input):
     return record("square", y, (x,), backward, save=(x,))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def frac(input):
     """y = x - trunc(x), the fractional part with x's sign;  dy/dx = 1"""
     x = _tensor_input("frac", input)
@@ -380,7 +380,7 @@ def frac(input):
     return record("frac", x.array - x.device.xp.trunc(x.array), (x,), backward)
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
     """y = x, with nan, +∞ and -∞ replaced (by default with 0 and the largest and smallest
     finite values of the dtype);  dy/dx = 1 where x is finite, else 0"""
@@ -393,7 +393,7 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
     return record("nan_to_num", y, (x,), backward)
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def logit(input, eps=None):
     """y = ln(z/(1 - z)) with z = x clamped to [eps, 1 - eps] (when eps is given);
     dy/dx = 1/(z(1 - z)), and 0 where x lies outside [eps, 1 - eps]"""
@@ -417,13 +417,13 @@ def _where(condition, input, other):
     return where(condition, input, other)
 
 
-@operation(function=True, method=True, composite=True)
+@operation(function=True, method=True, composite=True, out=True)
 def clamp_min(input, min):
     """y = max(x, min): ``clamp(x, min=min)``"""
     return clamp(input, min=min)
 
 
-@operation(function=True, method=True, composite=True)
+@operation(function=True, method=True, composite=True, out=True)
 def clamp_max(input, max):
     """y = min(x, max): ``clamp(x, max=max)``"""
     return clamp(input, max=max)

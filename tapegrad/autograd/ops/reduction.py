@@ -105,7 +105,7 @@ def _quiet(xp):
 
 
 # -- sums and averages ------------------------------------------------------------------------
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def sum(input, dim=None, keepdim=False, dtype=None):
     """y = Σᵢ xᵢ over ``dim``;  ∂y/∂xᵢ = 1, so the gradient is broadcast back"""
     x = input if dtype is None else input.to(dtype)
@@ -123,7 +123,7 @@ def sum(input, dim=None, keepdim=False, dtype=None):
     return out
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def mean(input, dim=None, keepdim=False, dtype=None):
     """y = (1/n) Σᵢ xᵢ over ``dim``;  ∂y/∂xᵢ = 1/n"""
     x = input if dtype is None else input.to(dtype)

@@ -36,7 +36,7 @@ def _erf_array(xp, a):
     return xp.asarray(_cpu_erf()(a))   # (a 0-d input gives a numpy scalar: made an array again)
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def erf(input):
     """y = erf x = (2/√π) ∫₀ˣ e^{-t²} dt;  dy/dx = (2/√π) e^{-x²}"""
     x = _float_input("erf", input)
@@ -60,7 +60,7 @@ def _special_array(name, xp, a):
     return xp.asarray(ufunc(name)(computed)).astype(a.dtype, copy=False)
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def erfc(input):
     """y = 1 - erf x (accurate where erf x is near 1);  dy/dx = -(2/√π) e^{-x²}"""
     x = _float_input("erfc", input)
@@ -70,7 +70,7 @@ def erfc(input):
     return record("erfc", _special_array("erfc", x.device.xp, x.array), (x,), backward, save=(x,))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def erfinv(input):
     """y = erf⁻¹ x, for x in [-1, 1];  dy/dx = (√π/2) e^{y²}"""
     x = _float_input("erfinv", input)

@@ -16,7 +16,7 @@ from ..quiet import quiet
 from .pointwise import _float_input
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def tan(input):
     """y = tan x;  dy/dx = 1 + tan² x = 1 + y²"""
     x = _float_input("tan", input)
@@ -26,7 +26,7 @@ def tan(input):
     return record("tan", x.device.xp.tan(x.array), (x,), backward, save=(OUTPUT,))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def asin(input):
     """y = arcsin x;  dy/dx = 1/√(1 - x²)"""
     x = _float_input("asin", input)
@@ -38,7 +38,7 @@ def asin(input):
     return record("asin", y, (x,), backward, save=(x,))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def acos(input):
     """y = arccos x;  dy/dx = -1/√(1 - x²)"""
     x = _float_input("acos", input)
@@ -50,7 +50,7 @@ def acos(input):
     return record("acos", y, (x,), backward, save=(x,))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def atan(input):
     """y = arctan x;  dy/dx = 1/(1 + x²)"""
     x = _float_input("atan", input)
@@ -60,7 +60,7 @@ def atan(input):
     return record("atan", x.device.xp.arctan(x.array), (x,), backward, save=(x,))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def sinh(input):
     """y = sinh x;  dy/dx = cosh x"""
     x = _float_input("sinh", input)
@@ -72,7 +72,7 @@ def sinh(input):
     return record("sinh", y, (x,), backward, save=(x,))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def cosh(input):
     """y = cosh x;  dy/dx = sinh x"""
     x = _float_input("cosh", input)
@@ -84,7 +84,7 @@ def cosh(input):
     return record("cosh", y, (x,), backward, save=(x,))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def asinh(input):
     """y = arsinh x;  dy/dx = 1/√(x² + 1)"""
     x = _float_input("asinh", input)
@@ -94,7 +94,7 @@ def asinh(input):
     return record("asinh", x.device.xp.arcsinh(x.array), (x,), backward, save=(x,))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def acosh(input):
     """y = arcosh x;  dy/dx = 1/√(x² - 1) = 1/(√(x - 1)·√(x + 1))"""
     x = _float_input("acosh", input)
@@ -106,7 +106,7 @@ def acosh(input):
     return record("acosh", y, (x,), backward, save=(x,))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def atanh(input):
     """y = artanh x;  dy/dx = 1/(1 - x²)"""
     x = _float_input("atanh", input)
@@ -118,7 +118,7 @@ def atanh(input):
     return record("atanh", y, (x,), backward, save=(x,))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def sinc(input):
     """y = sin(πx)/(πx), 1 at x = 0;  dy/dx = (cos(πx) - y)/x, 0 at x = 0"""
     x = _float_input("sinc", input)
@@ -131,7 +131,7 @@ def sinc(input):
     return record("sinc", x.device.xp.sinc(x.array), (x,), backward, save=(x, OUTPUT))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def deg2rad(input):
     """y = x·π/180;  dy/dx = π/180"""
     x = _float_input("deg2rad", input)
@@ -140,7 +140,7 @@ def deg2rad(input):
     return record("deg2rad", x.device.xp.deg2rad(x.array), (x,), backward)
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def rad2deg(input):
     """y = x·180/π;  dy/dx = 180/π"""
     x = _float_input("rad2deg", input)
@@ -157,7 +157,7 @@ def _float_operands(op, input, other):
     return x, y
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def atan2(input, other):
     """z = the angle of the point (x = other, y = input), in (-π, π];
     ∂z/∂input = other/r²,  ∂z/∂other = -input/r²  (r² = input² + other²)"""
@@ -172,7 +172,7 @@ def atan2(input, other):
     return record("atan2", z, (y, x), backward, save=(y, x))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def hypot(input, other):
     """z = √(x² + y²) (without overflow in x²);  ∂z/∂x = x/z,  ∂z/∂y = y/z"""
     x, y = _float_operands("hypot", input, other)
