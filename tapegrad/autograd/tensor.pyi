@@ -283,6 +283,7 @@ class Tensor:
     def reciprocal(self) -> Any: """y = 1/x;  dy/dx = -1/x² = -y²"""
     def reciprocal_(self, *args: Any, **kwargs: Any) -> Any: """x ← reciprocal(x, …), in place"""
     def register_hook(self, hook: Any) -> Any: """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor replaces it."""
+    def register_post_accumulate_grad_hook(self, hook: Any) -> Any: """Call ``hook(tensor)`` after backward has added into this leaf's ``.grad``"""
     def relu(self) -> Any: """y = max(x, 0);  dy/dx = 1 where x > 0, else 0"""
     def relu_(self, *args: Any, **kwargs: Any) -> Any: """x ← relu(x, …), in place"""
     def remainder(self, other: Any) -> Any: """z = x - y·⌊x / y⌋ (sign of y, as Python's %);  ∂z/∂x = 1,  ∂z/∂y = -⌊x / y⌋"""
