@@ -1,0 +1,51 @@
+"""backend/errstate.py: ``quiet(xp)`` silences numpy's floating-point warnings for the
+duration of a ``with`` and restores the caller's own error state afterwards."""
+import warnings
+
+import numpy as np
+import pytest
+
+from tapegrad.backend.errstate import quiet
+
+
+def runtime_warnings(fn):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fn()
+    return [w for w in caught if issubclass(w.category, RuntimeWarning)]
+
+
+def test_inside_quiet_numpy_computes_inf_and_nan_silently():
+    def compute():
+        with quiet(np):
+            assert np.log(np.zeros(1))[0] == -np.inf
+            assert np.isnan(np.sqrt(-np.ones(1))[0])
+            assert np.exp(np.full(1, 1000.0))[0] == np.inf
+    assert not runtime_warnings(compute)
+
+
+def test_the_callers_error_state_comes_back_even_after_an_error():
+    with np.errstate(divide="raise"):
+        with pytest.raises(ValueError):
+            with quiet(np):
+                np.log(np.zeros(1))
+                raise ValueError("leaving the block by an exception")
+        assert np.geterr()["divide"] == "raise"
+        with pytest.raises(FloatingPointError):
+            np.log(np.zeros(1))
+    assert runtime_warnings(lambda: np.log(np.zeros(1)))
+
+
+def test_quiet_blocks_nest():
+    with quiet(np):
+        with quiet(np):
+            pass
+        assert not runtime_warnings(lambda: np.log(np.zeros(1)))
+    assert runtime_warnings(lambda: np.log(np.zeros(1)))
+
+
+def test_another_array_module_gets_a_context_that_does_nothing():
+    class NotNumpy:
+        pass
+    with quiet(NotNumpy()):
+        pass
