@@ -263,3 +263,15 @@ class ByteTensor(metaclass=_LegacyTensorType):
 
 class BoolTensor(metaclass=_LegacyTensorType):
     dtype = dtypes.bool_
+
+
+def set_default_tensor_type(tensor_type):
+    """PyTorch's older ``set_default_dtype``: ``set_default_tensor_type(tapegrad.DoubleTensor)``
+    (or 'torch.DoubleTensor') makes float64 the default dtype. (A cuda type's device is not
+    taken: ``set_default_device`` says where new tensors go.)"""
+    dtype = (dtypes.from_legacy_type_name(tensor_type) if isinstance(tensor_type, str)
+             else getattr(tensor_type, "dtype", None))
+    if dtype is None or not dtype.is_floating_point:
+        raise TypeError(f"set_default_tensor_type: expected a floating-point tensor type such as "
+                        f"tapegrad.DoubleTensor or 'torch.FloatTensor', got {tensor_type!r}")
+    dtypes.set_default_dtype(dtype)

@@ -386,3 +386,15 @@ def test_legacy_constructors_match_pytorch():
     for name in ("LongTensor", "FloatTensor", "ByteTensor", "BoolTensor"):
         ours, theirs = getattr(tg, name)([1, 0, 2]), getattr(torch, name)([1, 0, 2])
         assert ours.tolist() == theirs.tolist() and ours.type() == theirs.type()
+
+
+def test_set_default_tensor_type_sets_the_default_float_dtype():
+    try:
+        tg.set_default_tensor_type(tg.DoubleTensor)
+        assert tg.zeros(1).dtype is tg.float64
+        tg.set_default_tensor_type("torch.FloatTensor")
+        assert tg.zeros(1).dtype is tg.float32
+        with pytest.raises(TypeError, match="floating-point"):
+            tg.set_default_tensor_type(tg.LongTensor)
+    finally:
+        tg.set_default_dtype(tg.float32)

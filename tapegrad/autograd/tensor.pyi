@@ -84,6 +84,7 @@ class Tensor:
     def allclose(self, other: Any, rtol: Any = 1e-05, atol: Any = 1e-08, equal_nan: Any = False) -> Any: """True when every element of ``input`` is close to ``other`` (see isclose)"""
     def amax(self, dim: Any = (), keepdim: Any = False) -> Any: """y = maxᵢ xᵢ over ``dim`` (all by default);  ∂y/∂xᵢ = 1/k at the k maxima, else 0"""
     def amin(self, dim: Any = (), keepdim: Any = False) -> Any: """y = minᵢ xᵢ over ``dim`` (all by default);  ∂y/∂xᵢ = 1/k at the k minima, else 0"""
+    def angle(self) -> Any: """y = the angle of x as a complex number: π where x < 0, else 0;  dy/dx = 0"""
     def any(self, dim: Any = None, keepdim: Any = False) -> Any: """True where some element over ``dim`` is non-zero (bool)"""
     def arccos(self) -> Any: """y = arccos x;  dy/dx = -1/√(1 - x²)"""
     def arccosh(self) -> Any: """y = arcosh x;  dy/dx = 1/√(x² - 1) = 1/(√(x - 1)·√(x + 1))"""

@@ -338,6 +338,7 @@ MORE_CASES = (
     + cases_of("frac", tg.frac, kinked(INTEGERS))
     + cases_of("nan_to_num", tg.nan_to_num, layouts(leaf))
     + cases_of("logit", tg.logit, within(0.1, 0.9))
+    + cases_of("angle", tg.angle, kinked((0.0,)))
     + [Case("logit", lambda x: x.logit(eps=0.2), [as_leaf(away_from(3, 4, points=(0.2, 0.8),
                                                                      low=0.0, high=1.0))],
             name="eps")]
@@ -395,6 +396,14 @@ def test_clamp_min_clamp_max_positive_and_the_other_names():
     assert tg.signbit(tg.tensor([-1.0, -0.0, 2.0])).tolist() == [True, True, False]
     assert tg.absolute is tg.abs and tg.negative is tg.neg and tg.fix is tg.trunc
     assert tg.sgn is tg.sign
+
+
+def test_angle_of_real_numbers_is_pi_for_negatives_with_zero_gradient():
+    x = tg.tensor([-2.0, 0.0, 3.0], requires_grad=True)
+    y = tg.angle(x)
+    np.testing.assert_allclose(y.detach().numpy(), [np.pi, 0.0, 0.0])
+    y.sum().backward()
+    assert x.grad.tolist() == [0.0, 0.0, 0.0]
 
 
 def test_in_place_forms_write_into_the_tensor_and_record_the_gradient():

@@ -441,6 +441,13 @@ def signbit(input):
     return wrap(input.device.xp.signbit(_tensor_input("signbit", input).array), input.device)
 
 
+@operation(function=True, method=True, out=True)
+def angle(input):
+    """y = the angle of x as a complex number: π where x < 0, else 0;  dy/dx = 0"""
+    x = _float_input("angle", input)
+    return _zero_gradient("angle", x, x.device.xp.angle(x.array))
+
+
 # Other names PyTorch gives the same functions (sgn is sign for real numbers).
 absolute = alias(abs, "absolute")
 negative = alias(neg, "negative")
