@@ -305,6 +305,10 @@ def trunc(input):
 
 
 # -- more of PyTorch's pointwise math ------------------------------------------------------
+_LN2 = 0.6931471805599453    # ln 2
+_LN10 = 2.302585092994046    # ln 10
+
+
 @operation(function=True, method=True, out=True)
 def exp2(input):
     """y = 2ˣ;  dy/dx = 2ˣ·ln 2 = y·ln 2"""
@@ -339,10 +343,6 @@ def log10(input):
     with quiet(x.device.xp):
         y = x.device.xp.log10(x.array)
     return record("log10", y, (x,), backward, save=(x,))
-
-
-_LN2 = 0.6931471805599453
-_LN10 = 2.302585092994046
 
 
 @operation(function=True, method=True, out=True)
