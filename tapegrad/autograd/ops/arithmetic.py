@@ -87,7 +87,7 @@ def div(input, other, rounding_mode=None):
         from ...dtypes import get_default_dtype
         x, y = x.to(get_default_dtype()), y.to(get_default_dtype())
     with quiet(x.device.xp):   # x/0 is ±inf or nan without numpy's warning, as in PyTorch
-        z = _broadcast("div", x.device.xp.true_divide, x, y)
+        z = _broadcast("div", x.device.xp.divide, x, y)
     x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
         y_saved, x_saved = ctx.saved_tensors
@@ -113,7 +113,7 @@ def pow(input, exponent):
         x, y = promote("pow", input, exponent)
     xp = x.device.xp
     with quiet(xp):
-        z = _broadcast("pow", xp.power, x, y)
+        z = _broadcast("pow", xp.pow, x, y)
     x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
         x_saved, y_saved, z_saved = ctx.saved_tensors
@@ -139,7 +139,7 @@ def _pow_scalar(x, exponent):
         z = xp.square(x.array)
     else:
         with quiet(xp):
-            z = xp.power(x.array, xp.asarray(exponent, dtype=x.array.dtype))
+            z = xp.pow(x.array, xp.asarray(exponent, dtype=x.array.dtype))
     def backward(ctx, grad):
         x_saved, = ctx.saved_tensors
         if exponent == 0:  # x⁰ = 1 everywhere, also at x = 0 where 0·x⁻¹ would give nan
@@ -155,7 +155,7 @@ def _number_to_the_power(base, exponent):
     x, y = promote("pow", base, exponent)   # b as a 0-d tensor of the common dtype
     xp = y.device.xp
     with quiet(xp):
-        z = _broadcast("pow", xp.power, x, y)
+        z = _broadcast("pow", xp.pow, x, y)
     log_base = math.log(base) if base > 0 else 0.0 if base == 0 else math.nan
     def backward(ctx, grad):
         z, = ctx.saved_tensors
@@ -356,7 +356,7 @@ def bitwise_xor(input, other):
 
 @operation(function=True, method=True, differentiable=False)
 def bitwise_not(input):
-    return wrap(input.device.xp.invert(input.array), input.device)
+    return wrap(input.device.xp.bitwise_invert(input.array), input.device)
 
 
 # -- more of PyTorch's binary math -----------------------------------------------------------
@@ -424,9 +424,15 @@ def logaddexp(input, other):
 
 @operation(function=True, method=True, out=True)
 def logaddexp2(input, other):
-    """z = log₂(2ˣ + 2ʸ);  ∂z/∂x = 2^{x - z},  ∂z/∂y = 2^{y - z}"""
+    """z = log₂(2ˣ + 2ʸ) = logaddexp(x·ln 2, y·ln 2)/ln 2;  ∂z/∂x = 2^{x - z},  ∂z/∂y = 2^{y - z}"""
     x, y = _float_operands("logaddexp2", input, other)
-    return _log_add_exp("logaddexp2", x, y, x.device.xp.logaddexp2, _exp2)
+    xp = x.device.xp
+    def in_base_2(a, b):
+        return xp.logaddexp(a * _LN2, b * _LN2) / _LN2
+    return _log_add_exp("logaddexp2", x, y, in_base_2, _exp2)
+
+
+_LN2 = math.log(2)
 
 
 def _exp(t):
@@ -545,12 +551,12 @@ def logical_xor(input, other):
 
 @operation(function=True, method=True, differentiable=False)
 def bitwise_left_shift(input, other):
-    return _compare("bitwise_left_shift", input.device.xp.left_shift, input, other)
+    return _compare("bitwise_left_shift", input.device.xp.bitwise_left_shift, input, other)
 
 
 @operation(function=True, method=True, differentiable=False)
 def bitwise_right_shift(input, other):
-    return _compare("bitwise_right_shift", input.device.xp.right_shift, input, other)
+    return _compare("bitwise_right_shift", input.device.xp.bitwise_right_shift, input, other)
 
 
 @operation(function=True, method=True, differentiable=False)

@@ -44,7 +44,7 @@ def linalg_vector_norm(input, ord, dim, keepdim):
     elif p == 1:
         y = magnitude.sum(axis=axes, keepdims=keepdim)
     else:
-        y = (magnitude ** p).sum(axis=axes, keepdims=keepdim) ** (1 / p)
+        y = xp.pow(xp.pow(magnitude, p).sum(axis=axes, keepdims=keepdim), 1 / p)
     shape = tuple(x.shape)
     def backward(ctx, grad):
         x, y = ctx.saved_tensors

@@ -4,7 +4,6 @@ Each function computes f on the backend array, and beside it, `backward` returns
 incoming gradient times f'. The backward uses tensor operations, so it can itself be
 recorded (``create_graph=True``) and differentiated again.
 """
-from contextlib import nullcontext
 
 from ..quiet import quiet
 from ..tape import OUTPUT, record
@@ -175,7 +174,7 @@ def sigmoid(input):
     if x.array.dtype.itemsize >= 4:
         # Four passes. Where e⁻ˣ overflows (x < -88 in float32), y is 0 and the true value is
         # below the smallest normal float anyway: no accuracy is lost, only numpy's warning.
-        with _overflow_allowed(xp):
+        with xp.errstate(over="ignore"):
             e = xp.exp(-x.array)
         e += 1
         y = xp.reciprocal(e, out=e) if e.ndim else xp.reciprocal(e)
@@ -200,11 +199,6 @@ def sigmoid_backward(grad, output):
         return (grad_z * (y * (1 - y)) if ctx.needs_input_grad[0] else None,
                 grad_z * g * (1 - 2 * y) if ctx.needs_input_grad[1] else None)
     return record("sigmoid_backward", z, (grad, output), backward, save=(grad, output))
-
-
-def _overflow_allowed(xp):
-    errstate = getattr(xp, "errstate", None)   # cupy never warns, and has no errstate
-    return errstate(over="ignore") if errstate else nullcontext()
 
 
 @operation(function=True, method=True)
@@ -305,6 +299,7 @@ def trunc(input):
 
 
 # -- more of PyTorch's pointwise math ------------------------------------------------------
+_PI = 3.141592653589793
 _LN2 = 0.6931471805599453    # ln 2
 _LN10 = 2.302585092994046    # ln 10
 
@@ -316,8 +311,9 @@ def exp2(input):
     def backward(ctx, grad):
         y, = ctx.saved_tensors
         return grad * y * _LN2
-    with quiet(x.device.xp):
-        y = x.device.xp.exp2(x.array)
+    xp = x.device.xp
+    with quiet(xp):
+        y = xp.pow(xp.asarray(2, dtype=x.array.dtype), x.array)
     return record("exp2", y, (x,), backward, save=(OUTPUT,))
 
 
@@ -386,8 +382,15 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
     finite values of the dtype);  dy/dx = 1 where x is finite, else 0"""
     x = _tensor_input("nan_to_num", input)
     xp = x.device.xp
-    y = xp.nan_to_num(x.array, nan=nan, posinf=posinf, neginf=neginf)
-    finite, device = xp.isfinite(x.array), x.device   # (the mask is kept, not x)
+    a = x.array
+    if a.dtype.kind == "f":
+        largest = xp.finfo(a.dtype).max
+        y = xp.where(xp.isnan(a), nan, a)
+        y = xp.where(y == xp.inf, largest if posinf is None else posinf, y)
+        y = xp.where(y == -xp.inf, -largest if neginf is None else neginf, y).astype(a.dtype)
+    else:
+        y = a.copy()   # integers are finite already
+    finite, device = xp.isfinite(a), x.device   # (the mask is kept, not x)
     def backward(ctx, grad):
         return grad * wrap(finite, device)   # a constant of the graph
     return record("nan_to_num", y, (x,), backward)
@@ -445,7 +448,9 @@ def signbit(input):
 def angle(input):
     """y = the angle of x as a complex number: π where x < 0, else 0;  dy/dx = 0"""
     x = _float_input("angle", input)
-    return _zero_gradient("angle", x, x.device.xp.angle(x.array))
+    xp = x.device.xp
+    a = x.array
+    return _zero_gradient("angle", x, xp.where(xp.isnan(a), a, xp.where(a < 0, _PI, 0.0)))
 
 
 # Other names PyTorch gives the same functions (sgn is sign for real numbers).

@@ -44,14 +44,14 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
     rng = rng_for(input.device, generator)
     uniform = rng.random((weights.shape[0], num_samples if replacement else categories))
     if replacement:   # invert the cumulative distribution of each row
-        cumulative = xp.cumsum(weights / totals, axis=1)
+        cumulative = xp.cumulative_sum(weights / totals, axis=1)
         cumulative[:, -1] = 1.0   # (no draw may fall past the last category by rounding)
         drawn = xp.stack([xp.searchsorted(row, u, side="right")
                           for row, u in zip(cumulative, uniform)])
     else:   # the largest u^(1/w) are a weighted draw without replacement, in order
         with_weight = xp.where(weights > 0, xp.log(uniform) / xp.where(weights > 0, weights, 1),
                                -math.inf)
-        drawn = xp.argsort(-with_weight, axis=1, kind="stable")[:, :num_samples]
+        drawn = xp.argsort(-with_weight, axis=1)[:, :num_samples]
     drawn = drawn.astype(dtypes.int64.numpy)
     return wrap(drawn.reshape(input.shape[:-1] + (num_samples,)), input.device)
 

@@ -8,9 +8,9 @@ on [1, ∞), atanh on (-1, 1)); outside it they give nan, silently, as PyTorch d
 """
 import math
 
-from ..operands import promote, sum_to_shape
+from ..operands import sum_to_shape
 from ..tape import OUTPUT, record
-from .arithmetic import _broadcast, where
+from .arithmetic import _broadcast, _float_operands, where
 from .declare import alias, operation
 from ..quiet import quiet
 from .pointwise import _float_input
@@ -34,7 +34,7 @@ def asin(input):
         x, = ctx.saved_tensors
         return grad * (1 - x * x).rsqrt()
     with quiet(x.device.xp):
-        y = x.device.xp.arcsin(x.array)
+        y = x.device.xp.asin(x.array)
     return record("asin", y, (x,), backward, save=(x,))
 
 
@@ -46,7 +46,7 @@ def acos(input):
         x, = ctx.saved_tensors
         return -(grad * (1 - x * x).rsqrt())
     with quiet(x.device.xp):
-        y = x.device.xp.arccos(x.array)
+        y = x.device.xp.acos(x.array)
     return record("acos", y, (x,), backward, save=(x,))
 
 
@@ -57,7 +57,7 @@ def atan(input):
     def backward(ctx, grad):
         x, = ctx.saved_tensors
         return grad / (x * x + 1)
-    return record("atan", x.device.xp.arctan(x.array), (x,), backward, save=(x,))
+    return record("atan", x.device.xp.atan(x.array), (x,), backward, save=(x,))
 
 
 @operation(function=True, method=True, out=True)
@@ -91,7 +91,7 @@ def asinh(input):
     def backward(ctx, grad):
         x, = ctx.saved_tensors
         return grad * (x * x + 1).rsqrt()
-    return record("asinh", x.device.xp.arcsinh(x.array), (x,), backward, save=(x,))
+    return record("asinh", x.device.xp.asinh(x.array), (x,), backward, save=(x,))
 
 
 @operation(function=True, method=True, out=True)
@@ -102,7 +102,7 @@ def acosh(input):
         x, = ctx.saved_tensors
         return grad * ((x - 1).rsqrt() * (x + 1).rsqrt())
     with quiet(x.device.xp):
-        y = x.device.xp.arccosh(x.array)
+        y = x.device.xp.acosh(x.array)
     return record("acosh", y, (x,), backward, save=(x,))
 
 
@@ -114,7 +114,7 @@ def atanh(input):
         x, = ctx.saved_tensors
         return grad / (1 - x * x)
     with quiet(x.device.xp):
-        y = x.device.xp.arctanh(x.array)
+        y = x.device.xp.atanh(x.array)
     return record("atanh", y, (x,), backward, save=(x,))
 
 
@@ -128,7 +128,12 @@ def sinc(input):
         safe_x = where(at_zero, 1.0, x)   # the slope at 0 is 0; no 0/0 in either branch
         slope = ((safe_x * math.pi).cos() - y) / safe_x
         return grad * where(at_zero, 0.0, slope)
-    return record("sinc", x.device.xp.sinc(x.array), (x,), backward, save=(x, OUTPUT))
+    xp = x.device.xp
+    at_zero = x.array == 0
+    with quiet(xp):
+        pi_x = x.array * math.pi
+        y = xp.where(at_zero, 1, xp.sin(pi_x) / xp.where(at_zero, 1, pi_x))
+    return record("sinc", y.astype(x.array.dtype, copy=False), (x,), backward, save=(x, OUTPUT))
 
 
 @operation(function=True, method=True, out=True)
@@ -137,7 +142,7 @@ def deg2rad(input):
     x = _float_input("deg2rad", input)
     def backward(ctx, grad):
         return grad * (math.pi / 180)
-    return record("deg2rad", x.device.xp.deg2rad(x.array), (x,), backward)
+    return record("deg2rad", x.array * (math.pi / 180), (x,), backward)
 
 
 @operation(function=True, method=True, out=True)
@@ -146,15 +151,7 @@ def rad2deg(input):
     x = _float_input("rad2deg", input)
     def backward(ctx, grad):
         return grad * (180 / math.pi)
-    return record("rad2deg", x.device.xp.rad2deg(x.array), (x,), backward)
-
-
-def _float_operands(op, input, other):
-    x, y = promote(op, input, other)
-    if not x.dtype.is_floating_point:
-        from ...dtypes import get_default_dtype
-        x, y = x.to(get_default_dtype()), y.to(get_default_dtype())
-    return x, y
+    return record("rad2deg", x.array * (180 / math.pi), (x,), backward)
 
 
 @operation(function=True, method=True, out=True)
@@ -168,7 +165,7 @@ def atan2(input, other):
         grad_over_r2 = grad / (x * x + y * y)
         return (sum_to_shape(grad_over_r2 * x, y_shape) if ctx.needs_input_grad[0] else None,
                 sum_to_shape(-grad_over_r2 * y, x_shape) if ctx.needs_input_grad[1] else None)
-    z = _broadcast("atan2", y.device.xp.arctan2, y, x)
+    z = _broadcast("atan2", y.device.xp.atan2, y, x)
     return record("atan2", z, (y, x), backward, save=(y, x))
 
 
