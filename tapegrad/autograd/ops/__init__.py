@@ -6,9 +6,11 @@ all. Importing the families here fills ``declare.OPERATIONS``.
 """
 from . import (arithmetic, conversion, convolution, gamma_functions, indexing, inplace, linalg,
                linalg_decompositions, pointwise, pooling, reduction, shape, sorting, special)
+from . import activation, loss, normalization, recurrent   # fused operations
 from .declare import OPERATIONS, Operation, differentiable_operations, tensor_methods, top_level_functions
 
 __all__ = ["OPERATIONS", "Operation", "differentiable_operations", "tensor_methods",
            "top_level_functions", "arithmetic", "conversion", "convolution", "indexing",
            "inplace", "linalg", "pointwise", "pooling", "reduction", "shape", "sorting", "special",
-           "gamma_functions", "linalg_decompositions"]
+           "gamma_functions", "linalg_decompositions", "activation", "loss", "normalization",
+           "recurrent"]

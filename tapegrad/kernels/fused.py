@@ -1,0 +1,258 @@
+"""Fused kernels: normalisation, cross entropy, GELU and the LSTM/GRU gates in one pass each.
+
+The operations in ``tapegrad/autograd/ops`` (normalization.py, loss.py, activation.py,
+recurrent.py) call these with their device's array module ``xp``. float32 and float64
+numpy arrays go to the numba loops of ``kernels/cpu`` (one or two passes over memory);
+anything else (cupy arrays, float16) takes the array code written here with ``xp``, which
+computes the same values in a few more passes.
+"""
+import math
+
+from .cpu import cross_entropy as _ce, gelu as _gelu, normalization as _norm
+from .cpu import recurrent_gates as _gates
+
+
+def _numba(xp, *arrays):
+    """True when the numba loops can take these arrays (float32/float64 numpy, one dtype)."""
+    if xp.__name__ != "numpy":
+        return False
+    dtype = arrays[0].dtype
+    return dtype.kind == "f" and dtype.itemsize >= 4 and all(a.dtype == dtype for a in arrays)
+
+
+def _or(xp, array, n, fill, dtype):
+    return xp.full((n,), fill, dtype) if array is None else array
+
+
+# -- layer normalisation ----------------------------------------------------------------------
+def layer_norm_forward(xp, x, weight, bias, eps):
+    """(y, mean, rstd) for x (rows, n) normalised per row; weight and bias (n,) or None."""
+    rows, n = x.shape
+    if _numba(xp, x, *(a for a in (weight, bias) if a is not None)):
+        y = xp.empty_like(x, order="C")
+        mean, rstd = xp.empty(rows, x.dtype), xp.empty(rows, x.dtype)
+        _norm.layer_norm_forward(x, _or(xp, weight, n, 1, x.dtype), _or(xp, bias, n, 0, x.dtype),
+                                 eps, y, mean, rstd)
+        return y, mean, rstd
+    mean = x.mean(axis=1, keepdims=True)
+    d = x - mean
+    rstd = 1 / xp.sqrt((d * d).mean(axis=1, keepdims=True) + eps)
+    y = d * rstd
+    if weight is not None:
+        y *= weight
+    if bias is not None:
+        y += bias
+    return y, mean[:, 0], rstd[:, 0]
+
+
+def layer_norm_backward(xp, g, x, weight, mean, rstd):
+    """(dx, dw, db) for layer_norm_forward, from its saved mean and rstd."""
+    rows, n = x.shape
+    if _numba(xp, g, x, *(a for a in (weight,) if a is not None)):
+        dx = xp.empty_like(x, order="C")
+        dw, db = xp.zeros(n), xp.zeros(n)   # float64 sums
+        _norm.layer_norm_backward(g, x, _or(xp, weight, n, 1, x.dtype), mean, rstd, dx, dw, db)
+        return dx, dw.astype(x.dtype), db.astype(x.dtype)
+    xhat = (x - mean[:, None]) * rstd[:, None]
+    h = g if weight is None else g * weight
+    dx = rstd[:, None] * (h - h.mean(axis=1, keepdims=True)
+                          - xhat * (h * xhat).mean(axis=1, keepdims=True))
+    return dx, (g * xhat).sum(axis=0), g.sum(axis=0)
+
+
+# -- batch normalisation ----------------------------------------------------------------------
+def batch_norm_statistics(xp, x):
+    """(mean, biased variance) per channel of x (N, C, S)."""
+    channels = x.shape[1]
+    if _numba(xp, x):
+        mean, var = xp.empty(channels, x.dtype), xp.empty(channels, x.dtype)
+        _norm.channel_statistics(x, mean, var)
+        return mean, var
+    mean = x.mean(axis=(0, 2))
+    d = x - mean[:, None]
+    return mean, (d * d).mean(axis=(0, 2))
+
+
+def scale_and_shift(xp, x, scale, shift):
+    """x·scale_c + shift_c for x (N, C, S)."""
+    if _numba(xp, x, scale, shift):
+        y = xp.empty(x.shape, x.dtype)
+        _norm.scale_and_shift(x, scale, shift, y)
+        return y
+    y = x * scale[:, None]
+    y += shift[:, None]
+    return y
+
+
+def batch_norm_backward(xp, g, x, mean, rstd, weight, training):
+    """(dx, dw, db) for x (N, C, S) normalised per channel with mean and rstd (the batch's
+    when ``training``, so that they depend on x, else fixed)."""
+    channels = x.shape[1]
+    if _numba(xp, g, x, mean, rstd, *(a for a in (weight,) if a is not None)):
+        dx = xp.empty(x.shape, x.dtype)
+        dw, db = xp.empty(channels, x.dtype), xp.empty(channels, x.dtype)
+        _norm.batch_norm_backward(g, x, mean, rstd, _or(xp, weight, channels, 1, x.dtype),
+                                  training, dx, dw, db)
+        return dx, dw, db
+    count = x.shape[0] * x.shape[2]
+    xhat = (x - mean[:, None]) * rstd[:, None]
+    db = g.sum(axis=(0, 2))
+    dw = (g * xhat).sum(axis=(0, 2))
+    k = rstd if weight is None else rstd * weight
+    if training:
+        dx = k[:, None] * (g - (db / count)[:, None] - xhat * (dw / count)[:, None])
+    else:
+        dx = g * k[:, None]
+    return dx, dw, db
+
+
+# -- cross entropy ----------------------------------------------------------------------------
+def cross_entropy_forward(xp, x, target, weight, smoothing):
+    """(loss per row, w_t per row, (max, log Σ e^{x - max}) per row) for logits x (N, C) and
+    class indices ``target`` (N,) (-1 where ignored); ``weight`` (C,) of x's dtype. lse is
+    kept as its two parts: in float32 their sum would round the small one away."""
+    rows, classes = x.shape
+    if _numba(xp, x, weight):
+        top, log_sum, loss, target_weight = (xp.empty(rows, x.dtype) for _ in range(4))
+        _ce.forward(x, target, weight, smoothing, top, log_sum, loss, target_weight)
+        return loss, target_weight, (top, log_sum)
+    kept = target >= 0
+    index = xp.where(kept, target, 0)
+    top = x.max(axis=1, keepdims=True)
+    shifted = x - top
+    log_sum = xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+    rows_index = xp.arange(rows)
+    target_weight = weight[index] * kept
+    loss = (1 - smoothing) * target_weight * (log_sum - shifted[rows_index, index][:, None])[:, 0]
+    if smoothing > 0:
+        loss = loss + smoothing / classes * (weight * (log_sum - shifted)).sum(axis=1) * kept
+    return loss, target_weight, (top[:, 0], log_sum[:, 0])
+
+
+def cross_entropy_backward(xp, x, target, weight, smoothing, lse, scale):
+    """dx (N, C): scale[i]·(A·softmax(x_i) - a_i) (see kernels/cpu/cross_entropy.py)."""
+    rows, classes = x.shape
+    top, log_sum = lse
+    if _numba(xp, x, weight, top, log_sum, scale):
+        dx = xp.empty((rows, classes), x.dtype)
+        _ce.backward(x, target, weight, smoothing, top, log_sum, scale, dx)
+        return dx
+    kept = target >= 0
+    index = xp.where(kept, target, 0)
+    rows_index = xp.arange(rows)
+    target_weight = weight[index]
+    total = (1 - smoothing) * target_weight + smoothing / classes * weight.sum()
+    dx = xp.exp((x - top[:, None]) - log_sum[:, None]) * total[:, None] - smoothing / classes * weight
+    dx[rows_index, index] -= (1 - smoothing) * target_weight
+    return dx * (scale * kept)[:, None]
+
+
+# -- GELU -------------------------------------------------------------------------------------
+_SQRT_HALF = math.sqrt(0.5)
+_K, _A = math.sqrt(2 / math.pi), 0.044715
+
+
+def gelu(xp, x, approximate, erf):
+    """x·Φ(x) (``approximate='none'``) or its tanh form; ``erf`` the backend's erf."""
+    if _numba(xp, x):
+        return (_gelu.gelu if approximate == "none" else _gelu.gelu_tanh)(x)
+    if approximate == "none":
+        return x * (erf(x * _SQRT_HALF) + 1) * 0.5
+    return x * (xp.tanh(x * (x * x * _A + 1) * _K) + 1) * 0.5
+
+
+def gelu_backward(xp, g, x, approximate, erf):
+    """g·gelu'(x)."""
+    if _numba(xp, g, x):
+        return (_gelu.gelu_backward if approximate == "none" else _gelu.gelu_tanh_backward)(g, x)
+    if approximate == "none":
+        return g * ((erf(x * _SQRT_HALF) + 1) * 0.5
+                    + x * xp.exp(x * x * -0.5) * (1 / math.sqrt(2 * math.pi)))
+    t = xp.tanh(x * (x * x * _A + 1) * _K)
+    return g * ((t + 1) * 0.5 + x * (1 - t * t) * (x * x * (3 * _A) + 1) * (0.5 * _K))
+
+
+# -- recurrent gates --------------------------------------------------------------------------
+def _sigmoid(xp, x):
+    return 1 / (1 + xp.exp(-x))
+
+
+def lstm_gates_forward(xp, z, c):
+    """(h', c', act, tanh c') from pre-activations z (N, 4H) and c (N, H) or None (zeros)."""
+    rows, width = z.shape
+    hidden = width // 4
+    if _numba(xp, z, *(a for a in (c,) if a is not None)):
+        act = xp.empty((rows, width), z.dtype)
+        h_out, c_out, tanh_c = (xp.empty((rows, hidden), z.dtype) for _ in range(3))
+        _gates.lstm_forward(z, act if c is None else c, c is not None, act, h_out, c_out, tanh_c)
+        return h_out, c_out, act, tanh_c
+    act = _sigmoid(xp, z)
+    act[:, 2 * hidden:3 * hidden] = xp.tanh(z[:, 2 * hidden:3 * hidden])
+    i, f, g, o = (act[:, k * hidden:(k + 1) * hidden] for k in range(4))
+    c_out = i * g if c is None else f * c + i * g
+    tanh_c = xp.tanh(c_out)
+    return o * tanh_c, c_out, act, tanh_c
+
+
+def lstm_gates_backward(xp, grad_h, grad_c, act, tanh_c, c):
+    """(dz (N, 4H), dc (N, H)) for lstm_gates_forward."""
+    rows, width = act.shape
+    hidden = width // 4
+    if _numba(xp, grad_h, grad_c, act, tanh_c, *(a for a in (c,) if a is not None)):
+        dz = xp.empty((rows, width), act.dtype)
+        dc = xp.empty((rows, hidden), act.dtype)
+        _gates.lstm_backward(grad_h, grad_c, act, tanh_c, tanh_c if c is None else c,
+                             c is not None, dz, dc)
+        return dz, dc
+    i, f, g, o = (act[:, k * hidden:(k + 1) * hidden] for k in range(4))
+    d_cell = grad_h * o * (1 - tanh_c * tanh_c) + grad_c
+    df = xp.zeros_like(f) if c is None else d_cell * c * f * (1 - f)
+    dz = xp.concatenate([d_cell * g * i * (1 - i), df, d_cell * i * (1 - g * g),
+                         grad_h * tanh_c * o * (1 - o)], axis=1)
+    return dz, d_cell * f
+
+
+def gru_gates_forward(xp, p, q, h):
+    """(h', act) from p, q (N, 3H) (q None: zero, unused r) and h (N, H) or None."""
+    rows, width = p.shape
+    hidden = width // 3
+    if _numba(xp, p, *(a for a in (q, h) if a is not None)):
+        act = xp.empty((rows, width), p.dtype)
+        h_out = xp.empty((rows, hidden), p.dtype)
+        _gates.gru_forward(p, p if q is None else q, q is not None, act if h is None else h,
+                           h is not None, act, h_out)
+        return h_out, act
+    s = p if q is None else p + q
+    act = _sigmoid(xp, s)
+    n_pre = p[:, 2 * hidden:] if q is None else p[:, 2 * hidden:] + act[:, :hidden] * q[:, 2 * hidden:]
+    act[:, 2 * hidden:] = xp.tanh(n_pre)
+    if q is None:
+        act[:, :hidden] = 0
+    z, n = act[:, hidden:2 * hidden], act[:, 2 * hidden:]
+    h_out = n - z * n
+    if h is not None:
+        h_out += z * h
+    return h_out, act
+
+
+def gru_gates_backward(xp, grad, act, q, h):
+    """(dp, dq or None, dh or None) for gru_gates_forward."""
+    rows, width = act.shape
+    hidden = width // 3
+    if _numba(xp, grad, act, *(a for a in (q, h) if a is not None)):
+        dp = xp.empty((rows, width), act.dtype)
+        dq = xp.empty((rows, width), act.dtype) if q is not None else None
+        dh = xp.empty((rows, hidden), act.dtype) if h is not None else None
+        _gates.gru_backward(grad, act, act if q is None else q, q is not None,
+                            grad if h is None else h, h is not None,
+                            dp, dp if dq is None else dq, grad if dh is None else dh)
+        return dp, dq, dh
+    r, z, n = act[:, :hidden], act[:, hidden:2 * hidden], act[:, 2 * hidden:]
+    dn = grad * (1 - z) * (1 - n * n)
+    dz = grad * ((0 if h is None else h) - n) * z * (1 - z)
+    if q is None:
+        return xp.concatenate([xp.zeros_like(dn), dz, dn], axis=1), None, None if h is None else grad * z
+    dr = dn * q[:, 2 * hidden:] * r * (1 - r)
+    dp = xp.concatenate([dr, dz, dn], axis=1)
+    dq = xp.concatenate([dr, dz, dn * r], axis=1)
+    return dp, dq, None if h is None else grad * z
