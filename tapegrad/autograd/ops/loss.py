@@ -51,6 +51,7 @@ def cross_entropy(input, target, ignored, weight, reduction, label_smoothing):
     ∂ℓᵢ/∂x_{i,c} = Aᵢ·softmax(xᵢ)_c - a_{i,c} (see the module doc)"""
     xp = input.device.xp
     x = input.array
+    target, ignored, weight = xp.asarray(target), xp.asarray(ignored), xp.asarray(weight, x.dtype)
     marked = xp.where(ignored, -1, target)
     loss, target_weight, lse = fused.cross_entropy_forward(xp, x, marked, weight, label_smoothing)
     if reduction == "none":
