@@ -6,6 +6,7 @@ numpy arrays go to the numba loops of ``kernels/cpu`` (one or two passes over me
 anything else (cupy arrays, float16) takes the array code written here with ``xp``, which
 computes the same values in a few more passes.
 """
+import contextlib
 import math
 
 from .cpu import cross_entropy as _ce, gelu as _gelu, normalization as _norm
@@ -107,12 +108,17 @@ def batch_norm_backward(xp, g, x, mean, rstd, weight, training):
 
 
 # -- cross entropy ----------------------------------------------------------------------------
+# Up to this many classes a numba loop per row wins (one call instead of a dozen); beyond,
+# numpy's vectorised exp does (numba's exp is scalar: about 16× slower per element).
+_NARROW = 32
+
+
 def cross_entropy_forward(xp, x, target, weight, smoothing):
     """(loss per row, w_t per row, (max, log Σ e^{x - max}) per row) for logits x (N, C) and
     class indices ``target`` (N,) (-1 where ignored); ``weight`` (C,) of x's dtype. lse is
     kept as its two parts: in float32 their sum would round the small one away."""
     rows, classes = x.shape
-    if _numba(xp, x, weight):
+    if classes <= _NARROW and _numba(xp, x, weight):
         top, log_sum, loss, target_weight = (xp.empty(rows, x.dtype) for _ in range(4))
         _ce.forward(x, target, weight, smoothing, top, log_sum, loss, target_weight)
         return loss, target_weight, (top, log_sum)
@@ -133,7 +139,7 @@ def cross_entropy_backward(xp, x, target, weight, smoothing, lse, scale):
     """dx (N, C): scale[i]·(A·softmax(x_i) - a_i) (see kernels/cpu/cross_entropy.py)."""
     rows, classes = x.shape
     top, log_sum = lse
-    if _numba(xp, x, weight, top, log_sum, scale):
+    if classes <= _NARROW and _numba(xp, x, weight, top, log_sum, scale):
         dx = xp.empty((rows, classes), x.dtype)
         _ce.backward(x, target, weight, smoothing, top, log_sum, scale, dx)
         return dx
@@ -152,24 +158,59 @@ _SQRT_HALF = math.sqrt(0.5)
 _K, _A = math.sqrt(2 / math.pi), 0.044715
 
 
-def gelu(xp, x, approximate, erf):
-    """x·Φ(x) (``approximate='none'``) or its tanh form; ``erf`` the backend's erf."""
+def _quiet_overflow(xp):
+    errstate = getattr(xp, "errstate", None)   # cupy never warns, and has no errstate
+    return errstate(over="ignore") if errstate else contextlib.nullcontext()
+
+
+def _normal_cdf(xp, x, erf):
     if _numba(xp, x):
-        return (_gelu.gelu if approximate == "none" else _gelu.gelu_tanh)(x)
+        return _gelu.normal_cdf(x)
+    return (erf(x * _SQRT_HALF) + 1) * 0.5
+
+
+def gelu(xp, x, approximate, erf):
+    """x·Φ(x) (``approximate='none'``) or its tanh form; ``erf`` the backend's erf.
+
+    The tanh form is x·(1 + tanh u)/2 = x·σ(2u) = x/(1 + e^{-2u}), u = k(x + a x³): no
+    cancellation where y is tiny, and e^{-2u} overflowing to inf gives y = 0 exactly."""
     if approximate == "none":
-        return x * (erf(x * _SQRT_HALF) + 1) * 0.5
-    return x * (xp.tanh(x * (x * x * _A + 1) * _K) + 1) * 0.5
+        return _gelu.gelu(x) if _numba(xp, x) else x * _normal_cdf(xp, x, erf)
+    e = xp.asarray(x * x)
+    e *= -2 * _K * _A
+    e += -2 * _K
+    e *= x
+    with _quiet_overflow(xp):
+        e = xp.exp(e)
+    e += 1
+    return x / e
 
 
 def gelu_backward(xp, g, x, approximate, erf):
-    """g·gelu'(x)."""
-    if _numba(xp, g, x):
-        return (_gelu.gelu_backward if approximate == "none" else _gelu.gelu_tanh_backward)(g, x)
+    """g·gelu'(x): Φ(x) + x·φ(x) (exact), σ(2u) + 2k·x(1 + 3a x²)·σ(2u)(1 - σ(2u)) (tanh)."""
+    squares = xp.asarray(x * x)
     if approximate == "none":
-        return g * ((erf(x * _SQRT_HALF) + 1) * 0.5
-                    + x * xp.exp(x * x * -0.5) * (1 / math.sqrt(2 * math.pi)))
-    t = xp.tanh(x * (x * x * _A + 1) * _K)
-    return g * ((t + 1) * 0.5 + x * (1 - t * t) * (x * x * (3 * _A) + 1) * (0.5 * _K))
+        d = squares * -0.5
+        d = xp.exp(d)
+        d *= x
+        d *= 1 / math.sqrt(2 * math.pi)
+        d += _normal_cdf(xp, x, erf)
+        return d * g
+    s = squares * (-2 * _K * _A)
+    s += -2 * _K
+    s *= x
+    with _quiet_overflow(xp):
+        s = xp.exp(s)
+    s += 1
+    s = 1 / s                  # σ(2u)
+    d = squares * (3 * _A)
+    d += 1
+    d *= x
+    d *= 2 * _K
+    d *= s
+    d *= 1 - s
+    d += s
+    return d * g
 
 
 # -- recurrent gates --------------------------------------------------------------------------
@@ -178,14 +219,11 @@ def _sigmoid(xp, x):
 
 
 def lstm_gates_forward(xp, z, c):
-    """(h', c', act, tanh c') from pre-activations z (N, 4H) and c (N, H) or None (zeros)."""
+    """(h', c', act, tanh c') from pre-activations z (N, 4H) and c (N, H) or None (zeros).
+    Array code on every device: four of its five exponentials per element run on numpy's
+    vectorised exp, which beat a numba loop here; the GRU, with three, is a numba loop."""
     rows, width = z.shape
     hidden = width // 4
-    if _numba(xp, z, *(a for a in (c,) if a is not None)):
-        act = xp.empty((rows, width), z.dtype)
-        h_out, c_out, tanh_c = (xp.empty((rows, hidden), z.dtype) for _ in range(3))
-        _gates.lstm_forward(z, act if c is None else c, c is not None, act, h_out, c_out, tanh_c)
-        return h_out, c_out, act, tanh_c
     act = _sigmoid(xp, z)
     act[:, 2 * hidden:3 * hidden] = xp.tanh(z[:, 2 * hidden:3 * hidden])
     i, f, g, o = (act[:, k * hidden:(k + 1) * hidden] for k in range(4))
@@ -198,12 +236,6 @@ def lstm_gates_backward(xp, grad_h, grad_c, act, tanh_c, c):
     """(dz (N, 4H), dc (N, H)) for lstm_gates_forward."""
     rows, width = act.shape
     hidden = width // 4
-    if _numba(xp, grad_h, grad_c, act, tanh_c, *(a for a in (c,) if a is not None)):
-        dz = xp.empty((rows, width), act.dtype)
-        dc = xp.empty((rows, hidden), act.dtype)
-        _gates.lstm_backward(grad_h, grad_c, act, tanh_c, tanh_c if c is None else c,
-                             c is not None, dz, dc)
-        return dz, dc
     i, f, g, o = (act[:, k * hidden:(k + 1) * hidden] for k in range(4))
     d_cell = grad_h * o * (1 - tanh_c * tanh_c) + grad_c
     df = xp.zeros_like(f) if c is None else d_cell * c * f * (1 - f)

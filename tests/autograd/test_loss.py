@@ -82,3 +82,18 @@ def test_a_weight_that_requires_grad_takes_the_composed_path_and_gets_its_gradie
     loss = F.cross_entropy(tg.randn(5, 4, dtype=tg.float64), tg.tensor(TARGET), weight=weight)
     loss.backward()
     assert loss.grad_fn.op != "cross_entropy" and weight.grad is not None
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_many_classes_take_the_array_path_and_agree_with_the_composition(smoothing):
+    rng = np.random.default_rng(3)
+    logits, labels = rng.normal(0, 3, (6, 50)), np.array([0, 49, 7, 7, 20, -100])
+    fused_x = tg.tensor(logits, requires_grad=True)
+    composed_x = tg.tensor(logits[:, :, None], requires_grad=True)
+    fused = F.cross_entropy(fused_x, tg.tensor(labels), label_smoothing=smoothing)
+    composed = F.cross_entropy(composed_x, tg.tensor(labels[:, None]), label_smoothing=smoothing)
+    assert fused.grad_fn.op == "cross_entropy"
+    np.testing.assert_allclose(fused.item(), composed.item(), rtol=1e-6)
+    fused.backward()
+    composed.backward()
+    np.testing.assert_allclose(fused_x.grad.numpy(), composed_x.grad.numpy()[:, :, 0], atol=1e-7)

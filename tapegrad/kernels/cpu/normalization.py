@@ -4,13 +4,17 @@ numpy spends a pass per elementwise step (mean, subtract, square, mean, rsqrt, m
 add: seven over the whole tensor, each with a temporary). Here a row (layer norm) or a
 channel (batch norm) is read twice for its mean and variance and once more to write y;
 the backward reads x and g twice. Sums are kept in float64, whatever the input's dtype.
+The sums may be reordered (``reassoc``: that is what lets them run in SIMD lanes, 4× faster
+here), but NaN and inf keep their meaning (no ``nnan``/``ninf``).
 """
 import math
 
 from numba import njit
 
+_FAST = {"reassoc", "contract", "arcp"}
 
-@njit(cache=True, nogil=True)
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
 def layer_norm_forward(x, weight, bias, eps, y, mean, rstd):
     """y = (x - μ)·r·γ + β per row of x (rows, n), r = 1/√(σ² + ε); fills y, mean, rstd."""
     rows, n = x.shape
@@ -30,7 +34,7 @@ def layer_norm_forward(x, weight, bias, eps, y, mean, rstd):
             y[row, j] = (x[row, j] - mu) * r * weight[j] + bias[j]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath=_FAST)
 def layer_norm_backward(g, x, weight, mean, rstd, dx, dw, db):
     """dx = r·(h - mean(h) - x̂·mean(h·x̂)), h = g·γ, x̂ = (x - μ)·r, per row;
     dw = Σ_rows g·x̂ and db = Σ_rows g (float64 sums, written into dw, db)."""
@@ -52,7 +56,7 @@ def layer_norm_backward(g, x, weight, mean, rstd, dx, dw, db):
             dx[row, j] = r * (g[row, j] * weight[j] - mean_h - xhat * mean_hx)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath=_FAST)
 def channel_statistics(x, mean, var):
     """The mean and the biased variance of each channel of x (N, C, S), over N and S."""
     batch, channels, size = x.shape
@@ -72,7 +76,7 @@ def channel_statistics(x, mean, var):
         var[c] = squares / count
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath=_FAST)
 def scale_and_shift(x, scale, shift, y):
     """y = x·scale_c + shift_c for x (N, C, S): batch norm's last pass, in one."""
     batch, channels, size = x.shape
@@ -83,7 +87,7 @@ def scale_and_shift(x, scale, shift, y):
                 y[b, c, s] = x[b, c, s] * a + t
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath=_FAST)
 def batch_norm_backward(g, x, mean, rstd, weight, training, dx, dw, db):
     """Per channel: dw = Σ g·x̂, db = Σ g, and dx = r·γ·(g - db/m - x̂·dw/m) in training
     (m = N·S elements; μ and σ² depend on x), dx = r·γ·g with fixed statistics."""
