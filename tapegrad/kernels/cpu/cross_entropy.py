@@ -63,6 +63,8 @@ def backward(x, target, weight, smoothing, top, log_sum, scale, dx):
             continue
         s = scale[i]
         total = (1.0 - smoothing) * weight[t] + smoothing / classes * weight_sum
+        spread = smoothing / classes
         for c in range(classes):
-            dx[i, c] = s * (total * math.exp((x[i, c] - top[i]) - log_sum[i]) - smoothing / classes * weight[c])
+            p = math.exp((x[i, c] - top[i]) - log_sum[i])
+            dx[i, c] = s * (total * p - spread * weight[c])
         dx[i, t] -= s * (1.0 - smoothing) * weight[t]

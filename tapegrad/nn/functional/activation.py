@@ -19,7 +19,6 @@ When gradients are recorded, the result is computed from a clone, so that our ow
 op does not count as one that saved the old values. It saves no memory: it is there
 so that PyTorch code runs unchanged.
 """
-import math
 import warnings
 
 from ...autograd import grad_mode, ops
