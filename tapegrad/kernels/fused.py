@@ -163,19 +163,21 @@ def _quiet_overflow(xp):
     return errstate(over="ignore") if errstate else contextlib.nullcontext()
 
 
-def _normal_cdf(xp, x, erf):
+def normal_cdf(xp, x, erf):
+    """Φ(x) = (1 + erf(x/√2))/2 (numba's erfc on the cpu: exact far out on the negative side)."""
     if _numba(xp, x):
         return _gelu.normal_cdf(x)
     return (erf(x * _SQRT_HALF) + 1) * 0.5
 
 
 def gelu(xp, x, approximate, erf):
-    """x·Φ(x) (``approximate='none'``) or its tanh form; ``erf`` the backend's erf.
-
-    The tanh form is x·(1 + tanh u)/2 = x·σ(2u) = x/(1 + e^{-2u}), u = k(x + a x³): no
-    cancellation where y is tiny, and e^{-2u} overflowing to inf gives y = 0 exactly."""
+    """(y, Φ(x)) for ``approximate='none'``, y = x·Φ(x) (Φ kept for the backward); or
+    (y, None) for the tanh form, x·(1 + tanh u)/2 = x·σ(2u) = x/(1 + e^{-2u}),
+    u = k(x + a x³): no cancellation where y is tiny, and e^{-2u} overflowing to inf gives
+    y = 0 exactly."""
     if approximate == "none":
-        return _gelu.gelu(x) if _numba(xp, x) else x * _normal_cdf(xp, x, erf)
+        cdf = normal_cdf(xp, x, erf)
+        return x * cdf, cdf
     e = xp.asarray(x * x)
     e *= -2 * _K * _A
     e += -2 * _K
@@ -183,18 +185,19 @@ def gelu(xp, x, approximate, erf):
     with _quiet_overflow(xp):
         e = xp.exp(e)
     e += 1
-    return x / e
+    return x / e, None
 
 
-def gelu_backward(xp, g, x, approximate, erf):
-    """g·gelu'(x): Φ(x) + x·φ(x) (exact), σ(2u) + 2k·x(1 + 3a x²)·σ(2u)(1 - σ(2u)) (tanh)."""
+def gelu_backward(xp, g, x, approximate, cdf):
+    """g·gelu'(x): Φ(x) + x·φ(x) (exact, Φ given), σ(2u) + 2k·x(1 + 3a x²)·σ(2u)(1 - σ(2u))
+    (tanh)."""
     squares = xp.asarray(x * x)
     if approximate == "none":
         d = squares * -0.5
         d = xp.exp(d)
         d *= x
         d *= 1 / math.sqrt(2 * math.pi)
-        d += _normal_cdf(xp, x, erf)
+        d += cdf
         return d * g
     s = squares * (-2 * _K * _A)
     s += -2 * _K

@@ -4,7 +4,8 @@
     tanh:   y = x·(1 + tanh(√(2/π)(x + 0.044715x³)))/2
 
 Composed, the exact form records five operations (mul, erf, add, mul, mul) and as many
-backwards; here it is one ufunc pass each way (``tapegrad/kernels/fused.py``). The
+backwards; here it is one each way (``tapegrad/kernels/fused.py``), Φ(x) computed once and
+kept for the backward. The
 backward is an operation too; its own derivative comes from the composition (``twice.py``).
 """
 import math
@@ -31,21 +32,23 @@ def gelu(input, approximate):
     """y = x·Φ(x) (``approximate='none'``) or its tanh form;  dy/dx = Φ(x) + x·φ(x)"""
     xp = input.device.xp
     erf_array = lambda a: _erf_array(xp, a)  # noqa: E731
-    y = fused.gelu(xp, input.array, approximate, erf_array)
+    y, cdf = fused.gelu(xp, input.array, approximate, erf_array)
 
     def backward(ctx, grad):
         x, = ctx.saved_tensors
-        return gelu_backward(grad, x, approximate)
+        return gelu_backward(grad, x, approximate, cdf)
     return record("gelu", xp.asarray(y), (input,), backward, save=(input,),
                   attrs={"approximate": approximate})
 
 
 @operation()
-def gelu_backward(grad, input, approximate):
-    """z = g·gelu'(x) as one operation; its derivative is the composition's second one"""
+def gelu_backward(grad, input, approximate, cdf=None):
+    """z = g·gelu'(x) as one operation (Φ(x) given by the forward, else computed);
+    its derivative is the composition's second one"""
     xp = input.device.xp
-    erf_array = lambda a: _erf_array(xp, a)  # noqa: E731
-    z = fused.gelu_backward(xp, grad.array, input.array, approximate, erf_array)
+    if approximate == "none" and cdf is None:
+        cdf = fused.normal_cdf(xp, input.array, lambda a: _erf_array(xp, a))
+    z = fused.gelu_backward(xp, grad.array, input.array, approximate, cdf)
 
     def backward(ctx, grad_z):
         g, x = ctx.saved_tensors
