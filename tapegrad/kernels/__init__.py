@@ -7,7 +7,8 @@ functions below with the array module ``xp`` of their tensors' device and backen
 arrays. Each function here picks the implementation for that backend:
 
 * numpy (cpu): ``kernels/cpu`` — im2col by stride tricks into reused workspaces, one
-  GEMM per product, numba loops where numpy would need a Python loop;
+  GEMM per product, numba loops where numpy would need a Python loop; 3×3 stride-1
+  convolutions with enough channels by Winograd's F(2×2, 3×3) (``cpu/winograd.py``);
 * cupy (cuda): ``kernels/cuda`` (numba.cuda kernels) for convolution,
   unfold/fold and max pooling, with the same signatures; everything else (average
   pooling, index_add) runs the array code of ``kernels/cpu`` with ``kernels/generic.py``
@@ -21,6 +22,7 @@ from .cpu.col2im import col2im as _col2im
 from .cpu.axpy import axpy as _axpy
 from .cpu.index_add import add_at as _add_at
 from .cpu.conv import Stamp
+from .cpu import winograd as _winograd
 from .geometry import Window
 
 _SUPPORTED = ("numpy", "cupy")
@@ -58,6 +60,8 @@ def conv_forward(xp, x, weight, bias, window, stamp=None):
     gpu = _gpu(xp)
     if gpu:
         return gpu.conv_forward(xp, x, weight, bias, window, stamp)
+    if _winograd.chosen("forward", xp, x, window, x.shape[1], weight.shape[0]):
+        return _winograd.forward(x, weight, bias, window, stamp)
     return _conv.forward(xp, x, weight, bias, window, stamp)
 
 
@@ -67,6 +71,8 @@ def conv_input_grad(xp, grad, weight, window, grad_stamp=None):
     gpu = _gpu(xp)
     if gpu:
         return gpu.conv_input_grad(xp, grad, weight, window, grad_stamp)
+    if _winograd.chosen("input_grad", xp, grad, window, weight.shape[1], weight.shape[0]):
+        return _winograd.input_grad(grad, weight, window)
     return _conv.input_grad(xp, grad, weight, window, grad_stamp)
 
 
@@ -76,6 +82,8 @@ def conv_weight_grad(xp, x, grad, window, stamp=None, grad_stamp=None):
     gpu = _gpu(xp)
     if gpu:
         return gpu.conv_weight_grad(xp, x, grad, window, stamp, grad_stamp)
+    if _winograd.chosen("weight_grad", xp, x, window, x.shape[1], grad.shape[1]):
+        return _winograd.weight_grad(x, grad, window, stamp)
     return _conv.weight_grad(xp, x, grad, window, stamp, grad_stamp)
 
 
