@@ -114,43 +114,52 @@ _NARROW = 32
 
 
 def cross_entropy_forward(xp, x, target, weight, smoothing):
-    """(loss per row, w_t per row, (max, log Σ e^{x - max}) per row) for logits x (N, C) and
-    class indices ``target`` (N,) (-1 where ignored); ``weight`` (C,) of x's dtype. lse is
-    kept as its two parts: in float32 their sum would round the small one away."""
+    """(loss per row, w_t per row, saved) for logits x (N, C) and class indices ``target``
+    (N,) (-1 where ignored); ``weight`` (C,) of x's dtype. ``saved`` is what the backward
+    needs: (max, log Σ e^{x - max}) per row (lse in two parts: in float32 their sum would
+    round the small one away), and for wide rows the probabilities themselves."""
     rows, classes = x.shape
     if classes <= _NARROW and _numba(xp, x, weight):
         top, log_sum, loss, target_weight = (xp.empty(rows, x.dtype) for _ in range(4))
         _ce.forward(x, target, weight, smoothing, top, log_sum, loss, target_weight)
-        return loss, target_weight, (top, log_sum)
+        return loss, target_weight, (top, log_sum, None)
     kept = target >= 0
     index = xp.where(kept, target, 0)
     top = x.max(axis=1, keepdims=True)
     shifted = x - top
-    log_sum = xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
-    rows_index = xp.arange(rows)
+    picked = shifted[xp.arange(rows), index]
+    spread = shifted @ weight if smoothing > 0 else None   # Σ_c w_c (x_c - max), one GEMV
+    probs = xp.exp(shifted, out=shifted)                   # (shifted is not needed again)
+    total = probs.sum(axis=1)
+    log_sum = xp.log(total)
+    probs /= total[:, None]
     target_weight = weight[index] * kept
-    loss = (1 - smoothing) * target_weight * (log_sum - shifted[rows_index, index][:, None])[:, 0]
+    loss = (1 - smoothing) * target_weight * (log_sum - picked)
     if smoothing > 0:
-        loss = loss + smoothing / classes * (weight * (log_sum - shifted)).sum(axis=1) * kept
-    return loss, target_weight, (top[:, 0], log_sum[:, 0])
+        loss = loss + smoothing / classes * (log_sum * weight.sum() - spread) * kept
+    return loss, target_weight, (top[:, 0], log_sum, probs)
 
 
-def cross_entropy_backward(xp, x, target, weight, smoothing, lse, scale):
+def cross_entropy_backward(xp, x, target, weight, smoothing, saved, scale):
     """dx (N, C): scale[i]·(A·softmax(x_i) - a_i) (see kernels/cpu/cross_entropy.py)."""
     rows, classes = x.shape
-    top, log_sum = lse
-    if classes <= _NARROW and _numba(xp, x, weight, top, log_sum, scale):
+    top, log_sum, probs = saved
+    if probs is None and _numba(xp, x, weight, top, log_sum, scale):
         dx = xp.empty((rows, classes), x.dtype)
         _ce.backward(x, target, weight, smoothing, top, log_sum, scale, dx)
         return dx
+    if probs is None:
+        probs = xp.exp((x - top[:, None]) - log_sum[:, None])
     kept = target >= 0
     index = xp.where(kept, target, 0)
-    rows_index = xp.arange(rows)
     target_weight = weight[index]
+    row_scale = scale * kept
     total = (1 - smoothing) * target_weight + smoothing / classes * weight.sum()
-    dx = xp.exp((x - top[:, None]) - log_sum[:, None]) * total[:, None] - smoothing / classes * weight
-    dx[rows_index, index] -= (1 - smoothing) * target_weight
-    return dx * (scale * kept)[:, None]
+    dx = probs * (total * row_scale)[:, None]
+    if smoothing > 0:
+        dx -= (smoothing / classes) * weight * row_scale[:, None]
+    dx[xp.arange(rows), index] -= (1 - smoothing) * target_weight * row_scale
+    return dx
 
 
 # -- GELU -------------------------------------------------------------------------------------

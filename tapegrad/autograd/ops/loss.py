@@ -8,7 +8,8 @@ common case: logits (N, C), targets (N,)).
 An ignored target gives 0 and does not count; the mean divides by Σ w_{yᵢ} over the
 targets kept. The composition (log_softmax, gather, mul, mean) takes six passes over the
 logits forwards; the kernel (``tapegrad/kernels/fused.py``) reads each row three times
-forwards and once backwards, keeping only lse per row. The class weights are constants
+forwards and once backwards, keeping only lse per row (and the probabilities, for rows of
+more than a few dozen classes, where numpy's vectorised exp does the work). The class weights are constants
 (PyTorch does not differentiate them either).
 """
 from contextlib import nullcontext
