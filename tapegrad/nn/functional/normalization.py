@@ -19,6 +19,7 @@ coming from their backwards.
 import math
 
 from ...autograd import grad_mode, ops
+from ...autograd.operands import check_same_device
 from .checks import require_tensor, shape_of
 
 
@@ -83,6 +84,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     for name, value in (("running_mean", running_mean), ("running_var", running_var),
                         ("weight", weight), ("bias", bias)):
         _check_vector("batch_norm", name, value, channels, "channel (dimension 1 of the input)")
+    check_same_device("batch_norm", input, *(t for t in (running_mean, running_var, weight, bias)
+                                             if t is not None))
     axes = (0,) + tuple(range(2, input.ndim))
     count = math.prod(shape[a] for a in axes)
 
@@ -130,6 +133,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
             if shape_of(value) != normalized:
                 raise RuntimeError(f"layer_norm: {name} should have shape {normalized} (the "
                                    f"normalized_shape), got {shape_of(value)}")
+    check_same_device("layer_norm", input, *(t for t in (weight, bias) if t is not None))
     return ops.normalization.layer_norm(input, weight, bias, k, eps)
 
 
