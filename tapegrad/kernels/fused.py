@@ -6,7 +6,6 @@ numpy arrays go to the numba loops of ``kernels/cpu`` (one or two passes over me
 anything else (cupy arrays, float16) takes the array code written here with ``xp``, which
 computes the same values in a few more passes.
 """
-import contextlib
 import math
 
 from .cpu import cross_entropy as _ce, gelu as _gelu, normalization as _norm
@@ -15,7 +14,7 @@ from .cpu import recurrent_gates as _gates
 
 def _numba(xp, *arrays):
     """True when the numba loops can take these arrays (float32/float64 numpy, one dtype)."""
-    if xp.__name__ != "numpy":
+    if not xp.numba_cpu:
         return False
     dtype = arrays[0].dtype
     return dtype.kind == "f" and dtype.itemsize >= 4 and all(a.dtype == dtype for a in arrays)
@@ -30,7 +29,7 @@ def layer_norm_forward(xp, x, weight, bias, eps):
     """(y, mean, rstd) for x (rows, n) normalised per row; weight and bias (n,) or None."""
     rows, n = x.shape
     if _numba(xp, x, *(a for a in (weight, bias) if a is not None)):
-        y = xp.empty_like(x, order="C")
+        y = xp.empty(x.shape, x.dtype)
         mean, rstd = xp.empty(rows, x.dtype), xp.empty(rows, x.dtype)
         _norm.layer_norm_forward(x, _or(xp, weight, n, 1, x.dtype), _or(xp, bias, n, 0, x.dtype),
                                  eps, y, mean, rstd)
@@ -50,8 +49,8 @@ def layer_norm_backward(xp, g, x, weight, mean, rstd):
     """(dx, dw, db) for layer_norm_forward, from its saved mean and rstd."""
     rows, n = x.shape
     if _numba(xp, g, x, *(a for a in (weight,) if a is not None)):
-        dx = xp.empty_like(x, order="C")
-        dw, db = xp.zeros(n), xp.zeros(n)   # float64 sums
+        dx = xp.empty(x.shape, x.dtype)
+        dw, db = xp.zeros(n, dtype=xp.float64), xp.zeros(n, dtype=xp.float64)   # float64 sums
         _norm.layer_norm_backward(g, x, _or(xp, weight, n, 1, x.dtype), mean, rstd, dx, dw, db)
         return dx, dw.astype(x.dtype), db.astype(x.dtype)
     xhat = (x - mean[:, None]) * rstd[:, None]
@@ -168,24 +167,23 @@ _K, _A = math.sqrt(2 / math.pi), 0.044715
 
 
 def _quiet_overflow(xp):
-    errstate = getattr(xp, "errstate", None)   # cupy never warns, and has no errstate
-    return errstate(over="ignore") if errstate else contextlib.nullcontext()
+    return xp.errstate(over="ignore")   # e^{-2u} = inf is intended (cupy never warns)
 
 
-def normal_cdf(xp, x, erf):
+def normal_cdf(xp, x):
     """Φ(x) = (1 + erf(x/√2))/2 (numba's erfc on the cpu: exact far out on the negative side)."""
     if _numba(xp, x):
         return _gelu.normal_cdf(x)
-    return (erf(x * _SQRT_HALF) + 1) * 0.5
+    return (xp.erf(x * _SQRT_HALF) + 1) * 0.5
 
 
-def gelu(xp, x, approximate, erf):
+def gelu(xp, x, approximate):
     """(y, Φ(x)) for ``approximate='none'``, y = x·Φ(x) (Φ kept for the backward); or
     (y, None) for the tanh form, x·(1 + tanh u)/2 = x·σ(2u) = x/(1 + e^{-2u}),
     u = k(x + a x³): no cancellation where y is tiny, and e^{-2u} overflowing to inf gives
     y = 0 exactly."""
     if approximate == "none":
-        cdf = normal_cdf(xp, x, erf)
+        cdf = normal_cdf(xp, x)
         return x * cdf, cdf
     e = xp.asarray(x * x)
     e *= -2 * _K * _A
@@ -251,7 +249,7 @@ def lstm_gates_backward(xp, grad_h, grad_c, act, tanh_c, c):
     i, f, g, o = (act[:, k * hidden:(k + 1) * hidden] for k in range(4))
     d_cell = grad_h * o * (1 - tanh_c * tanh_c) + grad_c
     df = xp.zeros_like(f) if c is None else d_cell * c * f * (1 - f)
-    dz = xp.concatenate([d_cell * g * i * (1 - i), df, d_cell * i * (1 - g * g),
+    dz = xp.concat([d_cell * g * i * (1 - i), df, d_cell * i * (1 - g * g),
                          grad_h * tanh_c * o * (1 - o)], axis=1)
     return dz, d_cell * f
 
@@ -295,8 +293,8 @@ def gru_gates_backward(xp, grad, act, q, h):
     dn = grad * (1 - z) * (1 - n * n)
     dz = grad * ((0 if h is None else h) - n) * z * (1 - z)
     if q is None:
-        return xp.concatenate([xp.zeros_like(dn), dz, dn], axis=1), None, None if h is None else grad * z
+        return xp.concat([xp.zeros_like(dn), dz, dn], axis=1), None, None if h is None else grad * z
     dr = dn * q[:, 2 * hidden:] * r * (1 - r)
-    dp = xp.concatenate([dr, dz, dn], axis=1)
-    dq = xp.concatenate([dr, dz, dn * r], axis=1)
+    dp = xp.concat([dr, dz, dn], axis=1)
+    dq = xp.concat([dr, dz, dn * r], axis=1)
     return dp, dq, None if h is None else grad * z

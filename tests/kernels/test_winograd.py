@@ -18,6 +18,8 @@ from tapegrad.autograd.gradcheck import gradcheck, gradgradcheck
 from tapegrad.kernels.cpu import conv, winograd
 from tapegrad.kernels.geometry import Window
 
+xp = tg.device("cpu").xp   # the cpu backend's namespace, what the kernels get
+
 rng = np.random.default_rng(7)
 
 WINDOWS = [Window((8, 8), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1)),
@@ -38,18 +40,18 @@ def operands(window, channels=3, out_channels=4, batch=2, dtype=np.float64):
 def test_all_three_passes_equal_im2col_and_gemm(window):
     x, w, dy = operands(window)
     b = rng.normal(size=4)
-    np.testing.assert_allclose(winograd.forward(x, w, b, window), conv.forward(np, x, w, b, window),
+    np.testing.assert_allclose(winograd.forward(xp, x, w, b, window), conv.forward(xp, x, w, b, window),
                                atol=1e-12)
-    np.testing.assert_allclose(winograd.input_grad(dy, w, window),
-                               conv.input_grad(np, dy, w, window), atol=1e-12)
-    np.testing.assert_allclose(winograd.weight_grad(x, dy, window),
-                               conv.weight_grad(np, x, dy, window), atol=1e-12)
+    np.testing.assert_allclose(winograd.input_grad(xp, dy, w, window),
+                               conv.input_grad(xp, dy, w, window), atol=1e-12)
+    np.testing.assert_allclose(winograd.weight_grad(xp, x, dy, window),
+                               conv.weight_grad(xp, x, dy, window), atol=1e-12)
 
 
 # -- the float32 error bound -------------------------------------------------------------------
 def absolute_forward(x, w, window):
     """ỹ: F(2×2, 3×3) on |x| and |w| with |A|, |B|, |G|, in float64 (per tile, by einsum)."""
-    a, b, g = np.abs(winograd.A_T), np.abs(winograd.B_T), np.abs(winograd.G)
+    a, b, g = (np.abs(np.array(m, dtype=float)) for m in (winograd.A_T, winograd.B_T, winograd.G))
     th, tw = (window.out_size[0] + 1) // 2, (window.out_size[1] + 1) // 2
     top, _, left, _ = window.padding
     padded = np.zeros(x.shape[:2] + (2 * th + 2, 2 * tw + 2))
@@ -72,8 +74,8 @@ def gamma(n, unit=2.0 ** -24):
 def test_float32_forward_error_stays_within_the_stated_bound(window):
     channels = 64
     x, w, _ = operands(window, channels=channels, dtype=np.float32)
-    exact = conv.forward(np, x.astype(np.float64), w.astype(np.float64), None, window)
-    error = np.abs(winograd.forward(x, w, None, window) - exact)
+    exact = conv.forward(xp, x.astype(np.float64), w.astype(np.float64), None, window)
+    error = np.abs(winograd.forward(xp, x, w, None, window) - exact)
     bound = gamma(channels + 12) * absolute_forward(x, w, window)
     assert (error <= bound).all()
     # ỹ ≤ 16·Σ_c Σ|g_c|·max|x_c| per output, and the bound is not vacuous
@@ -85,12 +87,12 @@ def test_float32_forward_error_stays_within_the_stated_bound(window):
 def test_float32_weight_gradient_error_stays_within_the_stated_bound():
     window = WINDOWS[0]
     x, w, dy = operands(window, channels=8, out_channels=8, batch=4, dtype=np.float32)
-    exact = conv.weight_grad(np, x.astype(np.float64), dy.astype(np.float64), window)
+    exact = conv.weight_grad(xp, x.astype(np.float64), dy.astype(np.float64), window)
     tiles = 4 * ((window.out_size[0] + 1) // 2) * ((window.out_size[1] + 1) // 2)
     # ỹ for the weight gradient: the direct sum's Σ|dy||x| times the transforms' 16
-    direct = conv.weight_grad(np, np.abs(x).astype(np.float64), np.abs(dy).astype(np.float64),
+    direct = conv.weight_grad(xp, np.abs(x).astype(np.float64), np.abs(dy).astype(np.float64),
                               window)
-    error = np.abs(winograd.weight_grad(x, dy, window) - exact)
+    error = np.abs(winograd.weight_grad(xp, x, dy, window) - exact)
     assert (error <= gamma(tiles + 12) * 16 * direct).all()
 
 
@@ -124,27 +126,29 @@ def test_a_non_contiguous_input_and_float32_go_through_winograd_too(winograd_on)
     x = rng.normal(size=(6, 6, 3, 2)).astype(np.float32).transpose(3, 2, 0, 1)
     w = rng.normal(size=(4, 3, 3, 3)).astype(np.float32)
     y = F.conv2d(tg.from_numpy(x), tg.from_numpy(w), padding=1)
-    window = Window((6, 6), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1))
-    np.testing.assert_allclose(y.numpy(), conv.forward(np, x, w, None, window), atol=1e-5)
     assert winograd_on == ["forward"]
+    padded = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (1, 1), (1, 1)))
+    direct = sum(np.einsum("bchw,oc->bohw", padded[:, :, i:i + 6, j:j + 6], w[:, :, i, j])
+                 for i in range(3) for j in range(3))
+    np.testing.assert_allclose(y.numpy(), direct, atol=1e-5)
 
 
 def test_winograd_is_chosen_only_for_the_shapes_it_handles(winograd_on):
     x = np.zeros((1, 4, 6, 6), np.float32)
     same = Window((6, 6), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1))
-    assert winograd.chosen("forward", np, x, same, 4, 4)
+    assert winograd.chosen("forward", xp, x, same, 4, 4)
     for other in (same._replace(stride=(2, 2)), same._replace(dilation=(2, 2)),
                   same._replace(groups=2), same._replace(kernel=(5, 5)),
                   same._replace(padding=(3, 3, 3, 3))):
-        assert not winograd.chosen("forward", np, x, other, 4, 4)
-    assert not winograd.chosen("forward", np, x.astype(np.float16), same, 4, 4)
-    assert not winograd.chosen("forward", np, x.astype(np.int32), same, 4, 4)
+        assert not winograd.chosen("forward", xp, x, other, 4, 4)
+    assert not winograd.chosen("forward", xp, x.astype(np.float16), same, 4, 4)
+    assert not winograd.chosen("forward", xp, x.astype(np.int32), same, 4, 4)
 
 
 def test_by_default_convolutions_run_by_im2col_and_gemm():
     assert not any(winograd.PASSES.values())
     x = np.zeros((1, 64, 8, 8), np.float32)
     window = Window((8, 8), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1))
-    assert not winograd.chosen("forward", np, x, window, 64, 64)
-    assert kernels.conv_forward(np, x, np.zeros((64, 64, 3, 3), np.float32), None,
+    assert not winograd.chosen("forward", xp, x, window, 64, 64)
+    assert kernels.conv_forward(xp, x, np.zeros((64, 64, 3, 3), np.float32), None,
                                 window).shape == (1, 64, 8, 8)

@@ -13,7 +13,7 @@ import math
 from ...kernels import fused
 from ..tape import record
 from .declare import operation
-from .special import _erf_array, erf
+from .special import erf
 from .twice import derivative_of_backward
 
 _SQRT_HALF = math.sqrt(0.5)
@@ -31,8 +31,7 @@ def _composed_gelu(x, approximate):
 def gelu(input, approximate):
     """y = x·Φ(x) (``approximate='none'``) or its tanh form;  dy/dx = Φ(x) + x·φ(x)"""
     xp = input.device.xp
-    erf_array = lambda a: _erf_array(xp, a)  # noqa: E731
-    y, cdf = fused.gelu(xp, input.array, approximate, erf_array)
+    y, cdf = fused.gelu(xp, input.array, approximate)
 
     def backward(ctx, grad):
         x, = ctx.saved_tensors
@@ -47,7 +46,7 @@ def gelu_backward(grad, input, approximate, cdf=None):
     its derivative is the composition's second one"""
     xp = input.device.xp
     if approximate == "none" and cdf is None:
-        cdf = fused.normal_cdf(xp, input.array, lambda a: _erf_array(xp, a))
+        cdf = fused.normal_cdf(xp, input.array)
     z = fused.gelu_backward(xp, grad.array, input.array, approximate, cdf)
 
     def backward(ctx, grad_z):

@@ -44,15 +44,14 @@ channels). So ``PASSES`` below is all False: im2col + GEMM stays the default, an
 Winograd runs only when asked (``tapegrad.kernels.cpu.winograd.PASSES["forward"] =
 True``, for example), always for ``suits``-able shapes with at least ``MIN_CHANNELS``.
 """
-import numpy as np
 from numba import njit
 
 from . import workspace
 
 # The transforms (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2016).
-B_T = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], dtype=np.float64)
-G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], dtype=np.float64)
-A_T = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], dtype=np.float64)
+B_T = ((1, 0, -1, 0), (0, 1, 1, 0), (0, -1, 1, 0), (0, 1, 0, -1))
+G = ((1, 0, 0), (0.5, 0.5, 0.5), (0.5, -0.5, 0.5), (0, 0, 1))
+A_T = ((1, 1, 1, 0), (0, 1, -1, -1))
 
 
 # Which passes of a convolution run here when ``suits`` says they can ("forward" and
@@ -65,7 +64,7 @@ MIN_CHANNELS = 32   # below this many input or output channels, im2col + GEMM wi
 def suits(xp, x, window, in_channels, out_channels):
     """True for the convolutions this file can compute: numpy arrays of float32/float64, a
     3×3 kernel, stride 1, dilation 1, one group, every padding at most 2."""
-    return (xp.__name__ == "numpy" and x.dtype.kind == "f" and x.dtype.itemsize >= 4
+    return (xp.numba_cpu and x.dtype.kind == "f" and x.dtype.itemsize >= 4
             and window.kernel == (3, 3) and window.stride == (1, 1)
             and window.dilation == (1, 1) and window.groups == 1
             and all(0 <= p <= 2 for p in window.padding))
@@ -83,13 +82,13 @@ def _tiles(window):
     return (ho + 1) // 2, (wo + 1) // 2
 
 
-def _padded_input(x, window, tiles):
+def _padded_input(xp, x, window, tiles):
     """x with its padding, and zeros below and right to a whole number of tiles."""
     top, _, left, _ = window.padding
     th, tw = tiles
     batch, channels, height, width = x.shape
-    padded = workspace.get(np, ("winograd-padded", x.shape, window), (batch, channels, 2 * th + 2,
-                                                                     2 * tw + 2), x.dtype, fill=0)
+    padded = workspace.get(xp, ("winograd-padded", x.shape, window),
+                           (batch, channels, 2 * th + 2, 2 * tw + 2), x.dtype, fill=0)
     padded[:, :, top:top + height, left:left + width] = x
     # the rows/columns past the input are zeros: they were filled so and nothing writes there
     return padded
@@ -100,14 +99,13 @@ def _padded_input(x, window, tiles):
 # compiler, 4× faster than indexing the 4-d arrays directly.
 
 @njit(cache=True, nogil=True)
-def _input_transform(d, V, tiles_h, tiles_w):
+def _input_transform(d, V, tiles_h, tiles_w, even, odd):
     """V[k, c, t] = (Bᵀ d_t B)[k] for every 4×4 patch d_t of d (B, C, 2·th + 2, 2·tw + 2),
     t = (b·th + i)·tw + j. Bᵀ d is formed once per row of patches (neighbouring patches
     share two columns), then (Bᵀ d) B per patch."""
     batch, channels, _, width = d.shape
-    half = width // 2
-    even = np.empty((4, half), d.dtype)   # Bᵀ d at the even columns, and at the odd ones:
-    odd = np.empty((4, half), d.dtype)    # the loops below then read at unit stride
+    half = width // 2   # even, odd (4, half): Bᵀ d at the even columns and at the odd ones,
+    #                     so that the loops below read at unit stride
     for b in range(batch):
         for c in range(channels):
             for i in range(tiles_h):
@@ -135,10 +133,10 @@ def _input_transform(d, V, tiles_h, tiles_w):
 
 
 @njit(cache=True, nogil=True)
-def _output_transform(M, y, bias, has_bias, tiles_h, tiles_w):
-    """y[b, o] tile (i, j) = Aᵀ M[:, o, t] A + bias, for y (B, O, 2·th, 2·tw)."""
+def _output_transform(M, y, bias, has_bias, tiles_h, tiles_w, rows):
+    """y[b, o] tile (i, j) = Aᵀ M[:, o, t] A + bias, for y (B, O, 2·th, 2·tw); ``rows``
+    (2, 4, tw) holds Aᵀ M for a row of tiles."""
     batch, out_channels = y.shape[0], y.shape[1]
-    rows = np.empty((2, 4, tiles_w), M.dtype)   # Aᵀ M for a row of tiles
     for b in range(batch):
         for o in range(out_channels):
             extra = bias[o] if has_bias else 0.0
@@ -161,13 +159,11 @@ def _output_transform(M, y, bias, has_bias, tiles_h, tiles_w):
 
 
 @njit(cache=True, nogil=True)
-def _grad_transform(dy, dM, tiles_h, tiles_w):
+def _grad_transform(dy, dM, tiles_h, tiles_w, u, v):
     """dM[:, o, t] = A (∂L/∂Y)_t Aᵀ for each 2×2 tile of dy (B, O, 2·th, 2·tw)."""
     batch, out_channels = dy.shape[0], dy.shape[1]
-    # A g has rows g₀, g₀ + g₁, g₀ - g₁, -g₁ (g₀, g₁ the tile's two rows); its columns u, v
-    # (the even and odd columns of dy), for a row of tiles at once
-    u = np.empty((4, tiles_w), dy.dtype)
-    v = np.empty((4, tiles_w), dy.dtype)
+    # A g has rows g₀, g₀ + g₁, g₀ - g₁, -g₁ (g₀, g₁ the tile's two rows); u, v (4, tw) are
+    # its columns (from the even and odd columns of dy), for a row of tiles at once
     for b in range(batch):
         for o in range(out_channels):
             for i in range(tiles_h):
@@ -194,67 +190,73 @@ def _grad_transform(dy, dM, tiles_h, tiles_w):
                         d3[j] = -vk[j]
 
 
-def _kernel_transform(weight):
-    """U = G g Gᵀ for every (o, c): (16, O, C)."""
-    u = np.einsum("ka,ocab,lb->kloc", G, weight.astype(np.float64), G, optimize=True)
-    return u.reshape(16, weight.shape[0], weight.shape[1]).astype(weight.dtype)  # one rounding
+def _kernel_transform(xp, weight):
+    """U = G g Gᵀ for every (o, c): (16, O, C), formed in float64 and rounded once."""
+    g = xp.asarray(G, dtype=xp.float64)
+    u = xp.einsum("ka,ocab,lb->kloc", g, weight.astype(xp.float64), g, optimize=True)
+    return u.reshape(16, weight.shape[0], weight.shape[1]).astype(weight.dtype)
 
 
-def _transformed_input(x, window, tiles, stamp=None, reuse=False):
+def _transformed_input(xp, x, window, tiles, stamp=None, reuse=False):
     """V (16, C, T) in a workspace, stamped for the weight gradient."""
     batch, channels = x.shape[:2]
     shape = (16, channels, batch * tiles[0] * tiles[1])
     purpose = ("winograd-V", window)
     if reuse and stamp is not None:
-        held = workspace.owned_by(np, purpose, shape, x.dtype, stamp)
+        held = workspace.owned_by(xp, purpose, shape, x.dtype, stamp)
         if held is not None:
             return held
-    V = workspace.get(np, purpose, shape, x.dtype)
-    _input_transform(_padded_input(x, window, tiles), V, *tiles)
-    workspace.stamp(np, purpose, shape, x.dtype, stamp)
+    V = workspace.get(xp, purpose, shape, x.dtype)
+    d = _padded_input(xp, x, window, tiles)
+    half = d.shape[3] // 2
+    _input_transform(d, V, *tiles, xp.empty((4, half), x.dtype), xp.empty((4, half), x.dtype))
+    workspace.stamp(xp, purpose, shape, x.dtype, stamp)
     return V
 
 
-def forward(x, weight, bias, window, stamp=None):
+def forward(xp, x, weight, bias, window, stamp=None):
     """y = conv(x, weight) + bias, (B, O, Ho, Wo), by F(2×2, 3×3)."""
     tiles = _tiles(window)
     out_channels = weight.shape[0]
-    V = _transformed_input(x, window, tiles, stamp)
-    M = workspace.get(np, ("winograd-M", window, out_channels),
+    V = _transformed_input(xp, x, window, tiles, stamp)
+    M = workspace.get(xp, ("winograd-M", window, out_channels),
                       (16, out_channels, V.shape[2]), x.dtype)
-    np.matmul(_kernel_transform(weight), V, out=M)
+    xp.matmul(_kernel_transform(xp, weight), V, out=M)
     ho, wo = window.out_size
     whole = (x.shape[0], out_channels, 2 * tiles[0], 2 * tiles[1])
     exact = whole[2:] == (ho, wo)
-    y = np.empty(whole, x.dtype) if exact else workspace.get(np, "winograd-y", whole, x.dtype)
-    no_bias = np.zeros(1, x.dtype)
-    _output_transform(M, y, no_bias if bias is None else bias, bias is not None, *tiles)
+    y = xp.empty(whole, x.dtype) if exact else workspace.get(xp, "winograd-y", whole, x.dtype)
+    no_bias = xp.zeros(1, dtype=x.dtype)
+    _output_transform(M, y, no_bias if bias is None else bias, bias is not None, *tiles,
+                      xp.empty((2, 4, tiles[1]), x.dtype))
     return y if exact else y[:, :, :ho, :wo].copy()
 
 
-def input_grad(grad, weight, window):
+def input_grad(xp, grad, weight, window):
     """∂L/∂x (B, C, H, W): the forward pass on ∂L/∂y padded by 2 - p, with the kernel turned
     by 180° and its channel axes swapped."""
     top, bottom, left, right = window.padding
-    turned = np.ascontiguousarray(weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+    turned = xp.ascontiguousarray(xp.flip(weight, axis=(2, 3)).transpose(1, 0, 2, 3))
     full = window._replace(in_size=tuple(grad.shape[2:]),
                            padding=(2 - top, 2 - bottom, 2 - left, 2 - right))
-    return forward(grad, turned, None, full)
+    return forward(xp, grad, turned, None, full)
 
 
-def weight_grad(x, grad, window, stamp=None):
+def weight_grad(xp, x, grad, window, stamp=None):
     """∂L/∂g (O, C, 3, 3) = Gᵀ (Σ_t A (∂L/∂Y)_t Aᵀ ⊗ V_t) G."""
     tiles = _tiles(window)
     out_channels = grad.shape[1]
-    V = _transformed_input(x, window, tiles, stamp, reuse=True)
-    dM = workspace.get(np, ("winograd-dM", window, out_channels),
+    V = _transformed_input(xp, x, window, tiles, stamp, reuse=True)
+    dM = workspace.get(xp, ("winograd-dM", window, out_channels),
                        (16, out_channels, V.shape[2]), x.dtype)
     whole = grad.shape[:2] + (2 * tiles[0], 2 * tiles[1])
     if whole != grad.shape:   # zeros below and right, to whole tiles
-        padded = workspace.get(np, ("winograd-dy", grad.shape), whole, grad.dtype, fill=0)
+        padded = workspace.get(xp, ("winograd-dy", grad.shape), whole, grad.dtype, fill=0)
         padded[:, :, :grad.shape[2], :grad.shape[3]] = grad
         grad = padded
-    _grad_transform(grad, dM, *tiles)
-    dU = np.matmul(dM, V.transpose(0, 2, 1)).reshape(4, 4, out_channels, x.shape[1])
-    dw = np.einsum("ka,klOC,lb->OCab", G, dU.astype(np.float64), G, optimize=True)
-    return np.ascontiguousarray(dw.astype(x.dtype))   # (O·C·16 values: cheap in float64)
+    _grad_transform(grad, dM, *tiles, xp.empty((4, tiles[1]), x.dtype),
+                    xp.empty((4, tiles[1]), x.dtype))
+    dU = xp.matmul(dM, V.transpose(0, 2, 1)).reshape(4, 4, out_channels, x.shape[1])
+    g = xp.asarray(G, dtype=xp.float64)
+    dw = xp.einsum("ka,klOC,lb->OCab", g, dU.astype(xp.float64), g, optimize=True)
+    return xp.ascontiguousarray(dw.astype(x.dtype))   # (O·C·16 values: cheap in float64)
