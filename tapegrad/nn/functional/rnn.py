@@ -25,8 +25,9 @@ costs microseconds of Python forwards and again backwards). Hence:
   matrix product over all L·N rows of a layer before its time loop, cut into steps
   with one ``unbind``;
 * inside the loop only p + h W_hhᵀ (one fused ``addmm``) and the gates remain: 2 recorded
-  operations per step for RNN and LSTM, 2 for GRU; the LSTM and GRU gates are one
-  operation each for a batch (``autograd/ops/recurrent.py``), 10 and 12 otherwise;
+  operations per step for RNN, LSTM and GRU alike, the LSTM's and the GRU's gates being one
+  operation each for a batch (``autograd/ops/recurrent.py``; an unbatched sample composes
+  them from 10 and 12 operations);
 * with no initial state given, step 0 skips h W_hhᵀ (h = 0 makes it 0);
 * the outputs of a layer are put together with one ``stack`` after its loop.
 """
