@@ -30,6 +30,7 @@ SILENT_IN_PYTORCH = {
     "mean of nothing": lambda: tg.tensor([]).mean(),
     "inverse trigonometric functions outside their domain": lambda: (
         tg.asin(tg.tensor([2.0])), tg.atanh(tg.tensor([1.0]))),
+    "a product overflowing": lambda: tg.tensor([1e30, 1e30]).prod(),
     "backward of sqrt at 0": lambda: tg.sqrt(tg.tensor([0.0], requires_grad=True)).sum().backward(),
     "backward of log at 0": lambda: tg.log(tg.tensor([0.0], requires_grad=True)).sum().backward(),
     "backward of 1/x at 0": lambda: (1 / tg.tensor([0.0], requires_grad=True)).sum().backward(),

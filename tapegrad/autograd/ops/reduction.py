@@ -11,6 +11,7 @@ import builtins
 import operator
 from collections import namedtuple
 
+from ..quiet import quiet
 from ..tape import OUTPUT, record
 from ..tensor import Tensor, wrap
 from .arithmetic import maximum, minimum, where
@@ -204,7 +205,8 @@ def prod(input, dim=None, keepdim=False, dtype=None):
 
 
 def _prod(x, axes, keepdim):
-    result = x.array.prod(axis=axes, keepdims=keepdim)
+    with quiet(x.device.xp):   # (overflow to inf, silently as in PyTorch)
+        result = x.array.prod(axis=axes, keepdims=keepdim)
     if x.array.dtype.kind in "bui":   # integer and bool products are int64, as in PyTorch
         result = result.astype("int64", copy=False)
     shape = tuple(x.shape)
