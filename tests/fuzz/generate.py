@@ -432,7 +432,9 @@ def _flag(ctx):
 ARGUMENTS = {
     # tensors
     "other": _tensor_or_number, "vec": _tensor, "vec2": _tensor, "mat1": _tensor,
-    "mat2": _tensor, "src": _tensor_or_number, "input2": _tensor, "B": _tensor,
+    "mat2": _tensor, "src": _tensor_or_number, "end": _tensor_or_number, "tensor1": _tensor,
+    "tensor2": _tensor, "fill_value": _number, "data": lambda ctx: [1.0, -2.0, 0.5],
+    "p": _small(1, 3), "input2": _tensor, "B": _tensor,
     "key": _tensor, "exponent": _tensor_or_number, "value": _tensor_or_number,
     "condition": _bool_tensor, "mask": _bool_tensor, "index": _index_tensor,
     "indices": _index_tensor, "weight": _weight, "bias": _bias, "target": _target,
@@ -505,7 +507,7 @@ def draw_step(ctx, entry):
         if p.kind is p.VAR_POSITIONAL and p.name in ("operands", "args"):
             args.extend(value)
         elif p.kind is p.VAR_POSITIONAL:   # PyTorch's function form: one tuple (x.view((2, 3)))
-            args.append(tuple(value))
+            args.append(tuple(value) if isinstance(value, (tuple, list)) else (value,))
         elif p.kind is p.KEYWORD_ONLY or not positional_open or not required:
             kwargs[p.name] = value
         else:
