@@ -40,15 +40,28 @@ def _run_with_time_limit(seed, ops):
         signal.signal(signal.SIGALRM, previous)
 
 
-def fuzz(seconds=None, programs=None, seed=0, show=False, out=sys.stdout, ops=None):
+def _checkpoint(path, n, seed, groups):
+    """Write the findings so far and the seed about to run: a crash in native code (a
+    kernel writing out of bounds) then leaves the counts and the seed that crashed."""
+    import json
+    with open(path, "w") as file:
+        json.dump({"programs": n, "running_seed": seed,
+                   "findings": [f._asdict() for found in groups.values() for f in found]}, file)
+
+
+def fuzz(seconds=None, programs=None, seed=0, show=False, out=sys.stdout, ops=None, save=None):
     """Run programs; (programs run, {(kind, op): [findings]} of the ones not allowed, counts)."""
     start, n = time.monotonic(), 0
+    last_save = start
     groups = collections.defaultdict(list)
     while True:
         if programs is not None and n >= programs:
             break
         if seconds is not None and time.monotonic() - start >= seconds:
             break
+        if save and (n % 200 == 0 or time.monotonic() - last_save > 20):
+            _checkpoint(save, n, seed + n, groups)
+            last_save = time.monotonic()
         findings, program = _run_with_time_limit(seed + n, ops)
         if show and program is not None:
             print(program.describe(), file=out, flush=True)
@@ -67,8 +80,19 @@ def main(argv=None):
     parser.add_argument("--show", action="store_true", help="print every program")
     parser.add_argument("--list", action="store_true", help="list the fuzzed operations")
     parser.add_argument("--ops", default=None, help="only these operations (comma-separated)")
-    parser.add_argument("--save", default=None, help="write every finding to this JSON file")
+    parser.add_argument("--save", default=None, help="write the findings to this JSON file "
+                        "(also every 20 s, with the seed running: a native crash leaves them)")
+    parser.add_argument("--triage", default=None, help="summarise a file written by --save")
     options = parser.parse_args(argv)
+    if options.triage:
+        import json
+        with open(options.triage) as file:
+            saved = json.load(file)
+        groups = collections.defaultdict(list)
+        for f in saved["findings"]:
+            groups[(f["kind"], f["op"])].append(Finding(**f))
+        print(f"{saved['programs']} programs (running seed {saved['running_seed']})")
+        return _summary(saved["programs"], groups)
     if options.list:
         print(" ".join(sorted(e.name for e in ENTRIES)))
         return 0
@@ -80,11 +104,15 @@ def main(argv=None):
     if options.ops:
         wanted = set(options.ops.split(","))
         ops = [e for e in ENTRIES if e.name in wanted]
-    n, groups, new = fuzz(options.seconds, options.programs, options.seed, options.show, ops=ops)
+    n, groups, new = fuzz(options.seconds, options.programs, options.seed, options.show, ops=ops,
+                          save=options.save)
     if options.save:
-        import json
-        with open(options.save, "w") as file:
-            json.dump([f._asdict() for found in groups.values() for f in found], file)
+        _checkpoint(options.save, n, None, groups)
+    return _summary(n, groups)
+
+
+def _summary(n, groups):
+    new = {k: v for k, v in groups.items() if not all(allowed(f) for f in v)}
     total = sum(len(v) for v in groups.values())
     print(f"{n} programs over {len(ENTRIES)} operations; {total} disagreements in "
           f"{len(groups)} groups, {len(new)} not in the allowlist")
