@@ -356,3 +356,15 @@ def test_a_negative_seed_is_accepted_as_in_pytorch():
     first = tg.randn(3, generator=tg.Generator().manual_seed(-5))
     again = tg.randn(3, generator=tg.Generator().manual_seed(-5))
     assert first.tolist() == again.tolist()
+
+
+def test_set_default_device_is_where_new_tensors_go_and_none_means_cpu():
+    assert tg.get_default_device() == tg.device("cpu")
+    try:
+        tg.set_default_device("cpu")
+        assert tg.get_default_device() == tg.device("cpu") and tg.zeros(2).device.type == "cpu"
+        tg.set_default_device("cuda")
+        assert tg.get_default_device() == tg.device("cuda:0")
+    finally:
+        tg.set_default_device(None)
+    assert tg.get_default_device() == tg.device("cpu")

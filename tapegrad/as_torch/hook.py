@@ -38,8 +38,6 @@ class AliasModule(types.ModuleType):
 
     def __getattr__(self, name):
         # only called for names not in this module's own __dict__ (that is, nearly all)
-        if name.startswith("__") and name.endswith("__") and name != "__all__":
-            raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
         child = f"{self.__name__}.{name}"
         for target in self._tapegrad_targets:
             value = getattr(target, name, _ABSENT)
@@ -48,6 +46,8 @@ class AliasModule(types.ModuleType):
             if isinstance(value, types.ModuleType) and child in TORCH_TO_TAPEGRAD:
                 return importlib.import_module(child)  # torch.nn.functional: the alias
             return value
+        if name.startswith("__") and name.endswith("__"):  # Python probing, not a torch name
+            raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
         if child in TORCH_TO_TAPEGRAD:
             try:
                 return importlib.import_module(child)

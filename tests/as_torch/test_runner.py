@@ -1,0 +1,100 @@
+"""``python -m tapegrad.as_torch SCRIPT [ARGS…]`` runs a PyTorch script as ``python`` would,
+with torch resolving to tapegrad, here and in the processes it spawns."""
+import subprocess
+import sys
+import textwrap
+
+
+def run(*args, cwd=None, timeout=120):
+    return subprocess.run([sys.executable, "-m", "tapegrad.as_torch", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def write(folder, name, source):
+    path = folder / name
+    path.write_text(textwrap.dedent(source))
+    return path
+
+
+def test_the_script_runs_as_main_with_its_arguments_and_its_folder_on_the_path(tmp_path):
+    write(tmp_path, "helper.py", "VALUE = 42\n")
+    script = write(tmp_path, "train.py", """
+        import sys
+        import torch
+        import helper
+        assert __name__ == "__main__"
+        print("args", sys.argv[1:], "helper", helper.VALUE)
+        print("tensor", type(torch.ones(1)).__module__, torch.ones(2).sum().item())
+    """)
+    result = run(str(script), "--epochs", "1")
+    assert result.returncode == 0, result.stderr
+    assert "args ['--epochs', '1'] helper 42" in result.stdout
+    assert "tensor tapegrad.autograd.tensor 2.0" in result.stdout
+
+
+def test_a_module_runs_with_dash_m(tmp_path):
+    write(tmp_path, "job.py", "import sys, torch\nprint(__name__, sys.argv[1:], torch.nn.Linear)\n")
+    result = run("-m", "job", "x", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "__main__ ['x'] <class 'tapegrad.nn.modules.linear.Linear'>" in result.stdout
+
+
+def test_an_error_in_the_script_shows_its_traceback_and_fails(tmp_path):
+    script = write(tmp_path, "broken.py", "import torch\ntorch.jit.script(None)\n")
+    result = run(str(script))
+    assert result.returncode != 0
+    assert "torch.jit is PyTorch's name; tapegrad does not have it yet" in result.stderr
+    assert "broken.py" in result.stderr
+
+
+def test_a_missing_script_and_no_script_are_usage_errors(tmp_path):
+    missing = run(str(tmp_path / "nowhere.py"))
+    assert missing.returncode == 2 and "cannot find the script" in missing.stderr
+    bare = run()
+    assert bare.returncode == 2 and "--check" in bare.stdout
+
+
+SPAWNS = """
+    import multiprocessing as mp
+    import sys
+    import torch
+
+
+    def report(queue):
+        import torch
+        real = [name for name in sys.modules if name == "torch._C"]
+        queue.put((type(torch.ones(1)).__module__, type(sys.modules["torch"]).__name__, real))
+
+
+    if __name__ == "__main__":
+        for method in sys.argv[1:]:
+            context = mp.get_context(method)
+            queue = context.Queue()
+            child = context.Process(target=report, args=(queue,))
+            child.start()
+            print(method, queue.get(timeout=60))
+            child.join()
+            assert child.exitcode == 0
+"""
+
+
+def test_spawned_children_get_tapegrad_too_never_a_real_torch(tmp_path):
+    script = write(tmp_path, "spawns.py", SPAWNS)
+    result = run(str(script), "spawn", "forkserver")
+    assert result.returncode == 0, result.stderr
+    for method in ("spawn", "forkserver"):
+        assert f"{method} ('tapegrad.autograd.tensor', 'AliasModule', [])" in result.stdout
+
+
+def test_install_in_a_program_covers_its_spawned_children(tmp_path):
+    installs_first = "import tapegrad.as_torch\ntapegrad.as_torch.install()\n"
+    write(tmp_path, "program.py", installs_first + textwrap.dedent(SPAWNS))
+    result = subprocess.run([sys.executable, "program.py", "spawn"], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "spawn ('tapegrad.autograd.tensor', 'AliasModule', [])" in result.stdout
+
+
+def test_the_exit_status_of_sys_exit_in_the_script_is_kept(tmp_path):
+    script = write(tmp_path, "exits.py", "import sys\nsys.exit(3)\n")
+    assert run(str(script)).returncode == 3
