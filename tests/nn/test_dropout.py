@@ -103,8 +103,16 @@ def test_dropout2d_reads_a_3d_input_as_batch_channels_length_with_pytorchs_warni
     with pytest.warns(UserWarning, match="Received a 3D input to dropout2d"):
         out = dropout2d(tg.ones(4, 6, 7), 0.5).numpy()
     assert ((out == 0).all(-1) | (out == 2).all(-1)).all()
-    with pytest.raises(RuntimeError, match=r"dropout2d: expected a 4-D input .*got shape \(4, 6\)"):
-        dropout2d(tg.ones(4, 6), 0.5)
+    with pytest.raises(RuntimeError, match=r"dropout2d: expected a 4-D input .*got shape \(6,\)"):
+        dropout2d(tg.ones(6), 0.5)
+
+
+def test_dropout2d_on_a_2d_input_drops_single_elements_with_pytorchs_warning():
+    tg.manual_seed(4)
+    with pytest.warns(UserWarning, match="Received a 2-D input to dropout2d"):
+        out = dropout2d(tg.ones(40, 50), 0.5).numpy()
+    assert set(out.ravel().tolist()) == {0.0, 2.0}
+    assert not ((out == 0).all(-1) | (out == 2).all(-1)).any()   # not whole rows
 
 
 def test_dropout_gradcheck_with_a_fixed_mask():

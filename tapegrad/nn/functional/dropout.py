@@ -49,6 +49,11 @@ def dropout(input, p=0.5, training=True, inplace=False):
 
 def _channel_mask_shape(x):
     """(N, C, 1, 1): one draw per channel of each sample, broadcast over the positions."""
+    if x.ndim == 2:   # (N, C) has one element per channel: plain dropout, as PyTorch does
+        warnings.warn("dropout2d: Received a 2-D input to dropout2d, which is deprecated and "
+                      "will result in an error in a future release. To retain the behavior and "
+                      "silence this warning, please use dropout instead.", stacklevel=4)
+        return tuple(x.shape)
     if x.ndim == 3:
         warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that "
                       "channel-wise 1D dropout behavior is desired - input is interpreted as "
@@ -59,7 +64,7 @@ def _channel_mask_shape(x):
                       stacklevel=4)
     elif x.ndim != 4:
         raise RuntimeError(f"dropout2d: expected a 4-D input (N, C, H, W) (or 3-D, read as "
-                           f"(N, C, L)), got shape {tuple(x.shape)}")
+                           f"(N, C, L), or 2-D), got shape {tuple(x.shape)}")
     return tuple(x.shape[:2]) + (1,) * (x.ndim - 2)
 
 
