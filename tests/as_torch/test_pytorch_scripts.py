@@ -42,15 +42,76 @@ class Case:
         self.id = self.id or self.script[:-len(".py")]
 
 
+WORD_LM = ["--data", "../data/words", "--emsize", "16", "--nhid", "16", "--nlayers", "2",
+           "--epochs", "1", "--batch_size", "4", "--bptt", "8", "--log-interval", "1",
+           "--dropout", "0.2"]
+WORD_LM_EXPECT = (rf"\| epoch   1 \|     0/    3 batches \| lr 20.00 .*loss {FLOAT}.*"
+                  rf"\| end of epoch   1 .* valid loss {FLOAT}.*\| End of training \| test loss "
+                  rf"{FLOAT}")
+MNIST_EXPECT = rf"Train Epoch: 1 \[0/256 \(0%\)\]\tLoss: {FLOAT}.*Test set: Average loss: {FLOAT}"
+CARTPOLE = ["--episodes", "2", "--log-interval", "1", "--max-steps", "30"]
+
 CASES = [
     Case("mnist_cnn.py", ["--epochs", "1", "--batch-size", "16", "--test-batch-size", "64",
                           "--dry-run", "--save-model"],
-         rf"Train Epoch: 1 \[0/256 \(0%\)\]\tLoss: {FLOAT}.*Test set: Average loss: {FLOAT}, "
-         rf"Accuracy: \d+/64", files=["mnist_cnn.pt"]),
+         MNIST_EXPECT + r", Accuracy: \d+/64", files=["mnist_cnn.pt"]),
     Case("mnist_rnn.py", ["--epochs", "1", "--batch-size", "16", "--test-batch-size", "32",
-                          "--dry-run"],
-         rf"Train Epoch: 1 \[0/256 \(0%\)\]\tLoss: {FLOAT}.*Test set: Average loss: {FLOAT}"),
+                          "--dry-run"], MNIST_EXPECT),
+    Case("polynomial_regression.py", ["--max-steps", "30"],
+         rf"Loss: {FLOAT} after 30 batches\n==> Learned function:\ty = [-+]\d"),
+    Case("legendre_autograd_function.py", ["--steps", "30", "--log-interval", "10"],
+         rf"step 0 loss 461\.90.*step 29 loss 273\.91\d*\nResult: y = "),
+    Case("time_sequence_prediction.py", ["--steps", "1", "--waves", "6", "--length", "30",
+                                         "--hidden", "8", "--future", "5"],
+         rf"STEP:  0\nloss: {FLOAT}.*test loss: {FLOAT}\npredicted the next 5 points",
+         needs='torch.optim.LBFGS'),
+    Case("vae.py", ["--epochs", "1", "--batch-size", "32", "--max-batches", "2"],
+         rf"Train Epoch: 1 \[0/256 \(0%\)\]\tLoss: {FLOAT}.*====> Test set loss: {FLOAT}",
+         files=["reconstruction_1.png", "sample_1.png"],
+         needs='torchvision.utils.save_image'),
+    Case("dcgan.py", ["--dry-run", "--batchSize", "4", "--imageSize", "64", "--nz", "8",
+                      "--ngf", "4", "--ndf", "4", "--fake-size", "8", "--manualSeed", "1"],
+         rf"\[0/1\]\[0/2\] Loss_D: {FLOAT} Loss_G: {FLOAT}",
+         files=["fake_samples_epoch_000.png", "netG_epoch_0.pth", "netD_epoch_0.pth"],
+         needs='torch.nn.parallel, torchvision.datasets.FakeData, torchvision.utils.save_image'),
+    Case("siamese_network.py", ["--epochs", "1", "--batch-size", "4", "--test-batch-size", "4",
+                                "--dry-run"], MNIST_EXPECT.replace("Epoch: 1 ", "Epoch: 1 "),
+         needs='torchvision.models.resnet18'),
+    Case("forward_forward.py", ["--epochs", "2", "--log-interval", "1", "--train-size", "64",
+                                "--test-size", "32", "--dims", "784", "32", "32"],
+         rf"training layer:  1\nLoss:  {FLOAT}.*test error: {FLOAT}",
+         needs='torchvision.transforms.Lambda, Tensor.norm'),
+    Case("mnist_hogwild.py", ["--epochs", "1", "--batch-size", "16", "--num-processes", "2",
+                              "--dry-run"],
+         rf"Train Epoch: 1 \[0/256 \(0%\)\]\tLoss: {FLOAT}.*Test set: Average loss: {FLOAT}",
+         needs='torch.multiprocessing, Module.share_memory'),
+    Case("reinforce.py", CARTPOLE, rf"Episode 2\tLast reward: {FLOAT}\tAverage reward: {FLOAT}",
+         needs='torch.distributions.Categorical'),
+    Case("actor_critic.py", CARTPOLE,
+         rf"Episode 2\tLast reward: {FLOAT}\tAverage reward: {FLOAT}",
+         needs='torch.distributions.Categorical'),
+    Case("fashion_mnist_quickstart.py", ["--epochs", "1", "--batch-size", "32"],
+         rf"Shape of X \[N, C, H, W\]: torch.Size\(\[32, 1, 28, 28\]\).*loss: {FLOAT}  "
+         rf"\[   32/  256\].*Accuracy: {FLOAT}%.*Predicted: \"", files=["model.pth"],
+         needs='Tensor.type'),
+    Case("nn_tutorial.py", ["--epochs", "1", "--bs", "64"],
+         rf"from scratch, first loss: {FLOAT}.*with F.cross_entropy: {FLOAT}.*"
+         rf"0 validation loss: {FLOAT}.*0 validation loss: {FLOAT}",
+         needs='indexing a tensor with a range'),
+    Case("checkpoint_resume.py", ["--steps", "2"], r"the resumed run continues exactly",
+         files=["checkpoint.pt"],
+         needs='torch.load(weights_only=)'),
+] + [
+    Case("word_language_model.py", WORD_LM + ["--model", model], WORD_LM_EXPECT,
+         id=f"word_language_model[{model}]", files=["model.pt"],
+         needs="Tensor.type, Tensor.new_zeros, torch.save of a whole Module, "
+               "RNNBase.flatten_parameters" + (", nn.TransformerEncoder(Layer)"
+                                               if model == "Transformer" else ""))
+    for model in ("RNN_TANH", "RNN_RELU", "LSTM", "GRU", "Transformer")
 ]
+
+WORDS = ("the cat sat on a mat and a dog ran to the park with a red ball in the sun while "
+         "the birds sang").split()
 
 
 @pytest.fixture(scope="session")
@@ -68,6 +129,13 @@ def workplace(tmp_path_factory):
                                       ("t10k", test_images, test_labels)):
             write_idx(raw / f"{split}-images-idx3-ubyte", images[picks[split]], compress=False)
             write_idx(raw / f"{split}-labels-idx1-ubyte", labels[picks[split]], compress=False)
+    words = root / "data" / "words"
+    words.mkdir()
+    for split, lines in (("train", 16), ("valid", 4), ("test", 4)):
+        # a fixed text: sentence i is the words i, i+1, …, i+5 of WORDS (cyclically)
+        text = "".join(" ".join(WORDS[(i + j) % len(WORDS)] for j in range(6)) + "\n"
+                       for i in range(lines))
+        (words / f"{split}.txt").write_text(text)
     return root
 
 
