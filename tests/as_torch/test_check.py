@@ -1,10 +1,15 @@
 """``--check``: the torch names a script uses that tapegrad lacks, with file and line,
 found by reading the script, never by running it."""
+import os
 import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from tapegrad.as_torch.check import missing_names, resolve
+
+from .test_pytorch_scripts import CASES, SCRIPTS
 
 SCRIPT = textwrap.dedent("""\
     import torch as t
@@ -32,6 +37,11 @@ SCRIPT = textwrap.dedent("""\
     t.nn.init.zeros_(Net().fc.weight)
     print(t.__version__)
 """)
+
+
+@pytest.fixture(autouse=True)
+def hook(torch_as_tapegrad):
+    """The check looks names up through the hook: installed for each test, then removed."""
 
 
 def test_it_lists_each_missing_name_with_its_line():
@@ -87,3 +97,15 @@ def test_a_clean_script_exits_0(tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "every torch name the script uses exists in tapegrad" in result.stdout
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
+def test_on_the_corpus_it_names_only_what_a_script_is_known_to_need(case):
+    with open(os.path.join(SCRIPTS, case.script), encoding="utf-8") as file:
+        found = missing_names(file.read())
+    # what any run of this script is known to need (the word model's variants differ)
+    needs = [need for other in CASES if other.script == case.script and other.needs
+             for need in other.needs.split(", ")]
+    for line, name in found:
+        assert any(need == name or need.startswith(name + ".") for need in needs), \
+            f"{case.script}:{line}: {name} is missing but the corpus does not say it needs it"
