@@ -61,7 +61,7 @@ def interleaved(contenders, number):
 def one_multiply():
     a = np.random.rand(16, 128).astype(np.float32)
     b = np.random.rand(128).astype(np.float32)
-    x, y = tg.from_numpy(a), tg.from_numpy(b)
+    y = tg.from_numpy(b)
     x_recorded = tg.from_numpy(a.copy()).requires_grad_()
 
     def no_grad():

@@ -113,10 +113,16 @@ def slow_step(quick):
     return timings
 
 
-def draw_the_tape(out):
-    section("4. The tape behind a loss")
+def small_network_loss():
+    """A two-layer network's cross-entropy loss on 5 examples, and the network."""
     model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
     loss = nn.CrossEntropyLoss()(model(tg.randn(5, 4)), tg.tensor([0, 1, 2, 0, 1]))
+    return loss, model
+
+
+def draw_the_tape(out):
+    section("4. The tape behind a loss")
+    loss, model = small_network_loss()
     autograd.print_graph(loss, params=model)
     fig, _ = autograd.draw_graph(loss, params=model)
     path = os.path.join(out, "graph.png")

@@ -5,7 +5,8 @@
 """
 from . import accelerator, autograd, backend, backends, data, dtypes, random, utils
 from .autograd import Size, Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from .autograd.ops import FUNCTIONAL_ONLY as _FUNCTIONAL_ONLY, MODULES as _OP_MODULES
+from .autograd.ops import top_level_functions as _top_level_functions
+from .autograd.tensor import is_tensor
 from .backend import cuda, device
 from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like,
                        linspace, ones, ones_like, rand, rand_like, randint, randn, randn_like,
@@ -22,17 +23,9 @@ from . import explain, training  # noqa: E402  (and these on nn and optim)
 half, float, double = float16, float32, float64
 short, int, long = int16, int32, int64
 
-# The operations, with PyTorch's names: tg.add, tg.exp, tg.sum, tg.matmul, …
-# (cast and to_device are tapegrad's own building blocks; PyTorch spells them x.to(...).)
-for _module in _OP_MODULES:
-    for _name in _module.__all__ + getattr(_module, "NON_DIFFERENTIABLE", []):
-        if _name not in ("cast", "to_device") and _name not in _FUNCTIONAL_ONLY:
-            globals()[_name] = getattr(_module, _name)
-del _module, _name
-
-
-def is_tensor(value):
-    return isinstance(value, Tensor)
+# The operations, with PyTorch's names: tg.add, tg.exp, tg.sum, tg.matmul, … (each
+# operation declares whether it is one: autograd/ops/declare.py)
+globals().update(_top_level_functions())
 
 
 __version__ = "0.1.0"

@@ -7,7 +7,7 @@ array keeps its own dtype, so a float64 array becomes a float64 tensor, as in Py
 import operator
 
 from . import backend, dtypes
-from .autograd.tensor import Tensor, wrap
+from .autograd.tensor import Tensor, array_from_data, wrap
 from .random import rng_for
 
 
@@ -57,22 +57,9 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
     dtype = dtypes.as_dtype(dtype)
     if isinstance(data, Tensor):
         target = _target(device) if device is not None else data.device
-        array = backend.to_device(data.array, target)
-        array = array.astype(dtype.numpy if dtype else array.dtype, copy=True)
-        return _finish(array, target, requires_grad)
-    target = _target(device)
-    if backend.is_array(data):
-        array = backend.to_device(data, target)
-        if dtype is None:
-            dtype = dtypes.from_numpy(array.dtype)
     else:
-        array = backend.host_array(data)
-        if dtype is None:
-            dtype = dtypes.from_numpy(array.dtype)
-            if dtype.is_floating_point:  # Python floats become the default dtype, not float64
-                dtype = dtypes.get_default_dtype()
-        array = backend.to_device(array, target)
-    return _finish(target.xp.array(array, dtype=dtype.numpy, copy=True), target, requires_grad)
+        target = _target(device)
+    return _finish(array_from_data(data, dtype, target), target, requires_grad)
 
 
 def as_tensor(data, dtype=None, device=None):

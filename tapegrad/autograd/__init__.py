@@ -10,6 +10,7 @@ from .profiler import profile
 from .tensor import Size, Tensor
 from .variable import Variable
 
-__all__ = ["Graph", "GraphNode", "draw_graph", "graph", "print_graph", "AnomalyError", "detect_anomaly", "is_anomaly_enabled", "set_detect_anomaly", "Function", "FunctionCtx", "GradcheckError", "Size", "Tensor", "backward",
-           "enable_grad", "grad", "gradcheck", "gradgradcheck", "is_grad_enabled", "no_grad", "profile",
-           "set_grad_enabled", "Variable"]
+__all__ = ["AnomalyError", "Function", "FunctionCtx", "Graph", "GraphNode", "GradcheckError", "Size",
+           "Tensor", "backward", "detect_anomaly", "draw_graph", "enable_grad", "grad", "gradcheck",
+           "gradgradcheck", "graph", "is_anomaly_enabled", "is_grad_enabled", "no_grad",
+           "print_graph", "profile", "set_detect_anomaly", "set_grad_enabled", "Variable"]

@@ -94,7 +94,6 @@ def graph(tensor_or_tensors, params=None):
     """
     roots = _as_tensor_list(tensor_or_tensors)
     names = _names_of(params)
-    parameter_class = _parameter_class()
 
     nodes, ids = [], {}             # id(Node or leaf tensor) -> node id
     text = {}                       # str() of each dtype and device, made once
@@ -115,7 +114,7 @@ def graph(tensor_or_tensors, params=None):
             nid = len(nodes)
             ids[id(target)] = nid
             if isinstance(target, Tensor):     # a leaf: its own shape, whoever uses it
-                kind, label = _leaf_kind(target, names, parameter_class)
+                kind, label = _leaf_kind(target, names)
                 meta = (target.array.shape, target.array.dtype, target.device)
                 op, inputs = kind, ()
             else:                              # an operation: its output as its user saw it
@@ -180,19 +179,11 @@ def _names_of(params):
     return names
 
 
-def _parameter_class():
-    try:
-        from ..nn import Parameter
-    except ImportError:
-        return None
-    return Parameter
-
-
-def _leaf_kind(tensor, names, parameter_class):
+def _leaf_kind(tensor, names):
     name = names.get(id(tensor))
     if name is not None:
         return "parameter", name
-    if parameter_class is not None and isinstance(tensor, parameter_class):
+    if getattr(tensor, "_is_param", False):   # an nn.Parameter (autograd does not import nn)
         return "parameter", "parameter"
     return "leaf", "input"
 

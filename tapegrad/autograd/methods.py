@@ -1,50 +1,21 @@
-"""Every operation is also a Tensor method: ``x.exp()`` is ``tapegrad.exp(x)``.
+"""Operations as Tensor methods: ``x.exp()`` is ``tapegrad.exp(x)``.
 
-The loop below makes each differentiable operation of ``ops`` (each module's
-``__all__``) a method, since their first argument is the tensor; the operators
-(``+``, ``@``, ``<`` …) and in-place methods are listed by hand after it.
+Which operations are methods is declared on each operation (``ops/declare.py``); the
+loop below attaches them. The Python operators (``+``, ``@``, ``<`` …) and the
+transpose properties are listed by hand after it. ``tensor.pyi`` lists every method
+for readers and IDEs (made by ``python -m tapegrad.autograd.stub``).
 """
-from .ops import (MODULES, NOT_METHODS, arithmetic as A, conversion as C, indexing as X, inplace as I,
-                  linalg as L, pointwise as P, shape as S)
+from .ops import arithmetic as A, inplace as I, linalg as L, pointwise as P, shape as S
+from .ops import tensor_methods
 from .tensor import Tensor
 
-# Functions whose first argument is not the tensor the method is called on.
-FUNCTIONS_ONLY = {"cat", "stack", "einsum", "where", "cast", "to_device", "true_divide"}
-
-for module in MODULES:
-    if module in NOT_METHODS:
-        continue
-    for name in module.__all__ + getattr(module, "NON_DIFFERENTIABLE", []):
-        if name not in FUNCTIONS_ONLY and not hasattr(Tensor, name):
-            setattr(Tensor, name, getattr(module, name))
+for name, function in tensor_methods().items():
+    if name not in Tensor.__dict__:   # a method written in tensor.py itself wins
+        setattr(Tensor, name, function)
 
 # Transposes as properties: x.T reverses every dim, x.mT swaps the last two
 Tensor.T = property(S.numpy_T)
 Tensor.mT = property(S.matrix_transpose)
-
-# Indexing: x[i] and x[i] = v are recorded operations like any other
-Tensor.__getitem__ = X.getitem
-Tensor.__setitem__ = X.setitem
-
-# Conversions
-Tensor.to = C.to
-Tensor.cpu = C.cpu
-Tensor.cuda = C.cuda
-Tensor.float = C.float
-Tensor.double = C.double
-Tensor.half = C.half
-Tensor.long = C.long
-Tensor.int = C.int
-Tensor.bool = C.bool
-Tensor.type_as = C.type_as
-
-
-def _where_method(self, condition, other):
-    """``x.where(condition, y)`` is ``where(condition, x, y)``."""
-    return A.where(condition, self, other)
-
-
-Tensor.where = _where_method
 
 # Arithmetic operators; the reflected forms handle ``2 - x`` and ``numpy_array * x``.
 Tensor.__add__ = A.add
@@ -94,9 +65,7 @@ Tensor.__ror__ = lambda self, other: A.bitwise_or(other, self)
 Tensor.__xor__ = A.bitwise_xor
 Tensor.__invert__ = A.bitwise_not
 
-# In place
-for name in I.IN_PLACE:
-    setattr(Tensor, name, getattr(I, name))
+# In place: x += y is x.add_(y)
 Tensor.__iadd__ = I.add_
 Tensor.__isub__ = I.sub_
 Tensor.__imul__ = I.mul_

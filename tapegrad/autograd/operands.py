@@ -59,14 +59,6 @@ def promote(op, *values):
     return [t if t is None or t.array.dtype == result.numpy else t.to(result) for t in tensors]
 
 
-def check_broadcastable(op, a, b):
-    """Raise an error naming both shapes when numpy's broadcasting rule does not fit them."""
-    for x, y in zip(reversed(a.shape), reversed(b.shape)):
-        if x != y and x != 1 and y != 1:
-            raise RuntimeError(f"{op}: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be "
-                               f"broadcast together (size {x} against {y})")
-
-
 def sum_to_shape(grad, shape):
     """Undo broadcasting: sum ``grad`` over the axes that were stretched to reach its shape.
 

@@ -11,12 +11,12 @@ engine times each backward function; on exit everything is put back, so outside 
 profile block operations cost nothing extra. Only the outermost call is counted: an
 operation that calls others internally (``var`` calls ``mean``) counts once.
 """
+import sys
 import time
 
 import tapegrad
 
 from . import ops
-from .ops import inplace
 from .tensor import Tensor
 
 active = None  # the running profile, read by the engine
@@ -81,15 +81,10 @@ class profile:
         if active is not None:
             raise RuntimeError("profile(): a profile is already running")
         originals = {}
-        for module in ops.MODULES:
-            for name in module.__all__ + getattr(module, "NON_DIFFERENTIABLE", []):
-                originals.setdefault(getattr(module, name), name)
-        for name in inplace.IN_PLACE:
-            originals.setdefault(getattr(inplace, name), name)
-        for name in ("getitem", "setitem"):   # bound as x[i] and x[i] = v, not in __all__
-            originals.setdefault(getattr(ops.indexing, name), name)
+        for op in ops.OPERATIONS.values():
+            originals.setdefault(op.function, op.name)
         wrappers = {function: self._timed(name, function) for function, name in originals.items()}
-        places = [m for m in ops.MODULES] + [inplace, tapegrad]
+        places = [sys.modules[function.__module__] for function in originals] + [tapegrad]
         for place in places:
             for attribute, value in list(vars(place).items()):
                 if callable(value) and value in wrappers:

@@ -43,7 +43,7 @@ class Node:
 
     __slots__ = ("op", "backward_fn", "next_edges", "needs_input_grad", "input_meta", "_saved",
                  "_saved_arrays_freed", "pre_hooks", "retained", "n_outputs", "non_differentiable",
-                 "materialize_grads", "anomaly_trace", "__weakref__", "__dict__")
+                 "materialize_grads", "anomaly_trace", "output_meta", "__weakref__")
 
     def __init__(self, op, backward_fn, inputs, n_outputs=1):
         self.op = op
@@ -63,6 +63,7 @@ class Node:
         self.non_differentiable = ()
         self.materialize_grads = True
         self.anomaly_trace = None
+        self.output_meta = None   # (shape, dtype, device) per output, for multi-output nodes
 
     # -- what backward sees as ctx --------------------------------------------------------
     def save(self, tensors, outputs=()):

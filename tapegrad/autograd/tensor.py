@@ -44,6 +44,26 @@ def wrap(array, device, requires_grad=False):
     return t
 
 
+def array_from_data(data, dtype, device):
+    """A new backend array on ``device`` holding a copy of ``data`` (numbers, nested lists,
+    arrays or tensors), of ``dtype`` or, when None, of the data's own (Python floats: the
+    default float dtype)."""
+    if isinstance(data, Tensor):
+        array = backend.to_device(data.array, device)
+        return array.astype(dtype.numpy if dtype else array.dtype, copy=True)
+    if backend.is_array(data) or type(data) in _SCALAR_TYPES:   # numpy scalars keep their dtype
+        array = backend.to_device(_as_0d_array(data), device)
+        dtype = dtype or dtypes.from_numpy(array.dtype)
+    else:
+        array = backend.host_array(data)
+        if dtype is None:
+            dtype = dtypes.from_numpy(array.dtype)
+            if dtype.is_floating_point:  # Python floats become the default dtype, not float64
+                dtype = dtypes.get_default_dtype()
+        array = backend.to_device(array, device)
+    return device.xp.array(array, dtype=dtype.numpy, copy=True)
+
+
 class Tensor:
     """An n-dimensional array that records the operations applied to it."""
 
@@ -53,9 +73,22 @@ class Tensor:
     __array_ufunc__ = None   # numpy_array * tensor must call Tensor.__rmul__, not numpy's loop
     __array_priority__ = 1000
 
-    def __init__(self, data, dtype=None, device=None, requires_grad=False):
-        from ..creation import tensor as make_tensor
-        made = make_tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
+    def __init__(self, *data_or_size, device=None):
+        """PyTorch's legacy constructor, always of the default float dtype:
+        ``Tensor([1, 2])`` holds the data, ``Tensor(2, 3)`` (or a Size) is a (2, 3) tensor of
+        zeros, ``Tensor()`` is empty. ``tapegrad.tensor(data)`` keeps integer data integer."""
+        float_dtype = dtypes.get_default_dtype()
+        target = backend.as_device(device)
+        if len(data_or_size) == 1 and not isinstance(data_or_size[0], (int, Size)):
+            array = array_from_data(data_or_size[0], float_dtype, target)
+        else:
+            size = data_or_size[0] if len(data_or_size) == 1 and isinstance(data_or_size[0], Size) \
+                else data_or_size
+            if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in size):
+                raise TypeError(f"Tensor(): expected data (a list, an array or a tensor) or sizes "
+                                f"(non-negative ints), got {data_or_size!r}")
+            array = target.xp.zeros(tuple(size) if size else (0,), dtype=float_dtype.numpy)
+        made = wrap(array, target)
         for slot in Tensor.__slots__[:-1]:
             setattr(self, slot, getattr(made, slot))
 

@@ -19,6 +19,7 @@ NoiseTunnel: ``nt_samples`` noisy copies, Occlusion: one per window). They lay t
 out as *rows*: row ``r`` belongs to example ``example_ids[r]``, and the rows are fed to
 the model ``batch_size`` at a time, so memory stays bounded however many there are.
 """
+import math
 from .. import backend, dtypes
 from ..autograd import enable_grad, grad as autograd_grad, no_grad
 from ..autograd.tensor import Tensor, wrap
@@ -144,7 +145,7 @@ class Target:
         shape = tuple(output.shape)
         if self.index is None and self.per_example is None:
             if (len(shape) == 0 and rows == 1) or (len(shape) >= 1 and shape[0] == rows
-                                                   and _numel(shape[1:]) == 1):
+                                                   and math.prod(shape[1:]) == 1):
                 return output.reshape(rows)
             raise ValueError(f"{op}: target=None needs one output per example, but the "
                              f"model returned shape {shape} for {rows} rows; pass "
@@ -176,13 +177,6 @@ def _is_int(value):
         return dtypes.scalar_category(value) == 1
     except TypeError:
         return False
-
-
-def _numel(shape):
-    n = 1
-    for s in shape:
-        n *= s
-    return n
 
 
 # -- calling the model -----------------------------------------------------------------------

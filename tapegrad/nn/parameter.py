@@ -11,6 +11,7 @@ class Parameter(Tensor):
     """``Parameter(data=None, requires_grad=True)``: ``data``'s values as a leaf requiring grad."""
 
     __slots__ = ()
+    _is_param = True   # how code below nn (the tape's drawing) tells a parameter, as in PyTorch
 
     def __init__(self, data=None, requires_grad=True):
         if data is None:

@@ -22,6 +22,7 @@ import numbers
 
 from .. import creation
 from ..autograd.tensor import Tensor, wrap
+from ..nn.functional.checks import shape_of
 
 
 def _tensor(value, op, name):
@@ -42,9 +43,6 @@ def _pair(op, output, target):
     return output, target
 
 
-def _shape(t):
-    return tuple(t.shape)
-
 
 def _is_multiclass(output):
     """Scores for C > 1 classes in dim 1, as CrossEntropyLoss reads them."""
@@ -58,16 +56,16 @@ def _class_indices(op, output, target):
     first maximum), as ``argmax`` does in numpy and PyTorch.
     """
     scores = output.array
-    if _shape(target) == _shape(output):  # class probabilities or one-hot rows
+    if shape_of(target) == shape_of(output):  # class probabilities or one-hot rows
         return scores.argmax(1), target.array.argmax(1)
-    expected = _shape(output)[:1] + _shape(output)[2:]
-    if _shape(target) != expected:
-        raise ValueError(f"{op}: output of shape {_shape(output)} has scores for "
+    expected = shape_of(output)[:1] + shape_of(output)[2:]
+    if shape_of(target) != expected:
+        raise ValueError(f"{op}: output of shape {shape_of(output)} has scores for "
                          f"{output.shape[1]} classes in dim 1, so target must hold class "
                          f"indices of shape {expected} (or probabilities of shape "
-                         f"{_shape(output)}), got shape {_shape(target)}")
+                         f"{shape_of(output)}), got shape {shape_of(target)}")
     if target.dtype.is_floating_point:
-        raise TypeError(f"{op}: target of shape {_shape(target)} must hold integer class "
+        raise TypeError(f"{op}: target of shape {shape_of(target)} must hold integer class "
                         f"indices, got {target.dtype}")
     return scores.argmax(1), target.array
 
@@ -99,8 +97,8 @@ def accuracy(output, target, threshold=0.5):
         if output.ndim == 2 and target.ndim == 1:  # (N, 1) scores, (N,) labels
             scores = scores[:, 0]
         if scores.shape != labels.shape:
-            raise ValueError(f"accuracy: binary output of shape {_shape(output)} needs a target "
-                             f"of shape {scores.shape}, got {_shape(target)}")
+            raise ValueError(f"accuracy: binary output of shape {shape_of(output)} needs a target "
+                             f"of shape {scores.shape}, got {shape_of(target)}")
         predicted, true = scores > threshold, labels >= 0.5
     return float((predicted == true).mean())
 
@@ -118,7 +116,7 @@ def top_k_accuracy(output, target, k=5):
     output, target = _pair("top_k_accuracy", output, target)
     if not _is_multiclass(output):
         raise ValueError(f"top_k_accuracy: output must hold scores for C > 1 classes in dim 1, "
-                         f"got shape {_shape(output)}")
+                         f"got shape {shape_of(output)}")
     num_classes = output.shape[1]
     if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= k <= num_classes:
         raise ValueError(f"top_k_accuracy: k must be an integer between 1 and the number of "
@@ -153,7 +151,7 @@ def _labels(op, name, value, num_classes):
         if value.ndim >= 2 and value.shape[1] == num_classes:
             return value.array.argmax(1)
         raise TypeError(f"{op}: {name} must hold integer class indices (or scores of shape "
-                        f"(N, {num_classes}, …)), got {value.dtype} of shape {_shape(value)}; "
+                        f"(N, {num_classes}, …)), got {value.dtype} of shape {shape_of(value)}; "
                         f"for scores use output.argmax(1)")
     array = value.array.astype("int64", copy=False)
     _check_range(op, name, array, num_classes)
@@ -175,8 +173,8 @@ def confusion_matrix(predictions, targets, num_classes):
     true = _labels(op, "targets", targets, num_classes)
     predicted = _labels(op, "predictions", predictions, num_classes)
     if predicted.shape != true.shape:
-        raise ValueError(f"{op}: predictions of shape {_shape(predictions)} do not match "
-                         f"targets of shape {_shape(targets)}")
+        raise ValueError(f"{op}: predictions of shape {shape_of(predictions)} do not match "
+                         f"targets of shape {shape_of(targets)}")
     xp = targets.device.xp
     # each (true, predicted) pair becomes one number, true·C + predicted; counting them all
     # at once with bincount fills the matrix in row-major order

@@ -460,3 +460,14 @@ def test_logical_and_bitwise_operations():
     assert tg.logical_and(tg.tensor([2.0, 0.0]), tg.tensor([1.0, 1.0])).dtype is tg.bool
     assert (tg.tensor([6, 3]) & 5).tolist() == [4, 1]
     assert (~tg.tensor([0, 5])).tolist() == [-1, -6]
+
+
+def test_a_quotient_may_be_changed_in_place_before_backward():
+    # div saves its inputs, not its output (as PyTorch does).
+    x, y = tg.randn(3, requires_grad=True), (tg.rand(3) + 1).requires_grad_()
+    z = x / y
+    z.mul_(2)
+    z.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 / y.detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(y.grad.numpy(), -2 * x.detach().numpy() / y.detach().numpy() ** 2,
+                               rtol=1e-5)

@@ -138,7 +138,18 @@ CASES = [
     Case("masked_select", lambda x: masked_select(x, MASK_3x4), [leaf(3, 1)], name="broadcast"),
     Case("masked_select", lambda x: masked_select(x, MASK_3x4), [noncontiguous(3, 4)],
          name="noncontiguous"),
+    # integers mixed with index arrays select first, as in PyTorch
+    Case("getitem", lambda x: x[1, :, [0, 2]], [leaf(2, 3, 4)], name="int, slice, list"),
+    Case("getitem", lambda x: x[0, None, [1, 1]], [leaf(2, 3, 4)], name="int, None, repeats"),
+    Case("setitem", lambda x, v: _assign(x, (1, slice(None), [0, 2]), v),
+         [leaf(2, 3, 4), leaf(3, 2)], name="int, slice, list"),
 ]
+
+
+def _assign(x, key, v):
+    y = x * 1
+    y[key] = v
+    return y
 
 
 @pytest.mark.parametrize("case", CASES, ids=repr)
@@ -595,3 +606,33 @@ def test_0d_tensors_count_as_vectors_of_one_element_in_gather_and_scatter():
     assert gather(tg.tensor([1.0, 2.0]), 0, ints(1)).tolist() == 2.0
     assert scatter(tg.tensor(1.0), 0, ints(0), 3.0).tolist() == 3.0
     assert scatter_add(tg.tensor(1.0), 0, ints(0), tg.tensor(2.0)).tolist() == 3.0
+
+
+# -- integers mixed with index arrays: the integers select first, as in PyTorch -------------
+MIXED_KEYS = [  # (key, PyTorch's result written as integer selection, then the rest)
+    ((1, slice(None), [0, 2]), lambda a: a[1][:, [0, 2]]),
+    ((0, None, [1, 2]), lambda a: a[0][None, [1, 2]]),
+    (([0, 1], 0, [1, 2]), lambda a: a[:, 0][[0, 1], [1, 2]]),
+    ((0, slice(None), None, [1, 2]), lambda a: a[0][:, None, [1, 2]]),
+    ((1, Ellipsis, [0, 2]), lambda a: a[1][..., [0, 2]]),
+]
+
+
+@pytest.mark.parametrize("key, integers_first", MIXED_KEYS, ids=str)
+def test_integers_and_index_arrays_separated_by_a_slice_follow_pytorch(key, integers_first):
+    values = np.arange(24.0).reshape(2, 3, 4)
+    expected = integers_first(values)   # e.g. x[1, :, [0, 2]] is (3, 2), where numpy gives (2, 3)
+    np.testing.assert_array_equal(tg.tensor(values)[key].numpy(), expected)
+
+
+def test_a_zero_dim_index_tensor_selects_like_an_integer():
+    x = tg.arange(24.0).reshape(2, 3, 4)
+    assert tuple(x[tg.tensor(1), :, [0, 2]].shape) == (3, 2)
+
+
+def test_assigning_through_a_mixed_key_writes_where_reading_reads():
+    x = tg.zeros(2, 3, 4)
+    x[1, :, [0, 2]] = tg.arange(6.0).reshape(3, 2)
+    assert x[1, :, [0, 2]].tolist() == [[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]]
+    assert x.sum().item() == 15.0
+

@@ -1,14 +1,15 @@
 """Every differentiable operation of tapegrad has a gradcheck case.
 
-An operation is any name in the ``__all__`` of a module of ``tapegrad.autograd.ops``;
-a case is a ``Case`` in the ``CASES`` list of a test module beside this one. Aliases
-(``clip`` for ``clamp``) are covered by a case of any of their names. ``Case.check``
-separately fails when a case does not record the operation it names.
+An operation is anything declared with ``@operation`` in ``tapegrad.autograd.ops``
+(except those marked ``differentiable=False`` or ``composite=True``); a case is a
+``Case`` in the ``CASES`` list of a test module beside this one. Aliases (``clip`` for
+``clamp``) are covered by a case of any of their names. ``Case.check`` separately fails
+when a case does not record the operation it names.
 """
 import importlib
 import pathlib
 
-from tapegrad.autograd.ops import MODULES
+from tapegrad.autograd.ops import differentiable_operations
 
 
 def all_cases():
@@ -19,19 +20,10 @@ def all_cases():
     return cases
 
 
-def operations_by_function():
-    """{function: [its names]} over every ops module, so aliases share one entry."""
-    groups = {}
-    for module in MODULES:
-        for name in module.__all__:
-            groups.setdefault(getattr(module, name), []).append(f"{module.__name__}.{name}")
-    return groups
-
-
 def test_every_differentiable_operation_has_a_gradcheck_case():
     covered = {case.op for case in all_cases()}
-    missing = [names for names in operations_by_function().values()
-               if not any(name.rsplit(".", 1)[1] in covered for name in names)]
+    missing = [names for names in differentiable_operations().values()
+               if not any(name in covered for name in names)]
     assert not missing, f"operations without a gradcheck case in tests/autograd: {missing}"
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import tapegrad as tg
+from tapegrad.autograd.ops.shape import matrix_transpose, numpy_T
 
 from ..support import Case, constant, leaf, noncontiguous
 
@@ -18,7 +19,7 @@ def reversed_dims(x):
     """``numpy_T`` without its deprecation warning (for tensors of other than 2 dims)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return tg.numpy_T(x)
+        return numpy_T(x)
 
 
 CASES = [
@@ -50,9 +51,9 @@ CASES = [
     Case("transpose", lambda x: x.transpose(0, -1), [leaf()], name="0d"),
     Case("t", lambda x: x.t(), [noncontiguous(3, 4)]),
     Case("t", lambda x: x.t(), [leaf(3)], name="1d"),
-    Case("matrix_transpose", lambda x: tg.matrix_transpose(x), [leaf(2, 3, 4)]),
-    Case("matrix_transpose", lambda x: tg.matrix_transpose(x), [noncontiguous(3, 4)]),
-    Case("numpy_T", lambda x: tg.numpy_T(x), [leaf(3, 4)]),
+    Case("matrix_transpose", lambda x: matrix_transpose(x), [leaf(2, 3, 4)]),
+    Case("matrix_transpose", lambda x: matrix_transpose(x), [noncontiguous(3, 4)]),
+    Case("numpy_T", lambda x: numpy_T(x), [leaf(3, 4)]),
     Case("numpy_T", reversed_dims, [noncontiguous(2, 3, 4)]),
     Case("numpy_T", reversed_dims, [leaf(3)], name="1d"),
     Case("permute", lambda x: x.permute(2, 0, 1), [leaf(2, 3, 4)]),
@@ -123,7 +124,7 @@ def numbers(*shape, dtype=np.float32):
     (lambda x: x.transpose(0, 2), lambda a: a.swapaxes(0, 2)),
     (lambda x: x.permute(1, 2, 0), lambda a: a.transpose(1, 2, 0)),
     (lambda x: x.movedim((0, 2), (1, 0)), lambda a: np.moveaxis(a, (0, 2), (1, 0))),
-    (lambda x: x.mT if hasattr(tg.Tensor, "mT") else tg.matrix_transpose(x),
+    (lambda x: x.mT if hasattr(tg.Tensor, "mT") else matrix_transpose(x),
      lambda a: a.swapaxes(-1, -2)),
     (reversed_dims, lambda a: a.T),
     (lambda x: x.repeat(2, 1, 3), lambda a: np.tile(a, (2, 1, 3))),
@@ -258,7 +259,7 @@ def test_repeat_gradient_sums_the_tiles():
     lambda x: x.flatten(), lambda x: x.unflatten(1, (3, 1)), lambda x: x.unsqueeze(1),
     lambda x: x.narrow(0, 0, 1).squeeze(0), lambda x: x.transpose(0, 1),
     lambda x: x.permute(2, 1, 0),
-    lambda x: x.movedim(0, 2), lambda x: tg.matrix_transpose(x), reversed_dims,
+    lambda x: x.movedim(0, 2), lambda x: matrix_transpose(x), reversed_dims,
     lambda x: x.narrow(1, 0, 1).expand(2, 5, 4), lambda x: x.narrow(2, 1, 2),
     lambda x: x.split(1)[1], lambda x: x.chunk(2, 2)[1], lambda x: x.unbind(1)[2],
 ])
@@ -412,7 +413,7 @@ def test_other_misuse_is_named():
     with pytest.raises(RuntimeError, match=r"tril: .*at least 2 dimensions.*\(3,\)"):
         tg.zeros(3).tril()
     with pytest.raises(RuntimeError, match=r"matrix_transpose .*\(3,\)"):
-        tg.matrix_transpose(tg.zeros(3))
+        matrix_transpose(tg.zeros(3))
     with pytest.raises(RuntimeError, match=r"t: expects .* at most 2 dimensions"):
         tg.zeros(1, 2, 3).t()
     with pytest.raises(RuntimeError, match=r"repeat: .*at least one per dimension"):
@@ -429,7 +430,7 @@ def test_other_misuse_is_named():
 
 def test_numpy_T_warns_for_tensors_of_other_than_two_dims():
     with pytest.warns(UserWarning, match="mT"):
-        tg.numpy_T(tg.zeros(2, 3, 4))
+        numpy_T(tg.zeros(2, 3, 4))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert tg.numpy_T(tg.zeros(2, 3)).shape == (3, 2)
+        assert numpy_T(tg.zeros(2, 3)).shape == (3, 2)

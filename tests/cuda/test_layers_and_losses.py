@@ -128,6 +128,11 @@ LAYERS = {
     "MultiheadAttention kdim, bias_kv": (
         lambda: nn.MultiheadAttention(8, 2, kdim=5, vdim=6, add_bias_kv=True, add_zero_attn=True,
                                       batch_first=True, **f64), [(2, 4, 8), (2, 3, 5), (2, 3, 6)]),
+    "Transformer": (lambda: nn.Transformer(8, 2, 1, 1, 12, dropout=0.0, **f64),
+                    [(5, 2, 8), (4, 2, 8)]),
+    "TransformerEncoderLayer norm_first": (
+        lambda: nn.TransformerEncoderLayer(8, 2, 12, dropout=0.0, norm_first=True,
+                                           batch_first=True, **f64), [(2, 5, 8)]),
 }
 ACTIVATIONS = ["ELU", "GELU", "Hardtanh", "LeakyReLU", "LogSigmoid", "ReLU", "ReLU6", "Sigmoid",
                "SiLU", "Softplus", "Tanh"]
@@ -157,6 +162,36 @@ def test_a_multi_head_attention_with_masks_on_cuda():
     same_on_both(lambda: nn.MultiheadAttention(8, 2, batch_first=True, **f64),
                  [(2, 4, 8)] * 3 + [mask, padding],
                  call=lambda m, q, k, v, am, kpm: m(q, k, v, attn_mask=am, key_padding_mask=kpm))
+
+
+def test_a_transformer_with_causal_and_padding_masks_on_cuda():
+    causal = nn.Transformer.generate_square_subsequent_mask(4, device=CUDA, dtype=tg.float64)
+    assert causal.device == tg.device(CUDA) and where_it_says(causal)
+    padding = np.array([[False, False, False, True, True], [False] * 5])
+    same_on_both(lambda: nn.Transformer(8, 2, 2, 1, 12, dropout=0.0, batch_first=True, **f64),
+                 [(2, 5, 8), (2, 4, 8), np.triu(np.full((4, 4), -np.inf), 1), padding],
+                 call=lambda m, s, t, mask, kpm: m(s, t, tgt_mask=mask, src_key_padding_mask=kpm,
+                                                   memory_key_padding_mask=kpm))
+
+
+def test_data_parallel_runs_the_module_on_one_gpu():
+    model = nn.Linear(4, 3, **f64)
+    dp = nn.DataParallel(model)
+    assert dp.device_ids == [0] and dp.module is model
+    assert model.weight.device == tg.device(CUDA) and where_it_says(model.weight)
+    x = tg.tensor(np.random.default_rng(0).standard_normal((5, 4)), requires_grad=True)
+    out = dp(x)                     # a cpu input is moved to the module's device
+    assert out.device == tg.device(CUDA) and where_it_says(out)
+    out.sum().backward()
+    assert x.grad.device == tg.device("cpu") and model.weight.grad.device == tg.device(CUDA)
+    np.testing.assert_allclose(host(out), x.detach().numpy() @ host(model.weight).T
+                               + host(model.bias), rtol=1e-12)
+    same = nn.parallel.data_parallel(model, x, device_ids=[0])
+    np.testing.assert_array_equal(host(same), host(out))
+    model.cpu()
+    with pytest.raises(RuntimeError, match="module must have its parameters and buffers on "
+                                           "device cuda:0 .*weight on device: cpu"):
+        dp(x)
 
 
 def test_an_lstm_with_a_given_initial_state_on_cuda():

@@ -97,6 +97,40 @@ def test_a_checkpoint_of_a_cuda_optimizer_resumes_on_cuda(case, tmp_path):
             np.testing.assert_array_equal(a, e)
 
 
+@pytest.mark.parametrize("line_search_fn", [None, "strong_wolfe"])
+def test_lbfgs_steps_cuda_parameters_as_it_steps_cpu_ones(line_search_fn, tmp_path):
+    def run(device, steps, optimizer=None, params=None):
+        params = params or make_params(device)
+        optimizer = optimizer or optim.LBFGS(params, lr=0.5, max_iter=5, history_size=3,
+                                             line_search_fn=line_search_fn)
+
+        def closure():
+            optimizer.zero_grad()
+            value = loss(*params)
+            value.backward()
+            return value
+        for _ in range(steps):
+            optimizer.step(closure)
+        return optimizer, params
+
+    _, cpu_params = run("cpu", 4)
+    optimizer, gpu_params = run("cuda", 2)
+    for p in gpu_params:
+        state = optimizer.state[p]
+        for value in [state.get("d"), state.get("prev_flat_grad"), *state.get("old_dirs", [])]:
+            if value is not None:
+                assert value.device == p.device and where_it_says(value)
+    tg.save(optimizer.state_dict(), tmp_path / "lbfgs.tg")
+    resumed = optim.LBFGS(gpu_params, lr=0.5, max_iter=5, history_size=3,
+                          line_search_fn=line_search_fn)
+    resumed.load_state_dict(tg.load(tmp_path / "lbfgs.tg"))
+    run("cuda", 2, resumed, gpu_params)
+    for a, e in zip(gpu_params, cpu_params):
+        assert where_it_says(a)
+        np.testing.assert_allclose(a.detach().cpu().numpy(), e.detach().numpy(), rtol=1e-10,
+                                   atol=1e-12)
+
+
 def test_a_learning_rate_schedule_drives_a_cuda_optimizer():
     params = make_params("cuda")
     optimizer = optim.SGD(params, lr=0.1, momentum=0.9)

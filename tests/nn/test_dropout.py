@@ -1,4 +1,6 @@
 """Dropout and Dropout2d, and their functional forms."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -103,16 +105,77 @@ def test_dropout2d_reads_a_3d_input_as_batch_channels_length_with_pytorchs_warni
     with pytest.warns(UserWarning, match="Received a 3D input to dropout2d"):
         out = dropout2d(tg.ones(4, 6, 7), 0.5).numpy()
     assert ((out == 0).all(-1) | (out == 2).all(-1)).all()
-    with pytest.raises(RuntimeError, match=r"dropout2d: expected a 4-D input .*got shape \(6,\)"):
-        dropout2d(tg.ones(6), 0.5)
+    assert 0 < (out == 0).mean() < 1
 
 
-def test_dropout2d_on_a_2d_input_drops_single_elements_with_pytorchs_warning():
-    tg.manual_seed(4)
+def test_dropout2d_on_2d_input_warns_and_drops_single_elements_as_pytorch():
+    # (N, C) has one element per channel: one draw per (sample, channel) is one per element.
+    tg.manual_seed(5)
     with pytest.warns(UserWarning, match="Received a 2-D input to dropout2d"):
         out = dropout2d(tg.ones(40, 50), 0.5).numpy()
-    assert set(out.ravel().tolist()) == {0.0, 2.0}
-    assert not ((out == 0).all(-1) | (out == 2).all(-1)).any()   # not whole rows
+    assert set(np.unique(out)) == {0.0, 2.0}
+    assert 0.4 < (out == 0).mean() < 0.6
+    assert not (out == out[:1]).all(0).all()    # not one mask shared by the rows
+    assert not (out == out[:, :1]).all(1).all()  # nor by the columns
+
+
+def test_dropout2d_on_5d_input_warns_and_drops_whole_channels():
+    tg.manual_seed(6)
+    with pytest.warns(UserWarning, match="Received a 5-D input to dropout2d"):
+        out = dropout2d(tg.ones(4, 6, 2, 3, 2), 0.5).numpy().reshape(4, 6, -1)
+    assert ((out == 0).all(-1) | (out == 2).all(-1)).all()
+    assert 0 < (out == 0).mean() < 1
+
+
+def test_dropout2d_below_2d_warns_and_needs_two_dimensions_only_when_it_drops():
+    x = tg.ones(5)
+    with pytest.warns(UserWarning, match="Received a 1-D input"):
+        with pytest.raises(RuntimeError, match=r"at least 2 dimensions.*got shape \(5,\)"):
+            dropout2d(x, 0.5)
+    with pytest.warns(UserWarning, match="Received a 1-D input"):
+        assert dropout2d(x, 0.5, training=False) is x
+    with pytest.warns(UserWarning, match="Received a 1-D input"):
+        assert dropout2d(x, 0.0) is x
+    with pytest.warns(UserWarning, match="Received a 1-D input"):
+        assert not dropout2d(x, 1.0).numpy().any()
+
+
+def test_dropout2d_warns_in_evaluation_too_and_not_for_4d_input():
+    with pytest.warns(UserWarning, match="Received a 3D input"):
+        dropout2d(tg.ones(2, 3, 4), 0.5, training=False)
+    layer = Dropout2d(0.5)
+    layer.eval()
+    with pytest.warns(UserWarning, match="Received a 2-D input"):
+        layer(tg.ones(2, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dropout2d(tg.ones(2, 3, 4, 5), 0.5)
+
+
+@pytest.mark.parametrize("shape", [(4, 6), (4, 6, 7), (2, 3, 4, 5), (2, 3, 2, 2, 2), (5,)])
+def test_dropout2d_warnings_and_errors_are_pytorchs(shape):
+    torch = pytest.importorskip("torch")
+
+    def outcome(run):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                out = run()
+                error = None
+            except RuntimeError as e:
+                out, error = None, str(e)
+        return [str(w.message) for w in caught], out, error
+
+    want_warnings, want, want_error = outcome(
+        lambda: torch.nn.functional.dropout2d(torch.ones(shape), 0.5).numpy())
+    got_warnings, got, got_error = outcome(lambda: dropout2d(tg.ones(*shape), 0.5).numpy())
+    assert got_warnings == want_warnings
+    assert (got_error is None) == (want_error is None)
+    if want is not None:
+        # The same masks' structure: constant along every dimension after the second.
+        for out in (want, got):
+            flat = out.reshape(shape[:2] + (-1,))
+            assert ((flat == 0).all(-1) | (flat == 2).all(-1)).all()
 
 
 def test_dropout_gradcheck_with_a_fixed_mask():

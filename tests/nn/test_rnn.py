@@ -370,6 +370,29 @@ def test_cell_gradcheck(cell_type, kwargs, batched):
         assert gradcheck(lambda x, *p: cell(x), (x, *params))
 
 
+@pytest.mark.parametrize("make", [lambda: RNNCell(3, 4), lambda: LSTMCell(3, 4),
+                                  lambda: GRUCell(3, 4), lambda: RNN(3, 4, bidirectional=True),
+                                  lambda: LSTM(3, 4, num_layers=2), lambda: GRU(3, 4)])
+@pytest.mark.parametrize("batched", [True, False])
+def test_without_a_state_weight_hh_gets_a_zero_gradient_not_none(make, batched):
+    # As PyTorch: h = 0 still takes part, so ∂loss/∂W_hh = 0 · … is a tensor of zeros.
+    # (Optimizers differ on the two: a None gradient skips the parameter, weight decay and
+    # momentum included.) A sequence layer meets this with a sequence of one step.
+    module = make()
+    is_cell = "Cell" in type(module).__name__
+    batch = (2,) if batched else ()
+    x = tg.randn(*batch, 3) if is_cell else tg.randn(1, *batch, 3)   # one step
+    out = module(x)
+    out = out[0] if isinstance(out, tuple) else out
+    out.sum().backward()
+    for name, p in module.named_parameters():
+        assert p.grad is not None, name
+        if name.startswith("weight_hh"):
+            assert not p.grad.numpy().any(), name
+        else:
+            assert p.grad.numpy().any(), name
+
+
 # -- dropout between layers ------------------------------------------------------------------------
 def test_dropout_acts_between_layers_in_training_only():
     tg.manual_seed(0)
@@ -632,3 +655,22 @@ def test_pytorch_cells_state_dicts_load_and_give_the_same_outputs():
             want = reference(torch.from_numpy(x), torch.from_numpy(h))
             got = ours(tg.from_numpy(x), tg.from_numpy(h))
         np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["RNNCell", "LSTMCell", "GRUCell"])
+def test_pytorch_cells_without_a_state_give_the_same_gradients(name):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    reference = getattr(torch.nn, name)(5, 6)
+    ours = {"RNNCell": RNNCell, "LSTMCell": LSTMCell, "GRUCell": GRUCell}[name](5, 6)
+    ours.load_state_dict({k: v.detach().numpy() for k, v in reference.state_dict().items()})
+    x = values(3, 5)
+    want, got = reference(torch.from_numpy(x)), ours(tg.from_numpy(x))
+    if name == "LSTMCell":
+        want, got = want[0] + want[1], got[0] + got[1]
+    want.sum().backward()
+    got.sum().backward()
+    np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), atol=1e-5)
+    for (key, p), p_ref in zip(ours.named_parameters(), reference.parameters()):
+        assert (p.grad is None) == (p_ref.grad is None), key
+        np.testing.assert_allclose(p.grad.numpy(), p_ref.grad.numpy(), atol=1e-5, err_msg=key)

@@ -1,16 +1,13 @@
-"""Every differentiable operation of tapegrad, one family per file.
+"""Every operation of tapegrad, one family per file.
 
-Each module's ``__all__`` lists its differentiable operations (each must have a
-gradcheck case in the tests); ``NON_DIFFERENTIABLE`` lists the others it defines.
+Each operation says on its own ``def`` line how users reach it (``declare.py``):
+as ``tapegrad.<name>``, as a Tensor method, both, in ``nn.functional`` only, or not at
+all. Importing the families here fills ``declare.OPERATIONS``.
 """
-from . import (arithmetic, conversion, convolution, indexing, linalg, pointwise, pooling,
-               reduction, shape, sorting, special)
+from . import (arithmetic, conversion, convolution, indexing, inplace, linalg, pointwise,
+               pooling, reduction, shape, sorting, special)
+from .declare import OPERATIONS, Operation, differentiable_operations, tensor_methods, top_level_functions
 
-MODULES = [arithmetic, conversion, convolution, indexing, linalg, pointwise, pooling,
-           reduction, shape, sorting, special]
-
-# Convolution and pooling are functions of images, not Tensor methods (PyTorch's
-# Tensor.unfold even means something else); unfold/fold/pad/interpolate live in
-# nn.functional only, as in PyTorch.
-NOT_METHODS = [convolution, pooling]
-FUNCTIONAL_ONLY = {"unfold", "fold", "pad", "interpolate"}
+__all__ = ["OPERATIONS", "Operation", "differentiable_operations", "tensor_methods",
+           "top_level_functions", "arithmetic", "conversion", "convolution", "indexing",
+           "inplace", "linalg", "pointwise", "pooling", "reduction", "shape", "sorting", "special"]

@@ -8,6 +8,7 @@ and each op saves only the tensors its backward reads.
 from ..operands import promote, sum_to_shape
 from ..tape import OUTPUT, record
 from ..tensor import wrap
+from .declare import alias, operation
 
 
 def _broadcast(op, function, x, y):
@@ -21,6 +22,7 @@ def _broadcast(op, function, x, y):
         raise
 
 
+@operation(function=True, method=True)
 def add(input, other, alpha=1):
     """z = x + α·y;  ∂z/∂x = 1,  ∂z/∂y = α"""
     x, y = promote("add", input, other)
@@ -30,39 +32,45 @@ def add(input, other, alpha=1):
         z = _broadcast("add", xp.add, x, wrap(y_scaled, y.device))
     else:
         z = _broadcast("add", xp.add, x, y)
+    x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
-        return (sum_to_shape(grad, x.shape) if ctx.needs_input_grad[0] else None,
-                sum_to_shape(grad * alpha if alpha != 1 else grad, y.shape)
+        return (sum_to_shape(grad, x_shape) if ctx.needs_input_grad[0] else None,
+                sum_to_shape(grad * alpha if alpha != 1 else grad, y_shape)
                 if ctx.needs_input_grad[1] else None)
     return record("add", z, (x, y), backward)
 
 
+@operation(function=True, method=True)
 def sub(input, other, alpha=1):
     """z = x - α·y;  ∂z/∂x = 1,  ∂z/∂y = -α"""
     x, y = promote("sub", input, other)
     xp = x.device.xp
     z = _broadcast("sub", xp.subtract, x, y if alpha == 1 else wrap(y.array * alpha, y.device))
+    x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
-        return (sum_to_shape(grad, x.shape) if ctx.needs_input_grad[0] else None,
-                sum_to_shape(grad * -alpha, y.shape) if ctx.needs_input_grad[1] else None)
+        return (sum_to_shape(grad, x_shape) if ctx.needs_input_grad[0] else None,
+                sum_to_shape(grad * -alpha, y_shape) if ctx.needs_input_grad[1] else None)
     return record("sub", z, (x, y), backward)
 
 
+@operation(function=True, method=True)
 def mul(input, other):
     """z = x·y;  ∂z/∂x = y,  ∂z/∂y = x"""
     x, y = promote("mul", input, other)
     z = _broadcast("mul", x.device.xp.multiply, x, y)
+    x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
         x_saved, y_saved = ctx.saved_tensors
-        return (sum_to_shape(grad * y_saved, x.shape) if ctx.needs_input_grad[0] else None,
-                sum_to_shape(grad * x_saved, y.shape) if ctx.needs_input_grad[1] else None)
+        return (sum_to_shape(grad * y_saved, x_shape) if ctx.needs_input_grad[0] else None,
+                sum_to_shape(grad * x_saved, y_shape) if ctx.needs_input_grad[1] else None)
     # Only what backward reads is saved: x is needed only for y's gradient, and vice versa.
     return record("mul", z, (x, y), backward,
                   save=(x if y.requires_grad else None, y if x.requires_grad else None))
 
 
+@operation(function=True, method=True)
 def div(input, other, rounding_mode=None):
-    """z = x / y;  ∂z/∂x = 1/y,  ∂z/∂y = -x/y² = -z/y"""
+    """z = x / y;  ∂z/∂x = 1/y,  ∂z/∂y = -x/y²"""
     if rounding_mode == "floor":
         return floor_divide(input, other)
     if rounding_mode == "trunc":
@@ -76,18 +84,21 @@ def div(input, other, rounding_mode=None):
         from ...dtypes import get_default_dtype
         x, y = x.to(get_default_dtype()), y.to(get_default_dtype())
     z = _broadcast("div", x.device.xp.true_divide, x, y)
+    x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
-        y_saved, z_saved = ctx.saved_tensors
+        y_saved, x_saved = ctx.saved_tensors
         grad_over_y = grad / y_saved
-        return (sum_to_shape(grad_over_y, x.shape) if ctx.needs_input_grad[0] else None,
-                sum_to_shape(-grad_over_y * z_saved, y.shape) if ctx.needs_input_grad[1] else None)
-    return record("div", z, (x, y), backward,
-                  save=(y, OUTPUT if y.requires_grad else None))
+        return (sum_to_shape(grad_over_y, x_shape) if ctx.needs_input_grad[0] else None,
+                sum_to_shape(-grad_over_y * x_saved / y_saved, y_shape)
+                if ctx.needs_input_grad[1] else None)
+    # The inputs, not the output, are saved (as PyTorch does), so z may be changed in place.
+    return record("div", z, (x, y), backward, save=(y, x if y.requires_grad else None))
 
 
-true_divide = div
+true_divide = alias(div, 'true_divide')
 
 
+@operation(function=True, method=True)
 def pow(input, exponent):
     """z = xʸ;  ∂z/∂x = y·xʸ⁻¹,  ∂z/∂y = xʸ·ln x  (taken as 0 where x = 0)"""
     if not hasattr(input, "shape"):  # number ** tensor
@@ -98,16 +109,17 @@ def pow(input, exponent):
         x, y = promote("pow", input, exponent)
     xp = x.device.xp
     z = _broadcast("pow", xp.power, x, y)
+    x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
         x_saved, y_saved, z_saved = ctx.saved_tensors
         grad_x = grad_y = None
         if ctx.needs_input_grad[0]:
             # y·x^(y-1) is 0·∞ at x = 0, y = 0; the limit (and PyTorch) says 0 there.
             slope = where(y_saved == 0, 0.0, y_saved * x_saved.pow(y_saved - 1))
-            grad_x = sum_to_shape(grad * slope, x.shape)
+            grad_x = sum_to_shape(grad * slope, x_shape)
         if ctx.needs_input_grad[1]:
             safe_log = where(x_saved == 0, 1.0, x_saved).log()
-            grad_y = sum_to_shape(grad * z_saved * safe_log, y.shape)
+            grad_y = sum_to_shape(grad * z_saved * safe_log, y_shape)
         return grad_x, grad_y
     return record("pow", z, (x, y), backward, save=(x, y, OUTPUT))
 
@@ -132,53 +144,62 @@ def _pow_scalar(x, exponent):
     return record("pow", z, (x,), backward, save=(x,))
 
 
+@operation(function=True, method=True)
 def maximum(input, other):
     """z = max(x, y);  the gradient goes to the larger input (split evenly on ties)"""
     x, y = promote("maximum", input, other)
     z = _broadcast("maximum", x.device.xp.maximum, x, y)
+    x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
         x_saved, y_saved = ctx.saved_tensors
         share_x = (x_saved > y_saved) + (x_saved == y_saved) * 0.5
-        return (sum_to_shape(grad * share_x, x.shape) if ctx.needs_input_grad[0] else None,
-                sum_to_shape(grad * (1 - share_x), y.shape) if ctx.needs_input_grad[1] else None)
+        return (sum_to_shape(grad * share_x, x_shape) if ctx.needs_input_grad[0] else None,
+                sum_to_shape(grad * (1 - share_x), y_shape) if ctx.needs_input_grad[1] else None)
     return record("maximum", z, (x, y), backward, save=(x, y))
 
 
+@operation(function=True, method=True)
 def minimum(input, other):
     """z = min(x, y);  the gradient goes to the smaller input (split evenly on ties)"""
     x, y = promote("minimum", input, other)
     z = _broadcast("minimum", x.device.xp.minimum, x, y)
+    x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
         x_saved, y_saved = ctx.saved_tensors
         share_x = (x_saved < y_saved) + (x_saved == y_saved) * 0.5
-        return (sum_to_shape(grad * share_x, x.shape) if ctx.needs_input_grad[0] else None,
-                sum_to_shape(grad * (1 - share_x), y.shape) if ctx.needs_input_grad[1] else None)
+        return (sum_to_shape(grad * share_x, x_shape) if ctx.needs_input_grad[0] else None,
+                sum_to_shape(grad * (1 - share_x), y_shape) if ctx.needs_input_grad[1] else None)
     return record("minimum", z, (x, y), backward, save=(x, y))
 
 
+@operation(function=True, method=True)
 def floor_divide(input, other):
     """z = ⌊x / y⌋;  piecewise constant, so ∂z/∂x = ∂z/∂y = 0"""
     x, y = promote("floor_divide", input, other)
     z = _broadcast("floor_divide", x.device.xp.floor_divide, x, y)
+    x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
         zeros = wrap(grad.device.xp.zeros_like(grad.array), grad.device)
-        return (sum_to_shape(zeros, x.shape) if ctx.needs_input_grad[0] else None,
-                sum_to_shape(zeros, y.shape) if ctx.needs_input_grad[1] else None)
+        return (sum_to_shape(zeros, x_shape) if ctx.needs_input_grad[0] else None,
+                sum_to_shape(zeros, y_shape) if ctx.needs_input_grad[1] else None)
     return record("floor_divide", z, (x, y), backward)
 
 
+@operation(function=True, method=True)
 def remainder(input, other):
     """z = x - y·⌊x / y⌋ (sign of y, as Python's %);  ∂z/∂x = 1,  ∂z/∂y = -⌊x / y⌋"""
     x, y = promote("remainder", input, other)
     z = _broadcast("remainder", x.device.xp.remainder, x, y)
+    x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
         x_saved, y_saved = ctx.saved_tensors
-        return (sum_to_shape(grad, x.shape) if ctx.needs_input_grad[0] else None,
-                sum_to_shape(-grad * floor_divide(x_saved, y_saved), y.shape)
+        return (sum_to_shape(grad, x_shape) if ctx.needs_input_grad[0] else None,
+                sum_to_shape(-grad * floor_divide(x_saved, y_saved), y_shape)
                 if ctx.needs_input_grad[1] else None)
     return record("remainder", z, (x, y), backward, save=(x, y))
 
 
+@operation(function=True)
 def where(condition, input, other):
     """z = x where condition else y;  ∂z/∂x = condition,  ∂z/∂y = not condition"""
     if not hasattr(condition, "shape") or condition.dtype.name != "bool":
@@ -199,13 +220,21 @@ def where(condition, input, other):
     except ValueError:
         raise RuntimeError(f"where: condition {tuple(condition.shape)}, input {tuple(x.shape)} "
                            f"and other {tuple(y.shape)} cannot be broadcast together") from None
+    x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
+        condition, = ctx.saved_tensors   # saved, so changing the mask in place is caught
         zero = wrap(xp.zeros((), dtype=grad.array.dtype), grad.device)
-        return (sum_to_shape(where(condition, grad, zero), x.shape)
+        return (sum_to_shape(where(condition, grad, zero), x_shape)
                 if ctx.needs_input_grad[0] else None,
-                sum_to_shape(where(condition, zero, grad), y.shape)
+                sum_to_shape(where(condition, zero, grad), y_shape)
                 if ctx.needs_input_grad[1] else None)
-    return record("where", z, (x, y), backward)
+    return record("where", z, (x, y), backward, save=(condition,))
+
+
+@operation(method="where", composite=True)
+def where_method(input, condition, other):
+    """``x.where(condition, y)`` is ``where(condition, x, y)``."""
+    return where(condition, input, other)
 
 
 # -- comparisons: bool results, no gradient -------------------------------------------------
@@ -214,30 +243,37 @@ def _compare(op, function, input, other):
     return wrap(_broadcast(op, function, x, y), x.device)
 
 
+@operation(function=True, method=True, differentiable=False)
 def eq(input, other):
     return _compare("eq", input.device.xp.equal, input, other)
 
 
+@operation(function=True, method=True, differentiable=False)
 def ne(input, other):
     return _compare("ne", input.device.xp.not_equal, input, other)
 
 
+@operation(function=True, method=True, differentiable=False)
 def lt(input, other):
     return _compare("lt", input.device.xp.less, input, other)
 
 
+@operation(function=True, method=True, differentiable=False)
 def le(input, other):
     return _compare("le", input.device.xp.less_equal, input, other)
 
 
+@operation(function=True, method=True, differentiable=False)
 def gt(input, other):
     return _compare("gt", input.device.xp.greater, input, other)
 
 
+@operation(function=True, method=True, differentiable=False)
 def ge(input, other):
     return _compare("ge", input.device.xp.greater_equal, input, other)
 
 
+@operation(function=True, method=True, differentiable=False)
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     """|x - y| ≤ atol + rtol·|y|, elementwise, as a bool tensor"""
     x, y = promote("isclose", input, other)
@@ -245,46 +281,48 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
                 x.device)
 
 
+@operation(function=True, method=True, differentiable=False)
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     """True when every element of ``input`` is close to ``other`` (see isclose)"""
     return bool(isclose(input, other, rtol, atol, equal_nan).array.all())
 
 
+@operation(function=True, method=True, differentiable=False)
 def equal(input, other):
     """True when both tensors have the same shape and the same values"""
     return tuple(input.shape) == tuple(other.shape) and bool(eq(input, other).array.all())
 
 
+@operation(function=True, method=True, differentiable=False)
 def logical_not(input):
     return wrap(input.device.xp.logical_not(input.array), input.device)
 
 
+@operation(function=True, method=True, differentiable=False)
 def logical_and(input, other):
     return _compare("logical_and", input.device.xp.logical_and, input, other)
 
 
+@operation(function=True, method=True, differentiable=False)
 def logical_or(input, other):
     return _compare("logical_or", input.device.xp.logical_or, input, other)
 
 
+@operation(function=True, method=True, differentiable=False)
 def bitwise_and(input, other):
     return _compare("bitwise_and", input.device.xp.bitwise_and, input, other)
 
 
+@operation(function=True, method=True, differentiable=False)
 def bitwise_or(input, other):
     return _compare("bitwise_or", input.device.xp.bitwise_or, input, other)
 
 
+@operation(function=True, method=True, differentiable=False)
 def bitwise_xor(input, other):
     return _compare("bitwise_xor", input.device.xp.bitwise_xor, input, other)
 
 
+@operation(function=True, method=True, differentiable=False)
 def bitwise_not(input):
     return wrap(input.device.xp.invert(input.array), input.device)
-
-
-__all__ = ["add", "sub", "mul", "div", "true_divide", "pow", "maximum", "minimum",
-           "floor_divide", "remainder", "where"]
-NON_DIFFERENTIABLE = ["eq", "ne", "lt", "le", "gt", "ge", "isclose", "allclose", "equal",
-                      "logical_not", "logical_and", "logical_or", "bitwise_and", "bitwise_or",
-                      "bitwise_xor", "bitwise_not"]

@@ -3,8 +3,10 @@
 from ... import backend, dtypes
 from ..tape import record
 from ..tensor import Tensor, wrap
+from .declare import operation
 
 
+@operation()
 def cast(input, dtype):
     """y = x as another dtype;  dy/dx = 1 (the gradient is cast back to x's dtype)"""
     dtype = dtypes.as_dtype(dtype)
@@ -19,6 +21,7 @@ def cast(input, dtype):
     return record("cast", result, (input,), backward)
 
 
+@operation()
 def to_device(input, device):
     """y = x on another device;  dy/dx = 1 (the gradient is moved back to x's device)"""
     target = backend.as_device(device)
@@ -34,6 +37,7 @@ def to_device(input, device):
     return out
 
 
+@operation(method=True, composite=True)
 def to(input, *args, dtype=None, device=None, non_blocking=False, copy=False):
     """``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other_tensor)``, as in PyTorch."""
     for arg in args:
@@ -54,41 +58,47 @@ def to(input, *args, dtype=None, device=None, non_blocking=False, copy=False):
     return result
 
 
+@operation(method=True, composite=True)
 def cpu(input):
     return to_device(input, "cpu")
 
 
+@operation(method=True, composite=True)
 def cuda(input, device=None):
     return to_device(input, "cuda" if device is None else
                      device if isinstance(device, (str, backend.device)) else f"cuda:{device}")
 
 
+@operation(method=True, composite=True)
 def float(input):
     return cast(input, dtypes.float32)
 
 
+@operation(method=True, composite=True)
 def double(input):
     return cast(input, dtypes.float64)
 
 
+@operation(method=True, composite=True)
 def half(input):
     return cast(input, dtypes.float16)
 
 
+@operation(method=True, composite=True)
 def long(input):
     return cast(input, dtypes.int64)
 
 
+@operation(method=True, composite=True)
 def int(input):
     return cast(input, dtypes.int32)
 
 
+@operation(method=True, composite=True)
 def bool(input):
     return cast(input, dtypes.bool_)
 
 
+@operation(method=True, composite=True)
 def type_as(input, other):
     return cast(input, other.dtype)
-
-
-__all__ = ["cast", "to_device"]  # `to`, `float()`… are these two, bound as methods in methods.py

@@ -28,7 +28,9 @@ from ... import kernels
 from ..operands import check_same_device
 from ..tape import record
 from ..tensor import Tensor
-from .pooling import _batched, _ints, resample
+from .arguments import as_batch, n_ints
+from .pooling import resample
+from .declare import operation
 
 
 # -- arguments --------------------------------------------------------------------------------
@@ -76,8 +78,8 @@ def _conv_window(op, x, weight, stride, padding, dilation, groups, spatial):
                            f"in_channels/groups, {'kH, kW' if spatial == 2 else 'kW'}), but got "
                            f"a weight of shape {tuple(weight.shape)}")
     kernel = tuple(weight.shape[2:])
-    stride = _ints(stride, spatial, "stride", op)
-    dilation = _ints(dilation, spatial, "dilation", op)
+    stride = n_ints(stride, spatial, "stride", op)
+    dilation = n_ints(dilation, spatial, "dilation", op)
     groups = operator.index(groups)
     if isinstance(padding, str):
         if padding == "valid":
@@ -91,7 +93,7 @@ def _conv_window(op, x, weight, stride, padding, dilation, groups, spatial):
             raise RuntimeError(f"{op}: invalid padding string {padding!r}, should be one of "
                                f"'valid', 'same'")
     else:
-        pads = tuple(p for p in _ints(padding, spatial, "padding", op) for _ in (0, 1))
+        pads = tuple(p for p in n_ints(padding, spatial, "padding", op) for _ in (0, 1))
     _check_geometry(op, stride, dilation, pads, groups)
     channels, out_channels = x.shape[1], weight.shape[0]
     if out_channels % groups:
@@ -195,22 +197,24 @@ def _weight_grad(x, grad, window, name, stamp=None, grad_stamp=None):
 
 
 # -- the public operations ----------------------------------------------------------------------
+@operation(function=True)
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """y[n,o] = b[o] + Σ_{c,i,j} w[o,c,i,j]·x[n, c, p·s+i·d, q·s+j·d];  ∂y/∂x: conv_transpose2d
     with w,  ∂y/∂w: x correlated with ∂y,  ∂y/∂b = Σ over n, p, q"""
     _check_operands("conv2d", input, weight, bias)
-    x, batched = _batched("conv2d", input, 2)
+    x, batched = as_batch("conv2d", input, 2)
     window = _conv_window("conv2d", x, weight, stride, padding, dilation, groups, 2)
     _check_bias("conv2d", bias, weight.shape[0])
     y = _convolution(x, weight, bias, window, "conv2d")
     return y if batched else y.squeeze(0)
 
 
+@operation(function=True)
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """y[n,o,t] = b[o] + Σ_{c,j} w[o,c,j]·x[n, c, t·s+j·d] (conv2d on images of height 1);
     ∂y/∂x: conv_transpose1d with w,  ∂y/∂w: x correlated with ∂y,  ∂y/∂b = Σ over n, t"""
     _check_operands("conv1d", input, weight, bias)
-    x, batched = _batched("conv1d", input, 1)
+    x, batched = as_batch("conv1d", input, 1)
     window = _conv_window("conv1d", x, weight, stride, padding, dilation, groups, 1)
     _check_bias("conv1d", bias, weight.shape[0])
     y = _convolution(x.unsqueeze(2), weight.unsqueeze(2), bias, window, "conv1d").squeeze(2)
@@ -233,10 +237,10 @@ def _transposed_window(op, x, weight, stride, padding, output_padding, groups, d
     if isinstance(padding, str):
         raise ValueError(f"{op}: padding must be an int or a tuple of ints, got {padding!r}")
     kernel = tuple(weight.shape[2:])
-    stride = _ints(stride, spatial, "stride", op)
-    padding = _ints(padding, spatial, "padding", op)
-    output_padding = _ints(output_padding, spatial, "output_padding", op)
-    dilation = _ints(dilation, spatial, "dilation", op)
+    stride = n_ints(stride, spatial, "stride", op)
+    padding = n_ints(padding, spatial, "padding", op)
+    output_padding = n_ints(output_padding, spatial, "output_padding", op)
+    dilation = n_ints(dilation, spatial, "dilation", op)
     groups = operator.index(groups)
     _check_geometry(op, stride, dilation, padding, groups)
     for op_, s, d in zip(output_padding, stride, dilation):
@@ -273,13 +277,14 @@ def _transposed_window(op, x, weight, stride, padding, output_padding, groups, d
     return window, tuple(crops)
 
 
+@operation(function=True)
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
                      dilation=1):
     """the adjoint of conv2d: each input value is spread, through w, over the output window it
     would have been read from;  ∂/∂x: conv2d with w,  ∂/∂w: the incoming gradient correlated
     with x,  ∂/∂b = Σ over n, p, q"""
     _check_operands("conv_transpose2d", input, weight, bias)
-    x, batched = _batched("conv_transpose2d", input, 2)
+    x, batched = as_batch("conv_transpose2d", input, 2)
     window, crops = _transposed_window("conv_transpose2d", x, weight, stride, padding,
                                        output_padding, groups, dilation, 2)
     _check_bias("conv_transpose2d", bias, weight.shape[1] * window.groups)
@@ -297,11 +302,12 @@ def _uncropped(transposed, x, weight, bias, window, name, crops):
     return y if bias is None else y + bias.reshape((-1,) + (1,) * (y.ndim - 2))
 
 
+@operation(function=True)
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
                      dilation=1):
     """conv_transpose2d on signals seen as images of height 1"""
     _check_operands("conv_transpose1d", input, weight, bias)
-    x, batched = _batched("conv_transpose1d", input, 1)
+    x, batched = as_batch("conv_transpose1d", input, 1)
     window, crops = _transposed_window("conv_transpose1d", x, weight, stride, padding,
                                        output_padding, groups, dilation, 1)
     _check_bias("conv_transpose1d", bias, weight.shape[1] * window.groups)
@@ -312,10 +318,10 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
 
 # -- im2col and col2im as operations -----------------------------------------------------------
 def _fold_window(op, in_size, kernel_size, dilation, padding, stride):
-    kernel = _ints(kernel_size, 2, "kernel_size", op)
-    dilation = _ints(dilation, 2, "dilation", op)
-    padding = _ints(padding, 2, "padding", op)
-    stride = _ints(stride, 2, "stride", op)
+    kernel = n_ints(kernel_size, 2, "kernel_size", op)
+    dilation = n_ints(dilation, 2, "dilation", op)
+    padding = n_ints(padding, 2, "padding", op)
+    stride = n_ints(stride, 2, "stride", op)
     if any(k <= 0 for k in kernel):
         raise RuntimeError(f"{op}: kernel_size should be greater than zero, got {kernel}")
     _check_geometry(op, stride, dilation, padding, 1)
@@ -323,12 +329,13 @@ def _fold_window(op, in_size, kernel_size, dilation, padding, stride):
     return _window(op, tuple(in_size), kernel, stride, dilation, pads, 1, 2)
 
 
+@operation(functional=True)
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     """im2col: column l holds the C·kh·kw values of window l;  the gradient is added back onto
     the positions each window read: fold"""
     if not isinstance(input, Tensor):
         raise TypeError(f"unfold: input must be a Tensor, got {type(input).__name__}")
-    x, batched = _batched("unfold", input, 2)
+    x, batched = as_batch("unfold", input, 2)
     window = _fold_window("unfold", x.shape[2:], kernel_size, dilation, padding, stride)
     out = kernels.unfold(x.device.xp, x.array, window)
     def backward(ctx, grad):
@@ -337,6 +344,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     return y if batched else y.squeeze(0)
 
 
+@operation(functional=True)
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     """col2im: each value of column l is added onto the position of window l it stands for;
     the gradient reads those positions back: unfold"""
@@ -347,7 +355,7 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
         raise RuntimeError(f"{op}: expected a 2-d (unbatched) or 3-d (batched) input, but got an "
                            f"input of shape {tuple(input.shape)}")
     columns = input if input.ndim == 3 else input.unsqueeze(0)
-    size = _ints(output_size, 2, "output_size", op)
+    size = n_ints(output_size, 2, "output_size", op)
     window = _fold_window(op, size, kernel_size, dilation, padding, stride)
     taps = window.taps
     if columns.shape[1] % taps:
@@ -373,6 +381,7 @@ def _fold(columns, window):
 
 
 # -- padding ----------------------------------------------------------------------------------
+@operation(functional=True)
 def pad(input, pad, mode="constant", value=None):
     """y = x surrounded by pad[0] values on the left of the last dim, pad[1] on its right,
     pad[2], pad[3] around the one before, …;  constant: ∂y/∂x crops the gradient back (a pad
@@ -455,6 +464,3 @@ def _pad_constant(x, widths, value):
     def backward(ctx, grad):
         return _pad_constant(grad, tuple(-w for w in widths), 0)
     return record("pad", out, (x,), backward)
-
-
-__all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "unfold", "fold", "pad"]

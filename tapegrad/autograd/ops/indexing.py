@@ -21,6 +21,7 @@ from ..tape import mark_view, record
 from ..tensor import Tensor, wrap
 from .arithmetic import where
 from .inplace import check_inplace_allowed
+from .declare import operation
 
 
 # -- turning a Python index into a key for the backend array ----------------------------------
@@ -41,7 +42,50 @@ def _index_key(op, x, index):
     key = tuple(key)
     _check_key(op, x, key)
     repeats = any(backend.is_array(k) and k.dtype.kind != "b" for k in key)
-    return key, repeats, tensors
+    return _integers_first(key), repeats, tensors
+
+
+class TwoStepKey:
+    """``x[1, :, [0, 2]]`` as PyTorch reads it: the integers select first, then the rest
+    indexes what is left, so the result is (3, 2) for x of shape (2, 3, 4). (numpy counts
+    the 1 as an index array too, and would move the indexed dims to the front: (2, 3).)
+    ``first`` holds only integers and slices, so ``array[first]`` is a view to write through."""
+
+    __slots__ = ("first", "then")
+
+    def __init__(self, first, then):
+        self.first, self.then = first, then
+
+
+def _is_integer(k):
+    return (isinstance(k, int) and not isinstance(k, bool)) or (
+        backend.is_array(k) and k.ndim == 0 and k.dtype.kind in "iu")
+
+
+def _integers_first(key):
+    """``key``, or a TwoStepKey when it mixes integers with index arrays (see TwoStepKey)."""
+    has_arrays = any(backend.is_array(k) and k.ndim > 0 for k in key)
+    if not has_arrays or not any(_is_integer(k) for k in key):
+        return key
+    first, then = [], []
+    for k in key:
+        if _is_integer(k):
+            first.append(int(k))
+        elif k is Ellipsis:
+            first.append(k)
+            then.append(k)
+        else:
+            first.extend([slice(None)] * _dims_used(k))
+            then.append(k)
+    return TwoStepKey(tuple(first), tuple(then))
+
+
+def at(array, key):
+    """(the array to index, the key to index it with): ``array[key]`` reads and writes
+    through the returned pair, for plain keys and TwoStepKeys alike."""
+    if type(key) is TwoStepKey:
+        return array[key.first], key.then
+    return array, key
 
 
 def _key_item(op, x, item, tensors):
@@ -154,7 +198,8 @@ def _read(op, x, key):
     """``x.array[key]``; what numpy still refuses (index arrays that do not broadcast
     together, …) becomes an IndexError that names the op."""
     try:
-        return x.array[key]
+        target, key = at(x.array, key)
+        return target[key]
     except (IndexError, ValueError) as error:
         raise IndexError(f"{op}: {error} (indexing a tensor of shape {tuple(x.shape)})") from None
 
@@ -181,6 +226,7 @@ def _add_at(xp, out, key, values):
     ``_ATOMIC_ADD_DTYPES``; other integers (int64 above all) are added as uint64 (two's
     complement addition gives the same bits, overflow wrapping as in PyTorch), then cast back.
     """
+    out, key = at(out, key)
     if xp.__name__ != "cupy" or out.dtype.name in _ATOMIC_ADD_DTYPES:
         xp.add.at(out, key, values)
         return
@@ -210,12 +256,14 @@ def _put_into_zeros(grad, shape, key, repeats):
     if repeats:
         _add_at(xp, z, key, grad.array)
     else:
-        z[key] = grad.array  # no position twice: plain assignment is enough (and faster)
+        target, k = at(z, key)
+        target[k] = grad.array  # no position twice: plain assignment is enough (and faster)
     def backward(ctx, grad_z):
         return _index("getitem", grad_z, key, repeats)
     return record("getitem_backward", z, (grad,), backward)
 
 
+@operation(method="__getitem__")
 def getitem(input, index):
     """y = x[index];  ∂L/∂x = zeros(x.shape) with ∂L/∂y added in at index (repeats add up)
 
@@ -225,6 +273,7 @@ def getitem(input, index):
     return _index("getitem", input, key, repeats, tensors)
 
 
+@operation(method="__setitem__")
 def setitem(input, index, value):
     """x[index] = v (in place);  ∂L/∂x_old = ∂L/∂x with the overwritten positions zeroed,
     ∂L/∂v = ∂L/∂x[index] summed over the copies v was broadcast to
@@ -237,20 +286,23 @@ def setitem(input, index, value):
     check_inplace_allowed(x, "setitem", value)
     selected = tuple(_read("setitem", x, key).shape)
     v = _setitem_value(x, value, selected)
-    x.array[key] = v.array if isinstance(v, Tensor) else v   # (a number is a 0-d array now)
+    target, k = at(x.array, key)
+    target[k] = v.array if isinstance(v, Tensor) else v   # (a number is a 0-d array now)
     x._version_counter.bump("setitem")
     xp = x.device.xp
     shape = tuple(x.shape)
+    v_shape = tuple(getattr(v, "shape", ()))   # backward keeps v's shape, not v
     def backward(ctx, grad):
         ctx.saved_tensors  # raises if an index tensor was changed in place since
         grad_x = grad_v = None
         if ctx.needs_input_grad[0]:
             keep = xp.ones(shape, dtype=bool)
-            keep[key] = False
+            target, k = at(keep, key)
+            target[k] = False
             zero = wrap(xp.zeros((), dtype=grad.array.dtype), grad.device)
             grad_x = where(wrap(keep, grad.device), grad, zero)
         if ctx.needs_input_grad[1]:
-            grad_v = sum_to_shape(_index("getitem", grad, key, repeats), tuple(v.shape))
+            grad_v = sum_to_shape(_index("getitem", grad, key, repeats), v_shape)
         return grad_x, grad_v
     # The new values take x's place on the tape; record wraps x's own array (no copy).
     recorded = record("setitem", x.array, (x, v if isinstance(v, Tensor) else None),
@@ -360,12 +412,14 @@ def _gather(op, input, dim, index):
     return gather_along(op, x, axis, index.array, (index,))
 
 
+@operation(function=True, method=True)
 def gather(input, dim, index):
     """y[i][j] = x[index[i][j]][j] (dim 0);  ∂L/∂x = zeros with ∂L/∂y added in at the same
     positions (scatter_add: an element read twice gets both gradients)"""
     return _gather("gather", input, dim, index)
 
 
+@operation(function=True, method=True)
 def take_along_dim(input, indices, dim=None):
     """gather with broadcasting (and, without dim, on the flattened tensor);  ∂ as gather"""
     x = input
@@ -409,6 +463,7 @@ def _zero_dim_as_vectors(op, x, dim, index, src):
     return op(x.reshape(-1), dim, index.reshape(-1), flat_src).reshape(tuple(x.shape))
 
 
+@operation(function=True, method=True)
 def scatter_add(input, dim, index, src):
     """y = x, then y[index[i][j]][j] += src[i][j] (dim 0; repeated positions add up);
     ∂L/∂x = ∂L/∂y,  ∂L/∂src = gather(∂L/∂y, dim, index)"""
@@ -431,6 +486,7 @@ def scatter_add(input, dim, index, src):
     return record("scatter_add", result, (x, src), backward, save=(index,))
 
 
+@operation(function=True, method=True)
 def scatter(input, dim, index, src=None, value=None):
     """y = x, then y[index[i][j]][j] = src[i][j] (dim 0; or = value);  ∂L/∂x = ∂L/∂y with
     the overwritten positions zeroed,  ∂L/∂src = gather(∂L/∂y, dim, index)"""
@@ -463,6 +519,7 @@ def scatter(input, dim, index, src=None, value=None):
     return record("scatter", result, (x, src), backward, save=(index,))
 
 
+@operation(function=True, method=True)
 def index_select(input, dim, index):
     """y = x with only the entries index[0], index[1], … along dim;  ∂L/∂x = zeros with
     ∂L/∂y added in at those entries (an entry selected twice gets both gradients)"""
@@ -504,6 +561,7 @@ def _check_mask(op, x, mask):
                            f"{tuple(x.shape)} cannot be broadcast together") from None
 
 
+@operation(function=True, method=True)
 def masked_fill(input, mask, value):
     """y = value where mask else x;  ∂L/∂x = ∂L/∂y where not mask (else 0),
     ∂L/∂value = Σ ∂L/∂y over the masked positions"""
@@ -531,6 +589,7 @@ def masked_fill(input, mask, value):
     return record("masked_fill", result, (x, v), backward, save=(mask,))
 
 
+@operation(function=True, method=True)
 def masked_select(input, mask):
     """y = the elements of x where mask is True, as a vector (x and mask broadcast);
     ∂L/∂x = zeros with ∂L/∂y put back where mask is True"""
@@ -542,6 +601,7 @@ def masked_select(input, mask):
     return _index("masked_select", x, key, False, (mask,))
 
 
+@operation(function=True, method=True, differentiable=False)
 def nonzero(input, *, as_tuple=False):
     """The positions of the non-zero elements: an int64 tensor (count, ndim), or with
     ``as_tuple=True`` one int64 vector per dimension."""
@@ -553,7 +613,4 @@ def nonzero(input, *, as_tuple=False):
     return wrap(xp.argwhere(input.array).astype(int64, copy=False), input.device)
 
 
-__all__ = ["gather", "take_along_dim", "scatter_add", "scatter", "index_select", "masked_fill",
-           "masked_select"]
-NON_DIFFERENTIABLE = ["nonzero"]
 # getitem and setitem are Tensor.__getitem__ and Tensor.__setitem__ (not top-level names).

@@ -9,6 +9,7 @@ from .. import grad_mode
 from ..tape import record
 from ...dtypes import scalar_category
 from ..tensor import Tensor, wrap
+from .declare import operation
 
 
 def check_inplace_allowed(target, op, *others):
@@ -102,6 +103,7 @@ def _ufunc_inplace(target, op, ufunc_name, other):
     return target
 
 
+@operation(method=True, composite=True)
 def add_(input, other, alpha=1):
     if not _records(input, other):
         done = _ufunc_inplace(input, "add_", "add", other if alpha == 1 else other * alpha)
@@ -111,6 +113,7 @@ def add_(input, other, alpha=1):
     return _inplace(input, "add_", lambda old: add(old, other, alpha=alpha), other)
 
 
+@operation(method=True, composite=True)
 def sub_(input, other, alpha=1):
     if not _records(input, other):
         done = _ufunc_inplace(input, "sub_", "subtract", other if alpha == 1 else other * alpha)
@@ -120,6 +123,7 @@ def sub_(input, other, alpha=1):
     return _inplace(input, "sub_", lambda old: sub(old, other, alpha=alpha), other)
 
 
+@operation(method=True, composite=True)
 def mul_(input, other):
     if not _records(input, other):
         done = _ufunc_inplace(input, "mul_", "multiply", other)
@@ -129,6 +133,7 @@ def mul_(input, other):
     return _inplace(input, "mul_", lambda old: mul(old, other), other)
 
 
+@operation(method=True, composite=True)
 def div_(input, other):
     if not _records(input, other):
         done = _ufunc_inplace(input, "div_", "true_divide", other)
@@ -138,11 +143,13 @@ def div_(input, other):
     return _inplace(input, "div_", lambda old: div(old, other), other)
 
 
+@operation(method=True, composite=True)
 def pow_(input, exponent):
     from .arithmetic import pow
     return _inplace(input, "pow_", lambda old: pow(old, exponent), exponent)
 
 
+@operation(method=True, composite=True)
 def clamp_(input, min=None, max=None):
     from .pointwise import clamp
     return _inplace(input, "clamp_", lambda old: clamp(old, min, max), min, max)
@@ -157,6 +164,7 @@ def _filled(input, value):
                   (input,), backward)
 
 
+@operation(method=True, composite=True)
 def fill_(input, value):
     """x ← value everywhere; a one-element tensor value receives the summed gradient"""
     if hasattr(value, "shape"):
@@ -168,10 +176,12 @@ def fill_(input, value):
     return _inplace(input, "fill_", lambda old: _filled(old, value))
 
 
+@operation(method=True, composite=True)
 def zero_(input):
     return _inplace(input, "zero_", lambda old: _filled(old, 0))
 
 
+@operation(method=True, composite=True)
 def copy_(input, src):
     """x ← src (broadcast, cast to x's dtype, moved to x's device); the gradient flows to src"""
     if not hasattr(src, "shape"):
@@ -193,7 +203,3 @@ def _broadcast_copy(destination, src):
     def backward(ctx, grad):
         return sum_to_shape(grad, tuple(moved.shape))
     return record("copy", values, (moved,), backward)
-
-
-__all__ = []  # their gradients are the out-of-place ops'; tested in test_inplace.py
-IN_PLACE = ["add_", "sub_", "mul_", "div_", "pow_", "clamp_", "fill_", "zero_", "copy_"]

@@ -24,6 +24,7 @@ Everything else here is bookkeeping around those two lines:
 ``einsum`` sums products over named indices; the gradient for one operand is itself an
 einsum of the incoming gradient with all the other operands (see `_einsum_operand_grad`).
 """
+import math
 from functools import lru_cache
 
 from ... import dtypes
@@ -31,6 +32,7 @@ from ..operands import check_same_device, promote, sum_to_shape
 from ..tape import record
 from .shape import matrix_transpose
 from ..tensor import Tensor, wrap
+from .declare import alias, operation
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -41,13 +43,6 @@ def _shape(t):
 def _as_shape(t, shape):
     """``t.reshape(shape)``, but no recorded op when it already has that shape."""
     return t if _shape(t) == tuple(shape) else t.reshape(shape)
-
-
-def _numel(shape):
-    n = 1
-    for s in shape:
-        n *= s
-    return n
 
 
 def _transposed_layout(array):
@@ -111,7 +106,7 @@ def _matmul_plan(op, x, y):
     batch = tuple(reversed(batch))
     out_shape = batch + xs[-2:-1] + ys[-1:] if len(ys) > 1 else batch + xs[-2:-1]
     if all(s == 1 for s in y_batch):
-        rows = _numel(xs[:-1]) if len(xs) > 1 else 1
+        rows = math.prod(xs[:-1]) if len(xs) > 1 else 1
         return out_shape, rows
     return out_shape, None
 
@@ -145,12 +140,14 @@ def _product(op, x, y):
             return grad_x, grad_y
         # Batched (y has 3+ dimensions): a vector x is the row (1, k) again, and z gets back
         # the axis it lost; broadcast batch dimensions are summed back.
-        x2 = x if len(x_shape) > 1 else x.reshape(1, k)
+        # (Only what the needed gradient reads was saved: x for y's gradient, y for x's.)
+        row_shape = x_shape if len(x_shape) > 1 else (1, k)
         g = grad if len(x_shape) > 1 else grad.reshape(out_shape[:-1] + (1, m))
         if ctx.needs_input_grad[0]:
-            grad_x = sum_to_shape(_grad_left(g, y, x_transposed), _shape(x2))
+            grad_x = sum_to_shape(_grad_left(g, y, x_transposed), row_shape)
             grad_x = _as_shape(grad_x, x_shape)
         if ctx.needs_input_grad[1]:
+            x2 = x if len(x_shape) > 1 else x.reshape(1, k)
             grad_y = sum_to_shape(_grad_right(x2, g, y_transposed), y_shape)
         return grad_x, grad_y
 
@@ -176,6 +173,7 @@ def _grad_right(x, g, in_transposed_layout):
     return _product("matmul", matrix_transpose(x), g)
 
 
+@operation(function=True, method=True)
 def matmul(input, other):
     """z = x @ y, zᵢⱼ = Σₖ xᵢₖ·yₖⱼ;  ∂L/∂x = ∂L/∂z @ yᵀ,  ∂L/∂y = xᵀ @ ∂L/∂z
 
@@ -186,6 +184,7 @@ def matmul(input, other):
     return _product("matmul", x, y)
 
 
+@operation(function=True, method=True)
 def mm(input, mat2):
     """z = x @ y for two matrices, (n, k) @ (k, m) -> (n, m);  see matmul"""
     x, y = _tensors("mm", input, mat2)
@@ -195,6 +194,7 @@ def mm(input, mat2):
     return _product("mm", x, y)
 
 
+@operation(function=True, method=True)
 def bmm(input, mat2):
     """zᵦ = xᵦ @ yᵦ for two equal batches of matrices, (b, n, k) @ (b, k, m);  see matmul"""
     x, y = _tensors("bmm", input, mat2)
@@ -208,6 +208,7 @@ def bmm(input, mat2):
     return _product("bmm", x, y)
 
 
+@operation(function=True, method=True)
 def mv(input, vec):
     """z = A @ v, zᵢ = Σₖ Aᵢₖ·vₖ;  ∂L/∂A = ∂L/∂z ⊗ v,  ∂L/∂v = Aᵀ @ ∂L/∂z"""
     x, y = _tensors("mv", input, vec)
@@ -217,6 +218,7 @@ def mv(input, vec):
     return _product("mv", x, y)
 
 
+@operation(function=True, method=True)
 def dot(input, other):
     """z = Σₖ xₖ·yₖ (a 0-d tensor);  ∂z/∂x = y,  ∂z/∂y = x"""
     x, y = _tensors("dot", input, other)
@@ -229,6 +231,7 @@ def dot(input, other):
     return _product("dot", x, y)
 
 
+@operation(function=True, method=True)
 def outer(input, vec2):
     """zᵢⱼ = xᵢ·yⱼ;  ∂L/∂x = ∂L/∂z @ y,  ∂L/∂y = x @ ∂L/∂z"""
     x, y = _tensors("outer", input, vec2)
@@ -245,7 +248,7 @@ def outer(input, vec2):
                   save=(x if y.requires_grad else None, y if x.requires_grad else None))
 
 
-ger = outer
+ger = alias(outer, 'ger')
 
 
 def _check_addmm(b, x, w, beta, alpha):
@@ -278,6 +281,7 @@ def _check_addmm(b, x, w, beta, alpha):
                            f"{out_shape} of mat1 {xs} @ mat2 {ws}")
 
 
+@operation(function=True, method=True)
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     """y = β·b + α·(x @ W), for x (n, k), W (k, m) and b broadcastable to (n, m);
     ∂L/∂b = β·∂L/∂y summed to b's shape,  ∂L/∂x = α·∂L/∂y @ Wᵀ,  ∂L/∂W = α·xᵀ @ ∂L/∂y
@@ -427,6 +431,7 @@ def _parse_einsum(equation, shapes):
     return _EinsumSpec(final_terms, output, sizes, squeezed, used)
 
 
+@operation(function=True)
 def einsum(equation, *operands):
     """z = Σ Πᵢ operandᵢ over the indices not in the output;  ∂L/∂operandᵢ = an einsum too
 
@@ -450,9 +455,10 @@ def einsum(equation, *operands):
     if any(xp.may_share_memory(z, a) for a in arrays):   # e.g. "ii->i" returns a view
         z = z.copy()
 
+    shapes = [_shape(t) for t in tensors]   # backward keeps the shapes, not the inputs
     def backward(ctx, grad):
         saved = ctx.saved_tensors
-        return tuple(_einsum_operand_grad(spec, i, grad, saved, _shape(tensors[i]))
+        return tuple(_einsum_operand_grad(spec, i, grad, saved, shapes[i])
                      if ctx.needs_input_grad[i] else None for i in range(len(saved)))
 
     # Operand j is read by the gradients of the others.
@@ -495,6 +501,3 @@ def _einsum_operand_grad(spec, i, grad, saved, shape):
         g = g.reshape(tuple(s if ch in available else 1 for ch, s in zip(target, full)))
         g = g.expand(full)
     return _as_shape(g, shape)
-
-
-__all__ = ["matmul", "mm", "bmm", "mv", "dot", "outer", "ger", "addmm", "einsum"]

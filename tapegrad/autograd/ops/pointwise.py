@@ -8,6 +8,7 @@ from contextlib import nullcontext
 
 from ..tape import OUTPUT, record
 from ..tensor import Tensor, wrap
+from .declare import alias, operation
 
 
 def _tensor_input(op, x):
@@ -25,6 +26,7 @@ def _float_input(op, x):
     return x
 
 
+@operation(function=True, method=True)
 def neg(input):
     """y = -x;  dy/dx = -1"""
     _tensor_input("neg", input)
@@ -33,6 +35,7 @@ def neg(input):
     return record("neg", -input.array, (input,), backward)
 
 
+@operation(function=True, method=True)
 def abs(input):
     """y = |x|;  dy/dx = sign(x)  (0 at x = 0, as in PyTorch)"""
     x = _tensor_input("abs", input)
@@ -42,6 +45,7 @@ def abs(input):
     return record("abs", x.device.xp.abs(x.array), (x,), backward, save=(x,))
 
 
+@operation(function=True, method=True)
 def exp(input):
     """y = eˣ;  dy/dx = eˣ = y"""
     x = _float_input("exp", input)
@@ -51,6 +55,7 @@ def exp(input):
     return record("exp", x.device.xp.exp(x.array), (x,), backward, save=(OUTPUT,))
 
 
+@operation(function=True, method=True)
 def expm1(input):
     """y = eˣ - 1 (accurate near 0);  dy/dx = eˣ = y + 1"""
     x = _float_input("expm1", input)
@@ -60,6 +65,7 @@ def expm1(input):
     return record("expm1", x.device.xp.expm1(x.array), (x,), backward, save=(OUTPUT,))
 
 
+@operation(function=True, method=True)
 def log(input):
     """y = ln x;  dy/dx = 1/x"""
     x = _float_input("log", input)
@@ -69,6 +75,7 @@ def log(input):
     return record("log", x.device.xp.log(x.array), (x,), backward, save=(x,))
 
 
+@operation(function=True, method=True)
 def log1p(input):
     """y = ln(1 + x) (accurate near 0);  dy/dx = 1/(1 + x)"""
     x = _float_input("log1p", input)
@@ -78,6 +85,7 @@ def log1p(input):
     return record("log1p", x.device.xp.log1p(x.array), (x,), backward, save=(x,))
 
 
+@operation(function=True, method=True)
 def sqrt(input):
     """y = √x;  dy/dx = 1/(2√x) = 1/(2y)"""
     x = _float_input("sqrt", input)
@@ -87,6 +95,7 @@ def sqrt(input):
     return record("sqrt", x.device.xp.sqrt(x.array), (x,), backward, save=(OUTPUT,))
 
 
+@operation(function=True, method=True)
 def rsqrt(input):
     """y = 1/√x;  dy/dx = -1/(2 x^{3/2}) = -y³/2"""
     x = _float_input("rsqrt", input)
@@ -97,6 +106,7 @@ def rsqrt(input):
     return record("rsqrt", xp.reciprocal(xp.sqrt(x.array)), (x,), backward, save=(OUTPUT,))
 
 
+@operation(function=True, method=True)
 def sin(input):
     """y = sin x;  dy/dx = cos x"""
     x = _float_input("sin", input)
@@ -106,6 +116,7 @@ def sin(input):
     return record("sin", x.device.xp.sin(x.array), (x,), backward, save=(x,))
 
 
+@operation(function=True, method=True)
 def cos(input):
     """y = cos x;  dy/dx = -sin x"""
     x = _float_input("cos", input)
@@ -115,6 +126,7 @@ def cos(input):
     return record("cos", x.device.xp.cos(x.array), (x,), backward, save=(x,))
 
 
+@operation(function=True, method=True)
 def tanh(input):
     """y = tanh x;  dy/dx = 1 - y²"""
     x = _float_input("tanh", input)
@@ -124,6 +136,7 @@ def tanh(input):
     return record("tanh", x.device.xp.tanh(x.array), (x,), backward, save=(OUTPUT,))
 
 
+@operation()
 def tanh_backward(grad, output):
     """z = g·(1 - y²), tanh's backward from its output y, as one operation;
     ∂z/∂g = 1 - y²,  ∂z/∂y = -2·g·y
@@ -141,6 +154,7 @@ def tanh_backward(grad, output):
     return record("tanh_backward", z, (grad, output), backward, save=(grad, output))
 
 
+@operation(function=True, method=True)
 def sigmoid(input):
     """y = 1/(1 + e⁻ˣ);  dy/dx = y(1 - y)"""
     x = _float_input("sigmoid", input)
@@ -161,6 +175,7 @@ def sigmoid(input):
     return record("sigmoid", y, (x,), backward, save=(OUTPUT,))
 
 
+@operation()
 def sigmoid_backward(grad, output):
     """z = g·y(1 - y), the sigmoid's backward from its output y, as one operation;
     ∂z/∂g = y(1 - y),  ∂z/∂y = g(1 - 2y)"""
@@ -179,6 +194,7 @@ def _overflow_allowed(xp):
     return errstate(over="ignore") if errstate else nullcontext()
 
 
+@operation(function=True, method=True)
 def relu(input):
     """y = max(x, 0);  dy/dx = 1 where x > 0, else 0"""
     x = _tensor_input("relu", input)
@@ -188,6 +204,7 @@ def relu(input):
     return record("relu", x.device.xp.maximum(x.array, 0), (x,), backward, save=(OUTPUT,))
 
 
+@operation()
 def relu_backward(grad, output):
     """z = g where y > 0, else 0: relu's backward from its output y, as one operation;
     ∂z/∂g = 1 where y > 0, else 0,  ∂z/∂y = 0 (y > 0 is a step: flat almost everywhere)"""
@@ -199,6 +216,7 @@ def relu_backward(grad, output):
     return record("relu_backward", z, (grad, output), backward)
 
 
+@operation(function=True, method=True)
 def clamp(input, min=None, max=None):
     """y = min(max(x, lo), hi);  dy/dx = 1 where lo ≤ x ≤ hi, else 0"""
     if min is None and max is None:
@@ -227,7 +245,7 @@ def clamp(input, min=None, max=None):
     return record("clamp", result, (x,), backward, save=(x,))
 
 
-clip = clamp
+clip = alias(clamp, 'clip')
 
 
 def _zero_gradient(op, input, result):
@@ -238,35 +256,36 @@ def _zero_gradient(op, input, result):
     return record(op, result, (input,), backward)
 
 
+@operation(function=True, method=True)
 def sign(input):
     """y = sign(x) ∈ {-1, 0, 1};  dy/dx = 0"""
     _tensor_input("sign", input)
     return _zero_gradient("sign", input, input.device.xp.sign(input.array))
 
 
+@operation(function=True, method=True)
 def floor(input):
     """y = ⌊x⌋;  dy/dx = 0"""
     _tensor_input("floor", input)
     return _zero_gradient("floor", input, input.device.xp.floor(input.array))
 
 
+@operation(function=True, method=True)
 def ceil(input):
     """y = ⌈x⌉;  dy/dx = 0"""
     _tensor_input("ceil", input)
     return _zero_gradient("ceil", input, input.device.xp.ceil(input.array))
 
 
+@operation(function=True, method=True)
 def round(input, decimals=0):
     """y = x rounded half to even;  dy/dx = 0"""
     _tensor_input("round", input)
     return _zero_gradient("round", input, input.device.xp.round(input.array, decimals))
 
 
+@operation(function=True, method=True)
 def trunc(input):
     """y = x rounded towards zero;  dy/dx = 0"""
     _tensor_input("trunc", input)
     return _zero_gradient("trunc", input, input.device.xp.trunc(input.array))
-
-
-__all__ = ["neg", "abs", "exp", "expm1", "log", "log1p", "sqrt", "rsqrt", "sin", "cos", "tanh",
-           "sigmoid", "relu", "clamp", "clip", "sign", "floor", "ceil", "round", "trunc"]

@@ -21,33 +21,8 @@ from ... import kernels
 from .. import grad_mode
 from ..tape import record
 from ..tensor import Tensor, wrap
-
-
-# -- arguments --------------------------------------------------------------------------------
-def _ints(value, n, name, op):
-    """An int or a sequence of n ints (or of one int) as a tuple of n ints."""
-    items = tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
-    if len(items) == 1 and n > 1:
-        items = items * n
-    if len(items) != n:
-        raise ValueError(f"{op}: {name} must be an int or a tuple of {n} ints, got {value!r}")
-    try:
-        return tuple(operator.index(v) for v in items)
-    except TypeError:
-        raise TypeError(f"{op}: {name} must be an int or a tuple of {n} ints, got "
-                        f"{value!r}") from None
-
-
-def _batched(op, input, spatial):
-    """(input as (B, C, *spatial), whether it had a batch dim)."""
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
-    if input.ndim == spatial + 2:
-        return input, True
-    if input.ndim == spatial + 1:
-        return input.unsqueeze(0), False
-    raise RuntimeError(f"{op}: expected a {spatial + 1}-d (unbatched) or {spatial + 2}-d "
-                       f"(batched) input, but got an input of shape {tuple(input.shape)}")
+from .arguments import as_batch, n_ints
+from .declare import operation
 
 
 def _require_float(op, x, integers=False):
@@ -68,11 +43,11 @@ def _pool_size(n, k, s, p, d, ceil_mode):
 def _pool_window(op, x, spatial, kernel_size, stride, padding, dilation, ceil_mode, half_of):
     """The kernels.Window of a pooling (bottom/right padding grown to hold ceil_mode's last
     window), after PyTorch's checks."""
-    kernel = _ints(kernel_size, spatial, "kernel_size", op)
+    kernel = n_ints(kernel_size, spatial, "kernel_size", op)
     stride = kernel if stride is None or (isinstance(stride, (tuple, list)) and not stride) \
-        else _ints(stride, spatial, "stride", op)
-    padding = _ints(padding, spatial, "padding", op)
-    dilation = _ints(dilation, spatial, "dilation", op)
+        else n_ints(stride, spatial, "stride", op)
+    padding = n_ints(padding, spatial, "padding", op)
+    dilation = n_ints(dilation, spatial, "dilation", op)
     if any(k <= 0 for k in kernel):
         raise RuntimeError(f"{op}: kernel_size must be greater than zero, got {kernel}")
     if any(s <= 0 for s in stride):
@@ -116,7 +91,7 @@ def _unbatch(y, batched, spatial):
 # -- max pooling --------------------------------------------------------------------------------
 def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, spatial):
     op = f"max_pool{spatial}d"
-    x, batched = _batched(op, input, spatial)
+    x, batched = as_batch(op, input, spatial)
     _require_float(op, x, integers=True)
     window, _ = _pool_window(op, x, spatial, kernel_size, stride, padding, dilation, ceil_mode,
                              "effective")
@@ -161,6 +136,7 @@ def _take_at(x, indices, op, in_size):
     return record(op, out.reshape(indices.shape), (x,), backward)
 
 
+@operation(function=True)
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     """y[n,c,p,q] = max of x over the window at (p, q);  ∂y/∂x = 1 at the (first) maximum of the
@@ -168,6 +144,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 2)
 
 
+@operation(function=True)
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     """y[n,c,t] = max of x over the window at t;  ∂y/∂x = 1 at the (first) maximum, else 0"""
@@ -191,7 +168,7 @@ def _divisors(n, k, s, p, out, count_include_pad):
 def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
               divisor_override, spatial):
     op = f"avg_pool{spatial}d"
-    x, batched = _batched(op, input, spatial)
+    x, batched = as_batch(op, input, spatial)
     _require_float(op, x)
     window, padding = _pool_window(op, x, spatial, kernel_size, stride, padding, 1, ceil_mode,
                                    "")
@@ -232,6 +209,7 @@ def _spread(grad, window, divisor, op):
     return record(op + "_backward", out, (grad,), backward)
 
 
+@operation(function=True)
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True, divisor_override=None):
     """y[n,c,p,q] = (Σ of x over the window at (p, q)) / divisor;  ∂y/∂x = 1/divisor over the
@@ -240,6 +218,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                      divisor_override, 2)
 
 
+@operation(function=True)
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True):
     """y[n,c,t] = (Σ of x over the window at t) / divisor;  ∂y/∂x = 1/divisor over the window"""
@@ -304,7 +283,7 @@ def _adaptive_taps(n, out):
 
 def _adaptive_avg_pool(input, output_size, spatial, op=None):
     op = op or f"adaptive_avg_pool{spatial}d"
-    x, batched = _batched(op, input, spatial)
+    x, batched = as_batch(op, input, spatial)
     _require_float(op, x)
     sizes = tuple(x.shape[2:])
     items = tuple(output_size) if isinstance(output_size, (tuple, list)) else \
@@ -330,12 +309,14 @@ def _adaptive_avg_pool(input, output_size, spatial, op=None):
     return y if batched else y.squeeze(0)
 
 
+@operation(function=True)
 def adaptive_avg_pool2d(input, output_size):
     """y[n,c,p,q] = mean of x over rows [⌊p·H/Ho⌋, ⌈(p+1)·H/Ho⌉) and the same for columns;
     ∂y/∂x = 1/(window size) over the window"""
     return _adaptive_avg_pool(input, output_size, 2)
 
 
+@operation(function=True)
 def adaptive_avg_pool1d(input, output_size):
     """y[n,c,t] = mean of x over [⌊t·L/Lo⌋, ⌈(t+1)·L/Lo⌉);  ∂y/∂x = 1/(window size) over it"""
     return _adaptive_avg_pool(input, output_size, 1)
@@ -344,6 +325,7 @@ def adaptive_avg_pool1d(input, output_size):
 _LINEAR_MODES = {"linear": 1, "bilinear": 2, "trilinear": 3}
 
 
+@operation(functional=True)
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
     """y = x resampled to ``size``: nearest copies x at ⌊o·scale⌋; (bi/tri)linear mixes the two
@@ -446,7 +428,3 @@ def _linear_taps(n, out, scale, align_corners):
         lam_low.append(1.0 - lam)
         lam_high.append(lam)
     return [low, high], [lam_low, lam_high]
-
-
-__all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
-           "adaptive_avg_pool2d", "interpolate"]

@@ -15,6 +15,7 @@ from contextlib import nullcontext
 from ..tape import OUTPUT, record
 from ..tensor import Tensor, wrap
 from .arithmetic import maximum, minimum, where
+from .declare import operation
 
 # A reduction that returns values and where they were: ``values, indices = x.max(dim=1)``
 # (PyTorch's torch.return_types.max); ``result.values`` and ``result.indices`` work too.
@@ -104,6 +105,7 @@ def _quiet(xp):
 
 
 # -- sums and averages ------------------------------------------------------------------------
+@operation(function=True, method=True)
 def sum(input, dim=None, keepdim=False, dtype=None):
     """y = Σᵢ xᵢ over ``dim``;  ∂y/∂xᵢ = 1, so the gradient is broadcast back"""
     x = input if dtype is None else input.to(dtype)
@@ -117,6 +119,7 @@ def sum(input, dim=None, keepdim=False, dtype=None):
     return record("sum", x.device.xp.asarray(result), (x,), backward)
 
 
+@operation(function=True, method=True)
 def mean(input, dim=None, keepdim=False, dtype=None):
     """y = (1/n) Σᵢ xᵢ over ``dim``;  ∂y/∂xᵢ = 1/n"""
     x = input if dtype is None else input.to(dtype)
@@ -153,6 +156,7 @@ def _var_backward(grad_kept, x, axes, divisor):
     return grad_kept * (x - x.mean(axes, keepdim=True)) * scale
 
 
+@operation(function=True, method=True)
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """y = Σᵢ (xᵢ - x̄)² / (N - correction);  ∂y/∂xᵢ = 2(xᵢ - x̄)/(N - correction)
 
@@ -172,6 +176,7 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     return record("var", result, (x,), backward, save=(x,))
 
 
+@operation(function=True, method=True)
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """y = √var(x);  ∂y/∂xᵢ = ∂var/∂xᵢ / (2y) = (xᵢ - x̄) / ((N - correction)·y)"""
     dim, correction = _correction("std", dim, unbiased, correction)
@@ -188,6 +193,7 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 
 # -- products -------------------------------------------------------------------------------
+@operation(function=True, method=True)
 def prod(input, dim=None, keepdim=False, dtype=None):
     """y = Πᵢ xᵢ over ``dim`` (one dim, or all);  ∂y/∂xᵢ = Π_{k≠i} xₖ  (y/xᵢ when no xₖ is 0)"""
     if isinstance(dim, (tuple, list)):
@@ -254,11 +260,13 @@ def _extreme(op, input, dim, keepdim, largest):
     return record(op, x.device.xp.asarray(result), (x,), backward, save=(x, OUTPUT))
 
 
+@operation(function=True, method=True)
 def amax(input, dim=(), keepdim=False):
     """y = maxᵢ xᵢ over ``dim`` (all by default);  ∂y/∂xᵢ = 1/k at the k maxima, else 0"""
     return _extreme("amax", input, dim, keepdim, largest=True)
 
 
+@operation(function=True, method=True)
 def amin(input, dim=(), keepdim=False):
     """y = minᵢ xᵢ over ``dim`` (all by default);  ∂y/∂xᵢ = 1/k at the k minima, else 0"""
     return _extreme("amin", input, dim, keepdim, largest=False)
@@ -279,16 +287,19 @@ def _extreme_along(op, x, dim, keepdim, largest):
         values = xp.take_along_axis(x.array, indices, axis=axis)
         if not keepdim:
             values, indices = values.squeeze(axis), indices.squeeze(axis)
+    device = x.device
+    index_tensor = wrap(indices, device)
     def backward(ctx, grad):
         if not axes:
             return grad
+        indices, = ctx.saved_tensors   # the returned indices: an in-place change of them is caught
         axis = axes[0]
         along = [1] * len(shape)
         along[axis] = shape[axis]
         positions = xp.arange(shape[axis]).reshape(along)   # 0, 1, 2… along the axis
-        chosen = positions == (indices if keepdim else xp.expand_dims(indices, axis))
-        return where(wrap(chosen, x.device), _kept(grad, shape, axes, keepdim), 0.0)
-    return ReturnTypes(record(op, values, (x,), backward), wrap(indices, x.device))
+        chosen = positions == (indices.array if keepdim else xp.expand_dims(indices.array, axis))
+        return where(wrap(chosen, device), _kept(grad, shape, axes, keepdim), 0.0)
+    return ReturnTypes(record(op, values, (x,), backward, save=(index_tensor,)), index_tensor)
 
 
 def _max_or_min(op, input, dim, keepdim, other, largest):
@@ -304,12 +315,14 @@ def _max_or_min(op, input, dim, keepdim, other, largest):
     return _extreme_along(op, input, dim, keepdim, largest)
 
 
+@operation(function=True, method=True)
 def max(input, dim=None, keepdim=False, *, other=None):
     """y = max x (ties share the gradient);  max(x, dim) = (values, indices), the gradient
     going to each returned index;  max(x, other) = maximum(x, other)"""
     return _max_or_min("max", input, dim, keepdim, other, largest=True)
 
 
+@operation(function=True, method=True)
 def min(input, dim=None, keepdim=False, *, other=None):
     """y = min x (ties share the gradient);  min(x, dim) = (values, indices), the gradient
     going to each returned index;  min(x, other) = minimum(x, other)"""
@@ -330,12 +343,14 @@ def _arg_extreme(op, input, dim, keepdim, largest):
                 x.device)
 
 
+@operation(function=True, method=True, differentiable=False)
 def argmax(input, dim=None, keepdim=False):
     """The index of the largest element (over the flattened tensor when dim is None), int64;
     the first one on ties"""
     return _arg_extreme("argmax", input, dim, keepdim, largest=True)
 
 
+@operation(function=True, method=True, differentiable=False)
 def argmin(input, dim=None, keepdim=False):
     """The index of the smallest element (over the flattened tensor when dim is None), int64;
     the first one on ties"""
@@ -343,6 +358,7 @@ def argmin(input, dim=None, keepdim=False):
 
 
 # -- exponentials, normalised -----------------------------------------------------------------
+@operation(function=True, method=True)
 def logsumexp(input, dim, keepdim=False):
     """y = log Σᵢ e^{xᵢ} = m + log Σᵢ e^{xᵢ - m}, m = max x;  ∂y/∂xᵢ = e^{xᵢ - y} = softmax(x)ᵢ"""
     x = input
@@ -380,6 +396,7 @@ def _shifted(op, input, dim, dtype):
     return x, axes, shifted
 
 
+@operation(function=True, method=True)
 def softmax(input, dim, dtype=None):
     """yᵢ = e^{xᵢ} / Σₖ e^{xₖ} along ``dim``;  ∂L/∂xᵢ = yᵢ (gᵢ - Σₖ gₖ yₖ)"""
     x, axes, shifted = _shifted("softmax", input, dim, dtype)
@@ -393,6 +410,7 @@ def softmax(input, dim, dtype=None):
     return record("softmax", y, (x,), backward, save=(OUTPUT,))
 
 
+@operation(function=True, method=True)
 def log_softmax(input, dim, dtype=None):
     """yᵢ = xᵢ - log Σₖ e^{xₖ} along ``dim``;  ∂L/∂xᵢ = gᵢ - e^{yᵢ} Σₖ gₖ"""
     x, axes, shifted = _shifted("log_softmax", input, dim, dtype)
@@ -405,6 +423,7 @@ def log_softmax(input, dim, dtype=None):
     return record("log_softmax", y, (x,), backward, save=(OUTPUT,))
 
 
+@operation()
 def log_softmax_backward(grad, output, axes):
     """z = g - e^y Σ g (sums along ``axes``), log_softmax's backward from its output y, as
     one operation (every classifier's loss runs it);
@@ -421,6 +440,7 @@ def log_softmax_backward(grad, output, axes):
 
 
 # -- running sums ---------------------------------------------------------------------------
+@operation(function=True, method=True)
 def cumsum(input, dim, dtype=None):
     """yᵢ = Σ_{k≤i} xₖ along ``dim``;  ∂L/∂xₖ = Σ_{i≥k} gᵢ = Σ g - cumsum(g)ₖ + gₖ"""
     x = input if dtype is None else input.to(dtype)
@@ -447,24 +467,22 @@ def _logical(op, input, dim, keepdim, function):
     return wrap(result, x.device)
 
 
+@operation(function=True, method=True, differentiable=False)
 def all(input, dim=None, keepdim=False):
     """True where every element over ``dim`` is non-zero (bool)"""
     return _logical("all", input, dim, keepdim, input.device.xp.all)
 
 
+@operation(function=True, method=True, differentiable=False)
 def any(input, dim=None, keepdim=False):
     """True where some element over ``dim`` is non-zero (bool)"""
     return _logical("any", input, dim, keepdim, input.device.xp.any)
 
 
+@operation(function=True, method=True, differentiable=False)
 def count_nonzero(input, dim=None):
     """How many elements over ``dim`` are non-zero (int64)"""
     x = input
     axes = normalize_dims(x, dim, "count_nonzero")
     counts = (x.array != 0).sum(axis=axes)
     return wrap(x.device.xp.asarray(counts, dtype="int64"), x.device)
-
-
-__all__ = ["sum", "mean", "var", "std", "prod", "amax", "amin", "max", "min", "logsumexp",
-           "softmax", "log_softmax", "cumsum"]
-NON_DIFFERENTIABLE = ["argmax", "argmin", "all", "any", "count_nonzero"]

@@ -16,6 +16,7 @@ from ..operands import promote, sum_to_shape
 from ..tape import mark_view, record, record_many
 from ..tensor import Tensor, wrap
 from .reduction import normalize_dims
+from .declare import alias, operation
 
 
 # -- arguments ------------------------------------------------------------------------------
@@ -100,11 +101,13 @@ def _reshaped(x, shape, op, view_only=False):
     return _as_view_of(record(op, result, (x,), backward), x)
 
 
+@operation(function=True, method=True)
 def reshape(input, *shape):
     """y = x with a new shape (same elements in the same order);  the gradient is reshaped back"""
     return _reshaped(input, _ints(_size_args(shape), "size", "reshape"), "reshape")
 
 
+@operation(function=True, method=True)
 def view(input, *shape):
     """y = x with a new shape, sharing x's memory;  the gradient is reshaped back
 
@@ -113,11 +116,13 @@ def view(input, *shape):
     return _reshaped(input, _ints(_size_args(shape), "size", "view"), "view", view_only=True)
 
 
+@operation(function=True, method=True)
 def view_as(input, other):
     """y = x viewed with other's shape;  the gradient is reshaped back"""
     return _reshaped(input, tuple(other.shape), "view_as", view_only=True)
 
 
+@operation(function=True, method=True)
 def flatten(input, start_dim=0, end_dim=-1):
     """y = x with dims start_dim … end_dim merged into one;  the gradient is reshaped back"""
     x = input
@@ -135,6 +140,7 @@ def flatten(input, start_dim=0, end_dim=-1):
     return _reshaped(x, tuple(x.shape[:start]) + (merged,) + tuple(x.shape[end + 1:]), "flatten")
 
 
+@operation(function=True, method=True)
 def unflatten(input, dim, sizes):
     """y = x with dim split into several dims of the given sizes;  the gradient is reshaped back"""
     x = input
@@ -154,6 +160,7 @@ def unflatten(input, dim, sizes):
     return _reshaped(x, tuple(x.shape[:d]) + sizes + tuple(x.shape[d + 1:]), "unflatten")
 
 
+@operation(function=True, method=True)
 def squeeze(input, dim=None):
     """y = x without its size-1 dims (all of them, or those of ``dim``);  the gradient is
     reshaped back"""
@@ -163,6 +170,7 @@ def squeeze(input, dim=None):
     return _reshaped(x, shape, "squeeze")
 
 
+@operation(function=True, method=True)
 def unsqueeze(input, dim):
     """y = x with a new dim of size 1 at ``dim``;  the gradient is reshaped back"""
     x = input
@@ -171,6 +179,7 @@ def unsqueeze(input, dim):
 
 
 # -- the same elements, dims in another order (always views) ------------------------------
+@operation(function=True, method=True)
 def transpose(input, dim0, dim1):
     """y = x with dims dim0 and dim1 swapped;  the gradient is swapped back"""
     x = input
@@ -181,10 +190,11 @@ def transpose(input, dim0, dim1):
     return _as_view_of(record("transpose", result, (x,), backward), x)
 
 
-swapaxes = transpose
-swapdims = transpose
+swapaxes = alias(transpose, 'swapaxes')
+swapdims = alias(transpose, 'swapdims')
 
 
+@operation(function=True, method=True)
 def t(input):
     """y = xᵀ for a matrix (x itself, as a view, for 0-d and 1-d);  the gradient is transposed
     back"""
@@ -198,6 +208,7 @@ def t(input):
     return _as_view_of(record("t", result, (x,), backward), x)
 
 
+@operation()
 def matrix_transpose(input):
     """y = x with its last two dims swapped (``x.mT``);  the gradient is swapped back"""
     x = input
@@ -209,6 +220,7 @@ def matrix_transpose(input):
     return mark_view(record("matrix_transpose", x.array.swapaxes(-1, -2), (x,), backward), x)
 
 
+@operation()
 def numpy_T(input):
     """y = x with all its dims reversed (``x.T``);  the gradient is reversed back"""
     x = input
@@ -233,6 +245,7 @@ def _permuted(x, permutation, op):
     return _as_view_of(record(op, result, (x,), backward), x)
 
 
+@operation(function=True, method=True)
 def permute(input, *dims):
     """y = x with its dims reordered: y.shape[i] = x.shape[dims[i]];  the gradient is put
     back by the inverse permutation"""
@@ -248,6 +261,7 @@ def permute(input, *dims):
     return _permuted(x, permutation, "permute")
 
 
+@operation(function=True, method=True)
 def movedim(input, source, destination):
     """y = x with the dims ``source`` moved to the positions ``destination``, the others
     keeping their order;  the gradient is moved back"""
@@ -271,7 +285,7 @@ def movedim(input, source, destination):
     return _permuted(x, tuple(o if o is not None else next(rest) for o in order), "movedim")
 
 
-moveaxis = movedim
+moveaxis = alias(movedim, 'moveaxis')
 
 
 # -- copies along broadcast or repeated dims ----------------------------------------------
@@ -294,21 +308,25 @@ def _expanded(x, sizes, op):
     return mark_view(record(op, result, (x,), backward), x)   # broadcast_to always gives a view
 
 
+@operation(function=True, method=True)
 def expand(input, *sizes):
     """y = x repeated along its size-1 dims (a view);  ∂L/∂x = ∂L/∂y summed over the copies"""
     return _expanded(input, _size_args(sizes), "expand")
 
 
+@operation(function=True, method=True)
 def expand_as(input, other):
     """y = x expanded to other's shape;  ∂L/∂x = ∂L/∂y summed over the copies"""
     return _expanded(input, tuple(other.shape), "expand_as")
 
 
+@operation(function=True, method=True)
 def broadcast_to(input, shape):
     """y = x broadcast to ``shape`` (a view);  ∂L/∂x = ∂L/∂y summed over the copies"""
     return _expanded(input, tuple(shape), "broadcast_to")
 
 
+@operation(function=True, method=True)
 def repeat(input, *sizes):
     """y = x tiled sizes[i] times along dim i (numpy's tile);  ∂L/∂x = ∂L/∂y summed over
     the tiles"""
@@ -333,6 +351,7 @@ def repeat(input, *sizes):
 
 
 # -- reversing and selecting parts --------------------------------------------------------
+@operation(function=True, method=True)
 def flip(input, *args, dims=None):
     """y = x reversed along ``dims`` (a copy, as in PyTorch);  the gradient is reversed back
 
@@ -398,6 +417,7 @@ def _select_backward(input, shape, dim, index):
     return record("select_backward", result, (g,), backward)
 
 
+@operation(function=True, method=True)
 def narrow(input, dim, start, length):
     """y = x[start : start+length] along ``dim`` (a view);  the gradient is zero-padded back"""
     x = input
@@ -417,6 +437,7 @@ def narrow(input, dim, start, length):
     return _slice(x, d, start, start + length, "narrow")
 
 
+@operation(function=True, method=True)
 def tril(input, diagonal=0):
     """y = x with the elements above the ``diagonal``-th diagonal of the last two dims set
     to 0;  the gradient is masked the same way"""
@@ -430,6 +451,7 @@ def tril(input, diagonal=0):
     return record("tril", x.device.xp.tril(x.array, diagonal), (x,), backward)
 
 
+@operation(function=True, method=True)
 def triu(input, diagonal=0):
     """y = x with the elements below the ``diagonal``-th diagonal of the last two dims set
     to 0;  the gradient is masked the same way"""
@@ -457,6 +479,7 @@ def _tensor_list(tensors, op):
     return tensors
 
 
+@operation(function=True)
 def cat(tensors, dim=0):
     """y = x₁, x₂, … joined along ``dim``;  each ∂L/∂xᵢ is its own slice of ∂L/∂y
 
@@ -488,9 +511,10 @@ def cat(tensors, dim=0):
     for i in joined:
         spans[i] = (offset, offset + tensors[i].shape[d])
         offset += tensors[i].shape[d]
+    count = len(tensors)   # backward keeps the count and spans, not the inputs
     def backward(ctx, grad):
         grads = []
-        for i in range(len(tensors)):
+        for i in range(count):
             if not ctx.needs_input_grad[i]:
                 grads.append(None)
             elif i in spans:
@@ -502,10 +526,11 @@ def cat(tensors, dim=0):
     return record("cat", result, tuple(tensors), backward)
 
 
-concat = cat
-concatenate = cat
+concat = alias(cat, 'concat')
+concatenate = alias(cat, 'concatenate')
 
 
+@operation(function=True)
 def stack(tensors, dim=0):
     """y = x₁, x₂, … (all of one shape) stacked along a new dim;  ∂L/∂xᵢ = ∂L/∂y at index i
     of that dim"""
@@ -543,6 +568,7 @@ def _pieces(x, d, sizes, op):
     return tuple(_as_view_of(piece, x) for piece in record_many(op, results, (x,), backward))
 
 
+@operation(function=True, method=True)
 def split(tensor, split_size_or_sections, dim=0):
     """x cut along ``dim`` into pieces of split_size (the last may be smaller), or of the
     sizes listed;  ∂L/∂x = the pieces' gradients concatenated back"""
@@ -567,6 +593,7 @@ def split(tensor, split_size_or_sections, dim=0):
     return _pieces(x, d, sizes, "split")
 
 
+@operation(function=True, method=True)
 def chunk(input, chunks, dim=0):
     """x cut along ``dim`` into ``chunks`` pieces of ceil(n/chunks) (the last smaller; fewer
     pieces when they run out);  ∂L/∂x = the pieces' gradients concatenated back"""
@@ -584,6 +611,7 @@ def chunk(input, chunks, dim=0):
     return _pieces(x, d, [size] * (n // size) + ([n % size] if n % size else []), "chunk")
 
 
+@operation(function=True, method=True)
 def unbind(input, dim=0):
     """x cut along ``dim`` into its slices, that dim removed;  ∂L/∂x = the slices' gradients
     stacked back along ``dim``"""
@@ -599,6 +627,7 @@ def unbind(input, dim=0):
 
 
 # -- copies ---------------------------------------------------------------------------------
+@operation(function=True, method=True)
 def clone(input):
     """y = a copy of x (same values, same memory layout, its own memory);  dy/dx = 1"""
     x = input
@@ -607,6 +636,7 @@ def clone(input):
     return record("clone", x.array.copy(order="K"), (x,), backward)
 
 
+@operation(function=True, method=True)
 def contiguous(input):
     """y = x with its elements in row-major (C) order: x itself when they already are, else a
     copy;  dy/dx = 1"""
@@ -616,10 +646,3 @@ def contiguous(input):
     def backward(ctx, grad):
         return grad
     return record("contiguous", x.device.xp.ascontiguousarray(x.array), (x,), backward)
-
-
-__all__ = ["reshape", "view", "view_as", "flatten", "unflatten", "squeeze", "unsqueeze",
-           "transpose", "swapaxes", "swapdims", "t", "matrix_transpose", "numpy_T", "permute",
-           "movedim", "moveaxis", "expand", "expand_as", "broadcast_to", "repeat", "flip",
-           "narrow", "tril", "triu", "cat", "concat", "concatenate", "stack", "split", "chunk",
-           "unbind", "clone", "contiguous"]

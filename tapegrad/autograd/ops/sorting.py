@@ -12,6 +12,7 @@ from collections import namedtuple
 from ... import dtypes
 from ..tensor import wrap
 from .indexing import gather_along
+from .declare import operation
 
 # PyTorch's torch.return_types: tuples whose parts are also named.
 SortResult = namedtuple("sort", ["values", "indices"])
@@ -36,6 +37,7 @@ def _leading(a, axis, stop, start=0):
     return a[(slice(None),) * axis + (slice(start, stop),)]
 
 
+@operation(function=True, method=True)
 def sort(input, dim=-1, descending=False, stable=False):
     """values = x in increasing (or decreasing) order along dim, indices = where each came
     from;  ∂L/∂x = ∂L/∂values put back at the positions the values came from"""
@@ -48,6 +50,7 @@ def sort(input, dim=-1, descending=False, stable=False):
     return SortResult(gather_along("sort", x, axis, indices.array, (indices,)), indices)
 
 
+@operation(function=True, method=True, differentiable=False)
 def argsort(input, dim=-1, descending=False, stable=False):
     """The int64 indices that sort x along dim (stable: equal elements keep their order)"""
     x = input
@@ -58,6 +61,7 @@ def argsort(input, dim=-1, descending=False, stable=False):
     return wrap(_stable_argsort(x.device.xp, x.array, axis, descending), x.device)
 
 
+@operation(function=True, method=True)
 def topk(input, k, dim=-1, largest=True, sorted=True):
     """The k largest (or smallest) elements along dim and their indices (always in order:
     PyTorch leaves the order open for sorted=False);  ∂L/∂x = ∂L/∂values put back where
@@ -110,6 +114,7 @@ def _kth_smallest(xp, a, kth, axis):
     return _leading(part, axis, kth + 1, kth).astype(dtypes.int64.numpy, copy=False)
 
 
+@operation(function=True, method=True)
 def kthvalue(input, k, dim=-1, keepdim=False):
     """The k-th smallest element along dim (k counts from 1) and its index;
     ∂L/∂x = ∂L/∂value at that element, 0 elsewhere"""
@@ -125,6 +130,7 @@ def kthvalue(input, k, dim=-1, keepdim=False):
     return _reduced("kthvalue", KthvalueResult, x, axis, index, keepdim)
 
 
+@operation(function=True, method=True)
 def median(input, dim=None, keepdim=False):
     """The middle element along dim (the lower of the two middle ones for an even count;
     NaN if the row holds a NaN) and its index;  ∂L/∂x = ∂L/∂value at that element.
@@ -155,7 +161,3 @@ def median(input, dim=None, keepdim=False):
             first_nan = xp.argmax(is_nan, axis=axis, keepdims=True)
             index = xp.where(row_has_nan, first_nan, index).astype(dtypes.int64.numpy)
     return _reduced("median", MedianResult, x, axis, index, keepdim)
-
-
-__all__ = ["sort", "topk", "kthvalue", "median"]
-NON_DIFFERENTIABLE = ["argsort"]

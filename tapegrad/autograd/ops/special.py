@@ -9,6 +9,7 @@ import math
 
 from ..tape import record
 from .pointwise import _float_input
+from .declare import operation
 
 _TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
 
@@ -34,6 +35,7 @@ def _erf_array(xp, a):
     return xp.asarray(_cpu_erf()(a))   # (a 0-d input gives a numpy scalar: made an array again)
 
 
+@operation(function=True, method=True)
 def erf(input):
     """y = erf x = (2/√π) ∫₀ˣ e^{-t²} dt;  dy/dx = (2/√π) e^{-x²}"""
     x = _float_input("erf", input)
@@ -41,6 +43,3 @@ def erf(input):
         x, = ctx.saved_tensors
         return grad * (-(x * x)).exp() * _TWO_OVER_SQRT_PI
     return record("erf", _erf_array(x.device.xp, x.array), (x,), backward, save=(x,))
-
-
-__all__ = ["erf"]

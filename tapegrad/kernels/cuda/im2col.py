@@ -35,11 +35,11 @@ def im2col_kernel(x, columns, kh, kw, sh, sw, dh, dw, top, left, wo):
     length = columns.shape[2]                       # Ho·Wo
     total = channels * batch * length
     for t in range(cuda.grid(1), total, cuda.gridsize(1)):
-        l = t % length                              # output position p·Wo + q
+        position = t % length                       # output position p·Wo + q
         n = (t // length) % batch
         c = t // (length * batch)
-        p = l // wo
-        q = l - p * wo
+        p = position // wo
+        q = position - p * wo
         row0 = p * sh - top
         col0 = q * sw - left
         r = c * kh * kw                             # first row of channel c
@@ -49,9 +49,9 @@ def im2col_kernel(x, columns, kh, kw, sh, sw, dh, dw, top, left, wo):
             for j in range(kw):
                 col = col0 + j * dw
                 if inside_rows and col >= 0 and col < width:
-                    columns[r, n, l] = x[n, c, row, col]
+                    columns[r, n, position] = x[n, c, row, col]
                 else:
-                    columns[r, n, l] = 0            # padding
+                    columns[r, n, position] = 0            # padding
                 r += 1
 
 

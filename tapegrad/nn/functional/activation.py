@@ -26,18 +26,13 @@ from ...autograd import grad_mode
 from ...autograd.ops.arithmetic import where
 from ...autograd.ops.inplace import check_inplace_allowed
 from ...autograd.ops.special import erf
-from ...autograd.tensor import Tensor
+from .checks import require_tensor
 
-
-def _require_tensor(op, input):
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
-    return input
 
 
 def _apply(op, input, inplace, compute):
     """``compute(input)``, or with ``inplace=True`` the same values written into ``input``."""
-    _require_tensor(op, input)
+    require_tensor(op, "input", input)
     if not inplace:
         return compute(input)
     check_inplace_allowed(input, f"{op}(inplace=True)")
@@ -111,7 +106,7 @@ def gelu(input, approximate="none"):
     """y = x·Φ(x) = x·(1 + erf(x/√2))/2 (Φ the standard normal CDF);
     dy/dx = Φ(x) + x·φ(x), φ(x) = e^{-x²/2}/√(2π).
     ``approximate='tanh'``: y = x·(1 + tanh(√(2/π)(x + 0.044715x³)))/2"""
-    _require_tensor("gelu", input)
+    require_tensor("gelu", "input", input)
     x = input
     if approximate == "none":
         return x * (erf(x * _SQRT_HALF) + 1) * 0.5
@@ -129,18 +124,18 @@ def silu(input, inplace=False):
 
 def sigmoid(input):
     """y = 1/(1 + e⁻ˣ);  dy/dx = y(1 - y)"""
-    return _require_tensor("sigmoid", input).sigmoid()
+    return require_tensor("sigmoid", "input", input).sigmoid()
 
 
 def tanh(input):
     """y = tanh x;  dy/dx = 1 - y²"""
-    return _require_tensor("tanh", input).tanh()
+    return require_tensor("tanh", "input", input).tanh()
 
 
 def softplus(input, beta=1.0, threshold=20.0):
     """y = log(1 + e^{βx})/β, and y = x where βx > threshold (where the two agree to
     within e^{-threshold});  dy/dx = σ(βx), and 1 above the threshold"""
-    _require_tensor("softplus", input)
+    require_tensor("softplus", "input", input)
     z = input * beta if beta != 1 else input
     # exp is taken of min(βx, threshold): only chosen there, and cannot overflow.
     soft = z.clamp(max=threshold).exp().log1p()
@@ -157,7 +152,7 @@ def logsigmoid(input):
     exact at ±1e4), and its derivative is σ(-x) everywhere, the kink of min(x, 0)
     cancelling out (also at x = 0, where it is 1/2).
     """
-    _require_tensor("logsigmoid", input)
+    require_tensor("logsigmoid", "input", input)
     n = input.clamp(max=0)
     return n - (n * 2 - input).exp().log1p()
 
@@ -172,7 +167,7 @@ def _get_softmax_dim(name, ndim, stacklevel):
 
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
     """yᵢ = e^{xᵢ}/Σₖ e^{xₖ} along ``dim`` (each slice sums to 1);  ∂L/∂xᵢ = yᵢ(gᵢ - Σₖ gₖyₖ)"""
-    _require_tensor("softmax", input)
+    require_tensor("softmax", "input", input)
     if dim is None:
         dim = _get_softmax_dim("softmax", input.ndim, _stacklevel)
     return input.softmax(dim, dtype=dtype)
@@ -180,7 +175,7 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
 
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     """yᵢ = xᵢ - log Σₖ e^{xₖ} along ``dim``;  ∂L/∂xᵢ = gᵢ - e^{yᵢ} Σₖ gₖ"""
-    _require_tensor("log_softmax", input)
+    require_tensor("log_softmax", "input", input)
     if dim is None:
         dim = _get_softmax_dim("log_softmax", input.ndim, _stacklevel)
     return input.log_softmax(dim, dtype=dtype)

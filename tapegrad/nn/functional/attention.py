@@ -18,10 +18,8 @@ from ...autograd.ops.shape import cat
 from ...autograd.tensor import Tensor, wrap
 from .dropout import dropout
 from .linear import linear
+from .checks import shape_of
 
-
-def _shape(t):
-    return tuple(t.shape)
 
 
 # -- scaled dot-product attention ----------------------------------------------------------
@@ -68,22 +66,22 @@ def _check_attention_inputs(query, key, value, attn_mask, dropout_p, is_causal, 
             raise TypeError(f"{op}: {name} must be a Tensor, got {type(t).__name__}")
     if query.ndim < 2 or key.ndim < 2 or value.ndim < 2:
         raise RuntimeError(f"{op}: expected query, key and value to be at least 2-D (…, length, "
-                           f"features), got shapes {_shape(query)}, {_shape(key)} and "
-                           f"{_shape(value)}")
+                           f"features), got shapes {shape_of(query)}, {shape_of(key)} and "
+                           f"{shape_of(value)}")
     if not query.dtype.is_floating_point or not (query.dtype is key.dtype is value.dtype):
         raise RuntimeError(f"{op}: expected query, key and value of one floating point dtype, "
                            f"got {query.dtype}, {key.dtype} and {value.dtype}")
     if query.shape[-1] != key.shape[-1]:
-        raise RuntimeError(f"{op}: query of shape {_shape(query)} and key of shape {_shape(key)} "
+        raise RuntimeError(f"{op}: query of shape {shape_of(query)} and key of shape {shape_of(key)} "
                            f"must have the same number of features (last dimension)")
     if key.shape[-2] != value.shape[-2]:
-        raise RuntimeError(f"{op}: key of shape {_shape(key)} and value of shape "
-                           f"{_shape(value)} must have the same length (dimension -2)")
+        raise RuntimeError(f"{op}: key of shape {shape_of(key)} and value of shape "
+                           f"{shape_of(value)} must have the same length (dimension -2)")
     if enable_gqa and (query.ndim < 3 or key.shape[-3] != value.shape[-3]
                        or query.shape[-3] % key.shape[-3]):
         raise RuntimeError(f"{op}: with enable_gqa the number of query heads must be a multiple "
                            f"of the number of key/value heads (dimension -3), got query "
-                           f"{_shape(query)}, key {_shape(key)}, value {_shape(value)}")
+                           f"{shape_of(query)}, key {shape_of(key)}, value {shape_of(value)}")
     if is_causal and attn_mask is not None:
         raise RuntimeError(f"{op}: pass either attn_mask or is_causal=True, not both (the "
                            f"causal mask would be combined with an explicit one)")
@@ -93,11 +91,11 @@ def _check_attention_inputs(query, key, value, attn_mask, dropout_p, is_causal, 
         if attn_mask.dtype is not dtypes.bool_ and not attn_mask.dtype.is_floating_point:
             raise RuntimeError(f"{op}: attn_mask must be a bool or floating point tensor, got "
                                f"{attn_mask.dtype}")
-        scores = _shape(query)[:-1] + (key.shape[-2],)
+        scores = shape_of(query)[:-1] + (key.shape[-2],)
         try:
-            query.device.xp.broadcast_shapes(_shape(attn_mask), scores)
+            query.device.xp.broadcast_shapes(shape_of(attn_mask), scores)
         except ValueError:
-            raise RuntimeError(f"{op}: attn_mask of shape {_shape(attn_mask)} cannot be "
+            raise RuntimeError(f"{op}: attn_mask of shape {shape_of(attn_mask)} cannot be "
                                f"broadcast to the scores' shape (…, L, S) = {scores}") from None
     if not 0 <= dropout_p <= 1:
         raise ValueError(f"{op}: dropout_p has to be between 0 and 1, but got {dropout_p}")
@@ -105,7 +103,7 @@ def _check_attention_inputs(query, key, value, attn_mask, dropout_p, is_causal, 
 
 def _repeat_heads(t, groups):
     """(…, H, S, E) -> (…, H·groups, S, E), each head repeated ``groups`` times in a row."""
-    shape = _shape(t)
+    shape = shape_of(t)
     expanded = t.unsqueeze(-3).expand(shape[:-2] + (groups,) + shape[-2:])
     return expanded.reshape(shape[:-3] + (shape[-3] * groups,) + shape[-2:])
 
@@ -183,9 +181,9 @@ def _check_mha_shapes(query, key, value, key_padding_mask, attn_mask, num_heads)
                                    f"`None`, 2-D or 3-D but found {attn_mask.ndim}-D tensor "
                                    f"instead")
             expected = (num_heads, query.shape[0], key.shape[0])
-            if attn_mask.ndim == 3 and _shape(attn_mask) != expected:
+            if attn_mask.ndim == 3 and shape_of(attn_mask) != expected:
                 raise RuntimeError(f"Expected `attn_mask` shape to be {expected} but got "
-                                   f"{_shape(attn_mask)}")
+                                   f"{shape_of(attn_mask)}")
         return False
     raise RuntimeError(f"query should be unbatched 2D or batched 3D tensor but received "
                        f"{query.ndim}-D query tensor")
@@ -210,7 +208,7 @@ def _pad_last(mask):
     """One more key column in an additive mask: 0, i.e. allowed (for bias_k, zero_attn)."""
     if mask is None:
         return None
-    zeros = creation.zeros(_shape(mask)[:-1] + (1,), dtype=mask.dtype, device=mask.device)
+    zeros = creation.zeros(shape_of(mask)[:-1] + (1,), dtype=mask.dtype, device=mask.device)
     return cat([mask, zeros], dim=-1)
 
 
@@ -241,7 +239,7 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
         value = key if same_kv else value.unsqueeze(1)
         if key_padding_mask is not None:
             key_padding_mask = key_padding_mask.unsqueeze(0)
-    tgt_len, bsz, embed_dim = _shape(query)
+    tgt_len, bsz, embed_dim = shape_of(query)
     src_len = key.shape[0]
     if embed_dim != embed_dim_to_check:
         raise RuntimeError(f"was expecting embedding dimension of {embed_dim_to_check}, but got "
@@ -250,18 +248,18 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
         raise RuntimeError(f"embed_dim {embed_dim} not divisible by num_heads {num_heads}")
     head_dim = embed_dim // num_heads
     if use_separate_proj_weight:
-        if _shape(key)[:2] != _shape(value)[:2]:
-            raise RuntimeError(f"key's sequence and batch dims {_shape(key)[:2]} do not match "
-                               f"value's {_shape(value)[:2]}")
-    elif _shape(key) != _shape(value):
-        raise RuntimeError(f"key shape {_shape(key)} does not match value shape {_shape(value)}")
+        if shape_of(key)[:2] != shape_of(value)[:2]:
+            raise RuntimeError(f"key's sequence and batch dims {shape_of(key)[:2]} do not match "
+                               f"value's {shape_of(value)[:2]}")
+    elif shape_of(key) != shape_of(value):
+        raise RuntimeError(f"key shape {shape_of(key)} does not match value shape {shape_of(value)}")
     if is_causal and attn_mask is None:
         raise RuntimeError("Need attn_mask if specifying the is_causal hint. You may use the "
                            "Transformer module method `generate_square_subsequent_mask` to "
                            "create this mask.")
-    if key_padding_mask is not None and _shape(key_padding_mask) != (bsz, src_len):
+    if key_padding_mask is not None and shape_of(key_padding_mask) != (bsz, src_len):
         raise RuntimeError(f"expecting key_padding_mask shape of {(bsz, src_len)}, but got "
-                           f"{_shape(key_padding_mask)}")
+                           f"{shape_of(key_padding_mask)}")
     key_padding_mask = _float_mask("key_padding_mask", key_padding_mask, query.dtype)
     attn_mask = _float_mask("attn_mask", attn_mask, query.dtype)
 
@@ -276,12 +274,12 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
 
     if attn_mask is not None:
         if attn_mask.ndim == 2:
-            if _shape(attn_mask) != (tgt_len, src_len):
-                raise RuntimeError(f"The shape of the 2D attn_mask is {_shape(attn_mask)}, but "
+            if shape_of(attn_mask) != (tgt_len, src_len):
+                raise RuntimeError(f"The shape of the 2D attn_mask is {shape_of(attn_mask)}, but "
                                    f"should be {(tgt_len, src_len)}.")
             attn_mask = attn_mask.unsqueeze(0)
-        elif _shape(attn_mask) != (bsz * num_heads, tgt_len, src_len):
-            raise RuntimeError(f"The shape of the 3D attn_mask is {_shape(attn_mask)}, but "
+        elif shape_of(attn_mask) != (bsz * num_heads, tgt_len, src_len):
+            raise RuntimeError(f"The shape of the 3D attn_mask is {shape_of(attn_mask)}, but "
                                f"should be {(bsz * num_heads, tgt_len, src_len)}.")
 
     if bias_k is not None and bias_v is not None:   # one more key and value, learned
@@ -350,9 +348,9 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
 
 
 def _static(name, t, rows, head_dim):
-    if _shape(t)[0::2] != (rows, head_dim) or t.ndim != 3:
+    if shape_of(t)[0::2] != (rows, head_dim) or t.ndim != 3:
         raise RuntimeError(f"multi_head_attention_forward: expecting {name} of shape "
-                           f"({rows}, S, {head_dim}), but got {_shape(t)}")
+                           f"({rows}, S, {head_dim}), but got {shape_of(t)}")
     return t
 
 

@@ -48,29 +48,44 @@ def dropout(input, p=0.5, training=True, inplace=False):
 
 
 def _channel_mask_shape(x):
-    """(N, C, 1, 1): one draw per channel of each sample, broadcast over the positions."""
-    if x.ndim == 2:   # (N, C) has one element per channel: plain dropout, as PyTorch does
-        warnings.warn("dropout2d: Received a 2-D input to dropout2d, which is deprecated and "
-                      "will result in an error in a future release. To retain the behavior and "
-                      "silence this warning, please use dropout instead.", stacklevel=4)
-        return tuple(x.shape)
-    if x.ndim == 3:
+    """(N, C, 1, …, 1): one draw per channel of each sample, broadcast over the positions.
+    For a 2-D input (N, C) that is one draw per element, as in PyTorch."""
+    if x.ndim < 2:
+        raise RuntimeError(f"dropout2d: feature dropout requires at least 2 dimensions in the "
+                           f"input, got shape {tuple(x.shape)}")
+    return tuple(x.shape[:2]) + (1,) * (x.ndim - 2)
+
+
+def _warn_like_pytorch(ndim):
+    """PyTorch 2.x accepts any input of 2 or more dimensions here, with a warning unless it is
+    4-D (N, C, H, W); a 3-D input is read as (N, C, L), not as an unbatched (C, H, W)."""
+    if ndim not in (3, 4):
+        warnings.warn(f"dropout2d: Received a {ndim}-D input to dropout2d, which is deprecated "
+                      "and will result in an error in a future release. To retain the behavior "
+                      "and silence this warning, please use dropout instead. Note that dropout2d "
+                      "exists to provide channel-wise dropout on inputs with 2 spatial "
+                      "dimensions, a channel dimension, and an optional batch dimension (i.e. 3D "
+                      "or 4D inputs).", stacklevel=3)
+    if ndim == 3:
         warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that "
                       "channel-wise 1D dropout behavior is desired - input is interpreted as "
                       "shape (N, C, L), where C is the channel dim. This behavior will change "
                       "in a future release to interpret the input as one without a batch "
                       "dimension, i.e. shape (C, H, W). To maintain the 1D channel-wise "
                       "dropout behavior, please switch to using dropout1d instead.",
-                      stacklevel=4)
-    elif x.ndim != 4:
-        raise RuntimeError(f"dropout2d: expected a 4-D input (N, C, H, W) (or 3-D, read as "
-                           f"(N, C, L), or 2-D), got shape {tuple(x.shape)}")
-    return tuple(x.shape[:2]) + (1,) * (x.ndim - 2)
+                      stacklevel=3)
 
 
 def dropout2d(input, p=0.5, training=True, inplace=False):
     """y = x · m / (1 - p) with one m ~ Bernoulli(1 - p) per (sample, channel): whole
-    feature maps are dropped, for input (N, C, H, W), in training (else y = x)"""
+    feature maps are dropped, for input (N, C, H, W), in training (else y = x).
+    Other inputs as PyTorch: (N, C, L) drops channels with a warning (it is not read as an
+    unbatched (C, H, W)); 2-D (N, C) and 5-D or more warn and drop along (N, C) too."""
+    if isinstance(input, Tensor):
+        _check_p("dropout2d", p)
+        _warn_like_pytorch(input.ndim)
+        if p == 1 and input.ndim < 2 and training:   # PyTorch zeroes these without a mask
+            return _apply("dropout2d", input, p, training, inplace, lambda x: tuple(x.shape))
     return _apply("dropout2d", input, p, training, inplace, _channel_mask_shape)
 
 

@@ -8,36 +8,29 @@ operation (and one transpose view) instead of two.
 """
 from ...autograd.operands import check_same_device
 from ...autograd.ops.linalg import addmm
-from ...autograd.tensor import Tensor
+from .checks import require_tensor, shape_of
 
 
-def _shape(t):
-    return tuple(t.shape)
-
-
-def _require_tensor(op, name, value):
-    if not isinstance(value, Tensor):
-        raise TypeError(f"{op}: {name} must be a Tensor, got {type(value).__name__}")
 
 
 def linear(input, weight, bias=None):
     """y = x Wᵀ + b, for x (*, in), W (out, in), b (out,);
     ∂L/∂x = ∂L/∂y W,  ∂L/∂W = ∂L/∂yᵀ x (summed over *),  ∂L/∂b = ∂L/∂y summed over *"""
-    _require_tensor("linear", "input", input)
-    _require_tensor("linear", "weight", weight)
+    require_tensor("linear", "input", input)
+    require_tensor("linear", "weight", weight)
     if weight.ndim not in (1, 2):
         raise RuntimeError(f"linear: weight must be 1-D or 2-D (out_features, in_features), "
-                           f"got shape {_shape(weight)}")
+                           f"got shape {shape_of(weight)}")
     if input.ndim == 0 or input.shape[-1] != weight.shape[-1]:
-        raise RuntimeError(f"linear: an input of shape {_shape(input)} does not fit a weight of "
-                           f"shape {_shape(weight)}: the input's last dimension must be "
+        raise RuntimeError(f"linear: an input of shape {shape_of(input)} does not fit a weight of "
+                           f"shape {shape_of(weight)}: the input's last dimension must be "
                            f"{weight.shape[-1]} (in_features)")
     if bias is not None:
-        _require_tensor("linear", "bias", bias)
+        require_tensor("linear", "bias", bias)
         expected = weight.shape[:1] if weight.ndim == 2 else ()
-        if _shape(bias) not in (tuple(expected), (1,), ()):
-            raise RuntimeError(f"linear: bias of shape {_shape(bias)} does not fit a weight of "
-                               f"shape {_shape(weight)} (expected shape {tuple(expected)})")
+        if shape_of(bias) not in (tuple(expected), (1,), ()):
+            raise RuntimeError(f"linear: bias of shape {shape_of(bias)} does not fit a weight of "
+                               f"shape {shape_of(weight)} (expected shape {tuple(expected)})")
         if bias.dtype is not weight.dtype:   # as PyTorch, whatever the input's shape
             raise RuntimeError(f"linear: the bias is {bias.dtype} but the weight is "
                                f"{weight.dtype}; give them one dtype (e.g. layer.float())")
@@ -53,24 +46,24 @@ def bilinear(input1, input2, weight, bias=None):
     """yₒ = Σᵢⱼ x₁ᵢ Wₒᵢⱼ x₂ⱼ + bₒ, for x₁ (*, in1), x₂ (*, in2), W (out, in1, in2), b (out,);
     ∂L/∂x₁ᵢ = Σₒ ∂L/∂yₒ Σⱼ Wₒᵢⱼ x₂ⱼ,  ∂L/∂x₂ⱼ = Σₒ ∂L/∂yₒ Σᵢ x₁ᵢ Wₒᵢⱼ,  ∂L/∂Wₒᵢⱼ = ∂L/∂yₒ x₁ᵢ x₂ⱼ"""
     for name, value in (("input1", input1), ("input2", input2), ("weight", weight)):
-        _require_tensor("bilinear", name, value)
+        require_tensor("bilinear", name, value)
     if weight.ndim != 3:
         raise RuntimeError(f"bilinear: weight must be 3-D (out_features, in1_features, "
-                           f"in2_features), got shape {_shape(weight)}")
+                           f"in2_features), got shape {shape_of(weight)}")
     out_features, in1, in2 = weight.shape
     if input1.ndim == 0 or input1.shape[-1] != in1:
-        raise RuntimeError(f"bilinear: input1 of shape {_shape(input1)} does not fit a weight of "
-                           f"shape {_shape(weight)}: its last dimension must be {in1}")
+        raise RuntimeError(f"bilinear: input1 of shape {shape_of(input1)} does not fit a weight of "
+                           f"shape {shape_of(weight)}: its last dimension must be {in1}")
     if input2.ndim == 0 or input2.shape[-1] != in2:
-        raise RuntimeError(f"bilinear: input2 of shape {_shape(input2)} does not fit a weight of "
-                           f"shape {_shape(weight)}: its last dimension must be {in2}")
-    lead = _shape(input1)[:-1]
-    if _shape(input2)[:-1] != lead:
-        raise RuntimeError(f"bilinear: input1 of shape {_shape(input1)} and input2 of shape "
-                           f"{_shape(input2)} must agree in every dimension but the last")
-    if bias is not None and _shape(bias) != (out_features,):
+        raise RuntimeError(f"bilinear: input2 of shape {shape_of(input2)} does not fit a weight of "
+                           f"shape {shape_of(weight)}: its last dimension must be {in2}")
+    lead = shape_of(input1)[:-1]
+    if shape_of(input2)[:-1] != lead:
+        raise RuntimeError(f"bilinear: input1 of shape {shape_of(input1)} and input2 of shape "
+                           f"{shape_of(input2)} must agree in every dimension but the last")
+    if bias is not None and shape_of(bias) != (out_features,):
         raise RuntimeError(f"bilinear: bias must have shape ({out_features},), got "
-                           f"{_shape(bias)}")
+                           f"{shape_of(bias)}")
     # One matrix product for every (o, i) at once: t[..., o, i] = Σⱼ W[o, i, j] x₂[..., j],
     # then y[..., o] = Σᵢ t[..., o, i] x₁[..., i].
     t = input2 @ weight.reshape(out_features * in1, in2).mT

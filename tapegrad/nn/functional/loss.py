@@ -18,21 +18,14 @@ from contextlib import nullcontext
 from ... import dtypes
 from ...autograd.ops.arithmetic import where
 from ...autograd.ops.indexing import gather_along
-from ...autograd.tensor import Tensor, wrap
+from ...autograd.tensor import wrap
 from .activation import logsigmoid
+from .checks import require_tensor, shape_of
 
 _REDUCTIONS = ("mean", "sum", "none")
 
 
 # -- arguments ------------------------------------------------------------------------------
-def _shape(t):
-    return tuple(t.shape)
-
-
-def _require_tensor(op, name, value):
-    if not isinstance(value, Tensor):
-        raise TypeError(f"{op}: {name} must be a Tensor, got {type(value).__name__}")
-    return value
 
 
 def _legacy_reduction(size_average, reduce, stacklevel=3):
@@ -77,7 +70,7 @@ def _fits(shape, into):
 
 def _check_broadcastable(op, a, b):
     """A RuntimeError naming both shapes when ``a`` and ``b`` cannot be broadcast together."""
-    sa, sb = _shape(a), _shape(b)
+    sa, sb = shape_of(a), shape_of(b)
     if any(x != y and 1 not in (x, y) for x, y in zip(sa[::-1], sb[::-1])):
         raise RuntimeError(f"{op}: the input of shape {sa} and the target of shape {sb} cannot "
                            f"be broadcast together")
@@ -85,20 +78,20 @@ def _check_broadcastable(op, a, b):
 
 def _check_target_shape(op, input, target):
     """Regression losses broadcast a target of another shape, with PyTorch's warning."""
-    _require_tensor(op, "input", input)
-    _require_tensor(op, "target", target)
-    if _shape(target) != _shape(input):
+    require_tensor(op, "input", input)
+    require_tensor(op, "target", target)
+    if shape_of(target) != shape_of(input):
         _check_broadcastable(op, input, target)
-        warnings.warn(f"{op}: using a target of shape {_shape(target)} that is different to "
-                      f"the input's shape {_shape(input)}. This will likely lead to incorrect "
+        warnings.warn(f"{op}: using a target of shape {shape_of(target)} that is different to "
+                      f"the input's shape {shape_of(input)}. This will likely lead to incorrect "
                       f"results due to broadcasting. Please ensure they have the same size.",
                       stacklevel=3)
 
 
 def _elementwise_weight(op, input, weight):
-    if weight is not None and _shape(_require_tensor(op, "weight", weight)) != _shape(input):
+    if weight is not None and shape_of(require_tensor(op, "weight", weight)) != shape_of(input):
         raise ValueError(f"{op}: weights and input must have the same size, got a weight of "
-                         f"shape {_shape(weight)} for an input of shape {_shape(input)}")
+                         f"shape {shape_of(weight)} for an input of shape {shape_of(input)}")
 
 
 def _weighted_reduce(loss, weight, reduction, mean_over_weights):
@@ -162,19 +155,19 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
 
 # -- binary classification ------------------------------------------------------------------
 def _check_same_shape(op, input, target, error=ValueError):
-    _require_tensor(op, "input", input)
-    _require_tensor(op, "target", target)
-    if _shape(target) != _shape(input):
+    require_tensor(op, "input", input)
+    require_tensor(op, "target", target)
+    if shape_of(target) != shape_of(input):
         raise error(f"{op}: the target must have the input's shape, got a target of shape "
-                    f"{_shape(target)} for an input of shape {_shape(input)}")
+                    f"{shape_of(target)} for an input of shape {shape_of(input)}")
 
 
 def _check_broadcasts_into(op, name, value, input):
     """``value`` (a weight) must broadcast to the input's shape; cast to the input's dtype."""
-    _require_tensor(op, name, value)
-    if not _fits(_shape(value), _shape(input)):
-        raise RuntimeError(f"{op}: {name} of shape {_shape(value)} cannot be broadcast to the "
-                           f"input's shape {_shape(input)}")
+    require_tensor(op, name, value)
+    if not _fits(shape_of(value), shape_of(input)):
+        raise RuntimeError(f"{op}: {name} of shape {shape_of(value)} cannot be broadcast to the "
+                           f"input's shape {shape_of(input)}")
     return value if value.dtype is input.dtype else value.to(input.dtype)
 
 
@@ -234,7 +227,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
 # -- classification over C classes ----------------------------------------------------------
 def _class_dim(op, input):
     """Inputs are (C,), (N, C) or (N, C, d1, d2, …): the classes are dim 1, or 0 for (C,)."""
-    _require_tensor(op, "input", input)
+    require_tensor(op, "input", input)
     if input.ndim == 0:
         raise ValueError(f"{op}: the input must have a class dimension: shape (C,), (N, C) or "
                          f"(N, C, d1, ...), got a 0-d tensor")
@@ -244,11 +237,11 @@ def _class_dim(op, input):
 def _class_weight(op, weight, input, n_classes):
     if weight is None:
         return None
-    _require_tensor(op, "weight", weight)
+    require_tensor(op, "weight", weight)
     if weight.ndim != 1 or weight.shape[0] != n_classes:
         raise RuntimeError(f"{op}: weight should hold one value for each of the {n_classes} "
                            f"classes (shape ({n_classes},)), got a weight of shape "
-                           f"{_shape(weight)}")
+                           f"{shape_of(weight)}")
     return weight if weight.dtype is input.dtype else weight.to(input.dtype)
 
 
@@ -256,21 +249,21 @@ def _class_indices(op, input, target, class_dim, ignore_index):
     """Check a target of class indices against the input; give it as (the int64 index
     array for gather, ignored entries pointing at class 0; the bool mask of the ignored
     entries, or None when there are none), both with the class dim kept, of size 1."""
-    shape = _shape(input)
+    shape = shape_of(input)
     n_classes = shape[class_dim]
     expected = shape[:class_dim] + shape[class_dim + 1:]
     if target.dtype.is_floating_point or target.dtype is dtypes.bool_:
-        raise RuntimeError(f"{op}: a target of dtype {target.dtype} and shape {_shape(target)} "
+        raise RuntimeError(f"{op}: a target of dtype {target.dtype} and shape {shape_of(target)} "
                            f"is neither class indices (an integer tensor of shape {expected}) "
                            f"nor class probabilities (a float tensor of the input's shape "
                            f"{shape})")
-    if _shape(target) != expected:
+    if shape_of(target) != expected:
         if len(shape) > 1 and target.ndim > 0 and target.shape[0] != shape[0]:
             raise ValueError(f"{op}: expected the input's batch size ({shape[0]}) to match the "
                              f"target's ({target.shape[0]}): input of shape {shape}, target of "
-                             f"shape {_shape(target)} (class indices of shape {expected})")
+                             f"shape {shape_of(target)} (class indices of shape {expected})")
         raise RuntimeError(f"{op}: expected a target of class indices of shape {expected} for "
-                           f"an input of shape {shape}, got a target of shape {_shape(target)}")
+                           f"an input of shape {shape}, got a target of shape {shape_of(target)}")
     xp = input.device.xp
     t = target.array
     ignored = None
@@ -354,7 +347,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     op = "nll_loss"
     reduction = _reduction(op, reduction, size_average, reduce)
     class_dim = _class_dim(op, input)
-    _require_tensor(op, "target", target)
+    require_tensor(op, "target", target)
     weight = _class_weight(op, weight, input, input.shape[class_dim])
     return _nll(op, input, target, class_dim, weight, ignore_index, reduction)
 
@@ -374,18 +367,18 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     reduction = _reduction(op, reduction, size_average, reduce)
     _check_label_smoothing(op, label_smoothing)
     class_dim = _class_dim(op, input)
-    _require_tensor(op, "target", target)
+    require_tensor(op, "target", target)
     n_classes = input.shape[class_dim]
     weight = _class_weight(op, weight, input, n_classes)
-    if _shape(target) != _shape(input):   # class indices
+    if shape_of(target) != shape_of(input):   # class indices
         return _nll(op, input.log_softmax(class_dim), target, class_dim, weight, ignore_index,
                     reduction, label_smoothing)
     # class probabilities
     if not target.dtype.is_floating_point:
-        raise RuntimeError(f"{op}: a target of the input's shape {_shape(input)} holds class "
+        raise RuntimeError(f"{op}: a target of the input's shape {shape_of(input)} holds class "
                            f"probabilities and must be floating point, got {target.dtype} (a "
                            f"target of class indices has shape "
-                           f"{_shape(input)[:class_dim] + _shape(input)[class_dim + 1:]})")
+                           f"{shape_of(input)[:class_dim] + shape_of(input)[class_dim + 1:]})")
     if ignore_index >= 0:
         raise RuntimeError(f"{op}: ignore_index is not supported for a target of class "
                            f"probabilities (got ignore_index={ignore_index})")
@@ -407,8 +400,8 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     op = "kl_div"
     reduction = _reduction(op, reduction, size_average, reduce,
                            allowed=_REDUCTIONS + ("batchmean",))
-    _require_tensor(op, "input", input)
-    _require_tensor(op, "target", target)
+    require_tensor(op, "input", input)
+    require_tensor(op, "target", target)
     _check_broadcastable(op, input, target)
     if reduction == "mean":
         warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the "
@@ -439,17 +432,17 @@ def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None, r
     op = "cosine_embedding_loss"
     reduction = _reduction(op, reduction, size_average, reduce)
     for name, value in (("input1", input1), ("input2", input2), ("target", target)):
-        _require_tensor(op, name, value)
+        require_tensor(op, name, value)
     if target.ndim > 1:
         raise RuntimeError(f"{op}: 0-d or 1-d target tensor expected, multi-target not "
-                           f"supported (got a target of shape {_shape(target)})")
-    if input1.ndim != target.ndim + 1 or _shape(input2) != _shape(input1):
-        raise RuntimeError(f"{op}: a {target.ndim}-d target of shape {_shape(target)} expects "
+                           f"supported (got a target of shape {shape_of(target)})")
+    if input1.ndim != target.ndim + 1 or shape_of(input2) != shape_of(input1):
+        raise RuntimeError(f"{op}: a {target.ndim}-d target of shape {shape_of(target)} expects "
                            f"two {target.ndim + 1}-d inputs of one shape, got input1 of shape "
-                           f"{_shape(input1)} and input2 of shape {_shape(input2)}")
+                           f"{shape_of(input1)} and input2 of shape {shape_of(input2)}")
     if target.ndim and target.shape[0] != input1.shape[0]:
-        raise RuntimeError(f"{op}: the target of shape {_shape(target)} must hold one value per "
-                           f"row of the inputs of shape {_shape(input1)}")
+        raise RuntimeError(f"{op}: the target of shape {shape_of(target)} must hold one value per "
+                           f"row of the inputs of shape {shape_of(input1)}")
     dim = input1.ndim - 1
     dot = (input1 * input2).sum(dim)
     norms = ((input1 * input1).sum(dim) + _COSINE_EPSILON) * (
@@ -466,11 +459,11 @@ def margin_ranking_loss(input1, input2, target, margin=0, size_average=None, red
     op = "margin_ranking_loss"
     reduction = _reduction(op, reduction, size_average, reduce)
     for name, value in (("input1", input1), ("input2", input2), ("target", target)):
-        _require_tensor(op, name, value)
+        require_tensor(op, name, value)
     if not input1.ndim == input2.ndim == target.ndim:
         raise RuntimeError(f"{op}: all input tensors should have the same number of dimensions, "
-                           f"got input1 of shape {_shape(input1)}, input2 of shape "
-                           f"{_shape(input2)} and target of shape {_shape(target)}")
+                           f"got input1 of shape {shape_of(input1)}, input2 of shape "
+                           f"{shape_of(input2)} and target of shape {shape_of(target)}")
     return _reduce((-target * (input1 - input2) + margin).clamp(min=0), reduction)
 
 

@@ -19,16 +19,9 @@ full-size tensor is multiplied once.
 import math
 
 from ...autograd import grad_mode
-from ...autograd.tensor import Tensor
+from .checks import require_tensor, shape_of
 
 
-def _shape(t):
-    return tuple(t.shape)
-
-
-def _require_tensor(op, name, value):
-    if not isinstance(value, Tensor):
-        raise TypeError(f"{op}: {name} must be a Tensor, got {type(value).__name__}")
 
 
 def _require_float(op, x):
@@ -41,10 +34,10 @@ def _check_vector(op, name, value, size, what):
     """A per-channel (or per-feature) tensor must have exactly ``size`` elements."""
     if value is None:
         return
-    _require_tensor(op, name, value)
-    if _shape(value) != (size,):
+    require_tensor(op, name, value)
+    if shape_of(value) != (size,):
         raise RuntimeError(f"{op}: {name} should have shape ({size},) (one value per {what}), "
-                           f"got {_shape(value)}")
+                           f"got {shape_of(value)}")
 
 
 def _centre_and_rstd(x, axes, eps):
@@ -80,12 +73,12 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     running = (1 - momentum)·running + momentum·batch, with the batch's UNBIASED variance
     (divided by n - 1) for running_var. Not training, the running statistics are used.
     """
-    _require_tensor("batch_norm", "input", input)
+    require_tensor("batch_norm", "input", input)
     _require_float("batch_norm", input)
     if input.ndim < 2:
         raise RuntimeError(f"batch_norm: expected an input of at least 2 dimensions (N, C, *), "
-                           f"got shape {_shape(input)}")
-    shape = _shape(input)
+                           f"got shape {shape_of(input)}")
+    shape = shape_of(input)
     channels = shape[1]
     for name, value in (("running_mean", running_mean), ("running_var", running_var),
                         ("weight", weight), ("bias", bias)):
@@ -129,21 +122,21 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """y = (x - μ) / √(σ² + ε) · γ + β, μ and σ² (biased) over the last
     len(normalized_shape) dims of each sample; γ and β have shape ``normalized_shape``"""
-    _require_tensor("layer_norm", "input", input)
+    require_tensor("layer_norm", "input", input)
     _require_float("layer_norm", input)
     normalized = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(
         normalized_shape)
     k = len(normalized)
-    if k == 0 or input.ndim < k or _shape(input)[input.ndim - k:] != normalized:
+    if k == 0 or input.ndim < k or shape_of(input)[input.ndim - k:] != normalized:
         raise RuntimeError(f"layer_norm: given normalized_shape={normalized}, expected an input "
                            f"of shape (*, {', '.join(map(str, normalized))}), got shape "
-                           f"{_shape(input)}")
+                           f"{shape_of(input)}")
     for name, value in (("weight", weight), ("bias", bias)):
         if value is not None:
-            _require_tensor("layer_norm", name, value)
-            if _shape(value) != normalized:
+            require_tensor("layer_norm", name, value)
+            if shape_of(value) != normalized:
                 raise RuntimeError(f"layer_norm: {name} should have shape {normalized} (the "
-                                   f"normalized_shape), got {_shape(value)}")
+                                   f"normalized_shape), got {shape_of(value)}")
     axes = tuple(range(input.ndim - k, input.ndim))
     _, d, _, rstd = _centre_and_rstd(input, axes, eps)
     if weight is None:
@@ -157,12 +150,12 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     """y = (x - μ) / √(σ² + ε) · γ_c + β_c for input (N, C, *), μ and σ² (biased) per sample
     and per group of C/num_groups consecutive channels"""
-    _require_tensor("group_norm", "input", input)
+    require_tensor("group_norm", "input", input)
     _require_float("group_norm", input)
     if input.ndim < 2:
         raise RuntimeError(f"group_norm: expected an input of at least 2 dimensions (N, C, *), "
-                           f"got shape {_shape(input)}")
-    shape = _shape(input)
+                           f"got shape {shape_of(input)}")
+    shape = shape_of(input)
     channels = shape[1]
     if not isinstance(num_groups, int) or num_groups <= 0 or channels % num_groups:
         raise RuntimeError(f"group_norm: the number of channels ({channels}, input of shape "

@@ -24,10 +24,8 @@ from .. import init
 from ..functional import rnn as recurrent
 from ..module import Module
 from ..parameter import Parameter
+from ..functional.checks import shape_of
 
-
-def _shape(t):
-    return tuple(t.shape)
 
 
 def _check_sizes(input_size, hidden_size, num_layers=1):
@@ -136,15 +134,15 @@ class RNNBase(Module):
         layout = "(N, L, input_size)" if self.batch_first else "(L, N, input_size)"
         if input.ndim not in (2, 3):
             raise ValueError(f"{self._describe()}: expected input to be 2-D (L, input_size) or "
-                             f"3-D {layout}, got {input.ndim}-D of shape {_shape(input)}")
+                             f"3-D {layout}, got {input.ndim}-D of shape {shape_of(input)}")
         if input.shape[-1] != self.input_size:
             raise RuntimeError(f"{self._describe()}: input.size(-1) must be equal to input_size. "
                                f"Expected {self.input_size}, got {input.shape[-1]} (input of "
-                               f"shape {_shape(input)})")
+                               f"shape {shape_of(input)})")
         time_dim = 1 if self.batch_first and input.ndim == 3 else 0
         if input.shape[time_dim] == 0:
             raise RuntimeError(f"{self._describe()}: the input sequence is empty (input of shape "
-                               f"{_shape(input)}, length 0)")
+                               f"{shape_of(input)}, length 0)")
         weight = self._parameters[self._flat_weights_names[0]]
         if input.dtype is not weight.dtype:
             raise RuntimeError(f"{self._describe()}: input is {input.dtype.name} but the layer's "
@@ -161,11 +159,11 @@ class RNNBase(Module):
                     self.hidden_size)
         if not batched:
             expected = expected[:1] + expected[2:]
-        if _shape(state) != expected:
+        if shape_of(state) != expected:
             what = ("(num_layers·num_directions, N, hidden_size)" if batched
                     else "(num_layers·num_directions, hidden_size) for a 2-D, unbatched input")
             raise RuntimeError(f"{self._describe()}: expected {name} of shape {expected} = "
-                               f"{what}, got {_shape(state)}")
+                               f"{what}, got {shape_of(state)}")
 
     def _initial_states(self, hx, batched, batch_size):
         """``hx`` checked, as a tuple of the states the cell carries (h, or h and c)."""
@@ -183,6 +181,10 @@ class RNNBase(Module):
             self._check_state(name, state, batched, batch_size)
         return states
 
+    def _zero_states(self, input, batch_size):
+        shape = (self.num_layers * (2 if self.bidirectional else 1), batch_size, self.hidden_size)
+        return creation.zeros(shape, dtype=input.dtype, device=input.device)
+
     # -- forward -------------------------------------------------------------------------------
     def forward(self, input, hx=None):
         """(output, h_n), for LSTM (output, (h_n, c_n)); see ``functional.rnn.rnn``."""
@@ -193,6 +195,10 @@ class RNNBase(Module):
         if not batched:   # a single sequence (L, input_size) is a batch of one
             input = input.unsqueeze(batch_dim)
             states = None if states is None else tuple(s.unsqueeze(1) for s in states)
+        if states is None and input.shape[1 if self.batch_first else 0] == 1:
+            # One step from h = 0 would skip W_hh and leave its gradient None; PyTorch gives
+            # zeros (and optimizers treat the two differently), so pass the zeros.
+            states = (self._zero_states(input, batch_size),) * (2 if self.mode == "LSTM" else 1)
         if states is not None:
             states = states if self.mode == "LSTM" else states[0]
         output, hidden = recurrent.rnn(self.mode, input, states, self._weights(),
@@ -310,6 +316,12 @@ class RNNCellBase(Module):
             s += f", nonlinearity={nonlinearity}"
         return s
 
+    def _zero_state(self, input):
+        """h = 0 for a batched input (N, input_size). Passed as a tensor, not None, so that
+        weight_hh takes part and gets a zero gradient rather than None, as in PyTorch."""
+        return creation.zeros((input.shape[0], self.hidden_size), dtype=input.dtype,
+                              device=input.device)
+
     def _check(self, input, states, names):
         """Check the input (input_size,) or (N, input_size) and each given state against
         (hidden_size,) or (N, hidden_size); returns whether the input is batched."""
@@ -318,23 +330,23 @@ class RNNCellBase(Module):
                             f"{type(input).__name__}")
         if input.ndim not in (1, 2):
             raise ValueError(f"{self._describe()}: expected input to be 1-D (input_size,) or "
-                             f"2-D (N, input_size), got {input.ndim}-D of shape {_shape(input)}")
+                             f"2-D (N, input_size), got {input.ndim}-D of shape {shape_of(input)}")
         if input.shape[-1] != self.input_size:
             raise RuntimeError(f"{self._describe()}: input has inconsistent input_size: got "
                                f"{input.shape[-1]} expected {self.input_size} (input of shape "
-                               f"{_shape(input)})")
+                               f"{shape_of(input)})")
         if input.dtype is not self.weight_ih.dtype:
             raise RuntimeError(f"{self._describe()}: input is {input.dtype.name} but the cell's "
                                f"weights are {self.weight_ih.dtype.name}; convert one of them "
                                f"(x.float(), or the cell with .double())")
-        expected = _shape(input)[:-1] + (self.hidden_size,)
+        expected = shape_of(input)[:-1] + (self.hidden_size,)
         for name, state in zip(names, states):
             if not isinstance(state, Tensor):
                 raise TypeError(f"{self._describe()}: {name} must be a Tensor, got "
                                 f"{type(state).__name__}")
-            if _shape(state) != expected:
+            if shape_of(state) != expected:
                 raise RuntimeError(f"{self._describe()}: expected {name} of shape {expected} "
-                                   f"for an input of shape {_shape(input)}, got {_shape(state)}")
+                                   f"for an input of shape {shape_of(input)}, got {shape_of(state)}")
         return input.ndim == 2
 
 
@@ -354,6 +366,7 @@ class RNNCell(RNNCellBase):
         batched = self._check(input, () if hx is None else (hx,), ("hx",))
         if not batched:
             input, hx = input.unsqueeze(0), None if hx is None else hx.unsqueeze(0)
+        hx = self._zero_state(input) if hx is None else hx
         cell = recurrent.rnn_tanh_cell if self.nonlinearity == "tanh" else recurrent.rnn_relu_cell
         h = cell(input, hx, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
         return h if batched else h.squeeze(0)
@@ -374,6 +387,7 @@ class LSTMCell(RNNCellBase):
         if not batched:
             input = input.unsqueeze(0)
             hx = None if hx is None else tuple(s.unsqueeze(0) for s in hx)
+        hx = (self._zero_state(input),) * 2 if hx is None else hx
         h, c = recurrent.lstm_cell(input, hx, self.weight_ih, self.weight_hh, self.bias_ih,
                                    self.bias_hh)
         return (h, c) if batched else (h.squeeze(0), c.squeeze(0))
@@ -389,6 +403,7 @@ class GRUCell(RNNCellBase):
         batched = self._check(input, () if hx is None else (hx,), ("hx",))
         if not batched:
             input, hx = input.unsqueeze(0), None if hx is None else hx.unsqueeze(0)
+        hx = self._zero_state(input) if hx is None else hx
         h = recurrent.gru_cell(input, hx, self.weight_ih, self.weight_hh, self.bias_ih,
                                self.bias_hh)
         return h if batched else h.squeeze(0)
