@@ -84,7 +84,7 @@ CASES = [
     Case("forward_forward.py", ["--epochs", "2", "--log-interval", "1", "--train-size", "64",
                                 "--test-size", "32", "--dims", "784", "32", "32"],
          rf"training layer:  1\nLoss:  {FLOAT}.*test error: {FLOAT}",
-         needs='torchvision.transforms.Lambda, Tensor.norm'),
+         needs='torchvision.transforms.Lambda, Tensor.norm, indexing a tensor with a range'),
     Case("mnist_hogwild.py", ["--epochs", "1", "--batch-size", "16", "--num-processes", "2",
                               "--dry-run"],
          rf"Train Epoch: 1 \[0/256 \(0%\)\]\tLoss: {FLOAT}.*Test set: Average loss: {FLOAT}",
@@ -97,7 +97,7 @@ CASES = [
     Case("fashion_mnist_quickstart.py", ["--epochs", "1", "--batch-size", "32"],
          rf"Shape of X \[N, C, H, W\]: torch.Size\(\[32, 1, 28, 28\]\).*loss: {FLOAT}  "
          rf"\[   32/  256\].*Accuracy: {FLOAT}%.*Predicted: \"", files=["model.pth"],
-         needs='Tensor.type'),
+         needs='Tensor.type, torch.load(weights_only=)'),
     Case("nn_tutorial.py", ["--epochs", "1", "--bs", "64"],
          rf"from scratch, first loss: {FLOAT}.*with F.cross_entropy: {FLOAT}.*"
          rf"0 validation loss: {FLOAT}.*0 validation loss: {FLOAT}",
