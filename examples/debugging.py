@@ -113,6 +113,19 @@ def slow_step(quick):
     return timings
 
 
+def profile_training_steps(steps=10):
+    """The profile of ``steps`` SGD steps of a 784-256-10 MLP on a batch of 64."""
+    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
+    loss_fn, optimizer = nn.CrossEntropyLoss(), tg.optim.SGD(model.parameters(), lr=0.1)
+    x, y = tg.randn(64, 784), tg.randint(0, 10, (64,))
+    with autograd.profile() as prof:
+        for _ in range(steps):
+            optimizer.zero_grad()
+            loss_fn(model(x), y).backward()
+            optimizer.step()
+    return prof
+
+
 def small_network_loss():
     """A two-layer network's cross-entropy loss on 5 examples, and the network."""
     model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))

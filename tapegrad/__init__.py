@@ -15,10 +15,13 @@ from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, fu
 from .dtypes import (bool_ as bool, float16, float32, float64, get_default_dtype, finfo,
                      iinfo, int8, int16, int32, int64, set_default_dtype, uint8)
 from .random import Generator, initial_seed, manual_seed, seed
+from . import safetensors, serialization
 from .serialization import load, save
 
 from . import nn, optim  # noqa: E402  (they build on the names above)
 from . import explain, training  # noqa: E402  (and these on nn and optim)
+from . import onnx  # noqa: E402  (export/import; the onnx package itself loads on first use)
+from . import distributions, multiprocessing  # noqa: E402  (built on nn's functions and Parameter)
 
 half, float, double = float16, float32, float64
 short, int, long = int16, int32, int64

@@ -86,6 +86,15 @@ def test_the_readme_names_the_operations_a_linear_layer_records():
 def test_the_layer_picture_is_the_import_contract():
     contract = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
     layers = contract["contracts"][0]["layers"]
-    picture = re.search(r"```text\n(tapegrad\.demo .*?)```", README, flags=re.S).group(1)
-    drawn = [re.split(r"\s{2,}", line)[0] for line in picture.splitlines()]
+    picture = re.search(r"```text\n(demo .*?)```", README, flags=re.S).group(1)
+    drawn = ["tapegrad." + " | tapegrad.".join(re.split(r"\s{2,}", line)[0].split(" | "))
+             for line in picture.splitlines() if not line.startswith(" ")]
     assert drawn == layers
+
+
+def test_the_profile_in_the_readme_has_the_rows_a_profile_of_its_workload_has():
+    # Times differ from run to run; the operations and their call counts may not.
+    def rows(table):
+        return {tuple(line.split()[i] for i in (0, 1, 3)) for line in table.splitlines()[1:]}
+    profile = debugging_example().profile_training_steps(10)
+    assert rows(text_block_after(">>> print(prof)")) == rows(str(profile))

@@ -5,21 +5,31 @@
         loss.backward()
     print(prof)          # a table per operation: calls, forward and backward time
 
-While the block runs, every operation (each function of ``autograd/ops``, and the
-Tensor methods and ``tg.`` names bound to it) is swapped for a timed wrapper, and the
-engine times each backward function; on exit everything is put back, so outside a
-profile block operations cost nothing extra. Only the outermost call is counted: an
-operation that calls others internally (``var`` calls ``mean``) counts once.
+While the block runs, the profile watches the tape: it is an observer of ``record``
+(see ``tape.py``), so it sees every operation that is recorded, whichever way it was
+called (a method, ``tg.``, ``F.linear``'s ``addmm``, a layer's convolution), and the
+engine times each backward function (``engine.run``). Nothing is swapped or patched;
+outside a profile block operations cost nothing extra.
+
+An operation's forward time is the time since the previous event (the block's start,
+the previous operation, the end of a backward): operations report themselves when they
+finish, so the Python that prepares an operation's arguments counts toward it. Work
+outside the tape that would otherwise land on the next operation reports itself with
+``mark``: an optimizer's ``step`` and ``zero_grad`` are rows of their own.
+Operations run by a backward function count toward that backward, not as forwards.
 """
-import sys
 import time
 
-import tapegrad
-
-from . import ops
-from .tensor import Tensor
+from . import tape
 
 active = None  # the running profile, read by the engine
+
+
+def mark(name):
+    """Code outside the tape (an optimizer's step) has just finished: while a profile runs,
+    its time since the previous event is a row ``name`` of its own."""
+    if active is not None:
+        active._observe(name, (), (), None, None)
 
 
 class OperationStats:
@@ -39,8 +49,8 @@ class profile:
 
     def __init__(self):
         self.stats = {}
-        self._depth = 0
-        self._swapped = []
+        self._depth = 0        # > 0 while the engine runs backward functions
+        self._last = None      # when the previous event ended
 
     # -- collecting ---------------------------------------------------------------------
     def _entry(self, name):
@@ -49,63 +59,40 @@ class profile:
             entry = self.stats[name] = OperationStats()
         return entry
 
-    def _timed(self, name, function):
-        def timed_operation(*args, **kwargs):
-            if self._depth:  # called from inside another operation or a backward
-                return function(*args, **kwargs)
-            self._depth += 1
-            start = time.perf_counter()
-            try:
-                return function(*args, **kwargs)
-            finally:
-                entry = self._entry(name)
-                entry.calls += 1
-                entry.forward_seconds += time.perf_counter() - start
-                self._depth -= 1
-        timed_operation.__wrapped__ = function
-        return timed_operation
+    def _observe(self, op, inputs, outputs, node, attrs):
+        """The tape's observer: one recorded forward operation has just finished."""
+        if self._depth or (attrs is not None and attrs.get("overwrites")):
+            return   # inside a backward, or an in-place write of a result already counted
+        now = time.perf_counter()
+        entry = self._entry(op)
+        entry.calls += 1
+        entry.forward_seconds += now - self._last
+        self._last = now
 
     def run_backward(self, node, call):
-        """Called by the engine around each backward function (inside ``backward_pass``)."""
+        """Called by the engine around each backward function (in ``engine.run``)."""
         start = time.perf_counter()
         try:
             return call()
         finally:
             entry = self._entry(node.op)
             entry.backward_calls += 1
-            entry.backward_seconds += time.perf_counter() - start
+            self._last = time.perf_counter()
+            entry.backward_seconds += self._last - start
 
-    # -- swapping the operations in and out ------------------------------------------------
+    # -- installing the observer ------------------------------------------------------------
     def __enter__(self):
         global active
         if active is not None:
             raise RuntimeError("profile(): a profile is already running")
-        originals = {}
-        for op in ops.OPERATIONS.values():
-            originals.setdefault(op.function, op.name)
-        wrappers = {function: self._timed(name, function) for function, name in originals.items()}
-        places = [sys.modules[function.__module__] for function in originals] + [tapegrad]
-        for place in places:
-            for attribute, value in list(vars(place).items()):
-                if callable(value) and value in wrappers:
-                    self._swap(place, attribute, wrappers[value])
-        for attribute, value in list(vars(Tensor).items()):
-            if callable(value) and value in wrappers:
-                self._swap(Tensor, attribute, wrappers[value])
-            elif isinstance(value, property) and value.fget in wrappers:  # x.T, x.mT
-                self._swap(Tensor, attribute, property(wrappers[value.fget]))
         active = self
+        self._last = time.perf_counter()
+        tape.add_observer(self._observe)
         return self
-
-    def _swap(self, place, attribute, replacement):
-        self._swapped.append((place, attribute, getattr(place, attribute)))
-        setattr(place, attribute, replacement)
 
     def __exit__(self, *exc_info):
         global active
-        for place, attribute, original in reversed(self._swapped):
-            setattr(place, attribute, original)
-        self._swapped = []
+        tape.remove_observer(self._observe)
         active = None
         return False
 
@@ -128,4 +115,3 @@ class profile:
 
     def __str__(self):
         return self.table()
-

@@ -14,6 +14,14 @@ grad (and grad mode is on) that creates a Node holding
 
 The Node is also the ``ctx`` its backward receives: ``ctx.saved_tensors`` and
 ``ctx.needs_input_grad`` work as in a user's own ``autograd.Function``.
+
+Observers. Tools that want to see every operation as it runs (the profiler, the ONNX
+tracer) put a function on ``observers``; while the list is non-empty, ``record`` and
+``record_many`` call each one with ``(op, inputs, outputs, node, attrs)``, whether or
+not a Node was made (``node`` is then None): ``outputs`` is a tuple of the result
+tensors, ``attrs`` a dict of the operation's arguments that are not tensors (dims,
+shapes, strides …) that some operations pass with ``attrs=``. With no observer
+installed this costs one test of an empty list.
 """
 import weakref
 
@@ -22,6 +30,24 @@ from .tensor import wrap
 from .version import VersionCounter  # noqa: F401  (re-exported for callers of tape)
 
 OUTPUT = object()  # in ``save=``, stands for the operation's own result
+
+observers = []  # functions called with (op, inputs, outputs, node, attrs) for every operation
+
+
+def add_observer(observer):
+    """Start calling ``observer(op, inputs, outputs, node, attrs)`` for every recorded operation."""
+    observers.append(observer)
+
+
+def remove_observer(observer):
+    """Stop calling ``observer`` (it must have been added)."""
+    observers.remove(observer)
+
+
+def notify(op, inputs, outputs, node, attrs):
+    """Tell every observer about one operation (only called while there is one)."""
+    for observer in tuple(observers):   # (a copy: an observer may remove itself)
+        observer(op, inputs, outputs, node, attrs)
 
 
 class RemovableHandle:
@@ -181,32 +207,32 @@ def accumulator_of(leaf):
     return node
 
 
-def record(op, result, inputs, backward, save=()):
+def record(op, result, inputs, backward, save=(), attrs=None):
     """Wrap the array ``result`` in a tensor and, if any input requires grad, put a Node on the tape.
 
     ``inputs`` are the tensors the gradient flows back to (``None`` for an argument that
-    is not one); ``backward(ctx, grad)`` returns one gradient per input.
+    is not one); ``backward(ctx, grad)`` returns one gradient per input. ``attrs`` (a dict)
+    describes the operation's other arguments to observers; the tape itself ignores it.
     """
     if anomaly._enabled:
         anomaly.check_forward(op, result, inputs)
     out = wrap(result, inputs[0].device)
-    if not grad_mode._enabled:
-        return out
-    for t in inputs:
-        if t is not None and (t._requires_grad or t.grad_fn is not None):
-            break
-    else:
-        return out
-    node = Node(op, backward, inputs)
-    if anomaly._enabled:
-        node.anomaly_trace = anomaly.user_frame()
-    if save:
-        node.save(save, (out,))
-    out.grad_fn = node
+    if grad_mode._enabled:
+        for t in inputs:
+            if t is not None and (t._requires_grad or t.grad_fn is not None):
+                node = Node(op, backward, inputs)
+                if anomaly._enabled:
+                    node.anomaly_trace = anomaly.user_frame()
+                if save:
+                    node.save(save, (out,))
+                out.grad_fn = node
+                break
+    if observers:
+        notify(op, inputs, (out,), out.grad_fn, attrs)
     return out
 
 
-def record_many(op, results, inputs, backward, save=()):
+def record_many(op, results, inputs, backward, save=(), attrs=None):
     """``record`` for an operation with several results (``split``, ``unbind``…): one Node
     with one output per result. ``backward(ctx, *grads)`` gets a gradient for every result
     (zeros for those that received none) and returns one gradient per input."""
@@ -215,18 +241,19 @@ def record_many(op, results, inputs, backward, save=()):
         for result in results:
             anomaly.check_forward(op, result, inputs)
     outs = [wrap(result, device) for result in results]
-    if not grad_mode._enabled or not any(
+    if grad_mode._enabled and any(
             t is not None and (t._requires_grad or t.grad_fn is not None) for t in inputs):
-        return outs
-    node = Node(op, backward, inputs, n_outputs=len(outs))
-    node.output_meta = tuple((r.shape, r.dtype, device) for r in results)
-    if anomaly._enabled:
-        node.anomaly_trace = anomaly.user_frame()
-    for index, out in enumerate(outs):
-        out.grad_fn = node
-        out._output_nr = index
-    if save:
-        node.save(save, outs)
+        node = Node(op, backward, inputs, n_outputs=len(outs))
+        node.output_meta = tuple((r.shape, r.dtype, device) for r in results)
+        if anomaly._enabled:
+            node.anomaly_trace = anomaly.user_frame()
+        for index, out in enumerate(outs):
+            out.grad_fn = node
+            out._output_nr = index
+        if save:
+            node.save(save, outs)
+    if observers:
+        notify(op, inputs, tuple(outs), outs[0].grad_fn if outs else None, attrs)
     return outs
 
 
@@ -266,4 +293,13 @@ def mark_view(out, base):
     change through either one is seen by everything that saved the other."""
     out._version_counter = base._version_counter
     out._base = base if base._base is None else base._base
+    return out
+
+
+def own_result(out):
+    """``out``, a reshape of a temporary that an operation made and dropped (conv1d is conv2d
+    on an unsqueezed input, squeezed back), as the operation's own result: not a view, so
+    it may be changed in place, as PyTorch's result of the one operation may. It keeps the
+    shared version counter, so a saved copy of the temporary still notices such a change."""
+    out._base = None
     return out

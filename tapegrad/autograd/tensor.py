@@ -8,6 +8,7 @@ each of them a method too (``x.exp()`` is ``tg.exp(x)``).
 import weakref
 
 from .. import backend, dtypes
+from ..backend import shared_memory
 from .version import VersionCounter
 
 
@@ -264,6 +265,28 @@ class Tensor:
             raise TypeError(f"numpy() on a tensor on {self.device}: copy it to the host first "
                             f"with tensor.cpu().numpy()")
         return self.array
+
+    def share_memory_(self):
+        """Move the values of this cpu tensor into shared memory, in place, so that the
+        processes it is sent to (``tapegrad.multiprocessing``) change these very values;
+        returns self. A no-op for cuda tensors, as in PyTorch.
+
+        A view (``x.reshape(…)``, ``x[1:]``) moves the tensor it views along with it, and
+        stays a view of it. Other views of that tensor keep the old, private memory (PyTorch
+        moves them too: it shares whole storages, which tapegrad does not have)."""
+        if self.device.type != "cpu" or shared_memory.is_shared(self.array):
+            return self
+        base = self._base
+        old = base.array if base is not None else None
+        if old is not None and old.flags.c_contiguous and shared_memory.overlaps(old, self.array):
+            base.share_memory_()
+            self.array = shared_memory.same_place_in(base.array, old, self.array)
+        else:
+            self.array = shared_memory.move_to_shared_memory(self.array)
+        return self
+
+    def is_shared(self):
+        return shared_memory.is_shared(self.array)
 
     def __array__(self, dtype=None, copy=None):
         array = backend.to_numpy(self.array)

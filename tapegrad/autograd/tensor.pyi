@@ -64,7 +64,7 @@ class Tensor:
     def __rtruediv__(self, other: Any) -> Any: ...
     def __setitem__(self, index: Any, value: Any) -> Any: """x[index] = v (in place);  ∂L/∂x_old = ∂L/∂x with the overwritten positions zeroed,"""
     def __sub__(self, other: Any, alpha: Any = 1) -> Any: """z = x - α·y;  ∂z/∂x = 1,  ∂z/∂y = -α"""
-    def __truediv__(self, other: Any, rounding_mode: Any = None) -> Any: """z = x / y;  ∂z/∂x = 1/y,  ∂z/∂y = -x/y² = -z/y"""
+    def __truediv__(self, other: Any, rounding_mode: Any = None) -> Any: """z = x / y;  ∂z/∂x = 1/y,  ∂z/∂y = -x/y²"""
     def __xor__(self, other: Any) -> Any: ...
     def abs(self) -> Any: """y = |x|;  dy/dx = sign(x)  (0 at x = 0, as in PyTorch)"""
     def add(self, other: Any, alpha: Any = 1) -> Any: """z = x + α·y;  ∂z/∂x = 1,  ∂z/∂y = α"""
@@ -88,6 +88,7 @@ class Tensor:
     def bool(self) -> Any: ...
     def broadcast_to(self, shape: Any) -> Any: """y = x broadcast to ``shape`` (a view);  ∂L/∂x = ∂L/∂y summed over the copies"""
     def ceil(self) -> Any: """y = ⌈x⌉;  dy/dx = 0"""
+    def cholesky(self, *, upper: Any = False) -> Any: """The lower-triangular L with A = L Lᵀ (U = Lᵀ when ``upper``), from A's lower triangle."""
     def chunk(self, chunks: Any, dim: Any = 0) -> Any: """x cut along ``dim`` into ``chunks`` pieces of ceil(n/chunks) (the last smaller; fewer"""
     def clamp(self, min: Any = None, max: Any = None) -> Any: """y = min(max(x, lo), hi);  dy/dx = 1 where lo ≤ x ≤ hi, else 0"""
     def clamp_(self, min: Any = None, max: Any = None) -> Any: ...
@@ -105,8 +106,9 @@ class Tensor:
     def detach(self) -> Any: """The same values (shared memory, shared version counter), cut off from the tape."""
     def detach_(self) -> Any: ...
     device: Any
+    def digamma(self) -> Any: """y = ψ(x) = Γ'(x)/Γ(x);  dy/dx = ψ⁽¹⁾(x)"""
     def dim(self) -> Any: ...
-    def div(self, other: Any, rounding_mode: Any = None) -> Any: """z = x / y;  ∂z/∂x = 1/y,  ∂z/∂y = -x/y² = -z/y"""
+    def div(self, other: Any, rounding_mode: Any = None) -> Any: """z = x / y;  ∂z/∂x = 1/y,  ∂z/∂y = -x/y²"""
     def div_(self, other: Any) -> Any: ...
     def dot(self, other: Any) -> Any: """z = Σₖ xₖ·yₖ (a 0-d tensor);  ∂z/∂x = y,  ∂z/∂y = x"""
     def double(self) -> Any: ...
@@ -141,10 +143,12 @@ class Tensor:
     def is_floating_point(self) -> Any: ...
     @property
     def is_leaf(self) -> Any: ...
+    def is_shared(self) -> Any: ...
     def isclose(self, other: Any, rtol: Any = 1e-05, atol: Any = 1e-08, equal_nan: Any = False) -> Any: """|x - y| ≤ atol + rtol·|y|, elementwise, as a bool tensor"""
     def item(self) -> Any: """The one value of a one-element tensor, as a Python number."""
     def kthvalue(self, k: Any, dim: Any = -1, keepdim: Any = False) -> Any: """The k-th smallest element along dim (k counts from 1) and its index;"""
     def le(self, other: Any) -> Any: ...
+    def lgamma(self) -> Any: """y = ln |Γ(x)|;  dy/dx = ψ(x)"""
     def log(self) -> Any: """y = ln x;  dy/dx = 1/x"""
     def log1p(self) -> Any: """y = ln(1 + x) (accurate near 0);  dy/dx = 1/(1 + x)"""
     def log_softmax(self, dim: Any, dtype: Any = None) -> Any: """yᵢ = xᵢ - log Σₖ e^{xₖ} along ``dim``;  ∂L/∂xᵢ = gᵢ - e^{yᵢ} Σₖ gₖ"""
@@ -181,6 +185,7 @@ class Tensor:
     def numpy(self) -> Any: """The values as a numpy array (sharing memory on the cpu)."""
     def outer(self, vec2: Any) -> Any: """zᵢⱼ = xᵢ·yⱼ;  ∂L/∂x = ∂L/∂z @ y,  ∂L/∂y = x @ ∂L/∂z"""
     def permute(self, *dims: Any) -> Any: """y = x with its dims reordered: y.shape[i] = x.shape[dims[i]];  the gradient is put"""
+    def polygamma(self, n: Any) -> Any: """x.polygamma(n) is polygamma(n, x): PyTorch's method takes n first too."""
     def pow(self, exponent: Any) -> Any: """z = xʸ;  ∂z/∂x = y·xʸ⁻¹,  ∂z/∂y = xʸ·ln x  (taken as 0 where x = 0)"""
     def pow_(self, exponent: Any) -> Any: ...
     def prod(self, dim: Any = None, keepdim: Any = False, dtype: Any = None) -> Any: """y = Πᵢ xᵢ over ``dim`` (one dim, or all);  ∂y/∂xᵢ = Π_{k≠i} xₖ  (y/xᵢ when no xₖ is 0)"""
@@ -201,6 +206,7 @@ class Tensor:
     def scatter_add(self, dim: Any, index: Any, src: Any) -> Any: """y = x, then y[index[i][j]][j] += src[i][j] (dim 0; repeated positions add up);"""
     @property
     def shape(self) -> Any: ...
+    def share_memory_(self) -> Any: """Move the values of this cpu tensor into shared memory, in place, so that the"""
     def sigmoid(self) -> Any: """y = 1/(1 + e⁻ˣ);  dy/dx = y(1 - y)"""
     def sign(self) -> Any: """y = sign(x) ∈ {-1, 0, 1};  dy/dx = 0"""
     def sin(self) -> Any: """y = sin x;  dy/dx = cos x"""
@@ -225,7 +231,7 @@ class Tensor:
     def transpose(self, dim0: Any, dim1: Any) -> Any: """y = x with dims dim0 and dim1 swapped;  the gradient is swapped back"""
     def tril(self, diagonal: Any = 0) -> Any: """y = x with the elements above the ``diagonal``-th diagonal of the last two dims set"""
     def triu(self, diagonal: Any = 0) -> Any: """y = x with the elements below the ``diagonal``-th diagonal of the last two dims set"""
-    def true_divide(self, other: Any, rounding_mode: Any = None) -> Any: """z = x / y;  ∂z/∂x = 1/y,  ∂z/∂y = -x/y² = -z/y"""
+    def true_divide(self, other: Any, rounding_mode: Any = None) -> Any: """z = x / y;  ∂z/∂x = 1/y,  ∂z/∂y = -x/y²"""
     def trunc(self) -> Any: """y = x rounded towards zero;  dy/dx = 0"""
     def type_as(self, other: Any) -> Any: ...
     def unbind(self, dim: Any = 0) -> Any: """x cut along ``dim`` into its slices, that dim removed;  ∂L/∂x = the slices' gradients"""

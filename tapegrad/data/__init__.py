@@ -7,20 +7,25 @@ and torchvision's names).
         ...
 
 Where to read: ``dataset.py`` (Dataset, TensorDataset, Subset, random_split), ``collate.py``
-(how samples become a batch), ``dataloader.py``, ``transforms.py``, and the loaders
-``mnist.py`` (with ``idx.py``, the file format), ``cifar.py`` and ``text.py``;
-``download.py`` fetches and checks files.
+(how samples become a batch), ``sampler.py`` (the order of the samples), ``dataloader.py``,
+``transforms.py``, the loaders ``mnist.py`` (with ``idx.py``, the file format), ``cifar.py``
+and ``text.py``, and ``fake.py`` (random images); ``download.py`` fetches and checks files.
 """
 from . import transforms
 from .cifar import CIFAR10
 from .collate import default_collate, default_convert
 from .dataloader import DataLoader
 from .dataset import Dataset, Subset, TensorDataset, random_split
+from .fake import FakeData
 from .idx import CorruptFile
 from .mnist import MNIST, FashionMNIST
+from .sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler,
+                      SubsetRandomSampler, WeightedRandomSampler)
 from .text import TextCorpus
 from .vision import ImageDataset
 
-__all__ = ["CIFAR10", "CorruptFile", "DataLoader", "Dataset", "FashionMNIST", "ImageDataset",
-           "MNIST", "Subset", "TensorDataset", "TextCorpus", "default_collate", "default_convert",
-           "random_split", "transforms"]
+__all__ = ["BatchSampler", "CIFAR10", "CorruptFile", "DataLoader", "Dataset", "FakeData",
+           "FashionMNIST", "ImageDataset", "MNIST", "RandomSampler", "Sampler",
+           "SequentialSampler", "Subset", "SubsetRandomSampler", "TensorDataset", "TextCorpus",
+           "WeightedRandomSampler",
+           "default_collate", "default_convert", "random_split", "transforms"]

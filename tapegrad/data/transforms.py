@@ -231,6 +231,21 @@ class RandomHorizontalFlip:
         return f"RandomHorizontalFlip(p={self.p})"
 
 
+class Lambda:
+    """Your own function as a transform: ``Lambda(lambda x: x.clamp(0, 1))``."""
+
+    def __init__(self, lambd):
+        if not callable(lambd):
+            raise TypeError(f"Argument lambd should be callable, got {type(lambd).__name__!r}")
+        self.lambd = lambd
+
+    def __call__(self, image):
+        return self.lambd(image)
+
+    def __repr__(self):
+        return "Lambda()"
+
+
 class Flatten:
     """The image as one vector (for a multilayer perceptron): shape (C·H·W,) or (H·W·C,)."""
 
@@ -245,4 +260,4 @@ class Flatten:
         return "Flatten()"
 
 
-__all__ = ["Compose", "Flatten", "Normalize", "RandomCrop", "RandomHorizontalFlip", "ToTensor"]
+__all__ = ["Compose", "Flatten", "Lambda", "Normalize", "RandomCrop", "RandomHorizontalFlip", "ToTensor"]

@@ -420,6 +420,11 @@ class Module:
                             _replace_values(t._grad, fn(t._grad.detach()))
         return self
 
+    def share_memory(self):
+        """Move every parameter, buffer and gradient into shared memory (for hogwild training
+        with ``tapegrad.multiprocessing``); returns self."""
+        return self._apply(lambda t: t.share_memory_())
+
     def to(self, *args, **kwargs):
         """``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(tensor)``: moves and casts
         parameters and buffers in place (floating dtypes only are cast); returns self."""

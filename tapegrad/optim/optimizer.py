@@ -24,6 +24,7 @@ import warnings
 from collections import defaultdict
 
 from .. import backend
+from ..autograd import profiler
 from ..autograd.grad_mode import enable_grad
 from ..autograd.tensor import Tensor, wrap
 
@@ -191,6 +192,7 @@ class Optimizer:
                 else:
                     grad.array.fill(0)
                     grad._version_counter.bump("zero_grad")
+        profiler.mark(f"{type(self).__name__}.zero_grad")
 
     def step(self, closure=None):
         """Update every parameter that has a gradient; returns ``closure()`` if one is given.
@@ -215,6 +217,7 @@ class Optimizer:
                 if state:  # a rule that remembers nothing (plain SGD) keeps no entry
                     self.state[p] = state
                 p._version_counter.bump(op_name)
+        profiler.mark(op_name)
         return loss
 
     def _update(self, p, grad, state, group):

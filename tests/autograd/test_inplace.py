@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import tapegrad as tg
+import tapegrad.nn.functional as F
 
 from ..support import Case, constant, leaf, positive, values
 
@@ -317,3 +318,35 @@ def test_a_view_cannot_change_in_place_while_gradients_are_recorded():
     with pytest.raises(RuntimeError, match=r"view.*\(6,\).*\(2, 3\).*clone"):
         view.add_(1)
     assert view._version == 0
+
+
+# -- results that are no view in PyTorch may be changed in place --------------------------------
+# (conv1d is conv2d of an unsqueezed input, squeezed back: the squeeze is of a temporary.)
+FRESH_RESULTS = {
+    "conv1d": lambda w: F.conv1d(tg.randn(1, 2, 5), w.reshape(3, 2, 2)),
+    "conv1d unbatched": lambda w: F.conv1d(tg.randn(2, 5), w.reshape(3, 2, 2)),
+    "conv2d unbatched": lambda w: F.conv2d(tg.randn(2, 5, 5), w.reshape(3, 2, 2, 1)),
+    "max_pool1d": lambda w: F.max_pool1d(w.reshape(1, 3, 4), 2),
+    "max_pool2d 3-d": lambda w: F.max_pool2d(w.reshape(3, 2, 2), 2),
+    "avg_pool2d 3-d": lambda w: F.avg_pool2d(w.reshape(3, 2, 2), 2),
+    "median dim": lambda w: tg.median(w, dim=0).values,
+    "gather 0-d": lambda w: tg.gather(w[0], 0, tg.tensor(0)),
+    "sort 0-d": lambda w: tg.sort(w[0]).values,
+    "index_select 0-d": lambda w: tg.index_select(w[0], 0, tg.tensor([0])),
+    "embedding 0-d": lambda w: F.embedding(tg.tensor(1), w),
+}
+
+
+@pytest.mark.parametrize("name", list(FRESH_RESULTS))
+def test_a_fresh_result_of_an_operation_may_be_changed_in_place(name):
+    # Adding 1 in place changes no gradient: it must equal the gradient without the add_.
+    gradients = []
+    for change_in_place in (False, True):
+        tg.manual_seed(0)
+        w = tg.randn(3, 4, requires_grad=True)
+        out = FRESH_RESULTS[name](w)
+        if change_in_place:
+            out.add_(1)
+        out.sum().backward()
+        gradients.append(w.grad.numpy())
+    np.testing.assert_array_equal(*gradients)

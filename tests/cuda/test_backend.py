@@ -153,8 +153,10 @@ def test_saved_cuda_tensors_load_on_a_machine_without_a_gpu(tmp_path):
     n = tg.arange(5, device="cuda")
     tg.save({"x": x, "n": n, "nested": [x.T]}, path)
     # a fresh interpreter, with no cupy to be found (on a real GPU machine cupy exists but
-    # must not be needed: load puts tensors on the cpu)
-    script = ("import json, sys; import tapegrad as tg; d = tg.load(sys.argv[1]); "
+    # must not be needed): as in PyTorch, tensors load where they were saved unless
+    # map_location says otherwise
+    script = ("import json, sys; import tapegrad as tg; "
+              "d = tg.load(sys.argv[1], map_location='cpu'); "
               "print(json.dumps({k: [str(v.device), v.dtype.name, v.requires_grad, v.tolist()] "
               "for k, v in (('x', d['x']), ('n', d['n']), ('t', d['nested'][0]))}))")
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -168,3 +170,27 @@ def test_saved_cuda_tensors_load_on_a_machine_without_a_gpu(tmp_path):
     assert loaded["t"][3] == host.T.tolist()
     again = tg.load(path, map_location="cuda")
     assert on_cuda(again["x"]).cpu().tolist() == host.tolist() and again["x"].is_leaf
+    restored = tg.load(path)   # no map_location: back on the device they were saved from
+    assert restored["x"].device == x.device and restored["n"].device == n.device
+    assert restored["nested"][0].cpu().tolist() == host.T.tolist()
+
+
+def test_cpu_checkpoints_load_onto_the_gpu_with_views_sharing_device_memory(tmp_path):
+    x = tg.arange(12.0).reshape(3, 4)
+    tg.save({"x": x, "t": x.T, "rows": x[1:]}, tmp_path / "views.pt")
+    for location in ["cuda", {"cpu": "cuda:0"}, lambda storage, saved_on: storage.cuda()]:
+        loaded = tg.load(tmp_path / "views.pt", map_location=location)
+        assert all(on_cuda(t).device == tg.device("cuda:0") for t in loaded.values())
+        assert loaded["t"].cpu().tolist() == x.T.tolist()
+        assert loaded["rows"].cpu().tolist() == x[1:].tolist()
+        loaded["x"][2, 0] = -1.0   # one storage on the device: the views see the write
+        assert loaded["t"][0, 2].item() == -1.0 and loaded["rows"][1, 0].item() == -1.0
+
+
+def test_safetensors_load_onto_the_gpu_and_save_from_it(tmp_path):
+    weights = {"w": tg.randn(2, 3, device="cuda"), "b": tg.arange(3, device="cuda")}
+    tg.safetensors.save_file(weights, tmp_path / "w.safetensors")
+    for device in ["cuda", "cuda:0", 0, tg.device("cuda:0")]:
+        loaded = tg.safetensors.load_file(tmp_path / "w.safetensors", device=device)
+        assert on_cuda(loaded["w"], tg.float32).cpu().tolist() == weights["w"].cpu().tolist()
+        assert on_cuda(loaded["b"], tg.int64).cpu().tolist() == [0, 1, 2]

@@ -86,7 +86,7 @@ def test_a_checkpoint_of_a_cuda_optimizer_resumes_on_cuda(case, tmp_path):
     first_half = train(optimizer, params, STEPS // 2)
     tg.save({"params": [p.detach() for p in params], "optimizer": optimizer.state_dict()},
             tmp_path / "checkpoint.tg")
-    checkpoint = tg.load(tmp_path / "checkpoint.tg")   # on the cpu, as saved files load
+    checkpoint = tg.load(tmp_path / "checkpoint.tg", map_location="cpu")
     params = [p.to("cuda").requires_grad_() for p in checkpoint["params"]]
     optimizer = cls(params, **options)
     optimizer.load_state_dict(checkpoint["optimizer"])   # state moves to the params' device

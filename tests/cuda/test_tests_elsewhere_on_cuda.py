@@ -21,7 +21,7 @@ GPU_ONLY = [
      "test_cuda_inputs_and_model_give_cuda_attributions_equal_to_the_cpu_ones"),
     ("tests.explain.test_lime_image", "test_a_cuda_model_gets_cuda_batches"),
     ("tests.nn.test_module", "test_cuda_moves_parameters_buffers_and_grads_in_place"),
-    ("tests.test_serialization", "test_real_gpu_tensor_round_trip"),
+    ("tests.serialization.test_save_load", "test_real_gpu_tensor_round_trip"),
     ("tests.training.test_fit",
      "test_fit_on_the_gpu_moves_each_batch_and_keeps_the_op_error_for_a_cpu_model"),
 ]

@@ -151,3 +151,13 @@ def test_random_transforms_without_a_generator_follow_manual_seed():
     tg.manual_seed(3)
     b = [crop(HWC) for _ in range(5)]
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+def test_lambda_applies_the_function_and_checks_it_is_callable():
+    from tapegrad.data.transforms import Lambda
+    double = Lambda(lambda x: x * 2)
+    assert double(3) == 6 and repr(double) == "Lambda()"
+    pipeline = Compose([ToTensor(), Lambda(lambda t: t.clamp(0, 0.5))])
+    assert float(pipeline(HWC).max()) <= 0.5
+    with pytest.raises(TypeError, match="Argument lambd should be callable, got 'int'"):
+        Lambda(3)

@@ -6,7 +6,7 @@ Each backward computes only the gradients some input needs (``ctx.needs_input_gr
 and each op saves only the tensors its backward reads.
 """
 from ..operands import promote, sum_to_shape
-from ..tape import OUTPUT, record
+from ..tape import OUTPUT, notify, observers, record
 from ..tensor import wrap
 from .declare import alias, operation
 
@@ -37,7 +37,7 @@ def add(input, other, alpha=1):
         return (sum_to_shape(grad, x_shape) if ctx.needs_input_grad[0] else None,
                 sum_to_shape(grad * alpha if alpha != 1 else grad, y_shape)
                 if ctx.needs_input_grad[1] else None)
-    return record("add", z, (x, y), backward)
+    return record("add", z, (x, y), backward, attrs={"alpha": alpha})
 
 
 @operation(function=True, method=True)
@@ -50,7 +50,7 @@ def sub(input, other, alpha=1):
     def backward(ctx, grad):
         return (sum_to_shape(grad, x_shape) if ctx.needs_input_grad[0] else None,
                 sum_to_shape(grad * -alpha, y_shape) if ctx.needs_input_grad[1] else None)
-    return record("sub", z, (x, y), backward)
+    return record("sub", z, (x, y), backward, attrs={"alpha": alpha})
 
 
 @operation(function=True, method=True)
@@ -141,7 +141,7 @@ def _pow_scalar(x, exponent):
         if exponent == 2:
             return grad * x_saved * 2
         return grad * exponent * x_saved.pow(exponent - 1)
-    return record("pow", z, (x,), backward, save=(x,))
+    return record("pow", z, (x,), backward, save=(x,), attrs={"exponent": exponent})
 
 
 @operation(function=True, method=True)
@@ -228,7 +228,8 @@ def where(condition, input, other):
                 if ctx.needs_input_grad[0] else None,
                 sum_to_shape(where(condition, zero, grad), y_shape)
                 if ctx.needs_input_grad[1] else None)
-    return record("where", z, (x, y), backward, save=(condition,))
+    return record("where", z, (x, y), backward, save=(condition,),
+                  attrs={"condition": condition})
 
 
 @operation(method="where", composite=True)
@@ -240,7 +241,10 @@ def where_method(input, condition, other):
 # -- comparisons: bool results, no gradient -------------------------------------------------
 def _compare(op, function, input, other):
     x, y = promote(op, input, other)
-    return wrap(_broadcast(op, function, x, y), x.device)
+    out = wrap(_broadcast(op, function, x, y), x.device)
+    if observers:   # not on the tape (no gradient), but tracers must see it
+        notify(op, (x, y), (out,), None, None)
+    return out
 
 
 @operation(function=True, method=True, differentiable=False)
@@ -295,7 +299,10 @@ def equal(input, other):
 
 @operation(function=True, method=True, differentiable=False)
 def logical_not(input):
-    return wrap(input.device.xp.logical_not(input.array), input.device)
+    out = wrap(input.device.xp.logical_not(input.array), input.device)
+    if observers:   # not on the tape (no gradient), but tracers must see it
+        notify("logical_not", (input,), (out,), None, None)
+    return out
 
 
 @operation(function=True, method=True, differentiable=False)

@@ -26,7 +26,7 @@ import operator
 
 from ... import kernels
 from ..operands import check_same_device
-from ..tape import record
+from ..tape import own_result, record
 from ..tensor import Tensor
 from .arguments import as_batch, n_ints
 from .pooling import resample
@@ -151,7 +151,7 @@ def _convolution(x, weight, bias, window, name, stamp=None):
         if ctx.needs_input_grad[2]:
             grad_b = grad.sum(dim=(0, 2, 3))
         return grad_x, grad_w, grad_b
-    return record(name, y, (x, weight, bias), backward,
+    return record(name, y, (x, weight, bias), backward, attrs={"window": window},
                   save=(x if weight.requires_grad else None,
                         weight if x.requires_grad else None))
 
@@ -176,7 +176,7 @@ def _transposed(grad, weight, bias, window, name, grad_stamp=None):
             grad_b = g.sum(dim=(0, 2, 3))
         return grad_ybar, grad_w, grad_b
     return record(name.replace("conv", "conv_transpose"), out, (grad, weight, bias), backward,
-                  save=(grad if weight.requires_grad else None,
+                  attrs={"window": window}, save=(grad if weight.requires_grad else None,
                         weight if grad.requires_grad else None))
 
 
@@ -206,7 +206,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     window = _conv_window("conv2d", x, weight, stride, padding, dilation, groups, 2)
     _check_bias("conv2d", bias, weight.shape[0])
     y = _convolution(x, weight, bias, window, "conv2d")
-    return y if batched else y.squeeze(0)
+    return y if batched else own_result(y.squeeze(0))
 
 
 @operation(function=True)
@@ -217,8 +217,8 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     x, batched = as_batch("conv1d", input, 1)
     window = _conv_window("conv1d", x, weight, stride, padding, dilation, groups, 1)
     _check_bias("conv1d", bias, weight.shape[0])
-    y = _convolution(x.unsqueeze(2), weight.unsqueeze(2), bias, window, "conv1d").squeeze(2)
-    return y if batched else y.squeeze(0)
+    y = own_result(_convolution(x.unsqueeze(2), weight.unsqueeze(2), bias, window, "conv1d").squeeze(2))
+    return y if batched else own_result(y.squeeze(0))
 
 
 def _check_bias(op, bias, channels):
@@ -289,7 +289,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
                                        output_padding, groups, dilation, 2)
     _check_bias("conv_transpose2d", bias, weight.shape[1] * window.groups)
     y = _uncropped(_transposed, x, weight, bias, window, "conv2d", crops)
-    return y if batched else y.squeeze(0)
+    return y if batched else own_result(y.squeeze(0))
 
 
 def _uncropped(transposed, x, weight, bias, window, name, crops):
@@ -313,7 +313,7 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
     _check_bias("conv_transpose1d", bias, weight.shape[1] * window.groups)
     y = _uncropped(_transposed, x.unsqueeze(2), weight.unsqueeze(2), bias, window, "conv1d",
                    (0,) + crops).squeeze(2)
-    return y if batched else y.squeeze(0)
+    return y if batched else own_result(y.squeeze(0))
 
 
 # -- im2col and col2im as operations -----------------------------------------------------------
@@ -341,7 +341,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     def backward(ctx, grad):
         return _fold(grad, window)
     y = record("unfold", out, (x,), backward)
-    return y if batched else y.squeeze(0)
+    return y if batched else own_result(y.squeeze(0))
 
 
 @operation(functional=True)
@@ -370,7 +370,7 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
                            f"input (of shape {tuple(input.shape)}) to be the number of sliding "
                            f"blocks {ho} * {wo} = {ho * wo}")
     y = _fold(columns, window)
-    return y if input.ndim == 3 else y.squeeze(0)
+    return y if input.ndim == 3 else own_result(y.squeeze(0))
 
 
 def _fold(columns, window):
@@ -463,4 +463,4 @@ def _pad_constant(x, widths, value):
         out[tuple(target)] = x.array[tuple(source)]
     def backward(ctx, grad):
         return _pad_constant(grad, tuple(-w for w in widths), 0)
-    return record("pad", out, (x,), backward)
+    return record("pad", out, (x,), backward, attrs={"widths": widths, "value": value})

@@ -17,7 +17,7 @@ import operator
 
 from ... import backend, dtypes
 from ..operands import check_same_device, sum_to_shape
-from ..tape import mark_view, record
+from ..tape import mark_view, own_result, record
 from ..tensor import Tensor, wrap
 from .arithmetic import where
 from .inplace import check_inplace_allowed
@@ -235,7 +235,7 @@ def _add_at(xp, out, key, values):
     out[...] = wide.view("int64").astype(out.dtype)
 
 
-def _index(op, x, key, repeats, saved=()):
+def _index(op, x, key, repeats, saved=(), attrs=None):
     """y = x[key];  ∂L/∂x = zeros(x.shape) with ∂L/∂y added in at key"""
     xp = x.device.xp
     result = _read(op, x, key)
@@ -243,7 +243,7 @@ def _index(op, x, key, repeats, saved=()):
     def backward(ctx, grad):
         ctx.saved_tensors  # raises if an index tensor was changed in place since
         return _put_into_zeros(grad, shape, key, repeats)
-    out = record(op, result, (x,), backward, save=tuple(saved))
+    out = record(op, result, (x,), backward, save=tuple(saved), attrs=attrs)
     if xp.may_share_memory(result, x.array):   # ints, slices, None, ...: a view
         mark_view(out, x)
     return out
@@ -270,7 +270,7 @@ def getitem(input, index):
     This is ``Tensor.__getitem__``.
     """
     key, repeats, tensors = _index_key("getitem", input, index)
-    return _index("getitem", input, key, repeats, tensors)
+    return _index("getitem", input, key, repeats, tensors, attrs={"index": index})
 
 
 @operation(method="__setitem__")
@@ -408,7 +408,7 @@ def _gather(op, input, dim, index):
     axis = _check_index(op, x, dim, index)
     if x.ndim == 0 or index.ndim == 0:  # PyTorch takes 0-d tensors here as 1-d of one element
         flat = index.reshape(-1)
-        return _gather(op, x.reshape(-1), 0, flat).reshape(tuple(index.shape))
+        return own_result(_gather(op, x.reshape(-1), 0, flat).reshape(tuple(index.shape)))
     return gather_along(op, x, axis, index.array, (index,))
 
 
@@ -460,7 +460,7 @@ def _read_back(grad, key, block, src_shape):
 def _zero_dim_as_vectors(op, x, dim, index, src):
     """PyTorch takes 0-d tensors as 1-d of one element in scatter ops: ``op`` on vectors."""
     flat_src = src.reshape(-1) if isinstance(src, Tensor) else src
-    return op(x.reshape(-1), dim, index.reshape(-1), flat_src).reshape(tuple(x.shape))
+    return own_result(op(x.reshape(-1), dim, index.reshape(-1), flat_src).reshape(tuple(x.shape)))
 
 
 @operation(function=True, method=True)
@@ -539,7 +539,7 @@ def index_select(input, dim, index):
         if index.numel() != 1:
             raise IndexError(f"index_select: a 0-d input needs an index of one element, got "
                              f"{index.numel()}")
-        return index_select(x.reshape(1), 0, index).reshape(())
+        return own_result(index_select(x.reshape(1), 0, index).reshape(()))
     if index.numel():
         _check_range("index_select", int(index.array.min()), int(index.array.max()),
                      x.shape[axis], axis)
@@ -586,7 +586,8 @@ def masked_fill(input, mask, value):
         zero = wrap(xp.zeros((), dtype=grad.array.dtype), grad.device)
         return (sum_to_shape(where(mask, zero, grad), shape) if ctx.needs_input_grad[0] else None,
                 where(mask, grad, zero).sum() if ctx.needs_input_grad[1] else None)
-    return record("masked_fill", result, (x, v), backward, save=(mask,))
+    return record("masked_fill", result, (x, v), backward, save=(mask,),
+                  attrs={"mask": mask, "value": value})
 
 
 @operation(function=True, method=True)

@@ -5,7 +5,7 @@ tensor's own memory; the tensor then takes the result's place on the tape (its
 grad_fn becomes the new Node) and its version counter goes up, so any Node that saved
 the old values notices at backward time instead of computing a wrong gradient.
 """
-from .. import grad_mode
+from .. import grad_mode, tape
 from ..tape import record
 from ...dtypes import scalar_category
 from ..tensor import Tensor, wrap
@@ -47,6 +47,8 @@ def write_result(target, result, op):
     if result.grad_fn is not None:
         target.grad_fn = result.grad_fn
         target._output_nr = result._output_nr
+    if tape.observers:   # tracers learn that target now holds result's values
+        tape.notify(op, (result,), (target,), target.grad_fn, {"overwrites": True})
     return target
 
 

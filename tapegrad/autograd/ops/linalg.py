@@ -314,7 +314,7 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
 
     x_transposed = x.requires_grad and _transposed_layout(x.array)
     w_transposed = w.requires_grad and _transposed_layout(w.array)
-    return record("addmm", y, (b, x, w), backward,
+    return record("addmm", y, (b, x, w), backward, attrs={"beta": beta, "alpha": alpha},
                   save=(x if w.requires_grad else None, w if x.requires_grad else None))
 
 

@@ -242,7 +242,7 @@ def clamp(input, min=None, max=None):
         if max is not None:
             inside = inside & (x <= max)
         return grad * inside
-    return record("clamp", result, (x,), backward, save=(x,))
+    return record("clamp", result, (x,), backward, save=(x,), attrs={"min": min, "max": max})
 
 
 clip = alias(clamp, 'clip')

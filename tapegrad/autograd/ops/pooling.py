@@ -19,7 +19,7 @@ import operator
 
 from ... import kernels
 from .. import grad_mode
-from ..tape import record
+from ..tape import own_result, record
 from ..tensor import Tensor, wrap
 from .arguments import as_batch, n_ints
 from .declare import operation
@@ -84,8 +84,8 @@ def _as_2d(x, spatial):
 
 def _unbatch(y, batched, spatial):
     if spatial == 1:
-        y = y.squeeze(2)
-    return y if batched else y.squeeze(0)
+        y = own_result(y.squeeze(2))
+    return y if batched else own_result(y.squeeze(0))
 
 
 # -- max pooling --------------------------------------------------------------------------------
@@ -108,7 +108,7 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
     in_size = window.in_size
     def backward(ctx, grad):
         return _max_unpool(grad, indices, in_size, op)
-    y = _unbatch(record(op, values, (x2,), backward), batched, spatial)
+    y = _unbatch(record(op, values, (x2,), backward, attrs={"window": window}), batched, spatial)
     if not return_indices:
         return y
     positions = wrap(indices, x.device)
@@ -197,7 +197,7 @@ def _average(x, window, divisor, op):
     out = kernels.avg_pool(x.device.xp, x.array, window, divisor)
     def backward(ctx, grad):
         return _spread(grad, window, divisor, op)
-    return record(op, out, (x,), backward)
+    return record(op, out, (x,), backward, attrs={"window": window, "divisor": divisor})
 
 
 def _spread(grad, window, divisor, op):
@@ -253,7 +253,7 @@ def _resample(x, axis, index, weight, op):
     size = x.shape[axis]
     def backward(ctx, grad):
         return _resample_adjoint(grad, axis, index, weight, size, op)
-    return record(op, out, (x,), backward)
+    return record(op, out, (x,), backward, attrs={"axis": axis, "index": index, "weight": weight})
 
 
 def _resample_adjoint(grad, axis, index, weight, size, op):
@@ -306,7 +306,7 @@ def _adaptive_avg_pool(input, output_size, spatial, op=None):
     for k, (n, o) in enumerate(zip(sizes, out)):
         index, weight = _adaptive_taps(n, o)
         y = resample(y, 2 + k, index, weight, op)
-    return y if batched else y.squeeze(0)
+    return y if batched else own_result(y.squeeze(0))
 
 
 @operation(function=True)

@@ -116,7 +116,8 @@ def sum(input, dim=None, keepdim=False, dtype=None):
     shape = tuple(x.shape)
     def backward(ctx, grad):
         return _kept(grad, shape, axes, keepdim).expand(shape)
-    return record("sum", x.device.xp.asarray(result), (x,), backward)
+    return record("sum", x.device.xp.asarray(result), (x,), backward,
+                  attrs={"dims": axes, "keepdim": keepdim})
 
 
 @operation(function=True, method=True)
@@ -132,7 +133,7 @@ def mean(input, dim=None, keepdim=False, dtype=None):
         # 1/n as a Python float: n itself may not fit the dtype (float16 tops at 65504)
         scale = 1.0 / count if count else float("nan")
         return _kept(grad * scale, shape, axes, keepdim).expand(shape)
-    return record("mean", result, (x,), backward)
+    return record("mean", result, (x,), backward, attrs={"dims": axes, "keepdim": keepdim})
 
 
 def _correction(op, dim, unbiased, correction):
@@ -173,7 +174,8 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     def backward(ctx, grad):
         x, = ctx.saved_tensors
         return _var_backward(_kept(grad, shape, axes, keepdim), x, axes, divisor)
-    return record("var", result, (x,), backward, save=(x,))
+    return record("var", result, (x,), backward, save=(x,),
+                  attrs={"dims": axes, "keepdim": keepdim, "correction": correction})
 
 
 @operation(function=True, method=True)
@@ -189,7 +191,8 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
         x, y = ctx.saved_tensors
         grad_var = _kept(grad / (y * 2), shape, axes, keepdim)
         return _var_backward(grad_var, x, axes, divisor)
-    return record("std", result, (x,), backward, save=(x, OUTPUT))
+    return record("std", result, (x,), backward, save=(x, OUTPUT),
+                  attrs={"dims": axes, "keepdim": keepdim, "correction": correction})
 
 
 # -- products -------------------------------------------------------------------------------
@@ -215,7 +218,8 @@ def _prod(x, axes, keepdim):
         if not zeros.any():
             return grad * _kept(y, shape, axes, keepdim) / x
         return grad * _product_of_the_others(x, axes, zeros)
-    return record("prod", x.device.xp.asarray(result), (x,), backward, save=(x, OUTPUT))
+    return record("prod", x.device.xp.asarray(result), (x,), backward, save=(x, OUTPUT),
+                  attrs={"dims": axes, "keepdim": keepdim})
 
 
 def _product_of_the_others(x, axes, zeros):
@@ -257,7 +261,8 @@ def _extreme(op, input, dim, keepdim, largest):
         hits = x.array == y_kept   # where the extremes are: a constant mask
         share = xp.divide(hits, hits.sum(axis=axes, keepdims=True), dtype=x.array.dtype)
         return _kept(grad, shape, axes, keepdim) * wrap(share, x.device)
-    return record(op, x.device.xp.asarray(result), (x,), backward, save=(x, OUTPUT))
+    return record(op, x.device.xp.asarray(result), (x,), backward, save=(x, OUTPUT),
+                  attrs={"dims": axes, "keepdim": keepdim})
 
 
 @operation(function=True, method=True)
@@ -299,7 +304,8 @@ def _extreme_along(op, x, dim, keepdim, largest):
         positions = xp.arange(shape[axis]).reshape(along)   # 0, 1, 2… along the axis
         chosen = positions == (indices.array if keepdim else xp.expand_dims(indices.array, axis))
         return where(wrap(chosen, device), _kept(grad, shape, axes, keepdim), 0.0)
-    return ReturnTypes(record(op, values, (x,), backward, save=(index_tensor,)), index_tensor)
+    return ReturnTypes(record(op, values, (x,), backward, save=(index_tensor,),
+                              attrs={"dims": axes, "keepdim": keepdim}), index_tensor)
 
 
 def _max_or_min(op, input, dim, keepdim, other, largest):
@@ -382,7 +388,8 @@ def logsumexp(input, dim, keepdim=False):
         # Where y = -inf (every xᵢ was -inf) use 0 instead, so e^{xᵢ - y} is 0, not nan.
         y = where(wrap(y.array == float("-inf"), y.device), 0.0, y)
         return _kept(grad, shape, axes, keepdim) * (x - y).exp()
-    return record("logsumexp", result, (x,), backward, save=(x, OUTPUT))
+    return record("logsumexp", result, (x,), backward, save=(x, OUTPUT),
+                  attrs={"dims": axes, "keepdim": keepdim})
 
 
 def _shifted(op, input, dim, dtype):
@@ -407,7 +414,7 @@ def softmax(input, dim, dtype=None):
     def backward(ctx, grad):
         y, = ctx.saved_tensors
         return y * (grad - (grad * y).sum(axes, keepdim=True))
-    return record("softmax", y, (x,), backward, save=(OUTPUT,))
+    return record("softmax", y, (x,), backward, save=(OUTPUT,), attrs={"dims": axes})
 
 
 @operation(function=True, method=True)
@@ -420,7 +427,7 @@ def log_softmax(input, dim, dtype=None):
     def backward(ctx, grad):
         y, = ctx.saved_tensors
         return log_softmax_backward(grad, y, axes)
-    return record("log_softmax", y, (x,), backward, save=(OUTPUT,))
+    return record("log_softmax", y, (x,), backward, save=(OUTPUT,), attrs={"dims": axes})
 
 
 @operation()
@@ -454,7 +461,7 @@ def cumsum(input, dim, dtype=None):
     def backward(ctx, grad):
         # The sums from each position to the end, without reversing the gradient.
         return grad.sum(axes, keepdim=True) - cumsum(grad, dim) + grad
-    return record("cumsum", result, (x,), backward)
+    return record("cumsum", result, (x,), backward, attrs={"dims": axes})
 
 
 # -- logical reductions (no gradient) ---------------------------------------------------------

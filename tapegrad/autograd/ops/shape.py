@@ -187,7 +187,7 @@ def transpose(input, dim0, dim1):
     result = x.device.xp.swapaxes(x.array, d0, d1) if x.ndim else x.array[...]
     def backward(ctx, grad):
         return transpose(grad, d0, d1)
-    return _as_view_of(record("transpose", result, (x,), backward), x)
+    return _as_view_of(record("transpose", result, (x,), backward, attrs={"dims": (d0, d1)}), x)
 
 
 swapaxes = alias(transpose, 'swapaxes')
@@ -242,7 +242,7 @@ def _permuted(x, permutation, op):
     def backward(ctx, grad):
         return permute(grad, back)
     result = x.device.xp.transpose(x.array, permutation) if x.ndim else x.array[...]
-    return _as_view_of(record(op, result, (x,), backward), x)
+    return _as_view_of(record(op, result, (x,), backward, attrs={"perm": permutation}), x)
 
 
 @operation(function=True, method=True)
@@ -347,7 +347,8 @@ def repeat(input, *sizes):
         if not sizes:
             return grad
         return grad.reshape(tiles_by_size).sum(dim=tile_axes).reshape(shape)
-    return record("repeat", x.device.xp.tile(x.array, sizes), (x,), backward)
+    return record("repeat", x.device.xp.tile(x.array, sizes), (x,), backward,
+                  attrs={"sizes": sizes})
 
 
 # -- reversing and selecting parts --------------------------------------------------------
@@ -367,7 +368,8 @@ def flip(input, *args, dims=None):
         return flip(grad, axes)
     # A copy, not numpy's negative-stride view: changing the result in place must not
     # change the input, as in PyTorch.
-    return record("flip", x.array[index + (Ellipsis,)].copy(), (x,), backward)
+    return record("flip", x.array[index + (Ellipsis,)].copy(), (x,), backward,
+                  attrs={"dims": axes})
 
 
 def _slice(input, dim, start, stop, op="slice"):
@@ -380,7 +382,8 @@ def _slice(input, dim, start, stop, op="slice"):
     shape = tuple(x.shape)
     def backward(ctx, grad):
         return _slice_backward(grad, shape, dim, start, stop)
-    return _as_view_of(record(op, x.array[index], (x,), backward), x)
+    return _as_view_of(record(op, x.array[index], (x,), backward,
+                              attrs={"dim": dim, "start": start, "stop": stop}), x)
 
 
 def _slice_backward(input, shape, dim, start, stop):
@@ -403,7 +406,7 @@ def _select(input, dim, index, op="select"):
         return _select_backward(grad, shape, dim, index)
     # The Ellipsis keeps a 0-d result an array (a view) rather than a numpy scalar.
     result = x.array[(slice(None),) * dim + (index, Ellipsis)]
-    return _as_view_of(record(op, result, (x,), backward), x)
+    return _as_view_of(record(op, result, (x,), backward, attrs={"dim": dim, "index": index}), x)
 
 
 def _select_backward(input, shape, dim, index):
@@ -448,7 +451,8 @@ def tril(input, diagonal=0):
     diagonal = _int(diagonal, "diagonal", "tril")
     def backward(ctx, grad):
         return tril(grad, diagonal)
-    return record("tril", x.device.xp.tril(x.array, diagonal), (x,), backward)
+    return record("tril", x.device.xp.tril(x.array, diagonal), (x,), backward,
+                  attrs={"diagonal": diagonal})
 
 
 @operation(function=True, method=True)
@@ -462,7 +466,8 @@ def triu(input, diagonal=0):
     diagonal = _int(diagonal, "diagonal", "triu")
     def backward(ctx, grad):
         return triu(grad, diagonal)
-    return record("triu", x.device.xp.triu(x.array, diagonal), (x,), backward)
+    return record("triu", x.device.xp.triu(x.array, diagonal), (x,), backward,
+                  attrs={"diagonal": diagonal})
 
 
 # -- joining and cutting ------------------------------------------------------------------
@@ -523,7 +528,7 @@ def cat(tensors, dim=0):
                 grads.append(wrap(grad.device.xp.zeros((0,), dtype=grad.array.dtype),
                                   grad.device))
         return tuple(grads)
-    return record("cat", result, tuple(tensors), backward)
+    return record("cat", result, tuple(tensors), backward, attrs={"dim": d, "joined": joined})
 
 
 concat = alias(cat, 'concat')
@@ -549,7 +554,7 @@ def stack(tensors, dim=0):
         # one unbind (a single node for all the slices) rather than one select per input
         return tuple(piece if needed else None
                      for piece, needed in zip(unbind(grad, d), ctx.needs_input_grad))
-    return record("stack", result, tuple(tensors), backward)
+    return record("stack", result, tuple(tensors), backward, attrs={"dim": d})
 
 
 def _pieces(x, d, sizes, op):
@@ -565,7 +570,8 @@ def _pieces(x, d, sizes, op):
         start += size
     def backward(ctx, *grads):
         return cat(grads, d)
-    return tuple(_as_view_of(piece, x) for piece in record_many(op, results, (x,), backward))
+    return tuple(_as_view_of(piece, x) for piece in record_many(op, results, (x,), backward,
+                                                                attrs={"dim": d, "sizes": sizes}))
 
 
 @operation(function=True, method=True)
@@ -623,7 +629,8 @@ def unbind(input, dim=0):
     results = [x.array[(slice(None),) * d + (i, Ellipsis)] for i in range(x.shape[d])]
     def backward(ctx, *grads):
         return stack(grads, d)
-    return tuple(mark_view(piece, x) for piece in record_many("unbind", results, (x,), backward))
+    return tuple(mark_view(piece, x) for piece in record_many("unbind", results, (x,), backward,
+                                                              attrs={"dim": d}))
 
 
 # -- copies ---------------------------------------------------------------------------------

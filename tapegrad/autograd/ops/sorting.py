@@ -10,6 +10,7 @@ PyTorch's ``stable=True``). NaN counts as larger than every number, as in PyTorc
 from collections import namedtuple
 
 from ... import dtypes
+from ..tape import own_result
 from ..tensor import wrap
 from .indexing import gather_along
 from .declare import operation
@@ -105,7 +106,7 @@ def _reduced(op, result_type, x, axis, kept_index, keepdim):
     shape = kept_shape if keepdim else kept_shape[:axis] + kept_shape[axis + 1:]
     indices = wrap(kept_index.reshape(shape), x.device)
     values = gather_along(op, x, axis, kept_index, (indices,))
-    return result_type(values if keepdim else values.reshape(shape), indices)
+    return result_type(values if keepdim else own_result(values.reshape(shape)), indices)
 
 
 def _kth_smallest(xp, a, kth, axis):

@@ -11,6 +11,7 @@ import numbers
 from ... import dtypes
 from ...autograd import grad_mode
 from ...autograd.ops.arithmetic import where
+from ...autograd.tape import own_result
 from ...autograd.tensor import Tensor, wrap
 
 
@@ -86,7 +87,10 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
             raise TypeError(f"embedding: max_norm must be a number, got {max_norm!r}")
         with grad_mode.no_grad():
             _renorm_rows(weight, input, max_norm, norm_type)
-    output = weight[input]
+    if input.ndim == 0:   # one row, as a new tensor (weight[i] would be a view of the table)
+        output = own_result(weight[input.reshape(1)].reshape(weight.shape[1:]))
+    else:
+        output = weight[input]
     if not output.requires_grad:
         return output
     if scale_grad_by_freq:

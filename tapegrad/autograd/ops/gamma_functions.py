@@ -1,0 +1,77 @@
+"""The gamma function's family: ``lgamma``, ``digamma``, ``polygamma``.
+
+    lgamma x = ln |Γ(x)|,   digamma x = ψ(x) = d/dx ln Γ(x),   polygamma(n, x) = ψ⁽ⁿ⁾(x)
+
+Each is the derivative of the one before, so the backward of one is the next:
+d lgamma/dx = ψ(x), dψ/dx = ψ⁽¹⁾(x), dψ⁽ⁿ⁾/dx = ψ⁽ⁿ⁺¹⁾(x), and derivatives of any order
+follow. They are what the densities and entropies of the Gamma, Beta and Dirichlet
+families are made of.
+
+numpy has none of them: on the cpu they are numba ufuncs (``kernels/cpu/gamma_functions.py``,
+compiled on first use, cached on disk); on a GPU, ``cupyx.scipy.special``'s ``gammaln``,
+``digamma`` and ``polygamma``.
+"""
+from ..tape import record
+from .declare import operation
+from .pointwise import _float_input
+
+
+def _cpu_kernels():
+    """(lgamma, digamma, polygamma) as numpy ufuncs: numba compiles them on first use."""
+    from ...kernels.cpu import gamma_functions as kernels
+    return kernels.lgamma, kernels.digamma, kernels.polygamma
+
+
+def _apply(xp, a, cpu_index, gpu_name, *leading):
+    """One of the three functions on array ``a`` (after ``leading`` integer arguments)."""
+    if xp.__name__ == "cupy":
+        import cupyx.scipy.special  # only where cupy is installed
+        return getattr(cupyx.scipy.special, gpu_name)(*leading, a)
+    kernel = _cpu_kernels()[cpu_index]
+    if a.dtype.itemsize < 4:   # float16: computed in float32, given back in float16
+        return xp.asarray(kernel(*leading, a.astype("float32"))).astype(a.dtype)
+    return xp.asarray(kernel(*leading, a))   # (a 0-d input gives a numpy scalar: made an array)
+
+
+@operation(function=True, method=True)
+def lgamma(input):
+    """y = ln |Γ(x)|;  dy/dx = ψ(x)"""
+    x = _float_input("lgamma", input)
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        return grad * digamma(x)
+    return record("lgamma", _apply(x.device.xp, x.array, 0, "gammaln"), (x,), backward, save=(x,))
+
+
+@operation(function=True, method=True)
+def digamma(input):
+    """y = ψ(x) = Γ'(x)/Γ(x);  dy/dx = ψ⁽¹⁾(x)
+
+    ψ(0) = -inf, and NaN at the negative integers, as in PyTorch."""
+    x = _float_input("digamma", input)
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        return grad * polygamma(1, x)
+    return record("digamma", _apply(x.device.xp, x.array, 1, "digamma"), (x,), backward,
+                  save=(x,))
+
+
+@operation(function=True)
+def polygamma(n, input):
+    """y = ψ⁽ⁿ⁾(x), the n-th derivative of ψ;  dy/dx = ψ⁽ⁿ⁺¹⁾(x)"""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise RuntimeError(f"polygamma: n must be a non-negative integer, got {n!r}")
+    x = _float_input("polygamma", input)
+    if n == 0:
+        return digamma(x)
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        return grad * polygamma(n + 1, x)
+    return record("polygamma", _apply(x.device.xp, x.array, 2, "polygamma", n), (x,), backward,
+                  save=(x,))
+
+
+@operation(method="polygamma", composite=True)
+def polygamma_method(input, n):
+    """x.polygamma(n) is polygamma(n, x): PyTorch's method takes n first too."""
+    return polygamma(n, input)

@@ -1,0 +1,116 @@
+"""ψ, ψ⁽ⁿ⁾ and ln Γ as numpy ufuncs (numba), and the derivative of a Gamma sample.
+
+ψ and ψ⁽ⁿ⁾ use the recurrence ψ⁽ⁿ⁾(x) = ψ⁽ⁿ⁾(x + 1) - (-1)ⁿ n!/xⁿ⁺¹ to move x up to where
+the asymptotic series in the Bernoulli numbers B₂ₖ is accurate to float64.
+
+``gamma_sample_grad(x, a)`` is dx/da for a sample x of Gamma(a, 1) with its uniform noise
+u = P(a, x) held fixed (P the regularised lower incomplete gamma function): implicit
+differentiation of P(a, x) = u gives dx/da = -(∂P/∂a) / (∂P/∂x). With the series
+P(a, x) = Σₙ e⁻ˣ xᵃ⁺ⁿ / Γ(a + n + 1) and ∂P/∂x = xᵃ⁻¹ e⁻ˣ / Γ(a), that is
+
+    dx/da = -Σₙ wₙ (ln x - ψ(a + n + 1)),   wₙ = xⁿ⁺¹ Γ(a) / Γ(a + n + 1)
+
+The weights peak near n = x - a and fall off on both sides (wₙ₊₁ = wₙ x / (a + n + 1)), so
+the sum starts at the peak and walks outwards until the terms no longer count: about
+ten standard deviations, O(√x) terms, of a sum without cancellation near the bulk.
+"""
+import math
+
+from numba import njit, vectorize
+
+# B₂, B₄, …, B₁₆
+BERNOULLI = (1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6, -3617 / 510)
+
+
+@njit(cache=True)
+def digamma_scalar(x):
+    if x == 0.0:
+        return -math.inf if math.copysign(1.0, x) > 0 else math.inf
+    result = 0.0
+    if x < 0.0:
+        if x == math.floor(x):
+            return math.nan   # a pole of Γ
+        # reflection: ψ(x) = ψ(1 - x) - π / tan(πx)  (not a recursive call: numba's cache
+        # cannot reload recursive functions)
+        result = -math.pi / math.tan(math.pi * x)
+        x = 1.0 - x
+    while x < 10.0:          # ψ(x) = ψ(x + 1) - 1/x
+        result -= 1.0 / x
+        x += 1.0
+    # ψ(x) ~ ln x - 1/(2x) - Σₖ B₂ₖ / (2k x²ᵏ)
+    inv2 = 1.0 / (x * x)
+    power, series = 1.0, 0.0
+    for k in range(1, len(BERNOULLI) + 1):
+        power *= inv2
+        series += BERNOULLI[k - 1] / (2 * k) * power
+    return result + math.log(x) - 0.5 / x - series
+
+
+@njit(cache=True)
+def polygamma_scalar(n, x):
+    if n == 0:
+        return digamma_scalar(x)
+    if x <= 0.0 and x == math.floor(x):
+        return math.nan
+    sign = 1.0 if n % 2 == 1 else -1.0          # (-1)ⁿ⁺¹
+    n_factorial = math.gamma(n + 1.0)
+    result = 0.0
+    while x < 20.0 + n:      # ψ⁽ⁿ⁾(x) = ψ⁽ⁿ⁾(x + 1) + (-1)ⁿ⁺¹ n!/xⁿ⁺¹
+        result += sign * n_factorial / x ** (n + 1)
+        x += 1.0
+    # ψ⁽ⁿ⁾(x) ~ (-1)ⁿ⁺¹ [(n-1)!/xⁿ + n!/(2xⁿ⁺¹) + Σₖ B₂ₖ (2k+n-1)!/((2k)! x²ᵏ⁺ⁿ)]
+    series = math.gamma(n * 1.0) / x ** n + n_factorial / (2.0 * x ** (n + 1))
+    for k in range(1, len(BERNOULLI) + 1):
+        series += (BERNOULLI[k - 1] * math.exp(math.lgamma(2.0 * k + n) - math.lgamma(2.0 * k + 1))
+                   / x ** (2 * k + n))
+    return result + sign * series
+
+
+@vectorize(["float32(float32)", "float64(float64)"], cache=True)
+def lgamma(x):
+    return math.lgamma(x)
+
+
+@vectorize(["float32(float32)", "float64(float64)"], cache=True)
+def digamma(x):
+    return digamma_scalar(x)
+
+
+@vectorize(["float32(int64, float32)", "float64(int64, float64)"], cache=True)
+def polygamma(n, x):
+    return polygamma_scalar(n, x)
+
+
+@vectorize(["float64(float64, float64)"], cache=True)
+def gamma_sample_grad(x, a):
+    """dx/da for x ~ Gamma(a, 1), the noise held fixed (see the module docstring)."""
+    if x <= 0.0 or math.isinf(x):
+        return 0.0
+    log_x = math.log(x)
+    peak = max(0.0, math.floor(x - a))
+    log_w_peak = (peak + 1.0) * log_x + math.lgamma(a) - math.lgamma(a + peak + 1.0)
+    psi_peak = digamma_scalar(a + peak + 1.0)
+    total, weights = 0.0, 0.0
+    # upwards from the peak: wₙ₊₁ = wₙ x/(a+n+1), ψ(a+n+2) = ψ(a+n+1) + 1/(a+n+1)
+    n, log_w, psi = peak, log_w_peak, psi_peak
+    for _ in range(1_000_000):
+        w = math.exp(log_w)
+        total += w * (log_x - psi)
+        weights += w
+        if w < 1e-17 * weights and n > x - a:
+            break
+        psi += 1.0 / (a + n + 1.0)
+        n += 1.0
+        log_w += log_x - math.log(a + n)
+    # downwards: wₙ₋₁ = wₙ (a+n)/x, ψ(a+n) = ψ(a+n+1) - 1/(a+n)
+    n, log_w, psi = peak, log_w_peak, psi_peak
+    while n > 0.0:
+        log_w += math.log(a + n) - log_x
+        psi -= 1.0 / (a + n)
+        n -= 1.0
+        w = math.exp(log_w)
+        total += w * (log_x - psi)
+        weights += w
+        if w < 1e-17 * weights:
+            break
+    return -total

@@ -1,0 +1,122 @@
+"""Values as TensorBoard ``Summary`` records (protocol buffers from the tensorboard package).
+
+An event file is a sequence of ``Event`` records, each with a wall time, a step and one
+``Summary``; a ``Summary`` holds tagged values. TensorBoard's dashboards pick them up by kind:
+``simple_value`` (scalars), ``histo`` (histograms), ``image`` (PNG bytes), and tensors
+marked with a plugin name (text, new-style scalars).
+"""
+import numpy as np  # summaries are host-side data
+
+from tensorboard.compat.proto.summary_pb2 import HistogramProto, Summary, SummaryMetadata
+from tensorboard.compat.proto.tensor_pb2 import TensorProto
+from tensorboard.compat.proto.tensor_shape_pb2 import TensorShapeProto
+from tensorboard.plugins.text.plugin_data_pb2 import TextPluginData
+
+from ...autograd.tensor import Tensor
+from ...creation import from_numpy
+from ...vision.io import encode_png  # tapegrad's own PNG writer
+
+
+def host_array(values):
+    """A tensor, array, list or number as a host numpy array (a tensor is detached first)."""
+    if isinstance(values, Tensor):
+        return values.detach().cpu().numpy()
+    return np.asarray(values)
+
+
+def scalar_value(value, tag):
+    """One number from a Python number, a 0-d (or one-element) tensor or array."""
+    array = host_array(value)
+    if array.size != 1:
+        raise ValueError(f"add_scalar: {tag!r} needs a single number, got an array of shape "
+                         f"{array.shape}")
+    return array.reshape(()).item()
+
+
+def scalar(tag, value, new_style=False, double_precision=False):
+    """A scalar: ``simple_value`` (float32), or with ``new_style`` a 0-d tensor for the scalars
+    plugin (float64 with ``double_precision``)."""
+    if not new_style:
+        return Summary(value=[Summary.Value(tag=tag, simple_value=float(value))])
+    if double_precision:
+        tensor = TensorProto(dtype="DT_DOUBLE", double_val=[value])  # no shape: a scalar
+    else:
+        tensor = TensorProto(dtype="DT_FLOAT", float_val=[value])
+    metadata = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(plugin_name="scalars"))
+    return Summary(value=[Summary.Value(tag=tag, tensor=tensor, metadata=metadata)])
+
+
+def exponential_bins():
+    """TensorBoard's default bucket edges: ±1e-12 · 1.1^k up to ±1e20, and 0."""
+    positive, edge = [], 1e-12
+    while edge < 1e20:
+        positive.append(edge)
+        edge *= 1.1
+    return [-e for e in reversed(positive)] + [0.0] + positive
+
+
+def histogram(tag, values, bins, max_bins=None):
+    """The histogram of ``values`` over ``bins`` (numpy's: a count, edges or a rule's name).
+
+    TensorBoard reads bucket i as the count in (bucket_limit[i-1], bucket_limit[i]], so only
+    the span of non-empty bins is kept, led by one empty bucket whose right edge is where
+    the span starts. With ``max_bins``, groups of ⌊bins / max_bins⌋ neighbouring bins merge
+    (PyTorch's rule, which can leave a few more than ``max_bins``).
+    """
+    values = host_array(values).astype(np.float64).reshape(-1)
+    if values.size == 0:
+        raise ValueError(f"add_histogram: {tag!r} has no values")
+    if not np.isfinite(values).all():
+        raise ValueError(f"add_histogram: {tag!r} holds NaN or infinite values")
+    counts, edges = np.histogram(values, bins=bins)
+    if max_bins is not None and len(counts) > max_bins:
+        group = len(counts) // max_bins
+        counts = np.pad(counts, (0, -len(counts) % group)).reshape(-1, group).sum(axis=1)
+        edges = np.append(edges[:-1:group], edges[-1])
+    nonzero = np.flatnonzero(counts)
+    first, last = nonzero[0], nonzero[-1]
+    # Right edges of bins first-1 … last; bin first-1 (or a blank one) opens the span.
+    kept_counts = np.concatenate([[0], counts[first:last + 1]])
+    right_edges = edges[first:last + 2]
+    proto = HistogramProto(min=values.min(), max=values.max(), num=values.size,
+                           sum=values.sum(), sum_squares=values.dot(values),
+                           bucket_limit=right_edges.tolist(), bucket=kept_counts.tolist())
+    return Summary(value=[Summary.Value(tag=tag, histo=proto)])
+
+
+def hwc_image(image, dataformats):
+    """An image laid out as ``dataformats`` ("CHW", "HWC", "HW") as 8-bit (H, W, C), C = 3
+    or 4: floats in [0, 1] are scaled by 255 and truncated, uint8 is kept; gray is repeated."""
+    array = host_array(image)
+    dataformats = dataformats.upper()
+    if sorted(dataformats) not in (sorted("CHW"), sorted("HW")) or array.ndim != len(dataformats):
+        raise ValueError(f"add_image: dataformats {dataformats!r} does not describe an image of "
+                         f"shape {array.shape} (use 'CHW', 'HWC' or 'HW')")
+    array = array.transpose([dataformats.index(axis) for axis in "HWC" if axis in dataformats])
+    if array.ndim == 2:
+        array = array[:, :, None]
+    if array.shape[2] == 1:
+        array = np.repeat(array, 3, axis=2)
+    if array.shape[2] not in (3, 4):
+        raise ValueError(f"add_image: an image has 1, 3 or 4 channels, got {array.shape[2]}")
+    if array.dtype != np.uint8:
+        array = (array.astype(np.float32) * 255).clip(0, 255).astype(np.uint8)
+    return np.ascontiguousarray(array)
+
+
+def image(tag, hwc):
+    """An 8-bit (H, W, C) image as a PNG-encoded ``Summary.Image``."""
+    height, width, channels = hwc.shape
+    png = encode_png(from_numpy(np.ascontiguousarray(hwc.transpose(2, 0, 1)))).numpy().tobytes()
+    return Summary(value=[Summary.Value(tag=tag, image=Summary.Image(
+        height=height, width=width, colorspace=channels, encoded_image_string=png))])
+
+
+def text(tag, text_string):
+    """A string for the text dashboard (markdown), under ``tag + "/text_summary"``."""
+    metadata = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(
+        plugin_name="text", content=TextPluginData(version=0).SerializeToString()))
+    tensor = TensorProto(dtype="DT_STRING", string_val=[text_string.encode("utf-8")],
+                         tensor_shape=TensorShapeProto(dim=[TensorShapeProto.Dim(size=1)]))
+    return Summary(value=[Summary.Value(tag=tag + "/text_summary", metadata=metadata,
+                                        tensor=tensor)])

@@ -1,0 +1,106 @@
+"""lgamma, digamma and polygamma (tapegrad/autograd/ops/gamma_functions.py): gradients and
+second derivatives against finite differences, values against closed forms (and PyTorch
+when it is installed), dtypes and errors."""
+import math
+
+import numpy as np
+import pytest
+
+import tapegrad as tg
+from tapegrad.autograd.ops.gamma_functions import digamma, lgamma, polygamma
+
+from ..support import Case, leaf, noncontiguous, positive
+
+EULER = 0.5772156649015329
+ZETA3 = 1.2020569031595942
+
+CASES = [
+    Case("lgamma", lgamma, [positive(3, 4)]),
+    Case("lgamma", lgamma, [noncontiguous(3, 2, low=0.2, high=4.0)], name="noncontiguous"),
+    Case("lgamma", lgamma, [leaf(4, low=-0.9, high=-0.1)], name="negative"),
+    Case("lgamma", lgamma, [leaf(low=20.0, high=30.0)], name="large"),
+    Case("digamma", digamma, [positive(3, 4)]),
+    Case("digamma", digamma, [noncontiguous(2, 3, low=0.3, high=15.0)], name="noncontiguous"),
+    Case("digamma", digamma, [leaf(4, low=-2.9, high=-2.1)], name="negative"),
+    Case("polygamma", lambda x: polygamma(1, x), [positive(3, 4)], name="n=1"),
+    Case("polygamma", lambda x: polygamma(2, x), [leaf(5, low=0.5, high=30.0)], name="n=2"),
+    Case("polygamma", lambda x: polygamma(3, x), [noncontiguous(2, 3, low=0.5, high=3.0)],
+         name="n=3-noncontiguous"),
+    Case("polygamma", lambda x: x.polygamma(1), [leaf(3, low=-0.9, high=-0.1)],
+         name="method-negative"),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=repr)
+def test_gradcheck(case):
+    case.check()
+
+
+def f64(values):
+    return tg.tensor(values, dtype=tg.float64)
+
+
+def test_lgamma_matches_math_lgamma():
+    values = [0.01, 0.5, 1.0, 2.0, 3.7, 10.0, 171.5, 1e5, -0.5, -2.3]
+    np.testing.assert_allclose(lgamma(f64(values)).numpy(), [math.lgamma(v) for v in values],
+                               rtol=1e-14)
+
+
+def test_digamma_closed_forms():
+    # ψ(1) = -γ, ψ(1/2) = -γ - 2 ln 2, ψ(n) = H(n-1) - γ, ψ(x + 1) = ψ(x) + 1/x
+    out = digamma(f64([1.0, 0.5, 5.0, -0.5, 1e6])).numpy()
+    expected = [-EULER, -EULER - 2 * math.log(2), 1 + 1 / 2 + 1 / 3 + 1 / 4 - EULER,
+                -EULER - 2 * math.log(2) + 2, math.log(1e6) - 0.5e-6 - 1 / 12e12]
+    np.testing.assert_allclose(out, expected, rtol=1e-13)
+
+
+def test_digamma_at_its_poles_as_pytorch():
+    assert digamma(f64([0.0])).item() == -math.inf
+    assert math.isnan(digamma(f64([-2.0])).item())
+
+
+def test_polygamma_closed_forms():
+    # ψ⁽¹⁾(1) = π²/6, ψ⁽¹⁾(1/2) = π²/2, ψ⁽²⁾(1) = -2ζ(3), ψ⁽³⁾(1) = π⁴/15
+    np.testing.assert_allclose(polygamma(1, f64([1.0, 0.5])).numpy(),
+                               [math.pi ** 2 / 6, math.pi ** 2 / 2], rtol=1e-13)
+    assert polygamma(2, f64(1.0)).item() == pytest.approx(-2 * ZETA3, rel=1e-13)
+    assert polygamma(3, f64(1.0)).item() == pytest.approx(math.pi ** 4 / 15, rel=1e-13)
+    # the recurrence ψ⁽ⁿ⁾(x + 1) = ψ⁽ⁿ⁾(x) + (-1)ⁿ n!/xⁿ⁺¹ holds where it is not used directly
+    x = f64([25.3, -1.7])
+    for n in (1, 2, 4):
+        np.testing.assert_allclose(polygamma(n, x + 1).numpy(),
+                                   polygamma(n, x).numpy() + (-1) ** n * math.factorial(n)
+                                   / x.numpy() ** (n + 1), rtol=1e-12)
+
+
+def test_polygamma_of_order_zero_is_digamma():
+    x = f64([0.3, 4.0])
+    assert polygamma(0, x).tolist() == digamma(x).tolist()
+
+
+def test_against_pytorch():
+    torch = pytest.importorskip("torch")
+    x = np.linspace(-3.7, 40.0, 101)
+    t = torch.tensor(x)
+    np.testing.assert_allclose(lgamma(f64(x)).numpy(), torch.lgamma(t).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(digamma(f64(x)).numpy(), torch.digamma(t).numpy(), rtol=1e-9,
+                               atol=1e-12)
+    positive_x = x[x > 0]
+    for n in (1, 2, 3):
+        np.testing.assert_allclose(polygamma(n, f64(positive_x)).numpy(),
+                                   torch.polygamma(n, torch.tensor(positive_x)).numpy(),
+                                   rtol=1e-9)
+
+
+def test_dtypes_follow_the_input_and_integers_become_float32():
+    assert lgamma(tg.tensor([1.5, 2.5])).dtype == tg.float32
+    assert digamma(tg.tensor([1.5], dtype=tg.float16)).dtype == tg.float16
+    assert polygamma(1, tg.tensor([1, 2])).dtype == tg.float32
+    assert lgamma(tg.tensor(3.0)).shape == ()
+
+
+def test_polygamma_refuses_a_bad_order():
+    with pytest.raises(RuntimeError, match="polygamma: n must be a non-negative integer, got -1"):
+        polygamma(-1, tg.ones(2))
+    with pytest.raises(TypeError, match="digamma: expected a Tensor, got list"):
+        digamma([1.0])
