@@ -29,8 +29,6 @@ short, int, long = int16, int32, int64
 # The operations, with PyTorch's names: tg.add, tg.exp, tg.sum, tg.matmul, … (each
 # operation declares whether it is one: autograd/ops/declare.py)
 globals().update(_top_level_functions())
-
+from . import functional  # noqa: E402  (torch.functional: einsum, split, …)
 
 __version__ = "0.1.0"
-
-from . import functional  # noqa: E402  (torch.functional: einsum, split, … defined above)
