@@ -38,6 +38,9 @@ class AliasModule(types.ModuleType):
 
     def __getattr__(self, name):
         # only called for names not in this module's own __dict__ (that is, nearly all)
+        if name == "__all__":  # ``from torch.x import *``: what each of its modules exports
+            return sorted({n for t in self._tapegrad_targets
+                           for n in getattr(t, "__all__", [n for n in dir(t) if n[0] != "_"])})
         child = f"{self.__name__}.{name}"
         for target in self._tapegrad_targets:
             value = getattr(target, name, _ABSENT)

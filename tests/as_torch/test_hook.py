@@ -113,3 +113,11 @@ def test_uninstall_forgets_the_aliases(torch_as_tapegrad):
     as_torch.uninstall()
     assert not any(isinstance(m, as_torch.AliasModule) for m in sys.modules.values())
     assert not as_torch.installed()
+
+
+def test_star_imports_give_tapegrads_public_names(torch_as_tapegrad):
+    namespace = {}
+    exec("from torch.nn import *\nfrom torch.nn.modules.activation import *", namespace)
+    assert namespace["Linear"] is tg.nn.Linear
+    assert namespace["MultiheadAttention"] is tg.nn.MultiheadAttention
+    assert namespace["ReLU"] is tg.nn.ReLU
