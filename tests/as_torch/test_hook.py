@@ -17,6 +17,13 @@ def test_torch_names_are_tapegrads_objects_not_copies(torch_as_tapegrad):
     assert nn.Module is tg.nn.Module and F.relu is tg.nn.functional.relu
     assert DataLoader is tg.data.DataLoader and torch.optim.SGD is tg.optim.SGD
     assert torch.cuda.is_available is tg.cuda.is_available
+    import torch.multiprocessing as mp
+    from torch.distributions import Categorical
+    assert mp.Process is tg.multiprocessing.Process and Categorical is tg.distributions.Categorical
+    assert torch.accelerator.is_available is tg.accelerator.is_available
+    assert torch.autograd.Variable is tg.autograd.Variable and torch.finfo is tg.finfo
+    from torch.functional import einsum
+    assert einsum is tg.einsum
     assert isinstance(torch.ones(2), tg.Tensor)
 
 
@@ -32,6 +39,8 @@ def test_torchvision_datasets_and_transforms_are_tapegrad_data(torch_as_tapegrad
     from torchvision import datasets, transforms
     assert datasets.MNIST is tg.data.MNIST and torchvision.datasets.CIFAR10 is tg.data.CIFAR10
     assert transforms.Normalize is tg.data.transforms.Normalize
+    from torchvision import models, utils
+    assert models.resnet18 is tg.vision.models.resnet18 and utils.save_image is tg.vision.utils.save_image
 
 
 def test_pytorchs_module_paths_resolve_for_pickled_class_references(torch_as_tapegrad):
@@ -39,6 +48,10 @@ def test_pytorchs_module_paths_resolve_for_pickled_class_references(torch_as_tap
     from torch.nn.modules.batchnorm import BatchNorm2d
     from torch.nn.modules.container import Sequential
     from torch.nn.modules.linear import Linear
+    from torch.nn.modules.transformer import TransformerEncoderLayer
+    from torchvision.models.resnet import ResNet
+    assert TransformerEncoderLayer is tg.nn.TransformerEncoderLayer
+    assert ResNet is tg.vision.models.resnet.ResNet
     assert MultiheadAttention is tg.nn.MultiheadAttention and ReLU is tg.nn.ReLU
     assert Sequential is tg.nn.Sequential and Linear is tg.nn.Linear
     assert BatchNorm2d is tg.nn.BatchNorm2d
