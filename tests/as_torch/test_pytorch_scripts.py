@@ -64,7 +64,7 @@ CASES = [
          rf"Loss: {FLOAT} after 30 batches\n==> Learned function:\ty = [-+]\d"),
     Case("legendre_autograd_function.py", ["--steps", "30", "--log-interval", "10"],
          r"step 0 loss 461\.90.*step 29 loss 273\.91\d*\nResult: y = "),
-    Case("time_sequence_prediction.py", ["--steps", "1", "--waves", "6", "--length", "30",
+    Case("time_sequence_prediction.py", ["--steps", "1", "--waves", "6", "--length", "16",
                                          "--hidden", "8", "--future", "5",
                                          "--init-weights", "../init-time-sequence.npz"],
          rf"STEP:  0\nloss: {FLOAT}.*test loss: {FLOAT}\npredicted the next 5 points",
