@@ -12,6 +12,7 @@ What it cannot see: methods called on objects the script makes (``x.view(…)``,
 import ast
 import importlib
 import sys
+import types
 
 from . import install
 from .hook import lacks
@@ -23,7 +24,9 @@ NOT_CHECKED = ("not checked: methods called on tensors, modules and other object
 
 
 def resolve(dotted):
-    """The first prefix of the torch path ``dotted`` that tapegrad lacks, or None."""
+    """The first prefix of the torch path ``dotted`` that tapegrad lacks, or None.
+
+    Names are looked up through the import hook, which this installs in the process."""
     install()
     parts = dotted.split(".")
     try:
@@ -31,7 +34,7 @@ def resolve(dotted):
     except ImportError:
         return parts[0]
     for i, part in enumerate(parts[1:], start=1):
-        if isinstance(value, type(sys)):
+        if isinstance(value, types.ModuleType):
             try:
                 value = getattr(value, part)
                 continue
