@@ -42,6 +42,7 @@ TORCH_TO_TAPEGRAD = {
     "torch.distributions.uniform": ["tapegrad.distributions.uniform"],
     "torch.multiprocessing": ["tapegrad.multiprocessing"],
     "torch.distributed": ["tapegrad.distributed"],
+    "torch.distributed.run": ["tapegrad.distributed.run"],
     "torch.onnx": ["tapegrad.onnx"],
 
     "torch.nn": ["tapegrad.nn"],
@@ -50,6 +51,7 @@ TORCH_TO_TAPEGRAD = {
     "torch.nn.parameter": ["tapegrad.nn.parameter"],
     "torch.nn.parallel": ["tapegrad.nn.parallel"],
     "torch.nn.parallel.data_parallel": ["tapegrad.nn.parallel.data_parallel"],
+    "torch.nn.parallel.distributed": ["tapegrad.nn.parallel.distributed"],
     "torch.nn.utils": ["tapegrad.nn.utils"],
     "torch.nn.utils.clip_grad": ["tapegrad.nn.utils.clip_grad"],
     "torch.nn.utils.convert_parameters": ["tapegrad.nn.utils.convert_parameters"],
