@@ -43,6 +43,7 @@ TORCH_TO_TAPEGRAD = {
     "torch.multiprocessing": ["tapegrad.multiprocessing"],
     "torch.distributed": ["tapegrad.distributed"],
     "torch.distributed.run": ["tapegrad.distributed.run"],
+    "torch.distributed.nn": ["tapegrad.distributed.nn"],
     "torch.onnx": ["tapegrad.onnx"],
 
     "torch.nn": ["tapegrad.nn"],
