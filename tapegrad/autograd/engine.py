@@ -303,7 +303,7 @@ def _accumulate(tensor, g, create_graph, handed_out):
         array = g.array
         owner = _memory_owner(array)
         if id(owner) in handed_out or owner.size != array.size or not array.flags.c_contiguous:
-            array = g.device.xp.array(array, copy=True)  # shared, partial or strided: copy
+            array = g.device.xp.asarray(array, copy=True)  # shared, partial or strided: copy
             owner = array
         handed_out.add(id(owner))
         tensor._grad = wrap(array, g.device)

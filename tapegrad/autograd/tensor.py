@@ -63,7 +63,7 @@ def array_from_data(data, dtype, device):
             if dtype.is_floating_point:  # Python floats become the default dtype, not float64
                 dtype = dtypes.get_default_dtype()
         array = backend.to_device(array, device)
-    return device.xp.array(array, dtype=dtype.numpy, copy=True)
+    return device.xp.asarray(array, dtype=dtype.numpy, copy=True)
 
 
 class Tensor:
@@ -281,7 +281,7 @@ class Tensor:
         if self.device.type != "cpu":
             raise TypeError(f"numpy() on a tensor on {self.device}: copy it to the host first "
                             f"with tensor.cpu().numpy()")
-        return self.array
+        return backend.to_numpy(self.array)   # (the array itself, for numpy arrays)
 
     def share_memory_(self):
         """Move the values of this cpu tensor into shared memory, in place, so that the

@@ -277,11 +277,8 @@ def _getitem(g, e):
     arrays = [i for i in items if isinstance(i, (Tensor, list, np.ndarray))]
     if len(arrays) > 1:
         raise ExportError("'getitem' with more than one index tensor or list cannot be exported")
-    advanced = [k for k, i in enumerate(items)
-                if isinstance(i, (Tensor, list, np.ndarray)) or _is_int(i)]
-    if arrays and advanced and advanced != list(range(advanced[0], advanced[-1] + 1)):
-        raise ExportError("'getitem' with an index tensor and an int separated by a slice "
-                          "moves dims to the front (numpy's rule); it cannot be exported")
+    # (An int selects first and an index tensor gathers where it stands, as in PyTorch, so
+    # the Gathers below, left to right, give x[1, :, index] its PyTorch shape.)
     value, axis = g.value(x), 0
     for item in items:
         if item is Ellipsis:

@@ -77,8 +77,7 @@ def rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False
         view = numpy.ndarray(size, storage.array.dtype, buffer=storage.array,
                              offset=storage_offset * itemsize, strides=strides)
     else:
-        view = storage.device.xp.lib.stride_tricks.as_strided(
-            storage.array[storage_offset:], shape=size, strides=strides)
+        view = storage.device.xp.as_strided(storage.array[storage_offset:], size, strides)
     tensor = wrap(view, storage.device)
     if _checked_flag(requires_grad, "requires_grad"):
         _check_can_require_grad(storage.dtype)

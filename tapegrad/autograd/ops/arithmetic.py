@@ -83,7 +83,7 @@ def div(input, other, rounding_mode=None):
     if not x.dtype.is_floating_point:  # true division of integers gives floats, as in PyTorch
         from ...dtypes import get_default_dtype
         x, y = x.to(get_default_dtype()), y.to(get_default_dtype())
-    z = _broadcast("div", x.device.xp.true_divide, x, y)
+    z = _broadcast("div", x.device.xp.divide, x, y)
     x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
         y_saved, x_saved = ctx.saved_tensors
@@ -108,7 +108,7 @@ def pow(input, exponent):
     else:
         x, y = promote("pow", input, exponent)
     xp = x.device.xp
-    z = _broadcast("pow", xp.power, x, y)
+    z = _broadcast("pow", xp.pow, x, y)
     x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
         x_saved, y_saved, z_saved = ctx.saved_tensors
@@ -133,7 +133,7 @@ def _pow_scalar(x, exponent):
     if exponent == 2:
         z = xp.square(x.array)
     else:
-        z = xp.power(x.array, xp.asarray(exponent, dtype=x.array.dtype))
+        z = xp.pow(x.array, xp.asarray(exponent, dtype=x.array.dtype))
     def backward(ctx, grad):
         x_saved, = ctx.saved_tensors
         if exponent == 0:  # x⁰ = 1 everywhere, also at x = 0 where 0·x⁻¹ would give nan
@@ -332,4 +332,4 @@ def bitwise_xor(input, other):
 
 @operation(function=True, method=True, differentiable=False)
 def bitwise_not(input):
-    return wrap(input.device.xp.invert(input.array), input.device)
+    return wrap(input.device.xp.bitwise_invert(input.array), input.device)

@@ -91,7 +91,7 @@ def _ufunc_inplace(target, op, ufunc_name, other):
     else:
         return None
     target_kind = target.dtype.category
-    if other_kind > target_kind or (ufunc_name == "true_divide" and target_kind < 2):
+    if other_kind > target_kind or (ufunc_name == "divide" and target_kind < 2):
         return None  # the result would not fit the target's dtype
     shape = target.array.shape
     other_shape = getattr(other, "shape", ())
@@ -138,7 +138,7 @@ def mul_(input, other):
 @operation(method=True, composite=True)
 def div_(input, other):
     if not _records(input, other):
-        done = _ufunc_inplace(input, "div_", "true_divide", other)
+        done = _ufunc_inplace(input, "div_", "divide", other)
         if done is not None:
             return done
     from .arithmetic import div

@@ -238,7 +238,7 @@ def outer(input, vec2):
     if x.ndim != 1 or y.ndim != 1:
         raise RuntimeError(f"outer: expected two 1-D tensors, got shapes {_shape(x)} and "
                            f"{_shape(y)}")
-    z = x.device.xp.outer(x.array, y.array)
+    z = x.device.xp.linalg.outer(x.array, y.array)
 
     def backward(ctx, grad):
         x, y = ctx.saved_tensors

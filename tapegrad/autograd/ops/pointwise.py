@@ -4,7 +4,6 @@ Each function computes f on the backend array, and beside it, `backward` returns
 incoming gradient times f'. The backward uses tensor operations, so it can itself be
 recorded (``create_graph=True``) and differentiated again.
 """
-from contextlib import nullcontext
 
 from ..tape import OUTPUT, record
 from ..tensor import Tensor, wrap
@@ -162,7 +161,7 @@ def sigmoid(input):
     if x.array.dtype.itemsize >= 4:
         # Four passes. Where e⁻ˣ overflows (x < -88 in float32), y is 0 and the true value is
         # below the smallest normal float anyway: no accuracy is lost, only numpy's warning.
-        with _overflow_allowed(xp):
+        with xp.errstate(over="ignore"):
             e = xp.exp(-x.array)
         e += 1
         y = xp.reciprocal(e, out=e) if e.ndim else xp.reciprocal(e)
@@ -187,11 +186,6 @@ def sigmoid_backward(grad, output):
         return (grad_z * (y * (1 - y)) if ctx.needs_input_grad[0] else None,
                 grad_z * g * (1 - 2 * y) if ctx.needs_input_grad[1] else None)
     return record("sigmoid_backward", z, (grad, output), backward, save=(grad, output))
-
-
-def _overflow_allowed(xp):
-    errstate = getattr(xp, "errstate", None)   # cupy never warns, and has no errstate
-    return errstate(over="ignore") if errstate else nullcontext()
 
 
 @operation(function=True, method=True)

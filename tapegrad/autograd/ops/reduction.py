@@ -10,7 +10,6 @@ As in PyTorch, an empty ``dim=()`` reduces every dimension (numpy reduces none).
 import builtins
 import operator
 from collections import namedtuple
-from contextlib import nullcontext
 
 from ..tape import OUTPUT, record
 from ..tensor import Tensor, wrap
@@ -95,13 +94,6 @@ def _require_nonempty(op, x, axes, dim):
                                    f"non-empty dimensions)")
             raise IndexError(f"{op}: cannot reduce dimension {a} of size 0 (tensor of shape "
                              f"{tuple(x.shape)}): the {op} of no elements is undefined")
-
-
-def _quiet(xp):
-    """Silence numpy's warnings for log(0) = -inf and -inf - (-inf) = nan, which here are
-    the intended answers (PyTorch does not warn); cupy never warns."""
-    errstate = getattr(xp, "errstate", None)
-    return errstate(divide="ignore", invalid="ignore") if errstate else nullcontext()
 
 
 # -- sums and averages ------------------------------------------------------------------------
@@ -378,7 +370,7 @@ def logsumexp(input, dim, keepdim=False):
     m = a.max(axis=axes, keepdims=True) if a.size else xp.zeros(kept_shape(shape, axes), a.dtype)
     # An infinite max is not subtracted: a row of -inf gives log 0 = -inf (not -inf - -inf = nan).
     m = xp.where(xp.isfinite(m), m, 0).astype(a.dtype, copy=False)
-    with _quiet(xp):
+    with xp.errstate(divide="ignore", invalid="ignore"):
         result = xp.log(xp.exp(a - m).sum(axis=axes, keepdims=True)) + m
     if not keepdim:
         result = result.reshape(tuple(s for i, s in enumerate(shape) if i not in axes))
@@ -398,7 +390,7 @@ def _shifted(op, input, dim, dtype):
     _require_float(op, x, "pass dtype=tapegrad.float32 or convert it with .float()")
     axes = single_dim(x, dim, op)
     a = x.array
-    with _quiet(x.device.xp):
+    with x.device.xp.errstate(divide="ignore", invalid="ignore"):
         shifted = a - a.max(axis=axes, keepdims=True) if a.size else a
     return x, axes, shifted
 
@@ -408,7 +400,7 @@ def softmax(input, dim, dtype=None):
     """yᵢ = e^{xᵢ} / Σₖ e^{xₖ} along ``dim``;  ∂L/∂xᵢ = yᵢ (gᵢ - Σₖ gₖ yₖ)"""
     x, axes, shifted = _shifted("softmax", input, dim, dtype)
     xp = x.device.xp
-    with _quiet(xp):
+    with xp.errstate(divide="ignore", invalid="ignore"):
         e = xp.exp(shifted)
         y = e / e.sum(axis=axes, keepdims=True)
     def backward(ctx, grad):
@@ -422,7 +414,7 @@ def log_softmax(input, dim, dtype=None):
     """yᵢ = xᵢ - log Σₖ e^{xₖ} along ``dim``;  ∂L/∂xᵢ = gᵢ - e^{yᵢ} Σₖ gₖ"""
     x, axes, shifted = _shifted("log_softmax", input, dim, dtype)
     xp = x.device.xp
-    with _quiet(xp):
+    with xp.errstate(divide="ignore", invalid="ignore"):
         y = shifted - xp.log(xp.exp(shifted).sum(axis=axes, keepdims=True))
     def backward(ctx, grad):
         y, = ctx.saved_tensors
@@ -455,7 +447,7 @@ def cumsum(input, dim, dtype=None):
     xp = x.device.xp
     out_dtype = "int64" if x.array.dtype.kind in "bui" else x.array.dtype   # as in PyTorch
     if axes:
-        result = xp.cumsum(x.array, axis=axes[0], dtype=out_dtype)
+        result = xp.cumulative_sum(x.array, axis=axes[0], dtype=out_dtype)
     else:   # a 0-d tensor is its own running sum
         result = x.array.astype(out_dtype, copy=True)
     def backward(ctx, grad):

@@ -1,38 +1,16 @@
 """Special functions: ``erf``, the error function (for the exact GELU).
 
-numpy has no erf, so the cpu forward is a numba ufunc over Python's ``math.erf``
-(compiled on first use, cached on disk); on a GPU, cupy's own ``cupyx.scipy.special.erf``.
-The backward is written with tensor operations, like every other op.
+The forward is the backend's ``erf`` (numpy has none: the cpu backend compiles one with
+numba; on a GPU it is cupy's own). The backward is written with tensor operations, like
+every other op.
 """
-import functools
 import math
 
 from ..tape import record
-from .pointwise import _float_input
 from .declare import operation
+from .pointwise import _float_input
 
 _TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
-
-
-@functools.cache
-def _cpu_erf():
-    """erf as a numpy ufunc (float32 and float64 loops), built by numba the first time."""
-    from numba import vectorize
-
-    @vectorize(["float32(float32)", "float64(float64)"], cache=True)
-    def erf_ufunc(x):
-        return math.erf(x)
-
-    return erf_ufunc
-
-
-def _erf_array(xp, a):
-    if xp.__name__ == "cupy":
-        import cupyx.scipy.special   # only where cupy is installed
-        return cupyx.scipy.special.erf(a)
-    if a.dtype.itemsize < 4:   # float16: computed in float32, given back in float16
-        return xp.asarray(_cpu_erf()(a.astype("float32"))).astype(a.dtype)
-    return xp.asarray(_cpu_erf()(a))   # (a 0-d input gives a numpy scalar: made an array again)
 
 
 @operation(function=True, method=True)
@@ -42,4 +20,4 @@ def erf(input):
     def backward(ctx, grad):
         x, = ctx.saved_tensors
         return grad * (-(x * x)).exp() * _TWO_OVER_SQRT_PI
-    return record("erf", _erf_array(x.device.xp, x.array), (x,), backward, save=(x,))
+    return record("erf", x.device.xp.erf(x.array), (x,), backward, save=(x,))

@@ -142,7 +142,7 @@ def input_grad(xp, grad, weight, window, grad_stamp=None):
         xp.matmul(w_t, dy.reshape(batch, groups, out_channels // groups, ho * width),
                   out=dcolumns)
         columns = dcolumns.reshape((batch, channels) + window.kernel + (ho, width))
-    if window.flat and xp.__name__ == "numpy":
+    if window.flat and xp.numba_cpu:
         return _col2im_flat(xp, columns, layout, batch, channels, window)
     columns = columns[..., :wo]
     if layout == "batched":

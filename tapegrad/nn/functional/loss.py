@@ -13,7 +13,6 @@ log_softmax (x - max x inside), binary_cross_entropy_with_logits through logsigm
 are finite and exact at logits of ±1e4.
 """
 import warnings
-from contextlib import nullcontext
 
 from ... import dtypes
 from ...autograd.ops.arithmetic import where
@@ -57,12 +56,6 @@ def _reduce(loss, reduction):
     return loss
 
 
-def _quiet(xp):
-    """0/0 is the intended nan (a mean over nothing, as PyTorch): no numpy warning for it."""
-    errstate = getattr(xp, "errstate", None)
-    return errstate(divide="ignore", invalid="ignore") if errstate else nullcontext()
-
-
 def _fits(shape, into):
     """True when an array of ``shape`` broadcasts to exactly ``into``."""
     return len(shape) <= len(into) and all(s in (1, t) for s, t in zip(shape[::-1], into[::-1]))
@@ -101,7 +94,7 @@ def _weighted_reduce(loss, weight, reduction, mean_over_weights):
         return _reduce(loss, reduction)
     loss = loss * weight
     if reduction == "mean" and mean_over_weights:
-        with _quiet(loss.device.xp):
+        with loss.device.xp.errstate(divide="ignore", invalid="ignore"):   # 0/0: the intended nan
             return loss.sum() / weight.sum()
     return _reduce(loss, reduction)
 
@@ -325,7 +318,7 @@ def _nll(op, log_probs, target, class_dim, weight, ignore_index, reduction, labe
     if reduction == "sum":
         return -picked.sum()
     if weight is not None:
-        with _quiet(device.xp):
+        with device.xp.errstate(divide="ignore", invalid="ignore"):
             return -(picked.sum() / target_weight.sum())
     counted = picked.numel() if ignored is None else int(ignored.numel() - ignored.array.sum())
     if counted == 0:
