@@ -319,12 +319,6 @@ class Tensor:
     def tolist(self):
         return backend.to_numpy(self.array).tolist()
 
-    def __format__(self, spec):
-        """``f"{loss:.4f}"`` formats a 0-d tensor's value, as PyTorch does."""
-        if self.array.ndim == 0:
-            return self.item().__format__(spec)
-        return object.__format__(self, spec)
-
     def __bool__(self):
         if self.array.size != 1:
             raise RuntimeError(f"the truth value of a tensor with {self.array.size} elements "

@@ -110,14 +110,6 @@ def test_assigned_grad_must_match_shape_and_dtype():
     assert x.grad.shape == (3,)
 
 
-def test_format_spec_formats_a_0d_tensors_value_as_pytorch_does():
-    assert f"{tg.tensor(2.0 / 3):.3f}" == "0.667" and "{:+.1f}".format(tg.tensor(-1.25)) == "-1.2"
-    assert f"{tg.tensor(7):04d}" == "0007"
-    assert f"{tg.ones(2)}" == str(tg.ones(2))
-    with pytest.raises(TypeError, match="unsupported format string"):
-        f"{tg.ones(2):.2f}"
-
-
 def test_repr_shows_values_and_grad_state():
     assert repr(tg.tensor([1.0, 2.0])) == "tensor([1., 2.])"
     assert "requires_grad=True" in repr(tg.ones(1, requires_grad=True))
