@@ -37,8 +37,11 @@ STANDARD = (
     "greater_equal", "isfinite", "isnan", "less", "less_equal", "log", "log1p", "logical_and",
     "logical_not", "logical_or", "maximum", "minimum", "multiply", "negative", "not_equal",
     "pow", "remainder", "round", "sign", "sin", "sqrt", "square", "subtract", "tanh", "trunc",
+    "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "bitwise_left_shift",
+    "bitwise_right_shift", "copysign", "cosh", "hypot", "log10", "log2", "logaddexp",
+    "logical_xor", "nextafter", "signbit", "sinh", "tan",
     # indexing, searching, sorting
-    "argmax", "argmin", "argsort", "nonzero", "take", "where",
+    "argmax", "argmin", "argsort", "nonzero", "searchsorted", "take", "where",
     # manipulation
     "broadcast_to", "concat", "expand_dims", "flip", "permute_dims", "stack", "tile",
     # statistics and utilities
@@ -69,6 +72,8 @@ EXTENSIONS = {
     "errstate": "silence floating-point warnings where inf and nan are the intended answer "
                 "(cupy never warns: a no-op there)",
     "float16": "half precision, which PyTorch has and the standard does not require",
+    "fmod": "the remainder with the dividend's sign, as C's fmod (torch.fmod); the standard's "
+            "remainder has the divisor's",
     "isclose": "elementwise closeness with rtol and atol (torch.isclose)",
     "isneginf": "-inf tests for attention masks in one call",
     "may_share_memory": "whether a result is a view of an input (autograd tracks views)",
@@ -147,7 +152,9 @@ def _missing(backend, name):
 # numpy 1.x and cupy 13 predate some of the standard's names: their older spelling
 OLDER_SPELLINGS = {"concat": "concatenate", "permute_dims": "transpose", "pow": "power",
                    "cumulative_sum": "cumsum", "bitwise_invert": "invert", "bool": "bool_",
-                   "round": "around"}
+                   "round": "around", "acos": "arccos", "acosh": "arccosh", "asin": "arcsin",
+                   "asinh": "arcsinh", "atan": "arctan", "atan2": "arctan2", "atanh": "arctanh",
+                   "bitwise_left_shift": "left_shift", "bitwise_right_shift": "right_shift"}
 
 
 def _standard_functions(module):
@@ -194,7 +201,8 @@ def _linalg(module):
 
 
 _SHARED_EXTENSIONS = ("argpartition", "argwhere", "ascontiguousarray", "bincount",
-                      "broadcast_shapes", "copyto", "diagonal", "einsum", "float16", "isclose",
+                      "broadcast_shapes", "copyto", "diagonal", "einsum", "float16", "fmod",
+                      "isclose",
                       "isneginf", "may_share_memory", "pad", "reciprocal", "swapaxes",
                       "take_along_axis", "unique", "unravel_index")
 

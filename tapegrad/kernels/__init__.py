@@ -8,7 +8,8 @@ arrays. Each function here asks that backend (``xp.is_gpu``, ``xp.numba_cpu``) w
 implementation to take:
 
 * numpy (cpu): ``kernels/cpu`` — im2col by stride tricks into reused workspaces, one
-  GEMM per product, numba loops where numpy would need a Python loop;
+  GEMM per product, numba loops where numpy would need a Python loop (and Winograd's
+  F(2×2, 3×3), on request: ``cpu/winograd.py``);
 * cupy (cuda): ``kernels/cuda`` (numba.cuda kernels) for convolution,
   unfold/fold and max pooling, with the same signatures; everything else (average
   pooling, index_add) runs the array code of ``kernels/cpu`` with ``kernels/generic.py``

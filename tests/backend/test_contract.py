@@ -87,10 +87,10 @@ def test_the_strict_backend_refuses_what_the_contract_lacks(strict_backend):
         a.searchsorted(1.0)                    # a method the contract does not list
     with pytest.raises(strict_numpy.OutsideTheContract, match="numpy.cumprod"):
         np.cumprod(a)                          # numpy called directly on a backend array
-    with pytest.raises(strict_numpy.OutsideTheContract, match="numpy.hypot"):
-        np.hypot(a, a)                         # a ufunc that is no operator
-    with pytest.raises(AttributeError, match="'hypot': it is not in tapegrad's backend contract"):
-        strict_backend.hypot
+    with pytest.raises(strict_numpy.OutsideTheContract, match="numpy.fmax"):
+        np.fmax(a, a)                          # a ufunc that is no operator
+    with pytest.raises(AttributeError, match="'fmax': it is not in tapegrad's backend contract"):
+        strict_backend.fmax
     assert len(strict_numpy.REFUSED) == 3
 
 

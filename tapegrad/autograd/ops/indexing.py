@@ -103,7 +103,7 @@ def _key_item(op, x, item, tensors):
         return _index_array(op, backend.to_device(item.array, x.device))
     if backend.is_array(item):
         return _index_array(op, backend.to_device(item, x.device))
-    if isinstance(item, (list, tuple)):
+    if isinstance(item, (list, tuple, range)):   # x[range(3)] is x[[0, 1, 2]]
         try:
             array = backend.host_array(item)
         except (TypeError, ValueError):
@@ -257,7 +257,29 @@ def getitem(input, index):
     This is ``Tensor.__getitem__``.
     """
     key, repeats, tensors = _index_key("getitem", input, index)
-    return _index("getitem", input, key, repeats, tensors, attrs={"index": index})
+    out = _index("getitem", input, key, repeats, tensors, attrs={"index": index})
+    if out.grad_fn is not None:
+        out.grad_fn.pytorch_name = _pytorch_name_of_reading(index)
+    return out
+
+
+def _pytorch_name_of_reading(index):
+    """PyTorch records x[index] as its last step: x[1:, 0] is a select of a slice."""
+    if isinstance(index, slice):   # x[:] too
+        return "SliceBackward0"
+    name = "AliasBackward0"
+    for part in index if isinstance(index, tuple) else (index,):
+        if part is Ellipsis or (isinstance(part, slice) and part == slice(None)):
+            continue
+        if part is None:
+            name = "UnsqueezeBackward0"
+        elif isinstance(part, slice):
+            name = "SliceBackward0"
+        elif isinstance(part, int) and not isinstance(part, bool):
+            name = "SelectBackward0"
+        else:   # index arrays, masks: one gather
+            return "IndexBackward0"
+    return name
 
 
 @operation(method="__setitem__")

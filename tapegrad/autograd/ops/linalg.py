@@ -173,7 +173,7 @@ def _grad_right(x, g, in_transposed_layout):
     return _product("matmul", matrix_transpose(x), g)
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def matmul(input, other):
     """z = x @ y, zᵢⱼ = Σₖ xᵢₖ·yₖⱼ;  ∂L/∂x = ∂L/∂z @ yᵀ,  ∂L/∂y = xᵀ @ ∂L/∂z
 
@@ -184,7 +184,7 @@ def matmul(input, other):
     return _product("matmul", x, y)
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def mm(input, mat2):
     """z = x @ y for two matrices, (n, k) @ (k, m) -> (n, m);  see matmul"""
     x, y = _tensors("mm", input, mat2)
@@ -194,7 +194,7 @@ def mm(input, mat2):
     return _product("mm", x, y)
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def bmm(input, mat2):
     """zᵦ = xᵦ @ yᵦ for two equal batches of matrices, (b, n, k) @ (b, k, m);  see matmul"""
     x, y = _tensors("bmm", input, mat2)

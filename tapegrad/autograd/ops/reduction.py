@@ -11,6 +11,7 @@ import builtins
 import operator
 from collections import namedtuple
 
+from ..quiet import quiet
 from ..tape import OUTPUT, record
 from ..tensor import Tensor, wrap
 from .arithmetic import maximum, minimum, where
@@ -97,7 +98,7 @@ def _require_nonempty(op, x, axes, dim):
 
 
 # -- sums and averages ------------------------------------------------------------------------
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def sum(input, dim=None, keepdim=False, dtype=None):
     """y = Σᵢ xᵢ over ``dim``;  ∂y/∂xᵢ = 1, so the gradient is broadcast back"""
     x = input if dtype is None else input.to(dtype)
@@ -108,11 +109,14 @@ def sum(input, dim=None, keepdim=False, dtype=None):
     shape = tuple(x.shape)
     def backward(ctx, grad):
         return _kept(grad, shape, axes, keepdim).expand(shape)
-    return record("sum", x.device.xp.asarray(result), (x,), backward,
-                  attrs={"dims": axes, "keepdim": keepdim})
+    out = record("sum", x.device.xp.asarray(result), (x,), backward,
+                 attrs={"dims": axes, "keepdim": keepdim})
+    if dim is not None and out.grad_fn is not None:
+        out.grad_fn.pytorch_name = "SumBackward1"   # PyTorch's overload with a dim
+    return out
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def mean(input, dim=None, keepdim=False, dtype=None):
     """y = (1/n) Σᵢ xᵢ over ``dim``;  ∂y/∂xᵢ = 1/n"""
     x = input if dtype is None else input.to(dtype)
@@ -120,7 +124,9 @@ def mean(input, dim=None, keepdim=False, dtype=None):
     axes = normalize_dims(x, dim, "mean")
     shape = tuple(x.shape)
     count = _count(shape, axes)
-    result = x.device.xp.asarray(x.array.mean(axis=axes, keepdims=keepdim))
+    # the mean of nothing is nan; numpy's mean would also warn, which PyTorch does not
+    result = x.device.xp.asarray(x.array.mean(axis=axes, keepdims=keepdim) if count
+                                 else x.array.sum(axis=axes, keepdims=keepdim) + float("nan"))
     def backward(ctx, grad):
         # 1/n as a Python float: n itself may not fit the dtype (float16 tops at 65504)
         scale = 1.0 / count if count else float("nan")
@@ -199,7 +205,8 @@ def prod(input, dim=None, keepdim=False, dtype=None):
 
 
 def _prod(x, axes, keepdim):
-    result = x.array.prod(axis=axes, keepdims=keepdim)
+    with quiet(x.device.xp):   # (overflow to inf, silently as in PyTorch)
+        result = x.array.prod(axis=axes, keepdims=keepdim)
     if x.array.dtype.kind in "bui":   # integer and bool products are int64, as in PyTorch
         result = result.astype("int64", copy=False)
     shape = tuple(x.shape)
@@ -309,7 +316,10 @@ def _max_or_min(op, input, dim, keepdim, other, largest):
     if dim is None:
         if keepdim:
             raise TypeError(f"{op}: keepdim=True needs a dim (use amax/amin to keep every dim)")
-        return _extreme(op, input, None, False, largest)
+        out = _extreme(op, input, None, False, largest)
+        if out.grad_fn is not None:   # PyTorch's overload without a dim
+            out.grad_fn.pytorch_name = "MaxBackward1" if largest else "MinBackward1"
+        return out
     return _extreme_along(op, input, dim, keepdim, largest)
 
 

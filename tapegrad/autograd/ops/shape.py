@@ -484,7 +484,7 @@ def _tensor_list(tensors, op):
     return tensors
 
 
-@operation(function=True)
+@operation(function=True, out=True)
 def cat(tensors, dim=0):
     """y = x₁, x₂, … joined along ``dim``;  each ∂L/∂xᵢ is its own slice of ∂L/∂y
 
@@ -535,7 +535,7 @@ concat = alias(cat, 'concat')
 concatenate = alias(cat, 'concatenate')
 
 
-@operation(function=True)
+@operation(function=True, out=True)
 def stack(tensors, dim=0):
     """y = x₁, x₂, … (all of one shape) stacked along a new dim;  ∂L/∂xᵢ = ∂L/∂y at index i
     of that dim"""

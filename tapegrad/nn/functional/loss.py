@@ -15,6 +15,7 @@ are finite and exact at logits of ±1e4.
 import warnings
 
 from ... import dtypes
+from ...autograd import ops
 from ...autograd.ops.arithmetic import where
 from ...autograd.ops.indexing import gather_along
 from ...autograd.tensor import wrap
@@ -363,6 +364,15 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     require_tensor(op, "target", target)
     n_classes = input.shape[class_dim]
     weight = _class_weight(op, weight, input, n_classes)
+    if (shape_of(target) != shape_of(input) and input.ndim == 2 and input.dtype.is_floating_point
+            and (weight is None or not weight.requires_grad)):
+        # The common case, logits (N, C) and class indices (N,), is one operation.
+        index, ignored = _class_indices(op, input, target, class_dim, ignore_index)
+        xp = input.device.xp
+        ignored = xp.zeros(index.shape[0], bool) if ignored is None else ignored.reshape(-1)
+        weights = xp.ones(n_classes, input.array.dtype) if weight is None else weight.array
+        return ops.loss.cross_entropy(input, index.reshape(-1), ignored, weights, reduction,
+                                      label_smoothing)
     if shape_of(target) != shape_of(input):   # class indices
         return _nll(op, input.log_softmax(class_dim), target, class_dim, weight, ignore_index,
                     reduction, label_smoothing)
