@@ -134,3 +134,11 @@ def test_star_imports_give_tapegrads_public_names(torch_as_tapegrad):
     assert namespace["Linear"] is tg.nn.Linear
     assert namespace["MultiheadAttention"] is tg.nn.MultiheadAttention
     assert namespace["ReLU"] is tg.nn.ReLU
+
+
+def test_the_readme_shows_the_message_a_missing_name_gives(torch_as_tapegrad):
+    import pathlib
+    readme = (pathlib.Path(__file__).resolve().parents[2] / "README.md").read_text()
+    with pytest.raises(AttributeError) as error:
+        torch_as_tapegrad.jit
+    assert f"AttributeError: {error.value}" in readme
