@@ -27,9 +27,9 @@ weight = tg.randn(3, 4, requires_grad=True)
 
 
 @pytest.mark.parametrize("make_output", [
-    lambda c: weight + c, lambda c: c - weight, lambda c: c / weight, lambda c: c * 2 + weight,
+    lambda c: weight + c, lambda c: c - weight, lambda c: c * 2 + weight,
     lambda c: tg.where(c > 0, weight, 0.0), lambda c: tg.cat([weight, c]),
-], ids=["add", "sub", "div", "add a product", "where", "cat"])
+], ids=["add", "sub", "add a product", "where", "cat"])
 def test_an_input_that_does_not_require_grad_is_not_kept_alive_by_the_tape(make_output):
     assert _input_is_freed(make_output)
 
