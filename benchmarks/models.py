@@ -11,7 +11,9 @@ gradient.
   contender's time is the median of its blocks, the ratio the median of the ratios of
   back-to-back blocks, with its quartiles (how noisy the machine was).
 * Peak memory: one process per contender and model (the other library never imported),
-  1 thread. It reads VmRSS once the library is imported (the baseline), builds the model,
+  1 thread. It reads VmRSS once the library is imported (the baseline) and again after one
+  step of a 2→2 linear layer (the runtime's fixed cost: numba's compiler and its first
+  kernels, PyTorch's engine; the second table column), builds the model,
   runs 2 steps (gradients, optimizer state, workspaces exist from then on), resets the
   kernel's high-water mark (``/proc/self/clear_refs``), runs 3 more steps and reads VmHWM.
   "peak" is VmHWM − baseline: weights, gradients, optimizer state, saved activations,
@@ -360,7 +362,12 @@ def memory_child(args):
     lib = __import__("tapegrad" if name == "tapegrad" else "torch")
     if name == "PyTorch":
         lib.set_num_threads(1)
-    baseline = resident_kib("VmRSS")
+    imported = resident_kib("VmRSS")
+    tiny = lib.nn.Linear(2, 2)   # wakes the runtime: numba's compiler, PyTorch's engine
+    lib.optim.SGD(tiny.parameters(), lr=0.1).zero_grad()
+    tiny(lib.ones(1, 2)).sum().backward()
+    lib.optim.SGD(tiny.parameters(), lr=0.1).step()
+    runtime = resident_kib("VmRSS")
     contender = Contender(lib, key, sizes(args.smoke))
     for _ in range(2):
         contender.step()
@@ -370,7 +377,9 @@ def memory_child(args):
     for _ in range(3):
         contender.step()
     peak = resident_kib("VmHWM")
-    print(json.dumps({"peak_mib": (peak - baseline) / 1024, "resting_mib": (resting - baseline) / 1024}))
+    print(json.dumps({"peak_mib": (peak - imported) / 1024, "runtime_mib": (runtime - imported) / 1024,
+                      "peak_above_runtime_mib": (peak - runtime) / 1024,
+                      "resting_mib": (resting - runtime) / 1024}))
 
 
 def startup_child(args):
@@ -494,16 +503,23 @@ def main():
             results["memory"][key] = {
                 name: run_child(one, ["--child", "memory", "--contender", name])
                 for name in contenders}
-        print("\npeak resident memory of a training step above the imported library "
-              "(MiB; own process each, 1 thread):")
-        print("| workload | tapegrad | PyTorch | tapegrad / PyTorch | bar |\n|---|---:|---:|---:|---|")
+        print("\npeak resident memory of training steps (MiB; each in its own process, 1 thread): "
+              "above the imported library, and above the runtime woken by one step of a 2→2 "
+              "linear layer (numba's compiler, PyTorch's engine):")
+        print("| workload | tapegrad | PyTorch | tapegrad / PyTorch | above the runtime | "
+              "ratio | bar |\n|---|---:|---:|---:|---:|---:|---|")
         for key, r in results["memory"].items():
-            ours = r["tapegrad"]["peak_mib"]
-            theirs = r.get("PyTorch", {}).get("peak_mib")
-            ratio = f"{ours / theirs:.2f}" if theirs else "n/a"
-            verdict = "" if not theirs else ("✓" if ours / theirs <= BARS["memory"] else "✗")
-            print(f"| {WORKLOADS[key][0]} | {ours:.1f} | "
-                  f"{'n/a' if theirs is None else f'{theirs:.1f}'} | {ratio} | "
+            ours, theirs = r["tapegrad"], r.get("PyTorch")
+            if theirs is None:
+                print(f"| {WORKLOADS[key][0]} | {ours['peak_mib']:.1f} | n/a | | "
+                      f"{ours['peak_above_runtime_mib']:.1f} | | |")
+                continue
+            ratio = ours["peak_mib"] / theirs["peak_mib"]
+            above = ours["peak_above_runtime_mib"] / max(theirs["peak_above_runtime_mib"], 0.1)
+            verdict = "✓" if max(ratio, above) <= BARS["memory"] else "✗"
+            print(f"| {WORKLOADS[key][0]} | {ours['peak_mib']:.1f} | {theirs['peak_mib']:.1f} | "
+                  f"{ratio:.2f} | {ours['peak_above_runtime_mib']:.1f} / "
+                  f"{theirs['peak_above_runtime_mib']:.1f} | {above:.2f} | "
                   f"≤ {BARS['memory']} {verdict} |")
 
     if "time" not in skip:
