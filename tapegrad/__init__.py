@@ -21,6 +21,7 @@ from . import nn, optim  # noqa: E402  (they build on the names above)
 from . import explain, training  # noqa: E402  (and these on nn and optim)
 from . import onnx  # noqa: E402  (export/import; the onnx package itself loads on first use)
 from . import distributions, multiprocessing  # noqa: E402  (built on nn's functions and Parameter)
+from . import distributed  # noqa: E402  (mpi4py and cupy load only at init_process_group)
 
 half, float, double = float16, float32, float64
 short, int, long = int16, int32, int64

@@ -165,6 +165,9 @@ def run(roots, retain_graph, create_graph, targets=None):
             if isinstance(node, AccumulateGrad):
                 if targets is None and grads[0] is not None:
                     _accumulate(node.variable, grads[0], create_graph, handed_out)
+                    if node.variable._post_accumulate_grad_hooks:
+                        for hook in list(node.variable._post_accumulate_grad_hooks.values()):
+                            hook(node.variable)
                 continue
             if targets is not None and not any(
                     e is not None and e[0] in useful for e in node.next_edges):

@@ -42,6 +42,7 @@ def wrap(array, device, requires_grad=False):
     t._grad = None
     t._accumulator = None
     t._hooks = None
+    t._post_accumulate_grad_hooks = None
     return t
 
 
@@ -69,7 +70,8 @@ class Tensor:
     """An n-dimensional array that records the operations applied to it."""
 
     __slots__ = ("array", "device", "_requires_grad", "grad_fn", "_output_nr", "_version_counter",
-                 "_base", "_grad", "_accumulator", "_hooks", "__weakref__")
+                 "_base", "_grad", "_accumulator", "_hooks", "_post_accumulate_grad_hooks",
+                 "__weakref__")
 
     __array_ufunc__ = None   # numpy_array * tensor must call Tensor.__rmul__, not numpy's loop
     __array_priority__ = 1000
@@ -224,6 +226,21 @@ class Tensor:
         self._hooks[handle.id] = hook
         return handle
 
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(tensor)`` after backward has added into this leaf's ``.grad``
+        (distributed training starts sending a gradient the moment it is complete)."""
+        if self.grad_fn is not None:
+            raise RuntimeError(f"post accumulate grad hooks cannot be registered on non-leaf "
+                               f"tensors (this one was made by '{self.grad_fn.op}')")
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that does not require grad")
+        from .tape import RemovableHandle
+        if self._post_accumulate_grad_hooks is None:
+            self._post_accumulate_grad_hooks = {}
+        handle = RemovableHandle(self._post_accumulate_grad_hooks)
+        self._post_accumulate_grad_hooks[handle.id] = hook
+        return handle
+
     def backward(self, gradient=None, retain_graph=None, create_graph=False):
         """Add d(self)/d(leaf) · gradient into ``leaf.grad`` for every leaf that requires grad."""
         from .engine import backward
@@ -335,7 +352,8 @@ class Tensor:
             return memo[id(self)]
         copy = type(self).__new__(type(self))
         memo[id(self)] = copy
-        for slot in ("_output_nr", "_base", "_accumulator", "_hooks", "grad_fn"):
+        for slot in ("_output_nr", "_base", "_accumulator", "_hooks", "_post_accumulate_grad_hooks",
+                     "grad_fn"):
             setattr(copy, slot, None)
         copy._output_nr = 0
         copy.array = self.array.copy()

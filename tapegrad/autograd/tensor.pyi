@@ -190,6 +190,7 @@ class Tensor:
     def pow_(self, exponent: Any) -> Any: ...
     def prod(self, dim: Any = None, keepdim: Any = False, dtype: Any = None) -> Any: """y = Πᵢ xᵢ over ``dim`` (one dim, or all);  ∂y/∂xᵢ = Π_{k≠i} xₖ  (y/xᵢ when no xₖ is 0)"""
     def register_hook(self, hook: Any) -> Any: """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor replaces it."""
+    def register_post_accumulate_grad_hook(self, hook: Any) -> Any: """Call ``hook(tensor)`` after backward has added into this leaf's ``.grad``"""
     def relu(self) -> Any: """y = max(x, 0);  dy/dx = 1 where x > 0, else 0"""
     def remainder(self, other: Any) -> Any: """z = x - y·⌊x / y⌋ (sign of y, as Python's %);  ∂z/∂x = 1,  ∂z/∂y = -⌊x / y⌋"""
     def repeat(self, *sizes: Any) -> Any: """y = x tiled sizes[i] times along dim i (numpy's tile);  ∂L/∂x = ∂L/∂y summed over"""

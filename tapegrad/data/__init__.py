@@ -16,6 +16,7 @@ from .cifar import CIFAR10
 from .collate import default_collate, default_convert
 from .dataloader import DataLoader
 from .dataset import Dataset, Subset, TensorDataset, random_split
+from .distributed import DistributedSampler
 from .fake import FakeData
 from .idx import CorruptFile
 from .mnist import MNIST, FashionMNIST
@@ -24,8 +25,8 @@ from .sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler,
 from .text import TextCorpus
 from .vision import ImageDataset
 
-__all__ = ["BatchSampler", "CIFAR10", "CorruptFile", "DataLoader", "Dataset", "FakeData",
-           "FashionMNIST", "ImageDataset", "MNIST", "RandomSampler", "Sampler",
-           "SequentialSampler", "Subset", "SubsetRandomSampler", "TensorDataset", "TextCorpus",
-           "WeightedRandomSampler",
-           "default_collate", "default_convert", "random_split", "transforms"]
+__all__ = ["BatchSampler", "CIFAR10", "CorruptFile", "DataLoader", "Dataset",
+           "DistributedSampler", "FakeData", "FashionMNIST", "ImageDataset", "MNIST",
+           "RandomSampler", "Sampler", "SequentialSampler", "Subset", "SubsetRandomSampler",
+           "TensorDataset", "TextCorpus", "WeightedRandomSampler", "default_collate",
+           "default_convert", "random_split", "transforms"]

@@ -30,6 +30,7 @@ class Parameter(Tensor):
         self._grad = None
         self._accumulator = None
         self._hooks = None
+        self._post_accumulate_grad_hooks = None
         if requires_grad:
             self.requires_grad_(True)  # refuses integer dtypes with a clear message
 

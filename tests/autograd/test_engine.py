@@ -227,6 +227,35 @@ def test_gradients_of_float32_leaves_are_float32_even_next_to_float64():
     assert x.grad.dtype == tg.float32 and y.grad.dtype == tg.float64
 
 
+def test_post_accumulate_grad_hook_sees_the_leaf_after_its_grad_is_complete():
+    # Called once per backward, with the leaf itself, after every path's gradient has been
+    # summed into .grad (x is used twice here); later backwards see the accumulated grad.
+    x = leaf(3)
+    seen = []
+    handle = x.register_post_accumulate_grad_hook(
+        lambda t: seen.append((t is x, t.grad.numpy().copy())))
+    (x * 2 + x * 3).sum().backward()
+    (x * 2).sum().backward()
+    assert [same for same, _ in seen] == [True, True]
+    np.testing.assert_allclose(seen[0][1], [5.0, 5.0, 5.0])
+    np.testing.assert_allclose(seen[1][1], [7.0, 7.0, 7.0])
+    handle.remove()
+    x.sum().backward()
+    assert len(seen) == 2
+
+
+def test_post_accumulate_grad_hook_is_not_called_by_autograd_grad_nor_allowed_on_non_leaves():
+    x = leaf(3)
+    seen = []
+    x.register_post_accumulate_grad_hook(seen.append)
+    autograd.grad((x * x).sum(), x)
+    assert seen == [] and x.grad is None
+    with pytest.raises(RuntimeError, match="non-leaf"):
+        (x * 2).register_post_accumulate_grad_hook(seen.append)
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        tg.ones(3).register_post_accumulate_grad_hook(seen.append)
+
+
 def test_summing_many_gradients_never_changes_a_gradient_that_came_from_outside():
     # add's backward passes the caller's gradient through unchanged to both inputs, so the
     # engine's running sum for y starts from the caller's tensor: it must add out of place

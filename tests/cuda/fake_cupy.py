@@ -39,6 +39,8 @@ import weakref
 
 import numpy
 
+from tapegrad.kernels.cpu import gamma_functions as gamma_kernels
+
 DEVICE_COUNT = 2
 
 
@@ -703,7 +705,7 @@ cupy.random = types.SimpleNamespace(Generator=Generator,
                                     default_rng=lambda seed=None: Generator(seed))
 
 
-# -- cupyx: the two functions of it that tapegrad may use -----------------------------------------
+# -- cupyx: the functions of it that tapegrad may use -----------------------------------------
 def _erf(x):
     """cupyx.scipy.special.erf, elementwise (numpy has no erf: Python's math.erf per value)."""
     if not isinstance(x, ndarray):
@@ -711,6 +713,19 @@ def _erf(x):
     import math
     values = numpy.vectorize(math.erf, otypes=[numpy.float64])(x._a).astype(x.dtype)
     return ndarray._from(numpy.asarray(values), x._device_id)
+
+
+def _special(cpu_function):
+    """cupyx.scipy.special's gammaln, digamma, polygamma: elementwise, computed on the host
+    by tapegrad's own CPU kernels (numpy has none of them)."""
+    def special(*args):
+        *leading, x = args
+        if not isinstance(x, ndarray):
+            raise TypeError(f"fake cupyx: {cpu_function.__name__} needs a cupy array, got "
+                            f"{type(x)}")
+        values = cpu_function(*leading, x._a)
+        return ndarray._from(numpy.asarray(values, dtype=x.dtype), x._device_id)
+    return special
 
 
 def _scatter_add(a, slices, value):
@@ -723,4 +738,7 @@ cupyx.scatter_add = _scatter_add
 cupyx.scipy = types.ModuleType("cupyx.scipy")
 cupyx.scipy.special = types.ModuleType("cupyx.scipy.special")
 cupyx.scipy.special.erf = _erf
+cupyx.scipy.special.gammaln = _special(gamma_kernels.lgamma)
+cupyx.scipy.special.digamma = _special(gamma_kernels.digamma)
+cupyx.scipy.special.polygamma = _special(gamma_kernels.polygamma)
 MODULES = {"cupyx": cupyx, "cupyx.scipy": cupyx.scipy, "cupyx.scipy.special": cupyx.scipy.special}

@@ -3,3 +3,4 @@ names, so training scripts written for them run unchanged. One file per wrapper,
 imported here on one line.
 """
 from .data_parallel import DataParallel, data_parallel  # noqa: F401
+from .distributed import DistributedDataParallel  # noqa: F401
