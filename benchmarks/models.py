@@ -307,11 +307,14 @@ def time_child(args, threads):
             theirs = Contender(torch, key, s, ours.weights())
             difference = check(ours, theirs)
             steps["PyTorch"] = theirs.step
-        times = measure(steps, args, threads)
-        row = {"ms": {n: 1e3 * median(t) for n, t in times.items()}, "difference": difference}
+        times, cpu_times = measure(steps, args, threads)
+        row = {"ms": {n: 1e3 * median(t) for n, t in times.items()}, "difference": difference,
+               "cpu_ms": {n: 1e3 * median(t) for n, t in cpu_times.items()}}
         if "PyTorch" in times:
             ratios = [a / b for a, b in zip(times["tapegrad"], times["PyTorch"])]
             row["ratio"] = (median(ratios), *quartiles(ratios))
+            ratios = [a / b for a, b in zip(cpu_times["tapegrad"], cpu_times["PyTorch"])]
+            row["cpu_ratio"] = (median(ratios), *quartiles(ratios))
         results["workloads"][key] = row
         print(f"  {threads} thread(s) {key}: " + ", ".join(
             f"{n} {v:.2f} ms" for n, v in row["ms"].items()), file=sys.stderr, flush=True)
@@ -321,7 +324,9 @@ def time_child(args, threads):
 
 
 def measure(steps, args, threads):
-    """{name: [seconds per step of each round's block]}: warm-up, then alternating blocks.
+    """({name: [wall seconds per step of each round's block]}, {name: [CPU seconds of the
+    calling thread …]}): warm-up, then alternating blocks. With 1 thread all the work is on
+    the calling thread, so its CPU time leaves out waiting for a core on a busy machine.
     With 2+ threads each block starts after a 200 ms pause and 2 untimed steps: the other
     library's idle BLAS/OpenMP threads spin for up to ~0.1 s after its block and would
     steal a core (see benchmarks/README.md)."""
@@ -338,17 +343,19 @@ def measure(steps, args, threads):
     block = {n: max(1, round(args.block_ms / 1e3 / t)) for n, t in per_step.items()}
     gap = 0.2 if threads > 1 and not args.smoke else 0.0
     times = {name: [] for name in steps}
+    cpu_times = {name: [] for name in steps}
     for _ in range(1 if args.smoke else args.rounds):
         for name, step in steps.items():
             if gap:
                 time.sleep(gap)
                 step()
                 step()
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.thread_time()
             for _ in range(block[name]):
                 step()
             times[name].append((time.perf_counter() - start) / block[name])
-    return times
+            cpu_times[name].append((time.thread_time() - cpu_start) / block[name])
+    return times, cpu_times
 
 
 def resident_kib(field):
@@ -531,8 +538,10 @@ def main():
             print(f"\ntraining step, {threads} thread{'s' if threads > 1 else ''} (median ms; "
                   f"ratio: median [quartiles] of back-to-back blocks); numpy BLAS: {r['blas']}; "
                   f"load average {r['load_before']:.2f} → {r['load_after']:.2f}")
-            print("| workload | optimizer | tapegrad | PyTorch | tapegrad / PyTorch | bar |\n"
-                  "|---|---|---:|---:|---:|---|")
+            cpu = threads == 1
+            print("| workload | optimizer | tapegrad | PyTorch | tapegrad / PyTorch | bar |"
+                  + (" CPU-time ratio |" if cpu else "") + "\n|---|---|---:|---:|---:|---|"
+                  + ("---:|" if cpu else ""))
             bar = BARS.get(threads, BARS[2])
             for key, row in r["workloads"].items():
                 ms = row["ms"]
@@ -540,11 +549,13 @@ def main():
                     m, low, high = row["ratio"]
                     ratio = f"{m:.2f} [{low:.2f}–{high:.2f}]"
                     verdict = "✓" if m <= bar else "✗"
+                    c, c_low, c_high = row["cpu_ratio"]
+                    cpu_ratio = f" {c:.2f} [{c_low:.2f}–{c_high:.2f}] |"
                 else:
-                    ratio, verdict = "n/a", ""
+                    ratio, verdict, cpu_ratio = "n/a", "", " n/a |"
                 torch_ms = f"{ms['PyTorch']:.2f}" if "PyTorch" in ms else "n/a"
                 print(f"| {WORKLOADS[key][0]} | {WORKLOADS[key][1]} | {ms['tapegrad']:.2f} | "
-                      f"{torch_ms} | {ratio} | ≤ {bar} {verdict} |")
+                      f"{torch_ms} | {ratio} | ≤ {bar} {verdict} |" + (cpu_ratio if cpu else ""))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
