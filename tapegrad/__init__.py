@@ -11,10 +11,12 @@ from .backend import cuda, device
 from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like,
                        linspace, ones, ones_like, rand, rand_like, randint, randn, randn_like,
                        randperm, tensor, zeros, zeros_like)
+from .creation import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor,  # (legacy)
+                       HalfTensor, IntTensor, LongTensor, ShortTensor, set_default_tensor_type)
 from .dtypes import (bool_ as bool, float16, float32, float64, get_default_dtype, int8, int16,
                      int32, int64, set_default_dtype, uint8)
 from .random import Generator, initial_seed, manual_seed, seed
-from . import safetensors, serialization
+from . import linalg, safetensors, serialization
 from .serialization import load, save
 
 from . import nn, optim  # noqa: E402  (they build on the names above)

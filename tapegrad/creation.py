@@ -7,7 +7,7 @@ array keeps its own dtype, so a float64 array becomes a float64 tensor, as in Py
 import operator
 
 from . import backend, dtypes
-from .autograd.tensor import Tensor, array_from_data, wrap
+from .autograd.tensor import Tensor, array_from_data, legacy_array, wrap
 from .random import rng_for
 
 
@@ -213,3 +213,65 @@ def randperm(n, dtype=None, device=None, generator=None):
     else:   # cupy's Generator has no permutation: the order that sorts n uniform draws
         array = device.xp.argsort(rng.random(int(n)))
     return _finish(array.astype((dtypes.as_dtype(dtype) or dtypes.int64).numpy), device, False)
+
+
+# -- PyTorch's legacy typed constructors: tapegrad.LongTensor([1, 2]), FloatTensor(2, 3) ------
+class _LegacyTensorType(type):
+    """A tensor type of one dtype, as PyTorch's legacy ``torch.FloatTensor``: calling it makes
+    a tensor of data or of zeros in the given sizes (``Tensor()``'s rules), and
+    ``isinstance(x, FloatTensor)`` is true for a float32 tensor on the cpu."""
+
+    def __call__(cls, *data_or_size, device=None):
+        device = backend.as_device(device)
+        return wrap(legacy_array(cls.__name__, data_or_size, cls.dtype, device), device)
+
+    def __instancecheck__(cls, value):
+        return isinstance(value, Tensor) and value.dtype is cls.dtype and value.device.type == "cpu"
+
+
+class FloatTensor(metaclass=_LegacyTensorType):
+    dtype = dtypes.float32
+
+
+class DoubleTensor(metaclass=_LegacyTensorType):
+    dtype = dtypes.float64
+
+
+class HalfTensor(metaclass=_LegacyTensorType):
+    dtype = dtypes.float16
+
+
+class LongTensor(metaclass=_LegacyTensorType):
+    dtype = dtypes.int64
+
+
+class IntTensor(metaclass=_LegacyTensorType):
+    dtype = dtypes.int32
+
+
+class ShortTensor(metaclass=_LegacyTensorType):
+    dtype = dtypes.int16
+
+
+class CharTensor(metaclass=_LegacyTensorType):
+    dtype = dtypes.int8
+
+
+class ByteTensor(metaclass=_LegacyTensorType):
+    dtype = dtypes.uint8
+
+
+class BoolTensor(metaclass=_LegacyTensorType):
+    dtype = dtypes.bool_
+
+
+def set_default_tensor_type(tensor_type):
+    """PyTorch's older ``set_default_dtype``: ``set_default_tensor_type(tapegrad.DoubleTensor)``
+    (or 'torch.DoubleTensor') makes float64 the default dtype. (A cuda type's device is not
+    taken: ``set_default_device`` says where new tensors go.)"""
+    dtype = (dtypes.from_legacy_type_name(tensor_type) if isinstance(tensor_type, str)
+             else getattr(tensor_type, "dtype", None))
+    if dtype is None or not dtype.is_floating_point:
+        raise TypeError(f"set_default_tensor_type: expected a floating-point tensor type such as "
+                        f"tapegrad.DoubleTensor or 'torch.FloatTensor', got {tensor_type!r}")
+    dtypes.set_default_dtype(dtype)

@@ -44,6 +44,21 @@ _BY_NAME.update({"float": float32, "double": float64, "half": float16, "long": i
 
 _default_float = float32
 
+# PyTorch's legacy names of the tensor types ("torch.FloatTensor" is a float32 tensor)
+LEGACY_TYPE_NAMES = {float32: "FloatTensor", float64: "DoubleTensor", float16: "HalfTensor",
+                     int64: "LongTensor", int32: "IntTensor", int16: "ShortTensor",
+                     int8: "CharTensor", uint8: "ByteTensor", bool_: "BoolTensor"}
+_BY_LEGACY_NAME = {name: d for d, name in LEGACY_TYPE_NAMES.items()}
+
+
+def from_legacy_type_name(name):
+    """The dtype of 'torch.FloatTensor', 'tapegrad.FloatTensor', 'torch.cuda.FloatTensor'…"""
+    short = name.rsplit(".", 1)[-1]
+    if short not in _BY_LEGACY_NAME:
+        raise TypeError(f"unknown tensor type {name!r}; known: "
+                        f"{', '.join(sorted(_BY_LEGACY_NAME))}")
+    return _BY_LEGACY_NAME[short]
+
 
 def from_name(name):
     return _BY_NAME[name]

@@ -356,3 +356,45 @@ def test_a_negative_seed_is_accepted_as_in_pytorch():
     first = tg.randn(3, generator=tg.Generator().manual_seed(-5))
     again = tg.randn(3, generator=tg.Generator().manual_seed(-5))
     assert first.tolist() == again.tolist()
+
+
+# -- PyTorch's legacy typed constructors ------------------------------------------------------
+@pytest.mark.parametrize("name, dtype", [
+    ("FloatTensor", tg.float32), ("DoubleTensor", tg.float64), ("HalfTensor", tg.float16),
+    ("LongTensor", tg.int64), ("IntTensor", tg.int32), ("ShortTensor", tg.int16),
+    ("CharTensor", tg.int8), ("ByteTensor", tg.uint8), ("BoolTensor", tg.bool)])
+def test_legacy_typed_constructors_take_data_or_sizes_of_their_dtype(name, dtype):
+    constructor = getattr(tg, name)
+    from_data = constructor([1, 0])
+    assert from_data.dtype is dtype and from_data.tolist() == [1, 0]
+    zeros = constructor(2, 3)
+    assert zeros.dtype is dtype and zeros.shape == (2, 3) and not zeros.any()
+    assert constructor(tg.Size([4])).shape == (4,) and constructor().shape == (0,)
+    assert isinstance(zeros, constructor) and isinstance(zeros, tg.Tensor)
+    assert type(zeros) is tg.Tensor
+
+
+def test_legacy_constructors_truncate_floats_into_integers_and_name_bad_arguments():
+    assert tg.LongTensor([1.7, -2.2]).tolist() == [1, -2]
+    assert not isinstance(tg.zeros(2), tg.LongTensor)
+    with pytest.raises(TypeError, match="LongTensor"):
+        tg.LongTensor(2, -1)
+
+
+def test_legacy_constructors_match_pytorch():
+    torch = pytest.importorskip("torch")
+    for name in ("LongTensor", "FloatTensor", "ByteTensor", "BoolTensor"):
+        ours, theirs = getattr(tg, name)([1, 0, 2]), getattr(torch, name)([1, 0, 2])
+        assert ours.tolist() == theirs.tolist() and ours.type() == theirs.type()
+
+
+def test_set_default_tensor_type_sets_the_default_float_dtype():
+    try:
+        tg.set_default_tensor_type(tg.DoubleTensor)
+        assert tg.zeros(1).dtype is tg.float64
+        tg.set_default_tensor_type("torch.FloatTensor")
+        assert tg.zeros(1).dtype is tg.float32
+        with pytest.raises(TypeError, match="floating-point"):
+            tg.set_default_tensor_type(tg.LongTensor)
+    finally:
+        tg.set_default_dtype(tg.float32)

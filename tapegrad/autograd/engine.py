@@ -13,7 +13,9 @@ Unless ``retain_graph`` is set, each Node's saved values are freed once it has r
 """
 import warnings
 
+from ..backend import CPU
 from . import anomaly, grad_mode, profiler
+from .quiet import quiet
 from .tape import AccumulateGrad, edge_to, freed_graph_message
 from .tensor import Tensor, wrap
 
@@ -145,6 +147,8 @@ def run(roots, retain_graph, create_graph, targets=None):
     grad_mode._set_enabled(create_graph)
     if profiler.active is not None:
         profiler.active._depth += 1   # what runs during backward is not a forward call
+    silenced = quiet(CPU.xp)   # a backward meets 1/0 and inf·0 as PyTorch does: silently
+    silenced.__enter__()
     try:
         for node in order:
             grads = buffers.pop(node, None)
@@ -179,6 +183,7 @@ def run(roots, retain_graph, create_graph, targets=None):
                 if edge is not None and g is not None:
                     _add_to_buffer(buffers, edge[0], edge[1], g, sums, create_graph)
     finally:
+        silenced.__exit__(None, None, None)
         grad_mode._set_enabled(previous_mode)
         if profiler.active is not None:
             profiler.active._depth -= 1
@@ -303,7 +308,7 @@ def _accumulate(tensor, g, create_graph, handed_out):
         array = g.array
         owner = _memory_owner(array)
         if id(owner) in handed_out or owner.size != array.size or not array.flags.c_contiguous:
-            array = g.device.xp.array(array, copy=True)  # shared, partial or strided: copy
+            array = g.device.xp.asarray(array, copy=True)  # shared, partial or strided: copy
             owner = array
         handed_out.add(id(owner))
         tensor._grad = wrap(array, g.device)

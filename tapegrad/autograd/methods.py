@@ -17,15 +17,25 @@ for name, function in tensor_methods().items():
 Tensor.T = property(S.numpy_T)
 Tensor.mT = property(S.matrix_transpose)
 
-# Arithmetic operators; the reflected forms handle ``2 - x`` and ``numpy_array * x``.
+# Arithmetic operators; the reflected forms handle ``2 - x`` and ``numpy_array * x``. They
+# record the operations PyTorch records (so grad_fn graphs look the same): ``2 * x`` and
+# ``2 + x`` with the tensor first, ``2 - x`` as rsub(x, 2), ``2 / x`` as reciprocal(x) * 2.
 Tensor.__add__ = A.add
-Tensor.__radd__ = lambda self, other: A.add(other, self)
+Tensor.__radd__ = lambda self, other: A.add(self, other)
 Tensor.__sub__ = A.sub
-Tensor.__rsub__ = lambda self, other: A.sub(other, self)
+Tensor.__rsub__ = lambda self, other: A.rsub(self, other)
 Tensor.__mul__ = A.mul
-Tensor.__rmul__ = lambda self, other: A.mul(other, self)
+Tensor.__rmul__ = lambda self, other: A.mul(self, other)
 Tensor.__truediv__ = A.div
-Tensor.__rtruediv__ = lambda self, other: A.div(other, self)
+
+
+def _rtruediv(self, other):
+    if isinstance(other, (int, float)) and not isinstance(other, bool):
+        return A.mul(P.reciprocal(self), other)
+    return A.div(other, self)
+
+
+Tensor.__rtruediv__ = _rtruediv
 Tensor.__floordiv__ = A.floor_divide
 Tensor.__rfloordiv__ = lambda self, other: A.floor_divide(other, self)
 Tensor.__mod__ = A.remainder

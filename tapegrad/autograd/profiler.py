@@ -15,7 +15,9 @@ An operation's forward time is the time since the previous event (the block's st
 the previous operation, the end of a backward): operations report themselves when they
 finish, so the Python that prepares an operation's arguments counts toward it. Work
 outside the tape that would otherwise land on the next operation reports itself with
-``mark``: an optimizer's ``step`` and ``zero_grad`` are rows of their own.
+``mark``: an optimizer's ``step`` and ``zero_grad`` are rows of their own, and each
+``Module`` call closes the time since the last operation as "(between operations)" (the
+data loading, logging and other Python of a step).
 Operations run by a backward function count toward that backward, not as forwards.
 """
 import time
@@ -23,6 +25,11 @@ import time
 from . import tape
 
 active = None  # the running profile, read by the engine
+
+
+# The row for time no operation can claim: the Python between a step's operations (data,
+# logging, your own code) up to the next layer's call.
+BETWEEN_OPERATIONS = "(between operations)"
 
 
 def mark(name):
@@ -105,10 +112,11 @@ class profile:
                 "calls": lambda item: item[1].calls}
         rows = sorted(self.stats.items(), key=keys[sort_by], reverse=True)[:limit]
         total = sum(s.total_seconds for s in self.stats.values()) or 1.0
-        lines = [f"{'operation':<16}{'calls':>7}{'forward ms':>12}{'backward calls':>16}"
+        width = max([16] + [len(name) + 1 for name, _ in rows])
+        lines = [f"{'operation':<{width}}{'calls':>7}{'forward ms':>12}{'backward calls':>16}"
                  f"{'backward ms':>13}{'total ms':>10}{'share':>8}"]
         for name, s in rows:
-            lines.append(f"{name:<16}{s.calls:>7}{s.forward_seconds * 1e3:>12.3f}"
+            lines.append(f"{name:<{width}}{s.calls:>7}{s.forward_seconds * 1e3:>12.3f}"
                          f"{s.backward_calls:>16}{s.backward_seconds * 1e3:>13.3f}"
                          f"{s.total_seconds * 1e3:>10.3f}{s.total_seconds / total:>8.1%}")
         return "\n".join(lines)

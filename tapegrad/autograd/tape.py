@@ -69,7 +69,8 @@ class Node:
 
     __slots__ = ("op", "backward_fn", "next_edges", "needs_input_grad", "input_meta", "_saved",
                  "_saved_arrays_freed", "pre_hooks", "retained", "n_outputs", "non_differentiable",
-                 "materialize_grads", "anomaly_trace", "output_meta", "__weakref__")
+                 "materialize_grads", "anomaly_trace", "output_meta", "pytorch_name",
+                 "__weakref__")
 
     def __init__(self, op, backward_fn, inputs, n_outputs=1):
         self.op = op
@@ -90,6 +91,7 @@ class Node:
         self.materialize_grads = True
         self.anomaly_trace = None
         self.output_meta = None   # (shape, dtype, device) per output, for multi-output nodes
+        self.pytorch_name = None  # name() when the operation alone does not decide it (indexing)
 
     # -- what backward sees as ctx --------------------------------------------------------
     def save(self, tensors, outputs=()):
@@ -152,7 +154,14 @@ class Node:
 
     # -- introspection, as PyTorch names it ----------------------------------------------
     def name(self):
-        return "".join(part.capitalize() for part in self.op.split("_")) + "Backward"
+        """PyTorch's name for this node: ``MulBackward0`` (PyTorch numbers the overloads of
+        one function; most nodes are overload 0)."""
+        if self.pytorch_name is not None:
+            return self.pytorch_name
+        known = _PYTORCH_NAMES.get(self.op) or _named_by_operands(self)
+        if known is not None:
+            return known
+        return "".join(part[:1].upper() + part[1:] for part in self.op.split("_")) + "Backward0"
 
     @property
     def next_functions(self):
@@ -168,6 +177,28 @@ class Node:
 
     def __repr__(self):
         return f"<{self.name()}>"
+
+
+# The nodes PyTorch names after another function than the one tapegrad records
+_PYTORCH_NAMES = {"cast": "ToCopyBackward0", "to_device": "ToCopyBackward0",
+                  "copy": "CopyBackwards", "numpy_T": "PermuteBackward0",
+                  "matrix_transpose": "TransposeBackward0", "reshape": "ViewBackward0",
+                  "flatten": "ViewBackward0", "chunk": "SplitBackward0",
+                  "clamp": "ClampBackward1", "getitem": "IndexBackward0",
+                  "setitem": "CopySlices"}
+
+
+def _named_by_operands(node):
+    """PyTorch's name where it depends on the operands: pow and rsub have one overload for
+    two tensors and one for a tensor and a number; matmul is mm, dot or mv by their dims."""
+    if node.op == "pow":
+        return "PowBackward1" if len(node.next_edges) == 2 else "PowBackward0"
+    if node.op == "rsub":
+        return "RsubBackward0" if len(node.next_edges) == 2 else "RsubBackward1"
+    if node.op == "matmul":
+        dims = tuple(len(meta[0]) for meta in node.input_meta)
+        return {(2, 2): "MmBackward0", (1, 1): "DotBackward0", (2, 1): "MvBackward0"}.get(dims)
+    return None
 
 
 class AccumulateGrad(Node):

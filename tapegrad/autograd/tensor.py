@@ -46,6 +46,19 @@ def wrap(array, device, requires_grad=False):
     return t
 
 
+def legacy_array(op, data_or_size, dtype, device):
+    """The array of PyTorch's legacy constructors (``Tensor``, ``LongTensor``…), of ``dtype``:
+    ``(data,)`` holds the data, ``(2, 3)`` (or a Size) is a (2, 3) array of zeros, ``()`` empty."""
+    if len(data_or_size) == 1 and not isinstance(data_or_size[0], (int, Size)):
+        return array_from_data(data_or_size[0], dtype, device)
+    size = data_or_size[0] if len(data_or_size) == 1 and isinstance(data_or_size[0], Size) \
+        else data_or_size
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in size):
+        raise TypeError(f"{op}(): expected data (a list, an array or a tensor) or sizes "
+                        f"(non-negative ints), got {data_or_size!r}")
+    return device.xp.zeros(tuple(size) if size else (0,), dtype=dtype.numpy)
+
+
 def array_from_data(data, dtype, device):
     """A new backend array on ``device`` holding a copy of ``data`` (numbers, nested lists,
     arrays or tensors), of ``dtype`` or, when None, of the data's own (Python floats: the
@@ -63,7 +76,7 @@ def array_from_data(data, dtype, device):
             if dtype.is_floating_point:  # Python floats become the default dtype, not float64
                 dtype = dtypes.get_default_dtype()
         array = backend.to_device(array, device)
-    return device.xp.array(array, dtype=dtype.numpy, copy=True)
+    return device.xp.asarray(array, dtype=dtype.numpy, copy=True)
 
 
 class Tensor:
@@ -80,18 +93,9 @@ class Tensor:
         """PyTorch's legacy constructor, always of the default float dtype:
         ``Tensor([1, 2])`` holds the data, ``Tensor(2, 3)`` (or a Size) is a (2, 3) tensor of
         zeros, ``Tensor()`` is empty. ``tapegrad.tensor(data)`` keeps integer data integer."""
-        float_dtype = dtypes.get_default_dtype()
         target = backend.as_device(device)
-        if len(data_or_size) == 1 and not isinstance(data_or_size[0], (int, Size)):
-            array = array_from_data(data_or_size[0], float_dtype, target)
-        else:
-            size = data_or_size[0] if len(data_or_size) == 1 and isinstance(data_or_size[0], Size) \
-                else data_or_size
-            if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in size):
-                raise TypeError(f"Tensor(): expected data (a list, an array or a tensor) or sizes "
-                                f"(non-negative ints), got {data_or_size!r}")
-            array = target.xp.zeros(tuple(size) if size else (0,), dtype=float_dtype.numpy)
-        made = wrap(array, target)
+        made = wrap(legacy_array("Tensor", data_or_size, dtypes.get_default_dtype(), target),
+                    target)
         for slot in Tensor.__slots__[:-1]:
             setattr(self, slot, getattr(made, slot))
 
@@ -281,7 +285,7 @@ class Tensor:
         if self.device.type != "cpu":
             raise TypeError(f"numpy() on a tensor on {self.device}: copy it to the host first "
                             f"with tensor.cpu().numpy()")
-        return self.array
+        return backend.to_numpy(self.array)   # (the array itself, for numpy arrays)
 
     def share_memory_(self):
         """Move the values of this cpu tensor into shared memory, in place, so that the
@@ -362,6 +366,24 @@ class Tensor:
         copy._version_counter = VersionCounter()
         copy._grad = None if self._grad is None else self._grad.__deepcopy__(memo)
         return copy
+
+    def __format__(self, format_spec):
+        """``f"{loss:.4f}"`` formats a 0-d tensor's number; any other tensor prints as str()
+        (and a format spec for it is an error, as in PyTorch)."""
+        if self.ndim == 0:
+            return self.item().__format__(format_spec)
+        return object.__format__(self, format_spec)
+
+    def type(self, dtype=None, non_blocking=False):
+        """``x.type()`` is PyTorch's name of x's type ('torch.FloatTensor', 'torch.cuda.
+        LongTensor'…, spelt as in PyTorch so that scripts comparing it keep working);
+        ``x.type(dtype)`` is ``x.to(dtype)``, for a dtype, such a name or ``tapegrad.LongTensor``."""
+        if dtype is None:
+            where = "torch." if self.device.type == "cpu" else "torch.cuda."
+            return where + dtypes.LEGACY_TYPE_NAMES[self.dtype]
+        if isinstance(dtype, str) and dtype.endswith("Tensor"):
+            dtype = dtypes.from_legacy_type_name(dtype)
+        return self.to(getattr(dtype, "dtype", dtype), non_blocking=non_blocking)
 
     def __repr__(self):
         body = backend.format_array(self.array, precision=4, separator=", ", prefix="tensor(")

@@ -28,6 +28,7 @@ class Tensor:
     def __eq__(self, other: Any) -> Any: """``x == y`` elementwise; ``x == None`` (or a string…) is plainly False, as in PyTorch."""
     def __float__(self) -> Any: ...
     def __floordiv__(self, other: Any) -> Any: """z = ⌊x / y⌋;  piecewise constant, so ∂z/∂x = ∂z/∂y = 0"""
+    def __format__(self, format_spec: Any) -> Any: """``f"{loss:.4f}"`` formats a 0-d tensor's number; any other tensor prints as str()"""
     def __ge__(self, other: Any) -> Any: ...
     def __getitem__(self, index: Any) -> Any: """y = x[index];  ∂L/∂x = zeros(x.shape) with ∂L/∂y added in at index (repeats add up)"""
     def __gt__(self, other: Any) -> Any: ...
@@ -67,42 +68,81 @@ class Tensor:
     def __truediv__(self, other: Any, rounding_mode: Any = None) -> Any: """z = x / y;  ∂z/∂x = 1/y,  ∂z/∂y = -x/y²"""
     def __xor__(self, other: Any) -> Any: ...
     def abs(self) -> Any: """y = |x|;  dy/dx = sign(x)  (0 at x = 0, as in PyTorch)"""
+    def abs_(self, *args: Any, **kwargs: Any) -> Any: """x ← abs(x, …), in place"""
+    def absolute(self) -> Any: """y = |x|;  dy/dx = sign(x)  (0 at x = 0, as in PyTorch)"""
+    def acos(self) -> Any: """y = arccos x;  dy/dx = -1/√(1 - x²)"""
+    def acos_(self, *args: Any, **kwargs: Any) -> Any: """x ← acos(x, …), in place"""
+    def acosh(self) -> Any: """y = arcosh x;  dy/dx = 1/√(x² - 1) = 1/(√(x - 1)·√(x + 1))"""
     def add(self, other: Any, alpha: Any = 1) -> Any: """z = x + α·y;  ∂z/∂x = 1,  ∂z/∂y = α"""
     def add_(self, other: Any, alpha: Any = 1) -> Any: ...
+    def addcdiv(self, tensor1: Any, tensor2: Any, value: Any = 1) -> Any: """z = x + value·t₁/t₂"""
+    def addcdiv_(self, *args: Any, **kwargs: Any) -> Any: """x ← addcdiv(x, …), in place"""
+    def addcmul(self, tensor1: Any, tensor2: Any, value: Any = 1) -> Any: """z = x + value·t₁·t₂"""
+    def addcmul_(self, *args: Any, **kwargs: Any) -> Any: """x ← addcmul(x, …), in place"""
     def addmm(self, mat1: Any, mat2: Any, *, beta: Any = 1, alpha: Any = 1) -> Any: """y = β·b + α·(x @ W), for x (n, k), W (k, m) and b broadcastable to (n, m);"""
     def all(self, dim: Any = None, keepdim: Any = False) -> Any: """True where every element over ``dim`` is non-zero (bool)"""
     def allclose(self, other: Any, rtol: Any = 1e-05, atol: Any = 1e-08, equal_nan: Any = False) -> Any: """True when every element of ``input`` is close to ``other`` (see isclose)"""
     def amax(self, dim: Any = (), keepdim: Any = False) -> Any: """y = maxᵢ xᵢ over ``dim`` (all by default);  ∂y/∂xᵢ = 1/k at the k maxima, else 0"""
     def amin(self, dim: Any = (), keepdim: Any = False) -> Any: """y = minᵢ xᵢ over ``dim`` (all by default);  ∂y/∂xᵢ = 1/k at the k minima, else 0"""
+    def angle(self) -> Any: """y = the angle of x as a complex number: π where x < 0, else 0;  dy/dx = 0"""
     def any(self, dim: Any = None, keepdim: Any = False) -> Any: """True where some element over ``dim`` is non-zero (bool)"""
+    def arccos(self) -> Any: """y = arccos x;  dy/dx = -1/√(1 - x²)"""
+    def arccosh(self) -> Any: """y = arcosh x;  dy/dx = 1/√(x² - 1) = 1/(√(x - 1)·√(x + 1))"""
+    def arcsin(self) -> Any: """y = arcsin x;  dy/dx = 1/√(1 - x²)"""
+    def arcsinh(self) -> Any: """y = arsinh x;  dy/dx = 1/√(x² + 1)"""
+    def arctan(self) -> Any: """y = arctan x;  dy/dx = 1/(1 + x²)"""
+    def arctan2(self, other: Any) -> Any: """z = the angle of the point (x = other, y = input), in (-π, π];"""
+    def arctanh(self) -> Any: """y = artanh x;  dy/dx = 1/(1 - x²)"""
     def argmax(self, dim: Any = None, keepdim: Any = False) -> Any: """The index of the largest element (over the flattened tensor when dim is None), int64;"""
     def argmin(self, dim: Any = None, keepdim: Any = False) -> Any: """The index of the smallest element (over the flattened tensor when dim is None), int64;"""
     def argsort(self, dim: Any = -1, descending: Any = False, stable: Any = False) -> Any: """The int64 indices that sort x along dim (stable: equal elements keep their order)"""
     array: Any
+    def asin(self) -> Any: """y = arcsin x;  dy/dx = 1/√(1 - x²)"""
+    def asin_(self, *args: Any, **kwargs: Any) -> Any: """x ← asin(x, …), in place"""
+    def asinh(self) -> Any: """y = arsinh x;  dy/dx = 1/√(x² + 1)"""
+    def atan(self) -> Any: """y = arctan x;  dy/dx = 1/(1 + x²)"""
+    def atan2(self, other: Any) -> Any: """z = the angle of the point (x = other, y = input), in (-π, π];"""
+    def atan2_(self, *args: Any, **kwargs: Any) -> Any: """x ← atan2(x, …), in place"""
+    def atan_(self, *args: Any, **kwargs: Any) -> Any: """x ← atan(x, …), in place"""
+    def atanh(self) -> Any: """y = artanh x;  dy/dx = 1/(1 - x²)"""
     def backward(self, gradient: Any = None, retain_graph: Any = None, create_graph: Any = False) -> Any: """Add d(self)/d(leaf) · gradient into ``leaf.grad`` for every leaf that requires grad."""
+    def bernoulli_(self, p: Any = 0.5, *, generator: Any = None) -> Any: """x ← 1 with probability p, else 0 (p a number or a tensor broadcast to x)"""
     def bitwise_and(self, other: Any) -> Any: ...
+    def bitwise_left_shift(self, other: Any) -> Any: ...
     def bitwise_not(self) -> Any: ...
     def bitwise_or(self, other: Any) -> Any: ...
+    def bitwise_right_shift(self, other: Any) -> Any: ...
     def bitwise_xor(self, other: Any) -> Any: ...
     def bmm(self, mat2: Any) -> Any: """zᵦ = xᵦ @ yᵦ for two equal batches of matrices, (b, n, k) @ (b, k, m);  see matmul"""
     def bool(self) -> Any: ...
     def broadcast_to(self, shape: Any) -> Any: """y = x broadcast to ``shape`` (a view);  ∂L/∂x = ∂L/∂y summed over the copies"""
     def ceil(self) -> Any: """y = ⌈x⌉;  dy/dx = 0"""
+    def ceil_(self, *args: Any, **kwargs: Any) -> Any: """x ← ceil(x, …), in place"""
     def cholesky(self, *, upper: Any = False) -> Any: """The lower-triangular L with A = L Lᵀ (U = Lᵀ when ``upper``), from A's lower triangle."""
     def chunk(self, chunks: Any, dim: Any = 0) -> Any: """x cut along ``dim`` into ``chunks`` pieces of ceil(n/chunks) (the last smaller; fewer"""
     def clamp(self, min: Any = None, max: Any = None) -> Any: """y = min(max(x, lo), hi);  dy/dx = 1 where lo ≤ x ≤ hi, else 0"""
     def clamp_(self, min: Any = None, max: Any = None) -> Any: ...
+    def clamp_max(self, max: Any) -> Any: """y = min(x, max): ``clamp(x, max=max)``"""
+    def clamp_max_(self, *args: Any, **kwargs: Any) -> Any: """x ← clamp_max(x, …), in place"""
+    def clamp_min(self, min: Any) -> Any: """y = max(x, min): ``clamp(x, min=min)``"""
+    def clamp_min_(self, *args: Any, **kwargs: Any) -> Any: """x ← clamp_min(x, …), in place"""
     def clip(self, min: Any = None, max: Any = None) -> Any: """y = min(max(x, lo), hi);  dy/dx = 1 where lo ≤ x ≤ hi, else 0"""
     def clone(self) -> Any: """y = a copy of x (same values, same memory layout, its own memory);  dy/dx = 1"""
     def contiguous(self) -> Any: """y = x with its elements in row-major (C) order: x itself when they already are, else a"""
     def copy_(self, src: Any) -> Any: """x ← src (broadcast, cast to x's dtype, moved to x's device); the gradient flows to src"""
+    def copysign(self, other: Any) -> Any: """z = |x| with the sign of y;  ∂z/∂x = sign(x)·(±1 from y's sign bit),  ∂z/∂y = 0"""
+    def copysign_(self, *args: Any, **kwargs: Any) -> Any: """x ← copysign(x, …), in place"""
     def cos(self) -> Any: """y = cos x;  dy/dx = -sin x"""
+    def cos_(self, *args: Any, **kwargs: Any) -> Any: """x ← cos(x, …), in place"""
+    def cosh(self) -> Any: """y = cosh x;  dy/dx = sinh x"""
+    def cosh_(self, *args: Any, **kwargs: Any) -> Any: """x ← cosh(x, …), in place"""
     def count_nonzero(self, dim: Any = None) -> Any: """How many elements over ``dim`` are non-zero (int64)"""
     def cpu(self) -> Any: ...
     def cuda(self, device: Any = None) -> Any: ...
     def cumsum(self, dim: Any, dtype: Any = None) -> Any: """yᵢ = Σ_{k≤i} xₖ along ``dim``;  ∂L/∂xₖ = Σ_{i≥k} gᵢ = Σ g - cumsum(g)ₖ + gₖ"""
     @property
     def data(self) -> Any: """A tensor sharing this one's values but not its history (as in PyTorch)."""
+    def deg2rad(self) -> Any: """y = x·π/180;  dy/dx = π/180"""
     def detach(self) -> Any: """The same values (shared memory, shared version counter), cut off from the tape."""
     def detach_(self) -> Any: ...
     device: Any
@@ -110,6 +150,7 @@ class Tensor:
     def dim(self) -> Any: ...
     def div(self, other: Any, rounding_mode: Any = None) -> Any: """z = x / y;  ∂z/∂x = 1/y,  ∂z/∂y = -x/y²"""
     def div_(self, other: Any) -> Any: ...
+    def divide(self, other: Any, rounding_mode: Any = None) -> Any: """z = x / y;  ∂z/∂x = 1/y,  ∂z/∂y = -x/y²"""
     def dot(self, other: Any) -> Any: """z = Σₖ xₖ·yₖ (a 0-d tensor);  ∂z/∂x = y,  ∂z/∂y = x"""
     def double(self) -> Any: ...
     @property
@@ -118,16 +159,33 @@ class Tensor:
     def eq(self, other: Any) -> Any: ...
     def equal(self, other: Any) -> Any: """True when both tensors have the same shape and the same values"""
     def erf(self) -> Any: """y = erf x = (2/√π) ∫₀ˣ e^{-t²} dt;  dy/dx = (2/√π) e^{-x²}"""
+    def erf_(self, *args: Any, **kwargs: Any) -> Any: """x ← erf(x, …), in place"""
+    def erfc(self) -> Any: """y = 1 - erf x (accurate where erf x is near 1);  dy/dx = -(2/√π) e^{-x²}"""
+    def erfinv(self) -> Any: """y = erf⁻¹ x, for x in [-1, 1];  dy/dx = (√π/2) e^{y²}"""
+    def erfinv_(self, *args: Any, **kwargs: Any) -> Any: """x ← erfinv(x, …), in place"""
     def exp(self) -> Any: """y = eˣ;  dy/dx = eˣ = y"""
+    def exp2(self) -> Any: """y = 2ˣ;  dy/dx = 2ˣ·ln 2 = y·ln 2"""
+    def exp2_(self, *args: Any, **kwargs: Any) -> Any: """x ← exp2(x, …), in place"""
+    def exp_(self, *args: Any, **kwargs: Any) -> Any: """x ← exp(x, …), in place"""
     def expand(self, *sizes: Any) -> Any: """y = x repeated along its size-1 dims (a view);  ∂L/∂x = ∂L/∂y summed over the copies"""
     def expand_as(self, other: Any) -> Any: """y = x expanded to other's shape;  ∂L/∂x = ∂L/∂y summed over the copies"""
     def expm1(self) -> Any: """y = eˣ - 1 (accurate near 0);  dy/dx = eˣ = y + 1"""
+    def expm1_(self, *args: Any, **kwargs: Any) -> Any: """x ← expm1(x, …), in place"""
+    def exponential_(self, lambd: Any = 1.0, *, generator: Any = None) -> Any: """x ← samples of the exponential distribution with rate λ (mean 1/λ)"""
     def fill_(self, value: Any) -> Any: """x ← value everywhere; a one-element tensor value receives the summed gradient"""
+    def fix(self) -> Any: """y = x rounded towards zero;  dy/dx = 0"""
     def flatten(self, start_dim: Any = 0, end_dim: Any = -1) -> Any: """y = x with dims start_dim … end_dim merged into one;  the gradient is reshaped back"""
     def flip(self, *args: Any, dims: Any = None) -> Any: """y = x reversed along ``dims`` (a copy, as in PyTorch);  the gradient is reversed back"""
     def float(self) -> Any: ...
+    def float_power(self, exponent: Any) -> Any: """z = xʸ in float64, whatever the inputs' dtypes (``pow`` of float64 operands)"""
     def floor(self) -> Any: """y = ⌊x⌋;  dy/dx = 0"""
+    def floor_(self, *args: Any, **kwargs: Any) -> Any: """x ← floor(x, …), in place"""
     def floor_divide(self, other: Any) -> Any: """z = ⌊x / y⌋;  piecewise constant, so ∂z/∂x = ∂z/∂y = 0"""
+    def floor_divide_(self, *args: Any, **kwargs: Any) -> Any: """x ← floor_divide(x, …), in place"""
+    def fmod(self, other: Any) -> Any: """z = x - y·trunc(x / y) (the sign of x, as C's fmod);  ∂z/∂x = 1,  ∂z/∂y = -trunc(x / y)"""
+    def fmod_(self, *args: Any, **kwargs: Any) -> Any: """x ← fmod(x, …), in place"""
+    def frac(self) -> Any: """y = x - trunc(x), the fractional part with x's sign;  dy/dx = 1"""
+    def frac_(self, *args: Any, **kwargs: Any) -> Any: """x ← frac(x, …), in place"""
     def gather(self, dim: Any, index: Any) -> Any: """y[i][j] = x[index[i][j]][j] (dim 0);  ∂L/∂x = zeros with ∂L/∂y added in at the same"""
     def ge(self, other: Any) -> Any: ...
     def ger(self, vec2: Any) -> Any: """zᵢⱼ = xᵢ·yⱼ;  ∂L/∂x = ∂L/∂z @ y,  ∂L/∂y = x @ ∂L/∂z"""
@@ -136,6 +194,8 @@ class Tensor:
     grad_fn: Any
     def gt(self, other: Any) -> Any: ...
     def half(self) -> Any: ...
+    def hypot(self, other: Any) -> Any: """z = √(x² + y²) (without overflow in x²);  ∂z/∂x = x/z,  ∂z/∂y = y/z"""
+    def hypot_(self, *args: Any, **kwargs: Any) -> Any: """x ← hypot(x, …), in place"""
     def index_select(self, dim: Any, index: Any) -> Any: """y = x with only the entries index[0], index[1], … along dim;  ∂L/∂x = zeros with"""
     def int(self) -> Any: ...
     @property
@@ -147,14 +207,28 @@ class Tensor:
     def isclose(self, other: Any, rtol: Any = 1e-05, atol: Any = 1e-08, equal_nan: Any = False) -> Any: """|x - y| ≤ atol + rtol·|y|, elementwise, as a bool tensor"""
     def item(self) -> Any: """The one value of a one-element tensor, as a Python number."""
     def kthvalue(self, k: Any, dim: Any = -1, keepdim: Any = False) -> Any: """The k-th smallest element along dim (k counts from 1) and its index;"""
+    def ldexp(self, other: Any) -> Any: """z = x·2ʸ"""
     def le(self, other: Any) -> Any: ...
+    def lerp(self, end: Any, weight: Any) -> Any: """z = x + w·(e - x);  ∂z/∂x = 1 - w,  ∂z/∂e = w,  ∂z/∂w = e - x"""
+    def lerp_(self, *args: Any, **kwargs: Any) -> Any: """x ← lerp(x, …), in place"""
     def lgamma(self) -> Any: """y = ln |Γ(x)|;  dy/dx = ψ(x)"""
     def log(self) -> Any: """y = ln x;  dy/dx = 1/x"""
+    def log10(self) -> Any: """y = log₁₀ x;  dy/dx = 1/(x·ln 10)"""
+    def log10_(self, *args: Any, **kwargs: Any) -> Any: """x ← log10(x, …), in place"""
     def log1p(self) -> Any: """y = ln(1 + x) (accurate near 0);  dy/dx = 1/(1 + x)"""
+    def log1p_(self, *args: Any, **kwargs: Any) -> Any: """x ← log1p(x, …), in place"""
+    def log2(self) -> Any: """y = log₂ x;  dy/dx = 1/(x·ln 2)"""
+    def log2_(self, *args: Any, **kwargs: Any) -> Any: """x ← log2(x, …), in place"""
+    def log_(self, *args: Any, **kwargs: Any) -> Any: """x ← log(x, …), in place"""
     def log_softmax(self, dim: Any, dtype: Any = None) -> Any: """yᵢ = xᵢ - log Σₖ e^{xₖ} along ``dim``;  ∂L/∂xᵢ = gᵢ - e^{yᵢ} Σₖ gₖ"""
+    def logaddexp(self, other: Any) -> Any: """z = ln(eˣ + eʸ), computed as max + ln(1 + e^{-|x - y|}) (no overflow);"""
+    def logaddexp2(self, other: Any) -> Any: """z = log₂(2ˣ + 2ʸ) = logaddexp(x·ln 2, y·ln 2)/ln 2;  ∂z/∂x = 2^{x - z},  ∂z/∂y = 2^{y - z}"""
     def logical_and(self, other: Any) -> Any: ...
     def logical_not(self) -> Any: ...
     def logical_or(self, other: Any) -> Any: ...
+    def logical_xor(self, other: Any) -> Any: ...
+    def logit(self, eps: Any = None) -> Any: """y = ln(z/(1 - z)) with z = x clamped to [eps, 1 - eps] (when eps is given);"""
+    def logit_(self, *args: Any, **kwargs: Any) -> Any: """x ← logit(x, …), in place"""
     def logsumexp(self, dim: Any, keepdim: Any = False) -> Any: """y = log Σᵢ e^{xᵢ} = m + log Σᵢ e^{xᵢ - m}, m = max x;  ∂y/∂xᵢ = e^{xᵢ - y} = softmax(x)ᵢ"""
     def long(self) -> Any: ...
     def lt(self, other: Any) -> Any: ...
@@ -174,25 +248,47 @@ class Tensor:
     def movedim(self, source: Any, destination: Any) -> Any: """y = x with the dims ``source`` moved to the positions ``destination``, the others"""
     def mul(self, other: Any) -> Any: """z = x·y;  ∂z/∂x = y,  ∂z/∂y = x"""
     def mul_(self, other: Any) -> Any: ...
+    def multinomial(self, num_samples: Any, replacement: Any = False, *, generator: Any = None) -> Any: """``num_samples`` category indices per row of non-negative weights (int64): with"""
+    def multiply(self, other: Any) -> Any: """z = x·y;  ∂z/∂x = y,  ∂z/∂y = x"""
     def mv(self, vec: Any) -> Any: """z = A @ v, zᵢ = Σₖ Aᵢₖ·vₖ;  ∂L/∂A = ∂L/∂z ⊗ v,  ∂L/∂v = Aᵀ @ ∂L/∂z"""
+    def mvlgamma(self, p: Any) -> Any: """y = ln Γ_p(x) = p(p-1)/4·ln π + Σⱼ₌₀^{p-1} ln Γ(x - j/2), for every x > (p - 1)/2"""
+    def nan_to_num(self, nan: Any = 0.0, posinf: Any = None, neginf: Any = None) -> Any: """y = x, with nan, +∞ and -∞ replaced (by default with 0 and the largest and smallest"""
+    def nan_to_num_(self, *args: Any, **kwargs: Any) -> Any: """x ← nan_to_num(x, …), in place"""
     def narrow(self, dim: Any, start: Any, length: Any) -> Any: """y = x[start : start+length] along ``dim`` (a view);  the gradient is zero-padded back"""
     @property
     def ndim(self) -> Any: ...
     def ne(self, other: Any) -> Any: ...
     def neg(self) -> Any: """y = -x;  dy/dx = -1"""
+    def neg_(self, *args: Any, **kwargs: Any) -> Any: """x ← neg(x, …), in place"""
+    def negative(self) -> Any: """y = -x;  dy/dx = -1"""
+    def new_empty(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: Any = False) -> Any: """an uninitialised tensor of ``size`` (here: zeros), with input's dtype and device"""
+    def new_full(self, size: Any, fill_value: Any, *, dtype: Any = None, device: Any = None, requires_grad: Any = False) -> Any: """``fill_value`` everywhere in ``size``, with input's dtype and device unless given"""
+    def new_ones(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: Any = False) -> Any: """ones of ``size``, with input's dtype and device unless given"""
+    def new_tensor(self, data: Any, *, dtype: Any = None, device: Any = None, requires_grad: Any = False) -> Any: """a copy of ``data`` (never a view of it), with input's dtype and device unless given"""
+    def new_zeros(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: Any = False) -> Any: """zeros of ``size``, with input's dtype and device unless given"""
+    def nextafter(self, other: Any) -> Any: """The next float after x in the direction of y"""
     def nonzero(self, *, as_tuple: Any = False) -> Any: """The positions of the non-zero elements: an int64 tensor (count, ndim), or with"""
+    def norm(self, p: Any = 'fro', dim: Any = None, keepdim: Any = False, dtype: Any = None) -> Any: """PyTorch's older norm: the p-norm of all elements (or over ``dim``); 'fro' is the"""
+    def normal_(self, mean: Any = 0.0, std: Any = 1.0, *, generator: Any = None) -> Any: """x ← samples of N(mean, std²)"""
     def numel(self) -> Any: ...
     def numpy(self) -> Any: """The values as a numpy array (sharing memory on the cpu)."""
     def outer(self, vec2: Any) -> Any: """zᵢⱼ = xᵢ·yⱼ;  ∂L/∂x = ∂L/∂z @ y,  ∂L/∂y = x @ ∂L/∂z"""
     def permute(self, *dims: Any) -> Any: """y = x with its dims reordered: y.shape[i] = x.shape[dims[i]];  the gradient is put"""
     def polygamma(self, n: Any) -> Any: """x.polygamma(n) is polygamma(n, x): PyTorch's method takes n first too."""
+    def positive(self) -> Any: """y = x: the tensor itself (unary plus)"""
     def pow(self, exponent: Any) -> Any: """z = xʸ;  ∂z/∂x = y·xʸ⁻¹,  ∂z/∂y = xʸ·ln x  (taken as 0 where x = 0)"""
     def pow_(self, exponent: Any) -> Any: ...
     def prod(self, dim: Any = None, keepdim: Any = False, dtype: Any = None) -> Any: """y = Πᵢ xᵢ over ``dim`` (one dim, or all);  ∂y/∂xᵢ = Π_{k≠i} xₖ  (y/xᵢ when no xₖ is 0)"""
+    def rad2deg(self) -> Any: """y = x·180/π;  dy/dx = 180/π"""
+    def random_(self, from_: Any = 0, to: Any = None, *, generator: Any = None) -> Any: """x ← integers drawn uniformly from [from_, to): ``random_(to)`` means [0, to), and"""
+    def reciprocal(self) -> Any: """y = 1/x;  dy/dx = -1/x² = -y²"""
+    def reciprocal_(self, *args: Any, **kwargs: Any) -> Any: """x ← reciprocal(x, …), in place"""
     def register_hook(self, hook: Any) -> Any: """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor replaces it."""
     def register_post_accumulate_grad_hook(self, hook: Any) -> Any: """Call ``hook(tensor)`` after backward has added into this leaf's ``.grad``"""
     def relu(self) -> Any: """y = max(x, 0);  dy/dx = 1 where x > 0, else 0"""
+    def relu_(self, *args: Any, **kwargs: Any) -> Any: """x ← relu(x, …), in place"""
     def remainder(self, other: Any) -> Any: """z = x - y·⌊x / y⌋ (sign of y, as Python's %);  ∂z/∂x = 1,  ∂z/∂y = -⌊x / y⌋"""
+    def remainder_(self, *args: Any, **kwargs: Any) -> Any: """x ← remainder(x, …), in place"""
     def repeat(self, *sizes: Any) -> Any: """y = x tiled sizes[i] times along dim i (numpy's tile);  ∂L/∂x = ∂L/∂y summed over"""
     @property
     def requires_grad(self) -> Any: ...
@@ -202,44 +298,71 @@ class Tensor:
     @property
     def retains_grad(self) -> Any: ...
     def round(self, decimals: Any = 0) -> Any: """y = x rounded half to even;  dy/dx = 0"""
+    def round_(self, *args: Any, **kwargs: Any) -> Any: """x ← round(x, …), in place"""
     def rsqrt(self) -> Any: """y = 1/√x;  dy/dx = -1/(2 x^{3/2}) = -y³/2"""
+    def rsqrt_(self, *args: Any, **kwargs: Any) -> Any: """x ← rsqrt(x, …), in place"""
+    def rsub(self, other: Any, alpha: Any = 1) -> Any: """z = y - α·x (sub with its operands swapped: ``2 - x``);  ∂z/∂x = -α,  ∂z/∂y = 1"""
     def scatter(self, dim: Any, index: Any, src: Any = None, value: Any = None) -> Any: """y = x, then y[index[i][j]][j] = src[i][j] (dim 0; or = value);  ∂L/∂x = ∂L/∂y with"""
     def scatter_add(self, dim: Any, index: Any, src: Any) -> Any: """y = x, then y[index[i][j]][j] += src[i][j] (dim 0; repeated positions add up);"""
+    def sgn(self) -> Any: """y = sign(x) ∈ {-1, 0, 1};  dy/dx = 0"""
     @property
     def shape(self) -> Any: ...
     def share_memory_(self) -> Any: """Move the values of this cpu tensor into shared memory, in place, so that the"""
     def sigmoid(self) -> Any: """y = 1/(1 + e⁻ˣ);  dy/dx = y(1 - y)"""
+    def sigmoid_(self, *args: Any, **kwargs: Any) -> Any: """x ← sigmoid(x, …), in place"""
     def sign(self) -> Any: """y = sign(x) ∈ {-1, 0, 1};  dy/dx = 0"""
+    def sign_(self, *args: Any, **kwargs: Any) -> Any: """x ← sign(x, …), in place"""
+    def signbit(self) -> Any: """True where the sign bit is set (x < 0, and -0.0)"""
     def sin(self) -> Any: """y = sin x;  dy/dx = cos x"""
+    def sin_(self, *args: Any, **kwargs: Any) -> Any: """x ← sin(x, …), in place"""
+    def sinc(self) -> Any: """y = sin(πx)/(πx), 1 at x = 0;  dy/dx = (cos(πx) - y)/x, 0 at x = 0"""
+    def sinh(self) -> Any: """y = sinh x;  dy/dx = cosh x"""
+    def sinh_(self, *args: Any, **kwargs: Any) -> Any: """x ← sinh(x, …), in place"""
     def size(self, dim: Any = None) -> Any: ...
     def softmax(self, dim: Any, dtype: Any = None) -> Any: """yᵢ = e^{xᵢ} / Σₖ e^{xₖ} along ``dim``;  ∂L/∂xᵢ = yᵢ (gᵢ - Σₖ gₖ yₖ)"""
     def sort(self, dim: Any = -1, descending: Any = False, stable: Any = False) -> Any: """values = x in increasing (or decreasing) order along dim, indices = where each came"""
     def split(self, split_size_or_sections: Any, dim: Any = 0) -> Any: """x cut along ``dim`` into pieces of split_size (the last may be smaller), or of the"""
     def sqrt(self) -> Any: """y = √x;  dy/dx = 1/(2√x) = 1/(2y)"""
+    def sqrt_(self, *args: Any, **kwargs: Any) -> Any: """x ← sqrt(x, …), in place"""
+    def square(self) -> Any: """y = x²;  dy/dx = 2x  (integers stay integers)"""
+    def square_(self, *args: Any, **kwargs: Any) -> Any: """x ← square(x, …), in place"""
     def squeeze(self, dim: Any = None) -> Any: """y = x without its size-1 dims (all of them, or those of ``dim``);  the gradient is"""
+    def squeeze_(self, dim: Any = None) -> Any: ...
     def std(self, dim: Any = None, unbiased: Any = None, keepdim: Any = False, *, correction: Any = None) -> Any: """y = √var(x);  ∂y/∂xᵢ = ∂var/∂xᵢ / (2y) = (xᵢ - x̄) / ((N - correction)·y)"""
     def sub(self, other: Any, alpha: Any = 1) -> Any: """z = x - α·y;  ∂z/∂x = 1,  ∂z/∂y = -α"""
     def sub_(self, other: Any, alpha: Any = 1) -> Any: ...
+    def subtract(self, other: Any, alpha: Any = 1) -> Any: """z = x - α·y;  ∂z/∂x = 1,  ∂z/∂y = -α"""
     def sum(self, dim: Any = None, keepdim: Any = False, dtype: Any = None) -> Any: """y = Σᵢ xᵢ over ``dim``;  ∂y/∂xᵢ = 1, so the gradient is broadcast back"""
     def swapaxes(self, dim0: Any, dim1: Any) -> Any: """y = x with dims dim0 and dim1 swapped;  the gradient is swapped back"""
     def swapdims(self, dim0: Any, dim1: Any) -> Any: """y = x with dims dim0 and dim1 swapped;  the gradient is swapped back"""
     def t(self) -> Any: """y = xᵀ for a matrix (x itself, as a view, for 0-d and 1-d);  the gradient is transposed"""
+    def t_(self) -> Any: ...
     def take_along_dim(self, indices: Any, dim: Any = None) -> Any: """gather with broadcasting (and, without dim, on the flattened tensor);  ∂ as gather"""
+    def tan(self) -> Any: """y = tan x;  dy/dx = 1 + tan² x = 1 + y²"""
+    def tan_(self, *args: Any, **kwargs: Any) -> Any: """x ← tan(x, …), in place"""
     def tanh(self) -> Any: """y = tanh x;  dy/dx = 1 - y²"""
+    def tanh_(self, *args: Any, **kwargs: Any) -> Any: """x ← tanh(x, …), in place"""
     def to(self, *args: Any, dtype: Any = None, device: Any = None, non_blocking: Any = False, copy: Any = False) -> Any: """``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other_tensor)``, as in PyTorch."""
     def tolist(self) -> Any: ...
     def topk(self, k: Any, dim: Any = -1, largest: Any = True, sorted: Any = True) -> Any: """The k largest (or smallest) elements along dim and their indices (always in order:"""
     def transpose(self, dim0: Any, dim1: Any) -> Any: """y = x with dims dim0 and dim1 swapped;  the gradient is swapped back"""
+    def transpose_(self, dim0: Any, dim1: Any) -> Any: ...
     def tril(self, diagonal: Any = 0) -> Any: """y = x with the elements above the ``diagonal``-th diagonal of the last two dims set"""
     def triu(self, diagonal: Any = 0) -> Any: """y = x with the elements below the ``diagonal``-th diagonal of the last two dims set"""
     def true_divide(self, other: Any, rounding_mode: Any = None) -> Any: """z = x / y;  ∂z/∂x = 1/y,  ∂z/∂y = -x/y²"""
     def trunc(self) -> Any: """y = x rounded towards zero;  dy/dx = 0"""
+    def trunc_(self, *args: Any, **kwargs: Any) -> Any: """x ← trunc(x, …), in place"""
+    def type(self, dtype: Any = None, non_blocking: Any = False) -> Any: """``x.type()`` is PyTorch's name of x's type ('torch.FloatTensor', 'torch.cuda."""
     def type_as(self, other: Any) -> Any: ...
     def unbind(self, dim: Any = 0) -> Any: """x cut along ``dim`` into its slices, that dim removed;  ∂L/∂x = the slices' gradients"""
     def unflatten(self, dim: Any, sizes: Any) -> Any: """y = x with dim split into several dims of the given sizes;  the gradient is reshaped back"""
+    def uniform_(self, from_: Any = 0.0, to: Any = 1.0, *, generator: Any = None) -> Any: """x ← samples of U(from_, to)"""
     def unsqueeze(self, dim: Any) -> Any: """y = x with a new dim of size 1 at ``dim``;  the gradient is reshaped back"""
+    def unsqueeze_(self, dim: Any) -> Any: ...
     def var(self, dim: Any = None, unbiased: Any = None, keepdim: Any = False, *, correction: Any = None) -> Any: """y = Σᵢ (xᵢ - x̄)² / (N - correction);  ∂y/∂xᵢ = 2(xᵢ - x̄)/(N - correction)"""
     def view(self, *shape: Any) -> Any: """y = x with a new shape, sharing x's memory;  the gradient is reshaped back"""
     def view_as(self, other: Any) -> Any: """y = x viewed with other's shape;  the gradient is reshaped back"""
     def where(self, condition: Any, other: Any) -> Any: """``x.where(condition, y)`` is ``where(condition, x, y)``."""
+    def xlogy(self, other: Any) -> Any: """z = x·ln y, and 0 where x = 0 (even where y = 0);"""
+    def xlogy_(self, *args: Any, **kwargs: Any) -> Any: """x ← xlogy(x, …), in place"""
     def zero_(self) -> Any: ...

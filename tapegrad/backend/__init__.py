@@ -1,16 +1,18 @@
 """The array backend: numpy on the cpu, cupy on a CUDA GPU, chosen by a tensor's device.
 
 Above this package nothing imports numpy or cupy to compute: operations call
-``tensor.device.xp`` (or ``xp_for(device)``) and use whatever module comes back.
+``tensor.device.xp`` (or ``xp_for(device)``) and use the namespace that comes back, whose
+operations are listed in ``contract.py``.
 """
 import numpy
 
 from . import cuda
+from . import device as _device
 from .device import CPU, as_device, device, device_of_array
 
 
 def xp_for(spec):
-    """The array module for a device (or device string)."""
+    """The array namespace for a device (or device string)."""
     return as_device(spec).xp
 
 
@@ -21,7 +23,7 @@ def to_device(array, target):
         return array
     if target.type == "cpu":
         return array.get()  # cupy -> numpy
-    cupy = target.xp
+    cupy = cuda.array_module(target.index)
     with cupy.cuda.Device(target.index):
         if source.type == "cuda":   # another GPU: asarray would hand back the array itself
             return array.copy()     # (cupy's copy() copies onto the current device)
@@ -31,7 +33,7 @@ def to_device(array, target):
 def to_numpy(array):
     """A numpy array with the same values (shares memory on cpu)."""
     if isinstance(array, numpy.ndarray):
-        return array
+        return numpy.asarray(array)   # (itself; a plain view of an ndarray subclass)
     if hasattr(array, "get"):
         return array.get()
     return numpy.asarray(array)
@@ -64,8 +66,8 @@ SCALAR_TYPES = frozenset(t for t in numpy.sctypeDict.values() if issubclass(t, n
 
 
 def as_0d_array(value):
-    """A numpy scalar as a 0-d array (anything else as it is)."""
-    return numpy.asarray(value) if isinstance(value, numpy.generic) else value
+    """A numpy scalar as a 0-d array of the host backend (anything else as it is)."""
+    return _device.HOST.asarray(value) if isinstance(value, numpy.generic) else value
 
 
 def is_array(value):

@@ -1,13 +1,18 @@
-"""Devices, and the array module (numpy or cupy) that computes on each.
+"""Devices, and the array namespace (numpy's or cupy's) that computes on each.
 
 A tensor holds one backend array and knows its device. Every operation asks the
-device for its array module, `device.xp`, so the same operation code runs on
-numpy arrays (cpu) and cupy arrays (cuda). This file and `cuda.py` are the only
-places in tapegrad that decide which array library to use.
+device for its namespace, `device.xp` (the operations of `contract.py`), so the same
+operation code runs on numpy arrays (cpu) and cupy arrays (cuda). This file and
+`cuda.py` are the only places in tapegrad that decide which array library to use.
 """
 import numpy
 
+from . import contract
 from . import cuda as _cuda
+
+# The namespace of every cpu device. Tests put a stricter backend over numpy here
+# (tests/backend/test_contract.py), to check that tapegrad uses nothing outside the contract.
+HOST = contract.numpy_namespace(numpy)
 
 
 class device:
@@ -31,22 +36,24 @@ class device:
             index = None
         self.type = kind  # device("cuda") keeps index None ("the current GPU"), as in PyTorch
         self.index = index
-        self._xp = numpy if kind == "cpu" else None
+        self._xp = None   # a cuda device's namespace, made on first use
         self._gpu = None
 
     @property
     def xp(self):
-        """The array module for this device: numpy on cpu, cupy on cuda (imported on first use).
+        """The array namespace for this device: numpy's on cpu, cupy's on cuda (cupy is
+        imported on first use).
 
         cupy makes arrays and runs kernels on its *current* GPU, so asking a cuda device for
         its module also makes that GPU current: every operation asks its tensors' device,
         and so computes where they live (cuda:1 tensors on cuda:1), whatever GPU was current.
         """
         if self.type == "cpu":
-            return self._xp
+            return HOST
         if self._gpu is None:
-            self._xp = _cuda.array_module(self.index or 0)
-            self._gpu = self._xp.cuda.Device(self.index or 0)
+            cupy = _cuda.array_module(self.index or 0)
+            self._xp = contract.cupy_namespace_of(cupy)
+            self._gpu = cupy.cuda.Device(self.index or 0)
         self._gpu.use()
         return self._xp
 

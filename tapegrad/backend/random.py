@@ -4,9 +4,7 @@ import numpy
 
 def new_bit_generator(device, seed):
     """A generator for ``device`` seeded with ``seed``: numpy's on cpu, cupy's on cuda."""
-    if device.type == "cpu":
-        return numpy.random.default_rng(seed)
-    return device.xp.random.default_rng(seed)
+    return device.xp.default_rng(seed)
 
 
 def entropy_seed():

@@ -86,7 +86,9 @@ class ToTensor:
         if chw.dtype == "uint8":
             return uint8_to_float(chw)
         xp = backend.xp_for(backend.device_of_array(image))
-        return creation.as_tensor(xp.array(chw, order="C", copy=True))
+        contiguous = xp.empty(chw.shape, chw.dtype)   # a C-ordered copy, as PyTorch's
+        xp.copyto(contiguous, chw)
+        return creation.as_tensor(contiguous)
 
     def __repr__(self):
         return "ToTensor()"

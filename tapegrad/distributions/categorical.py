@@ -80,7 +80,8 @@ class Categorical(Distribution):
         with no_grad():
             cumulative = self.probs.detach().cumsum(-1)
             u = rand(tuple(shape) + (1,), dtype=cumulative.dtype, device=cumulative.device)
-            index = (cumulative < u * cumulative[..., -1:]).sum(-1)
+            # <= : a draw of exactly 0 must not land on a leading category of probability 0
+            index = (cumulative <= u * cumulative[..., -1:]).sum(-1)
             return index.clamp(max=self._num_events - 1).long()
 
     def log_prob(self, value):

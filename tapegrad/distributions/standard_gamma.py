@@ -21,7 +21,7 @@ def _gamma_sample_grad(xp, x, alpha):
     from ..kernels.cpu.gamma_functions import gamma_sample_grad
     host = gamma_sample_grad(backend.to_numpy(x).astype("float64"),
                              backend.to_numpy(alpha).astype("float64"))
-    return xp.asarray(host, dtype=x.dtype) if xp.__name__ == "cupy" else host.astype(x.dtype)
+    return xp.asarray(host, dtype=x.dtype)
 
 
 def _standard_gamma(concentration, generator=None):

@@ -20,18 +20,19 @@ def broadcast_shapes(*shapes):
 
 
 def broadcast_all(*values):
-    """The parameters as tensors of one shape and one floating dtype: numbers become tensors
-    of the tensors' dtype (the default dtype if there are none), as in PyTorch."""
+    """The parameters as tensors of one shape: numbers become tensors of the widest floating
+    dtype among the tensors (the default dtype if there is none), integer tensors are cast to
+    it, floating tensors keep their own dtype, as in PyTorch."""
     for value in values:
         if not isinstance(value, (Tensor, numbers.Number)):
             raise ValueError(f"expected every parameter to be a Tensor or a number, got "
                              f"{type(value).__name__}")
     tensors = [v for v in values if isinstance(v, Tensor)]
     kinds = [t.dtype for t in tensors if t.dtype.is_floating_point]
-    dtype = (dtypes.float64 if dtypes.float64 in kinds else kinds[0] if kinds
+    dtype = (max(kinds, key=lambda kind: kind.numpy.itemsize) if kinds
              else dtypes.get_default_dtype())
     device = tensors[0].device if tensors else None
-    as_tensors = [v.to(dtype) if isinstance(v, Tensor) and v.dtype is not dtype
+    as_tensors = [v.to(dtype) if isinstance(v, Tensor) and not v.dtype.is_floating_point
                   else v if isinstance(v, Tensor)
                   else tensor(float(v), dtype=dtype, device=device) for v in values]
     shape = broadcast_shapes(*(tuple(t.shape) for t in as_tensors))

@@ -20,11 +20,13 @@ out as *rows*: row ``r`` belongs to example ``example_ids[r]``, and the rows are
 the model ``batch_size`` at a time, so memory stays bounded however many there are.
 """
 import math
+
+import numpy
+
 from .. import backend, dtypes
 from ..autograd import enable_grad, grad as autograd_grad, no_grad
 from ..autograd.tensor import Tensor, wrap
 
-host = backend.CPU.xp  # the host array module, for index bookkeeping
 
 # Rows per model call when the caller gives no ``internal_batch_size``: at most this many
 # rows, and at most DEFAULT_BATCH_ELEMENTS input elements per call (so a call on large
@@ -112,7 +114,7 @@ class Target:
             if array.ndim > 2 or array.shape[0] != n:
                 raise ValueError(f"{op}: a target tensor must have shape ({n},) or ({n}, k), "
                                  f"one target per example, got shape {tuple(array.shape)}")
-            return cls(per_example=array.reshape(n, -1).astype(host.int64))
+            return cls(per_example=array.reshape(n, -1).astype(numpy.int64))
         if _is_int(target):
             return cls(index=(int(target),))
         if isinstance(target, tuple):
@@ -128,7 +130,7 @@ class Target:
                     len({len(row) for row in rows}) > 1:
                 raise TypeError(f"{op}: a list target must hold ints (or tuples of ints of "
                                 f"one length), got {target!r}")
-            return cls(per_example=host.array(rows, dtype=host.int64).reshape(n, -1))
+            return cls(per_example=numpy.array(rows, dtype=numpy.int64).reshape(n, -1))
         raise TypeError(f"{op}: target must be None, an int, a tuple of ints, a list or an "
                         f"integer tensor, got {type(target).__name__}")
 
@@ -164,12 +166,12 @@ class Target:
                                      f"of shape {shape} (dim {i + 1} has size {size})")
             return output[(slice(None),) + self.index]
         index = self.per_example[example_ids]
-        sizes = host.array(shape[1:])
+        sizes = numpy.array(shape[1:])
         if ((index < -sizes) | (index >= sizes)).any():
             bad = index[((index < -sizes) | (index >= sizes)).any(axis=1)][0]
             raise IndexError(f"{op}: target {tuple(int(i) for i in bad)} is out of range "
                              f"for outputs of shape {shape}")
-        return output[(host.arange(rows),) + tuple(index[:, j] for j in range(k))]
+        return output[(numpy.arange(rows),) + tuple(index[:, j] for j in range(k))]
 
 
 def _is_int(value):
@@ -213,7 +215,7 @@ def output_scores(op, model, rows, target, example_ids, batch_size):
             pieces.append(scores.array if isinstance(scores, Tensor) else scores)
     if not pieces:
         return device.xp.zeros((0,), dtype=rows.dtype)
-    return device.xp.concatenate([device.xp.asarray(p).reshape(-1) for p in pieces])
+    return device.xp.concat([device.xp.asarray(p).reshape(-1) for p in pieces])
 
 
 def _call(op, model, x):

@@ -25,6 +25,8 @@ on many perturbed inputs. This module hides how:
 - ``fn.calls`` counts the calls of ``f`` so far; ``fn.device``, ``fn.batch_size`` and
   ``fn.takes_tensors`` are what was decided.
 """
+import numpy
+
 from .. import backend, dtypes
 from ..autograd import no_grad
 from ..autograd.tensor import Tensor, wrap
@@ -42,7 +44,7 @@ def select_scores(outputs, target=None, op="select_scores"):
     outputs = backend.to_numpy(outputs)
     rows = outputs.shape[0] if outputs.ndim else 1
     target = A.Target.parse(op, target, rows)
-    return A.host.asarray(target.select(op, outputs, A.host.arange(rows)))
+    return numpy.asarray(target.select(op, outputs, numpy.arange(rows)))
 
 
 class BatchedFunction:
@@ -77,8 +79,8 @@ class BatchedFunction:
                             rows[0].size if rows.shape[0] else 1)
         pieces = [self._call(rows[start:stop]) for start, stop in A.chunks(rows.shape[0], size)]
         if not pieces:
-            return A.host.zeros((0,))
-        return A.host.concatenate(pieces) if len(pieces) > 1 else pieces[0]
+            return numpy.zeros((0,))
+        return numpy.concatenate(pieces) if len(pieces) > 1 else pieces[0]
 
     def scores(self, rows, target=None):
         """The explained output of each row, numpy (R,)."""

@@ -15,6 +15,8 @@ A forward hook on the layer hands us A while the model runs; the gradient âˆ‚y/â
 from autograd.grad, so nothing is accumulated into any ``.grad``. The hook is removed
 afterwards, even when the model raises.
 """
+import numpy
+
 from .. import backend
 from ..autograd import enable_grad, grad as autograd_grad
 from ..autograd.tensor import Tensor, wrap
@@ -86,7 +88,7 @@ class GradCAM:
                 if not isinstance(output, Tensor):
                     raise TypeError(f"{op}: the model must return a tapegrad Tensor, got "
                                     f"{type(output).__name__}")
-                scores = target.select(op, output, A.host.arange(x.shape[0]))
+                scores = target.select(op, output, numpy.arange(x.shape[0]))
                 if not scores.requires_grad or not activations.requires_grad:
                     gradient = None
                 else:
@@ -108,10 +110,10 @@ def linear_resize(array, size):
         in_len = array.shape[axis]
         if in_len == out_len:
             continue
-        source = (A.host.arange(out_len) + 0.5) * (in_len / out_len) - 0.5
-        source = A.host.clip(source, 0, in_len - 1)
-        below = A.host.floor(source).astype(A.host.int64)
-        above = A.host.minimum(below + 1, in_len - 1)
+        source = (numpy.arange(out_len) + 0.5) * (in_len / out_len) - 0.5
+        source = numpy.clip(source, 0, in_len - 1)
+        below = numpy.floor(source).astype(numpy.int64)
+        above = numpy.minimum(below + 1, in_len - 1)
         shape = [1] * array.ndim
         shape[axis] = out_len
         weight = xp.asarray((source - below).astype(array.dtype)).reshape(shape)

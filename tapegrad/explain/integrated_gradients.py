@@ -13,6 +13,8 @@ polynomial integrands of degree < 2·n_steps, so few steps suffice on smooth mod
 a Riemann rule. Every (step, example) pair is one *row*; the rows are fed to the model
 ``internal_batch_size`` at a time, so n_steps × N inputs never need to exist at once.
 """
+import numpy as np
+
 from .. import backend
 from . import _attribution as A
 
@@ -30,7 +32,6 @@ def quadrature(method, n_steps):
     Captum weighs them 1/n, so its weights sum to 1 − 1/n and a constant gradient would
     miss completeness by 1/n.
     """
-    np = A.host
     n = n_steps
     if method == "gausslegendre":
         nodes, weights = np.polynomial.legendre.leggauss(n)  # on [-1, 1], weights sum to 2
@@ -87,7 +88,7 @@ class IntegratedGradients:
         # Row r is the point at step k = r // n of example i = r % n (steps outermost).
         total = xp.zeros_like(x)
         for start, stop in A.chunks(n * n_steps, batch):
-            rows = A.host.arange(start, stop)
+            rows = np.arange(start, stop)
             steps, examples = rows // n, rows % n
             step_alphas = xp.asarray(alphas[steps].astype(x.dtype)).reshape((-1,) + feature_shape)
             examples_on_device = xp.asarray(examples)
@@ -104,8 +105,8 @@ class IntegratedGradients:
 
         if not return_convergence_delta:
             return A.result(attributions, inputs)
-        ends = xp.concatenate([x, xp.ascontiguousarray(b)])
-        ids = A.host.concatenate([A.host.arange(n), A.host.arange(n)])
+        ends = xp.concat([x, xp.ascontiguousarray(b)])
+        ids = np.concatenate([np.arange(n), np.arange(n)])
         scores = A.output_scores(op, self.model, ends, target, ids, batch)
         delta = attributions.reshape(n, -1).sum(axis=1) - (scores[:n] - scores[n:])
         return A.result(attributions, inputs), A.result(delta, inputs)

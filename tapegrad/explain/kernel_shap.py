@@ -37,12 +37,12 @@ default), so every problem with M ≤ 11 features is solved exactly.
 from itertools import combinations
 from math import comb
 
+import numpy
+
 from .. import backend
 from ..autograd.tensor import Tensor
 from . import _attribution as A
 from .lime.base import _as_numpy_function, generator
-
-numpy = backend.CPU.xp  # the host array module: coalition tables and the fits live on the host
 
 
 def shapley_kernel(M, sizes):

@@ -18,9 +18,7 @@ written here directly on numpy:
 
 Everything is on the host: these are fits on the explainer's own sample tables.
 """
-from .. import backend
-
-numpy = backend.CPU.xp  # the host array module: the fits run on the host
+import numpy
 
 
 def _as_weights(sample_weight, n, op):

@@ -24,12 +24,12 @@ tensors and any other function numpy arrays. Results are one value per example, 
 import copy
 import dataclasses
 
+import numpy as np
+
 from .. import backend, dtypes, random
 from ..autograd.tensor import Tensor
 from . import _attribution as A
 from ._callable import as_batched_function
-
-np = A.host  # the host array module (numpy): bookkeeping and per-example results
 
 DEFAULT_MAX_STEPS = 100
 RISE_BLUR_SIZE, RISE_BLUR_SIGMA = 11, 5.0
@@ -396,8 +396,8 @@ def sensitivity_max(explanation_fn, inputs, perturb_radius=0.02, n_perturb_sampl
         return out.reshape(rows.shape[0], -1).astype(np.float64)
 
     everyone = np.arange(n)
-    original = xp.concatenate([explain(x[a:b], everyone[a:b]) for a, b in A.chunks(n, batch)])
-    scale = xp.linalg.norm(original, ord=order, axis=1) if normalize else xp.ones(n)
+    original = xp.concat([explain(x[a:b], everyone[a:b]) for a, b in A.chunks(n, batch)])
+    scale = xp.linalg.vector_norm(original, ord=order, axis=1) if normalize else xp.ones(n)
     scale = xp.where(scale == 0, 1.0, scale)
     worst = np.zeros(n)
     for start, stop in A.chunks(n * samples, batch):
@@ -406,7 +406,7 @@ def sensitivity_max(explanation_fn, inputs, perturb_radius=0.02, n_perturb_sampl
         on_device = xp.asarray(examples)
         delta = rng.uniform(-perturb_radius, perturb_radius, (len(rows),) + x.shape[1:])
         moved = x[on_device] + backend.to_device(delta, device).astype(x.dtype)
-        change = xp.linalg.norm(explain(moved, examples) - original[on_device], ord=order,
+        change = xp.linalg.vector_norm(explain(moved, examples) - original[on_device], ord=order,
                                 axis=1) / scale[on_device]
         np.maximum.at(worst, examples, backend.to_numpy(change))
     return _result(worst, inputs, is_tensor)

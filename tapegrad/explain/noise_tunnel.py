@@ -17,6 +17,8 @@ of exactly 0) instead of the rounding error of mean(a²) − mean(a)².
 """
 import inspect
 
+import numpy
+
 from .. import backend, random
 from ..autograd.tensor import Tensor
 from . import _attribution as A
@@ -85,7 +87,7 @@ class NoiseTunnel:
         generator = random.default_generator if seed is None else \
             random.Generator().manual_seed(seed)
         rng = generator.for_device("cpu")  # drawn on the host: the same noise on any device
-        noise_dtype = x.dtype if x.dtype.itemsize >= 4 else A.host.float32
+        noise_dtype = x.dtype if x.dtype.itemsize >= 4 else numpy.float32
         picks = None  # drawn before any noise, so that batching does not change the noise
         if draw_baseline_from_distrib:
             picks = rng.integers(0, baselines.shape[0], size=nt_samples * n)
@@ -93,7 +95,7 @@ class NoiseTunnel:
         count, mean, spread, deltas = 0, None, None, []
         for first, last in A.chunks(nt_samples, nt_samples_batch_size):
             samples = last - first
-            examples = A.host.tile(A.host.arange(n), samples)
+            examples = numpy.tile(numpy.arange(n), samples)
             noise = rng.standard_normal((samples * n,) + x.shape[1:], dtype=noise_dtype)
             noise = backend.to_device(noise, inputs.device).astype(x.dtype, copy=False)
             noisy = (xp.broadcast_to(x, (samples,) + x.shape).reshape(noise.shape)
@@ -126,7 +128,7 @@ class NoiseTunnel:
         result = A.result(aggregated, out)
         if not wants_delta:
             return result
-        delta = xp.concatenate(deltas).T.reshape(-1)  # each example's samples together
+        delta = xp.concat(deltas).T.reshape(-1)  # each example's samples together
         return result, A.result(delta, inputs)
 
 

@@ -12,6 +12,8 @@ one row; the rows are built and evaluated ``internal_batch_size`` at a time.
 """
 import math
 
+import numpy
+
 from .. import backend, dtypes
 from ..autograd.tensor import Tensor
 from . import _attribution as A
@@ -60,21 +62,21 @@ class Occlusion:
         fn = as_batched_function(self.forward_func, batch_size=batch,
                                  takes_tensors=takes_tensors)
         result_dtype = x.dtype if x.dtype.kind == "f" else \
-            (dtypes.get_default_dtype().numpy if is_tensor else A.host.float64)
+            (dtypes.get_default_dtype().numpy if is_tensor else numpy.float64)
 
-        everyone = A.host.arange(n)
-        original = A.host.asarray(target.select(op, fn(x), everyone), dtype=A.host.float64)
+        everyone = numpy.arange(n)
+        original = numpy.asarray(target.select(op, fn(x), everyone), dtype=numpy.float64)
         total = xp.zeros((n, features), dtype=result_dtype)
         for start, stop in A.chunks(n * n_windows, batch):
-            rows = A.host.arange(start, stop)
+            rows = numpy.arange(start, stop)
             window_ids, examples = rows // n, rows % n
             mask = _window_masks(xp, window_ids, positions, windows, steps, shape)
             on_device = xp.asarray(examples)
             occluded = xp.where(mask, base[on_device], x[on_device])
-            scores = A.host.asarray(target.select(op, fn(occluded), examples),
-                                    dtype=A.host.float64)
-            drops = A.host.zeros((n, len(rows)))
-            drops[examples, A.host.arange(len(rows))] = original[examples] - scores
+            scores = numpy.asarray(target.select(op, fn(occluded), examples),
+                                    dtype=numpy.float64)
+            drops = numpy.zeros((n, len(rows)))
+            drops[examples, numpy.arange(len(rows))] = original[examples] - scores
             # each row's drop, credited to its example under its window: (n, R) @ (R, F)
             total += xp.asarray(drops.astype(result_dtype)) @ \
                 mask.reshape(len(rows), features).astype(result_dtype)
@@ -100,7 +102,7 @@ def _per_dim(op, name, value, shape):
 
 def _window_masks(xp, window_ids, positions, windows, steps, shape):
     """Bool masks (R, *shape): True under window ``window_ids[r]``."""
-    corner = A.host.unravel_index(window_ids, positions)
+    corner = numpy.unravel_index(window_ids, positions)
     mask = None
     for d, (size, width, step) in enumerate(zip(shape, windows, steps)):
         start = xp.asarray(corner[d] * step).reshape(-1, 1)
@@ -115,11 +117,10 @@ def _window_masks(xp, window_ids, positions, windows, steps, shape):
 
 def _coverage(positions, windows, steps, shape):
     """How many windows cover each element, (F,), on the host: a product over dims."""
-    np = A.host
-    count = np.ones(())
+    count = numpy.ones(())
     for size, width, step, n_positions in zip(shape, windows, steps, positions):
-        starts = np.arange(n_positions) * step
-        coords = np.arange(size)
+        starts = numpy.arange(n_positions) * step
+        coords = numpy.arange(size)
         per_dim = ((coords >= starts[:, None]) & (coords < starts[:, None] + width)).sum(axis=0)
-        count = np.multiply.outer(count, per_dim)
+        count = numpy.multiply.outer(count, per_dim)
     return count.reshape(-1)

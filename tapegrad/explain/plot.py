@@ -16,10 +16,10 @@ matplotlib is imported when a function is first called, not with ``tapegrad.expl
 """
 import math
 
+import numpy as np
+
 from .. import backend
 from ..autograd.tensor import Tensor
-
-np = backend.CPU.xp  # host arrays: pictures are made on the host
 
 METHODS = ("blended_heat_map", "heat_map", "original_image", "masked_image", "alpha_scaling")
 SIGNS = ("absolute_value", "positive", "negative", "all")

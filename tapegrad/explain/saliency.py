@@ -7,6 +7,8 @@ which for a linear model F(x) = Σ wᵢxᵢ is exactly each element's contributi
 Both take one forward and one backward pass over the whole batch (see _attribution.py
 for why the gradient of the summed outputs is every example's own gradient).
 """
+import numpy
+
 from . import _attribution as A
 
 
@@ -46,5 +48,5 @@ def _gradient(op, model, inputs, target):
     rows, _ = A.prepared(op, model, inputs)
     n = inputs.shape[0]
     target = A.Target.parse(op, target, n)
-    gradient = A.input_gradients(op, model, rows, target, A.host.arange(n))
+    gradient = A.input_gradients(op, model, rows, target, numpy.arange(n))
     return A.result(gradient, inputs)

@@ -18,12 +18,10 @@ The inner loops run pixel by pixel over small windows, so they are compiled with
 """
 import math
 
+import numpy
 from numba import njit
 
 from .. import backend
-
-numpy = backend.CPU.xp  # the host array module: segmentation runs on the host
-
 
 # -- the feature image ---------------------------------------------------------------
 

@@ -6,9 +6,9 @@ each loops in Python over the kh·kw taps of a window (never over elements) and 
 array library do the rest, so they run on numpy and cupy alike. They are also the
 reference the tests compare the numba kernels with.
 
-The two scatter-adds (``scatter_add_last``, ``index_add``) sum with ``bincount`` on numpy
-(one pass, in float64); on cupy with ``add.at`` (cupy's atomic scatter-add, in the
-array's own dtype: float16, float32 and float64 all have one).
+The two scatter-adds (``scatter_add_last``, ``index_add``) sum with ``bincount`` on the
+host (one pass, in float64); on a GPU with the backend's ``add_at`` (atomic additions, in
+the array's own dtype: float16, float32 and float64 all have one).
 """
 
 
@@ -64,8 +64,8 @@ def scatter_add_last(xp, out, indices, values):
     batch, channels, size = out.shape
     base = (xp.arange(batch * channels) * size).reshape(batch, channels, 1)
     flat = (indices + base).ravel()
-    if xp.__name__ == "cupy":   # atomic additions in out's own dtype (cupy's add.at)
-        xp.add.at(out.reshape(-1), flat, values.ravel())
+    if xp.is_gpu:   # atomic additions in out's own dtype
+        xp.add_at(out.reshape(-1), flat, values.ravel())
         return out
     sums = xp.bincount(flat, weights=values.ravel(), minlength=out.size)
     out += sums.reshape(out.shape).astype(out.dtype)
@@ -74,8 +74,8 @@ def scatter_add_last(xp, out, indices, values):
 
 def index_add(xp, out, index, src):
     """out (A, n_in, B)[a, index[o], b] += src (A, n_out, B)[a, o, b]."""
-    if xp.__name__ == "cupy":   # atomic additions in out's own dtype (cupy's add.at)
-        xp.add.at(out, (slice(None), xp.asarray(index), slice(None)), src)
+    if xp.is_gpu:   # atomic additions in out's own dtype
+        xp.add_at(out, (slice(None), xp.asarray(index), slice(None)), src)
         return out
     outer, n_in, inner = out.shape
     position = ((xp.arange(outer)[:, None, None] * n_in + xp.asarray(index)[None, :, None]) * inner

@@ -22,7 +22,7 @@ from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
 
 from .. import backend, dtypes
-from ..autograd import grad_mode
+from ..autograd import grad_mode, profiler
 from ..autograd.function import Function
 from ..autograd.tape import RemovableHandle
 from ..autograd.tensor import Tensor
@@ -459,6 +459,8 @@ class Module:
 
     # -- calling, with hooks -------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
+        if profiler.active is not None:   # the time since the last operation was not a layer's
+            profiler.mark(profiler.BETWEEN_OPERATIONS)
         if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks
                 or self._backward_pre_hooks):
             return self.forward(*args, **kwargs)   # the common case: no hooks at all

@@ -44,6 +44,14 @@ class OnnxModule(Module):
         names = set(self._initializers)
         self.input_names = [i.name for i in graph.input if i.name not in names]
         self.output_names = [o.name for o in graph.output]
+        opset = max((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")),
+                    default=0)
+        if opset < 13:
+            # Before opset 13, Softmax, Split, Squeeze, ReduceSum … meant other things (a
+            # Softmax without axis flattened to 2-D at axis 1): refused rather than misread.
+            raise OnnxImportError(f"tapegrad.onnx.load: the graph uses ONNX opset {opset}; "
+                                  f"tapegrad reads opset 13 and newer (onnx.version_converter "
+                                  f"can convert the model)")
         for node in self._nodes:
             if node.op_type not in IMPORTERS or node.domain not in ("", "ai.onnx"):
                 raise OnnxImportError(f"tapegrad.onnx.load: the ONNX operator "
@@ -54,6 +62,9 @@ class OnnxModule(Module):
         """The submodule that holds ``name`` ("a.b.weight": submodule a, then b), made as
         needed, and the attribute name in it."""
         *path, attribute = name.split(".")
+        if not all(path) or not attribute:
+            raise OnnxImportError(f"tapegrad.onnx.load: the initializer name {name!r} has an "
+                                  f"empty part; tapegrad names state 'module.submodule.name'")
         owner = self
         for part in path:
             child = owner._modules.get(part)

@@ -159,6 +159,7 @@ def _conv(x, w, b=None, kernel_shape=None, strides=None, dilations=None, pads=No
     if auto_pad not in ("NOTSET", "VALID"):
         raise OnnxImportError(f"Conv: auto_pad={auto_pad} is not supported; export with "
                               f"explicit pads")
+    _check_spatial("Conv", spatial)
     x, padding = _symmetric_or_padded(x, pads or [0] * 2 * spatial, spatial, 0.0)
     conv = F.conv2d if spatial == 2 else F.conv1d
     return conv(x, w, b, stride=strides or 1, padding=padding, dilation=dilations or 1,
@@ -168,6 +169,7 @@ def _conv(x, w, b=None, kernel_shape=None, strides=None, dilations=None, pads=No
 def _conv_transpose(x, w, b=None, kernel_shape=None, strides=None, dilations=None, pads=None,
                     group=1, output_padding=None, auto_pad="NOTSET"):
     spatial = x.ndim - 2
+    _check_spatial("ConvTranspose", spatial)
     pads = pads or [0] * 2 * spatial
     if pads[:spatial] != pads[spatial:] or auto_pad not in ("NOTSET", "VALID"):
         raise OnnxImportError(f"ConvTranspose: uneven pads {pads} are not supported")
@@ -176,9 +178,16 @@ def _conv_transpose(x, w, b=None, kernel_shape=None, strides=None, dilations=Non
                 output_padding=output_padding or 0, groups=group, dilation=dilations or 1)
 
 
+def _check_spatial(op, spatial):
+    if spatial not in (1, 2):
+        raise OnnxImportError(f"{op} over {spatial} spatial dims is not supported (tapegrad has "
+                              f"1-d and 2-d convolution and pooling)")
+
+
 def _max_pool(x, kernel_shape, strides=None, dilations=None, pads=None, ceil_mode=0,
               auto_pad="NOTSET", storage_order=0):
     spatial = x.ndim - 2
+    _check_spatial("MaxPool", spatial)
     if any(pads or ()):
         widths = []
         for b, e in zip(reversed(pads[:spatial]), reversed(pads[spatial:])):
@@ -192,6 +201,9 @@ def _max_pool(x, kernel_shape, strides=None, dilations=None, pads=None, ceil_mod
 def _average_pool(x, kernel_shape, strides=None, pads=None, ceil_mode=0, count_include_pad=0,
                   auto_pad="NOTSET", dilations=None):
     spatial = x.ndim - 2
+    _check_spatial("AveragePool", spatial)
+    if any(d != 1 for d in dilations or ()):
+        raise OnnxImportError(f"AveragePool: dilations {list(dilations)} are not supported")
     if any(pads or ()):
         if not count_include_pad:
             raise OnnxImportError("AveragePool: padding with count_include_pad=0 is not "

@@ -4,8 +4,9 @@ A converter gets the GraphBuilder ``g`` and one traced Event ``e`` (``e.inputs``
 ``e.outputs``, ``e.attrs``) and returns the names of the graph values that hold
 ``e.outputs``. Most operations are one ONNX node; a few are several (``expm1`` is
 Exp then Sub, ``var`` is a mean, a square and a sum). Layers are not converted as
-layers: a Linear is the ``addmm`` (Gemm) it recorded, a LayerNorm its means and
-products, an LSTM the gates of every time step.
+layers: a Linear is the ``addmm`` (Gemm) it recorded, a LayerNorm the ``layer_norm`` it
+recorded (its means and products: LayerNormalization exists only from opset 17), an LSTM
+the matrix products and the ``lstm_gates`` of every time step.
 """
 import numpy as np
 
@@ -54,11 +55,23 @@ def _add_or_sub(op_type):
 def _pow(g, e):
     if len(e.inputs) == 2:
         return [g.node("Pow", [_x(g, e, 0), _x(g, e, 1)])]
+    if "base" in e.attrs:   # number ** tensor
+        return [g.node("Pow", [_scalar_like(g, e.attrs["base"], e.outputs[0]), _x(g, e)])]
     exponent = e.attrs["exponent"]
     x = _x(g, e)
     if exponent == 2:
         return [g.node("Mul", [x, x])]
     return [g.node("Pow", [x, _scalar_like(g, exponent, e.outputs[0])])]
+
+
+def _rsub(g, e):
+    """y - α·x, y a tensor (second input) or a number (attrs)"""
+    x = _x(g, e)
+    alpha = e.attrs.get("alpha", 1)
+    if alpha != 1:
+        x = g.node("Mul", [x, _scalar_like(g, alpha, e.inputs[0])])
+    y = _x(g, e, 1) if len(e.inputs) == 2 else _scalar_like(g, e.attrs["other"], e.outputs[0])
+    return [g.node("Sub", [y, x])]
 
 
 def _expm1(g, e):
@@ -178,7 +191,7 @@ def _swapped(n, a, b):
 
 
 def _expand(g, e):
-    x, out = e.inputs[0], e.outputs[0]
+    x, out = e.inputs[-1], e.outputs[0]   # (x.copy_(src) records (x's old values, src))
     in_shape, out_shape = tuple(x.shape), tuple(out.shape)
     lead = len(out_shape) - len(in_shape)
     dynamic = g.dynamic_dims(out)
@@ -277,11 +290,8 @@ def _getitem(g, e):
     arrays = [i for i in items if isinstance(i, (Tensor, list, np.ndarray))]
     if len(arrays) > 1:
         raise ExportError("'getitem' with more than one index tensor or list cannot be exported")
-    advanced = [k for k, i in enumerate(items)
-                if isinstance(i, (Tensor, list, np.ndarray)) or _is_int(i)]
-    if arrays and advanced and advanced != list(range(advanced[0], advanced[-1] + 1)):
-        raise ExportError("'getitem' with an index tensor and an int separated by a slice "
-                          "moves dims to the front (numpy's rule); it cannot be exported")
+    # (An int selects first and an index tensor gathers where it stands, as in PyTorch, so
+    # the Gathers below, left to right, give x[1, :, index] its PyTorch shape.)
     value, axis = g.value(x), 0
     for item in items:
         if item is Ellipsis:
@@ -424,6 +434,90 @@ def _pad(g, e):
     return [g.node("Pad", [g.value(x), g.ints(begins + ends), fill], mode="constant")]
 
 
+# -- fused operations (autograd/ops/normalization.py, activation.py, recurrent.py) ----------
+def _normalise(g, x, axes, eps, like):
+    """(x - mean)/√(var + ε) over ``axes`` (biased variance), as ONNX nodes."""
+    centred = g.node("Sub", [x, g.reduce("ReduceMean", x, axes, True)])
+    var = g.reduce("ReduceMean", g.node("Mul", [centred, centred]), axes, True)
+    std = g.node("Sqrt", [g.node("Add", [var, _scalar_like(g, eps, like)])])
+    return g.node("Div", [centred, std])
+
+
+def _affine(g, y, weight, bias, shape=None):
+    for t, op_type in ((weight, "Mul"), (bias, "Add")):
+        if t is not None:
+            v = g.value(t)
+            y = g.node(op_type, [y, v if shape is None else g.node("Reshape", [v, g.ints(shape)])])
+    return y
+
+
+def _layer_norm(g, e):
+    x, weight, bias = e.inputs
+    axes = list(range(x.ndim - e.attrs["normalized_ndim"], x.ndim))
+    return [_affine(g, _normalise(g, _x(g, e), axes, e.attrs["eps"], x), weight, bias)]
+
+
+def _batch_norm(g, e):
+    x, weight, bias = e.inputs
+    channels = x.shape[1]
+    if not e.attrs["training"]:
+        ones = lambda t: g.value(t) if t is not None else g.constant(  # noqa: E731
+            np.full(channels, 1 if t is weight else 0, dtype=_dtype(x)))
+        mean, var = e.attrs["running_mean"], e.attrs["running_var"]
+        return [g.node("BatchNormalization", [_x(g, e), ones(weight), ones(bias), g.value(mean),
+                                              g.value(var)], epsilon=float(e.attrs["eps"]))]
+    axes = [0] + list(range(2, x.ndim))
+    y = _normalise(g, _x(g, e), axes, e.attrs["eps"], x)
+    return [_affine(g, y, weight, bias, (channels,) + (1,) * (x.ndim - 2))]
+
+
+def _gelu(g, e):
+    x, like = _x(g, e), e.inputs[0]
+    if e.attrs["approximate"] == "tanh":
+        cube = g.node("Mul", [x, g.node("Mul", [x, x])])
+        inner = g.node("Add", [x, g.node("Mul", [cube, _scalar_like(g, 0.044715, like)])])
+        t = g.node("Tanh", [g.node("Mul", [inner, _scalar_like(g, np.sqrt(2 / np.pi), like)])])
+    else:
+        t = g.node("Erf", [g.node("Mul", [x, _scalar_like(g, np.sqrt(0.5), like)])])
+    half = g.node("Mul", [x, _scalar_like(g, 0.5, like)])
+    return [g.node("Mul", [half, g.node("Add", [t, _scalar_like(g, 1, like)])])]
+
+
+def _thirds_or_quarters(g, x, parts, hidden):
+    return g.node("Split", [x, g.ints([hidden] * parts)], outputs=parts, axis=-1)
+
+
+def _lstm_gates(g, e):
+    z, cell = e.inputs
+    hidden = z.shape[-1] // 4
+    i, f, c_in, o = _thirds_or_quarters(g, _x(g, e), 4, hidden)
+    i, f, o = (g.node("Sigmoid", [t]) for t in (i, f, o))
+    c = g.node("Mul", [i, g.node("Tanh", [c_in])])
+    if cell is not None:
+        c = g.node("Add", [g.node("Mul", [f, g.value(cell)]), c])
+    return [g.node("Mul", [o, g.node("Tanh", [c])]), c]
+
+
+def _gru_gates(g, e):
+    p, q, state = e.inputs
+    hidden = p.shape[-1] // 3
+    p_r, p_z, p_n = _thirds_or_quarters(g, _x(g, e), 3, hidden)
+    if q is None:
+        z, n = g.node("Sigmoid", [p_z]), g.node("Tanh", [p_n])
+    else:
+        if q.ndim == 1:
+            q_r, q_z, q_n = g.node("Split", [g.value(q), g.ints([hidden] * 3)], outputs=3, axis=0)
+        else:
+            q_r, q_z, q_n = _thirds_or_quarters(g, g.value(q), 3, hidden)
+        r = g.node("Sigmoid", [g.node("Add", [p_r, q_r])])
+        z = g.node("Sigmoid", [g.node("Add", [p_z, q_z])])
+        n = g.node("Tanh", [g.node("Add", [p_n, g.node("Mul", [r, q_n])])])
+    out = g.node("Sub", [n, g.node("Mul", [z, n])])
+    if state is not None:
+        out = g.node("Add", [out, g.node("Mul", [z, g.value(state)])])
+    return [out]
+
+
 CONVERTERS = {
     # elementwise
     "add": _add_or_sub("Add"), "sub": _add_or_sub("Sub"), "mul": _binary("Mul"),
@@ -442,6 +536,10 @@ CONVERTERS = {
     # conversions and copies
     "cast": _cast, "to_device": _identity, "clone": _identity, "contiguous": _identity,
     "copy": _expand,   # (x.copy_(src): src broadcast to x's shape)
+    "rsub": _rsub, "reciprocal": _unary("Reciprocal"), "tan": _unary("Tan"),
+    "asin": _unary("Asin"), "acos": _unary("Acos"), "atan": _unary("Atan"),
+    "sinh": _unary("Sinh"), "cosh": _unary("Cosh"), "asinh": _unary("Asinh"),
+    "acosh": _unary("Acosh"), "atanh": _unary("Atanh"),
     # reductions
     "sum": _reduction("ReduceSum"), "mean": _reduction("ReduceMean"),
     "prod": _reduction("ReduceProd"), "amax": _reduction("ReduceMax"),
@@ -471,6 +569,9 @@ CONVERTERS = {
     "avg_pool1d": _average_pool, "avg_pool2d": _average_pool,
     "adaptive_avg_pool1d": _average_pool, "adaptive_avg_pool2d": _average_pool,
     "interpolate": _resample, "pad": _pad,
+    # fused operations
+    "layer_norm": _layer_norm, "batch_norm": _batch_norm, "gelu": _gelu,
+    "lstm_gates": _lstm_gates, "gru_gates": _gru_gates,
 }
 
 

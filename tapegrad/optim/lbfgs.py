@@ -172,7 +172,7 @@ class LBFGS(Optimizer):
     def _flat_grad(self):
         """Every parameter's gradient, flattened and concatenated (zeros where it is None)."""
         xp = self._params[0].device.xp
-        return xp.concatenate([xp.zeros(p.array.size, dtype=p.array.dtype) if p.grad is None
+        return xp.concat([xp.zeros(p.array.size, dtype=p.array.dtype) if p.grad is None
                                else p.grad.array.reshape(-1) for p in self._params])
 
     def _add_to_params(self, step, direction):

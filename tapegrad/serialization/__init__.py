@@ -155,15 +155,15 @@ def _refuser(filename):
 def _load_from(file, filename, weights_only, placement, mmap_file):
     refuse = _refuser(filename)
     kind = _kind_of(file, refuse)
+    if mmap_file is not None and kind != "zip":
+        raise ValueError(f"mmap=True can only map PyTorch's zip format, and {filename!r} is "
+                         f"{'a .safetensors file' if kind == 'safetensors' else 'in its legacy format'}")
     if kind == "safetensors":
         try:
             tensors = _safetensors.load(file.read())
         except ValueError as error:
             raise refuse(str(error)) from None
         return {name: _placed(tensor, name, placement) for name, tensor in tensors.items()}
-    if mmap_file is not None and kind != "zip":
-        raise ValueError(f"mmap=True can only map PyTorch's zip format, and {filename!r} is "
-                         f"{'a .safetensors file' if kind == 'safetensors' else 'in its legacy format'}")
     if kind == "legacy torch":
         return _unpickling(refuse, weights_only, legacy_torch.read, file, _size_of(file), refuse,
                            weights_only, placement)
@@ -189,7 +189,7 @@ def _unpickling(refuse, weights_only, read, *args):
             raise
         raise refuse(str(error)) from None
     except (pickle.UnpicklingError, EOFError, ValueError, KeyError, IndexError,
-            struct.error, RecursionError) as error:
+            struct.error, RecursionError, MemoryError, OverflowError) as error:
         raise refuse(f"its pickle is damaged ({type(error).__name__}: {error})") from None
     except (TypeError, AttributeError) as error:
         # With weights only, every callable is tapegrad's own: a wrong call means a forged

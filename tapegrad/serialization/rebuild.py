@@ -77,8 +77,7 @@ def rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False
         view = numpy.ndarray(size, storage.array.dtype, buffer=storage.array,
                              offset=storage_offset * itemsize, strides=strides)
     else:
-        view = storage.device.xp.lib.stride_tricks.as_strided(
-            storage.array[storage_offset:], shape=size, strides=strides)
+        view = storage.device.xp.as_strided(storage.array[storage_offset:], size, strides)
     tensor = wrap(view, storage.device)
     if _checked_flag(requires_grad, "requires_grad"):
         _check_can_require_grad(storage.dtype)
@@ -109,12 +108,23 @@ def rebuild_parameter_with_state(data, requires_grad, backward_hooks, state):
     return rebuild_parameter(data, requires_grad, backward_hooks)
 
 
+class _TensorType:
+    """What the name ``torch.Tensor`` stands for in a weights-only file: the type a tensor is
+    rebuilt as, and nothing to call (``Tensor(2**40)`` from a forged pickle would allocate)."""
+
+    def __repr__(self):
+        return "torch.Tensor"
+
+
+TENSOR_TYPE = _TensorType()
+
+
 def rebuild_from_type_v2(func, new_type, args, state):
     """``func(*args)`` seen as ``new_type``: PyTorch's route for tensors with extra state."""
     result = func(*args)
     if new_type is Parameter and not isinstance(result, Parameter):
         result = Parameter(result, requires_grad=result.requires_grad)
-    elif new_type not in (Tensor, Parameter):
+    elif new_type is not TENSOR_TYPE and new_type is not Parameter:
         raise UnsafeOrCorruptFile(f"a tensor is rebuilt as {new_type!r:.80}, which tapegrad "
                                   f"does not have")
     if state:
@@ -160,3 +170,12 @@ def encode_bytes(text, encoding="latin1"):
         raise UnsafeOrCorruptFile(f"_codecs.encode is only allowed as (str, 'latin1'), got "
                                   f"({type(text).__name__}, {encoding!r:.40})")
     return text.encode("latin1")
+
+
+def make_bytearray(data=b""):
+    """``bytearray(data)`` for the bytes a pickle holds; never ``bytearray(n)``, which a forged
+    file would use to allocate as much memory as it likes."""
+    if not isinstance(data, (bytes, bytearray, str)):
+        raise UnsafeOrCorruptFile(f"bytearray is only allowed of bytes, got "
+                                  f"{type(data).__name__}")
+    return bytearray(data, "latin1") if isinstance(data, str) else bytearray(data)

@@ -15,7 +15,6 @@ import collections
 import pickle
 
 from .. import dtypes
-from ..autograd.tensor import Tensor
 from ..nn.parameter import Parameter
 from . import rebuild, safe_globals, torch_names
 from .rebuild import UnsafeOrCorruptFile, UnsupportedDtype
@@ -27,7 +26,7 @@ KNOWN = {
     "torch._utils._rebuild_parameter": rebuild.rebuild_parameter,
     "torch._utils._rebuild_parameter_with_state": rebuild.rebuild_parameter_with_state,
     "torch._tensor._rebuild_from_type_v2": rebuild.rebuild_from_type_v2,
-    "torch.Tensor": Tensor,
+    "torch.Tensor": rebuild.TENSOR_TYPE,
     "torch.nn.parameter.Parameter": Parameter,
     "torch.Size": rebuild.make_size,
     "torch.device": rebuild.make_device,
@@ -35,7 +34,7 @@ KNOWN = {
     "collections.Counter": collections.Counter,
     "builtins.set": set,
     "builtins.frozenset": frozenset,
-    "builtins.bytearray": bytearray,
+    "builtins.bytearray": rebuild.make_bytearray,
     "builtins.complex": complex,
     "_codecs.encode": rebuild.encode_bytes,
 }

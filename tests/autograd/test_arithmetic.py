@@ -103,7 +103,7 @@ CASES = (
     + binary_layouts("sub", lambda x, y: tg.sub(x, y))
     + [Case("sub", lambda x, y: x - y, [leaf(3), leaf(3)], name="operator"),
        Case("sub", lambda x, y: tg.sub(x, y, alpha=-0.5), [leaf(4), leaf(3, 4)], name="alpha"),
-       Case("sub", lambda x: 2 - x, [leaf(3)], name="reflected")]
+       Case("rsub", lambda x: 2 - x, [leaf(3)], name="reflected")]
     + binary_layouts("mul", lambda x, y: tg.mul(x, y))
     + [Case("mul", lambda x, y: x * y, [leaf(3), leaf(3)], name="operator"),
        Case("mul", lambda x: x * x, [leaf(3)], name="same_tensor_twice"),
@@ -116,7 +116,7 @@ CASES = (
        Case("div", lambda x, y: x / y, [leaf(3, 1), nonzero(1, 4)], name="broadcast_3x1,1x4"),
        Case("div", lambda x, y: x / y, [leaf(4), nonzero(3, 1)], name="broadcast_4,3x1"),
        Case("div", lambda x: x / 2, [leaf(3)], name="by_number"),
-       Case("div", lambda y: 2 / y, [nonzero(3)], name="reflected"),
+       Case("reciprocal", lambda y: 2 / y, [nonzero(3)], name="reflected"),
        Case("div", lambda x, y: tg.true_divide(x, y), [leaf(3), nonzero(3)], name="true_divide")]
     + positive_base_layouts("pow", lambda x, y: tg.pow(x, y))
     + [Case("pow", lambda x: x ** 2, [leaf(3, 4)], name="squared"),
@@ -471,3 +471,108 @@ def test_a_quotient_may_be_changed_in_place_before_backward():
     np.testing.assert_allclose(x.grad.numpy(), 2 / y.detach().numpy(), rtol=1e-6)
     np.testing.assert_allclose(y.grad.numpy(), -2 * x.detach().numpy() / y.detach().numpy() ** 2,
                                rtol=1e-5)
+
+
+# -- more of PyTorch's binary math -----------------------------------------------------------
+def signed(*shape, low=0.5):
+    """A float64 leaf with |values| in [low, 2) of alternating sign (no zeros near)."""
+    array = np.asarray(values(*shape, low=low, high=2.0))
+    return as_leaf(array * np.where(np.arange(array.size).reshape(array.shape) % 2, -1.0, 1.0))
+
+
+def two_input_layouts(op, fn, make_x, make_y):
+    return [Case(op, fn, [make_x(), make_y()]), Case(op, fn, [make_x(5), make_y(5)]),
+            Case(op, fn, [make_x(3, 4), make_y(4)], name="broadcast_3x4,4"),
+            Case(op, fn, [make_x(3, 1), make_y(1, 4)], name="broadcast_3x1,1x4"),
+            Case(op, fn, [tg.from_numpy(np.asfortranarray(make_x(3, 4).detach().numpy()))
+                          .requires_grad_(), make_y(3, 4)], name="noncontiguous")]
+
+
+MORE_CASES = (
+    two_input_layouts("rsub", lambda x, y: tg.rsub(x, y), leaf, leaf)
+    + [Case("rsub", lambda x: 2 - x, [leaf(3)], name="reflected_number"),
+       Case("rsub", lambda x: tg.rsub(x, 1.5, alpha=2), [leaf(2, 3)], name="alpha")]
+    + two_input_layouts("lerp", lambda x, e: tg.lerp(x, e, 0.3), leaf, leaf)
+    + [Case("lerp", lambda x, e, w: tg.lerp(x, e, w), [leaf(3, 4), leaf(4), leaf(3, 1)],
+            name="tensor_weight"),
+       Case("lerp", lambda x, e, w: x.lerp(e, w), [noncontiguous(3, 4), leaf(3, 4), leaf()],
+            name="tensor_weight_noncontiguous")]
+    + two_input_layouts("logaddexp", tg.logaddexp, leaf, leaf)
+    + [Case("logaddexp", tg.logaddexp, [leaf(3), as_leaf([-0.3, 0.7, 1.1])], name="near_ties")]
+    + two_input_layouts("logaddexp2", tg.logaddexp2, leaf, leaf)
+    + two_input_layouts("xlogy", tg.xlogy, leaf, positive)
+    + [Case("xlogy", lambda y: tg.xlogy(2.5, y), [positive(3)], name="number_x")]
+    + quotient_cases("fmod", lambda x, y: tg.fmod(x, y))
+    + [Case("fmod", lambda x: x.fmod(-1.5), [quotient_away_from_integers(
+            5, denominator=np.full(5, 1.5))[0]], name="by_number")]
+    + two_input_layouts("copysign", tg.copysign, signed, signed)
+)
+CASES = CASES + MORE_CASES
+
+
+@pytest.mark.parametrize("case", MORE_CASES, ids=repr)
+def test_gradcheck_of_more_binary_math(case):
+    case.check()
+
+
+def test_logaddexp_does_not_overflow_and_splits_ties_evenly():
+    x = tg.tensor([1000.0, -1000.0, 0.0], dtype=tg.float64, requires_grad=True)
+    y = tg.tensor([1000.0, -1000.0, -800.0], dtype=tg.float64, requires_grad=True)
+    z = tg.logaddexp(x, y)
+    np.testing.assert_allclose(z.detach().numpy(), [1000 + np.log(2), -1000 + np.log(2), 0.0])
+    z.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [0.5, 0.5, 1.0])
+    np.testing.assert_allclose(y.grad.numpy(), [0.5, 0.5, 0.0])
+    np.testing.assert_allclose(tg.logaddexp2(tg.tensor([3.0]), tg.tensor([3.0])).numpy(), [4.0])
+
+
+def test_xlogy_is_zero_where_x_is_zero_even_at_y_zero_and_nan_with_a_nan_y():
+    x = tg.tensor([0.0, 0.0, 2.0, 0.0], requires_grad=True)
+    y = tg.tensor([0.0, 3.0, np.e, float("nan")], requires_grad=True)
+    z = tg.xlogy(x, y)
+    assert z.tolist()[:3] == [0.0, 0.0, pytest.approx(2.0)] and np.isnan(z.tolist()[3])
+    z[:3].sum().backward()
+    assert x.grad.tolist()[:2] == [0.0, pytest.approx(np.log(3))]
+    assert np.isnan(y.grad.tolist()[0]) and y.grad.tolist()[1] == 0.0   # 0/0, as in PyTorch
+
+
+def test_fmod_has_the_sign_of_the_dividend_unlike_remainder():
+    x = tg.tensor([-3.0, 3.0, -3, 3])
+    d = tg.tensor([2.0, -2.0, -2.0, 2.0])
+    assert tg.fmod(x, d).tolist() == [-1.0, 1.0, -1.0, 1.0]
+    assert tg.remainder(x, d).tolist() == [1.0, -1.0, -1.0, 1.0]
+    assert tg.fmod(tg.tensor([7, -7]), 3).tolist() == [1, -1]
+
+
+def test_lerp_float_power_addcmul_addcdiv_ldexp_and_numpy_names():
+    a, b = tg.tensor([0.0, 10.0]), tg.tensor([10.0, 20.0])
+    assert tg.lerp(a, b, 0.25).tolist() == [2.5, 12.5]
+    p = tg.float_power(tg.tensor([2, 3]), 2)
+    assert p.dtype is tg.float64 and p.tolist() == [4.0, 9.0]
+    assert tg.addcmul(a, a, b, value=0.5).tolist() == [0.0, 110.0]
+    assert tg.addcdiv(a, b, b, value=2).tolist() == [2.0, 12.0]
+    assert tg.ldexp(tg.tensor([1.5]), tg.tensor([3])).tolist() == [12.0]
+    assert tg.copysign(tg.tensor([2, -3]), -1.0).tolist() == [-2.0, -3.0]
+    assert tg.multiply is tg.mul and tg.divide is tg.div and tg.subtract is tg.sub
+    assert tg.logical_xor(tg.tensor([True, False]), tg.tensor([True, True])).tolist() == [
+        False, True]
+    assert tg.bitwise_left_shift(tg.tensor([1, 3]), 2).tolist() == [4, 12]
+
+
+@pytest.mark.parametrize("name", ["logaddexp", "logaddexp2", "xlogy", "fmod", "copysign",
+                                  "lerp", "rsub", "float_power"])
+def test_more_binary_math_matches_pytorch_with_gradients(name):
+    torch = pytest.importorskip("torch")
+    x_values, y_values = np.array([-1.7, 0.3, 2.2, 4.1]), np.array([0.6, 1.9, -0.8, 2.5])
+    if name == "xlogy":
+        y_values = np.abs(y_values)
+    extra = (0.3,) if name == "lerp" else ()
+    results = []
+    for lib in (tg, torch):
+        x = lib.tensor(x_values, dtype=lib.float64, requires_grad=True)
+        y = lib.tensor(y_values, dtype=lib.float64, requires_grad=True)
+        z = getattr(lib, name)(x.abs() if name == "float_power" else x, y, *extra)
+        z.sum().backward()
+        results.append([z.detach().numpy(), x.grad.numpy(), y.grad.numpy()])
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15)

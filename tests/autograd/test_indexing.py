@@ -331,7 +331,7 @@ def test_setitem_puts_the_tensor_on_the_tape_and_bumps_its_version():
     x = tg.zeros(3)
     value = tg.tensor([1.0, 2.0], requires_grad=True)
     indexing.setitem(x, [0, 2], value)
-    assert x._version == 1 and x.grad_fn.name() == "SetitemBackward"
+    assert x._version == 1 and x.grad_fn.name() == "CopySlices"
     (x * tg.tensor([10.0, 20.0, 30.0])).sum().backward()
     np.testing.assert_array_equal(value.grad.numpy(), [10.0, 30.0])
 
@@ -636,3 +636,13 @@ def test_assigning_through_a_mixed_key_writes_where_reading_reads():
     assert x[1, :, [0, 2]].tolist() == [[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]]
     assert x.sum().item() == 15.0
 
+
+
+def test_a_range_indexes_as_the_list_of_its_integers():
+    x = tg.arange(10.0).reshape(5, 2)
+    assert x[range(1, 4)].tolist() == x[[1, 2, 3]].tolist()
+    assert x[range(0)].shape == (0, 2)
+    assert x[:, range(2)].tolist() == x.tolist()
+    w = tg.arange(4.0, requires_grad=True)
+    w[range(0, 4, 2)].sum().backward()
+    assert w.grad.tolist() == [1.0, 0.0, 1.0, 0.0]

@@ -158,7 +158,7 @@ def test_a_constant_changed_by_a_tensor_that_requires_grad_joins_the_tape():
     b = leaf(3)
     a = tg.zeros(3, dtype=tg.float64)
     a.add_(b, alpha=3)
-    assert not a.is_leaf and a.requires_grad and a.grad_fn.name() == "AddBackward"
+    assert not a.is_leaf and a.requires_grad and a.grad_fn.name() == "AddBackward0"
     a.sum().backward()
     assert b.grad.tolist() == [3.0, 3.0, 3.0]
 
@@ -168,7 +168,7 @@ def test_add_on_a_non_leaf_keeps_its_history():
     x, b = leaf(3), leaf(3)
     a = x * 2
     a.add_(b)
-    assert a.grad_fn.name() == "AddBackward"
+    assert a.grad_fn.name() == "AddBackward0"
     a.sum().backward()
     assert x.grad.tolist() == [2.0, 2.0, 2.0] and b.grad.tolist() == [1.0, 1.0, 1.0]
 
@@ -248,7 +248,7 @@ def test_copy_broadcasts_the_source_and_passes_it_the_gradient():
     assert y.tolist() == [[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]]
     (y * tg.tensor([[1.0], [10.0]], dtype=tg.float64)).sum().backward()
     assert src.grad.tolist() == [11.0, 11.0, 11.0]
-    assert x.grad is None    # the overwritten values' history receives nothing
+    assert x.grad.tolist() == [[0.0] * 3] * 2   # the overwritten values: zeros, as in PyTorch
 
 
 def test_copy_casts_to_the_destination_dtype_and_the_gradient_back_to_the_source_dtype():
@@ -350,3 +350,65 @@ def test_a_fresh_result_of_an_operation_may_be_changed_in_place(name):
         out.sum().backward()
         gradients.append(w.grad.numpy())
     np.testing.assert_array_equal(*gradients)
+
+
+def test_copy_gives_the_overwritten_values_a_zero_gradient_not_none():
+    a = tg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    src = tg.tensor([4.0, 5.0, 6.0], requires_grad=True)
+    x = a * 2
+    x.copy_(src)
+    assert [None if f is None else f.name() for f, _ in x.grad_fn.next_functions] == [
+        "MulBackward0", "AccumulateGrad"]
+    (x * tg.tensor([1.0, 2.0, 3.0])).sum().backward()
+    assert a.grad.tolist() == [0.0, 0.0, 0.0]
+    assert src.grad.tolist() == [1.0, 2.0, 3.0]
+
+
+def test_copy_gradients_match_pytorch():
+    torch = pytest.importorskip("torch")
+    grads = []
+    for lib in (tg, torch):
+        a = lib.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+        src = lib.tensor([5.0, 6.0], requires_grad=True)
+        x = a * 3
+        x.copy_(src)
+        (x * x).sum().backward()
+        grads.append((a.grad.tolist(), src.grad.tolist()))
+    assert grads[0] == grads[1]
+
+
+# -- in-place changes of shape ----------------------------------------------------------------
+def test_squeeze_unsqueeze_t_and_transpose_in_place_change_the_tensor_itself():
+    x = tg.zeros(1, 3, 1)
+    assert x.squeeze_() is x and x.shape == (3,)
+    x.unsqueeze_(0)
+    assert x.shape == (1, 3)
+    x.t_()
+    assert x.shape == (3, 1)
+    x.transpose_(0, 1)
+    assert x.shape == (1, 3)
+    y = tg.zeros(2, 1, 4)
+    y.squeeze_(1)
+    assert y.shape == (2, 4) and y._version == 1
+
+
+def test_a_shape_change_in_place_is_recorded_and_refused_on_a_leaf():
+    a = tg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = a * 2
+    y.unsqueeze_(0)
+    assert y.grad_fn.name() == "UnsqueezeBackward0"
+    (y * tg.tensor([[1.0, 10.0, 100.0]])).sum().backward()
+    assert a.grad.tolist() == [2.0, 20.0, 200.0]
+    with pytest.raises(RuntimeError, match="leaf"):
+        a.unsqueeze_(0)
+
+
+def test_shape_changes_in_place_match_pytorch():
+    torch = pytest.importorskip("torch")
+    shapes = []
+    for lib in (tg, torch):
+        x = lib.zeros(1, 2, 1, 3)
+        x.squeeze_(0)
+        x.unsqueeze_(-1)
+        shapes.append(tuple(x.squeeze_().t_().shape))
+    assert shapes[0] == shapes[1]

@@ -321,3 +321,110 @@ def test_relu_passes_the_gradient_of_a_nan_on_as_pytorch_does():
     x = tg.tensor([float("nan"), 1.0, -1.0], requires_grad=True)
     x.relu().sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [1.0, 1.0, 0.0])
+
+
+# -- more of PyTorch's pointwise math ------------------------------------------------------
+def within(low, high):
+    return [leaf(low=low, high=high), leaf(5, low=low, high=high),
+            leaf(3, 4, low=low, high=high), noncontiguous(3, 4, low=low, high=high)]
+
+
+MORE_CASES = (
+    cases_of("exp2", tg.exp2, layouts(leaf))
+    + cases_of("log2", tg.log2, layouts(positive))
+    + cases_of("log10", tg.log10, layouts(positive))
+    + cases_of("reciprocal", tg.reciprocal, kinked((0.0,), margin=0.4))
+    + cases_of("square", tg.square, layouts(leaf))
+    + cases_of("frac", tg.frac, kinked(INTEGERS))
+    + cases_of("nan_to_num", tg.nan_to_num, layouts(leaf))
+    + cases_of("logit", tg.logit, within(0.1, 0.9))
+    + cases_of("angle", tg.angle, kinked((0.0,)))
+    + [Case("logit", lambda x: x.logit(eps=0.2), [as_leaf(away_from(3, 4, points=(0.2, 0.8),
+                                                                     low=0.0, high=1.0))],
+            name="eps")]
+)
+CASES = CASES + MORE_CASES
+
+
+@pytest.mark.parametrize("case", MORE_CASES, ids=repr)
+def test_gradcheck_of_more_pointwise_math(case):
+    case.check()
+
+
+MORE_FUNCTIONS = {"exp2": np.exp2, "log2": np.log2, "log10": np.log10,
+                  "reciprocal": np.reciprocal, "square": np.square,
+                  "frac": lambda a: a - np.trunc(a), "nan_to_num": np.nan_to_num,
+                  "logit": lambda a: np.log(a / (1 - a))}
+
+
+@pytest.mark.parametrize("name", MORE_FUNCTIONS)
+@pytest.mark.parametrize("dtype", [tg.float32, tg.float64])
+def test_more_functions_match_numpy_and_keep_the_float_dtype(name, dtype):
+    array = values(3, 4, low=0.05, high=0.95).astype(dtype.numpy)
+    result = getattr(tg.tensor(array), name)()
+    assert result.dtype is dtype
+    np.testing.assert_allclose(result.numpy(), MORE_FUNCTIONS[name](array), rtol=1e-6)
+
+
+def test_square_keeps_integers_and_reciprocal_makes_floats():
+    assert tg.square(tg.tensor([-3, 2])).tolist() == [9, 4]
+    assert tg.tensor([2, 4]).reciprocal().tolist() == [0.5, 0.25]
+
+
+def test_nan_to_num_replaces_nan_and_infinities_and_passes_no_gradient_through_them():
+    x = tg.tensor([float("nan"), float("inf"), -float("inf"), 1.5], requires_grad=True)
+    y = x.nan_to_num(nan=0.5, posinf=9.0)
+    assert y.tolist()[:2] == [0.5, 9.0] and y.tolist()[3] == 1.5
+    assert y.tolist()[2] == np.finfo(np.float32).min
+    y.sum().backward()
+    assert x.grad.tolist() == [0.0, 0.0, 0.0, 1.0]
+
+
+def test_logit_with_eps_clamps_and_has_zero_gradient_outside():
+    x = tg.tensor([0.0, 0.5, 1.0], dtype=tg.float64, requires_grad=True)
+    y = tg.logit(x, eps=0.25)
+    np.testing.assert_allclose(y.detach().numpy(), [np.log(1 / 3), 0.0, np.log(3)])
+    y.sum().backward()
+    assert x.grad.tolist() == [0.0, 4.0, 0.0]
+
+
+def test_clamp_min_clamp_max_positive_and_the_other_names():
+    x = tg.tensor([-2.0, 0.5, 3.0])
+    assert tg.clamp_min(x, 0.0).tolist() == [0.0, 0.5, 3.0]
+    assert x.clamp_max(1.0).tolist() == [-2.0, 0.5, 1.0]
+    assert tg.positive(x) is x
+    assert tg.signbit(tg.tensor([-1.0, -0.0, 2.0])).tolist() == [True, True, False]
+    assert tg.absolute is tg.abs and tg.negative is tg.neg and tg.fix is tg.trunc
+    assert tg.sgn is tg.sign
+
+
+def test_angle_of_real_numbers_is_pi_for_negatives_with_zero_gradient():
+    x = tg.tensor([-2.0, 0.0, 3.0], requires_grad=True)
+    y = tg.angle(x)
+    np.testing.assert_allclose(y.detach().numpy(), [np.pi, 0.0, 0.0])
+    y.sum().backward()
+    assert x.grad.tolist() == [0.0, 0.0, 0.0]
+
+
+def test_in_place_forms_write_into_the_tensor_and_record_the_gradient():
+    x = tg.tensor([0.5, 2.0], dtype=tg.float64, requires_grad=True)
+    y = x * 1
+    assert y.log2_() is y
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 1 / (np.array([0.5, 2.0]) * np.log(2)))
+    z = tg.tensor([-1.0, 4.0])
+    z.clamp_min_(0.0).sqrt_()
+    assert z.tolist() == [0.0, 2.0]
+
+
+@pytest.mark.parametrize("name", list(MORE_FUNCTIONS))
+def test_more_functions_match_pytorch_with_their_gradients(name):
+    torch = pytest.importorskip("torch")
+    array = np.linspace(0.1, 0.9, 7)
+    ours = tg.tensor(array, requires_grad=True, dtype=tg.float64)
+    theirs = torch.tensor(array, requires_grad=True, dtype=torch.float64)
+    getattr(tg, name)(ours).sum().backward()
+    getattr(torch, name)(theirs).sum().backward()
+    np.testing.assert_allclose(getattr(tg, name)(ours).detach().numpy(),
+                               getattr(torch, name)(theirs).detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-12)

@@ -80,3 +80,16 @@ def test_an_optimizer_step_is_a_row_of_its_own_not_part_of_the_next_forward():
             optimizer.step()
     assert prof.stats["SGD.step"].calls == 2 and prof.stats["SGD.zero_grad"].calls == 2
     assert prof.stats["mul"].calls == 2
+
+
+def test_time_between_layer_calls_is_its_own_row_not_the_next_operations():
+    import time
+    layer = tg.nn.Linear(4, 3)
+    x = tg.randn(2, 4)
+    with tg.autograd.profile() as prof:
+        for _ in range(3):
+            time.sleep(0.02)   # data loading, say
+            layer(x)
+    between = prof.stats["(between operations)"].forward_seconds
+    first_operation = prof.stats["matrix_transpose"].forward_seconds
+    assert between >= 0.05 and first_operation < 0.03

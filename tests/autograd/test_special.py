@@ -70,3 +70,64 @@ def test_erf_of_an_empty_tensor():
 def test_erf_refuses_what_is_not_a_tensor():
     with pytest.raises(TypeError, match="erf: expected a Tensor, got list"):
         erf([0.5])
+
+
+# -- erfc, erfinv, mvlgamma ------------------------------------------------------------------
+def within(low, high):
+    return [leaf(low=low, high=high), leaf(5, low=low, high=high),
+            leaf(3, 4, low=low, high=high), noncontiguous(3, 4, low=low, high=high)]
+
+
+MORE_CASES = (
+    [Case("erfc", tg.erfc, [x]) for x in within(-2.0, 2.0)]
+    + [Case("erfinv", tg.erfinv, [x]) for x in within(-0.9, 0.9)]
+)
+CASES = CASES + MORE_CASES
+
+
+@pytest.mark.parametrize("case", MORE_CASES, ids=repr)
+def test_gradcheck_of_more_special_functions(case):
+    case.check()
+
+
+def test_erfc_matches_python_math():
+    points = [-2.5, -0.5, 0.1, 1.0, 2.0, 7.5, 30.0]
+    np.testing.assert_allclose(tg.erfc(tg.tensor(points, dtype=tg.float64)).numpy(),
+                               [math.erfc(v) for v in points], rtol=1e-14)
+
+
+def test_erfinv_inverts_erf_and_is_infinite_at_plus_minus_one():
+    y = np.array([-3.0, -0.7, 0.0, 0.2, 1.5, 4.0])
+    x = erf(tg.tensor(y, dtype=tg.float64))
+    np.testing.assert_allclose(tg.erfinv(x).numpy(), y, rtol=1e-9)
+    ends = tg.erfinv(tg.tensor([-1.0, 1.0, 1.5])).tolist()
+    assert ends[:2] == [-math.inf, math.inf] and math.isnan(ends[2])
+
+
+def test_mvlgamma_is_a_sum_of_lgammas_and_checks_its_domain():
+    x = tg.tensor([2.5, 4.0], dtype=tg.float64)
+    expected = [3 / 2 * math.log(math.pi) + sum(math.lgamma(v - j / 2) for j in range(3))
+                for v in (2.5, 4.0)]
+    np.testing.assert_allclose(tg.mvlgamma(x, 3).numpy(), expected, rtol=1e-14)
+    with pytest.raises(ValueError, match="p-1"):
+        tg.mvlgamma(tg.tensor([0.8]), 3)
+
+
+def test_float32_and_float16_keep_their_dtype():
+    for name in ("erfc", "erfinv"):
+        assert getattr(tg, name)(tg.tensor([0.5])).dtype is tg.float32
+        assert getattr(tg, name)(tg.tensor([0.5], dtype=tg.float16)).dtype is tg.float16
+
+
+@pytest.mark.parametrize("name", ["erfc", "erfinv", "mvlgamma"])
+def test_values_and_gradients_match_pytorch(name):
+    torch = pytest.importorskip("torch")
+    array = np.array([0.15, 0.4, 0.85]) if name == "erfinv" else np.array([1.3, 2.6, 7.9])
+    results = []
+    for lib in (tg, torch):
+        x = lib.tensor(array, dtype=lib.float64, requires_grad=True)
+        y = lib.mvlgamma(x, 2) if name == "mvlgamma" else getattr(lib, name)(x)
+        y.sum().backward()
+        results.append((y.detach().numpy(), x.grad.numpy()))
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-9)
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-8)

@@ -23,7 +23,7 @@ def test_leaves_and_results():
     x = tg.ones(2, requires_grad=True)
     y = x * 2
     assert x.is_leaf and x.grad_fn is None
-    assert not y.is_leaf and y.requires_grad and y.grad_fn.name() == "MulBackward"
+    assert not y.is_leaf and y.requires_grad and y.grad_fn.name() == "MulBackward0"
     assert tg.ones(2).is_leaf
 
 
@@ -113,7 +113,7 @@ def test_assigned_grad_must_match_shape_and_dtype():
 def test_repr_shows_values_and_grad_state():
     assert repr(tg.tensor([1.0, 2.0])) == "tensor([1., 2.])"
     assert "requires_grad=True" in repr(tg.ones(1, requires_grad=True))
-    assert "grad_fn=<MulBackward>" in repr(tg.ones(1, requires_grad=True) * 2)
+    assert "grad_fn=<MulBackward0>" in repr(tg.ones(1, requires_grad=True) * 2)
     assert "dtype=tapegrad.float64" in repr(tg.ones(1, dtype=tg.float64))
 
 
@@ -149,3 +149,39 @@ def test_deepcopy_of_an_operation_result_is_refused_as_in_pytorch():
 
 def test_repr_shows_small_values_instead_of_zeros():
     assert "1.43e-05" in repr(tg.tensor([1.43e-5]))
+
+
+# -- formatting and type names, as PyTorch -------------------------------------------------
+def test_a_0d_tensor_formats_as_its_number():
+    loss = tg.tensor(0.123456)
+    assert "{:.4f}".format(loss) == "0.1235" and f"{loss:.2e}" == "1.23e-01"
+    assert f"{tg.tensor(7):d}" == "7" and f"{tg.tensor(2.5, requires_grad=True) * 2:.1f}" == "5.0"
+
+
+def test_other_tensors_format_as_str_and_refuse_a_format_spec():
+    x = tg.tensor([1.0, 2.0])
+    assert "{}".format(x) == str(x)
+    with pytest.raises(TypeError, match="unsupported format string"):
+        "{:.2f}".format(x)
+
+
+def test_type_names_the_tensor_type_as_pytorch_and_casts_with_an_argument():
+    assert tg.zeros(1).type() == "torch.FloatTensor"
+    assert tg.zeros(1, dtype=tg.int64).type() == "torch.LongTensor"
+    assert tg.zeros(1, dtype=tg.bool).type() == "torch.BoolTensor"
+    assert tg.zeros(1, dtype=tg.uint8).type() == "torch.ByteTensor"
+    x = tg.tensor([1.7, -2.2])
+    assert x.type(tg.float64).dtype is tg.float64
+    assert x.type("torch.IntTensor").tolist() == [1, -2]
+    assert x.type("tapegrad.DoubleTensor").dtype is tg.float64
+    assert x.type(tg.LongTensor).dtype is tg.int64
+    with pytest.raises(TypeError, match="unknown tensor type"):
+        x.type("torch.ComplexTensor")
+
+
+def test_format_and_type_match_pytorch():
+    torch = pytest.importorskip("torch")
+    for make in (lambda lib: lib.tensor(1.5), lambda lib: lib.tensor([1, 2]),
+                 lambda lib: lib.tensor([True]), lambda lib: lib.zeros(2, dtype=lib.float16)):
+        assert make(tg).type() == make(torch).type()
+    assert "{:.3f}".format(tg.tensor(1.23456)) == "{:.3f}".format(torch.tensor(1.23456))

@@ -40,6 +40,7 @@ import weakref
 import numpy
 
 from tapegrad.kernels.cpu import gamma_functions as gamma_kernels
+from tapegrad.kernels.cpu import special as special_kernels
 
 DEVICE_COUNT = 2
 
@@ -728,6 +729,14 @@ def _special(cpu_function):
     return special
 
 
+def _compiled_when_called(name):
+    """tapegrad's CPU ufunc ``name`` (kernels/cpu/special.py), compiled on its first call."""
+    def kernel(x):
+        return special_kernels.ufunc(name)(x)
+    kernel.__name__ = name
+    return kernel
+
+
 def _scatter_add(a, slices, value):
     """cupyx.scatter_add: ``cupy.add.at`` (the same kernel, the same dtype rule)."""
     cupy.add.at(a, slices, value)
@@ -741,4 +750,6 @@ cupyx.scipy.special.erf = _erf
 cupyx.scipy.special.gammaln = _special(gamma_kernels.lgamma)
 cupyx.scipy.special.digamma = _special(gamma_kernels.digamma)
 cupyx.scipy.special.polygamma = _special(gamma_kernels.polygamma)
+cupyx.scipy.special.erfc = _special(_compiled_when_called("erfc"))
+cupyx.scipy.special.erfinv = _special(_compiled_when_called("erfinv"))
 MODULES = {"cupyx": cupyx, "cupyx.scipy": cupyx.scipy, "cupyx.scipy.special": cupyx.scipy.special}

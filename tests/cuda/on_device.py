@@ -42,9 +42,9 @@ def gradcheck_modules():
 def copy_to(array, device):
     """A numpy array on ``device``; a non-contiguous one stays non-contiguous there (the values
     are written into every other element of a device buffer, which is then viewed)."""
-    if device.type == "cpu":
-        return array
     xp = device.xp
+    if device.type == "cpu":
+        return xp.asarray(array)   # (the array itself on numpy; a view on another host backend)
     if array.flags.c_contiguous or array.size < 2:
         return backend.to_device(array, device)
     spaced = xp.zeros(array.shape + (2,), dtype=array.dtype)

@@ -123,7 +123,7 @@ def test_tensors_on_the_second_gpu_are_made_and_computed_on_it():
     # its tensors' device the current one, or cuda:1 tensors would be computed on cuda:0
     layer = tg.nn.Linear(3, 2).to("cuda:1")
     x = tg.randn(4, 3, device="cuda:1", requires_grad=True)
-    with CUDA.xp.cuda.Device(0):   # whatever the user's current device is
+    with backend.cuda.array_module(0).cuda.Device(0):   # whatever the user's current device is
         loss = layer(x).relu().sum()
         loss.backward()
         tg.optim.Adam(layer.parameters(), lr=0.1).step()
@@ -134,15 +134,15 @@ def test_tensors_on_the_second_gpu_are_made_and_computed_on_it():
 
 
 def test_the_workspace_keeps_one_buffer_per_device():
-    xp = CUDA.xp
-    with xp.cuda.Device(0):
+    xp, cupy = CUDA.xp, backend.cuda.array_module(0)
+    with cupy.cuda.Device(0):
         on_zero = workspace.get(xp, "test-devices", (2, 3), "float32", fill=0)
         assert workspace.get(xp, "test-devices", (2, 3), "float32", fill=0) is on_zero
     if tg.cuda.device_count() > 1:
-        with xp.cuda.Device(1):
+        with cupy.cuda.Device(1):
             on_one = workspace.get(xp, "test-devices", (2, 3), "float32", fill=0)
         assert on_one is not on_zero and on_one.device.id == 1 and on_zero.device.id == 0
-    numpy_buffer = workspace.get(np, "test-devices", (2, 3), "float32", fill=0)
+    numpy_buffer = workspace.get(tg.device("cpu").xp, "test-devices", (2, 3), "float32", fill=0)
     assert isinstance(numpy_buffer, np.ndarray)
     workspace.clear()
 

@@ -23,6 +23,7 @@ import pytest
 import tapegrad as tg
 from tapegrad.autograd.ops import convolution as C
 from tapegrad.autograd.ops import pooling as P
+from tapegrad.backend import cuda as backend_cuda
 from tapegrad.nn.modules.conv import Conv2d
 from tapegrad.nn.modules.pooling import MaxPool2d
 
@@ -100,7 +101,7 @@ def test_cuda_tensors_go_through_the_numba_kernels(monkeypatch):
 
 @needs_real_gpu
 def test_the_kernels_run_on_cupys_current_stream():
-    cupy = tg.device("cuda").xp
+    cupy = backend_cuda.array_module(0)
     x, x_gpu = both((8, 16, 20, 20), "float32")
     w, w_gpu = both((16, 16, 3, 3), "float32")
     expected = C.conv2d(x, w, padding=1)
@@ -120,21 +121,21 @@ def test_the_implicit_gemm_kernel_agrees_with_im2col_and_cublas(dtype, monkeypat
     from tapegrad import kernels
     from tapegrad.kernels import cuda as gpu_kernels
     from tapegrad.kernels.geometry import Window
-    cupy = tg.device("cuda").xp
+    xp, cupy = tg.device("cuda").xp, backend_cuda.array_module(0)
     x = cupy.asarray(rng.standard_normal((4, 32, 14, 14)).astype(dtype))
     w = cupy.asarray(rng.standard_normal((48, 16, 3, 3)).astype(dtype))
     window = Window((14, 14), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 2)
     results = {}
     for algorithm in ("im2col", "implicit_gemm"):
         monkeypatch.setattr(gpu_kernels, "ALGORITHM", algorithm)
-        y = gpu_kernels.conv_forward(cupy, x, w, None, window)
+        y = gpu_kernels.conv_forward(xp, x, w, None, window)
         g = cupy.ones_like(y)
-        results[algorithm] = [a.get() for a in (y, gpu_kernels.conv_input_grad(cupy, g, w, window),
-                                                gpu_kernels.conv_weight_grad(cupy, x, g, window))]
+        results[algorithm] = [a.get() for a in (y, gpu_kernels.conv_input_grad(xp, g, w, window),
+                                                gpu_kernels.conv_weight_grad(xp, x, g, window))]
     tolerance = dict(rtol=1e-3, atol=1e-3) if dtype == "float32" else dict(rtol=1e-10, atol=1e-9)
     for a, b in zip(results["im2col"], results["implicit_gemm"]):
         np.testing.assert_allclose(b, a, **tolerance)
-    cpu = kernels.conv_forward(np, x.get(), w.get(), None, window)
+    cpu = kernels.conv_forward(tg.device("cpu").xp, x.get(), w.get(), None, window)
     np.testing.assert_allclose(results["im2col"][0], cpu, **tolerance)
 
 

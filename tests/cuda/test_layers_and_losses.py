@@ -317,3 +317,14 @@ def test_gradcheck_of_a_loss_on_cuda(name):
     inputs = [inputs[0]] + [t.detach() if isinstance(t, tg.Tensor) else t for t in inputs[1:]]
     assert tg.autograd.gradcheck(loss, inputs)
     assert tg.autograd.gradgradcheck(loss, inputs)
+
+
+@pytest.mark.parametrize("layer", ["batch_norm", "layer_norm"])
+def test_a_fused_normalisation_with_its_statistics_on_another_device_is_refused_by_name(layer):
+    x = tg.randn(4, 3, dtype=tg.float64).to(CUDA)
+    stats = tg.zeros(3, dtype=tg.float64), tg.ones(3, dtype=tg.float64)   # on the cpu
+    with pytest.raises(RuntimeError, match=f"{layer}: expected all tensors on the same device"):
+        if layer == "batch_norm":
+            tg.nn.functional.batch_norm(x, *stats, training=False)
+        else:
+            tg.nn.functional.layer_norm(x, (3,), *stats)

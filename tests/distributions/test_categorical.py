@@ -79,3 +79,9 @@ def test_errors():
         Categorical(probs=tg.tensor(1.0))
     with pytest.raises(ValueError, match="Expected parameter probs"):
         Categorical(probs=tg.tensor([0.5, -0.5, 1.0]))
+
+
+def test_a_draw_of_exactly_zero_never_picks_a_category_of_probability_zero(monkeypatch):
+    import tapegrad.distributions.categorical as categorical
+    monkeypatch.setattr(categorical, "rand", lambda shape, **kwargs: tg.zeros(shape, **kwargs))
+    assert Categorical(probs=tg.tensor([0.0, 0.0, 1.0])).sample().item() == 2

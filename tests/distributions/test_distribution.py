@@ -111,3 +111,10 @@ def test_constraints():
     assert constraints.lower_cholesky.check(tg.tensor([[1.0, 0.0], [2.0, 1.0]])).item()
     assert not constraints.positive_definite.check(tg.tensor([[1.0, 2.0], [2.0, 1.0]])).item()
     assert constraints.is_dependent(constraints.dependent)
+
+
+def test_parameters_keep_their_own_floating_dtypes_as_in_pytorch():
+    from tapegrad.distributions import Normal
+    normal = Normal(tg.zeros(2, dtype=tg.float16), tg.ones(2))
+    assert normal.loc.dtype == tg.float16 and normal.scale.dtype == tg.float32
+    assert Normal(tg.tensor([0, 1]), 1.0).loc.dtype == tg.float32   # integers become floats

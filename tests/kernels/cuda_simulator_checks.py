@@ -24,6 +24,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
 
+from tapegrad.backend.device import HOST as xp  # noqa: E402  (numpy's backend namespace)
 from tapegrad.kernels.geometry import Window  # noqa: E402  (no numba.cuda in here)
 
 rng = np.random.default_rng(11)
@@ -136,13 +137,13 @@ def check_conv(gpu, cpu, case, dtype):
     w = rng.standard_normal(case["w_shape"]).astype(dtype)
     b = rng.standard_normal(case["w_shape"][0]).astype(dtype) if case["bias"] else None
     window = case["window"]
-    y = gpu.conv_forward(np, x, w, b, window)
-    close(y, cpu.conv_forward(np, x, w, b, window), dtype, "forward vs cpu")
+    y = gpu.conv_forward(xp, x, w, b, window)
+    close(y, cpu.conv_forward(xp, x, w, b, window), dtype, "forward vs cpu")
     close(y, conv_direct(x, w, b, window).astype(dtype), dtype, "forward vs definition")
     grad = rng.standard_normal(y.shape).astype(dtype)
-    close(gpu.conv_input_grad(np, grad, w, window), cpu.conv_input_grad(np, grad, w, window),
+    close(gpu.conv_input_grad(xp, grad, w, window), cpu.conv_input_grad(xp, grad, w, window),
           dtype, "input gradient")
-    close(gpu.conv_weight_grad(np, x, grad, window), cpu.conv_weight_grad(np, x, grad, window),
+    close(gpu.conv_weight_grad(xp, x, grad, window), cpu.conv_weight_grad(xp, x, grad, window),
           dtype, "weight gradient")
 
 
@@ -167,15 +168,15 @@ def check_stamps(gpu, cpu, stamp_class):
     x1, x2 = (rng.standard_normal(case["x_shape"]) for _ in range(2))
     w = rng.standard_normal(case["w_shape"])
     first, second = stamp_class(), stamp_class()
-    gpu.conv_forward(np, x1, w, None, window, first)
+    gpu.conv_forward(xp, x1, w, None, window, first)
     grad = rng.standard_normal((2, 3, 5, 6))
-    close(gpu.conv_weight_grad(np, x1, grad, window, first),
-          cpu.conv_weight_grad(np, x1, grad, window), "float64", "reused columns")
-    gpu.conv_forward(np, x2, w, None, window, second)
-    close(gpu.conv_weight_grad(np, x1, grad, window, first),
-          cpu.conv_weight_grad(np, x1, grad, window), "float64", "columns overwritten since")
-    close(gpu.conv_weight_grad(np, x2, grad, window, second),
-          cpu.conv_weight_grad(np, x2, grad, window), "float64", "the second convolution")
+    close(gpu.conv_weight_grad(xp, x1, grad, window, first),
+          cpu.conv_weight_grad(xp, x1, grad, window), "float64", "reused columns")
+    gpu.conv_forward(xp, x2, w, None, window, second)
+    close(gpu.conv_weight_grad(xp, x1, grad, window, first),
+          cpu.conv_weight_grad(xp, x1, grad, window), "float64", "columns overwritten since")
+    close(gpu.conv_weight_grad(xp, x2, grad, window, second),
+          cpu.conv_weight_grad(xp, x2, grad, window), "float64", "the second convolution")
 
 
 def check_pool(gpu, cpu, window, dtype, x=None, index_dtype="int64"):
@@ -183,17 +184,17 @@ def check_pool(gpu, cpu, window, dtype, x=None, index_dtype="int64"):
     windows overlap) against the cpu scatter; the values-only kernel against the values."""
     if x is None:
         x = rng.standard_normal((2, 3) + window.in_size).astype(dtype)
-    values, indices = gpu.max_pool(np, x, window, index_dtype)
-    expected_values, expected_indices = cpu.max_pool(np, x, window, index_dtype)
+    values, indices = gpu.max_pool(xp, x, window, index_dtype)
+    expected_values, expected_indices = cpu.max_pool(xp, x, window, index_dtype)
     assert indices.dtype == np.dtype(index_dtype), f"indices are {indices.dtype}"
     np.testing.assert_array_equal(values, expected_values)
     np.testing.assert_array_equal(indices, expected_indices)
     assert values.dtype == x.dtype
-    np.testing.assert_array_equal(gpu.max_pool_values(np, x, window), expected_values)
+    np.testing.assert_array_equal(gpu.max_pool_values(xp, x, window), expected_values)
     if x.dtype.kind == "f":
         grad = rng.standard_normal(values.shape).astype(dtype)
-        close(gpu.max_unpool_add(np, grad, indices, window.in_size),
-              cpu.max_unpool_add(np, grad, expected_indices, window.in_size), dtype, "backward")
+        close(gpu.max_unpool_add(xp, grad, indices, window.in_size),
+              cpu.max_unpool_add(xp, grad, expected_indices, window.in_size), dtype, "backward")
 
 
 def check_ties_and_nan(gpu, cpu):
@@ -201,8 +202,8 @@ def check_ties_and_nan(gpu, cpu):
     x = rng.integers(0, 3, (2, 2) + window.in_size).astype("float64")   # many ties
     check_pool(gpu, cpu, window, "float64", x)
     x[0, 0, 1, 2] = x[1, 1, 3, 4] = x[1, 1, 3, 5] = np.nan
-    values, indices = gpu.max_pool(np, x, window)
-    expected_values, expected_indices = cpu.max_pool(np, x, window)
+    values, indices = gpu.max_pool(xp, x, window)
+    expected_values, expected_indices = cpu.max_pool(xp, x, window)
     np.testing.assert_array_equal(values, expected_values)   # (NaN == NaN here)
     np.testing.assert_array_equal(indices, expected_indices)
     assert np.isnan(values[0, 0, 0, 0]) and indices[0, 0, 0, 0] == 1 * 6 + 2
@@ -211,10 +212,10 @@ def check_ties_and_nan(gpu, cpu):
 def check_unfold_fold(gpu, cpu, window):
     for dtype in DTYPES:
         x = rng.standard_normal((2, 3) + window.in_size).astype(dtype)
-        columns = gpu.unfold(np, x, window)
-        close(columns, cpu.unfold(np, x, window), dtype, "unfold")
+        columns = gpu.unfold(xp, x, window)
+        close(columns, cpu.unfold(xp, x, window), dtype, "unfold")
         y = rng.standard_normal(columns.shape).astype(dtype)
-        close(gpu.fold(np, y, window), cpu.fold(np, y, window), dtype, "fold")
+        close(gpu.fold(xp, y, window), cpu.fold(xp, y, window), dtype, "fold")
 
 
 def check_op_gradcheck(gpu, op):

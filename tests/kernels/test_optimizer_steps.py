@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from tapegrad import kernels
+from tapegrad.backend.device import HOST as xp  # numpy's backend namespace
 from tapegrad.kernels import generic
 from tapegrad.kernels.cpu import optimizer_steps, threads
 
@@ -47,7 +48,7 @@ def generic_adam(theta, grad, m, v, v_max, options, step=3):
     """generic.adam_step with the scalars kernels.adam_step derives, the array-only path."""
     lr, beta1, beta2, wd = 0.01, 0.9, 0.99, options["weight_decay"]
     decoupled = options["decoupled_weight_decay"]
-    generic.adam_step(np, theta, grad, m, v, v_max if options["amsgrad"] else v,
+    generic.adam_step(xp, theta, grad, m, v, v_max if options["amsgrad"] else v,
                       options["amsgrad"], options["maximize"], 0.0 if decoupled else wd,
                       1 - lr * wd if decoupled else 1.0, 1 - beta1, beta2, 1 - beta2,
                       lr / (1 - beta1 ** step), np.sqrt(1 - beta2 ** step), 1e-8)
@@ -64,7 +65,7 @@ def test_adam_step_is_its_array_version(dtype, options):
     fused = adam_state(dtype, 1)
     reference = [a.copy() for a in fused]
     theta, grad, m, v, v_max = fused
-    out = kernels.adam_step(np, theta, grad, m, v, v_max if options["amsgrad"] else None,
+    out = kernels.adam_step(xp, theta, grad, m, v, v_max if options["amsgrad"] else None,
                             **adam_kwargs(options))
     assert out is theta
     generic_adam(*reference, options)
@@ -87,11 +88,11 @@ def test_rmsprop_step_is_its_array_version(dtype, options):
     fused = [theta, grad, square_avg, grad_avg, buffer]
     reference = [a.copy() for a in fused]
     centered, momentum = options["centered"], options["momentum"]
-    kernels.rmsprop_step(np, theta, grad, square_avg, grad_avg if centered else None,
+    kernels.rmsprop_step(xp, theta, grad, square_avg, grad_avg if centered else None,
                          buffer if momentum else None, lr=0.01, alpha=0.9, eps=1e-8,
                          weight_decay=options["weight_decay"], momentum=momentum,
                          maximize=options["maximize"])
-    generic.rmsprop_step(np, reference[0], reference[1], reference[2], reference[3],
+    generic.rmsprop_step(xp, reference[0], reference[1], reference[2], reference[3],
                          reference[4], centered, momentum > 0, options["maximize"],
                          options["weight_decay"], 0.9, 1 - 0.9, 1e-8, momentum, 0.01)
     for name, got, want in zip(("theta", "grad", "square_avg", "grad_avg", "buffer"), fused,
@@ -107,9 +108,9 @@ def test_adagrad_step_is_its_array_version(dtype, maximize, weight_decay):
     total = total * total
     fused = [theta, grad, total]
     reference = [a.copy() for a in fused]
-    kernels.adagrad_step(np, theta, grad, total, lr=0.05, weight_decay=weight_decay, eps=1e-10,
+    kernels.adagrad_step(xp, theta, grad, total, lr=0.05, weight_decay=weight_decay, eps=1e-10,
                          maximize=maximize)
-    generic.adagrad_step(np, *reference, maximize, weight_decay, 1e-10, 0.05)
+    generic.adagrad_step(xp, *reference, maximize, weight_decay, 1e-10, 0.05)
     for name, got, want in zip(("theta", "grad", "sum"), fused, reference):
         np.testing.assert_allclose(got, want, **tolerance(dtype), err_msg=name)
 
@@ -120,7 +121,7 @@ def test_adams_first_step_moves_each_coordinate_by_lr_times_the_sign_of_its_grad
     theta, grad = arrays(2, np.float64, 5)
     start = theta.copy()
     m, v = np.zeros_like(theta), np.zeros_like(theta)
-    kernels.adam_step(np, theta, grad, m, v, None, step=1, lr=0.1, beta1=0.9, beta2=0.999,
+    kernels.adam_step(xp, theta, grad, m, v, None, step=1, lr=0.1, beta1=0.9, beta2=0.999,
                       eps=1e-8, weight_decay=0, decoupled_weight_decay=False, maximize=False)
     np.testing.assert_allclose(theta, start - 0.1 * grad / (np.abs(grad) + 1e-8), rtol=1e-12)
     np.testing.assert_allclose(m, 0.1 * grad, rtol=1e-12)
@@ -131,7 +132,7 @@ def test_adamws_first_step_decays_theta_before_the_adam_step():
     theta, grad = arrays(2, np.float64, 6)
     start = theta.copy()
     zeros = [np.zeros_like(theta) for _ in range(3)]
-    kernels.adam_step(np, theta, grad, *zeros, step=1, lr=0.1, beta1=0.9, beta2=0.999,
+    kernels.adam_step(xp, theta, grad, *zeros, step=1, lr=0.1, beta1=0.9, beta2=0.999,
                       eps=1e-8, weight_decay=0.5, decoupled_weight_decay=True, maximize=True)
     # maximize: the step follows −g; the decay multiplies θ by 1 − lr·λ = 0.95
     expected = 0.95 * start + 0.1 * grad / (np.abs(grad) + 1e-8)
@@ -142,7 +143,7 @@ def test_rmsprops_first_step_divides_by_the_root_of_one_minus_alpha_times_g_squa
     theta, grad = arrays(2, np.float64, 7)
     start = theta.copy()
     square_avg = np.zeros_like(theta)
-    kernels.rmsprop_step(np, theta, grad, square_avg, None, None, lr=0.01, alpha=0.99, eps=1e-8,
+    kernels.rmsprop_step(xp, theta, grad, square_avg, None, None, lr=0.01, alpha=0.99, eps=1e-8,
                          weight_decay=0, momentum=0, maximize=False)
     expected = start - 0.01 * grad / (np.sqrt(0.01) * np.abs(grad) + 1e-8)
     np.testing.assert_allclose(theta, expected, rtol=1e-12)
@@ -152,7 +153,7 @@ def test_adagrads_first_step_with_an_initial_sum():
     theta, grad = arrays(2, np.float64, 8)
     start = theta.copy()
     total = np.full_like(theta, 0.25)
-    kernels.adagrad_step(np, theta, grad, total, lr=0.1, weight_decay=0.0, eps=1e-10,
+    kernels.adagrad_step(xp, theta, grad, total, lr=0.1, weight_decay=0.0, eps=1e-10,
                          maximize=False)
     np.testing.assert_allclose(total, 0.25 + grad * grad, rtol=1e-12)
     np.testing.assert_allclose(theta, start - 0.1 * grad / (np.sqrt(0.25 + grad * grad) + 1e-10),
@@ -164,7 +165,7 @@ def test_a_nan_in_the_second_moment_stays_in_amsgrads_maximum():
     theta, grad, m, v, v_max = adam_state(np.float32, 9)
     grad[0, 0] = np.nan            # v becomes NaN there
     v_max[1, 1] = np.nan           # and an old NaN in v_max is kept
-    kernels.adam_step(np, theta, grad, m, v, v_max, **adam_kwargs(ADAM_OPTIONS[8]))
+    kernels.adam_step(xp, theta, grad, m, v, v_max, **adam_kwargs(ADAM_OPTIONS[8]))
     assert np.isnan(v_max[0, 0]) and np.isnan(v_max[1, 1])
     assert np.isnan(theta[0, 0]) and np.isnan(theta[1, 1])
     assert np.isfinite(np.delete(theta.ravel(), [0, SHAPE[1] + 1])).all()
@@ -175,7 +176,7 @@ def test_fortran_ordered_and_float16_parameters_take_the_array_path():
         contiguous = adam_state(np.float32, 10)
         other = [make(a.copy()) for a in contiguous]
         for state in (contiguous, other):
-            kernels.adam_step(np, *state[:4], None, **adam_kwargs(ADAM_OPTIONS[0]))
+            kernels.adam_step(xp, *state[:4], None, **adam_kwargs(ADAM_OPTIONS[0]))
         assert other[0].flags.f_contiguous or other[0].dtype == np.float16
         atol = 1e-6 if other[0].dtype == np.float32 else 2e-3
         np.testing.assert_allclose(other[0].astype(np.float32), contiguous[0], atol=atol)
@@ -185,7 +186,7 @@ def test_a_gradient_of_another_dtype_takes_the_array_path_and_keeps_the_paramete
     theta, m, v = arrays(3, np.float32, 11)
     v = v * v
     (grad,) = arrays(1, np.float64, 12)
-    kernels.adagrad_step(np, theta, grad, v, lr=0.1, weight_decay=0, eps=1e-10, maximize=False)
+    kernels.adagrad_step(xp, theta, grad, v, lr=0.1, weight_decay=0, eps=1e-10, maximize=False)
     assert theta.dtype == np.float32 and v.dtype == np.float32
 
 
@@ -231,8 +232,8 @@ def test_the_update_runs_the_parallel_kernel_when_the_array_is_split(monkeypatch
     big = adam_state(np.float32, 16)
     small = [a[:2, :3].copy() for a in big]   # 6 elements: under the threshold
     reference = [a.copy() for a in big]
-    kernels.adam_step(np, *big[:4], None, **adam_kwargs(ADAM_OPTIONS[0]))
-    kernels.adam_step(np, *small[:4], None, **adam_kwargs(ADAM_OPTIONS[0]))
+    kernels.adam_step(xp, *big[:4], None, **adam_kwargs(ADAM_OPTIONS[0]))
+    kernels.adam_step(xp, *small[:4], None, **adam_kwargs(ADAM_OPTIONS[0]))
     assert calls == [2]
     generic_adam(*reference, ADAM_OPTIONS[0])
     np.testing.assert_allclose(big[0], reference[0], **tolerance(np.float32))
@@ -242,5 +243,5 @@ def test_add_scaled_split_between_threads_is_the_serial_result(monkeypatch):
     y, x = arrays(2, np.float32, 17, (4097,))
     expected = y + np.float32(-0.01) * x
     monkeypatch.setattr(threads, "chunks", lambda size: 3)
-    kernels.add_scaled(np, y, x, -0.01)
+    kernels.add_scaled(xp, y, x, -0.01)
     np.testing.assert_array_equal(y, expected)

@@ -383,10 +383,17 @@ def test_cross_entropy_is_exact_at_logits_of_plus_minus_1e4(dtype):
     np.testing.assert_allclose(value(smoothed)[0], 0.1 / 3 * 3e4, rtol=1e-6)
 
 
-def test_cross_entropy_with_class_indices_gathers_instead_of_building_a_one_hot():
+def test_cross_entropy_of_a_batch_of_logits_is_one_operation():
     from tests.support import ops_on_tape
     x = tg.randn(4, 3, requires_grad=True)
     recorded = ops_on_tape(F.cross_entropy(x, tg.tensor([0, 1, 2, 0])))
+    assert recorded == {"cross_entropy", "accumulate_grad"}
+
+
+def test_cross_entropy_with_class_indices_elsewhere_gathers_instead_of_building_a_one_hot():
+    from tests.support import ops_on_tape
+    x = tg.randn(4, 3, 2, requires_grad=True)
+    recorded = ops_on_tape(F.cross_entropy(x, tg.tensor([[0, 1], [2, 0], [1, 1], [0, 2]])))
     assert recorded == {"log_softmax", "gather", "mean", "neg", "accumulate_grad"}
 
 

@@ -290,3 +290,11 @@ def test_the_transformer_layers_of_nn_export(norm_first):
                               x(2, 5, 8))
     decoder = nn.TransformerDecoderLayer(8, 2, dim_feedforward=16, norm_first=norm_first)
     assert_runs_like_tapegrad(decoder, x(5, 2, 8), x(4, 2, 8), batch_axis=1)
+
+
+def test_an_int_and_an_index_tensor_apart_export_with_pytorchs_shape():
+    class Picking(nn.Module):
+        def forward(self, x):
+            return x[:, 1, :, tg.tensor([0, 2])]   # (N, 3, 2): the int selects first
+
+    assert_runs_like_tapegrad(Picking(), x(2, 2, 3, 4))

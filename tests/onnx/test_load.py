@@ -153,3 +153,34 @@ def test_importing_tapegrad_does_not_import_onnx():
     import sys
     code = "import sys, tapegrad; assert 'onnx' not in sys.modules, 'onnx was imported'"
     subprocess.run([sys.executable, "-c", code], check=True, env=os.environ.copy())
+
+
+def one_node_model(node, x_shape, initializers=(), opset=17):
+    info = onnx.helper.make_tensor_value_info
+    graph = onnx.helper.make_graph(
+        [node], "g", [info("x", onnx.TensorProto.FLOAT, list(x_shape))],
+        [info("y", onnx.TensorProto.FLOAT, None)], list(initializers))
+    return onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", opset)])
+
+
+def test_a_graph_older_than_opset_13_is_refused_not_misread():
+    # Softmax without axis meant "flatten to 2-d at axis 1" before opset 13.
+    model = one_node_model(onnx.helper.make_node("Softmax", ["x"], ["y"]), (2, 3, 4), opset=11)
+    with pytest.raises(RuntimeError, match="opset 11"):
+        tg.onnx.load(model)
+
+
+def test_what_the_reader_cannot_do_is_refused_by_name():
+    weight = onnx.numpy_helper.from_array(np.ones((1, 1, 2, 2, 2), np.float32), "w")
+    conv3d = one_node_model(onnx.helper.make_node("Conv", ["x", "w"], ["y"]), (1, 1, 3, 3, 3),
+                            [weight])
+    with pytest.raises(RuntimeError, match="Conv over 3 spatial dims"):
+        tg.onnx.load(conv3d)(tg.randn(1, 1, 3, 3, 3))
+    dilated = one_node_model(onnx.helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[2],
+                                                   dilations=[2]), (1, 1, 6), opset=19)
+    with pytest.raises(RuntimeError, match="dilations"):
+        tg.onnx.load(dilated)(tg.randn(1, 1, 6))
+    unnamed = onnx.numpy_helper.from_array(np.ones((2, 2), np.float32), "a..b")
+    with pytest.raises(RuntimeError, match="empty part"):
+        tg.onnx.load(one_node_model(onnx.helper.make_node("Add", ["x", "a..b"], ["y"]), (2, 2),
+                                    [unnamed]))

@@ -202,3 +202,16 @@ def test_truncated_safetensors_is_refused(tmp_path):
 
 def test_storage_type_constants_cover_every_dtype():
     assert set(STORAGE) == set(tg.dtypes.ALL)
+
+
+@pytest.mark.parametrize("pickled", [
+    b"\x80\x02ctorch\nTensor\n\x8a\x06\x00\x00\x00\x00\x00\x01\x85R.",     # Tensor(2**40)
+    b"\x80\x02cbuiltins\nbytearray\n\x8a\x06\x00\x00\x00\x00\x00\x01\x85R.",  # bytearray(2**40)
+], ids=["Tensor(2**40)", "bytearray(2**40)"])
+def test_a_forged_call_that_would_allocate_terabytes_is_refused(tmp_path, pickled):
+    path = tmp_path / "huge.pt"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("archive/data.pkl", pickled)
+        archive.writestr("archive/version", "3\n")
+    with pytest.raises(UnsafeOrCorruptFile, match="huge.pt"):
+        load(path)

@@ -5,7 +5,10 @@ operand was broadcast, its gradient is summed back to its own shape (`sum_to_sha
 Each backward computes only the gradients some input needs (``ctx.needs_input_grad``),
 and each op saves only the tensors its backward reads.
 """
+import math
+
 from ..operands import promote, sum_to_shape
+from ..quiet import quiet
 from ..tape import OUTPUT, notify, observers, record
 from ..tensor import wrap
 from .declare import alias, operation
@@ -22,7 +25,7 @@ def _broadcast(op, function, x, y):
         raise
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def add(input, other, alpha=1):
     """z = x + α·y;  ∂z/∂x = 1,  ∂z/∂y = α"""
     x, y = promote("add", input, other)
@@ -40,7 +43,7 @@ def add(input, other, alpha=1):
     return record("add", z, (x, y), backward, attrs={"alpha": alpha})
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def sub(input, other, alpha=1):
     """z = x - α·y;  ∂z/∂x = 1,  ∂z/∂y = -α"""
     x, y = promote("sub", input, other)
@@ -53,7 +56,7 @@ def sub(input, other, alpha=1):
     return record("sub", z, (x, y), backward, attrs={"alpha": alpha})
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def mul(input, other):
     """z = x·y;  ∂z/∂x = y,  ∂z/∂y = x"""
     x, y = promote("mul", input, other)
@@ -68,7 +71,7 @@ def mul(input, other):
                   save=(x if y.requires_grad else None, y if x.requires_grad else None))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def div(input, other, rounding_mode=None):
     """z = x / y;  ∂z/∂x = 1/y,  ∂z/∂y = -x/y²"""
     if rounding_mode == "floor":
@@ -83,7 +86,8 @@ def div(input, other, rounding_mode=None):
     if not x.dtype.is_floating_point:  # true division of integers gives floats, as in PyTorch
         from ...dtypes import get_default_dtype
         x, y = x.to(get_default_dtype()), y.to(get_default_dtype())
-    z = _broadcast("div", x.device.xp.true_divide, x, y)
+    with quiet(x.device.xp):   # x/0 is ±inf or nan without numpy's warning, as in PyTorch
+        z = _broadcast("div", x.device.xp.divide, x, y)
     x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
         y_saved, x_saved = ctx.saved_tensors
@@ -98,17 +102,18 @@ def div(input, other, rounding_mode=None):
 true_divide = alias(div, 'true_divide')
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def pow(input, exponent):
     """z = xʸ;  ∂z/∂x = y·xʸ⁻¹,  ∂z/∂y = xʸ·ln x  (taken as 0 where x = 0)"""
     if not hasattr(input, "shape"):  # number ** tensor
-        x, y = promote("pow", input, exponent)
+        return _number_to_the_power(input, exponent)
     elif not hasattr(exponent, "shape"):  # tensor ** number: the common case, kept simple
         return _pow_scalar(input, exponent)
     else:
         x, y = promote("pow", input, exponent)
     xp = x.device.xp
-    z = _broadcast("pow", xp.power, x, y)
+    with quiet(xp):
+        z = _broadcast("pow", xp.pow, x, y)
     x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
         x_saved, y_saved, z_saved = ctx.saved_tensors
@@ -133,7 +138,8 @@ def _pow_scalar(x, exponent):
     if exponent == 2:
         z = xp.square(x.array)
     else:
-        z = xp.power(x.array, xp.asarray(exponent, dtype=x.array.dtype))
+        with quiet(xp):
+            z = xp.pow(x.array, xp.asarray(exponent, dtype=x.array.dtype))
     def backward(ctx, grad):
         x_saved, = ctx.saved_tensors
         if exponent == 0:  # x⁰ = 1 everywhere, also at x = 0 where 0·x⁻¹ would give nan
@@ -144,7 +150,23 @@ def _pow_scalar(x, exponent):
     return record("pow", z, (x,), backward, save=(x,), attrs={"exponent": exponent})
 
 
-@operation(function=True, method=True)
+def _number_to_the_power(base, exponent):
+    """z = bʸ for a number b;  dz/dy = bʸ·ln b  (0 for b = 0, as for a tensor base)"""
+    x, y = promote("pow", base, exponent)   # b as a 0-d tensor of the common dtype
+    xp = y.device.xp
+    with quiet(xp):
+        z = _broadcast("pow", xp.pow, x, y)
+    log_base = math.log(base) if base > 0 else 0.0 if base == 0 else math.nan
+    def backward(ctx, grad):
+        z, = ctx.saved_tensors
+        return grad * z * log_base
+    out = record("pow", z, (y,), backward, save=(OUTPUT,), attrs={"base": base})
+    if out.grad_fn is not None:
+        out.grad_fn.pytorch_name = "PowBackward2"   # PyTorch's overload for a number base
+    return out
+
+
+@operation(function=True, method=True, out=True)
 def maximum(input, other):
     """z = max(x, y);  the gradient goes to the larger input (split evenly on ties)"""
     x, y = promote("maximum", input, other)
@@ -158,7 +180,7 @@ def maximum(input, other):
     return record("maximum", z, (x, y), backward, save=(x, y))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def minimum(input, other):
     """z = min(x, y);  the gradient goes to the smaller input (split evenly on ties)"""
     x, y = promote("minimum", input, other)
@@ -172,11 +194,12 @@ def minimum(input, other):
     return record("minimum", z, (x, y), backward, save=(x, y))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def floor_divide(input, other):
     """z = ⌊x / y⌋;  piecewise constant, so ∂z/∂x = ∂z/∂y = 0"""
     x, y = promote("floor_divide", input, other)
-    z = _broadcast("floor_divide", x.device.xp.floor_divide, x, y)
+    with quiet(x.device.xp):
+        z = _broadcast("floor_divide", x.device.xp.floor_divide, x, y)
     x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
         zeros = wrap(grad.device.xp.zeros_like(grad.array), grad.device)
@@ -185,11 +208,12 @@ def floor_divide(input, other):
     return record("floor_divide", z, (x, y), backward)
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def remainder(input, other):
     """z = x - y·⌊x / y⌋ (sign of y, as Python's %);  ∂z/∂x = 1,  ∂z/∂y = -⌊x / y⌋"""
     x, y = promote("remainder", input, other)
-    z = _broadcast("remainder", x.device.xp.remainder, x, y)
+    with quiet(x.device.xp):
+        z = _broadcast("remainder", x.device.xp.remainder, x, y)
     x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
         x_saved, y_saved = ctx.saved_tensors
@@ -199,7 +223,7 @@ def remainder(input, other):
     return record("remainder", z, (x, y), backward, save=(x, y))
 
 
-@operation(function=True)
+@operation(function=True, out=True)
 def where(condition, input, other):
     """z = x where condition else y;  ∂z/∂x = condition,  ∂z/∂y = not condition"""
     if not hasattr(condition, "shape") or condition.dtype.name != "bool":
@@ -332,4 +356,216 @@ def bitwise_xor(input, other):
 
 @operation(function=True, method=True, differentiable=False)
 def bitwise_not(input):
-    return wrap(input.device.xp.invert(input.array), input.device)
+    return wrap(input.device.xp.bitwise_invert(input.array), input.device)
+
+
+# -- more of PyTorch's binary math -----------------------------------------------------------
+def _float_operands(op, input, other):
+    """Both operands promoted, and made the default float dtype if they are integers."""
+    x, y = promote(op, input, other)
+    if not x.dtype.is_floating_point:
+        from ...dtypes import get_default_dtype
+        x, y = x.to(get_default_dtype()), y.to(get_default_dtype())
+    return x, y
+
+
+@operation(function=True, method=True, out=True)
+def rsub(input, other, alpha=1):
+    """z = y - α·x (sub with its operands swapped: ``2 - x``);  ∂z/∂x = -α,  ∂z/∂y = 1"""
+    if not hasattr(other, "shape"):   # a number: x is the only input with a gradient
+        x, y = promote("rsub", input, other)
+        def backward_from_number(ctx, grad):
+            return grad * -alpha
+        return record("rsub", y.array - (x.array if alpha == 1 else x.array * alpha), (x,),
+                      backward_from_number, attrs={"other": other, "alpha": alpha})
+    x, y = promote("rsub", input, other)
+    x_shape, y_shape = x.shape, y.shape
+    def backward(ctx, grad):
+        return (sum_to_shape(grad * -alpha, x_shape) if ctx.needs_input_grad[0] else None,
+                sum_to_shape(grad, y_shape) if ctx.needs_input_grad[1] else None)
+    z = _broadcast("rsub", x.device.xp.subtract, y, x if alpha == 1 else wrap(x.array * alpha,
+                                                                                x.device))
+    return record("rsub", z, (x, y), backward, attrs={"alpha": alpha})
+
+
+@operation(function=True, method=True, out=True)
+def lerp(input, end, weight):
+    """z = x + w·(e - x);  ∂z/∂x = 1 - w,  ∂z/∂e = w,  ∂z/∂w = e - x"""
+    if not hasattr(weight, "shape"):   # a number weight: two inputs
+        x, e = promote("lerp", input, end)
+        x_shape, e_shape = x.shape, e.shape
+        def backward_number(ctx, grad):
+            return (sum_to_shape(grad * (1 - weight), x_shape) if ctx.needs_input_grad[0] else None,
+                    sum_to_shape(grad * weight, e_shape) if ctx.needs_input_grad[1] else None)
+        z = x.array + weight * _broadcast("lerp", x.device.xp.subtract, e, x)
+        return record("lerp", z.astype(x.array.dtype, copy=False), (x, e), backward_number)
+    x, e, w = promote("lerp", input, end, weight)
+    shapes = x.shape, e.shape, w.shape
+    def backward(ctx, grad):
+        x, e, w = ctx.saved_tensors
+        return (sum_to_shape(grad * (1 - w), shapes[0]) if ctx.needs_input_grad[0] else None,
+                sum_to_shape(grad * w, shapes[1]) if ctx.needs_input_grad[1] else None,
+                sum_to_shape(grad * (e - x), shapes[2]) if ctx.needs_input_grad[2] else None)
+    try:
+        z = x.array + w.array * (e.array - x.array)
+    except ValueError:
+        raise RuntimeError(f"lerp: shapes {tuple(x.shape)}, {tuple(e.shape)} and "
+                           f"{tuple(w.shape)} cannot be broadcast together") from None
+    return record("lerp", z, (x, e, w), backward, save=(x, e, w))
+
+
+@operation(function=True, method=True, out=True)
+def logaddexp(input, other):
+    """z = ln(eˣ + eʸ), computed as max + ln(1 + e^{-|x - y|}) (no overflow);
+    ∂z/∂x = e^{x - z},  ∂z/∂y = e^{y - z}"""
+    x, y = _float_operands("logaddexp", input, other)
+    return _log_add_exp("logaddexp", x, y, x.device.xp.logaddexp, _exp)
+
+
+@operation(function=True, method=True, out=True)
+def logaddexp2(input, other):
+    """z = log₂(2ˣ + 2ʸ) = logaddexp(x·ln 2, y·ln 2)/ln 2;  ∂z/∂x = 2^{x - z},  ∂z/∂y = 2^{y - z}"""
+    x, y = _float_operands("logaddexp2", input, other)
+    xp = x.device.xp
+    def in_base_2(a, b):
+        return xp.logaddexp(a * _LN2, b * _LN2) / _LN2
+    return _log_add_exp("logaddexp2", x, y, in_base_2, _exp2)
+
+
+_LN2 = math.log(2)
+
+
+def _exp(t):
+    return t.exp()
+
+
+def _exp2(t):
+    return t.exp2()
+
+
+def _log_add_exp(op, x, y, function, base_power):
+    x_shape, y_shape = x.shape, y.shape
+    def backward(ctx, grad):
+        x, y, z = ctx.saved_tensors
+        return (sum_to_shape(grad * base_power(x - z), x_shape) if ctx.needs_input_grad[0] else None,
+                sum_to_shape(grad * base_power(y - z), y_shape) if ctx.needs_input_grad[1] else None)
+    # numpy's logaddexp is the stable max + log1p(exp(-|d|)) form
+    return record(op, _broadcast(op, function, x, y), (x, y), backward, save=(x, y, OUTPUT))
+
+
+@operation(function=True, method=True, out=True)
+def xlogy(input, other):
+    """z = x·ln y, and 0 where x = 0 (even where y = 0);
+    ∂z/∂x = ln y (0 where x = 0 and y ≤ 0),  ∂z/∂y = x/y"""
+    x, y = _float_operands("xlogy", input, other)
+    xp = x.device.xp
+    with quiet(xp):
+        product = _broadcast("xlogy", lambda a, b: a * xp.log(b), x, y)
+    z = xp.where((x.array == 0) & ~xp.isnan(y.array), 0, product).astype(x.array.dtype, copy=False)
+    x_shape, y_shape = x.shape, y.shape
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        grad_x = grad_y = None
+        if ctx.needs_input_grad[0]:
+            undefined = (x == 0) & (y <= 0)
+            grad_x = sum_to_shape(grad * where(undefined, 1.0, y).log(), x_shape)
+        if ctx.needs_input_grad[1]:
+            grad_y = sum_to_shape(grad * x / y, y_shape)
+        return grad_x, grad_y
+    return record("xlogy", z, (x, y), backward, save=(x, y))
+
+
+@operation(function=True, method=True, out=True)
+def fmod(input, other):
+    """z = x - y·trunc(x / y) (the sign of x, as C's fmod);  ∂z/∂x = 1,  ∂z/∂y = -trunc(x / y)"""
+    x, y = promote("fmod", input, other)
+    if not x.dtype.is_floating_point and bool((y.array == 0).any()):
+        raise RuntimeError("fmod: integer division by zero (ZeroDivisionError)")
+    with quiet(x.device.xp):
+        z = _broadcast("fmod", x.device.xp.fmod, x, y)
+    x_shape, y_shape = x.shape, y.shape
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        return (sum_to_shape(grad, x_shape) if ctx.needs_input_grad[0] else None,
+                sum_to_shape(-grad * div(x, y, rounding_mode="trunc"), y_shape)
+                if ctx.needs_input_grad[1] else None)
+    return record("fmod", z, (x, y), backward, save=(x, y))
+
+
+@operation(function=True, method=True, out=True)
+def copysign(input, other):
+    """z = |x| with the sign of y;  ∂z/∂x = sign(x)·(±1 from y's sign bit),  ∂z/∂y = 0"""
+    x, y = _float_operands("copysign", input, other)
+    z = _broadcast("copysign", x.device.xp.copysign, x, y)
+    x_shape, y_shape = x.shape, y.shape
+    def backward(ctx, grad):
+        x, z = ctx.saved_tensors
+        grad_x = grad_y = None
+        if ctx.needs_input_grad[0]:
+            # z/x is that ±1 wherever x ≠ 0; at x = 0 the slope is 0, as |x|'s is
+            same_sign = where(x == 0, 0.0, z / where(x == 0, 1.0, x))
+            grad_x = sum_to_shape(grad * same_sign, x_shape)
+        if ctx.needs_input_grad[1]:
+            grad_y = sum_to_shape(grad * 0.0, y_shape)
+        return grad_x, grad_y
+    return record("copysign", z, (x, y), backward, save=(x, OUTPUT))
+
+
+@operation(function=True, method=True, composite=True, out=True)
+def float_power(input, exponent):
+    """z = xʸ in float64, whatever the inputs' dtypes (``pow`` of float64 operands)"""
+    from ...dtypes import float64
+    x = input.to(float64) if hasattr(input, "shape") else input
+    y = exponent.to(float64) if hasattr(exponent, "shape") else exponent
+    if not hasattr(x, "shape"):   # number ** tensor
+        x = wrap(y.device.xp.asarray(x, dtype=y.array.dtype), y.device)
+    return pow(x, float(y) if isinstance(y, int) else y)
+
+
+@operation(function=True, method=True, composite=True, out=True)
+def addcmul(input, tensor1, tensor2, value=1):
+    """z = x + value·t₁·t₂"""
+    product = mul(tensor1, tensor2)
+    return add(input, product if value == 1 else mul(product, value))
+
+
+@operation(function=True, method=True, composite=True, out=True)
+def addcdiv(input, tensor1, tensor2, value=1):
+    """z = x + value·t₁/t₂"""
+    quotient = div(tensor1, tensor2)
+    return add(input, quotient if value == 1 else mul(quotient, value))
+
+
+@operation(function=True, method=True, composite=True)
+def ldexp(input, other):
+    """z = x·2ʸ"""
+    from ...dtypes import get_default_dtype
+    y = other if other.dtype.is_floating_point else other.to(get_default_dtype())
+    return mul(input, y.exp2())
+
+
+@operation(function=True, method=True, differentiable=False)
+def logical_xor(input, other):
+    return _compare("logical_xor", input.device.xp.logical_xor, input, other)
+
+
+@operation(function=True, method=True, differentiable=False)
+def bitwise_left_shift(input, other):
+    return _compare("bitwise_left_shift", input.device.xp.bitwise_left_shift, input, other)
+
+
+@operation(function=True, method=True, differentiable=False)
+def bitwise_right_shift(input, other):
+    return _compare("bitwise_right_shift", input.device.xp.bitwise_right_shift, input, other)
+
+
+@operation(function=True, method=True, differentiable=False)
+def nextafter(input, other):
+    """The next float after x in the direction of y"""
+    return _compare("nextafter", input.device.xp.nextafter, input, other)
+
+
+# numpy's spellings, which PyTorch accepts too
+multiply = alias(mul, "multiply")
+divide = alias(div, "divide")
+subtract = alias(sub, "subtract")

@@ -12,7 +12,8 @@ An operation is a plain function. The line above its ``def`` says how users reac
 ``composite=True`` conveniences made of other operations (``x.float()`` is ``cast``,
 ``x.add_(y)`` is ``add`` written back); every other operation records itself on the
 tape and must have a gradcheck case (tests/autograd/test_registry.py).
-``alias`` declares a second name for an operation (``clip`` for ``clamp``).
+``alias`` declares a second name for an operation (``clip`` for ``clamp``), and
+``out=True`` a function that takes PyTorch's ``out=`` argument (``tapegrad.add(x, y, out=z)``).
 
 The decorator returns the function itself, so declaring costs nothing per call.
 ``tapegrad/__init__.py`` (top-level names), ``methods.py`` (Tensor methods) and the
@@ -29,13 +30,14 @@ class Operation(NamedTuple):
     functional: bool         # reachable as tapegrad.nn.functional.<name> only
     differentiable: bool
     composite: bool          # made of other operations, which carry the gradcheck cases
+    out: bool = False        # tapegrad.<name> also takes out= (see out.py)
 
 
 OPERATIONS: dict[str, Operation] = {}   # by public name, in declaration order
 
 
 def operation(*, function=False, method=False, functional=False, differentiable=True,
-              composite=False):
+              composite=False, out=False):
     """Declare the decorated function an operation, reachable as said (see the module doc).
 
     ``method`` is True (the method has the function's name) or the method's own name.
@@ -46,7 +48,7 @@ def operation(*, function=False, method=False, functional=False, differentiable=
     def declare(op_function):
         method_name = op_function.__name__ if method is True else (method or None)
         _add(Operation(op_function.__name__, op_function, function, method_name, functional,
-                       differentiable, composite))
+                       differentiable, composite, out))
         return op_function
     return declare
 
@@ -67,7 +69,9 @@ def _add(op):
 
 def top_level_functions():
     """{name: function} of the operations reachable as ``tapegrad.<name>``."""
-    return {op.name: op.function for op in OPERATIONS.values() if op.function_name}
+    from .out import with_out
+    return {op.name: with_out(op.function) if op.out else op.function
+            for op in OPERATIONS.values() if op.function_name}
 
 
 def tensor_methods():

@@ -8,9 +8,10 @@ follow. They are what the densities and entropies of the Gamma, Beta and Dirichl
 families are made of.
 
 numpy has none of them: on the cpu they are numba ufuncs (``kernels/cpu/gamma_functions.py``,
-compiled on first use, cached on disk); on a GPU, ``cupyx.scipy.special``'s ``gammaln``,
-``digamma`` and ``polygamma``.
+compiled on first use, cached on disk); on a GPU, the backend's own (``xp.scipy_special``:
+cupy's ``gammaln``, ``digamma`` and ``polygamma``).
 """
+from ... import backend
 from ..tape import record
 from .declare import operation
 from .pointwise import _float_input
@@ -24,10 +25,12 @@ def _cpu_kernels():
 
 def _apply(xp, a, cpu_index, gpu_name, *leading):
     """One of the three functions on array ``a`` (after ``leading`` integer arguments)."""
-    if xp.__name__ == "cupy":
-        import cupyx.scipy.special  # only where cupy is installed
-        return getattr(cupyx.scipy.special, gpu_name)(*leading, a)
+    special = xp.scipy_special(gpu_name)
+    if special is not None:
+        return special(*leading, a)
     kernel = _cpu_kernels()[cpu_index]
+    if not xp.numba_cpu:   # numba's ufuncs take host numpy arrays
+        a = backend.to_numpy(a)
     if a.dtype.itemsize < 4:   # float16: computed in float32, given back in float16
         return xp.asarray(kernel(*leading, a.astype("float32"))).astype(a.dtype)
     return xp.asarray(kernel(*leading, a))   # (a 0-d input gives a numpy scalar: made an array)

@@ -5,7 +5,7 @@ Every one of these reads (or writes) the elements of ``x`` at a set of positions
 every backward is the same idea turned around: the gradient of a read is the incoming
 gradient *put back* at the positions that were read, into zeros of x's shape. When an
 index names the same position twice (``x[[0, 0]]``), both copies of that element
-received a gradient, and both must be added in: that is ``xp.add.at``, which, unlike
+received a gradient, and both must be added in: that is ``xp.add_at``, which, unlike
 ``z[key] += g``, adds once per occurrence. The put-back is itself an operation whose
 backward reads the positions again, so second derivatives work too.
 
@@ -103,7 +103,7 @@ def _key_item(op, x, item, tensors):
         return _index_array(op, backend.to_device(item.array, x.device))
     if backend.is_array(item):
         return _index_array(op, backend.to_device(item, x.device))
-    if isinstance(item, (list, tuple)):
+    if isinstance(item, (list, tuple, range)):   # x[range(3)] is x[[0, 1, 2]]
         try:
             array = backend.host_array(item)
         except (TypeError, ValueError):
@@ -216,23 +216,10 @@ def _number_as(op, value, x):
 
 
 # -- the two operations every read and write here is built from --------------------------------
-_ATOMIC_ADD_DTYPES = ("float16", "float32", "float64", "int32", "uint32", "uint64")
-
-
 def _add_at(xp, out, key, values):
-    """out[key] += values, once per occurrence of a position (``xp.add.at``).
-
-    On a GPU, cupy's ``add.at`` is an atomic addition, which CUDA has only for the dtypes of
-    ``_ATOMIC_ADD_DTYPES``; other integers (int64 above all) are added as uint64 (two's
-    complement addition gives the same bits, overflow wrapping as in PyTorch), then cast back.
-    """
+    """out[key] += values, once per occurrence of a position (the backend's ``add_at``)."""
     out, key = at(out, key)
-    if xp.__name__ != "cupy" or out.dtype.name in _ATOMIC_ADD_DTYPES:
-        xp.add.at(out, key, values)
-        return
-    wide = out.astype("int64").view("uint64")
-    xp.add.at(wide, key, xp.asarray(values).astype("int64").view("uint64"))
-    out[...] = wide.view("int64").astype(out.dtype)
+    xp.add_at(out, key, values)
 
 
 def _index(op, x, key, repeats, saved=(), attrs=None):
@@ -270,7 +257,29 @@ def getitem(input, index):
     This is ``Tensor.__getitem__``.
     """
     key, repeats, tensors = _index_key("getitem", input, index)
-    return _index("getitem", input, key, repeats, tensors, attrs={"index": index})
+    out = _index("getitem", input, key, repeats, tensors, attrs={"index": index})
+    if out.grad_fn is not None:
+        out.grad_fn.pytorch_name = _pytorch_name_of_reading(index)
+    return out
+
+
+def _pytorch_name_of_reading(index):
+    """PyTorch records x[index] as its last step: x[1:, 0] is a select of a slice."""
+    if isinstance(index, slice):   # x[:] too
+        return "SliceBackward0"
+    name = "AliasBackward0"
+    for part in index if isinstance(index, tuple) else (index,):
+        if part is Ellipsis or (isinstance(part, slice) and part == slice(None)):
+            continue
+        if part is None:
+            name = "UnsqueezeBackward0"
+        elif isinstance(part, slice):
+            name = "SliceBackward0"
+        elif isinstance(part, int) and not isinstance(part, bool):
+            name = "SelectBackward0"
+        else:   # index arrays, masks: one gather
+            return "IndexBackward0"
+    return name
 
 
 @operation(method="__setitem__")

@@ -91,7 +91,7 @@ def _ufunc_inplace(target, op, ufunc_name, other):
     else:
         return None
     target_kind = target.dtype.category
-    if other_kind > target_kind or (ufunc_name == "true_divide" and target_kind < 2):
+    if other_kind > target_kind or (ufunc_name == "divide" and target_kind < 2):
         return None  # the result would not fit the target's dtype
     shape = target.array.shape
     other_shape = getattr(other, "shape", ())
@@ -138,7 +138,7 @@ def mul_(input, other):
 @operation(method=True, composite=True)
 def div_(input, other):
     if not _records(input, other):
-        done = _ufunc_inplace(input, "div_", "true_divide", other)
+        done = _ufunc_inplace(input, "div_", "divide", other)
         if done is not None:
             return done
     from .arithmetic import div
@@ -192,7 +192,8 @@ def copy_(input, src):
 
 
 def _broadcast_copy(destination, src):
-    """y = src broadcast to the destination's shape, dtype and device;  ∂L/∂src = Σ copies"""
+    """y = src broadcast to the destination's shape, dtype and device;
+    ∂L/∂src = Σ copies, and ∂L/∂(the destination's old values) = 0, as in PyTorch"""
     from ..operands import sum_to_shape
     from .conversion import to
     shape = tuple(destination.shape)
@@ -203,5 +204,106 @@ def _broadcast_copy(destination, src):
         raise RuntimeError(f"copy_: the source of shape {tuple(moved.shape)} cannot be "
                            f"broadcast to the destination's shape {shape}") from None
     def backward(ctx, grad):
-        return sum_to_shape(grad, tuple(moved.shape))
-    return record("copy", values, (moved,), backward)
+        return (wrap(grad.device.xp.zeros_like(grad.array), grad.device)
+                if ctx.needs_input_grad[0] else None,
+                sum_to_shape(grad, tuple(moved.shape)) if ctx.needs_input_grad[1] else None)
+    return record("copy", values, (destination, moved), backward)
+
+
+# -- in-place forms of common pointwise functions: x.exp_() is x ← exp(x) --------------------
+def _in_place_form(function):
+    """``function``'s in-place method (``exp`` gives ``exp_``), through ``_inplace``."""
+    name = function.__name__ + "_"
+    def in_place(input, *args, **kwargs):
+        return _inplace(input, name, lambda old: function(old, *args, **kwargs), *args,
+                        *kwargs.values())
+    in_place.__name__ = in_place.__qualname__ = name
+    in_place.__doc__ = f"x ← {function.__name__}(x, …), in place"
+    return operation(method=True, composite=True)(in_place)
+
+
+# (their modules do not import this one, so they can be imported here)
+from . import arithmetic as A, pointwise as P, special as S, trigonometric as T  # noqa: E402
+
+abs_ = _in_place_form(P.abs)
+neg_ = _in_place_form(P.neg)
+exp_ = _in_place_form(P.exp)
+expm1_ = _in_place_form(P.expm1)
+log_ = _in_place_form(P.log)
+log1p_ = _in_place_form(P.log1p)
+log2_ = _in_place_form(P.log2)
+log10_ = _in_place_form(P.log10)
+sqrt_ = _in_place_form(P.sqrt)
+rsqrt_ = _in_place_form(P.rsqrt)
+sin_ = _in_place_form(P.sin)
+cos_ = _in_place_form(P.cos)
+tanh_ = _in_place_form(P.tanh)
+sigmoid_ = _in_place_form(P.sigmoid)
+relu_ = _in_place_form(P.relu)
+sign_ = _in_place_form(P.sign)
+floor_ = _in_place_form(P.floor)
+ceil_ = _in_place_form(P.ceil)
+round_ = _in_place_form(P.round)
+trunc_ = _in_place_form(P.trunc)
+frac_ = _in_place_form(P.frac)
+reciprocal_ = _in_place_form(P.reciprocal)
+square_ = _in_place_form(P.square)
+exp2_ = _in_place_form(P.exp2)
+clamp_min_ = _in_place_form(P.clamp_min)
+clamp_max_ = _in_place_form(P.clamp_max)
+nan_to_num_ = _in_place_form(P.nan_to_num)
+logit_ = _in_place_form(P.logit)
+erf_ = _in_place_form(S.erf)
+erfinv_ = _in_place_form(S.erfinv)
+tan_ = _in_place_form(T.tan)
+atan_ = _in_place_form(T.atan)
+sinh_ = _in_place_form(T.sinh)
+cosh_ = _in_place_form(T.cosh)
+asin_ = _in_place_form(T.asin)
+acos_ = _in_place_form(T.acos)
+atan2_ = _in_place_form(T.atan2)
+hypot_ = _in_place_form(T.hypot)
+remainder_ = _in_place_form(A.remainder)
+fmod_ = _in_place_form(A.fmod)
+lerp_ = _in_place_form(A.lerp)
+addcmul_ = _in_place_form(A.addcmul)
+addcdiv_ = _in_place_form(A.addcdiv)
+floor_divide_ = _in_place_form(A.floor_divide)
+xlogy_ = _in_place_form(A.xlogy)
+copysign_ = _in_place_form(A.copysign)
+
+
+# -- in-place changes of shape: x.unsqueeze_(0) makes x itself (3,) -> (1, 3) -----------------
+def _reshaped_in_place(target, op, view):
+    """``target`` takes the shape (and the place on the tape) of ``view(target)``."""
+    check_inplace_allowed(target, op)
+    result = view(target)
+    target.array = result.array
+    target._version_counter.bump(op)
+    if result.grad_fn is not None:
+        target.grad_fn, target._output_nr = result.grad_fn, result._output_nr
+    return target
+
+
+@operation(method=True, composite=True)
+def squeeze_(input, dim=None):
+    from .shape import squeeze
+    return _reshaped_in_place(input, "squeeze_", lambda x: squeeze(x, dim))
+
+
+@operation(method=True, composite=True)
+def unsqueeze_(input, dim):
+    from .shape import unsqueeze
+    return _reshaped_in_place(input, "unsqueeze_", lambda x: unsqueeze(x, dim))
+
+
+@operation(method=True, composite=True)
+def t_(input):
+    from .shape import t
+    return _reshaped_in_place(input, "t_", t)
+
+
+@operation(method=True, composite=True)
+def transpose_(input, dim0, dim1):
+    from .shape import transpose
+    return _reshaped_in_place(input, "transpose_", lambda x: transpose(x, dim0, dim1))

@@ -173,7 +173,7 @@ def _grad_right(x, g, in_transposed_layout):
     return _product("matmul", matrix_transpose(x), g)
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def matmul(input, other):
     """z = x @ y, zᵢⱼ = Σₖ xᵢₖ·yₖⱼ;  ∂L/∂x = ∂L/∂z @ yᵀ,  ∂L/∂y = xᵀ @ ∂L/∂z
 
@@ -184,7 +184,7 @@ def matmul(input, other):
     return _product("matmul", x, y)
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def mm(input, mat2):
     """z = x @ y for two matrices, (n, k) @ (k, m) -> (n, m);  see matmul"""
     x, y = _tensors("mm", input, mat2)
@@ -194,7 +194,7 @@ def mm(input, mat2):
     return _product("mm", x, y)
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def bmm(input, mat2):
     """zᵦ = xᵦ @ yᵦ for two equal batches of matrices, (b, n, k) @ (b, k, m);  see matmul"""
     x, y = _tensors("bmm", input, mat2)
@@ -238,7 +238,7 @@ def outer(input, vec2):
     if x.ndim != 1 or y.ndim != 1:
         raise RuntimeError(f"outer: expected two 1-D tensors, got shapes {_shape(x)} and "
                            f"{_shape(y)}")
-    z = x.device.xp.outer(x.array, y.array)
+    z = x.device.xp.linalg.outer(x.array, y.array)
 
     def backward(ctx, grad):
         x, y = ctx.saved_tensors

@@ -69,7 +69,7 @@ def cholesky(input, *, upper=False):
         raise RuntimeError(f"cholesky: the input of shape {tuple(input.shape)} is not "
                            f"positive-definite (a symmetric matrix with positive eigenvalues), "
                            f"so it has no Cholesky factor") from None
-    if xp.__name__ == "cupy" and bool(xp.isnan(lower).any()):   # cupy reports failure as NaN
+    if xp.is_gpu and bool(xp.isnan(lower).any()):   # cupy reports failure as NaN
         raise RuntimeError(f"cholesky: the input of shape {tuple(input.shape)} is not "
                            f"positive-definite, so it has no Cholesky factor")
     factor = xp.ascontiguousarray(xp.swapaxes(lower, -1, -2)) if upper else lower

@@ -4,8 +4,8 @@ Each function computes f on the backend array, and beside it, `backward` returns
 incoming gradient times f'. The backward uses tensor operations, so it can itself be
 recorded (``create_graph=True``) and differentiated again.
 """
-from contextlib import nullcontext
 
+from ..quiet import quiet
 from ..tape import OUTPUT, record
 from ..tensor import Tensor, wrap
 from .declare import alias, operation
@@ -26,7 +26,7 @@ def _float_input(op, x):
     return x
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def neg(input):
     """y = -x;  dy/dx = -1"""
     _tensor_input("neg", input)
@@ -35,7 +35,7 @@ def neg(input):
     return record("neg", -input.array, (input,), backward)
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def abs(input):
     """y = |x|;  dy/dx = sign(x)  (0 at x = 0, as in PyTorch)"""
     x = _tensor_input("abs", input)
@@ -45,57 +45,67 @@ def abs(input):
     return record("abs", x.device.xp.abs(x.array), (x,), backward, save=(x,))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def exp(input):
     """y = eˣ;  dy/dx = eˣ = y"""
     x = _float_input("exp", input)
     def backward(ctx, grad):
         y, = ctx.saved_tensors
         return grad * y
-    return record("exp", x.device.xp.exp(x.array), (x,), backward, save=(OUTPUT,))
+    with quiet(x.device.xp):   # inf and nan without numpy's warning, as in PyTorch
+        y = x.device.xp.exp(x.array)
+    return record("exp", y, (x,), backward, save=(OUTPUT,))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def expm1(input):
     """y = eˣ - 1 (accurate near 0);  dy/dx = eˣ = y + 1"""
     x = _float_input("expm1", input)
     def backward(ctx, grad):
         y, = ctx.saved_tensors
         return grad * (y + 1)
-    return record("expm1", x.device.xp.expm1(x.array), (x,), backward, save=(OUTPUT,))
+    with quiet(x.device.xp):   # inf and nan without numpy's warning, as in PyTorch
+        y = x.device.xp.expm1(x.array)
+    return record("expm1", y, (x,), backward, save=(OUTPUT,))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def log(input):
     """y = ln x;  dy/dx = 1/x"""
     x = _float_input("log", input)
     def backward(ctx, grad):
         x, = ctx.saved_tensors
         return grad / x
-    return record("log", x.device.xp.log(x.array), (x,), backward, save=(x,))
+    with quiet(x.device.xp):   # inf and nan without numpy's warning, as in PyTorch
+        y = x.device.xp.log(x.array)
+    return record("log", y, (x,), backward, save=(x,))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def log1p(input):
     """y = ln(1 + x) (accurate near 0);  dy/dx = 1/(1 + x)"""
     x = _float_input("log1p", input)
     def backward(ctx, grad):
         x, = ctx.saved_tensors
         return grad / (x + 1)
-    return record("log1p", x.device.xp.log1p(x.array), (x,), backward, save=(x,))
+    with quiet(x.device.xp):   # inf and nan without numpy's warning, as in PyTorch
+        y = x.device.xp.log1p(x.array)
+    return record("log1p", y, (x,), backward, save=(x,))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def sqrt(input):
     """y = √x;  dy/dx = 1/(2√x) = 1/(2y)"""
     x = _float_input("sqrt", input)
     def backward(ctx, grad):
         y, = ctx.saved_tensors
         return grad / (y * 2)
-    return record("sqrt", x.device.xp.sqrt(x.array), (x,), backward, save=(OUTPUT,))
+    with quiet(x.device.xp):   # inf and nan without numpy's warning, as in PyTorch
+        y = x.device.xp.sqrt(x.array)
+    return record("sqrt", y, (x,), backward, save=(OUTPUT,))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def rsqrt(input):
     """y = 1/√x;  dy/dx = -1/(2 x^{3/2}) = -y³/2"""
     x = _float_input("rsqrt", input)
@@ -103,10 +113,12 @@ def rsqrt(input):
     def backward(ctx, grad):
         y, = ctx.saved_tensors
         return grad * (y * y * y) * -0.5
-    return record("rsqrt", xp.reciprocal(xp.sqrt(x.array)), (x,), backward, save=(OUTPUT,))
+    with quiet(xp):
+        y = xp.reciprocal(xp.sqrt(x.array))
+    return record("rsqrt", y, (x,), backward, save=(OUTPUT,))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def sin(input):
     """y = sin x;  dy/dx = cos x"""
     x = _float_input("sin", input)
@@ -116,7 +128,7 @@ def sin(input):
     return record("sin", x.device.xp.sin(x.array), (x,), backward, save=(x,))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def cos(input):
     """y = cos x;  dy/dx = -sin x"""
     x = _float_input("cos", input)
@@ -126,7 +138,7 @@ def cos(input):
     return record("cos", x.device.xp.cos(x.array), (x,), backward, save=(x,))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def tanh(input):
     """y = tanh x;  dy/dx = 1 - y²"""
     x = _float_input("tanh", input)
@@ -154,7 +166,7 @@ def tanh_backward(grad, output):
     return record("tanh_backward", z, (grad, output), backward, save=(grad, output))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def sigmoid(input):
     """y = 1/(1 + e⁻ˣ);  dy/dx = y(1 - y)"""
     x = _float_input("sigmoid", input)
@@ -162,7 +174,7 @@ def sigmoid(input):
     if x.array.dtype.itemsize >= 4:
         # Four passes. Where e⁻ˣ overflows (x < -88 in float32), y is 0 and the true value is
         # below the smallest normal float anyway: no accuracy is lost, only numpy's warning.
-        with _overflow_allowed(xp):
+        with xp.errstate(over="ignore"):
             e = xp.exp(-x.array)
         e += 1
         y = xp.reciprocal(e, out=e) if e.ndim else xp.reciprocal(e)
@@ -189,11 +201,6 @@ def sigmoid_backward(grad, output):
     return record("sigmoid_backward", z, (grad, output), backward, save=(grad, output))
 
 
-def _overflow_allowed(xp):
-    errstate = getattr(xp, "errstate", None)   # cupy never warns, and has no errstate
-    return errstate(over="ignore") if errstate else nullcontext()
-
-
 @operation(function=True, method=True)
 def relu(input):
     """y = max(x, 0);  dy/dx = 1 where x > 0, else 0"""
@@ -216,7 +223,7 @@ def relu_backward(grad, output):
     return record("relu_backward", z, (grad, output), backward)
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def clamp(input, min=None, max=None):
     """y = min(max(x, lo), hi);  dy/dx = 1 where lo ≤ x ≤ hi, else 0"""
     if min is None and max is None:
@@ -256,36 +263,198 @@ def _zero_gradient(op, input, result):
     return record(op, result, (input,), backward)
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def sign(input):
     """y = sign(x) ∈ {-1, 0, 1};  dy/dx = 0"""
     _tensor_input("sign", input)
     return _zero_gradient("sign", input, input.device.xp.sign(input.array))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def floor(input):
     """y = ⌊x⌋;  dy/dx = 0"""
     _tensor_input("floor", input)
     return _zero_gradient("floor", input, input.device.xp.floor(input.array))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def ceil(input):
     """y = ⌈x⌉;  dy/dx = 0"""
     _tensor_input("ceil", input)
     return _zero_gradient("ceil", input, input.device.xp.ceil(input.array))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def round(input, decimals=0):
     """y = x rounded half to even;  dy/dx = 0"""
     _tensor_input("round", input)
     return _zero_gradient("round", input, input.device.xp.round(input.array, decimals))
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def trunc(input):
     """y = x rounded towards zero;  dy/dx = 0"""
     _tensor_input("trunc", input)
     return _zero_gradient("trunc", input, input.device.xp.trunc(input.array))
+
+
+# -- more of PyTorch's pointwise math ------------------------------------------------------
+_PI = 3.141592653589793
+_LN2 = 0.6931471805599453    # ln 2
+_LN10 = 2.302585092994046    # ln 10
+
+
+@operation(function=True, method=True, out=True)
+def exp2(input):
+    """y = 2ˣ;  dy/dx = 2ˣ·ln 2 = y·ln 2"""
+    x = _float_input("exp2", input)
+    def backward(ctx, grad):
+        y, = ctx.saved_tensors
+        return grad * y * _LN2
+    xp = x.device.xp
+    with quiet(xp):
+        y = xp.pow(xp.asarray(2, dtype=x.array.dtype), x.array)
+    return record("exp2", y, (x,), backward, save=(OUTPUT,))
+
+
+@operation(function=True, method=True, out=True)
+def log2(input):
+    """y = log₂ x;  dy/dx = 1/(x·ln 2)"""
+    x = _float_input("log2", input)
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        return grad / (x * _LN2)
+    with quiet(x.device.xp):
+        y = x.device.xp.log2(x.array)
+    return record("log2", y, (x,), backward, save=(x,))
+
+
+@operation(function=True, method=True, out=True)
+def log10(input):
+    """y = log₁₀ x;  dy/dx = 1/(x·ln 10)"""
+    x = _float_input("log10", input)
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        return grad / (x * _LN10)
+    with quiet(x.device.xp):
+        y = x.device.xp.log10(x.array)
+    return record("log10", y, (x,), backward, save=(x,))
+
+
+@operation(function=True, method=True, out=True)
+def reciprocal(input):
+    """y = 1/x;  dy/dx = -1/x² = -y²"""
+    x = _float_input("reciprocal", input)
+    def backward(ctx, grad):
+        y, = ctx.saved_tensors
+        return -(grad * y * y)
+    with quiet(x.device.xp):
+        y = x.device.xp.reciprocal(x.array)
+    return record("reciprocal", y, (x,), backward, save=(OUTPUT,))
+
+
+@operation(function=True, method=True, out=True)
+def square(input):
+    """y = x²;  dy/dx = 2x  (integers stay integers)"""
+    x = _tensor_input("square", input)
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        return grad * x * 2
+    with quiet(x.device.xp):
+        y = x.device.xp.square(x.array)
+    return record("square", y, (x,), backward, save=(x,))
+
+
+@operation(function=True, method=True, out=True)
+def frac(input):
+    """y = x - trunc(x), the fractional part with x's sign;  dy/dx = 1"""
+    x = _tensor_input("frac", input)
+    if not x.dtype.is_floating_point:
+        raise TypeError(f"frac: expected a floating-point tensor, got {x.dtype}")
+    def backward(ctx, grad):
+        return grad
+    return record("frac", x.array - x.device.xp.trunc(x.array), (x,), backward)
+
+
+@operation(function=True, method=True, out=True)
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
+    """y = x, with nan, +∞ and -∞ replaced (by default with 0 and the largest and smallest
+    finite values of the dtype);  dy/dx = 1 where x is finite, else 0"""
+    x = _tensor_input("nan_to_num", input)
+    xp = x.device.xp
+    a = x.array
+    if a.dtype.kind == "f":
+        largest = xp.finfo(a.dtype).max
+        y = xp.where(xp.isnan(a), nan, a)
+        y = xp.where(y == xp.inf, largest if posinf is None else posinf, y)
+        y = xp.where(y == -xp.inf, -largest if neginf is None else neginf, y).astype(a.dtype)
+    else:
+        y = a.copy()   # integers are finite already
+    finite, device = xp.isfinite(a), x.device   # (the mask is kept, not x)
+    def backward(ctx, grad):
+        return grad * wrap(finite, device)   # a constant of the graph
+    return record("nan_to_num", y, (x,), backward)
+
+
+@operation(function=True, method=True, out=True)
+def logit(input, eps=None):
+    """y = ln(z/(1 - z)) with z = x clamped to [eps, 1 - eps] (when eps is given);
+    dy/dx = 1/(z(1 - z)), and 0 where x lies outside [eps, 1 - eps]"""
+    x = _float_input("logit", input)
+    xp = x.device.xp
+    z = x.array if eps is None else xp.clip(x.array, eps, 1 - eps)
+    with quiet(xp):
+        y = xp.log(z / (1 - z))
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        if eps is None:
+            return grad * (x * (1 - x)).reciprocal()
+        z = x.clamp(eps, 1 - eps)   # (finite slopes in both branches of the where)
+        inside = (x >= eps) & (x <= 1 - eps)
+        return grad * _where(inside, (z * (1 - z)).reciprocal(), 0.0)
+    return record("logit", y, (x,), backward, save=(x,))
+
+
+def _where(condition, input, other):
+    from .arithmetic import where
+    return where(condition, input, other)
+
+
+@operation(function=True, method=True, composite=True, out=True)
+def clamp_min(input, min):
+    """y = max(x, min): ``clamp(x, min=min)``"""
+    return clamp(input, min=min)
+
+
+@operation(function=True, method=True, composite=True, out=True)
+def clamp_max(input, max):
+    """y = min(x, max): ``clamp(x, max=max)``"""
+    return clamp(input, max=max)
+
+
+@operation(function=True, method=True, composite=True)
+def positive(input):
+    """y = x: the tensor itself (unary plus)"""
+    return _tensor_input("positive", input)
+
+
+@operation(function=True, method=True, differentiable=False)
+def signbit(input):
+    """True where the sign bit is set (x < 0, and -0.0)"""
+    return wrap(input.device.xp.signbit(_tensor_input("signbit", input).array), input.device)
+
+
+@operation(function=True, method=True, out=True)
+def angle(input):
+    """y = the angle of x as a complex number: π where x < 0, else 0;  dy/dx = 0"""
+    x = _float_input("angle", input)
+    xp = x.device.xp
+    a = x.array
+    return _zero_gradient("angle", x, xp.where(xp.isnan(a), a, xp.where(a < 0, _PI, 0.0)))
+
+
+# Other names PyTorch gives the same functions (sgn is sign for real numbers).
+absolute = alias(abs, "absolute")
+negative = alias(neg, "negative")
+sgn = alias(sign, "sgn")
+fix = alias(trunc, "fix")

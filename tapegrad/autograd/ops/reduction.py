@@ -10,8 +10,8 @@ As in PyTorch, an empty ``dim=()`` reduces every dimension (numpy reduces none).
 import builtins
 import operator
 from collections import namedtuple
-from contextlib import nullcontext
 
+from ..quiet import quiet
 from ..tape import OUTPUT, record
 from ..tensor import Tensor, wrap
 from .arithmetic import maximum, minimum, where
@@ -97,15 +97,8 @@ def _require_nonempty(op, x, axes, dim):
                              f"{tuple(x.shape)}): the {op} of no elements is undefined")
 
 
-def _quiet(xp):
-    """Silence numpy's warnings for log(0) = -inf and -inf - (-inf) = nan, which here are
-    the intended answers (PyTorch does not warn); cupy never warns."""
-    errstate = getattr(xp, "errstate", None)
-    return errstate(divide="ignore", invalid="ignore") if errstate else nullcontext()
-
-
 # -- sums and averages ------------------------------------------------------------------------
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def sum(input, dim=None, keepdim=False, dtype=None):
     """y = Σᵢ xᵢ over ``dim``;  ∂y/∂xᵢ = 1, so the gradient is broadcast back"""
     x = input if dtype is None else input.to(dtype)
@@ -116,11 +109,14 @@ def sum(input, dim=None, keepdim=False, dtype=None):
     shape = tuple(x.shape)
     def backward(ctx, grad):
         return _kept(grad, shape, axes, keepdim).expand(shape)
-    return record("sum", x.device.xp.asarray(result), (x,), backward,
-                  attrs={"dims": axes, "keepdim": keepdim})
+    out = record("sum", x.device.xp.asarray(result), (x,), backward,
+                 attrs={"dims": axes, "keepdim": keepdim})
+    if dim is not None and out.grad_fn is not None:
+        out.grad_fn.pytorch_name = "SumBackward1"   # PyTorch's overload with a dim
+    return out
 
 
-@operation(function=True, method=True)
+@operation(function=True, method=True, out=True)
 def mean(input, dim=None, keepdim=False, dtype=None):
     """y = (1/n) Σᵢ xᵢ over ``dim``;  ∂y/∂xᵢ = 1/n"""
     x = input if dtype is None else input.to(dtype)
@@ -128,7 +124,9 @@ def mean(input, dim=None, keepdim=False, dtype=None):
     axes = normalize_dims(x, dim, "mean")
     shape = tuple(x.shape)
     count = _count(shape, axes)
-    result = x.device.xp.asarray(x.array.mean(axis=axes, keepdims=keepdim))
+    # the mean of nothing is nan; numpy's mean would also warn, which PyTorch does not
+    result = x.device.xp.asarray(x.array.mean(axis=axes, keepdims=keepdim) if count
+                                 else x.array.sum(axis=axes, keepdims=keepdim) + float("nan"))
     def backward(ctx, grad):
         # 1/n as a Python float: n itself may not fit the dtype (float16 tops at 65504)
         scale = 1.0 / count if count else float("nan")
@@ -207,7 +205,8 @@ def prod(input, dim=None, keepdim=False, dtype=None):
 
 
 def _prod(x, axes, keepdim):
-    result = x.array.prod(axis=axes, keepdims=keepdim)
+    with quiet(x.device.xp):   # (overflow to inf, silently as in PyTorch)
+        result = x.array.prod(axis=axes, keepdims=keepdim)
     if x.array.dtype.kind in "bui":   # integer and bool products are int64, as in PyTorch
         result = result.astype("int64", copy=False)
     shape = tuple(x.shape)
@@ -317,7 +316,10 @@ def _max_or_min(op, input, dim, keepdim, other, largest):
     if dim is None:
         if keepdim:
             raise TypeError(f"{op}: keepdim=True needs a dim (use amax/amin to keep every dim)")
-        return _extreme(op, input, None, False, largest)
+        out = _extreme(op, input, None, False, largest)
+        if out.grad_fn is not None:   # PyTorch's overload without a dim
+            out.grad_fn.pytorch_name = "MaxBackward1" if largest else "MinBackward1"
+        return out
     return _extreme_along(op, input, dim, keepdim, largest)
 
 
@@ -378,7 +380,7 @@ def logsumexp(input, dim, keepdim=False):
     m = a.max(axis=axes, keepdims=True) if a.size else xp.zeros(kept_shape(shape, axes), a.dtype)
     # An infinite max is not subtracted: a row of -inf gives log 0 = -inf (not -inf - -inf = nan).
     m = xp.where(xp.isfinite(m), m, 0).astype(a.dtype, copy=False)
-    with _quiet(xp):
+    with xp.errstate(divide="ignore", invalid="ignore"):
         result = xp.log(xp.exp(a - m).sum(axis=axes, keepdims=True)) + m
     if not keepdim:
         result = result.reshape(tuple(s for i, s in enumerate(shape) if i not in axes))
@@ -398,7 +400,7 @@ def _shifted(op, input, dim, dtype):
     _require_float(op, x, "pass dtype=tapegrad.float32 or convert it with .float()")
     axes = single_dim(x, dim, op)
     a = x.array
-    with _quiet(x.device.xp):
+    with x.device.xp.errstate(divide="ignore", invalid="ignore"):
         shifted = a - a.max(axis=axes, keepdims=True) if a.size else a
     return x, axes, shifted
 
@@ -408,7 +410,7 @@ def softmax(input, dim, dtype=None):
     """yᵢ = e^{xᵢ} / Σₖ e^{xₖ} along ``dim``;  ∂L/∂xᵢ = yᵢ (gᵢ - Σₖ gₖ yₖ)"""
     x, axes, shifted = _shifted("softmax", input, dim, dtype)
     xp = x.device.xp
-    with _quiet(xp):
+    with xp.errstate(divide="ignore", invalid="ignore"):
         e = xp.exp(shifted)
         y = e / e.sum(axis=axes, keepdims=True)
     def backward(ctx, grad):
@@ -422,7 +424,7 @@ def log_softmax(input, dim, dtype=None):
     """yᵢ = xᵢ - log Σₖ e^{xₖ} along ``dim``;  ∂L/∂xᵢ = gᵢ - e^{yᵢ} Σₖ gₖ"""
     x, axes, shifted = _shifted("log_softmax", input, dim, dtype)
     xp = x.device.xp
-    with _quiet(xp):
+    with xp.errstate(divide="ignore", invalid="ignore"):
         y = shifted - xp.log(xp.exp(shifted).sum(axis=axes, keepdims=True))
     def backward(ctx, grad):
         y, = ctx.saved_tensors
@@ -455,7 +457,7 @@ def cumsum(input, dim, dtype=None):
     xp = x.device.xp
     out_dtype = "int64" if x.array.dtype.kind in "bui" else x.array.dtype   # as in PyTorch
     if axes:
-        result = xp.cumsum(x.array, axis=axes[0], dtype=out_dtype)
+        result = xp.cumulative_sum(x.array, axis=axes[0], dtype=out_dtype)
     else:   # a 0-d tensor is its own running sum
         result = x.array.astype(out_dtype, copy=True)
     def backward(ctx, grad):

@@ -232,7 +232,7 @@ def numpy_T(input):
     reverse = tuple(range(x.ndim - 1, -1, -1))
     def backward(ctx, grad):
         return permute(grad, reverse)
-    return _as_view_of(record("numpy_T", x.device.xp.transpose(x.array, reverse), (x,),
+    return _as_view_of(record("numpy_T", x.device.xp.permute_dims(x.array, reverse), (x,),
                               backward), x)
 
 
@@ -241,7 +241,7 @@ def _permuted(x, permutation, op):
     back = _inverse(permutation)
     def backward(ctx, grad):
         return permute(grad, back)
-    result = x.device.xp.transpose(x.array, permutation) if x.ndim else x.array[...]
+    result = x.device.xp.permute_dims(x.array, permutation) if x.ndim else x.array[...]
     return _as_view_of(record(op, result, (x,), backward, attrs={"perm": permutation}), x)
 
 
@@ -484,7 +484,7 @@ def _tensor_list(tensors, op):
     return tensors
 
 
-@operation(function=True)
+@operation(function=True, out=True)
 def cat(tensors, dim=0):
     """y = x₁, x₂, … joined along ``dim``;  each ∂L/∂xᵢ is its own slice of ∂L/∂y
 
@@ -511,7 +511,7 @@ def cat(tensors, dim=0):
             raise RuntimeError(f"cat: sizes of tensors must match except in dimension {d}, but "
                                f"tensor {joined[0]} has shape {tuple(first.shape)} and tensor "
                                f"{i} has shape {tuple(x.shape)}")
-    result = first.device.xp.concatenate([tensors[i].array for i in joined], axis=d)
+    result = first.device.xp.concat([tensors[i].array for i in joined], axis=d)
     spans, offset = {}, 0
     for i in joined:
         spans[i] = (offset, offset + tensors[i].shape[d])
@@ -535,7 +535,7 @@ concat = alias(cat, 'concat')
 concatenate = alias(cat, 'concatenate')
 
 
-@operation(function=True)
+@operation(function=True, out=True)
 def stack(tensors, dim=0):
     """y = x₁, x₂, … (all of one shape) stacked along a new dim;  ∂L/∂xᵢ = ∂L/∂y at index i
     of that dim"""

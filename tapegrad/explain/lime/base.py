@@ -18,13 +18,13 @@ g's prediction for x itself (compare it with f(x)).
 The sampling differs per data type (tabular.py, image.py, text.py); steps 3 and 4 are
 here, together with the helpers that call the model in batches.
 """
+import numpy
+
 from ... import backend, random
 from ...autograd.tensor import Tensor
 from .._attribution import chunks, model_device
 from .._callable import as_batched_function
 from ..linear_models import Ridge, lars_path
-
-numpy = backend.CPU.xp  # the host array module: LIME's sample tables live on the host
 
 FEATURE_SELECTIONS = ("auto", "forward_selection", "highest_weights", "lasso_path", "none")
 

@@ -1,7 +1,5 @@
 """The result of a LIME explainer: one local linear model per explained label."""
-from ... import backend
-
-numpy = backend.CPU.xp  # the host array module
+import numpy
 
 
 class Explanation:

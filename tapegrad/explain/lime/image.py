@@ -13,12 +13,12 @@ on its device with the image's dtype (a tapegrad model given a numpy image gets 
 in the numpy layout). Segmentation always sees the (H, W, C) image; its labels are
 renumbered 0..K−1 in increasing order, and these numbers are the explanation's features.
 """
+import numpy
+
 from ...autograd.tensor import Tensor
 from .. import segment
 from . import base
 from .explanation import Explanation
-
-numpy = base.numpy
 
 SEGMENTATIONS = {"quickshift": lambda image: segment.quickshift(image, kernel_size=4,
                                                                max_dist=200, ratio=0.2),

@@ -17,11 +17,11 @@ Categorical features (``categorical_features``) are drawn with their training
 frequencies and described as 1 = "same category as the instance". Distances are
 euclidean on the interpretable rows, with the kernel width 0.75·sqrt(number of features).
 """
+import numpy
+
 from ...autograd.tensor import Tensor
 from . import base
 from .explanation import Explanation
-
-numpy = base.numpy
 
 DISCRETIZERS = {"quartile": (25, 50, 75), "decile": (10, 20, 30, 40, 50, 60, 70, 80, 90)}
 

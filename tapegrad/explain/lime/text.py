@@ -10,10 +10,10 @@ times 100, with kernel width 25.
 """
 import re
 
+import numpy
+
 from . import base
 from .explanation import Explanation
-
-numpy = base.numpy
 
 
 class IndexedText:

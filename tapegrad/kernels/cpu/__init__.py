@@ -8,6 +8,18 @@
 * ``index_add.py``: adding slices back at given positions along one axis (numba);
 * ``workspace.py``: scratch buffers reused across calls.
 
-Only the numba loops are tied to the cpu: the rest is written with the array module
-``xp`` and runs on cupy too, with ``kernels/generic.py`` standing in for the loops.
+Only the numba loops are tied to the cpu (they run where ``xp.numba_cpu``): the rest is
+written with the backend namespace ``xp`` and runs on cupy too, with ``kernels/generic.py``
+standing in for the loops.
 """
+from .col2im import fold
+from .conv import forward as conv_forward
+from .conv import input_grad as conv_input_grad
+from .conv import weight_grad as conv_weight_grad
+from .im2col import unfold
+from .maxpool import max_pool, max_unpool_add
+from .maxpool import max_values as max_pool_values
+
+# (the names kernels/cuda gives the same kernels: ``kernels._kernels`` picks either module)
+__all__ = ["conv_forward", "conv_input_grad", "conv_weight_grad", "fold", "max_pool",
+           "max_pool_values", "max_unpool_add", "unfold"]

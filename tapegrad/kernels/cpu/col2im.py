@@ -79,7 +79,17 @@ def col2im(xp, columns, out, window):
     """Add ``columns`` (indexed c, i, j, n, p, q) into ``out`` (B, C, H, W) for ``window``."""
     (sh, sw), (dh, dw) = window.stride, window.dilation
     top, left = window.padding[0], window.padding[2]
-    if xp.__name__ != "numpy":
+    if not xp.numba_cpu:
         from ..generic import col2im_add as portable
         return portable(xp, columns, out, window)
     return col2im_rows(columns, out, sh, sw, dh, dw, top, left)
+
+
+def fold(xp, columns, window):
+    """col2im of unfold's layout: (B, C·kh·kw, Ho·Wo) -> a fresh (B, C, H, W)."""
+    batch = columns.shape[0]
+    channels = columns.shape[1] // window.taps
+    ho, wo = window.out_size
+    view = columns.reshape((batch, channels) + tuple(window.kernel) + (ho, wo))
+    out = xp.zeros((batch, channels) + tuple(window.in_size), columns.dtype)
+    return col2im(xp, view.transpose(1, 2, 3, 0, 4, 5), out, window)

@@ -16,10 +16,11 @@ them, and the weight gradient reuses them when no other convolution of the same 
 has overwritten them since (else it runs im2col again). Returned arrays are always
 fresh. float32 stays float32.
 
-Everything here is written with the array module ``xp``; only col2im is a numba loop
+3×3 stride-1 convolutions can run by Winograd's F(2×2, 3×3) instead (``winograd.py``; off
+by default, see there). Everything here is written with the array module ``xp``; only col2im is a numba loop
 on the cpu (with an array-only stand-in for cupy).
 """
-from . import workspace
+from . import winograd, workspace
 from .col2im import col2im, col2im_flat
 from .im2col import columns_shape, im2col, row_width
 
@@ -65,6 +66,8 @@ def forward(xp, x, weight, bias, window, stamp=None):
 
     ``stamp`` (a Stamp, or None) marks the column workspace for the weight gradient.
     """
+    if winograd.chosen("forward", xp, x, window, x.shape[1], weight.shape[0]):
+        return winograd.forward(xp, x, weight, bias, window, stamp)
     batch, channels = x.shape[:2]
     out_channels = weight.shape[0]
     groups = window.groups
@@ -122,6 +125,8 @@ def _grad_matrix(xp, grad, window, layout, stamp=None):
 
 def input_grad(xp, grad, weight, window, grad_stamp=None):
     """dx = col2im(Wᵀ @ dy) as a fresh (B, C, H, W) array: the transposed convolution."""
+    if winograd.chosen("input_grad", xp, grad, window, weight.shape[1], weight.shape[0]):
+        return winograd.input_grad(xp, grad, weight, window)
     batch, out_channels, ho, wo = grad.shape
     groups = window.groups
     channels = weight.shape[1] * groups
@@ -142,7 +147,7 @@ def input_grad(xp, grad, weight, window, grad_stamp=None):
         xp.matmul(w_t, dy.reshape(batch, groups, out_channels // groups, ho * width),
                   out=dcolumns)
         columns = dcolumns.reshape((batch, channels) + window.kernel + (ho, width))
-    if window.flat and xp.__name__ == "numpy":
+    if window.flat and xp.numba_cpu:
         return _col2im_flat(xp, columns, layout, batch, channels, window)
     columns = columns[..., :wo]
     if layout == "batched":
@@ -176,6 +181,8 @@ def _col2im_flat(xp, columns, layout, batch, channels, window):
 
 def weight_grad(xp, x, grad, window, stamp=None, grad_stamp=None):
     """dW = dy @ columnsᵀ as a fresh (O, C/groups, kh, kw) array."""
+    if winograd.chosen("weight_grad", xp, x, window, x.shape[1], grad.shape[1]):
+        return winograd.weight_grad(xp, x, grad, window, stamp)
     batch, channels = x.shape[:2]
     out_channels, ho = grad.shape[1], grad.shape[2]
     groups = window.groups

@@ -37,12 +37,8 @@ def row_width(window):
 
 def strided_view(xp, array, shape, strides):
     """``array``'s memory read with these shape and strides (``as_strided``), never written
-    through: read-only on numpy; cupy's ``as_strided`` has no such flag (its arrays are always
-    writeable), so there it is a plain view."""
-    if xp.__name__ == "numpy":
-        return xp.lib.stride_tricks.as_strided(array, shape=shape, strides=strides,
-                                               writeable=False)
-    return xp.lib.stride_tricks.as_strided(array, shape=shape, strides=strides)
+    through (read-only where the backend can mark it so)."""
+    return xp.as_strided(array, shape, strides)
 
 
 def padded(xp, x, window, fill=0.0):

@@ -31,7 +31,7 @@ def add_at(xp, out, axis, index, src):
         inner *= size
     out3 = out.reshape(outer, n_in, inner)
     src3 = src.reshape(outer, n_out, inner)
-    if xp.__name__ != "numpy":
+    if not xp.numba_cpu:
         from ..generic import index_add as portable
         portable(xp, out3, index, src3)
     else:

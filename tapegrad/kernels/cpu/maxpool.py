@@ -130,7 +130,7 @@ def max_pool(xp, x, window, index_dtype="int64"):
     shape = x.shape[:2] + (ho, wo)
     out = xp.empty(shape, x.dtype)
     indices = xp.empty(shape, index_dtype)
-    if xp.__name__ != "numpy":
+    if not xp.numba_cpu:
         from ..generic import max_pool_forward as portable
         return portable(xp, x, window, out, indices)
     (kh, kw), (sh, sw), (dh, dw) = window.kernel, window.stride, window.dilation
@@ -149,7 +149,7 @@ def max_unpool_add(xp, grad, indices, in_size):
     length = grad.shape[2] * grad.shape[3]
     grad3 = grad.reshape(batch, channels, length)
     indices3 = indices.reshape(batch, channels, length)
-    if xp.__name__ != "numpy":
+    if not xp.numba_cpu:
         from ..generic import scatter_add_last as portable
         portable(xp, out, indices3, grad3)
     else:

@@ -15,7 +15,8 @@ divide by √(1 − β₂ᵗ) then add ε, addcdiv for θ) in the array's own dt
 in already cast to it, so float32 stays float32. Arrays are C-contiguous, of one dtype and
 shape; ``maximize`` negates ∇ before weight decay is added, as PyTorch does.
 """
-import numpy as np
+import math
+
 from numba import njit, prange
 
 
@@ -47,7 +48,7 @@ def _adam_range(start, stop, theta, grad, m, v, v_max, amsgrad, maximize, weight
                 vm = vi
             v_max[i] = vm
             vi = vm
-        denominator = np.sqrt(vi) / bias2_sqrt + eps
+        denominator = math.sqrt(vi) / bias2_sqrt + eps
         theta[i] = t - step_size * (mi / denominator)
 
 
@@ -86,9 +87,9 @@ def _rmsprop_range(start, stop, theta, grad, square_avg, grad_avg, buffer, cente
         if centered:
             a = grad_avg[i] + one_minus_alpha * (g - grad_avg[i])  # a ← lerp(a, g, 1 − α)
             grad_avg[i] = a
-            denominator = np.sqrt(s - a * a) + eps
+            denominator = math.sqrt(s - a * a) + eps
         else:
-            denominator = np.sqrt(s) + eps
+            denominator = math.sqrt(s) + eps
         if use_momentum:
             b = buffer[i] * momentum + g / denominator          # b ← μ·b + g/d
             buffer[i] = b
@@ -127,7 +128,7 @@ def _adagrad_range(start, stop, theta, grad, total, maximize, weight_decay, eps,
         g = _decayed(grad[i], t, weight_decay, maximize)
         s = total[i] + g * g                                    # s ← s + g²
         total[i] = s
-        theta[i] = t - lr * (g / (np.sqrt(s) + eps))
+        theta[i] = t - lr * (g / (math.sqrt(s) + eps))
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

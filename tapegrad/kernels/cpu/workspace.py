@@ -37,9 +37,7 @@ _total_bytes = 0
 def _key(xp, purpose, shape, dtype):
     """A buffer's key. cupy allocates on its current device, so that device's index is part of
     it: a buffer on cuda:0 is never handed to work on cuda:1."""
-    cuda = getattr(xp, "cuda", None) if xp.__name__ == "cupy" else None
-    device = cuda.runtime.getDevice() if cuda is not None else None   # (numpy: no devices)
-    return (xp.__name__, device, purpose, tuple(shape), dtype)
+    return (xp.name, xp.current_device(), purpose, tuple(shape), dtype)
 
 
 def get(xp, purpose, shape, dtype, fill=None):

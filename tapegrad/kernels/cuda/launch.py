@@ -69,9 +69,9 @@ def _device_index(arrays):
 
 def current_stream(xp):
     """cupy's current stream as a numba stream (None in the simulator or for numpy)."""
-    if SIMULATOR or xp.__name__ != "cupy":
+    if SIMULATOR or not xp.is_gpu:
         return None
-    return cuda.external_stream(xp.cuda.get_current_stream().ptr)
+    return cuda.external_stream(xp.current_stream().ptr)
 
 
 def launch(kernel, xp, total, *args):

@@ -19,13 +19,11 @@ When gradients are recorded, the result is computed from a clone, so that our ow
 op does not count as one that saved the old values. It saves no memory: it is there
 so that PyTorch code runs unchanged.
 """
-import math
 import warnings
 
-from ...autograd import grad_mode
+from ...autograd import grad_mode, ops
 from ...autograd.ops.arithmetic import where
 from ...autograd.ops.inplace import check_inplace_allowed
-from ...autograd.ops.special import erf
 from .checks import require_tensor
 
 
@@ -98,23 +96,16 @@ def relu6(input, inplace=False):
 
 
 # -- smooth units ---------------------------------------------------------------------------
-_SQRT_HALF = 1 / math.sqrt(2)
-_SQRT_TWO_OVER_PI = math.sqrt(2 / math.pi)
-
-
 def gelu(input, approximate="none"):
     """y = x·Φ(x) = x·(1 + erf(x/√2))/2 (Φ the standard normal CDF);
     dy/dx = Φ(x) + x·φ(x), φ(x) = e^{-x²/2}/√(2π).
     ``approximate='tanh'``: y = x·(1 + tanh(√(2/π)(x + 0.044715x³)))/2"""
     require_tensor("gelu", "input", input)
-    x = input
-    if approximate == "none":
-        return x * (erf(x * _SQRT_HALF) + 1) * 0.5
-    if approximate == "tanh":
-        inner = x * (x * x * 0.044715 + 1) * _SQRT_TWO_OVER_PI
-        return x * (inner.tanh() + 1) * 0.5
-    raise RuntimeError(f"gelu: approximate argument must be either 'none' or 'tanh', got "
+    if approximate not in ("none", "tanh"):
+        raise RuntimeError(f"gelu: approximate argument must be either 'none' or 'tanh', got "
                        f"{approximate!r}")
+    x = input if input.dtype.is_floating_point else input.float()
+    return ops.activation.gelu(x, approximate)   # one operation (autograd/ops/activation.py)
 
 
 def silu(input, inplace=False):

@@ -37,9 +37,17 @@ def linear(input, weight, bias=None):
         if not (input.device is weight.device is bias.device):
             check_same_device("linear", input, weight, bias)
         if input.ndim == 2 and weight.ndim == 2:   # a batch of rows: one fused operation
-            return addmm(bias, input, weight.mT)
-    output = input @ (weight.mT if weight.ndim == 2 else weight)
+            return addmm(bias, input, _transposed(weight))
+    output = input @ (_transposed(weight) if weight.ndim == 2 else weight)
     return output if bias is None else output + bias
+
+
+def _transposed(weight):
+    """Wᵀ, its node named as PyTorch's linear names it (``TBackward0``)."""
+    transposed = weight.mT
+    if transposed.grad_fn is not None:
+        transposed.grad_fn.pytorch_name = "TBackward0"
+    return transposed
 
 
 def bilinear(input1, input2, weight, bias=None):

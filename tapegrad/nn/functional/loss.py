@@ -13,9 +13,9 @@ log_softmax (x - max x inside), binary_cross_entropy_with_logits through logsigm
 are finite and exact at logits of ±1e4.
 """
 import warnings
-from contextlib import nullcontext
 
 from ... import dtypes
+from ...autograd import ops
 from ...autograd.ops.arithmetic import where
 from ...autograd.ops.indexing import gather_along
 from ...autograd.tensor import wrap
@@ -57,12 +57,6 @@ def _reduce(loss, reduction):
     return loss
 
 
-def _quiet(xp):
-    """0/0 is the intended nan (a mean over nothing, as PyTorch): no numpy warning for it."""
-    errstate = getattr(xp, "errstate", None)
-    return errstate(divide="ignore", invalid="ignore") if errstate else nullcontext()
-
-
 def _fits(shape, into):
     """True when an array of ``shape`` broadcasts to exactly ``into``."""
     return len(shape) <= len(into) and all(s in (1, t) for s, t in zip(shape[::-1], into[::-1]))
@@ -101,7 +95,7 @@ def _weighted_reduce(loss, weight, reduction, mean_over_weights):
         return _reduce(loss, reduction)
     loss = loss * weight
     if reduction == "mean" and mean_over_weights:
-        with _quiet(loss.device.xp):
+        with loss.device.xp.errstate(divide="ignore", invalid="ignore"):   # 0/0: the intended nan
             return loss.sum() / weight.sum()
     return _reduce(loss, reduction)
 
@@ -325,7 +319,7 @@ def _nll(op, log_probs, target, class_dim, weight, ignore_index, reduction, labe
     if reduction == "sum":
         return -picked.sum()
     if weight is not None:
-        with _quiet(device.xp):
+        with device.xp.errstate(divide="ignore", invalid="ignore"):
             return -(picked.sum() / target_weight.sum())
     counted = picked.numel() if ignored is None else int(ignored.numel() - ignored.array.sum())
     if counted == 0:
@@ -370,6 +364,15 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     require_tensor(op, "target", target)
     n_classes = input.shape[class_dim]
     weight = _class_weight(op, weight, input, n_classes)
+    if (shape_of(target) != shape_of(input) and input.ndim == 2 and input.dtype.is_floating_point
+            and (weight is None or not weight.requires_grad)):
+        # The common case, logits (N, C) and class indices (N,), is one operation.
+        index, ignored = _class_indices(op, input, target, class_dim, ignore_index)
+        xp = input.device.xp
+        ignored = xp.zeros(index.shape[0], bool) if ignored is None else ignored.reshape(-1)
+        weights = xp.ones(n_classes, input.array.dtype) if weight is None else weight.array
+        return ops.loss.cross_entropy(input, index.reshape(-1), ignored, weights, reduction,
+                                      label_smoothing)
     if shape_of(target) != shape_of(input):   # class indices
         return _nll(op, input.log_softmax(class_dim), target, class_dim, weight, ignore_index,
                     reduction, label_smoothing)

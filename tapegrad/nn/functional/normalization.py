@@ -11,14 +11,15 @@ feature) with a learned weight γ and bias β:
 * group_norm: per sample and per group of channels, over the group's channels and
   positions.
 
-Each is a short composition of tensor operations (mean, subtract, multiply, rsqrt), so
-its gradient, including the part that flows through μ and σ², comes from their
-backwards. γ is folded into 1/√(σ² + ε) first (a per-channel product, cheap) so the
-full-size tensor is multiplied once.
+batch_norm and layer_norm are one operation each (``autograd/ops/normalization.py``: one
+kernel forwards, one backwards, the gradient through μ and σ² included); group_norm is a
+short composition of tensor operations (mean, subtract, multiply, rsqrt), its gradient
+coming from their backwards.
 """
 import math
 
-from ...autograd import grad_mode
+from ...autograd import grad_mode, ops
+from ...autograd.operands import check_same_device
 from .checks import require_tensor, shape_of
 
 
@@ -83,22 +84,17 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     for name, value in (("running_mean", running_mean), ("running_var", running_var),
                         ("weight", weight), ("bias", bias)):
         _check_vector("batch_norm", name, value, channels, "channel (dimension 1 of the input)")
+    check_same_device("batch_norm", input, *(t for t in (running_mean, running_var, weight, bias)
+                                             if t is not None))
     axes = (0,) + tuple(range(2, input.ndim))
     count = math.prod(shape[a] for a in axes)
-    reshape = lambda t: _per_channel(t, input.ndim)  # noqa: E731
 
     if not training:
         if running_mean is None or running_var is None:
             raise RuntimeError("batch_norm: running_mean and running_var must be given when "
                                "training=False (evaluation normalises with them)")
-        # Constants per channel: y = x·scale + shift, two passes over x.
-        scale = (running_var + eps).rsqrt()
-        if weight is not None:
-            scale = scale * weight
-        shift = -running_mean * scale
-        if bias is not None:
-            shift = shift + bias
-        return input * reshape(scale) + reshape(shift)
+        return ops.normalization.batch_norm(input, weight, bias, running_mean, running_var,
+                                            False, eps)[0]
 
     if count <= 1:
         raise ValueError(f"Expected more than 1 value per channel when training, got input size "
@@ -107,15 +103,15 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if update and (not isinstance(momentum, (int, float)) or isinstance(momentum, bool)):
         raise TypeError(f"batch_norm: momentum must be a number, got {momentum!r} (a module "
                         f"with momentum=None passes 1/num_batches_tracked)")
-    mean, d, var, rstd = _centre_and_rstd(input, axes, eps)
+    out, mean, var = ops.normalization.batch_norm(input, weight, bias, None, None, True, eps)
     if update:
         with grad_mode.no_grad():
             if running_mean is not None:
-                running_mean.mul_(1 - momentum).add_(mean.detach().reshape(channels) * momentum)
+                running_mean.mul_(1 - momentum).add_(mean.to(running_mean.dtype) * momentum)
             if running_var is not None:
-                unbiased = var.detach().reshape(channels) * (count / (count - 1))
+                unbiased = var.to(running_var.dtype) * (count / (count - 1))
                 running_var.mul_(1 - momentum).add_(unbiased * momentum)
-    return _scale_and_shift(d, rstd, weight, bias, reshape)
+    return out
 
 
 # -- layer normalisation ----------------------------------------------------------------------
@@ -137,13 +133,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
             if shape_of(value) != normalized:
                 raise RuntimeError(f"layer_norm: {name} should have shape {normalized} (the "
                                    f"normalized_shape), got {shape_of(value)}")
-    axes = tuple(range(input.ndim - k, input.ndim))
-    _, d, _, rstd = _centre_and_rstd(input, axes, eps)
-    if weight is None:
-        out = d * rstd
-    else:
-        out = d * rstd * weight   # rstd is per sample, γ per feature: no cheap fold here
-    return out if bias is None else out + bias
+    check_same_device("layer_norm", input, *(t for t in (weight, bias) if t is not None))
+    return ops.normalization.layer_norm(input, weight, bias, k, eps)
 
 
 # -- group normalisation ----------------------------------------------------------------------

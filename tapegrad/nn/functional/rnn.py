@@ -25,7 +25,9 @@ costs microseconds of Python forwards and again backwards). Hence:
   matrix product over all L·N rows of a layer before its time loop, cut into steps
   with one ``unbind``;
 * inside the loop only p + h W_hhᵀ (one fused ``addmm``) and the gates remain: 2 recorded
-  operations per step for RNN, 10 for LSTM, 12 for GRU;
+  operations per step for RNN, LSTM and GRU alike, the LSTM's and the GRU's gates being one
+  operation each for a batch (``autograd/ops/recurrent.py``; an unbatched sample composes
+  them from 10 and 12 operations);
 * with no initial state given, step 0 skips h W_hhᵀ (h = 0 makes it 0);
 * the outputs of a layer are put together with one ``stack`` after its loop.
 """
@@ -59,6 +61,8 @@ def _lstm_step(p, state, w_hh_t, b_hh):
     """(h', c') from (h, c): one product for all four gates i, f, g, o, and one σ for all of
     them too (σ of the g quarter is computed but not used: cheaper than a fourth cut)"""
     gates = p if state is None else _plus_product(p, state[0], w_hh_t)
+    if gates.ndim == 2:   # a batch: the gates are one operation (autograd/ops/recurrent.py)
+        return ops.recurrent.lstm_gates(gates, None if state is None else state[1])
     hidden = gates.shape[-1] // 4
     i, f, _, o = gates.sigmoid().chunk(4, -1)
     g = gates.narrow(-1, 2 * hidden, hidden).tanh()
@@ -74,6 +78,8 @@ def _gru_step(p, h, w_hh_t, b_hh):
         q = b_hh
     else:
         q = h @ w_hh_t if b_hh is None else _plus_product(b_hh, h, w_hh_t)
+    if p.ndim == 2:   # a batch: the gates are one operation (autograd/ops/recurrent.py)
+        return ops.recurrent.gru_gates(p, q, h)
     if q is None:
         _, z, _ = p.sigmoid().chunk(3, -1)
         n = p.narrow(-1, 2 * hidden, hidden).tanh()

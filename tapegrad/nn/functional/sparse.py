@@ -39,7 +39,7 @@ def _renorm_rows(weight, indices, max_norm, norm_type):
     if rows.size == 0:
         return
     selected = weight.array[rows]
-    norms = xp.linalg.norm(selected, ord=norm_type, axis=1)
+    norms = xp.linalg.vector_norm(selected, ord=norm_type, axis=1)
     too_long = norms > max_norm
     if not too_long.any():
         return

@@ -179,14 +179,22 @@ class DistributedDataParallel(Module):
             bucket.flat[start:start + n] = gradient.array.reshape(-1)
         bucket.pending -= 1
         if bucket.pending == 0:
-            bucket.work = self._dist.all_reduce(wrap(bucket.flat, param.device),
-                                                async_op=True)
-            self._in_flight.append(bucket.work)
-            self._started += 1
-            if self._started == len(self._buckets):
-                self._finish_backward()
+            self._start_full_buckets(param.device)
         # Let MPI move the transfers in flight along (it progresses inside MPI calls only).
         self._in_flight = [w for w in self._in_flight if not w.is_completed()]
+
+    def _start_full_buckets(self, device):
+        """Start the all-reduce of each full bucket, in bucket order. Collectives pair up by
+        the order they are called in, not by what they carry, so every process must start
+        bucket k before bucket k + 1, whichever filled first here (with
+        find_unused_parameters, each process may fill them in another order)."""
+        while self._started < len(self._buckets) and self._buckets[self._started].pending == 0:
+            bucket = self._buckets[self._started]
+            bucket.work = self._dist.all_reduce(wrap(bucket.flat, device), async_op=True)
+            self._in_flight.append(bucket.work)
+            self._started += 1
+        if self._started == len(self._buckets):
+            self._finish_backward()
 
     def _finish_backward(self):
         """All buckets are on their way: wait, average, and put the averages into .grad."""

@@ -17,7 +17,7 @@ def _norm(xp, array, norm_type):
     """The ``norm_type``-norm of all the elements of ``array`` (0 for an empty array)."""
     if array.size == 0:
         return xp.zeros((), dtype=array.dtype)
-    return xp.asarray(xp.linalg.norm(array.ravel(), ord=norm_type))
+    return xp.asarray(xp.linalg.vector_norm(array, ord=norm_type))
 
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):

@@ -169,6 +169,16 @@ np.testing.assert_allclose(theirs.weight.grad.numpy(), mine.weight.grad.numpy() 
 other = model.module.unused if rank == 0 else model.module.used
 assert other.weight.grad is not None   # used on another process: it gets their average
 
+# The same with one parameter per bucket: each process fills its buckets in another order
+# (its unused head first, during forward), and the buckets must still be reduced pairwise.
+for bucket_cap_mb in (1e-6, 25):
+    tg.manual_seed(0)
+    model = DDP(EachRankItsHead(), find_unused_parameters=True, bucket_cap_mb=bucket_cap_mb)
+    F.cross_entropy(model(images[:4]), labels[:4], reduction="sum").backward()
+    theirs = model.module.used if rank == 0 else model.module.unused
+    np.testing.assert_allclose(theirs.weight.grad.numpy(), mine.weight.grad.numpy() / size,
+                               rtol=1e-5, atol=1e-7, err_msg=f"bucket_cap_mb={bucket_cap_mb}")
+
 model = DDP(TwoHeads())
 F.cross_entropy(model(images[:4]), labels[:4]).backward()
 try:

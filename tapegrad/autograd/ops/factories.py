@@ -1,0 +1,77 @@
+"""Tensors made like another one: ``x.new_zeros(3, 4)`` has x's dtype and device.
+
+PyTorch's ``new_*`` methods let code make a tensor that matches an input without naming
+its dtype or device (a model that runs on any device and in any precision). Each takes
+``dtype=``, ``device=`` and ``requires_grad=`` to say otherwise. The result is new: no
+gradient flows back to x.
+"""
+import operator
+
+from ... import backend, dtypes
+from ..tensor import Size, Tensor, array_from_data, wrap
+from .declare import operation
+
+
+def _size(op, size):
+    """``new_zeros(2, 3)``, ``new_zeros((2, 3))`` and ``new_zeros(Size)`` all mean (2, 3)."""
+    if len(size) == 1 and isinstance(size[0], (tuple, list, Size)):
+        size = tuple(size[0])
+    try:
+        shape = tuple(operator.index(s) for s in size)
+    except TypeError:
+        raise TypeError(f"{op}: a size must be integers, got {size!r}") from None
+    if any(s < 0 for s in shape):
+        raise RuntimeError(f"{op}: negative dimension in size {shape}")
+    return shape
+
+
+def _like(input, dtype, device):
+    """(dtype, device): the given ones, else input's."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"expected a Tensor, got {type(input).__name__}")
+    return (dtypes.as_dtype(dtype) or input.dtype,
+            input.device if device is None else backend.as_device(device))
+
+
+def _made(array, device, requires_grad):
+    made = wrap(array, device)
+    return made.requires_grad_() if requires_grad else made
+
+
+@operation(method=True, differentiable=False)
+def new_zeros(input, *size, dtype=None, device=None, requires_grad=False):
+    """zeros of ``size``, with input's dtype and device unless given"""
+    dtype, device = _like(input, dtype, device)
+    return _made(device.xp.zeros(_size("new_zeros", size), dtype=dtype.numpy), device,
+                 requires_grad)
+
+
+@operation(method=True, differentiable=False)
+def new_ones(input, *size, dtype=None, device=None, requires_grad=False):
+    """ones of ``size``, with input's dtype and device unless given"""
+    dtype, device = _like(input, dtype, device)
+    return _made(device.xp.ones(_size("new_ones", size), dtype=dtype.numpy), device,
+                 requires_grad)
+
+
+@operation(method=True, differentiable=False)
+def new_empty(input, *size, dtype=None, device=None, requires_grad=False):
+    """an uninitialised tensor of ``size`` (here: zeros), with input's dtype and device"""
+    dtype, device = _like(input, dtype, device)
+    return _made(device.xp.zeros(_size("new_empty", size), dtype=dtype.numpy), device,
+                 requires_grad)
+
+
+@operation(method=True, differentiable=False)
+def new_full(input, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+    """``fill_value`` everywhere in ``size``, with input's dtype and device unless given"""
+    dtype, device = _like(input, dtype, device)
+    return _made(device.xp.full(_size("new_full", (size,)), fill_value, dtype=dtype.numpy),
+                 device, requires_grad)
+
+
+@operation(method=True, differentiable=False)
+def new_tensor(input, data, *, dtype=None, device=None, requires_grad=False):
+    """a copy of ``data`` (never a view of it), with input's dtype and device unless given"""
+    dtype, device = _like(input, dtype, device)
+    return _made(array_from_data(data, dtype, device), device, requires_grad)

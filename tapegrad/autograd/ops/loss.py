@@ -1,0 +1,97 @@
+"""Cross entropy of logits and class indices as one operation (``F.cross_entropy``'s
+common case: logits (N, C), targets (N,)).
+
+    ℓᵢ = Σ_c a_{i,c}·(lseᵢ - x_{i,c}),   lseᵢ = log Σ_c e^{x_{i,c}}
+    a_{i,c} = (1 - ε)·w_{yᵢ}·[c = yᵢ] + (ε/C)·w_c          (ε: label smoothing)
+    ∂ℓᵢ/∂x_{i,c} = Aᵢ·softmax(xᵢ)_c - a_{i,c},   Aᵢ = Σ_c a_{i,c}
+
+An ignored target gives 0 and does not count; the mean divides by Σ w_{yᵢ} over the
+targets kept. The composition (log_softmax, gather, mul, mean) takes six passes over the
+logits forwards; the kernel (``tapegrad/kernels/fused.py``) reads each row three times
+forwards and once backwards, keeping only lse per row (and the probabilities, for rows of
+more than a few dozen classes, where numpy's vectorised exp does the work). The class weights are constants
+(PyTorch does not differentiate them either).
+"""
+from ...kernels import fused
+from ..tape import record
+from ..tensor import wrap
+from .declare import operation
+from .twice import derivative_of_backward
+
+
+def _composed_cross_entropy(x, target, ignored, weight, reduction, smoothing):
+    """The same loss from tensor operations (for the second derivative)."""
+    classes = x.shape[1]
+    log_p = x.log_softmax(1)
+    index = wrap(target.reshape(-1, 1), x.device)
+    w = wrap(weight, x.device)
+    kept = wrap(1 - ignored.astype(x.array.dtype), x.device)
+    target_weight = w[index.reshape(-1)] * kept
+    picked = log_p.gather(1, index).reshape(-1) * target_weight
+    if smoothing > 0:
+        picked = picked * (1 - smoothing) + (log_p * w).sum(1) * kept * (smoothing / classes)
+    if reduction == "none":
+        return -picked
+    if reduction == "sum":
+        return -picked.sum()
+    return -(picked.sum() / target_weight.sum())
+
+
+def _quiet(xp):
+    return xp.errstate(divide="ignore", invalid="ignore")   # (cupy never warns)
+
+
+@operation()
+def cross_entropy(input, target, ignored, weight, reduction, label_smoothing):
+    """ℓ = Σᵢ ℓᵢ (reduction 'sum'), Σᵢ ℓᵢ / Σᵢ w_{yᵢ} ('mean') or ℓᵢ ('none') for logits
+    x (N, C) and class indices ``target`` (int64 array (N,), 0 where ``ignored``, a bool
+    array); ``weight`` (C,) an array of x's dtype (ones when not given);
+    ∂ℓᵢ/∂x_{i,c} = Aᵢ·softmax(xᵢ)_c - a_{i,c} (see the module doc)"""
+    xp = input.device.xp
+    x = input.array
+    target, ignored, weight = xp.asarray(target), xp.asarray(ignored), xp.asarray(weight, dtype=x.dtype)
+    marked = xp.where(ignored, -1, target)
+    loss, target_weight, lse = fused.cross_entropy_forward(xp, x, marked, weight, label_smoothing)
+    if reduction == "none":
+        result = loss
+    elif reduction == "sum":
+        result = loss.sum()
+    else:
+        denominator = target_weight.sum()
+        with _quiet(xp):
+            result = loss.sum() / denominator   # 0/0 = nan when every target is ignored, as PyTorch
+
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        return cross_entropy_backward(grad, x, target, ignored, weight, reduction,
+                                      label_smoothing, lse, None if reduction != "mean"
+                                      else denominator)
+    return record("cross_entropy", xp.asarray(result, dtype=x.dtype), (input,), backward,
+                  save=(input,), attrs={"reduction": reduction, "label_smoothing": label_smoothing})
+
+
+@operation()
+def cross_entropy_backward(grad, input, target, ignored, weight, reduction, label_smoothing,
+                           lse, denominator):
+    """∂ℓ/∂x of cross_entropy from its saved lse, as one operation; its own derivative is
+    the composition's second derivative"""
+    xp = input.device.xp
+    x = input.array
+    rows = x.shape[0]
+    if reduction == "none":
+        scale = grad.array.astype(x.dtype, copy=False)
+    else:
+        with _quiet(xp):
+            g = grad.array / denominator if reduction == "mean" else grad.array
+        scale = xp.broadcast_to(xp.asarray(g, dtype=x.dtype), (rows,))
+    marked = xp.where(ignored, -1, target)
+    dx = fused.cross_entropy_backward(xp, x, marked, weight, label_smoothing, lse,
+                                      xp.ascontiguousarray(scale))
+
+    def backward(ctx, grad_dx):
+        g, x = ctx.saved_tensors
+        return derivative_of_backward(
+            lambda x: _composed_cross_entropy(x, target, ignored, weight, reduction,
+                                              label_smoothing),
+            [g], [x], [grad_dx], list(ctx.needs_input_grad))
+    return record("cross_entropy_backward", dx, (grad, input), backward, save=(grad, input))

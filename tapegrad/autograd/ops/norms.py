@@ -1,0 +1,130 @@
+"""Norms: the size of a vector or a matrix, as one number (or one per slice).
+
+    vector p-norm   ‖x‖ₚ = (Σᵢ |xᵢ|ᵖ)^{1/p}      ∂‖x‖ₚ/∂xᵢ = sign(xᵢ)·|xᵢ|^{p-1} / ‖x‖ₚ^{p-1}
+    ‖x‖_∞ = maxᵢ |xᵢ|,  ‖x‖_{-∞} = minᵢ |xᵢ|,  ‖x‖₀ = the number of non-zero entries
+    Frobenius       ‖A‖_F = ‖A as one vector‖₂
+    ‖A‖₁ = the largest column sum of |A|,  ‖A‖_∞ = the largest row sum (-1, -∞: smallest)
+
+``linalg.vector_norm`` and ``linalg.matrix_norm`` are PyTorch's two functions;
+``linalg.norm`` picks one of them from ``ord`` and ``dim``, and the older ``tapegrad.norm``
+and ``x.norm(p, dim)`` do what PyTorch's do. The p-norm is one operation (its gradient at
+the zero vector is 0, as in PyTorch, instead of 0/0); the others are made of abs, sums and
+max/min, whose gradients at ties are shared evenly.
+"""
+import math
+
+from ..tape import OUTPUT, record
+from ..tensor import Tensor
+from .arithmetic import where
+from .declare import operation
+from .reduction import _kept, amax, amin, normalize_dims
+
+
+def _float_tensor(op, x, dtype):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
+    if dtype is not None:
+        x = x.to(dtype)
+    if not x.dtype.is_floating_point:
+        raise RuntimeError(f"{op}: expected a floating-point tensor, got {x.dtype} "
+                           f"(convert it with .float(), or pass dtype=)")
+    return x
+
+
+@operation()
+def linalg_vector_norm(input, ord, dim, keepdim):
+    """y = (Σᵢ |xᵢ|ᵖ)^{1/p} over ``dim`` for a finite p ≠ 0;
+    ∂y/∂xᵢ = sign(xᵢ)·|xᵢ|^{p-1} / y^{p-1}  (0 where y = 0)"""
+    x, p = input, float(ord)
+    axes = normalize_dims(x, dim, "vector_norm")
+    xp = x.device.xp
+    magnitude = xp.abs(x.array)
+    if p == 2:
+        y = xp.sqrt((magnitude * magnitude).sum(axis=axes, keepdims=keepdim))
+    elif p == 1:
+        y = magnitude.sum(axis=axes, keepdims=keepdim)
+    else:
+        y = xp.pow(xp.pow(magnitude, p).sum(axis=axes, keepdims=keepdim), 1 / p)
+    shape = tuple(x.shape)
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        y_kept, grad_kept = _kept(y, shape, axes, keepdim), _kept(grad, shape, axes, keepdim)
+        if p == 1:
+            return grad_kept * x.sign()
+        zero = y_kept == 0
+        safe_y = where(zero, 1.0, y_kept)   # ‖x‖ = 0 only where every xᵢ = 0: slope 0 there
+        if p == 2:
+            slope = x / safe_y
+        else:
+            slope = x.sign() * x.abs() ** (p - 1) / safe_y ** (p - 1)
+        return grad_kept * where(zero, 0.0, slope)
+    return record("linalg_vector_norm", xp.asarray(y).astype(x.array.dtype, copy=False), (x,),
+                  backward, save=(x, OUTPUT), attrs={"ord": p, "dims": axes, "keepdim": keepdim})
+
+
+def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
+    """‖x‖ over ``dim`` (all elements by default): ord a number, inf or -inf"""
+    x = _float_tensor("vector_norm", x, dtype)
+    if isinstance(ord, str):
+        raise RuntimeError(f"vector_norm: ord must be a number, got {ord!r} (for 'fro' and "
+                           f"'nuc' use matrix_norm)")
+    if ord == math.inf:
+        return amax(x.abs(), () if dim is None else dim, keepdim)
+    if ord == -math.inf:
+        return amin(x.abs(), () if dim is None else dim, keepdim)
+    if ord == 0:   # a count: no gradient
+        return (x != 0).to(x.dtype).sum(dim, keepdim=keepdim)
+    return linalg_vector_norm(x, ord, dim, keepdim)
+
+
+def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
+    """‖A‖ of the matrices in the two dims ``dim``: ord 'fro', 1, -1, inf or -inf"""
+    A = _float_tensor("matrix_norm", A, dtype)
+    if A.ndim < 2:
+        raise RuntimeError(f"matrix_norm: expected a tensor with 2 or more dimensions, got one "
+                           f"of shape {tuple(A.shape)}")
+    if not isinstance(dim, (tuple, list)) or len(dim) != 2:
+        raise RuntimeError(f"matrix_norm: dim must be a pair of dims, got {dim!r}")
+    rows, columns = normalize_dims(A, dim, "matrix_norm")
+    if rows == columns:
+        raise RuntimeError(f"matrix_norm: the two dims must differ, got {dim!r}")
+    rows, columns = (rows, columns) if dim[0] % A.ndim < dim[1] % A.ndim else (columns, rows)
+    if ord == "fro":
+        return linalg_vector_norm(A, 2, (rows, columns), keepdim)
+    if ord in (1, -1, math.inf, -math.inf):
+        # 1: sum over the rows (a column sum), then the largest; inf: the other way round
+        summed, other = (rows, columns) if abs(ord) == 1 else (columns, rows)
+        sums = A.abs().sum(summed, keepdim=True)
+        result = (amax if ord > 0 else amin)(sums, other, keepdim=True)
+        return result if keepdim else result.squeeze((rows, columns))
+    raise RuntimeError(f"matrix_norm: ord must be 'fro', 1, -1, inf or -inf, got {ord!r} "
+                       f"('nuc', 2 and -2 need singular values, which tapegrad does not compute)")
+
+
+def norm_of_linalg(A, ord=None, dim=None, keepdim=False, *, dtype=None):
+    """linalg.norm: a vector norm for one dim (or a 1-d input), a matrix norm for two"""
+    if isinstance(dim, int):
+        dim = (dim,)
+    if ord is None:
+        if dim is None or len(dim) == 1:
+            return vector_norm(A, 2, dim, keepdim, dtype=dtype)
+        return matrix_norm(A, "fro", dim, keepdim, dtype=dtype)
+    if dim is None:
+        if A.ndim not in (1, 2):
+            raise RuntimeError(f"linalg.norm: with ord={ord!r} and no dim the input must be 1-d "
+                               f"or 2-d, got shape {tuple(A.shape)}")
+        dim = tuple(range(A.ndim))
+    if len(dim) == 1:
+        return vector_norm(A, ord, dim, keepdim, dtype=dtype)
+    return matrix_norm(A, ord, dim, keepdim, dtype=dtype)
+
+
+@operation(function=True, method=True, composite=True)
+def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
+    """PyTorch's older norm: the p-norm of all elements (or over ``dim``); 'fro' is the
+    2-norm of all elements (or of the matrices in two dims)"""
+    if p == "fro" or p is None:
+        p = 2
+    elif isinstance(p, str):
+        raise RuntimeError(f"norm: p must be 'fro' or a number, got {p!r}")
+    return vector_norm(input, p, dim, keepdim, dtype=dtype)

@@ -1,0 +1,193 @@
+"""Trigonometric and hyperbolic functions, their inverses, and the angles of points.
+
+Like the other pointwise functions, each computes f on the backend array and gives back
+the incoming gradient times f' (written with tensor operations, so it can be
+differentiated again). Integer inputs become the default float dtype, as in PyTorch.
+The inverse functions are real-valued only inside their domain (asin on [-1, 1], acosh
+on [1, ∞), atanh on (-1, 1)); outside it they give nan, silently, as PyTorch does.
+"""
+import math
+
+from ..operands import sum_to_shape
+from ..tape import OUTPUT, record
+from .arithmetic import _broadcast, _float_operands, where
+from .declare import alias, operation
+from ..quiet import quiet
+from .pointwise import _float_input
+
+
+@operation(function=True, method=True, out=True)
+def tan(input):
+    """y = tan x;  dy/dx = 1 + tan² x = 1 + y²"""
+    x = _float_input("tan", input)
+    def backward(ctx, grad):
+        y, = ctx.saved_tensors
+        return grad * (y * y + 1)
+    return record("tan", x.device.xp.tan(x.array), (x,), backward, save=(OUTPUT,))
+
+
+@operation(function=True, method=True, out=True)
+def asin(input):
+    """y = arcsin x;  dy/dx = 1/√(1 - x²)"""
+    x = _float_input("asin", input)
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        return grad * (1 - x * x).rsqrt()
+    with quiet(x.device.xp):
+        y = x.device.xp.asin(x.array)
+    return record("asin", y, (x,), backward, save=(x,))
+
+
+@operation(function=True, method=True, out=True)
+def acos(input):
+    """y = arccos x;  dy/dx = -1/√(1 - x²)"""
+    x = _float_input("acos", input)
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        return -(grad * (1 - x * x).rsqrt())
+    with quiet(x.device.xp):
+        y = x.device.xp.acos(x.array)
+    return record("acos", y, (x,), backward, save=(x,))
+
+
+@operation(function=True, method=True, out=True)
+def atan(input):
+    """y = arctan x;  dy/dx = 1/(1 + x²)"""
+    x = _float_input("atan", input)
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        return grad / (x * x + 1)
+    return record("atan", x.device.xp.atan(x.array), (x,), backward, save=(x,))
+
+
+@operation(function=True, method=True, out=True)
+def sinh(input):
+    """y = sinh x;  dy/dx = cosh x"""
+    x = _float_input("sinh", input)
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        return grad * x.cosh()
+    with quiet(x.device.xp):
+        y = x.device.xp.sinh(x.array)
+    return record("sinh", y, (x,), backward, save=(x,))
+
+
+@operation(function=True, method=True, out=True)
+def cosh(input):
+    """y = cosh x;  dy/dx = sinh x"""
+    x = _float_input("cosh", input)
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        return grad * x.sinh()
+    with quiet(x.device.xp):
+        y = x.device.xp.cosh(x.array)
+    return record("cosh", y, (x,), backward, save=(x,))
+
+
+@operation(function=True, method=True, out=True)
+def asinh(input):
+    """y = arsinh x;  dy/dx = 1/√(x² + 1)"""
+    x = _float_input("asinh", input)
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        return grad * (x * x + 1).rsqrt()
+    return record("asinh", x.device.xp.asinh(x.array), (x,), backward, save=(x,))
+
+
+@operation(function=True, method=True, out=True)
+def acosh(input):
+    """y = arcosh x;  dy/dx = 1/√(x² - 1) = 1/(√(x - 1)·√(x + 1))"""
+    x = _float_input("acosh", input)
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        return grad * ((x - 1).rsqrt() * (x + 1).rsqrt())
+    with quiet(x.device.xp):
+        y = x.device.xp.acosh(x.array)
+    return record("acosh", y, (x,), backward, save=(x,))
+
+
+@operation(function=True, method=True, out=True)
+def atanh(input):
+    """y = artanh x;  dy/dx = 1/(1 - x²)"""
+    x = _float_input("atanh", input)
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        return grad / (1 - x * x)
+    with quiet(x.device.xp):
+        y = x.device.xp.atanh(x.array)
+    return record("atanh", y, (x,), backward, save=(x,))
+
+
+@operation(function=True, method=True, out=True)
+def sinc(input):
+    """y = sin(πx)/(πx), 1 at x = 0;  dy/dx = (cos(πx) - y)/x, 0 at x = 0"""
+    x = _float_input("sinc", input)
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        at_zero = x == 0
+        safe_x = where(at_zero, 1.0, x)   # the slope at 0 is 0; no 0/0 in either branch
+        slope = ((safe_x * math.pi).cos() - y) / safe_x
+        return grad * where(at_zero, 0.0, slope)
+    xp = x.device.xp
+    at_zero = x.array == 0
+    with quiet(xp):
+        pi_x = x.array * math.pi
+        y = xp.where(at_zero, 1, xp.sin(pi_x) / xp.where(at_zero, 1, pi_x))
+    return record("sinc", y.astype(x.array.dtype, copy=False), (x,), backward, save=(x, OUTPUT))
+
+
+@operation(function=True, method=True, out=True)
+def deg2rad(input):
+    """y = x·π/180;  dy/dx = π/180"""
+    x = _float_input("deg2rad", input)
+    def backward(ctx, grad):
+        return grad * (math.pi / 180)
+    return record("deg2rad", x.array * (math.pi / 180), (x,), backward)
+
+
+@operation(function=True, method=True, out=True)
+def rad2deg(input):
+    """y = x·180/π;  dy/dx = 180/π"""
+    x = _float_input("rad2deg", input)
+    def backward(ctx, grad):
+        return grad * (180 / math.pi)
+    return record("rad2deg", x.array * (180 / math.pi), (x,), backward)
+
+
+@operation(function=True, method=True, out=True)
+def atan2(input, other):
+    """z = the angle of the point (x = other, y = input), in (-π, π];
+    ∂z/∂input = other/r²,  ∂z/∂other = -input/r²  (r² = input² + other²)"""
+    y, x = _float_operands("atan2", input, other)
+    y_shape, x_shape = y.shape, x.shape
+    def backward(ctx, grad):
+        y, x = ctx.saved_tensors
+        grad_over_r2 = grad / (x * x + y * y)
+        return (sum_to_shape(grad_over_r2 * x, y_shape) if ctx.needs_input_grad[0] else None,
+                sum_to_shape(-grad_over_r2 * y, x_shape) if ctx.needs_input_grad[1] else None)
+    z = _broadcast("atan2", y.device.xp.atan2, y, x)
+    return record("atan2", z, (y, x), backward, save=(y, x))
+
+
+@operation(function=True, method=True, out=True)
+def hypot(input, other):
+    """z = √(x² + y²) (without overflow in x²);  ∂z/∂x = x/z,  ∂z/∂y = y/z"""
+    x, y = _float_operands("hypot", input, other)
+    x_shape, y_shape = x.shape, y.shape
+    def backward(ctx, grad):
+        x, y, z = ctx.saved_tensors
+        grad_over_z = grad / z
+        return (sum_to_shape(grad_over_z * x, x_shape) if ctx.needs_input_grad[0] else None,
+                sum_to_shape(grad_over_z * y, y_shape) if ctx.needs_input_grad[1] else None)
+    z = _broadcast("hypot", x.device.xp.hypot, x, y)
+    return record("hypot", z, (x, y), backward, save=(x, y, OUTPUT))
+
+
+# numpy's spellings, which PyTorch accepts too
+arcsin = alias(asin, "arcsin")
+arccos = alias(acos, "arccos")
+arctan = alias(atan, "arctan")
+arcsinh = alias(asinh, "arcsinh")
+arccosh = alias(acosh, "arccosh")
+arctanh = alias(atanh, "arctanh")
+arctan2 = alias(atan2, "arctan2")

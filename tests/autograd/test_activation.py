@@ -1,0 +1,46 @@
+"""GELU as one operation (tapegrad/autograd/ops/activation.py): both forms, checked against
+finite differences to the second derivative, their backward too, and against the formula
+in float32 and float64."""
+import math
+
+import numpy as np
+import pytest
+
+import tapegrad as tg
+from tapegrad.autograd.ops import activation as A
+
+from ..support import Case, leaf, noncontiguous
+
+CASES = (
+    [Case("gelu", lambda x, a=approximate: A.gelu(x, a), [x], name=f"{approximate}_{i}")
+     for approximate in ("none", "tanh")
+     for i, x in enumerate([leaf(), leaf(5, low=-4, high=4), noncontiguous(3, 4)])]
+    + [Case("gelu_backward", lambda g, x, a=approximate: A.gelu_backward(g, x, a),
+            [leaf(3, 4), leaf(3, 4)], name=approximate) for approximate in ("none", "tanh")]
+    + [Case("gelu_backward", lambda g, x: A.gelu_backward(g, x, "none"),
+            [noncontiguous(3, 4), leaf(3, 4)], name="noncontiguous")]
+)
+
+
+@pytest.mark.parametrize("case", CASES, ids=repr)
+def test_gradcheck(case):
+    case.check()
+
+
+def exact(x):   # x·Φ(x), Φ(x) = erfc(-x/√2)/2 (no cancellation where Φ is tiny)
+    return 0.5 * x * np.vectorize(math.erfc)(-x / math.sqrt(2))
+
+
+def tanh_form(x):   # (1 + tanh u)/2 = 1/(1 + e^{-2u}), which may overflow to inf (y = 0)
+    with np.errstate(over="ignore"):
+            return x / (1 + np.exp(-2 * math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
+
+
+@pytest.mark.parametrize("approximate,formula", [("none", exact), ("tanh", tanh_form)])
+@pytest.mark.parametrize("dtype", [tg.float32, tg.float64, tg.float16])
+def test_gelu_matches_its_formula_and_keeps_the_dtype(approximate, formula, dtype):
+    x = np.linspace(-30, 30, 601)
+    y = A.gelu(tg.tensor(x, dtype=dtype), approximate)
+    assert y.dtype == dtype
+    tol = {tg.float16: 1e-2, tg.float32: 1e-6, tg.float64: 1e-13}[dtype]
+    np.testing.assert_allclose(y.double().numpy(), formula(x), rtol=tol, atol=tol)

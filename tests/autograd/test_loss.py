@@ -1,0 +1,99 @@
+"""Cross entropy of logits and class indices as one operation (tapegrad/autograd/ops/loss.py).
+
+Checked against finite differences to the second derivative with every option (class
+weights, an ignored target, label smoothing, the three reductions), its backward too, and
+against the composition it replaces (log_softmax, gather, mean) in value and gradient.
+"""
+import numpy as np
+import pytest
+
+import tapegrad as tg
+import tapegrad.nn.functional as F
+from tapegrad.autograd.ops import loss as L
+
+from ..support import Case, leaf, noncontiguous
+
+TARGET = np.array([0, 3, 1, 2, 1])
+IGNORED = np.array([False, False, True, False, False])
+NOTHING_IGNORED = np.zeros(5, bool)
+WEIGHT = np.array([0.5, 2.0, 1.0, 1.5])
+ONES = np.ones(4)
+
+
+def cross_entropy(reduction="mean", smoothing=0.0, weight=ONES, ignored=NOTHING_IGNORED):
+    return lambda x: L.cross_entropy(x, TARGET, ignored, weight, reduction, smoothing)
+
+
+def backward_of(op):
+    return lambda g, x: tg.autograd.grad(op(x), x, g, create_graph=True)
+
+
+CASES = (
+    [Case("cross_entropy", cross_entropy(reduction), [leaf(5, 4)], name=reduction)
+     for reduction in ("mean", "sum", "none")]
+    + [Case("cross_entropy", cross_entropy(reduction, 0.2, WEIGHT, IGNORED), [leaf(5, 4)],
+            name=f"{reduction}_weight_ignore_smoothing") for reduction in ("mean", "sum", "none")]
+    + [Case("cross_entropy", cross_entropy("mean", 0.1), [noncontiguous(5, 4)],
+            name="noncontiguous"),
+       Case("cross_entropy_backward", backward_of(cross_entropy("mean", 0.1, WEIGHT, IGNORED)),
+            [leaf(), leaf(5, 4)]),
+       Case("cross_entropy_backward", backward_of(cross_entropy("none")), [leaf(5), leaf(5, 4)],
+            name="none")]
+)
+
+
+@pytest.mark.parametrize("case", CASES, ids=repr)
+def test_gradcheck(case):
+    case.check()
+
+
+OPTIONS = [{}, {"weight": WEIGHT}, {"ignore_index": 3}, {"label_smoothing": 0.3},
+           {"weight": WEIGHT, "ignore_index": 1, "label_smoothing": 0.1}]
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("options", OPTIONS, ids=lambda o: "_".join(o) or "plain")
+@pytest.mark.parametrize("dtype", [tg.float32, tg.float64])
+def test_the_fused_loss_equals_the_composition(options, reduction, dtype):
+    rng = np.random.default_rng(2)
+    logits = rng.normal(0, 3, (5, 4))
+    options = dict(options)
+    if "weight" in options:
+        options["weight"] = tg.tensor(options["weight"], dtype=dtype)
+    fused_x = tg.tensor(logits, dtype=dtype, requires_grad=True)
+    fused = F.cross_entropy(fused_x, tg.tensor(TARGET), reduction=reduction, **options)
+    # the composition: the same rows as a (N, C, 1) input, which takes the composed path
+    composed_x = tg.tensor(logits[:, :, None], dtype=dtype, requires_grad=True)
+    composed = F.cross_entropy(composed_x, tg.tensor(TARGET[:, None]), reduction=reduction,
+                               **options)
+    assert "cross_entropy" in {fused.grad_fn.op} and composed.grad_fn.op != "cross_entropy"
+    tol = 1e-5 if dtype is tg.float32 else 1e-12
+    np.testing.assert_allclose(fused.detach().numpy().reshape(-1),
+                               composed.detach().numpy().reshape(-1),
+                               rtol=tol, atol=tol)
+    fused.sum().backward()
+    composed.sum().backward()
+    np.testing.assert_allclose(fused_x.grad.numpy(), composed_x.grad.numpy()[:, :, 0],
+                               rtol=tol, atol=tol)
+
+
+def test_a_weight_that_requires_grad_takes_the_composed_path_and_gets_its_gradient():
+    weight = tg.tensor(WEIGHT, requires_grad=True)
+    loss = F.cross_entropy(tg.randn(5, 4, dtype=tg.float64), tg.tensor(TARGET), weight=weight)
+    loss.backward()
+    assert loss.grad_fn.op != "cross_entropy" and weight.grad is not None
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_many_classes_take_the_array_path_and_agree_with_the_composition(smoothing):
+    rng = np.random.default_rng(3)
+    logits, labels = rng.normal(0, 3, (6, 50)), np.array([0, 49, 7, 7, 20, -100])
+    fused_x = tg.tensor(logits, requires_grad=True)
+    composed_x = tg.tensor(logits[:, :, None], requires_grad=True)
+    fused = F.cross_entropy(fused_x, tg.tensor(labels), label_smoothing=smoothing)
+    composed = F.cross_entropy(composed_x, tg.tensor(labels[:, None]), label_smoothing=smoothing)
+    assert fused.grad_fn.op == "cross_entropy"
+    np.testing.assert_allclose(fused.item(), composed.item(), rtol=1e-6)
+    fused.backward()
+    composed.backward()
+    np.testing.assert_allclose(fused_x.grad.numpy(), composed_x.grad.numpy()[:, :, 0], atol=1e-7)

@@ -1,0 +1,93 @@
+"""Layer and batch normalisation as single operations (tapegrad/autograd/ops/normalization.py).
+
+Each is checked against finite differences to the second derivative; its backward, an
+operation of its own, is checked the same way (so the third derivative too). Values are
+checked against the composition they replace, in float32 and float64.
+"""
+import numpy as np
+import pytest
+
+import tapegrad as tg
+from tapegrad.autograd.ops import normalization as N
+
+from ..support import Case, constant, leaf, noncontiguous, positive
+
+
+def layer_norm(k, eps=1e-5):
+    return lambda x, w=None, b=None: N.layer_norm(x, w, b, k, eps)
+
+
+def batch_norm(training, running_mean=None, running_var=None):
+    return lambda x, w=None, b=None: N.batch_norm(x, w, b, running_mean, running_var,
+                                                  training, 1e-5)[0]
+
+
+def backward_of(op):
+    """fn(g, *inputs) = the gradients of op(*inputs) for g, recorded (create_graph)."""
+    def fn(g, *inputs):
+        wanted = [t for t in inputs if t is not None]
+        return tg.autograd.grad(op(*inputs), wanted, g, create_graph=True)
+    return fn
+
+
+RUNNING = (constant(3), positive(3).detach())
+
+CASES = [
+    Case("layer_norm", layer_norm(1), [leaf(4, 5), leaf(5), leaf(5)]),
+    Case("layer_norm", layer_norm(2), [leaf(2, 3, 4), leaf(3, 4), leaf(3, 4)], name="two_dims"),
+    Case("layer_norm", layer_norm(1), [noncontiguous(4, 5)], name="noncontiguous_no_affine"),
+    Case("layer_norm", layer_norm(1), [leaf(2, 3, 4), noncontiguous(4)], name="weight_only"),
+    Case("layer_norm_backward", backward_of(layer_norm(1)),
+         [leaf(3, 4), leaf(3, 4), leaf(4), leaf(4)]),
+    Case("batch_norm", batch_norm(True), [leaf(4, 3, 5), leaf(3), leaf(3)], name="training"),
+    Case("batch_norm", batch_norm(True), [noncontiguous(6, 3)], name="training_2d_no_affine"),
+    Case("batch_norm", batch_norm(False, *RUNNING), [leaf(4, 3, 2, 2), leaf(3), leaf(3)],
+         name="eval"),
+    Case("batch_norm_backward", backward_of(batch_norm(True)),
+         [leaf(4, 3, 2), leaf(4, 3, 2), leaf(3), leaf(3)], name="training"),
+    Case("batch_norm_backward", backward_of(batch_norm(False, *RUNNING)),
+         [leaf(4, 3, 2), leaf(4, 3, 2), leaf(3), leaf(3)], name="eval"),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=repr)
+def test_gradcheck(case):
+    case.check()
+
+
+def composed_layer_norm(x, w, b, axes):
+    mean = x.mean(axes, keepdims=True)
+    var = ((x - mean) ** 2).mean(axes, keepdims=True)
+    return (x - mean) / np.sqrt(var + 1e-5) * w + b
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_layer_norm_and_its_gradients_match_the_formula(dtype):
+    rng = np.random.default_rng(0)
+    x, w, b = rng.normal(3, 2, (6, 7)), rng.normal(size=7), rng.normal(size=7)
+    tensors = [tg.tensor(a.astype(dtype), requires_grad=True) for a in (x, w, b)]
+    y = N.layer_norm(*tensors, 1, 1e-5)
+    assert y.dtype == tensors[0].dtype
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(y.detach().numpy(), composed_layer_norm(x, w, b, 1), atol=tol * 10)
+    y.sum().backward()
+    xhat = composed_layer_norm(x, 1, 0, 1)
+    np.testing.assert_allclose(tensors[1].grad.numpy(), xhat.sum(axis=0), atol=tol * 10)
+    np.testing.assert_allclose(tensors[2].grad.numpy(), 6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_batch_norm_normalises_each_channel_and_returns_the_batch_statistics(dtype):
+    rng = np.random.default_rng(1)
+    x = rng.normal(2, 3, (8, 3, 4)).astype(dtype)
+    y, mean, var = N.batch_norm(tg.tensor(x), None, None, None, None, True, 1e-5)
+    np.testing.assert_allclose(mean.numpy(), x.mean(axis=(0, 2)), rtol=1e-5)
+    np.testing.assert_allclose(var.numpy(), x.var(axis=(0, 2)), rtol=1e-5)
+    np.testing.assert_allclose(y.numpy().mean(axis=(0, 2)), 0, atol=1e-5)
+    np.testing.assert_allclose(y.numpy().var(axis=(0, 2)), 1, rtol=1e-3)
+    assert y.dtype == tg.tensor(x).dtype
+
+
+def test_layer_norm_of_float16_takes_the_array_path_and_stays_float16():
+    x = tg.randn(3, 8).half()
+    assert N.layer_norm(x, None, None, 1, 1e-5).dtype == tg.float16

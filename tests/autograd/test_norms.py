@@ -1,0 +1,137 @@
+"""Norms (tapegrad/autograd/ops/norms.py): tapegrad.linalg.vector_norm, matrix_norm and norm,
+and the older tapegrad.norm / x.norm. Gradients against finite differences away from the
+kinks (a zero entry for p ≤ 1, ties for ∞), values against numpy and PyTorch, and the
+gradient at the zero vector: 0, as in PyTorch.
+"""
+import math
+
+import numpy as np
+import pytest
+
+import tapegrad as tg
+from tapegrad.autograd.ops.norms import linalg_vector_norm
+
+from ..support import Case, leaf, noncontiguous
+
+LA = tg.linalg
+
+CASES = [
+    Case("linalg_vector_norm", lambda x: LA.vector_norm(x), [leaf()]),
+    Case("linalg_vector_norm", lambda x: LA.vector_norm(x), [leaf(5)]),
+    Case("linalg_vector_norm", lambda x: LA.vector_norm(x, dim=1), [leaf(3, 4)]),
+    Case("linalg_vector_norm", lambda x: LA.vector_norm(x, dim=0, keepdim=True),
+         [noncontiguous(3, 4)], name="noncontiguous_keepdim"),
+    Case("linalg_vector_norm", lambda x: LA.vector_norm(x, ord=1, dim=(0, 2)),
+         [leaf(2, 3, 4, low=0.2, high=2.0)], name="p1"),
+    Case("linalg_vector_norm", lambda x: LA.vector_norm(x, ord=3), [leaf(3, 4)], name="p3"),
+    Case("linalg_vector_norm", lambda x: LA.vector_norm(x, ord=0.5, dim=-1),
+         [leaf(3, 4, low=0.3, high=2.0)], name="p0.5"),
+    Case("linalg_vector_norm", lambda x: x.norm(), [leaf(3, 4)], name="method"),
+    Case("linalg_vector_norm", lambda x: tg.norm(x, p=1, dim=1), [leaf(3, 4, low=0.2)],
+         name="tg.norm"),
+    Case("linalg_vector_norm", lambda x: LA.matrix_norm(x), [leaf(2, 3, 4)], name="frobenius"),
+    Case("linalg_vector_norm", lambda x: linalg_vector_norm(x, 2, (0,), False) * x.sum(),
+         [leaf(3, 2)], name="product"),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=repr)
+def test_gradcheck(case):
+    case.check()
+
+
+def distinct_magnitudes(*shape):
+    """A float64 leaf whose |values| differ (no ties for max/min) and stay away from 0."""
+    n = int(np.prod(shape))
+    magnitudes = np.linspace(0.5, 2.0, n)
+    signs = np.where(np.arange(n) % 3 == 0, -1.0, 1.0)
+    order = np.random.default_rng(0).permutation(n)
+    return tg.tensor((magnitudes * signs)[order].reshape(shape), dtype=tg.float64,
+                     requires_grad=True)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: LA.vector_norm(x, ord=math.inf), lambda x: LA.vector_norm(x, ord=-math.inf, dim=1),
+    lambda x: LA.matrix_norm(x, ord=1), lambda x: LA.matrix_norm(x, ord=-1),
+    lambda x: LA.matrix_norm(x, ord=math.inf), lambda x: LA.matrix_norm(x, ord=-math.inf),
+    lambda x: LA.norm(x, ord=math.inf, dim=(1, 0)),
+], ids=["inf", "-inf_dim", "1", "-1", "inf_matrix", "-inf_matrix", "inf_dims_swapped"])
+def test_gradcheck_of_the_max_and_min_norms_away_from_ties(fn):
+    from tapegrad.autograd.gradcheck import gradcheck
+    assert gradcheck(fn, [distinct_magnitudes(3, 4)])
+
+
+A = np.array([[3.0, -4.0, 0.5], [0.0, 1.0, -2.0]])
+
+
+@pytest.mark.parametrize("ord, dim", [(2, None), (1, None), (3, 1), (math.inf, 0), (-math.inf, 1),
+                                      (0, None), (0.5, 1)])
+def test_vector_norm_matches_numpy(ord, dim):
+    expected = np.linalg.norm(A.reshape(-1) if dim is None else A, ord=ord, axis=dim)
+    np.testing.assert_allclose(LA.vector_norm(tg.tensor(A), ord=ord, dim=dim).numpy(), expected,
+                               rtol=1e-6)
+
+
+@pytest.mark.parametrize("ord", ["fro", 1, -1, math.inf, -math.inf])
+def test_matrix_norm_matches_numpy(ord):
+    batch = np.stack([A, -2 * A])
+    expected = [np.linalg.norm(m, ord=ord) for m in batch]
+    np.testing.assert_allclose(LA.matrix_norm(tg.tensor(batch), ord=ord).numpy(), expected,
+                               rtol=1e-6)
+    kept = LA.matrix_norm(tg.tensor(batch), ord=ord, keepdim=True)
+    assert kept.shape == (2, 1, 1)
+
+
+def test_linalg_norm_picks_vector_or_matrix_from_ord_and_dim():
+    x = tg.tensor(A)
+    assert LA.norm(x).item() == pytest.approx(np.linalg.norm(A))
+    assert LA.norm(x, ord=1).item() == pytest.approx(np.linalg.norm(A, 1))   # a matrix norm
+    assert LA.norm(x, ord=1, dim=1).tolist() == pytest.approx(np.abs(A).sum(1).tolist())
+    assert LA.norm(x[0], ord=math.inf).item() == 4.0
+    with pytest.raises(RuntimeError, match="1-d or 2-d"):
+        LA.norm(tg.ones(2, 2, 2), ord=1)
+
+
+def test_the_older_norm_takes_p_and_dim():
+    x = tg.tensor(A)
+    assert x.norm().item() == pytest.approx(np.linalg.norm(A))
+    assert tg.norm(x, p="fro").item() == pytest.approx(np.linalg.norm(A))
+    assert tg.norm(x, p=1).item() == pytest.approx(np.abs(A).sum())   # of all elements
+    np.testing.assert_allclose(x.norm(dim=1, keepdim=True).numpy(),
+                               np.linalg.norm(A, axis=1, keepdims=True), rtol=1e-6)
+
+
+def test_the_gradient_at_the_zero_vector_is_zero_as_in_pytorch():
+    for p in (2, 3, 1.5):
+        x = tg.zeros(3, dtype=tg.float64, requires_grad=True)
+        LA.vector_norm(x, ord=p).backward()
+        assert x.grad.tolist() == [0.0, 0.0, 0.0]
+
+
+def test_integer_input_is_refused_and_misuse_is_named():
+    with pytest.raises(RuntimeError, match="floating-point"):
+        LA.vector_norm(tg.tensor([3, 4]))
+    assert LA.vector_norm(tg.tensor([3, 4]), dtype=tg.float32).item() == 5.0
+    with pytest.raises(RuntimeError, match="matrix_norm"):
+        LA.vector_norm(tg.ones(3), ord="fro")
+    with pytest.raises(RuntimeError, match="2 or more"):
+        LA.matrix_norm(tg.ones(3))
+    with pytest.raises(RuntimeError, match="nuc"):
+        LA.matrix_norm(tg.ones(2, 2), ord="nuc")
+
+
+@pytest.mark.parametrize("call", [
+    "lib.linalg.vector_norm(x)", "lib.linalg.vector_norm(x, ord=3, dim=1)",
+    "lib.linalg.vector_norm(x, ord=float('inf'))", "lib.linalg.matrix_norm(x)",
+    "lib.linalg.matrix_norm(x, ord=1)", "lib.linalg.norm(x, ord=-float('inf'))",
+    "x.norm()", "x.norm(p=1, dim=0)", "lib.norm(x, dim=1, keepdim=True)"])
+def test_values_and_gradients_match_pytorch(call):
+    torch = pytest.importorskip("torch")
+    results = []
+    for lib in (tg, torch):
+        x = lib.tensor(A + 0.1, dtype=lib.float64, requires_grad=True)
+        y = eval(call)
+        y.sum().backward()
+        results.append((y.detach().numpy(), x.grad.numpy()))
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-12)
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-12)

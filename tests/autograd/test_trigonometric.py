@@ -1,0 +1,135 @@
+"""Trigonometric and hyperbolic functions and their inverses
+(tapegrad/autograd/ops/trigonometric.py).
+
+Gradients and second derivatives against finite differences, inside each function's
+domain; values against numpy (and against PyTorch where it is installed); numpy's and
+PyTorch's spellings (arcsin …) are the same functions.
+"""
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+import tapegrad as tg
+
+from ..support import Case, leaf, noncontiguous
+
+
+def within(low, high):
+    """Leaves of the four standard layouts with values in [low, high)."""
+    return [leaf(low=low, high=high), leaf(5, low=low, high=high),
+            leaf(3, 4, low=low, high=high), noncontiguous(3, 4, low=low, high=high)]
+
+
+def magnitude_at_least(*shape, low=0.5):
+    """A float64 leaf with values of either sign and |value| in [low, 2)."""
+    array = leaf(*shape, low=low, high=2.0).detach().numpy()
+    signs = np.where(np.arange(array.size).reshape(array.shape) % 2 == 0, 1.0, -1.0)
+    return tg.tensor(array * signs, dtype=tg.float64, requires_grad=True)
+
+
+UNARY = {   # name: (numpy's function, the interval the cases are drawn from)
+    "tan": (np.tan, (-1.2, 1.2)), "asin": (np.arcsin, (-0.9, 0.9)),
+    "acos": (np.arccos, (-0.9, 0.9)), "atan": (np.arctan, (-2.0, 2.0)),
+    "sinh": (np.sinh, (-2.0, 2.0)), "cosh": (np.cosh, (-2.0, 2.0)),
+    "asinh": (np.arcsinh, (-2.0, 2.0)), "acosh": (np.arccosh, (1.2, 3.0)),
+    "atanh": (np.arctanh, (-0.9, 0.9)), "sinc": (np.sinc, (-2.0, 2.0)),
+    "deg2rad": (np.deg2rad, (-2.0, 2.0)), "rad2deg": (np.rad2deg, (-2.0, 2.0)),
+}
+
+
+def binary_cases(op, fn):
+    return [Case(op, fn, [magnitude_at_least(), magnitude_at_least()]),
+            Case(op, fn, [magnitude_at_least(5), magnitude_at_least(5)]),
+            Case(op, fn, [magnitude_at_least(3, 4), magnitude_at_least(4)], name="broadcast"),
+            Case(op, fn, [magnitude_at_least(3, 1), magnitude_at_least(1, 4)],
+                 name="broadcast_both"),
+            Case(op, fn, [noncontiguous(3, 4, low=0.5), magnitude_at_least(3, 4)],
+                 name="noncontiguous"),
+            Case(op, fn, [magnitude_at_least(3), 1.5], name="number")]
+
+
+CASES = (
+    [Case(name, getattr(tg, name), [x]) for name, (_, (low, high)) in UNARY.items()
+     for x in within(low, high)]
+    + [Case("sinc", tg.sinc, [tg.tensor([0.0, 0.5], dtype=tg.float64, requires_grad=True)],
+            name="at_zero", gradgrad=False)]   # (the slope at 0 is exact; its own slope there is not)
+    + binary_cases("atan2", tg.atan2) + binary_cases("hypot", tg.hypot)
+    + [Case("atan2", lambda y, x: y.atan2(x), [leaf(3), magnitude_at_least(3)], name="method")]
+)
+
+
+@pytest.mark.parametrize("case", CASES, ids=repr)
+def test_gradcheck(case):
+    case.check()
+
+
+@pytest.mark.parametrize("name", UNARY)
+@pytest.mark.parametrize("dtype", [tg.float32, tg.float64])
+def test_values_match_numpy_and_keep_the_float_dtype(name, dtype):
+    function, (low, high) = UNARY[name]
+    array = np.linspace(low, high, 7).astype(dtype.numpy)
+    result = getattr(tg, name)(tg.tensor(array))
+    assert result.dtype is dtype
+    np.testing.assert_allclose(result.numpy(), function(array), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", UNARY)
+def test_integers_give_the_default_float_dtype_and_methods_exist(name):
+    result = getattr(tg.tensor([1, 2]), name)()
+    assert result.dtype is tg.float32
+
+
+def test_atan2_gives_the_angle_of_the_point_in_each_quadrant():
+    y = tg.tensor([1.0, 1.0, -1.0, -1.0, 0.0])
+    x = tg.tensor([1.0, -1.0, -1.0, 1.0, -1.0])
+    np.testing.assert_allclose(tg.atan2(y, x).numpy(),
+                               [math.pi / 4, 3 * math.pi / 4, -3 * math.pi / 4, -math.pi / 4,
+                                math.pi], rtol=1e-6)
+
+
+def test_hypot_does_not_overflow_where_squares_would():
+    big = tg.tensor([1e200, 3e200], dtype=tg.float64)
+    np.testing.assert_allclose(tg.hypot(big, big).numpy(), np.sqrt(2) * big.numpy(), rtol=1e-15)
+
+
+def test_numpy_spellings_are_the_same_functions():
+    for short, long in [("asin", "arcsin"), ("acos", "arccos"), ("atan", "arctan"),
+                        ("asinh", "arcsinh"), ("acosh", "arccosh"), ("atanh", "arctanh"),
+                        ("atan2", "arctan2")]:
+        assert getattr(tg, long) is getattr(tg, short)
+        assert hasattr(tg.Tensor, long)
+
+
+def test_outside_the_domain_the_result_is_nan_without_a_warning():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = [tg.asin(tg.tensor([2.0])), tg.acosh(tg.tensor([0.5])), tg.atanh(tg.tensor([3.0]))]
+    assert all(math.isnan(o.item()) for o in out)
+    assert tg.atanh(tg.tensor([1.0])).item() == math.inf
+    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]
+
+
+def test_sinc_is_one_at_zero_with_slope_zero():
+    x = tg.tensor([0.0], dtype=tg.float64, requires_grad=True)
+    y = tg.sinc(x)
+    y.sum().backward()
+    assert y.item() == 1.0 and x.grad.item() == 0.0
+
+
+@pytest.mark.parametrize("name", [*UNARY, "atan2", "hypot"])
+def test_values_and_gradients_match_pytorch(name):
+    torch = pytest.importorskip("torch")
+    binary = name in ("atan2", "hypot")
+    low, high = UNARY[name][1] if not binary else (0.5, 2.0)
+    arrays = [np.linspace(low, high, 6) * (-1 if k == 1 else 1) for k in range(2 if binary else 1)]
+    ours = [tg.tensor(a, dtype=tg.float64, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in arrays]
+    getattr(tg, name)(*ours).sum().backward()
+    expected = getattr(torch, name)(*theirs)
+    expected.sum().backward()
+    np.testing.assert_allclose(getattr(tg, name)(*ours).detach().numpy(),
+                               expected.detach().numpy(), rtol=1e-12)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-10)

@@ -1,0 +1,154 @@
+"""Winograd's F(2×2, 3×3) convolution (tapegrad/kernels/cpu/winograd.py), tested directly.
+
+* its forward, input gradient and weight gradient equal im2col + GEMM's (float64, to
+  rounding) for every padding from 0 to 2, odd and even output sizes;
+* in float32 its error stays inside the bound its docstring states, γ_{C+12}·ỹ (γ_{T+12}
+  for the weight gradient), ỹ the algorithm run on absolute values, and ỹ stays within
+  16·Σ|g|·max|x| per output;
+* through the conv op with Winograd switched on, gradcheck and gradgradcheck pass;
+* it is chosen only for the shapes it handles, and only where switched on.
+"""
+import numpy as np
+import pytest
+
+import tapegrad as tg
+import tapegrad.nn.functional as F
+from tapegrad import kernels
+from tapegrad.autograd.gradcheck import gradcheck, gradgradcheck
+from tapegrad.kernels.cpu import conv, winograd
+from tapegrad.kernels.geometry import Window
+
+xp = tg.device("cpu").xp   # the cpu backend's namespace, what the kernels get
+
+rng = np.random.default_rng(7)
+
+WINDOWS = [Window((8, 8), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1)),
+           Window((7, 9), (3, 3), (1, 1), (1, 1), (0, 0, 0, 0)),
+           Window((5, 6), (3, 3), (1, 1), (1, 1), (2, 2, 2, 2)),
+           Window((6, 5), (3, 3), (1, 1), (1, 1), (0, 1, 2, 1)),
+           Window((3, 3), (3, 3), (1, 1), (1, 1), (0, 0, 0, 0))]
+
+
+def operands(window, channels=3, out_channels=4, batch=2, dtype=np.float64):
+    x = rng.normal(size=(batch, channels) + window.in_size).astype(dtype)
+    w = rng.normal(size=(out_channels, channels, 3, 3)).astype(dtype)
+    dy = rng.normal(size=(batch, out_channels) + window.out_size).astype(dtype)
+    return x, w, dy
+
+
+@pytest.mark.parametrize("window", WINDOWS, ids=str)
+def test_all_three_passes_equal_im2col_and_gemm(window):
+    x, w, dy = operands(window)
+    b = rng.normal(size=4)
+    np.testing.assert_allclose(winograd.forward(xp, x, w, b, window), conv.forward(xp, x, w, b, window),
+                               atol=1e-12)
+    np.testing.assert_allclose(winograd.input_grad(xp, dy, w, window),
+                               conv.input_grad(xp, dy, w, window), atol=1e-12)
+    np.testing.assert_allclose(winograd.weight_grad(xp, x, dy, window),
+                               conv.weight_grad(xp, x, dy, window), atol=1e-12)
+
+
+# -- the float32 error bound -------------------------------------------------------------------
+def absolute_forward(x, w, window):
+    """ỹ: F(2×2, 3×3) on |x| and |w| with |A|, |B|, |G|, in float64 (per tile, by einsum)."""
+    a, b, g = (np.abs(np.array(m, dtype=float)) for m in (winograd.A_T, winograd.B_T, winograd.G))
+    th, tw = (window.out_size[0] + 1) // 2, (window.out_size[1] + 1) // 2
+    top, _, left, _ = window.padding
+    padded = np.zeros(x.shape[:2] + (2 * th + 2, 2 * tw + 2))
+    padded[:, :, top:top + x.shape[2], left:left + x.shape[3]] = np.abs(x)
+    patches = np.stack([np.stack([padded[:, :, 2 * i:2 * i + 4, 2 * j:2 * j + 4]
+                                  for j in range(tw)], 2) for i in range(th)], 2)
+    V = np.einsum("kp,bcijpq,lq->bcijkl", b, patches, b)          # (B, C, th, tw, 4, 4)
+    U = np.einsum("ka,ocab,lb->ockl", g, np.abs(w), g)
+    M = np.einsum("ockl,bcijkl->boijkl", U, V)
+    Y = np.einsum("uk,boijkl,vl->boiujv", a, M, a)
+    Y = Y.reshape(x.shape[0], w.shape[0], 2 * th, 2 * tw)
+    return Y[:, :, :window.out_size[0], :window.out_size[1]]
+
+
+def gamma(n, unit=2.0 ** -24):
+    return n * unit / (1 - n * unit)
+
+
+@pytest.mark.parametrize("window", WINDOWS[:3], ids=str)
+def test_float32_forward_error_stays_within_the_stated_bound(window):
+    channels = 64
+    x, w, _ = operands(window, channels=channels, dtype=np.float32)
+    exact = conv.forward(xp, x.astype(np.float64), w.astype(np.float64), None, window)
+    error = np.abs(winograd.forward(xp, x, w, None, window) - exact)
+    bound = gamma(channels + 12) * absolute_forward(x, w, window)
+    assert (error <= bound).all()
+    # ỹ ≤ 16·Σ_c Σ|g_c|·max|x_c| per output, and the bound is not vacuous
+    crude = 16 * np.abs(w).sum(axis=(1, 2, 3))[None, :, None, None] * np.abs(x).max()
+    assert (absolute_forward(x, w, window) <= crude).all()
+    assert error.max() > 0 and bound.max() < 1e-3 * np.abs(exact).max() * channels
+
+
+def test_float32_weight_gradient_error_stays_within_the_stated_bound():
+    window = WINDOWS[0]
+    x, w, dy = operands(window, channels=8, out_channels=8, batch=4, dtype=np.float32)
+    exact = conv.weight_grad(xp, x.astype(np.float64), dy.astype(np.float64), window)
+    tiles = 4 * ((window.out_size[0] + 1) // 2) * ((window.out_size[1] + 1) // 2)
+    # ỹ for the weight gradient: the direct sum's Σ|dy||x| times the transforms' 16
+    direct = conv.weight_grad(xp, np.abs(x).astype(np.float64), np.abs(dy).astype(np.float64),
+                              window)
+    error = np.abs(winograd.weight_grad(xp, x, dy, window) - exact)
+    assert (error <= gamma(tiles + 12) * 16 * direct).all()
+
+
+# -- through the conv op ----------------------------------------------------------------------
+@pytest.fixture
+def winograd_on(monkeypatch):
+    monkeypatch.setattr(winograd, "MIN_CHANNELS", 1)
+    monkeypatch.setitem(winograd.PASSES, "forward", True)
+    monkeypatch.setitem(winograd.PASSES, "input_grad", True)
+    monkeypatch.setitem(winograd.PASSES, "weight_grad", True)
+    calls = []
+    for name in ("forward", "input_grad", "weight_grad"):
+        original = getattr(winograd, name)
+        monkeypatch.setattr(winograd, name,
+                            lambda *a, _f=original, _n=name, **k: calls.append(_n) or _f(*a, **k))
+    return calls
+
+
+@pytest.mark.parametrize("padding", [0, 1, 2])
+def test_gradcheck_of_conv2d_computed_by_winograd(winograd_on, padding):
+    x = tg.tensor(rng.normal(size=(2, 2, 5, 4)), requires_grad=True)
+    w = tg.tensor(rng.normal(size=(3, 2, 3, 3)), requires_grad=True)
+    b = tg.tensor(rng.normal(size=3), requires_grad=True)
+    fn = lambda x, w, b: F.conv2d(x, w, b, padding=padding)  # noqa: E731
+    assert gradcheck(fn, (x, w, b))
+    assert gradgradcheck(fn, (x, w, b))
+    assert set(winograd_on) == {"forward", "input_grad", "weight_grad"}
+
+
+def test_a_non_contiguous_input_and_float32_go_through_winograd_too(winograd_on):
+    x = rng.normal(size=(6, 6, 3, 2)).astype(np.float32).transpose(3, 2, 0, 1)
+    w = rng.normal(size=(4, 3, 3, 3)).astype(np.float32)
+    y = F.conv2d(tg.from_numpy(x), tg.from_numpy(w), padding=1)
+    assert winograd_on == ["forward"]
+    padded = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (1, 1), (1, 1)))
+    direct = sum(np.einsum("bchw,oc->bohw", padded[:, :, i:i + 6, j:j + 6], w[:, :, i, j])
+                 for i in range(3) for j in range(3))
+    np.testing.assert_allclose(y.numpy(), direct, atol=1e-5)
+
+
+def test_winograd_is_chosen_only_for_the_shapes_it_handles(winograd_on):
+    x = np.zeros((1, 4, 6, 6), np.float32)
+    same = Window((6, 6), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1))
+    assert winograd.chosen("forward", xp, x, same, 4, 4)
+    for other in (same._replace(stride=(2, 2)), same._replace(dilation=(2, 2)),
+                  same._replace(groups=2), same._replace(kernel=(5, 5)),
+                  same._replace(padding=(3, 3, 3, 3))):
+        assert not winograd.chosen("forward", xp, x, other, 4, 4)
+    assert not winograd.chosen("forward", xp, x.astype(np.float16), same, 4, 4)
+    assert not winograd.chosen("forward", xp, x.astype(np.int32), same, 4, 4)
+
+
+def test_by_default_convolutions_run_by_im2col_and_gemm():
+    assert not any(winograd.PASSES.values())
+    x = np.zeros((1, 64, 8, 8), np.float32)
+    window = Window((8, 8), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1))
+    assert not winograd.chosen("forward", xp, x, window, 64, 64)
+    assert kernels.conv_forward(xp, x, np.zeros((64, 64, 3, 3), np.float32), None,
+                                window).shape == (1, 64, 8, 8)
