@@ -94,6 +94,11 @@ CASES = [
          rf"0 validation loss: {FLOAT}.*0 validation loss: {FLOAT}"),
     Case("checkpoint_resume.py", ["--steps", "2"], r"the resumed run continues exactly",
          files=["checkpoint.pt"]),
+    Case("imbalanced_tensorboard.py", ["--steps", "12", "--batch-size", "32", "--keep-odd", "5"],
+         rf"examples per digit: .*1: 5,.*share of odd digits drawn in one epoch: 0\.\d\d\n"
+         rf"step 12: loss {FLOAT}\nwrote runs/imbalanced/grid.png: \(1, \d+, \d+\) \w+\.uint8\n"
+         rf"event files: \['events\.out\.tfevents\.",
+         files=["runs/imbalanced/grid.png"]),
 ] + [
     # LSTM without dropout and from weights written once: the run compared with PyTorch's
     Case("word_language_model.py", WORD_LM + ["--model", model] + (
