@@ -3,18 +3,19 @@
 ``import tapegrad as tg`` gives PyTorch's names: ``tg.tensor``, ``tg.randn``,
 ``tg.no_grad``, ``tg.exp`` … See README.md for a tour.
 """
-from . import autograd, backend, data, dtypes, random, utils
+from . import accelerator, autograd, backend, backends, data, dtypes, random, utils
 from .autograd import Size, Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .autograd.ops import top_level_functions as _top_level_functions
 from .autograd.tensor import is_tensor
 from .backend import cuda, device
 from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like,
                        linspace, ones, ones_like, rand, rand_like, randint, randn, randn_like,
-                       randperm, tensor, zeros, zeros_like)
+                       randperm, tensor, zeros, zeros_like, set_default_device,
+                       get_default_device)
 from .creation import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor,  # (legacy)
                        HalfTensor, IntTensor, LongTensor, ShortTensor, set_default_tensor_type)
-from .dtypes import (bool_ as bool, float16, float32, float64, get_default_dtype, int8, int16,
-                     int32, int64, set_default_dtype, uint8)
+from .dtypes import (bool_ as bool, float16, float32, float64, get_default_dtype, finfo,
+                     iinfo, int8, int16, int32, int64, set_default_dtype, uint8)
 from .random import Generator, initial_seed, manual_seed, seed
 from . import linalg, safetensors, serialization
 from .serialization import load, save
@@ -31,6 +32,6 @@ short, int, long = int16, int32, int64
 # The operations, with PyTorch's names: tg.add, tg.exp, tg.sum, tg.matmul, … (each
 # operation declares whether it is one: autograd/ops/declare.py)
 globals().update(_top_level_functions())
-
+from . import functional  # noqa: E402  (torch.functional: einsum, split, …)
 
 __version__ = "0.1.0"

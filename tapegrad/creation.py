@@ -24,6 +24,23 @@ def _shape(size, op):
     return shape
 
 
+_default_device = None   # None: the cpu
+
+
+def set_default_device(device):
+    """Where creation functions put new tensors when given no ``device=`` (None: the cpu)."""
+    global _default_device
+    _default_device = None if device is None else backend.as_device(device)
+
+
+def get_default_device():
+    return _default_device or backend.CPU
+
+
+def _target(device):
+    return backend.as_device(_default_device if device is None else device)
+
+
 def _finish(array, device, requires_grad):
     t = wrap(array, device)
     if requires_grad:
@@ -39,9 +56,9 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
     """A new tensor holding a copy of ``data`` (numbers, nested lists, arrays or tensors)."""
     dtype = dtypes.as_dtype(dtype)
     if isinstance(data, Tensor):
-        target = backend.as_device(device) if device is not None else data.device
+        target = _target(device) if device is not None else data.device
     else:
-        target = backend.as_device(device)
+        target = _target(device)
     return _finish(array_from_data(data, dtype, target), target, requires_grad)
 
 
@@ -64,7 +81,7 @@ def from_numpy(array):
 
 def _filled(op, size, fill, dtype, device, requires_grad):
     shape = _shape(size, op)
-    device = backend.as_device(device)
+    device = _target(device)
     if dtype is None:
         dtype = dtypes.result_type((), (), (fill,)) if fill is not None else None
     dtype = dtypes.as_dtype(dtype) or dtypes.get_default_dtype()
@@ -120,7 +137,7 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False):
     for name, value in (("n", n), ("m", m)):
         if value is not None and operator.index(value) < 0:
             raise RuntimeError(f"eye: {name} must be non-negative, got {value}")
-    device = backend.as_device(device)
+    device = _target(device)
     array = device.xp.eye(n, m, dtype=_float_dtype(dtype).numpy)
     return _finish(array, device, requires_grad)
 
@@ -137,7 +154,7 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     if dtype is None:
         dtype = dtypes.result_type((), (), (start, end, step))
     dtype = dtypes.as_dtype(dtype)
-    device = backend.as_device(device)
+    device = _target(device)
     array = device.xp.arange(start, end, step, dtype=dtype.numpy)
     return _finish(array, device, requires_grad)
 
@@ -146,7 +163,7 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
     """``steps`` evenly spaced values from start to end, both included."""
     if operator.index(steps) < 0:
         raise RuntimeError(f"linspace: the number of steps must be non-negative, got {steps}")
-    device = backend.as_device(device)
+    device = _target(device)
     array = device.xp.linspace(start, end, int(steps), dtype=_float_dtype(dtype).numpy)
     return _finish(array, device, requires_grad)
 
@@ -156,7 +173,7 @@ def _random(op, size, dtype, device, requires_grad, generator, draw):
     dtype = _float_dtype(dtype)
     if not dtype.is_floating_point:
         raise TypeError(f"{op}: dtype must be floating point, got {dtype}")
-    device = backend.as_device(device)
+    device = _target(device)
     rng = rng_for(device, generator)
     draw_dtype = dtype.numpy if dtype.itemsize >= 4 else dtypes.float32.numpy
     array = draw(rng, shape, draw_dtype)
@@ -199,14 +216,14 @@ def randint(low, high=None, size=None, dtype=None, device=None, generator=None):
         raise RuntimeError(f"randint: high ({high}) must be greater than low ({low})")
     shape = _shape((size,) if isinstance(size, (tuple, list)) else (size,), "randint")
     dtype = dtypes.as_dtype(dtype) or dtypes.int64
-    device = backend.as_device(device)
+    device = _target(device)
     array = rng_for(device, generator).integers(low, high, size=shape, dtype=dtypes.int64.numpy)
     return _finish(array.astype(dtype.numpy, copy=False), device, False)
 
 
 def randperm(n, dtype=None, device=None, generator=None):
     """A random permutation of 0, 1, …, n - 1."""
-    device = backend.as_device(device)
+    device = _target(device)
     rng = rng_for(device, generator)
     if device.type == "cpu":
         array = rng.permutation(int(n))

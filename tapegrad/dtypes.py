@@ -146,3 +146,47 @@ def scalar_category(value):
     if isinstance(value, (float, numpy.floating)):
         return 2
     raise TypeError(f"tapegrad cannot use a {type(value).__name__} ({value!r}) as a number")
+
+
+class finfo:
+    """The limits of a floating-point dtype (``finfo()``: the default dtype's), as numbers.
+
+    ``eps`` is the gap between 1 and the next float, ``tiny`` (= ``smallest_normal``) the
+    smallest positive normal number, ``resolution`` 10 to the minus the decimal digits held.
+    """
+
+    def __init__(self, type=None):
+        d = get_default_dtype() if type is None else as_dtype(type)
+        if not d.is_floating_point:
+            raise TypeError(f"finfo() needs a floating point dtype, got {d}; use iinfo() for "
+                            f"integers")
+        info = numpy.finfo(d.numpy)
+        self.dtype = d.name
+        self.bits = int(info.bits)
+        self.eps = float(info.eps)
+        self.max = float(info.max)
+        self.min = float(info.min)
+        self.tiny = self.smallest_normal = float(info.smallest_normal)
+        self.resolution = 10.0 ** -int(info.precision)
+
+    def __repr__(self):
+        return (f"finfo(resolution={self.resolution:g}, min={self.min:g}, max={self.max:g}, "
+                f"eps={self.eps:g}, smallest_normal={self.smallest_normal:g}, "
+                f"tiny={self.tiny:g}, dtype={self.dtype})")
+
+
+class iinfo:
+    """The limits of an integer dtype: ``min``, ``max`` and ``bits``."""
+
+    def __init__(self, type):
+        d = as_dtype(type)
+        if d is None or d.category != 1:
+            raise TypeError(f"iinfo() needs an integer dtype, got {d}; use finfo() for floats")
+        info = numpy.iinfo(d.numpy)
+        self.dtype = d.name
+        self.bits = int(info.bits)
+        self.max = int(info.max)
+        self.min = int(info.min)
+
+    def __repr__(self):
+        return f"iinfo(min={self.min:g}, max={self.max:g}, dtype={self.dtype})"

@@ -358,6 +358,18 @@ def test_a_negative_seed_is_accepted_as_in_pytorch():
     assert first.tolist() == again.tolist()
 
 
+def test_set_default_device_is_where_new_tensors_go_and_none_means_cpu():
+    assert tg.get_default_device() == tg.device("cpu")
+    try:
+        tg.set_default_device("cpu")
+        assert tg.get_default_device() == tg.device("cpu") and tg.zeros(2).device.type == "cpu"
+        tg.set_default_device("cuda")
+        assert tg.get_default_device() == tg.device("cuda:0")
+    finally:
+        tg.set_default_device(None)
+    assert tg.get_default_device() == tg.device("cpu")
+
+
 # -- PyTorch's legacy typed constructors ------------------------------------------------------
 @pytest.mark.parametrize("name, dtype", [
     ("FloatTensor", tg.float32), ("DoubleTensor", tg.float64), ("HalfTensor", tg.float16),

@@ -204,3 +204,35 @@ def test_integer_and_bool_tensors_cannot_require_grad(make):
 def test_every_float_dtype_can_require_grad():
     for dtype in (tg.float16, tg.float32, tg.float64):
         assert tg.zeros(2, dtype=dtype, requires_grad=True).requires_grad
+
+
+def test_finfo_gives_the_limits_of_each_float_dtype():
+    f32 = tg.finfo(tg.float32)
+    assert f32.bits == 32 and f32.eps == 2.0 ** -23 and f32.tiny == 2.0 ** -126
+    assert f32.max == float(np.finfo(np.float32).max) and f32.min == -f32.max
+    assert f32.resolution == 1e-6 and f32.smallest_normal == f32.tiny and f32.dtype == "float32"
+    assert tg.finfo(tg.float64).eps == 2.0 ** -52 and tg.finfo(tg.float16).max == 65504.0
+    assert tg.finfo().dtype == tg.get_default_dtype().name
+
+
+def test_iinfo_gives_the_limits_of_each_integer_dtype():
+    assert (tg.iinfo(tg.int64).min, tg.iinfo(tg.int64).max) == (-2 ** 63, 2 ** 63 - 1)
+    assert (tg.iinfo(tg.uint8).min, tg.iinfo(tg.uint8).max, tg.iinfo(tg.uint8).bits) == (0, 255, 8)
+
+
+def test_finfo_and_iinfo_refuse_the_other_kind():
+    with pytest.raises(TypeError, match="finfo.. needs a floating point dtype, got tapegrad.int64"):
+        tg.finfo(tg.int64)
+    with pytest.raises(TypeError, match="iinfo.. needs an integer dtype, got tapegrad.float32"):
+        tg.iinfo(tg.float32)
+
+
+def test_finfo_and_iinfo_agree_with_pytorch():
+    torch = pytest.importorskip("torch")
+    for name in ("float16", "float32", "float64"):
+        ours, theirs = tg.finfo(getattr(tg, name)), torch.finfo(getattr(torch, name))
+        for field in ("bits", "eps", "max", "min", "tiny", "smallest_normal", "resolution"):
+            assert getattr(ours, field) == getattr(theirs, field), (name, field)
+    for name in ("uint8", "int8", "int16", "int32", "int64"):
+        ours, theirs = tg.iinfo(getattr(tg, name)), torch.iinfo(getattr(torch, name))
+        assert (ours.bits, ours.min, ours.max) == (theirs.bits, theirs.min, theirs.max)

@@ -141,6 +141,20 @@ class Tensor:
     def is_cuda(self):
         return self.device.type == "cuda"
 
+    @property
+    def is_cpu(self):
+        return self.device.type == "cpu"
+
+    @property
+    def is_xpu(self):
+        """False: tapegrad has no Intel GPU device (PyTorch's name, for scripts that ask)."""
+        return False
+
+    @property
+    def is_mps(self):
+        """False: tapegrad has no Apple GPU device (PyTorch's name, for scripts that ask)."""
+        return False
+
     def is_floating_point(self):
         return self.dtype.is_floating_point
 
@@ -366,6 +380,18 @@ class Tensor:
         copy._version_counter = VersionCounter()
         copy._grad = None if self._grad is None else self._grad.__deepcopy__(memo)
         return copy
+
+    def __getstate__(self):
+        """What ``pickle`` keeps of a tensor: its values, device, requires_grad and grad. The
+        tape behind it (grad_fn, hooks) stays behind: the copy is a leaf, as in PyTorch."""
+        return {"array": self.array, "device": self.device,
+                "requires_grad": self.requires_grad, "grad": self._grad}
+
+    def __setstate__(self, state):
+        made = wrap(state["array"], state["device"], state["requires_grad"])
+        for slot in Tensor.__slots__[:-1]:
+            setattr(self, slot, getattr(made, slot))
+        self._grad = state["grad"]
 
     def __format__(self, format_spec):
         """``f"{loss:.4f}"`` formats a 0-d tensor's number; any other tensor prints as str()

@@ -6,9 +6,11 @@ operations are listed in ``contract.py``.
 """
 import numpy
 
-from . import cuda
+from . import cuda, errstate
 from . import device as _device
 from .device import CPU, as_device, device, device_of_array
+
+errstate.silence_floating_point_warnings_inside_tapegrad()
 
 
 def xp_for(spec):

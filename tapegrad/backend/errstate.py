@@ -36,3 +36,13 @@ def quiet(xp):
     if _extobj_contextvar is None:
         return xp.errstate(all="ignore")
     return _Quiet()
+
+
+def silence_floating_point_warnings_inside_tapegrad():
+    """numpy's RuntimeWarnings (inf - inf, 0·inf, an overflow) raised by tapegrad's own
+    operations are dropped, as PyTorch computes inf and nan silently. A warnings filter costs
+    nothing until a warning is raised, unlike ``quiet`` around every operation, and it
+    matches only warnings attributed to tapegrad's modules: numpy in your own code still
+    warns as it always has."""
+    import warnings
+    warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"tapegrad(\.|$)")

@@ -1,5 +1,5 @@
-"""Hand-written kernels: the array work behind convolution and pooling (and the one-pass
-``y += a·x`` that ends an optimizer step).
+"""Hand-written kernels: the array work behind convolution and pooling, and the one-pass
+optimizer updates (``y += a·x`` for SGD; whole Adam, RMSprop and Adagrad steps).
 
 The differentiable operations (``tapegrad/autograd/ops/convolution.py`` and
 ``pooling.py``) compute nothing themselves: their forward and backward passes call the
@@ -18,13 +18,17 @@ implementation to take:
 
 Window geometry (sizes, strides, padding) is a ``geometry.Window``.
 """
+import math
+
 from . import cpu as _cpu
 from .cpu import avgpool as _avgpool
-from .cpu.axpy import axpy as _axpy
+from .cpu import optimizer_steps as _steps, threads as _threads
+from .cpu.axpy import axpy as _axpy, axpy_parallel as _axpy_parallel
 from .cpu.relu_gradient import relu_gradient as _relu_gradient
 from .cpu.conv import Stamp
 from .cpu.index_add import add_at as _add_at
 from .geometry import Window
+from . import generic as _generic
 
 _cuda = None
 
@@ -120,16 +124,96 @@ def relu_gradient(xp, grad, output):
 
 
 # -- optimizer updates ------------------------------------------------------------------------
+# Each update is one numba pass (cpu/optimizer_steps.py) when every array is a C-contiguous
+# numpy array of one floating dtype and shape; otherwise (cupy arrays, a Fortran-ordered or
+# float16 parameter, a gradient of another dtype) the same rule runs as array operations
+# (generic.py). Arrays of at least threads.PARALLEL_MIN_ELEMENTS are split between numba's
+# threads.
+def _fusable(xp, first, *others):
+    if not xp.numba_cpu or first.dtype.name not in ("float32", "float64"):
+        return False
+    return first.flags.c_contiguous and all(
+        a.dtype == first.dtype and a.shape == first.shape and a.flags.c_contiguous
+        for a in others)
+
+
 def add_scaled(xp, y, x, alpha):
     """y += alpha·x in place (one numba pass for C-contiguous numpy arrays of one dtype)."""
-    if (xp.numba_cpu and y.dtype == x.dtype and y.shape == x.shape
-            and y.flags.c_contiguous and x.flags.c_contiguous and y.dtype.kind == "f"):
-        _axpy(y.dtype.type(alpha), x, y)
+    if _fusable(xp, y, x):
+        chunks = _threads.chunks(y.size)
+        if chunks > 1:
+            _axpy_parallel(chunks, y.dtype.type(alpha), x, y)
+        else:
+            _axpy(y.dtype.type(alpha), x, y)
     else:
         y += alpha * x
     return y
 
 
-__all__ = ["Stamp", "Window", "add_at", "add_scaled", "avg_pool", "avg_pool_adjoint", "conv_forward",
-           "conv_input_grad", "conv_weight_grad", "fold", "max_pool", "max_pool_values",
-           "max_unpool_add", "unfold"]
+def adam_step(xp, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *, step, lr, beta1, beta2,
+              eps, weight_decay, decoupled_weight_decay, maximize):
+    """One Adam (AdamW with ``decoupled_weight_decay``) step of ``param`` in place, updating the
+    moments ``exp_avg``, ``exp_avg_sq`` (and ``max_exp_avg_sq`` when it is not None: amsgrad).
+    ``step`` counts from 1; the update rule is written out in ``optim/adam.py``."""
+    amsgrad = max_exp_avg_sq is not None
+    decay_factor = 1 - lr * weight_decay if decoupled_weight_decay else 1.0
+    gradient_decay = 0.0 if decoupled_weight_decay else weight_decay
+    scalars = (gradient_decay, decay_factor, 1 - beta1, beta2, 1 - beta2,
+               lr / (1 - beta1 ** step), math.sqrt(1 - beta2 ** step), eps)
+    v_max = max_exp_avg_sq if amsgrad else exp_avg_sq
+    if not _fusable(xp, param, grad, exp_avg, exp_avg_sq, v_max):
+        _generic.adam_step(xp, param, grad, exp_avg, exp_avg_sq, v_max, amsgrad, maximize,
+                           *scalars)
+        return param
+    scalars = tuple(param.dtype.type(s) for s in scalars)
+    chunks = _threads.chunks(param.size)
+    if chunks > 1:
+        _steps.adam_parallel(chunks, param, grad, exp_avg, exp_avg_sq, v_max, amsgrad, maximize,
+                             *scalars)
+    else:
+        _steps.adam(param, grad, exp_avg, exp_avg_sq, v_max, amsgrad, maximize, *scalars)
+    return param
+
+
+def rmsprop_step(xp, param, grad, square_avg, grad_avg, momentum_buffer, *, lr, alpha, eps,
+                 weight_decay, momentum, maximize):
+    """One RMSprop step of ``param`` in place; ``grad_avg`` is None unless centered,
+    ``momentum_buffer`` None without momentum (the rule: ``optim/rmsprop.py``)."""
+    centered, use_momentum = grad_avg is not None, momentum_buffer is not None
+    grad_avg = square_avg if grad_avg is None else grad_avg
+    buffer = square_avg if momentum_buffer is None else momentum_buffer
+    scalars = (weight_decay, alpha, 1 - alpha, eps, momentum, lr)
+    if not _fusable(xp, param, grad, square_avg, grad_avg, buffer):
+        _generic.rmsprop_step(xp, param, grad, square_avg, grad_avg, buffer, centered,
+                              use_momentum, maximize, *scalars)
+        return param
+    scalars = tuple(param.dtype.type(s) for s in scalars)
+    chunks = _threads.chunks(param.size)
+    if chunks > 1:
+        _steps.rmsprop_parallel(chunks, param, grad, square_avg, grad_avg, buffer, centered,
+                                use_momentum, maximize, *scalars)
+    else:
+        _steps.rmsprop(param, grad, square_avg, grad_avg, buffer, centered, use_momentum,
+                       maximize, *scalars)
+    return param
+
+
+def adagrad_step(xp, param, grad, state_sum, *, lr, weight_decay, eps, maximize):
+    """One Adagrad step of ``param`` in place with this step's learning rate ``lr`` (already
+    decayed), adding g² to ``state_sum`` (the rule: ``optim/adagrad.py``)."""
+    scalars = (weight_decay, eps, lr)
+    if not _fusable(xp, param, grad, state_sum):
+        _generic.adagrad_step(xp, param, grad, state_sum, maximize, *scalars)
+        return param
+    scalars = tuple(param.dtype.type(s) for s in scalars)
+    chunks = _threads.chunks(param.size)
+    if chunks > 1:
+        _steps.adagrad_parallel(chunks, param, grad, state_sum, maximize, *scalars)
+    else:
+        _steps.adagrad(param, grad, state_sum, maximize, *scalars)
+    return param
+
+
+__all__ = ["Stamp", "Window", "adagrad_step", "adam_step", "add_at", "add_scaled", "avg_pool",
+           "avg_pool_adjoint", "conv_forward", "conv_input_grad", "conv_weight_grad", "fold",
+           "max_pool", "max_pool_values", "max_unpool_add", "rmsprop_step", "unfold"]

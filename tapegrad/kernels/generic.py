@@ -83,3 +83,52 @@ def index_add(xp, out, index, src):
     sums = xp.bincount(position.ravel(), weights=src.ravel(), minlength=out.size)
     out += sums.reshape(out.shape).astype(out.dtype)
     return out
+
+
+# -- optimizer steps (the numba loops of cpu/optimizer_steps.py) -----------------------------
+def _decayed_gradient(xp, theta, grad, weight_decay, maximize):
+    """g = ±∇ + λ·θ as a new array (∇ itself when nothing changes: then only read it)."""
+    g = -grad if maximize else grad
+    return g + weight_decay * theta if weight_decay != 0 else g
+
+
+def adam_step(xp, theta, grad, m, v, v_max, amsgrad, maximize, weight_decay, decay_factor,
+              one_minus_beta1, beta2, one_minus_beta2, step_size, bias2_sqrt, eps):
+    """One Adam step in place, in PyTorch's order of operations (see cpu/optimizer_steps.py)."""
+    if decay_factor != 1:
+        theta *= decay_factor                         # θ ← θ·(1 − lr·λ)  (AdamW)
+    g = _decayed_gradient(xp, theta, grad, weight_decay, maximize)
+    m += one_minus_beta1 * (g - m)                    # m ← lerp(m, g, 1 − β₁)
+    v *= beta2                                        # v ← β₂·v + (1 − β₂)·g²
+    v += one_minus_beta2 * g * g
+    if amsgrad:
+        xp.maximum(v_max, v, out=v_max)
+        v = v_max
+    denominator = xp.sqrt(v) / bias2_sqrt + eps
+    theta -= step_size * (m / denominator)
+
+
+def rmsprop_step(xp, theta, grad, square_avg, grad_avg, buffer, centered, use_momentum, maximize,
+                 weight_decay, alpha, one_minus_alpha, eps, momentum, lr):
+    """One RMSprop step in place (see cpu/optimizer_steps.py)."""
+    g = _decayed_gradient(xp, theta, grad, weight_decay, maximize)
+    square_avg *= alpha                               # s ← α·s + (1 − α)·g²
+    square_avg += one_minus_alpha * g * g
+    if centered:
+        grad_avg += one_minus_alpha * (g - grad_avg)  # a ← lerp(a, g, 1 − α)
+        denominator = xp.sqrt(square_avg - grad_avg * grad_avg) + eps
+    else:
+        denominator = xp.sqrt(square_avg) + eps
+    if use_momentum:
+        buffer *= momentum                            # b ← μ·b + g/d
+        buffer += g / denominator
+        theta -= lr * buffer
+    else:
+        theta -= lr * (g / denominator)
+
+
+def adagrad_step(xp, theta, grad, total, maximize, weight_decay, eps, lr):
+    """One Adagrad step with the step's learning rate ``lr``, in place."""
+    g = _decayed_gradient(xp, theta, grad, weight_decay, maximize)
+    total += g * g                                    # s ← s + g²
+    theta -= lr * (g / (xp.sqrt(total) + eps))

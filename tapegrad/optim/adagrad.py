@@ -9,6 +9,7 @@ For each parameter θ with gradient ∇, at step t = 1, 2, … (λ weight_decay)
 
 Coordinates that have seen large gradients get small steps, rarely-updated ones large steps.
 """
+from .. import kernels
 from .optimizer import Optimizer, check_non_negative
 
 
@@ -36,19 +37,12 @@ class Adagrad(Optimizer):
         self._buffer(p, state, "sum", fill=group["initial_accumulator_value"])
 
     def _update(self, p, grad, state, group):
-        xp = p.device.xp
         if not state:  # a parameter added with add_param_group after construction
             self._init_state(p, state, group)
         state["step"] += 1
         t = state["step"]
-        g = self._gradient(p, grad, group["maximize"], group["weight_decay"])
         lr_t = group["lr"] / (1 + (t - 1) * group["lr_decay"])
-
-        s = state["sum"].array
-        work = self._scratch(p, 1)
-        s += xp.multiply(g, g, out=work)                      # s ← s + g²
-        denominator = xp.sqrt(s, out=work)                    # √s + ε
-        denominator += group["eps"]
-        update = xp.divide(g, denominator, out=work)          # θ ← θ − lr_t · g / (√s + ε)
-        update *= -lr_t
-        p.array += update
+        # the whole rule above in one pass over θ, ∇ and s (array operations off the cpu)
+        kernels.adagrad_step(p.device.xp, p.array, grad, state["sum"].array, lr=lr_t,
+                             weight_decay=group["weight_decay"], eps=group["eps"],
+                             maximize=group["maximize"])

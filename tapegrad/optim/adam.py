@@ -11,8 +11,7 @@ For each parameter θ with gradient ∇, at step t = 1, 2, …:
 
 m and v start at zero; dividing by 1 − βᵗ undoes the pull toward zero of the first steps.
 """
-import math
-
+from .. import kernels
 from .optimizer import Optimizer, check_betas, check_non_negative
 
 
@@ -32,35 +31,16 @@ class Adam(Optimizer):
         check_non_negative(options, "weight_decay")
 
     def _update(self, p, grad, state, group):
-        xp = p.device.xp
-        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         if not state:
             state["step"] = 0
         state["step"] += 1
-        t = state["step"]
         m = self._buffer(p, state, "exp_avg")
         v = self._buffer(p, state, "exp_avg_sq")
-
-        g = self._decayed_gradient(p, grad, group)
-
-        work = self._scratch(p, 1)
-        # m ← β₁·m + (1 − β₁)·g, computed as m + (1 − β₁)·(g − m) (torch.lerp's form)
-        xp.subtract(g, m, out=work)
-        work *= 1 - beta1
-        m += work
-        v *= beta2                                            # v ← β₂·v + (1 − β₂)·g²
-        xp.multiply(g, g, out=work)
-        work *= 1 - beta2
-        v += work
-        if group["amsgrad"]:
-            v_max = self._buffer(p, state, "max_exp_avg_sq")  # v_max ← max(v_max, v)
-            xp.maximum(v_max, v, out=v_max)
-            v = v_max
-
-        step_size = lr / (1 - beta1 ** t)
-        denominator = xp.sqrt(v, out=work)                    # √v / √(1 − β₂ᵗ) + ε
-        denominator /= math.sqrt(1 - beta2 ** t)
-        denominator += eps
-        update = xp.divide(m, denominator, out=work)
-        update *= -step_size
-        p.array += update                                     # θ ← θ − step_size · m / denom
+        v_max = self._buffer(p, state, "max_exp_avg_sq") if group["amsgrad"] else None
+        beta1, beta2 = group["betas"]
+        # the whole rule above in one pass over θ, ∇, m, v (array operations off the cpu)
+        kernels.adam_step(p.device.xp, p.array, grad, m, v, v_max, step=state["step"],
+                          lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"],
+                          weight_decay=group["weight_decay"],
+                          decoupled_weight_decay=group["decoupled_weight_decay"],
+                          maximize=group["maximize"])

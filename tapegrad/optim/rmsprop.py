@@ -9,6 +9,7 @@ For each parameter θ with gradient ∇ (α smoothing constant, λ weight_decay,
     b ← μ·b + g/d;  θ ← θ − lr·b            with momentum μ > 0
     θ ← θ − lr·g/d                           without
 """
+from .. import kernels
 from .optimizer import Optimizer, check_non_negative
 
 
@@ -26,42 +27,19 @@ class RMSprop(Optimizer):
         check_non_negative(options, "lr", "eps", "momentum", "weight_decay", "alpha")
 
     def _update(self, p, grad, state, group):
-        xp = p.device.xp
-        lr, alpha, eps, momentum = group["lr"], group["alpha"], group["eps"], group["momentum"]
         if not state:
             state["step"] = 0
             self._buffer(p, state, "square_avg")
-            if momentum > 0:
+            if group["momentum"] > 0:
                 self._buffer(p, state, "momentum_buffer")
             if group["centered"]:
                 self._buffer(p, state, "grad_avg")
         state["step"] += 1
         s = state["square_avg"].array
-        g = self._gradient(p, grad, group["maximize"], group["weight_decay"])
-
-        work = self._scratch(p, 1)
-        s *= alpha                                            # s ← α·s + (1 − α)·g²
-        xp.multiply(g, g, out=work)
-        work *= 1 - alpha
-        s += work
-        if group["centered"]:
-            a = self._buffer(p, state, "grad_avg")            # a ← a + (1 − α)·(g − a)
-            xp.subtract(g, a, out=work)
-            work *= 1 - alpha
-            a += work
-            xp.multiply(a, a, out=work)                       # d ← √(s − a²) + ε
-            xp.subtract(s, work, out=work)
-            denominator = xp.sqrt(work, out=work)
-        else:
-            denominator = xp.sqrt(s, out=work)                # d ← √s + ε
-        denominator += eps
-
-        if momentum > 0:
-            b = self._buffer(p, state, "momentum_buffer")     # b ← μ·b + g/d
-            b *= momentum
-            b += xp.divide(g, denominator, out=work)
-            update = xp.multiply(b, -lr, out=work)            # θ ← θ − lr·b
-        else:
-            update = xp.divide(g, denominator, out=work)      # θ ← θ − lr·g/d
-            update *= -lr
-        p.array += update
+        a = self._buffer(p, state, "grad_avg") if group["centered"] else None
+        b = self._buffer(p, state, "momentum_buffer") if group["momentum"] > 0 else None
+        # the whole rule above in one pass over θ, ∇ and the state (array operations off the cpu)
+        kernels.rmsprop_step(p.device.xp, p.array, grad, s, a, b, lr=group["lr"],
+                             alpha=group["alpha"], eps=group["eps"],
+                             weight_decay=group["weight_decay"], momentum=group["momentum"],
+                             maximize=group["maximize"])

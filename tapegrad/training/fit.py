@@ -23,8 +23,6 @@ import contextlib
 import sys
 import time
 
-from tqdm import tqdm
-
 from ..autograd.grad_mode import no_grad
 from ..autograd.ops.shape import cat
 from ..autograd.tensor import Tensor
@@ -139,6 +137,7 @@ def _progress_bar(progress, desc, total):
     instead of 10 times a second, so a log gets a few lines per epoch, not thousands."""
     stream = sys.stderr
     interactive = hasattr(stream, "isatty") and stream.isatty()
+    from tqdm import tqdm   # loaded on first use: `import tapegrad` stays quick
     return tqdm(desc=desc, total=total, unit="batch", disable=not progress,
                 leave=True, file=stream, mininterval=0.1 if interactive else 10.0,
                 dynamic_ncols=interactive)

@@ -185,3 +185,19 @@ def test_format_and_type_match_pytorch():
                  lambda lib: lib.tensor([True]), lambda lib: lib.zeros(2, dtype=lib.float16)):
         assert make(tg).type() == make(torch).type()
     assert "{:.3f}".format(tg.tensor(1.23456)) == "{:.3f}".format(torch.tensor(1.23456))
+
+
+def test_a_tensor_and_a_parameter_pickle_after_backward_as_leaves_with_their_grads():
+    import pickle
+    parameter = tg.nn.Parameter(tg.tensor([1.0, 2.0]))
+    (parameter * 3).sum().backward()
+    copy = pickle.loads(pickle.dumps(parameter))
+    assert type(copy) is tg.nn.Parameter and copy.is_leaf and copy.requires_grad
+    assert copy.tolist() == [1.0, 2.0] and copy.grad.tolist() == [3.0, 3.0]
+    result = pickle.loads(pickle.dumps(parameter.exp()))   # a result: a leaf, as in PyTorch
+    assert result.is_leaf and result.requires_grad and result.grad_fn is None
+
+
+def test_pytorchs_device_questions_have_answers():
+    x = tg.zeros(2)
+    assert x.is_cpu and not x.is_cuda and not x.is_xpu and not x.is_mps

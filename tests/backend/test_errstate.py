@@ -52,3 +52,25 @@ def test_a_gpu_backend_gets_a_context_that_does_nothing():
         is_gpu = True
     with quiet(GPUNamespace()):
         pass
+
+
+def test_tapegrads_operations_compute_inf_and_nan_without_warnings_but_numpy_still_warns():
+    # In a script of its own, as a user runs one (pytest would reset the warning filters
+    # that importing tapegrad installs when its collection ends).
+    import subprocess
+    import sys
+    script = """
+import warnings
+import numpy as np
+import tapegrad as tg
+infinity = tg.tensor([float("inf")])
+infinity - infinity, tg.tensor([0.0]) * infinity, tg.tensor([1e38]) * 10
+print("tapegrad done", flush=True)
+np.array([1.0]) / 0
+"""
+    result = subprocess.run([sys.executable, "-W", "default", "-c", script], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "tapegrad done" in result.stdout
+    warnings_seen = [line for line in result.stderr.splitlines() if "RuntimeWarning" in line]
+    assert len(warnings_seen) == 1 and "divide by zero" in warnings_seen[0], result.stderr

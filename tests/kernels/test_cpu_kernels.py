@@ -312,3 +312,28 @@ def test_add_scaled_of_strided_or_integer_arrays_takes_the_numpy_path():
     counts = np.zeros(3, dtype=np.int64)
     kernels.add_scaled(xp, counts, np.array([1, 2, 3]), 2)
     np.testing.assert_array_equal(counts, [2, 4, 6])
+
+
+def test_scratch_buffers_of_one_purpose_share_the_largest_allocation():
+    workspace.clear()
+    small = workspace.scratch(xp, "test-scratch", (3, 4), np.float32)
+    large = workspace.scratch(xp, "test-scratch", (5, 6), np.float32)   # grows: a new buffer
+    again = workspace.scratch(xp, "test-scratch", (2, 7), np.float32)   # fits: a view of it
+    other = workspace.scratch(xp, "test-scratch", (3, 4), np.float64)   # another dtype
+    assert small.shape == (3, 4) and large.shape == (5, 6) and again.shape == (2, 7)
+    assert again.flags.c_contiguous and np.shares_memory(again, large)
+    assert not np.shares_memory(small, large) and not np.shares_memory(other, large)
+    assert workspace._total_bytes == 30 * 4 + 12 * 8   # the outgrown buffer was let go
+    workspace.clear()
+
+
+def test_convolutions_of_different_sizes_keep_one_product_buffer_between_them():
+    workspace.clear()
+    for size in (12, 6):
+        window = Window((size, size), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1))
+        x = rng.standard_normal((2, 3, size, size)).astype(np.float32)
+        kernels.conv_forward(xp, x, rng.standard_normal((4, 3, 3, 3)).astype(np.float32), None,
+                             window)
+    products = [key for key in workspace._buffers if "conv-product" in str(key[2])]
+    assert len(products) == 1
+    workspace.clear()

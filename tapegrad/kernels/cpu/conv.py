@@ -80,7 +80,7 @@ def forward(xp, x, weight, bias, window, stamp=None):
     y = xp.empty((batch, out_channels, ho, wo), x.dtype)
     if layout == "merged":
         shape = (groups, out_channels // groups, batch * ho * width)
-        product = workspace.get(xp, ("conv-product", layout), shape, x.dtype)
+        product = workspace.scratch(xp, "conv-product", shape, x.dtype)
         xp.matmul(w, columns.reshape(groups, k, batch * ho * width), out=product)
         result = product.reshape(out_channels, batch, ho, width)[..., :wo].transpose(1, 0, 2, 3)
     elif width == wo:   # batched and exact: the GEMM writes straight into y
@@ -89,7 +89,7 @@ def forward(xp, x, weight, bias, window, stamp=None):
         result = y
     else:
         shape = (batch, groups, out_channels // groups, ho * width)
-        product = workspace.get(xp, ("conv-product", layout), shape, x.dtype)
+        product = workspace.scratch(xp, "conv-product", shape, x.dtype)
         xp.matmul(w, columns.reshape(batch, groups, k, ho * width), out=product)
         result = product.reshape(batch, out_channels, ho, width)[..., :wo]
     if bias is not None:
@@ -136,14 +136,14 @@ def input_grad(xp, grad, weight, window, grad_stamp=None):
     dy = _grad_matrix(xp, grad, window, layout, grad_stamp)
     w_t = weight.reshape(groups, out_channels // groups, k).transpose(0, 2, 1)
     if layout == "merged":
-        dcolumns = workspace.get(xp, ("conv-dcolumns", layout), (groups, k, batch * ho * width),
-                                 grad.dtype)
+        dcolumns = workspace.scratch(xp, "conv-dcolumns", (groups, k, batch * ho * width),
+                                     grad.dtype)
         xp.matmul(w_t, dy.reshape(groups, out_channels // groups, batch * ho * width),
                   out=dcolumns)
         columns = dcolumns.reshape((channels,) + window.kernel + (batch, ho, width))
     else:
-        dcolumns = workspace.get(xp, ("conv-dcolumns", layout), (batch, groups, k, ho * width),
-                                 grad.dtype)
+        dcolumns = workspace.scratch(xp, "conv-dcolumns", (batch, groups, k, ho * width),
+                                     grad.dtype)
         xp.matmul(w_t, dy.reshape(batch, groups, out_channels // groups, ho * width),
                   out=dcolumns)
         columns = dcolumns.reshape((batch, channels) + window.kernel + (ho, width))
@@ -166,7 +166,8 @@ def _col2im_flat(xp, columns, layout, batch, channels, window):
     plane_shape = columns.shape[:4] + (ho * wp,)
     padding = top or bottom or left or right
     if padding:
-        image = workspace.get(xp, "conv-dx-padded", (batch, channels, hp * wp), columns.dtype)
+        image = workspace.scratch(xp, "conv-dx-padded", (batch, channels, hp * wp),
+                                  columns.dtype)
         image.fill(0)
     else:   # the padded image is the result itself
         image = xp.zeros((batch, channels, hp * wp), columns.dtype)

@@ -13,6 +13,10 @@ Rules that keep this safe:
   write the same region of it (the region is part of the purpose), so the rest keeps
   the fill for good (the zero border of a padded image, the zero columns of a gradient);
 * a buffer belongs to one device (its key names the device, see ``_key``);
+* a *scratch* buffer (``scratch``) lives only inside one kernel call: its contents are
+  garbage and its purpose has one allocation, the largest asked for so far, which every
+  shape views. The convolutions of a network then share one product buffer instead of
+  keeping one per layer (a CIFAR-style CNN's step held 20 MiB less);
 * a buffer can carry an *owner* stamp: the forward pass of a convolution stamps the
   im2col matrix it filled, and its backward reuses the matrix only if the stamp is
   still its own (no other convolution of the same shape wrote there in between).
@@ -49,11 +53,39 @@ def get(xp, purpose, shape, dtype, fill=None):
     array = xp.empty(shape, dtype) if fill is None else xp.full(shape, fill, dtype)
     _buffers[key] = array
     _total_bytes += array.nbytes
+    _evict()
+    return array
+
+
+def scratch(xp, purpose, shape, dtype):
+    """A C-contiguous scratch array of ``shape`` and ``dtype`` for use within one kernel call:
+    a view of the one buffer kept for ``purpose`` (grown when too small). Its contents are
+    garbage, and the next ``scratch`` request of the same purpose overwrites them."""
+    global _total_bytes
+    size = 1
+    for n in shape:
+        size *= n
+    key = _key(xp, ("scratch", purpose), (), dtype)
+    flat = _buffers.get(key)
+    if flat is not None and flat.size >= size:
+        _buffers.move_to_end(key)
+    else:
+        if flat is not None:
+            del _buffers[key]
+            _total_bytes -= flat.nbytes
+        flat = _buffers[key] = xp.empty(size, dtype)
+        _total_bytes += flat.nbytes
+        _evict()
+    return flat[:size].reshape(shape)
+
+
+def _evict():
+    """Drop the least recently used buffers while the total is over _MAX_BYTES."""
+    global _total_bytes
     while _total_bytes > _MAX_BYTES and len(_buffers) > 1:
         old_key, old = _buffers.popitem(last=False)
         _owners.pop(old_key, None)
         _total_bytes -= old.nbytes
-    return array
 
 
 def stamp(xp, purpose, shape, dtype, owner):

@@ -1,0 +1,33 @@
+"""benchmarks/models.py runs end to end (tiny sizes, one round, tapegrad only): every model
+of its table builds and trains, and the memory and start-up children report. The numbers
+themselves are measured by hand, never in tests."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "models.py"
+
+
+def run(tmp_path, *arguments):
+    out = tmp_path / "results.json"
+    subprocess.run([sys.executable, str(SCRIPT), "--smoke", "--no-torch", "--json", str(out),
+                    *arguments], check=True, capture_output=True, text=True,
+                   env=os.environ.copy(), timeout=300)
+    return json.loads(out.read_text())
+
+
+def test_every_model_trains_in_the_timing_run(tmp_path):
+    results = run(tmp_path, "--threads", "1", "--skip", "memory,startup")
+    rows = results["time"]["1"]["workloads"]
+    assert list(rows) == ["mlp128", "mlp16", "lenet", "conv", "rnn", "lstm", "cifar", "resnet",
+                          "lstm_lm", "transformer", "mlp_adam"]
+    assert all(row["ms"]["tapegrad"] > 0 for row in rows.values())
+
+
+def test_memory_and_start_up_are_measured_in_their_own_processes(tmp_path):
+    results = run(tmp_path, "--workloads", "cifar", "--skip", "time")
+    assert results["memory"]["cifar"]["tapegrad"]["peak_mib"] > 0
+    startup = results["startup"]["tapegrad"]
+    assert startup["import_s"] > 0 and startup["first_step_s"] > 0
