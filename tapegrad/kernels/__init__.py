@@ -112,7 +112,9 @@ def add_at(xp, out, axis, index, src):
 def relu_gradient(xp, grad, output):
     """grad where output > 0 (or NaN), else 0 — also where grad is ±inf (a fresh array)."""
     if (xp.numba_cpu and grad.shape == output.shape and grad.dtype.kind == "f"
-            and grad.flags.c_contiguous and output.flags.c_contiguous):
+            and grad.dtype.itemsize >= 4 and output.dtype.kind in "fiu"   # numba: no float16
+            and output.dtype.itemsize >= 4 and grad.flags.c_contiguous
+            and output.flags.c_contiguous):
         out = xp.empty(grad.shape, dtype=grad.dtype)
         _relu_gradient(grad, output, out)
         return out

@@ -241,3 +241,14 @@ def test_an_asked_for_integer_dtype_is_kept_by_cumsum_and_prod():
 def test_in_place_subtraction_of_bools_is_refused_like_the_operator():
     with pytest.raises(RuntimeError, match="bool"):
         tg.tensor([True]).sub_(tg.tensor([True]))
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("shape", [(0,), (3, 0, 2), (), (5, 7)])
+def test_relu_backward_in_every_float_dtype_and_odd_shape(dtype, shape):
+    values = np.random.default_rng(4).standard_normal(shape).astype(dtype)
+    x = tg.tensor(values, requires_grad=True)
+    g = np.random.default_rng(5).standard_normal(shape).astype(dtype)
+    x.relu().backward(tg.tensor(g))
+    assert x.grad.dtype is getattr(tg, dtype)
+    assert np.array_equal(x.grad.numpy(), np.where(values > 0, g, 0))
