@@ -60,10 +60,13 @@ def max_pool_forward(xp, x, window, out, indices):
 
 
 def scatter_add_last(xp, out, indices, values):
-    """out[n, c, indices[n, c, k]] += values[n, c, k] (out is (B, C, M), C-contiguous)."""
+    """out[n, c, indices[n, c, k]] += values[n, c, k] (out is (B, C, M), C-contiguous); an
+    index of -1 (a max-pool window of padding alone) adds nothing."""
     batch, channels, size = out.shape
     base = (xp.arange(batch * channels) * size).reshape(batch, channels, 1)
-    flat = (indices + base).ravel()
+    nowhere = indices < 0
+    values = xp.where(nowhere, xp.zeros((), dtype=values.dtype), values)
+    flat = (xp.where(nowhere, 0, indices) + base).ravel()
     if xp.is_gpu:   # atomic additions in out's own dtype
         xp.add_at(out.reshape(-1), flat, values.ravel())
         return out

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import tapegrad as tg
+import tapegrad.nn.functional as F
 from tapegrad.autograd.ops import pooling as P
 
 from ..support import Case, leaf, noncontiguous
@@ -302,3 +303,23 @@ def test_an_empty_batch_pools_to_an_empty_result():
         assert y.shape[0] == 0
         y.sum().backward()
     assert tuple(x.grad.shape) == (0, 3, 6, 6)
+
+
+@pytest.mark.parametrize("pool, shape", [(F.max_pool1d, (1, 1, 1)), (F.max_pool2d, (1, 1, 1, 1))])
+def test_a_window_of_padding_alone_is_minus_infinity_and_takes_no_gradient(pool, shape):
+    # Kernel 2 dilated by 2 over a padded image of one value: both taps land on padding.
+    # (Its position used to be read and written out of bounds.)
+    x = tg.zeros(*shape, requires_grad=True)
+    values, indices = pool(x, 2, padding=1, dilation=2, return_indices=True)
+    assert values.flatten().tolist() == [float("-inf")] and indices.flatten().tolist() == [-1]
+    values.clamp(min=-1).sum().backward()
+    assert x.grad.flatten().tolist() == [0.0]
+
+
+def test_the_array_scatter_of_max_pooling_sends_index_minus_one_nowhere():
+    from tapegrad.backend import CPU
+    from tapegrad.kernels.generic import scatter_add_last
+    out = np.zeros((1, 2, 3), np.float32)
+    scatter_add_last(CPU.xp, out, np.array([[[-1, 2]], [[0, -1]]]).reshape(1, 2, 2),
+                     np.ones((1, 2, 2), np.float32))
+    assert out.tolist() == [[[0, 0, 1], [1, 0, 0]]]

@@ -69,6 +69,7 @@ POOL_CASES = {
     "ceil mode (bottom/right padding grown)": Window((5, 5), (2, 2), (2, 2), (1, 1), (0, 1, 0, 1)),
     "overlapping windows": Window((5, 6), (3, 3), (1, 1), (1, 1), (0, 0, 0, 0)),
     "height 1 (max_pool1d)": Window((1, 7), (1, 3), (1, 2), (1, 1), (0, 0, 1, 1)),
+    "windows of padding alone": Window((1, 1), (2, 2), (1, 1), (2, 2), (1, 1, 1, 1)),
 }
 
 FOLD_WINDOWS = {

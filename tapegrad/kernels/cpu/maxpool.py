@@ -7,7 +7,8 @@ so the gradients are added, never overwritten.
 
 Rule for ties and NaN (PyTorch's CPU kernel): a value replaces the running maximum if
 it is strictly greater or is NaN, so the first of equal maxima wins and a NaN wins.
-Padding never wins: positions outside the image are skipped. Testing for NaN at every
+Padding never wins: positions outside the image are skipped, and a window of padding
+alone (dilated taps can step over a small image) gives -inf at index -1. Testing for NaN at every
 value triples the time (the branch defeats the compiler), so the loop only counts NaNs
 without branching and redoes the rare window that had one.
 """
@@ -36,6 +37,12 @@ def max_pool_forward(x, out, indices, kh, kw, stride_h, stride_w, dilation_h, di
                     col0 = q * stride_w - left
                     j_start = 0 if col0 >= 0 else (dilation_w - 1 - col0) // dilation_w
                     j_stop = min(kw, (width - 1 - col0) // dilation_w + 1)
+                    if i_start >= i_stop or j_start >= j_stop:
+                        # a window of padding alone (dilated taps stepping over the image):
+                        # -inf, as in PyTorch, and no position for the gradient to go to
+                        out[n, c, p, q] = -math.inf
+                        indices[n, c, p, q] = -1
+                        continue
                     row, col = row0 + i_start * dilation_h, col0 + j_start * dilation_w
                     best = plane[row, col]
                     where = row * width + col
@@ -112,12 +119,14 @@ def _window_max_with_nan(plane, row0, col0, i_start, i_stop, j_start, j_stop, di
 @njit(cache=True, nogil=True)
 def max_pool_scatter(grad, indices, out):
     """out[n, c, indices[n, c, k]] += grad[n, c, k]; grad and indices are (B, C, L), out is
-    (B, C, H·W)."""
+    (B, C, H·W). An index of -1 (a window of padding alone) sends its gradient nowhere."""
     batch, channels, length = grad.shape
     for n in range(batch):
         for c in range(channels):
             for k in range(length):
-                out[n, c, indices[n, c, k]] += grad[n, c, k]
+                index = indices[n, c, k]
+                if index >= 0:
+                    out[n, c, index] += grad[n, c, k]
     return out
 
 

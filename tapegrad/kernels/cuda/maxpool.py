@@ -25,6 +25,8 @@ overwrite each other: one thread per output gradient adds it with ``cuda.atomic.
 atomics, the order of the additions to one position, and so the last bits of a sum of
 several, can differ from run to run.)
 """
+import math
+
 from numba import cuda
 
 from .launch import launch
@@ -48,6 +50,11 @@ def max_pool_kernel(x, out, indices, store_index, kh, kw, sh, sw, dh, dw, top, l
         i_stop = min(kh, (height - 1 - row0) // dh + 1)
         j_start = 0 if col0 >= 0 else (dw - 1 - col0) // dw
         j_stop = min(kw, (width - 1 - col0) // dw + 1)
+        if i_start >= i_stop or j_start >= j_stop:   # padding alone: -inf, nowhere to go
+            out[n, c, p, q] = -math.inf
+            if store_index:
+                indices[n, c, p, q] = -1
+            continue
         row = row0 + i_start * dh
         col = col0 + j_start * dw
         best = x[n, c, row, col]
@@ -74,7 +81,9 @@ def max_unpool_add_kernel(grad, indices, out):
         k = t % length
         c = (t // length) % channels
         n = t // (length * channels)
-        cuda.atomic.add(out, (n, c, indices[n, c, k]), grad[n, c, k])
+        index = indices[n, c, k]
+        if index >= 0:   # -1: a window of padding alone
+            cuda.atomic.add(out, (n, c, index), grad[n, c, k])
 
 
 def _pool(xp, x, window, out, indices, store_index):
