@@ -307,12 +307,21 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
             run.chain = chains[name]
             run.chain_values.append((step, chains[name]))
         shape, dtype = tuple(chains["tapegrad"].shape), TAPEGRAD.dtype_name(chains["tapegrad"])
-    if use_torch and not findings:
+    if use_torch and not findings and not _torch_backward_corrupts_memory(program):
         findings.extend(_compare_gradients(program, runs))
     if check_invariants and not any(f.kind == "raw-error" for f in findings):
         findings.extend(_float_dtypes(program))
         findings.extend(_gradcheck(program))
     return findings, program
+
+
+def _torch_backward_corrupts_memory(program):
+    """PyTorch 2.13's max pooling gives a window of padding alone (dilated taps stepping over
+    a small image) an index past the image, and its backward then writes there: the heap
+    is corrupted and the process dies later, somewhere else. Its backward is not run then
+    (tapegrad's forward is still compared; tests/autograd/test_pooling.py covers its own)."""
+    return any(step.entry.name.startswith("max_pool") and step.kwargs.get("padding", 0)
+               and step.kwargs.get("dilation", 1) != 1 for step in program.steps)
 
 
 def _layouts(program):
