@@ -10,6 +10,7 @@ launch instead.
 """
 import os
 import sys
+import time
 
 INSTALL_HINT = ('tapegrad.distributed needs MPI: pip install "tapegrad[distributed]" (it brings '
                 'mpi4py and the mpich wheel, with an mpiexec that works on any Linux machine, no '
@@ -119,6 +120,9 @@ def _abort_the_job(kind, error, traceback):
     would wait forever in their next collective)."""
     sys.__excepthook__(kind, error, traceback)
     print(f"[rank {_World.rank}] ending every process of the job", file=sys.stderr, flush=True)
+    # mpiexec forwards our output through a pipe and drops what it has not read when the job
+    # is aborted: give it a moment, or the error itself may never reach the user.
+    time.sleep(0.5)
     _World.mpi.Abort(1)
 
 
