@@ -576,3 +576,9 @@ def test_more_binary_math_matches_pytorch_with_gradients(name):
         results.append([z.detach().numpy(), x.grad.numpy(), y.grad.numpy()])
     for ours, theirs in zip(*results):
         np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15)
+
+
+def test_bit_shifts_of_floating_tensors_are_refused_by_name():
+    with pytest.raises(TypeError, match="bitwise_left_shift: expects integer tensors"):
+        tg.bitwise_left_shift(tg.randn(3), 1)
+    assert tg.bitwise_right_shift(tg.tensor([4, 8]), 1).tolist() == [2, 4]

@@ -86,3 +86,15 @@ def test_refilling_a_result_gives_its_history_zero_gradient():
     y.normal_()
     (y * 5).sum().backward()
     assert a.grad.tolist() == [0.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("misuse, message", [
+    (lambda: tg.zeros(3).bernoulli_(tg.rand(4)), r"p of shape \(4,\) cannot be broadcast"),
+    (lambda: tg.zeros(3).bernoulli_(2.0), r"p must be in \[0, 1\], got 2.0"),
+    (lambda: tg.zeros(3).exponential_(-1.0), "lambd must be greater than 0"),
+    (lambda: tg.zeros(3).normal_(0.0, -1.0), "std must be at least 0"),
+    (lambda: tg.multinomial(tg.ones(3), 2.5), "num_samples must be an int"),
+], ids=["bernoulli shape", "bernoulli p", "exponential rate", "normal std", "multinomial count"])
+def test_bad_parameters_of_the_samplers_are_refused_by_name(misuse, message):
+    with pytest.raises((RuntimeError, TypeError), match=message):
+        misuse()

@@ -131,3 +131,9 @@ def test_values_and_gradients_match_pytorch(name):
         results.append((y.detach().numpy(), x.grad.numpy()))
     np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-9)
     np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-8)
+
+
+def test_mvlgamma_refuses_a_dimension_below_one_or_not_whole():
+    for p in (0, 1.5):
+        with pytest.raises(RuntimeError, match="p must be an integer of at least 1"):
+            tg.mvlgamma(tg.tensor([3.0, 4.0]), p)

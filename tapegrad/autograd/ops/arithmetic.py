@@ -619,12 +619,24 @@ def logical_xor(input, other):
 
 @operation(function=True, method=True, differentiable=False)
 def bitwise_left_shift(input, other):
+    _require_integers("bitwise_left_shift", input, other)
     return _compare("bitwise_left_shift", input.device.xp.bitwise_left_shift, input, other)
 
 
 @operation(function=True, method=True, differentiable=False)
 def bitwise_right_shift(input, other):
+    _require_integers("bitwise_right_shift", input, other)
     return _compare("bitwise_right_shift", input.device.xp.bitwise_right_shift, input, other)
+
+
+def _require_integers(op, *operands):
+    """Bit shifts are defined for integer tensors only (as in PyTorch)."""
+    for value in operands:
+        kind = getattr(value, "dtype", None)
+        if (kind is not None and (kind.is_floating_point or kind.name == "bool")) or \
+                isinstance(value, float):
+            raise TypeError(f"{op}: expects integer tensors, got "
+                            f"{kind if kind is not None else type(value).__name__}")
 
 
 @operation(function=True, method=True, differentiable=False)

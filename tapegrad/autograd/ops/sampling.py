@@ -36,6 +36,8 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
     totals = weights.sum(axis=1, keepdims=True)
     if bool((totals <= 0).any()):
         raise RuntimeError("multinomial: every row of weights must have a positive sum")
+    if isinstance(num_samples, bool) or not isinstance(num_samples, int):
+        raise TypeError(f"multinomial: num_samples must be an int, got {num_samples!r}")
     if num_samples <= 0:
         raise RuntimeError(f"multinomial: num_samples must be positive, got {num_samples}")
     if not replacement and num_samples > categories:
@@ -54,6 +56,13 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
         drawn = xp.argsort(-with_weight, axis=1)[:, :num_samples]
     drawn = drawn.astype(dtypes.int64.numpy)
     return wrap(drawn.reshape(input.shape[:-1] + (num_samples,)), input.device)
+
+
+def _broadcasts_to(shape, target):
+    """Whether an array of ``shape`` can be broadcast to ``target`` (without growing it)."""
+    if len(shape) > len(target):
+        return False
+    return all(a in (1, b) for a, b in zip(reversed(shape), reversed(target)))
 
 
 def _refill(target, op, draw):
@@ -75,6 +84,8 @@ def _draw_dtype(dtype):
 @operation(method=True, composite=True)
 def normal_(input, mean=0.0, std=1.0, *, generator=None):
     """x ← samples of N(mean, std²)"""
+    if not std >= 0:
+        raise RuntimeError(f"normal_: std must be at least 0, got {std}")
     rng = rng_for(input.device, generator)
     return _refill(input, "normal", lambda shape, dtype: rng.standard_normal(
         shape, dtype=_draw_dtype(dtype)) * std + mean)
@@ -91,6 +102,8 @@ def uniform_(input, from_=0.0, to=1.0, *, generator=None):
 @operation(method=True, composite=True)
 def exponential_(input, lambd=1.0, *, generator=None):
     """x ← samples of the exponential distribution with rate λ (mean 1/λ)"""
+    if not lambd > 0:
+        raise RuntimeError(f"exponential_: lambd must be greater than 0, got {lambd}")
     rng = rng_for(input.device, generator)
     return _refill(input, "exponential", lambda shape, dtype: rng.standard_exponential(
         shape, dtype=_draw_dtype(dtype)) / lambd)
@@ -99,6 +112,16 @@ def exponential_(input, lambd=1.0, *, generator=None):
 @operation(method=True, composite=True)
 def bernoulli_(input, p=0.5, *, generator=None):
     """x ← 1 with probability p, else 0 (p a number or a tensor broadcast to x)"""
+    if isinstance(p, Tensor):
+        if not _broadcasts_to(tuple(p.shape), tuple(input.shape)):
+            raise RuntimeError(f"bernoulli_: p of shape {tuple(p.shape)} cannot be broadcast to "
+                               f"the tensor's shape {tuple(input.shape)}")
+        in_range = bool(((p.array >= 0) & (p.array <= 1)).all())
+    else:
+        in_range = 0 <= p <= 1
+    if not in_range:
+        raise RuntimeError(f"bernoulli_: p must be in [0, 1], got "
+                           f"{'a tensor with values outside' if isinstance(p, Tensor) else p}")
     rng = rng_for(input.device, generator)
     probability = p.array if isinstance(p, Tensor) else p
     return _refill(input, "bernoulli", lambda shape, dtype: rng.random(shape) < probability)
