@@ -101,8 +101,20 @@ class DataLoader:
                 yield convert(self.dataset[i])
             return
         fetch = self._fetcher()
+        if getattr(fetch, "__func__", None) is not DataLoader._fetch_each and \
+                type(self.batch_sampler) is BatchSampler and \
+                hasattr(self.batch_sampler.sampler, "index_arrays"):
+            # The default samplers: cut batches from int64 arrays rather than lists of ints
+            batch_sampler = self.batch_sampler
+            for indices in _batches_of(batch_sampler.sampler.index_arrays(),
+                                       batch_sampler.batch_size, batch_sampler.drop_last):
+                yield fetch(indices)
+            return
         for indices in self.batch_sampler:
             yield fetch(indices)
+
+    def _fetch_each(self, indices):
+        return (self.collate_fn or default_collate)([self.dataset[i] for i in indices])
 
     def _fetcher(self):
         """A function from a list of indices to a batch: the fast path when it is allowed."""
@@ -110,8 +122,7 @@ class DataLoader:
             get_batch = getattr(self.dataset, "get_batch", None)
             if get_batch is not None:
                 return lambda indices: self._batch_at(indices, get_batch)
-        collate = self.collate_fn or default_collate
-        return lambda indices: collate([self.dataset[i] for i in indices])
+        return self._fetch_each
 
     def _batch_at(self, indices, get_batch):
         """``get_batch`` at integer indices; other keys (a custom sampler's) go one by one."""
@@ -119,6 +130,18 @@ class DataLoader:
         if array.dtype.kind not in "iu" or array.ndim != 1:
             return default_collate([self.dataset[i] for i in indices])
         return get_batch(array.astype(np.int64, copy=False))
+
+
+def _batches_of(blocks, batch_size, drop_last):
+    """Consecutive slices of ``batch_size`` indices across a stream of int64 arrays."""
+    pending = np.empty(0, dtype=np.int64)
+    for block in blocks:
+        pending = np.concatenate([pending, block]) if pending.size else block
+        while pending.size >= batch_size:
+            yield pending[:batch_size]
+            pending = pending[batch_size:]
+    if pending.size and not drop_last:
+        yield pending
 
 
 __all__ = ["DataLoader"]

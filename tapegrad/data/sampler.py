@@ -47,6 +47,10 @@ class SequentialSampler(Sampler[int]):
     def __iter__(self):
         return iter(range(len(self.data_source)))
 
+    def index_arrays(self):
+        """The same indices as int64 arrays (the DataLoader's fast path slices them)."""
+        yield np.arange(len(self.data_source), dtype=np.int64)
+
     def __len__(self):
         return len(self.data_source)
 
@@ -79,6 +83,12 @@ class RandomSampler(Sampler[int]):
         return self._num_samples
 
     def __iter__(self):
+        for block in self.index_arrays():
+            yield from block.tolist()
+
+    def index_arrays(self):
+        """The indices, drawn block by block as int64 arrays (the DataLoader's fast path
+        slices them; iterating the sampler yields them one by one)."""
         n = len(self.data_source)
         if n == 0:
             raise ValueError(f"RandomSampler: the data source is empty, so there is nothing to "
@@ -91,13 +101,12 @@ class RandomSampler(Sampler[int]):
         if self.replacement:
             # In blocks of 32, so a long stream is not drawn all at once (as PyTorch).
             for _ in range(self.num_samples // 32):
-                yield from creation.randint(0, n, (32,), generator=generator).tolist()
-            yield from creation.randint(0, n, (self.num_samples % 32,),
-                                        generator=generator).tolist()
+                yield creation.randint(0, n, (32,), generator=generator).numpy()
+            yield creation.randint(0, n, (self.num_samples % 32,), generator=generator).numpy()
         else:
             for _ in range(self.num_samples // n):
-                yield from creation.randperm(n, generator=generator).tolist()
-            yield from creation.randperm(n, generator=generator).tolist()[:self.num_samples % n]
+                yield creation.randperm(n, generator=generator).numpy()
+            yield creation.randperm(n, generator=generator).numpy()[:self.num_samples % n]
 
     def __len__(self):
         return self.num_samples

@@ -174,3 +174,19 @@ def test_tensors_that_require_grad_keep_their_tape_in_batches():
     inputs, = next(iter(DataLoader(TensorDataset(w), batch_size=2)))
     inputs.sum().backward()
     assert w.grad.tolist() == [[1, 1], [1, 1], [0, 0], [0, 0]]
+
+
+@pytest.mark.parametrize("shuffle, drop_last", [(False, False), (True, False), (True, True)])
+def test_the_fast_batches_are_the_batches_the_samplers_yield_one_index_at_a_time(shuffle,
+                                                                                 drop_last):
+    # The default samplers hand the DataLoader int64 arrays; the batches must be the ones
+    # cutting their index-by-index stream gives, from the same draws.
+    data = tg.data.TensorDataset(tg.arange(70))
+    tg.manual_seed(3)
+    fast = [batch[0].tolist() for batch in tg.data.DataLoader(data, batch_size=16,
+                                                              shuffle=shuffle,
+                                                              drop_last=drop_last)]
+    tg.manual_seed(3)
+    sampler = (tg.data.RandomSampler(data) if shuffle else tg.data.SequentialSampler(data))
+    one_by_one = list(tg.data.BatchSampler(sampler, 16, drop_last))
+    assert fast == one_by_one
