@@ -68,6 +68,10 @@ def make_grid(tensor, nrow=8, padding=2, normalize=False, value_range=None, scal
     comes back without padding, as torchvision returns it. Gray images become RGB.
     """
     batch = _as_batch(tensor)
+    if batch.shape[0] == 0:
+        raise ValueError("make_grid: there are no images to tile (the batch is empty)")
+    if isinstance(nrow, bool) or not isinstance(nrow, int) or nrow < 1:
+        raise ValueError(f"make_grid: nrow must be a positive int, got {nrow!r}")
     if normalize:
         batch = _rescaled(batch, value_range, scale_each)
     if batch.shape[0] == 1:

@@ -147,3 +147,10 @@ def test_matches_torchvision_when_it_is_installed():
                    {"normalize": True, "scale_each": True}):
         np.testing.assert_allclose(make_grid(tg.tensor(x), **kwargs).numpy(),
                                    theirs(torch.from_numpy(x), **kwargs).numpy(), atol=1e-6)
+
+
+def test_make_grid_refuses_an_empty_batch_and_a_row_of_no_images():
+    with pytest.raises(ValueError, match="no images to tile"):
+        make_grid(tg.zeros(0, 3, 4, 4))
+    with pytest.raises(ValueError, match="nrow must be a positive int, got 0"):
+        make_grid(tg.zeros(5, 3, 4, 4), nrow=0)
