@@ -7,21 +7,9 @@ array keeps its own dtype, so a float64 array becomes a float64 tensor, as in Py
 import operator
 
 from . import backend, dtypes
+from .autograd.ops.factories import shape_from_sizes
 from .autograd.tensor import Tensor, array_from_data, legacy_array, wrap
 from .random import rng_for
-
-
-def _shape(size, op):
-    """``zeros(2, 3)``, ``zeros((2, 3))`` and ``zeros([2, 3])`` all mean the shape (2, 3)."""
-    if len(size) == 1 and isinstance(size[0], (tuple, list)):
-        size = tuple(size[0])
-    try:
-        shape = tuple(operator.index(s) for s in size)  # 2.5 is refused, not rounded
-    except TypeError:
-        raise TypeError(f"{op}: a size must be integers, got {size!r}") from None
-    if any(s < 0 for s in shape):
-        raise RuntimeError(f"{op}: negative dimension in size {shape}")
-    return shape
 
 
 _default_device = None   # None: the cpu
@@ -80,7 +68,7 @@ def from_numpy(array):
 
 
 def _filled(op, size, fill, dtype, device, requires_grad):
-    shape = _shape(size, op)
+    shape = shape_from_sizes(op, size)
     device = _target(device)
     if dtype is None:
         dtype = dtypes.result_type((), (), (fill,)) if fill is not None else None
@@ -169,7 +157,7 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
 
 
 def _random(op, size, dtype, device, requires_grad, generator, draw):
-    shape = _shape(size, op)
+    shape = shape_from_sizes(op, size)
     dtype = _float_dtype(dtype)
     if not dtype.is_floating_point:
         raise TypeError(f"{op}: dtype must be floating point, got {dtype}")
@@ -214,7 +202,7 @@ def randint(low, high=None, size=None, dtype=None, device=None, generator=None):
         low, high = 0, low
     if high <= low:
         raise RuntimeError(f"randint: high ({high}) must be greater than low ({low})")
-    shape = _shape((size,) if isinstance(size, (tuple, list)) else (size,), "randint")
+    shape = shape_from_sizes("randint", (size,) if isinstance(size, (tuple, list)) else (size,))
     dtype = dtypes.as_dtype(dtype) or dtypes.int64
     device = _target(device)
     array = rng_for(device, generator).integers(low, high, size=shape, dtype=dtypes.int64.numpy)

@@ -12,8 +12,9 @@ from ..tensor import Size, Tensor, array_from_data, wrap
 from .declare import operation
 
 
-def _size(op, size):
-    """``new_zeros(2, 3)``, ``new_zeros((2, 3))`` and ``new_zeros(Size)`` all mean (2, 3)."""
+def shape_from_sizes(op, size):
+    """``zeros(2, 3)``, ``zeros((2, 3))``, ``zeros([2, 3])`` and ``zeros(Size)`` all mean the
+    shape (2, 3): the sizes of every factory, here and in ``tapegrad.creation``."""
     if len(size) == 1 and isinstance(size[0], (tuple, list, Size)):
         size = tuple(size[0])
     try:
@@ -42,7 +43,7 @@ def _made(array, device, requires_grad):
 def new_zeros(input, *size, dtype=None, device=None, requires_grad=False):
     """zeros of ``size``, with input's dtype and device unless given"""
     dtype, device = _like(input, dtype, device)
-    return _made(device.xp.zeros(_size("new_zeros", size), dtype=dtype.numpy), device,
+    return _made(device.xp.zeros(shape_from_sizes("new_zeros", size), dtype=dtype.numpy), device,
                  requires_grad)
 
 
@@ -50,7 +51,7 @@ def new_zeros(input, *size, dtype=None, device=None, requires_grad=False):
 def new_ones(input, *size, dtype=None, device=None, requires_grad=False):
     """ones of ``size``, with input's dtype and device unless given"""
     dtype, device = _like(input, dtype, device)
-    return _made(device.xp.ones(_size("new_ones", size), dtype=dtype.numpy), device,
+    return _made(device.xp.ones(shape_from_sizes("new_ones", size), dtype=dtype.numpy), device,
                  requires_grad)
 
 
@@ -58,7 +59,7 @@ def new_ones(input, *size, dtype=None, device=None, requires_grad=False):
 def new_empty(input, *size, dtype=None, device=None, requires_grad=False):
     """an uninitialised tensor of ``size`` (here: zeros), with input's dtype and device"""
     dtype, device = _like(input, dtype, device)
-    return _made(device.xp.zeros(_size("new_empty", size), dtype=dtype.numpy), device,
+    return _made(device.xp.zeros(shape_from_sizes("new_empty", size), dtype=dtype.numpy), device,
                  requires_grad)
 
 
@@ -66,7 +67,7 @@ def new_empty(input, *size, dtype=None, device=None, requires_grad=False):
 def new_full(input, size, fill_value, *, dtype=None, device=None, requires_grad=False):
     """``fill_value`` everywhere in ``size``, with input's dtype and device unless given"""
     dtype, device = _like(input, dtype, device)
-    return _made(device.xp.full(_size("new_full", (size,)), fill_value, dtype=dtype.numpy),
+    return _made(device.xp.full(shape_from_sizes("new_full", (size,)), fill_value, dtype=dtype.numpy),
                  device, requires_grad)
 
 
