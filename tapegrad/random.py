@@ -72,4 +72,8 @@ def initial_seed():
 
 
 def rng_for(device, generator=None):
+    """The backend generator that draws for ``device``: from ``generator`` or the default."""
+    if generator is not None and not isinstance(generator, Generator):
+        raise TypeError(f"generator must be a tapegrad.Generator (or None), got "
+                        f"{type(generator).__name__} {generator!r}")
     return (generator or default_generator).for_device(device)

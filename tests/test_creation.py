@@ -391,6 +391,8 @@ def test_legacy_constructors_truncate_floats_into_integers_and_name_bad_argument
     assert not isinstance(tg.zeros(2), tg.LongTensor)
     with pytest.raises(TypeError, match="LongTensor"):
         tg.LongTensor(2, -1)
+    with pytest.raises(TypeError, match=r"FloatTensor\(\): data must be a sequence \(got float\)"):
+        tg.FloatTensor(2.5)   # a number is neither data nor a size
 
 
 def test_legacy_constructors_match_pytorch():

@@ -50,6 +50,10 @@ def legacy_array(op, data_or_size, dtype, device):
     """The array of PyTorch's legacy constructors (``Tensor``, ``LongTensor``…), of ``dtype``:
     ``(data,)`` holds the data, ``(2, 3)`` (or a Size) is a (2, 3) array of zeros, ``()`` empty."""
     if len(data_or_size) == 1 and not isinstance(data_or_size[0], (int, Size)):
+        if isinstance(data_or_size[0], (float, complex, bool)):   # a number is not data here
+            raise TypeError(f"{op}(): data must be a sequence (got "
+                            f"{type(data_or_size[0]).__name__}); for a 0-d tensor use "
+                            f"tapegrad.tensor({data_or_size[0]!r})")
         return array_from_data(data_or_size[0], dtype, device)
     size = data_or_size[0] if len(data_or_size) == 1 and isinstance(data_or_size[0], Size) \
         else data_or_size

@@ -131,7 +131,10 @@ def _weights_vector(weights):
     """``weights`` as a 1-d float64 host array (from a tensor, an array or a sequence)."""
     if isinstance(weights, Tensor):
         weights = weights.detach().cpu().numpy()
-    array = np.asarray(weights, dtype=np.float64)
+    try:
+        array = np.asarray(weights, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"weights should be a sequence of numbers, got {weights!r}") from None
     if array.ndim != 1:
         raise ValueError(f"weights should be a 1d sequence but given weights have shape "
                          f"{tuple(array.shape)}")

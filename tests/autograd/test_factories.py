@@ -43,6 +43,9 @@ def test_bad_sizes_are_named():
         tg.ones(1).new_zeros(2.5)
     with pytest.raises(RuntimeError, match="negative"):
         tg.ones(1).new_ones(-1)
+    with pytest.raises(TypeError, match="new_full.*fill_value must be a number.*got str"):
+        tg.ones(1).new_full((2,), "a")
+    assert tg.ones(1).new_full((2,), tg.tensor(3)).tolist() == [3.0, 3.0]   # a 0-d tensor
 
 
 def test_they_match_pytorch():

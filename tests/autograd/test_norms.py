@@ -90,6 +90,8 @@ def test_linalg_norm_picks_vector_or_matrix_from_ord_and_dim():
     assert LA.norm(x[0], ord=math.inf).item() == 4.0
     with pytest.raises(RuntimeError, match="1-d or 2-d"):
         LA.norm(tg.ones(2, 2, 2), ord=1)
+    with pytest.raises(TypeError, match="vector_norm: ord must be a number, got NoneType"):
+        LA.vector_norm(x, None)
 
 
 def test_the_older_norm_takes_p_and_dim():

@@ -378,6 +378,8 @@ def test_nan_to_num_replaces_nan_and_infinities_and_passes_no_gradient_through_t
     assert y.tolist()[2] == np.finfo(np.float32).min
     y.sum().backward()
     assert x.grad.tolist() == [0.0, 0.0, 0.0, 1.0]
+    with pytest.raises(TypeError, match="nan_to_num: nan must be a real number, got str"):
+        x.nan_to_num("a")
 
 
 def test_logit_with_eps_clamps_and_has_zero_gradient_outside():

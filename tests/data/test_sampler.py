@@ -192,6 +192,15 @@ def test_weighted_sampler_arguments_are_checked():
         WeightedRandomSampler([0, 0], 1)
     with pytest.raises(ValueError, match="cannot draw 3 samples without replacement from 2"):
         WeightedRandomSampler([1, 0, 1], 3, replacement=False)
+    with pytest.raises(TypeError, match="weights should be a sequence of numbers, got"):
+        WeightedRandomSampler(["a", "b"], 1)
+
+
+def test_a_generator_that_is_not_a_tapegrad_generator_is_refused_by_name():
+    for sampler in (RandomSampler(range(3), generator=5),
+                    WeightedRandomSampler([1, 2], 2, generator=5)):
+        with pytest.raises(TypeError, match="generator must be a tapegrad.Generator .*got int 5"):
+            list(sampler)
 
 
 # -- BatchSampler ---------------------------------------------------------------------------

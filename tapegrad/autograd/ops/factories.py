@@ -5,6 +5,7 @@ its dtype or device (a model that runs on any device and in any precision). Each
 ``dtype=``, ``device=`` and ``requires_grad=`` to say otherwise. The result is new: no
 gradient flows back to x.
 """
+import numbers
 import operator
 
 from ... import backend, dtypes
@@ -66,6 +67,12 @@ def new_empty(input, *size, dtype=None, device=None, requires_grad=False):
 @operation(method=True, differentiable=False)
 def new_full(input, size, fill_value, *, dtype=None, device=None, requires_grad=False):
     """``fill_value`` everywhere in ``size``, with input's dtype and device unless given"""
+    if not isinstance(fill_value, numbers.Number) and not (isinstance(fill_value, Tensor)
+                                                          and fill_value.ndim == 0):
+        raise TypeError(f"new_full(): fill_value must be a number (or a 0-d tensor), got "
+                        f"{type(fill_value).__name__} {fill_value!r}")
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
     dtype, device = _like(input, dtype, device)
     return _made(device.xp.full(shape_from_sizes("new_full", (size,)), fill_value, dtype=dtype.numpy),
                  device, requires_grad)

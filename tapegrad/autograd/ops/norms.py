@@ -12,6 +12,7 @@ the zero vector is 0, as in PyTorch, instead of 0/0); the others are made of abs
 max/min, whose gradients at ties are shared evenly.
 """
 import math
+import numbers
 
 from ..tape import OUTPUT, record
 from ..tensor import Tensor
@@ -68,6 +69,8 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
     if isinstance(ord, str):
         raise RuntimeError(f"vector_norm: ord must be a number, got {ord!r} (for 'fro' and "
                            f"'nuc' use matrix_norm)")
+    if not isinstance(ord, numbers.Real) or isinstance(ord, bool):
+        raise TypeError(f"vector_norm: ord must be a number, got {type(ord).__name__} {ord!r}")
     if ord == math.inf:
         return amax(x.abs(), () if dim is None else dim, keepdim)
     if ord == -math.inf:

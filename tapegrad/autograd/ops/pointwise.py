@@ -4,6 +4,7 @@ Each function computes f on the backend array, and beside it, `backward` returns
 incoming gradient times f'. The backward uses tensor operations, so it can itself be
 recorded (``create_graph=True``) and differentiated again.
 """
+import numbers
 
 from ... import kernels
 from ..quiet import quiet
@@ -405,6 +406,11 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
     """y = x, with nan, +∞ and -∞ replaced (by default with 0 and the largest and smallest
     finite values of the dtype);  dy/dx = 1 where x is finite, else 0"""
     x = _tensor_input("nan_to_num", input)
+    for name, value in (("nan", nan), ("posinf", posinf), ("neginf", neginf)):
+        if value is not None and (not isinstance(value, numbers.Real) or
+                                  (name == "nan" and isinstance(value, bool))):
+            raise TypeError(f"nan_to_num: {name} must be a real number, got "
+                            f"{type(value).__name__} {value!r}")
     xp = x.device.xp
     a = x.array
     if a.dtype.kind == "f":
