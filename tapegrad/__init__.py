@@ -3,11 +3,11 @@
 ``import tapegrad as tg`` gives PyTorch's names: ``tg.tensor``, ``tg.randn``,
 ``tg.no_grad``, ``tg.exp`` … See README.md for a tour.
 """
-from . import accelerator, autograd, backend, backends, data, dtypes, random, utils
+from . import accelerator, autograd, backend, backends, cuda, data, dtypes, random, utils
 from .autograd import Size, Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .autograd.ops import top_level_functions as _top_level_functions
 from .autograd.tensor import is_tensor
-from .backend import cuda, device
+from .backend import device
 from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like,
                        linspace, ones, ones_like, rand, rand_like, randint, randn, randn_like,
                        randperm, tensor, zeros, zeros_like, set_default_device,

@@ -2,7 +2,7 @@
 
 tapegrad's only accelerator is CUDA (through cupy), so these ask ``tapegrad.cuda``.
 """
-from .backend import cuda
+from . import cuda
 from .backend.device import device
 
 
@@ -23,4 +23,29 @@ def current_accelerator(check_available=False):
     return None
 
 
-__all__ = ["current_accelerator", "device_count", "is_available"]
+def _require_accelerator(what):
+    if not cuda.is_available():
+        raise RuntimeError(f"torch.accelerator.{what}: cannot access an accelerator device when "
+                           f"none is available (tapegrad's accelerator is a CUDA GPU)")
+
+
+def current_device_index():
+    """The index of the current accelerator device (PyTorch raises without one; so does this)."""
+    _require_accelerator("current_device_index")
+    return cuda.current_device()
+
+
+def set_device_index(device):
+    """Make ``device`` (an index, "cuda:1" or a device) the current accelerator device."""
+    _require_accelerator("set_device_index")
+    cuda.set_device(device)
+
+
+def synchronize(device=None):
+    """Wait for every kernel queued on the accelerator to finish."""
+    _require_accelerator("synchronize")
+    cuda.synchronize()
+
+
+__all__ = ["current_accelerator", "current_device_index", "device_count", "is_available",
+           "set_device_index", "synchronize"]

@@ -16,18 +16,30 @@ class Generator:
     def __init__(self, device="cpu"):
         self.device = backend.as_device(device)
         self._seed = DEFAULT_SEED
+        self._device_type_seeds = {}   # a seed one device type was given on its own
         self._bit_generators = {}
 
     def manual_seed(self, seed):
+        self._seed = self._checked(seed)
+        self._device_type_seeds = {}
+        self._bit_generators = {}
+        return self
+
+    def manual_seed_device_type(self, device_type, seed):
+        """Reseed the draws on devices of one type ("cuda") only (``torch.cuda.manual_seed``)."""
+        self._device_type_seeds[device_type] = self._checked(seed)
+        self._bit_generators = {d: rng for d, rng in self._bit_generators.items()
+                                if d.type != device_type}
+
+    @staticmethod
+    def _checked(seed):
         seed = int(seed)
         if not -0x8000_0000_0000_0000 <= seed <= 0xffff_ffff_ffff_ffff:
             raise RuntimeError(f"manual_seed: seed must be within [-0x8000_0000_0000_0000, "
                                f"0xffff_ffff_ffff_ffff], got {seed}")
         if seed < 0:  # PyTorch's rule for negative seeds
             seed = 0xffff_ffff_ffff_ffff + seed
-        self._seed = seed
-        self._bit_generators = {}
-        return self
+        return seed
 
     def seed(self):
         """Reseed from the operating system's entropy and return the new seed."""
@@ -42,7 +54,8 @@ class Generator:
         device = backend.as_device(device)
         rng = self._bit_generators.get(device)
         if rng is None:
-            rng = self._bit_generators[device] = new_bit_generator(device, self._seed)
+            seed = self._device_type_seeds.get(device.type, self._seed)
+            rng = self._bit_generators[device] = new_bit_generator(device, seed)
         return rng
 
     def get_state(self):

@@ -29,3 +29,11 @@ def test_pytorch_says_the_same_on_this_machine():
     torch = pytest.importorskip("torch")
     assert tg.accelerator.is_available() == torch.accelerator.is_available()
     assert tg.accelerator.device_count() == torch.accelerator.device_count()
+
+
+def test_without_a_gpu_the_current_device_cannot_be_asked_or_set(monkeypatch):
+    monkeypatch.setattr(tg.backend.cuda, "device_count", lambda: 0)
+    for ask in (tg.accelerator.current_device_index, tg.accelerator.synchronize,
+                lambda: tg.accelerator.set_device_index(0)):
+        with pytest.raises(RuntimeError, match="none is available"):
+            ask()

@@ -9,6 +9,7 @@ INSTALL_HINT = ('install the cuda extra: pip install "tapegrad[cuda]" (it brings
                 'numba-cuda)')
 
 _cupy = None
+_current_index = 0   # the GPU that a plain device("cuda") means (torch.cuda.set_device)
 
 
 def _import_cupy():
@@ -42,6 +43,18 @@ def synchronize():
     """Wait until every kernel queued on the current CUDA device has finished."""
     if is_available():
         _cupy.cuda.Device().synchronize()
+
+
+def current_index():
+    """The index of the GPU that plain ``"cuda"`` means: 0 unless ``set_current_index`` moved it."""
+    return _current_index
+
+
+def set_current_index(index):
+    """Make plain ``"cuda"`` mean ``cuda:index`` from now on (checked against the devices)."""
+    global _current_index
+    array_module(index).cuda.Device(index).use()   # refuses a GPU this machine lacks
+    _current_index = index
 
 
 def array_module(index):

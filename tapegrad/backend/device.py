@@ -50,10 +50,11 @@ class device:
         """
         if self.type == "cpu":
             return HOST
-        if self._gpu is None:
-            cupy = _cuda.array_module(self.index or 0)
+        if self._gpu is None or self.index is None:   # plain "cuda": the current GPU, asked anew
+            index = _cuda.current_index() if self.index is None else self.index
+            cupy = _cuda.array_module(index)
             self._xp = contract.cupy_namespace_of(cupy)
-            self._gpu = cupy.cuda.Device(self.index or 0)
+            self._gpu = cupy.cuda.Device(index)
         self._gpu.use()
         return self._xp
 
@@ -86,13 +87,14 @@ CPU = device("cpu")
 
 
 def as_device(spec):
-    """Where to put a tensor: ``None`` means cpu, and plain "cuda" means cuda:0."""
+    """Where to put a tensor: ``None`` means cpu, and plain "cuda" means the current GPU
+    (cuda:0 unless ``tapegrad.cuda.set_device`` chose another)."""
     if spec is None:
         return CPU
     if not isinstance(spec, device):
         spec = device(spec)
     if spec.type == "cuda" and spec.index is None:
-        return device("cuda", 0)
+        return device("cuda", _cuda.current_index())
     return spec
 
 

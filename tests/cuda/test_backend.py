@@ -194,3 +194,32 @@ def test_safetensors_load_onto_the_gpu_and_save_from_it(tmp_path):
         loaded = tg.safetensors.load_file(tmp_path / "w.safetensors", device=device)
         assert on_cuda(loaded["w"], tg.float32).cpu().tolist() == weights["w"].cpu().tolist()
         assert on_cuda(loaded["b"], tg.int64).cpu().tolist() == [0, 1, 2]
+
+
+@pytest.mark.skipif(REAL_GPU and tg.cuda.device_count() < 2, reason="needs two GPUs")
+def test_set_device_chooses_the_gpu_that_plain_cuda_means():
+    try:
+        tg.cuda.set_device(1)
+        assert tg.cuda.current_device() == 1 and tg.accelerator.current_device_index() == 1
+        made = tg.zeros(2, device="cuda")
+        assert made.device == tg.device("cuda:1") and made.array.device.id == 1
+        assert tg.ones(2, device="cuda:0").device == tg.device("cuda:0")   # named ones stay
+        with pytest.raises(RuntimeError, match="cuda:7 was asked for"):
+            tg.cuda.set_device("cuda:7")
+        with pytest.raises(ValueError, match="expected a cuda device, got cpu"):
+            tg.cuda.set_device("cpu")
+    finally:
+        tg.cuda.set_device(0)
+    assert tg.zeros(2, device="cuda").device == CUDA
+
+
+def test_cuda_manual_seed_reseeds_the_gpu_draws_only():
+    tg.manual_seed(5)
+    cpu, gpu = tg.rand(4).tolist(), tg.rand(4, device="cuda").cpu().tolist()
+    tg.manual_seed(5)
+    tg.cuda.manual_seed_all(6)
+    assert tg.rand(4).tolist() == cpu and tg.rand(4, device="cuda").cpu().tolist() != gpu
+    tg.cuda.manual_seed(6)
+    again = tg.rand(4, device="cuda").cpu().tolist()
+    tg.cuda.manual_seed(6)
+    assert tg.rand(4, device="cuda").cpu().tolist() == again
