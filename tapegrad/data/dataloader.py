@@ -28,15 +28,17 @@ class DataLoader:
     - ``drop_last``: skip the last batch when it would be smaller than ``batch_size``.
     - ``collate_fn``: merges a list of samples into a batch (default: ``default_collate``).
     - ``num_workers``, ``pin_memory``, ``timeout``, ``worker_init_fn``,
-      ``multiprocessing_context``, ``prefetch_factor``, ``persistent_workers`` and
-      ``pin_memory_device`` are checked as PyTorch checks them so PyTorch scripts run
-      unchanged; tapegrad always loads in the calling process, so they change nothing.
+      ``multiprocessing_context``, ``prefetch_factor``, ``persistent_workers``,
+      ``pin_memory_device`` and ``in_order`` are checked as PyTorch checks them so PyTorch
+      scripts run unchanged; tapegrad always loads in the calling process, so they change
+      nothing (batches always come in the sampler's order, which ``in_order=False`` allows).
     """
 
     def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None,
                  num_workers=0, collate_fn=None, pin_memory=False, drop_last=False, timeout=0,
                  worker_init_fn=None, multiprocessing_context=None, generator=None, *,
-                 prefetch_factor=None, persistent_workers=False, pin_memory_device=""):
+                 prefetch_factor=None, persistent_workers=False, pin_memory_device="",
+                 in_order=True):
         if batch_size is not None and (isinstance(batch_size, bool)
                                        or not isinstance(batch_size, int) or batch_size <= 0):
             raise ValueError(f"DataLoader: batch_size should be a positive integer or None, "
@@ -84,6 +86,7 @@ class DataLoader:
         self.prefetch_factor = prefetch_factor
         self.persistent_workers = persistent_workers
         self.pin_memory_device = pin_memory_device
+        self.in_order = in_order
 
     @property
     def _index_sampler(self):

@@ -316,6 +316,8 @@ def test_worker_options_are_checked_as_pytorch_checks_them():
         DataLoader(numbered(3), timeout=-1)
     loader = DataLoader(numbered(3), num_workers=2, prefetch_factor=2, persistent_workers=True)
     assert labels_seen(loader) == [[0], [1], [2]]
+    unordered = DataLoader(numbered(3), num_workers=2, in_order=False)   # any order is allowed
+    assert labels_seen(unordered) == [[0], [1], [2]] and unordered.in_order is False
 
 
 def test_the_arguments_take_pytorchs_positions():
