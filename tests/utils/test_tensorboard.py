@@ -47,6 +47,18 @@ def test_scalars_come_back_with_their_steps_and_wall_times(tmp_path):
     assert [(s.step, s.value) for s in read_back(tmp_path).Scalars("lr")] == [(7, 0.25)]
 
 
+def test_values_that_are_not_numbers_or_text_are_refused_by_name(tmp_path):
+    with SummaryWriter(tmp_path) as writer:
+        with pytest.raises(ValueError, match="add_scalar: 'a' needs a number, got str 'x'"):
+            writer.add_scalar("a", "x")
+        with pytest.raises(ValueError, match="add_scalar: 'm' needs a number"):
+            writer.add_scalars("m", {"b": "x"})
+        with pytest.raises(ValueError, match="add_histogram: 'h' needs numbers"):
+            writer.add_histogram("h", ["a", "b"])
+        with pytest.raises(TypeError, match="add_text: 't' needs a string, got int"):
+            writer.add_text("t", 3)
+
+
 def test_a_scalar_must_be_one_number(tmp_path):
     with SummaryWriter(tmp_path) as writer, pytest.raises(ValueError, match=r"shape \(3,\)"):
         writer.add_scalar("x", tg.zeros(3))
@@ -163,6 +175,45 @@ def test_text_goes_to_the_text_plugin(tmp_path):
         writer.add_text("notes", "lr **0.1**", 2)
     stored = read_back(tmp_path).Tensors("notes/text_summary")[0]
     assert stored.step == 2 and stored.tensor_proto.string_val == [b"lr **0.1**"]
+
+
+def test_a_figure_is_drawn_into_an_image_and_closed(tmp_path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    figure = plt.figure(figsize=(2, 1), dpi=50)
+    figure.add_subplot().plot([0, 1], [1, 0])
+    pair = [plt.figure(figsize=(1, 1), dpi=40) for _ in range(2)]
+    with SummaryWriter(tmp_path) as writer:
+        writer.add_figure("curve", figure, 3)
+        writer.add_figure("pair", pair, close=False)
+    run = read_back(tmp_path)
+    stored = run.Images("curve")[0]
+    assert (stored.step, stored.height, stored.width) == (3, 50, 100)
+    assert len(np.unique(png_pixels(stored).reshape(-1, 3), axis=0)) > 2   # the line is drawn
+    assert (run.Images("pair")[0].height, run.Images("pair")[0].width) == (40, 80)
+    assert not plt.fignum_exists(figure.number) and all(plt.fignum_exists(f.number) for f in pair)
+    plt.close("all")
+
+
+def test_hparams_go_to_a_run_of_their_own_for_the_hparams_dashboard(tmp_path):
+    from tensorboard.plugins.hparams import metadata
+    with SummaryWriter(tmp_path) as writer:
+        writer.add_hparams({"lr": 0.1, "batch": 32, "optimizer": "sgd", "nesterov": True},
+                           {"accuracy": 0.93}, run_name="trial")
+        with pytest.raises(ValueError, match="value of 'layers' must be a number"):
+            writer.add_hparams({"layers": [1, 2]}, {})
+    run = read_back(tmp_path / "trial")
+    content = {tag: run.SummaryMetadata(tag).plugin_data.content
+               for tag in run.Tags()["tensors"] if tag.startswith("_hparams_")}
+    experiment = metadata.parse_experiment_plugin_data(content[metadata.EXPERIMENT_TAG])
+    assert [info.name for info in experiment.hparam_infos] == ["lr", "batch", "optimizer",
+                                                                "nesterov"]
+    assert [m.name.tag for m in experiment.metric_infos] == ["accuracy"]
+    start = metadata.parse_session_start_info_plugin_data(content[metadata.SESSION_START_INFO_TAG])
+    assert start.hparams["lr"].number_value == 0.1 and start.hparams["batch"].number_value == 32
+    assert start.hparams["optimizer"].string_value == "sgd" and start.hparams["nesterov"].bool_value
+    assert run.Scalars("accuracy")[0].value == pytest.approx(0.93)
 
 
 # -- the graph ------------------------------------------------------------------------------------

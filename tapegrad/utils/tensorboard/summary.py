@@ -27,6 +27,9 @@ def host_array(values):
 def scalar_value(value, tag):
     """One number from a Python number, a 0-d (or one-element) tensor or array."""
     array = host_array(value)
+    if array.dtype.kind not in "biuf":
+        raise ValueError(f"add_scalar: {tag!r} needs a number, got {type(value).__name__} "
+                         f"{value!r}")
     if array.size != 1:
         raise ValueError(f"add_scalar: {tag!r} needs a single number, got an array of shape "
                          f"{array.shape}")
@@ -63,7 +66,11 @@ def histogram(tag, values, bins, max_bins=None):
     the span starts. With ``max_bins``, groups of ⌊bins / max_bins⌋ neighbouring bins merge
     (PyTorch's rule, which can leave a few more than ``max_bins``).
     """
-    values = host_array(values).astype(np.float64).reshape(-1)
+    values = host_array(values)
+    if values.dtype.kind not in "biuf":
+        raise ValueError(f"add_histogram: {tag!r} needs numbers, got values of dtype "
+                         f"{values.dtype}")
+    values = values.astype(np.float64).reshape(-1)
     if values.size == 0:
         raise ValueError(f"add_histogram: {tag!r} has no values")
     if not np.isfinite(values).all():
@@ -114,9 +121,69 @@ def image(tag, hwc):
 
 def text(tag, text_string):
     """A string for the text dashboard (markdown), under ``tag + "/text_summary"``."""
+    if not isinstance(text_string, str):
+        raise TypeError(f"add_text: {tag!r} needs a string, got {type(text_string).__name__}")
     metadata = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(
         plugin_name="text", content=TextPluginData(version=0).SerializeToString()))
     tensor = TensorProto(dtype="DT_STRING", string_val=[text_string.encode("utf-8")],
                          tensor_shape=TensorShapeProto(dim=[TensorShapeProto.Dim(size=1)]))
     return Summary(value=[Summary.Value(tag=tag + "/text_summary", metadata=metadata,
                                         tensor=tensor)])
+
+
+def hparams(hparam_dict, metric_dict, hparam_domain_discrete=None):
+    """The three summaries the HParams dashboard reads: the experiment (which
+    hyperparameters and metrics there are), and one run's start (its values) and end."""
+    from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
+    from google.protobuf import struct_pb2
+
+    if not isinstance(hparam_dict, dict) or not isinstance(metric_dict, dict):
+        raise TypeError(f"add_hparams: hparam_dict and metric_dict must be dicts, got "
+                        f"{type(hparam_dict).__name__} and {type(metric_dict).__name__}")
+    domains = hparam_domain_discrete or {}
+    infos, values = [], {}
+    for name, value in hparam_dict.items():
+        if isinstance(value, Tensor):
+            value = value.item()
+        if isinstance(value, bool):
+            kind, values[name] = "DATA_TYPE_BOOL", struct_pb2.Value(bool_value=value)
+        elif isinstance(value, (int, float)):
+            kind, values[name] = "DATA_TYPE_FLOAT64", struct_pb2.Value(number_value=float(value))
+        elif isinstance(value, str):
+            kind, values[name] = "DATA_TYPE_STRING", struct_pb2.Value(string_value=value)
+        elif value is None:
+            continue   # an unset hyperparameter is left out, as PyTorch does
+        else:
+            raise ValueError(f"add_hparams: the value of {name!r} must be a number, a string, a "
+                             f"bool or a one-element tensor, got {type(value).__name__}")
+        info = api_pb2.HParamInfo(name=name, type=api_pb2.DataType.Value(kind))
+        if name in domains:
+            info.domain_discrete.extend([struct_pb2.Value(
+                bool_value=v) if isinstance(v, bool) else struct_pb2.Value(number_value=v)
+                if isinstance(v, (int, float)) else struct_pb2.Value(string_value=str(v))
+                for v in domains[name]])
+        infos.append(info)
+    experiment = api_pb2.Experiment(hparam_infos=infos, metric_infos=[
+        api_pb2.MetricInfo(name=api_pb2.MetricName(tag=tag)) for tag in metric_dict])
+    start = plugin_data_pb2.SessionStartInfo(hparams=values)
+    end = plugin_data_pb2.SessionEndInfo(status=api_pb2.Status.Value("STATUS_SUCCESS"))
+
+    def summary_of(tag, **content):
+        plugin_data = plugin_data_pb2.HParamsPluginData(
+            version=metadata.PLUGIN_DATA_VERSION, **content)
+        return Summary(value=[Summary.Value(
+            tag=tag, metadata=metadata.create_summary_metadata(plugin_data),
+            tensor=TensorProto(dtype="DT_FLOAT"))])
+    return (summary_of(metadata.EXPERIMENT_TAG, experiment=experiment),
+            summary_of(metadata.SESSION_START_INFO_TAG, session_start_info=start),
+            summary_of(metadata.SESSION_END_INFO_TAG, session_end_info=end))
+
+
+def figure_image(figure, close=True):
+    """A matplotlib figure drawn into an 8-bit (H, W, 3) array (closed after, by default)."""
+    import matplotlib.pyplot as plt
+    figure.canvas.draw()
+    rgb = np.asarray(figure.canvas.buffer_rgba())[..., :3].copy()
+    if close:
+        plt.close(figure)
+    return rgb

@@ -10,6 +10,7 @@ import socket
 import time
 from datetime import datetime
 
+import numpy as np  # figures arrive as host arrays
 from tensorboard.compat.proto.event_pb2 import Event, SessionLog
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
@@ -111,6 +112,32 @@ class SummaryWriter:
         nchw = batch.transpose([dataformats.index(axis) for axis in "NCHW"])
         grid = make_grid(creation.tensor(nchw), nrow=8, padding=0).numpy()
         self.add_image(tag, grid, global_step, walltime, dataformats="CHW")
+
+    def add_figure(self, tag, figure, global_step=None, close=True, walltime=None):
+        """A matplotlib figure as an image (a list of figures: one image, side by side as
+        ``add_images`` tiles them); ``close`` closes the figures once drawn."""
+        if isinstance(figure, (list, tuple)):
+            drawn = [summary.figure_image(f, close) for f in figure]
+            if len({d.shape for d in drawn}) != 1:
+                raise ValueError(f"add_figure: the figures must have one size to be tiled, got "
+                                 f"{sorted({d.shape[:2] for d in drawn})}")
+            self.add_images(tag, np.stack(drawn), global_step, walltime, dataformats="NHWC")
+        else:
+            self.add_image(tag, summary.figure_image(figure, close), global_step, walltime,
+                           dataformats="HWC")
+
+    def add_hparams(self, hparam_dict, metric_dict, hparam_domain_discrete=None, run_name=None,
+                    global_step=None):
+        """One row of the HParams dashboard: the run's hyperparameters (numbers, strings,
+        bools) and its final metrics, written to the run ``log_dir/<run_name>`` (the time,
+        by default), as PyTorch does."""
+        experiment, start, end = summary.hparams(hparam_dict, metric_dict, hparam_domain_discrete)
+        run_dir = os.path.join(self._get_file_writer().get_logdir(), run_name or str(time.time()))
+        with SummaryWriter(log_dir=run_dir) as run:
+            for record in (experiment, start, end):
+                run._add(record, None, None)
+            for tag, value in metric_dict.items():
+                run.add_scalar(tag, value, global_step)
 
     def add_text(self, tag, text_string, global_step=None, walltime=None):
         """A (markdown) string, shown in the text dashboard."""
