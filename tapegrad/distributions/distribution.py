@@ -130,6 +130,9 @@ class Distribution:
     def cdf(self, value):
         raise NotImplementedError(f"{type(self).__name__} does not implement cdf")
 
+    def icdf(self, value):
+        raise NotImplementedError(f"{type(self).__name__} does not implement icdf")
+
     def enumerate_support(self, expand=True):
         raise NotImplementedError(f"{type(self).__name__} does not implement enumerate_support")
 

@@ -9,7 +9,7 @@
 """
 import math
 
-from ..autograd.ops.special import erf
+from ..autograd.ops.special import erf, erfinv
 from ..creation import randn
 from . import constraints
 from .distribution import Distribution
@@ -57,6 +57,10 @@ class Normal(Distribution):
         if self._validate_args:
             self._validate_sample(value)
         return 0.5 * (1 + erf((value - self.loc) / (self.scale * math.sqrt(2))))
+
+    def icdf(self, value):
+        """Φ⁻¹(p) = μ + σ√2 · erfinv(2p - 1), the quantile of probability p"""
+        return self.loc + self.scale * erfinv(2 * value - 1) * math.sqrt(2)
 
     def entropy(self):
         return 0.5 + 0.5 * math.log(2 * math.pi) + self.scale.log()

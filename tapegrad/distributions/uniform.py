@@ -64,5 +64,9 @@ class Uniform(Distribution):
             self._validate_sample(value)
         return ((value - self.low) / (self.high - self.low)).clamp(min=0, max=1)
 
+    def icdf(self, value):
+        """low + p·(high - low), the quantile of probability p"""
+        return self.low + value * (self.high - self.low)
+
     def entropy(self):
         return (self.high - self.low).log()

@@ -34,6 +34,15 @@ def test_log_prob_entropy_and_summaries_match_the_formulas():
     np.testing.assert_allclose(d.variance.numpy(), sigma ** 2)
 
 
+def test_icdf_inverts_the_cdf_and_is_differentiable():
+    d = Normal(f64(LOC), f64(SCALE))
+    p = f64([0.025, 0.5, 0.9])
+    np.testing.assert_allclose(d.cdf(d.icdf(p)).numpy(), p.numpy(), rtol=1e-12)
+    assert Normal(f64(0.0), f64(1.0)).icdf(f64(0.975)).item() == pytest.approx(1.959963984540054)
+    loc, scale = f64(LOC).requires_grad_(), f64(SCALE).requires_grad_()
+    assert gradcheck(lambda m, s, q: Normal(m, s).icdf(q), (loc, scale, p.requires_grad_()))
+
+
 def test_sampled_moments():
     tg.manual_seed(0)
     d = Normal(f64(LOC), f64(SCALE))

@@ -21,6 +21,7 @@ def test_log_prob_is_minus_log_width_inside_and_minus_infinity_outside():
     assert d.log_prob(f64([2.0, -3.0])).tolist() == [-math.inf, -math.inf]   # high is excluded
     np.testing.assert_allclose(d.entropy().numpy(), [math.log(2), math.log(8)])
     np.testing.assert_allclose(d.cdf(f64([0.5, 10.0])).numpy(), [0.25, 1.0])
+    np.testing.assert_allclose(d.icdf(f64([0.25, 0.5])).numpy(), [0.5, 2.0])   # its inverse
     assert d.mean.tolist() == [1.0, 2.0]
     np.testing.assert_allclose(d.variance.numpy(), [4 / 12, 64 / 12])
     assert all(math.isnan(v) for v in d.mode.tolist())
