@@ -54,6 +54,10 @@ def fail_in_child(i):
         raise ValueError("child 1 could not go on")
 
 
+def fail_with_a_long_message(i):
+    raise ValueError("x" * 1_000_000)   # far more than a pipe's buffer holds
+
+
 def exit_in_child(i):
     import os
     os._exit(3)
@@ -112,6 +116,13 @@ def test_spawn_raises_a_childs_exception_with_its_traceback_in_the_parent():
     assert "Process 1 terminated with the following error" in message
     assert "ValueError: child 1 could not go on" in message and "fail_in_child" in message
     assert raised.value.error_index == 1
+
+
+def test_a_traceback_longer_than_a_pipes_buffer_reaches_the_parent():
+    # the parent reads while the child writes: waiting for the child's exit first would hang
+    with pytest.raises(mp.ProcessRaisedException) as raised:
+        mp.spawn(fail_with_a_long_message, nprocs=1, start_method=QUICK)
+    assert "x" * 1_000_000 in str(raised.value)
 
 
 def test_spawn_reports_a_child_that_exits_without_an_exception():
