@@ -4,6 +4,8 @@ Operands broadcast as in numpy, and the gradient of a broadcast operand is summe
 to its own shape. Python numbers and numpy arrays may stand on either side of an
 operator. Comparisons give bool tensors that carry no gradient.
 """
+import math
+
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings, strategies as st
@@ -557,6 +559,13 @@ def test_lerp_float_power_addcmul_addcdiv_ldexp_and_numpy_names():
     assert tg.logical_xor(tg.tensor([True, False]), tg.tensor([True, True])).tolist() == [
         False, True]
     assert tg.bitwise_left_shift(tg.tensor([1, 3]), 2).tolist() == [4, 12]
+
+
+def test_copysign_gives_the_sign_operand_a_zero_gradient_even_for_nan_or_inf_grads():
+    x = tg.tensor([2.0, -3.0], requires_grad=True)
+    sign = tg.tensor([-1.0], requires_grad=True)
+    tg.copysign(x, sign).backward(tg.tensor([math.nan, math.inf]))
+    assert sign.grad.tolist() == [0.0]
 
 
 @pytest.mark.parametrize("name", ["logaddexp", "logaddexp2", "xlogy", "fmod", "copysign",

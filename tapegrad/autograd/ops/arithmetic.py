@@ -574,7 +574,9 @@ def copysign(input, other):
             same_sign = where(x == 0, 0.0, z / where(x == 0, 1.0, x))
             grad_x = sum_to_shape(grad * same_sign, x_shape)
         if ctx.needs_input_grad[1]:
-            grad_y = sum_to_shape(grad * 0.0, y_shape)
+            # zeros, not grad·0: a NaN or infinite gradient still gives 0, as in PyTorch
+            grad_y = sum_to_shape(wrap(grad.device.xp.zeros_like(grad.array), grad.device),
+                                  y_shape)
         return grad_x, grad_y
     return record("copysign", z, (x, y), backward, save=(x, OUTPUT))
 

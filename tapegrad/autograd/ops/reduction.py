@@ -252,7 +252,11 @@ def _product_of_the_others(x, axes, zeros):
 
 # -- largest and smallest -------------------------------------------------------------------
 def _extreme(op, input, dim, keepdim, largest):
-    """amax/amin (and max()/min() without dim): ties share the gradient evenly."""
+    """amax/amin (and max()/min() without dim): ties share the gradient evenly.
+
+    Where the extreme is NaN, max()/min() give the gradient to the NaNs (shared evenly),
+    while amax/amin find no element equal to it and give NaN to the whole group (0/0):
+    PyTorch's two rules, kept apart."""
     x = input
     axes = normalize_dims(x, dim, op)
     _require_nonempty(op, x, axes, None if dim in (None, ()) else dim)
@@ -264,9 +268,10 @@ def _extreme(op, input, dim, keepdim, largest):
         xp = x.device.xp
         y_kept = y.array if keepdim else y.array.reshape(kept_shape(shape, axes))
         hits = x.array == y_kept   # where the extremes are: a constant mask
-        if x.array.dtype.kind == "f":   # a NaN extreme: the NaNs share it, as in PyTorch
-            hits |= xp.isnan(x.array) & xp.isnan(y_kept)
-        share = xp.divide(hits, hits.sum(axis=axes, keepdims=True), dtype=x.array.dtype)
+        if x.array.dtype.kind == "f" and op in ("max", "min"):   # a NaN extreme: the NaNs
+            hits |= xp.isnan(x.array) & xp.isnan(y_kept)           # share it
+        with quiet(xp):   # (amax/amin of a NaN group: 0/0)
+            share = xp.divide(hits, hits.sum(axis=axes, keepdims=True), dtype=x.array.dtype)
         return gate(_kept(grad, shape, axes, keepdim), wrap(share, x.device))
     return record(op, x.device.xp.asarray(result), (x,), backward, save=(x, OUTPUT),
                   attrs={"dims": axes, "keepdim": keepdim})
