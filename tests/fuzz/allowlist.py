@@ -68,6 +68,13 @@ ALLOWED = [
             "leaf in one dtype and a copy in another"),
     Allowed("gradient", "lgamma", r"inf differs|NaN where", "float noise",
             "digamma at a pole of lgamma: ±inf or NaN, decided by the side the rounding fell on"),
+] + [
+    Allowed("gradient", op, r"^leaf\d+ \(float\d+\): \[[^]a-df-z]*\] vs torch \[[^]a-df-z]*\]",
+            "pytorch bug", "atan2 of a uint8 tensor and a float one: PyTorch's backward "
+            "negates the uint8 tensor before promoting it (-y wraps to 256 - y), so the float "
+            "operand's gradient is -(256 - y)·grad/r² instead of -y·grad/r²")
+    for op in ("atan2", "arctan2")
+] + [
     Allowed("gradient", "huber_loss", "NaN where", "open",
             "a NaN input to huber_loss: which other elements' gradients the NaN reaches "
             "through the where() of the composite loss differs from PyTorch's own backward"),
