@@ -341,6 +341,16 @@ def test_a_nan_extreme_goes_to_the_nans_in_max_but_makes_the_whole_group_nan_in_
     np.testing.assert_array_equal(as_numpy(x.grad), [[1, nan], [0, nan]])
 
 
+def test_an_infinite_gradient_reaches_the_other_elements_as_nan_in_amax_not_in_max():
+    # amax multiplies the gradient by its share (0·∞ = NaN), max() fills it into the maxima
+    x = with_zeros([[1.0, 2.0], [3.0, -1.0]])
+    x.amax(0).backward(tg.tensor([math.inf, 1.0], dtype=tg.float64))
+    np.testing.assert_array_equal(as_numpy(x.grad), [[math.nan, 1.0], [math.inf, 0.0]])
+    x = with_zeros([[1.0, 2.0], [3.0, -1.0]])
+    x.max().backward(tg.tensor(math.inf, dtype=tg.float64))
+    np.testing.assert_array_equal(as_numpy(x.grad), [[0.0, 0.0], [math.inf, 0.0]])
+
+
 def test_max_along_a_dim_sends_the_gradient_only_to_the_returned_index():
     x = with_zeros([[1.0, 3.0, 3.0], [2.0, 0.0, 2.0]])
     values, indices = x.max(1)
