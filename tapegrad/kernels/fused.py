@@ -181,7 +181,11 @@ def gelu(xp, x, approximate):
     """(y, Φ(x)) for ``approximate='none'``, y = x·Φ(x) (Φ kept for the backward); or
     (y, None) for the tanh form, x·(1 + tanh u)/2 = x·σ(2u) = x/(1 + e^{-2u}),
     u = k(x + a x³): no cancellation where y is tiny, and e^{-2u} overflowing to inf gives
-    y = 0 exactly."""
+    y = 0 exactly. float16 is computed in float32 and rounded once, as PyTorch does (Φ then
+    stays float32 for the backward)."""
+    if x.dtype == xp.float16:
+        y, cdf = gelu(xp, x.astype(xp.float32), approximate)
+        return y.astype(xp.float16), cdf
     if approximate == "none":
         cdf = normal_cdf(xp, x)
         return x * cdf, cdf
@@ -197,7 +201,12 @@ def gelu(xp, x, approximate):
 
 def gelu_backward(xp, g, x, approximate, cdf):
     """g·gelu'(x): Φ(x) + x·φ(x) (exact, Φ given), σ(2u) + 2k·x(1 + 3a x²)·σ(2u)(1 - σ(2u))
-    (tanh)."""
+    (tanh). float16 is computed in float32 and rounded once, as PyTorch does: in float16
+    x² overflows from |x| ≈ 256 and the tanh form would meet ∞·0."""
+    if x.dtype == xp.float16:
+        wide = xp.float32
+        return gelu_backward(xp, g.astype(wide), x.astype(wide), approximate,
+                             None if cdf is None else cdf.astype(wide)).astype(xp.float16)
     squares = xp.asarray(x * x)
     if approximate == "none":
         d = squares * -0.5

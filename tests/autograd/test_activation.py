@@ -44,3 +44,20 @@ def test_gelu_matches_its_formula_and_keeps_the_dtype(approximate, formula, dtyp
     assert y.dtype == dtype
     tol = {tg.float16: 1e-2, tg.float32: 1e-6, tg.float64: 1e-13}[dtype]
     np.testing.assert_allclose(y.double().numpy(), formula(x), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_float16_gelu_is_computed_in_float32_and_rounded_once(approximate):
+    # in float16 x² overflows from |x| ≈ 256 (the tanh form's slope then met ∞·0) and
+    # 1 + erf(x/√2) cancels for negative x; PyTorch computes both in float32
+    values = np.array([-2354.0, -300.0, -3.0, 0.0, 1.5, 300.0])
+    x = tg.tensor(values, dtype=tg.float16, requires_grad=True)
+    y = A.gelu(x, approximate)
+    y.sum().backward()
+    x64 = tg.tensor(values, dtype=tg.float64, requires_grad=True)
+    y64 = A.gelu(x64, approximate)
+    y64.sum().backward()
+    assert y.dtype is tg.float16 and x.grad.dtype is tg.float16
+    np.testing.assert_array_equal(y.detach().numpy(), y64.detach().numpy().astype(np.float16))
+    np.testing.assert_allclose(x.grad.numpy(), x64.grad.numpy(), rtol=1e-3, atol=1e-7)
+    assert np.isfinite(x.grad.numpy()).all()

@@ -4,6 +4,8 @@ Operands broadcast as in numpy, and the gradient of a broadcast operand is summe
 to its own shape. Python numbers and numpy arrays may stand on either side of an
 operator. Comparisons give bool tensors that carry no gradient.
 """
+import math
+
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings, strategies as st
@@ -557,6 +559,23 @@ def test_lerp_float_power_addcmul_addcdiv_ldexp_and_numpy_names():
     assert tg.logical_xor(tg.tensor([True, False]), tg.tensor([True, True])).tolist() == [
         False, True]
     assert tg.bitwise_left_shift(tg.tensor([1, 3]), 2).tolist() == [4, 12]
+
+
+@pytest.mark.parametrize("mode", ["trunc", "floor"])
+def test_div_with_a_rounding_mode_has_zero_gradients_even_where_the_divisor_is_0(mode):
+    x = tg.tensor([0.5, -7.0, 3.0], requires_grad=True)
+    y = tg.tensor([0.0, 2.0, 0.0], requires_grad=True)
+    z = tg.div(x, y, rounding_mode=mode)
+    z.backward(tg.tensor([1.0, math.inf, math.nan]))
+    assert x.grad.tolist() == [0.0, 0.0, 0.0] and y.grad.tolist() == [0.0, 0.0, 0.0]
+    assert z.tolist() == [math.inf, -3.0 if mode == "trunc" else -4.0, math.inf]
+
+
+def test_copysign_gives_the_sign_operand_a_zero_gradient_even_for_nan_or_inf_grads():
+    x = tg.tensor([2.0, -3.0], requires_grad=True)
+    sign = tg.tensor([-1.0], requires_grad=True)
+    tg.copysign(x, sign).backward(tg.tensor([math.nan, math.inf]))
+    assert sign.grad.tolist() == [0.0]
 
 
 @pytest.mark.parametrize("name", ["logaddexp", "logaddexp2", "xlogy", "fmod", "copysign",

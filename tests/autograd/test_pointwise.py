@@ -5,6 +5,8 @@ differences, its values against numpy, and its dtype rules (float32 stays float3
 integer tensors become the default float dtype for transcendental functions and keep
 their dtype for the piecewise-linear ones). The gradient at a kink follows PyTorch.
 """
+import math
+
 import numpy as np
 import pytest
 
@@ -285,6 +287,18 @@ def test_clamp_with_tensor_bounds_broadcasts():
     x = tg.tensor([[-2.0, 0.0, 2.0], [-2.0, 0.0, 2.0]])
     lo = tg.tensor([[-1.0], [0.5]])
     assert x.clamp(min=lo).tolist() == [[-1.0, 0.0, 2.0], [0.5, 0.5, 2.0]]
+
+
+@pytest.mark.parametrize("side", ["min", "max"])
+def test_clamp_with_a_tensor_bound_gives_a_nan_element_no_gradient_as_pytorch(side):
+    x = tg.tensor([math.nan, 1.0, 0.2, -3.0], requires_grad=True)
+    bound = tg.tensor([0.2, math.nan, 0.2, 0.2], requires_grad=True)
+    y = tg.clamp(x, **{side: bound})
+    y.sum().backward()
+    assert math.isnan(y[0].item()) and math.isnan(y[1].item())
+    assert x.grad.tolist() == [0.0, 0.0, 1.0, 0.0 if side == "min" else 1.0]
+    assert bound.grad.tolist() == [0.0, 0.0, 0.0, 1.0 if side == "min" else 0.0]
+    assert tg.clamp(tg.tensor([1, 5, 9]), tg.tensor([2]), tg.tensor([7])).tolist() == [2, 5, 7]
 
 
 def test_clamp_bounds_take_part_in_type_promotion():

@@ -1,5 +1,7 @@
 """Reductions: sum, mean, var, std, prod, amax/amin, max/min, argmax/argmin, logsumexp,
 softmax, log_softmax, cumsum, all/any/count_nonzero, with PyTorch's semantics."""
+import math
+
 import numpy as np
 import pytest
 
@@ -324,6 +326,29 @@ def test_amax_and_full_max_split_the_gradient_evenly_over_ties():
     x = with_zeros([[5.0, 5.0], [5.0, 1.0]])
     x.amax((0, 1)).backward()
     np.testing.assert_allclose(as_numpy(x.grad), [[1 / 3, 1 / 3], [1 / 3, 0.0]])
+
+
+def test_a_nan_extreme_goes_to_the_nans_in_max_but_makes_the_whole_group_nan_in_amax():
+    nan = math.nan
+    x = with_zeros([[1.0, nan, 3.0], [1.0, nan, 2.0]])
+    x.max().backward()     # the NaNs share the gradient
+    np.testing.assert_array_equal(as_numpy(x.grad), [[0, 0.5, 0], [0, 0.5, 0]])
+    x = with_zeros([[1.0, nan, 3.0], [1.0, 2.0, 2.0]])
+    x.amax(1).sum().backward()   # no element equals a NaN maximum: 0/0 for its row
+    np.testing.assert_array_equal(as_numpy(x.grad), [[nan, nan, nan], [0, 0.5, 0.5]])
+    x = with_zeros([[1.0, nan], [4.0, 2.0]])
+    x.amin(0).sum().backward()
+    np.testing.assert_array_equal(as_numpy(x.grad), [[1, nan], [0, nan]])
+
+
+def test_an_infinite_gradient_reaches_the_other_elements_as_nan_in_amax_not_in_max():
+    # amax multiplies the gradient by its share (0·∞ = NaN), max() fills it into the maxima
+    x = with_zeros([[1.0, 2.0], [3.0, -1.0]])
+    x.amax(0).backward(tg.tensor([math.inf, 1.0], dtype=tg.float64))
+    np.testing.assert_array_equal(as_numpy(x.grad), [[math.nan, 1.0], [math.inf, 0.0]])
+    x = with_zeros([[1.0, 2.0], [3.0, -1.0]])
+    x.max().backward(tg.tensor(math.inf, dtype=tg.float64))
+    np.testing.assert_array_equal(as_numpy(x.grad), [[0.0, 0.0], [math.inf, 0.0]])
 
 
 def test_max_along_a_dim_sends_the_gradient_only_to_the_returned_index():

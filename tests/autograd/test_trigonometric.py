@@ -111,6 +111,28 @@ def test_outside_the_domain_the_result_is_nan_without_a_warning():
     assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]
 
 
+def test_acosh_slope_is_pytorchs_outside_the_domain_and_at_infinity():
+    # 1/√(x² - 1): real for x < -1 (where y is nan), nan inside (-1, 1), 0 at ±inf
+    for dtype in (tg.float16, tg.float32, tg.float64):
+        x = tg.tensor([-math.inf, -2.0, 0.5, 2.0, math.inf], dtype=dtype, requires_grad=True)
+        x.acosh().sum().backward()
+        grad = x.grad.double().tolist()
+        assert grad[0] == 0.0 and grad[4] == 0.0 and math.isnan(grad[2])
+        assert grad[1] == pytest.approx(3 ** -0.5, rel=1e-3) == grad[3]
+
+
+def test_atan2_slopes_are_zero_where_the_radius_squared_is_zero_as_pytorch():
+    # r² = y² + x² is 0 at the origin and where both squares underflow (1e-23² in float32)
+    y = tg.tensor([1e-30, 0.0, 1e-23, 1e-20, 3e-20], requires_grad=True)
+    x = tg.tensor([0.0, 0.0, 1e-23, 1e-20, 0.0], requires_grad=True)
+    tg.atan2(y, x).sum().backward()
+    grad_y, grad_x = y.grad.tolist(), x.grad.tolist()
+    assert grad_y[:3] == [0.0, 0.0, 0.0] and grad_x[:3] == [0.0, 0.0, 0.0]
+    # a subnormal r²: its reciprocal overflows, as in PyTorch (0·∞ is NaN for y's slope)
+    assert grad_y[3] == math.inf and grad_x[3] == -math.inf
+    assert math.isnan(grad_y[4]) and grad_x[4] == -math.inf
+
+
 def test_sinc_is_one_at_zero_with_slope_zero():
     x = tg.tensor([0.0], dtype=tg.float64, requires_grad=True)
     y = tg.sinc(x)

@@ -4,7 +4,8 @@ Each step runs in both libraries before the next is drawn, so the next step's
 arguments fit the shape both agree on; the chain stops at the first step that raises
 or disagrees. A disagreement is a ``Finding`` named by its kind and the operation of
 the step where it first shows (for a gradient: the shortest prefix of the chain whose
-gradient already differs).
+gradient already differs, compared right after that step ran, before a later in-place
+step could change the prefix and rebase its history).
 
 Compared with PyTorch: errors vs success, shapes, dtypes, values (NaN and inf where the
 other has them too, finite values to a tolerance per dtype), ``requires_grad`` and the
@@ -104,7 +105,6 @@ class Run:
         self.float_dtype = float_dtype
         self.leaves = {}     # index -> (base, view)
         self.chain = None
-        self.chain_values = []   # the chain after each step (for gradient attribution)
 
     def materialize(self, plan, program_leaves):
         if plan is CHAIN:
@@ -268,7 +268,7 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
         runs["torch"] = Run(TORCH)
     for run in runs.values():
         run.chain = run.materialize(first, program.leaves)
-    findings = []
+    findings, gradient_findings = [], []
     shape, dtype = program.leaves[0].view_shape, first_dtype
     for _ in range(int(rng.integers(1, 7))):
         entry = entries[int(rng.integers(len(entries)))]
@@ -305,10 +305,12 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
             break
         for name, run in runs.items():
             run.chain = chains[name]
-            run.chain_values.append((step, chains[name]))
+        if use_torch and not gradient_findings and not _torch_backward_corrupts_memory(program):
+            gradient_findings = _compare_gradients(program, runs, step, chains["tapegrad"],
+                                                   chains["torch"])
         shape, dtype = tuple(chains["tapegrad"].shape), TAPEGRAD.dtype_name(chains["tapegrad"])
-    if use_torch and not findings and not _torch_backward_corrupts_memory(program):
-        findings.extend(_compare_gradients(program, runs))
+    if not findings:
+        findings.extend(gradient_findings)
     if check_invariants and not any(f.kind == "raw-error" for f in findings):
         findings.extend(_float_dtypes(program))
         findings.extend(_gradcheck(program))
@@ -349,41 +351,43 @@ def _leaf_grads(run, value, grad_output):
             for i, (base, _) in run.leaves.items() if base.requires_grad}
 
 
-def _compare_gradients(program, runs):
-    """Backward from each prefix of the chain; the first prefix whose gradients differ."""
+def _compare_gradients(program, runs, step, a, b):
+    """Backward from the chain so far (``a`` in tapegrad, ``b`` in PyTorch): a finding if
+    the leaves' gradients differ. The incoming gradient has its own random stream, so the
+    program's draws do not depend on it."""
     tg_run, torch_run = runs["tapegrad"], runs["torch"]
-    for (step, a), (_, b) in zip(tg_run.chain_values, torch_run.chain_values):
-        if not (a.requires_grad and b.requires_grad) or not dtypes.as_dtype(
-                TAPEGRAD.dtype_name(a)).is_floating_point:
-            continue
-        grad = program.rng.standard_normal(tuple(a.shape)).astype(TAPEGRAD.dtype_name(a))
-        outcomes = []
-        for run, value, make in ((tg_run, a, tg.from_numpy), (torch_run, b, torch.from_numpy)):
-            try:
-                outcomes.append(("ok", _leaf_grads(run, value, make(grad.copy()))))
-            except Exception as error:  # noqa: BLE001
-                outcomes.append(("error", error))
-        (status, ga), (t_status, gb) = outcomes
-        if status != t_status:
-            error = ga if status == "error" else gb
-            kind = "backward-raises" if status == "error" else "backward-computes"
-            return [Finding(kind, step.entry.name, f"{type(error).__name__}: {error}"[:200],
-                            program.seed)]
-        if status == "error":
-            if raw_error(ga):
-                return [Finding("raw-error", step.entry.name, raw_error(ga), program.seed)]
-            return []
-        for i in ga:
-            if (ga[i] is None) != (gb.get(i) is None):
-                return [Finding("gradient", step.entry.name,
-                                f"leaf{i}: {'no' if ga[i] is None else 'a'} gradient vs torch "
-                                f"{'none' if gb.get(i) is None else 'one'}", program.seed)]
-            if ga[i] is not None:
-                diff = compare_arrays(ga[i], gb[i], str(ga[i].dtype))
-                if diff:
-                    kind = "gradient" if diff[0] == "value" else "gradient-" + diff[0]
-                    return [Finding(kind, step.entry.name, f"leaf{i} ({ga[i].dtype}): "
-                                    f"{diff[1]}{_layouts(program)}", program.seed)]
+    if not (a.requires_grad and b.requires_grad) or not dtypes.as_dtype(
+            TAPEGRAD.dtype_name(a)).is_floating_point:
+        return []
+    rng = np.random.default_rng([program.seed, len(program.steps)])
+    grad = rng.standard_normal(tuple(a.shape)).astype(TAPEGRAD.dtype_name(a))
+    outcomes = []
+    for run, value, make in ((tg_run, a, tg.from_numpy), (torch_run, b, torch.from_numpy)):
+        try:
+            outcomes.append(("ok", _leaf_grads(run, value, make(grad.copy()))))
+        except Exception as error:  # noqa: BLE001
+            outcomes.append(("error", error))
+    (status, ga), (t_status, gb) = outcomes
+    if status != t_status:
+        error = ga if status == "error" else gb
+        kind = "backward-raises" if status == "error" else "backward-computes"
+        return [Finding(kind, step.entry.name, f"{type(error).__name__}: {error}"[:200],
+                        program.seed)]
+    if status == "error":
+        if raw_error(ga):
+            return [Finding("raw-error", step.entry.name, raw_error(ga), program.seed)]
+        return []
+    for i in ga:
+        if (ga[i] is None) != (gb.get(i) is None):
+            return [Finding("gradient", step.entry.name,
+                            f"leaf{i}: {'no' if ga[i] is None else 'a'} gradient vs torch "
+                            f"{'none' if gb.get(i) is None else 'one'}", program.seed)]
+        if ga[i] is not None:
+            diff = compare_arrays(ga[i], gb[i], str(ga[i].dtype))
+            if diff:
+                kind = "gradient" if diff[0] == "value" else "gradient-" + diff[0]
+                return [Finding(kind, step.entry.name, f"leaf{i} ({ga[i].dtype}): "
+                                f"{diff[1]}{_layouts(program)}", program.seed)]
     return []
 
 

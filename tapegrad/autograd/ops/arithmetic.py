@@ -96,10 +96,7 @@ def div(input, other, rounding_mode=None):
     if rounding_mode == "floor":
         return floor_divide(input, other)
     if rounding_mode == "trunc":
-        x, y = promote("div", input, other)
-        _integer_division_by_zero("div", x, y)
-        quotient = div(x, y).trunc()
-        return quotient if x.dtype.is_floating_point else quotient.to(x.dtype)
+        return _truncated_division(input, other)
     if rounding_mode is not None:
         raise ValueError(f"div: rounding_mode must be None, 'floor' or 'trunc', got {rounding_mode!r}")
     x, y = promote("div", input, other)
@@ -120,6 +117,23 @@ def div(input, other, rounding_mode=None):
 
 
 true_divide = alias(div, 'true_divide')
+
+
+def _truncated_division(input, other):
+    """z = x / y rounded towards zero;  piecewise constant, so ∂z/∂x = ∂z/∂y = 0 (zeros, not
+    the 0/y of a composition, which is NaN where y = 0)"""
+    x, y = promote("div", input, other)
+    _integer_division_by_zero("div", x, y)
+    xp = x.device.xp
+    with quiet(xp):
+        z = _broadcast("div", lambda a, b: xp.trunc(xp.divide(a, b)), x, y)
+    z = z.astype(x.array.dtype, copy=False)   # integers stay integers
+    x_shape, y_shape = x.shape, y.shape
+    def backward(ctx, grad):
+        zeros = wrap(grad.device.xp.zeros_like(grad.array), grad.device)
+        return (sum_to_shape(zeros, x_shape) if ctx.needs_input_grad[0] else None,
+                sum_to_shape(zeros, y_shape) if ctx.needs_input_grad[1] else None)
+    return record("div", z, (x, y), backward)
 
 
 @operation(function=True, method=True, out=True)
@@ -574,7 +588,9 @@ def copysign(input, other):
             same_sign = where(x == 0, 0.0, z / where(x == 0, 1.0, x))
             grad_x = sum_to_shape(grad * same_sign, x_shape)
         if ctx.needs_input_grad[1]:
-            grad_y = sum_to_shape(grad * 0.0, y_shape)
+            # zeros, not grad·0: a NaN or infinite gradient still gives 0, as in PyTorch
+            grad_y = sum_to_shape(wrap(grad.device.xp.zeros_like(grad.array), grad.device),
+                                  y_shape)
         return grad_x, grad_y
     return record("copysign", z, (x, y), backward, save=(x, OUTPUT))
 

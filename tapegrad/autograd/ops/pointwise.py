@@ -246,9 +246,8 @@ def clamp(input, min=None, max=None):
     _tensor_input("clamp", input)
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         # where(), not maximum(): at x = bound the gradient goes to x alone, as in PyTorch
-        from .arithmetic import where
-        y = input if min is None else where(input < min, min, input)
-        return y if max is None else where(y > max, max, y)
+        y = input if min is None else _clamp_towards(input, min, below=True)
+        return y if max is None else _clamp_towards(y, max, below=False)
     x = input
     bounds = [b for b in (min, max) if b is not None]
     # The bounds take part in type promotion (PyTorch ≥ 1.12): int.clamp(min=1.5) is float,
@@ -271,6 +270,19 @@ def clamp(input, min=None, max=None):
 
 
 clip = alias(clamp, 'clip')
+
+
+def _clamp_towards(x, bound, below):
+    """x clamped from below (or above) by a tensor bound: the gradient goes to x where it is
+    inside (the bound included), to the bound where x is beyond it, and, as in PyTorch, to
+    neither where x or the bound is NaN (the result is then NaN)."""
+    from .arithmetic import where
+    inside, beyond = (x >= bound, x < bound) if below else (x <= bound, x > bound)
+    bound_is_float = (bound.dtype.is_floating_point if isinstance(bound, Tensor)
+                      else isinstance(bound, float))
+    if not (x.dtype.is_floating_point or bound_is_float):
+        return where(beyond, bound, x)
+    return where(inside, x, where(beyond, bound, float("nan")))
 
 
 def _zero_gradient(op, input, result):

@@ -252,7 +252,13 @@ def _product_of_the_others(x, axes, zeros):
 
 # -- largest and smallest -------------------------------------------------------------------
 def _extreme(op, input, dim, keepdim, largest):
-    """amax/amin (and max()/min() without dim): ties share the gradient evenly."""
+    """amax/amin (and max()/min() without dim): ties share the gradient evenly.
+
+    PyTorch has two rules, kept apart here. max()/min() fill the gradient into the
+    extremes, the NaNs where the extreme is NaN, and 0 elsewhere whatever arrives.
+    amax/amin multiply it by the share: an infinite or NaN gradient gives NaN at the other
+    elements too (0·∞), and a NaN extreme, equal to no element, gives NaN to its whole
+    group (0/0)."""
     x = input
     axes = normalize_dims(x, dim, op)
     _require_nonempty(op, x, axes, None if dim in (None, ()) else dim)
@@ -264,10 +270,14 @@ def _extreme(op, input, dim, keepdim, largest):
         xp = x.device.xp
         y_kept = y.array if keepdim else y.array.reshape(kept_shape(shape, axes))
         hits = x.array == y_kept   # where the extremes are: a constant mask
-        if x.array.dtype.kind == "f":   # a NaN extreme: the NaNs share it, as in PyTorch
-            hits |= xp.isnan(x.array) & xp.isnan(y_kept)
-        share = xp.divide(hits, hits.sum(axis=axes, keepdims=True), dtype=x.array.dtype)
-        return gate(_kept(grad, shape, axes, keepdim), wrap(share, x.device))
+        if x.array.dtype.kind == "f" and op in ("max", "min"):   # a NaN extreme: the NaNs
+            hits |= xp.isnan(x.array) & xp.isnan(y_kept)           # share it
+        with quiet(xp):   # (amax/amin of a NaN group: 0/0)
+            share = xp.divide(hits, hits.sum(axis=axes, keepdims=True), dtype=x.array.dtype)
+        share = wrap(share, x.device)
+        if op in ("max", "min"):
+            return gate(_kept(grad, shape, axes, keepdim), share)
+        return _kept(grad, shape, axes, keepdim) * share
     return record(op, x.device.xp.asarray(result), (x,), backward, save=(x, OUTPUT),
                   attrs={"dims": axes, "keepdim": keepdim})
 

@@ -96,11 +96,13 @@ def asinh(input):
 
 @operation(function=True, method=True, out=True)
 def acosh(input):
-    """y = arcosh x;  dy/dx = 1/√(x² - 1) = 1/(√(x - 1)·√(x + 1))"""
+    """y = arcosh x;  dy/dx = 1/√(x² - 1) = 1/√((x - 1)(x + 1))"""
     x = _float_input("acosh", input)
     def backward(ctx, grad):
         x, = ctx.saved_tensors
-        return grad * ((x - 1).rsqrt() * (x + 1).rsqrt())
+        # (x - 1)(x + 1) rather than x² - 1: exact near x = 1. Like PyTorch, the slope is
+        # the real 1/√(x² - 1) for x < -1 too (where y is nan), and 0 at ±inf.
+        return grad * ((x - 1) * (x + 1)).rsqrt()
     with quiet(x.device.xp):
         y = x.device.xp.acosh(x.array)
     return record("acosh", y, (x,), backward, save=(x,))
@@ -157,12 +159,14 @@ def rad2deg(input):
 @operation(function=True, method=True, out=True)
 def atan2(input, other):
     """z = the angle of the point (x = other, y = input), in (-π, π];
-    ∂z/∂input = other/r²,  ∂z/∂other = -input/r²  (r² = input² + other²)"""
+    ∂z/∂input = other/r²,  ∂z/∂other = -input/r²  (r² = input² + other²; both 0 where r²
+    is 0, as in PyTorch, also where the squares underflow)"""
     y, x = _float_operands("atan2", input, other)
     y_shape, x_shape = y.shape, x.shape
     def backward(ctx, grad):
         y, x = ctx.saved_tensors
-        grad_over_r2 = grad / (x * x + y * y)
+        r2 = x * x + y * y
+        grad_over_r2 = grad * where(r2 == 0, 0.0, r2.reciprocal())
         return (sum_to_shape(grad_over_r2 * x, y_shape) if ctx.needs_input_grad[0] else None,
                 sum_to_shape(-grad_over_r2 * y, x_shape) if ctx.needs_input_grad[1] else None)
     z = _broadcast("atan2", y.device.xp.atan2, y, x)

@@ -432,10 +432,9 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     if log_target:
         loss = target.exp() * (target - input)
     else:
-        zero = target == 0
-        # y log y is 0 at y = 0 (its limit): log is taken of 1 there, so no -inf, no nan
-        y_log_y = where(zero, 0.0, target * target.masked_fill(zero, 1).log())
-        loss = y_log_y - target * input
+        # y log y is 0 at y = 0 (its limit); its slope there, ln y + 1, has none: NaN, as
+        # in PyTorch
+        loss = ops.arithmetic.xlogy(target, target) - target * input
     if reduction == "batchmean":
         total = loss.sum()
         return total / input.shape[0] if input.ndim else total
