@@ -67,6 +67,7 @@ def new_empty(input, *size, dtype=None, device=None, requires_grad=False):
 def new_full(input, size, fill_value, *, dtype=None, device=None, requires_grad=False):
     """``fill_value`` everywhere in ``size``, with input's dtype and device unless given"""
     dtype, device = _like(input, dtype, device)
+    fill_value = dtypes.wrap_integer(fill_value, dtype.numpy, store="new_full")
     return _made(device.xp.full(shape_from_sizes("new_full", (size,)), fill_value, dtype=dtype.numpy),
                  device, requires_grad)
 
