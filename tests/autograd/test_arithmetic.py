@@ -637,3 +637,14 @@ def test_a_number_that_fits_no_integer_of_the_width_is_refused_by_name():
         tg.full((2,), 300, dtype=tg.uint8)
     with pytest.raises(RuntimeError, match="cannot be converted to uint8"):
         u + 2 ** 70
+
+
+def test_rsub_and_lerp_of_bools_are_refused_by_name():
+    b = tg.tensor([True, False])
+    for call in (lambda: tg.rsub(b, b), lambda: tg.rsub(tg.tensor([1.0]), True),
+                 lambda: tg.tensor([1.0]) - True):
+        with pytest.raises(RuntimeError, match="subtraction .* with a bool"):
+            call()
+    for weight in (b, 0.5):
+        with pytest.raises(RuntimeError, match="lerp: interpolating between bools"):
+            tg.lerp(b, b, weight)

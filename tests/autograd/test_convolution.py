@@ -262,6 +262,14 @@ def test_constant_pad_fills_with_the_value_and_negative_widths_crop():
     np.testing.assert_array_equal(arr(y), expected)
 
 
+def test_constant_pad_takes_a_one_element_tensor_value_and_refuses_a_larger_one():
+    x = tg.ones(2, 3)
+    assert C.pad(x, (1, 0), value=tg.tensor([[5.0]])).tolist() == [[5.0, 1, 1, 1]] * 2
+    with pytest.raises(RuntimeError, match=r"pad: value must be a number or a one-element "
+                                           r"tensor, got a tensor of shape \(1, 3\)"):
+        C.pad(x, (1, 1), value=tg.ones(1, 3))
+
+
 def test_circular_pad_with_a_negative_width_wraps_around_what_is_left():
     # PyTorch's rule: crop first, then wrap the cropped signal
     y = C.pad(tg.arange(6.0).reshape(1, 1, 6), (-1, 2), mode="circular")

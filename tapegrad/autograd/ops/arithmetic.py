@@ -61,10 +61,7 @@ def add(input, other, alpha=1):
 @operation(function=True, method=True, out=True)
 def sub(input, other, alpha=1):
     """z = x - α·y;  ∂z/∂x = 1,  ∂z/∂y = -α"""
-    if any(getattr(v, "dtype", None) is not None and v.dtype.name == "bool" for v in (input, other)):
-        raise RuntimeError("sub: subtraction (the - operator) with a bool tensor is not "
-                           "supported, as in PyTorch; use ^ or logical_xor() for two masks, "
-                           "~ or logical_not() to invert one")
+    _no_bool_subtraction("sub", input, other)
     x, y = promote("sub", input, other)
     xp = x.device.xp
     z = _broadcast("sub", xp.subtract, x, y if alpha == 1 else _scaled("sub", y, alpha))
@@ -73,6 +70,16 @@ def sub(input, other, alpha=1):
         return (sum_to_shape(grad, x_shape) if ctx.needs_input_grad[0] else None,
                 sum_to_shape(grad * -alpha, y_shape) if ctx.needs_input_grad[1] else None)
     return record("sub", z, (x, y), backward, attrs={"alpha": alpha})
+
+
+def _no_bool_subtraction(op, *operands):
+    """PyTorch refuses x - y for a bool x or y, tensor or Python bool (of a mask, ^ or ~ is
+    meant)."""
+    if any(isinstance(v, bool) or getattr(v, "dtype", None) is not None and
+           v.dtype.name == "bool" for v in operands):
+        raise RuntimeError(f"{op}: subtraction (the - operator) with a bool is not "
+                           "supported, as in PyTorch; use ^ or logical_xor() for two masks, "
+                           "~ or logical_not() to invert one")
 
 
 @operation(function=True, method=True, out=True)
@@ -451,6 +458,7 @@ def _float_operands(op, input, other):
 @operation(function=True, method=True, out=True)
 def rsub(input, other, alpha=1):
     """z = y - α·x (sub with its operands swapped: ``2 - x``);  ∂z/∂x = -α,  ∂z/∂y = 1"""
+    _no_bool_subtraction("rsub", input, other)
     if not hasattr(other, "shape"):   # a number: x is the only input with a gradient
         x, y = promote("rsub", input, other)
         def backward_from_number(ctx, grad):
@@ -470,6 +478,10 @@ def rsub(input, other, alpha=1):
 @operation(function=True, method=True, out=True)
 def lerp(input, end, weight):
     """z = x + w·(e - x);  ∂z/∂x = 1 - w,  ∂z/∂e = w,  ∂z/∂w = e - x"""
+    if all(getattr(v, "dtype", None) is not None and v.dtype.name == "bool"
+           or isinstance(v, bool) for v in (input, end)):
+        raise RuntimeError("lerp: interpolating between bools is not defined (PyTorch has no "
+                           "bool kernel either); convert them with .float()")
     if not hasattr(weight, "shape"):   # a number weight: two inputs
         x, e = promote("lerp", input, end)
         x_shape, e_shape = x.shape, e.shape

@@ -398,6 +398,11 @@ def pad(input, pad, mode="constant", value=None):
                          f"{2 * input.ndim} for an input of shape {tuple(input.shape)}, got "
                          f"{pad!r}")
     if mode == "constant":
+        if isinstance(value, Tensor):   # PyTorch wants a number; a one-element tensor is one
+            if value.numel() != 1:
+                raise RuntimeError(f"pad: value must be a number or a one-element tensor, got "
+                                   f"a tensor of shape {tuple(value.shape)}")
+            value = value.array.reshape(())
         return _pad_constant(input, widths, 0 if value is None else value)
     if mode not in ("reflect", "replicate", "circular"):
         raise NotImplementedError(f"pad: unknown padding mode {mode!r} (constant, reflect, "
