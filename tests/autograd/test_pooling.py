@@ -323,3 +323,31 @@ def test_the_array_scatter_of_max_pooling_sends_index_minus_one_nowhere():
     scatter_add_last(CPU.xp, out, np.array([[[-1, 2]], [[0, -1]]]).reshape(1, 2, 2),
                      np.ones((1, 2, 2), np.float32))
     assert out.tolist() == [[[0, 0, 1], [1, 0, 0]]]
+
+
+_FLOAT16_CASES = {
+    "max_pool2d": lambda lib, x: lib.nn.functional.max_pool2d(x, 2, stride=1),
+    "max_pool1d": lambda lib, x: lib.nn.functional.max_pool1d(x.flatten(2), 3),
+    "avg_pool2d": lambda lib, x: lib.nn.functional.avg_pool2d(x, 3, stride=2, padding=1),
+    "avg_pool1d": lambda lib, x: lib.nn.functional.avg_pool1d(x.flatten(2), 4),
+    "adaptive_avg_pool2d": lambda lib, x: lib.nn.functional.adaptive_avg_pool2d(x, 3),
+    "adaptive_avg_pool1d": lambda lib, x: lib.nn.functional.adaptive_avg_pool1d(x.flatten(2), 7),
+    "interpolate": lambda lib, x: lib.nn.functional.interpolate(x, scale_factor=1.5,
+                                                                mode="bilinear"),
+    "pad": lambda lib, x: lib.nn.functional.pad(x, (2, 1, 1, 2), mode="reflect"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_FLOAT16_CASES))
+def test_float16_pooling_is_computed_in_float32_and_rounded_once_as_in_pytorch(name):
+    torch = pytest.importorskip("torch")
+    values = np.random.default_rng(0).standard_normal((2, 3, 5, 5)).astype(np.float16)
+    results = []
+    for lib in (tg, torch):
+        x = lib.tensor(values, requires_grad=True)
+        y = _FLOAT16_CASES[name](lib, x)
+        (y * y).sum().backward()
+        assert y.dtype == lib.float16 and x.grad.dtype == lib.float16
+        results.append((y.detach().numpy(), x.grad.numpy()))
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=2e-3, atol=2e-3)
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=2e-3, atol=2e-3)

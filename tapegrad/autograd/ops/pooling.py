@@ -25,6 +25,24 @@ from .arguments import as_batch, n_ints
 from .declare import operation
 
 
+def is_half(*tensors):
+    """True when every given tensor (None aside) is float16."""
+    return all(t is None or isinstance(t, Tensor) and t.array.dtype.char == "e" for t in tensors)
+
+
+def via_float32(function, *args, **kwargs):
+    """``function`` of the float16 tensors among the arguments made float32, its floating
+    results rounded back to float16 once: the kernels (numba loops, im2col matmuls) have no
+    float16 of their own, and PyTorch's CPU kernels compute float16 in float32 too. The
+    casts are operations, so gradients flow through them (and come back float16)."""
+    def up(a):
+        return a.float() if isinstance(a, Tensor) and a.array.dtype.char == "e" else a
+    def down(r):
+        return r.half() if isinstance(r, Tensor) and r.dtype.is_floating_point else r
+    result = function(*map(up, args), **{k: up(v) for k, v in kwargs.items()})
+    return tuple(map(down, result)) if isinstance(result, tuple) else down(result)
+
+
 def _require_float(op, x, integers=False):
     if x.array.dtype.kind not in ("fiu" if integers else "f"):
         raise RuntimeError(f"{op}: expected a floating point input, but got dtype {x.dtype}")
@@ -141,6 +159,9 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
                return_indices=False):
     """y[n,c,p,q] = max of x over the window at (p, q);  ∂y/∂x = 1 at the (first) maximum of the
     window, 0 elsewhere"""
+    if is_half(input):
+        return via_float32(max_pool2d, input, kernel_size, stride, padding, dilation, ceil_mode,
+                           return_indices)
     return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 2)
 
 
@@ -148,6 +169,9 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     """y[n,c,t] = max of x over the window at t;  ∂y/∂x = 1 at the (first) maximum, else 0"""
+    if is_half(input):
+        return via_float32(max_pool1d, input, kernel_size, stride, padding, dilation, ceil_mode,
+                           return_indices)
     return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 1)
 
 
@@ -214,6 +238,9 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True, divisor_override=None):
     """y[n,c,p,q] = (Σ of x over the window at (p, q)) / divisor;  ∂y/∂x = 1/divisor over the
     window"""
+    if is_half(input):
+        return via_float32(avg_pool2d, input, kernel_size, stride, padding, ceil_mode,
+                           count_include_pad, divisor_override)
     return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
                      divisor_override, 2)
 
@@ -222,6 +249,9 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True):
     """y[n,c,t] = (Σ of x over the window at t) / divisor;  ∂y/∂x = 1/divisor over the window"""
+    if is_half(input):
+        return via_float32(avg_pool1d, input, kernel_size, stride, padding, ceil_mode,
+                           count_include_pad)
     return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, None, 1)
 
 
@@ -261,10 +291,13 @@ def _resample_adjoint(grad, axis, index, weight, size, op):
     xp = grad.device.xp
     shape = list(grad.shape)
     shape[axis] = size
-    out = xp.zeros(shape, grad.array.dtype)
+    half = grad.array.dtype.char == "e"   # float16 sums in float32, rounded once (as PyTorch)
+    out = xp.zeros(shape, "float32" if half else grad.array.dtype)
     for t, positions in enumerate(index):
         values = grad.array if weight is None else grad.array * _along(weight[t], axis, grad.ndim)
-        kernels.add_at(xp, out, axis, positions, values)
+        kernels.add_at(xp, out, axis, positions, values.astype(out.dtype, copy=False))
+    if half:
+        out = out.astype(grad.array.dtype)
     def backward(ctx, g):
         return _resample(g, axis, index, weight, op)
     return record(op + "_backward", out, (grad,), backward)
@@ -313,12 +346,16 @@ def _adaptive_avg_pool(input, output_size, spatial, op=None):
 def adaptive_avg_pool2d(input, output_size):
     """y[n,c,p,q] = mean of x over rows [⌊p·H/Ho⌋, ⌈(p+1)·H/Ho⌉) and the same for columns;
     ∂y/∂x = 1/(window size) over the window"""
+    if is_half(input):
+        return via_float32(adaptive_avg_pool2d, input, output_size)
     return _adaptive_avg_pool(input, output_size, 2)
 
 
 @operation(function=True)
 def adaptive_avg_pool1d(input, output_size):
     """y[n,c,t] = mean of x over [⌊t·L/Lo⌋, ⌈(t+1)·L/Lo⌉);  ∂y/∂x = 1/(window size) over it"""
+    if is_half(input):
+        return via_float32(adaptive_avg_pool1d, input, output_size)
     return _adaptive_avg_pool(input, output_size, 1)
 
 
@@ -334,6 +371,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     op = "interpolate"
     if not isinstance(input, Tensor):
         raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
+    if is_half(input):
+        return via_float32(interpolate, input, size, scale_factor, mode, align_corners,
+                           recompute_scale_factor, antialias)
     spatial = input.ndim - 2
     if spatial < 1:
         raise ValueError(f"{op}: expected an input with a batch and a channel dim and 1 to 3 "
