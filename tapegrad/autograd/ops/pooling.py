@@ -43,6 +43,16 @@ def via_float32(function, *args, **kwargs):
     return tuple(map(down, result)) if isinstance(result, tuple) else down(result)
 
 
+def _is_int64(x):
+    return isinstance(x, Tensor) and x.array.dtype.char in "lq" and x.array.dtype.itemsize == 8
+
+
+def _truncated(function, input, *args):
+    """Average pooling of int64, as PyTorch's: each window sum divided by its divisor with
+    integer division, rounding toward zero (computed in float64: exact for sums below 2⁵³)."""
+    return function(input.double(), *args).trunc().to(input.dtype)
+
+
 def _require_float(op, x, integers=False):
     if x.array.dtype.kind not in ("fiu" if integers else "f"):
         raise RuntimeError(f"{op}: expected a floating point input, but got dtype {x.dtype}")
@@ -241,6 +251,9 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     if is_half(input):
         return via_float32(avg_pool2d, input, kernel_size, stride, padding, ceil_mode,
                            count_include_pad, divisor_override)
+    if _is_int64(input):
+        return _truncated(avg_pool2d, input, kernel_size, stride, padding, ceil_mode,
+                          count_include_pad, divisor_override)
     return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
                      divisor_override, 2)
 
@@ -252,6 +265,9 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     if is_half(input):
         return via_float32(avg_pool1d, input, kernel_size, stride, padding, ceil_mode,
                            count_include_pad)
+    if _is_int64(input):
+        return _truncated(avg_pool1d, input, kernel_size, stride, padding, ceil_mode,
+                          count_include_pad)
     return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, None, 1)
 
 
@@ -325,9 +341,13 @@ def _adaptive_avg_pool(input, output_size, spatial, op=None):
         raise ValueError(f"{op}: output_size must be an int or a tuple of {spatial} ints (or "
                          f"None), got {output_size!r}")
     out = tuple(n if o is None else operator.index(o) for n, o in zip(sizes, items))
-    if any(o < 0 for o in out) or any(n == 0 for n in sizes):
+    if any(o < 0 for o in out) or any(n == 0 and o < 0 for n, o in zip(sizes, out)):
         raise RuntimeError(f"{op}: cannot pool an input of shape {tuple(x.shape)} to "
                            f"output_size {out}")
+    if any(n == 0 for n in sizes):   # every window is empty: its mean is 0/0 = NaN, as in PyTorch
+        dims = tuple(range(2, 2 + spatial))
+        y = (x.sum(dims, keepdim=True) / 0).expand(*x.shape[:2], *out)
+        return y if batched else own_result(y.squeeze(0))
     if all(o > 0 and n % o == 0 for n, o in zip(sizes, out)):
         # Equal windows that tile the input: plain average pooling with kernel = stride = n/o.
         kernel = tuple(n // o for n, o in zip(sizes, out))
@@ -393,9 +413,17 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     else:
         raise NotImplementedError(f"{op}: mode {mode!r} is not supported (nearest, "
                                   f"nearest-exact, linear, bilinear, trilinear, area)")
-    _require_float(op, input)
+    if input.array.dtype.char == "B" and mode in _LINEAR_MODES and spatial == 2:
+        raise RuntimeError(f"{op}: {mode} interpolation of uint8 is not supported (PyTorch's "
+                           f"uint8 kernel rounds with fixed-point weights of its own); convert "
+                           f"the input with .float()")
+    if not (mode in ("nearest", "nearest-exact") and input.array.dtype.char == "B"):
+        _require_float(op, input)   # nearest copies: uint8 images too, as in PyTorch
     sizes = tuple(input.shape[2:])
     out, scales = _output_size(op, sizes, size, scale_factor, recompute_scale_factor)
+    if any(n == 0 and o > 0 for n, o in zip(sizes, out)):
+        raise RuntimeError(f"{op}: cannot resample an empty spatial dim to a non-empty one: "
+                           f"input of shape {tuple(input.shape)}, output size {out}")
     if mode == "area":   # the mean of each window of adaptive average pooling
         if spatial <= 2:
             return _adaptive_avg_pool(input, out, spatial, op)
