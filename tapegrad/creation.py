@@ -74,6 +74,8 @@ def _filled(op, size, fill, dtype, device, requires_grad):
         dtype = dtypes.result_type((), (), (fill,)) if fill is not None else None
     dtype = dtypes.as_dtype(dtype) or dtypes.get_default_dtype()
     xp = device.xp
+    if fill is not None:
+        fill = dtypes.wrap_integer(fill, dtype.numpy, store=op)   # -1 into uint8: 255
     array = xp.empty(shape, dtype=dtype.numpy) if fill is None else xp.full(shape, fill, dtype=dtype.numpy)
     return _finish(array, device, requires_grad)
 

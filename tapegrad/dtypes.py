@@ -148,6 +148,31 @@ def scalar_category(value):
     raise TypeError(f"tapegrad cannot use a {type(value).__name__} ({value!r}) as a number")
 
 
+def wrap_integer(value, numpy_dtype, store=None):
+    """A Python int converted to an integer dtype as C and PyTorch convert it: modulo 2ⁿ
+    (-1 into uint8 is 255, 200 into int8 is -56). Anything else is returned unchanged.
+
+    ``store`` names an op that writes the value into a tensor (fill_, masked_fill, full):
+    there, as in PyTorch, only values an n-bit integer of either sign can hold are taken
+    (-1 and 255 into uint8, 300 is refused)."""
+    if type(value) is not int and not isinstance(value, numpy.integer):
+        return value
+    numpy_dtype = numpy.dtype(numpy_dtype)
+    if numpy_dtype.kind not in "iu":
+        return value
+    value = int(value)
+    bits = 8 * numpy_dtype.itemsize
+    low, high = (-2 ** (bits - 1), 2 ** (bits - 1)) if numpy_dtype.kind == "i" else (0, 2 ** bits)
+    if low <= value < high:
+        return value
+    widest = (-2 ** (bits - 1), 2 ** bits) if store else (-2 ** 63, 2 ** 64)
+    if not widest[0] <= value < widest[1]:
+        raise RuntimeError(f"{store or 'tapegrad'}: the value {value} cannot be converted to "
+                           f"{numpy_dtype} without overflow")
+    value %= 2 ** bits
+    return value - 2 ** bits if value >= high else value
+
+
 class finfo:
     """The limits of a floating-point dtype (``finfo()``: the default dtype's), as numbers.
 

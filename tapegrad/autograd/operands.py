@@ -14,6 +14,8 @@ def as_tensor_like(value, like, dtype=None):
         return wrap(array, like.device)
     if dtype is None:
         dtype = dtypes.result_type((), (), (value,))
+    if type(value) is int:   # -1 against uint8 wraps to 255, as in PyTorch
+        value = dtypes.wrap_integer(value, dtype.numpy)
     return wrap(like.device.xp.asarray(value, dtype=dtype.numpy), like.device)
 
 

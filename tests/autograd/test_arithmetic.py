@@ -601,3 +601,69 @@ def test_bit_shifts_of_floating_tensors_are_refused_by_name():
     with pytest.raises(TypeError, match="bitwise_left_shift: expects integer tensors"):
         tg.bitwise_left_shift(tg.randn(3), 1)
     assert tg.bitwise_right_shift(tg.tensor([4, 8]), 1).tolist() == [2, 4]
+
+
+def test_ldexp_takes_a_python_number_as_a_0d_tensor():
+    x = tg.tensor([1.0, 2.0])
+    assert tg.ldexp(x, 2).tolist() == [4.0, 8.0]
+    assert tg.ldexp(x, True).tolist() == [2.0, 4.0]
+    assert tg.ldexp(x.double(), 0.5).tolist() == [2 ** 0.5, 2 * 2 ** 0.5]
+    assert tg.ldexp(x.half(), 1).dtype is tg.float16
+    assert tg.ldexp(tg.tensor([1, 2]), 3).tolist() == [8.0, 16.0]
+
+
+def test_bit_shifts_promote_a_bool_against_an_integer_and_refuse_two_bools():
+    b = tg.tensor([True, False])
+    assert tg.bitwise_left_shift(b, 1).tolist() == [2, 0]
+    assert tg.bitwise_left_shift(b, 1).dtype is tg.int64
+    assert tg.bitwise_right_shift(tg.tensor([4, 5]), True).tolist() == [2, 2]
+    shifted = tg.bitwise_left_shift(tg.tensor([1, 5], dtype=tg.uint8), tg.tensor([True, False]))
+    assert shifted.dtype is tg.uint8 and shifted.tolist() == [2, 5]
+    for other in (b, True):
+        with pytest.raises(TypeError, match="bitwise_left_shift: .*two bool operands"):
+            tg.bitwise_left_shift(b, other)
+
+
+def test_a_python_int_outside_an_integer_dtype_wraps_as_in_pytorch():
+    # the number is converted to the tensor's dtype first, modulo 2ⁿ: -1 is 255 for uint8
+    u = tg.tensor([0, 1, 200], dtype=tg.uint8)
+    assert (u + -1).tolist() == [255, 0, 199]
+    assert (u * -1).tolist() == [0, 255, 56]
+    assert tg.rsub(u, -1).tolist() == [255, 254, 55]
+    assert (u + 300).tolist() == [44, 45, 244]
+    assert (u | -1).tolist() == [255, 255, 255]
+    assert (u // -1).tolist() == [0, 0, 0]
+    assert (u >= -1).tolist() == [False, False, False]      # u >= 255
+    assert u.clamp_max(-1).tolist() == [0, 1, 200]          # min(u, 255)
+    assert u.where(u > 0, -1).tolist() == [255, 1, 200]
+    assert (tg.tensor([1], dtype=tg.int8) + 200).tolist() == [-55]
+    assert u.new_full((2,), -1).tolist() == [255, 255]
+    assert u.clone().fill_(-1).tolist() == [255, 255, 255]
+    assert u.masked_fill(u > 0, -1).tolist() == [0, 255, 255]
+
+
+def test_a_python_int_keeps_its_value_where_an_integer_op_gives_floats():
+    u = tg.tensor([0, 1, 200], dtype=tg.uint8)
+    assert (u / -1).tolist() == [-0.0, -1.0, -200.0]
+    assert tg.copysign(u, -1).tolist() == [-0.0, -1.0, -200.0]
+
+
+def test_a_number_that_fits_no_integer_of_the_width_is_refused_by_name():
+    u = tg.tensor([0, 1], dtype=tg.uint8)
+    with pytest.raises(RuntimeError, match="masked_fill: the value 300 cannot be stored"):
+        u.masked_fill(u > 0, 300)
+    with pytest.raises(RuntimeError, match="full: the value 300 cannot be converted to uint8"):
+        tg.full((2,), 300, dtype=tg.uint8)
+    with pytest.raises(RuntimeError, match="cannot be converted to uint8"):
+        u + 2 ** 70
+
+
+def test_rsub_and_lerp_of_bools_are_refused_by_name():
+    b = tg.tensor([True, False])
+    for call in (lambda: tg.rsub(b, b), lambda: tg.rsub(tg.tensor([1.0]), True),
+                 lambda: tg.tensor([1.0]) - True):
+        with pytest.raises(RuntimeError, match="subtraction .* with a bool"):
+            call()
+    for weight in (b, 0.5):
+        with pytest.raises(RuntimeError, match="lerp: interpolating between bools"):
+            tg.lerp(b, b, weight)

@@ -262,6 +262,14 @@ def test_constant_pad_fills_with_the_value_and_negative_widths_crop():
     np.testing.assert_array_equal(arr(y), expected)
 
 
+def test_constant_pad_takes_a_one_element_tensor_value_and_refuses_a_larger_one():
+    x = tg.ones(2, 3)
+    assert C.pad(x, (1, 0), value=tg.tensor([[5.0]])).tolist() == [[5.0, 1, 1, 1]] * 2
+    with pytest.raises(RuntimeError, match=r"pad: value must be a number or a one-element "
+                                           r"tensor, got a tensor of shape \(1, 3\)"):
+        C.pad(x, (1, 1), value=tg.ones(1, 3))
+
+
 def test_circular_pad_with_a_negative_width_wraps_around_what_is_left():
     # PyTorch's rule: crop first, then wrap the cropped signal
     y = C.pad(tg.arange(6.0).reshape(1, 1, 6), (-1, 2), mode="circular")
@@ -412,3 +420,31 @@ def test_an_empty_batch_gives_empty_results_and_zero_weight_gradients():
     y.sum().backward()
     assert tuple(x.grad.shape) == (0, 3, 5, 5) and not arr(w.grad).any()
     assert tuple(C.conv_transpose2d(x, w.transpose(0, 1), stride=2).shape) == (0, 4, 11, 11)
+
+
+_FLOAT16_CONVS = {
+    "conv2d": lambda F, x, w, b: F.conv2d(x, w, b, padding=1),
+    "conv1d": lambda F, x, w, b: F.conv1d(x.flatten(2), w.flatten(2), b, stride=2),
+    "conv_transpose2d": lambda F, x, w, b: F.conv_transpose2d(x, w, b, stride=2),
+    "conv_transpose1d": lambda F, x, w, b: F.conv_transpose1d(x.flatten(2), w.flatten(2), b),
+    "unfold": lambda F, x, w, b: F.unfold(x, 2, stride=2) * 1.5,
+    "fold": lambda F, x, w, b: F.fold(x.reshape(2, 3, 25), (5, 7), (1, 3)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_FLOAT16_CONVS))
+def test_float16_convolution_is_computed_in_float32_and_rounded_once_as_in_pytorch(name):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    x, w, b = (rng.standard_normal(s).astype(np.float16) for s in ((2, 3, 5, 5), (3, 3, 2, 2), (3,)))
+    results = []
+    for lib in (tg, torch):
+        tensors = [lib.tensor(a, requires_grad=True) for a in (x, w, b)]
+        y = _FLOAT16_CONVS[name](lib.nn.functional, *tensors)
+        (y * y).sum().backward()
+        assert y.dtype == lib.float16
+        results.append([y.detach().numpy()] + [t.grad.numpy() for t in tensors
+                                                if t.grad is not None])
+    assert len(results[0]) == len(results[1])
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=5e-3, atol=5e-2)

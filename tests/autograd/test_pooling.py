@@ -274,7 +274,7 @@ def test_pooling_errors_name_the_values():
     with pytest.raises(RuntimeError, match="divisor_override must be non-zero"):
         P.avg_pool2d(tg.randn(1, 3, 5, 5), 2, divisor_override=0)
     with pytest.raises(RuntimeError, match="floating point"):
-        P.avg_pool2d(tg.ones(1, 1, 4, 4, dtype=tg.int64), 2)
+        P.avg_pool2d(tg.ones(1, 1, 4, 4, dtype=tg.int32), 2)
 
 
 def test_max_pool_of_integers_works_as_in_pytorch():
@@ -323,3 +323,68 @@ def test_the_array_scatter_of_max_pooling_sends_index_minus_one_nowhere():
     scatter_add_last(CPU.xp, out, np.array([[[-1, 2]], [[0, -1]]]).reshape(1, 2, 2),
                      np.ones((1, 2, 2), np.float32))
     assert out.tolist() == [[[0, 0, 1], [1, 0, 0]]]
+
+
+_FLOAT16_CASES = {
+    "max_pool2d": lambda lib, x: lib.nn.functional.max_pool2d(x, 2, stride=1),
+    "max_pool1d": lambda lib, x: lib.nn.functional.max_pool1d(x.flatten(2), 3),
+    "avg_pool2d": lambda lib, x: lib.nn.functional.avg_pool2d(x, 3, stride=2, padding=1),
+    "avg_pool1d": lambda lib, x: lib.nn.functional.avg_pool1d(x.flatten(2), 4),
+    "adaptive_avg_pool2d": lambda lib, x: lib.nn.functional.adaptive_avg_pool2d(x, 3),
+    "adaptive_avg_pool1d": lambda lib, x: lib.nn.functional.adaptive_avg_pool1d(x.flatten(2), 7),
+    "interpolate": lambda lib, x: lib.nn.functional.interpolate(x, scale_factor=1.5,
+                                                                mode="bilinear"),
+    "pad": lambda lib, x: lib.nn.functional.pad(x, (2, 1, 1, 2), mode="reflect"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_FLOAT16_CASES))
+def test_float16_pooling_is_computed_in_float32_and_rounded_once_as_in_pytorch(name):
+    torch = pytest.importorskip("torch")
+    values = np.random.default_rng(0).standard_normal((2, 3, 5, 5)).astype(np.float16)
+    results = []
+    for lib in (tg, torch):
+        x = lib.tensor(values, requires_grad=True)
+        y = _FLOAT16_CASES[name](lib, x)
+        (y * y).sum().backward()
+        assert y.dtype == lib.float16 and x.grad.dtype == lib.float16
+        results.append((y.detach().numpy(), x.grad.numpy()))
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=2e-3, atol=2e-3)
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=2e-3, atol=2e-3)
+
+
+def test_int64_average_pooling_divides_each_window_sum_rounding_toward_zero():
+    # PyTorch's integer average: (-7 + 2) / 2 = -2.5 gives -2
+    x = tg.tensor([[[-7, 2, 5, 4, 3, -3]]])
+    assert F.avg_pool1d(x, 2).tolist() == [[[-2, 4, 0]]]
+    assert F.avg_pool1d(x, 4, 2, padding=1).tolist() == [[[0, 3, 1]]]
+    assert F.avg_pool1d(x, 3, ceil_mode=True).tolist() == [[[0, 1]]]
+    y = F.avg_pool2d(tg.tensor([[[[-7, 2], [0, 0]]]]), 2)
+    assert y.dtype is tg.int64 and y.tolist() == [[[[-1]]]]
+    with pytest.raises(RuntimeError, match="avg_pool1d: expected a floating point input"):
+        F.avg_pool1d(x.int(), 2)   # int32: no kernel in PyTorch either
+
+
+def test_adaptive_average_of_an_empty_spatial_dim_is_nan_as_a_mean_of_nothing():
+    assert F.adaptive_avg_pool1d(tg.zeros(4, 0, 0), 1).shape == (4, 0, 1)
+    x = tg.zeros(1, 2, 0, 3, requires_grad=True)
+    y = F.adaptive_avg_pool2d(x, (2, 1))
+    assert y.shape == (1, 2, 2, 1) and np.isnan(y.detach().numpy()).all()
+    y.sum().backward()
+    assert x.grad.shape == (1, 2, 0, 3)
+    assert np.isnan(F.adaptive_avg_pool1d(tg.zeros(4, 2, 0), 1).numpy()).all()
+
+
+def test_nearest_interpolation_copies_uint8_images_and_linear_refuses_them_by_name():
+    u = tg.arange(12, dtype=tg.uint8).reshape(1, 1, 3, 4)
+    y = F.interpolate(u, size=(3, 8))
+    assert y.dtype is tg.uint8 and y[0, 0, 0].tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
+    with pytest.raises(RuntimeError, match="interpolate: bilinear interpolation of uint8"):
+        F.interpolate(u, scale_factor=2, mode="bilinear")
+
+
+def test_interpolating_an_empty_spatial_dim_to_a_non_empty_one_is_refused_by_name():
+    with pytest.raises(RuntimeError, match=r"interpolate: cannot resample an empty spatial dim "
+                                           r"to a non-empty one: input of shape \(4, 3, 3, 0\)"):
+        F.interpolate(tg.zeros(4, 3, 3, 0), size=2)
+    assert F.interpolate(tg.zeros(0, 2, 2), size=3, mode="linear").shape == (0, 2, 3)

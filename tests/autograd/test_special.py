@@ -104,13 +104,15 @@ def test_erfinv_inverts_erf_and_is_infinite_at_plus_minus_one():
     assert ends[:2] == [-math.inf, math.inf] and math.isnan(ends[2])
 
 
-def test_mvlgamma_is_a_sum_of_lgammas_and_checks_its_domain():
-    x = tg.tensor([2.5, 4.0], dtype=tg.float64)
-    expected = [3 / 2 * math.log(math.pi) + sum(math.lgamma(v - j / 2) for j in range(3))
-                for v in (2.5, 4.0)]
+def test_mvlgamma_is_a_sum_of_lgammas_even_below_its_domain():
+    # below (p - 1)/2 the sum is computed as PyTorch computes it: finite off the poles of
+    # lgamma, inf on them
+    x = tg.tensor([2.5, 4.0, 0.25, 0.8, -1.0], dtype=tg.float64)
+    expected = [3 / 2 * math.log(math.pi) + sum(
+        math.inf if (v - j / 2) <= 0 and (v - j / 2) == round(v - j / 2)
+        else math.lgamma(v - j / 2) for j in range(3)) for v in (2.5, 4.0, 0.25, 0.8, -1.0)]
     np.testing.assert_allclose(tg.mvlgamma(x, 3).numpy(), expected, rtol=1e-14)
-    with pytest.raises(ValueError, match="p-1"):
-        tg.mvlgamma(tg.tensor([0.8]), 3)
+    assert tg.mvlgamma(tg.tensor([0.0, -1.0]), 1).tolist() == [math.inf, math.inf]
 
 
 def test_float32_and_float16_keep_their_dtype():

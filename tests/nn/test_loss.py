@@ -932,3 +932,14 @@ def test_module_state_dicts_match_pytorchs():
                          (nn.NLLLoss(), torch.nn.NLLLoss())]:
         assert list(ours.state_dict()) == list(theirs.state_dict())
         assert repr(ours) == repr(theirs)
+
+
+def test_mse_huber_and_smooth_l1_cast_a_bool_target_to_the_input_float_dtype():
+    x, b = tg.tensor([0.5, 2.0], dtype=tg.float64), tg.tensor([True, False])
+    assert F.mse_loss(x, b, reduction="none").tolist() == [0.25, 4.0]
+    assert F.mse_loss(x, b, reduction="none").dtype is tg.float64
+    assert F.mse_loss(b, x).item() == 2.125
+    assert F.smooth_l1_loss(x, b).item() == 0.8125
+    assert F.huber_loss(x, b).item() == 0.8125
+    with pytest.raises(RuntimeError, match="with a bool"):   # l1 takes no bool, as in PyTorch
+        F.smooth_l1_loss(x, b, beta=0)

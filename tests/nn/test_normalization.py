@@ -396,3 +396,25 @@ def test_pytorch_norm_layers_state_dicts_load_and_give_the_same_outputs():
         x = x_rng.standard_normal(shape).astype(np.float32)
         np.testing.assert_allclose(ours(tg.from_numpy(x)).detach().numpy(),
                                    reference(torch.from_numpy(x)).detach().numpy(), atol=1e-5)
+
+
+def test_empty_inputs_give_empty_results_as_in_pytorch():
+    from tapegrad.nn import functional as NF
+    weight = tg.zeros(0, dtype=tg.float64, requires_grad=True)
+    x = tg.zeros(2, 0, dtype=tg.float64, requires_grad=True)
+    y = NF.layer_norm(x, (0,), weight=weight)
+    assert y.shape == (2, 0)
+    y.sum().backward()
+    assert x.grad.shape == (2, 0) and weight.grad.shape == (0,)
+    assert NF.batch_norm(tg.zeros(3, 0, 3), tg.zeros(0), tg.zeros(0)).shape == (3, 0, 3)
+    # PyTorch returns an empty input before checking its dtype or the running statistics
+    assert NF.batch_norm(tg.zeros(1, 0, 3, dtype=tg.int64), None, None).dtype is tg.int64
+    for shape in ((4, 0), (2, 0, 2, 3), (0, 4, 2), (2, 4, 0)):
+        assert NF.group_norm(tg.zeros(*shape), 2).shape == shape
+
+
+def test_layer_and_batch_norm_with_eps_0_over_constant_values_give_nan_not_an_error():
+    from tapegrad.nn import functional as NF
+    assert np.isnan(NF.layer_norm(tg.tensor([-1.3, -1.3]), (2,), eps=0.0).numpy()).all()
+    assert NF.layer_norm(tg.tensor([-1.0, 3.0]), (2,), eps=0.0).tolist() == [-1.0, 1.0]
+    assert np.isnan(NF.batch_norm(tg.ones(3, 2), tg.zeros(2), tg.zeros(2), eps=0.0).numpy()).all()

@@ -7,10 +7,10 @@ and each op saves only the tensors its backward reads.
 """
 import math
 
-from ..operands import promote, sum_to_shape
+from ..operands import as_tensor_like, promote, sum_to_shape
 from ..quiet import quiet
 from ..tape import OUTPUT, notify, observers, record
-from ..tensor import wrap
+from ..tensor import Tensor, wrap
 from .declare import alias, operation
 from .gate import gate
 
@@ -61,10 +61,7 @@ def add(input, other, alpha=1):
 @operation(function=True, method=True, out=True)
 def sub(input, other, alpha=1):
     """z = x - α·y;  ∂z/∂x = 1,  ∂z/∂y = -α"""
-    if any(getattr(v, "dtype", None) is not None and v.dtype.name == "bool" for v in (input, other)):
-        raise RuntimeError("sub: subtraction (the - operator) with a bool tensor is not "
-                           "supported, as in PyTorch; use ^ or logical_xor() for two masks, "
-                           "~ or logical_not() to invert one")
+    _no_bool_subtraction("sub", input, other)
     x, y = promote("sub", input, other)
     xp = x.device.xp
     z = _broadcast("sub", xp.subtract, x, y if alpha == 1 else _scaled("sub", y, alpha))
@@ -73,6 +70,16 @@ def sub(input, other, alpha=1):
         return (sum_to_shape(grad, x_shape) if ctx.needs_input_grad[0] else None,
                 sum_to_shape(grad * -alpha, y_shape) if ctx.needs_input_grad[1] else None)
     return record("sub", z, (x, y), backward, attrs={"alpha": alpha})
+
+
+def _no_bool_subtraction(op, *operands):
+    """PyTorch refuses x - y for a bool x or y, tensor or Python bool (of a mask, ^ or ~ is
+    meant)."""
+    if any(isinstance(v, bool) or getattr(v, "dtype", None) is not None and
+           v.dtype.name == "bool" for v in operands):
+        raise RuntimeError(f"{op}: subtraction (the - operator) with a bool is not "
+                           "supported, as in PyTorch; use ^ or logical_xor() for two masks, "
+                           "~ or logical_not() to invert one")
 
 
 @operation(function=True, method=True, out=True)
@@ -99,7 +106,7 @@ def div(input, other, rounding_mode=None):
         return _truncated_division(input, other)
     if rounding_mode is not None:
         raise ValueError(f"div: rounding_mode must be None, 'floor' or 'trunc', got {rounding_mode!r}")
-    x, y = promote("div", input, other)
+    x, y = promote("div", *_number_against_float(input, other))
     if not x.dtype.is_floating_point:  # true division of integers gives floats, as in PyTorch
         from ...dtypes import get_default_dtype
         x, y = x.to(get_default_dtype()), y.to(get_default_dtype())
@@ -442,9 +449,20 @@ def bitwise_not(input):
 
 
 # -- more of PyTorch's binary math -----------------------------------------------------------
+def _number_against_float(input, other):
+    """An integer tensor met by a Python int, in an op whose result is float: the tensor
+    is made the default float first, so that the number keeps its value (u8 / -1 is -u8,
+    where promoting to uint8 first would wrap the -1 to 255)."""
+    for a, b in ((input, other), (other, input)):
+        if type(b) is int and isinstance(a, Tensor) and not a.dtype.is_floating_point:
+            from ...dtypes import get_default_dtype
+            return (a.to(get_default_dtype()), b) if a is input else (b, a.to(get_default_dtype()))
+    return input, other
+
+
 def _float_operands(op, input, other):
     """Both operands promoted, and made the default float dtype if they are integers."""
-    x, y = promote(op, input, other)
+    x, y = promote(op, *_number_against_float(input, other))
     if not x.dtype.is_floating_point:
         from ...dtypes import get_default_dtype
         x, y = x.to(get_default_dtype()), y.to(get_default_dtype())
@@ -454,6 +472,7 @@ def _float_operands(op, input, other):
 @operation(function=True, method=True, out=True)
 def rsub(input, other, alpha=1):
     """z = y - α·x (sub with its operands swapped: ``2 - x``);  ∂z/∂x = -α,  ∂z/∂y = 1"""
+    _no_bool_subtraction("rsub", input, other)
     if not hasattr(other, "shape"):   # a number: x is the only input with a gradient
         x, y = promote("rsub", input, other)
         def backward_from_number(ctx, grad):
@@ -473,6 +492,10 @@ def rsub(input, other, alpha=1):
 @operation(function=True, method=True, out=True)
 def lerp(input, end, weight):
     """z = x + w·(e - x);  ∂z/∂x = 1 - w,  ∂z/∂e = w,  ∂z/∂w = e - x"""
+    if all(getattr(v, "dtype", None) is not None and v.dtype.name == "bool"
+           or isinstance(v, bool) for v in (input, end)):
+        raise RuntimeError("lerp: interpolating between bools is not defined (PyTorch has no "
+                           "bool kernel either); convert them with .float()")
     if not hasattr(weight, "shape"):   # a number weight: two inputs
         x, e = promote("lerp", input, end)
         x_shape, e_shape = x.shape, e.shape
@@ -622,8 +645,11 @@ def addcdiv(input, tensor1, tensor2, value=1):
 
 @operation(function=True, method=True, composite=True)
 def ldexp(input, other):
-    """z = x·2ʸ"""
+    """z = x·2ʸ (a Python number y is taken as a 0-d tensor: PyTorch wants a tensor)"""
     from ...dtypes import get_default_dtype
+    if not isinstance(other, Tensor):
+        other = as_tensor_like(other, input, input.dtype if input.dtype.is_floating_point
+                               else get_default_dtype())
     y = other if other.dtype.is_floating_point else other.to(get_default_dtype())
     return mul(input, y.exp2())
 
@@ -646,13 +672,17 @@ def bitwise_right_shift(input, other):
 
 
 def _require_integers(op, *operands):
-    """Bit shifts are defined for integer tensors only (as in PyTorch)."""
-    for value in operands:
-        kind = getattr(value, "dtype", None)
-        if (kind is not None and (kind.is_floating_point or kind.name == "bool")) or \
-                isinstance(value, float):
+    """Bit shifts are defined for integers (as in PyTorch): a bool operand counts as one
+    when the other is an integer, but two bools have no shift (their result would be bool)."""
+    kinds = [getattr(value, "dtype", None) for value in operands]
+    for value, kind in zip(operands, kinds):
+        if (kind is not None and kind.is_floating_point) or isinstance(value, float):
             raise TypeError(f"{op}: expects integer tensors, got "
                             f"{kind if kind is not None else type(value).__name__}")
+    if all((kind is not None and kind.name == "bool") or isinstance(value, bool)
+           for value, kind in zip(operands, kinds)):
+        raise TypeError(f"{op}: expects integer tensors, got two bool operands (a bool shifts "
+                        f"only against an integer, which it is promoted to)")
 
 
 @operation(function=True, method=True, differentiable=False)

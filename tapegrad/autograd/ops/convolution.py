@@ -29,7 +29,7 @@ from ..operands import check_same_device
 from ..tape import own_result, record
 from ..tensor import Tensor
 from .arguments import as_batch, n_ints
-from .pooling import resample
+from .pooling import is_half, resample, via_float32
 from .declare import operation
 
 
@@ -202,6 +202,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """y[n,o] = b[o] + Σ_{c,i,j} w[o,c,i,j]·x[n, c, p·s+i·d, q·s+j·d];  ∂y/∂x: conv_transpose2d
     with w,  ∂y/∂w: x correlated with ∂y,  ∂y/∂b = Σ over n, p, q"""
     _check_operands("conv2d", input, weight, bias)
+    if is_half(input, weight, bias):
+        return via_float32(conv2d, input, weight, bias, stride, padding, dilation, groups)
     x, batched = as_batch("conv2d", input, 2)
     window = _conv_window("conv2d", x, weight, stride, padding, dilation, groups, 2)
     _check_bias("conv2d", bias, weight.shape[0])
@@ -214,6 +216,8 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """y[n,o,t] = b[o] + Σ_{c,j} w[o,c,j]·x[n, c, t·s+j·d] (conv2d on images of height 1);
     ∂y/∂x: conv_transpose1d with w,  ∂y/∂w: x correlated with ∂y,  ∂y/∂b = Σ over n, t"""
     _check_operands("conv1d", input, weight, bias)
+    if is_half(input, weight, bias):
+        return via_float32(conv1d, input, weight, bias, stride, padding, dilation, groups)
     x, batched = as_batch("conv1d", input, 1)
     window = _conv_window("conv1d", x, weight, stride, padding, dilation, groups, 1)
     _check_bias("conv1d", bias, weight.shape[0])
@@ -284,6 +288,9 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     would have been read from;  ∂/∂x: conv2d with w,  ∂/∂w: the incoming gradient correlated
     with x,  ∂/∂b = Σ over n, p, q"""
     _check_operands("conv_transpose2d", input, weight, bias)
+    if is_half(input, weight, bias):
+        return via_float32(conv_transpose2d, input, weight, bias, stride, padding, output_padding, groups,
+                           dilation)
     x, batched = as_batch("conv_transpose2d", input, 2)
     window, crops = _transposed_window("conv_transpose2d", x, weight, stride, padding,
                                        output_padding, groups, dilation, 2)
@@ -307,6 +314,9 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
                      dilation=1):
     """conv_transpose2d on signals seen as images of height 1"""
     _check_operands("conv_transpose1d", input, weight, bias)
+    if is_half(input, weight, bias):
+        return via_float32(conv_transpose1d, input, weight, bias, stride, padding, output_padding, groups,
+                           dilation)
     x, batched = as_batch("conv_transpose1d", input, 1)
     window, crops = _transposed_window("conv_transpose1d", x, weight, stride, padding,
                                        output_padding, groups, dilation, 1)
@@ -335,6 +345,8 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     the positions each window read: fold"""
     if not isinstance(input, Tensor):
         raise TypeError(f"unfold: input must be a Tensor, got {type(input).__name__}")
+    if is_half(input):
+        return via_float32(unfold, input, kernel_size, dilation, padding, stride)
     x, batched = as_batch("unfold", input, 2)
     window = _fold_window("unfold", x.shape[2:], kernel_size, dilation, padding, stride)
     out = kernels.unfold(x.device.xp, x.array, window)
@@ -351,6 +363,8 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     op = "fold"
     if not isinstance(input, Tensor):
         raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
+    if is_half(input):
+        return via_float32(fold, input, output_size, kernel_size, dilation, padding, stride)
     if input.ndim not in (2, 3):
         raise RuntimeError(f"{op}: expected a 2-d (unbatched) or 3-d (batched) input, but got an "
                            f"input of shape {tuple(input.shape)}")
@@ -398,6 +412,11 @@ def pad(input, pad, mode="constant", value=None):
                          f"{2 * input.ndim} for an input of shape {tuple(input.shape)}, got "
                          f"{pad!r}")
     if mode == "constant":
+        if isinstance(value, Tensor):   # PyTorch wants a number; a one-element tensor is one
+            if value.numel() != 1:
+                raise RuntimeError(f"pad: value must be a number or a one-element tensor, got "
+                                   f"a tensor of shape {tuple(value.shape)}")
+            value = value.array.reshape(())
         return _pad_constant(input, widths, 0 if value is None else value)
     if mode not in ("reflect", "replicate", "circular"):
         raise NotImplementedError(f"pad: unknown padding mode {mode!r} (constant, reflect, "

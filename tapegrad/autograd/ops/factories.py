@@ -74,6 +74,7 @@ def new_full(input, size, fill_value, *, dtype=None, device=None, requires_grad=
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
     dtype, device = _like(input, dtype, device)
+    fill_value = dtypes.wrap_integer(fill_value, dtype.numpy, store="new_full")
     return _made(device.xp.full(shape_from_sizes("new_full", (size,)), fill_value, dtype=dtype.numpy),
                  device, requires_grad)
 

@@ -209,8 +209,9 @@ def _number_as(op, value, x):
     in PyTorch); an error naming both when it does not fit (300 into uint8)."""
     try:
         dtypes.scalar_category(value)
+        value = dtypes.wrap_integer(value, x.array.dtype, store=op)   # -1 into uint8: 255
         return x.device.xp.asarray(value, dtype=x.array.dtype)
-    except (TypeError, ValueError, OverflowError):
+    except (TypeError, ValueError, OverflowError, RuntimeError):
         raise RuntimeError(f"{op}: the value {value!r} cannot be stored in a tensor of dtype "
                            f"{x.dtype}") from None
 

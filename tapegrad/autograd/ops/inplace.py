@@ -7,7 +7,7 @@ the old values notices at backward time instead of computing a wrong gradient.
 """
 from .. import grad_mode, tape
 from ..tape import record
-from ...dtypes import scalar_category
+from ...dtypes import scalar_category, wrap_integer
 from ..tensor import Tensor, wrap
 from .declare import operation
 
@@ -165,6 +165,7 @@ def _filled(input, value):
     xp = input.device.xp
     def backward(ctx, grad):
         return wrap(xp.zeros_like(grad.array), grad.device)
+    value = wrap_integer(value, input.array.dtype, store="fill_")   # -1 into uint8: 255
     return record("fill", xp.full(input.array.shape, value, dtype=input.array.dtype),
                   (input,), backward)
 

@@ -257,6 +257,9 @@ def clamp(input, min=None, max=None):
     if promoted is not x.dtype:
         x = x.to(promoted)
     xp = x.device.xp
+    if x.array.dtype.kind in "iu":   # an int bound is converted first (-1 for uint8 is 255)
+        from ...dtypes import wrap_integer
+        min, max = (None if b is None else wrap_integer(b, x.array.dtype) for b in (min, max))
     result = xp.clip(x.array, min, max).astype(x.array.dtype, copy=False)
     def backward(ctx, grad):
         x, = ctx.saved_tensors

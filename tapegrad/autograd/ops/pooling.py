@@ -25,6 +25,34 @@ from .arguments import as_batch, n_ints
 from .declare import operation
 
 
+def is_half(*tensors):
+    """True when every given tensor (None aside) is float16."""
+    return all(t is None or isinstance(t, Tensor) and t.array.dtype.char == "e" for t in tensors)
+
+
+def via_float32(function, *args, **kwargs):
+    """``function`` of the float16 tensors among the arguments made float32, its floating
+    results rounded back to float16 once: the kernels (numba loops, im2col matmuls) have no
+    float16 of their own, and PyTorch's CPU kernels compute float16 in float32 too. The
+    casts are operations, so gradients flow through them (and come back float16)."""
+    def up(a):
+        return a.float() if isinstance(a, Tensor) and a.array.dtype.char == "e" else a
+    def down(r):
+        return r.half() if isinstance(r, Tensor) and r.dtype.is_floating_point else r
+    result = function(*map(up, args), **{k: up(v) for k, v in kwargs.items()})
+    return tuple(map(down, result)) if isinstance(result, tuple) else down(result)
+
+
+def _is_int64(x):
+    return isinstance(x, Tensor) and x.array.dtype.char in "lq" and x.array.dtype.itemsize == 8
+
+
+def _truncated(function, input, *args):
+    """Average pooling of int64, as PyTorch's: each window sum divided by its divisor with
+    integer division, rounding toward zero (computed in float64: exact for sums below 2⁵³)."""
+    return function(input.double(), *args).trunc().to(input.dtype)
+
+
 def _require_float(op, x, integers=False):
     if x.array.dtype.kind not in ("fiu" if integers else "f"):
         raise RuntimeError(f"{op}: expected a floating point input, but got dtype {x.dtype}")
@@ -141,6 +169,9 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
                return_indices=False):
     """y[n,c,p,q] = max of x over the window at (p, q);  ∂y/∂x = 1 at the (first) maximum of the
     window, 0 elsewhere"""
+    if is_half(input):
+        return via_float32(max_pool2d, input, kernel_size, stride, padding, dilation, ceil_mode,
+                           return_indices)
     return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 2)
 
 
@@ -148,6 +179,9 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     """y[n,c,t] = max of x over the window at t;  ∂y/∂x = 1 at the (first) maximum, else 0"""
+    if is_half(input):
+        return via_float32(max_pool1d, input, kernel_size, stride, padding, dilation, ceil_mode,
+                           return_indices)
     return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 1)
 
 
@@ -214,6 +248,12 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True, divisor_override=None):
     """y[n,c,p,q] = (Σ of x over the window at (p, q)) / divisor;  ∂y/∂x = 1/divisor over the
     window"""
+    if is_half(input):
+        return via_float32(avg_pool2d, input, kernel_size, stride, padding, ceil_mode,
+                           count_include_pad, divisor_override)
+    if _is_int64(input):
+        return _truncated(avg_pool2d, input, kernel_size, stride, padding, ceil_mode,
+                          count_include_pad, divisor_override)
     return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
                      divisor_override, 2)
 
@@ -222,6 +262,12 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True):
     """y[n,c,t] = (Σ of x over the window at t) / divisor;  ∂y/∂x = 1/divisor over the window"""
+    if is_half(input):
+        return via_float32(avg_pool1d, input, kernel_size, stride, padding, ceil_mode,
+                           count_include_pad)
+    if _is_int64(input):
+        return _truncated(avg_pool1d, input, kernel_size, stride, padding, ceil_mode,
+                          count_include_pad)
     return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, None, 1)
 
 
@@ -261,10 +307,13 @@ def _resample_adjoint(grad, axis, index, weight, size, op):
     xp = grad.device.xp
     shape = list(grad.shape)
     shape[axis] = size
-    out = xp.zeros(shape, grad.array.dtype)
+    half = grad.array.dtype.char == "e"   # float16 sums in float32, rounded once (as PyTorch)
+    out = xp.zeros(shape, "float32" if half else grad.array.dtype)
     for t, positions in enumerate(index):
         values = grad.array if weight is None else grad.array * _along(weight[t], axis, grad.ndim)
-        kernels.add_at(xp, out, axis, positions, values)
+        kernels.add_at(xp, out, axis, positions, values.astype(out.dtype, copy=False))
+    if half:
+        out = out.astype(grad.array.dtype)
     def backward(ctx, g):
         return _resample(g, axis, index, weight, op)
     return record(op + "_backward", out, (grad,), backward)
@@ -292,9 +341,13 @@ def _adaptive_avg_pool(input, output_size, spatial, op=None):
         raise ValueError(f"{op}: output_size must be an int or a tuple of {spatial} ints (or "
                          f"None), got {output_size!r}")
     out = tuple(n if o is None else operator.index(o) for n, o in zip(sizes, items))
-    if any(o < 0 for o in out) or any(n == 0 for n in sizes):
+    if any(o < 0 for o in out) or any(n == 0 and o < 0 for n, o in zip(sizes, out)):
         raise RuntimeError(f"{op}: cannot pool an input of shape {tuple(x.shape)} to "
                            f"output_size {out}")
+    if any(n == 0 for n in sizes):   # every window is empty: its mean is 0/0 = NaN, as in PyTorch
+        dims = tuple(range(2, 2 + spatial))
+        y = (x.sum(dims, keepdim=True) / 0).expand(*x.shape[:2], *out)
+        return y if batched else own_result(y.squeeze(0))
     if all(o > 0 and n % o == 0 for n, o in zip(sizes, out)):
         # Equal windows that tile the input: plain average pooling with kernel = stride = n/o.
         kernel = tuple(n // o for n, o in zip(sizes, out))
@@ -313,12 +366,16 @@ def _adaptive_avg_pool(input, output_size, spatial, op=None):
 def adaptive_avg_pool2d(input, output_size):
     """y[n,c,p,q] = mean of x over rows [⌊p·H/Ho⌋, ⌈(p+1)·H/Ho⌉) and the same for columns;
     ∂y/∂x = 1/(window size) over the window"""
+    if is_half(input):
+        return via_float32(adaptive_avg_pool2d, input, output_size)
     return _adaptive_avg_pool(input, output_size, 2)
 
 
 @operation(function=True)
 def adaptive_avg_pool1d(input, output_size):
     """y[n,c,t] = mean of x over [⌊t·L/Lo⌋, ⌈(t+1)·L/Lo⌉);  ∂y/∂x = 1/(window size) over it"""
+    if is_half(input):
+        return via_float32(adaptive_avg_pool1d, input, output_size)
     return _adaptive_avg_pool(input, output_size, 1)
 
 
@@ -334,6 +391,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     op = "interpolate"
     if not isinstance(input, Tensor):
         raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
+    if is_half(input):
+        return via_float32(interpolate, input, size, scale_factor, mode, align_corners,
+                           recompute_scale_factor, antialias)
     spatial = input.ndim - 2
     if spatial < 1:
         raise ValueError(f"{op}: expected an input with a batch and a channel dim and 1 to 3 "
@@ -353,9 +413,17 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     else:
         raise NotImplementedError(f"{op}: mode {mode!r} is not supported (nearest, "
                                   f"nearest-exact, linear, bilinear, trilinear, area)")
-    _require_float(op, input)
+    if input.array.dtype.char == "B" and mode in _LINEAR_MODES and spatial == 2:
+        raise RuntimeError(f"{op}: {mode} interpolation of uint8 is not supported (PyTorch's "
+                           f"uint8 kernel rounds with fixed-point weights of its own); convert "
+                           f"the input with .float()")
+    if not (mode in ("nearest", "nearest-exact") and input.array.dtype.char == "B"):
+        _require_float(op, input)   # nearest copies: uint8 images too, as in PyTorch
     sizes = tuple(input.shape[2:])
     out, scales = _output_size(op, sizes, size, scale_factor, recompute_scale_factor)
+    if any(n == 0 and o > 0 for n, o in zip(sizes, out)):
+        raise RuntimeError(f"{op}: cannot resample an empty spatial dim to a non-empty one: "
+                           f"input of shape {tuple(input.shape)}, output size {out}")
     if mode == "area":   # the mean of each window of adaptive average pooling
         if spatial <= 2:
             return _adaptive_avg_pool(input, out, spatial, op)

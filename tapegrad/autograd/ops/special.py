@@ -61,13 +61,14 @@ def erfinv(input):
 
 @operation(function=True, method=True, composite=True)
 def mvlgamma(input, p):
-    """y = ln Γ_p(x) = p(p-1)/4·ln π + Σⱼ₌₀^{p-1} ln Γ(x - j/2), for every x > (p - 1)/2"""
+    """y = ln Γ_p(x) = p(p-1)/4·ln π + Σⱼ₌₀^{p-1} ln Γ(x - j/2);  dy/dx = Σⱼ ψ(x - j/2)
+
+    Defined for x > (p - 1)/2; below that, as in PyTorch, the same sum is computed (an
+    lgamma at a pole gives inf) rather than checked element by element."""
     from .gamma_functions import lgamma
     x = _float_input("mvlgamma", input)
     if isinstance(p, bool) or not isinstance(p, int) or p < 1:
         raise RuntimeError(f"mvlgamma: p must be an integer of at least 1, got {p!r}")
-    if not bool((x.array > (p - 1) / 2).all()):
-        raise ValueError(f"mvlgamma: all elements must be greater than (p-1)/2 = {(p - 1) / 2}")
     total = lgamma(x)
     for j in range(1, p):
         total = total + lgamma(x - j / 2)

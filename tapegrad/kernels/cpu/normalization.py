@@ -5,7 +5,8 @@ add: seven over the whole tensor, each with a temporary). Here a row (layer norm
 channel (batch norm) is read twice for its mean and variance and once more to write y;
 the backward reads x and g twice. Sums are kept in float64, whatever the input's dtype.
 The sums may be reordered (``reassoc``: that is what lets them run in SIMD lanes, 4× faster
-here), but NaN and inf keep their meaning (no ``nnan``/``ninf``).
+here), but NaN and inf keep their meaning (no ``nnan``/``ninf``), and a division by zero
+(ε = 0 over constant values) gives inf, as in numpy, not Python's ZeroDivisionError.
 """
 import math
 
@@ -14,7 +15,7 @@ from numba import njit
 _FAST = {"reassoc", "contract", "arcp"}
 
 
-@njit(cache=True, nogil=True, fastmath=_FAST)
+@njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
 def layer_norm_forward(x, weight, bias, eps, y, mean, rstd):
     """y = (x - μ)·r·γ + β per row of x (rows, n), r = 1/√(σ² + ε); fills y, mean, rstd."""
     rows, n = x.shape
@@ -34,7 +35,7 @@ def layer_norm_forward(x, weight, bias, eps, y, mean, rstd):
             y[row, j] = (x[row, j] - mu) * r * weight[j] + bias[j]
 
 
-@njit(cache=True, nogil=True, fastmath=_FAST)
+@njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
 def layer_norm_backward(g, x, weight, mean, rstd, dx, dw, db):
     """dx = r·(h - mean(h) - x̂·mean(h·x̂)), h = g·γ, x̂ = (x - μ)·r, per row;
     dw = Σ_rows g·x̂ and db = Σ_rows g (float64 sums, written into dw, db)."""
@@ -56,7 +57,7 @@ def layer_norm_backward(g, x, weight, mean, rstd, dx, dw, db):
             dx[row, j] = r * (g[row, j] * weight[j] - mean_h - xhat * mean_hx)
 
 
-@njit(cache=True, nogil=True, fastmath=_FAST)
+@njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
 def channel_statistics(x, mean, var):
     """The mean and the biased variance of each channel of x (N, C, S), over N and S."""
     batch, channels, size = x.shape
@@ -76,7 +77,7 @@ def channel_statistics(x, mean, var):
         var[c] = squares / count
 
 
-@njit(cache=True, nogil=True, fastmath=_FAST)
+@njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
 def scale_and_shift(x, scale, shift, y):
     """y = x·scale_c + shift_c for x (N, C, S): batch norm's last pass, in one."""
     batch, channels, size = x.shape
@@ -87,7 +88,7 @@ def scale_and_shift(x, scale, shift, y):
                 y[b, c, s] = x[b, c, s] * a + t
 
 
-@njit(cache=True, nogil=True, fastmath=_FAST)
+@njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
 def batch_norm_backward(g, x, mean, rstd, weight, training, dx, dw, db):
     """Per channel: dw = Σ g·x̂, db = Σ g, and dx = r·γ·(g - db/m - x̂·dw/m) in training
     (m = N·S elements; μ and σ² depend on x), dx = r·γ·g with fixed statistics."""

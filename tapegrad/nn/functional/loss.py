@@ -82,6 +82,16 @@ def _check_target_shape(op, input, target):
                       stacklevel=3)
 
 
+def _bool_as_float(input, target):
+    """A bool input or target against a floating one is cast to its dtype, as PyTorch's
+    mse, huber and smooth_l1 losses promote the pair (a bool tensor has no subtraction)."""
+    for a, b in ((input, target), (target, input)):
+        if a.dtype.name == "bool" and b.dtype.is_floating_point:
+            a = a.to(b.dtype)
+            return (a, b) if b is target else (b, a)
+    return input, target
+
+
 def _elementwise_weight(op, input, weight):
     if weight is not None and shape_of(require_tensor(op, "weight", weight)) != shape_of(input):
         raise ValueError(f"{op}: weights and input must have the same size, got a weight of "
@@ -107,6 +117,7 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     reduction = _reduction("mse_loss", reduction, size_average, reduce)
     _check_target_shape("mse_loss", input, target)
     _elementwise_weight("mse_loss", input, weight)
+    input, target = _bool_as_float(input, target)
     return _weighted_reduce((input - target).pow(2), weight, reduction, mean_over_weights=True)
 
 
@@ -127,6 +138,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
         raise RuntimeError(f"huber_loss: delta must be positive, got {delta}")
     _check_target_shape("huber_loss", input, target)
     _elementwise_weight("huber_loss", input, weight)
+    input, target = _bool_as_float(input, target)
     d = input - target
     size = d.abs()
     # the square is taken of d clipped to [-δ, δ]: it is only chosen there, and an infinite
@@ -142,9 +154,10 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     reduction = _reduction("smooth_l1_loss", reduction, size_average, reduce)
     if beta < 0:
         raise RuntimeError(f"smooth_l1_loss: beta must not be negative, got {beta}")
-    if beta == 0:
+    if beta == 0:   # l1_loss, which (as in PyTorch) takes no bool
         return l1_loss(input, target, reduction=reduction)
     _check_target_shape("smooth_l1_loss", input, target)
+    input, target = _bool_as_float(input, target)
     d = input - target
     size = d.abs()
     small = d.clamp(-beta, beta)   # (as in huber_loss: no 0·∞ from the unchosen branch)

@@ -75,7 +75,6 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     (divided by n - 1) for running_var. Not training, the running statistics are used.
     """
     require_tensor("batch_norm", "input", input)
-    _require_float("batch_norm", input)
     if input.ndim < 2:
         raise RuntimeError(f"batch_norm: expected an input of at least 2 dimensions (N, C, *), "
                            f"got shape {shape_of(input)}")
@@ -88,6 +87,11 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                                              if t is not None))
     axes = (0,) + tuple(range(2, input.ndim))
     count = math.prod(shape[a] for a in axes)
+    if input.numel() == 0:
+        # an empty input: an empty result and the statistics untouched, before any check of
+        # the dtype or of the running statistics (as in PyTorch)
+        return _scale_and_shift(input, 1, weight, bias, lambda t: _per_channel(t, input.ndim))
+    _require_float("batch_norm", input)
 
     if not training:
         if running_mean is None or running_var is None:
@@ -96,8 +100,6 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         return ops.normalization.batch_norm(input, weight, bias, running_mean, running_var,
                                             False, eps)[0]
 
-    if count == 0:   # an empty batch: an empty result, the statistics untouched (as PyTorch)
-        return _scale_and_shift(input, 1.0, weight, bias, lambda t: _per_channel(t, input.ndim))
     if count == 1:
         raise ValueError(f"Expected more than 1 value per channel when training, got input size "
                          f"{shape}")
@@ -136,6 +138,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
                 raise RuntimeError(f"layer_norm: {name} should have shape {normalized} (the "
                                    f"normalized_shape), got {shape_of(value)}")
     check_same_device("layer_norm", input, *(t for t in (weight, bias) if t is not None))
+    if input.numel() == 0:   # nothing to normalise: an empty result (as in PyTorch)
+        return _scale_and_shift(input, 1, weight, bias, lambda t: t)
     return ops.normalization.layer_norm(input, weight, bias, k, eps)
 
 
@@ -157,7 +161,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
         _check_vector("group_norm", name, value, channels, "channel (dimension 1 of the input)")
     per_group = channels // num_groups
     # (N, G, C/G, positions): normalise over the last two; γ and β as (G, C/G, 1).
-    grouped = input.reshape(shape[0], num_groups, per_group, -1)
+    grouped = input.reshape(shape[0], num_groups, per_group, math.prod(shape[2:]))
     _, d, _, rstd = _centre_and_rstd(grouped, (2, 3), eps)
     out = _scale_and_shift(d, rstd, weight, bias,
                            lambda t: t.reshape(num_groups, per_group, 1))
