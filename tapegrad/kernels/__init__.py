@@ -52,18 +52,29 @@ def _kernels(xp):
 # -- convolution -----------------------------------------------------------------------------
 def conv_forward(xp, x, weight, bias, window, stamp=None):
     """y = conv(x, weight) + bias: x (B, C, H, W), weight (O, C/groups, kh, kw) -> y (B, O, Ho, Wo)
-    (a fresh array); ``stamp`` marks the im2col columns for ``conv_weight_grad``."""
+    (a fresh array); ``stamp`` marks what the forward keeps for ``conv_weight_grad`` (only
+    Winograd's forward keeps anything)."""
     return _kernels(xp).conv_forward(xp, x, weight, bias, window, stamp)
 
 
-def conv_input_grad(xp, grad, weight, window, grad_stamp=None):
+def conv_input_grad(xp, grad, weight, window):
     """The transposed convolution: dL/dx (B, C, H, W) from dL/dy (B, O, Ho, Wo)."""
-    return _kernels(xp).conv_input_grad(xp, grad, weight, window, grad_stamp)
+    return _kernels(xp).conv_input_grad(xp, grad, weight, window)
 
 
-def conv_weight_grad(xp, x, grad, window, stamp=None, grad_stamp=None):
-    """dL/dweight (O, C/groups, kh, kw) from x and dL/dy."""
-    return _kernels(xp).conv_weight_grad(xp, x, grad, window, stamp, grad_stamp)
+def conv_weight_grad(xp, x, grad, window, stamp=None):
+    """dL/dweight (O, C/groups, kh, kw) from x and dL/dy (``stamp``: the forward's)."""
+    return _kernels(xp).conv_weight_grad(xp, x, grad, window, stamp)
+
+
+def conv_backward(xp, x, grad, weight, window, stamp=None):
+    """(dL/dx, dL/dweight) together, in one pass over the batch where the backend has one
+    (the cpu's: see kernels/cpu/conv.py), else one after the other."""
+    module = _kernels(xp)
+    if module is _cpu:
+        return _cpu.conv_backward(xp, x, grad, weight, window, stamp)
+    return (module.conv_input_grad(xp, grad, weight, window),
+            module.conv_weight_grad(xp, x, grad, window, stamp))
 
 
 def unfold(xp, x, window):

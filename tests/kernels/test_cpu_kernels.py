@@ -1,12 +1,14 @@
 """The array kernels behind convolution and pooling (tapegrad/kernels), tested directly.
 
-* im2col and col2im are adjoint: <im2col(x), y> = <x, col2im(y)> for every window;
+* im2col copies every window (zeros for the padding), in numba's loops as in the
+  array-only strided copy, on one thread or several; col2im is its adjoint:
+  <im2col(x), y> = <x, col2im(y)> for every window;
 * the numba loops agree with their array-only stand-ins of kernels/generic.py (what a
   cupy array runs), including padding, dilation, ties and NaN;
-* both column layouts ("merged", "batched") and both row layouts (flat, exact) give the
-  same convolution and gradients;
-* the workspace cache reuses buffers, keeps their fill, and only hands back a column
-  matrix to the one who stamped it.
+* the convolution in chunks of the batch gives what it gives in one piece, and keeps no
+  buffer larger than a chunk's columns;
+* the workspace cache reuses buffers, keeps their fill, and only hands back a buffer to
+  the one who stamped it.
 """
 import itertools
 import weakref
@@ -23,8 +25,10 @@ from tapegrad.kernels.geometry import Window
 
 rng = np.random.default_rng(3)
 
-WINDOWS = [
+WINDOWS = [   # the first three keep the image's size (stride 1): one run per tap in im2col
     Window((6, 5), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1)),
+    Window((5, 4), (5, 5), (1, 1), (1, 1), (2, 2, 2, 2)),
+    Window((6, 6), (3, 3), (1, 1), (2, 2), (2, 2, 2, 2)),
     Window((6, 5), (2, 3), (1, 1), (2, 1), (0, 1, 2, 0)),
     Window((7, 6), (3, 2), (2, 3), (1, 2), (1, 0, 1, 1)),
     Window((5, 5), (1, 1), (2, 2), (1, 1), (0, 0, 0, 0)),
@@ -36,28 +40,44 @@ def window_id(window):
     return f"k{window.kernel}s{window.stride}d{window.dilation}p{window.padding}"
 
 
-@pytest.fixture(params=["merged", "batched"])
-def layout(request, monkeypatch):
-    monkeypatch.setattr(conv, "choose_layout", lambda *args: request.param)
+@pytest.fixture(params=["one thread", "numba's threads"])
+def threads(request, monkeypatch):
+    """im2col and col2im serial, or split between numba's threads whatever their size."""
+    if request.param == "numba's threads":
+        monkeypatch.setattr(im2col, "PARALLEL_MIN_BYTES", 0)
     return request.param
 
 
-def canonical(columns, layout, window):
-    """The column workspace as a view indexed (c, i, j, n, p, q) over the valid outputs."""
-    view = columns[..., :window.out_size[1]]
-    return view if layout == "merged" else view.transpose(1, 2, 3, 0, 4, 5)
+def columns_by_strides(x, window):
+    """The columns as the array-only path makes them: a copy of a strided view of the padded image."""
+    top, bottom, left, right = window.padding
+    image = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
+    return im2col.windows(xp, image, window).copy()
 
 
 @pytest.mark.parametrize("window", WINDOWS, ids=window_id)
-@pytest.mark.parametrize("layout_name", ["merged", "batched"])
-def test_col2im_is_the_adjoint_of_im2col(window, layout_name):
-    x = rng.standard_normal((2, 3) + window.in_size)
-    columns = np.zeros(im2col.columns_shape(x.shape, window, layout_name))
-    im2col.im2col(xp, x, window, layout_name, columns)
-    y = rng.standard_normal(columns.shape)
-    back = col2im.col2im(xp, canonical(y, layout_name, window), np.zeros_like(x), window)
-    lhs = (canonical(columns, layout_name, window) * canonical(y, layout_name, window)).sum()
-    assert np.isclose(lhs, (x * back).sum())
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16])
+def test_im2col_copies_every_window_and_zeros_for_the_padding(window, dtype, threads):
+    x = rng.standard_normal((2, 3) + window.in_size).astype(dtype)
+    columns = np.full(im2col.columns_shape(x.shape, window), np.nan, dtype)  # old contents: NaN
+    im2col.im2col(xp, x, window, columns)
+    np.testing.assert_array_equal(columns, columns_by_strides(x, window))
+
+
+@pytest.mark.parametrize("window", WINDOWS, ids=window_id)
+@pytest.mark.parametrize("dtype", [np.float64, np.float16])
+def test_col2im_into_is_the_adjoint_of_im2col_and_overwrites_its_target(window, dtype, threads):
+    x = rng.standard_normal((2, 3) + window.in_size).astype(dtype)
+    columns = np.zeros(im2col.columns_shape(x.shape, window), dtype)
+    im2col.im2col(xp, x, window, columns)
+    y = rng.standard_normal(columns.shape).astype(dtype)
+    expected = generic.col2im_add(xp, y.copy(), np.zeros(x.shape, dtype), window)
+    back = np.full(x.shape, np.nan, dtype)     # whatever was there is overwritten
+    col2im.col2im_into(xp, y.copy(), back, window)
+    np.testing.assert_allclose(back, expected, rtol=1e-3 if dtype == np.float16 else 1e-12,
+                               atol=1e-2 if dtype == np.float16 else 1e-12)
+    if dtype == np.float64:   # <im2col(x), y> = <x, col2im(y)>
+        assert np.isclose((columns * y).sum(), (x * back).sum())
 
 
 @pytest.mark.parametrize("window", WINDOWS, ids=window_id)
@@ -75,22 +95,6 @@ def test_numba_col2im_matches_the_array_only_version(window):
     fast = col2im.col2im(xp, columns, np.zeros((2, 3) + window.in_size), window)
     slow = generic.col2im_add(xp, columns, np.zeros((2, 3) + window.in_size), window)
     np.testing.assert_allclose(fast, slow, atol=1e-12)
-
-
-def test_flat_col2im_matches_the_row_by_row_one():
-    window = Window((6, 5), (3, 2), (1, 1), (2, 1), (2, 1, 1, 0))
-    ho, wo = window.out_size
-    wp = window.padded_size[1]
-    columns = rng.standard_normal((3,) + window.kernel + (2, ho, wp))
-    columns[..., wo:] = 0   # the junk positions of the flat layout hold zero gradients
-    hp = window.padded_size[0]
-    image = np.zeros((2, 3, hp * wp))
-    col2im.col2im_flat(columns.reshape(columns.shape[:4] + (-1,)), image, True, (ho - 1) * wp + wo,
-                       wp, 2, 1)
-    top, left = window.padding[0], window.padding[2]
-    flat = image.reshape(2, 3, hp, wp)[:, :, top:top + 6, left:left + 5]
-    rows = col2im.col2im(xp, columns[..., :wo], np.zeros((2, 3, 6, 5)), window)
-    np.testing.assert_allclose(flat, rows, atol=1e-12)
 
 
 # -- the convolution driver ------------------------------------------------------------------------
@@ -112,55 +116,59 @@ def conv_direct(x, w, window):
     return y
 
 
+def set_images_per_chunk(monkeypatch, images, x, window):
+    """COLUMN_BYTES for chunks of ``images`` images of x's size (the last chunk may have fewer)."""
+    one_image = np.prod(im2col.columns_shape((1,) + x.shape[1:], window)) * x.itemsize
+    monkeypatch.setattr(conv, "COLUMN_BYTES", int(images * one_image))
+    assert conv.chunk_size(x.shape, window, x.itemsize) == min(images, x.shape[0])
+
+
 @pytest.mark.parametrize("window", WINDOWS + [Window((6, 6), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1),
                                                      groups=3)], ids=window_id)
-def test_both_layouts_compute_the_convolution_and_its_gradients(window, layout):
+@pytest.mark.parametrize("images_per_chunk", [1, 2, 3])
+def test_chunks_of_the_batch_compute_the_convolution_and_its_gradients(window, images_per_chunk,
+                                                                       monkeypatch):
     groups = window.groups
-    x = rng.standard_normal((2, 3) + window.in_size)
+    x = rng.standard_normal((3, 3) + window.in_size)
+    set_images_per_chunk(monkeypatch, images_per_chunk, x, window)
     w = rng.standard_normal((6, 3 // groups) + window.kernel)
-    stamp = conv.Stamp()
-    y = conv.forward(xp, x, w, None, window, stamp)
+    y = conv.forward(xp, x, w, None, window)
     np.testing.assert_allclose(y, conv_direct(x, w, window), atol=1e-12)
     gy = rng.standard_normal(y.shape)
     direction_w, direction_x = rng.standard_normal(w.shape), rng.standard_normal(x.shape)
-    grad_stamp = conv.Stamp()
-    dw = conv.weight_grad(xp, x, gy, window, stamp, grad_stamp)
-    dx = conv.input_grad(xp, gy, w, window, grad_stamp)
+    dw = conv.weight_grad(xp, x, gy, window)
+    dx = conv.input_grad(xp, gy, w, window)
     # y is linear in w and in x: <dL/dw, v> = <gy, conv(x, v)>, likewise for x
     assert np.isclose((dw * direction_w).sum(), (gy * conv_direct(x, direction_w, window)).sum())
     assert np.isclose((dx * direction_x).sum(), (gy * conv_direct(direction_x, w, window)).sum())
+    both_dx, both_dw = conv.backward(xp, x, gy, w, window)   # the one-pass backward
+    np.testing.assert_allclose(both_dx, dx, atol=1e-12)
+    np.testing.assert_allclose(both_dw, dw, atol=1e-12)
 
 
-def test_float32_stays_float32_in_every_kernel():
-    window = Window((6, 6), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1))
-    x = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
-    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
-    y = kernels.conv_forward(xp, x, w, np.zeros(4, np.float32), window)
-    assert y.dtype == np.float32
-    assert kernels.conv_input_grad(xp, y, w, window).dtype == np.float32
-    assert kernels.conv_weight_grad(xp, x, y, window).dtype == np.float32
-    assert kernels.max_pool(xp, x, window)[0].dtype == np.float32
-    assert kernels.avg_pool(xp, x, window, 9).dtype == np.float32
+def test_the_chunk_of_the_batch_keeps_its_columns_within_the_budget(monkeypatch):
+    window = Window((8, 8), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1))
+    one_image = int(np.prod(im2col.columns_shape((1, 4, 8, 8), window))) * 4
+    monkeypatch.setattr(conv, "COLUMN_BYTES", 3 * one_image + 1)
+    assert conv.chunk_size((10, 4, 8, 8), window, 4) == 3
+    assert conv.chunk_size((2, 4, 8, 8), window, 4) == 2    # never more than the batch
+    monkeypatch.setattr(conv, "COLUMN_BYTES", 1)
+    assert conv.chunk_size((10, 4, 8, 8), window, 4) == 1   # never less than one image
 
 
-def test_the_weight_gradient_reuses_the_forward_columns_only_while_they_are_its_own(monkeypatch):
-    window = Window((5, 5), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1))
-    x1, x2 = rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((2, 2, 5, 5))
-    w = rng.standard_normal((3, 2, 3, 3))
-    calls = []
-    original = conv.im2col
-    monkeypatch.setattr(conv, "im2col", lambda *args: calls.append(1) or original(*args))
-    s1, s2 = conv.Stamp(), conv.Stamp()
-    conv.forward(xp, x1, w, None, window, s1)
-    gy = rng.standard_normal((2, 3, 5, 5))
-    expected = conv.weight_grad(xp, x1, gy, window)    # no stamp: recomputes
-    assert len(calls) == 2
-    conv.forward(xp, x1, w, None, window, s1)           # a forward always fills the columns
-    np.testing.assert_allclose(conv.weight_grad(xp, x1, gy, window, s1), expected)
-    assert len(calls) == 3                              # reused
-    conv.forward(xp, x2, w, None, window, s2)           # same shape: overwrites the columns
-    np.testing.assert_allclose(conv.weight_grad(xp, x1, gy, window, s1), expected)
-    assert len(calls) == 5                              # not s1's any more: recomputed
+def test_a_training_step_holds_no_columns_for_the_whole_batch(monkeypatch):
+    """Between the forward pass and the backward nothing of the size of the batch's columns
+    is kept; every scratch buffer is bounded by one chunk."""
+    workspace.clear()
+    window = Window((8, 8), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1))
+    one_image = int(np.prod(im2col.columns_shape((1, 4, 8, 8), window))) * 4
+    monkeypatch.setattr(conv, "COLUMN_BYTES", 2 * one_image)
+    x = rng.standard_normal((16, 4, 8, 8)).astype(np.float32)
+    w = rng.standard_normal((8, 4, 3, 3)).astype(np.float32)
+    y = conv.forward(xp, x, w, None, window)
+    conv.backward(xp, x, y, w, window)
+    assert max(a.nbytes for a in workspace._buffers.values()) <= 2 * one_image
+    workspace.clear()
 
 
 # -- pooling ---------------------------------------------------------------------------------------

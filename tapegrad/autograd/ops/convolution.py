@@ -26,7 +26,7 @@ import operator
 
 from ... import kernels
 from ..operands import check_same_device
-from ..tape import own_result, record
+from ..tape import own_result, record, record_many
 from ..tensor import Tensor
 from .arguments import as_batch, n_ints
 from .pooling import is_half, resample, via_float32
@@ -137,17 +137,18 @@ def _convolution(x, weight, bias, window, name, stamp=None):
     """y = conv(x, w) + b;  ∂y/∂x: transposed convolution with w,  ∂y/∂w: correlation with x,
     ∂y/∂b: sum over batch and positions"""
     xp = x.device.xp
-    stamp = stamp if stamp is not None else kernels.Stamp()   # marks the im2col columns
+    stamp = stamp if stamp is not None else kernels.Stamp()   # (for Winograd's forward)
     y = kernels.conv_forward(xp, x.array, weight.array, None if bias is None else bias.array,
                              window, stamp)
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
-        grad_stamp = kernels.Stamp()   # both gradients read one copy of grad
         grad_x = grad_w = grad_b = None
-        if ctx.needs_input_grad[1]:
-            grad_w = _weight_grad(x, grad, window, name, stamp, grad_stamp)
-        if ctx.needs_input_grad[0]:
-            grad_x = _transposed(grad, weight, None, window, name, grad_stamp)
+        if ctx.needs_input_grad[0] and ctx.needs_input_grad[1]:
+            grad_x, grad_w = _both_grads(x, grad, weight, window, name, stamp)
+        elif ctx.needs_input_grad[1]:
+            grad_w = _weight_grad(x, grad, window, name, stamp)
+        elif ctx.needs_input_grad[0]:
+            grad_x = _transposed(grad, weight, None, window, name)
         if ctx.needs_input_grad[2]:
             grad_b = grad.sum(dim=(0, 2, 3))
         return grad_x, grad_w, grad_b
@@ -156,22 +157,42 @@ def _convolution(x, weight, bias, window, name, stamp=None):
                         weight if x.requires_grad else None))
 
 
-def _transposed(grad, weight, bias, window, name, grad_stamp=None):
+def _both_grads(x, grad, weight, window, name, stamp=None):
+    """(x̄, w̄) = (convᵀ(ȳ, w), corr(x, ȳ)) in one pass over the batch (one recorded
+    operation); its derivative is that of the two maps: for incoming gradients (g_x, g_w),
+    ∂/∂ȳ = conv(g_x, w) + conv(x, g_w),  ∂/∂x = convᵀ(ȳ, g_w),  ∂/∂w = corr(g_x, ȳ)"""
+    xp = x.device.xp
+    grad_x, grad_w = kernels.conv_backward(xp, x.array, grad.array, weight.array, window, stamp)
+    def backward(ctx, g_x, g_w):
+        x, ybar, weight = ctx.saved_tensors
+        grad_x = grad_ybar = grad_weight = None
+        if ctx.needs_input_grad[0]:
+            grad_x = _transposed(ybar, g_w, None, window, name)
+        if ctx.needs_input_grad[1]:
+            grad_ybar = (_convolution(g_x, weight, None, window, name)
+                         + _convolution(x, g_w, None, window, name))
+        if ctx.needs_input_grad[2]:
+            grad_weight = _weight_grad(g_x, ybar, window, name)
+        return grad_x, grad_ybar, grad_weight
+    return tuple(record_many(name + "_backward", [grad_x, grad_w], (x, grad, weight), backward,
+                             save=(x, grad, weight)))
+
+
+def _transposed(grad, weight, bias, window, name):
     """x̄ = convᵀ(ȳ, w) + b;  ∂x̄/∂ȳ: convolution with w,  ∂x̄/∂w: correlation of the incoming
     gradient with ȳ,  ∂x̄/∂b: sum over batch and positions"""
     xp = grad.device.xp
-    grad_stamp = grad_stamp if grad_stamp is not None else kernels.Stamp()
-    out = kernels.conv_input_grad(xp, grad.array, weight.array, window, grad_stamp)
+    out = kernels.conv_input_grad(xp, grad.array, weight.array, window)
     if bias is not None:
         out += bias.array.reshape(1, -1, 1, 1)
     def backward(ctx, g):
         ybar, weight = ctx.saved_tensors
-        stamp = kernels.Stamp()   # conv(g, w) and the weight gradient share g's columns
+        stamp = kernels.Stamp()   # (Winograd's conv(g, w) keeps g's transform for the weight gradient)
         grad_ybar = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
             grad_ybar = _convolution(g, weight, None, window, name, stamp)
         if ctx.needs_input_grad[1]:
-            grad_w = _weight_grad(g, ybar, window, name, stamp, grad_stamp)
+            grad_w = _weight_grad(g, ybar, window, name, stamp)
         if ctx.needs_input_grad[2]:
             grad_b = g.sum(dim=(0, 2, 3))
         return grad_ybar, grad_w, grad_b
@@ -180,11 +201,11 @@ def _transposed(grad, weight, bias, window, name, grad_stamp=None):
                         weight if grad.requires_grad else None))
 
 
-def _weight_grad(x, grad, window, name, stamp=None, grad_stamp=None):
+def _weight_grad(x, grad, window, name, stamp=None):
     """w̄ = corr(x, ȳ);  ∂w̄/∂x: transposed convolution of ȳ (with the incoming gradient as
     weight),  ∂w̄/∂ȳ: convolution of x with the incoming gradient"""
     xp = x.device.xp
-    out = kernels.conv_weight_grad(xp, x.array, grad.array, window, stamp, grad_stamp)
+    out = kernels.conv_weight_grad(xp, x.array, grad.array, window, stamp)
     def backward(ctx, g):
         x, ybar = ctx.saved_tensors
         grad_x = grad_ybar = None

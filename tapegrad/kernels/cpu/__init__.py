@@ -2,7 +2,7 @@
 
 * ``im2col.py``: windows of an image as columns (stride tricks, no Python loop);
 * ``col2im.py``: the columns added back onto the image (numba);
-* ``conv.py``: convolution and its two gradients as one matmul each;
+* ``conv.py``: convolution and its two gradients as one matmul each, in chunks of the batch;
 * ``maxpool.py``: max pooling with the positions of the maxima, and its backward (numba);
 * ``avgpool.py``: average pooling (sums of strided views) and its adjoint;
 * ``index_add.py``: adding slices back at given positions along one axis (numba);
@@ -13,6 +13,7 @@ written with the backend namespace ``xp`` and runs on cupy too, with ``kernels/g
 standing in for the loops.
 """
 from .col2im import fold
+from .conv import backward as conv_backward
 from .conv import forward as conv_forward
 from .conv import input_grad as conv_input_grad
 from .conv import weight_grad as conv_weight_grad
@@ -21,5 +22,5 @@ from .maxpool import max_pool, max_unpool_add
 from .maxpool import max_values as max_pool_values
 
 # (the names kernels/cuda gives the same kernels: ``kernels._kernels`` picks either module)
-__all__ = ["conv_forward", "conv_input_grad", "conv_weight_grad", "fold", "max_pool",
+__all__ = ["conv_backward", "conv_forward", "conv_input_grad", "conv_weight_grad", "fold", "max_pool",
            "max_pool_values", "max_unpool_add", "unfold"]

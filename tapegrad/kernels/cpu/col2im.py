@@ -16,32 +16,94 @@ and its innermost loop walks a contiguous run of the columns:
 * ``col2im_rows`` (any stride): one output row at a time, skipping the positions that
   fall in the padding (their range is computed, not tested per element).
 """
-from numba import njit
+from numba import njit, prange, uint64
+
+from .im2col import compiled, threads_for, valid_range_compiled, zero_columns, zero_run
+
+
+@njit(cache=True, nogil=True, inline="always")
+def add_run(target, start, source, source_start, length, step):
+    """target[start + k·step] += source[source_start + k] for k < length (unsigned indices:
+    see im2col.py)."""
+    t, s, step = uint64(start), uint64(source_start), uint64(step)
+    if step == 1:
+        for k in range(uint64(length)):
+            target[t + k] += source[s + k]
+    else:
+        for k in range(uint64(length)):
+            target[t + k * step] += source[s + k]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _add_tap_as_one_run(columns, image, plane, source, row_shift, shift, start, stop, height, ho,
+                        wo):
+    """The adjoint of im2col's _fill_tap_as_one_run: the values at q outside [start, stop) of
+    each valid row are set to zero in ``columns`` (they belong to no position of x), then
+    the valid rows are added onto the plane as one run."""
+    first = min(ho, max(0, -row_shift))
+    last = max(first, min(ho, height - row_shift))
+    if stop <= start:
+        return
+    zero_columns(columns, source, first, last, wo, start, stop)
+    begin = first * wo + start
+    add_run(image, plane + begin + row_shift * wo + shift, columns, source + begin,
+            (last - first - 1) * wo + stop - start, 1)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _sum_plane(columns, image, shape, c, n, stride_h, stride_w, dilation_h, dilation_w, top, left):
+    """image[n, c] = the sum, over the taps (i, j) and outputs (p, q) whose window reads each
+    position, of columns[c, i, j, n, p, q]: the plane is zeroed, then each output row of each
+    tap is added at its place, the padding left out. Flat arrays (see im2col.py); ``shape``
+    is (B, C, H, W, kh, kw, Ho, Wo)."""
+    batch, channels, height, width, kh, kw, ho, wo = shape
+    plane = (n * channels + c) * height * width
+    zero_run(image, plane, height * width)
+    runs = stride_h == 1 and stride_w == 1 and wo == width
+    for i in range(kh):
+        for j in range(kw):
+            shift = j * dilation_w - left
+            start, stop = valid_range_compiled(shift, stride_w, width, wo)
+            source = (((c * kh + i) * kw + j) * batch + n) * ho * wo
+            if runs:
+                _add_tap_as_one_run(columns, image, plane, source, i * dilation_h - top, shift,
+                                    start, stop, height, ho, wo)
+                continue
+            for p in range(ho):
+                row = p * stride_h + i * dilation_h - top
+                if 0 <= row < height:
+                    add_run(image, plane + row * width + start * stride_w + shift, columns,
+                            source + start, stop - start, stride_w)
+                source += wo
 
 
 @njit(cache=True, nogil=True)
-def col2im_flat(columns, image, merged, length, width, dilation_h, dilation_w):
-    """image[n, c, t + i·dh·Wp + j·dw] += columns[c, i, j, n, t] (merged) or [n, c, i, j, t]
-    for t < length.
+def _sum_serial(columns, image, shape, sh, sw, dh, dw, top, left):
+    for n in range(shape[0]):
+        for c in range(shape[1]):
+            _sum_plane(columns, image, shape, c, n, sh, sw, dh, dw, top, left)
 
-    ``columns`` is C-contiguous (…, Ho·Wp); ``image`` is the padded image (B, C, Hp·Wp),
-    flattened per plane; ``width`` is Wp.
-    """
-    if merged:
-        channels, kh, kw, batch = columns.shape[:4]
-    else:
-        batch, channels, kh, kw = columns.shape[:4]
-    for n in range(batch):
-        for c in range(channels):
-            plane = image[n, c]
-            for i in range(kh):
-                for j in range(kw):
-                    source = columns[c, i, j, n] if merged else columns[n, c, i, j]
-                    shift = i * dilation_h * width + j * dilation_w
-                    target = plane[shift:shift + length]
-                    for t in range(length):   # (written so, the compiler vectorises it: 2x)
-                        target[t] = target[t] + source[t]
-    return image
+
+@njit(cache=True, nogil=True, parallel=True)
+def _sum_parallel(columns, image, shape, sh, sw, dh, dw, top, left):
+    channels = shape[1]
+    for index in prange(shape[0] * channels):
+        _sum_plane(columns, image, shape, index % channels, index // channels, sh, sw, dh, dw,
+                   top, left)
+
+
+def col2im_into(xp, columns, out, window):
+    """out = col2im(columns): ``columns`` (C, kh, kw, B, Ho, Wo) C-contiguous, every value of
+    ``out`` (B, C, H, W) written (its old contents do not matter)."""
+    if compiled(xp, columns):
+        (sh, sw), (dh, dw) = window.stride, window.dilation
+        add = _sum_parallel if threads_for(columns.nbytes) > 1 else _sum_serial
+        shape = tuple(out.shape) + tuple(window.kernel) + tuple(window.out_size)
+        add(columns.reshape(-1), out.reshape(-1), shape, sh, sw, dh, dw, window.padding[0],
+            window.padding[2])
+        return out
+    out[...] = 0
+    return col2im(xp, columns, out, window)
 
 
 @njit(cache=True, nogil=True)
@@ -79,7 +141,7 @@ def col2im(xp, columns, out, window):
     """Add ``columns`` (indexed c, i, j, n, p, q) into ``out`` (B, C, H, W) for ``window``."""
     (sh, sw), (dh, dw) = window.stride, window.dilation
     top, left = window.padding[0], window.padding[2]
-    if not xp.numba_cpu:
+    if not compiled(xp, columns):
         from ..generic import col2im_add as portable
         return portable(xp, columns, out, window)
     return col2im_rows(columns, out, sh, sw, dh, dw, top, left)

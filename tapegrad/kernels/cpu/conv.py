@@ -11,60 +11,60 @@ as a matrix (O, C·kh·kw):
 With groups, channels split into ``groups`` independent convolutions: the matrices get
 a leading group axis and each product is one batched ``matmul``.
 
-Speed (see PERF-NOTES.md): the columns live in a reused workspace; the forward stamps
-them, and the weight gradient reuses them when no other convolution of the same shape
-has overwritten them since (else it runs im2col again). Returned arrays are always
-fresh. float32 stays float32.
+Memory. The columns are kh·kw times the input (9× for a 3×3 kernel), so they are never
+made for the whole batch at once: every pass walks the batch in chunks of images whose
+columns fit in ``COLUMN_BYTES`` and works in one scratch buffer shared by all
+convolutions. Nothing is kept from the forward pass to the backward: the weight gradient
+runs im2col again (a copy, cheap next to the GEMMs), as PyTorch keeps only the input.
+A backward that needs both gradients (``backward``) does them chunk by chunk in one
+pass: im2col of the chunk, dW += dy·columnsᵀ, then Wᵀ·dy into the same buffer and
+col2im straight into dx. The chunk's columns stay in the cache from the copy to the GEMM.
 
-3×3 stride-1 convolutions can run by Winograd's F(2×2, 3×3) instead (``winograd.py``; off
-by default, see there). Everything here is written with the array module ``xp``; only col2im is a numba loop
-on the cpu (with an array-only stand-in for cupy).
+Returned arrays are always fresh; float32 stays float32. 3×3 stride-1 convolutions can
+run by Winograd's F(2×2, 3×3) instead (``winograd.py``; off by default, see there).
+Everything here is written with the array module ``xp``; only col2im is a numba loop on
+the cpu (with an array-only stand-in for cupy).
 """
 from . import winograd, workspace
-from .col2im import col2im, col2im_flat
-from .im2col import columns_shape, im2col, row_width
+from .col2im import col2im_into
+from .im2col import columns_shape, im2col
+
+# The most bytes of columns one chunk of the batch may have (at least one image per
+# chunk). Measured on the benchmark's convolutions: see chunk_size.
+COLUMN_BYTES = 2 * 2**20
 
 
 class Stamp:
-    """Marks who filled a workspace last (see workspace.py): a convolution's forward stamps
-    its columns for the weight gradient; a backward stamps its copy of dy for both gradients."""
+    """Marks who filled a workspace last (see workspace.py): Winograd's forward stamps its
+    transformed input for the weight gradient."""
 
     __slots__ = ("__weakref__",)
 
 
-def choose_layout(batch, in_channels, out_channels, window):
-    """"merged" (one GEMM over the whole batch) or "batched" (one per image); see im2col.py.
-
-    Measured (PERF-NOTES trap 6, and LeNet's convolutions here): when the weight matrix
-    has only a few rows (LeNet's first layer: 6 output channels), one GEMM per image wins,
-    the merged GEMM being slow with two threads; otherwise the merged GEMM is as fast or
-    faster (LeNet's second layer: its weight gradient is one GEMM instead of a GEMM per
-    image and a sum).
-    """
-    if window.groups == 1 and out_channels < 8:
-        return "batched"
-    return "merged"
+def chunk_size(x_shape, window, itemsize):
+    """Images per chunk: as many as keep one chunk's columns within COLUMN_BYTES."""
+    per_image = itemsize
+    for n in columns_shape((1,) + tuple(x_shape[1:]), window):
+        per_image *= n
+    return max(1, min(x_shape[0], COLUMN_BYTES // per_image))
 
 
-def _columns(xp, x, window, layout, stamp=None, reuse=False):
-    """The im2col matrix of x in the column workspace, stamped with ``stamp``; with ``reuse``,
-    the one already there if ``stamp`` still owns it."""
-    shape = columns_shape(x.shape, window, layout)
-    purpose = ("columns", window, layout)
-    if reuse and stamp is not None:
-        held = workspace.owned_by(xp, purpose, shape, x.dtype, stamp)
-        if held is not None:
-            return held
-    columns = workspace.get(xp, purpose, shape, x.dtype, fill=0)
-    im2col(xp, x, window, layout, columns)
-    workspace.stamp(xp, purpose, shape, x.dtype, stamp)
-    return columns
+def _chunks(batch, size):
+    """(start, stop) of each chunk of the batch."""
+    return [(start, min(start + size, batch)) for start in range(0, batch, size)]
+
+
+def _columns(xp, image_shape, window, n, dtype):
+    """Room for the columns of n images in the shared scratch buffer."""
+    shape = columns_shape((n,) + tuple(image_shape[1:]), window)
+    return workspace.scratch(xp, "conv-columns", shape, dtype)
 
 
 def forward(xp, x, weight, bias, window, stamp=None):
     """y = conv(x, weight) + bias as a fresh (B, O, Ho, Wo) array.
 
-    ``stamp`` (a Stamp, or None) marks the column workspace for the weight gradient.
+    ``stamp`` (a Stamp, or None) is for Winograd's forward, which keeps its transformed
+    input for the weight gradient; im2col + GEMM keeps nothing.
     """
     if winograd.chosen("forward", xp, x, window, x.shape[1], weight.shape[0]):
         return winograd.forward(xp, x, weight, bias, window, stamp)
@@ -72,130 +72,86 @@ def forward(xp, x, weight, bias, window, stamp=None):
     out_channels = weight.shape[0]
     groups = window.groups
     ho, wo = window.out_size
-    width = row_width(window)
-    layout = choose_layout(batch, channels, out_channels, window)
-    columns = _columns(xp, x, window, layout, stamp)
     k = channels // groups * window.taps
     w = weight.reshape(groups, out_channels // groups, k)
     y = xp.empty((batch, out_channels, ho, wo), x.dtype)
-    if layout == "merged":
-        shape = (groups, out_channels // groups, batch * ho * width)
-        product = workspace.scratch(xp, "conv-product", shape, x.dtype)
-        xp.matmul(w, columns.reshape(groups, k, batch * ho * width), out=product)
-        result = product.reshape(out_channels, batch, ho, width)[..., :wo].transpose(1, 0, 2, 3)
-    elif width == wo:   # batched and exact: the GEMM writes straight into y
-        xp.matmul(w, columns.reshape(batch, groups, k, ho * wo),
-                  out=y.reshape(batch, groups, out_channels // groups, ho * wo))
-        result = y
-    else:
-        shape = (batch, groups, out_channels // groups, ho * width)
-        product = workspace.scratch(xp, "conv-product", shape, x.dtype)
-        xp.matmul(w, columns.reshape(batch, groups, k, ho * width), out=product)
-        result = product.reshape(batch, out_channels, ho, width)[..., :wo]
-    if bias is not None:
-        xp.add(result, bias.reshape(1, out_channels, 1, 1), out=y)
-    elif result is not y:
-        xp.copyto(y, result)
+    for start, stop in _chunks(batch, chunk_size(x.shape, window, x.dtype.itemsize)):
+        n = stop - start
+        columns = im2col(xp, x[start:stop], window, _columns(xp, x.shape, window, n, x.dtype))
+        columns = columns.reshape(groups, k, n * ho * wo)
+        if n == 1:   # the product is y[start]'s (O, Ho·Wo) plane itself
+            target = y[start].reshape(groups, out_channels // groups, ho * wo)
+            xp.matmul(w, columns, out=target)
+            if bias is not None:
+                target += bias.reshape(groups, out_channels // groups, 1)
+            continue
+        product = workspace.scratch(xp, "conv-product",
+                                    (groups, out_channels // groups, n * ho * wo), x.dtype)
+        xp.matmul(w, columns, out=product)
+        result = product.reshape(out_channels, n, ho, wo).transpose(1, 0, 2, 3)
+        if bias is not None:
+            xp.add(result, bias.reshape(1, out_channels, 1, 1), out=y[start:stop])
+        else:
+            xp.copyto(y[start:stop], result)
     return y
 
 
-def _grad_matrix(xp, grad, window, layout, stamp=None):
-    """dy (B, O, Ho, Wo) in the columns' layout: (O, B, Ho, rows) or (B, O, Ho, rows), with
-    zeros in the junk positions of the flat layout (so they add nothing). One backward
-    computes both gradients from the same dy: with the same ``stamp`` the second call
-    reuses the first one's copy."""
+def _backward(xp, x, grad, weight, window):
+    """(dx, dW) of the convolution for dy = ``grad``, in one pass over the batch: for each
+    chunk, im2col, dW += dy·columnsᵀ, then Wᵀ·dy into the columns' buffer and col2im.
+    x None: dx only; weight None: dW only."""
     batch, out_channels, ho, wo = grad.shape
-    width = row_width(window)
-    if layout == "batched" and width == wo:
-        return xp.ascontiguousarray(grad)
-    if layout == "merged":
-        shape = (out_channels, batch, ho, width)
-    else:
-        shape = (batch, out_channels, ho, width)
-    purpose = ("conv-grad", wo, layout)
-    held = workspace.owned_by(xp, purpose, shape, grad.dtype, stamp)
-    if held is not None:
-        return held
-    matrix = workspace.get(xp, purpose, shape, grad.dtype, fill=0)
-    source = grad.transpose(1, 0, 2, 3) if layout == "merged" else grad
-    matrix[..., :wo] = source
-    workspace.stamp(xp, purpose, shape, grad.dtype, stamp)
-    return matrix
+    groups = window.groups
+    og = out_channels // groups
+    channels = x.shape[1] if x is not None else weight.shape[1] * groups
+    k = channels // groups * window.taps
+    image_shape = (batch, channels) + tuple(window.in_size)
+    grad = xp.ascontiguousarray(grad)
+    dw = xp.zeros((groups, og, k), grad.dtype) if x is not None else None
+    dx = xp.empty(image_shape, grad.dtype) if weight is not None else None
+    if weight is not None:
+        w_t = weight.reshape(groups, og, k).transpose(0, 2, 1)
+    for start, stop in _chunks(batch, chunk_size(image_shape, window, grad.dtype.itemsize)):
+        n = stop - start
+        if n == 1:   # dy[start] is already the (O, Ho·Wo) matrix
+            dy = grad[start].reshape(groups, og, ho * wo)
+        else:
+            dy = workspace.scratch(xp, "conv-grad", (out_channels, n, ho, wo), grad.dtype)
+            dy[...] = grad[start:stop].transpose(1, 0, 2, 3)
+            dy = dy.reshape(groups, og, n * ho * wo)
+        columns = _columns(xp, image_shape, window, n, grad.dtype)
+        matrix = columns.reshape(groups, k, n * ho * wo)
+        if x is not None:
+            im2col(xp, x[start:stop], window, columns)
+            partial = workspace.scratch(xp, "conv-weight-partial", (groups, og, k), grad.dtype)
+            xp.matmul(dy, matrix.transpose(0, 2, 1), out=partial)
+            dw += partial
+        if weight is not None:
+            xp.matmul(w_t, dy, out=matrix)
+            col2im_into(xp, columns, dx[start:stop], window)
+    if dw is not None:
+        dw = dw.reshape((out_channels, channels // groups) + tuple(window.kernel))
+    return dx, dw
 
 
-def input_grad(xp, grad, weight, window, grad_stamp=None):
+def backward(xp, x, grad, weight, window, stamp=None):
+    """(dx, dW) from dy in one pass over the batch: for each chunk, im2col and
+    dW += dy·columnsᵀ, then Wᵀ·dy into the same buffer and col2im into dx."""
+    if (winograd.chosen("input_grad", xp, grad, window, weight.shape[1], weight.shape[0])
+            or winograd.chosen("weight_grad", xp, x, window, x.shape[1], grad.shape[1])):
+        return input_grad(xp, grad, weight, window), weight_grad(xp, x, grad, window, stamp)
+    return _backward(xp, x, grad, weight, window)
+
+
+def input_grad(xp, grad, weight, window):
     """dx = col2im(Wᵀ @ dy) as a fresh (B, C, H, W) array: the transposed convolution."""
     if winograd.chosen("input_grad", xp, grad, window, weight.shape[1], weight.shape[0]):
         return winograd.input_grad(xp, grad, weight, window)
-    batch, out_channels, ho, wo = grad.shape
-    groups = window.groups
-    channels = weight.shape[1] * groups
-    k = weight.shape[1] * window.taps
-    width = row_width(window)
-    layout = choose_layout(batch, channels, out_channels, window)
-    dy = _grad_matrix(xp, grad, window, layout, grad_stamp)
-    w_t = weight.reshape(groups, out_channels // groups, k).transpose(0, 2, 1)
-    if layout == "merged":
-        dcolumns = workspace.scratch(xp, "conv-dcolumns", (groups, k, batch * ho * width),
-                                     grad.dtype)
-        xp.matmul(w_t, dy.reshape(groups, out_channels // groups, batch * ho * width),
-                  out=dcolumns)
-        columns = dcolumns.reshape((channels,) + window.kernel + (batch, ho, width))
-    else:
-        dcolumns = workspace.scratch(xp, "conv-dcolumns", (batch, groups, k, ho * width),
-                                     grad.dtype)
-        xp.matmul(w_t, dy.reshape(batch, groups, out_channels // groups, ho * width),
-                  out=dcolumns)
-        columns = dcolumns.reshape((batch, channels) + window.kernel + (ho, width))
-    if window.flat and xp.numba_cpu:
-        return _col2im_flat(xp, columns, layout, batch, channels, window)
-    columns = columns[..., :wo]
-    if layout == "batched":
-        columns = columns.transpose(1, 2, 3, 0, 4, 5)
-    dx = xp.zeros((batch, channels) + tuple(window.in_size), grad.dtype)
-    return col2im(xp, columns, dx, window)
+    return _backward(xp, None, grad, weight, window)[0]
 
 
-def _col2im_flat(xp, columns, layout, batch, channels, window):
-    """col2im for the flat layout: add each column plane at its shift into the padded image,
-    then keep the inside (a fresh array)."""
-    hp, wp = window.padded_size
-    top, bottom, left, right = window.padding
-    height, width = window.in_size
-    ho, wo = window.out_size
-    plane_shape = columns.shape[:4] + (ho * wp,)
-    padding = top or bottom or left or right
-    if padding:
-        image = workspace.scratch(xp, "conv-dx-padded", (batch, channels, hp * wp),
-                                  columns.dtype)
-        image.fill(0)
-    else:   # the padded image is the result itself
-        image = xp.zeros((batch, channels, hp * wp), columns.dtype)
-    col2im_flat(columns.reshape(plane_shape), image, layout == "merged", (ho - 1) * wp + wo, wp,
-                window.dilation[0], window.dilation[1])
-    image = image.reshape(batch, channels, hp, wp)
-    if padding:
-        return image[:, :, top:top + height, left:left + width].copy()
-    return image
-
-
-def weight_grad(xp, x, grad, window, stamp=None, grad_stamp=None):
+def weight_grad(xp, x, grad, window, stamp=None):
     """dW = dy @ columnsᵀ as a fresh (O, C/groups, kh, kw) array."""
     if winograd.chosen("weight_grad", xp, x, window, x.shape[1], grad.shape[1]):
         return winograd.weight_grad(xp, x, grad, window, stamp)
-    batch, channels = x.shape[:2]
-    out_channels, ho = grad.shape[1], grad.shape[2]
-    groups = window.groups
-    k = channels // groups * window.taps
-    width = row_width(window)
-    layout = choose_layout(batch, channels, out_channels, window)
-    columns = _columns(xp, x, window, layout, stamp, reuse=True)
-    dy = _grad_matrix(xp, grad, window, layout, grad_stamp)
-    shape = (out_channels, channels // groups) + tuple(window.kernel)
-    if layout == "merged":
-        dw = xp.matmul(dy.reshape(groups, out_channels // groups, batch * ho * width),
-                       columns.reshape(groups, k, batch * ho * width).transpose(0, 2, 1))
-        return dw.reshape(shape)
-    per_image = xp.matmul(dy.reshape(batch, groups, out_channels // groups, ho * width),
-                          columns.reshape(batch, groups, k, ho * width).transpose(0, 1, 3, 2))
-    return per_image.sum(axis=0).reshape(shape)
+    return _backward(xp, x, grad, None, window)[1]

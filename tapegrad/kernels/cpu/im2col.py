@@ -4,35 +4,43 @@ For a window of kh×kw taps over C channels, column (n, p, q) holds the C·kh·k
 values that output position (p, q) of image n reads. With the weight as a matrix
 (out_channels, C·kh·kw), the convolution is ``weight_matrix @ columns``.
 
-No Python loop copies anything: ``windows`` builds the columns as a *strided view* of the
-padded image (``as_strided``: the same memory read with a stride per index), and one
-``copyto`` materialises it in a reused workspace. The order of the axes of that copy
-decides its speed (measured, see PERF-NOTES.md): the innermost axis should be a long
-contiguous run. Two layouts are used:
+The columns of n images are laid out (C, kh, kw, n, Ho, Wo): as a matrix (C·kh·kw, n·Ho·Wo)
+whose rows are in the weight's (C, kh, kw) order, so the weight is used as it is stored,
+and whose columns run over the images and their output positions. For one image, a row
+of the product ``weight_matrix @ columns`` is one output channel's (Ho, Wo) plane, in the
+layout of y itself.
 
-* ``"merged"``: (C, kh, kw, B, rows), so the whole batch is one matrix (C·kh·kw, B·rows)
-  and the product is a single large GEMM;
-* ``"batched"``: (B, C, kh, kw, rows), one matrix per image, multiplied by a batched
-  ``matmul`` (better for tiny images with few channels).
+Two ways to fill them, the same values:
 
-and two ways of laying out the ``rows`` of one column plane:
+* on the cpu, a numba loop (``fill_columns``) that reads x directly: one output row of
+  one tap at a time, a contiguous copy for stride 1, with the parts that fall into the
+  padding written as zeros (so there is no padded copy of x);
+* elsewhere (cupy, and dtypes numba cannot compile such as float16), ``windows`` builds
+  the columns as a *strided view* of the padded image (``as_strided``: the same memory
+  read with a stride per index) and one ``copyto`` materialises it.
 
-* exact: (Ho, Wo), only the outputs; the innermost run is one output row (Wo values);
-* flat (stride 1 only): output (p, q) reads padded-image element (p + i·dh)·Wp + q + j·dw,
-  which, as a function of the flat position t = p·Wp + q, is a plain shift by
-  i·dh·Wp + j·dw. So one long contiguous run of (Ho - 1)·Wp + Wo values per (c, i, j, n)
-  covers every output row *plus* Wp - Wo junk positions between rows (windows that wrap
-  around the right edge). The junk columns are computed by the matmul and dropped
-  afterwards (forward), or given a zero gradient so they add nothing (backward).
-
-Everything here uses only the array module ``xp``, so it runs on cupy unchanged.
+The loop is split between numba's threads over (channel, image) pairs when the columns
+are large enough to pay for starting them (``PARALLEL_MIN_BYTES``).
 """
+import numba
+from numba import njit, prange, uint64
+
 from . import workspace
 
+# From this many bytes of columns on, fill_columns and col2im's add_columns run on all of
+# numba's threads (see conv.py's docstring for the measurements).
+PARALLEL_MIN_BYTES = 1 << 62
 
-def row_width(window):
-    """Positions per output row in the column layout: Wp (flat, with junk) or Wo (exact)."""
-    return window.padded_size[1] if window.flat else window.out_size[1]
+
+def compiled(xp, array):
+    """True where the numba loops run: host numpy arrays of a dtype numba compiles (not
+    float16)."""
+    return xp.numba_cpu and array.dtype.char != "e"
+
+
+def threads_for(columns_bytes):
+    """How many of numba's threads a loop over columns of this size should use."""
+    return numba.get_num_threads() if columns_bytes >= PARALLEL_MIN_BYTES else 1
 
 
 def strided_view(xp, array, shape, strides):
@@ -55,57 +63,152 @@ def padded(xp, x, window, fill=0.0):
     return out
 
 
-def windows(xp, image, window, layout):
-    """The columns as a strided view of the padded image (B, C, Hp, Wp), no copy.
-
-    Shape (C, kh, kw, B, rows…) for "merged", (B, C, kh, kw, rows…) for "batched", where
-    rows… is (Ho, Wo), or (L,) with L = (Ho - 1)·Wp + Wo in the flat layout.
-    """
+def windows(xp, image, window):
+    """The columns (C, kh, kw, B, Ho, Wo) as a strided view of the padded image
+    (B, C, Hp, Wp), no copy."""
     batch, channels = image.shape[:2]
     (kh, kw), (sh, sw), (dh, dw) = window.kernel, window.stride, window.dilation
     ho, wo = window.out_size
     sn, sc, sy, sx = image.strides
-    taps = (kh, kw), (dh * sy, dw * sx)
-    if window.flat:
-        if sy != image.shape[3] * sx:
-            raise ValueError("the flat im2col layout needs rows stored one after the other")
-        rows, row_strides = ((ho - 1) * image.shape[3] + wo,), (sx,)
-    else:
-        rows, row_strides = (ho, wo), (sh * sy, sw * sx)
-    if layout == "merged":
-        shape = (channels,) + taps[0] + (batch,) + rows
-        strides = (sc,) + taps[1] + (sn,) + row_strides
-    else:
-        shape = (batch, channels) + taps[0] + rows
-        strides = (sn, sc) + taps[1] + row_strides
-    return strided_view(xp, image, shape, strides)
+    return strided_view(xp, image, (channels, kh, kw, batch, ho, wo),
+                        (sc, dh * sy, dw * sx, sn, sh * sy, sw * sx))
 
 
-def columns_shape(x_shape, window, layout):
-    """The shape of the column workspace: (C, kh, kw, B, Ho, row_width) ("merged") or
-    (B, C, kh, kw, Ho, row_width) ("batched")."""
+def columns_shape(x_shape, window):
+    """The shape of the columns of images of ``x_shape``: (C, kh, kw, B, Ho, Wo)."""
     batch, channels = x_shape[:2]
-    ho = window.out_size[0]
-    if layout == "merged":
-        return (channels,) + window.kernel + (batch, ho, row_width(window))
-    return (batch, channels) + window.kernel + (ho, row_width(window))
+    return (channels,) + tuple(window.kernel) + (batch,) + tuple(window.out_size)
 
 
-def im2col(xp, x, window, layout, out):
-    """Fill ``out`` (of ``columns_shape``) with the windows of ``x`` (B, C, H, W); returns out.
+def valid_range(shift, stride, size, count):
+    """The q in [0, count) with 0 <= q·stride + shift < size, as (start, stop)."""
+    start = 0 if shift >= 0 else min(count, (stride - 1 - shift) // stride)
+    stop = min(count, (size - 1 - shift) // stride + 1) if size - 1 - shift >= 0 else 0
+    return start, max(start, stop)
 
-    In the flat layout the last Wp - Wo positions of the last row are never written: a
-    buffer from ``workspace.get(..., fill=0)`` keeps zeros there.
-    """
-    image = padded(xp, x, window)
-    if window.flat and image.strides[2] != image.shape[3] * image.strides[3]:
-        image = xp.ascontiguousarray(image)
-    view = windows(xp, image, window, layout)
-    if window.flat:
-        flat = out.reshape(out.shape[:-2] + (out.shape[-2] * out.shape[-1],))
-        xp.copyto(flat[..., :view.shape[-1]], view)
-    else:
-        xp.copyto(out, view)
+
+valid_range_compiled = njit(cache=True, nogil=True, inline="always")(valid_range)
+
+
+# The loops below index flat (1-d) views of C-contiguous arrays with offsets they compute
+# themselves, and run their innermost loops on unsigned integers: numba wraps negative
+# indices around (a test per element), which keeps the compiler from vectorising the
+# loop; with unsigned indices there is nothing to test (measured: copies of 32-value rows
+# 2.9× faster). A view per row (columns[c, i, j, n, p]) would cost more than copying it.
+
+@njit(cache=True, nogil=True, inline="always")
+def copy_run(target, start, source, source_start, length):
+    """target[start:start + length] = source[source_start:…] (both starts >= 0)."""
+    t, s = uint64(start), uint64(source_start)
+    for k in range(uint64(length)):
+        target[t + k] = source[s + k]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def copy_strided(target, start, source, source_start, length, step):
+    """target[start + k] = source[source_start + k·step] for k < length."""
+    t, s, step = uint64(start), uint64(source_start), uint64(step)
+    for k in range(uint64(length)):
+        target[t + k] = source[s + k * step]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def zero_run(target, start, length):
+    t = uint64(start)
+    for k in range(uint64(length)):
+        target[t + k] = 0
+
+
+@njit(cache=True, nogil=True, inline="always")
+def zero_columns(target, start, first, last, wo, valid_start, valid_stop):
+    """target[start + p·Wo + q] = 0 for the rows first <= p < last and the q outside
+    [valid_start, valid_stop): a column at a time (at most a few), so that the compiler does
+    not turn each row's one or two values into a call to memset."""
+    for q in range(valid_start):
+        for p in range(first, last):
+            target[start + p * wo + q] = 0
+    for q in range(valid_stop, wo):
+        for p in range(first, last):
+            target[start + p * wo + q] = 0
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _fill_tap_as_one_run(x, columns, image, out, row_shift, shift, start, stop, height, ho, wo):
+    """One tap's (Ho, Wo) plane when rows of x and of the plane have the same length (stride 1,
+    Wo = W, as with "same" padding): output (p, q) reads x's value at plane position
+    p·W + q + row_shift·W + shift, so the valid rows are one contiguous run of x copied at
+    a shift; then the values that wrapped around a row's edge, q outside [start, stop),
+    become the padding's zeros."""
+    first = min(ho, max(0, -row_shift))            # the rows p whose row p + row_shift
+    last = max(first, min(ho, height - row_shift))  # of x exists
+    zero_run(columns, out, first * wo)
+    zero_run(columns, out + last * wo, (ho - last) * wo)
+    if stop <= start:
+        zero_run(columns, out + first * wo, (last - first) * wo)
+        return
+    begin = first * wo + start
+    copy_run(columns, out + begin, x, image + begin + row_shift * wo + shift,
+             (last - first - 1) * wo + stop - start)
+    zero_columns(columns, out, first, last, wo, start, stop)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _fill_plane(x, columns, shape, c, n, stride_h, stride_w, dilation_h, dilation_w, top, left):
+    """columns[c, i, j, n, p, q] = x[n, c, p·sh + i·dh - top, q·sw + j·dw - left] for every
+    tap (i, j), 0 where that falls into the padding; ``shape`` is (B, C, H, W, kh, kw, Ho, Wo)."""
+    batch, channels, height, width, kh, kw, ho, wo = shape
+    image = (n * channels + c) * height * width
+    runs = stride_h == 1 and stride_w == 1 and wo == width
+    for i in range(kh):
+        for j in range(kw):
+            shift = j * dilation_w - left
+            start, stop = valid_range_compiled(shift, stride_w, width, wo)
+            out = (((c * kh + i) * kw + j) * batch + n) * ho * wo
+            if runs:
+                _fill_tap_as_one_run(x, columns, image, out, i * dilation_h - top, shift,
+                                     start, stop, height, ho, wo)
+                continue
+            for p in range(ho):
+                row = p * stride_h + i * dilation_h - top
+                if row < 0 or row >= height:
+                    zero_run(columns, out, wo)
+                else:
+                    zero_run(columns, out, start)
+                    line = image + row * width + shift
+                    if stride_w == 1:
+                        copy_run(columns, out + start, x, line + start, stop - start)
+                    else:
+                        copy_strided(columns, out + start, x, line + start * stride_w,
+                                     stop - start, stride_w)
+                    zero_run(columns, out + stop, wo - stop)
+                out += wo
+
+
+@njit(cache=True, nogil=True)
+def _fill_serial(x, columns, shape, sh, sw, dh, dw, top, left):
+    for c in range(shape[1]):
+        for n in range(shape[0]):
+            _fill_plane(x, columns, shape, c, n, sh, sw, dh, dw, top, left)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _fill_parallel(x, columns, shape, sh, sw, dh, dw, top, left):
+    batch = shape[0]
+    for index in prange(shape[1] * batch):
+        _fill_plane(x, columns, shape, index // batch, index % batch, sh, sw, dh, dw, top, left)
+
+
+def im2col(xp, x, window, out):
+    """Fill ``out`` (of ``columns_shape(x.shape, window)``, C-contiguous) with the windows of
+    ``x`` (B, C, H, W); returns out."""
+    if compiled(xp, x):
+        (sh, sw), (dh, dw) = window.stride, window.dilation
+        fill = _fill_parallel if threads_for(out.nbytes) > 1 else _fill_serial
+        shape = tuple(x.shape) + tuple(window.kernel) + tuple(window.out_size)
+        fill(xp.ascontiguousarray(x).reshape(-1), out.reshape(-1), shape, sh, sw, dh, dw,
+             window.padding[0], window.padding[2])
+        return out
+    xp.copyto(out, windows(xp, padded(xp, x, window), window))
     return out
 
 
