@@ -22,8 +22,18 @@ so that the outputs (rows 1…T or 0…T-1) and the previous states (the others)
 contiguous slices in time order.
 
 Written with the array module ``xp``: the same code runs on numpy and cupy. Every step
-works in place in buffers made once per sequence.
+works in place in buffers made once per sequence. On numpy the LSTM's elementwise work is
+a numba loop per step (``kernels/cpu/recurrent_gates.py``), its exponentials still on
+numpy's vectorised exp: a handful of array calls per step instead of twenty.
 """
+from .cpu import recurrent_gates as _gates
+
+
+def _numba(xp, *arrays):
+    """True when the numba loops can take these arrays (float32/float64 numpy, one dtype)."""
+    dtype = arrays[0].dtype
+    return (xp.numba_cpu and dtype.kind == "f" and dtype.itemsize >= 4
+            and all(a.dtype == dtype for a in arrays))
 
 
 def _rows(steps, reverse):
@@ -129,6 +139,8 @@ def lstm_forward(xp, p, w_hh, h0, c0, reverse):
     w_t = xp.ascontiguousarray(w_hh.T)
     order, out_row, prev_row = _rows(steps, reverse)
     g_part = slice(2 * hidden, 3 * hidden)
+    fast = _numba(xp, p, w_hh, *(a for a in (h0, c0) if a is not None))
+    e = xp.empty((batch, width), p.dtype) if fast else None
     for n, t in enumerate(order):
         z = act[t]
         if n == 0 and h0 is None:
@@ -136,6 +148,13 @@ def lstm_forward(xp, p, w_hh, h0, c0, reverse):
         else:
             xp.matmul(h[prev_row(t)], w_t, out=z)
             z += p[t]
+        if fast:
+            xp.negative(z, out=e)
+            xp.exp(e, out=e)
+            _gates.lstm_step_forward(e, c[prev_row(t)], True, z, c[out_row(t)])
+            xp.tanh(c[out_row(t)], out=tanh_c[t])
+            xp.multiply(z[:, 3 * hidden:], tanh_c[t], out=h[out_row(t)])
+            continue
         g = xp.tanh(z[:, g_part])
         _sigmoid_in_place(xp, z)            # the g quarter's σ is overwritten next
         z[:, g_part] = g
@@ -158,9 +177,22 @@ def lstm_backward(xp, grad_out, grad_h_last, grad_c_last, w_hh, h, c, act, tanh_
     previous_c = _previous(c, reverse)
     order, _, _ = _rows(steps, reverse)
     carried_h, carried_c = grad_h_last, grad_c_last
+    first = order[0]           # the last step backwards: ∂L/∂h0 only if wanted
+    if _numba(xp, act, w_hh, *(a for a in (grad_out, grad_h_last, grad_c_last) if a is not None)):
+        carried_c = (xp.zeros((batch, hidden), act.dtype) if grad_c_last is None
+                     else grad_c_last.copy())
+        for t in _backwards(order):
+            _gates.lstm_step_backward(
+                act[t] if grad_out is None else grad_out[t], grad_out is not None,
+                act[t] if carried_h is None else carried_h, carried_h is not None,
+                act[t], tanh_c[t], previous_c[t], carried_c, True, delta[t])
+            if t != first or need_h0:
+                carried_h = xp.matmul(delta[t], w_hh)
+        flat = delta.reshape(-1, width)
+        grad_w = xp.matmul(flat.T, _previous(h, reverse).reshape(flat.shape[0], hidden))
+        return (delta, grad_w, carried_h if need_h0 else None, carried_c if need_c0 else None)
     d_h = xp.empty((batch, hidden), act.dtype)
     d_c = xp.empty((batch, hidden), act.dtype)
-    first = order[0]           # the last step backwards: ∂L/∂h0 only if wanted
     for t in _backwards(order):
         z, tc, d = act[t], tanh_c[t], delta[t]
         i, f, g, o = (z[:, k * hidden:(k + 1) * hidden] for k in range(4))

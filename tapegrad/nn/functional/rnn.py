@@ -100,11 +100,15 @@ STEPS = {"RNN_TANH": _rnn_tanh_step, "RNN_RELU": _rnn_relu_step, "LSTM": _lstm_s
 
 
 def _input_part(mode, x, w_ih, b_ih, b_hh):
-    """W_ih x + b_ih (+ b_hh for RNN and LSTM, where it simply adds), for x of shape (*, in)."""
-    p = x @ w_ih.mT
+    """W_ih x + b_ih (+ b_hh for RNN and LSTM, where it simply adds), for x of shape (*, in):
+    with a bias and a batch, one ``addmm`` over all rows (the bias added in place)."""
     if b_ih is None:
-        return p
-    return p + (b_ih if mode == "GRU" else b_ih + b_hh)
+        return x @ w_ih.mT
+    bias = b_ih if mode == "GRU" else b_ih + b_hh
+    if x.ndim < 2:
+        return x @ w_ih.mT + bias
+    rows = ops.linalg.addmm(bias, x.reshape(-1, x.shape[-1]), w_ih.mT)
+    return rows if x.ndim == 2 else rows.reshape(x.shape[:-1] + (rows.shape[-1],))
 
 
 # -- the cells: one step, from the raw input ---------------------------------------------------
