@@ -140,7 +140,10 @@ def lstm_forward(xp, p, w_hh, h0, c0, reverse):
     order, out_row, prev_row = _rows(steps, reverse)
     g_part = slice(2 * hidden, 3 * hidden)
     fast = _numba(xp, p, w_hh, *(a for a in (h0, c0) if a is not None))
-    e = xp.empty((batch, width), p.dtype) if fast else None
+    if fast:
+        e = xp.empty((batch, width), p.dtype)
+        tanh_g = xp.empty((batch, hidden), p.dtype)
+        one = p.dtype.type(1)
     for n, t in enumerate(order):
         z = act[t]
         if n == 0 and h0 is None:
@@ -149,9 +152,10 @@ def lstm_forward(xp, p, w_hh, h0, c0, reverse):
             xp.matmul(h[prev_row(t)], w_t, out=z)
             z += p[t]
         if fast:
+            xp.tanh(z[:, g_part], out=tanh_g)
             xp.negative(z, out=e)
             xp.exp(e, out=e)
-            _gates.lstm_step_forward(e, c[prev_row(t)], True, z, c[out_row(t)])
+            _gates.lstm_step_forward(e, tanh_g, c[prev_row(t)], z, c[out_row(t)], one)
             xp.tanh(c[out_row(t)], out=tanh_c[t])
             xp.multiply(z[:, 3 * hidden:], tanh_c[t], out=h[out_row(t)])
             continue
@@ -179,13 +183,14 @@ def lstm_backward(xp, grad_out, grad_h_last, grad_c_last, w_hh, h, c, act, tanh_
     carried_h, carried_c = grad_h_last, grad_c_last
     first = order[0]           # the last step backwards: ∂L/∂h0 only if wanted
     if _numba(xp, act, w_hh, *(a for a in (grad_out, grad_h_last, grad_c_last) if a is not None)):
-        carried_c = (xp.zeros((batch, hidden), act.dtype) if grad_c_last is None
-                     else grad_c_last.copy())
+        zeros = xp.zeros((batch, hidden), act.dtype)
+        carried_c = zeros.copy() if grad_c_last is None else grad_c_last.copy()
+        one = act.dtype.type(1)
         for t in _backwards(order):
             _gates.lstm_step_backward(
-                act[t] if grad_out is None else grad_out[t], grad_out is not None,
-                act[t] if carried_h is None else carried_h, carried_h is not None,
-                act[t], tanh_c[t], previous_c[t], carried_c, True, delta[t])
+                zeros if grad_out is None else grad_out[t],
+                zeros if carried_h is None else carried_h, carried_h is not None,
+                act[t], tanh_c[t], previous_c[t], carried_c, delta[t], one)
             if t != first or need_h0:
                 carried_h = xp.matmul(delta[t], w_hh)
         flat = delta.reshape(-1, width)
