@@ -489,13 +489,46 @@ def _thirds_or_quarters(g, x, parts, hidden):
 
 def _lstm_gates(g, e):
     z, cell = e.inputs
-    hidden = z.shape[-1] // 4
-    i, f, c_in, o = _thirds_or_quarters(g, _x(g, e), 4, hidden)
+    return _lstm_gate_nodes(g, _x(g, e), None if cell is None else g.value(cell),
+                            z.shape[-1] // 4)
+
+
+def _lstm_gate_nodes(g, z, cell, hidden):
+    i, f, c_in, o = _thirds_or_quarters(g, z, 4, hidden)
     i, f, o = (g.node("Sigmoid", [t]) for t in (i, f, o))
     c = g.node("Mul", [i, g.node("Tanh", [c_in])])
     if cell is not None:
-        c = g.node("Add", [g.node("Mul", [f, g.value(cell)]), c])
+        c = g.node("Add", [g.node("Mul", [f, cell]), c])
     return [g.node("Mul", [o, g.node("Tanh", [c])]), c]
+
+
+def _unrolled(g, e, step):
+    """A whole layer's time loop (rnn_sequence, lstm_sequence) unrolled over the traced
+    length: step(z_t, state) -> new state (a list whose first entry is h_t)."""
+    inputs, w_hh, states = e.inputs[0], e.inputs[1], e.inputs[2:]
+    parts = _x(g, e)
+    w_t = g.node("Transpose", [g.value(w_hh)], perm=[1, 0])
+    state = [None if s is None else g.value(s) for s in states]
+    steps = inputs.shape[0]
+    outputs = [None] * steps
+    for t in (range(steps - 1, -1, -1) if e.attrs["reverse"] else range(steps)):
+        z = g.node("Gather", [parts, g.constant(np.asarray(t, dtype=np.int64))], axis=0)
+        if state[0] is not None:
+            z = g.node("Add", [z, g.node("MatMul", [state[0], w_t])])
+        state = step(z, state)
+        outputs[t] = g.unsqueeze(state[0], [0])
+    stacked = g.node("Concat", outputs, axis=0) if steps > 1 else g.node("Identity", outputs)
+    return [stacked] + state
+
+
+def _rnn_sequence(g, e):
+    activation = "Relu" if e.attrs["relu"] else "Tanh"
+    return _unrolled(g, e, lambda z, state: [g.node(activation, [z])])
+
+
+def _lstm_sequence(g, e):
+    hidden = e.inputs[1].shape[1]
+    return _unrolled(g, e, lambda z, state: _lstm_gate_nodes(g, z, state[1], hidden))
 
 
 def _gru_gates(g, e):
@@ -572,6 +605,7 @@ CONVERTERS = {
     # fused operations
     "layer_norm": _layer_norm, "batch_norm": _batch_norm, "gelu": _gelu,
     "lstm_gates": _lstm_gates, "gru_gates": _gru_gates,
+    "rnn_sequence": _rnn_sequence, "lstm_sequence": _lstm_sequence,
 }
 
 

@@ -1,6 +1,8 @@
 """The LSTM and GRU gates as one operation each (tapegrad/autograd/ops/recurrent.py):
 checked against finite differences to the second derivative with and without a state
-(and, for the GRU, with q a bias row or absent), their backwards too."""
+(and, for the GRU, with q a bias row or absent), their backwards too. The same for a whole
+layer's time loop as one operation (rnn_sequence, lstm_sequence), forwards and in reverse,
+which must also compute exactly what the step-by-step composition computes."""
 import pytest
 
 import tapegrad as tg
@@ -16,7 +18,39 @@ def backward_of(op, n_grads):
     return fn
 
 
+def sequence(op, **options):
+    return lambda *tensors: op(*tensors, **options)
+
+
+def lstm_sequence_without_state(p, w):
+    return R.lstm_sequence(p, w, None, None)
+
+
 CASES = [
+    Case("rnn_sequence", sequence(R.rnn_sequence), [leaf(3, 2, 3), leaf(3, 3), leaf(2, 3)]),
+    Case("rnn_sequence", sequence(R.rnn_sequence, relu=True, reverse=True),
+         [leaf(3, 2, 3), leaf(3, 3), leaf(2, 3)], name="relu_reverse"),
+    Case("rnn_sequence", lambda p, w: R.rnn_sequence(p, w, None), [leaf(3, 2, 3), leaf(3, 3)],
+         name="no_state"),
+    Case("rnn_sequence", sequence(R.rnn_sequence, reverse=True),
+         [noncontiguous(3, 2, 3), noncontiguous(3, 3), noncontiguous(2, 3)],
+         name="noncontiguous"),
+    Case("rnn_sequence_backward", backward_of(sequence(R.rnn_sequence, reverse=True), 2),
+         [leaf(3, 2, 3), leaf(2, 3), leaf(3, 2, 3), leaf(3, 3), leaf(2, 3)]),
+    Case("lstm_sequence", sequence(R.lstm_sequence),
+         [leaf(3, 2, 8), leaf(8, 2), leaf(2, 2), leaf(2, 2)]),
+    Case("lstm_sequence", sequence(R.lstm_sequence, reverse=True),
+         [leaf(3, 2, 8), leaf(8, 2), leaf(2, 2), leaf(2, 2)], name="reverse"),
+    Case("lstm_sequence", lstm_sequence_without_state, [leaf(3, 2, 8), leaf(8, 2)],
+         name="no_state"),
+    Case("lstm_sequence", sequence(R.lstm_sequence),
+         [noncontiguous(2, 3, 8), noncontiguous(8, 2), noncontiguous(3, 2), noncontiguous(3, 2)],
+         name="noncontiguous"),
+    Case("lstm_sequence_backward", backward_of(sequence(R.lstm_sequence), 3),
+         [leaf(2, 2, 2), leaf(2, 2), leaf(2, 2), leaf(2, 2, 8), leaf(8, 2), leaf(2, 2),
+          leaf(2, 2)]),
+    Case("lstm_sequence_backward", backward_of(lstm_sequence_without_state, 3),
+         [leaf(2, 2, 2), leaf(2, 2), leaf(2, 2), leaf(2, 2, 8), leaf(8, 2)], name="no_state"),
     Case("lstm_gates", R.lstm_gates, [leaf(2, 12), leaf(2, 3)]),
     Case("lstm_gates", lambda z: R.lstm_gates(z, None), [leaf(2, 12)], name="no_state"),
     Case("lstm_gates", R.lstm_gates, [noncontiguous(3, 8), noncontiguous(3, 2)],
@@ -52,3 +86,31 @@ def test_the_gates_compute_what_the_composition_computes(dtype):
     r, zz, _ = (p + q).sigmoid().chunk(3, -1)
     n = (p[:, 10:] + r * q[:, 10:]).tanh()
     assert tg.allclose(R.gru_gates(p, q, state), (1 - zz) * n + zz * state, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("dtype", [tg.float32, tg.float64])
+def test_a_whole_sequence_computes_what_its_steps_compute(dtype, reverse):
+    tol = 1e-6 if dtype is tg.float32 else 1e-14
+    p, w = tg.randn(5, 3, 16, dtype=dtype), tg.randn(16, 4, dtype=dtype)
+    h0, c0 = tg.randn(3, 4, dtype=dtype), tg.randn(3, 4, dtype=dtype)
+    for got, expected in zip(R.lstm_sequence(p, w, h0, c0, reverse),
+                             R._composed_lstm_sequence(p, w, h0, c0, reverse)):
+        assert tg.allclose(got, expected, rtol=tol, atol=tol)
+    p, w = tg.randn(5, 3, 4, dtype=dtype), tg.randn(4, 4, dtype=dtype)
+    for relu in (False, True):
+        for got, expected in zip(R.rnn_sequence(p, w, h0, relu, reverse),
+                                 R._composed_rnn_sequence(p, w, h0, relu, reverse)):
+            assert tg.allclose(got, expected, rtol=tol, atol=tol)
+
+
+def test_a_whole_sequence_refuses_mismatched_shapes_by_name():
+    p = tg.randn(5, 3, 16)
+    with pytest.raises(ValueError, match=r"W_hh must be .*\(16, 4\).*got \(16, 5\)"):
+        R.lstm_sequence(p, tg.randn(16, 5), None, None)
+    with pytest.raises(ValueError, match=r"c0 must be \(batch, hidden\) = \(3, 4\), got \(2, 4\)"):
+        R.lstm_sequence(p, tg.randn(16, 4), tg.randn(3, 4), tg.randn(2, 4))
+    with pytest.raises(ValueError, match=r"input parts must be \(length >= 1"):
+        R.rnn_sequence(tg.randn(3, 4), tg.randn(4, 4), None)
+    with pytest.raises(ValueError, match="h0 is tapegrad.float64 on cpu, the input parts tapegrad.float32"):
+        R.rnn_sequence(tg.randn(5, 3, 4), tg.randn(4, 4), tg.randn(3, 4, dtype=tg.float64))

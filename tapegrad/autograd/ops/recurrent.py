@@ -9,7 +9,7 @@ backwards (``tapegrad/kernels/fused.py``), which keeps the activations rather th
 recomputing them. The backwards are operations too; their own derivatives come from the
 composition (``twice.py``).
 """
-from ...kernels import fused
+from ...kernels import fused, recurrence
 from ..tape import record, record_many
 from .declare import operation
 from .twice import derivative_of_backward
@@ -108,4 +108,155 @@ def gru_gates_backward(grad, p, q, state, act, q_array):
     return (next(outs), None if q is None else next(outs), None if state is None else next(outs))
 
 
-__all__ = ["gru_gates", "gru_gates_backward", "lstm_gates", "lstm_gates_backward"]
+# -- a whole layer's time loop (one direction) as one operation ------------------------------
+# With the input parts p_t = W_ih x_t + b of every step computed by one product before the
+# loop, the rest of a layer is its recurrence: T small products and T gates. As separate
+# operations that is 2T recorded operations forwards and 4T products and passes backwards,
+# each costing microseconds of bookkeeping; as one operation the loop runs on arrays
+# (``kernels/recurrence.py``) and W_hh's gradient is one product over all steps.
+
+def _check_sequence(op, inputs, w_hh, states, gates):
+    """Errors naming the shapes, before anything is computed."""
+    if inputs.ndim != 3 or inputs.shape[0] < 1:
+        raise ValueError(f"{op}: the input parts must be (length >= 1, batch, {gates}·hidden), "
+                         f"got shape {tuple(inputs.shape)}")
+    steps, batch, width = inputs.shape
+    hidden = width // gates
+    if w_hh.ndim != 2 or tuple(w_hh.shape) != (width, hidden) or width != gates * hidden:
+        raise ValueError(f"{op}: W_hh must be ({gates}·hidden, hidden) = ({width}, {hidden}) for "
+                         f"input parts of shape {tuple(inputs.shape)}, got {tuple(w_hh.shape)}")
+    for name, t in states:
+        if t is not None and tuple(t.shape) != (batch, hidden):
+            raise ValueError(f"{op}: {name} must be (batch, hidden) = ({batch}, {hidden}), "
+                             f"got {tuple(t.shape)}")
+    for name, t in (("W_hh", w_hh),) + tuple(states):
+        if t is not None and (t.dtype != inputs.dtype or t.device != inputs.device):
+            raise ValueError(f"{op}: {name} is {t.dtype} on {t.device}, the input parts "
+                             f"{inputs.dtype} on {inputs.device}; they must agree")
+
+
+def _array(t):
+    return None if t is None else t.array
+
+
+def _step_order(steps, reverse):
+    return range(steps - 1, -1, -1) if reverse else range(steps)
+
+
+def _composed_rnn_sequence(inputs, w_hh, h0, relu, reverse):
+    """The composition rnn_sequence stands for (its second derivative comes from this)."""
+    from . import shape
+    steps, w_t, h = inputs.unbind(0), w_hh.mT, h0
+    outputs = [None] * len(steps)
+    for t in _step_order(len(steps), reverse):
+        z = steps[t] if h is None else steps[t] + h @ w_t
+        h = z.relu() if relu else z.tanh()
+        outputs[t] = h
+    return shape.stack(outputs), h
+
+
+def _composed_lstm_sequence(inputs, w_hh, h0, c0, reverse):
+    """The composition lstm_sequence stands for (its second derivative comes from this)."""
+    from . import shape
+    steps, w_t, h, c = inputs.unbind(0), w_hh.mT, h0, c0
+    outputs = [None] * len(steps)
+    for t in _step_order(len(steps), reverse):
+        z = steps[t] if h is None else steps[t] + h @ w_t
+        h, c = _composed_lstm_gates(z, c)
+        outputs[t] = h
+    return shape.stack(outputs), h, c
+
+
+@operation()
+def rnn_sequence(inputs, w_hh, h0, relu=False, reverse=False):
+    """(h_1…h_T (T, N, H), h_T (N, H)) with h_t = act(p_t + h_{t-1} W_hhᵀ), act tanh (relu
+    with ``relu``), from the input parts p (T, N, H) and h0 (N, H) (None: zeros), the steps
+    taken from last to first with ``reverse``; δ_t = (∂L/∂h_t)·act'(·):
+    ∂L/∂p_t = δ_t,  ∂L/∂W_hh = Σ_t δ_tᵀ h_{t-1},  ∂L/∂h_{t-1} += δ_t W_hh"""
+    _check_sequence("rnn_sequence", inputs, w_hh, (("h0", h0),), 1)
+    xp = inputs.device.xp
+    h = recurrence.rnn_forward(xp, inputs.array, w_hh.array, _array(h0), relu, reverse)
+    final = h[0 if reverse else -1].copy()
+
+    def backward(ctx, grad_out, grad_h):
+        p, w, state = ctx.saved_tensors
+        return rnn_sequence_backward(grad_out, grad_h, p, w, state, h, relu, reverse)
+    return tuple(record_many("rnn_sequence", [recurrence.outputs_of(h, reverse), final],
+                             (inputs, w_hh, h0), backward, save=(inputs, w_hh, h0),
+                             attrs={"relu": relu, "reverse": reverse}))
+
+
+@operation()
+def rnn_sequence_backward(grad_out, grad_h, inputs, w_hh, h0, h, relu, reverse):
+    """(∂L/∂p, ∂L/∂W_hh, ∂L/∂h0) of rnn_sequence from its kept states, as one operation"""
+    xp = inputs.device.xp
+    dp, dw, dh0 = recurrence.rnn_backward(xp, grad_out.array, grad_h.array, w_hh.array, h,
+                                          relu, reverse, h0 is not None)
+    results = [dp, dw] + ([] if h0 is None else [dh0])
+
+    def composed(p, w, state):
+        return _composed_rnn_sequence(p, w, state, relu, reverse)
+
+    def backward(ctx, *cotangents):
+        g_out, g_h, p, w, state = ctx.saved_tensors
+        present = iter(cotangents)
+        per_primal = [next(present), next(present), None if state is None else next(present)]
+        return derivative_of_backward(composed, [g_out, g_h], [p, w, state], per_primal,
+                                      list(ctx.needs_input_grad))
+    outs = iter(record_many("rnn_sequence_backward", results, (grad_out, grad_h, inputs, w_hh, h0),
+                            backward, save=(grad_out, grad_h, inputs, w_hh, h0)))
+    return next(outs), next(outs), None if h0 is None else next(outs)
+
+
+@operation()
+def lstm_sequence(inputs, w_hh, h0, c0, reverse=False):
+    """(h_1…h_T (T, N, H), h_T, c_T (N, H)) of an LSTM layer from its input parts
+    p (T, N, 4H) (gates i, f, g, o), W_hh (4H, H) and h0, c0 (N, H) (None: zeros), the
+    steps taken from last to first with ``reverse``: each step is lstm_gates(p_t +
+    h_{t-1} W_hhᵀ, c_{t-1}); with δ_t its gates' gradient, ∂L/∂p_t = δ_t,
+    ∂L/∂W_hh = Σ_t δ_tᵀ h_{t-1},  ∂L/∂h_{t-1} += δ_t W_hh"""
+    _check_sequence("lstm_sequence", inputs, w_hh, (("h0", h0), ("c0", c0)), 4)
+    xp = inputs.device.xp
+    h, c, act, tanh_c = recurrence.lstm_forward(xp, inputs.array, w_hh.array, _array(h0),
+                                                _array(c0), reverse)
+    last = 0 if reverse else -1
+    results = [recurrence.outputs_of(h, reverse), h[last].copy(), c[last].copy()]
+
+    def backward(ctx, grad_out, grad_h, grad_c):
+        p, w, h_0, c_0 = ctx.saved_tensors
+        return lstm_sequence_backward(grad_out, grad_h, grad_c, p, w, h_0, c_0,
+                                      (h, c, act, tanh_c), reverse)
+    return tuple(record_many("lstm_sequence", results, (inputs, w_hh, h0, c0), backward,
+                             save=(inputs, w_hh, h0, c0), attrs={"reverse": reverse}))
+
+
+@operation()
+def lstm_sequence_backward(grad_out, grad_h, grad_c, inputs, w_hh, h0, c0, kept, reverse):
+    """(∂L/∂p, ∂L/∂W_hh, ∂L/∂h0, ∂L/∂c0) of lstm_sequence from its kept states and gates
+    ``kept``, as one operation"""
+    xp = inputs.device.xp
+    h, c, act, tanh_c = kept
+    dp, dw, dh0, dc0 = recurrence.lstm_backward(
+        xp, grad_out.array, grad_h.array, grad_c.array, w_hh.array, h, c, act, tanh_c,
+        reverse, h0 is not None, c0 is not None)
+    results = [dp, dw] + [a for a in (dh0, dc0) if a is not None]
+
+    def composed(p, w, h_0, c_0):
+        return _composed_lstm_sequence(p, w, h_0, c_0, reverse)
+
+    def backward(ctx, *cotangents):
+        g_out, g_h, g_c, p, w, h_0, c_0 = ctx.saved_tensors
+        present = iter(cotangents)
+        per_primal = [next(present), next(present), None if h_0 is None else next(present),
+                      None if c_0 is None else next(present)]
+        return derivative_of_backward(composed, [g_out, g_h, g_c], [p, w, h_0, c_0],
+                                      per_primal, list(ctx.needs_input_grad))
+    outs = iter(record_many("lstm_sequence_backward", results,
+                            (grad_out, grad_h, grad_c, inputs, w_hh, h0, c0), backward,
+                            save=(grad_out, grad_h, grad_c, inputs, w_hh, h0, c0)))
+    return (next(outs), next(outs), None if h0 is None else next(outs),
+            None if c0 is None else next(outs))
+
+
+__all__ = ["gru_gates", "gru_gates_backward", "lstm_gates", "lstm_gates_backward",
+           "lstm_sequence", "lstm_sequence_backward", "rnn_sequence", "rnn_sequence_backward"]

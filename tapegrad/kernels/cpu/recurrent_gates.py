@@ -72,3 +72,50 @@ def gru_backward(grad, act, q, has_q, h, has_h, dp, dq, dh):
                 dp[k, j] = 0.0
             if has_h:
                 dh[k, j] = g * z
+
+
+# -- one step of a whole LSTM sequence (kernels/recurrence.py) ----------------------------------
+# ``one`` is 1 in the arrays' dtype: the arithmetic stays in float32 for float32 arrays (a
+# float literal would promote it to float64), which rounds as the array code of
+# ``kernels/fused.py`` does, value for value. error_model="numpy": no Python check per
+# division (1 + e >= 1 never divides by zero).
+@njit(cache=True, nogil=True, error_model="numpy")
+def lstm_step_forward(e, tanh_g, c_prev, act, c_out, one):
+    """From e = exp(-z) of the step's pre-activations z (N, 4H) and tanh_g = tanh z_g:
+    act = [i, f, g, o] with σ(z) = 1/(1 + e), and c' = f·c + i·g. The exponentials and
+    tanh run before, on numpy's vectorised functions."""
+    rows, width = e.shape
+    hidden = width // 4
+    for k in range(rows):
+        for j in range(hidden):
+            i = one / (one + e[k, j])
+            f = one / (one + e[k, hidden + j])
+            g = tanh_g[k, j]
+            act[k, j] = i
+            act[k, hidden + j] = f
+            act[k, 2 * hidden + j] = g
+            act[k, 3 * hidden + j] = one / (one + e[k, 3 * hidden + j])
+            c_out[k, j] = f * c_prev[k, j] + i * g
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def lstm_step_backward(grad_out, carried_h, has_h, act, tanh_c, c_prev, carried_c, delta, one):
+    """δ = ∂L/∂z (N, 4H) of one step from ∂L/∂h_t = grad_out + carried_h (the latter
+    only with has_h) and ∂L/∂c_t = ∂h·o·(1 - tanh² c_t) + carried_c; carried_c becomes
+    ∂L/∂c_{t-1} = ∂c·f."""
+    rows, width = act.shape
+    hidden = width // 4
+    for k in range(rows):
+        for j in range(hidden):
+            dh = grad_out[k, j]
+            if has_h:
+                dh += carried_h[k, j]
+            i, f = act[k, j], act[k, hidden + j]
+            g, o = act[k, 2 * hidden + j], act[k, 3 * hidden + j]
+            tc = tanh_c[k, j]
+            dc = dh * o * (one - tc * tc) + carried_c[k, j]
+            delta[k, j] = dc * g * i * (one - i)
+            delta[k, hidden + j] = dc * c_prev[k, j] * f * (one - f)
+            delta[k, 2 * hidden + j] = dc * i * (one - g * g)
+            delta[k, 3 * hidden + j] = dh * tc * o * (one - o)
+            carried_c[k, j] = dc * f

@@ -1,0 +1,243 @@
+"""The time loop of one recurrent layer (one direction), forwards and backwards, on arrays.
+
+With the input parts p_t = W_ih x_t + b already computed for every step (one product
+before the loop), a step is one matrix product and the gates:
+
+    RNN   h_t = act(p_t + h_{t-1} W_hhᵀ)                    act = tanh or relu
+    LSTM  z_t = p_t + h_{t-1} W_hhᵀ;  i, f, o = σ(z_i, z_f, z_o);  g = tanh z_g
+          c_t = f·c_{t-1} + i·g;  h_t = o·tanh c_t
+
+Backwards through time (δ_t = ∂L/∂z_t, the gradient arriving at h_t being the output's
+own plus δ_{t+1} W_hh):
+
+    ∂L/∂p_t = δ_t;   ∂L/∂W_hh = Σ_t δ_tᵀ h_{t-1};   ∂L/∂h_0 = δ_1 W_hh
+
+The sum over t is ONE product of the stacked δ (T·N, G) with the stacked previous
+states (T·N, H) after the loop, not T small ones; only δ_t W_hh stays inside it.
+
+The states are kept in buffers of T + 1 rows: row 0 holds the initial state and row
+t + 1 the state after step t (forwards). A reverse direction walks the steps from the
+last to the first and keeps the initial state in row T, the state after step t in row t,
+so that the outputs (rows 1…T or 0…T-1) and the previous states (the others) are both
+contiguous slices in time order.
+
+Written with the array module ``xp``: the same code runs on numpy and cupy. Every step
+works in place in buffers made once per sequence. On numpy the LSTM's elementwise work is
+a numba loop per step (``kernels/cpu/recurrent_gates.py``), its exponentials still on
+numpy's vectorised exp: a handful of array calls per step instead of twenty.
+"""
+from .cpu import recurrent_gates as _gates
+
+
+def _numba(xp, *arrays):
+    """True when the numba loops can take these arrays (float32/float64 numpy, one dtype)."""
+    dtype = arrays[0].dtype
+    return (xp.numba_cpu and dtype.kind == "f" and dtype.itemsize >= 4
+            and all(a.dtype == dtype for a in arrays))
+
+
+def _rows(steps, reverse):
+    """(the order of the steps, the row of step t's output, the row of its previous state)"""
+    if reverse:
+        return range(steps - 1, -1, -1), (lambda t: t), (lambda t: t + 1)
+    return range(steps), (lambda t: t + 1), (lambda t: t)
+
+
+def _states(xp, initial, steps, shape, dtype, reverse):
+    """A (T + 1, N, H) buffer with the initial state (zeros for None) in its row."""
+    states = xp.empty((steps + 1,) + shape, dtype)
+    row = steps if reverse else 0
+    if initial is None:
+        states[row] = 0
+    else:
+        states[row] = initial
+    return states
+
+
+def outputs_of(states, reverse):
+    return states[:-1] if reverse else states[1:]
+
+
+def _previous(states, reverse):
+    return states[1:] if reverse else states[:-1]
+
+
+def _sigmoid_in_place(xp, a):
+    xp.negative(a, out=a)
+    xp.exp(a, out=a)
+    a += 1
+    xp.reciprocal(a, out=a)
+
+
+# -- plain RNN ------------------------------------------------------------------------------
+def rnn_forward(xp, p, w_hh, h0, relu, reverse):
+    """The states buffer (T + 1, N, H) for p (T, N, H), W_hh (H, H), h0 (N, H) or None."""
+    steps, batch, hidden = p.shape
+    h = _states(xp, h0, steps, (batch, hidden), p.dtype, reverse)
+    w_t = xp.ascontiguousarray(w_hh.T)       # read T times: a contiguous copy once
+    order, out_row, prev_row = _rows(steps, reverse)
+    for n, t in enumerate(order):
+        out = h[out_row(t)]
+        if n == 0 and h0 is None:           # h = 0: the product is 0
+            out[...] = p[t]
+        else:
+            xp.matmul(h[prev_row(t)], w_t, out=out)
+            out += p[t]
+        if relu:
+            xp.maximum(out, 0, out=out)
+        else:
+            xp.tanh(out, out=out)
+    return h
+
+
+def rnn_backward(xp, grad_out, grad_last, w_hh, h, relu, reverse, need_h0):
+    """(∂L/∂p (T, N, H), ∂L/∂W_hh, ∂L/∂h0 or None) from the gradients of the outputs
+    (T, N, H) and of the final state (N, H) (either may be None: zero)."""
+    steps = h.shape[0] - 1
+    out = outputs_of(h, reverse)
+    delta = xp.empty(out.shape, out.dtype)
+    order, _, _ = _rows(steps, reverse)
+    carried = grad_last            # ∂L/∂h_t from later steps (and from h_n)
+    first = order[0]           # the last step backwards: ∂L/∂h0 only if wanted
+    for t in _backwards(order):
+        d = delta[t]
+        if grad_out is None:
+            if carried is None:
+                d[...] = 0
+            else:
+                d[...] = carried
+        elif carried is None:
+            d[...] = grad_out[t]
+        else:
+            xp.add(grad_out[t], carried, out=d)
+        if relu:
+            d *= out[t] > 0
+        else:                       # tanh' = 1 - h²
+            d *= 1 - out[t] * out[t]
+        if t != first or need_h0:
+            carried = xp.matmul(d, w_hh)
+    flat = delta.reshape(-1, delta.shape[-1])
+    grad_w = xp.matmul(flat.T, _previous(h, reverse).reshape(flat.shape[0], -1))
+    return delta, grad_w, carried if need_h0 else None
+
+
+def _backwards(order):
+    """The steps of ``order`` in the opposite order (the backward pass walks back in time)."""
+    return order[::-1]
+
+
+# -- LSTM -----------------------------------------------------------------------------------
+def lstm_forward(xp, p, w_hh, h0, c0, reverse):
+    """(h states (T + 1, N, H), c states (T + 1, N, H), act (T, N, 4H) = [i, f, g, o],
+    tanh c (T, N, H)) for p (T, N, 4H), W_hh (4H, H), h0 and c0 (N, H) or None."""
+    steps, batch, width = p.shape
+    hidden = width // 4
+    h = _states(xp, h0, steps, (batch, hidden), p.dtype, reverse)
+    c = _states(xp, c0, steps, (batch, hidden), p.dtype, reverse)
+    act = xp.empty(p.shape, p.dtype)
+    tanh_c = xp.empty((steps, batch, hidden), p.dtype)
+    w_t = xp.ascontiguousarray(w_hh.T)
+    order, out_row, prev_row = _rows(steps, reverse)
+    g_part = slice(2 * hidden, 3 * hidden)
+    fast = _numba(xp, p, w_hh, *(a for a in (h0, c0) if a is not None))
+    if fast:
+        e = xp.empty((batch, width), p.dtype)
+        tanh_g = xp.empty((batch, hidden), p.dtype)
+        one = p.dtype.type(1)
+    for n, t in enumerate(order):
+        z = act[t]
+        if n == 0 and h0 is None:
+            z[...] = p[t]
+        else:
+            xp.matmul(h[prev_row(t)], w_t, out=z)
+            z += p[t]
+        if fast:
+            xp.tanh(z[:, g_part], out=tanh_g)
+            xp.negative(z, out=e)
+            xp.exp(e, out=e)
+            _gates.lstm_step_forward(e, tanh_g, c[prev_row(t)], z, c[out_row(t)], one)
+            xp.tanh(c[out_row(t)], out=tanh_c[t])
+            xp.multiply(z[:, 3 * hidden:], tanh_c[t], out=h[out_row(t)])
+            continue
+        g = xp.tanh(z[:, g_part])
+        _sigmoid_in_place(xp, z)            # the g quarter's σ is overwritten next
+        z[:, g_part] = g
+        i, f, o = z[:, :hidden], z[:, hidden:2 * hidden], z[:, 3 * hidden:]
+        c_t = c[out_row(t)]
+        xp.multiply(f, c[prev_row(t)], out=c_t)
+        c_t += i * g
+        xp.tanh(c_t, out=tanh_c[t])
+        xp.multiply(o, tanh_c[t], out=h[out_row(t)])
+    return h, c, act, tanh_c
+
+
+def lstm_backward(xp, grad_out, grad_h_last, grad_c_last, w_hh, h, c, act, tanh_c, reverse,
+                  need_h0, need_c0):
+    """(∂L/∂p (T, N, 4H), ∂L/∂W_hh (4H, H), ∂L/∂h0, ∂L/∂c0 (None unless needed)) from the
+    gradients of the outputs (T, N, H), of h_n and of c_n (each may be None: zero)."""
+    steps, batch, width = act.shape
+    hidden = width // 4
+    delta = xp.empty(act.shape, act.dtype)
+    previous_c = _previous(c, reverse)
+    order, _, _ = _rows(steps, reverse)
+    carried_h, carried_c = grad_h_last, grad_c_last
+    first = order[0]           # the last step backwards: ∂L/∂h0 only if wanted
+    if _numba(xp, act, w_hh, *(a for a in (grad_out, grad_h_last, grad_c_last) if a is not None)):
+        zeros = xp.zeros((batch, hidden), act.dtype)
+        carried_c = zeros.copy() if grad_c_last is None else grad_c_last.copy()
+        one = act.dtype.type(1)
+        for t in _backwards(order):
+            _gates.lstm_step_backward(
+                zeros if grad_out is None else grad_out[t],
+                zeros if carried_h is None else carried_h, carried_h is not None,
+                act[t], tanh_c[t], previous_c[t], carried_c, delta[t], one)
+            if t != first or need_h0:
+                carried_h = xp.matmul(delta[t], w_hh)
+        flat = delta.reshape(-1, width)
+        grad_w = xp.matmul(flat.T, _previous(h, reverse).reshape(flat.shape[0], hidden))
+        return (delta, grad_w, carried_h if need_h0 else None, carried_c if need_c0 else None)
+    d_h = xp.empty((batch, hidden), act.dtype)
+    d_c = xp.empty((batch, hidden), act.dtype)
+    for t in _backwards(order):
+        z, tc, d = act[t], tanh_c[t], delta[t]
+        i, f, g, o = (z[:, k * hidden:(k + 1) * hidden] for k in range(4))
+        # ∂L/∂h_t: the output's own gradient plus what came back from step t + 1
+        if grad_out is None:
+            if carried_h is None:
+                d_h[...] = 0
+            else:
+                d_h[...] = carried_h
+        elif carried_h is None:
+            d_h[...] = grad_out[t]
+        else:
+            xp.add(grad_out[t], carried_h, out=d_h)
+        # δ_o = ∂h·tanh c·o(1 - o)
+        d_o = d[:, 3 * hidden:]
+        xp.multiply(d_h, tc, out=d_o)
+        d_o *= o
+        d_o *= 1 - o
+        # ∂L/∂c_t = ∂h·o·(1 - tanh² c) + what came back from step t + 1
+        xp.multiply(tc, tc, out=d_c)
+        xp.subtract(1, d_c, out=d_c)
+        d_c *= o
+        d_c *= d_h
+        if carried_c is not None:
+            d_c += carried_c
+        # δ_i = ∂c·g·i(1 - i),  δ_f = ∂c·c_{t-1}·f(1 - f),  δ_g = ∂c·i·(1 - g²)
+        d_i, d_f, d_g = d[:, :hidden], d[:, hidden:2 * hidden], d[:, 2 * hidden:3 * hidden]
+        xp.multiply(d_c, g, out=d_i)
+        d_i *= i
+        d_i *= 1 - i
+        xp.multiply(d_c, previous_c[t], out=d_f)
+        d_f *= f
+        d_f *= 1 - f
+        xp.multiply(g, g, out=d_g)
+        xp.subtract(1, d_g, out=d_g)
+        d_g *= i
+        d_g *= d_c
+        carried_c = d_c * f
+        if t != first or need_h0:
+            carried_h = xp.matmul(d, w_hh)
+    flat = delta.reshape(-1, width)
+    grad_w = xp.matmul(flat.T, _previous(h, reverse).reshape(flat.shape[0], hidden))
+    return (delta, grad_w, carried_h if need_h0 else None, carried_c if need_c0 else None)
