@@ -219,10 +219,14 @@ def maximum(input, other):
     x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
         x_saved, y_saved = ctx.saved_tensors
-        share_x = (x_saved > y_saved) + (x_saved == y_saved) * 0.5
-        # gate: the other input's share is 0, also for an infinite gradient (not 0·∞)
+        # each input's share is 1 unless it lost (0) or tied (0.5): where either is NaN,
+        # neither lost nor tied and both get the whole gradient, as in PyTorch
+        half_tie = (x_saved == y_saved) * -0.5
+        share_x = ~(x_saved < y_saved) + half_tie
+        share_y = ~(x_saved > y_saved) + half_tie
+        # gate: a share of 0 gives 0, also for an infinite gradient (not 0·∞)
         return (sum_to_shape(gate(grad, share_x), x_shape) if ctx.needs_input_grad[0] else None,
-                sum_to_shape(gate(grad, 1 - share_x), y_shape) if ctx.needs_input_grad[1] else None)
+                sum_to_shape(gate(grad, share_y), y_shape) if ctx.needs_input_grad[1] else None)
     return record("maximum", z, (x, y), backward, save=(x, y))
 
 
@@ -235,10 +239,14 @@ def minimum(input, other):
     x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
         x_saved, y_saved = ctx.saved_tensors
-        share_x = (x_saved < y_saved) + (x_saved == y_saved) * 0.5
-        # gate: the other input's share is 0, also for an infinite gradient (not 0·∞)
+        # each input's share is 1 unless it lost (0) or tied (0.5): where either is NaN,
+        # neither lost nor tied and both get the whole gradient, as in PyTorch
+        half_tie = (x_saved == y_saved) * -0.5
+        share_x = ~(x_saved > y_saved) + half_tie
+        share_y = ~(x_saved < y_saved) + half_tie
+        # gate: a share of 0 gives 0, also for an infinite gradient (not 0·∞)
         return (sum_to_shape(gate(grad, share_x), x_shape) if ctx.needs_input_grad[0] else None,
-                sum_to_shape(gate(grad, 1 - share_x), y_shape) if ctx.needs_input_grad[1] else None)
+                sum_to_shape(gate(grad, share_y), y_shape) if ctx.needs_input_grad[1] else None)
     return record("minimum", z, (x, y), backward, save=(x, y))
 
 
@@ -485,14 +493,15 @@ def lerp(input, end, weight):
 @operation(function=True, method=True, out=True)
 def logaddexp(input, other):
     """z = ln(eˣ + eʸ), computed as max + ln(1 + e^{-|x - y|}) (no overflow);
-    ∂z/∂x = e^{x - z},  ∂z/∂y = e^{y - z}"""
+    ∂z/∂x = e^{x - z} = 1/(1 + e^{y - x}),  ∂z/∂y = 1/(1 + e^{x - y})"""
     x, y = _float_operands("logaddexp", input, other)
     return _log_add_exp("logaddexp", x, y, x.device.xp.logaddexp, _exp)
 
 
 @operation(function=True, method=True, out=True)
 def logaddexp2(input, other):
-    """z = log₂(2ˣ + 2ʸ) = logaddexp(x·ln 2, y·ln 2)/ln 2;  ∂z/∂x = 2^{x - z},  ∂z/∂y = 2^{y - z}"""
+    """z = log₂(2ˣ + 2ʸ) = logaddexp(x·ln 2, y·ln 2)/ln 2;
+    ∂z/∂x = 2^{x - z} = 1/(1 + 2^{y - x}),  ∂z/∂y = 1/(1 + 2^{x - y})"""
     x, y = _float_operands("logaddexp2", input, other)
     xp = x.device.xp
     def in_base_2(a, b):
@@ -514,17 +523,22 @@ def _exp2(t):
 def _log_add_exp(op, x, y, function, base_power):
     x_shape, y_shape = x.shape, y.shape
     def backward(ctx, grad):
-        x, y, z = ctx.saved_tensors
-        return (sum_to_shape(grad * base_power(x - z), x_shape) if ctx.needs_input_grad[0] else None,
-                sum_to_shape(grad * base_power(y - z), y_shape) if ctx.needs_input_grad[1] else None)
+        # 1/(1 + b^{y - x}), not b^{x - z}: exact where z rounded away from the larger input,
+        # and 1 and 0 (not NaN) where one input is infinite, as in PyTorch
+        x, y = ctx.saved_tensors
+        return (sum_to_shape(grad / (1 + base_power(y - x)), x_shape)
+                if ctx.needs_input_grad[0] else None,
+                sum_to_shape(grad / (1 + base_power(x - y)), y_shape)
+                if ctx.needs_input_grad[1] else None)
     # numpy's logaddexp is the stable max + log1p(exp(-|d|)) form
-    return record(op, _broadcast(op, function, x, y), (x, y), backward, save=(x, y, OUTPUT))
+    return record(op, _broadcast(op, function, x, y), (x, y), backward, save=(x, y))
 
 
 @operation(function=True, method=True, out=True)
 def xlogy(input, other):
     """z = x·ln y, and 0 where x = 0 (even where y = 0);
-    ∂z/∂x = ln y (0 where x = 0 and y ≤ 0),  ∂z/∂y = x/y"""
+    ∂z/∂x = ln y (0 where x = 0 and y ≤ 0),  ∂z/∂y = x/y. The gradient for x is
+    xlogy(grad, y), as in PyTorch: a zero gradient stays 0 where ln y is infinite"""
     x, y = _float_operands("xlogy", input, other)
     xp = x.device.xp
     with quiet(xp):
@@ -536,7 +550,7 @@ def xlogy(input, other):
         grad_x = grad_y = None
         if ctx.needs_input_grad[0]:
             undefined = (x == 0) & (y <= 0)
-            grad_x = sum_to_shape(grad * where(undefined, 1.0, y).log(), x_shape)
+            grad_x = sum_to_shape(where(undefined, 0.0, xlogy(grad, y)), x_shape)
         if ctx.needs_input_grad[1]:
             grad_y = sum_to_shape(grad * x / y, y_shape)
         return grad_x, grad_y
