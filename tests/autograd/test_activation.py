@@ -1,12 +1,13 @@
-"""GELU as one operation (tapegrad/autograd/ops/activation.py): both forms, checked against
-finite differences to the second derivative, their backward too, and against the formula
-in float32 and float64."""
+"""GELU and softplus as one operation each (tapegrad/autograd/ops/activation.py): both
+GELU forms, checked against finite differences to the second derivative, their backward
+too, and against the formula in float32 and float64; softplus's gradient at the edges."""
 import math
 
 import numpy as np
 import pytest
 
 import tapegrad as tg
+import tapegrad.nn.functional as F
 from tapegrad.autograd.ops import activation as A
 
 from ..support import Case, leaf, noncontiguous
@@ -19,6 +20,10 @@ CASES = (
             [leaf(3, 4), leaf(3, 4)], name=approximate) for approximate in ("none", "tanh")]
     + [Case("gelu_backward", lambda g, x: A.gelu_backward(g, x, "none"),
             [noncontiguous(3, 4), leaf(3, 4)], name="noncontiguous")]
+    + [Case("softplus", lambda x, b=beta, t=threshold: A.softplus(x, b, t), [x],
+            name=f"beta_{beta}_threshold_{threshold}_{i}")
+       for beta, threshold in ((1.0, 20.0), (0.5, 1.0), (-2.0, 1.0))
+       for i, x in enumerate([leaf(), leaf(5, low=-4, high=4), noncontiguous(3, 4)])]
 )
 
 
@@ -44,3 +49,17 @@ def test_gelu_matches_its_formula_and_keeps_the_dtype(approximate, formula, dtyp
     assert y.dtype == dtype
     tol = {tg.float16: 1e-2, tg.float32: 1e-6, tg.float64: 1e-13}[dtype]
     np.testing.assert_allclose(y.double().numpy(), formula(x), rtol=tol, atol=tol)
+
+
+def test_softplus_with_beta_zero_has_gradient_one_half_as_in_pytorch():
+    x = tg.tensor([-3.0, 0.0, 5.0], dtype=tg.float16, requires_grad=True)
+    y = F.softplus(x, beta=0.0, threshold=1.0)   # log(1 + e⁰)/0 = ∞, whose slope PyTorch gives as e⁰/(e⁰ + 1)
+    assert y.tolist() == [math.inf] * 3
+    y.sum().backward()
+    assert x.grad.tolist() == [0.5, 0.5, 0.5]
+
+
+def test_softplus_sends_an_infinite_gradient_through_and_zero_below_at_minus_infinity():
+    x = tg.tensor([-math.inf, 0.0, 30.0], requires_grad=True)
+    F.softplus(x).backward(tg.tensor([1.0, math.inf, math.inf]))
+    assert x.grad.tolist() == [0.0, math.inf, math.inf]
