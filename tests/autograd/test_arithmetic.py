@@ -562,6 +562,19 @@ def test_xlogy_sends_zero_where_x_is_zero_and_y_not_positive_even_for_an_infinit
     assert x.grad.tolist() == [0.0, 0.0]
 
 
+def test_ldexp_sums_the_gradient_of_a_broadcast_exponent_element_by_element():
+    x = tg.tensor([-0.5, 2.0], dtype=tg.float64, requires_grad=True)
+    y = tg.tensor(2000.0, dtype=tg.float64, requires_grad=True)
+    tg.ldexp(x, y).sum().backward()   # -∞ + ∞, as PyTorch sums them, not (Σ x)·∞
+    assert x.grad.tolist() == [np.inf, np.inf] and np.isnan(y.grad.item())
+
+
+def test_ldexp_with_a_negative_integer_exponent_has_the_slope_two_to_that_power():
+    x = tg.tensor([3.0, 3.0], requires_grad=True)
+    tg.ldexp(x, tg.tensor([-1, 2])).sum().backward()   # PyTorch 2.13 gives 0 for 2^-1 (integer pow)
+    assert x.grad.tolist() == [0.5, 4.0]
+
+
 def test_xlogy_is_zero_where_x_is_zero_even_at_y_zero_and_nan_with_a_nan_y():
     x = tg.tensor([0.0, 0.0, 2.0, 0.0], requires_grad=True)
     y = tg.tensor([0.0, 3.0, np.e, float("nan")], requires_grad=True)

@@ -620,9 +620,20 @@ def addcdiv(input, tensor1, tensor2, value=1):
 
 @operation(function=True, method=True, composite=True)
 def ldexp(input, other):
-    """z = x·2ʸ"""
+    """z = x·2ʸ;  ∂z/∂x = 2ʸ,  ∂z/∂y = x·2ʸ·ln 2
+
+    A broadcast y that requires grad is expanded first, so that its gradient sums each
+    element's own product, as PyTorch's does (∞ and -∞ then sum to NaN, not to a finite
+    Σ grad·x times an infinite 2ʸ)."""
     from ...dtypes import get_default_dtype
     y = other if other.dtype.is_floating_point else other.to(get_default_dtype())
+    if y.requires_grad and hasattr(input, "shape") and tuple(input.shape) != tuple(y.shape):
+        try:
+            shape = y.device.xp.broadcast_shapes(tuple(input.shape), tuple(y.shape))
+        except ValueError:
+            shape = None   # mul names the shapes that do not broadcast
+        if shape is not None and shape != tuple(y.shape):
+            y = y.expand(*shape)
     return mul(input, y.exp2())
 
 
