@@ -349,6 +349,21 @@ def test_a_zero_tensor_exponent_has_zero_base_gradient_even_at_zero():
     assert x.grad.tolist() == [0.0, 0.0]
 
 
+def test_a_negative_tensor_exponent_of_a_zero_base_has_exponent_gradient_minus_infinity():
+    x = tg.tensor([0.0, 0.0], dtype=tg.float64)
+    y = tg.tensor([-1.5, 2.0], dtype=tg.float64, requires_grad=True)
+    (x ** y).sum().backward()   # 0^-1.5·ln 0 = ∞·(-∞), as in PyTorch; 0 for y ≥ 0
+    assert y.grad.tolist() == [-np.inf, 0.0]
+
+
+def test_square_root_as_a_power_keeps_the_sign_of_minus_zero_as_pytorch_does():
+    x = tg.tensor([-0.0, 0.0, 4.0], requires_grad=True)
+    y = x ** 0.5   # √x, and its slope 0.5/√x: -∞ at -0.0
+    assert np.signbit(y.detach().numpy()).tolist() == [True, False, False]
+    y.sum().backward()
+    assert x.grad.tolist() == [-np.inf, np.inf, 0.25]
+
+
 def test_an_operand_that_does_not_require_grad_gets_no_gradient():
     x = tg.tensor([1.0, 2.0], requires_grad=True)
     y = tg.tensor([3.0, 4.0])

@@ -139,12 +139,16 @@ def pow(input, exponent):
         x_saved, y_saved, z_saved = ctx.saved_tensors
         grad_x = grad_y = None
         if ctx.needs_input_grad[0]:
-            # y·x^(y-1) is 0·∞ at x = 0, y = 0; the limit (and PyTorch) says 0 there.
-            slope = where(y_saved == 0, 0.0, y_saved * x_saved.pow(y_saved - 1))
-            grad_x = sum_to_shape(gate(grad, slope), x_shape)
+            # y·x^(y-1) is 0·∞ at x = 0, y = 0; the limit (and PyTorch) says 0 there,
+            # whatever the incoming gradient
+            slope = y_saved * x_saved.pow(y_saved - 1)
+            grad_x = sum_to_shape(where(y_saved == 0, 0.0, grad * slope), x_shape)
         if ctx.needs_input_grad[1]:
-            safe_log = where(x_saved == 0, 1.0, x_saved).log()
-            grad_y = sum_to_shape(grad * z_saved * safe_log, y_shape)
+            # xʸ·ln x is taken as 0 at x = 0 for y ≥ 0 (ln 1 there keeps it finite); for
+            # y < 0 it is ∞·(-∞) = -∞, as in PyTorch
+            zero_base = (x_saved == 0) & (y_saved >= 0)
+            grad_y = sum_to_shape(grad * (z_saved * where(zero_base, 1.0, x_saved).log()),
+                                  y_shape)
         return grad_x, grad_y
     return record("pow", z, (x, y), backward, save=(x, y, OUTPUT))
 
@@ -175,14 +179,17 @@ def _pow_scalar(x, exponent):
         z = xp.square(x.array)
     else:
         with quiet(xp):
-            z = xp.pow(x.array, xp.asarray(exponent, dtype=x.array.dtype))
+            if exponent in (0.5, -0.5):   # √x and 1/√x, as PyTorch: -0.0 gives -0.0 and -∞
+                z = xp.sqrt(x.array) if exponent == 0.5 else 1 / xp.sqrt(x.array)
+            else:
+                z = xp.pow(x.array, xp.asarray(exponent, dtype=x.array.dtype))
     def backward(ctx, grad):
         x_saved, = ctx.saved_tensors
         if exponent == 0:  # x⁰ = 1 everywhere: 0 (not 0·x⁻¹ = NaN at 0, nor 0·∞ for grad ∞)
             return wrap(grad.device.xp.zeros_like(grad.array), grad.device)
         if exponent == 2:
             return grad * x_saved * 2
-        return grad * exponent * x_saved.pow(exponent - 1)
+        return grad * (x_saved.pow(exponent - 1) * exponent)
     return record("pow", z, (x,), backward, save=(x,), attrs={"exponent": exponent})
 
 
