@@ -1,6 +1,7 @@
-"""GELU and softplus as one operation each (tapegrad/autograd/ops/activation.py): both
-GELU forms, checked against finite differences to the second derivative, their backward
-too, and against the formula in float32 and float64; softplus's gradient at the edges."""
+"""GELU, softplus and SiLU as one operation each (tapegrad/autograd/ops/activation.py):
+both GELU forms, checked against finite differences to the second derivative, their
+backward too, and against the formula in float32 and float64; softplus's and SiLU's
+gradients at the edges."""
 import math
 
 import numpy as np
@@ -23,6 +24,8 @@ CASES = (
     + [Case("softplus", lambda x, b=beta, t=threshold: A.softplus(x, b, t), [x],
             name=f"beta_{beta}_threshold_{threshold}_{i}")
        for beta, threshold in ((1.0, 20.0), (0.5, 1.0), (-2.0, 1.0))
+       for i, x in enumerate([leaf(), leaf(5, low=-4, high=4), noncontiguous(3, 4)])]
+    + [Case("silu", A.silu, [x], name=str(i))
        for i, x in enumerate([leaf(), leaf(5, low=-4, high=4), noncontiguous(3, 4)])]
 )
 
@@ -63,3 +66,9 @@ def test_softplus_sends_an_infinite_gradient_through_and_zero_below_at_minus_inf
     x = tg.tensor([-math.inf, 0.0, 30.0], requires_grad=True)
     F.softplus(x).backward(tg.tensor([1.0, math.inf, math.inf]))
     assert x.grad.tolist() == [0.0, math.inf, math.inf]
+
+
+def test_silu_passes_an_infinite_gradient_on_where_x_is_huge():
+    x = tg.tensor([1e30, -3.0, 0.0], requires_grad=True)
+    F.silu(x).backward(tg.tensor([math.inf, 1.0, 1.0]))   # σ(1 + x(1 - σ)) = 1, not ∞·σ'(x)
+    assert x.grad.tolist()[0] == math.inf and x.grad.tolist()[2] == 0.5

@@ -1,5 +1,5 @@
-"""GELU and softplus as one operation each (``nn.functional.gelu``, ``nn.GELU``, every
-Transformer block; ``nn.functional.softplus``).
+"""GELU, softplus and SiLU as one operation each (``nn.functional.gelu``, ``nn.GELU``,
+every Transformer block; ``nn.functional.softplus`` and ``silu``).
 
     exact:  y = x·Φ(x) = x·(1 + erf(x/√2))/2,   dy/dx = Φ(x) + x·φ(x)
     tanh:   y = x·(1 + tanh(√(2/π)(x + 0.044715x³)))/2
@@ -84,3 +84,22 @@ def softplus(input, beta, threshold):
         return where(z > threshold, grad, grad * e / (e + 1))
     return record("softplus", y, (input,), backward, save=(input,),
                   attrs={"beta": beta, "threshold": threshold})
+
+
+@operation()
+def silu(input):
+    """y = x·σ(x);  dy/dx = σ(x)(1 + x(1 - σ(x)))
+
+    One operation, not x * x.sigmoid(), for its gradient at the edges: composed, a huge x
+    sends an infinite gradient through σ'(x) = 0 (∞·0 = NaN where PyTorch's σ(1 + x·0)
+    passes the ∞ on)."""
+    xp = input.device.xp
+    a = input.array
+    with quiet(xp):
+        y = (a / (1 + xp.exp(-a))).astype(a.dtype, copy=False)
+
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        s = x.sigmoid()
+        return grad * (s * (1 + x * (1 - s)))
+    return record("silu", y, (input,), backward, save=(input,))

@@ -131,7 +131,7 @@ def gelu(input, approximate="none"):
 
 def silu(input, inplace=False):
     """y = x·σ(x) (also called swish);  dy/dx = σ(x)(1 + x(1 - σ(x)))"""
-    return _apply("silu", _require_float("silu", input), inplace, lambda x: x * x.sigmoid())
+    return _apply("silu", _require_float("silu", input), inplace, ops.activation.silu)
 
 
 def sigmoid(input):
