@@ -23,7 +23,7 @@ How do you know a hand-derived backward is right? `gradcheck` compares it, entry
 with central finite differences (f(x + ε) − f(x − ε))/2ε in float64, and `gradgradcheck`
 does the same for the backward's own derivative. We also plant a classic mistake (the
 product rule forgotten: dy/dx = σ(x)) and watch gradcheck catch it. Then the Function
-trains a small MLP, step for step like the library's composed nn.SiLU.
+trains a small MLP, step for step like the library's own nn.SiLU (itself one operation).
 
 Run:  python examples/custom_function.py            (a few seconds)
       python examples/custom_function.py --quick    (a smoke test)
@@ -220,7 +220,7 @@ def plot_training(x, y, model, losses, reference_losses, path):
     ax_fit.set_title("the fit")
     ax_fit.legend(fontsize=8)
     ax_loss.semilogy(reference_losses, color="gray", linewidth=4, alpha=0.5,
-                     label="nn.SiLU (composed from operations)")
+                     label="the library's nn.SiLU")
     ax_loss.semilogy(losses, color="C0", linewidth=1.2, label="our SiLU Function")
     ax_loss.set_xlabel("step")
     ax_loss.set_ylabel("mean squared error")
@@ -250,9 +250,9 @@ def main():
 
     # 2. One node on the tape instead of two.
     x = tg.randn(4, requires_grad=True)
-    composed = nn.SiLU()(x).grad_fn  # x * x.sigmoid(): a mul fed by a sigmoid
+    composed = (x * x.sigmoid()).grad_fn  # a mul fed by a sigmoid
     print(f"on the tape: SiLU.apply(x) leaves one node, {SiLU.apply(x).grad_fn.name()}; "
-          f"nn.SiLU()(x) leaves two, {composed.name()} and "
+          f"x * x.sigmoid() leaves two, {composed.name()} and "
           f"{composed.next_functions[1][0].name()}")
 
     # 3. The derivatives on a grid, three ways.

@@ -483,6 +483,24 @@ def _gelu(g, e):
     return [g.node("Mul", [half, g.node("Add", [t, _scalar_like(g, 1, like)])])]
 
 
+def _silu(g, e):
+    x = _x(g, e)
+    return [g.node("Mul", [x, g.node("Sigmoid", [x])])]
+
+
+def _softplus(g, e):
+    """x where βx > threshold, else log(1 + e^{min(βx, threshold)})/β"""
+    x, like = _x(g, e), e.inputs[0]
+    beta, threshold = e.attrs["beta"], e.attrs["threshold"]
+    z = x if beta == 1 else g.node("Mul", [x, _scalar_like(g, beta, like)])
+    limit = _scalar_like(g, threshold, like)
+    exp = g.node("Exp", [g.node("Min", [z, limit])])
+    soft = g.node("Log", [g.node("Add", [exp, _scalar_like(g, 1, like)])])
+    if beta != 1:
+        soft = g.node("Div", [soft, _scalar_like(g, beta, like)])
+    return [g.node("Where", [g.node("Greater", [z, limit]), x, soft])]
+
+
 def _thirds_or_quarters(g, x, parts, hidden):
     return g.node("Split", [x, g.ints([hidden] * parts)], outputs=parts, axis=-1)
 
@@ -604,6 +622,7 @@ CONVERTERS = {
     "interpolate": _resample, "pad": _pad,
     # fused operations
     "layer_norm": _layer_norm, "batch_norm": _batch_norm, "gelu": _gelu,
+    "silu": _silu, "softplus": _softplus,
     "lstm_gates": _lstm_gates, "gru_gates": _gru_gates,
     "rnn_sequence": _rnn_sequence, "lstm_sequence": _lstm_sequence,
 }

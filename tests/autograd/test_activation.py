@@ -1,12 +1,14 @@
-"""GELU as one operation (tapegrad/autograd/ops/activation.py): both forms, checked against
-finite differences to the second derivative, their backward too, and against the formula
-in float32 and float64."""
+"""GELU, softplus and SiLU as one operation each (tapegrad/autograd/ops/activation.py):
+both GELU forms, checked against finite differences to the second derivative, their
+backward too, and against the formula in float32 and float64; softplus's and SiLU's
+gradients at the edges."""
 import math
 
 import numpy as np
 import pytest
 
 import tapegrad as tg
+import tapegrad.nn.functional as F
 from tapegrad.autograd.ops import activation as A
 
 from ..support import Case, leaf, noncontiguous
@@ -19,6 +21,12 @@ CASES = (
             [leaf(3, 4), leaf(3, 4)], name=approximate) for approximate in ("none", "tanh")]
     + [Case("gelu_backward", lambda g, x: A.gelu_backward(g, x, "none"),
             [noncontiguous(3, 4), leaf(3, 4)], name="noncontiguous")]
+    + [Case("softplus", lambda x, b=beta, t=threshold: A.softplus(x, b, t), [x],
+            name=f"beta_{beta}_threshold_{threshold}_{i}")
+       for beta, threshold in ((1.0, 20.0), (0.5, 1.0), (-2.0, 1.0))
+       for i, x in enumerate([leaf(), leaf(5, low=-4, high=4), noncontiguous(3, 4)])]
+    + [Case("silu", A.silu, [x], name=str(i))
+       for i, x in enumerate([leaf(), leaf(5, low=-4, high=4), noncontiguous(3, 4)])]
 )
 
 
@@ -61,3 +69,23 @@ def test_float16_gelu_is_computed_in_float32_and_rounded_once(approximate):
     np.testing.assert_array_equal(y.detach().numpy(), y64.detach().numpy().astype(np.float16))
     np.testing.assert_allclose(x.grad.numpy(), x64.grad.numpy(), rtol=1e-3, atol=1e-7)
     assert np.isfinite(x.grad.numpy()).all()
+
+
+def test_softplus_with_beta_zero_has_gradient_one_half_as_in_pytorch():
+    x = tg.tensor([-3.0, 0.0, 5.0], dtype=tg.float16, requires_grad=True)
+    y = F.softplus(x, beta=0.0, threshold=1.0)   # log(1 + e⁰)/0 = ∞, whose slope PyTorch gives as e⁰/(e⁰ + 1)
+    assert y.tolist() == [math.inf] * 3
+    y.sum().backward()
+    assert x.grad.tolist() == [0.5, 0.5, 0.5]
+
+
+def test_softplus_sends_an_infinite_gradient_through_and_zero_below_at_minus_infinity():
+    x = tg.tensor([-math.inf, 0.0, 30.0], requires_grad=True)
+    F.softplus(x).backward(tg.tensor([1.0, math.inf, math.inf]))
+    assert x.grad.tolist() == [0.0, math.inf, math.inf]
+
+
+def test_silu_passes_an_infinite_gradient_on_where_x_is_huge():
+    x = tg.tensor([1e30, -3.0, 0.0], requires_grad=True)
+    F.silu(x).backward(tg.tensor([math.inf, 1.0, 1.0]))   # σ(1 + x(1 - σ)) = 1, not ∞·σ'(x)
+    assert x.grad.tolist()[0] == math.inf and x.grad.tolist()[2] == 0.5

@@ -320,6 +320,15 @@ def test_maximum_and_minimum_split_the_gradient_evenly_on_ties():
         assert y.grad.tolist() == [1 - g for g in expected_x]
 
 
+def test_maximum_and_minimum_give_the_whole_gradient_to_both_inputs_where_one_is_nan():
+    nan = float("nan")
+    for fn in (tg.maximum, tg.minimum):   # neither input lost, so neither gets 0 (PyTorch's rule)
+        x = tg.tensor([nan, 1.0, nan], requires_grad=True)
+        y = tg.tensor([1.0, nan, nan], requires_grad=True)
+        fn(x, y).backward(tg.tensor([1.0, 2.0, 3.0]))
+        assert x.grad.tolist() == [1.0, 2.0, 3.0] and y.grad.tolist() == [1.0, 2.0, 3.0]
+
+
 def test_pow_with_a_positive_exponent_has_zero_exponent_gradient_at_base_zero():
     x = tg.tensor([0.0, 2.0], dtype=tg.float64)
     p = tg.tensor(2.0, dtype=tg.float64, requires_grad=True)
@@ -340,6 +349,21 @@ def test_a_zero_tensor_exponent_has_zero_base_gradient_even_at_zero():
     y = tg.tensor([0.0, 0.0], dtype=tg.float64, requires_grad=True)
     (x ** y).sum().backward()
     assert x.grad.tolist() == [0.0, 0.0]
+
+
+def test_a_negative_tensor_exponent_of_a_zero_base_has_exponent_gradient_minus_infinity():
+    x = tg.tensor([0.0, 0.0], dtype=tg.float64)
+    y = tg.tensor([-1.5, 2.0], dtype=tg.float64, requires_grad=True)
+    (x ** y).sum().backward()   # 0^-1.5·ln 0 = ∞·(-∞), as in PyTorch; 0 for y ≥ 0
+    assert y.grad.tolist() == [-np.inf, 0.0]
+
+
+def test_square_root_as_a_power_keeps_the_sign_of_minus_zero_as_pytorch_does():
+    x = tg.tensor([-0.0, 0.0, 4.0], requires_grad=True)
+    y = x ** 0.5   # √x, and its slope 0.5/√x: -∞ at -0.0
+    assert np.signbit(y.detach().numpy()).tolist() == [True, False, False]
+    y.sum().backward()
+    assert x.grad.tolist() == [-np.inf, np.inf, 0.25]
 
 
 def test_an_operand_that_does_not_require_grad_gets_no_gradient():
@@ -526,6 +550,46 @@ def test_logaddexp_does_not_overflow_and_splits_ties_evenly():
     np.testing.assert_allclose(x.grad.numpy(), [0.5, 0.5, 1.0])
     np.testing.assert_allclose(y.grad.numpy(), [0.5, 0.5, 0.0])
     np.testing.assert_allclose(tg.logaddexp2(tg.tensor([3.0]), tg.tensor([3.0])).numpy(), [4.0])
+
+
+def test_logaddexp_gradients_at_infinite_inputs_are_one_and_zero_not_nan():
+    inf = float("inf")
+    for fn in (tg.logaddexp, tg.logaddexp2):
+        x = tg.tensor([inf, -inf, 1.0], requires_grad=True)
+        y = tg.tensor([1.0, 2.0, -inf], requires_grad=True)
+        fn(x, y).sum().backward()
+        assert x.grad.tolist() == [1.0, 0.0, 1.0] and y.grad.tolist() == [0.0, 1.0, 0.0]
+
+
+def test_logaddexp2_of_float16_sends_the_whole_gradient_to_a_far_larger_input():
+    x = tg.tensor([7168.0], dtype=tg.float16, requires_grad=True)
+    tg.logaddexp2(x, tg.tensor(0.8823, dtype=tg.float16)).sum().backward()
+    assert x.grad.tolist() == [1.0]   # not 2^(x - z) with z rounded in float16
+
+
+def test_xlogy_sends_zero_for_a_zero_gradient_even_where_log_y_is_infinite():
+    x = tg.tensor([1e-30, -0.5], requires_grad=True)
+    tg.xlogy(x, tg.tensor(0.0)).backward(tg.zeros(2))   # xlogy(grad, y), as in PyTorch
+    assert x.grad.tolist() == [0.0, 0.0]
+
+
+def test_xlogy_sends_zero_where_x_is_zero_and_y_not_positive_even_for_an_infinite_gradient():
+    x = tg.tensor([0.0, 0.0], requires_grad=True)
+    tg.xlogy(x, tg.tensor([0.0, -1.0])).backward(tg.tensor([float("inf")] * 2))
+    assert x.grad.tolist() == [0.0, 0.0]
+
+
+def test_ldexp_sums_the_gradient_of_a_broadcast_exponent_element_by_element():
+    x = tg.tensor([-0.5, 2.0], dtype=tg.float64, requires_grad=True)
+    y = tg.tensor(2000.0, dtype=tg.float64, requires_grad=True)
+    tg.ldexp(x, y).sum().backward()   # -∞ + ∞, as PyTorch sums them, not (Σ x)·∞
+    assert x.grad.tolist() == [np.inf, np.inf] and np.isnan(y.grad.item())
+
+
+def test_ldexp_with_a_negative_integer_exponent_has_the_slope_two_to_that_power():
+    x = tg.tensor([3.0, 3.0], requires_grad=True)
+    tg.ldexp(x, tg.tensor([-1, 2])).sum().backward()   # PyTorch 2.13 gives 0 for 2^-1 (integer pow)
+    assert x.grad.tolist() == [0.5, 4.0]
 
 
 def test_xlogy_is_zero_where_x_is_zero_even_at_y_zero_and_nan_with_a_nan_y():

@@ -404,6 +404,19 @@ def test_logit_with_eps_clamps_and_has_zero_gradient_outside():
     assert x.grad.tolist() == [0.0, 4.0, 0.0]
 
 
+def test_logit_gradient_is_nan_outside_zero_to_one_and_infinite_at_the_ends():
+    x = tg.tensor([-0.5, 0.0, 0.5, 1.0, 1.5], dtype=tg.float64, requires_grad=True)
+    tg.logit(x).backward(tg.ones(5, dtype=tg.float64))
+    grad = x.grad.tolist()   # PyTorch's: no logit outside [0, 1], so no slope either
+    assert np.isnan(grad[0]) and np.isnan(grad[4]) and grad[1:4] == [np.inf, 4.0, np.inf]
+
+
+def test_logit_with_eps_sends_zero_outside_even_for_an_infinite_or_nan_gradient():
+    x = tg.tensor([0.0, 0.5, 1.0], dtype=tg.float64, requires_grad=True)
+    tg.logit(x, eps=0.25).backward(tg.tensor([np.inf, 1.0, np.nan], dtype=tg.float64))
+    assert x.grad.tolist() == [0.0, 4.0, 0.0]
+
+
 def test_clamp_min_clamp_max_positive_and_the_other_names():
     x = tg.tensor([-2.0, 0.5, 3.0])
     assert tg.clamp_min(x, 0.0).tolist() == [0.0, 0.5, 3.0]

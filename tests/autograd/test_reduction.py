@@ -177,6 +177,21 @@ def test_var_of_a_single_element_with_correction_1_is_nan_as_pytorch():
         assert np.isnan(tg.tensor([2.0]).var().item())
 
 
+def test_var_along_a_dim_with_no_degree_of_freedom_scales_by_2_over_n_minus_correction():
+    x = tg.tensor([[1.0], [3.0]], dtype=tg.float64, requires_grad=True)
+    x.var(dim=1, correction=2).sum().backward()   # 2/(1 - 2) = -2 times x - mean = 0
+    assert x.grad.tolist() == [[0.0], [0.0]]
+    x = tg.tensor([[0.0, 1.0]], dtype=tg.float64, requires_grad=True)
+    x.var(dim=1, correction=2).sum().backward()   # 2/0 = ∞ times ∓1/2
+    assert x.grad.tolist() == [[-np.inf, np.inf]]
+
+
+def test_var_of_every_element_with_no_degree_of_freedom_is_infinite_or_nan_at_the_mean():
+    x = tg.tensor([5.0, 1.0, 3.0], dtype=tg.float64, requires_grad=True)
+    x.var(correction=3).backward()   # PyTorch's rule: ∞, and NaN where x is the mean
+    assert x.grad.tolist()[:2] == [np.inf, np.inf] and np.isnan(x.grad.tolist()[2])
+
+
 def test_var_and_std_accept_pytorchs_older_unbiased_forms():
     x = tg.tensor(A)
     biased = A.var(axis=1, keepdims=True)

@@ -1,4 +1,5 @@
-"""GELU as one operation (``nn.functional.gelu``, ``nn.GELU``, every Transformer block).
+"""GELU, softplus and SiLU as one operation each (``nn.functional.gelu``, ``nn.GELU``,
+every Transformer block; ``nn.functional.softplus`` and ``silu``).
 
     exact:  y = x·Φ(x) = x·(1 + erf(x/√2))/2,   dy/dx = Φ(x) + x·φ(x)
     tanh:   y = x·(1 + tanh(√(2/π)(x + 0.044715x³)))/2
@@ -11,7 +12,9 @@ backward is an operation too; its own derivative comes from the composition (``t
 import math
 
 from ...kernels import fused
+from ..quiet import quiet
 from ..tape import record
+from .arithmetic import where
 from .declare import operation
 from .special import erf
 from .twice import derivative_of_backward
@@ -54,3 +57,49 @@ def gelu_backward(grad, input, approximate, cdf=None):
         return derivative_of_backward(lambda x: _composed_gelu(x, approximate), [g], [x],
                                       [grad_z], list(ctx.needs_input_grad))
     return record("gelu_backward", xp.asarray(z), (grad, input), backward, save=(grad, input))
+
+
+@operation()
+def softplus(input, beta, threshold):
+    """y = log(1 + e^{βx})/β, and x where βx > threshold;  dy/dx = e^{βx}/(e^{βx} + 1),
+    and 1 above the threshold.
+
+    One operation, not a composition, for its gradient at the edges: composed, β = 0
+    differentiates a division by β (∞·0 = NaN where PyTorch gives 1/2), and an infinite
+    gradient meets the 0 slope of the unchosen branch."""
+    xp = input.device.xp
+    a = input.array
+    with quiet(xp):
+        z = a * beta if beta != 1 else a
+        # exp is taken of min(βx, threshold): only chosen there, and cannot overflow
+        soft = xp.log1p(xp.exp(xp.minimum(z, threshold)))
+        if beta != 1:
+            soft = soft / beta
+        y = xp.where(z > threshold, a, soft).astype(a.dtype, copy=False)
+
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        z = x * beta if beta != 1 else x
+        e = z.clamp(max=threshold).exp()   # (finite in the branch where it is not chosen)
+        return where(z > threshold, grad, grad * e / (e + 1))
+    return record("softplus", y, (input,), backward, save=(input,),
+                  attrs={"beta": beta, "threshold": threshold})
+
+
+@operation()
+def silu(input):
+    """y = x·σ(x);  dy/dx = σ(x)(1 + x(1 - σ(x)))
+
+    One operation, not x * x.sigmoid(), for its gradient at the edges: composed, a huge x
+    sends an infinite gradient through σ'(x) = 0 (∞·0 = NaN where PyTorch's σ(1 + x·0)
+    passes the ∞ on)."""
+    xp = input.device.xp
+    a = input.array
+    with quiet(xp):
+        y = (a / (1 + xp.exp(-a))).astype(a.dtype, copy=False)
+
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        s = x.sigmoid()
+        return grad * (s * (1 + x * (1 - s)))
+    return record("silu", y, (input,), backward, save=(input,))

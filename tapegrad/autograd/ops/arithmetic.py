@@ -160,12 +160,16 @@ def pow(input, exponent):
         x_saved, y_saved, z_saved = ctx.saved_tensors
         grad_x = grad_y = None
         if ctx.needs_input_grad[0]:
-            # y·x^(y-1) is 0·∞ at x = 0, y = 0; the limit (and PyTorch) says 0 there.
-            slope = where(y_saved == 0, 0.0, y_saved * x_saved.pow(y_saved - 1))
-            grad_x = sum_to_shape(gate(grad, slope), x_shape)
+            # y·x^(y-1) is 0·∞ at x = 0, y = 0; the limit (and PyTorch) says 0 there,
+            # whatever the incoming gradient
+            slope = y_saved * x_saved.pow(y_saved - 1)
+            grad_x = sum_to_shape(where(y_saved == 0, 0.0, grad * slope), x_shape)
         if ctx.needs_input_grad[1]:
-            safe_log = where(x_saved == 0, 1.0, x_saved).log()
-            grad_y = sum_to_shape(grad * z_saved * safe_log, y_shape)
+            # xʸ·ln x is taken as 0 at x = 0 for y ≥ 0 (ln 1 there keeps it finite); for
+            # y < 0 it is ∞·(-∞) = -∞, as in PyTorch
+            zero_base = (x_saved == 0) & (y_saved >= 0)
+            grad_y = sum_to_shape(grad * (z_saved * where(zero_base, 1.0, x_saved).log()),
+                                  y_shape)
         return grad_x, grad_y
     return record("pow", z, (x, y), backward, save=(x, y, OUTPUT))
 
@@ -196,14 +200,17 @@ def _pow_scalar(x, exponent):
         z = xp.square(x.array)
     else:
         with quiet(xp):
-            z = xp.pow(x.array, xp.asarray(exponent, dtype=x.array.dtype))
+            if exponent in (0.5, -0.5):   # √x and 1/√x, as PyTorch: -0.0 gives -0.0 and -∞
+                z = xp.sqrt(x.array) if exponent == 0.5 else 1 / xp.sqrt(x.array)
+            else:
+                z = xp.pow(x.array, xp.asarray(exponent, dtype=x.array.dtype))
     def backward(ctx, grad):
         x_saved, = ctx.saved_tensors
         if exponent == 0:  # x⁰ = 1 everywhere: 0 (not 0·x⁻¹ = NaN at 0, nor 0·∞ for grad ∞)
             return wrap(grad.device.xp.zeros_like(grad.array), grad.device)
         if exponent == 2:
             return grad * x_saved * 2
-        return grad * exponent * x_saved.pow(exponent - 1)
+        return grad * (x_saved.pow(exponent - 1) * exponent)
     return record("pow", z, (x,), backward, save=(x,), attrs={"exponent": exponent})
 
 
@@ -240,10 +247,14 @@ def maximum(input, other):
     x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
         x_saved, y_saved = ctx.saved_tensors
-        share_x = (x_saved > y_saved) + (x_saved == y_saved) * 0.5
-        # gate: the other input's share is 0, also for an infinite gradient (not 0·∞)
+        # each input's share is 1 unless it lost (0) or tied (0.5): where either is NaN,
+        # neither lost nor tied and both get the whole gradient, as in PyTorch
+        half_tie = (x_saved == y_saved) * -0.5
+        share_x = ~(x_saved < y_saved) + half_tie
+        share_y = ~(x_saved > y_saved) + half_tie
+        # gate: a share of 0 gives 0, also for an infinite gradient (not 0·∞)
         return (sum_to_shape(gate(grad, share_x), x_shape) if ctx.needs_input_grad[0] else None,
-                sum_to_shape(gate(grad, 1 - share_x), y_shape) if ctx.needs_input_grad[1] else None)
+                sum_to_shape(gate(grad, share_y), y_shape) if ctx.needs_input_grad[1] else None)
     return record("maximum", z, (x, y), backward, save=(x, y))
 
 
@@ -256,10 +267,14 @@ def minimum(input, other):
     x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
         x_saved, y_saved = ctx.saved_tensors
-        share_x = (x_saved < y_saved) + (x_saved == y_saved) * 0.5
-        # gate: the other input's share is 0, also for an infinite gradient (not 0·∞)
+        # each input's share is 1 unless it lost (0) or tied (0.5): where either is NaN,
+        # neither lost nor tied and both get the whole gradient, as in PyTorch
+        half_tie = (x_saved == y_saved) * -0.5
+        share_x = ~(x_saved > y_saved) + half_tie
+        share_y = ~(x_saved < y_saved) + half_tie
+        # gate: a share of 0 gives 0, also for an infinite gradient (not 0·∞)
         return (sum_to_shape(gate(grad, share_x), x_shape) if ctx.needs_input_grad[0] else None,
-                sum_to_shape(gate(grad, 1 - share_x), y_shape) if ctx.needs_input_grad[1] else None)
+                sum_to_shape(gate(grad, share_y), y_shape) if ctx.needs_input_grad[1] else None)
     return record("minimum", z, (x, y), backward, save=(x, y))
 
 
@@ -522,14 +537,15 @@ def lerp(input, end, weight):
 @operation(function=True, method=True, out=True)
 def logaddexp(input, other):
     """z = ln(eˣ + eʸ), computed as max + ln(1 + e^{-|x - y|}) (no overflow);
-    ∂z/∂x = e^{x - z},  ∂z/∂y = e^{y - z}"""
+    ∂z/∂x = e^{x - z} = 1/(1 + e^{y - x}),  ∂z/∂y = 1/(1 + e^{x - y})"""
     x, y = _float_operands("logaddexp", input, other)
     return _log_add_exp("logaddexp", x, y, x.device.xp.logaddexp, _exp)
 
 
 @operation(function=True, method=True, out=True)
 def logaddexp2(input, other):
-    """z = log₂(2ˣ + 2ʸ) = logaddexp(x·ln 2, y·ln 2)/ln 2;  ∂z/∂x = 2^{x - z},  ∂z/∂y = 2^{y - z}"""
+    """z = log₂(2ˣ + 2ʸ) = logaddexp(x·ln 2, y·ln 2)/ln 2;
+    ∂z/∂x = 2^{x - z} = 1/(1 + 2^{y - x}),  ∂z/∂y = 1/(1 + 2^{x - y})"""
     x, y = _float_operands("logaddexp2", input, other)
     xp = x.device.xp
     def in_base_2(a, b):
@@ -551,17 +567,22 @@ def _exp2(t):
 def _log_add_exp(op, x, y, function, base_power):
     x_shape, y_shape = x.shape, y.shape
     def backward(ctx, grad):
-        x, y, z = ctx.saved_tensors
-        return (sum_to_shape(grad * base_power(x - z), x_shape) if ctx.needs_input_grad[0] else None,
-                sum_to_shape(grad * base_power(y - z), y_shape) if ctx.needs_input_grad[1] else None)
+        # 1/(1 + b^{y - x}), not b^{x - z}: exact where z rounded away from the larger input,
+        # and 1 and 0 (not NaN) where one input is infinite, as in PyTorch
+        x, y = ctx.saved_tensors
+        return (sum_to_shape(grad / (1 + base_power(y - x)), x_shape)
+                if ctx.needs_input_grad[0] else None,
+                sum_to_shape(grad / (1 + base_power(x - y)), y_shape)
+                if ctx.needs_input_grad[1] else None)
     # numpy's logaddexp is the stable max + log1p(exp(-|d|)) form
-    return record(op, _broadcast(op, function, x, y), (x, y), backward, save=(x, y, OUTPUT))
+    return record(op, _broadcast(op, function, x, y), (x, y), backward, save=(x, y))
 
 
 @operation(function=True, method=True, out=True)
 def xlogy(input, other):
     """z = x·ln y, and 0 where x = 0 (even where y = 0);
-    ∂z/∂x = ln y (0 where x = 0 and y ≤ 0),  ∂z/∂y = x/y"""
+    ∂z/∂x = ln y (0 where x = 0 and y ≤ 0),  ∂z/∂y = x/y. The gradient for x is
+    xlogy(grad, y), as in PyTorch: a zero gradient stays 0 where ln y is infinite"""
     x, y = _float_operands("xlogy", input, other)
     xp = x.device.xp
     with quiet(xp):
@@ -573,7 +594,7 @@ def xlogy(input, other):
         grad_x = grad_y = None
         if ctx.needs_input_grad[0]:
             undefined = (x == 0) & (y <= 0)
-            grad_x = sum_to_shape(grad * where(undefined, 1.0, y).log(), x_shape)
+            grad_x = sum_to_shape(where(undefined, 0.0, xlogy(grad, y)), x_shape)
         if ctx.needs_input_grad[1]:
             grad_y = sum_to_shape(grad * x / y, y_shape)
         return grad_x, grad_y
@@ -645,12 +666,23 @@ def addcdiv(input, tensor1, tensor2, value=1):
 
 @operation(function=True, method=True, composite=True)
 def ldexp(input, other):
-    """z = x·2ʸ (a Python number y is taken as a 0-d tensor: PyTorch wants a tensor)"""
+    """z = x·2ʸ;  ∂z/∂x = 2ʸ,  ∂z/∂y = x·2ʸ·ln 2 (a Python number y is taken as a 0-d tensor)
+
+    A broadcast y that requires grad is expanded first, so that its gradient sums each
+    element's own product, as PyTorch's does (∞ and -∞ then sum to NaN, not to a finite
+    Σ grad·x times an infinite 2ʸ)."""
     from ...dtypes import get_default_dtype
     if not isinstance(other, Tensor):
         other = as_tensor_like(other, input, input.dtype if input.dtype.is_floating_point
                                else get_default_dtype())
     y = other if other.dtype.is_floating_point else other.to(get_default_dtype())
+    if y.requires_grad and hasattr(input, "shape") and tuple(input.shape) != tuple(y.shape):
+        try:
+            shape = y.device.xp.broadcast_shapes(tuple(input.shape), tuple(y.shape))
+        except ValueError:
+            shape = None   # mul names the shapes that do not broadcast
+        if shape is not None and shape != tuple(y.shape):
+            y = y.expand(*shape)
     return mul(input, y.exp2())
 
 

@@ -444,7 +444,8 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
 @operation(function=True, method=True, out=True)
 def logit(input, eps=None):
     """y = ln(z/(1 - z)) with z = x clamped to [eps, 1 - eps] (when eps is given);
-    dy/dx = 1/(z(1 - z)), and 0 where x lies outside [eps, 1 - eps]"""
+    dy/dx = 1/(z(1 - z)), and 0 where x lies outside [eps, 1 - eps]. Without eps, x
+    outside [0, 1] has no logit and its gradient is NaN, as in PyTorch"""
     x = _float_input("logit", input)
     xp = x.device.xp
     z = x.array if eps is None else xp.clip(x.array, eps, 1 - eps)
@@ -453,10 +454,12 @@ def logit(input, eps=None):
     def backward(ctx, grad):
         x, = ctx.saved_tensors
         if eps is None:
-            return grad * (x * (1 - x)).reciprocal()
+            outside = (x < 0) | (x > 1)
+            return grad * _where(outside, float("nan"), (x * (1 - x)).reciprocal())
         z = x.clamp(eps, 1 - eps)   # (finite slopes in both branches of the where)
         inside = (x >= eps) & (x <= 1 - eps)
-        return grad * _where(inside, (z * (1 - z)).reciprocal(), 0.0)
+        # outside, the clamp's slope is 0 even for an infinite or NaN incoming gradient
+        return _where(inside, grad * (z * (1 - z)).reciprocal(), 0.0)
     return record("logit", y, (x,), backward, save=(x,))
 
 

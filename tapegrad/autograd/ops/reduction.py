@@ -150,10 +150,16 @@ def _correction(op, dim, unbiased, correction):
     return dim, 1 if correction is None else correction
 
 
-def _var_backward(grad_kept, x, axes, divisor):
-    """∂var/∂xᵢ = 2(xᵢ - mean)/(N - correction), times the incoming gradient"""
-    scale = 2 / divisor if divisor > 0 else float("inf")   # N ≤ correction: inf·0 = nan, as torch
-    return grad_kept * (x - x.mean(axes, keepdim=True)) * scale
+def _var_backward(grad_kept, x, axes, dof, every_dim):
+    """∂var/∂xᵢ = 2(xᵢ - mean)/(N - correction), times the incoming gradient.
+
+    With no degree of freedom left (N ≤ correction) it follows PyTorch: over every dim,
+    ∞ (NaN where xᵢ is the mean); along given dims, 2/(N - correction) as it falls (∞ at
+    0, negative below it)."""
+    mean = x.mean(axes, keepdim=True)
+    if dof <= 0 and every_dim:
+        return grad_kept * where(x == mean, float("nan"), float("inf"))
+    return grad_kept * (x - mean) * (2 / dof if dof != 0 else float("inf"))
 
 
 @operation(function=True, method=True)
@@ -168,11 +174,11 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     x = _require_float("var", input)
     axes = normalize_dims(x, dim, "var")
     shape = tuple(x.shape)
-    divisor = builtins.max(_count(shape, axes) - correction, 0)
+    dof, every_dim = _count(shape, axes) - correction, dim is None or x.ndim == 0
     result = x.device.xp.asarray(x.array.var(axis=axes, ddof=correction, keepdims=keepdim))
     def backward(ctx, grad):
         x, = ctx.saved_tensors
-        return _var_backward(_kept(grad, shape, axes, keepdim), x, axes, divisor)
+        return _var_backward(_kept(grad, shape, axes, keepdim), x, axes, dof, every_dim)
     return record("var", result, (x,), backward, save=(x,),
                   attrs={"dims": axes, "keepdim": keepdim, "correction": correction})
 
@@ -184,14 +190,14 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     x = _require_float("std", input)
     axes = normalize_dims(x, dim, "std")
     shape = tuple(x.shape)
-    divisor = builtins.max(_count(shape, axes) - correction, 0)
+    dof, every_dim = _count(shape, axes) - correction, dim is None or x.ndim == 0
     result = x.device.xp.asarray(x.array.std(axis=axes, ddof=correction, keepdims=keepdim))
     def backward(ctx, grad):
         x, y = ctx.saved_tensors
         # Where y = 0 (constant values) the gradient is 0, as in PyTorch, not 0/0; a y that
         # is NaN (one value with correction 1) keeps its NaN gradient.
         grad_var = _kept(where(y == 0, 0.0, grad / (y * 2)), shape, axes, keepdim)
-        return _var_backward(grad_var, x, axes, divisor)
+        return _var_backward(grad_var, x, axes, dof, every_dim)
     return record("std", result, (x,), backward, save=(x, OUTPUT),
                   attrs={"dims": axes, "keepdim": keepdim, "correction": correction})
 

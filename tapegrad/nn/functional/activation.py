@@ -132,7 +132,7 @@ def gelu(input, approximate="none"):
 
 def silu(input, inplace=False):
     """y = x·σ(x) (also called swish);  dy/dx = σ(x)(1 + x(1 - σ(x)))"""
-    return _apply("silu", _require_float("silu", input), inplace, lambda x: x * x.sigmoid())
+    return _apply("silu", _require_float("silu", input), inplace, ops.activation.silu)
 
 
 def sigmoid(input):
@@ -149,12 +149,7 @@ def softplus(input, beta=1.0, threshold=20.0):
     """y = log(1 + e^{βx})/β, and y = x where βx > threshold (where the two agree to
     within e^{-threshold});  dy/dx = σ(βx), and 1 above the threshold"""
     _require_float("softplus", input)
-    z = input * beta if beta != 1 else input
-    # exp is taken of min(βx, threshold): only chosen there, and cannot overflow.
-    soft = z.clamp(max=threshold).exp().log1p()
-    if beta != 1:
-        soft = soft / beta
-    return where(z > threshold, input, soft)
+    return ops.activation.softplus(input, beta, threshold)   # one operation (autograd/ops/activation.py)
 
 
 def logsigmoid(input):
