@@ -122,10 +122,13 @@ class Run:
             return tuple(self.materialize(p, program_leaves) for p in plan)
         return plan
 
-    def call(self, step, program_leaves):
-        """("ok", result) or ("error", exception) of the step."""
+    def call(self, step, program_leaves, on_a_copy=False):
+        """("ok", result) or ("error", exception) of the step (``on_a_copy``: with its
+        first argument cloned, so that an in-place step overwrites nothing else)."""
         try:
             args = [self.materialize(a, program_leaves) for a in step.args]
+            if on_a_copy and args and self.library.is_tensor(args[0]):
+                args[0] = args[0].clone()
             kwargs = {k: self.materialize(v, program_leaves) for k, v in step.kwargs.items()}
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -342,17 +345,18 @@ def _leaf_grads(run, value, grad_output):
     for base, _ in run.leaves.values():
         if base.requires_grad:
             base.grad = None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with warnings.catch_warnings():   # (a leaf changed in place by a tensor that requires
+        warnings.simplefilter("ignore")   # grad is no longer a leaf: reading its .grad warns)
         value.backward(grad_output, retain_graph=True)
-    return {i: (None if base.grad is None else run.library.to_numpy(base.grad))
-            for i, (base, _) in run.leaves.items() if base.requires_grad}
+        return {i: (None if base.grad is None else run.library.to_numpy(base.grad))
+                for i, (base, _) in run.leaves.items() if base.requires_grad}
 
 
 def _compare_gradients(program, runs):
     """Backward from each prefix of the chain; the first prefix whose gradients differ."""
     tg_run, torch_run = runs["tapegrad"], runs["torch"]
-    for (step, a), (_, b) in zip(tg_run.chain_values, torch_run.chain_values):
+    for index, ((step, a), (_, b)) in enumerate(zip(tg_run.chain_values,
+                                                   torch_run.chain_values)):
         if not (a.requires_grad and b.requires_grad) or not dtypes.as_dtype(
                 TAPEGRAD.dtype_name(a)).is_floating_point:
             continue
@@ -364,6 +368,8 @@ def _compare_gradients(program, runs):
             except Exception as error:  # noqa: BLE001
                 outcomes.append(("error", error))
         (status, ga), (t_status, gb) = outcomes
+        if status == "ok" and t_status == "error" and _overwritten_in_place(gb):
+            return _compare_with_copies(program, torch_run, step, index, grad, ga, gb)
         if status != t_status:
             error = ga if status == "error" else gb
             kind = "backward-raises" if status == "error" else "backward-computes"
@@ -385,6 +391,53 @@ def _compare_gradients(program, runs):
                     return [Finding(kind, step.entry.name, f"leaf{i} ({ga[i].dtype}): "
                                     f"{diff[1]}{_layouts(program)}", program.seed)]
     return []
+
+
+def _overwritten_in_place(error):
+    return "modified by an inplace operation" in str(error)
+
+
+def _compare_with_copies(program, torch_run, step, index, grad, ga, error):
+    """PyTorch refused a backward because a value it saved was overwritten in place, and
+    tapegrad computed one: tapegrad kept what it needs (the inputs, or its own copy). The
+    reference is then PyTorch's gradient of the same program with every in-place step
+    applied to a copy of its target, which overwrites nothing saved. The backward value is
+    the prefix's tensor as it is at the end: an in-place step later in the program returns
+    that same tensor, so the prefix runs to the last step that gave it."""
+    values = [v for _, v in torch_run.chain_values]
+    last = max(j for j, v in enumerate(values) if v is values[index])
+    run = Run(TORCH)
+    run.chain = run.materialize(LeafRef(0), program.leaves)
+    for later in program.steps[:last + 1]:
+        status, result = run.call(later, program.leaves, on_a_copy=_in_place(later))
+        if status == "error" or first_tensor(TORCH, result) is None:
+            break
+        run.chain = first_tensor(TORCH, result)
+    else:
+        try:
+            gb = _leaf_grads(run, run.chain, torch.from_numpy(grad.copy()))
+        except Exception as refusal:  # noqa: BLE001 - PyTorch refuses this one too
+            error, gb = refusal, None
+        if gb is not None:
+            for i in ga:   # (a leaf first used after the prefix gets no gradient from it)
+                if (ga[i] is None) != (gb.get(i) is None):
+                    break
+                diff = ga[i] is not None and compare_arrays(ga[i], gb[i], str(ga[i].dtype))
+                if diff and diff[0] != "float-noise":
+                    return [Finding("gradient", step.entry.name, f"leaf{i} ({ga[i].dtype}): "
+                                    f"{diff[1]} (in-place steps on copies){_layouts(program)}",
+                                    program.seed)]
+            else:
+                return [Finding("backward-computes", step.entry.name,
+                                f"{type(error).__name__}: {str(error)[:200]} [tapegrad's gradient "
+                                f"is PyTorch's with the in-place steps on copies]", program.seed)]
+    return [Finding("backward-computes", step.entry.name,
+                    f"{type(error).__name__}: {error}"[:200], program.seed)]
+
+
+def _in_place(step):
+    return (step.entry.name.endswith("_") or step.entry.name == "setitem"
+            or step.kwargs.get("inplace") is True)
 
 
 # -- tapegrad's own invariants ------------------------------------------------------------

@@ -512,13 +512,18 @@ def _exp2(t):
 
 
 def _log_add_exp(op, x, y, function, base_power):
+    """∂z/∂x = b^{x - z} = 1/(1 + b^{y - x}), written with the inputs alone (as PyTorch
+    does), so the result may be changed in place; ties split evenly and an infinite input
+    takes the whole gradient"""
     x_shape, y_shape = x.shape, y.shape
     def backward(ctx, grad):
-        x, y, z = ctx.saved_tensors
-        return (sum_to_shape(grad * base_power(x - z), x_shape) if ctx.needs_input_grad[0] else None,
-                sum_to_shape(grad * base_power(y - z), y_shape) if ctx.needs_input_grad[1] else None)
+        x, y = ctx.saved_tensors
+        return (sum_to_shape(grad / (1 + base_power(y - x)), x_shape)
+                if ctx.needs_input_grad[0] else None,
+                sum_to_shape(grad / (1 + base_power(x - y)), y_shape)
+                if ctx.needs_input_grad[1] else None)
     # numpy's logaddexp is the stable max + log1p(exp(-|d|)) form
-    return record(op, _broadcast(op, function, x, y), (x, y), backward, save=(x, y, OUTPUT))
+    return record(op, _broadcast(op, function, x, y), (x, y), backward, save=(x, y))
 
 
 @operation(function=True, method=True, out=True)
