@@ -592,6 +592,28 @@ def test_ldexp_with_a_negative_integer_exponent_has_the_slope_two_to_that_power(
     assert x.grad.tolist() == [0.5, 4.0]
 
 
+@pytest.mark.parametrize("name, base", [("logaddexp", math.e), ("logaddexp2", 2.0)])
+def test_logaddexp_keeps_only_its_inputs_so_its_result_may_change_in_place(name, base):
+    x = tg.tensor([0.0, 1.0, math.inf], dtype=tg.float64, requires_grad=True)
+    y = tg.tensor([1.0, 1.0, 1.0], dtype=tg.float64, requires_grad=True)
+    z = getattr(tg, name)(x, y)
+    z.mul_(2)
+    z.sum().backward()
+    share_of_x = 1 / (1 + base ** np.array([1.0, 0.0, -math.inf]))   # ∂z/∂x = 1/(1 + b^{y-x})
+    np.testing.assert_allclose(x.grad.numpy(), 2 * share_of_x)
+    np.testing.assert_allclose(y.grad.numpy(), 2 * (1 - share_of_x))
+
+
+def test_a_quotient_may_change_in_place_before_backward():
+    a = tg.tensor([1.0, 2.0], dtype=tg.float64, requires_grad=True)
+    b = tg.tensor([4.0, 8.0], dtype=tg.float64, requires_grad=True)
+    y = a / b
+    y.mul_(2)
+    y.sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), [0.5, 0.25])
+    np.testing.assert_allclose(b.grad.numpy(), [-2 / 16, -4 / 64])
+
+
 def test_xlogy_is_zero_where_x_is_zero_even_at_y_zero_and_nan_with_a_nan_y():
     x = tg.tensor([0.0, 0.0, 2.0, 0.0], requires_grad=True)
     y = tg.tensor([0.0, 3.0, np.e, float("nan")], requires_grad=True)

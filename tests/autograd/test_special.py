@@ -90,6 +90,15 @@ def test_gradcheck_of_more_special_functions(case):
     case.check()
 
 
+def test_erfinv_keeps_only_its_input_so_its_result_may_change_in_place():
+    x = tg.tensor([0.0, 0.5], dtype=tg.float64, requires_grad=True)
+    y = tg.erfinv(x)
+    expected = (math.sqrt(math.pi) / 2) * np.exp(y.detach().numpy() ** 2)   # dy/dx = (√π/2) e^{y²}
+    y.mul_(2)
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * expected)
+
+
 def test_erfc_matches_python_math():
     points = [-2.5, -0.5, 0.1, 1.0, 2.0, 7.5, 30.0]
     np.testing.assert_allclose(tg.erfc(tg.tensor(points, dtype=tg.float64)).numpy(),

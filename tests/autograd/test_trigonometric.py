@@ -140,6 +140,16 @@ def test_sinc_is_one_at_zero_with_slope_zero():
     assert y.item() == 1.0 and x.grad.item() == 0.0
 
 
+def test_sinc_keeps_only_its_input_so_its_result_may_change_in_place():
+    x = tg.tensor([0.0, 0.5, 1.0], dtype=tg.float64, requires_grad=True)
+    y = tg.sinc(x)
+    y.mul_(2)
+    y.sum().backward()
+    # dy/dx = (cos πx - sinc x)/x, 0 at x = 0
+    np.testing.assert_allclose(x.grad.numpy(), 2 * np.array([0.0, -4 / math.pi, -1.0]),
+                               atol=1e-15)
+
+
 @pytest.mark.parametrize("name", [*UNARY, "atan2", "hypot"])
 def test_values_and_gradients_match_pytorch(name):
     torch = pytest.importorskip("torch")

@@ -122,10 +122,13 @@ class Run:
             return tuple(self.materialize(p, program_leaves) for p in plan)
         return plan
 
-    def call(self, step, program_leaves):
-        """("ok", result) or ("error", exception) of the step."""
+    def call(self, step, program_leaves, on_a_copy=False):
+        """("ok", result) or ("error", exception) of the step (``on_a_copy``: with its
+        first argument cloned, so that an in-place step overwrites nothing else)."""
         try:
             args = [self.materialize(a, program_leaves) for a in step.args]
+            if on_a_copy and args and self.library.is_tensor(args[0]):
+                args[0] = args[0].clone()
             kwargs = {k: self.materialize(v, program_leaves) for k, v in step.kwargs.items()}
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -344,11 +347,11 @@ def _leaf_grads(run, value, grad_output):
     for base, _ in run.leaves.values():
         if base.requires_grad:
             base.grad = None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with warnings.catch_warnings():   # (a leaf changed in place by a tensor that requires
+        warnings.simplefilter("ignore")   # grad is no longer a leaf: reading its .grad warns)
         value.backward(grad_output, retain_graph=True)
-    return {i: (None if base.grad is None else run.library.to_numpy(base.grad))
-            for i, (base, _) in run.leaves.items() if base.requires_grad}
+        return {i: (None if base.grad is None else run.library.to_numpy(base.grad))
+                for i, (base, _) in run.leaves.items() if base.requires_grad}
 
 
 def _compare_gradients(program, runs, step, a, b):
@@ -368,6 +371,8 @@ def _compare_gradients(program, runs, step, a, b):
         except Exception as error:  # noqa: BLE001
             outcomes.append(("error", error))
     (status, ga), (t_status, gb) = outcomes
+    if status == "ok" and t_status == "error" and _overwritten_in_place(gb):
+        return _compare_with_copies(program, step, grad, ga, gb)
     if status != t_status:
         error = ga if status == "error" else gb
         kind = "backward-raises" if status == "error" else "backward-computes"
@@ -389,6 +394,50 @@ def _compare_gradients(program, runs, step, a, b):
                 return [Finding(kind, step.entry.name, f"leaf{i} ({ga[i].dtype}): "
                                 f"{diff[1]}{_layouts(program)}", program.seed)]
     return []
+
+
+def _overwritten_in_place(error):
+    return "modified by an inplace operation" in str(error)
+
+
+def _compare_with_copies(program, step, grad, ga, error):
+    """PyTorch refused a backward because a value it saved was overwritten in place, and
+    tapegrad computed one: tapegrad kept what it needs (the inputs, or its own copy). The
+    reference is then PyTorch's gradient of the same program up to ``step`` with every
+    in-place step applied to a copy of its target, which overwrites nothing saved."""
+    last = next(i for i, s in enumerate(program.steps) if s is step)
+    run = Run(TORCH)
+    run.chain = run.materialize(LeafRef(0), program.leaves)
+    for later in program.steps[:last + 1]:
+        status, result = run.call(later, program.leaves, on_a_copy=_in_place(later))
+        if status == "error" or first_tensor(TORCH, result) is None:
+            break
+        run.chain = first_tensor(TORCH, result)
+    else:
+        try:
+            gb = _leaf_grads(run, run.chain, torch.from_numpy(grad.copy()))
+        except Exception as refusal:  # noqa: BLE001 - PyTorch refuses this one too
+            error, gb = refusal, None
+        if gb is not None:
+            for i in ga:   # (a leaf first used after the prefix gets no gradient from it)
+                if (ga[i] is None) != (gb.get(i) is None):
+                    break
+                diff = ga[i] is not None and compare_arrays(ga[i], gb[i], str(ga[i].dtype))
+                if diff and diff[0] != "float-noise":
+                    return [Finding("gradient", step.entry.name, f"leaf{i} ({ga[i].dtype}): "
+                                    f"{diff[1]} (in-place steps on copies){_layouts(program)}",
+                                    program.seed)]
+            else:
+                return [Finding("backward-computes", step.entry.name,
+                                f"{type(error).__name__}: {str(error)[:200]} [tapegrad's gradient "
+                                f"is PyTorch's with the in-place steps on copies]", program.seed)]
+    return [Finding("backward-computes", step.entry.name,
+                    f"{type(error).__name__}: {error}"[:200], program.seed)]
+
+
+def _in_place(step):
+    return (step.entry.name.endswith("_") or step.entry.name == "setitem"
+            or step.kwargs.get("inplace") is True)
 
 
 # -- tapegrad's own invariants ------------------------------------------------------------

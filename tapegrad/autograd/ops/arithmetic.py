@@ -565,10 +565,11 @@ def _exp2(t):
 
 
 def _log_add_exp(op, x, y, function, base_power):
+    """∂z/∂x = b^{x - z} = 1/(1 + b^{y - x}), written with the inputs alone (as PyTorch
+    does), so the result may be changed in place; ties split evenly and an infinite input
+    takes the whole gradient"""
     x_shape, y_shape = x.shape, y.shape
     def backward(ctx, grad):
-        # 1/(1 + b^{y - x}), not b^{x - z}: exact where z rounded away from the larger input,
-        # and 1 and 0 (not NaN) where one input is infinite, as in PyTorch
         x, y = ctx.saved_tensors
         return (sum_to_shape(grad / (1 + base_power(y - x)), x_shape)
                 if ctx.needs_input_grad[0] else None,

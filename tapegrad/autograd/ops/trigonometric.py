@@ -125,17 +125,17 @@ def sinc(input):
     """y = sin(πx)/(πx), 1 at x = 0;  dy/dx = (cos(πx) - y)/x, 0 at x = 0"""
     x = _float_input("sinc", input)
     def backward(ctx, grad):
-        x, y = ctx.saved_tensors
+        x, = ctx.saved_tensors   # (y is recomputed, as PyTorch does, so it may change in place)
         at_zero = x == 0
         safe_x = where(at_zero, 1.0, x)   # the slope at 0 is 0; no 0/0 in either branch
-        slope = ((safe_x * math.pi).cos() - y) / safe_x
+        slope = ((safe_x * math.pi).cos() - sinc(safe_x)) / safe_x
         return grad * where(at_zero, 0.0, slope)
     xp = x.device.xp
     at_zero = x.array == 0
     with quiet(xp):
         pi_x = x.array * math.pi
         y = xp.where(at_zero, 1, xp.sin(pi_x) / xp.where(at_zero, 1, pi_x))
-    return record("sinc", y.astype(x.array.dtype, copy=False), (x,), backward, save=(x, OUTPUT))
+    return record("sinc", y.astype(x.array.dtype, copy=False), (x,), backward, save=(x,))
 
 
 @operation(function=True, method=True, out=True)
