@@ -559,6 +559,17 @@ def test_lerp_float_power_addcmul_addcdiv_ldexp_and_numpy_names():
     assert tg.bitwise_left_shift(tg.tensor([1, 3]), 2).tolist() == [4, 12]
 
 
+def test_lerp_starts_from_the_nearer_end_as_pytorch():
+    # w ≥ 0.5: e - (e - x)(1 - w), exact at w = 1 and -inf (not inf - inf) for x = inf, w = 5
+    inf = float("inf")
+    x = tg.tensor([inf, 0.1, -inf], dtype=tg.float64)
+    e = tg.tensor([-0.2, 0.7, 1.0], dtype=tg.float64)
+    assert tg.lerp(x, e, tg.tensor([5.0, 1.0, 0.7], dtype=tg.float64)).tolist() == [
+        -inf, 0.7, -inf]
+    assert tg.lerp(x, e, 5.0).tolist()[0] == -inf
+    assert tg.lerp(x, e, 1.0).tolist()[1] == 0.7
+
+
 @pytest.mark.parametrize("name", ["logaddexp", "logaddexp2", "xlogy", "fmod", "copysign",
                                   "lerp", "rsub", "float_power"])
 def test_more_binary_math_matches_pytorch_with_gradients(name):

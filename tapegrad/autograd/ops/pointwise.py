@@ -244,10 +244,11 @@ def clamp(input, min=None, max=None):
         raise ValueError("clamp: at least one of min and max must be given")
     _tensor_input("clamp", input)
     if isinstance(min, Tensor) or isinstance(max, Tensor):
-        # where(), not maximum(): at x = bound the gradient goes to x alone, as in PyTorch
+        # where(), not maximum(): at x = bound the gradient goes to x alone, as in PyTorch;
+        # a NaN bound gives NaN, as a NaN x does
         from .arithmetic import where
-        y = input if min is None else where(input < min, min, input)
-        return y if max is None else where(y > max, max, y)
+        y = input if min is None else where(_or_nan(input < min, min), min, input)
+        return y if max is None else where(_or_nan(y > max, max), max, y)
     x = input
     bounds = [b for b in (min, max) if b is not None]
     # The bounds take part in type promotion (PyTorch ≥ 1.12): int.clamp(min=1.5) is float,
@@ -270,6 +271,13 @@ def clamp(input, min=None, max=None):
 
 
 clip = alias(clamp, 'clip')
+
+
+def _or_nan(outside, bound):
+    """``outside``, and True where a floating tensor ``bound`` is NaN."""
+    if isinstance(bound, Tensor) and bound.dtype.is_floating_point:
+        return outside | (bound != bound)
+    return outside
 
 
 def _zero_gradient(op, input, result):
@@ -312,7 +320,11 @@ def ceil(input):
 def round(input, decimals=0):
     """y = x rounded half to even;  dy/dx = 0"""
     _no_bool("round", input)
-    return _zero_gradient("round", input, input.device.xp.round(input.array, decimals))
+    a = input.array
+    if decimals and a.dtype.kind == "f" and a.dtype.itemsize == 2:   # x·10ᵈ overflows float16
+        return _zero_gradient("round", input, input.device.xp.round(a.astype("float32"),
+                                                                   decimals))
+    return _zero_gradient("round", input, input.device.xp.round(a, decimals))
 
 
 @operation(function=True, method=True, out=True)

@@ -24,6 +24,7 @@ import warnings
 from ...autograd import grad_mode, ops
 from ...autograd.ops.arithmetic import where
 from ...autograd.ops.inplace import check_inplace_allowed
+from ...dtypes import float16
 from .checks import require_tensor
 
 
@@ -149,7 +150,10 @@ def softplus(input, beta=1.0, threshold=20.0):
     within e^{-threshold});  dy/dx = σ(βx), and 1 above the threshold"""
     _require_float("softplus", input)
     z = input * beta if beta != 1 else input
-    # exp is taken of min(βx, threshold): only chosen there, and cannot overflow.
+    # exp is taken of min(βx, threshold): only chosen there, and cannot overflow. In float16
+    # e^z overflows beyond z ≈ 11, where log(1 + e^z) = z to float16's precision already.
+    if input.dtype is float16:
+        threshold = min(threshold, 10.0)
     soft = z.clamp(max=threshold).exp().log1p()
     if beta != 1:
         soft = soft / beta
