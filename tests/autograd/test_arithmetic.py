@@ -664,6 +664,17 @@ def test_copysign_gives_the_sign_operand_a_zero_gradient_even_for_nan_or_inf_gra
     assert sign.grad.tolist() == [0.0]
 
 
+def test_lerp_starts_from_the_nearer_end_as_pytorch():
+    # w ≥ 0.5: e - (e - x)(1 - w), exact at w = 1 and -inf (not inf - inf) for x = inf, w = 5
+    inf = float("inf")
+    x = tg.tensor([inf, 0.1, -inf], dtype=tg.float64)
+    e = tg.tensor([-0.2, 0.7, 1.0], dtype=tg.float64)
+    assert tg.lerp(x, e, tg.tensor([5.0, 1.0, 0.7], dtype=tg.float64)).tolist() == [
+        -inf, 0.7, -inf]
+    assert tg.lerp(x, e, 5.0).tolist()[0] == -inf
+    assert tg.lerp(x, e, 1.0).tolist()[1] == 0.7
+
+
 @pytest.mark.parametrize("name", ["logaddexp", "logaddexp2", "xlogy", "fmod", "copysign",
                                   "lerp", "rsub", "float_power"])
 def test_more_binary_math_matches_pytorch_with_gradients(name):

@@ -59,6 +59,32 @@ def test_digamma_at_its_poles_as_pytorch():
     assert math.isnan(digamma(f64([-2.0])).item())
 
 
+def test_digamma_of_huge_negative_floats_is_nan_they_are_all_integers():
+    for dtype in (tg.float32, tg.float64):
+        out = digamma(tg.tensor([-1e30, -1e17, -math.inf], dtype=dtype)).numpy()
+        assert np.isnan(out).all(), (dtype, out)
+
+
+def test_polygamma_at_the_poles_as_pytorch():
+    # the pole's term n!/(x - p)ⁿ⁺¹ dominates: +inf for odd n, -inf (PyTorch's sign) for even n
+    poles = [0.0, -0.0, -1.0, -3.0, -1e30]
+    for dtype in (tg.float32, tg.float64):
+        x = tg.tensor(poles, dtype=dtype)
+        for n in (1, 2, 3, 4):
+            assert polygamma(n, x).tolist() == [(-1) ** (n + 1) * math.inf] * len(poles), n
+    # ψ⁽ⁿ⁾ → 0 as x → inf; -inf has no limit: NaN for n = 1, a pole beyond (as PyTorch)
+    assert polygamma(1, f64([math.inf, -math.inf])).numpy().tolist()[0] == 0.0
+    assert math.isnan(polygamma(1, f64(-math.inf)).item())
+    assert polygamma(2, f64([math.inf, -math.inf])).tolist() == [0.0, -math.inf]
+    assert polygamma(3, f64(-math.inf)).item() == math.inf
+
+
+def test_trigamma_of_a_large_negative_non_integer_by_reflection():
+    # ψ⁽¹⁾(x) + ψ⁽¹⁾(1 - x) = π²/sin²(πx): at -1e6 + 0.5, π² - ψ⁽¹⁾(1e6 + 0.5)
+    expected = math.pi ** 2 - polygamma(1, f64(1e6 + 0.5)).item()
+    assert polygamma(1, f64(-1e6 + 0.5)).item() == pytest.approx(expected, rel=1e-9)
+
+
 def test_polygamma_closed_forms():
     # ψ⁽¹⁾(1) = π²/6, ψ⁽¹⁾(1/2) = π²/2, ψ⁽²⁾(1) = -2ζ(3), ψ⁽³⁾(1) = π⁴/15
     np.testing.assert_allclose(polygamma(1, f64([1.0, 0.5])).numpy(),
@@ -85,11 +111,9 @@ def test_against_pytorch():
     np.testing.assert_allclose(lgamma(f64(x)).numpy(), torch.lgamma(t).numpy(), rtol=1e-12)
     np.testing.assert_allclose(digamma(f64(x)).numpy(), torch.digamma(t).numpy(), rtol=1e-9,
                                atol=1e-12)
-    positive_x = x[x > 0]
     for n in (1, 2, 3):
-        np.testing.assert_allclose(polygamma(n, f64(positive_x)).numpy(),
-                                   torch.polygamma(n, torch.tensor(positive_x)).numpy(),
-                                   rtol=1e-9)
+        np.testing.assert_allclose(polygamma(n, f64(x)).numpy(),
+                                   torch.polygamma(n, torch.tensor(x)).numpy(), rtol=1e-9)
 
 
 def test_dtypes_follow_the_input_and_integers_become_float32():

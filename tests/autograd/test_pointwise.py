@@ -301,6 +301,15 @@ def test_clamp_with_a_tensor_bound_gives_a_nan_element_no_gradient_as_pytorch(si
     assert tg.clamp(tg.tensor([1, 5, 9]), tg.tensor([2]), tg.tensor([7])).tolist() == [2, 5, 7]
 
 
+def test_clamp_with_a_nan_in_a_tensor_bound_gives_nan_there_as_pytorch():
+    nan = math.nan
+    x = tg.tensor([0.0, 0.0, nan])
+    bound = tg.tensor([1.0, nan, -1.0])
+    for clamped in (x.clamp(min=bound), x.clamp(max=bound), tg.clamp_min(x, bound)):
+        assert np.isnan(clamped.numpy()).tolist() == [False, True, True]
+    assert tg.clamp(x, min=bound, max=bound).numpy()[0] == 1.0
+
+
 def test_clamp_bounds_take_part_in_type_promotion():
     y = tg.tensor([1, 2, 3]).clamp(min=1.5)
     assert y.dtype is tg.float32 and y.tolist() == [1.5, 2.0, 3.0]
@@ -319,6 +328,13 @@ def test_round_rounds_half_to_even_and_takes_decimals():
     assert tg.round(tg.tensor([0.5, 1.5, 2.5, -0.5])).tolist() == [0.0, 2.0, 2.0, -0.0]
     np.testing.assert_allclose(tg.tensor([1.234, -5.678]).round(decimals=2).numpy(),
                                [1.23, -5.68], rtol=1e-6)
+
+
+def test_round_of_float16_with_decimals_does_not_overflow():
+    # -22448·100 is beyond float16's 65504: the scaled value is not kept in float16
+    y = tg.tensor([-22448.0, 1.234], dtype=tg.float16).round(decimals=2)
+    assert y.dtype is tg.float16
+    assert y.tolist() == [-22448.0, float(np.float16(1.23))]
 
 
 def test_a_0d_result_holds_an_array_so_in_place_operations_work_on_it():

@@ -141,6 +141,14 @@ def test_softplus_is_linear_above_the_threshold():
     assert out[2] == 20.5 and out[1] == pytest.approx(math.log1p(math.exp(200)) / 10)
 
 
+def test_softplus_of_float16_does_not_overflow_below_the_threshold():
+    # e^18 overflows float16; log(1 + e^18) is 18 to float16's precision (PyTorch: 18.14)
+    x = tg.tensor([18.14, 11.5, 3.62, -12.0], dtype=tg.float16)
+    np.testing.assert_allclose(F.softplus(x).numpy().astype(np.float64),
+                               np.log1p(np.exp(x.numpy().astype(np.float64))), rtol=1e-3)
+    assert F.softplus(x, beta=2.0).numpy()[0] == np.float16(18.14)
+
+
 # -- numerics at large inputs ------------------------------------------------------------------
 LARGE = [-1e4, -100.0, 100.0, 1e4]
 

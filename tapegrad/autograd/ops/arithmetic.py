@@ -517,7 +517,9 @@ def lerp(input, end, weight):
         def backward_number(ctx, grad):
             return (sum_to_shape(grad * (1 - weight), x_shape) if ctx.needs_input_grad[0] else None,
                     sum_to_shape(grad * weight, e_shape) if ctx.needs_input_grad[1] else None)
-        z = x.array + weight * _broadcast("lerp", x.device.xp.subtract, e, x)
+        diff = _broadcast("lerp", x.device.xp.subtract, e, x)
+        # from the nearer end, as PyTorch: exact at w = 1, and lerp(inf, e, 2) = -inf, not NaN
+        z = x.array + weight * diff if abs(weight) < 0.5 else e.array - diff * (1 - weight)
         return record("lerp", z.astype(x.array.dtype, copy=False), (x, e), backward_number)
     x, e, w = promote("lerp", input, end, weight)
     shapes = x.shape, e.shape, w.shape
@@ -527,7 +529,9 @@ def lerp(input, end, weight):
                 sum_to_shape(grad * w, shapes[1]) if ctx.needs_input_grad[1] else None,
                 sum_to_shape(grad * (e - x), shapes[2]) if ctx.needs_input_grad[2] else None)
     try:
-        z = x.array + w.array * (e.array - x.array)
+        xp, diff = x.device.xp, e.array - x.array
+        z = xp.where(xp.abs(w.array) < 0.5, x.array + w.array * diff,
+                     e.array - diff * (1 - w.array))
     except ValueError:
         raise RuntimeError(f"lerp: shapes {tuple(x.shape)}, {tuple(e.shape)} and "
                            f"{tuple(w.shape)} cannot be broadcast together") from None

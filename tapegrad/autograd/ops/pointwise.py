@@ -328,7 +328,11 @@ def ceil(input):
 def round(input, decimals=0):
     """y = x rounded half to even;  dy/dx = 0"""
     _no_bool("round", input)
-    return _zero_gradient("round", input, input.device.xp.round(input.array, decimals))
+    a = input.array
+    if decimals and a.dtype.kind == "f" and a.dtype.itemsize == 2:   # x·10ᵈ overflows float16
+        return _zero_gradient("round", input, input.device.xp.round(a.astype("float32"),
+                                                                   decimals))
+    return _zero_gradient("round", input, input.device.xp.round(a, decimals))
 
 
 @operation(function=True, method=True, out=True)

@@ -22,17 +22,27 @@ from numba import njit, vectorize
 BERNOULLI = (1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6, -3617 / 510)
 
 
+TWO_TO_52 = 4503599627370496.0   # beyond 2⁵² every float is an integer
+
+
+@njit(cache=True)
+def is_pole(x):
+    """True where Γ has a pole: 0, the negative integers (-inf counted among them)."""
+    # (math.floor gives an int in numba: it would overflow beyond 2⁶³, hence the bound)
+    return x <= 0.0 and (x < -TWO_TO_52 or x == math.floor(x))
+
+
 @njit(cache=True)
 def digamma_scalar(x):
     if x == 0.0:
         return -math.inf if math.copysign(1.0, x) > 0 else math.inf
     result = 0.0
     if x < 0.0:
-        if x == math.floor(x):
-            return math.nan   # a pole of Γ
-        # reflection: ψ(x) = ψ(1 - x) - π / tan(πx)  (not a recursive call: numba's cache
-        # cannot reload recursive functions)
-        result = -math.pi / math.tan(math.pi * x)
+        if is_pole(x):
+            return math.nan
+        # reflection: ψ(x) = ψ(1 - x) - π / tan(πr), r = x - trunc(x) (tan has period π, and
+        # πr rounds far less than πx). Not a recursive call: numba's cache cannot reload those.
+        result = -math.pi / math.tan(math.pi * (x - math.trunc(x)))
         x = 1.0 - x
     while x < 10.0:          # ψ(x) = ψ(x + 1) - 1/x
         result -= 1.0 / x
@@ -48,25 +58,34 @@ def digamma_scalar(x):
 
 @njit(cache=True)
 def polygamma_scalar(n, x):
+    """ψ⁽ⁿ⁾(x). At a pole the term n!/(x - p)ⁿ⁺¹ dominates: +inf for odd n (from both
+    sides), -inf for even n (PyTorch's sign). ψ⁽ⁿ⁾(x) → 0 as x → inf; at -inf, which has no
+    limit, NaN for n = 1 and the pole's value beyond, as in PyTorch."""
     if n == 0:
         return digamma_scalar(x)
-    if math.isinf(x):        # (the recurrence below would step from -inf forever)
-        return 0.0 if x > 0.0 else math.nan
-    # a pole of Γ; beyond 2⁵² every float is an integer (and floor() would overflow int64)
-    if x <= 0.0 and (x < -4503599627370496.0 or x == math.floor(x)):
-        return math.nan
+    if math.isnan(x):
+        return x
+    if x == math.inf:
+        return 0.0
     sign = 1.0 if n % 2 == 1 else -1.0          # (-1)ⁿ⁺¹
-    n_factorial = math.gamma(n + 1.0)
+    if is_pole(x):
+        return math.nan if (n == 1 and x == -math.inf) else sign * math.inf
     result = 0.0
+    if n == 1 and x < 0.5:
+        # reflection: ψ⁽¹⁾(x) = π²/sin²(πx) - ψ⁽¹⁾(1 - x), r as in digamma; it keeps the
+        # recurrence below from stepping up from a large negative x one by one
+        s = math.sin(math.pi * (x - math.trunc(x)))
+        result, sign, x = -(math.pi * math.pi) / (s * s), -1.0, 1.0 - x
+    n_factorial = math.gamma(n + 1.0)
     while x < 20.0 + n:      # ψ⁽ⁿ⁾(x) = ψ⁽ⁿ⁾(x + 1) + (-1)ⁿ⁺¹ n!/xⁿ⁺¹
-        result += sign * n_factorial / x ** (n + 1)
+        result += n_factorial / x ** (n + 1)
         x += 1.0
     # ψ⁽ⁿ⁾(x) ~ (-1)ⁿ⁺¹ [(n-1)!/xⁿ + n!/(2xⁿ⁺¹) + Σₖ B₂ₖ (2k+n-1)!/((2k)! x²ᵏ⁺ⁿ)]
     series = math.gamma(n * 1.0) / x ** n + n_factorial / (2.0 * x ** (n + 1))
     for k in range(1, len(BERNOULLI) + 1):
         series += (BERNOULLI[k - 1] * math.exp(math.lgamma(2.0 * k + n) - math.lgamma(2.0 * k + 1))
                    / x ** (2 * k + n))
-    return result + sign * series
+    return sign * (result + series)
 
 
 @vectorize(["float32(float32)", "float64(float64)"], cache=True)
