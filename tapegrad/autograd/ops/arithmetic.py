@@ -609,6 +609,7 @@ def float_power(input, exponent):
 @operation(function=True, method=True, composite=True, out=True)
 def addcmul(input, tensor1, tensor2, value=1):
     """z = x + value·t₁·t₂"""
+    tensor1, tensor2 = _spread("addcmul", input, tensor1, tensor2)
     product = mul(tensor1, tensor2)
     return add(input, product if value == 1 else mul(product, value))
 
@@ -616,8 +617,27 @@ def addcmul(input, tensor1, tensor2, value=1):
 @operation(function=True, method=True, composite=True, out=True)
 def addcdiv(input, tensor1, tensor2, value=1):
     """z = x + value·t₁/t₂"""
+    tensor1, tensor2 = _spread("addcdiv", input, tensor1, tensor2)
     quotient = div(tensor1, tensor2)
     return add(input, quotient if value == 1 else mul(quotient, value))
+
+
+def _spread(op, input, tensor1, tensor2):
+    """t₁ and t₂, each expanded to the result's shape where it requires grad and is smaller:
+    backward then multiplies every element's gradient before summing over the broadcast
+    dims, as PyTorch does (an ∞ meeting gradients of both signs sums to NaN there, not to
+    ±∞ times the summed gradient)."""
+    tensors = (input, tensor1, tensor2)
+    if not any(getattr(t, "requires_grad", False) for t in (tensor1, tensor2)):
+        return tensor1, tensor2
+    shapes = [tuple(t.shape) for t in tensors if hasattr(t, "shape")]
+    try:
+        shape = input.device.xp.broadcast_shapes(*shapes)
+    except ValueError:
+        raise RuntimeError(f"{op}: shapes {', '.join(map(str, shapes))} cannot be broadcast "
+                           f"together") from None
+    return tuple(t.expand(*shape) if getattr(t, "requires_grad", False)
+                 and tuple(t.shape) != shape else t for t in (tensor1, tensor2))
 
 
 @operation(function=True, method=True, composite=True)
