@@ -75,6 +75,14 @@ ALLOWED = [
             "operand's gradient is -(256 - y)·grad/r² instead of -y·grad/r²")
     for op in ("atan2", "arctan2")
 ] + [
+    Allowed("gradient", "batch_norm", r"\[layouts: [^]]*(slice|expand)", "pytorch bug",
+            "batch_norm in eval mode with a non-contiguous weight: PyTorch's CPU backward reads "
+            "the weight ignoring its stride (the forward is right), so the input's gradient "
+            "uses other memory (an inf next to the sliced values gives ±inf)"),
+    Allowed("gradient", "digamma", r"NaN where|inf differs", "open",
+            "digamma's gradient is polygamma(1, x): at 0, the negative integers and huge "
+            "negative x tapegrad's polygamma gives NaN where PyTorch gives inf (or its "
+            "reflection formula's large finite value); the polygamma kernel's values"),
     Allowed("gradient", "huber_loss", "NaN where", "open",
             "a NaN input to huber_loss: which other elements' gradients the NaN reaches "
             "through the where() of the composite loss differs from PyTorch's own backward"),
