@@ -104,6 +104,15 @@ def test_erfinv_inverts_erf_and_is_infinite_at_plus_minus_one():
     assert ends[:2] == [-math.inf, math.inf] and math.isnan(ends[2])
 
 
+def test_erfinv_result_may_be_changed_in_place_before_backward():
+    # its input is saved, not its result (as PyTorch), so y.div_(1) does not break backward
+    x = tg.tensor([0.5, -0.25], dtype=tg.float64, requires_grad=True)
+    y = tg.erfinv(x * 1)
+    y.div_(1).sum().backward()
+    expected = [math.sqrt(math.pi) / 2 * math.exp(v ** 2) for v in tg.erfinv(x.detach()).tolist()]
+    assert x.grad.tolist() == pytest.approx(expected, rel=1e-12)
+
+
 def test_mvlgamma_is_a_sum_of_lgammas_and_checks_its_domain():
     x = tg.tensor([2.5, 4.0], dtype=tg.float64)
     expected = [3 / 2 * math.log(math.pi) + sum(math.lgamma(v - j / 2) for j in range(3))

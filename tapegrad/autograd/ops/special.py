@@ -8,7 +8,7 @@ every other op.
 import math
 
 from ... import backend
-from ..tape import OUTPUT, record
+from ..tape import record
 from .declare import operation
 from .pointwise import _float_input
 
@@ -53,10 +53,13 @@ def erfinv(input):
     """y = erf⁻¹ x, for x in [-1, 1];  dy/dx = (√π/2) e^{y²}"""
     x = _float_input("erfinv", input)
     def backward(ctx, grad):
-        y, = ctx.saved_tensors
+        # the input is saved and y recomputed, as PyTorch does: the result may then be
+        # changed in place before backward
+        x, = ctx.saved_tensors
+        y = erfinv(x)
         return grad * (y * y).exp() * (math.sqrt(math.pi) / 2)
     return record("erfinv", _special_array("erfinv", x.device.xp, x.array), (x,), backward,
-                  save=(OUTPUT,))
+                  save=(x,))
 
 
 @operation(function=True, method=True, composite=True)
