@@ -152,7 +152,7 @@ def cross_entropy_backward(xp, x, target, weight, smoothing, saved, scale):
     kept = target >= 0
     index = xp.where(kept, target, 0)
     target_weight = weight[index]
-    row_scale = scale * kept
+    row_scale = xp.where(kept, scale, 0)   # an ignored row gets 0, also for a scale of ∞ or NaN
     total = (1 - smoothing) * target_weight + smoothing / classes * weight.sum()
     dx = probs * (total * row_scale)[:, None]
     if smoothing > 0:

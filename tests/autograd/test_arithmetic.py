@@ -657,6 +657,31 @@ def test_div_with_a_rounding_mode_has_zero_gradients_even_where_the_divisor_is_0
     assert z.tolist() == [math.inf, -3.0 if mode == "trunc" else -4.0, math.inf]
 
 
+def test_addcmul_and_addcdiv_multiply_before_summing_over_broadcast_dims_as_pytorch():
+    # a broadcast t₂ = -∞ meets gradients of both signs: Σ gᵢ·t₂ is NaN (not t₂·Σ gᵢ = -∞)
+    x = tg.tensor([[1.0, 2.0], [3.0, 4.0]])
+    t1 = tg.tensor([0.5], requires_grad=True)
+    t2 = tg.tensor([-math.inf], requires_grad=True)
+    tg.addcmul(x, t1, t2).backward(tg.tensor([[1.0, -1.0], [1.0, 1.0]]))
+    assert math.isnan(t1.grad.item()) and t2.grad.tolist() == [1.0]
+    t1 = tg.tensor([1.0], requires_grad=True)
+    t2 = tg.tensor([0.0], requires_grad=True)
+    tg.addcdiv(x, t1, t2).backward(tg.tensor([[1.0, -1.0], [1.0, 1.0]]))
+    assert math.isnan(t2.grad.item()) and math.isnan(t1.grad.item())   # ±g/0 summed
+    x, a, b = leaf(3, 2), leaf(2), leaf(3, 1)
+    assert gradcheck(lambda x, a, b: tg.addcmul(x, a, b, value=0.5), (x, a, b))
+    assert gradcheck(lambda x, a, b: tg.addcdiv(x, a, b.exp(), value=2), (x, a, b))
+
+
+def test_div_gradient_for_the_divisor_is_minus_g_x_over_y_squared_as_pytorch():
+    # y² underflows float32 for |y| < 1e-19: a zero gradient then gives 0·x/0 = NaN
+    x = tg.tensor([-0.0049, 1.0], requires_grad=True)
+    y = tg.tensor([1e-30, 3.0], requires_grad=True)
+    (x / y).backward(tg.tensor([0.0, 1.0]))
+    assert math.isnan(y.grad[0].item()) and y.grad[1].item() == pytest.approx(-1 / 9)
+    assert x.grad.tolist() == [0.0, pytest.approx(1 / 3)]
+
+
 def test_copysign_gives_the_sign_operand_a_zero_gradient_even_for_nan_or_inf_grads():
     x = tg.tensor([2.0, -3.0], requires_grad=True)
     sign = tg.tensor([-1.0], requires_grad=True)

@@ -113,6 +113,15 @@ def test_erfinv_inverts_erf_and_is_infinite_at_plus_minus_one():
     assert ends[:2] == [-math.inf, math.inf] and math.isnan(ends[2])
 
 
+def test_erfinv_result_may_be_changed_in_place_before_backward():
+    # its input is saved, not its result (as PyTorch), so y.div_(1) does not break backward
+    x = tg.tensor([0.5, -0.25], dtype=tg.float64, requires_grad=True)
+    y = tg.erfinv(x * 1)
+    y.div_(1).sum().backward()
+    expected = [math.sqrt(math.pi) / 2 * math.exp(v ** 2) for v in tg.erfinv(x.detach()).tolist()]
+    assert x.grad.tolist() == pytest.approx(expected, rel=1e-12)
+
+
 def test_mvlgamma_is_a_sum_of_lgammas_even_below_its_domain():
     # below (p - 1)/2 the sum is computed as PyTorch computes it: finite off the poles of
     # lgamma, inf on them

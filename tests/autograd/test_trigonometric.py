@@ -114,10 +114,12 @@ def test_outside_the_domain_the_result_is_nan_without_a_warning():
 def test_acosh_slope_is_pytorchs_outside_the_domain_and_at_infinity():
     # 1/√(x² - 1): real for x < -1 (where y is nan), nan inside (-1, 1), 0 at ±inf
     for dtype in (tg.float16, tg.float32, tg.float64):
-        x = tg.tensor([-math.inf, -2.0, 0.5, 2.0, math.inf], dtype=dtype, requires_grad=True)
+        x = tg.tensor([-math.inf, -2.0, 0.5, 2.0, math.inf, -1.0, 1.0], dtype=dtype,
+                      requires_grad=True)
         x.acosh().sum().backward()
         grad = x.grad.double().tolist()
         assert grad[0] == 0.0 and grad[4] == 0.0 and math.isnan(grad[2])
+        assert grad[5] == math.inf and grad[6] == math.inf
         assert grad[1] == pytest.approx(3 ** -0.5, rel=1e-3) == grad[3]
 
 

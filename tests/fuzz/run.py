@@ -272,6 +272,7 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
     for run in runs.values():
         run.chain = run.materialize(first, program.leaves)
     findings, gradient_findings = [], []
+    through_float16 = first_dtype == "float16"   # a gradient that passed float16 has its precision
     shape, dtype = program.leaves[0].view_shape, first_dtype
     for _ in range(int(rng.integers(1, 7))):
         entry = entries[int(rng.integers(len(entries)))]
@@ -308,9 +309,10 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
             break
         for name, run in runs.items():
             run.chain = chains[name]
+        through_float16 = through_float16 or TAPEGRAD.dtype_name(chains["tapegrad"]) == "float16"
         if use_torch and not gradient_findings and not _torch_backward_corrupts_memory(program):
             gradient_findings = _compare_gradients(program, runs, step, chains["tapegrad"],
-                                                   chains["torch"])
+                                                   chains["torch"], through_float16)
         shape, dtype = tuple(chains["tapegrad"].shape), TAPEGRAD.dtype_name(chains["tapegrad"])
     if not findings:
         findings.extend(gradient_findings)
@@ -354,10 +356,11 @@ def _leaf_grads(run, value, grad_output):
                 for i, (base, _) in run.leaves.items() if base.requires_grad}
 
 
-def _compare_gradients(program, runs, step, a, b):
+def _compare_gradients(program, runs, step, a, b, through_float16=False):
     """Backward from the chain so far (``a`` in tapegrad, ``b`` in PyTorch): a finding if
-    the leaves' gradients differ. The incoming gradient has its own random stream, so the
-    program's draws do not depend on it."""
+    the leaves' gradients differ (to float16's tolerance where the chain passed through
+    float16, whatever the leaves' dtype). The incoming gradient has its own random stream,
+    so the program's draws do not depend on it."""
     tg_run, torch_run = runs["tapegrad"], runs["torch"]
     if not (a.requires_grad and b.requires_grad) or not dtypes.as_dtype(
             TAPEGRAD.dtype_name(a)).is_floating_point:
@@ -388,7 +391,8 @@ def _compare_gradients(program, runs, step, a, b):
                             f"leaf{i}: {'no' if ga[i] is None else 'a'} gradient vs torch "
                             f"{'none' if gb.get(i) is None else 'one'}", program.seed)]
         if ga[i] is not None:
-            diff = compare_arrays(ga[i], gb[i], str(ga[i].dtype))
+            diff = compare_arrays(ga[i], gb[i],
+                                  "float16" if through_float16 else str(ga[i].dtype))
             if diff:
                 kind = "gradient" if diff[0] == "value" else "gradient-" + diff[0]
                 return [Finding(kind, step.entry.name, f"leaf{i} ({ga[i].dtype}): "

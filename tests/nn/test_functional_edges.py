@@ -27,15 +27,13 @@ def test_rectifiers_keep_integers_and_refuse_bool(name):
 
 
 @pytest.mark.parametrize("inplace", [False, True])
-def test_hardtanh_passes_the_gradient_through_nan_as_pytorch(inplace):
-    # NaN is neither ≤ min_val nor ≥ max_val: y = NaN with slope 1 (clamp's slope there is 0)
-    x = tg.tensor([math.nan, -3.0, 0.5, 3.0], requires_grad=True)
+def test_hardtanh_gives_nan_elements_no_gradient(inplace):
+    # PyTorch's CPU kernel gives 0 at NaN in its vectorised loop (its scalar tail passes
+    # the gradient: it depends on the length); tapegrad gives 0 at any length
+    x = tg.tensor([math.nan, -3.0, 0.5, 3.0] * 5, requires_grad=True)
     y = F.hardtanh(x * 1, inplace=inplace)
-    y.backward(tg.tensor([2.0, 2.0, 2.0, 2.0]))
-    assert math.isnan(y[0].item()) and x.grad.tolist() == [2.0, 0.0, 2.0, 0.0]
-    x = tg.tensor([math.nan, 7.0], requires_grad=True)
-    F.relu6(x).sum().backward()
-    assert x.grad.tolist() == [1.0, 0.0]
+    y.backward(tg.full((20,), 2.0))
+    assert math.isnan(y[0].item()) and x.grad.tolist() == [0.0, 0.0, 2.0, 0.0] * 5
 
 
 def test_logsigmoid_of_minus_infinity_is_minus_infinity_with_gradient_one():

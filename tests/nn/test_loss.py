@@ -943,3 +943,13 @@ def test_mse_huber_and_smooth_l1_cast_a_bool_target_to_the_input_float_dtype():
     assert F.huber_loss(x, b).item() == 0.8125
     with pytest.raises(RuntimeError, match="with a bool"):   # l1 takes no bool, as in PyTorch
         F.smooth_l1_loss(x, b, beta=0)
+
+
+@pytest.mark.parametrize("dtype", [tg.float16, tg.float32, tg.float64])
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_cross_entropy_with_every_target_ignored_is_nan_with_gradient_zero(dtype, smoothing):
+    # the mean over no kept target is 0/0, as PyTorch; no row takes part, so each slope is 0
+    x = tg.tensor([[0.5, -1.0], [2.0, 0.25]], dtype=dtype, requires_grad=True)
+    loss = F.cross_entropy(x, tg.tensor([1, 1]), ignore_index=1, label_smoothing=smoothing)
+    loss.backward()
+    assert np.isnan(loss.item()) and x.grad.tolist() == [[0.0, 0.0], [0.0, 0.0]]

@@ -418,3 +418,18 @@ def test_layer_and_batch_norm_with_eps_0_over_constant_values_give_nan_not_an_er
     assert np.isnan(NF.layer_norm(tg.tensor([-1.3, -1.3]), (2,), eps=0.0).numpy()).all()
     assert NF.layer_norm(tg.tensor([-1.0, 3.0]), (2,), eps=0.0).tolist() == [-1.0, 1.0]
     assert np.isnan(NF.batch_norm(tg.ones(3, 2), tg.zeros(2), tg.zeros(2), eps=0.0).numpy()).all()
+
+
+def test_float16_group_norm_is_computed_in_float32_and_rounded_once():
+    # groups of small variance: in float16 the slope of 1/√(σ² + ε) overflowed to ∞ (∞·0 = NaN)
+    values = np.tile(np.array([[-0.0873, -0.0637], [0.00814, 0.1163], [0.2058, 0.0182]]), (3, 2))
+    grad = np.random.default_rng(0).standard_normal(values.shape)
+    x16 = tg.tensor(values, dtype=tg.float16, requires_grad=True)
+    y16 = group_norm(x16, 2)
+    y16.backward(tg.tensor(grad, dtype=tg.float16))
+    x64 = tg.tensor(x16.detach().numpy().astype(np.float64), requires_grad=True)
+    y64 = group_norm(x64, 2)
+    y64.backward(tg.tensor(grad.astype(np.float16).astype(np.float64)))
+    assert y16.dtype is tg.float16 and x16.grad.dtype is tg.float16
+    np.testing.assert_array_equal(y16.detach().numpy(), y64.detach().numpy().astype(np.float16))
+    np.testing.assert_allclose(x16.grad.numpy(), x64.grad.numpy(), rtol=2e-3, atol=2e-3)

@@ -115,9 +115,10 @@ def div(input, other, rounding_mode=None):
     x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
         y_saved, x_saved = ctx.saved_tensors
-        grad_over_y = grad / y_saved
-        return (sum_to_shape(grad_over_y, x_shape) if ctx.needs_input_grad[0] else None,
-                sum_to_shape(-grad_over_y * x_saved / y_saved, y_shape)
+        # -g·x/(y·y), as PyTorch: where y² underflows (|y| < 1e-19 in float32) a zero
+        # gradient gives NaN there too, rather than the 0 of (g/y)·x/y
+        return (sum_to_shape(grad / y_saved, x_shape) if ctx.needs_input_grad[0] else None,
+                sum_to_shape(-grad * x_saved / (y_saved * y_saved), y_shape)
                 if ctx.needs_input_grad[1] else None)
     # The inputs, not the output, are saved (as PyTorch does), so z may be changed in place.
     return record("div", z, (x, y), backward, save=(y, x if y.requires_grad else None))
@@ -658,6 +659,7 @@ def float_power(input, exponent):
 @operation(function=True, method=True, composite=True, out=True)
 def addcmul(input, tensor1, tensor2, value=1):
     """z = x + value·t₁·t₂"""
+    tensor1, tensor2 = _spread("addcmul", input, tensor1, tensor2)
     product = mul(tensor1, tensor2)
     return add(input, product if value == 1 else mul(product, value))
 
@@ -665,8 +667,27 @@ def addcmul(input, tensor1, tensor2, value=1):
 @operation(function=True, method=True, composite=True, out=True)
 def addcdiv(input, tensor1, tensor2, value=1):
     """z = x + value·t₁/t₂"""
+    tensor1, tensor2 = _spread("addcdiv", input, tensor1, tensor2)
     quotient = div(tensor1, tensor2)
     return add(input, quotient if value == 1 else mul(quotient, value))
+
+
+def _spread(op, input, tensor1, tensor2):
+    """t₁ and t₂, each expanded to the result's shape where it requires grad and is smaller:
+    backward then multiplies every element's gradient before summing over the broadcast
+    dims, as PyTorch does (an ∞ meeting gradients of both signs sums to NaN there, not to
+    ±∞ times the summed gradient)."""
+    tensors = (input, tensor1, tensor2)
+    if not any(getattr(t, "requires_grad", False) for t in (tensor1, tensor2)):
+        return tensor1, tensor2
+    shapes = [tuple(t.shape) for t in tensors if hasattr(t, "shape")]
+    try:
+        shape = input.device.xp.broadcast_shapes(*shapes)
+    except ValueError:
+        raise RuntimeError(f"{op}: shapes {', '.join(map(str, shapes))} cannot be broadcast "
+                           f"together") from None
+    return tuple(t.expand(*shape) if getattr(t, "requires_grad", False)
+                 and tuple(t.shape) != shape else t for t in (tensor1, tensor2))
 
 
 @operation(function=True, method=True, composite=True)

@@ -96,13 +96,13 @@ def asinh(input):
 
 @operation(function=True, method=True, out=True)
 def acosh(input):
-    """y = arcosh x;  dy/dx = 1/√(x² - 1) = 1/√((x - 1)(x + 1))"""
+    """y = arcosh x;  dy/dx = 1/√(x² - 1)"""
     x = _float_input("acosh", input)
     def backward(ctx, grad):
         x, = ctx.saved_tensors
-        # (x - 1)(x + 1) rather than x² - 1: exact near x = 1. Like PyTorch, the slope is
-        # the real 1/√(x² - 1) for x < -1 too (where y is nan), and 0 at ±inf.
-        return grad * ((x - 1) * (x + 1)).rsqrt()
+        # As PyTorch: the real 1/√(x² - 1) for x < -1 too (where y is nan), +inf at ±1
+        # (x² - 1 is +0 there), 0 at ±inf
+        return grad * (x * x - 1).rsqrt()
     with quiet(x.device.xp):
         y = x.device.xp.acosh(x.array)
     return record("acosh", y, (x,), backward, save=(x,))

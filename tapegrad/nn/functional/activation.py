@@ -94,7 +94,7 @@ def elu_(input, alpha=1.0):
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     """y = min(max(x, min_val), max_val);  dy/dx = 1 where min_val < x < max_val, else 0
     (0 at the bounds themselves, as PyTorch: unlike clamp, whose gradient is 1 there;
-    and 1 at NaN, which is not outside the bounds, where clamp's is 0)"""
+    0 at NaN, as PyTorch's vectorised kernel gives)"""
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val "
                          f"({max_val})")
@@ -102,7 +102,7 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     if not input.dtype.is_floating_point:   # integers stay integers, as in PyTorch
         min_val, max_val = int(min_val), int(max_val)
     def compute(x):
-        inside = ~((x <= min_val) | (x >= max_val))   # NaN too: y = x, gradient 1
+        inside = (x > min_val) & (x < max_val)
         bounds = x.detach().clamp(min_val, max_val)   # a constant: no gradient outside
         return where(inside, x, bounds)
     return _apply("hardtanh", input, inplace, compute)

@@ -18,6 +18,7 @@ coming from their backwards.
 """
 import math
 
+from ... import dtypes
 from ...autograd import grad_mode, ops
 from ...autograd.operands import check_same_device
 from .checks import require_tensor, shape_of
@@ -159,6 +160,11 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
                            f"{shape}) must be divisible by num_groups ({num_groups})")
     for name, value in (("weight", weight), ("bias", bias)):
         _check_vector("group_norm", name, value, channels, "channel (dimension 1 of the input)")
+    if input.dtype is dtypes.float16:
+        # float32 inside, rounded once, as PyTorch: in float16 the slope of 1/√(σ² + ε)
+        # overflows for σ² below about 1e-3
+        wide = [None if t is None else t.float() for t in (input, weight, bias)]
+        return group_norm(wide[0], num_groups, wide[1], wide[2], eps).half()
     per_group = channels // num_groups
     # (N, G, C/G, positions): normalise over the last two; γ and β as (G, C/G, 1).
     grouped = input.reshape(shape[0], num_groups, per_group, math.prod(shape[2:]))
