@@ -50,11 +50,15 @@ def digamma_scalar(x):
 def polygamma_scalar(n, x):
     if n == 0:
         return digamma_scalar(x)
-    if math.isinf(x):        # (the recurrence below would step from -inf forever)
-        return 0.0 if x > 0.0 else math.nan
-    # a pole of Γ; beyond 2⁵² every float is an integer (and floor() would overflow int64)
-    if x <= 0.0 and (x < -4503599627370496.0 or x == math.floor(x)):
+    if x == math.inf:        # the limit (PyTorch gives NaN)
+        return 0.0
+    if n == 1 and x == -math.inf:   # π²/sin²(πx) of the reflection formula: NaN, as PyTorch
         return math.nan
+    # a pole of Γ (-∞ included; beyond 2⁵² every float is an integer, and floor() would
+    # overflow int64): ψ⁽ⁿ⁾ = (-1)ⁿ⁺¹ n! ζ(n + 1, x) with ζ infinite there, as PyTorch
+    # takes it: +∞ for odd n (the limit from both sides), -∞ for even n
+    if x <= 0.0 and (x < -4503599627370496.0 or x == math.floor(x)):
+        return math.inf if n % 2 == 1 else -math.inf
     sign = 1.0 if n % 2 == 1 else -1.0          # (-1)ⁿ⁺¹
     n_factorial = math.gamma(n + 1.0)
     result = 0.0
