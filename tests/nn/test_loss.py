@@ -927,3 +927,13 @@ def test_module_state_dicts_match_pytorchs():
                          (nn.NLLLoss(), torch.nn.NLLLoss())]:
         assert list(ours.state_dict()) == list(theirs.state_dict())
         assert repr(ours) == repr(theirs)
+
+
+def test_smooth_l1_loss_gradient_is_nan_at_a_nan_difference_and_one_at_an_infinite_one():
+    nan, inf = float("nan"), float("inf")
+    x = tg.tensor([nan, inf, -inf, 0.5, 40000.0], dtype=tg.float16, requires_grad=True)
+    loss = F.smooth_l1_loss(x, tg.zeros(5, dtype=tg.float16), reduction="none", beta=2.0)
+    assert loss.tolist()[1:] == [inf, inf, 0.0625, 40000.0] and np.isnan(loss.tolist()[0])
+    loss.sum().backward()   # d/β clipped to [-1, 1], and NaN for a NaN d, as in PyTorch
+    grad = x.grad.tolist()
+    assert np.isnan(grad[0]) and grad[1:] == [1.0, -1.0, 0.25, 1.0]

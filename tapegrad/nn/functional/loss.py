@@ -146,9 +146,11 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
         return l1_loss(input, target, reduction=reduction)
     _check_target_shape("smooth_l1_loss", input, target)
     d = input - target
-    size = d.abs()
-    small = d.clamp(-beta, beta)   # (as in huber_loss: no 0·∞ from the unchosen branch)
-    return _reduce(where(size < beta, small * small * (0.5 / beta), size - 0.5 * beta), reduction)
+    # One formula for both pieces, with c = d clipped to [-β, β]: ℓ = (c/β)(d - c/2) is
+    # d²/(2β) inside and |d| - β/2 outside, and its gradient c/β is NaN where d is NaN,
+    # as PyTorch's (|d|'s sign(NaN) = 0 would give 0); c/β = ±1 outside cannot overflow.
+    small = d.clamp(-beta, beta)
+    return _reduce(small / beta * (d - small * 0.5), reduction)
 
 
 # -- binary classification ------------------------------------------------------------------
