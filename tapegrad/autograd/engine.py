@@ -181,8 +181,10 @@ def run(roots, retain_graph, create_graph, targets=None):
                 continue  # a target whose own inputs lead to no other target
             first = grads[0]   # (the common case, a real first gradient, tested cheaply)
             if (first is None or type(first) is ZeroGradient) and all(
-                    g is None or type(g) is ZeroGradient for g in grads):
+                    g is None or type(g) is ZeroGradient for g in grads) and not getattr(
+                    node.backward_fn, "materializes_zeros", False):
                 # only structural zeros arrived: zeros go on, the backward is not called
+                # (except by the backwards that make plain zeros of them, floor's, sign's…)
                 input_grads = [None if edge is None else zero_gradient(*meta)
                                for edge, meta in zip(node.next_edges, node.input_meta)]
             else:

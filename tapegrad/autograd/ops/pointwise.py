@@ -277,6 +277,7 @@ def _zero_gradient(op, input, result):
     result = result.astype(input.array.dtype, copy=False)  # integers stay integers
     def backward(ctx, grad):
         return wrap(grad.device.xp.zeros_like(grad.array), grad.device)
+    backward.materializes_zeros = True   # even for a structural zero, as PyTorch's zeros_like
     return record(op, result, (input,), backward)
 
 
@@ -457,6 +458,7 @@ def logit(input, eps=None):
         inside = (x >= eps) & (x <= 1 - eps)
         # outside, the clamp's slope is 0 even for an infinite or NaN incoming gradient
         return _where(inside, grad * (z * (1 - z)).reciprocal(), 0.0)
+    backward.materializes_zeros = True   # PyTorch's logit kernel makes plain zeros of them
     return record("logit", y, (x,), backward, save=(x,))
 
 
