@@ -937,3 +937,11 @@ def test_smooth_l1_loss_gradient_is_nan_at_a_nan_difference_and_one_at_an_infini
     loss.sum().backward()   # d/β clipped to [-1, 1], and NaN for a NaN d, as in PyTorch
     grad = x.grad.tolist()
     assert np.isnan(grad[0]) and grad[1:] == [1.0, -1.0, 0.25, 1.0]
+
+
+def test_smooth_l1_loss_passes_an_infinite_gradient_on_inside_and_outside_beta():
+    inf = float("inf")
+    x = tg.tensor([0.03, 5.0], requires_grad=True)
+    loss = F.smooth_l1_loss(x, tg.ones(2), reduction="none")
+    loss.backward(tg.tensor([inf, inf]))   # d/β·∞ and 1·∞, not ∞ - ∞
+    assert x.grad.tolist() == [-inf, inf]

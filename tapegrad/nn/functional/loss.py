@@ -146,11 +146,14 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
         return l1_loss(input, target, reduction=reduction)
     _check_target_shape("smooth_l1_loss", input, target)
     d = input - target
-    # One formula for both pieces, with c = d clipped to [-β, β]: ℓ = (c/β)(d - c/2) is
-    # d²/(2β) inside and |d| - β/2 outside, and its gradient c/β is NaN where d is NaN,
-    # as PyTorch's (|d|'s sign(NaN) = 0 would give 0); c/β = ±1 outside cannot overflow.
+    # c = d clipped to [-β, β]: the square is taken of c (only chosen inside, and an
+    # infinite d in the other branch would give 0·∞ = NaN in backward); outside, |d| is
+    # written d·c/β (c/β = ±1), whose slope c/β is NaN where d is NaN, as PyTorch's (the
+    # slope of |d|, sign(NaN) = 0, would give 0)
     small = d.clamp(-beta, beta)
-    return _reduce(small / beta * (d - small * 0.5), reduction)
+    inside = d.abs() < beta
+    return _reduce(where(inside, small * small * (0.5 / beta), d * (small / beta) - 0.5 * beta),
+                   reduction)
 
 
 # -- binary classification ------------------------------------------------------------------
