@@ -16,7 +16,7 @@ import warnings
 from ..backend import CPU
 from . import anomaly, grad_mode, profiler
 from .quiet import quiet
-from .tape import AccumulateGrad, edge_to, freed_graph_message
+from .tape import AccumulateGrad, ZeroGradient, edge_to, freed_graph_message, zero_gradient
 from .tensor import Tensor, wrap
 
 
@@ -165,8 +165,11 @@ def run(roots, retain_graph, create_graph, targets=None):
             if targets is not None:
                 for output_nr, g in enumerate(grads):
                     for index in targets.get((node, output_nr), ()):
-                        captured[index] = g
+                        captured[index] = (wrap(g.array, g.device)
+                                           if type(g) is ZeroGradient else g)
             if isinstance(node, AccumulateGrad):
+                if type(grads[0]) is ZeroGradient:   # a leaf's .grad is a plain tensor
+                    grads = [wrap(grads[0].array, grads[0].device)]
                 if targets is None and grads[0] is not None:
                     _accumulate(node.variable, grads[0], create_graph, handed_out)
                     if node.variable._post_accumulate_grad_hooks:
@@ -176,7 +179,16 @@ def run(roots, retain_graph, create_graph, targets=None):
             if targets is not None and not any(
                     e is not None and e[0] in useful for e in node.next_edges):
                 continue  # a target whose own inputs lead to no other target
-            input_grads = _call_backward(node, grads)
+            first = grads[0]   # (the common case, a real first gradient, tested cheaply)
+            if (first is None or type(first) is ZeroGradient) and all(
+                    g is None or type(g) is ZeroGradient for g in grads) and not getattr(
+                    node.backward_fn, "materializes_zeros", False):
+                # only structural zeros arrived: zeros go on, the backward is not called
+                # (except by the backwards that make plain zeros of them, floor's, sign's…)
+                input_grads = [None if edge is None else zero_gradient(*meta)
+                               for edge, meta in zip(node.next_edges, node.input_meta)]
+            else:
+                input_grads = _call_backward(node, grads)
             if not retain_graph:
                 node.release_saved()
             for edge, g in zip(node.next_edges, input_grads):
@@ -202,8 +214,10 @@ def _add_to_buffer(buffers, node, output_nr, g, sums, create_graph):
     if slots is None:
         slots = buffers[node] = [None] * node.n_outputs
     waiting = slots[output_nr]
-    if waiting is None:
+    if waiting is None or type(waiting) is ZeroGradient:
         slots[output_nr] = g
+    elif type(g) is ZeroGradient:
+        pass   # adding zero
     elif create_graph:
         slots[output_nr] = waiting + g   # recorded, so the sum is differentiated too
     elif id(waiting) in sums:

@@ -26,7 +26,7 @@ installed this costs one test of an empty list.
 import weakref
 
 from . import anomaly, grad_mode
-from .tensor import wrap
+from .tensor import Tensor, wrap
 from .version import VersionCounter  # noqa: F401  (re-exported for callers of tape)
 
 OUTPUT = object()  # in ``save=``, stands for the operation's own result
@@ -236,6 +236,24 @@ def accumulator_of(leaf):
         node = AccumulateGrad(leaf)
         leaf._accumulator = weakref.ref(node)
     return node
+
+
+class ZeroGradient(Tensor):
+    """A gradient known to be zero by construction (PyTorch's "zero tensor"): the engine
+    passes it on without calling the backwards it reaches, so nothing upstream multiplies
+    it by an infinite or NaN slope (0·∞ = NaN), and a leaf receives plain zeros.
+    ``sgn``'s backward sends it; a gradient that also receives a real one just takes that."""
+
+    __slots__ = ()
+
+
+def zero_gradient(shape, dtype, device):
+    """A ZeroGradient of this shape, numpy dtype and device."""
+    made = wrap(device.xp.zeros(shape, dtype=dtype), device)
+    zero = ZeroGradient.__new__(ZeroGradient)
+    for slot in Tensor.__slots__[:-1]:
+        setattr(zero, slot, getattr(made, slot))
+    return zero
 
 
 def record(op, result, inputs, backward, save=(), attrs=None):

@@ -215,7 +215,7 @@ class Tensor:
     def isclose(self, other: Any, rtol: Any = 1e-05, atol: Any = 1e-08, equal_nan: Any = False) -> Any: """|x - y| ≤ atol + rtol·|y|, elementwise, as a bool tensor"""
     def item(self) -> Any: """The one value of a one-element tensor, as a Python number."""
     def kthvalue(self, k: Any, dim: Any = -1, keepdim: Any = False) -> Any: """The k-th smallest element along dim (k counts from 1) and its index;"""
-    def ldexp(self, other: Any) -> Any: """z = x·2ʸ"""
+    def ldexp(self, other: Any) -> Any: """z = x·2ʸ;  ∂z/∂x = 2ʸ,  ∂z/∂y = x·2ʸ·ln 2"""
     def le(self, other: Any) -> Any: ...
     def lerp(self, end: Any, weight: Any) -> Any: """z = x + w·(e - x);  ∂z/∂x = 1 - w,  ∂z/∂e = w,  ∂z/∂w = e - x"""
     def lerp_(self, *args: Any, **kwargs: Any) -> Any: """x ← lerp(x, …), in place"""
@@ -312,7 +312,7 @@ class Tensor:
     def rsub(self, other: Any, alpha: Any = 1) -> Any: """z = y - α·x (sub with its operands swapped: ``2 - x``);  ∂z/∂x = -α,  ∂z/∂y = 1"""
     def scatter(self, dim: Any, index: Any, src: Any = None, value: Any = None) -> Any: """y = x, then y[index[i][j]][j] = src[i][j] (dim 0; or = value);  ∂L/∂x = ∂L/∂y with"""
     def scatter_add(self, dim: Any, index: Any, src: Any) -> Any: """y = x, then y[index[i][j]][j] += src[i][j] (dim 0; repeated positions add up);"""
-    def sgn(self) -> Any: """y = sign(x) ∈ {-1, 0, 1};  dy/dx = 0"""
+    def sgn(self) -> Any: """y = sign(x) (the sign of a real number; x/|x| for complex ones in PyTorch);  dy/dx = 0,"""
     @property
     def shape(self) -> Any: ...
     def share_memory_(self) -> Any: """Move the values of this cpu tensor into shared memory, in place, so that the"""

@@ -578,7 +578,7 @@ CONVERTERS = {
     "rsqrt": _rsqrt, "sin": _unary("Sin"), "cos": _unary("Cos"), "tanh": _unary("Tanh"),
     "sigmoid": _unary("Sigmoid"), "relu": _unary("Relu"), "erf": _unary("Erf"),
     "clamp": _clamp, "floor": _unary("Floor"), "ceil": _unary("Ceil"), "round": _unary("Round"),
-    "sign": _unary("Sign"),
+    "sign": _unary("Sign"), "sgn": _unary("Sign"),
     "eq": _binary("Equal"), "ne": _not_equal, "lt": _binary("Less"), "le": _binary("LessOrEqual"),
     "gt": _binary("Greater"), "ge": _binary("GreaterOrEqual"), "logical_not": _unary("Not"),
     "logical_and": _binary("And"), "logical_or": _binary("Or"),

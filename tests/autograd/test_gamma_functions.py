@@ -128,3 +128,16 @@ def test_polygamma_refuses_a_bad_order():
         polygamma(-1, tg.ones(2))
     with pytest.raises(TypeError, match="digamma: expected a Tensor, got list"):
         digamma([1.0])
+
+
+def test_polygamma_at_the_poles_is_infinite_with_pytorchs_signs():
+    poles = [0.0, -0.0, -1.0, -3.0, -1e30]
+    assert polygamma(1, f64(poles)).tolist() == [math.inf] * 5   # the limit from both sides
+    assert polygamma(2, f64(poles)).tolist() == [-math.inf] * 5
+    assert polygamma(3, f64(poles + [-math.inf])).tolist() == [math.inf] * 6
+
+
+def test_the_gradient_of_digamma_at_zero_is_trigammas_infinity():
+    x = tg.tensor([-0.0, 0.0], dtype=tg.float64, requires_grad=True)
+    digamma(x).sum().backward()
+    assert x.grad.tolist() == [math.inf, math.inf]

@@ -115,6 +115,7 @@ CASES = (
              as_leaf(np.array([[0.5], [0.5], [0.5]]))],
             name="clamp_tensor_min_max")]
     + cases_of("sign", lambda x: tg.sign(x), kinked((0.0,)))
+    + cases_of("sgn", lambda x: tg.sgn(x), kinked((0.0,)))
     + cases_of("floor", lambda x: tg.floor(x), kinked(INTEGERS))
     + cases_of("ceil", lambda x: tg.ceil(x), kinked(INTEGERS))
     + cases_of("trunc", lambda x: tg.trunc(x), kinked(INTEGERS))
@@ -440,7 +441,35 @@ def test_clamp_min_clamp_max_positive_and_the_other_names():
     assert tg.positive(x) is x
     assert tg.signbit(tg.tensor([-1.0, -0.0, 2.0])).tolist() == [True, True, False]
     assert tg.absolute is tg.abs and tg.negative is tg.neg and tg.fix is tg.trunc
-    assert tg.sgn is tg.sign
+    assert tg.sgn(x).tolist() == tg.sign(x).tolist() == [-1.0, 1.0, 1.0]
+
+
+def test_sgn_sends_back_a_structural_zero_so_nan_slopes_upstream_give_zero():
+    x = tg.tensor([float("nan"), 0.0, -1.0], requires_grad=True)
+    tg.log10(x).sgn().sum().backward()   # PyTorch's zero tensor: 0, not 0/(x·ln 10) = NaN
+    assert x.grad.tolist() == [0.0, 0.0, 0.0]
+    x.grad = None
+    tg.log10(x).sign().sum().backward()   # sign's plain zeros do meet the NaN, as in PyTorch
+    assert np.isnan(x.grad.tolist()[0])
+
+
+def test_floor_and_logit_make_plain_zeros_of_a_structural_zero_as_pytorchs_kernels_do():
+    x = tg.tensor([-1.0], requires_grad=True)
+    x.sqrt().floor().sgn().sum().backward()   # floor's zeros meet sqrt's NaN slope
+    assert np.isnan(x.grad.item())
+    x.grad = None
+    x.sqrt().logit().sgn().sum().backward()
+    assert np.isnan(x.grad.item())
+
+
+def test_a_structural_zero_adds_nothing_to_a_real_gradient_and_a_leaf_gets_plain_zeros():
+    x = tg.tensor([4.0, float("inf")], requires_grad=True)
+    (x.sqrt().sgn() + x * 2).sum().backward()
+    assert x.grad.tolist() == [2.0, 2.0] and type(x.grad) is tg.Tensor
+    y = tg.tensor([1.0, -2.0], requires_grad=True)
+    grad, = tg.autograd.grad(y.sgn().sum(), y)
+    assert grad.tolist() == [0.0, 0.0] and type(grad) is tg.Tensor
+
 
 
 def test_angle_of_real_numbers_is_pi_for_negatives_with_zero_gradient():

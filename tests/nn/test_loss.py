@@ -953,3 +953,21 @@ def test_cross_entropy_with_every_target_ignored_is_nan_with_gradient_zero(dtype
     loss = F.cross_entropy(x, tg.tensor([1, 1]), ignore_index=1, label_smoothing=smoothing)
     loss.backward()
     assert np.isnan(loss.item()) and x.grad.tolist() == [[0.0, 0.0], [0.0, 0.0]]
+
+
+def test_smooth_l1_loss_gradient_is_nan_at_a_nan_difference_and_one_at_an_infinite_one():
+    nan, inf = float("nan"), float("inf")
+    x = tg.tensor([nan, inf, -inf, 0.5, 40000.0], dtype=tg.float16, requires_grad=True)
+    loss = F.smooth_l1_loss(x, tg.zeros(5, dtype=tg.float16), reduction="none", beta=2.0)
+    assert loss.tolist()[1:] == [inf, inf, 0.0625, 40000.0] and np.isnan(loss.tolist()[0])
+    loss.sum().backward()   # d/β clipped to [-1, 1], and NaN for a NaN d, as in PyTorch
+    grad = x.grad.tolist()
+    assert np.isnan(grad[0]) and grad[1:] == [1.0, -1.0, 0.25, 1.0]
+
+
+def test_smooth_l1_loss_passes_an_infinite_gradient_on_inside_and_outside_beta():
+    inf = float("inf")
+    x = tg.tensor([0.03, 5.0], requires_grad=True)
+    loss = F.smooth_l1_loss(x, tg.ones(2), reduction="none")
+    loss.backward(tg.tensor([inf, inf]))   # d/β·∞ and 1·∞, not ∞ - ∞
+    assert x.grad.tolist() == [-inf, inf]

@@ -8,7 +8,7 @@ import numbers
 
 from ... import kernels
 from ..quiet import quiet
-from ..tape import OUTPUT, record
+from ..tape import OUTPUT, record, zero_gradient
 from ..tensor import Tensor, wrap
 from .declare import alias, operation
 from .gate import gate
@@ -293,21 +293,40 @@ def _zero_gradient(op, input, result):
     result = result.astype(input.array.dtype, copy=False)  # integers stay integers
     def backward(ctx, grad):
         return wrap(grad.device.xp.zeros_like(grad.array), grad.device)
+    backward.materializes_zeros = True   # even for a structural zero, as PyTorch's zeros_like
     return record(op, result, (input,), backward)
 
 
 @operation(function=True, method=True, out=True)
 def sign(input):
     """y = sign(x) ∈ {-1, 0, 1};  dy/dx = 0"""
-    _tensor_input("sign", input)
+    return _zero_gradient("sign", input, _sign_of("sign", input))
+
+
+def _sign_of(op, input):
+    _tensor_input(op, input)
     xp = input.device.xp
     a = input.array
     if a.dtype.kind == "b":   # a bool is its own sign
-        return _zero_gradient("sign", input, a.copy())
+        return a.copy()
     result = xp.sign(a)
     if a.dtype.kind == "f":   # sign(NaN) is 0, as in PyTorch (numpy says NaN)
         result = xp.where(xp.isnan(a), xp.zeros((), dtype=a.dtype), result)
-    return _zero_gradient("sign", input, result)
+    return result
+
+
+@operation(function=True, method=True, out=True)
+def sgn(input):
+    """y = sign(x) (the sign of a real number; x/|x| for complex ones in PyTorch);  dy/dx = 0,
+    sent back as a structural zero, as PyTorch does: the gradients upstream are 0 even
+    where their own slope is infinite or NaN (sign's plain 0 would give 0·∞ = NaN there)"""
+    result = _sign_of("sgn", input).astype(input.array.dtype, copy=False)
+    return record("sgn", result, (input,), _structural_zero)
+
+
+def _structural_zero(ctx, grad):
+    shape, dtype, device = ctx.input_meta[0]
+    return zero_gradient(shape, dtype, device)
 
 
 @operation(function=True, method=True, out=True)
@@ -464,6 +483,7 @@ def logit(input, eps=None):
         inside = (x >= eps) & (x <= 1 - eps)
         # outside, the clamp's slope is 0 even for an infinite or NaN incoming gradient
         return _where(inside, grad * (z * (1 - z)).reciprocal(), 0.0)
+    backward.materializes_zeros = True   # PyTorch's logit kernel makes plain zeros of them
     return record("logit", y, (x,), backward, save=(x,))
 
 
@@ -505,8 +525,7 @@ def angle(input):
     return _zero_gradient("angle", x, xp.where(xp.isnan(a), a, xp.where(a < 0, _PI, 0.0)))
 
 
-# Other names PyTorch gives the same functions (sgn is sign for real numbers).
+# Other names PyTorch gives the same functions.
 absolute = alias(abs, "absolute")
 negative = alias(neg, "negative")
-sgn = alias(sign, "sgn")
 fix = alias(trunc, "fix")

@@ -159,9 +159,14 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     _check_target_shape("smooth_l1_loss", input, target)
     input, target = _bool_as_float(input, target)
     d = input - target
-    size = d.abs()
-    small = d.clamp(-beta, beta)   # (as in huber_loss: no 0·∞ from the unchosen branch)
-    return _reduce(where(size < beta, small * small * (0.5 / beta), size - 0.5 * beta), reduction)
+    # c = d clipped to [-β, β]: the square is taken of c (only chosen inside, and an
+    # infinite d in the other branch would give 0·∞ = NaN in backward); outside, |d| is
+    # written d·c/β (c/β = ±1), whose slope c/β is NaN where d is NaN, as PyTorch's (the
+    # slope of |d|, sign(NaN) = 0, would give 0)
+    small = d.clamp(-beta, beta)
+    inside = d.abs() < beta
+    return _reduce(where(inside, small * small * (0.5 / beta), d * (small / beta) - 0.5 * beta),
+                   reduction)
 
 
 # -- binary classification ------------------------------------------------------------------
