@@ -173,9 +173,13 @@ ALLOWED = [
     Allowed("tapegrad-raises", "*", "in-place change of a view", "difference",
             "an in-place change of a view of a tensor that requires grad is refused while "
             "gradients are recorded (README: Decisions); PyTorch rebases the view's history"),
-    Allowed("tapegrad-raises", "*", "output array is read-only", "open",
-            "an in-place op on an expanded view: PyTorch writes through, tapegrad's array is "
-            "a read-only broadcast view"),
+] + [
+    Allowed("tapegrad-raises", op, "more than one element of the written-to tensor", "difference",
+            "a fill of an expanded view (zero_, fill_, masked_fill_, x[i] = number): PyTorch "
+            "writes the one value through the memory the elements share; tapegrad refuses every "
+            "in-place write into an expanded view, as PyTorch does for every other in-place op")
+    for op in ("zero_", "fill_", "masked_fill_", "setitem")
+] + [
     Allowed("tapegrad-raises", "*", "Python integer -?[0-9]+ out of bounds for uint8", "open",
             "a Python int outside uint8's range against a uint8 tensor (numpy 2's scalar rule)"),
     Allowed("tapegrad-raises", "*", r"expected a floating point input, but got dtype|"

@@ -298,8 +298,9 @@ def setitem(input, index, value):
     check_inplace_allowed(x, "setitem", value)
     selected = tuple(_read("setitem", x, key).shape)
     v = _setitem_value(x, value, selected)
-    target, k = at(x.array, key)
-    target[k] = v.array if isinstance(v, Tensor) else v   # (a number is a 0-d array now)
+    if x.array.size:   # (an empty expanded view is read-only, and nothing to write)
+        target, k = at(x.array, key)
+        target[k] = v.array if isinstance(v, Tensor) else v   # (a number is a 0-d array now)
     x._version_counter.bump("setitem")
     xp = x.device.xp
     shape = tuple(x.shape)

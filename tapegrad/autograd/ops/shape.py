@@ -9,6 +9,7 @@ then shares the input's version counter too, so an in-place change through eithe
 is seen by every backward that saved the other. ``view`` insists on a view and refuses
 when one is impossible; ``reshape`` copies when it must.
 """
+import math
 import operator
 import warnings
 
@@ -308,11 +309,13 @@ def _expanded(x, sizes, op):
                            f"input of shape {tuple(x.shape)}")
     lead = len(sizes) - x.ndim
     target = tuple(x.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(sizes))
-    try:
+    try:   # (read-only on numpy: elements that share memory cannot be written)
         result = x.device.xp.broadcast_to(x.array, target)
     except ValueError:
         raise RuntimeError(f"{op}: the input of shape {tuple(x.shape)} cannot be expanded to "
                            f"{sizes}: only dimensions of size 1 can grow") from None
+    if math.prod(target) == x.array.size:   # no dim grew: a plain view, writeable as x is
+        result = x.array.reshape(target)
     old_shape = tuple(x.shape)
     def backward(ctx, grad):
         return sum_to_shape(grad, old_shape)
