@@ -320,6 +320,16 @@ def test_a_view_cannot_change_in_place_while_gradients_are_recorded():
     assert view._version == 0
 
 
+@pytest.mark.parametrize("view", [lambda x: x.transpose(0, 1), lambda x: x[:, :, ::2],
+                                  lambda x: x.reshape(1, 0, 2), lambda x: x[0:0]])
+def test_a_view_of_an_empty_tensor_is_a_view_too(view):
+    # (an empty view shares no bytes with its base, but it is one, as in PyTorch)
+    x = tg.zeros(0, 1, 2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="in-place change of a view"):
+        view(x).cos_()
+    assert x[tg.tensor([], dtype=tg.int64)].cos_().shape == (0, 1, 2)   # a gather copies
+
+
 # -- results that are no view in PyTorch may be changed in place --------------------------------
 # (conv1d is conv2d of an unsqueezed input, squeezed back: the squeeze is of a temporary.)
 FRESH_RESULTS = {
