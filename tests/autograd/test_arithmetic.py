@@ -606,3 +606,12 @@ def test_bit_shifts_of_floating_tensors_are_refused_by_name():
     with pytest.raises(TypeError, match="bitwise_left_shift: expects integer tensors"):
         tg.bitwise_left_shift(tg.randn(3), 1)
     assert tg.bitwise_right_shift(tg.tensor([4, 8]), 1).tolist() == [2, 4]
+
+
+def test_nextafter_of_a_tensor_that_requires_grad_requires_grad_and_refuses_backward():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    y = tg.nextafter(x, tg.tensor(3.0))
+    assert y.requires_grad and (y > x).all()
+    with pytest.raises(RuntimeError, match="nextafter: the derivative is not implemented"):
+        y.sum().backward()
+    assert not tg.nextafter(x.detach(), tg.tensor(0.0)).requires_grad

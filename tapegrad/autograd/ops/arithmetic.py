@@ -646,8 +646,16 @@ def _require_integers(op, *operands):
 
 @operation(function=True, method=True, differentiable=False)
 def nextafter(input, other):
-    """The next float after x in the direction of y"""
-    return _compare("nextafter", input.device.xp.nextafter, input, other)
+    """The next float after x in the direction of y. As in PyTorch, the result of inputs
+    that require grad requires grad too, and backward through it is refused: it has no
+    derivative."""
+    x, y = promote("nextafter", input, other)
+    def backward(ctx, grad):
+        raise RuntimeError("nextafter: the derivative is not implemented (as in PyTorch): the "
+                           "result is a neighbouring float of the input, not a smooth function "
+                           "of it; detach() the result, or compute it under tapegrad.no_grad()")
+    return record("nextafter", _broadcast("nextafter", x.device.xp.nextafter, x, y), (x, y),
+                  backward)
 
 
 # numpy's spellings, which PyTorch accepts too
