@@ -508,6 +508,8 @@ MORE_CASES = (
     + [Case("fmod", lambda x: x.fmod(-1.5), [quotient_away_from_integers(
             5, denominator=np.full(5, 1.5))[0]], name="by_number")]
     + two_input_layouts("copysign", tg.copysign, signed, signed)
+    + [Case("nextafter", tg.nextafter, [leaf(3, 4), constant(4, low=8.0, high=12.0)], name="upwards"),
+       Case("nextafter", tg.nextafter, [leaf(3, 1), leaf(1, 4, low=-12.0, high=-8.0)], name="broadcast")]
 )
 CASES = CASES + MORE_CASES
 
@@ -608,10 +610,10 @@ def test_bit_shifts_of_floating_tensors_are_refused_by_name():
     assert tg.bitwise_right_shift(tg.tensor([4, 8]), 1).tolist() == [2, 4]
 
 
-def test_nextafter_of_a_tensor_that_requires_grad_requires_grad_and_refuses_backward():
+def test_nextafter_passes_the_gradient_to_x_and_zero_to_the_direction_as_in_pytorch():
     x = tg.tensor([1.0, 2.0], requires_grad=True)
-    y = tg.nextafter(x, tg.tensor(3.0))
-    assert y.requires_grad and (y > x).all()
-    with pytest.raises(RuntimeError, match="nextafter: the derivative is not implemented"):
-        y.sum().backward()
-    assert not tg.nextafter(x.detach(), tg.tensor(0.0)).requires_grad
+    y = tg.tensor(3.0, requires_grad=True)
+    z = tg.nextafter(x, y)
+    assert z.requires_grad and (z > x).all()
+    z.sum().backward()
+    assert x.grad.tolist() == [1.0, 1.0] and y.grad.item() == 0.0

@@ -644,16 +644,15 @@ def _require_integers(op, *operands):
                             f"{kind if kind is not None else type(value).__name__}")
 
 
-@operation(function=True, method=True, differentiable=False)
+@operation(function=True, method=True)
 def nextafter(input, other):
-    """The next float after x in the direction of y. As in PyTorch, the result of inputs
-    that require grad requires grad too, and backward through it is refused: it has no
-    derivative."""
+    """z = the next float after x towards y;  ∂z/∂x = 1, ∂z/∂y = 0 (as PyTorch defines them:
+    z is x to within one rounding)"""
     x, y = promote("nextafter", input, other)
+    x_shape, y_shape = x.shape, y.shape
     def backward(ctx, grad):
-        raise RuntimeError("nextafter: the derivative is not implemented (as in PyTorch): the "
-                           "result is a neighbouring float of the input, not a smooth function "
-                           "of it; detach() the result, or compute it under tapegrad.no_grad()")
+        return (sum_to_shape(grad, x_shape) if ctx.needs_input_grad[0] else None,
+                sum_to_shape(grad * 0, y_shape) if ctx.needs_input_grad[1] else None)
     return record("nextafter", _broadcast("nextafter", x.device.xp.nextafter, x, y), (x, y),
                   backward)
 
