@@ -366,6 +366,9 @@ def test_einsum_of_one_operand_that_only_rearranges_it_is_a_view_as_in_pytorch()
     with pytest.raises(RuntimeError, match="in-place change of a view"):
         L.einsum("ij->ji", w).mul_(2)   # a view of a leaf that requires grad
     assert not np.shares_memory(L.einsum("ij,jk->ik", a, a).array, a.array)
+    s = tg.tensor(2.0)
+    L.einsum("->", s).mul_(3)   # a 0-d operand: the einsum is the tensor itself, as a view
+    assert s.item() == 6.0
 
 
 # -- errors ------------------------------------------------------------------------------------

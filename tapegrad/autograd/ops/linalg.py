@@ -29,7 +29,7 @@ from functools import lru_cache
 
 from ... import dtypes
 from ..operands import check_same_device, promote, sum_to_shape
-from ..tape import mark_view, record
+from ..tape import is_view_of, mark_view, record
 from .shape import matrix_transpose
 from ..tensor import Tensor, wrap
 from .declare import alias, operation
@@ -459,9 +459,11 @@ def einsum(equation, *operands):
     # One operand only permuted or its diagonal taken ("ij->ji", "ii->i"): a view of it, as
     # in PyTorch (so an in-place change is seen by, and refused like, one of a transpose).
     view_of = operands[0] if len(arrays) == 1 and tensors[0] is operands[0] else None
+    if view_of is not None and z.ndim == 0 == arrays[0].ndim:
+        z = arrays[0][...]   # "->" of a 0-d tensor: itself (numpy gives a copy)
     if any(xp.may_share_memory(z, a) for a in arrays) and view_of is None:
         z = z.copy()
-    elif view_of is not None and not xp.may_share_memory(z, arrays[0]):
+    elif view_of is not None and not is_view_of(xp, z, arrays[0]):
         view_of = None
 
     shapes = [_shape(t) for t in tensors]   # backward keeps the shapes, not the inputs
