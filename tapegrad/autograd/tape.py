@@ -337,6 +337,21 @@ def freed_graph_message(node):
             f"through the graph again.")
 
 
+def is_view_of(xp, result, source):
+    """Whether the array ``result`` looks into ``source``'s memory. An empty view shares no
+    bytes (may_share_memory says no), so it is known by the array it was taken from: it is
+    still a view, as PyTorch's transposes and slices of empty tensors are."""
+    if result.size:
+        return bool(xp.may_share_memory(result, source))
+    return _memory_root(result) is _memory_root(source)
+
+
+def _memory_root(array):
+    while getattr(array, "base", None) is not None:
+        array = array.base
+    return array
+
+
 def mark_view(out, base):
     """``out`` shares ``base``'s memory: it shares its version counter too, so an in-place
     change through either one is seen by everything that saved the other."""

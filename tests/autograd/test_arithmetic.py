@@ -532,6 +532,8 @@ MORE_CASES = (
     + [Case("fmod", lambda x: x.fmod(-1.5), [quotient_away_from_integers(
             5, denominator=np.full(5, 1.5))[0]], name="by_number")]
     + two_input_layouts("copysign", tg.copysign, signed, signed)
+    + [Case("nextafter", tg.nextafter, [leaf(3, 4), constant(4, low=8.0, high=12.0)], name="upwards"),
+       Case("nextafter", tg.nextafter, [leaf(3, 1), leaf(1, 4, low=-12.0, high=-8.0)], name="broadcast")]
 )
 CASES = CASES + MORE_CASES
 
@@ -789,3 +791,12 @@ def test_rsub_and_lerp_of_bools_are_refused_by_name():
     for weight in (b, 0.5):
         with pytest.raises(RuntimeError, match="lerp: interpolating between bools"):
             tg.lerp(b, b, weight)
+
+
+def test_nextafter_passes_the_gradient_to_x_and_zero_to_the_direction_as_in_pytorch():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    y = tg.tensor(3.0, requires_grad=True)
+    z = tg.nextafter(x, y)
+    assert z.requires_grad and (z > x).all()
+    z.sum().backward()
+    assert x.grad.tolist() == [1.0, 1.0] and y.grad.item() == 0.0

@@ -320,6 +320,16 @@ def test_a_view_cannot_change_in_place_while_gradients_are_recorded():
     assert view._version == 0
 
 
+@pytest.mark.parametrize("view", [lambda x: x.transpose(0, 1), lambda x: x[:, :, ::2],
+                                  lambda x: x.reshape(1, 0, 2), lambda x: x[0:0]])
+def test_a_view_of_an_empty_tensor_is_a_view_too(view):
+    # (an empty view shares no bytes with its base, but it is one, as in PyTorch)
+    x = tg.zeros(0, 1, 2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="in-place change of a view"):
+        view(x).cos_()
+    assert x[tg.tensor([], dtype=tg.int64)].cos_().shape == (0, 1, 2)   # a gather copies
+
+
 # -- results that are no view in PyTorch may be changed in place --------------------------------
 # (conv1d is conv2d of an unsqueezed input, squeezed back: the squeeze is of a temporary.)
 FRESH_RESULTS = {
@@ -412,3 +422,38 @@ def test_shape_changes_in_place_match_pytorch():
         x.unsqueeze_(-1)
         shapes.append(tuple(x.squeeze_().t_().shape))
     assert shapes[0] == shapes[1]
+
+
+# -- memory that elements share: an expanded view ------------------------------------------------
+@pytest.mark.parametrize("change", [lambda x: x.zero_(), lambda x: x.exp_(), lambda x: x.add_(1),
+                                    lambda x: x.nan_to_num_(), lambda x: x.tan_(),
+                                    lambda x: F.relu6(x, inplace=True)])
+def test_an_expanded_view_is_not_written_in_place_and_nothing_changes(change):
+    base = tg.tensor([1.0, 2.0])
+    expanded = base.expand(3, 2)   # three rows, one memory row
+    with pytest.raises(RuntimeError, match=r"more than one element of the written-to tensor "
+                                           r"\(shape \(3, 2\).*clone"):
+        change(expanded)
+    assert base.tolist() == [1.0, 2.0] and expanded._version == 0
+
+
+def test_an_expand_that_grows_no_dim_is_an_ordinary_view_written_in_place():
+    base = tg.tensor([[1.0, 2.0]])
+    base.expand(1, 2).mul_(3)
+    base[0].expand(1, 2).add_(1)
+    assert base.tolist() == [[4.0, 7.0]]
+
+
+def test_an_empty_expanded_view_changes_in_place_without_writing():
+    empty = tg.zeros(1, 0).expand(3, 0)
+    assert empty.relu_().shape == (3, 0) and empty.zero_().shape == (3, 0)
+    empty[0] = 1.0
+    assert empty.shape == (3, 0)
+
+
+def test_read_only_memory_is_refused_by_name():
+    array = np.arange(3.0)
+    array.flags.writeable = False
+    shared = tg.from_numpy(array)
+    with pytest.raises(RuntimeError, match=r"add_: the tensor of shape \(3,\) is a read-only"):
+        shared.add_(1)

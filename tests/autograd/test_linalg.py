@@ -356,11 +356,19 @@ def test_einsum_gradient_of_an_index_summed_in_one_operand_is_broadcast_along_it
     np.testing.assert_array_equal(arr(a.grad), [[1.0] * 3, [2.0] * 3])
 
 
-def test_einsum_result_never_shares_memory_with_an_operand():
+def test_einsum_of_one_operand_that_only_rearranges_it_is_a_view_as_in_pytorch():
     a = tg.tensor(np.arange(9.0).reshape(3, 3))
     d = L.einsum("ii->i", a)
-    assert not np.shares_memory(d.array, a.array)
     assert d.tolist() == [0.0, 4.0, 8.0]
+    d.add_(10)   # written through, and seen by a's version counter
+    assert a.tolist()[1] == [3.0, 14.0, 5.0] and a._version == 1
+    w = tg.tensor([[1.0, 2.0]], requires_grad=True)
+    with pytest.raises(RuntimeError, match="in-place change of a view"):
+        L.einsum("ij->ji", w).mul_(2)   # a view of a leaf that requires grad
+    assert not np.shares_memory(L.einsum("ij,jk->ik", a, a).array, a.array)
+    s = tg.tensor(2.0)
+    L.einsum("->", s).mul_(3)   # a 0-d operand: the einsum is the tensor itself, as a view
+    assert s.item() == 6.0
 
 
 # -- errors ------------------------------------------------------------------------------------

@@ -70,6 +70,8 @@ class Library:
         return str(tensor.dtype).split(".")[-1]
 
     def to_numpy(self, tensor):
+        if self.name == "torch":   # force: PyTorch's gradient of sgn is a "ZeroTensor" with no memory
+            return np.asarray(tensor.detach().numpy(force=True))
         return np.asarray(tensor.detach().numpy())
 
     def leaf(self, leaf, float_dtype=None):

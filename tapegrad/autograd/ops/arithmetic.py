@@ -743,10 +743,17 @@ def _require_integers(op, *operands):
                         f"only against an integer, which it is promoted to)")
 
 
-@operation(function=True, method=True, differentiable=False)
+@operation(function=True, method=True)
 def nextafter(input, other):
-    """The next float after x in the direction of y"""
-    return _compare("nextafter", input.device.xp.nextafter, input, other)
+    """z = the next float after x towards y;  ∂z/∂x = 1, ∂z/∂y = 0 (as PyTorch defines them:
+    z is x to within one rounding)"""
+    x, y = promote("nextafter", input, other)
+    x_shape, y_shape = x.shape, y.shape
+    def backward(ctx, grad):
+        return (sum_to_shape(grad, x_shape) if ctx.needs_input_grad[0] else None,
+                sum_to_shape(grad * 0, y_shape) if ctx.needs_input_grad[1] else None)
+    return record("nextafter", _broadcast("nextafter", x.device.xp.nextafter, x, y), (x, y),
+                  backward)
 
 
 # numpy's spellings, which PyTorch accepts too

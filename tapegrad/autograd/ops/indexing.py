@@ -17,7 +17,7 @@ import operator
 
 from ... import backend, dtypes
 from ..operands import check_same_device, sum_to_shape
-from ..tape import mark_view, own_result, record
+from ..tape import is_view_of, mark_view, own_result, record
 from ..tensor import Tensor, wrap
 from .arithmetic import where
 from .inplace import check_inplace_allowed
@@ -227,7 +227,7 @@ def _index(op, x, key, repeats, saved=(), attrs=None):
     """y = x[key];  ∂L/∂x = zeros(x.shape) with ∂L/∂y added in at key"""
     xp = x.device.xp
     result = _read(op, x, key)
-    view = xp.may_share_memory(result, x.array)
+    view = is_view_of(xp, result, x.array)
     if not view:   # a gathered copy is laid out row-major, as PyTorch's (so .view() works)
         result = xp.ascontiguousarray(result)
     shape = tuple(x.shape)
@@ -299,8 +299,9 @@ def setitem(input, index, value):
     check_inplace_allowed(x, "setitem", value)
     selected = tuple(_read("setitem", x, key).shape)
     v = _setitem_value(x, value, selected)
-    target, k = at(x.array, key)
-    target[k] = v.array if isinstance(v, Tensor) else v   # (a number is a 0-d array now)
+    if x.array.size:   # (an empty expanded view is read-only, and nothing to write)
+        target, k = at(x.array, key)
+        target[k] = v.array if isinstance(v, Tensor) else v   # (a number is a 0-d array now)
     x._version_counter.bump("setitem")
     xp = x.device.xp
     shape = tuple(x.shape)

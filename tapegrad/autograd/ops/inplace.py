@@ -12,8 +12,11 @@ from ..tensor import Tensor, wrap
 from .declare import operation
 
 
-def check_inplace_allowed(target, op, *others):
-    """Refuse, before anything changes, an in-place op that would corrupt gradients."""
+def check_inplace_allowed(target, op, *others, writes=True):
+    """Refuse, before anything changes, an in-place op that would corrupt gradients (or,
+    when it ``writes`` into the target's memory, memory it cannot write)."""
+    if writes:
+        check_writable(target, op)
     if not grad_mode._enabled:
         return
     if target.grad_fn is None and target._requires_grad:
@@ -32,6 +35,25 @@ def check_inplace_allowed(target, op, *others):
             f"change a copy: view = view.clone().")
 
 
+def check_writable(target, op):
+    """Refuse by name a write into memory that several elements share (an expanded view,
+    as PyTorch refuses it) or that is read-only (overlapping windows such as unfold's)."""
+    array = target.array
+    if array.size == 0:
+        return   # nothing is written
+    if any(stride == 0 and size > 1 for size, stride in zip(array.shape, array.strides)):
+        raise RuntimeError(
+            f"{op}: unsupported operation: more than one element of the written-to tensor "
+            f"(shape {tuple(target.shape)}, expanded along a dim of stride 0) refers to a "
+            f"single memory location. Please clone() the tensor before performing the "
+            f"operation.")
+    if not getattr(array.flags, "writeable", True):   # (cupy arrays are always writeable)
+        raise RuntimeError(
+            f"{op}: the tensor of shape {tuple(target.shape)} is a read-only view (windows "
+            f"that overlap, as unfold's, or a read-only array given to from_numpy); change "
+            f"a copy instead: x = x.clone()")
+
+
 def write_result(target, result, op):
     """Put ``result`` into ``target``'s memory and move ``target`` onto result's place on the tape."""
     if tuple(result.shape) != tuple(target.shape):
@@ -42,7 +64,8 @@ def write_result(target, result, op):
                            f"place into a tensor of dtype {target.dtype}")
     if result.device != target.device:
         raise RuntimeError(f"{op}: the result is on {result.device}, the tensor on {target.device}")
-    target.array[...] = result.array
+    if target.array.size:   # (an empty expanded view is read-only, and nothing to write)
+        target.array[...] = result.array
     target._version_counter.bump(op)
     if result.grad_fn is not None:
         target.grad_fn = result.grad_fn
@@ -100,7 +123,8 @@ def _ufunc_inplace(target, op, ufunc_name, other):
             for i, size in enumerate(other_shape)):
         return None  # the result would not fit the target's shape
     xp = target.device.xp
-    getattr(xp, ufunc_name)(target.array, other, out=target.array, casting="unsafe")
+    if target.array.size:
+        getattr(xp, ufunc_name)(target.array, other, out=target.array, casting="unsafe")
     target._version_counter.bump(op)
     return target
 
@@ -280,7 +304,7 @@ copysign_ = _in_place_form(A.copysign)
 # -- in-place changes of shape: x.unsqueeze_(0) makes x itself (3,) -> (1, 3) -----------------
 def _reshaped_in_place(target, op, view):
     """``target`` takes the shape (and the place on the tape) of ``view(target)``."""
-    check_inplace_allowed(target, op)
+    check_inplace_allowed(target, op, writes=False)
     result = view(target)
     target.array = result.array
     target._version_counter.bump(op)

@@ -29,7 +29,7 @@ from functools import lru_cache
 
 from ... import dtypes
 from ..operands import check_same_device, promote, sum_to_shape
-from ..tape import record
+from ..tape import is_view_of, mark_view, record
 from .shape import matrix_transpose
 from ..tensor import Tensor, wrap
 from .declare import alias, operation
@@ -456,8 +456,15 @@ def einsum(equation, *operands):
     arrays = [t.array if shape is None else t.array.reshape(shape)
               for t, shape in zip(tensors, spec.squeezed)]
     z = xp.asarray(xp.einsum(spec.equation(), *arrays, optimize=True))
-    if any(xp.may_share_memory(z, a) for a in arrays):   # e.g. "ii->i" returns a view
+    # One operand only permuted or its diagonal taken ("ij->ji", "ii->i"): a view of it, as
+    # in PyTorch (so an in-place change is seen by, and refused like, one of a transpose).
+    view_of = operands[0] if len(arrays) == 1 and tensors[0] is operands[0] else None
+    if view_of is not None and z.ndim == 0 == arrays[0].ndim:
+        z = arrays[0][...]   # "->" of a 0-d tensor: itself (numpy gives a copy)
+    if any(xp.may_share_memory(z, a) for a in arrays) and view_of is None:
         z = z.copy()
+    elif view_of is not None and not is_view_of(xp, z, arrays[0]):
+        view_of = None
 
     shapes = [_shape(t) for t in tensors]   # backward keeps the shapes, not the inputs
     def backward(ctx, grad):
@@ -468,7 +475,8 @@ def einsum(equation, *operands):
     # Operand j is read by the gradients of the others.
     save = tuple(t if any(o.requires_grad for o in tensors[:j] + tensors[j + 1:]) else None
                  for j, t in enumerate(tensors))
-    return record("einsum", z, tuple(tensors), backward, save=save)
+    out = record("einsum", z, tuple(tensors), backward, save=save)
+    return out if view_of is None else mark_view(out, view_of)
 
 
 def _einsum_operand_grad(spec, i, grad, saved, shape):

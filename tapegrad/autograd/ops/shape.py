@@ -9,11 +9,12 @@ then shares the input's version counter too, so an in-place change through eithe
 is seen by every backward that saved the other. ``view`` insists on a view and refuses
 when one is impossible; ``reshape`` copies when it must.
 """
+import math
 import operator
 import warnings
 
 from ..operands import promote, sum_to_shape
-from ..tape import mark_view, record, record_many
+from ..tape import is_view_of, mark_view, record, record_many
 from ..tensor import Tensor, wrap
 from .reduction import normalize_dims
 from .declare import alias, operation
@@ -64,7 +65,7 @@ def _new_dim(x, dim, op):
 
 
 def _as_view_of(out, x):
-    if out.device.xp.may_share_memory(out.array, x.array):
+    if is_view_of(out.device.xp, out.array, x.array):
         mark_view(out, x)
     return out
 
@@ -308,11 +309,13 @@ def _expanded(x, sizes, op):
                            f"input of shape {tuple(x.shape)}")
     lead = len(sizes) - x.ndim
     target = tuple(x.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(sizes))
-    try:
+    try:   # (read-only on numpy: elements that share memory cannot be written)
         result = x.device.xp.broadcast_to(x.array, target)
     except ValueError:
         raise RuntimeError(f"{op}: the input of shape {tuple(x.shape)} cannot be expanded to "
                            f"{sizes}: only dimensions of size 1 can grow") from None
+    if math.prod(target) == x.array.size:   # no dim grew: a plain view, writeable as x is
+        result = x.array.reshape(target)
     old_shape = tuple(x.shape)
     def backward(ctx, grad):
         return sum_to_shape(grad, old_shape)
