@@ -938,3 +938,17 @@ def test_mse_huber_and_smooth_l1_cast_a_bool_target_to_the_input_float_dtype():
     assert F.huber_loss(x, b).item() == 0.8125
     with pytest.raises(RuntimeError, match="with a bool"):   # l1 takes no bool, as in PyTorch
         F.smooth_l1_loss(x, b, beta=0)
+
+
+def test_cross_entropy_with_label_smoothing_and_no_classes_or_no_samples_is_nan():
+    for logits, target in ((tg.zeros(0, 0, 1, 2), tg.zeros(0, 0, 1, 2)),
+                           (tg.zeros(0, 3), tg.zeros(0, dtype=tg.int64)),
+                           (tg.zeros(0, 0), tg.zeros(0, dtype=tg.int64))):
+        assert np.isnan(F.cross_entropy(logits, target, label_smoothing=0.1).item())
+
+
+def test_nll_loss_with_no_classes_and_every_target_ignored():
+    target = tg.zeros(5, dtype=tg.int64)
+    assert F.nll_loss(tg.zeros(5, 0), target, ignore_index=0, reduction="none").tolist() == [0.0] * 5
+    assert np.isnan(F.nll_loss(tg.zeros(5, 0), target, weight=tg.zeros(0), ignore_index=0).item())
+    assert F.nll_loss(tg.zeros(0), tg.tensor(0), ignore_index=0, reduction="sum").item() == 0.0

@@ -328,8 +328,12 @@ def _nll(op, log_probs, target, class_dim, weight, ignore_index, reduction, labe
         ignored = wrap(ignored, device)
     # One gather picks log p of each target class (no one-hot matrix): -ℓᵢ without weights.
     # (gather_along is gather without its checks, which _class_indices has made already.)
-    picked = gather_along("gather", log_probs, class_dim, index)
-    if weight is not None:
+    if n_classes == 0:   # no classes, so every target is ignore_index: each ℓᵢ is 0
+        picked = log_probs.sum(class_dim, keepdim=True)
+        target_weight = None if weight is None else picked.detach()
+    else:
+        picked = gather_along("gather", log_probs, class_dim, index)
+    if weight is not None and n_classes > 0:
         target_weight = weight[wrap(index, device)]   # w_{yᵢ}
         if ignored is not None:
             target_weight = target_weight.masked_fill(ignored, 0)
@@ -340,7 +344,9 @@ def _nll(op, log_probs, target, class_dim, weight, ignore_index, reduction, labe
         else:
             along = (n_classes,) + (1,) * (log_probs.ndim - class_dim - 1)
             all_classes = (log_probs * weight.reshape(along)).sum(class_dim, keepdim=True)
-        picked = picked * (1 - label_smoothing) + all_classes * (label_smoothing / n_classes)
+        # (no classes: the sum over them is empty, and ε/C has nothing to multiply)
+        picked = picked * (1 - label_smoothing) + all_classes * (label_smoothing /
+                                                                  max(n_classes, 1))
     if reduction == "none":
         loss = -picked.squeeze(class_dim)
         return loss if ignored is None else loss.masked_fill(ignored.squeeze(class_dim), 0)
@@ -396,7 +402,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     n_classes = input.shape[class_dim]
     weight = _class_weight(op, weight, input, n_classes)
     if (shape_of(target) != shape_of(input) and input.ndim == 2 and input.dtype.is_floating_point
-            and (weight is None or not weight.requires_grad)):
+            and n_classes > 0 and (weight is None or not weight.requires_grad)):
         # The common case, logits (N, C) and class indices (N,), is one operation.
         index, ignored = _class_indices(op, input, target, class_dim, ignore_index)
         xp = input.device.xp
@@ -417,7 +423,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         raise RuntimeError(f"{op}: ignore_index is not supported for a target of class "
                            f"probabilities (got ignore_index={ignore_index})")
     if label_smoothing > 0:
-        target = target * (1 - label_smoothing) + label_smoothing / n_classes
+        target = target * (1 - label_smoothing) + label_smoothing / max(n_classes, 1)
     weighted = input.log_softmax(class_dim) * target
     if weight is not None:
         weighted = weighted * weight.reshape((n_classes,) + (1,) * (input.ndim - class_dim - 1))
