@@ -476,11 +476,17 @@ def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None, r
     if target.ndim > 1:
         raise RuntimeError(f"{op}: 0-d or 1-d target tensor expected, multi-target not "
                            f"supported (got a target of shape {shape_of(target)})")
-    if input1.ndim != target.ndim + 1 or shape_of(input2) != shape_of(input1):
+    # the inputs broadcast against each other (and the target against their rows), as in
+    # PyTorch; each norm is taken over its own input
+    if input1.ndim != target.ndim + 1 or input2.ndim != input1.ndim:
         raise RuntimeError(f"{op}: a {target.ndim}-d target of shape {shape_of(target)} expects "
-                           f"two {target.ndim + 1}-d inputs of one shape, got input1 of shape "
+                           f"two {target.ndim + 1}-d inputs, got input1 of shape "
                            f"{shape_of(input1)} and input2 of shape {shape_of(input2)}")
-    if target.ndim and target.shape[0] != input1.shape[0]:
+    if any(a != b and 1 not in (a, b) for a, b in zip(input1.shape, input2.shape)):
+        raise RuntimeError(f"{op}: input1 of shape {shape_of(input1)} and input2 of shape "
+                           f"{shape_of(input2)} cannot be broadcast together")
+    rows = input1.shape[0] if input2.shape[0] == 1 else input2.shape[0]
+    if target.ndim and target.shape[0] != rows and 1 not in (target.shape[0], rows):
         raise RuntimeError(f"{op}: the target of shape {shape_of(target)} must hold one value per "
                            f"row of the inputs of shape {shape_of(input1)}")
     dim = input1.ndim - 1
