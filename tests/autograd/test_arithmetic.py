@@ -648,3 +648,11 @@ def test_rsub_and_lerp_of_bools_are_refused_by_name():
     for weight in (b, 0.5):
         with pytest.raises(RuntimeError, match="lerp: interpolating between bools"):
             tg.lerp(b, b, weight)
+
+
+def test_integer_division_of_an_empty_result_meets_no_zero_divisor():
+    assert tg.floor_divide(tg.zeros(0, 4, dtype=tg.int64), 0).shape == (0, 4)
+    divisor = tg.tensor([[[4, 2, 0]]], dtype=tg.uint8)
+    assert tg.fmod(tg.zeros(3, 0, 3, dtype=tg.uint8), divisor).shape == (3, 0, 3)
+    with pytest.raises(RuntimeError, match="integer division by zero"):
+        tg.fmod(tg.ones(1, 1, 3, dtype=tg.uint8), divisor)

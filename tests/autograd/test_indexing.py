@@ -674,3 +674,9 @@ def test_an_empty_index_reads_and_writes_nothing_whatever_its_shape():
 def test_scatter_takes_a_0d_tensor_as_its_value():
     x = tg.tensor([1.0, 2.0, 3.0])
     assert scatter(x, 0, ints([2, 0]), value=tg.tensor(-5.0)).tolist() == [-5.0, 2.0, -5.0]
+
+
+def test_masked_fill_of_a_transposed_tensor_is_row_major_as_in_pytorch():
+    x = tg.arange(9.0).reshape(3, 3).t()
+    y = masked_fill(x, tg.tensor([True, False, False]), -1.0)
+    assert y.view(9).tolist() == [-1.0, 3.0, 6.0, -1.0, 4.0, 7.0, -1.0, 5.0, 8.0]

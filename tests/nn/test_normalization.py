@@ -418,3 +418,13 @@ def test_layer_and_batch_norm_with_eps_0_over_constant_values_give_nan_not_an_er
     assert np.isnan(NF.layer_norm(tg.tensor([-1.3, -1.3]), (2,), eps=0.0).numpy()).all()
     assert NF.layer_norm(tg.tensor([-1.0, 3.0]), (2,), eps=0.0).tolist() == [-1.0, 1.0]
     assert np.isnan(NF.batch_norm(tg.ones(3, 2), tg.zeros(2), tg.zeros(2), eps=0.0).numpy()).all()
+
+
+def test_batch_norm_takes_a_weight_and_bias_of_one_value_per_channel_in_any_shape():
+    from tapegrad.nn import functional as NF
+    x = tg.randn(4, 2, 3)
+    expected = NF.batch_norm(x, tg.zeros(2), tg.ones(2), tg.tensor([2.0, 3.0]), tg.ones(2))
+    shaped = NF.batch_norm(x, tg.zeros(2), tg.ones(2), tg.tensor([[2.0], [3.0]]), tg.ones(1, 2))
+    np.testing.assert_allclose(shaped.numpy(), expected.numpy())
+    with pytest.raises(RuntimeError, match="weight should have shape"):
+        NF.batch_norm(x, tg.zeros(2), tg.ones(2), tg.ones(3, 1))

@@ -35,8 +35,9 @@ def _scaled(op, y, alpha):
 
 
 def _integer_division_by_zero(op, x, y):
-    """Integer division by 0 has no value: PyTorch raises, numpy would quietly give 0."""
-    if not x.dtype.is_floating_point and bool((y.array == 0).any()):
+    """Integer division by 0 has no value: PyTorch raises, numpy would quietly give 0. (An
+    empty result divides nothing: a 0 among the divisors is then no error.)"""
+    if not x.dtype.is_floating_point and x.numel() and bool((y.array == 0).any()):
         raise RuntimeError(f"{op}: integer division by zero (the divisor of dtype "
                            f"{y.dtype.name} holds a 0)")
 
@@ -570,7 +571,7 @@ def xlogy(input, other):
 def fmod(input, other):
     """z = x - y·trunc(x / y) (the sign of x, as C's fmod);  ∂z/∂x = 1,  ∂z/∂y = -trunc(x / y)"""
     x, y = promote("fmod", input, other)
-    if not x.dtype.is_floating_point and bool((y.array == 0).any()):
+    if not x.dtype.is_floating_point and x.numel() and bool((y.array == 0).any()):
         raise RuntimeError("fmod: integer division by zero (ZeroDivisionError)")
     with quiet(x.device.xp):
         z = _broadcast("fmod", x.device.xp.fmod, x, y)

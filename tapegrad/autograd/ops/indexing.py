@@ -602,7 +602,8 @@ def masked_fill(input, mask, value):
         fill, v = value.array, value
     else:
         fill, v = _number_as("masked_fill", value, x), None
-    result = xp.where(mask.array, fill, x.array)
+    # row-major, whatever x's layout, as PyTorch's result (so that .view() works on it)
+    result = xp.ascontiguousarray(xp.where(mask.array, fill, x.array))
     shape = tuple(x.shape)
     def backward(ctx, grad):
         mask, = ctx.saved_tensors
