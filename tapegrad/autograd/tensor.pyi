@@ -120,7 +120,7 @@ class Tensor:
     def broadcast_to(self, shape: Any) -> Any: """y = x broadcast to ``shape`` (a view);  ∂L/∂x = ∂L/∂y summed over the copies"""
     def ceil(self) -> Any: """y = ⌈x⌉;  dy/dx = 0"""
     def ceil_(self, *args: Any, **kwargs: Any) -> Any: """x ← ceil(x, …), in place"""
-    def cholesky(self, *, upper: Any = False) -> Any: """The lower-triangular L with A = L Lᵀ (U = Lᵀ when ``upper``), from A's lower triangle."""
+    def cholesky(self, *, upper: Any = False) -> Any: """The lower-triangular L with A = L Lᵀ, from A's lower triangle (with ``upper``: the"""
     def chunk(self, chunks: Any, dim: Any = 0) -> Any: """x cut along ``dim`` into ``chunks`` pieces of ceil(n/chunks) (the last smaller; fewer"""
     def clamp(self, min: Any = None, max: Any = None) -> Any: """y = min(max(x, lo), hi);  dy/dx = 1 where lo ≤ x ≤ hi, else 0"""
     def clamp_(self, min: Any = None, max: Any = None) -> Any: ...
@@ -215,7 +215,7 @@ class Tensor:
     def isclose(self, other: Any, rtol: Any = 1e-05, atol: Any = 1e-08, equal_nan: Any = False) -> Any: """|x - y| ≤ atol + rtol·|y|, elementwise, as a bool tensor"""
     def item(self) -> Any: """The one value of a one-element tensor, as a Python number."""
     def kthvalue(self, k: Any, dim: Any = -1, keepdim: Any = False) -> Any: """The k-th smallest element along dim (k counts from 1) and its index;"""
-    def ldexp(self, other: Any) -> Any: """z = x·2ʸ"""
+    def ldexp(self, other: Any) -> Any: """z = x·2ʸ (a Python number y is taken as a 0-d tensor: PyTorch wants a tensor)"""
     def le(self, other: Any) -> Any: ...
     def lerp(self, end: Any, weight: Any) -> Any: """z = x + w·(e - x);  ∂z/∂x = 1 - w,  ∂z/∂e = w,  ∂z/∂w = e - x"""
     def lerp_(self, *args: Any, **kwargs: Any) -> Any: """x ← lerp(x, …), in place"""
@@ -259,7 +259,7 @@ class Tensor:
     def multinomial(self, num_samples: Any, replacement: Any = False, *, generator: Any = None) -> Any: """``num_samples`` category indices per row of non-negative weights (int64): with"""
     def multiply(self, other: Any) -> Any: """z = x·y;  ∂z/∂x = y,  ∂z/∂y = x"""
     def mv(self, vec: Any) -> Any: """z = A @ v, zᵢ = Σₖ Aᵢₖ·vₖ;  ∂L/∂A = ∂L/∂z ⊗ v,  ∂L/∂v = Aᵀ @ ∂L/∂z"""
-    def mvlgamma(self, p: Any) -> Any: """y = ln Γ_p(x) = p(p-1)/4·ln π + Σⱼ₌₀^{p-1} ln Γ(x - j/2), for every x > (p - 1)/2"""
+    def mvlgamma(self, p: Any) -> Any: """y = ln Γ_p(x) = p(p-1)/4·ln π + Σⱼ₌₀^{p-1} ln Γ(x - j/2);  dy/dx = Σⱼ ψ(x - j/2)"""
     def nan_to_num(self, nan: Any = 0.0, posinf: Any = None, neginf: Any = None) -> Any: """y = x, with nan, +∞ and -∞ replaced (by default with 0 and the largest and smallest"""
     def nan_to_num_(self, *args: Any, **kwargs: Any) -> Any: """x ← nan_to_num(x, …), in place"""
     def narrow(self, dim: Any, start: Any, length: Any) -> Any: """y = x[start : start+length] along ``dim`` (a view);  the gradient is zero-padded back"""

@@ -26,11 +26,19 @@ def _broadcast(op, function, x, y):
         raise
 
 
-def _scaled(op, y, alpha):
-    """α·y in y's dtype; as in PyTorch an integer or bool y takes no float α (bool·2 is True)."""
+def _check_alpha(op, y, alpha):
+    """As in PyTorch, an integer or bool y takes no float α."""
     if not y.dtype.is_floating_point and isinstance(alpha, float):
         raise RuntimeError(f"{op}: for integral input tensors (here {y.dtype.name}), alpha must "
                            f"not be a floating point number, got alpha={alpha}")
+
+
+def _scaled(op, y, alpha):
+    """α·y in y's dtype (bool·2 is True)."""
+    _check_alpha(op, y, alpha)
+    if type(alpha) is int:   # -1 for uint8 is 255, as PyTorch converts it
+        from ...dtypes import wrap_integer
+        alpha = wrap_integer(alpha, y.array.dtype)
     return wrap((y.array * alpha).astype(y.array.dtype, copy=False), y.device)
 
 
@@ -460,6 +468,8 @@ def _float_operands(op, input, other):
 def rsub(input, other, alpha=1):
     """z = y - α·x (sub with its operands swapped: ``2 - x``);  ∂z/∂x = -α,  ∂z/∂y = 1"""
     _no_bool_subtraction("rsub", input, other)
+    if alpha != 1 and isinstance(input, Tensor):
+        _check_alpha("rsub", input, alpha)
     if not hasattr(other, "shape"):   # a number: x is the only input with a gradient
         x, y = promote("rsub", input, other)
         def backward_from_number(ctx, grad):
