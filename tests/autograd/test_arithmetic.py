@@ -800,3 +800,24 @@ def test_nextafter_passes_the_gradient_to_x_and_zero_to_the_direction_as_in_pyto
     assert z.requires_grad and (z > x).all()
     z.sum().backward()
     assert x.grad.tolist() == [1.0, 1.0] and y.grad.item() == 0.0
+
+
+def test_integer_division_of_an_empty_result_meets_no_zero_divisor():
+    assert tg.floor_divide(tg.zeros(0, 4, dtype=tg.int64), 0).shape == (0, 4)
+    divisor = tg.tensor([[[4, 2, 0]]], dtype=tg.uint8)
+    assert tg.fmod(tg.zeros(3, 0, 3, dtype=tg.uint8), divisor).shape == (3, 0, 3)
+    with pytest.raises(RuntimeError, match="integer division by zero"):
+        tg.fmod(tg.ones(1, 1, 3, dtype=tg.uint8), divisor)
+
+
+def test_alpha_wraps_into_an_integer_dtype_and_a_float_alpha_is_refused_for_one():
+    a, b = tg.tensor([2, 4], dtype=tg.uint8), tg.tensor([5, 5], dtype=tg.uint8)
+    assert tg.sub(a, b, alpha=-1).tolist() == [7, 9]        # α = -1 is 255: a + b mod 256
+    assert tg.add(a, b, alpha=-1).tolist() == [253, 255]
+    with pytest.raises(RuntimeError, match="rsub: for integral input tensors"):
+        tg.rsub(a, b, alpha=0.5)
+
+
+def test_mvlgamma_of_a_bool_tensor_is_refused_by_name():
+    with pytest.raises(RuntimeError, match="mvlgamma: the input may not be a bool tensor"):
+        tg.mvlgamma(tg.tensor([True]), 1)

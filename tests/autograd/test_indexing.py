@@ -655,3 +655,28 @@ def test_a_range_indexes_as_the_list_of_its_integers():
     w = tg.arange(4.0, requires_grad=True)
     w[range(0, 4, 2)].sum().backward()
     assert w.grad.tolist() == [1.0, 0.0, 1.0, 0.0]
+
+
+def test_an_empty_index_reads_and_writes_nothing_whatever_its_shape():
+    # PyTorch checks no shapes for an empty index: gather gives an empty result, scatter x
+    x = tg.ones(2, 3, requires_grad=True)
+    y = gather(x, 1, ints([]).reshape(0))
+    assert y.shape == (0,)
+    y.sum().backward()
+    assert x.grad.tolist() == [[0.0] * 3] * 2
+    assert scatter_add(tg.zeros(2, 2, 1), -1, ints([]), tg.ones(2, 2, 1)).tolist() == \
+        [[[0.0], [0.0]]] * 2
+    assert scatter(tg.zeros(2), 0, ints([]), 5.0).tolist() == [0.0, 0.0]
+    with pytest.raises(RuntimeError, match="must have as many dimensions"):
+        gather(x, 1, ints([0]))
+
+
+def test_scatter_takes_a_0d_tensor_as_its_value():
+    x = tg.tensor([1.0, 2.0, 3.0])
+    assert scatter(x, 0, ints([2, 0]), value=tg.tensor(-5.0)).tolist() == [-5.0, 2.0, -5.0]
+
+
+def test_masked_fill_of_a_transposed_tensor_is_row_major_as_in_pytorch():
+    x = tg.arange(9.0).reshape(3, 3).t()
+    y = masked_fill(x, tg.tensor([True, False, False]), -1.0)
+    assert y.view(9).tolist() == [-1.0, 3.0, 6.0, -1.0, 4.0, 7.0, -1.0, 5.0, 8.0]

@@ -496,3 +496,10 @@ def test_a_batched_product_differentiates_one_operand_alone(x_shape, y_shape):
     assert gradcheck(lambda x: x @ y, (x,))
     y.requires_grad_()
     assert gradcheck(lambda y: x.detach() @ y, (y,))
+
+
+def test_addmm_of_bools_scales_logically_any_nonzero_factor_is_true():
+    b = tg.tensor([[True, False], [False, False]])
+    e = tg.eye(2, dtype=tg.bool)
+    assert tg.addmm(b, e, e, beta=2).tolist() == [[True, False], [False, True]]
+    assert tg.addmm(b, b, e, beta=3, alpha=2).tolist() == [[True, False], [False, False]]

@@ -130,3 +130,13 @@ def test_errors_name_the_problem():
         solve_triangular(tg.eye(2), tg.ones(2, 1, dtype=tg.float64), upper=True)
     with pytest.raises(RuntimeError, match=r"batch dimensions of A \(2, 3, 3\) and B \(4, 3, 1\)"):
         solve_triangular(tg.eye(3).expand(2, 3, 3), tg.ones(4, 3, 1), upper=True)
+
+
+def test_cholesky_with_upper_reads_the_upper_triangle_as_lapack_does():
+    a = tg.tensor([[4.0, 1.0], [100.0, 5.0]], dtype=tg.float64)   # its upper triangle is PD
+    np.testing.assert_allclose(tg.cholesky(a, upper=True).numpy(),
+                               [[2.0, 0.5], [0.0, np.sqrt(5 - 0.25)]])
+    with pytest.raises(RuntimeError, match="not positive-definite"):
+        tg.cholesky(a)                                              # its lower one is not
+    x = tg.tensor([[4.0, 1.0], [1.0, 3.0]], dtype=tg.float64, requires_grad=True)
+    assert tg.autograd.gradcheck(lambda t: tg.cholesky(t + t.mT, upper=True), (x,))

@@ -197,3 +197,11 @@ def test_linear_refuses_a_bias_of_another_dtype_for_every_input_shape(input_shap
     with pytest.raises(RuntimeError, match=r"linear: the bias is tapegrad.float64 but the weight "
                                            r"is tapegrad.float32"):
         F.linear(tg.ones(*input_shape), tg.ones(5, 3), tg.ones(5, dtype=tg.float64))
+
+
+def test_a_1d_weight_gives_a_dot_product_to_which_the_bias_is_broadcast():
+    x = tg.randn(2, 5, 4, 5, dtype=tg.float64)
+    w, b = tg.randn(5, dtype=tg.float64), tg.arange(4.0, dtype=tg.float64)
+    np.testing.assert_allclose(F.linear(x, w, b).numpy(), x.numpy() @ w.numpy() + b.numpy())
+    with pytest.raises(RuntimeError, match=r"must broadcast against the output's shape \(3,\)"):
+        F.linear(tg.randn(3, 5), tg.randn(5), tg.zeros(4))

@@ -732,8 +732,8 @@ def test_other_argument_errors():
 
 
 def test_cosine_and_margin_ranking_shape_errors():
-    with pytest.raises(RuntimeError, match=r"a 0-d target of shape \(\) expects two 1-d inputs of "
-                                           r"one shape, got input1 of shape \(2, 3\)"):
+    with pytest.raises(RuntimeError, match=r"a 0-d target of shape \(\) expects two 1-d inputs, "
+                                           r"got input1 of shape \(2, 3\)"):
         F.cosine_embedding_loss(tg.ones(2, 3), tg.ones(2, 3), tg.tensor(1.0))
     with pytest.raises(RuntimeError, match=r"a 1-d target of shape \(3,\) expects two 2-d inputs"):
         F.cosine_embedding_loss(tg.ones(3), tg.ones(3), tg.ones(3))
@@ -971,3 +971,28 @@ def test_smooth_l1_loss_passes_an_infinite_gradient_on_inside_and_outside_beta()
     loss = F.smooth_l1_loss(x, tg.ones(2), reduction="none")
     loss.backward(tg.tensor([inf, inf]))   # d/β·∞ and 1·∞, not ∞ - ∞
     assert x.grad.tolist() == [-inf, inf]
+
+
+def test_cross_entropy_with_label_smoothing_and_no_classes_or_no_samples_is_nan():
+    for logits, target in ((tg.zeros(0, 0, 1, 2), tg.zeros(0, 0, 1, 2)),
+                           (tg.zeros(0, 3), tg.zeros(0, dtype=tg.int64)),
+                           (tg.zeros(0, 0), tg.zeros(0, dtype=tg.int64))):
+        assert np.isnan(F.cross_entropy(logits, target, label_smoothing=0.1).item())
+
+
+def test_nll_loss_with_no_classes_and_every_target_ignored():
+    target = tg.zeros(5, dtype=tg.int64)
+    assert F.nll_loss(tg.zeros(5, 0), target, ignore_index=0, reduction="none").tolist() == [0.0] * 5
+    assert np.isnan(F.nll_loss(tg.zeros(5, 0), target, weight=tg.zeros(0), ignore_index=0).item())
+    assert F.nll_loss(tg.zeros(0), tg.tensor(0), ignore_index=0, reduction="sum").item() == 0.0
+
+
+def test_cosine_embedding_loss_broadcasts_its_inputs_each_normed_over_itself():
+    a = tg.tensor([[1.0, 2, 3, 4], [0, 1, 0, 1]])
+    loss = F.cosine_embedding_loss(a, tg.ones(1, 4), tg.tensor([1, -1]), reduction="none")
+    np.testing.assert_allclose(loss.numpy(), [1 - 10 / np.sqrt(120), 2 / np.sqrt(8)], rtol=1e-6)
+    # a target of one value broadcasts over the rows
+    assert F.cosine_embedding_loss(a, a, tg.tensor([1]), reduction="none").tolist() == [0.0, 0.0]
+    with pytest.raises(RuntimeError, match=r"input1 of shape \(2, 4\) and input2 of shape "
+                                           r"\(3, 4\) cannot be broadcast together"):
+        F.cosine_embedding_loss(a, tg.ones(3, 4), tg.tensor([1, -1]))

@@ -433,3 +433,13 @@ def test_float16_group_norm_is_computed_in_float32_and_rounded_once():
     assert y16.dtype is tg.float16 and x16.grad.dtype is tg.float16
     np.testing.assert_array_equal(y16.detach().numpy(), y64.detach().numpy().astype(np.float16))
     np.testing.assert_allclose(x16.grad.numpy(), x64.grad.numpy(), rtol=2e-3, atol=2e-3)
+
+
+def test_batch_norm_takes_a_weight_and_bias_of_one_value_per_channel_in_any_shape():
+    from tapegrad.nn import functional as NF
+    x = tg.randn(4, 2, 3)
+    expected = NF.batch_norm(x, tg.zeros(2), tg.ones(2), tg.tensor([2.0, 3.0]), tg.ones(2))
+    shaped = NF.batch_norm(x, tg.zeros(2), tg.ones(2), tg.tensor([[2.0], [3.0]]), tg.ones(1, 2))
+    np.testing.assert_allclose(shaped.numpy(), expected.numpy())
+    with pytest.raises(RuntimeError, match="weight should have shape"):
+        NF.batch_norm(x, tg.zeros(2), tg.ones(2), tg.ones(3, 1))

@@ -26,17 +26,26 @@ def _broadcast(op, function, x, y):
         raise
 
 
-def _scaled(op, y, alpha):
-    """α·y in y's dtype; as in PyTorch an integer or bool y takes no float α (bool·2 is True)."""
+def _check_alpha(op, y, alpha):
+    """As in PyTorch, an integer or bool y takes no float α."""
     if not y.dtype.is_floating_point and isinstance(alpha, float):
         raise RuntimeError(f"{op}: for integral input tensors (here {y.dtype.name}), alpha must "
                            f"not be a floating point number, got alpha={alpha}")
+
+
+def _scaled(op, y, alpha):
+    """α·y in y's dtype (bool·2 is True)."""
+    _check_alpha(op, y, alpha)
+    if type(alpha) is int:   # -1 for uint8 is 255, as PyTorch converts it
+        from ...dtypes import wrap_integer
+        alpha = wrap_integer(alpha, y.array.dtype)
     return wrap((y.array * alpha).astype(y.array.dtype, copy=False), y.device)
 
 
 def _integer_division_by_zero(op, x, y):
-    """Integer division by 0 has no value: PyTorch raises, numpy would quietly give 0."""
-    if not x.dtype.is_floating_point and bool((y.array == 0).any()):
+    """Integer division by 0 has no value: PyTorch raises, numpy would quietly give 0. (An
+    empty result divides nothing: a 0 among the divisors is then no error.)"""
+    if not x.dtype.is_floating_point and x.numel() and bool((y.array == 0).any()):
         raise RuntimeError(f"{op}: integer division by zero (the divisor of dtype "
                            f"{y.dtype.name} holds a 0)")
 
@@ -489,6 +498,8 @@ def _float_operands(op, input, other):
 def rsub(input, other, alpha=1):
     """z = y - α·x (sub with its operands swapped: ``2 - x``);  ∂z/∂x = -α,  ∂z/∂y = 1"""
     _no_bool_subtraction("rsub", input, other)
+    if alpha != 1 and isinstance(input, Tensor):
+        _check_alpha("rsub", input, alpha)
     if not hasattr(other, "shape"):   # a number: x is the only input with a gradient
         x, y = promote("rsub", input, other)
         def backward_from_number(ctx, grad):
@@ -611,7 +622,7 @@ def xlogy(input, other):
 def fmod(input, other):
     """z = x - y·trunc(x / y) (the sign of x, as C's fmod);  ∂z/∂x = 1,  ∂z/∂y = -trunc(x / y)"""
     x, y = promote("fmod", input, other)
-    if not x.dtype.is_floating_point and bool((y.array == 0).any()):
+    if not x.dtype.is_floating_point and x.numel() and bool((y.array == 0).any()):
         raise RuntimeError("fmod: integer division by zero (ZeroDivisionError)")
     with quiet(x.device.xp):
         z = _broadcast("fmod", x.device.xp.fmod, x, y)

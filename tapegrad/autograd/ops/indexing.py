@@ -207,6 +207,8 @@ def _read(op, x, key):
 def _number_as(op, value, x):
     """A Python number as a 0-d array of x's dtype (a float written into ints truncates, as
     in PyTorch); an error naming both when it does not fit (300 into uint8)."""
+    if isinstance(value, Tensor) and value.ndim == 0:   # a 0-d tensor is a number, as in PyTorch
+        return value.array.astype(x.array.dtype)
     try:
         dtypes.scalar_category(value)
         value = dtypes.wrap_integer(value, x.array.dtype, store=op)   # -1 into uint8: 255
@@ -397,6 +399,8 @@ def _check_index(op, x, dim, index, src=None):
         raise RuntimeError(f"{op}: expected src to have the input's dtype {x.dtype}, got "
                            f"{src.dtype}")
     axis = x._axis(dim, op)
+    if index.numel() == 0:   # nothing is read or written: PyTorch checks no shapes then
+        return axis
     for name, t in (("index", index), ("src", src)):
         if t is not None and max(t.ndim, 1) != max(x.ndim, 1):
             raise RuntimeError(f"{op}: {name} of shape {tuple(t.shape)} must have as many "
@@ -420,6 +424,8 @@ def _check_index(op, x, dim, index, src=None):
 def _gather(op, input, dim, index):
     x = input
     axis = _check_index(op, x, dim, index)
+    if index.numel() == 0:   # an empty result of the index's shape
+        return own_result(x.reshape(-1)[:0].reshape(tuple(index.shape)))
     if x.ndim == 0 or index.ndim == 0:  # PyTorch takes 0-d tensors here as 1-d of one element
         flat = index.reshape(-1)
         return own_result(_gather(op, x.reshape(-1), 0, flat).reshape(tuple(index.shape)))
@@ -485,6 +491,8 @@ def scatter_add(input, dim, index, src):
     if not isinstance(src, Tensor):
         raise TypeError(f"scatter_add: src must be a tensor, got {type(src).__name__}")
     axis = _check_index("scatter_add", x, dim, index, src)
+    if index.numel() == 0:   # nothing is added
+        return x.clone()
     if 0 in (x.ndim, index.ndim, src.ndim):
         return _zero_dim_as_vectors(scatter_add, x, 0, index, src)
     xp = x.device.xp
@@ -511,6 +519,8 @@ def scatter(input, dim, index, src=None, value=None):
         raise TypeError("scatter: give exactly one of src (a tensor) and value (a number)")
     fill = None if value is None else _number_as("scatter", value, x)
     axis = _check_index("scatter", x, dim, index, src)
+    if index.numel() == 0:   # nothing is written
+        return x.clone()
     if 0 in (x.ndim, index.ndim, 1 if src is None else src.ndim):
         return _zero_dim_as_vectors(scatter, x, 0, index, value if src is None else src)
     xp = x.device.xp
@@ -593,7 +603,8 @@ def masked_fill(input, mask, value):
         fill, v = value.array, value
     else:
         fill, v = _number_as("masked_fill", value, x), None
-    result = xp.where(mask.array, fill, x.array)
+    # row-major, whatever x's layout, as PyTorch's result (so that .view() works on it)
+    result = xp.ascontiguousarray(xp.where(mask.array, fill, x.array))
     shape = tuple(x.shape)
     def backward(ctx, grad):
         mask, = ctx.saved_tensors

@@ -303,10 +303,11 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
         y = xp.zeros((x.shape[0], w.shape[1]), dtype=x.array.dtype)
     else:
         y = xp.matmul(x.array, w.array)   # a fresh array: scale and add in place
-    if alpha not in (0, 1):
+    logical = y.dtype.kind == "b"   # bools: any nonzero scale is True, and + is or
+    if alpha not in (0, 1) and not logical:
         y *= alpha
     if beta != 0:
-        y += b.array if beta == 1 else beta * b.array
+        y += b.array if beta == 1 or logical else beta * b.array
 
     def backward(ctx, grad):
         x, w = ctx.saved_tensors

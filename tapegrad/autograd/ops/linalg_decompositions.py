@@ -56,7 +56,8 @@ def _halve_diagonal_and_keep_lower(x):
 
 @operation(function=True, method=True)
 def cholesky(input, *, upper=False):
-    """The lower-triangular L with A = L Lᵀ (U = Lᵀ when ``upper``), from A's lower triangle.
+    """The lower-triangular L with A = L Lᵀ, from A's lower triangle (with ``upper``: the
+    upper-triangular U = Lᵀ, from A's upper triangle, as LAPACK and PyTorch read it).
 
     ∂L/∂A = ½(S + Sᵀ) with S = L⁻ᵀ Φ(Lᵀ ∂L/∂L̄) L⁻¹ (see the module docstring)."""
     _check_square("cholesky", "input", input)
@@ -64,7 +65,7 @@ def cholesky(input, *, upper=False):
         raise TypeError(f"cholesky: expected a float32 or float64 input, got {input.dtype.name}")
     xp = input.device.xp
     try:
-        lower = xp.linalg.cholesky(input.array)
+        lower = xp.linalg.cholesky(xp.swapaxes(input.array, -1, -2) if upper else input.array)
     except Exception as error:
         if not _is_linalg_error(error):
             raise

@@ -67,6 +67,8 @@ def mvlgamma(input, p):
     Defined for x > (p - 1)/2; below that, as in PyTorch, the same sum is computed (an
     lgamma at a pole gives inf) rather than checked element by element."""
     from .gamma_functions import lgamma
+    if getattr(input, "dtype", None) is not None and input.dtype.name == "bool":
+        raise RuntimeError("mvlgamma: the input may not be a bool tensor (as in PyTorch)")
     x = _float_input("mvlgamma", input)
     if isinstance(p, bool) or not isinstance(p, int) or p < 1:
         raise RuntimeError(f"mvlgamma: p must be an integer of at least 1, got {p!r}")

@@ -27,10 +27,14 @@ def linear(input, weight, bias=None):
                            f"{weight.shape[-1]} (in_features)")
     if bias is not None:
         require_tensor("linear", "bias", bias)
+        # (a 1-d weight gives x·w of shape x.shape[:-1], to which the bias is broadcast)
         expected = weight.shape[:1] if weight.ndim == 2 else ()
-        if shape_of(bias) not in (tuple(expected), (1,), ()):
+        if weight.ndim == 2 and shape_of(bias) not in (tuple(expected), (1,), ()) or \
+                weight.ndim == 1 and not _broadcasts(shape_of(bias), shape_of(input)[:-1]):
+            needed = (f"expected shape {tuple(expected)}" if weight.ndim == 2 else
+                      f"it must broadcast against the output's shape {shape_of(input)[:-1]}")
             raise RuntimeError(f"linear: bias of shape {shape_of(bias)} does not fit a weight of "
-                               f"shape {shape_of(weight)} (expected shape {tuple(expected)})")
+                               f"shape {shape_of(weight)} ({needed})")
         if bias.dtype is not weight.dtype:   # as PyTorch, whatever the input's shape
             raise RuntimeError(f"linear: the bias is {bias.dtype} but the weight is "
                                f"{weight.dtype}; give them one dtype (e.g. layer.float())")
@@ -40,6 +44,11 @@ def linear(input, weight, bias=None):
             return addmm(bias, input, _transposed(weight))
     output = input @ (_transposed(weight) if weight.ndim == 2 else weight)
     return output if bias is None else output + bias
+
+
+def _broadcasts(shape, into):
+    """True when an array of ``shape`` broadcasts against ``into``."""
+    return all(a == b or 1 in (a, b) for a, b in zip(shape[::-1], into[::-1]))
 
 
 def _transposed(weight):

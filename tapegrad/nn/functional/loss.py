@@ -333,8 +333,12 @@ def _nll(op, log_probs, target, class_dim, weight, ignore_index, reduction, labe
         ignored = wrap(ignored, device)
     # One gather picks log p of each target class (no one-hot matrix): -ℓᵢ without weights.
     # (gather_along is gather without its checks, which _class_indices has made already.)
-    picked = gather_along("gather", log_probs, class_dim, index)
-    if weight is not None:
+    if n_classes == 0:   # no classes, so every target is ignore_index: each ℓᵢ is 0
+        picked = log_probs.sum(class_dim, keepdim=True)
+        target_weight = None if weight is None else picked.detach()
+    else:
+        picked = gather_along("gather", log_probs, class_dim, index)
+    if weight is not None and n_classes > 0:
         target_weight = weight[wrap(index, device)]   # w_{yᵢ}
         if ignored is not None:
             target_weight = target_weight.masked_fill(ignored, 0)
@@ -345,7 +349,9 @@ def _nll(op, log_probs, target, class_dim, weight, ignore_index, reduction, labe
         else:
             along = (n_classes,) + (1,) * (log_probs.ndim - class_dim - 1)
             all_classes = (log_probs * weight.reshape(along)).sum(class_dim, keepdim=True)
-        picked = picked * (1 - label_smoothing) + all_classes * (label_smoothing / n_classes)
+        # (no classes: the sum over them is empty, and ε/C has nothing to multiply)
+        picked = picked * (1 - label_smoothing) + all_classes * (label_smoothing /
+                                                                  max(n_classes, 1))
     if reduction == "none":
         loss = -picked.squeeze(class_dim)
         return loss if ignored is None else loss.masked_fill(ignored.squeeze(class_dim), 0)
@@ -401,7 +407,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     n_classes = input.shape[class_dim]
     weight = _class_weight(op, weight, input, n_classes)
     if (shape_of(target) != shape_of(input) and input.ndim == 2 and input.dtype.is_floating_point
-            and (weight is None or not weight.requires_grad)):
+            and n_classes > 0 and (weight is None or not weight.requires_grad)):
         # The common case, logits (N, C) and class indices (N,), is one operation.
         index, ignored = _class_indices(op, input, target, class_dim, ignore_index)
         xp = input.device.xp
@@ -422,7 +428,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         raise RuntimeError(f"{op}: ignore_index is not supported for a target of class "
                            f"probabilities (got ignore_index={ignore_index})")
     if label_smoothing > 0:
-        target = target * (1 - label_smoothing) + label_smoothing / n_classes
+        target = target * (1 - label_smoothing) + label_smoothing / max(n_classes, 1)
     weighted = input.log_softmax(class_dim) * target
     if weight is not None:
         weighted = weighted * weight.reshape((n_classes,) + (1,) * (input.ndim - class_dim - 1))
@@ -474,11 +480,17 @@ def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None, r
     if target.ndim > 1:
         raise RuntimeError(f"{op}: 0-d or 1-d target tensor expected, multi-target not "
                            f"supported (got a target of shape {shape_of(target)})")
-    if input1.ndim != target.ndim + 1 or shape_of(input2) != shape_of(input1):
+    # the inputs broadcast against each other (and the target against their rows), as in
+    # PyTorch; each norm is taken over its own input
+    if input1.ndim != target.ndim + 1 or input2.ndim != input1.ndim:
         raise RuntimeError(f"{op}: a {target.ndim}-d target of shape {shape_of(target)} expects "
-                           f"two {target.ndim + 1}-d inputs of one shape, got input1 of shape "
+                           f"two {target.ndim + 1}-d inputs, got input1 of shape "
                            f"{shape_of(input1)} and input2 of shape {shape_of(input2)}")
-    if target.ndim and target.shape[0] != input1.shape[0]:
+    if any(a != b and 1 not in (a, b) for a, b in zip(input1.shape, input2.shape)):
+        raise RuntimeError(f"{op}: input1 of shape {shape_of(input1)} and input2 of shape "
+                           f"{shape_of(input2)} cannot be broadcast together")
+    rows = input1.shape[0] if input2.shape[0] == 1 else input2.shape[0]
+    if target.ndim and target.shape[0] != rows and 1 not in (target.shape[0], rows):
         raise RuntimeError(f"{op}: the target of shape {shape_of(target)} must hold one value per "
                            f"row of the inputs of shape {shape_of(input1)}")
     dim = input1.ndim - 1

@@ -81,6 +81,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                            f"got shape {shape_of(input)}")
     shape = shape_of(input)
     channels = shape[1]
+    # a weight or bias of C elements in another shape ((C, 1), (1, C)) is taken, as in PyTorch
+    weight, bias = (t.reshape(channels) if t is not None and hasattr(t, "shape") and t.ndim != 1
+                    and t.numel() == channels else t for t in (weight, bias))
     for name, value in (("running_mean", running_mean), ("running_var", running_var),
                         ("weight", weight), ("bias", bias)):
         _check_vector("batch_norm", name, value, channels, "channel (dimension 1 of the input)")
