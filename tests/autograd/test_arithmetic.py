@@ -4,6 +4,8 @@ Operands broadcast as in numpy, and the gradient of a broadcast operand is summe
 to its own shape. Python numbers and numpy arrays may stand on either side of an
 operator. Comparisons give bool tensors that carry no gradient.
 """
+import math
+
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings, strategies as st
@@ -557,6 +559,14 @@ def test_lerp_float_power_addcmul_addcdiv_ldexp_and_numpy_names():
     assert tg.logical_xor(tg.tensor([True, False]), tg.tensor([True, True])).tolist() == [
         False, True]
     assert tg.bitwise_left_shift(tg.tensor([1, 3]), 2).tolist() == [4, 12]
+
+
+def test_true_division_of_integers_converts_each_operand_to_float_from_its_own_dtype():
+    # not first to the integers' common dtype: -4 made uint8 would be 252
+    four = tg.tensor([4], dtype=tg.uint8)
+    assert tg.div(four, tg.tensor(-4)).tolist() == [-1.0]
+    assert tg.true_divide(four, -4).tolist() == [-1.0]
+    assert tg.atan2(four, tg.tensor(-4)).tolist() == [pytest.approx(3 * math.pi / 4)]
 
 
 def test_lerp_starts_from_the_nearer_end_as_pytorch():

@@ -27,7 +27,7 @@ import operator
 from ... import kernels
 from ..operands import check_same_device
 from ..tape import own_result, record
-from ..tensor import Tensor
+from ..tensor import Tensor, wrap
 from .arguments import as_batch, n_ints
 from .pooling import resample
 from .declare import operation
@@ -398,6 +398,12 @@ def pad(input, pad, mode="constant", value=None):
                          f"{2 * input.ndim} for an input of shape {tuple(input.shape)}, got "
                          f"{pad!r}")
     if mode == "constant":
+        if isinstance(value, Tensor) and value.requires_grad:
+            # a value that requires grad: y = pad(x, 0) + value·(1 where y is padding)
+            xp = input.device.xp
+            padding = 1 - _pad_constant(wrap(xp.ones(tuple(input.shape), input.array.dtype),
+                                             input.device), widths, 0)
+            return _pad_constant(input, widths, 0) + value.reshape(()) * padding
         return _pad_constant(input, widths, 0 if value is None else value)
     if mode not in ("reflect", "replicate", "circular"):
         raise NotImplementedError(f"pad: unknown padding mode {mode!r} (constant, reflect, "
