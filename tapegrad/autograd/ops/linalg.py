@@ -455,9 +455,15 @@ def einsum(equation, *operands):
     xp = tensors[0].device.xp
     arrays = [t.array if shape is None else t.array.reshape(shape)
               for t, shape in zip(tensors, spec.squeezed)]
-    z = xp.asarray(xp.einsum(spec.equation(), *arrays, optimize=True))
-    if any(xp.may_share_memory(z, a) for a in arrays):   # e.g. "ii->i" returns a view
-        z = z.copy()
+    if arrays[0].dtype.kind == "f" and arrays[0].dtype.itemsize == 2:
+        # float16 sums are accumulated in float32 (as PyTorch's): partial sums of float16
+        # overflow long before the result does
+        z = xp.einsum(spec.equation(), *[a.astype("float32") for a in arrays], optimize=True)
+        z = xp.asarray(z).astype(arrays[0].dtype)
+    else:
+        z = xp.asarray(xp.einsum(spec.equation(), *arrays, optimize=True))
+        if any(xp.may_share_memory(z, a) for a in arrays):   # e.g. "ii->i" returns a view
+            z = z.copy()
 
     shapes = [_shape(t) for t in tensors]   # backward keeps the shapes, not the inputs
     def backward(ctx, grad):
