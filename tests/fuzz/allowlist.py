@@ -59,8 +59,10 @@ ALLOWED = [
     Allowed("value", "median", r"layouts: .*expand", "pytorch bug",
             "torch.median(x, dim) of an expanded (stride-0) tensor returns uninitialised memory"),
 ] + [
-    Allowed("value", op, r"^\[[-\d\s]+\] vs torch \[[-\d\s]+\]( \[layouts: [^]]*\])?$", "difference",
-            "which of several equal elements' index is returned: PyTorch documents no rule")
+    Allowed("value", op, r"^\[[-\d\s]+\] vs torch \[[-\d\s]+\]( \[layouts: [^]]*\])?"
+            r"( \[NaN inputs\])?$", "difference",
+            "which of several equal elements' index is returned (NaNs count as equal): "
+            "PyTorch documents no rule")
     for op in ("median", "topk", "kthvalue", "sort", "argsort", "max", "min")
 ] + [
     Allowed("float-dtypes", "*", "a leaf tensor that requires grad", "difference",
@@ -121,22 +123,26 @@ ALLOWED = [
             "number beyond 2⁵³, where every float is an integer)")
     for op in ("polygamma", "polygamma_method")
 ] + [
-    Allowed("value", op, r"^NaN where torch has none or the other way: \[(?:(?!nan|inf)[^]])*\] vs torch "
-            r"\[.*nan", "pytorch bug",
-            "ψ⁽ⁿ⁾(inf) = 0, the limit (and PyTorch's own answer for n = 1); for n ≥ 2 "
-            "PyTorch's Hurwitz zeta computes 0·inf = NaN")
+    Allowed("value", op, r"^NaN where torch has none or the other way: .* vs torch \[.*nan",
+            "pytorch bug", "ψ⁽ⁿ⁾(inf) = 0, the limit (and PyTorch's own answer for n = 1); for "
+            "n ≥ 2 PyTorch's Hurwitz zeta computes 0·inf = NaN (every such finding of a 300 s "
+            "run of polygamma was an inf input)")
     for op in ("polygamma", "polygamma_method")
 ] + [
-    Allowed("value", op, r"^inf differs: \[(?:(?!nan|inf)[^]])*\] vs torch \[", "pytorch bug",
+    Allowed("value", op, r"^inf differs: \[(?:(?!inf)[^]])*\] vs torch \[", "pytorch bug",
             "a std or p-norm that fits the dtype although the squares do not (float32 norm "
             "of 1e30, float64 std of 1e200): PyTorch's accumulation overflows to inf, tapegrad "
             "rescales by the largest magnitude")
     for op in ("std", "norm", "linalg_vector_norm", "vector_norm", "norm_of_linalg")
 ] + [
-    Allowed("value", "layer_norm", r"^NaN where torch has none or the other way: \[(?:(?!nan|inf)[^]])*\] "
-            r"vs torch \[.*nan", "pytorch bug",
-            "layer_norm of float32 values near 1e29: PyTorch's E[x²] - E[x]² overflows to "
-            "inf - inf = NaN; the normalised values are defined (0 where all are equal)"),
+    Allowed("value", op, r"^NaN where torch has none or the other way: .* vs torch \[.*nan",
+            "open", "layer_norm and group_norm of float32 values near 1e30: PyTorch's "
+            "E[x²] - E[x]² overflows to inf - inf = NaN; tapegrad's (x - μ)² overflows to "
+            "σ² = inf and gives 0. Right where all values are equal, but the values are finite "
+            "and defined otherwise (statistics in float64 where σ² overflows, as batch_norm "
+            "does, would give them)")
+    for op in ("layer_norm", "group_norm")
+] + [
     Allowed("value", "batch_norm", r"^\[(?:(?!nan|inf)[^]])*\] vs torch \[[-0.\s]*\]", "pytorch bug",
             "batch_norm of float32 values whose squares overflow (1e30): PyTorch's kernel for "
             "contiguous input gives 0 everywhere (σ² = inf), its strided one the normalised "
