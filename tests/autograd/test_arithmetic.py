@@ -691,6 +691,14 @@ def test_copysign_gives_the_sign_operand_a_zero_gradient_even_for_nan_or_inf_gra
     assert sign.grad.tolist() == [0.0]
 
 
+def test_true_division_of_integers_converts_each_operand_to_float_from_its_own_dtype():
+    # not first to the integers' common dtype: -4 made uint8 would be 252
+    four = tg.tensor([4], dtype=tg.uint8)
+    assert tg.div(four, tg.tensor(-4)).tolist() == [-1.0]
+    assert tg.true_divide(four, -4).tolist() == [-1.0]
+    assert tg.atan2(four, tg.tensor(-4)).tolist() == [pytest.approx(3 * math.pi / 4)]
+
+
 def test_lerp_starts_from_the_nearer_end_as_pytorch():
     # w ≥ 0.5: e - (e - x)(1 - w), exact at w = 1 and -inf (not inf - inf) for x = inf, w = 5
     inf = float("inf")

@@ -270,6 +270,15 @@ def test_constant_pad_takes_a_one_element_tensor_value_and_refuses_a_larger_one(
         C.pad(x, (1, 1), value=tg.ones(1, 3))
 
 
+def test_constant_pad_with_a_value_that_requires_grad_gives_it_a_gradient():
+    from tapegrad.autograd.gradcheck import gradcheck
+    x = tg.tensor(data(2, 3), dtype=tg.float64, requires_grad=True)
+    value = tg.tensor(-0.5, dtype=tg.float64, requires_grad=True)
+    assert gradcheck(lambda x, v: C.pad(x, (1, -1, 0, 1), value=v), (x, value))
+    C.pad(x, (1, 0), value=value).sum().backward()
+    assert value.grad.item() == 2.0   # one padded column of two rows
+
+
 def test_circular_pad_with_a_negative_width_wraps_around_what_is_left():
     # PyTorch's rule: crop first, then wrap the cropped signal
     y = C.pad(tg.arange(6.0).reshape(1, 1, 6), (-1, 2), mode="circular")

@@ -329,6 +329,13 @@ def test_einsum_sums_the_ellipsis_dimensions_an_explicit_output_leaves_out_as_to
     np.testing.assert_allclose(arr(L.einsum("...ij->ji", a)), arr(a).sum((0, 1)).T)
 
 
+def test_einsum_of_float16_accumulates_in_float32_as_pytorch():
+    # 30000 + 30000 overflows float16; the sum 30000 does not
+    x = tg.tensor([30000.0, 30000.0, -30000.0], dtype=tg.float16)
+    z = tg.einsum("i,i->", x, tg.ones(3, dtype=tg.float16))
+    assert z.dtype is tg.float16 and z.item() == 30000.0
+
+
 def test_einsum_accepts_the_operands_as_one_list():
     a, b = leaf(2, 3), leaf(3, 4)
     np.testing.assert_allclose(arr(L.einsum("ij,jk", [a, b])), arr(a) @ arr(b))

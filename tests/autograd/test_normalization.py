@@ -88,6 +88,20 @@ def test_batch_norm_normalises_each_channel_and_returns_the_batch_statistics(dty
     assert y.dtype == tg.tensor(x).dtype
 
 
+def test_batch_norm_of_float32_values_whose_squares_overflow():
+    # σ² = 1.9e59 overflows float32, σ and the normalised values do not
+    x = tg.tensor([1e30, -9.3, 27.4, 2.18]).reshape(1, 1, 2, 2)
+    y, mean, var = N.batch_norm(x, None, None, None, None, True, 1e-5)
+    np.testing.assert_allclose(y.numpy().ravel(), [3 ** 0.5] + [-(1 / 3) ** 0.5] * 3, rtol=1e-5)
+    assert y.dtype is tg.float32 and mean.item() == np.float32(2.5e29)
+
+
+def test_layer_norm_of_equal_huge_values_is_zero():
+    # (PyTorch's float32 kernel gives NaN: its E[x²] - E[x]² overflows)
+    x = tg.full((1, 3), -3.4e29)
+    assert tg.nn.functional.layer_norm(x, (3,)).tolist() == [[0.0, 0.0, 0.0]]
+
+
 def test_layer_norm_of_float16_takes_the_array_path_and_stays_float16():
     x = tg.randn(3, 8).half()
     assert N.layer_norm(x, None, None, 1, 1e-5).dtype == tg.float16

@@ -137,3 +137,13 @@ def test_values_and_gradients_match_pytorch(call):
         results.append((y.detach().numpy(), x.grad.numpy()))
     np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-12)
     np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-12)
+
+
+def test_a_norm_whose_squares_overflow_the_dtype_is_still_computed():
+    # 9050² overflows float16 (PyTorch accumulates float16 in float32)
+    assert tg.tensor(9050.0, dtype=tg.float16).norm(dim=0).item() == 9048.0
+    np.testing.assert_allclose(tg.linalg.vector_norm(tg.tensor([3e30, 4e30])).item(), 5e30,
+                               rtol=1e-6)
+    np.testing.assert_allclose(tg.linalg.vector_norm(tg.tensor([300.0, 300.0], dtype=tg.float16),
+                                                     3).item(), 378.0, rtol=1e-3)
+    assert tg.linalg.vector_norm(tg.tensor([3.0, math.inf])).item() == math.inf

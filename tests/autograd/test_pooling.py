@@ -248,6 +248,22 @@ def test_nearest_upsampling_gradient_sums_each_block():
     assert x.grad.tolist() == [[[[9.0, 9.0], [9.0, 9.0]]]]
 
 
+def test_adaptive_avg_pool_of_inf_averages_only_its_window():
+    # windows [0, 1), [0, 2), [1, 2): a window that ends before the inf does not see it
+    inf = float("inf")
+    y = tg.nn.functional.adaptive_avg_pool1d(tg.tensor([[[0.5, -inf]]]), 3)
+    assert y.tolist() == [[[0.5, -inf, -inf]]]
+    y = tg.nn.functional.adaptive_avg_pool1d(tg.tensor([[[-inf, 0.5]]]), 3)
+    assert y.tolist() == [[[-inf, -inf, 0.5]]]
+
+
+def test_avg_pool_of_float16_sums_its_windows_without_overflow():
+    # 36000 + 36000 overflows float16, the mean 24000 (padding counted) does not
+    x = tg.tensor([[[36000.0, 36000.0]]], dtype=tg.float16)
+    y = tg.nn.functional.avg_pool1d(x, 3, stride=2, padding=1)
+    assert y.dtype is tg.float16 and y.tolist()[0][0][0] == 24000.0
+
+
 def test_area_interpolation_is_adaptive_average_pooling():
     x = data(2, 3, 7, 6)
     np.testing.assert_allclose(arr(P.interpolate(tg.tensor(x), size=(3, 4), mode="area")),

@@ -192,6 +192,16 @@ def test_var_of_every_element_with_no_degree_of_freedom_is_infinite_or_nan_at_th
     assert x.grad.tolist()[:2] == [np.inf, np.inf] and np.isnan(x.grad.tolist()[2])
 
 
+def test_std_whose_squares_overflow_is_still_computed():
+    # (1e30)² overflows float32, the std (7e29) does not: PyTorch accumulates in float64
+    x = tg.tensor([[1e30, -1e30], [1.0, 3.0]])
+    np.testing.assert_allclose(x.std(dim=1).numpy(), [2 ** 0.5 * 1e30, 2 ** 0.5], rtol=1e-6)
+    assert x.std(dim=1).dtype is tg.float32
+    h = tg.tensor([300.0, -300.0], dtype=tg.float16)   # 300² overflows float16
+    assert h.std(unbiased=False).item() == 300.0
+    assert np.isnan(tg.tensor([1.0, float("inf")]).std().item())   # as PyTorch
+
+
 def test_var_and_std_accept_pytorchs_older_unbiased_forms():
     x = tg.tensor(A)
     biased = A.var(axis=1, keepdims=True)

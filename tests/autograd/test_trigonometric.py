@@ -135,6 +135,13 @@ def test_atan2_slopes_are_zero_where_the_radius_squared_is_zero_as_pytorch():
     assert math.isnan(grad_y[4]) and grad_x[4] == -math.inf
 
 
+def test_sinc_of_float16_computes_pi_x_in_float32():
+    # π·23056 overflows float16 (sin(inf) would be NaN); sinc of an integer is 0
+    y = tg.sinc(tg.tensor([23056.0, 7380.0, 0.5], dtype=tg.float16))
+    assert y.dtype is tg.float16
+    np.testing.assert_allclose(y.numpy().astype(float), [0.0, 0.0, 2 / np.pi], atol=1e-3)
+
+
 def test_sinc_is_one_at_zero_with_slope_zero():
     x = tg.tensor([0.0], dtype=tg.float64, requires_grad=True)
     y = tg.sinc(x)

@@ -282,6 +282,8 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
         if step is None:
             continue
         program.steps.append(step)
+        chain_before = (np.array(TAPEGRAD.to_numpy(runs["tapegrad"].chain))
+                        if use_torch and program.steps[:-1] else None)
         outcomes = {name: run.call(step, program.leaves) for name, run in runs.items()}
         status, result = outcomes["tapegrad"]
         if status == "error" and check_invariants and raw_error(result):
@@ -297,7 +299,13 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
                                         f"{type(error).__name__}: {str(error)[:200]}", seed))
                 break
             if status == "ok":
+                if _unordered(step):
+                    result, t_result = _in_order(step, result, t_result)
                 diffs = compare_results(result, t_result)
+                if chain_before is not None and any(k == "value" for k, _ in diffs) and \
+                        _agrees_on_tapegrad_input(program, step, chain_before, result):
+                    diffs = [("float-noise" if k == "value" else k,
+                              ("inherited: " if k == "value" else "") + d) for k, d in diffs]
                 findings.extend(Finding(k, entry.name, d + _layouts(program), seed)
                                 for k, d in diffs)
                 if diffs:
@@ -322,6 +330,35 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
         findings.extend(_float_dtypes(program))
         findings.extend(_gradcheck(program))
     return findings, program
+
+
+def _unordered(step):
+    """topk(sorted=False): the k results come in an order neither library documents."""
+    return step.entry.name == "topk" and (step.kwargs.get("sorted") is False or (
+        len(step.args) > 4 and step.args[4] is False))
+
+
+def _in_order(step, result, t_result):
+    """topk(sorted=False)'s values in ascending order, from either library (the indices go:
+    they follow the order)."""
+    dim = step.kwargs.get("dim", step.args[2] if len(step.args) > 2 else -1)
+    return tg.sort(result[0], dim=dim)[0], torch.sort(t_result[0], dim=dim)[0]
+
+
+def _agrees_on_tapegrad_input(program, step, chain_before, result):
+    """The step run again in PyTorch, on the values tapegrad's chain held before it: True
+    when the two then agree. The disagreement was inherited: the chain already differed
+    within the tolerance, and this step magnified it (a cast to int, remainder of a large
+    dividend, sin of 1e9, signbit of a zero whose sign the rounding decided)."""
+    rerun = Run(TORCH)
+    rerun.chain = torch.from_numpy(chain_before.copy())
+    status, t_result = rerun.call(step, program.leaves)
+    if status != "ok":
+        return False
+    try:
+        return not any(k == "value" for k, _ in compare_results(result, t_result))
+    except Exception:  # noqa: BLE001 - a result of another structure: not the same step
+        return False
 
 
 def _torch_backward_corrupts_memory(program):
@@ -451,6 +488,7 @@ def _replay(program, float_dtype, leaves_requiring_grad=None, steps=None):
     """Run the program's steps in tapegrad with every float leaf in ``float_dtype``."""
     run = Run(TAPEGRAD, float_dtype)
     run.chain = run.materialize(LeafRef(0), program.leaves)
+    run.largest = 0.0   # the largest magnitude (or NaN) any step's result held
     outcomes = []
     for step in program.steps if steps is None else steps:
         status, result = run.call(step, program.leaves)
@@ -458,6 +496,10 @@ def _replay(program, float_dtype, leaves_requiring_grad=None, steps=None):
         if status == "error" or first_tensor(TAPEGRAD, result) is None:
             break
         run.chain = first_tensor(TAPEGRAD, result)
+        # (read now: a later in-place step may overwrite these values)
+        values = TAPEGRAD.to_numpy(run.chain)
+        if values.dtype.kind == "f":
+            run.largest = float(np.maximum(run.largest, np.abs(values).max(initial=0)))
     return run, outcomes
 
 
@@ -524,6 +566,13 @@ def _gradcheck(program):
     if any(getattr(first_tensor(TAPEGRAD, r), "dtype", None) is not tg.float64
            for _, _, r in outcomes):
         return []   # a float16 or integer step in between: finite differences cannot see it
+    if not run.largest <= 1e4:
+        # a NaN or inf in between (zero_ of NaNs: backward's 0·NaN is NaN), or values so
+        # large that a step of 1e-6 in the leaves moves them by more than their slope shows
+        # (sin of cosh(20) = 2e8)
+        return []
+    if _writes_at_repeated_indices(program):
+        return []   # which write wins is unspecified: finite differences see one, backward all
     out = first_tensor(TAPEGRAD, outcomes[-1][2])
     if out is None or not out.requires_grad or not out.dtype.is_floating_point:
         return []
@@ -544,16 +593,38 @@ def _gradcheck(program):
             replay_run.chain = first_tensor(TAPEGRAD, result)
         return replay_run.chain
 
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            gradcheck(function, tuple(bases), eps=1e-6, atol=1e-4, rtol=1e-3)
-    except GradcheckError as error:
-        return [Finding("gradcheck", program.steps[-1].entry.name, str(error)[:300],
-                        program.seed)]
-    except Exception:  # noqa: BLE001 - e.g. a program that cannot be replayed leaf by leaf
-        return []
-    return []
+    failure = None
+    for eps in (1e-6, 1e-8):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                gradcheck(function, tuple(bases), eps=eps, atol=1e-4, rtol=1e-3)
+            # passing with either step: a kink or jump (remainder, trunc, pad of rounded
+            # values) lay within the first step of a leaf, not a wrong backward
+            return []
+        except GradcheckError as error:
+            failure = failure or error
+        except Exception:  # noqa: BLE001 - e.g. a program that cannot be replayed leaf by leaf
+            return []
+    return [Finding("gradcheck", program.steps[-1].entry.name, str(failure)[:300],
+                    program.seed)]
+
+
+WRITES_AT_INDICES = {"setitem", "index_put", "index_put_", "index_copy", "index_copy_",
+                     "scatter", "scatter_", "masked_scatter", "masked_scatter_"}
+
+
+def _writes_at_repeated_indices(program):
+    """A write through an integer index tensor that names one position twice."""
+    for step in program.steps:
+        if step.entry.name not in WRITES_AT_INDICES:
+            continue
+        for arg in list(step.args) + list(step.kwargs.values()):
+            if isinstance(arg, LeafRef):
+                values = np.asarray(program.leaves[arg.index].values)
+                if values.dtype.kind in "iu" and len(np.unique(values)) < values.size:
+                    return True
+    return False
 
 
 def _view_of(leaf, base):

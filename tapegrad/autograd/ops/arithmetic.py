@@ -115,10 +115,7 @@ def div(input, other, rounding_mode=None):
         return _truncated_division(input, other)
     if rounding_mode is not None:
         raise ValueError(f"div: rounding_mode must be None, 'floor' or 'trunc', got {rounding_mode!r}")
-    x, y = promote("div", *_number_against_float(input, other))
-    if not x.dtype.is_floating_point:  # true division of integers gives floats, as in PyTorch
-        from ...dtypes import get_default_dtype
-        x, y = x.to(get_default_dtype()), y.to(get_default_dtype())
+    x, y = _float_operands("div", input, other)   # integers divide as floats, as in PyTorch
     with quiet(x.device.xp):   # x/0 is ±inf or nan without numpy's warning, as in PyTorch
         z = _broadcast("div", x.device.xp.divide, x, y)
     x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
@@ -474,24 +471,19 @@ def bitwise_not(input):
 
 
 # -- more of PyTorch's binary math -----------------------------------------------------------
-def _number_against_float(input, other):
-    """An integer tensor met by a Python int, in an op whose result is float: the tensor
-    is made the default float first, so that the number keeps its value (u8 / -1 is -u8,
-    where promoting to uint8 first would wrap the -1 to 255)."""
-    for a, b in ((input, other), (other, input)):
-        if type(b) is int and isinstance(a, Tensor) and not a.dtype.is_floating_point:
-            from ...dtypes import get_default_dtype
-            return (a.to(get_default_dtype()), b) if a is input else (b, a.to(get_default_dtype()))
-    return input, other
-
-
 def _float_operands(op, input, other):
-    """Both operands promoted, and made the default float dtype if they are integers."""
-    x, y = promote(op, *_number_against_float(input, other))
-    if not x.dtype.is_floating_point:
+    """Both operands promoted, and made the default float dtype if they are integers: each
+    from its own dtype, as in PyTorch (uint8 [4] / int64 -4 is -1, not 4 / 252)."""
+    if not (_is_float(input) or _is_float(other)):
         from ...dtypes import get_default_dtype
-        x, y = x.to(get_default_dtype()), y.to(get_default_dtype())
-    return x, y
+        default = get_default_dtype()
+        input, other = (v.to(default) if isinstance(v, Tensor) else v for v in (input, other))
+    return promote(op, input, other)
+
+
+def _is_float(value):
+    return isinstance(value, float) or (isinstance(value, Tensor)
+                                        and value.dtype.is_floating_point)
 
 
 @operation(function=True, method=True, out=True)

@@ -27,7 +27,7 @@ import operator
 from ... import kernels
 from ..operands import check_same_device
 from ..tape import own_result, record, record_many
-from ..tensor import Tensor
+from ..tensor import Tensor, wrap
 from .arguments import as_batch, n_ints
 from .pooling import is_half, resample, via_float32
 from .declare import operation
@@ -437,6 +437,12 @@ def pad(input, pad, mode="constant", value=None):
             if value.numel() != 1:
                 raise RuntimeError(f"pad: value must be a number or a one-element tensor, got "
                                    f"a tensor of shape {tuple(value.shape)}")
+            if value.requires_grad:
+                # a value that requires grad: y = pad(x, 0) + value·(1 where y is padding)
+                xp = input.device.xp
+                padding = 1 - _pad_constant(wrap(xp.ones(tuple(input.shape), input.array.dtype),
+                                                 input.device), widths, 0)
+                return _pad_constant(input, widths, 0) + value.reshape(()) * padding
             value = value.array.reshape(())
         return _pad_constant(input, widths, 0 if value is None else value)
     if mode not in ("reflect", "replicate", "circular"):

@@ -466,6 +466,11 @@ def einsum(equation, *operands):
         z = z.copy()
     elif view_of is not None and not is_view_of(xp, z, arrays[0]):
         view_of = None
+    if view_of is None and arrays[0].dtype.kind == "f" and arrays[0].dtype.itemsize == 2:
+        # float16 sums are accumulated in float32 (as PyTorch's): partial sums of float16
+        # overflow long before the result does
+        z = xp.einsum(spec.equation(), *[a.astype("float32") for a in arrays], optimize=True)
+        z = xp.asarray(z).astype(arrays[0].dtype)
 
     shapes = [_shape(t) for t in tensors]   # backward keeps the shapes, not the inputs
     def backward(ctx, grad):

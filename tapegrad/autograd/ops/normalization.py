@@ -117,6 +117,12 @@ def batch_norm(input, weight, bias, running_mean, running_var, training, eps):
     else:
         mean, var = running_mean.array, running_var.array
     rstd = 1 / xp.sqrt(var + eps)
+    if training and x.dtype.itemsize < 8 and (var == xp.inf).any():
+        # the squares overflowed (values near 1e30 in float32), not σ itself: the statistics
+        # again in float64, as PyTorch accumulates them; r = 1/√(σ² + ε) fits the dtype again
+        mean, var64 = fused.batch_norm_statistics(xp, x.astype("float64"))
+        rstd = (1 / xp.sqrt(var64 + eps)).astype(x.dtype)
+        mean = mean.astype(x.dtype)
     scale = rstd if weight is None else rstd * weight.array
     shift = -mean * scale if bias is None else bias.array - mean * scale
     y = fused.scale_and_shift(xp, x, scale.astype(x.dtype, copy=False),

@@ -18,7 +18,7 @@ from ..tape import OUTPUT, record
 from ..tensor import Tensor
 from .arithmetic import where
 from .declare import operation
-from .reduction import _kept, amax, amin, normalize_dims
+from .reduction import _kept, _rescaled, amax, amin, normalize_dims
 
 
 def _float_tensor(op, x, dtype):
@@ -40,12 +40,15 @@ def linalg_vector_norm(input, ord, dim, keepdim):
     axes = normalize_dims(x, dim, "vector_norm")
     xp = x.device.xp
     magnitude = xp.abs(x.array)
-    if p == 2:
-        y = xp.sqrt((magnitude * magnitude).sum(axis=axes, keepdims=keepdim))
-    elif p == 1:
-        y = magnitude.sum(axis=axes, keepdims=keepdim)
-    else:
-        y = xp.pow(xp.pow(magnitude, p).sum(axis=axes, keepdims=keepdim), 1 / p)
+    def p_norm(magnitude):
+        if p == 2:
+            return xp.sqrt((magnitude * magnitude).sum(axis=axes, keepdims=keepdim))
+        if p == 1:
+            return magnitude.sum(axis=axes, keepdims=keepdim)
+        return xp.pow(xp.pow(magnitude, p).sum(axis=axes, keepdims=keepdim), 1 / p)
+    y = xp.asarray(p_norm(magnitude))
+    if p != 1 and (y == xp.inf).any():   # |x|ᵖ overflowed, or an input is infinite
+        y = _rescaled(xp, magnitude, axes, keepdim, y, p_norm)
     shape = tuple(x.shape)
     def backward(ctx, grad):
         x, y = ctx.saved_tensors

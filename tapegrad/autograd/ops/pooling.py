@@ -228,7 +228,12 @@ def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
 
 def _average(x, window, divisor, op):
     """y = the window sums of x / divisor;  ∂y/∂x: each ȳ / divisor spread over its window"""
-    out = kernels.avg_pool(x.device.xp, x.array, window, divisor)
+    a = x.array
+    if a.dtype.kind == "f" and a.dtype.itemsize == 2:   # float16 windows: summed in float32
+        # (as PyTorch does): the sum of a window overflows float16 long before its mean
+        out = kernels.avg_pool(x.device.xp, a.astype("float32"), window, divisor).astype(a.dtype)
+    else:
+        out = kernels.avg_pool(x.device.xp, a, window, divisor)
     def backward(ctx, grad):
         return _spread(grad, window, divisor, op)
     return record(op, out, (x,), backward, attrs={"window": window, "divisor": divisor})
@@ -272,15 +277,17 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
 
 
 # -- resampling along one axis: interpolation and adaptive pooling --------------------------------
-def resample(input, axis, index, weight, op):
+def resample(input, axis, index, weight, op, zero_taps_add_nothing=False):
     """y[…, o, …] = Σ_t weight[t][o] · x[…, index[t][o], …] along ``axis`` (weight None: all 1);
-    ∂y/∂x adds each ȳ[o]·weight[t][o] back at index[t][o]"""
+    ∂y/∂x adds each ȳ[o]·weight[t][o] back at index[t][o]. With ``zero_taps_add_nothing`` a tap
+    of weight 0 adds 0 even where x is inf or NaN (adaptive pooling's windows of unequal length
+    are padded with such taps; interpolation's 0·inf = NaN is PyTorch's too)."""
     x = input
     xp = x.device.xp
     index = [xp.asarray(i, dtype="int64") for i in index]
     if weight is not None:
         weight = [xp.asarray(w, dtype=x.array.dtype) for w in weight]
-    return _resample(x, axis, index, weight, op)
+    return _resample(x, axis, index, weight, op, zero_taps_add_nothing)
 
 
 def _along(vector, axis, ndim):
@@ -288,13 +295,16 @@ def _along(vector, axis, ndim):
     return vector.reshape((-1,) + (1,) * (ndim - axis - 1))
 
 
-def _resample(x, axis, index, weight, op):
+def _resample(x, axis, index, weight, op, zero_taps_add_nothing=False):
     xp = x.device.xp
     out = None
     for t, positions in enumerate(index):
         part = xp.take(x.array, positions, axis=axis)   # a fresh array
         if weight is not None:
             part *= _along(weight[t], axis, x.ndim)
+            if zero_taps_add_nothing and not xp.all(weight[t] != 0):
+                part = xp.where(_along(weight[t] != 0, axis, x.ndim), part,
+                                xp.zeros((), dtype=part.dtype))
         out = part if out is None else xp.add(out, part, out=out)
     size = x.shape[axis]
     def backward(ctx, grad):
@@ -358,7 +368,7 @@ def _adaptive_avg_pool(input, output_size, spatial, op=None):
     y = x
     for k, (n, o) in enumerate(zip(sizes, out)):
         index, weight = _adaptive_taps(n, o)
-        y = resample(y, 2 + k, index, weight, op)
+        y = resample(y, 2 + k, index, weight, op, zero_taps_add_nothing=True)
     return y if batched else own_result(y.squeeze(0))
 
 

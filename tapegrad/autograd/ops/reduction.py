@@ -150,6 +150,16 @@ def _correction(op, dim, unbiased, correction):
     return dim, 1 if correction is None else correction
 
 
+def _rescaled(xp, a, axes, keepdim, result, statistic):
+    """``result`` where it is finite; elsewhere m·statistic(a/m), m = max |a| over ``axes``:
+    a std or norm whose squares overflow the dtype although it does not (the std of float32
+    values near 1e30; PyTorch accumulates float32 in float64, float16 in float32)."""
+    m = xp.abs(a).max(axis=axes, keepdims=True)
+    m = xp.where(xp.isfinite(m) & (m > 0), m, xp.ones((), dtype=m.dtype))
+    scaled = statistic(a / m) * m.reshape(result.shape)
+    return xp.where(result == xp.inf, scaled, result).astype(result.dtype, copy=False)
+
+
 def _var_backward(grad_kept, x, axes, dof, every_dim):
     """∂var/∂xᵢ = 2(xᵢ - mean)/(N - correction), times the incoming gradient.
 
@@ -192,6 +202,10 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     shape = tuple(x.shape)
     dof, every_dim = _count(shape, axes) - correction, dim is None or x.ndim == 0
     result = x.device.xp.asarray(x.array.std(axis=axes, ddof=correction, keepdims=keepdim))
+    xp = x.device.xp
+    if (result == xp.inf).any():   # the squares overflowed, or an input is infinite
+        result = _rescaled(xp, x.array, axes, keepdim, result,
+                           lambda a: a.std(axis=axes, ddof=correction, keepdims=keepdim))
     def backward(ctx, grad):
         x, y = ctx.saved_tensors
         # Where y = 0 (constant values) the gradient is 0, as in PyTorch, not 0/0; a y that

@@ -131,9 +131,12 @@ def sinc(input):
         slope = ((safe_x * math.pi).cos() - sinc(safe_x)) / safe_x
         return grad * where(at_zero, 0.0, slope)
     xp = x.device.xp
-    at_zero = x.array == 0
+    a = x.array
+    if a.dtype.itemsize == 2:   # float16: πx in float32, as PyTorch (in float16 π·23056
+        a = a.astype("float32")   # overflows, and πx near 7000 keeps no fractional digit)
+    at_zero = a == 0
     with quiet(xp):
-        pi_x = x.array * math.pi
+        pi_x = a * math.pi
         y = xp.where(at_zero, 1, xp.sin(pi_x) / xp.where(at_zero, 1, pi_x))
     return record("sinc", y.astype(x.array.dtype, copy=False), (x,), backward, save=(x,))
 
