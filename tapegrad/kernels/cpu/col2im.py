@@ -6,15 +6,17 @@ all those copies. It is the input gradient of a convolution (after the matmul
 ``weightᵀ @ grad_columns``), the backward of ``unfold`` and the forward of ``fold``.
 
 numpy has no vectorised "add these values at these overlapping positions" that is not
-a Python loop over the kh·kw window taps, so this is a compiled loop. It runs image by
-image and channel by channel, so the image plane being added to stays in the cache,
-and its innermost loop walks a contiguous run of the columns:
+a Python loop over the kh·kw window taps, so this is a compiled loop:
 
-* ``col2im_flat`` (stride 1, the "flat" layout of im2col.py): each (c, i, j, n) plane
-  of the columns is one run of (Ho - 1)·Wp + Wo values added to the padded image at a
-  shift of i·dh·Wp + j·dw; the junk positions hold zeros, so they add nothing;
-* ``col2im_rows`` (any stride): one output row at a time, skipping the positions that
-  fall in the padding (their range is computed, not tested per element).
+* ``col2im_into`` (the convolution's input gradient): columns laid out as im2col.py's
+  (C, kh, kw, n, Ho, Wo), C-contiguous. It runs image by image and channel by channel,
+  so the (H, W) plane being summed into stays in the cache: the plane is zeroed, then
+  each tap adds its output rows at their place, skipping the positions that fall in
+  the padding (their range is computed, not tested per element). When rows of the
+  plane and of the columns have the same length (stride 1, "same" padding) a tap is
+  one long run, as in im2col. It writes every value of dx, so dx needs no zeroing;
+* ``col2im_rows`` (any strided view of the columns, used by ``fold``): one output row
+  at a time, added into the image.
 """
 from numba import njit, prange, uint64
 

@@ -1,9 +1,9 @@
 """Convolution as matrix products: one GEMM for the output, one for each gradient.
 
-With the input's windows as columns (im2col, shape (C·kh·kw, B·rows)) and the weight
+With the input's windows as columns (im2col, shape (C·kh·kw, B·Ho·Wo)) and the weight
 as a matrix (O, C·kh·kw):
 
-    forward           y       = W  @ columns                  (O, B·rows)
+    forward           y       = W  @ columns                  (O, B·Ho·Wo)
     input gradient    dcolumns = Wᵀ @ dy,  then dx = col2im(dcolumns)
     weight gradient   dW      = dy @ columnsᵀ                  (O, C·kh·kw), already in
                                                               the weight's (O, C, kh, kw) layout
@@ -13,17 +13,30 @@ a leading group axis and each product is one batched ``matmul``.
 
 Memory. The columns are kh·kw times the input (9× for a 3×3 kernel), so they are never
 made for the whole batch at once: every pass walks the batch in chunks of images whose
-columns fit in ``COLUMN_BYTES`` and works in one scratch buffer shared by all
-convolutions. Nothing is kept from the forward pass to the backward: the weight gradient
-runs im2col again (a copy, cheap next to the GEMMs), as PyTorch keeps only the input.
+columns fit in ``COLUMN_BYTES``, in one scratch buffer shared by all convolutions.
+Nothing is kept from the forward pass to the backward: the backward runs im2col again
+(a copy, cheap next to the GEMMs), so a layer holds its input only, as PyTorch's does.
 A backward that needs both gradients (``backward``) does them chunk by chunk in one
 pass: im2col of the chunk, dW += dy·columnsᵀ, then Wᵀ·dy into the same buffer and
-col2im straight into dx. The chunk's columns stay in the cache from the copy to the GEMM.
+col2im straight into dx; the chunk's columns stay in the cache from the copy to the
+GEMM that reads them.
+
+Copies. For a chunk of one image (the columns of a 32-channel 32×32 image already take
+1.2 MB) the forward product W @ columns is that image's (O, Ho·Wo) block of y, so the
+GEMM writes into y and the bias is added in place; dy's block is the backward's matrix
+as it is. Larger chunks (small images) go through a product buffer whose (O, n, Ho·Wo)
+is transposed into y, and dy into (O, n, Ho·Wo).
+
+Measured (2-core Xeon, AVX-512, 1 thread, load average 9: CPU time of forward and both
+gradients, against keeping one whole-batch column matrix from forward to backward):
+32→64 channels on 32×32, batch 32: 46.5 against 58.9 ms; CIFAR-style layers, batch 64,
+3→32 on 32×32: 12.0 against 16.5, 32→64 on 16×16: 27.2 against 36.7, 64→128 on 8×8:
+25.2 against 26.6. The GEMMs run as fast on a chunk's columns as on the whole batch's.
 
 Returned arrays are always fresh; float32 stays float32. 3×3 stride-1 convolutions can
 run by Winograd's F(2×2, 3×3) instead (``winograd.py``; off by default, see there).
-Everything here is written with the array module ``xp``; only col2im is a numba loop on
-the cpu (with an array-only stand-in for cupy).
+Everything here is written with the array module ``xp``; im2col and col2im are numba
+loops on the cpu (with array-only stand-ins for cupy).
 """
 from . import winograd, workspace
 from .col2im import col2im_into
