@@ -229,5 +229,6 @@ def adagrad_step(xp, param, grad, state_sum, *, lr, weight_decay, eps, maximize)
 
 
 __all__ = ["Stamp", "Window", "adagrad_step", "adam_step", "add_at", "add_scaled", "avg_pool",
-           "avg_pool_adjoint", "conv_forward", "conv_input_grad", "conv_weight_grad", "fold",
-           "max_pool", "max_pool_values", "max_unpool_add", "rmsprop_step", "unfold"]
+           "avg_pool_adjoint", "conv_backward", "conv_forward", "conv_input_grad",
+           "conv_weight_grad", "fold", "max_pool", "max_pool_values", "max_unpool_add",
+           "rmsprop_step", "unfold"]

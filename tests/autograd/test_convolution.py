@@ -297,6 +297,20 @@ def test_float32_stays_float32_through_forward_and_backward():
     assert t.dtype == tg.float32
 
 
+def test_float16_convolution_and_its_gradients_stay_float16_and_agree_with_float32():
+    x = tg.randn(2, 3, 6, 6).half().requires_grad_()
+    w = tg.randn(4, 3, 3, 3).half().requires_grad_()
+    y = C.conv2d(x, w, padding=1)
+    y.sum().backward()
+    assert y.dtype == x.grad.dtype == w.grad.dtype == tg.float16
+    x32, w32 = x.detach().float().requires_grad_(), w.detach().float().requires_grad_()
+    y32 = C.conv2d(x32, w32, padding=1)
+    y32.sum().backward()
+    for half, single in ((y, y32), (x.grad, x32.grad), (w.grad, w32.grad)):
+        np.testing.assert_allclose(arr(half.detach().float()), arr(single.detach()), atol=0.05,
+                                   rtol=1e-2)
+
+
 def test_integer_convolution_computes_in_integers():
     x = tg.arange(16).reshape(1, 1, 4, 4)
     y = C.conv2d(x, tg.ones(1, 1, 2, 2, dtype=tg.int64))

@@ -48,32 +48,39 @@ def threads(request, monkeypatch):
     return request.param
 
 
-def columns_by_strides(x, window):
+@pytest.fixture(params=["merged", "batched"])
+def layout(request):
+    return request.param
+
+
+def columns_by_strides(x, window, layout):
     """The columns as the array-only path makes them: a copy of a strided view of the padded image."""
     top, bottom, left, right = window.padding
     image = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
-    return im2col.windows(xp, image, window).copy()
+    return im2col.windows(xp, image, window, layout).copy()
 
 
 @pytest.mark.parametrize("window", WINDOWS, ids=window_id)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16])
-def test_im2col_copies_every_window_and_zeros_for_the_padding(window, dtype, threads):
+def test_im2col_copies_every_window_and_zeros_for_the_padding(window, dtype, layout, threads):
     x = rng.standard_normal((2, 3) + window.in_size).astype(dtype)
-    columns = np.full(im2col.columns_shape(x.shape, window), np.nan, dtype)  # old contents: NaN
-    im2col.im2col(xp, x, window, columns)
-    np.testing.assert_array_equal(columns, columns_by_strides(x, window))
+    columns = np.full(im2col.columns_shape(x.shape, window, layout), np.nan, dtype)  # old: NaN
+    im2col.im2col(xp, x, window, columns, layout)
+    np.testing.assert_array_equal(columns, columns_by_strides(x, window, layout))
 
 
 @pytest.mark.parametrize("window", WINDOWS, ids=window_id)
 @pytest.mark.parametrize("dtype", [np.float64, np.float16])
-def test_col2im_into_is_the_adjoint_of_im2col_and_overwrites_its_target(window, dtype, threads):
+def test_col2im_into_is_the_adjoint_of_im2col_and_overwrites_its_target(window, dtype, layout,
+                                                                          threads):
     x = rng.standard_normal((2, 3) + window.in_size).astype(dtype)
-    columns = np.zeros(im2col.columns_shape(x.shape, window), dtype)
-    im2col.im2col(xp, x, window, columns)
+    columns = np.zeros(im2col.columns_shape(x.shape, window, layout), dtype)
+    im2col.im2col(xp, x, window, columns, layout)
     y = rng.standard_normal(columns.shape).astype(dtype)
-    expected = generic.col2im_add(xp, y.copy(), np.zeros(x.shape, dtype), window)
+    canonical = y if layout == "merged" else y.transpose(1, 2, 3, 0, 4, 5)
+    expected = generic.col2im_add(xp, canonical.copy(), np.zeros(x.shape, dtype), window)
     back = np.full(x.shape, np.nan, dtype)     # whatever was there is overwritten
-    col2im.col2im_into(xp, y.copy(), back, window)
+    col2im.col2im_into(xp, y.copy(), back, window, layout)
     np.testing.assert_allclose(back, expected, rtol=1e-3 if dtype == np.float16 else 1e-12,
                                atol=1e-2 if dtype == np.float16 else 1e-12)
     if dtype == np.float64:   # <im2col(x), y> = <x, col2im(y)>
@@ -127,7 +134,8 @@ def set_images_per_chunk(monkeypatch, images, x, window):
                                                      groups=3)], ids=window_id)
 @pytest.mark.parametrize("images_per_chunk", [1, 2, 3])
 def test_chunks_of_the_batch_compute_the_convolution_and_its_gradients(window, images_per_chunk,
-                                                                       monkeypatch):
+                                                                       layout, monkeypatch):
+    monkeypatch.setattr(conv, "choose_layout", lambda out_size: layout)
     groups = window.groups
     x = rng.standard_normal((3, 3) + window.in_size)
     set_images_per_chunk(monkeypatch, images_per_chunk, x, window)

@@ -22,5 +22,5 @@ from .maxpool import max_pool, max_unpool_add
 from .maxpool import max_values as max_pool_values
 
 # (the names kernels/cuda gives the same kernels: ``kernels._kernels`` picks either module)
-__all__ = ["conv_backward", "conv_forward", "conv_input_grad", "conv_weight_grad", "fold", "max_pool",
-           "max_pool_values", "max_unpool_add", "unfold"]
+__all__ = ["conv_backward", "conv_forward", "conv_input_grad", "conv_weight_grad", "fold",
+           "max_pool", "max_pool_values", "max_unpool_add", "unfold"]

@@ -6,15 +6,17 @@ all those copies. It is the input gradient of a convolution (after the matmul
 ``weightᵀ @ grad_columns``), the backward of ``unfold`` and the forward of ``fold``.
 
 numpy has no vectorised "add these values at these overlapping positions" that is not
-a Python loop over the kh·kw window taps, so this is a compiled loop. It runs image by
-image and channel by channel, so the image plane being added to stays in the cache,
-and its innermost loop walks a contiguous run of the columns:
+a Python loop over the kh·kw window taps, so this is a compiled loop:
 
-* ``col2im_flat`` (stride 1, the "flat" layout of im2col.py): each (c, i, j, n) plane
-  of the columns is one run of (Ho - 1)·Wp + Wo values added to the padded image at a
-  shift of i·dh·Wp + j·dw; the junk positions hold zeros, so they add nothing;
-* ``col2im_rows`` (any stride): one output row at a time, skipping the positions that
-  fall in the padding (their range is computed, not tested per element).
+* ``col2im_into`` (the convolution's input gradient): columns laid out as im2col.py's
+  (C, kh, kw, n, Ho, Wo), C-contiguous. It runs image by image and channel by channel,
+  so the (H, W) plane being summed into stays in the cache: the plane is zeroed, then
+  each tap adds its output rows at their place, skipping the positions that fall in
+  the padding (their range is computed, not tested per element). When rows of the
+  plane and of the columns have the same length (stride 1, "same" padding) a tap is
+  one long run, as in im2col. It writes every value of dx, so dx needs no zeroing;
+* ``col2im_rows`` (any strided view of the columns, used by ``fold``): one output row
+  at a time, added into the image.
 """
 from numba import njit, prange, uint64
 
@@ -55,8 +57,8 @@ def _sum_plane(columns, image, shape, c, n, stride_h, stride_w, dilation_h, dila
     """image[n, c] = the sum, over the taps (i, j) and outputs (p, q) whose window reads each
     position, of columns[c, i, j, n, p, q]: the plane is zeroed, then each output row of each
     tap is added at its place, the padding left out. Flat arrays (see im2col.py); ``shape``
-    is (B, C, H, W, kh, kw, Ho, Wo)."""
-    batch, channels, height, width, kh, kw, ho, wo = shape
+    is (B, C, H, W, kh, kw, Ho, Wo, merged)."""
+    batch, channels, height, width, kh, kw, ho, wo, merged = shape
     plane = (n * channels + c) * height * width
     zero_run(image, plane, height * width)
     runs = stride_h == 1 and stride_w == 1 and wo == width
@@ -64,7 +66,8 @@ def _sum_plane(columns, image, shape, c, n, stride_h, stride_w, dilation_h, dila
         for j in range(kw):
             shift = j * dilation_w - left
             start, stop = valid_range_compiled(shift, stride_w, width, wo)
-            source = (((c * kh + i) * kw + j) * batch + n) * ho * wo
+            source = ((((c * kh + i) * kw + j) * batch + n) if merged
+                      else (((n * channels + c) * kh + i) * kw + j)) * ho * wo
             if runs:
                 _add_tap_as_one_run(columns, image, plane, source, i * dilation_h - top, shift,
                                     start, stop, height, ho, wo)
@@ -92,17 +95,21 @@ def _sum_parallel(columns, image, shape, sh, sw, dh, dw, top, left):
                    top, left)
 
 
-def col2im_into(xp, columns, out, window):
-    """out = col2im(columns): ``columns`` (C, kh, kw, B, Ho, Wo) C-contiguous, every value of
-    ``out`` (B, C, H, W) written (its old contents do not matter)."""
+def col2im_into(xp, columns, out, window, layout="merged"):
+    """out = col2im(columns): ``columns`` C-contiguous in im2col's ``layout``, (C, kh, kw, B,
+    Ho, Wo) or (B, C, kh, kw, Ho, Wo), and used as scratch (some of its values are zeroed);
+    every value of ``out`` (B, C, H, W) is written (its old contents do not matter)."""
     if compiled(xp, columns):
         (sh, sw), (dh, dw) = window.stride, window.dilation
         add = _sum_parallel if threads_for(columns.nbytes) > 1 else _sum_serial
-        shape = tuple(out.shape) + tuple(window.kernel) + tuple(window.out_size)
+        shape = (tuple(out.shape) + tuple(window.kernel) + tuple(window.out_size)
+                 + (int(layout == "merged"),))
         add(columns.reshape(-1), out.reshape(-1), shape, sh, sw, dh, dw, window.padding[0],
             window.padding[2])
         return out
     out[...] = 0
+    if layout == "batched":
+        columns = columns.transpose(1, 2, 3, 0, 4, 5)
     return col2im(xp, columns, out, window)
 
 

@@ -63,21 +63,27 @@ def padded(xp, x, window, fill=0.0):
     return out
 
 
-def windows(xp, image, window):
-    """The columns (C, kh, kw, B, Ho, Wo) as a strided view of the padded image
-    (B, C, Hp, Wp), no copy."""
+def windows(xp, image, window, layout="merged"):
+    """The columns as a strided view of the padded image (B, C, Hp, Wp), no copy: (C, kh, kw,
+    B, Ho, Wo) for the "merged" layout, (B, C, kh, kw, Ho, Wo) for "batched"."""
     batch, channels = image.shape[:2]
     (kh, kw), (sh, sw), (dh, dw) = window.kernel, window.stride, window.dilation
     ho, wo = window.out_size
     sn, sc, sy, sx = image.strides
-    return strided_view(xp, image, (channels, kh, kw, batch, ho, wo),
-                        (sc, dh * sy, dw * sx, sn, sh * sy, sw * sx))
+    if layout == "merged":
+        return strided_view(xp, image, (channels, kh, kw, batch, ho, wo),
+                            (sc, dh * sy, dw * sx, sn, sh * sy, sw * sx))
+    return strided_view(xp, image, (batch, channels, kh, kw, ho, wo),
+                        (sn, sc, dh * sy, dw * sx, sh * sy, sw * sx))
 
 
-def columns_shape(x_shape, window):
-    """The shape of the columns of images of ``x_shape``: (C, kh, kw, B, Ho, Wo)."""
+def columns_shape(x_shape, window, layout="merged"):
+    """The shape of the columns of images of ``x_shape``: (C, kh, kw, B, Ho, Wo) ("merged",
+    one matrix for the whole batch) or (B, C, kh, kw, Ho, Wo) ("batched", one per image)."""
     batch, channels = x_shape[:2]
-    return (channels,) + tuple(window.kernel) + (batch,) + tuple(window.out_size)
+    if layout == "merged":
+        return (channels,) + tuple(window.kernel) + (batch,) + tuple(window.out_size)
+    return (batch, channels) + tuple(window.kernel) + tuple(window.out_size)
 
 
 def valid_range(shift, stride, size, count):
@@ -155,15 +161,17 @@ def _fill_tap_as_one_run(x, columns, image, out, row_shift, shift, start, stop, 
 @njit(cache=True, nogil=True, inline="always")
 def _fill_plane(x, columns, shape, c, n, stride_h, stride_w, dilation_h, dilation_w, top, left):
     """columns[c, i, j, n, p, q] = x[n, c, p·sh + i·dh - top, q·sw + j·dw - left] for every
-    tap (i, j), 0 where that falls into the padding; ``shape`` is (B, C, H, W, kh, kw, Ho, Wo)."""
-    batch, channels, height, width, kh, kw, ho, wo = shape
+    tap (i, j), 0 where that falls into the padding; ``shape`` is (B, C, H, W, kh, kw, Ho, Wo,
+    merged), merged 1 for the "merged" layout of the columns, 0 for "batched"."""
+    batch, channels, height, width, kh, kw, ho, wo, merged = shape
     image = (n * channels + c) * height * width
     runs = stride_h == 1 and stride_w == 1 and wo == width
     for i in range(kh):
         for j in range(kw):
             shift = j * dilation_w - left
             start, stop = valid_range_compiled(shift, stride_w, width, wo)
-            out = (((c * kh + i) * kw + j) * batch + n) * ho * wo
+            out = ((((c * kh + i) * kw + j) * batch + n) if merged
+                   else (((n * channels + c) * kh + i) * kw + j)) * ho * wo
             if runs:
                 _fill_tap_as_one_run(x, columns, image, out, i * dilation_h - top, shift,
                                      start, stop, height, ho, wo)
@@ -198,17 +206,18 @@ def _fill_parallel(x, columns, shape, sh, sw, dh, dw, top, left):
         _fill_plane(x, columns, shape, index // batch, index % batch, sh, sw, dh, dw, top, left)
 
 
-def im2col(xp, x, window, out):
-    """Fill ``out`` (of ``columns_shape(x.shape, window)``, C-contiguous) with the windows of
-    ``x`` (B, C, H, W); returns out."""
+def im2col(xp, x, window, out, layout="merged"):
+    """Fill ``out`` (of ``columns_shape(x.shape, window, layout)``, C-contiguous) with the
+    windows of ``x`` (B, C, H, W); returns out."""
     if compiled(xp, x):
         (sh, sw), (dh, dw) = window.stride, window.dilation
         fill = _fill_parallel if threads_for(out.nbytes) > 1 else _fill_serial
-        shape = tuple(x.shape) + tuple(window.kernel) + tuple(window.out_size)
+        shape = (tuple(x.shape) + tuple(window.kernel) + tuple(window.out_size)
+                 + (int(layout == "merged"),))
         fill(xp.ascontiguousarray(x).reshape(-1), out.reshape(-1), shape, sh, sw, dh, dw,
              window.padding[0], window.padding[2])
         return out
-    xp.copyto(out, windows(xp, padded(xp, x, window), window))
+    xp.copyto(out, windows(xp, padded(xp, x, window), window, layout))
     return out
 
 

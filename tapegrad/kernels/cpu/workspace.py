@@ -3,7 +3,8 @@
 A fresh large array is expensive before a single value is written: the allocator hands
 out new pages and the first touch of each one faults (a fresh 38 MB im2col buffer costs
 5.7 ms against 2.4 ms for the same copy into a reused one). So the convolution kernels
-keep their intermediate arrays here, one per (purpose, shape, dtype).
+keep their intermediate arrays here, one per (purpose, shape, dtype), or one per purpose
+for scratch buffers (the columns of a chunk of the batch, a product).
 
 Rules that keep this safe:
 
@@ -17,9 +18,9 @@ Rules that keep this safe:
   garbage and its purpose has one allocation, the largest asked for so far, which every
   shape views. The convolutions of a network then share one product buffer instead of
   keeping one per layer (a CIFAR-style CNN's step held 20 MiB less);
-* a buffer can carry an *owner* stamp: the forward pass of a convolution stamps the
-  im2col matrix it filled, and its backward reuses the matrix only if the stamp is
-  still its own (no other convolution of the same shape wrote there in between).
+* a buffer can carry an *owner* stamp: Winograd's forward pass of a convolution stamps
+  the transformed input it filled, and its weight gradient reuses it only if the stamp
+  is still its own (no other convolution of the same shape wrote there in between).
 
 The cache is per process and not thread-safe: two threads running convolutions of the
 same shape at once would share buffers.
