@@ -6,6 +6,7 @@ before the loop), a step is one matrix product and the gates:
     RNN   h_t = act(p_t + h_{t-1} W_hhᵀ)                    act = tanh or relu
     LSTM  z_t = p_t + h_{t-1} W_hhᵀ;  i, f, o = σ(z_i, z_f, z_o);  g = tanh z_g
           c_t = f·c_{t-1} + i·g;  h_t = o·tanh c_t
+    GRU   q_t = h_{t-1} W_hhᵀ + b_hh;  h_t = the GRU gates of (p_t, q_t, h_{t-1})
 
 Backwards through time (δ_t = ∂L/∂z_t, the gradient arriving at h_t being the output's
 own plus δ_{t+1} W_hh):
@@ -26,6 +27,7 @@ works in place in buffers made once per sequence. On numpy the LSTM's elementwis
 a numba loop per step (``kernels/cpu/recurrent_gates.py``), its exponentials still on
 numpy's vectorised exp: a handful of array calls per step instead of twenty.
 """
+from . import fused
 from .cpu import recurrent_gates as _gates
 
 
@@ -241,3 +243,55 @@ def lstm_backward(xp, grad_out, grad_h_last, grad_c_last, w_hh, h, c, act, tanh_
     flat = delta.reshape(-1, width)
     grad_w = xp.matmul(flat.T, _previous(h, reverse).reshape(flat.shape[0], hidden))
     return (delta, grad_w, carried_h if need_h0 else None, carried_c if need_c0 else None)
+
+
+# -- GRU ------------------------------------------------------------------------------------
+#   q_t = h_{t-1} W_hhᵀ + b_hh;  h_t = gru_gates(p_t, q_t, h_{t-1})   (kernels/fused.py)
+#   ∂L/∂W_hh = Σ_t ∂q_tᵀ h_{t-1},  ∂L/∂b_hh = Σ_t ∂q_t,  ∂L/∂h_{t-1} = ∂q_t W_hh + g·z
+# A missing initial state is a row of zeros here: z·0 adds nothing to h_1.
+def gru_forward(xp, p, w_hh, b_hh, h0, reverse):
+    """(h states (T + 1, N, H), q (T, N, 3H), act (T, N, 3H) = [r, z, n]) for p (T, N, 3H),
+    W_hh (3H, H), b_hh (3H,) or None and h0 (N, H) or None."""
+    steps, batch, width = p.shape
+    hidden = width // 3
+    h = _states(xp, h0, steps, (batch, hidden), p.dtype, reverse)
+    q, act = xp.empty(p.shape, p.dtype), xp.empty(p.shape, p.dtype)
+    w_t = xp.ascontiguousarray(w_hh.T)
+    fast = _numba(xp, p, w_hh, *(a for a in (b_hh, h0) if a is not None))
+    order, out_row, prev_row = _rows(steps, reverse)
+    for t in order:
+        previous = h[prev_row(t)]
+        xp.matmul(previous, w_t, out=q[t])
+        if b_hh is not None:
+            q[t] += b_hh
+        if fast:
+            _gates.gru_forward(p[t], q[t], True, previous, True, act[t], h[out_row(t)])
+        else:
+            h[out_row(t)], act[t] = fused.gru_gates_forward(xp, p[t], q[t], previous)
+    return h, q, act
+
+
+def gru_backward(xp, grad_out, grad_h_last, w_hh, has_bias, h, q, act, reverse, need_h0):
+    """(∂L/∂p (T, N, 3H), ∂L/∂W_hh, ∂L/∂b_hh or None, ∂L/∂h0 or None) from the gradients of
+    the outputs (T, N, H) and of h_n (N, H)."""
+    steps, batch, width = act.shape
+    previous = _previous(h, reverse)
+    d_p, d_q = xp.empty(act.shape, act.dtype), xp.empty(act.shape, act.dtype)
+    fast = _numba(xp, grad_out, grad_h_last, w_hh, act)
+    d_h = xp.empty((batch, width // 3), act.dtype)
+    order, _, _ = _rows(steps, reverse)
+    first = order[0]
+    carried = grad_h_last
+    for t in _backwards(order):
+        g = grad_out[t] + carried
+        if fast:
+            _gates.gru_backward(g, act[t], q[t], True, previous[t], True, d_p[t], d_q[t], d_h)
+        else:
+            d_p[t], d_q[t], d_h[...] = fused.gru_gates_backward(xp, g, act[t], q[t], previous[t])
+        if t != first or need_h0:
+            carried = xp.matmul(d_q[t], w_hh)
+            carried += d_h
+    flat = d_q.reshape(-1, width)
+    grad_w = xp.matmul(flat.T, previous.reshape(flat.shape[0], -1))
+    grad_b = flat.sum(axis=0) if has_bias else None
+    return d_p, grad_w, grad_b, carried if need_h0 else None

@@ -520,53 +520,78 @@ def _lstm_gate_nodes(g, z, cell, hidden):
     return [g.node("Mul", [o, g.node("Tanh", [c])]), c]
 
 
-def _unrolled(g, e, step):
-    """A whole layer's time loop (rnn_sequence, lstm_sequence) unrolled over the traced
-    length: step(z_t, state) -> new state (a list whose first entry is h_t)."""
-    inputs, w_hh, states = e.inputs[0], e.inputs[1], e.inputs[2:]
+def _unrolled(g, e, states, step):
+    """A whole layer's time loop (rnn_sequence, lstm_sequence, gru_sequence) unrolled over
+    the traced length: step(p_t, h_{t-1} W_hhᵀ or None, state) -> the new state (a list
+    whose first entry is h_t)."""
+    inputs, w_hh = e.inputs[0], e.inputs[1]
+    if g.dynamic_dims(inputs)[0]:
+        raise ExportError(f"'{e.op}' is unrolled over the traced length ({inputs.shape[0]} "
+                          f"steps): it runs other operations for other lengths, so the "
+                          f"sequence length cannot be a dynamic axis")
     parts = _x(g, e)
     w_t = g.node("Transpose", [g.value(w_hh)], perm=[1, 0])
     state = [None if s is None else g.value(s) for s in states]
     steps = inputs.shape[0]
     outputs = [None] * steps
     for t in (range(steps - 1, -1, -1) if e.attrs["reverse"] else range(steps)):
-        z = g.node("Gather", [parts, g.constant(np.asarray(t, dtype=np.int64))], axis=0)
-        if state[0] is not None:
-            z = g.node("Add", [z, g.node("MatMul", [state[0], w_t])])
-        state = step(z, state)
+        p = g.node("Gather", [parts, g.constant(np.asarray(t, dtype=np.int64))], axis=0)
+        product = None if state[0] is None else g.node("MatMul", [state[0], w_t])
+        state = step(p, product, state)
         outputs[t] = g.unsqueeze(state[0], [0])
     stacked = g.node("Concat", outputs, axis=0) if steps > 1 else g.node("Identity", outputs)
     return [stacked] + state
 
 
+def _plus(g, p, product):
+    return p if product is None else g.node("Add", [p, product])
+
+
 def _rnn_sequence(g, e):
     activation = "Relu" if e.attrs["relu"] else "Tanh"
-    return _unrolled(g, e, lambda z, state: [g.node(activation, [z])])
+    return _unrolled(g, e, e.inputs[2:], lambda p, product, state: [
+        g.node(activation, [_plus(g, p, product)])])
 
 
 def _lstm_sequence(g, e):
     hidden = e.inputs[1].shape[1]
-    return _unrolled(g, e, lambda z, state: _lstm_gate_nodes(g, z, state[1], hidden))
+    return _unrolled(g, e, e.inputs[2:], lambda p, product, state: _lstm_gate_nodes(
+        g, _plus(g, p, product), state[1], hidden))
+
+
+def _gru_sequence(g, e):
+    hidden = e.inputs[1].shape[1]
+    bias = None if e.inputs[2] is None else g.value(e.inputs[2])
+
+    def step(p, product, state):   # q = h W_hhᵀ + b_hh stays apart from p
+        if product is None:
+            q = bias
+        else:
+            q = product if bias is None else g.node("Add", [product, bias])
+        return [_gru_gate_nodes(g, p, q, state[0], hidden)]
+    return _unrolled(g, e, e.inputs[3:], step)
 
 
 def _gru_gates(g, e):
     p, q, state = e.inputs
-    hidden = p.shape[-1] // 3
-    p_r, p_z, p_n = _thirds_or_quarters(g, _x(g, e), 3, hidden)
+    return [_gru_gate_nodes(g, _x(g, e), None if q is None else g.value(q),
+                            None if state is None else g.value(state), p.shape[-1] // 3)]
+
+
+def _gru_gate_nodes(g, p, q, state, hidden):
+    """h' of the GRU gates from the graph values p, q (a bias row, a batch, or None) and h."""
+    p_r, p_z, p_n = _thirds_or_quarters(g, p, 3, hidden)
     if q is None:
         z, n = g.node("Sigmoid", [p_z]), g.node("Tanh", [p_n])
     else:
-        if q.ndim == 1:
-            q_r, q_z, q_n = g.node("Split", [g.value(q), g.ints([hidden] * 3)], outputs=3, axis=0)
-        else:
-            q_r, q_z, q_n = _thirds_or_quarters(g, g.value(q), 3, hidden)
+        q_r, q_z, q_n = g.node("Split", [q, g.ints([hidden] * 3)], outputs=3, axis=-1)
         r = g.node("Sigmoid", [g.node("Add", [p_r, q_r])])
         z = g.node("Sigmoid", [g.node("Add", [p_z, q_z])])
         n = g.node("Tanh", [g.node("Add", [p_n, g.node("Mul", [r, q_n])])])
     out = g.node("Sub", [n, g.node("Mul", [z, n])])
     if state is not None:
-        out = g.node("Add", [out, g.node("Mul", [z, g.value(state)])])
-    return [out]
+        out = g.node("Add", [out, g.node("Mul", [z, state])])
+    return out
 
 
 CONVERTERS = {
@@ -625,6 +650,7 @@ CONVERTERS = {
     "silu": _silu, "softplus": _softplus,
     "lstm_gates": _lstm_gates, "gru_gates": _gru_gates,
     "rnn_sequence": _rnn_sequence, "lstm_sequence": _lstm_sequence,
+    "gru_sequence": _gru_sequence,
 }
 
 

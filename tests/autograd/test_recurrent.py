@@ -1,7 +1,7 @@
 """The LSTM and GRU gates as one operation each (tapegrad/autograd/ops/recurrent.py):
 checked against finite differences to the second derivative with and without a state
 (and, for the GRU, with q a bias row or absent), their backwards too. The same for a whole
-layer's time loop as one operation (rnn_sequence, lstm_sequence), forwards and in reverse,
+layer's time loop as one operation (rnn_sequence, lstm_sequence, gru_sequence), forwards and in reverse,
 which must also compute exactly what the step-by-step composition computes."""
 import pytest
 
@@ -36,7 +36,7 @@ CASES = [
          [noncontiguous(3, 2, 3), noncontiguous(3, 3), noncontiguous(2, 3)],
          name="noncontiguous"),
     Case("rnn_sequence_backward", backward_of(sequence(R.rnn_sequence, reverse=True), 2),
-         [leaf(3, 2, 3), leaf(2, 3), leaf(3, 2, 3), leaf(3, 3), leaf(2, 3)]),
+         [leaf(2, 1, 2), leaf(1, 2), leaf(2, 1, 2), leaf(2, 2), leaf(1, 2)]),
     Case("lstm_sequence", sequence(R.lstm_sequence),
          [leaf(3, 2, 8), leaf(8, 2), leaf(2, 2), leaf(2, 2)]),
     Case("lstm_sequence", sequence(R.lstm_sequence, reverse=True),
@@ -47,16 +47,31 @@ CASES = [
          [noncontiguous(2, 3, 8), noncontiguous(8, 2), noncontiguous(3, 2), noncontiguous(3, 2)],
          name="noncontiguous"),
     Case("lstm_sequence_backward", backward_of(sequence(R.lstm_sequence), 3),
-         [leaf(2, 2, 2), leaf(2, 2), leaf(2, 2), leaf(2, 2, 8), leaf(8, 2), leaf(2, 2),
-          leaf(2, 2)]),
+         [leaf(2, 1, 1), leaf(1, 1), leaf(1, 1), leaf(2, 1, 4), leaf(4, 1), leaf(1, 1),
+          leaf(1, 1)]),
     Case("lstm_sequence_backward", backward_of(lstm_sequence_without_state, 3),
-         [leaf(2, 2, 2), leaf(2, 2), leaf(2, 2), leaf(2, 2, 8), leaf(8, 2)], name="no_state"),
+         [leaf(2, 1, 1), leaf(1, 1), leaf(1, 1), leaf(2, 1, 4), leaf(4, 1)], name="no_state"),
     Case("lstm_gates", R.lstm_gates, [leaf(2, 12), leaf(2, 3)]),
     Case("lstm_gates", lambda z: R.lstm_gates(z, None), [leaf(2, 12)], name="no_state"),
     Case("lstm_gates", R.lstm_gates, [noncontiguous(3, 8), noncontiguous(3, 2)],
          name="noncontiguous"),
     Case("lstm_gates_backward", backward_of(R.lstm_gates, 2),
          [leaf(2, 3), leaf(2, 3), leaf(2, 12), leaf(2, 3)]),
+    Case("gru_sequence", sequence(R.gru_sequence),
+         [leaf(3, 2, 6), leaf(6, 2), leaf(6), leaf(2, 2)]),
+    Case("gru_sequence", sequence(R.gru_sequence, reverse=True),
+         [leaf(3, 2, 6), leaf(6, 2), leaf(6), leaf(2, 2)], name="reverse"),
+    Case("gru_sequence", lambda p, w, h: R.gru_sequence(p, w, None, h),
+         [leaf(3, 2, 6), leaf(6, 2), leaf(2, 2)], name="no_bias"),
+    Case("gru_sequence", lambda p, w, b: R.gru_sequence(p, w, b, None),
+         [leaf(3, 2, 6), leaf(6, 2), leaf(6)], name="no_state"),
+    Case("gru_sequence", sequence(R.gru_sequence),
+         [noncontiguous(2, 3, 6), noncontiguous(6, 2), noncontiguous(6), noncontiguous(3, 2)],
+         name="noncontiguous"),
+    Case("gru_sequence_backward", backward_of(sequence(R.gru_sequence, reverse=True), 2),
+         [leaf(2, 1, 1), leaf(1, 1), leaf(2, 1, 3), leaf(3, 1), leaf(3), leaf(1, 1)]),
+    Case("gru_sequence_backward", backward_of(lambda p, w, h: R.gru_sequence(p, w, None, h), 2),
+         [leaf(2, 1, 1), leaf(1, 1), leaf(2, 1, 3), leaf(3, 1), leaf(1, 1)], name="no_bias"),
     Case("gru_gates", R.gru_gates, [leaf(2, 9), leaf(2, 9), leaf(2, 3)]),
     Case("gru_gates", lambda p, q: R.gru_gates(p, q, None), [leaf(2, 9), leaf(9)],
          name="bias_only"),
@@ -65,6 +80,8 @@ CASES = [
                                     noncontiguous(3, 2)], name="noncontiguous"),
     Case("gru_gates_backward", backward_of(R.gru_gates, 1),
          [leaf(2, 3), leaf(2, 9), leaf(2, 9), leaf(2, 3)]),
+    Case("gru_gates_backward", backward_of(lambda p, h: R.gru_gates(p, None, h), 1),
+         [leaf(2, 3), leaf(2, 9), leaf(2, 3)], name="no_q"),
 ]
 
 
@@ -101,6 +118,11 @@ def test_a_whole_sequence_computes_what_its_steps_compute(dtype, reverse):
     for relu in (False, True):
         for got, expected in zip(R.rnn_sequence(p, w, h0, relu, reverse),
                                  R._composed_rnn_sequence(p, w, h0, relu, reverse)):
+            assert tg.allclose(got, expected, rtol=tol, atol=tol)
+    p, w, b = tg.randn(5, 3, 12, dtype=dtype), tg.randn(12, 4, dtype=dtype), tg.randn(12, dtype=dtype)
+    for bias, state in ((b, h0), (None, h0), (b, None)):
+        for got, expected in zip(R.gru_sequence(p, w, bias, state, reverse),
+                                 R._composed_gru_sequence(p, w, bias, state, reverse)):
             assert tg.allclose(got, expected, rtol=tol, atol=tol)
 
 

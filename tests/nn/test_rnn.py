@@ -674,3 +674,38 @@ def test_pytorch_cells_without_a_state_give_the_same_gradients(name):
     for (key, p), p_ref in zip(ours.named_parameters(), reference.parameters()):
         assert (p.grad is None) == (p_ref.grad is None), key
         np.testing.assert_allclose(p.grad.numpy(), p_ref.grad.numpy(), atol=1e-5, err_msg=key)
+
+
+# -- a batch runs each layer's time loop as one operation ----------------------------------------
+@pytest.mark.parametrize("mode", list(MODELS))
+def test_a_batch_records_one_time_loop_per_layer_and_direction(mode):
+    from ..support import ops_on_tape
+    tg.manual_seed(0)
+    model = MODELS[mode](3, 4, num_layers=2, bidirectional=True).double()
+    out, _ = model(leaf(5, 2, 3))
+    names = ops_on_tape(out)
+    loop = {"RNN_TANH": "rnn_sequence", "RNN_RELU": "rnn_sequence", "LSTM": "lstm_sequence",
+            "GRU": "gru_sequence"}[mode]
+    assert loop in names and not names & {"addmm", "lstm_gates", "gru_gates", "unbind"}
+
+
+@pytest.mark.parametrize("mode", list(MODELS))
+def test_the_time_loop_as_one_operation_equals_the_steps_recorded_one_by_one(mode):
+    # An unbatched sample takes the step-by-step path: each sample of a batch must get the
+    # same outputs, final states and gradients through the one-operation path.
+    tg.manual_seed(0)
+    model = MODELS[mode](3, 4, num_layers=2, bidirectional=True, batch_first=True).double()
+    x = leaf(2, 5, 3)
+    out, state = model(x)
+    h_n = state[0] if mode == "LSTM" else state
+    (out.square().sum() + h_n.sum()).backward()
+    batch_grads = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    for b in range(2):
+        sample_out, sample_state = model(x[b].detach())
+        sample_h = sample_state[0] if mode == "LSTM" else sample_state
+        np.testing.assert_allclose(sample_out.detach().numpy(), out[b].detach().numpy(), atol=1e-12)
+        np.testing.assert_allclose(sample_h.detach().numpy(), h_n[:, b].detach().numpy(), atol=1e-12)
+        (sample_out.square().sum() + sample_h.sum()).backward()
+    for p, expected in zip(model.parameters(), batch_grads):
+        np.testing.assert_allclose(p.grad.numpy(), expected.numpy(), atol=1e-12)

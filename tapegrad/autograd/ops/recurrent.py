@@ -96,12 +96,9 @@ def gru_gates_backward(grad, p, q, state, act, q_array):
         dq = dq.sum(axis=0)
     results = [dp] + [a for a in (dq, dh) if a is not None]
 
-    def backward(ctx, *cotangents):
+    def backward(ctx, *cotangents):   # one per gradient computed: per primal that is not None
         g, p, q, h = ctx.saved_tensors
-        present = iter(cotangents)
-        per_primal = [next(present), None if q is None else next(present),
-                      None if h is None else next(present)]
-        return derivative_of_backward(_composed_gru_gates, [g], [p, q, h], per_primal,
+        return derivative_of_backward(_composed_gru_gates, [g], [p, q, h], list(cotangents),
                                       list(ctx.needs_input_grad))
     outs = iter(record_many("gru_gates_backward", results, (grad, p, q, state), backward,
                             save=(grad, p, q, state)))
@@ -197,11 +194,9 @@ def rnn_sequence_backward(grad_out, grad_h, inputs, w_hh, h0, h, relu, reverse):
     def composed(p, w, state):
         return _composed_rnn_sequence(p, w, state, relu, reverse)
 
-    def backward(ctx, *cotangents):
+    def backward(ctx, *cotangents):   # one per gradient computed: per primal that is not None
         g_out, g_h, p, w, state = ctx.saved_tensors
-        present = iter(cotangents)
-        per_primal = [next(present), next(present), None if state is None else next(present)]
-        return derivative_of_backward(composed, [g_out, g_h], [p, w, state], per_primal,
+        return derivative_of_backward(composed, [g_out, g_h], [p, w, state], list(cotangents),
                                       list(ctx.needs_input_grad))
     outs = iter(record_many("rnn_sequence_backward", results, (grad_out, grad_h, inputs, w_hh, h0),
                             backward, save=(grad_out, grad_h, inputs, w_hh, h0)))
@@ -244,13 +239,10 @@ def lstm_sequence_backward(grad_out, grad_h, grad_c, inputs, w_hh, h0, c0, kept,
     def composed(p, w, h_0, c_0):
         return _composed_lstm_sequence(p, w, h_0, c_0, reverse)
 
-    def backward(ctx, *cotangents):
+    def backward(ctx, *cotangents):   # one per gradient computed: per primal that is not None
         g_out, g_h, g_c, p, w, h_0, c_0 = ctx.saved_tensors
-        present = iter(cotangents)
-        per_primal = [next(present), next(present), None if h_0 is None else next(present),
-                      None if c_0 is None else next(present)]
         return derivative_of_backward(composed, [g_out, g_h, g_c], [p, w, h_0, c_0],
-                                      per_primal, list(ctx.needs_input_grad))
+                                      list(cotangents), list(ctx.needs_input_grad))
     outs = iter(record_many("lstm_sequence_backward", results,
                             (grad_out, grad_h, grad_c, inputs, w_hh, h0, c0), backward,
                             save=(grad_out, grad_h, grad_c, inputs, w_hh, h0, c0)))
@@ -258,5 +250,71 @@ def lstm_sequence_backward(grad_out, grad_h, grad_c, inputs, w_hh, h0, c0, kept,
             None if c0 is None else next(outs))
 
 
-__all__ = ["gru_gates", "gru_gates_backward", "lstm_gates", "lstm_gates_backward",
-           "lstm_sequence", "lstm_sequence_backward", "rnn_sequence", "rnn_sequence_backward"]
+def _composed_gru_sequence(inputs, w_hh, b_hh, h0, reverse):
+    """The composition gru_sequence stands for (its second derivative comes from this)."""
+    from . import shape
+    steps, w_t, h = inputs.unbind(0), w_hh.mT, h0
+    outputs = [None] * len(steps)
+    for t in _step_order(len(steps), reverse):
+        if h is None:
+            q = b_hh
+        else:
+            q = h @ w_t if b_hh is None else h @ w_t + b_hh
+        h = _composed_gru_gates(steps[t], q, h)
+        outputs[t] = h
+    return shape.stack(outputs), h
+
+
+@operation()
+def gru_sequence(inputs, w_hh, b_hh, h0, reverse=False):
+    """(h_1…h_T (T, N, H), h_T (N, H)) of a GRU layer from its input parts p (T, N, 3H)
+    (gates r, z, n, with b_ih), W_hh (3H, H), b_hh (3H,) (None: none) and h0 (N, H)
+    (None: zeros), the steps taken from last to first with ``reverse``: each step is
+    gru_gates(p_t, q_t, h_{t-1}) with q_t = h_{t-1} W_hhᵀ + b_hh; ∂L/∂W_hh = Σ_t ∂q_tᵀ h_{t-1},
+    ∂L/∂b_hh = Σ_t ∂q_t, ∂L/∂h_{t-1} = ∂q_t W_hh + ∂h_t·z"""
+    _check_sequence("gru_sequence", inputs, w_hh, (("h0", h0),), 3)
+    width = inputs.shape[-1]
+    if b_hh is not None and (tuple(b_hh.shape) != (width,) or b_hh.dtype != inputs.dtype):
+        raise ValueError(f"gru_sequence: b_hh must be ({width},) of {inputs.dtype}, got shape "
+                         f"{tuple(b_hh.shape)} of {b_hh.dtype}")
+    xp = inputs.device.xp
+    h, q, act = recurrence.gru_forward(xp, inputs.array, w_hh.array, _array(b_hh), _array(h0),
+                                       reverse)
+    final = h[0 if reverse else -1].copy()
+
+    def backward(ctx, grad_out, grad_h):
+        p, w, b, state = ctx.saved_tensors
+        return gru_sequence_backward(grad_out, grad_h, p, w, b, state, (h, q, act), reverse)
+    return tuple(record_many("gru_sequence", [recurrence.outputs_of(h, reverse), final],
+                             (inputs, w_hh, b_hh, h0), backward, save=(inputs, w_hh, b_hh, h0),
+                             attrs={"reverse": reverse}))
+
+
+@operation()
+def gru_sequence_backward(grad_out, grad_h, inputs, w_hh, b_hh, h0, kept, reverse):
+    """(∂L/∂p, ∂L/∂W_hh, ∂L/∂b_hh, ∂L/∂h0) of gru_sequence from its kept states, products
+    and gates ``kept``, as one operation"""
+    xp = inputs.device.xp
+    h, q, act = kept
+    dp, dw, db, dh0 = recurrence.gru_backward(xp, grad_out.array, grad_h.array, w_hh.array,
+                                              b_hh is not None, h, q, act, reverse,
+                                              h0 is not None)
+    results = [dp, dw] + [a for a in (db, dh0) if a is not None]
+
+    def composed(p, w, b, state):
+        return _composed_gru_sequence(p, w, b, state, reverse)
+
+    def backward(ctx, *cotangents):   # one per gradient computed: per primal that is not None
+        g_out, g_h, p, w, b, state = ctx.saved_tensors
+        return derivative_of_backward(composed, [g_out, g_h], [p, w, b, state],
+                                      list(cotangents), list(ctx.needs_input_grad))
+    outs = iter(record_many("gru_sequence_backward", results,
+                            (grad_out, grad_h, inputs, w_hh, b_hh, h0), backward,
+                            save=(grad_out, grad_h, inputs, w_hh, b_hh, h0)))
+    return (next(outs), next(outs), None if b_hh is None else next(outs),
+            None if h0 is None else next(outs))
+
+
+__all__ = ["gru_gates", "gru_gates_backward", "gru_sequence", "gru_sequence_backward",
+           "lstm_gates", "lstm_gates_backward", "lstm_sequence", "lstm_sequence_backward",
+           "rnn_sequence", "rnn_sequence_backward"]

@@ -23,11 +23,11 @@ costs microseconds of Python forwards and again backwards). Hence:
 
 * the input part of every step, W_ih x + b_ih (+ b_hh), does not depend on h: it is ONE
   matrix product over all L·N rows of a layer before its time loop;
-* for a batch of RNN or LSTM sequences the time loop itself is then ONE recorded
-  operation (``rnn_sequence``, ``lstm_sequence`` in ``autograd/ops/recurrent.py``): it
-  runs the steps on arrays, and its backward computes W_hh's gradient as one product
+* for a batch of sequences the time loop itself is then ONE recorded operation
+  (``rnn_sequence``, ``lstm_sequence``, ``gru_sequence`` in ``autograd/ops/recurrent.py``):
+  it runs the steps on arrays, and its backward computes W_hh's gradient as one product
   over all L·N rows rather than one per step;
-* otherwise (the GRU, an unbatched sample, mixed dtypes) the input parts are cut into
+* otherwise (an unbatched sample, mixed dtypes) the input parts are cut into
   steps with one ``unbind``, and inside the loop only p + h W_hhᵀ (one fused ``addmm``)
   and the gates remain: 2 recorded operations per step, the LSTM's and the GRU's gates
   being one operation each for a batch (an unbatched sample composes them from 10 and 12
@@ -101,14 +101,13 @@ STEPS = {"RNN_TANH": _rnn_tanh_step, "RNN_RELU": _rnn_relu_step, "LSTM": _lstm_s
 
 def _input_part(mode, x, w_ih, b_ih, b_hh):
     """W_ih x + b_ih (+ b_hh for RNN and LSTM, where it simply adds), for x of shape (*, in):
-    with a bias and a batch, one ``addmm`` over all rows (the bias added in place)."""
+    for a batch of rows (a cell), one ``addmm`` with the bias added in place."""
     if b_ih is None:
         return x @ w_ih.mT
     bias = b_ih if mode == "GRU" else b_ih + b_hh
-    if x.ndim < 2:
-        return x @ w_ih.mT + bias
-    rows = ops.linalg.addmm(bias, x.reshape(-1, x.shape[-1]), w_ih.mT)
-    return rows if x.ndim == 2 else rows.reshape(x.shape[:-1] + (rows.shape[-1],))
+    if x.ndim == 2:
+        return ops.linalg.addmm(bias, x, w_ih.mT)
+    return x @ w_ih.mT + bias
 
 
 # -- the cells: one step, from the raw input ---------------------------------------------------
@@ -150,17 +149,19 @@ def _one_direction(mode, steps, state, w_hh, b_hh, reverse):
     return outputs, state
 
 
-def _whole_sequence(mode, parts, w_hh, state):
-    """True when one operation can run the layer's whole time loop: a batch, a cell other
-    than the GRU, and one dtype and device throughout (else the steps are recorded one
-    by one, with the promotions of the separate operations)."""
-    if mode == "GRU" or parts.ndim != 3 or parts.shape[0] == 0 or parts.shape[1] == 0:
+def _whole_sequence(mode, parts, w_hh, b_hh, state):
+    """True when one operation can run the layer's whole time loop: a batch, and one dtype
+    and device throughout (else the steps are recorded one by one, with the promotions of
+    the separate operations)."""
+    if parts.ndim != 3 or parts.shape[0] == 0 or parts.shape[1] == 0:
         return False
     tensors = [w_hh] + ([] if state is None else list(state) if mode == "LSTM" else [state])
+    if mode == "GRU" and b_hh is not None:
+        tensors.append(b_hh)
     return all(t.dtype == parts.dtype and t.device == parts.device for t in tensors)
 
 
-def _sequence(mode, parts, w_hh, state, reverse, time_dim):
+def _sequence(mode, parts, w_hh, b_hh, state, reverse, time_dim):
     """(outputs, final state) of one direction of one layer as one operation
     (``autograd/ops/recurrent.py``); ``parts`` are the input parts of every step."""
     if time_dim == 1:
@@ -169,6 +170,8 @@ def _sequence(mode, parts, w_hh, state, reverse, time_dim):
         h0, c0 = (None, None) if state is None else state
         output, h_n, c_n = ops.recurrent.lstm_sequence(parts, w_hh, h0, c0, reverse)
         final = (h_n, c_n)
+    elif mode == "GRU":
+        output, final = ops.recurrent.gru_sequence(parts, w_hh, b_hh, state, reverse)
     else:
         output, final = ops.recurrent.rnn_sequence(parts, w_hh, state, mode == "RNN_RELU",
                                                    reverse)
@@ -209,8 +212,8 @@ def rnn(mode, input, hx, weights, num_layers=1, dropout=0.0, training=False,
             w_ih, w_hh, b_ih, b_hh = weights[k]
             # One product for the input part of every time step, then the time loop.
             parts = _input_part(mode, x, w_ih, b_ih, b_hh)
-            if _whole_sequence(mode, parts, w_hh, initial[k]):
-                output, final = _sequence(mode, parts, w_hh, initial[k], direction == 1,
+            if _whole_sequence(mode, parts, w_hh, b_hh, initial[k]):
+                output, final = _sequence(mode, parts, w_hh, b_hh, initial[k], direction == 1,
                                           time_dim)
                 outputs.append(output)
                 finals.append(final)
