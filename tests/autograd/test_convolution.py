@@ -412,3 +412,13 @@ def test_an_empty_batch_gives_empty_results_and_zero_weight_gradients():
     y.sum().backward()
     assert tuple(x.grad.shape) == (0, 3, 5, 5) and not arr(w.grad).any()
     assert tuple(C.conv_transpose2d(x, w.transpose(0, 1), stride=2).shape) == (0, 4, 11, 11)
+
+
+def test_an_empty_sequence_or_image_is_refused_unless_the_batch_or_channels_are_empty():
+    import tapegrad as tg
+    with pytest.raises(RuntimeError, match=r"conv1d: an input with an empty spatial dimension .* "
+                                           r"\(4, 4, 0\)"):
+        tg.conv1d(tg.ones(4, 4, 0), tg.ones(4, 4, 1), padding=1)
+    with pytest.raises(RuntimeError, match="conv2d: an input with an empty spatial"):
+        tg.conv2d(tg.ones(1, 1, 0, 3), tg.ones(1, 1, 1, 1), padding=1)
+    assert tuple(tg.conv1d(tg.ones(0, 4, 3), tg.ones(4, 4, 1)).shape) == (0, 4, 3)

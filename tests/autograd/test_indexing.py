@@ -646,3 +646,10 @@ def test_a_range_indexes_as_the_list_of_its_integers():
     w = tg.arange(4.0, requires_grad=True)
     w[range(0, 4, 2)].sum().backward()
     assert w.grad.tolist() == [1.0, 0.0, 1.0, 0.0]
+
+
+def test_take_along_dim_of_a_0d_input_with_a_dim_is_refused():
+    x, i = tg.tensor(1.0), tg.tensor(0)
+    with pytest.raises(IndexError, match="take_along_dim: dim 0 was given but the input is 0-d"):
+        tg.take_along_dim(x, i, dim=0)
+    assert tg.take_along_dim(x, i).tolist() == [1.0]   # without dim: the flattened input

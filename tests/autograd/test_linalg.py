@@ -488,3 +488,10 @@ def test_a_batched_product_differentiates_one_operand_alone(x_shape, y_shape):
     assert gradcheck(lambda x: x @ y, (x,))
     y.requires_grad_()
     assert gradcheck(lambda y: x.detach() @ y, (y,))
+
+
+def test_einsum_sums_of_one_bool_or_integer_operand_are_int64_as_sum():
+    b = tg.tensor([[True, False], [True, True]])
+    assert tg.einsum("ij->", b).dtype is tg.int64 and tg.einsum("ij->", b).item() == 3
+    assert tg.einsum("ij->i", tg.tensor([[200, 100]], dtype=tg.uint8)).tolist() == [300]
+    assert tg.einsum("ij->ji", b).dtype is tg.bool   # nothing summed: the dtype stays

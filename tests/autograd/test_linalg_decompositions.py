@@ -130,3 +130,14 @@ def test_errors_name_the_problem():
         solve_triangular(tg.eye(2), tg.ones(2, 1, dtype=tg.float64), upper=True)
     with pytest.raises(RuntimeError, match=r"batch dimensions of A \(2, 3, 3\) and B \(4, 3, 1\)"):
         solve_triangular(tg.eye(3).expand(2, 3, 3), tg.ones(4, 3, 1), upper=True)
+
+
+def test_cholesky_upper_reads_the_upper_triangle_and_nan_is_not_positive_definite():
+    a = tg.tensor([[4.0, 1.0], [3.0, 5.0]], dtype=tg.float64)   # not symmetric
+    u = cholesky(a, upper=True)   # from [[4, 1], [1, 5]]: Uᵀ U with U = [[2, .5], [0, √4.75]]
+    np.testing.assert_allclose(u.numpy(), [[2.0, 0.5], [0.0, np.sqrt(4.75)]])
+    np.testing.assert_allclose(cholesky(a).numpy(), [[2.0, 0.0], [1.5, np.sqrt(2.75)]])
+    with pytest.raises(RuntimeError, match="not positive-definite"):
+        cholesky(tg.tensor([[1.0, 5.0], [0.0, 1.0]]), upper=True)
+    with pytest.raises(RuntimeError, match="not positive-definite"):
+        cholesky(tg.tensor([[float("nan"), 0.0], [0.0, 1.0]]))

@@ -111,7 +111,10 @@ def test_the_gradient_at_the_zero_vector_is_zero_as_in_pytorch():
 def test_integer_input_is_refused_and_misuse_is_named():
     with pytest.raises(RuntimeError, match="floating-point"):
         LA.vector_norm(tg.tensor([3, 4]))
-    assert LA.vector_norm(tg.tensor([3, 4]), dtype=tg.float32).item() == 5.0
+    with pytest.raises(RuntimeError, match=r"vector_norm: expected a floating-point tensor, got "
+                       r"tapegrad.bool"):   # dtype= widens floats; it does not convert integers
+        LA.vector_norm(tg.tensor([True, False]), ord=3, dtype=tg.float64)
+    assert LA.vector_norm(tg.tensor([3.0, 4.0]), dtype=tg.float64).dtype is tg.float64
     with pytest.raises(RuntimeError, match="matrix_norm"):
         LA.vector_norm(tg.ones(3), ord="fro")
     with pytest.raises(RuntimeError, match="2 or more"):
@@ -135,3 +138,8 @@ def test_values_and_gradients_match_pytorch(call):
         results.append((y.detach().numpy(), x.grad.numpy()))
     np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-12)
     np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-12)
+
+
+def test_a_dtype_that_is_not_floating_is_refused():
+    with pytest.raises(RuntimeError, match="vector_norm: dtype should be a floating-point dtype"):
+        LA.vector_norm(tg.ones(3), dtype=tg.bool)

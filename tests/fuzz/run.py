@@ -414,9 +414,16 @@ def _float_dtypes(program):
             return [Finding("float-dtypes", step.entry.name,
                             f"raises in {which} only: {type(error).__name__}: {error}"[:200],
                             program.seed)]
-        if s32 == "error":
-            break
+        if s32 == "error" or _left_float_dtype(r32, "float32") or _left_float_dtype(r64, "float64"):
+            break   # (an explicit cast, or integers turned into the default float dtype:
+                    # from here the two replays no longer differ in the leaves' dtype alone)
     return []
+
+
+def _left_float_dtype(result, name):
+    """True when the chain is now a floating tensor of another dtype than the replay's."""
+    chain = first_tensor(TAPEGRAD, result)
+    return chain is not None and chain.dtype.is_floating_point and chain.dtype.name != name
 
 
 def _promotion(program, step, run, result):

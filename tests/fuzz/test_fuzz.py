@@ -82,3 +82,11 @@ def test_without_torch_the_invariants_still_run():
     findings, program = run_program(3, compare_with_torch=False)
     assert program.steps and all(f.kind not in ("value", "dtype", "gradient") for f in findings)
     assert torch is None or torch.__name__ == "torch"
+
+
+def test_float_dtypes_stops_comparing_where_a_step_leaves_the_leaves_float_dtype():
+    # seed 7003847: float() then matmul with a float leaf; in float64 the float() step makes a
+    # float32 chain that matmul rightly refuses against the float64 leaf, as PyTorch would
+    findings, program = run_program(7003847, compare_with_torch=False)
+    assert [s.entry.name for s in program.steps] == ["float", "matmul"]
+    assert not [f for f in findings if f.kind == "float-dtypes"]

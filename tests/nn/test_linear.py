@@ -197,3 +197,9 @@ def test_linear_refuses_a_bias_of_another_dtype_for_every_input_shape(input_shap
     with pytest.raises(RuntimeError, match=r"linear: the bias is tapegrad.float64 but the weight "
                                            r"is tapegrad.float32"):
         F.linear(tg.ones(*input_shape), tg.ones(5, 3), tg.ones(5, dtype=tg.float64))
+
+
+def test_bilinear_of_integers_stays_in_their_dtype():
+    u = tg.ones(2, 1, dtype=tg.uint8)
+    y = F.bilinear(u, u, tg.full((4, 1, 1), 3, dtype=tg.uint8))
+    assert y.dtype is tg.uint8 and y.tolist() == [[3] * 4] * 2

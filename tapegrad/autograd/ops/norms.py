@@ -13,6 +13,7 @@ max/min, whose gradients at ties are shared evenly.
 """
 import math
 
+from ... import dtypes
 from ..tape import OUTPUT, record
 from ..tensor import Tensor
 from .arithmetic import where
@@ -23,11 +24,15 @@ from .reduction import _kept, amax, amin, normalize_dims
 def _float_tensor(op, x, dtype):
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
-    if dtype is not None:
-        x = x.to(dtype)
+    # the input itself must be floating, as in PyTorch: dtype= widens a float, it does not
+    # turn integers into floats
     if not x.dtype.is_floating_point:
         raise RuntimeError(f"{op}: expected a floating-point tensor, got {x.dtype} "
-                           f"(convert it with .float(), or pass dtype=)")
+                           f"(convert it with .float())")
+    if dtype is not None:
+        if not dtypes.as_dtype(dtype).is_floating_point:
+            raise RuntimeError(f"{op}: dtype should be a floating-point dtype, got {dtype}")
+        x = x.to(dtype)
     return x
 
 

@@ -63,6 +63,8 @@ def erfinv(input):
 def mvlgamma(input, p):
     """y = ln Γ_p(x) = p(p-1)/4·ln π + Σⱼ₌₀^{p-1} ln Γ(x - j/2), for every x > (p - 1)/2"""
     from .gamma_functions import lgamma
+    if getattr(getattr(input, "dtype", None), "name", None) == "bool":
+        raise RuntimeError("mvlgamma: the input may not be a bool tensor, as in PyTorch")
     x = _float_input("mvlgamma", input)
     if isinstance(p, bool) or not isinstance(p, int) or p < 1:
         raise RuntimeError(f"mvlgamma: p must be an integer of at least 1, got {p!r}")

@@ -96,6 +96,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         return ops.normalization.batch_norm(input, weight, bias, running_mean, running_var,
                                             False, eps)[0]
 
+    if not eps > 0:   # σ² = 0 (a constant channel) would divide by √0
+        raise ValueError(f"batch_norm: eps must be positive during training, got {eps}")
     if count == 0:   # an empty batch: an empty result, the statistics untouched (as PyTorch)
         return _scale_and_shift(input, 1.0, weight, bias, lambda t: _per_channel(t, input.ndim))
     if count == 1:
@@ -156,6 +158,11 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     for name, value in (("weight", weight), ("bias", bias)):
         _check_vector("group_norm", name, value, channels, "channel (dimension 1 of the input)")
     per_group = channels // num_groups
+    # PyTorch's own rule, borrowed from batch_norm: refused when N·C/G times the spatial
+    # size is 1 (a lone sample and group of one value each)
+    if shape[0] * per_group * math.prod(shape[2:]) == 1:
+        raise ValueError(f"group_norm: expected more than 1 value per channel when training, "
+                         f"got input size {list(shape)} with num_groups={num_groups}")
     # (N, G, C/G, positions): normalise over the last two; γ and β as (G, C/G, 1).
     grouped = input.reshape(shape[0], num_groups, per_group, -1)
     _, d, _, rstd = _centre_and_rstd(grouped, (2, 3), eps)
