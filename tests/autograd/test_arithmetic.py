@@ -658,3 +658,9 @@ def test_bools_to_bool_powers_stay_bool():
     assert tg.pow(b, tg.tensor([False, True])).tolist() == [True, False]
     assert tg.pow(True, b).dtype is tg.bool
     assert tg.pow(b, 2).dtype is tg.int64   # an int power is a count: int64
+
+
+def test_rsub_of_integers_refuses_a_float_alpha_as_sub_does():
+    with pytest.raises(RuntimeError, match="rsub: for integral input tensors .* alpha=0.5"):
+        tg.rsub(tg.tensor([1, 2]), 2, alpha=0.5)
+    assert tg.rsub(tg.tensor([1, 2]), 2, alpha=2).tolist() == [0, -2]

@@ -143,3 +143,9 @@ def test_values_and_gradients_match_pytorch(call):
 def test_a_dtype_that_is_not_floating_is_refused():
     with pytest.raises(RuntimeError, match="vector_norm: dtype should be a floating-point dtype"):
         LA.vector_norm(tg.ones(3), dtype=tg.bool)
+
+
+def test_a_dtype_narrower_than_the_input_is_refused():
+    with pytest.raises(RuntimeError, match="float64 should be convertible without narrowing to "
+                                           "dtype=float32"):
+        LA.vector_norm(tg.ones(3, dtype=tg.float64), dtype=tg.float32)

@@ -957,3 +957,8 @@ def test_a_0d_target_promotes_as_a_broadcast_one():
         loss = F.mse_loss(tg.tensor([1.0], dtype=tg.float16), tg.tensor(2.0, dtype=tg.float64),
                           reduction="none")
         assert loss.dtype is tg.float64 and loss.tolist() == [1.0]
+
+
+def test_a_bool_input_to_l1_loss_is_refused_even_against_a_0d_float_target():
+    with pytest.raises(RuntimeError, match=r"subtraction \(the - operator\) with a bool"):
+        F.l1_loss(tg.tensor([True, False]), tg.tensor(0.5))

@@ -417,3 +417,8 @@ def test_group_norm_refuses_a_lone_value_as_pytorch_does(shape, groups):
 def test_group_norm_of_more_than_one_value_per_sample_and_group_computes():
     assert group_norm(tg.ones(1, 2, 1), 1).tolist() == [[[0.0], [0.0]]]
     assert group_norm(tg.ones(2, 4), 4).shape == (2, 4)   # N·C/G = 2 passes PyTorch's rule
+
+
+def test_batch_norm_wants_both_running_statistics_or_neither():
+    with pytest.raises(ValueError, match="running_mean and running_var must either both be None"):
+        batch_norm(tg.randn(4, 3), None, tg.ones(3), training=True)

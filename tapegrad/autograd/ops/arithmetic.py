@@ -460,6 +460,9 @@ def _float_operands(op, input, other):
 def rsub(input, other, alpha=1):
     """z = y - α·x (sub with its operands swapped: ``2 - x``);  ∂z/∂x = -α,  ∂z/∂y = 1"""
     _refuse_bool_subtraction("rsub", input, other)
+    if isinstance(alpha, float) and not getattr(input, "dtype", None).is_floating_point:
+        raise RuntimeError(f"rsub: for integral input tensors (here {input.dtype.name}), alpha "
+                           f"must not be a floating point number, got alpha={alpha}")
     if not hasattr(other, "shape"):   # a number: x is the only input with a gradient
         x, y = promote("rsub", input, other)
         def backward_from_number(ctx, grad):

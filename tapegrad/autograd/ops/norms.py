@@ -30,8 +30,12 @@ def _float_tensor(op, x, dtype):
         raise RuntimeError(f"{op}: expected a floating-point tensor, got {x.dtype} "
                            f"(convert it with .float())")
     if dtype is not None:
-        if not dtypes.as_dtype(dtype).is_floating_point:
+        wanted = dtypes.as_dtype(dtype)
+        if not wanted.is_floating_point:
             raise RuntimeError(f"{op}: dtype should be a floating-point dtype, got {dtype}")
+        if dtypes.promote_pair(x.dtype, wanted) is not wanted:
+            raise RuntimeError(f"{op}: the input's dtype {x.dtype.name} should be convertible "
+                               f"without narrowing to dtype={wanted.name}")
         x = x.to(dtype)
     return x
 

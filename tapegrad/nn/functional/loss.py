@@ -85,7 +85,8 @@ def _check_target_shape(op, input, target):
 def _as_broadcast(input, target):
     """input and target in the dtype PyTorch gives them: it broadcasts the two first, so a
     0-d target promotes as a dimensioned one would (uint8 input, int64 0-d target: int64)."""
-    if input.dtype is target.dtype or (input.ndim and target.ndim):
+    if input.dtype is target.dtype or (input.ndim and target.ndim) or "bool" in (
+            input.dtype.name, target.dtype.name):   # (a bool is refused by the subtraction)
         return input, target
     common = dtypes.result_type([input.dtype, target.dtype])
     return input.to(common), target.to(common)
