@@ -96,13 +96,13 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         return ops.normalization.batch_norm(input, weight, bias, running_mean, running_var,
                                             False, eps)[0]
 
-    if (running_mean is None) != (running_var is None):
-        raise ValueError("batch_norm: running_mean and running_var must either both be None or "
-                         "neither be None")
     if not eps > 0:   # σ² = 0 (a constant channel) would divide by √0
         raise ValueError(f"batch_norm: eps must be positive during training, got {eps}")
     if count == 0:   # an empty batch: an empty result, the statistics untouched (as PyTorch)
         return _scale_and_shift(input, 1.0, weight, bias, lambda t: _per_channel(t, input.ndim))
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("batch_norm: running_mean and running_var must either both be None or "
+                         "neither be None")
     if count == 1:
         raise ValueError(f"Expected more than 1 value per channel when training, got input size "
                          f"{shape}")
