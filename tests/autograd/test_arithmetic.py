@@ -664,3 +664,10 @@ def test_rsub_of_integers_refuses_a_float_alpha_as_sub_does():
     with pytest.raises(RuntimeError, match="rsub: for integral input tensors .* alpha=0.5"):
         tg.rsub(tg.tensor([1, 2]), 2, alpha=0.5)
     assert tg.rsub(tg.tensor([1, 2]), 2, alpha=2).tolist() == [0, -2]
+
+
+def test_ldexp_takes_a_number_exponent_as_the_0d_tensor():
+    z = tg.ldexp(tg.tensor([1.5], dtype=tg.float16), 3)
+    assert z.dtype is tg.float16 and z.tolist() == [12.0]
+    assert tg.ldexp(tg.tensor([1, 2]), 1).tolist() == [2.0, 4.0]
+    assert tg.ldexp(tg.tensor([1.0]), 5000).tolist() == [float("inf")]

@@ -668,6 +668,8 @@ def _is_one(value):
 def ldexp(input, other):
     """z = x·2ʸ, in the operands' common dtype (the default float dtype if that is integral)"""
     from ...dtypes import get_default_dtype, result_type
+    if not hasattr(other, "shape"):   # a number: 2ʸ is a number too (inf past float range)
+        return mul(input, math.inf if other > 1023 else 2.0 ** other)
     common = result_type([t.dtype for t in (input, other) if t.ndim],
                          [t.dtype for t in (input, other) if not t.ndim])
     y = other.to(common if common.is_floating_point else get_default_dtype())
