@@ -671,3 +671,7 @@ def test_ldexp_takes_a_number_exponent_as_the_0d_tensor():
     assert z.dtype is tg.float16 and z.tolist() == [12.0]
     assert tg.ldexp(tg.tensor([1, 2]), 1).tolist() == [2.0, 4.0]
     assert tg.ldexp(tg.tensor([1.0]), 5000).tolist() == [float("inf")]
+
+
+def test_rsub_of_integers_with_a_float_number_takes_a_float_alpha():
+    assert tg.rsub(tg.tensor([2, 4]), 0.0, alpha=0.5).tolist() == [-1.0, -2.0]

@@ -141,3 +141,10 @@ def test_cholesky_upper_reads_the_upper_triangle_and_nan_is_not_positive_definit
         cholesky(tg.tensor([[1.0, 5.0], [0.0, 1.0]]), upper=True)
     with pytest.raises(RuntimeError, match="not positive-definite"):
         cholesky(tg.tensor([[float("nan"), 0.0], [0.0, 1.0]]))
+
+
+def test_cholesky_with_an_infinite_entry_below_the_diagonal_is_not_positive_definite():
+    inf = float("inf")
+    with pytest.raises(RuntimeError, match="not positive-definite"):
+        cholesky(tg.tensor([[inf, inf], [inf, inf]]))
+    assert cholesky(tg.tensor([[4.0, inf], [0.0, 1.0]])).tolist() == [[2.0, 0.0], [0.0, 1.0]]

@@ -149,3 +149,9 @@ def test_a_dtype_narrower_than_the_input_is_refused():
     with pytest.raises(RuntimeError, match="float64 should be convertible without narrowing to "
                                            "dtype=float32"):
         LA.vector_norm(tg.ones(3, dtype=tg.float64), dtype=tg.float32)
+
+
+def test_frobenius_norm_over_three_dims_is_refused():
+    with pytest.raises(RuntimeError, match=r"norm: p='fro' takes a dim of one or two dims"):
+        tg.norm(tg.ones(2, 2, 2), p="fro", dim=(0, 1, 2))
+    assert tg.norm(tg.ones(2, 2, 2), p=2, dim=(0, 1, 2)).item() == pytest.approx(8 ** 0.5)

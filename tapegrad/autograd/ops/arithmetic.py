@@ -460,16 +460,19 @@ def _float_operands(op, input, other):
 def rsub(input, other, alpha=1):
     """z = y - α·x (sub with its operands swapped: ``2 - x``);  ∂z/∂x = -α,  ∂z/∂y = 1"""
     _refuse_bool_subtraction("rsub", input, other)
-    if isinstance(alpha, float) and not getattr(input, "dtype", None).is_floating_point:
-        raise RuntimeError(f"rsub: for integral input tensors (here {input.dtype.name}), alpha "
-                           f"must not be a floating point number, got alpha={alpha}")
     if not hasattr(other, "shape"):   # a number: x is the only input with a gradient
         x, y = promote("rsub", input, other)
+        if isinstance(alpha, float) and not x.dtype.is_floating_point:
+            raise RuntimeError(f"rsub: for integral input tensors (here {x.dtype.name}), alpha "
+                               f"must not be a floating point number, got alpha={alpha}")
         def backward_from_number(ctx, grad):
             return grad * -alpha
         return record("rsub", y.array - (x.array if alpha == 1 else x.array * alpha), (x,),
                       backward_from_number, attrs={"other": other, "alpha": alpha})
     x, y = promote("rsub", input, other)
+    if isinstance(alpha, float) and not x.dtype.is_floating_point:
+        raise RuntimeError(f"rsub: for integral input tensors (here {x.dtype.name}), alpha "
+                           f"must not be a floating point number, got alpha={alpha}")
     x_shape, y_shape = x.shape, y.shape
     def backward(ctx, grad):
         return (sum_to_shape(grad * -alpha, x_shape) if ctx.needs_input_grad[0] else None,

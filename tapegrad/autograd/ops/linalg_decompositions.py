@@ -64,16 +64,19 @@ def cholesky(input, *, upper=False):
     if input.dtype.name not in ("float32", "float64"):   # as PyTorch: no half, no integers
         raise TypeError(f"cholesky: expected a float32 or float64 input, got {input.dtype.name}")
     xp = input.device.xp
+    read = xp.swapaxes(input.array, -1, -2) if upper else input.array   # its lower triangle
     try:
-        lower = xp.linalg.cholesky(xp.swapaxes(input.array, -1, -2) if upper else input.array)
+        lower = xp.linalg.cholesky(read)
     except Exception as error:
         if not _is_linalg_error(error):
             raise
         raise RuntimeError(f"cholesky: the input of shape {tuple(input.shape)} is not "
                            f"positive-definite (a symmetric matrix with positive eigenvalues), "
                            f"so it has no Cholesky factor") from None
-    # cupy reports failure as NaN; numpy lets a NaN input through where LAPACK's check fails
-    if bool(xp.isnan(lower).any()):
+    # cupy reports failure as NaN; numpy lets a NaN input through where LAPACK's check fails,
+    # and an infinite entry below the diagonal, which makes LAPACK's next pivot -inf or NaN
+    if bool(xp.isnan(lower).any()) or not (bool(xp.isfinite(lower).all())
+                                           or bool(xp.isfinite(xp.tril(read, -1)).all())):
         raise RuntimeError(f"cholesky: the input of shape {tuple(input.shape)} is not "
                            f"positive-definite, so it has no Cholesky factor")
     factor = xp.ascontiguousarray(xp.swapaxes(lower, -1, -2)) if upper else lower

@@ -132,6 +132,9 @@ def norm_of_linalg(A, ord=None, dim=None, keepdim=False, *, dtype=None):
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     """PyTorch's older norm: the p-norm of all elements (or over ``dim``); 'fro' is the
     2-norm of all elements (or of the matrices in two dims)"""
+    if p == "fro" and isinstance(dim, (tuple, list)) and len(dim) > 2:
+        raise RuntimeError(f"norm: p='fro' takes a dim of one or two dims (a vector or a "
+                           f"matrix norm), got dim={tuple(dim)}")
     if p == "fro" or p is None:
         p = 2
     elif isinstance(p, str):
