@@ -454,7 +454,7 @@ def _pad_constant(x, widths, value):
         axis = x.ndim - 1 - k
         before, after = widths[2 * k], widths[2 * k + 1]
         size = shape[axis] + before + after
-        if size < 0:
+        if shape[axis] + min(before, 0) + min(after, 0) < 0:   # cropping comes first, as PyTorch
             raise RuntimeError(f"pad: the input size {shape[axis]} of dimension {axis}, plus "
                                f"negative padding {before} and {after}, is negative "
                                f"(input of shape {tuple(x.shape)})")
