@@ -120,7 +120,7 @@ class Tensor:
     def broadcast_to(self, shape: Any) -> Any: """y = x broadcast to ``shape`` (a view);  ∂L/∂x = ∂L/∂y summed over the copies"""
     def ceil(self) -> Any: """y = ⌈x⌉;  dy/dx = 0"""
     def ceil_(self, *args: Any, **kwargs: Any) -> Any: """x ← ceil(x, …), in place"""
-    def cholesky(self, *, upper: Any = False) -> Any: """The lower-triangular L with A = L Lᵀ, from A's lower triangle (with ``upper``: the"""
+    def cholesky(self, *, upper: Any = False) -> Any: """The lower-triangular L with A = L Lᵀ, from A's lower triangle (with ``upper``, the"""
     def chunk(self, chunks: Any, dim: Any = 0) -> Any: """x cut along ``dim`` into ``chunks`` pieces of ceil(n/chunks) (the last smaller; fewer"""
     def clamp(self, min: Any = None, max: Any = None) -> Any: """y = min(max(x, lo), hi);  dy/dx = 1 where lo ≤ x ≤ hi, else 0"""
     def clamp_(self, min: Any = None, max: Any = None) -> Any: ...
@@ -215,7 +215,7 @@ class Tensor:
     def isclose(self, other: Any, rtol: Any = 1e-05, atol: Any = 1e-08, equal_nan: Any = False) -> Any: """|x - y| ≤ atol + rtol·|y|, elementwise, as a bool tensor"""
     def item(self) -> Any: """The one value of a one-element tensor, as a Python number."""
     def kthvalue(self, k: Any, dim: Any = -1, keepdim: Any = False) -> Any: """The k-th smallest element along dim (k counts from 1) and its index;"""
-    def ldexp(self, other: Any) -> Any: """z = x·2ʸ;  ∂z/∂x = 2ʸ,  ∂z/∂y = x·2ʸ·ln 2 (a Python number y is taken as a 0-d tensor)"""
+    def ldexp(self, other: Any) -> Any: """z = x·2ʸ, in the operands' common dtype (the default float dtype if that is integral);"""
     def le(self, other: Any) -> Any: ...
     def lerp(self, end: Any, weight: Any) -> Any: """z = x + w·(e - x);  ∂z/∂x = 1 - w,  ∂z/∂e = w,  ∂z/∂w = e - x"""
     def lerp_(self, *args: Any, **kwargs: Any) -> Any: """x ← lerp(x, …), in place"""
@@ -283,7 +283,7 @@ class Tensor:
     def outer(self, vec2: Any) -> Any: """zᵢⱼ = xᵢ·yⱼ;  ∂L/∂x = ∂L/∂z @ y,  ∂L/∂y = x @ ∂L/∂z"""
     def permute(self, *dims: Any) -> Any: """y = x with its dims reordered: y.shape[i] = x.shape[dims[i]];  the gradient is put"""
     def polygamma(self, n: Any) -> Any: """x.polygamma(n) is polygamma(n, x): PyTorch's method takes n first too."""
-    def positive(self) -> Any: """y = x: the tensor itself (unary plus)"""
+    def positive(self) -> Any: """y = x: the tensor itself (unary plus); refused for bool, as in PyTorch"""
     def pow(self, exponent: Any) -> Any: """z = xʸ;  ∂z/∂x = y·xʸ⁻¹,  ∂z/∂y = xʸ·ln x  (taken as 0 where x = 0)"""
     def pow_(self, exponent: Any) -> Any: ...
     def prod(self, dim: Any = None, keepdim: Any = False, dtype: Any = None) -> Any: """y = Πᵢ xᵢ over ``dim`` (one dim, or all);  ∂y/∂xᵢ = Π_{k≠i} xₖ  (y/xᵢ when no xₖ is 0)"""
@@ -332,7 +332,7 @@ class Tensor:
     def split(self, split_size_or_sections: Any, dim: Any = 0) -> Any: """x cut along ``dim`` into pieces of split_size (the last may be smaller), or of the"""
     def sqrt(self) -> Any: """y = √x;  dy/dx = 1/(2√x) = 1/(2y)"""
     def sqrt_(self, *args: Any, **kwargs: Any) -> Any: """x ← sqrt(x, …), in place"""
-    def square(self) -> Any: """y = x²;  dy/dx = 2x  (integers stay integers)"""
+    def square(self) -> Any: """y = x²;  dy/dx = 2x  (integers stay integers; bool, as pow(x, 2), gives int64)"""
     def square_(self, *args: Any, **kwargs: Any) -> Any: """x ← square(x, …), in place"""
     def squeeze(self, dim: Any = None) -> Any: """y = x without its size-1 dims (all of them, or those of ``dim``);  the gradient is"""
     def squeeze_(self, dim: Any = None) -> Any: ...

@@ -829,3 +829,96 @@ def test_alpha_wraps_into_an_integer_dtype_and_a_float_alpha_is_refused_for_one(
 def test_mvlgamma_of_a_bool_tensor_is_refused_by_name():
     with pytest.raises(RuntimeError, match="mvlgamma: the input may not be a bool tensor"):
         tg.mvlgamma(tg.tensor([True]), 1)
+
+
+# -- dtype rules and refusals, as PyTorch's -------------------------------------------------------
+@pytest.mark.parametrize("call", [
+    lambda: tg.sub(tg.tensor([1, 2]), False), lambda: tg.subtract(tg.tensor([1.0]), True),
+    lambda: tg.rsub(tg.tensor([5, 3]), False), lambda: tg.tensor([1.0, 2.0]).sub_(True),
+    lambda: tg.tensor([1.0]) - True, lambda: True - tg.tensor([1.0])])
+def test_subtraction_with_a_python_bool_is_refused_as_with_a_bool_tensor(call):
+    with pytest.raises(RuntimeError, match=r"subtraction \(the - operator\) with a bool"):
+        call()
+
+
+def test_a_bool_alpha_only_scales_a_bool_result():
+    with pytest.raises(RuntimeError, match="add: a bool alpha .* got float32"):
+        tg.add(tg.ones(2), 1, alpha=True)
+    with pytest.raises(RuntimeError, match="sub: a bool alpha"):
+        tg.sub(tg.tensor([3, 4]), 1, alpha=False)
+    assert tg.add(tg.tensor([True, False]), tg.tensor([False, False]), alpha=True).tolist() == [
+        True, False]
+
+
+def test_lerp_wants_floats_of_one_dtype_but_takes_a_0d_weight_of_any_dtype():
+    x, e = tg.tensor([0.0, 10.0]), tg.tensor([10.0, 20.0])
+    with pytest.raises(RuntimeError, match="lerp: expected a floating point input, got int32"):
+        tg.lerp(tg.tensor([1, 2], dtype=tg.int32), tg.tensor([3, 4], dtype=tg.int32), 0.5)
+    with pytest.raises(RuntimeError, match="lerp: expected end of the input's dtype float32, "
+                                           "got float64"):
+        tg.lerp(x, e.double()[0], 0.5)
+    with pytest.raises(RuntimeError, match="expected weight of the input's dtype float32, "
+                                           "got float64"):
+        tg.lerp(x, e, tg.tensor([0.5, 0.5], dtype=tg.float64))
+    z = tg.lerp(x, e, tg.tensor(0.25, dtype=tg.float64))   # a 0-d weight is a number
+    assert z.dtype is tg.float32 and z.tolist() == [2.5, 12.5]
+    assert tg.lerp(x, 20.0, tg.tensor([1.0, 0.0])).tolist() == [20.0, 10.0]   # a number end
+
+
+def test_addcmul_and_addcdiv_promote_their_three_tensors_together_and_not_the_value():
+    i = tg.tensor([1, 2, 3])
+    z = tg.addcmul(i, i, i, value=-1.5)   # an integer result truncates the value to -1
+    assert z.dtype is tg.int64 and z.tolist() == [0, -2, -6]
+    z = tg.addcmul(i, i, i, value=tg.tensor(2.5))   # a 0-d value without grad is its number
+    assert z.dtype is tg.int64 and z.tolist() == [3, 10, 21]
+    # float32 input, int32 tensor1, float64 0-d tensor2: float32, as PyTorch (not float64)
+    z = tg.addcdiv(tg.tensor([1.0, 2.0]), tg.tensor([1, 2], dtype=tg.int32),
+                   tg.tensor(2.0, dtype=tg.float64))
+    assert z.dtype is tg.float32 and z.tolist() == [1.5, 3.0]
+
+
+def test_addcmul_value_as_a_tensor_that_requires_grad_gets_its_gradient():
+    x, t1, t2 = tg.tensor([1.0, 2.0]), tg.tensor([3.0, 4.0]), tg.tensor([5.0, 6.0])
+    value = tg.tensor(2.0, requires_grad=True)
+    tg.addcmul(x, t1, t2, value=value).sum().backward()
+    assert value.grad.item() == 3 * 5 + 4 * 6
+
+
+def test_addcdiv_of_two_integer_tensors_is_refused_by_name():
+    with pytest.raises(RuntimeError, match="addcdiv: integer division is not supported "
+                                           r"\(tensor1 is int64, tensor2 bool\)"):
+        tg.addcdiv(tg.ones(2), tg.tensor([1, 2]), tg.tensor([True, True]))
+    assert tg.addcdiv(tg.tensor([1, 1]), tg.tensor([1.0, 3.0]), tg.tensor([2, 2])).tolist() == [
+        1.5, 2.5]
+
+
+def test_ldexp_keeps_a_float16_input_with_integer_exponents():
+    z = tg.ldexp(tg.tensor([1.5], dtype=tg.float16), tg.tensor([3]))
+    assert z.dtype is tg.float16 and z.tolist() == [12.0]
+    assert tg.ldexp(tg.tensor([1, 2]), tg.tensor([1, 1])).dtype is tg.float32
+
+
+def test_bools_to_bool_powers_stay_bool():
+    b = tg.tensor([True, False])
+    assert tg.pow(b, True).dtype is tg.bool and tg.pow(b, True).tolist() == [True, False]
+    assert tg.pow(b, False).tolist() == [True, True]
+    assert tg.pow(b, tg.tensor([False, True])).tolist() == [True, False]
+    assert tg.pow(True, b).dtype is tg.bool
+    assert tg.pow(b, 2).dtype is tg.int64   # an int power is a count: int64
+
+
+def test_rsub_of_integers_refuses_a_float_alpha_as_sub_does():
+    with pytest.raises(RuntimeError, match="rsub: for integral input tensors .* alpha=0.5"):
+        tg.rsub(tg.tensor([1, 2]), 2, alpha=0.5)
+    assert tg.rsub(tg.tensor([1, 2]), 2, alpha=2).tolist() == [0, -2]
+
+
+def test_ldexp_takes_a_number_exponent_as_the_0d_tensor():
+    z = tg.ldexp(tg.tensor([1.5], dtype=tg.float16), 3)
+    assert z.dtype is tg.float16 and z.tolist() == [12.0]
+    assert tg.ldexp(tg.tensor([1, 2]), 1).tolist() == [2.0, 4.0]
+    assert tg.ldexp(tg.tensor([1.0]), 5000).tolist() == [float("inf")]
+
+
+def test_rsub_of_integers_with_a_float_number_takes_a_float_alpha():
+    assert tg.rsub(tg.tensor([2, 4]), 0.0, alpha=0.5).tolist() == [-1.0, -2.0]

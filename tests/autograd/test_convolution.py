@@ -471,3 +471,21 @@ def test_float16_convolution_is_computed_in_float32_and_rounded_once_as_in_pytor
     assert len(results[0]) == len(results[1])
     for ours, theirs in zip(*results):
         np.testing.assert_allclose(ours, theirs, rtol=5e-3, atol=5e-2)
+
+
+def test_an_empty_sequence_or_image_is_refused_unless_the_batch_or_channels_are_empty():
+    import tapegrad as tg
+    with pytest.raises(RuntimeError, match=r"conv1d: an input with an empty spatial dimension .* "
+                                           r"\(4, 4, 0\)"):
+        tg.conv1d(tg.ones(4, 4, 0), tg.ones(4, 4, 1), padding=1)
+    with pytest.raises(RuntimeError, match="conv2d: an input with an empty spatial"):
+        tg.conv2d(tg.ones(1, 1, 0, 3), tg.ones(1, 1, 1, 1), padding=1)
+    assert tuple(tg.conv1d(tg.ones(0, 4, 3), tg.ones(4, 4, 1)).shape) == (0, 4, 3)
+
+
+def test_constant_pad_refuses_negative_widths_that_crop_more_than_the_dim_holds():
+    import tapegrad as tg
+    with pytest.raises(RuntimeError, match=r"pad: the input size 1 of dimension 0, plus negative "
+                                           r"padding -2 and 1, is negative"):
+        tg.nn.functional.pad(tg.ones(1, 2), (0, 0, -2, 1))
+    assert tuple(tg.nn.functional.pad(tg.ones(3), (-3, 1)).shape) == (1,)

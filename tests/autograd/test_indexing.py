@@ -680,3 +680,10 @@ def test_masked_fill_of_a_transposed_tensor_is_row_major_as_in_pytorch():
     x = tg.arange(9.0).reshape(3, 3).t()
     y = masked_fill(x, tg.tensor([True, False, False]), -1.0)
     assert y.view(9).tolist() == [-1.0, 3.0, 6.0, -1.0, 4.0, 7.0, -1.0, 5.0, 8.0]
+
+
+def test_take_along_dim_of_a_0d_input_with_a_dim_is_refused():
+    x, i = tg.tensor(1.0), tg.tensor(0)
+    with pytest.raises(IndexError, match="take_along_dim: dim 0 was given but the input is 0-d"):
+        tg.take_along_dim(x, i, dim=0)
+    assert tg.take_along_dim(x, i).tolist() == [1.0]   # without dim: the flattened input

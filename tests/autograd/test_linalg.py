@@ -510,3 +510,10 @@ def test_addmm_of_bools_scales_logically_any_nonzero_factor_is_true():
     e = tg.eye(2, dtype=tg.bool)
     assert tg.addmm(b, e, e, beta=2).tolist() == [[True, False], [False, True]]
     assert tg.addmm(b, b, e, beta=3, alpha=2).tolist() == [[True, False], [False, False]]
+
+
+def test_einsum_sums_of_one_bool_or_integer_operand_are_int64_as_sum():
+    b = tg.tensor([[True, False], [True, True]])
+    assert tg.einsum("ij->", b).dtype is tg.int64 and tg.einsum("ij->", b).item() == 3
+    assert tg.einsum("ij->i", tg.tensor([[200, 100]], dtype=tg.uint8)).tolist() == [300]
+    assert tg.einsum("ij->ji", b).dtype is tg.bool   # nothing summed: the dtype stays

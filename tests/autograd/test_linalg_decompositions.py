@@ -140,3 +140,21 @@ def test_cholesky_with_upper_reads_the_upper_triangle_as_lapack_does():
         tg.cholesky(a)                                              # its lower one is not
     x = tg.tensor([[4.0, 1.0], [1.0, 3.0]], dtype=tg.float64, requires_grad=True)
     assert tg.autograd.gradcheck(lambda t: tg.cholesky(t + t.mT, upper=True), (x,))
+
+
+def test_cholesky_upper_reads_the_upper_triangle_and_nan_is_not_positive_definite():
+    a = tg.tensor([[4.0, 1.0], [3.0, 5.0]], dtype=tg.float64)   # not symmetric
+    u = cholesky(a, upper=True)   # from [[4, 1], [1, 5]]: Uᵀ U with U = [[2, .5], [0, √4.75]]
+    np.testing.assert_allclose(u.numpy(), [[2.0, 0.5], [0.0, np.sqrt(4.75)]])
+    np.testing.assert_allclose(cholesky(a).numpy(), [[2.0, 0.0], [1.5, np.sqrt(2.75)]])
+    with pytest.raises(RuntimeError, match="not positive-definite"):
+        cholesky(tg.tensor([[1.0, 5.0], [0.0, 1.0]]), upper=True)
+    with pytest.raises(RuntimeError, match="not positive-definite"):
+        cholesky(tg.tensor([[float("nan"), 0.0], [0.0, 1.0]]))
+
+
+def test_cholesky_with_an_infinite_entry_below_the_diagonal_is_not_positive_definite():
+    inf = float("inf")
+    with pytest.raises(RuntimeError, match="not positive-definite"):
+        cholesky(tg.tensor([[inf, inf], [inf, inf]]))
+    assert cholesky(tg.tensor([[4.0, inf], [0.0, 1.0]])).tolist() == [[2.0, 0.0], [0.0, 1.0]]

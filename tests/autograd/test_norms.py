@@ -113,7 +113,10 @@ def test_the_gradient_at_the_zero_vector_is_zero_as_in_pytorch():
 def test_integer_input_is_refused_and_misuse_is_named():
     with pytest.raises(RuntimeError, match="floating-point"):
         LA.vector_norm(tg.tensor([3, 4]))
-    assert LA.vector_norm(tg.tensor([3, 4]), dtype=tg.float32).item() == 5.0
+    with pytest.raises(RuntimeError, match=r"vector_norm: expected a floating-point tensor, got "
+                       r"tapegrad.bool"):   # dtype= widens floats; it does not convert integers
+        LA.vector_norm(tg.tensor([True, False]), ord=3, dtype=tg.float64)
+    assert LA.vector_norm(tg.tensor([3.0, 4.0]), dtype=tg.float64).dtype is tg.float64
     with pytest.raises(RuntimeError, match="matrix_norm"):
         LA.vector_norm(tg.ones(3), ord="fro")
     with pytest.raises(RuntimeError, match="2 or more"):
@@ -147,3 +150,20 @@ def test_a_norm_whose_squares_overflow_the_dtype_is_still_computed():
     np.testing.assert_allclose(tg.linalg.vector_norm(tg.tensor([300.0, 300.0], dtype=tg.float16),
                                                      3).item(), 378.0, rtol=1e-3)
     assert tg.linalg.vector_norm(tg.tensor([3.0, math.inf])).item() == math.inf
+
+
+def test_a_dtype_that_is_not_floating_is_refused():
+    with pytest.raises(RuntimeError, match="vector_norm: dtype should be a floating-point dtype"):
+        LA.vector_norm(tg.ones(3), dtype=tg.bool)
+
+
+def test_a_dtype_narrower_than_the_input_is_refused():
+    with pytest.raises(RuntimeError, match="float64 should be convertible without narrowing to "
+                                           "dtype=float32"):
+        LA.vector_norm(tg.ones(3, dtype=tg.float64), dtype=tg.float32)
+
+
+def test_frobenius_norm_over_three_dims_is_refused():
+    with pytest.raises(RuntimeError, match=r"norm: p='fro' takes a dim of one or two dims"):
+        tg.norm(tg.ones(2, 2, 2), p="fro", dim=(0, 1, 2))
+    assert tg.norm(tg.ones(2, 2, 2), p=2, dim=(0, 1, 2)).item() == pytest.approx(8 ** 0.5)

@@ -502,3 +502,11 @@ def test_more_functions_match_pytorch_with_their_gradients(name):
     np.testing.assert_allclose(getattr(tg, name)(ours).detach().numpy(),
                                getattr(torch, name)(theirs).detach().numpy(), rtol=1e-12)
     np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-12)
+
+
+def test_unary_plus_of_a_bool_tensor_is_refused_and_its_square_is_int64():
+    b = tg.tensor([True, False])
+    with pytest.raises(RuntimeError, match=r"positive: the \+ operator on a bool tensor"):
+        tg.positive(b)
+    assert tg.square(b).dtype is tg.int64 and tg.square(b).tolist() == [1, 0]
+    assert tg.square(tg.tensor([3], dtype=tg.int8)).dtype is tg.int8

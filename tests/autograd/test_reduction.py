@@ -492,3 +492,17 @@ def test_mean_of_more_float16_elements_than_float16_can_count_has_the_right_grad
     x = tg.ones(70000, dtype=tg.float16, requires_grad=True)   # 70000 > 65504, float16's max
     x.mean().backward()
     np.testing.assert_array_equal(x.grad.numpy(), np.float16(1 / 70000))   # PyTorch's 1.4305e-05
+
+
+def test_sum_with_a_dtype_gives_that_dtype_and_a_bool_sum_is_any():
+    b = tg.tensor([[True, False], [False, False]])
+    assert tg.sum(b, dtype=tg.bool).dtype is tg.bool and tg.sum(b, dtype=tg.bool).item() is True
+    assert tg.sum(b, 1, dtype=tg.bool).tolist() == [True, False]
+    assert tg.sum(tg.tensor([1, 2]), dtype=tg.int32).dtype is tg.int32
+    assert tg.sum(b).dtype is tg.int64
+
+
+def test_max_with_both_dim_and_other_is_refused():
+    with pytest.raises(TypeError, match="max: give either dim or other"):
+        tg.max(tg.ones(2, 2), dim=0, other=tg.ones(()))
+    assert tg.max(tg.ones(2), other=tg.zeros(())).tolist() == [1.0, 1.0]

@@ -195,3 +195,10 @@ def test_median_of_an_empty_dim_is_an_error():
     with pytest.raises(RuntimeError, match=r"median: dimension 0 of the input of shape \(0, 2\) "
                                            r"is empty"):
         median(tg.zeros(0, 2), 0)
+
+
+def test_sort_of_a_0d_tensor_takes_dim_0_or_minus_1_only():
+    x = tg.tensor(2.0)
+    assert sort(x, dim=-1).values.item() == 2.0 and sort(x, dim=0).indices.item() == 0
+    with pytest.raises(IndexError, match="sort"):
+        sort(x, dim=1)

@@ -157,3 +157,9 @@ def test_mvlgamma_refuses_a_dimension_below_one_or_not_whole():
     for p in (0, 1.5):
         with pytest.raises(RuntimeError, match="p must be an integer of at least 1"):
             tg.mvlgamma(tg.tensor([3.0, 4.0]), p)
+
+
+def test_mvlgamma_of_a_bool_tensor_is_refused():
+    with pytest.raises(RuntimeError, match="mvlgamma: the input may not be a bool tensor"):
+        tg.mvlgamma(tg.tensor([True]), 1)
+    assert tg.mvlgamma(tg.tensor([3]), 1).item() == pytest.approx(math.log(2))

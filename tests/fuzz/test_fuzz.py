@@ -125,3 +125,11 @@ def test_a_disagreement_inherited_from_the_step_before_is_float_noise():
     findings, _ = run_program(7112101)
     assert findings and all(f.kind == "float-noise" and f.detail.startswith("inherited")
                             for f in findings if f.op == "long")
+
+
+def test_float_dtypes_stops_comparing_where_a_step_leaves_the_leaves_float_dtype():
+    # seed 7003847: float() then matmul with a float leaf; in float64 the float() step makes a
+    # float32 chain that matmul rightly refuses against the float64 leaf, as PyTorch would
+    findings, program = run_program(7003847, compare_with_torch=False)
+    assert [s.entry.name for s in program.steps] == ["float", "matmul"]
+    assert not [f for f in findings if f.kind == "float-dtypes"]

@@ -205,3 +205,9 @@ def test_a_1d_weight_gives_a_dot_product_to_which_the_bias_is_broadcast():
     np.testing.assert_allclose(F.linear(x, w, b).numpy(), x.numpy() @ w.numpy() + b.numpy())
     with pytest.raises(RuntimeError, match=r"must broadcast against the output's shape \(3,\)"):
         F.linear(tg.randn(3, 5), tg.randn(5), tg.zeros(4))
+
+
+def test_bilinear_of_integers_stays_in_their_dtype():
+    u = tg.ones(2, 1, dtype=tg.uint8)
+    y = F.bilinear(u, u, tg.full((4, 1, 1), 3, dtype=tg.uint8))
+    assert y.dtype is tg.uint8 and y.tolist() == [[3] * 4] * 2

@@ -996,3 +996,38 @@ def test_cosine_embedding_loss_broadcasts_its_inputs_each_normed_over_itself():
     with pytest.raises(RuntimeError, match=r"input1 of shape \(2, 4\) and input2 of shape "
                                            r"\(3, 4\) cannot be broadcast together"):
         F.cosine_embedding_loss(a, tg.ones(3, 4), tg.tensor([1, -1]))
+
+
+# -- dtypes, as PyTorch's ---------------------------------------------------------------------
+@pytest.mark.parametrize("input_dtype,target_dtype", [("int64", "float32"), ("float32", "bool"),
+                                                      ("int32", "int32")])
+def test_kl_div_of_integer_or_bool_tensors_is_refused_by_name(input_dtype, target_dtype):
+    input = tg.tensor([1, 0]).to(getattr(tg, input_dtype))
+    target = tg.tensor([1, 0]).to(getattr(tg, target_dtype))
+    with pytest.raises(RuntimeError, match="kl_div: integer and bool inputs are not supported"):
+        F.kl_div(input, target, reduction="sum")
+
+
+def test_huber_loss_wants_a_floating_input_and_answers_in_its_dtype():
+    with pytest.raises(RuntimeError, match="huber_loss: expected a floating point input, got "
+                                           "int64"):
+        F.huber_loss(tg.tensor([1, 2]), tg.tensor([1.0, 2.0]))
+    assert F.huber_loss(tg.tensor([1.0, 2.0]), tg.tensor([1, 4])).item() == 0.75   # int target
+    half = F.huber_loss(tg.tensor([1.0, 2.0], dtype=tg.float16),
+                        tg.tensor([1.5, 2.0], dtype=tg.float64), reduction="none")
+    assert half.dtype is tg.float16 and half.tolist() == [0.125, 0.0]
+
+
+def test_a_0d_target_promotes_as_a_broadcast_one():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loss = F.l1_loss(tg.tensor([4, 0], dtype=tg.uint8), tg.tensor(2), reduction="none")
+        assert loss.dtype is tg.int64 and loss.tolist() == [2, 2]   # not uint8's 0 - 2 = 254
+        loss = F.mse_loss(tg.tensor([1.0], dtype=tg.float16), tg.tensor(2.0, dtype=tg.float64),
+                          reduction="none")
+        assert loss.dtype is tg.float64 and loss.tolist() == [1.0]
+
+
+def test_a_bool_input_to_l1_loss_is_refused_even_against_a_0d_float_target():
+    with pytest.raises(RuntimeError, match=r"subtraction \(the - operator\) with a bool"):
+        F.l1_loss(tg.tensor([True, False]), tg.tensor(0.5))

@@ -443,3 +443,29 @@ def test_batch_norm_takes_a_weight_and_bias_of_one_value_per_channel_in_any_shap
     np.testing.assert_allclose(shaped.numpy(), expected.numpy())
     with pytest.raises(RuntimeError, match="weight should have shape"):
         NF.batch_norm(x, tg.zeros(2), tg.ones(2), tg.ones(3, 1))
+
+
+def test_batch_norm_in_training_refuses_an_eps_that_is_not_positive():
+    x = tg.randn(4, 3, dtype=tg.float64)
+    for eps in (0.0, -1.0):
+        with pytest.raises(ValueError, match=f"batch_norm: eps must be positive during training, "
+                                             f"got {eps}"):
+            batch_norm(x, None, None, training=True, eps=eps)
+    running_mean, running_var = tg.zeros(3, dtype=tg.float64), tg.ones(3, dtype=tg.float64)
+    assert batch_norm(x, running_mean, running_var, training=False, eps=0.0).shape == (4, 3)
+
+
+@pytest.mark.parametrize("shape,groups", [((1, 1), 1), ((1, 2), 2), ((1, 1, 1), 1)])
+def test_group_norm_refuses_a_lone_value_as_pytorch_does(shape, groups):
+    with pytest.raises(ValueError, match="group_norm: expected more than 1 value per channel"):
+        group_norm(tg.ones(*shape), groups)
+
+
+def test_group_norm_of_more_than_one_value_per_sample_and_group_computes():
+    assert group_norm(tg.ones(1, 2, 1), 1).tolist() == [[[0.0], [0.0]]]
+    assert group_norm(tg.ones(2, 4), 4).shape == (2, 4)   # N·C/G = 2 passes PyTorch's rule
+
+
+def test_batch_norm_wants_both_running_statistics_or_neither():
+    with pytest.raises(ValueError, match="running_mean and running_var must either both be None"):
+        batch_norm(tg.randn(4, 3), None, tg.ones(3), training=True)

@@ -7,7 +7,7 @@ and each op saves only the tensors its backward reads.
 """
 import math
 
-from ..operands import as_tensor_like, promote, sum_to_shape
+from ..operands import promote, sum_to_shape
 from ..quiet import quiet
 from ..tape import OUTPUT, notify, observers, record
 from ..tensor import Tensor, wrap
@@ -54,6 +54,7 @@ def _integer_division_by_zero(op, x, y):
 def add(input, other, alpha=1):
     """z = x + α·y;  ∂z/∂x = 1,  ∂z/∂y = α"""
     x, y = promote("add", input, other)
+    _check_bool_alpha("add", x, alpha)
     xp = x.device.xp
     if alpha != 1:
         z = _broadcast("add", xp.add, x, _scaled("add", y, alpha))
@@ -72,6 +73,7 @@ def sub(input, other, alpha=1):
     """z = x - α·y;  ∂z/∂x = 1,  ∂z/∂y = -α"""
     _no_bool_subtraction("sub", input, other)
     x, y = promote("sub", input, other)
+    _check_bool_alpha("sub", x, alpha)
     xp = x.device.xp
     z = _broadcast("sub", xp.subtract, x, y if alpha == 1 else _scaled("sub", y, alpha))
     x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
@@ -89,6 +91,13 @@ def _no_bool_subtraction(op, *operands):
         raise RuntimeError(f"{op}: subtraction (the - operator) with a bool is not "
                            "supported, as in PyTorch; use ^ or logical_xor() for two masks, "
                            "~ or logical_not() to invert one")
+
+
+def _check_bool_alpha(op, x, alpha):
+    """alpha=True/False only scales a bool result, as in PyTorch."""
+    if isinstance(alpha, bool) and x.dtype.name != "bool":
+        raise RuntimeError(f"{op}: a bool alpha ({alpha}) is only supported for a bool result, "
+                           f"got {x.dtype.name}")
 
 
 @operation(function=True, method=True, out=True)
@@ -183,7 +192,9 @@ def pow(input, exponent):
 
 def _integer_power(x, y):
     """xʸ of integer arrays, as PyTorch: a negative y gives the truncated 1/x^|y| (0 unless
-    x is ±1), where numpy raises."""
+    x is ±1), where numpy raises. Bools stay bool: xᵀʳᵘᵉ = x, xᶠᵃˡˢᵉ = True."""
+    if x.dtype.kind == "b":
+        return x | ~y
     if not (y < 0).any():
         return x ** y
     negative = y < 0
@@ -203,7 +214,9 @@ def _pow_scalar(x, exponent):
                            f"(a {x.dtype.name} tensor to the power {exponent}), as in PyTorch; "
                            f"convert it with .float()")
     xp = x.device.xp
-    if exponent == 2:
+    if promoted.name == "bool":   # a bool tensor to a bool power stays bool, as in PyTorch
+        z = x.array.copy() if exponent else xp.ones(x.array.shape, dtype=x.array.dtype)
+    elif exponent == 2:
         z = xp.square(x.array)
     else:
         with quiet(xp):
@@ -234,7 +247,7 @@ def _number_to_the_power(base, exponent):
     x, y = promote("pow", base, exponent)   # b as a 0-d tensor of the common dtype
     xp = y.device.xp
     with quiet(xp):
-        z = _broadcast("pow", xp.pow, x, y)
+        z = _broadcast("pow", _integer_power if x.array.dtype.kind == "b" else xp.pow, x, y)
     log_base = math.log(base) if base > 0 else 0.0 if base == 0 else math.nan
     def backward(ctx, grad):
         z, = ctx.saved_tensors
@@ -494,11 +507,17 @@ def rsub(input, other, alpha=1):
         _check_alpha("rsub", input, alpha)
     if not hasattr(other, "shape"):   # a number: x is the only input with a gradient
         x, y = promote("rsub", input, other)
+        if isinstance(alpha, float) and not x.dtype.is_floating_point:
+            raise RuntimeError(f"rsub: for integral input tensors (here {x.dtype.name}), alpha "
+                               f"must not be a floating point number, got alpha={alpha}")
         def backward_from_number(ctx, grad):
             return grad * -alpha
         return record("rsub", y.array - (x.array if alpha == 1 else x.array * alpha), (x,),
                       backward_from_number, attrs={"other": other, "alpha": alpha})
     x, y = promote("rsub", input, other)
+    if isinstance(alpha, float) and not x.dtype.is_floating_point:
+        raise RuntimeError(f"rsub: for integral input tensors (here {x.dtype.name}), alpha "
+                           f"must not be a floating point number, got alpha={alpha}")
     x_shape, y_shape = x.shape, y.shape
     def backward(ctx, grad):
         return (sum_to_shape(grad * -alpha, x_shape) if ctx.needs_input_grad[0] else None,
@@ -515,6 +534,7 @@ def lerp(input, end, weight):
            or isinstance(v, bool) for v in (input, end)):
         raise RuntimeError("lerp: interpolating between bools is not defined (PyTorch has no "
                            "bool kernel either); convert them with .float()")
+    _check_lerp_dtypes(input, end, weight)
     if not hasattr(weight, "shape"):   # a number weight: two inputs
         x, e = promote("lerp", input, end)
         x_shape, e_shape = x.shape, e.shape
@@ -540,6 +560,18 @@ def lerp(input, end, weight):
         raise RuntimeError(f"lerp: shapes {tuple(x.shape)}, {tuple(e.shape)} and "
                            f"{tuple(w.shape)} cannot be broadcast together") from None
     return record("lerp", z, (x, e, w), backward, save=(x, e, w))
+
+
+def _check_lerp_dtypes(input, end, weight):
+    """As PyTorch: a floating input, an end tensor of its dtype, and a weight tensor of its
+    dtype unless the weight is 0-d (then it is a number). lerp does not promote."""
+    if hasattr(input, "dtype") and not input.dtype.is_floating_point:
+        raise RuntimeError(f"lerp: expected a floating point input, got {input.dtype.name}")
+    for name, value in (("end", end), ("weight", weight)):
+        if (hasattr(value, "dtype") and hasattr(input, "dtype") and value.dtype is not input.dtype
+                and (name == "end" or value.ndim > 0)):
+            raise RuntimeError(f"lerp: expected {name} of the input's dtype {input.dtype.name}, "
+                               f"got {value.dtype.name}")
 
 
 @operation(function=True, method=True, out=True)
@@ -662,17 +694,41 @@ def float_power(input, exponent):
 @operation(function=True, method=True, composite=True, out=True)
 def addcmul(input, tensor1, tensor2, value=1):
     """z = x + value·t₁·t₂"""
-    tensor1, tensor2 = _spread("addcmul", input, tensor1, tensor2)
-    product = mul(tensor1, tensor2)
-    return add(input, product if value == 1 else mul(product, value))
+    x, t1, t2, value = _addc_operands("addcmul", input, tensor1, tensor2, value)
+    t1, t2 = _spread("addcmul", x, t1, t2)
+    product = mul(t1, t2)
+    return add(x, product if _is_one(value) else mul(product, value))
 
 
 @operation(function=True, method=True, composite=True, out=True)
 def addcdiv(input, tensor1, tensor2, value=1):
     """z = x + value·t₁/t₂"""
-    tensor1, tensor2 = _spread("addcdiv", input, tensor1, tensor2)
-    quotient = div(tensor1, tensor2)
-    return add(input, quotient if value == 1 else mul(quotient, value))
+    if not any(getattr(getattr(t, "dtype", None), "is_floating_point", True)
+               for t in (tensor1, tensor2)):
+        raise RuntimeError(f"addcdiv: integer division is not supported (tensor1 is "
+                           f"{tensor1.dtype.name}, tensor2 {tensor2.dtype.name}), as in "
+                           f"PyTorch; use (input + value * tensor1 / tensor2) for true division "
+                           f"or div(..., rounding_mode='floor') for floor division")
+    x, t1, t2, value = _addc_operands("addcdiv", input, tensor1, tensor2, value)
+    t1, t2 = _spread("addcdiv", x, t1, t2)
+    quotient = div(t1, t2)
+    return add(x, quotient if _is_one(value) else mul(quotient, value))
+
+
+def _addc_operands(op, input, tensor1, tensor2, value):
+    """The three tensors in the dtype PyTorch gives them together (``value`` takes no part:
+    an integer result truncates a float value, as PyTorch's integer kernels do). A 0-d
+    ``value`` that needs no gradient is the number it holds; one that does stays a tensor."""
+    x, t1, t2 = promote(op, input, tensor1, tensor2)
+    if hasattr(value, "shape") and value.ndim == 0 and not value.requires_grad:
+        value = value.item()
+    if not hasattr(value, "shape") and not x.dtype.is_floating_point and x.dtype.name != "bool":
+        value = int(value)
+    return x, t1, t2, value
+
+
+def _is_one(value):
+    return not hasattr(value, "shape") and value == 1
 
 
 def _spread(op, input, tensor1, tensor2):
@@ -695,16 +751,18 @@ def _spread(op, input, tensor1, tensor2):
 
 @operation(function=True, method=True, composite=True)
 def ldexp(input, other):
-    """z = x·2ʸ;  ∂z/∂x = 2ʸ,  ∂z/∂y = x·2ʸ·ln 2 (a Python number y is taken as a 0-d tensor)
+    """z = x·2ʸ, in the operands' common dtype (the default float dtype if that is integral);
+    ∂z/∂x = 2ʸ,  ∂z/∂y = x·2ʸ·ln 2
 
     A broadcast y that requires grad is expanded first, so that its gradient sums each
     element's own product, as PyTorch's does (∞ and -∞ then sum to NaN, not to a finite
     Σ grad·x times an infinite 2ʸ)."""
-    from ...dtypes import get_default_dtype
-    if not isinstance(other, Tensor):
-        other = as_tensor_like(other, input, input.dtype if input.dtype.is_floating_point
-                               else get_default_dtype())
-    y = other if other.dtype.is_floating_point else other.to(get_default_dtype())
+    from ...dtypes import get_default_dtype, result_type
+    if not hasattr(other, "shape"):   # a number: 2ʸ is a number too (inf past float range)
+        return mul(input, math.inf if other > 1023 else 2.0 ** other)
+    common = result_type([t.dtype for t in (input, other) if t.ndim],
+                         [t.dtype for t in (input, other) if not t.ndim])
+    y = other.to(common if common.is_floating_point else get_default_dtype())
     if y.requires_grad and hasattr(input, "shape") and tuple(input.shape) != tuple(y.shape):
         try:
             shape = y.device.xp.broadcast_shapes(tuple(input.shape), tuple(y.shape))

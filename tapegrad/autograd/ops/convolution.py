@@ -73,6 +73,10 @@ def _same_padding(kernel, dilation):
 
 def _conv_window(op, x, weight, stride, padding, dilation, groups, spatial):
     """The Window of conv{1,2}d, after checking every shape against the others."""
+    if x.shape[0] and x.shape[1] and 0 in x.shape[2:]:
+        # PyTorch refuses an empty image or sequence (padding would make outputs of nothing)
+        raise RuntimeError(f"{op}: an input with an empty spatial dimension is only supported "
+                           f"with zero batch or zero channels, got input shape {tuple(x.shape)}")
     if weight.ndim != spatial + 2:
         raise RuntimeError(f"{op}: expected a {spatial + 2}-d weight (out_channels, "
                            f"in_channels/groups, {'kH, kW' if spatial == 2 else 'kW'}), but got "
@@ -496,7 +500,7 @@ def _pad_constant(x, widths, value):
         axis = x.ndim - 1 - k
         before, after = widths[2 * k], widths[2 * k + 1]
         size = shape[axis] + before + after
-        if size < 0:
+        if shape[axis] + min(before, 0) + min(after, 0) < 0:   # cropping comes first, as PyTorch
             raise RuntimeError(f"pad: the input size {shape[axis]} of dimension {axis}, plus "
                                f"negative padding {before} and {after}, is negative "
                                f"(input of shape {tuple(x.shape)})")

@@ -448,6 +448,9 @@ def take_along_dim(input, indices, dim=None):
                         f"{type(indices).__name__}")
     if dim is None:
         return _gather("take_along_dim", x.reshape(-1), 0, indices.reshape(-1))
+    if x.ndim == 0:   # PyTorch takes no dim of a 0-d input here (gather does)
+        raise IndexError(f"take_along_dim: dim {dim} was given but the input is 0-d (it has no "
+                         f"dimensions); leave dim out to take from the flattened input")
     if x.ndim != indices.ndim:
         raise RuntimeError(f"take_along_dim: input of shape {tuple(x.shape)} and indices of "
                            f"shape {tuple(indices.shape)} must have the same number of dimensions")

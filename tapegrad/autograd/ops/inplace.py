@@ -141,7 +141,8 @@ def add_(input, other, alpha=1):
 
 @operation(method=True, composite=True)
 def sub_(input, other, alpha=1):
-    if input.dtype.name == "bool" or getattr(getattr(other, "dtype", None), "name", "") == "bool":
+    if (input.dtype.name == "bool" or isinstance(other, bool)
+            or getattr(getattr(other, "dtype", None), "name", "") == "bool"):
         from .arithmetic import sub
         return sub(input, other)   # raises sub's error about bool tensors
     if not _records(input, other):

@@ -456,6 +456,8 @@ def einsum(equation, *operands):
     xp = tensors[0].device.xp
     arrays = [t.array if shape is None else t.array.reshape(shape)
               for t, shape in zip(tensors, spec.squeezed)]
+    if len(arrays) == 1 and arrays[0].dtype.kind in "bui" and set(spec.terms[0]) - set(spec.output):
+        arrays = [arrays[0].astype("int64")]   # a sum of integers or bools is int64, as sum()
     z = xp.asarray(xp.einsum(spec.equation(), *arrays, optimize=True))
     # One operand only permuted or its diagonal taken ("ij->ji", "ii->i"): a view of it, as
     # in PyTorch (so an in-place change is seen by, and refused like, one of a transpose).

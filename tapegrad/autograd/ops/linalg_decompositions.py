@@ -56,23 +56,27 @@ def _halve_diagonal_and_keep_lower(x):
 
 @operation(function=True, method=True)
 def cholesky(input, *, upper=False):
-    """The lower-triangular L with A = L Lᵀ, from A's lower triangle (with ``upper``: the
-    upper-triangular U = Lᵀ, from A's upper triangle, as LAPACK and PyTorch read it).
+    """The lower-triangular L with A = L Lᵀ, from A's lower triangle (with ``upper``, the
+    upper-triangular U with A = Uᵀ U, from A's upper triangle, as PyTorch reads it).
 
     ∂L/∂A = ½(S + Sᵀ) with S = L⁻ᵀ Φ(Lᵀ ∂L/∂L̄) L⁻¹ (see the module docstring)."""
     _check_square("cholesky", "input", input)
     if input.dtype.name not in ("float32", "float64"):   # as PyTorch: no half, no integers
         raise TypeError(f"cholesky: expected a float32 or float64 input, got {input.dtype.name}")
     xp = input.device.xp
+    read = xp.swapaxes(input.array, -1, -2) if upper else input.array   # its lower triangle
     try:
-        lower = xp.linalg.cholesky(xp.swapaxes(input.array, -1, -2) if upper else input.array)
+        lower = xp.linalg.cholesky(read)
     except Exception as error:
         if not _is_linalg_error(error):
             raise
         raise RuntimeError(f"cholesky: the input of shape {tuple(input.shape)} is not "
                            f"positive-definite (a symmetric matrix with positive eigenvalues), "
                            f"so it has no Cholesky factor") from None
-    if xp.is_gpu and bool(xp.isnan(lower).any()):   # cupy reports failure as NaN
+    # cupy reports failure as NaN; numpy lets a NaN input through where LAPACK's check fails,
+    # and an infinite entry below the diagonal, which makes LAPACK's next pivot -inf or NaN
+    if bool(xp.isnan(lower).any()) or not (bool(xp.isfinite(lower).all())
+                                           or bool(xp.isfinite(xp.tril(read, -1)).all())):
         raise RuntimeError(f"cholesky: the input of shape {tuple(input.shape)} is not "
                            f"positive-definite, so it has no Cholesky factor")
     factor = xp.ascontiguousarray(xp.swapaxes(lower, -1, -2)) if upper else lower

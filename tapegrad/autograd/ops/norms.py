@@ -14,6 +14,7 @@ max/min, whose gradients at ties are shared evenly.
 import math
 import numbers
 
+from ... import dtypes
 from ..tape import OUTPUT, record
 from ..tensor import Tensor
 from .arithmetic import where
@@ -24,11 +25,19 @@ from .reduction import _kept, _rescaled, amax, amin, normalize_dims
 def _float_tensor(op, x, dtype):
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
-    if dtype is not None:
-        x = x.to(dtype)
+    # the input itself must be floating, as in PyTorch: dtype= widens a float, it does not
+    # turn integers into floats
     if not x.dtype.is_floating_point:
         raise RuntimeError(f"{op}: expected a floating-point tensor, got {x.dtype} "
-                           f"(convert it with .float(), or pass dtype=)")
+                           f"(convert it with .float())")
+    if dtype is not None:
+        wanted = dtypes.as_dtype(dtype)
+        if not wanted.is_floating_point:
+            raise RuntimeError(f"{op}: dtype should be a floating-point dtype, got {dtype}")
+        if dtypes.promote_pair(x.dtype, wanted) is not wanted:
+            raise RuntimeError(f"{op}: the input's dtype {x.dtype.name} should be convertible "
+                               f"without narrowing to dtype={wanted.name}")
+        x = x.to(dtype)
     return x
 
 
@@ -129,6 +138,9 @@ def norm_of_linalg(A, ord=None, dim=None, keepdim=False, *, dtype=None):
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     """PyTorch's older norm: the p-norm of all elements (or over ``dim``); 'fro' is the
     2-norm of all elements (or of the matrices in two dims)"""
+    if p == "fro" and isinstance(dim, (tuple, list)) and len(dim) > 2:
+        raise RuntimeError(f"norm: p='fro' takes a dim of one or two dims (a vector or a "
+                           f"matrix norm), got dim={tuple(dim)}")
     if p == "fro" or p is None:
         p = 2
     elif isinstance(p, str):

@@ -418,8 +418,11 @@ def reciprocal(input):
 
 @operation(function=True, method=True, out=True)
 def square(input):
-    """y = x²;  dy/dx = 2x  (integers stay integers)"""
+    """y = x²;  dy/dx = 2x  (integers stay integers; bool, as pow(x, 2), gives int64)"""
     x = _tensor_input("square", input)
+    if x.dtype.name == "bool":
+        from ...dtypes import int64
+        x = x.to(int64)
     def backward(ctx, grad):
         x, = ctx.saved_tensors
         return grad * x * 2
@@ -506,8 +509,12 @@ def clamp_max(input, max):
 
 @operation(function=True, method=True, composite=True)
 def positive(input):
-    """y = x: the tensor itself (unary plus)"""
-    return _tensor_input("positive", input)
+    """y = x: the tensor itself (unary plus); refused for bool, as in PyTorch"""
+    x = _tensor_input("positive", input)
+    if x.dtype.name == "bool":
+        raise RuntimeError("positive: the + operator on a bool tensor is not supported, as in "
+                           "PyTorch")
+    return x
 
 
 @operation(function=True, method=True, differentiable=False)

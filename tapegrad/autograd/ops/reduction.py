@@ -105,7 +105,9 @@ def sum(input, dim=None, keepdim=False, dtype=None):
     x = input if dtype is None else input.to(dtype)
     axes = normalize_dims(x, dim, "sum")
     result = x.array.sum(axis=axes, keepdims=keepdim)
-    if x.array.dtype.kind in "bui":   # integer and bool sums are int64, as in PyTorch
+    if dtype is not None:   # the dtype asked for (a bool sum is True where any is nonzero)
+        result = result.astype(x.array.dtype, copy=False)
+    elif x.array.dtype.kind in "bui":   # integer and bool sums are int64, as in PyTorch
         result = result.astype("int64", copy=False)
     shape = tuple(x.shape)
     def backward(ctx, grad):
@@ -347,6 +349,9 @@ def _extreme_along(op, x, dim, keepdim, largest):
 
 def _max_or_min(op, input, dim, keepdim, other, largest):
     if isinstance(dim, Tensor) or other is not None:   # max(x, y) is maximum(x, y)
+        if other is not None and dim is not None:
+            raise TypeError(f"{op}: give either dim or other, not both (got dim={dim!r} and "
+                            f"other)")
         if keepdim:
             raise TypeError(f"{op}: keepdim has no meaning when comparing with another tensor")
         y = dim if other is None else other

@@ -44,6 +44,7 @@ def sort(input, dim=-1, descending=False, stable=False):
     from;  ∂L/∂x = ∂L/∂values put back at the positions the values came from"""
     x = input
     if x.ndim == 0:
+        x._axis(dim, "sort")   # a 0-d tensor takes dim 0 or -1 only
         values, indices = sort(x.reshape(1), 0, descending, stable)
         return SortResult(values.reshape(()), indices.reshape(()))
     axis = x._axis(dim, "sort")

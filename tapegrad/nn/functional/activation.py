@@ -24,7 +24,6 @@ import warnings
 from ...autograd import grad_mode, ops
 from ...autograd.ops.arithmetic import where
 from ...autograd.ops.inplace import check_inplace_allowed
-from ...dtypes import float16
 from .checks import require_tensor
 
 

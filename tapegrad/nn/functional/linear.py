@@ -84,7 +84,9 @@ def bilinear(input1, input2, weight, bias=None):
     # One matrix product for every (o, i) at once: t[..., o, i] = Σⱼ W[o, i, j] x₂[..., j],
     # then y[..., o] = Σᵢ t[..., o, i] x₁[..., i].
     t = input2 @ weight.reshape(out_features * in1, in2).mT
-    output = (t.reshape(*lead, out_features, in1) * input1.unsqueeze(-2)).sum(-1)
+    product = t.reshape(*lead, out_features, in1) * input1.unsqueeze(-2)
+    # integers stay in their dtype, as in PyTorch's matrix products (a plain sum widens)
+    output = product.sum(-1, dtype=None if product.dtype.is_floating_point else product.dtype)
     if bias is not None:
         output = output + bias
     return output

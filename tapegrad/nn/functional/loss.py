@@ -92,6 +92,24 @@ def _bool_as_float(input, target):
     return input, target
 
 
+def _as_broadcast(input, target):
+    """input and target in the dtype PyTorch gives them: it broadcasts the two first, so a
+    0-d target promotes as a dimensioned one would (uint8 input, int64 0-d target: int64)."""
+    if input.dtype is target.dtype or (input.ndim and target.ndim) or "bool" in (
+            input.dtype.name, target.dtype.name):   # (a bool is refused by the subtraction)
+        return input, target
+    common = dtypes.result_type([input.dtype, target.dtype])
+    return input.to(common), target.to(common)
+
+
+def _require_float_input(op, input):
+    """huber_loss and smooth_l1_loss write their result in a floating dtype: PyTorch refuses
+    an integer or bool input (its result could not be cast back to it)."""
+    if not input.dtype.is_floating_point:
+        raise RuntimeError(f"{op}: expected a floating point input, got {input.dtype.name} "
+                           f"(convert it with .float())")
+
+
 def _elementwise_weight(op, input, weight):
     if weight is not None and shape_of(require_tensor(op, "weight", weight)) != shape_of(input):
         raise ValueError(f"{op}: weights and input must have the same size, got a weight of "
@@ -118,6 +136,7 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     _check_target_shape("mse_loss", input, target)
     _elementwise_weight("mse_loss", input, weight)
     input, target = _bool_as_float(input, target)
+    input, target = _as_broadcast(input, target)
     return _weighted_reduce((input - target).pow(2), weight, reduction, mean_over_weights=True)
 
 
@@ -127,6 +146,7 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
     reduction = _reduction("l1_loss", reduction, size_average, reduce)
     _check_target_shape("l1_loss", input, target)
     _elementwise_weight("l1_loss", input, weight)
+    input, target = _as_broadcast(input, target)
     return _weighted_reduce((input - target).abs(), weight, reduction, mean_over_weights=True)
 
 
@@ -137,9 +157,12 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     if delta <= 0:
         raise RuntimeError(f"huber_loss: delta must be positive, got {delta}")
     _check_target_shape("huber_loss", input, target)
+    _require_float_input("huber_loss", input)
     _elementwise_weight("huber_loss", input, weight)
     input, target = _bool_as_float(input, target)
     d = input - target
+    if d.dtype is not input.dtype:   # the loss is in the input's dtype, as in PyTorch
+        d = d.to(input.dtype)
     size = d.abs()
     # the square is taken of d clipped to [-δ, δ]: it is only chosen there, and an infinite
     # d in the other branch would give 0·∞ = NaN in backward
@@ -447,6 +470,10 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
                            allowed=_REDUCTIONS + ("batchmean",))
     require_tensor(op, "input", input)
     require_tensor(op, "target", target)
+    if not (input.dtype.is_floating_point and target.dtype.is_floating_point):
+        raise RuntimeError(f"kl_div: integer and bool inputs are not supported, as in PyTorch "
+                           f"(log-probabilities and probabilities are floating point), got an "
+                           f"input of {input.dtype.name} and a target of {target.dtype.name}")
     _check_broadcastable(op, input, target)
     if reduction == "mean":
         warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the "

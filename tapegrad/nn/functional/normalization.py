@@ -104,6 +104,11 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         return ops.normalization.batch_norm(input, weight, bias, running_mean, running_var,
                                             False, eps)[0]
 
+    if not eps > 0:   # σ² = 0 (a constant channel) would divide by √0
+        raise ValueError(f"batch_norm: eps must be positive during training, got {eps}")
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("batch_norm: running_mean and running_var must either both be None or "
+                         "neither be None")
     if count == 1:
         raise ValueError(f"Expected more than 1 value per channel when training, got input size "
                          f"{shape}")
@@ -169,6 +174,11 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
         wide = [None if t is None else t.float() for t in (input, weight, bias)]
         return group_norm(wide[0], num_groups, wide[1], wide[2], eps).half()
     per_group = channels // num_groups
+    # PyTorch's own rule, borrowed from batch_norm: refused when N·C/G times the spatial
+    # size is 1 (a lone sample and group of one value each)
+    if shape[0] * per_group * math.prod(shape[2:]) == 1:
+        raise ValueError(f"group_norm: expected more than 1 value per channel when training, "
+                         f"got input size {list(shape)} with num_groups={num_groups}")
     # (N, G, C/G, positions): normalise over the last two; γ and β as (G, C/G, 1).
     grouped = input.reshape(shape[0], num_groups, per_group, math.prod(shape[2:]))
     _, d, _, rstd = _centre_and_rstd(grouped, (2, 3), eps)
