@@ -214,9 +214,9 @@ ALLOWED = [
             "checks against PyTorch's for the same program with the in-place steps on copies. "
             "tapegrad's in-place forms (exp_, relu_, sigmoid_, pow_, elu(inplace=True)…) "
             "compute out of place and write the result in, so the result their backward keeps "
-            "is their own copy, where PyTorch's keep the tensor itself; ldexp's backward uses "
-            "its inputs where PyTorch's uses its result; einsum('i->i') and the 1-d poolings "
-            "give new tensors where PyTorch's give views of a value it saved"),
+            "is their own copy, where PyTorch's keep the tensor itself; ldexp is mul(x, "
+            "exp2(y)), keeping x and 2^y where PyTorch's keeps its result; max_pool1d and "
+            "avg_pool1d give new tensors where PyTorch's are views of a value it saved"),
     Allowed("raw-error", "pad", "could not broadcast input array", "open",
             "F.pad with negative padding wider than the input: numpy's own error"),
     Allowed("value", "polygamma", "NaN where torch has none", "open",
