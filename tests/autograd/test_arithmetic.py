@@ -617,3 +617,10 @@ def test_nextafter_passes_the_gradient_to_x_and_zero_to_the_direction_as_in_pyto
     assert z.requires_grad and (z > x).all()
     z.sum().backward()
     assert x.grad.tolist() == [1.0, 1.0] and y.grad.item() == 0.0
+
+
+def test_nextafter_gives_the_direction_zeros_even_where_the_gradient_is_nan():
+    x = tg.tensor([1.0], requires_grad=True)
+    y = tg.tensor([3.0], requires_grad=True)
+    tg.nextafter(x, y).backward(tg.tensor([float("nan")]))
+    assert y.grad.tolist() == [0.0]
