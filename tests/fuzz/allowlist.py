@@ -89,10 +89,6 @@ ALLOWED = [
             "PyTorch's own backward refuses (in-place elu/leaky_relu with a negative slope, "
             "scatter's gradient for a src larger than the index, group_norm and adaptive "
             "pooling of empty tensors, clamp with a broadcast bound, pow/minimum of bools)"),
-    Allowed("tapegrad-computes", "*", r"a view of a leaf Variable that requires grad is being "
-            r"used in an in-place|is a view and is being modified inplace", "open",
-            "an in-place op on a view of a leaf that requires grad: PyTorch refuses, tapegrad "
-            "lets some layouts through (to check: the view's base is not always known)"),
     Allowed("tapegrad-computes", "*", r"did not match|fill_ only supports 0-dimension value|"
             r"Index put requires the source and destination dtypes match|"
             r"Autograd not support dtype|value cannot be converted to type", "difference",
