@@ -261,7 +261,7 @@ class Tensor:
     def mv(self, vec: Any) -> Any: """z = A @ v, zᵢ = Σₖ Aᵢₖ·vₖ;  ∂L/∂A = ∂L/∂z ⊗ v,  ∂L/∂v = Aᵀ @ ∂L/∂z"""
     def mvlgamma(self, p: Any) -> Any: """y = ln Γ_p(x) = p(p-1)/4·ln π + Σⱼ₌₀^{p-1} ln Γ(x - j/2);  dy/dx = Σⱼ ψ(x - j/2)"""
     def nan_to_num(self, nan: Any = 0.0, posinf: Any = None, neginf: Any = None) -> Any: """y = x, with nan, +∞ and -∞ replaced (by default with 0 and the largest and smallest"""
-    def nan_to_num_(self, *args: Any, **kwargs: Any) -> Any: """x ← nan_to_num(x, …), in place"""
+    def nan_to_num_(self, nan: Any = 0.0, posinf: Any = None, neginf: Any = None) -> Any: """x ← nan_to_num(x, …), in place; an integer or bool tensor has nothing to replace and"""
     def narrow(self, dim: Any, start: Any, length: Any) -> Any: """y = x[start : start+length] along ``dim`` (a view);  the gradient is zero-padded back"""
     @property
     def ndim(self) -> Any: ...

@@ -922,3 +922,10 @@ def test_ldexp_takes_a_number_exponent_as_the_0d_tensor():
 
 def test_rsub_of_integers_with_a_float_number_takes_a_float_alpha():
     assert tg.rsub(tg.tensor([2, 4]), 0.0, alpha=0.5).tolist() == [-1.0, -2.0]
+
+
+def test_nextafter_gives_the_direction_zeros_even_where_the_gradient_is_nan():
+    x = tg.tensor([1.0], requires_grad=True)
+    y = tg.tensor([3.0], requires_grad=True)
+    tg.nextafter(x, y).backward(tg.tensor([float("nan")]))
+    assert y.grad.tolist() == [0.0]

@@ -457,3 +457,15 @@ def test_read_only_memory_is_refused_by_name():
     shared = tg.from_numpy(array)
     with pytest.raises(RuntimeError, match=r"add_: the tensor of shape \(3,\) is a read-only"):
         shared.add_(1)
+
+
+def test_nan_to_num_of_an_integer_tensor_writes_nothing_even_when_expanded():
+    x = tg.tensor([1, 2]).expand(3, 2)
+    assert x.nan_to_num_() is x and x._version == 0
+
+
+def test_a_part_of_an_expanded_view_is_refused_as_read_only_by_name():
+    row = tg.tensor([[1.0, 2.0]]).expand(3, 2)[0]   # no repeated element, but numpy's memory
+    with pytest.raises(RuntimeError, match=r"zero_: the tensor of shape \(2,\) is a read-only "
+                                           r"view \(a part of an expanded tensor"):
+        row.zero_()

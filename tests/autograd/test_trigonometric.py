@@ -149,6 +149,12 @@ def test_sinc_is_one_at_zero_with_slope_zero():
     assert y.item() == 1.0 and x.grad.item() == 0.0
 
 
+def test_sinc_has_slope_zero_at_zero_even_for_an_infinite_gradient():
+    x = tg.tensor([0.0, 0.5], requires_grad=True)
+    tg.sinc(x).backward(tg.tensor([float("inf"), 1.0]))
+    assert x.grad.tolist() == [0.0, pytest.approx(-4 / math.pi)]
+
+
 def test_sinc_keeps_only_its_input_so_its_result_may_change_in_place():
     x = tg.tensor([0.0, 0.5, 1.0], dtype=tg.float64, requires_grad=True)
     y = tg.sinc(x)

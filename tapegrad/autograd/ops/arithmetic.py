@@ -810,9 +810,10 @@ def nextafter(input, other):
     z is x to within one rounding)"""
     x, y = promote("nextafter", input, other)
     x_shape, y_shape = x.shape, y.shape
-    def backward(ctx, grad):
+    def backward(ctx, grad):   # (y's zeros are zeros even where grad is NaN, as in PyTorch)
+        zeros = wrap(grad.device.xp.zeros(tuple(y_shape), dtype=grad.array.dtype), grad.device)
         return (sum_to_shape(grad, x_shape) if ctx.needs_input_grad[0] else None,
-                sum_to_shape(grad * 0, y_shape) if ctx.needs_input_grad[1] else None)
+                zeros if ctx.needs_input_grad[1] else None)
     return record("nextafter", _broadcast("nextafter", x.device.xp.nextafter, x, y), (x, y),
                   backward)
 

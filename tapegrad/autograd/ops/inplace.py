@@ -37,7 +37,8 @@ def check_inplace_allowed(target, op, *others, writes=True):
 
 def check_writable(target, op):
     """Refuse by name a write into memory that several elements share (an expanded view,
-    as PyTorch refuses it) or that is read-only (overlapping windows such as unfold's)."""
+    as PyTorch refuses it) or that is read-only (a part of an expanded view: numpy marks
+    the whole broadcast read-only)."""
     array = target.array
     if array.size == 0:
         return   # nothing is written
@@ -49,9 +50,9 @@ def check_writable(target, op):
             f"operation.")
     if not getattr(array.flags, "writeable", True):   # (cupy arrays are always writeable)
         raise RuntimeError(
-            f"{op}: the tensor of shape {tuple(target.shape)} is a read-only view (windows "
-            f"that overlap, as unfold's, or a read-only array given to from_numpy); change "
-            f"a copy instead: x = x.clone()")
+            f"{op}: the tensor of shape {tuple(target.shape)} is a read-only view (a part of "
+            f"an expanded tensor, or a read-only array given to from_numpy); change a copy "
+            f"instead: x = x.clone()")
 
 
 def write_result(target, result, op):
@@ -280,7 +281,18 @@ square_ = _in_place_form(P.square)
 exp2_ = _in_place_form(P.exp2)
 clamp_min_ = _in_place_form(P.clamp_min)
 clamp_max_ = _in_place_form(P.clamp_max)
-nan_to_num_ = _in_place_form(P.nan_to_num)
+
+
+@operation(method=True, composite=True)
+def nan_to_num_(input, nan=0.0, posinf=None, neginf=None):
+    """x ← nan_to_num(x, …), in place; an integer or bool tensor has nothing to replace and
+    is returned unwritten, as in PyTorch (so even an expanded one is fine)"""
+    if not input.dtype.is_floating_point:
+        return input
+    return _inplace(input, "nan_to_num_", lambda old: P.nan_to_num(old, nan, posinf, neginf),
+                    nan, posinf, neginf)
+
+
 logit_ = _in_place_form(P.logit)
 erf_ = _in_place_form(S.erf)
 erfinv_ = _in_place_form(S.erfinv)

@@ -129,7 +129,7 @@ def sinc(input):
         at_zero = x == 0
         safe_x = where(at_zero, 1.0, x)   # the slope at 0 is 0; no 0/0 in either branch
         slope = ((safe_x * math.pi).cos() - sinc(safe_x)) / safe_x
-        return grad * where(at_zero, 0.0, slope)
+        return where(at_zero, 0.0, grad * slope)   # 0 at x = 0 even for an infinite grad
     xp = x.device.xp
     a = x.array
     if a.dtype.itemsize == 2:   # float16: πx in float32, as PyTorch (in float16 π·23056
