@@ -411,3 +411,12 @@ def test_float16_group_norm_is_computed_in_float32_and_rounded_once():
     assert y16.dtype is tg.float16 and x16.grad.dtype is tg.float16
     np.testing.assert_array_equal(y16.detach().numpy(), y64.detach().numpy().astype(np.float16))
     np.testing.assert_allclose(x16.grad.numpy(), x64.grad.numpy(), rtol=2e-3, atol=2e-3)
+
+
+def test_batch_norm_of_an_empty_batch_in_evaluation_has_zero_gradients():
+    x = tg.zeros(2, 5, 0, requires_grad=True)
+    weight, bias = tg.ones(5, requires_grad=True), tg.zeros(5, requires_grad=True)
+    y = batch_norm(x, tg.zeros(5), tg.ones(5), weight=weight, bias=bias, training=False)
+    y.sum().backward()
+    assert x.grad.shape == (2, 5, 0)
+    assert weight.grad.tolist() == [0.0] * 5 and bias.grad.tolist() == [0.0] * 5
