@@ -101,6 +101,9 @@ ALLOWED = [
             "PyTorch gives -logit(x) unclamped (±inf), tapegrad's composite differentiates the "
             "logs clamped at -100 (a finite value); matching it needs the loss as one "
             "operation"),
+    Allowed("gradient", "group_norm", r"NaN where .*vs torch \[.*inf", "open",
+            "group_norm with eps=0 over groups of one value (σ² = 0, 1/σ = ∞): the weight's "
+            "gradient is 0·∞ = NaN in tapegrad's composite, ±∞ in PyTorch's kernel"),
     Allowed("gradient", "cosh", r"NaN where", "open",
             "an infinite gradient reaching binary_cross_entropy_with_logits: PyTorch "
             "multiplies it once by σ(x) - y (±inf), tapegrad's composite sums two infinite "
