@@ -88,6 +88,8 @@ def batch_norm_backward(xp, g, x, mean, rstd, weight, training):
     """(dx, dw, db) for x (N, C, S) normalised per channel with mean and rstd (the batch's
     when ``training``, so that they depend on x, else fixed)."""
     channels = x.shape[1]
+    if x.size == 0:   # an empty batch: every sum is 0 (the kernels would divide by a count of 0)
+        return xp.zeros(x.shape, x.dtype), xp.zeros(channels, x.dtype), xp.zeros(channels, x.dtype)
     if _numba(xp, g, x, mean, rstd, *(a for a in (weight,) if a is not None)):
         dx = xp.empty(x.shape, x.dtype)
         dw, db = xp.empty(channels, x.dtype), xp.empty(channels, x.dtype)

@@ -469,3 +469,12 @@ def test_group_norm_of_more_than_one_value_per_sample_and_group_computes():
 def test_batch_norm_wants_both_running_statistics_or_neither():
     with pytest.raises(ValueError, match="running_mean and running_var must either both be None"):
         batch_norm(tg.randn(4, 3), None, tg.ones(3), training=True)
+
+
+def test_batch_norm_of_an_empty_batch_in_evaluation_has_zero_gradients():
+    x = tg.zeros(2, 5, 0, requires_grad=True)
+    weight, bias = tg.ones(5, requires_grad=True), tg.zeros(5, requires_grad=True)
+    y = batch_norm(x, tg.zeros(5), tg.ones(5), weight=weight, bias=bias, training=False)
+    y.sum().backward()
+    assert x.grad.shape == (2, 5, 0)
+    assert weight.grad.tolist() == [0.0] * 5 and bias.grad.tolist() == [0.0] * 5
