@@ -411,6 +411,12 @@ def test_logit_gradient_at_minus_zero_is_plus_infinity_and_at_nan_is_nan_with_ep
     assert x.grad.tolist()[0] == 0.0 and np.isnan(x.grad.tolist()[1])
 
 
+def test_reciprocal_squares_its_result_before_taking_the_gradient_as_pytorch_does():
+    x = tg.tensor([1e-30], requires_grad=True)
+    x.reciprocal().backward(tg.tensor([1e-30]))   # y² = 1e60 overflows float32: -∞, not -1e30
+    assert x.grad.tolist() == [-np.inf]
+
+
 def test_clamp_min_clamp_max_positive_and_the_other_names():
     x = tg.tensor([-2.0, 0.5, 3.0])
     assert tg.clamp_min(x, 0.0).tolist() == [0.0, 0.5, 3.0]

@@ -390,7 +390,7 @@ def reciprocal(input):
     x = _float_input("reciprocal", input)
     def backward(ctx, grad):
         y, = ctx.saved_tensors
-        return -(grad * y * y)
+        return -grad * (y * y)   # y² first, as PyTorch: it may overflow where grad·y would not
     with quiet(x.device.xp):
         y = x.device.xp.reciprocal(x.array)
     return record("reciprocal", y, (x,), backward, save=(OUTPUT,))
