@@ -434,6 +434,21 @@ def test_logit_with_eps_sends_zero_outside_even_for_an_infinite_or_nan_gradient(
     assert x.grad.tolist() == [0.0, 4.0, 0.0]
 
 
+def test_logit_gradient_at_minus_zero_is_plus_infinity_and_at_nan_is_nan_with_eps_too():
+    x = tg.tensor([-0.0, float("nan")], dtype=tg.float64, requires_grad=True)
+    tg.logit(x).sum().backward()
+    assert x.grad.tolist()[0] == np.inf and np.isnan(x.grad.tolist()[1])
+    x.grad = None
+    tg.logit(x, eps=1e-5).sum().backward()   # NaN is not outside [eps, 1 - eps] either
+    assert x.grad.tolist()[0] == 0.0 and np.isnan(x.grad.tolist()[1])
+
+
+def test_reciprocal_squares_its_result_before_taking_the_gradient_as_pytorch_does():
+    x = tg.tensor([1e-30], requires_grad=True)
+    x.reciprocal().backward(tg.tensor([1e-30]))   # y² = 1e60 overflows float32: -∞, not -1e30
+    assert x.grad.tolist() == [-np.inf]
+
+
 def test_clamp_min_clamp_max_positive_and_the_other_names():
     x = tg.tensor([-2.0, 0.5, 3.0])
     assert tg.clamp_min(x, 0.0).tolist() == [0.0, 0.5, 3.0]

@@ -410,7 +410,7 @@ def reciprocal(input):
     x = _float_input("reciprocal", input)
     def backward(ctx, grad):
         y, = ctx.saved_tensors
-        return -(grad * y * y)
+        return -grad * (y * y)   # y² first, as PyTorch: it may overflow where grad·y would not
     with quiet(x.device.xp):
         y = x.device.xp.reciprocal(x.array)
     return record("reciprocal", y, (x,), backward, save=(OUTPUT,))
@@ -480,10 +480,11 @@ def logit(input, eps=None):
     def backward(ctx, grad):
         x, = ctx.saved_tensors
         if eps is None:
+            # (|x(1 - x)|: +∞, not -∞, at x = -0.0, as PyTorch's grad·∞ at x = 0)
             outside = (x < 0) | (x > 1)
-            return grad * _where(outside, float("nan"), (x * (1 - x)).reciprocal())
+            return grad * _where(outside, float("nan"), (x * (1 - x)).abs().reciprocal())
         z = x.clamp(eps, 1 - eps)   # (finite slopes in both branches of the where)
-        inside = (x >= eps) & (x <= 1 - eps)
+        inside = ~((x < eps) | (x > 1 - eps))   # (a NaN x is inside: its gradient is NaN)
         # outside, the clamp's slope is 0 even for an infinite or NaN incoming gradient
         return _where(inside, grad * (z * (1 - z)).reciprocal(), 0.0)
     backward.materializes_zeros = True   # PyTorch's logit kernel makes plain zeros of them
