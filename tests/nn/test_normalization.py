@@ -428,3 +428,9 @@ def test_batch_norm_takes_a_weight_and_bias_of_one_value_per_channel_in_any_shap
     np.testing.assert_allclose(shaped.numpy(), expected.numpy())
     with pytest.raises(RuntimeError, match="weight should have shape"):
         NF.batch_norm(x, tg.zeros(2), tg.ones(2), tg.ones(3, 1))
+
+
+def test_batch_norm_in_training_wants_both_running_statistics_or_neither():
+    from tapegrad.nn import functional as NF
+    with pytest.raises(ValueError, match="must either both be None or neither be None"):
+        NF.batch_norm(tg.randn(3, 4), tg.zeros(4), None, training=True)

@@ -417,6 +417,8 @@ def pad(input, pad, mode="constant", value=None):
                 raise RuntimeError(f"pad: value must be a number or a one-element tensor, got "
                                    f"a tensor of shape {tuple(value.shape)}")
             value = value.array.reshape(())
+        from ...dtypes import wrap_integer
+        value = wrap_integer(value, input.array.dtype)   # -1 into uint8 is 255, as in PyTorch
         return _pad_constant(input, widths, 0 if value is None else value)
     if mode not in ("reflect", "replicate", "circular"):
         raise NotImplementedError(f"pad: unknown padding mode {mode!r} (constant, reflect, "

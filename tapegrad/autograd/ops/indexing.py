@@ -490,8 +490,8 @@ def scatter_add(input, dim, index, src):
     if not isinstance(src, Tensor):
         raise TypeError(f"scatter_add: src must be a tensor, got {type(src).__name__}")
     axis = _check_index("scatter_add", x, dim, index, src)
-    if index.numel() == 0:   # nothing is added
-        return x.clone()
+    if index.numel() == 0:   # nothing is added (src stays in the graph: an empty sum)
+        return x.clone() + src.reshape(-1)[:0].sum() if src.requires_grad else x.clone()
     if 0 in (x.ndim, index.ndim, src.ndim):
         return _zero_dim_as_vectors(scatter_add, x, 0, index, src)
     xp = x.device.xp
@@ -518,8 +518,9 @@ def scatter(input, dim, index, src=None, value=None):
         raise TypeError("scatter: give exactly one of src (a tensor) and value (a number)")
     fill = None if value is None else _number_as("scatter", value, x)
     axis = _check_index("scatter", x, dim, index, src)
-    if index.numel() == 0:   # nothing is written
-        return x.clone()
+    if index.numel() == 0:   # nothing is written (src stays in the graph: an empty sum)
+        return x.clone() + src.reshape(-1)[:0].sum() if src is not None and \
+            src.requires_grad else x.clone()
     if 0 in (x.ndim, index.ndim, 1 if src is None else src.ndim):
         return _zero_dim_as_vectors(scatter, x, 0, index, value if src is None else src)
     xp = x.device.xp
@@ -603,7 +604,9 @@ def masked_fill(input, mask, value):
     else:
         fill, v = _number_as("masked_fill", value, x), None
     # row-major, whatever x's layout, as PyTorch's result (so that .view() works on it)
-    result = xp.ascontiguousarray(xp.where(mask.array, fill, x.array))
+    result = xp.where(mask.array, fill, x.array)
+    if result.ndim > 1 and not result.flags.c_contiguous:
+        result = xp.ascontiguousarray(result)
     shape = tuple(x.shape)
     def backward(ctx, grad):
         mask, = ctx.saved_tensors
