@@ -199,7 +199,8 @@ ALLOWED = [
             "batch_norm of an empty input: PyTorch returns it before checking its rank or the "
             "size of the weight and bias (a bias of 4 values for 1 channel)"),
     Allowed("tapegrad-raises", "cholesky", r"square matrix or a batch of them, got shape \([^)]*\b0"
-            r"\b|expected a float32 or float64 input, got float16", "pytorch bug",
+            r"\b|expected a float32 or float64 input, got float16|input must be a floating-point "
+            r"tensor, got", "pytorch bug",
             "torch.cholesky (deprecated) of an empty tensor returns it unchecked, square or not, "
             "float16 or not; torch.linalg.cholesky refuses the same input, as tapegrad does"),
     Allowed("tapegrad-raises", "pow_", "cannot be stored in place into a tensor of dtype "
@@ -209,9 +210,16 @@ ALLOWED = [
     Allowed("tapegrad-raises", "repeat", "must be non-negative", "pytorch bug",
             "repeat of an empty tensor with a negative count: PyTorch returns an empty result; "
             "a non-empty tensor it refuses (negative dimension), as tapegrad does"),
-    Allowed("tapegrad-raises", "interpolate", "interpolation of uint8 is not supported",
+] + [
+    Allowed("tapegrad-raises", op, "interpolation of uint8 is not supported",
             "difference", "bilinear interpolation of uint8: PyTorch's uint8 kernel rounds with "
-            "fixed-point weights of its own (89.0 becomes 90); tapegrad asks for a float input"),
+            "fixed-point weights of its own (89.0 becomes 90); tapegrad asks for a float input")
+    for op in ("interpolate", "upsample", "upsample_bilinear")
+] + [
+    Allowed("tapegrad-raises", "view", "cannot be viewed as shape", "open",
+            "view of a result laid out otherwise than PyTorch's: a binary op (add, addcmul) of "
+            "expanded inputs can give tapegrad a result that is not row-major where PyTorch's "
+            "is, so .view() refuses what PyTorch views"),
     Allowed("signature", "*", r"dim=NoneType|src=int|src=float|src=bool", "difference",
             "dim=None (all dims) for max/min/sort/median, and scatter's src as a number "
             "(PyTorch spells it value=)"),

@@ -394,12 +394,12 @@ def _check_index(op, x, dim, index, src=None):
         raise RuntimeError(f"{op}: expected the index to have dtype int64, got {index.dtype}")
     others = (x, index) if src is None else (x, index, src)
     check_same_device(op, *others)
-    if src is not None and src.dtype is not x.dtype:
-        raise RuntimeError(f"{op}: expected src to have the input's dtype {x.dtype}, got "
-                           f"{src.dtype}")
     axis = x._axis(dim, op)
     if index.numel() == 0:   # nothing is read or written: PyTorch checks no shapes then
         return axis
+    if src is not None and src.dtype is not x.dtype:
+        raise RuntimeError(f"{op}: expected src to have the input's dtype {x.dtype}, got "
+                           f"{src.dtype}")
     for name, t in (("index", index), ("src", src)):
         if t is not None and max(t.ndim, 1) != max(x.ndim, 1):
             raise RuntimeError(f"{op}: {name} of shape {tuple(t.shape)} must have as many "
