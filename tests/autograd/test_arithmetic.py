@@ -824,6 +824,9 @@ def test_alpha_wraps_into_an_integer_dtype_and_a_float_alpha_is_refused_for_one(
     assert tg.add(a, b, alpha=-1).tolist() == [253, 255]
     with pytest.raises(RuntimeError, match="rsub: for integral input tensors"):
         tg.rsub(a, b, alpha=0.5)
+    assert tg.rsub(tg.tensor(4, dtype=tg.uint8), tg.tensor([1.0, 2.0]), alpha=0.5).tolist() == \
+        [-1.0, 0.0]                                           # the promoted dtype is float
+    assert tg.rsub(tg.tensor([1, 2], dtype=tg.uint8), 3, alpha=-1).tolist() == [4, 5]
 
 
 def test_mvlgamma_of_a_bool_tensor_is_refused_by_name():

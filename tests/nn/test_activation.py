@@ -452,3 +452,9 @@ def test_module_reprs_match_pytorchs_own():
              (nn.LogSoftmax(), torch.nn.LogSoftmax())]
     for ours, theirs in pairs:
         assert repr(ours) == repr(theirs)
+
+
+def test_hardtanh_of_uint8_with_a_negative_bound_is_refused_by_name():
+    with pytest.raises(RuntimeError, match="hardtanh: cannot do hardtanh on an unsigned type"):
+        tg.nn.functional.hardtanh(tg.tensor([1, 2], dtype=tg.uint8))
+    assert tg.nn.functional.hardtanh(tg.tensor([1, 5], dtype=tg.uint8), 0, 3).tolist() == [1, 3]

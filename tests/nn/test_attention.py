@@ -472,3 +472,10 @@ def test_pytorch_sdpa_gives_the_same_values_and_gradients():
         out.backward(tg.from_numpy(g))
         for a, b in zip(ours_in, t_in):
             np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), atol=1e-10)
+
+
+def test_attention_with_no_features_weighs_every_key_equally():
+    # QKᵀ over 0 features is 0 everywhere (the scale 1/√0 multiplies nothing): a uniform softmax
+    out = tg.nn.functional.scaled_dot_product_attention(tg.zeros(2, 0), tg.zeros(3, 0),
+                                                        tg.tensor([[1.0], [2.0], [6.0]]))
+    assert out.tolist() == [[3.0], [3.0]]

@@ -478,3 +478,9 @@ def test_batch_norm_of_an_empty_batch_in_evaluation_has_zero_gradients():
     y.sum().backward()
     assert x.grad.shape == (2, 5, 0)
     assert weight.grad.tolist() == [0.0] * 5 and bias.grad.tolist() == [0.0] * 5
+
+
+def test_batch_norm_in_training_wants_both_running_statistics_or_neither():
+    from tapegrad.nn import functional as NF
+    with pytest.raises(ValueError, match="must either both be None or neither be None"):
+        NF.batch_norm(tg.randn(3, 4), tg.zeros(4), None, training=True)

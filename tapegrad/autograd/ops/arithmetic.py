@@ -503,8 +503,6 @@ def _is_float(value):
 def rsub(input, other, alpha=1):
     """z = y - α·x (sub with its operands swapped: ``2 - x``);  ∂z/∂x = -α,  ∂z/∂y = 1"""
     _no_bool_subtraction("rsub", input, other)
-    if alpha != 1 and isinstance(input, Tensor):
-        _check_alpha("rsub", input, alpha)
     if not hasattr(other, "shape"):   # a number: x is the only input with a gradient
         x, y = promote("rsub", input, other)
         if isinstance(alpha, float) and not x.dtype.is_floating_point:
@@ -512,8 +510,8 @@ def rsub(input, other, alpha=1):
                                f"must not be a floating point number, got alpha={alpha}")
         def backward_from_number(ctx, grad):
             return grad * -alpha
-        return record("rsub", y.array - (x.array if alpha == 1 else x.array * alpha), (x,),
-                      backward_from_number, attrs={"other": other, "alpha": alpha})
+        return record("rsub", y.array - (x if alpha == 1 else _scaled("rsub", x, alpha)).array,
+                      (x,), backward_from_number, attrs={"other": other, "alpha": alpha})
     x, y = promote("rsub", input, other)
     if isinstance(alpha, float) and not x.dtype.is_floating_point:
         raise RuntimeError(f"rsub: for integral input tensors (here {x.dtype.name}), alpha "
@@ -522,8 +520,7 @@ def rsub(input, other, alpha=1):
     def backward(ctx, grad):
         return (sum_to_shape(grad * -alpha, x_shape) if ctx.needs_input_grad[0] else None,
                 sum_to_shape(grad, y_shape) if ctx.needs_input_grad[1] else None)
-    z = _broadcast("rsub", x.device.xp.subtract, y, x if alpha == 1 else wrap(x.array * alpha,
-                                                                                x.device))
+    z = _broadcast("rsub", x.device.xp.subtract, y, x if alpha == 1 else _scaled("rsub", x, alpha))
     return record("rsub", z, (x, y), backward, attrs={"alpha": alpha})
 
 

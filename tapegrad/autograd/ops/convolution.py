@@ -448,6 +448,8 @@ def pad(input, pad, mode="constant", value=None):
                                                  input.device), widths, 0)
                 return _pad_constant(input, widths, 0) + value.reshape(()) * padding
             value = value.array.reshape(())
+        from ...dtypes import wrap_integer
+        value = wrap_integer(value, input.array.dtype)   # -1 into uint8 is 255, as in PyTorch
         return _pad_constant(input, widths, 0 if value is None else value)
     if mode not in ("reflect", "replicate", "circular"):
         raise NotImplementedError(f"pad: unknown padding mode {mode!r} (constant, reflect, "

@@ -395,12 +395,12 @@ def _check_index(op, x, dim, index, src=None):
         raise RuntimeError(f"{op}: expected the index to have dtype int64, got {index.dtype}")
     others = (x, index) if src is None else (x, index, src)
     check_same_device(op, *others)
-    if src is not None and src.dtype is not x.dtype:
-        raise RuntimeError(f"{op}: expected src to have the input's dtype {x.dtype}, got "
-                           f"{src.dtype}")
     axis = x._axis(dim, op)
     if index.numel() == 0:   # nothing is read or written: PyTorch checks no shapes then
         return axis
+    if src is not None and src.dtype is not x.dtype:
+        raise RuntimeError(f"{op}: expected src to have the input's dtype {x.dtype}, got "
+                           f"{src.dtype}")
     for name, t in (("index", index), ("src", src)):
         if t is not None and max(t.ndim, 1) != max(x.ndim, 1):
             raise RuntimeError(f"{op}: {name} of shape {tuple(t.shape)} must have as many "
@@ -494,8 +494,8 @@ def scatter_add(input, dim, index, src):
     if not isinstance(src, Tensor):
         raise TypeError(f"scatter_add: src must be a tensor, got {type(src).__name__}")
     axis = _check_index("scatter_add", x, dim, index, src)
-    if index.numel() == 0:   # nothing is added
-        return x.clone()
+    if index.numel() == 0:   # nothing is added (src stays in the graph: an empty sum)
+        return x.clone() + src.reshape(-1)[:0].sum() if src.requires_grad else x.clone()
     if 0 in (x.ndim, index.ndim, src.ndim):
         return _zero_dim_as_vectors(scatter_add, x, 0, index, src)
     xp = x.device.xp
@@ -522,8 +522,9 @@ def scatter(input, dim, index, src=None, value=None):
         raise TypeError("scatter: give exactly one of src (a tensor) and value (a number)")
     fill = None if value is None else _number_as("scatter", value, x)
     axis = _check_index("scatter", x, dim, index, src)
-    if index.numel() == 0:   # nothing is written
-        return x.clone()
+    if index.numel() == 0:   # nothing is written (src stays in the graph: an empty sum)
+        return x.clone() + src.reshape(-1)[:0].sum() if src is not None and \
+            src.requires_grad else x.clone()
     if 0 in (x.ndim, index.ndim, 1 if src is None else src.ndim):
         return _zero_dim_as_vectors(scatter, x, 0, index, value if src is None else src)
     xp = x.device.xp
@@ -607,7 +608,9 @@ def masked_fill(input, mask, value):
     else:
         fill, v = _number_as("masked_fill", value, x), None
     # row-major, whatever x's layout, as PyTorch's result (so that .view() works on it)
-    result = xp.ascontiguousarray(xp.where(mask.array, fill, x.array))
+    result = xp.where(mask.array, fill, x.array)
+    if result.ndim > 1 and not result.flags.c_contiguous:
+        result = xp.ascontiguousarray(result)
     shape = tuple(x.shape)
     def backward(ctx, grad):
         mask, = ctx.saved_tensors

@@ -351,13 +351,9 @@ def _adaptive_avg_pool(input, output_size, spatial, op=None):
         raise ValueError(f"{op}: output_size must be an int or a tuple of {spatial} ints (or "
                          f"None), got {output_size!r}")
     out = tuple(n if o is None else operator.index(o) for n, o in zip(sizes, items))
-    if any(o < 0 for o in out) or any(n == 0 and o < 0 for n, o in zip(sizes, out)):
+    if any(o < 0 for o in out) or any(n == 0 for n in sizes):
         raise RuntimeError(f"{op}: cannot pool an input of shape {tuple(x.shape)} to "
                            f"output_size {out}")
-    if any(n == 0 for n in sizes):   # every window is empty: its mean is 0/0 = NaN, as in PyTorch
-        dims = tuple(range(2, 2 + spatial))
-        y = (x.sum(dims, keepdim=True) / 0).expand(*x.shape[:2], *out)
-        return y if batched else own_result(y.squeeze(0))
     if all(o > 0 and n % o == 0 for n, o in zip(sizes, out)):
         # Equal windows that tile the input: plain average pooling with kernel = stride = n/o.
         kernel = tuple(n // o for n, o in zip(sizes, out))

@@ -98,6 +98,9 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
         raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val "
                          f"({max_val})")
     _refuse_bool("hardtanh", input)
+    if input.dtype.name == "uint8" and min_val < 0:   # (-1 would wrap to 255 in clamp)
+        raise RuntimeError(f"hardtanh: cannot do hardtanh on an unsigned type with negative "
+                           f"limits (min_val={min_val}), as in PyTorch")
     if not input.dtype.is_floating_point:   # integers stay integers, as in PyTorch
         min_val, max_val = int(min_val), int(max_val)
     def compute(x):

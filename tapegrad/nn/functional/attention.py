@@ -121,7 +121,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     """
     _check_attention_inputs(query, key, value, attn_mask, dropout_p, is_causal, enable_gqa)
     if scale is None:
-        scale = 1 / math.sqrt(query.shape[-1])
+        # (no features: 1/√0 = inf multiplies nothing, and every score is the empty sum 0)
+        scale = 1 / math.sqrt(query.shape[-1]) if query.shape[-1] else math.inf
     if enable_gqa and key.shape[-3] != query.shape[-3]:
         groups = query.shape[-3] // key.shape[-3]
         key, value = _repeat_heads(key, groups), _repeat_heads(value, groups)

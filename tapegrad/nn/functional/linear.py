@@ -30,6 +30,7 @@ def linear(input, weight, bias=None):
         # (a 1-d weight gives x·w of shape x.shape[:-1], to which the bias is broadcast)
         expected = weight.shape[:1] if weight.ndim == 2 else ()
         if weight.ndim == 2 and shape_of(bias) not in (tuple(expected), (1,), ()) or \
+                weight.ndim == 1 and input.ndim == 1 and shape_of(bias) not in ((1,), ()) or \
                 weight.ndim == 1 and not _broadcasts(shape_of(bias), shape_of(input)[:-1]):
             needed = (f"expected shape {tuple(expected)}" if weight.ndim == 2 else
                       f"it must broadcast against the output's shape {shape_of(input)[:-1]}")

@@ -95,6 +95,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         # an empty input: an empty result and the statistics untouched, before any check of
         # the dtype or of the running statistics (as in PyTorch)
         return _scale_and_shift(input, 1, weight, bias, lambda t: _per_channel(t, input.ndim))
+    if training and (running_mean is None) != (running_var is None):
+        raise ValueError("batch_norm: running_mean and running_var must either both be None or "
+                         "neither be None (as in PyTorch)")
     _require_float("batch_norm", input)
 
     if not training:
