@@ -138,6 +138,8 @@ def cross_entropy_forward(xp, x, target, weight, smoothing):
     loss = (1 - smoothing) * target_weight * (log_sum - picked)
     if smoothing > 0:
         loss = loss + smoothing / classes * (log_sum * weight.sum() - spread) * kept
+    # an ignored row adds 0, also where its logits hold -inf or NaN (0·inf would be NaN)
+    loss = xp.where(kept, loss, xp.zeros((), dtype=loss.dtype))
     return loss, target_weight, (top[:, 0], log_sum, probs)
 
 

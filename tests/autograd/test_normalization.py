@@ -102,6 +102,15 @@ def test_layer_norm_of_equal_huge_values_is_zero():
     assert tg.nn.functional.layer_norm(x, (3,)).tolist() == [[0.0, 0.0, 0.0]]
 
 
-def test_layer_norm_of_float16_takes_the_array_path_and_stays_float16():
+def test_layer_norm_of_float16_stays_float16_and_its_squares_do_not_overflow():
     x = tg.randn(3, 8).half()
     assert N.layer_norm(x, None, None, 1, 1e-5).dtype == tg.float16
+    # 300² overflows float16: the statistics are taken in float32, as PyTorch's
+    x = tg.tensor([[300.0, -300.0, 300.0, -300.0]], dtype=tg.float16)
+    assert N.layer_norm(x, None, None, 1, 1e-5).tolist() == [[1.0, -1.0, 1.0, -1.0]]
+
+
+@pytest.mark.parametrize("dtype", [tg.float16, tg.float32])
+def test_layer_norm_with_eps_0_of_a_constant_row_is_nan_as_pytorch(dtype):
+    x = tg.tensor([[-1.17], [0.34]], dtype=dtype)   # σ² = 0 and ε = 0: 0 · 1/0
+    assert np.isnan(N.layer_norm(x, None, None, 1, 0.0).numpy()).all()

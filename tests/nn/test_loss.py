@@ -356,6 +356,13 @@ def test_cross_entropy_accepts_int32_and_uint8_targets():
     assert F.cross_entropy(x, t.to(tg.uint8)).item() == pytest.approx(expected)
 
 
+def test_cross_entropy_ignores_a_row_of_minus_inf_logits_in_float16():
+    # (float16 takes the array path) the ignored row adds 0, not 0·inf = NaN
+    x = tg.tensor([[-float("inf"), -8.16], [5.38, 8.42]], dtype=tg.float16)
+    loss = F.cross_entropy(x, tg.tensor([1, 0]), ignore_index=1)
+    assert abs(loss.item() - 3.0898) < 1e-2
+
+
 def test_cross_entropy_with_every_target_ignored():
     x, t = tg.randn(2, 3), tg.tensor([-100, -100])
     assert np.isnan(F.cross_entropy(x, t).item())   # 0/0, as in PyTorch

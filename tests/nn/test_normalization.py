@@ -264,6 +264,17 @@ def test_group_norm_normalizes_groups_of_channels_per_sample():
     np.testing.assert_allclose(out.numpy(), expected, rtol=1e-4, atol=1e-5)
 
 
+def test_group_norm_of_values_whose_squares_overflow():
+    # (1e30)² overflows float32, σ ≈ 7e29 does not: the values are ±√2 and about 0
+    x = tg.tensor([-1e30, -0.185, 0.179, 1e30]).reshape(1, 2, 2)
+    np.testing.assert_allclose(group_norm(x, 1).numpy().ravel(), [-2 ** 0.5, 0, 0, 2 ** 0.5],
+                               atol=1e-6)
+    # the same in float64 near 1e160, with its gradients (the scale s is a constant)
+    x = tg.tensor([[[-1.0, -0.3], [0.2, 1.0]]], dtype=tg.float64, requires_grad=True)
+    w = tg.tensor([0.5, 2.0], dtype=tg.float64, requires_grad=True)
+    assert gradgradcheck(lambda x, w: group_norm(x * 1e160, 1, weight=w), (x, w))
+
+
 def test_groupnorm_module_and_its_errors():
     gn = GroupNorm(2, 4)
     assert gn.weight.tolist() == [1.0] * 4 and gn.bias.tolist() == [0.0] * 4

@@ -45,7 +45,13 @@ def layer_norm(input, weight, bias, normalized_ndim, eps):
     features = math.prod(shape[input.ndim - normalized_ndim:])
     rows = input.array.reshape(-1, features)
     flat = lambda t: None if t is None else t.array.reshape(features)  # noqa: E731
-    y, mean, rstd = fused.layer_norm_forward(xp, rows, flat(weight), flat(bias), eps)
+    if rows.dtype.itemsize == 2:
+        # float16: the statistics in float32, as PyTorch's (300² already overflows float16)
+        wide = lambda a: None if a is None else a.astype("float32")  # noqa: E731
+        y, mean, rstd = (a.astype(rows.dtype) for a in fused.layer_norm_forward(
+            xp, rows.astype("float32"), wide(flat(weight)), wide(flat(bias)), eps))
+    else:
+        y, mean, rstd = fused.layer_norm_forward(xp, rows, flat(weight), flat(bias), eps)
 
     def backward(ctx, grad):
         x, w, b = ctx.saved_tensors

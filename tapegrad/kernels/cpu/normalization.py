@@ -15,6 +15,8 @@ from numba import njit
 _FAST = {"reassoc", "contract", "arcp"}
 
 
+# error_model="numpy": ε = 0 on a constant row (or an empty row) gives 1/0 = inf and 0/0 =
+# NaN, as in PyTorch, instead of Python's ZeroDivisionError
 @njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
 def layer_norm_forward(x, weight, bias, eps, y, mean, rstd):
     """y = (x - μ)·r·γ + β per row of x (rows, n), r = 1/√(σ² + ε); fills y, mean, rstd."""

@@ -48,6 +48,11 @@ def _centre_and_rstd(x, axes, eps):
     mean = x.mean(axes, keepdim=True)
     d = x - mean
     var = d.pow(2).mean(axes, keepdim=True)   # (pow's backward is one pass less than d·d's)
+    if bool((var == float("inf")).any()):
+        # d² overflowed (values near 1e30 in float32), not σ: with s = max |d| (a constant),
+        # 1/√(σ² + ε) = 1/(s·√(mean((d/s)²) + ε/s²)), whose squares stay below 1
+        s = d.detach().abs().amax(axes, keepdim=True)
+        return mean, d, var, ((d / s).pow(2).mean(axes, keepdim=True) + eps / s.pow(2)).rsqrt() / s
     return mean, d, var, (var + eps).rsqrt()
 
 
