@@ -137,7 +137,7 @@ def set_images_per_chunk(monkeypatch, images, x, window):
 @pytest.mark.parametrize("images_per_chunk", [1, 2, 3])
 def test_chunks_of_the_batch_compute_the_convolution_and_its_gradients(window, images_per_chunk,
                                                                        layout, monkeypatch):
-    monkeypatch.setattr(conv, "choose_layout", lambda out_size: layout)
+    monkeypatch.setattr(conv, "choose_layout", lambda *args: layout)
     groups = window.groups
     x = rng.standard_normal((3, 3) + window.in_size)
     set_images_per_chunk(monkeypatch, images_per_chunk, x, window)
@@ -174,10 +174,12 @@ def test_on_several_threads_chunks_are_larger_and_one_gemm_each(monkeypatch):
     monkeypatch.setattr(conv, "COLUMN_BYTES_THREADED", 5 * one_image)
     monkeypatch.setattr(conv, "threaded", lambda: False)
     assert conv.chunk_size((10, 4, 32, 32), window, 4) == 1
-    assert conv.choose_layout(window.out_size) == "batched"   # 32×32 outputs: a GEMM per image
+    assert conv.choose_layout(window.out_size, 16, 1) == "batched"   # 32×32: a GEMM per image
+    assert conv.choose_layout((8, 8), 16, 1) == "merged"              # 8×8: one per chunk
     monkeypatch.setattr(conv, "threaded", lambda: True)
     assert conv.chunk_size((10, 4, 32, 32), window, 4) == 5
-    assert conv.choose_layout(window.out_size) == "merged"
+    assert conv.choose_layout(window.out_size, 16, 1) == "merged"
+    assert conv.choose_layout(window.out_size, 6, 1) == "batched"   # too small to split
 
 
 def test_a_training_step_holds_no_columns_for_the_whole_batch(monkeypatch):
@@ -360,7 +362,8 @@ def test_scratch_buffers_of_one_purpose_share_the_largest_allocation():
     workspace.clear()
 
 
-def test_convolutions_of_different_sizes_keep_one_product_buffer_between_them():
+def test_convolutions_of_different_sizes_keep_one_product_buffer_between_them(monkeypatch):
+    monkeypatch.setattr(conv, "choose_layout", lambda *args: "merged")   # (a product buffer)
     workspace.clear()
     for size in (12, 6):
         window = Window((size, size), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1))

@@ -75,16 +75,19 @@ def threaded():
     return numba.get_num_threads() > 1
 
 
-def choose_layout(out_size):
+def choose_layout(out_size, out_channels, groups):
     """"batched" (one GEMM per image, written straight into y's (O, Ho·Wo) block) when an
     image has at least IMAGE_GEMM_MIN_POSITIONS output positions, else "merged" (one GEMM
     for the chunk: more columns than one small image gives, at the price of transposing
     the product and dy). Measured, 1 thread: LeNet's first layer (1→6, 28×28, K = 25) 3×
     faster per image as a GEMM per image, its second (6→16, 10×10) faster merged; a
-    64→128 layer on 8×8 runs its GEMMs at 115-130 GFLOP/s merged. Several threads: always
-    "merged" (see COLUMN_BYTES_THREADED)."""
+    64→128 layer on 8×8 runs its GEMMs at 115-130 GFLOP/s merged.
+
+    Several threads: "merged" (see COLUMN_BYTES_THREADED), except for weights of fewer
+    than 8 rows (LeNet's first layer: its GEMM per image is too small for OpenBLAS to
+    split, and the merged one was slow with two threads, 6.3 ms against 0.75)."""
     if threaded():
-        return "merged"
+        return "batched" if groups == 1 and out_channels < 8 else "merged"
     return "batched" if out_size[0] * out_size[1] >= IMAGE_GEMM_MIN_POSITIONS else "merged"
 
 
@@ -123,7 +126,7 @@ def forward(xp, x, weight, bias, window, stamp=None):
     og = out_channels // groups
     ho, wo = window.out_size
     k = channels // groups * window.taps
-    layout = choose_layout(window.out_size)
+    layout = choose_layout(window.out_size, out_channels, groups)
     w = weight.reshape(groups, og, k)
     y = xp.empty((batch, out_channels, ho, wo), x.dtype)
     for start, stop in _chunks(batch, chunk_size(x.shape, window, x.dtype.itemsize)):
@@ -155,7 +158,7 @@ def _backward(xp, x, grad, weight, window):
     og = out_channels // groups
     channels = x.shape[1] if x is not None else weight.shape[1] * groups
     k = channels // groups * window.taps
-    layout = choose_layout(window.out_size)
+    layout = choose_layout(window.out_size, out_channels, groups)
     image_shape = (batch, channels) + tuple(window.in_size)
     grad = xp.ascontiguousarray(grad)
     dw = xp.zeros((groups, og, k), grad.dtype) if x is not None else None
