@@ -124,7 +124,9 @@ def conv_direct(x, w, window):
 
 
 def set_images_per_chunk(monkeypatch, images, x, window):
-    """COLUMN_BYTES for chunks of ``images`` images of x's size (the last chunk may have fewer)."""
+    """COLUMN_BYTES for chunks of ``images`` images of x's size (the last chunk may have fewer),
+    on one thread."""
+    monkeypatch.setattr(conv, "threaded", lambda: False)
     one_image = np.prod(im2col.columns_shape((1,) + x.shape[1:], window)) * x.itemsize
     monkeypatch.setattr(conv, "COLUMN_BYTES", int(images * one_image))
     assert conv.chunk_size(x.shape, window, x.itemsize) == min(images, x.shape[0])
@@ -135,7 +137,7 @@ def set_images_per_chunk(monkeypatch, images, x, window):
 @pytest.mark.parametrize("images_per_chunk", [1, 2, 3])
 def test_chunks_of_the_batch_compute_the_convolution_and_its_gradients(window, images_per_chunk,
                                                                        layout, monkeypatch):
-    monkeypatch.setattr(conv, "choose_layout", lambda out_size: layout)
+    monkeypatch.setattr(conv, "choose_layout", lambda *args: layout)
     groups = window.groups
     x = rng.standard_normal((3, 3) + window.in_size)
     set_images_per_chunk(monkeypatch, images_per_chunk, x, window)
@@ -157,11 +159,27 @@ def test_chunks_of_the_batch_compute_the_convolution_and_its_gradients(window, i
 def test_the_chunk_of_the_batch_keeps_its_columns_within_the_budget(monkeypatch):
     window = Window((8, 8), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1))
     one_image = int(np.prod(im2col.columns_shape((1, 4, 8, 8), window))) * 4
+    monkeypatch.setattr(conv, "threaded", lambda: False)
     monkeypatch.setattr(conv, "COLUMN_BYTES", 3 * one_image + 1)
     assert conv.chunk_size((10, 4, 8, 8), window, 4) == 3
     assert conv.chunk_size((2, 4, 8, 8), window, 4) == 2    # never more than the batch
     monkeypatch.setattr(conv, "COLUMN_BYTES", 1)
     assert conv.chunk_size((10, 4, 8, 8), window, 4) == 1   # never less than one image
+
+
+def test_on_several_threads_chunks_are_larger_and_one_gemm_each(monkeypatch):
+    window = Window((32, 32), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1))
+    one_image = int(np.prod(im2col.columns_shape((1, 4, 32, 32), window))) * 4
+    monkeypatch.setattr(conv, "COLUMN_BYTES", one_image)
+    monkeypatch.setattr(conv, "COLUMN_BYTES_THREADED", 5 * one_image)
+    monkeypatch.setattr(conv, "threaded", lambda: False)
+    assert conv.chunk_size((10, 4, 32, 32), window, 4) == 1
+    assert conv.choose_layout(window.out_size, 16, 1) == "batched"   # 32×32: a GEMM per image
+    assert conv.choose_layout((8, 8), 16, 1) == "merged"              # 8×8: one per chunk
+    monkeypatch.setattr(conv, "threaded", lambda: True)
+    assert conv.chunk_size((10, 4, 32, 32), window, 4) == 5
+    assert conv.choose_layout(window.out_size, 16, 1) == "merged"
+    assert conv.choose_layout(window.out_size, 6, 1) == "batched"   # too small to split
 
 
 def test_a_training_step_holds_no_columns_for_the_whole_batch(monkeypatch):
@@ -170,6 +188,7 @@ def test_a_training_step_holds_no_columns_for_the_whole_batch(monkeypatch):
     workspace.clear()
     window = Window((8, 8), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1))
     one_image = int(np.prod(im2col.columns_shape((1, 4, 8, 8), window))) * 4
+    monkeypatch.setattr(conv, "threaded", lambda: False)
     monkeypatch.setattr(conv, "COLUMN_BYTES", 2 * one_image)
     x = rng.standard_normal((16, 4, 8, 8)).astype(np.float32)
     w = rng.standard_normal((8, 4, 3, 3)).astype(np.float32)
@@ -343,7 +362,8 @@ def test_scratch_buffers_of_one_purpose_share_the_largest_allocation():
     workspace.clear()
 
 
-def test_convolutions_of_different_sizes_keep_one_product_buffer_between_them():
+def test_convolutions_of_different_sizes_keep_one_product_buffer_between_them(monkeypatch):
+    monkeypatch.setattr(conv, "choose_layout", lambda *args: "merged")   # (a product buffer)
     workspace.clear()
     for size in (12, 6):
         window = Window((size, size), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1))

@@ -14,8 +14,10 @@ It is linear in x and linear in w, so each gradient is another convolution-like 
 These three maps, F = conv2d(x, w), T = conv_transpose2d(dy, w) and
 W = conv2d_weight(x, dy), are each other's gradients: T's gradients are F and W, W's
 are T and F. So each is one recorded operation whose backward calls the other two,
-and second derivatives (create_graph=True) come for free. The array work of all three
-is in ``tapegrad/kernels`` (one matmul each).
+and second derivatives (create_graph=True) come for free. A convolution's backward that
+needs both T and W records them as one operation (``conv2d_backward``): the kernels then
+compute both in one pass over the batch, and its own derivative is again made of F, T
+and W. The array work is in ``tapegrad/kernels`` (one matmul each).
 
 A 1-d convolution is a 2-d one on an image of height 1. unfold/fold expose im2col and
 its adjoint col2im as operations (each is the other's backward); ``pad`` pads with a
@@ -191,7 +193,7 @@ def _transposed(grad, weight, bias, window, name):
         out += bias.array.reshape(1, -1, 1, 1)
     def backward(ctx, g):
         ybar, weight = ctx.saved_tensors
-        stamp = kernels.Stamp()   # (Winograd's conv(g, w) keeps g's transform for the weight gradient)
+        stamp = kernels.Stamp()   # Winograd's conv(g, w) keeps g's transform for W
         grad_ybar = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
             grad_ybar = _convolution(g, weight, None, window, name, stamp)

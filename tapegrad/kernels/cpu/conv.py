@@ -21,30 +21,40 @@ pass: im2col of the chunk, dW += dy·columnsᵀ, then Wᵀ·dy into the same buf
 col2im straight into dx; the chunk's columns stay in the cache from the copy to the
 GEMM that reads them.
 
-Copies. For a chunk of one image (the columns of a 32-channel 32×32 image already take
-1.2 MB) the forward product W @ columns is that image's (O, Ho·Wo) block of y, so the
-GEMM writes into y and the bias is added in place; dy's block is the backward's matrix
-as it is. Larger chunks (small images) go through a product buffer whose (O, n, Ho·Wo)
-is transposed into y, and dy into (O, n, Ho·Wo).
+Copies. Chunks of large images run one GEMM per image ("batched", see choose_layout):
+the product W @ columns of an image is its (O, Ho·Wo) block of y, so the GEMM writes
+into y and the bias is added in place, and its block of dy is the backward's matrix as
+it is (a 32-channel 32×32 image's columns already take 1.2 MB, a chunk of its own).
+Chunks of small images run one GEMM for the chunk, through a product buffer whose
+(O, n, Ho·Wo) is transposed into y, and dy transposed into (O, n, Ho·Wo).
 
-Measured (2-core Xeon, AVX-512, 1 thread, load average 9: CPU time of forward and both
-gradients, against keeping one whole-batch column matrix from forward to backward):
-32→64 channels on 32×32, batch 32: 46.5 against 58.9 ms; CIFAR-style layers, batch 64,
-3→32 on 32×32: 12.0 against 16.5, 32→64 on 16×16: 27.2 against 36.7, 64→128 on 8×8:
-25.2 against 26.6. The GEMMs run as fast on a chunk's columns as on the whole batch's.
+Measured (2-core Xeon, AVX-512, 1 thread, load average 5-9: CPU time of forward and
+both gradients, against the same with one whole-batch column matrix kept from the
+forward pass to the backward and numpy's strided copies): 32→64 channels on 32×32,
+batch 32: 42.1 against 52.7 ms; CIFAR-style layers, batch 64, 3→32 on 32×32: 6.2
+against 14.5, 32→64 on 16×16: 22.5 against 29.4, 64→128 on 8×8: 19.4 against 23.7.
+The GEMMs run as fast on a chunk's columns as on the whole batch's.
 
 Returned arrays are always fresh; float32 stays float32. 3×3 stride-1 convolutions can
 run by Winograd's F(2×2, 3×3) instead (``winograd.py``; off by default, see there).
 Everything here is written with the array module ``xp``; im2col and col2im are numba
 loops on the cpu (with array-only stand-ins for cupy).
 """
+import numba
+
 from . import winograd, workspace
 from .col2im import col2im_into
 from .im2col import columns_shape, im2col
 
 # The most bytes of columns one chunk of the batch may have (at least one image per
-# chunk). Measured on the benchmark's convolutions: see chunk_size.
+# chunk): about what stays in a core's L2 cache between im2col and the GEMM (0.5, 2 and
+# 8 MiB were within the noise of each other on the layers above, 1 thread). With several
+# threads, every GEMM ends by waiting for all of OpenBLAS's threads, and on a machine
+# shared with other processes a thread can wait milliseconds for a core (a 2-thread
+# step of the 32→64 layer with one GEMM per image took 1.9 s against 0.55 s for
+# PyTorch at load 9 on 2 cores): there, fewer and larger chunks, one GEMM each.
 COLUMN_BYTES = 2 * 2**20
+COLUMN_BYTES_THREADED = 16 * 2**20
 
 
 class Stamp:
@@ -59,22 +69,36 @@ class Stamp:
 IMAGE_GEMM_MIN_POSITIONS = 512
 
 
-def choose_layout(out_size):
+def threaded():
+    """True when the kernels run on several threads (numba's count stands for OpenBLAS's:
+    both follow the number of cores unless told otherwise)."""
+    return numba.get_num_threads() > 1
+
+
+def choose_layout(out_size, out_channels, groups):
     """"batched" (one GEMM per image, written straight into y's (O, Ho·Wo) block) when an
     image has at least IMAGE_GEMM_MIN_POSITIONS output positions, else "merged" (one GEMM
     for the chunk: more columns than one small image gives, at the price of transposing
     the product and dy). Measured, 1 thread: LeNet's first layer (1→6, 28×28, K = 25) 3×
     faster per image as a GEMM per image, its second (6→16, 10×10) faster merged; a
-    64→128 layer on 8×8 runs its GEMMs at 115-130 GFLOP/s merged."""
+    64→128 layer on 8×8 runs its GEMMs at 115-130 GFLOP/s merged.
+
+    Several threads: "merged" (see COLUMN_BYTES_THREADED), except for weights of fewer
+    than 8 rows (LeNet's first layer: its GEMM per image is too small for OpenBLAS to
+    split, and the merged one was slow with two threads, 6.3 ms against 0.75)."""
+    if threaded():
+        return "batched" if groups == 1 and out_channels < 8 else "merged"
     return "batched" if out_size[0] * out_size[1] >= IMAGE_GEMM_MIN_POSITIONS else "merged"
 
 
 def chunk_size(x_shape, window, itemsize):
-    """Images per chunk: as many as keep one chunk's columns within COLUMN_BYTES."""
+    """Images per chunk: as many as keep one chunk's columns within COLUMN_BYTES (with
+    several threads, COLUMN_BYTES_THREADED)."""
     per_image = itemsize
     for n in columns_shape((1,) + tuple(x_shape[1:]), window):
         per_image *= n
-    return max(1, min(x_shape[0], COLUMN_BYTES // per_image))
+    budget = COLUMN_BYTES_THREADED if threaded() else COLUMN_BYTES
+    return max(1, min(x_shape[0], budget // per_image))
 
 
 def _chunks(batch, size):
@@ -102,7 +126,7 @@ def forward(xp, x, weight, bias, window, stamp=None):
     og = out_channels // groups
     ho, wo = window.out_size
     k = channels // groups * window.taps
-    layout = choose_layout(window.out_size)
+    layout = choose_layout(window.out_size, out_channels, groups)
     w = weight.reshape(groups, og, k)
     y = xp.empty((batch, out_channels, ho, wo), x.dtype)
     for start, stop in _chunks(batch, chunk_size(x.shape, window, x.dtype.itemsize)):
@@ -134,7 +158,7 @@ def _backward(xp, x, grad, weight, window):
     og = out_channels // groups
     channels = x.shape[1] if x is not None else weight.shape[1] * groups
     k = channels // groups * window.taps
-    layout = choose_layout(window.out_size)
+    layout = choose_layout(window.out_size, out_channels, groups)
     image_shape = (batch, channels) + tuple(window.in_size)
     grad = xp.ascontiguousarray(grad)
     dw = xp.zeros((groups, og, k), grad.dtype) if x is not None else None
