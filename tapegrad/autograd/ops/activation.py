@@ -69,19 +69,23 @@ def softplus(input, beta, threshold):
     gradient meets the 0 slope of the unchosen branch."""
     xp = input.device.xp
     a = input.array
+    half = a.dtype == xp.float16   # computed in float32 and rounded once, as PyTorch's CPU
+    work = a.astype(xp.float32) if half else a   # kernel: e^z overflows float16 past z ≈ 11
     with quiet(xp):
-        z = a * beta if beta != 1 else a
+        z = work * beta if beta != 1 else work
         # exp is taken of min(βx, threshold): only chosen there, and cannot overflow
         soft = xp.log1p(xp.exp(xp.minimum(z, threshold)))
         if beta != 1:
             soft = soft / beta
-        y = xp.where(z > threshold, a, soft).astype(a.dtype, copy=False)
+        y = xp.where(z > threshold, work, soft).astype(a.dtype, copy=False)
 
     def backward(ctx, grad):
         x, = ctx.saved_tensors
-        z = x * beta if beta != 1 else x
+        wide = x.float() if half else x
+        z = wide * beta if beta != 1 else wide
         e = z.clamp(max=threshold).exp()   # (finite in the branch where it is not chosen)
-        return where(z > threshold, grad, grad * e / (e + 1))
+        slope = (e / (e + 1)).to(x.dtype) if half else e / (e + 1)
+        return where(z > threshold, grad, grad * slope)
     return record("softplus", y, (input,), backward, save=(input,),
                   attrs={"beta": beta, "threshold": threshold})
 
