@@ -4,31 +4,39 @@ For a window of kh×kw taps over C channels, column (n, p, q) holds the C·kh·k
 values that output position (p, q) of image n reads. With the weight as a matrix
 (out_channels, C·kh·kw), the convolution is ``weight_matrix @ columns``.
 
-The columns of n images are laid out (C, kh, kw, n, Ho, Wo): as a matrix (C·kh·kw, n·Ho·Wo)
-whose rows are in the weight's (C, kh, kw) order, so the weight is used as it is stored,
-and whose columns run over the images and their output positions. For one image, a row
-of the product ``weight_matrix @ columns`` is one output channel's (Ho, Wo) plane, in the
-layout of y itself.
+The columns of n images come in two layouts, both with rows in the weight's (C, kh, kw)
+order (so the weight is used as it is stored):
+
+* "merged", (C, kh, kw, n, Ho, Wo): one matrix (C·kh·kw, n·Ho·Wo) for all n images, one
+  GEMM for them (small images);
+* "batched", (n, C, kh, kw, Ho, Wo): a matrix (C·kh·kw, Ho·Wo) per image, whose product
+  with the weight is that image's (O, Ho·Wo) block of y, in y's own layout.
+
+For one image the two are the same array.
 
 Two ways to fill them, the same values:
 
-* on the cpu, a numba loop (``fill_columns``) that reads x directly: one output row of
+* on the cpu, a numba loop (``_fill_plane``) that reads x directly: one output row of
   one tap at a time, a contiguous copy for stride 1, with the parts that fall into the
-  padding written as zeros (so there is no padded copy of x);
+  padding written as zeros (so there is no padded copy of x); when the rows of x and of
+  the columns have the same length (stride 1, "same" padding) a tap is one long run;
 * elsewhere (cupy, and dtypes numba cannot compile such as float16), ``windows`` builds
   the columns as a *strided view* of the padded image (``as_strided``: the same memory
   read with a stride per index) and one ``copyto`` materialises it.
 
-The loop is split between numba's threads over (channel, image) pairs when the columns
-are large enough to pay for starting them (``PARALLEL_MIN_BYTES``).
+The loop can be split between numba's threads over (channel, image) pairs
+(``PARALLEL_MIN_BYTES``).
 """
 import numba
 from numba import njit, prange, uint64
 
 from . import workspace
 
-# From this many bytes of columns on, fill_columns and col2im's add_columns run on all of
-# numba's threads (see conv.py's docstring for the measurements).
+# From this many bytes of columns on, im2col and col2im_into run on all of numba's threads.
+# Set beyond any real size: on the 2-core VM shared with other processes (load average 7)
+# a forward + backward of the 32→64 layer on 32×32, batch 32, with 2 threads took 2.3×
+# [1.5–3.5] as long with these loops split (32→64 on 16×16, batch 64: 1.4× [0.8–1.8]),
+# a thread waiting for a free core; lower it where a core is free for each thread.
 PARALLEL_MIN_BYTES = 1 << 62
 
 
