@@ -675,13 +675,15 @@ def test_addcmul_and_addcdiv_multiply_before_summing_over_broadcast_dims_as_pyto
     assert gradcheck(lambda x, a, b: tg.addcdiv(x, a, b.exp(), value=2), (x, a, b))
 
 
-def test_div_gradient_for_the_divisor_is_minus_g_x_over_y_squared_as_pytorch():
-    # y² underflows float32 for |y| < 1e-19: a zero gradient then gives 0·x/0 = NaN
-    x = tg.tensor([-0.0049, 1.0], requires_grad=True)
-    y = tg.tensor([1e-30, 3.0], requires_grad=True)
-    (x / y).backward(tg.tensor([0.0, 1.0]))
-    assert math.isnan(y.grad[0].item()) and y.grad[1].item() == pytest.approx(-1 / 9)
-    assert x.grad.tolist() == [0.0, pytest.approx(1 / 3)]
+def test_div_gradient_for_the_divisor_is_minus_g_times_x_over_y_over_y_as_pytorch():
+    # grouped -g·((x/y)/y): a zero gradient meets an overflowing (x/y)/y as NaN, and a
+    # zero x gives -0 even where y² would underflow
+    x = tg.tensor([-0.0049, 0.0, 1.0, 1.0], requires_grad=True)
+    y = tg.tensor([1e-30, 1e-30, 3.0, 1e-30], requires_grad=True)
+    (x / y).backward(tg.tensor([0.0, 1.0, 1.0, 1.0]))
+    grad = y.grad.tolist()
+    assert math.isnan(grad[0]) and grad[1] == 0.0 and grad[2] == pytest.approx(-1 / 9)
+    assert grad[3] == -math.inf
 
 
 def test_copysign_gives_the_sign_operand_a_zero_gradient_even_for_nan_or_inf_grads():

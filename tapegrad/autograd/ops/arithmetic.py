@@ -130,10 +130,10 @@ def div(input, other, rounding_mode=None):
     x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
         y_saved, x_saved = ctx.saved_tensors
-        # -g·x/(y·y), as PyTorch: where y² underflows (|y| < 1e-19 in float32) a zero
-        # gradient gives NaN there too, rather than the 0 of (g/y)·x/y
+        # -g·((x/y)/y), grouped as PyTorch groups it, so that the same zeros, infinities
+        # and NaNs come out where x/y or (x/y)/y overflows or underflows
         return (sum_to_shape(grad / y_saved, x_shape) if ctx.needs_input_grad[0] else None,
-                sum_to_shape(-grad * x_saved / (y_saved * y_saved), y_shape)
+                sum_to_shape(-grad * (x_saved / y_saved / y_saved), y_shape)
                 if ctx.needs_input_grad[1] else None)
     # The inputs, not the output, are saved (as PyTorch does), so z may be changed in place.
     return record("div", z, (x, y), backward, save=(y, x if y.requires_grad else None))
