@@ -59,6 +59,8 @@ def polygamma_scalar(n, x):
     # takes it: +∞ for odd n (the limit from both sides), -∞ for even n
     if x <= 0.0 and (x < -4503599627370496.0 or x == math.floor(x)):
         return math.inf if n % 2 == 1 else -math.inf
+    if x < -1e7:   # the recurrence below would take |x| steps: not computed (NaN) for now
+        return math.nan
     sign = 1.0 if n % 2 == 1 else -1.0          # (-1)ⁿ⁺¹
     n_factorial = math.gamma(n + 1.0)
     result = 0.0
