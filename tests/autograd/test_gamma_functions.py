@@ -141,3 +141,7 @@ def test_the_gradient_of_digamma_at_zero_is_trigammas_infinity():
     x = tg.tensor([-0.0, 0.0], dtype=tg.float64, requires_grad=True)
     digamma(x).sum().backward()
     assert x.grad.tolist() == [math.inf, math.inf]
+
+
+def test_polygamma_of_a_huge_negative_non_integer_returns_instead_of_stepping_up_for_ever():
+    assert math.isnan(polygamma(2, f64([-1.5e12 - 0.5])).item())   # (not computed yet: NaN)

@@ -70,6 +70,8 @@ def polygamma_scalar(n, x):
     sign = 1.0 if n % 2 == 1 else -1.0          # (-1)ⁿ⁺¹
     if is_pole(x):
         return math.nan if (n == 1 and x == -math.inf) else sign * math.inf
+    if n > 1 and x < -1e7:   # the recurrence below would take |x| steps: not computed (NaN)
+        return math.nan
     result = 0.0
     if n == 1 and x < 0.5:
         # reflection: ψ⁽¹⁾(x) = π²/sin²(πx) - ψ⁽¹⁾(1 - x), r as in digamma; it keeps the
