@@ -680,3 +680,7 @@ def test_masked_fill_of_a_transposed_tensor_is_row_major_as_in_pytorch():
     x = tg.arange(9.0).reshape(3, 3).t()
     y = masked_fill(x, tg.tensor([True, False, False]), -1.0)
     assert y.view(9).tolist() == [-1.0, 3.0, 6.0, -1.0, 4.0, 7.0, -1.0, 5.0, 8.0]
+
+
+def test_scatter_of_a_0d_input_takes_a_0d_tensor_value_as_a_number():
+    assert scatter(tg.tensor(3), 0, ints([0, 0]), value=tg.tensor(-2)).tolist() == -2
