@@ -147,9 +147,16 @@ ALLOWED = [
             "attention with an empty query, key or value: PyTorch skips its shape and dtype "
             "checks (query and key of other feature sizes, int32 inputs) and returns an empty "
             "or zero result; tapegrad checks them as for any other size"),
-    Allowed("tapegrad-raises", "nll_loss", "weight should hold one value for each", "pytorch bug",
-            "nll_loss of a 4-d input (PyTorch's nll_loss2d) takes a weight of any shape with C "
-            "elements, (1, C) or (C, 1); every other rank refuses it, as tapegrad does"),
+] + [
+    Allowed("tapegrad-raises", op, "weight should hold one value for each", "pytorch bug",
+            "nll_loss and cross_entropy of a 3-d or 4-d input (PyTorch's nll_loss2d) take a "
+            "weight of any shape with C elements, (1, C) or (C, 1); the other ranks refuse it, "
+            "as tapegrad does for all")
+    for op in ("nll_loss", "cross_entropy")
+] + [
+    Allowed("tapegrad-raises", "cholesky", "is not positive-definite", "float noise",
+            "a singular positive semi-definite matrix (a repeated row): whether its last pivot "
+            "rounds to a tiny positive number or to 0 decides whether LAPACK factors it"),
 ] + [
     Allowed("tapegrad-raises", op, "needs a floating point tensor", "pytorch bug",
             "softmax, log_softmax and cross_entropy of an empty integer or bool tensor: PyTorch "
