@@ -687,3 +687,7 @@ def test_take_along_dim_of_a_0d_input_with_a_dim_is_refused():
     with pytest.raises(IndexError, match="take_along_dim: dim 0 was given but the input is 0-d"):
         tg.take_along_dim(x, i, dim=0)
     assert tg.take_along_dim(x, i).tolist() == [1.0]   # without dim: the flattened input
+
+
+def test_scatter_of_a_0d_input_takes_a_0d_tensor_value_as_a_number():
+    assert scatter(tg.tensor(3), 0, ints([0, 0]), value=tg.tensor(-2)).tolist() == -2

@@ -402,3 +402,9 @@ def test_interpolating_an_empty_spatial_dim_to_a_non_empty_one_is_refused_by_nam
                                            r"to a non-empty one: input of shape \(4, 3, 3, 0\)"):
         F.interpolate(tg.zeros(4, 3, 3, 0), size=2)
     assert F.interpolate(tg.zeros(0, 2, 2), size=3, mode="linear").shape == (0, 2, 3)
+
+
+def test_average_pooling_of_windows_of_padding_alone_is_refused_by_name():
+    with pytest.raises(RuntimeError, match="avg_pool2d: a window over the input of shape "
+                                           r"\(4, 2, 0\) holds only padding"):
+        F.avg_pool2d(tg.zeros(4, 2, 0), 2, padding=1, count_include_pad=False)

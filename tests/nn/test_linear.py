@@ -203,7 +203,7 @@ def test_a_1d_weight_gives_a_dot_product_to_which_the_bias_is_broadcast():
     x = tg.randn(2, 5, 4, 5, dtype=tg.float64)
     w, b = tg.randn(5, dtype=tg.float64), tg.arange(4.0, dtype=tg.float64)
     np.testing.assert_allclose(F.linear(x, w, b).numpy(), x.numpy() @ w.numpy() + b.numpy())
-    with pytest.raises(RuntimeError, match=r"must broadcast against the output's shape \(3,\)"):
+    with pytest.raises(RuntimeError, match=r"must broadcast to the output's shape \(3,\)"):
         F.linear(tg.randn(3, 5), tg.randn(5), tg.zeros(4))
 
 

@@ -207,8 +207,6 @@ def _read(op, x, key):
 def _number_as(op, value, x):
     """A Python number as a 0-d array of x's dtype (a float written into ints truncates, as
     in PyTorch); an error naming both when it does not fit (300 into uint8)."""
-    if isinstance(value, Tensor) and value.ndim == 0:   # a 0-d tensor is a number, as in PyTorch
-        return value.array.astype(x.array.dtype)
     try:
         dtypes.scalar_category(value)
         value = dtypes.wrap_integer(value, x.array.dtype, store=op)   # -1 into uint8: 255
@@ -395,12 +393,12 @@ def _check_index(op, x, dim, index, src=None):
         raise RuntimeError(f"{op}: expected the index to have dtype int64, got {index.dtype}")
     others = (x, index) if src is None else (x, index, src)
     check_same_device(op, *others)
-    axis = x._axis(dim, op)
-    if index.numel() == 0:   # nothing is read or written: PyTorch checks no shapes then
-        return axis
     if src is not None and src.dtype is not x.dtype:
         raise RuntimeError(f"{op}: expected src to have the input's dtype {x.dtype}, got "
                            f"{src.dtype}")
+    axis = x._axis(dim, op)
+    if index.numel() == 0:   # nothing is read or written: PyTorch checks no shapes then
+        return axis
     for name, t in (("index", index), ("src", src)):
         if t is not None and max(t.ndim, 1) != max(x.ndim, 1):
             raise RuntimeError(f"{op}: {name} of shape {tuple(t.shape)} must have as many "
@@ -520,6 +518,8 @@ def scatter(input, dim, index, src=None, value=None):
         src, value = None, src  # scatter(x, dim, index, 2.0): the value form
     if (src is None) == (value is None):
         raise TypeError("scatter: give exactly one of src (a tensor) and value (a number)")
+    if isinstance(value, Tensor) and value.ndim == 0:   # the number it holds, as in PyTorch
+        value = value.item()
     fill = None if value is None else _number_as("scatter", value, x)
     axis = _check_index("scatter", x, dim, index, src)
     if index.numel() == 0:   # nothing is written (src stays in the graph: an empty sum)

@@ -216,6 +216,10 @@ def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
             window.out_size[2 - spatial:])]
         rows = per_axis[0] if spatial == 2 else [1]
         cols = per_axis[-1]
+        if 0 in rows or 0 in cols:
+            raise RuntimeError(f"{op}: a window over the input of shape {tuple(input.shape)} "
+                               f"holds only padding, and count_include_pad=False leaves it "
+                               f"nothing to average")
         if len(set(rows)) == 1 and len(set(cols)) == 1:
             divisor = rows[0] * cols[0]
         else:

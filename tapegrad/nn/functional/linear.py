@@ -30,10 +30,9 @@ def linear(input, weight, bias=None):
         # (a 1-d weight gives x·w of shape x.shape[:-1], to which the bias is broadcast)
         expected = weight.shape[:1] if weight.ndim == 2 else ()
         if weight.ndim == 2 and shape_of(bias) not in (tuple(expected), (1,), ()) or \
-                weight.ndim == 1 and input.ndim == 1 and shape_of(bias) not in ((1,), ()) or \
-                weight.ndim == 1 and not _broadcasts(shape_of(bias), shape_of(input)[:-1]):
+                weight.ndim == 1 and not _broadcasts_to(shape_of(bias), shape_of(input)[:-1]):
             needed = (f"expected shape {tuple(expected)}" if weight.ndim == 2 else
-                      f"it must broadcast against the output's shape {shape_of(input)[:-1]}")
+                      f"it must broadcast to the output's shape {shape_of(input)[:-1]}")
             raise RuntimeError(f"linear: bias of shape {shape_of(bias)} does not fit a weight of "
                                f"shape {shape_of(weight)} ({needed})")
         if bias.dtype is not weight.dtype:   # as PyTorch, whatever the input's shape
@@ -47,9 +46,10 @@ def linear(input, weight, bias=None):
     return output if bias is None else output + bias
 
 
-def _broadcasts(shape, into):
-    """True when an array of ``shape`` broadcasts against ``into``."""
-    return all(a == b or 1 in (a, b) for a, b in zip(shape[::-1], into[::-1]))
+def _broadcasts_to(shape, into):
+    """True when an array of ``shape`` broadcasts to exactly ``into`` (PyTorch adds the bias
+    in place into x·w, which it cannot grow)."""
+    return len(shape) <= len(into) and all(a in (1, b) for a, b in zip(shape[::-1], into[::-1]))
 
 
 def _transposed(weight):
