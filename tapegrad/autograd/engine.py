@@ -16,7 +16,8 @@ import warnings
 from ..backend import CPU
 from . import anomaly, grad_mode, profiler
 from .quiet import quiet
-from .tape import AccumulateGrad, ZeroGradient, edge_to, freed_graph_message, zero_gradient
+from .tape import (AccumulateGrad, ZeroGradient, edge_to, freed_graph_message, memory_owner,
+                   zero_gradient)
 from .tensor import Tensor, wrap
 
 
@@ -142,7 +143,7 @@ def run(roots, retain_graph, create_graph, targets=None):
     captured = {}
     # Memory a leaf must not adopt as its .grad: the caller's gradients, and (added as we
     # go) what another leaf already adopted.
-    handed_out = {id(_memory_owner(g.array)) for _, g in roots}
+    handed_out = {id(memory_owner(g.array)) for _, g in roots}
     previous_mode = grad_mode._enabled
     grad_mode._set_enabled(create_graph)
     if profiler.active is not None:
@@ -239,14 +240,14 @@ def _apply_tensor_hooks(node, grads, handed_out):
                 replaced = hook(grads[output_nr])
                 if replaced is not None:
                     grads[output_nr] = replaced
-                    handed_out.add(id(_memory_owner(replaced.array)))
+                    handed_out.add(id(memory_owner(replaced.array)))
     if isinstance(node, AccumulateGrad) and node.variable._hooks:
         grads = list(grads)
         for hook in list(node.variable._hooks.values()):
             replaced = hook(grads[0])
             if replaced is not None:
                 grads[0] = replaced
-                handed_out.add(id(_memory_owner(replaced.array)))
+                handed_out.add(id(memory_owner(replaced.array)))
     if node.retained:
         for output_nr, tensor_ref in node.retained.items():
             tensor = tensor_ref()
@@ -320,7 +321,7 @@ def _accumulate(tensor, g, create_graph, handed_out):
         return
     if tensor._grad is None:
         array = g.array
-        owner = _memory_owner(array)
+        owner = memory_owner(array)
         if id(owner) in handed_out or owner.size != array.size or not array.flags.c_contiguous:
             array = g.device.xp.asarray(array, copy=True)  # shared, partial or strided: copy
             owner = array
@@ -333,13 +334,6 @@ def _accumulate(tensor, g, create_graph, handed_out):
         else:
             target.array += g.array
             target._version_counter.bump("accumulate_grad")
-
-
-def _memory_owner(array):
-    """The array that owns the memory ``array`` looks into (itself if it is not a view)."""
-    while getattr(array, "base", None) is not None:
-        array = array.base
-    return array
 
 
 def warn_non_leaf_grad():

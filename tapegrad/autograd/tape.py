@@ -343,10 +343,11 @@ def is_view_of(xp, result, source):
     still a view, as PyTorch's transposes and slices of empty tensors are."""
     if result.size:
         return bool(xp.may_share_memory(result, source))
-    return _memory_root(result) is _memory_root(source)
+    return memory_owner(result) is memory_owner(source)
 
 
-def _memory_root(array):
+def memory_owner(array):
+    """The array that owns the memory ``array`` looks into (itself if it is not a view)."""
     while getattr(array, "base", None) is not None:
         array = array.base
     return array
