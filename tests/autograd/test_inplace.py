@@ -469,3 +469,10 @@ def test_a_part_of_an_expanded_view_is_refused_as_read_only_by_name():
     with pytest.raises(RuntimeError, match=r"zero_: the tensor of shape \(2,\) is a read-only "
                                            r"view \(a part of an expanded tensor"):
         row.zero_()
+
+
+def test_in_place_arithmetic_with_a_python_int_outside_uint8_wraps_as_pytorch():
+    u = tg.tensor([1, 2], dtype=tg.uint8)
+    assert u.add_(-1).tolist() == [0, 1]      # -1 is 255 in uint8: 1 + 255 = 0 mod 256
+    assert u.sub_(-1).tolist() == [1, 2]
+    assert u.mul_(-1).tolist() == [255, 254]

@@ -525,3 +525,12 @@ def test_unary_plus_of_a_bool_tensor_is_refused_and_its_square_is_int64():
         tg.positive(b)
     assert tg.square(b).dtype is tg.int64 and tg.square(b).tolist() == [1, 0]
     assert tg.square(tg.tensor([3], dtype=tg.int8)).dtype is tg.int8
+
+
+def test_clamp_with_a_tensor_bound_keeps_the_promoted_dtype():
+    # (the NaN that marks a NaN bound must not widen float16 to the default float)
+    x = tg.tensor([1.0, 2.0], dtype=tg.float16)
+    assert tg.clamp(x, min=tg.tensor(1.5)).dtype is tg.float16
+    assert tg.clamp_max(x, tg.tensor([False, True])).dtype is tg.float16
+    assert tg.clamp(x, min=2.0, max=tg.tensor(5, dtype=tg.int32)).dtype is tg.float16
+    assert tg.clamp(tg.tensor([1, 5]), min=tg.tensor(2.5)).dtype is tg.float32

@@ -1038,3 +1038,11 @@ def test_a_0d_target_promotes_as_a_broadcast_one():
 def test_a_bool_input_to_l1_loss_is_refused_even_against_a_0d_float_target():
     with pytest.raises(RuntimeError, match=r"subtraction \(the - operator\) with a bool"):
         F.l1_loss(tg.tensor([True, False]), tg.tensor(0.5))
+
+
+def test_huber_loss_gradient_is_nan_at_a_nan_difference_as_pytorch():
+    x = tg.tensor([float("nan"), 3.0, 0.5], requires_grad=True)
+    y = tg.tensor([0.0, 0.0, 0.0], requires_grad=True)
+    F.huber_loss(x, y, reduction="sum", delta=1.0).backward()
+    assert np.isnan(x.grad[0].item()) and np.isnan(y.grad[0].item())
+    assert x.grad.tolist()[1:] == [1.0, 0.5] and y.grad.tolist()[1:] == [-1.0, -0.5]

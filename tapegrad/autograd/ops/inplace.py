@@ -112,6 +112,7 @@ def _ufunc_inplace(target, op, ufunc_name, other):
         other_kind = 2 if other.dtype.kind == "f" else 1 if other.dtype.kind in "iu" else 0
     elif isinstance(other, (bool, int, float)):
         other_kind = scalar_category(other)
+        other = wrap_integer(other, target.array.dtype)   # -1 against uint8 is 255, as PyTorch
     else:
         return None
     target_kind = target.dtype.category

@@ -285,6 +285,15 @@ def _clamp_towards(x, bound, below):
                       else isinstance(bound, float))
     if not (x.dtype.is_floating_point or bound_is_float):
         return where(beyond, bound, x)
+    if isinstance(bound, Tensor):   # the NaN below must not widen the result's dtype
+        from ...dtypes import result_type
+        common = result_type([t.dtype for t in (x, bound) if t.ndim],
+                             [t.dtype for t in (x, bound) if not t.ndim])
+        bound = bound.to(common)
+    else:   # a number: the result keeps x's float dtype (the default float for integer x)
+        from ...dtypes import get_default_dtype
+        bound = x.new_full((), bound, dtype=x.dtype if x.dtype.is_floating_point
+                           else get_default_dtype())
     return where(inside, x, where(beyond, bound, float("nan")))
 
 

@@ -164,10 +164,11 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     if d.dtype is not input.dtype:   # the loss is in the input's dtype, as in PyTorch
         d = d.to(input.dtype)
     size = d.abs()
-    # the square is taken of d clipped to [-δ, δ]: it is only chosen there, and an infinite
-    # d in the other branch would give 0·∞ = NaN in backward
+    # c = d clipped to [-δ, δ]: the square is taken of c (only chosen inside, and an
+    # infinite d in the other branch would give 0·∞ = NaN in backward); outside, δ|d| is
+    # written d·c, whose slope c is NaN where d is NaN, as PyTorch's
     small = d.clamp(-delta, delta)
-    loss = where(size < delta, small * small * 0.5, (size - 0.5 * delta) * delta)
+    loss = where(size < delta, small * small * 0.5, d * small - 0.5 * delta * delta)
     return _weighted_reduce(loss, weight, reduction, mean_over_weights=False)
 
 
