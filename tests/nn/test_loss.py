@@ -1046,3 +1046,12 @@ def test_huber_loss_gradient_is_nan_at_a_nan_difference_as_pytorch():
     F.huber_loss(x, y, reduction="sum", delta=1.0).backward()
     assert np.isnan(x.grad[0].item()) and np.isnan(y.grad[0].item())
     assert x.grad.tolist()[1:] == [1.0, 0.5] and y.grad.tolist()[1:] == [-1.0, -0.5]
+
+
+@pytest.mark.parametrize("loss", ["huber_loss", "smooth_l1_loss"])
+def test_huber_and_smooth_l1_slope_at_the_joint_is_that_of_the_line(loss):
+    x = tg.tensor([-1.0, 1.0, 2.0], dtype=tg.float64, requires_grad=True)   # |d| = 1 = δ = β
+    getattr(F, loss)(x, tg.zeros(3, dtype=tg.float64), reduction="sum").backward()
+    assert x.grad.tolist() == [-1.0, 1.0, 1.0]
+    assert gradgradcheck(lambda t: getattr(F, loss)(t, tg.zeros(3, dtype=tg.float64)),
+                         (tg.tensor([-3.0, 0.25, 2.0], dtype=tg.float64, requires_grad=True),))

@@ -166,9 +166,10 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     size = d.abs()
     # c = d clipped to [-δ, δ]: the square is taken of c (only chosen inside, and an
     # infinite d in the other branch would give 0·∞ = NaN in backward); outside, δ|d| is
-    # written d·c, whose slope c is NaN where d is NaN, as PyTorch's
+    # written d·c with c held fixed, whose slope c is NaN where d is NaN, as PyTorch's (and
+    # c, not 2c, at |d| = δ)
     small = d.clamp(-delta, delta)
-    loss = where(size < delta, small * small * 0.5, d * small - 0.5 * delta * delta)
+    loss = where(size < delta, small * small * 0.5, d * small.detach() - 0.5 * delta * delta)
     return _weighted_reduce(loss, weight, reduction, mean_over_weights=False)
 
 
@@ -185,12 +186,12 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     d = input - target
     # c = d clipped to [-β, β]: the square is taken of c (only chosen inside, and an
     # infinite d in the other branch would give 0·∞ = NaN in backward); outside, |d| is
-    # written d·c/β (c/β = ±1), whose slope c/β is NaN where d is NaN, as PyTorch's (the
-    # slope of |d|, sign(NaN) = 0, would give 0)
+    # written d·c/β with c held fixed (c/β = ±1), whose slope c/β is NaN where d is NaN, as
+    # PyTorch's (the slope of |d|, sign(NaN) = 0, would give 0), and c/β, not 2c/β, at |d| = β
     small = d.clamp(-beta, beta)
     inside = d.abs() < beta
-    return _reduce(where(inside, small * small * (0.5 / beta), d * (small / beta) - 0.5 * beta),
-                   reduction)
+    outside = d * (small / beta).detach() - 0.5 * beta
+    return _reduce(where(inside, small * small * (0.5 / beta), outside), reduction)
 
 
 # -- binary classification ------------------------------------------------------------------
