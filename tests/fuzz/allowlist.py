@@ -440,6 +440,13 @@ ALLOWED = [
     Allowed("tapegrad-computes", "view", "view size is not compatible", "difference",
             "view of a result that tapegrad holds contiguous where PyTorch's is a strided view "
             "(einsum's permutation of its operand): tapegrad views what is contiguous"),
+    Allowed("tapegrad-computes", "mse_loss", "Subtraction, the `-` operator, with a bool tensor",
+            "pytorch bug", "mse_loss of a bool input with a weight: PyTorch's weighted path "
+            "subtracts the bool tensor itself and refuses, its unweighted path casts it to the "
+            "target's float dtype first, as tapegrad does on both"),
+    Allowed("backward-computes", "sgn", "ZeroTensors are immutable", "pytorch bug",
+            "PyTorch's own backward fails on the symbolic zero its sgn sends back (an in-place "
+            "accumulation into an immutable ZeroTensor); the gradient is defined: zeros"),
     Allowed("backward-computes", "huber_loss", "Found dtype Long but expected", "pytorch bug",
             "huber_loss of a float input and an integer target: PyTorch's forward computes it, "
             "its own backward then refuses the integer target (the gradient is defined)"),
