@@ -70,7 +70,11 @@ class Library:
         return str(tensor.dtype).split(".")[-1]
 
     def to_numpy(self, tensor):
-        if self.name == "torch":   # force: PyTorch's gradient of sgn is a "ZeroTensor" with no memory
+        if self.name == "torch":
+            # PyTorch's gradient of sgn is a "ZeroTensor" with no memory: reading one that a
+            # view's backward (cat's) made crashes the process, so its zeros are made here
+            if tensor._is_zerotensor():
+                return np.zeros(tuple(tensor.shape), dtype=self.dtype_name(tensor))
             return np.asarray(tensor.detach().numpy(force=True))
         return np.asarray(tensor.detach().numpy())
 
