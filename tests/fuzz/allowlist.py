@@ -440,6 +440,10 @@ ALLOWED = [
     Allowed("tapegrad-computes", "view", "view size is not compatible", "difference",
             "view of a result that tapegrad holds contiguous where PyTorch's is a strided view "
             "(einsum's permutation of its operand): tapegrad views what is contiguous"),
+    Allowed("tapegrad-computes", "*", "its integer division of the smallest integer by -1",
+            "pytorch bug", "PyTorch's CPU integer division of the dtype's smallest value by -1 "
+            "kills the process (SIGFPE); the fuzzer does not run it there, tapegrad wraps as "
+            "two's complement does"),
     Allowed("tapegrad-computes", "mse_loss", "Subtraction, the `-` operator, with a bool tensor",
             "pytorch bug", "mse_loss of a bool input with a weight: PyTorch's weighted path "
             "subtracts the bool tensor itself and refuses, its unweighted path casts it to the "

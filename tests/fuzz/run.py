@@ -136,11 +136,30 @@ class Run:
             if on_a_copy and args and self.library.is_tensor(args[0]):
                 args[0] = args[0].clone()
             kwargs = {k: self.materialize(v, program_leaves) for k, v in step.kwargs.items()}
+            if self.library.name == "torch" and _smallest_integer_by_minus_one(step, args):
+                return "error", RuntimeError(_DIVISION_CRASH)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 return "ok", catalogue.caller(self.library.name, step.entry)(*args, **kwargs)
         except Exception as error:  # noqa: BLE001 - comparing errors is the point
             return "error", error
+
+
+_DIVISION_CRASH = ("not run in PyTorch: its integer division of the smallest integer by -1 "
+                   "kills the process (SIGFPE)")
+
+
+def _smallest_integer_by_minus_one(step, args):
+    """PyTorch 2.13's CPU integer division (div, floor_divide, remainder, fmod) of the
+    dtype's smallest value by -1 overflows in C and the process dies of SIGFPE."""
+    if step.entry.name.rstrip("_") not in ("div", "divide", "true_divide", "floor_divide",
+                                             "remainder", "fmod") or len(args) < 2:
+        return False
+    dividend, divisor = (np.asarray(a.detach().numpy() if hasattr(a, "detach") else a)
+                         for a in args[:2])
+    if dividend.dtype.kind != "i":
+        return False
+    return bool((dividend == np.iinfo(dividend.dtype).min).any() and (divisor == -1).any())
 
 
 def items(library, value):
