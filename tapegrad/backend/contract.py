@@ -30,7 +30,7 @@ STANDARD = (
     "zeros_like",
     # data types
     "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32",
-    "float64", "finfo", "inf",
+    "float64", "finfo", "iinfo", "inf",
     # elementwise
     "abs", "add", "bitwise_and", "bitwise_invert", "bitwise_or", "bitwise_xor", "ceil", "clip",
     "cos", "divide", "equal", "exp", "expm1", "floor", "floor_divide", "greater",

@@ -408,3 +408,11 @@ def test_average_pooling_of_windows_of_padding_alone_is_refused_by_name():
     with pytest.raises(RuntimeError, match="avg_pool2d: a window over the input of shape "
                                            r"\(4, 2, 0\) holds only padding"):
         F.avg_pool2d(tg.zeros(4, 2, 0), 2, padding=1, count_include_pad=False)
+
+
+def test_an_integer_window_of_padding_alone_is_the_dtypes_lowest_value():
+    # (for floats it is -inf, as in PyTorch; the kernels' -inf has no integer value)
+    for x in (tg.tensor([[-5], [-5], [-5]]), tg.tensor([[-5]]).expand(3, 1)):
+        values, indices = F.max_pool1d(x, 2, padding=1, dilation=2, ceil_mode=True,
+                                       return_indices=True)
+        assert values.tolist() == [[-2 ** 63]] * 3 and indices.tolist() == [[-1]] * 3

@@ -133,6 +133,10 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
         values, indices = kernels.max_pool(xp, x2.array, window, "int32" if small else "int64")
     else:   # no gradient will be asked for: the max alone is 5x faster
         values, indices = kernels.max_pool_values(xp, x2.array, window), None
+    if x.array.dtype.kind != "f":
+        # a window of padding alone is -inf for floats; an integer dtype's lowest value here,
+        # as PyTorch gives (the kernels' -inf has no integer value)
+        values = xp.where(indices < 0, xp.iinfo(values.dtype).min, values)
     in_size = window.in_size
     def backward(ctx, grad):
         return _max_unpool(grad, indices, in_size, op)
