@@ -403,9 +403,6 @@ ALLOWED = [
     Allowed("signature", "scatter", r"value=Tensor", "difference",
             "scatter's value as a 0-d tensor: tapegrad takes it as the number it holds, "
             "whether it requires grad or not (PyTorch's parser refuses some)"),
-    Allowed("backward-raises", "*", "the output of 'logaddexp'", "open",
-            "logaddexp saves its result for backward, so an in-place step after it makes "
-            "backward refuse; PyTorch saves the inputs"),
 ] + [
     Allowed("tapegrad-raises", "*", "in-place change of a view", "difference",
             "an in-place change of a view of a tensor that requires grad is refused while "
