@@ -72,7 +72,7 @@ def get_device_name(device=None):
 
 def manual_seed(seed):
     """Reseed the default generator's draws on CUDA devices (its CPU draws keep their seed)."""
-    random.default_generator.manual_seed_device_type("cuda", seed)
+    random.default_generator._manual_seed_device_type("cuda", seed)
 
 
 manual_seed_all = manual_seed   # one seed serves every GPU: each device keeps its own stream

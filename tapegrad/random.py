@@ -25,7 +25,7 @@ class Generator:
         self._bit_generators = {}
         return self
 
-    def manual_seed_device_type(self, device_type, seed):
+    def _manual_seed_device_type(self, device_type, seed):
         """Reseed the draws on devices of one type ("cuda") only (``torch.cuda.manual_seed``)."""
         self._device_type_seeds[device_type] = self._checked(seed)
         self._bit_generators = {d: rng for d, rng in self._bit_generators.items()

@@ -193,6 +193,8 @@ def test_a_figure_is_drawn_into_an_image_and_closed(tmp_path):
     assert len(np.unique(png_pixels(stored).reshape(-1, 3), axis=0)) > 2   # the line is drawn
     assert (run.Images("pair")[0].height, run.Images("pair")[0].width) == (40, 80)
     assert not plt.fignum_exists(figure.number) and all(plt.fignum_exists(f.number) for f in pair)
+    with SummaryWriter(tmp_path) as writer, pytest.raises(TypeError, match="expected a matplotlib Figure"):
+        writer.add_figure("not", np.zeros((2, 2)))
     plt.close("all")
 
 

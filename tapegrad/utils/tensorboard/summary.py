@@ -182,6 +182,9 @@ def hparams(hparam_dict, metric_dict, hparam_domain_discrete=None):
 def figure_image(figure, close=True):
     """A matplotlib figure drawn into an 8-bit (H, W, 3) array (closed after, by default)."""
     import matplotlib.pyplot as plt
+    if not hasattr(figure, "canvas"):
+        raise TypeError(f"add_figure: expected a matplotlib Figure (or a list of them), got "
+                        f"{type(figure).__name__}")
     figure.canvas.draw()
     rgb = np.asarray(figure.canvas.buffer_rgba())[..., :3].copy()
     if close:
