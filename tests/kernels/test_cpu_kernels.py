@@ -241,6 +241,28 @@ def test_average_pooling_and_its_adjoint_are_transposes(window):
     assert np.isclose((y * g).sum(), (x * kernels.avg_pool_adjoint(xp, g, window, divisor)).sum())
 
 
+@pytest.mark.parametrize("window", [Window((7, 5), (2, 2), (2, 2), (1, 1), (0, 0, 0, 0)),
+                                    Window((5, 6), (5, 6), (5, 6), (1, 1), (0, 0, 0, 0))],
+                         ids=window_id)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_average_pooling_adjoint_of_disjoint_windows_spreads_each_gradient_over_its_window(
+        window, dtype):
+    """Disjoint windows (2×2 pooling with a remainder row and column, global pooling) take a
+    broadcast, not col2im: each covered position holds its window's gradient / divisor, the
+    uncovered ones 0, in the gradient's dtype."""
+    g = rng.standard_normal((2, 3) + window.out_size).astype(dtype)
+    divisor = rng.uniform(1, 3, window.out_size).astype(dtype)
+    out = kernels.avg_pool_adjoint(xp, g, window, divisor)
+    (kh, kw), (ho, wo) = window.kernel, window.out_size
+    expected = np.zeros((2, 3) + window.in_size, dtype)
+    for p in range(ho):
+        for q in range(wo):
+            expected[:, :, p * kh:(p + 1) * kh, q * kw:(q + 1) * kw] = \
+                (g[:, :, p, q] / divisor[p, q])[:, :, None, None]
+    assert out.dtype == dtype
+    np.testing.assert_allclose(out, expected, rtol=1e-6)
+
+
 def test_index_add_accumulates_repeats_like_the_array_only_version():
     index = np.array([0, 2, 2, 1, 0])
     src = rng.standard_normal((2, 5, 3))

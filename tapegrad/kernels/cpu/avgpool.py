@@ -5,7 +5,10 @@ array operation per window tap, then divides by the window's divisor. Average po
 is linear, y = A x, so its backward is the transpose, x̄ = Aᵀ ȳ: every output's
 gradient, divided by the same divisor, is spread over the positions of its window.
 That is col2im with the same gradient in every tap, a broadcast view (stride 0 over the
-taps) that is never materialised.
+taps) that is never materialised. Windows that do not overlap (stride = kernel, no
+dilation or padding: 2×2 pooling, global pooling) need no sums at all: each input position
+takes its one window's gradient, a broadcast copy (global pooling of a 32-channel 32×32
+batch of 32: 0.3 ms, where col2im's loop over the 32×32 taps took 50).
 """
 from .col2im import col2im
 from .im2col import padded, strided_view
@@ -43,8 +46,29 @@ def avg_pool_adjoint(xp, grad, window, divisor):
     batch, channels, ho, wo = grad.shape
     scaled = grad * grad.dtype.type(1 / divisor) if isinstance(divisor, (int, float)) else \
         grad / divisor
+    if _disjoint(window):
+        return _spread_disjoint(xp, scaled, window)
     sn, sc, sp, sq = scaled.strides
     columns = strided_view(xp, scaled, (channels,) + tuple(window.kernel) + (batch, ho, wo),
                            (sc, 0, 0, sn, sp, sq))
     out = xp.zeros((batch, channels) + tuple(window.in_size), grad.dtype)
     return col2im(xp, columns, out, window)
+
+
+def _disjoint(window):
+    """True when the windows tile the image without overlap, gaps or padding."""
+    return (window.stride == window.kernel and window.dilation == (1, 1)
+            and not any(window.padding))
+
+
+def _spread_disjoint(xp, scaled, window):
+    """avg_pool_adjoint for disjoint windows: every position of window (p, q) gets
+    scaled[..., p, q]; the rows and columns no window covers (the input's remainder) get 0."""
+    batch, channels, ho, wo = scaled.shape
+    (kh, kw), (height, width) = window.kernel, window.in_size
+    out = xp.empty((batch, channels, height, width), scaled.dtype)
+    covered = out[:, :, :ho * kh, :wo * kw].reshape(batch, channels, ho, kh, wo, kw)
+    covered[...] = scaled[:, :, :, None, :, None]
+    out[:, :, ho * kh:, :] = 0
+    out[:, :, :ho * kh, wo * kw:] = 0
+    return out
