@@ -154,6 +154,8 @@ def test_chunks_of_the_batch_compute_the_convolution_and_its_gradients(window, i
     both_dx, both_dw = conv.backward(xp, x, gy, w, window)   # the one-pass backward
     np.testing.assert_allclose(both_dx, dx, atol=1e-12)
     np.testing.assert_allclose(both_dw, dw, atol=1e-12)
+    # in the weight's own C-order layout, so that an optimizer step is one contiguous pass
+    assert dw.flags.c_contiguous and both_dw.flags.c_contiguous and dw.shape == w.shape
 
 
 def test_the_chunk_of_the_batch_keeps_its_columns_within_the_budget(monkeypatch):

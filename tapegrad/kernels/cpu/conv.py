@@ -5,8 +5,8 @@ as a matrix (O, C·kh·kw):
 
     forward           y       = W  @ columns                  (O, B·Ho·Wo)
     input gradient    dcolumns = Wᵀ @ dy,  then dx = col2im(dcolumns)
-    weight gradient   dW      = dy @ columnsᵀ                  (O, C·kh·kw), already in
-                                                              the weight's (O, C, kh, kw) layout
+    weight gradient   dWᵀ     = columns @ dyᵀ                  (C·kh·kw, O), transposed
+                                                              into the weight's (O, C, kh, kw)
 
 With groups, channels split into ``groups`` independent convolutions: the matrices get
 a leading group axis and each product is one batched ``matmul``.
@@ -17,7 +17,7 @@ columns fit in ``COLUMN_BYTES``, in one scratch buffer shared by all convolution
 Nothing is kept from the forward pass to the backward: the backward runs im2col again
 (a copy, cheap next to the GEMMs), so a layer holds its input only, as PyTorch's does.
 A backward that needs both gradients (``backward``) does them chunk by chunk in one
-pass: im2col of the chunk, dW += dy·columnsᵀ, then Wᵀ·dy into the same buffer and
+pass: im2col of the chunk, dWᵀ += columns·dyᵀ, then Wᵀ·dy into the same buffer and
 col2im straight into dx; the chunk's columns stay in the cache from the copy to the
 GEMM that reads them.
 
@@ -151,7 +151,7 @@ def forward(xp, x, weight, bias, window, stamp=None):
 
 def _backward(xp, x, grad, weight, window):
     """(dx, dW) of the convolution for dy = ``grad``, in one pass over the batch: for each
-    chunk, im2col, dW += dy·columnsᵀ, then Wᵀ·dy into the columns' buffer and col2im.
+    chunk, im2col, dWᵀ += columns·dyᵀ, then Wᵀ·dy into the columns' buffer and col2im.
     x None: dx only; weight None: dW only."""
     batch, out_channels, ho, wo = grad.shape
     groups = window.groups
@@ -161,7 +161,11 @@ def _backward(xp, x, grad, weight, window):
     layout = choose_layout(window.out_size, out_channels, groups)
     image_shape = (batch, channels) + tuple(window.in_size)
     grad = xp.ascontiguousarray(grad)
-    dw = xp.zeros((groups, og, k), grad.dtype) if x is not None else None
+    # dW is summed transposed, dWᵀ = columns·dyᵀ (k, og) per group, and transposed once at
+    # the end: the same products as dy·columnsᵀ, but OpenBLAS runs them faster with the long
+    # k as the rows of its output than with few rows (1 thread, k = 288 on 32×32 images,
+    # batch 32: 5.8 against 9.6 ms with O = 32, 9.7 against 12.8 with O = 64)
+    dw_t = xp.zeros((groups, k, og), grad.dtype) if x is not None else None
     dx = xp.empty(image_shape, grad.dtype) if weight is not None else None
     if weight is not None:
         w_t = weight.reshape(groups, og, k).transpose(0, 2, 1)
@@ -174,31 +178,33 @@ def _backward(xp, x, grad, weight, window):
             dy = grad[start:stop].reshape(n, groups, og, ho * wo)
             matrix = columns.reshape(n, groups, k, ho * wo)
             if x is not None:
-                partial = workspace.scratch(xp, "conv-weight-partial", (n, groups, og, k),
+                partial = workspace.scratch(xp, "conv-weight-partial", (n, groups, k, og),
                                             grad.dtype)
-                xp.matmul(dy, matrix.transpose(0, 1, 3, 2), out=partial)
-                dw += partial.sum(axis=0)
+                xp.matmul(matrix, dy.transpose(0, 1, 3, 2), out=partial)
+                dw_t += partial[0] if n == 1 else partial.sum(axis=0)
         else:
             dy = workspace.scratch(xp, "conv-grad", (out_channels, n, ho, wo), grad.dtype)
             dy[...] = grad[start:stop].transpose(1, 0, 2, 3)
             dy = dy.reshape(groups, og, n * ho * wo)
             matrix = columns.reshape(groups, k, n * ho * wo)
             if x is not None:
-                partial = workspace.scratch(xp, "conv-weight-partial", (groups, og, k),
+                partial = workspace.scratch(xp, "conv-weight-partial", (groups, k, og),
                                             grad.dtype)
-                xp.matmul(dy, matrix.transpose(0, 2, 1), out=partial)
-                dw += partial
+                xp.matmul(matrix, dy.transpose(0, 2, 1), out=partial)
+                dw_t += partial
         if weight is not None:
             xp.matmul(w_t, dy, out=matrix)
             col2im_into(xp, columns, dx[start:stop], window, layout)
-    if dw is not None:
-        dw = dw.reshape((out_channels, channels // groups) + tuple(window.kernel))
+    dw = None
+    if dw_t is not None:   # into the weight's layout (O, C/groups, kh, kw), C order
+        dw = xp.ascontiguousarray(dw_t.transpose(0, 2, 1)).reshape(
+            (out_channels, channels // groups) + tuple(window.kernel))
     return dx, dw
 
 
 def backward(xp, x, grad, weight, window, stamp=None):
     """(dx, dW) from dy in one pass over the batch: for each chunk, im2col and
-    dW += dy·columnsᵀ, then Wᵀ·dy into the same buffer and col2im into dx."""
+    dWᵀ += columns·dyᵀ, then Wᵀ·dy into the same buffer and col2im into dx."""
     if (winograd.chosen("input_grad", xp, grad, window, weight.shape[1], weight.shape[0])
             or winograd.chosen("weight_grad", xp, x, window, x.shape[1], grad.shape[1])):
         return input_grad(xp, grad, weight, window), weight_grad(xp, x, grad, window, stamp)
