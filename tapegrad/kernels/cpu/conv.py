@@ -35,14 +35,17 @@ batch 32: 42.1 against 52.7 ms; CIFAR-style layers, batch 64, 3→32 on 32×32: 
 against 14.5, 32→64 on 16×16: 22.5 against 29.4, 64→128 on 8×8: 19.4 against 23.7.
 The GEMMs run as fast on a chunk's columns as on the whole batch's.
 
-Returned arrays are always fresh; float32 stays float32. 3×3 stride-1 convolutions can
-run by Winograd's F(2×2, 3×3) instead (``winograd.py``; off by default, see there).
+Returned arrays are always fresh; float32 stays float32. On one thread, the forward pass
+of a stride-1 "same" convolution of at least 16 channels runs on row-shifted copies of
+the image instead (``shifted_rows.py``: a 3-fold copy and three GEMMs per image rather
+than a 9-fold one). 3×3 stride-1 convolutions can run by Winograd's F(2×2, 3×3) instead
+(``winograd.py``; off by default, see there).
 Everything here is written with the array module ``xp``; im2col and col2im are numba
 loops on the cpu (with array-only stand-ins for cupy).
 """
 import numba
 
-from . import winograd, workspace
+from . import shifted_rows, winograd, workspace
 from .col2im import col2im_into
 from .im2col import columns_shape, im2col
 
@@ -120,6 +123,8 @@ def forward(xp, x, weight, bias, window, stamp=None):
     """
     if winograd.chosen("forward", xp, x, window, x.shape[1], weight.shape[0]):
         return winograd.forward(xp, x, weight, bias, window, stamp)
+    if not threaded() and shifted_rows.suits(xp, x, window, x.shape[1], weight.shape[0]):
+        return shifted_rows.forward(xp, x, weight, bias, window)
     batch, channels = x.shape[:2]
     out_channels = weight.shape[0]
     groups = window.groups
