@@ -20,7 +20,7 @@ from tapegrad import kernels
 from tapegrad.backend.contract import Namespace
 from tapegrad.backend.device import HOST as xp  # numpy's backend namespace
 from tapegrad.kernels import generic
-from tapegrad.kernels.cpu import col2im, conv, im2col, index_add, workspace
+from tapegrad.kernels.cpu import col2im, conv, im2col, index_add, maxpool, workspace
 from tapegrad.kernels.geometry import Window
 
 rng = np.random.default_rng(3)
@@ -216,6 +216,25 @@ def test_numba_max_pool_matches_the_array_only_version_with_ties_and_nan(window)
                                                          np.empty(shape, np.int64))
     np.testing.assert_array_equal(values, slow_values)
     np.testing.assert_array_equal(indices, slow_indices)
+
+
+@pytest.mark.parametrize("size", [(6, 8), (7, 5)], ids=["even", "odd"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_2x2_max_pool_keeps_the_rule_for_ties_and_nan(size, dtype):
+    """The 2×2 stride-2 kernel (selects instead of branches) against the general one: the
+    first of equal maxima, the last NaN of a window, an odd last row and column left out."""
+    window = Window(size, (2, 2), (2, 2), (1, 1), (0, 0, 0, 0))
+    x = rng.integers(0, 3, (2, 3) + size).astype(dtype)   # many ties
+    x[0, 0, 1, 1] = x[1, 2, 3, 2] = x[1, 2, 3, 3] = x[0, 1, 0, 0] = np.nan
+    x[1, 1, 2, 2] = np.inf
+    shape = x.shape[:2] + window.out_size
+    values, indices = np.empty(shape, dtype), np.empty(shape, np.int32)
+    maxpool.max_pool_2x2(x, values, indices)
+    general_values, general_indices = np.empty(shape, dtype), np.empty(shape, np.int32)
+    maxpool.max_pool_forward_inside(x, general_values, general_indices, 2, 2, 2, 2, 1, 1)
+    np.testing.assert_array_equal(values, general_values)
+    np.testing.assert_array_equal(indices, general_indices)
+    assert indices[1, 2, 1, 1] == 3 * size[1] + 3   # the later of the window's two NaNs
 
 
 @pytest.mark.parametrize("window", POOLS, ids=window_id)
