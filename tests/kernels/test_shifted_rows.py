@@ -74,6 +74,18 @@ def test_the_padding_stays_zero_from_one_call_to_the_next(any_size):
                                    conv_direct(x, w, window), atol=1e-9 * scale)
 
 
+def test_images_of_another_size_with_the_same_padded_shape_see_zeros_around_them(any_size):
+    """A 5-row image with a 3-row kernel and a 4-row image with a 4-row kernel pad to the
+    same buffer shape; the second must not read the first one's last row as padding."""
+    first = Window((5, 6), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1))
+    second = Window((4, 6), (4, 3), (1, 1), (1, 1), (1, 2, 1, 1))
+    for window in (first, second):
+        x = rng.standard_normal((2, 3) + window.in_size) + 10
+        w = rng.standard_normal((2, 3) + window.kernel)
+        np.testing.assert_allclose(shifted_rows.forward(xp, x, w, None, window),
+                                   conv_direct(x, w, window), atol=1e-10)
+
+
 @pytest.mark.parametrize("window,channels,dtype", [
     (Window((16, 16), (3, 3), (2, 2), (1, 1), (1, 1, 1, 1)), 16, np.float32),   # stride 2
     (Window((16, 16), (3, 3), (1, 1), (2, 2), (2, 2, 2, 2)), 16, np.float32),   # dilation 2

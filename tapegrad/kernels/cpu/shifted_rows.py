@@ -57,7 +57,7 @@ def suits(xp, x, window, in_channels, out_channels):
             and height * width >= MIN_POSITIONS)
 
 
-def fill_rows(xp, x, n, rows, padded, top, left):
+def fill_rows(x, n, rows, padded, top, left):
     """rows[c, i, t] = the zero-padded plane x[n, c] read flat from position i·Wp + t: x[n]
     into the interior of ``padded`` (C, Hp + 1, Wp), whose border (and an extra row, for the
     last tap columns' junk) stays 0, then kh contiguous copies of its flat planes."""
@@ -85,11 +85,13 @@ def sum_taps(xp, products, bias, y, n):
 
 def _padded(xp, channels, window, top, left, dtype):
     """The reused zero-bordered buffer (C, Hp + 1, Wp) for one image: only its interior is
-    ever written (the region is part of the workspace key), so the border stays 0."""
+    ever written, and that region (its corner and size) is part of the workspace key, so
+    the border stays 0."""
     kh = window.kernel[0]
     height, width = window.in_size
     shape = (channels, height + kh, width + window.kernel[1] - 1)
-    return workspace.get(xp, ("shifted-rows-padded", top, left), shape, dtype, fill=0)
+    return workspace.get(xp, ("shifted-rows-padded", top, left, height, width), shape, dtype,
+                         fill=0)
 
 
 def _geometry(window):
@@ -123,7 +125,7 @@ def forward(xp, x, weight, bias, window):
                                  x.dtype)
     columns = _tap_columns(xp, rows, kw, flat)
     for n in range(batch):
-        fill_rows(xp, x, n, rows, padded, top, left)
+        fill_rows(x, n, rows, padded, top, left)
         xp.matmul(taps, columns, out=products)
         sum_taps(xp, products, bias, y, n)
     return y
