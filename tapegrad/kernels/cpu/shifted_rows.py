@@ -34,6 +34,8 @@ against 12.5, 64→32 15.1 against 19.5; batch 64 on 16×16, 32→64, 7.2 agains
 Work is per image: the copy (C·kh rows of about L values) stays in the cache from the
 copy to the GEMMs; the buffers come from ``workspace``. float32 stays float32.
 """
+from numba import njit, uint64
+
 from . import workspace
 from .im2col import compiled
 
@@ -70,17 +72,30 @@ def fill_rows(x, n, rows, padded, top, left):
         rows[:, i, :] = flat[:, i * padded_width:i * padded_width + length]
 
 
-def sum_taps(xp, products, bias, y, n):
-    """y[n, o, p, q] = Σ_j products[j, o, p·Wp + q] + bias[o] for the valid q < W."""
-    total = products[0]
-    for j in range(1, products.shape[0]):
-        xp.add(total, products[j], out=total)
+@njit(cache=True, nogil=True)
+def sum_taps(products, bias, y, n, padded_width):
+    """y[n, o, p, q] = Σ_j products[j, o, p·Wp + q] + bias[o] for the valid q < W: the sum
+    and the copy in one pass (numpy's adds and a strided copy took 1.5× as long).
+    C-contiguous arrays, read through flat views with unsigned offsets (see im2col.py)."""
+    taps, channels, flat = products.shape
     height, width = y.shape[2], y.shape[3]
-    valid = total.reshape(total.shape[0], height, -1)[:, :, :width]
-    if bias is None:
-        y[n] = valid
-    else:
-        xp.add(valid, bias.reshape(-1, 1, 1), out=y[n])
+    source, target = products.reshape(-1), y.reshape(-1)
+    step = uint64(channels * flat)   # from one tap's product to the next
+    for o in range(channels):
+        b = bias[o]
+        for p in range(height):
+            start = uint64(o * flat + p * padded_width)
+            out = uint64(((n * channels + o) * height + p) * width)
+            if taps == 3:   # the 3×3 kernel's, written out so that it vectorises
+                for q in range(uint64(width)):
+                    target[out + q] = (source[start + q] + source[start + step + q]
+                                       + source[start + 2 * step + q] + b)
+                continue
+            for q in range(uint64(width)):
+                total = source[start + q]
+                for j in range(1, taps):
+                    total += source[start + uint64(j) * step + q]
+                target[out + q] = total + b
 
 
 def _padded(xp, channels, window, top, left, dtype):
@@ -124,10 +139,11 @@ def forward(xp, x, weight, bias, window):
     products = workspace.scratch(xp, "shifted-rows-products", (kw, out_channels, flat),
                                  x.dtype)
     columns = _tap_columns(xp, rows, kw, flat)
+    bias = xp.zeros(out_channels, x.dtype) if bias is None else xp.ascontiguousarray(bias)
     for n in range(batch):
         fill_rows(x, n, rows, padded, top, left)
         xp.matmul(taps, columns, out=products)
-        sum_taps(xp, products, bias, y, n)
+        sum_taps(products, bias, y, n, flat // height)
     return y
 
 
