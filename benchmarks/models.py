@@ -27,10 +27,18 @@ gradient.
 The BLAS variables some machines set (OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE) are removed
 from the children's environment: users' machines don't set them.
 
+``--isa avx2`` runs the children as on an AVX2 machine without AVX-512: each library is
+told to use no more than AVX2 (numpy's OpenBLAS: OPENBLAS_CORETYPE=Haswell; numba:
+NUMBA_CPU_NAME=haswell; PyTorch's kernels: ATEN_CPU_CAPABILITY=avx2; oneDNN:
+ONEDNN_MAX_CPU_ISA=AVX2; MKL: MKL_ENABLE_INSTRUCTIONS=AVX2). The caches, core count and
+clock stay those of the machine at hand, so it stands in for a real AVX2 machine's
+instruction mix, not for its memory system.
+
     PYTHONPATH=. python benchmarks/models.py                    # everything (about 15 min)
     PYTHONPATH=. python benchmarks/models.py --workloads cifar,resnet --rounds 10
     PYTHONPATH=. python benchmarks/models.py --skip memory,startup --threads 1
     PYTHONPATH=. python benchmarks/models.py --smoke            # tiny sizes, one round
+    PYTHONPATH=. python benchmarks/models.py --isa avx2 --skip memory,startup
 """
 import argparse
 import json
@@ -55,6 +63,13 @@ WORKLOADS = {   # key: (title, optimizer)
 }
 BARS = {1: 1.2, 2: 1.3, "memory": 1.5}   # tapegrad / PyTorch at most
 BLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+AVX2_ONLY = {   # each library's own switch to stay within AVX2
+    "OPENBLAS_CORETYPE": "Haswell",
+    "NUMBA_CPU_NAME": "haswell",
+    "ATEN_CPU_CAPABILITY": "avx2",
+    "ONEDNN_MAX_CPU_ISA": "AVX2",
+    "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+}
 
 
 def parse():
@@ -70,6 +85,8 @@ def parse():
     parser.add_argument("--smoke", action="store_true",
                         help="tiny sizes, one round, no PyTorch needed: checks the script runs")
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    parser.add_argument("--isa", choices=("native", "avx2"), default="native",
+                        help="avx2: every library limited to AVX2 instructions (default: native)")
     parser.add_argument("--json", metavar="FILE", help="also write the results to FILE")
     parser.add_argument("--child", choices=("time", "memory", "startup"), help=argparse.SUPPRESS)
     parser.add_argument("--contender", help=argparse.SUPPRESS)
@@ -298,7 +315,7 @@ def time_child(args, threads):
             torch = None
     s = sizes(args.smoke)
     results = {"threads": threads, "blas": blas_core(), "load_before": os.getloadavg()[0],
-               "workloads": {}}
+               "instructions": instruction_sets(torch), "workloads": {}}
     for key in args.workloads.split(","):
         ours = Contender(tapegrad, key, s)
         steps = {"tapegrad": ours.step}
@@ -425,6 +442,15 @@ def blas_core():
     return "?"
 
 
+def instruction_sets(torch):
+    """The vector instructions numba compiles for and PyTorch's kernels run with."""
+    import numba.core.config
+    from llvmlite import binding
+    numba_cpu = numba.core.config.CPU_NAME or binding.get_host_cpu_name()
+    torch_isa = torch.backends.cpu.get_cpu_capability() if torch is not None else "n/a"
+    return f"numba target {numba_cpu}, PyTorch kernels {torch_isa}"
+
+
 # -- the parent -----------------------------------------------------------------------------------
 def child_env(threads=1, extra=None):
     env = {k: v for k, v in os.environ.items() if k not in BLAS_VARIABLES}
@@ -440,6 +466,7 @@ def run_child(args, arguments, threads=1, extra_env=None):
                "--rounds", str(args.rounds), "--block-ms", str(args.block_ms)]
     command += ["--smoke"] if args.smoke else []
     command += ["--no-torch"] if args.no_torch else []
+    extra_env = {**(AVX2_ONLY if args.isa == "avx2" else {}), **(extra_env or {})}
     result = subprocess.run(command + arguments, env=child_env(threads, extra_env),
                             stdout=subprocess.PIPE, text=True)
     if result.returncode:
@@ -537,6 +564,7 @@ def main():
             r = results["time"][threads] = run_child(args, ["--child", "time"], threads=threads)
             print(f"\ntraining step, {threads} thread{'s' if threads > 1 else ''} (median ms; "
                   f"ratio: median [quartiles] of back-to-back blocks); numpy BLAS: {r['blas']}; "
+                  f"{r['instructions']}; "
                   f"load average {r['load_before']:.2f} → {r['load_after']:.2f}")
             cpu = threads == 1
             print("| workload | optimizer | tapegrad | PyTorch | tapegrad / PyTorch | bar |"

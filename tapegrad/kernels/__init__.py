@@ -68,13 +68,9 @@ def conv_weight_grad(xp, x, grad, window, stamp=None):
 
 
 def conv_backward(xp, x, grad, weight, window, stamp=None):
-    """(dL/dx, dL/dweight) together, in one pass over the batch where the backend has one
-    (the cpu's: see kernels/cpu/conv.py), else one after the other."""
-    module = _kernels(xp)
-    if module is _cpu:
-        return _cpu.conv_backward(xp, x, grad, weight, window, stamp)
-    return (module.conv_input_grad(xp, grad, weight, window),
-            module.conv_weight_grad(xp, x, grad, window, stamp))
+    """(dL/dx, dL/dweight) together: on the cpu in one pass over the batch
+    (kernels/cpu/conv.py), on a GPU from one copy of dL/dy (kernels/cuda/conv.py)."""
+    return _kernels(xp).conv_backward(xp, x, grad, weight, window, stamp)
 
 
 def unfold(xp, x, window):

@@ -31,3 +31,11 @@ def test_memory_and_start_up_are_measured_in_their_own_processes(tmp_path):
     assert results["memory"]["cifar"]["tapegrad"]["peak_mib"] > 0
     startup = results["startup"]["tapegrad"]
     assert startup["import_s"] > 0 and startup["first_step_s"] > 0
+
+
+def test_the_avx2_run_tells_each_library_to_stay_within_avx2(tmp_path):
+    results = run(tmp_path, "--workloads", "mlp16", "--threads", "1", "--skip", "memory,startup",
+                  "--isa", "avx2")
+    timing = results["time"]["1"]
+    assert "numba target haswell" in timing["instructions"]
+    assert "core Haswell" in timing["blas"] or "threadpoolctl" in timing["blas"]

@@ -132,8 +132,8 @@ def close(actual, expected, dtype, what):
 
 # -- the checks -----------------------------------------------------------------------------------
 def check_conv(gpu, cpu, case, dtype):
-    """forward, input gradient and weight gradient against the cpu kernels (and the forward
-    against the definition)."""
+    """forward, input gradient and weight gradient, alone and from one backward pass, against
+    the cpu kernels (and the forward against the definition)."""
     x = rng.standard_normal(case["x_shape"]).astype(dtype)
     w = rng.standard_normal(case["w_shape"]).astype(dtype)
     b = rng.standard_normal(case["w_shape"][0]).astype(dtype) if case["bias"] else None
@@ -146,6 +146,9 @@ def check_conv(gpu, cpu, case, dtype):
           dtype, "input gradient")
     close(gpu.conv_weight_grad(xp, x, grad, window), cpu.conv_weight_grad(xp, x, grad, window),
           dtype, "weight gradient")
+    dx, dw = gpu.conv_backward(xp, x, grad, w, window)
+    close(dx, cpu.conv_input_grad(xp, grad, w, window), dtype, "input gradient of backward")
+    close(dw, cpu.conv_weight_grad(xp, x, grad, window), dtype, "weight gradient of backward")
 
 
 def check_grid_shapes(gpu, cpu, launch):

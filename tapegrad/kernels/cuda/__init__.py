@@ -52,14 +52,19 @@ def conv_forward(xp, x, weight, bias, window, stamp=None):
     return _algorithm().forward(xp, x, weight, bias, window, stamp)
 
 
-def conv_input_grad(xp, grad, weight, window, grad_stamp=None):
+def conv_input_grad(xp, grad, weight, window):
     """The transposed convolution: dL/dx (B, C, H, W) from dL/dy (B, O, Ho, Wo)."""
-    return _algorithm().input_grad(xp, grad, weight, window, grad_stamp)
+    return _algorithm().input_grad(xp, grad, weight, window)
 
 
-def conv_weight_grad(xp, x, grad, window, stamp=None, grad_stamp=None):
+def conv_weight_grad(xp, x, grad, window, stamp=None):
     """dL/dweight (O, C/groups, kh, kw) from x and dL/dy."""
-    return _algorithm().weight_grad(xp, x, grad, window, stamp, grad_stamp)
+    return _algorithm().weight_grad(xp, x, grad, window, stamp)
+
+
+def conv_backward(xp, x, grad, weight, window, stamp=None):
+    """(dL/dx, dL/dweight) of one backward pass."""
+    return _algorithm().backward(xp, x, grad, weight, window, stamp)
 
 
 def unfold(xp, x, window):
@@ -88,5 +93,5 @@ def max_unpool_add(xp, grad, indices, in_size):
     return _maxpool.max_unpool_add(xp, grad, indices, in_size)
 
 
-__all__ = ["ALGORITHM", "Stamp", "conv_forward", "conv_input_grad", "conv_weight_grad", "fold",
-           "max_pool", "max_pool_values", "max_unpool_add", "unfold"]
+__all__ = ["ALGORITHM", "Stamp", "conv_backward", "conv_forward", "conv_input_grad",
+           "conv_weight_grad", "fold", "max_pool", "max_pool_values", "max_unpool_add", "unfold"]

@@ -20,8 +20,9 @@ and one copy puts it in PyTorch's (B, O, Ho, Wo) order, with the bias added on t
 Scratch buffers (the columns, dy as a matrix, the products) come from the reused
 workspaces of ``kernels/cpu/workspace.py`` (plain array code, so it holds cupy arrays
 too). As on the cpu, the forward *stamps* its columns and the weight gradient reuses
-them if no other convolution of the same shape overwrote them since; one backward
-stamps its dy matrix and both gradients read it. Returned arrays are always fresh.
+them if no other convolution of the same shape overwrote them since; a backward pass
+(``backward``) copies dy into matrix form once and both gradients read it. Returned arrays
+are always fresh.
 
 Memory: the columns are kh·kw times the input (a 3×3 layer of 64 channels at 56×56,
 batch 32, float32: 231 MB). The implicit-GEMM kernel (implicit_gemm.py) never stores
@@ -48,19 +49,15 @@ def _columns(xp, x, window, stamp=None):
     return columns
 
 
-def _grad_matrix(xp, grad, stamp=None):
-    """dy (B, O, Ho, Wo) as the matrix (O, B, Ho·Wo); both gradients of one backward
-    share it through ``stamp``. A single image is already in that order: no copy."""
+def _grad_matrix(xp, grad):
+    """dy (B, O, Ho, Wo) as the matrix (O, B, Ho·Wo), in a workspace. A single image is
+    already in that order: no copy."""
     batch, out_channels, ho, wo = grad.shape
     shape = (out_channels, batch, ho * wo)
     if batch == 1 and grad.flags.c_contiguous:
         return grad.reshape(shape)
-    held = workspace.owned_by(xp, "cuda-conv-grad", shape, grad.dtype, stamp)
-    if held is not None:
-        return held
     matrix = workspace.get(xp, "cuda-conv-grad", shape, grad.dtype)
     xp.copyto(matrix.reshape(out_channels, batch, ho, wo), grad.transpose(1, 0, 2, 3))
-    workspace.stamp(xp, "cuda-conv-grad", shape, grad.dtype, stamp)
     return matrix
 
 
@@ -90,31 +87,44 @@ def forward(xp, x, weight, bias, window, stamp=None):
     return y
 
 
-def input_grad(xp, grad, weight, window, grad_stamp=None):
+def input_grad(xp, grad, weight, window):
     """dx = col2im(Wᵀ @ dy) as a fresh (B, C, H, W) array: the transposed convolution."""
-    batch, out_channels, ho, wo = grad.shape
+    return _input_grad(xp, _grad_matrix(xp, grad), grad.shape, weight, window)
+
+
+def weight_grad(xp, x, grad, window, stamp=None):
+    """dW = dy @ columnsᵀ as a fresh (O, C/groups, kh, kw) array."""
+    return _weight_grad(xp, x, _grad_matrix(xp, grad), grad.shape, window, stamp)
+
+
+def backward(xp, x, grad, weight, window, stamp=None):
+    """(dx, dW) from one copy of dy as a matrix, which both products read."""
+    dy = _grad_matrix(xp, grad)
+    return (_input_grad(xp, dy, grad.shape, weight, window),
+            _weight_grad(xp, x, dy, grad.shape, window, stamp))
+
+
+def _input_grad(xp, dy, grad_shape, weight, window):
+    batch, out_channels, ho, wo = grad_shape
     groups = window.groups
     channels = weight.shape[1] * groups
     k = weight.shape[1] * window.taps
     m = batch * ho * wo
-    dy = _grad_matrix(xp, grad, grad_stamp).reshape(groups, out_channels // groups, m)
     w_t = weight.reshape(groups, out_channels // groups, k).transpose(0, 2, 1)
-    dcolumns = workspace.get(xp, "cuda-conv-dcolumns", (groups, k, m), grad.dtype)
-    xp.matmul(w_t, dy, out=dcolumns)
-    dx = xp.empty((batch, channels) + tuple(window.in_size), grad.dtype)
+    dcolumns = workspace.get(xp, "cuda-conv-dcolumns", (groups, k, m), dy.dtype)
+    xp.matmul(w_t, dy.reshape(groups, out_channels // groups, m), out=dcolumns)
+    dx = xp.empty((batch, channels) + tuple(window.in_size), dy.dtype)
     return col2im(xp, dcolumns.reshape(channels * window.taps, batch, ho * wo), dx, window)
 
 
-def weight_grad(xp, x, grad, window, stamp=None, grad_stamp=None):
-    """dW = dy @ columnsᵀ as a fresh (O, C/groups, kh, kw) array."""
+def _weight_grad(xp, x, dy, grad_shape, window, stamp):
     batch, channels = x.shape[:2]
-    out_channels, ho, wo = grad.shape[1:]
+    out_channels, ho, wo = grad_shape[1:]
     groups = window.groups
     k = channels // groups * window.taps
     m = batch * ho * wo
     columns = _columns(xp, x, window, stamp).reshape(groups, k, m)
-    dy = _grad_matrix(xp, grad, grad_stamp).reshape(groups, out_channels // groups, m)
-    dw = xp.matmul(dy, columns.transpose(0, 2, 1))
+    dw = xp.matmul(dy.reshape(groups, out_channels // groups, m), columns.transpose(0, 2, 1))
     return dw.reshape((out_channels, channels // groups) + tuple(window.kernel))
 
 

@@ -217,7 +217,7 @@ def forward(xp, x, weight, bias, window, stamp=None):
     return y
 
 
-def input_grad(xp, grad, weight, window, grad_stamp=None):
+def input_grad(xp, grad, weight, window):
     """dx (B, C, H, W), the transposed convolution of grad, as a fresh array."""
     batch, out_channels = grad.shape[:2]
     channels = weight.shape[1] * window.groups
@@ -229,7 +229,7 @@ def input_grad(xp, grad, weight, window, grad_stamp=None):
     return dx
 
 
-def weight_grad(xp, x, grad, window, stamp=None, grad_stamp=None):
+def weight_grad(xp, x, grad, window, stamp=None):
     """dW (O, C/groups, kh, kw) as a fresh array."""
     batch, channels = x.shape[:2]
     out_channels, ho, wo = grad.shape[1:]
@@ -238,3 +238,8 @@ def weight_grad(xp, x, grad, window, stamp=None, grad_stamp=None):
     _launch("weight_grad", xp, grad, x, dw, out_channels // window.groups,
             channels // window.groups * window.taps, depth, window, channels, out_channels)
     return dw
+
+
+def backward(xp, x, grad, weight, window, stamp=None):
+    """(dx, dW): two launches, each reading dy where it lies."""
+    return input_grad(xp, grad, weight, window), weight_grad(xp, x, grad, window, stamp)
