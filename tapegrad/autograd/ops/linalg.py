@@ -51,6 +51,24 @@ def _transposed_layout(array):
             and array.swapaxes(-1, -2).flags.c_contiguous)
 
 
+def _rows_times_matrix(xp, x, w):
+    """x @ w for a matrix x (n, k) and w (k, m), as a fresh C-ordered (n, m) array.
+
+    A Linear layer multiplies by Wᵀ, a transposed view of the (m, k) weight. For a small
+    batch (16 to 32 rows) and a weight of 32768 elements or more, numpy's OpenBLAS runs
+    W @ xᵀ 1.4-1.8 times faster than x @ Wᵀ (784→256 at batch 16: 84 against 149 µs, the
+    copy back to C order included): the same product, with W packed along its rows. At
+    batch 64 and beyond, and for small weights, the plain form is as fast or faster.
+    """
+    rows = x.shape[0]
+    if (16 <= rows <= 32 and not xp.is_gpu and w.size >= 32768 and w.dtype.kind == "f"
+            and _transposed_layout(w)):
+        y = xp.empty((rows, w.shape[1]), dtype=w.dtype)
+        xp.copyto(y, xp.matmul(w.T, x.T).T)
+        return y
+    return xp.matmul(x, w)
+
+
 def _tensors(op, input, other):
     """Both operands as tensors (numpy arrays are accepted too) of one dtype.
 
@@ -118,8 +136,10 @@ def _product(op, x, y):
     x_shape, y_shape = x.array.shape, y.array.shape
     k = x_shape[-1]
     m = y_shape[-1] if len(y_shape) > 1 else 1
-    if rows is None or (len(x_shape) == 2 and len(y_shape) == 2):
-        z = xp.matmul(x.array, y.array)   # one matrix product, or a batch of them (broadcast)
+    if len(x_shape) == 2 and len(y_shape) == 2:
+        z = _rows_times_matrix(xp, x.array, y.array)
+    elif rows is None:
+        z = xp.matmul(x.array, y.array)   # a batch of products (broadcast)
     else:                                 # vectors, or rows of x stacked: one (rows, k) @ (k, m)
         z = xp.matmul(x.array.reshape(rows, k), y.array.reshape(k, m)).reshape(out_shape)
 
@@ -302,7 +322,7 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     if alpha == 0:   # the product is ignored (its infs and NaNs too), as BLAS and PyTorch do
         y = xp.zeros((x.shape[0], w.shape[1]), dtype=x.array.dtype)
     else:
-        y = xp.matmul(x.array, w.array)   # a fresh array: scale and add in place
+        y = _rows_times_matrix(xp, x.array, w.array)   # a fresh array: scale and add in place
     logical = y.dtype.kind == "b"   # bools: any nonzero scale is True, and + is or
     if alpha not in (0, 1) and not logical:
         y *= alpha
