@@ -28,6 +28,7 @@ import math
 from functools import lru_cache
 
 from ... import dtypes
+from .. import grad_mode
 from ..operands import check_same_device, promote, sum_to_shape
 from ..tape import is_view_of, mark_view, record
 from .shape import matrix_transpose
@@ -331,6 +332,8 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
 
     def backward(ctx, grad):
         x, w = ctx.saved_tensors
+        if not grad_mode._enabled and alpha == 1:
+            return _addmm_gradients(ctx, grad, x, w, beta, b_shape, x_transposed, w_transposed)
         g = grad if alpha == 1 else grad * alpha
         return (sum_to_shape(grad if beta == 1 else grad * beta, b_shape)
                 if ctx.needs_input_grad[0] else None,
@@ -341,6 +344,24 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     w_transposed = w.requires_grad and _transposed_layout(w.array)
     return record("addmm", y, (b, x, w), backward, attrs={"beta": beta, "alpha": alpha},
                   save=(x if w.requires_grad else None, w if x.requires_grad else None))
+
+
+def _addmm_gradients(ctx, grad, x, w, beta, b_shape, x_transposed, w_transposed):
+    """addmm's three gradients in a plain backward (no create_graph, so nothing is recorded):
+    the same products as ``_grad_left`` and ``_grad_right``, in the same layouts, computed on
+    the arrays and wrapped once each. Every Linear layer's backward runs here; the general
+    path would wrap two transposes and a product per gradient, Python time for nothing."""
+    xp, device, g = grad.device.xp, grad.device, grad.array
+    needs = ctx.needs_input_grad
+    grad_b = sum_to_shape(grad if beta == 1 else grad * beta, b_shape) if needs[0] else None
+    grad_x = grad_w = None
+    if needs[1]:   # g Wᵀ, or (W gᵀ)ᵀ for a transposed x
+        grad_x = wrap(xp.matmul(w.array, g.T).T if x_transposed
+                      else xp.matmul(g, w.array.T), device)
+    if needs[2]:   # xᵀ g, or (gᵀ x)ᵀ for a transposed W (a Linear's Wᵀ): W's gradient in C order
+        grad_w = wrap(xp.matmul(g.T, x.array).T if w_transposed
+                      else xp.matmul(x.array.T, g), device)
+    return grad_b, grad_x, grad_w
 
 
 # -- einsum -----------------------------------------------------------------------------------
