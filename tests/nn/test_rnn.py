@@ -686,21 +686,7 @@ def test_a_batch_records_one_time_loop_per_layer_and_direction(mode):
     names = ops_on_tape(out)
     loop = {"RNN_TANH": "rnn_sequence", "RNN_RELU": "rnn_sequence", "LSTM": "lstm_sequence",
             "GRU": "gru_sequence"}[mode]
-    assert loop in names and not names & {"lstm_gates", "gru_gates", "unbind"}
-    # one addmm per layer and direction (the input part of all steps), none per step
-    assert count_ops(out, "addmm") == 2 * 2
-
-
-def count_ops(output, op):
-    """How many operations named ``op`` were recorded behind ``output``."""
-    seen, stack = set(), [output.grad_fn]
-    while stack:
-        node = stack.pop()
-        if node is None or node in seen:
-            continue
-        seen.add(node)
-        stack.extend(edge[0] for edge in node.next_edges if edge is not None)
-    return sum(node.op == op for node in seen)
+    assert loop in names and not names & {"addmm", "lstm_gates", "gru_gates", "unbind"}
 
 
 @pytest.mark.parametrize("mode", list(MODELS))

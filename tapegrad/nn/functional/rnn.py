@@ -101,17 +101,13 @@ STEPS = {"RNN_TANH": _rnn_tanh_step, "RNN_RELU": _rnn_relu_step, "LSTM": _lstm_s
 
 def _input_part(mode, x, w_ih, b_ih, b_hh):
     """W_ih x + b_ih (+ b_hh for RNN and LSTM, where it simply adds), for x of shape (*, in):
-    one ``addmm`` over the rows of x, the bias added in place into the fresh product (a
-    separate ``+ bias`` would make and fill another array the size of the product)."""
+    for a batch of rows (a cell), one ``addmm`` with the bias added in place."""
     if b_ih is None:
         return x @ w_ih.mT
     bias = b_ih if mode == "GRU" else b_ih + b_hh
     if x.ndim == 2:
         return ops.linalg.addmm(bias, x, w_ih.mT)
-    if x.ndim == 1:
-        return x @ w_ih.mT + bias
-    rows = ops.linalg.addmm(bias, x.reshape(-1, x.shape[-1]), w_ih.mT)
-    return rows.reshape(*x.shape[:-1], rows.shape[-1])
+    return x @ w_ih.mT + bias
 
 
 # -- the cells: one step, from the raw input ---------------------------------------------------
