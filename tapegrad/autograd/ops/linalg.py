@@ -62,8 +62,8 @@ def _rows_times_matrix(xp, x, w):
     batch 64 and beyond, and for small weights, the plain form is as fast or faster.
     """
     rows = x.shape[0]
-    if (16 <= rows <= 32 and not xp.is_gpu and w.size >= 32768 and w.dtype.kind == "f"
-            and _transposed_layout(w)):
+    if (16 <= rows <= 32 and not xp.is_gpu and w.size >= 32768 and w.dtype.char in "fd"
+            and _transposed_layout(w)):   # (float32 and float64: the dtypes BLAS runs)
         y = xp.empty((rows, w.shape[1]), dtype=w.dtype)
         xp.copyto(y, xp.matmul(w.T, x.T).T)
         return y
