@@ -141,11 +141,22 @@ def lstm_forward(xp, p, w_hh, h0, c0, reverse):
     w_t = xp.ascontiguousarray(w_hh.T)
     order, out_row, prev_row = _rows(steps, reverse)
     g_part = slice(2 * hidden, 3 * hidden)
-    fast = _numba(xp, p, w_hh, *(a for a in (h0, c0) if a is not None))
-    if fast:
+    if _numba(xp, p, w_hh, *(a for a in (h0, c0) if a is not None)):
         e = xp.empty((batch, width), p.dtype)
-        tanh_g = xp.empty((batch, hidden), p.dtype)
         one = p.dtype.type(1)
+        with xp.errstate(over="ignore"):   # e^{-z} = inf for z far below 0 gives σ = 0
+            for n, t in enumerate(order):
+                z = act[t]
+                if n == 0 and h0 is None:   # h = 0: the product is 0
+                    z[...] = 0
+                else:
+                    xp.matmul(h[prev_row(t)], w_t, out=z)
+                _gates.lstm_step_exponents(z, p[t], e, one)
+                xp.exp(e, out=e)
+                _gates.lstm_step_forward(e, c[prev_row(t)], z, c[out_row(t)], one)
+                xp.tanh(c[out_row(t)], out=tanh_c[t])
+                xp.multiply(z[:, 3 * hidden:], tanh_c[t], out=h[out_row(t)])
+        return h, c, act, tanh_c
     for n, t in enumerate(order):
         z = act[t]
         if n == 0 and h0 is None:
@@ -153,14 +164,6 @@ def lstm_forward(xp, p, w_hh, h0, c0, reverse):
         else:
             xp.matmul(h[prev_row(t)], w_t, out=z)
             z += p[t]
-        if fast:
-            xp.tanh(z[:, g_part], out=tanh_g)
-            xp.negative(z, out=e)
-            xp.exp(e, out=e)
-            _gates.lstm_step_forward(e, tanh_g, c[prev_row(t)], z, c[out_row(t)], one)
-            xp.tanh(c[out_row(t)], out=tanh_c[t])
-            xp.multiply(z[:, 3 * hidden:], tanh_c[t], out=h[out_row(t)])
-            continue
         g = xp.tanh(z[:, g_part])
         _sigmoid_in_place(xp, z)            # the g quarter's σ is overwritten next
         z[:, g_part] = g
@@ -187,6 +190,7 @@ def lstm_backward(xp, grad_out, grad_h_last, grad_c_last, w_hh, h, c, act, tanh_
     if _numba(xp, act, w_hh, *(a for a in (grad_out, grad_h_last, grad_c_last) if a is not None)):
         zeros = xp.zeros((batch, hidden), act.dtype)
         carried_c = zeros.copy() if grad_c_last is None else grad_c_last.copy()
+        product = xp.empty((batch, hidden), act.dtype)   # δ_t W_hh, written in place each step
         one = act.dtype.type(1)
         for t in _backwards(order):
             _gates.lstm_step_backward(
@@ -194,7 +198,7 @@ def lstm_backward(xp, grad_out, grad_h_last, grad_c_last, w_hh, h, c, act, tanh_
                 zeros if carried_h is None else carried_h, carried_h is not None,
                 act[t], tanh_c[t], previous_c[t], carried_c, delta[t], one)
             if t != first or need_h0:
-                carried_h = xp.matmul(delta[t], w_hh)
+                carried_h = xp.matmul(delta[t], w_hh, out=product)
         flat = delta.reshape(-1, width)
         grad_w = xp.matmul(flat.T, _previous(h, reverse).reshape(flat.shape[0], hidden))
         return (delta, grad_w, carried_h if need_h0 else None, carried_c if need_c0 else None)

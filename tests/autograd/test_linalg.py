@@ -250,6 +250,23 @@ def test_addmm_gives_a_transposed_weight_its_gradient_in_its_own_c_order():
     assert w.grad.array.flags.c_contiguous
 
 
+@pytest.mark.parametrize("rows", [15, 16, 32, 33])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_small_batch_times_a_transposed_weight_gives_the_plain_product_in_c_order(rows, dtype):
+    # 16 to 32 rows times a large Wᵀ run as (W xᵀ)ᵀ (faster on OpenBLAS): same values, and
+    # a C-ordered result as the plain product has
+    rng = np.random.default_rng(rows)
+    x = rng.standard_normal((rows, 256)).astype(dtype)
+    w = rng.standard_normal((128, 256)).astype(dtype)
+    b = rng.standard_normal(128).astype(dtype)
+    tol = 1e-4 if dtype == np.float32 else 1e-12
+    product = tg.from_numpy(x) @ tg.from_numpy(w).mT
+    affine = L.addmm(tg.from_numpy(b), tg.from_numpy(x), tg.from_numpy(w).mT)
+    for got, expected in ((product, x @ w.T), (affine, x @ w.T + b)):
+        assert got.array.flags.c_contiguous and got.array.dtype == dtype
+        np.testing.assert_allclose(got.numpy(), expected, rtol=tol, atol=tol)
+
+
 def test_addmm_float32_stays_float32():
     b, x, w = (tg.ones(4), tg.ones(3, 2, requires_grad=True), tg.ones(2, 4))
     y = L.addmm(b, x, w)

@@ -39,6 +39,15 @@ CASES = (
             [leaf(), leaf(5, 4)]),
        Case("cross_entropy_backward", backward_of(cross_entropy("none")), [leaf(5), leaf(5, 4)],
             name="none")]
+    + [Case("mse_loss", lambda x, y: L.mse_loss(x, y, reduction), [leaf(3, 4), leaf(3, 4)],
+            name=reduction) for reduction in ("mean", "sum")]
+    + [Case("mse_loss", lambda x, y: L.mse_loss(x, y, "mean"),
+            [noncontiguous(3, 4), noncontiguous(3, 4)], name="noncontiguous"),
+       Case("mse_loss_backward", lambda g, x, y: tg.autograd.grad(
+           L.mse_loss(x, y, "mean"), (x, y), g, create_graph=True), [leaf(), leaf(2, 3), leaf(2, 3)]),
+       Case("mse_loss_backward", lambda g, x, y: tg.autograd.grad(
+           L.mse_loss(x, y, "sum"), (x,), g, create_graph=True), [leaf(), leaf(4), leaf(4)],
+           name="sum")]
 )
 
 
@@ -97,3 +106,33 @@ def test_many_classes_take_the_array_path_and_agree_with_the_composition(smoothi
     fused.backward()
     composed.backward()
     np.testing.assert_allclose(fused_x.grad.numpy(), composed_x.grad.numpy()[:, :, 0], atol=1e-7)
+
+
+# -- mean squared error as one operation --------------------------------------------------------
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("dtype", [tg.float32, tg.float64])
+def test_mse_loss_is_one_operation_that_equals_the_composition(reduction, dtype):
+    rng = np.random.default_rng(3)
+    x_values, y_values = rng.normal(0, 2, (2, 5, 6)), rng.normal(0, 2, (2, 5, 6))
+    x, y = (tg.tensor(v, dtype=dtype, requires_grad=True) for v in (x_values, y_values))
+    fused = F.mse_loss(x, y, reduction=reduction)
+    assert fused.grad_fn.op == "mse_loss" and fused.dtype is dtype
+    x2, y2 = (tg.tensor(v, dtype=dtype, requires_grad=True) for v in (x_values, y_values))
+    composed = L._composed_mse_loss(x2, y2, reduction)
+    tol = 1e-5 if dtype is tg.float32 else 1e-12
+    np.testing.assert_allclose(fused.item(), composed.item(), rtol=tol)
+    fused.backward()
+    composed.backward()
+    for got, expected in ((x.grad, x2.grad), (y.grad, y2.grad)):
+        assert got.dtype is dtype
+        np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=tol, atol=tol)
+
+
+def test_mse_loss_of_nothing_is_nan_and_other_cases_keep_the_composition():
+    empty = tg.zeros(0, requires_grad=True)
+    assert np.isnan(F.mse_loss(empty, tg.zeros(0)).item())
+    x = tg.ones(2, 3, requires_grad=True)
+    assert F.mse_loss(x, tg.zeros(2, 3), reduction="none").shape == (2, 3)
+    with pytest.warns(UserWarning, match="different to the input's shape"):
+        broadcast = F.mse_loss(x, tg.zeros(3))   # a broadcast target: the composition
+    assert broadcast.grad_fn.op != "mse_loss" and broadcast.item() == 1.0

@@ -109,6 +109,13 @@ def test_functional_linear_gradcheck(x_shape):
     assert gradcheck(lambda x, w: F.linear(x, w), (x, w))
 
 
+def test_functional_linear_gradcheck_with_a_noncontiguous_sequence_input():
+    x = tg.from_numpy(rng.uniform(-1, 1, size=(4, 3, 2)).transpose(2, 1, 0)).requires_grad_()
+    assert not x.detach().numpy().flags.c_contiguous
+    assert gradcheck(F.linear, (x, leaf(3, 4), leaf(3)))
+    assert gradgradcheck(F.linear, (x, leaf(3, 4), leaf(3)))
+
+
 def test_functional_linear_gradcheck_with_a_transposed_input():
     x = tg.from_numpy(rng.uniform(-1, 1, size=(4, 5)).T).requires_grad_()
     assert gradcheck(F.linear, (x, leaf(3, 4), leaf(3)))

@@ -28,6 +28,7 @@ import math
 from functools import lru_cache
 
 from ... import dtypes
+from .. import grad_mode
 from ..operands import check_same_device, promote, sum_to_shape
 from ..tape import is_view_of, mark_view, record
 from .shape import matrix_transpose
@@ -49,6 +50,24 @@ def _transposed_layout(array):
     """True when the last two axes of ``array`` are a transposed view of C-ordered memory."""
     return (array.ndim >= 2 and not array.flags.c_contiguous
             and array.swapaxes(-1, -2).flags.c_contiguous)
+
+
+def _rows_times_matrix(xp, x, w):
+    """x @ w for a matrix x (n, k) and w (k, m), as a fresh C-ordered (n, m) array.
+
+    A Linear layer multiplies by Wᵀ, a transposed view of the (m, k) weight. For a small
+    batch (16 to 32 rows) and a weight of 32768 elements or more, numpy's OpenBLAS runs
+    W @ xᵀ 1.4-1.8 times faster than x @ Wᵀ (784→256 at batch 16: 84 against 149 µs, the
+    copy back to C order included): the same product, with W packed along its rows. At
+    batch 64 and beyond, and for small weights, the plain form is as fast or faster.
+    """
+    rows = x.shape[0]
+    if (16 <= rows <= 32 and not xp.is_gpu and w.size >= 32768 and w.dtype.char in "fd"
+            and _transposed_layout(w)):   # (float32 and float64: the dtypes BLAS runs)
+        y = xp.empty((rows, w.shape[1]), dtype=w.dtype)
+        xp.copyto(y, xp.matmul(w.T, x.T).T)
+        return y
+    return xp.matmul(x, w)
 
 
 def _tensors(op, input, other):
@@ -118,8 +137,10 @@ def _product(op, x, y):
     x_shape, y_shape = x.array.shape, y.array.shape
     k = x_shape[-1]
     m = y_shape[-1] if len(y_shape) > 1 else 1
-    if rows is None or (len(x_shape) == 2 and len(y_shape) == 2):
-        z = xp.matmul(x.array, y.array)   # one matrix product, or a batch of them (broadcast)
+    if len(x_shape) == 2 and len(y_shape) == 2:
+        z = _rows_times_matrix(xp, x.array, y.array)
+    elif rows is None:
+        z = xp.matmul(x.array, y.array)   # a batch of products (broadcast)
     else:                                 # vectors, or rows of x stacked: one (rows, k) @ (k, m)
         z = xp.matmul(x.array.reshape(rows, k), y.array.reshape(k, m)).reshape(out_shape)
 
@@ -302,7 +323,7 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     if alpha == 0:   # the product is ignored (its infs and NaNs too), as BLAS and PyTorch do
         y = xp.zeros((x.shape[0], w.shape[1]), dtype=x.array.dtype)
     else:
-        y = xp.matmul(x.array, w.array)   # a fresh array: scale and add in place
+        y = _rows_times_matrix(xp, x.array, w.array)   # a fresh array: scale and add in place
     logical = y.dtype.kind == "b"   # bools: any nonzero scale is True, and + is or
     if alpha not in (0, 1) and not logical:
         y *= alpha
@@ -311,6 +332,8 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
 
     def backward(ctx, grad):
         x, w = ctx.saved_tensors
+        if not grad_mode._enabled and alpha == 1:
+            return _addmm_gradients(ctx, grad, x, w, beta, b_shape, x_transposed, w_transposed)
         g = grad if alpha == 1 else grad * alpha
         return (sum_to_shape(grad if beta == 1 else grad * beta, b_shape)
                 if ctx.needs_input_grad[0] else None,
@@ -321,6 +344,24 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     w_transposed = w.requires_grad and _transposed_layout(w.array)
     return record("addmm", y, (b, x, w), backward, attrs={"beta": beta, "alpha": alpha},
                   save=(x if w.requires_grad else None, w if x.requires_grad else None))
+
+
+def _addmm_gradients(ctx, grad, x, w, beta, b_shape, x_transposed, w_transposed):
+    """addmm's three gradients in a plain backward (no create_graph, so nothing is recorded):
+    the same products as ``_grad_left`` and ``_grad_right``, in the same layouts, computed on
+    the arrays and wrapped once each. Every Linear layer's backward runs here; the general
+    path would wrap two transposes and a product per gradient, Python time for nothing."""
+    xp, device, g = grad.device.xp, grad.device, grad.array
+    needs = ctx.needs_input_grad
+    grad_b = sum_to_shape(grad if beta == 1 else grad * beta, b_shape) if needs[0] else None
+    grad_x = grad_w = None
+    if needs[1]:   # g Wᵀ, or (W gᵀ)ᵀ for a transposed x
+        grad_x = wrap(xp.matmul(w.array, g.T).T if x_transposed
+                      else xp.matmul(g, w.array.T), device)
+    if needs[2]:   # xᵀ g, or (gᵀ x)ᵀ for a transposed W (a Linear's Wᵀ): W's gradient in C order
+        grad_w = wrap(xp.matmul(g.T, x.array).T if w_transposed
+                      else xp.matmul(x.array.T, g), device)
+    return grad_b, grad_x, grad_w
 
 
 # -- einsum -----------------------------------------------------------------------------------

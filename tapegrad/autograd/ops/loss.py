@@ -95,3 +95,55 @@ def cross_entropy_backward(grad, input, target, ignored, weight, reduction, labe
                                               label_smoothing),
             [g], [x], [grad_dx], list(ctx.needs_input_grad))
     return record("cross_entropy_backward", dx, (grad, input), backward, save=(grad, input))
+
+
+# -- mean squared error ---------------------------------------------------------------------------
+# The composition (sub, pow, mean) makes three arrays the size of x forwards and two more
+# backwards; as one operation it makes d = x - y and the gradient 2d·g, and sums the
+# squares as one dot product (no array of squares).
+def _composed_mse_loss(x, y, reduction):
+    """The same loss from tensor operations (for the second derivative)."""
+    d = x - y
+    squares = d * d
+    return squares.sum() if reduction == "sum" else squares.mean()
+
+
+@operation()
+def mse_loss(input, target, reduction):
+    """ℓ = Σᵢ (xᵢ - yᵢ)² ('sum') or that over n ('mean'), for x and y of one shape and one
+    floating dtype;  ∂ℓ/∂x = 2(x - y)·g (/n for the mean) = -∂ℓ/∂y"""
+    xp = input.device.xp
+    d = xp.subtract(input.array, target.array)
+    flat = d.reshape(-1)
+    total = xp.matmul(flat, flat)   # Σ d², one pass (BLAS dot)
+    if reduction == "mean":
+        with _quiet(xp):
+            total = total / flat.size if flat.size else total * float("nan")   # nothing: nan
+
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        dx = mse_loss_backward(grad, x, y, reduction, d)
+        return (dx if ctx.needs_input_grad[0] else None,
+                -dx if ctx.needs_input_grad[1] else None)
+    return record("mse_loss", xp.asarray(total, dtype=d.dtype), (input, target), backward,
+                  save=(input, target), attrs={"reduction": reduction})
+
+
+@operation()
+def mse_loss_backward(grad, input, target, reduction, difference):
+    """∂ℓ/∂x = 2d·g (/n for the mean) of mse_loss from its kept difference d = x - y, as one
+    operation (∂ℓ/∂y is its negative); its own derivative is the composition's second
+    derivative"""
+    xp = input.device.xp
+    scale = 2 * grad.array
+    if reduction == "mean":
+        with _quiet(xp):
+            scale = scale / difference.size if difference.size else scale * float("nan")
+    dx = xp.multiply(difference, xp.asarray(scale, dtype=difference.dtype))
+
+    def backward(ctx, grad_dx):
+        g, x, y = ctx.saved_tensors
+        return derivative_of_backward(lambda x, y: _composed_mse_loss(x, y, reduction),
+                                      [g], [x, y], [grad_dx, None], list(ctx.needs_input_grad))
+    return record("mse_loss_backward", dx, (grad, input, target), backward,
+                  save=(grad, input, target))

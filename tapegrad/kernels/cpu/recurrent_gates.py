@@ -75,27 +75,54 @@ def gru_backward(grad, act, q, has_q, h, has_h, dp, dq, dh):
 
 
 # -- one step of a whole LSTM sequence (kernels/recurrence.py) ----------------------------------
+# A step is: z = h W_hhᵀ (BLAS), then ``lstm_step_exponents`` (z += p, e = the arguments of
+# the exponentials), numpy's vectorised exp of e, then ``lstm_step_forward`` (the gates and
+# c'). numba's exp is a scalar call per element, several times slower than numpy's.
+# tanh g = 2σ(2 z_g) - 1, so the g quarter of e holds -2 z_g: one exp for all four gates.
+#
+# The loops walk one row of the batch at a time, over 1-D slices of each gate's quarter: the
+# compiler then sees unit-stride loops it vectorises (indexing the 2-D arrays with the four
+# quarter offsets ran twice as slowly).
 # ``one`` is 1 in the arrays' dtype: the arithmetic stays in float32 for float32 arrays (a
-# float literal would promote it to float64), which rounds as the array code of
-# ``kernels/fused.py`` does, value for value. error_model="numpy": no Python check per
+# float literal would promote it to float64). error_model="numpy": no Python check per
 # division (1 + e >= 1 never divides by zero).
 @njit(cache=True, nogil=True, error_model="numpy")
-def lstm_step_forward(e, tanh_g, c_prev, act, c_out, one):
-    """From e = exp(-z) of the step's pre-activations z (N, 4H) and tanh_g = tanh z_g:
-    act = [i, f, g, o] with σ(z) = 1/(1 + e), and c' = f·c + i·g. The exponentials and
-    tanh run before, on numpy's vectorised functions."""
+def lstm_step_exponents(z, p, e, one):
+    """z += p (N, 4H), and e = -z, except -2 z in the g quarter (tanh g = 2σ(2 z_g) - 1)."""
+    rows, width = z.shape
+    hidden = width // 4
+    two = one + one
+    for k in range(rows):
+        z_row, p_row, e_row = z[k], p[k], e[k]
+        for j in range(width):
+            v = z_row[j] + p_row[j]
+            z_row[j] = v
+            e_row[j] = -v
+        e_g = e_row[2 * hidden:3 * hidden]
+        for j in range(hidden):
+            e_g[j] *= two
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def lstm_step_forward(e, c_prev, act, c_out, one):
+    """From e = exp of ``lstm_step_exponents``' e: act = [i, f, g, o] with σ(z) = 1/(1 + e)
+    and tanh z_g = 2/(1 + e_g) - 1, and c' = f·c + i·g."""
     rows, width = e.shape
     hidden = width // 4
+    two = one + one
     for k in range(rows):
+        e_i, e_f = e[k, :hidden], e[k, hidden:2 * hidden]
+        e_g, e_o = e[k, 2 * hidden:3 * hidden], e[k, 3 * hidden:]
+        a_i, a_f = act[k, :hidden], act[k, hidden:2 * hidden]
+        a_g, a_o = act[k, 2 * hidden:3 * hidden], act[k, 3 * hidden:]
+        c, c_new = c_prev[k], c_out[k]
         for j in range(hidden):
-            i = one / (one + e[k, j])
-            f = one / (one + e[k, hidden + j])
-            g = tanh_g[k, j]
-            act[k, j] = i
-            act[k, hidden + j] = f
-            act[k, 2 * hidden + j] = g
-            act[k, 3 * hidden + j] = one / (one + e[k, 3 * hidden + j])
-            c_out[k, j] = f * c_prev[k, j] + i * g
+            i = one / (one + e_i[j])
+            f = one / (one + e_f[j])
+            g = two / (one + e_g[j]) - one
+            a_i[j], a_f[j], a_g[j] = i, f, g
+            a_o[j] = one / (one + e_o[j])
+            c_new[j] = f * c[j] + i * g
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -106,16 +133,19 @@ def lstm_step_backward(grad_out, carried_h, has_h, act, tanh_c, c_prev, carried_
     rows, width = act.shape
     hidden = width // 4
     for k in range(rows):
+        a_i, a_f = act[k, :hidden], act[k, hidden:2 * hidden]
+        a_g, a_o = act[k, 2 * hidden:3 * hidden], act[k, 3 * hidden:]
+        d_i, d_f = delta[k, :hidden], delta[k, hidden:2 * hidden]
+        d_g, d_o = delta[k, 2 * hidden:3 * hidden], delta[k, 3 * hidden:]
+        g_out, g_h, g_c = grad_out[k], carried_h[k], carried_c[k]
+        tc_row, c = tanh_c[k], c_prev[k]
         for j in range(hidden):
-            dh = grad_out[k, j]
-            if has_h:
-                dh += carried_h[k, j]
-            i, f = act[k, j], act[k, hidden + j]
-            g, o = act[k, 2 * hidden + j], act[k, 3 * hidden + j]
-            tc = tanh_c[k, j]
-            dc = dh * o * (one - tc * tc) + carried_c[k, j]
-            delta[k, j] = dc * g * i * (one - i)
-            delta[k, hidden + j] = dc * c_prev[k, j] * f * (one - f)
-            delta[k, 2 * hidden + j] = dc * i * (one - g * g)
-            delta[k, 3 * hidden + j] = dh * tc * o * (one - o)
-            carried_c[k, j] = dc * f
+            dh = g_out[j] + g_h[j] if has_h else g_out[j]
+            i, f, g, o = a_i[j], a_f[j], a_g[j], a_o[j]
+            tc = tc_row[j]
+            dc = dh * o * (one - tc * tc) + g_c[j]
+            d_i[j] = dc * g * i * (one - i)
+            d_f[j] = dc * c[j] * f * (one - f)
+            d_g[j] = dc * i * (one - g * g)
+            d_o[j] = dh * tc * o * (one - o)
+            g_c[j] = dc * f

@@ -137,6 +137,10 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     _elementwise_weight("mse_loss", input, weight)
     input, target = _bool_as_float(input, target)
     input, target = _as_broadcast(input, target)
+    if (weight is None and reduction != "none" and input.dtype is target.dtype
+            and input.dtype.is_floating_point and input.shape == target.shape
+            and input.device is target.device):   # the common case: one operation
+        return ops.loss.mse_loss(input, target, reduction)
     return _weighted_reduce((input - target).pow(2), weight, reduction, mean_over_weights=True)
 
 
