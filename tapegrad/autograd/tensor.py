@@ -5,6 +5,7 @@ accumulated into ``.grad``, or the result of an operation, whose ``grad_fn`` is 
 that made it. The operations themselves live in ``autograd/ops``; ``methods.py`` makes
 each of them a method too (``x.exp()`` is ``tg.exp(x)``).
 """
+import math
 import weakref
 
 from .. import backend, dtypes
@@ -122,15 +123,39 @@ class Tensor:
     def size(self, dim=None):
         if dim is None:
             return Size(self.array.shape)
-        return self.array.shape[self._axis(dim, "size")]
+        return self.array.shape[self._dimension_of_shape(dim, "size")]
 
     def numel(self):
         return int(self.array.size)
+
+    def stride(self, dim=None):
+        """Steps in elements between neighbours along each dim (0 along an expanded dim), as
+        PyTorch's; read from the backend array, whose layout tapegrad keeps PyTorch's where
+        ``view`` can observe it."""
+        if self.array.size:
+            steps = tuple(step // self.array.itemsize for step in self.array.strides)
+        else:   # no element to step to: the row-major steps PyTorch gives an empty tensor
+            steps = tuple(math.prod(self.array.shape[i + 1:]) for i in range(self.array.ndim))
+        if dim is None:
+            return steps
+        return steps[self._dimension_of_shape(dim, "stride")]
+
+    def is_contiguous(self):
+        """Whether the elements lie in row-major order with no gaps (sizes-1 dims and empty
+        tensors count as contiguous, as in PyTorch): ``view`` can then take any shape."""
+        return bool(self.array.flags.c_contiguous)
 
     def __len__(self):
         if self.array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
         return self.array.shape[0]
+
+    def _dimension_of_shape(self, dim, op):
+        """``_axis`` for reading the shape: a 0-d tensor has no dimension 0 to read."""
+        if self.array.ndim == 0:
+            raise IndexError(f"{op}: dimension {dim} was given but a 0-d tensor has no "
+                             f"dimensions")
+        return self._axis(dim, op)
 
     def _axis(self, dim, op):
         """A dimension index in range, or an IndexError naming the op, the dim and the shape."""

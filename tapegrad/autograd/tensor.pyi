@@ -200,6 +200,7 @@ class Tensor:
     def hypot_(self, *args: Any, **kwargs: Any) -> Any: """x ← hypot(x, …), in place"""
     def index_select(self, dim: Any, index: Any) -> Any: """y = x with only the entries index[0], index[1], … along dim;  ∂L/∂x = zeros with"""
     def int(self) -> Any: ...
+    def is_contiguous(self) -> Any: """Whether the elements lie in row-major order with no gaps (sizes-1 dims and empty"""
     @property
     def is_cpu(self) -> Any: ...
     @property
@@ -337,6 +338,7 @@ class Tensor:
     def squeeze(self, dim: Any = None) -> Any: """y = x without its size-1 dims (all of them, or those of ``dim``);  the gradient is"""
     def squeeze_(self, dim: Any = None) -> Any: ...
     def std(self, dim: Any = None, unbiased: Any = None, keepdim: Any = False, *, correction: Any = None) -> Any: """y = √var(x);  ∂y/∂xᵢ = ∂var/∂xᵢ / (2y) = (xᵢ - x̄) / ((N - correction)·y)"""
+    def stride(self, dim: Any = None) -> Any: """Steps in elements between neighbours along each dim (0 along an expanded dim), as"""
     def sub(self, other: Any, alpha: Any = 1) -> Any: """z = x - α·y;  ∂z/∂x = 1,  ∂z/∂y = -α"""
     def sub_(self, other: Any, alpha: Any = 1) -> Any: ...
     def subtract(self, other: Any, alpha: Any = 1) -> Any: """z = x - α·y;  ∂z/∂x = 1,  ∂z/∂y = -α"""

@@ -19,6 +19,29 @@ def test_size_of_a_dim_out_of_range_names_the_shape():
         tg.zeros(3, 4).size(2)
 
 
+def test_a_0d_tensor_has_no_dimension_to_read():
+    for method in ("size", "stride"):
+        with pytest.raises(IndexError, match=f"{method}: dimension 0 was given but a 0-d tensor"):
+            getattr(tg.ones(()), method)(0)
+
+
+@pytest.mark.parametrize("make, strides, contiguous", [
+    (lambda: tg.zeros(2, 3, 4), (12, 4, 1), True),
+    (lambda: tg.zeros(2, 3).t(), (1, 3), False),
+    (lambda: tg.zeros(3, 1).expand(3, 4), (1, 0), False),
+    (lambda: tg.zeros(2, 3, 4)[:, ::2], (12, 8, 1), False),
+    (lambda: tg.zeros(1, 3).t(), (1, 3), True),      # a size-1 dim's step does not matter
+    (lambda: tg.zeros(0, 3), (3, 1), True),
+    (lambda: tg.zeros(()), (), True),
+], ids=["row-major", "transposed", "expanded", "sliced", "size-1 dim", "empty", "0-d"])
+def test_strides_count_elements_and_contiguity_is_row_major_order(make, strides, contiguous):
+    x = make()
+    assert x.stride() == strides and x.is_contiguous() is contiguous
+    if strides:
+        assert x.stride(-1) == strides[-1]
+    assert x.contiguous().is_contiguous()
+
+
 def test_leaves_and_results():
     x = tg.ones(2, requires_grad=True)
     y = x * 2
