@@ -141,7 +141,7 @@ class Tensor:
         return steps[self._dimension_of_shape(dim, "stride")]
 
     def is_contiguous(self):
-        """Whether the elements lie in row-major order with no gaps (sizes-1 dims and empty
+        """Whether the elements lie in row-major order with no gaps (size-1 dims and empty
         tensors count as contiguous, as in PyTorch): ``view`` can then take any shape."""
         return bool(self.array.flags.c_contiguous)
 

@@ -200,7 +200,7 @@ class Tensor:
     def hypot_(self, *args: Any, **kwargs: Any) -> Any: """x ← hypot(x, …), in place"""
     def index_select(self, dim: Any, index: Any) -> Any: """y = x with only the entries index[0], index[1], … along dim;  ∂L/∂x = zeros with"""
     def int(self) -> Any: ...
-    def is_contiguous(self) -> Any: """Whether the elements lie in row-major order with no gaps (sizes-1 dims and empty"""
+    def is_contiguous(self) -> Any: """Whether the elements lie in row-major order with no gaps (size-1 dims and empty"""
     @property
     def is_cpu(self) -> Any: ...
     @property
