@@ -163,6 +163,21 @@ def test_a_constant_changed_by_a_tensor_that_requires_grad_joins_the_tape():
     assert b.grad.tolist() == [3.0, 3.0, 3.0]
 
 
+def test_alpha_scales_a_narrower_other_in_the_result_dtype():
+    # alpha·y is taken in the dtype both promote to: -1·(uint8 3) is -3, not 253
+    x = tg.tensor([-3, -2, 100], dtype=tg.int32)
+    y = tg.tensor([1, 3, 0], dtype=tg.uint8)
+    assert x.clone().sub_(y, alpha=-1).tolist() == [-2, 1, 100]
+    assert x.clone().add_(y, alpha=-1).tolist() == [-4, -5, 100]
+    z = tg.tensor([-3780.5, 1.0], dtype=tg.float64)
+    assert z.add_(tg.tensor([3, 0], dtype=tg.uint8), alpha=-1).tolist() == [-3783.5, 1.0]
+
+
+def test_alpha_of_a_same_dtype_uint8_other_wraps_as_uint8():
+    x = tg.tensor([10, 0], dtype=tg.uint8)
+    assert x.add_(tg.tensor([1, 1], dtype=tg.uint8), alpha=-1).tolist() == [9, 255]
+
+
 # -- gradients through in-place ops, against the out-of-place formula ----------------------
 def test_add_on_a_non_leaf_keeps_its_history():
     x, b = leaf(3), leaf(3)

@@ -131,9 +131,15 @@ def _ufunc_inplace(target, op, ufunc_name, other):
     return target
 
 
+def _scales_in_own_dtype(target, other, alpha):
+    """Whether α·other computed in other's own dtype is α·other in the result's dtype, as
+    PyTorch scales it: not for a uint8 other of a wider target (-1·3 would wrap to 253)."""
+    return alpha == 1 or not isinstance(other, Tensor) or other.dtype == target.dtype
+
+
 @operation(method=True, composite=True)
 def add_(input, other, alpha=1):
-    if not _records(input, other):
+    if not _records(input, other) and _scales_in_own_dtype(input, other, alpha):
         done = _ufunc_inplace(input, "add_", "add", other if alpha == 1 else other * alpha)
         if done is not None:
             return done
@@ -147,7 +153,7 @@ def sub_(input, other, alpha=1):
             or getattr(getattr(other, "dtype", None), "name", "") == "bool"):
         from .arithmetic import sub
         return sub(input, other)   # raises sub's error about bool tensors
-    if not _records(input, other):
+    if not _records(input, other) and _scales_in_own_dtype(input, other, alpha):
         done = _ufunc_inplace(input, "sub_", "subtract", other if alpha == 1 else other * alpha)
         if done is not None:
             return done
