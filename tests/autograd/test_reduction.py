@@ -214,6 +214,12 @@ def test_var_and_std_of_equal_values_are_exactly_zero_with_a_zero_gradient():
     assert x.grad.tolist() == [0.0, 0.0, 0.0]
 
 
+def test_all_and_any_of_a_strided_tensor_are_row_major_as_pytorchs_reductions():
+    x = tg.arange(12.0).reshape(2, 3, 2).permute(2, 1, 0)
+    assert x.all(1).view(4).tolist() == [False, True, True, True]
+    assert x.any(1).view(4).tolist() == [True, True, True, True]
+
+
 def test_var_and_std_accept_pytorchs_older_unbiased_forms():
     x = tg.tensor(A)
     biased = A.var(axis=1, keepdims=True)

@@ -393,10 +393,13 @@ ALLOWED = [
             "fixed-point weights of its own (89.0 becomes 90); tapegrad asks for a float input")
     for op in ("interpolate", "upsample", "upsample_bilinear")
 ] + [
-    Allowed("tapegrad-raises", "view", "cannot be viewed as shape", "open",
-            "view of a result laid out otherwise than PyTorch's: a binary op (add, addcmul) of "
-            "expanded inputs can give tapegrad a result that is not row-major where PyTorch's "
-            "is, so .view() refuses what PyTorch views"),
+    Allowed("tapegrad-raises", "view", "cannot be viewed as shape", "difference",
+            "view of a result (not a view) laid out otherwise than PyTorch's: a result takes "
+            "numpy's layout, which is PyTorch's for casts, reductions and one-operand "
+            "elementwise ops, but not for every op that mixes operands of different layouts "
+            "(PyTorch's binary ops follow the first operand's order, numpy's are row-major "
+            "when the operands disagree) or composes several steps, so .view() can refuse "
+            "what PyTorch views; .reshape() is the same in both"),
     Allowed("signature", "*", r"dim=NoneType|src=int|src=float|src=bool", "difference",
             "dim=None (all dims) for max/min/sort/median, and scatter's src as a number "
             "(PyTorch spells it value=)"),

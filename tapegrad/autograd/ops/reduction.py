@@ -533,6 +533,8 @@ def _logical(op, input, dim, keepdim, function):
     x = input
     axes = normalize_dims(x, dim, op)
     result = x.device.xp.asarray(function(x.array, axis=axes, keepdims=keepdim))
+    if not result.flags.c_contiguous:   # numpy's follows a strided input's order; PyTorch's
+        result = result.copy(order="C")   # reductions are row-major, so .view() works
     if x.array.dtype.kind == "u" and x.array.dtype.itemsize == 1:
         result = result.astype(x.array.dtype)   # uint8 in, uint8 out, as in PyTorch
     return wrap(result, x.device)
