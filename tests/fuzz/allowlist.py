@@ -294,11 +294,14 @@ ALLOWED = [
     Allowed("value", "ldexp", r"^\[(?:(?!nan|inf)[^]])*\] vs torch \[(?:(?!nan|inf)[^]])*\]", "float noise",
             "ldexp with a fractional float16 exponent: PyTorch rounds 2^e to float16 before "
             "the float64 product, tapegrad computes it in the result's dtype"),
-]   + [
-    Allowed("requires-grad", "fill_", "^False vs torch True", "pytorch bug",
-            "fill_ of an integer tensor with a float tensor that requires grad: PyTorch marks "
-            "the integer result as requiring grad, which its own rule forbids (only floating "
-            "point tensors can), and its backward then fails ('Autograd not support dtype')"),
+] + [
+    Allowed("requires-grad", op, r"^False vs torch True \((u?int\d+|bool)\)", "pytorch bug",
+            "fill_ of an integer tensor with a float tensor that requires grad, and x[i] = v "
+            "with an index tensor i: PyTorch marks the integer result as requiring grad, which "
+            "its own rule forbids (only floating point tensors can; x[0] = v does not), and "
+            "its backward then fails ('Autograd not support dtype')")
+    for op in ("fill_", "setitem")
+] + [
     Allowed("shape", "topk", r"^\(0,\) vs torch \(\)", "pytorch bug",
             "topk(k=0) of a 0-d tensor: PyTorch returns the element itself (shape ()), one value "
             "where none was asked for; tapegrad returns the empty (0,) result"),
@@ -411,16 +414,12 @@ ALLOWED = [
             "an in-place change of a view of a tensor that requires grad is refused while "
             "gradients are recorded (README: Decisions); PyTorch rebases the view's history"),
 ] + [
-    Allowed("tapegrad-raises", op, "more than one element of the written-to tensor", "difference",
-            "a fill of an expanded view (zero_, fill_, masked_fill_, x[i] = number): PyTorch "
-            "writes the one value through the memory the elements share; tapegrad refuses every "
-            "in-place write into an expanded view, as PyTorch does for every other in-place op")
-    for op in ("zero_", "fill_", "masked_fill_", "setitem")
-] + [
-    Allowed("tapegrad-raises", "*", r"is a read-only view \(a part of an expanded tensor",
-            "difference", "an in-place change of a part of an expanded tensor that repeats no "
-            "element (a row of x.expand(3, 2)): PyTorch writes it; numpy marks all of an "
-            "expanded array read-only, and tapegrad refuses by name"),
+    Allowed("tapegrad-raises", "setitem", "more than one element of the written-to tensor",
+            "difference", "x[index tensor] = v into an expanded tensor: PyTorch's index_put_ "
+            "writes through the memory the elements share, with a deprecation warning (clone() "
+            "first); tapegrad refuses it with the message PyTorch gives for x[:] = v. A write "
+            "that repeats no element (x[0] = v of x.expand(3)) and fill_/zero_ by a number "
+            "go through as in PyTorch"),
 
 
     Allowed("tapegrad-raises", "median", "has no median", "pytorch bug",

@@ -227,7 +227,8 @@ def compare_results(r_tg, r_torch):
             found.append(("shape", f"{tuple(a.shape)} vs torch {tuple(b.shape)}"))
             continue
         if bool(a.requires_grad) != bool(b.requires_grad):
-            found.append(("requires-grad", f"{a.requires_grad} vs torch {b.requires_grad}"))
+            found.append(("requires-grad", f"{a.requires_grad} vs torch {b.requires_grad} "
+                                            f"({a_dtype})"))
         if a_dtype == b_dtype:
             diff = compare_arrays(TAPEGRAD.to_numpy(a), TORCH.to_numpy(b), a_dtype)
             if diff:

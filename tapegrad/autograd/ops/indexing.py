@@ -20,7 +20,7 @@ from ..operands import check_same_device, sum_to_shape
 from ..tape import is_view_of, mark_view, own_result, record
 from ..tensor import Tensor, wrap
 from .arithmetic import where
-from .inplace import check_inplace_allowed
+from .inplace import check_inplace_allowed, check_writable, writable
 from .declare import operation
 
 
@@ -296,11 +296,20 @@ def setitem(input, index, value):
     """
     x = input
     key, repeats, tensors = _index_key("setitem", x, index)
-    check_inplace_allowed(x, "setitem", value)
-    selected = tuple(_read("setitem", x, key).shape)
+    part = _read("setitem", x, key)
+    # Writing into a part of an expanded tensor is refused, as in PyTorch, only where the
+    # part itself repeats an element (x[:] = v of x.expand(3); x[0] = v writes one place).
+    # Index tensors (and x[True], a new dim) write into x itself: PyTorch's index_put_,
+    # deprecated on expanded memory, is refused here.
+    whole = any(isinstance(k, bool) or backend.is_array(k) and (k.ndim > 0 or k.dtype.kind == "b")
+                for k in getattr(key, "then", key))
+    if part.size:
+        check_writable(x if whole else wrap(part, x.device), "setitem")
+    check_inplace_allowed(x, "setitem", value, writes=False)
+    selected = tuple(part.shape)
     v = _setitem_value(x, value, selected)
     if x.array.size:   # (an empty expanded view is read-only, and nothing to write)
-        target, k = at(x.array, key)
+        target, k = at(writable(x.array), key)
         target[k] = v.array if isinstance(v, Tensor) else v   # (a number is a 0-d array now)
     x._version_counter.bump("setitem")
     xp = x.device.xp
