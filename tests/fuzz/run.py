@@ -330,6 +330,11 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
                         _agrees_on_tapegrad_input(program, step, chain_before, result):
                     diffs = [("float-noise" if k == "value" else k,
                               ("inherited: " if k == "value" else "") + d) for k, d in diffs]
+                if _writes_twice_to_one_place(program, step):   # (PyTorch: undefined)
+                    diffs = [(k, d) for k, d in diffs if k != "value"]
+                    findings.extend(Finding(k, entry.name, d + _layouts(program), seed)
+                                    for k, d in diffs)
+                    break   # the two chains may now differ where each wrote last
                 findings.extend(Finding(k, entry.name, d + _layouts(program), seed)
                                 for k, d in diffs)
                 if diffs:
@@ -689,6 +694,27 @@ def _writes_at_repeated_indices(program):
                 if values.dtype.kind in "iu" and len(np.unique(values)) < values.size:
                     return True
     return False
+
+
+def _writes_twice_to_one_place(program, step):
+    """``step`` writes (without accumulating) through an integer index tensor that names
+    one position twice: which write lands is undefined in PyTorch (index_put_'s and
+    scatter_'s documentation), and its parallel kernels do not write last-wins as numpy
+    does, so the values are not compared."""
+    name = step.entry.name
+    accumulates = step.kwargs.get("accumulate") or step.kwargs.get("reduce") or (
+        name.startswith("index_put") and len(step.args) > 3 and step.args[3] is True)
+    if name not in WRITES_AT_INDICES or accumulates:
+        return False
+    arguments = list(step.args) + list(step.kwargs.values())
+    arguments += [a for arg in arguments if isinstance(arg, (tuple, list)) for a in arg]
+    return any(isinstance(arg, LeafRef) and _repeats(program.leaves[arg.index].values)
+               for arg in arguments)
+
+
+def _repeats(values):
+    values = np.asarray(values)
+    return values.dtype.kind in "iu" and len(np.unique(values)) < values.size
 
 
 def _view_of(leaf, base):
