@@ -233,6 +233,17 @@ def test_bilinear_interpolation_matches_the_definition(size, align_corners):
     np.testing.assert_allclose(arr(y), bilinear_direct(x, size, align_corners), atol=1e-12)
 
 
+def test_linear_interpolation_copies_an_axis_whose_size_does_not_change():
+    # scale_factor 1.19 keeps 5 points at 5: PyTorch copies them, whatever the scale
+    x = tg.arange(5.0).reshape(1, 1, 5)
+    assert P.interpolate(x, scale_factor=1.19, mode="linear").tolist() == [[[0, 1, 2, 3, 4]]]
+    # the copy is x·1 + x·0 as in PyTorch's kernel: an inf in a kept row gives inf + 0·inf
+    inf, nan = float("inf"), float("nan")
+    y = P.interpolate(tg.tensor([[[[-1.0, 0.0], [0.0, inf]]]]), size=(2, 3), mode="bilinear",
+                      align_corners=True)
+    np.testing.assert_array_equal(arr(y), [[[[-1.0, -0.5, 0.0], [nan, nan, nan]]]])
+
+
 def test_nearest_interpolation_copies_the_input_at_floor_of_o_times_scale():
     x = data(1, 2, 3, 4)
     y = P.interpolate(tg.tensor(x), size=(6, 6))

@@ -429,6 +429,19 @@ ALLOWED = [
             "tapegrad refuses both")
     for op in ("getitem", "setitem")
 ] + [
+    Allowed("value", op, r"^\[[-\d\s]*\d{16}[-\d\s]*\] vs torch \[[-\d\s]*\]", "float noise",
+            "int64 average pooling of values near int64's limits (an inf cast to int64 is "
+            "-2⁶³): tapegrad sums each window in float64, exact below 2⁵³, PyTorch in int64, so "
+            "the quotients differ in their last digits (…952 vs …951)")
+    for op in ("avg_pool1d", "avg_pool2d")
+] + [
+    Allowed("value", op, r"(?s)^NaN where torch has none or the other way: .*\[NaN inputs\]$",
+            "pytorch bug", "a convolution with a NaN weight and padding: an output that sees "
+            "only padding is NaN·0 = NaN; PyTorch's float32 CPU kernel for some shapes (a grouped "
+            "1×1 kernel) skips the padding taps and gives 0 there, its float64 kernel gives "
+            "NaN for the same input, as tapegrad does in every dtype")
+    for op in ("conv1d", "conv2d", "conv3d")
+] + [
     Allowed("tapegrad-raises", "setitem", "more than one element of the written-to tensor",
             "difference", "x[index tensor] = v into an expanded tensor: PyTorch's index_put_ "
             "writes through the memory the elements share, with a deprecation warning (clone() "

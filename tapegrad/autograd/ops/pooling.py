@@ -495,7 +495,11 @@ def _nearest_taps(n, out, scale, exact):
 
 def _linear_taps(n, out, scale, align_corners):
     """PyTorch's linear source position: o·(n-1)/(out-1) with align_corners, else
-    (o + ½)·scale - ½ clamped at 0; taps ⌊src⌋ and ⌊src⌋ + 1 (not past n - 1), weights 1 - λ, λ."""
+    (o + ½)·scale - ½ clamped at 0; taps ⌊src⌋ and ⌊src⌋ + 1 (not past n - 1), weights 1 - λ, λ.
+    An axis whose size does not change is copied, whatever the scale: both taps are x[o],
+    weighted 1 and 0, as PyTorch's kernel takes them (so an inf there gives inf + 0·inf = NaN)."""
+    if n == out:
+        return [list(range(n))] * 2, [[1.0] * n, [0.0] * n]
     if align_corners:
         step = (n - 1) / (out - 1) if out > 1 else 0.0
     else:
