@@ -691,3 +691,11 @@ def test_take_along_dim_of_a_0d_input_with_a_dim_is_refused():
 
 def test_scatter_of_a_0d_input_takes_a_0d_tensor_value_as_a_number():
     assert scatter(tg.tensor(3), 0, ints([0, 0]), value=tg.tensor(-2)).tolist() == -2
+
+
+def test_an_empty_gather_is_a_new_tensor_that_may_change_in_place_before_backward():
+    x = tg.zeros(5, 0, 5, requires_grad=True)
+    taken = tg.take_along_dim(x.relu(), tg.zeros(5, 0, 5, dtype=tg.int64), dim=1)
+    taken.mul_(2)   # relu saved its output; the empty result is not a view of it
+    taken.sum().backward()
+    assert x.grad.shape == (5, 0, 5)

@@ -19,6 +19,7 @@ from ... import backend, dtypes
 from ..operands import check_same_device, sum_to_shape
 from ..tape import is_view_of, mark_view, own_result, record
 from ..tensor import Tensor, wrap
+from ..version import VersionCounter
 from .arithmetic import where
 from .inplace import check_inplace_allowed, check_writable, writable
 from .declare import operation
@@ -431,8 +432,12 @@ def _check_index(op, x, dim, index, src=None):
 def _gather(op, input, dim, index):
     x = input
     axis = _check_index(op, x, dim, index)
-    if index.numel() == 0:   # an empty result of the index's shape
-        return own_result(x.reshape(-1)[:0].reshape(tuple(index.shape)))
+    if index.numel() == 0:
+        # an empty result of the index's shape: a new tensor, as in PyTorch, with a version
+        # counter of its own (an in-place change of it changes nothing x's history saved)
+        empty = own_result(x.reshape(-1)[:0].reshape(tuple(index.shape)))
+        empty._version_counter = VersionCounter()
+        return empty
     if x.ndim == 0 or index.ndim == 0:  # PyTorch takes 0-d tensors here as 1-d of one element
         flat = index.reshape(-1)
         return own_result(_gather(op, x.reshape(-1), 0, flat).reshape(tuple(index.shape)))
