@@ -414,8 +414,9 @@ ALLOWED = [
             "dim=None (all dims) for max/min/sort/median, and scatter's src as a number "
             "(PyTorch spells it value=)"),
     Allowed("signature", "scatter", r"value=Tensor", "difference",
-            "scatter's value as a 0-d tensor: tapegrad takes it as the number it holds, "
-            "whether it requires grad or not (PyTorch's parser refuses some)"),
+            "scatter's value as a 0-d tensor: tapegrad takes it as the number it holds, and "
+            "differentiates with respect to it when it requires grad (PyTorch's parser "
+            "refuses some)"),
 ] + [
     Allowed("tapegrad-raises", "*", "in-place change of a view", "difference",
             "an in-place change of a view of a tensor that requires grad is refused while "

@@ -532,8 +532,10 @@ def scatter(input, dim, index, src=None, value=None):
         src, value = None, src  # scatter(x, dim, index, 2.0): the value form
     if (src is None) == (value is None):
         raise TypeError("scatter: give exactly one of src (a tensor) and value (a number)")
-    if isinstance(value, Tensor) and value.ndim == 0:   # the number it holds, as in PyTorch
-        value = value.item()
+    if isinstance(value, Tensor) and value.ndim == 0:
+        if value.requires_grad and x.dtype.is_floating_point:   # ∂L/∂value = Σ ∂L/∂y written
+            return scatter(x, dim, index, value.to(x.dtype).expand(tuple(index.shape)))
+        value = value.item()   # the number it holds, as in PyTorch
     fill = None if value is None else _number_as("scatter", value, x)
     axis = _check_index("scatter", x, dim, index, src)
     if index.numel() == 0:   # nothing is written (src stays in the graph: an empty sum)
