@@ -177,8 +177,9 @@ def first_tensor(library, value):
 
 
 # -- comparing ---------------------------------------------------------------------------
-def compare_arrays(a, b, dtype_name):
-    """None when equal; else "value" or "float-noise" with a description."""
+def compare_arrays(a, b, dtype_name, scale=None):
+    """None when equal; else "value" or "float-noise" with a description. ``scale``: the
+    size of the terms the values were summed from, where larger than the values."""
     if a.shape != b.shape:
         return "shape", f"shape {a.shape} vs torch {b.shape}"
     if a.dtype.kind != "f" or b.dtype.kind != "f":
@@ -193,7 +194,7 @@ def compare_arrays(a, b, dtype_name):
         return "value", f"inf differs: {_show(a)} vs torch {_show(b)}"
     tol = TOLERANCE.get(dtype_name, 2e-4)
     x, y = a64[finite], b64[finite]
-    scale = max(1.0, float(np.abs(y).max())) if y.size else 1.0
+    scale = max(1.0, float(np.abs(y).max()) if y.size else 1.0, scale or 0.0)
     error = np.abs(x - y) - (tol * np.abs(y) + tol * 1e-2 * scale)
     if not error.size or error.max() <= 0:
         return None
@@ -460,12 +461,35 @@ def _compare_gradients(program, runs, step, a, b, through_float16=False):
                             f"{'none' if gb.get(i) is None else 'one'}", program.seed)]
         if ga[i] is not None:
             diff = compare_arrays(ga[i], gb[i],
-                                  "float16" if through_float16 else str(ga[i].dtype))
+                                  "float16" if through_float16 else str(ga[i].dtype),
+                                  _copies_scale(program, tg_run, i, a, grad))
             if diff:
                 kind = "gradient" if diff[0] == "value" else "gradient-" + diff[0]
                 return [Finding(kind, step.entry.name, f"leaf{i} ({ga[i].dtype}): "
                                 f"{diff[1]}{_layouts(program)}", program.seed)]
     return []
+
+
+def _copies_scale(program, run, i, value, grad):
+    """For a leaf the program uses expanded, the largest sum of |∂value/∂copy| over the
+    copies of one of its elements (else None). Its gradient sums its copies' gradients, and
+    where those cancel (group_norm of equal values: ±73 each) both libraries keep a rounding
+    residue of the copies' size, not of the sum's."""
+    leaf = program.leaves[i]
+    if leaf.layout[0] != "expand":
+        return None
+    base, view = run.leaves[i]
+    try:
+        copies, = tg.autograd.grad(value, [view], tg.from_numpy(grad.copy()),
+                                   retain_graph=True, allow_unused=True)
+    except Exception:  # noqa: BLE001 - e.g. the view was changed in place since
+        return None
+    if copies is None:
+        return None
+    sizes = np.abs(TAPEGRAD.to_numpy(copies)).astype(np.float64)
+    sizes = sizes.sum(axis=tuple(range(sizes.ndim - base.ndim)))
+    grown = tuple(d for d, n in enumerate(base.shape) if n == 1 and sizes.shape[d] != 1)
+    return float(sizes.sum(axis=grown).max(initial=0))
 
 
 def _overwritten_in_place(error):

@@ -144,3 +144,20 @@ def test_a_write_that_names_one_place_twice_is_not_compared_but_others_still_are
     found = [f for seed in range(100) for f in run_program(seed, entries=entry)[0]
              if f.kind == "value"]
     assert found and found[0].op == "setitem"
+
+
+def test_an_expanded_leafs_gradient_is_judged_by_the_size_of_its_copies(monkeypatch):
+    pytest.importorskip("torch")
+    # 13245524: group_norm of two equal copies: their gradients ±73 cancel exactly, and each
+    # library keeps a rounding residue (7.6e-6 here, 0.125 in PyTorch): float noise
+    findings, _ = run_program(13245524)
+    assert [f.kind for f in findings] == ["gradient-float-noise"]
+    sin = tg.sin
+    def sin_with_a_wrong_gradient(x):
+        y = sin(x)
+        return y * 2 - y.detach()
+    monkeypatch.setattr(tg, "sin", sin_with_a_wrong_gradient)
+    entry = [e for e in ENTRIES if e.name == "sin"]
+    found = [f for seed in range(300) for f in run_program(seed, entries=entry)[0]
+             if f.kind == "gradient" and "expand" in f.detail]
+    assert found and found[0].op == "sin"
