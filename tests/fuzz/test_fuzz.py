@@ -161,3 +161,13 @@ def test_an_expanded_leafs_gradient_is_judged_by_the_size_of_its_copies(monkeypa
     found = [f for seed in range(300) for f in run_program(seed, entries=entry)[0]
              if f.kind == "gradient" and "expand" in f.detail]
     assert found and found[0].op == "sin"
+
+
+def test_a_sum_of_cancelling_1e30_terms_is_float_noise_but_a_wrong_sum_is_found(monkeypatch):
+    pytest.importorskip("torch")
+    # 13081045: the mean of values near 1 among 1e30 and -1e30: 0.309 here, 0 in PyTorch
+    findings, _ = run_program(13081045)
+    assert [(f.kind, f.detail[:17]) for f in findings] == [("float-noise", "cancelling terms:")]
+    mean = tg.mean
+    found = _findings_with(monkeypatch, "mean", lambda *a, **k: mean(*a, **k) * 1.01, {"value"})
+    assert found and found[0].op == "mean"
