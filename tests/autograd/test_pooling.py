@@ -427,3 +427,9 @@ def test_an_integer_window_of_padding_alone_is_the_dtypes_lowest_value():
         values, indices = F.max_pool1d(x, 2, padding=1, dilation=2, ceil_mode=True,
                                        return_indices=True)
         assert values.tolist() == [[-2 ** 63]] * 3 and indices.tolist() == [[-1]] * 3
+
+
+def test_interpolating_more_than_three_spatial_dims_is_refused_by_name():
+    with pytest.raises(NotImplementedError, match=r"interpolate: only 3-d, 4-d and 5-d inputs"
+                                                  r".*6-d input of shape \(1, 1, 2, 2, 2, 2\)"):
+        P.interpolate(tg.zeros(1, 1, 2, 2, 2, 2), size=(3, 3, 3, 3))

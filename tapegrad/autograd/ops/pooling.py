@@ -412,6 +412,10 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if spatial < 1:
         raise ValueError(f"{op}: expected an input with a batch and a channel dim and 1 to 3 "
                          f"spatial dims, but got shape {tuple(input.shape)}")
+    if spatial > 3:   # (PyTorch's error type here)
+        raise NotImplementedError(f"{op}: only 3-d, 4-d and 5-d inputs (1 to 3 spatial dims) "
+                                  f"are supported, but got a {input.ndim}-d input of shape "
+                                  f"{tuple(input.shape)}")
     if antialias:
         raise NotImplementedError(f"{op}: antialias=True is not supported")
     if mode in ("nearest", "nearest-exact", "area"):
