@@ -406,8 +406,8 @@ ALLOWED = [
 ] + [
     Allowed("tapegrad-raises", "view", "cannot be viewed as shape", "difference",
             "view of a result (not a view) laid out otherwise than PyTorch's: a result takes "
-            "numpy's layout, which is PyTorch's for casts, reductions and one-operand "
-            "elementwise ops, but not for every op that mixes operands of different layouts "
+            "numpy's layout, which is PyTorch's for casts, one-operand elementwise ops and the "
+            "reductions, but not for every op that mixes operands of different layouts "
             "(PyTorch's binary ops follow the first operand's order, numpy's are row-major "
             "when the operands disagree) or composes several steps, so .view() can refuse "
             "what PyTorch views; .reshape() is the same in both"),
