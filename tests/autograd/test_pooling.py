@@ -268,6 +268,15 @@ def test_adaptive_avg_pool_of_inf_averages_only_its_window():
     assert y.tolist() == [[[-inf, -inf, 0.5]]]
 
 
+def test_adaptive_avg_pool_of_an_inf_gradient_sends_it_only_to_its_window():
+    # windows [0, 1), [0, 2), [1, 2): output 0's infinite gradient reaches x[0] with weight 1;
+    # the tap of weight 0 that pads its window to two adds 0, not 0·inf = NaN
+    x = tg.tensor([[[0.5, 2.0]]], requires_grad=True)
+    y = tg.nn.functional.adaptive_avg_pool1d(x, 3)
+    y.backward(tg.tensor([[[float("inf"), 0.0, 1.0]]]))
+    assert x.grad.tolist() == [[[float("inf"), 1.0]]]
+
+
 def test_avg_pool_of_float16_sums_its_windows_without_overflow():
     # 36000 + 36000 overflows float16, the mean 24000 (padding counted) does not
     x = tg.tensor([[[36000.0, 36000.0]]], dtype=tg.float16)

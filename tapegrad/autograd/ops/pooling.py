@@ -316,12 +316,13 @@ def _resample(x, axis, index, weight, op, zero_taps_add_nothing=False):
         out = part if out is None else xp.add(out, part, out=out)
     size = x.shape[axis]
     def backward(ctx, grad):
-        return _resample_adjoint(grad, axis, index, weight, size, op)
+        return _resample_adjoint(grad, axis, index, weight, size, op, zero_taps_add_nothing)
     return record(op, out, (x,), backward, attrs={"axis": axis, "index": index, "weight": weight})
 
 
-def _resample_adjoint(grad, axis, index, weight, size, op):
-    """x̄ = Σ_t (ȳ · weight[t]) added at index[t] along axis;  its gradient is resample again"""
+def _resample_adjoint(grad, axis, index, weight, size, op, zero_taps_add_nothing=False):
+    """x̄ = Σ_t (ȳ · weight[t]) added at index[t] along axis;  its gradient is resample again
+    (a tap of weight 0 sends back 0, not 0·inf, where the forward's added nothing)"""
     xp = grad.device.xp
     shape = list(grad.shape)
     shape[axis] = size
@@ -329,11 +330,14 @@ def _resample_adjoint(grad, axis, index, weight, size, op):
     out = xp.zeros(shape, "float32" if half else grad.array.dtype)
     for t, positions in enumerate(index):
         values = grad.array if weight is None else grad.array * _along(weight[t], axis, grad.ndim)
+        if weight is not None and zero_taps_add_nothing and not xp.all(weight[t] != 0):
+            values = xp.where(_along(weight[t] != 0, axis, grad.ndim), values,
+                              xp.zeros((), dtype=values.dtype))
         kernels.add_at(xp, out, axis, positions, values.astype(out.dtype, copy=False))
     if half:
         out = out.astype(grad.array.dtype)
     def backward(ctx, g):
-        return _resample(g, axis, index, weight, op)
+        return _resample(g, axis, index, weight, op, zero_taps_add_nothing)
     return record(op + "_backward", out, (grad,), backward)
 
 
