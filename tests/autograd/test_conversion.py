@@ -69,6 +69,21 @@ def test_a_cast_can_be_differentiated_twice():
     np.testing.assert_allclose(x.grad.numpy(), [9.0, -12.0])
 
 
+def test_a_cast_of_an_expanded_tensor_is_laid_out_row_major_as_in_pytorch():
+    x = tg.arange(10.0).reshape(1, 2, 5).expand(3, 2, 5)
+    y = x.double()
+    assert y.view(-1).tolist() == x.reshape(-1).tolist()   # numpy's own order refuses this
+    assert y.numpy().strides == (80, 40, 8)
+
+
+def test_a_cast_of_an_expanded_and_transposed_tensor_keeps_the_transposed_order():
+    # PyTorch ranks the dims by stride and keeps row-major order where a stride is 0
+    x = tg.arange(6.0).reshape(2, 3).t().unsqueeze(0).expand(4, 3, 2)   # strides (0, 1, 3)
+    y = x.double()
+    assert y.numpy().strides == (48, 8, 24) and y.tolist() == x.tolist()
+    assert y.transpose(1, 2).view(4, 6).tolist() == x.transpose(1, 2).reshape(4, 6).tolist()
+
+
 def test_casting_to_an_integer_type_cuts_the_tape():
     x = tg.tensor([1.7, -2.7], requires_grad=True)
     n = x.long()

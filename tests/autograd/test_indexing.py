@@ -691,3 +691,20 @@ def test_take_along_dim_of_a_0d_input_with_a_dim_is_refused():
 
 def test_scatter_of_a_0d_input_takes_a_0d_tensor_value_as_a_number():
     assert scatter(tg.tensor(3), 0, ints([0, 0]), value=tg.tensor(-2)).tolist() == -2
+
+
+def test_an_empty_gather_is_a_new_tensor_that_may_change_in_place_before_backward():
+    x = tg.zeros(5, 0, 5, requires_grad=True)
+    taken = tg.take_along_dim(x.relu(), tg.zeros(5, 0, 5, dtype=tg.int64), dim=1)
+    taken.mul_(2)   # relu saved its output; the empty result is not a view of it
+    taken.sum().backward()
+    assert x.grad.shape == (5, 0, 5)
+
+
+def test_scatter_differentiates_with_respect_to_a_0d_value_tensor_that_requires_grad():
+    x = tg.randn(3, 4, dtype=tg.float64, requires_grad=True)
+    value = tg.tensor(0.5, dtype=tg.float64, requires_grad=True)
+    index = tg.tensor([[0, 1, 2, 0], [2, 0, 1, 1]])   # eight distinct places
+    assert tg.autograd.gradcheck(lambda x, v: tg.scatter(x, 0, index, value=v), (x, value))
+    tg.scatter(x, 0, index, value=value).sum().backward()
+    assert value.grad.item() == 8.0

@@ -163,6 +163,21 @@ def test_a_constant_changed_by_a_tensor_that_requires_grad_joins_the_tape():
     assert b.grad.tolist() == [3.0, 3.0, 3.0]
 
 
+def test_alpha_scales_a_narrower_other_in_the_result_dtype():
+    # alpha·y is taken in the dtype both promote to: -1·(uint8 3) is -3, not 253
+    x = tg.tensor([-3, -2, 100], dtype=tg.int32)
+    y = tg.tensor([1, 3, 0], dtype=tg.uint8)
+    assert x.clone().sub_(y, alpha=-1).tolist() == [-2, 1, 100]
+    assert x.clone().add_(y, alpha=-1).tolist() == [-4, -5, 100]
+    z = tg.tensor([-3780.5, 1.0], dtype=tg.float64)
+    assert z.add_(tg.tensor([3, 0], dtype=tg.uint8), alpha=-1).tolist() == [-3783.5, 1.0]
+
+
+def test_alpha_of_a_same_dtype_uint8_other_wraps_as_uint8():
+    x = tg.tensor([10, 0], dtype=tg.uint8)
+    assert x.add_(tg.tensor([1, 1], dtype=tg.uint8), alpha=-1).tolist() == [9, 255]
+
+
 # -- gradients through in-place ops, against the out-of-place formula ----------------------
 def test_add_on_a_non_leaf_keeps_its_history():
     x, b = leaf(3), leaf(3)
@@ -425,9 +440,13 @@ def test_shape_changes_in_place_match_pytorch():
 
 
 # -- memory that elements share: an expanded view ------------------------------------------------
-@pytest.mark.parametrize("change", [lambda x: x.zero_(), lambda x: x.exp_(), lambda x: x.add_(1),
+@pytest.mark.parametrize("change", [lambda x: x.exp_(), lambda x: x.add_(1),
                                     lambda x: x.nan_to_num_(), lambda x: x.tan_(),
-                                    lambda x: F.relu6(x, inplace=True)])
+                                    lambda x: F.relu6(x, inplace=True),
+                                    lambda x: x.fill_(tg.tensor(2.0)),
+                                    lambda x: x.copy_(tg.zeros(2)),
+                                    lambda x: x.__setitem__(slice(None), 0.0),
+                                    lambda x: x.__setitem__(tg.tensor([0, 2]), 0.0)])
 def test_an_expanded_view_is_not_written_in_place_and_nothing_changes(change):
     base = tg.tensor([1.0, 2.0])
     expanded = base.expand(3, 2)   # three rows, one memory row
@@ -455,7 +474,8 @@ def test_read_only_memory_is_refused_by_name():
     array = np.arange(3.0)
     array.flags.writeable = False
     shared = tg.from_numpy(array)
-    with pytest.raises(RuntimeError, match=r"add_: the tensor of shape \(3,\) is a read-only"):
+    with pytest.raises(RuntimeError, match=r"add_: the tensor of shape \(3,\) is a read-only "
+                                           r"view \(of a read-only array given to from_numpy"):
         shared.add_(1)
 
 
@@ -464,11 +484,23 @@ def test_nan_to_num_of_an_integer_tensor_writes_nothing_even_when_expanded():
     assert x.nan_to_num_() is x and x._version == 0
 
 
-def test_a_part_of_an_expanded_view_is_refused_as_read_only_by_name():
-    row = tg.tensor([[1.0, 2.0]]).expand(3, 2)[0]   # no repeated element, but numpy's memory
-    with pytest.raises(RuntimeError, match=r"zero_: the tensor of shape \(2,\) is a read-only "
-                                           r"view \(a part of an expanded tensor"):
-        row.zero_()
+def test_a_number_fills_an_expanded_view_through_the_memory_its_elements_share():
+    base = tg.tensor([[1.0], [2.0]])
+    expanded = base.expand(2, 3)
+    expanded.fill_(5.0)
+    assert base.tolist() == [[5.0], [5.0]] and expanded.tolist() == [[5.0] * 3] * 2
+    expanded.zero_()
+    assert base.tolist() == [[0.0], [0.0]] and expanded._version == 2
+
+
+def test_a_part_of_an_expanded_view_that_repeats_no_element_is_written_through():
+    base = tg.tensor([[1.0, -2.0]])
+    expanded = base.expand(3, 2)
+    expanded[0].abs_()           # the row's two elements have memory of their own
+    assert base.tolist() == [[1.0, 2.0]]
+    expanded[1] = tg.tensor([5.0, 6.0])
+    expanded[2, 0] = 7.0
+    assert base.tolist() == [[7.0, 6.0]] and expanded.tolist() == [[7.0, 6.0]] * 3
 
 
 def test_in_place_arithmetic_with_a_python_int_outside_uint8_wraps_as_pytorch():

@@ -233,6 +233,17 @@ def test_bilinear_interpolation_matches_the_definition(size, align_corners):
     np.testing.assert_allclose(arr(y), bilinear_direct(x, size, align_corners), atol=1e-12)
 
 
+def test_linear_interpolation_copies_an_axis_whose_size_does_not_change():
+    # scale_factor 1.19 keeps 5 points at 5: PyTorch copies them, whatever the scale
+    x = tg.arange(5.0).reshape(1, 1, 5)
+    assert P.interpolate(x, scale_factor=1.19, mode="linear").tolist() == [[[0, 1, 2, 3, 4]]]
+    # the copy is x·1 + x·0 as in PyTorch's kernel: an inf in a kept row gives inf + 0·inf
+    inf, nan = float("inf"), float("nan")
+    y = P.interpolate(tg.tensor([[[[-1.0, 0.0], [0.0, inf]]]]), size=(2, 3), mode="bilinear",
+                      align_corners=True)
+    np.testing.assert_array_equal(arr(y), [[[[-1.0, -0.5, 0.0], [nan, nan, nan]]]])
+
+
 def test_nearest_interpolation_copies_the_input_at_floor_of_o_times_scale():
     x = data(1, 2, 3, 4)
     y = P.interpolate(tg.tensor(x), size=(6, 6))
@@ -255,6 +266,15 @@ def test_adaptive_avg_pool_of_inf_averages_only_its_window():
     assert y.tolist() == [[[0.5, -inf, -inf]]]
     y = tg.nn.functional.adaptive_avg_pool1d(tg.tensor([[[-inf, 0.5]]]), 3)
     assert y.tolist() == [[[-inf, -inf, 0.5]]]
+
+
+def test_adaptive_avg_pool_of_an_inf_gradient_sends_it_only_to_its_window():
+    # windows [0, 1), [0, 2), [1, 2): output 0's infinite gradient reaches x[0] with weight 1;
+    # the tap of weight 0 that pads its window to two adds 0, not 0·inf = NaN
+    x = tg.tensor([[[0.5, 2.0]]], requires_grad=True)
+    y = tg.nn.functional.adaptive_avg_pool1d(x, 3)
+    y.backward(tg.tensor([[[float("inf"), 0.0, 1.0]]]))
+    assert x.grad.tolist() == [[[float("inf"), 1.0]]]
 
 
 def test_avg_pool_of_float16_sums_its_windows_without_overflow():
@@ -416,3 +436,9 @@ def test_an_integer_window_of_padding_alone_is_the_dtypes_lowest_value():
         values, indices = F.max_pool1d(x, 2, padding=1, dilation=2, ceil_mode=True,
                                        return_indices=True)
         assert values.tolist() == [[-2 ** 63]] * 3 and indices.tolist() == [[-1]] * 3
+
+
+def test_interpolating_more_than_three_spatial_dims_is_refused_by_name():
+    with pytest.raises(NotImplementedError, match=r"interpolate: only 3-d, 4-d and 5-d inputs"
+                                                  r".*6-d input of shape \(1, 1, 2, 2, 2, 2\)"):
+        P.interpolate(tg.zeros(1, 1, 2, 2, 2, 2), size=(3, 3, 3, 3))

@@ -202,6 +202,24 @@ def test_std_whose_squares_overflow_is_still_computed():
     assert np.isnan(tg.tensor([1.0, float("inf")]).std().item())   # as PyTorch
 
 
+def test_var_and_std_of_equal_values_are_exactly_zero_with_a_zero_gradient():
+    # a two-pass mean of five equal float32 or float16 values rounds off them; the spread
+    # is still exactly 0 (as PyTorch's running update gives), so std's gradient is 0
+    h = tg.tensor([7836.0], dtype=tg.float16).expand(5)
+    assert h.std().item() == 0.0 and h.var().item() == 0.0 and h.std().dtype is tg.float16
+    x = tg.tensor([1.33634, -1.66262, -0.92538], requires_grad=True)
+    y = x.expand(5, 3).std(0)
+    assert y.tolist() == [0.0, 0.0, 0.0]
+    y.sum().backward()
+    assert x.grad.tolist() == [0.0, 0.0, 0.0]
+
+
+def test_all_and_any_of_a_strided_tensor_are_row_major_as_pytorchs_reductions():
+    x = tg.arange(12.0).reshape(2, 3, 2).permute(2, 1, 0)
+    assert x.all(1).view(4).tolist() == [False, True, True, True]
+    assert x.any(1).view(4).tolist() == [True, True, True, True]
+
+
 def test_var_and_std_accept_pytorchs_older_unbiased_forms():
     x = tg.tensor(A)
     biased = A.var(axis=1, keepdims=True)

@@ -12,13 +12,48 @@ def cast(input, dtype):
     dtype = dtypes.as_dtype(dtype)
     if input.array.dtype == dtype.numpy:
         return input
-    result = input.array.astype(dtype.numpy)
+    result = _converted(input.array, dtype.numpy)
     if not (dtype.is_floating_point and input.dtype.is_floating_point):
         return wrap(result, input.device)  # integer results carry no gradient
     source_dtype = input.dtype
     def backward(ctx, grad):
         return cast(grad, source_dtype)
     return record("cast", result, (input,), backward)
+
+
+def _converted(array, dtype):
+    """``array`` as ``dtype``, laid out as PyTorch lays out such a copy: with the strides'
+    order of the original, made dense (numpy's "K" puts an expanded dim innermost, where
+    PyTorch keeps the row-major order among the dims it cannot rank)."""
+    if array.flags.c_contiguous or array.flags.f_contiguous or 0 not in array.strides:
+        return array.astype(dtype)   # (numpy's "K" is PyTorch's order here)
+    order = _dense_order(array.shape, array.strides)
+    result = array.transpose(order).astype(dtype, order="C")
+    return result.transpose(sorted(range(array.ndim), key=order.__getitem__))
+
+
+def _dense_order(shape, strides):
+    """The dims from outermost to innermost, ranked by stride as PyTorch ranks them for a
+    dense copy: an insertion sort from the innermost dim out, in which a stride of 0 ranks
+    with no dim (the row-major order stays) and of equal strides the larger dim goes out."""
+    def should_swap(inner, outer):   # 1: ``inner`` belongs outside ``outer``
+        a, b = strides[inner], strides[outer]
+        if a == 0 or b == 0:
+            return 0
+        if a != b:
+            return 1 if a > b else -1
+        return 1 if shape[inner] > shape[outer] else 0
+    perm = list(range(len(shape) - 1, -1, -1))   # innermost first
+    for i in range(1, len(perm)):
+        moving = i
+        for j in range(i - 1, -1, -1):
+            swap = should_swap(perm[j], perm[moving])
+            if swap > 0:
+                perm[j], perm[moving] = perm[moving], perm[j]
+                moving = j
+            elif swap < 0:
+                break
+    return perm[::-1]
 
 
 @operation()

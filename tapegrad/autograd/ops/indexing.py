@@ -19,8 +19,9 @@ from ... import backend, dtypes
 from ..operands import check_same_device, sum_to_shape
 from ..tape import is_view_of, mark_view, own_result, record
 from ..tensor import Tensor, wrap
+from ..version import VersionCounter
 from .arithmetic import where
-from .inplace import check_inplace_allowed
+from .inplace import check_inplace_allowed, check_writable, writable
 from .declare import operation
 
 
@@ -296,11 +297,20 @@ def setitem(input, index, value):
     """
     x = input
     key, repeats, tensors = _index_key("setitem", x, index)
-    check_inplace_allowed(x, "setitem", value)
-    selected = tuple(_read("setitem", x, key).shape)
+    part = _read("setitem", x, key)
+    # Writing into a part of an expanded tensor is refused, as in PyTorch, only where the
+    # part itself repeats an element (x[:] = v of x.expand(3); x[0] = v writes one place).
+    # Index tensors (and x[True], a new dim) write into x itself: PyTorch's index_put_,
+    # deprecated on expanded memory, is refused here.
+    whole = any(isinstance(k, bool) or backend.is_array(k) and (k.ndim > 0 or k.dtype.kind == "b")
+                for k in getattr(key, "then", key))
+    if part.size:
+        check_writable(x if whole else wrap(part, x.device), "setitem")
+    check_inplace_allowed(x, "setitem", value, writes=False)
+    selected = tuple(part.shape)
     v = _setitem_value(x, value, selected)
     if x.array.size:   # (an empty expanded view is read-only, and nothing to write)
-        target, k = at(x.array, key)
+        target, k = at(writable(x.array), key)
         target[k] = v.array if isinstance(v, Tensor) else v   # (a number is a 0-d array now)
     x._version_counter.bump("setitem")
     xp = x.device.xp
@@ -422,8 +432,12 @@ def _check_index(op, x, dim, index, src=None):
 def _gather(op, input, dim, index):
     x = input
     axis = _check_index(op, x, dim, index)
-    if index.numel() == 0:   # an empty result of the index's shape
-        return own_result(x.reshape(-1)[:0].reshape(tuple(index.shape)))
+    if index.numel() == 0:
+        # an empty result of the index's shape: a new tensor, as in PyTorch, with a version
+        # counter of its own (an in-place change of it changes nothing x's history saved)
+        empty = own_result(x.reshape(-1)[:0].reshape(tuple(index.shape)))
+        empty._version_counter = VersionCounter()
+        return empty
     if x.ndim == 0 or index.ndim == 0:  # PyTorch takes 0-d tensors here as 1-d of one element
         flat = index.reshape(-1)
         return own_result(_gather(op, x.reshape(-1), 0, flat).reshape(tuple(index.shape)))
@@ -518,8 +532,10 @@ def scatter(input, dim, index, src=None, value=None):
         src, value = None, src  # scatter(x, dim, index, 2.0): the value form
     if (src is None) == (value is None):
         raise TypeError("scatter: give exactly one of src (a tensor) and value (a number)")
-    if isinstance(value, Tensor) and value.ndim == 0:   # the number it holds, as in PyTorch
-        value = value.item()
+    if isinstance(value, Tensor) and value.ndim == 0:
+        if value.requires_grad and x.dtype.is_floating_point:   # ∂L/∂value = Σ ∂L/∂y written
+            return scatter(x, dim, index, value.to(x.dtype).expand(tuple(index.shape)))
+        value = value.item()   # the number it holds, as in PyTorch
     fill = None if value is None else _number_as("scatter", value, x)
     axis = _check_index("scatter", x, dim, index, src)
     if index.numel() == 0:   # nothing is written (src stays in the graph: an empty sum)

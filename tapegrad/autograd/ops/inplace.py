@@ -12,11 +12,12 @@ from ..tensor import Tensor, wrap
 from .declare import operation
 
 
-def check_inplace_allowed(target, op, *others, writes=True):
+def check_inplace_allowed(target, op, *others, writes=True, shared=False):
     """Refuse, before anything changes, an in-place op that would corrupt gradients (or,
-    when it ``writes`` into the target's memory, memory it cannot write)."""
+    when it ``writes`` into the target's memory, memory it cannot write; ``shared``: the op
+    may write one value through memory that several elements share, as a fill does)."""
     if writes:
-        check_writable(target, op)
+        check_writable(target, op, shared)
     if not grad_mode._enabled:
         return
     if target.grad_fn is None and target._requires_grad:
@@ -35,24 +36,38 @@ def check_inplace_allowed(target, op, *others, writes=True):
             f"change a copy: view = view.clone().")
 
 
-def check_writable(target, op):
+def check_writable(target, op, shared=False):
     """Refuse by name a write into memory that several elements share (an expanded view,
-    as PyTorch refuses it) or that is read-only (a part of an expanded view: numpy marks
-    the whole broadcast read-only)."""
+    as PyTorch refuses it, except for a fill: ``shared``) or that is read-only (a read-only
+    array given to from_numpy)."""
     array = target.array
     if array.size == 0:
         return   # nothing is written
-    if any(stride == 0 and size > 1 for size, stride in zip(array.shape, array.strides)):
+    if not shared and any(stride == 0 and size > 1
+                          for size, stride in zip(array.shape, array.strides)):
         raise RuntimeError(
             f"{op}: unsupported operation: more than one element of the written-to tensor "
             f"(shape {tuple(target.shape)}, expanded along a dim of stride 0) refers to a "
             f"single memory location. Please clone() the tensor before performing the "
             f"operation.")
-    if not getattr(array.flags, "writeable", True):   # (cupy arrays are always writeable)
+    if writable(array) is None:
         raise RuntimeError(
-            f"{op}: the tensor of shape {tuple(target.shape)} is a read-only view (a part of "
-            f"an expanded tensor, or a read-only array given to from_numpy); change a copy "
-            f"instead: x = x.clone()")
+            f"{op}: the tensor of shape {tuple(target.shape)} is a read-only view (of a "
+            f"read-only array given to from_numpy); change a copy instead: x = x.clone()")
+
+
+def writable(array):
+    """``array``, or a writeable alias of its memory where numpy marked it read-only only
+    because it is (a part of) an expanded array: PyTorch writes through those, as cupy
+    does. None where the memory itself is read-only."""
+    if getattr(array.flags, "writeable", True):   # (cupy arrays are always writeable)
+        return array
+    alias = array.view()
+    try:
+        alias.flags.writeable = True
+    except ValueError:
+        return None
+    return alias
 
 
 def write_result(target, result, op):
@@ -66,7 +81,7 @@ def write_result(target, result, op):
     if result.device != target.device:
         raise RuntimeError(f"{op}: the result is on {result.device}, the tensor on {target.device}")
     if target.array.size:   # (an empty expanded view is read-only, and nothing to write)
-        target.array[...] = result.array
+        writable(target.array)[...] = result.array
     target._version_counter.bump(op)
     if result.grad_fn is not None:
         target.grad_fn = result.grad_fn
@@ -76,9 +91,9 @@ def write_result(target, result, op):
     return target
 
 
-def _inplace(target, op, compute, *others):
+def _inplace(target, op, compute, *others, shared=False):
     """Check, compute ``compute(old_values)`` out of place, then write it into ``target``."""
-    check_inplace_allowed(target, op, *others)
+    check_inplace_allowed(target, op, *others, shared=shared)
     return write_result(target, compute(_old_values(target, *others)), op)
 
 
@@ -126,14 +141,21 @@ def _ufunc_inplace(target, op, ufunc_name, other):
         return None  # the result would not fit the target's shape
     xp = target.device.xp
     if target.array.size:
-        getattr(xp, ufunc_name)(target.array, other, out=target.array, casting="unsafe")
+        memory = writable(target.array)
+        getattr(xp, ufunc_name)(memory, other, out=memory, casting="unsafe")
     target._version_counter.bump(op)
     return target
 
 
+def _scales_in_own_dtype(target, other, alpha):
+    """Whether α·other computed in other's own dtype is α·other in the result's dtype, as
+    PyTorch scales it: not for a uint8 other of a wider target (-1·3 would wrap to 253)."""
+    return alpha == 1 or not isinstance(other, Tensor) or other.dtype == target.dtype
+
+
 @operation(method=True, composite=True)
 def add_(input, other, alpha=1):
-    if not _records(input, other):
+    if not _records(input, other) and _scales_in_own_dtype(input, other, alpha):
         done = _ufunc_inplace(input, "add_", "add", other if alpha == 1 else other * alpha)
         if done is not None:
             return done
@@ -147,7 +169,7 @@ def sub_(input, other, alpha=1):
             or getattr(getattr(other, "dtype", None), "name", "") == "bool"):
         from .arithmetic import sub
         return sub(input, other)   # raises sub's error about bool tensors
-    if not _records(input, other):
+    if not _records(input, other) and _scales_in_own_dtype(input, other, alpha):
         done = _ufunc_inplace(input, "sub_", "subtract", other if alpha == 1 else other * alpha)
         if done is not None:
             return done
@@ -206,12 +228,14 @@ def fill_(input, value):
                                f"{tuple(value.shape)}")
         return _inplace(input, "fill_", lambda old: _broadcast_copy(old, value.reshape(())),
                         value)
-    return _inplace(input, "fill_", lambda old: _filled(old, value))
+    # a number fills an expanded tensor too, as in PyTorch: the one value is written through
+    # the memory its elements share (a 0-d tensor value is a copy_, which PyTorch refuses)
+    return _inplace(input, "fill_", lambda old: _filled(old, value), shared=True)
 
 
 @operation(method=True, composite=True)
 def zero_(input):
-    return _inplace(input, "zero_", lambda old: _filled(old, 0))
+    return _inplace(input, "zero_", lambda old: _filled(old, 0), shared=True)
 
 
 @operation(method=True, composite=True)

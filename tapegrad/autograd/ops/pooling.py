@@ -316,12 +316,13 @@ def _resample(x, axis, index, weight, op, zero_taps_add_nothing=False):
         out = part if out is None else xp.add(out, part, out=out)
     size = x.shape[axis]
     def backward(ctx, grad):
-        return _resample_adjoint(grad, axis, index, weight, size, op)
+        return _resample_adjoint(grad, axis, index, weight, size, op, zero_taps_add_nothing)
     return record(op, out, (x,), backward, attrs={"axis": axis, "index": index, "weight": weight})
 
 
-def _resample_adjoint(grad, axis, index, weight, size, op):
-    """x̄ = Σ_t (ȳ · weight[t]) added at index[t] along axis;  its gradient is resample again"""
+def _resample_adjoint(grad, axis, index, weight, size, op, zero_taps_add_nothing=False):
+    """x̄ = Σ_t (ȳ · weight[t]) added at index[t] along axis;  its gradient is resample again
+    (a tap of weight 0 sends back 0, not 0·inf, where the forward's added nothing)"""
     xp = grad.device.xp
     shape = list(grad.shape)
     shape[axis] = size
@@ -329,11 +330,14 @@ def _resample_adjoint(grad, axis, index, weight, size, op):
     out = xp.zeros(shape, "float32" if half else grad.array.dtype)
     for t, positions in enumerate(index):
         values = grad.array if weight is None else grad.array * _along(weight[t], axis, grad.ndim)
+        if weight is not None and zero_taps_add_nothing and not xp.all(weight[t] != 0):
+            values = xp.where(_along(weight[t] != 0, axis, grad.ndim), values,
+                              xp.zeros((), dtype=values.dtype))
         kernels.add_at(xp, out, axis, positions, values.astype(out.dtype, copy=False))
     if half:
         out = out.astype(grad.array.dtype)
     def backward(ctx, g):
-        return _resample(g, axis, index, weight, op)
+        return _resample(g, axis, index, weight, op, zero_taps_add_nothing)
     return record(op + "_backward", out, (grad,), backward)
 
 
@@ -412,6 +416,10 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if spatial < 1:
         raise ValueError(f"{op}: expected an input with a batch and a channel dim and 1 to 3 "
                          f"spatial dims, but got shape {tuple(input.shape)}")
+    if spatial > 3:   # (PyTorch's error type here)
+        raise NotImplementedError(f"{op}: only 3-d, 4-d and 5-d inputs (1 to 3 spatial dims) "
+                                  f"are supported, but got a {input.ndim}-d input of shape "
+                                  f"{tuple(input.shape)}")
     if antialias:
         raise NotImplementedError(f"{op}: antialias=True is not supported")
     if mode in ("nearest", "nearest-exact", "area"):
@@ -495,7 +503,11 @@ def _nearest_taps(n, out, scale, exact):
 
 def _linear_taps(n, out, scale, align_corners):
     """PyTorch's linear source position: o·(n-1)/(out-1) with align_corners, else
-    (o + ½)·scale - ½ clamped at 0; taps ⌊src⌋ and ⌊src⌋ + 1 (not past n - 1), weights 1 - λ, λ."""
+    (o + ½)·scale - ½ clamped at 0; taps ⌊src⌋ and ⌊src⌋ + 1 (not past n - 1), weights 1 - λ, λ.
+    An axis whose size does not change is copied, whatever the scale: both taps are x[o],
+    weighted 1 and 0, as PyTorch's kernel takes them (so an inf there gives inf + 0·inf = NaN)."""
+    if n == out:
+        return [list(range(n))] * 2, [[1.0] * n, [0.0] * n]
     if align_corners:
         step = (n - 1) / (out - 1) if out > 1 else 0.0
     else:

@@ -162,6 +162,18 @@ def _rescaled(xp, a, axes, keepdim, result, statistic):
     return xp.where(result == xp.inf, scaled, result).astype(result.dtype, copy=False)
 
 
+def _spread(xp, a, axes, correction, keepdim, statistic):
+    """``a.var`` or ``a.std`` (``statistic``) over ``axes``, of ``a`` less its first element
+    along them: the same value, and exactly 0 for equal values, where the rounding of a
+    two-pass mean leaves a residue (five float16 7836s have the mean 7832; PyTorch's
+    running update is exact there)."""
+    first = tuple(slice(0, 1) if i in axes else slice(None) for i in range(a.ndim))
+    with quiet(xp):   # (inf - inf is NaN, as the unshifted variance of an inf is)
+        shifted = a - a[first]
+        return xp.asarray(getattr(shifted, statistic)(axis=axes, ddof=correction,
+                                                      keepdims=keepdim))
+
+
 def _var_backward(grad_kept, x, axes, dof, every_dim):
     """∂var/∂xᵢ = 2(xᵢ - mean)/(N - correction), times the incoming gradient.
 
@@ -187,7 +199,7 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     axes = normalize_dims(x, dim, "var")
     shape = tuple(x.shape)
     dof, every_dim = _count(shape, axes) - correction, dim is None or x.ndim == 0
-    result = x.device.xp.asarray(x.array.var(axis=axes, ddof=correction, keepdims=keepdim))
+    result = _spread(x.device.xp, x.array, axes, correction, keepdim, "var")
     def backward(ctx, grad):
         x, = ctx.saved_tensors
         return _var_backward(_kept(grad, shape, axes, keepdim), x, axes, dof, every_dim)
@@ -203,8 +215,8 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     axes = normalize_dims(x, dim, "std")
     shape = tuple(x.shape)
     dof, every_dim = _count(shape, axes) - correction, dim is None or x.ndim == 0
-    result = x.device.xp.asarray(x.array.std(axis=axes, ddof=correction, keepdims=keepdim))
     xp = x.device.xp
+    result = _spread(xp, x.array, axes, correction, keepdim, "std")
     if (result == xp.inf).any():   # the squares overflowed, or an input is infinite
         result = _rescaled(xp, x.array, axes, keepdim, result,
                            lambda a: a.std(axis=axes, ddof=correction, keepdims=keepdim))
@@ -521,6 +533,8 @@ def _logical(op, input, dim, keepdim, function):
     x = input
     axes = normalize_dims(x, dim, op)
     result = x.device.xp.asarray(function(x.array, axis=axes, keepdims=keepdim))
+    if not result.flags.c_contiguous:   # numpy's follows a strided input's order; PyTorch's
+        result = result.copy(order="C")   # reductions are row-major, so .view() works
     if x.array.dtype.kind == "u" and x.array.dtype.itemsize == 1:
         result = result.astype(x.array.dtype)   # uint8 in, uint8 out, as in PyTorch
     return wrap(result, x.device)
