@@ -63,6 +63,13 @@ CASES = [
          name="zeros_0_1_2_3_per_row"),
     Case("prod", lambda x: x.prod(0),
          [with_zeros([[1.5, 0.0], [0.0, 0.0], [-2.0, 1.3]])], name="zeros_along_dim0"),
+    # the gradient where x holds a zero is an operation of its own (its derivative, prod's
+    # second, is checked here; the cases above check it through gradgrad too)
+    Case("prod_backward", lambda g, x: tg.autograd.grad(x.prod(1), x, g, create_graph=True),
+         [leaf(3), with_zeros([[1.5, 0.0, -2.0], [0.7, 1.2, 0.9], [0.0, 0.0, 2.0]])],
+         gradgrad=False),
+    Case("prod_backward", lambda g, x: tg.autograd.grad(x.prod(), x, g, create_graph=True),
+         [leaf(), with_zeros([1.5, 0.0, -2.0, 0.0])], gradgrad=False, name="all_two_zeros"),
     # amax / amin: ties-free inputs (ties are tested below)
     Case("amax", lambda x: x.amax(), [leaf()]),
     Case("amax", lambda x: x.amax(), [leaf(5)]),
@@ -236,6 +243,35 @@ def test_prod_gradient_at_zeros_is_the_product_of_the_others():
     np.testing.assert_array_equal(as_numpy(x.grad), [[0.0, 6.0, 0.0], [0.0, 0.0, 0.0],
                                                      [10.0, 5.0, 2.0]])
     assert np.isfinite(as_numpy(x.grad)).all()
+
+
+def test_prod_gradient_where_x_holds_a_zero_is_pytorchs_exclusive_products():
+    # PyTorch: once any element is 0, every slice's gradient is Π_{k<i} xₖ · Π_{k>i} xₖ
+    # (cumulative products from both ends): finite beside an infinite element, where the
+    # zero-free formula y/xᵢ would give ∞/∞ = NaN, and NaN where a product meets 0 and ∞
+    x = with_zeros([[-math.inf, 2.0, 3.0], [0.0, math.inf, 1.0]])
+    x.prod(1).sum().backward()
+    assert as_numpy(x.grad).tolist()[0] == [6.0, -math.inf, -math.inf]
+    assert as_numpy(x.grad).tolist()[1][:2] == [math.inf, 0.0]
+    assert np.isnan(as_numpy(x.grad)[1, 2])   # 0·∞
+    # without a zero: y/xᵢ, as PyTorch (NaN at the infinite element)
+    x = with_zeros([[-math.inf, 2.0, 3.0]])
+    x.prod(1).sum().backward()
+    assert np.isnan(as_numpy(x.grad)[0, 0])
+
+
+@pytest.mark.parametrize("value", [math.inf, math.nan, 0.0])
+def test_prod_of_a_0d_tensor_passes_the_gradient_through(value):
+    x = with_zeros(value)
+    grad, = tg.autograd.grad(x.prod(0), x, tg.tensor(3.0, dtype=tg.float64))
+    assert grad.item() == 3.0
+
+
+def test_prod_of_all_elements_with_two_zeros_has_a_zero_gradient_as_pytorchs():
+    # without create_graph PyTorch returns zeros, even beside an infinite element
+    x = with_zeros([0.0, math.inf, 0.0, 2.0])
+    x.prod().backward()
+    assert as_numpy(x.grad).tolist() == [0.0, 0.0, 0.0, 0.0]
 
 
 def test_prod_second_derivative_at_a_pair_of_zeros():
