@@ -81,6 +81,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     (divided by n - 1) for running_var. Not training, the running statistics are used.
     """
     require_tensor("batch_norm", "input", input)
+    if training and not eps > 0:   # σ² = 0 (a constant channel) would divide by √0; checked
+        # first, for an empty input too (as in PyTorch)
+        raise ValueError(f"batch_norm: eps must be positive during training, got {eps}")
     if input.ndim < 2:
         raise RuntimeError(f"batch_norm: expected an input of at least 2 dimensions (N, C, *), "
                            f"got shape {shape_of(input)}")
@@ -98,7 +101,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     count = math.prod(shape[a] for a in axes)
     if input.numel() == 0:
         # an empty input: an empty result and the statistics untouched, before any check of
-        # the dtype or of the running statistics (as in PyTorch)
+        # the dtype or of the running statistics (as in PyTorch: a bool or integer input
+        # keeps its dtype when there is no weight or bias to promote it)
+        if weight is None and bias is None:
+            return input.clone()
         return _scale_and_shift(input, 1, weight, bias, lambda t: _per_channel(t, input.ndim))
     if training and (running_mean is None) != (running_var is None):
         raise ValueError("batch_norm: running_mean and running_var must either both be None or "
@@ -112,8 +118,6 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         return ops.normalization.batch_norm(input, weight, bias, running_mean, running_var,
                                             False, eps)[0]
 
-    if not eps > 0:   # σ² = 0 (a constant channel) would divide by √0
-        raise ValueError(f"batch_norm: eps must be positive during training, got {eps}")
     if (running_mean is None) != (running_var is None):
         raise ValueError("batch_norm: running_mean and running_var must either both be None or "
                          "neither be None")
