@@ -486,9 +486,9 @@ def logsumexp(input, dim, keepdim=False):
         result = result.reshape(tuple(s for i, s in enumerate(shape) if i not in axes))
     def backward(ctx, grad):
         x, y = ctx.saved_tensors
+        # Where every xᵢ is -inf (y = -inf) the gradient is softmax of -infs, 0/0: NaN, as
+        # in PyTorch (and as softmax itself gives there)
         y = _kept(y, shape, axes, keepdim)
-        # Where y = -inf (every xᵢ was -inf) use 0 instead, so e^{xᵢ - y} is 0, not nan.
-        y = where(wrap(y.array == float("-inf"), y.device), 0.0, y)
         return _kept(grad, shape, axes, keepdim) * (x - y).exp()
     return record("logsumexp", result, (x,), backward, save=(x, OUTPUT),
                   attrs={"dims": axes, "keepdim": keepdim})
