@@ -340,6 +340,8 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
         chains = {name: first_tensor(run.library, outcomes[name][1]) for name, run in runs.items()}
         if any(c is None for c in chains.values()):
             break
+        if _unordered(step):   # the steps after it must not see an order neither library
+            chains = _ordered_chains(step, outcomes)   # documents: go on in index order
         for name, run in runs.items():
             run.chain = chains[name]
         through_float16 = through_float16 or TAPEGRAD.dtype_name(chains["tapegrad"]) == "float16"
@@ -366,6 +368,18 @@ def _in_order(step, result, t_result):
     they follow the order)."""
     dim = step.kwargs.get("dim", step.args[2] if len(step.args) > 2 else -1)
     return tg.sort(result[0], dim=dim)[0], torch.sort(t_result[0], dim=dim)[0]
+
+
+def _ordered_chains(step, outcomes):
+    """topk(sorted=False)'s values in the order of their indices in each library (a recorded
+    gather, so the gradients still flow back through topk; equal values, NaNs too, keep one
+    order, which sorting the values would not give them)."""
+    dim = step.kwargs.get("dim", step.args[2] if len(step.args) > 2 else -1)
+    chains = {}
+    for name, (_, result) in outcomes.items():
+        values, indices = result[0], result[1]
+        chains[name] = values.gather(dim, indices.argsort(dim=dim))
+    return chains
 
 
 def _agrees_on_tapegrad_input(program, step, chain_before, result):

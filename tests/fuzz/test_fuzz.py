@@ -62,6 +62,21 @@ def test_a_planted_wrong_gradient_is_found(monkeypatch):
     assert found and found[0].op == "sin"
 
 
+def test_steps_after_an_unsorted_topk_see_its_values_in_index_order(monkeypatch):
+    pytest.importorskip("torch")
+    # 13369189: topk(sorted=False) then dot; the two libraries' orders differ (neither
+    # documents one), which gave dot, and so the gradients, other products
+    findings, _ = run_program(13369189)
+    assert not [f for f in findings if f.op == "topk"]
+    # a wrong gradient of topk is still found after the reordering
+    topk = tg.topk
+    def topk_with_a_wrong_gradient(*args, **kwargs):
+        result = topk(*args, **kwargs)
+        return type(result)(result.values * 2 - result.values.detach(), result.indices)
+    found = _findings_with(monkeypatch, "topk", topk_with_a_wrong_gradient, {"gradient"})
+    assert found and found[0].op == "topk"
+
+
 def test_a_planted_raw_numpy_error_is_found(monkeypatch):
     def cos_with_a_raw_error(x):
         import numpy
