@@ -143,3 +143,13 @@ def test_binary_cross_entropy_with_logits_target_gradient_is_exact_at_large_logi
     # log σ(-x) - p·log σ(x): -40 - 3·(-4e-18) at 40, -4e-18 - 3·(-40) at -40
     assert grad_y.tolist() == pytest.approx([-40.0, 120.0])
     assert grad_p.tolist() == pytest.approx([-0.5 * -40.0])
+
+
+@pytest.mark.parametrize("classes", [2, 40])   # the row loop and the vectorised path
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_cross_entropy_of_equal_huge_logits_is_log_c(classes, smoothing):
+    # lse - x_t = log C even where lse itself (1e30 + log C) rounds to 1e30
+    x = tg.full((3, classes), 1e30)
+    loss = L.cross_entropy(x, np.array([0, 1, 1]), np.zeros(3, bool), np.ones(classes),
+                           "mean", smoothing)
+    assert loss.item() == pytest.approx(np.log(classes), rel=1e-6)
