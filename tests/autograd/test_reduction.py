@@ -544,3 +544,12 @@ def test_max_with_both_dim_and_other_is_refused():
     with pytest.raises(TypeError, match="max: give either dim or other"):
         tg.max(tg.ones(2, 2), dim=0, other=tg.ones(()))
     assert tg.max(tg.ones(2), other=tg.zeros(())).tolist() == [1.0, 1.0]
+
+
+@pytest.mark.parametrize("name", ["var", "std"])
+def test_float16_var_and_std_square_in_float32(name):
+    # the squares of 300 overflow float16 (max 65504); the variance 42080 does not
+    values = [300.0, -200.0, 10.0, 50.0]
+    expected = getattr(np, name)(np.array(values), ddof=1)
+    result = getattr(tg.tensor(values, dtype=tg.float16), name)()
+    assert result.dtype is tg.float16 and result.item() == pytest.approx(expected, rel=1e-3)

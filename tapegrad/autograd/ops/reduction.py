@@ -187,12 +187,20 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     axes = normalize_dims(x, dim, "var")
     shape = tuple(x.shape)
     dof, every_dim = _count(shape, axes) - correction, dim is None or x.ndim == 0
-    result = x.device.xp.asarray(x.array.var(axis=axes, ddof=correction, keepdims=keepdim))
+    result = x.device.xp.asarray(_moment(x.array, "var", axes, correction, keepdim))
     def backward(ctx, grad):
         x, = ctx.saved_tensors
         return _var_backward(_kept(grad, shape, axes, keepdim), x, axes, dof, every_dim)
     return record("var", result, (x,), backward, save=(x,),
                   attrs={"dims": axes, "keepdim": keepdim, "correction": correction})
+
+
+def _moment(a, name, axes, correction, keepdim):
+    """a.var or a.std; float16 in float32 (its squares overflow beyond 256, as PyTorch's
+    accumulation in float32 does not), rounded once"""
+    wide = "float32" if a.dtype.itemsize == 2 else None
+    result = getattr(a, name)(axis=axes, ddof=correction, keepdims=keepdim, dtype=wide)
+    return result.astype(a.dtype, copy=False) if wide else result
 
 
 @operation(function=True, method=True)
@@ -203,7 +211,7 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     axes = normalize_dims(x, dim, "std")
     shape = tuple(x.shape)
     dof, every_dim = _count(shape, axes) - correction, dim is None or x.ndim == 0
-    result = x.device.xp.asarray(x.array.std(axis=axes, ddof=correction, keepdims=keepdim))
+    result = x.device.xp.asarray(_moment(x.array, "std", axes, correction, keepdim))
     xp = x.device.xp
     if (result == xp.inf).any():   # the squares overflowed, or an input is infinite
         result = _rescaled(xp, x.array, axes, keepdim, result,
