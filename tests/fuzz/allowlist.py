@@ -301,8 +301,8 @@ ALLOWED = [
             "batch_norm of float32 values whose squares overflow (1e30): PyTorch's kernel for "
             "contiguous input gives 0 everywhere (σ² = inf), its strided one the normalised "
             "values; tapegrad gives those (the statistics again in float64). layer_norm's "
-            "contiguous kernel too")
-    for op in ("batch_norm", "layer_norm")
+            "contiguous kernel too, and group_norm's")
+    for op in ("batch_norm", "layer_norm", "group_norm")
 ] + [
     Allowed("value", "batch_norm", r"(?s)^NaN where torch has none or the other way: .* vs "
             r"torch \[(?:(?!nan)[^]])*\]", "float noise",

@@ -187,10 +187,13 @@ def compare_arrays(a, b, dtype_name):
         return "value", f"{_show(a)} vs torch {_show(b)}"
     a64, b64 = a.astype(np.float64), b.astype(np.float64)
     if not np.array_equal(np.isnan(a64), np.isnan(b64)):
-        return "value", f"NaN where torch has none or the other way: {_show(a)} vs torch {_show(b)}"
+        start = _window(np.isnan(a64) != np.isnan(b64))
+        return "value", (f"NaN where torch has none or the other way: {_show(a, start)} vs torch "
+                         f"{_show(b, start)}")
     finite = np.isfinite(a64) & np.isfinite(b64)
     if not np.array_equal(a64[~finite & ~np.isnan(a64)], b64[~finite & ~np.isnan(b64)]):
-        return "value", f"inf differs: {_show(a)} vs torch {_show(b)}"
+        start = _window(~finite & ~np.isnan(a64) & (a64 != b64))
+        return "value", f"inf differs: {_show(a, start)} vs torch {_show(b, start)}"
     tol = TOLERANCE.get(dtype_name, 2e-4)
     x, y = a64[finite], b64[finite]
     scale = max(1.0, float(np.abs(y).max())) if y.size else 1.0
@@ -198,11 +201,22 @@ def compare_arrays(a, b, dtype_name):
     if not error.size or error.max() <= 0:
         return None
     kind = "float-noise" if (np.abs(x - y) <= NOISE * tol * (np.abs(y) + scale)).all() else "value"
-    return kind, f"{_show(a)} vs torch {_show(b)}"
+    wrong = np.zeros(a64.shape, bool)
+    wrong[finite] = error > 0
+    start = _window(wrong)
+    return kind, f"{_show(a, start)} vs torch {_show(b, start)}"
 
 
-def _show(array):
-    return np.array2string(np.asarray(array).reshape(-1)[:8], precision=5, threshold=8)
+def _window(mismatch):
+    """Where the 8 elements shown start: at 0, unless the first mismatch lies beyond them
+    (then at it, so that the detail shows what differs)."""
+    first = int(np.argmax(np.asarray(mismatch).reshape(-1))) if np.any(mismatch) else 0
+    return 0 if first < 8 else first
+
+
+def _show(array, start=0):
+    return np.array2string(np.asarray(array).reshape(-1)[start:start + 8], precision=5,
+                           threshold=8)
 
 
 def compare_results(r_tg, r_torch):

@@ -77,6 +77,17 @@ def test_steps_after_an_unsorted_topk_see_its_values_in_index_order(monkeypatch)
     assert found and found[0].op == "topk"
 
 
+def test_a_disagreement_beyond_the_first_8_elements_is_shown_where_it_is():
+    import numpy as np
+    from .run import compare_arrays
+    ours, theirs = np.zeros(20), np.zeros(20)
+    ours[15], theirs[15] = 1.0, 2.0
+    kind, detail = compare_arrays(ours, theirs, "float64")
+    assert kind == "value" and detail.startswith("[1. 0. 0. 0. 0.] vs torch [2. 0.")
+    theirs[15] = np.nan
+    assert "[nan  0.  0.  0.  0.]" in compare_arrays(ours, theirs, "float64")[1]
+
+
 def test_a_planted_raw_numpy_error_is_found(monkeypatch):
     def cos_with_a_raw_error(x):
         import numpy
