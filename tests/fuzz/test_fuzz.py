@@ -88,6 +88,16 @@ def test_a_disagreement_beyond_the_first_8_elements_is_shown_where_it_is():
     assert "[nan  0.  0.  0.  0.]" in compare_arrays(ours, theirs, "float64")[1]
 
 
+def test_group_norm_over_groups_of_one_value_is_compared_as_float_noise():
+    pytest.importorskip("torch")
+    from .run import ENTRIES as ALL
+    entries = [e for e in ALL if e.name in ("group_norm", "layer_norm", "batch_norm")]
+    # 21201761: group_norm(x, 3) of (2, 3): x - μ = 0 exactly here, PyTorch's residue·316
+    findings, _ = run_program(21201761, entries=entries)
+    assert findings and all(f.kind == "float-noise" and "groups of one value" in f.detail
+                            for f in findings)
+
+
 def test_a_planted_raw_numpy_error_is_found(monkeypatch):
     def cos_with_a_raw_error(x):
         import numpy

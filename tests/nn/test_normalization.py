@@ -457,6 +457,13 @@ def test_batch_norm_takes_a_weight_and_bias_of_one_value_per_channel_in_any_shap
         NF.batch_norm(x, tg.zeros(2), tg.ones(2), tg.ones(3, 1))
 
 
+def test_batch_norm_in_training_refuses_one_value_per_channel_even_for_no_channels():
+    # (1, 0): one sample, no channel: PyTorch checks N·∏spatial = 1 before the empty return
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        batch_norm(tg.zeros(1, 0), None, None, training=True)
+    assert batch_norm(tg.zeros(2, 0), None, None, training=True).shape == (2, 0)
+
+
 def test_batch_norm_in_training_refuses_an_eps_that_is_not_positive():
     x = tg.randn(4, 3, dtype=tg.float64)
     for eps in (0.0, -1.0):

@@ -99,6 +99,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                                              if t is not None))
     axes = (0,) + tuple(range(2, input.ndim))
     count = math.prod(shape[a] for a in axes)
+    if training and count == 1:   # checked before an empty input returns (as in PyTorch)
+        raise ValueError(f"Expected more than 1 value per channel when training, got input size "
+                         f"{shape}")
     if input.numel() == 0:
         # an empty input: an empty result and the statistics untouched, before any check of
         # the dtype or of the running statistics (as in PyTorch: a bool or integer input
@@ -121,9 +124,6 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if (running_mean is None) != (running_var is None):
         raise ValueError("batch_norm: running_mean and running_var must either both be None or "
                          "neither be None")
-    if count == 1:
-        raise ValueError(f"Expected more than 1 value per channel when training, got input size "
-                         f"{shape}")
     update = running_mean is not None or running_var is not None
     if update and (not isinstance(momentum, (int, float)) or isinstance(momentum, bool)):
         raise TypeError(f"batch_norm: momentum must be a number, got {momentum!r} (a module "
