@@ -125,9 +125,6 @@ ALLOWED = [
             "the target's float16 gradient -x·grad·w/N (mean): PyTorch multiplies by x and the "
             "weight before dividing by N, so x ~ 1e4 overflows to inf where the gradient (~400) "
             "fits; tapegrad's mean divides the incoming gradient first"),
-    Allowed("gradient", "group_norm", r"NaN where .*vs torch \[.*inf", "open",
-            "group_norm with eps=0 over groups of one value (σ² = 0, 1/σ = ∞): the weight's "
-            "gradient is 0·∞ = NaN in tapegrad's composite, ±∞ in PyTorch's kernel"),
     Allowed("gradient", "cosh", r"NaN where", "open",
             "an infinite gradient reaching logsigmoid (cosh after it overflows): PyTorch "
             "multiplies it once by σ(-x) (±inf), tapegrad's composite n - log(1 + e^{2n - x}) "
