@@ -152,14 +152,16 @@ def _correction(op, dim, unbiased, correction):
     return dim, 1 if correction is None else correction
 
 
-def _rescaled(xp, a, axes, keepdim, result, statistic):
-    """``result`` where it is finite; elsewhere m·statistic(a/m), m = max |a| over ``axes``:
-    a std or norm whose squares overflow the dtype although it does not (the std of float32
-    values near 1e30; PyTorch accumulates float32 in float64, float16 in float32)."""
+def _rescaled(xp, a, axes, keepdim, result, statistic, redo=None):
+    """``result`` where it is finite (or outside ``redo``); elsewhere m·statistic(a/m),
+    m = max |a| over ``axes``: a std or norm whose squares overflow the dtype although it
+    does not (the std of float32 values near 1e30; PyTorch accumulates float32 in float64,
+    float16 in float32), or a norm whose squares underflow to 0 (of values near 1e-30)."""
     m = xp.abs(a).max(axis=axes, keepdims=True)
     m = xp.where(xp.isfinite(m) & (m > 0), m, xp.ones((), dtype=m.dtype))
     scaled = statistic(a / m) * m.reshape(result.shape)
-    return xp.where(result == xp.inf, scaled, result).astype(result.dtype, copy=False)
+    redo = result == xp.inf if redo is None else redo
+    return xp.where(redo, scaled, result).astype(result.dtype, copy=False)
 
 
 def _var_backward(grad_kept, x, axes, dof, every_dim):
