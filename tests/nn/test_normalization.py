@@ -421,6 +421,8 @@ def test_empty_inputs_give_empty_results_as_in_pytorch():
     # PyTorch returns an empty input before checking its dtype or the running statistics
     assert NF.batch_norm(tg.zeros(1, 0, 3, dtype=tg.int64), None, None).dtype is tg.int64
     assert NF.batch_norm(tg.zeros(0, 3, dtype=tg.bool), None, None).dtype is tg.bool
+    assert NF.batch_norm(tg.zeros(0, 3, dtype=tg.bool), None, None,
+                         weight=tg.zeros(3, dtype=tg.bool)).dtype is tg.bool
     for shape in ((4, 0), (2, 0, 2, 3), (0, 4, 2), (2, 4, 0)):
         assert NF.group_norm(tg.zeros(*shape), 2).shape == shape
 

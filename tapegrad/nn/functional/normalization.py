@@ -106,9 +106,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         # an empty input: an empty result and the statistics untouched, before any check of
         # the dtype or of the running statistics (as in PyTorch: a bool or integer input
         # keeps its dtype when there is no weight or bias to promote it)
-        if weight is None and bias is None:
-            return input.clone()
-        return _scale_and_shift(input, 1, weight, bias, lambda t: _per_channel(t, input.ndim))
+        out = input.clone() if weight is None else input * _per_channel(weight, input.ndim)
+        return out if bias is None else out + _per_channel(bias, input.ndim)
     if training and (running_mean is None) != (running_var is None):
         raise ValueError("batch_norm: running_mean and running_var must either both be None or "
                          "neither be None (as in PyTorch)")
