@@ -1,4 +1,4 @@
-"""GELU, softplus and SiLU as one operation each (tapegrad/autograd/ops/activation.py):
+"""GELU, softplus, SiLU and logsigmoid as one operation each (tapegrad/autograd/ops/activation.py):
 both GELU forms, checked against finite differences to the second derivative, their
 backward too, and against the formula in float32 and float64; softplus's and SiLU's
 gradients at the edges."""
@@ -27,7 +27,18 @@ CASES = (
        for i, x in enumerate([leaf(), leaf(5, low=-4, high=4), noncontiguous(3, 4)])]
     + [Case("silu", A.silu, [x], name=str(i))
        for i, x in enumerate([leaf(), leaf(5, low=-4, high=4), noncontiguous(3, 4)])]
+    + [Case("logsigmoid", A.logsigmoid, [x], name=str(i))
+       for i, x in enumerate([leaf(), leaf(5, low=-4, high=4), noncontiguous(3, 4)])]
 )
+
+
+def test_logsigmoid_meets_an_infinite_gradient_once():
+    # dy/dx = σ(-x): ∞·σ(-x) is ∞ (composed, n - log(1 + e^{2n - x}) gave ∞ - ∞ = NaN)
+    x = tg.tensor([-3.0, 0.0, 2.0], requires_grad=True)
+    y = F.logsigmoid(x)
+    y.backward(tg.tensor([math.inf, -math.inf, math.inf]))
+    assert x.grad.tolist() == [math.inf, -math.inf, math.inf]
+    assert y.grad_fn.op == "logsigmoid"
 
 
 @pytest.mark.parametrize("case", CASES, ids=repr)

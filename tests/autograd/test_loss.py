@@ -1,4 +1,5 @@
-"""Cross entropy of logits and class indices as one operation (tapegrad/autograd/ops/loss.py).
+"""Cross entropy of logits and class indices, and the two binary cross entropies, as one
+operation each (tapegrad/autograd/ops/loss.py).
 
 Checked against finite differences to the second derivative with every option (class
 weights, an ignored target, label smoothing, the three reductions), its backward too, and
@@ -48,6 +49,16 @@ CASES = (
        Case("mse_loss_backward", lambda g, x, y: tg.autograd.grad(
            L.mse_loss(x, y, "sum"), (x,), g, create_graph=True), [leaf(), leaf(4), leaf(4)],
            name="sum")]
+    + [Case("binary_cross_entropy", L.binary_cross_entropy,
+            [leaf(3, 4, low=0.05, high=0.95), leaf(3, 4, low=0, high=1)]),
+       Case("binary_cross_entropy", L.binary_cross_entropy,
+            [noncontiguous(3, 4, low=0.05, high=0.95), noncontiguous(3, 4, low=0, high=1)],
+            name="noncontiguous"),
+       Case("binary_cross_entropy_with_logits", L.binary_cross_entropy_with_logits,
+            [leaf(3, 4, low=-4, high=4), noncontiguous(3, 4, low=0, high=1)]),
+       Case("binary_cross_entropy_with_logits", L.binary_cross_entropy_with_logits,
+            [leaf(3, 4, low=-4, high=4), leaf(3, 4, low=0, high=1), leaf(4, low=0.5, high=3)],
+            name="pos_weight_broadcast")]
 )
 
 
@@ -136,3 +147,48 @@ def test_mse_loss_of_nothing_is_nan_and_other_cases_keep_the_composition():
     with pytest.warns(UserWarning, match="different to the input's shape"):
         broadcast = F.mse_loss(x, tg.zeros(3))   # a broadcast target: the composition
     assert broadcast.grad_fn.op != "mse_loss" and broadcast.item() == 1.0
+
+
+# -- binary cross entropy: PyTorch's gradients at the edges --------------------------------
+def test_binary_cross_entropy_target_gradient_is_minus_logit_unclamped_at_0_and_1():
+    # the value's logs are clamped at -100, the target's gradient -log(x/(1 - x)) is not
+    x = tg.tensor([0.0, 1.0, 0.5, 0.25], dtype=tg.float64, requires_grad=True)
+    y = tg.tensor([0.3, 0.3, 0.5, 1.0], dtype=tg.float64, requires_grad=True)
+    loss = L.binary_cross_entropy(x, y)
+    np.testing.assert_allclose(loss.detach().numpy(), [30.0, 70.0, np.log(2), np.log(4)], rtol=1e-12)
+    grad_x, grad_y = tg.autograd.grad(loss.sum(), (x, y))
+    assert grad_y.tolist()[:3] == [np.inf, -np.inf, 0.0]
+    assert grad_y[3].item() == pytest.approx(np.log(3))
+    # the input's: (x - y)/max(x(1 - x), 1e-12)
+    assert grad_x.tolist() == pytest.approx([-3e11, 7e11, 0.0, -4.0])
+
+
+@pytest.mark.parametrize("pos_weight", [None, tg.tensor([2.0, 0.5], dtype=tg.float64)])
+def test_binary_cross_entropy_with_logits_meets_an_infinite_gradient_once(pos_weight):
+    # ∂ℓ/∂x = (1 + (p - 1)y)σ(x) - py is one factor: ∞ times it is ±∞, not ∞ - ∞ = NaN
+    x = tg.tensor([-3.0, 2.0], dtype=tg.float64, requires_grad=True)
+    y = tg.tensor([1.0, 0.0], dtype=tg.float64)
+    loss = L.binary_cross_entropy_with_logits(x, y, pos_weight)
+    grad_x, = tg.autograd.grad(loss, x, tg.tensor([np.inf, np.inf], dtype=tg.float64))
+    assert grad_x.tolist() == [-np.inf, np.inf]
+
+
+def test_binary_cross_entropy_with_logits_target_gradient_is_exact_at_large_logits():
+    x = tg.tensor([40.0, -40.0], requires_grad=True)
+    y = tg.tensor([0.5, 0.5], requires_grad=True)
+    p = tg.tensor([3.0], requires_grad=True)
+    loss = L.binary_cross_entropy_with_logits(x, y, p)
+    grad_y, grad_p = tg.autograd.grad(loss.sum(), (y, p))
+    # log σ(-x) - p·log σ(x): -40 - 3·(-4e-18) at 40, -4e-18 - 3·(-40) at -40
+    assert grad_y.tolist() == pytest.approx([-40.0, 120.0])
+    assert grad_p.tolist() == pytest.approx([-0.5 * -40.0])
+
+
+@pytest.mark.parametrize("classes", [2, 40])   # the row loop and the vectorised path
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_cross_entropy_of_equal_huge_logits_is_log_c(classes, smoothing):
+    # lse - x_t = log C even where lse itself (1e30 + log C) rounds to 1e30
+    x = tg.full((3, classes), 1e30)
+    loss = L.cross_entropy(x, np.array([0, 1, 1]), np.zeros(3, bool), np.ones(classes),
+                           "mean", smoothing)
+    assert loss.item() == pytest.approx(np.log(classes), rel=1e-6)

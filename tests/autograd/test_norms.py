@@ -167,3 +167,15 @@ def test_frobenius_norm_over_three_dims_is_refused():
     with pytest.raises(RuntimeError, match=r"norm: p='fro' takes a dim of one or two dims"):
         tg.norm(tg.ones(2, 2, 2), p="fro", dim=(0, 1, 2))
     assert tg.norm(tg.ones(2, 2, 2), p=2, dim=(0, 1, 2)).item() == pytest.approx(8 ** 0.5)
+
+
+@pytest.mark.parametrize("p", [2, 3])
+def test_a_norm_whose_powers_underflow_is_rescaled(p):
+    # float32 values near 1e-30: |x|ᵖ underflows to 0, the norm and its slope do not
+    x = tg.tensor([1e-30, 2e-30], requires_grad=True)
+    y = tg.linalg.vector_norm(x, p)
+    expected = (1.0 + 2.0 ** p) ** (1 / p)
+    assert y.item() == pytest.approx(expected * 1e-30, rel=1e-6)
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.array([1.0, 2.0]) ** (p - 1) /
+                               expected ** (p - 1), rtol=1e-6)

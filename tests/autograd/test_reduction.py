@@ -63,6 +63,13 @@ CASES = [
          name="zeros_0_1_2_3_per_row"),
     Case("prod", lambda x: x.prod(0),
          [with_zeros([[1.5, 0.0], [0.0, 0.0], [-2.0, 1.3]])], name="zeros_along_dim0"),
+    # the gradient where x holds a zero is an operation of its own (its derivative, prod's
+    # second, is checked here; the cases above check it through gradgrad too)
+    Case("prod_backward", lambda g, x: tg.autograd.grad(x.prod(1), x, g, create_graph=True),
+         [leaf(3), with_zeros([[1.5, 0.0, -2.0], [0.7, 1.2, 0.9], [0.0, 0.0, 2.0]])],
+         gradgrad=False),
+    Case("prod_backward", lambda g, x: tg.autograd.grad(x.prod(), x, g, create_graph=True),
+         [leaf(), with_zeros([1.5, 0.0, -2.0, 0.0])], gradgrad=False, name="all_two_zeros"),
     # amax / amin: ties-free inputs (ties are tested below)
     Case("amax", lambda x: x.amax(), [leaf()]),
     Case("amax", lambda x: x.amax(), [leaf(5)]),
@@ -256,6 +263,35 @@ def test_prod_gradient_at_zeros_is_the_product_of_the_others():
     assert np.isfinite(as_numpy(x.grad)).all()
 
 
+def test_prod_gradient_where_x_holds_a_zero_is_pytorchs_exclusive_products():
+    # PyTorch: once any element is 0, every slice's gradient is Π_{k<i} xₖ · Π_{k>i} xₖ
+    # (cumulative products from both ends): finite beside an infinite element, where the
+    # zero-free formula y/xᵢ would give ∞/∞ = NaN, and NaN where a product meets 0 and ∞
+    x = with_zeros([[-math.inf, 2.0, 3.0], [0.0, math.inf, 1.0]])
+    x.prod(1).sum().backward()
+    assert as_numpy(x.grad).tolist()[0] == [6.0, -math.inf, -math.inf]
+    assert as_numpy(x.grad).tolist()[1][:2] == [math.inf, 0.0]
+    assert np.isnan(as_numpy(x.grad)[1, 2])   # 0·∞
+    # without a zero: y/xᵢ, as PyTorch (NaN at the infinite element)
+    x = with_zeros([[-math.inf, 2.0, 3.0]])
+    x.prod(1).sum().backward()
+    assert np.isnan(as_numpy(x.grad)[0, 0])
+
+
+@pytest.mark.parametrize("value", [math.inf, math.nan, 0.0])
+def test_prod_of_a_0d_tensor_passes_the_gradient_through(value):
+    x = with_zeros(value)
+    grad, = tg.autograd.grad(x.prod(0), x, tg.tensor(3.0, dtype=tg.float64))
+    assert grad.item() == 3.0
+
+
+def test_prod_of_all_elements_with_two_zeros_has_a_zero_gradient_as_pytorchs():
+    # without create_graph PyTorch returns zeros, even beside an infinite element
+    x = with_zeros([0.0, math.inf, 0.0, 2.0])
+    x.prod().backward()
+    assert as_numpy(x.grad).tolist() == [0.0, 0.0, 0.0, 0.0]
+
+
 def test_prod_second_derivative_at_a_pair_of_zeros():
     # d²(x₀x₁x₂)/dx₀dx₁ = x₂ even where x₀ = x₁ = 0.
     x = with_zeros([0.0, 0.0, 3.0])
@@ -426,7 +462,9 @@ def test_minus_infinity_entries_get_exactly_zero_gradient_and_no_nan():
     assert as_numpy(lse)[1] == -inf   # a row of -inf gives -inf, not nan
     lse.sum().backward()
     grad = as_numpy(x.grad)
-    assert not np.isnan(grad).any() and grad[0, 1] == 0 and (grad[1] == 0).all()
+    assert not np.isnan(grad[0]).any() and grad[0, 1] == 0
+    # a row of -inf only: its gradient is softmax(-inf, -inf, -inf) = 0/0, NaN as in PyTorch
+    assert np.isnan(grad[1]).all()
 
     x = tg.tensor([0.0, -inf, 1.0], requires_grad=True)
     (x.softmax(0) * tg.tensor([1.0, 2.0, 3.0])).sum().backward()
@@ -524,3 +562,12 @@ def test_max_with_both_dim_and_other_is_refused():
     with pytest.raises(TypeError, match="max: give either dim or other"):
         tg.max(tg.ones(2, 2), dim=0, other=tg.ones(()))
     assert tg.max(tg.ones(2), other=tg.zeros(())).tolist() == [1.0, 1.0]
+
+
+@pytest.mark.parametrize("name", ["var", "std"])
+def test_float16_var_and_std_square_in_float32(name):
+    # the squares of 300 overflow float16 (max 65504); the variance 42080 does not
+    values = [300.0, -200.0, 10.0, 50.0]
+    expected = getattr(np, name)(np.array(values), ddof=1)
+    result = getattr(tg.tensor(values, dtype=tg.float16), name)()
+    assert result.dtype is tg.float16 and result.item() == pytest.approx(expected, rel=1e-3)

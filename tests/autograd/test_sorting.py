@@ -26,7 +26,7 @@ CASES = [
     Case("kthvalue", lambda x: kthvalue(x, 2).values, [leaf(3, 4)], name="last_dim"),
     Case("kthvalue", lambda x: kthvalue(x, 3, dim=0, keepdim=True).values, [leaf(4, 2)],
          name="dim0_keepdim"),
-    Case("where", lambda x: median(x), [leaf(3, 4)], name="median_of_all_elements"),
+    Case("median", lambda x: median(x), [leaf(3, 4)], name="median_of_all_elements"),
     Case("median", lambda x: median(x, dim=1).values, [leaf(3, 5)], name="dim1"),
     Case("median", lambda x: median(x, 0, keepdim=True).values, [noncontiguous(4, 3)],
          name="dim0_keepdim_noncontiguous"),
@@ -189,6 +189,16 @@ def test_median_gradient_goes_to_the_middle_element():
     x = tg.tensor([5.0, 1.0, 3.0], requires_grad=True)
     median(x).backward()
     np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0, 1.0])
+
+
+def test_median_of_all_elements_shares_its_gradient_among_ties_and_nans_as_pytorch():
+    inf, nan = float("inf"), float("nan")
+    x = tg.tensor([inf, 1.0, inf, inf, 2.0], requires_grad=True)   # median inf, 3 ties
+    median(x).backward(tg.tensor(3.0))
+    assert x.grad.tolist() == [1.0, 0.0, 1.0, 1.0, 0.0]
+    x = tg.tensor([nan, 1.0, nan, 2.0], requires_grad=True)   # median NaN: the NaNs share
+    median(x).backward(tg.tensor(inf))
+    assert x.grad.tolist() == [inf, 0.0, inf, 0.0]
 
 
 def test_median_of_an_empty_dim_is_an_error():

@@ -89,6 +89,19 @@ def test_atan2_gives_the_angle_of_the_point_in_each_quadrant():
                                 math.pi], rtol=1e-6)
 
 
+def test_float16_atan2_gradient_where_the_squares_overflow():
+    # r² = 4e8 overflows float16 (max 65504); the slopes x/r² and -y/r² do not
+    y = tg.tensor([1.0, 2.0], dtype=tg.float16, requires_grad=True)
+    x = tg.tensor([-2e4, 300.0], dtype=tg.float16, requires_grad=True)
+    tg.atan2(y, x).backward(tg.tensor([3.0, 1.0], dtype=tg.float16))
+    r2 = np.array([1.0, 4.0]) + np.array([-2e4, 300.0]) ** 2
+    assert y.grad.dtype is tg.float16 and x.grad.dtype is tg.float16
+    np.testing.assert_allclose(y.grad.numpy(), [3.0, 1.0] * np.array([-2e4, 300.0]) / r2,
+                               rtol=1e-3)
+    np.testing.assert_allclose(x.grad.numpy(), -np.array([3.0, 2.0]) / r2, rtol=2e-3,
+                               atol=6e-8)   # (-7.5e-9 is below float16's smallest, 6e-8)
+
+
 def test_hypot_does_not_overflow_where_squares_would():
     big = tg.tensor([1e200, 3e200], dtype=tg.float64)
     np.testing.assert_allclose(tg.hypot(big, big).numpy(), np.sqrt(2) * big.numpy(), rtol=1e-15)

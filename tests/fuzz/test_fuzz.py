@@ -62,6 +62,42 @@ def test_a_planted_wrong_gradient_is_found(monkeypatch):
     assert found and found[0].op == "sin"
 
 
+def test_steps_after_an_unsorted_topk_see_its_values_in_index_order(monkeypatch):
+    pytest.importorskip("torch")
+    # 13369189: topk(sorted=False) then dot; the two libraries' orders differ (neither
+    # documents one), which gave dot, and so the gradients, other products
+    findings, _ = run_program(13369189)
+    assert not [f for f in findings if f.op == "topk"]
+    # a wrong gradient of topk is still found after the reordering
+    topk = tg.topk
+    def topk_with_a_wrong_gradient(*args, **kwargs):
+        result = topk(*args, **kwargs)
+        return type(result)(result.values * 2 - result.values.detach(), result.indices)
+    found = _findings_with(monkeypatch, "topk", topk_with_a_wrong_gradient, {"gradient"})
+    assert found and found[0].op == "topk"
+
+
+def test_a_disagreement_beyond_the_first_8_elements_is_shown_where_it_is():
+    import numpy as np
+    from .run import compare_arrays
+    ours, theirs = np.zeros(20), np.zeros(20)
+    ours[15], theirs[15] = 1.0, 2.0
+    kind, detail = compare_arrays(ours, theirs, "float64")
+    assert kind == "value" and detail.startswith("[1. 0. 0. 0. 0.] vs torch [2. 0.")
+    theirs[15] = np.nan
+    assert "[nan  0.  0.  0.  0.]" in compare_arrays(ours, theirs, "float64")[1]
+
+
+def test_group_norm_over_groups_of_one_value_is_compared_as_float_noise():
+    pytest.importorskip("torch")
+    from .run import ENTRIES as ALL
+    entries = [e for e in ALL if e.name in ("group_norm", "layer_norm", "batch_norm")]
+    # 21201761: group_norm(x, 3) of (2, 3): x - μ = 0 exactly here, PyTorch's residue·316
+    findings, _ = run_program(21201761, entries=entries)
+    assert findings and all(f.kind == "float-noise" and "groups of one value" in f.detail
+                            for f in findings)
+
+
 def test_a_planted_raw_numpy_error_is_found(monkeypatch):
     def cos_with_a_raw_error(x):
         import numpy

@@ -420,6 +420,9 @@ def test_empty_inputs_give_empty_results_as_in_pytorch():
     assert NF.batch_norm(tg.zeros(3, 0, 3), tg.zeros(0), tg.zeros(0)).shape == (3, 0, 3)
     # PyTorch returns an empty input before checking its dtype or the running statistics
     assert NF.batch_norm(tg.zeros(1, 0, 3, dtype=tg.int64), None, None).dtype is tg.int64
+    assert NF.batch_norm(tg.zeros(0, 3, dtype=tg.bool), None, None).dtype is tg.bool
+    assert NF.batch_norm(tg.zeros(0, 3, dtype=tg.bool), None, None,
+                         weight=tg.zeros(3, dtype=tg.bool)).dtype is tg.bool
     for shape in ((4, 0), (2, 0, 2, 3), (0, 4, 2), (2, 4, 0)):
         assert NF.group_norm(tg.zeros(*shape), 2).shape == shape
 
@@ -456,12 +459,21 @@ def test_batch_norm_takes_a_weight_and_bias_of_one_value_per_channel_in_any_shap
         NF.batch_norm(x, tg.zeros(2), tg.ones(2), tg.ones(3, 1))
 
 
+def test_batch_norm_in_training_refuses_one_value_per_channel_even_for_no_channels():
+    # (1, 0): one sample, no channel: PyTorch checks N·∏spatial = 1 before the empty return
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        batch_norm(tg.zeros(1, 0), None, None, training=True)
+    assert batch_norm(tg.zeros(2, 0), None, None, training=True).shape == (2, 0)
+
+
 def test_batch_norm_in_training_refuses_an_eps_that_is_not_positive():
     x = tg.randn(4, 3, dtype=tg.float64)
     for eps in (0.0, -1.0):
         with pytest.raises(ValueError, match=f"batch_norm: eps must be positive during training, "
                                              f"got {eps}"):
             batch_norm(x, None, None, training=True, eps=eps)
+        with pytest.raises(ValueError, match="eps must be positive"):   # before returning
+            batch_norm(tg.zeros(2, 0), None, None, training=True, eps=eps)  # an empty input
     running_mean, running_var = tg.zeros(3, dtype=tg.float64), tg.ones(3, dtype=tg.float64)
     assert batch_norm(x, running_mean, running_var, training=False, eps=0.0).shape == (4, 3)
 

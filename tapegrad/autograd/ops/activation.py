@@ -1,5 +1,5 @@
-"""GELU, softplus and SiLU as one operation each (``nn.functional.gelu``, ``nn.GELU``,
-every Transformer block; ``nn.functional.softplus`` and ``silu``).
+"""GELU, softplus, SiLU and logsigmoid as one operation each (``nn.functional.gelu``,
+``nn.GELU``, every Transformer block; ``nn.functional.softplus``, ``silu`` and ``logsigmoid``).
 
     exact:  y = x·Φ(x) = x·(1 + erf(x/√2))/2,   dy/dx = Φ(x) + x·φ(x)
     tanh:   y = x·(1 + tanh(√(2/π)(x + 0.044715x³)))/2
@@ -107,3 +107,21 @@ def silu(input):
         s = x.sigmoid()
         return grad * (s * (1 + x * (1 - s)))
     return record("silu", y, (input,), backward, save=(input,))
+
+
+@operation()
+def logsigmoid(input):
+    """y = log σ(x) = min(x, 0) - log(1 + e^{-|x|}) (the exponent never positive: exact at
+    ±1e4, and x itself at -∞);  dy/dx = σ(-x)
+
+    One operation, not a composition, for its gradient at the edges: composed, an infinite
+    gradient meets two infinite terms (∞ - ∞ = NaN where PyTorch's ∞·σ(-x) is ±∞)."""
+    xp = input.device.xp
+    a = input.array
+    with quiet(xp):
+        y = (xp.minimum(a, 0) - xp.log1p(xp.exp(-xp.abs(a)))).astype(a.dtype, copy=False)
+
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        return grad * (-x).sigmoid()
+    return record("logsigmoid", y, (input,), backward, save=(input,))

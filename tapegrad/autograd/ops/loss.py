@@ -13,8 +13,10 @@ more than a few dozen classes, where numpy's vectorised exp does the work). The 
 (PyTorch does not differentiate them either).
 """
 from ...kernels import fused
+from ..operands import sum_to_shape
 from ..tape import record
 from ..tensor import wrap
+from .arithmetic import where
 from .declare import operation
 from .twice import derivative_of_backward
 
@@ -147,3 +149,78 @@ def mse_loss_backward(grad, input, target, reduction, difference):
                                       [g], [x, y], [grad_dx, None], list(ctx.needs_input_grad))
     return record("mse_loss_backward", dx, (grad, input, target), backward,
                   save=(grad, input, target))
+
+
+# -- binary cross entropy, of probabilities and of logits -------------------------------------
+# Each is one operation so that its gradient is PyTorch's formula applied once: an infinite
+# incoming gradient meets one factor (σ(x) - y, or -logit(x)), not a sum of two infinite
+# terms, and the target's gradient at x = 0 or 1 is the unclamped ∓∞ of -logit(x), which
+# the log clamped at -100 would flatten to a finite slope.
+_BCE_MIN_LOG = -100.0     # PyTorch's clamp of each log
+_BCE_MIN_VARIANCE = 1e-12  # PyTorch's floor under x(1 - x) in the input's gradient
+
+
+@operation()
+def binary_cross_entropy(input, target):
+    """ℓ = -(y·max(log x, -100) + (1 - y)·max(log(1 - x), -100)) elementwise, for x and y
+    of one shape and dtype;  ∂ℓ/∂x = (x - y)/max(x(1 - x), 1e-12),  ∂ℓ/∂y = -logit(x)
+    (±∞ at x = 0 or 1)"""
+    xp = input.device.xp
+    x, y = input.array, target.array
+    with _quiet(xp):
+        log_x = xp.maximum(xp.log(x), _BCE_MIN_LOG)
+        log_1mx = xp.maximum(xp.log1p(-x), _BCE_MIN_LOG)
+        loss = (y - 1) * log_1mx - y * log_x
+
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        grad_x = grad_y = None
+        if ctx.needs_input_grad[0]:
+            grad_x = grad * (x - y) / (x * (1 - x)).clamp(min=_BCE_MIN_VARIANCE)
+        if ctx.needs_input_grad[1]:
+            grad_y = grad * -x.logit()
+        return grad_x, grad_y
+    return record("binary_cross_entropy", loss.astype(x.dtype, copy=False), (input, target),
+                  backward, save=(input, target))
+
+
+@operation()
+def binary_cross_entropy_with_logits(input, target, pos_weight=None):
+    """ℓ = (1 - y)·x - (1 + (p - 1)·y)·log σ(x) elementwise (p = ``pos_weight``, 1 when
+    None, broadcast into x; x and y of one shape and dtype);
+    ∂ℓ/∂x = (1 + (p - 1)·y)·σ(x) - p·y,  ∂ℓ/∂y = log σ(-x) - p·log σ(x) (-x when p = 1),
+    ∂ℓ/∂p = -y·log σ(x)"""
+    xp = input.device.xp
+    x, y = input.array, target.array
+    with _quiet(xp):
+        log_sigmoid = xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x)))
+        if pos_weight is None:
+            loss = (1 - y) * x - log_sigmoid
+        else:
+            loss = (1 - y) * x - ((pos_weight.array - 1) * y + 1) * log_sigmoid
+    p_shape = None if pos_weight is None else pos_weight.shape
+
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors[:2]
+        needs = ctx.needs_input_grad
+        if pos_weight is None:
+            return (grad * (x.sigmoid() - y) if needs[0] else None,
+                    grad * -x if needs[1] else None, None)
+        p = ctx.saved_tensors[2]
+        py = p * y
+        grad_x = grad * ((py + 1 - y) * x.sigmoid() - py) if needs[0] else None
+        grad_y = grad * (_log_sigmoid(-x) - p * _log_sigmoid(x)) if needs[1] else None
+        grad_p = (sum_to_shape(grad * -y * _log_sigmoid(x), p_shape) if needs[2] else None)
+        return grad_x, grad_y, grad_p
+    saved = (input, target) if pos_weight is None else (input, target, pos_weight)
+    return record("binary_cross_entropy_with_logits", loss.astype(x.dtype, copy=False),
+                  (input, target, pos_weight), backward, save=saved)
+
+
+def _log_sigmoid(x):
+    """log σ(x) = n - log(1 + e^{2n - x}), n = min(x, 0), from tensor operations (so that it
+    is differentiable): the exponent is never positive; x itself at -∞"""
+    at_minus_inf = x == float("-inf")
+    finite = where(at_minus_inf, 0.0, x)
+    n = finite.clamp(max=0)
+    return where(at_minus_inf, x, n - (n * 2 - finite).exp().log1p())

@@ -56,8 +56,12 @@ def linalg_vector_norm(input, ord, dim, keepdim):
             return magnitude.sum(axis=axes, keepdims=keepdim)
         return xp.pow(xp.pow(magnitude, p).sum(axis=axes, keepdims=keepdim), 1 / p)
     y = xp.asarray(p_norm(magnitude))
-    if p != 1 and (y == xp.inf).any():   # |x|ᵖ overflowed, or an input is infinite
-        y = _rescaled(xp, magnitude, axes, keepdim, y, p_norm)
+    if p != 1 and magnitude.size:
+        # |x|ᵖ overflowed (or an input is infinite), or underflowed to 0 for values that are
+        # not all 0: the norm again of x/max|x|, times max|x|
+        underflow = (y == 0) & (magnitude.max(axis=axes, keepdims=keepdim) > 0)
+        if (y == xp.inf).any() or underflow.any():
+            y = _rescaled(xp, magnitude, axes, keepdim, y, p_norm, (y == xp.inf) | underflow)
     shape = tuple(x.shape)
     def backward(ctx, grad):
         x, y = ctx.saved_tensors
@@ -69,7 +73,7 @@ def linalg_vector_norm(input, ord, dim, keepdim):
         if p == 2:
             slope = x / safe_y
         else:
-            slope = x.sign() * x.abs() ** (p - 1) / safe_y ** (p - 1)
+            slope = x.sign() * (x.abs() / safe_y) ** (p - 1)   # (|x|ᵖ⁻¹ and yᵖ⁻¹ may underflow)
         return grad_kept * where(zero, 0.0, slope)
     return record("linalg_vector_norm", xp.asarray(y).astype(x.array.dtype, copy=False), (x,),
                   backward, save=(x, OUTPUT), attrs={"ord": p, "dims": axes, "keepdim": keepdim})

@@ -152,26 +152,30 @@ def _correction(op, dim, unbiased, correction):
     return dim, 1 if correction is None else correction
 
 
-def _rescaled(xp, a, axes, keepdim, result, statistic):
-    """``result`` where it is finite; elsewhere m·statistic(a/m), m = max |a| over ``axes``:
-    a std or norm whose squares overflow the dtype although it does not (the std of float32
-    values near 1e30; PyTorch accumulates float32 in float64, float16 in float32)."""
+def _rescaled(xp, a, axes, keepdim, result, statistic, redo=None):
+    """``result`` where it is finite (or outside ``redo``); elsewhere m·statistic(a/m),
+    m = max |a| over ``axes``: a std or norm whose squares overflow the dtype although it
+    does not (the std of float32 values near 1e30; PyTorch accumulates float32 in float64,
+    float16 in float32), or a norm whose squares underflow to 0 (of values near 1e-30)."""
     m = xp.abs(a).max(axis=axes, keepdims=True)
     m = xp.where(xp.isfinite(m) & (m > 0), m, xp.ones((), dtype=m.dtype))
     scaled = statistic(a / m) * m.reshape(result.shape)
-    return xp.where(result == xp.inf, scaled, result).astype(result.dtype, copy=False)
+    redo = result == xp.inf if redo is None else redo
+    return xp.where(redo, scaled, result).astype(result.dtype, copy=False)
 
 
 def _spread(xp, a, axes, correction, keepdim, statistic):
     """``a.var`` or ``a.std`` (``statistic``) over ``axes``, of ``a`` less its first element
     along them: the same value, and exactly 0 for equal values, where the rounding of a
     two-pass mean leaves a residue (five float16 7836s have the mean 7832; PyTorch's
-    running update is exact there)."""
+    running update is exact there). float16 is computed in float32 and rounded once (its
+    squares overflow beyond 256, as PyTorch's float32 accumulation does not)."""
+    wide = a.astype(xp.float32) if a.dtype.itemsize == 2 else a
     first = tuple(slice(0, 1) if i in axes else slice(None) for i in range(a.ndim))
     with quiet(xp):   # (inf - inf is NaN, as the unshifted variance of an inf is)
-        shifted = a - a[first]
-        return xp.asarray(getattr(shifted, statistic)(axis=axes, ddof=correction,
-                                                      keepdims=keepdim))
+        shifted = wide - wide[first]
+        result = getattr(shifted, statistic)(axis=axes, ddof=correction, keepdims=keepdim)
+    return xp.asarray(result).astype(a.dtype, copy=False)
 
 
 def _var_backward(grad_kept, x, axes, dof, every_dim):
@@ -238,10 +242,11 @@ def prod(input, dim=None, keepdim=False, dtype=None):
         raise TypeError(f"prod: dim must be a single int or None (it reduces one dimension or "
                         f"all of them), got {dim!r}")
     x = input if dtype is None else input.to(dtype)
-    return _prod(x, normalize_dims(x, dim, "prod"), keepdim, widen=dtype is None)
+    return _prod(x, normalize_dims(x, dim, "prod"), keepdim, widen=dtype is None,
+                 every_dim=dim is None)
 
 
-def _prod(x, axes, keepdim, widen=True):
+def _prod(x, axes, keepdim, widen=True, pytorch_edges=True, every_dim=None):
     with quiet(x.device.xp):   # (overflow to inf, silently as in PyTorch)
         result = x.array.prod(axis=axes, keepdims=keepdim)
     if widen and x.array.dtype.kind in "bui":   # integer and bool products are int64 (PyTorch)
@@ -249,15 +254,68 @@ def _prod(x, axes, keepdim, widen=True):
     elif not widen:   # a dtype was asked for: the product stays in it
         result = result.astype(x.array.dtype, copy=False)
     shape = tuple(x.shape)
+    every_dim = len(axes) != 1 or bool(every_dim)
     def backward(ctx, grad):
         x, y = ctx.saved_tensors
+        if x.ndim == 0:   # y = x: the gradient itself (y/x would be NaN at 0, ∞ or NaN)
+            return grad
         grad = _kept(grad, shape, axes, keepdim)
         zeros = x.array == 0
-        if not zeros.any():
-            return grad * _kept(y, shape, axes, keepdim) / x
+        if not zeros.any():   # (y/x first, as PyTorch: grad·y might overflow where y/x fits)
+            return grad * (_kept(y, shape, axes, keepdim) / x)
+        if pytorch_edges:
+            return prod_backward(grad.reshape(kept_shape(shape, axes)), x,
+                                 None if every_dim else axes[0])
         return grad * _product_of_the_others(x, axes, zeros)
     return record("prod", x.device.xp.asarray(result), (x,), backward, save=(x, OUTPUT),
                   attrs={"dims": axes, "keepdim": keepdim})
+
+
+@operation()
+def prod_backward(grad, input, dim):
+    """∂y/∂xᵢ · grad for y = prod(x, dim) (all elements when ``dim`` is None) where x holds
+    a 0, as PyTorch computes it: Π_{k<i} xₖ · Π_{k>i} xₖ from two exclusive cumulative
+    products, for every slice of the tensor (so NaN where such a product meets both 0 and
+    ∞), and zeros everywhere for two zeros among all elements (outside create_graph, where
+    the cumulative products would give 0 but for those NaNs). Its own derivative is the
+    composition's (``_product_of_the_others``)."""
+    from .. import grad_mode
+    from .twice import derivative_of_backward
+    xp = input.device.xp
+    a = input.array
+    if dim is None and not grad_mode.is_grad_enabled() and (a == 0).sum() > 1:
+        others = xp.zeros_like(a)
+    else:
+        flat = a.reshape(-1) if dim is None else a
+        axis = 0 if dim is None else dim
+        others = _exclusive_products(xp, flat, axis).reshape(a.shape)
+    with quiet(xp):
+        result = grad.array * others
+
+    axes = tuple(range(input.ndim)) if dim is None else (dim,)
+
+    def backward(ctx, grad_result):
+        g, x = ctx.saved_tensors
+        return derivative_of_backward(
+            lambda x: _prod(x, axes, keepdim=True, widen=False, pytorch_edges=False),
+            [g], [x], [grad_result], list(ctx.needs_input_grad))
+    return record("prod_backward", result.astype(a.dtype, copy=False), (grad, input), backward,
+                  save=(grad, input))
+
+
+def _exclusive_products(xp, a, axis):
+    """Π_{k<i} aₖ · Π_{k>i} aₖ along ``axis``: running products from each end, multiplied
+    in PyTorch's order (a cumulative product of [1, a₀, …, a_{n-2}], and of [1, a_{n-1}, …,
+    a₁] from the other end)"""
+    n = a.shape[axis]
+    slices = [xp.take(a, xp.asarray([i]), axis=axis) for i in range(n)]
+    one = xp.ones(slices[0].shape, dtype=a.dtype)
+    before, after = [one], [one]
+    with quiet(xp):
+        for i in range(n - 1):
+            before.append(before[-1] * slices[i])
+            after.append(after[-1] * slices[n - 1 - i])
+        return xp.concat(before, axis=axis) * xp.concat(after[::-1], axis=axis)
 
 
 def _product_of_the_others(x, axes, zeros):
@@ -275,8 +333,8 @@ def _product_of_the_others(x, axes, zeros):
     count = zeros.sum(axis=axes, keepdims=True)   # zeros in each slice (a constant)
     nonzero_part = where(is_zero, 1.0, x)          # the zeros replaced by 1
     zero_part = where(is_zero, x, 1.0)             # everything else replaced by 1
-    p = _prod(nonzero_part, axes, keepdim=True)
-    z = _prod(zero_part, axes, keepdim=True)
+    p = _prod(nonzero_part, axes, keepdim=True, pytorch_edges=False)
+    z = _prod(zero_part, axes, keepdim=True, pytorch_edges=False)
     both_zeros = sum(where(is_zero, x, 0.0), axes, keepdim=True)  # = the other zero, plus xᵢ
     other_zeros = where(wrap(xp.asarray(count == 1), x.device), 1.0,
                         where(wrap(xp.asarray(count == 2), x.device), both_zeros - x, 0.0))
@@ -444,9 +502,9 @@ def logsumexp(input, dim, keepdim=False):
         result = result.reshape(tuple(s for i, s in enumerate(shape) if i not in axes))
     def backward(ctx, grad):
         x, y = ctx.saved_tensors
+        # Where every xᵢ is -inf (y = -inf) the gradient is softmax of -infs, 0/0: NaN, as
+        # in PyTorch (and as softmax itself gives there)
         y = _kept(y, shape, axes, keepdim)
-        # Where y = -inf (every xᵢ was -inf) use 0 instead, so e^{xᵢ - y} is 0, not nan.
-        y = where(wrap(y.array == float("-inf"), y.device), 0.0, y)
         return _kept(grad, shape, axes, keepdim) * (x - y).exp()
     return record("logsumexp", result, (x,), backward, save=(x, OUTPUT),
                   attrs={"dims": axes, "keepdim": keepdim})

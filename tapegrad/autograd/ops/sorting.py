@@ -10,10 +10,11 @@ PyTorch's ``stable=True``). NaN counts as larger than every number, as in PyTorc
 from collections import namedtuple
 
 from ... import dtypes
-from ..tape import own_result
+from ..tape import own_result, record
 from ..tensor import wrap
 from .indexing import gather_along
 from .declare import operation
+from .gate import gate
 
 # PyTorch's torch.return_types: tuples whose parts are also named.
 SortResult = namedtuple("sort", ["values", "indices"])
@@ -132,6 +133,19 @@ def kthvalue(input, k, dim=-1, keepdim=False):
     return _reduced("kthvalue", KthvalueResult, x, axis, index, keepdim)
 
 
+def _evenly_shared(op, x, value):
+    """``value`` (0-d, one of x's elements) recorded as ``op`` of x, its gradient shared
+    evenly by the elements equal to it, or by the NaNs when it is NaN (as PyTorch's
+    median() of all elements); 0 elsewhere, whatever arrives"""
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        xp = x.device.xp
+        hits = xp.isnan(x.array) if bool(xp.isnan(value)) else x.array == value
+        share = wrap(xp.divide(hits, hits.sum(), dtype=x.array.dtype), x.device)
+        return gate(grad, share)
+    return record(op, value, (x,), backward, save=(x,))
+
+
 @operation(function=True, method=True)
 def median(input, dim=None, keepdim=False):
     """The middle element along dim (the lower of the two middle ones for an even count;
@@ -145,14 +159,9 @@ def median(input, dim=None, keepdim=False):
                 raise RuntimeError(f"median: an empty tensor of dtype {x.dtype} has no median")
             return x.sum() * float("nan")   # NaN, recorded: it requires grad when x does
         m = median(x.reshape(-1), 0).values
-        if not x.dtype.is_floating_point or not bool(xp.isfinite(m.array)):
+        if not x.dtype.is_floating_point:
             return m
-        # Every element equal to the median shares its gradient evenly, as in PyTorch:
-        # m + Σ(x - m)/k over the k ties is m exactly, with ∂/∂xᵢ = 1/k at each tie.
-        constant = m.detach()
-        ties = x == constant
-        count = int(ties.array.sum())
-        return constant + (x.where(ties, constant) - constant).sum() / count
+        return _evenly_shared("median", x, m.array)
     if x.ndim == 0:
         x._axis(dim, "median")
         values, indices = median(x.reshape(1), 0)

@@ -168,10 +168,16 @@ def atan2(input, other):
     y_shape, x_shape = y.shape, x.shape
     def backward(ctx, grad):
         y, x = ctx.saved_tensors
+        narrow = y.dtype.itemsize == 2   # float16: r² overflows beyond 256, the slope does not
+        if narrow:
+            y, x, grad = y.float(), x.float(), grad.float()
         r2 = x * x + y * y
         grad_over_r2 = grad * where(r2 == 0, 0.0, r2.reciprocal())
-        return (sum_to_shape(grad_over_r2 * x, y_shape) if ctx.needs_input_grad[0] else None,
-                sum_to_shape(-grad_over_r2 * y, x_shape) if ctx.needs_input_grad[1] else None)
+        grad_y = sum_to_shape(grad_over_r2 * x, y_shape) if ctx.needs_input_grad[0] else None
+        grad_x = sum_to_shape(-grad_over_r2 * y, x_shape) if ctx.needs_input_grad[1] else None
+        if narrow:
+            grad_y, grad_x = (None if g is None else g.half() for g in (grad_y, grad_x))
+        return grad_y, grad_x
     z = _broadcast("atan2", y.device.xp.atan2, y, x)
     return record("atan2", z, (y, x), backward, save=(y, x))
 

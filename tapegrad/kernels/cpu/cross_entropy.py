@@ -35,14 +35,16 @@ def forward(x, target, weight, smoothing, top_out, log_sum_out, loss, target_wei
         total = 0.0
         for c in range(classes):
             total += math.exp(x[i, c] - top)
-        log_sum = top + math.log(total)
+        log_sum = math.log(total)
         top_out[i] = top
-        log_sum_out[i] = math.log(total)
-        value = (1.0 - smoothing) * weight[t] * (log_sum - x[i, t])
+        log_sum_out[i] = log_sum
+        # lse - x_c as (top - x_c) + log_sum: top + log_sum would round log_sum away for
+        # large logits (1e30 + log 2 is 1e30), and the loss to 0
+        value = (1.0 - smoothing) * weight[t] * ((top - x[i, t]) + log_sum)
         if smoothing > 0.0:
             spread = 0.0
             for c in range(classes):
-                spread += weight[c] * (log_sum - x[i, c])
+                spread += weight[c] * ((top - x[i, c]) + log_sum)
             value += smoothing / classes * spread
         loss[i] = value
         target_weight[i] = weight[t]

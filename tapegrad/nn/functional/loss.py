@@ -9,8 +9,10 @@ argument whose formula is (the target of mse_loss, of kl_div, of binary_cross_en
 class probabilities of cross_entropy…).
 
 Losses of logits never exponentiate a large positive number: cross_entropy goes through
-log_softmax (x - max x inside), binary_cross_entropy_with_logits through logsigmoid; both
-are finite and exact at logits of ±1e4.
+log_softmax (x - max x inside), binary_cross_entropy_with_logits through log σ(x) =
+min(x, 0) - log(1 + e^{-|x|}); both are finite and exact at logits of ±1e4. The two binary
+cross entropies are each one operation (``tapegrad/autograd/ops/loss.py``), so that their
+gradients are PyTorch's formulas at the edges too (x = 0 or 1, an infinite gradient).
 """
 import warnings
 
@@ -19,7 +21,8 @@ from ...autograd import ops
 from ...autograd.ops.arithmetic import where
 from ...autograd.ops.indexing import gather_along
 from ...autograd.tensor import wrap
-from .activation import logsigmoid
+from ...autograd.operands import promote
+from .activation import _require_float
 from .checks import require_tensor, shape_of
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -242,26 +245,17 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     _check_probabilities(op, "target", target)
     if weight is not None:
         weight = _check_broadcasts_into(op, "weight", weight, input)
-    x = input
-    loss = _bce(x, target)
-    # Where x(1 - x) < 1e-12 PyTorch's gradient is (x - y)/1e-12, whatever the clamps did to
-    # the value: the same gradient here, added by a term whose value is 0.
-    saturated = (x * (1 - x)).detach() < 1e-12
-    if bool(saturated.any()):
-        slope = ((x - target) / (x * (1 - x)).clamp(min=1e-12)).detach()
-        loss = where(saturated, _bce(x.detach(), target) + (x - x.detach()) * slope, loss)
+    input, target = _same_float_dtype(op, input, target)
+    loss = ops.loss.binary_cross_entropy(input, target)
     return _reduce(loss if weight is None else loss * weight, reduction)
 
 
-def _bce(x, target):
-    """-(y log x + (1 - y) log(1 - x)), each log clamped at -100"""
-    # At x = 0 and x = 1 a log is -inf (taken as -100) and its derivative 1/0: the logs are
-    # taken of values moved off those points, so the gradient there is 0·finite, not 0·inf.
-    tiny = x.device.xp.finfo(x.array.dtype).smallest_subnormal
-    log_x = x.clamp(min=tiny).log().clamp(min=-100)           # log(tiny) < -100
-    at_one = x == 1
-    log_1mx = (-x).masked_fill(at_one, 0).log1p().masked_fill(at_one, -100)  # log(1 - x)
-    return (target - 1) * log_1mx - target * log_x
+def _same_float_dtype(op, input, target):
+    """input and target in their common dtype (PyTorch asks for one dtype; promoting is
+    the rule everywhere else)"""
+    if input.dtype is target.dtype:
+        return input, target
+    return promote(op, input, target)
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
@@ -274,12 +268,15 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     _check_same_shape(op, input, target)
     if weight is not None:
         weight = _check_broadcasts_into(op, "weight", weight, input)
-    x = input
-    if pos_weight is None:
-        loss = (1 - target) * x - logsigmoid(x)
-    else:
+    if pos_weight is not None:
         pos_weight = _check_broadcasts_into(op, "pos_weight", pos_weight, input)
-        loss = (1 - target) * x - ((pos_weight - 1) * target + 1) * logsigmoid(x)
+    _require_float(op, input)
+    if not target.dtype.is_floating_point:
+        target = target.to(input.dtype)
+    input, target = _same_float_dtype(op, input, target)
+    if pos_weight is not None and pos_weight.dtype is not input.dtype:
+        pos_weight = pos_weight.to(input.dtype)
+    loss = ops.loss.binary_cross_entropy_with_logits(input, target, pos_weight)
     return _reduce(loss if weight is None else loss * weight, reduction)
 
 

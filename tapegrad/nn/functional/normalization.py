@@ -81,6 +81,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     (divided by n - 1) for running_var. Not training, the running statistics are used.
     """
     require_tensor("batch_norm", "input", input)
+    if training and not eps > 0:   # σ² = 0 (a constant channel) would divide by √0; checked
+        # first, for an empty input too (as in PyTorch)
+        raise ValueError(f"batch_norm: eps must be positive during training, got {eps}")
     if input.ndim < 2:
         raise RuntimeError(f"batch_norm: expected an input of at least 2 dimensions (N, C, *), "
                            f"got shape {shape_of(input)}")
@@ -96,10 +99,15 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                                              if t is not None))
     axes = (0,) + tuple(range(2, input.ndim))
     count = math.prod(shape[a] for a in axes)
+    if training and count == 1:   # checked before an empty input returns (as in PyTorch)
+        raise ValueError(f"Expected more than 1 value per channel when training, got input size "
+                         f"{shape}")
     if input.numel() == 0:
         # an empty input: an empty result and the statistics untouched, before any check of
-        # the dtype or of the running statistics (as in PyTorch)
-        return _scale_and_shift(input, 1, weight, bias, lambda t: _per_channel(t, input.ndim))
+        # the dtype or of the running statistics (as in PyTorch: a bool or integer input
+        # keeps its dtype when there is no weight or bias to promote it)
+        out = input.clone() if weight is None else input * _per_channel(weight, input.ndim)
+        return out if bias is None else out + _per_channel(bias, input.ndim)
     if training and (running_mean is None) != (running_var is None):
         raise ValueError("batch_norm: running_mean and running_var must either both be None or "
                          "neither be None (as in PyTorch)")
@@ -112,14 +120,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         return ops.normalization.batch_norm(input, weight, bias, running_mean, running_var,
                                             False, eps)[0]
 
-    if not eps > 0:   # σ² = 0 (a constant channel) would divide by √0
-        raise ValueError(f"batch_norm: eps must be positive during training, got {eps}")
     if (running_mean is None) != (running_var is None):
         raise ValueError("batch_norm: running_mean and running_var must either both be None or "
                          "neither be None")
-    if count == 1:
-        raise ValueError(f"Expected more than 1 value per channel when training, got input size "
-                         f"{shape}")
     update = running_mean is not None or running_var is not None
     if update and (not isinstance(momentum, (int, float)) or isinstance(momentum, bool)):
         raise TypeError(f"batch_norm: momentum must be a number, got {momentum!r} (a module "
