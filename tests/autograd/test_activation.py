@@ -27,6 +27,8 @@ CASES = (
        for i, x in enumerate([leaf(), leaf(5, low=-4, high=4), noncontiguous(3, 4)])]
     + [Case("silu", A.silu, [x], name=str(i))
        for i, x in enumerate([leaf(), leaf(5, low=-4, high=4), noncontiguous(3, 4)])]
+    + [Case("logsigmoid", A.logsigmoid, [x], name=str(i))
+       for i, x in enumerate([leaf(), leaf(5, low=-4, high=4), noncontiguous(3, 4)])]
 )
 
 
@@ -89,3 +91,23 @@ def test_silu_passes_an_infinite_gradient_on_where_x_is_huge():
     x = tg.tensor([1e30, -3.0, 0.0], requires_grad=True)
     F.silu(x).backward(tg.tensor([math.inf, 1.0, 1.0]))   # σ(1 + x(1 - σ)) = 1, not ∞·σ'(x)
     assert x.grad.tolist()[0] == math.inf and x.grad.tolist()[2] == 0.5
+
+
+def test_logsigmoid_multiplies_an_infinite_gradient_by_its_slope_once():
+    # composed, the slopes of min(x, 0) and of log(1 + e^{2n - x}) cancel: ∞ - ∞ = NaN
+    x = tg.tensor([-1e30, -2.0, 0.0, 3.0, 200.0, -math.inf], requires_grad=True)
+    F.logsigmoid(x).backward(tg.tensor([math.inf, -math.inf, math.inf, math.inf, math.inf,
+                                        math.inf]))
+    grad = x.grad.tolist()   # σ(-x) underflows to 0 at 200: ∞·0, NaN as in PyTorch
+    assert grad[:4] == [math.inf, -math.inf, math.inf, math.inf] and math.isnan(grad[4])
+    assert grad[5] == math.inf
+
+
+def test_float16_logsigmoid_rounds_e_to_the_minus_x_to_float16_as_pytorch():
+    # PyTorch's gradient is g·z/(1 + z), z = e^{-x} rounded to float16: 0 past x ≈ 17
+    x = tg.tensor([17.0, 20.0, -1.0], dtype=tg.float16, requires_grad=True)
+    F.logsigmoid(x).backward(tg.tensor([6e4, 6e4, 1.0], dtype=tg.float16))
+    assert x.grad.tolist() == [np.float16(6e4 * np.float16(np.exp(-17.0)) /
+                                          (1 + float(np.float16(np.exp(-17.0))))), 0.0,
+                               np.float16(1 / (1 + np.exp(-1.0)))]
+    assert F.logsigmoid(tg.tensor([-1e4, 1e4], dtype=tg.float16)).tolist() == [-1e4, -0.0]

@@ -196,9 +196,11 @@ ALLOWED = [
             "4-d for its 2-d kernel with the spatial sizes lost ([N, 0, 0, 0]) and refuses "
             "a target of the right shape; the loss is defined (an empty sum)"),
     Allowed("backward-computes", "addcdiv", "result type Float can't be cast to the desired "
-            "output type", "pytorch bug",
+            "output type|value cannot be converted to type int without overflow", "pytorch bug",
             "addcdiv of an integer input: PyTorch's backward casts the float gradient of the "
-            "input back to its integer dtype and fails; the gradient is defined (1)"),
+            "input back to its integer dtype and fails; the gradient is defined (1). With an "
+            "integer divisor and a value beyond int's range (1e30), its backward divides the "
+            "value by the divisor in the divisor's integer dtype and refuses the value"),
     Allowed("value", "sin", "", "float noise",
             "sin/cos of arguments near 1e30: the argument reduction differs, no digit is meaningful"),
     Allowed("value", "cos", "", "float noise",

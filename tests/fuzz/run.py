@@ -523,7 +523,8 @@ def _replay(program, float_dtype, leaves_requiring_grad=None, steps=None):
         # (read now: a later in-place step may overwrite these values)
         values = TAPEGRAD.to_numpy(run.chain)
         if values.dtype.kind == "f":
-            run.largest = max(run.largest, float(np.abs(values).max(initial=0)))
+            # (np.max, not max(): Python's max(0.0, nan) is 0.0 and would lose the NaN)
+            run.largest = float(np.max([run.largest, np.abs(values).max(initial=0)]))
             run.zeros = run.zeros or bool((values == 0).any())
     return run, outcomes
 

@@ -91,6 +91,33 @@ def softplus(input, beta, threshold):
 
 
 @operation()
+def logsigmoid(input):
+    """y = log σ(x) = min(x, 0) - log(1 + e^{-|x|});  dy/dx = σ(-x)
+
+    One operation, not a composition, for its gradient at the edges: composed, an infinite
+    gradient meets two branches whose slopes cancel (∞ - ∞ = NaN where PyTorch passes
+    ∞·σ(-x) on). float16 is computed in float32 and rounded once, as PyTorch's CPU kernel."""
+    xp = input.device.xp
+    a = input.array
+    half = a.dtype == xp.float16
+    work = a.astype(xp.float32) if half else a
+    with quiet(xp):   # e^{-|x|} never overflows; at x = -∞ the result is -∞
+        y = (xp.minimum(work, 0) - xp.log1p(xp.exp(-xp.abs(work)))).astype(a.dtype, copy=False)
+
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        negative = x < 0
+        # σ(-x) as PyTorch writes it, from z = e^{-|x|}: 1/(1 + z) below 0, z/(1 + z) above,
+        # so that z's underflow (x past 17 in float16, 104 in float32) gives the same 0
+        z = where(negative, x, -x).exp()
+        if half:   # z rounded to float16, the rest in float32 and rounded once
+            z, grad = z.float(), grad.float()
+        slope = where(negative, 1 / (z + 1), z / (z + 1))
+        return (grad * slope).to(x.dtype) if half else grad * slope
+    return record("logsigmoid", y, (input,), backward, save=(input,))
+
+
+@operation()
 def silu(input):
     """y = x·σ(x);  dy/dx = σ(x)(1 + x(1 - σ(x)))
 

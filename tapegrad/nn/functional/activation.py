@@ -158,18 +158,12 @@ def softplus(input, beta=1.0, threshold=20.0):
 def logsigmoid(input):
     """y = log σ(x) = -log(1 + e⁻ˣ);  dy/dx = 1 - σ(x) = σ(-x)
 
-    Computed as n - log(1 + e^{2n - x}) with n = min(x, 0): that is x - log(1 + eˣ) for
-    x ≤ 0 and -log(1 + e⁻ˣ) for x > 0, so the exponent is never positive (no overflow,
-    exact at ±1e4), and its derivative is σ(-x) everywhere, the kink of min(x, 0)
-    cancelling out (also at x = 0, where it is 1/2).
+    Computed as min(x, 0) - log(1 + e^{-|x|}): the exponent is never positive (no overflow,
+    exact at ±1e4). One operation (autograd/ops/activation.py), so that an infinite
+    gradient is multiplied by σ(-x) once, as in PyTorch.
     """
     _require_float("logsigmoid", input)
-    # At x = -∞ the result is x itself (2n - x would be -∞ + ∞ = NaN); the formula gets a
-    # harmless 0 there, so that its own backward stays finite.
-    at_minus_inf = input == float("-inf")
-    x = where(at_minus_inf, 0.0, input)
-    n = x.clamp(max=0)
-    return where(at_minus_inf, input, n - (n * 2 - x).exp().log1p())
+    return ops.activation.logsigmoid(input)
 
 
 # -- normalised exponentials ----------------------------------------------------------------
