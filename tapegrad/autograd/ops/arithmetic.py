@@ -156,6 +156,7 @@ def _truncated_division(input, other):
         zeros = wrap(grad.device.xp.zeros_like(grad.array), grad.device)
         return (sum_to_shape(zeros, x_shape) if ctx.needs_input_grad[0] else None,
                 sum_to_shape(zeros, y_shape) if ctx.needs_input_grad[1] else None)
+    backward.materializes_zeros = True   # even for a structural zero, as PyTorch's zeros_like
     return record("div", z, (x, y), backward)
 
 
@@ -310,6 +311,7 @@ def floor_divide(input, other):
         zeros = wrap(grad.device.xp.zeros_like(grad.array), grad.device)
         return (sum_to_shape(zeros, x_shape) if ctx.needs_input_grad[0] else None,
                 sum_to_shape(zeros, y_shape) if ctx.needs_input_grad[1] else None)
+    backward.materializes_zeros = True   # even for a structural zero, as PyTorch's zeros_like
     return record("floor_divide", z, (x, y), backward)
 
 
