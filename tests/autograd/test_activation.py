@@ -27,6 +27,9 @@ CASES = (
        for i, x in enumerate([leaf(), leaf(5, low=-4, high=4), noncontiguous(3, 4)])]
     + [Case("silu", A.silu, [x], name=str(i))
        for i, x in enumerate([leaf(), leaf(5, low=-4, high=4), noncontiguous(3, 4)])]
+    + [Case("elu", lambda x, a=alpha: A.elu(x, a), [x], name=f"alpha_{alpha}_{i}")
+       for alpha in (1.0, 0.5)
+       for i, x in enumerate([leaf(), leaf(5, low=-4, high=4), noncontiguous(3, 4)])]
     + [Case("logsigmoid", A.logsigmoid, [x], name=str(i))
        for i, x in enumerate([leaf(), leaf(5, low=-4, high=4), noncontiguous(3, 4)])]
 )
@@ -111,3 +114,20 @@ def test_float16_logsigmoid_rounds_e_to_the_minus_x_to_float16_as_pytorch():
                                           (1 + float(np.float16(np.exp(-17.0))))), 0.0,
                                np.float16(1 / (1 + np.exp(-1.0)))]
     assert F.logsigmoid(tg.tensor([-1e4, 1e4], dtype=tg.float16)).tolist() == [-1e4, -0.0]
+
+
+def test_elu_passes_an_infinite_gradient_on_where_its_slope_is_tiny_but_not_zero():
+    # at x = -133, eˣ - 1 rounds to -1 (expm1's slope y + 1 = 0), while αeˣ = 1e-58 > 0
+    x = tg.tensor([-133.0, -1e4, 2.0, math.nan], dtype=tg.float64, requires_grad=True)
+    F.elu(x, alpha=2.0).backward(tg.tensor([math.inf, math.inf, math.inf, 1.0],
+                                          dtype=tg.float64))
+    grad = x.grad.tolist()   # e^-1e4 = 0 itself: ∞·0 = NaN, as in PyTorch
+    assert grad[0] == math.inf and math.isnan(grad[1]) and grad[2:] == [math.inf, 0.0]
+    assert F.elu(tg.tensor([-133.0, 3.0]), alpha=2.0).tolist() == [-2.0, 3.0]
+
+
+def test_float16_elu_takes_its_slope_in_float32_as_pytorch():
+    # e^-23.7 = 5e-11 is 0 in float16, not in float32: ∞·5e-11 = ∞
+    x = tg.tensor([-23.7, -1.0], dtype=tg.float16, requires_grad=True)
+    F.elu(x).backward(tg.tensor([math.inf, 1.0], dtype=tg.float16))
+    assert x.grad.tolist() == [math.inf, float(np.float16(np.exp(np.float32(np.float16(-1.0)))))]

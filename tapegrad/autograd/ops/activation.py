@@ -91,6 +91,33 @@ def softplus(input, beta, threshold):
 
 
 @operation()
+def elu(input, alpha):
+    """y = x where x > 0, else α(eˣ - 1);  dy/dx = 1 where x > 0, else αeˣ
+
+    One operation, not a composition, for its gradient at the edges: composed, the slope
+    comes from expm1's backward as y + 1, which is 0 once eˣ - 1 rounds to -1 (x < -37 in
+    float64), so an infinite gradient gives ∞·0 = NaN where PyTorch's αeˣ passes ∞ on.
+    float16 is computed in float32 and rounded once, as PyTorch's CPU kernel."""
+    xp = input.device.xp
+    a = input.array
+    half = a.dtype == xp.float16
+    work = a.astype(xp.float32) if half else a
+    with quiet(xp):   # (eˣ - 1 of min(x, 0): only chosen there, and cannot overflow)
+        y = xp.where(work > 0, work, xp.expm1(xp.minimum(work, 0)) * alpha)
+        y = y.astype(a.dtype, copy=False)
+
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        wide = x.float() if half else x   # (float16: eˣ and the product in float32, as PyTorch)
+        # αeˣ of min(x, 0), finite where it is not chosen; 0 at a NaN x, as before
+        slope = wide.clamp(max=0).exp() * alpha
+        slope = where(wide != wide, 0.0, slope)
+        negative = (grad.float() * slope).to(x.dtype) if half else grad * slope
+        return where(x > 0, grad, negative)
+    return record("elu", y, (input,), backward, save=(input,), attrs={"alpha": alpha})
+
+
+@operation()
 def logsigmoid(input):
     """y = log σ(x) = min(x, 0) - log(1 + e^{-|x|});  dy/dx = σ(-x)
 

@@ -80,9 +80,8 @@ def leaky_relu_(input, negative_slope=0.01):
 
 def elu(input, alpha=1.0, inplace=False):
     """y = x where x > 0, else α(eˣ - 1);  dy/dx = 1 where x > 0, else αeˣ"""
-    # eˣ - 1 is taken of min(x, 0): it is only chosen there, and cannot overflow.
     return _apply("elu", _require_float("elu", input), inplace,
-                  lambda x: where(x > 0, x, x.clamp(max=0).expm1() * alpha))
+                  lambda x: ops.activation.elu(x, alpha))   # one operation (autograd/ops/activation.py)
 
 
 def elu_(input, alpha=1.0):
