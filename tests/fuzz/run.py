@@ -186,11 +186,15 @@ def compare_arrays(a, b, dtype_name):
             return None
         return "value", f"{_show(a)} vs torch {_show(b)}"
     a64, b64 = a.astype(np.float64), b.astype(np.float64)
-    if not np.array_equal(np.isnan(a64), np.isnan(b64)):
-        return "value", f"NaN where torch has none or the other way: {_show(a)} vs torch {_show(b)}"
+    nan_differs = np.isnan(a64) != np.isnan(b64)
+    if nan_differs.any():
+        start = _window(nan_differs)
+        return "value", (f"NaN where torch has none or the other way: {_show(a, start)} vs "
+                         f"torch {_show(b, start)}")
     finite = np.isfinite(a64) & np.isfinite(b64)
     if not np.array_equal(a64[~finite & ~np.isnan(a64)], b64[~finite & ~np.isnan(b64)]):
-        return "value", f"inf differs: {_show(a)} vs torch {_show(b)}"
+        start = _window(~finite & (a64 != b64) & ~np.isnan(a64))
+        return "value", f"inf differs: {_show(a, start)} vs torch {_show(b, start)}"
     tol = TOLERANCE.get(dtype_name, 2e-4)
     x, y = a64[finite], b64[finite]
     scale = max(1.0, float(np.abs(y).max())) if y.size else 1.0
@@ -201,8 +205,16 @@ def compare_arrays(a, b, dtype_name):
     return kind, f"{_show(a)} vs torch {_show(b)}"
 
 
-def _show(array):
-    return np.array2string(np.asarray(array).reshape(-1)[:8], precision=5, threshold=8)
+def _window(mismatch):
+    """Where the 8 elements a finding shows start: at the first NaN or inf that differs
+    (so that the detail, and the allowlist's patterns, see it), 8 from the end at most."""
+    flat = np.asarray(mismatch).reshape(-1)
+    return max(0, min(int(np.argmax(flat)), flat.size - 8))
+
+
+def _show(array, start=0):
+    return np.array2string(np.asarray(array).reshape(-1)[start:start + 8], precision=5,
+                           threshold=8)
 
 
 def compare_results(r_tg, r_torch):

@@ -128,3 +128,21 @@ def test_float_dtypes_stops_comparing_where_a_step_leaves_the_leaves_float_dtype
     findings, program = run_program(7003847, compare_with_torch=False)
     assert [s.entry.name for s in program.steps] == ["float", "matmul"]
     assert not [f for f in findings if f.kind == "float-dtypes"]
+
+
+def test_a_nan_or_inf_that_differs_past_the_eighth_element_is_shown():
+    import numpy as np
+
+    from .run import compare_arrays
+    a = np.arange(20, dtype=np.float32)
+    b = a.copy()
+    a[12], b[12] = np.inf, np.nan
+    kind, detail = compare_arrays(a, b, "float32")
+    assert kind == "value" and detail.startswith("NaN where") and "inf" in detail.split(" vs ")[0]
+    a[12] = b[12] = np.inf
+    b[15] = -np.inf
+    a[15] = np.inf
+    kind, detail = compare_arrays(a, b, "float32")
+    assert detail.startswith("inf differs") and "-inf" in detail.split(" vs ")[1]
+    assert allowed(Finding("value", "gelu", "NaN where torch has none or the other way: [ 3. inf\n"
+                           " 1.] vs torch [ 3. nan\n 1.]", 0))
