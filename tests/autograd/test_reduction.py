@@ -506,3 +506,13 @@ def test_max_with_both_dim_and_other_is_refused():
     with pytest.raises(TypeError, match="max: give either dim or other"):
         tg.max(tg.ones(2, 2), dim=0, other=tg.ones(()))
     assert tg.max(tg.ones(2), other=tg.zeros(())).tolist() == [1.0, 1.0]
+
+
+def test_float16_sum_accumulates_in_float32_and_rounds_once():
+    # 4e4 + 4e4 overflows float16 on the way; PyTorch's float32 accumulator does not
+    x = tg.tensor([[4e4, 1.0], [4e4, 1.0], [-4e4, 1.0]], dtype=tg.float16, requires_grad=True)
+    total = x.sum(0)
+    assert total.dtype == tg.float16 and total.tolist() == [4e4, 3.0]
+    w = tg.ones(2, dtype=tg.float16, requires_grad=True)   # w's gradient sums x over dim 0
+    (x.detach() * w).backward(tg.ones(3, 2, dtype=tg.float16))
+    assert w.grad.tolist() == [4e4, 3.0]
