@@ -934,3 +934,16 @@ def test_nextafter_gives_the_direction_zeros_even_where_the_gradient_is_nan():
     y = tg.tensor([3.0], requires_grad=True)
     tg.nextafter(x, y).backward(tg.tensor([float("nan")]))
     assert y.grad.tolist() == [0.0]
+
+
+def test_float16_times_a_number_float16_cannot_hold_is_computed_in_float32_as_pytorch():
+    # 1e5 and 1e30 overflow float16; PyTorch multiplies by them in float32 and rounds once
+    x = tg.tensor([0.0, 1e-5, 2.0, 0.001], dtype=tg.float16, requires_grad=True)
+    y = x * 1e5
+    assert y.dtype == tg.float16 and y.tolist() == [0.0, 1.0009765625, math.inf, 100.0625]
+    assert tg.mul(x, 1e30).tolist()[0] == 0.0   # not 0·∞ = NaN
+    y.backward(tg.tensor([1e-5, 0.0, 1.0, 1.0], dtype=tg.float16))
+    assert x.grad.tolist() == [1.0009765625, 0.0, math.inf, math.inf]
+    inplace = tg.tensor([0.0, 1e-5], dtype=tg.float16)
+    inplace.mul_(100000)
+    assert inplace.tolist() == [0.0, 1.0009765625]

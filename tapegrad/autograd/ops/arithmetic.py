@@ -103,6 +103,8 @@ def _check_bool_alpha(op, x, alpha):
 @operation(function=True, method=True, out=True)
 def mul(input, other):
     """z = x·y;  ∂z/∂x = y,  ∂z/∂y = x"""
+    if type(other) in (float, int) and _beyond_half(input, other):
+        return _half_times_number(input, other)
     x, y = promote("mul", input, other)
     z = _broadcast("mul", x.device.xp.multiply, x, y)
     x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
@@ -113,6 +115,28 @@ def mul(input, other):
     # Only what backward reads is saved: x is needed only for y's gradient, and vice versa.
     return record("mul", z, (x, y), backward,
                   save=(x if y.requires_grad else None, y if x.requires_grad else None))
+
+
+def _beyond_half(input, number):
+    """A float16 tensor and a Python number that float16 does not hold exactly (1e5, 0.1)."""
+    if not isinstance(input, Tensor) or input.array.dtype != input.device.xp.float16:
+        return False
+    with quiet(input.device.xp):
+        return float(input.device.xp.float16(number)) != number
+
+
+def _half_times_number(x, number):
+    """float16 x times a number float16 does not hold: computed in float32 with the number
+    as float32 and rounded once, as PyTorch's CPU kernels do (rounding the number to float16
+    first makes x·1e5 ∞ where PyTorch gives 1.001 for x = 1e-5, and 0·1e30 NaN for 0)."""
+    xp = x.device.xp
+    factor = xp.float32(number)
+    with quiet(xp):
+        z = (x.array.astype(xp.float32) * factor).astype(x.array.dtype)
+
+    def backward(ctx, grad):
+        return (grad.float() * float(factor)).to(grad.dtype),
+    return record("mul", z, (x,), backward)
 
 
 @operation(function=True, method=True, out=True)
