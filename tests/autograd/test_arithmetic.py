@@ -947,3 +947,14 @@ def test_float16_times_a_number_float16_cannot_hold_is_computed_in_float32_as_py
     inplace = tg.tensor([0.0, 1e-5], dtype=tg.float16)
     inplace.mul_(100000)
     assert inplace.tolist() == [0.0, 1.0009765625]
+
+
+def test_ldexp_takes_two_to_a_float_exponent_in_the_exponents_own_dtype():
+    # PyTorch: 2^58.4 in float16 is ∞, even against a float64 x; an integer exponent's power
+    # is taken in the result's dtype (2^200 fits float64)
+    x = tg.tensor([-0.5, 3.0], dtype=tg.float64)
+    assert tg.ldexp(x, tg.tensor([58.4, 1.0], dtype=tg.float16)).tolist() == [-math.inf, 6.0]
+    assert tg.ldexp(x, tg.tensor([200, 1])).tolist() == [-0.5 * 2.0 ** 200, 6.0]
+    y = tg.tensor([0.5], dtype=tg.float32)   # float32 2^0.1 times a float64 x
+    assert tg.ldexp(tg.tensor([1.0], dtype=tg.float64), y * 0.2).item() == float(
+        np.float32(2.0) ** np.float32(0.1))

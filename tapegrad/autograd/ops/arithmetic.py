@@ -775,7 +775,8 @@ def _spread(op, input, tensor1, tensor2):
 @operation(function=True, method=True, composite=True)
 def ldexp(input, other):
     """z = x·2ʸ, in the operands' common dtype (the default float dtype if that is integral);
-    ∂z/∂x = 2ʸ,  ∂z/∂y = x·2ʸ·ln 2
+    ∂z/∂x = 2ʸ,  ∂z/∂y = x·2ʸ·ln 2. As in PyTorch, 2ʸ of a floating point y is taken in y's
+    own dtype (a float16 2⁵⁸ is ∞ even against a float64 x), of an integer y in the result's.
 
     A broadcast y that requires grad is expanded first, so that its gradient sums each
     element's own product, as PyTorch's does (∞ and -∞ then sum to NaN, not to a finite
@@ -785,7 +786,8 @@ def ldexp(input, other):
         return mul(input, math.inf if other > 1023 else 2.0 ** other)
     common = result_type([t.dtype for t in (input, other) if t.ndim],
                          [t.dtype for t in (input, other) if not t.ndim])
-    y = other.to(common if common.is_floating_point else get_default_dtype())
+    y = other if other.dtype.is_floating_point else other.to(
+        common if common.is_floating_point else get_default_dtype())
     if y.requires_grad and hasattr(input, "shape") and tuple(input.shape) != tuple(y.shape):
         try:
             shape = y.device.xp.broadcast_shapes(tuple(input.shape), tuple(y.shape))
