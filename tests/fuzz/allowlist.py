@@ -149,10 +149,6 @@ ALLOWED = [
             "from the rounded result z = x·2ʸ (∞ once z or g·z passes 65504), tapegrad's "
             "(g·x)·(2ʸ·ln 2) through mul and exp2, finite there: the same math rounded in "
             "another order"),
-    Allowed("gradient", "relu6", "", "open",
-            "relu6 is hardtanh(0, 6): at a NaN input PyTorch's hardtanh backward passes the "
-            "gradient on (NaN is neither below nor above the bounds), tapegrad's hardtanh gives "
-            "0; relu6 follows once hardtanh does"),
     Allowed("gradient", "polygamma", "", "open",
             "trigamma (the gradient of digamma and of polygamma(0)) at a negative integer: "
             "PyTorch's reflection formula gives a huge finite π²/sin²(πx) (sin(πx) rounded away "
