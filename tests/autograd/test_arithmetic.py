@@ -958,3 +958,22 @@ def test_ldexp_takes_two_to_a_float_exponent_in_the_exponents_own_dtype():
     y = tg.tensor([0.5], dtype=tg.float32)   # float32 2^0.1 times a float64 x
     assert tg.ldexp(tg.tensor([1.0], dtype=tg.float64), y * 0.2).item() == float(
         np.float32(2.0) ** np.float32(0.1))
+
+
+def test_float16_addcmul_and_addcdiv_are_computed_in_float32_and_rounded_once():
+    # PyTorch's CPU kernel: x + value·t₁·t₂ in float32 (t₁·t₂ = 1e5 passes float16's 65504
+    # on the way), value 1e30 as float32 (not float16's ∞, whose 0·∞ would be NaN)
+    x = tg.tensor([1.0, 2.0], dtype=tg.float16)
+    t1 = tg.tensor([400.0, 1.0], dtype=tg.float16)
+    t2 = tg.tensor([250.0, -math.inf], dtype=tg.float16)
+    assert tg.addcmul(x, t1, t2, value=0.5).tolist() == [50016.0, -math.inf]   # 50001
+    assert tg.addcdiv(x, t1, t2, value=1e30).tolist() == [math.inf, 2.0]
+
+
+def test_addcdiv_differentiates_t2_as_pytorch_writes_it():
+    # -g·value·t₁/(t₂·t₂): t₂² overflows float16 at 6470 and ∞/∞ is NaN, as in PyTorch
+    t1 = tg.tensor([math.inf, 3.0], dtype=tg.float16, requires_grad=True)
+    t2 = tg.tensor([6470.0, 2.0], dtype=tg.float16, requires_grad=True)
+    tg.addcdiv(tg.zeros(2, dtype=tg.float16), t1, t2).backward(tg.ones(2, dtype=tg.float16))
+    assert math.isnan(t2.grad.tolist()[0]) and t2.grad.tolist()[1] == -0.75
+    assert t1.grad.tolist() == [float(np.float16(1 / np.float16(6470.0))), 0.5]

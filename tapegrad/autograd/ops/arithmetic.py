@@ -719,6 +719,8 @@ def addcmul(input, tensor1, tensor2, value=1):
     """z = x + value·t₁·t₂"""
     x, t1, t2, value = _addc_operands("addcmul", input, tensor1, tensor2, value)
     t1, t2 = _spread("addcmul", x, t1, t2)
+    if x.dtype.is_floating_point and not hasattr(value, "shape"):
+        return _addc_floating("addcmul", x, t1, t2, value)
     product = mul(t1, t2)
     return add(x, product if _is_one(value) else mul(product, value))
 
@@ -734,8 +736,48 @@ def addcdiv(input, tensor1, tensor2, value=1):
                            f"or div(..., rounding_mode='floor') for floor division")
     x, t1, t2, value = _addc_operands("addcdiv", input, tensor1, tensor2, value)
     t1, t2 = _spread("addcdiv", x, t1, t2)
+    if x.dtype.is_floating_point and not hasattr(value, "shape"):
+        return _addc_floating("addcdiv", x, t1, t2, value)
     quotient = div(t1, t2)
     return add(x, quotient if _is_one(value) else mul(quotient, value))
+
+
+def _addc_floating(op, x, t1, t2, value):
+    """x + value·t₁·t₂ (addcmul) or x + value·t₁/t₂ (addcdiv) of floating point tensors and a
+    number, as one operation: float16 is computed in float32 with value as float32 and
+    rounded once, as PyTorch's CPU kernel (value·t₁·t₂ may pass 65504 on the way, and a
+    value of 1e30 is no float16), and the backward is PyTorch's formulas:
+    ∂/∂t₁ = g·(t₂·value) or g·(value/t₂),  ∂/∂t₂ = g·(t₁·value) or -g·value·t₁/(t₂·t₂)."""
+    xp = x.device.xp
+    shapes = [tuple(t.shape) for t in (x, t1, t2)]
+    try:
+        xp.broadcast_shapes(*shapes)
+    except ValueError:
+        raise RuntimeError(f"{op}: shapes {', '.join(map(str, shapes))} cannot be broadcast "
+                           f"together") from None
+    half = x.array.dtype == xp.float16
+    a, b, c = (t.array.astype(xp.float32) if half else t.array for t in (x, t1, t2))
+    with quiet(xp):
+        inner = b * c if op == "addcmul" else b / c
+        z = (a + (inner if value == 1 else inner * (xp.float32(value) if half else value)))
+    z = z.astype(x.array.dtype, copy=False)
+    shape1, shape2 = t1.shape, t2.shape
+    x_shape = x.shape
+
+    def backward(ctx, grad):
+        first, second = ctx.saved_tensors
+        grad_x = sum_to_shape(grad, x_shape) if ctx.needs_input_grad[0] else None
+        if op == "addcmul":
+            grad_1 = grad * (second * value) if ctx.needs_input_grad[1] else None
+            grad_2 = grad * (first * value) if ctx.needs_input_grad[2] else None
+        else:
+            grad_1 = grad * (value / second) if ctx.needs_input_grad[1] else None
+            grad_2 = (-grad * value * first / (second * second)
+                      if ctx.needs_input_grad[2] else None)
+        return (grad_x, None if grad_1 is None else sum_to_shape(grad_1, shape1),
+                None if grad_2 is None else sum_to_shape(grad_2, shape2))
+    return record(op, z, (x, t1, t2), backward,
+                  save=(t1 if t2.requires_grad else None, t2), attrs={"value": value})
 
 
 def _addc_operands(op, input, tensor1, tensor2, value):
