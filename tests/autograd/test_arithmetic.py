@@ -958,6 +958,11 @@ def test_ldexp_takes_two_to_a_float_exponent_in_the_exponents_own_dtype():
     y = tg.tensor([0.5], dtype=tg.float32)   # float32 2^0.1 times a float64 x
     assert tg.ldexp(tg.tensor([1.0], dtype=tg.float64), y * 0.2).item() == float(
         np.float32(2.0) ** np.float32(0.1))
+    # a 0-d float16 exponent is taken in the result's dtype first (PyTorch: 2.48e17, not -∞)
+    assert tg.ldexp(tg.tensor(-0.5, dtype=tg.float64),
+                    tg.tensor(58.41, dtype=tg.float16)).item() == -0.5 * 2.0 ** float(
+                        np.float16(58.41))
+    assert tg.ldexp(tg.ones(2, dtype=tg.float16), tg.tensor(0.5)).dtype == tg.float16
 
 
 def test_float16_addcmul_and_addcdiv_are_computed_in_float32_and_rounded_once():

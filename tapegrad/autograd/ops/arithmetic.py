@@ -817,8 +817,9 @@ def _spread(op, input, tensor1, tensor2):
 @operation(function=True, method=True, composite=True)
 def ldexp(input, other):
     """z = x·2ʸ, in the operands' common dtype (the default float dtype if that is integral);
-    ∂z/∂x = 2ʸ,  ∂z/∂y = x·2ʸ·ln 2. As in PyTorch, 2ʸ of a floating point y is taken in y's
-    own dtype (a float16 2⁵⁸ is ∞ even against a float64 x), of an integer y in the result's.
+    ∂z/∂x = 2ʸ,  ∂z/∂y = x·2ʸ·ln 2. As in PyTorch, 2ʸ of a floating point y of 1 or more
+    dims is taken in y's own dtype (a float16 2⁵⁸ is ∞ even against a float64 x), of a 0-d
+    or integer y in the result's.
 
     A broadcast y that requires grad is expanded first, so that its gradient sums each
     element's own product, as PyTorch's does (∞ and -∞ then sum to NaN, not to a finite
@@ -828,8 +829,8 @@ def ldexp(input, other):
         return mul(input, math.inf if other > 1023 else 2.0 ** other)
     common = result_type([t.dtype for t in (input, other) if t.ndim],
                          [t.dtype for t in (input, other) if not t.ndim])
-    y = other if other.dtype.is_floating_point else other.to(
-        common if common.is_floating_point else get_default_dtype())
+    result = common if common.is_floating_point else get_default_dtype()
+    y = other if other.dtype.is_floating_point and other.ndim else other.to(result)
     if y.requires_grad and hasattr(input, "shape") and tuple(input.shape) != tuple(y.shape):
         try:
             shape = y.device.xp.broadcast_shapes(tuple(input.shape), tuple(y.shape))
@@ -837,7 +838,9 @@ def ldexp(input, other):
             shape = None   # mul names the shapes that do not broadcast
         if shape is not None and shape != tuple(y.shape):
             y = y.expand(*shape)
-    return mul(input, y.exp2())
+    # 2ʸ in y's dtype, then in the result's: x's float16 stays float16 against a 0-d y, as
+    # PyTorch's product with a 0-d power gives
+    return mul(input, y.exp2().to(result))
 
 
 @operation(function=True, method=True, differentiable=False)
