@@ -198,7 +198,7 @@ ALLOWED = [
             "4-d for its 2-d kernel with the spatial sizes lost ([N, 0, 0, 0]) and refuses "
             "a target of the right shape; the loss is defined (an empty sum)"),
     Allowed("backward-computes", "addcdiv", "result type Float can't be cast to the desired "
-            "output type|value cannot be converted to type \S+ without overflow", "pytorch bug",
+            r"output type|value cannot be converted to type \S+ without overflow", "pytorch bug",
             "addcdiv of an integer input: PyTorch's backward casts the float gradient of the "
             "input back to its integer dtype and fails; the gradient is defined (1). With a "
             "value beyond the divisor's dtype (1e30 against int32, uint8 or float16), its "
