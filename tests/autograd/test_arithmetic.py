@@ -982,3 +982,7 @@ def test_addcdiv_differentiates_t2_as_pytorch_writes_it():
     tg.addcdiv(tg.zeros(2, dtype=tg.float16), t1, t2).backward(tg.ones(2, dtype=tg.float16))
     assert math.isnan(t2.grad.tolist()[0]) and t2.grad.tolist()[1] == -0.75
     assert t1.grad.tolist() == [float(np.float16(1 / np.float16(6470.0))), 0.5]
+    t2 = tg.tensor([-0.01706], dtype=tg.float16, requires_grad=True)   # 2·18.61/t₂² is ∞
+    tg.addcdiv(tg.zeros(1, dtype=tg.float16), tg.tensor([18.61], dtype=tg.float16), t2,
+               value=2).backward(tg.zeros(1, dtype=tg.float16))
+    assert math.isnan(t2.grad.item())   # 0·∞, as PyTorch

@@ -747,7 +747,8 @@ def _addc_floating(op, x, t1, t2, value):
     number, as one operation: float16 is computed in float32 with value as float32 and
     rounded once, as PyTorch's CPU kernel (value·t₁·t₂ may pass 65504 on the way, and a
     value of 1e30 is no float16), and the backward is PyTorch's formulas:
-    ∂/∂t₁ = g·(t₂·value) or g·(value/t₂),  ∂/∂t₂ = g·(t₁·value) or -g·value·t₁/(t₂·t₂)."""
+    ∂/∂t₁ = g·(t₂·value) or g·(value/t₂),  ∂/∂t₂ = g·(t₁·value) or -g·(value·t₁/(t₂·t₂))
+    (grouped so: a zero g meets an overflowed value·t₁/t₂² as NaN, as in PyTorch)."""
     xp = x.device.xp
     shapes = [tuple(t.shape) for t in (x, t1, t2)]
     try:
@@ -772,7 +773,7 @@ def _addc_floating(op, x, t1, t2, value):
             grad_2 = grad * (first * value) if ctx.needs_input_grad[2] else None
         else:
             grad_1 = grad * (value / second) if ctx.needs_input_grad[1] else None
-            grad_2 = (-grad * value * first / (second * second)
+            grad_2 = (-grad * (first * value / (second * second))
                       if ctx.needs_input_grad[2] else None)
         return (grad_x, None if grad_1 is None else sum_to_shape(grad_1, shape1),
                 None if grad_2 is None else sum_to_shape(grad_2, shape2))
