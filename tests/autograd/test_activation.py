@@ -131,3 +131,14 @@ def test_float16_elu_takes_its_slope_in_float32_as_pytorch():
     x = tg.tensor([-23.7, -1.0], dtype=tg.float16, requires_grad=True)
     F.elu(x).backward(tg.tensor([math.inf, 1.0], dtype=tg.float16))
     assert x.grad.tolist() == [math.inf, float(np.float16(np.exp(np.float32(np.float16(-1.0)))))]
+
+
+def test_in_place_elu_takes_its_slope_from_the_result_as_pytorch():
+    # PyTorch's elu_ has overwritten its input: its slope is y + α (5.96e-8 here, y rounded
+    # to -1 + 2⁻²⁴), where elu's is αeˣ (7.21e-8)
+    x = tg.tensor([-16.444971084594727, 2.0], requires_grad=True)
+    F.elu(x * 1, inplace=True).backward(tg.ones(2))
+    assert x.grad.tolist() == [2.0 ** -24, 1.0]
+    x.grad = None
+    F.elu(x).backward(tg.ones(2))
+    assert x.grad.tolist()[0] == pytest.approx(math.exp(-16.444971084594727), rel=1e-6)

@@ -13,7 +13,7 @@ import math
 
 from ...kernels import fused
 from ..quiet import quiet
-from ..tape import record
+from ..tape import OUTPUT, record
 from .arithmetic import where
 from .declare import operation
 from .special import erf
@@ -91,13 +91,15 @@ def softplus(input, beta, threshold):
 
 
 @operation()
-def elu(input, alpha):
+def elu(input, alpha, from_result=False):
     """y = x where x > 0, else α(eˣ - 1);  dy/dx = 1 where x > 0, else αeˣ
 
     One operation, not a composition, for its gradient at the edges: composed, the slope
     comes from expm1's backward as y + 1, which is 0 once eˣ - 1 rounds to -1 (x < -37 in
     float64), so an infinite gradient gives ∞·0 = NaN where PyTorch's αeˣ passes ∞ on.
-    float16 is computed in float32 and rounded once, as PyTorch's CPU kernel."""
+    float16 is computed in float32 and rounded once, as PyTorch's CPU kernel.
+    ``from_result`` (elu_, elu(inplace=True)): the slope is y + α, from the result, as
+    PyTorch's in-place backward takes it (its input is overwritten)."""
     xp = input.device.xp
     a = input.array
     half = a.dtype == xp.float16
@@ -107,14 +109,17 @@ def elu(input, alpha):
         y = y.astype(a.dtype, copy=False)
 
     def backward(ctx, grad):
-        x, = ctx.saved_tensors
+        x, result = ctx.saved_tensors
         wide = x.float() if half else x   # (float16: eˣ and the product in float32, as PyTorch)
-        # αeˣ of min(x, 0), finite where it is not chosen; 0 at a NaN x, as before
-        slope = wide.clamp(max=0).exp() * alpha
-        slope = where(wide != wide, 0.0, slope)
+        if from_result:
+            slope = (result.float() if half else result) + alpha
+        else:   # αeˣ of min(x, 0), finite where it is not chosen
+            slope = wide.clamp(max=0).exp() * alpha
+        slope = where(wide != wide, 0.0, slope)   # 0 at a NaN x
         negative = (grad.float() * slope).to(x.dtype) if half else grad * slope
         return where(x > 0, grad, negative)
-    return record("elu", y, (input,), backward, save=(input,), attrs={"alpha": alpha})
+    return record("elu", y, (input,), backward, save=(input, OUTPUT if from_result else None),
+                  attrs={"alpha": alpha})
 
 
 @operation()

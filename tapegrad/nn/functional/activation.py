@@ -81,7 +81,7 @@ def leaky_relu_(input, negative_slope=0.01):
 def elu(input, alpha=1.0, inplace=False):
     """y = x where x > 0, else α(eˣ - 1);  dy/dx = 1 where x > 0, else αeˣ"""
     return _apply("elu", _require_float("elu", input), inplace,
-                  lambda x: ops.activation.elu(x, alpha))   # one operation (autograd/ops/activation.py)
+                  lambda x: ops.activation.elu(x, alpha, from_result=inplace))   # one operation
 
 
 def elu_(input, alpha=1.0):
