@@ -182,12 +182,8 @@ def run(roots, retain_graph, create_graph, targets=None):
                 continue  # a target whose own inputs lead to no other target
             first = grads[0]   # (the common case, a real first gradient, tested cheaply)
             if (first is None or type(first) is ZeroGradient) and all(
-                    g is None or type(g) is ZeroGradient for g in grads) and not getattr(
-                    node.backward_fn, "materializes_zeros", False):
-                # only structural zeros arrived: zeros go on, the backward is not called
-                # (except by the backwards that make plain zeros of them, floor's, sign's…)
-                input_grads = [None if edge is None else zero_gradient(*meta)
-                               for edge, meta in zip(node.next_edges, node.input_meta)]
+                    g is None or type(g) is ZeroGradient for g in grads):
+                input_grads = _from_structural_zeros(node, grads)
             else:
                 input_grads = _call_backward(node, grads)
             if not retain_graph:
@@ -254,6 +250,71 @@ def _apply_tensor_hooks(node, grads, handed_out):
             if tensor is not None and grads[output_nr] is not None:
                 _accumulate(tensor, grads[output_nr], grad_mode._enabled, handed_out)
     return grads
+
+
+# The operations whose PyTorch backward makes plain zeros of a structural zero (its kernel
+# has no zero-tensor form: a where, a scatter into new zeros, a matrix product, a fused
+# backward), per input: True where that input receives plain zeros. A plain zero then meets
+# the slopes upstream (0·∞ = NaN), as in PyTorch. Every other operation (mul, div by a
+# number, sin, exp, sum, reshape, cat…) passes structural zeros on.
+_MAKES_PLAIN_ZEROS = {
+    **dict.fromkeys([
+        "neg", "where", "maximum", "minimum", "max", "min", "clamp", "masked_fill", "relu",
+        "sigmoid", "tanh", "softmax", "log_softmax", "logsigmoid", "softplus", "gelu", "silu",
+        "reciprocal", "mean", "cumsum", "flip", "expand",
+        "broadcast_to", "slice", "select", "narrow", "diagonal", "split", "chunk", "unbind",
+        "gather", "take_along_dim", "index_select", "embedding", "repeat", "pad", "sort",
+        "topk", "layer_norm", "batch_norm", "group_norm", "cast", "outer", "matmul", "addmm",
+        "tril", "triu", "unfold", "fold", "interpolate", "max_pool1d", "max_pool2d",
+        "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "cholesky",
+        "solve_triangular", "nextafter", "setitem", "fill", "cross_entropy"], True),
+    # a where around g·slope: the zero meets the operation's own slope as a structural zero,
+    # and only the result is plain ("zeros")
+    "sinc": "zeros",
+    # -g·…: neg's plain zeros for the second operand only
+    "sub": (False, True), "rsub": (True, False), "div": (False, True), "fmod": (False, True),
+    "remainder": (False, True), "copysign": (False, True), "xlogy": (True, False),
+}
+
+
+def _plain_zeros_rule(node):
+    """``_MAKES_PLAIN_ZEROS``'s entry for ``node``, with the cases its name alone does not
+    decide: x[None] is PyTorch's unsqueeze (which passes zeros on), other indexing a
+    scatter into new zeros; x ** y with a tensor exponent (0-d too) a where, with a number not."""
+    if node.op == "getitem":
+        return node.pytorch_name not in ("UnsqueezeBackward0", "AliasBackward0")
+    if node.op == "pow":
+        return ("zeros", False) if len(node.input_meta) > 1 else False   # (a number is no input)
+    if getattr(node.backward_fn, "materializes_zeros", False):   # floor's, sign's, logit's
+        return True
+    return _MAKES_PLAIN_ZEROS.get(node.op, False)
+
+
+def _from_structural_zeros(node, grads):
+    """The input gradients of ``node`` when only structural zeros (from ``sgn``) arrived:
+    structural zeros again, without calling the backward, unless PyTorch's backward makes
+    plain zeros of them (floor's and sign's backwards, ``_MAKES_PLAIN_ZEROS``): then the
+    backward runs on plain zeros (True), or gives plain zeros without running ("zeros")."""
+    plain = _plain_zeros_rule(node)
+    if plain is False:
+        return [None if edge is None else zero_gradient(*meta)
+                for edge, meta in zip(node.next_edges, node.input_meta)]
+    if not isinstance(plain, tuple):
+        plain = (plain,) * len(node.next_edges)
+    if True in plain:
+        input_grads = _call_backward(node, [None if g is None else wrap(g.array, g.device)
+                                            for g in grads])
+    else:
+        input_grads = [None] * len(node.next_edges)
+    result = []
+    for g, edge, meta, rule in zip(input_grads, node.next_edges, node.input_meta, plain):
+        if edge is None:
+            result.append(None)
+        elif rule == "zeros":
+            result.append(wrap(meta[2].xp.zeros(meta[0], dtype=meta[1]), meta[2]))
+        else:
+            result.append(g if rule is True else zero_gradient(*meta))
+    return result
 
 
 def _call_backward(node, grads):

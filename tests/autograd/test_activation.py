@@ -27,6 +27,9 @@ CASES = (
        for i, x in enumerate([leaf(), leaf(5, low=-4, high=4), noncontiguous(3, 4)])]
     + [Case("silu", A.silu, [x], name=str(i))
        for i, x in enumerate([leaf(), leaf(5, low=-4, high=4), noncontiguous(3, 4)])]
+    + [Case("elu", lambda x, a=alpha: A.elu(x, a), [x], name=f"alpha_{alpha}_{i}")
+       for alpha in (1.0, 0.5)
+       for i, x in enumerate([leaf(), leaf(5, low=-4, high=4), noncontiguous(3, 4)])]
     + [Case("logsigmoid", A.logsigmoid, [x], name=str(i))
        for i, x in enumerate([leaf(), leaf(5, low=-4, high=4), noncontiguous(3, 4)])]
 )
@@ -100,3 +103,51 @@ def test_silu_passes_an_infinite_gradient_on_where_x_is_huge():
     x = tg.tensor([1e30, -3.0, 0.0], requires_grad=True)
     F.silu(x).backward(tg.tensor([math.inf, 1.0, 1.0]))   # σ(1 + x(1 - σ)) = 1, not ∞·σ'(x)
     assert x.grad.tolist()[0] == math.inf and x.grad.tolist()[2] == 0.5
+
+
+def test_logsigmoid_multiplies_an_infinite_gradient_by_its_slope_once():
+    # composed, the slopes of min(x, 0) and of log(1 + e^{2n - x}) cancel: ∞ - ∞ = NaN
+    x = tg.tensor([-1e30, -2.0, 0.0, 3.0, 200.0, -math.inf], requires_grad=True)
+    F.logsigmoid(x).backward(tg.tensor([math.inf, -math.inf, math.inf, math.inf, math.inf,
+                                        math.inf]))
+    grad = x.grad.tolist()   # σ(-x) underflows to 0 at 200: ∞·0, NaN as in PyTorch
+    assert grad[:4] == [math.inf, -math.inf, math.inf, math.inf] and math.isnan(grad[4])
+    assert grad[5] == math.inf
+
+
+def test_float16_logsigmoid_rounds_e_to_the_minus_x_to_float16_as_pytorch():
+    # PyTorch's gradient is g·z/(1 + z), z = e^{-x} rounded to float16: 0 past x ≈ 17
+    x = tg.tensor([17.0, 20.0, -1.0], dtype=tg.float16, requires_grad=True)
+    F.logsigmoid(x).backward(tg.tensor([6e4, 6e4, 1.0], dtype=tg.float16))
+    assert x.grad.tolist() == [np.float16(6e4 * np.float16(np.exp(-17.0)) /
+                                          (1 + float(np.float16(np.exp(-17.0))))), 0.0,
+                               np.float16(1 / (1 + np.exp(-1.0)))]
+    assert F.logsigmoid(tg.tensor([-1e4, 1e4], dtype=tg.float16)).tolist() == [-1e4, -0.0]
+
+
+def test_elu_passes_an_infinite_gradient_on_where_its_slope_is_tiny_but_not_zero():
+    # at x = -133, eˣ - 1 rounds to -1 (expm1's slope y + 1 = 0), while αeˣ = 1e-58 > 0
+    x = tg.tensor([-133.0, -1e4, 2.0, math.nan], dtype=tg.float64, requires_grad=True)
+    F.elu(x, alpha=2.0).backward(tg.tensor([math.inf, math.inf, math.inf, 1.0],
+                                          dtype=tg.float64))
+    grad = x.grad.tolist()   # e^-1e4 = 0 itself: ∞·0 = NaN, as in PyTorch
+    assert grad[0] == math.inf and math.isnan(grad[1]) and grad[2:] == [math.inf, 0.0]
+    assert F.elu(tg.tensor([-133.0, 3.0]), alpha=2.0).tolist() == [-2.0, 3.0]
+
+
+def test_float16_elu_takes_its_slope_in_float32_as_pytorch():
+    # e^-23.7 = 5e-11 is 0 in float16, not in float32: ∞·5e-11 = ∞
+    x = tg.tensor([-23.7, -1.0], dtype=tg.float16, requires_grad=True)
+    F.elu(x).backward(tg.tensor([math.inf, 1.0], dtype=tg.float16))
+    assert x.grad.tolist() == [math.inf, float(np.float16(np.exp(np.float32(np.float16(-1.0)))))]
+
+
+def test_in_place_elu_takes_its_slope_from_the_result_as_pytorch():
+    # PyTorch's elu_ has overwritten its input: its slope is y + α (5.96e-8 here, y rounded
+    # to -1 + 2⁻²⁴), where elu's is αeˣ (7.21e-8)
+    x = tg.tensor([-16.444971084594727, 2.0], requires_grad=True)
+    F.elu(x * 1, inplace=True).backward(tg.ones(2))
+    assert x.grad.tolist() == [2.0 ** -24, 1.0]
+    x.grad = None
+    F.elu(x).backward(tg.ones(2))
+    assert x.grad.tolist()[0] == pytest.approx(math.exp(-16.444971084594727), rel=1e-6)

@@ -934,3 +934,55 @@ def test_nextafter_gives_the_direction_zeros_even_where_the_gradient_is_nan():
     y = tg.tensor([3.0], requires_grad=True)
     tg.nextafter(x, y).backward(tg.tensor([float("nan")]))
     assert y.grad.tolist() == [0.0]
+
+
+def test_float16_times_a_number_float16_cannot_hold_is_computed_in_float32_as_pytorch():
+    # 1e5 and 1e30 overflow float16; PyTorch multiplies by them in float32 and rounds once
+    x = tg.tensor([0.0, 1e-5, 2.0, 0.001], dtype=tg.float16, requires_grad=True)
+    y = x * 1e5
+    assert y.dtype == tg.float16 and y.tolist() == [0.0, 1.0009765625, math.inf, 100.0625]
+    assert tg.mul(x, 1e30).tolist()[0] == 0.0   # not 0·∞ = NaN
+    y.backward(tg.tensor([1e-5, 0.0, 1.0, 1.0], dtype=tg.float16))
+    assert x.grad.tolist() == [1.0009765625, 0.0, math.inf, math.inf]
+    inplace = tg.tensor([0.0, 1e-5], dtype=tg.float16)
+    inplace.mul_(100000)
+    assert inplace.tolist() == [0.0, 1.0009765625]
+
+
+def test_ldexp_takes_two_to_a_float_exponent_in_the_exponents_own_dtype():
+    # PyTorch: 2^58.4 in float16 is ∞, even against a float64 x; an integer exponent's power
+    # is taken in the result's dtype (2^200 fits float64)
+    x = tg.tensor([-0.5, 3.0], dtype=tg.float64)
+    assert tg.ldexp(x, tg.tensor([58.4, 1.0], dtype=tg.float16)).tolist() == [-math.inf, 6.0]
+    assert tg.ldexp(x, tg.tensor([200, 1])).tolist() == [-0.5 * 2.0 ** 200, 6.0]
+    y = tg.tensor([0.5], dtype=tg.float32)   # float32 2^0.1 times a float64 x
+    assert tg.ldexp(tg.tensor([1.0], dtype=tg.float64), y * 0.2).item() == float(
+        np.float32(2.0) ** np.float32(0.1))
+    # a 0-d float16 exponent is taken in the result's dtype first (PyTorch: 2.48e17, not -∞)
+    assert tg.ldexp(tg.tensor(-0.5, dtype=tg.float64),
+                    tg.tensor(58.41, dtype=tg.float16)).item() == -0.5 * 2.0 ** float(
+                        np.float16(58.41))
+    assert tg.ldexp(tg.ones(2, dtype=tg.float16), tg.tensor(0.5)).dtype == tg.float16
+
+
+def test_float16_addcmul_and_addcdiv_are_computed_in_float32_and_rounded_once():
+    # PyTorch's CPU kernel: x + value·t₁·t₂ in float32 (t₁·t₂ = 1e5 passes float16's 65504
+    # on the way), value 1e30 as float32 (not float16's ∞, whose 0·∞ would be NaN)
+    x = tg.tensor([1.0, 2.0], dtype=tg.float16)
+    t1 = tg.tensor([400.0, 1.0], dtype=tg.float16)
+    t2 = tg.tensor([250.0, -math.inf], dtype=tg.float16)
+    assert tg.addcmul(x, t1, t2, value=0.5).tolist() == [50016.0, -math.inf]   # 50001
+    assert tg.addcdiv(x, t1, t2, value=1e30).tolist() == [math.inf, 2.0]
+
+
+def test_addcdiv_differentiates_t2_as_pytorch_writes_it():
+    # -g·value·t₁/(t₂·t₂): t₂² overflows float16 at 6470 and ∞/∞ is NaN, as in PyTorch
+    t1 = tg.tensor([math.inf, 3.0], dtype=tg.float16, requires_grad=True)
+    t2 = tg.tensor([6470.0, 2.0], dtype=tg.float16, requires_grad=True)
+    tg.addcdiv(tg.zeros(2, dtype=tg.float16), t1, t2).backward(tg.ones(2, dtype=tg.float16))
+    assert math.isnan(t2.grad.tolist()[0]) and t2.grad.tolist()[1] == -0.75
+    assert t1.grad.tolist() == [float(np.float16(1 / np.float16(6470.0))), 0.5]
+    t2 = tg.tensor([-0.01706], dtype=tg.float16, requires_grad=True)   # 2·18.61/t₂² is ∞
+    tg.addcdiv(tg.zeros(1, dtype=tg.float16), tg.tensor([18.61], dtype=tg.float16), t2,
+               value=2).backward(tg.zeros(1, dtype=tg.float16))
+    assert math.isnan(t2.grad.item())   # 0·∞, as PyTorch

@@ -477,6 +477,40 @@ def test_floor_and_logit_make_plain_zeros_of_a_structural_zero_as_pytorchs_kerne
     assert np.isnan(x.grad.item())
 
 
+def _grad_through_sgn(step, x):
+    """x's gradient of step(√x).sgn() at x = -1, where √'s slope is NaN: 0 if the structural
+    zero reached √ (passed on), NaN if ``step``'s backward made plain zeros of it."""
+    leaf = tg.tensor(x, requires_grad=True)
+    step(leaf.sqrt()).sgn().sum().backward()
+    return leaf.grad.tolist()
+
+
+def test_the_backwards_pytorch_computes_with_a_plain_zero_make_plain_zeros_here_too():
+    # PyTorch's mul, exp, sum, reshape pass its zero tensor on; neg, where, slicing,
+    # sigmoid, mean, a matrix product… have no zero-tensor kernel and make plain zeros
+    passes_on = [lambda y: y * 3, lambda y: y.exp(), lambda y: y.reshape(1, 1), lambda y: y[None],
+                 lambda y: y / 2, lambda y: y ** 2]
+    makes_plain = [lambda y: -y, lambda y: tg.where(y > 0, y, 0.0), lambda y: y.sigmoid(),
+                   lambda y: y.mean(), lambda y: y.expand(2), lambda y: y[0:1],
+                   lambda y: tg.maximum(y, tg.zeros(1)), lambda y: y.reshape(1, 1) @ tg.ones(1, 1)]
+    assert all(_grad_through_sgn(step, [-1.0]) == [0.0] for step in passes_on)
+    assert all(np.isnan(_grad_through_sgn(step, [-1.0])[0]) for step in makes_plain)
+
+
+def test_sub_and_div_make_plain_zeros_for_their_second_operand_only():
+    # PyTorch's -g for the subtrahend (neg's plain zeros), g itself for the minuend
+    x = tg.tensor([-1.0], requires_grad=True)
+    y = tg.tensor([-1.0], requires_grad=True)
+    (x.sqrt() - y.sqrt()).sgn().sum().backward()
+    assert x.grad.tolist() == [0.0] and np.isnan(y.grad.item())
+    x.grad = y.grad = None
+    (x.sqrt() / (y.sqrt() + 2)).sgn().sum().backward()
+    assert x.grad.tolist() == [0.0] and np.isnan(y.grad.item())
+    x.grad = None   # a tensor exponent: PyTorch's pow backward is a where, plain zeros
+    (x.sqrt() ** tg.tensor([2.0])).sgn().sum().backward()
+    assert np.isnan(x.grad.item())
+
+
 def test_a_structural_zero_adds_nothing_to_a_real_gradient_and_a_leaf_gets_plain_zeros():
     x = tg.tensor([4.0, float("inf")], requires_grad=True)
     (x.sqrt().sgn() + x * 2).sum().backward()

@@ -571,3 +571,13 @@ def test_float16_var_and_std_square_in_float32(name):
     expected = getattr(np, name)(np.array(values), ddof=1)
     result = getattr(tg.tensor(values, dtype=tg.float16), name)()
     assert result.dtype is tg.float16 and result.item() == pytest.approx(expected, rel=1e-3)
+
+
+def test_float16_sum_accumulates_in_float32_and_rounds_once():
+    # 4e4 + 4e4 overflows float16 on the way; PyTorch's float32 accumulator does not
+    x = tg.tensor([[4e4, 1.0], [4e4, 1.0], [-4e4, 1.0]], dtype=tg.float16, requires_grad=True)
+    total = x.sum(0)
+    assert total.dtype == tg.float16 and total.tolist() == [4e4, 3.0]
+    w = tg.ones(2, dtype=tg.float16, requires_grad=True)   # w's gradient sums x over dim 0
+    (x.detach() * w).backward(tg.ones(3, 2, dtype=tg.float16))
+    assert w.grad.tolist() == [4e4, 3.0]

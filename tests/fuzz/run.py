@@ -188,13 +188,14 @@ def compare_arrays(a, b, dtype_name, scale=None):
             return None
         return "value", f"{_show(a)} vs torch {_show(b)}"
     a64, b64 = a.astype(np.float64), b.astype(np.float64)
-    if not np.array_equal(np.isnan(a64), np.isnan(b64)):
-        start = _window(np.isnan(a64) != np.isnan(b64))
-        return "value", (f"NaN where torch has none or the other way: {_show(a, start)} vs torch "
-                         f"{_show(b, start)}")
+    nan_differs = np.isnan(a64) != np.isnan(b64)
+    if nan_differs.any():
+        start = _window(nan_differs)
+        return "value", (f"NaN where torch has none or the other way: {_show(a, start)} vs "
+                         f"torch {_show(b, start)}")
     finite = np.isfinite(a64) & np.isfinite(b64)
     if not np.array_equal(a64[~finite & ~np.isnan(a64)], b64[~finite & ~np.isnan(b64)]):
-        start = _window(~finite & ~np.isnan(a64) & (a64 != b64))
+        start = _window(~finite & (a64 != b64) & ~np.isnan(a64))
         return "value", f"inf differs: {_show(a, start)} vs torch {_show(b, start)}"
     tol = TOLERANCE.get(dtype_name, 2e-4)
     x, y = a64[finite], b64[finite]
@@ -210,10 +211,10 @@ def compare_arrays(a, b, dtype_name, scale=None):
 
 
 def _window(mismatch):
-    """Where the 8 elements shown start: at 0, unless the first mismatch lies beyond them
-    (then at it, so that the detail shows what differs)."""
-    first = int(np.argmax(np.asarray(mismatch).reshape(-1))) if np.any(mismatch) else 0
-    return 0 if first < 8 else first
+    """Where the 8 elements a finding shows start: at the first NaN or inf that differs
+    (so that the detail, and the allowlist's patterns, see it), 8 from the end at most."""
+    flat = np.asarray(mismatch).reshape(-1)
+    return max(0, min(int(np.argmax(flat)), flat.size - 8))
 
 
 def _show(array, start=0):
@@ -632,7 +633,7 @@ def _replay(program, float_dtype, leaves_requiring_grad=None, steps=None):
         # (read now: a later in-place step may overwrite these values)
         values = TAPEGRAD.to_numpy(run.chain)
         if values.dtype.kind == "f":
-            # (np.max, not max: max(0.0, nan) is 0.0, and a NaN must stay seen)
+            # (np.max, not max(): Python's max(0.0, nan) is 0.0 and would lose the NaN)
             run.largest = float(np.max([run.largest, np.abs(values).max(initial=0)]))
             run.zeros = run.zeros or bool((values == 0).any())
     return run, outcomes

@@ -13,7 +13,7 @@ import math
 
 from ...kernels import fused
 from ..quiet import quiet
-from ..tape import record
+from ..tape import OUTPUT, record
 from .arithmetic import where
 from .declare import operation
 from .special import erf
@@ -91,6 +91,65 @@ def softplus(input, beta, threshold):
 
 
 @operation()
+def elu(input, alpha, from_result=False):
+    """y = x where x > 0, else α(eˣ - 1);  dy/dx = 1 where x > 0, else αeˣ
+
+    One operation, not a composition, for its gradient at the edges: composed, the slope
+    comes from expm1's backward as y + 1, which is 0 once eˣ - 1 rounds to -1 (x < -37 in
+    float64), so an infinite gradient gives ∞·0 = NaN where PyTorch's αeˣ passes ∞ on.
+    float16 is computed in float32 and rounded once, as PyTorch's CPU kernel.
+    ``from_result`` (elu_, elu(inplace=True)): the slope is y + α, from the result, as
+    PyTorch's in-place backward takes it (its input is overwritten)."""
+    xp = input.device.xp
+    a = input.array
+    half = a.dtype == xp.float16
+    work = a.astype(xp.float32) if half else a
+    with quiet(xp):   # (eˣ - 1 of min(x, 0): only chosen there, and cannot overflow)
+        y = xp.where(work > 0, work, xp.expm1(xp.minimum(work, 0)) * alpha)
+        y = y.astype(a.dtype, copy=False)
+
+    def backward(ctx, grad):
+        x, result = ctx.saved_tensors
+        wide = x.float() if half else x   # (float16: eˣ and the product in float32, as PyTorch)
+        if from_result:
+            slope = (result.float() if half else result) + alpha
+        else:   # αeˣ of min(x, 0), finite where it is not chosen
+            slope = wide.clamp(max=0).exp() * alpha
+        slope = where(wide != wide, 0.0, slope)   # 0 at a NaN x
+        negative = (grad.float() * slope).to(x.dtype) if half else grad * slope
+        return where(x > 0, grad, negative)
+    return record("elu", y, (input,), backward, save=(input, OUTPUT if from_result else None),
+                  attrs={"alpha": alpha})
+
+
+@operation()
+def logsigmoid(input):
+    """y = log σ(x) = min(x, 0) - log(1 + e^{-|x|});  dy/dx = σ(-x)
+
+    One operation, not a composition, for its gradient at the edges: composed, an infinite
+    gradient meets two branches whose slopes cancel (∞ - ∞ = NaN where PyTorch passes
+    ∞·σ(-x) on). float16 is computed in float32 and rounded once, as PyTorch's CPU kernel."""
+    xp = input.device.xp
+    a = input.array
+    half = a.dtype == xp.float16
+    work = a.astype(xp.float32) if half else a
+    with quiet(xp):   # e^{-|x|} never overflows; at x = -∞ the result is -∞
+        y = (xp.minimum(work, 0) - xp.log1p(xp.exp(-xp.abs(work)))).astype(a.dtype, copy=False)
+
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        negative = x < 0
+        # σ(-x) as PyTorch writes it, from z = e^{-|x|}: 1/(1 + z) below 0, z/(1 + z) above,
+        # so that z's underflow (x past 17 in float16, 104 in float32) gives the same 0
+        z = where(negative, x, -x).exp()
+        if half:   # z rounded to float16, the rest in float32 and rounded once
+            z, grad = z.float(), grad.float()
+        slope = where(negative, 1 / (z + 1), z / (z + 1))
+        return (grad * slope).to(x.dtype) if half else grad * slope
+    return record("logsigmoid", y, (input,), backward, save=(input,))
+
+
+@operation()
 def silu(input):
     """y = x·σ(x);  dy/dx = σ(x)(1 + x(1 - σ(x)))
 
@@ -107,21 +166,3 @@ def silu(input):
         s = x.sigmoid()
         return grad * (s * (1 + x * (1 - s)))
     return record("silu", y, (input,), backward, save=(input,))
-
-
-@operation()
-def logsigmoid(input):
-    """y = log σ(x) = min(x, 0) - log(1 + e^{-|x|}) (the exponent never positive: exact at
-    ±1e4, and x itself at -∞);  dy/dx = σ(-x)
-
-    One operation, not a composition, for its gradient at the edges: composed, an infinite
-    gradient meets two infinite terms (∞ - ∞ = NaN where PyTorch's ∞·σ(-x) is ±∞)."""
-    xp = input.device.xp
-    a = input.array
-    with quiet(xp):
-        y = (xp.minimum(a, 0) - xp.log1p(xp.exp(-xp.abs(a)))).astype(a.dtype, copy=False)
-
-    def backward(ctx, grad):
-        x, = ctx.saved_tensors
-        return grad * (-x).sigmoid()
-    return record("logsigmoid", y, (input,), backward, save=(input,))

@@ -103,6 +103,8 @@ def _check_bool_alpha(op, x, alpha):
 @operation(function=True, method=True, out=True)
 def mul(input, other):
     """z = x·y;  ∂z/∂x = y,  ∂z/∂y = x"""
+    if type(other) in (float, int) and _beyond_half(input, other):
+        return _half_times_number(input, other)
     x, y = promote("mul", input, other)
     z = _broadcast("mul", x.device.xp.multiply, x, y)
     x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
@@ -113,6 +115,28 @@ def mul(input, other):
     # Only what backward reads is saved: x is needed only for y's gradient, and vice versa.
     return record("mul", z, (x, y), backward,
                   save=(x if y.requires_grad else None, y if x.requires_grad else None))
+
+
+def _beyond_half(input, number):
+    """A float16 tensor and a Python number that float16 does not hold exactly (1e5, 0.1)."""
+    if not isinstance(input, Tensor) or input.array.dtype != input.device.xp.float16:
+        return False
+    with quiet(input.device.xp):
+        return float(input.device.xp.float16(number)) != number
+
+
+def _half_times_number(x, number):
+    """float16 x times a number float16 does not hold: computed in float32 with the number
+    as float32 and rounded once, as PyTorch's CPU kernels do (rounding the number to float16
+    first makes x·1e5 ∞ where PyTorch gives 1.001 for x = 1e-5, and 0·1e30 NaN for 0)."""
+    xp = x.device.xp
+    factor = xp.float32(number)
+    with quiet(xp):
+        z = (x.array.astype(xp.float32) * factor).astype(x.array.dtype)
+
+    def backward(ctx, grad):
+        return (grad.float() * float(factor)).to(grad.dtype),
+    return record("mul", z, (x,), backward)
 
 
 @operation(function=True, method=True, out=True)
@@ -156,6 +180,7 @@ def _truncated_division(input, other):
         zeros = wrap(grad.device.xp.zeros_like(grad.array), grad.device)
         return (sum_to_shape(zeros, x_shape) if ctx.needs_input_grad[0] else None,
                 sum_to_shape(zeros, y_shape) if ctx.needs_input_grad[1] else None)
+    backward.materializes_zeros = True   # even for a structural zero, as PyTorch's zeros_like
     return record("div", z, (x, y), backward)
 
 
@@ -310,6 +335,7 @@ def floor_divide(input, other):
         zeros = wrap(grad.device.xp.zeros_like(grad.array), grad.device)
         return (sum_to_shape(zeros, x_shape) if ctx.needs_input_grad[0] else None,
                 sum_to_shape(zeros, y_shape) if ctx.needs_input_grad[1] else None)
+    backward.materializes_zeros = True   # even for a structural zero, as PyTorch's zeros_like
     return record("floor_divide", z, (x, y), backward)
 
 
@@ -693,6 +719,8 @@ def addcmul(input, tensor1, tensor2, value=1):
     """z = x + value·t₁·t₂"""
     x, t1, t2, value = _addc_operands("addcmul", input, tensor1, tensor2, value)
     t1, t2 = _spread("addcmul", x, t1, t2)
+    if x.dtype.is_floating_point and not hasattr(value, "shape"):
+        return _addc_floating("addcmul", x, t1, t2, value)
     product = mul(t1, t2)
     return add(x, product if _is_one(value) else mul(product, value))
 
@@ -708,8 +736,49 @@ def addcdiv(input, tensor1, tensor2, value=1):
                            f"or div(..., rounding_mode='floor') for floor division")
     x, t1, t2, value = _addc_operands("addcdiv", input, tensor1, tensor2, value)
     t1, t2 = _spread("addcdiv", x, t1, t2)
+    if x.dtype.is_floating_point and not hasattr(value, "shape"):
+        return _addc_floating("addcdiv", x, t1, t2, value)
     quotient = div(t1, t2)
     return add(x, quotient if _is_one(value) else mul(quotient, value))
+
+
+def _addc_floating(op, x, t1, t2, value):
+    """x + value·t₁·t₂ (addcmul) or x + value·t₁/t₂ (addcdiv) of floating point tensors and a
+    number, as one operation: float16 is computed in float32 with value as float32 and
+    rounded once, as PyTorch's CPU kernel (value·t₁·t₂ may pass 65504 on the way, and a
+    value of 1e30 is no float16), and the backward is PyTorch's formulas:
+    ∂/∂t₁ = g·(t₂·value) or g·(value/t₂),  ∂/∂t₂ = g·(t₁·value) or -g·(value·t₁/(t₂·t₂))
+    (grouped so: a zero g meets an overflowed value·t₁/t₂² as NaN, as in PyTorch)."""
+    xp = x.device.xp
+    shapes = [tuple(t.shape) for t in (x, t1, t2)]
+    try:
+        xp.broadcast_shapes(*shapes)
+    except ValueError:
+        raise RuntimeError(f"{op}: shapes {', '.join(map(str, shapes))} cannot be broadcast "
+                           f"together") from None
+    half = x.array.dtype == xp.float16
+    a, b, c = (t.array.astype(xp.float32) if half else t.array for t in (x, t1, t2))
+    with quiet(xp):
+        inner = b * c if op == "addcmul" else b / c
+        z = (a + (inner if value == 1 else inner * (xp.float32(value) if half else value)))
+    z = z.astype(x.array.dtype, copy=False)
+    shape1, shape2 = t1.shape, t2.shape
+    x_shape = x.shape
+
+    def backward(ctx, grad):
+        first, second = ctx.saved_tensors
+        grad_x = sum_to_shape(grad, x_shape) if ctx.needs_input_grad[0] else None
+        if op == "addcmul":
+            grad_1 = grad * (second * value) if ctx.needs_input_grad[1] else None
+            grad_2 = grad * (first * value) if ctx.needs_input_grad[2] else None
+        else:
+            grad_1 = grad * (value / second) if ctx.needs_input_grad[1] else None
+            grad_2 = (-grad * (first * value / (second * second))
+                      if ctx.needs_input_grad[2] else None)
+        return (grad_x, None if grad_1 is None else sum_to_shape(grad_1, shape1),
+                None if grad_2 is None else sum_to_shape(grad_2, shape2))
+    return record(op, z, (x, t1, t2), backward,
+                  save=(t1 if t2.requires_grad else None, t2), attrs={"value": value})
 
 
 def _addc_operands(op, input, tensor1, tensor2, value):
@@ -749,7 +818,9 @@ def _spread(op, input, tensor1, tensor2):
 @operation(function=True, method=True, composite=True)
 def ldexp(input, other):
     """z = x·2ʸ, in the operands' common dtype (the default float dtype if that is integral);
-    ∂z/∂x = 2ʸ,  ∂z/∂y = x·2ʸ·ln 2
+    ∂z/∂x = 2ʸ,  ∂z/∂y = x·2ʸ·ln 2. As in PyTorch, 2ʸ of a floating point y of 1 or more
+    dims is taken in y's own dtype (a float16 2⁵⁸ is ∞ even against a float64 x), of a 0-d
+    or integer y in the result's.
 
     A broadcast y that requires grad is expanded first, so that its gradient sums each
     element's own product, as PyTorch's does (∞ and -∞ then sum to NaN, not to a finite
@@ -759,7 +830,8 @@ def ldexp(input, other):
         return mul(input, math.inf if other > 1023 else 2.0 ** other)
     common = result_type([t.dtype for t in (input, other) if t.ndim],
                          [t.dtype for t in (input, other) if not t.ndim])
-    y = other.to(common if common.is_floating_point else get_default_dtype())
+    result = common if common.is_floating_point else get_default_dtype()
+    y = other if other.dtype.is_floating_point and other.ndim else other.to(result)
     if y.requires_grad and hasattr(input, "shape") and tuple(input.shape) != tuple(y.shape):
         try:
             shape = y.device.xp.broadcast_shapes(tuple(input.shape), tuple(y.shape))
@@ -767,7 +839,9 @@ def ldexp(input, other):
             shape = None   # mul names the shapes that do not broadcast
         if shape is not None and shape != tuple(y.shape):
             y = y.expand(*shape)
-    return mul(input, y.exp2())
+    # 2ʸ in y's dtype, then in the result's: x's float16 stays float16 against a 0-d y, as
+    # PyTorch's product with a 0-d power gives
+    return mul(input, y.exp2().to(result))
 
 
 @operation(function=True, method=True, differentiable=False)

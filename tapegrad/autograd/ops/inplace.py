@@ -6,6 +6,7 @@ grad_fn becomes the new Node) and its version counter goes up, so any Node that 
 the old values notices at backward time instead of computing a wrong gradient.
 """
 from .. import grad_mode, tape
+from ..quiet import quiet
 from ..tape import record
 from ...dtypes import scalar_category, wrap_integer
 from ..tensor import Tensor, wrap
@@ -128,6 +129,8 @@ def _ufunc_inplace(target, op, ufunc_name, other):
     elif isinstance(other, (bool, int, float)):
         other_kind = scalar_category(other)
         other = wrap_integer(other, target.array.dtype)   # -1 against uint8 is 255, as PyTorch
+        if ufunc_name == "multiply" and type(other) in (int, float) and A._beyond_half(target, other):
+            other = target.device.xp.float32(other)   # computed in float32, as mul
     else:
         return None
     target_kind = target.dtype.category
@@ -142,7 +145,11 @@ def _ufunc_inplace(target, op, ufunc_name, other):
     xp = target.device.xp
     if target.array.size:
         memory = writable(target.array)
-        getattr(xp, ufunc_name)(memory, other, out=memory, casting="unsafe")
+        if type(other) is xp.float32 and memory.dtype == xp.float16:
+            with quiet(xp):   # (a float32 product beyond float16 is inf, silently as in PyTorch)
+                xp.multiply(memory, other, out=memory, casting="unsafe")
+        else:
+            getattr(xp, ufunc_name)(memory, other, out=memory, casting="unsafe")
     target._version_counter.bump(op)
     return target
 

@@ -104,7 +104,12 @@ def sum(input, dim=None, keepdim=False, dtype=None):
     """y = Σᵢ xᵢ over ``dim``;  ∂y/∂xᵢ = 1, so the gradient is broadcast back"""
     x = input if dtype is None else input.to(dtype)
     axes = normalize_dims(x, dim, "sum")
-    result = x.array.sum(axis=axes, keepdims=keepdim)
+    if x.array.dtype == x.device.xp.float16:   # accumulated in float32 and rounded once, as
+        # PyTorch (numpy's float16 sum along a strided axis overflows at partial sums > 65504)
+        result = x.array.sum(axis=axes, keepdims=keepdim, dtype=x.device.xp.float32)
+        result = result.astype(x.array.dtype)
+    else:
+        result = x.array.sum(axis=axes, keepdims=keepdim)
     if dtype is not None:   # the dtype asked for (a bool sum is True where any is nonzero)
         result = result.astype(x.array.dtype, copy=False)
     elif x.array.dtype.kind in "bui":   # integer and bool sums are int64, as in PyTorch

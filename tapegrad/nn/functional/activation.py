@@ -80,9 +80,8 @@ def leaky_relu_(input, negative_slope=0.01):
 
 def elu(input, alpha=1.0, inplace=False):
     """y = x where x > 0, else α(eˣ - 1);  dy/dx = 1 where x > 0, else αeˣ"""
-    # eˣ - 1 is taken of min(x, 0): it is only chosen there, and cannot overflow.
     return _apply("elu", _require_float("elu", input), inplace,
-                  lambda x: where(x > 0, x, x.clamp(max=0).expm1() * alpha))
+                  lambda x: ops.activation.elu(x, alpha, from_result=inplace))   # one operation
 
 
 def elu_(input, alpha=1.0):
@@ -158,9 +157,9 @@ def softplus(input, beta=1.0, threshold=20.0):
 def logsigmoid(input):
     """y = log σ(x) = -log(1 + e⁻ˣ);  dy/dx = 1 - σ(x) = σ(-x)
 
-    Computed as min(x, 0) - log(1 + e^{-|x|}), so the exponent is never positive (no
-    overflow, exact at ±1e4), as one operation (``tapegrad/autograd/ops/activation.py``):
-    an infinite incoming gradient meets one factor σ(-x), as in PyTorch.
+    Computed as min(x, 0) - log(1 + e^{-|x|}): the exponent is never positive (no overflow,
+    exact at ±1e4). One operation (autograd/ops/activation.py), so that an infinite
+    gradient is multiplied by σ(-x) once, as in PyTorch.
     """
     _require_float("logsigmoid", input)
     return ops.activation.logsigmoid(input)
