@@ -140,7 +140,6 @@ def lstm_forward(xp, p, w_hh, h0, c0, reverse):
     tanh_c = xp.empty((steps, batch, hidden), p.dtype)
     w_t = xp.ascontiguousarray(w_hh.T)
     order, out_row, prev_row = _rows(steps, reverse)
-    g_part = slice(2 * hidden, 3 * hidden)
     if _numba(xp, p, w_hh, *(a for a in (h0, c0) if a is not None)):
         e = xp.empty((batch, width), p.dtype)
         one = p.dtype.type(1)
@@ -157,6 +156,7 @@ def lstm_forward(xp, p, w_hh, h0, c0, reverse):
                 xp.tanh(c[out_row(t)], out=tanh_c[t])
                 xp.multiply(z[:, 3 * hidden:], tanh_c[t], out=h[out_row(t)])
         return h, c, act, tanh_c
+    g_part = slice(2 * hidden, 3 * hidden)
     for n, t in enumerate(order):
         z = act[t]
         if n == 0 and h0 is None:
