@@ -1,9 +1,10 @@
 """The recurrent layers' time loops (tapegrad/kernels/recurrence.py).
 
-The LSTM loop on numba (one exp for all four gates, tanh z = 2σ(2z) - 1) is checked
-against the plain array loop it stands in for (numpy's tanh and σ), forwards and
-backwards, in both float dtypes, in both directions, with and without an initial state,
-at pre-activations large enough to overflow e^{-z} and with a NaN that must spread.
+The LSTM loop on numba (numba loops around numpy's exp and tanh) is checked against the
+plain array loop it stands in for, forwards and backwards, in both float dtypes, in both
+directions, with and without an initial state, at pre-activations large enough to
+overflow e^{-z}, with a NaN that must spread, and near 0, where float32 must keep its
+relative precision.
 """
 import warnings
 
