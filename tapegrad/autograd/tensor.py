@@ -134,8 +134,10 @@ class Tensor:
         ``view`` can observe it."""
         if self.array.size:
             steps = tuple(step // self.array.itemsize for step in self.array.strides)
-        else:   # no element to step to: the row-major steps PyTorch gives an empty tensor
-            steps = tuple(math.prod(self.array.shape[i + 1:]) for i in range(self.array.ndim))
+        else:   # no element to step to: the row-major steps PyTorch gives an empty tensor,
+            # in which a dim of size 0 counts as one of size 1
+            shape = self.array.shape
+            steps = tuple(math.prod(max(n, 1) for n in shape[i + 1:]) for i in range(len(shape)))
         if dim is None:
             return steps
         return steps[self._dimension_of_shape(dim, "stride")]

@@ -69,7 +69,8 @@ def conv_weight_grad(xp, x, grad, window, stamp=None):
 
 def conv_backward(xp, x, grad, weight, window, stamp=None):
     """(dL/dx, dL/dweight) together: on the cpu in one pass over the batch
-    (kernels/cpu/conv.py), on a GPU from one copy of dL/dy (kernels/cuda/conv.py)."""
+    (kernels/cpu/conv.py); on a GPU, im2col's backward reads one copy of dL/dy as a matrix
+    (kernels/cuda/conv.py) and the implicit GEMM reads dL/dy where it lies."""
     return _kernels(xp).conv_backward(xp, x, grad, weight, window, stamp)
 
 

@@ -143,6 +143,7 @@ def lstm_forward(xp, p, w_hh, h0, c0, reverse):
     g_part = slice(2 * hidden, 3 * hidden)
     if _numba(xp, p, w_hh, *(a for a in (h0, c0) if a is not None)):
         e = xp.empty((batch, width), p.dtype)
+        tanh_g = xp.empty((batch, hidden), p.dtype)
         one = p.dtype.type(1)
         with xp.errstate(over="ignore"):   # e^{-z} = inf for z far below 0 gives σ = 0
             for n, t in enumerate(order):
@@ -151,9 +152,10 @@ def lstm_forward(xp, p, w_hh, h0, c0, reverse):
                     z[...] = 0
                 else:
                     xp.matmul(h[prev_row(t)], w_t, out=z)
-                _gates.lstm_step_exponents(z, p[t], e, one)
+                _gates.lstm_step_exponents(z, p[t], e)
                 xp.exp(e, out=e)
-                _gates.lstm_step_forward(e, c[prev_row(t)], z, c[out_row(t)], one)
+                xp.tanh(z[:, g_part], out=tanh_g)
+                _gates.lstm_step_forward(e, tanh_g, c[prev_row(t)], z, c[out_row(t)], one)
                 xp.tanh(c[out_row(t)], out=tanh_c[t])
                 xp.multiply(z[:, 3 * hidden:], tanh_c[t], out=h[out_row(t)])
         return h, c, act, tanh_c

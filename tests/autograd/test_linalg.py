@@ -107,6 +107,10 @@ CASES += [
          [leaf(4), leaf(3, 2), leaf(2, 4)], name="beta-alpha"),
     Case("addmm", lambda b, x, w: L.addmm(b, x, w, beta=0), [leaf(3, 4), leaf(3, 2), leaf(2, 4)],
          name="beta-0"),
+    # alpha = 1: the first derivative takes the backward on arrays (``_addmm_gradients``)
+    Case("addmm", lambda b, x, w: L.addmm(b, x, w, beta=0.5),
+         [leaf(3, 1), noncontiguous(3, 2), noncontiguous(2, 4)], name="beta-transposed-operands"),
+    Case("addmm", L.addmm, [leaf(4), constant(3, 2), leaf(2, 4)], name="weight-gradient-only"),
 ]
 
 

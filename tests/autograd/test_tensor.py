@@ -32,8 +32,11 @@ def test_a_0d_tensor_has_no_dimension_to_read():
     (lambda: tg.zeros(2, 3, 4)[:, ::2], (12, 8, 1), False),
     (lambda: tg.zeros(1, 3).t(), (1, 3), True),      # a size-1 dim's step does not matter
     (lambda: tg.zeros(0, 3), (3, 1), True),
+    (lambda: tg.zeros(2, 0, 4), (4, 4, 1), True),   # a 0-size dim steps as a 1-size one
+    (lambda: tg.zeros(3, 0), (1, 1), True),
     (lambda: tg.zeros(()), (), True),
-], ids=["row-major", "transposed", "expanded", "sliced", "size-1 dim", "empty", "0-d"])
+], ids=["row-major", "transposed", "expanded", "sliced", "size-1 dim", "empty", "empty inner",
+        "empty last", "0-d"])
 def test_strides_count_elements_and_contiguity_is_row_major_order(make, strides, contiguous):
     x = make()
     assert x.stride() == strides and x.is_contiguous() is contiguous

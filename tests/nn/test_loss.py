@@ -1055,3 +1055,16 @@ def test_huber_and_smooth_l1_slope_at_the_joint_is_that_of_the_line(loss):
     assert x.grad.tolist() == [-1.0, 1.0, 1.0]
     assert gradgradcheck(lambda t: getattr(F, loss)(t, tg.zeros(3, dtype=tg.float64)),
                          (tg.tensor([-3.0, 0.25, 2.0], dtype=tg.float64, requires_grad=True),))
+
+
+@pytest.mark.parametrize("size, value", [(100_000, 2.0), (70_000, 0.5), (2_000, 10.0)],
+                         ids=["n above float16's max", "tiny mean", "sum above float16's max"])
+def test_float16_mse_loss_is_the_mean_of_float16_squares_not_of_an_overflowed_sum(size, value):
+    """float16 has no room for n or Σd² beyond 65504: PyTorch averages in float32 and so
+    must we (summed and divided in float16, n = 100000 gives nan and a zero gradient)."""
+    x = tg.full((size,), value, dtype=tg.float16, requires_grad=True)
+    loss = F.mse_loss(x, tg.zeros(size, dtype=tg.float16))
+    loss.backward()
+    assert loss.dtype is tg.float16 and x.grad.dtype is tg.float16
+    np.testing.assert_allclose(loss.item(), value ** 2, rtol=1e-3)
+    np.testing.assert_allclose(x.grad.numpy(), 2 * value / size, rtol=1e-2)

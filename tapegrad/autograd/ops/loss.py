@@ -113,7 +113,7 @@ def _composed_mse_loss(x, y, reduction):
 @operation()
 def mse_loss(input, target, reduction):
     """ℓ = Σᵢ (xᵢ - yᵢ)² ('sum') or that over n ('mean'), for x and y of one shape and one
-    floating dtype;  ∂ℓ/∂x = 2(x - y)·g (/n for the mean) = -∂ℓ/∂y"""
+    dtype, float32 or float64;  ∂ℓ/∂x = 2(x - y)·g (/n for the mean) = -∂ℓ/∂y"""
     xp = input.device.xp
     d = xp.subtract(input.array, target.array)
     flat = d.reshape(-1)

@@ -3,6 +3,8 @@
 * ``im2col.py``: windows of an image as columns (stride tricks, no Python loop);
 * ``col2im.py``: the columns added back onto the image (numba);
 * ``conv.py``: convolution and its two gradients as one matmul each, in chunks of the batch;
+* ``shifted_rows.py``: the forward pass of a stride-1 "same" convolution on kh row-shifted
+  copies of the image (im2col copies it kh·kw times);
 * ``maxpool.py``: max pooling with the positions of the maxima, and its backward (numba);
 * ``avgpool.py``: average pooling (sums of strided views) and its adjoint;
 * ``index_add.py``: adding slices back at given positions along one axis (numba);

@@ -127,7 +127,7 @@ def _tap_columns(xp, rows, kw, flat):
 
 def forward(xp, x, weight, bias, window):
     """y = conv(x, weight) + bias as a fresh (B, O, H, W) array (``suits`` must hold)."""
-    _, flat, length = _geometry(window)
+    padded_width, flat, length = _geometry(window)
     top, left = window.padding[0], window.padding[2]
     taps = _taps(weight)
     batch, channels, height, width = x.shape
@@ -143,7 +143,7 @@ def forward(xp, x, weight, bias, window):
     for n in range(batch):
         fill_rows(x, n, rows, padded, top, left)
         xp.matmul(taps, columns, out=products)
-        sum_taps(products, bias, y, n, flat // height)
+        sum_taps(products, bias, y, n, padded_width)
     return y
 
 
