@@ -127,10 +127,6 @@ ALLOWED = [
             "the target's float16 gradient -x·grad·w/N (mean): PyTorch multiplies by x and the "
             "weight before dividing by N, so x ~ 1e4 overflows to inf where the gradient (~400) "
             "fits; tapegrad's mean divides the incoming gradient first"),
-    Allowed("gradient", "cosh", r"NaN where", "open",
-            "cosh overflowing after elu, half and rad2deg (seed 13351228: NaN where PyTorch has "
-            "±inf, not analysed). The infinite gradients that reached "
-            "binary_cross_entropy_with_logits and logsigmoid are fixed: each is one operation"),
     Allowed("gradient", "batch_norm", r"\[layouts: [^]]*(slice|expand)", "pytorch bug",
             "batch_norm in eval mode with a non-contiguous weight: PyTorch's CPU backward reads "
             "the weight ignoring its stride (the forward is right), so the input's gradient "
