@@ -812,6 +812,17 @@ def test_nextafter_passes_the_gradient_to_x_and_zero_to_the_direction_as_in_pyto
     assert x.grad.tolist() == [1.0, 1.0] and y.grad.item() == 0.0
 
 
+def test_nextafter_gives_x_no_gradient_where_x_equals_the_direction_as_in_pytorch():
+    # nextafter(x, x) is x's direction itself, so x gets 0 there (also from a NaN gradient)
+    x = tg.tensor([[0.0, -0.5, 1e-30], [2.0, 2.0, 5.0]], dtype=tg.float64, requires_grad=True)
+    y = tg.tensor([0.0, 0.0, 1e-30], dtype=tg.float64, requires_grad=True)
+    tg.nextafter(x, y).backward(tg.tensor([[1.0, 2.0, float("nan")], [4.0, 5.0, 6.0]],
+                                          dtype=tg.float64))
+    assert x.grad.tolist() == [[0.0, 2.0, 0.0], [4.0, 5.0, 6.0]]
+    assert y.grad.tolist() == [0.0, 0.0, 0.0]
+    assert gradcheck(lambda a: tg.nextafter(a, y.detach()), (as_leaf([[0.5, -0.5, 2.0]]),))
+
+
 def test_integer_division_of_an_empty_result_meets_no_zero_divisor():
     assert tg.floor_divide(tg.zeros(0, 4, dtype=tg.int64), 0).shape == (0, 4)
     divisor = tg.tensor([[[4, 2, 0]]], dtype=tg.uint8)

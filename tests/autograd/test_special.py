@@ -133,6 +133,19 @@ def test_mvlgamma_is_a_sum_of_lgammas_even_below_its_domain():
     assert tg.mvlgamma(tg.tensor([0.0, -1.0]), 1).tolist() == [math.inf, math.inf]
 
 
+def test_mvlgamma_at_minus_zero_has_the_slope_of_plus_zero_as_in_pytorch():
+    # PyTorch adds the offsets 0, -1/2, … to x, and -0.0 + 0.0 is +0.0: the slope is
+    # ψ(+0) = -inf (and for p = 2 also ψ(-1/2)), not the ψ(-0) = +inf of lgamma at -0.0
+    for dtype in (tg.float16, tg.float32, tg.float64):
+        x = tg.tensor([-0.0, 0.0], dtype=dtype, requires_grad=True)
+        tg.mvlgamma(x, 1).sum().backward()
+        assert x.grad.tolist() == [-math.inf, -math.inf]
+    x = tg.tensor([-0.0], dtype=tg.float64, requires_grad=True)
+    tg.mvlgamma(x, 2).sum().backward()
+    assert x.grad.tolist() == [-math.inf]
+    assert tg.mvlgamma(x.detach(), 2).tolist() == [math.inf]
+
+
 def test_float32_and_float16_keep_their_dtype():
     for name in ("erfc", "erfinv"):
         assert getattr(tg, name)(tg.tensor([0.5])).dtype is tg.float32

@@ -803,16 +803,22 @@ def _require_integers(op, *operands):
 
 @operation(function=True, method=True)
 def nextafter(input, other):
-    """z = the next float after x towards y;  ∂z/∂x = 1, ∂z/∂y = 0 (as PyTorch defines them:
-    z is x to within one rounding)"""
+    """z = the next float after x towards y;  ∂z/∂x = 1 where x ≠ y and 0 where x = y,
+    ∂z/∂y = 0 (as PyTorch defines them: z is x to within one rounding, and nextafter(x, x)
+    is y, which stays put)"""
     x, y = promote("nextafter", input, other)
     x_shape, y_shape = x.shape, y.shape
-    def backward(ctx, grad):   # (y's zeros are zeros even where grad is NaN, as in PyTorch)
-        zeros = wrap(grad.device.xp.zeros(tuple(y_shape), dtype=grad.array.dtype), grad.device)
-        return (sum_to_shape(grad, x_shape) if ctx.needs_input_grad[0] else None,
-                zeros if ctx.needs_input_grad[1] else None)
+    def backward(ctx, grad):   # (zeros are zeros even where grad is NaN, as in PyTorch)
+        x, y = ctx.saved_tensors
+        grad_x = grad_y = None
+        if ctx.needs_input_grad[0]:
+            grad_x = sum_to_shape(where(x != y, grad, 0.0), x_shape)
+        if ctx.needs_input_grad[1]:
+            grad_y = wrap(grad.device.xp.zeros(tuple(y_shape), dtype=grad.array.dtype),
+                          grad.device)
+        return grad_x, grad_y
     return record("nextafter", _broadcast("nextafter", x.device.xp.nextafter, x, y), (x, y),
-                  backward)
+                  backward, save=(x, y))
 
 
 # numpy's spellings, which PyTorch accepts too

@@ -72,7 +72,9 @@ def mvlgamma(input, p):
     x = _float_input("mvlgamma", input)
     if isinstance(p, bool) or not isinstance(p, int) or p < 1:
         raise RuntimeError(f"mvlgamma: p must be an integer of at least 1, got {p!r}")
-    total = lgamma(x)
+    # x + 0.0, not x: PyTorch adds the offsets 0, -1/2, … to x, which makes -0.0 into +0.0,
+    # so that the gradient at -0.0 is ψ(+0) = -inf
+    total = lgamma(x + 0.0)
     for j in range(1, p):
         total = total + lgamma(x - j / 2)
     return total + p * (p - 1) / 4 * math.log(math.pi)
