@@ -823,6 +823,17 @@ def test_nextafter_gives_x_no_gradient_where_x_equals_the_direction_as_in_pytorc
     assert gradcheck(lambda a: tg.nextafter(a, y.detach()), (as_leaf([[0.5, -0.5, 2.0]]),))
 
 
+def test_xlogy_with_a_nan_number_gives_x_the_slope_zero_where_x_is_zero_as_in_pytorch():
+    x = tg.tensor([0.0, -0.0, 2.0], requires_grad=True)
+    z = tg.xlogy(x, float("nan"))
+    z.backward(tg.tensor([0.7, 1.0, 1.0]))
+    assert np.isnan(z.detach().numpy()).all()
+    assert x.grad.tolist()[:2] == [0.0, 0.0] and math.isnan(x.grad.tolist()[2])
+    x = tg.tensor([0.0], requires_grad=True)   # a NaN tensor y: NaN, as in PyTorch
+    tg.xlogy(x, tg.tensor([float("nan")])).backward(tg.tensor([1.0]))
+    assert math.isnan(x.grad.item())
+
+
 def test_integer_division_of_an_empty_result_meets_no_zero_divisor():
     assert tg.floor_divide(tg.zeros(0, 4, dtype=tg.int64), 0).shape == (0, 4)
     divisor = tg.tensor([[[4, 2, 0]]], dtype=tg.uint8)

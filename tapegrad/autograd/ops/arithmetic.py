@@ -621,6 +621,8 @@ def xlogy(input, other):
     """z = x·ln y, and 0 where x = 0 (even where y = 0);
     ∂z/∂x = ln y (0 where x = 0 and y ≤ 0),  ∂z/∂y = x/y. The gradient for x is
     xlogy(grad, y), as in PyTorch: a zero gradient stays 0 where ln y is infinite"""
+    # a NaN number y gives x the slope 0 where x = 0, as in PyTorch (a NaN tensor y gives NaN)
+    nan_number = isinstance(other, float) and other != other
     x, y = _float_operands("xlogy", input, other)
     xp = x.device.xp
     with quiet(xp):
@@ -631,7 +633,7 @@ def xlogy(input, other):
         x, y = ctx.saved_tensors
         grad_x = grad_y = None
         if ctx.needs_input_grad[0]:
-            undefined = (x == 0) & (y <= 0)
+            undefined = (x == 0) if nan_number else (x == 0) & (y <= 0)
             grad_x = sum_to_shape(where(undefined, 0.0, xlogy(grad, y)), x_shape)
         if ctx.needs_input_grad[1]:
             grad_y = sum_to_shape(grad * x / y, y_shape)
