@@ -81,6 +81,8 @@ def within(low, high):
 MORE_CASES = (
     [Case("erfc", tg.erfc, [x]) for x in within(-2.0, 2.0)]
     + [Case("erfinv", tg.erfinv, [x]) for x in within(-0.9, 0.9)]
+    + [Case("mvlgamma", lambda x: tg.mvlgamma(x, 3), [x]) for x in within(1.5, 4.0)]
+    + [Case("mvlgamma", lambda x: tg.mvlgamma(x, 1), [leaf(3, 4, low=0.2, high=3.0)], name="p=1")]
 )
 CASES = CASES + MORE_CASES
 
@@ -144,6 +146,16 @@ def test_mvlgamma_at_minus_zero_has_the_slope_of_plus_zero_as_in_pytorch():
     tg.mvlgamma(x, 2).sum().backward()
     assert x.grad.tolist() == [-math.inf]
     assert tg.mvlgamma(x.detach(), 2).tolist() == [math.inf]
+
+
+def test_mvlgamma_sums_its_slope_before_it_meets_an_infinite_gradient():
+    # at x = 0 with p = 2 the slope is ψ(+0) + ψ(-1/2) = -inf: an incoming inf gives -inf
+    # (as in PyTorch), not inf·(-inf) + inf·ψ(-1/2) = NaN
+    x = tg.tensor([0.0, 3.0], dtype=tg.float64, requires_grad=True)
+    tg.mvlgamma(x, 2).backward(tg.tensor([math.inf, 1.0], dtype=tg.float64))
+    assert x.grad.tolist()[0] == -math.inf
+    assert x.grad.tolist()[1] == pytest.approx(tg.digamma(tg.tensor([3.0, 2.5], dtype=tg.float64))
+                                               .sum().item(), rel=1e-14)
 
 
 def test_float32_and_float16_keep_their_dtype():
