@@ -834,6 +834,19 @@ def test_xlogy_with_a_nan_number_gives_x_the_slope_zero_where_x_is_zero_as_in_py
     assert math.isnan(x.grad.item())
 
 
+def test_pow_of_float16_to_plus_minus_one_half_follows_c_pow_as_pytorch():
+    # PyTorch's float16 pow takes C's pow (-0.0 → +0.0 and +∞, -∞ → +∞), its float32 and
+    # float64 pow takes √x (-0.0 → -0.0 and -∞, -∞ → NaN)
+    values = [-math.inf, -0.0, 4.0]
+    half = tg.tensor(values, dtype=tg.float16)
+    assert half.pow(0.5).tolist() == [math.inf, 0.0, 2.0]
+    assert np.signbit(half.pow(0.5).numpy()).tolist() == [False, False, False]
+    assert half.pow(-0.5).tolist() == [0.0, math.inf, 0.5]
+    single = tg.tensor(values).pow(0.5).numpy()
+    assert math.isnan(single[0]) and np.signbit(single[1]) and single[2] == 2.0
+    assert tg.tensor(values).pow(-0.5).tolist()[1:] == [-math.inf, 0.5]
+
+
 def test_integer_division_of_an_empty_result_meets_no_zero_divisor():
     assert tg.floor_divide(tg.zeros(0, 4, dtype=tg.int64), 0).shape == (0, 4)
     divisor = tg.tensor([[[4, 2, 0]]], dtype=tg.uint8)

@@ -220,7 +220,9 @@ def _pow_scalar(x, exponent):
         z = xp.square(x.array)
     else:
         with quiet(xp):
-            if exponent in (0.5, -0.5):   # √x and 1/√x, as PyTorch: -0.0 gives -0.0 and -∞
+            # √x and 1/√x, as PyTorch: -0.0 gives -0.0 and -∞. (Its float16 kernel takes C's
+            # pow instead, where -0.0 gives +0.0 and +∞, and -∞ gives +∞: so does tapegrad's.)
+            if exponent in (0.5, -0.5) and x.array.dtype.itemsize > 2:
                 z = xp.sqrt(x.array) if exponent == 0.5 else 1 / xp.sqrt(x.array)
             else:
                 z = xp.pow(x.array, xp.asarray(exponent, dtype=x.array.dtype))
