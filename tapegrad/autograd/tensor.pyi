@@ -275,7 +275,7 @@ class Tensor:
     def new_ones(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: Any = False) -> Any: """ones of ``size``, with input's dtype and device unless given"""
     def new_tensor(self, data: Any, *, dtype: Any = None, device: Any = None, requires_grad: Any = False) -> Any: """a copy of ``data`` (never a view of it), with input's dtype and device unless given"""
     def new_zeros(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: Any = False) -> Any: """zeros of ``size``, with input's dtype and device unless given"""
-    def nextafter(self, other: Any) -> Any: """z = the next float after x towards y;  ∂z/∂x = 1, ∂z/∂y = 0 (as PyTorch defines them:"""
+    def nextafter(self, other: Any) -> Any: """z = the next float after x towards y;  ∂z/∂x = 1 where x ≠ y and 0 where x = y,"""
     def nonzero(self, *, as_tuple: Any = False) -> Any: """The positions of the non-zero elements: an int64 tensor (count, ndim), or with"""
     def norm(self, p: Any = 'fro', dim: Any = None, keepdim: Any = False, dtype: Any = None) -> Any: """PyTorch's older norm: the p-norm of all elements (or over ``dim``); 'fro' is the"""
     def normal_(self, mean: Any = 0.0, std: Any = 1.0, *, generator: Any = None) -> Any: """x ← samples of N(mean, std²)"""

@@ -812,6 +812,41 @@ def test_nextafter_passes_the_gradient_to_x_and_zero_to_the_direction_as_in_pyto
     assert x.grad.tolist() == [1.0, 1.0] and y.grad.item() == 0.0
 
 
+def test_nextafter_gives_x_no_gradient_where_x_equals_the_direction_as_in_pytorch():
+    # nextafter(x, x) is x's direction itself, so x gets 0 there (also from a NaN gradient)
+    x = tg.tensor([[0.0, -0.5, 1e-30], [2.0, 2.0, 5.0]], dtype=tg.float64, requires_grad=True)
+    y = tg.tensor([0.0, 0.0, 1e-30], dtype=tg.float64, requires_grad=True)
+    tg.nextafter(x, y).backward(tg.tensor([[1.0, 2.0, float("nan")], [4.0, 5.0, 6.0]],
+                                          dtype=tg.float64))
+    assert x.grad.tolist() == [[0.0, 2.0, 0.0], [4.0, 5.0, 6.0]]
+    assert y.grad.tolist() == [0.0, 0.0, 0.0]
+    assert gradcheck(lambda a: tg.nextafter(a, y.detach()), (as_leaf([[0.5, -0.5, 2.0]]),))
+
+
+def test_xlogy_with_a_nan_number_gives_x_the_slope_zero_where_x_is_zero_as_in_pytorch():
+    x = tg.tensor([0.0, -0.0, 2.0], requires_grad=True)
+    z = tg.xlogy(x, float("nan"))
+    z.backward(tg.tensor([0.7, 1.0, 1.0]))
+    assert np.isnan(z.detach().numpy()).all()
+    assert x.grad.tolist()[:2] == [0.0, 0.0] and math.isnan(x.grad.tolist()[2])
+    x = tg.tensor([0.0], requires_grad=True)   # a NaN tensor y: NaN, as in PyTorch
+    tg.xlogy(x, tg.tensor([float("nan")])).backward(tg.tensor([1.0]))
+    assert math.isnan(x.grad.item())
+
+
+def test_pow_of_float16_to_plus_minus_one_half_follows_c_pow_as_pytorch():
+    # PyTorch's float16 pow takes C's pow (-0.0 → +0.0 and +∞, -∞ → +∞), its float32 and
+    # float64 pow takes √x (-0.0 → -0.0 and -∞, -∞ → NaN)
+    values = [-math.inf, -0.0, 4.0]
+    half = tg.tensor(values, dtype=tg.float16)
+    assert half.pow(0.5).tolist() == [math.inf, 0.0, 2.0]
+    assert np.signbit(half.pow(0.5).numpy()).tolist() == [False, False, False]
+    assert half.pow(-0.5).tolist() == [0.0, math.inf, 0.5]
+    single = tg.tensor(values).pow(0.5).numpy()
+    assert math.isnan(single[0]) and np.signbit(single[1]) and single[2] == 2.0
+    assert tg.tensor(values).pow(-0.5).tolist()[1:] == [-math.inf, 0.5]
+
+
 def test_integer_division_of_an_empty_result_meets_no_zero_divisor():
     assert tg.floor_divide(tg.zeros(0, 4, dtype=tg.int64), 0).shape == (0, 4)
     divisor = tg.tensor([[[4, 2, 0]]], dtype=tg.uint8)

@@ -85,6 +85,23 @@ def test_trigamma_of_a_large_negative_non_integer_by_reflection():
     assert polygamma(1, f64(-1e6 + 0.5)).item() == pytest.approx(expected, rel=1e-9)
 
 
+def test_higher_polygammas_of_large_negative_x_by_reflection():
+    # ψ⁽ⁿ⁾(x) = (-1)ⁿ ψ⁽ⁿ⁾(1 - x) - πⁿ⁺¹ dⁿcot/dyⁿ(πx) below -1000, where the recurrence would
+    # take |x| steps (and gave NaN below -1e7); reference values from mpmath (50 digits)
+    cases = [(2, -1234.56, -12.259997920195783), (3, -1234.56, 223.94942202885784),
+             (4, -1000.25, 24481.57478282251), (5, -3000.9, 120000297.90891109),
+             (3, -10000000.5, 194.81818206800487), (2, -12345678.25, 124.02510672119927),
+             (3, -12345678.25, 1558.545456544039)]
+    for n, x, expected in cases:
+        assert polygamma(n, f64(x)).item() == pytest.approx(expected, rel=1e-10), (n, x)
+    # ψ⁽²⁾(-1e7 - 1/2) is -1e-14, a zero of the cot term: right to within 1e-14
+    assert polygamma(2, f64(-10000000.5)).item() == pytest.approx(-1e-14, abs=1e-14)
+    # and the gradient there is the next order, also by reflection
+    x = f64([-12345678.25]).requires_grad_()
+    polygamma(2, x).sum().backward()
+    assert x.grad.item() == pytest.approx(1558.545456544039, rel=1e-10)
+
+
 def test_polygamma_closed_forms():
     # ψ⁽¹⁾(1) = π²/6, ψ⁽¹⁾(1/2) = π²/2, ψ⁽²⁾(1) = -2ζ(3), ψ⁽³⁾(1) = π⁴/15
     np.testing.assert_allclose(polygamma(1, f64([1.0, 0.5])).numpy(),
@@ -144,4 +161,6 @@ def test_the_gradient_of_digamma_at_zero_is_trigammas_infinity():
 
 
 def test_polygamma_of_a_huge_negative_non_integer_returns_instead_of_stepping_up_for_ever():
-    assert math.isnan(polygamma(2, f64([-1.5e12 - 0.5])).item())   # (not computed yet: NaN)
+    # halfway between poles: ψ⁽²⁾ is about -1/x² (the cot term is 0), ψ⁽³⁾ about 2π⁴
+    assert abs(polygamma(2, f64([-1.5e12 - 0.5])).item()) < 1e-13
+    assert polygamma(3, f64([-1.5e12 - 0.5])).item() == pytest.approx(2 * math.pi ** 4, rel=1e-12)

@@ -81,6 +81,8 @@ def within(low, high):
 MORE_CASES = (
     [Case("erfc", tg.erfc, [x]) for x in within(-2.0, 2.0)]
     + [Case("erfinv", tg.erfinv, [x]) for x in within(-0.9, 0.9)]
+    + [Case("mvlgamma", lambda x: tg.mvlgamma(x, 3), [x]) for x in within(1.5, 4.0)]
+    + [Case("mvlgamma", lambda x: tg.mvlgamma(x, 1), [leaf(3, 4, low=0.2, high=3.0)], name="p=1")]
 )
 CASES = CASES + MORE_CASES
 
@@ -131,6 +133,29 @@ def test_mvlgamma_is_a_sum_of_lgammas_even_below_its_domain():
         else math.lgamma(v - j / 2) for j in range(3)) for v in (2.5, 4.0, 0.25, 0.8, -1.0)]
     np.testing.assert_allclose(tg.mvlgamma(x, 3).numpy(), expected, rtol=1e-14)
     assert tg.mvlgamma(tg.tensor([0.0, -1.0]), 1).tolist() == [math.inf, math.inf]
+
+
+def test_mvlgamma_at_minus_zero_has_the_slope_of_plus_zero_as_in_pytorch():
+    # PyTorch adds the offsets 0, -1/2, … to x, and -0.0 + 0.0 is +0.0: the slope is
+    # ψ(+0) = -inf (and for p = 2 also ψ(-1/2)), not the ψ(-0) = +inf of lgamma at -0.0
+    for dtype in (tg.float16, tg.float32, tg.float64):
+        x = tg.tensor([-0.0, 0.0], dtype=dtype, requires_grad=True)
+        tg.mvlgamma(x, 1).sum().backward()
+        assert x.grad.tolist() == [-math.inf, -math.inf]
+    x = tg.tensor([-0.0], dtype=tg.float64, requires_grad=True)
+    tg.mvlgamma(x, 2).sum().backward()
+    assert x.grad.tolist() == [-math.inf]
+    assert tg.mvlgamma(x.detach(), 2).tolist() == [math.inf]
+
+
+def test_mvlgamma_sums_its_slope_before_it_meets_an_infinite_gradient():
+    # at x = 0 with p = 2 the slope is ψ(+0) + ψ(-1/2) = -inf: an incoming inf gives -inf
+    # (as in PyTorch), not inf·(-inf) + inf·ψ(-1/2) = NaN
+    x = tg.tensor([0.0, 3.0], dtype=tg.float64, requires_grad=True)
+    tg.mvlgamma(x, 2).backward(tg.tensor([math.inf, 1.0], dtype=tg.float64))
+    assert x.grad.tolist()[0] == -math.inf
+    assert x.grad.tolist()[1] == pytest.approx(tg.digamma(tg.tensor([3.0, 2.5], dtype=tg.float64))
+                                               .sum().item(), rel=1e-14)
 
 
 def test_float32_and_float16_keep_their_dtype():

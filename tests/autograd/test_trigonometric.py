@@ -155,6 +155,17 @@ def test_sinc_of_float16_computes_pi_x_in_float32():
     np.testing.assert_allclose(y.numpy().astype(float), [0.0, 0.0, 2 / np.pi], atol=1e-3)
 
 
+def test_sinc_of_float16_has_the_slope_of_pi_x_computed_in_float32():
+    # in float16 π·511 keeps no fractional digit, so cos(πx) would be noise; the slope
+    # (cos(πx) - sinc x)/x is computed from πx in float32, as the forward is
+    values = [-511.0, 300.0, 2.5, -0.75]
+    x = tg.tensor(values, dtype=tg.float16, requires_grad=True)
+    tg.sinc(x).sum().backward()
+    exact = [(math.cos(math.pi * v) - math.sin(math.pi * v) / (math.pi * v)) / v for v in values]
+    assert x.grad.dtype is tg.float16
+    np.testing.assert_allclose(x.grad.numpy().astype(np.float64), exact, rtol=2e-3)
+
+
 def test_sinc_is_one_at_zero_with_slope_zero():
     x = tg.tensor([0.0], dtype=tg.float64, requires_grad=True)
     y = tg.sinc(x)

@@ -245,7 +245,9 @@ def _pow_scalar(x, exponent):
         z = xp.square(x.array)
     else:
         with quiet(xp):
-            if exponent in (0.5, -0.5):   # √x and 1/√x, as PyTorch: -0.0 gives -0.0 and -∞
+            # √x and 1/√x, as PyTorch: -0.0 gives -0.0 and -∞. (Its float16 kernel takes C's
+            # pow instead, where -0.0 gives +0.0 and +∞, and -∞ gives +∞: so does tapegrad's.)
+            if exponent in (0.5, -0.5) and x.array.dtype.itemsize > 2:
                 z = xp.sqrt(x.array) if exponent == 0.5 else 1 / xp.sqrt(x.array)
             else:
                 z = xp.pow(x.array, xp.asarray(exponent, dtype=x.array.dtype))
@@ -647,6 +649,8 @@ def xlogy(input, other):
     """z = x·ln y, and 0 where x = 0 (even where y = 0);
     ∂z/∂x = ln y (0 where x = 0 and y ≤ 0),  ∂z/∂y = x/y. The gradient for x is
     xlogy(grad, y), as in PyTorch: a zero gradient stays 0 where ln y is infinite"""
+    # a NaN number y gives x the slope 0 where x = 0, as in PyTorch (a NaN tensor y gives NaN)
+    nan_number = isinstance(other, float) and other != other
     x, y = _float_operands("xlogy", input, other)
     xp = x.device.xp
     with quiet(xp):
@@ -657,7 +661,7 @@ def xlogy(input, other):
         x, y = ctx.saved_tensors
         grad_x = grad_y = None
         if ctx.needs_input_grad[0]:
-            undefined = (x == 0) & (y <= 0)
+            undefined = (x == 0) if nan_number else (x == 0) & (y <= 0)
             grad_x = sum_to_shape(where(undefined, 0.0, xlogy(grad, y)), x_shape)
         if ctx.needs_input_grad[1]:
             grad_y = sum_to_shape(grad * x / y, y_shape)
@@ -877,16 +881,22 @@ def _require_integers(op, *operands):
 
 @operation(function=True, method=True)
 def nextafter(input, other):
-    """z = the next float after x towards y;  ∂z/∂x = 1, ∂z/∂y = 0 (as PyTorch defines them:
-    z is x to within one rounding)"""
+    """z = the next float after x towards y;  ∂z/∂x = 1 where x ≠ y and 0 where x = y,
+    ∂z/∂y = 0 (as PyTorch defines them: z is x to within one rounding, and nextafter(x, x)
+    is y, which stays put)"""
     x, y = promote("nextafter", input, other)
     x_shape, y_shape = x.shape, y.shape
-    def backward(ctx, grad):   # (y's zeros are zeros even where grad is NaN, as in PyTorch)
-        zeros = wrap(grad.device.xp.zeros(tuple(y_shape), dtype=grad.array.dtype), grad.device)
-        return (sum_to_shape(grad, x_shape) if ctx.needs_input_grad[0] else None,
-                zeros if ctx.needs_input_grad[1] else None)
+    def backward(ctx, grad):   # (zeros are zeros even where grad is NaN, as in PyTorch)
+        x, y = ctx.saved_tensors
+        grad_x = grad_y = None
+        if ctx.needs_input_grad[0]:
+            grad_x = sum_to_shape(where(x != y, grad, 0.0), x_shape)
+        if ctx.needs_input_grad[1]:
+            grad_y = wrap(grad.device.xp.zeros(tuple(y_shape), dtype=grad.array.dtype),
+                          grad.device)
+        return grad_x, grad_y
     return record("nextafter", _broadcast("nextafter", x.device.xp.nextafter, x, y), (x, y),
-                  backward)
+                  backward, save=(x, y))
 
 
 # numpy's spellings, which PyTorch accepts too

@@ -8,6 +8,7 @@ every other op.
 import math
 
 from ... import backend
+from ..grad_mode import no_grad
 from ..tape import record
 from .declare import operation
 from .pointwise import _float_input
@@ -60,19 +61,36 @@ def erfinv(input):
                   save=(x,))
 
 
-@operation(function=True, method=True, composite=True)
+@operation(function=True, method=True)
 def mvlgamma(input, p):
     """y = ln Γ_p(x) = p(p-1)/4·ln π + Σⱼ₌₀^{p-1} ln Γ(x - j/2);  dy/dx = Σⱼ ψ(x - j/2)
 
     Defined for x > (p - 1)/2; below that, as in PyTorch, the same sum is computed (an
-    lgamma at a pole gives inf) rather than checked element by element."""
-    from .gamma_functions import lgamma
+    lgamma at a pole gives inf) rather than checked element by element. The slope is
+    summed before it meets the incoming gradient, as in PyTorch: an infinite gradient
+    times ψ(+0) + ψ(-1/2) = -inf is -inf, not -inf + inf = NaN."""
+    from .gamma_functions import digamma, lgamma
     if getattr(input, "dtype", None) is not None and input.dtype.name == "bool":
         raise RuntimeError("mvlgamma: the input may not be a bool tensor (as in PyTorch)")
     x = _float_input("mvlgamma", input)
     if isinstance(p, bool) or not isinstance(p, int) or p < 1:
         raise RuntimeError(f"mvlgamma: p must be an integer of at least 1, got {p!r}")
-    total = lgamma(x)
-    for j in range(1, p):
-        total = total + lgamma(x - j / 2)
-    return total + p * (p - 1) / 4 * math.log(math.pi)
+
+    def shifted(x):
+        """x - j/2 for j = 0 … p-1. x + 0.0, not x: PyTorch adds the offsets 0, -1/2, … to
+        x, which makes -0.0 into +0.0, so that the slope at -0.0 is ψ(+0) = -inf."""
+        return [x + 0.0] + [x - j / 2 for j in range(1, p)]
+
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        slope = None
+        for term in shifted(x):
+            slope = digamma(term) if slope is None else slope + digamma(term)
+        return grad * slope
+
+    with no_grad():
+        total = None
+        for term in shifted(x):
+            total = lgamma(term) if total is None else total + lgamma(term)
+        total = total + p * (p - 1) / 4 * math.log(math.pi)
+    return record("mvlgamma", total.array, (x,), backward, save=(x,))

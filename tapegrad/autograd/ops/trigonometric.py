@@ -128,8 +128,10 @@ def sinc(input):
         x, = ctx.saved_tensors   # (y is recomputed, as PyTorch does, so it may change in place)
         at_zero = x == 0
         safe_x = where(at_zero, 1.0, x)   # the slope at 0 is 0; no 0/0 in either branch
+        if safe_x.dtype.itemsize == 2:    # float16: πx in float32, as in the forward
+            safe_x = safe_x.float()
         slope = ((safe_x * math.pi).cos() - sinc(safe_x)) / safe_x
-        return where(at_zero, 0.0, grad * slope)   # 0 at x = 0 even for an infinite grad
+        return where(at_zero, 0.0, grad * slope.to(grad.dtype))   # 0 at x = 0 even for an infinite grad
     xp = x.device.xp
     a = x.array
     if a.dtype.itemsize == 2:   # float16: πx in float32, as PyTorch (in float16 π·23056

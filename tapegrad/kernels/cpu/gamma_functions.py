@@ -16,6 +16,7 @@ ten standard deviations, O(√x) terms, of a sum without cancellation near the b
 """
 import math
 
+import numpy as np
 from numba import njit, vectorize
 
 # B₂, B₄, …, B₁₆
@@ -56,6 +57,39 @@ def digamma_scalar(x):
     return result + math.log(x) - 0.5 / x - series
 
 
+REFLECT_BELOW = 1000.0   # ψ⁽ⁿ⁾ (n ≥ 2) of x below -1000 comes from the reflection formula
+
+
+@njit(cache=True)
+def cot_derivative(n, c):
+    """dⁿ/dyⁿ cot y, given c = cot y: a polynomial Pₙ(c) of degree n + 1, from P₀(c) = c and
+    Pₙ₊₁(c) = -(1 + c²)·Pₙ'(c) (as d cot y/dy = -(1 + cot² y))."""
+    coefficients = np.zeros(n + 2)
+    coefficients[1] = 1.0
+    for m in range(n):   # Pₘ has degree m + 1
+        derivative = np.zeros(n + 2)
+        for k in range(1, m + 2):
+            derivative[k - 1] = k * coefficients[k]
+        coefficients = np.zeros(n + 2)
+        for k in range(m + 1):
+            coefficients[k] -= derivative[k]
+            coefficients[k + 2] -= derivative[k]
+    value = 0.0
+    for k in range(n + 1, -1, -1):
+        value = value * c + coefficients[k]
+    return value
+
+
+@njit(cache=True)
+def reflected_polygamma(n, x):
+    """ψ⁽ⁿ⁾(x) for x < 0 off the poles, from ψ(1 - x) - ψ(x) = π cot(πx) differentiated n
+    times: ψ⁽ⁿ⁾(x) = (-1)ⁿ ψ⁽ⁿ⁾(1 - x) - πⁿ⁺¹ Pₙ(cot πx), with πx reduced to π·(its fraction)."""
+    fraction = math.pi * (x - math.trunc(x))
+    cot = math.cos(fraction) / math.sin(fraction)
+    mirrored = polygamma_upwards(n, 1.0 - x)
+    return (mirrored if n % 2 == 0 else -mirrored) - math.pi ** (n + 1) * cot_derivative(n, cot)
+
+
 @njit(cache=True)
 def polygamma_scalar(n, x):
     """ψ⁽ⁿ⁾(x). At a pole the term n!/(x - p)ⁿ⁺¹ dominates: +inf for odd n (from both
@@ -70,14 +104,21 @@ def polygamma_scalar(n, x):
     sign = 1.0 if n % 2 == 1 else -1.0          # (-1)ⁿ⁺¹
     if is_pole(x):
         return math.nan if (n == 1 and x == -math.inf) else sign * math.inf
-    if n > 1 and x < -1e7:   # the recurrence below would take |x| steps: not computed (NaN)
-        return math.nan
-    result = 0.0
+    if n > 1 and x < -REFLECT_BELOW:   # the recurrence below would take |x| steps
+        return reflected_polygamma(n, x)
     if n == 1 and x < 0.5:
         # reflection: ψ⁽¹⁾(x) = π²/sin²(πx) - ψ⁽¹⁾(1 - x), r as in digamma; it keeps the
         # recurrence below from stepping up from a large negative x one by one
         s = math.sin(math.pi * (x - math.trunc(x)))
-        result, sign, x = -(math.pi * math.pi) / (s * s), -1.0, 1.0 - x
+        return (math.pi * math.pi) / (s * s) - polygamma_upwards(1, 1.0 - x)
+    return polygamma_upwards(n, x)
+
+
+@njit(cache=True)
+def polygamma_upwards(n, x):
+    """ψ⁽ⁿ⁾(x) (n ≥ 1, x off the poles) by the recurrence up to where the series holds."""
+    sign = 1.0 if n % 2 == 1 else -1.0          # (-1)ⁿ⁺¹
+    result = 0.0
     n_factorial = math.gamma(n + 1.0)
     while x < 20.0 + n:      # ψ⁽ⁿ⁾(x) = ψ⁽ⁿ⁾(x + 1) + (-1)ⁿ⁺¹ n!/xⁿ⁺¹
         result += n_factorial / x ** (n + 1)
