@@ -107,9 +107,11 @@ def test_a_planted_raw_numpy_error_is_found(monkeypatch):
     assert found and "numpy" in found[0].detail
 
 
-def test_every_allowlist_entry_says_why():
+def test_every_allowlist_entry_says_why_and_none_is_left_open():
+    # "open" (found, not yet fixed or classified) is not a category an entry may keep: every
+    # disagreement that stays is rounding, PyTorch's bug, or a difference the README lists
     for entry in ALLOWED:
-        assert entry.category in ("float noise", "pytorch bug", "difference", "open")
+        assert entry.category in ("float noise", "pytorch bug", "difference"), entry
         assert len(entry.reason) > 20
     assert allowed(Finding("float-noise", "exp", "[1.0] vs torch [1.0001]", 0))
     assert not allowed(Finding("value", "exp", "[1.0] vs torch [2.0]", 0))
