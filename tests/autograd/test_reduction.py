@@ -506,3 +506,17 @@ def test_max_with_both_dim_and_other_is_refused():
     with pytest.raises(TypeError, match="max: give either dim or other"):
         tg.max(tg.ones(2, 2), dim=0, other=tg.ones(()))
     assert tg.max(tg.ones(2), other=tg.zeros(())).tolist() == [1.0, 1.0]
+
+
+def test_softmax_plain_backward_on_the_arrays_matches_the_recorded_one():
+    # A plain backward computes yᵢ(gᵢ - Σₖ gₖyₖ) on the arrays; with create_graph the same
+    # formula is recorded. Both give one gradient, in float32 too (no up-cast).
+    for dtype in (tg.float32, tg.float64):
+        x = tg.tensor(np.random.default_rng(0).standard_normal((2, 3, 8)), dtype=dtype,
+                      requires_grad=True)
+        g = tg.tensor(np.random.default_rng(1).standard_normal((2, 3, 8)), dtype=dtype)
+        plain, = tg.autograd.grad(x.softmax(-1), x, g)
+        recorded, = tg.autograd.grad(x.softmax(-1), x, g, create_graph=True)
+        assert plain.dtype is dtype and plain.grad_fn is None
+        np.testing.assert_allclose(as_numpy(plain), as_numpy(recorded.detach()),
+                                   rtol=1e-5 if dtype is tg.float32 else 1e-12)
