@@ -345,6 +345,8 @@ def _index_value(g, item):
 def _addmm(g, e):
     beta, alpha = e.attrs.get("beta", 1), e.attrs.get("alpha", 1)
     b, x, w = (g.value(t) for t in e.inputs)
+    if e.inputs[1].ndim > 2:   # a Linear layer on stacked rows (B, T, k): MatMul broadcasts
+        return [g.node("Add", [g.node("MatMul", [x, w]), b])]
     return [g.node("Gemm", [x, w, b], alpha=float(alpha), beta=float(beta))]
 
 
