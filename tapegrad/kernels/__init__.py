@@ -25,6 +25,7 @@ from .cpu import avgpool as _avgpool
 from .cpu import optimizer_steps as _steps, threads as _threads
 from .cpu.axpy import axpy as _axpy, axpy_parallel as _axpy_parallel
 from .cpu.relu_gradient import relu_gradient as _relu_gradient
+from .cpu.row_max import subtract_row_max as _subtract_row_max
 from .cpu.conv import Stamp
 from .cpu.index_add import add_at as _add_at
 from .geometry import Window
@@ -114,6 +115,17 @@ def avg_pool_adjoint(xp, grad, window, divisor):
 def add_at(xp, out, axis, index, src):
     """out[..., index[o], ...] += src[..., o, ...] along ``axis`` (in place, repeats add up)."""
     return _add_at(xp, out, axis, index, src)
+
+
+# -- softmax's shift ---------------------------------------------------------------------------
+def subtract_max(xp, a, axes):
+    """a - max a along ``axes`` (kept), a fresh array; a NaN makes its row's maximum NaN."""
+    if (xp.numba_cpu and axes == (a.ndim - 1,) and a.size
+            and a.dtype.char in "fd" and a.flags.c_contiguous):
+        out = xp.empty(a.shape, dtype=a.dtype)
+        _subtract_row_max(a.reshape(-1, a.shape[-1]), out.reshape(-1, a.shape[-1]))
+        return out
+    return a - a.max(axis=axes, keepdims=True)
 
 
 # -- relu's backward -------------------------------------------------------------------------

@@ -273,6 +273,7 @@ IMPORTERS = {
     "Erf": _one(lambda x: x.erf()), "Floor": _one(lambda x: x.floor()),
     "Ceil": _one(lambda x: x.ceil()), "Clip": _one(_clip), "Cast": _one(_cast),
     "LeakyRelu": _one(lambda x, alpha=0.01: F.leaky_relu(x, alpha)),
+    "Elu": _one(lambda x, alpha=1.0: F.elu(x, alpha)), "Softplus": _one(lambda x: F.softplus(x)),
     "ReduceSum": _reduce("sum"), "ReduceMean": _reduce("mean"), "ReduceMax": _reduce("amax"),
     "ReduceMin": _reduce("amin"), "ReduceProd": _reduce("prod"),
     "ReduceLogSumExp": _reduce("logsumexp"),

@@ -345,6 +345,8 @@ def _index_value(g, item):
 def _addmm(g, e):
     beta, alpha = e.attrs.get("beta", 1), e.attrs.get("alpha", 1)
     b, x, w = (g.value(t) for t in e.inputs)
+    if e.inputs[1].ndim > 2:   # a Linear layer on stacked rows (B, T, k): MatMul broadcasts
+        return [g.node("Add", [g.node("MatMul", [x, w]), b])]
     return [g.node("Gemm", [x, w, b], alpha=float(alpha), beta=float(beta))]
 
 
@@ -486,6 +488,15 @@ def _gelu(g, e):
 def _silu(g, e):
     x = _x(g, e)
     return [g.node("Mul", [x, g.node("Sigmoid", [x])])]
+
+
+def _elu(g, e):
+    return [g.node("Elu", [_x(g, e)], alpha=float(e.attrs["alpha"]))]
+
+
+def _logsigmoid(g, e):
+    """log σ(x) = -softplus(-x)"""
+    return [g.node("Neg", [g.node("Softplus", [g.node("Neg", [_x(g, e)])])])]
 
 
 def _softplus(g, e):
@@ -647,7 +658,7 @@ CONVERTERS = {
     "interpolate": _resample, "pad": _pad,
     # fused operations
     "layer_norm": _layer_norm, "batch_norm": _batch_norm, "gelu": _gelu,
-    "silu": _silu, "softplus": _softplus,
+    "silu": _silu, "softplus": _softplus, "elu": _elu, "logsigmoid": _logsigmoid,
     "lstm_gates": _lstm_gates, "gru_gates": _gru_gates,
     "rnn_sequence": _rnn_sequence, "lstm_sequence": _lstm_sequence,
     "gru_sequence": _gru_sequence,

@@ -538,3 +538,26 @@ def test_einsum_sums_of_one_bool_or_integer_operand_are_int64_as_sum():
     assert tg.einsum("ij->", b).dtype is tg.int64 and tg.einsum("ij->", b).item() == 3
     assert tg.einsum("ij->i", tg.tensor([[200, 100]], dtype=tg.uint8)).tolist() == [300]
     assert tg.einsum("ij->ji", b).dtype is tg.bool   # nothing summed: the dtype stays
+
+
+# -- stacked_addmm: a Linear layer on stacked rows (*, k) ---------------------------------------
+def test_stacked_addmm_is_the_bias_plus_the_product_with_addmms_gradients():
+    from tapegrad.autograd import gradgradcheck
+    for x in (leaf(2, 3, 4), noncontiguous(2, 3, 4), leaf(2, 1, 3, 4)):
+        w, b = noncontiguous(4, 5), leaf(5)   # w: a transposed view, as a Linear's Wᵀ
+        y = L.stacked_addmm(b, x, w)
+        assert y.shape == x.shape[:-1] + (5,) and y.grad_fn.name() == "AddmmBackward0"
+        np.testing.assert_allclose(y.detach().numpy(), (x @ w + b).detach().numpy(),
+                                   rtol=1e-12)
+        assert gradcheck(L.stacked_addmm, (b, x, w))
+        assert gradgradcheck(L.stacked_addmm, (b, x, w))
+
+
+def test_stacked_addmm_keeps_float32_and_gives_its_gradients_in_the_operands_layouts():
+    x = tg.randn(2, 3, 4, requires_grad=True)
+    weight, b = tg.randn(5, 4, requires_grad=True), tg.randn(5, requires_grad=True)
+    y = L.stacked_addmm(b, x, weight.mT)
+    assert y.dtype is tg.float32
+    y.sum().backward()
+    assert weight.grad.numpy().flags.c_contiguous and x.grad.shape == (2, 3, 4)
+    np.testing.assert_allclose(b.grad.numpy(), np.full(5, 6.0))

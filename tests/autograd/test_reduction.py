@@ -581,3 +581,17 @@ def test_float16_sum_accumulates_in_float32_and_rounds_once():
     w = tg.ones(2, dtype=tg.float16, requires_grad=True)   # w's gradient sums x over dim 0
     (x.detach() * w).backward(tg.ones(3, 2, dtype=tg.float16))
     assert w.grad.tolist() == [4e4, 3.0]
+
+
+def test_softmax_plain_backward_on_the_arrays_matches_the_recorded_one():
+    # A plain backward computes yᵢ(gᵢ - Σₖ gₖyₖ) on the arrays; with create_graph the same
+    # formula is recorded. Both give one gradient, in float32 too (no up-cast).
+    for dtype in (tg.float32, tg.float64):
+        x = tg.tensor(np.random.default_rng(0).standard_normal((2, 3, 8)), dtype=dtype,
+                      requires_grad=True)
+        g = tg.tensor(np.random.default_rng(1).standard_normal((2, 3, 8)), dtype=dtype)
+        plain, = tg.autograd.grad(x.softmax(-1), x, g)
+        recorded, = tg.autograd.grad(x.softmax(-1), x, g, create_graph=True)
+        assert plain.dtype is dtype and plain.grad_fn is None
+        np.testing.assert_allclose(as_numpy(plain), as_numpy(recorded.detach()),
+                                   rtol=1e-5 if dtype is tg.float32 else 1e-12)

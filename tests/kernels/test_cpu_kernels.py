@@ -416,3 +416,23 @@ def test_convolutions_of_different_sizes_keep_one_product_buffer_between_them(mo
     products = [key for key in workspace._buffers if "conv-product" in str(key[2])]
     assert len(products) == 1
     workspace.clear()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_subtracting_the_row_maximum_in_one_pass_matches_numpys_max_and_subtraction(dtype):
+    a = rng.standard_normal((3, 5, 7)).astype(dtype)
+    a[0, 1, 3] = np.nan                  # a NaN (not first in its row) makes the row NaN
+    a[1, 2, 0] = np.nan                  # (also first in its row)
+    a[2, 0, :] = -np.inf                 # -inf - -inf = NaN, as numpy
+    a[2, 1, 4] = np.inf                  # inf - inf = NaN, -inf elsewhere
+    with np.errstate(invalid="ignore"):
+        expected = a - a.max(axis=-1, keepdims=True)
+        out = kernels.subtract_max(xp, a, (2,))
+        along_rows = kernels.subtract_max(xp, a, (1,))    # not the last axis: numpy's form
+    assert out.dtype == dtype and not np.shares_memory(out, a)
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(along_rows, a - a.max(axis=1, keepdims=True))
+    strided = a[:, :, ::2]               # not C-contiguous: numpy's form too
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_array_equal(kernels.subtract_max(xp, strided, (2,)),
+                                      strided - strided.max(axis=-1, keepdims=True))

@@ -256,6 +256,17 @@ def test_a_recurrent_layer_cannot_have_a_dynamic_sequence_length():
                        input_names=["x"], dynamic_axes={"x": [0, 1]})
 
 
+def test_a_linear_layer_on_sequences_exports_with_every_leading_axis_dynamic():
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    buffer = io.BytesIO()
+    tg.onnx.export(model, (x(5, 2, 3),), buffer, input_names=["x"], dynamic_axes={"x": [0, 1]})
+    session = ort.InferenceSession(buffer.getvalue())
+    other = np.random.default_rng(0).standard_normal((7, 3, 3)).astype(np.float32)
+    np.testing.assert_allclose(session.run(None, {"x": other})[0],
+                               model(tg.from_numpy(other)).detach().numpy(), rtol=1e-5,
+                               atol=1e-6)
+
+
 def test_the_opset_must_be_one_onnx_knows():
     with pytest.raises(ValueError, match="opset_version must be between 13"):
         tg.onnx.export(nn.Linear(2, 2), (x(1, 2),), io.BytesIO(), opset_version=9)

@@ -346,6 +346,40 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
                   save=(x if w.requires_grad else None, w if x.requires_grad else None))
 
 
+def stacked_addmm(b, x, w):
+    """y = b + x @ W for rows stacked in x (*, k), W (k, m), b (m,): a Linear layer on a
+    batch of sequences, (B, T, k) → (B, T, m), as ``addmm`` on the (B·T, k) rows (one GEMM,
+    the bias added in place), recorded once and under addmm's name, with x's own shape (an
+    ONNX export writes MatMul and Add, so any of the leading dimensions may be dynamic).
+    Gradients as addmm's, over all rows: ∂L/∂b = Σ ∂L/∂y,  ∂L/∂x = ∂L/∂y Wᵀ,  ∂L/∂W = xᵀ ∂L/∂y.
+    For linear's use: tensors of one dtype and device, shapes already checked."""
+    xp = x.device.xp
+    k, m = _shape(w)
+    lead = _shape(x)[:-1]
+    rows = math.prod(lead)
+    y = _rows_times_matrix(xp, x.array.reshape(rows, k), w.array)
+    y += b.array
+    y = y.reshape(lead + (m,))
+
+    def backward(ctx, grad):
+        x, w = ctx.saved_tensors
+        x_rows = None if x is None else x.reshape(rows, k)
+        g_rows = grad.reshape(rows, m)
+        if not grad_mode._enabled:
+            grad_b, grad_x, grad_w = _addmm_gradients(ctx, g_rows, x_rows, w, 1, _shape(b),
+                                                      False, w_transposed)
+        else:
+            needs = ctx.needs_input_grad
+            grad_b = sum_to_shape(g_rows, _shape(b)) if needs[0] else None
+            grad_x = _grad_left(g_rows, w, False) if needs[1] else None
+            grad_w = _grad_right(x_rows, g_rows, w_transposed) if needs[2] else None
+        return grad_b, None if grad_x is None else _as_shape(grad_x, lead + (k,)), grad_w
+
+    w_transposed = w.requires_grad and _transposed_layout(w.array)
+    return record("addmm", y, (b, x, w), backward, attrs={"beta": 1, "alpha": 1},
+                  save=(x if w.requires_grad else None, w if x.requires_grad else None))
+
+
 def _addmm_gradients(ctx, grad, x, w, beta, b_shape, x_transposed, w_transposed):
     """addmm's three gradients in a plain backward (no create_graph, so nothing is recorded):
     the same products as ``_grad_left`` and ``_grad_right``, in the same layouts, computed on

@@ -11,6 +11,8 @@ import builtins
 import operator
 from collections import namedtuple
 
+from ... import kernels
+from .. import grad_mode
 from ..quiet import quiet
 from ..tape import OUTPUT, record
 from ..tensor import Tensor, wrap
@@ -521,8 +523,9 @@ def _shifted(op, input, dim, dtype):
     _require_float(op, x, "pass dtype=tapegrad.float32 or convert it with .float()")
     axes = single_dim(x, dim, op)
     a = x.array
-    with x.device.xp.errstate(divide="ignore", invalid="ignore"):
-        shifted = a - a.max(axis=axes, keepdims=True) if a.size else a
+    xp = x.device.xp
+    with xp.errstate(divide="ignore", invalid="ignore"):
+        shifted = kernels.subtract_max(xp, a, axes) if a.size else a
     return x, axes, shifted
 
 
@@ -532,10 +535,19 @@ def softmax(input, dim, dtype=None):
     x, axes, shifted = _shifted("softmax", input, dim, dtype)
     xp = x.device.xp
     with xp.errstate(divide="ignore", invalid="ignore"):
-        e = xp.exp(shifted)
-        y = e / e.sum(axis=axes, keepdims=True)
+        if shifted.ndim and shifted is not x.array:   # a fresh array: exp and divide in place
+            y = xp.exp(shifted, out=shifted)
+            y /= y.sum(axis=axes, keepdims=True)
+        else:   # 0-d (numpy's a - m is then a scalar) or empty
+            e = xp.exp(shifted)
+            y = e / e.sum(axis=axes, keepdims=True)
     def backward(ctx, grad):
         y, = ctx.saved_tensors
+        if not grad_mode._enabled and y.ndim:   # a plain backward: on the arrays, one fresh array
+            g, out = grad.array, grad.array * y.array
+            xp.subtract(g, out.sum(axis=axes, keepdims=True), out=out)
+            out *= y.array
+            return wrap(out, grad.device)
         return y * (grad - (grad * y).sum(axes, keepdim=True))
     return record("softmax", y, (x,), backward, save=(OUTPUT,), attrs={"dims": axes})
 

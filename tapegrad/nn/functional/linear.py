@@ -7,7 +7,7 @@ bias into the fresh product in place: the layer every network has costs one reco
 operation (and one transpose view) instead of two.
 """
 from ...autograd.operands import check_same_device
-from ...autograd.ops.linalg import addmm
+from ...autograd.ops.linalg import addmm, stacked_addmm
 from .checks import require_tensor, shape_of
 
 
@@ -42,6 +42,9 @@ def linear(input, weight, bias=None):
             check_same_device("linear", input, weight, bias)
         if input.ndim == 2 and weight.ndim == 2:   # a batch of rows: one fused operation
             return addmm(bias, input, _transposed(weight))
+        if (input.ndim > 2 and weight.ndim == 2 and shape_of(bias) == tuple(expected)
+                and input.dtype is weight.dtype):
+            return stacked_addmm(bias, input, _transposed(weight))   # stacked rows: the same
     output = input @ (_transposed(weight) if weight.ndim == 2 else weight)
     return output if bias is None else output + bias
 
