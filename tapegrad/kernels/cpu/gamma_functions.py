@@ -16,7 +16,6 @@ ten standard deviations, O(√x) terms, of a sum without cancellation near the b
 """
 import math
 
-import numpy as np
 from numba import njit, vectorize
 
 # B₂, B₄, …, B₁₆
@@ -64,13 +63,13 @@ REFLECT_BELOW = 1000.0   # ψ⁽ⁿ⁾ (n ≥ 2) of x below -1000 comes from the
 def cot_derivative(n, c):
     """dⁿ/dyⁿ cot y, given c = cot y: a polynomial Pₙ(c) of degree n + 1, from P₀(c) = c and
     Pₙ₊₁(c) = -(1 + c²)·Pₙ'(c) (as d cot y/dy = -(1 + cot² y))."""
-    coefficients = np.zeros(n + 2)
+    coefficients = [0.0] * (n + 2)
     coefficients[1] = 1.0
     for m in range(n):   # Pₘ has degree m + 1
-        derivative = np.zeros(n + 2)
+        derivative = [0.0] * (n + 2)
         for k in range(1, m + 2):
             derivative[k - 1] = k * coefficients[k]
-        coefficients = np.zeros(n + 2)
+        coefficients = [0.0] * (n + 2)
         for k in range(m + 1):
             coefficients[k] -= derivative[k]
             coefficients[k + 2] -= derivative[k]
