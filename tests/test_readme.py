@@ -77,10 +77,13 @@ def test_the_readme_names_the_operations_a_linear_layer_records():
     weight, bias = tg.randn(3, 4, requires_grad=True), tg.randn(3, requires_grad=True)
     def recorded(x):
         return ops_on_tape(F.linear(x, weight, bias)) - {"accumulate_grad", "matrix_transpose"}
+    def recorded_without_bias(x):
+        return ops_on_tape(F.linear(x, weight)) - {"accumulate_grad", "matrix_transpose"}
     assert recorded(tg.randn(5, 4)) == {"addmm"}
-    assert recorded(tg.randn(2, 5, 4)) == {"matmul", "add"}
-    assert "which for a batch of rows is one recorded operation, `addmm`" in README
-    assert "for other shapes it is `matmul` and\n`add`" in README
+    assert recorded(tg.randn(2, 5, 4)) == {"addmm"}
+    assert recorded_without_bias(tg.randn(2, 5, 4)) == {"matmul"}
+    assert "which for a batch of rows, or of sequences, is one recorded\noperation, `addmm`" in README
+    assert "without a bias it\nis `matmul`" in README
 
 
 def test_the_layer_picture_is_the_import_contract():
