@@ -17,10 +17,12 @@ leaves' gradients. Checked in tapegrad alone:
   gradcheck     float64 finite differences disagree with backward on a smooth program
 
 A float16 value or gradient that differs beyond the tolerance (or by NaN/inf) is judged
-against a float64 replay of the program that rounds its chain to float16 between steps:
-where tapegrad agrees with it and PyTorch does not, PyTorch rounded an intermediate inside
-an operation (cosh's backward g·sinh(x) with sinh(x) in float16 first), and the finding's
-detail says so (``FLOAT16_NEARER``).
+against a float64 replay of the program that rounds its chain to float16 between steps
+(in tapegrad, confirmed by the same replay in PyTorch): where tapegrad agrees with it and
+PyTorch does not, PyTorch rounded an intermediate inside an operation (cosh's backward
+g·sinh(x) with sinh(x) in float16 first), and the finding's detail says so
+(``FLOAT16_NEARER``; ``FLOAT16_BOTH_NEAR`` where both agree with it, one having rounded
+past 65504 to inf). Where PyTorch agrees with it and tapegrad does not, the finding stays.
 """
 import math
 import traceback
