@@ -288,3 +288,27 @@ def test_a_planted_float16_overflow_in_tapegrads_backward_stays_a_finding(monkey
     found = _float16_findings([e for e in ENTRIES if e.name == "rad2deg"], {"gradient"})
     assert found and all(f.op == "rad2deg" and not f.detail.startswith("float16 rounding")
                          for f in found)
+
+
+def test_near_the_float64_reference_means_its_float16_rounding_to_the_tolerance():
+    import numpy as np
+
+    from .run import _near_reference
+    half = lambda *v: np.array(v, dtype=np.float16)   # noqa: E731
+    assert _near_reference(half(2.691e4, -np.inf), [26896.5, -391063.5])   # overflow: -inf
+    assert not _near_reference(half(np.inf, 243.5), [-427.3, 243.46])      # the wrong sign
+    assert not _near_reference(half(np.inf), [106.06])                     # finite: no inf
+    assert _near_reference(half(-6.48e4), [-65718.3])    # past 65504, yet within 2e-2 of it
+    assert _near_reference(half(np.nan, 1.0), [np.nan, 1.001])
+    assert not _near_reference(half(0.0, 1.0), [np.nan, 1.0])
+
+
+def test_float16_results_both_near_the_reference_at_the_edge_of_overflow_are_float_noise():
+    pytest.importorskip("torch")
+    from .run import FLOAT16_BOTH_NEAR
+    # 23013031: sinh's gradient is -65718 in float64: PyTorch rounds it to -inf, tapegrad's
+    # float16 chain gives -64800, within float16's tolerance of it
+    findings, _ = run_program(23013031, entries=[e for e in ENTRIES if e.name in FLOAT16_EDGE_OPS])
+    assert [(f.kind, f.op) for f in findings] == [("gradient", "sinh")]
+    assert findings[0].detail.startswith(FLOAT16_BOTH_NEAR)
+    assert allowed(findings[0]).category == "float noise"
