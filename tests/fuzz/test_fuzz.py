@@ -312,3 +312,14 @@ def test_float16_results_both_near_the_reference_at_the_edge_of_overflow_are_flo
     assert [(f.kind, f.op) for f in findings] == [("gradient", "sinh")]
     assert findings[0].detail.startswith(FLOAT16_BOTH_NEAR)
     assert allowed(findings[0]).category == "float noise"
+
+
+def test_the_float16_judge_leaves_integer_results_beside_float16_ones_alone():
+    pytest.importorskip("torch")
+    # 23125907: kthvalue of float16 copies: equal values, the libraries pick other indices
+    # (a documented difference); the values agree with the float64 reference, the indices
+    # are not float16 rounding
+    findings, _ = run_program(23125907)
+    assert [f.op for f in findings] == ["kthvalue"]
+    assert not findings[0].detail.startswith("float16 rounding")
+    assert allowed(findings[0]).category == "difference"
