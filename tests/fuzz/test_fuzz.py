@@ -107,6 +107,12 @@ def test_a_planted_raw_numpy_error_is_found(monkeypatch):
     assert found and "numpy" in found[0].detail
 
 
+def test_an_infinite_scale_of_summed_terms_does_not_excuse_a_difference():
+    import numpy as np
+    from .run import compare_arrays
+    assert compare_arrays(np.array([1.0]), np.array([2.0]), "float64", scale=float("inf"))[0] == "value"
+
+
 def test_every_allowlist_entry_says_why_and_none_is_left_open():
     # "open" (found, not yet fixed or classified) is not a category an entry may keep: every
     # disagreement that stays is rounding, PyTorch's bug, or a difference the README lists
