@@ -207,3 +207,26 @@ def test_a_sum_of_cancelling_1e30_terms_is_float_noise_but_a_wrong_sum_is_found(
     mean = tg.mean
     found = _findings_with(monkeypatch, "mean", lambda *a, **k: mean(*a, **k) * 1.01, {"value"})
     assert found and found[0].op == "mean"
+
+
+def test_a_weighted_means_weight_gradient_is_judged_by_the_size_of_its_terms(monkeypatch):
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    # 21000170: the weight of a weighted mean of one loss near 1e8: its gradient (ℓ - L)/w
+    # is 0 mathematically; here 0.5 remains of terms of 1e8, 0 in PyTorch: float noise
+    losses = [e for e in ENTRIES if e.name in ("l1_loss", "mse_loss")]
+    findings, _ = run_program(21000170, entries=losses)
+    assert not [f for f in findings if f.kind == "gradient"]
+    l1_loss = F.l1_loss
+    def l1_loss_with_a_wrong_weight_gradient(input, target, *args, weight=None, **kwargs):
+        if weight is not None:   # the value of w, the gradient of 2·w
+            weight = weight * 2 - weight.detach()
+        return l1_loss(input, target, *args, weight=weight, **kwargs)
+    monkeypatch.setattr(F, "l1_loss", l1_loss_with_a_wrong_weight_gradient)
+    entry = [e for e in ENTRIES if e.name == "l1_loss"]
+    def weighted_means_only(program):
+        return all(s.kwargs.get("weight") is not None and s.kwargs.get("reduction", "mean")
+                   == "mean" for s in program.steps)
+    found = [f for seed in range(300) for findings, program in [run_program(seed, entries=entry)]
+             if weighted_means_only(program) for f in findings if f.kind == "gradient"]
+    assert found and found[0].op == "l1_loss"

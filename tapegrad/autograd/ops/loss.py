@@ -137,11 +137,16 @@ def mse_loss_backward(grad, input, target, reduction, difference):
     operation (∂ℓ/∂y is its negative); its own derivative is the composition's second
     derivative"""
     xp = input.device.xp
-    scale = 2 * grad.array
-    if reduction == "mean":
-        with _quiet(xp):
-            scale = scale / difference.size if difference.size else scale * float("nan")
-    dx = xp.multiply(difference, xp.asarray(scale, dtype=difference.dtype))
+    norm = 2.0 / difference.size if reduction == "mean" and difference.size else 2.0
+    if reduction == "mean" and not difference.size:
+        norm = float("nan")   # the mean of nothing
+    with _quiet(xp):
+        scale = xp.asarray(norm * grad.array, dtype=difference.dtype)   # (one pass over d)
+        if xp.isfinite(scale) and (scale != 0 or grad.array == 0):
+            dx = xp.multiply(difference, scale)
+        else:   # 2g/n overflowed or underflowed (float16): PyTorch's order, (2/n·d)·g
+            dx = xp.multiply(xp.multiply(difference, xp.asarray(norm, dtype=difference.dtype)),
+                             grad.array.astype(difference.dtype, copy=False))
 
     def backward(ctx, grad_dx):
         g, x, y = ctx.saved_tensors
