@@ -150,6 +150,9 @@ def test_mse_loss_gradient_scales_the_difference_before_the_incoming_gradient():
     F.mse_loss(tiny, tg.zeros(4, dtype=tg.float16)).backward(   # 2·g/n underflows to 0
         tg.tensor(6e-8, dtype=tg.float16))
     np.testing.assert_array_equal(tiny.grad.numpy().astype(float), [2.0**-23, -2.0**-23] * 2)
+    huge = tg.tensor([40000.0], dtype=tg.float16, requires_grad=True)   # 2·d overflows first
+    F.mse_loss(huge, tg.zeros(1, dtype=tg.float16)).backward(tg.tensor(0.5, dtype=tg.float16))
+    assert huge.grad.numpy()[0] == np.inf
 
 
 def test_mse_loss_of_nothing_is_nan_and_other_cases_keep_the_composition():

@@ -117,7 +117,8 @@ def mse_loss(input, target, reduction):
     xp = input.device.xp
     d = xp.subtract(input.array, target.array)
     flat = d.reshape(-1)
-    total = xp.matmul(flat, flat)   # Σ d², one pass (BLAS dot)
+    with _quiet(xp):   # (Σ d² may overflow to inf, as in PyTorch, without a warning)
+        total = xp.matmul(flat, flat)   # Σ d², one pass (BLAS dot)
     if reduction == "mean":
         with _quiet(xp):
             total = total / flat.size if flat.size else total * float("nan")   # nothing: nan
@@ -140,13 +141,11 @@ def mse_loss_backward(grad, input, target, reduction, difference):
     norm = 2.0 / difference.size if reduction == "mean" and difference.size else 2.0
     if reduction == "mean" and not difference.size:
         norm = float("nan")   # the mean of nothing
+    # PyTorch's order, (2/n·d)·g, each product rounded to d's dtype: where 2g/n or 2d
+    # overflows (float16) the result does exactly where PyTorch's does
     with _quiet(xp):
-        scale = xp.asarray(norm * grad.array, dtype=difference.dtype)   # (one pass over d)
-        if xp.isfinite(scale) and (scale != 0 or grad.array == 0):
-            dx = xp.multiply(difference, scale)
-        else:   # 2g/n overflowed or underflowed (float16): PyTorch's order, (2/n·d)·g
-            dx = xp.multiply(xp.multiply(difference, xp.asarray(norm, dtype=difference.dtype)),
-                             grad.array.astype(difference.dtype, copy=False))
+        dx = xp.asarray(xp.multiply(difference, xp.asarray(norm, dtype=difference.dtype)))
+        xp.multiply(dx, grad.array.astype(difference.dtype, copy=False), out=dx)
 
     def backward(ctx, grad_dx):
         g, x, y = ctx.saved_tensors
