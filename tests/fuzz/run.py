@@ -361,6 +361,10 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
                     diffs = [("float-noise" if k == "value" else k,
                               ("groups of one value: " if k == "value" else "") + d)
                              for k, d in diffs]
+                if any(k == "value" for k, _ in diffs) and _torch_normalised_an_overflow(
+                        program, step, chain_before, t_result):
+                    diffs = [(k, ("squares overflow: " if k == "value" else "") + d)
+                             for k, d in diffs]
                 findings.extend(Finding(k, entry.name, d + _layouts(program), seed)
                                 for k, d in diffs)
                 if diffs:
@@ -405,6 +409,24 @@ def _lone_value_groups(step, shape):
     if not isinstance(groups, int) or groups <= 0 or shape[1] % groups:
         return False
     return shape[1] // groups * math.prod(shape[2:]) == 1
+
+
+def _torch_normalised_an_overflow(program, step, chain_before, t_result):
+    """batch_norm/layer_norm/group_norm of float32 values whose squares overflow (|x| ≥ 2e19):
+    PyTorch's σ² is inf, so its x̂ is 0 and its result that of an input of zeros (β, where
+    a bias is given), which is checked here; tapegrad normalises the values"""
+    if step.entry.name not in ("batch_norm", "layer_norm", "group_norm") or torch is None:
+        return False
+    x = (np.asarray(program.leaves[0].values) if chain_before is None else chain_before)
+    if x.dtype != np.float32 or not (np.isfinite(x) & (np.abs(x) >= 2e19)).any():
+        return False
+    run = Run(TORCH)
+    run.chain = torch.zeros(tuple(t_result.shape) if chain_before is None else x.shape)
+    status, zeros_result = run.call(step, program.leaves)
+    if status != "ok" or not isinstance(t_result, torch.Tensor):
+        return False
+    return bool(torch.allclose(zeros_result.detach(), t_result.detach(), rtol=0, atol=0,
+                               equal_nan=True))
 
 
 def _unordered(step):

@@ -230,3 +230,21 @@ def test_a_weighted_means_weight_gradient_is_judged_by_the_size_of_its_terms(mon
     found = [f for seed in range(300) for findings, program in [run_program(seed, entries=entry)]
              if weighted_means_only(program) for f in findings if f.kind == "gradient"]
     assert found and found[0].op == "l1_loss"
+
+
+def test_a_norm_pytorch_zeroed_by_overflowing_squares_is_marked_but_a_wrong_norm_is_found(
+        monkeypatch):
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    # 22043107: group_norm of float32 values with 1e30 among them and a bias: PyTorch's σ² is
+    # inf, its result the bias alone (that of an input of zeros); tapegrad normalises
+    norms = [e for e in ENTRIES if e.name in ("sort", "group_norm")]
+    findings, _ = run_program(22043107, entries=norms)
+    assert [(f.kind, f.detail[:18]) for f in findings] == [("value", "squares overflow: ")]
+    assert allowed(findings[0]).category == "pytorch bug"
+    group_norm = F.group_norm
+    monkeypatch.setattr(F, "group_norm", lambda *a, **k: group_norm(*a, **k) * 1.01)
+    entry = [e for e in ENTRIES if e.name == "group_norm"]
+    found = [f for seed in range(60) for f in run_program(seed, entries=entry)[0]
+             if f.kind == "value"]
+    assert found and not any(f.detail.startswith("squares overflow") for f in found)
