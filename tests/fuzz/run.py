@@ -363,7 +363,7 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
                              for k, d in diffs]
                 if any(k == "value" for k, _ in diffs) and _torch_normalised_an_overflow(
                         program, step, chain_before, t_result):
-                    diffs = [(k, ("squares overflow: " if k == "value" else "") + d)
+                    diffs = [(k, d + (" [squares overflow]" if k == "value" else ""))
                              for k, d in diffs]
                 findings.extend(Finding(k, entry.name, d + _layouts(program), seed)
                                 for k, d in diffs)
