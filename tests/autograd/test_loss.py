@@ -139,6 +139,22 @@ def test_mse_loss_is_one_operation_that_equals_the_composition(reduction, dtype)
         np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=tol, atol=tol)
 
 
+def test_mse_loss_gradient_scales_the_difference_before_the_incoming_gradient():
+    # float16: 2·g = 68160 overflows, 2·(x - y)·g = 7620 does not (PyTorch's order)
+    x = tg.tensor([0.4815], dtype=tg.float16, requires_grad=True)
+    F.mse_loss(x, tg.tensor([0.5933], dtype=tg.float16)).backward(
+        tg.tensor(34080.0, dtype=tg.float16))
+    assert x.grad.dtype is tg.float16
+    np.testing.assert_allclose(x.grad.numpy().astype(float), [-7620.0], rtol=2e-3)
+    tiny = tg.tensor([3.0, -3.0, 3.0, -3.0], dtype=tg.float16, requires_grad=True)
+    F.mse_loss(tiny, tg.zeros(4, dtype=tg.float16)).backward(   # 2·g/n underflows to 0
+        tg.tensor(6e-8, dtype=tg.float16))
+    np.testing.assert_array_equal(tiny.grad.numpy().astype(float), [2.0**-23, -2.0**-23] * 2)
+    huge = tg.tensor([40000.0], dtype=tg.float16, requires_grad=True)   # 2·d overflows first
+    F.mse_loss(huge, tg.zeros(1, dtype=tg.float16)).backward(tg.tensor(0.5, dtype=tg.float16))
+    assert huge.grad.numpy()[0] == np.inf
+
+
 def test_mse_loss_of_nothing_is_nan_and_other_cases_keep_the_composition():
     empty = tg.zeros(0, requires_grad=True)
     assert np.isnan(F.mse_loss(empty, tg.zeros(0)).item())

@@ -325,6 +325,7 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
     for run in runs.values():
         run.chain = run.materialize(first, program.leaves)
     findings, gradient_findings = [], []
+    weighted_means = {}   # leaf index -> a weighted mean it weights (_weighted_mean_terms)
     through_float16 = first_dtype == "float16"   # a gradient that passed float16 has its precision
     shape, dtype = program.leaves[0].view_shape, first_dtype
     for _ in range(int(rng.integers(1, 7))):
@@ -375,6 +376,10 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
                     program, result, t_result)
                 if verdict:
                     diffs = [(k, (verdict if k == "value" else "") + d) for k, d in diffs]
+                if any(k == "value" for k, _ in diffs) and _torch_normalised_an_overflow(
+                        program, step, chain_before, t_result):
+                    diffs = [(k, d + (" [squares overflow]" if k == "value" else ""))
+                             for k, d in diffs]
                 findings.extend(Finding(k, entry.name, d + _layouts(program), seed)
                                 for k, d in diffs)
                 if diffs:
@@ -383,6 +388,8 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
             break
         if check_invariants:
             findings.extend(_promotion(program, step, runs["tapegrad"], result))
+        if use_torch:
+            weighted_means.update(_weighted_mean_terms(program, step, chain_before, result))
         chains = {name: first_tensor(run.library, outcomes[name][1]) for name, run in runs.items()}
         if any(c is None for c in chains.values()):
             break
@@ -393,7 +400,8 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
         through_float16 = through_float16 or TAPEGRAD.dtype_name(chains["tapegrad"]) == "float16"
         if use_torch and not gradient_findings and not _torch_backward_corrupts_memory(program):
             gradient_findings = _compare_gradients(program, runs, step, chains["tapegrad"],
-                                                   chains["torch"], through_float16)
+                                                   chains["torch"], through_float16,
+                                                   weighted_means)
             if _lone_value_groups(step, shape):
                 gradient_findings = [f._replace(kind="gradient-float-noise")
                                      if f.kind == "gradient" else f for f in gradient_findings]
@@ -416,6 +424,24 @@ def _lone_value_groups(step, shape):
     if not isinstance(groups, int) or groups <= 0 or shape[1] % groups:
         return False
     return shape[1] // groups * math.prod(shape[2:]) == 1
+
+
+def _torch_normalised_an_overflow(program, step, chain_before, t_result):
+    """batch_norm/layer_norm/group_norm of float32 values whose squares overflow (|x| ≥ 2e19):
+    PyTorch's σ² is inf, so its x̂ is 0 and its result that of an input of zeros (β, where
+    a bias is given), which is checked here; tapegrad normalises the values"""
+    if step.entry.name not in ("batch_norm", "layer_norm", "group_norm") or torch is None:
+        return False
+    x = (np.asarray(program.leaves[0].values) if chain_before is None else chain_before)
+    if x.dtype != np.float32 or not (np.isfinite(x) & (np.abs(x) >= 2e19)).any():
+        return False
+    run = Run(TORCH)
+    run.chain = torch.zeros(tuple(t_result.shape) if chain_before is None else x.shape)
+    status, zeros_result = run.call(step, program.leaves)
+    if status != "ok" or not isinstance(t_result, torch.Tensor):
+        return False
+    return bool(torch.allclose(zeros_result.detach(), t_result.detach(), rtol=0, atol=0,
+                               equal_nan=True))
 
 
 def _unordered(step):
@@ -519,7 +545,8 @@ def _leaf_grads(run, value, grad_output):
                 for i, (base, _) in run.leaves.items() if base.requires_grad}
 
 
-def _compare_gradients(program, runs, step, a, b, through_float16=False):
+def _compare_gradients(program, runs, step, a, b, through_float16=False,
+                       weighted_means=None):
     """Backward from the chain so far (``a`` in tapegrad, ``b`` in PyTorch): a finding if
     the leaves' gradients differ (to float16's tolerance where the chain passed through
     float16, whatever the leaves' dtype). The incoming gradient has its own random stream,
@@ -556,7 +583,8 @@ def _compare_gradients(program, runs, step, a, b, through_float16=False):
         if ga[i] is not None:
             diff = compare_arrays(ga[i], gb[i],
                                   "float16" if through_float16 else str(ga[i].dtype),
-                                  _copies_scale(program, tg_run, i, a, grad))
+                                  _copies_scale(program, tg_run, i, a, grad)
+                                  or _weighted_mean_scale(weighted_means or {}, i, a, grad))
             if diff:
                 kind = "gradient" if diff[0] == "value" else "gradient-" + diff[0]
                 verdict = kind == "gradient" and _float16_gradient_verdict(
@@ -710,6 +738,50 @@ def _copies_scale(program, run, i, value, grad):
     sizes = sizes.sum(axis=tuple(range(sizes.ndim - base.ndim)))
     grown = tuple(d for d, n in enumerate(base.shape) if n == 1 and sizes.shape[d] != 1)
     return float(sizes.sum(axis=grown).max(initial=0))
+
+
+def _weighted_mean_terms(program, step, chain_before, result):
+    """For a step that is l1_loss/mse_loss's weighted mean L = Σ wⱼℓⱼ / Σ wⱼ with a leaf as
+    the weight: {that leaf's index: (L, 2·max ℓⱼ / |Σ wⱼ|)}, the size of the two terms the
+    weight's gradient ∂L/∂wᵢ = (ℓᵢ - L)/Σ wⱼ is the difference of (else {}). Where ℓᵢ = L
+    (one element, equal losses) that gradient is 0 mathematically, and both libraries keep
+    a rounding residue of the terms' size, not of 0."""
+    weight = step.kwargs.get("weight")
+    if (step.entry.name not in ("l1_loss", "mse_loss") or not isinstance(weight, LeafRef)
+            or step.kwargs.get("reduction", "mean") != "mean"
+            or any(step.kwargs.get(k) is not None for k in ("size_average", "reduce"))):
+        return {}
+    run = Run(TAPEGRAD)   # (the chain is leaf 0 before the first step)
+    run.chain = (run.materialize(LeafRef(0), program.leaves) if chain_before is None
+                 else tg.from_numpy(chain_before))
+    status, losses = run.call(step._replace(kwargs={**step.kwargs, "reduction": "none",
+                                                    "weight": None}), program.leaves)
+    if status != "ok":
+        return {}
+    losses = np.abs(TAPEGRAD.to_numpy(losses.detach()).astype(np.float64))
+    w = TAPEGRAD.to_numpy(run.materialize(weight, program.leaves).detach()).astype(np.float64)
+    total = abs(float(np.sum(w)))
+    if not total or not np.isfinite(losses).all():
+        return {}
+    return {weight.index: (result, 2 * float(losses.max(initial=0)) / total)}
+
+
+def _weighted_mean_scale(weighted_means, i, value, grad):
+    """The size of the terms leaf ``i``'s gradient cancels as the weight of a weighted mean
+    earlier in the chain: |∂value/∂L| times the terms of ∂L/∂wᵢ (else None)."""
+    if i not in weighted_means:
+        return None
+    mean, terms = weighted_means[i]
+    try:
+        slope, = tg.autograd.grad(value, [mean], tg.from_numpy(grad.copy()),
+                                  retain_graph=True, allow_unused=True)
+    except Exception:  # noqa: BLE001 - e.g. changed in place since
+        return None
+    if slope is None:
+        return None
+    slope = np.abs(TAPEGRAD.to_numpy(slope).astype(np.float64)).max(initial=0)
+    with np.errstate(over="ignore"):
+        return float(slope * terms) if np.isfinite(slope) else None
 
 
 def _overwritten_in_place(error):

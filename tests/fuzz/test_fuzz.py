@@ -331,3 +331,44 @@ def test_the_float16_judge_leaves_integer_results_beside_float16_ones_alone():
     assert [f.op for f in findings] == ["kthvalue"]
     assert not findings[0].detail.startswith("float16 rounding")
     assert allowed(findings[0]).category == "difference"
+
+
+def test_a_weighted_means_weight_gradient_is_judged_by_the_size_of_its_terms(monkeypatch):
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    # 21000170: the weight of a weighted mean of one loss near 1e8: its gradient (ℓ - L)/w
+    # is 0 mathematically; here 0.5 remains of terms of 1e8, 0 in PyTorch: float noise
+    losses = [e for e in ENTRIES if e.name in ("l1_loss", "mse_loss")]
+    findings, _ = run_program(21000170, entries=losses)
+    assert not [f for f in findings if f.kind == "gradient"]
+    l1_loss = F.l1_loss
+    def l1_loss_with_a_wrong_weight_gradient(input, target, *args, weight=None, **kwargs):
+        if weight is not None:   # the value of w, the gradient of 2·w
+            weight = weight * 2 - weight.detach()
+        return l1_loss(input, target, *args, weight=weight, **kwargs)
+    monkeypatch.setattr(F, "l1_loss", l1_loss_with_a_wrong_weight_gradient)
+    entry = [e for e in ENTRIES if e.name == "l1_loss"]
+    def weighted_means_only(program):
+        return all(s.kwargs.get("weight") is not None and s.kwargs.get("reduction", "mean")
+                   == "mean" for s in program.steps)
+    found = [f for seed in range(300) for findings, program in [run_program(seed, entries=entry)]
+             if weighted_means_only(program) for f in findings if f.kind == "gradient"]
+    assert found and found[0].op == "l1_loss"
+
+
+def test_a_norm_pytorch_zeroed_by_overflowing_squares_is_marked_but_a_wrong_norm_is_found(
+        monkeypatch):
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    # 22043107: group_norm of float32 values with 1e30 among them and a bias: PyTorch's σ² is
+    # inf, its result the bias alone (that of an input of zeros); tapegrad normalises
+    norms = [e for e in ENTRIES if e.name in ("sort", "group_norm")]
+    findings, _ = run_program(22043107, entries=norms)
+    assert [f.kind for f in findings] == ["value"] and "[squares overflow]" in findings[0].detail
+    assert allowed(findings[0]).category == "pytorch bug"
+    group_norm = F.group_norm
+    monkeypatch.setattr(F, "group_norm", lambda *a, **k: group_norm(*a, **k) * 1.01)
+    entry = [e for e in ENTRIES if e.name == "group_norm"]
+    found = [f for seed in range(60) for f in run_program(seed, entries=entry)[0]
+             if f.kind == "value"]
+    assert found and not any("[squares overflow]" in f.detail for f in found)

@@ -113,11 +113,15 @@ def _composed_mse_loss(x, y, reduction):
 @operation()
 def mse_loss(input, target, reduction):
     """ℓ = Σᵢ (xᵢ - yᵢ)² ('sum') or that over n ('mean'), for x and y of one shape and one
-    dtype, float32 or float64;  ∂ℓ/∂x = 2(x - y)·g (/n for the mean) = -∂ℓ/∂y"""
+    floating dtype;  ∂ℓ/∂x = 2(x - y)·g (/n for the mean) = -∂ℓ/∂y
+
+    float16 sums its squares and divides in float32, rounding once, as PyTorch (n and Σd²
+    soon pass float16's largest value, 65504)."""
     xp = input.device.xp
     d = xp.subtract(input.array, target.array)
-    flat = d.reshape(-1)
-    total = xp.matmul(flat, flat)   # Σ d², one pass (BLAS dot)
+    flat = (d.astype(xp.float32) if d.dtype.itemsize == 2 else d).reshape(-1)
+    with xp.errstate(over="ignore"):   # (Σ d² may overflow to inf, as in PyTorch)
+        total = xp.matmul(flat, flat)   # Σ d², one pass (BLAS dot)
     if reduction == "mean":
         with _quiet(xp):
             total = total / flat.size if flat.size else total * float("nan")   # nothing: nan
@@ -137,11 +141,14 @@ def mse_loss_backward(grad, input, target, reduction, difference):
     operation (∂ℓ/∂y is its negative); its own derivative is the composition's second
     derivative"""
     xp = input.device.xp
-    scale = 2 * grad.array
-    if reduction == "mean":
-        with _quiet(xp):
-            scale = scale / difference.size if difference.size else scale * float("nan")
-    dx = xp.multiply(difference, xp.asarray(scale, dtype=difference.dtype))
+    norm = 2.0 / difference.size if reduction == "mean" and difference.size else 2.0
+    if reduction == "mean" and not difference.size:
+        norm = float("nan")   # the mean of nothing
+    # PyTorch's order, (2/n·d)·g, each product rounded to d's dtype: where 2g/n or 2d
+    # overflows (float16) the result does exactly where PyTorch's does
+    with _quiet(xp):
+        dx = xp.asarray(xp.multiply(difference, xp.asarray(norm, dtype=difference.dtype)))
+        xp.multiply(dx, grad.array.astype(difference.dtype, copy=False), out=dx)
 
     def backward(ctx, grad_dx):
         g, x, y = ctx.saved_tensors

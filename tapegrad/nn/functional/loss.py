@@ -140,10 +140,9 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     _elementwise_weight("mse_loss", input, weight)
     input, target = _bool_as_float(input, target)
     input, target = _as_broadcast(input, target)
-    # the common case as one operation; float16 keeps the composition, whose mean is taken
-    # in float32 (n and Σd² soon pass float16's largest value, 65504)
+    # the common case as one operation
     if (weight is None and reduction != "none" and input.dtype is target.dtype
-            and input.dtype in (dtypes.float32, dtypes.float64) and input.shape == target.shape
+            and input.dtype.is_floating_point and input.shape == target.shape
             and input.device is target.device):
         return ops.loss.mse_loss(input, target, reduction)
     return _weighted_reduce((input - target).pow(2), weight, reduction, mean_over_weights=True)
