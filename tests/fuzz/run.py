@@ -801,6 +801,8 @@ def _compare_with_copies(program, step, grad, ga, error):
         if status == "error" or first_tensor(TORCH, result) is None:
             break
         run.chain = first_tensor(TORCH, result)
+        if _unordered(later):   # in index order, as the chain tapegrad's gradient came from
+            run.chain = _ordered_chains(later, {"torch": (status, result)})["torch"]
     else:
         try:
             gb = _leaf_grads(run, run.chain, torch.from_numpy(grad.copy()))
