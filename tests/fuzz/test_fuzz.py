@@ -168,6 +168,16 @@ def test_the_rerun_with_in_place_steps_on_copies_keeps_an_unsorted_topk_in_index
     assert found and "(in-place steps on copies)" in found[0].detail
 
 
+def test_the_rerun_with_in_place_steps_on_copies_compares_to_float16s_tolerance_after_it():
+    # 50452: a float16 chain raised to a float64 leaf's power in place, then log1p_; the
+    # leaf's gradient passed through float16, as in the comparison without the rerun
+    pytest.importorskip("torch")
+    ops = ("median,topk,ldexp,relu_,ceil_,tanh_,log1p_,exp2_,div_,atan_,rsqrt_,frac_,tan_,"
+           "sin_,cos_,cosh_,abs_,pow_").split(",")
+    findings, _ = run_program(50452, entries=[e for e in ENTRIES if e.name in ops])
+    assert [f.kind for f in findings] == ["backward-computes"]
+
+
 def test_gradcheck_leaves_out_what_finite_differences_cannot_judge():
     # 7001482: zero_ of NaNs (backward's 0·NaN); 7167625: a write at a repeated index;
     # 7048409: trunc division, a jump within 1e-6 of the input; 13012000: a NaN in between
