@@ -201,6 +201,18 @@ def test_median_of_all_elements_shares_its_gradient_among_ties_and_nans_as_pytor
     assert x.grad.tolist() == [inf, 0.0, inf, 0.0]
 
 
+def test_median_of_all_elements_written_over_in_place_still_finds_its_element():
+    # The backward looks for the elements equal to the median: the one it computed, not
+    # what an in-place step wrote into the result later (PyTorch refuses this backward;
+    # with the in-place step on a copy it gives these gradients).
+    x = tg.tensor([5.0, 1.0, 3.0], requires_grad=True)
+    median(x).mul_(2.0).backward()
+    assert x.grad.tolist() == [0.0, 0.0, 2.0]
+    x = tg.tensor([2.0, -3.0], requires_grad=True)
+    median(x).relu_().backward()
+    assert x.grad.tolist() == [0.0, 0.0]
+
+
 def test_median_of_an_empty_dim_is_an_error():
     with pytest.raises(RuntimeError, match=r"median: dimension 0 of the input of shape \(0, 2\) "
                                            r"is empty"):

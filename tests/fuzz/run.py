@@ -565,7 +565,7 @@ def _compare_gradients(program, runs, step, a, b, through_float16=False,
             outcomes.append(("error", error))
     (status, ga), (t_status, gb) = outcomes
     if status == "ok" and t_status == "error" and _overwritten_in_place(gb):
-        return _compare_with_copies(program, step, grad, ga, gb)
+        return _compare_with_copies(program, step, grad, ga, gb, through_float16)
     if status != t_status:
         error = ga if status == "error" else gb
         kind = "backward-raises" if status == "error" else "backward-computes"
@@ -788,7 +788,7 @@ def _overwritten_in_place(error):
     return "modified by an inplace operation" in str(error)
 
 
-def _compare_with_copies(program, step, grad, ga, error):
+def _compare_with_copies(program, step, grad, ga, error, through_float16=False):
     """PyTorch refused a backward because a value it saved was overwritten in place, and
     tapegrad computed one: tapegrad kept what it needs (the inputs, or its own copy). The
     reference is then PyTorch's gradient of the same program up to ``step`` with every
@@ -801,6 +801,8 @@ def _compare_with_copies(program, step, grad, ga, error):
         if status == "error" or first_tensor(TORCH, result) is None:
             break
         run.chain = first_tensor(TORCH, result)
+        if _unordered(later):   # in index order, as the chain tapegrad's gradient came from
+            run.chain = _ordered_chains(later, {"torch": (status, result)})["torch"]
     else:
         try:
             gb = _leaf_grads(run, run.chain, torch.from_numpy(grad.copy()))
@@ -810,7 +812,8 @@ def _compare_with_copies(program, step, grad, ga, error):
             for i in ga:   # (a leaf first used after the prefix gets no gradient from it)
                 if (ga[i] is None) != (gb.get(i) is None):
                     break
-                diff = ga[i] is not None and compare_arrays(ga[i], gb[i], str(ga[i].dtype))
+                diff = ga[i] is not None and compare_arrays(   # (float16's tolerance after
+                    ga[i], gb[i], "float16" if through_float16 else str(ga[i].dtype))  # float16)
                 if diff and diff[0] != "float-noise":
                     return [Finding("gradient", step.entry.name, f"leaf{i} ({ga[i].dtype}): "
                                     f"{diff[1]} (in-place steps on copies){_layouts(program)}",

@@ -149,6 +149,35 @@ def test_a_gradient_pytorch_refuses_after_an_in_place_step_is_still_checked():
     assert checked and checked.op == "cosh_" and "output 0 of Ldexp" in checked.detail
 
 
+def test_the_rerun_with_in_place_steps_on_copies_keeps_an_unsorted_topk_in_index_order(
+        monkeypatch):
+    # 24079780: topk(sorted=False), ldexp by a leaf, frac_, std; PyTorch refuses the backward
+    # (ldexp saved its result, frac_ overwrote it), and its rerun with frac_ on a copy took
+    # topk's values in PyTorch's own order, so ldexp scaled them by other elements of the leaf
+    pytest.importorskip("torch")
+    findings, _ = run_program(24079780)
+    assert [f.kind for f in findings] == ["backward-computes"]
+    # a wrong gradient of the in-place step is still found by that rerun
+    def frac_with_a_wrong_gradient(x):   # the value of frac, the gradient of 2·frac
+        y = tg.frac(x)
+        return x.copy_(y * 2 - y.detach())
+    monkeypatch.setattr(tg.Tensor, "frac_", frac_with_a_wrong_gradient)
+    if hasattr(tg, "frac_"):
+        monkeypatch.setattr(tg, "frac_", frac_with_a_wrong_gradient)
+    found = [f for f in run_program(24079780)[0] if f.kind == "gradient"]
+    assert found and "(in-place steps on copies)" in found[0].detail
+
+
+def test_the_rerun_with_in_place_steps_on_copies_compares_to_float16s_tolerance_after_it():
+    # 50452: a float16 chain raised to a float64 leaf's power in place, then log1p_; the
+    # leaf's gradient passed through float16, as in the comparison without the rerun
+    pytest.importorskip("torch")
+    ops = ("median,topk,ldexp,relu_,ceil_,tanh_,log1p_,exp2_,div_,atan_,rsqrt_,frac_,tan_,"
+           "sin_,cos_,cosh_,abs_,pow_").split(",")
+    findings, _ = run_program(50452, entries=[e for e in ENTRIES if e.name in ops])
+    assert [f.kind for f in findings] == ["backward-computes"]
+
+
 def test_gradcheck_leaves_out_what_finite_differences_cannot_judge():
     # 7001482: zero_ of NaNs (backward's 0·NaN); 7167625: a write at a repeated index;
     # 7048409: trunc division, a jump within 1e-6 of the input; 13012000: a NaN in between

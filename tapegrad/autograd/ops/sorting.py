@@ -136,11 +136,15 @@ def kthvalue(input, k, dim=-1, keepdim=False):
 def _evenly_shared(op, x, value):
     """``value`` (0-d, one of x's elements) recorded as ``op`` of x, its gradient shared
     evenly by the elements equal to it, or by the NaNs when it is NaN (as PyTorch's
-    median() of all elements); 0 elsewhere, whatever arrives"""
+    median() of all elements); 0 elsewhere, whatever arrives. The backward compares with
+    its own copy of the value (one element): the result may be written over in place later,
+    as in median(x).relu_()"""
+    kept = value.copy()
+
     def backward(ctx, grad):
         x, = ctx.saved_tensors
         xp = x.device.xp
-        hits = xp.isnan(x.array) if bool(xp.isnan(value)) else x.array == value
+        hits = xp.isnan(x.array) if bool(xp.isnan(kept)) else x.array == kept
         share = wrap(xp.divide(hits, hits.sum(), dtype=x.array.dtype), x.device)
         return gate(grad, share)
     return record(op, value, (x,), backward, save=(x,))
