@@ -31,6 +31,20 @@ from . import fused
 from .cpu import recurrent_gates as _gates
 
 
+def _incoming(xp, grad_out, t, carried, out):
+    """∂L/∂h_t into ``out``: the output's gradient at step t plus what came back from step
+    t + 1, either of which may be absent (None)."""
+    if grad_out is None:
+        if carried is None:
+            out[...] = 0
+        else:
+            out[...] = carried
+    elif carried is None:
+        out[...] = grad_out[t]
+    else:
+        xp.add(grad_out[t], carried, out=out)
+
+
 def _numba(xp, *arrays):
     """True when the numba loops can take these arrays (float32/float64 numpy, one dtype)."""
     dtype = arrays[0].dtype
@@ -103,15 +117,7 @@ def rnn_backward(xp, grad_out, grad_last, w_hh, h, relu, reverse, need_h0):
     first = order[0]           # the last step backwards: ∂L/∂h0 only if wanted
     for t in _backwards(order):
         d = delta[t]
-        if grad_out is None:
-            if carried is None:
-                d[...] = 0
-            else:
-                d[...] = carried
-        elif carried is None:
-            d[...] = grad_out[t]
-        else:
-            xp.add(grad_out[t], carried, out=d)
+        _incoming(xp, grad_out, t, carried, d)
         if relu:
             d *= out[t] > 0
         else:                       # tanh' = 1 - h²
@@ -210,15 +216,7 @@ def lstm_backward(xp, grad_out, grad_h_last, grad_c_last, w_hh, h, c, act, tanh_
         z, tc, d = act[t], tanh_c[t], delta[t]
         i, f, g, o = (z[:, k * hidden:(k + 1) * hidden] for k in range(4))
         # ∂L/∂h_t: the output's own gradient plus what came back from step t + 1
-        if grad_out is None:
-            if carried_h is None:
-                d_h[...] = 0
-            else:
-                d_h[...] = carried_h
-        elif carried_h is None:
-            d_h[...] = grad_out[t]
-        else:
-            xp.add(grad_out[t], carried_h, out=d_h)
+        _incoming(xp, grad_out, t, carried_h, d_h)
         # δ_o = ∂h·tanh c·o(1 - o)
         d_o = d[:, 3 * hidden:]
         xp.multiply(d_h, tc, out=d_o)

@@ -175,13 +175,19 @@ def _truncated_division(input, other):
     with quiet(xp):
         z = _broadcast("div", lambda a, b: xp.trunc(xp.divide(a, b)), x, y)
     z = z.astype(x.array.dtype, copy=False)   # integers stay integers
-    x_shape, y_shape = x.shape, y.shape
+    return record("div", z, (x, y), _zero_gradients(x.shape, y.shape))
+
+
+def _zero_gradients(x_shape, y_shape):
+    """The backward of a piecewise-constant binary op: zeros shaped like each input (plain
+    zeros even for a structural-zero gradient, as PyTorch's zeros_like). It keeps shapes,
+    not the inputs."""
     def backward(ctx, grad):
         zeros = wrap(grad.device.xp.zeros_like(grad.array), grad.device)
         return (sum_to_shape(zeros, x_shape) if ctx.needs_input_grad[0] else None,
                 sum_to_shape(zeros, y_shape) if ctx.needs_input_grad[1] else None)
-    backward.materializes_zeros = True   # even for a structural zero, as PyTorch's zeros_like
-    return record("div", z, (x, y), backward)
+    backward.materializes_zeros = True
+    return backward
 
 
 @operation(function=True, method=True, out=True)
@@ -332,13 +338,7 @@ def floor_divide(input, other):
     _integer_division_by_zero("floor_divide", x, y)
     with quiet(x.device.xp):
         z = _broadcast("floor_divide", x.device.xp.floor_divide, x, y)
-    x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
-    def backward(ctx, grad):
-        zeros = wrap(grad.device.xp.zeros_like(grad.array), grad.device)
-        return (sum_to_shape(zeros, x_shape) if ctx.needs_input_grad[0] else None,
-                sum_to_shape(zeros, y_shape) if ctx.needs_input_grad[1] else None)
-    backward.materializes_zeros = True   # even for a structural zero, as PyTorch's zeros_like
-    return record("floor_divide", z, (x, y), backward)
+    return record("floor_divide", z, (x, y), _zero_gradients(x.shape, y.shape))
 
 
 @operation(function=True, method=True, out=True)
