@@ -12,7 +12,7 @@ from hypothesis import assume, given, settings, strategies as st
 from hypothesis.extra.numpy import mutually_broadcastable_shapes
 
 import tapegrad as tg
-from tapegrad.autograd.gradcheck import gradcheck
+from tapegrad.autograd.gradcheck import gradcheck, gradgradcheck
 
 from ..support import Case, constant, leaf, noncontiguous, positive, values
 
@@ -673,6 +673,10 @@ def test_addcmul_and_addcdiv_multiply_before_summing_over_broadcast_dims_as_pyto
     x, a, b = leaf(3, 2), leaf(2), leaf(3, 1)
     assert gradcheck(lambda x, a, b: tg.addcmul(x, a, b, value=0.5), (x, a, b))
     assert gradcheck(lambda x, a, b: tg.addcdiv(x, a, b.exp(), value=2), (x, a, b))
+    # one operation each now: their second derivatives too, and non-contiguous operands
+    x, a, b = noncontiguous(3, 2), leaf(2), leaf(3, 1)
+    assert gradgradcheck(lambda x, a, b: tg.addcmul(x, a, b, value=0.5), (x, a, b))
+    assert gradgradcheck(lambda x, a, b: tg.addcdiv(x, a, b.exp(), value=2), (x, a, b))
 
 
 def test_div_gradient_for_the_divisor_is_minus_g_times_x_over_y_over_y_as_pytorch():
