@@ -6,6 +6,7 @@ that made it. The operations themselves live in ``autograd/ops``; ``methods.py``
 each of them a method too (``x.exp()`` is ``tg.exp(x)``).
 """
 import math
+import operator
 import weakref
 
 from .. import backend, dtypes
@@ -154,6 +155,10 @@ class Tensor:
 
     def _dimension_of_shape(self, dim, op):
         """``_axis`` for reading the shape: a 0-d tensor has no dimension 0 to read."""
+        try:
+            dim = operator.index(dim)   # ints, numpy's too
+        except TypeError:
+            raise TypeError(f"{op}: dim must be an int, got {type(dim).__name__} ({dim!r})") from None
         if self.array.ndim == 0:
             raise IndexError(f"{op}: dimension {dim} was given but a 0-d tensor has no "
                              f"dimensions")

@@ -19,6 +19,12 @@ def test_size_of_a_dim_out_of_range_names_the_shape():
         tg.zeros(3, 4).size(2)
 
 
+def test_a_dim_to_read_must_be_an_int():
+    for method in ("size", "stride"):
+        with pytest.raises(TypeError, match=f"{method}: dim must be an int, got str"):
+            getattr(tg.ones(2, 3), method)("1")
+
+
 def test_a_0d_tensor_has_no_dimension_to_read():
     for method in ("size", "stride"):
         with pytest.raises(IndexError, match=f"{method}: dimension 0 was given but a 0-d tensor"):
