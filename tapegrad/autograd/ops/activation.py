@@ -104,8 +104,10 @@ def elu(input, alpha, from_result=False):
     a = input.array
     half = a.dtype == xp.float16
     work = a.astype(xp.float32) if half else a
-    with quiet(xp):   # (eˣ - 1 of min(x, 0): only chosen there, and cannot overflow)
-        y = xp.where(work > 0, work, xp.expm1(xp.minimum(work, 0)) * alpha)
+    # eˣ - 1 of min(0, x): only chosen there, and cannot overflow; min(0, x), not min(x, 0),
+    # returns x at a tie, so elu(-0.0) is α·(-0.0), as PyTorch's
+    with quiet(xp):
+        y = xp.where(work > 0, work, xp.expm1(xp.minimum(0, work)) * alpha)
         y = y.astype(a.dtype, copy=False)
 
     def backward(ctx, grad):
