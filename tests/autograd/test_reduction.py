@@ -583,6 +583,15 @@ def test_float16_sum_accumulates_in_float32_and_rounds_once():
     assert w.grad.tolist() == [4e4, 3.0]
 
 
+def test_float16_log_softmax_is_computed_in_float32_and_rounded_once():
+    # in float16, 1 + e^{-8.8} rounds to 1: the largest element's value was 0, not -1.5e-4
+    x = tg.tensor([[23.03, 14.23, -12.88]], dtype=tg.float16)
+    y = x.log_softmax(1)
+    assert y.dtype is tg.float16 and y.tolist()[0][0] == pytest.approx(-1.5e-4, rel=1e-2)
+    for shape in [(), (0, 3)]:   # 0-d and empty as before
+        assert x.new_zeros(shape).log_softmax(-1).shape == shape
+
+
 def test_softmax_plain_backward_on_the_arrays_matches_the_recorded_one():
     # A plain backward computes yᵢ(gᵢ - Σₖ gₖyₖ) on the arrays; with create_graph the same
     # formula is recorded. Both give one gradient, in float32 too (no up-cast).
