@@ -135,11 +135,10 @@ def sinc(input):
         # as PyTorch: the slope -π²x/3 there is beyond the dtype's reach
         at_zero = x * x * math.pi == 0
         safe_x = where(at_zero, 1.0, x)   # no 0/0 in either branch
-        # cos(πx) = cos(πr) and sin(πx) = sin(πr) for r = x mod 2 (exact): beyond 2²³ in
-        # float32, πx rounded keeps no fractional digit, x/r do (an even integer: cos = 1)
+        # (beyond 2²³ in float32, πx rounded keeps no fractional digit: cos(πx) is noise
+        # there, as the forward's sin(πx) is, and as PyTorch's are)
         u = safe_x * math.pi
-        pi_r = safe_x.fmod(2) * math.pi
-        slope = (pi_r.cos() - pi_r.sin() / u) / safe_x
+        slope = (u.cos() - u.sin() / u) / safe_x
         # near 0 the two terms cancel (float32 keeps no digit of the slope at x = 1e-5): the
         # series π·Σₖ (-1)ᵏ 2k u^{2k-1}/(2k+1)! of u = πx instead, to k = 7 (exact in float64
         # for |u| < 1/2, where the formula's cancellation costs float32 one digit at most)
