@@ -227,6 +227,12 @@ def test_all_and_any_of_a_strided_tensor_are_row_major_as_pytorchs_reductions():
     assert x.any(1).view(4).tolist() == [True, True, True, True]
 
 
+def test_var_backward_scales_by_2_over_n_minus_1_before_meeting_x_minus_the_mean():
+    x = tg.tensor([-15.0, 15.0, 0.0, 0.0, 0.0], requires_grad=True)
+    x.var().backward(tg.tensor(3e37))   # g·(x - mean) = 4.5e38 overflows float32; 0.5·g·15 not
+    assert x.grad.tolist() == pytest.approx([-2.25e38, 2.25e38, 0.0, 0.0, 0.0], rel=1e-6)
+
+
 def test_var_and_std_accept_pytorchs_older_unbiased_forms():
     x = tg.tensor(A)
     biased = A.var(axis=1, keepdims=True)

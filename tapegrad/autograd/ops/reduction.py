@@ -194,7 +194,9 @@ def _var_backward(grad_kept, x, axes, dof, every_dim):
     mean = x.mean(axes, keepdim=True)
     if dof <= 0 and every_dim:
         return grad_kept * where(x == mean, float("nan"), float("inf"))
-    return grad_kept * (x - mean) * (2 / dof if dof != 0 else float("inf"))
+    # 2/(N - correction) first, as PyTorch: g·(xᵢ - mean) may overflow where the product
+    # with 2/(N - correction) < 1 fits
+    return grad_kept * (2 / dof if dof != 0 else float("inf")) * (x - mean)
 
 
 @operation(function=True, method=True)
