@@ -185,6 +185,13 @@ def test_sinc_has_slope_zero_where_pi_x_squared_underflows_as_pytorch():
     assert x.grad.tolist() == [0.0, 0.0]
 
 
+def test_sinc_has_slope_zero_where_pi_x_squared_overflows_as_pytorch():
+    # float32 beyond 1e19 (every value an even integer, cos(πx) of the rounded πx noise)
+    x = tg.tensor([1e30, -3e20, 1e18], requires_grad=True)
+    tg.sinc(x).backward(tg.tensor([1.0, 2.0, 1.0]))
+    assert x.grad.tolist()[:2] == [0.0, 0.0] and x.grad.tolist()[2] != 0.0
+
+
 @pytest.mark.parametrize("dtype", [tg.float32, tg.float64])
 def test_sinc_slope_near_zero_keeps_its_digits(dtype):
     # (cos πx - sinc x)/x cancels near 0: in float32 it had no digit left at 1e-5

@@ -136,9 +136,11 @@ def sinc(input):
         at_zero = x * x * math.pi == 0
         safe_x = where(at_zero, 1.0, x)   # no 0/0 in either branch
         # (beyond 2²³ in float32, πx rounded keeps no fractional digit: cos(πx) is noise
-        # there, as the forward's sin(πx) is, and as PyTorch's are)
+        # there, as the forward's sin(πx) is, and as PyTorch's are; where πx² overflows,
+        # beyond 1e19, its slope is 0, and so is this one)
         u = safe_x * math.pi
         slope = (u.cos() - u.sin() / u) / safe_x
+        slope = where((u * safe_x).abs() == math.inf, 0.0, slope)
         # near 0 the two terms cancel (float32 keeps no digit of the slope at x = 1e-5): the
         # series π·Σₖ (-1)ᵏ 2k u^{2k-1}/(2k+1)! of u = πx instead, to k = 7 (exact in float64
         # for |u| < 1/2, where the formula's cancellation costs float32 one digit at most)
