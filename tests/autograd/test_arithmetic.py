@@ -1036,3 +1036,11 @@ def test_addcdiv_differentiates_t2_as_pytorch_writes_it():
     tg.addcdiv(tg.zeros(1, dtype=tg.float16), tg.tensor([18.61], dtype=tg.float16), t2,
                value=2).backward(tg.zeros(1, dtype=tg.float16))
     assert math.isnan(t2.grad.item())   # 0·∞, as PyTorch
+
+
+def test_a_zero_remainder_has_the_sign_of_the_dividend_as_pytorch():
+    x = tg.tensor([-0.0, 0.0, -0.0, 0.0, -3.0, 3.0, 3.0, -3.0])
+    y = tg.tensor([0.5, 0.5, -0.5, -0.5, 1.5, 1.5, -1.5, -1.5])
+    z = tg.remainder(x, y)
+    assert z.tolist() == [0.0] * 8   # (log or 1/z after it sees the sign)
+    assert np.signbit(z.numpy()).tolist() == [True, False, True, False, True, False, False, True]

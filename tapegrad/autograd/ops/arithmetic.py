@@ -346,8 +346,13 @@ def remainder(input, other):
     """z = x - y·⌊x / y⌋ (sign of y, as Python's %);  ∂z/∂x = 1,  ∂z/∂y = -⌊x / y⌋"""
     x, y = promote("remainder", input, other)
     _integer_division_by_zero("remainder", x, y)
-    with quiet(x.device.xp):
-        z = _broadcast("remainder", x.device.xp.remainder, x, y)
+    xp = x.device.xp
+    with quiet(xp):
+        z = _broadcast("remainder", xp.remainder, x, y)
+    if z.dtype.kind == "f":   # a zero has the dividend's sign, as PyTorch's (numpy: the divisor's)
+        zero = z == 0
+        if zero.any():
+            z = xp.where(zero, xp.copysign(z, x.array), z)
     x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
         x_saved, y_saved = ctx.saved_tensors
