@@ -472,6 +472,12 @@ def test_logit_with_a_negative_eps_clamps_nothing_as_without_eps():
     assert grad[1] == pytest.approx(1 / 0.21)
 
 
+def test_rsqrt_halves_the_gradient_before_multiplying_by_its_result_cubed_as_pytorch():
+    x = tg.tensor([0.01], dtype=tg.float16, requires_grad=True)
+    x.rsqrt().backward(tg.tensor([100.0], dtype=tg.float16))   # g·y³ = 1e5 passes 65504
+    assert x.grad.item() == pytest.approx(-0.5 * 100 * float(x) ** -1.5, rel=2e-3)
+
+
 def test_reciprocal_squares_its_result_before_taking_the_gradient_as_pytorch_does():
     x = tg.tensor([1e-30], requires_grad=True)
     x.reciprocal().backward(tg.tensor([1e-30]))   # y² = 1e60 overflows float32: -∞, not -1e30

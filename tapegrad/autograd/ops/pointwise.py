@@ -125,7 +125,7 @@ def rsqrt(input):
     xp = x.device.xp
     def backward(ctx, grad):
         y, = ctx.saved_tensors
-        return grad * (y * y * y) * -0.5
+        return grad * -0.5 * y.pow(3)   # (halved first, as PyTorch: g·y³ may overflow first)
     with quiet(xp):
         y = xp.reciprocal(xp.sqrt(x.array))
     return record("rsqrt", y, (x,), backward, save=(OUTPUT,))
