@@ -99,6 +99,22 @@ def test_softplus_sends_an_infinite_gradient_through_and_zero_below_at_minus_inf
     assert x.grad.tolist() == [0.0, math.inf, math.inf]
 
 
+def test_float16_softplus_multiplies_the_gradient_by_its_slope_in_float32():
+    # σ(-20) = 2e-9 is 0 in float16: rounded first, an infinite gradient would give NaN
+    x = tg.tensor([-20.0, -100.0], dtype=tg.float16, requires_grad=True)
+    F.softplus(x).backward(tg.tensor([float("inf"), 3e4], dtype=tg.float16))
+    assert x.grad.dtype is tg.float16 and x.grad.tolist() == [float("inf"), 0.0]
+
+
+def test_float16_silu_is_computed_in_float32_and_rounded_once():
+    x = tg.tensor([-20.0, 3.0], dtype=tg.float16, requires_grad=True)
+    y = F.silu(x)   # -20·σ(-20) = -4.1e-8 rounds to float16's smallest subnormal, -6e-8
+    assert y.dtype is tg.float16 and y.tolist()[0] == -2.0 ** -24
+    y.backward(tg.tensor([float("inf"), 1.0], dtype=tg.float16))
+    assert x.grad.tolist()[0] == -float("inf")   # ∞·σ(x)(1 + x(1 - σ(x))), slope -3.9e-8
+    assert x.grad.tolist()[1] == pytest.approx(1.0881, abs=1e-3)
+
+
 def test_silu_passes_an_infinite_gradient_on_where_x_is_huge():
     x = tg.tensor([1e30, -3.0, 0.0], requires_grad=True)
     F.silu(x).backward(tg.tensor([math.inf, 1.0, 1.0]))   # σ(1 + x(1 - σ)) = 1, not ∞·σ'(x)
@@ -133,6 +149,12 @@ def test_elu_passes_an_infinite_gradient_on_where_its_slope_is_tiny_but_not_zero
     grad = x.grad.tolist()   # e^-1e4 = 0 itself: ∞·0 = NaN, as in PyTorch
     assert grad[0] == math.inf and math.isnan(grad[1]) and grad[2:] == [math.inf, 0.0]
     assert F.elu(tg.tensor([-133.0, 3.0]), alpha=2.0).tolist() == [-2.0, 3.0]
+
+
+def test_elu_of_minus_zero_is_minus_zero_as_pytorch():
+    for dtype in (tg.float16, tg.float32, tg.float64):
+        y = tg.nn.functional.elu(tg.tensor([-0.0, 0.0], dtype=dtype))
+        assert np.signbit(y.numpy()).tolist() == [True, False]
 
 
 def test_float16_elu_takes_its_slope_in_float32_as_pytorch():

@@ -1014,6 +1014,17 @@ def test_float16_addcmul_and_addcdiv_are_computed_in_float32_and_rounded_once():
     assert tg.addcdiv(x, t1, t2, value=1e30).tolist() == [math.inf, 2.0]
 
 
+def test_addcdiv_of_float16_and_a_0d_float32_divisor_takes_its_slopes_in_float32():
+    # t₁/t₂² = 7.8e5 fits float32 (PyTorch forms it from the 0-d operands' own dtype): a zero
+    # g gives 0, not 0·∞; a g of 1 rounds to float16's -∞ once
+    for g, expected in ((0.0, 0.0), (1.0, -math.inf)):
+        t1 = tg.tensor(9550.0, dtype=tg.float16)
+        t2 = tg.tensor(-0.1104, requires_grad=True)
+        tg.addcdiv(tg.zeros(3, dtype=tg.float16), t1, t2).backward(
+            tg.full((3,), g, dtype=tg.float16))
+        assert t2.grad.dtype is tg.float32 and t2.grad.item() == expected
+
+
 def test_addcdiv_differentiates_t2_as_pytorch_writes_it():
     # -g·value·t₁/(t₂·t₂): t₂² overflows float16 at 6470 and ∞/∞ is NaN, as in PyTorch
     t1 = tg.tensor([math.inf, 3.0], dtype=tg.float16, requires_grad=True)
@@ -1025,3 +1036,11 @@ def test_addcdiv_differentiates_t2_as_pytorch_writes_it():
     tg.addcdiv(tg.zeros(1, dtype=tg.float16), tg.tensor([18.61], dtype=tg.float16), t2,
                value=2).backward(tg.zeros(1, dtype=tg.float16))
     assert math.isnan(t2.grad.item())   # 0·∞, as PyTorch
+
+
+def test_a_zero_remainder_has_the_sign_of_the_dividend_as_pytorch():
+    x = tg.tensor([-0.0, 0.0, -0.0, 0.0, -3.0, 3.0, 3.0, -3.0])
+    y = tg.tensor([0.5, 0.5, -0.5, -0.5, 1.5, 1.5, -1.5, -1.5])
+    z = tg.remainder(x, y)
+    assert z.tolist() == [0.0] * 8   # (log or 1/z after it sees the sign)
+    assert np.signbit(z.numpy()).tolist() == [True, False, True, False, True, False, False, True]

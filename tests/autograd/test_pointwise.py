@@ -348,6 +348,13 @@ def test_a_0d_result_holds_an_array_so_in_place_operations_work_on_it():
     assert x.grad.item() == 0
 
 
+def test_relu_keeps_the_sign_of_minus_zero_as_pytorch_does():
+    for dtype in (tg.float16, tg.float32, tg.float64):
+        y = tg.relu(tg.tensor([-0.0, 0.0, -1.0, 2.0], dtype=dtype))
+        assert np.signbit(y.numpy()).tolist() == [True, False, False, False]
+        assert y.tolist() == [0.0, 0.0, 0.0, 2.0]
+
+
 def test_relu_passes_the_gradient_of_a_nan_on_as_pytorch_does():
     x = tg.tensor([float("nan"), 1.0, -1.0], requires_grad=True)
     x.relu().sum().backward()
@@ -441,6 +448,34 @@ def test_logit_gradient_at_minus_zero_is_plus_infinity_and_at_nan_is_nan_with_ep
     x.grad = None
     tg.logit(x, eps=1e-5).sum().backward()   # NaN is not outside [eps, 1 - eps] either
     assert x.grad.tolist()[0] == 0.0 and np.isnan(x.grad.tolist()[1])
+
+
+def test_logit_with_eps_zero_has_slope_plus_infinity_at_minus_zero_too():
+    x = tg.tensor([-0.0, 0.0, 1.0], dtype=tg.float64, requires_grad=True)
+    tg.logit(x, eps=0.0).backward(tg.tensor([-2.0, -2.0, -2.0], dtype=tg.float64))
+    assert x.grad.tolist() == [-np.inf, -np.inf, -np.inf]   # -2·(+∞), the slope of logit at 0
+
+
+def test_float16_logit_takes_its_slope_in_float32_and_rounds_once():
+    x = tg.tensor([1e-6, 0.5], dtype=tg.float16, requires_grad=True)
+    tg.logit(x).backward(tg.tensor([1e-3, 0.0], dtype=tg.float16))
+    assert x.grad.dtype is tg.float16   # 1e-3/1e-6 fits float16; 1/1e-6 alone did not
+    assert x.grad.tolist() == pytest.approx([1e-3 / float(x[0]), 0.0], rel=1e-3)
+
+
+def test_logit_with_a_negative_eps_clamps_nothing_as_without_eps():
+    x = tg.tensor([-0.2, 0.3, 1.2, -0.0], dtype=tg.float64, requires_grad=True)
+    y = tg.logit(x, eps=-0.5)
+    y.backward(tg.ones(4, dtype=tg.float64))
+    grad = x.grad.tolist()
+    assert np.isnan(grad[0]) and np.isnan(grad[2]) and grad[3] == np.inf
+    assert grad[1] == pytest.approx(1 / 0.21)
+
+
+def test_rsqrt_halves_the_gradient_before_multiplying_by_its_result_cubed_as_pytorch():
+    x = tg.tensor([0.01], dtype=tg.float16, requires_grad=True)
+    x.rsqrt().backward(tg.tensor([100.0], dtype=tg.float16))   # g·y³ = 1e5 passes 65504
+    assert x.grad.item() == pytest.approx(-0.5 * 100 * float(x) ** -1.5, rel=2e-3)
 
 
 def test_reciprocal_squares_its_result_before_taking_the_gradient_as_pytorch_does():

@@ -227,6 +227,12 @@ def test_all_and_any_of_a_strided_tensor_are_row_major_as_pytorchs_reductions():
     assert x.any(1).view(4).tolist() == [True, True, True, True]
 
 
+def test_var_backward_scales_by_2_over_n_minus_1_before_meeting_x_minus_the_mean():
+    x = tg.tensor([-15.0, 15.0, 0.0, 0.0, 0.0], requires_grad=True)
+    x.var().backward(tg.tensor(3e37))   # g·(x - mean) = 4.5e38 overflows float32; 0.5·g·15 not
+    assert x.grad.tolist() == pytest.approx([-2.25e38, 2.25e38, 0.0, 0.0, 0.0], rel=1e-6)
+
+
 def test_var_and_std_accept_pytorchs_older_unbiased_forms():
     x = tg.tensor(A)
     biased = A.var(axis=1, keepdims=True)
@@ -581,6 +587,15 @@ def test_float16_sum_accumulates_in_float32_and_rounds_once():
     w = tg.ones(2, dtype=tg.float16, requires_grad=True)   # w's gradient sums x over dim 0
     (x.detach() * w).backward(tg.ones(3, 2, dtype=tg.float16))
     assert w.grad.tolist() == [4e4, 3.0]
+
+
+def test_float16_log_softmax_is_computed_in_float32_and_rounded_once():
+    # in float16, 1 + e^{-8.8} rounds to 1: the largest element's value was 0, not -1.5e-4
+    x = tg.tensor([[23.03, 14.23, -12.88]], dtype=tg.float16)
+    y = x.log_softmax(1)
+    assert y.dtype is tg.float16 and y.tolist()[0][0] == pytest.approx(-1.5e-4, rel=1e-2)
+    for shape in [(), (0, 3)]:   # 0-d and empty as before
+        assert x.new_zeros(shape).log_softmax(-1).shape == shape
 
 
 def test_softmax_plain_backward_on_the_arrays_matches_the_recorded_one():

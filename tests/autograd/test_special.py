@@ -188,3 +188,13 @@ def test_mvlgamma_of_a_bool_tensor_is_refused():
     with pytest.raises(RuntimeError, match="mvlgamma: the input may not be a bool tensor"):
         tg.mvlgamma(tg.tensor([True]), 1)
     assert tg.mvlgamma(tg.tensor([3]), 1).item() == pytest.approx(math.log(2))
+
+
+def test_erfinv_keeps_its_digits_near_plus_minus_one():
+    # erf(y) is 1 to within its last bits there: y from erfc(y) = 1 - x instead (reference
+    # values: mpmath.erfinv at 40 digits)
+    x = tg.tensor([0.9999999999999976, -0.9999999999999999, -0.9999921563372702, 0.75],
+                  dtype=tg.float64)
+    np.testing.assert_allclose(tg.erfinv(x).numpy(), [5.597825479192136, -5.8635847487551676,
+                                                      -3.1603482416442232, 0.8134198475976185],
+                               rtol=1e-14)

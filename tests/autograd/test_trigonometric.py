@@ -179,6 +179,31 @@ def test_sinc_has_slope_zero_at_zero_even_for_an_infinite_gradient():
     assert x.grad.tolist() == [0.0, pytest.approx(-4 / math.pi)]
 
 
+def test_sinc_has_slope_zero_where_pi_x_squared_underflows_as_pytorch():
+    x = tg.tensor([1e-30, -1e-30], requires_grad=True)   # float32: π·1e-60 is 0
+    tg.sinc(x).backward(tg.tensor([float("inf"), float("nan")]))
+    assert x.grad.tolist() == [0.0, 0.0]
+
+
+def test_sinc_has_slope_zero_where_pi_x_squared_overflows_as_pytorch():
+    # float32 beyond 1e19 (every value an even integer, cos(πx) of the rounded πx noise)
+    x = tg.tensor([1e30, -3e20, 1e18], requires_grad=True)
+    tg.sinc(x).backward(tg.tensor([1.0, 2.0, 1.0]))
+    assert x.grad.tolist()[:2] == [0.0, 0.0] and x.grad.tolist()[2] != 0.0
+
+
+@pytest.mark.parametrize("dtype", [tg.float32, tg.float64])
+def test_sinc_slope_near_zero_keeps_its_digits(dtype):
+    # (cos πx - sinc x)/x cancels near 0: in float32 it had no digit left at 1e-5
+    values = [1e-5, -1e-3, 0.01, 0.159, 0.16, 0.3]
+    x = tg.tensor(values, dtype=dtype, requires_grad=True)
+    tg.sinc(x).sum().backward()
+    # d/dx sin(πx)/(πx) = π·Σₖ (-1)ᵏ 2k u^{2k-1}/(2k+1)!, u = πx, summed far past float64
+    exact = [math.pi * sum((-1) ** k * 2 * k * (math.pi * v) ** (2 * k - 1) /
+                           math.factorial(2 * k + 1) for k in range(1, 20)) for v in values]
+    np.testing.assert_allclose(x.grad.numpy(), exact, rtol=2e-6 if dtype is tg.float32 else 1e-14)
+
+
 def test_sinc_keeps_only_its_input_so_its_result_may_change_in_place():
     x = tg.tensor([0.0, 0.5, 1.0], dtype=tg.float64, requires_grad=True)
     y = tg.sinc(x)

@@ -84,8 +84,10 @@ def softplus(input, beta, threshold):
         wide = x.float() if half else x
         z = wide * beta if beta != 1 else wide
         e = z.clamp(max=threshold).exp()   # (finite in the branch where it is not chosen)
-        slope = (e / (e + 1)).to(x.dtype) if half else e / (e + 1)
-        return where(z > threshold, grad, grad * slope)
+        if half:   # g·σ(βx) in float32, rounded once, as PyTorch: σ(-20) = 2e-9 is 0 in
+            # float16, and an infinite g times it NaN
+            return where(z > threshold, grad, (grad.float() * (e / (e + 1))).to(x.dtype))
+        return where(z > threshold, grad, grad * (e / (e + 1)))
     return record("softplus", y, (input,), backward, save=(input,),
                   attrs={"beta": beta, "threshold": threshold})
 
@@ -104,8 +106,10 @@ def elu(input, alpha, from_result=False):
     a = input.array
     half = a.dtype == xp.float16
     work = a.astype(xp.float32) if half else a
-    with quiet(xp):   # (eˣ - 1 of min(x, 0): only chosen there, and cannot overflow)
-        y = xp.where(work > 0, work, xp.expm1(xp.minimum(work, 0)) * alpha)
+    # eˣ - 1 of min(0, x): only chosen there, and cannot overflow; min(0, x), not min(x, 0),
+    # returns x at a tie, so elu(-0.0) is α·(-0.0), as PyTorch's
+    with quiet(xp):
+        y = xp.where(work > 0, work, xp.expm1(xp.minimum(0, work)) * alpha)
         y = y.astype(a.dtype, copy=False)
 
     def backward(ctx, grad):
@@ -155,14 +159,19 @@ def silu(input):
 
     One operation, not x * x.sigmoid(), for its gradient at the edges: composed, a huge x
     sends an infinite gradient through σ'(x) = 0 (∞·0 = NaN where PyTorch's σ(1 + x·0)
-    passes the ∞ on)."""
+    passes the ∞ on). float16 is computed in float32 and rounded once, as PyTorch's CPU
+    kernel (e^20 overflows float16, so x/(1 + e⁻ˣ) would be 0 at x = -20, not -4e-8)."""
     xp = input.device.xp
     a = input.array
+    work = a.astype(xp.float32) if a.dtype == xp.float16 else a
     with quiet(xp):
-        y = (a / (1 + xp.exp(-a))).astype(a.dtype, copy=False)
+        y = (work / (1 + xp.exp(-work))).astype(a.dtype, copy=False)
 
     def backward(ctx, grad):
         x, = ctx.saved_tensors
+        dtype = grad.dtype
+        if dtype.itemsize == 2:   # float16: in float32, rounded once
+            x, grad = x.float(), grad.float()
         s = x.sigmoid()
-        return grad * (s * (1 + x * (1 - s)))
+        return (grad * (s * (1 + x * (1 - s)))).to(dtype)
     return record("silu", y, (input,), backward, save=(input,))

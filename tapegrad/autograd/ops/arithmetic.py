@@ -346,8 +346,13 @@ def remainder(input, other):
     """z = x - y·⌊x / y⌋ (sign of y, as Python's %);  ∂z/∂x = 1,  ∂z/∂y = -⌊x / y⌋"""
     x, y = promote("remainder", input, other)
     _integer_division_by_zero("remainder", x, y)
-    with quiet(x.device.xp):
-        z = _broadcast("remainder", x.device.xp.remainder, x, y)
+    xp = x.device.xp
+    with quiet(xp):
+        z = _broadcast("remainder", xp.remainder, x, y)
+    if z.dtype.kind == "f":   # a zero has the dividend's sign, as PyTorch's (numpy: the divisor's)
+        zero = z == 0
+        if zero.any():
+            z = xp.where(zero, xp.copysign(z, x.array), z)
     x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
         x_saved, y_saved = ctx.saved_tensors
@@ -721,10 +726,11 @@ def float_power(input, exponent):
 @operation(function=True, method=True, composite=True, out=True)
 def addcmul(input, tensor1, tensor2, value=1):
     """z = x + value·t₁·t₂"""
+    wide_slopes = _slopes_wider_than_float16(tensor1, tensor2)
     x, t1, t2, value = _addc_operands("addcmul", input, tensor1, tensor2, value)
     t1, t2 = _spread("addcmul", x, t1, t2)
     if x.dtype.is_floating_point and not hasattr(value, "shape"):
-        return _addc_floating("addcmul", x, t1, t2, value)
+        return _addc_floating("addcmul", x, t1, t2, value, wide_slopes)
     product = mul(t1, t2)
     return add(x, product if _is_one(value) else mul(product, value))
 
@@ -738,15 +744,28 @@ def addcdiv(input, tensor1, tensor2, value=1):
                            f"{tensor1.dtype.name}, tensor2 {tensor2.dtype.name}), as in "
                            f"PyTorch; use (input + value * tensor1 / tensor2) for true division "
                            f"or div(..., rounding_mode='floor') for floor division")
+    wide_slopes = _slopes_wider_than_float16(tensor1, tensor2)
     x, t1, t2, value = _addc_operands("addcdiv", input, tensor1, tensor2, value)
     t1, t2 = _spread("addcdiv", x, t1, t2)
     if x.dtype.is_floating_point and not hasattr(value, "shape"):
-        return _addc_floating("addcdiv", x, t1, t2, value)
+        return _addc_floating("addcdiv", x, t1, t2, value, wide_slopes)
     quotient = div(t1, t2)
     return add(x, quotient if _is_one(value) else mul(quotient, value))
 
 
-def _addc_floating(op, x, t1, t2, value):
+def _slopes_wider_than_float16(tensor1, tensor2):
+    """True where t₁ and t₂ promote, on their own, to a float wider than float16 (a float16
+    t₁ and a 0-d float32 t₂): PyTorch's backward then forms value·t₁/t₂² in that dtype."""
+    from ...dtypes import result_type
+    tensors = [t for t in (tensor1, tensor2) if isinstance(t, Tensor)]
+    if not tensors:
+        return False
+    common = result_type([t.dtype for t in tensors if t.ndim],
+                         [t.dtype for t in tensors if not t.ndim])
+    return common.is_floating_point and common.itemsize > 2
+
+
+def _addc_floating(op, x, t1, t2, value, wide_slopes=False):
     """x + value·t₁·t₂ (addcmul) or x + value·t₁/t₂ (addcdiv) of floating point tensors and a
     number, as one operation: float16 is computed in float32 with value as float32 and
     rounded once, as PyTorch's CPU kernel (value·t₁·t₂ may pass 65504 on the way, and a
@@ -772,17 +791,29 @@ def _addc_floating(op, x, t1, t2, value):
     def backward(ctx, grad):
         first, second = ctx.saved_tensors
         grad_x = sum_to_shape(grad, x_shape) if ctx.needs_input_grad[0] else None
-        if op == "addcmul":
-            grad_1 = grad * (second * value) if ctx.needs_input_grad[1] else None
-            grad_2 = grad * (first * value) if ctx.needs_input_grad[2] else None
+        if half and wide_slopes:   # float16 operands promoted from wider ones: the slopes
+            # in float32, as PyTorch (a zero g times t₁/t₂² beyond 65504 is then 0, not NaN)
+            wide = (None if t is None else t.float() for t in (grad, first, second))
+            slopes = _addc_gradients(op, ctx, value, *wide)
+            grad_1, grad_2 = (None if g is None else g.half() for g in slopes)
         else:
-            grad_1 = grad * (value / second) if ctx.needs_input_grad[1] else None
-            grad_2 = (-grad * (first * value / (second * second))
-                      if ctx.needs_input_grad[2] else None)
+            grad_1, grad_2 = _addc_gradients(op, ctx, value, grad, first, second)
         return (grad_x, None if grad_1 is None else sum_to_shape(grad_1, shape1),
                 None if grad_2 is None else sum_to_shape(grad_2, shape2))
     return record(op, z, (x, t1, t2), backward,
                   save=(t1 if t2.requires_grad else None, t2), attrs={"value": value})
+
+
+def _addc_gradients(op, ctx, value, grad, first, second):
+    """addcmul's or addcdiv's gradients of t₁ and t₂ (None where not needed)."""
+    if op == "addcmul":
+        grad_1 = grad * (second * value) if ctx.needs_input_grad[1] else None
+        grad_2 = grad * (first * value) if ctx.needs_input_grad[2] else None
+    else:
+        grad_1 = grad * (value / second) if ctx.needs_input_grad[1] else None
+        grad_2 = (-grad * (first * value / (second * second))
+                  if ctx.needs_input_grad[2] else None)
+    return grad_1, grad_2
 
 
 def _addc_operands(op, input, tensor1, tensor2, value):

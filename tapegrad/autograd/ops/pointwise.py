@@ -125,7 +125,7 @@ def rsqrt(input):
     xp = x.device.xp
     def backward(ctx, grad):
         y, = ctx.saved_tensors
-        return grad * (y * y * y) * -0.5
+        return grad * -0.5 * y.pow(3)   # (halved first, as PyTorch: g·y³ may overflow first)
     with quiet(xp):
         y = xp.reciprocal(xp.sqrt(x.array))
     return record("rsqrt", y, (x,), backward, save=(OUTPUT,))
@@ -221,7 +221,11 @@ def relu(input):
     def backward(ctx, grad):
         y, = ctx.saved_tensors
         return relu_backward(grad, y)
-    return record("relu", x.device.xp.maximum(x.array, 0), (x,), backward, save=(OUTPUT,))
+    # relu(-0.0) is -0.0, as PyTorch's (a reciprocal or log after it sees the sign): numpy's
+    # maximum returns its second operand at a tie, and its float16 loop the first
+    a = x.array
+    y = x.device.xp.maximum(a, 0) if a.dtype.itemsize == 2 else x.device.xp.maximum(0, a)
+    return record("relu", y, (x,), backward, save=(OUTPUT,))
 
 
 @operation()
@@ -479,23 +483,31 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
 @operation(function=True, method=True, out=True)
 def logit(input, eps=None):
     """y = ln(z/(1 - z)) with z = x clamped to [eps, 1 - eps] (when eps is given);
-    dy/dx = 1/(z(1 - z)), and 0 where x lies outside [eps, 1 - eps]. Without eps, x
-    outside [0, 1] has no logit and its gradient is NaN, as in PyTorch"""
+    dy/dx = 1/(z(1 - z)), and 0 where x lies outside [eps, 1 - eps]. Without eps (or with
+    a negative one, as in PyTorch), x outside [0, 1] has no logit and its gradient is NaN"""
     x = _float_input("logit", input)
     xp = x.device.xp
+    if eps is not None and eps < 0:   # PyTorch clamps only with an eps of at least 0
+        eps = None
     z = x.array if eps is None else xp.clip(x.array, eps, 1 - eps)
     with quiet(xp):
         y = xp.log(z / (1 - z))
     def backward(ctx, grad):
         x, = ctx.saved_tensors
+        dtype = grad.dtype
+        if dtype.itemsize == 2:   # float16: in float32 and rounded once, as PyTorch: the
+            x, grad = x.float(), grad.float()   # slope overflows below x = 1.5e-5, g·slope not
         if eps is None:
             # (|x(1 - x)|: +∞, not -∞, at x = -0.0, as PyTorch's grad·∞ at x = 0)
             outside = (x < 0) | (x > 1)
-            return grad * _where(outside, float("nan"), (x * (1 - x)).abs().reciprocal())
-        z = x.clamp(eps, 1 - eps)   # (finite slopes in both branches of the where)
-        inside = ~((x < eps) | (x > 1 - eps))   # (a NaN x is inside: its gradient is NaN)
-        # outside, the clamp's slope is 0 even for an infinite or NaN incoming gradient
-        return _where(inside, grad * (z * (1 - z)).reciprocal(), 0.0)
+            result = grad * _where(outside, float("nan"), (x * (1 - x)).abs().reciprocal())
+        else:
+            z = x.clamp(eps, 1 - eps)   # (finite slopes in both branches of the where)
+            inside = ~((x < eps) | (x > 1 - eps))   # (a NaN x is inside: its gradient is NaN)
+            # outside, the clamp's slope is 0 even for an infinite or NaN incoming gradient;
+            # |z(1 - z)|: +∞ at x = -0.0 with eps = 0, as without eps
+            result = _where(inside, grad * (z * (1 - z)).abs().reciprocal(), 0.0)
+        return result.to(dtype)
     backward.materializes_zeros = True   # PyTorch's logit kernel makes plain zeros of them
     return record("logit", y, (x,), backward, save=(x,))
 

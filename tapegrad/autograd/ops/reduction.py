@@ -194,7 +194,9 @@ def _var_backward(grad_kept, x, axes, dof, every_dim):
     mean = x.mean(axes, keepdim=True)
     if dof <= 0 and every_dim:
         return grad_kept * where(x == mean, float("nan"), float("inf"))
-    return grad_kept * (x - mean) * (2 / dof if dof != 0 else float("inf"))
+    # 2/(N - correction) first, as PyTorch: g·(xᵢ - mean) may overflow where the product
+    # with 2/(N - correction) < 1 fits
+    return grad_kept * (2 / dof if dof != 0 else float("inf")) * (x - mean)
 
 
 @operation(function=True, method=True)
@@ -557,8 +559,13 @@ def log_softmax(input, dim, dtype=None):
     """yᵢ = xᵢ - log Σₖ e^{xₖ} along ``dim``;  ∂L/∂xᵢ = gᵢ - e^{yᵢ} Σₖ gₖ"""
     x, axes, shifted = _shifted("log_softmax", input, dim, dtype)
     xp = x.device.xp
+    if x.array.dtype == xp.float16 and x.array.size:   # in float32 and rounded once, as
+        # PyTorch: in float16 the largest element's log(1 + 1.5e-4) is log(1) = 0 (which an
+        # infinite gradient meets, as the target's slope in cross_entropy, giving NaN)
+        shifted = kernels.subtract_max(xp, x.array.astype(xp.float32), axes)
     with xp.errstate(divide="ignore", invalid="ignore"):
         y = shifted - xp.log(xp.exp(shifted).sum(axis=axes, keepdims=True))
+    y = y.astype(x.array.dtype, copy=False)
     def backward(ctx, grad):
         y, = ctx.saved_tensors
         return log_softmax_backward(grad, y, axes)

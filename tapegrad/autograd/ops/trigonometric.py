@@ -120,18 +120,36 @@ def atanh(input):
     return record("atanh", y, (x,), backward, save=(x,))
 
 
+_SINC_SLOPE_SERIES = [(-1) ** k * 2 * k / math.factorial(2 * k + 1) for k in range(1, 8)]
+
+
 @operation(function=True, method=True, out=True)
 def sinc(input):
     """y = sin(πx)/(πx), 1 at x = 0;  dy/dx = (cos(πx) - y)/x, 0 at x = 0"""
     x = _float_input("sinc", input)
     def backward(ctx, grad):
         x, = ctx.saved_tensors   # (y is recomputed, as PyTorch does, so it may change in place)
-        at_zero = x == 0
-        safe_x = where(at_zero, 1.0, x)   # the slope at 0 is 0; no 0/0 in either branch
-        if safe_x.dtype.itemsize == 2:    # float16: πx in float32, as in the forward
-            safe_x = safe_x.float()
-        slope = ((safe_x * math.pi).cos() - sinc(safe_x)) / safe_x
-        return where(at_zero, 0.0, grad * slope.to(grad.dtype))   # 0 at x = 0 even for an infinite grad
+        if x.dtype.itemsize == 2:    # float16: πx in float32, as in the forward
+            x = x.float()
+        # 0 where πx² is 0 (x = 0, and where it underflows), even for an infinite gradient,
+        # as PyTorch: the slope -π²x/3 there is beyond the dtype's reach
+        at_zero = x * x * math.pi == 0
+        safe_x = where(at_zero, 1.0, x)   # no 0/0 in either branch
+        # (beyond 2²³ in float32, πx rounded keeps no fractional digit: cos(πx) is noise
+        # there, as the forward's sin(πx) is, and as PyTorch's are; where πx² overflows,
+        # beyond 1e19, its slope is 0, and so is this one)
+        u = safe_x * math.pi
+        slope = (u.cos() - u.sin() / u) / safe_x
+        slope = where((u * safe_x).abs() == math.inf, 0.0, slope)
+        # near 0 the two terms cancel (float32 keeps no digit of the slope at x = 1e-5): the
+        # series π·Σₖ (-1)ᵏ 2k u^{2k-1}/(2k+1)! of u = πx instead, to k = 7 (exact in float64
+        # for |u| < 1/2, where the formula's cancellation costs float32 one digit at most)
+        u2 = u * u
+        series = _SINC_SLOPE_SERIES[-1]
+        for coefficient in reversed(_SINC_SLOPE_SERIES[:-1]):
+            series = u2 * series + coefficient
+        slope = where(u.abs() < 0.5, series * u * math.pi, slope)
+        return where(at_zero, 0.0, grad * slope.to(grad.dtype))
     xp = x.device.xp
     a = x.array
     if a.dtype.itemsize == 2:   # float16: πx in float32, as PyTorch (in float16 π·23056

@@ -5,7 +5,8 @@ Each is written for one float64 number and vectorised over arrays of float32 or 
 one from the cache takes a moment, so none is made before it is needed).
 
 erfinv starts from a guess by the logarithmic approximation, then takes Newton steps on
-erf(y) = x (erf' = 2/√π·e^{-y²}), each of which doubles the correct digits.
+erf(y) = |x| (erf' = 2/√π·e^{-y²}), each of which doubles the correct digits; for |x| ≥ 1/2
+on erfc(y) = 1 - |x|, which keeps its digits where erf(y) rounds to 1.
 """
 import functools
 import math
@@ -26,17 +27,23 @@ def erfinv(x):
         return math.inf
     if x == -1.0:
         return -math.inf
-    # first guess: y ≈ sign(x)·√(-ln(1 - x²)·…) (Winitzki's approximation, a = 0.147)
+    s = abs(x)
+    rest = 1.0 - s   # exact for s ≥ 1/2 (and erfc(y) = rest keeps the digits erf loses)
+    # first guess: y ≈ √(√(f² - ln(1 - s²)/a) - f), f = 2/(πa) + ln(1 - s²)/2 (Winitzki's
+    # approximation, a = 0.147), with 1 - s² as (1 - s)(1 + s), exact near 1
     a = 0.147
-    ln = math.log(1.0 - x * x)
+    ln = math.log(rest * (1.0 + s))
     first = 2.0 / (math.pi * a) + ln / 2.0
-    y = math.copysign(math.sqrt(math.sqrt(first * first - ln / a) - first), x)
-    for _ in range(3):
+    y = math.sqrt(math.sqrt(first * first - ln / a) - first)
+    for _ in range(4):
         slope = 2.0 / math.sqrt(math.pi) * math.exp(-y * y)
         if slope == 0.0:
             break
-        y -= (math.erf(y) - x) / slope
-    return y
+        if s < 0.5:
+            y -= (math.erf(y) - s) / slope
+        else:   # near 1, erf(y) is 1 to within its last bits: solve erfc(y) = 1 - s instead
+            y += (math.erfc(y) - rest) / slope
+    return math.copysign(y, x)
 
 
 _FUNCTIONS = {"erfc": erfc, "erfinv": erfinv}
