@@ -270,6 +270,15 @@ def test_division_with_trunc_rounds_towards_zero():
     assert y.dtype is tg.int64 and y.tolist() == [-3, 3]
 
 
+def test_integer_division_with_trunc_is_exact_beyond_two_to_the_53():
+    # computed in integers, not through float64 (where -2⁶³/-3 rounds to ...8432)
+    big = -2**63
+    y = tg.div(tg.tensor([big, big, -7, 7, 6, -6]), tg.tensor([-3, 3, -2, -2, -3, 3]),
+               rounding_mode="trunc")
+    assert y.tolist() == [3074457345618258602, -3074457345618258602, 3, -3, -2, -2]
+    assert tg.div(tg.tensor([250], dtype=tg.uint8), 3, rounding_mode="trunc").tolist() == [83]
+
+
 def test_division_rejects_an_unknown_rounding_mode():
     # PyTorch raises RuntimeError; ValueError is as clear (see the report).
     with pytest.raises((ValueError, RuntimeError), match="rounding_mode.*'round'"):
@@ -986,6 +995,26 @@ def test_float16_times_a_number_float16_cannot_hold_is_computed_in_float32_as_py
     inplace = tg.tensor([0.0, 1e-5], dtype=tg.float16)
     inplace.mul_(100000)
     assert inplace.tolist() == [0.0, 1.0009765625]
+
+
+def test_float16_divided_by_a_number_float16_cannot_hold_is_computed_in_float32_as_pytorch():
+    # 1e30 is ∞ in float16 (∞ / ∞ would be NaN); PyTorch divides by it in float32
+    inf = math.inf
+    x = tg.tensor([inf, -inf, 1.0, 0.0], dtype=tg.float16, requires_grad=True)
+    y = x / 1e30
+    assert y.dtype == tg.float16 and y.tolist() == [inf, -inf, 0.0, 0.0]
+    assert tg.div(x, 1e30, rounding_mode="trunc").tolist() == [inf, -inf, 0.0, 0.0]
+    assert tg.div(x, 1e30, rounding_mode="floor").tolist()[2:] == [0.0, 0.0]
+    # 0.1 in float32 is 0.10000000149: -3 / 0.1 floors to -30 (in float16 0.1 is 0.09998: 10, -31)
+    assert tg.floor_divide(tg.tensor([1.0, -3.0], dtype=tg.float16), 0.1).tolist() == [9.0, -30.0]
+    y.backward(tg.ones(4, dtype=tg.float16))
+    assert x.grad.tolist() == [0.0] * 4   # 1e-30, rounded to float16 once
+    tg.div(x, 1e30, rounding_mode="trunc").sum().backward()
+    assert x.grad.tolist() == [0.0] * 4
+    for inplace in (tg.tensor([inf, 1e-3], dtype=tg.float16),
+                    tg.tensor([inf, 1e-3], dtype=tg.float16, requires_grad=True) * 1):
+        inplace.div_(1e30)
+        assert inplace.tolist() == [inf, 0.0]
 
 
 def test_ldexp_takes_two_to_a_float_exponent_in_the_exponents_own_dtype():

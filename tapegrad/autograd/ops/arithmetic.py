@@ -139,6 +139,30 @@ def _half_times_number(x, number):
     return record("mul", z, (x,), backward)
 
 
+def _half_over_number(x, number, rounding=None):
+    """float16 x divided by a number float16 does not hold, computed in float32 and rounded
+    once, as PyTorch does (as for mul: inf / 1e30 is inf there, not inf / inf = NaN).
+    ``rounding`` is "floor" or "trunc" for the rounded quotients, whose gradients are 0."""
+    xp = x.device.xp
+    divisor = xp.float32(number)
+    with quiet(xp):
+        wide = x.array.astype(xp.float32)
+        if rounding == "floor":
+            z = xp.floor_divide(wide, divisor)
+        elif rounding == "trunc":
+            z = xp.trunc(wide / divisor)
+        else:
+            z = wide / divisor
+        z = z.astype(x.array.dtype)
+    def backward(ctx, grad):
+        if rounding is not None:   # piecewise constant
+            return wrap(grad.device.xp.zeros_like(grad.array), grad.device),
+        return (grad.float() / float(divisor)).to(grad.dtype),
+    if rounding is not None:
+        backward.materializes_zeros = True
+    return record("floor_divide" if rounding == "floor" else "div", z, (x,), backward)
+
+
 @operation(function=True, method=True, out=True)
 def div(input, other, rounding_mode=None):
     """z = x / y;  ∂z/∂x = 1/y,  ∂z/∂y = -x/y²"""
@@ -148,6 +172,8 @@ def div(input, other, rounding_mode=None):
         return _truncated_division(input, other)
     if rounding_mode is not None:
         raise ValueError(f"div: rounding_mode must be None, 'floor' or 'trunc', got {rounding_mode!r}")
+    if type(other) in (float, int) and _beyond_half(input, other):
+        return _half_over_number(input, other)
     x, y = _float_operands("div", input, other)   # integers divide as floats, as in PyTorch
     with quiet(x.device.xp):   # x/0 is ±inf or nan without numpy's warning, as in PyTorch
         z = _broadcast("div", x.device.xp.divide, x, y)
@@ -169,13 +195,25 @@ true_divide = alias(div, 'true_divide')
 def _truncated_division(input, other):
     """z = x / y rounded towards zero;  piecewise constant, so ∂z/∂x = ∂z/∂y = 0 (zeros, not
     the 0/y of a composition, which is NaN where y = 0)"""
+    if type(other) in (float, int) and _beyond_half(input, other):
+        return _half_over_number(input, other, rounding="trunc")
     x, y = promote("div", input, other)
     _integer_division_by_zero("div", x, y)
     xp = x.device.xp
     with quiet(xp):
-        z = _broadcast("div", lambda a, b: xp.trunc(xp.divide(a, b)), x, y)
-    z = z.astype(x.array.dtype, copy=False)   # integers stay integers
+        if x.array.dtype.kind in "iu":   # exactly, not through float64 (which rounds past 2⁵³)
+            z = _broadcast("div", _integer_truncated_division, x, y)
+        else:
+            z = _broadcast("div", lambda a, b: xp.trunc(xp.divide(a, b)), x, y)
+    z = z.astype(x.array.dtype, copy=False)   # bools stay bools
     return record("div", z, (x, y), _zero_gradients(x.shape, y.shape))
+
+
+def _integer_truncated_division(a, b):
+    """a / b rounded towards zero, of integer arrays: the floored quotient, plus 1 where the
+    division was inexact and the operands' signs differ (there flooring went one below)."""
+    quotient = a // b
+    return quotient + ((quotient * b != a) & ((a < 0) != (b < 0))).astype(quotient.dtype)
 
 
 def _zero_gradients(x_shape, y_shape):
@@ -334,6 +372,8 @@ def minimum(input, other):
 @operation(function=True, method=True, out=True)
 def floor_divide(input, other):
     """z = ⌊x / y⌋;  piecewise constant, so ∂z/∂x = ∂z/∂y = 0"""
+    if type(other) in (float, int) and _beyond_half(input, other):
+        return _half_over_number(input, other, rounding="floor")
     x, y = promote("floor_divide", input, other)
     _integer_division_by_zero("floor_divide", x, y)
     with quiet(x.device.xp):
