@@ -606,10 +606,15 @@ def lerp(input, end, weight):
         def backward_number(ctx, grad):
             return (sum_to_shape(grad * (1 - weight), x_shape) if ctx.needs_input_grad[0] else None,
                     sum_to_shape(grad * weight, e_shape) if ctx.needs_input_grad[1] else None)
-        diff = _broadcast("lerp", x.device.xp.subtract, e, x)
+        xa, ea = _lerp_arrays(x, e)
+        if xa.dtype != x.array.dtype:
+            weight = xa.dtype.type(weight)
+        diff = _broadcast("lerp", lambda a, b: b - a, wrap(xa, x.device), wrap(ea, e.device))
         # from the nearer end, as PyTorch: exact at w = 1, and lerp(inf, e, 2) = -inf, not NaN
-        z = x.array + weight * diff if abs(weight) < 0.5 else e.array - diff * (1 - weight)
-        return record("lerp", z.astype(x.array.dtype, copy=False), (x, e), backward_number)
+        z = xa + weight * diff if abs(weight) < 0.5 else ea - diff * (1 - weight)
+        with quiet(x.device.xp):   # beyond float16's range is inf, as in PyTorch
+            z = z.astype(x.array.dtype, copy=False)
+        return record("lerp", z, (x, e), backward_number)
     x, e, w = promote("lerp", input, end, weight)
     shapes = x.shape, e.shape, w.shape
     def backward(ctx, grad):
@@ -618,13 +623,25 @@ def lerp(input, end, weight):
                 sum_to_shape(grad * w, shapes[1]) if ctx.needs_input_grad[1] else None,
                 sum_to_shape(grad * (e - x), shapes[2]) if ctx.needs_input_grad[2] else None)
     try:
-        xp, diff = x.device.xp, e.array - x.array
-        z = xp.where(xp.abs(w.array) < 0.5, x.array + w.array * diff,
-                     e.array - diff * (1 - w.array))
+        xp = x.device.xp
+        xa, ea, wa = _lerp_arrays(x, e, w)
+        diff = ea - xa
+        z = xp.where(xp.abs(wa) < 0.5, xa + wa * diff, ea - diff * (1 - wa))
     except ValueError:
         raise RuntimeError(f"lerp: shapes {tuple(x.shape)}, {tuple(e.shape)} and "
                            f"{tuple(w.shape)} cannot be broadcast together") from None
+    with quiet(xp):   # beyond float16's range is inf, as in PyTorch
+        z = z.astype(x.array.dtype, copy=False)
     return record("lerp", z, (x, e, w), backward, save=(x, e, w))
+
+
+def _lerp_arrays(*tensors):
+    """The arrays lerp computes on: float16 ones in float32, rounded once at the end, as
+    PyTorch does (e - x of float16 ends 3e4 and -4e4 apart would overflow on the way)."""
+    xp = tensors[0].device.xp
+    if tensors[0].array.dtype != xp.float16:
+        return tuple(t.array for t in tensors)
+    return tuple(t.array.astype(xp.float32) for t in tensors)
 
 
 def _check_lerp_dtypes(input, end, weight):
