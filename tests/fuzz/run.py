@@ -590,8 +590,47 @@ def _compare_gradients(program, runs, step, a, b, through_float16=False,
                 verdict = kind == "gradient" and _float16_gradient_verdict(
                     program, grad, ga, gb, _copies_scale(program, tg_run, i, a, grad))
                 return [Finding(kind, step.entry.name, f"{verdict or ''}leaf{i} "
-                                f"({ga[i].dtype}): {diff[1]}{_layouts(program)}", program.seed)]
+                                f"({ga[i].dtype}): {diff[1]}{_layouts(program)}"
+                                f"{_float16_exponent(program, step, grad, ga, a)}",
+                                program.seed)]
     return []
+
+
+FLOAT16_EXPONENT = " [float16 exponent: PyTorch agrees with it widened]"
+
+
+def _float16_exponent(program, step, grad, ga, a):
+    """FLOAT16_EXPONENT where ``step`` is pow of a wider base to a float16 exponent leaf and
+    PyTorch's gradients, with that leaf given in the result's dtype (the same values), are
+    tapegrad's: PyTorch's backward takes y - 1 in float16 (12056 - 1 rounds to 12056, so an
+    odd power's sign is lost), which the widened exponent avoids."""
+    if step.entry.name not in ("pow", "pow_") or len(step.args) < 2:
+        return ""
+    exponent, result_dtype = step.args[1], TAPEGRAD.dtype_name(a)
+    if (not isinstance(exponent, LeafRef) or result_dtype not in ("float32", "float64")
+            or program.leaves[exponent.index].values.dtype != np.float16):
+        return ""
+    leaves = list(program.leaves)
+    leaf = leaves[exponent.index]
+    leaves[exponent.index] = leaf._replace(values=leaf.values.astype(result_dtype))
+    run = Run(TORCH)
+    run.chain = run.materialize(LeafRef(0), leaves)
+    for each in program.steps:
+        status, result = run.call(each, leaves)
+        run.chain = first_tensor(TORCH, result) if status == "ok" else None
+        if run.chain is None:
+            return ""
+        if each is step:
+            break
+    try:
+        gb = _leaf_grads(run, run.chain, torch.from_numpy(grad.copy()))
+    except Exception:  # noqa: BLE001 - no verdict without PyTorch's gradients
+        return ""
+    for i, g in ga.items():
+        if (g is None) != (gb.get(i) is None) or g is not None and compare_arrays(
+                g, gb[i].astype(g.dtype), str(g.dtype)):
+            return ""
+    return FLOAT16_EXPONENT
 
 
 # -- float16: which library rounded better ------------------------------------------------
