@@ -733,7 +733,9 @@ def _float16_value_verdict(program, result, t_result):
 
 def _float16_gradient_verdict(program, grad, ga, gb, scale=None):
     """For a gradient finding: ``_float16_verdict`` of the leaves' gradients against the
-    reference's, from the same incoming gradient."""
+    reference's, from the same incoming gradient. Only the leaves whose gradients differ
+    are judged: one where both libraries give the same NaN (0·∞ of float16 in both) is not
+    the disagreement, and would otherwise deny every verdict."""
     if grad.dtype != np.float16:
         return ""
     replayed = _float16_reference(program)
@@ -751,8 +753,8 @@ def _float16_gradient_verdict(program, grad, ga, gb, scale=None):
     if set(reference) != set(ga) or any(ga[i] is not None and (
             ga[i].dtype != np.float16 or reference[i] is None) for i in ga):
         return ""
-    leaves = [i for i in ga if ga[i] is not None]
-    if not _confirmed([reference[i] for i in leaves], [t_reference.get(i) for i in leaves]):
+    leaves = [i for i in ga if ga[i] is not None and compare_arrays(ga[i], gb[i], "float16", scale)]
+    if not leaves or not _confirmed([reference[i] for i in leaves], [t_reference.get(i) for i in leaves]):
         return ""
     return _float16_verdict([(ga[i], gb[i], reference[i]) for i in leaves], scale)
 

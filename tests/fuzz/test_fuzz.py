@@ -420,3 +420,14 @@ def test_pytorchs_float16_exponent_in_pows_gradient_is_marked_only_where_widenin
     findings, _ = run_program(25311837)
     assert [f.op for f in findings] == ["pow"] and FLOAT16_EXPONENT not in findings[0].detail
     assert not allowed(findings[0])
+
+
+def test_the_float16_gradient_verdict_judges_only_the_leaves_whose_gradients_differ():
+    pytest.importorskip("torch")
+    from .run import FLOAT16_NEARER
+    # 25169386: float16 div, atan2, view_as. Leaf 1's gradient is NaN in both libraries
+    # (0·∞ in div's float16 backward); leaf 2's is -2.35e-5 in tapegrad and in the float64
+    # reference, NaN in PyTorch (its atan2 backward squares 5e4 in float16)
+    findings, _ = run_program(25169386)
+    assert [f.op for f in findings] == ["view_as"]
+    assert findings[0].detail.startswith(FLOAT16_NEARER + "leaf2 ")
