@@ -1043,6 +1043,9 @@ def test_ldexp_takes_two_to_a_float_exponent_in_the_exponents_own_dtype():
                     tg.tensor(58.41, dtype=tg.float16)).item() == -0.5 * 2.0 ** float(
                         np.float16(58.41))
     assert tg.ldexp(tg.ones(2, dtype=tg.float16), tg.tensor(0.5)).dtype == tg.float16
+    # and so against a float32 x (PyTorch there: ∞, its float16 2^26.31)
+    z = tg.ldexp(tg.tensor(1.66308), tg.tensor(26.31, dtype=tg.float16))
+    assert z.dtype is tg.float32 and z.item() == pytest.approx(1.66308 * 2 ** 26.3125, rel=1e-6)
 
 
 def test_float16_addcmul_and_addcdiv_are_computed_in_float32_and_rounded_once():

@@ -591,46 +591,56 @@ def _compare_gradients(program, runs, step, a, b, through_float16=False,
                     program, grad, ga, gb, _copies_scale(program, tg_run, i, a, grad))
                 return [Finding(kind, step.entry.name, f"{verdict or ''}leaf{i} "
                                 f"({ga[i].dtype}): {diff[1]}{_layouts(program)}"
-                                f"{_float16_exponent(program, step, grad, ga, a)}",
+                                f"{_explained_in_torch(program, step, grad, ga, a)}",
                                 program.seed)]
     return []
 
 
 FLOAT16_EXPONENT = " [float16 exponent: PyTorch agrees with it widened]"
+POW_OF_FALSE = " [pow(x, False) in the program: PyTorch agrees with pow(x, 0)]"
 
 
-def _float16_exponent(program, step, grad, ga, a):
-    """FLOAT16_EXPONENT where ``step`` is pow of a wider base to a float16 exponent leaf and
-    PyTorch's gradients, with that leaf given in the result's dtype (the same values), are
-    tapegrad's: PyTorch's backward takes y - 1 in float16 (12056 - 1 rounds to 12056, so an
-    odd power's sign is lost), which the widened exponent avoids."""
-    if step.entry.name not in ("pow", "pow_") or len(step.args) < 2:
-        return ""
-    exponent, result_dtype = step.args[1], TAPEGRAD.dtype_name(a)
-    if (not isinstance(exponent, LeafRef) or result_dtype not in ("float32", "float64")
-            or program.leaves[exponent.index].values.dtype != np.float16):
-        return ""
-    leaves = list(program.leaves)
-    leaf = leaves[exponent.index]
-    leaves[exponent.index] = leaf._replace(values=leaf.values.astype(result_dtype))
+def _explained_in_torch(program, step, grad, ga, a):
+    """A mark for a gradient finding that a rerun in PyTorch of the program so far, changed
+    where PyTorch's backward is known to be wrong, explains: PyTorch's gradients are then
+    tapegrad's. FLOAT16_EXPONENT: ``step`` is pow of a wider base to a float16 exponent leaf,
+    rerun with that leaf in the result's dtype (the same values): PyTorch's backward takes
+    y - 1 in float16 (12056 - 1 rounds to 12056, so an odd power's sign is lost).
+    POW_OF_FALSE: a step is pow(x, False), rerun as pow(x, 0): PyTorch's backward computes
+    0·x⁻¹ for the bool exponent, NaN at x = 0 or for an infinite incoming gradient."""
+    leaves, steps = list(program.leaves), list(program.steps)
+    result_dtype = TAPEGRAD.dtype_name(a)
+    if step.entry.name in ("pow", "pow_") and len(step.args) >= 2 and isinstance(
+            step.args[1], LeafRef) and result_dtype in ("float32", "float64") and \
+            leaves[step.args[1].index].values.dtype == np.float16:
+        leaf = leaves[step.args[1].index]
+        leaves[step.args[1].index] = leaf._replace(values=leaf.values.astype(result_dtype))
+        mark = FLOAT16_EXPONENT
+    else:
+        steps = [s._replace(args=(s.args[0], 0) + tuple(s.args[2:]))
+                 if s.entry.name in ("pow", "pow_") and len(s.args) >= 2
+                 and s.args[1] is False else s for s in steps]
+        if all(s is o for s, o in zip(steps, program.steps)):   # (0 == False: not ==)
+            return ""
+        mark = POW_OF_FALSE
     run = Run(TORCH)
     run.chain = run.materialize(LeafRef(0), leaves)
-    for each in program.steps:
+    for each, original in zip(steps, program.steps):
         status, result = run.call(each, leaves)
         run.chain = first_tensor(TORCH, result) if status == "ok" else None
         if run.chain is None:
             return ""
-        if each is step:
+        if original is step:
             break
     try:
         gb = _leaf_grads(run, run.chain, torch.from_numpy(grad.copy()))
-    except Exception:  # noqa: BLE001 - no verdict without PyTorch's gradients
+    except Exception:  # noqa: BLE001 - no mark without PyTorch's gradients
         return ""
     for i, g in ga.items():
         if (g is None) != (gb.get(i) is None) or g is not None and compare_arrays(
                 g, gb[i].astype(g.dtype), str(g.dtype)):
             return ""
-    return FLOAT16_EXPONENT
+    return mark
 
 
 # -- float16: which library rounded better ------------------------------------------------

@@ -431,3 +431,21 @@ def test_the_float16_gradient_verdict_judges_only_the_leaves_whose_gradients_dif
     findings, _ = run_program(25169386)
     assert [f.op for f in findings] == ["view_as"]
     assert findings[0].detail.startswith(FLOAT16_NEARER + "leaf2 ")
+
+
+def test_pytorchs_nan_from_pow_of_false_is_marked_only_where_pow_of_0_agrees(monkeypatch):
+    pytest.importorskip("torch")
+    from .run import POW_OF_FALSE
+    # 25132112: pow(x, False), then lerp with a weight ∞: an infinite gradient reaches pow,
+    # whose bool-exponent backward in PyTorch is 0·∞ = NaN (pow(x, 0) gives 0, as tapegrad)
+    findings, _ = run_program(25132112)
+    assert [f.op for f in findings] == ["lerp"] and findings[0].detail.endswith(POW_OF_FALSE)
+    assert allowed(findings[0]).category == "pytorch bug"
+    lerp = tg.lerp
+    def lerp_with_a_wrong_gradient(*args):   # the value of lerp, the gradient of 2·lerp
+        z = lerp(*args)
+        return z * 2 - z.detach()
+    monkeypatch.setattr(tg, "lerp", lerp_with_a_wrong_gradient)
+    findings, _ = run_program(25132112)
+    assert [f.op for f in findings] == ["lerp"] and POW_OF_FALSE not in findings[0].detail
+    assert not allowed(findings[0])
