@@ -196,13 +196,14 @@ def mul_(input, other):
 
 
 @operation(method=True, composite=True)
-def div_(input, other):
-    if not _records(input, other):
+def div_(input, other, rounding_mode=None):
+    if rounding_mode is None and not _records(input, other):
         done = _ufunc_inplace(input, "div_", "divide", other)
         if done is not None:
             return done
     from .arithmetic import div
-    return _inplace(input, "div_", lambda old: div(old, other), other)
+    return _inplace(input, "div_", lambda old: div(old, other, rounding_mode=rounding_mode),
+                    other)
 
 
 @operation(method=True, composite=True)
