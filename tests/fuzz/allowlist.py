@@ -149,11 +149,12 @@ ALLOWED = [
     for op in ("atan2", "arctan2")
 ] + [
     Allowed("gradient", op, r"^leaf\d+ \(float(32|64)\): NaN where torch has none or the other "
-            r"way: \[[^]a-df-z]*\] vs torch \[(?:[^]a-df-z]|nan)*\]", "pytorch bug",
-            "atan2 with an operand near the float's largest value (3.4e38 from nan_to_num): "
-            "PyTorch's backward multiplies grad·y before 1/r², so grad·y overflows to ∞ while r² "
-            "does too (1/r² = 0), and ∞·0 is NaN; the slope -y/r² ≈ -1/y is tiny and finite, "
-            "tapegrad multiplies the gradient by 1/r² first")
+            r"way: \[(?:[^]a-df-z]|nan)*\] vs torch \[(?:[^]a-df-z]|nan)*\]", "pytorch bug",
+            "atan2 with an operand near the float's largest value (3.4e38, as nan_to_num or "
+            "nextafter make of ∞): PyTorch's backward multiplies grad·y before 1/r², so grad·y "
+            "overflows to ∞ while r² does too (1/r² = 0), and ∞·0 is NaN; the slope -y/r² ≈ -1/y "
+            "is tiny and finite, tapegrad multiplies the gradient by 1/r² first (NaNs on "
+            "tapegrad's side are those of NaN operands, which both libraries have)")
     for op in ("atan2", "arctan2")
 ] + [
     Allowed("gradient", "hypot", r"^leaf\d+ \(float\d+\): (inf differs|NaN where torch has none "
