@@ -607,11 +607,10 @@ def lerp(input, end, weight):
             return (sum_to_shape(grad * (1 - weight), x_shape) if ctx.needs_input_grad[0] else None,
                     sum_to_shape(grad * weight, e_shape) if ctx.needs_input_grad[1] else None)
         xa, ea = _lerp_arrays(x, e)
-        if xa.dtype != x.array.dtype:
-            weight = xa.dtype.type(weight)
+        w = xa.dtype.type(weight) if xa.dtype != x.array.dtype else weight   # float16: float32
         diff = _broadcast("lerp", lambda a, b: b - a, wrap(xa, x.device), wrap(ea, e.device))
         # from the nearer end, as PyTorch: exact at w = 1, and lerp(inf, e, 2) = -inf, not NaN
-        z = xa + weight * diff if abs(weight) < 0.5 else ea - diff * (1 - weight)
+        z = xa + w * diff if abs(w) < 0.5 else ea - diff * (1 - w)
         with quiet(x.device.xp):   # beyond float16's range is inf, as in PyTorch
             z = z.astype(x.array.dtype, copy=False)
         return record("lerp", z, (x, e), backward_number)
