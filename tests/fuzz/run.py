@@ -652,10 +652,11 @@ def _float16_reference(program, library=TAPEGRAD):
     """The program's steps so far in float64, the chain rounded to float16 after every step,
     forward and backward (``.to(float16).to(float64)``): each operation computed in float64
     and rounded once, as a float16 program means it. (The Run, its last result), or None
-    where the replay is not the float16 program in another precision (a step that names a
-    dtype, an unordered topk, a chain that stops being floating, an error). It is run in
-    tapegrad, and in PyTorch to confirm it (``_confirmed``)."""
-    if program.leaves[0].values.dtype != np.float16 or any(
+    where the replay is not the float16 program in another precision (a float leaf of
+    another dtype, a step that names a dtype, an unordered topk, a floating chain of another
+    dtype, an error); an integer or bool chain is exact in both and goes on as it is. It is
+    run in tapegrad, and in PyTorch to confirm it (``_confirmed``)."""
+    if program.leaves[0].values.dtype.kind not in "biuf" or any(
             leaf.values.dtype.kind == "f" and leaf.values.dtype != np.float16
             for leaf in program.leaves) or any(
             _names_a_float_dtype(s) or _unordered(s) for s in program.steps):
@@ -667,8 +668,11 @@ def _float16_reference(program, library=TAPEGRAD):
     for step in program.steps:
         status, result = run.call(step, program.leaves)
         chain = first_tensor(library, result) if status == "ok" else None
-        if chain is None or chain.dtype != double:
+        if chain is None or chain.dtype.is_floating_point and chain.dtype != double:
             return None
+        if not chain.dtype.is_floating_point:   # integers (a first integer leaf, floor
+            run.chain = chain                   # division of one) are exact in both
+            continue
         with warnings.catch_warnings():   # (numpy's overflow warning: inf is the rounding)
             warnings.simplefilter("ignore")
             run.chain = chain.to(half).to(double)

@@ -449,3 +449,21 @@ def test_pytorchs_nan_from_pow_of_false_is_marked_only_where_pow_of_0_agrees(mon
     findings, _ = run_program(25132112)
     assert [f.op for f in findings] == ["lerp"] and POW_OF_FALSE not in findings[0].detail
     assert not allowed(findings[0])
+
+
+def test_the_float16_reference_takes_a_program_that_starts_from_an_integer_leaf():
+    pytest.importorskip("torch")
+    from .run import FLOAT16_NEARER
+    # 27601068: int64 4 // 3 - float16 leaf, atan2, pow to 4064: an infinite gradient meets
+    # PyTorch's float16 r² = ∞ in atan2's backward (NaN); the float64 reference, the integer
+    # steps exact, gives -∞ as tapegrad
+    names = ("pow,pow_,arctan2,arctan2_,atan2,atan2_,hypot,hypot_,ldexp,ldexp_,lerp,lerp_,div,"
+             "div_,divide,divide_,true_divide,true_divide_,floor_divide,floor_divide_,remainder,"
+             "remainder_,fmod,fmod_,add,add_,sub,sub_,subtract,mul,mul_,multiply,maximum,minimum,"
+             "fmax,fmin,clamp,clamp_,clip,clip_,clamp_min,clamp_max,clamp_min_,clamp_max_,where,"
+             "addcmul,addcmul_,addcdiv,addcdiv_,xlogy,xlogy_,copysign,copysign_,nextafter,"
+             "nextafter_,logaddexp,logaddexp2,view_as,rsub,float_power,float_power_").split(",")
+    findings, program = run_program(27601068, entries=[e for e in ENTRIES if e.name in names])
+    assert program.leaves[0].values.dtype == "int64"
+    assert [f.op for f in findings] == ["pow"]
+    assert findings[0].detail.startswith(FLOAT16_NEARER + "leaf1 ")
