@@ -859,6 +859,19 @@ def test_xlogy_with_a_nan_number_gives_x_the_slope_zero_where_x_is_zero_as_in_py
     assert math.isnan(x.grad.item())
 
 
+def test_pow_to_an_exponent_tensor_of_one_half_is_c_pow_as_pytorch():
+    # C's pow(-∞, 0.5) is +∞ and pow(-0.0, 0.5) +0.0 (numpy would take √: NaN, -0.0); a
+    # number exponent 0.5 is √x in PyTorch, so there NaN and -0.0 stay
+    x = tg.tensor([-math.inf, -0.0, 4.0, math.inf], dtype=tg.float64)
+    for half in (tg.tensor([0.5], dtype=tg.float64), tg.tensor(0.5, dtype=tg.float64)):
+        z = tg.pow(x, half)
+        assert z.tolist() == [math.inf, 0.0, 2.0, math.inf]
+        assert math.copysign(1.0, z[1].item()) == 1.0
+    assert tg.float_power(x.float(), tg.tensor([0.5])).tolist() == [math.inf, 0.0, 2.0, math.inf]
+    z = tg.pow(x, 0.5)
+    assert math.isnan(z[0].item()) and math.copysign(1.0, z[1].item()) == -1.0
+
+
 def test_pow_of_float16_to_plus_minus_one_half_follows_c_pow_as_pytorch():
     # PyTorch's float16 pow takes C's pow (-0.0 → +0.0 and +∞, -∞ → +∞), its float32 and
     # float64 pow takes √x (-0.0 → -0.0 and -∞, -∞ → NaN)

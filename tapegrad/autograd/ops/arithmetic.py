@@ -239,7 +239,8 @@ def pow(input, exponent):
         x, y = promote("pow", input, exponent)
     xp = x.device.xp
     with quiet(xp):
-        z = _broadcast("pow", _integer_power if x.array.dtype.kind in "biu" else xp.pow, x, y)
+        z = _broadcast("pow", _integer_power if x.array.dtype.kind in "biu"
+                       else lambda a, b: _c_pow(xp, a, b), x, y)
     x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
         x_saved, y_saved, z_saved = ctx.saved_tensors
@@ -257,6 +258,15 @@ def pow(input, exponent):
                                   y_shape)
         return grad_x, grad_y
     return record("pow", z, (x, y), backward, save=(x, y, OUTPUT))
+
+
+def _c_pow(xp, x, y):
+    """xʸ of float arrays as C's pow, which PyTorch takes for an exponent tensor: numpy takes
+    √x where y is 0.5 throughout, which gives NaN and -0.0 at -∞ and -0.0 (C: +∞ and +0.0).
+    Those two are |x|, mended only where they occur."""
+    z = xp.pow(x, y)
+    edge = (y == 0.5) & ((x == 0) | (x == -xp.inf))
+    return xp.where(edge, xp.abs(x), z) if edge.any() else z
 
 
 def _integer_power(x, y):
