@@ -270,6 +270,15 @@ def test_division_with_trunc_rounds_towards_zero():
     assert y.dtype is tg.int64 and y.tolist() == [-3, 3]
 
 
+def test_integer_division_with_trunc_is_exact_beyond_two_to_the_53():
+    # computed in integers, not through float64 (where -2⁶³/-3 rounds to ...8432)
+    big = -2**63
+    y = tg.div(tg.tensor([big, big, -7, 7, 6, -6]), tg.tensor([-3, 3, -2, -2, -3, 3]),
+               rounding_mode="trunc")
+    assert y.tolist() == [3074457345618258602, -3074457345618258602, 3, -3, -2, -2]
+    assert tg.div(tg.tensor([250], dtype=tg.uint8), 3, rounding_mode="trunc").tolist() == [83]
+
+
 def test_division_rejects_an_unknown_rounding_mode():
     # PyTorch raises RuntimeError; ValueError is as clear (see the report).
     with pytest.raises((ValueError, RuntimeError), match="rounding_mode.*'round'"):
@@ -716,6 +725,18 @@ def test_lerp_starts_from_the_nearer_end_as_pytorch():
     assert tg.lerp(x, e, 1.0).tolist()[1] == 0.7
 
 
+def test_lerp_of_float16_is_computed_in_float32_and_rounded_once_as_pytorch():
+    # e - x = 7e4 overflows float16 on the way; the result 1.2e4 (-9e3) fits
+    x = tg.tensor([-3e4, 0.0], dtype=tg.float16)
+    e = tg.tensor([4e4, 0.0], dtype=tg.float16)
+    assert tg.lerp(x, e, tg.tensor([0.6, 0.6], dtype=tg.float16)).tolist() == [12008.0, 0.0]
+    assert tg.lerp(x, e, 0.3).tolist() == [-9000.0, 0.0]
+    assert tg.lerp(x, e, 1e30).tolist() == [math.inf, 0.0]   # 0 - 0·(1 - 1e30), not 0·∞
+    lerped = x.clone()
+    lerped.lerp_(e, 0.3)
+    assert lerped.dtype is tg.float16 and lerped.tolist() == [-9000.0, 0.0]
+
+
 @pytest.mark.parametrize("name", ["logaddexp", "logaddexp2", "xlogy", "fmod", "copysign",
                                   "lerp", "rsub", "float_power"])
 def test_more_binary_math_matches_pytorch_with_gradients(name):
@@ -836,6 +857,19 @@ def test_xlogy_with_a_nan_number_gives_x_the_slope_zero_where_x_is_zero_as_in_py
     x = tg.tensor([0.0], requires_grad=True)   # a NaN tensor y: NaN, as in PyTorch
     tg.xlogy(x, tg.tensor([float("nan")])).backward(tg.tensor([1.0]))
     assert math.isnan(x.grad.item())
+
+
+def test_pow_to_an_exponent_tensor_of_one_half_is_c_pow_as_pytorch():
+    # C's pow(-∞, 0.5) is +∞ and pow(-0.0, 0.5) +0.0 (numpy would take √: NaN, -0.0); a
+    # number exponent 0.5 is √x in PyTorch, so there NaN and -0.0 stay
+    x = tg.tensor([-math.inf, -0.0, 4.0, math.inf], dtype=tg.float64)
+    for half in (tg.tensor([0.5], dtype=tg.float64), tg.tensor(0.5, dtype=tg.float64)):
+        z = tg.pow(x, half)
+        assert z.tolist() == [math.inf, 0.0, 2.0, math.inf]
+        assert math.copysign(1.0, z[1].item()) == 1.0
+    assert tg.float_power(x.float(), tg.tensor([0.5])).tolist() == [math.inf, 0.0, 2.0, math.inf]
+    z = tg.pow(x, 0.5)
+    assert math.isnan(z[0].item()) and math.copysign(1.0, z[1].item()) == -1.0
 
 
 def test_pow_of_float16_to_plus_minus_one_half_follows_c_pow_as_pytorch():
@@ -988,6 +1022,26 @@ def test_float16_times_a_number_float16_cannot_hold_is_computed_in_float32_as_py
     assert inplace.tolist() == [0.0, 1.0009765625]
 
 
+def test_float16_divided_by_a_number_float16_cannot_hold_is_computed_in_float32_as_pytorch():
+    # 1e30 is ∞ in float16 (∞ / ∞ would be NaN); PyTorch divides by it in float32
+    inf = math.inf
+    x = tg.tensor([inf, -inf, 1.0, 0.0], dtype=tg.float16, requires_grad=True)
+    y = x / 1e30
+    assert y.dtype == tg.float16 and y.tolist() == [inf, -inf, 0.0, 0.0]
+    assert tg.div(x, 1e30, rounding_mode="trunc").tolist() == [inf, -inf, 0.0, 0.0]
+    assert tg.div(x, 1e30, rounding_mode="floor").tolist()[2:] == [0.0, 0.0]
+    # 0.1 in float32 is 0.10000000149: -3 / 0.1 floors to -30 (in float16 0.1 is 0.09998: 10, -31)
+    assert tg.floor_divide(tg.tensor([1.0, -3.0], dtype=tg.float16), 0.1).tolist() == [9.0, -30.0]
+    y.backward(tg.ones(4, dtype=tg.float16))
+    assert x.grad.tolist() == [0.0] * 4   # 1e-30, rounded to float16 once
+    tg.div(x, 1e30, rounding_mode="trunc").backward(tg.ones(4, dtype=tg.float16))
+    assert x.grad.tolist() == [0.0] * 4
+    for inplace in (tg.tensor([inf, 1e-3], dtype=tg.float16),
+                    tg.tensor([inf, 1e-3], dtype=tg.float16, requires_grad=True) * 1):
+        inplace.div_(1e30)
+        assert inplace.tolist() == [inf, 0.0]
+
+
 def test_ldexp_takes_two_to_a_float_exponent_in_the_exponents_own_dtype():
     # PyTorch: 2^58.4 in float16 is ∞, even against a float64 x; an integer exponent's power
     # is taken in the result's dtype (2^200 fits float64)
@@ -1002,6 +1056,9 @@ def test_ldexp_takes_two_to_a_float_exponent_in_the_exponents_own_dtype():
                     tg.tensor(58.41, dtype=tg.float16)).item() == -0.5 * 2.0 ** float(
                         np.float16(58.41))
     assert tg.ldexp(tg.ones(2, dtype=tg.float16), tg.tensor(0.5)).dtype == tg.float16
+    # and so against a float32 x (PyTorch there: ∞, its float16 2^26.31)
+    z = tg.ldexp(tg.tensor(1.66308), tg.tensor(26.31, dtype=tg.float16))
+    assert z.dtype is tg.float32 and z.item() == pytest.approx(1.66308 * 2 ** 26.3125, rel=1e-6)
 
 
 def test_float16_addcmul_and_addcdiv_are_computed_in_float32_and_rounded_once():

@@ -215,6 +215,18 @@ def test_div_on_a_non_leaf_gives_the_out_of_place_gradients():
     np.testing.assert_allclose(b.grad.numpy(), -x.detach().numpy() / b.detach().numpy() ** 2)
 
 
+def test_div_in_place_takes_a_rounding_mode_as_pytorch():
+    a = tg.tensor([-7, 7])
+    a.div_(2, rounding_mode="trunc")
+    assert a.dtype is tg.int64 and a.tolist() == [-3, 3]
+    b = tg.tensor([-7.0, 7.0])
+    b.div_(2, rounding_mode="floor")
+    assert b.tolist() == [-4.0, 3.0]
+    with pytest.raises(ValueError, match="rounding_mode.*'round'"):
+        b.div_(2, rounding_mode="round")
+    assert b.tolist() == [-4.0, 3.0]   # unchanged
+
+
 def test_clamp_on_a_non_leaf_gives_the_out_of_place_gradient():
     x = tg.tensor([-2.0, 0.5, 2.0], dtype=tg.float64, requires_grad=True)
     a = x * 1

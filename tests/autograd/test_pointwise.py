@@ -302,6 +302,19 @@ def test_clamp_with_a_tensor_bound_gives_a_nan_element_no_gradient_as_pytorch(si
     assert tg.clamp(tg.tensor([1, 5, 9]), tg.tensor([2]), tg.tensor([7])).tolist() == [2, 5, 7]
 
 
+def test_clamp_of_a_nan_with_min_above_max_sends_the_gradient_to_max_as_pytorch():
+    # min > max makes the result max (here NaN still, from x); PyTorch's gradient goes to max
+    nan = math.nan
+    x = tg.tensor([nan, nan, 2.0], requires_grad=True)
+    lo = tg.tensor([1.0, 0.0, 1.0], requires_grad=True)
+    hi = tg.tensor([0.0, 1.0, 0.0], requires_grad=True)
+    y = tg.clamp(x, lo, hi)
+    y.backward(tg.tensor([5.0, 6.0, 7.0]))
+    assert np.isnan(y.detach().numpy()).tolist() == [True, True, False] and y[2].item() == 0.0
+    assert hi.grad.tolist() == [5.0, 0.0, 7.0]
+    assert lo.grad.tolist() == [0.0, 0.0, 0.0] and x.grad.tolist() == [0.0, 0.0, 0.0]
+
+
 def test_clamp_with_a_nan_in_a_tensor_bound_gives_nan_there_as_pytorch():
     nan = math.nan
     x = tg.tensor([0.0, 0.0, nan])

@@ -102,6 +102,21 @@ def test_float16_atan2_gradient_where_the_squares_overflow():
                                atol=6e-8)   # (-7.5e-9 is below float16's smallest, 6e-8)
 
 
+def test_atan2_gradient_next_to_the_largest_float_is_finite():
+    # the slope -y/r² ≈ -1/y is tiny; grad·y overflowing before 1/r² = 0 would give ∞·0 = NaN
+    y = tg.tensor([-3.4028235e38, 10.0], requires_grad=True)
+    x = tg.tensor(-4164.967, requires_grad=True)
+    tg.atan2(y, x).backward(tg.tensor([2.0, 1.0]))
+    assert x.grad.item() == pytest.approx(-10.0 / (10.0 ** 2 + 4164.967 ** 2), rel=1e-5)
+
+
+def test_hypot_gradient_next_to_the_largest_float_is_finite():
+    # the slope x/z is 1 there; grad·x before dividing by z would overflow to ∞
+    x = tg.tensor([3.4028235e38, 3.0], requires_grad=True)
+    tg.hypot(x, tg.tensor([0.06, 4.0])).backward(tg.tensor([-2.0, 1.0]))
+    assert x.grad.tolist() == pytest.approx([-2.0, 0.6])
+
+
 def test_hypot_does_not_overflow_where_squares_would():
     big = tg.tensor([1e200, 3e200], dtype=tg.float64)
     np.testing.assert_allclose(tg.hypot(big, big).numpy(), np.sqrt(2) * big.numpy(), rtol=1e-15)

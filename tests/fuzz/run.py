@@ -590,8 +590,57 @@ def _compare_gradients(program, runs, step, a, b, through_float16=False,
                 verdict = kind == "gradient" and _float16_gradient_verdict(
                     program, grad, ga, gb, _copies_scale(program, tg_run, i, a, grad))
                 return [Finding(kind, step.entry.name, f"{verdict or ''}leaf{i} "
-                                f"({ga[i].dtype}): {diff[1]}{_layouts(program)}", program.seed)]
+                                f"({ga[i].dtype}): {diff[1]}{_layouts(program)}"
+                                f"{_explained_in_torch(program, step, grad, ga, a)}",
+                                program.seed)]
     return []
+
+
+FLOAT16_EXPONENT = " [float16 exponent: PyTorch agrees with it widened]"
+POW_OF_FALSE = " [pow(x, False) in the program: PyTorch agrees with pow(x, 0)]"
+
+
+def _explained_in_torch(program, step, grad, ga, a):
+    """A mark for a gradient finding that a rerun in PyTorch of the program so far, changed
+    where PyTorch's backward is known to be wrong, explains: PyTorch's gradients are then
+    tapegrad's. FLOAT16_EXPONENT: ``step`` is pow of a wider base to a float16 exponent leaf,
+    rerun with that leaf in the result's dtype (the same values): PyTorch's backward takes
+    y - 1 in float16 (12056 - 1 rounds to 12056, so an odd power's sign is lost).
+    POW_OF_FALSE: a step is pow(x, False), rerun as pow(x, 0): PyTorch's backward computes
+    0·x⁻¹ for the bool exponent, NaN at x = 0 or for an infinite incoming gradient."""
+    leaves, steps = list(program.leaves), list(program.steps)
+    result_dtype = TAPEGRAD.dtype_name(a)
+    if step.entry.name in ("pow", "pow_") and len(step.args) >= 2 and isinstance(
+            step.args[1], LeafRef) and result_dtype in ("float32", "float64") and \
+            leaves[step.args[1].index].values.dtype == np.float16:
+        leaf = leaves[step.args[1].index]
+        leaves[step.args[1].index] = leaf._replace(values=leaf.values.astype(result_dtype))
+        mark = FLOAT16_EXPONENT
+    else:
+        steps = [s._replace(args=(s.args[0], 0) + tuple(s.args[2:]))
+                 if s.entry.name in ("pow", "pow_") and len(s.args) >= 2
+                 and s.args[1] is False else s for s in steps]
+        if all(s is o for s, o in zip(steps, program.steps)):   # (0 == False: not ==)
+            return ""
+        mark = POW_OF_FALSE
+    run = Run(TORCH)
+    run.chain = run.materialize(LeafRef(0), leaves)
+    for each, original in zip(steps, program.steps):
+        status, result = run.call(each, leaves)
+        run.chain = first_tensor(TORCH, result) if status == "ok" else None
+        if run.chain is None:
+            return ""
+        if original is step:
+            break
+    try:
+        gb = _leaf_grads(run, run.chain, torch.from_numpy(grad.copy()))
+    except Exception:  # noqa: BLE001 - no mark without PyTorch's gradients
+        return ""
+    for i, g in ga.items():
+        if (g is None) != (gb.get(i) is None) or g is not None and compare_arrays(
+                g, gb[i].astype(g.dtype), str(g.dtype)):
+            return ""
+    return mark
 
 
 # -- float16: which library rounded better ------------------------------------------------
@@ -603,10 +652,11 @@ def _float16_reference(program, library=TAPEGRAD):
     """The program's steps so far in float64, the chain rounded to float16 after every step,
     forward and backward (``.to(float16).to(float64)``): each operation computed in float64
     and rounded once, as a float16 program means it. (The Run, its last result), or None
-    where the replay is not the float16 program in another precision (a step that names a
-    dtype, an unordered topk, a chain that stops being floating, an error). It is run in
-    tapegrad, and in PyTorch to confirm it (``_confirmed``)."""
-    if program.leaves[0].values.dtype != np.float16 or any(
+    where the replay is not the float16 program in another precision (a float leaf of
+    another dtype, a step that names a dtype, an unordered topk, a floating chain of another
+    dtype, an error); an integer or bool chain is exact in both and goes on as it is. It is
+    run in tapegrad, and in PyTorch to confirm it (``_confirmed``)."""
+    if program.leaves[0].values.dtype.kind not in "biuf" or any(
             leaf.values.dtype.kind == "f" and leaf.values.dtype != np.float16
             for leaf in program.leaves) or any(
             _names_a_float_dtype(s) or _unordered(s) for s in program.steps):
@@ -618,8 +668,11 @@ def _float16_reference(program, library=TAPEGRAD):
     for step in program.steps:
         status, result = run.call(step, program.leaves)
         chain = first_tensor(library, result) if status == "ok" else None
-        if chain is None or chain.dtype != double:
+        if chain is None or chain.dtype.is_floating_point and chain.dtype != double:
             return None
+        if not chain.dtype.is_floating_point:   # integers (a first integer leaf, floor
+            run.chain = chain                   # division of one) are exact in both
+            continue
         with warnings.catch_warnings():   # (numpy's overflow warning: inf is the rounding)
             warnings.simplefilter("ignore")
             run.chain = chain.to(half).to(double)
@@ -694,7 +747,9 @@ def _float16_value_verdict(program, result, t_result):
 
 def _float16_gradient_verdict(program, grad, ga, gb, scale=None):
     """For a gradient finding: ``_float16_verdict`` of the leaves' gradients against the
-    reference's, from the same incoming gradient."""
+    reference's, from the same incoming gradient. Only the leaves whose gradients differ
+    are judged: one where both libraries give the same NaN (0·∞ of float16 in both) is not
+    the disagreement, and would otherwise deny every verdict."""
     if grad.dtype != np.float16:
         return ""
     replayed = _float16_reference(program)
@@ -712,8 +767,8 @@ def _float16_gradient_verdict(program, grad, ga, gb, scale=None):
     if set(reference) != set(ga) or any(ga[i] is not None and (
             ga[i].dtype != np.float16 or reference[i] is None) for i in ga):
         return ""
-    leaves = [i for i in ga if ga[i] is not None]
-    if not _confirmed([reference[i] for i in leaves], [t_reference.get(i) for i in leaves]):
+    leaves = [i for i in ga if ga[i] is not None and compare_arrays(ga[i], gb[i], "float16", scale)]
+    if not leaves or not _confirmed([reference[i] for i in leaves], [t_reference.get(i) for i in leaves]):
         return ""
     return _float16_verdict([(ga[i], gb[i], reference[i]) for i in leaves], scale)
 

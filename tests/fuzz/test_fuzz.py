@@ -401,3 +401,69 @@ def test_a_norm_pytorch_zeroed_by_overflowing_squares_is_marked_but_a_wrong_norm
     found = [f for seed in range(60) for f in run_program(seed, entries=entry)[0]
              if f.kind == "value"]
     assert found and not any("[squares overflow]" in f.detail for f in found)
+
+
+def test_pytorchs_float16_exponent_in_pows_gradient_is_marked_only_where_widening_it_agrees(
+        monkeypatch):
+    pytest.importorskip("torch")
+    from .run import FLOAT16_EXPONENT
+    # 25311837: float32 base ** float16 exponent ~1e4: PyTorch's y - 1 rounds back to y in
+    # float16, flipping the sign of the slope; given the exponent in float32 it agrees
+    findings, _ = run_program(25311837)
+    assert [f.op for f in findings] == ["pow"] and findings[0].detail.endswith(FLOAT16_EXPONENT)
+    assert allowed(findings[0]).category == "pytorch bug"
+    pow_ = tg.pow
+    def pow_with_a_wrong_gradient(x, y):   # the value of pow, the gradient of 2·pow
+        z = pow_(x, y)
+        return z * 2 - z.detach()
+    monkeypatch.setattr(tg, "pow", pow_with_a_wrong_gradient)
+    findings, _ = run_program(25311837)
+    assert [f.op for f in findings] == ["pow"] and FLOAT16_EXPONENT not in findings[0].detail
+    assert not allowed(findings[0])
+
+
+def test_the_float16_gradient_verdict_judges_only_the_leaves_whose_gradients_differ():
+    pytest.importorskip("torch")
+    from .run import FLOAT16_NEARER
+    # 25169386: float16 div, atan2, view_as. Leaf 1's gradient is NaN in both libraries
+    # (0·∞ in div's float16 backward); leaf 2's is -2.35e-5 in tapegrad and in the float64
+    # reference, NaN in PyTorch (its atan2 backward squares 5e4 in float16)
+    findings, _ = run_program(25169386)
+    assert [f.op for f in findings] == ["view_as"]
+    assert findings[0].detail.startswith(FLOAT16_NEARER + "leaf2 ")
+
+
+def test_pytorchs_nan_from_pow_of_false_is_marked_only_where_pow_of_0_agrees(monkeypatch):
+    pytest.importorskip("torch")
+    from .run import POW_OF_FALSE
+    # 25132112: pow(x, False), then lerp with a weight ∞: an infinite gradient reaches pow,
+    # whose bool-exponent backward in PyTorch is 0·∞ = NaN (pow(x, 0) gives 0, as tapegrad)
+    findings, _ = run_program(25132112)
+    assert [f.op for f in findings] == ["lerp"] and findings[0].detail.endswith(POW_OF_FALSE)
+    assert allowed(findings[0]).category == "pytorch bug"
+    lerp = tg.lerp
+    def lerp_with_a_wrong_gradient(*args):   # the value of lerp, the gradient of 2·lerp
+        z = lerp(*args)
+        return z * 2 - z.detach()
+    monkeypatch.setattr(tg, "lerp", lerp_with_a_wrong_gradient)
+    findings, _ = run_program(25132112)
+    assert [f.op for f in findings] == ["lerp"] and POW_OF_FALSE not in findings[0].detail
+    assert not allowed(findings[0])
+
+
+def test_the_float16_reference_takes_a_program_that_starts_from_an_integer_leaf():
+    pytest.importorskip("torch")
+    from .run import FLOAT16_NEARER
+    # 27601068: int64 4 // 3 - float16 leaf, atan2, pow to 4064: an infinite gradient meets
+    # PyTorch's float16 r² = ∞ in atan2's backward (NaN); the float64 reference, the integer
+    # steps exact, gives -∞ as tapegrad
+    names = ("pow,pow_,arctan2,arctan2_,atan2,atan2_,hypot,hypot_,ldexp,ldexp_,lerp,lerp_,div,"
+             "div_,divide,divide_,true_divide,true_divide_,floor_divide,floor_divide_,remainder,"
+             "remainder_,fmod,fmod_,add,add_,sub,sub_,subtract,mul,mul_,multiply,maximum,minimum,"
+             "fmax,fmin,clamp,clamp_,clip,clip_,clamp_min,clamp_max,clamp_min_,clamp_max_,where,"
+             "addcmul,addcmul_,addcdiv,addcdiv_,xlogy,xlogy_,copysign,copysign_,nextafter,"
+             "nextafter_,logaddexp,logaddexp2,view_as,rsub,float_power,float_power_").split(",")
+    findings, program = run_program(27601068, entries=[e for e in ENTRIES if e.name in names])
+    assert program.leaves[0].values.dtype == "int64"
+    assert [f.op for f in findings] == ["pow"]
+    assert findings[0].detail.startswith(FLOAT16_NEARER + "leaf1 ")

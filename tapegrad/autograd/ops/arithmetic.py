@@ -139,6 +139,30 @@ def _half_times_number(x, number):
     return record("mul", z, (x,), backward)
 
 
+def _half_over_number(x, number, rounding=None):
+    """float16 x divided by a number float16 does not hold, computed in float32 and rounded
+    once, as PyTorch does (as for mul: inf / 1e30 is inf there, not inf / inf = NaN).
+    ``rounding`` is "floor" or "trunc" for the rounded quotients, whose gradients are 0."""
+    xp = x.device.xp
+    divisor = xp.float32(number)
+    with quiet(xp):
+        wide = x.array.astype(xp.float32)
+        if rounding == "floor":
+            z = xp.floor_divide(wide, divisor)
+        elif rounding == "trunc":
+            z = xp.trunc(wide / divisor)
+        else:
+            z = wide / divisor
+        z = z.astype(x.array.dtype)
+    def backward(ctx, grad):
+        if rounding is not None:   # piecewise constant
+            return wrap(grad.device.xp.zeros_like(grad.array), grad.device),
+        return (grad.float() / float(divisor)).to(grad.dtype),
+    if rounding is not None:
+        backward.materializes_zeros = True
+    return record("floor_divide" if rounding == "floor" else "div", z, (x,), backward)
+
+
 @operation(function=True, method=True, out=True)
 def div(input, other, rounding_mode=None):
     """z = x / y;  ∂z/∂x = 1/y,  ∂z/∂y = -x/y²"""
@@ -148,6 +172,8 @@ def div(input, other, rounding_mode=None):
         return _truncated_division(input, other)
     if rounding_mode is not None:
         raise ValueError(f"div: rounding_mode must be None, 'floor' or 'trunc', got {rounding_mode!r}")
+    if type(other) in (float, int) and _beyond_half(input, other):
+        return _half_over_number(input, other)
     x, y = _float_operands("div", input, other)   # integers divide as floats, as in PyTorch
     with quiet(x.device.xp):   # x/0 is ±inf or nan without numpy's warning, as in PyTorch
         z = _broadcast("div", x.device.xp.divide, x, y)
@@ -169,13 +195,25 @@ true_divide = alias(div, 'true_divide')
 def _truncated_division(input, other):
     """z = x / y rounded towards zero;  piecewise constant, so ∂z/∂x = ∂z/∂y = 0 (zeros, not
     the 0/y of a composition, which is NaN where y = 0)"""
+    if type(other) in (float, int) and _beyond_half(input, other):
+        return _half_over_number(input, other, rounding="trunc")
     x, y = promote("div", input, other)
     _integer_division_by_zero("div", x, y)
     xp = x.device.xp
     with quiet(xp):
-        z = _broadcast("div", lambda a, b: xp.trunc(xp.divide(a, b)), x, y)
-    z = z.astype(x.array.dtype, copy=False)   # integers stay integers
+        if x.array.dtype.kind in "iu":   # exactly, not through float64 (which rounds past 2⁵³)
+            z = _broadcast("div", _integer_truncated_division, x, y)
+        else:
+            z = _broadcast("div", lambda a, b: xp.trunc(xp.divide(a, b)), x, y)
+    z = z.astype(x.array.dtype, copy=False)   # bools stay bools
     return record("div", z, (x, y), _zero_gradients(x.shape, y.shape))
+
+
+def _integer_truncated_division(a, b):
+    """a / b rounded towards zero, of integer arrays: the floored quotient, plus 1 where the
+    division was inexact and the operands' signs differ (there flooring went one below)."""
+    quotient = a // b
+    return quotient + ((quotient * b != a) & ((a < 0) != (b < 0))).astype(quotient.dtype)
 
 
 def _zero_gradients(x_shape, y_shape):
@@ -201,7 +239,8 @@ def pow(input, exponent):
         x, y = promote("pow", input, exponent)
     xp = x.device.xp
     with quiet(xp):
-        z = _broadcast("pow", _integer_power if x.array.dtype.kind in "biu" else xp.pow, x, y)
+        z = _broadcast("pow", _integer_power if x.array.dtype.kind in "biu"
+                       else lambda a, b: _c_pow(xp, a, b), x, y)
     x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
         x_saved, y_saved, z_saved = ctx.saved_tensors
@@ -219,6 +258,15 @@ def pow(input, exponent):
                                   y_shape)
         return grad_x, grad_y
     return record("pow", z, (x, y), backward, save=(x, y, OUTPUT))
+
+
+def _c_pow(xp, x, y):
+    """xʸ of float arrays as C's pow, which PyTorch takes for an exponent tensor: numpy takes
+    √x where y is 0.5 throughout, which gives NaN and -0.0 at -∞ and -0.0 (C: +∞ and +0.0).
+    Those two are |x|, mended only where they occur."""
+    z = xp.pow(x, y)
+    edge = (y == 0.5) & ((x == 0) | (x == -xp.inf))
+    return xp.where(edge, xp.abs(x), z) if edge.any() else z
 
 
 def _integer_power(x, y):
@@ -334,6 +382,8 @@ def minimum(input, other):
 @operation(function=True, method=True, out=True)
 def floor_divide(input, other):
     """z = ⌊x / y⌋;  piecewise constant, so ∂z/∂x = ∂z/∂y = 0"""
+    if type(other) in (float, int) and _beyond_half(input, other):
+        return _half_over_number(input, other, rounding="floor")
     x, y = promote("floor_divide", input, other)
     _integer_division_by_zero("floor_divide", x, y)
     with quiet(x.device.xp):
@@ -571,10 +621,14 @@ def lerp(input, end, weight):
         def backward_number(ctx, grad):
             return (sum_to_shape(grad * (1 - weight), x_shape) if ctx.needs_input_grad[0] else None,
                     sum_to_shape(grad * weight, e_shape) if ctx.needs_input_grad[1] else None)
-        diff = _broadcast("lerp", x.device.xp.subtract, e, x)
+        xa, ea = _lerp_arrays(x, e)
+        w = xa.dtype.type(weight) if xa.dtype != x.array.dtype else weight   # float16: float32
+        diff = _broadcast("lerp", lambda a, b: b - a, wrap(xa, x.device), wrap(ea, e.device))
         # from the nearer end, as PyTorch: exact at w = 1, and lerp(inf, e, 2) = -inf, not NaN
-        z = x.array + weight * diff if abs(weight) < 0.5 else e.array - diff * (1 - weight)
-        return record("lerp", z.astype(x.array.dtype, copy=False), (x, e), backward_number)
+        z = xa + w * diff if abs(w) < 0.5 else ea - diff * (1 - w)
+        with quiet(x.device.xp):   # beyond float16's range is inf, as in PyTorch
+            z = z.astype(x.array.dtype, copy=False)
+        return record("lerp", z, (x, e), backward_number)
     x, e, w = promote("lerp", input, end, weight)
     shapes = x.shape, e.shape, w.shape
     def backward(ctx, grad):
@@ -583,13 +637,25 @@ def lerp(input, end, weight):
                 sum_to_shape(grad * w, shapes[1]) if ctx.needs_input_grad[1] else None,
                 sum_to_shape(grad * (e - x), shapes[2]) if ctx.needs_input_grad[2] else None)
     try:
-        xp, diff = x.device.xp, e.array - x.array
-        z = xp.where(xp.abs(w.array) < 0.5, x.array + w.array * diff,
-                     e.array - diff * (1 - w.array))
+        xp = x.device.xp
+        xa, ea, wa = _lerp_arrays(x, e, w)
+        diff = ea - xa
+        z = xp.where(xp.abs(wa) < 0.5, xa + wa * diff, ea - diff * (1 - wa))
     except ValueError:
         raise RuntimeError(f"lerp: shapes {tuple(x.shape)}, {tuple(e.shape)} and "
                            f"{tuple(w.shape)} cannot be broadcast together") from None
+    with quiet(xp):   # beyond float16's range is inf, as in PyTorch
+        z = z.astype(x.array.dtype, copy=False)
     return record("lerp", z, (x, e, w), backward, save=(x, e, w))
+
+
+def _lerp_arrays(*tensors):
+    """The arrays lerp computes on: float16 ones in float32, rounded once at the end, as
+    PyTorch does (e - x of float16 ends 3e4 and -4e4 apart would overflow on the way)."""
+    xp = tensors[0].device.xp
+    if tensors[0].array.dtype != xp.float16:
+        return tuple(t.array for t in tensors)
+    return tuple(t.array.astype(xp.float32) for t in tensors)
 
 
 def _check_lerp_dtypes(input, end, weight):

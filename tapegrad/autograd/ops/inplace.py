@@ -129,8 +129,9 @@ def _ufunc_inplace(target, op, ufunc_name, other):
     elif isinstance(other, (bool, int, float)):
         other_kind = scalar_category(other)
         other = wrap_integer(other, target.array.dtype)   # -1 against uint8 is 255, as PyTorch
-        if ufunc_name == "multiply" and type(other) in (int, float) and A._beyond_half(target, other):
-            other = target.device.xp.float32(other)   # computed in float32, as mul
+        if (ufunc_name in ("multiply", "divide") and type(other) in (int, float)
+                and A._beyond_half(target, other)):
+            other = target.device.xp.float32(other)   # computed in float32, as mul and div
     else:
         return None
     target_kind = target.dtype.category
@@ -146,8 +147,8 @@ def _ufunc_inplace(target, op, ufunc_name, other):
     if target.array.size:
         memory = writable(target.array)
         if type(other) is xp.float32 and memory.dtype == xp.float16:
-            with quiet(xp):   # (a float32 product beyond float16 is inf, silently as in PyTorch)
-                xp.multiply(memory, other, out=memory, casting="unsafe")
+            with quiet(xp):   # (a float32 result beyond float16 is inf, silently as in PyTorch)
+                getattr(xp, ufunc_name)(memory, other, out=memory, casting="unsafe")
         else:
             getattr(xp, ufunc_name)(memory, other, out=memory, casting="unsafe")
     target._version_counter.bump(op)
@@ -195,13 +196,14 @@ def mul_(input, other):
 
 
 @operation(method=True, composite=True)
-def div_(input, other):
-    if not _records(input, other):
+def div_(input, other, rounding_mode=None):
+    if rounding_mode is None and not _records(input, other):
         done = _ufunc_inplace(input, "div_", "divide", other)
         if done is not None:
             return done
     from .arithmetic import div
-    return _inplace(input, "div_", lambda old: div(old, other), other)
+    return _inplace(input, "div_", lambda old: div(old, other, rounding_mode=rounding_mode),
+                    other)
 
 
 @operation(method=True, composite=True)

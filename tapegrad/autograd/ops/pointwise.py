@@ -251,7 +251,10 @@ def clamp(input, min=None, max=None):
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         # where(), not maximum(): at x = bound the gradient goes to x alone, as in PyTorch
         y = input if min is None else _clamp_towards(input, min, below=True)
-        return y if max is None else _clamp_towards(y, max, below=False)
+        if max is None:
+            return y
+        z = _clamp_towards(y, max, below=False)
+        return z if min is None else _max_takes_nans_gradient(input, min, max, z)
     x = input
     bounds = [b for b in (min, max) if b is not None]
     # The bounds take part in type promotion (PyTorch ≥ 1.12): int.clamp(min=1.5) is float,
@@ -299,6 +302,19 @@ def _clamp_towards(x, bound, below):
         bound = x.new_full((), bound, dtype=x.dtype if x.dtype.is_floating_point
                            else get_default_dtype())
     return where(inside, x, where(beyond, bound, float("nan")))
+
+
+def _max_takes_nans_gradient(x, lo, hi, z):
+    """clamp(x, lo, hi) with lo > hi is hi (PyTorch's rule), so hi's gradient there is the
+    whole gradient; PyTorch gives it also where x is NaN (the result stays NaN): so does this,
+    through z + (hi - hi) with hi's gradient, only where such elements are."""
+    if not isinstance(hi, Tensor) or not hi.requires_grad or not x.dtype.is_floating_point:
+        return z
+    from .arithmetic import where
+    lone_nan = (x != x) & (lo > hi)
+    if not bool(lone_nan.any()):
+        return z
+    return where(lone_nan, z + (hi - hi.detach()), z)
 
 
 def _zero_gradient(op, input, result):
