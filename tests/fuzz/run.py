@@ -376,10 +376,10 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
                     program, result, t_result)
                 if verdict:
                     diffs = [(k, (verdict if k == "value" else "") + d) for k, d in diffs]
-                if any(k == "value" for k, _ in diffs) and _torch_normalised_an_overflow(
-                        program, step, chain_before, t_result):
-                    diffs = [(k, d + (" [squares overflow]" if k == "value" else ""))
-                             for k, d in diffs]
+                overflow = any(k == "value" for k, _ in diffs) and \
+                    _torch_normalised_an_overflow(program, step, chain_before, result, t_result)
+                if overflow:
+                    diffs = [(k, d + (overflow if k == "value" else "")) for k, d in diffs]
                 findings.extend(Finding(k, entry.name, d + _layouts(program), seed)
                                 for k, d in diffs)
                 if diffs:
@@ -426,22 +426,39 @@ def _lone_value_groups(step, shape):
     return shape[1] // groups * math.prod(shape[2:]) == 1
 
 
-def _torch_normalised_an_overflow(program, step, chain_before, t_result):
+def _torch_normalised_an_overflow(program, step, chain_before, result, t_result):
     """batch_norm/layer_norm/group_norm of float32 values whose squares overflow (|x| ≥ 2e19):
-    PyTorch's σ² is inf, so its x̂ is 0 and its result that of an input of zeros (β, where
-    a bias is given), which is checked here; tapegrad normalises the values"""
+    PyTorch's σ² is inf, so its x̂ is 0. The marker for the finding's detail, or "":
+    " [squares overflow]" where PyTorch's whole result is that of an input of zeros (β,
+    where a bias is given); " [squares overflow, tapegrad as PyTorch in float64]" where
+    only some channels (groups, rows) overflowed and PyTorch's own float64 result, whose
+    squares do not overflow, agrees with tapegrad's to float32's tolerance"""
     if step.entry.name not in ("batch_norm", "layer_norm", "group_norm") or torch is None:
-        return False
+        return ""
     x = (np.asarray(program.leaves[0].values) if chain_before is None else chain_before)
     if x.dtype != np.float32 or not (np.isfinite(x) & (np.abs(x) >= 2e19)).any():
-        return False
+        return ""
+    if not isinstance(t_result, torch.Tensor) or not isinstance(result, tg.Tensor):
+        return ""
     run = Run(TORCH)
     run.chain = torch.zeros(tuple(t_result.shape) if chain_before is None else x.shape)
     status, zeros_result = run.call(step, program.leaves)
-    if status != "ok" or not isinstance(t_result, torch.Tensor):
-        return False
-    return bool(torch.allclose(zeros_result.detach(), t_result.detach(), rtol=0, atol=0,
-                               equal_nan=True))
+    if status == "ok" and torch.allclose(zeros_result.detach(), t_result.detach(), rtol=0,
+                                         atol=0, equal_nan=True):
+        return " [squares overflow]"
+    if step.entry.name == "batch_norm" and not step.kwargs.get(
+            "training", len(step.args) > 5 and step.args[5]):
+        return ""   # (in evaluation the running statistics normalise: no squares to overflow)
+    wide = Run(TORCH, "float64")
+    wide.chain = (wide.materialize(LeafRef(0), program.leaves) if chain_before is None
+                  else torch.from_numpy(x.astype(np.float64)))
+    status, wide_result = wide.call(step, program.leaves)
+    if status != "ok" or not isinstance(wide_result, torch.Tensor):
+        return ""
+    if compare_arrays(TAPEGRAD.to_numpy(result),
+                      TORCH.to_numpy(wide_result).astype(np.float32), "float32") is None:
+        return " [squares overflow, tapegrad as PyTorch in float64]"
+    return ""
 
 
 def _unordered(step):

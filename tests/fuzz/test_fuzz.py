@@ -401,3 +401,21 @@ def test_a_norm_pytorch_zeroed_by_overflowing_squares_is_marked_but_a_wrong_norm
     found = [f for seed in range(60) for f in run_program(seed, entries=entry)[0]
              if f.kind == "value"]
     assert found and not any("[squares overflow]" in f.detail for f in found)
+
+
+def test_a_norm_pytorch_zeroes_in_some_channels_only_is_checked_against_its_float64(
+        monkeypatch):
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    # 25117641: batch_norm in training of a (3, 4) input with -1e30 in channel 0: PyTorch's
+    # σ² of that channel is inf, its x̂ there 0, the other channels normalised; PyTorch in
+    # float64 gives tapegrad's values
+    findings, _ = run_program(25117641)
+    assert [f.kind for f in findings] == ["value"]
+    assert "[squares overflow, tapegrad as PyTorch in float64]" in findings[0].detail
+    assert allowed(findings[0]).category == "pytorch bug"
+    batch_norm = F.batch_norm
+    monkeypatch.setattr(F, "batch_norm", lambda *a, **k: batch_norm(*a, **k) * 1.01)
+    findings, _ = run_program(25117641)
+    assert [f.kind for f in findings] == ["value"] and "squares overflow" not in findings[0].detail
+    assert allowed(findings[0]) is None
