@@ -451,11 +451,13 @@ ALLOWED = [
             "gives an index past the image, and its backward writes there; tapegrad gives -1")
     for op in ("max_pool1d_with_indices", "max_pool2d_with_indices")
 ] + [
-    Allowed("value", "scaled_dot_product_attention", r"^NaN where torch has none or the other "
-            r"way: \[[nan\s]*\]", "difference",
-            "a query row whose scores are all -inf because of an inf in the inputs (not a mask): "
-            "softmax(-inf, …) = 0/0 is NaN here, as in PyTorch's math backend; its fused CPU "
-            "kernel gives 0. A row the mask empties gives 0 in both"),
+    Allowed("gradient", "scaled_dot_product_attention", r"^leaf\d+ \(float\d+\): \[(?:\s*(?:0\."
+            r"0+e\+00|-?\d\.\d+e\+(?:1[5-9]|[2-9]\d)))+\s*\] vs torch \[(?:\s*(?:0\.0+e\+00|-?"
+            r"\d\.\d+e\+(?:1[5-9]|[2-9]\d)))+\s*\]", "float noise",
+            "attention over values near 1e30 that are equal for every key (an expanded leaf): "
+            "the output does not depend on the weights, so the query's and key's gradients are "
+            "0, P·(dP - Σ P·dP) with dP ≈ 1e30 in each term; both libraries keep a rounding "
+            "residue of those terms (1e21 to 1e23), at different places"),
     Allowed("value", "ldexp", r"^\[(?:(?!nan|inf)[^]])*\] vs torch \[(?:(?!nan|inf)[^]])*\]", "float noise",
             "ldexp with a fractional float16 exponent: PyTorch rounds 2^e to float16 before "
             "the float64 product, tapegrad computes it in the result's dtype"),
