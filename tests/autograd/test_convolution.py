@@ -445,6 +445,18 @@ def test_an_empty_batch_gives_empty_results_and_zero_weight_gradients():
     assert tuple(C.conv_transpose2d(x, w.transpose(0, 1), stride=2).shape) == (0, 4, 11, 11)
 
 
+
+def test_a_bool_convolution_is_refused_unless_the_input_is_empty():
+    # as PyTorch: an empty input gives an empty bool result (nothing is computed in bool)
+    empty, weight = tg.zeros((0, 2, 3), dtype=tg.bool), tg.ones((4, 2, 1), dtype=tg.bool)
+    for y, shape in ((C.conv1d(empty, weight), (0, 4, 3)),
+                     (C.conv2d(empty.unsqueeze(-1), weight.unsqueeze(-1)), (0, 4, 3, 1)),
+                     (C.conv_transpose1d(empty, weight.transpose(0, 1)), (0, 4, 3))):
+        assert tuple(y.shape) == shape and y.dtype == tg.bool
+    with pytest.raises(RuntimeError, match="conv1d: expected numeric tensors, but input has "
+                                           "dtype tapegrad.bool"):
+        C.conv1d(tg.ones((1, 2, 3), dtype=tg.bool), weight)
+
 _FLOAT16_CONVS = {
     "conv2d": lambda F, x, w, b: F.conv2d(x, w, b, padding=1),
     "conv1d": lambda F, x, w, b: F.conv1d(x.flatten(2), w.flatten(2), b, stride=2),

@@ -54,8 +54,10 @@ def _check_operands(op, input, weight, bias):
             raise TypeError(f"{op}: {name} must be a Tensor, got {type(t).__name__}")
     present = [t for t in (input, weight, bias) if t is not None]
     check_same_device(op, *present)
+    # (an empty bool input gives an empty result, as PyTorch: nothing is computed in bool)
+    numeric = "fiu" if input.array.size else "fiub"
     for name, t in (("input", input), ("weight", weight), ("bias", bias)):
-        if t is not None and t.array.dtype.kind not in "fiu":
+        if t is not None and t.array.dtype.kind not in numeric:
             raise RuntimeError(f"{op}: expected numeric tensors, but {name} has dtype "
                                f"{t.dtype}")
     if weight.dtype is not input.dtype or (bias is not None and bias.dtype is not input.dtype):
