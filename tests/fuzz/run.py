@@ -956,6 +956,8 @@ def _gradcheck(program):
         return []
     if _writes_at_repeated_indices(program):
         return []   # which write wins is unspecified: finite differences see one, backward all
+    if _probability_at_0_or_1(program, run, outcomes):
+        return []
     out = first_tensor(TAPEGRAD, outcomes[-1][2])
     if out is None or not out.requires_grad or not out.dtype.is_floating_point:
         return []
@@ -993,6 +995,20 @@ def _gradcheck(program):
         return []
     return [Finding("gradcheck", program.steps[-1].entry.name, str(failure)[:300],
                     program.seed)]
+
+
+def _probability_at_0_or_1(program, run, outcomes):
+    """binary_cross_entropy of an input (the chain) holding exactly 0 or 1: the loss clamps
+    each log at -100, as PyTorch, while ∂ℓ/∂y is the unclamped -logit(x), ±inf there, also
+    as PyTorch; finite differences see the clamp (a slope of ±100·w), backward the ±inf"""
+    chain = TAPEGRAD.to_numpy(run.materialize(LeafRef(0), program.leaves))
+    for step, status, result in outcomes:
+        if step.entry.name == "binary_cross_entropy" and step.args and step.args[0] is CHAIN \
+                and ((chain == 0) | (chain == 1)).any():
+            return True
+        if status == "ok" and first_tensor(TAPEGRAD, result) is not None:
+            chain = TAPEGRAD.to_numpy(first_tensor(TAPEGRAD, result))
+    return False
 
 
 def _smooth_at_this_scale(function, bases, zeros):

@@ -419,3 +419,18 @@ def test_a_norm_pytorch_zeroes_in_some_channels_only_is_checked_against_its_floa
     findings, _ = run_program(25117641)
     assert [f.kind for f in findings] == ["value"] and "squares overflow" not in findings[0].detail
     assert allowed(findings[0]) is None
+
+
+def test_gradcheck_leaves_out_a_probability_of_exactly_0_or_1_but_finds_a_wrong_gradient(
+        monkeypatch):
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    # 25226437: binary_cross_entropy of round(asinh(0.6)) = 1: the loss clamps log(1 - x) at
+    # -100, its target gradient is the unclamped -logit(1) = -inf (both as PyTorch)
+    assert not [f for f in run_program(25226437)[0] if f.kind == "gradcheck"]
+    bce = F.binary_cross_entropy
+    monkeypatch.setattr(F, "binary_cross_entropy", lambda x, y, *a, **k: bce(
+        x, y.detach() + (y - y.detach()) * 1.5, *a, **k))   # the target's gradient 1.5 times
+    entry = [e for e in ENTRIES if e.name == "binary_cross_entropy"]
+    found = [f for f in run_program(144, entries=entry)[0] if f.kind == "gradcheck"]
+    assert found and found[0].op == "binary_cross_entropy"
