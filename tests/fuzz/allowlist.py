@@ -610,6 +610,13 @@ ALLOWED = [
             "the quotients differ in their last digits (…952 vs …951)")
     for op in ("avg_pool1d", "avg_pool2d")
 ] + [
+    Allowed("tapegrad-raises", "bilinear", r"bilinear: weight must be 3-D \(out_features, "
+            r"in1_features, in2_features\), got shape \(\d+(, \d+){3,}\)", "pytorch bug",
+            "bilinear with a weight of 4 or more dimensions and inputs of no elements: PyTorch "
+            "returns an empty result without checking the weight (inputs (0, 1, 1, 1), weight "
+            "(2, 1, 1, 1): a result of shape (0, 1, 1, 2)) and refuses the same weight with a "
+            "batch of 3 (number of dimensions must match); tapegrad refuses both"),
+] + [
     Allowed("gradient", op, r"(?s)^leaf\d+ \(float32\): NaN where torch has none or the other way: "
             r"\[ *-?0\.(?:0+e\+00)?\s.* vs torch \[ *nan\s", "pytorch bug",
             "a strided convolution's input gradient at a position no window reads (the last of "
