@@ -326,6 +326,8 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
         run.chain = run.materialize(first, program.leaves)
     findings, gradient_findings = [], []
     weighted_means = {}   # leaf index -> a weighted mean it weights (_weighted_mean_terms)
+    lone_groups = False   # a group_norm of groups of one value so far (its gradients through
+    # x̂ carry no digit, at its step and at every later one that backpropagates through it)
     through_float16 = first_dtype == "float16"   # a gradient that passed float16 has its precision
     shape, dtype = program.leaves[0].view_shape, first_dtype
     for _ in range(int(rng.integers(1, 7))):
@@ -398,11 +400,12 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
         for name, run in runs.items():
             run.chain = chains[name]
         through_float16 = through_float16 or TAPEGRAD.dtype_name(chains["tapegrad"]) == "float16"
+        lone_groups = lone_groups or _lone_value_groups(step, shape)
         if use_torch and not gradient_findings and not _torch_backward_corrupts_memory(program):
             gradient_findings = _compare_gradients(program, runs, step, chains["tapegrad"],
                                                    chains["torch"], through_float16,
                                                    weighted_means)
-            if _lone_value_groups(step, shape):
+            if lone_groups:
                 gradient_findings = [f._replace(kind="gradient-float-noise")
                                      if f.kind == "gradient" else f for f in gradient_findings]
         shape, dtype = tuple(chains["tapegrad"].shape), TAPEGRAD.dtype_name(chains["tapegrad"])
