@@ -134,7 +134,7 @@ def cross_entropy_forward(xp, x, target, weight, smoothing):
     total = probs.sum(axis=1)
     log_sum = xp.log(total)
     probs /= total[:, None]
-    target_weight = weight[index] * kept
+    target_weight = xp.where(kept, weight[index], xp.zeros((), dtype=weight.dtype))
     loss = (1 - smoothing) * target_weight * (log_sum - picked)
     if smoothing > 0:
         loss = loss + smoothing / classes * (log_sum * weight.sum() - spread) * kept
@@ -155,9 +155,11 @@ def cross_entropy_backward(xp, x, target, weight, smoothing, saved, scale):
         probs = xp.exp((x - top[:, None]) - log_sum[:, None])
     kept = target >= 0
     index = xp.where(kept, target, 0)
-    target_weight = weight[index]
+    target_weight = xp.where(kept, weight[index], xp.zeros((), dtype=weight.dtype))
     row_scale = xp.where(kept, scale, 0)   # an ignored row gets 0, also for a scale of ∞ or NaN
-    total = (1 - smoothing) * target_weight + smoothing / classes * weight.sum()
+    total = (1 - smoothing) * target_weight
+    if smoothing > 0:   # (only then: a weight of ±inf elsewhere would make 0·inf = NaN)
+        total = total + smoothing / classes * weight.sum()
     dx = probs * (total * row_scale)[:, None]
     if smoothing > 0:
         dx -= (smoothing / classes) * weight * row_scale[:, None]

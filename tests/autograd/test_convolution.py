@@ -445,6 +445,33 @@ def test_an_empty_batch_gives_empty_results_and_zero_weight_gradients():
     assert tuple(C.conv_transpose2d(x, w.transpose(0, 1), stride=2).shape) == (0, 4, 11, 11)
 
 
+
+def test_a_bool_convolution_is_refused_unless_the_input_is_empty():
+    # as PyTorch: an empty input gives an empty bool result (nothing is computed in bool)
+    empty, weight = tg.zeros((0, 2, 3), dtype=tg.bool), tg.ones((4, 2, 1), dtype=tg.bool)
+    for y, shape in ((C.conv1d(empty, weight), (0, 4, 3)),
+                     (C.conv2d(empty.unsqueeze(-1), weight.unsqueeze(-1)), (0, 4, 3, 1)),
+                     (C.conv_transpose1d(empty, weight.transpose(0, 1)), (0, 4, 3))):
+        assert tuple(y.shape) == shape and y.dtype == tg.bool
+    with pytest.raises(RuntimeError, match="conv1d: expected numeric tensors, but input has "
+                                           "dtype tapegrad.bool"):
+        C.conv1d(tg.ones((1, 2, 3), dtype=tg.bool), weight)
+
+
+def test_a_transposed_convolution_whose_padding_crops_every_row_gives_an_empty_output():
+    # (2 - 1)·1 - 2·1 + 0 + 1 = 0 rows, as PyTorch; every gradient is 0 (an inf weight too)
+    x = tg.randn(4, 2, 2, 3, requires_grad=True)
+    w = tg.tensor(np.array([-1.5, -np.inf, 1.0, 2.0], np.float32).reshape(2, 2, 1, 1),
+                  requires_grad=True)
+    b = tg.ones(2, requires_grad=True)
+    y = C.conv_transpose2d(x, w, b, padding=1)
+    assert tuple(y.shape) == (4, 2, 0, 1) and y.dtype == tg.float32
+    y.sum().backward()
+    assert not arr(x.grad).any() and not arr(w.grad).any() and not arr(b.grad).any()
+    assert tuple(C.conv_transpose1d(x[:, :, 0, :2], w[..., 0], padding=1).shape) == (4, 2, 0)
+    with pytest.raises(RuntimeError, match=r"conv_transpose1d: the output size -1 is too small"):
+        C.conv_transpose1d(x[:, :, 0, :1], w[..., 0], padding=1)
+
 _FLOAT16_CONVS = {
     "conv2d": lambda F, x, w, b: F.conv2d(x, w, b, padding=1),
     "conv1d": lambda F, x, w, b: F.conv1d(x.flatten(2), w.flatten(2), b, stride=2),

@@ -119,6 +119,28 @@ def test_many_classes_take_the_array_path_and_agree_with_the_composition(smoothi
     np.testing.assert_allclose(fused_x.grad.numpy(), composed_x.grad.numpy()[:, :, 0], atol=1e-7)
 
 
+@pytest.mark.parametrize("classes", [5, 50])   # the row kernel and the array path
+def test_cross_entropy_ignores_an_infinite_weight_of_a_class_no_row_counts(classes):
+    # the gradient is w_t·(p - onehot) per counted row: another class's weight of inf (the
+    # smoothing term's, 0 without smoothing) or an ignored row's target weight makes no NaN
+    rng = np.random.default_rng(4)
+    logits = rng.normal(0, 1, (3, classes))
+    weight = np.ones(classes)
+    weight[0], weight[2] = np.inf, -np.inf
+    target = np.array([-100, 1, 3])   # the ignored row's index is looked up as class 0
+    x = tg.tensor(logits, requires_grad=True)
+    loss = F.cross_entropy(x, tg.tensor(target), weight=tg.tensor(weight))
+    p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    log_p = np.log(p)
+    np.testing.assert_allclose(loss.item(), -(log_p[1, 1] + log_p[2, 3]) / 2, rtol=1e-12)
+    loss.backward()
+    expected = p.copy()
+    expected[0] = 0
+    expected[1, 1] -= 1
+    expected[2, 3] -= 1
+    np.testing.assert_allclose(x.grad.numpy(), expected / 2, rtol=1e-12, atol=1e-15)
+
+
 # -- mean squared error as one operation --------------------------------------------------------
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 @pytest.mark.parametrize("dtype", [tg.float32, tg.float64])

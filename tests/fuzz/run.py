@@ -326,6 +326,8 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
         run.chain = run.materialize(first, program.leaves)
     findings, gradient_findings = [], []
     weighted_means = {}   # leaf index -> a weighted mean it weights (_weighted_mean_terms)
+    lone_groups = False   # a group_norm of groups of one value so far (its gradients through
+    # x̂ carry no digit, at its step and at every later one that backpropagates through it)
     through_float16 = first_dtype == "float16"   # a gradient that passed float16 has its precision
     shape, dtype = program.leaves[0].view_shape, first_dtype
     for _ in range(int(rng.integers(1, 7))):
@@ -376,10 +378,10 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
                     program, result, t_result)
                 if verdict:
                     diffs = [(k, (verdict if k == "value" else "") + d) for k, d in diffs]
-                if any(k == "value" for k, _ in diffs) and _torch_normalised_an_overflow(
-                        program, step, chain_before, t_result):
-                    diffs = [(k, d + (" [squares overflow]" if k == "value" else ""))
-                             for k, d in diffs]
+                overflow = any(k == "value" for k, _ in diffs) and \
+                    _torch_normalised_an_overflow(program, step, chain_before, result, t_result)
+                if overflow:
+                    diffs = [(k, d + (overflow if k == "value" else "")) for k, d in diffs]
                 findings.extend(Finding(k, entry.name, d + _layouts(program), seed)
                                 for k, d in diffs)
                 if diffs:
@@ -398,11 +400,12 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
         for name, run in runs.items():
             run.chain = chains[name]
         through_float16 = through_float16 or TAPEGRAD.dtype_name(chains["tapegrad"]) == "float16"
+        lone_groups = lone_groups or _lone_value_groups(step, shape)
         if use_torch and not gradient_findings and not _torch_backward_corrupts_memory(program):
             gradient_findings = _compare_gradients(program, runs, step, chains["tapegrad"],
                                                    chains["torch"], through_float16,
                                                    weighted_means)
-            if _lone_value_groups(step, shape):
+            if lone_groups:
                 gradient_findings = [f._replace(kind="gradient-float-noise")
                                      if f.kind == "gradient" else f for f in gradient_findings]
         shape, dtype = tuple(chains["tapegrad"].shape), TAPEGRAD.dtype_name(chains["tapegrad"])
@@ -426,22 +429,39 @@ def _lone_value_groups(step, shape):
     return shape[1] // groups * math.prod(shape[2:]) == 1
 
 
-def _torch_normalised_an_overflow(program, step, chain_before, t_result):
+def _torch_normalised_an_overflow(program, step, chain_before, result, t_result):
     """batch_norm/layer_norm/group_norm of float32 values whose squares overflow (|x| ≥ 2e19):
-    PyTorch's σ² is inf, so its x̂ is 0 and its result that of an input of zeros (β, where
-    a bias is given), which is checked here; tapegrad normalises the values"""
+    PyTorch's σ² is inf, so its x̂ is 0. The marker for the finding's detail, or "":
+    " [squares overflow]" where PyTorch's whole result is that of an input of zeros (β,
+    where a bias is given); " [squares overflow, tapegrad as PyTorch in float64]" where
+    only some channels (groups, rows) overflowed and PyTorch's own float64 result, whose
+    squares do not overflow, agrees with tapegrad's to float32's tolerance"""
     if step.entry.name not in ("batch_norm", "layer_norm", "group_norm") or torch is None:
-        return False
+        return ""
     x = (np.asarray(program.leaves[0].values) if chain_before is None else chain_before)
     if x.dtype != np.float32 or not (np.isfinite(x) & (np.abs(x) >= 2e19)).any():
-        return False
+        return ""
+    if not isinstance(t_result, torch.Tensor) or not isinstance(result, tg.Tensor):
+        return ""
     run = Run(TORCH)
     run.chain = torch.zeros(tuple(t_result.shape) if chain_before is None else x.shape)
     status, zeros_result = run.call(step, program.leaves)
-    if status != "ok" or not isinstance(t_result, torch.Tensor):
-        return False
-    return bool(torch.allclose(zeros_result.detach(), t_result.detach(), rtol=0, atol=0,
-                               equal_nan=True))
+    if status == "ok" and torch.allclose(zeros_result.detach(), t_result.detach(), rtol=0,
+                                         atol=0, equal_nan=True):
+        return " [squares overflow]"
+    if step.entry.name == "batch_norm" and not step.kwargs.get(
+            "training", len(step.args) > 5 and step.args[5]):
+        return ""   # (in evaluation the running statistics normalise: no squares to overflow)
+    wide = Run(TORCH, "float64")
+    wide.chain = (wide.materialize(LeafRef(0), program.leaves) if chain_before is None
+                  else torch.from_numpy(x.astype(np.float64)))
+    status, wide_result = wide.call(step, program.leaves)
+    if status != "ok" or not isinstance(wide_result, torch.Tensor):
+        return ""
+    if compare_arrays(TAPEGRAD.to_numpy(result),
+                      TORCH.to_numpy(wide_result).astype(np.float32), "float32") is None:
+        return " [squares overflow, tapegrad as PyTorch in float64]"
+    return ""
 
 
 def _unordered(step):
@@ -994,6 +1014,8 @@ def _gradcheck(program):
         return []
     if _writes_at_repeated_indices(program):
         return []   # which write wins is unspecified: finite differences see one, backward all
+    if _probability_at_0_or_1(program, run, outcomes):
+        return []
     out = first_tensor(TAPEGRAD, outcomes[-1][2])
     if out is None or not out.requires_grad or not out.dtype.is_floating_point:
         return []
@@ -1031,6 +1053,20 @@ def _gradcheck(program):
         return []
     return [Finding("gradcheck", program.steps[-1].entry.name, str(failure)[:300],
                     program.seed)]
+
+
+def _probability_at_0_or_1(program, run, outcomes):
+    """binary_cross_entropy of an input (the chain) holding exactly 0 or 1: the loss clamps
+    each log at -100, as PyTorch, while ∂ℓ/∂y is the unclamped -logit(x), ±inf there, also
+    as PyTorch; finite differences see the clamp (a slope of ±100·w), backward the ±inf"""
+    chain = TAPEGRAD.to_numpy(run.materialize(LeafRef(0), program.leaves))
+    for step, status, result in outcomes:
+        if step.entry.name == "binary_cross_entropy" and step.args and step.args[0] is CHAIN \
+                and ((chain == 0) | (chain == 1)).any():
+            return True
+        if status == "ok" and first_tensor(TAPEGRAD, result) is not None:
+            chain = TAPEGRAD.to_numpy(first_tensor(TAPEGRAD, result))
+    return False
 
 
 def _smooth_at_this_scale(function, bases, zeros):

@@ -99,6 +99,34 @@ def test_group_norm_over_groups_of_one_value_is_compared_as_float_noise():
                             for f in findings)
 
 
+FAMILY = ("adaptive_avg_pool1d,adaptive_avg_pool2d,avg_pool1d,avg_pool2d,batch_norm,bilinear,"
+          "binary_cross_entropy,binary_cross_entropy_with_logits,conv1d,conv2d,conv_transpose1d,"
+          "conv_transpose2d,cosine_embedding_loss,cross_entropy,embedding,fold,group_norm,"
+          "huber_loss,interpolate,kl_div,l1_loss,layer_norm,linear,log_softmax,"
+          "margin_ranking_loss,max_pool1d,max_pool1d_with_indices,max_pool2d,"
+          "max_pool2d_with_indices,mse_loss,nll_loss,one_hot,pad,scaled_dot_product_attention,"
+          "softmax,smooth_l1_loss,unfold,upsample,upsample_bilinear,upsample_nearest").split(",")
+
+
+def test_gradients_through_a_group_norm_of_groups_of_one_value_are_float_noise_later_too(
+        monkeypatch):
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    from .run import ENTRIES as ALL
+    # 32007282: group_norm(x, 2, eps=0) of (3, 2), then kl_div: the weight's gradient Σ g·x̂
+    # meets x̂ = 0·inf = NaN; PyTorch's residue·inf is -inf where kl_div's g has one sign
+    family = [e for e in ALL if e.name in FAMILY]
+    findings, _ = run_program(32007282, entries=family)
+    assert [(f.kind, f.op) for f in findings] == [("gradient-float-noise", "kl_div")]
+    kl_div = F.kl_div
+    monkeypatch.setattr(F, "kl_div", lambda x, y, *a, **k: kl_div(
+        x.detach() + (x - x.detach()) * 1.5, y, *a, **k))
+    entry = [e for e in ALL if e.name == "kl_div"]
+    found = [f for seed in range(40) for f in run_program(seed, entries=entry)[0]
+             if f.kind == "gradient"]
+    assert found and found[0].op == "kl_div"
+
+
 def test_a_planted_raw_numpy_error_is_found(monkeypatch):
     def cos_with_a_raw_error(x):
         import numpy
@@ -467,3 +495,36 @@ def test_the_float16_reference_takes_a_program_that_starts_from_an_integer_leaf(
     assert program.leaves[0].values.dtype == "int64"
     assert [f.op for f in findings] == ["pow"]
     assert findings[0].detail.startswith(FLOAT16_NEARER + "leaf1 ")
+
+
+def test_a_norm_pytorch_zeroes_in_some_channels_only_is_checked_against_its_float64(
+        monkeypatch):
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    # 25117641: batch_norm in training of a (3, 4) input with -1e30 in channel 0: PyTorch's
+    # σ² of that channel is inf, its x̂ there 0, the other channels normalised; PyTorch in
+    # float64 gives tapegrad's values
+    findings, _ = run_program(25117641)
+    assert [f.kind for f in findings] == ["value"]
+    assert "[squares overflow, tapegrad as PyTorch in float64]" in findings[0].detail
+    assert allowed(findings[0]).category == "pytorch bug"
+    batch_norm = F.batch_norm
+    monkeypatch.setattr(F, "batch_norm", lambda *a, **k: batch_norm(*a, **k) * 1.01)
+    findings, _ = run_program(25117641)
+    assert [f.kind for f in findings] == ["value"] and "squares overflow" not in findings[0].detail
+    assert allowed(findings[0]) is None
+
+
+def test_gradcheck_leaves_out_a_probability_of_exactly_0_or_1_but_finds_a_wrong_gradient(
+        monkeypatch):
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    # 25226437: binary_cross_entropy of round(asinh(0.6)) = 1: the loss clamps log(1 - x) at
+    # -100, its target gradient is the unclamped -logit(1) = -inf (both as PyTorch)
+    assert not [f for f in run_program(25226437)[0] if f.kind == "gradcheck"]
+    bce = F.binary_cross_entropy
+    monkeypatch.setattr(F, "binary_cross_entropy", lambda x, y, *a, **k: bce(
+        x, y.detach() + (y - y.detach()) * 1.5, *a, **k))   # the target's gradient 1.5 times
+    entry = [e for e in ENTRIES if e.name == "binary_cross_entropy"]
+    found = [f for f in run_program(144, entries=entry)[0] if f.kind == "gradcheck"]
+    assert found and found[0].op == "binary_cross_entropy"

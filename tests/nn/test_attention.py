@@ -91,6 +91,43 @@ def test_sdpa_a_fully_masked_row_gives_zeros_and_zero_gradients_as_pytorch():
     assert gradcheck(lambda q, k, v: sdpa(q, k, v, tg.from_numpy(allowed)), (q, k, v))
 
 
+def test_sdpa_a_row_whose_scores_are_all_minus_inf_from_an_inf_key_gives_zeros():
+    # no mask: the keys' inf makes batch 0's scores all -inf (as PyTorch's _safe_softmax:
+    # weights 0, not 0/0); batch 1 is an ordinary attention
+    q = tg.tensor([[[1.0, -1.0]], [[0.5, 1.0]]], requires_grad=True)
+    k = tg.tensor([[[-math.inf, 0.0], [-math.inf, 1.0]], [[1.0, 0.0], [0.0, 1.0]]],
+                  requires_grad=True)
+    v = tg.tensor([[[0.2, 0.3], [0.5, 0.7]], [[0.2, 0.3], [0.5, 0.7]]], requires_grad=True)
+    out = sdpa(q, k, v)
+    np.testing.assert_array_equal(out.detach().numpy()[0], [[0.0, 0.0]])
+    np.testing.assert_allclose(out.detach().numpy()[1], np_attention(
+        np.array([[0.5, 1.0]]), np.eye(2), np.array([[0.2, 0.3], [0.5, 0.7]])), rtol=1e-6)
+    out[0].sum().backward()
+    # the row gets no gradient: v's and k's are 0; q's is 0·k, NaN where k is inf (PyTorch's)
+    np.testing.assert_array_equal(v.grad.numpy(), np.zeros((2, 2, 2)))
+    np.testing.assert_array_equal(k.grad.numpy(), np.zeros((2, 2, 2)))
+    np.testing.assert_array_equal(q.grad.numpy(), [[[np.nan, 0.0]], [[0.0, 0.0]]])
+
+
+def test_sdpa_of_float16_computes_in_float32_and_rounds_once():
+    # a weight of e^-20 ≈ 2e-9 underflows to 0 in float16, and 0·(-inf) would be NaN;
+    # in float32 it is 2e-9·(-inf) = -inf, as PyTorch gives
+    q = tg.tensor([[20.0]], dtype=tg.float16)
+    k = tg.tensor([[0.0], [1.0]], dtype=tg.float16)
+    v = tg.tensor([[-math.inf, 1.0], [0.0, 2.0]], dtype=tg.float16, requires_grad=True)
+    out = sdpa(q, k, v)
+    assert out.dtype == tg.float16
+    np.testing.assert_array_equal(out.detach().numpy(), np.array([[-np.inf, 2.0]], np.float16))
+    out.sum().backward()
+    assert v.grad.dtype == tg.float16
+    # weights (1 - 2e-9, 2e-9) rounded to float16 once: (0, 1)
+    np.testing.assert_array_equal(v.grad.numpy(), np.array([[0, 0], [1, 1]], np.float16))
+    q, k, v = (t.astype(np.float16) for t in (randn(2, 3, 4), randn(2, 5, 4), randn(2, 5, 3)))
+    out = sdpa(tg.from_numpy(q), tg.from_numpy(k), tg.from_numpy(v))
+    expected = np_attention(*(t.astype(np.float64) for t in (q, k, v))).astype(np.float16)
+    np.testing.assert_array_equal(out.numpy(), expected)
+
+
 def test_sdpa_dropout_drops_attention_weights_reproducibly():
     q, k, v = tg.randn(2, 4, 8), tg.randn(2, 6, 8), tg.randn(2, 6, 8)
     plain = sdpa(q, k, v).numpy()

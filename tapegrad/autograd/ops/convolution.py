@@ -54,8 +54,10 @@ def _check_operands(op, input, weight, bias):
             raise TypeError(f"{op}: {name} must be a Tensor, got {type(t).__name__}")
     present = [t for t in (input, weight, bias) if t is not None]
     check_same_device(op, *present)
+    # (an empty bool input gives an empty result, as PyTorch: nothing is computed in bool)
+    numeric = "fiu" if input.array.size else "fiub"
     for name, t in (("input", input), ("weight", weight), ("bias", bias)):
-        if t is not None and t.array.dtype.kind not in "fiu":
+        if t is not None and t.array.dtype.kind not in numeric:
             raise RuntimeError(f"{op}: expected numeric tensors, but {name} has dtype "
                                f"{t.dtype}")
     if weight.dtype is not input.dtype or (bias is not None and bias.dtype is not input.dtype):
@@ -288,6 +290,11 @@ def _transposed_window(op, x, weight, stride, padding, output_padding, groups, d
     if channels % groups:
         raise RuntimeError(f"{op}: in_channels ({channels}) must be divisible by groups={groups}")
     out_size, pads, crops = [], [], []
+    sizes = [(n - 1) * s - 2 * p + d * (k - 1) + o + 1
+             for n, k, s, p, o, d in zip(x.shape[2:], kernel, stride, padding, output_padding,
+                                         dilation)]
+    if 0 in sizes and min(sizes) == 0:
+        return None, tuple(sizes)   # an empty output (the padding crops every row), as PyTorch
     for n, k, s, p, o, d in zip(x.shape[2:], kernel, stride, padding, output_padding, dilation):
         size = (n - 1) * s - 2 * p + d * (k - 1) + o + 1
         if size <= 0:
@@ -321,9 +328,20 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     x, batched = as_batch("conv_transpose2d", input, 2)
     window, crops = _transposed_window("conv_transpose2d", x, weight, stride, padding,
                                        output_padding, groups, dilation, 2)
-    _check_bias("conv_transpose2d", bias, weight.shape[1] * window.groups)
-    y = _uncropped(_transposed, x, weight, bias, window, "conv2d", crops)
+    _check_bias("conv_transpose2d", bias, weight.shape[1] * operator.index(groups))
+    y = (_empty_output(x, weight, bias, groups, crops) if window is None else
+         _uncropped(_transposed, x, weight, bias, window, "conv2d", crops))
     return y if batched else own_result(y.squeeze(0))
+
+
+def _empty_output(x, weight, bias, groups, sizes):
+    """A transposed convolution whose output has a size of 0: zeros of the output's shape,
+    tied to x, w and b by empty sums (0, whatever their values), so each gets a zero gradient"""
+    shape = (x.shape[0], weight.shape[1] * operator.index(groups)) + tuple(sizes)
+    tie = x.reshape(-1)[:0].sum() + weight.reshape(-1)[:0].sum()
+    if bias is not None:
+        tie = tie + bias[:0].sum()
+    return wrap(x.device.xp.zeros(shape, x.array.dtype), x.device) + tie
 
 
 def _uncropped(transposed, x, weight, bias, window, name, crops):
@@ -347,9 +365,10 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
     x, batched = as_batch("conv_transpose1d", input, 1)
     window, crops = _transposed_window("conv_transpose1d", x, weight, stride, padding,
                                        output_padding, groups, dilation, 1)
-    _check_bias("conv_transpose1d", bias, weight.shape[1] * window.groups)
-    y = _uncropped(_transposed, x.unsqueeze(2), weight.unsqueeze(2), bias, window, "conv1d",
-                   (0,) + crops).squeeze(2)
+    _check_bias("conv_transpose1d", bias, weight.shape[1] * operator.index(groups))
+    y = (_empty_output(x, weight, bias, groups, crops) if window is None else
+         _uncropped(_transposed, x.unsqueeze(2), weight.unsqueeze(2), bias, window, "conv1d",
+                    (0,) + crops).squeeze(2))
     return y if batched else own_result(y.squeeze(0))
 
 

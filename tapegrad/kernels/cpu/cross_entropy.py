@@ -64,9 +64,14 @@ def backward(x, target, weight, smoothing, top, log_sum, scale, dx):
                 dx[i, c] = 0.0
             continue
         s = scale[i]
-        total = (1.0 - smoothing) * weight[t] + smoothing / classes * weight_sum
-        spread = smoothing / classes
-        for c in range(classes):
-            p = math.exp((x[i, c] - top[i]) - log_sum[i])
-            dx[i, c] = s * (total * p - spread * weight[c])
+        if smoothing > 0.0:
+            spread = smoothing / classes
+            total = (1.0 - smoothing) * weight[t] + spread * weight_sum
+            for c in range(classes):
+                p = math.exp((x[i, c] - top[i]) - log_sum[i])
+                dx[i, c] = s * (total * p - spread * weight[c])
+        else:   # (only w_t: another class's weight of ±inf would make 0·inf = NaN)
+            total = weight[t]
+            for c in range(classes):
+                dx[i, c] = s * (total * math.exp((x[i, c] - top[i]) - log_sum[i]))
         dx[i, t] -= s * (1.0 - smoothing) * weight[t]

@@ -23,21 +23,10 @@ from .checks import shape_of
 
 
 # -- scaled dot-product attention ----------------------------------------------------------
-def _dead_rows(mask):
-    """Where a whole row of the mask forbids every key (a bool array of shape (…, L, 1)),
-    or None when there is no such row. Computed on the mask, not on the scores."""
-    xp = mask.device.xp
-    if mask.dtype is dtypes.bool_:
-        dead = ~mask.array.any(axis=-1, keepdims=True)
-    else:
-        dead = xp.isneginf(mask.array).all(axis=-1, keepdims=True)
-    return dead if dead.any() else None
-
-
 def _attention_scores(query, key, attn_mask, is_causal, scale):
-    """softmax(Q Kᵀ · scale + mask) along the keys, and which rows had every key masked."""
+    """softmax(Q Kᵀ · scale + mask) along the keys; a row whose scores are all -∞ gets
+    weights 0 (not softmax's 0/0)."""
     scores = (query * scale) @ key.mT     # scaling Q (…, L, E) is cheaper than the scores
-    dead = None
     if is_causal:
         length, source = scores.shape[-2], scores.shape[-1]
         xp = query.device.xp
@@ -49,11 +38,11 @@ def _attention_scores(query, key, attn_mask, is_causal, scale):
         else:
             scores = scores + (attn_mask if attn_mask.dtype is query.dtype
                                else attn_mask.to(query.dtype))
-        dead = _dead_rows(attn_mask)
-    if dead is not None:
-        # A row with every key masked would be softmax(-∞, …, -∞) = 0/0. As PyTorch (2.5+)
-        # its output is 0: softmax a row of zeros instead (finite, and it gets no gradient),
-        # then zero its weights.
+    # A row with every score -∞ (every key masked, or an inf in the inputs) would be
+    # softmax(-∞, …, -∞) = 0/0. As PyTorch (2.5+) its weights are 0: softmax a row of zeros
+    # instead (finite, and it gets no gradient), then zero its weights.
+    dead = query.device.xp.isneginf(scores.array).all(axis=-1, keepdims=True)
+    if dead.any():
         dead = wrap(dead, query.device)
         return scores.masked_fill(dead, 0.0).softmax(-1).masked_fill(dead, 0.0)
     return scores.softmax(-1)
@@ -120,6 +109,13 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     group of query heads. Leading dimensions broadcast between Q, K and V.
     """
     _check_attention_inputs(query, key, value, attn_mask, dropout_p, is_causal, enable_gqa)
+    if query.dtype.itemsize == 2:
+        # float16 and bfloat16: float32 inside, rounded once, as PyTorch (a weight that
+        # underflows to 0 in float16 would turn a value of inf into 0·inf = NaN)
+        wide = scaled_dot_product_attention(
+            query.float(), key.float(), value.float(), attn_mask, dropout_p, is_causal,
+            scale=scale, enable_gqa=enable_gqa)
+        return wide.to(query.dtype)
     if scale is None:
         # (no features: 1/√0 = inf multiplies nothing, and every score is the empty sum 0)
         scale = 1 / math.sqrt(query.shape[-1]) if query.shape[-1] else math.inf
