@@ -278,6 +278,17 @@ def test_prod_gradient_where_x_holds_a_zero_is_pytorchs_exclusive_products():
     assert np.isnan(as_numpy(x.grad)[0, 0])
 
 
+@pytest.mark.parametrize("dtype", [tg.float32, tg.float16])
+def test_prod_gradient_running_products_accumulate_wider_as_pytorchs_cumprod(dtype):
+    # PyTorch's CPU cumprod keeps float32 running products in float64 (float16 in float32):
+    # 1e30·1e30 leaves float32's range but is still finite when the 0 comes, so the
+    # products beside the 0 are 0, not ∞·0 = NaN; the 0's own is ∞ (rounded when stored)
+    big = 1e30 if dtype is tg.float32 else 300.0
+    x = tg.tensor([[big, big, 0.0, 5.0]], dtype=dtype, requires_grad=True)
+    x.prod(1).sum().backward()
+    assert as_numpy(x.grad).tolist() == [[0.0, 0.0, math.inf, 0.0]]
+
+
 @pytest.mark.parametrize("value", [math.inf, math.nan, 0.0])
 def test_prod_of_a_0d_tensor_passes_the_gradient_through(value):
     x = with_zeros(value)

@@ -487,9 +487,20 @@ ALLOWED = [
             "refuses both")
     for op in ("softmax", "log_softmax", "cross_entropy")
 ] + [
-    Allowed("tapegrad-raises", "matmul", "expected operands of one dtype", "pytorch bug",
-            "matmul of empty operands of two dtypes: PyTorch returns an empty result unchecked, "
-            "and refuses the same operands when they hold values"),
+    Allowed("tapegrad-raises", op, "expected operands of one dtype", "pytorch bug",
+            "a batched product (bmm, or matmul of batches) of two dtypes where the batch, rows, "
+            "columns or inner dim is empty: PyTorch skips its dtype check and returns zeros in "
+            "the second operand's dtype (float32 @ int64 gives int64, int64 @ float32 float32, "
+            "not promoted); the same operands holding values, and torch.mm of the same empty "
+            "pair, it refuses, as tapegrad refuses all of them")
+    for op in ("matmul", "bmm")
+] + [
+    Allowed("tapegrad-raises", "addmm", r"^TypeError: addmm: (beta|alpha) must be an integer "
+            r"for tapegrad\.(u?int\d+|bool) tensors, got -?\d+\.\d+", "pytorch bug",
+            "addmm of integer tensors with a float beta or alpha: PyTorch truncates it to an "
+            "integer (addmm(10, 1, 1, beta=0.5) is 0·10 + 1 = 1, not 6); torch.add, torch.addr "
+            "and torch.addmm with an empty inner dim refuse a float alpha/beta for integer "
+            "tensors, as tapegrad's addmm does"),
 ] + [
     Allowed("tapegrad-raises", op, r"cat: dimension \d+ is out of range for a tensor of shape "
             r"\(0,\)", "pytorch bug",

@@ -310,19 +310,27 @@ def prod_backward(grad, input, dim):
                   save=(grad, input))
 
 
+# The running products of PyTorch's CPU cumprod: float32 accumulates in float64 and float16
+# in float32, each partial product rounded to the dtype only when stored, so a run that
+# passes float32's range before meeting a 0 ends at 0 (not ∞·0 = NaN).
+_ACCUMULATE_IN = {"e": "float32", "f": "float64"}
+
+
 def _exclusive_products(xp, a, axis):
     """Π_{k<i} aₖ · Π_{k>i} aₖ along ``axis``: running products from each end, multiplied
     in PyTorch's order (a cumulative product of [1, a₀, …, a_{n-2}], and of [1, a_{n-1}, …,
-    a₁] from the other end)"""
+    a₁] from the other end), each accumulated as PyTorch's CPU cumprod accumulates"""
     n = a.shape[axis]
-    slices = [xp.take(a, xp.asarray([i]), axis=axis) for i in range(n)]
-    one = xp.ones(slices[0].shape, dtype=a.dtype)
-    before, after = [one], [one]
+    wide = a.astype(_ACCUMULATE_IN.get(a.dtype.char, a.dtype), copy=False)
+    slices = [xp.take(wide, xp.asarray([i]), axis=axis) for i in range(n)]
+    one = xp.ones(slices[0].shape, dtype=wide.dtype)
+    before, after = [one], [one]   # the running products, in the wide dtype
     with quiet(xp):
         for i in range(n - 1):
             before.append(before[-1] * slices[i])
             after.append(after[-1] * slices[n - 1 - i])
-        return xp.concat(before, axis=axis) * xp.concat(after[::-1], axis=axis)
+        return (xp.concat(before, axis=axis).astype(a.dtype, copy=False)
+                * xp.concat(after[::-1], axis=axis).astype(a.dtype, copy=False))
 
 
 def _product_of_the_others(x, axes, zeros):
