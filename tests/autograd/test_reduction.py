@@ -297,10 +297,14 @@ def test_prod_of_a_0d_tensor_passes_the_gradient_through(value):
 
 
 def test_prod_of_all_elements_with_two_zeros_has_a_zero_gradient_as_pytorchs():
-    # without create_graph PyTorch returns zeros, even beside an infinite element
+    # without create_graph PyTorch returns zeros, even beside an infinite element, and
+    # whatever the incoming gradient (the std of one value, NaN, passes back NaN)
     x = with_zeros([0.0, math.inf, 0.0, 2.0])
     x.prod().backward()
     assert as_numpy(x.grad).tolist() == [0.0, 0.0, 0.0, 0.0]
+    for incoming in (math.nan, math.inf):
+        grad, = tg.autograd.grad(x.prod(), x, tg.tensor(incoming, dtype=tg.float64))
+        assert as_numpy(grad).tolist() == [0.0, 0.0, 0.0, 0.0]
 
 
 def test_prod_second_derivative_at_a_pair_of_zeros():

@@ -81,6 +81,10 @@ ALLOWED = [
     Allowed("tapegrad-raises", "cholesky", "not positive-definite", "float noise",
             "a matrix singular up to rounding (a pivot within rounding of 0): whether the "
             "factorization fails depends on the LAPACK build's order of operations"),
+    Allowed("float-dtypes", "cholesky", r"^raises in float(32|64) only: RuntimeError: cholesky: "
+            r"the input of shape \([\d, ]*\) is not positive-definite", "float noise",
+            "a singular positive semi-definite matrix (equal rows): its last pivot a - a²/a is "
+            "0 in one dtype and a rounding residue above 0 in the other, which factors"),
     Allowed("float-dtypes", "mvlgamma", "all elements must be greater than", "float noise",
             "a value that rounds onto the bound (p-1)/2 in float32 only (1e-30 squared is 0)"),
     Allowed("gradient", "lgamma", r"inf differs|NaN where", "float noise",

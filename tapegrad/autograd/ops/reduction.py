@@ -284,20 +284,21 @@ def prod_backward(grad, input, dim):
     a 0, as PyTorch computes it: Π_{k<i} xₖ · Π_{k>i} xₖ from two exclusive cumulative
     products, for every slice of the tensor (so NaN where such a product meets both 0 and
     ∞), and zeros everywhere for two zeros among all elements (outside create_graph, where
-    the cumulative products would give 0 but for those NaNs). Its own derivative is the
+    the cumulative products would give 0 but for those NaNs; even for an incoming NaN or ∞,
+    which PyTorch does not multiply in there). Its own derivative is the
     composition's (``_product_of_the_others``)."""
     from .. import grad_mode
     from .twice import derivative_of_backward
     xp = input.device.xp
     a = input.array
     if dim is None and not grad_mode.is_grad_enabled() and (a == 0).sum() > 1:
-        others = xp.zeros_like(a)
+        result = xp.zeros_like(a)   # zeros whatever the incoming gradient (NaN, ∞), as PyTorch
     else:
         flat = a.reshape(-1) if dim is None else a
         axis = 0 if dim is None else dim
         others = _exclusive_products(xp, flat, axis).reshape(a.shape)
-    with quiet(xp):
-        result = grad.array * others
+        with quiet(xp):
+            result = grad.array * others
 
     axes = tuple(range(input.ndim)) if dim is None else (dim,)
 
