@@ -322,6 +322,19 @@ def test_cumsum_matches_numpy_along_each_dim():
         np.testing.assert_allclose(as_numpy(x.cumsum(dim)), np.cumsum(A, axis=dim))
 
 
+@pytest.mark.parametrize("dtype, big", [(tg.float32, 1e8), (tg.float16, 2048.0)])
+def test_cumsum_keeps_its_running_sum_wider_as_pytorchs_cpu_cumsum(dtype, big):
+    # float32 sums in float64, float16 in float32, each output rounded: big + 1 rounds to big
+    # when stored, but the running sum keeps the 1, so big + 1 - big is 1 (0 summing in dtype)
+    x = tg.tensor([big, 1.0, -big], dtype=dtype, requires_grad=True)
+    assert as_numpy(x.cumsum(0)).tolist() == [big, big, 1.0]
+    x.cumsum(0).backward(tg.tensor([-big, 1.0, big], dtype=dtype))   # reversed: the same sums
+    assert as_numpy(x.grad).tolist() == [1.0, big, big]
+    # overflow past the dtype's range in between is no longer lasting (∞ then finite)
+    y = tg.tensor([3e38, 3e38, -3e38]).cumsum(0)
+    assert as_numpy(y).tolist() == [np.float32(3e38), math.inf, np.float32(3e38)]
+
+
 def test_cumsum_gradient_is_the_reversed_running_sum():
     x = leaf(4)
     x.cumsum(0).backward(tg.tensor([1.0, 2.0, 3.0, 4.0], dtype=tg.float64))

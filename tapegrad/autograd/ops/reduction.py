@@ -311,9 +311,9 @@ def prod_backward(grad, input, dim):
                   save=(grad, input))
 
 
-# The running products of PyTorch's CPU cumprod: float32 accumulates in float64 and float16
-# in float32, each partial product rounded to the dtype only when stored, so a run that
-# passes float32's range before meeting a 0 ends at 0 (not ∞·0 = NaN).
+# The running sums and products of PyTorch's CPU cumsum and cumprod: float32 accumulates in
+# float64 and float16 in float32, each partial result rounded to the dtype only when stored
+# (a running product that passes float32's range before meeting a 0 ends at 0, not ∞·0 = NaN).
 _ACCUMULATE_IN = {"e": "float32", "f": "float64"}
 
 
@@ -599,7 +599,11 @@ def cumsum(input, dim, dtype=None):
     xp = x.device.xp
     # integers and bools sum up in int64, as in PyTorch, unless a dtype was asked for
     out_dtype = "int64" if x.array.dtype.kind in "bui" and dtype is None else x.array.dtype
-    if axes:
+    running = None if xp.is_gpu else _ACCUMULATE_IN.get(x.array.dtype.char)
+    if axes and running:   # PyTorch's CPU cumsum: the running sum wider, each output rounded
+        with quiet(xp):    # (2048 + 1 - 2048 is 1 in float16, as 1e8 + 1 - 1e8 in float32)
+            result = xp.cumulative_sum(x.array, axis=axes[0], dtype=running).astype(out_dtype)
+    elif axes:
         result = xp.cumulative_sum(x.array, axis=axes[0], dtype=out_dtype)
     else:   # a 0-d tensor is its own running sum
         result = x.array.astype(out_dtype, copy=True)
