@@ -218,6 +218,19 @@ def test_mm_bmm_mv_dot_outer_give_numpys_values():
     np.testing.assert_allclose(arr(L.ger(u, w)), np.outer(arr(u), arr(w)))
 
 
+def test_outer_gradients_sum_the_rounded_products_as_a_broadcast_product():
+    # ∂L/∂y = Σᵢ xᵢ·gᵢⱼ with xᵢ·gᵢⱼ rounded first: 3e38·2 and 3e38·(-2) are ∞ and -∞ in
+    # float32, and their sum NaN (as PyTorch's x[:, None] * y gives); a product that fits
+    # keeps its value (3e38·0.5 + 3e38·0.5 = 3e38)
+    x = tg.tensor([3e38, 3e38], requires_grad=True)
+    y = tg.tensor([1.0, 1.0, 1.0], requires_grad=True)
+    g = tg.tensor([[2.0, 0.5, 2.0], [-2.0, 0.5, 2.0]])
+    L.outer(x, y).backward(g)
+    grad_y = arr(y.grad)
+    assert np.isnan(grad_y[0]) and grad_y[1] == np.float32(3e38) and grad_y[2] == np.inf
+    np.testing.assert_array_equal(arr(x.grad), [4.5, 0.5])
+
+
 def test_the_graph_names_the_operation():
     a = leaf(2, 3)
     assert L.matmul(a, leaf(3, 2)).grad_fn.name() == "MmBackward0"

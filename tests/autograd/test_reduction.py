@@ -284,6 +284,17 @@ def test_prod_gradient_where_x_holds_a_zero_is_pytorchs_exclusive_products():
     assert np.isnan(as_numpy(x.grad)[0, 0])
 
 
+@pytest.mark.parametrize("dtype", [tg.float32, tg.float16])
+def test_prod_gradient_running_products_accumulate_wider_as_pytorchs_cumprod(dtype):
+    # PyTorch's CPU cumprod keeps float32 running products in float64 (float16 in float32):
+    # 1e30·1e30 leaves float32's range but is still finite when the 0 comes, so the
+    # products beside the 0 are 0, not ∞·0 = NaN; the 0's own is ∞ (rounded when stored)
+    big = 1e30 if dtype is tg.float32 else 300.0
+    x = tg.tensor([[big, big, 0.0, 5.0]], dtype=dtype, requires_grad=True)
+    x.prod(1).sum().backward()
+    assert as_numpy(x.grad).tolist() == [[0.0, 0.0, math.inf, 0.0]]
+
+
 @pytest.mark.parametrize("value", [math.inf, math.nan, 0.0])
 def test_prod_of_a_0d_tensor_passes_the_gradient_through(value):
     x = with_zeros(value)
@@ -292,10 +303,14 @@ def test_prod_of_a_0d_tensor_passes_the_gradient_through(value):
 
 
 def test_prod_of_all_elements_with_two_zeros_has_a_zero_gradient_as_pytorchs():
-    # without create_graph PyTorch returns zeros, even beside an infinite element
+    # without create_graph PyTorch returns zeros, even beside an infinite element, and
+    # whatever the incoming gradient (the std of one value, NaN, passes back NaN)
     x = with_zeros([0.0, math.inf, 0.0, 2.0])
     x.prod().backward()
     assert as_numpy(x.grad).tolist() == [0.0, 0.0, 0.0, 0.0]
+    for incoming in (math.nan, math.inf):
+        grad, = tg.autograd.grad(x.prod(), x, tg.tensor(incoming, dtype=tg.float64))
+        assert as_numpy(grad).tolist() == [0.0, 0.0, 0.0, 0.0]
 
 
 def test_prod_second_derivative_at_a_pair_of_zeros():
@@ -311,6 +326,19 @@ def test_cumsum_matches_numpy_along_each_dim():
     x = tg.tensor(A)
     for dim in (0, 1, 2, -1):
         np.testing.assert_allclose(as_numpy(x.cumsum(dim)), np.cumsum(A, axis=dim))
+
+
+@pytest.mark.parametrize("dtype, big", [(tg.float32, 1e8), (tg.float16, 2048.0)])
+def test_cumsum_keeps_its_running_sum_wider_as_pytorchs_cpu_cumsum(dtype, big):
+    # float32 sums in float64, float16 in float32, each output rounded: big + 1 rounds to big
+    # when stored, but the running sum keeps the 1, so big + 1 - big is 1 (0 summing in dtype)
+    x = tg.tensor([big, 1.0, -big], dtype=dtype, requires_grad=True)
+    assert as_numpy(x.cumsum(0)).tolist() == [big, big, 1.0]
+    x.cumsum(0).backward(tg.tensor([-big, 1.0, big], dtype=dtype))   # reversed: the same sums
+    assert as_numpy(x.grad).tolist() == [1.0, big, big]
+    # overflow past the dtype's range in between is no longer lasting (∞ then finite)
+    y = tg.tensor([3e38, 3e38, -3e38]).cumsum(0)
+    assert as_numpy(y).tolist() == [np.float32(3e38), math.inf, np.float32(3e38)]
 
 
 def test_cumsum_gradient_is_the_reversed_running_sum():

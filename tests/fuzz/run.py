@@ -396,7 +396,8 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
         if any(c is None for c in chains.values()):
             break
         if _unordered(step):   # the steps after it must not see an order neither library
-            chains = _ordered_chains(step, outcomes)   # documents: go on in index order
+            chains = _ordered_chains(   # documents: go on in index order
+                step, outcomes, runs["torch"].chain if use_torch else None)
         for name, run in runs.items():
             run.chain = chains[name]
         through_float16 = through_float16 or TAPEGRAD.dtype_name(chains["tapegrad"]) == "float16"
@@ -503,15 +504,30 @@ def _sums_cancelling_terms(program, step, chain_before, result, t_result):
         bool(np.all(np.abs(a - b) <= tol * largest))
 
 
-def _ordered_chains(step, outcomes):
+def _ordered_chains(step, outcomes, torch_input=None):
     """topk(sorted=False)'s values in the order of their indices in each library (a recorded
     gather, so the gradients still flow back through topk; equal values, NaNs too, keep one
-    order, which sorting the values would not give them)."""
+    order, which sorting the values would not give them).
+
+    Where the libraries chose different elements among equal ones (which of five NaNs are
+    the 3 largest: neither documents it) but the same values, PyTorch's chain is its input
+    at tapegrad's indices: the gradients then go to the same elements in both, and are
+    compared, where each library's own choice would send them to different places."""
     dim = step.kwargs.get("dim", step.args[2] if len(step.args) > 2 else -1)
     chains = {}
     for name, (_, result) in outcomes.items():
         values, indices = result[0], result[1]
         chains[name] = values.gather(dim, indices.argsort(dim=dim))
+    if torch_input is None or "torch" not in chains or not chains["torch"].ndim or \
+            step.args[0] is not CHAIN:
+        return chains
+    chosen = np.sort(TAPEGRAD.to_numpy(outcomes["tapegrad"][1][1]), axis=dim)
+    if np.array_equal(chosen, np.sort(TORCH.to_numpy(outcomes["torch"][1][1]), axis=dim)):
+        return chains
+    at_chosen = torch_input.gather(dim, torch.from_numpy(chosen))
+    if np.array_equal(np.sort(TORCH.to_numpy(at_chosen), axis=dim),
+                      np.sort(TORCH.to_numpy(chains["torch"]), axis=dim), equal_nan=True):
+        chains["torch"] = at_chosen
     return chains
 
 
@@ -907,14 +923,26 @@ def _in_place(step):
 
 
 # -- tapegrad's own invariants ------------------------------------------------------------
+# Operations that read one triangle of a matrix taken as symmetric, and whose gradient is the
+# symmetric one (PyTorch's, as its docs say): on a non-symmetric input finite differences see
+# the triangle's elements alone, so PyTorch's own gradcheck fails there as well.
+ONE_TRIANGLE = {"cholesky"}
+
+
 def _replay(program, float_dtype, leaves_requiring_grad=None, steps=None):
     """Run the program's steps in tapegrad with every float leaf in ``float_dtype``."""
     run = Run(TAPEGRAD, float_dtype)
     run.chain = run.materialize(LeafRef(0), program.leaves)
     run.largest = 0.0   # the largest magnitude (or NaN) any step's result held
     run.zeros = False   # whether any step's result held an exact 0
+    run.asymmetric = False   # whether a ONE_TRIANGLE step met a non-symmetric matrix
     outcomes = []
     for step in program.steps if steps is None else steps:
+        if step.entry.name in ONE_TRIANGLE and run.chain is not None:
+            values = TAPEGRAD.to_numpy(run.chain)
+            run.asymmetric = run.asymmetric or (
+                values.ndim >= 2 and not np.array_equal(values, np.swapaxes(values, -1, -2),
+                                                        equal_nan=True))
         status, result = run.call(step, program.leaves)
         outcomes.append((step, status, result))
         if status == "error" or first_tensor(TAPEGRAD, result) is None:
@@ -1016,6 +1044,10 @@ def _gradcheck(program):
         return []   # which write wins is unspecified: finite differences see one, backward all
     if _probability_at_0_or_1(program, run, outcomes):
         return []
+
+
+    if run.asymmetric:
+        return []   # cholesky of a non-symmetric matrix: the gradient is the symmetric one
     out = first_tensor(TAPEGRAD, outcomes[-1][2])
     if out is None or not out.requires_grad or not out.dtype.is_floating_point:
         return []

@@ -77,6 +77,22 @@ def test_steps_after_an_unsorted_topk_see_its_values_in_index_order(monkeypatch)
     assert found and found[0].op == "topk"
 
 
+def test_an_unsorted_topk_among_equal_values_is_followed_by_tapegrads_choice(monkeypatch):
+    pytest.importorskip("torch")
+    # 25376441: the 3 largest of values holding five NaNs, unsorted: each library picks other
+    # NaNs (neither documents which), which sent the gradients to other elements
+    findings, _ = run_program(25376441)
+    assert not [f for f in findings if f.op == "topk"]
+    # PyTorch's chain is then its input at tapegrad's indices: a wrong gradient still shows
+    topk = tg.topk
+    def topk_with_a_wrong_gradient(*args, **kwargs):
+        result = topk(*args, **kwargs)
+        return type(result)(result.values * 2 - result.values.detach(), result.indices)
+    monkeypatch.setattr(tg, "topk", topk_with_a_wrong_gradient)
+    findings, _ = run_program(25376441)
+    assert [(f.kind, f.op) for f in findings] == [("gradient", "topk")]
+
+
 def test_a_disagreement_beyond_the_first_8_elements_is_shown_where_it_is():
     import numpy as np
     from .run import compare_arrays
@@ -215,6 +231,23 @@ def test_gradcheck_leaves_out_what_finite_differences_cannot_judge():
     for seed in (7001482, 7167625, 7048409, 13012000, 13356787, 13319050, 13058475):
         findings, _ = run_program(seed, compare_with_torch=False)
         assert not [f for f in findings if f.kind == "gradcheck"], seed
+
+
+def test_gradcheck_leaves_out_cholesky_of_a_non_symmetric_matrix(monkeypatch):
+    # 25107991: cholesky of cos(x), a 2x2 matrix that is not symmetric: the gradient is the
+    # symmetric one (PyTorch's too, whose own gradcheck fails there); finite differences see
+    # the lower triangle alone
+    findings, _ = run_program(25107991, compare_with_torch=False)
+    assert not [f for f in findings if f.kind == "gradcheck"]
+    # a wrong gradient is still found on a symmetric (here 1x1) matrix
+    cholesky = tg.cholesky
+    def cholesky_with_a_wrong_gradient(x, *args, **kwargs):
+        y = cholesky(x, *args, **kwargs)
+        return y * 2 - y.detach()
+    monkeypatch.setattr(tg, "cholesky", cholesky_with_a_wrong_gradient)
+    entry = [e for e in ENTRIES if e.name == "cholesky"]
+    findings, _ = run_program(104, compare_with_torch=False, entries=entry)
+    assert [f.op for f in findings if f.kind == "gradcheck"] == ["cholesky"]
 
 
 def test_a_disagreement_inherited_from_the_step_before_is_float_noise():

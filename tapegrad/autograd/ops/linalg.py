@@ -254,7 +254,12 @@ def dot(input, other):
 
 @operation(function=True, method=True)
 def outer(input, vec2):
-    """zᵢⱼ = xᵢ·yⱼ;  ∂L/∂x = ∂L/∂z @ y,  ∂L/∂y = x @ ∂L/∂z"""
+    """zᵢⱼ = xᵢ·yⱼ;  ∂L/∂xᵢ = Σⱼ ∂L/∂zᵢⱼ·yⱼ,  ∂L/∂yⱼ = Σᵢ xᵢ·∂L/∂zᵢⱼ
+
+    The gradients are sums of the rounded products (a broadcast product's gradients, as
+    PyTorch's outer is x[:, None] * y), not matrix-vector products: a product that
+    overflows is ±∞ in the sum, so ∞ and -∞ there give NaN, as in PyTorch.
+    """
     if hasattr(input, "dtype") and hasattr(vec2, "dtype") and input.dtype is not vec2.dtype:
         from ...dtypes import result_type   # outer is a product of elements: it promotes
         promoted = result_type([input.dtype, vec2.dtype])
@@ -267,8 +272,8 @@ def outer(input, vec2):
 
     def backward(ctx, grad):
         x, y = ctx.saved_tensors
-        return (_product("matmul", grad, y) if ctx.needs_input_grad[0] else None,
-                _product("matmul", x, grad) if ctx.needs_input_grad[1] else None)
+        return ((grad * y).sum(1) if ctx.needs_input_grad[0] else None,
+                (x.unsqueeze(1) * grad).sum(0) if ctx.needs_input_grad[1] else None)
     return record("outer", z, (x, y), backward,
                   save=(x if y.requires_grad else None, y if x.requires_grad else None))
 
@@ -278,7 +283,8 @@ ger = alias(outer, 'ger')
 
 def _check_addmm(b, x, w, beta, alpha):
     """Tensors of one dtype on one device, (n, k) @ (k, m), b broadcastable to (n, m), and
-    real scales (whole numbers for integer tensors, as PyTorch requires)."""
+    real scales (ints for integer tensors, as torch.add and torch.addr require: torch.addmm
+    itself truncates a float beta to an integer, 0.5 to 0, which is not β·b)."""
     for name, value in (("input", b), ("mat1", x), ("mat2", w)):
         if not isinstance(value, Tensor):
             raise TypeError(f"addmm: {name} must be a Tensor, got {type(value).__name__}")

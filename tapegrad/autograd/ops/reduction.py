@@ -286,20 +286,21 @@ def prod_backward(grad, input, dim):
     a 0, as PyTorch computes it: Π_{k<i} xₖ · Π_{k>i} xₖ from two exclusive cumulative
     products, for every slice of the tensor (so NaN where such a product meets both 0 and
     ∞), and zeros everywhere for two zeros among all elements (outside create_graph, where
-    the cumulative products would give 0 but for those NaNs). Its own derivative is the
+    the cumulative products would give 0 but for those NaNs; even for an incoming NaN or ∞,
+    which PyTorch does not multiply in there). Its own derivative is the
     composition's (``_product_of_the_others``)."""
     from .. import grad_mode
     from .twice import derivative_of_backward
     xp = input.device.xp
     a = input.array
     if dim is None and not grad_mode.is_grad_enabled() and (a == 0).sum() > 1:
-        others = xp.zeros_like(a)
+        result = xp.zeros_like(a)   # zeros whatever the incoming gradient (NaN, ∞), as PyTorch
     else:
         flat = a.reshape(-1) if dim is None else a
         axis = 0 if dim is None else dim
         others = _exclusive_products(xp, flat, axis).reshape(a.shape)
-    with quiet(xp):
-        result = grad.array * others
+        with quiet(xp):
+            result = grad.array * others
 
     axes = tuple(range(input.ndim)) if dim is None else (dim,)
 
@@ -312,19 +313,27 @@ def prod_backward(grad, input, dim):
                   save=(grad, input))
 
 
+# The running sums and products of PyTorch's CPU cumsum and cumprod: float32 accumulates in
+# float64 and float16 in float32, each partial result rounded to the dtype only when stored
+# (a running product that passes float32's range before meeting a 0 ends at 0, not ∞·0 = NaN).
+_ACCUMULATE_IN = {"e": "float32", "f": "float64"}
+
+
 def _exclusive_products(xp, a, axis):
     """Π_{k<i} aₖ · Π_{k>i} aₖ along ``axis``: running products from each end, multiplied
     in PyTorch's order (a cumulative product of [1, a₀, …, a_{n-2}], and of [1, a_{n-1}, …,
-    a₁] from the other end)"""
+    a₁] from the other end), each accumulated as PyTorch's CPU cumprod accumulates"""
     n = a.shape[axis]
-    slices = [xp.take(a, xp.asarray([i]), axis=axis) for i in range(n)]
-    one = xp.ones(slices[0].shape, dtype=a.dtype)
-    before, after = [one], [one]
+    wide = a.astype(_ACCUMULATE_IN.get(a.dtype.char, a.dtype), copy=False)
+    slices = [xp.take(wide, xp.asarray([i]), axis=axis) for i in range(n)]
+    one = xp.ones(slices[0].shape, dtype=wide.dtype)
+    before, after = [one], [one]   # the running products, in the wide dtype
     with quiet(xp):
         for i in range(n - 1):
             before.append(before[-1] * slices[i])
             after.append(after[-1] * slices[n - 1 - i])
-        return xp.concat(before, axis=axis) * xp.concat(after[::-1], axis=axis)
+        return (xp.concat(before, axis=axis).astype(a.dtype, copy=False)
+                * xp.concat(after[::-1], axis=axis).astype(a.dtype, copy=False))
 
 
 def _product_of_the_others(x, axes, zeros):
@@ -597,7 +606,11 @@ def cumsum(input, dim, dtype=None):
     xp = x.device.xp
     # integers and bools sum up in int64, as in PyTorch, unless a dtype was asked for
     out_dtype = "int64" if x.array.dtype.kind in "bui" and dtype is None else x.array.dtype
-    if axes:
+    running = None if xp.is_gpu else _ACCUMULATE_IN.get(x.array.dtype.char)
+    if axes and running:   # PyTorch's CPU cumsum: the running sum wider, each output rounded
+        with quiet(xp):    # (2048 + 1 - 2048 is 1 in float16, as 1e8 + 1 - 1e8 in float32)
+            result = xp.cumulative_sum(x.array, axis=axes[0], dtype=running).astype(out_dtype)
+    elif axes:
         result = xp.cumulative_sum(x.array, axis=axes[0], dtype=out_dtype)
     else:   # a 0-d tensor is its own running sum
         result = x.array.astype(out_dtype, copy=True)
