@@ -23,12 +23,15 @@ so that the outputs (rows 1…T or 0…T-1) and the previous states (the others)
 contiguous slices in time order.
 
 Written with the array module ``xp``: the same code runs on numpy and cupy. Every step
-works in place in buffers made once per sequence. On numpy the LSTM's elementwise work is
+works in place in buffers made once per sequence; the LSTM's are recycled from one
+training step to the next once nothing holds them (``cpu/workspace.py``): fresh ones would
+come from the system as new pages every step, a page fault each 4 KiB. On numpy the LSTM's elementwise work is
 a numba loop per step (``kernels/cpu/recurrent_gates.py``), its exponentials still on
 numpy's vectorised exp: a handful of array calls per step instead of twenty.
 """
 from . import fused
 from .cpu import recurrent_gates as _gates
+from .cpu import workspace
 
 
 def _incoming(xp, grad_out, t, carried, out):
@@ -59,9 +62,12 @@ def _rows(steps, reverse):
     return range(steps), (lambda t: t + 1), (lambda t: t)
 
 
-def _states(xp, initial, steps, shape, dtype, reverse):
-    """A (T + 1, N, H) buffer with the initial state (zeros for None) in its row."""
-    states = xp.empty((steps + 1,) + shape, dtype)
+def _states(xp, initial, steps, shape, dtype, reverse, purpose=None):
+    """A (T + 1, N, H) buffer with the initial state (zeros for None) in its row (a recycled
+    array for a ``purpose``)."""
+    shape = (steps + 1,) + shape
+    states = xp.empty(shape, dtype) if purpose is None else workspace.recycled(xp, purpose,
+                                                                                shape, dtype)
     row = steps if reverse else 0
     if initial is None:
         states[row] = 0
@@ -140,10 +146,10 @@ def lstm_forward(xp, p, w_hh, h0, c0, reverse):
     tanh c (T, N, H)) for p (T, N, 4H), W_hh (4H, H), h0 and c0 (N, H) or None."""
     steps, batch, width = p.shape
     hidden = width // 4
-    h = _states(xp, h0, steps, (batch, hidden), p.dtype, reverse)
-    c = _states(xp, c0, steps, (batch, hidden), p.dtype, reverse)
-    act = xp.empty(p.shape, p.dtype)
-    tanh_c = xp.empty((steps, batch, hidden), p.dtype)
+    h = _states(xp, h0, steps, (batch, hidden), p.dtype, reverse, "lstm h")
+    c = _states(xp, c0, steps, (batch, hidden), p.dtype, reverse, "lstm c")
+    act = workspace.recycled(xp, "lstm gates", p.shape, p.dtype)
+    tanh_c = workspace.recycled(xp, "lstm tanh c", (steps, batch, hidden), p.dtype)
     w_t = xp.ascontiguousarray(w_hh.T)
     order, out_row, prev_row = _rows(steps, reverse)
     g_part = slice(2 * hidden, 3 * hidden)
@@ -190,7 +196,7 @@ def lstm_backward(xp, grad_out, grad_h_last, grad_c_last, w_hh, h, c, act, tanh_
     gradients of the outputs (T, N, H), of h_n and of c_n (each may be None: zero)."""
     steps, batch, width = act.shape
     hidden = width // 4
-    delta = xp.empty(act.shape, act.dtype)
+    delta = workspace.recycled(xp, "lstm delta", act.shape, act.dtype)
     previous_c = _previous(c, reverse)
     order, _, _ = _rows(steps, reverse)
     carried_h, carried_c = grad_h_last, grad_c_last

@@ -701,6 +701,28 @@ def _count_on_tape(output, op):
     return sum(node.op == op for node in seen)
 
 
+def test_a_kept_graph_is_untouched_by_the_steps_that_follow():
+    # The loop's states and gradients are arrays recycled from step to step: those a graph
+    # (or a tensor) still holds must never be handed to the next step.
+    tg.manual_seed(0)
+    model = LSTM(3, 4, num_layers=2)        # float32: the numba loop
+    x1, x2 = (tg.tensor(rng.uniform(-1, 1, size=(5, 2, 3)), dtype=tg.float32) for _ in range(2))
+    out1, (h1, c1) = model(x1)
+    kept = [t.detach().numpy().copy() for t in (out1, h1, c1)]
+    (out1.square().sum() + c1.sum()).backward(retain_graph=True)
+    grads1 = [p.grad.numpy().copy() for p in model.parameters()]
+    for _ in range(2):                      # more steps while the first graph is kept
+        model.zero_grad()
+        out2, _ = model(x2)
+        out2.sum().backward()
+    for t, expected in zip((out1, h1, c1), kept):
+        np.testing.assert_array_equal(t.detach().numpy(), expected)
+    model.zero_grad()
+    (out1.square().sum() + c1.sum()).backward()
+    for p, expected in zip(model.parameters(), grads1):
+        np.testing.assert_array_equal(p.grad.numpy(), expected)
+
+
 @pytest.mark.parametrize("mode", list(MODELS))
 def test_the_time_loop_as_one_operation_equals_the_steps_recorded_one_by_one(mode):
     # An unbatched sample takes the step-by-step path: each sample of a batch must get the
