@@ -23,12 +23,36 @@ so that the outputs (rows 1…T or 0…T-1) and the previous states (the others)
 contiguous slices in time order.
 
 Written with the array module ``xp``: the same code runs on numpy and cupy. Every step
-works in place in buffers made once per sequence. On numpy the LSTM's elementwise work is
+works in place in buffers made once per sequence; the LSTM's are recycled from one
+training step to the next once nothing holds them (``cpu/workspace.py``): fresh ones would
+come from the system as new pages every step, a page fault each 4 KiB. On numpy the LSTM's elementwise work is
 a numba loop per step (``kernels/cpu/recurrent_gates.py``), its exponentials still on
 numpy's vectorised exp: a handful of array calls per step instead of twenty.
 """
+import functools
+
 from . import fused
+from .cpu import blas_threads, workspace
 from .cpu import recurrent_gates as _gates
+
+
+def _one_blas_thread(loop):
+    """``loop(xp, …)`` with numpy's BLAS on one thread: a step's product is too small to
+    share between cores (``cpu/blas_threads.py``)."""
+    @functools.wraps(loop)
+    def run(xp, *args):
+        if xp.is_gpu:
+            return loop(xp, *args)
+        with blas_threads.one_thread():
+            return loop(xp, *args)
+    return run
+
+
+def _weight_gradient(xp, delta, states, reverse):
+    """∂L/∂W_hh = Σ_t δ_tᵀ h_{t-1}: one product over the (T·N) rows of every step (on all
+    of BLAS's threads, after the loop)."""
+    flat = delta.reshape(-1, delta.shape[-1])
+    return xp.matmul(flat.T, _previous(states, reverse).reshape(flat.shape[0], -1))
 
 
 def _incoming(xp, grad_out, t, carried, out):
@@ -59,9 +83,12 @@ def _rows(steps, reverse):
     return range(steps), (lambda t: t + 1), (lambda t: t)
 
 
-def _states(xp, initial, steps, shape, dtype, reverse):
-    """A (T + 1, N, H) buffer with the initial state (zeros for None) in its row."""
-    states = xp.empty((steps + 1,) + shape, dtype)
+def _states(xp, initial, steps, shape, dtype, reverse, purpose=None):
+    """A (T + 1, N, H) buffer with the initial state (zeros for None) in its row (a recycled
+    array for a ``purpose``)."""
+    shape = (steps + 1,) + shape
+    states = xp.empty(shape, dtype) if purpose is None else workspace.recycled(xp, purpose,
+                                                                                shape, dtype)
     row = steps if reverse else 0
     if initial is None:
         states[row] = 0
@@ -86,6 +113,7 @@ def _sigmoid_in_place(xp, a):
 
 
 # -- plain RNN ------------------------------------------------------------------------------
+@_one_blas_thread
 def rnn_forward(xp, p, w_hh, h0, relu, reverse):
     """The states buffer (T + 1, N, H) for p (T, N, H), W_hh (H, H), h0 (N, H) or None."""
     steps, batch, hidden = p.shape
@@ -109,6 +137,13 @@ def rnn_forward(xp, p, w_hh, h0, relu, reverse):
 def rnn_backward(xp, grad_out, grad_last, w_hh, h, relu, reverse, need_h0):
     """(∂L/∂p (T, N, H), ∂L/∂W_hh, ∂L/∂h0 or None) from the gradients of the outputs
     (T, N, H) and of the final state (N, H) (either may be None: zero)."""
+    delta, grad_h0 = _rnn_backward_loop(xp, grad_out, grad_last, w_hh, h, relu, reverse,
+                                        need_h0)
+    return delta, _weight_gradient(xp, delta, h, reverse), grad_h0
+
+
+@_one_blas_thread
+def _rnn_backward_loop(xp, grad_out, grad_last, w_hh, h, relu, reverse, need_h0):
     steps = h.shape[0] - 1
     out = outputs_of(h, reverse)
     delta = xp.empty(out.shape, out.dtype)
@@ -124,9 +159,7 @@ def rnn_backward(xp, grad_out, grad_last, w_hh, h, relu, reverse, need_h0):
             d *= 1 - out[t] * out[t]
         if t != first or need_h0:
             carried = xp.matmul(d, w_hh)
-    flat = delta.reshape(-1, delta.shape[-1])
-    grad_w = xp.matmul(flat.T, _previous(h, reverse).reshape(flat.shape[0], -1))
-    return delta, grad_w, carried if need_h0 else None
+    return delta, carried if need_h0 else None
 
 
 def _backwards(order):
@@ -135,15 +168,16 @@ def _backwards(order):
 
 
 # -- LSTM -----------------------------------------------------------------------------------
+@_one_blas_thread
 def lstm_forward(xp, p, w_hh, h0, c0, reverse):
     """(h states (T + 1, N, H), c states (T + 1, N, H), act (T, N, 4H) = [i, f, g, o],
     tanh c (T, N, H)) for p (T, N, 4H), W_hh (4H, H), h0 and c0 (N, H) or None."""
     steps, batch, width = p.shape
     hidden = width // 4
-    h = _states(xp, h0, steps, (batch, hidden), p.dtype, reverse)
-    c = _states(xp, c0, steps, (batch, hidden), p.dtype, reverse)
-    act = xp.empty(p.shape, p.dtype)
-    tanh_c = xp.empty((steps, batch, hidden), p.dtype)
+    h = _states(xp, h0, steps, (batch, hidden), p.dtype, reverse, "lstm h")
+    c = _states(xp, c0, steps, (batch, hidden), p.dtype, reverse, "lstm c")
+    act = workspace.recycled(xp, "lstm gates", p.shape, p.dtype)
+    tanh_c = workspace.recycled(xp, "lstm tanh c", (steps, batch, hidden), p.dtype)
     w_t = xp.ascontiguousarray(w_hh.T)
     order, out_row, prev_row = _rows(steps, reverse)
     g_part = slice(2 * hidden, 3 * hidden)
@@ -188,9 +222,17 @@ def lstm_backward(xp, grad_out, grad_h_last, grad_c_last, w_hh, h, c, act, tanh_
                   need_h0, need_c0):
     """(∂L/∂p (T, N, 4H), ∂L/∂W_hh (4H, H), ∂L/∂h0, ∂L/∂c0 (None unless needed)) from the
     gradients of the outputs (T, N, H), of h_n and of c_n (each may be None: zero)."""
+    delta, grad_h0, grad_c0 = _lstm_backward_loop(xp, grad_out, grad_h_last, grad_c_last, w_hh,
+                                                  c, act, tanh_c, reverse, need_h0, need_c0)
+    return delta, _weight_gradient(xp, delta, h, reverse), grad_h0, grad_c0
+
+
+@_one_blas_thread
+def _lstm_backward_loop(xp, grad_out, grad_h_last, grad_c_last, w_hh, c, act, tanh_c, reverse,
+                        need_h0, need_c0):
     steps, batch, width = act.shape
     hidden = width // 4
-    delta = xp.empty(act.shape, act.dtype)
+    delta = workspace.recycled(xp, "lstm delta", act.shape, act.dtype)
     previous_c = _previous(c, reverse)
     order, _, _ = _rows(steps, reverse)
     carried_h, carried_c = grad_h_last, grad_c_last
@@ -207,9 +249,7 @@ def lstm_backward(xp, grad_out, grad_h_last, grad_c_last, w_hh, h, c, act, tanh_
                 act[t], tanh_c[t], previous_c[t], carried_c, delta[t], one)
             if t != first or need_h0:
                 carried_h = xp.matmul(delta[t], w_hh, out=product)
-        flat = delta.reshape(-1, width)
-        grad_w = xp.matmul(flat.T, _previous(h, reverse).reshape(flat.shape[0], hidden))
-        return (delta, grad_w, carried_h if need_h0 else None, carried_c if need_c0 else None)
+        return delta, carried_h if need_h0 else None, carried_c if need_c0 else None
     d_h = xp.empty((batch, hidden), act.dtype)
     d_c = xp.empty((batch, hidden), act.dtype)
     for t in _backwards(order):
@@ -244,15 +284,14 @@ def lstm_backward(xp, grad_out, grad_h_last, grad_c_last, w_hh, h, c, act, tanh_
         carried_c = d_c * f
         if t != first or need_h0:
             carried_h = xp.matmul(d, w_hh)
-    flat = delta.reshape(-1, width)
-    grad_w = xp.matmul(flat.T, _previous(h, reverse).reshape(flat.shape[0], hidden))
-    return (delta, grad_w, carried_h if need_h0 else None, carried_c if need_c0 else None)
+    return delta, carried_h if need_h0 else None, carried_c if need_c0 else None
 
 
 # -- GRU ------------------------------------------------------------------------------------
 #   q_t = h_{t-1} W_hhᵀ + b_hh;  h_t = gru_gates(p_t, q_t, h_{t-1})   (kernels/fused.py)
 #   ∂L/∂W_hh = Σ_t ∂q_tᵀ h_{t-1},  ∂L/∂b_hh = Σ_t ∂q_t,  ∂L/∂h_{t-1} = ∂q_t W_hh + g·z
 # A missing initial state is a row of zeros here: z·0 adds nothing to h_1.
+@_one_blas_thread
 def gru_forward(xp, p, w_hh, b_hh, h0, reverse):
     """(h states (T + 1, N, H), q (T, N, 3H), act (T, N, 3H) = [r, z, n]) for p (T, N, 3H),
     W_hh (3H, H), b_hh (3H,) or None and h0 (N, H) or None."""
@@ -278,6 +317,14 @@ def gru_forward(xp, p, w_hh, b_hh, h0, reverse):
 def gru_backward(xp, grad_out, grad_h_last, w_hh, has_bias, h, q, act, reverse, need_h0):
     """(∂L/∂p (T, N, 3H), ∂L/∂W_hh, ∂L/∂b_hh or None, ∂L/∂h0 or None) from the gradients of
     the outputs (T, N, H) and of h_n (N, H)."""
+    d_p, d_q, grad_h0 = _gru_backward_loop(xp, grad_out, grad_h_last, w_hh, h, q, act, reverse,
+                                           need_h0)
+    grad_b = d_q.reshape(-1, d_q.shape[-1]).sum(axis=0) if has_bias else None
+    return d_p, _weight_gradient(xp, d_q, h, reverse), grad_b, grad_h0
+
+
+@_one_blas_thread
+def _gru_backward_loop(xp, grad_out, grad_h_last, w_hh, h, q, act, reverse, need_h0):
     steps, batch, width = act.shape
     previous = _previous(h, reverse)
     d_p, d_q = xp.empty(act.shape, act.dtype), xp.empty(act.shape, act.dtype)
@@ -295,7 +342,4 @@ def gru_backward(xp, grad_out, grad_h_last, w_hh, has_bias, h, q, act, reverse, 
         if t != first or need_h0:
             carried = xp.matmul(d_q[t], w_hh)
             carried += d_h
-    flat = d_q.reshape(-1, width)
-    grad_w = xp.matmul(flat.T, previous.reshape(flat.shape[0], -1))
-    grad_b = flat.sum(axis=0) if has_bias else None
-    return d_p, grad_w, grad_b, carried if need_h0 else None
+    return d_p, d_q, carried if need_h0 else None

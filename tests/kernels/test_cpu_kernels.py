@@ -8,7 +8,7 @@
 * the convolution in chunks of the batch gives what it gives in one piece, and keeps no
   buffer larger than a chunk's columns;
 * the workspace cache reuses buffers, keeps their fill, and only hands back a buffer to
-  the one who stamped it.
+  the one who stamped it; a recycled array comes back only once nothing references it.
 """
 import itertools
 import weakref
@@ -16,6 +16,7 @@ import weakref
 import numpy as np
 import pytest
 
+import tapegrad as tg
 from tapegrad import kernels
 from tapegrad.backend.contract import Namespace
 from tapegrad.backend.device import HOST as xp  # numpy's backend namespace
@@ -313,6 +314,23 @@ def test_a_stamp_is_held_weakly_and_only_its_owner_gets_the_buffer_back():
     ref = weakref.ref(owner)
     del owner
     assert ref() is None
+
+
+def test_a_recycled_array_comes_back_only_once_nothing_references_it():
+    key = ("test-recycled", (4, 3), np.float32)
+    a = workspace.recycled(xp, *key)
+    assert workspace.recycled(xp, *key) is not a          # a is still held here
+    view = a[1:]
+    ref = weakref.ref(a)
+    del a
+    assert workspace.recycled(xp, *key) is not ref()      # a view of it is still alive
+    tensor = tg.from_numpy(view.base)
+    del view
+    assert workspace.recycled(xp, *key) is not ref()      # a tensor holds it
+    del tensor
+    assert workspace.recycled(xp, *key) is ref()          # nobody: it is handed out again
+    assert workspace.recycled(xp, "test-recycled", (4, 3), np.float64) is not ref()
+    workspace.clear()
 
 
 def test_old_workspaces_are_dropped_beyond_the_memory_budget(monkeypatch):

@@ -686,7 +686,41 @@ def test_a_batch_records_one_time_loop_per_layer_and_direction(mode):
     names = ops_on_tape(out)
     loop = {"RNN_TANH": "rnn_sequence", "RNN_RELU": "rnn_sequence", "LSTM": "lstm_sequence",
             "GRU": "gru_sequence"}[mode]
-    assert loop in names and not names & {"addmm", "lstm_gates", "gru_gates", "unbind"}
+    assert loop in names and not names & {"lstm_gates", "gru_gates", "unbind"}
+    # one addmm per layer and direction: the input parts of all steps, none inside the loop
+    assert _count_on_tape(out, "addmm") == 2 * 2
+
+
+def _count_on_tape(output, op):
+    seen, stack = set(), [output.grad_fn]
+    while stack:
+        node = stack.pop()
+        if node not in seen:
+            seen.add(node)
+            stack.extend(edge[0] for edge in node.next_edges if edge is not None)
+    return sum(node.op == op for node in seen)
+
+
+def test_a_kept_graph_is_untouched_by_the_steps_that_follow():
+    # The loop's states and gradients are arrays recycled from step to step: those a graph
+    # (or a tensor) still holds must never be handed to the next step.
+    tg.manual_seed(0)
+    model = LSTM(3, 4, num_layers=2)        # float32: the numba loop
+    x1, x2 = (tg.tensor(rng.uniform(-1, 1, size=(5, 2, 3)), dtype=tg.float32) for _ in range(2))
+    out1, (h1, c1) = model(x1)
+    kept = [t.detach().numpy().copy() for t in (out1, h1, c1)]
+    (out1.square().sum() + c1.sum()).backward(retain_graph=True)
+    grads1 = [p.grad.numpy().copy() for p in model.parameters()]
+    for _ in range(2):                      # more steps while the first graph is kept
+        model.zero_grad()
+        out2, _ = model(x2)
+        out2.sum().backward()
+    for t, expected in zip((out1, h1, c1), kept):
+        np.testing.assert_array_equal(t.detach().numpy(), expected)
+    model.zero_grad()
+    (out1.square().sum() + c1.sum()).backward()
+    for p, expected in zip(model.parameters(), grads1):
+        np.testing.assert_array_equal(p.grad.numpy(), expected)
 
 
 @pytest.mark.parametrize("mode", list(MODELS))

@@ -24,7 +24,14 @@ Rules that keep this safe:
 
 The cache is per process and not thread-safe: two threads running convolutions of the
 same shape at once would share buffers.
+
+*Recycled* arrays (``recycled``) are the other kind: arrays that DO leave the kernel (the
+states a recurrent layer keeps for its backward pass, the gradient it hands back), made
+again at the same shapes every training step. The cache keeps a reference to each, and
+hands one out again only once nothing else references it (Python's reference count: no
+tensor, view or saved state holds it any more), so its contents can no longer be seen.
 """
+import sys
 import weakref
 from collections import OrderedDict
 
@@ -80,6 +87,43 @@ def scratch(xp, purpose, shape, dtype):
     return flat[:size].reshape(shape)
 
 
+_RECYCLED_PER_KEY = 4   # arrays kept per (purpose, shape, dtype): layers of one shape
+_recycled = {}          # key -> the arrays handed out for it
+
+
+def _references(arrays, k):
+    return sys.getrefcount(arrays[k])
+
+
+def _unheld_count():
+    """The reference count of an array that only its list holds (measured, not assumed: it
+    is an interpreter detail), or None if one more holder would not show."""
+    probe = [bytearray(1)]
+    alone = _references(probe, 0)
+    holder = probe[0]
+    return alone if _references(probe, 0) == alone + 1 and holder is probe[0] else None
+
+
+_UNHELD = _unheld_count()
+
+
+def recycled(xp, purpose, shape, dtype):
+    """An uninitialised array of ``shape`` and ``dtype`` for ``purpose``, which may leave the
+    kernel: one handed out before for the same key if nothing references it any more, else
+    a fresh one (kept for next time; on the CPU only: the GPU's allocator pools already)."""
+    if xp.is_gpu or _UNHELD is None:
+        return xp.empty(shape, dtype)
+    key = _key(xp, purpose, shape, dtype)
+    arrays = _recycled.setdefault(key, [])
+    for k in range(len(arrays)):
+        if _references(arrays, k) == _UNHELD:
+            return arrays[k]
+    array = xp.empty(shape, dtype)
+    if len(arrays) < _RECYCLED_PER_KEY:
+        arrays.append(array)
+    return array
+
+
 def _evict():
     """Drop the least recently used buffers while the total is over _MAX_BYTES."""
     global _total_bytes
@@ -109,4 +153,5 @@ def clear():
     global _total_bytes
     _buffers.clear()
     _owners.clear()
+    _recycled.clear()
     _total_bytes = 0

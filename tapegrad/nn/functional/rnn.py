@@ -22,7 +22,8 @@ operations, so the NUMBER of recorded operations per step decides the speed (eac
 costs microseconds of Python forwards and again backwards). Hence:
 
 * the input part of every step, W_ih x + b_ih (+ b_hh), does not depend on h: it is ONE
-  matrix product over all L·N rows of a layer before its time loop;
+  matrix product over all L·N rows of a layer before its time loop (the bias added in
+  place into it);
 * for a batch of sequences the time loop itself is then ONE recorded operation
   (``rnn_sequence``, ``lstm_sequence``, ``gru_sequence`` in ``autograd/ops/recurrent.py``):
   it runs the steps on arrays, and its backward computes W_hh's gradient as one product
@@ -107,6 +108,10 @@ def _input_part(mode, x, w_ih, b_ih, b_hh):
     bias = b_ih if mode == "GRU" else b_ih + b_hh
     if x.ndim == 2:
         return ops.linalg.addmm(bias, x, w_ih.mT)
+    if (x.ndim == 3 and x.shape[-1] == w_ih.shape[-1] and x.dtype is w_ih.dtype is bias.dtype
+            and x.device is w_ih.device is bias.device):
+        # a sequence: one GEMM over its L·N rows, the bias added in place (no second array)
+        return ops.linalg.stacked_addmm(bias, x, w_ih.mT)
     return x @ w_ih.mT + bias
 
 

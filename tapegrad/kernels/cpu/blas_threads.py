@@ -1,0 +1,70 @@
+"""numpy's BLAS held to one thread for a while: the small products of a time loop.
+
+A recurrent step's product, h W_hhᵀ at (32, 128) @ (128, 512), is large enough for
+OpenBLAS to split it between its threads, and far too small for that to pay: the step's
+next elementwise loop (one thread) then waits for the other core to finish and hand its
+half back, and on a busy machine for that core to be free at all. Measured on a 2-core
+VM with other jobs running: 1.1 ms per product on 2 threads, 45 µs on one. So the time
+loops of ``kernels/recurrence.py`` run their products on one thread, and the large
+products before and after the loop (all steps' rows at once) keep every thread.
+
+OpenBLAS's own switch (``openblas_set_num_threads``) is found in the library numpy has
+loaded, by the name OpenBLAS gives it (numpy's wheels bundle it as ``scipy_openblas``, with
+a ``64_`` suffix for 64-bit integers). Where there is none (another BLAS, another system),
+``one_thread`` changes nothing. The setting is the process's: another thread's products
+run on one thread too while a loop runs.
+"""
+import contextlib
+import ctypes
+
+_NAMES = [(f"{prefix}_set_num_threads{suffix}", f"{prefix}_get_num_threads{suffix}")
+          for prefix in ("scipy_openblas", "openblas") for suffix in ("64_", "")]
+_switch = []   # [(set, get)] once looked up; [None] if there is none
+
+
+def _loaded_openblas():
+    """The paths of the OpenBLAS libraries this process has loaded (Linux's /proc)."""
+    try:
+        with open("/proc/self/maps") as maps:
+            return sorted({line.split()[-1] for line in maps
+                           if "openblas" in line.lower() and line.split()[-1].startswith("/")})
+    except OSError:
+        return []
+
+
+def _find_switch():
+    for path in _loaded_openblas():
+        try:
+            library = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for set_name, get_name in _NAMES:
+            setter, getter = getattr(library, set_name, None), getattr(library, get_name, None)
+            if setter is not None and getter is not None:
+                setter.argtypes, setter.restype = [ctypes.c_int], None
+                getter.argtypes, getter.restype = [], ctypes.c_int
+                return setter, getter
+    return None
+
+
+def switch():
+    """(set, get) of OpenBLAS's thread count, or None where numpy's BLAS has no such switch."""
+    if not _switch:
+        import numpy   # noqa: F401  (its BLAS must be loaded before it can be found)
+        _switch.append(_find_switch())
+    return _switch[0]
+
+
+@contextlib.contextmanager
+def one_thread():
+    """Within: numpy's BLAS products run on one thread; after: as many as before."""
+    found = switch()
+    threads = found[1]() if found is not None else 1
+    if threads <= 1:
+        yield
+        return
+    found[0](1)
+    try:
+        yield
+    finally:
+        found[0](threads)
