@@ -1044,8 +1044,6 @@ def _gradcheck(program):
         return []   # which write wins is unspecified: finite differences see one, backward all
     if _probability_at_0_or_1(program, run, outcomes):
         return []
-
-
     if run.asymmetric:
         return []   # cholesky of a non-symmetric matrix: the gradient is the symmetric one
     out = first_tensor(TAPEGRAD, outcomes[-1][2])
