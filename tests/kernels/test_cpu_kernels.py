@@ -333,6 +333,15 @@ def test_a_recycled_array_comes_back_only_once_nothing_references_it():
     workspace.clear()
 
 
+def test_recycled_arrays_of_shapes_not_asked_for_lately_are_dropped_beyond_a_budget(monkeypatch):
+    monkeypatch.setattr(workspace, "_RECYCLED_MAX_BYTES", 1000)
+    first = weakref.ref(workspace.recycled(xp, "test-recycled-1", (100,), np.float64))
+    assert workspace.recycled(xp, "test-recycled-1", (100,), np.float64) is first()   # kept
+    workspace.recycled(xp, "test-recycled-2", (100,), np.float64)   # over budget: first goes
+    assert first() is None
+    workspace.clear()
+
+
 def test_old_workspaces_are_dropped_beyond_the_memory_budget(monkeypatch):
     monkeypatch.setattr(workspace, "_MAX_BYTES", 1000)
     first = workspace.get(xp, "test-budget-1", (100,), np.float64)   # 800 bytes

@@ -30,6 +30,8 @@ states a recurrent layer keeps for its backward pass, the gradient it hands back
 again at the same shapes every training step. The cache keeps a reference to each, and
 hands one out again only once nothing else references it (Python's reference count: no
 tensor, view or saved state holds it any more), so its contents can no longer be seen.
+At most 4 are kept per shape and 128 MiB in all (the shapes asked for least recently are
+dropped first: sequences of ever new lengths do not pile up).
 """
 import sys
 import weakref
@@ -88,7 +90,9 @@ def scratch(xp, purpose, shape, dtype):
 
 
 _RECYCLED_PER_KEY = 4   # arrays kept per (purpose, shape, dtype): layers of one shape
-_recycled = {}          # key -> the arrays handed out for it
+_RECYCLED_MAX_BYTES = 128 * 2**20   # beyond this, the least recently asked-for keys go
+_recycled = OrderedDict()           # key -> the arrays handed out for it
+_recycled_bytes = 0
 
 
 def _references(arrays, k):
@@ -111,16 +115,22 @@ def recycled(xp, purpose, shape, dtype):
     """An uninitialised array of ``shape`` and ``dtype`` for ``purpose``, which may leave the
     kernel: one handed out before for the same key if nothing references it any more, else
     a fresh one (kept for next time; on the CPU only: the GPU's allocator pools already)."""
+    global _recycled_bytes
     if xp.is_gpu or _UNHELD is None:
         return xp.empty(shape, dtype)
     key = _key(xp, purpose, shape, dtype)
     arrays = _recycled.setdefault(key, [])
+    _recycled.move_to_end(key)
     for k in range(len(arrays)):
         if _references(arrays, k) == _UNHELD:
             return arrays[k]
     array = xp.empty(shape, dtype)
     if len(arrays) < _RECYCLED_PER_KEY:
         arrays.append(array)
+        _recycled_bytes += array.nbytes
+        while _recycled_bytes > _RECYCLED_MAX_BYTES and len(_recycled) > 1:
+            _, old = _recycled.popitem(last=False)   # (their holders, if any, keep them)
+            _recycled_bytes -= sum(a.nbytes for a in old)
     return array
 
 
@@ -150,8 +160,8 @@ def owned_by(xp, purpose, shape, dtype, owner):
 
 def clear():
     """Drop every buffer (their memory goes back to the allocator)."""
-    global _total_bytes
+    global _total_bytes, _recycled_bytes
     _buffers.clear()
     _owners.clear()
     _recycled.clear()
-    _total_bytes = 0
+    _total_bytes = _recycled_bytes = 0
