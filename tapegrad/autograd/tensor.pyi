@@ -190,7 +190,7 @@ class Tensor:
     def frac_(self, *args: Any, **kwargs: Any) -> Any: """x ← frac(x, …), in place"""
     def gather(self, dim: Any, index: Any) -> Any: """y[i][j] = x[index[i][j]][j] (dim 0);  ∂L/∂x = zeros with ∂L/∂y added in at the same"""
     def ge(self, other: Any) -> Any: ...
-    def ger(self, vec2: Any) -> Any: """zᵢⱼ = xᵢ·yⱼ;  ∂L/∂x = ∂L/∂z @ y,  ∂L/∂y = x @ ∂L/∂z"""
+    def ger(self, vec2: Any) -> Any: """zᵢⱼ = xᵢ·yⱼ;  ∂L/∂xᵢ = Σⱼ ∂L/∂zᵢⱼ·yⱼ,  ∂L/∂yⱼ = Σᵢ xᵢ·∂L/∂zᵢⱼ"""
     @property
     def grad(self) -> Any: ...
     grad_fn: Any
@@ -281,7 +281,7 @@ class Tensor:
     def normal_(self, mean: Any = 0.0, std: Any = 1.0, *, generator: Any = None) -> Any: """x ← samples of N(mean, std²)"""
     def numel(self) -> Any: ...
     def numpy(self) -> Any: """The values as a numpy array (sharing memory on the cpu)."""
-    def outer(self, vec2: Any) -> Any: """zᵢⱼ = xᵢ·yⱼ;  ∂L/∂x = ∂L/∂z @ y,  ∂L/∂y = x @ ∂L/∂z"""
+    def outer(self, vec2: Any) -> Any: """zᵢⱼ = xᵢ·yⱼ;  ∂L/∂xᵢ = Σⱼ ∂L/∂zᵢⱼ·yⱼ,  ∂L/∂yⱼ = Σᵢ xᵢ·∂L/∂zᵢⱼ"""
     def permute(self, *dims: Any) -> Any: """y = x with its dims reordered: y.shape[i] = x.shape[dims[i]];  the gradient is put"""
     def polygamma(self, n: Any) -> Any: """x.polygamma(n) is polygamma(n, x): PyTorch's method takes n first too."""
     def positive(self) -> Any: """y = x: the tensor itself (unary plus); refused for bool, as in PyTorch"""
