@@ -48,9 +48,10 @@ def _find_switch():
 
 
 def switch():
-    """(set, get) of OpenBLAS's thread count, or None where numpy's BLAS has no such switch."""
+    """(set, get) of OpenBLAS's thread count, or None where numpy's BLAS has no such switch.
+    Looked up on first use, from a time loop over arrays: the backend has loaded numpy (and
+    with it its BLAS) by then."""
     if not _switch:
-        import numpy   # noqa: F401  (its BLAS must be loaded before it can be found)
         _switch.append(_find_switch())
     return _switch[0]
 
