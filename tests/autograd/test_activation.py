@@ -151,10 +151,11 @@ def test_elu_passes_an_infinite_gradient_on_where_its_slope_is_tiny_but_not_zero
     assert F.elu(tg.tensor([-133.0, 3.0]), alpha=2.0).tolist() == [-2.0, 3.0]
 
 
-def test_elu_of_minus_zero_is_minus_zero_as_pytorch():
+def test_elu_keeps_the_sign_of_a_zero_whatever_alpha_as_pytorch():
     for dtype in (tg.float16, tg.float32, tg.float64):
-        y = tg.nn.functional.elu(tg.tensor([-0.0, 0.0], dtype=dtype))
-        assert np.signbit(y.numpy()).tolist() == [True, False]
+        for alpha in (1.0, -1.0):
+            y = tg.nn.functional.elu(tg.tensor([-0.0, 0.0], dtype=dtype), alpha=alpha)
+            assert np.signbit(y.numpy()).tolist() == [True, False]
 
 
 def test_float16_elu_takes_its_slope_in_float32_as_pytorch():

@@ -202,9 +202,10 @@ def test_sinc_has_slope_zero_where_pi_x_squared_underflows_as_pytorch():
 
 def test_sinc_has_slope_zero_where_pi_x_squared_overflows_as_pytorch():
     # float32 beyond 1e19 (every value an even integer, cos(πx) of the rounded πx noise)
-    x = tg.tensor([1e30, -3e20, 1e18], requires_grad=True)
-    tg.sinc(x).backward(tg.tensor([1.0, 2.0, 1.0]))
+    x = tg.tensor([1e30, -3e20, 1e18, float("inf")], requires_grad=True)
+    tg.sinc(x).backward(tg.tensor([1.0, 2.0, 1.0, 1.0]))
     assert x.grad.tolist()[:2] == [0.0, 0.0] and x.grad.tolist()[2] != 0.0
+    assert math.isnan(x.grad.tolist()[3])   # cos(∞) has no value, as in PyTorch
 
 
 @pytest.mark.parametrize("dtype", [tg.float32, tg.float64])

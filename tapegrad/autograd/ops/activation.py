@@ -106,10 +106,10 @@ def elu(input, alpha, from_result=False):
     a = input.array
     half = a.dtype == xp.float16
     work = a.astype(xp.float32) if half else a
-    # eˣ - 1 of min(0, x): only chosen there, and cannot overflow; min(0, x), not min(x, 0),
-    # returns x at a tie, so elu(-0.0) is α·(-0.0), as PyTorch's
+    # eˣ - 1 of min(x, 0): only chosen there, and cannot overflow; x itself at ±0 (x ≥ 0),
+    # so that elu keeps the sign of a zero whatever α is, as PyTorch's
     with quiet(xp):
-        y = xp.where(work > 0, work, xp.expm1(xp.minimum(0, work)) * alpha)
+        y = xp.where(work >= 0, work, xp.expm1(xp.minimum(work, 0)) * alpha)
         y = y.astype(a.dtype, copy=False)
 
     def backward(ctx, grad):

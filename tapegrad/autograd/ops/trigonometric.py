@@ -140,7 +140,8 @@ def sinc(input):
         # beyond 1e19, its slope is 0, and so is this one)
         u = safe_x * math.pi
         slope = (u.cos() - u.sin() / u) / safe_x
-        slope = where((u * safe_x).abs() == math.inf, 0.0, slope)
+        far = ((u * safe_x).abs() == math.inf) & (safe_x.abs() != math.inf)   # (NaN at ±inf)
+        slope = where(far, 0.0, slope)
         # near 0 the two terms cancel (float32 keeps no digit of the slope at x = 1e-5): the
         # series π·Σₖ (-1)ᵏ 2k u^{2k-1}/(2k+1)! of u = πx instead, to k = 7 (exact in float64
         # for |u| < 1/2, where the formula's cancellation costs float32 one digit at most)
