@@ -666,6 +666,10 @@ ALLOWED = [
     Allowed("tapegrad-computes", "view", "view size is not compatible", "difference",
             "view of a result that tapegrad holds contiguous where PyTorch's is a strided view "
             "(einsum's permutation of its operand): tapegrad views what is contiguous"),
+    Allowed("tapegrad-computes", "view_as", "view size is not compatible", "difference",
+            "view_as (view to another tensor's shape) of a result that tapegrad holds contiguous "
+            "where PyTorch's keeps a strided layout (ldexp, nextafter of a transposed operand): "
+            "tapegrad views what is contiguous, as for view"),
     Allowed("tapegrad-computes", "*", "its integer division of the smallest integer by -1",
             "pytorch bug", "PyTorch's CPU integer division of the dtype's smallest value by -1 "
             "kills the process (SIGFPE); the fuzzer does not run it there, tapegrad wraps as "
