@@ -157,14 +157,15 @@ ALLOWED = [
             "tapegrad's side are those of NaN operands, which both libraries have)")
     for op in ("atan2", "arctan2")
 ] + [
-    Allowed("gradient", "*", r"\[float16 atan2 or hypot in the program: PyTorch agrees with "
-            r"its backward in float32\]$", "pytorch bug",
-            "float16 atan2 or hypot before or at this op: PyTorch's backward computes "
-            "r² = x² + y² and grad·y (grad·x) in float16, where they overflow (y ~ 5e3; an "
-            "infinite incoming gradient times 1/r² = 0 is NaN, grad·y/z is ∞) though the "
-            "slopes x/r², y/z fit; tapegrad computes them in float32 and rounds once. The "
-            "fuzzer checks it: PyTorch's gradients with those steps computed in float32 and "
-            "rounded to float16 (the same forward) are tapegrad's"),
+    Allowed("gradient", "*", r"\[atan2 or hypot in the program: PyTorch agrees with its "
+            r"backward in a wider float\]$", "pytorch bug",
+            "atan2 or hypot before or at this op: PyTorch's backward computes r² = x² + y² and "
+            "grad·y (grad·x) in the operands' dtype, where they overflow (float16 y ~ 5e3, or a "
+            "float32 1e30 operand against a gradient of 1e30: an infinite incoming gradient "
+            "times 1/r² = 0 is NaN, grad·y/z is ∞) though the slopes x/r², y/z fit; tapegrad "
+            "computes float16 ones in float32 and divides the gradient first. The fuzzer checks "
+            "it: PyTorch's gradients with those steps computed in the next wider float and "
+            "rounded back (the same forward) are tapegrad's"),
     Allowed("gradient", "hypot", r"^leaf\d+ \(float\d+\): (inf differs|NaN where torch has none "
             r"or the other way): \[[^]a-df-z]*\] vs torch \[(?:[^]a-df-z]|nan|inf)*\]", "pytorch bug",
             "hypot with an operand near the float's largest value (3.4e38, as nextafter or "

@@ -598,8 +598,8 @@ def _compare_gradients(program, runs, step, a, b, through_float16=False,
 
 FLOAT16_EXPONENT = " [float16 exponent: PyTorch agrees with it widened]"
 POW_OF_FALSE = " [pow(x, False) in the program: PyTorch agrees with pow(x, 0)]"
-FLOAT16_ATAN2 = (" [float16 atan2 or hypot in the program: PyTorch agrees with its backward in "
-                 "float32]")
+FLOAT16_ATAN2 = (" [atan2 or hypot in the program: PyTorch agrees with its backward in a "
+                 "wider float]")
 WIDENED_IN_TORCH = ("atan2", "arctan2", "hypot")
 
 
@@ -611,10 +611,11 @@ def _explained_in_torch(program, step, grad, ga, a):
     y - 1 in float16 (12056 - 1 rounds to 12056, so an odd power's sign is lost).
     POW_OF_FALSE: a step is pow(x, False), rerun as pow(x, 0): PyTorch's backward computes
     0·x⁻¹ for the bool exponent, NaN at x = 0 or for an infinite incoming gradient.
-    FLOAT16_ATAN2: a step is atan2 or hypot of two float16 tensors, rerun in float32 and
-    rounded to float16 (the same forward, float16's opmath being float32): PyTorch's
-    backward computes r² = x² + y² and grad·y in float16, where they overflow (∞·0 = NaN,
-    ∞/z = ∞) though the slopes fit; tapegrad computes them in float32."""
+    FLOAT16_ATAN2: a step is atan2 or hypot of two float16 (float32) tensors, rerun in
+    float32 (float64) and rounded back (the same forward up to the last bit): PyTorch's
+    backward computes r² = x² + y² and grad·y in the operands' dtype, where they overflow
+    (∞·0 = NaN, ∞/z = ∞) though the slopes fit; tapegrad's do not (float16 in float32,
+    grad/z or grad/r² first)."""
     leaves, steps = list(program.leaves), list(program.steps)
     result_dtype = TAPEGRAD.dtype_name(a)
     if step.entry.name in ("pow", "pow_") and len(step.args) >= 2 and isinstance(
@@ -654,14 +655,16 @@ def _explained_in_torch(program, step, grad, ga, a):
 
 
 def _widened_call(run, step, leaves):
-    """``run.call``, but atan2 or hypot of two float16 tensors computed in float32 and
-    rounded to float16 (FLOAT16_ATAN2)."""
+    """``run.call``, but atan2 or hypot of two float16 (float32) tensors computed in float32
+    (float64) and rounded back (FLOAT16_ATAN2)."""
     if step.entry.name in WIDENED_IN_TORCH and len(step.args) == 2 and not step.kwargs:
         args = [run.materialize(a, leaves) for a in step.args]
-        if all(torch.is_tensor(a) and a.dtype == torch.float16 for a in args):
+        wider = {torch.float16: torch.float32, torch.float32: torch.float64}
+        if all(torch.is_tensor(a) for a in args) and args[0].dtype == args[1].dtype in wider:
             function = torch.hypot if step.entry.name == "hypot" else torch.atan2
+            dtype = args[0].dtype
             try:
-                return "ok", function(args[0].float(), args[1].float()).half()
+                return "ok", function(args[0].to(wider[dtype]), args[1].to(wider[dtype])).to(dtype)
             except Exception as error:  # noqa: BLE001 - as run.call
                 return "error", error
     return run.call(step, leaves)
