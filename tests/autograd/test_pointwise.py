@@ -324,6 +324,14 @@ def test_clamp_with_a_nan_in_a_tensor_bound_gives_nan_there_as_pytorch():
     assert tg.clamp(x, min=bound, max=bound).numpy()[0] == 1.0
 
 
+def test_clamp_with_tensor_bounds_promotes_all_three_at_once_as_pytorch():
+    # the int64 max of 2 dims makes the result int64: the 0-d min -3 is -3, not uint8's 253
+    x = tg.tensor([1, 5, 4, 200], dtype=tg.uint8)
+    z = tg.clip(x, min=tg.tensor(-3), max=tg.tensor([[5]]))
+    assert z.dtype is tg.int64 and z.tolist() == [[1, 5, 4, 5]]
+    assert tg.clamp(x, min=tg.tensor(-3)).tolist() == [253] * 4   # uint8 alone: -3 wraps
+
+
 def test_clamp_bounds_take_part_in_type_promotion():
     y = tg.tensor([1, 2, 3]).clamp(min=1.5)
     assert y.dtype is tg.float32 and y.tolist() == [1.5, 2.0, 3.0]

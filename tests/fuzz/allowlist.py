@@ -217,6 +217,15 @@ ALLOWED = [
             "tapegrad's side are those of NaN operands, which both libraries have)")
     for op in ("atan2", "arctan2")
 ] + [
+    Allowed("gradient", "*", r"\[atan2 or hypot in the program: PyTorch agrees with its "
+            r"backward in a wider float\]$", "pytorch bug",
+            "atan2 or hypot before or at this op: PyTorch's backward computes r² = x² + y² and "
+            "grad·y (grad·x) in the operands' dtype, where they overflow (float16 y ~ 5e3, or a "
+            "float32 1e30 operand against a gradient of 1e30: an infinite incoming gradient "
+            "times 1/r² = 0 is NaN, grad·y/z is ∞) though the slopes x/r², y/z fit; tapegrad "
+            "computes float16 ones in float32 and divides the gradient first. The fuzzer checks "
+            "it: PyTorch's gradients with those steps computed in the next wider float and "
+            "rounded back (the same forward) are tapegrad's"),
     Allowed("gradient", "hypot", r"^leaf\d+ \(float\d+\): (inf differs|NaN where torch has none "
             r"or the other way): \[[^]a-df-z]*\] vs torch \[(?:[^]a-df-z]|nan|inf)*\]", "pytorch bug",
             "hypot with an operand near the float's largest value (3.4e38, as nextafter or "
@@ -787,8 +796,6 @@ ALLOWED = [
             "is their own copy, where PyTorch's keep the tensor itself; ldexp is mul(x, "
             "exp2(y)), keeping x and 2^y where PyTorch's keeps its result; max_pool1d and "
             "avg_pool1d give new tensors where PyTorch's are views of a value it saved"),
-
-
     Allowed("tapegrad-computes", "take_along_dim", "view size is not compatible", "pytorch bug",
             "take_along_dim without a dim of a non-contiguous tensor: PyTorch flattens it with "
             "view() inside and fails; taking from the flattened tensor is well defined"),
@@ -796,7 +803,8 @@ ALLOWED = [
     Allowed("tapegrad-computes", op, "view size is not compatible", "difference",
             "view of a result that tapegrad holds contiguous where PyTorch's is a strided view "
             "(einsum's permutation of its operand, sort of a transposed tensor, which keeps its "
-            "strides in PyTorch): tapegrad views what is contiguous")
+            "strides in PyTorch; ldexp or nextafter of a transposed operand): tapegrad views what "
+            "is contiguous")
     for op in ("view", "view_as")
 ] + [
     Allowed("tapegrad-computes", "*", "its integer division of the smallest integer by -1",

@@ -634,6 +634,9 @@ def _compare_gradients(program, runs, step, a, b, through_float16=False,
 
 FLOAT16_EXPONENT = " [float16 exponent: PyTorch agrees with it widened]"
 POW_OF_FALSE = " [pow(x, False) in the program: PyTorch agrees with pow(x, 0)]"
+FLOAT16_ATAN2 = (" [atan2 or hypot in the program: PyTorch agrees with its backward in a "
+                 "wider float]")
+WIDENED_IN_TORCH = ("atan2", "arctan2", "hypot")
 
 
 def _explained_in_torch(program, step, grad, ga, a):
@@ -643,7 +646,12 @@ def _explained_in_torch(program, step, grad, ga, a):
     rerun with that leaf in the result's dtype (the same values): PyTorch's backward takes
     y - 1 in float16 (12056 - 1 rounds to 12056, so an odd power's sign is lost).
     POW_OF_FALSE: a step is pow(x, False), rerun as pow(x, 0): PyTorch's backward computes
-    0·x⁻¹ for the bool exponent, NaN at x = 0 or for an infinite incoming gradient."""
+    0·x⁻¹ for the bool exponent, NaN at x = 0 or for an infinite incoming gradient.
+    FLOAT16_ATAN2: a step is atan2 or hypot of two float16 (float32) tensors, rerun in
+    float32 (float64) and rounded back (the same forward up to the last bit): PyTorch's
+    backward computes r² = x² + y² and grad·y in the operands' dtype, where they overflow
+    (∞·0 = NaN, ∞/z = ∞) though the slopes fit; tapegrad's do not (float16 in float32,
+    grad/z or grad/r² first)."""
     leaves, steps = list(program.leaves), list(program.steps)
     result_dtype = TAPEGRAD.dtype_name(a)
     if step.entry.name in ("pow", "pow_") and len(step.args) >= 2 and isinstance(
@@ -656,13 +664,16 @@ def _explained_in_torch(program, step, grad, ga, a):
         steps = [s._replace(args=(s.args[0], 0) + tuple(s.args[2:]))
                  if s.entry.name in ("pow", "pow_") and len(s.args) >= 2
                  and s.args[1] is False else s for s in steps]
-        if all(s is o for s, o in zip(steps, program.steps)):   # (0 == False: not ==)
-            return ""
         mark = POW_OF_FALSE
+        if all(s is o for s, o in zip(steps, program.steps)):   # (0 == False: not ==)
+            if not any(s.entry.name in WIDENED_IN_TORCH for s in steps):
+                return ""
+            mark = FLOAT16_ATAN2
     run = Run(TORCH)
     run.chain = run.materialize(LeafRef(0), leaves)
     for each, original in zip(steps, program.steps):
-        status, result = run.call(each, leaves)
+        status, result = (_widened_call(run, each, leaves) if mark == FLOAT16_ATAN2
+                          else run.call(each, leaves))
         run.chain = first_tensor(TORCH, result) if status == "ok" else None
         if run.chain is None:
             return ""
@@ -677,6 +688,22 @@ def _explained_in_torch(program, step, grad, ga, a):
                 g, gb[i].astype(g.dtype), str(g.dtype)):
             return ""
     return mark
+
+
+def _widened_call(run, step, leaves):
+    """``run.call``, but atan2 or hypot of two float16 (float32) tensors computed in float32
+    (float64) and rounded back (FLOAT16_ATAN2)."""
+    if step.entry.name in WIDENED_IN_TORCH and len(step.args) == 2 and not step.kwargs:
+        args = [run.materialize(a, leaves) for a in step.args]
+        wider = {torch.float16: torch.float32, torch.float32: torch.float64}
+        if all(torch.is_tensor(a) for a in args) and args[0].dtype == args[1].dtype in wider:
+            function = torch.hypot if step.entry.name == "hypot" else torch.atan2
+            dtype = args[0].dtype
+            try:
+                return "ok", function(args[0].to(wider[dtype]), args[1].to(wider[dtype])).to(dtype)
+            except Exception as error:  # noqa: BLE001 - as run.call
+                return "error", error
+    return run.call(step, leaves)
 
 
 # -- float16: which library rounded better ------------------------------------------------

@@ -249,6 +249,16 @@ def clamp(input, min=None, max=None):
         raise ValueError("clamp: at least one of min and max must be given")
     _tensor_input("clamp", input)
     if isinstance(min, Tensor) or isinstance(max, Tensor):
+        # one dtype for all three first, as PyTorch (a uint8 x clamped by an int64 0-d -3 and
+        # an int64 max of 1 or more dims is int64: -3 must not wrap to uint8's 253 on the way)
+        from ...dtypes import result_type
+        given = [b for b in (input, min, max) if b is not None]
+        tensors = [t for t in given if isinstance(t, Tensor)]
+        common = result_type([t.dtype for t in tensors if t.ndim],
+                             [t.dtype for t in tensors if not t.ndim],
+                             [b for b in given if not isinstance(b, Tensor)])
+        if common is not input.dtype:
+            input = input.to(common)
         # where(), not maximum(): at x = bound the gradient goes to x alone, as in PyTorch
         y = input if min is None else _clamp_towards(input, min, below=True)
         if max is None:
