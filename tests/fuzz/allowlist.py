@@ -18,15 +18,18 @@ class Allowed(NamedTuple):
     reason: str
 
 
-def _equal_or_zero_in_torch(longest=8):
+ZERO = r"-?0\.0*(?:e[-+]00)?"
+
+
+def _equal_or_else_in_torch(other, longest=8):
     """A regular expression for "[a b …] vs torch [a' b' …]" (as many numbers as shown)
-    where each of torch's numbers is tapegrad's own or a 0: PyTorch zeroed some slices."""
+    where each of torch's numbers is tapegrad's own or matches ``other`` (a 0, a NaN): the
+    two differ in some slices only, by what ``other`` says."""
     number = r"(-?(?:\d[\d.]*(?:e[-+]\d+)?|nan|inf))"
-    zero = r"-?0\.0*(?:e[-+]00)?"
     lists, groups = [], 0   # (groups are numbered across the alternatives)
     for n in range(1, longest + 1):
         ours = r"\s+".join([number] * n)
-        theirs = r"\s+".join(rf"(?:\{groups + i + 1}|{zero})" for i in range(n))
+        theirs = r"\s+".join(rf"(?:\{groups + i + 1}|{other})" for i in range(n))
         lists.append(rf"\[\s*{ours}\s*\] vs torch \[\s*{theirs}\s*\]")
         groups += n
     return "(?:" + "|".join(lists) + ")"
@@ -95,8 +98,9 @@ ALLOWED = [
     Allowed("tapegrad-raises", "cholesky", "not positive-definite", "float noise",
             "a matrix singular up to rounding (a pivot within rounding of 0): whether the "
             "factorization fails depends on the LAPACK build's order of operations"),
-    Allowed("tapegrad-computes", "cholesky", r"^_LinAlgError: cholesky: The factorization could "
-            r"not be completed because the input is not positive-definite", "pytorch bug",
+    Allowed("tapegrad-computes", "cholesky", r"^_LinAlgError: cholesky: (\(Batch element \d+\): )?"
+            r"The factorization could not be completed because the input is not positive-definite",
+            "pytorch bug",
             "cholesky of a float32 matrix with ∞ on its diagonal before the last row: PyTorch's "
             "float32 kernel fails where its float64 kernel factors the same matrix "
             "([[inf, 0], [0.5, 1]] → [[inf, 0], [0, 1]], ∞ pivots then 0.5/∞ = 0), as tapegrad "
@@ -360,9 +364,16 @@ ALLOWED = [
             "(0.45, 0.89)")
     for op in ("norm", "linalg_vector_norm", "vector_norm", "norm_of_linalg")
 ] + [
-    Allowed("gradient", op, r"^leaf\d+ \(float32\): " + _equal_or_zero_in_torch() + r"( \[|$)",
-            "pytorch bug", "the same underflow in some slices of a p-norm over a dim (a column "
-            "of 1e-30s): PyTorch's gradient is 0 in those slices alone, the others agree")
+    Allowed("gradient", op, r"^leaf\d+ \(float32\): " + _equal_or_else_in_torch(ZERO) +
+            r"( \[|$)", "pytorch bug", "the same underflow in some slices of a p-norm over a "
+            "dim (a column of 1e-30s): PyTorch's gradient is 0 in those slices alone, the "
+            "others agree")
+    for op in ("norm", "linalg_vector_norm", "vector_norm", "norm_of_linalg")
+] + [
+    Allowed("gradient", op, r"^leaf\d+ \(float32\): NaN where torch has none or the other "
+            r"way: " + _equal_or_else_in_torch("nan") + r"( \[|$)", "pytorch bug",
+            "the p-norm (p > 2) underflow above, where some elements of the leaf are not used "
+            "(a slice): PyTorch's 0/0 = NaN at the used 1e-30s, the unused get 0 in both")
     for op in ("norm", "linalg_vector_norm", "vector_norm", "norm_of_linalg")
 ] + [
     Allowed("value", op, r"(?s)^NaN where torch has none or the other way: .* vs torch \[.*nan",
@@ -397,6 +408,14 @@ ALLOWED = [
             "rounding residue in x - x̄ where PyTorch's running mean is exact, so y is ~1e-8, "
             "not 0, and the gradient (x - x̄)/((N - 1)·y) a ratio of two residues; PyTorch's "
             "y = 0 gives 0"),
+] + [
+    Allowed("value", op, r"^NaN where torch has none or the other way: \[[naif\s]*\] vs torch "
+            r"\[[inf\s]*\]", "float noise",
+            "a variance with a correction of N or more (N - correction ≤ 0 in the divisor) of "
+            "values near 1e-30: their squared deviations underflow to 0 in float32 here (0/0 = "
+            "NaN) and stay positive in PyTorch's float64 accumulation (x/0 = inf)")
+    for op in ("var", "std")
+] + [
     Allowed("value", "std", r"^\[[-0.\s]*\] vs torch \[", "float noise",
             "the std of equal values (an expanded 1e30): exactly 0 here, PyTorch's rounding "
             "residue (9e22 of 1e30)"),
