@@ -608,13 +608,15 @@ ALLOWED = [
             "fixed-point weights of its own (89.0 becomes 90); tapegrad asks for a float input")
     for op in ("interpolate", "upsample", "upsample_bilinear")
 ] + [
-    Allowed("tapegrad-raises", "view", "cannot be viewed as shape", "difference",
+    Allowed("tapegrad-raises", op, "cannot be viewed as shape", "difference",
             "view of a result (not a view) laid out otherwise than PyTorch's: a result takes "
             "numpy's layout, which is PyTorch's for casts, one-operand elementwise ops and the "
             "reductions, but not for every op that mixes operands of different layouts "
             "(PyTorch's binary ops follow the first operand's order, numpy's are row-major "
-            "when the operands disagree) or composes several steps, so .view() can refuse "
-            "what PyTorch views; .reshape() is the same in both"),
+            "when the operands disagree) or composes several steps, so .view() (and "
+            ".view_as()) can refuse what PyTorch views; .reshape() is the same in both")
+    for op in ("view", "view_as")
+] + [
     Allowed("signature", "*", r"dim=NoneType|src=int|src=float|src=bool", "difference",
             "dim=None (all dims) for max/min/sort/median, and scatter's src as a number "
             "(PyTorch spells it value=)"),
