@@ -416,9 +416,11 @@ ALLOWED = [
             "NaN) and stay positive in PyTorch's float64 accumulation (x/0 = inf)")
     for op in ("var", "std")
 ] + [
-    Allowed("value", "std", r"^\[[-0.\s]*\] vs torch \[", "float noise",
-            "the std of equal values (an expanded 1e30): exactly 0 here, PyTorch's rounding "
-            "residue (9e22 of 1e30)"),
+    Allowed("value", op, r"^\[[-0.\s]*\] vs torch \[", "float noise",
+            "the std or variance of equal values (an expanded 1e30): exactly 0 here, PyTorch's "
+            "rounding residue (9e22 of 1e30)")
+    for op in ("std", "var")
+] + [
     Allowed("gradient", "layer_norm", r"^leaf\d+ \(float\d+\): \[(?:\s*-?(?:0\.0*|0\.0+e\+00|"
             r"\d\.\d+e-(?:0[5-9]|[1-9]\d)))+\s*\] vs torch \[(?:(?!nan|inf)[^]])*\]", "float noise",
             "a normalised group of equal values (one value, or an expanded leaf): x - μ is 0 or "
