@@ -434,3 +434,13 @@ def test_a_norm_pytorch_zeroed_by_overflowing_squares_is_marked_but_a_wrong_norm
     found = [f for seed in range(60) for f in run_program(seed, entries=entry)[0]
              if f.kind == "value"]
     assert found and not any("[squares overflow]" in f.detail for f in found)
+
+
+def test_a_slice_wise_allowance_still_refuses_another_number():
+    # "each of torch's numbers is tapegrad's own, a zero for a zero, or ±inf"
+    from .allowlist import _equal_or_else_in_torch
+    import re
+    pattern = _equal_or_else_in_torch(r"-?inf")
+    assert re.search(pattern, "[ 0.  -0.69729  2.5] vs torch [-0.  -inf  2.5]")
+    assert not re.search(pattern, "[ 0.5  -0.69729  2.5] vs torch [-0.  -inf  2.5]")
+    assert not re.search(pattern, "[ 0.  -0.69729  2.5] vs torch [-0.  -inf  2.6]")
