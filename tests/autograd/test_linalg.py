@@ -528,6 +528,23 @@ def test_addmm_of_integer_tensors_takes_whole_number_scales_only():
         L.addmm(leaf(2), leaf(2, 2), leaf(2, 2), beta=1j)
 
 
+def test_addmm_of_small_integer_dtypes_wraps_as_the_dtype_does():
+    # a scale is checked against the dtype as PyTorch checks it (an unsigned dtype takes
+    # -max..max), then multiplies with the dtype's wraparound: 2 - 1·5 is 253 in uint8
+    b, x, w = (tg.tensor([[v]], dtype=tg.uint8) for v in (2, 1, 5))
+    assert L.addmm(b, x, w, alpha=-1).tolist() == [[253]]
+    assert L.addmm(b, x, w, beta=-1).tolist() == [[3]]
+    assert L.addmm(b, x, w, alpha=-255).tolist() == [[7]]
+    with pytest.raises(RuntimeError, match=r"addmm: alpha=-256 cannot be converted to "
+                                           r"tapegrad.uint8 without overflow"):
+        L.addmm(b, x, w, alpha=-256)
+    b, x, w = (tg.tensor([[v]], dtype=tg.int8) for v in (2, 1, 5))
+    assert L.addmm(b, x, w, beta=-128).tolist() == [[5]]
+    with pytest.raises(RuntimeError, match=r"addmm: beta=300 cannot be converted to "
+                                           r"tapegrad.int8 without overflow"):
+        L.addmm(b, x, w, beta=300)
+
+
 @pytest.mark.parametrize("x_shape, y_shape", [((4, 1), (4, 1, 1)), ((3,), (2, 3, 1)),
                                               ((2, 3), (4, 3, 5))])
 def test_a_batched_product_differentiates_one_operand_alone(x_shape, y_shape):

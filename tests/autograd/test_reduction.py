@@ -199,6 +199,14 @@ def test_var_of_every_element_with_no_degree_of_freedom_is_infinite_or_nan_at_th
     assert x.grad.tolist()[:2] == [np.inf, np.inf] and np.isnan(x.grad.tolist()[2])
 
 
+def test_var_whose_squares_overflow_is_still_computed_where_it_fits():
+    # (1.5e19)² overflows float32; the variance 2.1e38 does not (PyTorch: float64 sums);
+    # one beyond float32's range stays inf
+    x = tg.tensor([[1.5e19, -1.4e19, 3e18], [1.0, 2.0, 3.0]])
+    np.testing.assert_allclose(x.var(dim=1).numpy(), [2.1233333e38, 1.0], rtol=1e-6)
+    assert tg.tensor([1e30, -1e30]).var().item() == math.inf
+
+
 def test_std_whose_squares_overflow_is_still_computed():
     # (1e30)² overflows float32, the std (7e29) does not: PyTorch accumulates in float64
     x = tg.tensor([[1e30, -1e30], [1.0, 3.0]])

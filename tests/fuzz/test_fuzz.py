@@ -589,3 +589,13 @@ def test_pytorchs_float16_atan2_backward_is_marked_only_where_computing_it_in_fl
     # gradients makes this small a planted error float noise: the mark is what is tested)
     assert findings and not any(FLOAT16_ATAN2 in f.detail for f in findings)
     assert not any(allowed(f).category == "pytorch bug" for f in findings if allowed(f))
+
+
+def test_a_slice_wise_allowance_still_refuses_another_number():
+    # "each of torch's numbers is tapegrad's own, a zero for a zero, or ±inf"
+    from .allowlist import _equal_or_else_in_torch
+    import re
+    pattern = _equal_or_else_in_torch(r"-?inf")
+    assert re.search(pattern, "[ 0.  -0.69729  2.5] vs torch [-0.  -inf  2.5]")
+    assert not re.search(pattern, "[ 0.5  -0.69729  2.5] vs torch [-0.  -inf  2.5]")
+    assert not re.search(pattern, "[ 0.  -0.69729  2.5] vs torch [-0.  -inf  2.6]")

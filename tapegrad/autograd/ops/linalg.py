@@ -297,6 +297,9 @@ def _check_addmm(b, x, w, beta, alpha):
         if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)):
             raise TypeError(f"addmm: {name} must be {'an integer' if whole else 'a real number'}"
                             f" for {x.dtype} tensors, got {value!r}")
+        if x.array.dtype.kind in "iu" and not _fits_integer_dtype(value, x.dtype):
+            raise RuntimeError(f"addmm: {name}={value} cannot be converted to {x.dtype} without "
+                               f"overflow")
     xs, ws, bs = _shape(x), _shape(w), _shape(b)
     if len(xs) == 2 and len(ws) == 2 and xs[1] == ws[0] and bs in ((ws[1],), (xs[0], ws[1])):
         return   # the shapes of a Linear layer or an RNN step, checked quickly
@@ -310,6 +313,19 @@ def _check_addmm(b, x, w, beta, alpha):
     if len(bs) > 2 or any(s not in (1, o) for s, o in zip(reversed(bs), reversed(out_shape))):
         raise RuntimeError(f"addmm: input of shape {bs} does not broadcast to the shape "
                            f"{out_shape} of mat1 {xs} @ mat2 {ws}")
+
+
+def _fits_integer_dtype(value, dtype):
+    """Whether an integer scale fits ``dtype`` as PyTorch checks it: within the dtype's range,
+    or for an unsigned dtype down to -max too (-1 on uint8 is 255, which multiplies as -1)."""
+    info = dtypes.iinfo(dtype)
+    return (-info.max if info.min == 0 else info.min) <= value <= info.max
+
+
+def _scale(xp, value, dtype):
+    """The scale as an array of ``dtype``: an integer one wraps as the dtype does (-1 → 255 for
+    uint8), so that the product wraps as PyTorch's does; numpy refuses -1 * uint8 outright."""
+    return xp.asarray(value).astype(dtype) if dtype.kind in "iu" else value
 
 
 @operation(function=True, method=True)
@@ -332,9 +348,9 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
         y = _rows_times_matrix(xp, x.array, w.array)   # a fresh array: scale and add in place
     logical = y.dtype.kind == "b"   # bools: any nonzero scale is True, and + is or
     if alpha not in (0, 1) and not logical:
-        y *= alpha
+        y *= _scale(xp, alpha, y.dtype)
     if beta != 0:
-        y += b.array if beta == 1 or logical else beta * b.array
+        y += b.array if beta == 1 or logical else _scale(xp, beta, y.dtype) * b.array
 
     def backward(ctx, grad):
         x, w = ctx.saved_tensors

@@ -159,14 +159,17 @@ def _correction(op, dim, unbiased, correction):
     return dim, 1 if correction is None else correction
 
 
-def _rescaled(xp, a, axes, keepdim, result, statistic, redo=None):
-    """``result`` where it is finite (or outside ``redo``); elsewhere m·statistic(a/m),
-    m = max |a| over ``axes``: a std or norm whose squares overflow the dtype although it
-    does not (the std of float32 values near 1e30; PyTorch accumulates float32 in float64,
-    float16 in float32), or a norm whose squares underflow to 0 (of values near 1e-30)."""
+def _rescaled(xp, a, axes, keepdim, result, statistic, redo=None, power=1):
+    """``result`` where it is finite (or outside ``redo``); elsewhere mᵖ·statistic(a/m),
+    m = max |a| over ``axes``: a std, variance (p = 2) or norm whose squares overflow the
+    dtype although it does not (the std of float32 values near 1e30; PyTorch accumulates
+    float32 in float64, float16 in float32), or a norm whose squares underflow to 0."""
     m = xp.abs(a).max(axis=axes, keepdims=True)
     m = xp.where(xp.isfinite(m) & (m > 0), m, xp.ones((), dtype=m.dtype))
-    scaled = statistic(a / m) * m.reshape(result.shape)
+    scaled = statistic(a / m)
+    with quiet(xp):
+        for _ in range(power):   # (m·m alone could overflow where m·m·var(a/m) does not)
+            scaled = scaled * m.reshape(result.shape)
     redo = result == xp.inf if redo is None else redo
     return xp.where(redo, scaled, result).astype(result.dtype, copy=False)
 
@@ -212,7 +215,12 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     axes = normalize_dims(x, dim, "var")
     shape = tuple(x.shape)
     dof, every_dim = _count(shape, axes) - correction, dim is None or x.ndim == 0
-    result = _spread(x.device.xp, x.array, axes, correction, keepdim, "var")
+    xp = x.device.xp
+    result = _spread(xp, x.array, axes, correction, keepdim, "var")
+    if dof > 0 and (result == xp.inf).any():   # the squares overflowed, or an input is ∞
+        result = _rescaled(xp, x.array, axes, keepdim, result,
+                           lambda a: a.var(axis=axes, ddof=correction, keepdims=keepdim),
+                           power=2)
     def backward(ctx, grad):
         x, = ctx.saved_tensors
         return _var_backward(_kept(grad, shape, axes, keepdim), x, axes, dof, every_dim)
