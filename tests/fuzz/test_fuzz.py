@@ -1,5 +1,6 @@
 """The differential fuzzer, run briefly: a fixed set of seeded programs must find nothing
 that the allowlist does not explain; and the fuzzer must notice planted bugs."""
+import time
 import pytest
 
 import tapegrad as tg
@@ -599,3 +600,23 @@ def test_a_slice_wise_allowance_still_refuses_another_number():
     assert re.search(pattern, "[ 0.  -0.69729  2.5] vs torch [-0.  -inf  2.5]")
     assert not re.search(pattern, "[ 0.5  -0.69729  2.5] vs torch [-0.  -inf  2.5]")
     assert not re.search(pattern, "[ 0.  -0.69729  2.5] vs torch [-0.  -inf  2.6]")
+
+
+def test_a_program_is_slow_by_its_cpu_time_not_by_waiting(monkeypatch):
+    from . import __main__ as command_line
+
+    def busy(seed, entries=None):
+        end = time.process_time() + 0.3
+        while time.process_time() < end:
+            pass
+        return [], None
+
+    def waiting(seed, entries=None):   # as on a busy machine: the clock runs, the program not
+        time.sleep(0.3)
+        return [], None
+
+    monkeypatch.setattr(command_line, "PROGRAM_SECONDS", 0.1)
+    monkeypatch.setattr(command_line, "run_program", busy)
+    assert [f.kind for f in command_line._run_with_time_limit(1, None)[0]] == ["slow"]
+    monkeypatch.setattr(command_line, "run_program", waiting)
+    assert command_line._run_with_time_limit(1, None)[0] == []
