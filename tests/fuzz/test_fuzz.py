@@ -1,6 +1,7 @@
 """The differential fuzzer, run briefly: a fixed set of seeded programs must find nothing
 that the allowlist does not explain; and the fuzzer must notice planted bugs."""
 import time
+
 import pytest
 
 import tapegrad as tg
