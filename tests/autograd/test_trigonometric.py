@@ -163,6 +163,17 @@ def test_atan2_slopes_are_zero_where_the_radius_squared_is_zero_as_pytorch():
     assert math.isnan(grad_y[4]) and grad_x[4] == -math.inf
 
 
+def test_atan2_slopes_hold_where_the_radius_squared_overflows():
+    # float32 1e20² overflows; the slopes x/r², -y/r² (5e-21) do not (PyTorch: NaN, ∞·0)
+    y = tg.tensor([1e20, -352.5, 3.0], requires_grad=True)
+    x = tg.tensor([1e20, 1e30, 4.0], requires_grad=True)
+    tg.atan2(y, x).sum().backward()
+    y64, x64 = np.array([1e20, -352.5, 3.0]), np.array([1e20, 1e30, 4.0])
+    r2 = x64 * x64 + y64 * y64
+    np.testing.assert_allclose(y.grad.numpy(), x64 / r2, rtol=1e-6)
+    np.testing.assert_allclose(x.grad.numpy(), -y64 / r2, rtol=1e-6, atol=1e-45)
+
+
 def test_sinc_of_float16_computes_pi_x_in_float32():
     # π·23056 overflows float16 (sin(inf) would be NaN); sinc of an integer is 0
     y = tg.sinc(tg.tensor([23056.0, 7380.0, 0.5], dtype=tg.float16))

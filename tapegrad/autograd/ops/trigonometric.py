@@ -184,7 +184,8 @@ def rad2deg(input):
 def atan2(input, other):
     """z = the angle of the point (x = other, y = input), in (-π, π];
     ∂z/∂input = other/r²,  ∂z/∂other = -input/r²  (r² = input² + other²; both 0 where r²
-    is 0, as in PyTorch, also where the squares underflow)"""
+    is 0, as in PyTorch, also where the squares underflow; where they overflow and the
+    radius r does not, formed as (1/r)·(other/r))"""
     y, x = _float_operands("atan2", input, other)
     y_shape, x_shape = y.shape, x.shape
     def backward(ctx, grad):
@@ -194,8 +195,14 @@ def atan2(input, other):
             y, x, grad = y.float(), x.float(), grad.float()
         r2 = x * x + y * y
         grad_over_r2 = grad * where(r2 == 0, 0.0, r2.reciprocal())
-        grad_y = sum_to_shape(grad_over_r2 * x, y_shape) if ctx.needs_input_grad[0] else None
-        grad_x = sum_to_shape(-grad_over_r2 * y, x_shape) if ctx.needs_input_grad[1] else None
+        # 1/r² is 0 once the squares overflow (1e30 in float32) though the slope is not:
+        # there the slope goes through r itself (PyTorch gives NaN there: ∞·0)
+        big = (r2 == math.inf) & (x.abs() < math.inf) & (y.abs() < math.inf)
+        r = where(big, hypot(x, y), 1.0)
+        grad_y = (sum_to_shape(where(big, grad / r * (x / r), grad_over_r2 * x), y_shape)
+                  if ctx.needs_input_grad[0] else None)
+        grad_x = (sum_to_shape(where(big, -grad / r * (y / r), -grad_over_r2 * y), x_shape)
+                  if ctx.needs_input_grad[1] else None)
         if narrow:
             grad_y, grad_x = (None if g is None else g.half() for g in (grad_y, grad_x))
         return grad_y, grad_x
