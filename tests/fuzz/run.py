@@ -434,7 +434,8 @@ def _lone_value_groups(step, shape):
 def _equal_value_groups(step, chain):
     """layer_norm or group_norm of an input holding a normalised group of equal values (an
     expanded leaf): x - μ is exactly 0 here and a rounding residue in PyTorch (x·r - μ·r),
-    which the later steps' gradients through x̂ magnify (a slope of 1e12 makes it 0.01)"""
+    which the later steps' gradients through x̂ magnify (a slope of 1e12 makes it 0.01);
+    or groups of two values with ε = 0, whose gradient is a cancellation of the same kind"""
     if step.entry.name not in ("layer_norm", "group_norm") or not TAPEGRAD.is_tensor(chain) \
             or not chain.dtype.is_floating_point or chain.numel() == 0:
         return False
@@ -451,6 +452,9 @@ def _equal_value_groups(step, chain):
         return False
     if rows.size == 0:
         return False
+    if rows.shape[1] == 2 and step.kwargs.get("eps", step.args[4] if len(step.args) > 4
+                                              else 1e-5) == 0:
+        return True   # two values and ε = 0: x̂ = ±1 whatever x, ∂y/∂x = 0 by a cancellation
     with np.errstate(invalid="ignore"):
         equal = (rows.max(axis=1) == rows.min(axis=1)) & np.isfinite(rows).all(axis=1)
     return bool(equal.any())
