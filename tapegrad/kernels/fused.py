@@ -168,6 +168,8 @@ def cross_entropy_backward(xp, x, target, weight, smoothing, saved, scale):
     spread = (smoothing / classes) * weight[index] if smoothing > 0 else 0
     dx[at] = xp.where(kept, ((probs[at] * total - spread) - (1 - smoothing) * target_weight)
                       * row_scale, xp.zeros((), dtype=dx.dtype))
+    if not kept.all():   # an ignored row gets 0, also where its probabilities are NaN
+        dx[~kept] = 0
     return dx
 
 

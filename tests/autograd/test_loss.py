@@ -157,6 +157,18 @@ def test_cross_entropy_gradient_is_exactly_0_where_the_target_has_probability_1(
                                rtol=1e-6, atol=0)
 
 
+@pytest.mark.parametrize("dtype", [tg.float16, tg.float32])   # array path, row kernel
+def test_cross_entropy_gives_an_ignored_row_of_minus_inf_logits_a_zero_gradient(dtype):
+    # the row's loss is 0 whatever its logits: so is its gradient (softmax(-inf…) is NaN)
+    logits = np.array([[0.5, -1.0, 2.0], [-np.inf] * 3, [1.0, 0.0, -1.0]])
+    x = tg.tensor(logits, dtype=dtype, requires_grad=True)
+    F.cross_entropy(x, tg.tensor([2, 0, 1]), ignore_index=0, reduction="none").backward(
+        tg.tensor([0.5, -0.8, 0.7], dtype=dtype))
+    grad = x.grad.numpy()
+    np.testing.assert_array_equal(grad[1], np.zeros(3, grad.dtype))
+    assert np.isfinite(grad).all()
+
+
 # -- mean squared error as one operation --------------------------------------------------------
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 @pytest.mark.parametrize("dtype", [tg.float32, tg.float64])
