@@ -194,11 +194,13 @@ ALLOWED = [
             "the weight ignoring its stride (the forward is right), so the input's gradient "
             "uses other memory (an inf next to the sliced values gives ±inf)"),
     Allowed("gradient", "batch_norm", r"^leaf\d+ \(float\d+\): \[(?:(?!nan|inf)[^]])*\] vs torch "
-            r"\[(?:(?!nan|inf)[^]])*\]", "pytorch bug",
+            r"\[(?:(?!nan|inf)[^]])*\]|^leaf\d+ \(float\d+\): inf differs: \[(?:(?!nan)[^]])*\] "
+            r"vs torch \[(?:(?!nan)[^]])*\] \[layouts: [^]]*transpose", "pytorch bug",
             "batch_norm in eval mode of a non-contiguous input (a transpose in the program, "
             "which the leaves' layouts do not show): PyTorch's CPU backward walks the incoming "
-            "gradient in the input's memory order, mixing up the channels' scales 1/√(σ² + ε); "
-            "the same input made contiguous gets g/√(σ² + ε), tapegrad's answer"),
+            "gradient in the input's memory order, mixing up the channels' scales 1/√(σ² + ε) "
+            "(with an inf weight, its ±inf lands in another channel); the same input made "
+            "contiguous gets g/√(σ² + ε), tapegrad's answer"),
     Allowed("gradient", "ldexp", r"^leaf\d+ \(float(16|32|64)\): (NaN where torch has none or the "
             r"other way: |inf differs: )?\[(?:[-\d.e+\s]|nan|inf)+\] vs torch "
             r"\[(?:[-\d.e+\s]|nan|inf)+\]( \[layouts: [^]]*\])?$", "pytorch bug",
