@@ -163,7 +163,13 @@ def cross_entropy_backward(xp, x, target, weight, smoothing, saved, scale):
     dx = probs * (total * row_scale)[:, None]
     if smoothing > 0:
         dx -= (smoothing / classes) * weight * row_scale[:, None]
-    dx[xp.arange(rows), index] -= (1 - smoothing) * target_weight * row_scale
+    # the target's element in one expression (from the rounded dx it would keep a residue)
+    at = (xp.arange(rows), index)
+    spread = (smoothing / classes) * weight[index] if smoothing > 0 else 0
+    dx[at] = xp.where(kept, ((probs[at] * total - spread) - (1 - smoothing) * target_weight)
+                      * row_scale, xp.zeros((), dtype=dx.dtype))
+    if not kept.all():   # an ignored row gets 0, also where its probabilities are NaN
+        dx[~kept] = 0
     return dx
 
 

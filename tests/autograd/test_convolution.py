@@ -471,6 +471,11 @@ def test_a_transposed_convolution_whose_padding_crops_every_row_gives_an_empty_o
     assert tuple(C.conv_transpose1d(x[:, :, 0, :2], w[..., 0], padding=1).shape) == (4, 2, 0)
     with pytest.raises(RuntimeError, match=r"conv_transpose1d: the output size -1 is too small"):
         C.conv_transpose1d(x[:, :, 0, :1], w[..., 0], padding=1)
+    # an input of no positions (but a batch and channels) is refused, as by conv1d
+    with pytest.raises(RuntimeError, match=r"conv_transpose1d: an input with an empty spatial "
+                                           r"dimension .* got input shape \(1, 2, 0\)"):
+        C.conv_transpose1d(tg.zeros((1, 2, 0)), w[..., 0], stride=2)
+    assert tuple(C.conv_transpose1d(tg.zeros((0, 2, 0)), w[..., 0]).shape) == (0, 2, 0)
 
 _FLOAT16_CONVS = {
     "conv2d": lambda F, x, w, b: F.conv2d(x, w, b, padding=1),

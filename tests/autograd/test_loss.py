@@ -141,6 +141,34 @@ def test_cross_entropy_ignores_an_infinite_weight_of_a_class_no_row_counts(class
     np.testing.assert_allclose(x.grad.numpy(), expected / 2, rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.parametrize("classes", [1, 50])   # the row kernel and the array path
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_cross_entropy_gradient_is_exactly_0_where_the_target_has_probability_1(classes,
+                                                                                  smoothing):
+    # p_t = 1 (one class, or the others at -1e4): A·p_t - a_t = 0, rounded once
+    logits = np.full((4, classes), -1e4, np.float32)
+    logits[:, 0] = 0.0
+    x = tg.tensor(logits, requires_grad=True)
+    F.cross_entropy(x, tg.tensor(np.zeros(4, np.int64)), reduction="none",
+                    label_smoothing=smoothing).backward(tg.tensor([1 / 3, 0.7, 2.0, 1e-3]))
+    # A = 1 (unit weights): scale·(1 - ε/C - (1 - ε)) = scale·(ε - ε/C), 0 for one class
+    scale = np.array([1 / 3, 0.7, 2.0, 1e-3])
+    np.testing.assert_allclose(x.grad.numpy()[:, 0], scale * (smoothing - smoothing / classes),
+                               rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("dtype", [tg.float16, tg.float32])   # array path, row kernel
+def test_cross_entropy_gives_an_ignored_row_of_minus_inf_logits_a_zero_gradient(dtype):
+    # the row's loss is 0 whatever its logits: so is its gradient (softmax(-inf…) is NaN)
+    logits = np.array([[0.5, -1.0, 2.0], [-np.inf] * 3, [1.0, 0.0, -1.0]])
+    x = tg.tensor(logits, dtype=dtype, requires_grad=True)
+    F.cross_entropy(x, tg.tensor([2, 0, 1]), ignore_index=0, reduction="none").backward(
+        tg.tensor([0.5, -0.8, 0.7], dtype=dtype))
+    grad = x.grad.numpy()
+    np.testing.assert_array_equal(grad[1], np.zeros(3, grad.dtype))
+    assert np.isfinite(grad).all()
+
+
 # -- mean squared error as one operation --------------------------------------------------------
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 @pytest.mark.parametrize("dtype", [tg.float32, tg.float64])

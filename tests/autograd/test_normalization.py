@@ -110,6 +110,20 @@ def test_layer_norm_of_float16_stays_float16_and_its_squares_do_not_overflow():
     assert N.layer_norm(x, None, None, 1, 1e-5).tolist() == [[1.0, -1.0, 1.0, -1.0]]
 
 
+def test_layer_norm_backward_of_float16_is_computed_in_float32_and_rounded_once():
+    # two values, weights near 1e4: the gradient (-0.0931, 0.0931) is what remains of terms
+    # near 3000, which float16 (a step of 2 there) would round to ±2
+    def gradient(dtype):
+        x = tg.tensor([[0.4558, 1.476]], dtype=tg.float16).to(dtype).requires_grad_()
+        w = tg.tensor([-3264.0, -10080.0], dtype=tg.float16).to(dtype)
+        N.layer_norm(x, w, None, 1, 1e-5).backward(
+            tg.tensor([[-0.1516, -0.294]], dtype=tg.float16).to(dtype))
+        return x.grad
+    half, wide = gradient(tg.float16), gradient(tg.float64)
+    assert half.dtype is tg.float16
+    np.testing.assert_allclose(half.numpy(), wide.numpy(), rtol=3e-3)   # (was ±1.96)
+
+
 @pytest.mark.parametrize("dtype", [tg.float16, tg.float32])
 def test_layer_norm_with_eps_0_of_a_constant_row_is_nan_as_pytorch(dtype):
     x = tg.tensor([[-1.17], [0.34]], dtype=dtype)   # σ² = 0 and ε = 0: 0 · 1/0

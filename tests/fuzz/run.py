@@ -326,8 +326,9 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
         run.chain = run.materialize(first, program.leaves)
     findings, gradient_findings = [], []
     weighted_means = {}   # leaf index -> a weighted mean it weights (_weighted_mean_terms)
-    lone_groups = False   # a group_norm of groups of one value so far (its gradients through
-    # x̂ carry no digit, at its step and at every later one that backpropagates through it)
+    lone_groups = False   # a group_norm of groups of one value, or a layer_norm or group_norm
+    # of a group of equal values, so far (its gradients through x̂ carry no digit, at its
+    # step and at every later one that backpropagates through it)
     through_float16 = first_dtype == "float16"   # a gradient that passed float16 has its precision
     shape, dtype = program.leaves[0].view_shape, first_dtype
     for _ in range(int(rng.integers(1, 7))):
@@ -338,6 +339,7 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
         program.steps.append(step)
         chain_before = (np.array(TAPEGRAD.to_numpy(runs["tapegrad"].chain))
                         if use_torch and program.steps[:-1] else None)
+        lone_groups = lone_groups or _equal_value_groups(step, runs["tapegrad"].chain)
         outcomes = {name: run.call(step, program.leaves) for name, run in runs.items()}
         status, result = outcomes["tapegrad"]
         if status == "error" and check_invariants and raw_error(result):
@@ -435,6 +437,35 @@ def _lone_value_groups(step, shape):
     if not isinstance(groups, int) or groups <= 0 or shape[1] % groups:
         return False
     return shape[1] // groups * math.prod(shape[2:]) == 1
+
+
+def _equal_value_groups(step, chain):
+    """layer_norm or group_norm of an input holding a normalised group of equal values (an
+    expanded leaf): x - μ is exactly 0 here and a rounding residue in PyTorch (x·r - μ·r),
+    which the later steps' gradients through x̂ magnify (a slope of 1e12 makes it 0.01);
+    or groups of two values with ε = 0, whose gradient is a cancellation of the same kind"""
+    if step.entry.name not in ("layer_norm", "group_norm") or not TAPEGRAD.is_tensor(chain) \
+            or not chain.dtype.is_floating_point or chain.numel() == 0:
+        return False
+    values = TAPEGRAD.to_numpy(chain)
+    size = step.kwargs.get("normalized_shape" if step.entry.name == "layer_norm" else
+                           "num_groups", step.args[1] if len(step.args) > 1 else None)
+    try:
+        if step.entry.name == "layer_norm":
+            k = 1 if isinstance(size, int) else len(size)
+            rows = values.reshape(-1, math.prod(values.shape[values.ndim - k:]))
+        else:
+            rows = values.reshape(values.shape[0] * size, -1)
+    except Exception:  # noqa: BLE001 - arguments the step itself refuses: no groups to judge
+        return False
+    if rows.size == 0:
+        return False
+    if rows.shape[1] == 2 and step.kwargs.get("eps", step.args[4] if len(step.args) > 4
+                                              else 1e-5) == 0:
+        return True   # two values and ε = 0: x̂ = ±1 whatever x, ∂y/∂x = 0 by a cancellation
+    with np.errstate(invalid="ignore"):
+        equal = (rows.max(axis=1) == rows.min(axis=1)) & np.isfinite(rows).all(axis=1)
+    return bool(equal.any())
 
 
 def _torch_normalised_an_overflow(program, step, chain_before, result, t_result):

@@ -145,6 +145,19 @@ def test_gradients_through_a_group_norm_of_groups_of_one_value_are_float_noise_l
     assert found and found[0].op == "kl_div"
 
 
+def test_gradients_through_a_layer_norm_of_equal_values_are_float_noise_later_too():
+    pytest.importorskip("torch")
+    from .run import ENTRIES as ALL
+    # 34013712: layer_norm of an expanded leaf (x̂ exactly 0 here, a residue in PyTorch),
+    # then binary_cross_entropy of that 0, whose slope 1/1e-12 magnifies the residue
+    ops = ("scaled_dot_product_attention,cross_entropy,nll_loss,conv_transpose1d,"
+           "conv_transpose2d,conv1d,conv2d,group_norm,batch_norm,layer_norm,"
+           "binary_cross_entropy,bilinear").split(",")
+    findings, _ = run_program(34013712, entries=[e for e in ALL if e.name in ops])
+    assert [(f.kind, f.op) for f in findings] == [("gradient-float-noise",
+                                                    "binary_cross_entropy")]
+
+
 def test_a_planted_raw_numpy_error_is_found(monkeypatch):
     def cos_with_a_raw_error(x):
         import numpy

@@ -449,6 +449,26 @@ def test_float16_group_norm_is_computed_in_float32_and_rounded_once():
     np.testing.assert_allclose(x16.grad.numpy(), x64.grad.numpy(), rtol=2e-3, atol=2e-3)
 
 
+def test_float16_batch_norm_is_computed_in_float32_and_rounded_once():
+    # (0.3835 - 2.332)/√0.1859·13220 = -59740 fits float16, but -μ·rγ = -71500 does not
+    x = tg.tensor([[0.3835, 0.391]] * 3, dtype=tg.float16, requires_grad=True)
+    mean, var = tg.tensor([2.332, 0.4058], dtype=tg.float16), tg.tensor([0.1859, 0.155],
+                                                                        dtype=tg.float16)
+    weight = tg.tensor([13220.0, 1.0], dtype=tg.float16)
+    y = batch_norm(x, mean, var, weight, eps=0.0)
+    wide = [t.double() for t in (x.detach(), mean, var, weight)]
+    expected = batch_norm(wide[0], wide[1], wide[2], wide[3], eps=0.0)
+    assert y.dtype is tg.float16
+    np.testing.assert_array_equal(y.detach().numpy(), expected.numpy().astype(np.float16))
+    # training: the batch statistics in float32 too, the running ones updated in float16
+    running_mean, running_var = tg.zeros(2, dtype=tg.float16), tg.ones(2, dtype=tg.float16)
+    y = batch_norm(x * 100, running_mean, running_var, weight, training=True)
+    assert y.dtype is tg.float16 and running_mean.dtype is tg.float16
+    np.testing.assert_allclose(running_mean.numpy(), [3.835, 3.91], rtol=1e-3)
+    y.sum().backward()
+    assert x.grad.dtype is tg.float16
+
+
 def test_batch_norm_takes_a_weight_and_bias_of_one_value_per_channel_in_any_shape():
     from tapegrad.nn import functional as NF
     x = tg.randn(4, 2, 3)

@@ -269,6 +269,9 @@ def _transposed_window(op, x, weight, stride, padding, output_padding, groups, d
                            f"a weight of shape {tuple(weight.shape)}")
     if isinstance(padding, str):
         raise ValueError(f"{op}: padding must be an int or a tuple of ints, got {padding!r}")
+    if x.shape[0] and x.shape[1] and 0 in x.shape[2:]:   # (as conv's _conv_window, PyTorch)
+        raise RuntimeError(f"{op}: an input with an empty spatial dimension is only supported "
+                           f"with zero batch or zero channels, got input shape {tuple(x.shape)}")
     kernel = tuple(weight.shape[2:])
     stride = n_ints(stride, spatial, "stride", op)
     padding = n_ints(padding, spatial, "padding", op)

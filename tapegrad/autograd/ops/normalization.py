@@ -48,8 +48,9 @@ def layer_norm(input, weight, bias, normalized_ndim, eps):
     if rows.dtype.itemsize == 2:
         # float16: the statistics in float32, as PyTorch's (300² already overflows float16)
         wide = lambda a: None if a is None else a.astype("float32")  # noqa: E731
-        y, mean, rstd = (a.astype(rows.dtype) for a in fused.layer_norm_forward(
-            xp, rows.astype("float32"), wide(flat(weight)), wide(flat(bias)), eps))
+        y, mean, rstd = fused.layer_norm_forward(
+            xp, rows.astype("float32"), wide(flat(weight)), wide(flat(bias)), eps)
+        y = y.astype(rows.dtype)   # (μ and r stay float32, for the backward)
     else:
         y, mean, rstd = fused.layer_norm_forward(xp, rows, flat(weight), flat(bias), eps)
 
@@ -68,8 +69,15 @@ def layer_norm_backward(grad, input, weight, bias, mean, rstd, normalized_ndim, 
     features = math.prod(input.shape[input.ndim - normalized_ndim:])
     g = grad.array.reshape(-1, features)
     w = None if weight is None else weight.array.reshape(features)
-    dx, dw, db = fused.layer_norm_backward(xp, g, input.array.reshape(-1, features), w,
-                                           mean, rstd)
+    x = input.array.reshape(-1, features)
+    if x.dtype.itemsize == 2:
+        # float16: in float32, rounded once, as the forward (Σ g·w of terms near 1e4 would
+        # cancel to float16's rounding of them)
+        dx, dw, db = (a.astype(x.dtype) for a in fused.layer_norm_backward(
+            xp, g.astype("float32"), x.astype("float32"),
+            None if w is None else w.astype("float32"), mean, rstd))
+    else:
+        dx, dw, db = fused.layer_norm_backward(xp, g, x, w, mean, rstd)
     results = [dx.reshape(input.shape)]
     if weight is not None:
         results.append(dw.reshape(weight.shape))

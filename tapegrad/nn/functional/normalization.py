@@ -117,6 +117,11 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if running_mean is None or running_var is None:
             raise RuntimeError("batch_norm: running_mean and running_var must be given when "
                                "training=False (evaluation normalises with them)")
+        if input.dtype.itemsize == 2:   # float16: in float32, rounded once, as PyTorch
+            # (-μ·rγ alone can pass 65504 where the result fits)
+            wide = [None if t is None else t.float()
+                    for t in (input, weight, bias, running_mean, running_var)]
+            return ops.normalization.batch_norm(*wide, False, eps)[0].to(input.dtype)
         return ops.normalization.batch_norm(input, weight, bias, running_mean, running_var,
                                             False, eps)[0]
 
@@ -127,7 +132,14 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if update and (not isinstance(momentum, (int, float)) or isinstance(momentum, bool)):
         raise TypeError(f"batch_norm: momentum must be a number, got {momentum!r} (a module "
                         f"with momentum=None passes 1/num_batches_tracked)")
-    out, mean, var = ops.normalization.batch_norm(input, weight, bias, None, None, True, eps)
+    if input.dtype.itemsize == 2:   # float16: in float32, rounded once, as PyTorch
+        out, mean, var = ops.normalization.batch_norm(
+            *(None if t is None else t.float() for t in (input, weight, bias)), None, None,
+            True, eps)
+        out = out.to(input.dtype)
+    else:
+        out, mean, var = ops.normalization.batch_norm(input, weight, bias, None, None, True,
+                                                      eps)
     if update:
         with grad_mode.no_grad():
             if running_mean is not None:
