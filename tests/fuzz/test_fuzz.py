@@ -634,3 +634,27 @@ def test_a_program_is_slow_by_its_cpu_time_not_by_waiting(monkeypatch):
     assert [f.kind for f in command_line._run_with_time_limit(1, None)[0]] == ["slow"]
     monkeypatch.setattr(command_line, "run_program", waiting)
     assert command_line._run_with_time_limit(1, None)[0] == []
+
+
+def test_a_gradient_that_differs_by_inherited_rounding_is_marked_and_a_wrong_one_is_not(
+        monkeypatch):
+    pytest.importorskip("torch")
+    # 28514175 (of these ops): gelu, logit(eps=0), log. gelu of x below -7 is a tiny negative
+    # number in one library and -0.0 in the other (both within float32's tolerance of 0), and
+    # logit's slope at 0 is infinite, of either sign or NaN by that rounding alone. PyTorch run
+    # on tapegrad's gelu values gives tapegrad's gradients
+    names = {"gelu", "logit", "log", "log10", "log2", "reciprocal", "sinc", "rsqrt", "erfinv",
+             "sqrt", "atan2", "layer_norm", "sin", "cos", "exp"}
+    entries = [e for e in ENTRIES if e.name in names]
+    findings, _ = run_program(28514175, entries=entries)
+    assert [(f.kind, f.op) for f in findings] == [("gradient-float-noise", "logit")]
+    assert findings[0].detail.startswith("inherited: ")
+    logit = tg.logit
+    def logit_with_a_wrong_gradient(x, *args, **kwargs):   # logit's value, twice its slope
+        z = logit(x, *args, **kwargs)
+        if z.requires_grad:
+            z.register_hook(lambda grad: grad * 2)
+        return z
+    monkeypatch.setattr(tg, "logit", logit_with_a_wrong_gradient)
+    findings, _ = run_program(28514175, entries=entries)
+    assert [(f.kind, f.op) for f in findings] == [("gradient", "logit")]
