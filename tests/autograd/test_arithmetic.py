@@ -1121,3 +1121,13 @@ def test_a_zero_remainder_has_the_sign_of_the_dividend_as_pytorch():
     assert z.tolist() == [0.0] * 8   # (log or 1/z after it sees the sign)
     assert np.signbit(z.numpy()).tolist() == [True, False, True, False, True, False, False, True]
 
+
+def test_a_zero_remainder_among_other_results_has_the_sign_of_the_dividend():
+    # zeros are looked for only when some result is 0: one among nonzero and NaN results,
+    # with a broadcast divisor, and a 0-d one
+    x = tg.tensor([[-3.0, 5.0, math.nan, 3.0]], dtype=tg.float64)
+    z = tg.remainder(x, tg.tensor([[1.5], [-1.5]], dtype=tg.float64))
+    np.testing.assert_array_equal(z.numpy(), [[0.0, 0.5, np.nan, 0.0], [0.0, -1.0, np.nan, 0.0]])
+    assert np.signbit(z.numpy()[:, [0, 1, 3]]).tolist() == [[True, False, False],
+                                                            [True, True, False]]
+    assert math.copysign(1.0, tg.remainder(tg.tensor(-2.0), tg.tensor(1.0)).item()) == -1.0

@@ -403,10 +403,9 @@ def remainder(input, other):
     xp = x.device.xp
     with quiet(xp):
         z = _broadcast("remainder", xp.remainder, x, y)
-    if z.dtype.kind == "f":   # a zero has the dividend's sign, as PyTorch's (numpy: the divisor's)
-        zero = z == 0
-        if zero.any():
-            z = xp.where(zero, xp.copysign(z, x.array), z)
+    if z.dtype.kind == "f" and not z.all():   # one pass, no mask, while no result is 0
+        # a zero has the dividend's sign, as PyTorch's (numpy gives it the divisor's)
+        z = xp.where(z == 0, xp.copysign(z, x.array), z)
     x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
         x_saved, y_saved = ctx.saved_tensors
