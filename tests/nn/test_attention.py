@@ -92,8 +92,9 @@ def test_sdpa_a_fully_masked_row_gives_zeros_and_zero_gradients_as_pytorch():
 
 
 def test_sdpa_finds_dead_rows_among_rows_masked_only_at_their_ends():
-    # a row is scanned whole only when its first and last scores are -inf: rows masked at
-    # both ends or at one end (padding) still get their softmax; the fully masked one zeros
+    # rows are scanned whole only when some row starts and some row ends with -inf: rows
+    # masked at both ends or at one end (padding) still get their softmax; the fully masked
+    # one gets zeros
     q, k, v = leaf(2, 4, 3), leaf(2, 5, 3), leaf(2, 5, 2)
     allowed = np.zeros((4, 5), bool)
     allowed[0, 2] = True        # -inf at both ends, one key between

@@ -41,10 +41,11 @@ def _attention_scores(query, key, attn_mask, is_causal, scale):
     # A row with every score -∞ (every key masked, or an inf in the inputs) would be
     # softmax(-∞, …, -∞) = 0/0. As PyTorch (2.5+) its weights are 0: softmax a row of zeros
     # instead (finite, and it gets no gradient), then zero its weights. Such a row starts
-    # and ends with -∞: only if some row does (2·L values, not L·S) are whole rows scanned.
-    ends = scores.array[..., ::max(scores.shape[-1] - 1, 1)]   # first and last column
-    if xp.isneginf(ends).all(axis=-1).any():
-        dead = xp.isneginf(scores.array).all(axis=-1, keepdims=True)
+    # and ends with -∞: only if some row starts and some row ends so (a look at L values,
+    # not L·S) are whole rows scanned.
+    rows = scores.array
+    if rows.shape[-1] == 0 or (xp.isneginf(rows[..., 0]).any() and xp.isneginf(rows[..., -1]).any()):
+        dead = xp.isneginf(rows).all(axis=-1, keepdims=True)
         if dead.any():
             dead = wrap(dead, query.device)
             return scores.masked_fill(dead, 0.0).softmax(-1).masked_fill(dead, 0.0)
