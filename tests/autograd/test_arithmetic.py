@@ -872,6 +872,25 @@ def test_pow_to_an_exponent_tensor_of_one_half_is_c_pow_as_pytorch():
     assert math.isnan(z[0].item()) and math.copysign(1.0, z[1].item()) == -1.0
 
 
+def test_pow_to_a_repeated_exponent_of_one_half_is_c_pow_whatever_its_shape():
+    # numpy takes √x wherever the exponent repeats along its loop: an expanded (stride-0)
+    # exponent of x's own shape, a (1, 1) one broadcast over x, a (1, 3) one expanded down
+    # the rows; a full exponent that varies takes C's pow, and one element is mended too
+    x = tg.tensor([[-math.inf, -0.0, 4.0]] * 2, dtype=tg.float64)
+    halves = (tg.tensor(0.5, dtype=tg.float64).expand(2, 3),
+              tg.full((1, 1), 0.5, dtype=tg.float64),
+              tg.full((1, 3), 0.5, dtype=tg.float64).expand(2, 3),
+              tg.tensor([[0.5, 0.5, 2.0]] * 2, dtype=tg.float64))
+    for half, expected in zip(halves, [[math.inf, 0.0, 2.0]] * 3 + [[math.inf, 0.0, 16.0]]):
+        z = tg.pow(x, half)
+        assert z.tolist() == [expected] * 2
+        assert not np.signbit(z.numpy()).any()
+    for dtype in (tg.float32, tg.float64):   # a 0-d base and exponent, one value each
+        half = tg.tensor(0.5, dtype=dtype)
+        assert tg.pow(tg.tensor(-math.inf, dtype=dtype), half).item() == math.inf
+        assert math.copysign(1.0, tg.pow(tg.tensor(-0.0, dtype=dtype), half).item()) == 1.0
+
+
 def test_pow_of_float16_to_plus_minus_one_half_follows_c_pow_as_pytorch():
     # PyTorch's float16 pow takes C's pow (-0.0 → +0.0 and +∞, -∞ → +∞), its float32 and
     # float64 pow takes √x (-0.0 → -0.0 and -∞, -∞ → NaN)
@@ -1101,3 +1120,14 @@ def test_a_zero_remainder_has_the_sign_of_the_dividend_as_pytorch():
     z = tg.remainder(x, y)
     assert z.tolist() == [0.0] * 8   # (log or 1/z after it sees the sign)
     assert np.signbit(z.numpy()).tolist() == [True, False, True, False, True, False, False, True]
+
+
+def test_a_zero_remainder_among_other_results_has_the_sign_of_the_dividend():
+    # zeros are looked for only when some result is 0: one among nonzero and NaN results,
+    # with a broadcast divisor, and a 0-d one
+    x = tg.tensor([[-3.0, 5.0, math.nan, 3.0]], dtype=tg.float64)
+    z = tg.remainder(x, tg.tensor([[1.5], [-1.5]], dtype=tg.float64))
+    np.testing.assert_array_equal(z.numpy(), [[0.0, 0.5, np.nan, 0.0], [0.0, -1.0, np.nan, 0.0]])
+    assert np.signbit(z.numpy()[:, [0, 1, 3]]).tolist() == [[True, False, False],
+                                                            [True, True, False]]
+    assert math.copysign(1.0, tg.remainder(tg.tensor(-2.0), tg.tensor(1.0)).item()) == -1.0

@@ -91,6 +91,23 @@ def test_sdpa_a_fully_masked_row_gives_zeros_and_zero_gradients_as_pytorch():
     assert gradcheck(lambda q, k, v: sdpa(q, k, v, tg.from_numpy(allowed)), (q, k, v))
 
 
+def test_sdpa_finds_dead_rows_among_rows_masked_only_at_their_ends():
+    # rows are scanned whole only when some row starts and some row ends with -inf: rows
+    # masked at both ends or at one end (padding) still get their softmax; the fully masked
+    # one gets zeros
+    q, k, v = leaf(2, 4, 3), leaf(2, 5, 3), leaf(2, 5, 2)
+    allowed = np.zeros((4, 5), bool)
+    allowed[0, 2] = True        # -inf at both ends, one key between
+    allowed[1, 3:] = True       # left padding: only the first score is -inf
+    allowed[2, :2] = True       # right padding: only the last score is -inf
+    out = sdpa(q, k, v, tg.from_numpy(allowed))   # row 3 is fully masked
+    bias = np.where(allowed, 0.0, -np.inf)[:3]
+    np.testing.assert_allclose(out.detach().numpy()[:, :3], np_attention(
+        q.detach().numpy()[:, :3], k.detach().numpy(), v.detach().numpy(), bias), rtol=1e-12)
+    np.testing.assert_array_equal(out.detach().numpy()[:, 3], np.zeros((2, 2)))
+    assert gradcheck(lambda q, k, v: sdpa(q, k, v, tg.from_numpy(allowed)), (q, k, v))
+
+
 def test_sdpa_a_row_whose_scores_are_all_minus_inf_from_an_inf_key_gives_zeros():
     # no mask: the keys' inf makes batch 0's scores all -inf (as PyTorch's _safe_softmax:
     # weights 0, not 0/0); batch 1 is an ordinary attention

@@ -261,10 +261,14 @@ def pow(input, exponent):
 
 
 def _c_pow(xp, x, y):
-    """xʸ of float arrays as C's pow, which PyTorch takes for an exponent tensor: numpy takes
-    √x where y is 0.5 throughout, which gives NaN and -0.0 at -∞ and -0.0 (C: +∞ and +0.0).
-    Those two are |x|, mended only where they occur."""
+    """xʸ of float arrays as C's pow, which PyTorch takes for an exponent tensor. numpy's
+    float32/float64 loop takes √x where the exponent is 0.5 and repeats along the loop (a
+    stride-0 exponent: broadcast, expanded, or one value), which gives NaN and -0.0 at -∞
+    and -0.0 (C: +∞ and +0.0). Those two are |x|, mended only where they can occur: an
+    exponent of the result's shape with no stride 0 takes C's pow throughout."""
     z = xp.pow(x, y)
+    if y.shape == z.shape and 0 not in y.strides and z.size != 1:
+        return z
     edge = (y == 0.5) & ((x == 0) | (x == -xp.inf))
     return xp.where(edge, xp.abs(x), z) if edge.any() else z
 
@@ -399,10 +403,9 @@ def remainder(input, other):
     xp = x.device.xp
     with quiet(xp):
         z = _broadcast("remainder", xp.remainder, x, y)
-    if z.dtype.kind == "f":   # a zero has the dividend's sign, as PyTorch's (numpy: the divisor's)
-        zero = z == 0
-        if zero.any():
-            z = xp.where(zero, xp.copysign(z, x.array), z)
+    if z.dtype.kind == "f" and not z.all():   # one pass, no mask, while no result is 0
+        # a zero has the dividend's sign, as PyTorch's (numpy gives it the divisor's)
+        z = xp.where(z == 0, xp.copysign(z, x.array), z)
     x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
         x_saved, y_saved = ctx.saved_tensors

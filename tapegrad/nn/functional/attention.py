@@ -27,9 +27,9 @@ def _attention_scores(query, key, attn_mask, is_causal, scale):
     """softmax(Q Kᵀ · scale + mask) along the keys; a row whose scores are all -∞ gets
     weights 0 (not softmax's 0/0)."""
     scores = (query * scale) @ key.mT     # scaling Q (…, L, E) is cheaper than the scores
+    xp = query.device.xp
     if is_causal:
         length, source = scores.shape[-2], scores.shape[-1]
-        xp = query.device.xp
         future = wrap(xp.triu(xp.ones((length, source), dtype=bool), 1), query.device)
         scores = scores.masked_fill(future, float("-inf"))
     elif attn_mask is not None:
@@ -40,11 +40,15 @@ def _attention_scores(query, key, attn_mask, is_causal, scale):
                                else attn_mask.to(query.dtype))
     # A row with every score -∞ (every key masked, or an inf in the inputs) would be
     # softmax(-∞, …, -∞) = 0/0. As PyTorch (2.5+) its weights are 0: softmax a row of zeros
-    # instead (finite, and it gets no gradient), then zero its weights.
-    dead = query.device.xp.isneginf(scores.array).all(axis=-1, keepdims=True)
-    if dead.any():
-        dead = wrap(dead, query.device)
-        return scores.masked_fill(dead, 0.0).softmax(-1).masked_fill(dead, 0.0)
+    # instead (finite, and it gets no gradient), then zero its weights. Such a row starts
+    # and ends with -∞: only if some row starts and some row ends so (a look at L values,
+    # not L·S) are whole rows scanned.
+    rows = scores.array
+    if rows.shape[-1] == 0 or (xp.isneginf(rows[..., 0]).any() and xp.isneginf(rows[..., -1]).any()):
+        dead = xp.isneginf(rows).all(axis=-1, keepdims=True)
+        if dead.any():
+            dead = wrap(dead, query.device)
+            return scores.masked_fill(dead, 0.0).softmax(-1).masked_fill(dead, 0.0)
     return scores.softmax(-1)
 
 
