@@ -648,7 +648,8 @@ def _gradients_agree_with_norms_in_float64(program, runs, step, a, norm_values,
     0), in its values and in its backward. The program run again in PyTorch with each
     layer_norm and group_norm step computed by its formula in float64 (its backward too)
     and its values replaced by tapegrad's (the gradient passing through unchanged): True
-    when the leaves' gradients then agree. A wrong backward of any step, the norm's included, still differs."""
+    when the leaves' gradients then agree. A wrong backward of any step, the norm's
+    included, still differs."""
     run = Run(TORCH)
     run.chain = run.materialize(LeafRef(0), program.leaves)
     for each in program.steps:
