@@ -655,3 +655,39 @@ def test_a_program_is_slow_by_its_cpu_time_not_by_waiting(monkeypatch):
     assert [f.kind for f in command_line._run_with_time_limit(1, None)[0]] == ["slow"]
     monkeypatch.setattr(command_line, "run_program", waiting)
     assert command_line._run_with_time_limit(1, None)[0] == []
+
+
+def _first_finding(seed, ops):
+    findings, _ = run_program(seed, entries=[e for e in ENTRIES if e.name in ops.split(",")])
+    assert findings, seed
+    return findings[0]
+
+
+def test_logits_infinite_slope_at_minus_zero_is_allowed_with_its_sign_flipped_only():
+    pytest.importorskip("torch")
+    # 50002408, 50009128: logit of -0.0, the slope +inf here (times the incoming gradient),
+    # -inf from PyTorch's vectorised loop: the infinite gradients have opposite signs
+    for seed in (50002408, 50009128):
+        found = _first_finding(seed, "logit,logit_,repeat,expand,neg,sum")
+        assert allowed(found).reason.startswith("logit's slope 1/(x(1 - x))"), seed
+    # a float16 slope overflowing here (the bug the float32 slope fixed), a NaN of tapegrad's
+    for detail in ("leaf0 (float16): inf differs: [inf 1.] vs torch [6.5e+04 1.]",
+                   "leaf0 (float32): inf differs: [-inf  1.] vs torch [-3.4e+38  1.]",
+                   "leaf0 (float32): NaN where torch has none or the other way: [nan inf] vs "
+                   "torch [1. inf]"):
+        assert allowed(Finding("gradient", "logit", detail, 0)) is None, detail
+
+
+def test_atan2s_nan_from_pytorchs_overflow_is_allowed_only_where_tapegrad_has_a_number():
+    pytest.importorskip("torch")
+    # 51005122, 51021882: atan2 of operands near the largest float (nextafter of inf):
+    # PyTorch's grad·y overflows while 1/r² underflows, ∞·0 = NaN; tapegrad's slopes are tiny
+    for seed in (51005122, 51021882):
+        found = _first_finding(seed, "atan2,arctan2,nextafter,nan_to_num,sum,mul")
+        assert allowed(found).reason.startswith("atan2 with an operand near"), seed
+    # a NaN of tapegrad's where PyTorch has a number, at any place of the window
+    for detail in ("leaf1 (float32): NaN where torch has none or the other way: [nan 1.] vs "
+                   "torch [0.5 1.]",
+                   "leaf1 (float64): NaN where torch has none or the other way: [ 1. nan  2.] "
+                   "vs torch [nan  3.  2.]"):
+        assert allowed(Finding("gradient", "atan2", detail, 0)) is None, detail
