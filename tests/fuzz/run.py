@@ -352,8 +352,11 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
                 error = result if status == "error" else t_result
                 if status == "ok" and _argument_error(t_result):
                     kind = "signature"
+                mark = (kind == "tapegrad-computes" and
+                        _torch_factors_in_float64(program, step, chain_before, result))
                 findings.append(Finding(kind, entry.name,
-                                        f"{type(error).__name__}: {str(error)[:200]}", seed))
+                                        f"{type(error).__name__}: {str(error)[:200]}"
+                                        f"{mark or ''}", seed))
                 break
             if status == "ok":
                 if _unordered(step):
@@ -507,6 +510,32 @@ def _torch_normalised_an_overflow(program, step, chain_before, result, t_result)
     if compare_arrays(TAPEGRAD.to_numpy(result),
                       TORCH.to_numpy(wide_result).astype(np.float32), "float32") is None:
         return " [squares overflow, tapegrad as PyTorch in float64]"
+    return ""
+
+
+CHOLESKY_IN_FLOAT64 = " [PyTorch's float64 cholesky factors it: tapegrad's factor]"
+
+
+def _torch_factors_in_float64(program, step, chain_before, result):
+    """cholesky of a float32 matrix that tapegrad factors and PyTorch's float32 kernel
+    refuses as not positive-definite: CHOLESKY_IN_FLOAT64 where PyTorch's float64 kernel
+    factors the same matrix and its factor, rounded to float32, is tapegrad's (else "")."""
+    if step.entry.name != "cholesky" or not TAPEGRAD.is_tensor(result):
+        return ""
+    x = np.asarray(program.leaves[0].values) if chain_before is None else chain_before
+    if x.dtype != np.float32:
+        return ""
+    run = Run(TORCH, "float64")
+    run.chain = (run.materialize(LeafRef(0), program.leaves) if chain_before is None
+                 else torch.from_numpy(x.astype(np.float64)))
+    status, wide = run.call(step, program.leaves)
+    if status != "ok" or not TORCH.is_tensor(wide):
+        return ""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        factor = TORCH.to_numpy(wide).astype(np.float32)
+    if compare_arrays(TAPEGRAD.to_numpy(result), factor, "float32") is None:
+        return CHOLESKY_IN_FLOAT64
     return ""
 
 

@@ -691,3 +691,20 @@ def test_atan2s_nan_from_pytorchs_overflow_is_allowed_only_where_tapegrad_has_a_
                    "leaf1 (float64): NaN where torch has none or the other way: [ 1. nan  2.] "
                    "vs torch [nan  3.  2.]"):
         assert allowed(Finding("gradient", "atan2", detail, 0)) is None, detail
+
+
+def test_a_cholesky_pytorchs_float32_kernel_refuses_is_allowed_only_as_its_float64_factor(
+        monkeypatch):
+    pytest.importorskip("torch")
+    from .run import CHOLESKY_IN_FLOAT64
+    # 52007920: cholesky of a float32 matrix with ∞ on its diagonal: PyTorch's float32 kernel
+    # refuses it, its float64 kernel factors it as tapegrad does
+    ops = "cholesky,nan_to_num,exp,mul,add,transpose,matmul"
+    found = _first_finding(52007920, ops)
+    assert found.kind == "tapegrad-computes" and found.detail.endswith(CHOLESKY_IN_FLOAT64)
+    assert allowed(found).category == "pytorch bug"
+    cholesky = tg.cholesky
+    monkeypatch.setattr(tg, "cholesky", lambda *a, **k: cholesky(*a, **k) + 0.5)
+    found = _first_finding(52007920, ops)
+    assert found.kind == "tapegrad-computes" and CHOLESKY_IN_FLOAT64 not in found.detail
+    assert allowed(found) is None
