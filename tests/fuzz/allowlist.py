@@ -53,6 +53,12 @@ def _nan_only_where_torch_has_nan(longest=8):
     return "(?:" + "|".join(lists) + ")"
 
 
+# the fuzzer's mark for a gradient finding where PyTorch, rerun with its p-norms computed in
+# float64 and rounded back, gives tapegrad's gradients (run.py's NORM_IN_FLOAT64)
+NORM_IN_FLOAT64 = (r"(?: \[[^]]*\])* \[a float32 p-norm in the program: PyTorch agrees with its "
+                   r"norms computed in float64\]$")
+
+
 ALLOWED = [
     Allowed("float-noise", "*", "", "float noise",
             "within 100x the dtype's tolerance: rounding and summation order"),
@@ -463,27 +469,28 @@ ALLOWED = [
     for op in ("norm", "linalg_vector_norm", "vector_norm", "norm_of_linalg")
 ] + [
     Allowed("gradient", op, r"^leaf\d+ \(float32\): \[(?:(?!nan|inf)[^]])*\] vs torch "
-            r"\[[-0.\s]*\]", "pytorch bug",
+            r"\[[-0.\s]*\]" + NORM_IN_FLOAT64, "pytorch bug",
             "a p-norm of several float32 values near 1e-30: PyTorch's Σ|x|ᵖ underflows to 0, so "
             "its norm is 0 and its gradient 0 (while the norm of a lone 1e-30 is 1e-30, slope "
             "1); tapegrad rescales by the largest magnitude: ‖(1e-30, 2e-30)‖ = 2.2e-30, slopes "
-            "(0.45, 0.89)")
+            "(0.45, 0.89). The fuzzer checks these p-norm entries: PyTorch's gradients with its "
+            "norms computed in float64 and rounded back are tapegrad's")
     for op in ("norm", "linalg_vector_norm", "vector_norm", "norm_of_linalg")
 ] + [
     Allowed("gradient", op, r"^leaf\d+ \(float32\): " + _equal_or_else_in_torch(ZERO) +
-            r"( \[|$)", "pytorch bug", "the same underflow in some slices of a p-norm over a "
+            NORM_IN_FLOAT64, "pytorch bug", "the same underflow in some slices of a p-norm over a "
             "dim (a column of 1e-30s): PyTorch's gradient is 0 in those slices alone, the "
             "others agree")
     for op in ("norm", "linalg_vector_norm", "vector_norm", "norm_of_linalg")
 ] + [
     Allowed("gradient", op, r"^leaf\d+ \(float32\): NaN where torch has none or the other "
-            r"way: " + _equal_or_else_in_torch("nan") + r"( \[|$)", "pytorch bug",
+            r"way: " + _equal_or_else_in_torch("nan") + NORM_IN_FLOAT64, "pytorch bug",
             "the p-norm (p > 2) underflow above, where some elements of the leaf are not used "
             "(a slice): PyTorch's 0/0 = NaN at the used 1e-30s, the unused get 0 in both")
     for op in ("norm", "linalg_vector_norm", "vector_norm", "norm_of_linalg")
 ] + [
     Allowed("gradient", op, r"^leaf\d+ \(float32\): inf differs: " +
-            _equal_or_else_in_torch(r"-?inf") + r"( \[|$)", "pytorch bug",
+            _equal_or_else_in_torch(r"-?inf") + NORM_IN_FLOAT64, "pytorch bug",
             "a p-norm (p > 2) with dtype=float64 of float32 values near 1e30: PyTorch's backward "
             "forms x·|x|^(p-2) in float32 (∞) although the norm is float64: the gradient of "
             "norm([1e30, 1.07], 3, dtype=float64) is [-inf, -0.] for g = -0.697 from a float32 "

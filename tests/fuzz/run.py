@@ -842,6 +842,9 @@ POW_OF_FALSE = " [pow(x, False) in the program: PyTorch agrees with pow(x, 0)]"
 FLOAT16_ATAN2 = (" [atan2 or hypot in the program: PyTorch agrees with its backward in a "
                  "wider float]")
 WIDENED_IN_TORCH = ("atan2", "arctan2", "hypot")
+NORM_IN_FLOAT64 = (" [a float32 p-norm in the program: PyTorch agrees with its norms computed "
+                   "in float64]")
+P_NORMS = ("norm", "linalg_vector_norm", "vector_norm", "norm_of_linalg")
 
 
 def _explained_in_torch(program, step, grad, ga, a):
@@ -871,13 +874,17 @@ def _explained_in_torch(program, step, grad, ga, a):
                  and s.args[1] is False else s for s in steps]
         mark = POW_OF_FALSE
         if all(s is o for s, o in zip(steps, program.steps)):   # (0 == False: not ==)
-            if not any(s.entry.name in WIDENED_IN_TORCH for s in steps):
+            if any(s.entry.name in WIDENED_IN_TORCH for s in steps):
+                mark = FLOAT16_ATAN2
+            elif any(s.entry.name in P_NORMS for s in steps):
+                mark = NORM_IN_FLOAT64
+            else:
                 return ""
-            mark = FLOAT16_ATAN2
     run = Run(TORCH)
     run.chain = run.materialize(LeafRef(0), leaves)
     for each, original in zip(steps, program.steps):
-        status, result = (_widened_call(run, each, leaves) if mark == FLOAT16_ATAN2
+        status, result = (_widened_call(run, each, leaves) if mark == FLOAT16_ATAN2 else
+                          _norm_widened_call(run, each, leaves) if mark == NORM_IN_FLOAT64
                           else run.call(each, leaves))
         run.chain = first_tensor(TORCH, result) if status == "ok" else None
         if run.chain is None:
@@ -909,6 +916,35 @@ def _widened_call(run, step, leaves):
             except Exception as error:  # noqa: BLE001 - as run.call
                 return "error", error
     return run.call(step, leaves)
+
+
+def _norm_widened_call(run, step, leaves):
+    """``run.call``, but a p-norm of a float32 tensor computed in float64 and rounded back
+    to the dtype of its result (NORM_IN_FLOAT64): PyTorch's float32 backward forms |x|^(p-1)
+    and ‖x‖^(p-1) apart, which underflow (0/0) or overflow where the slope fits."""
+    if step.entry.name in P_NORMS and step.args:
+        args = [run.materialize(a, leaves) for a in step.args]
+        kwargs = {k: run.materialize(v, leaves) for k, v in step.kwargs.items()}
+        if torch.is_tensor(args[0]) and args[0].dtype == torch.float32:
+            status, narrow = run.call(step, leaves)
+            if status != "ok" or not torch.is_tensor(narrow):
+                return status, narrow
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    wide = catalogue.caller("torch", step.entry)(   # (dtype=float32 too)
+                        args[0].to(torch.float64), *map(_wide_dtype, args[1:]),
+                        **{k: _wide_dtype(v) for k, v in kwargs.items()})
+                return "ok", wide.to(narrow.dtype)
+            except Exception as error:  # noqa: BLE001 - as run.call
+                return "error", error
+    return run.call(step, leaves)
+
+
+def _wide_dtype(value):
+    return (torch.float64 if isinstance(value, torch.dtype) and value in (torch.float16,
+                                                                        torch.float32)
+            else value)
 
 
 # -- float16: which library rounded better ------------------------------------------------

@@ -708,3 +708,26 @@ def test_a_cholesky_pytorchs_float32_kernel_refuses_is_allowed_only_as_its_float
     found = _first_finding(52007920, ops)
     assert found.kind == "tapegrad-computes" and CHOLESKY_IN_FLOAT64 not in found.detail
     assert allowed(found) is None
+
+
+def test_pytorchs_underflowing_p_norm_gradient_is_allowed_only_where_its_float64_agrees(
+        monkeypatch):
+    pytest.importorskip("torch")
+    from .run import NORM_IN_FLOAT64
+    # 54000343: a 3-norm of float32 values near 1e-30 (PyTorch's gradient 0); 54022268: of
+    # -1e30 with dtype=float32 (PyTorch's x·|x| overflows, NaN) in the used elements of a slice
+    ops = "norm,linalg_vector_norm,vector_norm,norm_of_linalg,sum,expand,transpose,mul"
+    for seed in (54000343, 54022268):
+        found = _first_finding(seed, ops)
+        assert found.detail.endswith(NORM_IN_FLOAT64), seed
+        assert allowed(found).reason.startswith(("a p-norm", "the p-norm")), seed
+    assert allowed(Finding("gradient", "norm", "leaf0 (float32): [0.5 0.3] vs torch [0. 0.]", 0)) \
+        is None
+    norm = tg.norm
+    def norm_with_a_wrong_gradient(*args, **kwargs):   # the value of norm, 1.5 times its slope
+        z = norm(*args, **kwargs)
+        return z + (z - z.detach()) * 0.5
+    monkeypatch.setattr(tg, "norm", norm_with_a_wrong_gradient)
+    for seed in (54000343, 54022268):
+        found = _first_finding(seed, ops)
+        assert NORM_IN_FLOAT64 not in found.detail and allowed(found) is None, seed
