@@ -845,6 +845,7 @@ WIDENED_IN_TORCH = ("atan2", "arctan2", "hypot")
 NORM_IN_FLOAT64 = (" [a float32 p-norm in the program: PyTorch agrees with its norms computed "
                    "in float64]")
 P_NORMS = ("norm", "linalg_vector_norm", "vector_norm", "norm_of_linalg")
+SINC_IN_FLOAT64 = " [sinc in the program: PyTorch agrees with its sinc computed in float64]"
 
 
 def _explained_in_torch(program, step, grad, ga, a):
@@ -878,13 +879,16 @@ def _explained_in_torch(program, step, grad, ga, a):
                 mark = FLOAT16_ATAN2
             elif any(s.entry.name in P_NORMS for s in steps):
                 mark = NORM_IN_FLOAT64
+            elif any(s.entry.name == "sinc" for s in steps):
+                mark = SINC_IN_FLOAT64
             else:
                 return ""
     run = Run(TORCH)
     run.chain = run.materialize(LeafRef(0), leaves)
     for each, original in zip(steps, program.steps):
         status, result = (_widened_call(run, each, leaves) if mark == FLOAT16_ATAN2 else
-                          _norm_widened_call(run, each, leaves) if mark == NORM_IN_FLOAT64
+                          _norm_widened_call(run, each, leaves)
+                          if mark in (NORM_IN_FLOAT64, SINC_IN_FLOAT64)
                           else run.call(each, leaves))
         run.chain = first_tensor(TORCH, result) if status == "ok" else None
         if run.chain is None:
@@ -919,10 +923,11 @@ def _widened_call(run, step, leaves):
 
 
 def _norm_widened_call(run, step, leaves):
-    """``run.call``, but a p-norm of a float32 tensor computed in float64 and rounded back
-    to the dtype of its result (NORM_IN_FLOAT64): PyTorch's float32 backward forms |x|^(p-1)
-    and ‖x‖^(p-1) apart, which underflow (0/0) or overflow where the slope fits."""
-    if step.entry.name in P_NORMS and step.args:
+    """``run.call``, but a p-norm or sinc of a float32 tensor computed in float64 and rounded
+    back to the dtype of its result (NORM_IN_FLOAT64, SINC_IN_FLOAT64): PyTorch's float32
+    backward of a p-norm forms |x|^(p-1) and ‖x‖^(p-1) apart, which underflow (0/0) or
+    overflow where the slope fits; sinc's (πx·cos πx - sin πx)/(πx²) cancels to 0 near 0."""
+    if (step.entry.name in P_NORMS or step.entry.name == "sinc") and step.args:
         args = [run.materialize(a, leaves) for a in step.args]
         kwargs = {k: run.materialize(v, leaves) for k, v in step.kwargs.items()}
         if torch.is_tensor(args[0]) and args[0].dtype == torch.float32:

@@ -731,3 +731,26 @@ def test_pytorchs_underflowing_p_norm_gradient_is_allowed_only_where_its_float64
     for seed in (54000343, 54022268):
         found = _first_finding(seed, ops)
         assert NORM_IN_FLOAT64 not in found.detail and allowed(found) is None, seed
+
+
+def test_sincs_slope_near_0_is_allowed_where_pytorch_gives_0_or_agrees_in_float64(monkeypatch):
+    pytest.importorskip("torch")
+    from .run import SINC_IN_FLOAT64
+    # 55029354: float64 sinc of sinc(1) = 3.9e-17, whose slope -1.3e-16 PyTorch's formula
+    # cancels to 0, times the 1e30 of a mul before it; 56004852: float32, where PyTorch's
+    # sinc in float64 gives tapegrad's gradient
+    found = _first_finding(55029354, "sinc,sinc_,mul,sum,exp,expand")
+    assert allowed(found).reason.startswith("sinc's slope near 0")
+    found = _first_finding(56004852, "sinc,mul,div")
+    assert found.detail.endswith(SINC_IN_FLOAT64)
+    assert allowed(found).reason.startswith("sinc's slope near 0")
+    for detail in ("leaf0 (float64): [-0.5  0.2] vs torch [-0.9  0.2]",
+                   "leaf0 (float32): [-3.3e-05] vs torch [0.]"):
+        assert allowed(Finding("gradient", "sinc", detail, 0)) is None, detail
+    sinc = tg.sinc
+    def sinc_with_a_wrong_gradient(x):   # the value of sinc, 1.5 times its slope
+        y = sinc(x)
+        return y + (y - y.detach()) * 0.5
+    monkeypatch.setattr(tg, "sinc", sinc_with_a_wrong_gradient)
+    found = _first_finding(56004852, "sinc,mul,div")
+    assert SINC_IN_FLOAT64 not in found.detail and allowed(found) is None
