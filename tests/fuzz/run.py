@@ -384,8 +384,9 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
                     program, result, t_result)
                 if verdict:
                     diffs = [(k, (verdict if k == "value" else "") + d) for k, d in diffs]
-                overflow = any(k == "value" for k, _ in diffs) and \
+                overflow = any(k == "value" for k, _ in diffs) and (
                     _torch_normalised_an_overflow(program, step, chain_before, result, t_result)
+                    or _norm_agrees_by_its_formula(program, step, chain_before, result))
                 if overflow:
                     diffs = [(k, d + (overflow if k == "value" else "")) for k, d in diffs]
                 findings.extend(Finding(k, entry.name, d + _layouts(program), seed)
@@ -537,6 +538,29 @@ def _torch_factors_in_float64(program, step, chain_before, result):
     if compare_arrays(TAPEGRAD.to_numpy(result), factor, "float32") is None:
         return CHOLESKY_IN_FLOAT64
     return ""
+
+
+NORM_BY_ITS_FORMULA = " [PyTorch agrees with the norm by its formula in float64]"
+
+
+def _norm_agrees_by_its_formula(program, step, chain_before, result):
+    """layer_norm or group_norm whose values differ (a group of equal values: x - μ is
+    exactly 0 here, a rounding residue in PyTorch's x·r - μ·r, which a large weight
+    magnifies): NORM_BY_ITS_FORMULA where PyTorch computing (x - μ)/√(σ² + ε)·w + b from
+    its elementary operations in float64, rounded back, gives tapegrad's values (else "")."""
+    if step.entry.name not in NORMS or torch is None or not TAPEGRAD.is_tensor(result):
+        return ""
+    run = Run(TORCH)
+    run.chain = (run.materialize(LeafRef(0), program.leaves) if chain_before is None
+                 else torch.from_numpy(chain_before.copy()))
+    status, formula = _norm_in_float64(run, step, program.leaves)
+    if status != "ok" or not TORCH.is_tensor(formula) or formula.dtype != run.chain.dtype:
+        return ""   # (the formula's rerun fell back to PyTorch's own kernel)
+    try:
+        agrees = not compare_results(result, formula)
+    except Exception:  # noqa: BLE001 - a result of another structure
+        return ""
+    return NORM_BY_ITS_FORMULA if agrees else ""
 
 
 def _unordered(step):

@@ -754,3 +754,31 @@ def test_sincs_slope_near_0_is_allowed_where_pytorch_gives_0_or_agrees_in_float6
     monkeypatch.setattr(tg, "sinc", sinc_with_a_wrong_gradient)
     found = _first_finding(56004852, "sinc,mul,div")
     assert SINC_IN_FLOAT64 not in found.detail and allowed(found) is None
+
+
+def test_attention_and_group_norm_entries_allow_only_their_confirmed_cases(monkeypatch):
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    from .run import NORM_BY_ITS_FORMULA
+    sdpa = "scaled_dot_product_attention"
+    nan_query = "NaN where torch has none or the other way: [nan nan] vs torch [0. 0.]"
+    assert allowed(Finding("value", sdpa, nan_query + " [NaN inputs]", 0))
+    assert allowed(Finding("value", sdpa, nan_query, 0)) is None   # (no NaN went in)
+    # value (3, 3, 0) beside query (2, 3): PyTorch's (2, 0) unbroadcast; query (1, 1, 4, 3)
+    # and value (0, 4, 1): PyTorch's (1, 1, 4, 1); not another shape of tapegrad's
+    assert allowed(Finding("shape", sdpa, "(3, 2, 0) vs torch (2, 0)", 0))
+    assert allowed(Finding("shape", sdpa, "(1, 0, 4, 1) vs torch (1, 1, 4, 1)", 0))
+    for detail in ("(3, 0, 2) vs torch (3, 2, 2)", "(0, 4, 1) vs torch (1, 4, 2)",
+                   "(2, 4, 1) vs torch (1, 4, 1)"):
+        assert allowed(Finding("shape", sdpa, detail, 0)) is None, detail
+    assert allowed(Finding("value", "group_norm", "[0. 0.] vs torch [1.5 2.5]", 0)) is None
+    assert allowed(Finding("value", "group_norm", "[0. 0.] vs torch [1.5 2.5]" +
+                           NORM_BY_ITS_FORMULA, 0))
+    # 58001651: group_norm of float32 values near 1e30, whose values PyTorch's formula in
+    # float64 gives as tapegrad; a planted wrong group_norm loses the mark
+    found = _first_finding(58001651, "group_norm,expand,mul")
+    assert found.op == "group_norm" and NORM_BY_ITS_FORMULA in found.detail
+    group_norm = F.group_norm
+    monkeypatch.setattr(F, "group_norm", lambda *a, **k: group_norm(*a, **k) + 0.5)
+    found = _first_finding(58001651, "group_norm,expand,mul")
+    assert found.op == "group_norm" and NORM_BY_ITS_FORMULA not in found.detail
