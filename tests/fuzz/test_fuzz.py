@@ -442,9 +442,10 @@ def test_float16_results_both_near_the_reference_at_the_edge_of_overflow_are_flo
     from .run import FLOAT16_BOTH_NEAR
     # 23013031: sinh's gradient is -65718 in float64: PyTorch rounds it to -inf, tapegrad's
     # float16 chain gives -64800, within float16's tolerance of it
+    # (a rerun of PyTorch on tapegrad's chain before sinh agrees too: "inherited: ")
     findings, _ = run_program(23013031, entries=[e for e in ENTRIES if e.name in FLOAT16_EDGE_OPS])
-    assert [(f.kind, f.op) for f in findings] == [("gradient", "sinh")]
-    assert findings[0].detail.startswith(FLOAT16_BOTH_NEAR)
+    assert [f.op for f in findings] == ["sinh"]
+    assert findings[0].detail.removeprefix("inherited: ").startswith(FLOAT16_BOTH_NEAR)
     assert allowed(findings[0]).category == "float noise"
 
 
