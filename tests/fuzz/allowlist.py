@@ -39,6 +39,26 @@ def _equal_or_else_in_torch(other, longest=8):
     return "(?:" + "|".join(lists) + ")"
 
 
+def _nan_only_where_torch_has_nan(longest=8):
+    """A regular expression for "[a b …] vs torch [a' b' …]" (as many numbers as shown, none
+    of them inf) where each NaN of tapegrad's stands against a NaN of PyTorch's: PyTorch
+    may have NaN where tapegrad has a number, never the other way."""
+    number = r"-?\d[\d.]*(?:e[-+]\d+)?"
+    lists, groups = [], 0   # (groups are numbered across the alternatives)
+    for n in range(1, longest + 1):
+        ours = r"\s+".join([rf"(?:(nan)|{number})"] * n)
+        theirs = r"\s+".join(rf"(?({groups + i + 1})nan|(?:{number}|nan))" for i in range(n))
+        lists.append(rf"\[\s*{ours}\s*\] vs torch \[\s*{theirs}\s*\]")
+        groups += n
+    return "(?:" + "|".join(lists) + ")"
+
+
+# the fuzzer's mark for a gradient finding where PyTorch, rerun with its p-norms computed in
+# float64 and rounded back, gives tapegrad's gradients (run.py's NORM_IN_FLOAT64)
+NORM_IN_FLOAT64 = (r"(?: \[[^]]*\])* \[a float32 p-norm in the program: PyTorch agrees with its "
+                   r"norms computed in float64\]$")
+
+
 ALLOWED = [
     Allowed("float-noise", "*", "", "float noise",
             "within 100x the dtype's tolerance: rounding and summation order"),
@@ -103,12 +123,13 @@ ALLOWED = [
             "a matrix singular up to rounding (a pivot within rounding of 0): whether the "
             "factorization fails depends on the LAPACK build's order of operations"),
     Allowed("tapegrad-computes", "cholesky", r"^_LinAlgError: cholesky: (\(Batch element \d+\): )?"
-            r"The factorization could not be completed because the input is not positive-definite",
-            "pytorch bug",
+            r"The factorization could not be completed because the input is not positive-definite"
+            r".* \[PyTorch's float64 cholesky factors it: tapegrad's factor\]$", "pytorch bug",
             "cholesky of a float32 matrix with ∞ on its diagonal before the last row: PyTorch's "
             "float32 kernel fails where its float64 kernel factors the same matrix "
             "([[inf, 0], [0.5, 1]] → [[inf, 0], [0, 1]], ∞ pivots then 0.5/∞ = 0), as tapegrad "
-            "does in both dtypes"),
+            "does in both dtypes. The fuzzer checks it: PyTorch's float64 factor of the same "
+            "matrix, rounded to float32, is tapegrad's"),
     Allowed("float-dtypes", "cholesky", r"^raises in float(32|64) only: RuntimeError: cholesky: "
             r"the input of shape \([\d, ]*\) is not positive-definite", "float noise",
             "a singular positive semi-definite matrix (equal rows): its last pivot a - a²/a is "
@@ -168,8 +189,9 @@ ALLOWED = [
             "in the result's dtype (the same values) are tapegrad's")
     for op in ("pow", "pow_")
 ] + [
-    Allowed("gradient", op, r"^leaf\d+ \(float\d+\): (inf differs|NaN where torch has none or the "
-            r"other way): \[[^]]*inf", "pytorch bug",
+    Allowed("gradient", op, r"^leaf\d+ \(float\d+\): (inf differs: \[ *(inf[^]]*\] vs torch \[ *-inf|"
+            r"-inf[^]]*\] vs torch \[ *inf)|NaN where torch has none or the other way: \[ *-?inf"
+            r"[^]]*\] vs torch \[ *nan)", "pytorch bug",
             "logit's slope 1/(x(1 - x)) at x = -0.0 is +inf (the slope at 0, and PyTorch's "
             "scalar loop's); PyTorch's vectorised loop divides by x(1 - x) = -0.0 and gives "
             "-inf, so the sign follows the element's place in the tensor: logit of 24 float32 "
@@ -192,14 +214,17 @@ ALLOWED = [
             "an infinite gradient times that 0 is NaN where tapegrad's is ±inf) and πx keeps no "
             "fractional digit (at 100.5: -2.3e-4, the slope is -3.15e-5); tapegrad computes πx "
             "in float32, as both libraries' forward"),
-    Allowed("gradient", "sinc", r"^leaf\d+ \(float(32|64)\): \[(?:[-+.\d\se]|nan)*\] vs torch "
-            r"\[(?:[-+.\d\se]|nan)*\]", "float noise",
-            "sinc's slope of x beyond 2²³ in magnitude in float32 (2⁵² in float64; 1e10 in the "
-            "run that found it): πx rounded keeps no fractional digit, so cos(πx) is noise in "
-            "both libraries, as sin/cos near 1e30 are; and near 0, where PyTorch's "
-            "(πx·cos πx - sin πx)/(πx²) cancels (float32 x = 1e-5: 0, the slope is -3.3e-5) and "
-            "tapegrad sums the slope's series (tests/autograd/test_trigonometric.py checks it "
-            "against exact values)"),
+    Allowed("gradient", "sinc", r"^leaf\d+ \(float64\): \[(?:[-+.\d\se]|nan)*\] vs torch "
+            r"\[(?:\s*(?:-?0\.(?:0+e\+00)?|nan))*\s*\]|^leaf\d+ \(float32\): \[(?:[-+.\d\se]|nan)*\] "
+            r"vs torch \[(?:[-+.\d\se]|nan)*\].* \[sinc in the program: PyTorch agrees with its sinc "
+            r"computed in float64\]$", "float noise",
+            "sinc's slope near 0, where PyTorch's (πx·cos πx - sin πx)/(πx²) cancels (float32 "
+            "x = 1e-5: 0, the slope is -3.3e-5; float64 x = 1e-17: 0) and tapegrad sums the "
+            "slope's series (tests/autograd/test_trigonometric.py checks it against exact "
+            "values), which later steps can magnify (a product with 1e30 upstream). In float64 "
+            "PyTorch's gradient is then 0 where tapegrad's is not; in float32 the fuzzer checks "
+            "it: PyTorch's gradients with its sinc computed in float64 and rounded back are "
+            "tapegrad's"),
     Allowed("gradient", "sinc", r"^leaf\d+ \(float(32|64)\): NaN where torch has none or the "
             r"other way: \[(?:[^]n]|inf)*\] vs torch \[[^]]*nan", "pytorch bug",
             "sinc's slope in PyTorch is 0 where its (πx·cos πx - sin πx)/(πx²) cancels to 0 "
@@ -216,8 +241,8 @@ ALLOWED = [
             "so 1/r² is 0 and the other operand's gradient -0.0 instead of grad·x/r²)")
     for op in ("atan2", "arctan2")
 ] + [
-    Allowed("gradient", op, r"^leaf\d+ \(float(32|64)\): NaN where torch has none or the other "
-            r"way: \[(?:[^]a-df-z]|nan)*\] vs torch \[(?:[^]a-df-z]|nan)*\]", "pytorch bug",
+    Allowed("gradient", op, r"^leaf\d+ \(float(?:32|64)\): NaN where torch has none or the "
+            r"other way: " + _nan_only_where_torch_has_nan(), "pytorch bug",
             "atan2 with an operand near the float's largest value (3.4e38, as nan_to_num or "
             "nextafter make of ∞): PyTorch's backward multiplies grad·y before 1/r², so grad·y "
             "overflows to ∞ while r² does too (1/r² = 0), and ∞·0 is NaN; the slope -y/r² ≈ -1/y "
@@ -447,27 +472,28 @@ ALLOWED = [
     for op in ("norm", "linalg_vector_norm", "vector_norm", "norm_of_linalg")
 ] + [
     Allowed("gradient", op, r"^leaf\d+ \(float32\): \[(?:(?!nan|inf)[^]])*\] vs torch "
-            r"\[[-0.\s]*\]", "pytorch bug",
+            r"\[[-0.\s]*\]" + NORM_IN_FLOAT64, "pytorch bug",
             "a p-norm of several float32 values near 1e-30: PyTorch's Σ|x|ᵖ underflows to 0, so "
             "its norm is 0 and its gradient 0 (while the norm of a lone 1e-30 is 1e-30, slope "
             "1); tapegrad rescales by the largest magnitude: ‖(1e-30, 2e-30)‖ = 2.2e-30, slopes "
-            "(0.45, 0.89)")
+            "(0.45, 0.89). The fuzzer checks these p-norm entries: PyTorch's gradients with its "
+            "norms computed in float64 and rounded back are tapegrad's")
     for op in ("norm", "linalg_vector_norm", "vector_norm", "norm_of_linalg")
 ] + [
     Allowed("gradient", op, r"^leaf\d+ \(float32\): " + _equal_or_else_in_torch(ZERO) +
-            r"( \[|$)", "pytorch bug", "the same underflow in some slices of a p-norm over a "
+            NORM_IN_FLOAT64, "pytorch bug", "the same underflow in some slices of a p-norm over a "
             "dim (a column of 1e-30s): PyTorch's gradient is 0 in those slices alone, the "
             "others agree")
     for op in ("norm", "linalg_vector_norm", "vector_norm", "norm_of_linalg")
 ] + [
     Allowed("gradient", op, r"^leaf\d+ \(float32\): NaN where torch has none or the other "
-            r"way: " + _equal_or_else_in_torch("nan") + r"( \[|$)", "pytorch bug",
+            r"way: " + _equal_or_else_in_torch("nan") + NORM_IN_FLOAT64, "pytorch bug",
             "the p-norm (p > 2) underflow above, where some elements of the leaf are not used "
             "(a slice): PyTorch's 0/0 = NaN at the used 1e-30s, the unused get 0 in both")
     for op in ("norm", "linalg_vector_norm", "vector_norm", "norm_of_linalg")
 ] + [
     Allowed("gradient", op, r"^leaf\d+ \(float32\): inf differs: " +
-            _equal_or_else_in_torch(r"-?inf") + r"( \[|$)", "pytorch bug",
+            _equal_or_else_in_torch(r"-?inf") + NORM_IN_FLOAT64, "pytorch bug",
             "a p-norm (p > 2) with dtype=float64 of float32 values near 1e30: PyTorch's backward "
             "forms x·|x|^(p-2) in float32 (∞) although the norm is float64: the gradient of "
             "norm([1e30, 1.07], 3, dtype=float64) is [-inf, -0.] for g = -0.697 from a float32 "
@@ -562,7 +588,7 @@ ALLOWED = [
             "same math, but where rγ is inf (an inf weight) the first is inf - inf = NaN "
             "(where PyTorch has ±inf; its NaN elsewhere comes from NaN inputs, as here)"),
     Allowed("value", "batch_norm", r"^NaN where torch has none or the other way: \[[-inf\s]*\] "
-            r"vs torch \[[nan\s]*\]", "float noise",
+            r"vs torch \[[nan\s]*\]", "pytorch bug",
             "batch_norm's x·(rγ) + (β - μ·rγ) as a fused multiply-add: with an inf bias and "
             "x·rγ beyond float32 (1e30·1e30), the exact sum is inf, which tapegrad keeps; "
             "PyTorch rounds the product to ±inf first, and -inf + inf = NaN"),
@@ -578,10 +604,13 @@ ALLOWED = [
             "NaN, and PyTorch's forward gives that NaN too; the weight's gradient Σ g·x̂ is then "
             "NaN, but PyTorch's backward forms it as (Σ g·x - μ·Σ g)·r, a rounding residue "
             "times inf = ±inf (its layer_norm gives the NaN)"),
-    Allowed("value", "group_norm", r"^\[(?:\s*(?:-?0\.|nan))*\s*\] vs torch", "float noise",
+    Allowed("value", "group_norm", r"^\[(?:\s*(?:-?0\.|nan))*\s*\] vs torch .*\[PyTorch agrees "
+            r"with the norm by its formula in float64\]$", "float noise",
             "a group of one value, or of equal values (an expanded leaf): x - μ is exactly 0 "
             "here, a rounding residue in PyTorch (x·r - μ·r), which a weight of 1e30 makes "
-            "large (NaN where PyTorch has NaN too: a group holding inf)"),
+            "large (NaN where PyTorch has NaN too: a group holding inf). The fuzzer checks it: "
+            "PyTorch computing (x - μ)/√(σ² + ε)·w + b from its elementary operations in "
+            "float64 gives tapegrad's values"),
     Allowed("gradient", "cross_entropy", r"^leaf\d+ \(float\d+\): NaN where torch has none or the "
             r"other way: \[[^]]*\b0\.[^]]*\] vs torch \[[nan\s]*\]", "pytorch bug",
             "cross_entropy with an ignored target whose row of logits is all -inf (or NaN): the "
@@ -605,8 +634,8 @@ ALLOWED = [
             "gives an index past the image, and its backward writes there; tapegrad gives -1")
     for op in ("max_pool1d_with_indices", "max_pool2d_with_indices")
 ] + [
-    Allowed("value", "scaled_dot_product_attention", r"^NaN where torch has none or the other "
-            r"way: \[ *nan[^]]*\] vs torch \[ *-?0\.", "pytorch bug",
+    Allowed("value", "scaled_dot_product_attention", r"(?s)^NaN where torch has none or the "
+            r"other way: \[ *nan[^]]*\] vs torch \[ *-?0\..* \[NaN inputs\]$", "pytorch bug",
             "attention of a query row holding NaN (so its scores are NaN): the weights and the "
             "output are NaN, as PyTorch's math backend and its kernel for 3-d inputs give; its "
             "fused CPU kernel for 4-d inputs gives 0 (query (1, 1, 1, 5) of NaN: 0; the same "
@@ -617,8 +646,8 @@ ALLOWED = [
             "query, so its gradient is 0·k (NaN only where k is inf), as tapegrad gives and "
             "PyTorch gives for finite values; where the value holds inf PyTorch's backward "
             "runs softmax's backward over the row (its 0/0 = NaN) and gives NaN"),
-    Allowed("shape", "scaled_dot_product_attention", r"^\((\d+, )*0(, \d+)*\) vs torch \(",
-            "pytorch bug",
+    Allowed("shape", "scaled_dot_product_attention", r"^(?=\([^)]*\b0\b)\((?:\d+, )*(\d+), "
+            r"(\d+)\) vs torch \((?:\d+, )*\1, \2\)$", "pytorch bug",
             "attention with values of no elements (Ev = 0, or a batch dim of 0) whose batch "
             "dims broadcast against the query's: PyTorch returns query.shape[:-1] + (Ev,) "
             "without broadcasting (query (2, 3), key (3, 3), value (3, 3, 0): (2, 0); query "

@@ -326,9 +326,10 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
         run.chain = run.materialize(first, program.leaves)
     findings, gradient_findings = [], []
     weighted_means = {}   # leaf index -> a weighted mean it weights (_weighted_mean_terms)
+    norm_values = {}   # id of a layer_norm or group_norm step -> tapegrad's result
     lone_groups = False   # a group_norm of groups of one value, or a layer_norm or group_norm
-    # of a group of equal values, so far (its gradients through x̂ carry no digit, at its
-    # step and at every later one that backpropagates through it)
+    # of a group of equal values, so far (PyTorch's gradients through its x̂ carry no digit,
+    # at its step and later: _gradients_agree_with_norms_in_float64 judges them)
     through_float16 = first_dtype == "float16"   # a gradient that passed float16 has its precision
     shape, dtype = program.leaves[0].view_shape, first_dtype
     for _ in range(int(rng.integers(1, 7))):
@@ -351,8 +352,11 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
                 error = result if status == "error" else t_result
                 if status == "ok" and _argument_error(t_result):
                     kind = "signature"
+                mark = (kind == "tapegrad-computes" and
+                        _torch_factors_in_float64(program, step, chain_before, result))
                 findings.append(Finding(kind, entry.name,
-                                        f"{type(error).__name__}: {str(error)[:200]}", seed))
+                                        f"{type(error).__name__}: {str(error)[:200]}"
+                                        f"{mark or ''}", seed))
                 break
             if status == "ok":
                 if _unordered(step):
@@ -380,8 +384,9 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
                     program, result, t_result)
                 if verdict:
                     diffs = [(k, (verdict if k == "value" else "") + d) for k, d in diffs]
-                overflow = any(k == "value" for k, _ in diffs) and \
+                overflow = any(k == "value" for k, _ in diffs) and (
                     _torch_normalised_an_overflow(program, step, chain_before, result, t_result)
+                    or _norm_agrees_by_its_formula(program, step, chain_before, result))
                 if overflow:
                     diffs = [(k, d + (overflow if k == "value" else "")) for k, d in diffs]
                 findings.extend(Finding(k, entry.name, d + _layouts(program), seed)
@@ -402,14 +407,20 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
                 step, outcomes, runs["torch"].chain if use_torch else None)
         for name, run in runs.items():
             run.chain = chains[name]
+        if step.entry.name in NORMS:   # (read now: a later in-place step may overwrite it)
+            norm_values[id(step)] = np.array(TAPEGRAD.to_numpy(chains["tapegrad"]))
         through_float16 = through_float16 or TAPEGRAD.dtype_name(chains["tapegrad"]) == "float16"
         lone_groups = lone_groups or _lone_value_groups(step, shape)
         if use_torch and not gradient_findings and not _torch_backward_corrupts_memory(program):
             gradient_findings = _compare_gradients(program, runs, step, chains["tapegrad"],
                                                    chains["torch"], through_float16,
                                                    weighted_means)
-            if lone_groups:
-                gradient_findings = [f._replace(kind="gradient-float-noise")
+            if lone_groups and any(f.kind == "gradient" for f in gradient_findings) and \
+                    _gradients_agree_with_norms_in_float64(program, runs, step,
+                                                           chains["tapegrad"], norm_values,
+                                                           through_float16, weighted_means):
+                gradient_findings = [f._replace(kind="gradient-float-noise",
+                                                detail=f.detail + NORMS_IN_FLOAT64)
                                      if f.kind == "gradient" else f for f in gradient_findings]
             if chain_before is not None and any(f.kind == "gradient" for f in gradient_findings) \
                     and _gradients_agree_on_tapegrad_input(program, runs, step, chain_before,
@@ -501,6 +512,55 @@ def _torch_normalised_an_overflow(program, step, chain_before, result, t_result)
                       TORCH.to_numpy(wide_result).astype(np.float32), "float32") is None:
         return " [squares overflow, tapegrad as PyTorch in float64]"
     return ""
+
+
+CHOLESKY_IN_FLOAT64 = " [PyTorch's float64 cholesky factors it: tapegrad's factor]"
+
+
+def _torch_factors_in_float64(program, step, chain_before, result):
+    """cholesky of a float32 matrix that tapegrad factors and PyTorch's float32 kernel
+    refuses as not positive-definite: CHOLESKY_IN_FLOAT64 where PyTorch's float64 kernel
+    factors the same matrix and its factor, rounded to float32, is tapegrad's (else "")."""
+    if step.entry.name != "cholesky" or not TAPEGRAD.is_tensor(result):
+        return ""
+    x = np.asarray(program.leaves[0].values) if chain_before is None else chain_before
+    if x.dtype != np.float32:
+        return ""
+    run = Run(TORCH, "float64")
+    run.chain = (run.materialize(LeafRef(0), program.leaves) if chain_before is None
+                 else torch.from_numpy(x.astype(np.float64)))
+    status, wide = run.call(step, program.leaves)
+    if status != "ok" or not TORCH.is_tensor(wide):
+        return ""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        factor = TORCH.to_numpy(wide).astype(np.float32)
+    if compare_arrays(TAPEGRAD.to_numpy(result), factor, "float32") is None:
+        return CHOLESKY_IN_FLOAT64
+    return ""
+
+
+NORM_BY_ITS_FORMULA = " [PyTorch agrees with the norm by its formula in float64]"
+
+
+def _norm_agrees_by_its_formula(program, step, chain_before, result):
+    """layer_norm or group_norm whose values differ (a group of equal values: x - μ is
+    exactly 0 here, a rounding residue in PyTorch's x·r - μ·r, which a large weight
+    magnifies): NORM_BY_ITS_FORMULA where PyTorch computing (x - μ)/√(σ² + ε)·w + b from
+    its elementary operations in float64, rounded back, gives tapegrad's values (else "")."""
+    if step.entry.name not in NORMS or torch is None or not TAPEGRAD.is_tensor(result):
+        return ""
+    run = Run(TORCH)
+    run.chain = (run.materialize(LeafRef(0), program.leaves) if chain_before is None
+                 else torch.from_numpy(chain_before.copy()))
+    status, formula = _norm_in_float64(run, step, program.leaves)
+    if status != "ok" or not TORCH.is_tensor(formula) or formula.dtype != run.chain.dtype:
+        return ""   # (the formula's rerun fell back to PyTorch's own kernel)
+    try:
+        agrees = not compare_results(result, formula)
+    except Exception:  # noqa: BLE001 - a result of another structure
+        return ""
+    return NORM_BY_ITS_FORMULA if agrees else ""
 
 
 def _unordered(step):
@@ -628,6 +688,94 @@ def _gradients_agree_on_tapegrad_input(program, runs, step, chain_before, a, thr
     return not found
 
 
+NORMS_IN_FLOAT64 = (" [a norm of groups of equal values in the program: PyTorch agrees with "
+                    "its norms by their formula in float64]")
+NORMS = ("layer_norm", "group_norm")
+
+
+def _gradients_agree_with_norms_in_float64(program, runs, step, a, norm_values,
+                                          through_float16, weighted_means):
+    """For a program with a norm of groups of one value or of equal values before or at
+    ``step``: x - μ is exactly 0 here and a rounding residue in PyTorch's x·r - μ·r, which
+    r = 1/√(σ² + ε) and the later steps' slopes magnify (binary_cross_entropy's 1e12 at
+    0), in its values and in its backward. The program run again in PyTorch with each
+    layer_norm and group_norm step computed by its formula in float64 (its backward too)
+    and its values replaced by tapegrad's (the gradient passing through unchanged): True
+    when the leaves' gradients then agree. A wrong backward of any step, the norm's
+    included, still differs."""
+    run = Run(TORCH)
+    run.chain = run.materialize(LeafRef(0), program.leaves)
+    for each in program.steps:
+        if _unordered(each) or _in_place(each):
+            return False   # (no order to follow, or a write into the replaced values)
+        status, result = _norm_in_float64(run, each, program.leaves)
+        run.chain = first_tensor(TORCH, result) if status == "ok" else None
+        if run.chain is None:
+            return False
+        if id(each) in norm_values:
+            values = torch.from_numpy(norm_values[id(each)].copy())
+            if values.shape != run.chain.shape or values.dtype != run.chain.dtype:
+                return False
+            run.chain = (_TapegradValues.apply(run.chain, values) if run.chain.requires_grad
+                         else values)
+        if each is step:
+            break
+    if tuple(run.chain.shape) != tuple(a.shape):
+        return False
+    found = _compare_gradients(program, {"tapegrad": runs["tapegrad"], "torch": run}, step, a,
+                               run.chain, through_float16, weighted_means)
+    return not any(f.kind == "gradient" or f.kind.startswith("backward") for f in found)
+
+
+NORM_PARAMETERS = {"layer_norm": ("input", "normalized_shape", "weight", "bias", "eps"),
+                   "group_norm": ("input", "num_groups", "weight", "bias", "eps")}
+
+
+def _norm_in_float64(run, step, leaves):
+    """``run.call``, but a layer_norm or group_norm computed by its formula from PyTorch's
+    elementary operations, in float64, and rounded back: (x - μ)/√(σ² + ε)·w + b, with
+    μ of equal values exactly their value, so x - μ exactly 0 as here."""
+    if step.entry.name not in NORMS:
+        return run.call(step, leaves)
+    try:
+        args = [run.materialize(a, leaves) for a in step.args]
+        kwargs = {k: run.materialize(v, leaves) for k, v in step.kwargs.items()}
+        bound = dict(zip(NORM_PARAMETERS[step.entry.name], args), **kwargs)
+        x, weight, bias = bound["input"], bound.get("weight"), bound.get("bias")
+        eps = bound.get("eps", 1e-5)
+        if not x.dtype.is_floating_point or any(
+                t is not None and (not torch.is_tensor(t) or t.dtype != x.dtype)
+                for t in (weight, bias)) or not isinstance(eps, (int, float)):
+            return run.call(step, leaves)
+        wide = x.to(torch.float64)
+        if step.entry.name == "layer_norm":
+            size = bound["normalized_shape"]
+            size = (size,) if isinstance(size, int) else tuple(size)
+            if tuple(x.shape[x.ndim - len(size):]) != size or not size:
+                return run.call(step, leaves)
+            dims = tuple(range(x.ndim - len(size), x.ndim))
+            shape = x.shape
+            affine = None
+        else:
+            groups = bound["num_groups"]
+            if x.ndim < 2 or not isinstance(groups, int) or groups <= 0 or x.shape[1] % groups:
+                return run.call(step, leaves)
+            shape = x.shape
+            wide = wide.reshape(x.shape[0], groups, -1)
+            dims = (2,)
+            affine = (x.shape[1],) + (1,) * (x.ndim - 2)
+        mean = wide.mean(dims, keepdim=True)
+        variance = ((wide - mean) ** 2).mean(dims, keepdim=True)
+        y = ((wide - mean) / torch.sqrt(variance + eps)).reshape(shape)
+        if weight is not None:
+            y = y * weight.to(torch.float64).reshape(affine or weight.shape)
+        if bias is not None:
+            y = y + bias.to(torch.float64).reshape(affine or bias.shape)
+        return "ok", y.to(x.dtype)
+    except Exception as error:  # noqa: BLE001 - as run.call
+        return "error", error
+
+
 def _torch_backward_corrupts_memory(program):
     """PyTorch 2.13's max pooling gives a window of padding alone (dilated taps stepping over
     a small image) an index past the image, and its backward then writes there: the heap
@@ -718,6 +866,10 @@ POW_OF_FALSE = " [pow(x, False) in the program: PyTorch agrees with pow(x, 0)]"
 FLOAT16_ATAN2 = (" [atan2 or hypot in the program: PyTorch agrees with its backward in a "
                  "wider float]")
 WIDENED_IN_TORCH = ("atan2", "arctan2", "hypot")
+NORM_IN_FLOAT64 = (" [a float32 p-norm in the program: PyTorch agrees with its norms computed "
+                   "in float64]")
+P_NORMS = ("norm", "linalg_vector_norm", "vector_norm", "norm_of_linalg")
+SINC_IN_FLOAT64 = " [sinc in the program: PyTorch agrees with its sinc computed in float64]"
 
 
 def _explained_in_torch(program, step, grad, ga, a):
@@ -747,13 +899,20 @@ def _explained_in_torch(program, step, grad, ga, a):
                  and s.args[1] is False else s for s in steps]
         mark = POW_OF_FALSE
         if all(s is o for s, o in zip(steps, program.steps)):   # (0 == False: not ==)
-            if not any(s.entry.name in WIDENED_IN_TORCH for s in steps):
+            if any(s.entry.name in WIDENED_IN_TORCH for s in steps):
+                mark = FLOAT16_ATAN2
+            elif any(s.entry.name in P_NORMS for s in steps):
+                mark = NORM_IN_FLOAT64
+            elif any(s.entry.name == "sinc" for s in steps):
+                mark = SINC_IN_FLOAT64
+            else:
                 return ""
-            mark = FLOAT16_ATAN2
     run = Run(TORCH)
     run.chain = run.materialize(LeafRef(0), leaves)
     for each, original in zip(steps, program.steps):
-        status, result = (_widened_call(run, each, leaves) if mark == FLOAT16_ATAN2
+        status, result = (_widened_call(run, each, leaves) if mark == FLOAT16_ATAN2 else
+                          _norm_widened_call(run, each, leaves)
+                          if mark in (NORM_IN_FLOAT64, SINC_IN_FLOAT64)
                           else run.call(each, leaves))
         run.chain = first_tensor(TORCH, result) if status == "ok" else None
         if run.chain is None:
@@ -785,6 +944,36 @@ def _widened_call(run, step, leaves):
             except Exception as error:  # noqa: BLE001 - as run.call
                 return "error", error
     return run.call(step, leaves)
+
+
+def _norm_widened_call(run, step, leaves):
+    """``run.call``, but a p-norm or sinc of a float32 tensor computed in float64 and rounded
+    back to the dtype of its result (NORM_IN_FLOAT64, SINC_IN_FLOAT64): PyTorch's float32
+    backward of a p-norm forms |x|^(p-1) and ‖x‖^(p-1) apart, which underflow (0/0) or
+    overflow where the slope fits; sinc's (πx·cos πx - sin πx)/(πx²) cancels to 0 near 0."""
+    if (step.entry.name in P_NORMS or step.entry.name == "sinc") and step.args:
+        args = [run.materialize(a, leaves) for a in step.args]
+        kwargs = {k: run.materialize(v, leaves) for k, v in step.kwargs.items()}
+        if torch.is_tensor(args[0]) and args[0].dtype == torch.float32:
+            status, narrow = run.call(step, leaves)
+            if status != "ok" or not torch.is_tensor(narrow):
+                return status, narrow
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    wide = catalogue.caller("torch", step.entry)(   # (dtype=float32 too)
+                        args[0].to(torch.float64), *map(_wide_dtype, args[1:]),
+                        **{k: _wide_dtype(v) for k, v in kwargs.items()})
+                return "ok", wide.to(narrow.dtype)
+            except Exception as error:  # noqa: BLE001 - as run.call
+                return "error", error
+    return run.call(step, leaves)
+
+
+def _wide_dtype(value):
+    return (torch.float64 if isinstance(value, torch.dtype) and value in (torch.float16,
+                                                                        torch.float32)
+            else value)
 
 
 # -- float16: which library rounded better ------------------------------------------------
