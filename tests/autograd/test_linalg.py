@@ -593,10 +593,12 @@ def test_stacked_addmm_keeps_float32_and_gives_its_gradients_in_the_operands_lay
     np.testing.assert_allclose(b.grad.numpy(), np.full(5, 6.0))
 
 
-def test_matmul_gradient_of_an_unbatched_operand_sums_the_batch_in_one_accumulator():
+@pytest.mark.parametrize("x_shape", [(2, 3), (1, 2, 3)])
+def test_matmul_gradient_of_an_unbatched_operand_sums_the_batch_in_one_accumulator(x_shape):
     # x (2, 3) @ y (2, 3, 3) in float16: each batch's g_b @ y_bᵀ alone overflows (to +inf in
     # one batch, -inf in the other), their sum fits or is one inf, as PyTorch gives it
-    x = tg.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], dtype=tg.float16, requires_grad=True)
+    x = tg.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], dtype=tg.float16).reshape(x_shape)
+    x.requires_grad_()
     y_values = np.zeros((2, 3, 3))
     y_values[0, 0, 0], y_values[1, 0, 0] = 3e4, -3e4
     y_values[0, 1, 0], y_values[1, 1, 0] = 3e4, -2e4
@@ -604,7 +606,7 @@ def test_matmul_gradient_of_an_unbatched_operand_sums_the_batch_in_one_accumulat
     g = np.zeros((2, 2, 3))
     g[:, :, 0] = 4.0
     (x @ y).backward(tg.tensor(g, dtype=tg.float16))
-    exact = np.einsum("bnm,bkm->nk", g, y_values)
+    exact = np.einsum("bnm,bkm->nk", g, y_values).reshape(x_shape)
     assert arr(x.grad).dtype == np.float16
     np.testing.assert_array_equal(arr(x.grad), exact.astype(np.float16))   # [0, 4e4, 0; ...]
 
