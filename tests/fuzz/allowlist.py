@@ -539,6 +539,13 @@ ALLOWED = [
             "layer_norm with an infinite weight: the input's gradient needs Σ g·w and Σ g·w·x̂, "
             "both infinite; PyTorch folds them into two constants per row (∞ - ∞ = NaN for the "
             "whole row), tapegrad subtracts them element by element (±∞ where one term is finite)"),
+    Allowed("gradient", "layer_norm", r"^leaf\d+ \(float\d+\): NaN where torch has none or the "
+            r"other way: \[(?:\s*(?:-?inf|nan))+\s*\] vs torch \[(?:\s*(?:-?inf|nan))+\s*\]",
+            "float noise",
+            "the same with an infinite weight in a row where every input gradient is ±∞ or NaN "
+            "in both: r/N·(N·gᵢwᵢ - Σ g·w - x̂ᵢ·Σ g·w·x̂) holds two infinite sums, and which "
+            "elements meet ∞ - ∞ depends on the order of the terms (weight [1.15, -1.73, 0.53, "
+            "-0.85, -inf]: [inf, inf, nan, nan, nan] here, [nan, inf, nan, nan, nan] in PyTorch)"),
     Allowed("value", "layer_norm", r"(?s)^NaN where torch has none or the other way: .* vs "
             r"torch \[(?:(?!nan)[^]])*\]", "float noise",
             "layer_norm with an inf weight on a value that normalises to 0: 0·inf = NaN here; "
@@ -908,15 +915,14 @@ ALLOWED = [
     for op in ("view", "view_as")
 ] + [
     # float64 finite differences where rounding hides the function's change
-    Allowed("gradcheck", op, r"^Jacobian mismatch for input \d+ \(shape \([^)]*\)\):\nworst entry: "
+    Allowed("gradcheck", "*", r"^Jacobian mismatch for input \d+ \(shape \([^)]*\)\):\nworst entry: "
             r"[^\n]*: analytical nan vs numerical -?0(?:\.0*)?\n", "float noise",
-            "an inverse function at the edge of its domain reached by rounding: tanh(88) is "
-            "1 - 2e-77, exactly 1 in float64, where arcsin's slope 1/√(1 - x²) is inf and "
-            "tanh's 0, inf·0 = NaN (PyTorch's backward gives the same NaN); finite differences "
-            "see a flat 1, slope 0")
-    for op in ("arcsin", "arcsin_", "asin", "asin_", "arccos", "arccos_", "acos", "acos_",
-               "arctanh", "arctanh_", "atanh", "atanh_", "erfinv", "erfinv_")
-] + [
+            "a function at the edge of its domain reached by rounding, then flat: tanh(88) is "
+            "1 - 2e-77, exactly 1 in float64 (softmax of [-19, 6.5, …] after polygamma(2, ·) "
+            "exactly [0, 1, 0, …]), where arcsin's slope 1/√(1 - x²) is inf and tanh's (the "
+            "softmax's) 0, inf·0 = NaN (PyTorch's backward gives the same NaN); finite "
+            "differences see a flat 1, slope 0. A NaN backward PyTorch does not share is "
+            "reported by the program's gradient comparison"),
     Allowed("gradcheck", "*", r"^Jacobian mismatch for input \d+ \(shape \([^)]*\)\):\nworst entry: "
             r"[^\n]*: analytical -?(?:0\.00\d*|\d(?:\.\d+)?e-0[3-9]) vs numerical -?0(?:\.0*)?\n",
             "float noise",
