@@ -6,7 +6,7 @@ import pytest
 import tapegrad as tg
 import tapegrad.autograd.ops.linalg as L
 from tests.support import Case, constant, leaf, noncontiguous
-from tapegrad.autograd import gradcheck
+from tapegrad.autograd import gradcheck, gradgradcheck
 
 
 def arr(t):
@@ -591,3 +591,31 @@ def test_stacked_addmm_keeps_float32_and_gives_its_gradients_in_the_operands_lay
     y.sum().backward()
     assert weight.grad.numpy().flags.c_contiguous and x.grad.shape == (2, 3, 4)
     np.testing.assert_allclose(b.grad.numpy(), np.full(5, 6.0))
+
+
+@pytest.mark.parametrize("x_shape", [(2, 3), (1, 2, 3)])
+def test_matmul_gradient_of_an_unbatched_operand_sums_the_batch_in_one_accumulator(x_shape):
+    # x (2, 3) @ y (2, 3, 3) in float16: each batch's g_b @ y_bᵀ alone overflows (to +inf in
+    # one batch, -inf in the other), their sum fits or is one inf, as PyTorch gives it
+    x = tg.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], dtype=tg.float16).reshape(x_shape)
+    x.requires_grad_()
+    y_values = np.zeros((2, 3, 3))
+    y_values[0, 0, 0], y_values[1, 0, 0] = 3e4, -3e4
+    y_values[0, 1, 0], y_values[1, 1, 0] = 3e4, -2e4
+    y = tg.tensor(y_values, dtype=tg.float16)
+    g = np.zeros((2, 2, 3))
+    g[:, :, 0] = 4.0
+    (x @ y).backward(tg.tensor(g, dtype=tg.float16))
+    exact = np.einsum("bnm,bkm->nk", g, y_values).reshape(x_shape)
+    assert arr(x.grad).dtype == np.float16
+    np.testing.assert_array_equal(arr(x.grad), exact.astype(np.float16))   # [0, 4e4, 0; ...]
+
+
+@pytest.mark.parametrize("x_shape, y_shape", [((2, 3), (4, 3, 5)), ((3,), (2, 4, 3, 2)),
+                                              ((2, 3), (2, 2, 3, 1)),
+                                              ((1, 2, 3), (4, 3, 2))])
+def test_matmul_gradient_of_an_unbatched_operand_through_a_folded_batch(x_shape, y_shape):
+    x = noncontiguous(*x_shape)
+    y = tg.randn(*y_shape, dtype=tg.float64, requires_grad=True)
+    assert gradcheck(lambda x, y: x @ y, (x, y))
+    assert gradgradcheck(lambda x, y: x @ y, (x, y))

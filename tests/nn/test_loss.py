@@ -1068,3 +1068,23 @@ def test_float16_mse_loss_is_the_mean_of_float16_squares_not_of_an_overflowed_su
     assert loss.dtype is tg.float16 and x.grad.dtype is tg.float16
     np.testing.assert_allclose(loss.item(), value ** 2, rtol=1e-3)
     np.testing.assert_allclose(x.grad.numpy(), 2 * value / size, rtol=1e-2)
+
+
+@pytest.mark.parametrize("logits, target", [
+    ([[0.0, 1.0], [2.0, -1.0]], [1, 1]),      # the fused (N, C) path
+    ([[0.0, 1.0], [2.0, -1.0]], [1, -100]),   # one target ignored
+    ([0.0, 1.0], 1),                          # one sample (C,)
+    ([[[0.0], [1.0]]], [[1]]),                # (N, C, d1)
+])
+def test_smoothed_weighted_mean_over_a_total_weight_of_0_is_nan_as_in_pytorch(logits, target):
+    # The targets' part Σ w_y·ℓ_y / Σ w_y is 0/0 = NaN; the smoothing part alone (a nonzero
+    # sum over all classes' weights, divided by 0) would be ±inf
+    loss = F.cross_entropy(tg.tensor(logits), tg.tensor(target), weight=tg.tensor([1.0, 0.0]),
+                           label_smoothing=0.1)
+    assert np.isnan(loss.item())
+    # a nonzero total weight is unaffected: (0.9·w_y·ℓ_y + 0.05·Σ_c w_c·ℓ_c) / Σ w_y
+    loss = F.cross_entropy(tg.tensor([[0.0, 1.0]]), tg.tensor([0]), weight=tg.tensor([2.0, 1.0]),
+                           label_smoothing=0.1)
+    lse = np.log(1 + np.e)
+    expected = (0.9 * 2 * lse + 0.05 * (2 * lse + 1 * (lse - 1))) / 2
+    np.testing.assert_allclose(loss.item(), expected, rtol=1e-6)

@@ -164,7 +164,16 @@ def _product(op, x, y):
         # (Only what the needed gradient reads was saved: x for y's gradient, y for x's.)
         row_shape = x_shape if len(x_shape) > 1 else (1, k)
         g = grad if len(x_shape) > 1 else grad.reshape(out_shape[:-1] + (1, m))
-        if ctx.needs_input_grad[0]:
+        if ctx.needs_input_grad[0] and all(s == 1 for s in x_shape[:-2]):
+            # x has no batch dimensions (or only 1s): Σ_b g_b @ y_bᵀ is one product with the
+            # batch folded into the contraction, (n, B·m) @ (B·m, k), summed in one
+            # accumulator as in PyTorch (float16: one rounding, where per-batch products
+            # overflow to ±inf and their sum to inf - inf = NaN)
+            n, batch = row_shape[-2], math.prod(y_shape[:-2])
+            folded_g = g.reshape(batch, n, m).permute(1, 0, 2).reshape(n, batch * m)
+            folded_y = y.reshape(batch, k, m).permute(0, 2, 1).reshape(batch * m, k)
+            grad_x = _as_shape(_product("matmul", folded_g, folded_y), x_shape)
+        elif ctx.needs_input_grad[0]:
             grad_x = sum_to_shape(_grad_left(g, y, x_transposed), row_shape)
             grad_x = _as_shape(grad_x, x_shape)
         if ctx.needs_input_grad[1]:

@@ -62,6 +62,14 @@ def cross_entropy(input, target, ignored, weight, reduction, label_smoothing):
         denominator = target_weight.sum()
         with _quiet(xp):
             result = loss.sum() / denominator   # 0/0 = nan when every target is ignored, as PyTorch
+            if label_smoothing and not denominator:
+                # PyTorch divides the targets' part Σ w_y·(lse - x_y) and the smoothing part
+                # by the total weight apart: a total of 0 gives the first 0/0 = NaN where the
+                # weights are 0, not the smoothing part's ±inf alone
+                top, log_sum = lse[0], lse[1]
+                picked = target_weight * (log_sum - (x[xp.arange(x.shape[0]), target] - top))
+                targets = (1 - label_smoothing) * xp.where(ignored, 0, picked).sum()
+                result = targets / denominator + (loss.sum() - targets) / denominator
 
     def backward(ctx, grad):
         x, = ctx.saved_tensors

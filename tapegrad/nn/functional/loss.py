@@ -354,6 +354,7 @@ def _nll(op, log_probs, target, class_dim, weight, ignore_index, reduction, labe
     per-target values line up with the gathered ones without reshaping.
     """
     n_classes = log_probs.shape[class_dim]
+    smoothing = None   # the smoothing term, apart for the weighted mean (below)
     index, ignored = _class_indices(op, log_probs, target, class_dim, ignore_index)
     device = log_probs.device
     if ignored is not None:
@@ -377,8 +378,10 @@ def _nll(op, log_probs, target, class_dim, weight, ignore_index, reduction, labe
             along = (n_classes,) + (1,) * (log_probs.ndim - class_dim - 1)
             all_classes = (log_probs * weight.reshape(along)).sum(class_dim, keepdim=True)
         # (no classes: the sum over them is empty, and ε/C has nothing to multiply)
-        picked = picked * (1 - label_smoothing) + all_classes * (label_smoothing /
-                                                                  max(n_classes, 1))
+        smoothing = all_classes * (label_smoothing / max(n_classes, 1))
+        picked = picked * (1 - label_smoothing)
+        if not (reduction == "mean" and weight is not None):
+            picked, smoothing = picked + smoothing, None
     if reduction == "none":
         loss = -picked.squeeze(class_dim)
         return loss if ignored is None else loss.masked_fill(ignored.squeeze(class_dim), 0)
@@ -388,8 +391,15 @@ def _nll(op, log_probs, target, class_dim, weight, ignore_index, reduction, labe
     if reduction == "sum":
         return -picked.sum()
     if weight is not None:
+        total = target_weight.sum()
         with device.xp.errstate(divide="ignore", invalid="ignore"):
-            return -(picked.sum() / target_weight.sum())
+            if smoothing is None:
+                return -(picked.sum() / total)
+            # each part divided by the total weight, as PyTorch: a total of 0 then gives the
+            # targets' part 0/0 = NaN, not the smoothing part's ±inf alone
+            if ignored is not None:
+                smoothing = smoothing.masked_fill(ignored, 0)
+            return -(picked.sum() / total + smoothing.sum() / total)
     counted = picked.numel() if ignored is None else int(ignored.numel() - ignored.array.sum())
     if counted == 0:
         return -picked.sum() * float("nan")   # nothing counted (all ignored, or no targets): nan
