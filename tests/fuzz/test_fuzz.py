@@ -807,3 +807,13 @@ def test_attention_and_group_norm_entries_allow_only_their_confirmed_cases(monke
     monkeypatch.setattr(F, "group_norm", lambda *a, **k: group_norm(*a, **k) + 0.5)
     found = _first_finding(58001651, "group_norm,expand,mul")
     assert found.op == "group_norm" and NORM_BY_ITS_FORMULA not in found.detail
+
+
+def test_softmaxs_equal_values_residue_is_allowed_only_as_an_exact_0_against_a_large_value():
+    residue = ("leaf1 (float32): [-3.86228e+04  5.84126e-06 -3.53259e-03] vs torch "
+               "[ 0.00000e+00  1.04904e-05 -3.90625e-03] [layouts: expand]")
+    assert allowed(Finding("gradient", "log_softmax", residue, 28016347)).category == "float noise"
+    for wrong in ("leaf0 (float32): [-0.5  0.2] vs torch [-0.9  0.2] [layouts: expand]",
+                  "leaf0 (float32): [-3.9e+04  0.2] vs torch [-0.9  0.2] [layouts: expand]",
+                  residue.replace("expand", "transpose")):
+        assert allowed(Finding("gradient", "log_softmax", wrong, 0)) is None, wrong
