@@ -817,3 +817,27 @@ def test_softmaxs_equal_values_residue_is_allowed_only_as_an_exact_0_against_a_l
                   "leaf0 (float32): [-3.9e+04  0.2] vs torch [-0.9  0.2] [layouts: expand]",
                   residue.replace("expand", "transpose")):
         assert allowed(Finding("gradient", "log_softmax", wrong, 0)) is None, wrong
+
+
+def test_batch_norm_of_equal_channels_is_noise_only_within_the_residue_it_can_make(monkeypatch):
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    # 30018134: batch_norm in training of an expanded leaf (every channel of equal values),
+    # γ = [-3837, -7026]: x - μ is a rounding residue of the mean in both libraries, times
+    # γ/√ε (here up to 2.3); the two results differ by 0.4
+    findings, _ = run_program(30018134)
+    assert [(f.kind, f.op) for f in findings] == [("float-noise", "batch_norm")]
+    batch_norm = F.batch_norm
+    monkeypatch.setattr(F, "batch_norm", lambda *a, **k: batch_norm(*a, **k) + 10)
+    findings, _ = run_program(30018134)
+    assert [(f.kind, f.op) for f in findings] == [("value", "batch_norm")]
+    assert allowed(findings[0]) is None
+
+
+def test_a_norms_own_gradient_over_groups_of_equal_values_is_noise():
+    pytest.importorskip("torch")
+    # 30122385: layer_norm over rows of two values with ε = 0: x̂ = ±1 whatever x, so its
+    # gradient with respect to x is a cancellation (exactly 0) magnified by 1/σ in both
+    findings, _ = run_program(30122385)
+    assert [(f.kind, f.op) for f in findings] == [("gradient-float-noise", "layer_norm")]
+    assert findings[0].detail.startswith("groups of equal values: ")
