@@ -53,6 +53,21 @@ def _nan_only_where_torch_has_nan(longest=8):
     return "(?:" + "|".join(lists) + ")"
 
 
+def _nan_against_torchs(other, longest=8):
+    """A regular expression for "[a b …] vs torch [a' b' …]" (as many numbers as shown)
+    where each NaN of tapegrad's stands against ``other`` (or NaN) in PyTorch and every other
+    number is the same in both."""
+    number = r"-?(?:\d[\d.]*(?:e[-+]\d+)?|inf)"
+    lists, groups = [], 0   # (groups are numbered across the alternatives)
+    for n in range(1, longest + 1):
+        ours = r"\s+".join([rf"(?:(nan)|({number}))"] * n)
+        theirs = r"\s+".join(rf"(?({groups + 2 * i + 1})(?:{other}|nan)|\{groups + 2 * i + 2})"
+                             for i in range(n))
+        lists.append(rf"\[\s*{ours}\s*\] vs torch \[\s*{theirs}\s*\]")
+        groups += 2 * n
+    return "(?:" + "|".join(lists) + ")"
+
+
 # the fuzzer's mark for a gradient finding where PyTorch, rerun with its p-norms computed in
 # float64 and rounded back, gives tapegrad's gradients (run.py's NORM_IN_FLOAT64)
 NORM_IN_FLOAT64 = (r"(?: \[[^]]*\])* \[a float32 p-norm in the program: PyTorch agrees with its "
@@ -665,7 +680,8 @@ ALLOWED = [
     for op in ("max_pool1d_with_indices", "max_pool2d_with_indices")
 ] + [
     Allowed("value", "scaled_dot_product_attention", r"(?s)^NaN where torch has none or the "
-            r"other way: \[ *nan[^]]*\] vs torch \[ *-?0\..* \[NaN inputs\]$", "pytorch bug",
+            r"other way: " + _nan_against_torchs(r"-?0\.(?:0+(?:e\+00)?)?") +
+            r"(?: \[layouts: [^]]*\])? \[NaN inputs\]$", "pytorch bug",
             "attention of a query row holding NaN (so its scores are NaN): the weights and the "
             "output are NaN, as PyTorch's math backend and its kernel for 3-d inputs give; its "
             "fused CPU kernel for 4-d inputs gives 0 (query (1, 1, 1, 5) of NaN: 0; the same "

@@ -855,3 +855,18 @@ def test_a_sum_of_cancelling_terms_beside_infinite_results_is_noise_only_where_f
     monkeypatch.setattr(tg, "einsum", lambda *a, **k: -einsum(*a, **k))   # inf becomes -inf
     findings, _ = run_program(30160411)
     assert [f.kind for f in findings] == ["value"] and allowed(findings[0]) is None
+
+
+def test_attentions_nan_query_entry_takes_the_nan_at_any_position_and_nothing_else():
+    # 30365874: float64 attention over [NaN inputs]; PyTorch's fused 4-d kernel gives 0 for
+    # the NaN query's row, the other rows agree
+    shown = ("NaN where torch has none or the other way: [-10598.55131          nan  -2519.48553"
+             "  -2837.46812] vs torch [-10598.55131      0.       -2519.48553  -2837.46812] "
+             "[layouts: expand, slice] [NaN inputs]")
+    assert allowed(Finding("value", "scaled_dot_product_attention", shown, 0)).category == \
+        "pytorch bug"
+    for wrong in (shown.replace("-2837.46812] vs", "-2830.46812] vs"),   # another row differs
+                  shown.replace(" [NaN inputs]", ""),
+                  "NaN where torch has none or the other way: [nan 1.] vs torch [0.5 1.] "
+                  "[NaN inputs]"):
+        assert allowed(Finding("value", "scaled_dot_product_attention", wrong, 0)) is None, wrong
