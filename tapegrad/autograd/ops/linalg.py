@@ -164,8 +164,8 @@ def _product(op, x, y):
         # (Only what the needed gradient reads was saved: x for y's gradient, y for x's.)
         row_shape = x_shape if len(x_shape) > 1 else (1, k)
         g = grad if len(x_shape) > 1 else grad.reshape(out_shape[:-1] + (1, m))
-        if ctx.needs_input_grad[0] and all(s == 1 for s in x_shape[:-2]):
-            # x has no batch dimensions (or only 1s): Σ_b g_b @ y_bᵀ is one product with the
+        if ctx.needs_input_grad[0] and len(y_shape) > 2 and all(s == 1 for s in x_shape[:-2]):
+            # x has no batch dimensions (or only 1s), y has: Σ_b g_b @ y_bᵀ is one product with the
             # batch folded into the contraction, (n, B·m) @ (B·m, k), summed in one
             # accumulator as in PyTorch (float16: one rounding, where per-batch products
             # overflow to ±inf and their sum to inf - inf = NaN)
