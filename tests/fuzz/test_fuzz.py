@@ -64,6 +64,14 @@ def test_a_planted_wrong_gradient_is_found(monkeypatch):
     assert found and found[0].op == "sin"
 
 
+def _topk_with_a_wrong_gradient(topk):
+    """topk's values and indices, with twice the gradient to the values it picked."""
+    def wrong(*args, **kwargs):
+        result = topk(*args, **kwargs)
+        return type(result)(result.values * 2 - result.values.detach(), result.indices)
+    return wrong
+
+
 def test_steps_after_an_unsorted_topk_see_its_values_in_index_order(monkeypatch):
     pytest.importorskip("torch")
     # 13369189: topk(sorted=False) then dot; the two libraries' orders differ (neither
@@ -71,10 +79,7 @@ def test_steps_after_an_unsorted_topk_see_its_values_in_index_order(monkeypatch)
     findings, _ = run_program(13369189)
     assert not [f for f in findings if f.op == "topk"]
     # a wrong gradient of topk is still found after the reordering
-    topk = tg.topk
-    def topk_with_a_wrong_gradient(*args, **kwargs):
-        result = topk(*args, **kwargs)
-        return type(result)(result.values * 2 - result.values.detach(), result.indices)
+    topk_with_a_wrong_gradient = _topk_with_a_wrong_gradient(tg.topk)
     found = _findings_with(monkeypatch, "topk", topk_with_a_wrong_gradient, {"gradient"})
     assert found and found[0].op == "topk"
 
@@ -86,10 +91,7 @@ def test_an_unsorted_topk_among_equal_values_is_followed_by_tapegrads_choice(mon
     findings, _ = run_program(25376441)
     assert not [f for f in findings if f.op == "topk"]
     # PyTorch's chain is then its input at tapegrad's indices: a wrong gradient still shows
-    topk = tg.topk
-    def topk_with_a_wrong_gradient(*args, **kwargs):
-        result = topk(*args, **kwargs)
-        return type(result)(result.values * 2 - result.values.detach(), result.indices)
+    topk_with_a_wrong_gradient = _topk_with_a_wrong_gradient(tg.topk)
     monkeypatch.setattr(tg, "topk", topk_with_a_wrong_gradient)
     findings, _ = run_program(25376441)
     assert [(f.kind, f.op) for f in findings] == [("gradient", "topk")]

@@ -16,12 +16,16 @@ from tapegrad.kernels.cpu import blas_threads
 xp = tg.from_numpy(np.zeros(1)).device.xp
 
 
-@pytest.fixture
-def two_threads():
+def _switch_or_skip():
     found = blas_threads.switch()
     if found is None:
         pytest.skip("numpy's BLAS has no OpenBLAS thread switch here")
-    set_threads, get_threads = found
+    return found
+
+
+@pytest.fixture
+def two_threads():
+    set_threads, get_threads = _switch_or_skip()
     before = get_threads()
     set_threads(2)
     if get_threads() != 2:
@@ -42,10 +46,7 @@ def test_one_thread_inside_and_the_count_restored_after(two_threads):
 
 
 def test_one_thread_changes_nothing_when_there_is_one_already():
-    found = blas_threads.switch()
-    if found is None:
-        pytest.skip("numpy's BLAS has no OpenBLAS thread switch here")
-    set_threads, get_threads = found
+    set_threads, get_threads = _switch_or_skip()
     before = get_threads()
     set_threads(1)
     try:
