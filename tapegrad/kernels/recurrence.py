@@ -25,9 +25,12 @@ contiguous slices in time order.
 Written with the array module ``xp``: the same code runs on numpy and cupy. Every step
 works in place in buffers made once per sequence; the LSTM's are recycled from one
 training step to the next once nothing holds them (``cpu/workspace.py``): fresh ones would
-come from the system as new pages every step, a page fault each 4 KiB. On numpy the LSTM's elementwise work is
-a numba loop per step (``kernels/cpu/recurrent_gates.py``), its exponentials still on
-numpy's vectorised exp: a handful of array calls per step instead of twenty.
+come from the system as new pages every step, a page fault each 4 KiB. On numpy the LSTM's
+elementwise work is a numba loop per step (``kernels/cpu/recurrent_gates.py``), its
+exponentials still on numpy's vectorised exp: a handful of array calls per step instead of
+twenty. The time loops run their per-step products on one BLAS thread
+(``cpu/blas_threads.py``); ∂L/∂W_hh, one product over every step's rows, runs after the
+loop on all of them.
 """
 import functools
 

@@ -44,7 +44,8 @@ def _attention_scores(query, key, attn_mask, is_causal, scale):
     # and ends with -∞: only if some row starts and some row ends so (a look at L values,
     # not L·S) are whole rows scanned.
     rows = scores.array
-    if rows.shape[-1] == 0 or (xp.isneginf(rows[..., 0]).any() and xp.isneginf(rows[..., -1]).any()):
+    if rows.shape[-1] == 0 or (xp.isneginf(rows[..., 0]).any()
+                               and xp.isneginf(rows[..., -1]).any()):
         dead = xp.isneginf(rows).all(axis=-1, keepdims=True)
         if dead.any():
             dead = wrap(dead, query.device)
