@@ -10,9 +10,27 @@ from tapegrad.autograd.ops.declare import OPERATIONS
 from . import catalogue
 from .__main__ import fuzz
 from .allowlist import ALLOWED, allowed
-from .run import ENTRIES, Finding, run_program, torch
+from .run import ENTRIES, Finding, torch
+from .run import run_program as run_live_program
+from .seeded_catalogue import NAMES as SEEDED_NAMES
 
 SHORT_RUN = 1500   # programs: about 15 s here with PyTorch, less without
+
+
+def _seeded_catalogue():
+    by_name = {e.name: e for e in ENTRIES}
+    missing = [name for name in SEEDED_NAMES if name not in by_name]
+    assert not missing, f"operations the recorded seeds draw from are gone: {missing}"
+    return [by_name[name] for name in SEEDED_NAMES]
+
+
+SEEDED = _seeded_catalogue()
+
+
+def run_program(seed, entries=None, **options):
+    """The program of a recorded ``seed``, drawn from the catalogue it was recorded with
+    (or from ``entries``)."""
+    return run_live_program(seed, entries=entries or SEEDED, **options)
 
 
 def test_a_short_seeded_run_finds_nothing_new():
