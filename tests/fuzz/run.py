@@ -331,6 +331,7 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
     # of a group of equal values, so far (PyTorch's gradients through its x̂ carry no digit,
     # at its step and later: _gradients_agree_with_norms_in_float64 judges them)
     through_float16 = first_dtype == "float16"   # a gradient that passed float16 has its precision
+    chain_inputs = []   # per step: (tapegrad's chain before it, whether it required grad)
     shape, dtype = program.leaves[0].view_shape, first_dtype
     for _ in range(int(rng.integers(1, 7))):
         entry = entries[int(rng.integers(len(entries)))]
@@ -345,6 +346,8 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
                       if entry.name == "batch_norm" and TAPEGRAD.is_tensor(runs["tapegrad"].chain)
                       else None)
         lone_groups = lone_groups or equal_groups_here
+        chain_inputs.append(None if chain_before is None else   # (for _first_wrong_backward)
+                            (chain_before, bool(runs["tapegrad"].chain.requires_grad)))
         outcomes = {name: run.call(step, program.leaves) for name, run in runs.items()}
         status, result = outcomes["tapegrad"]
         if status == "error" and check_invariants and raw_error(result):
@@ -434,12 +437,16 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
                                                 detail="groups of equal values: " + f.detail)
                                      if f.kind == "gradient" else f for f in gradient_findings]
             if chain_before is not None and any(f.kind == "gradient" for f in gradient_findings) \
-                    and _gradients_agree_on_tapegrad_input(program, runs, step, chain_before,
-                                                           chains["tapegrad"], through_float16,
-                                                           weighted_means):
+                    and _gradients_agree_on_tapegrad_values(program, runs, step, chain_inputs,
+                                                            chains["tapegrad"], through_float16,
+                                                            weighted_means):
                 gradient_findings = [f._replace(kind="gradient-float-noise",
                                                 detail="inherited: " + f.detail)
                                      if f.kind == "gradient" else f for f in gradient_findings]
+            if any(f.kind == "gradient" for f in gradient_findings):
+                gradient_findings = _blame_first_wrong_backward(program, chain_inputs,
+                                                                chains["tapegrad"],
+                                                                gradient_findings)
         shape, dtype = tuple(chains["tapegrad"].shape), TAPEGRAD.dtype_name(chains["tapegrad"])
     if not findings:
         findings.extend(gradient_findings)
@@ -703,26 +710,28 @@ class _TapegradValues(torch.autograd.Function if torch is not None else object):
         return grad, None
 
 
-def _gradients_agree_on_tapegrad_input(program, runs, step, chain_before, a, through_float16,
-                                       weighted_means):
-    """The program run again in PyTorch with the chain's values before ``step`` replaced by
-    tapegrad's (the gradient passes through the replacement unchanged): True when the leaves'
-    gradients then agree. The disagreement was inherited from values that already differed
-    within the tolerance, and this step's slope magnified it (log or 1/x at a zero that one
-    library's rounding made -0.0 and the other's -1e-11). A wrong backward, of this step or
-    of an earlier one, still differs in the rerun. In-place steps are left out: their rerun
-    would write into the replacement, not into what the chain views."""
-    if _in_place(step):
-        return False
+def _gradients_agree_on_tapegrad_values(program, runs, step, chain_inputs, a, through_float16,
+                                        weighted_means):
+    """The program run again in PyTorch with the chain's values before each step replaced
+    by tapegrad's (the gradient passes through each replacement unchanged): True when the
+    leaves' gradients then agree. The disagreement was inherited from values that already
+    differed within the tolerance, and a slope magnified it (log or 1/x at a zero that one
+    library's rounding made -0.0 and the other's -1e-11, or +0.0: avg_pool2d of one -0.0,
+    a batch_norm weight of 0). A wrong backward, of this step or of an earlier one, still
+    differs in the rerun. An in-place step writes into its replacement, a tensor of its
+    own; its result is what the later steps and the gradient read, as in the program."""
+    if any(_unordered(s) for s in program.steps):
+        return False   # (tapegrad's values follow its index order, PyTorch's chain its own)
     run = Run(TORCH)
     run.chain = run.materialize(LeafRef(0), program.leaves)
-    for each in program.steps:
-        if each is step:
-            if run.chain.dtype.is_floating_point and run.chain.requires_grad:
-                values = torch.from_numpy(chain_before.copy())
-                run.chain = _TapegradValues.apply(run.chain, values)
-            else:
-                run.chain = torch.from_numpy(chain_before.copy())
+    for each, chain_input in zip(program.steps, chain_inputs):
+        if chain_input is not None:
+            values = torch.from_numpy(chain_input[0].copy())
+            if values.shape != run.chain.shape:
+                return False
+            run.chain = (_TapegradValues.apply(run.chain, values)
+                         if run.chain.dtype.is_floating_point and run.chain.requires_grad
+                         else values)
         status, result = run.call(each, program.leaves)
         run.chain = first_tensor(TORCH, result) if status == "ok" else None
         if run.chain is None or each is step:
@@ -732,6 +741,158 @@ def _gradients_agree_on_tapegrad_input(program, runs, step, chain_before, a, thr
     found = _compare_gradients(program, {"tapegrad": runs["tapegrad"], "torch": run}, step, a,
                                run.chain, through_float16, weighted_means)
     return not found
+
+
+LATER_GRADIENT = " [the gradient of the later steps: {}]"
+
+
+def _blame_first_wrong_backward(program, chain_inputs, a, found):
+    """A gradient finding blamed on the step where the gradient first goes wrong.
+
+    The finding names the last step of the shortest prefix whose leaves' gradients differ,
+    but the difference may come from an earlier step, whose backward differs only for the
+    gradient the later steps send it (an infinite slope downstream: hardtanh's slope at NaN
+    meets a NaN gradient, cross_entropy's backward an infinite one, sinc's float16 slope
+    8e-5 vs -0 meets log2's ∞). So each step is run again alone, last first, in both
+    libraries, on tapegrad's values before it and with tapegrad's gradient of its result
+    (so each backward sees the same inputs in both): the first step whose own backward
+    differs beyond the tolerance is blamed, with the later steps named, and its float16
+    gradients judged against the same step in float64 (``_float16_verdict``, whatever the
+    leaves' dtypes). A wrong backward differs at its own step, whatever comes after it.
+    Where no step's own backward differs beyond its tolerance the finding stays (values
+    that differ by a rounding are judged before: ``_gradients_agree_on_tapegrad_values``),
+    and so does one that a PyTorch rerun already explains (its detail marked)."""
+    if torch is None or not program.steps or any(
+            f.kind == "gradient" and f.detail.endswith(MARKS) for f in found) or \
+            _steps_see_a_leaf_changed_in_place(program) or any(
+            _unordered(s) for s in program.steps):
+        return found
+    last = len(program.steps) - 1
+    grad = _incoming_gradient(program, a)
+    for k in range(last, -1, -1):
+        ours = _step_backward(TAPEGRAD, program, k, chain_inputs[k], grad)
+        theirs = _step_backward(TORCH, program, k, chain_inputs[k], grad)
+        if ours is None or theirs is None or set(ours[1]) != set(theirs[1]):
+            return found   # (a step that does not run alone, or another structure: no judge)
+        differs = _backwards_differ(ours, theirs)
+        if differs:
+            verdict = _local_float16_verdict(program, k, chain_inputs[k], grad, ours, theirs,
+                                             differs)
+            if k == last:   # this step's own backward: the finding stays where it is
+                return [f._replace(detail=verdict + f.detail) if f.kind == "gradient" else f
+                        for f in found]
+            name, which = differs[0]
+            detail = (f"{verdict}{name} ({ours[1][which].dtype}): "
+                      f"{_backward_difference(ours[1][which], theirs[1][which])}"
+                      f"{_layouts(program)}"
+                      + LATER_GRADIENT.format(", ".join(s.entry.name
+                                                        for s in program.steps[k + 1:])))
+            return [Finding("gradient", program.steps[k].entry.name, detail, program.seed)
+                    if f.kind == "gradient" else f for f in found]
+        grad = ours[1].get("input")
+        if grad is None:   # no gradient flows into the chain before this step
+            break
+    return found   # (differences below each step's tolerance, magnified by a later slope)
+
+
+def _steps_see_a_leaf_changed_in_place(program):
+    """An in-place step on the first leaf itself (the chain before any step, when it needs
+    no gradient) that a later step reads as a leaf: run alone, that step would read the
+    leaf's first values."""
+    writes = [i for i, s in enumerate(program.steps) if _in_place(s)]
+    return bool(writes) and any(
+        isinstance(a, LeafRef) and a.index == 0 for s in program.steps[writes[0] + 1:]
+        for a in _arguments(s))
+
+
+def _arguments(step):
+    out = []
+    for a in list(step.args) + list(step.kwargs.values()):
+        out.extend(a if isinstance(a, (list, tuple)) and not hasattr(a, "_fields") else [a])
+    return out
+
+
+def _step_backward(library, program, k, chain_input, grad, float_dtype=None):
+    """Step ``k`` run alone in ``library`` on ``chain_input`` (tapegrad's chain before it
+    and whether it required grad; None for the first step, which reads the first leaf),
+    backward from its result with ``grad``: (its result's dtype, {"input": the gradient of
+    the chain before it, leaf index: the leaf's gradient}), or None where it cannot run.
+    ``float_dtype``: every float leaf, the chain and ``grad`` in that dtype."""
+    run = Run(library, float_dtype)
+    make = tg.from_numpy if library is TAPEGRAD else torch.from_numpy
+    start = None
+    if chain_input is None:
+        run.chain = run.materialize(LeafRef(0), program.leaves)
+    else:
+        values, requires_grad = chain_input
+        if float_dtype and values.dtype.kind == "f":
+            values = values.astype(float_dtype)
+        start = make(np.array(values))
+        if requires_grad:
+            start.requires_grad_(True)
+        run.chain = start.clone()   # (not a leaf: an in-place step may write into it)
+    status, result = run.call(program.steps[k], program.leaves)
+    out = first_tensor(library, result) if status == "ok" else None
+    if out is None or not out.requires_grad or tuple(out.shape) != grad.shape:
+        return None
+    try:
+        incoming = make(grad.astype(float_dtype or library.dtype_name(out)))
+        grads = _leaf_grads(run, out, incoming)
+    except Exception:  # noqa: BLE001 - a backward that raises alone: no judge here
+        return None
+    if start is not None and start.requires_grad:
+        grads["input"] = None if start.grad is None else library.to_numpy(start.grad)
+    return library.dtype_name(out), grads
+
+
+def _backwards_differ(ours, theirs):
+    """[(what, key)] of the gradients of one step's backward (``_step_backward``) that
+    differ beyond the tolerance: float16's where the step's result or gradient is float16."""
+    out = []
+    for key, g in ours[1].items():
+        what = "input" if key == "input" else f"leaf{key}"
+        h = theirs[1][key]
+        if (g is None) != (h is None):
+            out.append((what, key))
+        elif g is not None and _backward_difference(g, h, ours[0]) is not None:
+            out.append((what, key))
+    return out
+
+
+def _backward_difference(g, h, result_dtype=None):
+    """compare_arrays of two gradients of one step: its detail where the difference is
+    beyond float noise (else None)."""
+    if g is None or h is None:
+        return f"{'no' if g is None else 'a'} gradient vs torch {'none' if h is None else 'one'}"
+    dtype = "float16" if np.float16 in (g.dtype, h.dtype) or result_dtype == "float16" \
+        else str(g.dtype)
+    diff = compare_arrays(g, h.astype(g.dtype) if h.dtype != g.dtype else h, dtype)
+    return diff[1] if diff and diff[0] == "value" or diff and diff[0] == "shape" else None
+
+
+def _local_float16_verdict(program, k, chain_input, grad, ours, theirs, differs):
+    """For one step's backward that differs where float16 is involved (its result, the
+    chain before it, or a gradient): ``_float16_verdict`` of the gradients that differ
+    against the same step's backward in float64 (its inputs and incoming gradient exactly
+    as here, each gradient computed exactly and rounded once), in tapegrad and confirmed
+    in PyTorch; else "". Whatever the leaves' dtypes, so a float32 leaf's gradient that
+    passed a float16 step is judged at that step."""
+    keys = [key for _, key in differs]
+    if not (ours[0] == "float16" or grad.dtype == np.float16 or any(
+            ours[1][key] is not None and ours[1][key].dtype == np.float16 for key in keys)):
+        return ""
+    if any(ours[1][key] is None or theirs[1][key] is None for key in keys):
+        return ""
+    reference = _step_backward(TAPEGRAD, program, k, chain_input, grad, "float64")
+    t_reference = _step_backward(TORCH, program, k, chain_input, grad, "float64")
+    if reference is None or t_reference is None or not all(
+            key in reference[1] and key in t_reference[1] for key in keys):
+        return ""
+    if not _confirmed([reference[1][key] for key in keys], [t_reference[1][key] for key in keys]):
+        return ""
+    pairs = [(ours[1][key], theirs[1][key].astype(ours[1][key].dtype), reference[1][key])
+             for key in keys]
+    return _float16_verdict(pairs)
 
 
 NORMS_IN_FLOAT64 = (" [a norm of groups of equal values in the program: PyTorch agrees with "
@@ -866,8 +1027,7 @@ def _compare_gradients(program, runs, step, a, b, through_float16=False,
     if not (a.requires_grad and b.requires_grad) or not dtypes.as_dtype(
             TAPEGRAD.dtype_name(a)).is_floating_point:
         return []
-    rng = np.random.default_rng([program.seed, len(program.steps)])
-    grad = rng.standard_normal(tuple(a.shape)).astype(TAPEGRAD.dtype_name(a))
+    grad = _incoming_gradient(program, a)
     outcomes = []
     for run, value, make in ((tg_run, a, tg.from_numpy), (torch_run, b, torch.from_numpy)):
         try:
@@ -907,6 +1067,13 @@ def _compare_gradients(program, runs, step, a, b, through_float16=False,
     return []
 
 
+def _incoming_gradient(program, a):
+    """The random gradient backward starts from at ``a``, the chain after the program's
+    steps so far (the same in both libraries and in every rerun)."""
+    rng = np.random.default_rng([program.seed, len(program.steps)])
+    return rng.standard_normal(tuple(a.shape)).astype(TAPEGRAD.dtype_name(a))
+
+
 FLOAT16_EXPONENT = " [float16 exponent: PyTorch agrees with it widened]"
 POW_OF_FALSE = " [pow(x, False) in the program: PyTorch agrees with pow(x, 0)]"
 FLOAT16_ATAN2 = (" [atan2 or hypot in the program: PyTorch agrees with its backward in a "
@@ -916,6 +1083,7 @@ NORM_IN_FLOAT64 = (" [a float32 p-norm in the program: PyTorch agrees with its n
                    "in float64]")
 P_NORMS = ("norm", "linalg_vector_norm", "vector_norm", "norm_of_linalg")
 SINC_IN_FLOAT64 = " [sinc in the program: PyTorch agrees with its sinc computed in float64]"
+MARKS = (FLOAT16_EXPONENT, POW_OF_FALSE, FLOAT16_ATAN2, NORM_IN_FLOAT64, SINC_IN_FLOAT64)
 
 
 def _explained_in_torch(program, step, grad, ga, a):

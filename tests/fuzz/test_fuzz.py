@@ -392,12 +392,15 @@ def test_float16_rounding_where_tapegrad_is_nearer_the_float64_reference_is_floa
     pytest.importorskip("torch")
     from .run import FLOAT16_NEARER
     entries = [e for e in ENTRIES if e.name in FLOAT16_EDGE_OPS]
-    # 23001409: PyTorch's cosh backward rounds sinh(x) to float16 before g·sinh(x) and
-    # overflows to inf where the float64 replay (rounded once) and tapegrad are finite, 2.7e4;
-    # 23005430: rad2deg's backward g·57.3 likewise
-    for seed, op in ((23001409, "cosh"), (23005430, "rad2deg")):
+    # 23001409, 23005430: cosh's gradient (2.7e4) reaches binary_cross_entropy_with_logits
+    # before it, whose backward computes g·(-x) for the target in float16 and overflows to inf
+    # where the float64 replay (rounded once) and tapegrad are finite: the gradient first goes
+    # wrong there, so the finding is blamed there, the later steps named
+    for seed in (23001409, 23005430):
         findings, _ = run_program(seed, entries=entries)
-        assert [(f.kind, f.op) for f in findings] == [("gradient", op)], seed
+        assert [(f.kind, f.op) for f in findings] == [
+            ("gradient", "binary_cross_entropy_with_logits")], seed
+        assert "[the gradient of the later steps: cosh" in findings[0].detail
         assert findings[0].detail.startswith(FLOAT16_NEARER + "leaf1 (float16): inf differs")
         assert allowed(findings[0]).category == "float noise"
 
@@ -890,3 +893,95 @@ def test_attentions_nan_query_entry_takes_the_nan_at_any_position_and_nothing_el
                   "NaN where torch has none or the other way: [nan 1.] vs torch [0.5 1.] "
                   "[NaN inputs]"):
         assert allowed(Finding("value", "scaled_dot_product_attention", wrong, 0)) is None, wrong
+
+
+def _sin_dropping_infinite_gradients(sin):
+    """sin, whose backward turns an infinite or NaN incoming gradient into 0 (cos(x)·∞ is
+    ±∞): wrong only for the gradient a later step with an infinite slope sends it."""
+    def wrong(x):
+        y = sin(x)
+        if y.requires_grad:
+            y.register_hook(lambda grad: tg.where(grad - grad == 0, grad, tg.zeros_like(grad)))
+        return y
+    return wrong
+
+
+def test_a_backward_wrong_only_for_a_later_infinite_slope_is_blamed_at_its_own_step(
+        monkeypatch):
+    pytest.importorskip("torch")
+    from .run import LATER_GRADIENT
+    # 70000015 (of these ops): sin of a 0, then reciprocal, whose slope -1/x² is -∞ there;
+    # sin's backward then meets ∞ and the planted one gives 0: the leaves' gradients first
+    # differ after reciprocal, but the gradient first goes wrong at sin
+    ops = "sin,reciprocal,log,sum"
+    assert not [f for f in run_program(70000015, entries=[e for e in ENTRIES if e.name in
+                                                          ops.split(",")])[0]
+                if f.kind.startswith("gradient")]
+    monkeypatch.setattr(tg, "sin", _sin_dropping_infinite_gradients(tg.sin))
+    found = _first_finding(70000015, ops)
+    assert (found.kind, found.op) == ("gradient", "sin")
+    assert found.detail.endswith(LATER_GRADIENT.format("reciprocal"))
+    assert allowed(found) is None
+
+
+_SIN = tg.sin
+
+
+class _SinOfMinusZero(tg.autograd.Function):
+    """sin, with -0.0 where it is 0 (PyTorch: +0.0 at sin(+0.0)); its backward is sin's."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        y = _SIN(x)
+        return tg.where(y == 0, tg.zeros_like(y) * -1, y)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        return grad * tg.cos(x)
+
+
+def test_a_sign_of_zero_met_by_an_in_place_infinite_slope_is_inherited_but_a_wrong_one_is_not(
+        monkeypatch):
+    pytest.importorskip("torch")
+    # 72000411 (of these ops): sin of a 0 (made -0.0 here, +0.0 in PyTorch: equal values),
+    # then log_, whose slope 1/x is -∞ here and +∞ there. PyTorch run on tapegrad's values
+    # before each step, the in-place log_ included, gives tapegrad's gradients
+    ops = "sin,log_,sum"
+    monkeypatch.setattr(tg, "sin", _SinOfMinusZero.apply)
+    found = _first_finding(72000411, ops)
+    assert (found.kind, found.op) == ("gradient-float-noise", "log_")
+    assert found.detail.startswith("inherited: ")
+    log_ = tg.Tensor.log_
+    def log_with_a_wrong_gradient(self):   # log_'s value, twice its slope
+        out = log_(self)
+        if out.requires_grad:
+            out.register_hook(lambda grad: grad * 2)
+        return out
+    monkeypatch.setattr(tg.Tensor, "log_", log_with_a_wrong_gradient)
+    found = _first_finding(72000411, ops)
+    assert (found.kind, found.op) == ("gradient", "log_")
+
+
+def test_float16_gradients_are_judged_at_the_step_where_they_differ_whatever_the_leaves(
+        monkeypatch):
+    pytest.importorskip("torch")
+    from .run import FLOAT16_NEARER
+    # 60002996 (of these ops): a float32 leaf, then half, binary_cross_entropy_with_logits and
+    # cosh, whose slope 2.7e4 PyTorch's bce backward then multiplies by -x in float16 (inf);
+    # the step alone in float64, rounded once, gives tapegrad's -2.75e4
+    ops = "half,cosh,binary_cross_entropy_with_logits,rad2deg,float,mul,sinh"
+    found = _first_finding(60002996, ops)
+    assert (found.kind, found.op) == ("gradient", "binary_cross_entropy_with_logits")
+    assert found.detail.startswith(FLOAT16_NEARER + "leaf2 (float16): inf differs")
+    assert allowed(found).category == "float noise"
+    cosh = tg.cosh
+    def cosh_with_a_wrong_gradient(x):   # cosh's value, 10 times its slope (float16's
+        y = cosh(x)                        # float noise reaches twice)
+        if y.requires_grad:
+            y.register_hook(lambda grad: grad * 10)
+        return y
+    monkeypatch.setattr(tg, "cosh", cosh_with_a_wrong_gradient)
+    found = _first_finding(60002996, ops)
+    assert (found.kind, found.op) == ("gradient", "cosh") and allowed(found) is None
