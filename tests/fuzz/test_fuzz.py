@@ -985,3 +985,24 @@ def test_float16_gradients_are_judged_at_the_step_where_they_differ_whatever_the
     monkeypatch.setattr(tg, "cosh", cosh_with_a_wrong_gradient)
     found = _first_finding(60002996, ops)
     assert (found.kind, found.op) == ("gradient", "cosh") and allowed(found) is None
+
+
+def test_gradcheck_leaves_out_an_element_at_a_kink_or_a_domain_edge_but_not_a_wrong_one():
+    import numpy as np
+
+    from tapegrad.autograd.gradcheck import GradcheckError, gradcheck
+
+    from .run import _wrong_where_smooth
+    x = tg.from_numpy(np.array([0.0, 1.3, 4.0]))
+    x.requires_grad_(True)
+    # relu at exactly 0: the one-sided slopes are 1 and 0, the central difference 0.5 at
+    # either step, backward's 0; sqrt at exactly 0: the left side is NaN, backward's slope ∞
+    for function in (tg.relu, tg.sqrt):
+        with pytest.raises(GradcheckError):
+            gradcheck(function, (x,), eps=1e-6, atol=1e-4, rtol=1e-3)
+        assert not _wrong_where_smooth(function, [x], zeros=False)
+    def relu_with_a_wrong_slope(x):   # relu's value, twice its slope
+        y = tg.relu(x)
+        y.register_hook(lambda grad: grad * 2)
+        return y
+    assert _wrong_where_smooth(relu_with_a_wrong_slope, [x], zeros=False)   # at 1.3 and 4
