@@ -5,7 +5,9 @@ arguments fit the shape both agree on; the chain stops at the first step that ra
 or disagrees. A disagreement is a ``Finding`` named by its kind and the operation of
 the step where it first shows (for a gradient: the shortest prefix of the chain whose
 gradient already differs, compared right after that step ran, before a later in-place
-step could change the prefix and rebase its history).
+step could change the prefix and rebase its history; then, of that prefix, the step
+whose own backward first differs, each step rerun alone on tapegrad's values and
+incoming gradient: ``_blame_first_wrong_backward``).
 
 Compared with PyTorch: errors vs success, shapes, dtypes, values (NaN and inf where the
 other has them too, finite values to a tolerance per dtype), ``requires_grad`` and the
@@ -14,7 +16,8 @@ leaves' gradients. Checked in tapegrad alone:
   float-dtypes  a step that raises in float32 but not in float64, or the other way
   promotion     a binary arithmetic result whose dtype is not that of the same call on
                 inputs cast to ``tapegrad.dtypes.result_type`` of them
-  gradcheck     float64 finite differences disagree with backward on a smooth program
+  gradcheck     float64 finite differences disagree with backward at an element of a leaf
+                where the program is smooth (not at a kink, pole or domain edge)
 
 A float16 value or gradient that differs beyond the tolerance (or by NaN/inf) is judged
 against a float64 replay of the program that rounds its chain to float16 between steps
@@ -23,6 +26,9 @@ PyTorch does not, PyTorch rounded an intermediate inside an operation (cosh's ba
 g·sinh(x) with sinh(x) in float16 first), and the finding's detail says so
 (``FLOAT16_NEARER``; ``FLOAT16_BOTH_NEAR`` where both agree with it, one having rounded
 past 65504 to inf). Where PyTorch agrees with it and tapegrad does not, the finding stays.
+A gradient is judged the same way at the step where it first goes wrong, that step alone
+in float64 on the same inputs and incoming gradient, whatever the leaves' dtypes (a
+float32 leaf whose gradient passed a float16 step: ``_local_float16_verdict``).
 """
 import math
 import traceback
@@ -779,11 +785,13 @@ def _blame_first_wrong_backward(program, chain_inputs, a, found):
             verdict = _local_float16_verdict(program, k, chain_inputs[k], grad, ours, theirs,
                                              differs)
             if k == last:   # this step's own backward: the finding stays where it is
-                return [f._replace(detail=verdict + f.detail) if f.kind == "gradient" else f
+                return [f._replace(detail=verdict + f.detail) if f.kind == "gradient" and
+                        not f.detail.startswith((FLOAT16_NEARER, FLOAT16_BOTH_NEAR)) else f
                         for f in found]
             name, which = differs[0]
-            detail = (f"{verdict}{name} ({ours[1][which].dtype}): "
-                      f"{_backward_difference(ours[1][which], theirs[1][which])}"
+            g, h = ours[1][which], theirs[1][which]
+            detail = (f"{verdict}{name} ({(h if g is None else g).dtype}): "
+                      f"{_backward_difference(g, h, ours[0])}"
                       f"{_layouts(program)}"
                       + LATER_GRADIENT.format(", ".join(s.entry.name
                                                         for s in program.steps[k + 1:])))
@@ -867,7 +875,7 @@ def _backward_difference(g, h, result_dtype=None):
     dtype = "float16" if np.float16 in (g.dtype, h.dtype) or result_dtype == "float16" \
         else str(g.dtype)
     diff = compare_arrays(g, h.astype(g.dtype) if h.dtype != g.dtype else h, dtype)
-    return diff[1] if diff and diff[0] == "value" or diff and diff[0] == "shape" else None
+    return diff[1] if diff and diff[0] in ("value", "shape") else None
 
 
 def _local_float16_verdict(program, k, chain_input, grad, ours, theirs, differs):
