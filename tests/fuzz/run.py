@@ -893,9 +893,9 @@ def _local_float16_verdict(program, k, chain_input, grad, ours, theirs, differs)
         return ""
     reference = _step_backward(TAPEGRAD, program, k, chain_input, grad, "float64")
     t_reference = _step_backward(TORCH, program, k, chain_input, grad, "float64")
-    if reference is None or t_reference is None or not all(
+    if reference is None or t_reference is None or reference[0] != "float64" or not all(
             key in reference[1] and key in t_reference[1] for key in keys):
-        return ""
+        return ""   # (a step that casts, half() or to(float16), has no float64 reference)
     if not _confirmed([reference[1][key] for key in keys], [t_reference[1][key] for key in keys]):
         return ""
     pairs = [(ours[1][key], theirs[1][key].astype(ours[1][key].dtype), reference[1][key])
@@ -1623,9 +1623,9 @@ def _wrong_where_smooth(function, bases, zeros):
     the function is smooth at this scale: the central differences at steps 1e-6 and 1e-8
     agree, and so do the one-sided ones (f(x + h) - f(x))/h and (f(x) - f(x - h))/h. At
     the other elements neither can judge: the function is too curved there (digamma of
-    digamma near a pole), or not differentiable, its two sides' slopes differing (relu or
-    abs of an exact 0 that floor made: the central difference is their mean), or one side
-    outside the domain (sqrt or log of an exact 0: NaN). A wrong backward at an element
+    digamma near a pole), or not differentiable, its two sides' slopes differing (relu of
+    an exact 0 that floor made: the central difference is their mean, 0.5, backward's 0),
+    or one side outside the domain (sqrt or log of an exact 0: NaN). A wrong backward at an element
     where the function is smooth is still found, whatever the other elements. Nor can
     they judge a NaN backward where a step's result held an exact 0 and finite
     differences are finite (sqrt at exactly 0, then flat: backward's 0·inf is NaN)."""
