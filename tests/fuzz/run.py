@@ -1245,7 +1245,10 @@ def _confirmed(references, t_references):
 def _near_reference(a, reference, scale=None):
     """True when the float16 array ``a`` is the float64 ``reference`` to float16's tolerance:
     NaN where it is NaN; ±inf or a value within the tolerance where it is beyond float16's
-    largest finite value (65504), its overflow; within the tolerance elsewhere."""
+    largest finite value (65504), its overflow; within the tolerance elsewhere. (A wider
+    array, a float32 leaf's gradient that passed a float16 step, overflows past its own
+    dtype's largest value: a float32 -inf is not -1.5e10.)"""
+    largest = float(np.finfo(a.dtype if a.dtype.kind == "f" else np.float16).max)
     a, reference = a.astype(np.float64), np.asarray(reference, dtype=np.float64)
     if a.shape != reference.shape or not np.array_equal(np.isnan(a), np.isnan(reference)):
         return False
@@ -1254,7 +1257,7 @@ def _near_reference(a, reference, scale=None):
     scale = scale if scale is not None and math.isfinite(scale) else 0.0
     size = max(1.0, float(np.abs(reference[finite]).max(initial=0)), scale)
     with np.errstate(invalid="ignore"):
-        overflowed = (np.abs(reference) > np.finfo(np.float16).max) & (
+        overflowed = (np.abs(reference) > largest) & (
             a == np.copysign(np.inf, reference))
         within = np.abs(a - reference) <= tol * np.abs(reference) + tol * 1e-2 * size
     return bool(np.all(np.isnan(reference) | overflowed | (finite & within)))

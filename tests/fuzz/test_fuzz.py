@@ -458,6 +458,9 @@ def test_near_the_float64_reference_means_its_float16_rounding_to_the_tolerance(
     assert _near_reference(half(-6.48e4), [-65718.3])    # past 65504, yet within 2e-2 of it
     assert _near_reference(half(np.nan, 1.0), [np.nan, 1.001])
     assert not _near_reference(half(0.0, 1.0), [np.nan, 1.0])
+    # a wider gradient that passed a float16 step overflows past its own dtype's largest value
+    assert not _near_reference(np.array([-np.inf], np.float32), [-1.49e10])
+    assert _near_reference(np.array([-1.4929e10], np.float64), [-1.49291e10])
 
 
 def test_float16_results_both_near_the_reference_at_the_edge_of_overflow_are_float_noise():
