@@ -746,7 +746,9 @@ def _gradients_agree_on_tapegrad_values(program, runs, step, chain_inputs, a, th
         return False
     found = _compare_gradients(program, {"tapegrad": runs["tapegrad"], "torch": run}, step, a,
                                run.chain, through_float16, weighted_means)
-    return not found
+    # (float noise left over, within 100 times the tolerance, is what any step's backward
+    # may round to: gelu's slope in float32's far tail, 0.7% apart, under log10's 1/y)
+    return all(f.kind == "gradient-float-noise" for f in found)
 
 
 LATER_GRADIENT = " [the gradient of the later steps: {}]"
@@ -788,14 +790,11 @@ def _blame_first_wrong_backward(program, chain_inputs, a, found):
                 return [f._replace(detail=verdict + f.detail) if f.kind == "gradient" and
                         not f.detail.startswith((FLOAT16_NEARER, FLOAT16_BOTH_NEAR)) else f
                         for f in found]
-            name, which = differs[0]
-            g, h = ours[1][which], theirs[1][which]
-            detail = (f"{verdict}{name} ({(h if g is None else g).dtype}): "
-                      f"{_backward_difference(g, h, ours[0])}"
-                      f"{_layouts(program)}"
-                      + LATER_GRADIENT.format(", ".join(s.entry.name
-                                                        for s in program.steps[k + 1:])))
-            return [Finding("gradient", program.steps[k].entry.name, detail, program.seed)
+            # (the leaves' gradients stay the evidence, as for a step's own finding)
+            later = LATER_GRADIENT.format(", ".join(s.entry.name for s in program.steps[k + 1:]))
+            return [Finding("gradient", program.steps[k].entry.name,
+                            verdict + f.detail.removeprefix(FLOAT16_NEARER).removeprefix(
+                                FLOAT16_BOTH_NEAR) + later, program.seed)
                     if f.kind == "gradient" else f for f in found]
         grad = ours[1].get("input")
         if grad is None:   # no gradient flows into the chain before this step
