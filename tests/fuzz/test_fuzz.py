@@ -1032,3 +1032,18 @@ def test_inherited_values_with_float_noise_left_in_a_backward_are_float_noise_no
     monkeypatch.setattr(F, "gelu", gelu_with_a_wrong_gradient)
     found = _first_finding(41015370, ops)
     assert (found.kind, found.op) == ("gradient", "gelu") and allowed(found) is None
+
+
+def test_the_float16_judge_judges_the_elements_where_the_libraries_differ():
+    import numpy as np
+
+    from .run import FLOAT16_NEARER, _float16_verdict
+    half = lambda *v: np.array(v, dtype=np.float16)   # noqa: E731
+    # where both give NaN (a slope that underflowed in both, times ∞) and the reference a
+    # number, there is nothing to judge; where they differ, tapegrad is the reference's
+    reference = np.array([-np.inf, np.inf, 0.5])
+    assert _float16_verdict([(half(np.nan, np.inf, 0.5), half(np.nan, np.nan, 0.5),
+                              reference)]) == FLOAT16_NEARER
+    # tapegrad's own NaN where PyTorch has the reference's number stays a finding
+    assert _float16_verdict([(half(np.nan, np.nan, 0.5), half(np.nan, np.inf, 0.5),
+                              reference)]) == ""
