@@ -786,20 +786,38 @@ def _blame_first_wrong_backward(program, chain_inputs, a, found):
         if differs:
             verdict = _local_float16_verdict(program, k, chain_inputs[k], grad, ours, theirs,
                                              differs)
+            mark = _explained_alone(program, k, chain_inputs[k], grad, ours)
             if k == last:   # this step's own backward: the finding stays where it is
-                return [f._replace(detail=verdict + f.detail) if f.kind == "gradient" and
-                        not f.detail.startswith((FLOAT16_NEARER, FLOAT16_BOTH_NEAR)) else f
-                        for f in found]
+                return [f._replace(detail=(f.detail if f.detail.startswith(
+                    (FLOAT16_NEARER, FLOAT16_BOTH_NEAR)) else verdict + f.detail) + mark)
+                        if f.kind == "gradient" else f for f in found]
             # (the leaves' gradients stay the evidence, as for a step's own finding)
             later = LATER_GRADIENT.format(", ".join(s.entry.name for s in program.steps[k + 1:]))
             return [Finding("gradient", program.steps[k].entry.name,
                             verdict + f.detail.removeprefix(FLOAT16_NEARER).removeprefix(
-                                FLOAT16_BOTH_NEAR) + later, program.seed)
+                                FLOAT16_BOTH_NEAR) + later + mark, program.seed)
                     if f.kind == "gradient" else f for f in found]
         grad = ours[1].get("input")
         if grad is None:   # no gradient flows into the chain before this step
             break
     return found   # (differences below each step's tolerance, magnified by a later slope)
+
+
+def _explained_alone(program, k, chain_input, grad, ours):
+    """``_explained_in_torch``'s mark for step ``k`` alone, where its backward is one PyTorch
+    is known to compute in too narrow a float (FLOAT16_ATAN2, NORM_IN_FLOAT64,
+    SINC_IN_FLOAT64): the mark where PyTorch's backward of the step computed in the wider
+    float (the same forward, rounded back) gives tapegrad's gradients, else ""."""
+    name = program.steps[k].entry.name
+    call, mark = ((_widened_call, FLOAT16_ATAN2) if name in WIDENED_IN_TORCH else
+                  (_norm_widened_call, NORM_IN_FLOAT64) if name in P_NORMS else
+                  (_norm_widened_call, SINC_IN_FLOAT64) if name == "sinc" else (None, ""))
+    if call is None:
+        return ""
+    wide = _step_backward(TORCH, program, k, chain_input, grad, call=call)
+    if wide is None or set(wide[1]) != set(ours[1]) or _backwards_differ(ours, wide):
+        return ""
+    return mark
 
 
 def _steps_see_a_leaf_changed_in_place(program):
@@ -819,12 +837,13 @@ def _arguments(step):
     return out
 
 
-def _step_backward(library, program, k, chain_input, grad, float_dtype=None):
+def _step_backward(library, program, k, chain_input, grad, float_dtype=None, call=None):
     """Step ``k`` run alone in ``library`` on ``chain_input`` (tapegrad's chain before it
     and whether it required grad; None for the first step, which reads the first leaf),
     backward from its result with ``grad``: (its result's dtype, {"input": the gradient of
     the chain before it, leaf index: the leaf's gradient}), or None where it cannot run.
-    ``float_dtype``: every float leaf, the chain and ``grad`` in that dtype."""
+    ``float_dtype``: every float leaf, the chain and ``grad`` in that dtype; ``call``: the
+    step run by it instead of ``Run.call`` (``_widened_call``…)."""
     run = Run(library, float_dtype)
     make = tg.from_numpy if library is TAPEGRAD else torch.from_numpy
     start = None
@@ -838,7 +857,7 @@ def _step_backward(library, program, k, chain_input, grad, float_dtype=None):
         if requires_grad:
             start.requires_grad_(True)
         run.chain = start.clone()   # (not a leaf: an in-place step may write into it)
-    status, result = run.call(program.steps[k], program.leaves)
+    status, result = (call or Run.call)(run, program.steps[k], program.leaves)
     out = first_tensor(library, result) if status == "ok" else None
     if out is None or not out.requires_grad or tuple(out.shape) != grad.shape:
         return None
