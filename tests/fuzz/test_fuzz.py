@@ -890,3 +890,35 @@ def test_attentions_nan_query_entry_takes_the_nan_at_any_position_and_nothing_el
                   "NaN where torch has none or the other way: [nan 1.] vs torch [0.5 1.] "
                   "[NaN inputs]"):
         assert allowed(Finding("value", "scaled_dot_product_attention", wrong, 0)) is None, wrong
+
+
+def test_a_group_norm_of_an_expanded_leaf_keeps_its_formula_check_with_its_layouts(monkeypatch):
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    from .run import NORM_BY_ITS_FORMULA
+    # 40038441: group_norm(x, 1) of a (2, 3) expanded leaf with a weight near 3e4: each group
+    # holds equal values, x - μ is exactly 0 here and PyTorch's residue times the weight; its
+    # formula in float64 gives tapegrad's zeros. The expand shows in the detail's layouts
+    findings, _ = run_program(40038441)
+    assert [(f.kind, f.op) for f in findings] == [("value", "group_norm")]
+    assert findings[0].detail.endswith(NORM_BY_ITS_FORMULA + " [layouts: expand]")
+    assert allowed(findings[0]).category == "float noise"
+    group_norm = F.group_norm   # a planted wrong group_norm: no mark, no entry
+    monkeypatch.setattr(F, "group_norm", lambda *a, **k: group_norm(*a, **k) * 1.01 + 1e-3)
+    findings, _ = run_program(40038441)
+    assert [(f.kind, f.op) for f in findings] == [("value", "group_norm")]
+    assert NORM_BY_ITS_FORMULA not in findings[0].detail and allowed(findings[0]) is None
+
+
+def test_layer_norms_float32_variance_underflow_in_pytorch_is_allowed_only_as_finite_vs_inf():
+    pytest.importorskip("torch")
+    # 40001796: layer_norm(eps=0) of rows [0.00314 ± one step] and [±1.4e-45] (nextafter):
+    # PyTorch's float32 σ² of the second underflows to 0, its x̂ = ±inf; tapegrad's float64
+    # sums give the normalised values [1.414, -0.707, -0.707]
+    findings, _ = run_program(40001796)
+    assert [(f.kind, f.op) for f in findings] == [("value", "layer_norm")]
+    assert allowed(findings[0]).category == "pytorch bug"
+    for wrong in ("inf differs: [ 1.41421    inf -0.70711] vs torch [ inf -inf -inf]",
+                  "inf differs: [ 1.41421 -0.70711 -0.70711] vs torch [ inf   nan -inf]",
+                  "[ 1.41421 -0.70711 -0.70711] vs torch [ 1. -1. -1.]"):
+        assert allowed(Finding("value", "layer_norm", wrong, 0)) is None, wrong
