@@ -36,7 +36,13 @@ def layer_norm_forward(xp, x, weight, bias, eps):
         return y, mean, rstd
     mean = x.mean(axis=1, keepdims=True)
     d = x - mean
-    rstd = 1 / xp.sqrt((d * d).mean(axis=1, keepdims=True) + eps)
+    var = (d * d).mean(axis=1, keepdims=True)
+    rstd = 1 / xp.sqrt(var + eps)
+    if bool((var == xp.inf).any()):
+        # the squares overflowed (float32 values near 1e30), not σ: with s = max |d| per row,
+        # r = 1/(s·√(mean((d/s)²) + ε/s²)), whose squares stay below 1
+        s = xp.abs(d).max(axis=1, keepdims=True)
+        rstd = 1 / (s * xp.sqrt(((d / s) ** 2).mean(axis=1, keepdims=True) + eps / (s * s)))
     y = d * rstd
     if weight is not None:
         y *= weight

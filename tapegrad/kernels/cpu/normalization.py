@@ -31,6 +31,17 @@ def layer_norm_forward(x, weight, bias, eps, y, mean, rstd):
             d = x[row, j] - mu
             squares += d * d
         r = 1.0 / math.sqrt(squares / n + eps)
+        if squares == math.inf:
+            # the squares overflowed (float64 values beyond 1e154), not σ: with s = max |x - μ|,
+            # r = 1/(s·√(mean(((x - μ)/s)²) + ε/s²)), whose squares stay below 1
+            s = 0.0
+            for j in range(n):
+                s = max(s, abs(x[row, j] - mu))
+            squares = 0.0
+            for j in range(n):
+                d = (x[row, j] - mu) / s
+                squares += d * d
+            r = 1.0 / (s * math.sqrt(squares / n + eps / (s * s)))
         mean[row] = mu
         rstd[row] = r
         for j in range(n):
