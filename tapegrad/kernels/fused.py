@@ -61,8 +61,15 @@ def layer_norm_backward(xp, g, x, weight, mean, rstd):
         return dx, dw.astype(x.dtype), db.astype(x.dtype)
     xhat = (x - mean[:, None]) * rstd[:, None]
     h = g if weight is None else g * weight
-    dx = rstd[:, None] * (h - h.mean(axis=1, keepdims=True)
-                          - xhat * (h * xhat).mean(axis=1, keepdims=True))
+    sum_h = h.sum(axis=1, keepdims=True)
+    r = rstd[:, None]
+    dx = r * (h - sum_h / n - xhat * (h * xhat).mean(axis=1, keepdims=True))
+    if not bool(xp.isfinite(sum_h).all()):
+        # an infinite h: the rows where it is take PyTorch's folded form (as the numba loop)
+        mu = mean[:, None]
+        b = (sum_h * mu - (h * x).sum(axis=1, keepdims=True)) * r * r * r / n
+        folded = r * h + b * x + (-b * mu - sum_h * r / n)
+        dx = xp.where(xp.isfinite(sum_h), dx, folded)
     return dx, (g * xhat).sum(axis=0), g.sum(axis=0)
 
 

@@ -65,6 +65,19 @@ def layer_norm_backward(g, x, weight, mean, rstd, dx, dw, db):
             dw[j] += g[row, j] * xhat
             db[j] += g[row, j]
         mean_h, mean_hx = sum_h / n, sum_hx / n
+        if not math.isfinite(sum_h):
+            # an infinite h (an inf weight or incoming gradient): the terms above meet ∞ - ∞
+            # in an order of their own; PyTorch folds them into two numbers per row,
+            # dx = r·h + b·x + c with b = (μ·Σh - Σh·x)·r³/n and c = -b·μ - r·Σh/n, so
+            # its ±inf and NaN fall where these give them
+            sum_hx = 0.0
+            for j in range(n):
+                sum_hx += g[row, j] * weight[j] * x[row, j]
+            b = (sum_h * mu - sum_hx) * r * r * r / n
+            c = -b * mu - sum_h * r / n
+            for j in range(n):
+                dx[row, j] = r * (g[row, j] * weight[j]) + b * x[row, j] + c
+            continue
         for j in range(n):
             xhat = (x[row, j] - mu) * r
             dx[row, j] = r * (g[row, j] * weight[j] - mean_h - xhat * mean_hx)
