@@ -583,19 +583,6 @@ ALLOWED = [
             "[[0.7219]] with weight -0.89 and g = 1: weight gradient -7.1e-6, not 0), so ±inf")
     for op in ("log", "log_", "log2", "log2_", "log10", "log10_")
 ] + [
-    Allowed("gradient", "layer_norm", r"^leaf\d+ \(float\d+\): NaN where torch has none or the "
-            r"other way: \[[^]]*\] vs torch \[[nan\s]*\]", "float noise",
-            "layer_norm with an infinite weight: the input's gradient needs Σ g·w and Σ g·w·x̂, "
-            "both infinite; PyTorch folds them into two constants per row (∞ - ∞ = NaN for the "
-            "whole row), tapegrad subtracts them element by element (±∞ where one term is finite)"),
-    Allowed("gradient", "layer_norm", r"^leaf\d+ \(float\d+\): NaN where torch has none or the "
-            r"other way: \[(?:\s*(?:-?inf|nan|0\.))+\s*\] vs torch \[(?:\s*(?:-?inf|nan|0\.))+\s*\]",
-            "float noise",
-            "the same with an infinite weight in a row where every input gradient is ±∞ or NaN "
-            "in both (0 at the elements a slice leaves out): r/N·(N·gᵢwᵢ - Σ g·w - x̂ᵢ·Σ g·w·x̂) "
-            "holds two infinite sums, and which "
-            "elements meet ∞ - ∞ depends on the order of the terms (weight [1.15, -1.73, 0.53, "
-            "-0.85, -inf]: [inf, inf, nan, nan, nan] here, [nan, inf, nan, nan, nan] in PyTorch)"),
     Allowed("value", "layer_norm", r"(?s)^NaN where torch has none or the other way: .* vs "
             r"torch \[(?:(?!nan)[^]])*\]", "float noise",
             "layer_norm with an inf weight on a value that normalises to 0: 0·inf = NaN here; "
