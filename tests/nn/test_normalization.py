@@ -546,3 +546,14 @@ def test_group_norm_gradients_on_broadcast_and_strided_inputs():
     b = tg.randn(1, dtype=tg.float64, requires_grad=True)
     assert gradgradcheck(lambda x, w, b: group_norm(x, 3, weight=w, bias=b.expand(6)),
                          (x, w, b))
+
+
+def test_group_norm_of_empty_groups_gives_the_weight_a_nan_gradient_as_pytorch():
+    # groups of no element: r = 1/√(0/0) = NaN, the weight's gradient (Σ g·(x - μ))·r NaN;
+    # no sample at all: no group, the gradient an empty sum, 0
+    for shape, expected in (((2, 2, 0), "[nan, nan]"), ((0, 2, 3), "[0.0, 0.0]")):
+        x = tg.zeros(*shape, requires_grad=True)
+        w = tg.ones(2, requires_grad=True)
+        y = group_norm(x, 1, weight=w)
+        y.sum().backward()
+        assert y.shape == shape and x.grad.shape == shape and str(w.grad.tolist()) == expected

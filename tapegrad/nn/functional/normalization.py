@@ -190,11 +190,16 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     # each group of each sample is a row of (N, G, C/G·positions), normalised as layer_norm
     # normalises its rows (its sums in float64: a group of equal values gives x - μ = 0);
     # then γ and β per channel, as (C, 1, …, 1)
-    if input.numel() == 0:   # nothing to normalise: an empty result (as in PyTorch)
-        normalised = input.clone()
-    else:
-        grouped = input.reshape(shape[0], num_groups, per_group * math.prod(shape[2:]))
-        normalised = ops.normalization.layer_norm(grouped, None, None, 1, eps).reshape(shape)
+    if input.numel() == 0:
+        # an empty result; r of an empty group is 1/√(0/0) = NaN, and the weight's gradient
+        # (Σ g·(x - μ))·r = 0·NaN = NaN, as PyTorch's (its statistics are NaN too)
+        grouped = input.reshape(shape[0], num_groups, per_group, math.prod(shape[2:]))
+        d = grouped - grouped.mean((2, 3), keepdim=True)
+        rstd = (d.pow(2).mean((2, 3), keepdim=True) + eps).rsqrt()
+        return _scale_and_shift(d, rstd, weight, bias,
+                                lambda t: t.reshape(num_groups, per_group, 1)).reshape(shape)
+    grouped = input.reshape(shape[0], num_groups, per_group * math.prod(shape[2:]))
+    normalised = ops.normalization.layer_norm(grouped, None, None, 1, eps).reshape(shape)
     out = normalised if weight is None else normalised * _per_channel(weight, input.ndim)
     return out if bias is None else out + _per_channel(bias, input.ndim)
 
