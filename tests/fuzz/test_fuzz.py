@@ -922,3 +922,36 @@ def test_layer_norms_float32_variance_underflow_in_pytorch_is_allowed_only_as_fi
                   "inf differs: [ 1.41421 -0.70711 -0.70711] vs torch [ inf   nan -inf]",
                   "[ 1.41421 -0.70711 -0.70711] vs torch [ 1. -1. -1.]"):
         assert allowed(Finding("value", "layer_norm", wrong, 0)) is None, wrong
+
+
+NORM_FAMILY = "layer_norm,group_norm,batch_norm,mul,add,exp,sum,expand,nextafter,log"
+
+
+def test_a_layer_norm_gradient_cancelling_to_0_before_an_infinite_slope_is_noise_only_there(
+        monkeypatch):
+    pytest.importorskip("torch")
+    from tapegrad.autograd.ops import normalization
+    # 41400037: layer_norm of float16 rows [6e-8, 6e-8, 65504] (exp, expand, nextafter): the
+    # third's gradient cancels to 0 here, to a residue in PyTorch, times exp's slope inf
+    found = _first_finding(41400037, NORM_FAMILY)
+    assert (found.kind, found.op) == ("gradient", "layer_norm")
+    assert allowed(found).reason.startswith("a layer_norm row of two equal values")
+    backward = normalization.layer_norm_backward   # a planted wrong gradient is found:
+
+    def off_by_a_little(*args):   # 1e-3 where the gradient is 0, so +inf after exp's slope
+        dx, *rest = backward(*args)
+        return (dx + 1e-3, *rest)
+    monkeypatch.setattr(normalization, "layer_norm_backward", off_by_a_little)
+    found = _first_finding(41400037, NORM_FAMILY)
+    assert (found.kind, found.op) == ("gradient", "layer_norm") and allowed(found) is None
+
+
+def test_pytorchs_batch_norm_backward_failure_is_allowed_where_a_later_sum_reaches_it():
+    pytest.importorskip("torch")
+    # 41401542: batch_norm in evaluation with a (1, 2) weight, then sum(dim=-1, keepdim=True):
+    # PyTorch's batch_norm backward fails on the expanded incoming gradient
+    found = _first_finding(41401542, NORM_FAMILY)
+    assert (found.kind, found.op) == ("backward-computes", "sum")
+    assert allowed(found).category == "pytorch bug"
+    assert allowed(Finding("backward-computes", "sum", "RuntimeError: expected a 1-d weight",
+                           0)) is None
