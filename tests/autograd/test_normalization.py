@@ -198,3 +198,13 @@ def test_layer_norm_of_a_row_whose_squares_overflow_is_rescaled_on_both_paths():
                 continue
             y = fused.layer_norm_forward(xp, x.astype(dtype), None, None, 0.0)[0]
             np.testing.assert_allclose(y, expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [tg.float32, tg.float64])
+def test_layer_norm_of_one_value_per_row_has_exactly_zero_input_gradient(dtype):
+    # x̂ = 0 whatever x: ∂L/∂x = r·(h - mean(h)) = r·(h - h) = 0 exactly, even for a huge h
+    # (a fused multiply-add of g·γ - mean(h) left the product's rounding error, 7e204 here)
+    x = tg.tensor([[-0.77634], [0.90974]], dtype=dtype, requires_grad=True)
+    w = tg.tensor([1.37271], dtype=dtype)
+    N.layer_norm(x, w, None, 1, 1e-5).backward(tg.tensor([[1e30], [3.0]], dtype=dtype))
+    assert x.grad.tolist() == [[0.0], [0.0]]

@@ -48,7 +48,9 @@ def layer_norm_forward(x, weight, bias, eps, y, mean, rstd):
             y[row, j] = (x[row, j] - mu) * r * weight[j] + bias[j]
 
 
-@njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
+# no ``contract`` backwards: a fused g·γ - mean(h) would subtract the rounded product from the
+# exact one, and a row of one value (h - mean(h) = 0 exactly) would get that residue
+@njit(cache=True, nogil=True, fastmath=_FAST - {"contract"}, error_model="numpy")
 def layer_norm_backward(g, x, weight, mean, rstd, dx, dw, db):
     """dx = r·(h - mean(h) - x̂·mean(h·x̂)), h = g·γ, x̂ = (x - μ)·r, per row;
     dw = Σ_rows g·x̂ and db = Σ_rows g (float64 sums, written into dw, db)."""
