@@ -36,7 +36,13 @@ def layer_norm_forward(xp, x, weight, bias, eps):
         return y, mean, rstd
     mean = x.mean(axis=1, keepdims=True)
     d = x - mean
-    rstd = 1 / xp.sqrt((d * d).mean(axis=1, keepdims=True) + eps)
+    var = (d * d).mean(axis=1, keepdims=True)
+    rstd = 1 / xp.sqrt(var + eps)
+    if bool((var == xp.inf).any()):
+        # the squares overflowed (float32 values near 1e30), not σ: with s = max |d| per row,
+        # r = 1/(s·√(mean((d/s)²) + ε/s²)), whose squares stay below 1
+        s = xp.abs(d).max(axis=1, keepdims=True)
+        rstd = 1 / (s * xp.sqrt(((d / s) ** 2).mean(axis=1, keepdims=True) + eps / (s * s)))
     y = d * rstd
     if weight is not None:
         y *= weight
@@ -55,8 +61,15 @@ def layer_norm_backward(xp, g, x, weight, mean, rstd):
         return dx, dw.astype(x.dtype), db.astype(x.dtype)
     xhat = (x - mean[:, None]) * rstd[:, None]
     h = g if weight is None else g * weight
-    dx = rstd[:, None] * (h - h.mean(axis=1, keepdims=True)
-                          - xhat * (h * xhat).mean(axis=1, keepdims=True))
+    sum_h = h.sum(axis=1, keepdims=True)
+    r = rstd[:, None]
+    dx = r * (h - sum_h / n - xhat * (h * xhat).mean(axis=1, keepdims=True))
+    if not bool(xp.isfinite(sum_h).all()):
+        # an infinite h: the rows where it is take PyTorch's folded form (as the numba loop)
+        mu = mean[:, None]
+        b = (sum_h * mu - (h * x).sum(axis=1, keepdims=True)) * r * r * r / n
+        folded = r * h + b * x + (-b * mu - sum_h * r / n)
+        dx = xp.where(xp.isfinite(sum_h), dx, folded)
     return dx, (g * xhat).sum(axis=0), g.sum(axis=0)
 
 

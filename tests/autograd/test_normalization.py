@@ -128,3 +128,84 @@ def test_layer_norm_backward_of_float16_is_computed_in_float32_and_rounded_once(
 def test_layer_norm_with_eps_0_of_a_constant_row_is_nan_as_pytorch(dtype):
     x = tg.tensor([[-1.17], [0.34]], dtype=dtype)   # σ² = 0 and ε = 0: 0 · 1/0
     assert np.isnan(N.layer_norm(x, None, None, 1, 0.0).numpy()).all()
+
+
+# -- an infinite h = g·γ: PyTorch's folded form decides where ±inf and NaN fall ---------------
+def _layer_norm_input_grad(x, weight, g, eps=0.0):
+    x = tg.tensor(x, requires_grad=True)
+    N.layer_norm(x, None if weight is None else tg.tensor(weight), None, 1, eps).backward(
+        tg.tensor(g))
+    return x.grad.tolist()
+
+
+def _array_only_backend():
+    """numpy posing as a GPU backend: the fused kernels then take their cupy path."""
+    from tapegrad.backend.contract import Namespace
+    return Namespace("numpy posing as a GPU", is_gpu=True, numba_cpu=False,
+                     operations=vars(np))
+
+
+def test_layer_norm_backward_of_an_infinite_gradient_is_nan_or_inf_where_pytorchs_is():
+    inf = float("inf")
+    # dx = r·h + b·x + c with b = (μ·Σh - Σh·x)·r³/n = ∞ - ∞ and c: NaN for the whole row
+    # (the unfolded r·(h - mean(h) - x̂·mean(h·x̂)) gave -inf at the first element)
+    assert str(_layer_norm_input_grad([[1.0, 2.0, 4.0, 8.0]], None, [[1.0, inf, 1.0, 0.0]])) \
+        == "[[nan, nan, nan, nan]]"
+    assert str(_layer_norm_input_grad([[-2.0, 4.0, -1.0]], [-1.0, -2.0, inf],
+                                      [[-1.0, -1.0, -2.0]])) == "[[inf, nan, nan]]"
+    # a row with a finite h is untouched, beside it
+    got = _layer_norm_input_grad([[1.0, 2.0, 4.0, 8.0], [1.0, 2.0, 4.0, 8.0]], None,
+                                 [[1.0, inf, 1.0, 0.0], [1.0, -1.0, 0.5, 0.0]])
+    expected = _layer_norm_input_grad([[1.0, 2.0, 4.0, 8.0]], None, [[1.0, -1.0, 0.5, 0.0]])
+    assert str(got[0]) == "[nan, nan, nan, nan]" and got[1] == expected[0]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_layer_norm_backward_of_infinite_gradients_follows_pytorch_on_both_paths(dtype):
+    torch = pytest.importorskip("torch")
+    from tapegrad.backend.contract import numpy_namespace
+    from tapegrad.kernels import fused
+    rng = np.random.default_rng(3)
+    paths = (numpy_namespace(np), _array_only_backend())
+    for _ in range(120):
+        x, g = rng.standard_normal((2, 2, 4)).astype(dtype)
+        w = rng.standard_normal(4).astype(dtype)
+        for values in (w, g.reshape(-1)):
+            values[rng.integers(values.size, size=2)] = rng.choice([np.inf, -np.inf, 0.0], 2)
+        t = torch.tensor(x, requires_grad=True)
+        torch.nn.functional.layer_norm(t, (4,), torch.tensor(w), eps=1e-5).backward(
+            torch.tensor(g))
+        mean, var = x.mean(1), x.var(1)
+        rstd = (1 / np.sqrt(var + 1e-5)).astype(dtype)
+        for xp in paths:
+            with np.errstate(all="ignore"):
+                dx = fused.layer_norm_backward(xp, g, x, w, mean, rstd)[0]
+            np.testing.assert_array_equal(np.isnan(dx), np.isnan(t.grad.numpy()))
+            np.testing.assert_array_equal(np.where(np.isinf(dx), dx, 0),
+                                          np.where(np.isinf(t.grad.numpy()), t.grad.numpy(), 0))
+
+
+def test_layer_norm_of_a_row_whose_squares_overflow_is_rescaled_on_both_paths():
+    from tapegrad.backend.contract import numpy_namespace
+    from tapegrad.kernels import fused
+    row = np.array([[-1.0, -0.3, 0.2, 1.0]])
+    expected = (row - row.mean()) / row.std()
+    # float64 near 1e160 in the numba loop (its sums are float64), float32 near 1e30 in the
+    # array code a cuda tensor takes: the squares overflow, σ does not
+    for xp, x in ((numpy_namespace(np), row * 1e160), (_array_only_backend(), (row * 1e30))):
+        for dtype in (np.float32, np.float64):
+            if dtype == np.float32 and abs(x).max() > 1e38:
+                continue
+            with np.errstate(over="ignore"):   # (the squares' overflow is the point)
+                y = fused.layer_norm_forward(xp, x.astype(dtype), None, None, 0.0)[0]
+            np.testing.assert_allclose(y, expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [tg.float32, tg.float64])
+def test_layer_norm_of_one_value_per_row_has_exactly_zero_input_gradient(dtype):
+    # x̂ = 0 whatever x: ∂L/∂x = r·(h - mean(h)) = r·(h - h) = 0 exactly, even for a huge h
+    # (a fused multiply-add of g·γ - mean(h) left the product's rounding error, 7e204 here)
+    x = tg.tensor([[-0.77634], [0.90974]], dtype=dtype, requires_grad=True)
+    w = tg.tensor([1.37271], dtype=dtype)
+    N.layer_norm(x, w, None, 1, 1e-5).backward(tg.tensor([[1e30], [3.0]], dtype=dtype))
+    assert x.grad.tolist() == [[0.0], [0.0]]

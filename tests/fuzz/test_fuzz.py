@@ -1067,3 +1067,68 @@ def test_a_step_blamed_alone_is_marked_where_pytorch_computing_it_wider_agrees(m
     found = _first_finding(41007177, ops)
     assert found.op == "sinc" and SINC_IN_FLOAT64 not in found.detail
     assert allowed(found) is None
+
+
+def test_a_group_norm_of_an_expanded_leaf_keeps_its_formula_check_with_its_layouts(monkeypatch):
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    from .run import NORM_BY_ITS_FORMULA
+    # 40038441: group_norm(x, 1) of a (2, 3) expanded leaf with a weight near 3e4: each group
+    # holds equal values, x - μ is exactly 0 here and PyTorch's residue times the weight; its
+    # formula in float64 gives tapegrad's zeros. The expand shows in the detail's layouts
+    findings, _ = run_program(40038441)
+    assert [(f.kind, f.op) for f in findings] == [("value", "group_norm")]
+    assert findings[0].detail.endswith(NORM_BY_ITS_FORMULA + " [layouts: expand]")
+    assert allowed(findings[0]).category == "float noise"
+    group_norm = F.group_norm   # a planted wrong group_norm: no mark, no entry
+    monkeypatch.setattr(F, "group_norm", lambda *a, **k: group_norm(*a, **k) * 1.01 + 1e-3)
+    findings, _ = run_program(40038441)
+    assert [(f.kind, f.op) for f in findings] == [("value", "group_norm")]
+    assert NORM_BY_ITS_FORMULA not in findings[0].detail and allowed(findings[0]) is None
+
+
+def test_layer_norms_float32_variance_underflow_in_pytorch_is_allowed_only_as_finite_vs_inf():
+    pytest.importorskip("torch")
+    # 40001796: layer_norm(eps=0) of rows [0.00314 ± one step] and [±1.4e-45] (nextafter):
+    # PyTorch's float32 σ² of the second underflows to 0, its x̂ = ±inf; tapegrad's float64
+    # sums give the normalised values [1.414, -0.707, -0.707]
+    findings, _ = run_program(40001796)
+    assert [(f.kind, f.op) for f in findings] == [("value", "layer_norm")]
+    assert allowed(findings[0]).category == "pytorch bug"
+    for wrong in ("inf differs: [ 1.41421    inf -0.70711] vs torch [ inf -inf -inf]",
+                  "inf differs: [ 1.41421 -0.70711 -0.70711] vs torch [ inf   nan -inf]",
+                  "[ 1.41421 -0.70711 -0.70711] vs torch [ 1. -1. -1.]"):
+        assert allowed(Finding("value", "layer_norm", wrong, 0)) is None, wrong
+
+
+NORM_FAMILY = "layer_norm,group_norm,batch_norm,mul,add,exp,sum,expand,nextafter,log"
+
+
+def test_a_layer_norm_gradient_cancelling_to_0_before_an_infinite_slope_is_noise_only_there(
+        monkeypatch):
+    pytest.importorskip("torch")
+    from tapegrad.autograd.ops import normalization
+    # 41400037: layer_norm of float16 rows [6e-8, 6e-8, 65504] (exp, expand, nextafter): the
+    # third's gradient cancels to 0 here, to a residue in PyTorch, times exp's slope inf
+    found = _first_finding(41400037, NORM_FAMILY)
+    assert (found.kind, found.op) == ("gradient", "layer_norm")
+    assert allowed(found).reason.startswith("a layer_norm row of two equal values")
+    backward = normalization.layer_norm_backward   # a planted wrong gradient is found:
+
+    def off_by_a_little(*args):   # 1e-3 where the gradient is 0, so +inf after exp's slope
+        dx, *rest = backward(*args)
+        return (dx + 1e-3, *rest)
+    monkeypatch.setattr(normalization, "layer_norm_backward", off_by_a_little)
+    found = _first_finding(41400037, NORM_FAMILY)
+    assert (found.kind, found.op) == ("gradient", "layer_norm") and allowed(found) is None
+
+
+def test_pytorchs_batch_norm_backward_failure_is_allowed_where_a_later_sum_reaches_it():
+    pytest.importorskip("torch")
+    # 41401542: batch_norm in evaluation with a (1, 2) weight, then sum(dim=-1, keepdim=True):
+    # PyTorch's batch_norm backward fails on the expanded incoming gradient
+    found = _first_finding(41401542, NORM_FAMILY)
+    assert (found.kind, found.op) == ("backward-computes", "sum")
+    assert allowed(found).category == "pytorch bug"
+    assert allowed(Finding("backward-computes", "sum", "RuntimeError: expected a 1-d weight",
+                           0)) is None

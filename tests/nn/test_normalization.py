@@ -269,10 +269,12 @@ def test_group_norm_of_values_whose_squares_overflow():
     x = tg.tensor([-1e30, -0.185, 0.179, 1e30]).reshape(1, 2, 2)
     np.testing.assert_allclose(group_norm(x, 1).numpy().ravel(), [-2 ** 0.5, 0, 0, 2 ** 0.5],
                                atol=1e-6)
-    # the same in float64 near 1e160, with its gradients (the scale s is a constant)
+    # the same in float64 near 1e160 (PyTorch: NaN), with its gradients
     x = tg.tensor([[[-1.0, -0.3], [0.2, 1.0]]], dtype=tg.float64, requires_grad=True)
     w = tg.tensor([0.5, 2.0], dtype=tg.float64, requires_grad=True)
-    assert gradgradcheck(lambda x, w: group_norm(x * 1e160, 1, weight=w), (x, w))
+    np.testing.assert_allclose(group_norm(x * 1e160, 1, eps=0).detach().numpy(),
+                               group_norm(x, 1, eps=0).detach().numpy(), rtol=1e-12)
+    assert gradcheck(lambda x, w: group_norm(x * 1e160, 1, weight=w), (x, w))
 
 
 def test_groupnorm_module_and_its_errors():
@@ -527,3 +529,31 @@ def test_batch_norm_in_training_wants_both_running_statistics_or_neither():
     from tapegrad.nn import functional as NF
     with pytest.raises(ValueError, match="must either both be None or neither be None"):
         NF.batch_norm(tg.randn(3, 4), tg.zeros(4), None, training=True)
+
+
+def test_group_norm_of_a_group_of_equal_values_is_exactly_zero():
+    # the float32 mean of three copies of -14548.24 is not -14548.24 (3·v rounds): x - μ
+    # would be a residue (-0.00098) times r ≈ 316; μ summed in float64 is exact
+    x = tg.tensor([[2328.4695] * 3, [-14548.24] * 3, [-28660.434] * 3])
+    w = tg.tensor([0.09, -0.0045, 0.023])
+    assert group_norm(x, 1, weight=w).tolist() == [[0.0] * 3] * 3
+    assert group_norm(x.reshape(3, 3, 1), 3).tolist() == [[[0.0]] * 3] * 3
+
+
+def test_group_norm_gradients_on_broadcast_and_strided_inputs():
+    x = tg.randn(4, 6, 3, dtype=tg.float64).transpose(0, 2).requires_grad_()   # (3, 6, 4)
+    w = tg.randn(6, dtype=tg.float64, requires_grad=True)
+    b = tg.randn(1, dtype=tg.float64, requires_grad=True)
+    assert gradgradcheck(lambda x, w, b: group_norm(x, 3, weight=w, bias=b.expand(6)),
+                         (x, w, b))
+
+
+def test_group_norm_of_empty_groups_gives_the_weight_a_nan_gradient_as_pytorch():
+    # groups of no element: r = 1/√(0/0) = NaN, the weight's gradient (Σ g·(x - μ))·r NaN;
+    # no sample at all: no group, the gradient an empty sum, 0
+    for shape, expected in (((2, 2, 0), "[nan, nan]"), ((0, 2, 3), "[0.0, 0.0]")):
+        x = tg.zeros(*shape, requires_grad=True)
+        w = tg.ones(2, requires_grad=True)
+        y = group_norm(x, 1, weight=w)
+        y.sum().backward()
+        assert y.shape == shape and x.grad.shape == shape and str(w.grad.tolist()) == expected

@@ -31,13 +31,26 @@ def layer_norm_forward(x, weight, bias, eps, y, mean, rstd):
             d = x[row, j] - mu
             squares += d * d
         r = 1.0 / math.sqrt(squares / n + eps)
+        if squares == math.inf:
+            # the squares overflowed (float64 values beyond 1e154), not σ: with s = max |x - μ|,
+            # r = 1/(s·√(mean(((x - μ)/s)²) + ε/s²)), whose squares stay below 1
+            s = 0.0
+            for j in range(n):
+                s = max(s, abs(x[row, j] - mu))
+            squares = 0.0
+            for j in range(n):
+                d = (x[row, j] - mu) / s
+                squares += d * d
+            r = 1.0 / (s * math.sqrt(squares / n + eps / (s * s)))
         mean[row] = mu
         rstd[row] = r
         for j in range(n):
             y[row, j] = (x[row, j] - mu) * r * weight[j] + bias[j]
 
 
-@njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
+# no ``contract`` backwards: a fused g·γ - mean(h) would subtract the rounded product from the
+# exact one, and a row of one value (h - mean(h) = 0 exactly) would get that residue
+@njit(cache=True, nogil=True, fastmath=_FAST - {"contract"}, error_model="numpy")
 def layer_norm_backward(g, x, weight, mean, rstd, dx, dw, db):
     """dx = r·(h - mean(h) - x̂·mean(h·x̂)), h = g·γ, x̂ = (x - μ)·r, per row;
     dw = Σ_rows g·x̂ and db = Σ_rows g (float64 sums, written into dw, db)."""
@@ -54,6 +67,19 @@ def layer_norm_backward(g, x, weight, mean, rstd, dx, dw, db):
             dw[j] += g[row, j] * xhat
             db[j] += g[row, j]
         mean_h, mean_hx = sum_h / n, sum_hx / n
+        if not math.isfinite(sum_h):
+            # an infinite h (an inf weight or incoming gradient): the terms above meet ∞ - ∞
+            # in an order of their own; PyTorch folds them into two numbers per row,
+            # dx = r·h + b·x + c with b = (μ·Σh - Σh·x)·r³/n and c = -b·μ - r·Σh/n, so
+            # its ±inf and NaN fall where these give them
+            sum_hx = 0.0
+            for j in range(n):
+                sum_hx += g[row, j] * weight[j] * x[row, j]
+            b = (sum_h * mu - sum_hx) * r * r * r / n
+            c = -b * mu - sum_h * r / n
+            for j in range(n):
+                dx[row, j] = r * (g[row, j] * weight[j]) + b * x[row, j] + c
+            continue
         for j in range(n):
             xhat = (x[row, j] - mu) * r
             dx[row, j] = r * (g[row, j] * weight[j] - mean_h - xhat * mean_hx)

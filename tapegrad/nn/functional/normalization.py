@@ -12,9 +12,8 @@ feature) with a learned weight γ and bias β:
   positions.
 
 batch_norm and layer_norm are one operation each (``autograd/ops/normalization.py``: one
-kernel forwards, one backwards, the gradient through μ and σ² included); group_norm is a
-short composition of tensor operations (mean, subtract, multiply, rsqrt), its gradient
-coming from their backwards.
+kernel forwards, one backwards, the gradient through μ and σ² included); group_norm is
+layer_norm of each group seen as a row, then γ and β per channel.
 """
 import math
 
@@ -40,20 +39,6 @@ def _check_vector(op, name, value, size, what):
     if shape_of(value) != (size,):
         raise RuntimeError(f"{op}: {name} should have shape ({size},) (one value per {what}), "
                            f"got {shape_of(value)}")
-
-
-def _centre_and_rstd(x, axes, eps):
-    """d = x - μ and 1/√(σ² + ε) over ``axes`` (kept as size-1 dims, ready to broadcast):
-    one mean, one subtraction, one square, one mean."""
-    mean = x.mean(axes, keepdim=True)
-    d = x - mean
-    var = d.pow(2).mean(axes, keepdim=True)   # (pow's backward is one pass less than d·d's)
-    if bool((var == float("inf")).any()):
-        # d² overflowed (values near 1e30 in float32), not σ: with s = max |d| (a constant),
-        # 1/√(σ² + ε) = 1/(s·√(mean((d/s)²) + ε/s²)), whose squares stay below 1
-        s = d.detach().abs().amax(axes, keepdim=True)
-        return mean, d, var, ((d / s).pow(2).mean(axes, keepdim=True) + eps / s.pow(2)).rsqrt() / s
-    return mean, d, var, (var + eps).rsqrt()
 
 
 def _per_channel(t, ndim):
@@ -202,12 +187,21 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     if shape[0] * per_group * math.prod(shape[2:]) == 1:
         raise ValueError(f"group_norm: expected more than 1 value per channel when training, "
                          f"got input size {list(shape)} with num_groups={num_groups}")
-    # (N, G, C/G, positions): normalise over the last two; γ and β as (G, C/G, 1).
-    grouped = input.reshape(shape[0], num_groups, per_group, math.prod(shape[2:]))
-    _, d, _, rstd = _centre_and_rstd(grouped, (2, 3), eps)
-    out = _scale_and_shift(d, rstd, weight, bias,
-                           lambda t: t.reshape(num_groups, per_group, 1))
-    return out.reshape(shape)
+    # each group of each sample is a row of (N, G, C/G·positions), normalised as layer_norm
+    # normalises its rows (its sums in float64: a group of equal values gives x - μ = 0);
+    # then γ and β per channel, as (C, 1, …, 1)
+    if input.numel() == 0:
+        # an empty result; r of an empty group is 1/√(0/0) = NaN, and the weight's gradient
+        # (Σ g·(x - μ))·r = 0·NaN = NaN, as PyTorch's (its statistics are NaN too)
+        grouped = input.reshape(shape[0], num_groups, per_group, math.prod(shape[2:]))
+        d = grouped - grouped.mean((2, 3), keepdim=True)
+        rstd = (d.pow(2).mean((2, 3), keepdim=True) + eps).rsqrt()
+        return _scale_and_shift(d, rstd, weight, bias,
+                                lambda t: t.reshape(num_groups, per_group, 1)).reshape(shape)
+    grouped = input.reshape(shape[0], num_groups, per_group * math.prod(shape[2:]))
+    normalised = ops.normalization.layer_norm(grouped, None, None, 1, eps).reshape(shape)
+    out = normalised if weight is None else normalised * _per_channel(weight, input.ndim)
+    return out if bias is None else out + _per_channel(bias, input.ndim)
 
 
 __all__ = ["batch_norm", "layer_norm", "group_norm"]
