@@ -890,3 +890,63 @@ def test_attentions_nan_query_entry_takes_the_nan_at_any_position_and_nothing_el
                   "NaN where torch has none or the other way: [nan 1.] vs torch [0.5 1.] "
                   "[NaN inputs]"):
         assert allowed(Finding("value", "scaled_dot_product_attention", wrong, 0)) is None, wrong
+
+
+def _category(op, detail):
+    entry = allowed(Finding("gradient", op, detail, 0))
+    return entry and entry.category
+
+
+def test_trigammas_rounding_entry_takes_infinities_only_where_pytorch_has_the_same():
+    # 40093079: digamma's gradient (trigamma) at float32 -6640.0073, PyTorch's unreduced
+    # sin(πx) gives 8159, tapegrad's 8875 is mpmath's; ψ⁽¹⁾(0) = ∞ in both beside it
+    shown = ("leaf0 (float32): [        -inf -8.80423e-06  8.87546e+03  0.00000e+00         -inf"
+             "\n -9.19184e+01 -8.23937e+00  1.63742e+00] vs torch [        -inf -8.80423e-06  "
+             "8.15900e+03  0.00000e+00         -inf\n -9.18663e+01 -8.23225e+00  1.63733e+00]")
+    assert _category("digamma", shown) == "float noise"
+    for wrong in ("leaf0 (float32): [-inf  1.] vs torch [inf  1.]",
+                  "leaf0 (float32): [ 1.  2.] vs torch [inf  2.]",
+                  "leaf0 (float32): [inf  2.] vs torch [ 1.  2.]"):
+        assert _category("digamma", wrong) is None, wrong
+
+
+def test_logits_flipped_infinity_entry_takes_it_at_any_place_and_nothing_else():
+    # 40307221: logit of -0.0 at the third place of an expanded leaf's gradient
+    shown = ("leaf2 (float32): inf differs: [4.22648     nan    -inf     nan     nan     nan     "
+             "nan     nan] vs torch [4.22648     nan     inf     nan     nan     nan     nan     "
+             "nan] [layouts: expand, slice, transpose]")
+    assert _category("logit", shown) == "pytorch bug"
+    for wrong in (shown.replace("[4.22648     nan     inf", "[4.22649     nan     inf"),
+                  shown.replace("torch [4.22648     nan     inf", "torch [4.22648     nan    -inf"),
+                  "leaf0 (float32): NaN where torch has none or the other way: [nan  1.] vs "
+                  "torch [ 2.  1.]"):
+        assert _category("logit", wrong) is None, wrong
+
+
+def test_float16_entries_after_an_in_place_rerun_or_an_integer_atan2_are_narrow():
+    # 40097416: leaky_relu_ after a float16 ldexp whose result overflowed (PyTorch's exponent
+    # gradient ∞, tapegrad's and the float16 reference's 3.28e4), on the in-place rerun
+    shown = ("leaf1 (float16): inf differs: [ 2.542e-02 -1.560e+00  2.742e-06  6.076e-02  "
+             "3.283e+04  3.099e-03\n -1.714e+04  6.980e+03] vs torch [ 2.542e-02 -1.560e+00  "
+             "2.742e-06  6.070e-02        inf  3.099e-03\n -1.714e+04  6.980e+03] (in-place "
+             "steps on copies)")
+    assert _category("leaky_relu_", shown) == "float noise"
+    assert _category("leaky_relu_", shown.replace(" (in-place steps on copies)", "")) is None
+    assert _category("leaky_relu_", shown.replace("3.283e+04", "inf")) is None
+    # 40352748: log10_ after atan2(uint8 y, float16 x): NaN of PyTorch's alone
+    shown = ("leaf1 (float16): NaN where torch has none or the other way: [-2.05e-05  0.00e+00  "
+             "0.00e+00  0.00e+00  0.00e+00  0.00e+00       nan   0.00e+00] vs torch [nan  0.  0.  "
+             "0.  0.  0. nan  0.] [layouts: slice]")
+    assert _category("log10_", shown) == "pytorch bug"
+    assert _category("log10_", shown.replace("nan  0.] [lay", "0.  0.] [lay")) is None
+    assert _category("log10_", shown.replace("float16", "float32")) is None
+
+
+def test_a_broadcast_0d_leafs_cancelling_gradient_after_cosh_is_noise_only_when_huge():
+    # 40046487: a 0-d leaf subtracted from cross_entropy's logits, then cosh(-49.3)
+    assert _category("cosh", "leaf2 (float32): [1.5833e+14] vs torch [1.75922e+13]") == \
+        "float noise"
+    for wrong in ("leaf2 (float32): [1.5833e+04] vs torch [1.75922e+03]",
+                  "leaf2 (float32): [1.5833e+14  1.] vs torch [1.75922e+13  1.]",
+                  "leaf2 (float32): [inf] vs torch [1.75922e+13]"):
+        assert _category("cosh", wrong) is None, wrong
