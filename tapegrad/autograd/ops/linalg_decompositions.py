@@ -141,19 +141,19 @@ def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
     rhs = xp.broadcast_to(B.array, batch + b_shape[-2:])
     if not left:   # X A = B  <=>  Aᵀ Xᵀ = Bᵀ
         triangle, rhs = xp.swapaxes(triangle, -1, -2), xp.swapaxes(rhs, -1, -2)
+    singular = (f"solve_triangular: A of shape {a_shape} is singular (a zero on its diagonal), "
+                f"so A X = B has no unique solution")
+    # (with ∞ or NaN, the other triangle's zeros would meet them in a general solve)
+    finite = bool(xp.isfinite(triangle).all()) and bool(xp.isfinite(rhs).all())
+    if not finite and not bool((triangle[..., xp.arange(n), xp.arange(n)] != 0).all()):
+        raise RuntimeError(singular)
     try:
-        if bool(xp.isfinite(triangle).all()) and bool(xp.isfinite(rhs).all()):
-            x = xp.linalg.solve(triangle, rhs)
-        elif bool((triangle[..., xp.arange(n), xp.arange(n)] != 0).all()):
-            # (the other triangle's zeros would meet the ∞ or NaN in a general solve)
-            x = _substitute(xp, triangle, rhs, lower=upper != left)
-        else:
-            raise RuntimeError("singular")
+        x = (xp.linalg.solve(triangle, rhs) if finite
+             else _substitute(xp, triangle, rhs, lower=upper != left))
     except Exception as error:
-        if not (_is_linalg_error(error) or str(error) == "singular"):
+        if not _is_linalg_error(error):
             raise
-        raise RuntimeError(f"solve_triangular: A of shape {a_shape} is singular (a zero on its "
-                           f"diagonal), so A X = B has no unique solution") from None
+        raise RuntimeError(singular) from None
     if not left:
         x = xp.ascontiguousarray(xp.swapaxes(x, -1, -2))
 
