@@ -99,6 +99,31 @@ def test_solve_triangular_solves_and_ignores_the_other_triangle():
     np.testing.assert_allclose(unit @ x.numpy(), b.numpy(), rtol=1e-10, atol=1e-12)
 
 
+def test_solve_triangular_with_inf_or_nan_spreads_them_only_to_the_rows_that_depend_on_them():
+    # substitution, as LAPACK's triangular solve: x₀ = 1/2, x₁ = (NaN - x₀)/3, x₂ = (3 - ∞·x₀
+    # - x₁)/4; the column [2, 1, ∞] gives 1, 0 and then ∞
+    a = tg.tensor([[2.0, 0, 0], [1, 3, 0], [np.inf, 1, 4]], dtype=tg.float64)
+    b = tg.tensor([[1.0, 2], [np.nan, 1], [3, np.inf]], dtype=tg.float64)
+    np.testing.assert_array_equal(solve_triangular(a, b, upper=False).numpy(),
+                                  [[0.5, 1], [np.nan, 0], [np.nan, np.nan]])
+    # the same system solved from the right (X Aᵀ = Bᵀ) and with the upper triangle
+    np.testing.assert_array_equal(solve_triangular(a.mT, b.mT, upper=True, left=False).numpy(),
+                                  [[0.5, np.nan, np.nan], [1, 0, np.nan]])
+    np.testing.assert_array_equal(solve_triangular(a.mT, b, upper=True).numpy(),
+                                  [[np.nan, np.nan], [np.nan, -np.inf], [0.75, np.inf]])
+    with pytest.raises(RuntimeError, match="singular"):
+        solve_triangular(a * tg.tensor([1.0, 0, 1], dtype=tg.float64), b, upper=False)
+
+
+def test_cholesky_gradient_with_an_infinite_incoming_gradient_stays_finite_where_it_is():
+    # L₁₁ = √(A₁₁ - L₁₀²) reads A₀₀ only through L₁₀ = A₁₀/L₀₀: an ∞ gradient at L₀₀ (atanh
+    # of L₀₀ = 1) leaves ∂/∂A₁₁ = g₁₁/(2L₁₁), as PyTorch's triangular solves give
+    a = tg.tensor([[1.0, 0], [0.5, 2]], dtype=tg.float64, requires_grad=True)
+    cholesky(a).backward(tg.tensor([[np.inf, 0], [0, 1]], dtype=tg.float64))
+    assert np.isnan(a.grad.numpy()[0, 1]) and np.isnan(a.grad.numpy()[1, 0])
+    assert a.grad.numpy()[1, 1] == pytest.approx(1 / (2 * 1.75 ** 0.5), rel=1e-12)
+
+
 def test_against_pytorch():
     torch = pytest.importorskip("torch")
     a = well_conditioned(tg.randn(2, 3, 3, dtype=tg.float64))

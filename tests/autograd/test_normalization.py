@@ -96,6 +96,18 @@ def test_batch_norm_of_float32_values_whose_squares_overflow():
     assert y.dtype is tg.float32 and mean.item() == np.float32(2.5e29)
 
 
+@pytest.mark.parametrize("training", [False, True])
+def test_batch_norm_with_a_zero_weight_and_no_bias_gives_positive_zeros(training):
+    # y = x̂·0 + 0 = +0 as in PyTorch (its missing β is 0), not -0.0 where x̂ < 0: a log
+    # after it then has the slope +∞ there, not -∞
+    x = tg.tensor([[-0.5, -0.0], [0.3, 0.0], [2.0, 1.0]])
+    y, _, _ = N.batch_norm(x, tg.tensor([1.0, 0.0]), None, tg.tensor([0.1, 1.4]),
+                           tg.tensor([1.0, 1.0]), training, 1e-5)
+    zeros = y.numpy()[:, 1]
+    assert (zeros == 0).all() and not np.signbit(zeros).any()
+    assert np.signbit(y.numpy()[0, 0])   # (a negative x̂ times γ = 1 keeps its sign)
+
+
 def test_layer_norm_of_equal_huge_values_is_zero():
     # (PyTorch's float32 kernel gives NaN: its E[x²] - E[x]² overflows)
     x = tg.full((1, 3), -3.4e29)

@@ -1132,3 +1132,123 @@ def test_pytorchs_batch_norm_backward_failure_is_allowed_where_a_later_sum_reach
     assert allowed(found).category == "pytorch bug"
     assert allowed(Finding("backward-computes", "sum", "RuntimeError: expected a 1-d weight",
                            0)) is None
+
+
+def _category(op, detail):
+    entry = allowed(Finding("gradient", op, detail, 0))
+    return entry and entry.category
+
+
+def test_trigammas_rounding_entry_takes_infinities_only_where_pytorch_has_the_same():
+    # 40093079: digamma's gradient (trigamma) at float32 -6640.0073, PyTorch's unreduced
+    # sin(πx) gives 8159, tapegrad's 8875 is mpmath's; ψ⁽¹⁾(0) = ∞ in both beside it
+    shown = ("leaf0 (float32): [        -inf -8.80423e-06  8.87546e+03  0.00000e+00         -inf"
+             "\n -9.19184e+01 -8.23937e+00  1.63742e+00] vs torch [        -inf -8.80423e-06  "
+             "8.15900e+03  0.00000e+00         -inf\n -9.18663e+01 -8.23225e+00  1.63733e+00]")
+    assert _category("digamma", shown) == "float noise"
+    for wrong in ("leaf0 (float32): [-inf  1.] vs torch [inf  1.]",
+                  "leaf0 (float32): [ 1.  2.] vs torch [inf  2.]",
+                  "leaf0 (float32): [inf  2.] vs torch [ 1.  2.]"):
+        assert _category("digamma", wrong) is None, wrong
+
+
+def test_logits_flipped_infinity_entry_takes_it_at_any_place_and_nothing_else():
+    # 40307221: logit of -0.0 at the third place of an expanded leaf's gradient
+    shown = ("leaf2 (float32): inf differs: [4.22648     nan    -inf     nan     nan     nan     "
+             "nan     nan] vs torch [4.22648     nan     inf     nan     nan     nan     nan     "
+             "nan] [layouts: expand, slice, transpose]")
+    assert _category("logit", shown) == "pytorch bug"
+    for wrong in (shown.replace("[4.22648     nan     inf", "[4.22649     nan     inf"),
+                  shown.replace("torch [4.22648     nan     inf", "torch [4.22648     nan    -inf"),
+                  "leaf0 (float32): NaN where torch has none or the other way: [nan  1.] vs "
+                  "torch [ 2.  1.]"):
+        assert _category("logit", wrong) is None, wrong
+
+
+def test_float16_entries_after_an_in_place_rerun_or_an_integer_atan2_are_narrow():
+    # 40097416: leaky_relu_ after a float16 ldexp whose result overflowed (PyTorch's exponent
+    # gradient ∞, tapegrad's and the float16 reference's 3.28e4), on the in-place rerun
+    shown = ("leaf1 (float16): inf differs: [ 2.542e-02 -1.560e+00  2.742e-06  6.076e-02  "
+             "3.283e+04  3.099e-03\n -1.714e+04  6.980e+03] vs torch [ 2.542e-02 -1.560e+00  "
+             "2.742e-06  6.070e-02        inf  3.099e-03\n -1.714e+04  6.980e+03] (in-place "
+             "steps on copies)")
+    assert _category("leaky_relu_", shown) == "float noise"
+    assert _category("leaky_relu_", shown.replace(" (in-place steps on copies)", "")) is None
+    assert _category("leaky_relu_", shown.replace("3.283e+04", "inf")) is None
+    # 40352748: log10_ after atan2(uint8 y, float16 x): NaN of PyTorch's alone
+    shown = ("leaf1 (float16): NaN where torch has none or the other way: [-2.05e-05  0.00e+00  "
+             "0.00e+00  0.00e+00  0.00e+00  0.00e+00       nan   0.00e+00] vs torch [nan  0.  0.  "
+             "0.  0.  0. nan  0.] [layouts: slice]")
+    assert _category("log10_", shown) == "pytorch bug"
+    assert _category("log10_", shown.replace("nan  0.] [lay", "0.  0.] [lay")) is None
+    assert _category("log10_", shown.replace("float16", "float32")) is None
+
+
+def test_a_broadcast_0d_leafs_cancelling_gradient_after_cosh_is_noise_only_when_huge():
+    # 40046487: a 0-d leaf subtracted from cross_entropy's logits, then cosh(-49.3)
+    assert _category("cosh", "leaf2 (float32): [1.5833e+14] vs torch [1.75922e+13]") == \
+        "float noise"
+    for wrong in ("leaf2 (float32): [1.5833e+04] vs torch [1.75922e+03]",
+                  "leaf2 (float32): [1.5833e+14  1.] vs torch [1.75922e+13  1.]",
+                  "leaf2 (float32): [inf] vs torch [1.75922e+13]"):
+        assert _category("cosh", wrong) is None, wrong
+
+
+def test_pytorchs_float16_zero_slope_before_an_infinite_one_is_allowed_as_nan_against_inf_only():
+    # 41206583 (sinc of 18940, then log of 0) and 41211668 (polygamma(1, 4388), then rsqrt
+    # whose y³ overflows): PyTorch's float16 slope 0 times ∞ is NaN, tapegrad's ±inf
+    for op, shown in (("log", "leaf0 (float16): NaN where torch has none or the other way: "
+                              "[inf] vs torch [nan]"),
+                      ("rsqrt", "leaf0 (float16): NaN where torch has none or the other way: "
+                                "[ nan  nan -inf  nan  nan] vs torch [nan nan nan nan nan] "
+                                "[layouts: expand]")):
+        assert _category(op, shown) == "pytorch bug", shown
+    for wrong in ("leaf0 (float16): NaN where torch has none or the other way: [nan  1.] vs "
+                  "torch [inf  1.]",
+                  "leaf0 (float16): NaN where torch has none or the other way: [inf  1.] vs "
+                  "torch [nan  2.]",
+                  "leaf0 (float32): NaN where torch has none or the other way: [inf  1.] vs "
+                  "torch [nan  1.5]"):
+        assert _category("log", wrong) is None, wrong
+    # 41215594: a float16 sinc near 0 before atanh(1): a NaN of tapegrad's against -0.0
+    shown = ("leaf0 (float16): NaN where torch has none or the other way: [nan] vs torch [-0.] "
+             "[layouts: transpose]")
+    assert _category("atanh", shown) == "pytorch bug"
+    assert _category("atanh", shown.replace("[-0.]", "[0.5]")) is None
+    assert _category("log", shown) is None
+
+
+def test_sincs_mark_is_allowed_at_any_later_step_and_only_with_the_mark():
+    shown = ("leaf0 (float32): NaN where torch has none or the other way: [inf] vs torch [nan] "
+             "[sinc in the program: PyTorch agrees with its sinc computed in float64]")
+    assert _category("log", shown) == "float noise"
+    assert _category("log", shown.replace(" [sinc in the program", " [sin in the program")) \
+        is None
+
+
+def test_a_zero_slope_before_an_infinite_one_takes_float16_digits_and_no_other_difference():
+    # 41413906: gelu's float16 slope at -8.66 is 0 in PyTorch, then mvlgamma at -0.0 (∞)
+    shown = ("leaf0 (float16): NaN where torch has none or the other way: [ -inf  0.    -inf  "
+             "0.   28.77  0.     nan  0.  ] vs torch [  nan  0.    -inf  0.   28.81  0.     nan  "
+             "0.  ] [layouts: slice]")
+    assert _category("mvlgamma", shown) == "pytorch bug"
+    for wrong in (shown.replace("28.81", "29.81"), shown.replace("28.81  0.     nan  0.  ]",
+                                                                 "28.81  0.5    nan  0.  ]")):
+        assert _category("mvlgamma", wrong) is None, wrong
+    # 41411919: float64 sinc at 1e-30 (PyTorch's slope 0) before erfinv_(1) = ∞
+    shown = ("leaf0 (float64): NaN where torch has none or the other way: [ 9.45321e-32         "
+             "-inf -8.31446e-02  2.36818e-02  3.42937e-02] vs torch [ 9.45321e-32          nan "
+             "-8.31446e-02  2.36818e-02  3.42937e-02] [layouts: expand]")
+    assert _category("erfinv_", shown) == "pytorch bug"
+    assert _category("erfinv_", shown.replace("2.36818e-02  3.42937e-02] [",
+                                              "2.36818e-02  3.42938e-02] [")) is None
+
+
+def test_sincs_cancelling_float64_slope_is_noise_later_only_where_the_window_shown_agrees():
+    # 41416727: sinc near 0 then erfinv_ near 1 (a difference of 7e-5 beyond the window)
+    shown = ("leaf0 (float64): [-1.23379e+01          nan  8.84166e-03  1.86814e-03 -3.52333e-02"
+             "\n -1.12839e+01 -5.37068e-01          nan] vs torch [-1.23379e+01          nan  "
+             "8.84166e-03  1.86814e-03 -3.52333e-02\n -1.12839e+01 -5.37068e-01          nan]")
+    assert _category("erfinv_", shown) == "float noise"
+    assert _category("erfinv_", shown.replace("-5.37068e-01          nan]",
+                                              "-5.37069e-01          nan]", 1)) is None

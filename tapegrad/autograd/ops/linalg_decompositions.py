@@ -20,9 +20,12 @@ written with these same operations, so second derivatives work too. Both work on
 (leading dimensions, broadcast between A and B).
 
 The arrays are computed with the backend's ``linalg.cholesky`` and ``linalg.solve`` (numpy
-has no triangular solver; a general solve of the triangle gives the same X).
+has no triangular solver; a general solve of the triangle gives the same X). Where A or B
+holds ∞ or NaN (an infinite gradient reaching cholesky's backward) the triangle is solved
+by substitution instead, so that they reach only the rows that depend on them.
 """
 from ..operands import check_same_device, sum_to_shape
+from ..quiet import quiet
 from ..tape import OUTPUT, record
 from ..tensor import Tensor, wrap
 from .declare import operation
@@ -52,6 +55,21 @@ def _halve_diagonal_and_keep_lower(x):
     weights = xp.tril(xp.ones((n, n), dtype=x.array.dtype))
     weights[xp.arange(n), xp.arange(n)] = 0.5
     return x * wrap(weights, x.device)
+
+
+def _substitute(xp, triangle, rhs, lower):
+    """X with T X = B for a triangular T, one row of X at a time (forward substitution for
+    a lower T, backward for an upper one), as LAPACK's triangular solve: row i reads only
+    the rows it depends on, so an ∞ or NaN in B or T reaches only the rows that depend on
+    it, where a general solve mixes it into every row through the other triangle's zeros."""
+    n = triangle.shape[-1]
+    x = xp.zeros(rhs.shape, rhs.dtype)
+    with quiet(xp):
+        for i in (range(n) if lower else range(n - 1, -1, -1)):
+            done = slice(0, i) if lower else slice(i + 1, n)
+            known = triangle[..., i:i + 1, done] @ x[..., done, :]
+            x[..., i, :] = (rhs[..., i, :] - known[..., 0, :]) / triangle[..., i, i:i + 1]
+    return x
 
 
 @operation(function=True, method=True)
@@ -123,13 +141,19 @@ def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
     rhs = xp.broadcast_to(B.array, batch + b_shape[-2:])
     if not left:   # X A = B  <=>  Aᵀ Xᵀ = Bᵀ
         triangle, rhs = xp.swapaxes(triangle, -1, -2), xp.swapaxes(rhs, -1, -2)
+    singular = (f"solve_triangular: A of shape {a_shape} is singular (a zero on its diagonal), "
+                f"so A X = B has no unique solution")
+    # (with ∞ or NaN, the other triangle's zeros would meet them in a general solve)
+    finite = bool(xp.isfinite(triangle).all()) and bool(xp.isfinite(rhs).all())
+    if not finite and not bool((triangle[..., xp.arange(n), xp.arange(n)] != 0).all()):
+        raise RuntimeError(singular)
     try:
-        x = xp.linalg.solve(triangle, rhs)
+        x = (xp.linalg.solve(triangle, rhs) if finite
+             else _substitute(xp, triangle, rhs, lower=upper != left))
     except Exception as error:
         if not _is_linalg_error(error):
             raise
-        raise RuntimeError(f"solve_triangular: A of shape {a_shape} is singular (a zero on its "
-                           f"diagonal), so A X = B has no unique solution") from None
+        raise RuntimeError(singular) from None
     if not left:
         x = xp.ascontiguousarray(xp.swapaxes(x, -1, -2))
 

@@ -138,7 +138,9 @@ def batch_norm(input, weight, bias, running_mean, running_var, training, eps):
         rstd = (1 / xp.sqrt(var64 + eps)).astype(x.dtype)
         mean = mean.astype(x.dtype)
     scale = rstd if weight is None else rstd * weight.array
-    shift = -mean * scale if bias is None else bias.array - mean * scale
+    # 0 - μ·s, not -(μ·s): a zero scale (γ = 0) gives y = x·0 + 0 = +0 everywhere, as
+    # PyTorch's missing β of 0 does, not -0.0 where x < 0 (log's slope there is -∞)
+    shift = 0 - mean * scale if bias is None else bias.array - mean * scale
     y = fused.scale_and_shift(xp, x, scale.astype(x.dtype, copy=False),
                               shift.astype(x.dtype, copy=False)).reshape(input.shape)
     stats = (running_mean, running_var) if not training else (None, None)
