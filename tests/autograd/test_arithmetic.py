@@ -1090,6 +1090,20 @@ def test_float16_addcmul_and_addcdiv_are_computed_in_float32_and_rounded_once():
     assert tg.addcdiv(x, t1, t2, value=1e30).tolist() == [math.inf, 2.0]
 
 
+def test_addcmul_and_addcdiv_scale_t1_by_value_first_as_pytorch():
+    # (value·t₁)·t₂ and (value·t₁)/t₂: 1e30·1e30 overflows float32 before t₂ can bring it
+    # back, and 1e-30/1e30 does not underflow before value brings it back
+    x = tg.zeros(2)
+    t1, t2 = tg.tensor([1e30, 1e-30]), tg.tensor([1e-30, 1e30])
+    assert tg.addcmul(x, t1, t2, value=1e30).tolist() == [math.inf, pytest.approx(1e30)]
+    assert tg.addcdiv(x, t1, tg.tensor([-math.inf, 1e30]), value=1e30).tolist()[1] == \
+        pytest.approx(1e-30)
+    assert math.isnan(tg.addcdiv(x, t1, tg.tensor([-math.inf, 1.0]), value=1e30)[0].item())
+    x64 = tg.zeros(1, dtype=tg.float64)
+    assert tg.addcdiv(x64, tg.tensor([1e300], dtype=tg.float64),
+                      tg.tensor([1e300], dtype=tg.float64), value=1e300).item() == math.inf
+
+
 def test_addcdiv_of_float16_and_a_0d_float32_divisor_takes_its_slopes_in_float32():
     # t₁/t₂² = 7.8e5 fits float32 (PyTorch forms it from the 0-d operands' own dtype): a zero
     # g gives 0, not 0·∞; a g of 1 rounds to float16's -∞ once

@@ -800,8 +800,7 @@ def addcmul(input, tensor1, tensor2, value=1):
     t1, t2 = _spread("addcmul", x, t1, t2)
     if x.dtype.is_floating_point and not hasattr(value, "shape"):
         return _addc_floating("addcmul", x, t1, t2, value, wide_slopes)
-    product = mul(t1, t2)
-    return add(x, product if _is_one(value) else mul(product, value))
+    return add(x, mul(t1 if _is_one(value) else mul(t1, value), t2))
 
 
 @operation(function=True, method=True, composite=True, out=True)
@@ -818,8 +817,7 @@ def addcdiv(input, tensor1, tensor2, value=1):
     t1, t2 = _spread("addcdiv", x, t1, t2)
     if x.dtype.is_floating_point and not hasattr(value, "shape"):
         return _addc_floating("addcdiv", x, t1, t2, value, wide_slopes)
-    quotient = div(t1, t2)
-    return add(x, quotient if _is_one(value) else mul(quotient, value))
+    return add(x, div(t1 if _is_one(value) else mul(t1, value), t2))
 
 
 def _slopes_wider_than_float16(tensor1, tensor2):
@@ -835,10 +833,10 @@ def _slopes_wider_than_float16(tensor1, tensor2):
 
 
 def _addc_floating(op, x, t1, t2, value, wide_slopes=False):
-    """x + value·t₁·t₂ (addcmul) or x + value·t₁/t₂ (addcdiv) of floating point tensors and a
-    number, as one operation: float16 is computed in float32 with value as float32 and
-    rounded once, as PyTorch's CPU kernel (value·t₁·t₂ may pass 65504 on the way, and a
-    value of 1e30 is no float16), and the backward is PyTorch's formulas:
+    """x + (value·t₁)·t₂ (addcmul) or x + (value·t₁)/t₂ (addcdiv) of floating point tensors
+    and a number, as one operation in PyTorch's order: float16 is computed in float32 with
+    value as float32 and rounded once, as PyTorch's CPU kernel (value·t₁·t₂ may pass 65504
+    on the way, and a value of 1e30 is no float16), and the backward is PyTorch's formulas:
     ∂/∂t₁ = g·(t₂·value) or g·(value/t₂),  ∂/∂t₂ = g·(t₁·value) or -g·(value·t₁/(t₂·t₂))
     (grouped so: a zero g meets an overflowed value·t₁/t₂² as NaN, as in PyTorch)."""
     xp = x.device.xp
@@ -850,9 +848,9 @@ def _addc_floating(op, x, t1, t2, value, wide_slopes=False):
                            f"together") from None
     half = x.array.dtype == xp.float16
     a, b, c = (t.array.astype(xp.float32) if half else t.array for t in (x, t1, t2))
-    with quiet(xp):
-        inner = b * c if op == "addcmul" else b / c
-        z = (a + (inner if value == 1 else inner * (xp.float32(value) if half else value)))
+    with quiet(xp):   # (value·t₁) first, as PyTorch: value = 1e30 and t₁ = 1e30 overflow
+        scaled = b if value == 1 else b * (xp.float32(value) if half else value)
+        z = a + (scaled * c if op == "addcmul" else scaled / c)
     z = z.astype(x.array.dtype, copy=False)
     shape1, shape2 = t1.shape, t2.shape
     x_shape = x.shape
