@@ -890,3 +890,32 @@ def test_attentions_nan_query_entry_takes_the_nan_at_any_position_and_nothing_el
                   "NaN where torch has none or the other way: [nan 1.] vs torch [0.5 1.] "
                   "[NaN inputs]"):
         assert allowed(Finding("value", "scaled_dot_product_attention", wrong, 0)) is None, wrong
+
+
+def test_a_later_transposes_view_of_hardtanhs_nan_gradient_is_allowed_only_as_zeros():
+    pytest.importorskip("torch")
+    # 40370062: atanh(1.6) is NaN, relu6 of it, then transpose: PyTorch's relu6 backward of
+    # the transposed (non-contiguous) gradient takes its scalar loop and passes the gradient
+    # at the NaN, where its vectorised loop (and tapegrad) give 0
+    found, _ = run_program(40370062)
+    assert found[0].op == "transpose" and allowed(found[0]).reason.startswith(
+        "the same layout-dependent gradient of hardtanh")
+    # a transpose that moves or zeroes the gradient everywhere: not hidden
+    for detail in ("leaf0 (float64): [ 0.66757 -0.       0.2466 ] vs torch [ 0.37653  0.66757  "
+                   "0.2466 ]",
+                   "leaf0 (float64): [0. 0. -0.] vs torch [ 0.37653  0.66757  1.87923]",
+                   "leaf0 (float32): [ 1.  2. nan] vs torch [ 1.  2.  3.]"):
+        assert allowed(Finding("gradient", "transpose", detail, 0)) is None, detail
+
+
+def test_pow_s_float16_exponent_mark_is_allowed_over_a_gradient_printed_on_several_lines():
+    pytest.importorskip("torch")
+    # 40090424: pow of a float64 base to a float16 exponent; the window is two lines long
+    found, _ = run_program(40090424)
+    assert "\n" in found[0].detail and allowed(found[0]).category == "pytorch bug"
+    # 40365170: pow_ of a 0-d float16 by a 0-d float64 exponent overflows when stored
+    found, _ = run_program(40365170)
+    assert allowed(found[0]).category == "difference"
+    for detail in ("leaf3 (float64): inf differs: [-inf] vs torch [-1.49291e+10]",
+                   "leaf3 (float64): [-1.49291e+10] vs torch [-1.49e+10]"):
+        assert allowed(Finding("gradient", "pow_", detail, 0)) is None, detail

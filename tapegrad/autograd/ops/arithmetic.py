@@ -307,14 +307,16 @@ def _pow_scalar(x, exponent):
             # pow instead, where -0.0 gives +0.0 and +∞, and -∞ gives +∞: so does tapegrad's.)
             if exponent in (0.5, -0.5) and x.array.dtype.itemsize > 2:
                 z = xp.sqrt(x.array) if exponent == 0.5 else 1 / xp.sqrt(x.array)
+            elif exponent == -2 and x.array.dtype.itemsize > 2:   # 1/(x·x), as PyTorch:
+                z = 1 / xp.square(x.array)   # 0 where x·x overflows (float32 x = 2e19)
             else:
                 z = xp.pow(x.array, xp.asarray(exponent, dtype=x.array.dtype))
     def backward(ctx, grad):
         x_saved, = ctx.saved_tensors
         if exponent == 0:  # x⁰ = 1 everywhere: 0 (not 0·x⁻¹ = NaN at 0, nor 0·∞ for grad ∞)
             return wrap(grad.device.xp.zeros_like(grad.array), grad.device)
-        if exponent == 2:
-            return grad * x_saved * 2
+        if exponent == 2:   # g·(2x), as PyTorch: 2x may overflow where g·x does not
+            return grad * (x_saved * 2)
         return grad * (x_saved.pow(exponent - 1) * exponent)
     return record("pow", z, (x,), backward, save=(x,), attrs={"exponent": exponent})
 
