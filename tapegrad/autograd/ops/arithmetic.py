@@ -231,6 +231,14 @@ def _zero_gradients(x_shape, y_shape):
 @operation(function=True, method=True, out=True)
 def pow(input, exponent):
     """z = xʸ;  ∂z/∂x = y·xʸ⁻¹,  ∂z/∂y = xʸ·ln x  (taken as 0 where x = 0)"""
+    return pow_stored_as(input, exponent, None)
+
+
+def pow_stored_as(input, exponent, stored_dtype):
+    """``pow``, its result rounded to ``stored_dtype`` (a dtype of the backend, or None: the
+    promoted one) as ``pow_`` stores it: the exponent's gradient xʸ·ln x reads that stored
+    power, as PyTorch's does (a float16 x to a float32 y is computed in float32, and where
+    the power passes 65504 the stored ∞ gives an infinite slope)."""
     if not hasattr(input, "shape"):  # number ** tensor
         return _number_to_the_power(input, exponent)
     elif not hasattr(exponent, "shape"):  # tensor ** number: the common case, kept simple
@@ -241,6 +249,9 @@ def pow(input, exponent):
     with quiet(xp):
         z = _broadcast("pow", _integer_power if x.array.dtype.kind in "biu"
                        else lambda a, b: _c_pow(xp, a, b), x, y)
+        if stored_dtype is not None and z.dtype != stored_dtype and z.dtype.kind == "f" and \
+                stored_dtype.kind == "f":   # (a float into integers is refused by pow_)
+            z = z.astype(stored_dtype)
     x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
         x_saved, y_saved, z_saved = ctx.saved_tensors
