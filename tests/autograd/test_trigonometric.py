@@ -117,6 +117,14 @@ def test_hypot_gradient_next_to_the_largest_float_is_finite():
     assert x.grad.tolist() == pytest.approx([-2.0, 0.6])
 
 
+def test_hypot_gradient_of_a_large_operand_and_a_tiny_gradient_does_not_underflow():
+    # g·(x/z): the slope is 1 at x = 5.36e28, so a gradient of 1.8e-26 passes whole (g/z
+    # first is 3.4e-55, 0 in float32)
+    x = tg.tensor([5.36e28, 3.0], requires_grad=True)
+    tg.hypot(x, tg.tensor([-0.27, 4.0])).backward(tg.tensor([1.8e-26, 1.0]))
+    assert x.grad.tolist() == pytest.approx([1.8e-26, 0.6], rel=1e-6)
+
+
 def test_hypot_does_not_overflow_where_squares_would():
     big = tg.tensor([1e200, 3e200], dtype=tg.float64)
     np.testing.assert_allclose(tg.hypot(big, big).numpy(), np.sqrt(2) * big.numpy(), rtol=1e-15)

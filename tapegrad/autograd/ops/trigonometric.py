@@ -218,9 +218,10 @@ def hypot(input, other):
     x_shape, y_shape = x.shape, y.shape
     def backward(ctx, grad):
         x, y, z = ctx.saved_tensors
-        grad_over_z = grad / z
-        return (sum_to_shape(grad_over_z * x, x_shape) if ctx.needs_input_grad[0] else None,
-                sum_to_shape(grad_over_z * y, y_shape) if ctx.needs_input_grad[1] else None)
+        # the slopes x/z and y/z first: they lie in [-1, 1], so neither g·x (PyTorch's, which
+        # overflows at x = 1e30) nor g/z (which underflows: 1.8e-26 / 5e28) is ever formed
+        return (sum_to_shape(grad * (x / z), x_shape) if ctx.needs_input_grad[0] else None,
+                sum_to_shape(grad * (y / z), y_shape) if ctx.needs_input_grad[1] else None)
     z = _broadcast("hypot", x.device.xp.hypot, x, y)
     return record("hypot", z, (x, y), backward, save=(x, y, OUTPUT))
 
