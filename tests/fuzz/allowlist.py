@@ -286,7 +286,7 @@ ALLOWED = [
             "grad·y (grad·x) in the operands' dtype, where they overflow (float16 y ~ 5e3, or a "
             "float32 1e30 operand against a gradient of 1e30: an infinite incoming gradient "
             "times 1/r² = 0 is NaN, grad·y/z is ∞) though the slopes x/r², y/z fit; tapegrad "
-            "computes float16 ones in float32 and divides the gradient first. The fuzzer checks "
+            "computes float16 ones in float32 and takes the slopes first. The fuzzer checks "
             "it: PyTorch's gradients with those steps computed in the next wider float and "
             "rounded back (the same forward) are tapegrad's"),
     Allowed("gradient", "hypot", r"^leaf\d+ \(float\d+\): (inf differs: \[(?:[^]a-df-z]|nan)*|NaN "
@@ -295,8 +295,8 @@ ALLOWED = [
             "hypot with an operand near the float's largest value (3.4e38, as nextafter or "
             "nan_to_num make of ∞): PyTorch's backward computes grad·x before dividing by "
             "z = hypot(x, y), so grad·x overflows to ±∞ though the slope x/z is at most 1 "
-            "(float16 x = 50130 against a 0-d float64 y: -1.33·x is -∞); tapegrad divides the "
-            "gradient by z first (\"inf differs\": the NaNs, of x² = ∞, are the same)"),
+            "(float16 x = 50130 against a 0-d float64 y: -1.33·x is -∞); tapegrad multiplies the "
+            "gradient by the slope x/z (\"inf differs\": the NaNs, of x² = ∞, are the same)"),
 ] + [
     Allowed("gradient", op, r"^leaf\d+ \(float\d+\): (NaN where torch has none or the other "
             r"way: |inf differs: )?\[(?:[^]a-df-z]|nan|inf)*\] vs torch \[(?:[^]a-df-z]|nan|inf)*\]",
