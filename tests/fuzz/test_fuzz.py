@@ -929,3 +929,16 @@ def test_hypots_overflowing_grad_times_x_is_allowed_beside_shared_nans_only():
                    "leaf0 (float16): NaN where torch has none or the other way: [ nan -595.] vs "
                    "torch [ 1. -inf]"):
         assert allowed(Finding("gradient", "hypot", detail, 0)) is None, detail
+
+
+def test_atan2s_wrapped_uint8_gradient_is_allowed_to_overflow_on_pytorchs_side_only():
+    pytest.importorskip("torch")
+    # 41031873: atan2 of a uint8 y and a broadcast float16 x: PyTorch's -y wraps to 256 - y
+    # and the summed float16 gradient overflows to ∞ (0.2727 with y given as float16)
+    ops = "pow,pow_,square,square_,mul,div,addcmul,addcdiv,bilinear,matmul,addmm,outer,atan2"
+    found = _first_finding(41031873, ops + ",hypot,transpose,sum")
+    assert found.op == "atan2" and allowed(found).reason.startswith("atan2 of a uint8 tensor")
+    for detail in ("leaf1 (float16): inf differs: [inf] vs torch [0.2727]",
+                   "leaf1 (float16): NaN where torch has none or the other way: [nan] vs torch "
+                   "[0.2727]"):
+        assert allowed(Finding("gradient", "atan2", detail, 0)) is None, detail
