@@ -375,6 +375,27 @@ def test_square_root_as_a_power_keeps_the_sign_of_minus_zero_as_pytorch_does():
     assert x.grad.tolist() == [-np.inf, np.inf, 0.25]
 
 
+def test_the_square_s_slope_is_g_times_2x_as_pytorch_writes_it():
+    # g·(2x), not (g·x)·2: 2x overflows float32 at x = 3e38 even where g = 0.25 would not
+    for square in (lambda x: x ** 2, tg.square, lambda x: x.square(),
+                   lambda x: x.clone().square_()):
+        x = tg.tensor([3e38, -3e38, 2.0], requires_grad=True)
+        square(x).backward(tg.tensor([0.25, 0.25, 0.25]))
+        assert x.grad.tolist() == [math.inf, -math.inf, 1.0]
+
+
+def test_the_power_minus_two_is_one_over_x_times_x_as_pytorch():
+    # 1/(x·x): x·x overflows float32 at 2e19 and the result is 0 (pow gives 2.5e-39); the
+    # slope of 1/x is -x⁻², so it is -0 there too. float16 keeps pow (x·x = 90000 is ∞
+    # in float16, x⁻² = 1.1e-5 is not)
+    x = tg.tensor([2e19, -2e19, 0.5, 0.0], requires_grad=True)
+    assert (x ** -2).tolist() == [0.0, 0.0, 4.0, math.inf]
+    (x ** -1).backward(tg.ones(4))
+    assert x.grad.tolist() == [-0.0, -0.0, -4.0, -math.inf]
+    assert (tg.tensor([2e19], dtype=tg.float64) ** -2).item() == pytest.approx(2.5e-39)
+    assert (tg.tensor([300.0], dtype=tg.float16) ** -2).item() == pytest.approx(1.111e-5, rel=3e-3)
+
+
 def test_an_operand_that_does_not_require_grad_gets_no_gradient():
     x = tg.tensor([1.0, 2.0], requires_grad=True)
     y = tg.tensor([3.0, 4.0])
@@ -1088,6 +1109,20 @@ def test_float16_addcmul_and_addcdiv_are_computed_in_float32_and_rounded_once():
     t2 = tg.tensor([250.0, -math.inf], dtype=tg.float16)
     assert tg.addcmul(x, t1, t2, value=0.5).tolist() == [50016.0, -math.inf]   # 50001
     assert tg.addcdiv(x, t1, t2, value=1e30).tolist() == [math.inf, 2.0]
+
+
+def test_addcmul_and_addcdiv_scale_t1_by_value_first_as_pytorch():
+    # (value·t₁)·t₂ and (value·t₁)/t₂: 1e30·1e30 overflows float32 before t₂ can bring it
+    # back, and 1e-30/1e30 does not underflow before value brings it back
+    x = tg.zeros(2)
+    t1, t2 = tg.tensor([1e30, 1e-30]), tg.tensor([1e-30, 1e30])
+    assert tg.addcmul(x, t1, t2, value=1e30).tolist() == [math.inf, pytest.approx(1e30)]
+    assert tg.addcdiv(x, t1, tg.tensor([-math.inf, 1e30]), value=1e30).tolist()[1] == \
+        pytest.approx(1e-30)
+    assert math.isnan(tg.addcdiv(x, t1, tg.tensor([-math.inf, 1.0]), value=1e30)[0].item())
+    x64 = tg.zeros(1, dtype=tg.float64)
+    assert tg.addcdiv(x64, tg.tensor([1e300], dtype=tg.float64),
+                      tg.tensor([1e300], dtype=tg.float64), value=1e300).item() == math.inf
 
 
 def test_addcdiv_of_float16_and_a_0d_float32_divisor_takes_its_slopes_in_float32():

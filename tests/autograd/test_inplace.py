@@ -4,11 +4,14 @@ An in-place op writes into the tensor's own memory, bumps its version, and moves
 tensor onto the tape at the op's place. A value that backward still needs and that was
 changed since is caught at backward time; misuse is refused before anything changes.
 """
+import math
+
 import numpy as np
 import pytest
 
 import tapegrad as tg
 import tapegrad.nn.functional as F
+from tapegrad.autograd.gradcheck import gradcheck
 
 from ..support import Case, constant, leaf, positive, values
 
@@ -520,3 +523,23 @@ def test_in_place_arithmetic_with_a_python_int_outside_uint8_wraps_as_pytorch():
     assert u.add_(-1).tolist() == [0, 1]      # -1 is 255 in uint8: 1 + 255 = 0 mod 256
     assert u.sub_(-1).tolist() == [1, 2]
     assert u.mul_(-1).tolist() == [255, 254]
+
+
+def test_pow_into_a_narrower_float_differentiates_the_exponent_through_the_stored_power():
+    # a float16 x to a float32 y is computed in float32 and stored in float16: 2³⁰ is ∞
+    # there, and the exponent's slope xʸ·ln x reads that stored ∞, as PyTorch's
+    x = tg.tensor([8.836, 2.0], dtype=tg.float16, requires_grad=True)
+    y = tg.tensor([3.0, 30.0], requires_grad=True)
+    z = x * 1
+    z.pow_(y)
+    assert z.dtype is tg.float16 and z.tolist() == [690.0, math.inf]
+    z.backward(tg.ones(2, dtype=tg.float16))
+    assert y.grad.tolist() == [pytest.approx(690.0 * math.log(np.float16(8.836)), rel=1e-6),
+                               math.inf]
+    x = tg.tensor([2.0, 3.0], dtype=tg.float64, requires_grad=True)   # one dtype: as pow
+    y = tg.tensor([0.5, 1.5], dtype=tg.float64, requires_grad=True)
+    assert gradcheck(lambda x, y: (x * 1).pow_(y), (x, y))
+    with pytest.raises(RuntimeError, match="pow_: the result has dtype tapegrad.float32, which "
+                                           "cannot be stored in place into a tensor of dtype "
+                                           "tapegrad.int64"):
+        tg.tensor([2, 3]).pow_(tg.tensor([0.5, 1.0]))

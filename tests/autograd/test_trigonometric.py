@@ -110,11 +110,29 @@ def test_atan2_gradient_next_to_the_largest_float_is_finite():
     assert x.grad.item() == pytest.approx(-10.0 / (10.0 ** 2 + 4164.967 ** 2), rel=1e-5)
 
 
+def test_atan2_gradient_of_large_operands_and_a_tiny_gradient_does_not_underflow():
+    # g·(x/r²): the slopes are ±5e-16 at y = x = 1e15, so a gradient of 1e-20 gives ±5e-36
+    # (g/r² first is 5e-51, 0 in float32), as PyTorch's (g·x)/r²
+    y = tg.tensor([1e15, 3.0], requires_grad=True)
+    x = tg.tensor([1e15, 4.0], requires_grad=True)
+    tg.atan2(y, x).backward(tg.tensor([1e-20, 1.0]))
+    assert y.grad.tolist() == pytest.approx([5e-36, 0.16], rel=1e-6)
+    assert x.grad.tolist() == pytest.approx([-5e-36, -0.12], rel=1e-6)
+
+
 def test_hypot_gradient_next_to_the_largest_float_is_finite():
     # the slope x/z is 1 there; grad·x before dividing by z would overflow to ∞
     x = tg.tensor([3.4028235e38, 3.0], requires_grad=True)
     tg.hypot(x, tg.tensor([0.06, 4.0])).backward(tg.tensor([-2.0, 1.0]))
     assert x.grad.tolist() == pytest.approx([-2.0, 0.6])
+
+
+def test_hypot_gradient_of_a_large_operand_and_a_tiny_gradient_does_not_underflow():
+    # g·(x/z): the slope is 1 at x = 5.36e28, so a gradient of 1.8e-26 passes whole (g/z
+    # first is 3.4e-55, 0 in float32)
+    x = tg.tensor([5.36e28, 3.0], requires_grad=True)
+    tg.hypot(x, tg.tensor([-0.27, 4.0])).backward(tg.tensor([1.8e-26, 1.0]))
+    assert x.grad.tolist() == pytest.approx([1.8e-26, 0.6], rel=1e-6)
 
 
 def test_hypot_does_not_overflow_where_squares_would():

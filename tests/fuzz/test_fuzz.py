@@ -1252,3 +1252,55 @@ def test_sincs_cancelling_float64_slope_is_noise_later_only_where_the_window_sho
     assert _category("erfinv_", shown) == "float noise"
     assert _category("erfinv_", shown.replace("-5.37068e-01          nan]",
                                               "-5.37069e-01          nan]", 1)) is None
+
+
+def test_a_later_transposes_view_of_hardtanhs_nan_gradient_is_allowed_only_as_zeros():
+    pytest.importorskip("torch")
+    # 40370062: atanh(1.6) is NaN, relu6 of it, then transpose: PyTorch's relu6 backward of
+    # the transposed (non-contiguous) gradient takes its scalar loop and passes the gradient
+    # at the NaN, where its vectorised loop (and tapegrad) give 0
+    found, _ = run_program(40370062)
+    assert found[0].op == "transpose" and allowed(found[0]).reason.startswith(
+        "the same layout-dependent gradient of hardtanh")
+    # a transpose that moves or zeroes the gradient everywhere: not hidden
+    for detail in ("leaf0 (float64): [ 0.66757 -0.       0.2466 ] vs torch [ 0.37653  0.66757  "
+                   "0.2466 ]",
+                   "leaf0 (float64): [0. 0. -0.] vs torch [ 0.37653  0.66757  1.87923]",
+                   "leaf0 (float32): [ 1.  2. nan] vs torch [ 1.  2.  3.]"):
+        assert allowed(Finding("gradient", "transpose", detail, 0)) is None, detail
+
+
+def test_pow_s_float16_exponent_mark_is_allowed_over_a_gradient_on_several_lines():
+    pytest.importorskip("torch")
+    # 40090424: pow of a float64 base to a float16 exponent; the window is two lines long
+    found, _ = run_program(40090424)
+    assert "\n" in found[0].detail and allowed(found[0]).category == "pytorch bug"
+    # 40365170: pow_ of a 0-d float16 by a 0-d float64 exponent, whose stored power is ∞
+    found, _ = run_program(40365170)
+    assert found == []
+
+
+def test_hypots_overflowing_grad_times_x_is_allowed_beside_shared_nans_only():
+    pytest.importorskip("torch")
+    # 41317730: hypot(x², y) of a float16 x against a 0-d float64 y: PyTorch's g·x² overflows
+    # to -∞ where tapegrad's g/z·x² is -1.33; the NaNs (x² = ∞) are both libraries'
+    ops = "pow,pow_,square,square_,mul,div,addcmul,addcdiv,bilinear,matmul,addmm,outer,atan2,hypot"
+    found = _first_finding(41317730, ops + ",transpose,sum")
+    assert found.op == "hypot" and allowed(found).category == "pytorch bug"
+    for detail in ("leaf0 (float16): inf differs: [ nan  inf] vs torch [ nan -595.]",
+                   "leaf0 (float16): NaN where torch has none or the other way: [ nan -595.] vs "
+                   "torch [ 1. -inf]"):
+        assert allowed(Finding("gradient", "hypot", detail, 0)) is None, detail
+
+
+def test_atan2s_wrapped_uint8_gradient_is_allowed_to_overflow_on_pytorchs_side_only():
+    pytest.importorskip("torch")
+    # 41031873: atan2 of a uint8 y and a broadcast float16 x: PyTorch's -y wraps to 256 - y
+    # and the summed float16 gradient overflows to ∞ (0.2727 with y given as float16)
+    ops = "pow,pow_,square,square_,mul,div,addcmul,addcdiv,bilinear,matmul,addmm,outer,atan2"
+    found = _first_finding(41031873, ops + ",hypot,transpose,sum")
+    assert found.op == "atan2" and allowed(found).reason.startswith("atan2 of a uint8 tensor")
+    for detail in ("leaf1 (float16): inf differs: [inf] vs torch [0.2727]",
+                   "leaf1 (float16): NaN where torch has none or the other way: [nan] vs torch "
+                   "[0.2727]"):
+        assert allowed(Finding("gradient", "atan2", detail, 0)) is None, detail

@@ -177,6 +177,26 @@ def test_bilinear_shape_errors():
         F.bilinear(tg.zeros(5, 3), tg.zeros(5, 2), tg.zeros(3, 2))
 
 
+def test_bilinear_refuses_tensors_of_different_dtypes_by_name():
+    # as PyTorch (no promotion): a float64 batch fed to a float32 layer is a mistake
+    x1, x2, w = tg.zeros(5, 3), tg.zeros(5, 2), tg.zeros(4, 3, 2)
+    with pytest.raises(RuntimeError, match=r"bilinear: expected tensors of one dtype, got "
+                                           r"input1 tapegrad.float32, input2 tapegrad.float32, "
+                                           r"weight tapegrad.float64"):
+        F.bilinear(x1, x2, w.double())
+    with pytest.raises(RuntimeError, match=r"input2 tapegrad.bool, weight tapegrad.float32, "
+                                           r"bias tapegrad.float64"):
+        F.bilinear(x1, x2.bool(), w, tg.zeros(4, dtype=tg.float64))
+
+
+def test_bilinear_contracts_input1_first_so_its_infinities_meet_zeros_as_in_pytorch():
+    # y = Σⱼ (Σᵢ x₁ᵢ Wᵢⱼ) x₂ⱼ: an ∞ of x₁ meets W's zero (NaN), an ∞ of x₂ does not
+    assert math.isnan(F.bilinear(tg.tensor([[math.inf]]), tg.tensor([[1.0, 0.0]]),
+                                 tg.tensor([[[1.0, 0.0]]])).item())
+    assert F.bilinear(tg.tensor([[1.0, 0.0]]), tg.tensor([[math.inf]]),
+                      tg.tensor([[[1.0], [0.0]]])).item() == math.inf
+
+
 # -- PyTorch compatibility (only where PyTorch happens to be installed) ----------------------------
 def test_pytorch_state_dict_converted_to_numpy_loads_and_gives_the_same_outputs():
     torch = pytest.importorskip("torch")

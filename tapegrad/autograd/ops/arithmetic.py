@@ -231,6 +231,14 @@ def _zero_gradients(x_shape, y_shape):
 @operation(function=True, method=True, out=True)
 def pow(input, exponent):
     """z = xʸ;  ∂z/∂x = y·xʸ⁻¹,  ∂z/∂y = xʸ·ln x  (taken as 0 where x = 0)"""
+    return pow_stored_as(input, exponent, None)
+
+
+def pow_stored_as(input, exponent, stored_dtype):
+    """``pow``, its result rounded to ``stored_dtype`` (a dtype of the backend, or None: the
+    promoted one) as ``pow_`` stores it: the exponent's gradient xʸ·ln x reads that stored
+    power, as PyTorch's does (a float16 x to a float32 y is computed in float32, and where
+    the power passes 65504 the stored ∞ gives an infinite slope)."""
     if not hasattr(input, "shape"):  # number ** tensor
         return _number_to_the_power(input, exponent)
     elif not hasattr(exponent, "shape"):  # tensor ** number: the common case, kept simple
@@ -241,6 +249,9 @@ def pow(input, exponent):
     with quiet(xp):
         z = _broadcast("pow", _integer_power if x.array.dtype.kind in "biu"
                        else lambda a, b: _c_pow(xp, a, b), x, y)
+        if stored_dtype is not None and z.dtype != stored_dtype and z.dtype.kind == "f" and \
+                stored_dtype.kind == "f":   # (a float into integers is refused by pow_)
+            z = z.astype(stored_dtype)
     x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
         x_saved, y_saved, z_saved = ctx.saved_tensors
@@ -307,14 +318,16 @@ def _pow_scalar(x, exponent):
             # pow instead, where -0.0 gives +0.0 and +∞, and -∞ gives +∞: so does tapegrad's.)
             if exponent in (0.5, -0.5) and x.array.dtype.itemsize > 2:
                 z = xp.sqrt(x.array) if exponent == 0.5 else 1 / xp.sqrt(x.array)
+            elif exponent == -2 and x.array.dtype.itemsize > 2:   # 1/(x·x), as PyTorch:
+                z = 1 / xp.square(x.array)   # 0 where x·x overflows (float32 x = 2e19)
             else:
                 z = xp.pow(x.array, xp.asarray(exponent, dtype=x.array.dtype))
     def backward(ctx, grad):
         x_saved, = ctx.saved_tensors
         if exponent == 0:  # x⁰ = 1 everywhere: 0 (not 0·x⁻¹ = NaN at 0, nor 0·∞ for grad ∞)
             return wrap(grad.device.xp.zeros_like(grad.array), grad.device)
-        if exponent == 2:
-            return grad * x_saved * 2
+        if exponent == 2:   # g·(2x), as PyTorch: 2x may overflow where g·x does not
+            return grad * (x_saved * 2)
         return grad * (x_saved.pow(exponent - 1) * exponent)
     return record("pow", z, (x,), backward, save=(x,), attrs={"exponent": exponent})
 
@@ -800,8 +813,7 @@ def addcmul(input, tensor1, tensor2, value=1):
     t1, t2 = _spread("addcmul", x, t1, t2)
     if x.dtype.is_floating_point and not hasattr(value, "shape"):
         return _addc_floating("addcmul", x, t1, t2, value, wide_slopes)
-    product = mul(t1, t2)
-    return add(x, product if _is_one(value) else mul(product, value))
+    return add(x, mul(t1 if _is_one(value) else mul(t1, value), t2))
 
 
 @operation(function=True, method=True, composite=True, out=True)
@@ -818,8 +830,7 @@ def addcdiv(input, tensor1, tensor2, value=1):
     t1, t2 = _spread("addcdiv", x, t1, t2)
     if x.dtype.is_floating_point and not hasattr(value, "shape"):
         return _addc_floating("addcdiv", x, t1, t2, value, wide_slopes)
-    quotient = div(t1, t2)
-    return add(x, quotient if _is_one(value) else mul(quotient, value))
+    return add(x, div(t1 if _is_one(value) else mul(t1, value), t2))
 
 
 def _slopes_wider_than_float16(tensor1, tensor2):
@@ -835,10 +846,10 @@ def _slopes_wider_than_float16(tensor1, tensor2):
 
 
 def _addc_floating(op, x, t1, t2, value, wide_slopes=False):
-    """x + value·t₁·t₂ (addcmul) or x + value·t₁/t₂ (addcdiv) of floating point tensors and a
-    number, as one operation: float16 is computed in float32 with value as float32 and
-    rounded once, as PyTorch's CPU kernel (value·t₁·t₂ may pass 65504 on the way, and a
-    value of 1e30 is no float16), and the backward is PyTorch's formulas:
+    """x + (value·t₁)·t₂ (addcmul) or x + (value·t₁)/t₂ (addcdiv) of floating point tensors
+    and a number, as one operation in PyTorch's order: float16 is computed in float32 with
+    value as float32 and rounded once, as PyTorch's CPU kernel (value·t₁·t₂ may pass 65504
+    on the way, and a value of 1e30 is no float16), and the backward is PyTorch's formulas:
     ∂/∂t₁ = g·(t₂·value) or g·(value/t₂),  ∂/∂t₂ = g·(t₁·value) or -g·(value·t₁/(t₂·t₂))
     (grouped so: a zero g meets an overflowed value·t₁/t₂² as NaN, as in PyTorch)."""
     xp = x.device.xp
@@ -850,9 +861,9 @@ def _addc_floating(op, x, t1, t2, value, wide_slopes=False):
                            f"together") from None
     half = x.array.dtype == xp.float16
     a, b, c = (t.array.astype(xp.float32) if half else t.array for t in (x, t1, t2))
-    with quiet(xp):
-        inner = b * c if op == "addcmul" else b / c
-        z = (a + (inner if value == 1 else inner * (xp.float32(value) if half else value)))
+    with quiet(xp):   # (value·t₁) first, as PyTorch: value = 1e30 and t₁ = 1e30 overflow
+        scaled = b if value == 1 else b * (xp.float32(value) if half else value)
+        z = a + (scaled * c if op == "addcmul" else scaled / c)
     z = z.astype(x.array.dtype, copy=False)
     shape1, shape2 = t1.shape, t2.shape
     x_shape = x.shape

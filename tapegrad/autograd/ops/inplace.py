@@ -208,8 +208,9 @@ def div_(input, other, rounding_mode=None):
 
 @operation(method=True, composite=True)
 def pow_(input, exponent):
-    from .arithmetic import pow
-    return _inplace(input, "pow_", lambda old: pow(old, exponent), exponent)
+    from .arithmetic import pow_stored_as
+    return _inplace(input, "pow_", lambda old: pow_stored_as(old, exponent, input.array.dtype),
+                    exponent)
 
 
 @operation(method=True, composite=True)

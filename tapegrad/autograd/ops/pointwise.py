@@ -464,7 +464,7 @@ def square(input):
         x = x.to(int64)
     def backward(ctx, grad):
         x, = ctx.saved_tensors
-        return grad * x * 2
+        return grad * (x * 2)   # as PyTorch's pow(x, 2): 2x may overflow where g·x does not
     with quiet(x.device.xp):
         y = x.device.xp.square(x.array)
     return record("square", y, (x,), backward, save=(x,))

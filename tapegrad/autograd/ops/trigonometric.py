@@ -195,14 +195,15 @@ def atan2(input, other):
         if narrow:
             y, x, grad = y.float(), x.float(), grad.float()
         r2 = x * x + y * y
-        grad_over_r2 = grad * where(r2 == 0, 0.0, r2.reciprocal())
+        reciprocal = where(r2 == 0, 0.0, r2.reciprocal())
         # 1/r² is 0 once the squares overflow (1e30 in float32) though the slope is not:
-        # there the slope goes through r itself (PyTorch gives NaN there: ∞·0)
+        # there the slope goes through r itself (PyTorch gives NaN there: ∞·0). The slope is
+        # formed before it meets the gradient: a tiny gradient times 1/r² would underflow
         big = (r2 == math.inf) & (x.abs() < math.inf) & (y.abs() < math.inf)
         r = where(big, hypot(x, y), 1.0)
-        grad_y = (sum_to_shape(where(big, grad / r * (x / r), grad_over_r2 * x), y_shape)
+        grad_y = (sum_to_shape(grad * where(big, x / r / r, x * reciprocal), y_shape)
                   if ctx.needs_input_grad[0] else None)
-        grad_x = (sum_to_shape(where(big, -grad / r * (y / r), -grad_over_r2 * y), x_shape)
+        grad_x = (sum_to_shape(grad * where(big, -y / r / r, -y * reciprocal), x_shape)
                   if ctx.needs_input_grad[1] else None)
         if narrow:
             grad_y, grad_x = (None if g is None else g.half() for g in (grad_y, grad_x))
@@ -218,9 +219,10 @@ def hypot(input, other):
     x_shape, y_shape = x.shape, y.shape
     def backward(ctx, grad):
         x, y, z = ctx.saved_tensors
-        grad_over_z = grad / z
-        return (sum_to_shape(grad_over_z * x, x_shape) if ctx.needs_input_grad[0] else None,
-                sum_to_shape(grad_over_z * y, y_shape) if ctx.needs_input_grad[1] else None)
+        # the slopes x/z and y/z first: they lie in [-1, 1], so neither g·x (PyTorch's, which
+        # overflows at x = 1e30) nor g/z (which underflows: 1.8e-26 / 5e28) is ever formed
+        return (sum_to_shape(grad * (x / z), x_shape) if ctx.needs_input_grad[0] else None,
+                sum_to_shape(grad * (y / z), y_shape) if ctx.needs_input_grad[1] else None)
     z = _broadcast("hypot", x.device.xp.hypot, x, y)
     return record("hypot", z, (x, y), backward, save=(x, y, OUTPUT))
 

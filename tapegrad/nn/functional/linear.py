@@ -6,6 +6,8 @@ batch of rows, ``linear`` is the single operation ``addmm(b, x, Wᵀ)``, which a
 bias into the fresh product in place: the layer every network has costs one recorded
 operation (and one transpose view) instead of two.
 """
+import math
+
 from ...autograd.operands import check_same_device
 from ...autograd.ops.linalg import addmm, stacked_addmm
 from .checks import require_tensor, shape_of
@@ -66,8 +68,10 @@ def _transposed(weight):
 def bilinear(input1, input2, weight, bias=None):
     """yₒ = Σᵢⱼ x₁ᵢ Wₒᵢⱼ x₂ⱼ + bₒ, for x₁ (*, in1), x₂ (*, in2), W (out, in1, in2), b (out,);
     ∂L/∂x₁ᵢ = Σₒ ∂L/∂yₒ Σⱼ Wₒᵢⱼ x₂ⱼ,  ∂L/∂x₂ⱼ = Σₒ ∂L/∂yₒ Σᵢ x₁ᵢ Wₒᵢⱼ,  ∂L/∂Wₒᵢⱼ = ∂L/∂yₒ x₁ᵢ x₂ⱼ"""
-    for name, value in (("input1", input1), ("input2", input2), ("weight", weight)):
-        require_tensor("bilinear", name, value)
+    for name, value in (("input1", input1), ("input2", input2), ("weight", weight),
+                        ("bias", bias)):
+        if value is not None or name != "bias":
+            require_tensor("bilinear", name, value)
     if weight.ndim != 3:
         raise RuntimeError(f"bilinear: weight must be 3-D (out_features, in1_features, "
                            f"in2_features), got shape {shape_of(weight)}")
@@ -85,12 +89,19 @@ def bilinear(input1, input2, weight, bias=None):
     if bias is not None and shape_of(bias) != (out_features,):
         raise RuntimeError(f"bilinear: bias must have shape ({out_features},), got "
                            f"{shape_of(bias)}")
-    # One matrix product for every (o, i) at once: t[..., o, i] = Σⱼ W[o, i, j] x₂[..., j],
-    # then y[..., o] = Σᵢ t[..., o, i] x₁[..., i].
-    t = input2 @ weight.reshape(out_features * in1, in2).mT
-    product = t.reshape(*lead, out_features, in1) * input1.unsqueeze(-2)
+    named = (("input1", input1), ("input2", input2), ("weight", weight), ("bias", bias))
+    if len({t.dtype for _, t in named if t is not None}) > 1:   # as PyTorch: no promotion
+        given = ", ".join(f"{name} {t.dtype}" for name, t in named if t is not None)
+        raise RuntimeError(f"bilinear: expected tensors of one dtype, got {given}; convert "
+                           f"them, e.g. x.float() for a float64 batch fed to a float32 model")
+    # x₁ first, as PyTorch (which ∞ meets which 0 decides where a NaN appears): one batched
+    # product over o, t[o, n, j] = Σᵢ x₁[n, i] W[o, i, j], then y[n, o] = Σⱼ t[o, n, j] x₂[n, j]
+    rows = math.prod(lead)
+    t = input1.reshape(rows, in1) @ weight
+    product = t.transpose(0, 1) * input2.reshape(rows, 1, in2)
     # integers stay in their dtype, as in PyTorch's matrix products (a plain sum widens)
     output = product.sum(-1, dtype=None if product.dtype.is_floating_point else product.dtype)
+    output = output.reshape(*lead, out_features)
     if bias is not None:
         output = output + bias
     return output
