@@ -1112,7 +1112,11 @@ def test_a_layer_norm_gradient_cancelling_to_0_before_an_infinite_slope_is_noise
     # third's gradient cancels to 0 here, to a residue in PyTorch, times exp's slope inf
     found = _first_finding(41400037, NORM_FAMILY)
     assert (found.kind, found.op) == ("gradient", "layer_norm")
-    assert allowed(found).reason.startswith("a layer_norm row of two equal values")
+    # (the float16 judge finds tapegrad nearer the float64 reference here; without its mark
+    # the layer_norm entry of a row of equal values explains it)
+    assert allowed(found).category == "float noise"
+    assert allowed(found._replace(detail=found.detail.split(": ", 1)[1])).reason.startswith(
+        "a layer_norm row of two equal values")
     backward = normalization.layer_norm_backward   # a planted wrong gradient is found:
 
     def off_by_a_little(*args):   # 1e-3 where the gradient is 0, so +inf after exp's slope
@@ -1254,20 +1258,22 @@ def test_sincs_cancelling_float64_slope_is_noise_later_only_where_the_window_sho
                                               "-5.37069e-01          nan]", 1)) is None
 
 
-def test_a_later_transposes_view_of_hardtanhs_nan_gradient_is_allowed_only_as_zeros():
+def test_hardtanhs_layout_dependent_nan_gradient_is_blamed_on_it_and_allowed_only_as_zeros():
     pytest.importorskip("torch")
     # 40370062: atanh(1.6) is NaN, relu6 of it, then transpose: PyTorch's relu6 backward of
     # the transposed (non-contiguous) gradient takes its scalar loop and passes the gradient
-    # at the NaN, where its vectorised loop (and tapegrad) give 0
+    # at the NaN, where its vectorised loop (and tapegrad) give 0. The blame lands on relu6
     found, _ = run_program(40370062)
-    assert found[0].op == "transpose" and allowed(found[0]).reason.startswith(
-        "the same layout-dependent gradient of hardtanh")
-    # a transpose that moves or zeroes the gradient everywhere: not hidden
+    assert found[0].op == "relu6" and allowed(found[0]).reason.startswith(
+        "hardtanh's gradient at a NaN input")
+    # a gradient moved, or given where PyTorch's is 0, or zeroed where no NaN explains it
+    # beside values that differ: not hidden
     for detail in ("leaf0 (float64): [ 0.66757 -0.       0.2466 ] vs torch [ 0.37653  0.66757  "
                    "0.2466 ]",
-                   "leaf0 (float64): [0. 0. -0.] vs torch [ 0.37653  0.66757  1.87923]",
-                   "leaf0 (float32): [ 1.  2. nan] vs torch [ 1.  2.  3.]"):
-        assert allowed(Finding("gradient", "transpose", detail, 0)) is None, detail
+                   "leaf0 (float32): [ 1.  2. nan] vs torch [ 1.  2.  3.]",
+                   "leaf0 (float32): [ 1.  2.  3.] vs torch [ 1.  0.  3.]"):
+        for op in ("relu6", "hardtanh", "elu", "transpose"):
+            assert allowed(Finding("gradient", op, detail, 0)) is None, (op, detail)
 
 
 def test_pow_s_float16_exponent_mark_is_allowed_over_a_gradient_on_several_lines():
@@ -1286,7 +1292,11 @@ def test_hypots_overflowing_grad_times_x_is_allowed_beside_shared_nans_only():
     # to -∞ where tapegrad's g/z·x² is -1.33; the NaNs (x² = ∞) are both libraries'
     ops = "pow,pow_,square,square_,mul,div,addcmul,addcdiv,bilinear,matmul,addmm,outer,atan2,hypot"
     found = _first_finding(41317730, ops + ",transpose,sum")
-    assert found.op == "hypot" and allowed(found).category == "pytorch bug"
+    # (the float16 judge finds tapegrad nearer the float64 reference; without its mark the
+    # hypot entry explains it)
+    assert found.op == "hypot" and allowed(found).category == "float noise"
+    bare = found._replace(detail=found.detail.split("reference: ", 1)[1])
+    assert allowed(bare).category == "pytorch bug"
     for detail in ("leaf0 (float16): inf differs: [ nan  inf] vs torch [ nan -595.]",
                    "leaf0 (float16): NaN where torch has none or the other way: [ nan -595.] vs "
                    "torch [ 1. -inf]"):
