@@ -16,7 +16,7 @@ import time
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--threading-layer", default=None,
                     help="numba's threading layer (omp, tbb, workqueue; default: numba's choice)")
-parser.add_argument("--repeats", type=int, default=15)
+parser.add_argument("--repeats", type=int, default=41)
 args = parser.parse_args()
 if args.threading_layer:
     os.environ["NUMBA_THREADING_LAYER"] = args.threading_layer
@@ -47,7 +47,7 @@ def main():
           f"{os.getloadavg()[0]:.2f}")
     print("| elements | axpy serial | axpy split | ratio | Adam serial | Adam split | ratio |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
-    for size in (1 << 14, 1 << 16, 1 << 18, 1 << 20, 1 << 22):
+    for size in (1 << 14, 1 << 15, 1 << 16, 1 << 17, 1 << 18, 1 << 20, 1 << 22):
         rng = np.random.default_rng(0)
         x, y = rng.random(size, dtype=f32), rng.random(size, dtype=f32)
         m, v = np.zeros(size, f32), np.zeros(size, f32)

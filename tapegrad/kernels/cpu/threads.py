@@ -1,18 +1,18 @@
 """When an elementwise kernel runs on several threads.
 
-Splitting a pass over an array between numba's threads pays only when the array is large:
-starting the threads and waiting for the last one costs tens of microseconds on an idle
-machine, and far more on a busy one, where a thread may wait milliseconds for a free core
-(on a 2-core VM shared with other processes the split kernels were 4–15× slower than the
-serial ones at every size measured, up to 4 million elements). ``PARALLEL_MIN_ELEMENTS``
-is the size from which the split versions run, set beyond what was measured (16 million
-elements, 64 MiB of float32); ``benchmarks/elementwise_threads.py`` measures both on the
-machine at hand, so lower it where splitting pays. With NUMBA_NUM_THREADS=1 nothing is
-split.
+Splitting a pass over an array between numba's threads pays only when the array is large
+enough: starting the threads and waiting for the last one costs a few microseconds on an
+idle machine, and far more on a busy one, where a thread may wait milliseconds for a free
+core. Measured on an idle 2-core VM (``benchmarks/elementwise_threads.py``, float32
+y += a·x, µs per call serial / split): 64K elements 7.6 / 6.2, 256K 36 / 13.6, 1M 311 /
+157; an Adam step pays from 16K elements. ``PARALLEL_MIN_ELEMENTS`` is twice axpy's
+crossover (128K elements, 512 KiB of float32), so a kernel splits only where it wins
+clearly on an idle machine. With one thread (NUMBA_NUM_THREADS=1, or
+``numba.set_num_threads(1)``) nothing is split.
 """
 import numba
 
-PARALLEL_MIN_ELEMENTS = 1 << 24
+PARALLEL_MIN_ELEMENTS = 1 << 17
 
 
 def chunks(size):
