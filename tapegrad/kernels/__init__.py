@@ -25,6 +25,7 @@ from .cpu import avgpool as _avgpool
 from .cpu import optimizer_steps as _steps, threads as _threads
 from .cpu.axpy import axpy as _axpy, axpy_parallel as _axpy_parallel
 from .cpu.relu_gradient import relu_gradient as _relu_gradient
+from .cpu.relu_gradient import relu_gradient_split as _relu_gradient_split
 from .cpu.row_max import subtract_row_max as _subtract_row_max
 from .cpu.conv import Stamp
 from .cpu.index_add import add_at as _add_at
@@ -136,7 +137,11 @@ def relu_gradient(xp, grad, output):
             and output.dtype.itemsize >= 4 and grad.flags.c_contiguous
             and output.flags.c_contiguous):
         out = xp.empty(grad.shape, dtype=grad.dtype)
-        _relu_gradient(grad, output, out)
+        chunks = _threads.chunks(out.size)
+        if chunks > 1:
+            _relu_gradient_split(chunks, grad, output, out)
+        else:
+            _relu_gradient(grad, output, out)
         return out
     positive = ~(output <= 0)
     z = grad * positive   # a bool factor keeps grad's dtype; ~7× faster than where()
