@@ -24,6 +24,7 @@ from . import cpu as _cpu
 from .cpu import avgpool as _avgpool
 from .cpu import optimizer_steps as _steps, threads as _threads
 from .cpu.axpy import axpy as _axpy, axpy_parallel as _axpy_parallel
+from .cpu.relu import relu_split as _relu_split
 from .cpu.relu_gradient import relu_gradient as _relu_gradient
 from .cpu.relu_gradient import relu_gradient_split as _relu_gradient_split
 from .cpu.row_max import subtract_row_max as _subtract_row_max
@@ -127,6 +128,20 @@ def subtract_max(xp, a, axes):
         _subtract_row_max(a.reshape(-1, a.shape[-1]), out.reshape(-1, a.shape[-1]))
         return out
     return a - a.max(axis=axes, keepdims=True)
+
+
+# -- relu ----------------------------------------------------------------------------------
+def relu(xp, a):
+    """max(a, 0) as a fresh array, -0.0 kept and NaN passed on: numpy's ``maximum(0, a)``
+    (float16's loop returns its first operand at a tie, so ``maximum(a, 0)`` there); split
+    between numba's threads for large C-contiguous float32/float64 arrays (threads.py)."""
+    if xp.numba_cpu and a.dtype.char in ("f", "d") and a.flags.c_contiguous:
+        chunks = _threads.chunks(a.size)
+        if chunks > 1:
+            out = xp.empty(a.shape, a.dtype)
+            _relu_split(chunks, a, out)
+            return out
+    return xp.maximum(a, 0) if a.dtype.itemsize == 2 else xp.maximum(0, a)
 
 
 # -- relu's backward -------------------------------------------------------------------------

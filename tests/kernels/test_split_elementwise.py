@@ -1,4 +1,5 @@
-"""Batch norm's kernels and relu's backward, serial and split between numba's threads.
+"""Batch norm's kernels and relu (forward and backward), serial and split between numba's
+threads.
 
 Each kernel runs whole on one thread or split into ranges (of channels, of images, of
 elements) run on numba's threads, from ``threads.PARALLEL_MIN_ELEMENTS`` elements on.
@@ -31,7 +32,8 @@ def split(monkeypatch, request):
     for module, name in [(normalization, "channel_statistics_split"),
                          (normalization, "scale_and_shift_split"),
                          (normalization, "batch_norm_backward_split"),
-                         (kernels, "_relu_gradient_split")]:
+                         (kernels, "_relu_gradient_split"),
+                         (kernels, "_relu_split")]:
         original = getattr(module, name)
         monkeypatch.setattr(module, name,
                             lambda *args, _f=original, _n=name: called.append(_n) or _f(*args))
@@ -103,6 +105,30 @@ def test_relu_gradient_passes_the_gradient_where_the_output_is_positive_or_nan(s
     expect_split(split, "_relu_gradient_split")
 
 
+@pytest.mark.parametrize("split", CHUNKS, indirect=True)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_is_numpys_maximum_with_zero_keeping_minus_zero_and_nan(split, dtype):
+    x, _ = batch(dtype, shape=(7, 11, 13))   # 1001 elements: no chunk count divides them
+    x.reshape(-1)[:5] = [-0.0, 0.0, np.nan, -np.inf, np.inf]
+    y = kernels.relu(xp, x)
+    np.testing.assert_array_equal(y, np.maximum(0, x))
+    assert y.dtype == dtype and y.shape == x.shape
+    assert np.signbit(y.reshape(-1)[0]) and not np.signbit(y.reshape(-1)[1])
+    expect_split(split, "_relu_split")
+
+
+@pytest.mark.parametrize("split", [2], indirect=True)
+def test_relu_of_other_arrays_is_numpys_maximum_unsplit(split):
+    x = np.arange(-6, 6, dtype=np.float32).reshape(3, 4).T   # not C-contiguous
+    np.testing.assert_array_equal(kernels.relu(xp, x), np.maximum(0, x))
+    ints = np.arange(-3, 3)
+    np.testing.assert_array_equal(kernels.relu(xp, ints), np.maximum(0, ints))
+    assert kernels.relu(xp, ints).dtype == ints.dtype
+    half = np.array([-0.0, -1.0, 2.0], np.float16)
+    assert np.signbit(kernels.relu(xp, half)[0])
+    assert split[1] == []
+
+
 @pytest.mark.parametrize("split", [2, 3], indirect=True)
 def test_gradcheck_through_the_split_batch_norm_and_relu(split):
     rng = np.random.default_rng(3)
@@ -115,4 +141,4 @@ def test_gradcheck_through_the_split_batch_norm_and_relu(split):
 
     assert gradcheck(fn, (x, weight, bias))
     assert gradgradcheck(fn, (x, weight, bias))
-    assert "batch_norm_backward_split" in split[1] and "_relu_gradient_split" in split[1]
+    assert {"batch_norm_backward_split", "_relu_gradient_split", "_relu_split"} <= set(split[1])
