@@ -135,7 +135,9 @@ def relu(xp, a):
     """max(a, 0) as a fresh array, -0.0 kept and NaN passed on: numpy's ``maximum(0, a)``
     (float16's loop returns its first operand at a tie, so ``maximum(a, 0)`` there); split
     between numba's threads for large C-contiguous float32/float64 arrays (threads.py)."""
-    if xp.numba_cpu and a.dtype.char in ("f", "d") and a.flags.c_contiguous:
+    # the size first: a small array (most calls) pays one comparison for this test
+    if (a.size >= _threads.PARALLEL_MIN_ELEMENTS and xp.numba_cpu and a.dtype.char in ("f", "d")
+            and a.flags.c_contiguous):
         chunks = _threads.chunks(a.size)
         if chunks > 1:
             out = xp.empty(a.shape, a.dtype)
