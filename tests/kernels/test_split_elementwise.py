@@ -27,6 +27,7 @@ def split(monkeypatch, request):
     """Every array goes to the kernels split into ``request.param`` chunks; records the
     split kernels called."""
     chunks = request.param
+    monkeypatch.setattr(threads, "PARALLEL_MIN_ELEMENTS", 0)
     monkeypatch.setattr(threads, "chunks", lambda size: chunks)
     called = []
     for module, name in [(normalization, "channel_statistics_split"),
