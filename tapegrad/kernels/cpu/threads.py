@@ -1,5 +1,10 @@
 """When an elementwise kernel runs on several threads.
 
+The kernels split this way: the optimizer updates and axpy (optimizer_steps.py, axpy.py),
+relu forward and backward (relu.py, relu_gradient.py) and batch norm's three passes
+(normalization.py). Each is a loop over a range written once, run whole by its serial
+kernel or as one range per thread by its split one (``prange`` over the ranges).
+
 Splitting a pass over an array between numba's threads pays only when the array is large
 enough: starting the threads and waiting for the last one costs a few microseconds on an
 idle machine, and far more on a busy one, where a thread may wait milliseconds for a free
