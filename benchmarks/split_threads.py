@@ -3,9 +3,10 @@ workloads on several threads, with numba's split kernels on and off, in one proc
 
 Three variants of the same model take turns in blocks of steps (their order rotating each
 round): "serial" runs every numba kernel on one thread (only OpenBLAS's products use the
-others), "split" splits the elementwise kernels from ``kernels/cpu/threads.py``'s
-PARALLEL_MIN_ELEMENTS on (the default), "split + im2col" also splits im2col and col2im
-(``im2col.PARALLEL_MIN_BYTES``, off by default). It prints each variant's median and best
+others), "split" splits the elementwise kernels from --min-elements on (``kernels/cpu/
+threads.py``'s PARALLEL_MIN_ELEMENTS, beyond the models' sizes by default), "split +
+im2col" also splits im2col and col2im from --im2col-bytes on (``im2col.PARALLEL_MIN_BYTES``,
+off by default). It prints each variant's median and best
 step time and the ratio of back-to-back blocks to "serial" with its quartiles. numba's
 OpenMP threads and OpenBLAS's spin-wait for a while after their work: try
 ``OMP_WAIT_POLICY=PASSIVE`` or ``OPENBLAS_THREAD_TIMEOUT=4`` in the environment too.
@@ -22,6 +23,8 @@ parser.add_argument("--workloads", default="resnet", help="comma-separated model
 parser.add_argument("--threads", type=int, default=2, help="OpenBLAS's and numba's (2)")
 parser.add_argument("--rounds", type=int, default=7, help="rounds of blocks (7)")
 parser.add_argument("--steps", type=int, default=3, help="timed steps per block (3)")
+parser.add_argument("--min-elements", type=int, default=1 << 17,
+                    help="PARALLEL_MIN_ELEMENTS of the split variants (128K)")
 parser.add_argument("--im2col-bytes", type=int, default=1 << 20,
                     help="PARALLEL_MIN_BYTES of the 'split + im2col' variant (1 MiB)")
 args = parser.parse_args()
@@ -40,8 +43,8 @@ import models  # noqa: E402
 
 OFF = 1 << 62
 VARIANTS = {"serial": (OFF, OFF),
-            "split": (threads.PARALLEL_MIN_ELEMENTS, OFF),
-            "split + im2col": (threads.PARALLEL_MIN_ELEMENTS, args.im2col_bytes)}
+            "split": (args.min_elements, OFF),
+            "split + im2col": (args.min_elements, args.im2col_bytes)}
 
 
 def use(variant):
