@@ -24,7 +24,9 @@ from . import cpu as _cpu
 from .cpu import avgpool as _avgpool
 from .cpu import optimizer_steps as _steps, threads as _threads
 from .cpu.axpy import axpy as _axpy, axpy_parallel as _axpy_parallel
+from .cpu.relu import relu_split as _relu_split
 from .cpu.relu_gradient import relu_gradient as _relu_gradient
+from .cpu.relu_gradient import relu_gradient_split as _relu_gradient_split
 from .cpu.row_max import subtract_row_max as _subtract_row_max
 from .cpu.conv import Stamp
 from .cpu.index_add import add_at as _add_at
@@ -128,6 +130,22 @@ def subtract_max(xp, a, axes):
     return a - a.max(axis=axes, keepdims=True)
 
 
+# -- relu ----------------------------------------------------------------------------------
+def relu(xp, a):
+    """max(a, 0) as a fresh array, -0.0 kept and NaN passed on: numpy's ``maximum(0, a)``
+    (float16's loop returns its first operand at a tie, so ``maximum(a, 0)`` there); split
+    between numba's threads for large C-contiguous float32/float64 arrays (threads.py)."""
+    # the size first: a small array (most calls) pays one comparison for this test
+    if (a.size >= _threads.PARALLEL_MIN_ELEMENTS and xp.numba_cpu and a.dtype.char in ("f", "d")
+            and a.flags.c_contiguous):
+        chunks = _threads.chunks(a.size)
+        if chunks > 1:
+            out = xp.empty(a.shape, a.dtype)
+            _relu_split(chunks, a, out)
+            return out
+    return xp.maximum(a, 0) if a.dtype.itemsize == 2 else xp.maximum(0, a)
+
+
 # -- relu's backward -------------------------------------------------------------------------
 def relu_gradient(xp, grad, output):
     """grad where output > 0 (or NaN), else 0 — also where grad is ±inf (a fresh array)."""
@@ -136,7 +154,11 @@ def relu_gradient(xp, grad, output):
             and output.dtype.itemsize >= 4 and grad.flags.c_contiguous
             and output.flags.c_contiguous):
         out = xp.empty(grad.shape, dtype=grad.dtype)
-        _relu_gradient(grad, output, out)
+        chunks = _threads.chunks(out.size)
+        if chunks > 1:
+            _relu_gradient_split(chunks, grad, output, out)
+        else:
+            _relu_gradient(grad, output, out)
         return out
     positive = ~(output <= 0)
     z = grad * positive   # a bool factor keeps grad's dtype; ~7× faster than where()

@@ -9,7 +9,7 @@ computes the same values in a few more passes.
 import math
 
 from .cpu import cross_entropy as _ce, gelu as _gelu, normalization as _norm
-from .cpu import recurrent_gates as _gates
+from .cpu import recurrent_gates as _gates, threads as _threads
 
 
 def _numba(xp, *arrays):
@@ -79,7 +79,11 @@ def batch_norm_statistics(xp, x):
     channels = x.shape[1]
     if _numba(xp, x):
         mean, var = xp.empty(channels, x.dtype), xp.empty(channels, x.dtype)
-        _norm.channel_statistics(x, mean, var)
+        chunks = _threads.chunks(x.size)
+        if chunks > 1:
+            _norm.channel_statistics_split(chunks, x, mean, var)
+        else:
+            _norm.channel_statistics(x, mean, var)
         return mean, var
     mean = x.mean(axis=(0, 2))
     d = x - mean[:, None]
@@ -90,7 +94,11 @@ def scale_and_shift(xp, x, scale, shift):
     """x·scale_c + shift_c for x (N, C, S)."""
     if _numba(xp, x, scale, shift):
         y = xp.empty(x.shape, x.dtype)
-        _norm.scale_and_shift(x, scale, shift, y)
+        chunks = _threads.chunks(x.size)
+        if chunks > 1:
+            _norm.scale_and_shift_split(chunks, x, scale, shift, y)
+        else:
+            _norm.scale_and_shift(x, scale, shift, y)
         return y
     y = x * scale[:, None]
     y += shift[:, None]
@@ -106,8 +114,13 @@ def batch_norm_backward(xp, g, x, mean, rstd, weight, training):
     if _numba(xp, g, x, mean, rstd, *(a for a in (weight,) if a is not None)):
         dx = xp.empty(x.shape, x.dtype)
         dw, db = xp.empty(channels, x.dtype), xp.empty(channels, x.dtype)
-        _norm.batch_norm_backward(g, x, mean, rstd, _or(xp, weight, channels, 1, x.dtype),
-                                  training, dx, dw, db)
+        weight = _or(xp, weight, channels, 1, x.dtype)
+        chunks = _threads.chunks(x.size)
+        if chunks > 1:
+            _norm.batch_norm_backward_split(chunks, g, x, mean, rstd, weight, training, dx, dw,
+                                            db)
+        else:
+            _norm.batch_norm_backward(g, x, mean, rstd, weight, training, dx, dw, db)
         return dx, dw, db
     count = x.shape[0] * x.shape[2]
     xhat = (x - mean[:, None]) * rstd[:, None]

@@ -221,10 +221,8 @@ def relu(input):
     def backward(ctx, grad):
         y, = ctx.saved_tensors
         return relu_backward(grad, y)
-    # relu(-0.0) is -0.0, as PyTorch's (a reciprocal or log after it sees the sign): numpy's
-    # maximum returns its second operand at a tie, and its float16 loop the first
-    a = x.array
-    y = x.device.xp.maximum(a, 0) if a.dtype.itemsize == 2 else x.device.xp.maximum(0, a)
+    # relu(-0.0) is -0.0, as PyTorch's (a reciprocal or log after it sees the sign)
+    y = kernels.relu(x.device.xp, x.array)
     return record("relu", y, (x,), backward, save=(OUTPUT,))
 
 

@@ -5,12 +5,12 @@ million elements that is 12 MB of memory traffic where 8 MB would do. PyTorch's
 ``param.add_(step, alpha=-lr)`` is this one pass too. ``axpy_parallel`` splits the array
 into chunks run on numba's threads, for arrays large enough to pay for starting them.
 """
-from numba import njit, prange
+from numba import njit, prange, uint64
 
 
 @njit(cache=True, nogil=True)
 def _axpy_range(start, stop, alpha, x, y):
-    for i in range(start, stop):
+    for i in range(uint64(start), uint64(stop)):   # unsigned: see optimizer_steps.py
         y[i] += alpha * x[i]
 
 

@@ -10,7 +10,7 @@ here), but NaN and inf keep their meaning (no ``nnan``/``ninf``), and a division
 """
 import math
 
-from numba import njit
+from numba import njit, prange
 
 _FAST = {"reassoc", "contract", "arcp"}
 
@@ -85,12 +85,14 @@ def layer_norm_backward(g, x, weight, mean, rstd, dx, dw, db):
             dx[row, j] = r * (g[row, j] * weight[j] - mean_h - xhat * mean_hx)
 
 
+# Batch norm's kernels are each a loop over a range of channels (or of images) written once,
+# run whole by the serial kernel and split into ``chunks`` ranges, one per thread, by the
+# ``_split`` one (``threads.chunks`` picks which; see threads.py).
 @njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
-def channel_statistics(x, mean, var):
-    """The mean and the biased variance of each channel of x (N, C, S), over N and S."""
+def _channel_statistics_range(first, stop, x, mean, var):
     batch, channels, size = x.shape
     count = batch * size
-    for c in range(channels):
+    for c in range(first, stop):
         total = 0.0
         for b in range(batch):
             for s in range(size):
@@ -106,10 +108,24 @@ def channel_statistics(x, mean, var):
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
-def scale_and_shift(x, scale, shift, y):
-    """y = x·scale_c + shift_c for x (N, C, S): batch norm's last pass, in one."""
+def channel_statistics(x, mean, var):
+    """The mean and the biased variance of each channel of x (N, C, S), over N and S."""
+    _channel_statistics_range(0, x.shape[1], x, mean, var)
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy", parallel=True)
+def channel_statistics_split(chunks, x, mean, var):
+    """``channel_statistics`` with the channels split into ``chunks`` ranges."""
+    channels = x.shape[1]
+    for k in prange(chunks):
+        _channel_statistics_range(k * channels // chunks, (k + 1) * channels // chunks, x,
+                                  mean, var)
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
+def _scale_and_shift_range(first, stop, x, scale, shift, y):
     batch, channels, size = x.shape
-    for b in range(batch):
+    for b in range(first, stop):
         for c in range(channels):
             a, t = scale[c], shift[c]
             for s in range(size):
@@ -117,12 +133,24 @@ def scale_and_shift(x, scale, shift, y):
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
-def batch_norm_backward(g, x, mean, rstd, weight, training, dx, dw, db):
-    """Per channel: dw = Σ g·x̂, db = Σ g, and dx = r·γ·(g - db/m - x̂·dw/m) in training
-    (m = N·S elements; μ and σ² depend on x), dx = r·γ·g with fixed statistics."""
+def scale_and_shift(x, scale, shift, y):
+    """y = x·scale_c + shift_c for x (N, C, S): batch norm's last pass, in one."""
+    _scale_and_shift_range(0, x.shape[0], x, scale, shift, y)
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy", parallel=True)
+def scale_and_shift_split(chunks, x, scale, shift, y):
+    """``scale_and_shift`` with the images split into ``chunks`` ranges."""
+    batch = x.shape[0]
+    for k in prange(chunks):
+        _scale_and_shift_range(k * batch // chunks, (k + 1) * batch // chunks, x, scale, shift, y)
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
+def _batch_norm_backward_range(first, stop, g, x, mean, rstd, weight, training, dx, dw, db):
     batch, channels, size = x.shape
     count = batch * size
-    for c in range(channels):
+    for c in range(first, stop):
         mu, r = mean[c], rstd[c]
         sum_g = 0.0
         sum_gx = 0.0
@@ -140,3 +168,19 @@ def batch_norm_backward(g, x, mean, rstd, weight, training, dx, dw, db):
                     dx[b, c, s] = k * (g[b, c, s] - mean_g - (x[b, c, s] - mu) * r * mean_gx)
                 else:
                     dx[b, c, s] = k * g[b, c, s]
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
+def batch_norm_backward(g, x, mean, rstd, weight, training, dx, dw, db):
+    """Per channel: dw = Σ g·x̂, db = Σ g, and dx = r·γ·(g - db/m - x̂·dw/m) in training
+    (m = N·S elements; μ and σ² depend on x), dx = r·γ·g with fixed statistics."""
+    _batch_norm_backward_range(0, x.shape[1], g, x, mean, rstd, weight, training, dx, dw, db)
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy", parallel=True)
+def batch_norm_backward_split(chunks, g, x, mean, rstd, weight, training, dx, dw, db):
+    """``batch_norm_backward`` with the channels split into ``chunks`` ranges."""
+    channels = x.shape[1]
+    for k in prange(chunks):
+        _batch_norm_backward_range(k * channels // chunks, (k + 1) * channels // chunks, g, x,
+                                   mean, rstd, weight, training, dx, dw, db)

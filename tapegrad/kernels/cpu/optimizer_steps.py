@@ -8,7 +8,11 @@ arrays through the cache costs. PyTorch's fused/foreach Adam does the same in C+
 Each rule is written once, as a loop over a range of elements (``_*_range``), and compiled
 twice: serially (the whole array, one thread) and in parallel (``prange`` over chunks,
 one per thread). The caller picks the parallel one only for arrays large enough to pay
-for starting the threads (``kernels.PARALLEL_MIN_ELEMENTS``).
+for starting the threads (``threads.PARALLEL_MIN_ELEMENTS``). The range loops run on
+unsigned indices: with a signed index numba tests every index for a negative value to
+wrap it around, and unless the compiler can see that the range starts at 0 (the serial
+call) that test keeps it from vectorising the loop: the split kernels ran each chunk 2–4×
+slower than the serial kernel did, and lost to it at every size.
 
 The arithmetic follows PyTorch's order of operations (lerp for m, addcmul for v, sqrt then
 divide by √(1 − β₂ᵗ) then add ε, addcdiv for θ) in the array's own dtype: the scalars come
@@ -17,7 +21,7 @@ shape; ``maximize`` negates ∇ before weight decay is added, as PyTorch does.
 """
 import math
 
-from numba import njit, prange
+from numba import njit, prange, uint64
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -34,7 +38,7 @@ def _decayed(grad_i, theta_i, weight_decay, maximize):
 def _adam_range(start, stop, theta, grad, m, v, v_max, amsgrad, maximize, weight_decay,
                 decay_factor, one_minus_beta1, beta2, one_minus_beta2, step_size, bias2_sqrt,
                 eps):
-    for i in range(start, stop):
+    for i in range(uint64(start), uint64(stop)):
         t = theta[i]
         t = t * decay_factor                       # θ·(1 − lr·λ) (AdamW; 1 otherwise)
         g = _decayed(grad[i], t, weight_decay, maximize)
@@ -79,7 +83,7 @@ def adam_parallel(chunks, theta, grad, m, v, v_max, amsgrad, maximize, weight_de
 @njit(cache=True, nogil=True, error_model="numpy")
 def _rmsprop_range(start, stop, theta, grad, square_avg, grad_avg, buffer, centered, use_momentum,
                    maximize, weight_decay, alpha, one_minus_alpha, eps, momentum, lr):
-    for i in range(start, stop):
+    for i in range(uint64(start), uint64(stop)):
         t = theta[i]
         g = _decayed(grad[i], t, weight_decay, maximize)
         s = square_avg[i] * alpha + one_minus_alpha * g * g      # s ← α·s + (1 − α)·g²
@@ -123,7 +127,7 @@ def rmsprop_parallel(chunks, theta, grad, square_avg, grad_avg, buffer, centered
 # -- Adagrad ---------------------------------------------------------------------------------
 @njit(cache=True, nogil=True, error_model="numpy")
 def _adagrad_range(start, stop, theta, grad, total, maximize, weight_decay, eps, lr):
-    for i in range(start, stop):
+    for i in range(uint64(start), uint64(stop)):
         t = theta[i]
         g = _decayed(grad[i], t, weight_decay, maximize)
         s = total[i] + g * g                                    # s ← s + g²
