@@ -68,6 +68,20 @@ def _nan_against_torchs(other, longest=8):
     return "(?:" + "|".join(lists) + ")"
 
 
+def _infinite_where_torch_has_nan(longest=8):
+    """A regular expression for "[a b …] vs torch [a' b' …]" (as many numbers as shown) where
+    every number of tapegrad's is ±inf or NaN and each of PyTorch's is NaN or tapegrad's own:
+    a gradient that is all infinities, some of which PyTorch's backward turns into NaN."""
+    lists, groups = [], 0   # (groups are numbered across the alternatives)
+    for n in range(1, longest + 1):
+        ours = r"\s+".join([r"(?:nan|(-?inf))"] * n)
+        theirs = r"\s+".join(rf"(?:nan|(?({groups + i + 1})\{groups + i + 1}|(?!)))"
+                             for i in range(n))
+        lists.append(rf"\[\s*{ours}\s*\] vs torch \[\s*{theirs}\s*\]")
+        groups += n
+    return "(?:" + "|".join(lists) + ")"
+
+
 # the fuzzer's mark for a gradient finding where PyTorch, rerun with its p-norms computed in
 # float64 and rounded back, gives tapegrad's gradients (run.py's NORM_IN_FLOAT64)
 NORM_IN_FLOAT64 = (r"(?: \[[^]]*\])* \[a float32 p-norm in the program: PyTorch agrees with its "
@@ -661,6 +675,16 @@ ALLOWED = [
             "= 0·NaN = NaN (the other rows agree, or differ by a rounding residue below 1e-6: "
             "an expanded leaf's equal logits, whose gradients Σ_c (p_c - t_c) cancel to 0 here "
             "and to -1.5e-8 in PyTorch)"),
+    Allowed("gradient", "*", r"^leaf\d+ \(float\d+\): NaN where torch has none or the other "
+            r"way: (?=\[[^]]*inf)" + _infinite_where_torch_has_nan() + r"( \[layouts: [^]]*\])?$",
+            "pytorch bug",
+            "an infinite incoming gradient (sinh or exp of a large loss, in float16) reaching "
+            "cross_entropy: its slope softmax(x) - target (smoothed) is finite and non-zero, so "
+            "the gradient is ±inf, as tapegrad gives (NaN where a probability is exactly 0 in "
+            "float16, 0·∞, as PyTorch); PyTorch's backward through log_softmax forms g - p·Σg = "
+            "∞ - ∞ = NaN: cross_entropy([[1., 2., 3.]], [2]) with an incoming ∞ gives "
+            "[∞, ∞, NaN] (the slope is [0.09, 0.24, -0.33]), with label_smoothing=0.1 all NaN, "
+            "where tapegrad gives [∞, ∞, -∞]"),
     Allowed("value", "cross_entropy", r"^inf differs: \[(?:(?!inf|nan)[^]])*\] vs torch \[[-\s]*inf",
             "pytorch bug", "cross_entropy's mean of float16 losses: PyTorch sums them in float16 "
             "before dividing, so the sum overflows to inf where the mean (~1e4) fits, and "

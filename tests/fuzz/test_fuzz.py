@@ -900,3 +900,20 @@ def test_attentions_nan_query_entry_takes_the_nan_at_any_position_and_nothing_el
                   "NaN where torch has none or the other way: [nan 1.] vs torch [0.5 1.] "
                   "[NaN inputs]"):
         assert allowed(Finding("value", "scaled_dot_product_attention", wrong, 0)) is None, wrong
+
+
+def test_cross_entropys_infinite_gradient_is_allowed_only_where_torch_has_nan_for_an_infinity():
+    pytest.importorskip("torch")
+    # 42005134: cross_entropy, then exp (e^11 = inf in float16): an infinite incoming gradient
+    # times the finite slopes softmax - target is [∞, -∞]; PyTorch's log_softmax backward
+    # gives ∞ - ∞ = NaN for the target's
+    found = _first_finding(42005134, "cross_entropy,sinh,sinh_,exp,cosh")
+    assert found.detail.endswith("[ inf -inf] vs torch [inf nan]")
+    assert allowed(found).reason.startswith("an infinite incoming gradient (sinh")
+    prefix = "leaf0 (float32): NaN where torch has none or the other way: "
+    for planted in ("[inf 1. -inf] vs torch [inf 1. nan]",   # a finite gradient among them
+                    "[nan inf] vs torch [0. nan]",           # a NaN of tapegrad's alone
+                    "[inf -inf] vs torch [-inf nan]",        # an infinity of the other sign
+                    "[nan nan] vs torch [nan nan]"):         # no infinity at all
+        entry = allowed(Finding("gradient", "exp", prefix + planted, 0))
+        assert entry is None or not entry.reason.startswith("an infinite incoming"), planted
