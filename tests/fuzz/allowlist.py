@@ -431,6 +431,11 @@ ALLOWED = [
             "pytorch bug", "nll_loss of a 3-d input with zero classes: PyTorch reshapes it to "
             "4-d for its 2-d kernel with the spatial sizes lost ([N, 0, 0, 0]) and refuses "
             "a target of the right shape; the loss is defined (an empty sum)"),
+    Allowed("tapegrad-computes", "cross_entropy", r"size mismatch \(got input: \[\d+, 0, 0, 0\]",
+            "pytorch bug", "cross_entropy of a 3-d input (N, 0, d) with zero classes: PyTorch's "
+            "nll_loss under it reshapes the input to 4-d with the spatial sizes lost ([N, 0, 0, "
+            "0]) and refuses a target (N, d) of the right shape, while (N, 0) and (N, 0, d1, d2) "
+            "give the loss (NaN, the mean over no target), as tapegrad gives for all three"),
     Allowed("backward-computes", "addcdiv", "result type Float can't be cast to the desired "
             r"output type|value cannot be converted to type \S+ without overflow", "pytorch bug",
             "addcdiv of an integer input: PyTorch's backward casts the float gradient of the "

@@ -917,3 +917,15 @@ def test_cross_entropys_infinite_gradient_is_allowed_only_where_torch_has_nan_fo
                     "[nan nan] vs torch [nan nan]"):         # no infinity at all
         entry = allowed(Finding("gradient", "exp", prefix + planted, 0))
         assert entry is None or not entry.reason.startswith("an infinite incoming"), planted
+
+
+def test_cross_entropy_of_zero_classes_with_one_extra_dim_is_a_pytorch_refusal():
+    pytest.importorskip("torch")
+    # 43004668: nll_loss of an input (2, 0, 3) and a target (2, 3): PyTorch's 3-d path loses
+    # the spatial size of an empty input and refuses; cross_entropy's message is the same
+    found = _first_finding(43004668, "cross_entropy,nll_loss")
+    assert found.detail == "RuntimeError: size mismatch (got input: [2, 0, 0, 0] , target: [2, 1, 3]"
+    for op in ("nll_loss", "cross_entropy"):
+        assert allowed(found._replace(op=op)).category == "pytorch bug"
+        assert allowed(found._replace(op=op, detail=found.detail.replace("0, 0, 0", "5, 3, 1"))) \
+            is None
