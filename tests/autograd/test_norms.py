@@ -152,6 +152,29 @@ def test_a_norm_whose_squares_overflow_the_dtype_is_still_computed():
     assert tg.linalg.vector_norm(tg.tensor([3.0, math.inf])).item() == math.inf
 
 
+@pytest.mark.parametrize("p", [2, 3, 0.5])
+def test_a_float16_norm_is_computed_in_float32_and_rounded_once(p):
+    # |x|ᵖ, its sum and the root each rounded in float16 put norms up to 1.6 ulp off; PyTorch
+    # accumulates float16 in float32 and rounds the norm once: the nearest float16
+    x = (np.random.default_rng(0).standard_normal((16, 37)) * 3).astype(np.float16)
+    expected = (np.abs(x.astype(np.float64)) ** p).sum(1) ** (1 / p)
+    y = tg.tensor(x).norm(p=p, dim=1)
+    assert y.dtype is tg.float16
+    np.testing.assert_array_equal(y.numpy(), expected.astype(np.float16))
+
+
+def test_a_float16_two_norms_gradient_is_x_over_the_norm_times_g_in_float16_as_pytorch():
+    # PyTorch's backward for p = 2 runs in float16 steps, (x / ‖x‖)·g, from its rounded norm
+    x = (np.random.default_rng(1).standard_normal((16, 37)) * 3).astype(np.float16)
+    g = np.random.default_rng(2).standard_normal(16).astype(np.float16)
+    xt = tg.tensor(x, requires_grad=True)
+    y = xt.norm(dim=1)
+    y.backward(tg.tensor(g))
+    expected = x / y.detach().numpy()[:, None] * g[:, None]
+    assert xt.grad.dtype is tg.float16
+    np.testing.assert_array_equal(xt.grad.numpy(), expected)
+
+
 def test_a_dtype_that_is_not_floating_is_refused():
     with pytest.raises(RuntimeError, match="vector_norm: dtype should be a floating-point dtype"):
         LA.vector_norm(tg.ones(3), dtype=tg.bool)

@@ -221,6 +221,37 @@ def test_tanh_sigmoid_and_relu_record_one_operation_for_their_backward():
         np.testing.assert_allclose(g.detach().numpy(), expected)
 
 
+def test_float16_sigmoid_is_correctly_rounded_as_pytorch_computes_it_in_float32():
+    # float16 steps (e⁻ˣ, 1 + e⁻ˣ, 1/…) each rounded put a third of the results one ulp off
+    # (sigmoid(-10.16) gave 3.886e-05, not 3.88e-05)
+    array = np.arange(-20, 20, 1 / 256).astype(np.float16)
+    expected = (1 / (1 + np.exp(-array.astype(np.float64)))).astype(np.float16)
+    y = tg.sigmoid(tg.tensor(array))
+    assert y.dtype is tg.float16
+    np.testing.assert_array_equal(y.numpy(), expected)
+
+
+def test_float16_sigmoid_backward_rounds_g_times_1_minus_y_then_times_y_as_pytorch():
+    # PyTorch's CPU kernel computes g·(1 - y)·y in float16, left to right; the other order
+    # rounds these three differently (1.422, -0.8242, 0.1041)
+    y = tg.tensor([0.63671875, 0.269775390625, 0.857421875], dtype=tg.float16)
+    g = tg.tensor([6.1484375, -4.18359375, 0.8515625], dtype=tg.float16)
+    z = P.sigmoid_backward(g, y)
+    assert z.dtype is tg.float16
+    assert z.tolist() == [1.4228515625, -0.82470703125, 0.10406494140625]
+
+
+def test_float16_tanh_backward_is_computed_in_float32_and_rounded_once():
+    # g·(1 - y²) rounded once, as PyTorch's CPU kernel; float16 steps gave 0.0793 for the first
+    y = tg.tensor([0.9873, 0.5137, -0.7295], dtype=tg.float16)
+    g = tg.tensor([3.123, -1.457, 0.8115], dtype=tg.float16)
+    expected = ((1 - y.numpy().astype(np.float64) ** 2) * g.numpy()).astype(np.float16)
+    z = P.tanh_backward(g, y)
+    assert z.dtype is tg.float16
+    np.testing.assert_array_equal(z.numpy(), expected)
+    assert z.tolist() == [0.07879638671875, -1.072265625, 0.379638671875]
+
+
 def test_sigmoid_is_accurate_for_moderate_inputs():
     array = np.linspace(-30, 30, 61)
     np.testing.assert_allclose(tg.sigmoid(tg.tensor(array)).numpy(), 1 / (1 + np.exp(-array)),

@@ -89,6 +89,18 @@ def test_atan2_gives_the_angle_of_the_point_in_each_quadrant():
                                 math.pi], rtol=1e-6)
 
 
+def test_float16_deg2rad_and_rad2deg_round_once_as_pytorch():
+    # float16's own 180/π is 57.28 (π/180 0.01746): scaling by it put a third of the results
+    # one ulp off (rad2deg(0.7852) gave 44.97 for 44.986, whose nearest float16 is 45)
+    array = np.arange(-8, 8, 1 / 64).astype(np.float16)
+    for name, factor in (("rad2deg", 180 / math.pi), ("deg2rad", math.pi / 180)):
+        expected = (array.astype(np.float64) * factor).astype(np.float16)
+        y = getattr(tg, name)(tg.tensor(array))
+        assert y.dtype is tg.float16
+        np.testing.assert_array_equal(y.numpy(), expected, err_msg=name)
+    assert tg.rad2deg(tg.tensor([0.78515625], dtype=tg.float16)).tolist() == [45.0]
+
+
 def test_float16_atan2_gradient_where_the_squares_overflow():
     # r² = 4e8 overflows float16 (max 65504); the slopes x/r² and -y/r² do not
     y = tg.tensor([1.0, 2.0], dtype=tg.float16, requires_grad=True)

@@ -1,5 +1,6 @@
 """The differential fuzzer, run briefly: a fixed set of seeded programs must find nothing
 that the allowlist does not explain; and the fuzzer must notice planted bugs."""
+import math
 import time
 
 import pytest
@@ -463,12 +464,21 @@ def test_near_the_float64_reference_means_its_float16_rounding_to_the_tolerance(
     assert _near_reference(np.array([-1.4929e10], np.float64), [-1.49291e10])
 
 
-def test_float16_results_both_near_the_reference_at_the_edge_of_overflow_are_float_noise():
+def test_float16_results_both_near_the_reference_at_the_edge_of_overflow_are_float_noise(
+        monkeypatch):
     pytest.importorskip("torch")
     from .run import FLOAT16_BOTH_NEAR
     # 23013031: sinh's gradient is -65718 in float64: PyTorch rounds it to -inf, tapegrad's
     # float16 chain gives -64800, within float16's tolerance of it
-    # (a rerun of PyTorch on tapegrad's chain before sinh agrees too: "inherited: ")
+    # (a rerun of PyTorch on tapegrad's chain before sinh agrees too: "inherited: "). The
+    # chains part at the program's first step, rad2deg, scaled here by float16's own 180/π
+    # (57.28, one ulp off where PyTorch rounds x·57.2958 once), as tapegrad's once was
+    rad2deg = tg.rad2deg
+    def rad2deg_by_a_float16_factor(x):
+        if x.dtype is tg.float16:
+            return x * tg.tensor(180 / math.pi, dtype=tg.float16)
+        return rad2deg(x)
+    monkeypatch.setattr(tg, "rad2deg", rad2deg_by_a_float16_factor)
     findings, _ = run_program(23013031, entries=[e for e in ENTRIES if e.name in FLOAT16_EDGE_OPS])
     assert [f.op for f in findings] == ["sinh"]
     assert findings[0].detail.removeprefix("inherited: ").startswith(FLOAT16_BOTH_NEAR)
@@ -1314,3 +1324,32 @@ def test_atan2s_wrapped_uint8_gradient_is_allowed_to_overflow_on_pytorchs_side_o
                    "leaf1 (float16): NaN where torch has none or the other way: [nan] vs torch "
                    "[0.2727]"):
         assert allowed(Finding("gradient", "atan2", detail, 0)) is None, detail
+
+
+def test_cross_entropys_infinite_gradient_is_allowed_only_where_torch_has_nan_for_an_infinity():
+    pytest.importorskip("torch")
+    # 42005134: cross_entropy, then exp (e^11 = inf in float16): an infinite incoming gradient
+    # times the finite slopes softmax - target is [∞, -∞]; PyTorch's log_softmax backward
+    # gives ∞ - ∞ = NaN for the target's
+    found = _first_finding(42005134, "cross_entropy,sinh,sinh_,exp,cosh")
+    assert found.detail.endswith("[ inf -inf] vs torch [inf nan]")
+    assert allowed(found).reason.startswith("an infinite incoming gradient (sinh")
+    prefix = "leaf0 (float32): NaN where torch has none or the other way: "
+    for planted in ("[inf 1. -inf] vs torch [inf 1. nan]",   # a finite gradient among them
+                    "[nan inf] vs torch [0. nan]",           # a NaN of tapegrad's alone
+                    "[inf -inf] vs torch [-inf nan]",        # an infinity of the other sign
+                    "[nan nan] vs torch [nan nan]"):         # no infinity at all
+        entry = allowed(Finding("gradient", "exp", prefix + planted, 0))
+        assert entry is None or not entry.reason.startswith("an infinite incoming"), planted
+
+
+def test_cross_entropy_of_zero_classes_with_one_extra_dim_is_a_pytorch_refusal():
+    pytest.importorskip("torch")
+    # 43004668: nll_loss of an input (2, 0, 3) and a target (2, 3): PyTorch's 3-d path loses
+    # the spatial size of an empty input and refuses; cross_entropy's message is the same
+    found = _first_finding(43004668, "cross_entropy,nll_loss")
+    assert found.detail == "RuntimeError: size mismatch (got input: [2, 0, 0, 0] , target: [2, 1, 3]"
+    for op in ("nll_loss", "cross_entropy"):
+        assert allowed(found._replace(op=op)).category == "pytorch bug"
+        assert allowed(found._replace(op=op, detail=found.detail.replace("0, 0, 0", "5, 3, 1"))) \
+            is None

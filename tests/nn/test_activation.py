@@ -198,6 +198,17 @@ def test_derivatives_at_the_kinks_follow_pytorch():
     assert grad_of(F.softplus, [20.0]).tolist() == [pytest.approx(np_sigmoid(20.0), rel=1e-15)]
 
 
+@pytest.mark.parametrize("inplace", [False, True])
+def test_float16_hardtanh_compares_with_its_bounds_unrounded_as_pytorch(inplace):
+    # float16(2.1) = 2.0996 and float16(-1.3) = -1.2998 lie inside (-1.3, 2.1): gradient 1
+    # (rounding the bounds to float16 made them the bounds, gradient 0); 6.0 is relu6's bound
+    def hardtanh(x):
+        return F.hardtanh(x * 1, -1.3, 2.1, inplace=inplace)
+    assert grad_of(hardtanh, [2.1, -1.3, 2.2, -1.4], tg.float16).tolist() == [1, 1, 0, 0]
+    assert grad_of(hardtanh, [2.1, -1.3, 2.2, -1.4], tg.float32).tolist() == [0, 0, 0, 0]
+    assert grad_of(F.relu6, [6.0, 5.996, 0.0], tg.float16).tolist() == [0, 1, 0]
+
+
 def test_second_derivative_of_logsigmoid_at_0_is_minus_a_quarter():
     x = tg.tensor(0.0, dtype=tg.float64, requires_grad=True)
     g, = tg.autograd.grad(F.logsigmoid(x), x, create_graph=True)

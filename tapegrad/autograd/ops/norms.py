@@ -49,6 +49,9 @@ def linalg_vector_norm(input, ord, dim, keepdim):
     axes = normalize_dims(x, dim, "vector_norm")
     xp = x.device.xp
     magnitude = xp.abs(x.array)
+    if magnitude.dtype == xp.float16:   # in float32, rounded once, as PyTorch (|x|² overflows
+        # float16 from 256 on); the backward stays in float16 steps, as PyTorch's for p = 2
+        magnitude = magnitude.astype(xp.float32)
     def p_norm(magnitude):
         if p == 2:
             return xp.sqrt((magnitude * magnitude).sum(axis=axes, keepdims=keepdim))

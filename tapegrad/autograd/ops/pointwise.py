@@ -30,6 +30,13 @@ def _no_bool(op, x):
     return x
 
 
+def _widened(a):
+    """A float16 array in float32 (others as they are): PyTorch's CPU kernels compute float16
+    in float32 and round once, where float16 steps would round at each (1/(1 + e⁻ˣ) in
+    float16 is one ulp off for a third of its inputs)."""
+    return a.astype("float32") if a.dtype.kind == "f" and a.dtype.itemsize == 2 else a
+
+
 def _float_input(op, x):
     """Differentiable math needs a floating-point tensor; integers are converted as PyTorch does."""
     _tensor_input(op, x)
@@ -170,8 +177,10 @@ def tanh_backward(grad, output):
     has one per time step); this records one, and still has a derivative of its own, so
     second derivatives (``create_graph=True``) work as before.
     """
-    z = 1 - output.array * output.array
-    z *= grad.array
+    g, y = _widened(grad.array), _widened(output.array)
+    z = 1 - y * y
+    z *= g
+    z = z.astype(grad.array.dtype, copy=False)
     def backward(ctx, grad_z):
         g, y = ctx.saved_tensors
         return (grad_z * (1 - y * y) if ctx.needs_input_grad[0] else None,
@@ -184,16 +193,13 @@ def sigmoid(input):
     """y = 1/(1 + e⁻ˣ);  dy/dx = y(1 - y)"""
     x = _float_input("sigmoid", input)
     xp = x.device.xp
-    if x.array.dtype.itemsize >= 4:
-        # Four passes. Where e⁻ˣ overflows (x < -88 in float32), y is 0 and the true value is
-        # below the smallest normal float anyway: no accuracy is lost, only numpy's warning.
-        with xp.errstate(over="ignore"):
-            e = xp.exp(-x.array)
-        e += 1
-        y = xp.reciprocal(e, out=e) if e.ndim else xp.reciprocal(e)
-    else:   # float16 overflows already at x < -11, where y is still representable
-        e = xp.exp(-xp.abs(x.array))   # e^{-|x|} never overflows
-        y = xp.where(x.array >= 0, 1 / (1 + e), e / (1 + e)).astype(x.array.dtype, copy=False)
+    # Four passes. Where e⁻ˣ overflows (x < -88 in float32), y is 0 and the true value is
+    # below the smallest normal float anyway: no accuracy is lost, only numpy's warning.
+    with xp.errstate(over="ignore"):
+        e = xp.exp(-_widened(x.array))
+    e += 1
+    y = xp.reciprocal(e, out=e) if e.ndim else xp.reciprocal(e)
+    y = y.astype(x.array.dtype, copy=False)
     def backward(ctx, grad):
         y, = ctx.saved_tensors
         return sigmoid_backward(grad, y)
@@ -204,9 +210,11 @@ def sigmoid(input):
 def sigmoid_backward(grad, output):
     """z = g·y(1 - y), the sigmoid's backward from its output y, as one operation;
     ∂z/∂g = y(1 - y),  ∂z/∂y = g(1 - 2y)"""
+    # in PyTorch's order, g·(1 - y) then ·y, each rounded in the dtype (float16 too: its
+    # CPU kernel does not widen this one)
     z = 1 - output.array
-    z *= output.array
     z *= grad.array
+    z *= output.array
     def backward(ctx, grad_z):
         g, y = ctx.saved_tensors
         return (grad_z * (y * (1 - y)) if ctx.needs_input_grad[0] else None,

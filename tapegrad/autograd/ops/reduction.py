@@ -537,12 +537,15 @@ def logsumexp(input, dim, keepdim=False):
 
 
 def _shifted(op, input, dim, dtype):
-    """x - max x along ``dim`` (the largest becomes 0, so e^x cannot overflow), for softmax."""
+    """x - max x along ``dim`` (the largest becomes 0, so e^x cannot overflow), for softmax;
+    float16 in float32, as PyTorch's kernels compute it, to be rounded once at the end."""
     x = input if dtype is None else input.to(dtype)
     _require_float(op, x, "pass dtype=tapegrad.float32 or convert it with .float()")
     axes = single_dim(x, dim, op)
     a = x.array
     xp = x.device.xp
+    if a.dtype == xp.float16:
+        a = a.astype(xp.float32)
     with xp.errstate(divide="ignore", invalid="ignore"):
         shifted = kernels.subtract_max(xp, a, axes) if a.size else a
     return x, axes, shifted
@@ -560,13 +563,21 @@ def softmax(input, dim, dtype=None):
         else:   # 0-d (numpy's a - m is then a scalar) or empty
             e = xp.exp(shifted)
             y = e / e.sum(axis=axes, keepdims=True)
+    y = y.astype(x.array.dtype, copy=False)   # (float16: rounded once)
     def backward(ctx, grad):
         y, = ctx.saved_tensors
+        half = grad.dtype.itemsize == 2   # float16: in float32, rounded once, as PyTorch
         if not grad_mode._enabled and y.ndim:   # a plain backward: on the arrays, one fresh array
-            g, out = grad.array, grad.array * y.array
+            g, y = grad.array, y.array
+            if half:
+                g, y = g.astype(xp.float32), y.astype(xp.float32)
+            out = g * y
             xp.subtract(g, out.sum(axis=axes, keepdims=True), out=out)
-            out *= y.array
-            return wrap(out, grad.device)
+            out *= y
+            return wrap(out.astype(grad.array.dtype, copy=False), grad.device)
+        if half:
+            return (y.float() * (grad.float() - (grad.float() * y.float()).sum(axes, keepdim=True))
+                    ).to(grad.dtype)
         return y * (grad - (grad * y).sum(axes, keepdim=True))
     return record("softmax", y, (x,), backward, save=(OUTPUT,), attrs={"dims": axes})
 
@@ -576,10 +587,9 @@ def log_softmax(input, dim, dtype=None):
     """yᵢ = xᵢ - log Σₖ e^{xₖ} along ``dim``;  ∂L/∂xᵢ = gᵢ - e^{yᵢ} Σₖ gₖ"""
     x, axes, shifted = _shifted("log_softmax", input, dim, dtype)
     xp = x.device.xp
-    if x.array.dtype == xp.float16 and x.array.size:   # in float32 and rounded once, as
-        # PyTorch: in float16 the largest element's log(1 + 1.5e-4) is log(1) = 0 (which an
-        # infinite gradient meets, as the target's slope in cross_entropy, giving NaN)
-        shifted = kernels.subtract_max(xp, x.array.astype(xp.float32), axes)
+    # (float16 is shifted in float32 and rounded once, as PyTorch: in float16 the largest
+    # element's log(1 + 1.5e-4) is log(1) = 0, which an infinite gradient meets, as the
+    # target's slope in cross_entropy, giving NaN)
     with xp.errstate(divide="ignore", invalid="ignore"):
         y = shifted - xp.log(xp.exp(shifted).sum(axis=axes, keepdims=True))
     y = y.astype(x.array.dtype, copy=False)
@@ -595,8 +605,10 @@ def log_softmax_backward(grad, output, axes):
     one operation (every classifier's loss runs it);
     ∂L/∂g = ∂L/∂z - Σ (∂L/∂z · e^y),  ∂L/∂y = -∂L/∂z · e^y · Σ g"""
     xp = grad.device.xp
-    g = grad.array
-    z = g - xp.exp(output.array) * g.sum(axis=axes, keepdims=True)
+    g, y = grad.array, output.array
+    if g.dtype == xp.float16:   # in float32, rounded once, as PyTorch
+        g, y = g.astype(xp.float32), y.astype(xp.float32)
+    z = (g - xp.exp(y) * g.sum(axis=axes, keepdims=True)).astype(grad.array.dtype, copy=False)
     def backward(ctx, grad_z):
         g, y = ctx.saved_tensors
         e = y.exp()

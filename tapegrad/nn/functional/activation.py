@@ -103,7 +103,10 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     if not input.dtype.is_floating_point:   # integers stay integers, as in PyTorch
         min_val, max_val = int(min_val), int(max_val)
     def compute(x):
-        inside = (x > min_val) & (x < max_val)
+        # float16 is compared in float32, as PyTorch's kernel: x = float16(2.1) = 2.0996 lies
+        # inside max_val=2.1 (float16 would round the bound onto x and call it the bound)
+        wide = x.detach().float() if x.dtype.itemsize == 2 else x
+        inside = (wide > min_val) & (wide < max_val)
         bounds = x.detach().clamp(min_val, max_val)   # a constant: no gradient outside
         return where(inside, x, bounds)
     return _apply("hardtanh", input, inplace, compute)
