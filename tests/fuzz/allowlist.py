@@ -84,7 +84,6 @@ def _nan_against_torchs(other, longest=8):
     return "(?:" + "|".join(lists) + ")"
 
 
-
 def _finite_but_for_shared_infinities(longest=8):
     """A regular expression for "[a b …] vs torch [a' b' …]" (as many numbers as shown)
     where each ±inf of tapegrad's stands against the same ±inf in PyTorch and PyTorch has
@@ -94,6 +93,10 @@ def _finite_but_for_shared_infinities(longest=8):
     for n in range(1, longest + 1):
         ours = r"\s+".join([rf"(?:(-?inf)|{number})"] * n)
         theirs = r"\s+".join(rf"(?({groups + i + 1})\{groups + i + 1}|{number})"
+                             for i in range(n))
+        lists.append(rf"\[\s*{ours}\s*\] vs torch \[\s*{theirs}\s*\]")
+        groups += n
+    return "(?:" + "|".join(lists) + ")"
 
 
 def _infinite_where_torch_has_nan(longest=8):
