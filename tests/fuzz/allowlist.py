@@ -864,10 +864,9 @@ ALLOWED = [
             "for a leaf broadcast inside an operation")
     for op in ("cosh", "cosh_", "sinh", "sinh_")
 ] + [
-
-
     Allowed("gradient", "*", r"^leaf\d+ \(float\d+\): NaN where torch has none or the other "
-            r"way: (?=\[[^]]*inf)" + _infinite_where_torch_has_nan() + r"( \[layouts: [^]]*\])?$",
+            r"way: (?=\[[^]]*inf)" + _infinite_where_torch_has_nan()
+            + r"( \[layouts: [^]]*\])?( \[the gradient of the later steps: [^]]*\])?$",
             "pytorch bug",
             "an infinite incoming gradient (sinh or exp of a large loss, in float16) reaching "
             "cross_entropy: its slope softmax(x) - target (smoothed) is finite and non-zero, so "
@@ -939,8 +938,6 @@ ALLOWED = [
             "its backward then fails ('Autograd not support dtype')")
     for op in ("fill_", "setitem")
 ] + [
-
-
 ]   + [
     Allowed("requires-grad", "fill_", "^False vs torch True", "pytorch bug",
             "fill_ of an integer tensor with a float tensor that requires grad: PyTorch marks "
