@@ -101,6 +101,8 @@ ALLOWED = [
             "with respect to it; PyTorch takes a 0-d tensor only as a number"),
     Allowed("signature", "true_divide", "rounding_mode", "difference",
             "true_divide is div, with div's rounding_mode"),
+    Allowed("signature", "true_divide_", "rounding_mode", "difference",
+            "true_divide_ is div_, with div_'s rounding_mode"),
     Allowed("signature", "*", r"got \(Tensor, .*keepdim=bool|missing 1 required positional "
             r"arguments: \"dim\"|'dim' \(position 2\) must be tuple of ints, not NoneType",
             "difference", "keepdim without a dim (or dim=None) reduces every dim in tapegrad; "
