@@ -491,7 +491,16 @@ def _silu(g, e):
 
 
 def _elu(g, e):
-    return [g.node("Elu", [_x(g, e)], alpha=float(e.attrs["alpha"]))]
+    """elu, and selu (scaled) and celu (input scaled by 1/α), its other forms"""
+    alpha = float(e.attrs["alpha"])
+    scale, input_scale = e.attrs.get("scale", 1.0), e.attrs.get("input_scale", 1.0)
+    if input_scale == 1 and scale == 1:
+        return [g.node("Elu", [_x(g, e)], alpha=alpha)]
+    if input_scale == 1:
+        return [g.node("Selu", [_x(g, e)], alpha=alpha, gamma=float(scale))]
+    if scale == 1 and input_scale == 1 / alpha:
+        return [g.node("Celu", [_x(g, e)], alpha=alpha)]
+    raise ExportError(f"'elu' with scale={scale} and input_scale={input_scale} has no ONNX form")
 
 
 def _logsigmoid(g, e):

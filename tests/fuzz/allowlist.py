@@ -525,6 +525,34 @@ ALLOWED = [
             "input, [-0.697, -8e-61] from the float64 one, as tapegrad gives")
     for op in ("norm", "linalg_vector_norm", "vector_norm", "norm_of_linalg")
 ] + [
+    # the p-norms inside normalize, cosine_similarity and pairwise_distance: tapegrad's
+    # rescales by the largest magnitude, PyTorch's squares (|x|ᵖ) overflow or underflow
+    Allowed("value", "pairwise_distance", r"^inf differs: \[(?:(?!nan|inf)[^]])*\] vs torch \[",
+            "pytorch bug", "the distance of float32 vectors near 1e30 (or float16 near 300): it "
+            "fits the dtype, but PyTorch's p-norm accumulates |x|ᵖ, which overflows to inf; "
+            "tapegrad's norm rescales by the largest magnitude"),
+    Allowed("gradient", "pairwise_distance", r"^leaf\d+ \(float(?:16|32)\): NaN where torch has "
+            r"none or the other way: " + _nan_only_where_torch_has_nan(), "pytorch bug",
+            "a p-norm (p > 2) distance of float32 vectors near 1e30: PyTorch's backward divides "
+            "x·|x|^(p-2) by ‖x‖^(p-1), both overflowing (inf/inf = NaN); tapegrad's slope "
+            "(|x|/‖x‖)^(p-1) is finite"),
+    Allowed("value", "normalize", r"(?s)^(?:NaN where torch has none or the other way: )?"
+            r"\[[^]]*\] vs torch \[[-0.\snan]*\]", "pytorch bug",
+            "normalize of float32 slices with values near 1e30: PyTorch's p-norm overflows to "
+            "inf, so the whole slice becomes 0 (NaN where it holds an inf); tapegrad's norm "
+            "rescales and gives x/‖x‖"),
+    Allowed("gradient", "normalize", r"^leaf\d+ \(float16\): inf differs: "
+            r"\[(?:(?!nan|inf)[^]])*\] vs torch \[", "pytorch bug",
+            "normalize in float16 with p > 2: PyTorch's backward of the p-norm forms |x|^(p-1) "
+            "and ‖x‖^(p-1) in float16 and overflows to ±inf where the gradient is finite (the "
+            "same as its norm's, listed above)"),
+    Allowed("gradient", "cosine_similarity", r"^leaf\d+ \(float16\): "
+            r"\[(?:(?!nan|inf)[^]])*\] vs torch \[(?:(?!nan|inf)[^]])*\]", "float noise",
+            "cosine_similarity in float16 where x/‖x‖ is ±1 (a dim of one element) or nearly "
+            "so: the two terms of the quotient rule, g/‖x‖ and -g·x·(x/‖x‖)/‖x‖², cancel, and "
+            "in float16 round apart by a few units of 1/‖x‖; PyTorch's order of rounding "
+            "happens to cancel exactly for ±1"),
+] + [
     Allowed("value", op, r"(?s)^NaN where torch has none or the other way: .* vs torch \[.*nan",
             "pytorch bug", "layer_norm and group_norm of float32 values near 1e30: PyTorch's "
             "E[x²] - E[x]² overflows to inf - inf = NaN; the normalised values are finite "
@@ -762,8 +790,8 @@ ALLOWED = [
     Allowed("tapegrad-raises", op, "needs a floating point tensor", "pytorch bug",
             "softmax, log_softmax and cross_entropy of an empty integer or bool tensor: PyTorch "
             "returns it unchecked; a non-empty one it refuses (no integer kernel), as tapegrad "
-            "refuses both")
-    for op in ("softmax", "log_softmax", "cross_entropy")
+            "refuses both; softmin is softmax of -x")
+    for op in ("softmax", "log_softmax", "cross_entropy", "softmin")
 ] + [
     Allowed("gradient", op, r"^leaf\d+ \(float\d+\): (?=[^]]*\] vs torch [^]]*\] \[layouts: "
             r"[^]]*expand)(?=.*[\[\s]-?0\.(?:0+e\+00)?[\s\]])(?=.*\de\+(?:0[3-9]|[1-9]\d))"
@@ -944,6 +972,12 @@ ALLOWED = [
             "requires-grad entry) and then refuses it because the tensor is one of several "
             "views one function returned; an integer tensor takes no gradient"),
 ] + [
+    Allowed("tapegrad-raises", "threshold", r"^RuntimeError: threshold\(inplace=True\): "
+            "unsupported operation: more than one element of the written-to tensor",
+            "pytorch bug", "threshold(inplace=True) of an expanded tensor: PyTorch's threshold_ "
+            "alone skips the memory-overlap check its other in-place activations (relu_, "
+            "elu_, hardtanh_) make, and writes each result through the memory the elements "
+            "share; tapegrad refuses it as PyTorch does for those"),
     Allowed("tapegrad-raises", "setitem", "more than one element of the written-to tensor",
             "difference", "x[index tensor] = v into an expanded tensor: PyTorch's index_put_ "
             "writes through the memory the elements share, with a deprecation warning (clone() "
