@@ -490,6 +490,23 @@ def _silu(g, e):
     return [g.node("Mul", [x, g.node("Sigmoid", [x])])]
 
 
+def _mish(g, e):
+    """x·tanh(softplus(x))"""
+    x = _x(g, e)
+    return [g.node("Mul", [x, g.node("Tanh", [g.node("Softplus", [x])])])]
+
+
+def _hardsigmoid(g, e):
+    """min(max(x/6 + 1/2, 0), 1), ONNX's HardSigmoid with α = 1/6, β = 1/2"""
+    return [g.node("HardSigmoid", [_x(g, e)], alpha=1 / 6, beta=0.5)]
+
+
+def _hardswish(g, e):
+    """x·hardsigmoid(x)"""
+    x = _x(g, e)
+    return [g.node("Mul", [x, g.node("HardSigmoid", [x], alpha=1 / 6, beta=0.5)])]
+
+
 def _elu(g, e):
     """elu, and selu (scaled) and celu (input scaled by 1/α), its other forms"""
     alpha = float(e.attrs["alpha"])
@@ -668,6 +685,7 @@ CONVERTERS = {
     # fused operations
     "layer_norm": _layer_norm, "batch_norm": _batch_norm, "gelu": _gelu,
     "silu": _silu, "softplus": _softplus, "elu": _elu, "logsigmoid": _logsigmoid,
+    "mish": _mish, "hardsigmoid": _hardsigmoid, "hardswish": _hardswish,
     "lstm_gates": _lstm_gates, "gru_gates": _gru_gates,
     "rnn_sequence": _rnn_sequence, "lstm_sequence": _lstm_sequence,
     "gru_sequence": _gru_sequence,

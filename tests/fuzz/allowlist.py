@@ -531,16 +531,23 @@ ALLOWED = [
             "pytorch bug", "the distance of float32 vectors near 1e30 (or float16 near 300): it "
             "fits the dtype, but PyTorch's p-norm accumulates |x|ᵖ, which overflows to inf; "
             "tapegrad's norm rescales by the largest magnitude"),
-    Allowed("gradient", "pairwise_distance", r"^leaf\d+ \(float(?:16|32)\): NaN where torch has "
-            r"none or the other way: " + _nan_only_where_torch_has_nan(), "pytorch bug",
-            "a p-norm (p > 2) distance of float32 vectors near 1e30: PyTorch's backward divides "
-            "x·|x|^(p-2) by ‖x‖^(p-1), both overflowing (inf/inf = NaN); tapegrad's slope "
-            "(|x|/‖x‖)^(p-1) is finite"),
-    Allowed("value", "normalize", r"(?s)^(?:NaN where torch has none or the other way: )?"
-            r"\[[^]]*\] vs torch \[[-0.\snan]*\]", "pytorch bug",
-            "normalize of float32 slices with values near 1e30: PyTorch's p-norm overflows to "
-            "inf, so the whole slice becomes 0 (NaN where it holds an inf); tapegrad's norm "
-            "rescales and gives x/‖x‖"),
+] + [
+    Allowed("gradient", op, r"^leaf\d+ \(float(?:16|32)\): NaN where torch has none or the "
+            r"other way: " + _nan_only_where_torch_has_nan(), "pytorch bug",
+            "a p-norm (p > 2) of float32 values near 1e30 or 1e-30 inside normalize or "
+            "pairwise_distance: PyTorch's backward divides x·|x|^(p-2) by ‖x‖^(p-1), both "
+            "overflowing (inf/inf) or underflowing (0/0) to NaN; tapegrad's slope "
+            "(|x|/‖x‖)^(p-1) is finite")
+    for op in ("normalize", "pairwise_distance")
+] + [
+    Allowed("value", op, r"(?s)^(?:NaN where torch has none or the other way: )?(?:"
+            + _equal_or_else_in_torch(ZERO) + r"|\[[^]]*e[-+](?:19|[2-4]\d)[^]]*\] vs torch \[)",
+            "pytorch bug", "normalize and cosine_similarity of float32 slices with values near "
+            "1e30: PyTorch's p-norm overflows to inf, so the whole slice becomes 0 (NaN where "
+            "it holds an inf) while the others agree; tapegrad's norm rescales and gives "
+            "x/‖x‖ (its tiny entries, 1e-30, show the slice)")
+    for op in ("normalize", "cosine_similarity")
+] + [
     Allowed("gradient", "normalize", r"^leaf\d+ \(float16\): inf differs: "
             r"\[(?:(?!nan|inf)[^]])*\] vs torch \[", "pytorch bug",
             "normalize in float16 with p > 2: PyTorch's backward of the p-norm forms |x|^(p-1) "
