@@ -186,3 +186,18 @@ def test_values_and_gradients_match_pytorch(name):
     for a, b in zip(ours, theirs):
         if b.grad is not None:
             np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-8, atol=1e-12)
+
+
+def test_float16_norms_are_accumulated_in_float32_and_rounded_once():
+    # as PyTorch's: ‖(-0.1301, …)‖ is 0.22534, where rounding on the way gives 0.22546
+    values = np.float16([[-0.1301] * 3, [0.292] * 3, [-1.549] * 3])
+    length = np.float16(np.sqrt((values.astype(np.float32) ** 2).sum(1, keepdims=True)))
+    assert length[0, 0] == np.float16(0.225341796875)
+    x = tg.tensor(values)
+    np.testing.assert_array_equal(F.normalize(x).numpy(), values / length)
+    wide = tg.full((3, 3), 1.789, dtype=tg.float64)
+    expected = (values / length).astype(np.float64) * (1.789 / (1.789 * math.sqrt(3)))
+    np.testing.assert_allclose(F.cosine_similarity(wide, x).numpy(), expected.sum(1),
+                               rtol=1e-12)
+    assert F.pairwise_distance(x, tg.zeros(3, 3, dtype=tg.float16), eps=0.0).numpy().tolist() \
+        == length[:, 0].tolist()

@@ -105,11 +105,11 @@ def mul(input, other):
     """z = x·y;  ∂z/∂x = y,  ∂z/∂y = x"""
     if type(other) in (float, int) and _beyond_half(input, other):
         return _half_times_number(input, other)
-    if _half_times_wide_0d(input, other) or _half_times_wide_0d(other, input):
-        # PyTorch takes the 0-d tensor as a number, in float32, and rounds once: rounding it
-        # to float16 first makes x·1.1e5 ∞ where PyTorch gives 2.2e4 for x = 0.2
-        dtype = input.dtype if input.ndim else other.dtype
-        return mul(input.float(), other.float()).to(dtype)
+    if _half_times_wide_0d(input, other):
+        # PyTorch takes a 0-d second operand as a number, in float32, and rounds once:
+        # rounding it to float16 first makes x·1.1e5 ∞ where PyTorch gives 2.2e4 for x = 0.2
+        # (a 0-d first operand it does round to float16 first: s·x is ∞ there too)
+        return mul(input.float(), other.float()).to(input.dtype)
     x, y = promote("mul", input, other)
     z = _broadcast("mul", x.device.xp.multiply, x, y)
     x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs

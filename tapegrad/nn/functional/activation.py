@@ -138,7 +138,8 @@ def prelu(input, weight):
         raise RuntimeError(f"prelu: weight has {count} values but the input of shape "
                            f"{tuple(input.shape)} has {channels} channels (dim 1); give one "
                            f"value or one per channel")
-    slope = weight.reshape(()) if count == 1 else weight.reshape((channels,) + (1,) * (input.ndim - 2))
+    per_channel = (channels,) + (1,) * (input.ndim - 2)   # broadcast along dim 1
+    slope = weight.reshape(()) if count == 1 else weight.reshape(per_channel)
     # a·min(x, 0): 0 where x > 0, so that dy/da is 0 there even at x = ∞ (∞·0 is NaN)
     return where(input > 0, input, slope * input.clamp(max=0))
 

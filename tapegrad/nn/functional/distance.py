@@ -13,6 +13,9 @@ normalize's max is differentiable (no gradient flows to ‖x‖ where ε is take
 cosine_similarity's is not: the norms are raised to ε as constants, so the gradient is
 that of x₁·x₂ / (‖x₁‖·‖x₂‖) evaluated with the raised norms, as PyTorch's.
 """
+from ... import dtypes
+from ...autograd.ops.arithmetic import div
+from ...autograd.ops.out import with_out
 from .checks import require_tensor, shape_of
 
 
@@ -28,6 +31,13 @@ def _check_dim(op, dim, ndim):
                          f"dim in [{-max(ndim, 1)}, {max(ndim, 1) - 1}])")
 
 
+def _norm(x, p, dim, keepdim):
+    """‖x‖_p along dim; float16 accumulated in float32 and rounded once, as PyTorch's."""
+    if x.dtype.name == "float16":
+        return x.norm(p, dim, keepdim=keepdim, dtype=dtypes.float32).to(x.dtype)
+    return x.norm(p, dim, keepdim=keepdim)
+
+
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     """y = x / max(‖x‖_p, ε), each slice along ``dim`` scaled to length 1;
     ∂y/∂x from the division and the norm (ε, where taken, is a constant)"""
@@ -35,10 +45,9 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     _require_float("normalize", input)
     if isinstance(dim, int):   # (None, or a tuple of dims, is the norm's to check)
         _check_dim("normalize", dim, input.ndim)
-    length = input.norm(p, dim, keepdim=True).clamp_min(eps).expand_as(input)
-    if out is not None:
-        from ... import div
-        return div(input, length, out=out)
+    length = _norm(input, p, dim, keepdim=True).clamp_min(eps).expand_as(input)
+    if out is not None:   # written as tapegrad.div(input, length, out=out) writes it
+        return with_out(div)(input, length, out=out)
     return input / length
 
 
@@ -74,8 +83,8 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
         x2 = x2.to(x1.dtype)
     x1, x2 = _broadcast("cosine_similarity", x1, x2)
     _check_dim("cosine_similarity", dim, x1.ndim)
-    n1 = _raised_to(x1.norm(2, dim, keepdim=True), eps)
-    n2 = _raised_to(x2.norm(2, dim, keepdim=True), eps)
+    n1 = _raised_to(_norm(x1, 2, dim, keepdim=True), eps)
+    n2 = _raised_to(_norm(x2, 2, dim, keepdim=True), eps)
     return ((x1 / n1) * (x2 / n2)).sum(dim)
 
 
@@ -86,8 +95,8 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     require_tensor("pairwise_distance", "x2", x2)
     difference = x1 - x2 + eps
     if difference.ndim == 0:   # a 0-d pair: the norm of the one number, as PyTorch
-        return difference.reshape(1).norm(p, 0, keepdim=False)
-    return difference.norm(p, -1, keepdim=keepdim)
+        return _norm(difference.reshape(1), p, 0, keepdim=False)
+    return _norm(difference, p, -1, keepdim=keepdim)
 
 
 __all__ = ["normalize", "cosine_similarity", "pairwise_distance"]
