@@ -640,6 +640,15 @@ def test_new_activations_refuse_misuse_by_name():
     with pytest.raises(TypeError, match=r"threshold: value must be a number, got Tensor of "
                                         r"shape \(2,\)"):
         F.threshold(tg.ones(2), 0.5, tg.ones(2))
+    with pytest.raises(RuntimeError, match="threshold: value 1e.30 cannot be converted to "
+                                           "float16 without overflow"):
+        F.threshold(tg.ones(2, dtype=tg.float16), 1.0, 1e30)
+    with pytest.raises(RuntimeError, match="threshold: threshold 3000000000.0 cannot be "
+                                           "converted to int32"):
+        F.threshold(tg.ones(2, dtype=tg.int32), 3e9, 1)
+    half = tg.tensor([1.0, math.inf, -math.inf], dtype=tg.float16)
+    assert F.threshold(half, 1e30, 2.0).tolist() == [2.0, math.inf, 2.0]
+    assert F.threshold(half, -1e30, 2.0).tolist() == [1.0, math.inf, 2.0]
     for name in ("selu", "celu", "mish", "hardswish", "hardsigmoid", "hardshrink", "softshrink",
                  "prelu"):
         args = (tg.tensor([1, 2]),) + ((tg.tensor([1]),) if name == "prelu" else ())

@@ -158,9 +158,29 @@ def threshold_(input, threshold, value):
 def _thresholded(input, limit, value, inplace):
     _refuse_bool("threshold", input)
     limit, value = _number("threshold", "threshold", limit), _number("threshold", "value", value)
-    if not input.dtype.is_floating_point:
+    xp = input.device.xp
+    if input.dtype.is_floating_point:
+        info = xp.finfo(input.array.dtype)
+        _fits("value", value, input.dtype, info)
+        # a threshold beyond the dtype's range compares as PyTorch's wider one does: above
+        # every finite x (but not +∞), below every x but -∞
+        if abs(limit) != float("inf") and abs(limit) > float(info.max):
+            limit = float(info.max) if limit > 0 else -float("inf")
+    else:   # (an integer tensor compares with an integer threshold too, as PyTorch)
+        for name, number in (("threshold", limit), ("value", value)):
+            _fits(name, number, input.dtype, xp.iinfo(input.array.dtype))
         value = int(value)
     return _apply("threshold", input, inplace, lambda x: where(x <= limit, value, x))
+
+
+def _fits(name, number, dtype, info):
+    """PyTorch refuses a threshold or value beyond the input dtype's range (±∞ and NaN fit
+    floats)."""
+    if info.dtype.kind == "f" and (number != number or abs(number) == float("inf")):
+        return
+    if not float(info.min) <= number <= float(info.max):
+        raise RuntimeError(f"threshold: {name} {number!r} cannot be converted to "
+                           f"{dtype.name} without overflow, as in PyTorch")
 
 
 def _number(op, name, value):
