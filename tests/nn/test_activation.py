@@ -606,6 +606,12 @@ def test_prelu_gives_the_weight_no_nan_where_x_is_infinite():
     assert w.grad.tolist() == [-2.0]
 
 
+def test_prelu_slope_at_nan_is_the_weight_as_pytorch():
+    x = tg.tensor([math.nan, 2.0], requires_grad=True)
+    F.prelu(x, tg.tensor([0.25])).sum().backward()
+    assert x.grad.tolist() == [0.25, 1.0]
+
+
 def test_prelu_module_learns_its_slopes():
     module = nn.PReLU(3, init=0.1)
     assert [name for name, _ in module.named_parameters()] == ["weight"]

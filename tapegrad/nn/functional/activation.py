@@ -140,8 +140,9 @@ def prelu(input, weight):
                            f"value or one per channel")
     per_channel = (channels,) + (1,) * (input.ndim - 2)   # broadcast along dim 1
     slope = weight.reshape(()) if count == 1 else weight.reshape(per_channel)
-    # a·min(x, 0): 0 where x > 0, so that dy/da is 0 there even at x = ∞ (∞·0 is NaN)
-    return where(input > 0, input, slope * input.clamp(max=0))
+    # a·(0 where x > 0, else x): dy/da is 0 there even at x = ∞ (∞·0 would be NaN), and
+    # dy/dx is a at NaN, as PyTorch (a clamp's slope would be 0 there)
+    return where(input > 0, input, slope * where(input > 0, 0.0, input))
 
 
 def threshold(input, threshold, value, inplace=False):
