@@ -543,6 +543,10 @@ def test_mish_passes_an_infinite_gradient_on_where_x_is_huge():
 
 
 def test_threshold_keeps_integers_and_takes_a_0d_tensor_value():
+    # uint8 takes both numbers modulo 256, as PyTorch: -5 is 251, -100 is 156
+    byte = tg.tensor([1, 200], dtype=tg.uint8)
+    assert F.threshold(byte, 100, -5).tolist() == [251, 200]
+    assert F.threshold(byte, -100, 5).tolist() == [5, 200]
     y = F.threshold(tg.tensor([1, 2, 3]), 1.5, 7.9)   # the value truncated to int64
     assert y.dtype == tg.int64 and y.tolist() == [7, 2, 3]
     assert F.threshold(tg.tensor([0.0, 3.0]), 1.0, tg.tensor(-1.0)).tolist() == [-1.0, 3.0]

@@ -26,6 +26,7 @@ import warnings
 from ...autograd import grad_mode, ops
 from ...autograd.ops.arithmetic import where
 from ...autograd.ops.inplace import check_inplace_allowed
+from ...dtypes import wrap_integer
 from .checks import require_tensor
 
 
@@ -167,19 +168,21 @@ def _thresholded(input, limit, value, inplace):
         # every finite x (but not +∞), below every x but -∞
         if abs(limit) != float("inf") and abs(limit) > float(info.max):
             limit = float(info.max) if limit > 0 else -float("inf")
-    else:   # (an integer tensor compares with an integer threshold too, as PyTorch)
+    else:   # an integer tensor takes both numbers in its dtype, modulo 2ⁿ as PyTorch
+        info = xp.iinfo(input.array.dtype)
         for name, number in (("threshold", limit), ("value", value)):
-            _fits(name, number, input.dtype, xp.iinfo(input.array.dtype))
-        value = int(value)
+            _fits(name, number, input.dtype, info)
+        limit, value = (wrap_integer(int(n), input.array.dtype) for n in (limit, value))
     return _apply("threshold", input, inplace, lambda x: where(x <= limit, value, x))
 
 
 def _fits(name, number, dtype, info):
     """PyTorch refuses a threshold or value beyond the input dtype's range (±∞ and NaN fit
-    floats)."""
+    floats; -255 to 255 fit uint8, negative ones wrapping around)."""
     if info.dtype.kind == "f" and (number != number or abs(number) == float("inf")):
         return
-    if not float(info.min) <= number <= float(info.max):
+    low = -float(info.max) if info.dtype.kind == "u" else float(info.min)
+    if not low <= number <= float(info.max):
         raise RuntimeError(f"threshold: {name} {number!r} cannot be converted to "
                            f"{dtype.name} without overflow, as in PyTorch")
 
