@@ -67,6 +67,7 @@ TORCH_TO_TAPEGRAD = {
     "torch.nn.modules.batchnorm": ["tapegrad.nn.modules.normalization"],
     "torch.nn.modules.normalization": ["tapegrad.nn.modules.normalization"],
     "torch.nn.modules.conv": ["tapegrad.nn.modules.conv"],
+    "torch.nn.modules.distance": ["tapegrad.nn.modules.distance"],
     "torch.nn.modules.dropout": ["tapegrad.nn.modules.dropout"],
     "torch.nn.modules.flatten": ["tapegrad.nn.modules.flatten"],
     "torch.nn.modules.linear": ["tapegrad.nn.modules.linear"],

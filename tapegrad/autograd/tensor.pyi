@@ -129,6 +129,7 @@ class Tensor:
     def clamp_min(self, min: Any) -> Any: """y = max(x, min): ``clamp(x, min=min)``"""
     def clamp_min_(self, *args: Any, **kwargs: Any) -> Any: """x ← clamp_min(x, …), in place"""
     def clip(self, min: Any = None, max: Any = None) -> Any: """y = min(max(x, lo), hi);  dy/dx = 1 where lo ≤ x ≤ hi, else 0"""
+    def clip_(self, min: Any = None, max: Any = None) -> Any: ...
     def clone(self) -> Any: """y = a copy of x (same values, same memory layout, its own memory);  dy/dx = 1"""
     def contiguous(self) -> Any: """y = x with its elements in row-major (C) order: x itself when they already are, else a"""
     def copy_(self, src: Any) -> Any: """x ← src (broadcast, cast to x's dtype, moved to x's device); the gradient flows to src"""
@@ -153,6 +154,7 @@ class Tensor:
     def div(self, other: Any, rounding_mode: Any = None) -> Any: """z = x / y;  ∂z/∂x = 1/y,  ∂z/∂y = -x/y²"""
     def div_(self, other: Any, rounding_mode: Any = None) -> Any: ...
     def divide(self, other: Any, rounding_mode: Any = None) -> Any: """z = x / y;  ∂z/∂x = 1/y,  ∂z/∂y = -x/y²"""
+    def divide_(self, other: Any, rounding_mode: Any = None) -> Any: ...
     def dot(self, other: Any) -> Any: """z = Σₖ xₖ·yₖ (a 0-d tensor);  ∂z/∂x = y,  ∂z/∂y = x"""
     def double(self) -> Any: ...
     @property
@@ -214,6 +216,11 @@ class Tensor:
     @property
     def is_xpu(self) -> Any: """False: tapegrad has no Intel GPU device (PyTorch's name, for scripts that ask)."""
     def isclose(self, other: Any, rtol: Any = 1e-05, atol: Any = 1e-08, equal_nan: Any = False) -> Any: """|x - y| ≤ atol + rtol·|y|, elementwise, as a bool tensor"""
+    def isfinite(self) -> Any: """True where x is neither ±∞ nor NaN (everywhere in an integer or bool tensor)"""
+    def isinf(self) -> Any: """True where x is +∞ or -∞"""
+    def isnan(self) -> Any: """True where x is NaN"""
+    def isneginf(self) -> Any: """True where x is -∞"""
+    def isposinf(self) -> Any: """True where x is +∞"""
     def item(self) -> Any: """The one value of a one-element tensor, as a Python number."""
     def kthvalue(self, k: Any, dim: Any = -1, keepdim: Any = False) -> Any: """The k-th smallest element along dim (k counts from 1) and its index;"""
     def ldexp(self, other: Any) -> Any: """z = x·2ʸ, in the operands' common dtype (the default float dtype if that is integral);"""
@@ -259,6 +266,7 @@ class Tensor:
     def mul_(self, other: Any) -> Any: ...
     def multinomial(self, num_samples: Any, replacement: Any = False, *, generator: Any = None) -> Any: """``num_samples`` category indices per row of non-negative weights (int64): with"""
     def multiply(self, other: Any) -> Any: """z = x·y;  ∂z/∂x = y,  ∂z/∂y = x"""
+    def multiply_(self, other: Any) -> Any: ...
     def mv(self, vec: Any) -> Any: """z = A @ v, zᵢ = Σₖ Aᵢₖ·vₖ;  ∂L/∂A = ∂L/∂z ⊗ v,  ∂L/∂v = Aᵀ @ ∂L/∂z"""
     def mvlgamma(self, p: Any) -> Any: """y = ln Γ_p(x) = p(p-1)/4·ln π + Σⱼ₌₀^{p-1} ln Γ(x - j/2);  dy/dx = Σⱼ ψ(x - j/2)"""
     def nan_to_num(self, nan: Any = 0.0, posinf: Any = None, neginf: Any = None) -> Any: """y = x, with nan, +∞ and -∞ replaced (by default with 0 and the largest and smallest"""
@@ -342,6 +350,7 @@ class Tensor:
     def sub(self, other: Any, alpha: Any = 1) -> Any: """z = x - α·y;  ∂z/∂x = 1,  ∂z/∂y = -α"""
     def sub_(self, other: Any, alpha: Any = 1) -> Any: ...
     def subtract(self, other: Any, alpha: Any = 1) -> Any: """z = x - α·y;  ∂z/∂x = 1,  ∂z/∂y = -α"""
+    def subtract_(self, other: Any, alpha: Any = 1) -> Any: ...
     def sum(self, dim: Any = None, keepdim: Any = False, dtype: Any = None) -> Any: """y = Σᵢ xᵢ over ``dim``;  ∂y/∂xᵢ = 1, so the gradient is broadcast back"""
     def swapaxes(self, dim0: Any, dim1: Any) -> Any: """y = x with dims dim0 and dim1 swapped;  the gradient is swapped back"""
     def swapdims(self, dim0: Any, dim1: Any) -> Any: """y = x with dims dim0 and dim1 swapped;  the gradient is swapped back"""
@@ -360,6 +369,7 @@ class Tensor:
     def tril(self, diagonal: Any = 0) -> Any: """y = x with the elements above the ``diagonal``-th diagonal of the last two dims set"""
     def triu(self, diagonal: Any = 0) -> Any: """y = x with the elements below the ``diagonal``-th diagonal of the last two dims set"""
     def true_divide(self, other: Any, rounding_mode: Any = None) -> Any: """z = x / y;  ∂z/∂x = 1/y,  ∂z/∂y = -x/y²"""
+    def true_divide_(self, other: Any, rounding_mode: Any = None) -> Any: ...
     def trunc(self) -> Any: """y = x rounded towards zero;  dy/dx = 0"""
     def trunc_(self, *args: Any, **kwargs: Any) -> Any: """x ← trunc(x, …), in place"""
     def type(self, dtype: Any = None, non_blocking: Any = False) -> Any: """``x.type()`` is PyTorch's name of x's type ('torch.FloatTensor', 'torch.cuda."""

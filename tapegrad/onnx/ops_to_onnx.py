@@ -490,8 +490,34 @@ def _silu(g, e):
     return [g.node("Mul", [x, g.node("Sigmoid", [x])])]
 
 
+def _mish(g, e):
+    """x·tanh(softplus(x))"""
+    x = _x(g, e)
+    return [g.node("Mul", [x, g.node("Tanh", [g.node("Softplus", [x])])])]
+
+
+def _hardsigmoid(g, e):
+    """min(max(x/6 + 1/2, 0), 1), ONNX's HardSigmoid with α = 1/6, β = 1/2"""
+    return [g.node("HardSigmoid", [_x(g, e)], alpha=1 / 6, beta=0.5)]
+
+
+def _hardswish(g, e):
+    """x·hardsigmoid(x)"""
+    x = _x(g, e)
+    return [g.node("Mul", [x, g.node("HardSigmoid", [x], alpha=1 / 6, beta=0.5)])]
+
+
 def _elu(g, e):
-    return [g.node("Elu", [_x(g, e)], alpha=float(e.attrs["alpha"]))]
+    """elu, and selu (scaled) and celu (input scaled by 1/α), its other forms"""
+    alpha = float(e.attrs["alpha"])
+    scale, input_scale = e.attrs.get("scale", 1.0), e.attrs.get("input_scale", 1.0)
+    if input_scale == 1 and scale == 1:
+        return [g.node("Elu", [_x(g, e)], alpha=alpha)]
+    if input_scale == 1:
+        return [g.node("Selu", [_x(g, e)], alpha=alpha, gamma=float(scale))]
+    if scale == 1 and input_scale == 1 / alpha:
+        return [g.node("Celu", [_x(g, e)], alpha=alpha)]
+    raise ExportError(f"'elu' with scale={scale} and input_scale={input_scale} has no ONNX form")
 
 
 def _logsigmoid(g, e):
@@ -659,6 +685,7 @@ CONVERTERS = {
     # fused operations
     "layer_norm": _layer_norm, "batch_norm": _batch_norm, "gelu": _gelu,
     "silu": _silu, "softplus": _softplus, "elu": _elu, "logsigmoid": _logsigmoid,
+    "mish": _mish, "hardsigmoid": _hardsigmoid, "hardswish": _hardswish,
     "lstm_gates": _lstm_gates, "gru_gates": _gru_gates,
     "rnn_sequence": _rnn_sequence, "lstm_sequence": _lstm_sequence,
     "gru_sequence": _gru_sequence,

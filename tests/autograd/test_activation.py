@@ -1,4 +1,5 @@
-"""GELU, softplus, SiLU and logsigmoid as one operation each (tapegrad/autograd/ops/activation.py):
+"""GELU, softplus, SiLU, logsigmoid, elu (with selu's and celu's scales), mish, hardsigmoid
+and hardswish as one operation each (tapegrad/autograd/ops/activation.py):
 both GELU forms, checked against finite differences to the second derivative, their
 backward too, and against the formula in float32 and float64; softplus's and SiLU's
 gradients at the edges."""
@@ -32,6 +33,17 @@ CASES = (
        for i, x in enumerate([leaf(), leaf(5, low=-4, high=4), noncontiguous(3, 4)])]
     + [Case("logsigmoid", A.logsigmoid, [x], name=str(i))
        for i, x in enumerate([leaf(), leaf(5, low=-4, high=4), noncontiguous(3, 4)])]
+    + [Case("elu", lambda x, a=alpha, s=scale, c=input_scale: A.elu(x, a, False, s, c), [x],
+            name=f"alpha_{alpha}_scale_{scale}_input_scale_{input_scale}_{i}")
+       for alpha, scale, input_scale in ((1.67, 1.05, 1.0), (2.0, 1.0, 0.5), (-0.5, 1.0, -2.0))
+       for i, x in enumerate([leaf(5, low=-4, high=4), noncontiguous(3, 4)])]
+    + [Case("mish", A.mish, [x], name=str(i))
+       for i, x in enumerate([leaf(), leaf(5, low=-4, high=4), noncontiguous(3, 4)])]
+    # (hardsigmoid and hardswish away from their kinks at ±3)
+    + [Case(name, getattr(A, name), [x], name=str(i))
+       for name in ("hardsigmoid", "hardswish")
+       for i, x in enumerate([leaf(), leaf(5, low=-2.9, high=2.9), noncontiguous(3, 4),
+                              leaf(4, low=3.1, high=5), leaf(4, low=-5, high=-3.1)])]
 )
 
 
@@ -174,3 +186,27 @@ def test_in_place_elu_takes_its_slope_from_the_result_as_pytorch():
     x.grad = None
     F.elu(x).backward(tg.ones(2))
     assert x.grad.tolist()[0] == pytest.approx(math.exp(-16.444971084594727), rel=1e-6)
+
+
+@pytest.mark.parametrize("name", ["mish", "hardsigmoid", "hardswish"])
+def test_float16_is_computed_in_float32_and_rounded_once(name):
+    values = np.array([-20.0, -3.5, -2.9, -1.0, 0.3, 2.9, 7.0, 300.0])
+    x = tg.tensor(values, dtype=tg.float16, requires_grad=True)
+    y = getattr(A, name)(x)
+    y.backward(tg.full((8,), 3.0, dtype=tg.float16))
+    wide = tg.tensor(values.astype(np.float16).astype(np.float64), requires_grad=True)
+    y64 = getattr(A, name)(wide)
+    y64.backward(tg.full((8,), 3.0, dtype=tg.float64))
+    assert y.dtype == x.grad.dtype == tg.float16
+    # each the float64 result rounded once to float16 (float32 is wide enough for that here)
+    np.testing.assert_array_equal(y.detach().numpy(), y64.detach().numpy().astype(np.float16))
+    np.testing.assert_array_equal(x.grad.numpy(), wide.grad.numpy().astype(np.float16))
+
+
+def test_selu_and_celu_forms_of_elu_keep_pytorchs_slopes_at_the_edges():
+    x = tg.tensor([-1e30, 0.0, 2.0], dtype=tg.float64, requires_grad=True)
+    A.elu(x, 2.0, False, 1.5, 0.5).backward(tg.tensor([math.inf, 1.0, 1.0], dtype=tg.float64))
+    # s·α·c·e^{cx}: ∞·0 at -1e30 is NaN, as PyTorch; 1.5 at 0 (the negative side); s above 0
+    assert np.isnan(x.grad.tolist()[0]) and x.grad.tolist()[1:] == [1.5, 1.5]
+    y = A.elu(tg.tensor([-2.0, 3.0], dtype=tg.float64), 2.0, False, 1.5, 0.5)
+    assert y.tolist() == [1.5 * 2.0 * math.expm1(-1.0), 4.5]

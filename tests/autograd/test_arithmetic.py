@@ -1166,3 +1166,18 @@ def test_a_zero_remainder_among_other_results_has_the_sign_of_the_dividend():
     assert np.signbit(z.numpy()[:, [0, 1, 3]]).tolist() == [[True, False, False],
                                                             [True, True, False]]
     assert math.copysign(1.0, tg.remainder(tg.tensor(-2.0), tg.tensor(1.0)).item()) == -1.0
+
+
+def test_float16_times_a_wide_0d_tensor_is_computed_in_float32_and_rounded_once():
+    # PyTorch takes a 0-d float64 other as a number (in float32): 0.2·1.1e5 = 2.2e4 fits
+    # float16, where 1.1e5 rounded to float16 first would be ∞
+    x = tg.tensor([0.2, 1e-3], dtype=tg.float16, requires_grad=True)
+    s = tg.tensor(1.1e5, dtype=tg.float64, requires_grad=True)
+    y = x * s
+    assert y.dtype == tg.float16 and y.tolist() == [22000.0, 110.0625]
+    # a 0-d first operand PyTorch rounds to float16 first: 1.1e5 is ∞ there
+    assert (s * x).tolist() == [float("inf"), float("inf")]
+    (x * s).backward(tg.tensor([0.2, 0.5], dtype=tg.float16))
+    assert x.grad.tolist() == [22000.0, 55008.0] and x.grad.dtype == tg.float16
+    assert s.grad.dtype == tg.float64
+    assert s.grad.item() == pytest.approx(0.2 * 0.2 + 0.5 * 1e-3, rel=1e-3)

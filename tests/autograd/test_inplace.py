@@ -543,3 +543,35 @@ def test_pow_into_a_narrower_float_differentiates_the_exponent_through_the_store
                                            "cannot be stored in place into a tensor of dtype "
                                            "tapegrad.int64"):
         tg.tensor([2, 3]).pow_(tg.tensor([0.5, 1.0]))
+
+
+# -- PyTorch's other names for the in-place arithmetic -------------------------------------------
+@pytest.mark.parametrize("alias, original", [("divide_", "div_"), ("true_divide_", "div_"),
+                                             ("subtract_", "sub_"), ("multiply_", "mul_"),
+                                             ("clip_", "clamp_")])
+def test_in_place_aliases_are_the_same_methods(alias, original):
+    assert getattr(tg.Tensor, alias) is getattr(tg.Tensor, original)
+
+
+def test_in_place_aliases_write_into_the_tensor_and_differentiate():
+    x = tg.tensor([4.0, 6.0])
+    assert x.divide_(2) is x and x.tolist() == [2.0, 3.0]
+    x.true_divide_(2).subtract_(1).multiply_(4)
+    assert x.tolist() == [0.0, 2.0]
+    assert x.clip_(0.5, 1.5).tolist() == [0.5, 1.5]
+    assert tg.tensor([7.0]).divide_(2, rounding_mode="floor").tolist() == [3.0]
+    assert tg.tensor([5.0]).subtract_(tg.tensor([1.0]), alpha=2).tolist() == [3.0]
+    a = tg.tensor([1.0, 2.0], dtype=tg.float64, requires_grad=True)
+    y = a * 1
+    y.multiply_(3).subtract_(1).divide_(2)
+    y.sum().backward()
+    assert a.grad.tolist() == [1.5, 1.5]
+
+
+def test_in_place_aliases_refuse_misuse_before_writing():
+    x = tg.tensor([1, 2])
+    with pytest.raises(Exception, match="div_"):
+        x.divide_(2)   # an int64 tensor cannot hold the float quotient, as in PyTorch
+    assert x.tolist() == [1, 2]
+    with pytest.raises(Exception, match="leaf"):
+        tg.tensor([1.0], requires_grad=True).multiply_(2)

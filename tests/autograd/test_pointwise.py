@@ -655,3 +655,50 @@ def test_clamp_with_a_tensor_bound_keeps_the_promoted_dtype():
     assert tg.clamp_max(x, tg.tensor([False, True])).dtype is tg.float16
     assert tg.clamp(x, min=2.0, max=tg.tensor(5, dtype=tg.int32)).dtype is tg.float16
     assert tg.clamp(tg.tensor([1, 5]), min=tg.tensor(2.5)).dtype is tg.float32
+
+
+# -- isnan, isinf, isposinf, isneginf, isfinite: bool results, no gradient ----------------------
+SPECIAL = [1.5, float("nan"), float("inf"), -float("inf"), -0.0, 6e4]
+CLASSES = {"isnan": [False, True, False, False, False, False],
+           "isinf": [False, False, True, True, False, False],
+           "isposinf": [False, False, True, False, False, False],
+           "isneginf": [False, False, False, True, False, False],
+           "isfinite": [True, False, False, False, True, True]}
+
+
+@pytest.mark.parametrize("name", sorted(CLASSES))
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_float_class_tests_give_bools_as_function_and_method(name, dtype):
+    x = tg.tensor(SPECIAL, dtype=getattr(tg, dtype), requires_grad=True)
+    for y in (getattr(tg, name)(x), getattr(x, name)()):
+        assert y.dtype == tg.bool and not y.requires_grad
+        assert y.tolist() == CLASSES[name]
+
+
+@pytest.mark.parametrize("name", sorted(CLASSES))
+@pytest.mark.parametrize("dtype", ["int64", "uint8", "bool"])
+def test_integer_and_bool_tensors_are_all_finite(name, dtype):
+    x = tg.tensor([[1, 0, 1]], dtype=getattr(tg, dtype))
+    assert getattr(tg, name)(x).tolist() == [[name == "isfinite"] * 3]
+
+
+def test_float_class_tests_keep_the_shape_of_views_and_empty_tensors():
+    x = tg.tensor([[1.0, float("nan")], [float("inf"), 2.0]]).t()
+    assert tg.isnan(x).tolist() == [[False, False], [True, False]]
+    assert tg.isinf(x).tolist() == [[False, True], [False, False]]
+    assert tuple(tg.isfinite(tg.zeros(0, 3)).shape) == (0, 3)
+
+
+def test_float_class_tests_refuse_a_non_tensor_naming_the_op():
+    with pytest.raises(TypeError, match="isnan: expected a Tensor, got list"):
+        tg.isnan([1.0])
+
+
+@pytest.mark.parametrize("name", sorted(CLASSES))
+def test_float_class_tests_agree_with_pytorch(name):
+    torch = pytest.importorskip("torch")
+    for dtype in ("float16", "float32", "float64", "int32"):
+        values = [v for v in SPECIAL if dtype != "int32" or v == v and abs(v) < 1e9]
+        ours = getattr(tg, name)(tg.tensor(values, dtype=getattr(tg, dtype)))
+        theirs = getattr(torch, name)(torch.tensor(values, dtype=getattr(torch, dtype)))
+        assert ours.tolist() == theirs.tolist()

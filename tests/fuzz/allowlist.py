@@ -201,6 +201,8 @@ ALLOWED = [
             "with respect to it; PyTorch takes a 0-d tensor only as a number"),
     Allowed("signature", "true_divide", "rounding_mode", "difference",
             "true_divide is div, with div's rounding_mode"),
+    Allowed("signature", "true_divide_", "rounding_mode", "difference",
+            "true_divide_ is div_, with div_'s rounding_mode"),
     Allowed("signature", "*", r"got \(Tensor, .*keepdim=bool|missing 1 required positional "
             r"arguments: \"dim\"|'dim' \(position 2\) must be tuple of ints, not NoneType",
             "difference", "keepdim without a dim (or dim=None) reduces every dim in tapegrad; "
@@ -707,6 +709,58 @@ ALLOWED = [
             "input, [-0.697, -8e-61] from the float64 one, as tapegrad gives")
     for op in ("norm", "linalg_vector_norm", "vector_norm", "norm_of_linalg")
 ] + [
+    # the p-norms inside normalize, cosine_similarity and pairwise_distance: tapegrad's
+    # rescales by the largest magnitude, PyTorch's squares (|x|ᵖ) overflow or underflow
+    Allowed("value", "pairwise_distance", r"^inf differs: \[[^]]*e\+(?:19|[23]\d)[^]]*\] vs torch \[",
+            "pytorch bug", "the distance of float32 vectors near 1e30 (tapegrad's distance shows "
+            "it, ≥ 1e19): it fits the dtype, but PyTorch's p-norm accumulates |x|ᵖ, which "
+            "overflows to inf; tapegrad's norm rescales by the largest magnitude"),
+] + [
+    Allowed("gradient", op, r"^leaf\d+ \(float(?:16|32)\): NaN where torch has none or the "
+            r"other way: " + _nan_only_where_torch_has_nan(), "pytorch bug",
+            "a p-norm (p > 2) of float32 values near 1e30 or 1e-30 inside normalize or "
+            "pairwise_distance: PyTorch's backward divides x·|x|^(p-2) by ‖x‖^(p-1), both "
+            "overflowing (inf/inf) or underflowing (0/0) to NaN; tapegrad's slope "
+            "(|x|/‖x‖)^(p-1) is finite")
+    for op in ("normalize", "pairwise_distance")
+] + [
+    Allowed("value", op, r"(?s)^(?:NaN where torch has none or the other way: )?(?:"
+            + _equal_or_else_in_torch(ZERO) + r"|\[[^]]*e[-+](?:19|[2-4]\d)[^]]*\] vs torch \[)",
+            "pytorch bug", "normalize and cosine_similarity of float32 slices with values near "
+            "1e30: PyTorch's p-norm overflows to inf, so the whole slice becomes 0 (NaN where "
+            "it holds an inf) while the others agree; tapegrad's norm rescales and gives "
+            "x/‖x‖ (its tiny entries, 1e-30, show the slice)")
+    for op in ("normalize", "cosine_similarity")
+] + [
+    Allowed("value", op, r"^NaN where torch has none or the other way: "
+            + _nan_only_where_torch_has_nan(), "pytorch bug",
+            "normalize and cosine_similarity (eps=0) of float32 slices of values near 1e-30: "
+            "PyTorch's Σx² underflows to 0, its norm is 0 and x/0 NaN; tapegrad's norm rescales "
+            "by the largest magnitude and gives x/‖x‖")
+    for op in ("normalize", "cosine_similarity")
+] + [
+    Allowed("gradient", "cosine_similarity", r"^leaf\d+ \(float32\): "
+            + _equal_or_else_in_torch(ZERO), "pytorch bug",
+            "cosine_similarity of a float32 vector near 1e30: PyTorch's norm overflows to inf, so "
+            "x/‖x‖ is 0 there and every gradient through it 0 (the slices' values are the "
+            "value entry above); tapegrad's is that of the finite x/‖x‖"),
+    Allowed("gradient", "normalize", r"^leaf\d+ \(float16\): NaN where torch has none or the "
+            r"other way: \[[^]]*\] vs torch \[[^]]*(?:nan|inf)[^]]*\]", "pytorch bug",
+            "normalize in float16 with p > 2 of values ~1e4 (|x|^(p-1) overflows in PyTorch's "
+            "backward: inf/inf = NaN where tapegrad's slope is 0) or of a zero slice (ε = 1e-12 "
+            "is 0 in float16: both meet 0/0, in different terms, NaN in one and ∞ in the other)"),
+    Allowed("gradient", "normalize", r"^leaf\d+ \(float16\): inf differs: "
+            r"\[(?:(?!nan|inf)[^]])*\] vs torch \[", "pytorch bug",
+            "normalize in float16 with p > 2: PyTorch's backward of the p-norm forms |x|^(p-1) "
+            "and ‖x‖^(p-1) in float16 and overflows to ±inf where the gradient is finite (the "
+            "same as its norm's, listed above)"),
+    Allowed("gradient", "cosine_similarity", r"^leaf\d+ \(float16\): "
+            r"\[(?:(?!nan|inf)[^]])*\] vs torch \[(?:(?!nan|inf)[^]])*\]", "float noise",
+            "cosine_similarity in float16 where x/‖x‖ is ±1 (a dim of one element) or nearly "
+            "so: the two terms of the quotient rule, g/‖x‖ and -g·x·(x/‖x‖)/‖x‖², cancel, and "
+            "in float16 round apart by a few units of 1/‖x‖; PyTorch's order of rounding "
+            "happens to cancel exactly for ±1"),
+] + [
     Allowed("value", op, r"(?s)^NaN where torch has none or the other way: .* vs torch \[.*nan",
             "pytorch bug", "layer_norm and group_norm of float32 values near 1e30: PyTorch's "
             "E[x²] - E[x]² overflows to inf - inf = NaN; the normalised values are finite "
@@ -723,6 +777,17 @@ ALLOWED = [
             "tensor: tapegrad rounds it to the tensor's dtype (inf, and inf/inf = NaN), "
             "PyTorch computes with it in float32")
     for op in ("div", "true_divide")
+] + [
+    Allowed("gradient", "mul", r"^leaf\d+ \(float32\): inf differs: \[(?:(?!nan|inf)[^]])*\] vs "
+            r"torch \[[-inf\s]*\]", "pytorch bug",
+            "x·s of a float16 x and a 0-d float32 s: s's float32 gradient is Σ g·x, which PyTorch "
+            "forms in float16 (∞ beyond 65504) before summing; tapegrad forms it in float32, "
+            "as the forward (computed in float32 in both)"),
+    Allowed("gradient", "mul", r"^leaf\d+ \(float16\): inf differs: \[[-inf\s]*\] vs torch \[",
+            "pytorch bug", "s·x of a 0-d float64 s beyond float16's range (1.1e5) and a float16 "
+            "x: PyTorch's forward rounds s to float16 (∞, so s·x is ±∞) but its backward "
+            "multiplies the gradient by the unrounded s (finite); tapegrad's gradient is that "
+            "of the forward both compute (x·s, with s second, is computed in float32 in both)"),
 ] + [
     Allowed("value", "var", r"^inf differs: \[[-0.\s]*\] vs torch \[[inf\s]*\]", "pytorch bug",
             "the variance of equal float32 values near 1e30 (an expanded leaf): exactly 0, as "
@@ -972,8 +1037,8 @@ ALLOWED = [
     Allowed("tapegrad-raises", op, "needs a floating point tensor", "pytorch bug",
             "softmax, log_softmax and cross_entropy of an empty integer or bool tensor: PyTorch "
             "returns it unchecked; a non-empty one it refuses (no integer kernel), as tapegrad "
-            "refuses both")
-    for op in ("softmax", "log_softmax", "cross_entropy")
+            "refuses both; softmin is softmax of -x")
+    for op in ("softmax", "log_softmax", "cross_entropy", "softmin")
 ] + [
     Allowed("gradient", op, r"^leaf\d+ \(float\d+\): (?=[^]]*\] vs torch [^]]*\] \[layouts: "
             r"[^]]*expand)(?=.*[\[\s]-?0\.(?:0+e\+00)?[\s\]])(?=.*\de\+(?:0[3-9]|[1-9]\d))"
@@ -1154,6 +1219,12 @@ ALLOWED = [
             "requires-grad entry) and then refuses it because the tensor is one of several "
             "views one function returned; an integer tensor takes no gradient"),
 ] + [
+    Allowed("tapegrad-raises", "threshold", r"^RuntimeError: threshold\(inplace=True\): "
+            "unsupported operation: more than one element of the written-to tensor",
+            "pytorch bug", "threshold(inplace=True) of an expanded tensor: PyTorch's threshold_ "
+            "alone skips the memory-overlap check its other in-place activations (relu_, "
+            "elu_, hardtanh_) make, and writes each result through the memory the elements "
+            "share; tapegrad refuses it as PyTorch does for those"),
     Allowed("tapegrad-raises", "setitem", "more than one element of the written-to tensor",
             "difference", "x[index tensor] = v into an expanded tensor: PyTorch's index_put_ "
             "writes through the memory the elements share, with a deprecation warning (clone() "

@@ -44,7 +44,7 @@ class DType(NamedTuple):
 
 CHAIN = Chain()
 # The parameter that receives the chain, in order of preference.
-CHAIN_PARAMETERS = ("input", "tensor", "tensors", "operands", "input1", "A", "query")
+CHAIN_PARAMETERS = ("input", "tensor", "tensors", "operands", "input1", "x1", "A", "query")
 
 
 class Context:
@@ -434,7 +434,7 @@ ARGUMENTS = {
     "other": _tensor_or_number, "vec": _tensor, "vec2": _tensor, "mat1": _tensor,
     "mat2": _tensor, "src": _tensor_or_number, "end": _tensor_or_number, "tensor1": _tensor,
     "tensor2": _tensor, "fill_value": _number, "data": lambda ctx: [1.0, -2.0, 0.5],
-    "p": _small(1, 3), "input2": _tensor, "B": _tensor,
+    "p": _small(1, 3), "input2": _tensor, "x2": _tensor, "B": _tensor,
     "key": _tensor, "exponent": _tensor_or_number, "value": _tensor_or_number,
     "condition": _bool_tensor, "mask": _bool_tensor, "index": _index_tensor,
     "indices": _index_tensor, "weight": _weight, "bias": _bias, "target": _target,
@@ -464,6 +464,7 @@ ARGUMENTS = {
     "normalized_shape": _normalized_shape, "num_groups": _one_of(1, 2, 3),
     "label_smoothing": _one_of(0.0, 0.1), "ignore_index": _one_of(-100, 0, 1),
     "delta": _one_of(1.0, 0.5), "margin": _one_of(0.0, 0.5), "log_target": _flag,
+    "lambd": _one_of(0.5, 0.0, 2.0),
     "upper": _flag, "as_tuple": _flag, "return_indices": _flag, "equal_nan": _flag,
     "inplace": _flag, "mode": _one_of("nearest", "constant"), "num_classes": _one_of(-1, 6),
 }

@@ -46,6 +46,9 @@ def grad_of(fn, values, dtype=tg.float64):
 
 
 # -- numpy formulas ----------------------------------------------------------------------------
+SELU_ALPHA, SELU_SCALE = 1.6732632423543772, 1.0507009873554805   # Klambauer et al., 2017
+
+
 def np_sigmoid(x):
     return 1 / (1 + np.exp(-x))
 
@@ -79,6 +82,20 @@ FORMULAS = {
                         (-2.0, 0.5)),
     "relu6": (F.relu6, lambda x: np.clip(x, 0, 6), (0.0, 6.0)),
     "logsigmoid": (F.logsigmoid, lambda x: -np.log1p(np.exp(-x)), ()),
+    "selu": (F.selu, lambda x: SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(x)), (0.0,)),
+    "celu": (F.celu, lambda x: np.where(x > 0, x, np.expm1(x)), (0.0,)),
+    "celu_alpha_2": (lambda x: F.celu(x, 2.0), lambda x: np.where(x > 0, x, 2 * np.expm1(x / 2)),
+                     (0.0,)),
+    "mish": (F.mish, lambda x: x * np.tanh(np.log1p(np.exp(x))), ()),
+    "hardsigmoid": (F.hardsigmoid, lambda x: np.clip(x + 3, 0, 6) / 6, (-3.0, 3.0)),
+    "hardswish": (F.hardswish, lambda x: x * np.clip(x + 3, 0, 6) / 6, (-3.0, 3.0)),
+    "softsign": (F.softsign, lambda x: x / (1 + np.abs(x)), (0.0,)),
+    "tanhshrink": (F.tanhshrink, lambda x: x - np.tanh(x), ()),
+    "hardshrink": (F.hardshrink, lambda x: np.where(np.abs(x) > 0.5, x, 0.0), (-0.5, 0.5)),
+    "softshrink_1": (lambda x: F.softshrink(x, 1.0),
+                     lambda x: np.where(np.abs(x) > 1, x - np.sign(x), 0.0), (-1.0, 1.0)),
+    "threshold": (lambda x: F.threshold(x, 0.5, -2.0), lambda x: np.where(x > 0.5, x, -2.0),
+                  (0.5,)),
 }
 
 
@@ -284,6 +301,12 @@ INPLACE = {
     "silu": lambda x, inplace: F.silu(x, inplace=inplace),
     "hardtanh": lambda x, inplace: F.hardtanh(x, -0.5, 0.5, inplace),
     "relu6": lambda x, inplace: F.relu6(x, inplace=inplace),
+    "selu": lambda x, inplace: F.selu(x, inplace),
+    "celu": lambda x, inplace: F.celu(x, 0.7, inplace),
+    "mish": lambda x, inplace: F.mish(x, inplace),
+    "hardsigmoid": lambda x, inplace: F.hardsigmoid(x, inplace),
+    "hardswish": lambda x, inplace: F.hardswish(x, inplace),
+    "threshold": lambda x, inplace: F.threshold(x, 0.5, -1.0, inplace),
 }
 
 
@@ -310,7 +333,8 @@ def test_inplace_on_an_intermediate_gives_the_same_gradient_as_out_of_place(name
         out = fn(h, inplace)
         (out * tg.tensor(np.arange(12.0).reshape(3, 4))).sum().backward()
         grads.append(w.grad.numpy())
-    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-15)
+    # (elu, selu and celu take their slope from the result in place: the same to rounding)
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-14)
 
 
 def test_inplace_on_a_leaf_that_requires_grad_is_refused_before_anything_changes():
@@ -361,6 +385,14 @@ MODULES = [
     (nn.LogSoftmax(dim=-1), lambda x: F.log_softmax(x, -1)),
     (nn.Softplus(beta=2, threshold=4), lambda x: F.softplus(x, 2, 4)),
     (nn.Hardtanh(-2, 2), lambda x: F.hardtanh(x, -2, 2)), (nn.ReLU6(), F.relu6),
+    (nn.SELU(), F.selu), (nn.CELU(0.5), lambda x: F.celu(x, 0.5)), (nn.Mish(), F.mish),
+    (nn.Hardsigmoid(), F.hardsigmoid), (nn.Hardswish(), F.hardswish),
+    (nn.Softsign(), F.softsign), (nn.Tanhshrink(), F.tanhshrink),
+    (nn.Hardshrink(0.3), lambda x: F.hardshrink(x, 0.3)),
+    (nn.Softshrink(0.3), lambda x: F.softshrink(x, 0.3)),
+    (nn.Threshold(0.1, 20), lambda x: F.threshold(x, 0.1, 20)),
+    (nn.GLU(), F.glu), (nn.GLU(-1), lambda x: F.glu(x, 1)),
+    (nn.Softmin(1), lambda x: F.softmin(x, 1)),
 ]
 
 
@@ -429,6 +461,12 @@ TORCH_NAMES = {
     "softplus": lambda F, x: F.softplus(x, 2, 5), "hardtanh": lambda F, x: F.hardtanh(x, -1, 2),
     "relu6": lambda F, x: F.relu6(x), "logsigmoid": lambda F, x: F.logsigmoid(x),
     "softmax": lambda F, x: F.softmax(x, dim=1), "log_softmax": lambda F, x: F.log_softmax(x, 0),
+    "selu": lambda F, x: F.selu(x), "celu": lambda F, x: F.celu(x, 0.5),
+    "mish": lambda F, x: F.mish(x), "hardsigmoid": lambda F, x: F.hardsigmoid(x),
+    "hardswish": lambda F, x: F.hardswish(x), "softsign": lambda F, x: F.softsign(x),
+    "tanhshrink": lambda F, x: F.tanhshrink(x), "hardshrink": lambda F, x: F.hardshrink(x, 1.0),
+    "softshrink": lambda F, x: F.softshrink(x, 2.0),
+    "threshold": lambda F, x: F.threshold(x, 2.0, -1.5), "softmin": lambda F, x: F.softmin(x, 1),
 }
 
 
@@ -449,6 +487,9 @@ def test_values_and_gradients_match_pytorch(name, dtype):
     tol = dict(rtol=1e-5, atol=1e-5) if dtype == "float32" else dict(rtol=1e-12, atol=1e-12)
     assert out.dtype == (tg.float32 if dtype == "float32" else tg.float64)
     np.testing.assert_allclose(out.detach().numpy(), out_ref.detach().numpy(), **tol)
+    if name == "hardsigmoid" and dtype == "float64":
+        # PyTorch's float64 kernel multiplies by 1/6 rounded to float32 (0.16666667163…)
+        tol = dict(rtol=1e-7, atol=0)
     np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), **tol)
 
 
@@ -460,7 +501,16 @@ def test_module_reprs_match_pytorchs_own():
                                                      torch.nn.Hardtanh(-2.0, 3.0, True)),
              (nn.ReLU6(True), torch.nn.ReLU6(True)), (nn.SiLU(True), torch.nn.SiLU(True)),
              (nn.Softmax(dim=-1), torch.nn.Softmax(dim=-1)),
-             (nn.LogSoftmax(), torch.nn.LogSoftmax())]
+             (nn.LogSoftmax(), torch.nn.LogSoftmax()), (nn.SELU(True), torch.nn.SELU(True)),
+             (nn.SELU(), torch.nn.SELU()), (nn.CELU(0.5, True), torch.nn.CELU(0.5, True)),
+             (nn.Mish(True), torch.nn.Mish(True)), (nn.Mish(), torch.nn.Mish()),
+             (nn.Hardsigmoid(True), torch.nn.Hardsigmoid(True)),
+             (nn.Hardswish(), torch.nn.Hardswish()), (nn.Softsign(), torch.nn.Softsign()),
+             (nn.Tanhshrink(), torch.nn.Tanhshrink()), (nn.Hardshrink(), torch.nn.Hardshrink()),
+             (nn.Softshrink(0.25), torch.nn.Softshrink(0.25)),
+             (nn.Threshold(0.1, 20, True), torch.nn.Threshold(0.1, 20, True)),
+             (nn.GLU(), torch.nn.GLU()), (nn.Softmin(0), torch.nn.Softmin(0)),
+             (nn.PReLU(), torch.nn.PReLU()), (nn.PReLU(3, 0.1), torch.nn.PReLU(3, 0.1))]
     for ours, theirs in pairs:
         assert repr(ours) == repr(theirs)
 
@@ -469,3 +519,188 @@ def test_hardtanh_of_uint8_with_a_negative_bound_is_refused_by_name():
     with pytest.raises(RuntimeError, match="hardtanh: cannot do hardtanh on an unsigned type"):
         tg.nn.functional.hardtanh(tg.tensor([1, 2], dtype=tg.uint8))
     assert tg.nn.functional.hardtanh(tg.tensor([1, 5], dtype=tg.uint8), 0, 3).tolist() == [1, 3]
+
+
+# -- the activations PyTorch users reach for besides the common ones ---------------------------
+def test_new_derivatives_at_the_kinks_follow_pytorch():
+    assert grad_of(F.hardswish, [-3.0, 3.0, 0.0]).tolist() == [0.0, 1.0, 0.5]
+    assert grad_of(F.hardsigmoid, [-3.0, 3.0, 0.0]).tolist() == [0.0, 0.0, 1 / 6]
+    assert grad_of(F.hardshrink, [-0.5, 0.5, 0.6]).tolist() == [0.0, 0.0, 1.0]
+    assert grad_of(lambda x: F.softshrink(x, 1.0), [-1.0, 1.0, 1.5]).tolist() == [0.0, 0.0, 1.0]
+    assert grad_of(lambda x: F.threshold(x, 0.5, 9.0), [0.5, 0.6]).tolist() == [0.0, 1.0]
+    assert grad_of(lambda x: F.celu(x, 2.0), [0.0]).tolist() == [1.0]
+    assert grad_of(F.selu, [0.0, 1.0]).tolist() == [SELU_SCALE * SELU_ALPHA, SELU_SCALE]
+    assert grad_of(F.softsign, [0.0, 1.0]).tolist() == [1.0, 0.25]
+
+
+def test_new_activations_at_the_infinities_as_pytorch():
+    inf = math.inf
+    x = tg.tensor([-inf, inf], dtype=tg.float64)
+    assert np.isnan(F.hardswish(x).tolist()[0]) and F.hardswish(x).tolist()[1] == inf  # -∞·0
+    assert np.isnan(F.mish(x).tolist()[0]) and F.mish(x).tolist()[1] == inf            # -∞·0
+    assert F.hardsigmoid(x).tolist() == [0.0, 1.0]
+    assert F.selu(x).tolist() == [-SELU_SCALE * SELU_ALPHA, inf]
+    assert F.softshrink(x).tolist() == [-inf, inf] and F.hardshrink(x).tolist() == [-inf, inf]
+    assert np.isnan(F.softshrink(tg.tensor([math.nan])).item())   # a NaN is passed on
+
+
+def test_mish_passes_an_infinite_gradient_on_where_x_is_huge():
+    # dy/dx = t + x·σ(x)(1 - t²) = 1 + 1e30·0: ∞ stays ∞ (composed, ∞·tanh'(1e30) = ∞·0 = NaN)
+    x = tg.tensor([1e30, -1e30, 2.0], dtype=tg.float64, requires_grad=True)
+    F.mish(x).backward(tg.tensor([math.inf, 1.0, 1.0], dtype=tg.float64))
+    assert x.grad.tolist()[:2] == [math.inf, 0.0]
+    t = math.tanh(math.log1p(math.exp(2.0)))
+    assert x.grad.tolist()[2] == pytest.approx(t + 2.0 * np_sigmoid(2.0) * (1 - t * t), rel=1e-14)
+
+
+def test_threshold_keeps_integers_and_takes_a_0d_tensor_value():
+    # uint8 takes both numbers modulo 256, as PyTorch: -5 is 251, -100 is 156
+    byte = tg.tensor([1, 200], dtype=tg.uint8)
+    assert F.threshold(byte, 100, -5).tolist() == [251, 200]
+    assert F.threshold(byte, -100, 5).tolist() == [5, 200]
+    y = F.threshold(tg.tensor([1, 2, 3]), 1.5, 7.9)   # the value truncated to int64
+    assert y.dtype == tg.int64 and y.tolist() == [7, 2, 3]
+    assert F.threshold(tg.tensor([0.0, 3.0]), 1.0, tg.tensor(-1.0)).tolist() == [-1.0, 3.0]
+    x = tg.tensor([0.0, 3.0])
+    assert F.threshold_(x, 1.0, 5.0) is x and x.tolist() == [5.0, 3.0]
+    assert F.selu_(tg.tensor([0.0])).tolist() == [0.0]
+    assert F.celu_(tg.tensor([-1.0]), 2.0).item() == pytest.approx(2 * math.expm1(-0.5))
+
+
+def test_glu_halves_along_dim_and_gates_with_a_sigmoid():
+    x = tg.tensor([[1.0, 2.0, 0.0, 3.0]])
+    np.testing.assert_allclose(F.glu(x).numpy(), [[0.5, 2 * np_sigmoid(3.0)]])
+    assert F.glu(tg.ones(4, 3), 0).shape == (2, 3)
+    x = noncontiguous_leaf(rng.standard_normal((4, 6)))
+    for dim in (0, 1, -1):
+        assert gradcheck(lambda x: F.glu(x, dim), (x,))
+        assert gradgradcheck(lambda x: F.glu(x, dim), (x,))
+
+
+def test_softmin_is_softmax_of_minus_x():
+    x = tg.tensor([[1.0, 2.0, 3.0]], dtype=tg.float64)
+    e = np.exp([-1.0, -2.0, -3.0])
+    np.testing.assert_allclose(F.softmin(x, 1).numpy(), [e / e.sum()], rtol=1e-14)
+    assert F.softmin(x.float(), 1, dtype=tg.float64).dtype == tg.float64
+    with pytest.warns(UserWarning, match="Implicit dimension choice for softmin"):
+        assert F.softmin(x).shape == (1, 3)
+    x = noncontiguous_leaf(rng.standard_normal((3, 4)))
+    for dim in (0, 1):
+        assert gradcheck(lambda x: F.softmin(x, dim), (x,))
+        assert gradgradcheck(lambda x: F.softmin(x, dim), (x,))
+
+
+def test_prelu_takes_one_slope_or_one_per_channel():
+    x = tg.tensor([[-2.0, 3.0], [4.0, -1.0]])
+    assert F.prelu(x, tg.tensor([0.5])).tolist() == [[-1.0, 3.0], [4.0, -0.5]]
+    assert F.prelu(x, tg.tensor([0.5, 0.25])).tolist() == [[-1.0, 3.0], [4.0, -0.25]]
+    assert F.prelu(tg.tensor([-4.0]), tg.tensor(0.5)).tolist() == [-2.0]   # a 0-d weight
+    assert grad_of(lambda x: F.prelu(x, tg.tensor([0.25], dtype=tg.float64)), [0.0]).tolist() \
+        == [0.25]   # the slope at 0 is the weight's, as PyTorch
+
+
+@pytest.mark.parametrize("input_shape,weight_shape", [((2, 3, 4), (3,)), ((2, 3), (1,)),
+                                                      ((5,), (1,)), ((), ())])
+def test_gradcheck_prelu_with_respect_to_input_and_weight(input_shape, weight_shape):
+    x = leaf(away_from(input_shape))
+    w = leaf(rng.uniform(0.1, 0.5, size=weight_shape))
+    assert gradcheck(F.prelu, (x, w))
+    assert gradgradcheck(F.prelu, (x, w))
+
+
+def test_gradcheck_prelu_of_a_noncontiguous_input():
+    x = noncontiguous_leaf(away_from((3, 4)))
+    assert gradcheck(F.prelu, (x, leaf([0.1, 0.2, 0.3, 0.4])))
+
+
+def test_prelu_gives_the_weight_no_nan_where_x_is_infinite():
+    # dy/da = min(x, 0): 0 at x = +∞ (x·0 would be NaN)
+    x = tg.tensor([math.inf, -2.0])
+    w = tg.tensor([0.25], requires_grad=True)
+    F.prelu(x, w).sum().backward()
+    assert w.grad.tolist() == [-2.0]
+
+
+def test_prelu_slope_at_nan_is_the_weight_as_pytorch():
+    x = tg.tensor([math.nan, 2.0], requires_grad=True)
+    F.prelu(x, tg.tensor([0.25])).sum().backward()
+    assert x.grad.tolist() == [0.25, 1.0]
+
+
+def test_prelu_module_learns_its_slopes():
+    module = nn.PReLU(3, init=0.1)
+    assert [name for name, _ in module.named_parameters()] == ["weight"]
+    assert module.weight.shape == (3,) and module.weight.tolist() == pytest.approx([0.1] * 3)
+    assert nn.PReLU().weight.tolist() == [0.25] and repr(nn.PReLU(3)) == "PReLU(num_parameters=3)"
+    assert nn.PReLU(dtype=tg.float64).weight.dtype == tg.float64
+    x = tg.tensor([[-1.0, 2.0, -3.0]])
+    module(x).sum().backward()
+    assert module.weight.grad.tolist() == [-1.0, 0.0, -3.0]
+
+
+def test_new_activations_refuse_misuse_by_name():
+    with pytest.raises(RuntimeError, match="celu: alpha cannot be 0"):
+        F.celu(tg.randn(2), 0.0)
+    with pytest.raises(RuntimeError, match="softshrink: lambd must be at least 0, got -1"):
+        F.softshrink(tg.randn(2), -1.0)
+    with pytest.raises(RuntimeError, match=r"glu: halving dimension must be even, but "
+                                           r"dimension 1 of the input of shape \(4, 3\) is size 3"):
+        F.glu(tg.ones(4, 3))
+    with pytest.raises(RuntimeError, match="glu: does not support a 0-d input"):
+        F.glu(tg.tensor(1.0))
+    with pytest.raises(IndexError, match="glu: dim 5 is out of range for a 2-d input"):
+        F.glu(tg.ones(4, 2), 5)
+    with pytest.raises(RuntimeError, match=r"prelu: weight has 2 values but the input of shape "
+                                           r"\(2, 3\) has 3 channels"):
+        F.prelu(tg.ones(2, 3), tg.ones(2))
+    with pytest.raises(RuntimeError, match=r"prelu: expected weight to be a scalar or 1-d "
+                                           r"tensor, got shape \(1, 3\)"):
+        F.prelu(tg.ones(2, 3), tg.ones(1, 3))
+    with pytest.raises(RuntimeError, match=r"prelu: input \(float32\) and weight \(float64\)"):
+        F.prelu(tg.ones(2, 3), tg.ones(3, dtype=tg.float64))
+    with pytest.raises(TypeError, match=r"threshold: value must be a number, got Tensor of "
+                                        r"shape \(2,\)"):
+        F.threshold(tg.ones(2), 0.5, tg.ones(2))
+    with pytest.raises(RuntimeError, match="threshold: value 1e.30 cannot be converted to "
+                                           "float16 without overflow"):
+        F.threshold(tg.ones(2, dtype=tg.float16), 1.0, 1e30)
+    with pytest.raises(RuntimeError, match="threshold: threshold 3000000000.0 cannot be "
+                                           "converted to int32"):
+        F.threshold(tg.ones(2, dtype=tg.int32), 3e9, 1)
+    half = tg.tensor([1.0, math.inf, -math.inf], dtype=tg.float16)
+    assert F.threshold(half, 1e30, 2.0).tolist() == [2.0, math.inf, 2.0]
+    assert F.threshold(half, -1e30, 2.0).tolist() == [1.0, math.inf, 2.0]
+    for name in ("selu", "celu", "mish", "hardswish", "hardsigmoid", "hardshrink", "softshrink",
+                 "prelu"):
+        args = (tg.tensor([1, 2]),) + ((tg.tensor([1]),) if name == "prelu" else ())
+        with pytest.raises(TypeError, match=f"{name}: expected a floating-point input, got "
+                                            f"dtype int64"):
+            getattr(F, name)(*args)
+    for name in ("softsign", "tanhshrink", "threshold", "softmin"):
+        args = (0.5, 1.0) if name == "threshold" else ()
+        with pytest.raises(TypeError, match=f"{name}: bool inputs are not supported"):
+            getattr(F, name)(tg.tensor([True]), *args)
+
+
+def test_softsign_and_tanhshrink_of_integers_give_floats_as_pytorch():
+    assert F.softsign(tg.tensor([1, -3])).tolist() == [0.5, -0.75]
+    assert F.tanhshrink(tg.tensor([0])).dtype == tg.float32
+
+
+def test_glu_softmin_and_prelu_match_pytorch():
+    torch = pytest.importorskip("torch")
+    x = rng.standard_normal((2, 4, 6))
+    w = rng.uniform(0, 0.5, size=4)
+    for ours, theirs in [(lambda F, x, w: F.glu(x, 1), None), (lambda F, x, w: F.glu(x), None),
+                         (lambda F, x, w: F.softmin(x, 2), None),
+                         (lambda F, x, w: F.prelu(x, w), None)]:
+        a, b = tg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        wa, wb = tg.tensor(w, requires_grad=True), torch.tensor(w, requires_grad=True)
+        ya, yb = ours(F, a, wa), ours(torch.nn.functional, b, wb)
+        g = rng.standard_normal(tuple(yb.shape))
+        (ya * tg.tensor(g)).sum().backward()
+        (yb * torch.tensor(g)).sum().backward()
+        np.testing.assert_allclose(ya.detach().numpy(), yb.detach().numpy(), rtol=1e-12)
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-12, atol=1e-15)
+        if wb.grad is not None:
+            np.testing.assert_allclose(wa.grad.numpy(), wb.grad.numpy(), rtol=1e-12)

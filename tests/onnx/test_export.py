@@ -107,7 +107,10 @@ def test_layer_exports_and_runs_like_tapegrad(name):
 ACTIVATIONS = [nn.ReLU(), nn.LeakyReLU(0.2), nn.ELU(0.5), nn.GELU(), nn.GELU("tanh"), nn.SiLU(),
                nn.Sigmoid(), nn.Tanh(), nn.Softmax(dim=1), nn.LogSoftmax(dim=-1),
                nn.Softplus(beta=2.0, threshold=3.0), nn.Hardtanh(-0.5, 0.5), nn.ReLU6(),
-               nn.LogSigmoid(), nn.Identity(), nn.ReLU(inplace=True)]
+               nn.LogSigmoid(), nn.Identity(), nn.ReLU(inplace=True), nn.SELU(), nn.CELU(0.5),
+               nn.Mish(), nn.Hardswish(), nn.Hardsigmoid(), nn.Softsign(), nn.Softshrink(0.3),
+               nn.Hardshrink(0.3), nn.Tanhshrink(), nn.Threshold(0.1, 2.0), nn.Softmin(1),
+               nn.PReLU(), nn.PReLU(5)]
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS, ids=lambda a: repr(a))

@@ -93,37 +93,49 @@ def softplus(input, beta, threshold):
 
 
 @operation()
-def elu(input, alpha, from_result=False):
-    """y = x where x > 0, else α(eˣ - 1);  dy/dx = 1 where x > 0, else αeˣ
+def elu(input, alpha, from_result=False, scale=1.0, input_scale=1.0):
+    """y = s·x where x > 0, else s·α(e^{cx} - 1);  dy/dx = s where x > 0, else s·α·c·e^{cx}
+    (s = ``scale``, c = ``input_scale``: 1 and 1 for elu; selu's constants; c = 1/α for celu)
 
     One operation, not a composition, for its gradient at the edges: composed, the slope
     comes from expm1's backward as y + 1, which is 0 once eˣ - 1 rounds to -1 (x < -37 in
     float64), so an infinite gradient gives ∞·0 = NaN where PyTorch's αeˣ passes ∞ on.
     float16 is computed in float32 and rounded once, as PyTorch's CPU kernel.
-    ``from_result`` (elu_, elu(inplace=True)): the slope is y + α, from the result, as
+    ``from_result`` (elu_, elu(inplace=True)): the slope is c·(y + s·α), from the result, as
     PyTorch's in-place backward takes it (its input is overwritten)."""
     xp = input.device.xp
     a = input.array
     half = a.dtype == xp.float16
     work = a.astype(xp.float32) if half else a
+    negative_scale = alpha * scale   # (one number, as PyTorch multiplies them)
     # eˣ - 1 of min(x, 0): only chosen there, and cannot overflow; x itself at ±0 (x ≥ 0),
     # so that elu keeps the sign of a zero whatever α is, as PyTorch's
     with quiet(xp):
-        y = xp.where(work >= 0, work, xp.expm1(xp.minimum(work, 0)) * alpha)
+        below = xp.minimum(work, 0)
+        if input_scale != 1:
+            below = below * input_scale
+        above = work * scale if scale != 1 else work
+        y = xp.where(work >= 0, above, xp.expm1(below) * negative_scale)
         y = y.astype(a.dtype, copy=False)
 
     def backward(ctx, grad):
         x, result = ctx.saved_tensors
         wide = x.float() if half else x   # (float16: eˣ and the product in float32, as PyTorch)
         if from_result:
-            slope = (result.float() if half else result) + alpha
-        else:   # αeˣ of min(x, 0), finite where it is not chosen
-            slope = wide.clamp(max=0).exp() * alpha
+            slope = (result.float() if half else result) + negative_scale
+            if input_scale != 1:
+                slope = slope * input_scale
+        else:   # s·α·c·e^{cx} of min(x, 0), finite where it is not chosen
+            below = wide.clamp(max=0)
+            if input_scale != 1:
+                below = below * input_scale
+            slope = below.exp() * (negative_scale * input_scale)
         slope = where(wide != wide, 0.0, slope)   # 0 at a NaN x
         negative = (grad.float() * slope).to(x.dtype) if half else grad * slope
-        return where(x > 0, grad, negative)
+        positive = grad * scale if scale != 1 else grad
+        return where(x > 0, positive, negative)
     return record("elu", y, (input,), backward, save=(input, OUTPUT if from_result else None),
-                  attrs={"alpha": alpha})
+                  attrs={"alpha": alpha, "scale": scale, "input_scale": input_scale})
 
 
 @operation()
@@ -175,3 +187,75 @@ def silu(input):
         s = x.sigmoid()
         return (grad * (s * (1 + x * (1 - s)))).to(dtype)
     return record("silu", y, (input,), backward, save=(input,))
+
+
+@operation()
+def mish(input):
+    """y = x·tanh(softplus(x));  dy/dx = t + x·σ(x)·(1 - t²), t = tanh(softplus(x))
+
+    One operation, not a composition, for its gradient at the edges: composed, a huge x
+    sends an infinite gradient through tanh'(softplus(x)) = 0 (∞·0 = NaN where PyTorch's
+    t + x·σ(x)·0 passes the ∞ on). softplus in its stable form max(x, 0) + log(1 + e^{-|x|}),
+    whose exponent is never positive. float16 is computed in float32 and rounded once, as
+    PyTorch's CPU kernel."""
+    xp = input.device.xp
+    a = input.array
+    half = a.dtype == xp.float16
+    work = a.astype(xp.float32) if half else a
+    with quiet(xp):   # (-∞·tanh(0) is NaN, as in PyTorch)
+        soft = xp.maximum(work, 0) + xp.log1p(xp.exp(-xp.abs(work)))
+        y = (work * xp.tanh(soft)).astype(a.dtype, copy=False)
+
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        dtype = x.dtype
+        if half:   # in float32, rounded once
+            x, grad = x.float(), grad.float()
+        t = softplus(x, 1.0, 20.0).tanh()
+        return (grad * (t + x * x.sigmoid() * (1 - t * t))).to(dtype)
+    return record("mish", y, (input,), backward, save=(input,))
+
+
+@operation()
+def hardsigmoid(input):
+    """y = min(max(x + 3, 0), 6)/6;  dy/dx = 1/6 where -3 < x < 3, else 0
+
+    One operation, so that float16 is computed in float32 and rounded once, as PyTorch's CPU
+    kernel, and the slope at ±3 and at NaN is PyTorch's 0."""
+    xp = input.device.xp
+    a = input.array
+    half = a.dtype == xp.float16
+    work = a.astype(xp.float32) if half else a
+    y = (xp.minimum(xp.maximum(work + 3, 0), 6) / 6).astype(a.dtype, copy=False)
+
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        inside = (x > -3) & (x < 3)
+        if half:
+            return where(inside, (grad.float() / 6).to(x.dtype), 0.0)
+        return where(inside, grad / 6, 0.0)
+    return record("hardsigmoid", y, (input,), backward, save=(input,))
+
+
+@operation()
+def hardswish(input):
+    """y = x·min(max(x + 3, 0), 6)/6;  dy/dx = 0 where x ≤ -3, x/3 + 1/2 where -3 < x < 3,
+    else 1 (PyTorch's choices at the kinks ±3)
+
+    One operation, so that float16 is computed in float32 and rounded once, as PyTorch's CPU
+    kernel, and y at -∞ is PyTorch's -∞·0 = NaN."""
+    xp = input.device.xp
+    a = input.array
+    half = a.dtype == xp.float16
+    work = a.astype(xp.float32) if half else a
+    with quiet(xp):
+        y = (work * xp.minimum(xp.maximum(work + 3, 0), 6) / 6).astype(a.dtype, copy=False)
+
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        dtype = x.dtype
+        wide, g = (x.float(), grad.float()) if half else (x, grad)
+        middle = g * (wide.clamp(-3, 3) / 3 + 0.5)   # (x clamped: finite where not chosen)
+        slope = where(wide < 3, middle, g)
+        return where(wide <= -3, 0.0, slope.to(dtype) if half else slope)
+    return record("hardswish", y, (input,), backward, save=(input,))

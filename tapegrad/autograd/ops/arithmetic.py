@@ -105,6 +105,11 @@ def mul(input, other):
     """z = x·y;  ∂z/∂x = y,  ∂z/∂y = x"""
     if type(other) in (float, int) and _beyond_half(input, other):
         return _half_times_number(input, other)
+    if _half_times_wide_0d(input, other):
+        # PyTorch takes a 0-d second operand as a number, in float32, and rounds once:
+        # rounding it to float16 first makes x·1.1e5 ∞ where PyTorch gives 2.2e4 for x = 0.2
+        # (a 0-d first operand it does round to float16 first: s·x is ∞ there too)
+        return mul(input.float(), other.float()).to(input.dtype)
     x, y = promote("mul", input, other)
     z = _broadcast("mul", x.device.xp.multiply, x, y)
     x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
@@ -115,6 +120,13 @@ def mul(input, other):
     # Only what backward reads is saved: x is needed only for y's gradient, and vice versa.
     return record("mul", z, (x, y), backward,
                   save=(x if y.requires_grad else None, y if x.requires_grad else None))
+
+
+def _half_times_wide_0d(input, other):
+    """A float16 tensor with dims and a 0-d float32 or float64 tensor."""
+    return (isinstance(input, Tensor) and isinstance(other, Tensor) and input.ndim > 0
+            and other.ndim == 0 and input.array.dtype == input.device.xp.float16
+            and other.dtype.is_floating_point and other.dtype.itemsize > 2)
 
 
 def _beyond_half(input, number):

@@ -10,7 +10,7 @@ from ..quiet import quiet
 from ..tape import record
 from ...dtypes import scalar_category, wrap_integer
 from ..tensor import Tensor, wrap
-from .declare import operation
+from .declare import alias, operation
 
 
 def check_inplace_allowed(target, op, *others, writes=True, shared=False):
@@ -383,3 +383,11 @@ def t_(input):
 def transpose_(input, dim0, dim1):
     from .shape import transpose
     return _reshaped_in_place(input, "transpose_", lambda x: transpose(x, dim0, dim1))
+
+
+# Other names PyTorch gives the same in-place methods.
+divide_ = alias(div_, "divide_")
+true_divide_ = alias(div_, "true_divide_")
+subtract_ = alias(sub_, "subtract_")
+multiply_ = alias(mul_, "multiply_")
+clip_ = alias(clamp_, "clip_")

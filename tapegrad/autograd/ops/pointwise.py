@@ -577,6 +577,48 @@ def signbit(input):
     return wrap(input.device.xp.signbit(_tensor_input("signbit", input).array), input.device)
 
 
+# -- tests of a float's class: bool results, no gradient -------------------------------------
+def _classify(op, input, test, integers):
+    """``test`` of each element as a bool tensor; integer and bool tensors hold only finite
+    numbers, so every element gets ``integers`` (as in PyTorch)"""
+    x = _tensor_input(op, input)
+    xp = x.device.xp
+    if x.dtype.is_floating_point:
+        return wrap(test(xp, x.array), x.device)
+    fill = xp.ones if integers else xp.zeros
+    return wrap(fill(x.array.shape, dtype=xp.bool), x.device)
+
+
+@operation(function=True, method=True, differentiable=False)
+def isnan(input):
+    """True where x is NaN"""
+    return _classify("isnan", input, lambda xp, a: xp.isnan(a), False)
+
+
+@operation(function=True, method=True, differentiable=False)
+def isinf(input):
+    """True where x is +∞ or -∞"""
+    return _classify("isinf", input, lambda xp, a: xp.abs(a) == xp.inf, False)
+
+
+@operation(function=True, method=True, differentiable=False)
+def isposinf(input):
+    """True where x is +∞"""
+    return _classify("isposinf", input, lambda xp, a: a == xp.inf, False)
+
+
+@operation(function=True, method=True, differentiable=False)
+def isneginf(input):
+    """True where x is -∞"""
+    return _classify("isneginf", input, lambda xp, a: a == -xp.inf, False)
+
+
+@operation(function=True, method=True, differentiable=False)
+def isfinite(input):
+    """True where x is neither ±∞ nor NaN (everywhere in an integer or bool tensor)"""
+    return _classify("isfinite", input, lambda xp, a: xp.isfinite(a), True)
+
+
 @operation(function=True, method=True, out=True)
 def angle(input):
     """y = the angle of x as a complex number: π where x < 0, else 0;  dy/dx = 0"""

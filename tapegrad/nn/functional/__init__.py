@@ -3,11 +3,14 @@ function of its inputs and its parameters, e.g. ``F.linear(x, weight, bias)``.
 
 One file per family; each file below adds its names here with one import line.
 """
-from .activation import (elu, elu_, gelu, hardtanh, hardtanh_, leaky_relu, leaky_relu_,
-                         log_softmax, logsigmoid, relu, relu6, relu_, sigmoid, silu, softmax,
-                         softplus, tanh)
+from .activation import (celu, celu_, elu, elu_, gelu, glu, hardshrink, hardsigmoid,
+                         hardswish, hardtanh, hardtanh_, leaky_relu, leaky_relu_, log_softmax,
+                         logsigmoid, mish, prelu, relu, relu6, relu_, selu, selu_, sigmoid, silu,
+                         softmax, softmin, softplus, softshrink, softsign, tanh, tanhshrink,
+                         threshold, threshold_)
 from .attention import multi_head_attention_forward, scaled_dot_product_attention
 from .conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
+from .distance import cosine_similarity, normalize, pairwise_distance
 from .dropout import dropout, dropout2d
 from .linear import bilinear, linear
 from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits,

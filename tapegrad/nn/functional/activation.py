@@ -1,5 +1,6 @@
-"""Activation functions: relu, leaky_relu, elu, gelu, silu, sigmoid, tanh, softmax,
-log_softmax, softplus, hardtanh, relu6, logsigmoid.
+"""Activation functions: relu, leaky_relu, prelu, elu, selu, celu, gelu, silu, mish,
+sigmoid, tanh, softmax, softmin, log_softmax, softplus, hardtanh, relu6, hardsigmoid,
+hardswish, logsigmoid, softsign, softshrink, hardshrink, tanhshrink, threshold, glu.
 
 Each is a composition of tensor operations, so its gradient comes from theirs. Two
 patterns recur:
@@ -11,7 +12,8 @@ patterns recur:
 * Where PyTorch defines the derivative at a kink (relu'(0) = 0, leaky_relu'(0) = slope,
   elu'(0) = alpha, hardtanh' = 0 at the bounds), the condition picks the branch that gives it.
 
-``inplace=True`` (relu, leaky_relu, elu, silu, hardtanh, relu6) behaves as in PyTorch:
+``inplace=True`` (relu, leaky_relu, elu, selu, celu, silu, mish, hardtanh, relu6,
+hardsigmoid, hardswish, threshold) behaves as in PyTorch:
 the input tensor is overwritten and returned. Here the result is computed out of
 place and written back with ``copy_``, which applies autograd's in-place rules (refused
 on a leaf that requires grad; an op that saved the old values notices at backward).
@@ -24,6 +26,7 @@ import warnings
 from ...autograd import grad_mode, ops
 from ...autograd.ops.arithmetic import where
 from ...autograd.ops.inplace import check_inplace_allowed
+from ...dtypes import wrap_integer
 from .checks import require_tensor
 
 
@@ -122,6 +125,83 @@ def relu6(input, inplace=False):
     return hardtanh(input, 0.0, 6.0, inplace)
 
 
+def prelu(input, weight):
+    """y = x where x > 0, else a·x, with a learnt slope per channel (dim 1) or one for all;
+    dy/dx = 1 where x > 0, else a;  dy/da = 0 where x > 0, else x"""
+    require_tensor("prelu", "input", input)
+    require_tensor("prelu", "weight", weight)
+    _require_float("prelu", input)
+    if weight.ndim > 1:
+        raise RuntimeError(f"prelu: expected weight to be a scalar or 1-d tensor, got shape "
+                           f"{tuple(weight.shape)}")
+    if weight.dtype != input.dtype:
+        raise RuntimeError(f"prelu: input ({input.dtype.name}) and weight ({weight.dtype.name}) "
+                           f"must have the same dtype (PyTorch does not promote here either)")
+    count, channels = weight.numel(), (input.shape[1] if input.ndim >= 2 else 1)
+    if count not in (1, channels):
+        raise RuntimeError(f"prelu: weight has {count} values but the input of shape "
+                           f"{tuple(input.shape)} has {channels} channels (dim 1); give one "
+                           f"value or one per channel")
+    per_channel = (channels,) + (1,) * (input.ndim - 2)   # broadcast along dim 1
+    slope = weight.reshape(()) if count == 1 else weight.reshape(per_channel)
+    # a·(0 where x > 0, else x): dy/da is 0 there even at x = ∞ (∞·0 would be NaN), and
+    # dy/dx is a at NaN, as PyTorch (a clamp's slope would be 0 there)
+    return where(input > 0, input, slope * where(input > 0, 0.0, input))
+
+
+def threshold(input, threshold, value, inplace=False):
+    """y = x where x > threshold, else value;  dy/dx = 1 where x > threshold, else 0
+    (integer tensors stay integers: value is truncated to their dtype, as in PyTorch)"""
+    return _thresholded(input, threshold, value, inplace)
+
+
+def threshold_(input, threshold, value):
+    """threshold, in place"""
+    return _thresholded(input, threshold, value, inplace=True)
+
+
+def _thresholded(input, limit, value, inplace):
+    _refuse_bool("threshold", input)
+    limit, value = _number("threshold", "threshold", limit), _number("threshold", "value", value)
+    xp = input.device.xp
+    if input.dtype.is_floating_point:
+        info = xp.finfo(input.array.dtype)
+        _fits("value", value, input.dtype, info)
+        # a threshold beyond the dtype's range compares as PyTorch's wider one does: above
+        # every finite x (but not +∞), below every x but -∞
+        if abs(limit) != float("inf") and abs(limit) > float(info.max):
+            limit = float(info.max) if limit > 0 else -float("inf")
+    else:   # an integer tensor takes both numbers in its dtype, modulo 2ⁿ as PyTorch
+        info = xp.iinfo(input.array.dtype)
+        for name, number in (("threshold", limit), ("value", value)):
+            _fits(name, number, input.dtype, info)
+        limit, value = (wrap_integer(int(n), input.array.dtype) for n in (limit, value))
+    return _apply("threshold", input, inplace, lambda x: where(x <= limit, value, x))
+
+
+def _fits(name, number, dtype, info):
+    """PyTorch refuses a threshold or value beyond the input dtype's range (±∞ and NaN fit
+    floats; -255 to 255 fit uint8, negative ones wrapping around)."""
+    if info.dtype.kind == "f" and (number != number or abs(number) == float("inf")):
+        return
+    low = -float(info.max) if info.dtype.kind == "u" else float(info.min)
+    if not low <= number <= float(info.max):
+        raise RuntimeError(f"threshold: {name} {number!r} cannot be converted to "
+                           f"{dtype.name} without overflow, as in PyTorch")
+
+
+def _number(op, name, value):
+    """A Python number (or a 0-d tensor that does not require grad, read as its number, as
+    PyTorch takes it: no gradient reaches it)."""
+    if hasattr(value, "shape") and value.ndim == 0 and not value.requires_grad:
+        return value.item()
+    if isinstance(value, (bool, int, float)):
+        return value
+    shape = (f" of shape {tuple(value.shape)}{' that requires grad' * value.requires_grad}"
+             if hasattr(value, "shape") else "")
+    raise TypeError(f"{op}: {name} must be a number, got {type(value).__name__}{shape}")
+
+
 # -- smooth units ---------------------------------------------------------------------------
 def gelu(input, approximate="none"):
     """y = x·Φ(x) = x·(1 + erf(x/√2))/2 (Φ the standard normal CDF);
@@ -138,6 +218,108 @@ def gelu(input, approximate="none"):
 def silu(input, inplace=False):
     """y = x·σ(x) (also called swish);  dy/dx = σ(x)(1 + x(1 - σ(x)))"""
     return _apply("silu", _require_float("silu", input), inplace, ops.activation.silu)
+
+
+def mish(input, inplace=False):
+    """y = x·tanh(softplus(x));  dy/dx = t + x·σ(x)(1 - t²), t = tanh(softplus(x))"""
+    return _apply("mish", _require_float("mish", input), inplace, ops.activation.mish)
+
+
+# the constants of "Self-Normalizing Neural Networks" (Klambauer et al., 2017): with them a
+# layer's outputs keep mean 0 and variance 1 when its inputs have them
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(input, inplace=False):
+    """y = s·x where x > 0, else s·α(eˣ - 1) (α ≈ 1.6733, s ≈ 1.0507);
+    dy/dx = s where x > 0, else s·α·eˣ"""
+    return _apply("selu", _require_float("selu", input), inplace,
+                  lambda x: ops.activation.elu(x, SELU_ALPHA, from_result=inplace,
+                                               scale=SELU_SCALE))   # one operation
+
+
+def selu_(input):
+    """selu, in place"""
+    return selu(input, inplace=True)
+
+
+def celu(input, alpha=1.0, inplace=False):
+    """y = x where x > 0, else α(e^{x/α} - 1);  dy/dx = 1 where x > 0, else e^{x/α}"""
+    _require_float("celu", input)
+    if alpha == 0:
+        raise RuntimeError("celu: alpha cannot be 0 (x is divided by it), as in PyTorch")
+    return _apply("celu", input, inplace,
+                  lambda x: ops.activation.elu(x, alpha, from_result=inplace,
+                                               input_scale=1 / alpha))   # one operation
+
+
+def celu_(input, alpha=1.0):
+    """celu, in place"""
+    return celu(input, alpha, inplace=True)
+
+
+def hardsigmoid(input, inplace=False):
+    """y = min(max(x + 3, 0), 6)/6, a piecewise-linear σ;  dy/dx = 1/6 where -3 < x < 3, else 0"""
+    return _apply("hardsigmoid", _require_float("hardsigmoid", input), inplace,
+                  ops.activation.hardsigmoid)
+
+
+def hardswish(input, inplace=False):
+    """y = x·min(max(x + 3, 0), 6)/6, a piecewise SiLU;  dy/dx = 0 where x ≤ -3,
+    x/3 + 1/2 where -3 < x < 3, else 1"""
+    return _apply("hardswish", _require_float("hardswish", input), inplace,
+                  ops.activation.hardswish)
+
+
+def softsign(input):
+    """y = x/(1 + |x|);  dy/dx = 1/(1 + |x|)²"""
+    _refuse_bool("softsign", input)
+    return input / (input.abs() + 1)
+
+
+def tanhshrink(input):
+    """y = x - tanh x;  dy/dx = tanh² x"""
+    _refuse_bool("tanhshrink", input)
+    return input - input.tanh()
+
+
+def hardshrink(input, lambd=0.5):
+    """y = x where |x| > λ, else 0;  dy/dx = 1 where |x| > λ, else 0"""
+    _require_float("hardshrink", input)
+    return where((input >= -lambd) & (input <= lambd), 0.0, input)
+
+
+def softshrink(input, lambd=0.5):
+    """y = x - λ where x > λ, x + λ where x < -λ, else 0;  dy/dx = 1 where |x| > λ, else 0"""
+    _require_float("softshrink", input)
+    if not lambd >= 0:
+        raise RuntimeError(f"softshrink: lambd must be at least 0, got {lambd}")
+    # (a NaN is in neither band: x + λ passes it on, as PyTorch)
+    shrunk = where(input > lambd, input - lambd, input + lambd)
+    return where((input >= -lambd) & (input <= lambd), 0.0, shrunk)
+
+
+def glu(input, dim=-1):
+    """The gated linear unit: a·σ(b), a and b the two halves of ``input`` along ``dim``;
+    ∂/∂a = σ(b), ∂/∂b = a·σ(b)(1 - σ(b))"""
+    require_tensor("glu", "input", input)
+    if input.ndim == 0:
+        raise RuntimeError("glu: does not support a 0-d input: there is no dimension to halve")
+    if not -input.ndim <= dim < input.ndim:
+        raise IndexError(f"glu: dim {dim} is out of range for a {input.ndim}-d input "
+                         f"(expected a dim in [{-input.ndim}, {input.ndim - 1}])")
+    dim = dim % input.ndim
+    size = input.shape[dim]
+    if size % 2:
+        raise RuntimeError(f"glu: halving dimension must be even, but dimension {dim} of the "
+                           f"input of shape {tuple(input.shape)} is size {size}")
+    _require_float("glu", input)
+    half = input.dtype.name == "float16"   # computed in float32 and rounded once, as PyTorch
+    wide = input.float() if half else input
+    a, b = wide.chunk(2, dim)
+    y = a * b.sigmoid()
+    return y.to(input.dtype) if half else y
 
 
 def sigmoid(input):
@@ -184,6 +366,17 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
     return input.softmax(dim, dtype=dtype)
 
 
+def softmin(input, dim=None, _stacklevel=3, dtype=None):
+    """y = softmax(-x) along ``dim``: yᵢ = e^{-xᵢ}/Σₖ e^{-xₖ};  ∂L/∂xᵢ = -yᵢ(gᵢ - Σₖ gₖyₖ)"""
+    require_tensor("softmin", "input", input)
+    if input.dtype.name == "bool":
+        raise TypeError("softmin: bool inputs are not supported (it negates them, which "
+                        "PyTorch refuses too); convert with .float()")
+    if dim is None:
+        dim = _get_softmax_dim("softmin", input.ndim, _stacklevel)
+    return (-input).softmax(dim, dtype=dtype)
+
+
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     """yᵢ = xᵢ - log Σₖ e^{xₖ} along ``dim``;  ∂L/∂xᵢ = gᵢ - e^{yᵢ} Σₖ gₖ"""
     require_tensor("log_softmax", "input", input)
@@ -192,6 +385,8 @@ def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     return input.log_softmax(dim, dtype=dtype)
 
 
-__all__ = ["relu", "relu_", "leaky_relu", "leaky_relu_", "elu", "elu_", "hardtanh",
-           "hardtanh_", "relu6", "gelu", "silu", "sigmoid", "tanh", "softplus", "logsigmoid",
-           "softmax", "log_softmax"]
+__all__ = ["relu", "relu_", "leaky_relu", "leaky_relu_", "prelu", "elu", "elu_", "selu",
+           "selu_", "celu", "celu_", "hardtanh", "hardtanh_", "relu6", "hardsigmoid",
+           "hardswish", "threshold", "threshold_", "gelu", "silu", "mish", "sigmoid", "tanh",
+           "softplus", "logsigmoid", "softsign", "tanhshrink", "hardshrink", "softshrink", "glu",
+           "softmax", "softmin", "log_softmax"]

@@ -1,0 +1,102 @@
+"""Lengths, angles and distances of vectors: ``normalize``, ``cosine_similarity``,
+``pairwise_distance``.
+
+Each is a short composition of tensor operations (a p-norm, a division, a sum), its
+gradient coming from theirs. Each has an ε that keeps it finite where a vector is 0, each
+in its own place, as PyTorch puts it:
+
+* normalize:          x / max(‖x‖_p, ε)                     (ε = 1e-12)
+* cosine_similarity:  x₁·x₂ / (max(‖x₁‖, ε)·max(‖x₂‖, ε))  (ε = 1e-8)
+* pairwise_distance:  ‖x₁ - x₂ + ε‖_p                       (ε = 1e-6)
+
+normalize's max is differentiable (no gradient flows to ‖x‖ where ε is taken);
+cosine_similarity's is not: the norms are raised to ε as constants, so the gradient is
+that of x₁·x₂ / (‖x₁‖·‖x₂‖) evaluated with the raised norms, as PyTorch's.
+"""
+from ... import dtypes
+from ...autograd.ops.arithmetic import div
+from ...autograd.ops.out import with_out
+from .checks import require_tensor, shape_of
+
+
+def _require_float(op, input):
+    if not input.dtype.is_floating_point:
+        raise TypeError(f"{op}: expected a floating-point input, got dtype {input.dtype.name} "
+                        f"(as PyTorch); convert it with .float()")
+
+
+def _check_dim(op, dim, ndim):
+    if not -max(ndim, 1) <= dim < max(ndim, 1):
+        raise IndexError(f"{op}: dim {dim} is out of range for a {ndim}-d input (expected a "
+                         f"dim in [{-max(ndim, 1)}, {max(ndim, 1) - 1}])")
+
+
+def _norm(x, p, dim, keepdim):
+    """‖x‖_p along dim; float16 accumulated in float32 and rounded once, as PyTorch's."""
+    if x.dtype.name == "float16":
+        return x.norm(p, dim, keepdim=keepdim, dtype=dtypes.float32).to(x.dtype)
+    return x.norm(p, dim, keepdim=keepdim)
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+    """y = x / max(‖x‖_p, ε), each slice along ``dim`` scaled to length 1;
+    ∂y/∂x from the division and the norm (ε, where taken, is a constant)"""
+    require_tensor("normalize", "input", input)
+    _require_float("normalize", input)
+    if isinstance(dim, int):   # (None, or a tuple of dims, is the norm's to check)
+        _check_dim("normalize", dim, input.ndim)
+    length = _norm(input, p, dim, keepdim=True).clamp_min(eps).expand_as(input)
+    if out is not None:   # written as tapegrad.div(input, length, out=out) writes it
+        return with_out(div)(input, length, out=out)
+    return input / length
+
+
+def _broadcast(op, x1, x2):
+    try:
+        shape = x1.device.xp.broadcast_shapes(tuple(x1.shape), tuple(x2.shape))
+    except ValueError:
+        raise RuntimeError(f"{op}: the shapes of x1 {shape_of(x1)} and x2 {shape_of(x2)} "
+                           f"cannot be broadcast together") from None
+    return x1.expand(shape), x2.expand(shape)
+
+
+def _raised_to(length, eps):
+    """max(‖x‖, ε) as a value, with the gradient of ‖x‖ itself (ε added as a constant)."""
+    return length + (length.detach().clamp_min(eps) - length.detach())
+
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """cos θ = x₁·x₂ / (max(‖x₁‖, ε)·max(‖x₂‖, ε)) along ``dim`` (x₁ and x₂ broadcast);
+    ∂/∂x₁ = x₂/(‖x₁‖‖x₂‖) - cos θ·x₁/‖x₁‖², with the raised norms"""
+    require_tensor("cosine_similarity", "x1", x1)
+    require_tensor("cosine_similarity", "x2", x2)
+    if not (x1.dtype.is_floating_point or x2.dtype.is_floating_point):
+        raise TypeError(f"cosine_similarity: expected floating-point inputs, got dtypes "
+                        f"{x1.dtype.name} and {x2.dtype.name} (as PyTorch); convert with "
+                        f".float()")
+    # an integer input takes the other's dtype; each is then scaled in its own dtype and the
+    # product promotes them, as PyTorch (float16 scaled in float16, a 0-d one counting once
+    # broadcast)
+    if not x1.dtype.is_floating_point:
+        x1 = x1.to(x2.dtype)
+    if not x2.dtype.is_floating_point:
+        x2 = x2.to(x1.dtype)
+    x1, x2 = _broadcast("cosine_similarity", x1, x2)
+    _check_dim("cosine_similarity", dim, x1.ndim)
+    n1 = _raised_to(_norm(x1, 2, dim, keepdim=True), eps)
+    n2 = _raised_to(_norm(x2, 2, dim, keepdim=True), eps)
+    return ((x1 / n1) * (x2 / n2)).sum(dim)
+
+
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    """d = ‖x₁ - x₂ + ε‖_p along the last dim (x₁ and x₂ broadcast; ε keeps the norm's
+    gradient finite where x₁ = x₂);  ∂d/∂x₁ = -∂d/∂x₂ = the p-norm's gradient"""
+    require_tensor("pairwise_distance", "x1", x1)
+    require_tensor("pairwise_distance", "x2", x2)
+    difference = x1 - x2 + eps
+    if difference.ndim == 0:   # a 0-d pair: the norm of the one number, as PyTorch
+        return _norm(difference.reshape(1), p, 0, keepdim=False)
+    return _norm(difference, p, -1, keepdim=keepdim)
+
+
+__all__ = ["normalize", "cosine_similarity", "pairwise_distance"]
