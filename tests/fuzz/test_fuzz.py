@@ -3,6 +3,7 @@ that the allowlist does not explain; and the fuzzer must notice planted bugs."""
 import math
 import time
 
+import numpy as np
 import pytest
 
 import tapegrad as tg
@@ -1354,3 +1355,43 @@ def test_cross_entropy_of_zero_classes_with_one_extra_dim_is_a_pytorch_refusal()
         assert allowed(found._replace(op=op)).category == "pytorch bug"
         assert allowed(found._replace(op=op, detail=found.detail.replace("0, 0, 0", "5, 3, 1"))) \
             is None
+
+
+def test_a_gradient_off_by_half_or_double_is_never_float_noise(monkeypatch):
+    pytest.importorskip("torch")
+    exp, sin = tg.exp, tg.sin
+
+    def exp_doubled_on_views(x):   # twice the slope where the input is not contiguous
+        y = exp(x)
+        if y.requires_grad and not x.is_contiguous():
+            y.register_hook(lambda g: g * 2)
+        return y
+
+    def sin_by_one_and_a_half(x):
+        y = sin(x)
+        if y.requires_grad:
+            y.register_hook(lambda g: g * 1.5)
+        return y
+    monkeypatch.setattr(tg, "exp", exp_doubled_on_views)
+    # 80000054: half, transpose, exp, mul, rad2deg (float32) [1.71 -2.83 0.0287] vs [0.857 …]
+    found = _first_finding(80000054, "half,cosh,t,transpose,exp,rad2deg,mul,sinh")
+    assert (found.kind, found.op) == ("gradient", "exp") and allowed(found) is None
+    monkeypatch.setattr(tg, "exp", exp)
+    monkeypatch.setattr(tg, "sin", sin_by_one_and_a_half)
+    # 81000407: a float32 gradient of 0.03 (once within the noise band's absolute part);
+    # 81000507: one float16 sin (float16's band reached 200%)
+    for seed in (81000407, 81000507):
+        found = _first_finding(seed, "sin,mean,sum,mul,exp,float,double")
+        assert (found.kind, found.op) == ("gradient", "sin") and allowed(found) is None, seed
+
+
+def test_the_noise_band_takes_rounding_but_not_a_sign_flip_or_a_factor():
+    from .run import compare_arrays
+    y = np.array([0.01, 0.02, 1.5], np.float32)
+    assert compare_arrays(y * (1 + 1e-3), y, "float32")[0] == "float-noise"
+    assert compare_arrays(y * 2, y, "float32")[0] == "value"
+    assert compare_arrays(y * [1, -1, 1], y, "float32")[0] == "value"
+    assert compare_arrays(np.float32([0.0, 1e-6]), np.float32([1e-7, 0.0]), "float32") is None
+    half = np.array([0.5, 2.0, 300.0], np.float16)
+    assert compare_arrays(half * np.float16(1.05), half, "float16")[0] == "float-noise"
+    assert compare_arrays(half * np.float16(1.5), half, "float16")[0] == "value"
