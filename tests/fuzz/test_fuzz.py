@@ -1395,3 +1395,11 @@ def test_the_noise_band_takes_rounding_but_not_a_sign_flip_or_a_factor():
     half = np.array([0.5, 2.0, 300.0], np.float16)
     assert compare_arrays(half * np.float16(1.05), half, "float16")[0] == "float-noise"
     assert compare_arrays(half * np.float16(1.5), half, "float16")[0] == "value"
+
+
+def test_a_nan_input_excuses_only_a_gradient_that_is_nan_on_one_side():
+    nan_side = ("leaf0 (float64): NaN where torch has none or the other way: [ 0.  0.29578] vs "
+                "torch [nan 0.29578] [layouts: expand] [NaN inputs]")
+    finite = "leaf0 (float32): [ 1.5  2. ] vs torch [ 1.  2.] [NaN inputs]"
+    assert allowed(Finding("gradient", "sin", nan_side, 0)).category == "difference"
+    assert allowed(Finding("gradient", "sin", finite, 0)) is None
