@@ -31,6 +31,7 @@ import numba
 from numba import njit, prange, uint64
 
 from . import workspace
+from .threads import can_split
 
 # From this many bytes of columns on, im2col and col2im_into run on all of numba's threads.
 # Set beyond any real size: on the 2-core VM shared with other processes (load average 7)
@@ -54,7 +55,9 @@ def compiled(xp, array):
 
 def threads_for(columns_bytes):
     """How many of numba's threads a loop over columns of this size should use."""
-    return numba.get_num_threads() if columns_bytes >= PARALLEL_MIN_BYTES else 1
+    if columns_bytes < PARALLEL_MIN_BYTES or not can_split():
+        return 1
+    return numba.get_num_threads()
 
 
 def strided_view(xp, array, shape, strides):

@@ -21,14 +21,26 @@ beyond what the models use (16M elements): lower it where ``split_threads.py`` s
 splitting pays. With one thread (NUMBA_NUM_THREADS=1, or ``numba.set_num_threads(1)``)
 nothing is split.
 """
+import os
+
 import numba
 
 PARALLEL_MIN_ELEMENTS = 1 << 24
+# GNU OpenMP cannot start threads in a child forked from a process that already ran them
+# (the child is killed): a forked child (a DataLoader worker, multiprocessing's default on
+# Linux) runs the serial kernels
+_PARENT = os.getpid()
+
+
+def can_split():
+    """Whether split kernels may run here: not in a process forked from the one that
+    imported tapegrad, and with more than one numba thread."""
+    return os.getpid() == _PARENT and numba.get_num_threads() > 1
 
 
 def chunks(size):
     """How many ranges to split ``size`` elements into: numba's thread count for arrays of at
     least PARALLEL_MIN_ELEMENTS, else 1 (run the serial kernel)."""
-    if size < PARALLEL_MIN_ELEMENTS:
+    if size < PARALLEL_MIN_ELEMENTS or not can_split():
         return 1
     return numba.get_num_threads()
