@@ -1171,14 +1171,17 @@ def _explained_in_torch(program, step, grad, ga, a):
 
 
 def _widened_call(run, step, leaves):
-    """``run.call``, but atan2 or hypot of two float16 (float32) tensors computed in float32
-    (float64) and rounded back (FLOAT16_ATAN2)."""
+    """``run.call``, but atan2 or hypot of tensors that promote to float16 (float32) computed
+    in float32 (float64) and rounded back (FLOAT16_ATAN2)."""
     if step.entry.name in WIDENED_IN_TORCH and len(step.args) == 2 and not step.kwargs:
         args = [run.materialize(a, leaves) for a in step.args]
         wider = {torch.float16: torch.float32, torch.float32: torch.float64}
-        if all(torch.is_tensor(a) for a in args) and args[0].dtype == args[1].dtype in wider:
+        # (the dtype the two promote to, not the operands' own: hypot of a float32 tensor
+        # and an int32 number, atan2 of uint8 y and float16 x compute in float32, float16)
+        dtype = (torch.result_type(*args) if all(torch.is_tensor(a) for a in args)
+                 else None)
+        if dtype in wider:
             function = torch.hypot if step.entry.name == "hypot" else torch.atan2
-            dtype = args[0].dtype
             try:
                 return "ok", function(args[0].to(wider[dtype]), args[1].to(wider[dtype])).to(dtype)
             except Exception as error:  # noqa: BLE001 - as run.call

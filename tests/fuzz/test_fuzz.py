@@ -14,6 +14,7 @@ from .allowlist import ALLOWED, allowed
 from .run import ENTRIES, Finding, torch
 from .run import run_program as run_live_program
 from .seeded_catalogue import NAMES as SEEDED_NAMES
+from .seeded_catalogue import NAMES_307
 
 SHORT_RUN = 1500   # programs: about 15 s here with PyTorch, less without
 
@@ -26,6 +27,7 @@ def _seeded_catalogue():
 
 
 SEEDED = _seeded_catalogue()
+CATALOGUE_307 = [{e.name: e for e in ENTRIES}[name] for name in NAMES_307]
 
 
 def run_program(seed, entries=None, **options):
@@ -1354,3 +1356,28 @@ def test_cross_entropy_of_zero_classes_with_one_extra_dim_is_a_pytorch_refusal()
         assert allowed(found._replace(op=op)).category == "pytorch bug"
         assert allowed(found._replace(op=op, detail=found.detail.replace("0, 0, 0", "5, 3, 1"))) \
             is None
+
+
+def _with_a_wrong_gradient(function, factor=1.5):
+    """``function``'s values, the gradient of ``factor`` times it (z - z.detach() is 0)."""
+    def wrong(*args, **kwargs):
+        z = function(*args, **kwargs)
+        return z + (z - z.detach()) * (factor - 1)
+    return wrong
+
+
+def test_atan2_and_hypot_of_mixed_dtypes_are_widened_to_the_dtype_they_promote_to(monkeypatch):
+    pytest.importorskip("torch")
+    from .run import FLOAT16_ATAN2
+    # 40340116: hypot(float32 x, int32 number) (PyTorch's x² + y² overflows in float32);
+    # 40352748: atan2(uint8 y, float16 x) (its r² overflows in float16; its slopes are
+    # ~1e-5, within float16's absolute tolerance: a planted error must be large to show)
+    for seed, name in ((40340116, "hypot"), (40352748, "atan2")):
+        findings, _ = run_program(seed, entries=CATALOGUE_307)
+        assert findings and findings[0].detail.endswith(FLOAT16_ATAN2), seed
+        assert allowed(findings[0]).category == "pytorch bug", seed
+        monkeypatch.setattr(tg, name, _with_a_wrong_gradient(getattr(tg, name), 1e3))
+        findings, _ = run_program(seed, entries=CATALOGUE_307)
+        assert findings and not any(FLOAT16_ATAN2 in f.detail for f in findings), seed
+        assert not any(allowed(f).category == "pytorch bug" for f in findings if allowed(f))
+        monkeypatch.undo()
