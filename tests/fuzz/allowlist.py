@@ -394,16 +394,6 @@ ALLOWED = [
             "float16 sinc computed in float32 and rounded back gives tapegrad's NaN")
     for op in ("atanh", "arctanh")
 ] + [
-    Allowed("gradient", op, r"^leaf\d+ \(float\d+\): (?:inf differs: )?\[[^]a-df-z]*\] vs torch "
-            r"\[(?:[^]a-df-z]|inf)*\]",
-            "pytorch bug", "atan2 of a uint8 tensor and a float one: PyTorch's backward "
-            "negates the uint8 tensor before promoting it (-y wraps to 256 - y), so the float "
-            "operand's gradient is -(256 - y)·grad/r² instead of -y·grad/r² (summed over a "
-            "broadcast float16 operand, ∞: 0.2727 with y given as float16); with a float16 "
-            "operand beside a wider one it squares that operand in float16 (4204² is ∞ there, "
-            "so 1/r² is 0 and the other operand's gradient -0.0 instead of grad·x/r²)")
-    for op in ("atan2", "arctan2")
-] + [
     Allowed("gradient", op, r"^leaf\d+ \(float(?:32|64)\): NaN where torch has none or the "
             r"other way: " + _nan_only_where_torch_has_nan(), "pytorch bug",
             "atan2 with an operand near the float's largest value (3.4e38, as nan_to_num or "
@@ -419,17 +409,11 @@ ALLOWED = [
             "grad·y (grad·x) in the operands' dtype, where they overflow (float16 y ~ 5e3, or a "
             "float32 1e30 operand against a gradient of 1e30: an infinite incoming gradient "
             "times 1/r² = 0 is NaN, grad·y/z is ∞) though the slopes x/r², y/z fit; tapegrad "
-            "computes float16 ones in float32 and takes the slopes first. The fuzzer checks "
-            "it: PyTorch's gradients with those steps computed in the next wider float and "
-            "rounded back (the same forward) are tapegrad's"),
-    Allowed("gradient", "hypot", r"^leaf\d+ \(float\d+\): (inf differs: \[(?:[^]a-df-z]|nan)*|NaN "
-            r"where torch has none or the other way: \[[^]a-df-z]*)\] vs torch "
-            r"\[(?:[^]a-df-z]|nan|inf)*\]", "pytorch bug",
-            "hypot with an operand near the float's largest value (3.4e38, as nextafter or "
-            "nan_to_num make of ∞): PyTorch's backward computes grad·x before dividing by "
-            "z = hypot(x, y), so grad·x overflows to ±∞ though the slope x/z is at most 1 "
-            "(float16 x = 50130 against a 0-d float64 y: -1.33·x is -∞); tapegrad multiplies the "
-            "gradient by the slope x/z (\"inf differs\": the NaNs, of x² = ∞, are the same)"),
+            "computes float16 ones in float32 and takes the slopes first. An integer operand "
+            "beside a float one (a uint8 y) PyTorch negates before promoting it (-3 wraps to "
+            "253). The fuzzer checks it: PyTorch's gradients with those steps computed in the "
+            "next float wider than the operands' promoted dtype and rounded back (the same "
+            "forward) are tapegrad's"),
 ] + [
     Allowed("gradient", op, r"^leaf\d+ \(float\d+\): (NaN where torch has none or the other "
             r"way: |inf differs: )?\[(?:[^]a-df-z]|nan|inf)*\] vs torch \[(?:[^]a-df-z]|nan|inf)*\]",
@@ -526,15 +510,6 @@ ALLOWED = [
             "them in float32 and rounds them once")
     for op in ("prod", "l1_loss")
 ] + [
-    Allowed("gradient", op, r"^leaf\d+ \(float16\): NaN where torch has none or the other way: "
-            + _nan_only_where_torch_has_nan() + r"( \[layouts: [^]]*\])?$", "pytorch bug",
-            "a float16 atan2 of an integer tensor y and a float16 x before this log (whose slope "
-            "1/y then magnifies the gradient): PyTorch's backward negates the uint8 y before "
-            "promoting it (-3 wraps to 253) and squares x in float16 (8584² is ∞), so its x "
-            "gradient is NaN where the slope -y/(x² + y²) fits; tapegrad's is the float64 "
-            "program's rounded once (-2.05e-5). Only NaN of PyTorch's where tapegrad has a "
-            "number: a NaN of tapegrad's stands against one of PyTorch's")
-    for op in ("log", "log_", "log2", "log2_", "log10", "log10_")
 ] + [
     Allowed("gradient-float-noise", "*", "", "float noise",
             "within 100x the dtype's tolerance: rounding and summation order"),
