@@ -1088,7 +1088,7 @@ def _compare_gradients(program, runs, step, a, b, through_float16=False,
                     program, grad, ga, gb, _copies_scale(program, tg_run, i, a, grad))
                 return [Finding(kind, step.entry.name, f"{verdict or ''}leaf{i} "
                                 f"({ga[i].dtype}): {diff[1]}{_layouts(program)}"
-                                f"{_explained_in_torch(program, step, grad, ga, a)}",
+                                f"{_explained_in_torch(program, step, grad, ga, a, through_float16)}",
                                 program.seed)]
     return []
 
@@ -1112,7 +1112,7 @@ SINC_IN_FLOAT64 = " [sinc in the program: PyTorch agrees with its sinc computed 
 MARKS = (FLOAT16_EXPONENT, POW_OF_FALSE, FLOAT16_ATAN2, NORM_IN_FLOAT64, SINC_IN_FLOAT64)
 
 
-def _explained_in_torch(program, step, grad, ga, a):
+def _explained_in_torch(program, step, grad, ga, a, through_float16=False):
     """A mark for a gradient finding that a rerun in PyTorch of the program so far, changed
     where PyTorch's backward is known to be wrong, explains: PyTorch's gradients are then
     tapegrad's. FLOAT16_EXPONENT: ``step`` is pow of a wider base to a float16 exponent leaf,
@@ -1163,9 +1163,10 @@ def _explained_in_torch(program, step, grad, ga, a):
         gb = _leaf_grads(run, run.chain, torch.from_numpy(grad.copy()))
     except Exception:  # noqa: BLE001 - no mark without PyTorch's gradients
         return ""
-    for i, g in ga.items():
+    for i, g in ga.items():   # (to float16's tolerance where the chain passed through it, as
+        # the finding itself: a float32 leaf's gradient keeps float16's digits after it)
         if (g is None) != (gb.get(i) is None) or g is not None and compare_arrays(
-                g, gb[i].astype(g.dtype), str(g.dtype)):
+                g, gb[i].astype(g.dtype), "float16" if through_float16 else str(g.dtype)):
             return ""
     return mark
 

@@ -1379,3 +1379,22 @@ def test_atan2_and_hypot_of_mixed_dtypes_are_widened_to_the_dtype_they_promote_t
         assert findings and not any(FLOAT16_ATAN2 in f.detail for f in findings), seed
         assert not any(allowed(f).category == "pytorch bug" for f in findings if allowed(f))
         monkeypatch.undo()
+
+
+def test_a_float16_chains_widened_atan2_or_hypot_is_judged_to_float16s_tolerance(monkeypatch):
+    pytest.importorskip("torch")
+    from .run import FLOAT16_ATAN2
+    # a float32 leaf's gradient through a float16 hypot keeps float16's digits: PyTorch's
+    # widened rerun agrees with tapegrad to float16's tolerance, not float32's
+    binary = ("pow,square,mul,div,addcmul,addcdiv,bilinear,matmul,outer,hypot,transpose,"
+              "permute,relu6,hardtanh,elu,atanh,xlogy,nan_to_num,exp,sum,float,half,double")
+    atan2s = "atan2,atan2_,arctan2,hypot,hypot_,nan_to_num,nextafter,mul,sum,half,float,double,pow,square"
+    cases = ((41516275, binary), (41531419, binary), (41632995, atan2s), (41627713, atan2s))
+    for seed, ops in cases:
+        found = _first_finding(seed, ops)
+        assert found.detail.endswith(FLOAT16_ATAN2), seed
+        assert allowed(found).category == "pytorch bug", seed
+    monkeypatch.setattr(tg, "hypot", _with_a_wrong_gradient(tg.hypot, 1e3))
+    for seed, ops in cases[:2]:
+        findings, _ = run_program(seed, entries=[e for e in ENTRIES if e.name in ops.split(",")])
+        assert findings and not any(FLOAT16_ATAN2 in f.detail for f in findings), seed
