@@ -1062,7 +1062,7 @@ def _compare_gradients(program, runs, step, a, b, through_float16=False,
             outcomes.append(("error", error))
     (status, ga), (t_status, gb) = outcomes
     if status == "ok" and t_status == "error" and _overwritten_in_place(gb):
-        return _compare_with_copies(program, step, grad, ga, gb, through_float16)
+        return _compare_with_copies(program, step, grad, ga, gb, through_float16, a)
     if status != t_status:
         error = ga if status == "error" else gb
         kind = "backward-raises" if status == "error" else "backward-computes"
@@ -1112,7 +1112,7 @@ SINC_IN_FLOAT64 = " [sinc in the program: PyTorch agrees with its sinc computed 
 MARKS = (FLOAT16_EXPONENT, POW_OF_FALSE, FLOAT16_ATAN2, NORM_IN_FLOAT64, SINC_IN_FLOAT64)
 
 
-def _explained_in_torch(program, step, grad, ga, a, through_float16=False):
+def _explained_in_torch(program, step, grad, ga, a, through_float16=False, on_copies=False):
     """A mark for a gradient finding that a rerun in PyTorch of the program so far, changed
     where PyTorch's backward is known to be wrong, explains: PyTorch's gradients are then
     tapegrad's. FLOAT16_EXPONENT: ``step`` is pow of a wider base to a float16 exponent leaf,
@@ -1124,7 +1124,8 @@ def _explained_in_torch(program, step, grad, ga, a, through_float16=False):
     float32 (float64) and rounded back (the same forward up to the last bit): PyTorch's
     backward computes r² = x² + y² and grad·y in the operands' dtype, where they overflow
     (∞·0 = NaN, ∞/z = ∞) though the slopes fit; tapegrad's do not (float16 in float32,
-    grad/z or grad/r² first)."""
+    grad/z or grad/r² first). ``on_copies``: the rerun with each in-place step on a copy of
+    its target (``_compare_with_copies``)."""
     leaves, steps = list(program.leaves), list(program.steps)
     result_dtype = TAPEGRAD.dtype_name(a)
     if step.entry.name in ("pow", "pow_") and len(step.args) >= 2 and isinstance(
@@ -1150,10 +1151,11 @@ def _explained_in_torch(program, step, grad, ga, a, through_float16=False):
     run = Run(TORCH)
     run.chain = run.materialize(LeafRef(0), leaves)
     for each, original in zip(steps, program.steps):
-        status, result = (_widened_call(run, each, leaves) if mark == FLOAT16_ATAN2 else
-                          _norm_widened_call(run, each, leaves)
+        copy = on_copies and _in_place(each)
+        status, result = (_widened_call(run, each, leaves, copy) if mark == FLOAT16_ATAN2 else
+                          _norm_widened_call(run, each, leaves, copy)
                           if mark in (NORM_IN_FLOAT64, SINC_IN_FLOAT64)
-                          else run.call(each, leaves))
+                          else run.call(each, leaves, on_a_copy=copy))
         run.chain = first_tensor(TORCH, result) if status == "ok" else None
         if run.chain is None:
             return ""
@@ -1171,7 +1173,7 @@ def _explained_in_torch(program, step, grad, ga, a, through_float16=False):
     return mark
 
 
-def _widened_call(run, step, leaves):
+def _widened_call(run, step, leaves, on_a_copy=False):
     """``run.call``, but atan2 or hypot of tensors that promote to float16 (float32) computed
     in float32 (float64) and rounded back (FLOAT16_ATAN2)."""
     if step.entry.name in WIDENED_IN_TORCH and len(step.args) == 2 and not step.kwargs:
@@ -1187,10 +1189,10 @@ def _widened_call(run, step, leaves):
                 return "ok", function(args[0].to(wider[dtype]), args[1].to(wider[dtype])).to(dtype)
             except Exception as error:  # noqa: BLE001 - as run.call
                 return "error", error
-    return run.call(step, leaves)
+    return run.call(step, leaves, on_a_copy=on_a_copy)
 
 
-def _norm_widened_call(run, step, leaves):
+def _norm_widened_call(run, step, leaves, on_a_copy=False):
     """``run.call``, but a p-norm or sinc of a float32 tensor computed in float64 and rounded
     back to the dtype of its result (NORM_IN_FLOAT64, SINC_IN_FLOAT64): PyTorch's float32
     backward of a p-norm forms |x|^(p-1) and ‖x‖^(p-1) apart, which underflow (0/0) or
@@ -1211,7 +1213,7 @@ def _norm_widened_call(run, step, leaves):
                 return "ok", wide.to(narrow.dtype)
             except Exception as error:  # noqa: BLE001 - as run.call
                 return "error", error
-    return run.call(step, leaves)
+    return run.call(step, leaves, on_a_copy=on_a_copy)
 
 
 def _wide_dtype(value):
@@ -1225,14 +1227,15 @@ FLOAT16_NEARER = "float16 rounding, tapegrad nearer the float64 reference: "
 FLOAT16_BOTH_NEAR = "float16 rounding, both within float16's tolerance of the float64 reference: "
 
 
-def _float16_reference(program, library=TAPEGRAD):
+def _float16_reference(program, library=TAPEGRAD, on_copies=False):
     """The program's steps so far in float64, the chain rounded to float16 after every step,
     forward and backward (``.to(float16).to(float64)``): each operation computed in float64
     and rounded once, as a float16 program means it. (The Run, its last result), or None
     where the replay is not the float16 program in another precision (a float leaf of
     another dtype, a step that names a dtype, an unordered topk, a floating chain of another
     dtype, an error); an integer or bool chain is exact in both and goes on as it is. It is
-    run in tapegrad, and in PyTorch to confirm it (``_confirmed``)."""
+    run in tapegrad, and in PyTorch to confirm it (``_confirmed``). ``on_copies``: each
+    in-place step on a copy of its target (``_compare_with_copies``)."""
     if program.leaves[0].values.dtype.kind not in "biuf" or any(
             leaf.values.dtype.kind == "f" and leaf.values.dtype != np.float16
             for leaf in program.leaves) or any(
@@ -1243,7 +1246,8 @@ def _float16_reference(program, library=TAPEGRAD):
     result = None
     half, double = library.dtype("float16"), library.dtype("float64")
     for step in program.steps:
-        status, result = run.call(step, program.leaves)
+        status, result = run.call(step, program.leaves,
+                                  on_a_copy=on_copies and _in_place(step))
         chain = first_tensor(library, result) if status == "ok" else None
         if chain is None or chain.dtype.is_floating_point and chain.dtype != double:
             return None
@@ -1338,17 +1342,17 @@ def _float16_value_verdict(program, result, t_result):
                              for a, b, r, _ in chosen])
 
 
-def _float16_gradient_verdict(program, grad, ga, gb, scale=None):
+def _float16_gradient_verdict(program, grad, ga, gb, scale=None, on_copies=False):
     """For a gradient finding: ``_float16_verdict`` of the leaves' gradients against the
     reference's, from the same incoming gradient. Only the leaves whose gradients differ
     are judged: one where both libraries give the same NaN (0·∞ of float16 in both) is not
     the disagreement, and would otherwise deny every verdict."""
     if grad.dtype != np.float16:
         return ""
-    replayed = _float16_reference(program)
+    replayed = _float16_reference(program, on_copies=on_copies)
     if replayed is None:
         return ""
-    t_replayed = _float16_reference(program, TORCH)
+    t_replayed = _float16_reference(program, TORCH, on_copies)
     if t_replayed is None:
         return ""
     run, t_run = replayed[0], t_replayed[0]
@@ -1436,11 +1440,13 @@ def _overwritten_in_place(error):
     return "modified by an inplace operation" in str(error)
 
 
-def _compare_with_copies(program, step, grad, ga, error, through_float16=False):
+def _compare_with_copies(program, step, grad, ga, error, through_float16=False, a=None):
     """PyTorch refused a backward because a value it saved was overwritten in place, and
     tapegrad computed one: tapegrad kept what it needs (the inputs, or its own copy). The
     reference is then PyTorch's gradient of the same program up to ``step`` with every
-    in-place step applied to a copy of its target, which overwrites nothing saved."""
+    in-place step applied to a copy of its target, which overwrites nothing saved. A
+    difference is judged as one of the program itself (the float16 reference, a rerun
+    where PyTorch's backward is known to be wrong), with the in-place steps on copies."""
     last = next(i for i, s in enumerate(program.steps) if s is step)
     run = Run(TORCH)
     run.chain = run.materialize(LeafRef(0), program.leaves)
@@ -1463,9 +1469,12 @@ def _compare_with_copies(program, step, grad, ga, error, through_float16=False):
                 diff = ga[i] is not None and compare_arrays(   # (float16's tolerance after
                     ga[i], gb[i], "float16" if through_float16 else str(ga[i].dtype))  # float16)
                 if diff and diff[0] != "float-noise":
-                    return [Finding("gradient", step.entry.name, f"leaf{i} ({ga[i].dtype}): "
-                                    f"{diff[1]} (in-place steps on copies){_layouts(program)}",
-                                    program.seed)]
+                    verdict = _float16_gradient_verdict(program, grad, ga, gb, on_copies=True)
+                    mark = "" if a is None else _explained_in_torch(
+                        program, step, grad, ga, a, through_float16, on_copies=True)
+                    return [Finding("gradient", step.entry.name, f"{verdict}leaf{i} "
+                                    f"({ga[i].dtype}): {diff[1]} (in-place steps on copies)"
+                                    f"{_layouts(program)}{mark}", program.seed)]
             else:
                 return [Finding("backward-computes", step.entry.name,
                                 f"{type(error).__name__}: {str(error)[:200]} [tapegrad's gradient "
