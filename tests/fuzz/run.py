@@ -1193,27 +1193,42 @@ def _widened_call(run, step, leaves, on_a_copy=False):
 
 
 def _norm_widened_call(run, step, leaves, on_a_copy=False):
-    """``run.call``, but a p-norm or sinc of a float32 tensor computed in float64 and rounded
+    """``run.call``, but a p-norm of a float32 tensor computed in float64, or sinc of a
+    float16 (float32, float64) one in float32 (float64) by its series near 0, and rounded
     back to the dtype of its result (NORM_IN_FLOAT64, SINC_IN_FLOAT64): PyTorch's float32
     backward of a p-norm forms |x|^(p-1) and ‖x‖^(p-1) apart, which underflow (0/0) or
-    overflow where the slope fits; sinc's (πx·cos πx - sin πx)/(πx²) cancels to 0 near 0."""
-    if (step.entry.name in P_NORMS or step.entry.name == "sinc") and step.args:
+    overflow where the slope fits; sinc's (πx·cos πx - sin πx)/(πx²) cancels to 0 near 0
+    (in float16 π·x² also overflows beyond |x| ≈ 144)."""
+    sinc = step.entry.name == "sinc"
+    wider = ({torch.float16: torch.float32, torch.float32: torch.float64,
+              torch.float64: torch.float64} if sinc else {torch.float32: torch.float64})
+    if (step.entry.name in P_NORMS or sinc) and step.args:
         args = [run.materialize(a, leaves) for a in step.args]
         kwargs = {k: run.materialize(v, leaves) for k, v in step.kwargs.items()}
-        if torch.is_tensor(args[0]) and args[0].dtype == torch.float32:
-            status, narrow = run.call(step, leaves)
+        if torch.is_tensor(args[0]) and args[0].dtype in wider:
+            status, narrow = run.call(step, leaves, on_a_copy=on_a_copy)
             if status != "ok" or not torch.is_tensor(narrow):
                 return status, narrow
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    wide = catalogue.caller("torch", step.entry)(   # (dtype=float32 too)
-                        args[0].to(torch.float64), *map(_wide_dtype, args[1:]),
-                        **{k: _wide_dtype(v) for k, v in kwargs.items()})
+                    wide = (_sinc_by_its_series_near_0(args[0].to(wider[args[0].dtype])) if sinc
+                            else catalogue.caller("torch", step.entry)(   # (dtype=float32 too)
+                                args[0].to(torch.float64), *map(_wide_dtype, args[1:]),
+                                **{k: _wide_dtype(v) for k, v in kwargs.items()}))
                 return "ok", wide.to(narrow.dtype)
             except Exception as error:  # noqa: BLE001 - as run.call
                 return "error", error
     return run.call(step, leaves, on_a_copy=on_a_copy)
+
+
+def _sinc_by_its_series_near_0(x):
+    """sinc(x), as 1 - (πx)²/6 where |x| < 1e-4 (its next term, (πx)⁴/120, is below float64's
+    rounding there): PyTorch's own slope cancels to 0 near 0 in float64 too (x = 1e-15:
+    0, the slope -π²x/3 is -3.3e-15), so its float64 sinc alone is no reference there."""
+    near = x.abs() < 1e-4   # (each branch fed values away from the other's edge: the unused
+    small, far = torch.where(near, x, 0), torch.where(near, 1, x)   # one's slope, 0/0 or ∞,
+    return torch.where(near, 1 - (math.pi * small) ** 2 / 6, torch.sinc(far))   # times 0 is NaN)
 
 
 def _wide_dtype(value):

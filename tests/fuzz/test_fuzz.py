@@ -1405,3 +1405,28 @@ def test_a_float16_chains_widened_atan2_or_hypot_is_judged_to_float16s_tolerance
     for seed, ops in cases[:2]:
         findings, _ = run_program(seed, entries=[e for e in ENTRIES if e.name in ops.split(",")])
         assert findings and not any(FLOAT16_ATAN2 in f.detail for f in findings), seed
+
+
+def test_sinc_is_rerun_wider_from_float16_and_by_its_series_near_0(monkeypatch):
+    torch = pytest.importorskip("torch")
+    from .run import SINC_IN_FLOAT64, _sinc_by_its_series_near_0
+    # the series' slope -π²x/3 where PyTorch's float64 formula cancels to 0 (x = 1e-15), its
+    # own sinc elsewhere, and no NaN from the branch left unused (0, ∞)
+    x = torch.tensor([1e-15, -3e-5, 0.0, 0.3, 2.5], dtype=torch.float64, requires_grad=True)
+    _sinc_by_its_series_near_0(x).sum().backward()
+    plain = x.detach().clone().requires_grad_(True)
+    torch.sinc(plain).sum().backward()
+    assert torch.allclose(x.grad[:3], -math.pi ** 2 * x.detach()[:3] / 3, rtol=1e-12, atol=0)
+    assert torch.equal(x.grad[3:], plain.grad[3:]) and plain.grad[0] == 0
+    edges = torch.tensor([math.inf, 0.0], requires_grad=True)
+    ours, = torch.autograd.grad(_sinc_by_its_series_near_0(edges).sum(), edges)
+    theirs, = torch.autograd.grad(torch.sinc(edges).sum(), edges)
+    assert torch.equal(ours.isnan(), theirs.isnan()) and ours[1] == 0
+    # 61000058: float16 sinc of large values (PyTorch's float16 slope 0, or NaN where π·x²
+    # overflows): PyTorch's sinc computed in float32 gives tapegrad's gradient
+    ops = "sinc,half,mul,log,atanh,sum"
+    found = _first_finding(61000058, ops)
+    assert found.op == "sinc" and found.detail.endswith(SINC_IN_FLOAT64)
+    monkeypatch.setattr(tg, "sinc", _with_a_wrong_gradient(tg.sinc, 1e3))
+    findings, _ = run_program(61000058, entries=[e for e in ENTRIES if e.name in ops.split(",")])
+    assert findings and not any(SINC_IN_FLOAT64 in f.detail for f in findings)
