@@ -816,17 +816,6 @@ ALLOWED = [
             "an expanded leaf's equal logits, whose gradients Σ_c (p_c - t_c) cancel to 0 here "
             "and to -1.5e-8 in PyTorch)"),
 ] + [
-    Allowed("gradient", op, r"^leaf\d+ \(float32\): \[-?\d\.\d+e\+(?:1[3-9]|[23]\d)\] vs torch "
-            r"\[-?\d\.\d+e\+(?:1[3-9]|[23]\d)\]$", "float noise",
-            "the gradient of a 0-d leaf that an operation broadcast (x - c over the classes of a "
-            "cross_entropy): it sums its copies' gradients, which cancel exactly in the math "
-            "(a loss that does not change when every logit moves by c: Σ_j ∂L/∂x_j = 0) and "
-            "are each of sinh(49.3)·16 ≈ 2e22 after cosh; both libraries keep a residue below "
-            "one float32 rounding of those terms (1.6e14 here, 1.8e13 in PyTorch, the ulp of "
-            "2e22 is 2.3e15). The fuzzer weighs the copies' size for an expanded leaf, not yet "
-            "for a leaf broadcast inside an operation")
-    for op in ("cosh", "cosh_", "sinh", "sinh_")
-] + [
     Allowed("gradient", "*", r"^leaf\d+ \(float\d+\): NaN where torch has none or the other "
             r"way: (?=\[[^]]*inf)" + _infinite_where_torch_has_nan()
             + r"( \[layouts: [^]]*\])?( \[the gradient of the later steps: [^]]*\])?$",

@@ -1078,10 +1078,14 @@ def _compare_gradients(program, runs, step, a, b, through_float16=False,
                             f"leaf{i}: {'no' if ga[i] is None else 'a'} gradient vs torch "
                             f"{'none' if gb.get(i) is None else 'one'}", program.seed)]
         if ga[i] is not None:
-            diff = compare_arrays(ga[i], gb[i],
-                                  "float16" if through_float16 else str(ga[i].dtype),
+            dtype_name = "float16" if through_float16 else str(ga[i].dtype)
+            diff = compare_arrays(ga[i], gb[i], dtype_name,
                                   _copies_scale(program, tg_run, i, a, grad)
                                   or _weighted_mean_scale(weighted_means or {}, i, a, grad))
+            if diff and diff[0] == "value":   # (a rerun: only where a difference is found)
+                broadcast = _broadcast_copies_scale(program, i, grad)
+                if broadcast is not None:
+                    diff = compare_arrays(ga[i], gb[i], dtype_name, broadcast)
             if diff:
                 kind = "gradient" if diff[0] == "value" else "gradient-" + diff[0]
                 verdict = kind == "gradient" and _float16_gradient_verdict(
@@ -1405,6 +1409,54 @@ def _copies_scale(program, run, i, value, grad):
     sizes = sizes.sum(axis=tuple(range(sizes.ndim - base.ndim)))
     grown = tuple(d for d, n in enumerate(base.shape) if n == 1 and sizes.shape[d] != 1)
     return float(sizes.sum(axis=grown).max(initial=0))
+
+
+def _broadcast_copies_scale(program, i, grad):
+    """For a leaf of one element (a 0-d number) that operations broadcast, the sum of
+    |∂value/∂copy| over its copies (else None): as for an expanded leaf (``_copies_scale``),
+    its gradient sums its copies' gradients, and where those cancel (x - c over the logits
+    of a cross_entropy: Σ_j ∂L/∂x_j = 0 in the math, 2e22 each after cosh) both libraries
+    keep a rounding residue of the copies' size. The program is run again in tapegrad with
+    the leaf expanded to each using step's result shape (each such step run once on a copy
+    first, to learn that shape), and the copies' gradients read from those expanded views."""
+    leaf = program.leaves[i]
+    if i == 0 or leaf.layout[0] == "expand" or np.asarray(leaf.values).size != 1:
+        return None
+    run = Run(TAPEGRAD)
+    run.chain = run.materialize(LeafRef(0), program.leaves)
+    copies = []
+    for step in program.steps:
+        uses = any(isinstance(x, LeafRef) and x.index == i for x in _arguments(step))
+        if uses:
+            run.materialize(LeafRef(i), program.leaves)
+            status, result = run.call(step, program.leaves, on_a_copy=True)
+            shaped = first_tensor(TAPEGRAD, result) if status == "ok" else None
+            if shaped is None:
+                return None
+            base, view = run.leaves[i]
+            try:
+                run.leaves[i] = (base, view.expand(*shaped.shape))
+            except Exception:  # noqa: BLE001 - a result shape the leaf does not broadcast to
+                return None
+            copies.append(run.leaves[i][1])
+        status, result = run.call(step, program.leaves)
+        run.chain = first_tensor(TAPEGRAD, result) if status == "ok" else None
+        if run.chain is None:
+            return None
+        if uses:
+            run.leaves[i] = (base, view)
+            if run.chain.dtype is not shaped.dtype:   # (a 0-d tensor promotes as a number
+                return None                           # does: expanded, it is another program)
+    if not copies or not run.chain.requires_grad or tuple(run.chain.shape) != grad.shape:
+        return None
+    try:
+        found = tg.autograd.grad(run.chain, copies, tg.from_numpy(grad.copy()),
+                                 allow_unused=True)
+    except Exception:  # noqa: BLE001 - no scale without the copies' gradients
+        return None
+    sizes = [np.abs(TAPEGRAD.to_numpy(g).astype(np.float64)).sum() for g in found
+             if g is not None]
+    return float(sum(sizes)) if sizes else None
 
 
 def _weighted_mean_terms(program, step, chain_before, result):

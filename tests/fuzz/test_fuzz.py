@@ -1202,14 +1202,25 @@ def test_the_rerun_with_in_place_steps_on_copies_is_judged_by_the_float16_refere
     assert not any(allowed(f) and allowed(f).category == "float noise" for f in findings)
 
 
-def test_a_broadcast_0d_leafs_cancelling_gradient_after_cosh_is_noise_only_when_huge():
-    # 40046487: a 0-d leaf subtracted from cross_entropy's logits, then cosh(-49.3)
-    assert _category("cosh", "leaf2 (float32): [1.5833e+14] vs torch [1.75922e+13]") == \
-        "float noise"
-    for wrong in ("leaf2 (float32): [1.5833e+04] vs torch [1.75922e+03]",
-                  "leaf2 (float32): [1.5833e+14  1.] vs torch [1.75922e+13  1.]",
-                  "leaf2 (float32): [inf] vs torch [1.75922e+13]"):
-        assert _category("cosh", wrong) is None, wrong
+def test_a_broadcast_0d_leafs_cancelling_gradient_is_judged_by_the_size_of_its_copies(
+        monkeypatch):
+    pytest.importorskip("torch")
+    # 40046487: a 0-d leaf subtracted from cross_entropy's logits, then cosh(-49.3): its
+    # copies' gradients (2e22 each) cancel in the math, both libraries keep a residue of
+    # their rounding (1.6e14 vs 1.8e13)
+    assert run_program(40046487, entries=CATALOGUE_307)[0] == []
+    sub = tg.sub
+    def sub_with_a_wrong_gradient(x, y, *args, **kwargs):   # one copy of y counted twice
+        z = sub(x, y, *args, **kwargs)
+        if isinstance(y, tg.Tensor) and y.ndim == 0 and z.requires_grad:
+            first = tg.zeros(z.shape, dtype=z.dtype)
+            first.view(-1)[0] = 1
+            z = z - (y - y.detach()) * first
+        return z
+    monkeypatch.setattr(tg, "sub", sub_with_a_wrong_gradient)
+    findings, _ = run_program(40046487, entries=CATALOGUE_307)
+    assert [(f.kind, f.op, f.detail[:5]) for f in findings] == [("gradient", "sub", "leaf2")]
+    assert allowed(findings[0]) is None
 
 
 def test_pytorchs_float16_zero_slope_before_an_infinite_one_is_allowed_as_nan_against_inf_only():
