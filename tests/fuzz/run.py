@@ -612,8 +612,9 @@ def _norm_agrees_by_its_formula(program, step, chain_before, result):
     status, formula = _norm_in_float64(run, step, program.leaves)
     if status != "ok" or not TORCH.is_tensor(formula) or formula.dtype != run.chain.dtype:
         return ""   # (the formula's rerun fell back to PyTorch's own kernel)
-    try:
-        agrees = not compare_results(result, formula)
+    try:   # (the formula's chain never requires grad: whether tapegrad's does is compared
+        agrees = not [k for k, _ in compare_results(result, formula)   # with PyTorch's own)
+                      if k != "requires-grad"]
     except Exception:  # noqa: BLE001 - a result of another structure
         return ""
     return NORM_BY_ITS_FORMULA if agrees else ""
