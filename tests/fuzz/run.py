@@ -634,7 +634,9 @@ def _in_order(step, result, t_result):
 
 
 SUMS = {"sum", "mean", "nansum", "nanmean", "einsum", "matmul", "mm", "bmm", "dot", "inner",
-        "tensordot", "linear", "cumsum", "trace"}
+        "tensordot", "linear", "cumsum", "trace",
+        # (the mean of a window: ±1e30 in one window cancel in either order)
+        "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d"}
 
 
 def _sums_cancelling_terms(program, step, chain_before, result, t_result):

@@ -1446,3 +1446,30 @@ def test_sinc_is_rerun_wider_from_float16_and_by_its_series_near_0(monkeypatch):
     monkeypatch.setattr(tg, "sinc", _with_a_wrong_gradient(tg.sinc, 1e3))
     findings, _ = run_program(61000058, entries=[e for e in ENTRIES if e.name in ops.split(",")])
     assert findings and not any(SINC_IN_FLOAT64 in f.detail for f in findings)
+
+
+def test_a_pooling_window_of_cancelling_1e30_terms_is_float_noise_but_a_wrong_mean_is_found(
+        monkeypatch):
+    pytest.importorskip("torch")
+    from tapegrad.nn import functional as F
+    # ±1e30 in one window of an average pooling: 0 here, 477.4 in PyTorch (41802601), and
+    # its neighbours' rounding; within float32's tolerance of the terms (2e26)
+    ops = ("cross_entropy,nll_loss,mse_loss,l1_loss,smooth_l1_loss,huber_loss,kl_div,"
+           "binary_cross_entropy,binary_cross_entropy_with_logits,cosine_embedding_loss,"
+           "margin_ranking_loss,conv1d,conv2d,conv_transpose1d,conv_transpose2d,max_pool1d,"
+           "max_pool2d,max_pool1d_with_indices,max_pool2d_with_indices,avg_pool1d,avg_pool2d,"
+           "adaptive_avg_pool1d,adaptive_avg_pool2d,interpolate,upsample,upsample_bilinear,"
+           "upsample_nearest,embedding,linear,softmax,log_softmax,logsigmoid,"
+           "scaled_dot_product_attention,sum,mul")
+    for seed, op in ((41802601, "adaptive_avg_pool1d"), (41802204, "adaptive_avg_pool2d"),
+                     (41881657, "adaptive_avg_pool2d")):
+        found = _first_finding(seed, ops)
+        assert (found.kind, found.op) == ("float-noise", op), seed
+        assert found.detail.startswith("cancelling terms: "), seed
+    for module in (tg, F):   # (the catalogue reaches it through either)
+        if hasattr(module, "adaptive_avg_pool1d"):
+            pool = getattr(module, "adaptive_avg_pool1d")
+            monkeypatch.setattr(module, "adaptive_avg_pool1d",
+                                lambda *a, pool=pool, **k: pool(*a, **k) + 1e27)
+    found = _first_finding(41802601, ops)
+    assert (found.kind, found.op) == ("value", "adaptive_avg_pool1d")
