@@ -1159,6 +1159,16 @@ ALLOWED = [
             "pytorch bug", "PyTorch's CPU integer division of the dtype's smallest value by -1 "
             "kills the process (SIGFPE); the fuzzer does not run it there, tapegrad wraps as "
             "two's complement does"),
+    Allowed("tapegrad-computes", "*", "its polygamma of a non-integer x far below 0", "pytorch bug",
+            "PyTorch's polygamma(n, x) for n ≥ 2 (and polygamma(1, x)'s backward) at a "
+            "non-integer x far below 0 adds 1 to x until it passes 9 (polygamma(2, -1e8 - 0.5) "
+            "takes a second, -1.1e11 about 20 minutes); the fuzzer does not run it where "
+            "x < -1e7, tapegrad uses the reflection formula"),
+    Allowed("tapegrad-computes", "conv1d", "its float16 dilated conv1d whose windows all lie",
+            "pytorch bug", "PyTorch's float16 conv1d with dilation ≠ 1 whose output windows all "
+            "lie in the padding (conv1d(randn(5, 1, 1).half(), ones(4, 1, 1).half(), "
+            "padding=1, dilation=2, stride=2)) dies of SIGSEGV; the fuzzer does not run it, "
+            "tapegrad gives the bias (or zeros) there"),
     Allowed("tapegrad-computes", "mse_loss", "Subtraction, the `-` operator, with a bool tensor",
             "pytorch bug", "mse_loss of a bool input with a weight: PyTorch's weighted path "
             "subtracts the bool tensor itself and refuses, its unweighted path casts it to the "

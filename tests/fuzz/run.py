@@ -153,6 +153,11 @@ class Run:
             kwargs = {k: self.materialize(v, program_leaves) for k, v in step.kwargs.items()}
             if self.library.name == "torch" and _smallest_integer_by_minus_one(step, args):
                 return "error", RuntimeError(_DIVISION_CRASH)
+            if self.library.name == "torch" and _polygamma_far_below_0(step, args):
+                return "error", RuntimeError(_POLYGAMMA_HANG)
+            if self.library.name == "torch" and _float16_conv1d_of_padding_alone(step, args,
+                                                                               kwargs):
+                return "error", RuntimeError(_CONV1D_CRASH)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 return "ok", catalogue.caller(self.library.name, step.entry)(*args, **kwargs)
@@ -175,6 +180,60 @@ def _smallest_integer_by_minus_one(step, args):
     if dividend.dtype.kind != "i":
         return False
     return bool((dividend == np.iinfo(dividend.dtype).min).any() and (divisor == -1).any())
+
+
+_POLYGAMMA_HANG = ("not run in PyTorch: its polygamma of a non-integer x far below 0 steps "
+                   "x up to 0 one by one (minutes)")
+
+
+def _polygamma_far_below_0(step, args):
+    """PyTorch 2.13's polygamma(n, x), n ≥ 2, for x < 0 not an integer (its Hurwitz ζ) adds 1
+    to x until it passes 9, about 1e8 steps a second: x = -1e8 takes a second, -1.1e11 (a
+    float64, seed 41602293) minutes. polygamma(1, x)'s backward is polygamma(2, x), so n ≥ 1
+    is skipped where x < -1e7 (float32's non-integers stop at 2^23 = 8.4e6)."""
+    if step.entry.name not in ("polygamma", "polygamma_method") or len(args) < 2:
+        return False
+    n, x = (args[0], args[1]) if step.entry.name == "polygamma" else (args[1], args[0])
+    if not isinstance(n, int) or n < 1 or not hasattr(x, "detach"):
+        return False
+    x = np.asarray(x.detach().numpy())
+    if x.dtype.kind != "f":
+        return False
+    with np.errstate(invalid="ignore"):
+        return bool(((x < -1e7) & (x != np.floor(x))).any())
+
+
+_CONV1D_CRASH = ("not run in PyTorch: its float16 dilated conv1d whose windows all lie in the "
+                 "padding crashes the process (SIGSEGV)")
+
+
+def _float16_conv1d_of_padding_alone(step, args, kwargs):
+    """PyTorch 2.13's float16 conv1d with dilation ≠ 1 where no output window reads the input
+    (every tap in the padding: conv1d(randn(5, 1, 1).half(), ones(4, 1, 1).half(),
+    padding=1, dilation=2, stride=2)) dies of SIGSEGV (float32 and conv2d do not)."""
+    if step.entry.name != "conv1d" or len(args) < 2 or not all(
+            hasattr(a, "dtype") and hasattr(a, "shape") for a in args[:2]):
+        return False
+    x, weight = args[:2]
+    if str(x.dtype) != "torch.float16" or x.ndim < 2 or weight.ndim != 3:
+        return False
+    names = ("bias", "stride", "padding", "dilation")
+    bound = dict(zip(names, args[2:]), **kwargs)
+
+    def single(value, default):
+        value = bound.get(value, default)
+        value = value[0] if isinstance(value, (tuple, list)) and len(value) == 1 else value
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    stride, padding, dilation = single("stride", 1), single("padding", 0), single("dilation", 1)
+    if None in (stride, padding, dilation) or dilation == 1 or stride < 1 or padding < 0:
+        return False
+    length, taps = x.shape[-1], weight.shape[-1]
+    outputs = (length + 2 * padding - dilation * (taps - 1) - 1) // stride + 1
+    if outputs < 1:
+        return False
+    at = (np.arange(outputs)[:, None] * stride + np.arange(taps)[None, :] * dilation - padding)
+    return not bool(((at >= 0) & (at < length)).any())
 
 
 def items(library, value):

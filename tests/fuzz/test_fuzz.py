@@ -1473,3 +1473,29 @@ def test_a_pooling_window_of_cancelling_1e30_terms_is_float_noise_but_a_wrong_me
                                 lambda *a, pool=pool, **k: pool(*a, **k) + 1e27)
     found = _first_finding(41802601, ops)
     assert (found.kind, found.op) == ("value", "adaptive_avg_pool1d")
+
+
+def test_pytorch_is_not_run_where_it_would_hang_or_crash_and_only_there():
+    torch = pytest.importorskip("torch")
+    from types import SimpleNamespace
+    from .run import _float16_conv1d_of_padding_alone, _polygamma_far_below_0
+
+    def step(name):
+        return SimpleNamespace(entry=SimpleNamespace(name=name))
+    # polygamma(2, -1.145e11 - 0.3) runs for minutes in PyTorch (41602293); polygamma(1, x)'s
+    # backward is polygamma(2, x)
+    far = torch.tensor([3.0, -1.145e11 - 0.3], dtype=torch.float64)
+    assert _polygamma_far_below_0(step("polygamma"), [2, far])
+    assert _polygamma_far_below_0(step("polygamma_method"), [far, 1])
+    assert not _polygamma_far_below_0(step("polygamma"), [0, far])   # (digamma reflects)
+    assert not _polygamma_far_below_0(step("polygamma"), [2, torch.tensor([-1.1e11])])
+    assert not _polygamma_far_below_0(step("polygamma"), [2, torch.tensor([-1e6 - 0.5])])
+    # float16 conv1d, dilation 2, every window in the padding: SIGSEGV (41468081)
+    x, w = torch.randn(5, 1, 1).half(), torch.ones(4, 1, 1).half()
+    crash = {"padding": 1, "dilation": 2, "stride": 2}
+    assert _float16_conv1d_of_padding_alone(step("conv1d"), [x, w], crash)
+    assert _float16_conv1d_of_padding_alone(step("conv1d"), [x, w, None, (2,), (3,), 2], {})
+    for fine in ({**crash, "dilation": 1}, {**crash, "padding": 4}, {**crash, "stride": 1}):
+        assert not _float16_conv1d_of_padding_alone(step("conv1d"), [x, w], fine), fine
+    assert not _float16_conv1d_of_padding_alone(step("conv1d"), [x.float(), w.float()], crash)
+    assert not _float16_conv1d_of_padding_alone(step("conv2d"), [x, w], crash)
