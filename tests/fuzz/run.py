@@ -199,6 +199,7 @@ def _polygamma_far_below_0(step, args):
     x = np.asarray(x.detach().numpy())
     if x.dtype.kind != "f":
         return False
+    x = x.astype(np.float64)   # (-1e7 is -inf in float16: no warning of its cast)
     with np.errstate(invalid="ignore"):
         return bool(((x < -1e7) & (x != np.floor(x))).any())
 
