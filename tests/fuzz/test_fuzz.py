@@ -1499,3 +1499,36 @@ def test_pytorch_is_not_run_where_it_would_hang_or_crash_and_only_there():
         assert not _float16_conv1d_of_padding_alone(step("conv1d"), [x, w], fine), fine
     assert not _float16_conv1d_of_padding_alone(step("conv1d"), [x.float(), w.float()], crash)
     assert not _float16_conv1d_of_padding_alone(step("conv2d"), [x, w], crash)
+
+
+def test_a_first_steps_gradient_cancelling_to_0_from_large_terms_is_noise_but_a_wrong_one_is_not(
+        monkeypatch):
+    pytest.importorskip("torch")
+    from tapegrad.nn import functional as F
+    # 41801064: softmax, then sum(0) (Σ s = 1 whatever x: the gradient is 0 in the math),
+    # then binary_cross_entropy's slope 5e6 at 1 - 6e-8: 0 here, terms' residues of 0.03 in
+    # PyTorch, within float32's tolerance of the terms (s·5e6)
+    ops = ("cross_entropy,nll_loss,mse_loss,l1_loss,smooth_l1_loss,huber_loss,kl_div,"
+           "binary_cross_entropy,binary_cross_entropy_with_logits,"
+                      "cosine_embedding_loss,margin_ranking_loss,conv1d,conv2d,conv_transpose1d,"
+                      "conv_transpose2d,max_pool1d,max_pool2d,max_pool1d_with_indices,"
+                      "max_pool2d_with_indices,avg_pool1d,avg_pool2d,adaptive_avg_pool1d,"
+                      "adaptive_avg_pool2d,interpolate,upsample,upsample_bilinear,"
+                      "upsample_nearest,embedding,linear,softmax,log_softmax,logsigmoid,"
+                      "scaled_dot_product_attention,sum,mul")
+    found = _first_finding(41801064, ops)
+    assert (found.kind, found.op) == ("gradient-float-noise", "softmax")
+    assert found.detail.startswith("cancelling terms: ")
+    def wrong_for_large_gradients(softmax):   # softmax's value; its gradient plus 1e-9·g·|g|
+        def wrong(x, *args, **kwargs):   # (invisible for the gradients of 1, 2.5e4 for 5e6)
+            extra = x - x.detach()
+            if extra.requires_grad:
+                extra.register_hook(lambda g: g * g.abs() * 1e-9)
+            return softmax(x, *args, **kwargs) + extra
+        return wrong
+    for module in (tg, F):
+        if hasattr(module, "softmax"):
+            monkeypatch.setattr(module, "softmax",
+                                wrong_for_large_gradients(getattr(module, "softmax")))
+    found = _first_finding(41801064, ops)
+    assert (found.kind, found.op) == ("gradient", "softmax")
