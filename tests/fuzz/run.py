@@ -29,6 +29,12 @@ past 65504 to inf). Where PyTorch agrees with it and tapegrad does not, the find
 A gradient is judged the same way at the step where it first goes wrong, that step alone
 in float64 on the same inputs and incoming gradient, whatever the leaves' dtypes (a
 float32 leaf whose gradient passed a float16 step: ``_local_float16_verdict``).
+
+Sums of terms that cancel (1e30 - 1e30 + x, a 0-d leaf's broadcast copies, a first step's
+gradient that is 0 in the math from terms of 1e6) are compared to the tolerance of their
+terms, not of the result. PyTorch is not run where it is known to kill the process or to
+run for minutes (``_smallest_integer_by_minus_one``, ``_polygamma_far_below_0``,
+``_float16_conv1d_of_padding_alone``): tapegrad's result then stands alone, allowlisted.
 """
 import math
 import traceback
@@ -156,6 +162,11 @@ class Run:
             kwargs = {k: self.materialize(v, program_leaves) for k, v in step.kwargs.items()}
             if self.library.name == "torch" and _smallest_integer_by_minus_one(step, args):
                 return "error", RuntimeError(_DIVISION_CRASH)
+            if self.library.name == "torch" and _polygamma_far_below_0(step, args):
+                return "error", RuntimeError(_POLYGAMMA_HANG)
+            if self.library.name == "torch" and _float16_conv1d_of_padding_alone(step, args,
+                                                                               kwargs):
+                return "error", RuntimeError(_CONV1D_CRASH)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 return "ok", catalogue.caller(self.library.name, step.entry)(*args, **kwargs)
@@ -178,6 +189,61 @@ def _smallest_integer_by_minus_one(step, args):
     if dividend.dtype.kind != "i":
         return False
     return bool((dividend == np.iinfo(dividend.dtype).min).any() and (divisor == -1).any())
+
+
+_POLYGAMMA_HANG = ("not run in PyTorch: its polygamma of a non-integer x far below 0 steps "
+                   "x up to 0 one by one (minutes)")
+
+
+def _polygamma_far_below_0(step, args):
+    """PyTorch 2.13's polygamma(n, x), n ≥ 2, for x < 0 not an integer (its Hurwitz ζ) adds 1
+    to x until it passes 9, about 1e8 steps a second: x = -1e8 takes a second, -1.1e11 (a
+    float64, seed 41602293) minutes. polygamma(1, x)'s backward is polygamma(2, x), so n ≥ 1
+    is skipped where x < -1e7 (float32's non-integers stop at 2^23 = 8.4e6)."""
+    if step.entry.name not in ("polygamma", "polygamma_method") or len(args) < 2:
+        return False
+    n, x = (args[0], args[1]) if step.entry.name == "polygamma" else (args[1], args[0])
+    if not isinstance(n, int) or n < 1 or not hasattr(x, "detach"):
+        return False
+    x = np.asarray(x.detach().numpy())
+    if x.dtype.kind != "f":
+        return False
+    x = x.astype(np.float64)   # (-1e7 is -inf in float16: no warning of its cast)
+    with np.errstate(invalid="ignore"):
+        return bool(((x < -1e7) & (x != np.floor(x))).any())
+
+
+_CONV1D_CRASH = ("not run in PyTorch: its float16 dilated conv1d whose windows all lie in the "
+                 "padding crashes the process (SIGSEGV)")
+
+
+def _float16_conv1d_of_padding_alone(step, args, kwargs):
+    """PyTorch 2.13's float16 conv1d with dilation ≠ 1 where no output window reads the input
+    (every tap in the padding: conv1d(randn(5, 1, 1).half(), ones(4, 1, 1).half(),
+    padding=1, dilation=2, stride=2)) dies of SIGSEGV (float32 and conv2d do not)."""
+    if step.entry.name != "conv1d" or len(args) < 2 or not all(
+            hasattr(a, "dtype") and hasattr(a, "shape") for a in args[:2]):
+        return False
+    x, weight = args[:2]
+    if str(x.dtype) != "torch.float16" or x.ndim < 2 or weight.ndim != 3:
+        return False
+    names = ("bias", "stride", "padding", "dilation")
+    bound = dict(zip(names, args[2:]), **kwargs)
+
+    def single(value, default):
+        value = bound.get(value, default)
+        value = value[0] if isinstance(value, (tuple, list)) and len(value) == 1 else value
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    stride, padding, dilation = single("stride", 1), single("padding", 0), single("dilation", 1)
+    if None in (stride, padding, dilation) or dilation == 1 or stride < 1 or padding < 0:
+        return False
+    length, taps = x.shape[-1], weight.shape[-1]
+    outputs = (length + 2 * padding - dilation * (taps - 1) - 1) // stride + 1
+    if outputs < 1:
+        return False
+    at = (np.arange(outputs)[:, None] * stride + np.arange(taps)[None, :] * dilation - padding)
+    return not bool(((at >= 0) & (at < length)).any())
 
 
 def items(library, value):
@@ -617,8 +683,9 @@ def _norm_agrees_by_its_formula(program, step, chain_before, result):
     status, formula = _norm_in_float64(run, step, program.leaves)
     if status != "ok" or not TORCH.is_tensor(formula) or formula.dtype != run.chain.dtype:
         return ""   # (the formula's rerun fell back to PyTorch's own kernel)
-    try:
-        agrees = not compare_results(result, formula)
+    try:   # (the formula's chain never requires grad: whether tapegrad's does is compared
+        agrees = not [k for k, _ in compare_results(result, formula)   # with PyTorch's own)
+                      if k != "requires-grad"]
     except Exception:  # noqa: BLE001 - a result of another structure
         return ""
     return NORM_BY_ITS_FORMULA if agrees else ""
@@ -638,7 +705,9 @@ def _in_order(step, result, t_result):
 
 
 SUMS = {"sum", "mean", "nansum", "nanmean", "einsum", "matmul", "mm", "bmm", "dot", "inner",
-        "tensordot", "linear", "cumsum", "trace"}
+        "tensordot", "linear", "cumsum", "trace",
+        # (the mean of a window: ±1e30 in one window cancel in either order)
+        "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d"}
 
 
 def _sums_cancelling_terms(program, step, chain_before, result, t_result):
@@ -788,6 +857,13 @@ def _blame_first_wrong_backward(program, chain_inputs, a, found):
         if ours is None or theirs is None or set(ours[1]) != set(theirs[1]):
             return found   # (a step that does not run alone, or another structure: no judge)
         differs = _backwards_differ(ours, theirs)
+        if differs and k == 0 and _within_its_terms(program, chain_inputs[0], grad, ours,
+                                                    theirs, differs):
+            later = (LATER_GRADIENT.format(", ".join(s.entry.name for s in program.steps[1:]))
+                     if last else "")
+            return [Finding("gradient-float-noise", program.steps[0].entry.name,
+                            "cancelling terms: " + f.detail + later, program.seed)
+                    if f.kind == "gradient" else f for f in found]
         if differs:
             verdict = _local_float16_verdict(program, k, chain_inputs[k], grad, ours, theirs,
                                              differs)
@@ -806,6 +882,37 @@ def _blame_first_wrong_backward(program, chain_inputs, a, found):
         if grad is None:   # no gradient flows into the chain before this step
             break
     return found   # (differences below each step's tolerance, magnified by a later slope)
+
+
+def _within_its_terms(program, chain_input, grad, ours, theirs, differs):
+    """True when the first step's own backward (which gives the leaves' gradients
+    themselves) differs only by the rounding of the terms it sums: a gradient Σⱼ Jⱼᵢ gⱼ that
+    is ~0 in the math from terms of 1e6 (softmax then sum: Σ s = 1 whatever x, under
+    binary_cross_entropy's slope 5e6 at 1 - 6e-8) keeps a residue of the terms' size in
+    either library. The terms' size: Σⱼ |Jⱼᵢ gⱼ|, from one backward per output element
+    (``_step_backward`` with gⱼ alone), at most 64 of them."""
+    if grad.size > 64 or not np.isfinite(grad).all():
+        return False
+    sizes = {}
+    for j in np.flatnonzero(grad):
+        alone = np.zeros_like(grad)
+        alone.reshape(-1)[j] = grad.reshape(-1)[j]
+        part = _step_backward(TAPEGRAD, program, 0, chain_input, alone)
+        if part is None or set(part[1]) != set(ours[1]):
+            return False
+        for key, g in part[1].items():
+            if g is not None:
+                sizes[key] = sizes.get(key, 0) + np.abs(g.astype(np.float64))
+    for _, key in differs:
+        g, h = ours[1][key], theirs[1][key]
+        if g is None or h is None or key not in sizes:
+            return False
+        dtype = "float16" if np.float16 in (g.dtype, h.dtype) or ours[0] == "float16" \
+            else str(g.dtype)
+        diff = compare_arrays(g, h.astype(g.dtype), dtype, float(sizes[key].max(initial=0)))
+        if diff:   # (within the tolerance of the terms, not 100 times it)
+            return False
+    return True
 
 
 def _explained_alone(program, k, chain_input, grad, ours):
@@ -1067,7 +1174,7 @@ def _compare_gradients(program, runs, step, a, b, through_float16=False,
             outcomes.append(("error", error))
     (status, ga), (t_status, gb) = outcomes
     if status == "ok" and t_status == "error" and _overwritten_in_place(gb):
-        return _compare_with_copies(program, step, grad, ga, gb, through_float16)
+        return _compare_with_copies(program, step, grad, ga, gb, through_float16, a)
     if status != t_status:
         error = ga if status == "error" else gb
         kind = "backward-raises" if status == "error" else "backward-computes"
@@ -1083,17 +1190,21 @@ def _compare_gradients(program, runs, step, a, b, through_float16=False,
                             f"leaf{i}: {'no' if ga[i] is None else 'a'} gradient vs torch "
                             f"{'none' if gb.get(i) is None else 'one'}", program.seed)]
         if ga[i] is not None:
-            diff = compare_arrays(ga[i], gb[i],
-                                  "float16" if through_float16 else str(ga[i].dtype),
+            dtype_name = "float16" if through_float16 else str(ga[i].dtype)
+            diff = compare_arrays(ga[i], gb[i], dtype_name,
                                   _copies_scale(program, tg_run, i, a, grad)
                                   or _weighted_mean_scale(weighted_means or {}, i, a, grad))
+            if diff and diff[0] == "value":   # (a rerun: only where a difference is found)
+                broadcast = _broadcast_copies_scale(program, i, grad)
+                if broadcast is not None:
+                    diff = compare_arrays(ga[i], gb[i], dtype_name, broadcast)
             if diff:
                 kind = "gradient" if diff[0] == "value" else "gradient-" + diff[0]
                 verdict = kind == "gradient" and _float16_gradient_verdict(
                     program, grad, ga, gb, _copies_scale(program, tg_run, i, a, grad))
                 return [Finding(kind, step.entry.name, f"{verdict or ''}leaf{i} "
                                 f"({ga[i].dtype}): {diff[1]}{_layouts(program)}"
-                                f"{_explained_in_torch(program, step, grad, ga, a)}",
+                                f"{_explained_in_torch(program, step, grad, ga, a, through_float16)}",
                                 program.seed)]
     return []
 
@@ -1117,7 +1228,7 @@ SINC_IN_FLOAT64 = " [sinc in the program: PyTorch agrees with its sinc computed 
 MARKS = (FLOAT16_EXPONENT, POW_OF_FALSE, FLOAT16_ATAN2, NORM_IN_FLOAT64, SINC_IN_FLOAT64)
 
 
-def _explained_in_torch(program, step, grad, ga, a):
+def _explained_in_torch(program, step, grad, ga, a, through_float16=False, on_copies=False):
     """A mark for a gradient finding that a rerun in PyTorch of the program so far, changed
     where PyTorch's backward is known to be wrong, explains: PyTorch's gradients are then
     tapegrad's. FLOAT16_EXPONENT: ``step`` is pow of a wider base to a float16 exponent leaf,
@@ -1129,7 +1240,8 @@ def _explained_in_torch(program, step, grad, ga, a):
     float32 (float64) and rounded back (the same forward up to the last bit): PyTorch's
     backward computes r² = x² + y² and grad·y in the operands' dtype, where they overflow
     (∞·0 = NaN, ∞/z = ∞) though the slopes fit; tapegrad's do not (float16 in float32,
-    grad/z or grad/r² first)."""
+    grad/z or grad/r² first). ``on_copies``: the rerun with each in-place step on a copy of
+    its target (``_compare_with_copies``)."""
     leaves, steps = list(program.leaves), list(program.steps)
     result_dtype = TAPEGRAD.dtype_name(a)
     if step.entry.name in ("pow", "pow_") and len(step.args) >= 2 and isinstance(
@@ -1155,10 +1267,11 @@ def _explained_in_torch(program, step, grad, ga, a):
     run = Run(TORCH)
     run.chain = run.materialize(LeafRef(0), leaves)
     for each, original in zip(steps, program.steps):
-        status, result = (_widened_call(run, each, leaves) if mark == FLOAT16_ATAN2 else
-                          _norm_widened_call(run, each, leaves)
+        copy = on_copies and _in_place(each)
+        status, result = (_widened_call(run, each, leaves, copy) if mark == FLOAT16_ATAN2 else
+                          _norm_widened_call(run, each, leaves, copy)
                           if mark in (NORM_IN_FLOAT64, SINC_IN_FLOAT64)
-                          else run.call(each, leaves))
+                          else run.call(each, leaves, on_a_copy=copy))
         run.chain = first_tensor(TORCH, result) if status == "ok" else None
         if run.chain is None:
             return ""
@@ -1168,51 +1281,70 @@ def _explained_in_torch(program, step, grad, ga, a):
         gb = _leaf_grads(run, run.chain, torch.from_numpy(grad.copy()))
     except Exception:  # noqa: BLE001 - no mark without PyTorch's gradients
         return ""
-    for i, g in ga.items():
+    for i, g in ga.items():   # (to float16's tolerance where the chain passed through it, as
+        # the finding itself: a float32 leaf's gradient keeps float16's digits after it)
         if (g is None) != (gb.get(i) is None) or g is not None and compare_arrays(
-                g, gb[i].astype(g.dtype), str(g.dtype)):
+                g, gb[i].astype(g.dtype), "float16" if through_float16 else str(g.dtype)):
             return ""
     return mark
 
 
-def _widened_call(run, step, leaves):
-    """``run.call``, but atan2 or hypot of two float16 (float32) tensors computed in float32
-    (float64) and rounded back (FLOAT16_ATAN2)."""
+def _widened_call(run, step, leaves, on_a_copy=False):
+    """``run.call``, but atan2 or hypot of tensors that promote to float16 (float32) computed
+    in float32 (float64) and rounded back (FLOAT16_ATAN2)."""
     if step.entry.name in WIDENED_IN_TORCH and len(step.args) == 2 and not step.kwargs:
         args = [run.materialize(a, leaves) for a in step.args]
         wider = {torch.float16: torch.float32, torch.float32: torch.float64}
-        if all(torch.is_tensor(a) for a in args) and args[0].dtype == args[1].dtype in wider:
+        # (the dtype the two promote to, not the operands' own: hypot of a float32 tensor
+        # and an int32 number, atan2 of uint8 y and float16 x compute in float32, float16)
+        dtype = (torch.result_type(*args) if all(torch.is_tensor(a) for a in args)
+                 else None)
+        if dtype in wider:
             function = torch.hypot if step.entry.name == "hypot" else torch.atan2
-            dtype = args[0].dtype
             try:
                 return "ok", function(args[0].to(wider[dtype]), args[1].to(wider[dtype])).to(dtype)
             except Exception as error:  # noqa: BLE001 - as run.call
                 return "error", error
-    return run.call(step, leaves)
+    return run.call(step, leaves, on_a_copy=on_a_copy)
 
 
-def _norm_widened_call(run, step, leaves):
-    """``run.call``, but a p-norm or sinc of a float32 tensor computed in float64 and rounded
+def _norm_widened_call(run, step, leaves, on_a_copy=False):
+    """``run.call``, but a p-norm of a float32 tensor computed in float64, or sinc of a
+    float16 (float32, float64) one in float32 (float64) by its series near 0, and rounded
     back to the dtype of its result (NORM_IN_FLOAT64, SINC_IN_FLOAT64): PyTorch's float32
     backward of a p-norm forms |x|^(p-1) and ‖x‖^(p-1) apart, which underflow (0/0) or
-    overflow where the slope fits; sinc's (πx·cos πx - sin πx)/(πx²) cancels to 0 near 0."""
-    if (step.entry.name in P_NORMS or step.entry.name == "sinc") and step.args:
+    overflow where the slope fits; sinc's (πx·cos πx - sin πx)/(πx²) cancels to 0 near 0
+    (in float16 π·x² also overflows beyond |x| ≈ 144)."""
+    sinc = step.entry.name == "sinc"
+    wider = ({torch.float16: torch.float32, torch.float32: torch.float64,
+              torch.float64: torch.float64} if sinc else {torch.float32: torch.float64})
+    if (step.entry.name in P_NORMS or sinc) and step.args:
         args = [run.materialize(a, leaves) for a in step.args]
         kwargs = {k: run.materialize(v, leaves) for k, v in step.kwargs.items()}
-        if torch.is_tensor(args[0]) and args[0].dtype == torch.float32:
-            status, narrow = run.call(step, leaves)
+        if torch.is_tensor(args[0]) and args[0].dtype in wider:
+            status, narrow = run.call(step, leaves, on_a_copy=on_a_copy)
             if status != "ok" or not torch.is_tensor(narrow):
                 return status, narrow
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    wide = catalogue.caller("torch", step.entry)(   # (dtype=float32 too)
-                        args[0].to(torch.float64), *map(_wide_dtype, args[1:]),
-                        **{k: _wide_dtype(v) for k, v in kwargs.items()})
+                    wide = (_sinc_by_its_series_near_0(args[0].to(wider[args[0].dtype])) if sinc
+                            else catalogue.caller("torch", step.entry)(   # (dtype=float32 too)
+                                args[0].to(torch.float64), *map(_wide_dtype, args[1:]),
+                                **{k: _wide_dtype(v) for k, v in kwargs.items()}))
                 return "ok", wide.to(narrow.dtype)
             except Exception as error:  # noqa: BLE001 - as run.call
                 return "error", error
-    return run.call(step, leaves)
+    return run.call(step, leaves, on_a_copy=on_a_copy)
+
+
+def _sinc_by_its_series_near_0(x):
+    """sinc(x), as 1 - (πx)²/6 where |x| < 1e-4 (its next term, (πx)⁴/120, is below float64's
+    rounding there): PyTorch's own slope cancels to 0 near 0 in float64 too (x = 1e-15:
+    0, the slope -π²x/3 is -3.3e-15), so its float64 sinc alone is no reference there."""
+    near = x.abs() < 1e-4   # (each branch fed values away from the other's edge: the unused
+    small, far = torch.where(near, x, 0), torch.where(near, 1, x)   # one's slope, 0/0 or ∞,
+    return torch.where(near, 1 - (math.pi * small) ** 2 / 6, torch.sinc(far))   # times 0 is NaN)
 
 
 def _wide_dtype(value):
@@ -1226,14 +1358,15 @@ FLOAT16_NEARER = "float16 rounding, tapegrad nearer the float64 reference: "
 FLOAT16_BOTH_NEAR = "float16 rounding, both within float16's tolerance of the float64 reference: "
 
 
-def _float16_reference(program, library=TAPEGRAD):
+def _float16_reference(program, library=TAPEGRAD, on_copies=False):
     """The program's steps so far in float64, the chain rounded to float16 after every step,
     forward and backward (``.to(float16).to(float64)``): each operation computed in float64
     and rounded once, as a float16 program means it. (The Run, its last result), or None
     where the replay is not the float16 program in another precision (a float leaf of
     another dtype, a step that names a dtype, an unordered topk, a floating chain of another
     dtype, an error); an integer or bool chain is exact in both and goes on as it is. It is
-    run in tapegrad, and in PyTorch to confirm it (``_confirmed``)."""
+    run in tapegrad, and in PyTorch to confirm it (``_confirmed``). ``on_copies``: each
+    in-place step on a copy of its target (``_compare_with_copies``)."""
     if program.leaves[0].values.dtype.kind not in "biuf" or any(
             leaf.values.dtype.kind == "f" and leaf.values.dtype != np.float16
             for leaf in program.leaves) or any(
@@ -1244,7 +1377,8 @@ def _float16_reference(program, library=TAPEGRAD):
     result = None
     half, double = library.dtype("float16"), library.dtype("float64")
     for step in program.steps:
-        status, result = run.call(step, program.leaves)
+        status, result = run.call(step, program.leaves,
+                                  on_a_copy=on_copies and _in_place(step))
         chain = first_tensor(library, result) if status == "ok" else None
         if chain is None or chain.dtype.is_floating_point and chain.dtype != double:
             return None
@@ -1339,17 +1473,17 @@ def _float16_value_verdict(program, result, t_result):
                              for a, b, r, _ in chosen])
 
 
-def _float16_gradient_verdict(program, grad, ga, gb, scale=None):
+def _float16_gradient_verdict(program, grad, ga, gb, scale=None, on_copies=False):
     """For a gradient finding: ``_float16_verdict`` of the leaves' gradients against the
     reference's, from the same incoming gradient. Only the leaves whose gradients differ
     are judged: one where both libraries give the same NaN (0·∞ of float16 in both) is not
     the disagreement, and would otherwise deny every verdict."""
     if grad.dtype != np.float16:
         return ""
-    replayed = _float16_reference(program)
+    replayed = _float16_reference(program, on_copies=on_copies)
     if replayed is None:
         return ""
-    t_replayed = _float16_reference(program, TORCH)
+    t_replayed = _float16_reference(program, TORCH, on_copies)
     if t_replayed is None:
         return ""
     run, t_run = replayed[0], t_replayed[0]
@@ -1387,6 +1521,54 @@ def _copies_scale(program, run, i, value, grad):
     sizes = sizes.sum(axis=tuple(range(sizes.ndim - base.ndim)))
     grown = tuple(d for d, n in enumerate(base.shape) if n == 1 and sizes.shape[d] != 1)
     return float(sizes.sum(axis=grown).max(initial=0))
+
+
+def _broadcast_copies_scale(program, i, grad):
+    """For a leaf of one element (a 0-d number) that operations broadcast, the sum of
+    |∂value/∂copy| over its copies (else None): as for an expanded leaf (``_copies_scale``),
+    its gradient sums its copies' gradients, and where those cancel (x - c over the logits
+    of a cross_entropy: Σ_j ∂L/∂x_j = 0 in the math, 2e22 each after cosh) both libraries
+    keep a rounding residue of the copies' size. The program is run again in tapegrad with
+    the leaf expanded to each using step's result shape (each such step run once on a copy
+    first, to learn that shape), and the copies' gradients read from those expanded views."""
+    leaf = program.leaves[i]
+    if i == 0 or leaf.layout[0] == "expand" or np.asarray(leaf.values).size != 1:
+        return None
+    run = Run(TAPEGRAD)
+    run.chain = run.materialize(LeafRef(0), program.leaves)
+    copies = []
+    for step in program.steps:
+        uses = any(isinstance(x, LeafRef) and x.index == i for x in _arguments(step))
+        if uses:
+            run.materialize(LeafRef(i), program.leaves)
+            status, result = run.call(step, program.leaves, on_a_copy=True)
+            shaped = first_tensor(TAPEGRAD, result) if status == "ok" else None
+            if shaped is None:
+                return None
+            base, view = run.leaves[i]
+            try:
+                run.leaves[i] = (base, view.expand(*shaped.shape))
+            except Exception:  # noqa: BLE001 - a result shape the leaf does not broadcast to
+                return None
+            copies.append(run.leaves[i][1])
+        status, result = run.call(step, program.leaves)
+        run.chain = first_tensor(TAPEGRAD, result) if status == "ok" else None
+        if run.chain is None:
+            return None
+        if uses:
+            run.leaves[i] = (base, view)
+            if run.chain.dtype is not shaped.dtype:   # (a 0-d tensor promotes as a number
+                return None                           # does: expanded, it is another program)
+    if not copies or not run.chain.requires_grad or tuple(run.chain.shape) != grad.shape:
+        return None
+    try:
+        found = tg.autograd.grad(run.chain, copies, tg.from_numpy(grad.copy()),
+                                 allow_unused=True)
+    except Exception:  # noqa: BLE001 - no scale without the copies' gradients
+        return None
+    sizes = [np.abs(TAPEGRAD.to_numpy(g).astype(np.float64)).sum() for g in found
+             if g is not None]
+    return float(sum(sizes)) if sizes else None
 
 
 def _weighted_mean_terms(program, step, chain_before, result):
@@ -1437,11 +1619,13 @@ def _overwritten_in_place(error):
     return "modified by an inplace operation" in str(error)
 
 
-def _compare_with_copies(program, step, grad, ga, error, through_float16=False):
+def _compare_with_copies(program, step, grad, ga, error, through_float16=False, a=None):
     """PyTorch refused a backward because a value it saved was overwritten in place, and
     tapegrad computed one: tapegrad kept what it needs (the inputs, or its own copy). The
     reference is then PyTorch's gradient of the same program up to ``step`` with every
-    in-place step applied to a copy of its target, which overwrites nothing saved."""
+    in-place step applied to a copy of its target, which overwrites nothing saved. A
+    difference is judged as one of the program itself (the float16 reference, a rerun
+    where PyTorch's backward is known to be wrong), with the in-place steps on copies."""
     last = next(i for i, s in enumerate(program.steps) if s is step)
     run = Run(TORCH)
     run.chain = run.materialize(LeafRef(0), program.leaves)
@@ -1464,9 +1648,12 @@ def _compare_with_copies(program, step, grad, ga, error, through_float16=False):
                 diff = ga[i] is not None and compare_arrays(   # (float16's tolerance after
                     ga[i], gb[i], "float16" if through_float16 else str(ga[i].dtype))  # float16)
                 if diff and diff[0] != "float-noise":
-                    return [Finding("gradient", step.entry.name, f"leaf{i} ({ga[i].dtype}): "
-                                    f"{diff[1]} (in-place steps on copies){_layouts(program)}",
-                                    program.seed)]
+                    verdict = _float16_gradient_verdict(program, grad, ga, gb, on_copies=True)
+                    mark = "" if a is None else _explained_in_torch(
+                        program, step, grad, ga, a, through_float16, on_copies=True)
+                    return [Finding("gradient", step.entry.name, f"{verdict}leaf{i} "
+                                    f"({ga[i].dtype}): {diff[1]} (in-place steps on copies)"
+                                    f"{_layouts(program)}{mark}", program.seed)]
             else:
                 return [Finding("backward-computes", step.entry.name,
                                 f"{type(error).__name__}: {str(error)[:200]} [tapegrad's gradient "
