@@ -15,7 +15,6 @@ from .allowlist import ALLOWED, allowed
 from .run import ENTRIES, Finding, torch
 from .run import run_program as run_live_program
 from .seeded_catalogue import NAMES as SEEDED_NAMES
-from .seeded_catalogue import NAMES_307
 
 SHORT_RUN = 1500   # programs: about 15 s here with PyTorch, less without
 
@@ -28,7 +27,6 @@ def _seeded_catalogue():
 
 
 SEEDED = _seeded_catalogue()
-CATALOGUE_307 = [{e.name: e for e in ENTRIES}[name] for name in NAMES_307]
 
 
 def run_program(seed, entries=None, **options):
@@ -1197,13 +1195,13 @@ def test_the_rerun_with_in_place_steps_on_copies_is_judged_by_the_float16_refere
     # in-place step's backward, so the program is compared with its in-place steps on copies,
     # and judged there (the blame on the step at fault is left out: this is the rerun's own)
     monkeypatch.setattr(fuzz_run, "_blame_first_wrong_backward", lambda p, c, a, found: found)
-    findings, _ = run_program(40097416, entries=CATALOGUE_307)
+    findings, _ = run_program(40097416)
     assert [f.op for f in findings] == ["leaky_relu_"]
     assert findings[0].detail.startswith(FLOAT16_NEARER)
     assert "(in-place steps on copies)" in findings[0].detail
     assert allowed(findings[0]).category == "float noise"
     monkeypatch.setattr(tg, "ldexp", _with_a_wrong_gradient(tg.ldexp, 3))
-    findings, _ = run_program(40097416, entries=CATALOGUE_307)
+    findings, _ = run_program(40097416)
     assert findings and not any(f.detail.startswith(FLOAT16_NEARER) for f in findings)
     assert not any(allowed(f) and allowed(f).category == "float noise" for f in findings)
 
@@ -1214,7 +1212,7 @@ def test_a_broadcast_0d_leafs_cancelling_gradient_is_judged_by_the_size_of_its_c
     # 40046487: a 0-d leaf subtracted from cross_entropy's logits, then cosh(-49.3): its
     # copies' gradients (2e22 each) cancel in the math, both libraries keep a residue of
     # their rounding (1.6e14 vs 1.8e13)
-    assert run_program(40046487, entries=CATALOGUE_307)[0] == []
+    assert run_program(40046487)[0] == []
     sub = tg.sub
     def sub_with_a_wrong_gradient(x, y, *args, **kwargs):   # one copy of y counted twice
         z = sub(x, y, *args, **kwargs)
@@ -1224,7 +1222,7 @@ def test_a_broadcast_0d_leafs_cancelling_gradient_is_judged_by_the_size_of_its_c
             z = z - (y - y.detach()) * first
         return z
     monkeypatch.setattr(tg, "sub", sub_with_a_wrong_gradient)
-    findings, _ = run_program(40046487, entries=CATALOGUE_307)
+    findings, _ = run_program(40046487)
     assert [(f.kind, f.op, f.detail[:5]) for f in findings] == [("gradient", "sub", "leaf2")]
     assert allowed(findings[0]) is None
 
@@ -1446,11 +1444,11 @@ def test_atan2_and_hypot_of_mixed_dtypes_are_widened_to_the_dtype_they_promote_t
     # 40352748: atan2(uint8 y, float16 x) (its r² overflows in float16; its slopes are
     # ~1e-5, within float16's absolute tolerance: a planted error must be large to show)
     for seed, name in ((40340116, "hypot"), (40352748, "atan2")):
-        findings, _ = run_program(seed, entries=CATALOGUE_307)
+        findings, _ = run_program(seed)
         assert findings and findings[0].detail.endswith(FLOAT16_ATAN2), seed
         assert allowed(findings[0]).category == "pytorch bug", seed
         monkeypatch.setattr(tg, name, _with_a_wrong_gradient(getattr(tg, name), 1e3))
-        findings, _ = run_program(seed, entries=CATALOGUE_307)
+        findings, _ = run_program(seed)
         assert findings and not any(FLOAT16_ATAN2 in f.detail for f in findings), seed
         assert not any(allowed(f).category == "pytorch bug" for f in findings if allowed(f))
         monkeypatch.undo()
