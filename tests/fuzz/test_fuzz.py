@@ -1354,3 +1354,29 @@ def test_cross_entropy_of_zero_classes_with_one_extra_dim_is_a_pytorch_refusal()
         assert allowed(found._replace(op=op)).category == "pytorch bug"
         assert allowed(found._replace(op=op, detail=found.detail.replace("0, 0, 0", "5, 3, 1"))) \
             is None
+
+
+def test_relu6s_zero_at_nan_meeting_a_division_by_zero_is_allowed_only_as_nan_against_inf():
+    pytest.importorskip("torch")
+    # 42026887: silu, div by a uint8 0 (±inf), adaptive_avg_pool1d (inf - inf: NaN), relu6,
+    # minimum: relu6's gradient at the NaN is 0 here, PyTorch's scalar tail passes g, and
+    # div's g/0 makes 0/0 = NaN of ours, ±inf of PyTorch's
+    findings, _ = run_program(42026887)
+    assert [(f.kind, f.op) for f in findings] == [("gradient", "relu6")]
+    assert allowed(findings[0]).category == "pytorch bug"
+    for wrong in ("[nan  1.] vs torch [inf  2.]", "[nan  1.] vs torch [ 1.  1.]",
+                  "[inf  1.] vs torch [nan  1.]"):
+        finding = Finding("gradient", "relu6", "leaf0 (float32): NaN where torch has none or "
+                          "the other way: " + wrong, 0)
+        assert allowed(finding) is None, wrong
+
+
+def test_a_group_norms_formula_check_holds_with_nan_inputs_too():
+    pytest.importorskip("torch")
+    # 42003485: group_norm(x, 1, weight) of a (4, 4) leaf expanded along its columns (rows
+    # of one value: NaN, -0.166, -0.032, -inf) with weights -1e30…: x - μ is exactly 0 in the
+    # finite rows, PyTorch's residue times 1e30 is 3e23; NaN in both for the others
+    findings, _ = run_program(42003485)
+    assert [(f.kind, f.op) for f in findings] == [("value", "group_norm")]
+    assert findings[0].detail.endswith(" [layouts: expand] [NaN inputs]")
+    assert allowed(findings[0]).category == "float noise"
