@@ -1380,3 +1380,24 @@ def test_a_group_norms_formula_check_holds_with_nan_inputs_too():
     assert [(f.kind, f.op) for f in findings] == [("value", "group_norm")]
     assert findings[0].detail.endswith(" [layouts: expand] [NaN inputs]")
     assert allowed(findings[0]).category == "float noise"
+
+
+NEW_OPS = ("isnan,isinf,isfinite,isposinf,isneginf,selu,celu,mish,hardswish,hardsigmoid,softsign,"
+           "softshrink,hardshrink,tanhshrink,threshold,glu,softmin,prelu,normalize,"
+           "cosine_similarity,pairwise_distance,mul,sum,exp")
+
+
+def test_selus_and_hardswishs_gradient_at_a_nan_from_the_chain_is_pytorchs_split_kernel():
+    pytest.importorskip("torch")
+    # 41596195, 41631906: a sum meeting inf - inf, then selu: tapegrad's 0 at the NaN (as its
+    # elu), PyTorch's scalar tail 1.0507·g. 41577325: hardswish at a NaN (inf - inf inside
+    # tanhshrink and prelu): tapegrad passes g (PyTorch's scalar tail), its vectorised loop NaN
+    for seed, op in ((41596195, "selu"), (41631906, "selu"), (41577325, "hardswish")):
+        found = _first_finding(seed, NEW_OPS)
+        assert (found.kind, found.op) == ("gradient", op), seed
+        assert allowed(found).category == "pytorch bug", seed
+    # hardswish: only PyTorch's NaN against a number of ours, every other number the same
+    for wrong in ("[ 1.  nan] vs torch [ 1.  1.]", "[ 2.  1.] vs torch [nan  2.]"):
+        finding = Finding("gradient", "hardswish", "leaf0 (float32): NaN where torch has none "
+                          "or the other way: " + wrong, 0)
+        assert allowed(finding) is None, wrong
