@@ -1401,3 +1401,15 @@ def test_selus_and_hardswishs_gradient_at_a_nan_from_the_chain_is_pytorchs_split
         finding = Finding("gradient", "hardswish", "leaf0 (float32): NaN where torch has none "
                           "or the other way: " + wrong, 0)
         assert allowed(finding) is None, wrong
+
+
+def test_normalizes_float32_norm_underflow_to_inf_is_allowed_only_as_finite_against_inf():
+    pytest.importorskip("torch")
+    # 41634470: normalize(eps=0) of a (4, 1, 3) leaf expanded to (4, 4, 3), one slice four
+    # 1e-30s: PyTorch's Σx² underflows to 0 and x/0 = inf; tapegrad's norm is 2e-30, x/‖x‖ 0.5
+    found = _first_finding(41634470, NEW_OPS)
+    assert (found.kind, found.op) == ("value", "normalize")
+    assert allowed(found).category == "pytorch bug"
+    for wrong in ("inf differs: [ 0.5  0.7] vs torch [ inf  0.5]",
+                  "inf differs: [ inf  0.5] vs torch [ 0.5  0.5]"):
+        assert allowed(Finding("value", "normalize", wrong, 0)) is None, wrong
