@@ -124,6 +124,17 @@ def test_cholesky_gradient_with_an_infinite_incoming_gradient_stays_finite_where
     assert a.grad.numpy()[1, 1] == pytest.approx(1 / (2 * 1.75 ** 0.5), rel=1e-12)
 
 
+def test_cholesky_gradient_of_an_infinite_diagonal_entry_is_nan_only_there():
+    # A₀₀ = ∞: L₀₀ = ∞, L₁₀ = A₁₀/∞ = -0, L₁₁ = √A₁₁. Lᵀ∂L/∂L̄ is ∞ above the diagonal too,
+    # which the lower triangle drops (a 0/1 mask would make 0·∞ = NaN of it): only ∂/∂A₀₀
+    # is NaN (∞/∞), the off-diagonal ones 0 and ∂/∂A₁₁ = g₁₁/(2L₁₁), as in PyTorch
+    a = tg.tensor([[np.inf, -np.inf], [-3.727, 2.05692]], dtype=tg.float64, requires_grad=True)
+    cholesky(a).backward(tg.tensor([[0.36, 0.88], [-1.65, 0.71]], dtype=tg.float64))
+    grad = a.grad.numpy()
+    assert np.isnan(grad[0, 0]) and grad[0, 1] == 0 and grad[1, 0] == 0
+    assert grad[1, 1] == pytest.approx(0.71 / (2 * 2.05692 ** 0.5), rel=1e-12)
+
+
 def test_against_pytorch():
     torch = pytest.importorskip("torch")
     a = well_conditioned(tg.randn(2, 3, 3, dtype=tg.float64))

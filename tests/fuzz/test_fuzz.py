@@ -1582,3 +1582,62 @@ def test_a_first_steps_gradient_cancelling_to_0_from_large_terms_is_noise_but_a_
                                 wrong_for_large_gradients(getattr(module, "softmax")))
     found = _first_finding(41801064, ops)
     assert (found.kind, found.op) == ("gradient", "softmax")
+
+
+def test_relu6s_zero_at_nan_meeting_a_division_by_zero_is_allowed_only_as_nan_against_inf():
+    pytest.importorskip("torch")
+    # 42026887: silu, div by a uint8 0 (±inf), adaptive_avg_pool1d (inf - inf: NaN), relu6,
+    # minimum: relu6's gradient at the NaN is 0 here, PyTorch's scalar tail passes g, and
+    # div's g/0 makes 0/0 = NaN of ours, ±inf of PyTorch's
+    findings, _ = run_program(42026887)
+    assert [(f.kind, f.op) for f in findings] == [("gradient", "relu6")]
+    assert allowed(findings[0]).category == "pytorch bug"
+    for wrong in ("[nan  1.] vs torch [inf  2.]", "[nan  1.] vs torch [ 1.  1.]",
+                  "[inf  1.] vs torch [nan  1.]"):
+        finding = Finding("gradient", "relu6", "leaf0 (float32): NaN where torch has none or "
+                          "the other way: " + wrong, 0)
+        assert allowed(finding) is None, wrong
+
+
+def test_a_group_norms_formula_check_holds_with_nan_inputs_too():
+    pytest.importorskip("torch")
+    # 42003485: group_norm(x, 1, weight) of a (4, 4) leaf expanded along its columns (rows
+    # of one value: NaN, -0.166, -0.032, -inf) with weights -1e30…: x - μ is exactly 0 in the
+    # finite rows, PyTorch's residue times 1e30 is 3e23; NaN in both for the others
+    findings, _ = run_program(42003485)
+    assert [(f.kind, f.op) for f in findings] == [("value", "group_norm")]
+    assert findings[0].detail.endswith(" [layouts: expand] [NaN inputs]")
+    assert allowed(findings[0]).category == "float noise"
+
+
+NEW_OPS = ("isnan,isinf,isfinite,isposinf,isneginf,selu,celu,mish,hardswish,hardsigmoid,softsign,"
+           "softshrink,hardshrink,tanhshrink,threshold,glu,softmin,prelu,normalize,"
+           "cosine_similarity,pairwise_distance,mul,sum,exp")
+
+
+def test_selus_and_hardswishs_gradient_at_a_nan_from_the_chain_is_pytorchs_split_kernel():
+    pytest.importorskip("torch")
+    # 41596195, 41631906: a sum meeting inf - inf, then selu: tapegrad's 0 at the NaN (as its
+    # elu), PyTorch's scalar tail 1.0507·g. 41577325: hardswish at a NaN (inf - inf inside
+    # tanhshrink and prelu): tapegrad passes g (PyTorch's scalar tail), its vectorised loop NaN
+    for seed, op in ((41596195, "selu"), (41631906, "selu"), (41577325, "hardswish")):
+        found = _first_finding(seed, NEW_OPS)
+        assert (found.kind, found.op) == ("gradient", op), seed
+        assert allowed(found).category == "pytorch bug", seed
+    # hardswish: only PyTorch's NaN against a number of ours, every other number the same
+    for wrong in ("[ 1.  nan] vs torch [ 1.  1.]", "[ 2.  1.] vs torch [nan  2.]"):
+        finding = Finding("gradient", "hardswish", "leaf0 (float32): NaN where torch has none "
+                          "or the other way: " + wrong, 0)
+        assert allowed(finding) is None, wrong
+
+
+def test_normalizes_float32_norm_underflow_to_inf_is_allowed_only_as_finite_against_inf():
+    pytest.importorskip("torch")
+    # 41634470: normalize(eps=0) of a (4, 1, 3) leaf expanded to (4, 4, 3), one slice four
+    # 1e-30s: PyTorch's Σx² underflows to 0 and x/0 = inf; tapegrad's norm is 2e-30, x/‖x‖ 0.5
+    found = _first_finding(41634470, NEW_OPS)
+    assert (found.kind, found.op) == ("value", "normalize")
+    assert allowed(found).category == "pytorch bug"
+    for wrong in ("inf differs: [ 0.5  0.7] vs torch [ inf  0.5]",
+                  "inf differs: [ inf  0.5] vs torch [ 0.5  0.5]"):
+        assert allowed(Finding("value", "normalize", wrong, 0)) is None, wrong

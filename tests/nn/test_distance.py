@@ -128,6 +128,20 @@ def test_the_gradient_at_a_zero_vector_follows_where_eps_goes():
     np.testing.assert_allclose(x.grad.numpy(), [[math.sqrt(0.5)] * 2])
 
 
+def test_cosine_similarity_below_eps_keeps_the_norms_own_gradient_as_pytorch():
+    # ‖x₁‖ = 2.3e-4 < ε = 1e-3: the value divides by ε, the gradient still has the norm's
+    # term -(x₁·x₂)·x₁/(ε²‖x₁‖‖x₂‖) (PyTorch: [258.84, 355.19, -860.68], where the slope of
+    # the value alone is x₂/(ε‖x₂‖) = [218.2, 436.4, -872.9])
+    x1 = np.array([[1e-4, -2e-4, 3e-5]])
+    x2 = np.array([[0.5, 1.0, -2.0]])
+    x = tg.tensor(x1, requires_grad=True)
+    F.cosine_similarity(x, tg.tensor(x2), eps=1e-3).sum().backward()
+    n1, n2 = np.linalg.norm(x1), np.linalg.norm(x2)
+    expected = x2 / (1e-3 * n2) - (x1 * x2).sum() * x1 / (1e-3 ** 2 * n1 * n2)
+    np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-12)
+    np.testing.assert_allclose(x.grad.numpy(), [[258.8417, 355.1881, -860.6844]], rtol=1e-6)
+
+
 # -- modules -----------------------------------------------------------------------------------
 def test_modules_call_their_functions_and_have_no_parameters():
     a, b = leaf(3, 4), leaf(3, 4)

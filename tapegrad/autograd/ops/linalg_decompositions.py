@@ -7,7 +7,8 @@ halves the diagonal. Taking adjoints (Φ is its own):
 
     S = L⁻ᵀ Φ(Lᵀ ∂L/∂L̄) L⁻¹,    ∂L/∂A = ½ (S + Sᵀ)
 
-(symmetric, as A is: the gradient PyTorch gives too).
+(symmetric, as A is: the gradient PyTorch gives too). It is computed as
+L⁻ᵀ ½(Φ + Φᵀ) L⁻¹, the same matrix, in PyTorch's order.
 
 solve_triangular: X = A⁻¹ B for a triangular A (``left=True``), or X = B A⁻¹ (``left=False``).
 With Z = X,
@@ -27,7 +28,7 @@ by substitution instead, so that they reach only the rows that depend on them.
 from ..operands import check_same_device, sum_to_shape
 from ..quiet import quiet
 from ..tape import OUTPUT, record
-from ..tensor import Tensor, wrap
+from ..tensor import Tensor
 from .declare import operation
 from .linalg import check_same_dtype
 
@@ -48,13 +49,13 @@ def _is_linalg_error(error):
     return type(error).__name__ == "LinAlgError"
 
 
-def _halve_diagonal_and_keep_lower(x):
-    """Φ(X): the lower triangle of X with its diagonal halved."""
-    n = x.shape[-1]
-    xp = x.device.xp
-    weights = xp.tril(xp.ones((n, n), dtype=x.array.dtype))
-    weights[xp.arange(n), xp.arange(n)] = 0.5
-    return x * wrap(weights, x.device)
+def _symmetrize_lower(x):
+    """½(Φ(X) + Φ(X)ᵀ): X's lower triangle halved and mirrored above the diagonal (its
+    diagonal halved once), as PyTorch forms it before its two solves. Built from tril,
+    never by multiplying X with a 0/1 mask, so that an ∞ above the diagonal (an infinite L
+    meeting the gradient) is dropped, not turned into 0·∞ = NaN."""
+    lower = x.tril()
+    return (lower + lower.tril(-1).mT) * 0.5
 
 
 def _substitute(xp, triangle, rhs, lower):
@@ -102,10 +103,9 @@ def cholesky(input, *, upper=False):
     def backward(ctx, grad):
         factor, = ctx.saved_tensors
         L, g = (factor.mT, grad.mT) if upper else (factor, grad)
-        phi = _halve_diagonal_and_keep_lower(L.mT @ g)
-        s = solve_triangular(L.mT, phi, upper=True)            # L⁻ᵀ Φ
-        s = solve_triangular(L, s, upper=False, left=False)    # L⁻ᵀ Φ L⁻¹
-        return (s + s.mT) * 0.5
+        sym = _symmetrize_lower(L.mT @ g)                      # ½(Φ + Φᵀ)
+        s = solve_triangular(L.mT, sym, upper=True)            # L⁻ᵀ ½(Φ + Φᵀ)
+        return solve_triangular(L, s, upper=False, left=False)  # … L⁻¹ = ½(S + Sᵀ)
     return record("cholesky", factor, (input,), backward, save=(OUTPUT,))
 
 

@@ -67,7 +67,11 @@ def _raised_to(length, eps):
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     """cos θ = x₁·x₂ / (max(‖x₁‖, ε)·max(‖x₂‖, ε)) along ``dim`` (x₁ and x₂ broadcast);
-    ∂/∂x₁ = x₂/(‖x₁‖‖x₂‖) - cos θ·x₁/‖x₁‖², with the raised norms"""
+    ∂/∂x₁ = x₂/(‖x₁‖‖x₂‖) - cos θ·x₁/‖x₁‖², with the raised norms
+
+    Where ‖x₁‖ < ε the value is x₁·x₂/(ε‖x₂‖), linear in x₁, but the gradient keeps the
+    norm's own term (-x₁·x₂·x₁/(ε²‖x₁‖‖x₂‖)), as PyTorch's, which raises the norm without
+    recording it: the gradient there is PyTorch's, not the slope of the value."""
     require_tensor("cosine_similarity", "x1", x1)
     require_tensor("cosine_similarity", "x2", x2)
     if not (x1.dtype.is_floating_point or x2.dtype.is_floating_point):
