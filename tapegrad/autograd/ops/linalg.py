@@ -351,30 +351,55 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     _check_addmm(b, x, w, beta, alpha)
     b_shape = _shape(b)
     xp = x.device.xp
-    if alpha == 0:   # the product is ignored (its infs and NaNs too), as BLAS and PyTorch do
-        y = xp.zeros((x.shape[0], w.shape[1]), dtype=x.array.dtype)
+    if x.array.dtype.kind == "f" and x.array.dtype.itemsize == 2:
+        y = _half_addmm(xp, b.array, x.array, w.array, beta, alpha)
     else:
-        y = _rows_times_matrix(xp, x.array, w.array)   # a fresh array: scale and add in place
-    logical = y.dtype.kind == "b"   # bools: any nonzero scale is True, and + is or
-    if alpha not in (0, 1) and not logical:
-        y *= _scale(xp, alpha, y.dtype)
-    if beta != 0:
-        y += b.array if beta == 1 or logical else _scale(xp, beta, y.dtype) * b.array
+        if alpha == 0:   # the product is ignored (its infs and NaNs too), as BLAS and PyTorch do
+            y = xp.zeros((x.shape[0], w.shape[1]), dtype=x.array.dtype)
+        else:
+            y = _rows_times_matrix(xp, x.array, w.array)   # a fresh array: scale, add in place
+        logical = y.dtype.kind == "b"   # bools: any nonzero scale is True, and + is or
+        if alpha not in (0, 1) and not logical:
+            y *= _scale(xp, alpha, y.dtype)
+        if beta != 0:
+            y += b.array if beta == 1 or logical else _scale(xp, beta, y.dtype) * b.array
 
     def backward(ctx, grad):
+        # As PyTorch: the product of the gradient first, then α (a float16 product that
+        # overflows stays ±inf, however small α).
         x, w = ctx.saved_tensors
         if not grad_mode._enabled and alpha == 1:
             return _addmm_gradients(ctx, grad, x, w, beta, b_shape, x_transposed, w_transposed)
-        g = grad if alpha == 1 else grad * alpha
+        grad_x = grad_w = None
+        if ctx.needs_input_grad[1]:
+            grad_x = _grad_left(grad, w, x_transposed)
+            grad_x = grad_x if alpha == 1 else grad_x * alpha
+        if ctx.needs_input_grad[2]:
+            grad_w = _grad_right(x, grad, w_transposed)
+            grad_w = grad_w if alpha == 1 else grad_w * alpha
         return (sum_to_shape(grad if beta == 1 else grad * beta, b_shape)
-                if ctx.needs_input_grad[0] else None,
-                _grad_left(g, w, x_transposed) if ctx.needs_input_grad[1] else None,
-                _grad_right(x, g, w_transposed) if ctx.needs_input_grad[2] else None)
+                if ctx.needs_input_grad[0] else None, grad_x, grad_w)
 
     x_transposed = x.requires_grad and _transposed_layout(x.array)
     w_transposed = w.requires_grad and _transposed_layout(w.array)
     return record("addmm", y, (b, x, w), backward, attrs={"beta": beta, "alpha": alpha},
                   save=(x if w.requires_grad else None, w if x.requires_grad else None))
+
+
+def _half_addmm(xp, b, x, w, beta, alpha):
+    """β·b + α·(x @ W) for float16 arrays, as PyTorch computes it: the sums, the scaling and the
+    addition in float32, rounded to float16 once at the end (the product alone may overflow
+    float16 where α·(x @ W) + β·b does not)."""
+    wide = xp.float32
+    if alpha == 0:
+        y = xp.zeros((x.shape[0], w.shape[1]), dtype=wide)
+    else:
+        y = xp.matmul(x.astype(wide), w.astype(wide))
+        if alpha != 1:
+            y *= alpha
+    if beta != 0:
+        y += b.astype(wide) if beta == 1 else beta * b.astype(wide)
+    return y.astype(x.dtype)
 
 
 def stacked_addmm(b, x, w):
@@ -388,8 +413,11 @@ def stacked_addmm(b, x, w):
     k, m = _shape(w)
     lead = _shape(x)[:-1]
     rows = math.prod(lead)
-    y = _rows_times_matrix(xp, x.array.reshape(rows, k), w.array)
-    y += b.array
+    if x.array.dtype.kind == "f" and x.array.dtype.itemsize == 2:
+        y = _half_addmm(xp, b.array, x.array.reshape(rows, k), w.array, 1, 1)
+    else:
+        y = _rows_times_matrix(xp, x.array.reshape(rows, k), w.array)
+        y += b.array
     y = y.reshape(lead + (m,))
 
     def backward(ctx, grad):
