@@ -404,6 +404,17 @@ ALLOWED = [
             "so 1/r² is 0 and the other operand's gradient -0.0 instead of grad·x/r²)")
     for op in ("atan2", "arctan2")
 ] + [
+    Allowed("gradient", op, r"^leaf\d+ \(float16\): NaN where torch has none or the other way: "
+            + _nan_only_where_torch_has_nan() + r"( \[layouts: [^]]*\])?"
+            r" \[the gradient of the later steps: [^]]*\]$", "pytorch bug",
+            "float16 atan2 of a uint8 y, alone with the gradient the later steps send it: "
+            "PyTorch's backward forms grad·(-y) with -y wrapped (-3 is 253), which overflows "
+            "float16 (-1348·253), and multiplies it by 1/r² = 0 (8584² is ∞ in float16): ∞·0 = "
+            "NaN where the slope -y/r² = -4e-8 fits; tapegrad's is the float64 step's rounded "
+            "once (-2.05e-5). Only NaN of PyTorch's where tapegrad has a number: every NaN of "
+            "tapegrad's (a NaN incoming gradient) stands against one of PyTorch's")
+    for op in ("atan2", "arctan2")
+] + [
     Allowed("gradient", op, r"^leaf\d+ \(float(?:32|64)\): NaN where torch has none or the "
             r"other way: " + _nan_only_where_torch_has_nan(), "pytorch bug",
             "atan2 with an operand near the float's largest value (3.4e38, as nan_to_num or "

@@ -1326,6 +1326,20 @@ def test_atan2s_wrapped_uint8_gradient_is_allowed_to_overflow_on_pytorchs_side_o
         assert allowed(Finding("gradient", "atan2", detail, 0)) is None, detail
 
 
+def test_atan2s_wrapped_uint8_gradient_overflowing_to_nan_on_pytorchs_side_is_allowed_alone():
+    pytest.importorskip("torch")
+    # 40352748: float16 atan2 of a uint8 y, then log10_: alone with log10_'s gradient,
+    # PyTorch's grad·(-y) (wrapped: 253) overflows and meets 1/r² = 0 as NaN
+    found = run_program(40352748)[0][0]
+    assert found.op == "atan2" and allowed(found).reason.startswith("float16 atan2 of a uint8 y")
+    later = " [layouts: slice] [the gradient of the later steps: log10_]"
+    for planted in ("[nan 0.] vs torch [1. 0.]",      # a NaN of tapegrad's alone
+                    "[0. 0.] vs torch [0. nan]"):     # ok: PyTorch's NaN only
+        detail = "leaf1 (float16): NaN where torch has none or the other way: " + planted
+        assert (allowed(Finding("gradient", "atan2", detail + later, 0)) is None) == \
+            planted.startswith("[nan")
+
+
 def test_cross_entropys_infinite_gradient_is_allowed_only_where_torch_has_nan_for_an_infinity():
     pytest.importorskip("torch")
     # 42005134: cross_entropy, then exp (e^11 = inf in float16): an infinite incoming gradient
