@@ -164,11 +164,14 @@ def _product(op, x, y):
         # (Only what the needed gradient reads was saved: x for y's gradient, y for x's.)
         row_shape = x_shape if len(x_shape) > 1 else (1, k)
         g = grad if len(x_shape) > 1 else grad.reshape(out_shape[:-1] + (1, m))
-        if ctx.needs_input_grad[0] and len(y_shape) > 2 and all(s == 1 for s in x_shape[:-2]):
-            # x has no batch dimensions (or only 1s), y has: Σ_b g_b @ y_bᵀ is one product with the
-            # batch folded into the contraction, (n, B·m) @ (B·m, k), summed in one
-            # accumulator as in PyTorch (float16: one rounding, where per-batch products
-            # overflow to ±inf and their sum to inf - inf = NaN)
+        if (ctx.needs_input_grad[0] and len(y_shape) > 2 and y.dtype.itemsize == 2
+                and y.dtype.is_floating_point and all(s == 1 for s in x_shape[:-2])):
+            # float16 x with no batch dimensions (or only 1s), y with: Σ_b g_b @ y_bᵀ is one
+            # product with the batch folded into the contraction, (n, B·m) @ (B·m, k),
+            # summed in one float32 accumulator and rounded once as in PyTorch, where
+            # per-batch products overflow to ±inf and their sum to inf - inf = NaN. (Folding
+            # copies y, as no view has (b, m) as one axis; float32 and float64 products
+            # overflow only past 1e38, so they take the batched products and their sum.)
             n, batch = row_shape[-2], math.prod(y_shape[:-2])
             folded_g = g.reshape(batch, n, m).permute(1, 0, 2).reshape(n, batch * m)
             folded_y = y.reshape(batch, k, m).permute(0, 2, 1).reshape(batch * m, k)
