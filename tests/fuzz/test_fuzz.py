@@ -1355,6 +1355,18 @@ def test_group_norms_infinite_weight_gradient_against_pytorchs_nan_is_allowed_al
         assert allowed(Finding("gradient", "group_norm", prefix + planted, 0)) is None, planted
 
 
+@pytest.mark.parametrize("seed", [41029793, 41098215])
+def test_atan2s_float16_square_beside_a_float64_operand_is_allowed_with_shared_nans(seed):
+    pytest.importorskip("torch")
+    # atan2 of a float64 y and a float16 x: PyTorch squares x in float16 (0.00192² keeps two
+    # digits, 3770² is ∞), so y's float64 gradient is off or 0; a NaN stands in both
+    ops = "addmm,addcmul,addcdiv,atan2,hypot,hypot_,group_norm,layer_norm,batch_norm,bilinear,"
+    found = _first_finding(seed, ops + "matmul,mul,exp,sum,log10_,outer,square,half")
+    assert found.op == "atan2" and allowed(found).reason.startswith("atan2 of a uint8 tensor")
+    detail = "leaf0 (float64): NaN where torch has none or the other way: [nan 1.] vs torch [0. 1.]"
+    assert allowed(Finding("gradient", "atan2", detail, 0)) is None
+
+
 def test_cross_entropys_infinite_gradient_is_allowed_only_where_torch_has_nan_for_an_infinity():
     pytest.importorskip("torch")
     # 42005134: cross_entropy, then exp (e^11 = inf in float16): an infinite incoming gradient
