@@ -1136,6 +1136,24 @@ def test_addcdiv_of_float16_and_a_0d_float32_divisor_takes_its_slopes_in_float32
         assert t2.grad.dtype is tg.float32 and t2.grad.item() == expected
 
 
+def test_addcmul_and_addcdiv_form_an_integer_operands_slope_in_the_default_float_dtype():
+    # PyTorch's backward multiplies the uint8 t₁ (or t₂) by the float value in float32 (an
+    # integer tensor times a Python float): 2·1e30 is finite there, where float16's ∞ would
+    # meet a zero gradient as 0·∞ = NaN; a nonzero gradient rounds to float16's ∞ once
+    ints = tg.tensor([2], dtype=tg.uint8)
+    for g, expected in ((0.0, 0.0), (1.0, math.inf)):
+        for op, other_slope in ((tg.addcmul, 1.0), (tg.addcdiv, -1 / 16)):
+            t = tg.tensor([4.0], dtype=tg.float16, requires_grad=True)
+            op(tg.zeros(1, dtype=tg.float16), ints, t, value=1e30).backward(
+                tg.full((1,), g, dtype=tg.float16))
+            assert t.grad.dtype is tg.float16
+            assert t.grad.item() == (expected if g == 0 else math.copysign(math.inf, other_slope))
+        t = tg.tensor([4.0], dtype=tg.float16, requires_grad=True)   # the integer as t₂
+        tg.addcmul(tg.zeros(1, dtype=tg.float16), t, ints, value=1e30).backward(
+            tg.full((1,), g, dtype=tg.float16))
+        assert t.grad.item() == expected
+
+
 def test_addcdiv_differentiates_t2_as_pytorch_writes_it():
     # -g·value·t₁/(t₂·t₂): t₂² overflows float16 at 6470 and ∞/∞ is NaN, as in PyTorch
     t1 = tg.tensor([math.inf, 3.0], dtype=tg.float16, requires_grad=True)

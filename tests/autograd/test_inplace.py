@@ -575,3 +575,21 @@ def test_in_place_aliases_refuse_misuse_before_writing():
     assert x.tolist() == [1, 2]
     with pytest.raises(Exception, match="leaf"):
         tg.tensor([1.0], requires_grad=True).multiply_(2)
+
+
+def test_hypot_into_a_narrower_float_takes_its_slopes_from_the_unrounded_result():
+    # float16 x with a float32 y: z = √(60000² + 40000²) = 72111 is computed in float32 and
+    # stored as float16's ∞. The slopes x/z, y/z are those of hypot at its inputs (0.832,
+    # 0.555), the narrowing a rounding, as every in-place op into a narrower float treats it;
+    # PyTorch divides by the stored ∞ and gives 0 (where z fits, the two agree to a rounding)
+    x = tg.tensor([60000.0, 3.0], dtype=tg.float16, requires_grad=True)
+    y = tg.tensor([40000.0, 4.0], requires_grad=True)
+    z = x * 1
+    z.hypot_(y)
+    assert z.dtype is tg.float16 and z.tolist() == [math.inf, 5.0]
+    z.backward(tg.ones(2, dtype=tg.float16))
+    assert x.grad.tolist() == [float(np.float16(60000 / 72111.03)), float(np.float16(0.6))]
+    assert y.grad.tolist() == [pytest.approx(40000 / 72111.03, rel=1e-6), pytest.approx(0.8)]
+    x = tg.tensor([2.0, -3.0], dtype=tg.float64, requires_grad=True)   # one dtype: as hypot
+    y = tg.tensor([0.5, 1.5], dtype=tg.float64, requires_grad=True)
+    assert gradcheck(lambda x, y: (x * 1).hypot_(y), (x, y))

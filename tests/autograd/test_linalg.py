@@ -518,6 +518,34 @@ def test_addmm_with_alpha_0_ignores_the_product_even_its_infs():
     np.testing.assert_array_equal(arr(L.addmm(tg.ones(2), x, tg.eye(2), alpha=0)), np.ones((2, 2)))
 
 
+def test_addmm_in_float16_rounds_once_after_scaling_and_adding():
+    # -12870·-12056 + -10330·3936 = 114501840 overflows float16, but 1e-4 times it, plus 1,
+    # is 11451.18, which rounds to 11456 (as PyTorch: float32 sums, one rounding at the end)
+    b = tg.tensor([[1.0]], dtype=tg.float16)
+    x = tg.tensor([[-12870.0, -10330.0]], dtype=tg.float16)
+    w = tg.tensor([[-12056.0], [3936.0]], dtype=tg.float16)
+    assert L.addmm(b, x, w, alpha=1e-4).tolist() == [[11456.0]]
+    assert L.addmm(b * 60000, x, w, alpha=1e-4, beta=1e-3).tolist() == [[11512.0]]
+    # a Linear layer on stacked rows too: 65504 + 32 rounds to inf alone, not with -100 added
+    y = tg.nn.functional.linear(tg.tensor([[[65504.0, 32.0]]], dtype=tg.float16),
+                                tg.tensor([[1.0, 1.0]], dtype=tg.float16),
+                                tg.tensor([-100.0], dtype=tg.float16))
+    assert y.tolist() == [[[65440.0]]]
+
+
+def test_addmm_gradients_multiply_the_product_by_alpha_after_it_as_pytorch():
+    # ∂L/∂x = (g @ Wᵀ)·α: in float16 the product 30000·-12056 overflows before α scales it
+    x = tg.tensor([[-12870.0, -10330.0]], dtype=tg.float16, requires_grad=True)
+    w = tg.tensor([[-12056.0], [3936.0]], dtype=tg.float16, requires_grad=True)
+    L.addmm(tg.ones(1, 1, dtype=tg.float16), x, w, alpha=1e-4).backward(
+        tg.tensor([[30000.0]], dtype=tg.float16))
+    assert x.grad.tolist() == [[-float("inf"), float("inf")]]
+    assert w.grad.tolist() == [[-float("inf")], [-float("inf")]]
+    b, x, w = leaf(2, 3), leaf(2, 4), leaf(4, 3)
+    assert gradcheck(lambda b, x, w: L.addmm(b, x, w, beta=0.5, alpha=-3.0), (b, x, w))
+    assert gradgradcheck(lambda b, x, w: L.addmm(b, x, w, beta=0.5, alpha=-3.0), (b, x, w))
+
+
 def test_addmm_of_integer_tensors_takes_whole_number_scales_only():
     b, x, w = tg.tensor([1, 1]), tg.tensor([[1, 2], [3, 4]]), tg.tensor([[1, 0], [0, 1]])
     np.testing.assert_array_equal(arr(L.addmm(b, x, w, alpha=2)), [[3, 5], [7, 9]])

@@ -147,6 +147,20 @@ def test_hypot_gradient_of_a_large_operand_and_a_tiny_gradient_does_not_underflo
     assert x.grad.tolist() == pytest.approx([1.8e-26, 0.6], rel=1e-6)
 
 
+def test_float16_hypot_slopes_are_formed_in_float32_and_rounded_once():
+    # y/z = 0.0002925/15320 = 1.9e-8 is below float16's smallest number: an infinite
+    # gradient times it is ∞, as PyTorch's g·y/z, not ∞·0 = NaN; the finite ones round once
+    x = tg.tensor([15320.0, 3.0], dtype=tg.float16, requires_grad=True)
+    y = tg.tensor([0.0002925, 4.0], dtype=tg.float16, requires_grad=True)
+    z = tg.hypot(x, y)
+    z.backward(tg.tensor([math.inf, 1.0], dtype=tg.float16))
+    assert y.grad.dtype is tg.float16 and y.grad.tolist() == [math.inf, 0.7998046875]
+    assert x.grad.tolist() == [math.inf, float(np.float16(0.6))]
+    x, y = tg.tensor([2.0, -3.0], dtype=tg.float64, requires_grad=True), \
+        tg.tensor([0.5, 1.5], dtype=tg.float64, requires_grad=True)
+    assert tg.autograd.gradcheck(tg.hypot, (x, y)) and tg.autograd.gradgradcheck(tg.hypot, (x, y))
+
+
 def test_hypot_does_not_overflow_where_squares_would():
     big = tg.tensor([1e200, 3e200], dtype=tg.float64)
     np.testing.assert_allclose(tg.hypot(big, big).numpy(), np.sqrt(2) * big.numpy(), rtol=1e-15)

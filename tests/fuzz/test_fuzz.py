@@ -1348,6 +1348,47 @@ def test_atan2s_wrapped_uint8_gradient_is_allowed_to_overflow_on_pytorchs_side_o
         assert allowed(Finding("gradient", "atan2", detail, 0)) is None, detail
 
 
+def test_atan2s_wrapped_uint8_gradient_overflowing_to_nan_on_pytorchs_side_is_allowed_alone():
+    pytest.importorskip("torch")
+    # 40352748: float16 atan2 of a uint8 y, then log10_: alone with log10_'s gradient,
+    # PyTorch's grad·(-y) (wrapped: 253) overflows and meets 1/r² = 0 as NaN
+    found = run_program(40352748)[0][0]
+    assert found.op == "atan2" and allowed(found).reason.startswith("float16 atan2 of a uint8 y")
+    later = " [layouts: slice] [the gradient of the later steps: log10_]"
+    for planted in ("[nan 0.] vs torch [1. 0.]",      # a NaN of tapegrad's alone
+                    "[0. 0.] vs torch [0. nan]"):     # ok: PyTorch's NaN only
+        detail = "leaf1 (float16): NaN where torch has none or the other way: " + planted
+        assert (allowed(Finding("gradient", "atan2", detail + later, 0)) is None) == \
+            planted.startswith("[nan")
+
+
+@pytest.mark.parametrize("seed", [41012381, 41015355, 41004792])
+def test_group_norms_infinite_weight_gradient_against_pytorchs_nan_is_allowed_alone(seed):
+    pytest.importorskip("torch")
+    # an infinite incoming gradient (exp overflowing after group_norm): tapegrad's Σ g·x̂ is
+    # ±∞, PyTorch's (Σ g·x - μ·Σ g)·r is ∞ - ∞ = NaN
+    found = _first_finding(seed, "layer_norm,group_norm,batch_norm,mul,add,exp,sum")
+    assert found.op == "group_norm" and allowed(found).reason.startswith(
+        "group_norm's weight gradient at an infinite")
+    prefix = "leaf1 (float64): NaN where torch has none or the other way: "
+    for planted in ("[inf 1.] vs torch [nan 2.]",    # a finite number that differs
+                    "[nan 0.] vs torch [inf 0.]",    # a NaN of tapegrad's
+                    "[inf 0.] vs torch [-inf 0.]"):  # (no NaN: another finding)
+        assert allowed(Finding("gradient", "group_norm", prefix + planted, 0)) is None, planted
+
+
+@pytest.mark.parametrize("seed", [41029793, 41098215])
+def test_atan2s_float16_square_beside_a_float64_operand_is_allowed_with_shared_nans(seed):
+    pytest.importorskip("torch")
+    # atan2 of a float64 y and a float16 x: PyTorch squares x in float16 (0.00192² keeps two
+    # digits, 3770² is ∞), so y's float64 gradient is off or 0; a NaN stands in both
+    ops = "addmm,addcmul,addcdiv,atan2,hypot,hypot_,group_norm,layer_norm,batch_norm,bilinear,"
+    found = _first_finding(seed, ops + "matmul,mul,exp,sum,log10_,outer,square,half")
+    assert found.op == "atan2" and allowed(found).reason.startswith("atan2 of a uint8 tensor")
+    detail = "leaf0 (float64): NaN where torch has none or the other way: [nan 1.] vs torch [0. 1.]"
+    assert allowed(Finding("gradient", "atan2", detail, 0)) is None
+
+
 def test_cross_entropys_infinite_gradient_is_allowed_only_where_torch_has_nan_for_an_infinity():
     pytest.importorskip("torch")
     # 42005134: cross_entropy, then exp (e^11 = inf in float16): an infinite incoming gradient

@@ -540,6 +540,20 @@ def test_group_norm_of_a_group_of_equal_values_is_exactly_zero():
     assert group_norm(x.reshape(3, 3, 1), 3).tolist() == [[[0.0]] * 3] * 3
 
 
+def test_group_norm_without_bias_gives_plus_zero_where_the_weight_is_zero_or_negative():
+    # PyTorch shifts by its missing bias of 0 (x·s + (0 - μ·s)): every zero is +0, where
+    # x̂·γ alone is -0.0 for γ = 0 and x < μ, or γ < 0 and x = μ (then log's slope is -∞)
+    x = tg.tensor([[[-3.0, 1.0, 2.0], [5.0, -4.0, 0.5]], [[-1.0, -2.0, -3.0], [1.0, 2.0, 3.0]]])
+    for w in ([0.0, 0.0], [-0.0, -0.0], [-1.0, 2.0]):
+        for groups in (1, 2):
+            y = group_norm(x, groups, weight=tg.tensor(w)).numpy()
+            assert not np.signbit(y[y == 0]).any(), (w, groups)
+    y = group_norm(x.double(), 2, weight=tg.tensor([0.0, -1.0]).double()).numpy()
+    assert y[0, 1, 2] == 0 and not np.signbit(y[0, 1, 2]) and not np.signbit(y[:, 0]).any()
+    w = tg.tensor([0.0, -1.5], dtype=tg.float64, requires_grad=True)
+    assert gradgradcheck(lambda x, w: group_norm(x, 1, weight=w), (leaf(2, 2, 3), w))
+
+
 def test_group_norm_gradients_on_broadcast_and_strided_inputs():
     x = tg.randn(4, 6, 3, dtype=tg.float64).transpose(0, 2).requires_grad_()   # (3, 6, 4)
     w = tg.randn(6, dtype=tg.float64, requires_grad=True)

@@ -824,7 +824,8 @@ def addcmul(input, tensor1, tensor2, value=1):
     x, t1, t2, value = _addc_operands("addcmul", input, tensor1, tensor2, value)
     t1, t2 = _spread("addcmul", x, t1, t2)
     if x.dtype.is_floating_point and not hasattr(value, "shape"):
-        return _addc_floating("addcmul", x, t1, t2, value, wide_slopes)
+        return _addc_floating("addcmul", x, t1, t2, value, wide_slopes,
+                              _integer_operands(x, value, tensor1, tensor2))
     return add(x, mul(t1 if _is_one(value) else mul(t1, value), t2))
 
 
@@ -841,7 +842,8 @@ def addcdiv(input, tensor1, tensor2, value=1):
     x, t1, t2, value = _addc_operands("addcdiv", input, tensor1, tensor2, value)
     t1, t2 = _spread("addcdiv", x, t1, t2)
     if x.dtype.is_floating_point and not hasattr(value, "shape"):
-        return _addc_floating("addcdiv", x, t1, t2, value, wide_slopes)
+        return _addc_floating("addcdiv", x, t1, t2, value, wide_slopes,
+                              _integer_operands(x, value, tensor1, tensor2))
     return add(x, div(t1 if _is_one(value) else mul(t1, value), t2))
 
 
@@ -857,7 +859,19 @@ def _slopes_wider_than_float16(tensor1, tensor2):
     return common.is_floating_point and common.itemsize > 2
 
 
-def _addc_floating(op, x, t1, t2, value, wide_slopes=False):
+def _integer_operands(x, value, tensor1, tensor2):
+    """t₁ and t₂ as given where each is an integer (or bool) tensor that PyTorch's backward
+    multiplies by a float ``value`` in the default float dtype, wider than the result's
+    (float16): its slope is formed there, not in float16 (uint8 2·1e30 is finite in float32,
+    where float16 overflows to ∞ and a zero gradient times it to NaN). Else None."""
+    from ...dtypes import get_default_dtype
+    if not isinstance(value, float) or x.dtype.itemsize >= get_default_dtype().itemsize:
+        return None, None
+    return tuple(t if isinstance(t, Tensor) and not t.dtype.is_floating_point else None
+                 for t in (tensor1, tensor2))
+
+
+def _addc_floating(op, x, t1, t2, value, wide_slopes=False, integers=(None, None)):
     """x + (value·t₁)·t₂ (addcmul) or x + (value·t₁)/t₂ (addcdiv) of floating point tensors
     and a number, as one operation in PyTorch's order: float16 is computed in float32 with
     value as float32 and rounded once, as PyTorch's CPU kernel (value·t₁·t₂ may pass 65504
@@ -889,23 +903,39 @@ def _addc_floating(op, x, t1, t2, value, wide_slopes=False):
             slopes = _addc_gradients(op, ctx, value, *wide)
             grad_1, grad_2 = (None if g is None else g.half() for g in slopes)
         else:
-            grad_1, grad_2 = _addc_gradients(op, ctx, value, grad, first, second)
+            grad_1, grad_2 = _addc_gradients(op, ctx, value, grad, first, second, integers)
         return (grad_x, None if grad_1 is None else sum_to_shape(grad_1, shape1),
                 None if grad_2 is None else sum_to_shape(grad_2, shape2))
     return record(op, z, (x, t1, t2), backward,
                   save=(t1 if t2.requires_grad else None, t2), attrs={"value": value})
 
 
-def _addc_gradients(op, ctx, value, grad, first, second):
-    """addcmul's or addcdiv's gradients of t₁ and t₂ (None where not needed)."""
+def _addc_gradients(op, ctx, value, grad, first, second, integers=(None, None)):
+    """addcmul's or addcdiv's gradients of t₁ and t₂ (None where not needed). An integer
+    operand in ``integers`` (see `_integer_operands`) forms its slope with the value in the
+    default float dtype, as PyTorch: that slope and its product with the gradient are wide,
+    rounded to the gradient's dtype at the end."""
+    int_1, int_2 = integers
+    if int_1 is not None:
+        first = int_1.to(_default_float())
+    if int_2 is not None:
+        second = int_2.to(_default_float())
+    narrow = grad.dtype
     if op == "addcmul":
         grad_1 = grad * (second * value) if ctx.needs_input_grad[1] else None
         grad_2 = grad * (first * value) if ctx.needs_input_grad[2] else None
     else:
         grad_1 = grad * (value / second) if ctx.needs_input_grad[1] else None
-        grad_2 = (-grad * (first * value / (second * second))
-                  if ctx.needs_input_grad[2] else None)
-    return grad_1, grad_2
+        grad_2 = None
+        if ctx.needs_input_grad[2]:   # t₂ is a float: t₂² in its own dtype, as PyTorch
+            grad_2 = -grad * (first * value / (second * second))
+    return tuple(g if g is None or g.dtype is narrow else g.to(narrow)
+                 for g in (grad_1, grad_2))
+
+
+def _default_float():
+    from ...dtypes import get_default_dtype
+    return get_default_dtype()
 
 
 def _addc_operands(op, input, tensor1, tensor2, value):

@@ -82,7 +82,11 @@ def write_result(target, result, op):
     if result.device != target.device:
         raise RuntimeError(f"{op}: the result is on {result.device}, the tensor on {target.device}")
     if target.array.size:   # (an empty expanded view is read-only, and nothing to write)
-        writable(target.array)[...] = result.array
+        if result.array.dtype != target.array.dtype:
+            with quiet(target.device.xp):   # (a float32 beyond float16 is ∞, silently as in
+                writable(target.array)[...] = result.array   # PyTorch)
+        else:
+            writable(target.array)[...] = result.array
     target._version_counter.bump(op)
     if result.grad_fn is not None:
         target.grad_fn = result.grad_fn

@@ -164,11 +164,14 @@ def _product(op, x, y):
         # (Only what the needed gradient reads was saved: x for y's gradient, y for x's.)
         row_shape = x_shape if len(x_shape) > 1 else (1, k)
         g = grad if len(x_shape) > 1 else grad.reshape(out_shape[:-1] + (1, m))
-        if ctx.needs_input_grad[0] and len(y_shape) > 2 and all(s == 1 for s in x_shape[:-2]):
-            # x has no batch dimensions (or only 1s), y has: Σ_b g_b @ y_bᵀ is one product with the
-            # batch folded into the contraction, (n, B·m) @ (B·m, k), summed in one
-            # accumulator as in PyTorch (float16: one rounding, where per-batch products
-            # overflow to ±inf and their sum to inf - inf = NaN)
+        if (ctx.needs_input_grad[0] and len(y_shape) > 2 and y.dtype.itemsize == 2
+                and y.dtype.is_floating_point and all(s == 1 for s in x_shape[:-2])):
+            # float16 x with no batch dimensions (or only 1s), y with: Σ_b g_b @ y_bᵀ is one
+            # product with the batch folded into the contraction, (n, B·m) @ (B·m, k),
+            # summed in one float32 accumulator and rounded once as in PyTorch, where
+            # per-batch products overflow to ±inf and their sum to inf - inf = NaN. (Folding
+            # copies y, as no view has (b, m) as one axis; float32 and float64 products
+            # overflow only past 1e38, so they take the batched products and their sum.)
             n, batch = row_shape[-2], math.prod(y_shape[:-2])
             folded_g = g.reshape(batch, n, m).permute(1, 0, 2).reshape(n, batch * m)
             folded_y = y.reshape(batch, k, m).permute(0, 2, 1).reshape(batch * m, k)
@@ -351,30 +354,55 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     _check_addmm(b, x, w, beta, alpha)
     b_shape = _shape(b)
     xp = x.device.xp
-    if alpha == 0:   # the product is ignored (its infs and NaNs too), as BLAS and PyTorch do
-        y = xp.zeros((x.shape[0], w.shape[1]), dtype=x.array.dtype)
+    if x.array.dtype.kind == "f" and x.array.dtype.itemsize == 2:
+        y = _half_addmm(xp, b.array, x.array, w.array, beta, alpha)
     else:
-        y = _rows_times_matrix(xp, x.array, w.array)   # a fresh array: scale and add in place
-    logical = y.dtype.kind == "b"   # bools: any nonzero scale is True, and + is or
-    if alpha not in (0, 1) and not logical:
-        y *= _scale(xp, alpha, y.dtype)
-    if beta != 0:
-        y += b.array if beta == 1 or logical else _scale(xp, beta, y.dtype) * b.array
+        if alpha == 0:   # the product is ignored (its infs and NaNs too), as BLAS and PyTorch do
+            y = xp.zeros((x.shape[0], w.shape[1]), dtype=x.array.dtype)
+        else:
+            y = _rows_times_matrix(xp, x.array, w.array)   # a fresh array: scale, add in place
+        logical = y.dtype.kind == "b"   # bools: any nonzero scale is True, and + is or
+        if alpha not in (0, 1) and not logical:
+            y *= _scale(xp, alpha, y.dtype)
+        if beta != 0:
+            y += b.array if beta == 1 or logical else _scale(xp, beta, y.dtype) * b.array
 
     def backward(ctx, grad):
+        # As PyTorch: the product of the gradient first, then α (a float16 product that
+        # overflows stays ±inf, however small α).
         x, w = ctx.saved_tensors
         if not grad_mode._enabled and alpha == 1:
             return _addmm_gradients(ctx, grad, x, w, beta, b_shape, x_transposed, w_transposed)
-        g = grad if alpha == 1 else grad * alpha
+        grad_x = grad_w = None
+        if ctx.needs_input_grad[1]:
+            grad_x = _grad_left(grad, w, x_transposed)
+            grad_x = grad_x if alpha == 1 else grad_x * alpha
+        if ctx.needs_input_grad[2]:
+            grad_w = _grad_right(x, grad, w_transposed)
+            grad_w = grad_w if alpha == 1 else grad_w * alpha
         return (sum_to_shape(grad if beta == 1 else grad * beta, b_shape)
-                if ctx.needs_input_grad[0] else None,
-                _grad_left(g, w, x_transposed) if ctx.needs_input_grad[1] else None,
-                _grad_right(x, g, w_transposed) if ctx.needs_input_grad[2] else None)
+                if ctx.needs_input_grad[0] else None, grad_x, grad_w)
 
     x_transposed = x.requires_grad and _transposed_layout(x.array)
     w_transposed = w.requires_grad and _transposed_layout(w.array)
     return record("addmm", y, (b, x, w), backward, attrs={"beta": beta, "alpha": alpha},
                   save=(x if w.requires_grad else None, w if x.requires_grad else None))
+
+
+def _half_addmm(xp, b, x, w, beta, alpha):
+    """β·b + α·(x @ W) for float16 arrays, as PyTorch computes it: the sums, the scaling and the
+    addition in float32, rounded to float16 once at the end (the product alone may overflow
+    float16 where α·(x @ W) + β·b does not)."""
+    wide = xp.float32
+    if alpha == 0:
+        y = xp.zeros((x.shape[0], w.shape[1]), dtype=wide)
+    else:
+        y = xp.matmul(x.astype(wide), w.astype(wide))
+        if alpha != 1:
+            y *= alpha
+    if beta != 0:
+        y += b.astype(wide) if beta == 1 else beta * b.astype(wide)
+    return y.astype(x.dtype)
 
 
 def stacked_addmm(b, x, w):
@@ -388,8 +416,11 @@ def stacked_addmm(b, x, w):
     k, m = _shape(w)
     lead = _shape(x)[:-1]
     rows = math.prod(lead)
-    y = _rows_times_matrix(xp, x.array.reshape(rows, k), w.array)
-    y += b.array
+    if x.array.dtype.kind == "f" and x.array.dtype.itemsize == 2:
+        y = _half_addmm(xp, b.array, x.array.reshape(rows, k), w.array, 1, 1)
+    else:
+        y = _rows_times_matrix(xp, x.array.reshape(rows, k), w.array)
+        y += b.array
     y = y.reshape(lead + (m,))
 
     def backward(ctx, grad):

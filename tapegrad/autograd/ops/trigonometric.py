@@ -228,9 +228,17 @@ def hypot(input, other):
     def backward(ctx, grad):
         x, y, z = ctx.saved_tensors
         # the slopes x/z and y/z first: they lie in [-1, 1], so neither g·x (PyTorch's, which
-        # overflows at x = 1e30) nor g/z (which underflows: 1.8e-26 / 5e28) is ever formed
-        return (sum_to_shape(grad * (x / z), x_shape) if ctx.needs_input_grad[0] else None,
-                sum_to_shape(grad * (y / z), y_shape) if ctx.needs_input_grad[1] else None)
+        # overflows at x = 1e30) nor g/z (which underflows: 1.8e-26 / 5e28) is ever formed.
+        # float16 in float32, rounded once: a slope below 6e-8 (0.0002925 / 15320) is no
+        # float16, and an infinite g times it is ∞ (as PyTorch's g·y/z), not ∞·0 = NaN
+        narrow = z.dtype.itemsize == 2 and grad.dtype.itemsize == 2
+        if narrow:
+            x, y, z, grad = (t if t is None else t.float() for t in (x, y, z, grad))
+        grad_x = sum_to_shape(grad * (x / z), x_shape) if ctx.needs_input_grad[0] else None
+        grad_y = sum_to_shape(grad * (y / z), y_shape) if ctx.needs_input_grad[1] else None
+        if narrow:
+            grad_x, grad_y = (g if g is None else g.half() for g in (grad_x, grad_y))
+        return grad_x, grad_y
     z = _broadcast("hypot", x.device.xp.hypot, x, y)
     return record("hypot", z, (x, y), backward, save=(x, y, OUTPUT))
 

@@ -201,6 +201,11 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     grouped = input.reshape(shape[0], num_groups, per_group * math.prod(shape[2:]))
     normalised = ops.normalization.layer_norm(grouped, None, None, 1, eps).reshape(shape)
     out = normalised if weight is None else normalised * _per_channel(weight, input.ndim)
+    if bias is None and weight is not None and bool((weight.detach() <= 0).any()):
+        # PyTorch shifts by its missing β of 0 (x·s + (0 - μ·s)): a zero is +0 there, where
+        # x̂·γ is -0.0 for γ = 0 and x < μ, or γ < 0 and x = μ (log's slope there is -∞).
+        # The pass only where a γ is 0 or negative (a look at C numbers decides)
+        return out + 0.0
     return out if bias is None else out + _per_channel(bias, input.ndim)
 
 
