@@ -1299,10 +1299,13 @@ def _widened_call(run, step, leaves, on_a_copy=False):
         # and an int32 number, atan2 of uint8 y and float16 x compute in float32, float16)
         dtype = (torch.result_type(*args) if all(torch.is_tensor(a) for a in args)
                  else None)
-        if dtype in wider:
+        # (a float16 operand beside a float64 one is squared in float16 by PyTorch's
+        # backward too: both are given in the result's dtype)
+        if dtype in wider or dtype is not None and any(a.dtype != dtype for a in args):
             function = torch.hypot if step.entry.name == "hypot" else torch.atan2
+            target = wider.get(dtype, dtype)
             try:
-                return "ok", function(args[0].to(wider[dtype]), args[1].to(wider[dtype])).to(dtype)
+                return "ok", function(args[0].to(target), args[1].to(target)).to(dtype)
             except Exception as error:  # noqa: BLE001 - as run.call
                 return "error", error
     return run.call(step, leaves, on_a_copy=on_a_copy)

@@ -12,7 +12,7 @@ from tapegrad.autograd.ops.declare import OPERATIONS
 from . import catalogue
 from .__main__ import fuzz
 from .allowlist import ALLOWED, allowed
-from .run import ENTRIES, Finding, torch
+from .run import ENTRIES, FLOAT16_ATAN2, Finding, torch
 from .run import run_program as run_live_program
 from .seeded_catalogue import NAMES as SEEDED_NAMES
 
@@ -646,7 +646,6 @@ def test_gradcheck_leaves_out_a_probability_of_exactly_0_or_1_but_finds_a_wrong_
 def test_pytorchs_float16_atan2_backward_is_marked_only_where_computing_it_in_float32_agrees(
         monkeypatch):
     pytest.importorskip("torch")
-    from .run import FLOAT16_ATAN2
     # 27601908: float16 hypot(x, y ~ 8e3), then float_power: PyTorch's float16 backward
     # overflows grad·y (NaN after the expanded leaf's sum); in float32 it agrees
     findings, _ = run_program(27601908, entries=_binary_entries())
@@ -1352,8 +1351,8 @@ def test_atan2s_wrapped_uint8_gradient_overflowing_to_nan_on_pytorchs_side_is_al
     pytest.importorskip("torch")
     # 40352748: float16 atan2 of a uint8 y, then log10_: alone with log10_'s gradient,
     # PyTorch's grad·(-y) (wrapped: 253) overflows and meets 1/r² = 0 as NaN
-    found = run_program(40352748)[0][0]
-    assert found.op == "atan2" and allowed(found).reason.startswith("float16 atan2 of a uint8 y")
+    found = run_program(40352748)[0][0]   # (PyTorch's rerun with atan2 widened agrees)
+    assert found.detail.endswith(FLOAT16_ATAN2) and allowed(found).category == "pytorch bug"
     later = " [layouts: slice] [the gradient of the later steps: log10_]"
     for planted in ("[nan 0.] vs torch [1. 0.]",      # a NaN of tapegrad's alone
                     "[0. 0.] vs torch [0. nan]"):     # ok: PyTorch's NaN only
@@ -1384,7 +1383,9 @@ def test_atan2s_float16_square_beside_a_float64_operand_is_allowed_with_shared_n
     # digits, 3770² is ∞), so y's float64 gradient is off or 0; a NaN stands in both
     ops = "addmm,addcmul,addcdiv,atan2,hypot,hypot_,group_norm,layer_norm,batch_norm,bilinear,"
     found = _first_finding(seed, ops + "matmul,mul,exp,sum,log10_,outer,square,half")
-    assert found.op == "atan2" and allowed(found).reason.startswith("atan2 of a uint8 tensor")
+    # (PyTorch's rerun with both operands in the result's dtype agrees with tapegrad)
+    assert found.op == "atan2" and found.detail.endswith(FLOAT16_ATAN2)
+    assert allowed(found).category == "pytorch bug"
     detail = "leaf0 (float64): NaN where torch has none or the other way: [nan 1.] vs torch [0. 1.]"
     assert allowed(Finding("gradient", "atan2", detail, 0)) is None
 
