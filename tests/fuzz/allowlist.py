@@ -1218,13 +1218,15 @@ ALLOWED = [
             "requires-grad entry) and then refuses it because the tensor is one of several "
             "views one function returned; an integer tensor takes no gradient"),
 ] + [
-    Allowed("tapegrad-raises", "threshold", r"^RuntimeError: threshold\(inplace=True\): "
+    Allowed("tapegrad-raises", op, r"^RuntimeError: threshold\(inplace=True\): "
             "unsupported operation: more than one element of the written-to tensor",
             "difference", "threshold(inplace=True) of an expanded tensor: PyTorch's threshold_ "
             "alone skips the memory-overlap check its other in-place activations (relu_, "
             "elu_, hardtanh_) make, and writes each result through the memory the elements "
             "share (the same answer for every copy, so its result is right); tapegrad "
-            "refuses it as PyTorch does for those"),
+            "refuses it as PyTorch does for those")
+    for op in ("threshold", "threshold_")
+] + [
     Allowed("tapegrad-raises", "setitem", "more than one element of the written-to tensor",
             "difference", "x[index tensor] = v into an expanded tensor: PyTorch's index_put_ "
             "writes through the memory the elements share, with a deprecation warning (clone() "
