@@ -251,6 +251,20 @@ def test_float16_softshrink_shifts_by_the_unrounded_lambda_as_pytorch():
     assert grad_of(lambda x: F.softshrink(x, 2.1008), [2.1016], tg.float16).tolist() == [0]
 
 
+def test_softmin_errors_name_softmin():
+    x = tg.ones(2, 3)
+    with pytest.raises(IndexError, match=r"softmin: dimension 2 is out of range for a tensor "
+                                         r"of shape \(2, 3\)"):
+        F.softmin(x, dim=2)
+    with pytest.raises(TypeError, match="softmin: dim must be a single int"):
+        F.softmin(x, dim=(0, 1))
+    with pytest.raises(RuntimeError, match="softmin: needs a floating point tensor, got .*int64"):
+        F.softmin(tg.ones(2, 3, dtype=tg.int64), dim=1)
+    with pytest.raises(RuntimeError, match="softmin: needs a floating point tensor, got .*int64"):
+        F.softmin(x, dim=1, dtype=tg.int64)
+    assert F.softmin(tg.tensor([[0, 1]]), dim=1, dtype=tg.float64).dtype == tg.float64
+
+
 def test_float16_hardshrink_compares_with_lambda_rounded_to_float16_as_pytorch():
     # unlike softshrink's forward, PyTorch's hardshrink rounds λ: 2.1008 becomes 2.1016
     x = tg.tensor([2.1016, 2.1035], dtype=tg.float16)

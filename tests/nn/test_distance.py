@@ -229,3 +229,11 @@ def test_p_0_distances_and_normalizations_are_recorded_with_no_gradient_through_
     assert y.tolist() == [[0.5, 0.0, 1.0]]
     y.sum().backward()
     assert x1.grad.tolist() == [[0.5, 0.5, 0.5]]   # 1/‖x‖₀ from the division alone
+
+
+def test_pairwise_distance_errors_name_pairwise_distance_and_both_inputs():
+    with pytest.raises(RuntimeError, match=r"pairwise_distance: the shapes of x1 \(2, 3\) and "
+                                           r"x2 \(4, 3\) cannot be broadcast"):
+        F.pairwise_distance(tg.ones(2, 3), tg.ones(4, 3))
+    with pytest.raises(RuntimeError, match="pairwise_distance: bool inputs .* bool and float32"):
+        F.pairwise_distance(tg.ones(2, 3, dtype=tg.bool), tg.ones(2, 3))

@@ -26,6 +26,7 @@ import warnings
 from ...autograd import grad_mode, ops
 from ...autograd.ops.arithmetic import where
 from ...autograd.ops.inplace import check_inplace_allowed
+from ...autograd.ops.reduction import single_dim
 from ...dtypes import wrap_integer
 from .checks import require_tensor
 
@@ -388,6 +389,12 @@ def softmin(input, dim=None, _stacklevel=3, dtype=None):
                         "PyTorch refuses too); convert with .float()")
     if dim is None:
         dim = _get_softmax_dim("softmin", input.ndim, _stacklevel)
+    # checked here, before the negation, so that an error names softmin, not softmax
+    single_dim(input, dim, "softmin")
+    result_dtype = input.dtype if dtype is None else dtype
+    if not getattr(result_dtype, "is_floating_point", True):
+        raise RuntimeError(f"softmin: needs a floating point tensor, got {result_dtype}; pass "
+                           f"dtype=tapegrad.float32 or convert it with .float()")
     return (-input).softmax(dim, dtype=dtype)
 
 
