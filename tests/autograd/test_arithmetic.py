@@ -1199,3 +1199,36 @@ def test_float16_times_a_wide_0d_tensor_is_computed_in_float32_and_rounded_once(
     assert x.grad.tolist() == [22000.0, 55008.0] and x.grad.dtype == tg.float16
     assert s.grad.dtype == tg.float64
     assert s.grad.item() == pytest.approx(0.2 * 0.2 + 0.5 * 1e-3, rel=1e-3)
+
+
+@pytest.mark.parametrize("wide", [tg.float32, tg.float64])
+def test_float16_over_a_wide_0d_tensor_is_computed_in_float32_and_rounded_once(wide):
+    # PyTorch takes a 0-d wide divisor as a number: 1 / 1e5 is 1e-5, where 1e5 rounded to
+    # float16 first (∞) would give 0; the same for true_divide, / and div_
+    x = tg.tensor([1.0, 3.0], dtype=tg.float16)
+    s = tg.tensor(1e5, dtype=wide)
+    expected = np.float16([1 / np.float32(1e5), 3 / np.float32(1e5)]).tolist()
+    assert expected[0] != 0
+    for y in (tg.div(x, s), tg.true_divide(x, s), x / s, x.clone().div_(s)):
+        assert y.dtype == tg.float16 and y.tolist() == expected
+    # add and sub PyTorch computes with the 0-d tensor rounded to float16 (∞): no change there
+    assert tg.sub(tg.tensor([1e4], dtype=tg.float16), s, alpha=0.5).tolist() == [-math.inf]
+
+
+def test_the_gradients_of_float16_over_a_wide_0d_tensor_are_pytorchs_in_float16():
+    # ∂/∂x = g / s (s as a number), ∂/∂s = -Σ g·((x/s)/s) with each step rounded to float16,
+    # as PyTorch: -2e4 / 0.3 is beyond float16 (-∞), so the gradient of s is ∞
+    x = tg.tensor([1.0, 3.0, -2e4], dtype=tg.float16, requires_grad=True)
+    s = tg.tensor(0.3, dtype=tg.float64, requires_grad=True)
+    y = x / s
+    assert y.tolist() == np.float16(np.float32([1.0, 3.0, -2e4]) / np.float32(0.3)).tolist()
+    y.backward(tg.tensor([1.0, 0.5, 2.0], dtype=tg.float16))
+    assert x.grad.dtype == tg.float16
+    assert x.grad.tolist() == np.float16(np.float32([1.0, 0.5, 2.0]) / np.float32(0.3)).tolist()
+    assert s.grad.dtype == tg.float64 and s.grad.item() == math.inf
+    x = tg.tensor([3e4, 6e4], dtype=tg.float16, requires_grad=True)
+    s = tg.tensor(7e4, dtype=tg.float32, requires_grad=True)
+    (x / s).backward(tg.tensor([1.0, 0.5], dtype=tg.float16))
+    quotient = np.float16(np.float16(np.float32([3e4, 6e4]) / np.float32(7e4)) / np.float32(7e4))
+    assert s.grad.item() == float(np.float16(-(np.float16([1.0, 0.5]) * quotient)).sum())
+    assert s.grad.item() != 0

@@ -202,3 +202,15 @@ def test_a_norm_whose_powers_underflow_is_rescaled(p):
     y.backward()
     np.testing.assert_allclose(x.grad.numpy(), np.array([1.0, 2.0]) ** (p - 1) /
                                expected ** (p - 1), rtol=1e-6)
+
+
+def test_the_zero_norm_is_a_recorded_count_that_passes_no_gradient():
+    # as PyTorch: ‖x‖₀ (the number of nonzeros) requires grad, but no input gets a gradient
+    # through it, so a sum with it backpropagates and x's gradient is the other term's
+    x = tg.tensor([[1.0, 0.0, -2.0]], dtype=tg.float64, requires_grad=True)
+    for count in (LA.vector_norm(x, 0), x.norm(0, dim=1), tg.norm(x, 0)):
+        assert count.requires_grad and count.sum().item() == 2.0
+        count.sum().backward()
+        assert x.grad is None
+    (x.norm(0) + (3 * x).sum()).backward()
+    assert x.grad.tolist() == [[3.0, 3.0, 3.0]]

@@ -226,6 +226,51 @@ def test_float16_hardtanh_compares_with_its_bounds_unrounded_as_pytorch(inplace)
     assert grad_of(F.relu6, [6.0, 5.996, 0.0], tg.float16).tolist() == [0, 1, 0]
 
 
+@pytest.mark.parametrize("inplace", [False, True])
+def test_float16_threshold_compares_with_the_threshold_unrounded_as_pytorch(inplace):
+    # 2.1016 lies above 2.1008, which float16 would round onto 2.1016 (and replace x)
+    def threshold(x):
+        return F.threshold(x * 1, 2.1008, 7.0, inplace=inplace)
+    x = tg.tensor([2.1016, 2.0996, -3.0], dtype=tg.float16)
+    assert threshold(x).tolist() == [2.1015625, 7.0, 7.0]
+    assert grad_of(threshold, [2.1016, 2.0996, -3.0], tg.float16).tolist() == [1, 0, 0]
+
+
+def test_float16_softshrink_shifts_by_the_unrounded_lambda_as_pytorch():
+    # computed in float32 and rounded once: 2.1016 - 2.1 = 0.00156, where λ rounded to
+    # float16 (2.0996) gives 0.00195
+    x = tg.tensor([2.1016, -2.1016, 2.0996, 0.5], dtype=tg.float16)
+    expected = np.float16(np.float32([2.1015625, -2.1015625]) - np.float32([2.1, -2.1]))
+    assert F.softshrink(x, 2.1).tolist() == expected.tolist() + [0.0, 0.0]
+    assert grad_of(lambda x: F.softshrink(x, 2.1), [2.1016, -2.1016, 2.0996, 0.5],
+                   tg.float16).tolist() == [1, 1, 0, 0]
+    # PyTorch's backward compares with λ rounded to float16: 2.1008 is 2.1016 there, so
+    # x = 2.1016 is shrunk (to 0.00076) but has gradient 0
+    y = F.softshrink(tg.tensor([2.1016], dtype=tg.float16), 2.1008)
+    assert y.tolist() == [np.float16(np.float32(2.1015625) - np.float32(2.1008))] != [0]
+    assert grad_of(lambda x: F.softshrink(x, 2.1008), [2.1016], tg.float16).tolist() == [0]
+
+
+def test_softmin_errors_name_softmin():
+    x = tg.ones(2, 3)
+    with pytest.raises(IndexError, match=r"softmin: dimension 2 is out of range for a tensor "
+                                         r"of shape \(2, 3\)"):
+        F.softmin(x, dim=2)
+    with pytest.raises(TypeError, match="softmin: dim must be a single int"):
+        F.softmin(x, dim=(0, 1))
+    with pytest.raises(RuntimeError, match="softmin: needs a floating point tensor, got .*int64"):
+        F.softmin(tg.ones(2, 3, dtype=tg.int64), dim=1)
+    with pytest.raises(RuntimeError, match="softmin: needs a floating point tensor, got .*int64"):
+        F.softmin(x, dim=1, dtype=tg.int64)
+    assert F.softmin(tg.tensor([[0, 1]]), dim=1, dtype=tg.float64).dtype == tg.float64
+
+
+def test_float16_hardshrink_compares_with_lambda_rounded_to_float16_as_pytorch():
+    # unlike softshrink's forward, PyTorch's hardshrink rounds λ: 2.1008 becomes 2.1016
+    x = tg.tensor([2.1016, 2.1035], dtype=tg.float16)
+    assert F.hardshrink(x, 2.1008).tolist() == [0.0, 2.103515625]
+
+
 def test_second_derivative_of_logsigmoid_at_0_is_minus_a_quarter():
     x = tg.tensor(0.0, dtype=tg.float64, requires_grad=True)
     g, = tg.autograd.grad(F.logsigmoid(x), x, create_graph=True)

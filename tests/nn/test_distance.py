@@ -215,3 +215,25 @@ def test_float16_norms_are_accumulated_in_float32_and_rounded_once():
                                rtol=1e-12)
     assert F.pairwise_distance(x, tg.zeros(3, 3, dtype=tg.float16), eps=0.0).numpy().tolist() \
         == length[:, 0].tolist()
+
+
+def test_p_0_distances_and_normalizations_are_recorded_with_no_gradient_through_the_count():
+    # as PyTorch: the result requires grad and backward runs; the count ‖x‖₀ passes nothing
+    x1 = tg.tensor([[1.0, 0.0, 2.0]], dtype=tg.float64, requires_grad=True)
+    x2 = tg.tensor([[1.0, 1.0, 2.0]], dtype=tg.float64, requires_grad=True)
+    d = F.pairwise_distance(x1, x2, p=0)
+    assert d.requires_grad and d.tolist() == [3.0]
+    d.sum().backward()
+    assert x1.grad is None and x2.grad is None
+    y = F.normalize(x1, p=0)
+    assert y.tolist() == [[0.5, 0.0, 1.0]]
+    y.sum().backward()
+    assert x1.grad.tolist() == [[0.5, 0.5, 0.5]]   # 1/‖x‖₀ from the division alone
+
+
+def test_pairwise_distance_errors_name_pairwise_distance_and_both_inputs():
+    with pytest.raises(RuntimeError, match=r"pairwise_distance: the shapes of x1 \(2, 3\) and "
+                                           r"x2 \(4, 3\) cannot be broadcast"):
+        F.pairwise_distance(tg.ones(2, 3), tg.ones(4, 3))
+    with pytest.raises(RuntimeError, match="pairwise_distance: bool inputs .* bool and float32"):
+        F.pairwise_distance(tg.ones(2, 3, dtype=tg.bool), tg.ones(2, 3))

@@ -123,7 +123,8 @@ def mul(input, other):
 
 
 def _half_times_wide_0d(input, other):
-    """A float16 tensor with dims and a 0-d float32 or float64 tensor."""
+    """A float16 tensor with dims and a 0-d float32 or float64 tensor (mul's and div's
+    second operand, which PyTorch takes as a number)."""
     return (isinstance(input, Tensor) and isinstance(other, Tensor) and input.ndim > 0
             and other.ndim == 0 and input.array.dtype == input.device.xp.float16
             and other.dtype.is_floating_point and other.dtype.itemsize > 2)
@@ -186,6 +187,8 @@ def div(input, other, rounding_mode=None):
         raise ValueError(f"div: rounding_mode must be None, 'floor' or 'trunc', got {rounding_mode!r}")
     if type(other) in (float, int) and _beyond_half(input, other):
         return _half_over_number(input, other)
+    if _half_times_wide_0d(input, other):
+        return _half_over_wide_0d(input, other)
     x, y = _float_operands("div", input, other)   # integers divide as floats, as in PyTorch
     with quiet(x.device.xp):   # x/0 is ±inf or nan without numpy's warning, as in PyTorch
         z = _broadcast("div", x.device.xp.divide, x, y)
@@ -202,6 +205,22 @@ def div(input, other, rounding_mode=None):
 
 
 true_divide = alias(div, 'true_divide')
+
+
+def _half_over_wide_0d(x, s):
+    """float16 x over a 0-d float32/float64 s, which PyTorch takes as a number: computed in
+    float32 and rounded once (s = 1e5 rounded to float16 first is ∞, and 1 / ∞ is 0 where
+    PyTorch gives 1e-5). The gradients are PyTorch's, in float16: g / s (again s as a
+    number) and -Σ g·((x/s)/s), cast to s's dtype."""
+    xp = x.device.xp
+    with quiet(xp):
+        z = (x.array.astype(xp.float32) / s.array.astype(xp.float32)).astype(x.array.dtype)
+    def backward(ctx, grad):
+        x_saved, s_saved = ctx.saved_tensors
+        return (div(grad, s_saved) if ctx.needs_input_grad[0] else None,
+                (-grad * div(div(x_saved, s_saved), s_saved)).sum().to(s_saved.dtype)
+                if ctx.needs_input_grad[1] else None)
+    return record("div", z, (x, s), backward, save=(x if s.requires_grad else None, s))
 
 
 def _truncated_division(input, other):

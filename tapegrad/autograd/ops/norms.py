@@ -94,8 +94,12 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
         return amax(x.abs(), () if dim is None else dim, keepdim)
     if ord == -math.inf:
         return amin(x.abs(), () if dim is None else dim, keepdim)
-    if ord == 0:   # a count: no gradient
-        return (x != 0).to(x.dtype).sum(dim, keepdim=keepdim)
+    if ord == 0:
+        # a count: recorded, as PyTorch records it (the result requires grad), but its
+        # gradient is nothing: no input gets one through it
+        count = (x != 0).to(x.dtype).sum(dim, keepdim=keepdim)
+        return record("linalg_vector_norm", count.array, (x,), lambda ctx, grad: (None,),
+                      attrs={"ord": 0, "dims": dim, "keepdim": keepdim})
     return linalg_vector_norm(x, ord, dim, keepdim)
 
 

@@ -26,6 +26,7 @@ import warnings
 from ...autograd import grad_mode, ops
 from ...autograd.ops.arithmetic import where
 from ...autograd.ops.inplace import check_inplace_allowed
+from ...autograd.ops.reduction import single_dim
 from ...dtypes import wrap_integer
 from .checks import require_tensor
 
@@ -176,7 +177,12 @@ def _thresholded(input, limit, value, inplace):
         for name, number in (("threshold", limit), ("value", value)):
             _fits(name, number, input.dtype, info)
         limit, value = (wrap_integer(int(n), input.array.dtype) for n in (limit, value))
-    return _apply("threshold", input, inplace, lambda x: where(x <= limit, value, x))
+    def compute(x):
+        # float16 is compared in float32, as PyTorch's kernel: x = 2.1016 lies above the
+        # threshold 2.1008 (float16 would round the threshold onto x, and replace x)
+        wide = x.detach().float() if x.dtype.itemsize == 2 and x.dtype.is_floating_point else x
+        return where(wide <= limit, value, x)
+    return _apply("threshold", input, inplace, compute)
 
 
 def _fits(name, number, dtype, info):
@@ -296,8 +302,17 @@ def softshrink(input, lambd=0.5):
     if not lambd >= 0:
         raise RuntimeError(f"softshrink: lambd must be at least 0, got {lambd}")
     # (a NaN is in neither band: x + λ passes it on, as PyTorch)
+    inside = (input >= -lambd) & (input <= lambd)
+    if input.dtype.itemsize == 2:
+        # float16, as PyTorch: its forward compares and shifts in float32 and rounds once
+        # (2.1016 - 2.1 is 0.00156, not 2.1016 - 2.0996), its backward compares with λ
+        # rounded to float16, so near λ a shrunk value can have a zero gradient
+        wide = input.float()
+        shrunk = where(wide > lambd, wide - lambd, wide + lambd).to(input.dtype)
+        kept = ~((wide >= -lambd) & (wide <= lambd))   # (λ rounded is at least as wide)
+        return where(inside, where(kept, shrunk, 0.0).detach(), shrunk)
     shrunk = where(input > lambd, input - lambd, input + lambd)
-    return where((input >= -lambd) & (input <= lambd), 0.0, shrunk)
+    return where(inside, 0.0, shrunk)
 
 
 def glu(input, dim=-1):
@@ -374,6 +389,12 @@ def softmin(input, dim=None, _stacklevel=3, dtype=None):
                         "PyTorch refuses too); convert with .float()")
     if dim is None:
         dim = _get_softmax_dim("softmin", input.ndim, _stacklevel)
+    # checked here, before the negation, so that an error names softmin, not softmax
+    single_dim(input, dim, "softmin")
+    result_dtype = input.dtype if dtype is None else dtype
+    if not getattr(result_dtype, "is_floating_point", True):
+        raise RuntimeError(f"softmin: needs a floating point tensor, got {result_dtype}; pass "
+                           f"dtype=tapegrad.float32 or convert it with .float()")
     return (-input).softmax(dim, dtype=dtype)
 
 

@@ -51,12 +51,16 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     return input / length
 
 
-def _broadcast(op, x1, x2):
+def _broadcast_shape(op, x1, x2):
     try:
-        shape = x1.device.xp.broadcast_shapes(tuple(x1.shape), tuple(x2.shape))
+        return x1.device.xp.broadcast_shapes(tuple(x1.shape), tuple(x2.shape))
     except ValueError:
         raise RuntimeError(f"{op}: the shapes of x1 {shape_of(x1)} and x2 {shape_of(x2)} "
                            f"cannot be broadcast together") from None
+
+
+def _broadcast(op, x1, x2):
+    shape = _broadcast_shape(op, x1, x2)
     return x1.expand(shape), x2.expand(shape)
 
 
@@ -97,6 +101,11 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     gradient finite where x₁ = x₂);  ∂d/∂x₁ = -∂d/∂x₂ = the p-norm's gradient"""
     require_tensor("pairwise_distance", "x1", x1)
     require_tensor("pairwise_distance", "x2", x2)
+    if "bool" in (x1.dtype.name, x2.dtype.name):
+        raise RuntimeError(f"pairwise_distance: bool inputs are not supported (x1 - x2 of "
+                           f"dtypes {x1.dtype.name} and {x2.dtype.name}, which PyTorch refuses "
+                           f"too); convert them with .float()")
+    _broadcast_shape("pairwise_distance", x1, x2)   # (checked here, to name this op)
     difference = x1 - x2 + eps
     if difference.ndim == 0:   # a 0-d pair: the norm of the one number, as PyTorch
         return _norm(difference.reshape(1), p, 0, keepdim=False)
