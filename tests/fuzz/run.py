@@ -471,7 +471,8 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
                     diffs = [(k, (verdict if k == "value" else "") + d) for k, d in diffs]
                 overflow = any(k == "value" for k, _ in diffs) and (
                     _torch_normalised_an_overflow(program, step, chain_before, result, t_result)
-                    or _norm_agrees_by_its_formula(program, step, chain_before, result))
+                    or _norm_agrees_by_its_formula(program, step, chain_before, result)
+                    or _normalizing_agrees_widened(program, step, result))
                 if overflow:
                     diffs = [(k, d + (overflow if k == "value" else "")) for k, d in diffs]
                 findings.extend(Finding(k, entry.name, d + _layouts(program), seed)
@@ -923,7 +924,8 @@ def _explained_alone(program, k, chain_input, grad, ours):
     name = program.steps[k].entry.name
     call, mark = ((_widened_call, FLOAT16_ATAN2) if name in WIDENED_IN_TORCH else
                   (_norm_widened_call, NORM_IN_FLOAT64) if name in P_NORMS else
-                  (_norm_widened_call, SINC_IN_FLOAT64) if name == "sinc" else (None, ""))
+                  (_norm_widened_call, SINC_IN_FLOAT64) if name == "sinc" else
+                  (_norm_widened_call, NORMALIZE_WIDENED) if name in NORMALIZING else (None, ""))
     if call is None:
         return ""
     wide = _step_backward(TORCH, program, k, chain_input, grad, call=call)
@@ -1225,7 +1227,11 @@ NORM_IN_FLOAT64 = (" [a float32 p-norm in the program: PyTorch agrees with its n
                    "in float64]")
 P_NORMS = ("norm", "linalg_vector_norm", "vector_norm", "norm_of_linalg")
 SINC_IN_FLOAT64 = " [sinc in the program: PyTorch agrees with its sinc computed in float64]"
-MARKS = (FLOAT16_EXPONENT, POW_OF_FALSE, FLOAT16_ATAN2, NORM_IN_FLOAT64, SINC_IN_FLOAT64)
+NORMALIZE_WIDENED = (" [normalize, cosine_similarity or pairwise_distance in the program: "
+                     "PyTorch agrees with their norms computed in a wider float]")
+NORMALIZING = ("normalize", "cosine_similarity", "pairwise_distance")
+MARKS = (FLOAT16_EXPONENT, POW_OF_FALSE, FLOAT16_ATAN2, NORM_IN_FLOAT64, SINC_IN_FLOAT64,
+         NORMALIZE_WIDENED)
 
 
 def _explained_in_torch(program, step, grad, ga, a, through_float16=False, on_copies=False):
@@ -1258,6 +1264,10 @@ def _explained_in_torch(program, step, grad, ga, a, through_float16=False, on_co
         if all(s is o for s, o in zip(steps, program.steps)):   # (0 == False: not ==)
             if any(s.entry.name in WIDENED_IN_TORCH for s in steps):
                 mark = FLOAT16_ATAN2
+            elif any(s.entry.name in NORMALIZING for s in steps) and (
+                    step.entry.name in NORMALIZING
+                    or not any(s.entry.name in P_NORMS for s in steps)):
+                mark = NORMALIZE_WIDENED
             elif any(s.entry.name in P_NORMS for s in steps):
                 mark = NORM_IN_FLOAT64
             elif any(s.entry.name == "sinc" for s in steps):
@@ -1270,7 +1280,7 @@ def _explained_in_torch(program, step, grad, ga, a, through_float16=False, on_co
         copy = on_copies and _in_place(each)
         status, result = (_widened_call(run, each, leaves, copy) if mark == FLOAT16_ATAN2 else
                           _norm_widened_call(run, each, leaves, copy)
-                          if mark in (NORM_IN_FLOAT64, SINC_IN_FLOAT64)
+                          if mark in (NORM_IN_FLOAT64, SINC_IN_FLOAT64, NORMALIZE_WIDENED)
                           else run.call(each, leaves, on_a_copy=copy))
         run.chain = first_tensor(TORCH, result) if status == "ok" else None
         if run.chain is None:
@@ -1315,6 +1325,8 @@ def _norm_widened_call(run, step, leaves, on_a_copy=False):
     backward of a p-norm forms |x|^(p-1) and ‖x‖^(p-1) apart, which underflow (0/0) or
     overflow where the slope fits; sinc's (πx·cos πx - sin πx)/(πx²) cancels to 0 near 0
     (in float16 π·x² also overflows beyond |x| ≈ 144)."""
+    if step.entry.name in NORMALIZING:
+        return _normalizing_widened_call(run, step, leaves, on_a_copy)
     sinc = step.entry.name == "sinc"
     wider = ({torch.float16: torch.float32, torch.float32: torch.float64,
               torch.float64: torch.float64} if sinc else {torch.float32: torch.float64})
@@ -1336,6 +1348,52 @@ def _norm_widened_call(run, step, leaves, on_a_copy=False):
             except Exception as error:  # noqa: BLE001 - as run.call
                 return "error", error
     return run.call(step, leaves, on_a_copy=on_a_copy)
+
+
+def _normalizing_widened_call(run, step, leaves, on_a_copy=False):
+    """``run.call``, but normalize, cosine_similarity or pairwise_distance with its float16
+    (float32) tensors computed in float32 (float64) and rounded back (NORMALIZE_WIDENED):
+    PyTorch's norms inside them sum |x|ᵖ in the operands' dtype, which overflows (x/∞ = 0)
+    or underflows (x/0 = ±∞, 0/0) where x/‖x‖ fits; tapegrad's norm rescales by the largest
+    magnitude."""
+    wider = {torch.float16: torch.float32, torch.float32: torch.float64}
+    status, narrow = run.call(step, leaves, on_a_copy=on_a_copy)
+    if status != "ok" or not torch.is_tensor(narrow) or narrow.dtype not in wider:
+        return status, narrow
+    args = [run.materialize(a, leaves) for a in step.args]
+    kwargs = {k: run.materialize(v, leaves) for k, v in step.kwargs.items()}
+    widen = (lambda v: v.to(wider[v.dtype]) if torch.is_tensor(v) and v.dtype in wider
+             else v)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            wide = catalogue.caller("torch", step.entry)(
+                *map(widen, args), **{k: widen(v) for k, v in kwargs.items()})
+        return "ok", wide.to(narrow.dtype)
+    except Exception as error:  # noqa: BLE001 - as run.call
+        return "error", error
+
+
+def _normalizing_agrees_widened(program, step, result):
+    """NORMALIZE_WIDENED for a value finding of normalize, cosine_similarity or
+    pairwise_distance where PyTorch, rerun from the program's start with those ops computed
+    in the wider float (``_normalizing_widened_call``), gives tapegrad's values (else "")."""
+    if step.entry.name not in NORMALIZING or torch is None or not TAPEGRAD.is_tensor(result):
+        return ""
+    run = Run(TORCH)
+    run.chain = run.materialize(LeafRef(0), program.leaves)
+    for each in program.steps:
+        status, wide = _norm_widened_call(run, each, program.leaves)
+        run.chain = first_tensor(TORCH, wide) if status == "ok" else None
+        if run.chain is None:
+            return ""
+        if each is step:
+            break
+    ours = TAPEGRAD.to_numpy(result)
+    theirs = TORCH.to_numpy(run.chain.detach())
+    if ours.shape != theirs.shape or ours.dtype != theirs.dtype:
+        return ""
+    return NORMALIZE_WIDENED if compare_arrays(ours, theirs, str(ours.dtype)) is None else ""
 
 
 def _sinc_by_its_series_near_0(x):

@@ -1641,3 +1641,51 @@ def test_normalizes_float32_norm_underflow_to_inf_is_allowed_only_as_finite_agai
     for wrong in ("inf differs: [ 0.5  0.7] vs torch [ inf  0.5]",
                   "inf differs: [ inf  0.5] vs torch [ 0.5  0.5]"):
         assert allowed(Finding("value", "normalize", wrong, 0)) is None, wrong
+
+
+NORMALIZING_OPS = ("isnan,isinf,isfinite,isposinf,isneginf,selu,celu,mish,hardswish,hardsigmoid,"
+                   "softsign,softshrink,hardshrink,tanhshrink,threshold,glu,softmin,prelu,"
+                   "normalize,cosine_similarity,pairwise_distance,mul,sum,exp")
+NORMALIZE_WIDENED = "PyTorch agrees with their norms computed in a wider float]"
+
+
+def test_normalizings_norm_overflow_is_allowed_where_pytorch_in_a_wider_float_agrees():
+    pytest.importorskip("torch")
+    # 43035115 (normalize), 43044384 (cosine_similarity): float32 slices near 1e30 or 1e-30,
+    # whose Σ|x|ᵖ overflows or underflows in PyTorch; 43059431: cosine_similarity's gradient
+    for seed, kind, op in ((43035115, "value", "normalize"),
+                           (43044384, "value", "cosine_similarity"),
+                           (43059431, "gradient", "cosine_similarity")):
+        found = _first_finding(seed, NORMALIZING_OPS)
+        assert (found.kind, found.op) == (kind, op), seed
+        assert NORMALIZE_WIDENED in found.detail and allowed(found) is not None, seed
+    # without the mark, what the entries once accepted is a finding again
+    for kind, op, detail in (
+            ("value", "normalize", "[0.5 0.5] vs torch [0. 0.]"),
+            ("value", "normalize", "NaN where torch has none or the other way: [nan 2.1e-20] "
+                                   "vs torch [0.3 0.]"),
+            ("value", "pairwise_distance", "inf differs: [1.e+20 2.] vs torch [-inf 9.]"),
+            ("gradient", "cosine_similarity", "leaf0 (float16): [1. 2.] vs torch [-5. 200.]"),
+            ("gradient", "normalize", "leaf0 (float16): inf differs: [1. 2.] vs torch [inf 2.]")):
+        assert allowed(Finding(kind, op, detail, 0)) is None, detail
+
+
+def test_a_wrong_normalize_or_cosine_similarity_loses_the_wider_float_mark(monkeypatch):
+    pytest.importorskip("torch")
+    normalize = catalogue.F.normalize
+    monkeypatch.setattr(catalogue.F, "normalize", lambda *a, **k: normalize(*a, **k) * 1.5)
+    found = _first_finding(43035115, NORMALIZING_OPS)
+    assert (found.kind, found.op) == ("value", "normalize")
+    assert NORMALIZE_WIDENED not in found.detail and allowed(found) is None
+    monkeypatch.undo()
+    cosine_similarity = catalogue.F.cosine_similarity
+
+    def cosine_similarity_with_a_wrong_gradient(*args, **kwargs):
+        z = cosine_similarity(*args, **kwargs)
+        if z.requires_grad:
+            z.register_hook(lambda grad: grad * 2)
+        return z
+    monkeypatch.setattr(catalogue.F, "cosine_similarity", cosine_similarity_with_a_wrong_gradient)
+    found = _first_finding(43059431, NORMALIZING_OPS)
+    assert (found.kind, found.op) == ("gradient", "cosine_similarity")
+    assert NORMALIZE_WIDENED not in found.detail and allowed(found) is None
