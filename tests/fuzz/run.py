@@ -1739,8 +1739,10 @@ def _replay(program, float_dtype, leaves_requiring_grad=None, steps=None):
     run.largest = 0.0   # the largest magnitude (or NaN) any step's result held
     run.zeros = False   # whether any step's result held an exact 0
     run.asymmetric = False   # whether a ONE_TRIANGLE step met a non-symmetric matrix
+    run.norm_below_eps = False   # whether a cosine_similarity met a norm below its eps
     outcomes = []
     for step in program.steps if steps is None else steps:
+        run.norm_below_eps = run.norm_below_eps or _cosine_norm_below_eps(run, step, program)
         if step.entry.name in ONE_TRIANGLE and run.chain is not None:
             values = TAPEGRAD.to_numpy(run.chain)
             run.asymmetric = run.asymmetric or (
@@ -1758,6 +1760,26 @@ def _replay(program, float_dtype, leaves_requiring_grad=None, steps=None):
             run.largest = float(np.max([run.largest, np.abs(values).max(initial=0)]))
             run.zeros = run.zeros or bool((values == 0).any())
     return run, outcomes
+
+
+def _cosine_norm_below_eps(run, step, program):
+    """cosine_similarity(x1, x2, dim, eps) where an operand's 2-norm along ``dim`` is below
+    ``eps``: its value divides by eps there, but PyTorch's gradient (which tapegrad matches)
+    is not the slope of that value, so finite differences cannot judge it."""
+    if step.entry.name != "cosine_similarity":
+        return False
+    names = ("x1", "x2", "dim", "eps")
+    given = dict(zip(names, step.args)) | step.kwargs
+    try:
+        operands = [TAPEGRAD.to_numpy(run.materialize(given[name], program.leaves))
+                    for name in ("x1", "x2")]
+        operands = np.broadcast_arrays(*[np.asarray(o, dtype=np.float64) for o in operands])
+        dim = int(given.get("dim", 1))
+        eps = float(given.get("eps", 1e-8))
+        with np.errstate(all="ignore"):
+            return any(bool((np.sqrt((o * o).sum(axis=dim)) < eps).any()) for o in operands)
+    except Exception:  # noqa: BLE001 - a call that fails as the step itself will
+        return False
 
 
 def _float_dtypes(program):
@@ -1849,6 +1871,8 @@ def _gradcheck(program):
         return []
     if run.asymmetric:
         return []   # cholesky of a non-symmetric matrix: the gradient is the symmetric one
+    if run.norm_below_eps:
+        return []   # cosine_similarity's gradient where a norm is below eps: PyTorch's, no slope
     out = first_tensor(TAPEGRAD, outcomes[-1][2])
     if out is None or not out.requires_grad or not out.dtype.is_floating_point:
         return []

@@ -1689,3 +1689,26 @@ def test_a_wrong_normalize_or_cosine_similarity_loses_the_wider_float_mark(monke
     found = _first_finding(43059431, NORMALIZING_OPS)
     assert (found.kind, found.op) == ("gradient", "cosine_similarity")
     assert NORMALIZE_WIDENED not in found.detail and allowed(found) is None
+
+
+def test_gradcheck_skips_cosine_similarity_of_a_norm_below_eps_only(monkeypatch):
+    # 41580644, 41591073: an operand of cosine_similarity whose norm along dim is below eps:
+    # PyTorch's gradient there (tapegrad's too) is not the slope of the value
+    entries = [e for e in ENTRIES if e.name in NORMALIZING_OPS.split(",")]
+    for seed in (41580644, 41591073):
+        findings, program = run_program(seed, entries=entries, compare_with_torch=False)
+        assert "cosine_similarity" in [s.entry.name for s in program.steps], seed
+        assert not [f for f in findings if f.kind == "gradcheck"], seed
+    # 41580269: a cosine_similarity of ordinary norms; a wrong gradient there is still found
+    findings, _ = run_program(41580269, entries=entries, compare_with_torch=False)
+    assert not [f for f in findings if f.kind == "gradcheck"]
+    cosine_similarity = catalogue.F.cosine_similarity
+
+    def cosine_similarity_with_a_wrong_gradient(*args, **kwargs):
+        z = cosine_similarity(*args, **kwargs)
+        if z.requires_grad:
+            z.register_hook(lambda grad: grad * 2)
+        return z
+    monkeypatch.setattr(catalogue.F, "cosine_similarity", cosine_similarity_with_a_wrong_gradient)
+    findings, _ = run_program(41580269, entries=entries, compare_with_torch=False)
+    assert [(f.kind, f.op) for f in findings] == [("gradcheck", "cosine_similarity")]
