@@ -472,7 +472,7 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
                 overflow = any(k == "value" for k, _ in diffs) and (
                     _torch_normalised_an_overflow(program, step, chain_before, result, t_result)
                     or _norm_agrees_by_its_formula(program, step, chain_before, result)
-                    or _normalizing_agrees_widened(program, step, result))
+                    or _normalizing_agrees_widened(program, step, result, through_float16))
                 if overflow:
                     diffs = [(k, d + (overflow if k == "value" else "")) for k, d in diffs]
                 findings.extend(Finding(k, entry.name, d + _layouts(program), seed)
@@ -1374,10 +1374,11 @@ def _normalizing_widened_call(run, step, leaves, on_a_copy=False):
         return "error", error
 
 
-def _normalizing_agrees_widened(program, step, result):
+def _normalizing_agrees_widened(program, step, result, through_float16=False):
     """NORMALIZE_WIDENED for a value finding of normalize, cosine_similarity or
     pairwise_distance where PyTorch, rerun from the program's start with those ops computed
-    in the wider float (``_normalizing_widened_call``), gives tapegrad's values (else "")."""
+    in the wider float (``_normalizing_widened_call``), gives tapegrad's values (else ""), to
+    float16's tolerance where the chain or an operand of the step is float16."""
     if step.entry.name not in NORMALIZING or torch is None or not TAPEGRAD.is_tensor(result):
         return ""
     run = Run(TORCH)
@@ -1393,7 +1394,10 @@ def _normalizing_agrees_widened(program, step, result):
     theirs = TORCH.to_numpy(run.chain.detach())
     if ours.shape != theirs.shape or ours.dtype != theirs.dtype:
         return ""
-    return NORMALIZE_WIDENED if compare_arrays(ours, theirs, str(ours.dtype)) is None else ""
+    float16 = through_float16 or any(isinstance(a, LeafRef) and program.leaves[
+        a.index].values.dtype == np.float16 for a in list(step.args) + list(step.kwargs.values()))
+    return NORMALIZE_WIDENED if compare_arrays(
+        ours, theirs, "float16" if float16 else str(ours.dtype)) is None else ""
 
 
 def _sinc_by_its_series_near_0(x):
