@@ -1358,10 +1358,12 @@ def _normalizing_widened_call(run, step, leaves, on_a_copy=False):
     magnitude."""
     wider = {torch.float16: torch.float32, torch.float32: torch.float64}
     status, narrow = run.call(step, leaves, on_a_copy=on_a_copy)
-    if status != "ok" or not torch.is_tensor(narrow) or narrow.dtype not in wider:
-        return status, narrow
     args = [run.materialize(a, leaves) for a in step.args]
     kwargs = {k: run.materialize(v, leaves) for k, v in step.kwargs.items()}
+    if status != "ok" or not torch.is_tensor(narrow) or not any(   # (a float32 operand's
+            torch.is_tensor(v) and v.dtype in wider   # norm overflows in a float64 result too)
+            for v in args + list(kwargs.values())):
+        return status, narrow
     widen = (lambda v: v.to(wider[v.dtype]) if torch.is_tensor(v) and v.dtype in wider
              else v)
     try:

@@ -1655,7 +1655,8 @@ def test_normalizings_norm_overflow_is_allowed_where_pytorch_in_a_wider_float_ag
     # whose Σ|x|ᵖ overflows or underflows in PyTorch; 43059431: cosine_similarity's gradient
     for seed, kind, op in ((43035115, "value", "normalize"),
                            (43044384, "value", "cosine_similarity"),
-                           (43059431, "gradient", "cosine_similarity")):
+                           (43059431, "gradient", "cosine_similarity"),
+                           (43000601, "value", "cosine_similarity")):   # (float32 by float64)
         found = _first_finding(seed, NORMALIZING_OPS)
         assert (found.kind, found.op) == (kind, op), seed
         assert NORMALIZE_WIDENED in found.detail and allowed(found) is not None, seed
