@@ -139,18 +139,22 @@ def _infinity_against_torchs_nan(longest=8, close=False):
     return "(?:" + "|".join(lists) + ")"
 
 
-def _infinities_flipped_in_torch(longest=8):
+def _infinities_flipped_in_torch(longest=8, nan_against_inf=True):
     """A regular expression for "[a b …] vs torch [a' b' …]" (as many numbers as shown)
     where each ±inf of tapegrad's stands against ∓inf or NaN in PyTorch, each NaN of
-    tapegrad's against ±inf or NaN, and every other number is the same in both."""
+    tapegrad's against ±inf or NaN (NaN alone without ``nan_against_inf``), and every other
+    number is the same in both."""
+    nan_theirs = r"(?:-?inf|nan)" if nan_against_inf else "nan"
+    tag = "" if nan_against_inf else "n"   # (group names apart, for both in one pattern)
     number = r"-?\d[\d.]*(?:e[-+]\d+)?"
     lists = []   # (named groups, p{count}_{place}…: past 99 a numbered one reads as octal)
     for n in range(1, longest + 1):
-        ours = r"\s+".join(rf"(?:(?P<p{n}_{i}>inf)|(?P<m{n}_{i}>-inf)|(?P<q{n}_{i}>nan)|"
-                           rf"(?P<x{n}_{i}>{number}))" for i in range(n))
+        ours = r"\s+".join(rf"(?:(?P<p{tag}{n}_{i}>inf)|(?P<m{tag}{n}_{i}>-inf)|"
+                           rf"(?P<q{tag}{n}_{i}>nan)|(?P<x{tag}{n}_{i}>{number}))"
+                           for i in range(n))
         theirs = r"\s+".join(
-            rf"(?(p{n}_{i})(?:-inf|nan)|(?(m{n}_{i})(?:inf|nan)|(?(q{n}_{i})(?:-?inf|nan)|"
-            rf"(?P=x{n}_{i}))))" for i in range(n))
+            rf"(?(p{tag}{n}_{i})(?:-inf|nan)|(?(m{tag}{n}_{i})(?:inf|nan)|"
+            rf"(?(q{tag}{n}_{i}){nan_theirs}|(?P=x{tag}{n}_{i}))))" for i in range(n))
         lists.append(rf"\[\s*{ours}\s*\] vs torch \[\s*{theirs}\s*\]")
     return "(?:" + "|".join(lists) + ")"
 
@@ -174,6 +178,9 @@ def _zero_against_torchs(other, longest=8):
 # float64 and rounded back, gives tapegrad's gradients (run.py's NORM_IN_FLOAT64)
 NORM_IN_FLOAT64 = (r"(?: \[[^]]*\])* \[a float32 p-norm in the program: PyTorch agrees with its "
                    r"norms computed in float64\]$")
+# the fuzzer's mark for a logit gradient where PyTorch, rerun with logit(x + 0.0) (-0.0 made
+# +0.0), gives tapegrad's gradients (run.py's LOGIT_OF_PLUS_ZERO)
+LOGIT_OF_PLUS_ZERO = r"(?: \[[^]]*\])* \[logit in the program: PyTorch agrees with logit\(x \+ 0\.0\)\]$"
 # the fuzzer's mark for a finding of normalize, cosine_similarity or pairwise_distance where
 # PyTorch, rerun with those ops computed in a wider float (float16 in float32, float32 in
 # float64) and rounded back, gives tapegrad's values or gradients (run.py's NORMALIZE_WIDENED)
@@ -316,14 +323,17 @@ ALLOWED = [
     for op in ("pow", "pow_")
 ] + [
     Allowed("gradient", op, r"^leaf\d+ \(float\d+\): (?:inf differs|NaN where torch has none or "
-            r"the other way): " + _infinities_flipped_in_torch(), "pytorch bug",
+            r"the other way): (?:" + _infinities_flipped_in_torch(nan_against_inf=False) + "|"
+            + r"\[[^]]*\] vs torch \[[^]]*\]" + LOGIT_OF_PLUS_ZERO + ")", "pytorch bug",
             "logit's slope 1/(x(1 - x)) at x = -0.0 is +inf (the slope at 0, and PyTorch's "
             "scalar loop's); PyTorch's vectorised loop divides by x(1 - x) = -0.0 and gives "
             "-inf, so the sign follows the element's place in the tensor: logit of 24 float32 "
             "-0.0s gets +inf everywhere, of 32 -inf everywhere, of 144 -inf but for the last "
             "16 (float64: 16 and more give -inf). The gradients of several copies of one "
             "element (repeat, expand) then sum to NaN in PyTorch where tapegrad's share a sign, "
-            "or the other way; every other number shown is the same in both")
+            "or the other way; every other number shown is the same in both, or else "
+            "PyTorch's logit(x + 0.0), -0.0 made +0.0, gives tapegrad's gradients (a NaN of "
+            "tapegrad's against PyTorch's ±inf needs that)")
     for op in ("logit", "logit_")
 ] + [
     Allowed("gradient", op, r"^leaf\d+ \(float\d+\): NaN where torch has none or the other way: "

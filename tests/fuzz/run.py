@@ -1230,8 +1230,10 @@ SINC_IN_FLOAT64 = " [sinc in the program: PyTorch agrees with its sinc computed 
 NORMALIZE_WIDENED = (" [normalize, cosine_similarity or pairwise_distance in the program: "
                      "PyTorch agrees with their norms computed in a wider float]")
 NORMALIZING = ("normalize", "cosine_similarity", "pairwise_distance")
+LOGIT_OF_PLUS_ZERO = " [logit in the program: PyTorch agrees with logit(x + 0.0)]"
+LOGITS = ("logit", "logit_")
 MARKS = (FLOAT16_EXPONENT, POW_OF_FALSE, FLOAT16_ATAN2, NORM_IN_FLOAT64, SINC_IN_FLOAT64,
-         NORMALIZE_WIDENED)
+         NORMALIZE_WIDENED, LOGIT_OF_PLUS_ZERO)
 
 
 def _explained_in_torch(program, step, grad, ga, a, through_float16=False, on_copies=False):
@@ -1272,6 +1274,8 @@ def _explained_in_torch(program, step, grad, ga, a, through_float16=False, on_co
                 mark = NORM_IN_FLOAT64
             elif any(s.entry.name == "sinc" for s in steps):
                 mark = SINC_IN_FLOAT64
+            elif any(s.entry.name in LOGITS for s in steps):
+                mark = LOGIT_OF_PLUS_ZERO
             else:
                 return ""
     run = Run(TORCH)
@@ -1279,6 +1283,8 @@ def _explained_in_torch(program, step, grad, ga, a, through_float16=False, on_co
     for each, original in zip(steps, program.steps):
         copy = on_copies and _in_place(each)
         status, result = (_widened_call(run, each, leaves, copy) if mark == FLOAT16_ATAN2 else
+                          _logit_of_plus_zero_call(run, each, leaves, copy)
+                          if mark == LOGIT_OF_PLUS_ZERO else
                           _norm_widened_call(run, each, leaves, copy)
                           if mark in (NORM_IN_FLOAT64, SINC_IN_FLOAT64, NORMALIZE_WIDENED)
                           else run.call(each, leaves, on_a_copy=copy))
@@ -1348,6 +1354,22 @@ def _norm_widened_call(run, step, leaves, on_a_copy=False):
             except Exception as error:  # noqa: BLE001 - as run.call
                 return "error", error
     return run.call(step, leaves, on_a_copy=on_a_copy)
+
+
+def _logit_of_plus_zero_call(run, step, leaves, on_a_copy=False):
+    """``run.call``, but logit (logit_, out of place) of x + 0.0, which is x with -0.0 made
+    +0.0 (LOGIT_OF_PLUS_ZERO): the slope 1/(x(1 - x)) at -0.0 is +inf, the slope at 0, but
+    PyTorch's vectorised loop divides by x(1 - x) = -0.0 and gives -inf."""
+    if step.entry.name not in LOGITS or not step.args:
+        return run.call(step, leaves, on_a_copy=on_a_copy)
+    args = [run.materialize(a, leaves) for a in step.args]
+    kwargs = {k: run.materialize(v, leaves) for k, v in step.kwargs.items()}
+    if not torch.is_tensor(args[0]):
+        return run.call(step, leaves, on_a_copy=on_a_copy)
+    try:
+        return "ok", torch.logit(args[0] + 0.0, *args[1:], **kwargs)
+    except Exception as error:  # noqa: BLE001 - as run.call
+        return "error", error
 
 
 def _normalizing_widened_call(run, step, leaves, on_a_copy=False):

@@ -1713,3 +1713,25 @@ def test_gradcheck_skips_cosine_similarity_of_a_norm_below_eps_only(monkeypatch)
     monkeypatch.setattr(catalogue.F, "cosine_similarity", cosine_similarity_with_a_wrong_gradient)
     findings, _ = run_program(41580269, entries=entries, compare_with_torch=False)
     assert [(f.kind, f.op) for f in findings] == [("gradcheck", "cosine_similarity")]
+
+
+def test_logits_nan_against_pytorchs_infinity_needs_pytorchs_logit_of_plus_zero(monkeypatch):
+    pytest.importorskip("torch")
+    # 50004754, 50015646: logit of -0.0 among NaNs; PyTorch's logit(x + 0.0) agrees
+    for seed in (50004754, 50015646):
+        found = _first_finding(seed, "logit,logit_,repeat,expand,neg,sum")
+        assert found.detail.endswith("[logit in the program: PyTorch agrees with logit(x + 0.0)]")
+        assert allowed(found) is not None, seed
+    detail = "leaf0 (float32): NaN where torch has none or the other way: [nan 1.] vs torch [inf 1.]"
+    assert allowed(Finding("gradient", "logit", detail, 0)) is None
+    logit = tg.logit
+
+    def logit_with_a_wrong_gradient(*args, **kwargs):
+        z = logit(*args, **kwargs)
+        if z.requires_grad:
+            z.register_hook(lambda grad: grad * 2)
+        return z
+    monkeypatch.setattr(tg, "logit", logit_with_a_wrong_gradient)
+    found = _first_finding(50009128, "logit,logit_,repeat,expand,neg,sum")
+    assert (found.kind, found.op) == ("gradient", "logit")
+    assert "logit(x + 0.0)" not in found.detail and allowed(found) is None
