@@ -139,22 +139,18 @@ def _infinity_against_torchs_nan(longest=8, close=False):
     return "(?:" + "|".join(lists) + ")"
 
 
-def _infinities_flipped_in_torch(longest=8, nan_against_inf=True):
+def _infinities_flipped_in_torch(longest=8):
     """A regular expression for "[a b …] vs torch [a' b' …]" (as many numbers as shown)
     where each ±inf of tapegrad's stands against ∓inf or NaN in PyTorch, each NaN of
-    tapegrad's against ±inf or NaN (NaN alone without ``nan_against_inf``), and every other
-    number is the same in both."""
-    nan_theirs = r"(?:-?inf|nan)" if nan_against_inf else "nan"
-    tag = "" if nan_against_inf else "n"   # (group names apart, for both in one pattern)
+    tapegrad's against NaN, and every other number is the same in both."""
     number = r"-?\d[\d.]*(?:e[-+]\d+)?"
     lists = []   # (named groups, p{count}_{place}…: past 99 a numbered one reads as octal)
     for n in range(1, longest + 1):
-        ours = r"\s+".join(rf"(?:(?P<p{tag}{n}_{i}>inf)|(?P<m{tag}{n}_{i}>-inf)|"
-                           rf"(?P<q{tag}{n}_{i}>nan)|(?P<x{tag}{n}_{i}>{number}))"
-                           for i in range(n))
+        ours = r"\s+".join(rf"(?:(?P<p{n}_{i}>inf)|(?P<m{n}_{i}>-inf)|(?P<q{n}_{i}>nan)|"
+                           rf"(?P<x{n}_{i}>{number}))" for i in range(n))
         theirs = r"\s+".join(
-            rf"(?(p{tag}{n}_{i})(?:-inf|nan)|(?(m{tag}{n}_{i})(?:inf|nan)|"
-            rf"(?(q{tag}{n}_{i}){nan_theirs}|(?P=x{tag}{n}_{i}))))" for i in range(n))
+            rf"(?(p{n}_{i})(?:-inf|nan)|(?(m{n}_{i})(?:inf|nan)|(?(q{n}_{i})nan|"
+            rf"(?P=x{n}_{i}))))" for i in range(n))
         lists.append(rf"\[\s*{ours}\s*\] vs torch \[\s*{theirs}\s*\]")
     return "(?:" + "|".join(lists) + ")"
 
@@ -323,7 +319,7 @@ ALLOWED = [
     for op in ("pow", "pow_")
 ] + [
     Allowed("gradient", op, r"^leaf\d+ \(float\d+\): (?:inf differs|NaN where torch has none or "
-            r"the other way): (?:" + _infinities_flipped_in_torch(nan_against_inf=False) + "|"
+            r"the other way): (?:" + _infinities_flipped_in_torch() + "|"
             + r"\[[^]]*\] vs torch \[[^]]*\]" + LOGIT_OF_PLUS_ZERO + ")", "pytorch bug",
             "logit's slope 1/(x(1 - x)) at x = -0.0 is +inf (the slope at 0, and PyTorch's "
             "scalar loop's); PyTorch's vectorised loop divides by x(1 - x) = -0.0 and gives "
