@@ -471,7 +471,8 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
                     diffs = [(k, (verdict if k == "value" else "") + d) for k, d in diffs]
                 overflow = any(k == "value" for k, _ in diffs) and (
                     _torch_normalised_an_overflow(program, step, chain_before, result, t_result)
-                    or _norm_agrees_by_its_formula(program, step, chain_before, result))
+                    or _norm_agrees_by_its_formula(program, step, chain_before, result)
+                    or _normalizing_agrees_widened(program, step, result, through_float16))
                 if overflow:
                     diffs = [(k, d + (overflow if k == "value" else "")) for k, d in diffs]
                 findings.extend(Finding(k, entry.name, d + _layouts(program), seed)
@@ -923,7 +924,8 @@ def _explained_alone(program, k, chain_input, grad, ours):
     name = program.steps[k].entry.name
     call, mark = ((_widened_call, FLOAT16_ATAN2) if name in WIDENED_IN_TORCH else
                   (_norm_widened_call, NORM_IN_FLOAT64) if name in P_NORMS else
-                  (_norm_widened_call, SINC_IN_FLOAT64) if name == "sinc" else (None, ""))
+                  (_norm_widened_call, SINC_IN_FLOAT64) if name == "sinc" else
+                  (_norm_widened_call, NORMALIZE_WIDENED) if name in NORMALIZING else (None, ""))
     if call is None:
         return ""
     wide = _step_backward(TORCH, program, k, chain_input, grad, call=call)
@@ -1225,7 +1227,13 @@ NORM_IN_FLOAT64 = (" [a float32 p-norm in the program: PyTorch agrees with its n
                    "in float64]")
 P_NORMS = ("norm", "linalg_vector_norm", "vector_norm", "norm_of_linalg")
 SINC_IN_FLOAT64 = " [sinc in the program: PyTorch agrees with its sinc computed in float64]"
-MARKS = (FLOAT16_EXPONENT, POW_OF_FALSE, FLOAT16_ATAN2, NORM_IN_FLOAT64, SINC_IN_FLOAT64)
+NORMALIZE_WIDENED = (" [normalize, cosine_similarity or pairwise_distance in the program: "
+                     "PyTorch agrees with their norms computed in a wider float]")
+NORMALIZING = ("normalize", "cosine_similarity", "pairwise_distance")
+LOGIT_OF_PLUS_ZERO = " [logit in the program: PyTorch agrees with logit(x + 0.0)]"
+LOGITS = ("logit", "logit_")
+MARKS = (FLOAT16_EXPONENT, POW_OF_FALSE, FLOAT16_ATAN2, NORM_IN_FLOAT64, SINC_IN_FLOAT64,
+         NORMALIZE_WIDENED, LOGIT_OF_PLUS_ZERO)
 
 
 def _explained_in_torch(program, step, grad, ga, a, through_float16=False, on_copies=False):
@@ -1258,10 +1266,16 @@ def _explained_in_torch(program, step, grad, ga, a, through_float16=False, on_co
         if all(s is o for s, o in zip(steps, program.steps)):   # (0 == False: not ==)
             if any(s.entry.name in WIDENED_IN_TORCH for s in steps):
                 mark = FLOAT16_ATAN2
+            elif any(s.entry.name in NORMALIZING for s in steps) and (
+                    step.entry.name in NORMALIZING
+                    or not any(s.entry.name in P_NORMS for s in steps)):
+                mark = NORMALIZE_WIDENED
             elif any(s.entry.name in P_NORMS for s in steps):
                 mark = NORM_IN_FLOAT64
             elif any(s.entry.name == "sinc" for s in steps):
                 mark = SINC_IN_FLOAT64
+            elif any(s.entry.name in LOGITS for s in steps):
+                mark = LOGIT_OF_PLUS_ZERO
             else:
                 return ""
     run = Run(TORCH)
@@ -1269,8 +1283,10 @@ def _explained_in_torch(program, step, grad, ga, a, through_float16=False, on_co
     for each, original in zip(steps, program.steps):
         copy = on_copies and _in_place(each)
         status, result = (_widened_call(run, each, leaves, copy) if mark == FLOAT16_ATAN2 else
+                          _logit_of_plus_zero_call(run, each, leaves, copy)
+                          if mark == LOGIT_OF_PLUS_ZERO else
                           _norm_widened_call(run, each, leaves, copy)
-                          if mark in (NORM_IN_FLOAT64, SINC_IN_FLOAT64)
+                          if mark in (NORM_IN_FLOAT64, SINC_IN_FLOAT64, NORMALIZE_WIDENED)
                           else run.call(each, leaves, on_a_copy=copy))
         run.chain = first_tensor(TORCH, result) if status == "ok" else None
         if run.chain is None:
@@ -1318,6 +1334,8 @@ def _norm_widened_call(run, step, leaves, on_a_copy=False):
     backward of a p-norm forms |x|^(p-1) and ‖x‖^(p-1) apart, which underflow (0/0) or
     overflow where the slope fits; sinc's (πx·cos πx - sin πx)/(πx²) cancels to 0 near 0
     (in float16 π·x² also overflows beyond |x| ≈ 144)."""
+    if step.entry.name in NORMALIZING:
+        return _normalizing_widened_call(run, step, leaves, on_a_copy)
     sinc = step.entry.name == "sinc"
     wider = ({torch.float16: torch.float32, torch.float32: torch.float64,
               torch.float64: torch.float64} if sinc else {torch.float32: torch.float64})
@@ -1339,6 +1357,74 @@ def _norm_widened_call(run, step, leaves, on_a_copy=False):
             except Exception as error:  # noqa: BLE001 - as run.call
                 return "error", error
     return run.call(step, leaves, on_a_copy=on_a_copy)
+
+
+def _logit_of_plus_zero_call(run, step, leaves, on_a_copy=False):
+    """``run.call``, but logit (logit_, out of place) of x + 0.0, which is x with -0.0 made
+    +0.0 (LOGIT_OF_PLUS_ZERO): the slope 1/(x(1 - x)) at -0.0 is +inf, the slope at 0, but
+    PyTorch's vectorised loop divides by x(1 - x) = -0.0 and gives -inf."""
+    if step.entry.name not in LOGITS or not step.args:
+        return run.call(step, leaves, on_a_copy=on_a_copy)
+    args = [run.materialize(a, leaves) for a in step.args]
+    kwargs = {k: run.materialize(v, leaves) for k, v in step.kwargs.items()}
+    if not torch.is_tensor(args[0]):
+        return run.call(step, leaves, on_a_copy=on_a_copy)
+    try:
+        return "ok", torch.logit(args[0] + 0.0, *args[1:], **kwargs)
+    except Exception as error:  # noqa: BLE001 - as run.call
+        return "error", error
+
+
+def _normalizing_widened_call(run, step, leaves, on_a_copy=False):
+    """``run.call``, but normalize, cosine_similarity or pairwise_distance with its float16
+    (float32) tensors computed in float32 (float64) and rounded back (NORMALIZE_WIDENED):
+    PyTorch's norms inside them sum |x|ᵖ in the operands' dtype, which overflows (x/∞ = 0)
+    or underflows (x/0 = ±∞, 0/0) where x/‖x‖ fits; tapegrad's norm rescales by the largest
+    magnitude."""
+    wider = {torch.float16: torch.float32, torch.float32: torch.float64}
+    status, narrow = run.call(step, leaves, on_a_copy=on_a_copy)
+    args = [run.materialize(a, leaves) for a in step.args]
+    kwargs = {k: run.materialize(v, leaves) for k, v in step.kwargs.items()}
+    if status != "ok" or not torch.is_tensor(narrow) or not any(   # (a float32 operand's
+            torch.is_tensor(v) and v.dtype in wider   # norm overflows in a float64 result too)
+            for v in args + list(kwargs.values())):
+        return status, narrow
+    widen = (lambda v: v.to(wider[v.dtype]) if torch.is_tensor(v) and v.dtype in wider
+             else v)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            wide = catalogue.caller("torch", step.entry)(
+                *map(widen, args), **{k: widen(v) for k, v in kwargs.items()})
+        return "ok", wide.to(narrow.dtype)
+    except Exception as error:  # noqa: BLE001 - as run.call
+        return "error", error
+
+
+def _normalizing_agrees_widened(program, step, result, through_float16=False):
+    """NORMALIZE_WIDENED for a value finding of normalize, cosine_similarity or
+    pairwise_distance where PyTorch, rerun from the program's start with those ops computed
+    in the wider float (``_normalizing_widened_call``), gives tapegrad's values (else ""), to
+    float16's tolerance where the chain or an operand of the step is float16."""
+    if step.entry.name not in NORMALIZING or torch is None or not TAPEGRAD.is_tensor(result):
+        return ""
+    run = Run(TORCH)
+    run.chain = run.materialize(LeafRef(0), program.leaves)
+    for each in program.steps:
+        status, wide = _norm_widened_call(run, each, program.leaves)
+        run.chain = first_tensor(TORCH, wide) if status == "ok" else None
+        if run.chain is None:
+            return ""
+        if each is step:
+            break
+    ours = TAPEGRAD.to_numpy(result)
+    theirs = TORCH.to_numpy(run.chain.detach())
+    if ours.shape != theirs.shape or ours.dtype != theirs.dtype:
+        return ""
+    float16 = through_float16 or any(isinstance(a, LeafRef) and program.leaves[
+        a.index].values.dtype == np.float16 for a in list(step.args) + list(step.kwargs.values()))
+    return NORMALIZE_WIDENED if compare_arrays(
+        ours, theirs, "float16" if float16 else str(ours.dtype)) is None else ""
 
 
 def _sinc_by_its_series_near_0(x):
@@ -1684,8 +1770,10 @@ def _replay(program, float_dtype, leaves_requiring_grad=None, steps=None):
     run.largest = 0.0   # the largest magnitude (or NaN) any step's result held
     run.zeros = False   # whether any step's result held an exact 0
     run.asymmetric = False   # whether a ONE_TRIANGLE step met a non-symmetric matrix
+    run.norm_below_eps = False   # whether a cosine_similarity met a norm below its eps
     outcomes = []
     for step in program.steps if steps is None else steps:
+        run.norm_below_eps = run.norm_below_eps or _cosine_norm_below_eps(run, step, program)
         if step.entry.name in ONE_TRIANGLE and run.chain is not None:
             values = TAPEGRAD.to_numpy(run.chain)
             run.asymmetric = run.asymmetric or (
@@ -1703,6 +1791,26 @@ def _replay(program, float_dtype, leaves_requiring_grad=None, steps=None):
             run.largest = float(np.max([run.largest, np.abs(values).max(initial=0)]))
             run.zeros = run.zeros or bool((values == 0).any())
     return run, outcomes
+
+
+def _cosine_norm_below_eps(run, step, program):
+    """cosine_similarity(x1, x2, dim, eps) where an operand's 2-norm along ``dim`` is below
+    ``eps``: its value divides by eps there, but PyTorch's gradient (which tapegrad matches)
+    is not the slope of that value, so finite differences cannot judge it."""
+    if step.entry.name != "cosine_similarity":
+        return False
+    names = ("x1", "x2", "dim", "eps")
+    given = dict(zip(names, step.args)) | step.kwargs
+    try:
+        operands = [TAPEGRAD.to_numpy(run.materialize(given[name], program.leaves))
+                    for name in ("x1", "x2")]
+        operands = np.broadcast_arrays(*[np.asarray(o, dtype=np.float64) for o in operands])
+        dim = int(given.get("dim", 1))
+        eps = float(given.get("eps", 1e-8))
+        with np.errstate(all="ignore"):
+            return any(bool((np.sqrt((o * o).sum(axis=dim)) < eps).any()) for o in operands)
+    except Exception:  # noqa: BLE001 - a call that fails as the step itself will
+        return False
 
 
 def _float_dtypes(program):
@@ -1794,6 +1902,8 @@ def _gradcheck(program):
         return []
     if run.asymmetric:
         return []   # cholesky of a non-symmetric matrix: the gradient is the symmetric one
+    if run.norm_below_eps:
+        return []   # cosine_similarity's gradient where a norm is below eps: PyTorch's, no slope
     out = first_tensor(TAPEGRAD, outcomes[-1][2])
     if out is None or not out.requires_grad or not out.dtype.is_floating_point:
         return []

@@ -1683,3 +1683,107 @@ def test_normalizes_float32_norm_underflow_to_inf_is_allowed_only_as_finite_agai
     for wrong in ("inf differs: [ 0.5  0.7] vs torch [ inf  0.5]",
                   "inf differs: [ inf  0.5] vs torch [ 0.5  0.5]"):
         assert allowed(Finding("value", "normalize", wrong, 0)) is None, wrong
+
+
+NORMALIZING_OPS = ("isnan,isinf,isfinite,isposinf,isneginf,selu,celu,mish,hardswish,hardsigmoid,"
+                   "softsign,softshrink,hardshrink,tanhshrink,threshold,glu,softmin,prelu,"
+                   "normalize,cosine_similarity,pairwise_distance,mul,sum,exp")
+NORMALIZE_WIDENED = "PyTorch agrees with their norms computed in a wider float]"
+
+
+def test_normalizings_norm_overflow_is_allowed_where_pytorch_in_a_wider_float_agrees():
+    pytest.importorskip("torch")
+    # 43035115 (normalize), 43044384 (cosine_similarity): float32 slices near 1e30 or 1e-30,
+    # whose Σ|x|ᵖ overflows or underflows in PyTorch; 43059431: cosine_similarity's gradient
+    for seed, kind, op in ((43035115, "value", "normalize"),
+                           (43044384, "value", "cosine_similarity"),
+                           (43059431, "gradient", "cosine_similarity"),
+                           (43000601, "value", "cosine_similarity")):   # (float32 by float64)
+        found = _first_finding(seed, NORMALIZING_OPS)
+        assert (found.kind, found.op) == (kind, op), seed
+        assert NORMALIZE_WIDENED in found.detail and allowed(found) is not None, seed
+    # without the mark, what the entries once accepted is a finding again
+    for kind, op, detail in (
+            ("value", "normalize", "[0.5 0.5] vs torch [0. 0.]"),
+            ("value", "normalize", "NaN where torch has none or the other way: [nan 2.1e-20] "
+                                   "vs torch [0.3 0.]"),
+            ("value", "pairwise_distance", "inf differs: [1.e+20 2.] vs torch [-inf 9.]"),
+            ("gradient", "cosine_similarity", "leaf0 (float16): [1. 2.] vs torch [-5. 200.]"),
+            ("gradient", "normalize", "leaf0 (float16): inf differs: [1. 2.] vs torch [inf 2.]"),
+            ("gradient", "normalize", "leaf0 (float16): NaN where torch has none or the other "
+                                      "way: [1.5 0.] vs torch [nan 0.]"),
+            ("gradient", "cosine_similarity", "leaf0 (float16): [0.1875] vs torch [0.375]")):
+        assert allowed(Finding(kind, op, detail, 0)) is None, detail
+    # float16 residues of cancelling terms, every gradient of tapegrad's below 0.1: unmarked
+    for op, detail in (
+            ("cosine_similarity", "leaf1 (float16): [ 0.000e+00 -3.906e-03  6.485e-05] vs torch "
+                                  "[ 1.875e-02 -9.766e-03  6.485e-05]"),
+            ("normalize", "leaf0 (float16): NaN where torch has none or the other way: [0.01074 "
+                          "0.      0.01904] vs torch [nan  0. nan]")):
+        assert allowed(Finding("gradient", op, detail, 0)) is not None, detail
+
+
+def test_a_wrong_normalize_or_cosine_similarity_loses_the_wider_float_mark(monkeypatch):
+    pytest.importorskip("torch")
+    normalize = catalogue.F.normalize
+    monkeypatch.setattr(catalogue.F, "normalize", lambda *a, **k: normalize(*a, **k) * 1.5)
+    found = _first_finding(43035115, NORMALIZING_OPS)
+    assert (found.kind, found.op) == ("value", "normalize")
+    assert NORMALIZE_WIDENED not in found.detail and allowed(found) is None
+    monkeypatch.undo()
+    cosine_similarity = catalogue.F.cosine_similarity
+
+    def cosine_similarity_with_a_wrong_gradient(*args, **kwargs):
+        z = cosine_similarity(*args, **kwargs)
+        if z.requires_grad:
+            z.register_hook(lambda grad: grad * 2)
+        return z
+    monkeypatch.setattr(catalogue.F, "cosine_similarity", cosine_similarity_with_a_wrong_gradient)
+    found = _first_finding(43059431, NORMALIZING_OPS)
+    assert (found.kind, found.op) == ("gradient", "cosine_similarity")
+    assert NORMALIZE_WIDENED not in found.detail and allowed(found) is None
+
+
+def test_gradcheck_skips_cosine_similarity_of_a_norm_below_eps_only(monkeypatch):
+    # 41580644, 41591073: an operand of cosine_similarity whose norm along dim is below eps:
+    # PyTorch's gradient there (tapegrad's too) is not the slope of the value
+    entries = [e for e in ENTRIES if e.name in NORMALIZING_OPS.split(",")]
+    for seed in (41580644, 41591073):
+        findings, program = run_program(seed, entries=entries, compare_with_torch=False)
+        assert "cosine_similarity" in [s.entry.name for s in program.steps], seed
+        assert not [f for f in findings if f.kind == "gradcheck"], seed
+    # 41580269: a cosine_similarity of ordinary norms; a wrong gradient there is still found
+    findings, _ = run_program(41580269, entries=entries, compare_with_torch=False)
+    assert not [f for f in findings if f.kind == "gradcheck"]
+    cosine_similarity = catalogue.F.cosine_similarity
+
+    def cosine_similarity_with_a_wrong_gradient(*args, **kwargs):
+        z = cosine_similarity(*args, **kwargs)
+        if z.requires_grad:
+            z.register_hook(lambda grad: grad * 2)
+        return z
+    monkeypatch.setattr(catalogue.F, "cosine_similarity", cosine_similarity_with_a_wrong_gradient)
+    findings, _ = run_program(41580269, entries=entries, compare_with_torch=False)
+    assert [(f.kind, f.op) for f in findings] == [("gradcheck", "cosine_similarity")]
+
+
+def test_logits_nan_against_pytorchs_infinity_needs_pytorchs_logit_of_plus_zero(monkeypatch):
+    pytest.importorskip("torch")
+    # 50004754, 50015646: logit of -0.0 among NaNs; PyTorch's logit(x + 0.0) agrees
+    for seed in (50004754, 50015646):
+        found = _first_finding(seed, "logit,logit_,repeat,expand,neg,sum")
+        assert found.detail.endswith("[logit in the program: PyTorch agrees with logit(x + 0.0)]")
+        assert allowed(found) is not None, seed
+    detail = "leaf0 (float32): NaN where torch has none or the other way: [nan 1.] vs torch [inf 1.]"
+    assert allowed(Finding("gradient", "logit", detail, 0)) is None
+    logit = tg.logit
+
+    def logit_with_a_wrong_gradient(*args, **kwargs):
+        z = logit(*args, **kwargs)
+        if z.requires_grad:
+            z.register_hook(lambda grad: grad * 2)
+        return z
+    monkeypatch.setattr(tg, "logit", logit_with_a_wrong_gradient)
+    found = _first_finding(50009128, "logit,logit_,repeat,expand,neg,sum")
+    assert (found.kind, found.op) == ("gradient", "logit")
+    assert "logit(x + 0.0)" not in found.detail and allowed(found) is None
