@@ -217,6 +217,22 @@ def test_float16_norms_are_accumulated_in_float32_and_rounded_once():
         == length[:, 0].tolist()
 
 
+def test_an_input_constant_along_dim_has_no_gradient_but_its_float16_rounding_residue():
+    # cos θ does not change with the scale of x₂; where x₂ is one value c along dim (0-d or
+    # size 1, broadcast), Σⱼ ∂cos/∂x₂ⱼ = (x₂·∇cos)/c = 0: terms of |g·cos/c| cancel exactly
+    x1 = np.float16([[1.675, -0.00496, -0.10126]])
+    c = np.float16(0.00482)
+    exact = tg.tensor(np.float64(c), requires_grad=True)
+    (F.cosine_similarity(tg.tensor(x1.astype(np.float64)), exact, eps=0.001) * 1.709).sum()\
+        .backward()
+    assert abs(exact.grad.item()) < 1e-10
+    # in float16 the terms, |1.709·0.54/0.00482| ≈ 191, round apart by units of 0.125
+    half = tg.tensor(c, requires_grad=True)
+    (F.cosine_similarity(tg.tensor(x1), half, eps=0.001) * 1.709).sum().backward()
+    assert half.grad.dtype == tg.float16
+    assert abs(half.grad.item()) <= 2 * 0.125
+
+
 def test_p_0_distances_and_normalizations_are_recorded_with_no_gradient_through_the_count():
     # as PyTorch: the result requires grad and backward runs; the count ‖x‖₀ passes nothing
     x1 = tg.tensor([[1.0, 0.0, 2.0]], dtype=tg.float64, requires_grad=True)
