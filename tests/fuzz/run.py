@@ -290,16 +290,21 @@ def compare_arrays(a, b, dtype_name, scale=None):
         return None
     noise = NOISE.get(dtype_name, 100) * (tol * np.abs(y) + tol * 1e-2 * scale)
     same_sign = np.sign(x) * np.sign(y) >= 0   # (a zero against a residue may be noise)
-    kind = "float-noise" if ((np.abs(x - y) <= noise) & same_sign).all() else "value"
+    beyond_noise = ~((np.abs(x - y) <= noise) & same_sign)
+    kind = "value" if beyond_noise.any() else "float-noise"
+    # the window shows what makes the finding what it is: a value finding's first element
+    # beyond the noise band (not an earlier one merely over the tolerance), so that an
+    # allowlist pattern on the shown numbers sees the real error
     wrong = np.zeros(a64.shape, bool)
-    wrong[finite] = error > 0
+    wrong[finite] = beyond_noise if kind == "value" else error > 0
     start = _window(wrong)
     return kind, f"{_show(a, start)} vs torch {_show(b, start)}"
 
 
 def _window(mismatch):
-    """Where the 8 elements a finding shows start: at the first NaN or inf that differs
-    (so that the detail, and the allowlist's patterns, see it), 8 from the end at most."""
+    """Where the 8 elements a finding shows start: at the first element of ``mismatch`` (the
+    first NaN or inf that differs, or value beyond the noise band: so that the detail, and
+    the allowlist's patterns, see it), 8 from the end at most."""
     flat = np.asarray(mismatch).reshape(-1)
     return max(0, min(int(np.argmax(flat)), flat.size - 8))
 

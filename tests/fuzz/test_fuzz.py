@@ -1826,3 +1826,18 @@ def test_gradcheck_judges_each_output_on_its_own_so_a_kink_does_not_hide_a_wrong
         return lambda t: tg.stack([tg.abs(t), _steeper(t * 2, slope)])
     assert not _judge(outputs(1.0), 0.0)
     assert _judge(outputs(1.5), 0.0)
+
+
+def test_a_value_finding_shows_its_first_element_beyond_the_noise_band():
+    from .run import compare_arrays
+    # float32: element 1 is over the tolerance but within the noise band, element 12 far off
+    theirs = np.ones(20)
+    ours = theirs.copy()
+    ours[1] += 1e-3
+    ours[12] = 5.0
+    kind, detail = compare_arrays(ours, theirs, "float32")
+    assert kind == "value"
+    assert detail == "[5. 1. 1. 1. 1. 1. 1. 1.] vs torch [1. 1. 1. 1. 1. 1. 1. 1.]"
+    # float noise alone: the first element over the tolerance
+    kind, detail = compare_arrays(theirs + (np.arange(20) == 3) * 1e-3, theirs, "float32")
+    assert kind == "float-noise" and detail.startswith("[1.001 1.    1.")   # elements 3 to 10
