@@ -1787,3 +1787,57 @@ def test_logits_nan_against_pytorchs_infinity_needs_pytorchs_logit_of_plus_zero(
     found = _first_finding(50009128, "logit,logit_,repeat,expand,neg,sum")
     assert (found.kind, found.op) == ("gradient", "logit")
     assert "logit(x + 0.0)" not in found.detail and allowed(found) is None
+
+
+def _judge(function, *values):
+    """Whether the fuzzer's float64 gradcheck blames ``function`` at ``values``."""
+    from .run import _wrong_where_smooth
+    bases = [tg.tensor(v, dtype=tg.float64, requires_grad=True) for v in values]
+    return _wrong_where_smooth(function, bases, zeros=False)
+
+
+def _steeper(x, factor=1.5):
+    """x's value with ``factor`` times its slope: a planted wrong backward."""
+    return x.detach() + (x - x.detach()) * factor
+
+
+def test_gradcheck_leaves_out_a_slope_that_float64_rounds_away_but_finds_a_wrong_one():
+    # 44053025: erf(5.76) is 1 - 3.3e-16 in float64; a step of 1e-6 moves it by 4e-21,
+    # below its spacing, so finite differences see a flat logit(erf(x)), backward 12.5
+    x = 5.764639854431152
+    assert not _judge(lambda t: tg.stack([tg.logit(tg.erf(t))]), x)
+    assert _judge(lambda t: tg.stack([tg.logit(_steeper(tg.erf(t)))]), 0.3)
+    # a truly flat function with a backward that is not is still found
+    assert _judge(lambda t: tg.floor(t) + (t - t.detach()), 0.5)
+
+
+def test_gradcheck_leaves_out_an_output_that_is_not_finite_but_judges_the_others():
+    # log(x - 1) at x = 1 + 1e-7: its probes at ±1e-6 reach log of a negative (NaN) and of
+    # 0 (-inf); sin(x) beside it, of the same x, is judged, and a wrong slope there found
+    def outputs(slope):
+        return lambda t: tg.stack([tg.log(t - 1), _steeper(tg.sin(t), slope)])
+    assert not _judge(outputs(1.0), 1 + 1e-7)
+    assert _judge(outputs(1.5), 1 + 1e-7)
+
+
+def test_gradcheck_judges_each_output_on_its_own_so_a_kink_does_not_hide_a_wrong_slope():
+    # abs(x) at x = 0 has a kink; x·2 beside it, of the same element, with a wrong slope
+    def outputs(slope):
+        return lambda t: tg.stack([tg.abs(t), _steeper(t * 2, slope)])
+    assert not _judge(outputs(1.0), 0.0)
+    assert _judge(outputs(1.5), 0.0)
+
+
+def test_a_value_finding_shows_its_first_element_beyond_the_noise_band():
+    from .run import compare_arrays
+    # float32: element 1 is over the tolerance but within the noise band, element 12 far off
+    theirs = np.ones(20)
+    ours = theirs.copy()
+    ours[1] += 1e-3
+    ours[12] = 5.0
+    kind, detail = compare_arrays(ours, theirs, "float32")
+    assert kind == "value"
+    assert detail == "[5. 1. 1. 1. 1. 1. 1. 1.] vs torch [1. 1. 1. 1. 1. 1. 1. 1.]"
+    # float noise alone: the first element over the tolerance
+    kind, detail = compare_arrays(theirs + (np.arange(20) == 3) * 1e-3, theirs, "float32")
+    assert kind == "float-noise" and detail.startswith("[1.001 1.    1.")   # elements 3 to 10
