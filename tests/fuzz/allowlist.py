@@ -1118,10 +1118,11 @@ ALLOWED = [
             "bounds check and reads the index modulo the size (torch.gather refuses the same "
             "index)"),
     Allowed("tapegrad-raises", "adaptive_avg_pool2d", r"expected a 3-d \(unbatched\) or 4-d "
-            r"\(batched\) input, but got an input of shape \(\d+, \d+\)", "pytorch bug",
-            "adaptive_avg_pool2d of a 2-d input to output_size 1: PyTorch's shortcut for 1 (a "
-            "mean over the last two dims) skips its rank check; every other output size "
-            "refuses the 2-d input, as tapegrad does"),
+            r"\(batched\) input, but got an input of shape \((?:\d+, \d+|\d+(?:, \d+){4,})\)",
+            "pytorch bug",
+            "adaptive_avg_pool2d of a 2-d or a 5-d and wider input to output_size 1: PyTorch's "
+            "shortcut for 1 (a mean over the last two dims) skips its rank check; every other "
+            "output size refuses such an input, as tapegrad does"),
 ] + [
     Allowed("tapegrad-raises", op, r"cannot pool an input of shape \([^)]*\b0\b[^)]*\) to "
             r"output_size \((1, )?1,?\)", "pytorch bug",
