@@ -28,17 +28,8 @@ from ...autograd.ops.arithmetic import where
 from ...autograd.ops.inplace import check_inplace_allowed
 from ...autograd.ops.reduction import single_dim
 from ...dtypes import wrap_integer
-from .checks import require_tensor
+from .checks import require_float, require_tensor
 
-
-
-def _require_float(op, input):
-    """Smooth units are defined on floating-point tensors only, as in PyTorch."""
-    require_tensor(op, "input", input)
-    if not input.dtype.is_floating_point:
-        raise TypeError(f"{op}: expected a floating-point input, got dtype {input.dtype.name} "
-                        f"(PyTorch has no integer {op} either); convert it with .float()")
-    return input
 
 
 def _refuse_bool(op, input):
@@ -73,7 +64,7 @@ def relu_(input):
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     """y = x where x > 0, else negative_slope·x;  dy/dx = 1 where x > 0, else negative_slope"""
-    return _apply("leaky_relu", _require_float("leaky_relu", input), inplace,
+    return _apply("leaky_relu", require_float("leaky_relu", input), inplace,
                   lambda x: where(x > 0, x, x * negative_slope))
 
 
@@ -84,7 +75,7 @@ def leaky_relu_(input, negative_slope=0.01):
 
 def elu(input, alpha=1.0, inplace=False):
     """y = x where x > 0, else α(eˣ - 1);  dy/dx = 1 where x > 0, else αeˣ"""
-    return _apply("elu", _require_float("elu", input), inplace,
+    return _apply("elu", require_float("elu", input), inplace,
                   lambda x: ops.activation.elu(x, alpha, from_result=inplace))   # one operation
 
 
@@ -131,7 +122,7 @@ def prelu(input, weight):
     dy/dx = 1 where x > 0, else a;  dy/da = 0 where x > 0, else x"""
     require_tensor("prelu", "input", input)
     require_tensor("prelu", "weight", weight)
-    _require_float("prelu", input)
+    require_float("prelu", input)
     if weight.ndim > 1:
         raise RuntimeError(f"prelu: expected weight to be a scalar or 1-d tensor, got shape "
                            f"{tuple(weight.shape)}")
@@ -213,7 +204,7 @@ def gelu(input, approximate="none"):
     """y = x·Φ(x) = x·(1 + erf(x/√2))/2 (Φ the standard normal CDF);
     dy/dx = Φ(x) + x·φ(x), φ(x) = e^{-x²/2}/√(2π).
     ``approximate='tanh'``: y = x·(1 + tanh(√(2/π)(x + 0.044715x³)))/2"""
-    _require_float("gelu", input)
+    require_float("gelu", input)
     if approximate not in ("none", "tanh"):
         raise RuntimeError(f"gelu: approximate argument must be either 'none' or 'tanh', got "
                        f"{approximate!r}")
@@ -223,12 +214,12 @@ def gelu(input, approximate="none"):
 
 def silu(input, inplace=False):
     """y = x·σ(x) (also called swish);  dy/dx = σ(x)(1 + x(1 - σ(x)))"""
-    return _apply("silu", _require_float("silu", input), inplace, ops.activation.silu)
+    return _apply("silu", require_float("silu", input), inplace, ops.activation.silu)
 
 
 def mish(input, inplace=False):
     """y = x·tanh(softplus(x));  dy/dx = t + x·σ(x)(1 - t²), t = tanh(softplus(x))"""
-    return _apply("mish", _require_float("mish", input), inplace, ops.activation.mish)
+    return _apply("mish", require_float("mish", input), inplace, ops.activation.mish)
 
 
 # the constants of "Self-Normalizing Neural Networks" (Klambauer et al., 2017): with them a
@@ -240,7 +231,7 @@ SELU_SCALE = 1.0507009873554804934193349852946
 def selu(input, inplace=False):
     """y = s·x where x > 0, else s·α(eˣ - 1) (α ≈ 1.6733, s ≈ 1.0507);
     dy/dx = s where x > 0, else s·α·eˣ"""
-    return _apply("selu", _require_float("selu", input), inplace,
+    return _apply("selu", require_float("selu", input), inplace,
                   lambda x: ops.activation.elu(x, SELU_ALPHA, from_result=inplace,
                                                scale=SELU_SCALE))   # one operation
 
@@ -252,7 +243,7 @@ def selu_(input):
 
 def celu(input, alpha=1.0, inplace=False):
     """y = x where x > 0, else α(e^{x/α} - 1);  dy/dx = 1 where x > 0, else e^{x/α}"""
-    _require_float("celu", input)
+    require_float("celu", input)
     if alpha == 0:
         raise RuntimeError("celu: alpha cannot be 0 (x is divided by it), as in PyTorch")
     return _apply("celu", input, inplace,
@@ -267,14 +258,14 @@ def celu_(input, alpha=1.0):
 
 def hardsigmoid(input, inplace=False):
     """y = min(max(x + 3, 0), 6)/6, a piecewise-linear σ;  dy/dx = 1/6 where -3 < x < 3, else 0"""
-    return _apply("hardsigmoid", _require_float("hardsigmoid", input), inplace,
+    return _apply("hardsigmoid", require_float("hardsigmoid", input), inplace,
                   ops.activation.hardsigmoid)
 
 
 def hardswish(input, inplace=False):
     """y = x·min(max(x + 3, 0), 6)/6, a piecewise SiLU;  dy/dx = 0 where x ≤ -3,
     x/3 + 1/2 where -3 < x < 3, else 1"""
-    return _apply("hardswish", _require_float("hardswish", input), inplace,
+    return _apply("hardswish", require_float("hardswish", input), inplace,
                   ops.activation.hardswish)
 
 
@@ -292,13 +283,13 @@ def tanhshrink(input):
 
 def hardshrink(input, lambd=0.5):
     """y = x where |x| > λ, else 0;  dy/dx = 1 where |x| > λ, else 0"""
-    _require_float("hardshrink", input)
+    require_float("hardshrink", input)
     return where((input >= -lambd) & (input <= lambd), 0.0, input)
 
 
 def softshrink(input, lambd=0.5):
     """y = x - λ where x > λ, x + λ where x < -λ, else 0;  dy/dx = 1 where |x| > λ, else 0"""
-    _require_float("softshrink", input)
+    require_float("softshrink", input)
     if not lambd >= 0:
         raise RuntimeError(f"softshrink: lambd must be at least 0, got {lambd}")
     # (a NaN is in neither band: x + λ passes it on, as PyTorch)
@@ -321,15 +312,12 @@ def glu(input, dim=-1):
     require_tensor("glu", "input", input)
     if input.ndim == 0:
         raise RuntimeError("glu: does not support a 0-d input: there is no dimension to halve")
-    if not -input.ndim <= dim < input.ndim:
-        raise IndexError(f"glu: dim {dim} is out of range for a {input.ndim}-d input "
-                         f"(expected a dim in [{-input.ndim}, {input.ndim - 1}])")
-    dim = dim % input.ndim
+    dim, = single_dim(input, dim, "glu")
     size = input.shape[dim]
     if size % 2:
         raise RuntimeError(f"glu: halving dimension must be even, but dimension {dim} of the "
                            f"input of shape {tuple(input.shape)} is size {size}")
-    _require_float("glu", input)
+    require_float("glu", input)
     half = input.dtype.name == "float16"   # computed in float32 and rounded once, as PyTorch
     wide = input.float() if half else input
     a, b = wide.chunk(2, dim)
@@ -350,7 +338,7 @@ def tanh(input):
 def softplus(input, beta=1.0, threshold=20.0):
     """y = log(1 + e^{βx})/β, and y = x where βx > threshold (where the two agree to
     within e^{-threshold});  dy/dx = σ(βx), and 1 above the threshold"""
-    _require_float("softplus", input)
+    require_float("softplus", input)
     return ops.activation.softplus(input, beta, threshold)   # one operation (autograd/ops/activation.py)
 
 
@@ -361,7 +349,7 @@ def logsigmoid(input):
     exact at ±1e4). One operation (autograd/ops/activation.py), so that an infinite
     gradient is multiplied by σ(-x) once, as in PyTorch.
     """
-    _require_float("logsigmoid", input)
+    require_float("logsigmoid", input)
     return ops.activation.logsigmoid(input)
 
 

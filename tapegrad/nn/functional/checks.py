@@ -15,3 +15,13 @@ def require_tensor(op, name, value):
     if not isinstance(value, Tensor):
         raise TypeError(f"{op}: {name} must be a Tensor, got {type(value).__name__}")
     return value
+
+
+def require_float(op, input):
+    """``input`` itself, or a TypeError naming the op and the dtype where it is no
+    floating-point Tensor: smooth functions have no integer form, as in PyTorch."""
+    require_tensor(op, "input", input)
+    if not input.dtype.is_floating_point:
+        raise TypeError(f"{op}: expected a floating-point input, got dtype {input.dtype.name} "
+                        f"(PyTorch has no integer {op} either); convert it with .float()")
+    return input

@@ -16,19 +16,8 @@ that of x₁·x₂ / (‖x₁‖·‖x₂‖) evaluated with the raised norms, a
 from ... import dtypes
 from ...autograd.ops.arithmetic import div
 from ...autograd.ops.out import with_out
-from .checks import require_tensor, shape_of
-
-
-def _require_float(op, input):
-    if not input.dtype.is_floating_point:
-        raise TypeError(f"{op}: expected a floating-point input, got dtype {input.dtype.name} "
-                        f"(as PyTorch); convert it with .float()")
-
-
-def _check_dim(op, dim, ndim):
-    if not -max(ndim, 1) <= dim < max(ndim, 1):
-        raise IndexError(f"{op}: dim {dim} is out of range for a {ndim}-d input (expected a "
-                         f"dim in [{-max(ndim, 1)}, {max(ndim, 1) - 1}])")
+from ...autograd.ops.reduction import single_dim
+from .checks import require_float, require_tensor, shape_of
 
 
 def _norm(x, p, dim, keepdim):
@@ -41,10 +30,9 @@ def _norm(x, p, dim, keepdim):
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     """y = x / max(‖x‖_p, ε), each slice along ``dim`` scaled to length 1;
     ∂y/∂x from the division and the norm (ε, where taken, is a constant)"""
-    require_tensor("normalize", "input", input)
-    _require_float("normalize", input)
+    require_float("normalize", input)
     if isinstance(dim, int):   # (None, or a tuple of dims, is the norm's to check)
-        _check_dim("normalize", dim, input.ndim)
+        single_dim(input, dim, "normalize")
     length = _norm(input, p, dim, keepdim=True).clamp_min(eps).expand_as(input)
     if out is not None:   # written as tapegrad.div(input, length, out=out) writes it
         return with_out(div)(input, length, out=out)
@@ -90,7 +78,7 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     if not x2.dtype.is_floating_point:
         x2 = x2.to(x1.dtype)
     x1, x2 = _broadcast("cosine_similarity", x1, x2)
-    _check_dim("cosine_similarity", dim, x1.ndim)
+    single_dim(x1, dim, "cosine_similarity")
     n1 = _raised_to(_norm(x1, 2, dim, keepdim=True), eps)
     n2 = _raised_to(_norm(x2, 2, dim, keepdim=True), eps)
     return ((x1 / n1) * (x2 / n2)).sum(dim)

@@ -22,8 +22,7 @@ from ...autograd.ops.arithmetic import where
 from ...autograd.ops.indexing import gather_along
 from ...autograd.tensor import wrap
 from ...autograd.operands import promote
-from .activation import _require_float
-from .checks import require_tensor, shape_of
+from .checks import require_float, require_tensor, shape_of
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -271,7 +270,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
         weight = _check_broadcasts_into(op, "weight", weight, input)
     if pos_weight is not None:
         pos_weight = _check_broadcasts_into(op, "pos_weight", pos_weight, input)
-    _require_float(op, input)
+    require_float(op, input)
     if not target.dtype.is_floating_point:
         target = target.to(input.dtype)
     input, target = _same_float_dtype(op, input, target)
