@@ -172,6 +172,8 @@ def test_misuse_is_refused_by_name():
     with pytest.raises(IndexError, match=r"cosine_similarity: dimension 1 is out of range for "
                                          r"a tensor of shape \(3,\)"):
         F.cosine_similarity(tg.ones(3), tg.ones(3))
+    with pytest.raises(TypeError, match="pairwise_distance: p must be a number, got None"):
+        F.pairwise_distance(tg.ones(3, 2), tg.ones(3, 2), p=None)
     with pytest.raises(TypeError, match="pairwise_distance: x2 must be a Tensor, got list"):
         F.pairwise_distance(tg.ones(3), [1.0, 2.0, 3.0])
 

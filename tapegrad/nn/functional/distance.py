@@ -20,6 +20,11 @@ from ...autograd.ops.reduction import single_dim
 from .checks import require_float, require_tensor, shape_of
 
 
+def _check_p(op, p):
+    if isinstance(p, bool) or not isinstance(p, (int, float)):
+        raise TypeError(f"{op}: p must be a number, got {p!r}")
+
+
 def _norm(x, p, dim, keepdim):
     """‖x‖_p along dim; float16 accumulated in float32 and rounded once, as PyTorch's."""
     if x.dtype.name == "float16":
@@ -94,6 +99,7 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
                            f"dtypes {x1.dtype.name} and {x2.dtype.name}, which PyTorch refuses "
                            f"too); convert them with .float()")
     _broadcast_shape("pairwise_distance", x1, x2)   # (checked here, to name this op)
+    _check_p("pairwise_distance", p)
     difference = x1 - x2 + eps
     if difference.ndim == 0:   # a 0-d pair: the norm of the one number, as PyTorch
         return _norm(difference.reshape(1), p, 0, keepdim=False)
