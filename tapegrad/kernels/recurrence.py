@@ -37,6 +37,7 @@ import functools
 from . import fused
 from .cpu import blas_threads, workspace
 from .cpu import recurrent_gates as _gates
+from .cpu import small_products as small
 
 
 def _one_blas_thread(loop):
@@ -121,14 +122,15 @@ def rnn_forward(xp, p, w_hh, h0, relu, reverse):
     """The states buffer (T + 1, N, H) for p (T, N, H), W_hh (H, H), h0 (N, H) or None."""
     steps, batch, hidden = p.shape
     h = _states(xp, h0, steps, (batch, hidden), p.dtype, reverse)
-    w_t = xp.ascontiguousarray(w_hh.T)       # read T times: a contiguous copy once
+    w_t = small.aligned_copy(xp, w_hh.T)    # read T times: an aligned contiguous copy once
+    blocks = small.row_blocks(batch, hidden, hidden)
     order, out_row, prev_row = _rows(steps, reverse)
     for n, t in enumerate(order):
         out = h[out_row(t)]
         if n == 0 and h0 is None:           # h = 0: the product is 0
             out[...] = p[t]
         else:
-            xp.matmul(h[prev_row(t)], w_t, out=out)
+            small.matmul(xp, h[prev_row(t)], w_t, out, blocks)
             out += p[t]
         if relu:
             xp.maximum(out, 0, out=out)
@@ -153,6 +155,10 @@ def _rnn_backward_loop(xp, grad_out, grad_last, w_hh, h, relu, reverse, need_h0)
     order, _, _ = _rows(steps, reverse)
     carried = grad_last            # ∂L/∂h_t from later steps (and from h_n)
     first = order[0]           # the last step backwards: ∂L/∂h0 only if wanted
+    batch, hidden = out.shape[1:]
+    product = xp.empty((batch, hidden), out.dtype)   # δ_t W_hh, written in place each step
+    w_hh = small.aligned_copy(xp, w_hh)
+    blocks = small.row_blocks(batch, hidden, hidden)
     for t in _backwards(order):
         d = delta[t]
         _incoming(xp, grad_out, t, carried, d)
@@ -161,7 +167,7 @@ def _rnn_backward_loop(xp, grad_out, grad_last, w_hh, h, relu, reverse, need_h0)
         else:                       # tanh' = 1 - h²
             d *= 1 - out[t] * out[t]
         if t != first or need_h0:
-            carried = xp.matmul(d, w_hh)
+            carried = small.matmul(xp, d, w_hh, product, blocks)
     return delta, carried if need_h0 else None
 
 
@@ -181,7 +187,8 @@ def lstm_forward(xp, p, w_hh, h0, c0, reverse):
     c = _states(xp, c0, steps, (batch, hidden), p.dtype, reverse, "lstm c")
     act = workspace.recycled(xp, "lstm gates", p.shape, p.dtype)
     tanh_c = workspace.recycled(xp, "lstm tanh c", (steps, batch, hidden), p.dtype)
-    w_t = xp.ascontiguousarray(w_hh.T)
+    w_t = small.aligned_copy(xp, w_hh.T)    # read T times: an aligned contiguous copy once
+    blocks = small.row_blocks(batch, hidden, width)
     order, out_row, prev_row = _rows(steps, reverse)
     g_part = slice(2 * hidden, 3 * hidden)
     if _numba(xp, p, w_hh, *(a for a in (h0, c0) if a is not None)):
@@ -194,7 +201,7 @@ def lstm_forward(xp, p, w_hh, h0, c0, reverse):
                 if n == 0 and h0 is None:   # h = 0: the product is 0
                     z[...] = 0
                 else:
-                    xp.matmul(h[prev_row(t)], w_t, out=z)
+                    small.matmul(xp, h[prev_row(t)], w_t, z, blocks)
                 _gates.lstm_step_exponents(z, p[t], e)
                 xp.exp(e, out=e)
                 xp.tanh(z[:, g_part], out=tanh_g)
@@ -207,7 +214,7 @@ def lstm_forward(xp, p, w_hh, h0, c0, reverse):
         if n == 0 and h0 is None:
             z[...] = p[t]
         else:
-            xp.matmul(h[prev_row(t)], w_t, out=z)
+            small.matmul(xp, h[prev_row(t)], w_t, z, blocks)
             z += p[t]
         g = xp.tanh(z[:, g_part])
         _sigmoid_in_place(xp, z)            # the g quarter's σ is overwritten next
@@ -244,6 +251,8 @@ def _lstm_backward_loop(xp, grad_out, grad_h_last, grad_c_last, w_hh, c, act, ta
         zeros = xp.zeros((batch, hidden), act.dtype)
         carried_c = zeros.copy() if grad_c_last is None else grad_c_last.copy()
         product = xp.empty((batch, hidden), act.dtype)   # δ_t W_hh, written in place each step
+        w_hh = small.aligned_copy(xp, w_hh)
+        blocks = small.row_blocks(batch, width, hidden)
         one = act.dtype.type(1)
         for t in _backwards(order):
             _gates.lstm_step_backward(
@@ -251,7 +260,7 @@ def _lstm_backward_loop(xp, grad_out, grad_h_last, grad_c_last, w_hh, c, act, ta
                 zeros if carried_h is None else carried_h, carried_h is not None,
                 act[t], tanh_c[t], previous_c[t], carried_c, delta[t], one)
             if t != first or need_h0:
-                carried_h = xp.matmul(delta[t], w_hh, out=product)
+                carried_h = small.matmul(xp, delta[t], w_hh, product, blocks)
         return delta, carried_h if need_h0 else None, carried_c if need_c0 else None
     d_h = xp.empty((batch, hidden), act.dtype)
     d_c = xp.empty((batch, hidden), act.dtype)
@@ -302,12 +311,13 @@ def gru_forward(xp, p, w_hh, b_hh, h0, reverse):
     hidden = width // 3
     h = _states(xp, h0, steps, (batch, hidden), p.dtype, reverse)
     q, act = xp.empty(p.shape, p.dtype), xp.empty(p.shape, p.dtype)
-    w_t = xp.ascontiguousarray(w_hh.T)
+    w_t = small.aligned_copy(xp, w_hh.T)
+    blocks = small.row_blocks(batch, hidden, width)
     fast = _numba(xp, p, w_hh, *(a for a in (b_hh, h0) if a is not None))
     order, out_row, prev_row = _rows(steps, reverse)
     for t in order:
         previous = h[prev_row(t)]
-        xp.matmul(previous, w_t, out=q[t])
+        small.matmul(xp, previous, w_t, q[t], blocks)
         if b_hh is not None:
             q[t] += b_hh
         if fast:
@@ -333,6 +343,9 @@ def _gru_backward_loop(xp, grad_out, grad_h_last, w_hh, h, q, act, reverse, need
     d_p, d_q = xp.empty(act.shape, act.dtype), xp.empty(act.shape, act.dtype)
     fast = _numba(xp, grad_out, grad_h_last, w_hh, act)
     d_h = xp.empty((batch, width // 3), act.dtype)
+    product = xp.empty((batch, width // 3), act.dtype)   # ∂q_t W_hh, in place each step
+    w_hh = small.aligned_copy(xp, w_hh)
+    blocks = small.row_blocks(batch, width, width // 3)
     order, _, _ = _rows(steps, reverse)
     first = order[0]
     carried = grad_h_last
@@ -343,6 +356,6 @@ def _gru_backward_loop(xp, grad_out, grad_h_last, w_hh, h, q, act, reverse, need
         else:
             d_p[t], d_q[t], d_h[...] = fused.gru_gates_backward(xp, g, act[t], q[t], previous[t])
         if t != first or need_h0:
-            carried = xp.matmul(d_q[t], w_hh)
+            carried = small.matmul(xp, d_q[t], w_hh, product, blocks)
             carried += d_h
     return d_p, d_q, carried if need_h0 else None

@@ -7,6 +7,7 @@ import pytest
 
 import tapegrad as tg
 from tapegrad.autograd.ops import recurrent as R
+from tapegrad.kernels.cpu import small_products
 
 from ..support import Case, leaf, noncontiguous
 
@@ -88,6 +89,22 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=repr)
 def test_gradcheck(case):
     case.check()
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.op.endswith("sequence")], ids=repr)
+def test_gradcheck_with_the_steps_products_in_blocks_of_one_row(case, monkeypatch):
+    """The time loops cut a large step's product into blocks of rows (kernels/cpu/
+    small_products.py); here every product of these small shapes is cut into single rows."""
+    monkeypatch.setattr(small_products, "SMALL_PRODUCT", 16)
+    monkeypatch.setattr(small_products, "MIN_ROWS", 1)
+    blocks_per_product = []
+    whole = small_products.matmul
+    def counted(xp, a, b, out, blocks):
+        blocks_per_product.append(len(blocks))
+        return whole(xp, a, b, out, blocks)
+    monkeypatch.setattr(small_products, "matmul", counted)
+    case.check()
+    assert max(blocks_per_product) > 1
 
 
 @pytest.mark.parametrize("dtype", [tg.float32, tg.float64])
