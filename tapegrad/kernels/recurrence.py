@@ -192,8 +192,9 @@ def lstm_forward(xp, p, w_hh, h0, c0, reverse):
     order, out_row, prev_row = _rows(steps, reverse)
     g_part = slice(2 * hidden, 3 * hidden)
     if _numba(xp, p, w_hh, *(a for a in (h0, c0) if a is not None)):
-        e = xp.empty((batch, width), p.dtype)
-        tanh_g = xp.empty((batch, hidden), p.dtype)
+        e = xp.empty((batch, 3 * hidden), p.dtype)   # -z, then e^{-z}, of i, f and o
+        tanh_g = xp.empty((batch, hidden), p.dtype)    # z_g, then tanh z_g
+        o = xp.empty((batch, hidden), p.dtype)
         one = p.dtype.type(1)
         with xp.errstate(over="ignore"):   # e^{-z} = inf for z far below 0 gives σ = 0
             for n, t in enumerate(order):
@@ -202,12 +203,12 @@ def lstm_forward(xp, p, w_hh, h0, c0, reverse):
                     z[...] = 0
                 else:
                     small.matmul(xp, h[prev_row(t)], w_t, z, blocks)
-                _gates.lstm_step_exponents(z, p[t], e)
+                _gates.lstm_step_exponents(z, p[t], e, tanh_g)
                 xp.exp(e, out=e)
-                xp.tanh(z[:, g_part], out=tanh_g)
-                _gates.lstm_step_forward(e, tanh_g, c[prev_row(t)], z, c[out_row(t)], one)
+                xp.tanh(tanh_g, out=tanh_g)
+                _gates.lstm_step_forward(e, tanh_g, c[prev_row(t)], z, c[out_row(t)], o, one)
                 xp.tanh(c[out_row(t)], out=tanh_c[t])
-                xp.multiply(z[:, 3 * hidden:], tanh_c[t], out=h[out_row(t)])
+                xp.multiply(o, tanh_c[t], out=h[out_row(t)])
         return h, c, act, tanh_c
     for n, t in enumerate(order):
         z = act[t]
