@@ -122,6 +122,7 @@ CASES = (
        Case("div", lambda x, y: tg.true_divide(x, y), [leaf(3), nonzero(3)], name="true_divide")]
     + positive_base_layouts("pow", lambda x, y: tg.pow(x, y))
     + [Case("pow", lambda x: x ** 2, [leaf(3, 4)], name="squared"),
+       Case("pow", lambda x: x ** 2, [noncontiguous(3, 4)], name="squared_noncontiguous"),
        Case("pow", lambda x: x ** 3, [leaf()], name="cubed_0d"),
        Case("pow", lambda x: x ** 3, [noncontiguous(3, 4)], name="cubed_noncontiguous"),
        Case("pow", lambda x: x.pow(0.5), [positive(5)], name="sqrt"),
@@ -346,6 +347,17 @@ def test_pow_with_a_positive_exponent_has_zero_exponent_gradient_at_base_zero():
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")   # 0 ** -1 on the way
+def test_the_square_s_gradient_from_a_sum_is_two_x_in_x_s_dtype_and_leaves_x_alone():
+    # the sum hands back its gradient broadcast (stride 0); the square's backward multiplies
+    # its fresh 2x by it in place
+    x = tg.randn(4, 5)
+    before = x.clone()
+    x.requires_grad_()
+    (x ** 2).sum().backward()
+    assert x.grad.dtype == tg.float32
+    assert tg.equal(x.grad, 2 * before) and tg.equal(x.detach(), before)
+
+
 def test_the_zeroth_power_has_zero_gradient_even_at_zero():
     x = tg.tensor([0.0, 1.5], dtype=tg.float64, requires_grad=True)
     (x ** 0).sum().backward()

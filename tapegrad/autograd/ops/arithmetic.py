@@ -358,7 +358,7 @@ def _pow_scalar(x, exponent):
         if exponent == 0:  # x⁰ = 1 everywhere: 0 (not 0·x⁻¹ = NaN at 0, nor 0·∞ for grad ∞)
             return wrap(grad.device.xp.zeros_like(grad.array), grad.device)
         if exponent == 2:   # g·(2x), as PyTorch: 2x may overflow where g·x does not
-            return grad * (x_saved * 2)
+            return (x_saved * 2).mul_(grad)   # times g in place: one fresh array, not two
         return grad * (x_saved.pow(exponent - 1) * exponent)
     return record("pow", z, (x,), backward, save=(x,), attrs={"exponent": exponent})
 
