@@ -123,14 +123,14 @@ def rnn_forward(xp, p, w_hh, h0, relu, reverse):
     steps, batch, hidden = p.shape
     h = _states(xp, h0, steps, (batch, hidden), p.dtype, reverse)
     w_t = small.aligned_copy(xp, w_hh.T)    # read T times: an aligned contiguous copy once
-    blocks = small.row_blocks(batch, hidden, hidden)
+    block = small.block_rows(batch, hidden, hidden)
     order, out_row, prev_row = _rows(steps, reverse)
     for n, t in enumerate(order):
         out = h[out_row(t)]
         if n == 0 and h0 is None:           # h = 0: the product is 0
             out[...] = p[t]
         else:
-            small.matmul(xp, h[prev_row(t)], w_t, out, blocks)
+            small.matmul(xp, h[prev_row(t)], w_t, out, block)
             out += p[t]
         if relu:
             xp.maximum(out, 0, out=out)
@@ -158,7 +158,7 @@ def _rnn_backward_loop(xp, grad_out, grad_last, w_hh, h, relu, reverse, need_h0)
     batch, hidden = out.shape[1:]
     product = xp.empty((batch, hidden), out.dtype)   # δ_t W_hh, written in place each step
     w_hh = small.aligned_copy(xp, w_hh)
-    blocks = small.row_blocks(batch, hidden, hidden)
+    block = small.block_rows(batch, hidden, hidden)
     for t in _backwards(order):
         d = delta[t]
         _incoming(xp, grad_out, t, carried, d)
@@ -167,7 +167,7 @@ def _rnn_backward_loop(xp, grad_out, grad_last, w_hh, h, relu, reverse, need_h0)
         else:                       # tanh' = 1 - h²
             d *= 1 - out[t] * out[t]
         if t != first or need_h0:
-            carried = small.matmul(xp, d, w_hh, product, blocks)
+            carried = small.matmul(xp, d, w_hh, product, block)
     return delta, carried if need_h0 else None
 
 
@@ -188,7 +188,7 @@ def lstm_forward(xp, p, w_hh, h0, c0, reverse):
     act = workspace.recycled(xp, "lstm gates", p.shape, p.dtype)
     tanh_c = workspace.recycled(xp, "lstm tanh c", (steps, batch, hidden), p.dtype)
     w_t = small.aligned_copy(xp, w_hh.T)    # read T times: an aligned contiguous copy once
-    blocks = small.row_blocks(batch, hidden, width)
+    block = small.block_rows(batch, hidden, width)
     order, out_row, prev_row = _rows(steps, reverse)
     g_part = slice(2 * hidden, 3 * hidden)
     if _numba(xp, p, w_hh, *(a for a in (h0, c0) if a is not None)):
@@ -202,7 +202,7 @@ def lstm_forward(xp, p, w_hh, h0, c0, reverse):
                 if n == 0 and h0 is None:   # h = 0: the product is 0
                     z[...] = 0
                 else:
-                    small.matmul(xp, h[prev_row(t)], w_t, z, blocks)
+                    small.matmul(xp, h[prev_row(t)], w_t, z, block)
                 _gates.lstm_step_exponents(z, p[t], e, tanh_g)
                 xp.exp(e, out=e)
                 xp.tanh(tanh_g, out=tanh_g)
@@ -215,7 +215,7 @@ def lstm_forward(xp, p, w_hh, h0, c0, reverse):
         if n == 0 and h0 is None:
             z[...] = p[t]
         else:
-            small.matmul(xp, h[prev_row(t)], w_t, z, blocks)
+            small.matmul(xp, h[prev_row(t)], w_t, z, block)
             z += p[t]
         g = xp.tanh(z[:, g_part])
         _sigmoid_in_place(xp, z)            # the g quarter's σ is overwritten next
@@ -253,7 +253,7 @@ def _lstm_backward_loop(xp, grad_out, grad_h_last, grad_c_last, w_hh, c, act, ta
         carried_c = zeros.copy() if grad_c_last is None else grad_c_last.copy()
         product = xp.empty((batch, hidden), act.dtype)   # δ_t W_hh, written in place each step
         w_hh = small.aligned_copy(xp, w_hh)
-        blocks = small.row_blocks(batch, width, hidden)
+        block = small.block_rows(batch, width, hidden)
         one = act.dtype.type(1)
         for t in _backwards(order):
             _gates.lstm_step_backward(
@@ -261,7 +261,7 @@ def _lstm_backward_loop(xp, grad_out, grad_h_last, grad_c_last, w_hh, c, act, ta
                 zeros if carried_h is None else carried_h, carried_h is not None,
                 act[t], tanh_c[t], previous_c[t], carried_c, delta[t], one)
             if t != first or need_h0:
-                carried_h = small.matmul(xp, delta[t], w_hh, product, blocks)
+                carried_h = small.matmul(xp, delta[t], w_hh, product, block)
         return delta, carried_h if need_h0 else None, carried_c if need_c0 else None
     d_h = xp.empty((batch, hidden), act.dtype)
     d_c = xp.empty((batch, hidden), act.dtype)
@@ -313,12 +313,12 @@ def gru_forward(xp, p, w_hh, b_hh, h0, reverse):
     h = _states(xp, h0, steps, (batch, hidden), p.dtype, reverse)
     q, act = xp.empty(p.shape, p.dtype), xp.empty(p.shape, p.dtype)
     w_t = small.aligned_copy(xp, w_hh.T)
-    blocks = small.row_blocks(batch, hidden, width)
+    block = small.block_rows(batch, hidden, width)
     fast = _numba(xp, p, w_hh, *(a for a in (b_hh, h0) if a is not None))
     order, out_row, prev_row = _rows(steps, reverse)
     for t in order:
         previous = h[prev_row(t)]
-        small.matmul(xp, previous, w_t, q[t], blocks)
+        small.matmul(xp, previous, w_t, q[t], block)
         if b_hh is not None:
             q[t] += b_hh
         if fast:
@@ -346,7 +346,7 @@ def _gru_backward_loop(xp, grad_out, grad_h_last, w_hh, h, q, act, reverse, need
     d_h = xp.empty((batch, width // 3), act.dtype)
     product = xp.empty((batch, width // 3), act.dtype)   # ∂q_t W_hh, in place each step
     w_hh = small.aligned_copy(xp, w_hh)
-    blocks = small.row_blocks(batch, width, width // 3)
+    block = small.block_rows(batch, width, width // 3)
     order, _, _ = _rows(steps, reverse)
     first = order[0]
     carried = grad_h_last
@@ -357,6 +357,6 @@ def _gru_backward_loop(xp, grad_out, grad_h_last, w_hh, h, q, act, reverse, need
         else:
             d_p[t], d_q[t], d_h[...] = fused.gru_gates_backward(xp, g, act[t], q[t], previous[t])
         if t != first or need_h0:
-            carried = small.matmul(xp, d_q[t], w_hh, product, blocks)
+            carried = small.matmul(xp, d_q[t], w_hh, product, block)
             carried += d_h
     return d_p, d_q, carried if need_h0 else None

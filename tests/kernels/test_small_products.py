@@ -1,7 +1,7 @@
 """The row blocks and aligned weights of the recurrent time loops' small products
-(tapegrad/kernels/cpu/small_products.py): the blocks cover every row once and stay within
-the size limit, the aligned copy is the same matrix starting on a 64-byte boundary, and a
-product computed in blocks is the whole product."""
+(tapegrad/kernels/cpu/small_products.py): blocks within the size limit, the aligned copy
+is the same matrix starting on a 64-byte boundary, and a product computed in blocks (one
+batched call, a remainder, or a loop for strided arrays) is the whole product."""
 import numpy as np
 import pytest
 
@@ -12,32 +12,31 @@ xp = tg.from_numpy(np.zeros(1)).device.xp
 rng = np.random.default_rng(11)
 
 
-def test_an_lstm_step_of_hidden_128_at_batch_32_runs_as_four_blocks_of_8_rows():
+def test_an_lstm_step_of_hidden_128_at_batch_32_runs_in_blocks_of_8_rows():
     # forwards (32, 128) @ (128, 512) and backwards (32, 512) @ (512, 128): M·N·K = 2.1·10⁶
-    assert small.row_blocks(32, 128, 512) == [(0, 8), (8, 16), (16, 24), (24, 32)]
-    assert small.row_blocks(32, 512, 128) == [(0, 8), (8, 16), (16, 24), (24, 32)]
+    assert small.block_rows(32, 128, 512) == 8
+    assert small.block_rows(32, 512, 128) == 8
 
 
 def test_a_product_within_the_limit_stays_whole():
-    assert small.row_blocks(32, 128, 128) == [(0, 32)]     # an RNN step: 524 288
-    assert small.row_blocks(1, 4096, 4096) == [(0, 1)]
+    assert small.block_rows(32, 128, 128) == 32     # an RNN step: 524 288
+    assert small.block_rows(1, 4096, 4096) == 1
 
 
 def test_blocks_below_the_minimum_rows_leave_the_product_whole():
     # (32, 256) @ (256, 1024): blocks within the limit would have 3 rows
-    assert small.row_blocks(32, 256, 1024) == [(0, 32)]
+    assert small.block_rows(32, 256, 1024) == 32
 
 
 @pytest.mark.parametrize("rows, inner, columns", [(20, 200, 800), (33, 128, 512), (7, 100, 1000),
                                                    (64, 128, 384), (5, 1, 1)])
-def test_blocks_cover_every_row_once_within_the_limit(rows, inner, columns):
-    blocks = small.row_blocks(rows, inner, columns)
-    assert blocks[0][0] == 0 and blocks[-1][1] == rows
-    assert all(stop == start for (_, stop), (start, _) in zip(blocks, blocks[1:]))
-    if len(blocks) > 1:
-        for start, stop in blocks:
-            assert small.MIN_ROWS <= stop - start or stop == rows
-            assert (stop - start) * inner * columns <= small.SMALL_PRODUCT
+def test_blocks_are_a_power_of_two_of_rows_within_the_limit(rows, inner, columns):
+    size = small.block_rows(rows, inner, columns)
+    if size < rows:
+        assert size & (size - 1) == 0 and size >= small.MIN_ROWS
+        assert size * inner * columns <= small.SMALL_PRODUCT < 2 * size * inner * columns
+    else:
+        assert size == rows
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -61,16 +60,17 @@ def test_an_aligned_contiguous_array_is_taken_as_it_is():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_a_product_in_row_blocks_is_the_whole_product(dtype):
-    a = rng.standard_normal((20, 200)).astype(dtype)
+@pytest.mark.parametrize("rows, size", [(20, 4), (23, 4), (3, 1), (6, 8)],
+                         ids=["whole-blocks", "with-remainder", "single-rows", "one-block"])
+def test_a_product_in_row_blocks_is_the_whole_product(dtype, rows, size):
+    a = rng.standard_normal((rows, 200)).astype(dtype)
     b = small.aligned_copy(xp, rng.standard_normal((800, 200)).astype(dtype).T)
-    blocks = small.row_blocks(20, 200, 800)
-    assert len(blocks) == 5
-    out = np.full((20, 800), np.nan, dtype)
-    assert small.matmul(xp, a, b, out, blocks) is out
+    exact = a.astype(np.float64) @ b.astype(np.float64)
     tol = 1e-5 if dtype == np.float32 else 1e-13
-    np.testing.assert_allclose(out, a.astype(np.float64) @ b.astype(np.float64), rtol=tol,
-                               atol=tol)
-    view = np.full((20, 1600), np.nan, dtype)[:, ::2]   # an output that is a strided view
-    small.matmul(xp, a, b, view, blocks)
-    np.testing.assert_array_equal(view, out)
+    out = np.full((rows, 800), np.nan, dtype)
+    assert small.matmul(xp, a, b, out, size) is out
+    np.testing.assert_allclose(out, exact, rtol=tol, atol=tol)
+    strided_out = np.full((rows, 1600), np.nan, dtype)[:, ::2]   # block by block, in place
+    strided_a = np.repeat(a, 2, axis=1)[:, ::2]
+    assert small.matmul(xp, strided_a, b, strided_out, size) is strided_out
+    np.testing.assert_allclose(strided_out, exact, rtol=tol, atol=tol)
