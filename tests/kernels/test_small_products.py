@@ -40,10 +40,12 @@ def test_blocks_are_a_power_of_two_of_rows_within_the_limit(rows, inner, columns
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_the_aligned_copy_is_the_same_matrix_on_a_64_byte_boundary(dtype):
+@pytest.mark.parametrize("shape", [(20, 12), (70, 130)])   # one block of columns, several
+def test_the_aligned_copy_is_the_same_matrix_on_a_64_byte_boundary(dtype, shape):
+    size = shape[0] * shape[1]
     for offset in range(4):   # whatever the source's own alignment
-        source = rng.standard_normal(300).astype(dtype)[offset:offset + 12 * 20].reshape(20, 12)
-        for a in (source, source.T):
+        source = rng.standard_normal(size + 4).astype(dtype)[offset:offset + size].reshape(shape)
+        for a in (source, source.T, source[:, 1:]):
             copy = small.aligned_copy(xp, a)
             assert copy.ctypes.data % small.ALIGNMENT == 0
             assert copy.flags.c_contiguous and copy.dtype == dtype
