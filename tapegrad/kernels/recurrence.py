@@ -29,8 +29,9 @@ come from the system as new pages every step, a page fault each 4 KiB. On numpy 
 elementwise work is a numba loop per step (``kernels/cpu/recurrent_gates.py``), its
 exponentials still on numpy's vectorised exp: a handful of array calls per step instead of
 twenty. The time loops run their per-step products on one BLAS thread
-(``cpu/blas_threads.py``); ∂L/∂W_hh, one product over every step's rows, runs after the
-loop on all of them.
+(``cpu/blas_threads.py``), in blocks of rows small enough for OpenBLAS's small-matrix
+kernels, on a 64-byte aligned copy of the weight (``cpu/small_products.py``); ∂L/∂W_hh,
+one product over every step's rows, runs after the loop on all of them.
 """
 import functools
 
