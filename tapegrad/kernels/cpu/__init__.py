@@ -8,7 +8,6 @@
 * ``maxpool.py``: max pooling with the positions of the maxima, and its backward (numba);
 * ``avgpool.py``: average pooling (sums of strided views) and its adjoint;
 * ``index_add.py``: adding slices back at given positions along one axis (numba);
-* ``small_products.py``: a recurrent step's product in row blocks on an aligned weight;
 * ``workspace.py``: scratch buffers reused across calls.
 
 Only the numba loops are tied to the cpu (they run where ``xp.numba_cpu``): the rest is
