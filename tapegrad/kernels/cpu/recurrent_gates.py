@@ -75,16 +75,16 @@ def gru_backward(grad, act, q, has_q, h, has_h, dp, dq, dh):
 
 
 # -- one step of a whole LSTM sequence (kernels/recurrence.py) ----------------------------------
-# A step is: z = h W_hhᵀ (BLAS), then ``lstm_step_exponents`` (z += p; e = -z of the i, f and o
-# quarters, side by side; z_g into a buffer of its own), numpy's vectorised exp of e and tanh
-# of z_g, then ``lstm_step_forward`` (the gates and c'; o once more into a buffer of its own),
-# numpy's tanh of c' and o·tanh c'. numba's exp and tanh are scalar calls per element, several
-# times slower than numpy's. tanh g stays numpy's tanh, not 2σ(2 z_g) - 1 from the same exp:
-# near z_g = 0 that difference keeps only the absolute precision (float32 h off by 1e-3
-# relative at pre-activations of 1e-2, against 5e-6). The separate buffers keep every numpy
-# call on contiguous arrays and the exp off the g quarter (measured, float32, hidden 128,
-# batch 32, CPU time: 24.4 µs per step's elementwise work against 27.6 with e over all four
-# quarters and numpy working on strided quarters of z).
+# A step is: z = h W_hhᵀ (BLAS), then ``lstm_step_exponents`` (e = -(z + p) of the i, f and
+# o quarters, side by side; z_g + p_g into a buffer of its own), numpy's vectorised exp of e
+# and tanh of z_g + p_g, then ``lstm_step_forward`` (the gates, over z, and c'; o once more
+# into a buffer of its own), numpy's tanh of c' and o·tanh c'. numba's exp and tanh are
+# scalar calls per element, several times slower than numpy's. tanh g stays numpy's tanh, not
+# 2σ(2 z_g) - 1 from the same exp: near z_g = 0 that difference keeps only the absolute
+# precision (float32 h off by 1e-3 relative at pre-activations of 1e-2, against 5e-6). The
+# separate buffers keep every numpy call on contiguous arrays and the exp off the g quarter
+# (measured, float32, hidden 128, batch 32, CPU time: 24.4 µs per step's elementwise work
+# against 27.6 with e over all four quarters and numpy working on strided quarters of z).
 #
 # The loops walk one row of the batch at a time, over 1-D slices of each gate's quarter: the
 # compiler then sees unit-stride loops it vectorises (indexing the 2-D arrays with the four
@@ -95,26 +95,21 @@ def gru_backward(grad, act, q, has_q, h, has_h, dp, dq, dh):
 # division (1 + e >= 1 never divides by zero).
 @njit(cache=True, nogil=True, error_model="numpy")
 def lstm_step_exponents(z, p, e, z_g):
-    """z += p (N, 4H); e = -z of the i, f and o quarters (N, 3H: the arguments of σ's
-    exponentials) and z_g (N, H) its g quarter."""
+    """From the product z and the input part p (N, 4H): e = -(z + p) of the i, f and o
+    quarters (N, 3H: the arguments of σ's exponentials) and z_g = the g quarter of z + p
+    (N, H). z itself is left as it is: the gates overwrite it next."""
     rows, width = z.shape
     hidden = width // 4
     for k in range(rows):
         z_if, p_if, e_if = z[k, :2 * hidden], p[k, :2 * hidden], e[k, :2 * hidden]
         for j in range(2 * hidden):           # i and f
-            v = z_if[j] + p_if[j]
-            z_if[j] = v
-            e_if[j] = -v
+            e_if[j] = -(z_if[j] + p_if[j])
         z_gate, p_g, g_row = z[k, 2 * hidden:3 * hidden], p[k, 2 * hidden:3 * hidden], z_g[k]
         for j in range(hidden):
-            v = z_gate[j] + p_g[j]
-            z_gate[j] = v
-            g_row[j] = v
+            g_row[j] = z_gate[j] + p_g[j]
         z_o, p_o, e_o = z[k, 3 * hidden:], p[k, 3 * hidden:], e[k, 2 * hidden:]
         for j in range(hidden):               # o, after i and f in e
-            v = z_o[j] + p_o[j]
-            z_o[j] = v
-            e_o[j] = -v
+            e_o[j] = -(z_o[j] + p_o[j])
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
