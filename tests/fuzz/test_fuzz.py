@@ -1850,3 +1850,25 @@ def test_adaptive_avg_pool2ds_rank_refusal_is_allowed_only_for_ranks_pytorchs_sh
                                 ("(1, 2, 3)", False), ("(1, 2, 3, 4)", False)):
         entry = allowed(Finding("tapegrad-raises", "adaptive_avg_pool2d", message + shape, 0))
         assert (entry is not None) == allowed_here, shape
+
+
+def test_coshs_overflow_in_pytorchs_vector_loop_is_allowed_only_where_tapegrad_is_finite():
+    # 46012209: cosh_ of float32 values near 89, where e^x overflows and e^x/2 fits
+    pytest.importorskip("torch")
+    found = _first_finding(46012209, "sqrt_,cosh_")
+    assert allowed(found).reason.startswith("cosh of a float32 x between 88.72"), found
+    for detail in ("inf differs: [inf 1.] vs torch [3.1e+38 1.]",
+                   "inf differs: [3.1e+38 1.] vs torch [3.1e+38 2.]"):
+        assert allowed(Finding("value", "cosh_", detail, 0)) is None, detail
+
+
+def test_attentions_unbroadcast_empty_shape_is_allowed_with_a_layout_note_too():
+    # 46235928: query (1, 2) of a transposed leaf, value (0, 1, 2): PyTorch gives (1, 2)
+    entry = allowed(Finding("shape", "scaled_dot_product_attention",
+                            "(0, 1, 2) vs torch (1, 2) [layouts: transpose]", 0))
+    assert entry is not None and entry.category == "pytorch bug"
+    for detail in ("(0, 1, 2) vs torch (1, 3) [layouts: transpose]",
+                   "(2, 1, 2) vs torch (1, 2) [layouts: transpose]",
+                   "(0, 1, 2) vs torch (1, 2) [layouts: transpose] [another note]"):
+        assert allowed(Finding("shape", "scaled_dot_product_attention", detail, 0)) is None, \
+            detail
