@@ -530,7 +530,8 @@ ALLOWED = [
             "contiguous gets g/√(σ² + ε), tapegrad's answer"),
     Allowed("gradient", "ldexp", r"^leaf\d+ \(float(16|32|64)\): (NaN where torch has none or the "
             r"other way: |inf differs: )?\[(?:[-\d.e+\s]|nan|inf)+\] vs torch "
-            r"\[(?:[-\d.e+\s]|nan|inf)+\]( \[layouts: [^]]*\])?$", "pytorch bug",
+            r"\[(?:[-\d.e+\s]|nan|inf)+\]( \[layouts: [^]]*\])?( \[NaN inputs\])?$",
+            "pytorch bug",
             "ldexp with an integer exponent: PyTorch's backward computes 2^other in integer "
             "arithmetic, so a negative exponent gets the slope 0 (2^-1 = 0); tapegrad's is "
             "2^other. With a 0-d float exponent PyTorch's forward takes 2^other in the result's "

@@ -1872,3 +1872,10 @@ def test_attentions_unbroadcast_empty_shape_is_allowed_with_a_layout_note_too():
                    "(0, 1, 2) vs torch (1, 2) [layouts: transpose] [another note]"):
         assert allowed(Finding("shape", "scaled_dot_product_attention", detail, 0)) is None, \
             detail
+
+
+def test_ldexps_integer_exponent_entry_takes_a_nan_inputs_note_too():
+    # 46074650: ldexp(nan, -4) with an int32 exponent, PyTorch's slope 2^-4 = 0 in integers
+    detail = "leaf0 (float32): [0.11503] vs torch [0.] [layouts: expand] [NaN inputs]"
+    assert allowed(Finding("gradient", "ldexp", detail, 0)).category == "pytorch bug"
+    assert allowed(Finding("gradient", "ldexp", detail + " [another note]", 0)) is None
