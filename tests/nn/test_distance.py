@@ -246,6 +246,18 @@ def test_float16_norm_gradients_step_in_float16_on_the_rounded_norm_as_vector_no
     np.testing.assert_array_equal(c.grad.numpy(), composed.grad.numpy())
 
 
+def test_cosine_similarity_of_a_float16_vector_whose_norm_overflows_is_0_as_pytorchs():
+    # ‖(34464, …)‖ = 68928 is ∞ in float16: x/∞ = 0 and the cosine 0, as PyTorch's (not
+    # ∞ - ∞ = NaN from raising the norm to ε)
+    x1 = tg.full((2, 4), 34464.0, dtype=tg.float16, requires_grad=True)
+    x2 = tg.tensor([[-8088.0, -8544.0, -7348.0, 5820.0], [1.0, 2.0, 3.0, 4.0]],
+                   dtype=tg.float16, requires_grad=True)
+    cosine = F.cosine_similarity(x1, x2, eps=0.001)
+    assert cosine.tolist() == [0.0, 0.0]
+    cosine.sum().backward()
+    assert x1.grad.tolist() == x2.grad.tolist() == [[0.0] * 4] * 2   # PyTorch's too
+
+
 def test_an_input_constant_along_dim_has_no_gradient_but_its_float16_rounding_residue():
     # cos θ does not change with the scale of x₂; where x₂ is one value c along dim (0-d or
     # size 1, broadcast), Σⱼ ∂cos/∂x₂ⱼ = (x₂·∇cos)/c = 0: terms of |g·cos/c| cancel exactly

@@ -56,8 +56,9 @@ def _broadcast(op, x1, x2):
 
 
 def _raised_to(length, eps):
-    """max(‖x‖, ε) as a value, with the gradient of ‖x‖ itself (ε added as a constant)."""
-    return length + (length.detach().clamp_min(eps) - length.detach())
+    """max(‖x‖, ε) as a value, with the gradient of ‖x‖ itself (ε added as a constant,
+    max(ε - ‖x‖, 0): an infinite ‖x‖ stays ∞, where max(‖x‖, ε) - ‖x‖ would be ∞ - ∞)."""
+    return length + (eps - length.detach()).clamp_min(0)
 
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
