@@ -1879,3 +1879,24 @@ def test_ldexps_integer_exponent_entry_takes_a_nan_inputs_note_too():
     detail = "leaf0 (float32): [0.11503] vs torch [0.] [layouts: expand] [NaN inputs]"
     assert allowed(Finding("gradient", "ldexp", detail, 0)).category == "pytorch bug"
     assert allowed(Finding("gradient", "ldexp", detail + " [another note]", 0)) is None
+
+
+def test_remainders_nan_from_pytorchs_vector_loop_is_allowed_only_where_tapegrad_has_a_number():
+    # 47300108: float32 x % 1e-30, x/y overflowing: PyTorch's vectorised x - y·floor(x/y)
+    found = Finding("value", "remainder", "NaN where torch has none or the other way: "
+                    "[ 1.83318e-31  3.90043e-31] vs torch [         nan  3.90043e-31]", 0)
+    assert allowed(found).category == "pytorch bug"
+    assert allowed(found._replace(detail=found.detail + " [NaN inputs]")) is not None
+    for detail in ("NaN where torch has none or the other way: [nan 1.] vs torch [0.5 1.]",
+                   "[ 1.83318e-31  3.90043e-31] vs torch [ 2.e-31  3.90043e-31]"):
+        assert allowed(Finding("value", "remainder", detail, 0)) is None, detail
+
+
+def test_ldexps_float16_exponent_overflow_entry_takes_a_layouts_note():
+    # 47328045: float32 x (transposed) and a 0-d float16 exponent 16.19: PyTorch's 2^y is ∞
+    detail = ("inf differs: [ -7296.18   66344.414] vs torch [-inf  inf] "
+              "[layouts: transpose]")
+    assert allowed(Finding("value", "ldexp", detail, 0)).category == "pytorch bug"
+    assert allowed(Finding("value", "ldexp", "inf differs: [inf 1.] vs torch [5. 1.] "
+                           "[layouts: transpose]", 0)) is None
+
