@@ -271,6 +271,28 @@ def test_division_with_trunc_rounds_towards_zero():
     assert y.dtype is tg.int64 and y.tolist() == [-3, 3]
 
 
+def test_float16_over_one_value_rounds_the_float32_quotient_once_as_pytorch():
+    # PyTorch takes a divisor of one value as a number: 11.6875 / -1.299 = -8.998 in float32,
+    # trunc -8 (the quotient rounded to float16 first is -9.0); a float32 0-d divisor is
+    # read in float32, not rounded to float16 (-1.2993 would be -1.299 there)
+    x = tg.tensor([11.6875, -11.6875], dtype=tg.float16, requires_grad=True)
+    for divisor in (tg.tensor(-1.299, dtype=tg.float16), tg.tensor([[-1.299]], dtype=tg.float16)):
+        z = tg.div(x, divisor, rounding_mode="trunc")
+        assert z.dtype is tg.float16 and z.reshape(-1).tolist() == [-8.0, 8.0]
+        z.sum().backward()
+        assert x.grad.tolist() == [0.0, 0.0]
+    half = x.detach().clone()
+    assert half.div_(tg.tensor(-1.299, dtype=tg.float16), rounding_mode="trunc").tolist() \
+        == [-8.0, 8.0]
+    # floor: 2 - 0.2·9 leaves a remainder, 2 = 0.2·9.99999970 in float32 (floor 9); 0.2
+    # rounded to float16 is 0.19995 and 2 / 0.19995 = 10.0002 (floor 10). trunc divides,
+    # and the float32 quotient rounds to 10.0
+    two = tg.tensor([2.0, -2.0], dtype=tg.float16)
+    assert tg.floor_divide(two, tg.tensor(0.2)).tolist() == [9.0, -10.0]
+    assert (two // tg.tensor(0.2, dtype=tg.float64)).tolist() == [9.0, -10.0]
+    assert tg.div(two, tg.tensor(0.2), rounding_mode="trunc").tolist() == [10.0, -10.0]
+
+
 def test_integer_division_with_trunc_is_exact_beyond_two_to_the_53():
     # computed in integers, not through float64 (where -2⁶³/-3 rounds to ...8432)
     big = -2**63

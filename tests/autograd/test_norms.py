@@ -214,3 +214,16 @@ def test_the_zero_norm_is_a_recorded_count_that_passes_no_gradient():
         assert x.grad is None
     (x.norm(0) + (3 * x).sum()).backward()
     assert x.grad.tolist() == [[3.0, 3.0, 3.0]]
+
+
+@pytest.mark.parametrize("p", [3, 1.5, 0.5, 2])
+def test_the_norm_of_one_element_slices_is_its_magnitude_exactly(p):
+    # as PyTorch's: (|x|ᵖ)^{1/p} rounds (the 3-norm of 0.54298 is 0.5429801 that way), so
+    # normalize along a dim of size 1 could give 1.0000001, which a probability check refuses
+    values = np.float32([[0.54298, -0.60289, 0.71358, 2.5]])
+    for dtype in (tg.float32, tg.float16, tg.float64):
+        x = tg.tensor(values, dtype=dtype)
+        assert LA.vector_norm(x, p, dim=0).tolist() == np.abs(x.numpy()[0]).tolist()
+        assert LA.vector_norm(x, p, dim=(0,), keepdim=True).tolist() == np.abs(x.numpy()).tolist()
+        assert tg.nn.functional.normalize(x, p=p, dim=0).tolist() == [[1.0, -1.0, 1.0, 1.0]]
+    assert LA.vector_norm(tg.tensor(-0.54298), p).item() == np.float32(0.54298)

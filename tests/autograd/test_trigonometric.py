@@ -147,6 +147,18 @@ def test_hypot_gradient_of_a_large_operand_and_a_tiny_gradient_does_not_underflo
     assert x.grad.tolist() == pytest.approx([1.8e-26, 0.6], rel=1e-6)
 
 
+def test_hypot_gradient_of_a_tiny_operand_and_a_large_gradient_keeps_its_digits():
+    # x/z = 1e-30/1e20 underflows float32 and 1e-30/1e12 keeps three digits (a subnormal),
+    # while g·x/z is a normal float: there g·x is formed first, as PyTorch's g·x/z
+    x = tg.tensor([1e-30, 1e-30, 0.6], requires_grad=True)
+    tg.hypot(x, tg.tensor([1e20, 1e12, 0.8])).backward(tg.tensor([1e20, 1e20, 2.0]))
+    np.testing.assert_allclose(x.grad.numpy(), [1e-30, 1e-22, 1.2], rtol=1e-6)
+    wide = tg.tensor([1e-300], dtype=tg.float64, requires_grad=True)
+    tg.hypot(tg.tensor([1e100], dtype=tg.float64), wide).backward(
+        tg.tensor([1e100], dtype=tg.float64))
+    np.testing.assert_allclose(wide.grad.numpy(), [1e-300], rtol=1e-12)
+
+
 def test_float16_hypot_slopes_are_formed_in_float32_and_rounded_once():
     # y/z = 0.0002925/15320 = 1.9e-8 is below float16's smallest number: an infinite
     # gradient times it is ∞, as PyTorch's g·y/z, not ∞·0 = NaN; the finite ones round once

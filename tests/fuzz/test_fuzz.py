@@ -1850,3 +1850,53 @@ def test_adaptive_avg_pool2ds_rank_refusal_is_allowed_only_for_ranks_pytorchs_sh
                                 ("(1, 2, 3)", False), ("(1, 2, 3, 4)", False)):
         entry = allowed(Finding("tapegrad-raises", "adaptive_avg_pool2d", message + shape, 0))
         assert (entry is not None) == allowed_here, shape
+
+
+def test_coshs_overflow_in_pytorchs_vector_loop_is_allowed_only_where_tapegrad_is_finite():
+    # 46012209: cosh_ of float32 values near 89, where e^x overflows and e^x/2 fits
+    pytest.importorskip("torch")
+    found = _first_finding(46012209, "sqrt_,cosh_")
+    assert allowed(found).reason.startswith("cosh of a float32 x between 88.72"), found
+    for detail in ("inf differs: [inf 1.] vs torch [3.1e+38 1.]",
+                   "inf differs: [3.1e+38 1.] vs torch [3.1e+38 2.]"):
+        assert allowed(Finding("value", "cosh_", detail, 0)) is None, detail
+
+
+def test_attentions_unbroadcast_empty_shape_is_allowed_with_a_layout_note_too():
+    # 46235928: query (1, 2) of a transposed leaf, value (0, 1, 2): PyTorch gives (1, 2)
+    entry = allowed(Finding("shape", "scaled_dot_product_attention",
+                            "(0, 1, 2) vs torch (1, 2) [layouts: transpose]", 0))
+    assert entry is not None and entry.category == "pytorch bug"
+    for detail in ("(0, 1, 2) vs torch (1, 3) [layouts: transpose]",
+                   "(2, 1, 2) vs torch (1, 2) [layouts: transpose]",
+                   "(0, 1, 2) vs torch (1, 2) [layouts: transpose] [another note]"):
+        assert allowed(Finding("shape", "scaled_dot_product_attention", detail, 0)) is None, \
+            detail
+
+
+def test_ldexps_integer_exponent_entry_takes_a_nan_inputs_note_too():
+    # 46074650: ldexp(nan, -4) with an int32 exponent, PyTorch's slope 2^-4 = 0 in integers
+    detail = "leaf0 (float32): [0.11503] vs torch [0.] [layouts: expand] [NaN inputs]"
+    assert allowed(Finding("gradient", "ldexp", detail, 0)).category == "pytorch bug"
+    assert allowed(Finding("gradient", "ldexp", detail + " [another note]", 0)) is None
+
+
+def test_remainders_nan_from_pytorchs_vector_loop_is_allowed_only_where_tapegrad_has_a_number():
+    # 47300108: float32 x % 1e-30, x/y overflowing: PyTorch's vectorised x - y·floor(x/y)
+    found = Finding("value", "remainder", "NaN where torch has none or the other way: "
+                    "[ 1.83318e-31  3.90043e-31] vs torch [         nan  3.90043e-31]", 0)
+    assert allowed(found).category == "pytorch bug"
+    assert allowed(found._replace(detail=found.detail + " [NaN inputs]")) is not None
+    for detail in ("NaN where torch has none or the other way: [nan 1.] vs torch [0.5 1.]",
+                   "[ 1.83318e-31  3.90043e-31] vs torch [ 2.e-31  3.90043e-31]"):
+        assert allowed(Finding("value", "remainder", detail, 0)) is None, detail
+
+
+def test_ldexps_float16_exponent_overflow_entry_takes_a_layouts_note():
+    # 47328045: float32 x (transposed) and a 0-d float16 exponent 16.19: PyTorch's 2^y is ∞
+    detail = ("inf differs: [ -7296.18   66344.414] vs torch [-inf  inf] "
+              "[layouts: transpose]")
+    assert allowed(Finding("value", "ldexp", detail, 0)).category == "pytorch bug"
+    assert allowed(Finding("value", "ldexp", "inf differs: [inf 1.] vs torch [5. 1.] "
+                           "[layouts: transpose]", 0)) is None
+

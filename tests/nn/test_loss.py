@@ -270,6 +270,26 @@ def test_gradcheck_binary_cross_entropy_in_input_and_target(reduction):
     check_gradients(lambda p, y: F.binary_cross_entropy(p, y, reduction=reduction), p, y)
     w = const(uniform(4, low=0.1, high=2))
     check_gradients(lambda p, y: F.binary_cross_entropy(p, y, w, reduction=reduction), p, y)
+    # the weight's gradient too (PyTorch refuses a weight that requires grad; tapegrad
+    # gives the unweighted loss's)
+    w = leaf(uniform(4, low=0.1, high=2))
+    check_gradients(lambda p, y, w: F.binary_cross_entropy(p, y, w, reduction=reduction),
+                    p, y, w)
+
+
+def test_float16_binary_cross_entropy_gradient_rounds_in_pytorchs_order():
+    # g·(x - y), over x(1 - x), times w, over n: each step rounds in float16, as PyTorch's
+    x = np.float16([0.0451, 0.8413, 0.4292, 0.581])
+    y = np.float16([0.0471, 0.5767, 0.7837, 0.04938])
+    w = np.float16([-10.48, -7.934, -3.164, 5.03])
+    one = np.float16(1.0)
+    expected = ((one * (x - y)) / (x * (one - x))) * w / np.float16(4)
+    p = tg.tensor(x, requires_grad=True)
+    F.binary_cross_entropy(p, tg.tensor(y), tg.tensor(w)).backward()
+    assert p.grad.dtype is tg.float16
+    np.testing.assert_array_equal(p.grad.numpy(), expected)
+    # (g/n·w first, then the quotient, rounds otherwise)
+    assert not np.array_equal(((one / np.float16(4)) * w * (x - y)) / (x * (one - x)), expected)
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)

@@ -223,12 +223,32 @@ def _half_over_wide_0d(x, s):
     return record("div", z, (x, s), backward, save=(x if s.requires_grad else None, s))
 
 
+def _half_over_one_value(input, x, other, rounding):
+    """float16 x over a tensor of one value (0-d, or size 1 broadcast) when the quotient is
+    float16: PyTorch's CPU kernels read that value in float32 from its own dtype, as a number,
+    and round the quotient once (trunc(11.69 / -1.299) is -8, where the quotient rounded to
+    float16 first is -9.0, and trunc gives -9). None where this is not the case."""
+    xp = x.device.xp
+    if not (isinstance(input, Tensor) and isinstance(other, Tensor) and other.numel() == 1
+            and x.array.dtype == xp.float16):
+        return None
+    with quiet(xp):
+        wide, divisor = x.array.astype(xp.float32), other.array.astype(xp.float32)
+        z = xp.trunc(wide / divisor) if rounding == "trunc" else xp.floor_divide(wide, divisor)
+    z = z.astype(xp.float16)
+    op = "div" if rounding == "trunc" else "floor_divide"
+    return record(op, z, (input, other), _zero_gradients(input.shape, other.shape))
+
+
 def _truncated_division(input, other):
     """z = x / y rounded towards zero;  piecewise constant, so ∂z/∂x = ∂z/∂y = 0 (zeros, not
     the 0/y of a composition, which is NaN where y = 0)"""
     if type(other) in (float, int) and _beyond_half(input, other):
         return _half_over_number(input, other, rounding="trunc")
     x, y = promote("div", input, other)
+    one_value = _half_over_one_value(input, x, other, "trunc")
+    if one_value is not None:
+        return one_value
     _integer_division_by_zero("div", x, y)
     xp = x.device.xp
     with quiet(xp):
@@ -433,6 +453,9 @@ def floor_divide(input, other):
     if type(other) in (float, int) and _beyond_half(input, other):
         return _half_over_number(input, other, rounding="floor")
     x, y = promote("floor_divide", input, other)
+    one_value = _half_over_one_value(input, x, other, "floor")
+    if one_value is not None:
+        return one_value
     _integer_division_by_zero("floor_divide", x, y)
     with quiet(x.device.xp):
         z = _broadcast("floor_divide", x.device.xp.floor_divide, x, y)

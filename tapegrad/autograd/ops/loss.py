@@ -176,27 +176,46 @@ _BCE_MIN_VARIANCE = 1e-12  # PyTorch's floor under x(1 - x) in the input's gradi
 
 
 @operation()
-def binary_cross_entropy(input, target):
+def binary_cross_entropy(input, target, weight=None, reduction="none"):
     """ℓ = -(y·max(log x, -100) + (1 - y)·max(log(1 - x), -100)) elementwise, for x and y
-    of one shape and dtype;  ∂ℓ/∂x = (x - y)/max(x(1 - x), 1e-12),  ∂ℓ/∂y = -logit(x)
-    (±∞ at x = 0 or 1)"""
+    of one shape and dtype, times ``weight`` (broadcast) and reduced ("none", "mean" or
+    "sum");  ∂ℓ/∂x = (x - y)/max(x(1 - x), 1e-12),  ∂ℓ/∂y = -logit(x) (±∞ at x = 0 or 1),
+    ∂ℓ/∂w = the unweighted loss. Each gradient is g times the slope, then times w, then
+    divided by n for the mean: PyTorch's order, which float16 rounds step by step."""
     xp = input.device.xp
     x, y = input.array, target.array
     with _quiet(xp):
         log_x = xp.maximum(xp.log(x), _BCE_MIN_LOG)
         log_1mx = xp.maximum(xp.log1p(-x), _BCE_MIN_LOG)
         loss = (y - 1) * log_1mx - y * log_x
+    value = wrap(loss.astype(x.dtype, copy=False), input.device)
+    if weight is not None:
+        value = value * weight.detach()
+    if reduction != "none":
+        value = value.mean() if reduction == "mean" else value.sum()
+    count = input.numel()
+    w_shape = None if weight is None else weight.shape
+
+    def weighted(g):
+        if weight is not None:
+            g = g * weight
+        return g / count if reduction == "mean" else g
 
     def backward(ctx, grad):
         x, y = ctx.saved_tensors
-        grad_x = grad_y = None
-        if ctx.needs_input_grad[0]:
-            grad_x = grad * (x - y) / (x * (1 - x)).clamp(min=_BCE_MIN_VARIANCE)
-        if ctx.needs_input_grad[1]:
-            grad_y = grad * -x.logit()
-        return grad_x, grad_y
-    return record("binary_cross_entropy", loss.astype(x.dtype, copy=False), (input, target),
-                  backward, save=(input, target))
+        needs = ctx.needs_input_grad
+        grad_x = grad_y = grad_w = None
+        if needs[0]:
+            grad_x = weighted(grad * (x - y) / (x * (1 - x)).clamp(min=_BCE_MIN_VARIANCE))
+        if needs[1]:
+            grad_y = weighted(grad * -x.logit())
+        if weight is not None and needs[2]:
+            unweighted = binary_cross_entropy(x, y)
+            grad_w = sum_to_shape((grad * unweighted / count if reduction == "mean"
+                                   else grad * unweighted), w_shape)
+        return grad_x, grad_y, grad_w
+    return record("binary_cross_entropy", value.array, (input, target, weight), backward,
+                  save=(input, target))
 
 
 @operation()

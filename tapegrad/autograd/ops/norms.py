@@ -58,7 +58,13 @@ def linalg_vector_norm(input, ord, dim, keepdim):
         if p == 1:
             return magnitude.sum(axis=axes, keepdims=keepdim)
         return xp.pow(xp.pow(magnitude, p).sum(axis=axes, keepdims=keepdim), 1 / p)
-    y = xp.asarray(p_norm(magnitude))
+    if all(x.shape[axis] == 1 for axis in axes):
+        # a slice of one element: its norm is |x| exactly, as PyTorch's (where (|x|ᵖ)^{1/p}
+        # rounds: the 3-norm of 0.54298 would be 0.5429801, and x/‖x‖ above 1)
+        y = magnitude if keepdim else magnitude.reshape(
+            tuple(n for axis, n in enumerate(x.shape) if axis not in axes))
+    else:
+        y = xp.asarray(p_norm(magnitude))
     if p != 1 and magnitude.size:
         # |x|ᵖ overflowed (or an input is infinite), or underflowed to 0 for values that are
         # not all 0: the norm again of x/max|x|, times max|x|

@@ -10,6 +10,7 @@ import math
 
 from ..operands import sum_to_shape
 from ..tape import OUTPUT, record
+from ..tensor import wrap
 from .arithmetic import _broadcast, _float_operands, where
 from .declare import alias, operation
 from ..quiet import quiet
@@ -220,6 +221,18 @@ def atan2(input, other):
     return record("atan2", z, (y, x), backward, save=(y, x))
 
 
+def _times_slope(grad, a, z):
+    """g·(a/z), hypot's gradient: the slope a/z in [-1, 1] first, except where it falls below
+    the smallest normal float (|a| ≪ z: 1e-30 / 1e20 underflows to 0, 1e-30 / 1e12 keeps
+    three digits) and g·a/z need not be small; there g·a, which cannot overflow then."""
+    slope = a / z
+    xp = slope.device.xp
+    lost = xp.abs(slope.array) < xp.finfo(slope.array.dtype).tiny
+    if not lost.any():
+        return grad * slope
+    return where(wrap(lost, slope.device), grad * a / z, grad * slope)
+
+
 @operation(function=True, method=True, out=True)
 def hypot(input, other):
     """z = √(x² + y²) (without overflow in x²);  ∂z/∂x = x/z,  ∂z/∂y = y/z"""
@@ -234,8 +247,10 @@ def hypot(input, other):
         narrow = z.dtype.itemsize == 2 and grad.dtype.itemsize == 2
         if narrow:
             x, y, z, grad = (t if t is None else t.float() for t in (x, y, z, grad))
-        grad_x = sum_to_shape(grad * (x / z), x_shape) if ctx.needs_input_grad[0] else None
-        grad_y = sum_to_shape(grad * (y / z), y_shape) if ctx.needs_input_grad[1] else None
+        grad_x = sum_to_shape(_times_slope(grad, x, z), x_shape) \
+            if ctx.needs_input_grad[0] else None
+        grad_y = sum_to_shape(_times_slope(grad, y, z), y_shape) \
+            if ctx.needs_input_grad[1] else None
         if narrow:
             grad_x, grad_y = (g if g is None else g.half() for g in (grad_x, grad_y))
         return grad_x, grad_y

@@ -13,7 +13,6 @@ normalize's max is differentiable (no gradient flows to ‖x‖ where ε is take
 cosine_similarity's is not: the norms are raised to ε as constants, so the gradient is
 that of x₁·x₂ / (‖x₁‖·‖x₂‖) evaluated with the raised norms, as PyTorch's.
 """
-from ... import dtypes
 from ...autograd.ops.arithmetic import div
 from ...autograd.ops.out import with_out
 from ...autograd.ops.reduction import single_dim
@@ -26,9 +25,8 @@ def _check_p(op, p):
 
 
 def _norm(x, p, dim, keepdim):
-    """‖x‖_p along dim; float16 accumulated in float32 and rounded once, as PyTorch's."""
-    if x.dtype.name == "float16":
-        return x.norm(p, dim, keepdim=keepdim, dtype=dtypes.float32).to(x.dtype)
+    """‖x‖_p along dim: the norm's own op, whose float16 forward accumulates in float32 and
+    rounds once and whose backward steps in float16 on that rounded norm, as PyTorch's."""
     return x.norm(p, dim, keepdim=keepdim)
 
 
@@ -58,8 +56,9 @@ def _broadcast(op, x1, x2):
 
 
 def _raised_to(length, eps):
-    """max(‖x‖, ε) as a value, with the gradient of ‖x‖ itself (ε added as a constant)."""
-    return length + (length.detach().clamp_min(eps) - length.detach())
+    """max(‖x‖, ε) as a value, with the gradient of ‖x‖ itself (ε added as a constant,
+    max(ε - ‖x‖, 0): an infinite ‖x‖ stays ∞, where max(‖x‖, ε) - ‖x‖ would be ∞ - ∞)."""
+    return length + (eps - length.detach()).clamp_min(0)
 
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):

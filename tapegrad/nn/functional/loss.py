@@ -246,8 +246,9 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     if weight is not None:
         weight = _check_broadcasts_into(op, "weight", weight, input)
     input, target = _same_float_dtype(op, input, target)
-    loss = ops.loss.binary_cross_entropy(input, target)
-    return _reduce(loss if weight is None else loss * weight, reduction)
+    if weight is not None and weight.dtype is not input.dtype:   # (target was the wider)
+        weight = weight.to(input.dtype)
+    return ops.loss.binary_cross_entropy(input, target, weight, reduction)
 
 
 def _same_float_dtype(op, input, target):
