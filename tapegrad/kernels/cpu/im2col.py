@@ -24,14 +24,14 @@ Two ways to fill them, the same values:
   the columns as a *strided view* of the padded image (``as_strided``: the same memory
   read with a stride per index) and one ``copyto`` materialises it.
 
-The loop can be split between numba's threads over (channel, image) pairs
-(``PARALLEL_MIN_BYTES``).
+The loop can be split between threads over (channel, image) pairs (``PARALLEL_MIN_BYTES``,
+threads.py).
 """
 import numba
-from numba import njit, prange, uint64
+from numba import njit, uint64
 
 from . import workspace
-from .threads import can_split
+from .threads import split
 
 # From this many bytes of columns on, im2col and col2im_into run on all of numba's threads.
 # Set beyond any real size: on the 2-core VM shared with other processes (load average 7)
@@ -55,7 +55,7 @@ def compiled(xp, array):
 
 def threads_for(columns_bytes):
     """How many of numba's threads a loop over columns of this size should use."""
-    if columns_bytes < PARALLEL_MIN_BYTES or not can_split():
+    if columns_bytes < PARALLEL_MIN_BYTES:
         return 1
     return numba.get_num_threads()
 
@@ -216,10 +216,10 @@ def _fill_serial(x, columns, shape, sh, sw, dh, dw, top, left):
             _fill_plane(x, columns, shape, c, n, sh, sw, dh, dw, top, left)
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def _fill_parallel(x, columns, shape, sh, sw, dh, dw, top, left):
+@njit(cache=True, nogil=True)
+def _fill_planes(first, stop, x, columns, shape, sh, sw, dh, dw, top, left):
     batch = shape[0]
-    for index in prange(shape[1] * batch):
+    for index in range(first, stop):   # plane index = channel·batch + image
         _fill_plane(x, columns, shape, index // batch, index % batch, sh, sw, dh, dw, top, left)
 
 
@@ -228,11 +228,15 @@ def im2col(xp, x, window, out, layout="merged"):
     windows of ``x`` (B, C, H, W); returns out."""
     if compiled(xp, x):
         (sh, sw), (dh, dw) = window.stride, window.dilation
-        fill = _fill_parallel if threads_for(out.nbytes) > 1 else _fill_serial
         shape = (tuple(x.shape) + tuple(window.kernel) + tuple(window.out_size)
                  + (int(layout == "merged"),))
-        fill(xp.ascontiguousarray(x).reshape(-1), out.reshape(-1), shape, sh, sw, dh, dw,
-             window.padding[0], window.padding[2])
+        arguments = (xp.ascontiguousarray(x).reshape(-1), out.reshape(-1), shape, sh, sw, dh, dw,
+                     window.padding[0], window.padding[2])
+        parts = threads_for(out.nbytes)
+        if parts > 1:
+            split(_fill_planes, shape[0] * shape[1], parts, *arguments)
+        else:
+            _fill_serial(*arguments)
         return out
     xp.copyto(out, windows(xp, padded(xp, x, window), window, layout))
     return out
