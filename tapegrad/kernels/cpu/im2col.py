@@ -33,18 +33,16 @@ from numba import njit, uint64
 from . import workspace
 from .threads import split
 
-# From this many bytes of columns on, im2col and col2im_into run on all of numba's threads.
-# Set beyond any real size: on the 2-core VM shared with other processes (load average 7)
-# a forward + backward of the 32→64 layer on 32×32, batch 32, with 2 threads took 2.3×
-# [1.5–3.5] as long with these loops split (32→64 on 16×16, batch 64: 1.4× [0.8–1.8]),
-# a thread waiting for a free core; lower it where a core is free for each thread. The
-# split loops themselves scale (best of 45 calls at load 9, 36 MiB of columns: the fill
-# 3.0 → 1.8 ms, the sum 3.1 → 1.6 ms); what loses is handing the second core back and
-# forth between numba's OpenMP thread and OpenBLAS's, which both spin-wait after their
-# work (a 32→32 layer's forward and backward on 32×32, batch 32, at load 11: split, 8.4×
-# the one-thread time; with OMP_WAIT_POLICY=PASSIVE, 4.2×). benchmarks/split_threads.py
-# measures it inside whole steps.
-PARALLEL_MIN_BYTES = 1 << 62
+# From this many bytes of columns on, im2col and col2im_into run split between threads
+# (threads.split). The split loops scale (best of 45 calls at load 9, 36 MiB of columns:
+# the fill 3.0 → 1.8 ms, the sum 3.1 → 1.6 ms). Run on numba's OpenMP threads they lost
+# inside steps (a 32→32 layer's forward and backward on 32×32, batch 32, at load 11:
+# 8.4× the one-thread time; the ResNet step, the elementwise passes split too, 2.39× at
+# load 4), OpenMP's worker and OpenBLAS's spin-waiting on the core the other needed; on
+# threads.py's sleeping pool the ResNet step took 0.85–0.87× the serial kernels' time
+# (load 4.5–9). 1 MiB of columns is hundreds of µs of copying, far above the 8–13 µs a
+# split call costs.
+PARALLEL_MIN_BYTES = 1 << 20
 
 
 def compiled(xp, array):

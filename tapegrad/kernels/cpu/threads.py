@@ -9,10 +9,27 @@ range on the calling thread and the others on a small pool of Python threads. Th
 threads sleep between calls on a lock (a futex: no spinning), and the loops release the
 GIL, so the ranges run at once.
 
-Why not numba's own ``prange``: its OpenMP threads spin-wait after each parallel loop,
-and OpenBLAS's thread after each product, each on the core the other needs next. On a
-shared 2-core VM that made the ResNet step 1.7× slower with splitting on (load 3.7). The
-sleeping pool measured FIXME.
+Why not numba's ``prange``: its OpenMP worker spin-waits after each parallel loop, and
+OpenBLAS's worker after each product (measured: about 30 ms of CPU time in the 50 ms after
+one 2-thread product; setting its thread count to 1 and back only shortens that to 19 ms),
+each on the core the other needs next. Inside 2-thread training steps on a shared 2-core VM
+(``benchmarks/split_threads.py``, splitting from 128K elements and 1 MiB of im2col
+columns, against the serial kernels; median of back-to-back blocks, load average 4–6),
+the ResNet step took 1.70× as long with the elementwise kernels split and 2.39× with
+im2col split too, the CIFAR CNN 1.54× and 1.71×; with ``OMP_WAIT_POLICY=PASSIVE`` alone
+ResNet took 1.09× and 1.19×, with ``OPENBLAS_THREAD_TIMEOUT=4`` alone 1.16× and 1.36×:
+OpenMP's spinning is most of the loss. A library must not set those variables, so the
+split loops do not use OpenMP at all. With this pool and no variable set, the same
+comparison gave ResNet 0.96× and 0.87× (load 4.5), CIFAR 1.82× and 0.94× (load 4.9), and
+splitting from 1M elements and 1 MiB (the defaults) ResNet 0.95× [0.67–1.08] and 0.85×
+[0.74–1.27] (load 9): split im2col and col2im pay, the elementwise passes about break
+even. A split call costs 8–13 µs more than the serial one (waking the thread, handing
+over the GIL), so a split pass loses at 256K float32 elements and pays at 1M when the
+second core is free (best of 21 calls at load 7, serial / split µs, 1M elements: y += a·x
+294 / 165, Adam 633 / 303, relu's backward 363 / 194, batch norm's backward 447 / 262;
+``benchmarks/elementwise_threads.py``), and at no size when it is not (the medians). PARALLEL_MIN_ELEMENTS
+(1M elements) and im2col's PARALLEL_MIN_BYTES (1 MiB) split the activations of
+ResNet-sized convolutions and leave the optimizer steps of MLPs and Transformers serial.
 
 With one thread (NUMBA_NUM_THREADS=1, or ``numba.set_num_threads(1)`` in the calling
 thread) nothing is split. A process forked from one that split (a DataLoader worker)
@@ -24,7 +41,7 @@ import threading
 
 import numba
 
-PARALLEL_MIN_ELEMENTS = 1 << 24
+PARALLEL_MIN_ELEMENTS = 1 << 20
 
 
 def chunks(size):
