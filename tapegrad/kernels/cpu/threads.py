@@ -22,14 +22,15 @@ OpenMP's spinning is most of the loss. A library must not set those variables, s
 split loops do not use OpenMP at all. With this pool and no variable set, the same
 comparison gave ResNet 0.96× and 0.87× (load 4.5), CIFAR 1.82× and 0.94× (load 4.9), and
 splitting from 1M elements and 1 MiB (the defaults) ResNet 0.95× [0.67–1.08] and 0.85×
-[0.74–1.27] (load 9): split im2col and col2im pay, the elementwise passes about break
-even. A split call costs 8–13 µs more than the serial one (waking the thread, handing
-over the GIL), so a split pass loses at 256K float32 elements and pays at 1M when the
-second core is free (best of 21 calls at load 7, serial / split µs, 1M elements: y += a·x
-294 / 165, Adam 633 / 303, relu's backward 363 / 194, batch norm's backward 447 / 262;
-``benchmarks/elementwise_threads.py``), and at no size when it is not (the medians). PARALLEL_MIN_ELEMENTS
-(1M elements) and im2col's PARALLEL_MIN_BYTES (1 MiB) split the activations of
-ResNet-sized convolutions and leave the optimizer steps of MLPs and Transformers serial.
+[0.74–1.27], CIFAR 0.86× [0.68–1.22] and 0.94× [0.76–1.85] (quartiles; load 9–9.5). A split call costs 7–13 µs more than the serial one when the second core is free
+(waking the thread, handing over the GIL; median 54 µs at load 6.5), so a pass under about
+100K float32 elements cannot gain; from 256K on a split pass paid or lost, by up to 2.5×
+either way, from one run to the next on the shared machine (``benchmarks/
+elementwise_threads.py``, load 6–7, relu's backward at 256K elements, serial / split µs:
+100 / 39 in one run, 100 / 120 in another). So PARALLEL_MIN_ELEMENTS (1M elements) and
+im2col's PARALLEL_MIN_BYTES (1 MiB) split the activations of ResNet- and CIFAR-sized
+convolutions, where whole steps measured faster split, and leave the passes of the MLPs
+and the Transformer (under 1M elements) serial.
 
 With one thread (NUMBA_NUM_THREADS=1, or ``numba.set_num_threads(1)`` in the calling
 thread) nothing is split. A process forked from one that split (a DataLoader worker)
