@@ -12,8 +12,8 @@ GIL, so the ranges run at once.
 Why not numba's ``prange``: its OpenMP worker spin-waits after each parallel loop, and
 OpenBLAS's worker after each product (measured: about 30 ms of CPU time in the 50 ms after
 one 2-thread product; setting its thread count to 1 and back only shortens that to 19 ms),
-each on the core the other needs next. Inside 2-thread training steps on a shared 2-core VM
-(``benchmarks/split_threads.py``, splitting from 128K elements and 1 MiB of im2col
+each on the core the other needs next. Inside 2-thread training steps on a shared 2-core
+VM (``benchmarks/split_threads.py``, splitting from 128K elements and 1 MiB of im2col
 columns, against the serial kernels; median of back-to-back blocks, load average 4–6),
 the ResNet step took 1.70× as long with the elementwise kernels split and 2.39× with
 im2col split too, the CIFAR CNN 1.54× and 1.71×; with ``OMP_WAIT_POLICY=PASSIVE`` alone
@@ -22,15 +22,17 @@ OpenMP's spinning is most of the loss. A library must not set those variables, s
 split loops do not use OpenMP at all. With this pool and no variable set, the same
 comparison gave ResNet 0.96× and 0.87× (load 4.5), CIFAR 1.82× and 0.94× (load 4.9), and
 splitting from 1M elements and 1 MiB (the defaults) ResNet 0.95× [0.67–1.08] and 0.85×
-[0.74–1.27], CIFAR 0.86× [0.68–1.22] and 0.94× [0.76–1.85] (quartiles; load 9–9.5). A split call costs 7–13 µs more than the serial one when the second core is free
-(waking the thread, handing over the GIL; median 54 µs at load 6.5), so a pass under about
-100K float32 elements cannot gain; from 256K on a split pass paid or lost, by up to 2.5×
-either way, from one run to the next on the shared machine (``benchmarks/
-elementwise_threads.py``, load 6–7, relu's backward at 256K elements, serial / split µs:
-100 / 39 in one run, 100 / 120 in another). So PARALLEL_MIN_ELEMENTS (1M elements) and
-im2col's PARALLEL_MIN_BYTES (1 MiB) split the activations of ResNet- and CIFAR-sized
-convolutions, where whole steps measured faster split, and leave the passes of the MLPs
-and the Transformer (under 1M elements) serial.
+[0.74–1.27], CIFAR 0.86× [0.68–1.22] and 0.94× [0.76–1.85] (quartiles; load 9–9.5).
+
+A split call costs 7–13 µs more than the serial one when the second core is free (waking
+the thread, handing over the GIL; median 54 µs at load 6.5), so a pass under about 100K
+float32 elements cannot gain; from 256K on a split pass paid or lost, by up to 2.5× either
+way, from one run to the next on the shared machine (``benchmarks/elementwise_threads.py``,
+load 6–7, relu's backward at 256K elements, serial / split µs: 100 / 39 in one run, 100 /
+120 in another). So PARALLEL_MIN_ELEMENTS (1M elements) and im2col's PARALLEL_MIN_BYTES
+(1 MiB) split the activations of ResNet- and CIFAR-sized convolutions, where whole steps
+measured faster split, and leave the passes of the MLPs and the Transformer (under 1M
+elements) serial.
 
 With one thread (NUMBA_NUM_THREADS=1, or ``numba.set_num_threads(1)`` in the calling
 thread) nothing is split. A process forked from one that split (a DataLoader worker)
