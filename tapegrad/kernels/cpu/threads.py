@@ -22,7 +22,10 @@ OpenMP's spinning is most of the loss. A library must not set those variables, s
 split loops do not use OpenMP at all. With this pool and no variable set, the same
 comparison gave ResNet 0.96× and 0.87× (load 4.5), CIFAR 1.82× and 0.94× (load 4.9), and
 splitting from 1M elements and 1 MiB (the defaults) ResNet 0.95× [0.67–1.08] and 0.85×
-[0.74–1.27], CIFAR 0.86× [0.68–1.22] and 0.94× [0.76–1.85] (quartiles; load 9–9.5).
+[0.74–1.27], CIFAR 0.86× [0.68–1.22] and 0.94× [0.76–1.85] (quartiles; load 9–9.5), and
+in a later run ResNet 1.19× [0.80–1.94] and 1.50× [1.05–1.96], CIFAR 1.07× [1.01–1.67] and
+0.95× [0.47–0.96] (load 6). Seven of those eight medians with im2col split are below 1;
+with only the elementwise passes split they go either way.
 
 A split call costs 7–13 µs more than the serial one when the second core is free (waking
 the thread, handing over the GIL; median 54 µs at load 6.5), so a pass under about 100K
