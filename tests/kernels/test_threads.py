@@ -5,7 +5,8 @@ pool of sleeping threads.
   the count divides (odd counts, more parts than elements, an empty range);
 * the last range runs on the calling thread, the others on the pool's threads, and a
   second caller while the pool is in use runs the whole range itself;
-* an error raised in any range reaches the caller, and the pool works on afterwards;
+* an error raised in any range reaches the caller, and the pool works on afterwards; a
+  wait interrupted (Ctrl-C) leaves the next call new threads;
 * a process forked after the pool ran splits correctly (with threads of its own);
 * ``chunks`` splits from PARALLEL_MIN_ELEMENTS on, into numba's thread count (1: never).
 """
@@ -84,6 +85,24 @@ def test_an_error_in_any_range_reaches_the_caller_after_every_range_ran(failing_
     visits = np.zeros(1000, np.int64)
     threads.split(_count_visits, 1000, 2, visits)   # the pool works on
     assert (visits == 1).all()
+
+
+def test_a_wait_interrupted_by_ctrl_c_leaves_the_next_call_fresh_threads(monkeypatch):
+    recorded_split(10, 2)   # the pool has a thread
+    finish = threads._Worker.join
+
+    def interrupted(worker):
+        finish(worker)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(threads._Worker, "join", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        threads.split(_count_visits, 10, 2, np.zeros(10, np.int64))
+    monkeypatch.undo()
+    assert threads._workers == []
+    visits = np.zeros(1001, np.int64)
+    threads.split(_count_visits, 1001, 2, visits)
+    assert (visits == 1).all() and len(threads._workers) == 1
 
 
 def test_split_axpy_is_the_serial_result_bit_for_bit():

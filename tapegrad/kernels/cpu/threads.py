@@ -119,9 +119,20 @@ def split(kernel, count, parts, *args):
         try:
             kernel((parts - 1) * count // parts, count, *args)
         finally:
-            errors = [_workers[i].join() for i in range(parts - 1)]
+            errors = _join(parts - 1)
         for error in errors:
             if error is not None:
                 raise error
     finally:
         _in_use.release()
+
+
+def _join(count):
+    """The errors of the first ``count`` workers' ranges, once every one is done."""
+    try:
+        return [worker.join() for worker in _workers[:count]]
+    except BaseException:
+        # interrupted (Ctrl-C) while a range may still run: such a worker's "done" would
+        # answer the next call too early, so the next call starts fresh threads
+        _workers.clear()
+        raise
