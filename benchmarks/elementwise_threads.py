@@ -1,5 +1,6 @@
 """When does splitting an elementwise kernel between threads pay? Serial against split
-numba kernels over array sizes: the one-pass optimizer updates (kernels/cpu/axpy.py,
+numba kernels (``kernels/cpu/threads.py``: the calling thread and a pool of sleeping ones)
+over array sizes: the one-pass optimizer updates (kernels/cpu/axpy.py,
 optimizer_steps.py), relu's backward (relu_gradient.py) and batch norm's backward
 (normalization.py, 32 channels).
 
@@ -10,26 +11,21 @@ machine a split kernel waits for a free core and can lose at every size: check `
 and read the best times as what an idle machine gives.
 
     PYTHONPATH=. NUMBA_NUM_THREADS=2 python benchmarks/elementwise_threads.py
-    PYTHONPATH=. python benchmarks/elementwise_threads.py --threading-layer workqueue
 """
 import argparse
 import os
 import time
 
+import numba
+import numpy as np
+
+from tapegrad.kernels.cpu import normalization, optimizer_steps
+from tapegrad.kernels.cpu.axpy import axpy, axpy_parallel
+from tapegrad.kernels.cpu.relu_gradient import relu_gradient, relu_gradient_split
+
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("--threading-layer", default=None,
-                    help="numba's threading layer (omp, tbb, workqueue; default: numba's choice)")
 parser.add_argument("--repeats", type=int, default=41)
 args = parser.parse_args()
-if args.threading_layer:
-    os.environ["NUMBA_THREADING_LAYER"] = args.threading_layer
-
-import numba  # noqa: E402
-import numpy as np  # noqa: E402
-
-from tapegrad.kernels.cpu import normalization, optimizer_steps  # noqa: E402
-from tapegrad.kernels.cpu.axpy import axpy, axpy_parallel  # noqa: E402
-from tapegrad.kernels.cpu.relu_gradient import relu_gradient, relu_gradient_split  # noqa: E402
 
 
 def timings(function, calls):
@@ -80,7 +76,7 @@ def main():
             (a, a_best), (b, b_best) = timings(serial, calls), timings(split, calls)
             cells.append(f"{a:.1f} ({a_best:.1f}) | {b:.1f} ({b_best:.1f}) | {a / b:.2f}")
         print(f"| {size:,} | " + " | ".join(cells) + " |", flush=True)
-    print(f"threading layer: {numba.threading_layer()}; load average {os.getloadavg()[0]:.2f}; "
+    print(f"load average {os.getloadavg()[0]:.2f}; "
           "µs per call, median (best); ratio = serial / split (> 1: splitting pays)")
 
 

@@ -1,15 +1,15 @@
 """Do the split kernels pay inside whole training steps? tapegrad's steps of ``models.py``
-workloads on several threads, with numba's split kernels on and off, in one process.
+workloads on several threads, with the split kernels on and off, in one process.
 
 Three variants of the same model take turns in blocks of steps (their order rotating each
 round): "serial" runs every numba kernel on one thread (only OpenBLAS's products use the
 others), "split" splits the elementwise kernels from --min-elements on (``kernels/cpu/
-threads.py``'s PARALLEL_MIN_ELEMENTS, beyond the models' sizes by default), "split +
-im2col" also splits im2col and col2im from --im2col-bytes on (``im2col.PARALLEL_MIN_BYTES``,
-off by default). It prints each variant's median and best
-step time and the ratio of back-to-back blocks to "serial" with its quartiles. numba's
-OpenMP threads and OpenBLAS's spin-wait for a while after their work: try
-``OMP_WAIT_POLICY=PASSIVE`` or ``OPENBLAS_THREAD_TIMEOUT=4`` in the environment too.
+threads.py``'s PARALLEL_MIN_ELEMENTS), "split + im2col" also splits im2col and col2im from
+--im2col-bytes on (``im2col.PARALLEL_MIN_BYTES``). The split kernels run on the calling
+thread and threads.py's pool of sleeping threads. It prints each variant's median and best
+step time and the ratio of back-to-back blocks to "serial" with its quartiles. OpenBLAS's
+threads spin-wait for a while after each product: try ``OPENBLAS_THREAD_TIMEOUT=4`` in the
+environment to see what that costs.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE PYTHONPATH=. \\
         python benchmarks/split_threads.py --workloads resnet,cifar --rounds 7
@@ -23,10 +23,10 @@ parser.add_argument("--workloads", default="resnet", help="comma-separated model
 parser.add_argument("--threads", type=int, default=2, help="OpenBLAS's and numba's (2)")
 parser.add_argument("--rounds", type=int, default=7, help="rounds of blocks (7)")
 parser.add_argument("--steps", type=int, default=3, help="timed steps per block (3)")
-parser.add_argument("--min-elements", type=int, default=1 << 17,
-                    help="PARALLEL_MIN_ELEMENTS of the split variants (128K)")
+parser.add_argument("--min-elements", type=int, default=1 << 20,
+                    help="PARALLEL_MIN_ELEMENTS of the split variants (1M, the default)")
 parser.add_argument("--im2col-bytes", type=int, default=1 << 20,
-                    help="PARALLEL_MIN_BYTES of the 'split + im2col' variant (1 MiB)")
+                    help="PARALLEL_MIN_BYTES of the 'split + im2col' variant (1 MiB, the default)")
 args = parser.parse_args()
 for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ[variable] = str(args.threads)   # before numpy and numba load

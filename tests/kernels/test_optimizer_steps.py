@@ -245,12 +245,3 @@ def test_add_scaled_split_between_threads_is_the_serial_result(monkeypatch):
     monkeypatch.setattr(threads, "chunks", lambda size: 3)
     kernels.add_scaled(xp, y, x, -0.01)
     np.testing.assert_array_equal(y, expected)
-
-
-def test_a_forked_child_runs_the_serial_kernels(monkeypatch):
-    """GNU OpenMP kills a forked child that starts threads its parent already ran."""
-    import os
-    from tapegrad.kernels.cpu import im2col
-    monkeypatch.setattr(threads, "_PARENT", os.getpid() + 1)   # as seen from a child
-    assert threads.chunks(threads.PARALLEL_MIN_ELEMENTS) == 1
-    assert im2col.threads_for(im2col.PARALLEL_MIN_BYTES) == 1

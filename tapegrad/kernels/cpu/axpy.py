@@ -3,9 +3,11 @@
 numpy needs two passes and a temporary for it (``t = a * x; y += t``): for a weight of a
 million elements that is 12 MB of memory traffic where 8 MB would do. PyTorch's
 ``param.add_(step, alpha=-lr)`` is this one pass too. ``axpy_parallel`` splits the array
-into chunks run on numba's threads, for arrays large enough to pay for starting them.
+into ranges run at once on several threads (threads.py), for arrays large enough to pay.
 """
-from numba import njit, prange, uint64
+from numba import njit, uint64
+
+from .threads import split
 
 
 @njit(cache=True, nogil=True)
@@ -20,10 +22,6 @@ def axpy(alpha, x, y):
     _axpy_range(0, y.size, alpha, x.reshape(-1), y.reshape(-1))
 
 
-@njit(cache=True, nogil=True, parallel=True)
 def axpy_parallel(chunks, alpha, x, y):
-    """``axpy`` split into ``chunks`` ranges run on numba's threads."""
-    n = y.size
-    flat_x, flat_y = x.reshape(-1), y.reshape(-1)
-    for c in prange(chunks):
-        _axpy_range(c * n // chunks, (c + 1) * n // chunks, alpha, flat_x, flat_y)
+    """``axpy`` split into ``chunks`` ranges run at once (threads.split)."""
+    split(_axpy_range, y.size, chunks, alpha, x.reshape(-1), y.reshape(-1))

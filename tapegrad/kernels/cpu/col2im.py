@@ -18,9 +18,10 @@ a Python loop over the kh·kw window taps, so this is a compiled loop:
 * ``col2im_rows`` (any strided view of the columns, used by ``fold``): one output row
   at a time, added into the image.
 """
-from numba import njit, prange, uint64
+from numba import njit, uint64
 
 from .im2col import compiled, threads_for, valid_range_compiled, zero_columns, zero_run
+from .threads import split
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -87,10 +88,10 @@ def _sum_serial(columns, image, shape, sh, sw, dh, dw, top, left):
             _sum_plane(columns, image, shape, c, n, sh, sw, dh, dw, top, left)
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def _sum_parallel(columns, image, shape, sh, sw, dh, dw, top, left):
+@njit(cache=True, nogil=True)
+def _sum_planes(first, stop, columns, image, shape, sh, sw, dh, dw, top, left):
     channels = shape[1]
-    for index in prange(shape[0] * channels):
+    for index in range(first, stop):   # plane index = image·channels + channel
         _sum_plane(columns, image, shape, index % channels, index // channels, sh, sw, dh, dw,
                    top, left)
 
@@ -101,11 +102,15 @@ def col2im_into(xp, columns, out, window, layout="merged"):
     every value of ``out`` (B, C, H, W) is written (its old contents do not matter)."""
     if compiled(xp, columns):
         (sh, sw), (dh, dw) = window.stride, window.dilation
-        add = _sum_parallel if threads_for(columns.nbytes) > 1 else _sum_serial
         shape = (tuple(out.shape) + tuple(window.kernel) + tuple(window.out_size)
                  + (int(layout == "merged"),))
-        add(columns.reshape(-1), out.reshape(-1), shape, sh, sw, dh, dw, window.padding[0],
-            window.padding[2])
+        arguments = (columns.reshape(-1), out.reshape(-1), shape, sh, sw, dh, dw,
+                     window.padding[0], window.padding[2])
+        parts = threads_for(columns.nbytes)
+        if parts > 1:
+            split(_sum_planes, shape[0] * shape[1], parts, *arguments)
+        else:
+            _sum_serial(*arguments)
         return out
     out[...] = 0
     if layout == "batched":

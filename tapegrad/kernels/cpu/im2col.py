@@ -24,27 +24,25 @@ Two ways to fill them, the same values:
   the columns as a *strided view* of the padded image (``as_strided``: the same memory
   read with a stride per index) and one ``copyto`` materialises it.
 
-The loop can be split between numba's threads over (channel, image) pairs
-(``PARALLEL_MIN_BYTES``).
+The loop can be split between threads over (channel, image) pairs (``PARALLEL_MIN_BYTES``,
+threads.py).
 """
 import numba
-from numba import njit, prange, uint64
+from numba import njit, uint64
 
 from . import workspace
-from .threads import can_split
+from .threads import split
 
-# From this many bytes of columns on, im2col and col2im_into run on all of numba's threads.
-# Set beyond any real size: on the 2-core VM shared with other processes (load average 7)
-# a forward + backward of the 32→64 layer on 32×32, batch 32, with 2 threads took 2.3×
-# [1.5–3.5] as long with these loops split (32→64 on 16×16, batch 64: 1.4× [0.8–1.8]),
-# a thread waiting for a free core; lower it where a core is free for each thread. The
-# split loops themselves scale (best of 45 calls at load 9, 36 MiB of columns: the fill
-# 3.0 → 1.8 ms, the sum 3.1 → 1.6 ms); what loses is handing the second core back and
-# forth between numba's OpenMP thread and OpenBLAS's, which both spin-wait after their
-# work (a 32→32 layer's forward and backward on 32×32, batch 32, at load 11: split, 8.4×
-# the one-thread time; with OMP_WAIT_POLICY=PASSIVE, 4.2×). benchmarks/split_threads.py
-# measures it inside whole steps.
-PARALLEL_MIN_BYTES = 1 << 62
+# From this many bytes of columns on, im2col and col2im_into run split between threads
+# (threads.split). The split loops scale (best of 45 calls at load 9, 36 MiB of columns:
+# the fill 3.0 → 1.8 ms, the sum 3.1 → 1.6 ms). Run on numba's OpenMP threads they lost
+# inside steps (a 32→32 layer's forward and backward on 32×32, batch 32, at load 11:
+# 8.4× the one-thread time; the ResNet step, the elementwise passes split too, 2.39× at
+# load 4), OpenMP's worker and OpenBLAS's spin-waiting on the core the other needed; on
+# threads.py's sleeping pool the ResNet step took 0.85–0.87× the serial kernels' time
+# (load 4.5–9). 1 MiB of columns is hundreds of µs of copying, far above the 8–13 µs a
+# split call costs.
+PARALLEL_MIN_BYTES = 1 << 20
 
 
 def compiled(xp, array):
@@ -55,7 +53,7 @@ def compiled(xp, array):
 
 def threads_for(columns_bytes):
     """How many of numba's threads a loop over columns of this size should use."""
-    if columns_bytes < PARALLEL_MIN_BYTES or not can_split():
+    if columns_bytes < PARALLEL_MIN_BYTES:
         return 1
     return numba.get_num_threads()
 
@@ -216,10 +214,10 @@ def _fill_serial(x, columns, shape, sh, sw, dh, dw, top, left):
             _fill_plane(x, columns, shape, c, n, sh, sw, dh, dw, top, left)
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def _fill_parallel(x, columns, shape, sh, sw, dh, dw, top, left):
+@njit(cache=True, nogil=True)
+def _fill_planes(first, stop, x, columns, shape, sh, sw, dh, dw, top, left):
     batch = shape[0]
-    for index in prange(shape[1] * batch):
+    for index in range(first, stop):   # plane index = channel·batch + image
         _fill_plane(x, columns, shape, index // batch, index % batch, sh, sw, dh, dw, top, left)
 
 
@@ -228,11 +226,15 @@ def im2col(xp, x, window, out, layout="merged"):
     windows of ``x`` (B, C, H, W); returns out."""
     if compiled(xp, x):
         (sh, sw), (dh, dw) = window.stride, window.dilation
-        fill = _fill_parallel if threads_for(out.nbytes) > 1 else _fill_serial
         shape = (tuple(x.shape) + tuple(window.kernel) + tuple(window.out_size)
                  + (int(layout == "merged"),))
-        fill(xp.ascontiguousarray(x).reshape(-1), out.reshape(-1), shape, sh, sw, dh, dw,
-             window.padding[0], window.padding[2])
+        arguments = (xp.ascontiguousarray(x).reshape(-1), out.reshape(-1), shape, sh, sw, dh, dw,
+                     window.padding[0], window.padding[2])
+        parts = threads_for(out.nbytes)
+        if parts > 1:
+            split(_fill_planes, shape[0] * shape[1], parts, *arguments)
+        else:
+            _fill_serial(*arguments)
         return out
     xp.copyto(out, windows(xp, padded(xp, x, window), window, layout))
     return out

@@ -10,7 +10,9 @@ here), but NaN and inf keep their meaning (no ``nnan``/``ninf``), and a division
 """
 import math
 
-from numba import njit, prange
+from numba import njit
+
+from .threads import split
 
 _FAST = {"reassoc", "contract", "arcp"}
 
@@ -113,13 +115,9 @@ def channel_statistics(x, mean, var):
     _channel_statistics_range(0, x.shape[1], x, mean, var)
 
 
-@njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy", parallel=True)
 def channel_statistics_split(chunks, x, mean, var):
-    """``channel_statistics`` with the channels split into ``chunks`` ranges."""
-    channels = x.shape[1]
-    for k in prange(chunks):
-        _channel_statistics_range(k * channels // chunks, (k + 1) * channels // chunks, x,
-                                  mean, var)
+    """``channel_statistics`` with the channels split into ``chunks`` ranges run at once."""
+    split(_channel_statistics_range, x.shape[1], chunks, x, mean, var)
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
@@ -138,12 +136,9 @@ def scale_and_shift(x, scale, shift, y):
     _scale_and_shift_range(0, x.shape[0], x, scale, shift, y)
 
 
-@njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy", parallel=True)
 def scale_and_shift_split(chunks, x, scale, shift, y):
-    """``scale_and_shift`` with the images split into ``chunks`` ranges."""
-    batch = x.shape[0]
-    for k in prange(chunks):
-        _scale_and_shift_range(k * batch // chunks, (k + 1) * batch // chunks, x, scale, shift, y)
+    """``scale_and_shift`` with the images split into ``chunks`` ranges run at once."""
+    split(_scale_and_shift_range, x.shape[0], chunks, x, scale, shift, y)
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
@@ -177,10 +172,7 @@ def batch_norm_backward(g, x, mean, rstd, weight, training, dx, dw, db):
     _batch_norm_backward_range(0, x.shape[1], g, x, mean, rstd, weight, training, dx, dw, db)
 
 
-@njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy", parallel=True)
 def batch_norm_backward_split(chunks, g, x, mean, rstd, weight, training, dx, dw, db):
-    """``batch_norm_backward`` with the channels split into ``chunks`` ranges."""
-    channels = x.shape[1]
-    for k in prange(chunks):
-        _batch_norm_backward_range(k * channels // chunks, (k + 1) * channels // chunks, g, x,
-                                   mean, rstd, weight, training, dx, dw, db)
+    """``batch_norm_backward`` with the channels split into ``chunks`` ranges run at once."""
+    split(_batch_norm_backward_range, x.shape[1], chunks, g, x, mean, rstd, weight, training,
+          dx, dw, db)

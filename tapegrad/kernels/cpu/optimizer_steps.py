@@ -5,14 +5,14 @@ the parameter (m, v, a temporary for g², the square root, the quotient, …). H
 element of θ, ∇, m and v is read once and written once: the step costs what moving those
 arrays through the cache costs. PyTorch's fused/foreach Adam does the same in C++.
 
-Each rule is written once, as a loop over a range of elements (``_*_range``), and compiled
-twice: serially (the whole array, one thread) and in parallel (``prange`` over chunks,
-one per thread). The caller picks the parallel one only for arrays large enough to pay
-for starting the threads (``threads.PARALLEL_MIN_ELEMENTS``). The range loops run on
-unsigned indices: with a signed index numba tests every index for a negative value to
-wrap it around, and unless the compiler can see that the range starts at 0 (the serial
-call) that test keeps it from vectorising the loop: the split kernels ran each chunk 2–4×
-slower than the serial kernel did, and lost to it at every size.
+Each rule is written once, as a loop over a range of elements (``_*_range``), run whole
+(one thread) or cut into one range per thread run at once (``*_parallel``: threads.split).
+The caller splits only arrays large enough to pay for waking the threads
+(``threads.PARALLEL_MIN_ELEMENTS``). The range loops run on unsigned indices: with a
+signed index numba tests every index for a negative value to wrap it around, and unless
+the compiler can see that the range starts at 0 (the serial call) that test keeps it from
+vectorising the loop: split ranges ran 2–4× slower than the serial kernel did, and lost
+to it at every size.
 
 The arithmetic follows PyTorch's order of operations (lerp for m, addcmul for v, sqrt then
 divide by √(1 − β₂ᵗ) then add ε, addcdiv for θ) in the array's own dtype: the scalars come
@@ -21,7 +21,9 @@ shape; ``maximize`` negates ∇ before weight decay is added, as PyTorch does.
 """
 import math
 
-from numba import njit, prange, uint64
+from numba import njit, uint64
+
+from .threads import split
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -65,18 +67,13 @@ def adam(theta, grad, m, v, v_max, amsgrad, maximize, weight_decay, decay_factor
                 one_minus_beta1, beta2, one_minus_beta2, step_size, bias2_sqrt, eps)
 
 
-@njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 def adam_parallel(chunks, theta, grad, m, v, v_max, amsgrad, maximize, weight_decay,
                   decay_factor, one_minus_beta1, beta2, one_minus_beta2, step_size, bias2_sqrt,
                   eps):
-    """``adam`` split into ``chunks`` ranges run on numba's threads."""
-    n = theta.size
-    ft, fg, fm, fv, fvm = (theta.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1),
-                           v_max.reshape(-1))
-    for c in prange(chunks):
-        _adam_range(c * n // chunks, (c + 1) * n // chunks, ft, fg, fm, fv, fvm, amsgrad,
-                    maximize, weight_decay, decay_factor, one_minus_beta1, beta2,
-                    one_minus_beta2, step_size, bias2_sqrt, eps)
+    """``adam`` split into ``chunks`` ranges run at once (threads.split)."""
+    split(_adam_range, theta.size, chunks, theta.reshape(-1), grad.reshape(-1), m.reshape(-1),
+          v.reshape(-1), v_max.reshape(-1), amsgrad, maximize, weight_decay, decay_factor,
+          one_minus_beta1, beta2, one_minus_beta2, step_size, bias2_sqrt, eps)
 
 
 # -- RMSprop ---------------------------------------------------------------------------------
@@ -111,17 +108,12 @@ def rmsprop(theta, grad, square_avg, grad_avg, buffer, centered, use_momentum, m
                    weight_decay, alpha, one_minus_alpha, eps, momentum, lr)
 
 
-@njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 def rmsprop_parallel(chunks, theta, grad, square_avg, grad_avg, buffer, centered, use_momentum,
                      maximize, weight_decay, alpha, one_minus_alpha, eps, momentum, lr):
-    """``rmsprop`` split into ``chunks`` ranges run on numba's threads."""
-    n = theta.size
-    ft, fg, fs, fa, fb = (theta.reshape(-1), grad.reshape(-1), square_avg.reshape(-1),
-                          grad_avg.reshape(-1), buffer.reshape(-1))
-    for c in prange(chunks):
-        _rmsprop_range(c * n // chunks, (c + 1) * n // chunks, ft, fg, fs, fa, fb, centered,
-                       use_momentum, maximize, weight_decay, alpha, one_minus_alpha, eps,
-                       momentum, lr)
+    """``rmsprop`` split into ``chunks`` ranges run at once (threads.split)."""
+    split(_rmsprop_range, theta.size, chunks, theta.reshape(-1), grad.reshape(-1),
+          square_avg.reshape(-1), grad_avg.reshape(-1), buffer.reshape(-1), centered,
+          use_momentum, maximize, weight_decay, alpha, one_minus_alpha, eps, momentum, lr)
 
 
 # -- Adagrad ---------------------------------------------------------------------------------
@@ -142,11 +134,7 @@ def adagrad(theta, grad, total, maximize, weight_decay, eps, lr):
                    maximize, weight_decay, eps, lr)
 
 
-@njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 def adagrad_parallel(chunks, theta, grad, total, maximize, weight_decay, eps, lr):
-    """``adagrad`` split into ``chunks`` ranges run on numba's threads."""
-    n = theta.size
-    ft, fg, fs = theta.reshape(-1), grad.reshape(-1), total.reshape(-1)
-    for c in prange(chunks):
-        _adagrad_range(c * n // chunks, (c + 1) * n // chunks, ft, fg, fs, maximize,
-                       weight_decay, eps, lr)
+    """``adagrad`` split into ``chunks`` ranges run at once (threads.split)."""
+    split(_adagrad_range, theta.size, chunks, theta.reshape(-1), grad.reshape(-1),
+          total.reshape(-1), maximize, weight_decay, eps, lr)

@@ -4,7 +4,9 @@ On one thread numpy's ``maximum(0, x)`` is the forward (one vectorised pass). Th
 the same rule, out = 0 where x < 0, else x, so -0.0 stays -0.0 and a NaN passes, as in
 numpy and PyTorch, run on every thread (see threads.py for the sizes that pay).
 """
-from numba import njit, prange, uint64
+from numba import njit, uint64
+
+from .threads import split
 
 
 @njit(cache=True, nogil=True)
@@ -13,10 +15,7 @@ def _relu_range(start, stop, x, out):
         out[i] = 0 if x[i] < 0 else x[i]
 
 
-@njit(cache=True, nogil=True, parallel=True)
 def relu_split(chunks, x, out):
-    """out = max(x, 0) for C-contiguous x and out of one shape, in ``chunks`` ranges."""
-    n = out.size
-    flat_x, flat_out = x.reshape(-1), out.reshape(-1)
-    for c in prange(chunks):
-        _relu_range(c * n // chunks, (c + 1) * n // chunks, flat_x, flat_out)
+    """out = max(x, 0) for C-contiguous x and out of one shape, in ``chunks`` ranges run at
+    once (threads.split)."""
+    split(_relu_range, out.size, chunks, x.reshape(-1), out.reshape(-1))

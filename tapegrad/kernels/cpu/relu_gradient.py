@@ -5,7 +5,9 @@ numpy's ``g * (y > 0)`` is one pass too, but gives NaN where an infinite g meets
 about 7× slower on a random mask. The loop is both: right, and faster than the product.
 A NaN in y passes its gradient on (``not y <= 0``), as in PyTorch.
 """
-from numba import njit, prange, uint64
+from numba import njit, uint64
+
+from .threads import split
 
 
 @njit(cache=True, nogil=True)
@@ -20,11 +22,7 @@ def relu_gradient(grad, output, out):
     _relu_gradient_range(0, out.size, grad.reshape(-1), output.reshape(-1), out.reshape(-1))
 
 
-@njit(cache=True, nogil=True, parallel=True)
 def relu_gradient_split(chunks, grad, output, out):
-    """``relu_gradient`` split into ``chunks`` ranges run on numba's threads."""
-    n = out.size
-    flat_grad, flat_output, flat_out = grad.reshape(-1), output.reshape(-1), out.reshape(-1)
-    for c in prange(chunks):
-        _relu_gradient_range(c * n // chunks, (c + 1) * n // chunks, flat_grad, flat_output,
-                             flat_out)
+    """``relu_gradient`` split into ``chunks`` ranges run at once (threads.split)."""
+    split(_relu_gradient_range, out.size, chunks, grad.reshape(-1), output.reshape(-1),
+          out.reshape(-1))
