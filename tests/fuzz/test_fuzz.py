@@ -1128,11 +1128,12 @@ def test_a_layer_norm_gradient_cancelling_to_0_before_an_infinite_slope_is_noise
     # third's gradient cancels to 0 here, to a residue in PyTorch, times exp's slope inf
     found = _first_finding(41400037, NORM_FAMILY)
     assert (found.kind, found.op) == ("gradient", "layer_norm")
-    # (the float16 judge finds tapegrad nearer the float64 reference here; without its mark
-    # the layer_norm entry of a row of equal values explains it)
+    # the float16 judge finds tapegrad nearer the float64 reference here; without that
+    # verdict a NaN of tapegrad's against PyTorch's ±inf is a finding (a backward's 0·∞ where
+    # the answer is ±inf has that shape too)
+    assert found.detail.startswith("float16 rounding, tapegrad nearer the float64 reference")
     assert allowed(found).category == "float noise"
-    assert allowed(found._replace(detail=found.detail.split(": ", 1)[1])).reason.startswith(
-        "a layer_norm row of two equal values")
+    assert allowed(found._replace(detail=found.detail.split(": ", 1)[1])) is None
     backward = normalization.layer_norm_backward   # a planted wrong gradient is found:
 
     def off_by_a_little(*args):   # 1e-3 where the gradient is 0, so +inf after exp's slope
@@ -1293,9 +1294,11 @@ def test_sincs_cancelling_float64_slope_is_noise_later_only_where_the_window_sho
     shown = ("leaf0 (float64): [-1.23379e+01          nan  8.84166e-03  1.86814e-03 -3.52333e-02"
              "\n -1.12839e+01 -5.37068e-01          nan] vs torch [-1.23379e+01          nan  "
              "8.84166e-03  1.86814e-03 -3.52333e-02\n -1.12839e+01 -5.37068e-01          nan]")
-    assert _category("erfinv_", shown) == "float noise"
-    assert _category("erfinv_", shown.replace("-5.37068e-01          nan]",
-                                              "-5.37069e-01          nan]", 1)) is None
+    # (the window shown agreeing says nothing of the elements beyond it: PyTorch's gradients
+    # with its sinc computed in float64 are what confirms it)
+    assert _category("erfinv_", shown) is None
+    mark = " [sinc in the program: PyTorch agrees with its sinc computed in float64]"
+    assert _category("erfinv_", shown + mark) == "float noise"
 
 
 def test_hardtanhs_layout_dependent_nan_gradient_is_blamed_on_it_and_allowed_only_as_zeros():
