@@ -174,6 +174,11 @@ NORMALIZE_WIDENED = (r"(?: \[[^]]*\])* \[normalize, cosine_similarity or pairwis
 # rounded back, gives tapegrad's gradients (run.py's SINC_IN_FLOAT64)
 SINC_IN_FLOAT64 = (r"(?: \[[^]]*\])* \[sinc in the program: PyTorch agrees with its sinc computed "
                    r"in float64\]$")
+# the fuzzer's mark for a value finding of lgamma, digamma, polygamma or mvlgamma where
+# PyTorch, rerun with them computed in float64 and rounded back, gives tapegrad's values
+# (run.py's GAMMA_VALUES_WIDENED)
+GAMMA_VALUES_WIDENED = (r" \[lgamma, digamma, polygamma or mvlgamma: PyTorch agrees with its values "
+                        r"computed in float64\](?: \[[^]]*\])*$")
 # the fuzzer's mark for a gradient finding where PyTorch, rerun with the backward of its
 # lgamma, digamma, polygamma, mvlgamma and gelu computed in float64, gives tapegrad's
 # gradients (run.py's SLOPES_WIDENED)
@@ -779,10 +784,12 @@ ALLOWED = [
             "(0 where all values are equal), and tapegrad gives them")
     for op in ("layer_norm", "group_norm")
 ] + [
-    Allowed("value", op, r"^\[[^]]*\] vs torch \[", "float noise",
+    Allowed("value", op, r"^\[[^]]*\] vs torch \[[^]]*\]" + GAMMA_VALUES_WIDENED, "float noise",
             "ψ⁽ⁿ⁾ of float32 near a pole, where its slope is huge: PyTorch computes in float32 "
-            "(πx and x + k rounded in float32), tapegrad in float64 and rounds once")
-    for op in ("polygamma", "polygamma_method")
+            "(πx and x + k rounded in float32), tapegrad in float64 and rounds once. The "
+            "fuzzer checks it: PyTorch's values with those ops computed in float64 and rounded "
+            "back are tapegrad's")
+    for op in ("lgamma", "digamma", "polygamma", "polygamma_method", "mvlgamma")
 ] + [
     Allowed("value", op, r"(?s)^NaN where torch has none or the other way: .* vs torch \[.*inf",
             "float noise", "a Python number beyond float16's range (1e30) against a float16 "

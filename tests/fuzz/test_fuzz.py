@@ -1957,3 +1957,28 @@ def test_muls_float16_gradients_of_a_0d_operand_need_pytorch_given_its_forwards_
     for x, s, s_first in cases:
         found = _mul_by_a_0d_tensor_finding(x, s, s_first)
         assert MUL_AS_COMPUTED not in found.detail and allowed(found) is None, found
+
+
+def test_polygammas_values_near_a_pole_need_pytorch_in_float64_to_agree(monkeypatch):
+    pytest.importorskip("torch")
+    from .run import GAMMA_VALUES_WIDENED
+    ops = "polygamma,polygamma_method,lgamma,digamma,sum,mul"
+    # 95000284, 95000544, 95000871: ψ⁽ⁿ⁾ of float32 near a pole, PyTorch's πx and x + k
+    # rounded in float32; PyTorch's polygamma in float64, rounded back, gives tapegrad's
+    for seed in (95000284, 95000544, 95000871):
+        found = _first_finding(seed, ops)
+        assert (found.kind, found.op) == ("value", "polygamma_method"), seed
+        assert GAMMA_VALUES_WIDENED in found.detail and allowed(found) is not None, seed
+        unmarked = found._replace(detail=found.detail.replace(GAMMA_VALUES_WIDENED, ""))
+        assert allowed(unmarked) is None, seed
+    # 46161274 (the whole catalogue): a float32 lgamma an ulp from PyTorch's before a trigamma
+    # at -75862: PyTorch's polygamma in float64 of tapegrad's values before it agrees
+    findings, _ = run_live_program(46161274)
+    assert [(f.kind, f.op) for f in findings] == [("value", "polygamma_method")]
+    assert GAMMA_VALUES_WIDENED in findings[0].detail and allowed(findings[0]) is not None
+    # a polygamma 1.5 times its value (and slope) is found
+    polygamma = tg.Tensor.polygamma
+    monkeypatch.setattr(tg.Tensor, "polygamma", lambda x, n: polygamma(x, n) * 1.5)
+    found = _first_finding(95000284, ops)
+    assert (found.kind, found.op) == ("value", "polygamma_method")
+    assert GAMMA_VALUES_WIDENED not in found.detail and allowed(found) is None
