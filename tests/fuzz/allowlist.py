@@ -157,8 +157,8 @@ def _zero_against_torchs(other, longest=8):
 
 # the fuzzer's mark for a gradient finding where PyTorch, rerun with its p-norms computed in
 # float64 and rounded back, gives tapegrad's gradients (run.py's NORM_IN_FLOAT64)
-NORM_IN_FLOAT64 = (r"(?: \[[^]]*\])* \[a float32 p-norm in the program: PyTorch agrees with its "
-                   r"norms computed in float64\]$")
+NORM_IN_FLOAT64 = (r"(?: \[[^]]*\])* \[a float16 or float32 p-norm in the program: PyTorch "
+                   r"agrees with its norms computed in float64\]$")
 # the fuzzer's mark for a logit gradient where PyTorch, rerun with logit(x + 0.0) (-0.0 made
 # +0.0), gives tapegrad's gradients (run.py's LOGIT_OF_PLUS_ZERO)
 LOGIT_OF_PLUS_ZERO = r"(?: \[[^]]*\])* \[logit in the program: PyTorch agrees with logit\(x \+ 0\.0\)\]$"
@@ -523,15 +523,6 @@ ALLOWED = [
             "(g·x)·(2ʸ·ln 2) through mul and exp2, finite there: the same math rounded in "
             "another order"),
 ] + [
-    Allowed("gradient", op, r"^leaf\d+ \(float16\): NaN where torch has none or the other way: "
-            r"\[(?:(?!nan|inf)[^]])*\] vs torch \[", "pytorch bug",
-            "float16 atan2 before this op (which then sends it a larger gradient): PyTorch's "
-            "backward computes r² = x² + y² and grad·y in float16, where both overflow (y ~ 2e4) "
-            "and inf·(1/inf) = NaN; the slopes x/r², -y/r² fit (~1e-4), and tapegrad computes "
-            "them in float32 and rounds them once")
-    for op in ("prod", "l1_loss")
-] + [
-] + [
     Allowed("gradient-float-noise", "*", "", "float noise",
             "within 100x the dtype's tolerance: rounding and summation order"),
 ] + [
@@ -656,24 +647,25 @@ ALLOWED = [
     for op in ("std", "norm", "linalg_vector_norm", "vector_norm", "norm_of_linalg")
 ] + [
     Allowed("gradient", op, r"^leaf\d+ \(float32\): NaN where torch has none or the other way: "
-            r"\[(?:(?!nan|inf)[^]])*\] vs torch \[[nan\s]*\]", "pytorch bug",
+            r"\[(?:(?!nan|inf)[^]])*\] vs torch \[[nan\s]*\]" + NORM_IN_FLOAT64, "pytorch bug",
             "a p-norm (p > 2) of float32 values near 1e-30: PyTorch's backward divides |x|^(p-1) "
             "by ‖x‖^(p-1), both underflowing to 0 although ‖x‖ does not: 0/0 = NaN; tapegrad's "
             "slope is (|x|/‖x‖)^(p-1) (1 for a lone value)")
     for op in ("norm", "linalg_vector_norm", "vector_norm", "norm_of_linalg")
 ] + [
     Allowed("gradient", op, r"^leaf\d+ \(float16\): NaN where torch has none or the other way: "
-            r"\[(?:(?!nan|inf)[^]])*\] vs torch \[", "pytorch bug",
+            r"\[(?:(?!nan|inf)[^]])*\] vs torch \[[^]]*\]" + NORM_IN_FLOAT64, "pytorch bug",
             "a p-norm (p > 2) of float16 values beyond ~40: PyTorch's backward forms "
             "x·|x|^(p-2) and ‖x‖^(p-1) in float16 before dividing, both overflow (inf/inf = "
             "NaN); tapegrad's slope (|x|/‖x‖)^(p-1) fits (1 for a lone value)")
     for op in ("norm", "linalg_vector_norm", "vector_norm", "norm_of_linalg")
 ] + [
     Allowed("gradient", op, r"^leaf\d+ \(float16\): inf differs: \[(?:(?!nan|inf)[^]])*\] vs "
-            r"torch \[", "pytorch bug",
+            r"torch \[[^]]*\]" + NORM_IN_FLOAT64, "pytorch bug",
             "a chain of p-norms in float16 (values ~3e3): PyTorch's backward overflows float16 "
-            "in an intermediate and gives -inf where the gradient is ~0.5; the same program in "
-            "float64 gives tapegrad's float16 values to their precision")
+            "in an intermediate and gives -inf where the gradient is ~0.5. The fuzzer checks "
+            "these entries: PyTorch's gradients with its norms computed in float64 and rounded "
+            "back are tapegrad's")
     for op in ("norm", "linalg_vector_norm", "vector_norm", "norm_of_linalg")
 ] + [
     Allowed("gradient", op, r"^leaf\d+ \(float32\): \[(?:(?!nan|inf)[^]])*\] vs torch "
@@ -704,6 +696,14 @@ ALLOWED = [
             "norm([1e30, 1.07], 3, dtype=float64) is [-inf, -0.] for g = -0.697 from a float32 "
             "input, [-0.697, -8e-61] from the float64 one, as tapegrad gives")
     for op in ("norm", "linalg_vector_norm", "vector_norm", "norm_of_linalg")
+] + [
+    Allowed("gradient", "*", NORM_IN_FLOAT64, "pytorch bug",
+            "a float16 or float32 p-norm before or at this op, whose backward PyTorch forms "
+            "from |x|^(p-1) and ‖x‖^(p-1) in the norm's own dtype, where they overflow or "
+            "underflow (inf/inf, 0/0 = NaN; -inf where the slope is ~0.5) though the slope "
+            "(|x|/‖x‖)^(p-1) fits; then met by later steps or leaves of another dtype (a "
+            "float64 leaf before half()). The fuzzer checks it: PyTorch's gradients with its "
+            "norms computed in float64 and rounded back are tapegrad's, on every leaf"),
 ] + [
     # the p-norms inside normalize, cosine_similarity and pairwise_distance: tapegrad's
     # rescales by the largest magnitude, PyTorch's squares (|x|ᵖ) overflow or underflow

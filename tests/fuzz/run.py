@@ -1229,8 +1229,8 @@ POW_OF_FALSE = " [pow(x, False) in the program: PyTorch agrees with pow(x, 0)]"
 FLOAT16_ATAN2 = (" [atan2 or hypot in the program: PyTorch agrees with its backward in a "
                  "wider float]")
 WIDENED_IN_TORCH = ("atan2", "arctan2", "hypot")
-NORM_IN_FLOAT64 = (" [a float32 p-norm in the program: PyTorch agrees with its norms computed "
-                   "in float64]")
+NORM_IN_FLOAT64 = (" [a float16 or float32 p-norm in the program: PyTorch agrees with its norms "
+                   "computed in float64]")
 P_NORMS = ("norm", "linalg_vector_norm", "vector_norm", "norm_of_linalg")
 SINC_IN_FLOAT64 = " [sinc in the program: PyTorch agrees with its sinc computed in float64]"
 NORMALIZE_WIDENED = (" [normalize, cosine_similarity or pairwise_distance in the program: "
@@ -1368,17 +1368,18 @@ def _widened_call(run, step, leaves, on_a_copy=False):
 
 
 def _norm_widened_call(run, step, leaves, on_a_copy=False):
-    """``run.call``, but a p-norm of a float32 tensor computed in float64, or sinc of a
-    float16 (float32, float64) one in float32 (float64) by its series near 0, and rounded
-    back to the dtype of its result (NORM_IN_FLOAT64, SINC_IN_FLOAT64): PyTorch's float32
-    backward of a p-norm forms |x|^(p-1) and ‖x‖^(p-1) apart, which underflow (0/0) or
+    """``run.call``, but a p-norm of a float16 or float32 tensor computed in float64, or sinc
+    of a float16 (float32, float64) one in float32 (float64) by its series near 0, and
+    rounded back to the dtype of its result (NORM_IN_FLOAT64, SINC_IN_FLOAT64): PyTorch's
+    float16 and float32 backward of a p-norm forms |x|^(p-1) and ‖x‖^(p-1) apart, which underflow (0/0) or
     overflow where the slope fits; sinc's (πx·cos πx - sin πx)/(πx²) cancels to 0 near 0
     (in float16 π·x² also overflows beyond |x| ≈ 144)."""
     if step.entry.name in NORMALIZING:
         return _normalizing_widened_call(run, step, leaves, on_a_copy)
     sinc = step.entry.name == "sinc"
     wider = ({torch.float16: torch.float32, torch.float32: torch.float64,
-              torch.float64: torch.float64} if sinc else {torch.float32: torch.float64})
+              torch.float64: torch.float64} if sinc else
+             {torch.float16: torch.float64, torch.float32: torch.float64})
     if (step.entry.name in P_NORMS or sinc) and step.args:
         args = [run.materialize(a, leaves) for a in step.args]
         kwargs = {k: run.materialize(v, leaves) for k, v in step.kwargs.items()}
