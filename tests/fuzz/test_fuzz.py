@@ -2012,3 +2012,16 @@ def test_float16_p_norms_overflowing_in_pytorch_need_it_in_float64_to_agree(monk
     for seed in (96004493, 96000751):
         found = _first_finding(seed, ops)
         assert NORM_IN_FLOAT64 not in found.detail and allowed(found) is None, seed
+
+
+def test_a_float16_division_by_a_number_beyond_its_range_is_pytorchs():
+    pytest.importorskip("torch")
+    # x / 1e30 of a float16 x: both libraries divide by the number in float32 (no entry is
+    # needed), so a NaN of tapegrad's where PyTorch's is ±inf (x/0) is a finding
+    x = np.array([np.inf, 1.0, -np.inf, 2.0], np.float16)
+    for divide in ("div", "true_divide"):
+        ours = getattr(tg, divide)(tg.from_numpy(x), 1e30)
+        theirs = getattr(torch, divide)(torch.from_numpy(x), 1e30)
+        assert np.array_equal(np.asarray(ours.numpy()), theirs.numpy()), divide
+        assert allowed(Finding("value", divide, "NaN where torch has none or the other way: "
+                                                "[nan] vs torch [inf]", 0)) is None
