@@ -2025,3 +2025,16 @@ def test_a_float16_division_by_a_number_beyond_its_range_is_pytorchs():
         assert np.array_equal(np.asarray(ours.numpy()), theirs.numpy()), divide
         assert allowed(Finding("value", divide, "NaN where torch has none or the other way: "
                                                 "[nan] vs torch [inf]", 0)) is None
+
+
+def test_a_p_norms_overflow_entry_takes_tapegrads_large_norm_against_pytorchs_inf_only():
+    # 45162430: the norm of float32 1e30s, whose squares overflow in PyTorch's accumulation
+    assert _value_category("norm", "inf differs: [1.e+30] vs torch [inf]") == "pytorch bug"
+    for wrong in ("inf differs: [inf] vs torch [3.]", "inf differs: [2.] vs torch [inf]",
+                  "inf differs: [inf  1.] vs torch [1.e+30 1.]"):
+        assert _value_category("norm", wrong) is None, wrong
+
+
+def _value_category(op, detail):
+    entry = allowed(Finding("value", op, detail, 0))
+    return entry and entry.category
