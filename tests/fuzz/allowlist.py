@@ -807,6 +807,12 @@ ALLOWED = [
             "gradient by the unrounded s (finite); tapegrad's gradient is that of the forward "
             "both compute (x·s, with s second, is computed in float32 in both). The fuzzer "
             "checks it: PyTorch's gradients with s given in float16 are tapegrad's"),
+    Allowed("gradient", "*", MUL_AS_COMPUTED, "pytorch bug",
+            "the same mul of a 0-d tensor of another dtype met by later steps or another "
+            "leaf's dtype: PyTorch's backward forms the 0-d operand's gradient in float16 or "
+            "multiplies by the operand its forward did not use. The fuzzer checks it: "
+            "PyTorch's gradients with the operands given in the dtype its forward computes in "
+            "are tapegrad's, on every leaf"),
 ] + [
     Allowed("value", "var", r"^inf differs: \[[-0.\s]*\] vs torch \[[inf\s]*\]", "pytorch bug",
             "the variance of equal float32 values near 1e30 (an expanded leaf): exactly 0, as "

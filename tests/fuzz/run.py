@@ -1290,30 +1290,28 @@ def _explained_in_torch(program, step, grad, ga, a, through_float16=False, on_co
                 (LOGIT_OF_PLUS_ZERO, _logit_of_plus_zero_call, names & set(LOGITS)),
                 (SLOPES_WIDENED, _slopes_widened_call, names & set(WIDENED_SLOPES)),
                 (SLOPES_WIDENED, _slopes_and_values_widened_call, names & set(WIDENED_SLOPES)),
+                (SLOPES_WIDENED, _ON_TAPEGRADS_VALUES, names & set(WIDENED_SLOPES)),
                 (MUL_AS_COMPUTED, _mul_as_computed_call, names & set(MULS))) if present]
+    own = None   # (PyTorch's own gradients, once: an element they give is explained too)
     for mark, call in reruns:
+        if own is None and mark == SLOPES_WIDENED:
+            own = _rerun_gradients(program, step, grad, program.leaves, program.steps, None,
+                                   on_copies) or {}
         if _rerun_agrees(program, step, grad, ga, leaves, steps, call, through_float16,
-                         on_copies):
+                         on_copies, own if mark == SLOPES_WIDENED else None):
             return mark
     return ""
 
 
-def _rerun_agrees(program, step, grad, ga, leaves, steps, call, through_float16, on_copies):
+def _rerun_agrees(program, step, grad, ga, leaves, steps, call, through_float16, on_copies,
+                  own=None):
     """Whether PyTorch, running ``steps`` (each through ``call``, ``run.call`` where None)
-    on ``leaves`` up to ``step``, gives the leaves' gradients ``ga`` (tapegrad's)."""
-    run = Run(TORCH)
-    run.chain = run.materialize(LeafRef(0), leaves)
-    for each, original in zip(steps, program.steps):
-        copy = on_copies and _in_place(each)
-        status, result = (call or _plain_call)(run, each, leaves, copy)
-        run.chain = first_tensor(TORCH, result) if status == "ok" else None
-        if run.chain is None:
-            return False
-        if original is step:
-            break
-    try:
-        gb = _leaf_grads(run, run.chain, torch.from_numpy(grad.copy()))
-    except Exception:  # noqa: BLE001 - no mark without PyTorch's gradients
+    on ``leaves`` up to ``step``, gives the leaves' gradients ``ga`` (tapegrad's); with
+    ``own`` (PyTorch's own gradients of the program), each element of tapegrad's is that of
+    the rerun or PyTorch's own (an element where the program's NaN or ∞ meets a slope PyTorch
+    computes otherwise in float64 is explained by PyTorch's own answer)."""
+    gb = _rerun_gradients(program, step, grad, leaves, steps, call, on_copies)
+    if gb is None:
         return False
     for i, g in ga.items():   # (to float16's tolerance where the chain passed through it, as
         # the finding itself: a float32 leaf's gradient keeps float16's digits after it)
@@ -1321,11 +1319,65 @@ def _rerun_agrees(program, step, grad, ga, leaves, steps, call, through_float16,
             return False
         if g is None:
             continue
+        dtype_name = "float16" if through_float16 else str(g.dtype)
         with np.errstate(over="ignore"):   # (a wider gradient rounds to ±inf as PyTorch's would)
             theirs = gb[i].astype(g.dtype)
-        if not _same_to_rounding(g, theirs, "float16" if through_float16 else str(g.dtype)):
+        if own and own.get(i) is not None and own[i].shape == g.shape:
+            if not np.all(_agree_elementwise(g, theirs, dtype_name)
+                          | _agree_elementwise(g, own[i].astype(g.dtype), dtype_name)):
+                return False
+        elif not _same_to_rounding(g, theirs, dtype_name):
             return False
     return True
+
+
+def _agree_elementwise(a, b, dtype_name):
+    """Per element: both NaN, the same ±inf, or finite and within the tolerance of its size."""
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    tol = TOLERANCE.get(dtype_name, 2e-4)
+    with np.errstate(invalid="ignore"):
+        close = np.abs(a64 - b64) <= tol * np.abs(b64) + tol * 1e-2
+    return (np.isnan(a64) & np.isnan(b64)) | (np.isinf(a64) & (a64 == b64)) | (
+        np.isfinite(a64) & np.isfinite(b64) & close)
+
+
+def _rerun_gradients(program, step, grad, leaves, steps, call, on_copies):
+    """The leaves' gradients (numpy, by index) of PyTorch running ``steps`` (each through
+    ``call``, ``run.call`` where None) on ``leaves`` up to ``step``, or None.
+    ``_ON_TAPEGRADS_VALUES``: each step through ``_slopes_widened_call`` on tapegrad's values
+    before it (the gradient passing each replacement unchanged): a chain of ψ⁽ⁿ⁾ whose
+    float32 values are an ulp from PyTorch's, where the next slope follows the last bits."""
+    run = Run(TORCH)
+    run.chain = run.materialize(LeafRef(0), leaves)
+    ours = None
+    if call is _ON_TAPEGRADS_VALUES:
+        if on_copies or any(_unordered(s) or _in_place(s) for s in steps):
+            return None   # (tapegrad's values in another order, or written into)
+        ours, call = Run(TAPEGRAD), _slopes_widened_call
+        ours.chain = ours.materialize(LeafRef(0), leaves)
+    for each, original in zip(steps, program.steps):
+        copy = on_copies and _in_place(each)
+        if ours is not None:
+            values = torch.from_numpy(np.array(TAPEGRAD.to_numpy(ours.chain.detach())))
+            if tuple(values.shape) != tuple(run.chain.shape):
+                return None
+            run.chain = (_TapegradValues.apply(run.chain, values)
+                         if run.chain.dtype.is_floating_point and run.chain.requires_grad
+                         else values)
+            status, ours.chain = ours.call(each, leaves)
+            ours.chain = first_tensor(TAPEGRAD, ours.chain) if status == "ok" else None
+            if ours.chain is None:
+                return None
+        status, result = (call or _plain_call)(run, each, leaves, copy)
+        run.chain = first_tensor(TORCH, result) if status == "ok" else None
+        if run.chain is None:
+            return None
+        if original is step:
+            break
+    try:
+        return _leaf_grads(run, run.chain, torch.from_numpy(grad.copy()))
+    except Exception:  # noqa: BLE001 - no mark without PyTorch's gradients
+        return None
 
 
 def _same_to_rounding(a, b, dtype_name):
@@ -1339,6 +1391,9 @@ def _same_to_rounding(a, b, dtype_name):
     tol = TOLERANCE.get(dtype_name, 2e-4)
     return bool(np.all(np.abs(a64[finite] - b64[finite])
                        <= tol * np.abs(b64[finite]) + tol * 1e-2))
+
+
+_ON_TAPEGRADS_VALUES = object()   # (a ``call`` of ``_rerun_agrees``: see there)
 
 
 def _plain_call(run, step, leaves, on_a_copy=False):
