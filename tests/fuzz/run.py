@@ -477,7 +477,8 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
                 overflow = any(k == "value" for k, _ in diffs) and (
                     _torch_normalised_an_overflow(program, step, chain_before, result, t_result)
                     or _norm_agrees_by_its_formula(program, step, chain_before, result)
-                    or _normalizing_agrees_widened(program, step, result, through_float16))
+                    or _normalizing_agrees_widened(program, step, result, through_float16)
+                    or _gammas_agree_widened(program, step, chain_before, result))
                 if overflow:
                     diffs = [(k, d + (overflow if k == "value" else "")) for k, d in diffs]
                 findings.extend(Finding(k, entry.name, d + _layouts(program), seed)
@@ -1228,8 +1229,8 @@ POW_OF_FALSE = " [pow(x, False) in the program: PyTorch agrees with pow(x, 0)]"
 FLOAT16_ATAN2 = (" [atan2 or hypot in the program: PyTorch agrees with its backward in a "
                  "wider float]")
 WIDENED_IN_TORCH = ("atan2", "arctan2", "hypot")
-NORM_IN_FLOAT64 = (" [a float32 p-norm in the program: PyTorch agrees with its norms computed "
-                   "in float64]")
+NORM_IN_FLOAT64 = (" [a float16 or float32 p-norm in the program: PyTorch agrees with its norms "
+                   "computed in float64]")
 P_NORMS = ("norm", "linalg_vector_norm", "vector_norm", "norm_of_linalg")
 SINC_IN_FLOAT64 = " [sinc in the program: PyTorch agrees with its sinc computed in float64]"
 NORMALIZE_WIDENED = (" [normalize, cosine_similarity or pairwise_distance in the program: "
@@ -1237,8 +1238,15 @@ NORMALIZE_WIDENED = (" [normalize, cosine_similarity or pairwise_distance in the
 NORMALIZING = ("normalize", "cosine_similarity", "pairwise_distance")
 LOGIT_OF_PLUS_ZERO = " [logit in the program: PyTorch agrees with logit(x + 0.0)]"
 LOGITS = ("logit", "logit_")
+SLOPES_WIDENED = (" [lgamma, digamma, polygamma, mvlgamma or gelu in the program: PyTorch agrees "
+                  "with their slopes computed in float64]")
+WIDENED_SLOPES = ("lgamma", "lgamma_", "digamma", "digamma_", "polygamma", "polygamma_",
+                  "polygamma_method", "mvlgamma", "mvlgamma_", "gelu")
+MUL_AS_COMPUTED = (" [mul of a 0-d tensor of another dtype in the program: PyTorch agrees with "
+                   "the operands given in the dtype its forward computes in]")
+MULS = ("mul", "mul_", "multiply", "multiply_")
 MARKS = (FLOAT16_EXPONENT, POW_OF_FALSE, FLOAT16_ATAN2, NORM_IN_FLOAT64, SINC_IN_FLOAT64,
-         NORMALIZE_WIDENED, LOGIT_OF_PLUS_ZERO)
+         NORMALIZE_WIDENED, LOGIT_OF_PLUS_ZERO, SLOPES_WIDENED, MUL_AS_COMPUTED)
 
 
 def _explained_in_torch(program, step, grad, ga, a, through_float16=False, on_copies=False):
@@ -1253,66 +1261,143 @@ def _explained_in_torch(program, step, grad, ga, a, through_float16=False, on_co
     float32 (float64) and rounded back (the same forward up to the last bit): PyTorch's
     backward computes r² = x² + y² and grad·y in the operands' dtype, where they overflow
     (∞·0 = NaN, ∞/z = ∞) though the slopes fit; tapegrad's do not (float16 in float32,
-    grad/z or grad/r² first). ``on_copies``: the rerun with each in-place step on a copy of
-    its target (``_compare_with_copies``)."""
+    grad/z or grad/r² first). The others (NORM_IN_FLOAT64, SINC_IN_FLOAT64,
+    NORMALIZE_WIDENED, LOGIT_OF_PLUS_ZERO, SLOPES_WIDENED, MUL_AS_COMPUTED) rerun the steps
+    their calls name; each that applies is tried in turn, the first that agrees is the mark.
+    ``on_copies``: the rerun with each in-place step on a copy of its target
+    (``_compare_with_copies``)."""
     leaves, steps = list(program.leaves), list(program.steps)
     result_dtype = TAPEGRAD.dtype_name(a)
+    names = {s.entry.name for s in steps}
     if step.entry.name in ("pow", "pow_") and len(step.args) >= 2 and isinstance(
             step.args[1], LeafRef) and result_dtype in ("float32", "float64") and \
             leaves[step.args[1].index].values.dtype == np.float16:
         leaf = leaves[step.args[1].index]
         leaves[step.args[1].index] = leaf._replace(values=leaf.values.astype(result_dtype))
-        mark = FLOAT16_EXPONENT
+        reruns = [(FLOAT16_EXPONENT, None)]
     else:
         steps = [s._replace(args=(s.args[0], 0) + tuple(s.args[2:]))
                  if s.entry.name in ("pow", "pow_") and len(s.args) >= 2
                  and s.args[1] is False else s for s in steps]
-        mark = POW_OF_FALSE
+        reruns = [(POW_OF_FALSE, None)]
         if all(s is o for s, o in zip(steps, program.steps)):   # (0 == False: not ==)
-            if any(s.entry.name in WIDENED_IN_TORCH for s in steps):
-                mark = FLOAT16_ATAN2
-            elif any(s.entry.name in NORMALIZING for s in steps) and (
-                    step.entry.name in NORMALIZING
-                    or not any(s.entry.name in P_NORMS for s in steps)):
-                mark = NORMALIZE_WIDENED
-            elif any(s.entry.name in P_NORMS for s in steps):
-                mark = NORM_IN_FLOAT64
-            elif any(s.entry.name == "sinc" for s in steps):
-                mark = SINC_IN_FLOAT64
-            elif any(s.entry.name in LOGITS for s in steps):
-                mark = LOGIT_OF_PLUS_ZERO
-            else:
-                return ""
-    run = Run(TORCH)
-    run.chain = run.materialize(LeafRef(0), leaves)
-    for each, original in zip(steps, program.steps):
-        copy = on_copies and _in_place(each)
-        status, result = (_widened_call(run, each, leaves, copy) if mark == FLOAT16_ATAN2 else
-                          _logit_of_plus_zero_call(run, each, leaves, copy)
-                          if mark == LOGIT_OF_PLUS_ZERO else
-                          _norm_widened_call(run, each, leaves, copy)
-                          if mark in (NORM_IN_FLOAT64, SINC_IN_FLOAT64, NORMALIZE_WIDENED)
-                          else run.call(each, leaves, on_a_copy=copy))
-        run.chain = first_tensor(TORCH, result) if status == "ok" else None
-        if run.chain is None:
-            return ""
-        if original is step:
-            break
-    try:
-        gb = _leaf_grads(run, run.chain, torch.from_numpy(grad.copy()))
-    except Exception:  # noqa: BLE001 - no mark without PyTorch's gradients
-        return ""
+            reruns = [(mark, call) for mark, call, present in (
+                (FLOAT16_ATAN2, _widened_call, names & set(WIDENED_IN_TORCH)),
+                (NORMALIZE_WIDENED, _norm_widened_call, names & set(NORMALIZING) and (
+                    step.entry.name in NORMALIZING or not names & set(P_NORMS))),
+                (NORM_IN_FLOAT64, _norm_widened_call, names & set(P_NORMS)),
+                (SINC_IN_FLOAT64, _norm_widened_call, "sinc" in names),
+                (LOGIT_OF_PLUS_ZERO, _logit_of_plus_zero_call, names & set(LOGITS)),
+                (SLOPES_WIDENED, _slopes_widened_call, names & set(WIDENED_SLOPES)),
+                (SLOPES_WIDENED, _slopes_and_values_widened_call, names & set(WIDENED_SLOPES)),
+                (SLOPES_WIDENED, _ON_TAPEGRADS_VALUES, names & set(WIDENED_SLOPES)),
+                (MUL_AS_COMPUTED, _mul_as_computed_call, names & set(MULS))) if present]
+    own = None   # (PyTorch's own gradients, once: an element they give is explained too)
+    for mark, call in reruns:
+        if own is None and mark == SLOPES_WIDENED:
+            own = _rerun_gradients(program, step, grad, program.leaves, program.steps, None,
+                                   on_copies) or {}
+        if _rerun_agrees(program, step, grad, ga, leaves, steps, call, through_float16,
+                         on_copies, own if mark == SLOPES_WIDENED else None):
+            return mark
+    return ""
+
+
+def _rerun_agrees(program, step, grad, ga, leaves, steps, call, through_float16, on_copies,
+                  own=None):
+    """Whether PyTorch, running ``steps`` (each through ``call``, ``run.call`` where None)
+    on ``leaves`` up to ``step``, gives the leaves' gradients ``ga`` (tapegrad's); with
+    ``own`` (PyTorch's own gradients of the program), each element of tapegrad's is that of
+    the rerun or PyTorch's own (an element where the program's NaN or ∞ meets a slope PyTorch
+    computes otherwise in float64 is explained by PyTorch's own answer)."""
+    gb = _rerun_gradients(program, step, grad, leaves, steps, call, on_copies)
+    if gb is None:
+        return False
     for i, g in ga.items():   # (to float16's tolerance where the chain passed through it, as
         # the finding itself: a float32 leaf's gradient keeps float16's digits after it)
         if (g is None) != (gb.get(i) is None):
-            return ""
+            return False
         if g is None:
             continue
+        dtype_name = "float16" if through_float16 else str(g.dtype)
         with np.errstate(over="ignore"):   # (a wider gradient rounds to ±inf as PyTorch's would)
             theirs = gb[i].astype(g.dtype)
-        if compare_arrays(g, theirs, "float16" if through_float16 else str(g.dtype)):
-            return ""
-    return mark
+        if own and own.get(i) is not None and own[i].shape == g.shape:
+            if not np.all(_agree_elementwise(g, theirs, dtype_name)
+                          | _agree_elementwise(g, own[i].astype(g.dtype), dtype_name)):
+                return False
+        elif not _same_to_rounding(g, theirs, dtype_name):
+            return False
+    return True
+
+
+def _agree_elementwise(a, b, dtype_name):
+    """Per element: both NaN, the same ±inf, or finite and within the tolerance of its size."""
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    tol = TOLERANCE.get(dtype_name, 2e-4)
+    with np.errstate(invalid="ignore"):
+        close = np.abs(a64 - b64) <= tol * np.abs(b64) + tol * 1e-2
+    return (np.isnan(a64) & np.isnan(b64)) | (np.isinf(a64) & (a64 == b64)) | (
+        np.isfinite(a64) & np.isfinite(b64) & close)
+
+
+def _rerun_gradients(program, step, grad, leaves, steps, call, on_copies):
+    """The leaves' gradients (numpy, by index) of PyTorch running ``steps`` (each through
+    ``call``, ``run.call`` where None) on ``leaves`` up to ``step``, or None.
+    ``_ON_TAPEGRADS_VALUES``: each step through ``_slopes_widened_call`` on tapegrad's values
+    before it (the gradient passing each replacement unchanged): a chain of ψ⁽ⁿ⁾ whose
+    float32 values are an ulp from PyTorch's, where the next slope follows the last bits."""
+    run = Run(TORCH)
+    run.chain = run.materialize(LeafRef(0), leaves)
+    ours = None
+    if call is _ON_TAPEGRADS_VALUES:
+        if on_copies or any(_unordered(s) or _in_place(s) for s in steps):
+            return None   # (tapegrad's values in another order, or written into)
+        ours, call = Run(TAPEGRAD), _slopes_widened_call
+        ours.chain = ours.materialize(LeafRef(0), leaves)
+    for each, original in zip(steps, program.steps):
+        copy = on_copies and _in_place(each)
+        if ours is not None:
+            values = torch.from_numpy(np.array(TAPEGRAD.to_numpy(ours.chain.detach())))
+            if tuple(values.shape) != tuple(run.chain.shape):
+                return None
+            run.chain = (_TapegradValues.apply(run.chain, values)
+                         if run.chain.dtype.is_floating_point and run.chain.requires_grad
+                         else values)
+            status, ours.chain = ours.call(each, leaves)
+            ours.chain = first_tensor(TAPEGRAD, ours.chain) if status == "ok" else None
+            if ours.chain is None:
+                return None
+        status, result = (call or _plain_call)(run, each, leaves, copy)
+        run.chain = first_tensor(TORCH, result) if status == "ok" else None
+        if run.chain is None:
+            return None
+        if original is step:
+            break
+    try:
+        return _leaf_grads(run, run.chain, torch.from_numpy(grad.copy()))
+    except Exception:  # noqa: BLE001 - no mark without PyTorch's gradients
+        return None
+
+
+def _same_to_rounding(a, b, dtype_name):
+    """Whether ``a`` and ``b`` agree as ``compare_arrays`` sees it and each finite element
+    within the tolerance of its own size (a large element elsewhere in the tensor widens no
+    other's tolerance: a rerun that confirms a finding gives each of tapegrad's numbers)."""
+    if compare_arrays(a, b, dtype_name) is not None:
+        return False
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    finite = np.isfinite(a64) & np.isfinite(b64)
+    tol = TOLERANCE.get(dtype_name, 2e-4)
+    return bool(np.all(np.abs(a64[finite] - b64[finite])
+                       <= tol * np.abs(b64[finite]) + tol * 1e-2))
+
+
+_ON_TAPEGRADS_VALUES = object()   # (a ``call`` of ``_rerun_agrees``: see there)
+
+
+def _plain_call(run, step, leaves, on_a_copy=False):
+    return run.call(step, leaves, on_a_copy=on_a_copy)
 
 
 def _widened_call(run, step, leaves, on_a_copy=False):
@@ -1338,17 +1423,18 @@ def _widened_call(run, step, leaves, on_a_copy=False):
 
 
 def _norm_widened_call(run, step, leaves, on_a_copy=False):
-    """``run.call``, but a p-norm of a float32 tensor computed in float64, or sinc of a
-    float16 (float32, float64) one in float32 (float64) by its series near 0, and rounded
-    back to the dtype of its result (NORM_IN_FLOAT64, SINC_IN_FLOAT64): PyTorch's float32
-    backward of a p-norm forms |x|^(p-1) and ‖x‖^(p-1) apart, which underflow (0/0) or
+    """``run.call``, but a p-norm of a float16 or float32 tensor computed in float64, or sinc
+    of a float16 (float32, float64) one in float32 (float64) by its series near 0, and
+    rounded back to the dtype of its result (NORM_IN_FLOAT64, SINC_IN_FLOAT64): PyTorch's
+    float16 and float32 backward of a p-norm forms |x|^(p-1) and ‖x‖^(p-1) apart, which underflow (0/0) or
     overflow where the slope fits; sinc's (πx·cos πx - sin πx)/(πx²) cancels to 0 near 0
     (in float16 π·x² also overflows beyond |x| ≈ 144)."""
     if step.entry.name in NORMALIZING:
         return _normalizing_widened_call(run, step, leaves, on_a_copy)
     sinc = step.entry.name == "sinc"
     wider = ({torch.float16: torch.float32, torch.float32: torch.float64,
-              torch.float64: torch.float64} if sinc else {torch.float32: torch.float64})
+              torch.float64: torch.float64} if sinc else
+             {torch.float16: torch.float64, torch.float32: torch.float64})
     if (step.entry.name in P_NORMS or sinc) and step.args:
         args = [run.materialize(a, leaves) for a in step.args]
         kwargs = {k: run.materialize(v, leaves) for k, v in step.kwargs.items()}
@@ -1383,6 +1469,68 @@ def _logit_of_plus_zero_call(run, step, leaves, on_a_copy=False):
         return "ok", torch.logit(args[0] + 0.0, *args[1:], **kwargs)
     except Exception as error:  # noqa: BLE001 - as run.call
         return "error", error
+
+
+def _slopes_and_values_widened_call(run, step, leaves, on_a_copy=False):
+    """``_slopes_widened_call`` with the values computed in float64 too and rounded back (the
+    correctly rounded values, which tapegrad's gelu gives where PyTorch's float32 one is an
+    ulp off and a later atanh near 1 magnifies the ulp)."""
+    return _slopes_widened_call(run, step, leaves, on_a_copy, own_values=False)
+
+
+def _slopes_widened_call(run, step, leaves, on_a_copy=False, own_values=True):
+    """``run.call``, but the backward of lgamma, digamma, polygamma, mvlgamma or gelu of
+    float16 and float32 tensors computed in float64 (SLOPES_WIDENED; the values are PyTorch's
+    own): PyTorch's float32 trigamma takes sin(πx) of the unreduced x, which
+    between poles one apart follows x's last bits (ψ⁽¹⁾(-11260.926): 185.6, mpmath 184.9),
+    and its float16 slopes of ψ⁽ⁿ⁾ and gelu round tiny slopes (-5.2e-8, 1e-16) to 0, which an
+    infinite gradient later turns into NaN; tapegrad computes them in float64."""
+    status, narrow = run.call(step, leaves, on_a_copy=on_a_copy)
+    if step.entry.name not in WIDENED_SLOPES or status != "ok" or not torch.is_tensor(narrow) \
+            or narrow.dtype not in (torch.float16, torch.float32):
+        return status, narrow
+    widen = (lambda v: v.to(torch.float64) if torch.is_tensor(v) and v.dtype in (
+        torch.float16, torch.float32) else v)
+    args = [widen(run.materialize(a, leaves)) for a in step.args]
+    kwargs = {k: widen(run.materialize(v, leaves)) for k, v in step.kwargs.items()}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            wide = catalogue.caller("torch", step.entry)(*args, **kwargs).to(narrow.dtype)
+    except Exception as error:  # noqa: BLE001 - as run.call
+        return "error", error
+    if not own_values:
+        return "ok", wide
+    if not wide.requires_grad or wide.shape != narrow.shape:
+        return status, narrow
+    # (PyTorch's own values go on, so a later step sees what it saw in the program: a float32
+    # mvlgamma an ulp from its float64 one moves trigamma's slope by 10% after it)
+    return "ok", _TapegradValues.apply(wide, narrow.detach())
+
+
+def _mul_as_computed_call(run, step, leaves, on_a_copy=False):
+    """``run.call``, but mul of a tensor and a 0-d tensor of another float dtype with the
+    operands given in the dtype PyTorch's forward computes in (MUL_AS_COMPUTED): a 0-d first
+    operand is rounded to the result's dtype (1.1e5 to float16 is ∞), a 0-d second one is
+    not and the product is formed in float32 (float16's opmath); PyTorch's backward instead
+    multiplies the gradient by the unrounded operand, or forms Σ g·x in float16 (∞ beyond
+    65504) for the 0-d one's float32 gradient."""
+    status, narrow = run.call(step, leaves, on_a_copy=on_a_copy)
+    if step.entry.name not in MULS or len(step.args) != 2 or step.kwargs or status != "ok" \
+            or not torch.is_tensor(narrow) or not narrow.dtype.is_floating_point:
+        return status, narrow
+    x, y = (run.materialize(a, leaves) for a in step.args)
+    if not (torch.is_tensor(x) and torch.is_tensor(y)) or x.dtype == y.dtype:
+        return status, narrow
+    dtype = narrow.dtype
+    compute = torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
+    if x.dim() == 0 and y.dim() > 0 and x.dtype != dtype:
+        x = x.to(dtype)
+    elif y.dim() == 0 and x.dim() > 0 and y.dtype != dtype:
+        x, y = x.to(compute), y.to(compute)
+    else:
+        return status, narrow
+    return "ok", (x * y).to(dtype)
 
 
 def _normalizing_widened_call(run, step, leaves, on_a_copy=False):
@@ -1435,6 +1583,50 @@ def _normalizing_agrees_widened(program, step, result, through_float16=False):
         a.index].values.dtype == np.float16 for a in list(step.args) + list(step.kwargs.values()))
     return NORMALIZE_WIDENED if compare_arrays(
         ours, theirs, "float16" if float16 else str(ours.dtype)) is None else ""
+
+
+GAMMA_VALUES_WIDENED = (" [lgamma, digamma, polygamma or mvlgamma: PyTorch agrees with its "
+                        "values computed in float64]")
+GAMMAS = ("lgamma", "lgamma_", "digamma", "digamma_", "polygamma", "polygamma_",
+          "polygamma_method", "mvlgamma", "mvlgamma_")
+
+
+def _gammas_agree_widened(program, step, chain_before, result):
+    """GAMMA_VALUES_WIDENED for a value finding of lgamma, digamma, polygamma or mvlgamma of a
+    float16 or float32 tensor where PyTorch, rerun from the program's start with those ops
+    computed in float64 and rounded back (``_slopes_and_values_widened_call``), gives
+    tapegrad's values element by element (else ""): near a pole ψ⁽ⁿ⁾ follows the last bits
+    of πx and x + k, which PyTorch rounds in float32 and tapegrad does not. Also with PyTorch's
+    own steps before it, or the step alone on tapegrad's values before it (``chain_before``):
+    a float32 lgamma an ulp apart before a trigamma at 1e5 moves it by 10%."""
+    if step.entry.name not in GAMMAS or torch is None or not TAPEGRAD.is_tensor(result) or \
+            TAPEGRAD.dtype_name(result) not in ("float16", "float32"):
+        return ""
+    ours = TAPEGRAD.to_numpy(result)
+    for before in ("widened", "pytorch's", "tapegrad's"):
+        run = Run(TORCH)
+        if before == "tapegrad's":
+            if chain_before is None:   # (the first step: no values before it but the leaf)
+                continue
+            run.chain = torch.from_numpy(np.array(chain_before))
+            status, wide = _slopes_and_values_widened_call(run, step, program.leaves)
+            run.chain = first_tensor(TORCH, wide) if status == "ok" else None
+        else:
+            run.chain = run.materialize(LeafRef(0), program.leaves)
+            for each in program.steps:
+                status, wide = (_slopes_and_values_widened_call(run, each, program.leaves)
+                                if before == "widened" or each is step
+                                else run.call(each, program.leaves))
+                run.chain = first_tensor(TORCH, wide) if status == "ok" else None
+                if run.chain is None or each is step:
+                    break
+        if run.chain is None:
+            continue
+        theirs = TORCH.to_numpy(run.chain.detach())
+        if ours.shape == theirs.shape and ours.dtype == theirs.dtype and _same_to_rounding(
+                ours, theirs, str(ours.dtype)):
+            return GAMMA_VALUES_WIDENED
+    return ""
 
 
 def _sinc_by_its_series_near_0(x):
