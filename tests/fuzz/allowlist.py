@@ -933,11 +933,13 @@ ALLOWED = [
     Allowed("value", "var", r"^inf differs: \[[-0.\s]*\] vs torch \[[inf\s]*\]", "pytorch bug",
             "the variance of equal float32 values near 1e30 (an expanded leaf): exactly 0, as "
             "tapegrad gives it; PyTorch's accumulation of squares overflows to inf"),
-    Allowed("gradient", "std", r"^leaf\d+ \(float\d+\): \[[-0.\s]*\] vs torch \[[^]]*\] \[layouts: "
-            r"[^]]*expand", "float noise",
-            "the std of equal values (an expanded leaf): exactly 0 here, so its gradient is 0, "
-            "PyTorch's own rule at σ = 0; PyTorch's float32 mean rounds off the values, its "
-            "std is a residue (9e-9) and its gradient a ratio of residues (-1.22)"),
+    Allowed("gradient", "std", r"^leaf\d+ \(float\d+\): (?:\[-?0\.\] vs torch \[\s*\S+\]|\[[-0.\s]*\] "
+            r"vs torch \[[^]]*\] \[layouts: [^]]*expand)", "float noise",
+            "the std of equal values (a one-element leaf expanded, or the bound that clip_ "
+            "gave every value): exactly 0 here, so its gradient is 0, PyTorch's own rule at "
+            "σ = 0; PyTorch's float32 mean rounds off the values, its std is a residue (9e-9) "
+            "and its gradient a ratio of residues (-1.22). Only for a leaf of one element, or "
+            "an expanded leaf"),
 
 
     Allowed("gradient", "std", r"^leaf\d+ \(float\d+\): \[[^]a-z]*\] vs torch \[[-0.\s]*\] "

@@ -1869,8 +1869,11 @@ def test_the_std_of_equal_values_is_noise_only_against_pytorchs_residue_of_a_hug
     # its gradient: 0 here, a ratio of residues there, only for an expanded leaf (46141384)
     assert _taken("gradient", "std", "leaf0 (float32): [0.] vs torch [-0.2143] [layouts: expand]")
     assert _taken("gradient", "std", "leaf0 (float64): [0.] vs torch [0.00143] [layouts: expand]")
+    # 52441362 (std, clip_, acosh, gelu): clip_(min=a one-element leaf) makes every value the bound
+    assert _taken("gradient", "std", "leaf2 (float32): [0.] vs torch [-0.3594] [layouts: transpose]")
     assert not _taken("gradient", "std", "leaf0 (float32): [0. 0.] vs torch [1.2 3.4]")
-    assert not _taken("gradient", "std", "leaf0 (float32): [0.] vs torch [1.2] [layouts: slice]")
+    assert not _taken("gradient", "std", "leaf0 (float32): [0. 0.] vs torch [1.2 3.4] "
+                      "[layouts: slice]")
 
 
 def test_einsums_exact_cancellation_needs_a_residue_of_huge_terms():
