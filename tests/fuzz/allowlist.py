@@ -155,6 +155,80 @@ def _zero_against_torchs(other, longest=8):
     return "(?:" + "|".join(lists) + ")"
 
 
+def _apart_only_at_nan(longest=8):
+    """A regular expression for "[a b …] vs torch [a' b' …]" (as many numbers as shown)
+    where each NaN of PyTorch's stands against any number, ±inf or NaN of tapegrad's, each
+    NaN of tapegrad's against NaN or ±inf, and every other number is the same in both: a
+    NaN of tapegrad's where PyTorch has a finite number is not matched."""
+    number = r"-?(?:\d[\d.]*(?:e[-+]\d+)?|inf)"
+    lists = []   # (named groups, a{count}_{place}…: past 99 a numbered one reads as octal)
+    for n in range(1, longest + 1):
+        ours = r"\s+".join(rf"(?:(?P<q{n}_{i}>nan)|(?P<a{n}_{i}>{number}))" for i in range(n))
+        theirs = r"\s+".join(rf"(?(q{n}_{i})(?:nan|-?inf)|(?:nan|(?P=a{n}_{i})))"
+                             for i in range(n))
+        lists.append(rf"\[\s*{ours}\s*\] vs torch \[\s*{theirs}\s*\]")
+    return "(?:" + "|".join(lists) + ")"
+
+
+def _infinity_where_torch_has_nan_only(longest=8):
+    """A regular expression for "[a b …] vs torch [a' b' …]" (as many numbers as shown)
+    where each +inf of tapegrad's stands against NaN in PyTorch, each NaN against NaN, and
+    each finite number against a finite number (as printed they may differ in their last
+    digit or their notation: the NaN mismatch stops the comparison, so they are not judged
+    here; programs without the inf judge them)."""
+    finite = r"-?\d[\d.]*(?:e[-+]\d+)?"
+    lists = []   # (named groups, j{count}_{place}…: past 99 a numbered one reads as octal)
+    for n in range(1, longest + 1):
+        ours = r"\s+".join(rf"(?:(?P<j{n}_{i}>inf|nan)|{finite})" for i in range(n))
+        theirs = r"\s+".join(rf"(?(j{n}_{i})nan|{finite})" for i in range(n))
+        lists.append(rf"\[\s*{ours}\s*\] vs torch \[\s*{theirs}\s*\]")
+    return "(?:" + "|".join(lists) + ")"
+
+
+def _overflow_in_torch(longest=8):
+    """A regular expression for "[a b …] vs torch [a' b' …]" (as many numbers as shown)
+    where each finite number of tapegrad's that stands against ±inf in PyTorch is 0 or
+    beyond 1e19 (a norm whose squares overflow), each ±inf and NaN of tapegrad's stands
+    against the same in PyTorch, and each other finite number against a finite one (not
+    judged here: the inf mismatch stops the comparison; programs without it judge them)."""
+    finite = r"-?\d[\d.]*(?:e[-+]\d+)?"
+    large = rf"(?:{ZERO}|\d(?:\.\d*)?e\+(?:19|[2-9]\d|\d{{3}}))"
+    lists = []   # (named groups, o{count}_{place}…: past 99 a numbered one reads as octal)
+    for n in range(1, longest + 1):
+        ours = r"\s+".join(rf"(?:(?P<s{n}_{i}>-?inf|nan)|(?P<o{n}_{i}>{large})(?=[\s\]])|{finite})"
+                           for i in range(n))
+        theirs = r"\s+".join(rf"(?(s{n}_{i})(?P=s{n}_{i})|(?(o{n}_{i})(?:inf|{finite})|{finite}))"
+                             for i in range(n))
+        lists.append(rf"\[\s*{ours}\s*\] vs torch \[\s*{theirs}\s*\]")
+    return "(?:" + "|".join(lists) + ")"
+
+
+def _equal_or_both_beyond_2_to_53(longest=8):
+    """A regular expression for "[a b …] vs torch [a' b' …]" of integers (as many as shown)
+    where each number is the same in both or has 16 digits or more in both (beyond 2⁵³,
+    where float64 no longer holds every integer)."""
+    lists = []   # (named groups, k{count}_{place}…: past 99 a numbered one reads as octal)
+    for n in range(1, longest + 1):
+        ours = r"\s+".join(rf"(?:(?P<k{n}_{i}>-?\d{{1,15}})|-?\d{{16,}})" for i in range(n))
+        theirs = r"\s+".join(rf"(?(k{n}_{i})(?P=k{n}_{i})|-?\d{{16,}})" for i in range(n))
+        lists.append(rf"\[\s*{ours}\s*\] vs torch \[\s*{theirs}\s*\]")
+    return "(?:" + "|".join(lists) + ")"
+
+
+def _out_of_range_index(largest_size=64):
+    """A regular expression for "index i is out of range for dimension d with size s" where
+    i really is outside [-s, s) (sizes up to ``largest_size``): a refusal of an index the
+    dimension holds is not matched."""
+    def at_least(k):   # a decimal integer ≥ k (k < 100): a larger tens digit, or the same
+        tens, units = divmod(k, 10)   # and a unit from k's on, or three digits and more
+        same = f"{tens}[{units}-9]" if tens else f"[{units}-9]"
+        more = f"|[{tens + 1}-9]\\d" if tens < 9 else ""
+        return rf"(?:{same}{more}|[1-9]\d{{2,}})"
+    return "(?:" + "|".join(
+        rf"index (?:{at_least(s)}|-{at_least(s + 1)}) is out of range for dimension \d+ with "
+        rf"size {s}$" for s in range(largest_size + 1)) + ")"
+
+
 # the fuzzer's mark for a gradient finding where PyTorch, rerun with its p-norms computed in
 # float64 and rounded back, gives tapegrad's gradients (run.py's NORM_IN_FLOAT64)
 NORM_IN_FLOAT64 = (r"(?: \[[^]]*\])* \[a float16 or float32 p-norm in the program: PyTorch "
@@ -241,7 +315,7 @@ ALLOWED = [
             "F.linear with a 1-d weight is a dot product in tapegrad"),
     Allowed("tapegrad-computes", "topk", "does not support bool dtypes on CPU", "pytorch bug",
             "a CPU kernel gap: topk of bool is well defined"),
-    Allowed("value", "median", r"layouts: .*expand", "pytorch bug",
+    Allowed("value", "median", r"\[layouts: [^]]*expand[^]]*\](?: \[NaN inputs\])?$", "pytorch bug",
             "torch.median(x, dim) of an expanded (stride-0) tensor returns uninitialised memory"),
 ] + [
     Allowed("value", op, r"^\[[-\d\s]+\] vs torch \[[-\d\s]+\]( \[layouts: [^]]*\])?"
@@ -271,12 +345,15 @@ ALLOWED = [
     Allowed("float-dtypes", "mvlgamma", "all elements must be greater than", "float noise",
             "a value that rounds onto the bound (p-1)/2 in float32 only (1e-30 squared is 0)"),
 ] + [
-    Allowed("gradient", op, r"^leaf\d+ \(float\d+\): NaN where torch has none or the other way: "
-            r"\[[^]]*inf[^]]*\] vs torch \[[^]]*nan", "float noise",
+    Allowed("gradient", op, r"^leaf\d+ \((?:float16\): NaN where torch has none or the other way: "
+            + _infinity_against_torchs_nan(close=True) + r"|float(?:32|64)\): NaN where torch has "
+            r"none or the other way: " + _infinity_against_torchs_nan() + r")(?: \[[^]]*\])*$",
+            "float noise",
             "arcosh's slope 1/√(x² - 1) is +inf at x = ±1 exactly and NaN just inside (-1, 1): "
             "an input one rounding away from ±1 decides between them (layer_norm of two values "
             "with eps = 0 is ±1: exactly in tapegrad, ±0.99999988 from PyTorch's float32 "
-            "rounding of (x - μ)/σ)")
+            "rounding of (x - μ)/σ); every NaN of PyTorch's stands against ±inf (or NaN) here and "
+            "every other number shown is the same")
     for op in ("acosh", "arccosh")
 ] + [
     Allowed("gradient", "lgamma", r"inf differs|NaN where", "float noise",
@@ -547,11 +624,27 @@ ALLOWED = [
             "sum…: 0). PyTorch's choice also depends on shapes and on the order inside its "
             "formulas, which tapegrad does not follow: a 0-d tensor times a Python number "
             "makes plain zeros, a 1-d one passes the zero tensor on"),
-    Allowed("gradient", "*", r"(?s)^leaf\d+ \(float\d+\): NaN where torch has none or the "
-            r"other way: .*\[NaN inputs\]$", "difference",
+    Allowed("gradient", "*", r"^leaf\d+ \(float\d+\): NaN where torch has none or the other way: "
+            + _apart_only_at_nan() + r"(?: \[[^]]*\])* \[NaN inputs\]$", "difference",
             "a gradient that is NaN in one library where the forward met a NaN: neither "
-            "library defines it, and each kernel gives its own (PyTorch's elu gives 0.85 at "
-            "NaN, its minimum splits); finite gradients that differ are still findings"),
+            "library defines it, and each kernel gives its own (PyTorch's minimum splits, ±inf "
+            "in one is NaN in the other). Only where each NaN of tapegrad's stands against NaN "
+            "or ±inf in PyTorch and every other number shown is the same: a NaN of tapegrad's "
+            "where PyTorch has a finite number (a NaN spreading to elements it does not reach) "
+            "is a finding"),
+] + [
+    Allowed("gradient", op, r"^leaf\d+ \(float32\): NaN where torch has none or the other way: "
+            + _nan_against_torchs(r"-?\d[\d.]*(?:e[-+]\d+)?") + r"(?: \[[^]]*\])* \[NaN inputs\]$",
+            "pytorch bug",
+            "a transposed convolution with a NaN weight, stride and padding: the input's gradient "
+            "is the incoming gradient, with zeros for the outputs the padding crops, convolved "
+            "with the weight, so an input whose windows meet the NaN tap only in the crop gets "
+            "0·NaN = NaN, as PyTorch's float64 kernel and its float32 kernel for a batch of one "
+            "give (input (1, 2, 5, 5), weight (2, 2, 2, 2), stride 2, padding 1: NaN at all 25 "
+            "positions of the channel); its float32 kernel for a batch of 5 skips the cropped "
+            "taps and gives numbers at 9 of them. Every other number shown is the same")
+    for op in ("conv_transpose1d", "conv_transpose2d")
+] + [
     # PyTorch refusing, or failing in its own backward, where the math is defined
     Allowed("backward-computes", "*", r"In-place (elu|leakyReLu) backward calculation|"
             r"returned an invalid gradient at index|tensor does not have a device|"
@@ -601,14 +694,21 @@ ALLOWED = [
             "sin/cos of arguments near 1e30: the argument reduction differs, no digit is meaningful"),
     Allowed("value", "cos", "", "float noise",
             "sin/cos of arguments near 1e30: the argument reduction differs, no digit is meaningful"),
-    Allowed("value", "gelu", r"(?s)\[[^]]*inf[^]]*\] vs torch \[[^]]*nan", "pytorch bug",
-            "gelu(inf) is inf; PyTorch's CPU kernel gives NaN"),
+    Allowed("value", "gelu", r"^NaN where torch has none or the other way: (?=\[[^]]*inf)"
+            + _infinity_where_torch_has_nan_only(), "pytorch bug",
+            "gelu(inf) is inf; PyTorch's CPU kernel gives NaN (each inf of tapegrad's stands "
+            "against a NaN of PyTorch's, each NaN against a NaN)"),
     Allowed("value", "gelu", r"^inf differs: \[[^]]*e\+38[^]]*\] vs torch \[[^]]*inf", "pytorch bug",
             "gelu of a float32 x beyond 1.7e38 (half the largest float) is x·Φ(x) = x; "
             "PyTorch's vectorised kernel forms x·(1 + erf(x/√2)) = 2x before halving it, which "
             "overflows to inf (gelu of three 2e38s: inf; of one, its scalar loop: 2e38)"),
-    Allowed("value", "*", r"vs torch \[ ?255", "pytorch bug",
-            "clamp of a uint8 tensor with a negative bound: PyTorch wraps the bound to 255"),
+] + [
+    Allowed("value", op, r"^\[[\d\s]*\] vs torch \[\s*255(?:\s+255)*\s*\](?: \[layouts: [^]]*\])?$",
+            "pytorch bug",
+            "clamp of a uint8 tensor with a negative lower bound: PyTorch wraps the bound to 255, "
+            "so every element becomes 255")
+    for op in ("clamp", "clamp_", "clip", "clip_", "clamp_min", "clamp_min_")
+] + [
 ] + [
     Allowed("value", op, r"^inf differs: \[[^]]*e\+38", "pytorch bug",
             "sinh of a float32 x just below its overflow (89.19: 2.7e38, which fits): PyTorch's "
@@ -648,13 +748,12 @@ ALLOWED = [
             "elements agree)")
     for op in ("polygamma", "polygamma_method")
 ] + [
-    Allowed("value", op, r"^inf differs: \[[^]]*\d\.?\d*e\+(?:19|[2-9]\d|[1-9]\d\d)[^]]*\] vs "
-            r"torch \[[^]]*inf" if op != "std" else r"^inf differs", "pytorch bug",
+    Allowed("value", op, r"^inf differs: " + _overflow_in_torch(), "pytorch bug",
             "a std or p-norm that fits the dtype although the squares do not (float32 norm "
-            "of 1e30, float64 std of 1e200): PyTorch's accumulation overflows to inf, tapegrad "
-            "rescales by the largest magnitude (a 300 s run found no other inf difference); "
-            "a p-norm's shows a value of tapegrad's beyond 1e19, whose square overflows "
-            "float32, where PyTorch has inf")
+            "of 1e30, float64 std of 1e200; the std of equal values near 1e30 is 0): PyTorch's "
+            "accumulation overflows to inf, tapegrad rescales by the largest magnitude; each "
+            "number of tapegrad's against PyTorch's inf is 0 or beyond 1e19, and tapegrad's "
+            "infinities are PyTorch's")
     for op in ("std", "norm", "linalg_vector_norm", "vector_norm", "norm_of_linalg")
 ] + [
     Allowed("gradient", op, r"^leaf\d+ \(float32\): NaN where torch has none or the other way: "
@@ -825,10 +924,13 @@ ALLOWED = [
     Allowed("value", "var", r"^inf differs: \[[-0.\s]*\] vs torch \[[inf\s]*\]", "pytorch bug",
             "the variance of equal float32 values near 1e30 (an expanded leaf): exactly 0, as "
             "tapegrad gives it; PyTorch's accumulation of squares overflows to inf"),
-    Allowed("gradient", "std", r"^leaf\d+ \(float\d+\): \[[-0.\s]*\] vs torch \[", "float noise",
-            "the std of equal values (an expanded leaf): exactly 0 here, so its gradient is 0, "
-            "PyTorch's own rule at σ = 0; PyTorch's float32 mean rounds off the values, its "
-            "std is a residue (9e-9) and its gradient a ratio of residues (-1.22)"),
+    Allowed("gradient", "std", r"^leaf\d+ \(float\d+\): (?:\[-?0\.\] vs torch \[\s*\S+\]|\[[-0.\s]*\] "
+            r"vs torch \[[^]]*\] \[layouts: [^]]*expand)", "float noise",
+            "the std of equal values (a one-element leaf expanded, or the bound that clip_ "
+            "gave every value): exactly 0 here, so its gradient is 0, PyTorch's own rule at "
+            "σ = 0; PyTorch's float32 mean rounds off the values, its std is a residue (9e-9) "
+            "and its gradient a ratio of residues (-1.22). Only for a leaf of one element, or "
+            "an expanded leaf"),
 
 
     Allowed("gradient", "std", r"^leaf\d+ \(float\d+\): \[[^]a-z]*\] vs torch \[[-0.\s]*\] "
@@ -845,17 +947,22 @@ ALLOWED = [
             "NaN) and stay positive in PyTorch's float64 accumulation (x/0 = inf)")
     for op in ("var", "std")
 ] + [
-    Allowed("value", op, r"^\[[-0.\s]*\] vs torch \[", "float noise",
+    Allowed("value", op, r"^\[[-0.\s]*\] vs torch \[(?:\s*(?:0\.(?:0+e\+00)?|\d\.\d+e\+(?:1[3-9]|"
+            r"[2-9]\d|\d{3})))+\s*\]", "float noise",
             "the std or variance of equal values (an expanded 1e30): exactly 0 here, PyTorch's "
-            "rounding residue (9e22 of 1e30)")
+            "rounding residue of their mean (9e22 of float32 1e30, 1.7e14 of float64 1e30); "
+            "only where every number of PyTorch's is 0 or beyond 1e13, as such a residue is")
     for op in ("std", "var")
 ] + [
     Allowed("gradient", "layer_norm", r"^leaf\d+ \(float\d+\): \[(?:\s*-?(?:0\.0*|0\.0+e\+00|"
-            r"\d\.\d+e-(?:0[5-9]|[1-9]\d)))+\s*\] vs torch \[(?:(?!nan|inf)[^]])*\]", "float noise",
-            "a normalised group of equal values (one value, or an expanded leaf): x - μ is 0 or "
-            "a rounding residue here, so the gradients that sum over the group (an expanded "
-            "input's, the weight's through x̂) are 0 or below 1e-4; PyTorch's x·r - μ·r leaves "
-            "a larger residue, which r = 1/√(σ² + eps) (up to 316) and values near 1e30 magnify"),
+            r"\d\.\d+e-(?:0[5-9]|[1-9]\d)))+\s*\] vs torch \[(?:\s*-?(?:0\.(?:00\d*)?(?:e[-+]00)?|"
+            r"\d\.\d+e-(?:0[3-9]|[1-9]\d)))+\s*\]", "float noise",
+            "a gradient through layer_norm that is 0 up to rounding in both libraries (every "
+            "number of tapegrad's below 1e-4, of PyTorch's below 1e-2): a normalised group of "
+            "values that repeat (an expanded leaf) whose gradients sum over the copies to a "
+            "cancellation, with x - μ 0 or a rounding residue here and PyTorch's x·r - μ·r "
+            "another residue (float16: units of 1e-4). Groups of equal values at the norm itself "
+            "the fuzzer judges (groups of equal values)"),
 ] + [
     Allowed("gradient", op, r"^leaf\d+ \(float\d+\): NaN where torch has none or the other way: "
             r"\[[nan\s]*\] vs torch \[[-inf\s]*\]", "float noise",
@@ -912,12 +1019,13 @@ ALLOWED = [
             "batch_norm's x·(rγ) + (β - μ·rγ) as a fused multiply-add: with an inf bias and "
             "x·rγ beyond float32 (1e30·1e30), the exact sum is inf, which tapegrad keeps; "
             "PyTorch rounds the product to ±inf first, and -inf + inf = NaN"),
-    Allowed("value", "einsum", r"^\[(?:(?!nan|inf)[^]])*\] vs torch \[[-0.\s]*\]|^\[-?0\.\] vs "
-            r"torch \[[^]a-z]*\]", "float noise",
+    Allowed("value", "einsum", r"^\[(?:\s*(?:-?0\.(?:0+e\+00)?|-?\d\.\d+e\+(?:1[5-9]|[2-9]\d)))+\s*\] "
+            r"vs torch \[[-0.\s]*\]", "float noise",
             "a sum that cancels exactly (v·1e30 - v·1e30): PyTorch's order gives 0, the BLAS "
-            "here a fused multiply-add's rounding residue (5e21 of terms of 1e30); or a full "
-            "reduction of float32 values with ±1e30 among them, whose small terms one order "
-            "keeps (0.22 in PyTorch) and the other loses (0)"),
+            "here a fused multiply-add's rounding residue (5e21 of terms of 1e30): every number "
+            "of PyTorch's is 0 and each of tapegrad's 0 or beyond 1e15 (a full reduction whose "
+            "small terms one order keeps and the other loses the fuzzer judges by the terms' "
+            "size: cancelling terms)"),
     Allowed("gradient", "group_norm", r"^leaf\d+ \(float\d+\): NaN where torch has none or "
             r"the other way: \[[nan\s]*\] vs torch \[[-inf\s]*\]", "pytorch bug",
             "group_norm with eps=0 of a group of equal values: 1/√σ² = 1/0 = inf, x̂ = 0·inf = "
@@ -993,7 +1101,8 @@ ALLOWED = [
             "fused CPU kernel for 4-d inputs gives 0 (query (1, 1, 1, 5) of NaN: 0; the same "
             "as (1, 1, 5): NaN)"),
     Allowed("gradient", "scaled_dot_product_attention", r"^leaf\d+ \(float\d+\): NaN where torch "
-            r"has none or the other way: \[[^]]*\b0\.[^]]*\] vs torch \[[nan\s]*\]", "pytorch bug",
+            r"has none or the other way: (?=\[[^]]*\b0\.)" + _zero_against_torchs("nan"),
+            "pytorch bug",
             "a query row whose scores are all -inf (here 1e30·-1e30) has weights 0 whatever the "
             "query, so its gradient is 0·k (NaN only where k is inf), as tapegrad gives and "
             "PyTorch gives for finite values; where the value holds inf PyTorch's backward "
@@ -1006,8 +1115,8 @@ ALLOWED = [
             "(1, 1, 4, 3), value (0, 4, 1): (1, 1, 4, 1) of zeros), while the same with Ev = 1 "
             "or a batch of 2 broadcasts ((3, 2, 1); (1, 2, 4, 1)); tapegrad broadcasts always"),
     Allowed("gradient", "scaled_dot_product_attention", r"^leaf\d+ \(float\d+\): \[(?:\s*(?:0\."
-            r"0+e\+00|nan|-?\d\.\d+e\+(?:1[5-9]|[2-9]\d)))+\s*\] vs torch \[(?:\s*(?:0\.0+e\+00|"
-            r"nan|-?\d\.\d+e\+(?:1[5-9]|[2-9]\d)))+\s*\]", "float noise",
+            r"0+e\+00|nan|-?\d\.\d+e\+(?:1[8-9]|[2-9]\d)))+\s*\] vs torch \[(?:\s*(?:0\.0+e\+00|"
+            r"nan|-?\d\.\d+e\+(?:1[8-9]|[2-9]\d)))+\s*\]", "float noise",
             "attention over values near 1e30 where the query's or key's gradient is 0 by a sum "
             "that cancels: values equal for every key (the output does not depend on the "
             "weights), or a key repeated by an expanded leaf (its copies' gradients sum to 0); "
@@ -1040,7 +1149,7 @@ ALLOWED = [
     for op in ("fill_", "setitem")
 ] + [
 ]   + [
-    Allowed("requires-grad", "fill_", "^False vs torch True", "pytorch bug",
+    Allowed("requires-grad", "fill_", r"^False vs torch True \((u?int\d+|bool)\)", "pytorch bug",
             "fill_ of an integer tensor with a float tensor that requires grad: PyTorch marks "
             "the integer result as requiring grad, which its own rule forbids (only floating "
             "point tensors can), and its backward then fails ('Autograd not support dtype')"),
@@ -1060,7 +1169,8 @@ ALLOWED = [
             "checks (query and key of other feature sizes, int32 inputs) and returns an empty "
             "or zero result; tapegrad checks them as for any other size"),
 ] + [
-    Allowed("tapegrad-raises", op, "weight should hold one value for each", "pytorch bug",
+    Allowed("tapegrad-raises", op, r"weight should hold one value for each of the (\d+) classes "
+            r"\(shape \(\1,\)\), got a weight of shape \(\d+(?:, \d+)+\)$", "pytorch bug",
             "nll_loss and cross_entropy of a 3-d or 4-d input (PyTorch's nll_loss2d) take a "
             "weight of any shape with C elements, (1, C) or (C, 1); the other ranks refuse it, "
             "as tapegrad does for all")
@@ -1141,9 +1251,13 @@ ALLOWED = [
             "batch_norm of an empty input in evaluation with running_var None: PyTorch fails "
             "inside its own kernel (an index error); tapegrad returns the empty result"),
     Allowed("tapegrad-raises", "batch_norm", r"expected an input of at least 2 dimensions .* got "
-            r"shape \(0,\)|(bias|weight) should have shape", "pytorch bug",
+            r"shape \(0,\)|(?:bias|weight) should have shape \(0,\) .*, got \((?![^)]*\b0\b)|"
+            r"(?:bias|weight) should have shape \(([1-9]\d*),\) .*, got \((?!(?:1, )*\1(?:, 1)*,?\))",
+            "pytorch bug",
             "batch_norm of an empty input: PyTorch returns it before checking its rank or the "
-            "size of the weight and bias (a bias of 4 values for 1 channel)"),
+            "size of the weight and bias (a bias of 4 values for 1 channel); a weight or bias "
+            "that holds C values (C and 1s: (C,), (1, C), (C, 1, 1)) is taken, so its refusal "
+            "is not matched"),
     Allowed("tapegrad-raises", "cholesky", r"square matrix or a batch of them, got shape \([^)]*\b0"
             r"\b|expected a float32 or float64 input, got float16|input must be a floating-point "
             r"tensor, got", "pytorch bug",
@@ -1184,17 +1298,21 @@ ALLOWED = [
             "gradients are recorded (README: Decisions); PyTorch rebases the view's history"),
 ] + [
 ] + [
-    Allowed("tapegrad-raises", op, r"index -?\d+ is out of range for dimension", "pytorch bug",
+    Allowed("tapegrad-raises", op, r"^IndexError: \w+: " + _out_of_range_index(), "pytorch bug",
             "an out-of-range index tensor into a tensor with no elements to copy (x of shape "
             "(3, 0), x[[3]]): PyTorch checks index bounds only while copying elements and "
             "returns an empty result; the same index into x of shape (3, 2) it refuses, as "
-            "tapegrad refuses both")
+            "tapegrad refuses both. Only where the index named is outside [-size, size) of its "
+            "dimension (the refusal of an index the dimension holds is a finding)")
     for op in ("getitem", "setitem")
 ] + [
-    Allowed("value", op, r"^\[[-\d\s]*\d{16}[-\d\s]*\] vs torch \[[-\d\s]*\]", "float noise",
+    Allowed("value", op, r"^(?=\[[-\d\s]*\d{16})" + _equal_or_both_beyond_2_to_53()
+            + r"(?: \[[^]]*\])*$", "float noise",
             "int64 average pooling of values near int64's limits (an inf cast to int64 is "
             "-2⁶³): tapegrad sums each window in float64, exact below 2⁵³, PyTorch in int64, so "
-            "the quotients differ in their last digits (…952 vs …951)")
+            "the quotients differ in their last digits (…952 vs …951), or PyTorch's sum wraps "
+            "past -2⁶³ and changes sign ((-2⁶³ - 1)/2: PyTorch 4611686018427387903, tapegrad "
+            "-4611686018427387904); every number that differs has 16 digits or more in both")
     for op in ("avg_pool1d", "avg_pool2d")
 ] + [
     Allowed("tapegrad-computes", op, r"Calculated output size per channel: \([^)]*\b0\b[^)]*\)\. "
@@ -1212,24 +1330,24 @@ ALLOWED = [
             "(2, 1, 1, 1): a result of shape (0, 1, 1, 2)) and refuses the same weight with a "
             "batch of 3 (number of dimensions must match); tapegrad refuses both"),
 ] + [
-    Allowed("gradient", op, r"(?s)^leaf\d+ \(float32\): NaN where torch has none or the other way: "
-            r"\[ *-?0\.(?:0+e\+00)?\s.* vs torch \[ *nan\s", "pytorch bug",
+    Allowed("gradient", op, r"^leaf\d+ \(float32\): NaN where torch has none or the other way: "
+            + _zero_against_torchs("nan"), "pytorch bug",
             "a strided convolution's input gradient at a position no window reads (the last of "
             "3 with kernel 2, stride 2), with an inf weight: that input does not reach the "
             "output, its gradient is 0; PyTorch's float32 CPU backward gives NaN there (0·inf "
             "of its zero-stuffed gradient), its float64 backward 0, as tapegrad in both")
     for op in ("conv1d", "conv2d", "conv3d")
 ] + [
-    Allowed("value", op, r"^NaN where torch has none or the other way: \[ *nan[^]]*\] vs torch "
-            r"\[ *-?0\.", "pytorch bug",
+    Allowed("value", op, r"^NaN where torch has none or the other way: " + _nan_against_torchs(ZERO),
+            "pytorch bug",
             "a convolution with an inf weight and padding: an output that sees only padding is "
             "inf·0 = NaN, as PyTorch gives for a weight of (4, 3, 1) with strides (3, 1, 1); the "
             "same weight with strides (3, 1, 3) (a transposed (4, 1, 3), as contiguous by "
             "PyTorch's own test) takes a kernel that skips the padding taps and gives 0")
     for op in ("conv1d", "conv2d", "conv3d")
 ] + [
-    Allowed("value", op, r"^NaN where torch has none or the other way: \[ *nan[^]]*\] vs torch "
-            r"\[ *-?\d[\d.]*(?:e[-+]\d+)?\s", "pytorch bug",
+    Allowed("value", op, r"^NaN where torch has none or the other way: "
+            + _nan_against_torchs(r"-?\d[\d.]*(?:e[-+]\d+)?"), "pytorch bug",
             "a convolution with an inf weight on a tap that meets the padding of an output that "
             "also sees the image: inf·0 = NaN, as PyTorch gives in float64 and for other shapes; "
             "its float32 kernel for some shapes skips the padding taps (input (2, 3, 3) of 3s, "
@@ -1237,11 +1355,12 @@ ALLOWED = [
             "float32, NaN in float64 and with input (1, 1, 3), weight (1, 1, 2))")
     for op in ("conv1d", "conv2d", "conv3d")
 ] + [
-    Allowed("value", op, r"(?s)^NaN where torch has none or the other way: .*\[NaN inputs\]$",
-            "pytorch bug", "a convolution with a NaN weight and padding: an output that sees "
-            "only padding is NaN·0 = NaN; PyTorch's float32 CPU kernel for some shapes (a grouped "
-            "1×1 kernel) skips the padding taps and gives 0 there, its float64 kernel gives "
-            "NaN for the same input, as tapegrad does in every dtype")
+    Allowed("value", op, r"^NaN where torch has none or the other way: " + _nan_against_torchs(ZERO)
+            + r"(?: \[[^]]*\])* \[NaN inputs\]$", "pytorch bug",
+            "a convolution with a NaN weight and padding: an output that sees only padding is "
+            "NaN·0 = NaN; PyTorch's float32 CPU kernel for some shapes (a grouped 1×1 kernel) "
+            "skips the padding taps and gives 0 there, its float64 kernel gives NaN for the "
+            "same input, as tapegrad does in every dtype (every other number shown the same)")
     for op in ("conv1d", "conv2d", "conv3d")
 ] + [
     Allowed("tapegrad-raises", "scatter", r"the value -?(inf|nan|\d[\d.]*(e[-+]?\d+)?) cannot be "
@@ -1307,9 +1426,10 @@ ALLOWED = [
             "differences see a flat 1, slope 0. A NaN backward PyTorch does not share is "
             "reported by the program's gradient comparison"),
     Allowed("gradcheck", "*", r"^Jacobian mismatch for input \d+ \(shape \([^)]*\)\):\nworst entry: "
-            r"[^\n]*: analytical -?(?:0\.00\d*|\d(?:\.\d+)?e-0[3-9]) vs numerical -?0(?:\.0*)?\n",
+            r"[^\n]*: analytical -?(?:0\.00[0-4]\d*|[1-4](?:\.\d+)?e-03|\d(?:\.\d+)?e-0[4-9]) vs "
+            r"numerical -?0(?:\.0*)?\n",
             "float noise",
-            "a slope below 1e-2 that finite differences cannot see: a step of 1e-6 moves "
+            "a slope below 5e-3 that finite differences cannot see: a step of 1e-6 moves "
             "tanh(-13.6) by 1e-17, under half an ulp of -1 in float64, so the numerical slope is "
             "0 where the chain's true one (tanh, then erfinv, elu: 1.4e-3) is backward's"),
     Allowed("tapegrad-computes", "*", "its integer division of the smallest integer by -1",
