@@ -174,6 +174,15 @@ def _zero_against_torchs(other, longest=8):
 # float64 and rounded back, gives tapegrad's gradients (run.py's NORM_IN_FLOAT64)
 NORM_IN_FLOAT64 = (r"(?: \[[^]]*\])* \[a float32 p-norm in the program: PyTorch agrees with its "
                    r"norms computed in float64\]$")
+# the fuzzer's marks for a gradient of an elementwise activation that PyTorch gives as
+# tapegrad does with the same values placed in another loop of its kernel, or that differs
+# only where PyTorch's two loops disagree (run.py's PLACED_VECTORISED, PLACED_ALONE,
+# PLACED_DISPUTED)
+PLACED = (r"(?: \[[^]]*\])* \[PyTorch(?: gives tapegrad's gradient of this step with (?:its input "
+          r"placed in its kernel's vectorised loop|each element of its input alone, in its "
+          r"kernel's scalar loop)|'s kernel gives this step two gradients at some elements, by "
+          r"where they sit; tapegrad's is PyTorch's at every other element, and 0 or one of the "
+          r"two at those)\]$")
 # the fuzzer's mark for a logit gradient where PyTorch, rerun with logit(x + 0.0) (-0.0 made
 # +0.0), gives tapegrad's gradients (run.py's LOGIT_OF_PLUS_ZERO)
 LOGIT_OF_PLUS_ZERO = r"(?: \[[^]]*\])* \[logit in the program: PyTorch agrees with logit\(x \+ 0\.0\)\]$"
@@ -451,39 +460,22 @@ ALLOWED = [
             "so t₁/t₂² is ∞ or NaN)")
     for op in ("addcmul", "addcdiv")
 ] + [
-    Allowed("gradient", op, r"^leaf\d+ \(float\d+\): (?:NaN where torch has none or the other "
-            r"way: )?" + _zero_against_torchs(r"-?\d[\d.]*(?:e[-+]\d+)?|nan") + r"(?: \[|$)",
-            "pytorch bug",
-            "hardtanh's gradient at a NaN input: PyTorch's CPU kernel gives 0 in its "
-            "vectorised loop but passes the gradient in its scalar tail, so the answer "
-            "depends on the tensor's length and layout (a float32 NaN at index 2 of 4 gets 1, "
-            "of 16 gets 0); tapegrad always gives 0")
-    for op in ("hardtanh", "hardtanh_", "relu6")
-] + [
-    Allowed("gradient", op, r"(?s)^(?=.*\[NaN inputs\])leaf\d+ \(float\d+\): (?:NaN where "
-            r"torch has none or the other way: )?" + _equal_or_else_in_torch(ZERO) + r"(?: \[|$)",
-            "pytorch bug",
-            "hardshrink's and softshrink's gradient at a NaN input: PyTorch's CPU kernel gives 0 "
-            "in its vectorised loop but passes the gradient in its scalar tail (a float64 NaN "
-            "at index 0 of 20 gets 0, at index 16 gets g), so the answer depends on the "
-            "tensor's length and layout; tapegrad always passes it, as x ± λ passes the NaN")
-    for op in ("hardshrink", "softshrink")
-] + [
-    Allowed("gradient", op, r"^leaf\d+ \(float\d+\): NaN where torch has none or the other "
-            r"way: " + _nan_here_inf_in_torch() + r"(?: \[|$)", "pytorch bug",
-            "hardtanh's gradient at a NaN input, as above (tapegrad 0, PyTorch's scalar tail g), "
-            "where an earlier division by zero made the inf that became the NaN: its backward "
-            "g/0 is then 0/0 = NaN of tapegrad's 0 and ±inf of PyTorch's g")
-    for op in ("hardtanh", "hardtanh_", "relu6")
-] + [
-    Allowed("gradient", op, r"^leaf\d+ \(float\d+\): (?:NaN where torch has none or the other "
-            r"way: )?" + _zero_against_torchs(r"-?\d[\d.]*(?:e[-+]\d+)?|nan") + r"(?: \[|$)",
-            "pytorch bug",
-            "elu's gradient at a NaN input: PyTorch's CPU kernel passes the gradient in its "
-            "scalar tail and gives NaN in its vectorised loop (a float32 NaN in a tensor of 8 "
-            "gets 1, of 64 NaN); tapegrad gives 0. selu and celu are elu's kernel with other "
-            "constants, in both libraries (selu's tail passes 1.0507·g)")
-    for op in ("elu", "elu_", "selu", "selu_", "celu", "celu_")
+    Allowed("gradient", op, r"(?s)^leaf\d+ \(float\d+\): .*" + PLACED, "pytorch bug",
+            "the gradient of an elementwise activation at a NaN input: PyTorch's CPU kernel "
+            "gives one answer in its vectorised loop (the full blocks of a contiguous tensor) "
+            "and another in its scalar loop (the tail, or a strided tensor), so the answer "
+            "depends on the element's place: hardtanh and relu6 0 vectorised, g scalar (a "
+            "float32 NaN at index 2 of 4 gets g, of 16 gets 0); hardshrink and softshrink 0 "
+            "vectorised, g scalar; elu, selu and celu NaN vectorised, s·g scalar (float32: of "
+            "8 g, of 64 NaN). The fuzzer checks it at the step whose backward differs: "
+            "PyTorch's backward of that step on the same values and incoming gradient, all "
+            "placed in its vectorised loop or each alone in its scalar loop, gives tapegrad's "
+            "gradients; or its two loops disagree at some elements, tapegrad gives 0 or one of "
+            "their two answers there (elu's 0 at a NaN x), and PyTorch's gradients with its own "
+            "answer at every other element are tapegrad's. A gradient wrong where the loops "
+            "agree is still found")
+    for op in ("hardtanh", "hardtanh_", "relu6", "hardshrink", "softshrink", "elu", "elu_",
+               "selu", "selu_", "celu", "celu_")
 ] + [
     Allowed("gradient", op, r"^leaf\d+ \(float\d+\): NaN where torch has none or the other "
             r"way: " + _equal_or_else_in_torch("nan") + r"(?: \[|$)", "pytorch bug",

@@ -1293,7 +1293,7 @@ def test_hardtanhs_layout_dependent_nan_gradient_is_blamed_on_it_and_allowed_onl
     # at the NaN, where its vectorised loop (and tapegrad) give 0. The blame lands on relu6
     found, _ = run_program(40370062)
     assert found[0].op == "relu6" and allowed(found[0]).reason.startswith(
-        "hardtanh's gradient at a NaN input")
+        "the gradient of an elementwise activation at a NaN input")
     # a gradient moved, or given where PyTorch's is 0, or zeroed where no NaN explains it
     # beside values that differ: not hidden
     for detail in ("leaf0 (float64): [ 0.66757 -0.       0.2466 ] vs torch [ 0.37653  0.66757  "
@@ -1850,3 +1850,35 @@ def test_adaptive_avg_pool2ds_rank_refusal_is_allowed_only_for_ranks_pytorchs_sh
                                 ("(1, 2, 3)", False), ("(1, 2, 3, 4)", False)):
         entry = allowed(Finding("tapegrad-raises", "adaptive_avg_pool2d", message + shape, 0))
         assert (entry is not None) == allowed_here, shape
+
+
+PLACED_OPS = "log,hardtanh,hardshrink,elu,celu_,relu6"
+
+
+def test_an_activations_gradient_at_a_nan_is_judged_by_where_pytorch_places_the_element():
+    pytest.importorskip("torch")
+    from .run import PLACED_ALONE, PLACED_DISPUTED, PLACED_VECTORISED
+    # log of a negative number makes the NaN; PyTorch's kernel then answers by the element's
+    # place: 17 hardtanh (0 vectorised, as tapegrad), 40 hardshrink (g in the scalar loop,
+    # as tapegrad), 6 elu (NaN vectorised, g scalar; tapegrad 0)
+    for seed, op, mark in ((17, "hardtanh", PLACED_VECTORISED), (40, "hardshrink", PLACED_ALONE),
+                           (6, "elu", PLACED_DISPUTED)):
+        found = _first_finding(seed, PLACED_OPS)
+        assert (found.kind, found.op) == ("gradient", op) and found.detail.endswith(mark), seed
+        assert allowed(found).reason.startswith("the gradient of an elementwise activation "
+                                                "at a NaN input"), seed
+
+
+@pytest.mark.parametrize("name, seed", [("hardtanh", 17), ("hardshrink", 40), ("elu", 6)])
+def test_a_planted_wrong_activation_gradient_beside_a_nan_is_still_found(monkeypatch, name,
+                                                                          seed):
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    right = getattr(F, name)
+
+    def with_a_wrong_gradient(x, *args, **kwargs):   # its value, and its slope + 0.1 (for |x| < 1000)
+        tenth = x.clamp(-1000, 1000) * 0.1
+        return right(x, *args, **kwargs) + (tenth - tenth.detach())
+    monkeypatch.setattr(F, name, with_a_wrong_gradient)
+    found = _first_finding(seed, PLACED_OPS)
+    assert (found.kind, found.op) == ("gradient", name) and allowed(found) is None, found
