@@ -1191,7 +1191,53 @@ def _local_float16_verdict(program, k, chain_input, grad, ours, theirs, differs)
         return ""
     pairs = [(ours[1][key], theirs[1][key].astype(ours[1][key].dtype), reference[1][key])
              for key in keys]
-    return _float16_verdict(pairs)
+    return _float16_verdict(pairs) or _float16_verdict(
+        pairs, _step_terms_scale(program, k, chain_input, grad, ours, keys))
+
+
+def _step_terms_scale(program, k, chain_input, grad, ours, keys):
+    """The size of the terms step ``k``'s backward sums into the gradients ``keys`` (else
+    None): Σⱼ |Jⱼᵢ gⱼ| over its output elements (one backward per element, at most 64), and
+    for a leaf the step expands or broadcasts (a 0-d number), the sum of its copies'
+    |gradients| (``_copies_scale``, ``_broadcast_copies_scale``, of the step alone). Where
+    the gradient is 0 in the math (cosine_similarity of a vector of one value: the cosine
+    is ±1, at its extremum) both libraries keep a float16 residue of that size."""
+    sizes = []
+    if grad.size <= 64 and np.isfinite(grad).all():
+        split = {}
+        for j in np.flatnonzero(grad):
+            alone = np.zeros_like(grad)
+            alone.reshape(-1)[j] = grad.reshape(-1)[j]
+            part = _step_backward(TAPEGRAD, program, k, chain_input, alone)
+            if part is None:
+                break
+            for key in keys:
+                if part[1].get(key) is not None:
+                    split[key] = split.get(key, 0) + np.abs(part[1][key].astype(np.float64))
+        sizes += [float(v[np.isfinite(v)].max(initial=0)) for v in split.values()]
+    step = program.steps[k]
+    sub = Program(program.seed)
+    sub.leaves, sub.steps = list(program.leaves), [step]
+    if chain_input is not None:
+        if LeafRef(0) in _arguments(step):
+            return max(sizes, default=None)
+        values, requires_grad = chain_input
+        sub.leaves[0] = sub.leaves[0]._replace(values=values, requires_grad=requires_grad,
+                                               layout=("contiguous",), view_shape=values.shape)
+    for key in keys:
+        if key == "input" or key == 0 and chain_input is not None:   # (leaf 0: the chain)
+            continue
+        scale = _broadcast_copies_scale(sub, key, grad)
+        if scale is None and program.leaves[key].layout[0] == "expand":
+            run = Run(TAPEGRAD)
+            run.chain = run.materialize(LeafRef(0), sub.leaves)
+            status, result = run.call(step, sub.leaves)
+            value = first_tensor(TAPEGRAD, result) if status == "ok" else None
+            if value is not None and tuple(value.shape) == grad.shape:
+                scale = _copies_scale(sub, run, key, value, grad)
+        if scale is not None and math.isfinite(scale):
+            sizes.append(scale)
+    return max(sizes, default=None)
 
 
 NORMS_IN_FLOAT64 = (" [a norm of groups of equal values in the program: PyTorch agrees with "
@@ -1355,6 +1401,7 @@ def _compare_gradients(program, runs, step, a, b, through_float16=False,
             diff = compare_arrays(ga[i], gb[i], dtype_name,
                                   _copies_scale(program, tg_run, i, a, grad)
                                   or _weighted_mean_scale(weighted_means or {}, i, a, grad))
+            broadcast = None
             if diff and diff[0] == "value":   # (a rerun: only where a difference is found)
                 broadcast = _broadcast_copies_scale(program, i, grad)
                 if broadcast is not None:
@@ -1362,7 +1409,8 @@ def _compare_gradients(program, runs, step, a, b, through_float16=False,
             if diff:
                 kind = "gradient" if diff[0] == "value" else "gradient-" + diff[0]
                 verdict = kind == "gradient" and _float16_gradient_verdict(
-                    program, grad, ga, gb, _copies_scale(program, tg_run, i, a, grad))
+                    program, grad, ga, gb, _copies_scale(program, tg_run, i, a, grad)
+                    or broadcast)
                 return [Finding(kind, step.entry.name, f"{verdict or ''}leaf{i} "
                                 f"({ga[i].dtype}): {diff[1]}{_layouts(program)}"
                                 f"{_explained_in_torch(program, step, grad, ga, a, through_float16)}",
@@ -1652,6 +1700,11 @@ def _confirmed(references, t_references):
         for a, b in zip(references, t_references))
 
 
+# the rounding of float16 sums judged against the size of their terms: 4 units of its last
+# place at 1 (float16 keeps 11 bits)
+FLOAT16_TERMS = 2.0 ** -8
+
+
 def _near_reference(a, reference, scale=None):
     """True when the float16 array ``a`` is the float64 ``reference`` to float16's tolerance:
     NaN where it is NaN; ±inf or a value within the tolerance where it is beyond float16's
@@ -1664,12 +1717,16 @@ def _near_reference(a, reference, scale=None):
         return False
     tol = TOLERANCE["float16"]
     finite = np.isfinite(reference)
-    scale = scale if scale is not None and math.isfinite(scale) else 0.0
+    terms = scale is not None and math.isfinite(scale)
+    scale = scale if terms else 0.0
     size = max(1.0, float(np.abs(reference[finite]).max(initial=0)), scale)
+    # where the size of the terms summed is known, a few float16 roundings of that size
+    # (terms of 50 that cancel leave 0.05 in float16), else a fiftieth of the tolerance
+    floor = max(tol * 1e-2, FLOAT16_TERMS) if terms else tol * 1e-2
     with np.errstate(invalid="ignore"):
         overflowed = (np.abs(reference) > largest) & (
             a == np.copysign(np.inf, reference))
-        within = np.abs(a - reference) <= tol * np.abs(reference) + tol * 1e-2 * size
+        within = np.abs(a - reference) <= tol * np.abs(reference) + floor * size
     return bool(np.all(np.isnan(reference) | overflowed | (finite & within)))
 
 
@@ -1773,7 +1830,8 @@ def _copies_scale(program, run, i, value, grad):
     sizes = np.abs(TAPEGRAD.to_numpy(copies)).astype(np.float64)
     sizes = sizes.sum(axis=tuple(range(sizes.ndim - base.ndim)))
     grown = tuple(d for d, n in enumerate(base.shape) if n == 1 and sizes.shape[d] != 1)
-    return float(sizes.sum(axis=grown).max(initial=0))
+    sizes = sizes.sum(axis=grown)   # (an element whose copies' gradients hold NaN or ∞ is NaN
+    return float(sizes[np.isfinite(sizes)].max(initial=0))   # or ∞ in both: not its scale)
 
 
 def _broadcast_copies_scale(program, i, grad):
@@ -1799,8 +1857,16 @@ def _broadcast_copies_scale(program, i, grad):
             if shaped is None:
                 return None
             base, view = run.leaves[i]
+            # the shape the step broadcasts its operands to (a reduction's, cosine_similarity
+            # along dim, is not its result's), else its result's
+            operands = [run.materialize(a, program.leaves) for a in _arguments(step)]
             try:
-                run.leaves[i] = (base, view.expand(*shaped.shape))
+                shape = np.broadcast_shapes(*[tuple(t.shape) for t in operands
+                                              if TAPEGRAD.is_tensor(t)])
+            except ValueError:
+                shape = tuple(shaped.shape)
+            try:
+                run.leaves[i] = (base, view.expand(*shape))
             except Exception:  # noqa: BLE001 - a result shape the leaf does not broadcast to
                 return None
             copies.append(run.leaves[i][1])
@@ -1821,7 +1887,7 @@ def _broadcast_copies_scale(program, i, grad):
         return None
     sizes = [np.abs(TAPEGRAD.to_numpy(g).astype(np.float64)).sum() for g in found
              if g is not None]
-    return float(sum(sizes)) if sizes else None
+    return float(sum(sizes)) if sizes else None   # (∞ or NaN: compare_arrays ignores it)
 
 
 def _weighted_mean_terms(program, step, chain_before, result):
