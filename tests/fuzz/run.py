@@ -2239,9 +2239,33 @@ def _wrong_where_smooth(function, bases, zeros):
                     wrong &= ~(flat & _rounded_away(function, bases, leaf, a))
             except Exception:  # noqa: BLE001
                 pass
+        edge = flat & ~np.isfinite(a)
+        if edge.any():
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    wrong &= ~(edge & _flat_at_every_step(function, bases, leaf))
+            except Exception:  # noqa: BLE001
+                pass
         if wrong.any():
             return True
     return False
+
+
+def _flat_at_every_step(function, bases, leaf):
+    """Per Jacobian entry of leaf ``leaf``: whether steps of 1e-4 to 1e-1 on both sides move
+    the output by exactly nothing, as those of 1e-6 and 1e-8 did. Where backward is then ±∞
+    (or NaN, ∞·0 of a later step), an earlier step rounded its result onto the pole of a
+    later step's slope, and float64 holds no slope to compare it with: asin(erf(9.1)), whose
+    erf is exactly 1 in float64 (1 - 1e-37), asin's slope 1/√(1 - y²) there ∞, times erf's
+    1e-36; the true slope, erf'(x)/√(1 - erf(x)²), is 1e-18 (PyTorch's backward is ∞ too).
+    A finite backward where the function is flat is still judged."""
+    flat = None
+    for eps in (1e-4, 1e-3, 1e-2, 1e-1):
+        forward, backward = _one_sided_jacobians(function, bases, eps)[leaf]
+        here = (forward == 0) & (backward == 0)
+        flat = here if flat is None else flat & here
+    return flat
 
 
 def _rounded_away(function, bases, leaf, analytical):

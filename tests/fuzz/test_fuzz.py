@@ -1929,3 +1929,19 @@ def test_a_float16_residue_of_cancelling_terms_is_judged_against_the_size_of_the
     monkeypatch.setattr(tg, "softmax", with_a_wrong_gradient)
     found = _first_finding(328, ops)
     assert found.kind == "gradient" and allowed(found) is None, found
+
+
+def test_gradcheck_leaves_out_an_infinite_slope_at_a_value_rounded_onto_its_pole():
+    # 45277972: asin_(erf(9.1)), erf exactly 1 in float64: asin's slope there is ∞, times
+    # erf's 1e-36; the function is flat in float64 at every step up to 0.1 (the true slope
+    # is 1e-18), so finite differences cannot judge backward's ∞ (PyTorch's is ∞ too)
+    assert not _judge(lambda t: tg.stack([tg.asin(tg.erf(t))]), 9.1)
+    # 2477: asin_ of erf(20.86), then tanh, acos, asin_, acos: ∞·0 = NaN at a flat output
+    ops = "erf,asin_,asin,acos,tanh"
+    findings, _ = run_program(2477, entries=[e for e in ENTRIES if e.name in ops.split(",")],
+                              compare_with_torch=False)
+    assert not [f for f in findings if f.kind == "gradcheck"]
+    # a finite wrong slope where the function is flat, or a wrong one where erf is not yet 1,
+    # is still found
+    assert _judge(lambda t: tg.stack([tg.erf(t) + (t - t.detach())]), 9.1)
+    assert _judge(lambda t: tg.stack([tg.asin(_steeper(tg.erf(t)))]), 0.3)
