@@ -857,9 +857,12 @@ def _blame_first_wrong_backward(program, chain_inputs, a, found):
         return found
     last = len(program.steps) - 1
     grad = _incoming_gradient(program, a)
+    sizes, leaf_sizes = np.abs(grad), {}   # (for _within_the_programs_terms)
     for k in range(last, -1, -1):
         ours = _step_backward(TAPEGRAD, program, k, chain_inputs[k], grad)
         theirs = _step_backward(TORCH, program, k, chain_inputs[k], grad)
+        if sizes is not None and ours is not None:
+            sizes = _terms_through_step(program, k, chain_inputs[k], sizes, ours, leaf_sizes)
         if ours is None or theirs is None or set(ours[1]) != set(theirs[1]):
             return found   # (a step that does not run alone, or another structure: no judge)
         differs = _backwards_differ(ours, theirs)
@@ -889,7 +892,85 @@ def _blame_first_wrong_backward(program, chain_inputs, a, found):
         grad = ours[1].get("input")
         if grad is None:   # no gradient flows into the chain before this step
             break
-    return found   # (differences below each step's tolerance, magnified by a later slope)
+    # (differences below each step's tolerance, magnified by a later slope, stay; those
+    # within the size of the terms the program's backward summed are rounding)
+    return _within_the_programs_terms(program, a, found, chain_inputs, leaf_sizes)
+
+
+def _terms_through_step(program, k, chain_input, sizes, ours, leaf_sizes):
+    """The size of the terms step ``k``'s backward sums, carried back one step: its backward
+    (tapegrad's, alone on its input) of ``sizes`` (the terms' size of its result's gradient,
+    ≥ 0), taken in absolute value, and at least the gradient itself. A step that sums
+    copies (getitem at repeated indices, a broadcast) sums their sizes where their gradients
+    cancel. Each leaf's sizes are added into ``leaf_sizes``; the chain's before the step
+    returned (None where the step does not run alone)."""
+    carried = _step_backward(TAPEGRAD, program, k, chain_input, sizes.astype(np.float64))
+    if carried is None or set(carried[1]) != set(ours[1]):
+        return None
+    with np.errstate(invalid="ignore", over="ignore"):
+        for key, g in carried[1].items():
+            own = ours[1][key]
+            if g is None or own is None:
+                continue
+            size = np.maximum(np.abs(g.astype(np.float64)), np.abs(own.astype(np.float64)))
+            if key == "input":
+                sizes_before = size
+            else:
+                leaf_sizes[key] = leaf_sizes.get(key, 0) + size
+    if "input" not in carried[1] or carried[1]["input"] is None:
+        return None
+    return sizes_before
+
+
+def _within_the_programs_terms(program, a, found, chain_inputs, leaf_sizes):
+    """``found`` with its gradient findings made float noise where no step's own backward
+    differs (``_blame_first_wrong_backward`` found none) and the leaves' gradients, the
+    program run again in both libraries, differ only within the tolerance of the size of
+    the terms backward summed into them (``_terms_through_step``, step by step from the
+    last). Two copies of one element that cancel (a getitem at repeated indices, softmin of
+    the pair, each ±10¹⁰ after cosh; a chain broadcast along a dim that log_softmax then
+    normalises) leave a residue of their size in either library: 0 in one, -1e-4 in the
+    other."""
+    grad = _incoming_gradient(program, a)
+    if not leaf_sizes or not any(f.kind == "gradient" for f in found):
+        return found
+    results = {}
+    for library in (TAPEGRAD, TORCH):
+        run = Run(library)
+        run.chain = run.materialize(LeafRef(0), program.leaves)
+        for step in program.steps:
+            status, result = run.call(step, program.leaves)
+            run.chain = first_tensor(library, result) if status == "ok" else None
+            if run.chain is None:
+                return found
+        if tuple(run.chain.shape) != grad.shape or not run.chain.requires_grad:
+            return found
+        make = tg.from_numpy if library is TAPEGRAD else torch.from_numpy
+        try:
+            results[library.name] = _leaf_grads(run, run.chain, make(grad.copy()))
+        except Exception:  # noqa: BLE001 - no judge without both gradients
+            return found
+    ga, gb = results["tapegrad"], results["torch"]
+    if set(ga) != set(gb):
+        return found
+    through_float16 = grad.dtype == np.float16 or program.leaves[0].values.dtype == np.float16 \
+        or any(c is not None and c[0].dtype == np.float16 for c in chain_inputs)
+    for i, g in ga.items():
+        h = gb[i]
+        if (g is None) != (h is None):
+            return found
+        if g is None:
+            continue
+        size = np.asarray(leaf_sizes.get(i, 0), dtype=np.float64)
+        if i == 0 and program.leaves[0].requires_grad and i not in leaf_sizes:
+            return found   # (the chain's first leaf: its sizes are the first step's "input")
+        scale = float(size[np.isfinite(size)].max(initial=0))
+        dtype = "float16" if through_float16 or g.dtype == np.float16 else str(g.dtype)
+        diff = compare_arrays(g, h.astype(g.dtype), dtype, scale)
+        if diff and diff[0] in ("value", "shape"):
+            return found
+    return [Finding("gradient-float-noise", f.op, "cancelling terms: " + f.detail, f.seed)
+            if f.kind == "gradient" else f for f in found]
 
 
 def _within_its_terms(program, chain_input, grad, ours, theirs, differs):

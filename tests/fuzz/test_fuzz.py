@@ -1957,3 +1957,22 @@ def test_coshs_early_overflow_and_ldexps_integer_slope_at_a_nan_are_allowed_narr
     shown = "leaf0 (float32): [0.11503] vs torch [0.] [layouts: expand] [NaN inputs]"
     assert _category("ldexp", shown) == "pytorch bug"
     assert _category("ldexp", shown.replace("torch [0.]", "torch [0.2]")) is None
+
+
+def test_copies_that_cancel_after_every_step_agreed_are_judged_by_the_size_of_their_terms(
+        monkeypatch):
+    pytest.importorskip("torch")
+    # 842: a (1, 5, 3, 1) chain broadcast along dim 3 by minimum, cosh twice, log_softmax
+    # along dim 3: the copies' gradients sum to 0 in the math (Σⱼ ∂ log_softmax/∂x = 0), each
+    # 10⁵; every step's own backward agrees, and the leaf keeps a float32 residue (±1.9e-6)
+    ops = "getitem,digamma,pow_,cosh,negative,softmin,log_softmax,minimum"
+    found = _first_finding(842, ops)
+    assert found.kind == "gradient-float-noise" and found.detail.startswith("cancelling terms")
+    # log_softmax with a wrong gradient (+0.1·g) is found at its own step
+    right = tg.log_softmax
+
+    def with_a_wrong_gradient(x, *args, **kwargs):
+        return right(x, *args, **kwargs) + (x * 0.1 - (x * 0.1).detach())
+    monkeypatch.setattr(tg, "log_softmax", with_a_wrong_gradient)
+    found = _first_finding(842, ops)
+    assert (found.kind, found.op) == ("gradient", "log_softmax") and allowed(found) is None, found
