@@ -31,9 +31,13 @@ in float64 on the same inputs and incoming gradient, whatever the leaves' dtypes
 float32 leaf whose gradient passed a float16 step: ``_local_float16_verdict``).
 
 Sums of terms that cancel (1e30 - 1e30 + x, a 0-d leaf's broadcast copies, a first step's
-gradient that is 0 in the math from terms of 1e6) are compared to the tolerance of their
-terms, not of the result. PyTorch is not run where it is known to kill the process or to
-run for minutes (``_smallest_integer_by_minus_one``, ``_polygamma_far_below_0``,
+gradient that is 0 in the math from terms of 1e6, copies of a chain element that log_softmax
+normalises) are compared to the tolerance of their terms, not of the result (float16's: a
+few of its roundings of their size). An elementwise activation's gradient at a NaN, which
+PyTorch's kernel gives one way in its vectorised loop and another in its scalar one, is
+judged with the same values placed in each loop (``_placed_elsewhere``). PyTorch is not
+run where it is known to kill the process or to run for minutes
+(``_smallest_integer_by_minus_one``, ``_polygamma_far_below_0``,
 ``_float16_conv1d_of_padding_alone``): tapegrad's result then stands alone, allowlisted.
 """
 import math

@@ -1976,3 +1976,13 @@ def test_copies_that_cancel_after_every_step_agreed_are_judged_by_the_size_of_th
     monkeypatch.setattr(tg, "log_softmax", with_a_wrong_gradient)
     found = _first_finding(842, ops)
     assert (found.kind, found.op) == ("gradient", "log_softmax") and allowed(found) is None, found
+
+
+def test_sgns_zero_gradient_against_pytorchs_uninitialised_memory_is_allowed_only_as_zeros():
+    # 46639054: group_norm, then sgn: PyTorch's group_norm backward of sgn's zero tensor
+    # reads uninitialised memory (1e94, 7e-311…, other numbers each run)
+    shown = ("leaf0 (float64): [0. 0. 0. 0. 0. 0. 0. 0.] vs torch [ 2.98817e-002  2.57351e-313  "
+             "2.41787e-002 -1.14127e-313  3.51159e-310\n  0.00000e+000 -3.81529e-310  "
+             "0.00000e+000] [layouts: transpose]")
+    assert _category("sgn", shown) == "pytorch bug"
+    assert _category("sgn", shown.replace("[0. 0. 0.", "[0. 0. 1.")) is None
