@@ -908,15 +908,19 @@ def _terms_through_step(program, k, chain_input, sizes, ours, leaf_sizes):
     copies (getitem at repeated indices, a broadcast) sums their sizes where their gradients
     cancel. Each leaf's sizes are added into ``leaf_sizes``; the chain's before the step
     returned (None where the step does not run alone)."""
-    carried = _step_backward(TAPEGRAD, program, k, chain_input, sizes.astype(np.float64))
+    sizes = np.array(sizes, dtype=np.float64)   # (a 0-d one too: np.abs of it is a scalar)
+    carried = _step_backward(TAPEGRAD, program, k, chain_input, sizes)
     if carried is None or set(carried[1]) != set(ours[1]):
         return None
+    terms = _cosine_terms(program, k, chain_input, sizes)
     with np.errstate(invalid="ignore", over="ignore"):
         for key, g in carried[1].items():
             own = ours[1][key]
             if g is None or own is None:
                 continue
             size = np.maximum(np.abs(g.astype(np.float64)), np.abs(own.astype(np.float64)))
+            if key in terms and terms[key].shape == size.shape:
+                size = np.maximum(size, terms[key])
             if key == "input":
                 sizes_before = size
             else:
@@ -924,6 +928,58 @@ def _terms_through_step(program, k, chain_input, sizes, ours, leaf_sizes):
     if "input" not in carried[1] or carried[1]["input"] is None:
         return None
     return sizes_before
+
+
+def _cosine_terms(program, k, chain_input, sizes):
+    """For step ``k`` a cosine_similarity(x₁, x₂) of the chain and a leaf: {"input" or the
+    leaf's index: the size of the two terms of its gradient, 2·s/‖xᵢ‖ (s: the terms' size
+    of the incoming gradient, along ``dim``), summed onto each element} (else {}). Its
+    gradient g·(x₂/(‖x₁‖‖x₂‖) - cos·x₁/‖x₁‖²) is 0 where the cosine is ±1 (vectors of one
+    element, or parallel ones), each term g/‖x₁‖ in size, however small the difference."""
+    step = program.steps[k]
+    if step.entry.name != "cosine_similarity" or len(step.args) < 2 or \
+            step.args[0] is not CHAIN or not isinstance(step.args[1], LeafRef):
+        return {}
+    run = Run(TAPEGRAD)
+    x1 = (TAPEGRAD.to_numpy(run.materialize(LeafRef(0), program.leaves)) if chain_input is None
+          else chain_input[0]).astype(np.float64)
+    x2 = TAPEGRAD.to_numpy(run.materialize(step.args[1], program.leaves)).astype(np.float64)
+    dim = step.kwargs.get("dim", step.args[2] if len(step.args) > 2 else 1)
+    eps = step.kwargs.get("eps", step.args[3] if len(step.args) > 3 else 1e-8)
+    try:
+        shape = np.broadcast_shapes(x1.shape, x2.shape)
+        dim = dim % len(shape)
+        incoming = np.broadcast_to(np.expand_dims(np.abs(sizes.astype(np.float64)), dim), shape)
+    except (ValueError, TypeError, ZeroDivisionError, np.exceptions.AxisError):
+        return {}
+    out = {}
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for key, x in (("input", x1), (step.args[1].index, x2)):
+            norm = np.sqrt(np.sum(np.broadcast_to(x, shape) ** 2, axis=dim, keepdims=True))
+            terms = 2 * incoming / np.maximum(norm, eps)
+            terms = terms.sum(axis=tuple(range(len(shape) - x.ndim)))
+            grown = tuple(d for d, n in enumerate(x.shape) if n == 1 and terms.shape[d] != 1)
+            out[key] = terms.sum(axis=grown, keepdims=True)
+    if chain_input is None:   # (the first step's chain is leaf 0, its gradient under 0)
+        out[0] = out.pop("input")
+    return {key: terms if key == "input" else _onto_leaf(program.leaves[key], terms)
+            for key, terms in out.items()}
+
+
+def _onto_leaf(leaf, sizes):
+    """Sizes of the elements of a leaf's view (``Library.leaf``), on the leaf's own
+    elements: an expanded dim summed, a transpose undone, a slice's elements in place."""
+    layout, base = leaf.layout, np.asarray(leaf.values).shape
+    if layout[0] == "transpose":
+        return sizes.swapaxes(layout[1], layout[2])
+    if layout[0] == "slice":
+        out = np.zeros(base)
+        out[(slice(None),) * layout[1] + (slice(None, None, 2),)] = sizes
+        return out
+    if layout[0] == "expand":
+        grown = tuple(d for d, n in enumerate(base) if n == 1 and sizes.shape[d] != 1)
+        return sizes.sum(axis=grown, keepdims=True)
+    return sizes
 
 
 def _within_the_programs_terms(program, a, found, chain_inputs, leaf_sizes):

@@ -1986,3 +1986,61 @@ def test_sgns_zero_gradient_against_pytorchs_uninitialised_memory_is_allowed_onl
              "0.00000e+000] [layouts: transpose]")
     assert _category("sgn", shown) == "pytorch bug"
     assert _category("sgn", shown.replace("[0. 0. 0.", "[0. 0. 1.")) is None
+
+
+def _judged_gradient(seed, leaves, steps):
+    """The gradient findings of a program written out (leaves, (op, args, kwargs) steps),
+    compared after its last step and blamed, as ``run_program`` does."""
+    from .generate import CHAIN, Leaf, LeafRef, Step
+    from .run import (TAPEGRAD, TORCH, Program, Run, _blame_first_wrong_backward,
+                      _compare_gradients, first_tensor)
+    program = Program(seed)
+    program.leaves = [Leaf(*leaf) for leaf in leaves]
+    by_name = {e.name: e for e in ENTRIES}
+    program.steps = [Step(by_name[name], args, kwargs) for name, args, kwargs in steps]
+    runs = {"tapegrad": Run(TAPEGRAD), "torch": Run(TORCH)}
+    for run in runs.values():
+        run.chain = run.materialize(LeafRef(0), program.leaves)
+    chain_inputs = []
+    for k, step in enumerate(program.steps):
+        chain = runs["tapegrad"].chain
+        chain_inputs.append(None if k == 0 else (np.array(TAPEGRAD.to_numpy(chain)),
+                                                 bool(chain.requires_grad)))
+        for run in runs.values():
+            status, result = run.call(step, program.leaves)
+            assert status == "ok", result
+            run.chain = first_tensor(run.library, result)
+    a = runs["tapegrad"].chain
+    found = _compare_gradients(program, runs, program.steps[-1], a, runs["torch"].chain,
+                               through_float16=True)
+    assert CHAIN is program.steps[0].args[0]
+    return _blame_first_wrong_backward(program, chain_inputs, a, found)
+
+
+def test_cosine_similaritys_own_cancelling_terms_size_a_later_residue(monkeypatch):
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    from .generate import CHAIN, LeafRef
+    # 46639443: cosine_similarity of vectors of one element (a float16 leaf expanded to
+    # (5, 1)), ±1 whatever x: its gradient g·(x₂/(‖x₁‖‖x₂‖) - cos·x₁/‖x₁‖²) is 0 from two
+    # terms of g/‖x₁‖ = 37·g; hardswish, subtract and pairwise_distance each agree, and the
+    # leaf keeps a float16 residue of that size (-0.0046 here, 0.0032 in PyTorch)
+    leaves = [(np.array([[-0.02676]], np.float16), True, ("expand", 0), (5, 1)),
+              (np.array([[-0.5674], [0.7983], [0.638], [-0.887], [-0.3215]], np.float16), True,
+               ("contiguous",), (5, 1)),
+              (np.array([-0.551, 0.4224, -0.9585, 0.3457, 0.2808], np.float16), True,
+               ("contiguous",), (5,))]
+    steps = [("cosine_similarity", (CHAIN, LeafRef(1)), {}), ("hardswish", (CHAIN,), {}),
+             ("subtract", (CHAIN, 1), {}),
+             ("pairwise_distance", (CHAIN, LeafRef(2)), {"p": 3, "eps": 0.0})]
+    found = _judged_gradient(46639443, leaves, steps)
+    assert [f.kind for f in found] == ["gradient-float-noise"], found
+    assert found[0].detail.startswith("cancelling terms: leaf0 (float16)")
+    # a cosine_similarity whose gradient is wrong by 0.1·g (x₁'s: no longer 0) is blamed
+    right = F.cosine_similarity
+
+    def with_a_wrong_gradient(x1, x2, *args, **kwargs):
+        return right(x1, x2, *args, **kwargs) + (x1 * 0.1 - (x1 * 0.1).detach()).squeeze(-1)
+    monkeypatch.setattr(F, "cosine_similarity", with_a_wrong_gradient)
+    found = _judged_gradient(46639443, leaves, steps)
+    assert [(f.kind, f.op) for f in found] == [("gradient", "cosine_similarity")], found
