@@ -898,7 +898,59 @@ def _blame_first_wrong_backward(program, chain_inputs, a, found):
             break
     # (differences below each step's tolerance, magnified by a later slope, stay; those
     # within the size of the terms the program's backward summed are rounding)
-    return _within_the_programs_terms(program, a, found, chain_inputs, leaf_sizes)
+    found = _within_the_programs_terms(program, a, found, chain_inputs, leaf_sizes)
+    mark = any(f.kind == "gradient" for f in found) and _placed_in_the_program(program, a)
+    return [f._replace(detail=f.detail + mark) if mark and f.kind == "gradient" else f
+            for f in found]
+
+
+PLACED_IN_THE_PROGRAM = (" [PyTorch gives tapegrad's gradients with its elementwise "
+                         "activations' inputs placed in one loop of their kernels]")
+
+
+def _placed_in_the_program(program, a):
+    """PLACED_IN_THE_PROGRAM where the program run again in PyTorch with each step of
+    PLACED_KERNELS on its input placed in one loop of its kernel (``_placed_call``: all in
+    the vectorised loop, or each element alone in the scalar loop) gives tapegrad's leaves'
+    gradients, else "". Run alone on a contiguous copy of its input, such a step may take
+    the other loop than in the program (a transposed input's result keeps its strides), so
+    that no step's own backward differs there."""
+    if not any(s.entry.name in PLACED_KERNELS for s in program.steps):
+        return ""
+    grad = _incoming_gradient(program, a)
+    results = {}
+    for name, library, call in (("tapegrad", TAPEGRAD, None),
+                                ("vectorised", TORCH, _placed_call("vectorised")),
+                                ("alone", TORCH, _placed_call("alone"))):
+        run = Run(library)
+        run.chain = run.materialize(LeafRef(0), program.leaves)
+        for step in program.steps:
+            placed = call if call and step.entry.name in PLACED_KERNELS else Run.call
+            status, result = placed(run, step, program.leaves)
+            run.chain = first_tensor(library, result) if status == "ok" else None
+            if run.chain is None:
+                break
+        if run.chain is None or tuple(run.chain.shape) != grad.shape or \
+                not run.chain.requires_grad:
+            continue
+        make = tg.from_numpy if library is TAPEGRAD else torch.from_numpy
+        try:
+            results[name] = _leaf_grads(run, run.chain, make(grad.copy()))
+        except Exception:  # noqa: BLE001 - no mark without the gradients
+            continue
+    ours = results.get("tapegrad")
+    if ours is None:
+        return ""
+    through_float16 = any(leaf.values.dtype == np.float16 for leaf in program.leaves)
+    for placement in ("vectorised", "alone"):
+        theirs = results.get(placement)
+        if theirs is None or set(theirs) != set(ours):
+            continue
+        if all((g is None) == (theirs[i] is None) and (g is None or not compare_arrays(
+                g, theirs[i].astype(g.dtype), "float16" if through_float16 else str(g.dtype)))
+               for i, g in ours.items()):
+            return PLACED_IN_THE_PROGRAM
+    return ""
 
 
 def _terms_through_step(program, k, chain_input, sizes, ours, leaf_sizes):
