@@ -964,7 +964,7 @@ def _terms_through_step(program, k, chain_input, sizes, ours, leaf_sizes):
     carried = _step_backward(TAPEGRAD, program, k, chain_input, sizes)
     if carried is None or set(carried[1]) != set(ours[1]):
         return None
-    terms = _cosine_terms(program, k, chain_input, sizes)
+    terms = _own_terms(program, k, chain_input, sizes)
     with np.errstate(invalid="ignore", over="ignore"):
         for key, g in carried[1].items():
             own = ours[1][key]
@@ -980,6 +980,49 @@ def _terms_through_step(program, k, chain_input, sizes, ours, leaf_sizes):
     if "input" not in carried[1] or carried[1]["input"] is None:
         return None
     return sizes_before
+
+
+def _own_terms(program, k, chain_input, sizes):
+    """The size of the terms inside step ``k``'s own gradient formula where they cancel for
+    some inputs (``_cosine_terms``, ``_layer_norm_terms``), else {}."""
+    name = program.steps[k].entry.name
+    if name == "cosine_similarity":
+        return _cosine_terms(program, k, chain_input, sizes)
+    if name == "layer_norm":
+        return _layer_norm_terms(program, k, chain_input, sizes)
+    return {}
+
+
+def _layer_norm_terms(program, k, chain_input, sizes):
+    """For step ``k`` a layer_norm of the chain: {"input" (or 0 for the first step): the
+    size of the terms of its input's gradient (ĝᵢ - mean ĝ - x̂ᵢ·mean(ĝ x̂))/σ, ĝ = w·g:
+    (|ĝᵢ| + mean|ĝ| + |x̂ᵢ|·mean|ĝ x̂|)/σ} (else {}). Two values x̂ = ±1 whatever x (ε
+    aside): the gradient is ~0 from terms of |w·g|/σ."""
+    step = program.steps[k]
+    args = dict(zip(NORM_PARAMETERS["layer_norm"], step.args))
+    args.update(step.kwargs)
+    shape, weight = args.get("normalized_shape"), args.get("weight")
+    if step.args[0] is not CHAIN or not isinstance(shape, (tuple, list, int)) or \
+            isinstance(args.get("eps", 1e-5), LeafRef):
+        return {}
+    run = Run(TAPEGRAD)
+    x = (TAPEGRAD.to_numpy(run.materialize(LeafRef(0), program.leaves)) if chain_input is None
+         else chain_input[0]).astype(np.float64)
+    axes = tuple(range(x.ndim - (1 if isinstance(shape, int) else len(shape)), x.ndim))
+    try:
+        w = 1.0 if weight is None else np.abs(TAPEGRAD.to_numpy(
+            run.materialize(weight, program.leaves)).astype(np.float64))
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            sigma = np.sqrt(x.var(axis=axes, keepdims=True) + float(args.get("eps", 1e-5)))
+            x_hat = np.abs((x - x.mean(axis=axes, keepdims=True)) / sigma)
+            g_hat = np.broadcast_to(w * np.abs(np.asarray(sizes, dtype=np.float64)), x.shape)
+            terms = (g_hat + g_hat.mean(axis=axes, keepdims=True)
+                     + x_hat * (g_hat * x_hat).mean(axis=axes, keepdims=True)) / sigma
+    except (ValueError, TypeError):
+        return {}
+    if chain_input is None:
+        return {0: _onto_leaf(program.leaves[0], terms)}
+    return {"input": terms}
 
 
 def _cosine_terms(program, k, chain_input, sizes):
@@ -1104,6 +1147,9 @@ def _within_its_terms(program, chain_input, grad, ours, theirs, differs):
         for key, g in part[1].items():
             if g is not None:
                 sizes[key] = sizes.get(key, 0) + np.abs(g.astype(np.float64))
+    for key, terms in _own_terms(program, 0, chain_input, grad).items():
+        if key in sizes and np.shape(sizes[key]) == terms.shape:
+            sizes[key] = np.maximum(sizes[key], terms)
     for _, key in differs:
         g, h = ours[1][key], theirs[1][key]
         if g is None or h is None or key not in sizes:
