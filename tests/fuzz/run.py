@@ -31,9 +31,13 @@ in float64 on the same inputs and incoming gradient, whatever the leaves' dtypes
 float32 leaf whose gradient passed a float16 step: ``_local_float16_verdict``).
 
 Sums of terms that cancel (1e30 - 1e30 + x, a 0-d leaf's broadcast copies, a first step's
-gradient that is 0 in the math from terms of 1e6) are compared to the tolerance of their
-terms, not of the result. PyTorch is not run where it is known to kill the process or to
-run for minutes (``_smallest_integer_by_minus_one``, ``_polygamma_far_below_0``,
+gradient that is 0 in the math from terms of 1e6, copies of a chain element that log_softmax
+normalises) are compared to the tolerance of their terms, not of the result (float16's: a
+few of its roundings of their size). An elementwise activation's gradient at a NaN, which
+PyTorch's kernel gives one way in its vectorised loop and another in its scalar one, is
+judged with the same values placed in each loop (``_placed_elsewhere``). PyTorch is not
+run where it is known to kill the process or to run for minutes
+(``_smallest_integer_by_minus_one``, ``_polygamma_far_below_0``,
 ``_float16_conv1d_of_padding_alone``): tapegrad's result then stands alone, allowlisted.
 """
 import math
@@ -858,9 +862,12 @@ def _blame_first_wrong_backward(program, chain_inputs, a, found):
         return found
     last = len(program.steps) - 1
     grad = _incoming_gradient(program, a)
+    sizes, leaf_sizes = np.abs(grad), {}   # (for _within_the_programs_terms)
     for k in range(last, -1, -1):
         ours = _step_backward(TAPEGRAD, program, k, chain_inputs[k], grad)
         theirs = _step_backward(TORCH, program, k, chain_inputs[k], grad)
+        if sizes is not None and ours is not None:
+            sizes = _terms_through_step(program, k, chain_inputs[k], sizes, ours, leaf_sizes)
         if ours is None or theirs is None or set(ours[1]) != set(theirs[1]):
             return found   # (a step that does not run alone, or another structure: no judge)
         differs = _backwards_differ(ours, theirs)
@@ -874,7 +881,9 @@ def _blame_first_wrong_backward(program, chain_inputs, a, found):
         if differs:
             verdict = _local_float16_verdict(program, k, chain_inputs[k], grad, ours, theirs,
                                              differs)
-            mark = _explained_alone(program, k, chain_inputs[k], grad, ours)
+            mark = (_explained_alone(program, k, chain_inputs[k], grad, ours)
+                    or _placed_elsewhere(program, k, chain_inputs[k], grad, ours)
+                    or _disputed_elements(program, k, chain_inputs[k], grad, ours))
             if k == last:   # this step's own backward: the finding stays where it is
                 return [f._replace(detail=(f.detail if f.detail.startswith(
                     (FLOAT16_NEARER, FLOAT16_BOTH_NEAR)) else verdict + f.detail) + mark)
@@ -888,7 +897,236 @@ def _blame_first_wrong_backward(program, chain_inputs, a, found):
         grad = ours[1].get("input")
         if grad is None:   # no gradient flows into the chain before this step
             break
-    return found   # (differences below each step's tolerance, magnified by a later slope)
+    # (differences below each step's tolerance, magnified by a later slope, stay; those
+    # within the size of the terms the program's backward summed are rounding)
+    found = _within_the_programs_terms(program, a, found, chain_inputs, leaf_sizes)
+    mark = any(f.kind == "gradient" for f in found) and _placed_in_the_program(program, a)
+    return [f._replace(detail=f.detail + mark) if mark and f.kind == "gradient" else f
+            for f in found]
+
+
+PLACED_IN_THE_PROGRAM = (" [PyTorch gives tapegrad's gradients with its elementwise "
+                         "activations' inputs placed in one loop of their kernels]")
+
+
+def _placed_in_the_program(program, a):
+    """PLACED_IN_THE_PROGRAM where the program run again in PyTorch with each step of
+    PLACED_KERNELS on its input placed in one loop of its kernel (``_placed_call``: all in
+    the vectorised loop, or each element alone in the scalar loop) gives tapegrad's leaves'
+    gradients, else "". Run alone on a contiguous copy of its input, such a step may take
+    the other loop than in the program (a transposed input's result keeps its strides), so
+    that no step's own backward differs there."""
+    if not any(s.entry.name in PLACED_KERNELS for s in program.steps):
+        return ""
+    grad = _incoming_gradient(program, a)
+    results = {}
+    for name, library, call in (("tapegrad", TAPEGRAD, None),
+                                ("vectorised", TORCH, _placed_call("vectorised")),
+                                ("alone", TORCH, _placed_call("alone"))):
+        run = Run(library)
+        run.chain = run.materialize(LeafRef(0), program.leaves)
+        for step in program.steps:
+            placed = call if call and step.entry.name in PLACED_KERNELS else Run.call
+            status, result = placed(run, step, program.leaves)
+            run.chain = first_tensor(library, result) if status == "ok" else None
+            if run.chain is None:
+                break
+        if run.chain is None or tuple(run.chain.shape) != grad.shape or \
+                not run.chain.requires_grad:
+            continue
+        make = tg.from_numpy if library is TAPEGRAD else torch.from_numpy
+        try:
+            results[name] = _leaf_grads(run, run.chain, make(grad.copy()))
+        except Exception:  # noqa: BLE001 - no mark without the gradients
+            continue
+    ours = results.get("tapegrad")
+    if ours is None:
+        return ""
+    through_float16 = any(leaf.values.dtype == np.float16 for leaf in program.leaves)
+    for placement in ("vectorised", "alone"):
+        theirs = results.get(placement)
+        if theirs is None or set(theirs) != set(ours):
+            continue
+        if all((g is None) == (theirs[i] is None) and (g is None or not compare_arrays(
+                g, theirs[i].astype(g.dtype), "float16" if through_float16 else str(g.dtype)))
+               for i, g in ours.items()):
+            return PLACED_IN_THE_PROGRAM
+    return ""
+
+
+def _terms_through_step(program, k, chain_input, sizes, ours, leaf_sizes):
+    """The size of the terms step ``k``'s backward sums, carried back one step: its backward
+    (tapegrad's, alone on its input) of ``sizes`` (the terms' size of its result's gradient,
+    ≥ 0), taken in absolute value, and at least the gradient itself. A step that sums
+    copies (getitem at repeated indices, a broadcast) sums their sizes where their gradients
+    cancel. Each leaf's sizes are added into ``leaf_sizes``; the chain's before the step
+    returned (None where the step does not run alone)."""
+    sizes = np.array(sizes, dtype=np.float64)   # (a 0-d one too: np.abs of it is a scalar)
+    carried = _step_backward(TAPEGRAD, program, k, chain_input, sizes)
+    if carried is None or set(carried[1]) != set(ours[1]):
+        return None
+    terms = _own_terms(program, k, chain_input, sizes)
+    with np.errstate(invalid="ignore", over="ignore"):
+        for key, g in carried[1].items():
+            own = ours[1][key]
+            if g is None or own is None:
+                continue
+            size = np.maximum(np.abs(g.astype(np.float64)), np.abs(own.astype(np.float64)))
+            if key in terms and terms[key].shape == size.shape:
+                size = np.maximum(size, terms[key])
+            if key == "input":
+                sizes_before = size
+            else:
+                leaf_sizes[key] = leaf_sizes.get(key, 0) + size
+    if "input" not in carried[1] or carried[1]["input"] is None:
+        return None
+    return sizes_before
+
+
+def _own_terms(program, k, chain_input, sizes):
+    """The size of the terms inside step ``k``'s own gradient formula where they cancel for
+    some inputs (``_cosine_terms``, ``_layer_norm_terms``), else {}."""
+    name = program.steps[k].entry.name
+    if name == "cosine_similarity":
+        return _cosine_terms(program, k, chain_input, sizes)
+    if name == "layer_norm":
+        return _layer_norm_terms(program, k, chain_input, sizes)
+    return {}
+
+
+def _layer_norm_terms(program, k, chain_input, sizes):
+    """For step ``k`` a layer_norm of the chain: {"input" (or 0 for the first step): the
+    size of the terms of its input's gradient (ĝᵢ - mean ĝ - x̂ᵢ·mean(ĝ x̂))/σ, ĝ = w·g:
+    (|ĝᵢ| + mean|ĝ| + |x̂ᵢ|·mean|ĝ x̂|)/σ} (else {}). Two values x̂ = ±1 whatever x (ε
+    aside): the gradient is ~0 from terms of |w·g|/σ."""
+    step = program.steps[k]
+    args = dict(zip(NORM_PARAMETERS["layer_norm"], step.args))
+    args.update(step.kwargs)
+    shape, weight = args.get("normalized_shape"), args.get("weight")
+    if step.args[0] is not CHAIN or not isinstance(shape, (tuple, list, int)) or \
+            isinstance(args.get("eps", 1e-5), LeafRef):
+        return {}
+    run = Run(TAPEGRAD)
+    x = (TAPEGRAD.to_numpy(run.materialize(LeafRef(0), program.leaves)) if chain_input is None
+         else chain_input[0]).astype(np.float64)
+    axes = tuple(range(x.ndim - (1 if isinstance(shape, int) else len(shape)), x.ndim))
+    try:
+        w = 1.0 if weight is None else np.abs(TAPEGRAD.to_numpy(
+            run.materialize(weight, program.leaves)).astype(np.float64))
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            sigma = np.sqrt(x.var(axis=axes, keepdims=True) + float(args.get("eps", 1e-5)))
+            x_hat = np.abs((x - x.mean(axis=axes, keepdims=True)) / sigma)
+            g_hat = np.broadcast_to(w * np.abs(np.asarray(sizes, dtype=np.float64)), x.shape)
+            terms = (g_hat + g_hat.mean(axis=axes, keepdims=True)
+                     + x_hat * (g_hat * x_hat).mean(axis=axes, keepdims=True)) / sigma
+    except (ValueError, TypeError):
+        return {}
+    if chain_input is None:
+        return {0: _onto_leaf(program.leaves[0], terms)}
+    return {"input": terms}
+
+
+def _cosine_terms(program, k, chain_input, sizes):
+    """For step ``k`` a cosine_similarity(x₁, x₂) of the chain and a leaf: {"input" or the
+    leaf's index: the size of the two terms of its gradient, 2·s/‖xᵢ‖ (s: the terms' size
+    of the incoming gradient, along ``dim``), summed onto each element} (else {}). Its
+    gradient g·(x₂/(‖x₁‖‖x₂‖) - cos·x₁/‖x₁‖²) is 0 where the cosine is ±1 (vectors of one
+    element, or parallel ones), each term g/‖x₁‖ in size, however small the difference."""
+    step = program.steps[k]
+    if step.entry.name != "cosine_similarity" or len(step.args) < 2 or \
+            step.args[0] is not CHAIN or not isinstance(step.args[1], LeafRef):
+        return {}
+    run = Run(TAPEGRAD)
+    x1 = (TAPEGRAD.to_numpy(run.materialize(LeafRef(0), program.leaves)) if chain_input is None
+          else chain_input[0]).astype(np.float64)
+    x2 = TAPEGRAD.to_numpy(run.materialize(step.args[1], program.leaves)).astype(np.float64)
+    dim = step.kwargs.get("dim", step.args[2] if len(step.args) > 2 else 1)
+    eps = step.kwargs.get("eps", step.args[3] if len(step.args) > 3 else 1e-8)
+    try:
+        shape = np.broadcast_shapes(x1.shape, x2.shape)
+        dim = dim % len(shape)
+        incoming = np.broadcast_to(np.expand_dims(np.abs(sizes.astype(np.float64)), dim), shape)
+    except (ValueError, TypeError, ZeroDivisionError, np.exceptions.AxisError):
+        return {}
+    out = {}
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for key, x in (("input", x1), (step.args[1].index, x2)):
+            norm = np.sqrt(np.sum(np.broadcast_to(x, shape) ** 2, axis=dim, keepdims=True))
+            terms = 2 * incoming / np.maximum(norm, eps)
+            terms = terms.sum(axis=tuple(range(len(shape) - x.ndim)))
+            grown = tuple(d for d, n in enumerate(x.shape) if n == 1 and terms.shape[d] != 1)
+            out[key] = terms.sum(axis=grown, keepdims=True)
+    if chain_input is None:   # (the first step's chain is leaf 0, its gradient under 0)
+        out[0] = out.pop("input")
+    return {key: terms if key == "input" else _onto_leaf(program.leaves[key], terms)
+            for key, terms in out.items()}
+
+
+def _onto_leaf(leaf, sizes):
+    """Sizes of the elements of a leaf's view (``Library.leaf``), on the leaf's own
+    elements: an expanded dim summed, a transpose undone, a slice's elements in place."""
+    layout, base = leaf.layout, np.asarray(leaf.values).shape
+    if layout[0] == "transpose":
+        return sizes.swapaxes(layout[1], layout[2])
+    if layout[0] == "slice":
+        out = np.zeros(base)
+        out[(slice(None),) * layout[1] + (slice(None, None, 2),)] = sizes
+        return out
+    if layout[0] == "expand":
+        grown = tuple(d for d, n in enumerate(base) if n == 1 and sizes.shape[d] != 1)
+        return sizes.sum(axis=grown, keepdims=True)
+    return sizes
+
+
+def _within_the_programs_terms(program, a, found, chain_inputs, leaf_sizes):
+    """``found`` with its gradient findings made float noise where no step's own backward
+    differs (``_blame_first_wrong_backward`` found none) and the leaves' gradients, the
+    program run again in both libraries, differ only within the tolerance of the size of
+    the terms backward summed into them (``_terms_through_step``, step by step from the
+    last). Two copies of one element that cancel (a getitem at repeated indices, softmin of
+    the pair, each ±10¹⁰ after cosh; a chain broadcast along a dim that log_softmax then
+    normalises) leave a residue of their size in either library: 0 in one, -1e-4 in the
+    other."""
+    grad = _incoming_gradient(program, a)
+    if not leaf_sizes or not any(f.kind == "gradient" for f in found):
+        return found
+    results = {}
+    for library in (TAPEGRAD, TORCH):
+        run = Run(library)
+        run.chain = run.materialize(LeafRef(0), program.leaves)
+        for step in program.steps:
+            status, result = run.call(step, program.leaves)
+            run.chain = first_tensor(library, result) if status == "ok" else None
+            if run.chain is None:
+                return found
+        if tuple(run.chain.shape) != grad.shape or not run.chain.requires_grad:
+            return found
+        make = tg.from_numpy if library is TAPEGRAD else torch.from_numpy
+        try:
+            results[library.name] = _leaf_grads(run, run.chain, make(grad.copy()))
+        except Exception:  # noqa: BLE001 - no judge without both gradients
+            return found
+    ga, gb = results["tapegrad"], results["torch"]
+    if set(ga) != set(gb):
+        return found
+    through_float16 = grad.dtype == np.float16 or program.leaves[0].values.dtype == np.float16 \
+        or any(c is not None and c[0].dtype == np.float16 for c in chain_inputs)
+    for i, g in ga.items():
+        h = gb[i]
+        if (g is None) != (h is None):
+            return found
+        if g is None:
+            continue
+        size = np.asarray(leaf_sizes.get(i, 0), dtype=np.float64)
+        if i == 0 and program.leaves[0].requires_grad and i not in leaf_sizes:
+            return found   # (the chain's first leaf: its sizes are the first step's "input")
+        scale = float(size[np.isfinite(size)].max(initial=0))
+        dtype = "float16" if through_float16 or g.dtype == np.float16 else str(g.dtype)
+        diff = compare_arrays(g, h.astype(g.dtype), dtype, scale)
+        if diff and diff[0] in ("value", "shape"):
+            return found
+    return [Finding("gradient-float-noise", f.op, "cancelling terms: " + f.detail, f.seed)
+            if f.kind == "gradient" else f for f in found]
 
 
 def _within_its_terms(program, chain_input, grad, ours, theirs, differs):
@@ -910,6 +1148,9 @@ def _within_its_terms(program, chain_input, grad, ours, theirs, differs):
         for key, g in part[1].items():
             if g is not None:
                 sizes[key] = sizes.get(key, 0) + np.abs(g.astype(np.float64))
+    for key, terms in _own_terms(program, 0, chain_input, grad).items():
+        if key in sizes and np.shape(sizes[key]) == terms.shape:
+            sizes[key] = np.maximum(sizes[key], terms)
     for _, key in differs:
         g, h = ours[1][key], theirs[1][key]
         if g is None or h is None or key not in sizes:
@@ -938,6 +1179,158 @@ def _explained_alone(program, k, chain_input, grad, ours):
     if wide is None or set(wide[1]) != set(ours[1]) or _backwards_differ(ours, wide):
         return ""
     return mark
+
+
+# PyTorch's CPU kernels of these elementwise steps run a vectorised loop over the full
+# blocks of a contiguous tensor and a scalar loop over the rest (the tail, or every element
+# of a strided one); at a NaN element the two loops give different gradients (hardtanh's
+# vectorised 0 and scalar g, elu's NaN and g, hardshrink's 0 and g), so PyTorch's answer
+# depends on where the element sits. tapegrad gives one answer wherever it sits.
+PLACED_KERNELS = ("elu", "elu_", "selu", "selu_", "celu", "celu_", "hardtanh", "hardtanh_",
+                  "relu6", "hardshrink", "softshrink", "hardswish")
+PLACED_VECTORISED = (" [PyTorch gives tapegrad's gradient of this step with its input placed "
+                     "in its kernel's vectorised loop]")
+PLACED_ALONE = (" [PyTorch gives tapegrad's gradient of this step with each element of its "
+                "input alone, in its kernel's scalar loop]")
+# a whole number of blocks of every vectorised loop (2 × 8 float64s up to 2 × 32 float16s)
+VECTOR_BLOCKS = 256
+
+
+def _placed_call(placement):
+    """A ``call`` for ``_step_backward``: the step's elementwise operation on its input
+    flattened and, for "vectorised", padded with zeros to a whole number of VECTOR_BLOCKS
+    (every element in the vectorised loop), for "alone", on each element as a tensor of
+    its own (every element in the scalar loop); the results put back in the input's shape.
+    The gradient flows back through the placement to the same input and leaves."""
+    def call(run, step, leaves, on_a_copy=False):
+        try:
+            args = [run.materialize(a, leaves) for a in step.args]
+            kwargs = {k: run.materialize(v, leaves) for k, v in step.kwargs.items()}
+            x = args[0]
+            if not run.library.is_tensor(x) or any(run.library.is_tensor(a)
+                                                   for a in args[1:] + list(kwargs.values())):
+                return "error", TypeError("not one elementwise tensor operand")
+            op = catalogue.caller(run.library.name, step.entry)
+            flat = x.reshape(-1)
+            n = flat.shape[0]
+            if placement == "vectorised":
+                padding = -n % VECTOR_BLOCKS or (VECTOR_BLOCKS if n == 0 else 0)
+                block = torch.cat([flat, flat.new_zeros(padding)]).clone()
+                out = op(block, *args[1:], **kwargs)[:n]
+            else:
+                out = torch.cat([op(flat[i:i + 1].clone(), *args[1:], **kwargs)
+                                 for i in range(n)]) if n else op(flat.clone(), *args[1:],
+                                                                  **kwargs)
+            return "ok", out.reshape(x.shape)
+        except Exception as error:  # noqa: BLE001 - no placement where the step cannot run
+            return "error", error
+    return call
+
+
+def _placed_elsewhere(program, k, chain_input, grad, ours):
+    """A mark for step ``k``'s backward where it is one of PLACED_KERNELS and PyTorch, on
+    the same input values and incoming gradient placed in one loop of its kernel (all in
+    the vectorised loop, or each alone in the scalar loop), gives tapegrad's gradients:
+    PLACED_VECTORISED or PLACED_ALONE, else "". A gradient wrong at an element where
+    PyTorch's two loops agree (any number that is not NaN) matches neither placement."""
+    if program.steps[k].entry.name not in PLACED_KERNELS or grad.size > 4096:
+        return ""
+    for placement, mark in (("vectorised", PLACED_VECTORISED), ("alone", PLACED_ALONE)):
+        placed = _step_backward(TORCH, program, k, chain_input, grad,
+                                call=_placed_call(placement))
+        if placed is not None and set(placed[1]) == set(ours[1]) and \
+                not _backwards_differ(ours, placed):
+            return mark
+    return ""
+
+
+PLACED_DISPUTED = (" [PyTorch's kernel gives this step two gradients at some elements, by "
+                   "where they sit; tapegrad's is PyTorch's at every other element, and 0 or "
+                   "one of the two at those]")
+
+
+class _GivenGradient(torch.autograd.Function if torch is not None else object):
+    """``value`` as a step's result whose backward gives its input ``gradient``, whatever
+    the incoming one (for the one incoming gradient ``_step_backward`` sends)."""
+
+    @staticmethod
+    def forward(ctx, x, value, gradient):
+        ctx.gradient = gradient
+        return value.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return ctx.gradient, None, None
+
+
+def _input_gradient(library, step, x, grad, call=None):
+    """The gradient of step ``step`` (an elementwise one) at a contiguous input of values
+    ``x``, backward from ``grad`` (None where it cannot run)."""
+    run = Run(library)
+    make = tg.from_numpy if library is TAPEGRAD else torch.from_numpy
+    start = make(np.array(x)).requires_grad_(True)
+    run.chain = start.clone()
+    status, out = (call or Run.call)(run, step._replace(args=(CHAIN,) + tuple(step.args[1:])),
+                                     [])
+    if status != "ok" or not library.is_tensor(out) or tuple(out.shape) != grad.shape:
+        return None
+    try:
+        out.backward(make(grad.astype(library.dtype_name(out))))
+    except Exception:  # noqa: BLE001 - no judge where the backward does not run alone
+        return None
+    return None if start.grad is None else library.to_numpy(start.grad)
+
+
+def _disputed_elements(program, k, chain_input, grad, ours):
+    """PLACED_DISPUTED for step ``k`` (one of PLACED_KERNELS) where PyTorch's two loops give
+    different gradients at some elements of its input (its vectorised loop and its scalar
+    one, ``_placed_call``), tapegrad's gradient there is 0 or one of the two, and PyTorch
+    rerun with its own gradient at every other element and tapegrad's at those (the step's
+    input as in the program: a view, the leaves behind it) gives tapegrad's gradients.
+    A gradient wrong at an element where the two loops agree is still found; else ""."""
+    step = program.steps[k]
+    if step.entry.name not in PLACED_KERNELS or grad.size > 4096 or not step.args or \
+            any(isinstance(a, LeafRef) for a in step.args[1:]):
+        return ""
+    if step.args[0] is not CHAIN:
+        return ""
+    if chain_input is None:   # (the first step's chain is the first leaf, as the program views it)
+        x = TAPEGRAD.to_numpy(Run(TAPEGRAD).materialize(LeafRef(0), program.leaves))
+    else:
+        x = chain_input[0]
+    if x.dtype.kind != "f" or x.shape != grad.shape:
+        return ""
+    vectorised = _input_gradient(TORCH, step, x, grad, _placed_call("vectorised"))
+    alone = _input_gradient(TORCH, step, x, grad, _placed_call("alone"))
+    mine = _input_gradient(TAPEGRAD, step, x, grad)
+    if vectorised is None or alone is None or mine is None:
+        return ""
+    tolerance = TOLERANCE["float16" if x.dtype == np.float16 else str(x.dtype)]
+
+    def same(a, b):
+        with np.errstate(invalid="ignore", over="ignore"):
+            return np.isclose(a.astype(np.float64), b.astype(np.float64), rtol=tolerance,
+                              atol=tolerance, equal_nan=True)
+    disputed = ~same(vectorised, alone)
+    if not disputed.any() or not (same(mine, vectorised) | same(mine, alone) |
+                                  (mine == 0))[disputed].all():
+        return ""
+    given = np.where(disputed, mine, vectorised).astype(x.dtype)
+
+    def call(run, each, leaves, on_a_copy=False):
+        args = [run.materialize(a, leaves) for a in each.args]
+        kwargs = {name: run.materialize(v, leaves) for name, v in each.kwargs.items()}
+        op = catalogue.caller("torch", each.entry)
+        try:
+            with torch.no_grad():
+                value = op(args[0].detach().clone(), *args[1:], **kwargs)
+            return "ok", _GivenGradient.apply(args[0], value, torch.from_numpy(given))
+        except Exception as error:  # noqa: BLE001
+            return "error", error
+    rerun = _step_backward(TORCH, program, k, chain_input, grad, call=call)
+    if rerun is None or set(rerun[1]) != set(ours[1]) or _backwards_differ(ours, rerun):
+        return ""
+    return PLACED_DISPUTED
 
 
 def _steps_see_a_leaf_changed_in_place(program):
@@ -1038,7 +1431,53 @@ def _local_float16_verdict(program, k, chain_input, grad, ours, theirs, differs)
         return ""
     pairs = [(ours[1][key], theirs[1][key].astype(ours[1][key].dtype), reference[1][key])
              for key in keys]
-    return _float16_verdict(pairs)
+    return _float16_verdict(pairs) or _float16_verdict(
+        pairs, _step_terms_scale(program, k, chain_input, grad, ours, keys))
+
+
+def _step_terms_scale(program, k, chain_input, grad, ours, keys):
+    """The size of the terms step ``k``'s backward sums into the gradients ``keys`` (else
+    None): Σⱼ |Jⱼᵢ gⱼ| over its output elements (one backward per element, at most 64), and
+    for a leaf the step expands or broadcasts (a 0-d number), the sum of its copies'
+    |gradients| (``_copies_scale``, ``_broadcast_copies_scale``, of the step alone). Where
+    the gradient is 0 in the math (cosine_similarity of a vector of one value: the cosine
+    is ±1, at its extremum) both libraries keep a float16 residue of that size."""
+    sizes = []
+    if grad.size <= 64 and np.isfinite(grad).all():
+        split = {}
+        for j in np.flatnonzero(grad):
+            alone = np.zeros_like(grad)
+            alone.reshape(-1)[j] = grad.reshape(-1)[j]
+            part = _step_backward(TAPEGRAD, program, k, chain_input, alone)
+            if part is None:
+                break
+            for key in keys:
+                if part[1].get(key) is not None:
+                    split[key] = split.get(key, 0) + np.abs(part[1][key].astype(np.float64))
+        sizes += [float(v[np.isfinite(v)].max(initial=0)) for v in split.values()]
+    step = program.steps[k]
+    sub = Program(program.seed)
+    sub.leaves, sub.steps = list(program.leaves), [step]
+    if chain_input is not None:
+        if LeafRef(0) in _arguments(step):
+            return max(sizes, default=None)
+        values, requires_grad = chain_input
+        sub.leaves[0] = sub.leaves[0]._replace(values=values, requires_grad=requires_grad,
+                                               layout=("contiguous",), view_shape=values.shape)
+    for key in keys:
+        if key == "input" or key == 0 and chain_input is not None:   # (leaf 0: the chain)
+            continue
+        scale = _broadcast_copies_scale(sub, key, grad)
+        if scale is None and program.leaves[key].layout[0] == "expand":
+            run = Run(TAPEGRAD)
+            run.chain = run.materialize(LeafRef(0), sub.leaves)
+            status, result = run.call(step, sub.leaves)
+            value = first_tensor(TAPEGRAD, result) if status == "ok" else None
+            if value is not None and tuple(value.shape) == grad.shape:
+                scale = _copies_scale(sub, run, key, value, grad)
+        if scale is not None and math.isfinite(scale):
+            sizes.append(scale)
+    return max(sizes, default=None)
 
 
 NORMS_IN_FLOAT64 = (" [a norm of groups of equal values in the program: PyTorch agrees with "
@@ -1202,6 +1641,7 @@ def _compare_gradients(program, runs, step, a, b, through_float16=False,
             diff = compare_arrays(ga[i], gb[i], dtype_name,
                                   _copies_scale(program, tg_run, i, a, grad)
                                   or _weighted_mean_scale(weighted_means or {}, i, a, grad))
+            broadcast = None
             if diff and diff[0] == "value":   # (a rerun: only where a difference is found)
                 broadcast = _broadcast_copies_scale(program, i, grad)
                 if broadcast is not None:
@@ -1209,7 +1649,8 @@ def _compare_gradients(program, runs, step, a, b, through_float16=False,
             if diff:
                 kind = "gradient" if diff[0] == "value" else "gradient-" + diff[0]
                 verdict = kind == "gradient" and _float16_gradient_verdict(
-                    program, grad, ga, gb, _copies_scale(program, tg_run, i, a, grad))
+                    program, grad, ga, gb, _copies_scale(program, tg_run, i, a, grad)
+                    or broadcast)
                 return [Finding(kind, step.entry.name, f"{verdict or ''}leaf{i} "
                                 f"({ga[i].dtype}): {diff[1]}{_layouts(program)}"
                                 f"{_explained_in_torch(program, step, grad, ga, a, through_float16)}",
@@ -1690,6 +2131,11 @@ def _confirmed(references, t_references):
         for a, b in zip(references, t_references))
 
 
+# the rounding of float16 sums judged against the size of their terms: 4 units of its last
+# place at 1 (float16 keeps 11 bits)
+FLOAT16_TERMS = 2.0 ** -8
+
+
 def _near_reference(a, reference, scale=None):
     """True when the float16 array ``a`` is the float64 ``reference`` to float16's tolerance:
     NaN where it is NaN; ±inf or a value within the tolerance where it is beyond float16's
@@ -1702,12 +2148,16 @@ def _near_reference(a, reference, scale=None):
         return False
     tol = TOLERANCE["float16"]
     finite = np.isfinite(reference)
-    scale = scale if scale is not None and math.isfinite(scale) else 0.0
+    terms = scale is not None and math.isfinite(scale)
+    scale = scale if terms else 0.0
     size = max(1.0, float(np.abs(reference[finite]).max(initial=0)), scale)
+    # where the size of the terms summed is known, a few float16 roundings of that size
+    # (terms of 50 that cancel leave 0.05 in float16), else a fiftieth of the tolerance
+    floor = max(tol * 1e-2, FLOAT16_TERMS) if terms else tol * 1e-2
     with np.errstate(invalid="ignore"):
         overflowed = (np.abs(reference) > largest) & (
             a == np.copysign(np.inf, reference))
-        within = np.abs(a - reference) <= tol * np.abs(reference) + tol * 1e-2 * size
+        within = np.abs(a - reference) <= tol * np.abs(reference) + floor * size
     return bool(np.all(np.isnan(reference) | overflowed | (finite & within)))
 
 
@@ -1811,7 +2261,8 @@ def _copies_scale(program, run, i, value, grad):
     sizes = np.abs(TAPEGRAD.to_numpy(copies)).astype(np.float64)
     sizes = sizes.sum(axis=tuple(range(sizes.ndim - base.ndim)))
     grown = tuple(d for d, n in enumerate(base.shape) if n == 1 and sizes.shape[d] != 1)
-    return float(sizes.sum(axis=grown).max(initial=0))
+    sizes = sizes.sum(axis=grown)   # (an element whose copies' gradients hold NaN or ∞ is NaN
+    return float(sizes[np.isfinite(sizes)].max(initial=0))   # or ∞ in both: not its scale)
 
 
 def _broadcast_copies_scale(program, i, grad):
@@ -1837,8 +2288,16 @@ def _broadcast_copies_scale(program, i, grad):
             if shaped is None:
                 return None
             base, view = run.leaves[i]
+            # the shape the step broadcasts its operands to (a reduction's, cosine_similarity
+            # along dim, is not its result's), else its result's
+            operands = [run.materialize(a, program.leaves) for a in _arguments(step)]
             try:
-                run.leaves[i] = (base, view.expand(*shaped.shape))
+                shape = np.broadcast_shapes(*[tuple(t.shape) for t in operands
+                                              if TAPEGRAD.is_tensor(t)])
+            except ValueError:
+                shape = tuple(shaped.shape)
+            try:
+                run.leaves[i] = (base, view.expand(*shape))
             except Exception:  # noqa: BLE001 - a result shape the leaf does not broadcast to
                 return None
             copies.append(run.leaves[i][1])
@@ -1859,7 +2318,7 @@ def _broadcast_copies_scale(program, i, grad):
         return None
     sizes = [np.abs(TAPEGRAD.to_numpy(g).astype(np.float64)).sum() for g in found
              if g is not None]
-    return float(sum(sizes)) if sizes else None
+    return float(sum(sizes)) if sizes else None   # (∞ or NaN: compare_arrays ignores it)
 
 
 def _weighted_mean_terms(program, step, chain_before, result):
@@ -2211,9 +2670,33 @@ def _wrong_where_smooth(function, bases, zeros):
                     wrong &= ~(flat & _rounded_away(function, bases, leaf, a))
             except Exception:  # noqa: BLE001
                 pass
+        edge = flat & ~np.isfinite(a)
+        if edge.any():
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    wrong &= ~(edge & _flat_at_every_step(function, bases, leaf))
+            except Exception:  # noqa: BLE001
+                pass
         if wrong.any():
             return True
     return False
+
+
+def _flat_at_every_step(function, bases, leaf):
+    """Per Jacobian entry of leaf ``leaf``: whether steps of 1e-4 to 1e-1 on both sides move
+    the output by exactly nothing, as those of 1e-6 and 1e-8 did. Where backward is then ±∞
+    (or NaN, ∞·0 of a later step), an earlier step rounded its result onto the pole of a
+    later step's slope, and float64 holds no slope to compare it with: asin(erf(9.1)), whose
+    erf is exactly 1 in float64 (1 - 1e-37), asin's slope 1/√(1 - y²) there ∞, times erf's
+    1e-36; the true slope, erf'(x)/√(1 - erf(x)²), is 1e-18 (PyTorch's backward is ∞ too).
+    A finite backward where the function is flat is still judged."""
+    flat = None
+    for eps in (1e-4, 1e-3, 1e-2, 1e-1):
+        forward, backward = _one_sided_jacobians(function, bases, eps)[leaf]
+        here = (forward == 0) & (backward == 0)
+        flat = here if flat is None else flat & here
+    return flat
 
 
 def _rounded_away(function, bases, leaf, analytical):

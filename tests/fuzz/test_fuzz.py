@@ -1308,7 +1308,7 @@ def test_hardtanhs_layout_dependent_nan_gradient_is_blamed_on_it_and_allowed_onl
     # at the NaN, where its vectorised loop (and tapegrad) give 0. The blame lands on relu6
     found, _ = run_program(40370062)
     assert found[0].op == "relu6" and allowed(found[0]).reason.startswith(
-        "hardtanh's gradient at a NaN input")
+        "the gradient of an elementwise activation at a NaN input")
     # a gradient moved, or given where PyTorch's is 0, or zeroed where no NaN explains it
     # beside values that differ: not hidden
     for detail in ("leaf0 (float64): [ 0.66757 -0.       0.2466 ] vs torch [ 0.37653  0.66757  "
@@ -2279,3 +2279,245 @@ def test_gradcheck_accepts_only_a_slope_below_5e_3_that_finite_differences_miss(
     assert _taken("gradcheck", "einsum", head.format("0.0014430844"))
     assert not _taken("gradcheck", "einsum", head.format("0.009"))
     assert not _taken("gradcheck", "einsum", head.format("7.5e-03"))
+
+
+PLACED_OPS = "log,hardtanh,hardshrink,elu,celu_,relu6"
+
+
+def test_an_activations_gradient_at_a_nan_is_judged_by_where_pytorch_places_the_element():
+    pytest.importorskip("torch")
+    from .run import PLACED_ALONE, PLACED_DISPUTED, PLACED_VECTORISED
+    # log of a negative number makes the NaN; PyTorch's kernel then answers by the element's
+    # place: 17 hardtanh (0 vectorised, as tapegrad), 40 hardshrink (g in the scalar loop,
+    # as tapegrad), 6 elu (NaN vectorised, g scalar; tapegrad 0)
+    for seed, op, mark in ((17, "hardtanh", PLACED_VECTORISED), (40, "hardshrink", PLACED_ALONE),
+                           (6, "elu", PLACED_DISPUTED)):
+        found = _first_finding(seed, PLACED_OPS)
+        assert (found.kind, found.op) == ("gradient", op) and found.detail.endswith(mark), seed
+        assert allowed(found).reason.startswith("the gradient of an elementwise activation "
+                                                "at a NaN input"), seed
+
+
+@pytest.mark.parametrize("name, seed", [("hardtanh", 17), ("hardshrink", 40), ("elu", 6)])
+def test_a_planted_wrong_activation_gradient_beside_a_nan_is_still_found(monkeypatch, name,
+                                                                          seed):
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    right = getattr(F, name)
+
+    def with_a_wrong_gradient(x, *args, **kwargs):   # its value, and its slope + 0.1 (for |x| < 1000)
+        tenth = x.clamp(-1000, 1000) * 0.1
+        return right(x, *args, **kwargs) + (tenth - tenth.detach())
+    monkeypatch.setattr(F, name, with_a_wrong_gradient)
+    found = _first_finding(seed, PLACED_OPS)
+    assert (found.kind, found.op) == ("gradient", name) and allowed(found) is None, found
+
+
+def test_a_numbers_copies_along_a_reduced_dim_give_the_size_of_its_cancelling_gradient(
+        monkeypatch):
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    # 61: cosine_similarity(x, c) along dim 1 of a 0-d c, then erfs: the cosine does not
+    # depend on |c|, so c's gradient is 0 in the math, a float32 residue of its copies'
+    # gradients (85 in all) in both libraries: its copies are the elements of x's shape, not
+    # of the result's, which has lost dim 1
+    ops = "cosine_similarity,normalize,softmax,erf,expand"
+    findings, _ = run_program(61, entries=[e for e in ENTRIES if e.name in ops.split(",")])
+    assert not [f for f in findings if f.kind == "gradient"]
+    right = F.cosine_similarity
+
+    def with_a_wrong_gradient(x1, x2, *args, **kwargs):   # its value; c's gradient + 0.1·Σg
+        return right(x1, x2, *args, **kwargs) + (x2 * 0.1 - (x2 * 0.1).detach())
+    monkeypatch.setattr(F, "cosine_similarity", with_a_wrong_gradient)
+    found = _first_finding(61, ops)
+    assert found.kind == "gradient" and allowed(found) is None, found
+
+
+def test_a_float16_residue_of_cancelling_terms_is_judged_against_the_size_of_the_terms(
+        monkeypatch):
+    pytest.importorskip("torch")
+    from .run import FLOAT16_BOTH_NEAR, _near_reference
+    # 328: erf of a float16 leaf expanded along its rows, softmax along them (each row one
+    # value): the leaf's gradient sums its copies' gradients, 0 in the math, and each library
+    # keeps a float16 residue of their size (2e-4 against copies of 0.1)
+    ops = "softmax,erf,sigmoid_,cosine_similarity,normalize,group_norm,half"
+    found = _first_finding(328, ops)
+    assert found.detail.startswith(FLOAT16_BOTH_NEAR) and allowed(found).category == "float noise"
+    # the allowance: a few float16 roundings of the terms' size, where it is known
+    reference = np.array([0.0, 1.0])
+    assert _near_reference(np.array([3e-3, 1.0], np.float16), reference, 1.0)
+    assert not _near_reference(np.array([3e-3, 1.0], np.float16), reference)
+    assert not _near_reference(np.array([3e-3, 1.1], np.float16), reference, 1.0)
+    assert not _near_reference(np.array([2e-2, 1.0], np.float16), reference, 1.0)
+    # softmax with a wrong gradient (+0.1·g: its copies no longer cancel) is still found
+    right = tg.softmax
+
+    def with_a_wrong_gradient(x, *args, **kwargs):
+        y = right(x, *args, **kwargs)
+        return y + (x * 0.1 - (x * 0.1).detach()).to(y.dtype)
+    monkeypatch.setattr(tg, "softmax", with_a_wrong_gradient)
+    found = _first_finding(328, ops)
+    assert found.kind == "gradient" and allowed(found) is None, found
+
+
+def test_gradcheck_leaves_out_an_infinite_slope_at_a_value_rounded_onto_its_pole():
+    # 45277972: asin_(erf(9.1)), erf exactly 1 in float64: asin's slope there is ∞, times
+    # erf's 1e-36; the function is flat in float64 at every step up to 0.1 (the true slope
+    # is 1e-18), so finite differences cannot judge backward's ∞ (PyTorch's is ∞ too)
+    assert not _judge(lambda t: tg.stack([tg.asin(tg.erf(t))]), 9.1)
+    # 2477: asin_ of erf(20.86), then tanh, acos, asin_, acos: ∞·0 = NaN at a flat output
+    ops = "erf,asin_,asin,acos,tanh"
+    findings, _ = run_program(2477, entries=[e for e in ENTRIES if e.name in ops.split(",")],
+                              compare_with_torch=False)
+    assert not [f for f in findings if f.kind == "gradcheck"]
+    # a finite wrong slope where the function is flat, or a wrong one where erf is not yet 1,
+    # is still found
+    assert _judge(lambda t: tg.stack([tg.erf(t) + (t - t.detach())]), 9.1)
+    assert _judge(lambda t: tg.stack([tg.asin(_steeper(tg.erf(t)))]), 0.3)
+
+
+def test_coshs_early_overflow_and_ldexps_integer_slope_at_a_nan_are_allowed_narrowly():
+    # 46012209: cosh_ of sqrt_(7937) = 89.09 in a float32 vector of 32: PyTorch's inf
+    shown = ("inf differs: [2.45768e+38         nan         inf] vs torch [        inf         "
+             "nan         inf]")
+    assert allowed(Finding("value", "cosh_", shown, 0)).category == "pytorch bug"
+    assert allowed(Finding("value", "cosh_", shown.replace("2.45768e+38", "1.5e+30"), 0)) is None
+    # 46074650: ldexp of a NaN by a negative int32 exponent: tapegrad's 2^-4·g, PyTorch's 0
+    shown = "leaf0 (float32): [0.11503] vs torch [0.] [layouts: expand] [NaN inputs]"
+    assert _category("ldexp", shown) == "pytorch bug"
+    assert _category("ldexp", shown.replace("torch [0.]", "torch [0.2]")) is None
+
+
+def test_copies_that_cancel_after_every_step_agreed_are_judged_by_the_size_of_their_terms(
+        monkeypatch):
+    pytest.importorskip("torch")
+    # 842: a (1, 5, 3, 1) chain broadcast along dim 3 by minimum, cosh twice, log_softmax
+    # along dim 3: the copies' gradients sum to 0 in the math (Σⱼ ∂ log_softmax/∂x = 0), each
+    # 10⁵; every step's own backward agrees, and the leaf keeps a float32 residue (±1.9e-6)
+    ops = "getitem,digamma,pow_,cosh,negative,softmin,log_softmax,minimum"
+    found = _first_finding(842, ops)
+    assert found.kind == "gradient-float-noise" and found.detail.startswith("cancelling terms")
+    # log_softmax with a wrong gradient (+0.1·g) is found at its own step
+    right = tg.log_softmax
+
+    def with_a_wrong_gradient(x, *args, **kwargs):
+        return right(x, *args, **kwargs) + (x * 0.1 - (x * 0.1).detach())
+    monkeypatch.setattr(tg, "log_softmax", with_a_wrong_gradient)
+    found = _first_finding(842, ops)
+    assert (found.kind, found.op) == ("gradient", "log_softmax") and allowed(found) is None, found
+
+
+def test_sgns_zero_gradient_against_pytorchs_uninitialised_memory_is_allowed_only_as_zeros():
+    # 46639054: group_norm, then sgn: PyTorch's group_norm backward of sgn's zero tensor
+    # reads uninitialised memory (1e94, 7e-311…, other numbers each run)
+    shown = ("leaf0 (float64): [0. 0. 0. 0. 0. 0. 0. 0.] vs torch [ 2.98817e-002  2.57351e-313  "
+             "2.41787e-002 -1.14127e-313  3.51159e-310\n  0.00000e+000 -3.81529e-310  "
+             "0.00000e+000] [layouts: transpose]")
+    assert _category("sgn", shown) == "pytorch bug"
+    assert _category("sgn", shown.replace("[0. 0. 0.", "[0. 0. 1.")) is None
+
+
+def _judged_gradient(seed, leaves, steps):
+    """The gradient findings of a program written out (leaves, (op, args, kwargs) steps),
+    compared after its last step and blamed, as ``run_program`` does."""
+    from .generate import CHAIN, Leaf, LeafRef, Step
+    from .run import (TAPEGRAD, TORCH, Program, Run, _blame_first_wrong_backward,
+                      _compare_gradients, first_tensor)
+    program = Program(seed)
+    program.leaves = [Leaf(*leaf) for leaf in leaves]
+    by_name = {e.name: e for e in ENTRIES}
+    program.steps = [Step(by_name[name], args, kwargs) for name, args, kwargs in steps]
+    runs = {"tapegrad": Run(TAPEGRAD), "torch": Run(TORCH)}
+    for run in runs.values():
+        run.chain = run.materialize(LeafRef(0), program.leaves)
+    chain_inputs = []
+    for k, step in enumerate(program.steps):
+        chain = runs["tapegrad"].chain
+        chain_inputs.append(None if k == 0 else (np.array(TAPEGRAD.to_numpy(chain)),
+                                                 bool(chain.requires_grad)))
+        for run in runs.values():
+            status, result = run.call(step, program.leaves)
+            assert status == "ok", result
+            run.chain = first_tensor(run.library, result)
+    a = runs["tapegrad"].chain
+    found = _compare_gradients(program, runs, program.steps[-1], a, runs["torch"].chain,
+                               through_float16=any(leaf.values.dtype == np.float16
+                                                   for leaf in program.leaves))
+    assert CHAIN is program.steps[0].args[0]
+    return _blame_first_wrong_backward(program, chain_inputs, a, found)
+
+
+def test_cosine_similaritys_own_cancelling_terms_size_a_later_residue(monkeypatch):
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    from .generate import CHAIN, LeafRef
+    # 46639443: cosine_similarity of vectors of one element (a float16 leaf expanded to
+    # (5, 1)), ±1 whatever x: its gradient g·(x₂/(‖x₁‖‖x₂‖) - cos·x₁/‖x₁‖²) is 0 from two
+    # terms of g/‖x₁‖ = 37·g; hardswish, subtract and pairwise_distance each agree, and the
+    # leaf keeps a float16 residue of that size (-0.0046 here, 0.0032 in PyTorch)
+    leaves = [(np.array([[-0.02676]], np.float16), True, ("expand", 0), (5, 1)),
+              (np.array([[-0.5674], [0.7983], [0.638], [-0.887], [-0.3215]], np.float16), True,
+               ("contiguous",), (5, 1)),
+              (np.array([-0.551, 0.4224, -0.9585, 0.3457, 0.2808], np.float16), True,
+               ("contiguous",), (5,))]
+    steps = [("cosine_similarity", (CHAIN, LeafRef(1)), {}), ("hardswish", (CHAIN,), {}),
+             ("subtract", (CHAIN, 1), {}),
+             ("pairwise_distance", (CHAIN, LeafRef(2)), {"p": 3, "eps": 0.0})]
+    found = _judged_gradient(46639443, leaves, steps)
+    # (tapegrad's float16 norms now round as PyTorch's, so the residues may even be equal)
+    assert [f.kind for f in found] in ([], ["gradient-float-noise"]), found
+    assert all(f.detail.startswith("cancelling terms: leaf0 (float16)") for f in found)
+    # a cosine_similarity whose gradient is wrong by 0.1·g (x₁'s: no longer 0) is blamed
+    right = F.cosine_similarity
+
+    def with_a_wrong_gradient(x1, x2, *args, **kwargs):
+        return right(x1, x2, *args, **kwargs) + (x1 * 0.1 - (x1 * 0.1).detach()).squeeze(-1)
+    monkeypatch.setattr(F, "cosine_similarity", with_a_wrong_gradient)
+    found = _judged_gradient(46639443, leaves, steps)
+    assert [(f.kind, f.op) for f in found] == [("gradient", "cosine_similarity")], found
+
+
+def test_an_activations_nan_gradient_laid_out_otherwise_in_the_program_is_judged_by_a_rerun(
+        monkeypatch):
+    pytest.importorskip("torch")
+    from .run import PLACED_IN_THE_PROGRAM
+    # 46749275: hardshrink twice of a transposed (4, 4, 3) leaf holding NaNs, then sum: run
+    # alone on a contiguous copy, the second hardshrink takes the loop tapegrad agrees with;
+    # in the program (its input keeps the transpose's strides) PyTorch takes the other
+    ops = ("log,log2,sqrt,acos,elu,elu_,selu,selu_,celu,celu_,hardtanh,hardtanh_,relu6,"
+           "hardshrink,softshrink,hardswish,mul,sum,expand,transpose,half")
+    found = _first_finding(46749275, ops)
+    assert found.detail.endswith(PLACED_IN_THE_PROGRAM) and allowed(found).category == \
+        "pytorch bug"
+    # a sum whose gradient is wrong (+0.1·x's slope) is still found
+    right = tg.sum
+
+    def with_a_wrong_gradient(x, *args, **kwargs):
+        return right(x, *args, **kwargs) + right(x * 0.1 - (x * 0.1).detach())
+    monkeypatch.setattr(tg, "sum", with_a_wrong_gradient)
+    found = _first_finding(46749275, ops)
+    assert found.kind == "gradient" and allowed(found) is None, found
+
+
+def test_layer_norms_own_cancelling_terms_size_its_first_steps_residue(monkeypatch):
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    from .generate import CHAIN, LeafRef
+    # 47073419: layer_norm of two values (x̂ = ±1 whatever x, ε aside) weighted by -1e4: its
+    # gradient (ĝ - mean ĝ - x̂·mean(ĝx̂))/σ is ~0 from terms of |w·g|/σ = 1e4,
+    # 0.0072 in tapegrad and 0.0078 in PyTorch
+    leaves = [(np.array([-0.13583961129188538, 1.498485803604126], np.float32), True,
+               ("contiguous",), (2,)),
+              (np.array([-10245.4912109375, -13049.4365234375], np.float32), True,
+               ("contiguous",), (2,))]
+    steps = [("layer_norm", (CHAIN, (2,)), {"weight": LeafRef(1)})]
+    found = _judged_gradient(47073419, leaves, steps)
+    assert [f.kind for f in found] == ["gradient-float-noise"], found
+    # a layer_norm whose input gradient is wrong by 0.1·g is still found
+    right = F.layer_norm
+
+    def with_a_wrong_gradient(x, *args, **kwargs):
+        return right(x, *args, **kwargs) + (x * 0.1 - (x * 0.1).detach())
+    monkeypatch.setattr(F, "layer_norm", with_a_wrong_gradient)
+    found = _judged_gradient(47073419, leaves, steps)
+    assert [(f.kind, f.op) for f in found] == [("gradient", "layer_norm")], found
