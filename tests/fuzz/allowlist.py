@@ -23,6 +23,12 @@ ZERO = r"-?0\.0*(?:e[-+]00)?"
 SMALL = r"-?(?:0\.(?:0\d*)?(?:e[-+]00)?|\d(?:\.\d*)?e-(?:0[2-9]|[1-9]\d))"
 
 
+# run.py's mark on a NaN or inf finding whose elements finite in both also differ, beyond
+# the noise band (maybe outside the 8 shown): a pattern that says "every other number is the
+# same" starts with this, so that it rejects such a finding
+ELSEWHERE_THE_SAME = r"(?!.*\[finite elements differ: )"
+
+
 def _equal_or_else_in_torch(other, longest=8):
     """A regular expression for "[a b …] vs torch [a' b' …]" (as many numbers as shown)
     where each of torch's numbers is tapegrad's own or matches ``other`` (a 0, a NaN): the
@@ -38,7 +44,7 @@ def _equal_or_else_in_torch(other, longest=8):
             for i in range(n))
         lists.append(rf"\[\s*{ours}\s*\] vs torch \[\s*{theirs}\s*\]")
         groups += 2 * n
-    return "(?:" + "|".join(lists) + ")"
+    return ELSEWHERE_THE_SAME + "(?:" + "|".join(lists) + ")"
 
 
 def _nan_here_inf_in_torch(longest=8):
@@ -54,7 +60,7 @@ def _nan_here_inf_in_torch(longest=8):
             rf"\{groups + 3 * i + 3}))" for i in range(n))
         lists.append(rf"\[\s*{ours}\s*\] vs torch \[\s*{theirs}\s*\]")
         groups += 3 * n
-    return "(?:" + "|".join(lists) + ")"
+    return ELSEWHERE_THE_SAME + "(?:" + "|".join(lists) + ")"
 
 
 def _nan_only_where_torch_has_nan(longest=8):
@@ -83,7 +89,7 @@ def _nan_against_torchs(other, longest=8):
                              for i in range(n))
         lists.append(rf"\[\s*{ours}\s*\] vs torch \[\s*{theirs}\s*\]")
         groups += 2 * n
-    return "(?:" + "|".join(lists) + ")"
+    return ELSEWHERE_THE_SAME + "(?:" + "|".join(lists) + ")"
 
 
 def _finite_but_for_shared_infinities(longest=8):
@@ -112,7 +118,7 @@ def _infinite_where_torch_has_nan(longest=8):
                              for i in range(n))
         lists.append(rf"\[\s*{ours}\s*\] vs torch \[\s*{theirs}\s*\]")
         groups += n
-    return "(?:" + "|".join(lists) + ")"
+    return ELSEWHERE_THE_SAME + "(?:" + "|".join(lists) + ")"
 
 
 def _infinity_against_torchs_nan(longest=8, close=False):
@@ -136,7 +142,7 @@ def _infinity_against_torchs_nan(longest=8, close=False):
             theirs.append(rf"(?(i{g})(?:nan|(?P=i{g}))|{same})")
         ours, theirs = r"\s+".join(ours), r"\s+".join(theirs)
         lists.append(rf"\[\s*{ours}\s*\] vs torch \[\s*{theirs}\s*\]")
-    return "(?:" + "|".join(lists) + ")"
+    return ELSEWHERE_THE_SAME + "(?:" + "|".join(lists) + ")"
 
 
 def _infinities_flipped_in_torch(longest=8):
@@ -152,7 +158,7 @@ def _infinities_flipped_in_torch(longest=8):
             rf"(?(p{n}_{i})(?:-inf|nan)|(?(m{n}_{i})(?:inf|nan)|(?(q{n}_{i})nan|"
             rf"(?P=x{n}_{i}))))" for i in range(n))
         lists.append(rf"\[\s*{ours}\s*\] vs torch \[\s*{theirs}\s*\]")
-    return "(?:" + "|".join(lists) + ")"
+    return ELSEWHERE_THE_SAME + "(?:" + "|".join(lists) + ")"
 
 
 def _zero_against_torchs(other, longest=8):
@@ -167,7 +173,7 @@ def _zero_against_torchs(other, longest=8):
                              for i in range(n))
         lists.append(rf"\[\s*{ours}\s*\] vs torch \[\s*{theirs}\s*\]")
         groups += 2 * n
-    return "(?:" + "|".join(lists) + ")"
+    return ELSEWHERE_THE_SAME + "(?:" + "|".join(lists) + ")"
 
 
 # the fuzzer's mark for a gradient finding where PyTorch, rerun with its p-norms computed in

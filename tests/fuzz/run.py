@@ -262,8 +262,14 @@ def first_tensor(library, value):
 
 # -- comparing ---------------------------------------------------------------------------
 def compare_arrays(a, b, dtype_name, scale=None):
-    """None when equal; else "value" or "float-noise" with a description. ``scale``: the
-    size of the terms the values were summed from, where larger than the values."""
+    """None when equal; else "value" or "float-noise" with a description. Each element is
+    compared to a tolerance of its own size (relative, with an absolute floor of the
+    tolerance·1e-2 at 1, or at ``scale``: the size of the terms the values were summed
+    from, where larger than the values), so that one huge element leaves the others checked.
+    A difference is float noise within NOISE × that tolerance with the floor at the
+    tensor's largest element (a gradient's terms are often of that size), leaving out
+    elements of 1e15 and more (the fuzzer's 1e30 and its residues), and of the same sign
+    unless within the tolerance at that floor."""
     if a.shape != b.shape:
         return "shape", f"shape {a.shape} vs torch {b.shape}"
     if scale is not None and not np.isfinite(scale):
@@ -273,24 +279,20 @@ def compare_arrays(a, b, dtype_name, scale=None):
             return None
         return "value", f"{_show(a)} vs torch {_show(b)}"
     a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    finite = np.isfinite(a64) & np.isfinite(b64)
     nan_differs = np.isnan(a64) != np.isnan(b64)
     if nan_differs.any():
         start = _window(nan_differs)
         return "value", (f"NaN where torch has none or the other way: {_show(a, start)} vs "
-                         f"torch {_show(b, start)}")
-    finite = np.isfinite(a64) & np.isfinite(b64)
+                         f"torch {_show(b, start)}"
+                         f"{_finite_elements_differ(a64, b64, finite, dtype_name, scale)}")
     if not np.array_equal(a64[~finite & ~np.isnan(a64)], b64[~finite & ~np.isnan(b64)]):
         start = _window(~finite & (a64 != b64) & ~np.isnan(a64))
-        return "value", f"inf differs: {_show(a, start)} vs torch {_show(b, start)}"
-    tol = TOLERANCE.get(dtype_name, 2e-4)
-    x, y = a64[finite], b64[finite]
-    scale = max(1.0, float(np.abs(y).max()) if y.size else 1.0, scale or 0.0)
-    error = np.abs(x - y) - (tol * np.abs(y) + tol * 1e-2 * scale)
+        return "value", (f"inf differs: {_show(a, start)} vs torch {_show(b, start)}"
+                         f"{_finite_elements_differ(a64, b64, finite, dtype_name, scale)}")
+    error, beyond_noise = _beyond(a64[finite], b64[finite], dtype_name, scale)
     if not error.size or error.max() <= 0:
         return None
-    noise = NOISE.get(dtype_name, 100) * (tol * np.abs(y) + tol * 1e-2 * scale)
-    same_sign = np.sign(x) * np.sign(y) >= 0   # (a zero against a residue may be noise)
-    beyond_noise = ~((np.abs(x - y) <= noise) & same_sign)
     kind = "value" if beyond_noise.any() else "float-noise"
     # the window shows what makes the finding what it is: a value finding's first element
     # beyond the noise band (not an earlier one merely over the tolerance), so that an
@@ -299,6 +301,36 @@ def compare_arrays(a, b, dtype_name, scale=None):
     wrong[finite] = beyond_noise if kind == "value" else error > 0
     start = _window(wrong)
     return kind, f"{_show(a, start)} vs torch {_show(b, start)}"
+
+
+def _beyond(x, y, dtype_name, scale=None):
+    """(how far each of ``x`` is beyond its tolerance around ``y``, positive where it is;
+    where it is beyond the noise band too, or of the other sign)."""
+    tol = TOLERANCE.get(dtype_name, 2e-4)
+    floor = max(1.0, scale or 0.0)
+    error = np.abs(x - y) - (tol * np.abs(y) + tol * 1e-2 * floor)
+    ordinary = np.abs(y)[np.abs(y) < 1e15]
+    largest = max(floor, float(ordinary.max()) if ordinary.size else 0.0)
+    within = tol * np.abs(y) + tol * 1e-2 * largest
+    # of the other sign: noise only within the tolerance at that floor (a residue against a
+    # residue); a zero against a residue may be noise
+    same_sign = (np.sign(x) * np.sign(y) >= 0) | (np.abs(x - y) <= within)
+    beyond_noise = ~((np.abs(x - y) <= NOISE.get(dtype_name, 100) * within) & same_sign)
+    return error, beyond_noise & (error > 0)
+
+
+FINITE_ELEMENTS_DIFFER = " [finite elements differ: "
+
+
+def _finite_elements_differ(a64, b64, finite, dtype_name, scale):
+    """For a finding on NaN or inf: a mark naming the first element finite in both that
+    differs beyond the noise band too (the shown window may not reach it), or ""."""
+    _, beyond_noise = _beyond(a64[finite], b64[finite], dtype_name, scale)
+    if not beyond_noise.any():
+        return ""
+    i = int(np.flatnonzero(finite.reshape(-1))[np.argmax(beyond_noise)])
+    return (f"{FINITE_ELEMENTS_DIFFER}{a64.reshape(-1)[i]:.7g} vs torch "
+            f"{b64.reshape(-1)[i]:.7g} at {i}]")
 
 
 def _window(mismatch):
@@ -425,7 +457,8 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
                         if use_torch and program.steps[:-1] else None)
         equal_groups_here = _equal_value_groups(step, runs["tapegrad"].chain)
         norm_input = (np.array(TAPEGRAD.to_numpy(runs["tapegrad"].chain))
-                      if entry.name == "batch_norm" and TAPEGRAD.is_tensor(runs["tapegrad"].chain)
+                      if entry.name in ("batch_norm", "group_norm") and
+                      TAPEGRAD.is_tensor(runs["tapegrad"].chain)
                       else None)
         lone_groups = lone_groups or equal_groups_here
         chain_inputs.append(None if chain_before is None else   # (for _first_wrong_backward)
@@ -465,8 +498,9 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
                     findings.extend(Finding(k, entry.name, d + _layouts(program), seed)
                                     for k, d in diffs)
                     break   # the two chains may now differ where each wrote last
-                if _lone_value_groups(step, shape) or _equal_channels_alone_differ(
-                        program, step, norm_input, result, t_result):
+                if (_lone_value_groups(step, shape) and _lone_groups_differ_by_a_residue(
+                        program, step, norm_input, result, t_result)) or \
+                        _equal_channels_alone_differ(program, step, norm_input, result, t_result):
                     diffs = [("float-noise" if k == "value" else k,
                               ("groups of one value: " if k == "value" else "") + d)
                              for k, d in diffs]
@@ -513,12 +547,12 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
                 gradient_findings = [f._replace(kind="gradient-float-noise",
                                                 detail=f.detail + NORMS_IN_FLOAT64)
                                      if f.kind == "gradient" else f for f in gradient_findings]
-            if equal_groups_here:   # at the norm itself: its gradient through x̂ is a
-                # cancellation magnified by 1/σ in both libraries (two values with ε = 0, groups
-                # of equal values), with no digit to compare; later steps need the rerun above
+            if equal_groups_here == TWO_VALUES:   # at the norm itself, for its input's part
                 gradient_findings = [f._replace(kind="gradient-float-noise",
-                                                detail="groups of equal values: " + f.detail)
-                                     if f.kind == "gradient" else f for f in gradient_findings]
+                                                detail=TWO_VALUES + f.detail)
+                                     if f.kind == "gradient" and
+                                     _through_the_norms_input_alone(step, f) else f
+                                     for f in gradient_findings]
             if chain_before is not None and any(f.kind == "gradient" for f in gradient_findings) \
                     and _gradients_agree_on_tapegrad_values(program, runs, step, chain_inputs,
                                                             chains["tapegrad"], through_float16,
@@ -549,6 +583,48 @@ def _lone_value_groups(step, shape):
     if not isinstance(groups, int) or groups <= 0 or shape[1] % groups:
         return False
     return shape[1] // groups * math.prod(shape[2:]) == 1
+
+
+def _lone_groups_differ_by_a_residue(program, step, x, result, t_result):
+    """group_norm of groups of one value (``_lone_value_groups``) where tapegrad's result is
+    the bias exactly (x̂ = 0: y = 0·γ + β), and PyTorch's differs from it by no more than its
+    residue can make: |x̂| ≤ 8 ulps of x/√ε, and below 1 (a residue over √(residue² + ε)),
+    times |γ|. Where x or γ is not finite, both results must be NaN or ±inf."""
+    if x is None or not isinstance(result, tg.Tensor) or torch is None or \
+            not isinstance(t_result, torch.Tensor) or tuple(result.shape) != x.shape or \
+            x.ndim < 2 or not np.issubdtype(x.dtype, np.floating):
+        return False
+
+    def per_channel(name, place, default):
+        value = step.kwargs.get(name, step.args[place] if len(step.args) > place else None)
+        if value is None:
+            return np.full(x.shape[1], default)
+        if not isinstance(value, LeafRef):
+            return None
+        value = np.asarray(program.leaves[value.index].values, np.float64).reshape(-1)
+        return np.broadcast_to(value, (x.shape[1],)) if value.size in (1, x.shape[1]) else None
+
+    gamma, beta = per_channel("weight", 2, 1.0), per_channel("bias", 3, 0.0)
+    eps = step.kwargs.get("eps", step.args[4] if len(step.args) > 4 else 1e-5)
+    if gamma is None or beta is None or not isinstance(eps, (int, float)) or eps <= 0:
+        return False
+    along_channels = (1, -1) + (1,) * (x.ndim - 2)
+    gamma, beta = gamma.reshape(along_channels), beta.reshape(along_channels)
+    a = TAPEGRAD.to_numpy(result).astype(np.float64)
+    b = t_result.detach().double().numpy()
+    smooth = np.isfinite(x) & np.isfinite(gamma) & np.isfinite(beta)
+    bias = np.broadcast_to(beta.astype(x.dtype).astype(np.float64), a.shape)
+    with np.errstate(invalid="ignore"):
+        spacing = np.spacing(np.abs(x)).astype(np.float64)
+    residue = np.minimum(8 * spacing / math.sqrt(eps),
+                         1.0) * np.abs(gamma)
+    floor = 1e-2 * TOLERANCE.get(str(x.dtype), 2e-4)
+    with np.errstate(invalid="ignore"):
+        bias_here = np.array_equal(a[smooth], bias[smooth])
+        near = bool((np.abs(a - b) <= residue + floor)[smooth].all())
+    elsewhere = ~smooth & ~(np.isclose(a, b, equal_nan=True) |
+                            (~np.isfinite(a) & ~np.isfinite(b)))
+    return bias_here and near and not elsewhere.any()
 
 
 def _equal_channels_alone_differ(program, step, x, result, t_result):
@@ -587,10 +663,13 @@ def _equal_value_groups(step, chain):
     """layer_norm or group_norm of an input holding a normalised group of equal values (an
     expanded leaf): x - μ is exactly 0 here and a rounding residue in PyTorch (x·r - μ·r),
     which the later steps' gradients through x̂ magnify (a slope of 1e12 makes it 0.01);
-    or groups of two values with ε = 0, whose gradient is a cancellation of the same kind"""
+    or groups of two values with ε = 0, whose gradient is a cancellation of the same kind.
+    Which of the two (TWO_VALUES or "equal values"), or "": the gradients are then judged by
+    PyTorch's rerun with the norms by their formula in float64, at the norm too, and the
+    input's part of the gradient of two values with ε = 0 is no digit to compare"""
     if step.entry.name not in ("layer_norm", "group_norm") or not TAPEGRAD.is_tensor(chain) \
             or not chain.dtype.is_floating_point or chain.numel() == 0:
-        return False
+        return ""
     values = TAPEGRAD.to_numpy(chain)
     size = step.kwargs.get("normalized_shape" if step.entry.name == "layer_norm" else
                            "num_groups", step.args[1] if len(step.args) > 1 else None)
@@ -601,15 +680,29 @@ def _equal_value_groups(step, chain):
         else:
             rows = values.reshape(values.shape[0] * size, -1)
     except Exception:  # noqa: BLE001 - arguments the step itself refuses: no groups to judge
-        return False
+        return ""
     if rows.size == 0:
-        return False
+        return ""
     if rows.shape[1] == 2 and step.kwargs.get("eps", step.args[4] if len(step.args) > 4
                                               else 1e-5) == 0:
-        return True   # two values and ε = 0: x̂ = ±1 whatever x, ∂y/∂x = 0 by a cancellation
+        return TWO_VALUES   # x̂ = ±1 whatever x: ∂y/∂x = 0 by a cancellation
     with np.errstate(invalid="ignore"):
         equal = (rows.max(axis=1) == rows.min(axis=1)) & np.isfinite(rows).all(axis=1)
-    return bool(equal.any())
+    return "equal values" if equal.any() else ""
+
+
+TWO_VALUES = "groups of two values with ε = 0: "
+
+
+def _through_the_norms_input_alone(step, finding):
+    """A gradient finding of a leaf that is not the norm ``step``'s weight or bias (its
+    gradient reaches the leaves through the norm's input, where it is 0 by a cancellation
+    for groups of two values with ε = 0: a residue in both libraries)."""
+    affine = {a.index for a in list(step.args[2:]) + [step.kwargs.get("weight"),
+                                                      step.kwargs.get("bias")]
+              if isinstance(a, LeafRef)}
+    leaf = finding.detail.split(" ", 1)[0]
+    return leaf.startswith("leaf") and leaf[4:].isdigit() and int(leaf[4:]) not in affine
 
 
 def _torch_normalised_an_overflow(program, step, chain_before, result, t_result):
@@ -718,8 +811,10 @@ SUMS = {"sum", "mean", "nansum", "nanmean", "einsum", "matmul", "mm", "bmm", "do
 
 def _sums_cancelling_terms(program, step, chain_before, result, t_result):
     """A sum (einsum, mean…) whose terms reach 1e20 and more (the fuzzer's 1e30) and whose
-    results differ by less than the tolerance of those terms: 1e30 - 1e30 + x keeps x or not
-    by the order of summation, so no digit below the terms' rounding is meaningful."""
+    results differ by less than the tolerance of the terms each was summed from: 1e30 - 1e30
+    + x keeps x or not by the order of summation, so no digit below the terms' rounding is
+    meaningful. The terms' size at each result is the same step on the inputs' magnitudes in
+    float64 (Σ|x|, |A|·|B|…), so a result that never met the 1e30 is compared as any other."""
     if step.entry.name not in SUMS:
         return False
     inputs = [chain_before if chain_before is not None else program.leaves[0].values]
@@ -731,14 +826,37 @@ def _sums_cancelling_terms(program, step, chain_before, result, t_result):
     a, b = first_tensor(TAPEGRAD, result), first_tensor(TORCH, t_result)
     if largest < 1e20 or a is None or b is None:
         return False
+    tol = TOLERANCE.get(TAPEGRAD.dtype_name(a), 2e-4)
     a = TAPEGRAD.to_numpy(a).astype(np.float64)
     b = TORCH.to_numpy(b).astype(np.float64)
-    tol = TOLERANCE.get(str(TAPEGRAD.to_numpy(first_tensor(TAPEGRAD, result)).dtype), 2e-4)
-    if a.shape != b.shape:
+    terms = _term_sizes(program, step, chain_before)
+    if a.shape != b.shape or terms is None or terms.shape != a.shape:
         return False
     finite = np.isfinite(a) & np.isfinite(b)   # (an inf or NaN elsewhere must be the same)
-    return np.array_equal(a[~finite], b[~finite], equal_nan=True) and \
-        bool(np.all(np.abs(a[finite] - b[finite]) <= tol * largest))
+    with np.errstate(invalid="ignore"):
+        return np.array_equal(a[~finite], b[~finite], equal_nan=True) and \
+            bool(np.all(np.abs(a - b)[finite] <= tol * terms[finite]))
+
+
+def _term_sizes(program, step, chain_before):
+    """The step again in tapegrad, in float64, on the magnitudes of its float inputs: at each
+    result, the sum of the sizes of the terms it was summed from (None where it fails)."""
+    def magnitudes(values):
+        values = np.asarray(values)
+        return np.abs(values.astype(np.float64)) if values.dtype.kind == "f" else values
+
+    leaves = [leaf._replace(values=magnitudes(leaf.values), requires_grad=False)
+              for leaf in program.leaves]
+    run = Run(TAPEGRAD)
+    run.chain = (tg.from_numpy(magnitudes(chain_before)) if chain_before is not None
+                 else run.materialize(LeafRef(0), leaves))
+    status, terms = run.call(step, leaves)
+    terms = first_tensor(TAPEGRAD, terms) if status == "ok" else None
+    if terms is None:
+        return None
+    terms = TAPEGRAD.to_numpy(terms).astype(np.float64)
+    # where a term is infinite the result is too, or NaN: nothing finite to excuse there
+    return np.where(np.isfinite(terms), terms, 0.0)
 
 
 def _ordered_chains(step, outcomes, torch_input=None):

@@ -1850,3 +1850,55 @@ def test_adaptive_avg_pool2ds_rank_refusal_is_allowed_only_for_ranks_pytorchs_sh
                                 ("(1, 2, 3)", False), ("(1, 2, 3, 4)", False)):
         entry = allowed(Finding("tapegrad-raises", "adaptive_avg_pool2d", message + shape, 0))
         assert (entry is not None) == allowed_here, shape
+
+
+def test_each_element_is_compared_to_its_own_size_so_a_huge_one_leaves_the_rest_checked():
+    from .run import compare_arrays
+    # a 1e30 beside them once set the absolute tolerance of every other element to 2e24
+    assert compare_arrays(np.float32([1e30, 0.5]), np.float32([1e30, 1.0]), "float32")[0] == "value"
+    assert compare_arrays(np.float32([1e30, -0.5]), np.float32([1e30, 1.0]), "float32")[0] == "value"
+    assert compare_arrays(np.array([1e300, 0.5]), np.array([1e300, 1.0]), "float64")[0] == "value"
+    # below 1e15 the largest element still sets the noise band (a gradient's terms are
+    # often of its size): a finding, float noise, where the old tolerance saw nothing
+    assert compare_arrays(np.array([1e10, 0.5]), np.array([1e10, 1.0]), "float64")[0] == \
+        "float-noise"
+    assert compare_arrays(np.float32([3e4, -0.5]), np.float32([3e4, 1.0]), "float32")[0] == \
+        "value"
+    # the huge element itself still has its relative tolerance, the small ones their floor
+    assert compare_arrays(np.float32([1.00001e30, 1e-7]), np.float32([1e30, 0.0]), "float32") is None
+    # a scale passed for summed terms still widens the floor
+    assert compare_arrays(np.array([1e-3]), np.array([0.0]), "float64", scale=1e6) is None
+
+
+def test_a_nan_finding_says_when_finite_elements_differ_too_so_same_elsewhere_entries_reject_it():
+    from .run import compare_arrays
+    # log's gradient: inf where PyTorch has NaN (entry: "every other number is the same"), and
+    # a 2x error at element 12, outside the 8 elements shown
+    ours, theirs = np.ones(16, np.float32), np.ones(16, np.float32)
+    ours[0], theirs[0] = np.inf, np.nan
+    kind, detail = compare_arrays(ours, theirs, "float32")
+    assert kind == "value" and "finite elements differ" not in detail
+    finding = Finding("gradient", "log", f"leaf0 (float32): {detail}", 0)
+    assert allowed(finding)
+    ours[12] = 2.0
+    kind, detail = compare_arrays(ours, theirs, "float32")
+    assert detail.endswith(" [finite elements differ: 2 vs torch 1 at 12]")
+    assert not allowed(Finding("gradient", "log", f"leaf0 (float32): {detail}", 0))
+    # the same for an infinity that differs; float noise elsewhere adds no mark
+    theirs[0], ours[12] = -np.inf, 1.0 + 1e-3
+    kind, detail = compare_arrays(ours, theirs, "float32")
+    assert detail.startswith("inf differs: ") and "finite elements differ" not in detail
+
+
+def test_a_new_group_is_shown_by_a_finding_the_allowlist_does_not_explain(capsys, monkeypatch):
+    from . import __main__ as main
+    entry = ALLOWED[0]
+    monkeypatch.setattr(main, "allowed", lambda f: entry if f.seed % 2 else None)
+    group = {("value", "exp"): [Finding("value", "exp", "[1.] vs torch [1.5]", 21),
+                                Finding("value", "exp", "[1.] vs torch [2.]", 22)]}
+    assert main._summary(2, group) == 1
+    out = capsys.readouterr().out
+    assert "NEW" in out and "seed 22: '[1.] vs torch [2.]'" in out and "seed 21" not in out
+    # a group the allowlist explains whole is shown by its first finding
+    assert main._summary(1, {("value", "exp"): group[("value", "exp")][:1]}) == 0
+    assert "seed 21:" in capsys.readouterr().out
