@@ -346,13 +346,29 @@ def _show(array, start=0):
                            threshold=8)
 
 
-def compare_results(r_tg, r_torch):
-    """A list of (kind, detail) between two successful results."""
+INDEX_RESULTS = ("argsort", "argmax", "argmin")
+
+
+def _output_names(op, r_tg, count):
+    """The name each compared output's detail starts with: "indices: " for the indices of a
+    (values, indices) result (max, sort, topk, a max pooling's…) and for a result of
+    indices (argsort), so
+    that an entry on which equal element's index is picked cannot match a wrong value."""
+    fields = getattr(r_tg, "_fields", None)
+    if fields and len(fields) == count:
+        return ["indices: " if name == "indices" else "" for name in fields]
+    if op and "pool" in op and count == 2:   # (max_pool2d_with_indices, return_indices=True)
+        return ["", "indices: "]
+    return ["indices: " if op in INDEX_RESULTS else ""] * count
+
+
+def compare_results(r_tg, r_torch, op=None):
+    """A list of (kind, detail) between two successful results (of the operation ``op``)."""
     a_items, b_items = items(TAPEGRAD, r_tg), items(TORCH, r_torch)
     if len(a_items) != len(b_items):
         return [("structure", f"{len(a_items)} results vs torch {len(b_items)}")]
     found = []
-    for a, b in zip(a_items, b_items):
+    for a, b, name in zip(a_items, b_items, _output_names(op, r_tg, len(a_items))):
         a_tensor, b_tensor = TAPEGRAD.is_tensor(a), TORCH.is_tensor(b)
         if a_tensor != b_tensor:
             found.append(("structure", f"{type(a).__name__} vs torch {type(b).__name__}"))
@@ -373,7 +389,7 @@ def compare_results(r_tg, r_torch):
         if a_dtype == b_dtype:
             diff = compare_arrays(TAPEGRAD.to_numpy(a), TORCH.to_numpy(b), a_dtype)
             if diff:
-                found.append(diff)
+                found.append((diff[0], name + diff[1]))
     return found
 
 
@@ -456,8 +472,8 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
         chain_before = (np.array(TAPEGRAD.to_numpy(runs["tapegrad"].chain))
                         if use_torch and program.steps[:-1] else None)
         equal_groups_here = _equal_value_groups(step, runs["tapegrad"].chain)
-        norm_input = (np.array(TAPEGRAD.to_numpy(runs["tapegrad"].chain))
-                      if entry.name in ("batch_norm", "group_norm") and
+        step_input = (np.array(TAPEGRAD.to_numpy(runs["tapegrad"].chain))
+                      if entry.name in ("batch_norm", "group_norm") + CASTS and
                       TAPEGRAD.is_tensor(runs["tapegrad"].chain)
                       else None)
         lone_groups = lone_groups or equal_groups_here
@@ -483,7 +499,7 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
             if status == "ok":
                 if _unordered(step):
                     result, t_result = _in_order(step, result, t_result)
-                diffs = compare_results(result, t_result)
+                diffs = compare_results(result, t_result, entry.name)
                 if any(k == "value" for k, _ in diffs) and _sums_cancelling_terms(
                         program, step, chain_before, result, t_result):
                     diffs = [("float-noise" if k == "value" else k,
@@ -499,11 +515,15 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
                                     for k, d in diffs)
                     break   # the two chains may now differ where each wrote last
                 if (_lone_value_groups(step, shape) and _lone_groups_differ_by_a_residue(
-                        program, step, norm_input, result, t_result)) or \
-                        _equal_channels_alone_differ(program, step, norm_input, result, t_result):
+                        program, step, step_input, result, t_result)) or \
+                        _equal_channels_alone_differ(program, step, step_input, result, t_result):
                     diffs = [("float-noise" if k == "value" else k,
                               ("groups of one value: " if k == "value" else "") + d)
                              for k, d in diffs]
+                unrepresentable = any(k == "value" for k, _ in diffs) and \
+                    _cast_of_unrepresentable(step, step_input, result, t_result)
+                if unrepresentable:
+                    diffs = [(k, d + (unrepresentable if k == "value" else "")) for k, d in diffs]
                 verdict = any(k == "value" for k, _ in diffs) and _float16_value_verdict(
                     program, result, t_result)
                 if verdict:
@@ -571,6 +591,29 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
         findings.extend(_float_dtypes(program))
         findings.extend(_gradcheck(program))
     return findings, program
+
+
+CASTS = ("int", "long", "to", "type_as")
+UNREPRESENTABLE = " [float to integer of NaN, ±inf or a value beyond the integer's range]"
+
+
+def _cast_of_unrepresentable(step, x, result, t_result):
+    """UNREPRESENTABLE where a cast of floats to an integer dtype differs only at elements
+    whose float is NaN, ±inf or beyond the integer's range (undefined in C: each library
+    gives its own garbage), else "". Everywhere else the integer must be the float's, truncated
+    toward 0, in both."""
+    if step.entry.name not in CASTS or x is None or x.dtype.kind != "f" or \
+            not isinstance(result, tg.Tensor) or torch is None or \
+            not isinstance(t_result, torch.Tensor):
+        return ""
+    a, b = TAPEGRAD.to_numpy(result), TORCH.to_numpy(t_result)
+    if a.dtype.kind not in "iu" or a.shape != x.shape or b.shape != x.shape:
+        return ""
+    info = np.iinfo(a.dtype)
+    with np.errstate(invalid="ignore"):
+        whole = np.trunc(x.astype(np.float64))
+        representable = (whole >= info.min) & (whole < float(info.max) + 1)   # (NaN: False)
+    return UNREPRESENTABLE if np.array_equal(a[representable], b[representable]) else ""
 
 
 def _lone_value_groups(step, shape):

@@ -874,9 +874,10 @@ def test_a_norms_own_gradient_over_groups_of_equal_values_is_noise():
     pytest.importorskip("torch")
     # 30122385: layer_norm over rows of two values with ε = 0: x̂ = ±1 whatever x, so its
     # gradient with respect to x is a cancellation (exactly 0) magnified by 1/σ in both
+    from .run import TWO_VALUES
     findings, _ = run_program(30122385)
     assert [(f.kind, f.op) for f in findings] == [("gradient-float-noise", "layer_norm")]
-    assert findings[0].detail.startswith("groups of equal values: ")
+    assert findings[0].detail.startswith(TWO_VALUES)
 
 
 def test_a_sum_of_cancelling_terms_beside_infinite_results_is_noise_only_where_finite(
@@ -1902,3 +1903,102 @@ def test_a_new_group_is_shown_by_a_finding_the_allowlist_does_not_explain(capsys
     # a group the allowlist explains whole is shown by its first finding
     assert main._summary(1, {("value", "exp"): group[("value", "exp")][:1]}) == 0
     assert "seed 21:" in capsys.readouterr().out
+
+
+def test_group_norm_over_groups_of_one_value_must_give_the_bias_and_differ_by_a_residue(
+        monkeypatch):
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    from .run import ENTRIES as ALL
+    entries = [e for e in ALL if e.name in ("group_norm", "layer_norm", "batch_norm")]
+    # 21201761: group_norm(x, 3) of (2, 3) with a bias: tapegrad's result is the bias
+    # exactly, PyTorch's the bias plus its residue·|γ|/√ε, within the residue's bound
+    findings, _ = run_program(21201761, entries=entries)
+    assert [f.kind for f in findings] == ["float-noise"]
+    # a result that is not the bias is a value finding, however small its groups
+    group_norm = F.group_norm
+    monkeypatch.setattr(F, "group_norm", lambda *args, **kwargs: group_norm(*args, **kwargs)
+                        + 0.01)
+    findings, _ = run_program(21201761, entries=entries)
+    assert [f.kind for f in findings] == ["value"] and not allowed(findings[0])
+
+
+def test_a_wrong_gradient_of_a_norm_of_groups_of_equal_values_is_found_at_the_norm(
+        monkeypatch):
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    from .run import ENTRIES as ALL
+    entries = [e for e in ALL if e.name in ("group_norm", "layer_norm")]
+    # 1369: layer_norm of an expanded float16 leaf (groups of equal values): the finding at
+    # the norm itself was once relabelled float noise whatever its size
+    assert run_program(1369, entries=entries)[0] == []
+    layer_norm = F.layer_norm
+    monkeypatch.setattr(F, "layer_norm", lambda x, *args, **kwargs: layer_norm(
+        _steeper(x), *args, **kwargs))
+    findings, _ = run_program(1369, entries=entries)
+    assert [(f.kind, f.op) for f in findings] == [("gradient", "layer_norm")]
+    assert not allowed(findings[0])
+
+
+def test_the_input_gradient_of_a_norm_of_two_values_without_eps_is_float_noise_at_the_norm():
+    pytest.importorskip("torch")
+    from .run import ENTRIES as ALL, TWO_VALUES
+    # 389: group_norm(x, 1, eps=0) of (4, 2): x̂ = ±1 whatever x, its input's gradient is 0
+    # by a cancellation whose residues differ; a weight's or bias's gradient stays compared
+    findings, _ = run_program(389, entries=[e for e in ALL if e.name in ("group_norm",
+                                                                        "layer_norm")])
+    assert [(f.kind, f.op) for f in findings] == [("gradient-float-noise", "group_norm")]
+    assert findings[0].detail.startswith(TWO_VALUES + "leaf0 ")
+
+
+def test_a_sum_is_excused_only_by_the_terms_each_result_was_summed_from(monkeypatch):
+    pytest.importorskip("torch")
+    entry = [e for e in ENTRIES if e.name == "sum"]
+    # 1900: sum of a slice of a leaf whose base holds a 1e30 the slice never shows: the
+    # largest input of the step once excused any difference of every result up to 2e26
+    assert run_program(1900, entries=entry)[0] == []
+    total = tg.sum
+    monkeypatch.setattr(tg, "sum", lambda *args, **kwargs: total(*args, **kwargs) + 0.5)
+    findings, _ = run_program(1900, entries=entry)
+    assert [(f.kind, f.op) for f in findings] == [("value", "sum")]
+    assert not allowed(findings[0])
+
+
+def test_an_index_output_is_named_so_that_only_indices_may_pick_another_equal_element():
+    torch = pytest.importorskip("torch")
+    from .run import compare_results
+    ours = tg.max(tg.tensor([[1, 3, 3]]), dim=1)   # values [3], indices [1]
+    # another of the equal elements' index: allowed (PyTorch documents no rule)
+    found = compare_results(ours, (torch.tensor([3]), torch.tensor([2])), "max")
+    assert found == [("value", "indices: [1] vs torch [2]")]
+    assert allowed(Finding("value", "max", found[0][1], 0))
+    # an integer value that differs is a wrong answer, whatever the numbers
+    found = compare_results(ours, (torch.tensor([4]), torch.tensor([1])), "max")
+    assert found == [("value", "[3] vs torch [4]")]
+    assert not allowed(Finding("value", "max", found[0][1], 0))
+    # argsort's whole result is indices
+    found = compare_results(tg.argsort(tg.tensor([2.0, 2.0])), torch.tensor([1, 0]), "argsort")
+    assert found == [("value", "indices: [0 1] vs torch [1 0]")]
+
+
+def test_an_int_cast_may_differ_only_where_the_float_has_no_int32(monkeypatch):
+    pytest.importorskip("torch")
+    entry = [e for e in ENTRIES if e.name == "int"]
+    to_int = tg.Tensor.int
+    # a cast that rounds instead of truncating toward 0: 0 (-0.6 → 0) becomes -1
+    monkeypatch.setattr(tg.Tensor, "int", lambda self, *args, **kwargs: to_int(
+        tg.round(self) if self.dtype.is_floating_point else self))
+    findings, _ = run_program(0, entries=entry)
+    assert [f.kind for f in findings] == ["value"] and not allowed(findings[0])
+
+    # 3: a NaN cast, whose integer each library chooses (PyTorch: -2147483648)
+    def garbage_where_no_int32(self, *args, **kwargs):
+        if not self.dtype.is_floating_point:
+            return to_int(self)
+        return to_int(tg.where(tg.isfinite(self) & (self.abs() < 1e9), self,
+                               tg.full_like(self, 12345.0)))
+    monkeypatch.setattr(tg.Tensor, "int", garbage_where_no_int32)
+    findings, _ = run_program(3, entries=entry)
+    assert [f.kind for f in findings] == ["value"] and allowed(findings[0])
+    assert "[float to integer of NaN, ±inf or a value beyond the integer's range]" in \
+        findings[0].detail
