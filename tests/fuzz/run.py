@@ -415,6 +415,84 @@ def raw_error(error):
     return None
 
 
+def _refusal_explained(program, step, runs, kind, message, result):
+    """The mark for a refusal in one library only whose reason the fuzzer checks, or "":
+    tapegrad's view refusing an input that PyTorch lays out otherwise (LAID_OUT_OTHERWISE);
+    scatter refusing a value with an empty index (EMPTY_INDEX); cholesky refusing a
+    matrix singular up to rounding (SINGULAR_UP_TO_ROUNDING); PyTorch refusing a number its
+    integer dtype cannot hold where the same step in float64 gives a result that dtype holds,
+    tapegrad's (WIDENED_AGREES)."""
+    tapegrad_in, torch_in = runs["tapegrad"].chain, runs["torch"].chain
+    if kind == "tapegrad-raises" and step.entry.name in ("view", "view_as") and \
+            "cannot be viewed as shape" in message and TAPEGRAD.is_tensor(tapegrad_in) and \
+            TORCH.is_tensor(torch_in) and tuple(tapegrad_in.stride()) != tuple(torch_in.stride()):
+        return LAID_OUT_OTHERWISE.format(tuple(tapegrad_in.stride()), tuple(torch_in.stride()))
+    if kind == "tapegrad-raises" and step.entry.name.startswith("scatter") and \
+            "cannot be stored in a tensor" in message:
+        index = step.kwargs.get("index", step.args[2] if len(step.args) > 2 else None)
+        if isinstance(index, LeafRef) and 0 in program.leaves[index.index].view_shape:
+            return EMPTY_INDEX
+    if kind == "tapegrad-raises" and step.entry.name == "cholesky" and \
+            "positive-definite" in message and TAPEGRAD.is_tensor(tapegrad_in):
+        return _singular_up_to_rounding(TAPEGRAD.to_numpy(tapegrad_in))
+    if kind == "tapegrad-computes" and "value cannot be converted to type" in message:
+        return _widened_agrees(program, step, torch_in, result)
+    return ""
+
+
+LAID_OUT_OTHERWISE = " [laid out otherwise in PyTorch: strides {} vs torch {}]"
+EMPTY_INDEX = " [empty index]"
+SINGULAR_UP_TO_ROUNDING = " [singular up to rounding: an eigenvalue within 4n·ε·‖A‖ of 0]"
+WIDENED_AGREES = (" [PyTorch on the input in float64 gives tapegrad's result: truncated into "
+                  "an integer dtype's range, rounded in a float one]")
+
+
+def _singular_up_to_rounding(a):
+    """SINGULAR_UP_TO_ROUNDING where some matrix of ``a`` (its lower triangle, which is all
+    cholesky reads) has an eigenvalue within 4n·ε·‖A‖₂ of 0 (ε of its dtype): a pivot that
+    rounding may take to either side of 0. "" for a clearly definite or indefinite one."""
+    if a.ndim < 2 or a.shape[-1] != a.shape[-2] or a.size == 0 or a.dtype.kind != "f" or \
+            not np.isfinite(a).all():
+        return ""
+    lower = np.tril(a.astype(np.float64))
+    symmetric = lower + np.swapaxes(np.tril(lower, -1), -1, -2)
+    eigenvalues = np.linalg.eigvalsh(symmetric)
+    n, eps = a.shape[-1], float(np.finfo(a.dtype).eps)
+    size = np.abs(eigenvalues).max(axis=-1)
+    near = np.abs(eigenvalues).min(axis=-1) <= 4 * n * eps * size
+    return SINGULAR_UP_TO_ROUNDING if near.any() else ""
+
+
+def _widened_agrees(program, step, torch_in, result):
+    """WIDENED_AGREES where PyTorch, run on its chain in float64 (the other arguments as
+    they are), gives tapegrad's result: values an integer result dtype holds once truncated
+    toward 0, or that round to tapegrad's in a float one; else "". (PyTorch refused a
+    number beyond the chain's dtype, clamp(uint8, max=300): the math is defined, and
+    tapegrad must give it, not a wrap.)"""
+    if torch is None or not TORCH.is_tensor(torch_in) or not isinstance(result, tg.Tensor):
+        return ""
+    run = Run(TORCH)
+    run.chain = torch_in.detach().to(torch.float64)
+    status, wide = run.call(step, program.leaves, on_a_copy=True)
+    wide = first_tensor(TORCH, wide) if status == "ok" else None
+    if wide is None:
+        return ""
+    wide, ours = TORCH.to_numpy(wide).astype(np.float64), TAPEGRAD.to_numpy(result)
+    if wide.shape != ours.shape:
+        return ""
+    if ours.dtype.kind in "iub":   # (truncated toward 0, as PyTorch casts 2.7 to 2)
+        wide = np.trunc(wide)
+        info = np.iinfo(ours.dtype) if ours.dtype.kind != "b" else None
+        with np.errstate(invalid="ignore"):
+            held = (wide >= info.min) & (wide <= info.max) if info else np.isin(wide, (0, 1))
+        if not held.all():   # (NaN and ±inf: not held)
+            return ""
+    elif ours.dtype.kind == "f":   # (rounded as a cast rounds: 1e30 in float16 is inf)
+        with np.errstate(over="ignore"):
+            wide = wide.astype(ours.dtype).astype(np.float64)
+    return WIDENED_AGREES if np.array_equal(ours.astype(np.float64), wide, equal_nan=True) else ""
+
+
 # -- one program ------------------------------------------------------------------------
 class Program:
     def __init__(self, seed):
@@ -491,7 +569,8 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
                 if status == "ok" and _argument_error(t_result):
                     kind = "signature"
                 mark = (kind == "tapegrad-computes" and
-                        _torch_factors_in_float64(program, step, chain_before, result))
+                        _torch_factors_in_float64(program, step, chain_before, result)) or \
+                    _refusal_explained(program, step, runs, kind, str(error), result)
                 findings.append(Finding(kind, entry.name,
                                         f"{type(error).__name__}: {str(error)[:200]}"
                                         f"{mark or ''}", seed))

@@ -2002,3 +2002,71 @@ def test_an_int_cast_may_differ_only_where_the_float_has_no_int32(monkeypatch):
     assert [f.kind for f in findings] == ["value"] and allowed(findings[0])
     assert "[float to integer of NaN, ±inf or a value beyond the integer's range]" in \
         findings[0].detail
+
+
+def _one_step(name, *args, **kwargs):
+    from .generate import Step
+    return Step(next(e for e in ENTRIES if e.name == name), args, kwargs)
+
+
+def _runs_on(tapegrad_chain, torch_chain):
+    from .run import TAPEGRAD, TORCH, Run
+    runs = {"tapegrad": Run(TAPEGRAD), "torch": Run(TORCH)}
+    runs["tapegrad"].chain, runs["torch"].chain = tapegrad_chain, torch_chain
+    return runs
+
+
+def test_a_view_refusal_is_explained_only_where_pytorchs_input_is_laid_out_otherwise():
+    torch = pytest.importorskip("torch")
+    from .generate import CHAIN
+    from .run import Program, _refusal_explained
+    step, program = _one_step("view", CHAIN, (6,)), Program(0)
+    message = "view: the input ... cannot be viewed as shape (6,) without copying"
+    transposed = tg.ones(3, 2).t()
+    mark = _refusal_explained(program, step, _runs_on(transposed, torch.ones(2, 3)),
+                              "tapegrad-raises", message, None)
+    assert mark == " [laid out otherwise in PyTorch: strides (1, 2) vs torch (3, 1)]"
+    assert allowed(Finding("tapegrad-raises", "view", "RuntimeError: " + message + mark, 0))
+    # the same layout in both: tapegrad refusing is its own bug
+    assert _refusal_explained(program, step, _runs_on(transposed, torch.ones(3, 2).t()),
+                              "tapegrad-raises", message, None) == ""
+    assert not allowed(Finding("tapegrad-raises", "view", "RuntimeError: " + message, 0))
+
+
+def test_cholesky_may_refuse_only_a_matrix_singular_up_to_rounding():
+    from .run import _singular_up_to_rounding
+    assert _singular_up_to_rounding(np.float32([[1, 1], [1, 1]]))   # a repeated row
+    assert _singular_up_to_rounding(np.float32([[2, 0], [0, 1]])) == ""   # clearly definite
+    assert _singular_up_to_rounding(np.float32([[1, 2], [2, 1]])) == ""   # clearly not
+    message = "RuntimeError: cholesky: the input of shape (2, 2) is not positive-definite"
+    assert not allowed(Finding("tapegrad-raises", "cholesky", message, 0))
+    assert allowed(Finding("tapegrad-raises", "cholesky", message + _singular_up_to_rounding(
+        np.float32([[1, 1], [1, 1]])), 0))
+
+
+def test_a_scatter_may_refuse_an_unstorable_value_pytorch_takes_only_with_an_empty_index():
+    message = ("RuntimeError: scatter: the value 1e+30 cannot be stored in a tensor of dtype "
+               "tapegrad.int64")
+    assert not allowed(Finding("tapegrad-raises", "scatter", message, 0))
+    assert allowed(Finding("tapegrad-raises", "scatter", message + " [empty index]", 0))
+
+
+def test_a_number_pytorch_refuses_for_a_dtype_is_allowed_only_where_tapegrad_gives_the_math():
+    torch = pytest.importorskip("torch")
+    from .generate import CHAIN
+    from .run import Program, _refusal_explained
+    program = Program(0)
+    message = "value cannot be converted to type uint8_t without overflow"
+    ours = tg.tensor([1, 200], dtype=tg.uint8)
+    step = _one_step("clamp", CHAIN, max=300)
+
+    def judged(result):
+        mark = _refusal_explained(program, step, _runs_on(ours, torch.tensor([1, 200],
+                                                                             dtype=torch.uint8)),
+                                  "tapegrad-computes", message, result)
+        return allowed(Finding("tapegrad-computes", "clamp", "RuntimeError: " + message + mark, 0))
+    assert judged(tg.tensor([1, 200], dtype=tg.uint8))    # max=300 clamps nothing in uint8
+    assert not judged(tg.tensor([1, 44], dtype=tg.uint8))   # 300 wrapped to 44 first
+    # a result the dtype cannot hold (fill_ of NaN, new_tensor of -2 in uint8) is no math
+    step = _one_step("fill_", CHAIN, math.nan)
+    assert not judged(tg.tensor([0, 0], dtype=tg.uint8))
