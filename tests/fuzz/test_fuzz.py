@@ -2071,3 +2071,29 @@ def test_a_number_pytorch_refuses_for_a_dtype_is_allowed_only_where_tapegrad_giv
     # a result the dtype cannot hold (fill_ of NaN, new_tensor of -2 in uint8) is no math
     step = _one_step("fill_", CHAIN, math.nan)
     assert not judged(tg.tensor([0, 0], dtype=tg.uint8))
+
+
+def test_a_means_gradient_over_terms_of_1e30_is_noise_only_within_its_largest_element():
+    pytest.importorskip("torch")
+    from .generate import CHAIN, Leaf, LeafRef
+    from .run import TAPEGRAD, TORCH, Program, Run, _gradients_within_their_largest, \
+        _mean_of_huge_terms
+    # var's backward 2(x - μ)/(n - 2)·g with μ = (1e30 - 1e30 + …)/n: which of the small
+    # terms μ keeps depends on the order of summation, so the small elements' gradients do
+    x = np.float32([10.3, 1e30, 15.0, -13.2, -1e30, 5.9])
+    program = Program(0)
+    program.leaves = [Leaf(x, True, ("contiguous",), x.shape)]
+    program.steps = [_one_step("var", CHAIN, correction=2)]
+    found = [Finding("gradient", "var", "leaf0 (float32): …", 0)]
+    assert _mean_of_huge_terms(program, [None], found)
+    assert not _mean_of_huge_terms(program, [None], [found[0]._replace(op="exp")])
+    runs = {"tapegrad": Run(TAPEGRAD), "torch": Run(TORCH)}
+    chains = {}
+    for name, run in runs.items():
+        run.chain = run.materialize(LeafRef(0), program.leaves)
+        with np.errstate(all="ignore"):   # (its squares overflow: var is inf)
+            chains[name] = run.call(program.steps[0], program.leaves)[1]
+    assert _gradients_within_their_largest(program, runs, chains, False)
+    # a wrong backward shows in the large elements' own gradients
+    chains["tapegrad"] = _steeper(chains["tapegrad"])
+    assert not _gradients_within_their_largest(program, runs, chains, False)
