@@ -10,8 +10,10 @@ whose own backward first differs, each step rerun alone on tapegrad's values and
 incoming gradient: ``_blame_first_wrong_backward``).
 
 Compared with PyTorch: errors vs success, shapes, dtypes, values (NaN and inf where the
-other has them too, finite values to a tolerance per dtype), ``requires_grad`` and the
-leaves' gradients. Checked in tapegrad alone:
+other has them too, finite values to a tolerance per dtype and per element, the elements
+finite in both compared too where NaN or inf differ), ``requires_grad`` and the leaves'
+gradients. A refusal in one library only is marked where the fuzzer checks its reason
+(``_refusal_explained``). Checked in tapegrad alone:
   raw-error     an error raised inside numpy, or a Python bug (AttributeError, KeyError…)
   float-dtypes  a step that raises in float32 but not in float64, or the other way
   promotion     a binary arithmetic result whose dtype is not that of the same call on
