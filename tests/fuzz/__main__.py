@@ -120,11 +120,14 @@ def _summary(n, groups):
           f"{len(groups)} groups, {len(new)} not in the allowlist")
     by_category = collections.Counter()
     for (kind, op), findings in sorted(groups.items()):
-        entry = allowed(findings[0])
-        category = entry.category if entry and all(allowed(f) for f in findings) else "NEW"
+        # a NEW group is shown by its first finding the allowlist does not explain: the one
+        # to reproduce (an allowed one shown instead would invite widening its entry)
+        shown = next((f for f in findings if not allowed(f)), None)
+        category = allowed(findings[0]).category if shown is None else "NEW"
+        shown = shown or findings[0]
         by_category[category] += len(findings)
-        print(f"  {len(findings):5d}  {kind:18s} {op:28s} {category:12s} seed {findings[0].seed}: "
-              f"{findings[0].detail[:110]!r}")
+        print(f"  {len(findings):5d}  {kind:18s} {op:28s} {category:12s} seed {shown.seed}: "
+              f"{shown.detail[:110]!r}")
     print("by triage:", dict(by_category))
     return 1 if new else 0
 

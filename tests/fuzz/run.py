@@ -10,8 +10,10 @@ whose own backward first differs, each step rerun alone on tapegrad's values and
 incoming gradient: ``_blame_first_wrong_backward``).
 
 Compared with PyTorch: errors vs success, shapes, dtypes, values (NaN and inf where the
-other has them too, finite values to a tolerance per dtype), ``requires_grad`` and the
-leaves' gradients. Checked in tapegrad alone:
+other has them too, finite values to a tolerance per dtype and per element, the elements
+finite in both compared too where NaN or inf differ), ``requires_grad`` and the leaves'
+gradients. A refusal in one library only is marked where the fuzzer checks its reason
+(``_refusal_explained``). Checked in tapegrad alone:
   raw-error     an error raised inside numpy, or a Python bug (AttributeError, KeyError…)
   float-dtypes  a step that raises in float32 but not in float64, or the other way
   promotion     a binary arithmetic result whose dtype is not that of the same call on
@@ -266,8 +268,14 @@ def first_tensor(library, value):
 
 # -- comparing ---------------------------------------------------------------------------
 def compare_arrays(a, b, dtype_name, scale=None):
-    """None when equal; else "value" or "float-noise" with a description. ``scale``: the
-    size of the terms the values were summed from, where larger than the values."""
+    """None when equal; else "value" or "float-noise" with a description. Each element is
+    compared to a tolerance of its own size (relative, with an absolute floor of the
+    tolerance·1e-2 at 1, or at ``scale``: the size of the terms the values were summed
+    from, where larger than the values), so that one huge element leaves the others checked.
+    A difference is float noise within NOISE × that tolerance with the floor at the
+    tensor's largest element (a gradient's terms are often of that size), leaving out
+    elements of 1e15 and more (the fuzzer's 1e30 and its residues), and of the same sign
+    unless within the tolerance at that floor."""
     if a.shape != b.shape:
         return "shape", f"shape {a.shape} vs torch {b.shape}"
     if scale is not None and not np.isfinite(scale):
@@ -277,24 +285,20 @@ def compare_arrays(a, b, dtype_name, scale=None):
             return None
         return "value", f"{_show(a)} vs torch {_show(b)}"
     a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    finite = np.isfinite(a64) & np.isfinite(b64)
     nan_differs = np.isnan(a64) != np.isnan(b64)
     if nan_differs.any():
         start = _window(nan_differs)
         return "value", (f"NaN where torch has none or the other way: {_show(a, start)} vs "
-                         f"torch {_show(b, start)}")
-    finite = np.isfinite(a64) & np.isfinite(b64)
+                         f"torch {_show(b, start)}"
+                         f"{_finite_elements_differ(a64, b64, finite, dtype_name, scale)}")
     if not np.array_equal(a64[~finite & ~np.isnan(a64)], b64[~finite & ~np.isnan(b64)]):
         start = _window(~finite & (a64 != b64) & ~np.isnan(a64))
-        return "value", f"inf differs: {_show(a, start)} vs torch {_show(b, start)}"
-    tol = TOLERANCE.get(dtype_name, 2e-4)
-    x, y = a64[finite], b64[finite]
-    scale = max(1.0, float(np.abs(y).max()) if y.size else 1.0, scale or 0.0)
-    error = np.abs(x - y) - (tol * np.abs(y) + tol * 1e-2 * scale)
+        return "value", (f"inf differs: {_show(a, start)} vs torch {_show(b, start)}"
+                         f"{_finite_elements_differ(a64, b64, finite, dtype_name, scale)}")
+    error, beyond_noise = _beyond(a64[finite], b64[finite], dtype_name, scale)
     if not error.size or error.max() <= 0:
         return None
-    noise = NOISE.get(dtype_name, 100) * (tol * np.abs(y) + tol * 1e-2 * scale)
-    same_sign = np.sign(x) * np.sign(y) >= 0   # (a zero against a residue may be noise)
-    beyond_noise = ~((np.abs(x - y) <= noise) & same_sign)
     kind = "value" if beyond_noise.any() else "float-noise"
     # the window shows what makes the finding what it is: a value finding's first element
     # beyond the noise band (not an earlier one merely over the tolerance), so that an
@@ -303,6 +307,36 @@ def compare_arrays(a, b, dtype_name, scale=None):
     wrong[finite] = beyond_noise if kind == "value" else error > 0
     start = _window(wrong)
     return kind, f"{_show(a, start)} vs torch {_show(b, start)}"
+
+
+def _beyond(x, y, dtype_name, scale=None):
+    """(how far each of ``x`` is beyond its tolerance around ``y``, positive where it is;
+    where it is beyond the noise band too, or of the other sign)."""
+    tol = TOLERANCE.get(dtype_name, 2e-4)
+    floor = max(1.0, scale or 0.0)
+    error = np.abs(x - y) - (tol * np.abs(y) + tol * 1e-2 * floor)
+    ordinary = np.abs(y)[np.abs(y) < 1e15]
+    largest = max(floor, float(ordinary.max()) if ordinary.size else 0.0)
+    within = tol * np.abs(y) + tol * 1e-2 * largest
+    # of the other sign: noise only within the tolerance at that floor (a residue against a
+    # residue); a zero against a residue may be noise
+    same_sign = (np.sign(x) * np.sign(y) >= 0) | (np.abs(x - y) <= within)
+    beyond_noise = ~((np.abs(x - y) <= NOISE.get(dtype_name, 100) * within) & same_sign)
+    return error, beyond_noise & (error > 0)
+
+
+FINITE_ELEMENTS_DIFFER = " [finite elements differ: "
+
+
+def _finite_elements_differ(a64, b64, finite, dtype_name, scale):
+    """For a finding on NaN or inf: a mark naming the first element finite in both that
+    differs beyond the noise band too (the shown window may not reach it), or ""."""
+    _, beyond_noise = _beyond(a64[finite], b64[finite], dtype_name, scale)
+    if not beyond_noise.any():
+        return ""
+    i = int(np.flatnonzero(finite.reshape(-1))[np.argmax(beyond_noise)])
+    return (f"{FINITE_ELEMENTS_DIFFER}{a64.reshape(-1)[i]:.7g} vs torch "
+            f"{b64.reshape(-1)[i]:.7g} at {i}]")
 
 
 def _window(mismatch):
@@ -318,13 +352,29 @@ def _show(array, start=0):
                            threshold=8)
 
 
-def compare_results(r_tg, r_torch):
-    """A list of (kind, detail) between two successful results."""
+INDEX_RESULTS = ("argsort", "argmax", "argmin")
+
+
+def _output_names(op, r_tg, count):
+    """The name each compared output's detail starts with: "indices: " for the indices of a
+    (values, indices) result (max, sort, topk, a max pooling's…) and for a result of
+    indices (argsort), so
+    that an entry on which equal element's index is picked cannot match a wrong value."""
+    fields = getattr(r_tg, "_fields", None)
+    if fields and len(fields) == count:
+        return ["indices: " if name == "indices" else "" for name in fields]
+    if op and "pool" in op and count == 2:   # (max_pool2d_with_indices, return_indices=True)
+        return ["", "indices: "]
+    return ["indices: " if op in INDEX_RESULTS else ""] * count
+
+
+def compare_results(r_tg, r_torch, op=None):
+    """A list of (kind, detail) between two successful results (of the operation ``op``)."""
     a_items, b_items = items(TAPEGRAD, r_tg), items(TORCH, r_torch)
     if len(a_items) != len(b_items):
         return [("structure", f"{len(a_items)} results vs torch {len(b_items)}")]
     found = []
-    for a, b in zip(a_items, b_items):
+    for a, b, name in zip(a_items, b_items, _output_names(op, r_tg, len(a_items))):
         a_tensor, b_tensor = TAPEGRAD.is_tensor(a), TORCH.is_tensor(b)
         if a_tensor != b_tensor:
             found.append(("structure", f"{type(a).__name__} vs torch {type(b).__name__}"))
@@ -345,7 +395,7 @@ def compare_results(r_tg, r_torch):
         if a_dtype == b_dtype:
             diff = compare_arrays(TAPEGRAD.to_numpy(a), TORCH.to_numpy(b), a_dtype)
             if diff:
-                found.append(diff)
+                found.append((diff[0], name + diff[1]))
     return found
 
 
@@ -369,6 +419,84 @@ def raw_error(error):
     if any(pattern in str(error) for pattern in NUMPY_MESSAGES):   # raised by numpy's C code
         return f"{type(error).__name__} from numpy: {error}"
     return None
+
+
+def _refusal_explained(program, step, runs, kind, message, result):
+    """The mark for a refusal in one library only whose reason the fuzzer checks, or "":
+    tapegrad's view refusing an input that PyTorch lays out otherwise (LAID_OUT_OTHERWISE);
+    scatter refusing a value with an empty index (EMPTY_INDEX); cholesky refusing a
+    matrix singular up to rounding (SINGULAR_UP_TO_ROUNDING); PyTorch refusing a number its
+    integer dtype cannot hold where the same step in float64 gives a result that dtype holds,
+    tapegrad's (WIDENED_AGREES)."""
+    tapegrad_in, torch_in = runs["tapegrad"].chain, runs["torch"].chain
+    if kind == "tapegrad-raises" and step.entry.name in ("view", "view_as") and \
+            "cannot be viewed as shape" in message and TAPEGRAD.is_tensor(tapegrad_in) and \
+            TORCH.is_tensor(torch_in) and tuple(tapegrad_in.stride()) != tuple(torch_in.stride()):
+        return LAID_OUT_OTHERWISE.format(tuple(tapegrad_in.stride()), tuple(torch_in.stride()))
+    if kind == "tapegrad-raises" and step.entry.name.startswith("scatter") and \
+            "cannot be stored in a tensor" in message:
+        index = step.kwargs.get("index", step.args[2] if len(step.args) > 2 else None)
+        if isinstance(index, LeafRef) and 0 in program.leaves[index.index].view_shape:
+            return EMPTY_INDEX
+    if kind == "tapegrad-raises" and step.entry.name == "cholesky" and \
+            "positive-definite" in message and TAPEGRAD.is_tensor(tapegrad_in):
+        return _singular_up_to_rounding(TAPEGRAD.to_numpy(tapegrad_in))
+    if kind == "tapegrad-computes" and "value cannot be converted to type" in message:
+        return _widened_agrees(program, step, torch_in, result)
+    return ""
+
+
+LAID_OUT_OTHERWISE = " [laid out otherwise in PyTorch: strides {} vs torch {}]"
+EMPTY_INDEX = " [empty index]"
+SINGULAR_UP_TO_ROUNDING = " [singular up to rounding: an eigenvalue within 4n·ε·‖A‖ of 0]"
+WIDENED_AGREES = (" [PyTorch on the input in float64 gives tapegrad's result: truncated into "
+                  "an integer dtype's range, rounded in a float one]")
+
+
+def _singular_up_to_rounding(a):
+    """SINGULAR_UP_TO_ROUNDING where some matrix of ``a`` (its lower triangle, which is all
+    cholesky reads) has an eigenvalue within 4n·ε·‖A‖₂ of 0 (ε of its dtype): a pivot that
+    rounding may take to either side of 0. "" for a clearly definite or indefinite one."""
+    if a.ndim < 2 or a.shape[-1] != a.shape[-2] or a.size == 0 or a.dtype.kind != "f" or \
+            not np.isfinite(a).all():
+        return ""
+    lower = np.tril(a.astype(np.float64))
+    symmetric = lower + np.swapaxes(np.tril(lower, -1), -1, -2)
+    eigenvalues = np.linalg.eigvalsh(symmetric)
+    n, eps = a.shape[-1], float(np.finfo(a.dtype).eps)
+    size = np.abs(eigenvalues).max(axis=-1)
+    near = np.abs(eigenvalues).min(axis=-1) <= 4 * n * eps * size
+    return SINGULAR_UP_TO_ROUNDING if near.any() else ""
+
+
+def _widened_agrees(program, step, torch_in, result):
+    """WIDENED_AGREES where PyTorch, run on its chain in float64 (the other arguments as
+    they are), gives tapegrad's result: values an integer result dtype holds once truncated
+    toward 0, or that round to tapegrad's in a float one; else "". (PyTorch refused a
+    number beyond the chain's dtype, clamp(uint8, max=300): the math is defined, and
+    tapegrad must give it, not a wrap.)"""
+    if torch is None or not TORCH.is_tensor(torch_in) or not isinstance(result, tg.Tensor):
+        return ""
+    run = Run(TORCH)
+    run.chain = torch_in.detach().to(torch.float64)
+    status, wide = run.call(step, program.leaves, on_a_copy=True)
+    wide = first_tensor(TORCH, wide) if status == "ok" else None
+    if wide is None:
+        return ""
+    wide, ours = TORCH.to_numpy(wide).astype(np.float64), TAPEGRAD.to_numpy(result)
+    if wide.shape != ours.shape:
+        return ""
+    if ours.dtype.kind in "iub":   # (truncated toward 0, as PyTorch casts 2.7 to 2)
+        wide = np.trunc(wide)
+        info = np.iinfo(ours.dtype) if ours.dtype.kind != "b" else None
+        with np.errstate(invalid="ignore"):
+            held = (wide >= info.min) & (wide <= info.max) if info else np.isin(wide, (0, 1))
+        if not held.all():   # (NaN and ±inf: not held)
+            return ""
+    elif ours.dtype.kind == "f":   # (rounded as a cast rounds: 1e30 in float16 is inf)
+        with np.errstate(over="ignore"):
+            wide = wide.astype(ours.dtype).astype(np.float64)
+    return WIDENED_AGREES if np.array_equal(ours.astype(np.float64), wide, equal_nan=True) else ""
 
 
 # -- one program ------------------------------------------------------------------------
@@ -428,8 +556,9 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
         chain_before = (np.array(TAPEGRAD.to_numpy(runs["tapegrad"].chain))
                         if use_torch and program.steps[:-1] else None)
         equal_groups_here = _equal_value_groups(step, runs["tapegrad"].chain)
-        norm_input = (np.array(TAPEGRAD.to_numpy(runs["tapegrad"].chain))
-                      if entry.name == "batch_norm" and TAPEGRAD.is_tensor(runs["tapegrad"].chain)
+        step_input = (np.array(TAPEGRAD.to_numpy(runs["tapegrad"].chain))
+                      if entry.name in ("batch_norm", "group_norm") + CASTS and
+                      TAPEGRAD.is_tensor(runs["tapegrad"].chain)
                       else None)
         lone_groups = lone_groups or equal_groups_here
         chain_inputs.append(None if chain_before is None else   # (for _first_wrong_backward)
@@ -446,7 +575,8 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
                 if status == "ok" and _argument_error(t_result):
                     kind = "signature"
                 mark = (kind == "tapegrad-computes" and
-                        _torch_factors_in_float64(program, step, chain_before, result))
+                        _torch_factors_in_float64(program, step, chain_before, result)) or \
+                    _refusal_explained(program, step, runs, kind, str(error), result)
                 findings.append(Finding(kind, entry.name,
                                         f"{type(error).__name__}: {str(error)[:200]}"
                                         f"{mark or ''}", seed))
@@ -454,7 +584,7 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
             if status == "ok":
                 if _unordered(step):
                     result, t_result = _in_order(step, result, t_result)
-                diffs = compare_results(result, t_result)
+                diffs = compare_results(result, t_result, entry.name)
                 if any(k == "value" for k, _ in diffs) and _sums_cancelling_terms(
                         program, step, chain_before, result, t_result):
                     diffs = [("float-noise" if k == "value" else k,
@@ -469,11 +599,16 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
                     findings.extend(Finding(k, entry.name, d + _layouts(program), seed)
                                     for k, d in diffs)
                     break   # the two chains may now differ where each wrote last
-                if _lone_value_groups(step, shape) or _equal_channels_alone_differ(
-                        program, step, norm_input, result, t_result):
+                if (_lone_value_groups(step, shape) and _lone_groups_differ_by_a_residue(
+                        program, step, step_input, result, t_result)) or \
+                        _equal_channels_alone_differ(program, step, step_input, result, t_result):
                     diffs = [("float-noise" if k == "value" else k,
                               ("groups of one value: " if k == "value" else "") + d)
                              for k, d in diffs]
+                unrepresentable = any(k == "value" for k, _ in diffs) and \
+                    _cast_of_unrepresentable(step, step_input, result, t_result)
+                if unrepresentable:
+                    diffs = [(k, d + (unrepresentable if k == "value" else "")) for k, d in diffs]
                 verdict = any(k == "value" for k, _ in diffs) and _float16_value_verdict(
                     program, result, t_result)
                 if verdict:
@@ -518,12 +653,12 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
                 gradient_findings = [f._replace(kind="gradient-float-noise",
                                                 detail=f.detail + NORMS_IN_FLOAT64)
                                      if f.kind == "gradient" else f for f in gradient_findings]
-            if equal_groups_here:   # at the norm itself: its gradient through x̂ is a
-                # cancellation magnified by 1/σ in both libraries (two values with ε = 0, groups
-                # of equal values), with no digit to compare; later steps need the rerun above
+            if equal_groups_here == TWO_VALUES:   # at the norm itself, for its input's part
                 gradient_findings = [f._replace(kind="gradient-float-noise",
-                                                detail="groups of equal values: " + f.detail)
-                                     if f.kind == "gradient" else f for f in gradient_findings]
+                                                detail=TWO_VALUES + f.detail)
+                                     if f.kind == "gradient" and
+                                     _through_the_norms_input_alone(step, f) else f
+                                     for f in gradient_findings]
             if chain_before is not None and any(f.kind == "gradient" for f in gradient_findings) \
                     and _gradients_agree_on_tapegrad_values(program, runs, step, chain_inputs,
                                                             chains["tapegrad"], through_float16,
@@ -535,6 +670,12 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
                 gradient_findings = _blame_first_wrong_backward(program, chain_inputs,
                                                                 chains["tapegrad"],
                                                                 gradient_findings)
+            if any(f.kind == "gradient" for f in gradient_findings) and \
+                    _mean_of_huge_terms(program, chain_inputs, gradient_findings) and \
+                    _gradients_within_their_largest(program, runs, chains, through_float16):
+                gradient_findings = [f._replace(kind="gradient-float-noise",
+                                                detail="cancelling terms: " + f.detail)
+                                     if f.kind == "gradient" else f for f in gradient_findings]
         shape, dtype = tuple(chains["tapegrad"].shape), TAPEGRAD.dtype_name(chains["tapegrad"])
     if not findings:
         findings.extend(gradient_findings)
@@ -542,6 +683,29 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
         findings.extend(_float_dtypes(program))
         findings.extend(_gradcheck(program))
     return findings, program
+
+
+CASTS = ("int", "long", "to", "type_as")
+UNREPRESENTABLE = " [float to integer of NaN, ±inf or a value beyond the integer's range]"
+
+
+def _cast_of_unrepresentable(step, x, result, t_result):
+    """UNREPRESENTABLE where a cast of floats to an integer dtype differs only at elements
+    whose float is NaN, ±inf or beyond the integer's range (undefined in C: each library
+    gives its own garbage), else "". Everywhere else the integer must be the float's, truncated
+    toward 0, in both."""
+    if step.entry.name not in CASTS or x is None or x.dtype.kind != "f" or \
+            not isinstance(result, tg.Tensor) or torch is None or \
+            not isinstance(t_result, torch.Tensor):
+        return ""
+    a, b = TAPEGRAD.to_numpy(result), TORCH.to_numpy(t_result)
+    if a.dtype.kind not in "iu" or a.shape != x.shape or b.shape != x.shape:
+        return ""
+    info = np.iinfo(a.dtype)
+    with np.errstate(invalid="ignore"):
+        whole = np.trunc(x.astype(np.float64))
+        representable = (whole >= info.min) & (whole < float(info.max) + 1)   # (NaN: False)
+    return UNREPRESENTABLE if np.array_equal(a[representable], b[representable]) else ""
 
 
 def _lone_value_groups(step, shape):
@@ -554,6 +718,48 @@ def _lone_value_groups(step, shape):
     if not isinstance(groups, int) or groups <= 0 or shape[1] % groups:
         return False
     return shape[1] // groups * math.prod(shape[2:]) == 1
+
+
+def _lone_groups_differ_by_a_residue(program, step, x, result, t_result):
+    """group_norm of groups of one value (``_lone_value_groups``) where tapegrad's result is
+    the bias exactly (x̂ = 0: y = 0·γ + β), and PyTorch's differs from it by no more than its
+    residue can make: |x̂| ≤ 8 ulps of x/√ε, and below 1 (a residue over √(residue² + ε)),
+    times |γ|. Where x or γ is not finite, both results must be NaN or ±inf."""
+    if x is None or not isinstance(result, tg.Tensor) or torch is None or \
+            not isinstance(t_result, torch.Tensor) or tuple(result.shape) != x.shape or \
+            x.ndim < 2 or not np.issubdtype(x.dtype, np.floating):
+        return False
+
+    def per_channel(name, place, default):
+        value = step.kwargs.get(name, step.args[place] if len(step.args) > place else None)
+        if value is None:
+            return np.full(x.shape[1], default)
+        if not isinstance(value, LeafRef):
+            return None
+        value = np.asarray(program.leaves[value.index].values, np.float64).reshape(-1)
+        return np.broadcast_to(value, (x.shape[1],)) if value.size in (1, x.shape[1]) else None
+
+    gamma, beta = per_channel("weight", 2, 1.0), per_channel("bias", 3, 0.0)
+    eps = step.kwargs.get("eps", step.args[4] if len(step.args) > 4 else 1e-5)
+    if gamma is None or beta is None or not isinstance(eps, (int, float)) or eps <= 0:
+        return False
+    along_channels = (1, -1) + (1,) * (x.ndim - 2)
+    gamma, beta = gamma.reshape(along_channels), beta.reshape(along_channels)
+    a = TAPEGRAD.to_numpy(result).astype(np.float64)
+    b = t_result.detach().double().numpy()
+    smooth = np.isfinite(x) & np.isfinite(gamma) & np.isfinite(beta)
+    bias = np.broadcast_to(beta.astype(x.dtype).astype(np.float64), a.shape)
+    with np.errstate(invalid="ignore"):
+        spacing = np.spacing(np.abs(x)).astype(np.float64)
+    residue = np.minimum(8 * spacing / math.sqrt(eps),
+                         1.0) * np.abs(gamma)
+    floor = 1e-2 * TOLERANCE.get(str(x.dtype), 2e-4)
+    with np.errstate(invalid="ignore"):
+        bias_here = np.array_equal(a[smooth], bias[smooth])
+        near = bool((np.abs(a - b) <= residue + floor)[smooth].all())
+    elsewhere = ~smooth & ~(np.isclose(a, b, equal_nan=True) |
+                            (~np.isfinite(a) & ~np.isfinite(b)))
+    return bias_here and near and not elsewhere.any()
 
 
 def _equal_channels_alone_differ(program, step, x, result, t_result):
@@ -592,10 +798,13 @@ def _equal_value_groups(step, chain):
     """layer_norm or group_norm of an input holding a normalised group of equal values (an
     expanded leaf): x - μ is exactly 0 here and a rounding residue in PyTorch (x·r - μ·r),
     which the later steps' gradients through x̂ magnify (a slope of 1e12 makes it 0.01);
-    or groups of two values with ε = 0, whose gradient is a cancellation of the same kind"""
+    or groups of two values with ε = 0, whose gradient is a cancellation of the same kind.
+    Which of the two (TWO_VALUES or "equal values"), or "": the gradients are then judged by
+    PyTorch's rerun with the norms by their formula in float64, at the norm too, and the
+    input's part of the gradient of two values with ε = 0 is no digit to compare"""
     if step.entry.name not in ("layer_norm", "group_norm") or not TAPEGRAD.is_tensor(chain) \
             or not chain.dtype.is_floating_point or chain.numel() == 0:
-        return False
+        return ""
     values = TAPEGRAD.to_numpy(chain)
     size = step.kwargs.get("normalized_shape" if step.entry.name == "layer_norm" else
                            "num_groups", step.args[1] if len(step.args) > 1 else None)
@@ -606,15 +815,29 @@ def _equal_value_groups(step, chain):
         else:
             rows = values.reshape(values.shape[0] * size, -1)
     except Exception:  # noqa: BLE001 - arguments the step itself refuses: no groups to judge
-        return False
+        return ""
     if rows.size == 0:
-        return False
+        return ""
     if rows.shape[1] == 2 and step.kwargs.get("eps", step.args[4] if len(step.args) > 4
                                               else 1e-5) == 0:
-        return True   # two values and ε = 0: x̂ = ±1 whatever x, ∂y/∂x = 0 by a cancellation
+        return TWO_VALUES   # x̂ = ±1 whatever x: ∂y/∂x = 0 by a cancellation
     with np.errstate(invalid="ignore"):
         equal = (rows.max(axis=1) == rows.min(axis=1)) & np.isfinite(rows).all(axis=1)
-    return bool(equal.any())
+    return "equal values" if equal.any() else ""
+
+
+TWO_VALUES = "groups of two values with ε = 0: "
+
+
+def _through_the_norms_input_alone(step, finding):
+    """A gradient finding of a leaf that is not the norm ``step``'s weight or bias (its
+    gradient reaches the leaves through the norm's input, where it is 0 by a cancellation
+    for groups of two values with ε = 0: a residue in both libraries)."""
+    affine = {a.index for a in list(step.args[2:]) + [step.kwargs.get("weight"),
+                                                      step.kwargs.get("bias")]
+              if isinstance(a, LeafRef)}
+    leaf = finding.detail.split(" ", 1)[0]
+    return leaf.startswith("leaf") and leaf[4:].isdigit() and int(leaf[4:]) not in affine
 
 
 def _torch_normalised_an_overflow(program, step, chain_before, result, t_result):
@@ -723,8 +946,10 @@ SUMS = {"sum", "mean", "nansum", "nanmean", "einsum", "matmul", "mm", "bmm", "do
 
 def _sums_cancelling_terms(program, step, chain_before, result, t_result):
     """A sum (einsum, mean…) whose terms reach 1e20 and more (the fuzzer's 1e30) and whose
-    results differ by less than the tolerance of those terms: 1e30 - 1e30 + x keeps x or not
-    by the order of summation, so no digit below the terms' rounding is meaningful."""
+    results differ by less than the tolerance of the terms each was summed from: 1e30 - 1e30
+    + x keeps x or not by the order of summation, so no digit below the terms' rounding is
+    meaningful. The terms' size at each result is the same step on the inputs' magnitudes in
+    float64 (Σ|x|, |A|·|B|…), so a result that never met the 1e30 is compared as any other."""
     if step.entry.name not in SUMS:
         return False
     inputs = [chain_before if chain_before is not None else program.leaves[0].values]
@@ -736,14 +961,79 @@ def _sums_cancelling_terms(program, step, chain_before, result, t_result):
     a, b = first_tensor(TAPEGRAD, result), first_tensor(TORCH, t_result)
     if largest < 1e20 or a is None or b is None:
         return False
+    tol = TOLERANCE.get(TAPEGRAD.dtype_name(a), 2e-4)
     a = TAPEGRAD.to_numpy(a).astype(np.float64)
     b = TORCH.to_numpy(b).astype(np.float64)
-    tol = TOLERANCE.get(str(TAPEGRAD.to_numpy(first_tensor(TAPEGRAD, result)).dtype), 2e-4)
-    if a.shape != b.shape:
+    terms = _term_sizes(program, step, chain_before)
+    if a.shape != b.shape or terms is None or terms.shape != a.shape:
         return False
     finite = np.isfinite(a) & np.isfinite(b)   # (an inf or NaN elsewhere must be the same)
-    return np.array_equal(a[~finite], b[~finite], equal_nan=True) and \
-        bool(np.all(np.abs(a[finite] - b[finite]) <= tol * largest))
+    with np.errstate(invalid="ignore"):
+        return np.array_equal(a[~finite], b[~finite], equal_nan=True) and \
+            bool(np.all(np.abs(a - b)[finite] <= tol * terms[finite]))
+
+
+MEANS = SUMS | {"var", "std", "var_mean", "std_mean"}
+
+
+def _mean_of_huge_terms(program, chain_inputs, found):
+    """Whether a gradient finding is blamed on a sum or mean (var's μ…) of an input holding
+    finite terms of 1e20 and more: its backward subtracts or adds that sum (var's
+    2(x - μ)/n), in which 1e30 - 1e30 + x keeps x or not by the order of summation."""
+    names = {f.op for f in found if f.kind == "gradient"}
+    for k, step in enumerate(program.steps):
+        if step.entry.name not in MEANS or step.entry.name not in names:
+            continue
+        x = (np.asarray(program.leaves[0].values) if k == 0 or chain_inputs[k] is None
+             else chain_inputs[k][0])
+        if x.dtype.kind == "f" and (np.isfinite(x) & (np.abs(x) >= 1e20)).any():
+            return True
+    return False
+
+
+def _gradients_within_their_largest(program, runs, chains, through_float16):
+    """The leaves' gradients compared to the tolerance of the largest of each (the terms'
+    size of a sum whose terms reach 1e20: ``_mean_of_huge_terms``): True where none then
+    differs beyond it."""
+    grad = _incoming_gradient(program, chains["tapegrad"])
+    try:
+        with np.errstate(all="ignore"):   # (1e30's squares: inf - inf in var's backward)
+            ga = _leaf_grads(runs["tapegrad"], chains["tapegrad"], tg.from_numpy(grad.copy()))
+        gb = _leaf_grads(runs["torch"], chains["torch"], torch.from_numpy(grad.copy()))
+    except Exception:  # noqa: BLE001 - a backward that fails here has its own finding
+        return False
+    for i, g in ga.items():
+        h = gb.get(i)
+        if (g is None) != (h is None):
+            return False
+        if g is None:
+            continue
+        sizes = np.abs(h.astype(np.float64))
+        largest = float(sizes[np.isfinite(sizes)].max(initial=0))
+        if compare_arrays(g, h, "float16" if through_float16 else str(g.dtype), largest):
+            return False
+    return True
+
+
+def _term_sizes(program, step, chain_before):
+    """The step again in tapegrad, in float64, on the magnitudes of its float inputs: at each
+    result, the sum of the sizes of the terms it was summed from (None where it fails)."""
+    def magnitudes(values):
+        values = np.asarray(values)
+        return np.abs(values.astype(np.float64)) if values.dtype.kind == "f" else values
+
+    leaves = [leaf._replace(values=magnitudes(leaf.values), requires_grad=False)
+              for leaf in program.leaves]
+    run = Run(TAPEGRAD)
+    run.chain = (tg.from_numpy(magnitudes(chain_before)) if chain_before is not None
+                 else run.materialize(LeafRef(0), leaves))
+    status, terms = run.call(step, leaves)
+    terms = first_tensor(TAPEGRAD, terms) if status == "ok" else None
+    if terms is None:
+        return None
+    terms = TAPEGRAD.to_numpy(terms).astype(np.float64)
+    # where a term is infinite the result is too, or NaN: nothing finite to excuse there
+    return np.where(np.isfinite(terms), terms, 0.0)
 
 
 def _ordered_chains(step, outcomes, torch_input=None):
