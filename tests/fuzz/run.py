@@ -1841,10 +1841,11 @@ def _marked_by_a_rerun(program, step, result, through_float16=False):
     cosine_similarity with each slice scaled by a power of two (exact) to a largest
     magnitude in [0.5, 1), where the ops are scale-invariant (PyTorch's norm sums x² in
     the operand's dtype, which overflows to ∞, x/∞ = 0, even in float64 beyond 1e154, where
-    x/‖x‖ fits); NORMALIZE_WIDENED for a step of mixed float dtypes (float32 x₁, float64
-    x₂): the rerun in the wider float (``_norm_widened_call``) compared to the narrowest
-    operand's tolerance, since each operand is scaled in its own dtype (x₁/‖x₁‖ rounded to
-    float32 in tapegrad and PyTorch alike, exactly in the rerun)."""
+    x/‖x‖ fits); NORMALIZE_WIDENED, the rerun in the wider float (``_norm_widened_call``)
+    as ``_normalizing_agrees_widened``'s, but to the narrowest operand's tolerance, which
+    a step of mixed dtypes needs (float32 x₁, float64 x₂: each operand is scaled in its own
+    dtype, x₁/‖x₁‖ rounded to float32 in tapegrad and PyTorch alike, exactly in the rerun,
+    so the slices that agree differ by float32's rounding, beyond float64's tolerance)."""
     if torch is None or not TAPEGRAD.is_tensor(result):
         return ""
     if step.entry.name == "scaled_dot_product_attention":
@@ -1879,7 +1880,7 @@ def _rerun_agrees(program, step, result, call, through_float16=False):
     ours, theirs = TAPEGRAD.to_numpy(result), TORCH.to_numpy(run.chain.detach())
     if ours.shape != theirs.shape or ours.dtype != theirs.dtype:
         return False
-    narrowest = next((d for d in ("float16", "bfloat16", "float32") if d in dtypes_seen),
+    narrowest = next((d for d in ("float16", "float32") if d in dtypes_seen),
                      str(ours.dtype))
     return compare_arrays(ours, theirs, narrowest) is None
 
