@@ -92,6 +92,20 @@ def _nan_against_torchs(other, longest=8):
     return ELSEWHERE_THE_SAME + "(?:" + "|".join(lists) + ")"
 
 
+def _nan_against_torchs_else_numbers(other, longest=8):
+    """As ``_nan_against_torchs``, but tapegrad's other numbers stand against any number (not
+    NaN) of PyTorch's: for an entry whose mark says a PyTorch rerun agrees with tapegrad's
+    values to the tolerance (the shown digits of the two may differ in the last place)."""
+    number = r"-?(?:\d[\d.]*(?:e[-+]\d+)?|inf)"
+    lists, groups = [], 0   # (groups are numbered across the alternatives)
+    for n in range(1, longest + 1):
+        ours = r"\s+".join([rf"(?:(nan)|{number})"] * n)
+        theirs = r"\s+".join(rf"(?({groups + i + 1})(?:{other}|nan)|{number})" for i in range(n))
+        lists.append(rf"\[\s*{ours}\s*\] vs torch \[\s*{theirs}\s*\]")
+        groups += n
+    return "(?:" + "|".join(lists) + ")"
+
+
 def _infinite_where_torch_has_nan(longest=8):
     """A regular expression for "[a b …] vs torch [a' b' …]" (as many numbers as shown) where
     every number of tapegrad's is ±inf or NaN and each of PyTorch's is NaN or tapegrad's own:
@@ -257,6 +271,16 @@ LOGIT_OF_PLUS_ZERO = r"(?: \[[^]]*\])* \[logit in the program: PyTorch agrees wi
 NORMALIZE_WIDENED = (r"(?: \[[^]]*\])* \[normalize, cosine_similarity or pairwise_distance in "
                      r"the program: PyTorch agrees with their norms computed in a wider "
                      r"float\](?: \[[^]]*\])*$")
+# the fuzzer's mark for a value of normalize or cosine_similarity where PyTorch, rerun with
+# each slice scaled by a power of two to a largest magnitude near 1, gives tapegrad's values
+# (run.py's SCALED_PER_SLICE)
+SCALED_PER_SLICE = (r"(?: \[[^]]*\])* \[normalize or cosine_similarity in the program: PyTorch "
+                    r"agrees with each slice scaled by a power of two near its largest "
+                    r"magnitude\](?: \[[^]]*\])*$")
+# the fuzzer's mark for a value of attention where PyTorch, rerun with its math backend, gives
+# tapegrad's values (run.py's ATTENTION_BY_ITS_MATH)
+ATTENTION_BY_ITS_MATH = (r" \[scaled_dot_product_attention in the program: PyTorch's math "
+                         r"backend agrees\](?: \[[^]]*\])*$")
 
 # the fuzzer's mark for a gradient finding where PyTorch, rerun with its sinc computed in a
 # wider float (float16 in float32, float32 in float64, float64 by its series near 0) and
@@ -915,6 +939,15 @@ ALLOWED = [
     for kind in ("value", "gradient") for op in ("normalize", "cosine_similarity",
                                                  "pairwise_distance")
 ] + [
+    Allowed("value", op, r"(?s)^(?:NaN where torch has none or the other way: |inf differs: )?"
+            r"\[[^]]*\] vs torch \[[^]]*\]" + SCALED_PER_SLICE, "pytorch bug",
+            "normalize or cosine_similarity of slices whose Σx² overflows in PyTorch's own dtype, "
+            "float64 included, where x/‖x‖ fits: PyTorch's float64 norm of [1e200, 1e200] is "
+            "inf (1.41e200 fits), so normalize gives [0, 0]; the same slice scaled by 2⁻⁶⁶⁵ "
+            "(exact, and both ops are scale-invariant) gives [0.7071, 0.7071], as tapegrad's "
+            "norm, which rescales by the largest magnitude")
+    for op in ("normalize", "cosine_similarity")
+] + [
     Allowed("value", op, r"(?s)^NaN where torch has none or the other way: .* vs torch \[.*nan",
             "pytorch bug", "layer_norm and group_norm of float32 values near 1e30: PyTorch's "
             "E[x²] - E[x]² overflows to inf - inf = NaN; the normalised values are finite "
@@ -1127,6 +1160,15 @@ ALLOWED = [
             "output are NaN, as PyTorch's math backend and its kernel for 3-d inputs give; its "
             "fused CPU kernel for 4-d inputs gives 0 (query (1, 1, 1, 5) of NaN: 0; the same "
             "as (1, 1, 5): NaN)"),
+    Allowed("value", "scaled_dot_product_attention", r"(?s)^NaN where torch has none or the "
+            r"other way: " + _nan_against_torchs_else_numbers(r"-?0\.(?:0+(?:e\+00)?)?")
+            + ATTENTION_BY_ITS_MATH,
+            "pytorch bug",
+            "attention of a query row whose scores are NaN (the chain made NaN, or inf and -inf "
+            "in one query row: inf·k - inf·k): PyTorch's fused CPU kernel for 4-d inputs gives 0 "
+            "for that row, where its math backend (which its 3-d inputs take) and tapegrad give "
+            "NaN, softmax of NaN: query [[[[inf, -inf]]]] against keys of ones gives [0, 0], "
+            "the same as (1, 1, 2) or under sdpa_kernel(SDPBackend.MATH) [nan, nan]"),
     Allowed("gradient", "scaled_dot_product_attention", r"^leaf\d+ \(float\d+\): NaN where torch "
             r"has none or the other way: (?=\[[^]]*\b0\.)" + _zero_against_torchs("nan"),
             "pytorch bug",

@@ -910,6 +910,31 @@ def test_attentions_nan_query_entry_takes_the_nan_at_any_position_and_nothing_el
         assert allowed(Finding("value", "scaled_dot_product_attention", wrong, 0)) is None, wrong
 
 
+ATTENTION_OPS = "scaled_dot_product_attention,sqrt,linear,exp,log"
+
+
+def test_attentions_nan_query_row_is_allowed_where_pytorchs_math_backend_agrees(monkeypatch):
+    pytest.importorskip("torch")
+    from .run import ATTENTION_BY_ITS_MATH
+    # 48303567: sinh makes a query row of ±inf (its scores inf - inf = NaN); 48022726: log of
+    # a negative makes the query NaN, the other rows finite; PyTorch's fused 4-d kernel gives
+    # 0 for those rows, its math backend NaN, as tapegrad; no NaN went in
+    for seed, ops in ((48303567, "scaled_dot_product_attention,sinh"),
+                      (48022726, ATTENTION_OPS), (48000285, ATTENTION_OPS)):
+        found = _first_finding(seed, ops)
+        assert (found.kind, found.op) == ("value", "scaled_dot_product_attention"), seed
+        assert ATTENTION_BY_ITS_MATH in found.detail and "[NaN inputs]" not in found.detail
+        assert allowed(found).category == "pytorch bug", seed
+    # a wrong attention of the same shape (NaN rows against PyTorch's 0, the other rows half
+    # again too large) loses the mark and is a finding
+    attention = catalogue.F.scaled_dot_product_attention
+    monkeypatch.setattr(catalogue.F, "scaled_dot_product_attention",
+                        lambda *a, **k: attention(*a, **k) * 1.5)
+    found = _first_finding(48022726, ATTENTION_OPS)
+    assert found.detail.startswith("NaN where torch has none")
+    assert ATTENTION_BY_ITS_MATH not in found.detail and allowed(found) is None
+
+
 def _sin_dropping_infinite_gradients(sin):
     """sin, whose backward turns an infinite or NaN incoming gradient into 0 (cos(x)·∞ is
     ±∞): wrong only for the gradient a later step with an infinite slope sends it."""
@@ -1767,6 +1792,66 @@ def test_a_wrong_normalize_or_cosine_similarity_loses_the_wider_float_mark(monke
     monkeypatch.setattr(catalogue.F, "cosine_similarity", cosine_similarity_with_a_wrong_gradient)
     found = _first_finding(43059431, NORMALIZING_OPS)
     assert (found.kind, found.op) == ("gradient", "cosine_similarity")
+    assert NORMALIZE_WIDENED not in found.detail and allowed(found) is None
+
+
+SCALED_OPS = "cosine_similarity,normalize,exp,square"
+
+
+def test_float64_slices_scaled_by_a_power_of_two_keep_their_digits():
+    torch = pytest.importorskip("torch")
+    from .run import _scaled_slices
+    x = torch.tensor([[1e300, -3e299, 5e-300], [0.0, 0.0, 0.0], [float("inf"), 1.0, 2.0],
+                      [1e-20, 3e-21, 0.0]], dtype=torch.float64)
+    scaled = _scaled_slices(x, 1, 1e-12)   # (2^996 ≤ 1e300 < 2^997)
+    assert scaled[0].tolist() == [math.ldexp(1e300, -997), math.ldexp(-3e299, -997),
+                                  math.ldexp(5e-300, -997)]
+    # zero, infinite and below-ε slices as they were (scaling would change their answer)
+    assert torch.equal(scaled[1:], x[1:])
+    assert _scaled_slices(torch.tensor(1e250, dtype=torch.float64), -1, 1e-5).item() == \
+        math.ldexp(1e250, -831)   # (a 0-d tensor is its own slice)
+
+
+def test_normalizings_float64_overflow_is_allowed_where_pytorch_on_scaled_slices_agrees(
+        monkeypatch):
+    pytest.importorskip("torch")
+    from .run import SCALED_PER_SLICE
+    # float64 slices past 1e154 (exp of 540): PyTorch's Σx² overflows to inf, its x/inf = 0;
+    # 48104114 normalize, 48400617 cosine_similarity, 48427973 of 0-d tensors, 48418189 by an
+    # int32 operand (which takes the float64 dtype)
+    for seed, ops, op in ((48104114, "normalize,cosine_similarity,mul,exp", "normalize"),
+                          (48400617, SCALED_OPS, "cosine_similarity"),
+                          (48427973, SCALED_OPS, "cosine_similarity"),
+                          (48418189, SCALED_OPS, "cosine_similarity")):
+        found = _first_finding(seed, ops)
+        assert (found.kind, found.op) == ("value", op), seed
+        assert SCALED_PER_SLICE in found.detail and allowed(found).category == "pytorch bug"
+    # wrong ones of the same shape lose the mark and are findings
+    for op, seed, ops in (("normalize", 48104114, "normalize,cosine_similarity,mul,exp"),
+                          ("cosine_similarity", 48400617, SCALED_OPS)):
+        right = getattr(catalogue.F, op)
+        monkeypatch.setattr(catalogue.F, op, lambda *a, right=right, **k: right(*a, **k) * 1.5)
+        found = _first_finding(seed, ops)
+        assert (found.kind, found.op) == ("value", op), seed
+        assert SCALED_PER_SLICE not in found.detail and allowed(found) is None, seed
+        monkeypatch.undo()
+
+
+def test_cosine_similarity_of_float32_by_float64_gets_the_wider_float_mark(monkeypatch):
+    pytest.importorskip("torch")
+    # 48403350: a float32 operand near 1e30 beside a float64 one; each is scaled in its own
+    # dtype (x₁/‖x₁‖ rounded to float32 in tapegrad and PyTorch), the widened rerun scales
+    # x₁ in float64: its other slices differ from tapegrad's by float32's rounding, and the
+    # rerun is compared at float32's tolerance
+    found = _first_finding(48403350, SCALED_OPS)
+    assert (found.kind, found.op) == ("value", "cosine_similarity")
+    assert NORMALIZE_WIDENED in found.detail and allowed(found).category == "pytorch bug"
+    # a cosine 1e-3 off (5x float32's tolerance) is not the float32 rounding
+    cosine_similarity = catalogue.F.cosine_similarity
+    monkeypatch.setattr(catalogue.F, "cosine_similarity",
+                        lambda *a, **k: cosine_similarity(*a, **k) * 1.001)
+    found = _first_finding(48403350, SCALED_OPS)
+    assert (found.kind, found.op) == ("value", "cosine_similarity")
     assert NORMALIZE_WIDENED not in found.detail and allowed(found) is None
 
 
