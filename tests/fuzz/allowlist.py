@@ -1203,7 +1203,7 @@ ALLOWED = [
             "float64; tapegrad takes a 0-d exponent's 2^y in the result's dtype"),
 ] + [
     Allowed("value", op, r"^NaN where torch has none or the other way: "
-            + _nan_only_where_torch_has_nan() + r"(?: \[layouts: [^]]*\])?(?: \[NaN inputs\])?$",
+            + _apart_only_at_nan() + r"(?: \[layouts: [^]]*\])?(?: \[NaN inputs\])?$",
             "pytorch bug", "remainder of float32 x by a tiny y where x/y overflows (1e9 / 1e-30): PyTorch's "
             "vectorised kernel forms x - y·floor(x/y) = ∞ - ∞ and gives NaN, its scalar loop "
             "(fewer than 8 elements) the exact fmod-based remainder (8.3581e-31), as tapegrad "

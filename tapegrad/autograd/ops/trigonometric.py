@@ -228,6 +228,8 @@ def _times_slope(grad, a, z):
     slope = a / z
     xp = slope.device.xp
     lost = xp.abs(slope.array) < xp.finfo(slope.array.dtype).tiny
+    if lost.any():
+        lost &= slope.array != 0   # an exact 0 (a = 0) loses nothing
     if not lost.any():
         return grad * slope
     return where(wrap(lost, slope.device), grad * a / z, grad * slope)
