@@ -229,7 +229,7 @@ def _times_slope(grad, a, z):
     xp = slope.device.xp
     lost = xp.abs(slope.array) < xp.finfo(slope.array.dtype).tiny
     if lost.any():
-        lost &= slope.array != 0   # an exact 0 (a = 0) loses nothing
+        lost &= a.array != 0   # where a = 0 the slope is exactly 0: nothing lost
     if not lost.any():
         return grad * slope
     return where(wrap(lost, slope.device), grad * a / z, grad * slope)
