@@ -2521,3 +2521,98 @@ def test_layer_norms_own_cancelling_terms_size_its_first_steps_residue(monkeypat
     monkeypatch.setattr(F, "layer_norm", with_a_wrong_gradient)
     found = _judged_gradient(47073419, leaves, steps)
     assert [(f.kind, f.op) for f in found] == [("gradient", "layer_norm")], found
+
+
+def _hand_program(leaves, steps):
+    """A Program of the given leaves ((values, requires_grad), contiguous) and steps ((op
+    name, args, kwargs)), for the judge's functions run on a chosen case."""
+    from .generate import Leaf, Step
+    from .run import Program
+    program = Program(1)
+    program.leaves = [Leaf(np.asarray(v), g, ("contiguous",), np.asarray(v).shape)
+                      for v, g in leaves]
+    names = {e.name: e for e in ENTRIES}
+    program.steps = [Step(names[name], args, kwargs) for name, args, kwargs in steps]
+    return program
+
+
+def test_the_terms_of_one_element_do_not_excuse_another():
+    from .run import _within_sizes
+    # terms of 1e6 at the first element leave a residue of 1.5 there; the second element's
+    # terms are 1, and its 1% error is a wrong gradient whatever the first's terms
+    ours, theirs = np.array([1.5, 1.01]), np.array([0.0, 1.0])
+    assert _within_sizes(ours, theirs, "float32", np.array([1e6, 1.0])) is False
+    assert _within_sizes(np.array([1.5, 1.0]), theirs, "float32", np.array([1e6, 1.0]))
+    assert _within_sizes(np.array([np.nan, 1.0]), theirs, "float32", np.array([1e6, 1.0])) \
+        is False
+
+
+def test_a_float16_sign_flip_is_rounding_only_within_its_known_terms():
+    from .run import _near_reference
+    half = lambda *v: np.array(v, dtype=np.float16)   # noqa: E731
+    # a planted sign flip below the absolute floor: not near the reference
+    assert not _near_reference(half(0.00012), np.array([-0.00012]))
+    # nor a small element beside a large one (the large one's floor is not its own)
+    assert not _near_reference(half(1000.0, 0.05), np.array([1000.0, 0.0]))
+    # a residue within a fiftieth of the tolerance at a small element, its sign kept, is
+    assert _near_reference(half(1000.0, 0.0001), np.array([1000.0, 0.00005]))
+    # terms of 1 that cancel leave a float16 residue of either sign within 2⁻⁸
+    assert _near_reference(half(0.001), np.array([-0.001]), scale=1.0)
+    assert not _near_reference(half(0.01), np.array([-0.01]), scale=1.0)
+
+
+def test_a_float64_leaf_joined_after_float16_is_judged_at_float64s_tolerance(monkeypatch):
+    pytest.importorskip("torch")
+    from .generate import CHAIN, LeafRef
+    from .run import (TAPEGRAD, TORCH, Run, _compare_gradients, _leaves_through_float16,
+                      first_tensor)
+    program = _hand_program([(np.array([0.5, 1.5], np.float16), True),
+                             (np.array([2.0, -3.0]), True)],
+                            [("exp", (CHAIN,), {}), ("mul", (CHAIN, LeafRef(1)), {})])
+    # leaf 0 passed float16's exp; leaf 1 meets only the float64 product
+    assert _leaves_through_float16(program, ["float16", "float64"]) == {0}
+    mul = tg.mul
+    def mul_with_a_wrong_gradient(x, y, *args, **kwargs):   # the value, y's gradient 3% high
+        return mul(x, y) + mul(y - y.detach(), x.detach()) * 0.03
+    monkeypatch.setattr(tg, "mul", mul_with_a_wrong_gradient)
+    runs = {}
+    for name, library in (("tapegrad", TAPEGRAD), ("torch", TORCH)):
+        run = runs[name] = Run(library)
+        run.chain = run.materialize(LeafRef(0), program.leaves)
+        for step in program.steps:
+            run.chain = first_tensor(library, run.call(step, program.leaves)[1])
+    def judged(through_float16):
+        return _compare_gradients(program, runs, program.steps[-1], runs["tapegrad"].chain,
+                                  runs["torch"].chain, through_float16)
+    found, = judged(_leaves_through_float16(program, ["float16", "float64"]))
+    assert found.kind == "gradient" and found.detail.startswith("leaf1 (float64)")
+    found, = judged(True)   # (float16's band for every leaf hides it)
+    assert found.kind == "gradient-float-noise"
+
+
+def test_gelus_float32_slope_alone_is_explained_by_pytorchs_float64_slope_only():
+    pytest.importorskip("torch")
+    from .generate import CHAIN
+    from .run import SLOPES_WIDENED, TAPEGRAD, _explained_alone, _step_backward
+    # gelu in float32's far tail, where PyTorch's float32 slope loses digits, and nearer 0
+    x = np.array([-5.14, -5.3, -5.6, -6.0, -4.9, -5.45, 0.5, -1.0], np.float32)
+    program = _hand_program([(x, True)], [("gelu", (CHAIN,), {})])
+    grad = np.ones(x.shape, np.float32)
+    ours = _step_backward(TAPEGRAD, program, 0, None, grad)
+    assert _explained_alone(program, 0, None, grad, ours) == SLOPES_WIDENED
+    planted = (ours[0], {key: g * 1.05 for key, g in ours[1].items()})   # a slope 5% off
+    assert _explained_alone(program, 0, None, grad, planted) == ""
+
+
+def test_float16_atan2_of_a_wrapped_int64_square_is_allowed_as_nan_against_infinity_only():
+    # 47038949: atan2 of int(sinh(1e30)) = -2⁶³ and a float16 x; y is -inf in float16, where
+    # tapegrad's slope -y/r² is NaN (as PyTorch's of a float -inf); PyTorch squares the int64
+    # y, which wraps to 0, and gives -y/x² = -inf
+    shown = ("leaf1 (float16): NaN where torch has none or the other way: [ 0.  0. nan  0.] vs "
+             "torch [ -0.  -0. -inf  -0.] [the gradient of the later steps: swapdims, max_pool2d]")
+    assert allowed(Finding("gradient", "arctan2", shown, 0)).category == "pytorch bug"
+    for planted in ("[ 0.  1. nan  0.] vs torch [ -0.  -1. -inf  -0.]",   # a sign flipped
+                    "[ 0.  nan] vs torch [ 0.  3.]",                     # NaN against a number
+                    "[ 0.  2.] vs torch [ 0.  nan]"):                    # the other way
+        detail = "leaf1 (float16): NaN where torch has none or the other way: " + planted
+        assert allowed(Finding("gradient", "arctan2", detail, 0)) is None, planted
