@@ -1181,8 +1181,8 @@ def _within_sizes(a, b, dtype_name, sizes):
     a64, b64 = a.astype(np.float64), b.astype(np.float64)
     finite = np.isfinite(a64) & np.isfinite(b64)
     tol = TOLERANCE.get(dtype_name, 2e-4)
-    scale = np.maximum(max(1.0, float(np.abs(b64[finite]).max(initial=0))),
-                       np.where(np.isfinite(sizes), sizes, 0.0))
+    with np.errstate(invalid="ignore"):   # (each element's own value, not the largest's)
+        scale = np.maximum(np.maximum(1.0, np.abs(b64)), np.where(np.isfinite(sizes), sizes, 0.0))
     with np.errstate(invalid="ignore"):
         error = np.abs(a64 - b64) - (tol * np.abs(b64) + tol * 1e-2 * scale)
     return bool(np.all(error[finite] <= 0))
