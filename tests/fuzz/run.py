@@ -990,13 +990,43 @@ def _terms_through_step(program, k, chain_input, sizes, ours, leaf_sizes):
 
 def _own_terms(program, k, chain_input, sizes):
     """The size of the terms inside step ``k``'s own gradient formula where they cancel for
-    some inputs (``_cosine_terms``, ``_layer_norm_terms``), else {}."""
+    some inputs (``_cosine_terms``, ``_layer_norm_terms``, ``_normalize_terms``), else {}."""
     name = program.steps[k].entry.name
     if name == "cosine_similarity":
         return _cosine_terms(program, k, chain_input, sizes)
     if name == "layer_norm":
         return _layer_norm_terms(program, k, chain_input, sizes)
+    if name == "normalize":
+        return _normalize_terms(program, k, chain_input, sizes)
     return {}
+
+
+def _normalize_terms(program, k, chain_input, sizes):
+    """For step ``k`` a normalize of the chain, y = x/‖x‖ₚ along ``dim``: {"input" (or 0 for
+    the first step): the size of the two terms of its input's gradient
+    gᵢ/‖x‖ - (Σⱼ gⱼxⱼ)/‖x‖² · sign(xᵢ)|xᵢ|^(p-1)/‖x‖^(p-1), each in absolute value} (else
+    {}). One element along dim (or parallel vectors): y = sign(x) whatever x, the gradient
+    ~0 from terms of |g|/|x|, 2·|g|/|x| together."""
+    step = program.steps[k]
+    args = dict(zip(("input", "p", "dim", "eps"), step.args))
+    args.update(step.kwargs)
+    p, dim, eps = args.get("p", 2.0), args.get("dim", 1), args.get("eps", 1e-12)
+    if step.args[0] is not CHAIN or not all(isinstance(v, (int, float)) and not isinstance(
+            v, bool) for v in (p, dim, eps)) or not 0 < p < math.inf:
+        return {}
+    x = (TAPEGRAD.to_numpy(Run(TAPEGRAD).materialize(LeafRef(0), program.leaves))
+         if chain_input is None else chain_input[0]).astype(np.float64)
+    try:
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            norm = np.maximum(np.sum(np.abs(x) ** p, axis=dim, keepdims=True) ** (1 / p), eps)
+            g = np.broadcast_to(np.abs(np.asarray(sizes, dtype=np.float64)), x.shape)
+            along = np.sum(g * np.abs(x), axis=dim, keepdims=True) / norm ** 2
+            terms = g / norm + along * np.abs(x) ** (p - 1) / norm ** (p - 1)
+    except (ValueError, TypeError, np.exceptions.AxisError):
+        return {}
+    if chain_input is None:
+        return {0: _onto_leaf(program.leaves[0], terms)}
+    return {"input": terms}
 
 
 def _layer_norm_terms(program, k, chain_input, sizes):

@@ -2616,3 +2616,20 @@ def test_float16_atan2_of_a_wrapped_int64_square_is_allowed_as_nan_against_infin
                     "[ 0.  2.] vs torch [ 0.  nan]"):                    # the other way
         detail = "leaf1 (float16): NaN where torch has none or the other way: " + planted
         assert allowed(Finding("gradient", "arctan2", detail, 0)) is None, planted
+
+
+def test_normalize_of_one_element_along_dim_sizes_its_residue_by_its_own_terms():
+    pytest.importorskip("torch")
+    from .generate import CHAIN
+    from .run import _own_terms, _within_its_terms
+    # one element along dim: y = sign(x), the gradient 0 from two terms of |g|/|x| each
+    x = np.array([[0.05], [-0.2], [0.4]], np.float32)
+    program = _hand_program([(x, True)], [("normalize", (CHAIN,), {"p": 3, "dim": 1})])
+    grad = np.array([[1.0], [-3.0], [2.0]], np.float32)
+    terms = _own_terms(program, 0, None, grad)[0]
+    np.testing.assert_allclose(terms, 2 * np.abs(grad) / np.abs(x.astype(float)), rtol=1e-12)
+    residue = ("float32", {0: (terms * 1e-6).astype(np.float32)})   # a rounding of the terms
+    zero = ("float32", {0: np.zeros_like(x)})
+    assert _within_its_terms(program, None, grad, residue, zero, [("leaf0", 0)])
+    planted = ("float32", {0: (terms * 1e-2).astype(np.float32)})   # 1% of the terms: wrong
+    assert not _within_its_terms(program, None, grad, planted, zero, [("leaf0", 0)])
