@@ -1197,10 +1197,11 @@ def _within_its_terms(program, chain_input, grad, ours, theirs, differs):
     return True
 
 
-def _within_sizes(a, b, dtype_name, sizes):
+def _within_sizes(a, b, dtype_name, sizes, floor=None):
     """True when ``a`` is ``b`` to the tolerance of ``compare_arrays`` with each element's
     own terms' size ``sizes`` as its scale: a residue of terms of 1e6 at one element is no
-    licence for a wrong value at another, whose terms are 1."""
+    licence for a wrong value at another, whose terms are 1. ``floor``: the fraction of
+    the terms' size allowed (else compare_arrays' fiftieth of the tolerance)."""
     diff = compare_arrays(a, b, dtype_name)
     if diff is None:
         return True
@@ -1214,7 +1215,7 @@ def _within_sizes(a, b, dtype_name, sizes):
     with np.errstate(invalid="ignore"):   # (each element's own value, not the largest's)
         scale = np.maximum(np.maximum(1.0, np.abs(b64)), np.where(np.isfinite(sizes), sizes, 0.0))
     with np.errstate(invalid="ignore"):
-        error = np.abs(a64 - b64) - (tol * np.abs(b64) + tol * 1e-2 * scale)
+        error = np.abs(a64 - b64) - (tol * np.abs(b64) + (floor or tol * 1e-2) * scale)
     return bool(np.all(error[finite] <= 0))
 
 
@@ -1240,9 +1241,20 @@ def _explained_alone(program, k, chain_input, grad, ours, later_noise=False):
     wide = _step_backward(TORCH, program, k, chain_input, grad, call=call)
     # (the slopes in float64 are the exact ones: to the tolerance, not within the noise
     # band, where a slope 1% off in float32 would pass)
-    if wide is None or set(wide[1]) != set(ours[1]) or _backwards_differ(
-            ours, wide, within_noise=mark == SLOPES_WIDENED):
+    if wide is None or set(wide[1]) != set(ours[1]):
         return ""
+    differs = _backwards_differ(ours, wide, within_noise=mark == SLOPES_WIDENED)
+    # (normalize of one element along dim: y = sign(x), its gradient ~0 from terms of
+    # 2|g|/|x|, a residue of their size in either library's float16)
+    terms = _own_terms(program, k, chain_input, grad) if differs else {}
+    for _, key in differs:
+        g, h = ours[1][key], wide[1][key]
+        dtype = "float16" if np.float16 in (g.dtype, h.dtype) or ours[0] == "float16" \
+            else str(g.dtype)
+        if g is None or h is None or key not in terms or not _within_sizes(
+                g, h.astype(g.dtype), dtype, terms[key],
+                FLOAT16_TERMS if dtype == "float16" else None):
+            return ""
     return mark
 
 

@@ -2633,3 +2633,21 @@ def test_normalize_of_one_element_along_dim_sizes_its_residue_by_its_own_terms()
     assert _within_its_terms(program, None, grad, residue, zero, [("leaf0", 0)])
     planted = ("float32", {0: (terms * 1e-2).astype(np.float32)})   # 1% of the terms: wrong
     assert not _within_its_terms(program, None, grad, planted, zero, [("leaf0", 0)])
+
+
+def test_float16_normalize_of_one_element_is_explained_widened_up_to_its_own_terms():
+    pytest.importorskip("torch")
+    from .generate import CHAIN
+    from .run import NORMALIZE_WIDENED, TAPEGRAD, _explained_alone, _step_backward
+    # 48103578: normalize(p=3) along a dim of one element of float16 x: PyTorch's |x|³
+    # underflows (0.0037³), x/0 gives -inf; in float32 it gives ~0, the gradient's value in
+    # the math (y = sign(x)), where tapegrad keeps a float16 residue of the terms 2|g|/|x|
+    x = np.array([[0.0181], [0.003677], [-0.2119], [-0.1156], [0.1504]], np.float16)
+    program = _hand_program([(x, True)], [("normalize", (CHAIN,), {"p": 3})])
+    grad = np.array([[0.4602], [0.3403], [-0.1649], [0.5713], [-0.1315]], np.float16)
+    ours = _step_backward(TAPEGRAD, program, 0, None, grad)
+    residue = ("float16", {0: np.array([[0.01563], [0], [0], [0], [-0.00048]], np.float16)})
+    assert _explained_alone(program, 0, None, grad, residue) == NORMALIZE_WIDENED
+    assert _explained_alone(program, 0, None, grad, ours) == NORMALIZE_WIDENED
+    planted = ("float16", {0: np.array([[0.5], [0], [0], [0], [0]], np.float16)})
+    assert _explained_alone(program, 0, None, grad, planted) == ""
