@@ -515,6 +515,17 @@ def test_float16_logit_takes_its_slope_in_float32_and_rounds_once():
     assert x.grad.tolist() == pytest.approx([1e-3 / float(x[0]), 0.0], rel=1e-3)
 
 
+def test_logit_gradient_divides_by_x_1_minus_x_where_the_slope_alone_overflows():
+    # at x = 1.2483e-39 (subnormal float32) the slope 1/(x(1 - x)) is beyond float32's
+    # largest value, g/(x(1 - x)) for g = 0.3212 is not: 2.573e38, as PyTorch's
+    for eps in (None, 0.0):
+        x = tg.tensor([1.2483e-39, 0.5], requires_grad=True)
+        tg.logit(x, eps).backward(tg.tensor([0.3212, 1.0]))
+        grad = x.grad.numpy()
+        assert np.isfinite(grad[0]) and grad[0] == pytest.approx(0.3212 / 1.2483e-39, rel=1e-3)
+        assert grad[1] == pytest.approx(4.0)
+
+
 def test_logit_with_a_negative_eps_clamps_nothing_as_without_eps():
     x = tg.tensor([-0.2, 0.3, 1.2, -0.0], dtype=tg.float64, requires_grad=True)
     y = tg.logit(x, eps=-0.5)

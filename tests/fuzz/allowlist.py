@@ -106,6 +106,22 @@ def _nan_against_torchs_else_numbers(other, longest=8):
     return "(?:" + "|".join(lists) + ")"
 
 
+def _nan_against_torchs_infinity(longest=8):
+    """A regular expression for "[a b …] vs torch [a' b' …]" (as many numbers as shown) where
+    each NaN of tapegrad's stands against ±inf in PyTorch, at least one, and every other
+    number is the same in both (a zero of either sign against a zero)."""
+    number = r"-?\d[\d.]*(?:e[-+]\d+)?"
+    lists, groups = [], 0   # (groups are numbered across the alternatives)
+    for n in range(1, longest + 1):
+        ours = r"\s+".join([rf"(?:(nan)|-?(0\.0*(?:e[-+]00)?)|({number}))"] * n)
+        theirs = r"\s+".join(rf"(?({groups + 3 * i + 1})-?inf|(?({groups + 3 * i + 2})"
+                             rf"-?\{groups + 3 * i + 2}|\{groups + 3 * i + 3}))"
+                             for i in range(n))
+        lists.append(rf"(?=[^]]*nan[^]]*\])\[\s*{ours}\s*\] vs torch \[\s*{theirs}\s*\]")
+        groups += 3 * n
+    return "(?:" + "|".join(lists) + ")"
+
+
 def _infinite_where_torch_has_nan(longest=8):
     """A regular expression for "[a b …] vs torch [a' b' …]" (as many numbers as shown) where
     every number of tapegrad's is ±inf or NaN and each of PyTorch's is NaN or tapegrad's own:
@@ -517,6 +533,16 @@ ALLOWED = [
             "NaN where the slope -y/r² = -4e-8 fits; tapegrad's is the float64 step's rounded "
             "once (-2.05e-5). Only NaN of PyTorch's where tapegrad has a number: every NaN of "
             "tapegrad's (a NaN incoming gradient) stands against one of PyTorch's")
+    for op in ("atan2", "arctan2")
+] + [
+    Allowed("gradient", op, r"^leaf\d+ \(float16\): NaN where torch has none or the other way: "
+            + _nan_against_torchs_infinity() + r"( \[layouts: [^]]*\])?"
+            r"( \[the gradient of the later steps: [^]]*\])?$", "pytorch bug",
+            "float16 atan2 of an int64 y beyond float16's range (int of ∞, -2⁶³): both give "
+            "-π/2, y being -inf in float16, and tapegrad's slope -y/r² at an infinite y is NaN, "
+            "as PyTorch's for a float y (atan2(-inf, 0.5): x's gradient NaN). PyTorch's "
+            "backward squares y in int64, where (-2⁶³)² wraps to 0, so r² = x² and -y/x² "
+            "overflows to ±inf. Only tapegrad's NaN against PyTorch's ±inf, the rest the same")
     for op in ("atan2", "arctan2")
 ] + [
     Allowed("gradient", op, r"^leaf\d+ \(float(?:32|64)\): NaN where torch has none or the "

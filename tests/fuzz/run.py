@@ -546,6 +546,7 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
     # at its step and later: _gradients_agree_with_norms_in_float64 judges them)
     through_float16 = first_dtype == "float16"   # a gradient that passed float16 has its precision
     chain_inputs = []   # per step: (tapegrad's chain before it, whether it required grad)
+    result_dtypes = []   # per step: tapegrad's result's dtype (_leaves_through_float16)
     shape, dtype = program.leaves[0].view_shape, first_dtype
     for _ in range(int(rng.integers(1, 7))):
         entry = entries[int(rng.integers(len(entries)))]
@@ -642,15 +643,17 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
         if step.entry.name in NORMS:   # (read now: a later in-place step may overwrite it)
             norm_values[id(step)] = np.array(TAPEGRAD.to_numpy(chains["tapegrad"]))
         through_float16 = through_float16 or TAPEGRAD.dtype_name(chains["tapegrad"]) == "float16"
+        result_dtypes.append(TAPEGRAD.dtype_name(chains["tapegrad"]))
+        float16_leaves = _leaves_through_float16(program, result_dtypes)
         lone_groups = lone_groups or _lone_value_groups(step, shape)
         if use_torch and not gradient_findings and not _torch_backward_corrupts_memory(program):
             gradient_findings = _compare_gradients(program, runs, step, chains["tapegrad"],
-                                                   chains["torch"], through_float16,
+                                                   chains["torch"], float16_leaves,
                                                    weighted_means)
             if lone_groups and any(f.kind == "gradient" for f in gradient_findings) and \
                     _gradients_agree_with_norms_in_float64(program, runs, step,
                                                            chains["tapegrad"], norm_values,
-                                                           through_float16, weighted_means):
+                                                           float16_leaves, weighted_means):
                 gradient_findings = [f._replace(kind="gradient-float-noise",
                                                 detail=f.detail + NORMS_IN_FLOAT64)
                                      if f.kind == "gradient" else f for f in gradient_findings]
@@ -662,7 +665,7 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
                                      for f in gradient_findings]
             if chain_before is not None and any(f.kind == "gradient" for f in gradient_findings) \
                     and _gradients_agree_on_tapegrad_values(program, runs, step, chain_inputs,
-                                                            chains["tapegrad"], through_float16,
+                                                            chains["tapegrad"], float16_leaves,
                                                             weighted_means):
                 gradient_findings = [f._replace(kind="gradient-float-noise",
                                                 detail="inherited: " + f.detail)
@@ -1154,6 +1157,7 @@ def _blame_first_wrong_backward(program, chain_inputs, a, found):
     last = len(program.steps) - 1
     grad = _incoming_gradient(program, a)
     sizes, leaf_sizes = np.abs(grad), {}   # (for _within_the_programs_terms)
+    later_noise = False   # a later step's own backward differs within the noise band
     for k in range(last, -1, -1):
         ours = _step_backward(TAPEGRAD, program, k, chain_inputs[k], grad)
         theirs = _step_backward(TORCH, program, k, chain_inputs[k], grad)
@@ -1172,7 +1176,7 @@ def _blame_first_wrong_backward(program, chain_inputs, a, found):
         if differs:
             verdict = _local_float16_verdict(program, k, chain_inputs[k], grad, ours, theirs,
                                              differs)
-            mark = (_explained_alone(program, k, chain_inputs[k], grad, ours)
+            mark = (_explained_alone(program, k, chain_inputs[k], grad, ours, later_noise)
                     or _placed_elsewhere(program, k, chain_inputs[k], grad, ours)
                     or _disputed_elements(program, k, chain_inputs[k], grad, ours))
             if k == last:   # this step's own backward: the finding stays where it is
@@ -1185,6 +1189,7 @@ def _blame_first_wrong_backward(program, chain_inputs, a, found):
                             verdict + f.detail.removeprefix(FLOAT16_NEARER).removeprefix(
                                 FLOAT16_BOTH_NEAR) + later + mark, program.seed)
                     if f.kind == "gradient" else f for f in found]
+        later_noise = later_noise or _backwards_differ(ours, theirs, within_noise=True)
         grad = ours[1].get("input")
         if grad is None:   # no gradient flows into the chain before this step
             break
@@ -1276,13 +1281,43 @@ def _terms_through_step(program, k, chain_input, sizes, ours, leaf_sizes):
 
 def _own_terms(program, k, chain_input, sizes):
     """The size of the terms inside step ``k``'s own gradient formula where they cancel for
-    some inputs (``_cosine_terms``, ``_layer_norm_terms``), else {}."""
+    some inputs (``_cosine_terms``, ``_layer_norm_terms``, ``_normalize_terms``), else {}."""
     name = program.steps[k].entry.name
     if name == "cosine_similarity":
         return _cosine_terms(program, k, chain_input, sizes)
     if name == "layer_norm":
         return _layer_norm_terms(program, k, chain_input, sizes)
+    if name == "normalize":
+        return _normalize_terms(program, k, chain_input, sizes)
     return {}
+
+
+def _normalize_terms(program, k, chain_input, sizes):
+    """For step ``k`` a normalize of the chain, y = x/‖x‖ₚ along ``dim``: {"input" (or 0 for
+    the first step): the size of the two terms of its input's gradient
+    gᵢ/‖x‖ - (Σⱼ gⱼxⱼ)/‖x‖² · sign(xᵢ)|xᵢ|^(p-1)/‖x‖^(p-1), each in absolute value} (else
+    {}). One element along dim (or parallel vectors): y = sign(x) whatever x, the gradient
+    ~0 from terms of |g|/|x|, 2·|g|/|x| together."""
+    step = program.steps[k]
+    args = dict(zip(("input", "p", "dim", "eps"), step.args))
+    args.update(step.kwargs)
+    p, dim, eps = args.get("p", 2.0), args.get("dim", 1), args.get("eps", 1e-12)
+    if step.args[0] is not CHAIN or not all(isinstance(v, (int, float)) and not isinstance(
+            v, bool) for v in (p, dim, eps)) or not 0 < p < math.inf:
+        return {}
+    x = (TAPEGRAD.to_numpy(Run(TAPEGRAD).materialize(LeafRef(0), program.leaves))
+         if chain_input is None else chain_input[0]).astype(np.float64)
+    try:
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            norm = np.maximum(np.sum(np.abs(x) ** p, axis=dim, keepdims=True) ** (1 / p), eps)
+            g = np.broadcast_to(np.abs(np.asarray(sizes, dtype=np.float64)), x.shape)
+            along = np.sum(g * np.abs(x), axis=dim, keepdims=True) / norm ** 2
+            terms = g / norm + along * np.abs(x) ** (p - 1) / norm ** (p - 1)
+    except (ValueError, TypeError, np.exceptions.AxisError):
+        return {}
+    if chain_input is None:
+        return {0: _onto_leaf(program.leaves[0], terms)}
+    return {"input": terms}
 
 
 def _layer_norm_terms(program, k, chain_input, sizes):
@@ -1400,8 +1435,8 @@ def _within_the_programs_terms(program, a, found, chain_inputs, leaf_sizes):
     ga, gb = results["tapegrad"], results["torch"]
     if set(ga) != set(gb):
         return found
-    through_float16 = grad.dtype == np.float16 or program.leaves[0].values.dtype == np.float16 \
-        or any(c is not None and c[0].dtype == np.float16 for c in chain_inputs)
+    through_float16 = _leaves_through_float16(
+        program, [c[0].dtype if c is not None else None for c in chain_inputs[1:]] + [grad.dtype])
     for i, g in ga.items():
         h = gb[i]
         if (g is None) != (h is None):
@@ -1412,7 +1447,7 @@ def _within_the_programs_terms(program, a, found, chain_inputs, leaf_sizes):
         if i == 0 and program.leaves[0].requires_grad and i not in leaf_sizes:
             return found   # (the chain's first leaf: its sizes are the first step's "input")
         scale = float(size[np.isfinite(size)].max(initial=0))
-        dtype = "float16" if through_float16 or g.dtype == np.float16 else str(g.dtype)
+        dtype = "float16" if i in through_float16 or g.dtype == np.float16 else str(g.dtype)
         diff = compare_arrays(g, h.astype(g.dtype), dtype, scale)
         if diff and diff[0] in ("value", "shape"):
             return found
@@ -1448,27 +1483,69 @@ def _within_its_terms(program, chain_input, grad, ours, theirs, differs):
             return False
         dtype = "float16" if np.float16 in (g.dtype, h.dtype) or ours[0] == "float16" \
             else str(g.dtype)
-        diff = compare_arrays(g, h.astype(g.dtype), dtype, float(sizes[key].max(initial=0)))
-        if diff:   # (within the tolerance of the terms, not 100 times it)
-            return False
+        if not _within_sizes(g, h.astype(g.dtype), dtype, sizes[key]):
+            return False   # (within the tolerance of the terms, not 100 times it)
     return True
 
 
-def _explained_alone(program, k, chain_input, grad, ours):
+def _within_sizes(a, b, dtype_name, sizes, floor=None):
+    """True when ``a`` is ``b`` to the tolerance of ``compare_arrays`` with each element's
+    own terms' size ``sizes`` as its scale: a residue of terms of 1e6 at one element is no
+    licence for a wrong value at another, whose terms are 1. ``floor``: the fraction of
+    the terms' size allowed (else compare_arrays' fiftieth of the tolerance)."""
+    diff = compare_arrays(a, b, dtype_name)
+    if diff is None:
+        return True
+    sizes = np.asarray(sizes, dtype=np.float64)
+    if diff[0] == "shape" or sizes.shape != a.shape or diff[1].startswith(
+            ("NaN where", "inf differs")):
+        return False   # (NaN or inf where the other has none is no rounding of any size)
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    finite = np.isfinite(a64) & np.isfinite(b64)
+    tol = TOLERANCE.get(dtype_name, 2e-4)
+    with np.errstate(invalid="ignore"):   # (each element's own value, not the largest's)
+        scale = np.maximum(np.maximum(1.0, np.abs(b64)), np.where(np.isfinite(sizes), sizes, 0.0))
+    with np.errstate(invalid="ignore"):
+        error = np.abs(a64 - b64) - (tol * np.abs(b64) + (floor or tol * 1e-2) * scale)
+    return bool(np.all(error[finite] <= 0))
+
+
+def _explained_alone(program, k, chain_input, grad, ours, later_noise=False):
     """``_explained_in_torch``'s mark for step ``k`` alone, where its backward is one PyTorch
     is known to compute in too narrow a float (FLOAT16_ATAN2, NORM_IN_FLOAT64,
-    SINC_IN_FLOAT64): the mark where PyTorch's backward of the step computed in the wider
-    float (the same forward, rounded back) gives tapegrad's gradients, else ""."""
+    SINC_IN_FLOAT64, NORMALIZE_WIDENED, SLOPES_WIDENED: gelu's float32 slope in its far
+    tail): the mark where PyTorch's backward of the step computed in the wider
+    float (the same forward, rounded back) gives tapegrad's gradients, else "". A slope
+    blamed before later steps whose own backwards differ within the noise band
+    (``later_noise``: float16's 10%, where a later wrong slope hides) is not explained by
+    SLOPES_WIDENED: the leaves' gradients hold those differences too."""
     name = program.steps[k].entry.name
     call, mark = ((_widened_call, FLOAT16_ATAN2) if name in WIDENED_IN_TORCH else
                   (_norm_widened_call, NORM_IN_FLOAT64) if name in P_NORMS else
                   (_norm_widened_call, SINC_IN_FLOAT64) if name == "sinc" else
-                  (_norm_widened_call, NORMALIZE_WIDENED) if name in NORMALIZING else (None, ""))
+                  (_norm_widened_call, NORMALIZE_WIDENED) if name in NORMALIZING else
+                  (_slopes_widened_call, SLOPES_WIDENED)
+                  if name in WIDENED_SLOPES and not later_noise else
+                  (None, ""))
     if call is None:
         return ""
     wide = _step_backward(TORCH, program, k, chain_input, grad, call=call)
-    if wide is None or set(wide[1]) != set(ours[1]) or _backwards_differ(ours, wide):
+    # (the slopes in float64 are the exact ones: to the tolerance, not within the noise
+    # band, where a slope 1% off in float32 would pass)
+    if wide is None or set(wide[1]) != set(ours[1]):
         return ""
+    differs = _backwards_differ(ours, wide, within_noise=mark == SLOPES_WIDENED)
+    # (normalize of one element along dim: y = sign(x), its gradient ~0 from terms of
+    # 2|g|/|x|, a residue of their size in either library's float16)
+    terms = _own_terms(program, k, chain_input, grad) if differs else {}
+    for _, key in differs:
+        g, h = ours[1][key], wide[1][key]
+        dtype = "float16" if np.float16 in (g.dtype, h.dtype) or ours[0] == "float16" \
+            else str(g.dtype)
+        if g is None or h is None or key not in terms or not _within_sizes(
+                g, h.astype(g.dtype), dtype, terms[key],
+                FLOAT16_TERMS if dtype == "float16" else None):
+            return ""
     return mark
 
 
@@ -1675,29 +1752,31 @@ def _step_backward(library, program, k, chain_input, grad, float_dtype=None, cal
     return library.dtype_name(out), grads
 
 
-def _backwards_differ(ours, theirs):
+def _backwards_differ(ours, theirs, within_noise=False):
     """[(what, key)] of the gradients of one step's backward (``_step_backward``) that
-    differ beyond the tolerance: float16's where the step's result or gradient is float16."""
+    differ beyond the tolerance: float16's where the step's result or gradient is float16.
+    ``within_noise``: those that differ by float noise too."""
     out = []
     for key, g in ours[1].items():
         what = "input" if key == "input" else f"leaf{key}"
-        h = theirs[1][key]
+        h = theirs[1].get(key)
         if (g is None) != (h is None):
             out.append((what, key))
-        elif g is not None and _backward_difference(g, h, ours[0]) is not None:
+        elif g is not None and _backward_difference(g, h, ours[0], within_noise) is not None:
             out.append((what, key))
     return out
 
 
-def _backward_difference(g, h, result_dtype=None):
+def _backward_difference(g, h, result_dtype=None, within_noise=False):
     """compare_arrays of two gradients of one step: its detail where the difference is
-    beyond float noise (else None)."""
+    beyond float noise (or, ``within_noise``, beyond the tolerance), else None."""
     if g is None or h is None:
         return f"{'no' if g is None else 'a'} gradient vs torch {'none' if h is None else 'one'}"
     dtype = "float16" if np.float16 in (g.dtype, h.dtype) or result_dtype == "float16" \
         else str(g.dtype)
     diff = compare_arrays(g, h.astype(g.dtype) if h.dtype != g.dtype else h, dtype)
-    return diff[1] if diff and diff[0] in ("value", "shape") else None
+    kinds = ("value", "shape", "float-noise") if within_noise else ("value", "shape")
+    return diff[1] if diff and diff[0] in kinds else None
 
 
 def _local_float16_verdict(program, k, chain_input, grad, ours, theirs, differs):
@@ -1928,7 +2007,7 @@ def _compare_gradients(program, runs, step, a, b, through_float16=False,
                             f"leaf{i}: {'no' if ga[i] is None else 'a'} gradient vs torch "
                             f"{'none' if gb.get(i) is None else 'one'}", program.seed)]
         if ga[i] is not None:
-            dtype_name = "float16" if through_float16 else str(ga[i].dtype)
+            dtype_name = "float16" if _through_float16(through_float16, i) else str(ga[i].dtype)
             diff = compare_arrays(ga[i], gb[i], dtype_name,
                                   _copies_scale(program, tg_run, i, a, grad)
                                   or _weighted_mean_scale(weighted_means or {}, i, a, grad))
@@ -1947,6 +2026,29 @@ def _compare_gradients(program, runs, step, a, b, through_float16=False,
                                 f"{_explained_in_torch(program, step, grad, ga, a, through_float16)}",
                                 program.seed)]
     return []
+
+
+def _leaves_through_float16(program, result_dtypes):
+    """The indices of the leaves whose gradients pass through float16, given each step's
+    result dtype so far: a float16 leaf, or one whose first step (leaf 0's: the first) or a
+    later one gives float16. A float64 leaf first used after a float16 region has float64's
+    digits; a float32 leaf used before it keeps float16's."""
+    float16 = [np.dtype(d) == np.float16 if d is not None else False for d in result_dtypes]
+    out = set()
+    for i, leaf in enumerate(program.leaves):
+        first = 0 if i == 0 else next((k for k, s in enumerate(program.steps) if any(
+            isinstance(x, LeafRef) and x.index == i for x in _arguments(s))), None)
+        if leaf.values.dtype == np.float16 or first is not None and any(float16[first:]):
+            out.add(i)
+    return frozenset(out)
+
+
+def _through_float16(through_float16, i):
+    """Whether leaf ``i``'s gradient is judged at float16's tolerance: ``through_float16``
+    the leaves' set (``_leaves_through_float16``), or one answer for every leaf."""
+    if isinstance(through_float16, frozenset):
+        return i in through_float16
+    return bool(through_float16)
 
 
 def _incoming_gradient(program, a):
@@ -2051,7 +2153,7 @@ def _rerun_agrees(program, step, grad, ga, leaves, steps, call, through_float16,
             return False
         if g is None:
             continue
-        dtype_name = "float16" if through_float16 else str(g.dtype)
+        dtype_name = "float16" if _through_float16(through_float16, i) else str(g.dtype)
         with np.errstate(over="ignore"):   # (a wider gradient rounds to ±inf as PyTorch's would)
             theirs = gb[i].astype(g.dtype)
         if own and own.get(i) is not None and own[i].shape == g.shape:
@@ -2441,7 +2543,8 @@ def _near_reference(a, reference, scale=None):
     finite = np.isfinite(reference)
     terms = scale is not None and math.isfinite(scale)
     scale = scale if terms else 0.0
-    size = max(1.0, float(np.abs(reference[finite]).max(initial=0)), scale)
+    # element by element: a large element elsewhere is no licence for a small one here
+    size = np.maximum(np.maximum(1.0, np.abs(reference)), scale)
     # where the size of the terms summed is known, a few float16 roundings of that size
     # (terms of 50 that cancel leave 0.05 in float16), else a fiftieth of the tolerance
     floor = max(tol * 1e-2, FLOAT16_TERMS) if terms else tol * 1e-2
@@ -2449,6 +2552,10 @@ def _near_reference(a, reference, scale=None):
         overflowed = (np.abs(reference) > largest) & (
             a == np.copysign(np.inf, reference))
         within = np.abs(a - reference) <= tol * np.abs(reference) + floor * size
+        # a sign opposite to the reference's is a rounding only of terms that cancel, and
+        # only within their floor: without their size known it is never one
+        flipped = a * reference < 0
+        within &= ~flipped | (terms & (np.abs(a - reference) <= floor * scale))
     return bool(np.all(np.isnan(reference) | overflowed | (finite & within)))
 
 
@@ -2687,7 +2794,8 @@ def _compare_with_copies(program, step, grad, ga, error, through_float16=False, 
                 if (ga[i] is None) != (gb.get(i) is None):
                     break
                 diff = ga[i] is not None and compare_arrays(   # (float16's tolerance after
-                    ga[i], gb[i], "float16" if through_float16 else str(ga[i].dtype))  # float16)
+                    ga[i], gb[i], "float16" if _through_float16(through_float16, i)
+                    else str(ga[i].dtype))
                 if diff and diff[0] != "float-noise":
                     verdict = _float16_gradient_verdict(program, grad, ga, gb, on_copies=True)
                     mark = "" if a is None else _explained_in_torch(

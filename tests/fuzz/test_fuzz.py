@@ -2855,3 +2855,133 @@ def test_a_means_gradient_over_terms_of_1e30_is_noise_only_within_its_largest_el
     with np.errstate(all="ignore"):
         chains["tapegrad"] = _steeper(chains["tapegrad"])
     assert not _gradients_within_their_largest(program, runs, chains, False)
+
+
+def _hand_program(leaves, steps):
+    """A Program of the given leaves ((values, requires_grad), contiguous) and steps ((op
+    name, args, kwargs)), for the judge's functions run on a chosen case."""
+    from .generate import Leaf, Step
+    from .run import Program
+    program = Program(1)
+    program.leaves = [Leaf(np.asarray(v), g, ("contiguous",), np.asarray(v).shape)
+                      for v, g in leaves]
+    names = {e.name: e for e in ENTRIES}
+    program.steps = [Step(names[name], args, kwargs) for name, args, kwargs in steps]
+    return program
+
+
+def test_the_terms_of_one_element_do_not_excuse_another():
+    from .run import _within_sizes
+    # terms of 1e6 at the first element leave a residue of 1.5 there; the second element's
+    # terms are 1, and its 1% error is a wrong gradient whatever the first's terms
+    ours, theirs = np.array([1.5, 1.01]), np.array([0.0, 1.0])
+    assert _within_sizes(ours, theirs, "float32", np.array([1e6, 1.0])) is False
+    assert _within_sizes(np.array([1.5, 1.0]), theirs, "float32", np.array([1e6, 1.0]))
+    assert _within_sizes(np.array([np.nan, 1.0]), theirs, "float32", np.array([1e6, 1.0])) \
+        is False
+
+
+def test_a_float16_sign_flip_is_rounding_only_within_its_known_terms():
+    from .run import _near_reference
+    half = lambda *v: np.array(v, dtype=np.float16)   # noqa: E731
+    # a planted sign flip below the absolute floor: not near the reference
+    assert not _near_reference(half(0.00012), np.array([-0.00012]))
+    # nor a small element beside a large one (the large one's floor is not its own)
+    assert not _near_reference(half(1000.0, 0.05), np.array([1000.0, 0.0]))
+    # a residue within a fiftieth of the tolerance at a small element, its sign kept, is
+    assert _near_reference(half(1000.0, 0.0001), np.array([1000.0, 0.00005]))
+    # terms of 1 that cancel leave a float16 residue of either sign within 2⁻⁸
+    assert _near_reference(half(0.001), np.array([-0.001]), scale=1.0)
+    assert not _near_reference(half(0.01), np.array([-0.01]), scale=1.0)
+
+
+def test_a_float64_leaf_joined_after_float16_is_judged_at_float64s_tolerance(monkeypatch):
+    pytest.importorskip("torch")
+    from .generate import CHAIN, LeafRef
+    from .run import (TAPEGRAD, TORCH, Run, _compare_gradients, _leaves_through_float16,
+                      first_tensor)
+    program = _hand_program([(np.array([0.5, 1.5], np.float16), True),
+                             (np.array([2.0, -3.0]), True)],
+                            [("exp", (CHAIN,), {}), ("mul", (CHAIN, LeafRef(1)), {})])
+    # leaf 0 passed float16's exp; leaf 1 meets only the float64 product
+    assert _leaves_through_float16(program, ["float16", "float64"]) == {0}
+    mul = tg.mul
+    def mul_with_a_wrong_gradient(x, y, *args, **kwargs):   # the value, y's gradient 3% high
+        return mul(x, y) + mul(y - y.detach(), x.detach()) * 0.03
+    monkeypatch.setattr(tg, "mul", mul_with_a_wrong_gradient)
+    runs = {}
+    for name, library in (("tapegrad", TAPEGRAD), ("torch", TORCH)):
+        run = runs[name] = Run(library)
+        run.chain = run.materialize(LeafRef(0), program.leaves)
+        for step in program.steps:
+            run.chain = first_tensor(library, run.call(step, program.leaves)[1])
+    def judged(through_float16):
+        return _compare_gradients(program, runs, program.steps[-1], runs["tapegrad"].chain,
+                                  runs["torch"].chain, through_float16)
+    found, = judged(_leaves_through_float16(program, ["float16", "float64"]))
+    assert found.kind == "gradient" and found.detail.startswith("leaf1 (float64)")
+    found, = judged(True)   # (float16's band for every leaf hides it)
+    assert found.kind == "gradient-float-noise"
+
+
+def test_gelus_float32_slope_alone_is_explained_by_pytorchs_float64_slope_only():
+    pytest.importorskip("torch")
+    from .generate import CHAIN
+    from .run import SLOPES_WIDENED, TAPEGRAD, _explained_alone, _step_backward
+    # gelu in float32's far tail, where PyTorch's float32 slope loses digits, and nearer 0
+    x = np.array([-5.14, -5.3, -5.6, -6.0, -4.9, -5.45, 0.5, -1.0], np.float32)
+    program = _hand_program([(x, True)], [("gelu", (CHAIN,), {})])
+    grad = np.ones(x.shape, np.float32)
+    ours = _step_backward(TAPEGRAD, program, 0, None, grad)
+    assert _explained_alone(program, 0, None, grad, ours) == SLOPES_WIDENED
+    planted = (ours[0], {key: g * 1.05 for key, g in ours[1].items()})   # a slope 5% off
+    assert _explained_alone(program, 0, None, grad, planted) == ""
+
+
+def test_float16_atan2_of_a_wrapped_int64_square_is_allowed_as_nan_against_infinity_only():
+    # 47038949: atan2 of int(sinh(1e30)) = -2⁶³ and a float16 x; y is -inf in float16, where
+    # tapegrad's slope -y/r² is NaN (as PyTorch's of a float -inf); PyTorch squares the int64
+    # y, which wraps to 0, and gives -y/x² = -inf
+    shown = ("leaf1 (float16): NaN where torch has none or the other way: [ 0.  0. nan  0.] vs "
+             "torch [ -0.  -0. -inf  -0.] [the gradient of the later steps: swapdims, max_pool2d]")
+    assert allowed(Finding("gradient", "arctan2", shown, 0)).category == "pytorch bug"
+    for planted in ("[ 0.  1. nan  0.] vs torch [ -0.  -1. -inf  -0.]",   # a sign flipped
+                    "[ 0.  nan] vs torch [ 0.  3.]",                     # NaN against a number
+                    "[ 0.  2.] vs torch [ 0.  nan]"):                    # the other way
+        detail = "leaf1 (float16): NaN where torch has none or the other way: " + planted
+        assert allowed(Finding("gradient", "arctan2", detail, 0)) is None, planted
+
+
+def test_normalize_of_one_element_along_dim_sizes_its_residue_by_its_own_terms():
+    pytest.importorskip("torch")
+    from .generate import CHAIN
+    from .run import _own_terms, _within_its_terms
+    # one element along dim: y = sign(x), the gradient 0 from two terms of |g|/|x| each
+    x = np.array([[0.05], [-0.2], [0.4]], np.float32)
+    program = _hand_program([(x, True)], [("normalize", (CHAIN,), {"p": 3, "dim": 1})])
+    grad = np.array([[1.0], [-3.0], [2.0]], np.float32)
+    terms = _own_terms(program, 0, None, grad)[0]
+    np.testing.assert_allclose(terms, 2 * np.abs(grad) / np.abs(x.astype(float)), rtol=1e-12)
+    residue = ("float32", {0: (terms * 1e-6).astype(np.float32)})   # a rounding of the terms
+    zero = ("float32", {0: np.zeros_like(x)})
+    assert _within_its_terms(program, None, grad, residue, zero, [("leaf0", 0)])
+    planted = ("float32", {0: (terms * 1e-2).astype(np.float32)})   # 1% of the terms: wrong
+    assert not _within_its_terms(program, None, grad, planted, zero, [("leaf0", 0)])
+
+
+def test_float16_normalize_of_one_element_is_explained_widened_up_to_its_own_terms():
+    pytest.importorskip("torch")
+    from .generate import CHAIN
+    from .run import NORMALIZE_WIDENED, TAPEGRAD, _explained_alone, _step_backward
+    # 48103578: normalize(p=3) along a dim of one element of float16 x: PyTorch's |x|³
+    # underflows (0.0037³), x/0 gives -inf; in float32 it gives ~0, the gradient's value in
+    # the math (y = sign(x)), where tapegrad keeps a float16 residue of the terms 2|g|/|x|
+    x = np.array([[0.0181], [0.003677], [-0.2119], [-0.1156], [0.1504]], np.float16)
+    program = _hand_program([(x, True)], [("normalize", (CHAIN,), {"p": 3})])
+    grad = np.array([[0.4602], [0.3403], [-0.1649], [0.5713], [-0.1315]], np.float16)
+    ours = _step_backward(TAPEGRAD, program, 0, None, grad)
+    residue = ("float16", {0: np.array([[0.01563], [0], [0], [0], [-0.00048]], np.float16)})
+    assert _explained_alone(program, 0, None, grad, residue) == NORMALIZE_WIDENED
+    assert _explained_alone(program, 0, None, grad, ours) == NORMALIZE_WIDENED
+    planted = ("float16", {0: np.array([[0.5], [0], [0], [0], [0]], np.float16)})
+    assert _explained_alone(program, 0, None, grad, planted) == ""

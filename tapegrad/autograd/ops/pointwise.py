@@ -516,7 +516,8 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
 def logit(input, eps=None):
     """y = ln(z/(1 - z)) with z = x clamped to [eps, 1 - eps] (when eps is given);
     dy/dx = 1/(z(1 - z)), and 0 where x lies outside [eps, 1 - eps]. Without eps (or with
-    a negative one, as in PyTorch), x outside [0, 1] has no logit and its gradient is NaN"""
+    a negative one, as in PyTorch), x outside [0, 1] has no logit and its gradient is NaN.
+    The gradient is g/(z(1 - z)): near 0 the slope alone overflows where g times it fits"""
     x = _float_input("logit", input)
     xp = x.device.xp
     if eps is not None and eps < 0:   # PyTorch clamps only with an eps of at least 0
@@ -532,13 +533,13 @@ def logit(input, eps=None):
         if eps is None:
             # (|x(1 - x)|: +∞, not -∞, at x = -0.0, as PyTorch's grad·∞ at x = 0)
             outside = (x < 0) | (x > 1)
-            result = grad * _where(outside, float("nan"), (x * (1 - x)).abs().reciprocal())
+            result = grad / _where(outside, float("nan"), (x * (1 - x)).abs())
         else:
             z = x.clamp(eps, 1 - eps)   # (finite slopes in both branches of the where)
             inside = ~((x < eps) | (x > 1 - eps))   # (a NaN x is inside: its gradient is NaN)
             # outside, the clamp's slope is 0 even for an infinite or NaN incoming gradient;
             # |z(1 - z)|: +∞ at x = -0.0 with eps = 0, as without eps
-            result = _where(inside, grad * (z * (1 - z)).abs().reciprocal(), 0.0)
+            result = _where(inside, grad / (z * (1 - z)).abs(), 0.0)
         return result.to(dtype)
     backward.materializes_zeros = True   # PyTorch's logit kernel makes plain zeros of them
     return record("logit", y, (x,), backward, save=(x,))
