@@ -763,6 +763,17 @@ def test_addcmul_and_addcdiv_gradients_are_allowed_where_pytorch_in_the_result_d
         monkeypatch.undo()
 
 
+def test_a_wrong_ldexp_value_gets_no_mark_of_pytorch_with_a_wider_exponent(monkeypatch):
+    pytest.importorskip("torch")
+    ldexp = tg.ldexp
+    monkeypatch.setattr(tg, "ldexp", lambda x, other: ldexp(x, other) * 1.01)
+    entries = [e for e in ENTRIES if e.name == "ldexp"]
+    found = [f for seed in range(30) for f in run_program(seed, entries=entries)[0]
+             if f.kind == "value"]
+    assert found and all(LDEXP_FLOAT_EXPONENT not in f.detail and allowed(f) is None
+                         for f in found)
+
+
 def test_batch_norms_gradient_of_a_non_contiguous_input_is_allowed_where_contiguous_agrees(
         monkeypatch):
     pytest.importorskip("torch")
