@@ -2155,7 +2155,8 @@ def _rerun_agrees(program, step, grad, ga, leaves, steps, call, through_float16,
             return False
         if g is None:
             continue
-        dtype_name = "float16" if _through_float16(through_float16, i) else str(g.dtype)
+        dtype_name = "float16" if _through_float16(through_float16, i) else _narrower(
+            g.dtype, getattr(grad, "dtype", g.dtype))
         with np.errstate(over="ignore"):   # (a wider gradient rounds to ±inf as PyTorch's would)
             theirs = gb[i].astype(g.dtype)
         if own and own.get(i) is not None and own[i].shape == g.shape:
@@ -2165,6 +2166,16 @@ def _rerun_agrees(program, step, grad, ga, leaves, steps, call, through_float16,
         elif not _same_to_rounding(g, theirs, dtype_name):
             return False
     return True
+
+
+def _narrower(leaf_dtype, result_dtype):
+    """The tolerance's dtype for a leaf's gradient in a rerun: the leaf's, or the result's
+    where that is a narrower float (a float64 0-d divisor of float32 tensors: its gradient
+    is summed from float32 terms, so two computations agree only to float32's digits)."""
+    leaf_dtype, result_dtype = np.dtype(leaf_dtype), np.dtype(result_dtype)
+    if result_dtype.kind == "f" and leaf_dtype.kind == "f" and result_dtype.itemsize < leaf_dtype.itemsize:
+        return str(result_dtype)
+    return str(leaf_dtype)
 
 
 def _agree_elementwise(a, b, dtype_name):

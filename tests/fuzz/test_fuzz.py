@@ -3111,3 +3111,13 @@ def test_float16_normalize_of_one_element_is_explained_widened_up_to_its_own_ter
     assert _explained_alone(program, 0, None, grad, ours) == NORMALIZE_WIDENED
     planted = ("float16", {0: np.array([[0.5], [0], [0], [0], [0]], np.float16)})
     assert _explained_alone(program, 0, None, grad, planted) == ""
+
+
+def test_a_rerun_judges_a_wider_leaf_at_the_tolerance_of_the_narrower_result():
+    from .run import _narrower
+    # a float64 0-d divisor of float32 tensors: its gradient is summed from float32 terms
+    assert _narrower(np.float64, np.float32) == "float32"
+    # a float64 leaf of a float64 result, or a float32 leaf of a float64 result, keeps its own
+    assert _narrower(np.float64, np.float64) == "float64"
+    assert _narrower(np.float32, np.float64) == "float32"
+    assert _narrower(np.float64, np.int64) == "float64"
