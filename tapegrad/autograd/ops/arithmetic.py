@@ -36,9 +36,9 @@ def _check_alpha(op, y, alpha):
 def _scaled(op, y, alpha):
     """α·y in y's dtype (bool·2 is True)."""
     _check_alpha(op, y, alpha)
-    if type(alpha) is int:   # -1 for uint8 is 255, as PyTorch converts it
-        from ...dtypes import wrap_integer
-        alpha = wrap_integer(alpha, y.array.dtype)
+    if type(alpha) is int:   # -1 for uint8 is 255, as PyTorch converts it; 256 is refused
+        from ...dtypes import stored_scalar
+        alpha = stored_scalar(op, alpha, y.array.dtype)
     return wrap((y.array * alpha).astype(y.array.dtype, copy=False), y.device)
 
 
@@ -988,7 +988,8 @@ def _addc_operands(op, input, tensor1, tensor2, value):
     if hasattr(value, "shape") and value.ndim == 0 and not value.requires_grad:
         value = value.item()
     if not hasattr(value, "shape") and not x.dtype.is_floating_point and x.dtype.name != "bool":
-        value = int(value)
+        from ...dtypes import stored_scalar
+        value = stored_scalar(op, value, x.array.dtype)   # -1.5 into uint8 is refused
     return x, t1, t2, value
 
 

@@ -8,7 +8,7 @@ the old values notices at backward time instead of computing a wrong gradient.
 from .. import grad_mode, tape
 from ..quiet import quiet
 from ..tape import record
-from ...dtypes import scalar_category, wrap_integer
+from ...dtypes import scalar_category, stored_scalar, wrap_integer
 from ..tensor import Tensor, wrap
 from .declare import alias, operation
 
@@ -223,12 +223,16 @@ def clamp_(input, min=None, max=None):
     return _inplace(input, "clamp_", lambda old: clamp(old, min, max), min, max)
 
 
-def _filled(input, value):
+def _filled(input, value, checked=True):
     """y = a constant;  dy/dx = 0"""
     xp = input.device.xp
     def backward(ctx, grad):
         return wrap(xp.zeros_like(grad.array), grad.device)
-    value = wrap_integer(value, input.array.dtype, store="fill_")   # -1 into uint8: 255
+    if checked:   # fill_: -1 into uint8 is 255, 256 is refused
+        value = stored_scalar("fill_", value, input.array.dtype)
+    else:   # copy_ casts the number as a tensor of it, unchecked (300 into uint8 is 44)
+        value = input.device.xp.asarray(wrap_integer(value, input.array.dtype)).astype(
+            input.array.dtype)
     return record("fill", xp.full(input.array.shape, value, dtype=input.array.dtype),
                   (input,), backward)
 
@@ -256,7 +260,7 @@ def zero_(input):
 def copy_(input, src):
     """x ← src (broadcast, cast to x's dtype, moved to x's device); the gradient flows to src"""
     if not hasattr(src, "shape"):
-        return _inplace(input, "copy_", lambda old: _filled(old, src))
+        return _inplace(input, "copy_", lambda old: _filled(old, src, checked=False))
     return _inplace(input, "copy_", lambda old: _broadcast_copy(old, src), src)
 
 
