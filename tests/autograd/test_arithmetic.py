@@ -1278,3 +1278,17 @@ def test_addcmul_and_alpha_refuse_a_number_the_integer_dtype_cannot_hold():
                       value=-1.5).tolist() == [0, -2]                  # truncated to -1
     with pytest.raises(RuntimeError, match=r"add: .* uint8 .*\(the value 256\)"):
         tg.add(u, u, alpha=256)
+
+
+def test_alpha_and_where_refuse_a_number_the_result_dtype_cannot_hold():
+    half = tg.ones(2, dtype=tg.float16)
+    for call in (lambda: tg.sub(half, half, alpha=1e30), lambda: tg.rsub(half, half, alpha=7e4)):
+        with pytest.raises(RuntimeError, match=r"(sub|rsub): .* float16 .*without overflow"):
+            call()
+    assert tg.add(half, tg.ones(2), alpha=1e30).dtype is tg.float32   # which holds 1e30
+    u = tg.ones(2, dtype=tg.uint8)
+    for number in (300, -256):
+        with pytest.raises(RuntimeError, match=rf"where: .* uint8 .*\(the value {number}\)"):
+            tg.where(u > 0, u, number)
+    assert tg.where(u > 0, -129, u).tolist() == [127, 127]
+    assert tg.where(u > 0, u, 2.5).tolist() == [1.0, 1.0]

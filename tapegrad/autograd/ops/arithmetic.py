@@ -36,7 +36,7 @@ def _check_alpha(op, y, alpha):
 def _scaled(op, y, alpha):
     """α·y in y's dtype (bool·2 is True)."""
     _check_alpha(op, y, alpha)
-    if type(alpha) is int:   # -1 for uint8 is 255, as PyTorch converts it; 256 is refused
+    if type(alpha) in (int, float):   # -1 for uint8 is 255; 256 (1e30 for float16) is refused
         from ...dtypes import stored_scalar
         alpha = stored_scalar(op, alpha, y.array.dtype)
     return wrap((y.array * alpha).astype(y.array.dtype, copy=False), y.device)
@@ -494,7 +494,12 @@ def where(condition, input, other):
         xp = condition.device.xp
         input = wrap(xp.asarray(input, dtype=dtype), condition.device)
         other = wrap(xp.asarray(other, dtype=dtype), condition.device)
+    numbers = [v for v in (input, other) if type(v) is int]
     x, y = promote("where", input, other)
+    if numbers and x.array.dtype.kind in "iu":   # 300 beside a uint8 tensor is refused
+        from ...dtypes import stored_scalar
+        for number in numbers:
+            stored_scalar("where", number, x.array.dtype)
     from ..operands import check_same_device
     check_same_device("where", condition, x)
     xp = x.device.xp
