@@ -1292,3 +1292,12 @@ def test_alpha_and_where_refuse_a_number_the_result_dtype_cannot_hold():
             tg.where(u > 0, u, number)
     assert tg.where(u > 0, -129, u).tolist() == [127, 127]
     assert tg.where(u > 0, u, 2.5).tolist() == [1.0, 1.0]
+
+
+def test_pow_refuses_an_exponent_the_dtype_cannot_hold():
+    # as in PyTorch: 300 fits no uint8, 1e30 no float16 (float32 holds it)
+    with pytest.raises(RuntimeError, match=r"pow: .* uint8 .*\(the value 300\)"):
+        tg.tensor([1, 2], dtype=tg.uint8) ** 300
+    with pytest.raises(RuntimeError, match=r"pow: .* float16 .*\(the value 1e\+30\)"):
+        tg.tensor([1.0, 2.0], dtype=tg.float16) ** 1e30
+    assert (tg.tensor([1.0, 0.5]) ** 1e30).tolist() == [1.0, 0.0]

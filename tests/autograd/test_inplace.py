@@ -616,3 +616,15 @@ def test_copy_of_a_number_casts_it_unchecked_unlike_fill():
     assert tg.tensor([1, 2], dtype=tg.uint8).copy_(300).tolist() == [44, 44]
     assert tg.tensor([1, 2], dtype=tg.uint8).copy_(-1.5).tolist() == [255, 255]
     assert tg.tensor([1.0], dtype=tg.float16).copy_(1e30).tolist() == [math.inf]
+
+
+def test_add_and_sub_in_place_refuse_an_alpha_the_dtype_cannot_hold():
+    # as in PyTorch (and as add): 300 fits no uint8, 1e30 no float16
+    for x, alpha in ((tg.tensor([1, 2], dtype=tg.uint8), 300),
+                     (tg.tensor([1.0, 2.0], dtype=tg.float16), 1e30)):
+        for method in ("add_", "sub_"):
+            with pytest.raises(RuntimeError, match=rf"{method}: .* {x.dtype.name} without overflow"):
+                getattr(x, method)(x.clone(), alpha=alpha)
+            assert x.tolist() == [1, 2] and x._version == 0
+    assert tg.tensor([1, 2], dtype=tg.uint8).add_(tg.tensor([1, 1], dtype=tg.uint8),
+                                                  alpha=-1).tolist() == [0, 1]

@@ -358,6 +358,10 @@ def _pow_scalar(x, exponent):
         raise RuntimeError(f"pow: integers to negative integer powers are not allowed "
                            f"(a {x.dtype.name} tensor to the power {exponent}), as in PyTorch; "
                            f"convert it with .float()")
+    if promoted.name != "bool" and not (type(exponent) is float and x.array.dtype.itemsize > 2
+                                        and abs(exponent) < 1e38):
+        from ...dtypes import stored_scalar   # 300 for uint8, 1e30 for float16 are refused
+        stored_scalar("pow", exponent, x.array.dtype)
     xp = x.device.xp
     if promoted.name == "bool":   # a bool tensor to a bool power stays bool, as in PyTorch
         z = x.array.copy() if exponent else xp.ones(x.array.shape, dtype=x.array.dtype)

@@ -165,8 +165,20 @@ def _scales_in_own_dtype(target, other, alpha):
     return alpha == 1 or not isinstance(other, Tensor) or other.dtype == target.dtype
 
 
+def _check_alpha_fits(op, target, other, alpha):
+    """α must fit the dtype it is computed in, as PyTorch checks it (256 for uint8, 1e30 for
+    float16 are refused); checked here for the quick path, which scales in that dtype."""
+    if type(alpha) is float and (not target.dtype.is_floating_point or
+                                 (target.array.dtype.itemsize > 2 and abs(alpha) < 1e38)):
+        return   # (a float α of integers is refused by add itself)
+    if type(alpha) in (int, float) and (not isinstance(other, Tensor) or other.dtype == target.dtype):
+        stored_scalar(op, alpha, target.array.dtype)
+
+
 @operation(method=True, composite=True)
 def add_(input, other, alpha=1):
+    if alpha != 1:
+        _check_alpha_fits("add_", input, other, alpha)
     if not _records(input, other) and _scales_in_own_dtype(input, other, alpha):
         done = _ufunc_inplace(input, "add_", "add", other if alpha == 1 else other * alpha)
         if done is not None:
@@ -181,6 +193,8 @@ def sub_(input, other, alpha=1):
             or getattr(getattr(other, "dtype", None), "name", "") == "bool"):
         from .arithmetic import sub
         return sub(input, other)   # raises sub's error about bool tensors
+    if alpha != 1:
+        _check_alpha_fits("sub_", input, other, alpha)
     if not _records(input, other) and _scales_in_own_dtype(input, other, alpha):
         done = _ufunc_inplace(input, "sub_", "subtract", other if alpha == 1 else other * alpha)
         if done is not None:
