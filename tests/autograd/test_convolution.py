@@ -530,5 +530,8 @@ def test_pad_refuses_a_value_the_dtype_cannot_hold_even_minus_one_for_uint8():
         with pytest.raises(RuntimeError, match=r"pad: value cannot be converted to type uint8"):
             tg.nn.functional.pad(small, (1, 1), value=value)
     assert tg.nn.functional.pad(small, (1, 1), value=255).tolist() == [255, 1, 2, 255]
+    # a pad that only crops (or does nothing) never uses the value, and PyTorch leaves it
+    assert tg.nn.functional.pad(small, (-1, 0), value=1e30).tolist() == [2]
+    assert tg.nn.functional.pad(small, (0, 0), value=-1).tolist() == [1, 2]
     with pytest.raises(RuntimeError, match=r"pad: .* float16"):
         tg.nn.functional.pad(tg.zeros(1, dtype=tg.float16), (1, 0), value=1e30)

@@ -472,11 +472,13 @@ def pad(input, pad, mode="constant", value=None):
                                                  input.device), widths, 0)
                 return _pad_constant(input, widths, 0) + value.reshape(()) * padding
             value = value.item()
-        if value is not None and not hasattr(value, "shape"):
+        if value is None or max(widths, default=0) <= 0:
+            value = 0   # (a pad that only crops fills nothing: its value is not looked at)
+        elif not hasattr(value, "shape"):
             # pad, unlike fill_, refuses -1 for uint8, as PyTorch does
             from ...dtypes import stored_scalar
             value = stored_scalar("pad", value, input.array.dtype, strict_unsigned=True)
-        return _pad_constant(input, widths, 0 if value is None else value)
+        return _pad_constant(input, widths, value)
     if mode not in ("reflect", "replicate", "circular"):
         raise NotImplementedError(f"pad: unknown padding mode {mode!r} (constant, reflect, "
                                   f"replicate and circular are supported)")
