@@ -75,7 +75,7 @@ def _filled(op, size, fill, dtype, device, requires_grad):
     dtype = dtypes.as_dtype(dtype) or dtypes.get_default_dtype()
     xp = device.xp
     if fill is not None:
-        fill = dtypes.wrap_integer(fill, dtype.numpy, store=op)   # -1 into uint8: 255
+        fill = dtypes.stored_scalar(op, fill, dtype.numpy)   # -1 into uint8: 255; 256 refused
     array = xp.empty(shape, dtype=dtype.numpy) if fill is None else xp.full(shape, fill, dtype=dtype.numpy)
     return _finish(array, device, requires_grad)
 
@@ -119,7 +119,7 @@ def empty_like(input, dtype=None, device=None, requires_grad=False):
 
 def full_like(input, fill_value, dtype=None, device=None, requires_grad=False):
     shape, dtype, device = _like(input, dtype, device)
-    return full(shape, fill_value, dtype=dtype, device=device, requires_grad=requires_grad)
+    return _filled("full_like", (tuple(shape),), fill_value, dtype, device, requires_grad)
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):

@@ -148,13 +148,10 @@ def scalar_category(value):
     raise TypeError(f"tapegrad cannot use a {type(value).__name__} ({value!r}) as a number")
 
 
-def wrap_integer(value, numpy_dtype, store=None):
+def wrap_integer(value, numpy_dtype):
     """A Python int converted to an integer dtype as C and PyTorch convert it: modulo 2ⁿ
     (-1 into uint8 is 255, 200 into int8 is -56). Anything else is returned unchanged.
-
-    ``store`` names an op that writes the value into a tensor (fill_, masked_fill, full):
-    there, as in PyTorch, only values an n-bit integer of either sign can hold are taken
-    (-1 and 255 into uint8, 300 is refused)."""
+    Ops that store a number into a tensor check it first with ``stored_scalar``."""
     if type(value) is not int and not isinstance(value, numpy.integer):
         return value
     numpy_dtype = numpy.dtype(numpy_dtype)
@@ -165,12 +162,80 @@ def wrap_integer(value, numpy_dtype, store=None):
     low, high = (-2 ** (bits - 1), 2 ** (bits - 1)) if numpy_dtype.kind == "i" else (0, 2 ** bits)
     if low <= value < high:
         return value
-    widest = (-2 ** (bits - 1), 2 ** bits) if store else (-2 ** 63, 2 ** 64)
-    if not widest[0] <= value < widest[1]:
-        raise RuntimeError(f"{store or 'tapegrad'}: the value {value} cannot be converted to "
+    if not -2 ** 63 <= value < 2 ** 64:
+        raise RuntimeError(f"tapegrad: the value {value} cannot be converted to "
                            f"{numpy_dtype} without overflow")
     value %= 2 ** bits
     return value - 2 ** bits if value >= high else value
+
+
+def stored_scalar(op, value, numpy_dtype, strict_unsigned=False):
+    """A number about to be written into a tensor of ``numpy_dtype`` (fill_, full,
+    masked_fill, pad, …), checked as PyTorch checks it: the value must lie in the dtype's
+    range, else a RuntimeError naming the op, the value and the dtype.
+
+    Into integers a float must be finite and within [min, max] (it then truncates: -1.5
+    into int8 is -1, into uint8 it is refused); an int may also be negative down to -max
+    for an unsigned dtype, wrapping around (-1 into uint8 is 255) unless ``strict_unsigned``.
+    Into floats ±∞ and NaN fit, finite values beyond ±max do not (1e30 into float16).
+    Into bool everything fits. Returns the value ready for the backend."""
+    numpy_dtype = numpy.dtype(numpy_dtype)
+    kind = numpy_dtype.kind
+    if kind == "b":
+        return bool(value)
+    if isinstance(value, (bool, numpy.bool_)):
+        return value
+    if kind in "iu":
+        info = numpy.iinfo(numpy_dtype)
+        if isinstance(value, (int, numpy.integer)):
+            value = int(value)
+            low = -int(info.max) if kind == "u" and not strict_unsigned else int(info.min)
+            if low <= value <= int(info.max):
+                return wrap_integer(value, numpy_dtype)
+        elif isinstance(value, (float, numpy.floating)) and float(info.min) <= value <= float(info.max):
+            return int(value)   # truncates toward zero, as C and PyTorch do
+    elif kind == "f":
+        if not isinstance(value, (int, float, numpy.integer, numpy.floating)):
+            return value
+        limit = float(numpy.finfo(numpy_dtype).max)
+        try:
+            number = float(value)
+        except OverflowError:   # an int beyond any float
+            number = float("inf")
+        if number != number or -limit <= number <= limit or (
+                isinstance(value, (float, numpy.floating)) and abs(number) == float("inf")):
+            return value
+    else:
+        return value
+    raise RuntimeError(f"{op}: value cannot be converted to type {numpy_dtype} without "
+                       f"overflow (the value {value!r})")
+
+
+def check_stored_array(op, array, numpy_dtype, data):
+    """``stored_scalar``'s check for the numbers of ``data`` (nested lists), held in the host
+    ``array``, about to become a tensor of the integer ``numpy_dtype``
+    (``tensor([1.0, -2.0], dtype=uint8)`` is refused, ``tensor([1.0, -1], dtype=uint8)`` is
+    [1, 255]: each number is checked as what it is, an int or a float)."""
+    if array.size == 0 or array.dtype.kind not in "iuf":
+        return
+    try:
+        if array.dtype.kind == "f" and bool(numpy.isnan(array).any()):
+            stored_scalar(op, float("nan"), numpy_dtype)
+        for value in (array.min(), array.max()):
+            stored_scalar(op, value.item(), numpy_dtype)
+    except RuntimeError:   # the extremes do not fit as floats: check each number as given
+        _check_each(op, data, numpy_dtype)
+        return
+
+
+def _check_each(op, data, numpy_dtype):
+    if isinstance(data, (list, tuple)):
+        for item in data:
+            _check_each(op, item, numpy_dtype)
+    elif isinstance(data, (int, float)):
+        stored_scalar(op, data, numpy_dtype)
+    elif hasattr(data, "tolist"):   # a numpy scalar or array (or a tensor) inside the list
+        _check_each(op, data.tolist(), numpy_dtype)
 
 
 class finfo:

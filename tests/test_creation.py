@@ -412,3 +412,16 @@ def test_set_default_tensor_type_sets_the_default_float_dtype():
             tg.set_default_tensor_type(tg.LongTensor)
     finally:
         tg.set_default_dtype(tg.float32)
+
+
+def test_full_and_tensor_refuse_numbers_the_dtype_cannot_hold():
+    with pytest.raises(RuntimeError, match=r"full: .* uint8 .*\(the value -1.5\)"):
+        tg.full((2,), -1.5, dtype=tg.uint8)
+    with pytest.raises(RuntimeError, match=r"full_like: .* float16 .*\(the value 70000.0\)"):
+        tg.full_like(tg.zeros(2, dtype=tg.float16), 70000.0)
+    with pytest.raises(RuntimeError, match=r"tensor: .* int64 .*\(the value nan\)"):
+        tg.tensor([1.0, float("nan")], dtype=tg.int64)
+    with pytest.raises(RuntimeError, match=r"tensor: .* uint8 .*\(the value 256\)"):
+        tg.tensor(256, dtype=tg.uint8)
+    assert tg.full((2,), -1, dtype=tg.uint8).tolist() == [255, 255]
+    assert tg.tensor([-1, -129], dtype=tg.uint8).tolist() == [255, 127]

@@ -6,6 +6,7 @@ category (bool < integer < floating point). Python floats and float data become 
 default dtype (float32 unless changed); numpy arrays keep their own dtype.
 """
 import pickle
+import re
 
 import numpy as np
 import pytest
@@ -236,3 +237,31 @@ def test_finfo_and_iinfo_agree_with_pytorch():
     for name in ("uint8", "int8", "int16", "int32", "int64"):
         ours, theirs = tg.iinfo(getattr(tg, name)), torch.iinfo(getattr(torch, name))
         assert (ours.bits, ours.min, ours.max) == (theirs.bits, theirs.min, theirs.max)
+
+
+# -- a number stored into a tensor must fit its dtype, as PyTorch checks it ------------------
+@pytest.mark.parametrize("value, dtype, stored", [
+    (-1, np.uint8, 255), (-255, np.uint8, 1), (255, np.uint8, 255), (-128, np.int8, -128),
+    (-1.5, np.int8, -1), (255.9, np.int64, 255), (True, np.uint8, True),
+    (1e30, np.bool_, True), (float("inf"), np.float16, float("inf")), (65504.0, np.float16, 65504.0),
+    (float("nan"), np.float32, None), (1e300, np.float64, 1e300)])
+def test_a_number_that_fits_the_dtype_is_stored_as_pytorch_converts_it(value, dtype, stored):
+    result = dtypes.stored_scalar("fill_", value, dtype)
+    assert result != result if stored is None else result == stored
+
+
+@pytest.mark.parametrize("value, dtype", [
+    (-1.5, np.uint8), (255.5, np.uint8), (-256, np.uint8), (256, np.uint8), (128, np.int8),
+    (-129, np.int8), (float("nan"), np.int64), (float("inf"), np.int32), (1e30, np.int64),
+    (1e30, np.float16), (65520.0, np.float16), (2 ** 64, np.float16), (1e300, np.float32)])
+def test_a_number_beyond_the_dtype_is_refused_naming_the_op_the_value_and_the_dtype(value, dtype):
+    name = np.dtype(dtype).name
+    with pytest.raises(RuntimeError, match=rf"fill_: value cannot be converted to type {name} "
+                                           rf"without overflow \({re.escape(f'the value {value!r}')}\)"):
+        dtypes.stored_scalar("fill_", value, dtype)
+
+
+def test_pad_takes_no_negative_number_into_an_unsigned_dtype():
+    assert dtypes.stored_scalar("pad", 255, np.uint8, strict_unsigned=True) == 255
+    with pytest.raises(RuntimeError, match=r"pad: .* uint8 .*\(the value -1\)"):
+        dtypes.stored_scalar("pad", -1, np.uint8, strict_unsigned=True)

@@ -65,7 +65,7 @@ def legacy_array(op, data_or_size, dtype, device):
     return device.xp.zeros(tuple(size) if size else (0,), dtype=dtype.numpy)
 
 
-def array_from_data(data, dtype, device):
+def array_from_data(data, dtype, device, op="tensor"):
     """A new backend array on ``device`` holding a copy of ``data`` (numbers, nested lists,
     arrays or tensors), of ``dtype`` or, when None, of the data's own (Python floats: the
     default float dtype)."""
@@ -73,6 +73,8 @@ def array_from_data(data, dtype, device):
         array = backend.to_device(data.array, device)
         return array.astype(dtype.numpy if dtype else array.dtype, copy=True)
     if backend.is_array(data) or type(data) in _SCALAR_TYPES:   # numpy scalars keep their dtype
+        if dtype is not None and type(data) in (int, float):
+            data = dtypes.stored_scalar(op, data, dtype.numpy)
         array = backend.to_device(_as_0d_array(data), device)
         dtype = dtype or dtypes.from_numpy(array.dtype)
     else:
@@ -81,6 +83,8 @@ def array_from_data(data, dtype, device):
             dtype = dtypes.from_numpy(array.dtype)
             if dtype.is_floating_point:  # Python floats become the default dtype, not float64
                 dtype = dtypes.get_default_dtype()
+        elif dtype.numpy.kind in "iu":   # [1.0, -2.0] into uint8 is refused, as in PyTorch
+            dtypes.check_stored_array(op, array, dtype.numpy, data)
         array = backend.to_device(array, device)
     return device.xp.asarray(array, dtype=dtype.numpy, copy=True)
 

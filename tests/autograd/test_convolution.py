@@ -521,3 +521,17 @@ def test_constant_pad_refuses_negative_widths_that_crop_more_than_the_dim_holds(
                                            r"padding -2 and 1, is negative"):
         tg.nn.functional.pad(tg.ones(1, 2), (0, 0, -2, 1))
     assert tuple(tg.nn.functional.pad(tg.ones(3), (-3, 1)).shape) == (1,)
+
+
+def test_pad_refuses_a_value_the_dtype_cannot_hold_even_minus_one_for_uint8():
+    # as in PyTorch, whose pad (unlike fill_) lets no negative number wrap into uint8
+    small = tg.tensor([1, 2], dtype=tg.uint8)
+    for value in (1e30, -1, 256, tg.tensor(300)):
+        with pytest.raises(RuntimeError, match=r"pad: value cannot be converted to type uint8"):
+            tg.nn.functional.pad(small, (1, 1), value=value)
+    assert tg.nn.functional.pad(small, (1, 1), value=255).tolist() == [255, 1, 2, 255]
+    # a pad that only crops (or does nothing) never uses the value, and PyTorch leaves it
+    assert tg.nn.functional.pad(small, (-1, 0), value=1e30).tolist() == [2]
+    assert tg.nn.functional.pad(small, (0, 0), value=-1).tolist() == [1, 2]
+    with pytest.raises(RuntimeError, match=r"pad: .* float16"):
+        tg.nn.functional.pad(tg.zeros(1, dtype=tg.float16), (1, 0), value=1e30)

@@ -57,3 +57,16 @@ def test_they_match_pytorch():
         assert [(tuple(m.shape), str(m.dtype).split(".")[-1]) for m in made] == [
             ((2, 3), "float64"), ((1,), "float64"), ((2,), "float64"), ((2,), "float64"),
             ((0,), "float64")]
+
+
+def test_new_full_and_new_tensor_refuse_numbers_the_dtype_cannot_hold():
+    ints = tg.tensor([1, 2])
+    with pytest.raises(RuntimeError, match=r"new_full: .* int64 .*\(the value nan\)"):
+        ints.new_full((2,), float("nan"))
+    small = tg.tensor([1, 2], dtype=tg.uint8)
+    with pytest.raises(RuntimeError, match=r"new_tensor: .* uint8 .*\(the value -2.0\)"):
+        small.new_tensor([1.0, -2.0, 0.5])
+    # as in PyTorch, each number is checked as what it is: an int -1 wraps, a float does not
+    assert small.new_tensor([1.0, -1]).tolist() == [1, 255]
+    assert small.new_tensor([0.5, 255.0]).tolist() == [0, 255]
+    assert tg.tensor([1.0, 2.0], dtype=tg.float16).new_tensor([1e30]).tolist() == [float("inf")]

@@ -593,3 +593,38 @@ def test_hypot_into_a_narrower_float_takes_its_slopes_from_the_unrounded_result(
     x = tg.tensor([2.0, -3.0], dtype=tg.float64, requires_grad=True)   # one dtype: as hypot
     y = tg.tensor([0.5, 1.5], dtype=tg.float64, requires_grad=True)
     assert gradcheck(lambda x, y: (x * 1).hypot_(y), (x, y))
+
+
+def test_fill_refuses_a_number_its_dtype_cannot_hold_before_changing_anything():
+    # as in PyTorch: -1.5 and 256.0 fit no uint8, NaN no int64, 1e30 no float16
+    for x, value in ((tg.tensor([1, 2], dtype=tg.uint8), -1.5),
+                     (tg.tensor([1, 2], dtype=tg.uint8), 256.0),
+                     (tg.tensor([1, 2]), math.nan),
+                     (tg.tensor([1.0, 2.0], dtype=tg.float16), 1e30)):
+        before = x.tolist()
+        with pytest.raises(RuntimeError, match=rf"fill_: value cannot be converted to type "
+                                               rf"{x.dtype.name} without overflow"):
+            x.fill_(value)
+        assert x.tolist() == before and x._version == 0
+    assert tg.tensor([1, 2], dtype=tg.uint8).fill_(-129).tolist() == [127, 127]
+    assert tg.tensor([1, 2], dtype=tg.int8).fill_(-1.5).tolist() == [-1, -1]
+    assert tg.tensor([1.0], dtype=tg.float16).fill_(math.inf).tolist() == [math.inf]
+
+
+def test_copy_of_a_number_casts_it_unchecked_unlike_fill():
+    # as in PyTorch: copy_ casts a tensor of the number, so nothing is refused
+    assert tg.tensor([1, 2], dtype=tg.uint8).copy_(300).tolist() == [44, 44]
+    assert tg.tensor([1, 2], dtype=tg.uint8).copy_(-1.5).tolist() == [255, 255]
+    assert tg.tensor([1.0], dtype=tg.float16).copy_(1e30).tolist() == [math.inf]
+
+
+def test_add_and_sub_in_place_refuse_an_alpha_the_dtype_cannot_hold():
+    # as in PyTorch (and as add): 300 fits no uint8, 1e30 no float16
+    for x, alpha in ((tg.tensor([1, 2], dtype=tg.uint8), 300),
+                     (tg.tensor([1.0, 2.0], dtype=tg.float16), 1e30)):
+        for method in ("add_", "sub_"):
+            with pytest.raises(RuntimeError, match=rf"{method}: .* {x.dtype.name} without overflow"):
+                getattr(x, method)(x.clone(), alpha=alpha)
+            assert x.tolist() == [1, 2] and x._version == 0
+    assert tg.tensor([1, 2], dtype=tg.uint8).add_(tg.tensor([1, 1], dtype=tg.uint8),
+                                                  alpha=-1).tolist() == [0, 1]

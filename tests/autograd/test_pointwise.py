@@ -713,3 +713,15 @@ def test_float_class_tests_agree_with_pytorch(name):
         ours = getattr(tg, name)(tg.tensor(values, dtype=getattr(tg, dtype)))
         theirs = getattr(torch, name)(torch.tensor(values, dtype=getattr(torch, dtype)))
         assert ours.tolist() == theirs.tolist()
+
+
+def test_clamp_refuses_a_bound_the_result_dtype_cannot_hold():
+    # as in PyTorch: 300 fits no uint8 and 1e30 no float16; a float bound makes an int
+    # tensor's result float, where it fits; -1 for uint8 is 255
+    u = tg.tensor([1, 2], dtype=tg.uint8)
+    with pytest.raises(RuntimeError, match=r"clamp: .* uint8 .*\(the value 300\)"):
+        tg.clamp(u, max=300)
+    with pytest.raises(RuntimeError, match=r"clamp: .* float16 .*\(the value 1e\+30\)"):
+        tg.clamp(tg.zeros(2, dtype=tg.float16), min=1e30)
+    assert tg.clamp(u, max=-1.5).tolist() == [-1.5, -1.5]
+    assert tg.clamp(u, min=-1).tolist() == [255, 255]

@@ -712,6 +712,10 @@ def test_new_activations_refuse_misuse_by_name():
     with pytest.raises(RuntimeError, match="threshold: threshold 3000000000.0 cannot be "
                                            "converted to int32"):
         F.threshold(tg.ones(2, dtype=tg.int32), 3e9, 1)
+    for limit, value in ((1, -1.5), (-1.5, 0)):   # a negative float fits no uint8, as in PyTorch
+        with pytest.raises(RuntimeError, match=r"threshold: .* -1.5 cannot be converted to uint8"):
+            F.threshold(tg.tensor([1, 2], dtype=tg.uint8), limit, value)
+    assert F.threshold(tg.tensor([1, 2], dtype=tg.uint8), 1, -1).tolist() == [255, 2]
     half = tg.tensor([1.0, math.inf, -math.inf], dtype=tg.float16)
     assert F.threshold(half, 1e30, 2.0).tolist() == [2.0, math.inf, 2.0]
     assert F.threshold(half, -1e30, 2.0).tolist() == [1.0, math.inf, 2.0]

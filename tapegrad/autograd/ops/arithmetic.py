@@ -36,9 +36,9 @@ def _check_alpha(op, y, alpha):
 def _scaled(op, y, alpha):
     """α·y in y's dtype (bool·2 is True)."""
     _check_alpha(op, y, alpha)
-    if type(alpha) is int:   # -1 for uint8 is 255, as PyTorch converts it
-        from ...dtypes import wrap_integer
-        alpha = wrap_integer(alpha, y.array.dtype)
+    if type(alpha) in (int, float):   # -1 for uint8 is 255; 256 (1e30 for float16) is refused
+        from ...dtypes import stored_scalar
+        alpha = stored_scalar(op, alpha, y.array.dtype)
     return wrap((y.array * alpha).astype(y.array.dtype, copy=False), y.device)
 
 
@@ -358,6 +358,10 @@ def _pow_scalar(x, exponent):
         raise RuntimeError(f"pow: integers to negative integer powers are not allowed "
                            f"(a {x.dtype.name} tensor to the power {exponent}), as in PyTorch; "
                            f"convert it with .float()")
+    if promoted.name != "bool" and not (type(exponent) is float and x.array.dtype.itemsize > 2
+                                        and abs(exponent) < 1e38):
+        from ...dtypes import stored_scalar   # 300 for uint8, 1e30 for float16 are refused
+        stored_scalar("pow", exponent, x.array.dtype)
     xp = x.device.xp
     if promoted.name == "bool":   # a bool tensor to a bool power stays bool, as in PyTorch
         z = x.array.copy() if exponent else xp.ones(x.array.shape, dtype=x.array.dtype)
@@ -494,7 +498,12 @@ def where(condition, input, other):
         xp = condition.device.xp
         input = wrap(xp.asarray(input, dtype=dtype), condition.device)
         other = wrap(xp.asarray(other, dtype=dtype), condition.device)
+    numbers = [v for v in (input, other) if type(v) is int]
     x, y = promote("where", input, other)
+    if numbers and x.array.dtype.kind in "iu":   # 300 beside a uint8 tensor is refused
+        from ...dtypes import stored_scalar
+        for number in numbers:
+            stored_scalar("where", number, x.array.dtype)
     from ..operands import check_same_device
     check_same_device("where", condition, x)
     xp = x.device.xp
@@ -988,7 +997,8 @@ def _addc_operands(op, input, tensor1, tensor2, value):
     if hasattr(value, "shape") and value.ndim == 0 and not value.requires_grad:
         value = value.item()
     if not hasattr(value, "shape") and not x.dtype.is_floating_point and x.dtype.name != "bool":
-        value = int(value)
+        from ...dtypes import stored_scalar
+        value = stored_scalar(op, value, x.array.dtype)   # -1.5 into uint8 is refused
     return x, t1, t2, value
 
 

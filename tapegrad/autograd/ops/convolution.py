@@ -471,10 +471,14 @@ def pad(input, pad, mode="constant", value=None):
                 padding = 1 - _pad_constant(wrap(xp.ones(tuple(input.shape), input.array.dtype),
                                                  input.device), widths, 0)
                 return _pad_constant(input, widths, 0) + value.reshape(()) * padding
-            value = value.array.reshape(())
-        from ...dtypes import wrap_integer
-        value = wrap_integer(value, input.array.dtype)   # -1 into uint8 is 255, as in PyTorch
-        return _pad_constant(input, widths, 0 if value is None else value)
+            value = value.item()
+        if value is None or max(widths, default=0) <= 0:
+            value = 0   # (a pad that only crops fills nothing: its value is not looked at)
+        elif not hasattr(value, "shape"):
+            # pad, unlike fill_, refuses -1 for uint8, as PyTorch does
+            from ...dtypes import stored_scalar
+            value = stored_scalar("pad", value, input.array.dtype, strict_unsigned=True)
+        return _pad_constant(input, widths, value)
     if mode not in ("reflect", "replicate", "circular"):
         raise NotImplementedError(f"pad: unknown padding mode {mode!r} (constant, reflect, "
                                   f"replicate and circular are supported)")

@@ -74,7 +74,7 @@ def new_full(input, size, fill_value, *, dtype=None, device=None, requires_grad=
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
     dtype, device = _like(input, dtype, device)
-    fill_value = dtypes.wrap_integer(fill_value, dtype.numpy, store="new_full")
+    fill_value = dtypes.stored_scalar("new_full", fill_value, dtype.numpy)
     return _made(device.xp.full(shape_from_sizes("new_full", (size,)), fill_value, dtype=dtype.numpy),
                  device, requires_grad)
 
@@ -83,4 +83,4 @@ def new_full(input, size, fill_value, *, dtype=None, device=None, requires_grad=
 def new_tensor(input, data, *, dtype=None, device=None, requires_grad=False):
     """a copy of ``data`` (never a view of it), with input's dtype and device unless given"""
     dtype, device = _like(input, dtype, device)
-    return _made(array_from_data(data, dtype, device), device, requires_grad)
+    return _made(array_from_data(data, dtype, device, "new_tensor"), device, requires_grad)

@@ -205,14 +205,19 @@ def _read(op, x, key):
         raise IndexError(f"{op}: {error} (indexing a tensor of shape {tuple(x.shape)})") from None
 
 
-def _number_as(op, value, x):
+def _number_as(op, value, x, check_floats=True):
     """A Python number as a 0-d array of x's dtype (a float written into ints truncates, as
     in PyTorch); an error naming both when it does not fit (300 into uint8)."""
     try:
         dtypes.scalar_category(value)
-        value = dtypes.wrap_integer(value, x.array.dtype, store=op)   # -1 into uint8: 255
+    except TypeError:
+        raise RuntimeError(f"{op}: the value {value!r} cannot be stored in a tensor of dtype "
+                           f"{x.dtype}") from None
+    if check_floats or x.array.dtype.kind != "f":   # x[0] = 1e30 with float16 x stores inf
+        value = dtypes.stored_scalar(op, value, x.array.dtype)   # -1 into uint8: 255
+    try:
         return x.device.xp.asarray(value, dtype=x.array.dtype)
-    except (TypeError, ValueError, OverflowError, RuntimeError):
+    except (TypeError, ValueError, OverflowError):
         raise RuntimeError(f"{op}: the value {value!r} cannot be stored in a tensor of dtype "
                            f"{x.dtype}") from None
 
@@ -367,7 +372,7 @@ def _setitem_value(x, value, selected):
     except TypeError:
         raise TypeError(f"setitem: can only assign a number, a tensor or a numpy array, got "
                         f"{type(value).__name__}; wrap a list with tapegrad.tensor()") from None
-    return _number_as("setitem", value, x)
+    return _number_as("setitem", value, x, check_floats=False)
 
 
 # -- gather and scatter: one index per element, along one dimension ---------------------------
@@ -619,6 +624,8 @@ def masked_fill(input, mask, value):
         if value.device != x.device:
             value = value.to(x.device)
         if value.dtype is not x.dtype:
+            # the number must fit x's dtype, as a plain number must (-11.5 into uint8 is refused)
+            dtypes.stored_scalar("masked_fill", value.item(), x.array.dtype)
             value = value.to(x.dtype)
         fill, v = value.array, value
     else:

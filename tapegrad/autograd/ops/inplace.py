@@ -8,7 +8,7 @@ the old values notices at backward time instead of computing a wrong gradient.
 from .. import grad_mode, tape
 from ..quiet import quiet
 from ..tape import record
-from ...dtypes import scalar_category, wrap_integer
+from ...dtypes import scalar_category, stored_scalar, wrap_integer
 from ..tensor import Tensor, wrap
 from .declare import alias, operation
 
@@ -165,8 +165,20 @@ def _scales_in_own_dtype(target, other, alpha):
     return alpha == 1 or not isinstance(other, Tensor) or other.dtype == target.dtype
 
 
+def _check_alpha_fits(op, target, other, alpha):
+    """α must fit the dtype it is computed in, as PyTorch checks it (256 for uint8, 1e30 for
+    float16 are refused); checked here for the quick path, which scales in that dtype."""
+    if type(alpha) is float and (not target.dtype.is_floating_point or
+                                 (target.array.dtype.itemsize > 2 and abs(alpha) < 1e38)):
+        return   # (a float α of integers is refused by add itself)
+    if type(alpha) in (int, float) and (not isinstance(other, Tensor) or other.dtype == target.dtype):
+        stored_scalar(op, alpha, target.array.dtype)
+
+
 @operation(method=True, composite=True)
 def add_(input, other, alpha=1):
+    if alpha != 1:
+        _check_alpha_fits("add_", input, other, alpha)
     if not _records(input, other) and _scales_in_own_dtype(input, other, alpha):
         done = _ufunc_inplace(input, "add_", "add", other if alpha == 1 else other * alpha)
         if done is not None:
@@ -181,6 +193,8 @@ def sub_(input, other, alpha=1):
             or getattr(getattr(other, "dtype", None), "name", "") == "bool"):
         from .arithmetic import sub
         return sub(input, other)   # raises sub's error about bool tensors
+    if alpha != 1:
+        _check_alpha_fits("sub_", input, other, alpha)
     if not _records(input, other) and _scales_in_own_dtype(input, other, alpha):
         done = _ufunc_inplace(input, "sub_", "subtract", other if alpha == 1 else other * alpha)
         if done is not None:
@@ -223,12 +237,16 @@ def clamp_(input, min=None, max=None):
     return _inplace(input, "clamp_", lambda old: clamp(old, min, max), min, max)
 
 
-def _filled(input, value):
+def _filled(input, value, checked=True):
     """y = a constant;  dy/dx = 0"""
     xp = input.device.xp
     def backward(ctx, grad):
         return wrap(xp.zeros_like(grad.array), grad.device)
-    value = wrap_integer(value, input.array.dtype, store="fill_")   # -1 into uint8: 255
+    if checked:   # fill_: -1 into uint8 is 255, 256 is refused
+        value = stored_scalar("fill_", value, input.array.dtype)
+    else:   # copy_ casts the number as a tensor of it, unchecked (300 into uint8 is 44)
+        value = input.device.xp.asarray(wrap_integer(value, input.array.dtype)).astype(
+            input.array.dtype)
     return record("fill", xp.full(input.array.shape, value, dtype=input.array.dtype),
                   (input,), backward)
 
@@ -256,7 +274,7 @@ def zero_(input):
 def copy_(input, src):
     """x ← src (broadcast, cast to x's dtype, moved to x's device); the gradient flows to src"""
     if not hasattr(src, "shape"):
-        return _inplace(input, "copy_", lambda old: _filled(old, src))
+        return _inplace(input, "copy_", lambda old: _filled(old, src, checked=False))
     return _inplace(input, "copy_", lambda old: _broadcast_copy(old, src), src)
 
 

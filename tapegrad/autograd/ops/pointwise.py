@@ -280,9 +280,11 @@ def clamp(input, min=None, max=None):
     if promoted is not x.dtype:
         x = x.to(promoted)
     xp = x.device.xp
-    if x.array.dtype.kind in "iu":   # an int bound is converted first (-1 for uint8 is 255)
-        from ...dtypes import wrap_integer
-        min, max = (None if b is None else wrap_integer(b, x.array.dtype) for b in (min, max))
+    # a bound must fit the result's dtype (300 for uint8, 1e30 for float16 are refused); an
+    # int one is converted first (-1 for uint8 is 255)
+    from ...dtypes import stored_scalar
+    min, max = (b if b is None or hasattr(b, "shape") else stored_scalar("clamp", b, x.array.dtype)
+                for b in (min, max))
     result = xp.clip(x.array, min, max).astype(x.array.dtype, copy=False)
     def backward(ctx, grad):
         x, = ctx.saved_tensors

@@ -178,10 +178,11 @@ def _thresholded(input, limit, value, inplace):
 
 def _fits(name, number, dtype, info):
     """PyTorch refuses a threshold or value beyond the input dtype's range (±∞ and NaN fit
-    floats; -255 to 255 fit uint8, negative ones wrapping around)."""
+    floats; -255 to 255 fit uint8 as ints, negative ones wrapping around, but -1.5 does not)."""
     if info.dtype.kind == "f" and (number != number or abs(number) == float("inf")):
         return
-    low = -float(info.max) if info.dtype.kind == "u" else float(info.min)
+    wraps = info.dtype.kind == "u" and isinstance(number, int)
+    low = -float(info.max) if wraps else float(info.min)
     if not low <= number <= float(info.max):
         raise RuntimeError(f"threshold: {name} {number!r} cannot be converted to "
                            f"{dtype.name} without overflow, as in PyTorch")
