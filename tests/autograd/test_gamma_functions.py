@@ -2,6 +2,7 @@
 second derivatives against finite differences, values against closed forms (and PyTorch
 when it is installed), dtypes and errors."""
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -192,3 +193,14 @@ def test_float16_polygamma_matches_pytorch_bit_for_bit():
         np.testing.assert_array_equal(polygamma(n, tg.tensor(x)).numpy(),
                                       torch.polygamma(n, torch.from_numpy(x)).numpy(),
                                       err_msg=f"n={n}")
+
+
+@pytest.mark.parametrize("function, x, dtype", [
+    (lgamma, 0.0, tg.float32), (lgamma, 3e38, tg.float32),
+    (lambda x: polygamma(2, x), 1e13, tg.float32), (lambda x: polygamma(3, x), 1e-20, tg.float32),
+    (lambda x: polygamma(3, x), 1e-200, tg.float64), (lambda x: polygamma(2, x), 1e-3, tg.float16),
+])
+def test_infinite_results_come_without_warnings_as_in_pytorch(function, x, dtype):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        function(tg.tensor([x], dtype=dtype))

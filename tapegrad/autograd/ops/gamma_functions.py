@@ -35,12 +35,12 @@ def _apply(xp, a, cpu_index, gpu_name, *leading):
     kernel = _cpu_kernels()[cpu_index]
     if not xp.numba_cpu:   # numba's ufuncs take host numpy arrays
         a = backend.to_numpy(a)
-    if a.dtype.itemsize < 4:   # float16: computed in float32, given back in float16
-        if cpu_index == 2 and 2 <= leading[0] <= LAST_FINITE_FACTORIAL:
-            with quiet(xp):   # (ψ⁽ⁿ⁾ beyond float16's range is ±inf, as in PyTorch)
+    with quiet(xp):   # (inf at the poles and beyond the dtype's range, silently as in PyTorch)
+        if a.dtype.itemsize < 4:   # float16: computed in float32, given back in float16
+            if cpu_index == 2 and 2 <= leading[0] <= LAST_FINITE_FACTORIAL:
                 return xp.asarray(_float16_polygamma(leading[0], a))
-        return xp.asarray(kernel(*leading, a.astype("float32"))).astype(a.dtype)
-    return xp.asarray(kernel(*leading, a))   # (a 0-d input gives a numpy scalar: made an array)
+            return xp.asarray(kernel(*leading, a.astype("float32"))).astype(a.dtype)
+        return xp.asarray(kernel(*leading, a))   # (a 0-d input gives a numpy scalar: made an array)
 
 
 LAST_FINITE_FACTORIAL = 34   # 35! overflows float32
