@@ -2,6 +2,7 @@
 second derivatives against finite differences, values against closed forms (and PyTorch
 when it is installed), dtypes and errors."""
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -164,3 +165,42 @@ def test_polygamma_of_a_huge_negative_non_integer_returns_instead_of_stepping_up
     # halfway between poles: ψ⁽²⁾ is about -1/x² (the cot term is 0), ψ⁽³⁾ about 2π⁴
     assert abs(polygamma(2, f64([-1.5e12 - 0.5])).item()) < 1e-13
     assert polygamma(3, f64([-1.5e12 - 0.5])).item() == pytest.approx(2 * math.pi ** 4, rel=1e-12)
+
+
+SUBNORMAL_STEP = 2.0 ** -24   # float16's smallest step, the spacing below 6.1e-5
+
+
+def test_float16_polygamma_rounds_zeta_first_as_pytorch():
+    # ψ⁽ⁿ⁾(x) = (-1)ⁿ⁺¹ n! ζ(n+1, x): PyTorch rounds ζ to float16, then the product.
+    # ζ(3, 225) = 9.92e-6 is 166.4 subnormal steps: 166 steps, times 2
+    x = tg.tensor([225.0], dtype=tg.float16)
+    assert polygamma(2, x).item() == -2 * 166 * SUBNORMAL_STEP   # not -1.985e-5 (333 steps)
+
+
+def test_float16_gradient_of_polygamma_takes_the_next_order_rounded_as_pytorch():
+    # d ψ⁽²⁾/dx = ψ⁽³⁾(171.6) = 6 ζ(4, 171.6), ζ = 6.6e-8: 1 subnormal step, times 6
+    # (ψ⁽³⁾ itself, 3.96e-7, is 6.6 steps: 7 if rounded once)
+    x = tg.tensor([171.6], dtype=tg.float16, requires_grad=True)
+    polygamma(2, x).backward(tg.ones(1, dtype=tg.float16))
+    assert x.grad.item() == 6 * SUBNORMAL_STEP
+
+
+def test_float16_polygamma_matches_pytorch_bit_for_bit():
+    torch = pytest.importorskip("torch")
+    x = np.concatenate([np.linspace(0.01, 30.0, 301), np.geomspace(30.0, 6e4, 200)])
+    x = x.astype(np.float16)
+    for n in (2, 3, 5, 8, 20, 34):
+        np.testing.assert_array_equal(polygamma(n, tg.tensor(x)).numpy(),
+                                      torch.polygamma(n, torch.from_numpy(x)).numpy(),
+                                      err_msg=f"n={n}")
+
+
+@pytest.mark.parametrize("function, x, dtype", [
+    (lgamma, 0.0, tg.float32), (lgamma, 3e38, tg.float32),
+    (lambda x: polygamma(2, x), 1e13, tg.float32), (lambda x: polygamma(3, x), 1e-20, tg.float32),
+    (lambda x: polygamma(3, x), 1e-200, tg.float64), (lambda x: polygamma(2, x), 1e-3, tg.float16),
+])
+def test_infinite_results_come_without_warnings_as_in_pytorch(function, x, dtype):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        function(tg.tensor([x], dtype=dtype))
