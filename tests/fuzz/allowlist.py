@@ -1172,7 +1172,7 @@ ALLOWED = [
             "before dividing, so the sum overflows to inf where the mean (~1e4) fits, and "
             "tapegrad's finite mean is the loss"),
     Allowed("value", "cross_entropy", r"^NaN where torch has none or the other way: \[-?0\.\] "
-            r"vs torch \[nan\]", "pytorch bug",
+            r"vs torch \[nan\] \[cross_entropy over zero classes\]", "pytorch bug",
             "cross_entropy with probability targets over zero classes: each sample's loss is "
             "an empty sum, 0, and so is their mean; PyTorch divides by numel/C = 0/0"),
     Allowed("value", "prod", r"(?s)^NaN where torch has none or the other way: \[(?:(?!nan|inf)[^]])*\] vs "

@@ -2592,6 +2592,8 @@ def _operand_value_mark(program, step, chain_before, result):
     element (SIN_COS_IN_FLOAT64; an element whose input is beyond 1e15 has no digit left in
     float32's argument reduction)."""
     name = step.entry.name
+    if name == "cross_entropy":
+        return _over_zero_classes(program, step, chain_before)
     if torch is None or name not in LDEXPS + ("median", "sin", "cos", "sin_", "cos_"):
         return ""
     if name in ("sin", "cos", "sin_", "cos_"):
@@ -2621,6 +2623,23 @@ def _operand_value_mark(program, step, chain_before, result):
                 else _same_to_rounding(a, b, str(a.dtype))):
             return ""
     return mark
+
+
+ZERO_CLASSES = " [cross_entropy over zero classes]"
+
+
+def _over_zero_classes(program, step, chain_before):
+    """ZERO_CLASSES where cross_entropy's input has no classes (its dim 1, or dim 0 of a 1-d
+    input, is empty): each loss is an empty sum, 0, where PyTorch's mean divides 0 by 0."""
+    run = Run(TAPEGRAD)
+    run.chain = (run.materialize(LeafRef(0), program.leaves) if chain_before is None
+                 else tg.from_numpy(np.array(chain_before)))
+    x = run.materialize(step.args[0], program.leaves) if step.args else None
+    if not TAPEGRAD.is_tensor(x):
+        return ""
+    shape = tuple(x.shape)
+    classes = shape[1] if len(shape) > 1 else shape[0] if shape else 1
+    return ZERO_CLASSES if classes == 0 else ""
 
 
 def _sin_cos_in_float64(program, step, chain_before, result):

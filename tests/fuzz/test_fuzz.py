@@ -3132,3 +3132,23 @@ def test_float16_polygamma_chains_agree_with_pytorch_as_its_kernel_rounds():
     for seed in (48035108, 48050298):
         findings, _ = run_program(seed, entries=[e for e in ENTRIES if e.name in ops])
         assert findings == [], seed
+
+
+def test_cross_entropys_empty_sum_over_zero_classes_needs_the_input_to_have_none():
+    pytest.importorskip("torch")
+    from .generate import CHAIN, Leaf, LeafRef, Step
+    from .run import ZERO_CLASSES, Program, _over_zero_classes
+    by_name = {e.name: e for e in ENTRIES}
+    for classes, mark in ((0, ZERO_CLASSES), (3, "")):
+        program = Program(0)
+        program.leaves = [Leaf(np.zeros((2, classes), np.float32), True, ("contiguous",),
+                               (2, classes)),
+                          Leaf(np.zeros((2, classes), np.float32), False, ("contiguous",),
+                               (2, classes))]
+        step = Step(by_name["cross_entropy"], (CHAIN, LeafRef(1)), {})
+        program.steps = [step]
+        assert _over_zero_classes(program, step, None) == mark
+    # a NaN loss turned into 0 (all targets ignored) has classes: no mark, no entry
+    detail = "NaN where torch has none or the other way: [-0.] vs torch [nan]"
+    assert allowed(Finding("value", "cross_entropy", detail, 0)) is None
+    assert allowed(Finding("value", "cross_entropy", detail + ZERO_CLASSES, 0)) is not None
