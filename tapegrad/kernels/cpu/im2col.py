@@ -39,10 +39,13 @@ from .threads import split
 # inside steps (a 32→32 layer's forward and backward on 32×32, batch 32, at load 11:
 # 8.4× the one-thread time; the ResNet step, the elementwise passes split too, 2.39× at
 # load 4), OpenMP's worker and OpenBLAS's spin-waiting on the core the other needed; on
-# threads.py's sleeping pool the ResNet step took 0.85–0.87× the serial kernels' time
-# (load 4.5–9). 1 MiB of columns is hundreds of µs of copying, far above the 8–13 µs a
-# split call costs.
-PARALLEL_MIN_BYTES = 1 << 20
+# threads.py's sleeping pool the ResNet step took 0.85–0.87× the serial kernels' time on
+# a busy machine (load 4.5–9), but on the quiet one (load 1.1–1.5, benchmarks/
+# split_threads.py, 9 rounds) 1.07× ResNet's and 1.00× the CIFAR CNN's: the second core
+# is OpenBLAS's during the products, and idle copies gain nothing there. So splitting is
+# off by default; set this (1 << 20 is hundreds of µs of copying, far above the 8–13 µs a
+# split call costs) where split_threads.py shows it pays.
+PARALLEL_MIN_BYTES = 1 << 62
 
 
 def compiled(xp, array):

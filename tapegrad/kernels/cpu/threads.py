@@ -32,10 +32,14 @@ the thread, handing over the GIL; median 54 µs at load 6.5), so a pass under ab
 float32 elements cannot gain; from 256K on a split pass paid or lost, by up to 2.5× either
 way, from one run to the next on the shared machine (``benchmarks/elementwise_threads.py``,
 load 6–7, relu's backward at 256K elements, serial / split µs: 100 / 39 in one run, 100 /
-120 in another). So PARALLEL_MIN_ELEMENTS (1M elements) and im2col's PARALLEL_MIN_BYTES
-(1 MiB) split the activations of ResNet- and CIFAR-sized convolutions, where whole steps
-measured faster split, and leave the passes of the MLPs and the Transformer (under 1M
-elements) serial.
+120 in another).
+
+On the quiet machine (load average 1.1–1.5, 9 rounds of 5 steps) the same comparison at
+the 1M / 1 MiB thresholds gave ResNet 1.03× [1.03–1.05] and 1.07×, the CIFAR CNN 1.00× and
+1.00×, the Adam MLP 1.00×: what the busy machine gained was the second core left idle by
+the other jobs, not a faster step. So PARALLEL_MIN_ELEMENTS stays beyond these models
+(16M elements) and im2col's PARALLEL_MIN_BYTES off; lower them where split_threads.py
+shows that splitting pays on the machine at hand.
 
 With one thread (NUMBA_NUM_THREADS=1, or ``numba.set_num_threads(1)`` in the calling
 thread) nothing is split. A process forked from one that split (a DataLoader worker)
@@ -47,7 +51,7 @@ import threading
 
 import numba
 
-PARALLEL_MIN_ELEMENTS = 1 << 20
+PARALLEL_MIN_ELEMENTS = 1 << 24
 
 
 def chunks(size):
