@@ -684,3 +684,18 @@ def test_softmax_plain_backward_on_the_arrays_matches_the_recorded_one():
         assert plain.dtype is dtype and plain.grad_fn is None
         np.testing.assert_allclose(as_numpy(plain), as_numpy(recorded.detach()),
                                    rtol=1e-5 if dtype is tg.float32 else 1e-12)
+
+
+def test_mean_into_float16_is_taken_in_float32_and_rounded_once():
+    # as PyTorch: mean(x, dtype=float16) averages x in float32 and rounds the result, so
+    # terms beyond float16's range that cancel leave a finite mean (sum casts first: nan)
+    x = tg.tensor([[70000.0, 1e30], [-70000.0, float("-inf")], [1.0, 1.0]]).t()
+    mean = x.mean(dim=1, dtype=tg.float16)
+    assert mean.dtype == tg.float16
+    np.testing.assert_array_equal(mean.numpy(), np.array([1 / 3, float("-inf")], np.float16))
+    assert np.isnan(tg.sum(x[0], dtype=tg.float16).item())
+    wide = tg.tensor([70000.0, -70000.0, 1.0], dtype=tg.float64, requires_grad=True)
+    narrow = tg.mean(wide, dtype=tg.float16)
+    assert narrow.item() == np.float16(1 / 3)
+    narrow.backward()
+    np.testing.assert_allclose(wide.grad.numpy(), [1 / 3] * 3, rtol=1e-3)

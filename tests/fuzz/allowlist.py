@@ -63,6 +63,23 @@ def _nan_here_inf_in_torch(longest=8):
     return ELSEWHERE_THE_SAME + "(?:" + "|".join(lists) + ")"
 
 
+def _inf_here_nan_in_torch(longest=8):
+    """A regular expression for "[a b …] vs torch [a' b' …]" (as many numbers as shown)
+    where each of torch's numbers is tapegrad's own (a zero of either sign for a zero), or
+    NaN where tapegrad's is ±inf: at least one such pair. (Named groups: Python reads a
+    back-reference by number only up to \\99.)"""
+    lists = []
+    for n in range(1, longest + 1):
+        ours = r"\s+".join(rf"(?:(?P<i{n}_{i}>-?inf)|(?P<z{n}_{i}>{ZERO})|"
+                            rf"(?P<x{n}_{i}>-?(?:\d[\d.]*(?:e[-+]\d+)?|nan)))" for i in range(n))
+        theirs = r"\s+".join(
+            rf"(?(i{n}_{i})(?:(?P=i{n}_{i})|nan)|(?(z{n}_{i}){ZERO}|(?P=x{n}_{i})))"
+            for i in range(n))
+        lists.append(rf"(?=[^]]*inf[^]]*\] vs torch \[[^]]*nan)\[\s*{ours}\s*\] vs torch "
+                     rf"\[\s*{theirs}\s*\]")
+    return ELSEWHERE_THE_SAME + "(?:" + "|".join(lists) + ")"
+
+
 def _nan_only_where_torch_has_nan(longest=8):
     """A regular expression for "[a b …] vs torch [a' b' …]" (as many numbers as shown, none
     of them inf) where each NaN of tapegrad's stands against a NaN of PyTorch's: PyTorch
@@ -1301,6 +1318,16 @@ ALLOWED = [
             "in one library and 0 in the other (the entry asks for an exact 0 and a value of "
             "1e3 or more among the elements shown)")
     for op in ("softmax", "log_softmax")
+] + [
+    Allowed("value", op, r"^NaN where torch has none or the other way: "
+            + _inf_here_nan_in_torch() + r"(?: \[|$)", "float noise",
+            "a product whose row and column hold ±inf and a pair of terms whose product "
+            "overflows float32 the other way (-1e30·-1e30 against inf): a kernel that rounds "
+            "each product first has inf - inf = NaN, one that fuses the multiply-add (exact, "
+            "then rounded) keeps the ±inf; both libraries use both (for one such row and column "
+            "PyTorch's (1,5)@(5,1) gives -inf and its dot and batched matmul NaN, numpy's dot "
+            "NaN and its batched matmul -inf); the entry asks that only ±inf stands against NaN")
+    for op in ("matmul", "mm", "bmm", "mv")
 ] + [
     Allowed("tapegrad-raises", op, "expected operands of one dtype", "pytorch bug",
             "a batched product (bmm, or matmul of batches) of two dtypes where the batch, rows, "

@@ -3152,3 +3152,20 @@ def test_cross_entropys_empty_sum_over_zero_classes_needs_the_input_to_have_none
     detail = "NaN where torch has none or the other way: [-0.] vs torch [nan]"
     assert allowed(Finding("value", "cross_entropy", detail, 0)) is None
     assert allowed(Finding("value", "cross_entropy", detail + ZERO_CLASSES, 0)) is not None
+
+
+def test_a_product_may_keep_inf_where_torch_rounds_an_overflowing_term_to_nan():
+    # row [.., -1e30, ..] against column [inf, -1e30, ..]: a fused multiply-add keeps -inf,
+    # rounding -1e30·-1e30 to inf first gives inf - inf = NaN; only ±inf may meet a NaN
+    ours = "[   -inf 0.08306    -inf     nan]"
+    found = "NaN where torch has none or the other way: {} vs torch {} [layouts: expand]"
+    assert allowed(Finding("value", "matmul", found.format(
+        ours, "[    nan 0.08306     nan     nan]"), 0)).category == "float noise"
+    for theirs in ("[    nan 0.08307     nan     nan]", "[    inf 0.08306     nan     nan]"):
+        assert not allowed(Finding("value", "matmul", found.format(ours, theirs), 0))
+    assert not allowed(Finding("value", "matmul", found.format(   # a finite number lost to NaN
+        "[    0.5 0.08306     0.5     nan]", "[    nan 0.08306     nan     nan]"), 0))
+    assert not allowed(Finding("value", "matmul", found.format(
+        "[    nan 0.08306]", "[   -inf 0.08306]"), 0))
+    assert not allowed(Finding("value", "add", found.format(
+        ours, "[    nan 0.08306     nan     nan]"), 0))

@@ -134,9 +134,16 @@ def mean(input, dim=None, keepdim=False, dtype=None):
     axes = normalize_dims(x, dim, "mean")
     shape = tuple(x.shape)
     count = _count(shape, axes)
+    # a float16 mean is taken in float32 from the input itself and rounded once, as
+    # PyTorch does: mean(x32, dtype=float16) of [70000, -70000, 1] is 0.3333, not inf - inf
+    xp = x.device.xp
+    source = (input.array.astype(xp.float32, copy=False)
+              if dtype is not None and x.array.dtype == xp.float16 else x.array)
     # the mean of nothing is nan; numpy's mean would also warn, which PyTorch does not
-    result = x.device.xp.asarray(x.array.mean(axis=axes, keepdims=keepdim) if count
-                                 else x.array.sum(axis=axes, keepdims=keepdim) + float("nan"))
+    result = (source.mean(axis=axes, keepdims=keepdim, dtype=xp.float32 if source is not
+                          x.array else None) if count
+              else x.array.sum(axis=axes, keepdims=keepdim) + float("nan"))
+    result = xp.asarray(result).astype(x.array.dtype, copy=False)
     def backward(ctx, grad):
         # 1/n as a Python float: n itself may not fit the dtype (float16 tops at 65504)
         scale = 1.0 / count if count else float("nan")
