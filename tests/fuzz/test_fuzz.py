@@ -878,6 +878,41 @@ def test_atan2s_nan_from_pytorchs_overflow_is_allowed_only_where_tapegrad_has_a_
         assert allowed(Finding("gradient", "atan2", detail, 0)) is None, detail
 
 
+def test_atan2s_infinity_against_pytorchs_nan_next_to_digammas_pole_is_allowed_narrowly():
+    # 50303160: atan2 of a 1e30 x, then erf, digamma: PyTorch's ∞·x·(1/r²) is ∞·0 = NaN at
+    # that element, tapegrad's slope first gives ∞; numpy's float32 atan2, one ulp off
+    # PyTorch's, lands next to digamma's pole, which magnifies it (-307.695, -310.441)
+    ours = ("[         inf  6.02395e+00  3.80903e-09 -3.07695e+02 -2.00424e+05\n -6.04240e-10"
+            "  4.17081e+01 -6.67932e-10]")
+    theirs = ("[         nan  6.02395e+00  3.80903e-09 -3.10441e+02 -2.00424e+05\n -6.04241e-10"
+              "  4.19282e+01 -6.67932e-10]")
+    head = "leaf0 (float32): NaN where torch has none or the other way: "
+    tail = " [the gradient of the later steps: erf, digamma]"
+
+    def finding(ours, theirs, tail=tail, op="atan2"):
+        return Finding("gradient", op, head + ours + " vs torch " + theirs + tail, 0)
+    for op in ("atan2", "arctan2"):
+        found = allowed(finding(ours, theirs, op=op))
+        assert found is not None and found.reason.startswith("float32 atan2 with a 1e30"), op
+    planted = [
+        (ours.replace("-3.07695e+02", "3.07695e+02"), theirs),        # a sign flipped
+        (ours.replace("-3.07695e+02", "-6.15390e+02"), theirs),       # twice the size
+        (ours.replace("-3.07695e+02", "-3.07695e+03"), theirs),       # ten times
+        (ours.replace("inf", "nan"), theirs.replace("nan", "1.00000e+00")),   # NaN of ours
+        (ours.replace("inf", "3.00000e+00"), theirs.replace("nan", "3.00000e+00")),  # no inf
+    ]
+    def ours_entry(found):
+        return found is not None and found.reason.startswith("float32 atan2 with a 1e30")
+    for wrong_ours, wrong_theirs in planted:
+        assert not ours_entry(allowed(finding(wrong_ours, wrong_theirs))), wrong_ours
+    # only with a pole among the later steps, and for float32
+    assert not ours_entry(allowed(finding(ours, theirs, tail=" [the gradient of the later "
+                                                             "steps: erf]")))
+    assert not ours_entry(allowed(Finding("gradient", "atan2", (head + ours + " vs torch "
+                                                                + theirs + tail).replace(
+        "float32", "float64"), 0)))
+
+
 def test_a_cholesky_pytorchs_float32_kernel_refuses_is_allowed_only_as_its_float64_factor(
         monkeypatch):
     pytest.importorskip("torch")

@@ -126,6 +126,26 @@ def test_sdpa_a_row_whose_scores_are_all_minus_inf_from_an_inf_key_gives_zeros()
     np.testing.assert_array_equal(q.grad.numpy(), [[[np.nan, 0.0]], [[0.0, 0.0]]])
 
 
+def test_sdpa_with_an_empty_answer_gives_zero_gradients_even_past_nan_and_inf():
+    # values of no features (or no queries): the answer is empty and depends on nothing,
+    # so, as in PyTorch, Q, K and V get 0, not a 0·NaN from the softmax's backward
+    q = np.ones((2, 3, 4), dtype=np.float32)
+    q[0, 0, 0] = np.nan
+    k = np.ones((2, 5, 4), dtype=np.float32)
+    k[1, 2, 3] = np.inf
+    for v_shape, q_rows in (((2, 5, 0), 3), ((2, 5, 3), 0)):
+        query = tg.tensor(q[:, :q_rows], requires_grad=True)
+        key = tg.tensor(k, requires_grad=True)
+        value = tg.tensor(np.ones(v_shape, dtype=np.float32), requires_grad=True)
+        out = sdpa(query, key, value)
+        assert out.shape == (2, q_rows, v_shape[-1]) and out.requires_grad
+        out.sum().backward()
+        for t in (query, key, value):
+            assert t.grad.shape == t.shape and not np.asarray(t.grad.array).any()
+    empty = leaf(2, 5, 0)
+    assert gradcheck(lambda q, k, v: sdpa(q, k, v), (leaf(2, 3, 4), leaf(2, 5, 4), empty))
+
+
 def test_sdpa_of_float16_computes_in_float32_and_rounds_once():
     # a weight of e^-20 ≈ 2e-9 underflows to 0 in float16, and 0·(-inf) would be NaN;
     # in float32 it is 2e-9·(-inf) = -inf, as PyTorch gives

@@ -130,7 +130,15 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     weights = _attention_scores(query, key, attn_mask, is_causal, scale)
     if dropout_p > 0:
         weights = dropout(weights, dropout_p)
-    return weights @ value
+    result = weights @ value
+    if result.numel() == 0:
+        # An empty answer (no queries, or values of no features) depends on nothing: as in
+        # PyTorch, Q, K and V get gradient 0, even where a NaN in the scores would otherwise
+        # flow back through the softmax as 0·NaN.
+        # (sums of empty slices: an exact 0, no NaN·0 computed)
+        nothing = query[..., :0].sum() + key[..., :0].sum() + value[..., :0].sum()
+        result = result.detach() + nothing
+    return result
 
 
 # -- multi-head attention -----------------------------------------------------------------------
