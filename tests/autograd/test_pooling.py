@@ -410,6 +410,19 @@ def test_int64_average_pooling_divides_each_window_sum_rounding_toward_zero():
         F.avg_pool1d(x.int(), 2)   # int32: no kernel in PyTorch either
 
 
+def test_int64_average_pooling_sums_in_int64_wrapping_past_its_limits_as_pytorch():
+    # Window sums are int64 sums (mod 2⁶⁴, as PyTorch's), not float64 ones rounded back:
+    # -2⁶³ - 2⁶³ - 8013 - 8013 wraps to -16026, and (-2⁶³ - 8013) wraps to 2⁶³ - 8013.
+    low = -2**63
+    x = tg.tensor([[[[low, low, low], [-8013, -8013, -8013]]]])
+    y = F.avg_pool2d(x, 2, ceil_mode=True)
+    assert y.dtype is tg.int64 and y.tolist() == [[[[-4006, (2**63 - 8013) // 2]]]]
+    assert F.avg_pool1d(tg.tensor([[[low, -1, 2**53 + 1, 2]]]), 2).tolist() == \
+        [[[2**62 - 1, 2**52 + 1]]]   # (-2⁶³ - 1) wraps to 2⁶³ - 1; 2⁵³ + 3 is exact in int64
+    assert F.avg_pool2d(tg.tensor([[[[7, -7], [2, 3]]]]), 2, divisor_override=-2).tolist() == \
+        [[[[-2]]]]   # 5 / -2 = -2.5 rounds toward zero
+
+
 def test_adaptive_average_of_an_empty_spatial_dim_is_refused_by_name():
     # (PyTorch's shortcut for output_size 1, a mean, gives NaN; its kernel refuses the rest)
     assert F.adaptive_avg_pool1d(tg.zeros(0, 2, 3), 1).shape == (0, 2, 1)
