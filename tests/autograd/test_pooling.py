@@ -423,6 +423,17 @@ def test_int64_average_pooling_sums_in_int64_wrapping_past_its_limits_as_pytorch
         [[[[-2]]]]   # 5 / -2 = -2.5 rounds toward zero
 
 
+def test_adaptive_average_of_unequal_windows_sums_then_divides_as_pytorch():
+    # Windows [0, 2) and [1, 3) of the largest float32s: their sums overflow to inf in
+    # PyTorch (sum, then / 2); weights 1/2 per tap would have kept them finite
+    big = float(np.finfo(np.float32).max)
+    x = tg.tensor([[[big, big, -big], [1.0, 2.0, 3.0]]])
+    assert F.adaptive_avg_pool1d(x, 2).tolist() == [[[float("inf"), 0.0], [1.5, 2.5]]]
+    y = F.adaptive_avg_pool2d(tg.tensor([[[[big, big, -big]]]]), (1, 2))
+    assert y.tolist() == [[[[float("inf"), 0.0]]]]
+    # (the gradients of unequal windows: CASES' gradchecks of 7 → 3 and (7, 5) → (3, 2))
+
+
 def test_adaptive_average_of_an_empty_spatial_dim_is_refused_by_name():
     # (PyTorch's shortcut for output_size 1, a mean, gives NaN; its kernel refuses the rest)
     assert F.adaptive_avg_pool1d(tg.zeros(0, 2, 3), 1).shape == (0, 2, 1)

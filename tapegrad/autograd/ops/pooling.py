@@ -377,10 +377,18 @@ def _adaptive_avg_pool(input, output_size, spatial, op=None):
                                 (1,) * (2 - spatial) + kernel, (1, 1), (0, 0, 0, 0))
         y = _average(_as_2d(x, spatial), window, math.prod(kernel), op)
         return _unbatch(y, batched, spatial)
-    y = x
+    # Windows of unequal length: each window's sum (taps of weight 1, the padding taps of
+    # weight 0), divided by its size once at the end, as PyTorch does (so a sum past the
+    # largest float is inf in both, where weights 1/len would have kept the mean finite).
+    y, counts = x, 1
+    xp = x.device.xp
     for k, (n, o) in enumerate(zip(sizes, out)):
         index, weight = _adaptive_taps(n, o)
-        y = resample(y, 2 + k, index, weight, op, zero_taps_add_nothing=True)
+        ones = [[1.0 if w else 0.0 for w in row] for row in weight]
+        y = resample(y, 2 + k, index, ones, op, zero_taps_add_nothing=True)
+        lengths = xp.asarray([round(1 / w) for w in weight[0]], dtype=x.array.dtype)  # 1/len
+        counts = counts * _along(lengths, k, spatial)
+    y = y / wrap(counts, x.device)
     return y if batched else own_result(y.squeeze(0))
 
 
