@@ -410,6 +410,30 @@ def test_int64_average_pooling_divides_each_window_sum_rounding_toward_zero():
         F.avg_pool1d(x.int(), 2)   # int32: no kernel in PyTorch either
 
 
+def test_int64_average_pooling_sums_in_int64_wrapping_past_its_limits_as_pytorch():
+    # Window sums are int64 sums (mod 2⁶⁴, as PyTorch's), not float64 ones rounded back:
+    # -2⁶³ - 2⁶³ - 8013 - 8013 wraps to -16026, and (-2⁶³ - 8013) wraps to 2⁶³ - 8013.
+    low = -2**63
+    x = tg.tensor([[[[low, low, low], [-8013, -8013, -8013]]]])
+    y = F.avg_pool2d(x, 2, ceil_mode=True)
+    assert y.dtype is tg.int64 and y.tolist() == [[[[-4006, (2**63 - 8013) // 2]]]]
+    assert F.avg_pool1d(tg.tensor([[[low, -1, 2**53 + 1, 2]]]), 2).tolist() == \
+        [[[2**62 - 1, 2**52 + 1]]]   # (-2⁶³ - 1) wraps to 2⁶³ - 1; 2⁵³ + 3 is exact in int64
+    assert F.avg_pool2d(tg.tensor([[[[7, -7], [2, 3]]]]), 2, divisor_override=-2).tolist() == \
+        [[[[-2]]]]   # 5 / -2 = -2.5 rounds toward zero
+
+
+def test_adaptive_average_of_unequal_windows_sums_then_divides_as_pytorch():
+    # Windows [0, 2) and [1, 3) of the largest float32s: their sums overflow to inf in
+    # PyTorch (sum, then / 2); weights 1/2 per tap would have kept them finite
+    big = float(np.finfo(np.float32).max)
+    x = tg.tensor([[[big, big, -big], [1.0, 2.0, 3.0]]])
+    assert F.adaptive_avg_pool1d(x, 2).tolist() == [[[float("inf"), 0.0], [1.5, 2.5]]]
+    y = F.adaptive_avg_pool2d(tg.tensor([[[[big, big, -big]]]]), (1, 2))
+    assert y.tolist() == [[[[float("inf"), 0.0]]]]
+    # (the gradients of unequal windows: CASES' gradchecks of 7 → 3 and (7, 5) → (3, 2))
+
+
 def test_adaptive_average_of_an_empty_spatial_dim_is_refused_by_name():
     # (PyTorch's shortcut for output_size 1, a mean, gives NaN; its kernel refuses the rest)
     assert F.adaptive_avg_pool1d(tg.zeros(0, 2, 3), 1).shape == (0, 2, 1)

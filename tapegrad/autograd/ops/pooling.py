@@ -47,10 +47,13 @@ def _is_int64(x):
     return isinstance(x, Tensor) and x.array.dtype.char in "lq" and x.array.dtype.itemsize == 8
 
 
-def _truncated(function, input, *args):
-    """Average pooling of int64, as PyTorch's: each window sum divided by its divisor with
-    integer division, rounding toward zero (computed in float64: exact for sums below 2⁵³)."""
-    return function(input.double(), *args).trunc().to(input.dtype)
+def _divided_toward_zero(xp, sums, divisor):
+    """Average pooling of int64, as PyTorch's: sums / divisor in integers (the window sums
+    wrap past ±2⁶³ as PyTorch's do), rounded toward zero (floor division rounds down: a negative
+    quotient with a remainder is one too small)."""
+    quotient = sums // divisor
+    quotient += ((sums < 0) != (divisor < 0)) & (sums % divisor != 0)
+    return quotient
 
 
 def _require_float(op, x, integers=False):
@@ -207,7 +210,9 @@ def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
               divisor_override, spatial):
     op = f"avg_pool{spatial}d"
     x, batched = as_batch(op, input, spatial)
-    _require_float(op, x)
+    integer = _is_int64(x)
+    if not integer:
+        _require_float(op, x)
     window, padding = _pool_window(op, x, spatial, kernel_size, stride, padding, 1, ceil_mode,
                                    "")
     if divisor_override is not None:
@@ -230,7 +235,12 @@ def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
             xp = x.device.xp
             divisor = (xp.asarray(rows, dtype=x.array.dtype)[:, None]
                        * xp.asarray(cols, dtype=x.array.dtype)[None, :])
-    y = _average(_as_2d(x, spatial), window, divisor, op)
+    if integer:   # no gradient: the window sums, then PyTorch's integer division
+        xp = x.device.xp
+        sums = kernels.avg_pool(xp, _as_2d(x, spatial).array, window, 1)
+        y = wrap(_divided_toward_zero(xp, sums, divisor), x.device)
+    else:
+        y = _average(_as_2d(x, spatial), window, divisor, op)
     return _unbatch(y, batched, spatial)
 
 
@@ -264,9 +274,6 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     if is_half(input):
         return via_float32(avg_pool2d, input, kernel_size, stride, padding, ceil_mode,
                            count_include_pad, divisor_override)
-    if _is_int64(input):
-        return _truncated(avg_pool2d, input, kernel_size, stride, padding, ceil_mode,
-                          count_include_pad, divisor_override)
     return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
                      divisor_override, 2)
 
@@ -278,9 +285,6 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     if is_half(input):
         return via_float32(avg_pool1d, input, kernel_size, stride, padding, ceil_mode,
                            count_include_pad)
-    if _is_int64(input):
-        return _truncated(avg_pool1d, input, kernel_size, stride, padding, ceil_mode,
-                          count_include_pad)
     return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, None, 1)
 
 
@@ -373,10 +377,18 @@ def _adaptive_avg_pool(input, output_size, spatial, op=None):
                                 (1,) * (2 - spatial) + kernel, (1, 1), (0, 0, 0, 0))
         y = _average(_as_2d(x, spatial), window, math.prod(kernel), op)
         return _unbatch(y, batched, spatial)
-    y = x
+    # Windows of unequal length: each window's sum (taps of weight 1, the padding taps of
+    # weight 0), divided by its size once at the end, as PyTorch does (so a sum past the
+    # largest float is inf in both, where weights 1/len would have kept the mean finite).
+    y, counts = x, 1
+    xp = x.device.xp
     for k, (n, o) in enumerate(zip(sizes, out)):
         index, weight = _adaptive_taps(n, o)
-        y = resample(y, 2 + k, index, weight, op, zero_taps_add_nothing=True)
+        ones = [[1.0 if w else 0.0 for w in row] for row in weight]
+        y = resample(y, 2 + k, index, ones, op, zero_taps_add_nothing=True)
+        lengths = xp.asarray([round(1 / w) for w in weight[0]], dtype=x.array.dtype)  # 1/len
+        counts = counts * _along(lengths, k, spatial)
+    y = y / wrap(counts, x.device)
     return y if batched else own_result(y.squeeze(0))
 
 
