@@ -204,3 +204,13 @@ def test_infinite_results_come_without_warnings_as_in_pytorch(function, x, dtype
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         function(tg.tensor([x], dtype=dtype))
+
+
+def test_digamma_and_trigamma_one_ulp_from_a_pole_follow_the_distance_to_it():
+    # at x = -k ± d the pole's term dominates: ψ(x) ≈ -1/(x + k), ψ⁽¹⁾(x) ≈ 1/(x + k)²; the
+    # reflection must see d exactly (πx rounded would give 9.7e30 for 2.03e31 at -2 + 2⁻⁵²)
+    for pole, d in ((-2.0, 2.0 ** -52), (-2.0, -(2.0 ** -51)), (-1.0, 2.0 ** -53),
+                    (-5.0, 2.0 ** -50)):
+        x = tg.tensor([pole + d], dtype=tg.float64)
+        assert polygamma(1, x).numpy()[0] == pytest.approx(1 / d ** 2, rel=1e-12)
+        assert digamma(x).numpy()[0] == pytest.approx(-1 / d, rel=1e-12)

@@ -3204,3 +3204,35 @@ def test_a_product_may_keep_inf_where_torch_rounds_an_overflowing_term_to_nan():
         "[    nan 0.08306]", "[   -inf 0.08306]"), 0))
     assert not allowed(Finding("value", "add", found.format(
         ours, "[    nan 0.08306     nan     nan]"), 0))
+
+
+def test_pytorchs_polygamma_an_ulp_from_a_pole_is_allowed_only_where_both_are_huge():
+    # 50353146: ψ⁽¹⁾(-2 + 2⁻⁵²) = 2.03e31; PyTorch's reflection rounds πx and gives 7.69e30
+    detail = ("[1.64493e+00 9.66283e+30 4.93480e+00] vs torch [1.64493e+00 7.68701e+30 "
+              "4.93480e+00] [layouts: expand, slice]")
+    entry = allowed(Finding("value", "polygamma_method", detail, 0))
+    assert entry and entry.category == "pytorch bug"
+    # ψ(-23 + 2⁻⁴⁸) = -2.81e14 (PyTorch's rounded πx gives another huge number)
+    assert allowed(Finding("value", "polygamma", "[-2.81475e+14 -7.06486e+00] vs torch "
+                           "[-2.50129e+14 -7.06486e+00]", 0))
+    for wrong in ("[1.64493e+00 9.66283e+30 4.93480e+00] vs torch [1.64493e+00 7.68701e+30 "
+                  "4.93481e+00]",   # another element differs
+                  "[1.64493e+00 9.66283e+05 4.93480e+00] vs torch [1.64493e+00 7.68701e+30 "
+                  "4.93480e+00]",   # tapegrad's is not near a pole
+                  "[1.64493e+00 9.66283e+09 4.93480e+00] vs torch [1.64493e+00 7.68701e+09 "
+                  "4.93480e+00]",   # below 1e10, not within 1e-10 of a pole
+                  "[1.64493e+00 -9.66283e+30 4.93480e+00] vs torch [1.64493e+00 7.68701e+30 "
+                  "4.93480e+00]"):  # the other sign
+        assert not allowed(Finding("value", "polygamma_method", wrong, 0)), wrong
+
+
+def test_a_pairwise_distance_pytorch_overflows_is_allowed_but_not_a_small_one_as_inf():
+    # 50234147: ‖(-1.797e308, 7671)‖ = 1.797e308, which PyTorch's sum of squares turns to inf
+    detail = ("inf differs: [1.79769e+308 1.79769e+308 8.93138e+003 8.93205e+003] vs torch "
+              "[inf inf 8931.38339 8932.05]")
+    entry = allowed(Finding("value", "pairwise_distance", detail, 0))
+    assert entry and entry.category == "pytorch bug"
+    wrong = ("inf differs: [1.79769e+308 1.79769e+308 8.93138e+003 8.93205e+003] vs torch "
+             "[inf inf inf 8932.05]")   # 8931 is no overflow: numpy's e+003 is not e+300
+    for op in ("pairwise_distance", "norm"):
+        assert not allowed(Finding("value", op, wrong, 0)), op

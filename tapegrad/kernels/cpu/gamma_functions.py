@@ -33,6 +33,14 @@ def is_pole(x):
 
 
 @njit(cache=True)
+def off_nearest_integer(x):
+    """x - k for the integer k nearest x (exact, |x - k| ≤ 1/2): sin, tan and cot of π times it
+    are those of πx up to sign, without πx's rounding, which near a pole k (x = k + 2⁻⁵²)
+    would swamp the distance to it."""
+    return x - math.floor(x + 0.5)
+
+
+@njit(cache=True)
 def digamma_scalar(x):
     if x == 0.0:
         return -math.inf if math.copysign(1.0, x) > 0 else math.inf
@@ -40,9 +48,9 @@ def digamma_scalar(x):
     if x < 0.0:
         if is_pole(x):
             return math.nan
-        # reflection: ψ(x) = ψ(1 - x) - π / tan(πr), r = x - trunc(x) (tan has period π, and
-        # πr rounds far less than πx). Not a recursive call: numba's cache cannot reload those.
-        result = -math.pi / math.tan(math.pi * (x - math.trunc(x)))
+        # reflection: ψ(x) = ψ(1 - x) - π / tan(πr), r = x - k for the nearest integer k (tan
+        # has period π). Not a recursive call: numba's cache cannot reload those.
+        result = -math.pi / math.tan(math.pi * off_nearest_integer(x))
         x = 1.0 - x
     while x < 10.0:          # ψ(x) = ψ(x + 1) - 1/x
         result -= 1.0 / x
@@ -82,8 +90,8 @@ def cot_derivative(n, c):
 @njit(cache=True)
 def reflected_polygamma(n, x):
     """ψ⁽ⁿ⁾(x) for x < 0 off the poles, from ψ(1 - x) - ψ(x) = π cot(πx) differentiated n
-    times: ψ⁽ⁿ⁾(x) = (-1)ⁿ ψ⁽ⁿ⁾(1 - x) - πⁿ⁺¹ Pₙ(cot πx), with πx reduced to π·(its fraction)."""
-    fraction = math.pi * (x - math.trunc(x))
+    times: ψ⁽ⁿ⁾(x) = (-1)ⁿ ψ⁽ⁿ⁾(1 - x) - πⁿ⁺¹ Pₙ(cot πx), with πx reduced by the nearest multiple of π."""
+    fraction = math.pi * off_nearest_integer(x)
     cot = math.cos(fraction) / math.sin(fraction)
     mirrored = polygamma_upwards(n, 1.0 - x)
     return (mirrored if n % 2 == 0 else -mirrored) - math.pi ** (n + 1) * cot_derivative(n, cot)
@@ -106,9 +114,9 @@ def polygamma_scalar(n, x):
     if n > 1 and x < -REFLECT_BELOW:   # the recurrence below would take |x| steps
         return reflected_polygamma(n, x)
     if n == 1 and x < 0.5:
-        # reflection: ψ⁽¹⁾(x) = π²/sin²(πx) - ψ⁽¹⁾(1 - x), r as in digamma; it keeps the
-        # recurrence below from stepping up from a large negative x one by one
-        s = math.sin(math.pi * (x - math.trunc(x)))
+        # reflection: ψ⁽¹⁾(x) = π²/sin²(πx) - ψ⁽¹⁾(1 - x), πx reduced as in digamma; it keeps
+        # the recurrence below from stepping up from a large negative x one by one
+        s = math.sin(math.pi * off_nearest_integer(x))
         return (math.pi * math.pi) / (s * s) - polygamma_upwards(1, 1.0 - x)
     return polygamma_upwards(n, x)
 
