@@ -710,14 +710,21 @@ def test_a_gradient_that_differs_by_inherited_rounding_is_marked_and_a_wrong_one
     assert [(f.kind, f.op) for f in findings] == [("gradient-float-noise", "logit")]
     assert findings[0].detail.startswith("inherited: ")
     logit = tg.logit
-    def logit_with_a_wrong_gradient(x, *args, **kwargs):   # logit's value, twice its slope
-        z = logit(x, *args, **kwargs)
-        if z.requires_grad:
-            z.register_hook(lambda grad: grad * 2)
-        return z
+    logit_with_a_wrong_gradient = _with_scaled_slope(logit, 2)   # logit's value, twice its slope
     monkeypatch.setattr(tg, "logit", logit_with_a_wrong_gradient)
     findings, _ = run_program(28514175, entries=entries)
     assert [(f.kind, f.op) for f in findings] == [("gradient", "logit")]
+
+
+def _with_scaled_slope(function, factor):
+    """``function`` planted with a wrong backward: its value, ``factor`` times its slope (a
+    hook scales the gradient reaching its result)."""
+    def planted(*args, **kwargs):
+        y = function(*args, **kwargs)
+        if y.requires_grad:
+            y.register_hook(lambda grad: grad * factor)
+        return y
+    return planted
 
 
 def _first_finding(seed, ops):
@@ -1152,11 +1159,7 @@ def test_a_sign_of_zero_met_by_an_in_place_infinite_slope_is_inherited_but_a_wro
     assert (found.kind, found.op) == ("gradient-float-noise", "log_")
     assert found.detail.startswith("inherited: ")
     log_ = tg.Tensor.log_
-    def log_with_a_wrong_gradient(self):   # log_'s value, twice its slope
-        out = log_(self)
-        if out.requires_grad:
-            out.register_hook(lambda grad: grad * 2)
-        return out
+    log_with_a_wrong_gradient = _with_scaled_slope(log_, 2)   # log_'s value, twice its slope
     monkeypatch.setattr(tg.Tensor, "log_", log_with_a_wrong_gradient)
     found = _first_finding(72000411, ops)
     assert (found.kind, found.op) == ("gradient", "log_")
@@ -1175,11 +1178,8 @@ def test_float16_gradients_are_judged_at_the_step_where_they_differ_whatever_the
     assert found.detail.startswith(FLOAT16_NEARER + "leaf2 (float16): inf differs")
     assert allowed(found).category == "float noise"
     cosh = tg.cosh
-    def cosh_with_a_wrong_gradient(x):   # cosh's value, 10 times its slope (float16's
-        y = cosh(x)                        # float noise reaches twice)
-        if y.requires_grad:
-            y.register_hook(lambda grad: grad * 10)
-        return y
+    # cosh's value, 10 times its slope (float16's float noise reaches twice)
+    cosh_with_a_wrong_gradient = _with_scaled_slope(cosh, 10)
     monkeypatch.setattr(tg, "cosh", cosh_with_a_wrong_gradient)
     found = _first_finding(60002996, ops)
     assert (found.kind, found.op) == ("gradient", "cosh") and allowed(found) is None
@@ -1199,10 +1199,7 @@ def test_gradcheck_leaves_out_an_element_at_a_kink_or_a_domain_edge_but_not_a_wr
         with pytest.raises(GradcheckError):
             gradcheck(function, (x,), eps=1e-6, atol=1e-4, rtol=1e-3)
         assert not _wrong_where_smooth(function, [x], zeros=False)
-    def relu_with_a_wrong_slope(x):   # relu's value, twice its slope
-        y = tg.relu(x)
-        y.register_hook(lambda grad: grad * 2)
-        return y
+    relu_with_a_wrong_slope = _with_scaled_slope(tg.relu, 2)   # relu's value, twice its slope
     assert _wrong_where_smooth(relu_with_a_wrong_slope, [x], zeros=False)   # at 1.3 and 4
 
 
@@ -1219,11 +1216,7 @@ def test_inherited_values_with_float_noise_left_in_a_backward_are_float_noise_no
     assert (found.kind, found.op) == ("gradient-float-noise", "log10")
     assert found.detail.startswith("inherited: ")
     gelu = F.gelu
-    def gelu_with_a_wrong_gradient(x, *args, **kwargs):   # gelu's value, twice its slope
-        y = gelu(x, *args, **kwargs)
-        if y.requires_grad:
-            y.register_hook(lambda grad: grad * 2)
-        return y
+    gelu_with_a_wrong_gradient = _with_scaled_slope(gelu, 2)   # gelu's value, twice its slope
     monkeypatch.setattr(F, "gelu", gelu_with_a_wrong_gradient)
     found = _first_finding(41015370, ops)
     assert (found.kind, found.op) == ("gradient", "gelu") and allowed(found) is None
@@ -1463,11 +1456,8 @@ def test_a_slope_pytorch_rounds_to_0_before_an_infinite_one_needs_its_rerun(monk
         assert allowed(Finding("gradient", op, detail, 0)) is None, detail
     log = tg.log
 
-    def log_with_a_wrong_gradient(*args, **kwargs):   # log's value, 1.1 times its slope
-        z = log(*args, **kwargs)   # (beyond float16's tolerance: the chain passes half())
-        if z.requires_grad:
-            z.register_hook(lambda grad: grad * 1.1)
-        return z
+    # log's value, 1.1 times its slope (beyond float16's tolerance: the chain passes half())
+    log_with_a_wrong_gradient = _with_scaled_slope(log, 1.1)
     monkeypatch.setattr(tg, "log", log_with_a_wrong_gradient)
     found = _first_finding(94002199, SLOPE_OPS)
     assert found.kind.startswith("gradient") and SLOPES_WIDENED not in found.detail
@@ -1942,11 +1932,7 @@ def test_a_wrong_normalize_or_cosine_similarity_loses_the_wider_float_mark(monke
     monkeypatch.undo()
     cosine_similarity = catalogue.F.cosine_similarity
 
-    def cosine_similarity_with_a_wrong_gradient(*args, **kwargs):
-        z = cosine_similarity(*args, **kwargs)
-        if z.requires_grad:
-            z.register_hook(lambda grad: grad * 2)
-        return z
+    cosine_similarity_with_a_wrong_gradient = _with_scaled_slope(cosine_similarity, 2)
     monkeypatch.setattr(catalogue.F, "cosine_similarity", cosine_similarity_with_a_wrong_gradient)
     found = _first_finding(43059431, NORMALIZING_OPS)
     assert (found.kind, found.op) == ("gradient", "cosine_similarity")
@@ -2026,11 +2012,7 @@ def test_gradcheck_skips_cosine_similarity_of_a_norm_below_eps_only(monkeypatch)
     assert not [f for f in findings if f.kind == "gradcheck"]
     cosine_similarity = catalogue.F.cosine_similarity
 
-    def cosine_similarity_with_a_wrong_gradient(*args, **kwargs):
-        z = cosine_similarity(*args, **kwargs)
-        if z.requires_grad:
-            z.register_hook(lambda grad: grad * 2)
-        return z
+    cosine_similarity_with_a_wrong_gradient = _with_scaled_slope(cosine_similarity, 2)
     monkeypatch.setattr(catalogue.F, "cosine_similarity", cosine_similarity_with_a_wrong_gradient)
     findings, _ = run_program(41580269, entries=entries, compare_with_torch=False)
     assert [(f.kind, f.op) for f in findings] == [("gradcheck", "cosine_similarity")]
@@ -2047,11 +2029,7 @@ def test_logits_nan_against_pytorchs_infinity_needs_pytorchs_logit_of_plus_zero(
     assert allowed(Finding("gradient", "logit", detail, 0)) is None
     logit = tg.logit
 
-    def logit_with_a_wrong_gradient(*args, **kwargs):
-        z = logit(*args, **kwargs)
-        if z.requires_grad:
-            z.register_hook(lambda grad: grad * 2)
-        return z
+    logit_with_a_wrong_gradient = _with_scaled_slope(logit, 2)
     monkeypatch.setattr(tg, "logit", logit_with_a_wrong_gradient)
     found = _first_finding(50009128, "logit,logit_,repeat,expand,neg,sum")
     assert (found.kind, found.op) == ("gradient", "logit")
@@ -2194,11 +2172,8 @@ def test_the_gamma_familys_gradient_needs_pytorch_in_float64_to_agree(monkeypatc
         assert allowed(Finding("gradient", "digamma", detail, 0)) is None, detail
     digamma = tg.digamma
 
-    def digamma_with_a_wrong_gradient(*args, **kwargs):   # ψ's value, 1.01 times its slope
-        z = digamma(*args, **kwargs)
-        if z.requires_grad:
-            z.register_hook(lambda grad: grad * 1.01)
-        return z
+    # ψ's value, 1.01 times its slope
+    digamma_with_a_wrong_gradient = _with_scaled_slope(digamma, 1.01)
     # 41000362 (of these ops): polygamma(2, x), mvlgamma, digamma of float32 values near
     # 1e4: each float32 value an ulp from PyTorch's, the next slope following its last bits.
     # PyTorch on tapegrad's values with the slopes in float64 gives tapegrad's gradients
@@ -2256,11 +2231,7 @@ def test_muls_float16_gradients_of_a_0d_operand_need_pytorch_given_its_forwards_
         assert allowed(Finding("gradient", "mul", detail, 0)) is None, detail
     mul = tg.mul
 
-    def mul_with_a_wrong_gradient(*args, **kwargs):   # the product, twice its slopes
-        z = mul(*args, **kwargs)
-        if z.requires_grad:
-            z.register_hook(lambda grad: grad * 2)
-        return z
+    mul_with_a_wrong_gradient = _with_scaled_slope(mul, 2)   # the product, twice its slopes
     monkeypatch.setattr(tg, "mul", mul_with_a_wrong_gradient)
     for x, s, s_first in cases:
         found = _mul_by_a_0d_tensor_finding(x, s, s_first)
@@ -2311,11 +2282,7 @@ def test_float16_p_norms_overflowing_in_pytorch_need_it_in_float64_to_agree(monk
         assert allowed(Finding("gradient", "norm", detail, 0)) is None, detail
     norm = tg.norm
 
-    def norm_with_a_wrong_gradient(*args, **kwargs):   # the norm, 1.5 times its slope
-        z = norm(*args, **kwargs)
-        if z.requires_grad:
-            z.register_hook(lambda grad: grad * 1.5)
-        return z
+    norm_with_a_wrong_gradient = _with_scaled_slope(norm, 1.5)   # the norm, 1.5 times its slope
     monkeypatch.setattr(tg, "norm", norm_with_a_wrong_gradient)
     for seed in (96004493, 96000751):
         found = _first_finding(seed, ops)
