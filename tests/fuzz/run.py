@@ -2539,6 +2539,12 @@ def _call_with_operands(run, step, leaves, on_a_copy, names, change):
                else change(v, result.dtype))
     args = [changed(run.materialize(a, leaves)) for a in step.args]
     kwargs = {k: changed(run.materialize(v, leaves)) for k, v in step.kwargs.items()}
+    return _torch_call(step, args, kwargs)
+
+
+def _torch_call(step, args, kwargs):
+    """("ok", result) or ("error", exception) of PyTorch's op of ``step`` on arguments a
+    rerun has already made (as ``Run.call``, warnings silenced)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -2576,12 +2582,7 @@ def _contiguous_call(run, step, leaves, on_a_copy=False):
     contiguous = (lambda v: v.contiguous() if torch.is_tensor(v) else v)
     args = [contiguous(run.materialize(a, leaves)) for a in step.args]
     kwargs = {k: contiguous(run.materialize(v, leaves)) for k, v in step.kwargs.items()}
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return "ok", catalogue.caller("torch", step.entry)(*args, **kwargs)
-    except Exception as error:  # noqa: BLE001 - as run.call
-        return "error", error
+    return _torch_call(step, args, kwargs)
 
 
 def _operand_value_mark(program, step, chain_before, result):
