@@ -2,10 +2,11 @@
 the same way in tapegrad and in PyTorch.
 
 ``Library`` hides the difference between the two (tensor types, dtypes, reading to numpy);
-``Run`` is one library's state while a program runs. PyTorch is not called where it is known
-to kill the process or to run for minutes: ``Run.call`` answers with an error instead. The
-small facts about a step that every judge asks (in place? its arguments? an unsorted topk?)
-live here too, so that no judge imports another for them.
+``Run`` is one library's state while a program runs; ``_leaf_grads`` reads its leaves'
+gradients after a backward. PyTorch is not called where it is known to kill the process or
+to run for minutes: ``Run.call`` answers with an error instead. The small facts about a step
+that every judge asks (in place? its arguments? an unsorted topk?) live here too, so that no
+judge imports another for them.
 """
 import warnings
 from typing import NamedTuple

@@ -1,9 +1,10 @@
-"""PyTorch rerun with an operand given otherwise: ldexp's exponent as a float tensor,
+"""PyTorch reruns with an operand given otherwise: ldexp's exponent as a float tensor,
 addcmul/addcdiv's operands in the result's dtype, batch_norm's and median's input made
 contiguous, sin/cos in float64, cross_entropy over zero classes.
 
 Each rerun confirms the reason of an allowlist entry: a finding is marked only where PyTorch,
-so rerun, gives tapegrad's numbers. A reason that is not confirmed leaves the finding as it is.
+so rerun, gives tapegrad's numbers (``_explained_in_torch`` in reruns.py for gradients,
+``_operand_value_mark`` here for values). A reason not confirmed leaves the finding as it is.
 """
 import warnings
 
@@ -17,10 +18,6 @@ from .libraries import Run, TAPEGRAD, TORCH, _in_place, first_tensor, items, tor
 from .compare import _agree_elementwise, _same_to_rounding
 
 
-# -- PyTorch reruns with an operand given otherwise: ldexp, addcmul/addcdiv, batch_norm, median,
-# sin/cos. Each confirms the reason of an allowlist entry: the finding is marked only where
-# PyTorch, so rerun, gives tapegrad's numbers (``_explained_in_torch`` for gradients,
-# ``_operand_value_mark`` for values).
 LDEXP_FLOAT_EXPONENT = (" [ldexp in the program: PyTorch agrees with the exponent given as a "
                         "float tensor of the result's dtype]")
 ADDC_IN_RESULT_DTYPE = (" [addcmul or addcdiv in the program: PyTorch agrees with the operands "

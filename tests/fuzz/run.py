@@ -41,6 +41,14 @@ judged with the same values placed in each loop (``_placed_elsewhere``). PyTorch
 run where it is known to kill the process or to run for minutes
 (``_smallest_integer_by_minus_one``, ``_polygamma_far_below_0``,
 ``_float16_conv1d_of_padding_alone``): tapegrad's result then stands alone, allowlisted.
+
+This file is the driver; each judge lives in a file of its own, lower files never importing
+higher ones: libraries.py (building and calling in both libraries), compare.py (values,
+errors, refusals), program.py, float16.py (the float16 judge), operand_reruns.py, reruns.py
+and value_reruns.py (PyTorch rerun to confirm an allowlist reason), gradients.py (comparing
+the leaves' gradients), norms.py, terms.py (sums of cancelling terms), placement.py (a NaN's
+place in PyTorch's kernel), blame.py (the step a gradient is blamed on), value_marks.py (the
+reasons a value differs) and invariants.py (tapegrad alone).
 """
 import numpy as np
 

@@ -12,11 +12,11 @@ from tapegrad.autograd.ops.declare import OPERATIONS
 from . import catalogue
 from .__main__ import fuzz
 from .allowlist import ALLOWED, allowed
-from .run import ENTRIES
 from .libraries import Finding, torch
 from .operand_reruns import (ADDC_IN_RESULT_DTYPE, BATCH_NORM_CONTIGUOUS, LDEXP_FLOAT_EXPONENT,
                              MEDIAN_OF_CONTIGUOUS, SIN_COS_IN_FLOAT64)
 from .reruns import FLOAT16_ATAN2
+from .run import ENTRIES
 from .run import run_program as run_live_program
 from .seeded_catalogue import NAMES as SEEDED_NAMES
 
