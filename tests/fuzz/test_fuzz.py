@@ -376,6 +376,21 @@ def test_a_sum_of_cancelling_1e30_terms_is_float_noise_but_a_wrong_sum_is_found(
     assert found and found[0].op == "mean"
 
 
+def test_nll_loss_of_cancelling_1e30_picks_is_float_noise_but_a_wrong_loss_is_found(monkeypatch):
+    pytest.importorskip("torch")
+    from tapegrad.nn import functional as F
+    # the picked -x include 1e30 and -1e30, whose float32 mean keeps 0.0556 here and -0.0719
+    # in PyTorch: within the tolerance of the terms' size (52154770 in the live catalogue too)
+    findings, _ = run_program(22643, entries=[e for e in ENTRIES if e.name == "nll_loss"])
+    assert [(f.kind, f.detail[:17]) for f in findings] == [("float-noise", "cancelling terms:")]
+    for module in (tg, F):   # (the catalogue reaches it through either)
+        if hasattr(module, "nll_loss"):
+            loss = getattr(module, "nll_loss")
+            monkeypatch.setattr(module, "nll_loss", lambda *a, loss=loss, **k: loss(*a, **k) + 1e27)
+    findings, _ = run_program(22643, entries=[e for e in ENTRIES if e.name == "nll_loss"])
+    assert [(f.kind, f.op) for f in findings] == [("value", "nll_loss")]
+
+
 def test_a_nan_or_inf_that_differs_past_the_eighth_element_is_shown():
     import numpy as np
 

@@ -236,7 +236,9 @@ def _torch_factors_in_float64(program, step, chain_before, result):
 SUMS = {"sum", "mean", "nansum", "nanmean", "einsum", "matmul", "mm", "bmm", "dot", "inner",
         "tensordot", "linear", "cumsum", "trace",
         # (the mean of a window: ±1e30 in one window cancel in either order)
-        "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d"}
+        "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
+        # (the mean of the picked -x[target]: ±1e30 among them cancel in either order)
+        "nll_loss"}
 
 
 def _sums_cancelling_terms(program, step, chain_before, result, t_result):
@@ -304,7 +306,8 @@ def _term_sizes(program, step, chain_before):
         return None
     terms = TAPEGRAD.to_numpy(terms).astype(np.float64)
     # where a term is infinite the result is too, or NaN: nothing finite to excuse there
-    return np.where(np.isfinite(terms), terms, 0.0)
+    # (a size, whatever the sign: nll_loss of magnitudes is -Σ|x|/n)
+    return np.where(np.isfinite(terms), np.abs(terms), 0.0)
 
 
 def _agrees_on_tapegrad_input(program, step, chain_before, result):
