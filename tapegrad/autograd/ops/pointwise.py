@@ -260,9 +260,14 @@ def clamp(input, min=None, max=None):
         from ...dtypes import result_type
         given = [b for b in (input, min, max) if b is not None]
         tensors = [t for t in given if isinstance(t, Tensor)]
+        numbers = [b for b in given if not isinstance(b, Tensor)]
+        if numbers:
+            # a 0-d bound beside a number bound counts as a number, as PyTorch reads the pair
+            # (clamp(bool_x, min=uint8 0-d 2, max=-1) is int64, as clamp(bool_x, 2, -1))
+            numbers += [_kind_of(t) for t in tensors if t is not input and not t.ndim]
+            tensors = [t for t in tensors if t is input or t.ndim]
         common = result_type([t.dtype for t in tensors if t.ndim],
-                             [t.dtype for t in tensors if not t.ndim],
-                             [b for b in given if not isinstance(b, Tensor)])
+                             [t.dtype for t in tensors if not t.ndim], numbers)
         if common is not input.dtype:
             input = input.to(common)
         # where(), not maximum(): at x = bound the gradient goes to x alone, as in PyTorch
@@ -298,6 +303,12 @@ def clamp(input, min=None, max=None):
 
 
 clip = alias(clamp, 'clip')
+
+
+def _kind_of(tensor):
+    """A Python number of the tensor's kind (bool, int or float), for type promotion."""
+    dtype = tensor.dtype
+    return 0.0 if dtype.is_floating_point else False if dtype.name == "bool" else 0
 
 
 def _clamp_towards(x, bound, below):
