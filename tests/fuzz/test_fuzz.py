@@ -3229,3 +3229,16 @@ def test_a_std_of_equal_values_may_differ_only_by_pytorchs_residue_and_only_ther
         [1e-4, 5 / 3]), diffs) == diffs
     assert _spread_of_equal_values(var, rows, tg.tensor([0.0, 0.0]), torch.tensor(
         [2e-7, 5 / 3]), diffs) == diffs
+
+
+def test_linear_may_give_nan_only_where_pytorchs_fused_multiply_add_keeps_an_inf():
+    def _category(op, detail):   # (a value finding)
+        entry = allowed(Finding("value", op, detail, 0))
+        return entry and entry.category
+    shown = ("NaN where torch has none or the other way: [nan inf inf inf inf inf inf inf] vs "
+             "torch [inf inf inf inf inf inf inf inf] [layouts: slice]")
+    assert _category("linear", shown) == "float noise"
+    assert _category("addmm", shown.replace("nan inf", "1.5 nan").replace("[inf inf", "[1.5 -inf"))
+    # planted: NaN against a finite number, or another number changed beside the NaN
+    assert _category("linear", shown.replace("torch [inf", "torch [2.5")) is None
+    assert _category("linear", shown.replace("inf inf inf] vs", "inf inf 1.] vs")) is None
