@@ -379,6 +379,11 @@ def test_clamp_reads_a_0d_bound_beside_a_number_bound_as_a_number_as_pytorch():
     # a float 0-d bound beside a number bound keeps a float16 input float16
     h = tg.clamp(tg.tensor([1.0], dtype=tg.float16), tg.tensor(1.5, dtype=tg.float64), 2)
     assert h.dtype is tg.float16 and h.tolist() == [1.5]
+    # a 0-d input too: float16 (a 0-d float64 bound would be float64 beside a 0-d tensor)
+    h = tg.clip(tg.tensor(-17.84, dtype=tg.float16), tg.tensor(-0.6, dtype=tg.float64), -1)
+    assert h.dtype is tg.float16 and h.item() == -1.0
+    assert tg.clamp(tg.tensor(1.0, dtype=tg.float16), tg.tensor(-0.6, dtype=tg.float64),
+                    tg.tensor(2.0)).dtype is tg.float64
     with pytest.raises(RuntimeError, match="int64.*bool"):
         x.clamp_(two, -1)
     assert x.tolist() == [False, True]

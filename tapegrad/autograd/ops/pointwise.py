@@ -272,10 +272,12 @@ def clamp(input, min=None, max=None):
             input = input.to(common)
         # where(), not maximum(): at x = bound the gradient goes to x alone, as in PyTorch
         y = input if min is None else _clamp_towards(input, min, below=True)
-        if max is None:
-            return y
-        z = _clamp_towards(y, max, below=False)
-        return z if min is None else _max_takes_nans_gradient(input, min, max, z)
+        z = y if max is None else _clamp_towards(y, max, below=False)
+        if min is not None and max is not None:
+            z = _max_takes_nans_gradient(input, min, max, z)
+        # a 0-d input meeting a 0-d bound read as a number keeps the promoted dtype (float16
+        # clamped by a float64 0-d and -1 is float16), which where() would widen
+        return z if z.dtype is common else z.to(common)
     x = input
     bounds = [b for b in (min, max) if b is not None]
     # The bounds take part in type promotion (PyTorch ≥ 1.12): int.clamp(min=1.5) is float,
