@@ -80,6 +80,21 @@ def _inf_here_nan_in_torch(longest=8):
     return ELSEWHERE_THE_SAME + "(?:" + "|".join(lists) + ")"
 
 
+def _nan_here_inf_in_torch(longest=8):
+    """A regular expression for "[a b …] vs torch [a' b' …]" (as many numbers as shown)
+    where each of torch's numbers is tapegrad's own (a zero of either sign for a zero), or
+    ±inf (or NaN) where tapegrad's is NaN: at least one NaN against an inf."""
+    lists = []
+    for n in range(1, longest + 1):
+        ours = r"\s+".join(rf"(?:(?P<n{n}_{i}>nan)|(?P<z{n}_{i}>{ZERO})|"
+                            rf"(?P<x{n}_{i}>-?(?:\d[\d.]*(?:e[-+]\d+)?|inf)))" for i in range(n))
+        theirs = r"\s+".join(
+            rf"(?(n{n}_{i})(?:-?inf|nan)|(?(z{n}_{i}){ZERO}|(?P=x{n}_{i})))" for i in range(n))
+        lists.append(rf"(?=[^]]*nan[^]]*\] vs torch \[[^]]*inf)\[\s*{ours}\s*\] vs torch "
+                     rf"\[\s*{theirs}\s*\]")
+    return ELSEWHERE_THE_SAME + "(?:" + "|".join(lists) + ")"
+
+
 def _nan_only_where_torch_has_nan(longest=8):
     """A regular expression for "[a b …] vs torch [a' b' …]" (as many numbers as shown, none
     of them inf) where each NaN of tapegrad's stands against a NaN of PyTorch's: PyTorch
@@ -1376,6 +1391,15 @@ ALLOWED = [
             "PyTorch's (1,5)@(5,1) gives -inf and its dot and batched matmul NaN, numpy's dot "
             "NaN and its batched matmul -inf); the entry asks that only ±inf stands against NaN")
     for op in ("matmul", "mm", "bmm", "mv")
+] + [
+    Allowed("value", op, r"^NaN where torch has none or the other way: "
+            + _nan_here_inf_in_torch() + r"(?: \[|$)", "float noise",
+            "x·w + b with an infinite bias and a product x·w beyond float32 of the other sign "
+            "(-1e30·1e30 against b = inf): the exact sum is inf; a kernel that rounds the "
+            "product first has -inf + inf = NaN (tapegrad's BLAS, and PyTorch's own once the "
+            "inner dim is 2 or more), one that fuses the multiply-add keeps the inf (PyTorch's "
+            "addmm with an inner dim of 1); the entry asks that only NaN stands against ±inf")
+    for op in ("linear", "addmm")
 ] + [
     Allowed("tapegrad-raises", op, "expected operands of one dtype", "pytorch bug",
             "a batched product (bmm, or matmul of batches) of two dtypes where the batch, rows, "

@@ -72,6 +72,7 @@ from .blame import _blame_first_wrong_backward
 from .value_marks import (CASTS, TWO_VALUES, _agrees_on_tapegrad_input, _cast_of_unrepresentable,
                           _equal_channels_alone_differ, _equal_value_groups,
                           _lone_groups_differ_by_a_residue, _lone_value_groups, _mean_of_huge_terms,
+                          _spread_of_equal_values,
                           _sums_cancelling_terms, _through_the_norms_input_alone,
                           _torch_factors_in_float64, _torch_normalised_an_overflow)
 from .invariants import _float_dtypes, _gradcheck, _promotion, _writes_twice_to_one_place
@@ -163,6 +164,7 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
                     diffs = [("float-noise" if k == "value" else k,
                               ("groups of one value: " if k == "value" else "") + d)
                              for k, d in diffs]
+                diffs = _spread_of_equal_values(step, runs["tapegrad"].chain, result, t_result, diffs)
                 unrepresentable = any(k == "value" for k, _ in diffs) and \
                     _cast_of_unrepresentable(step, step_input, result, t_result)
                 if unrepresentable:

@@ -3240,3 +3240,42 @@ def test_a_pairwise_distance_pytorch_overflows_is_allowed_but_not_a_small_one_as
              "[inf inf inf 8932.05]")   # 8931 is no overflow: numpy's e+003 is not e+300
     for op in ("pairwise_distance", "norm"):
         assert not allowed(Finding("value", op, wrong, 0)), op
+
+
+def test_a_std_of_equal_values_may_differ_only_by_pytorchs_residue_and_only_there():
+    torch = pytest.importorskip("torch")
+    from .generate import CHAIN
+    from .value_marks import _spread_of_equal_values
+    x = tg.tensor([[25132.184], [25132.184], [25132.184]])   # tapegrad's std: exactly 0
+    diffs = [("value", "[0.] vs torch [0.00239]")]
+    step = _one_step("std", CHAIN)
+    assert _spread_of_equal_values(step, x, tg.std(x), torch.tensor(0.00239), diffs) == [
+        ("float-noise", "equal values: [0.] vs torch [0.00239]")]
+    assert allowed(Finding("float-noise", "std", "equal values: [0.] vs torch [0.00239]", 0))
+    # planted: 0 for values that are not equal, or a spread beyond 8 ulps of the value
+    spread = tg.tensor([[25132.184], [25133.0], [25132.184]])
+    assert _spread_of_equal_values(step, spread, tg.tensor(0.0), torch.tensor(0.47),
+                                   diffs) == diffs
+    assert _spread_of_equal_values(step, x, tg.std(x), torch.tensor(0.5), diffs) == diffs
+    # the var's bound is the square of the std's; along a dim, each group is judged alone
+    var = _one_step("var", CHAIN, 1)
+    rows = tg.tensor([[7323.9116] * 4, [1.0, 2.0, 3.0, 4.0]])
+    assert _spread_of_equal_values(var, rows, tg.var(rows, 1), torch.tensor(
+        [2e-7, 5 / 3]), diffs)[0][0] == "float-noise"
+    assert _spread_of_equal_values(var, rows, tg.var(rows, 1), torch.tensor(
+        [1e-4, 5 / 3]), diffs) == diffs
+    assert _spread_of_equal_values(var, rows, tg.tensor([0.0, 0.0]), torch.tensor(
+        [2e-7, 5 / 3]), diffs) == diffs
+
+
+def test_linear_may_give_nan_only_where_pytorchs_fused_multiply_add_keeps_an_inf():
+    def _category(op, detail):   # (a value finding)
+        entry = allowed(Finding("value", op, detail, 0))
+        return entry and entry.category
+    shown = ("NaN where torch has none or the other way: [nan inf inf inf inf inf inf inf] vs "
+             "torch [inf inf inf inf inf inf inf inf] [layouts: slice]")
+    assert _category("linear", shown) == "float noise"
+    assert _category("addmm", shown.replace("nan inf", "1.5 nan").replace("[inf inf", "[1.5 -inf"))
+    # planted: NaN against a finite number, or another number changed beside the NaN
+    assert _category("linear", shown.replace("torch [inf", "torch [2.5")) is None
+    assert _category("linear", shown.replace("inf inf inf] vs", "inf inf 1.] vs")) is None

@@ -126,6 +126,52 @@ def _equal_channels_alone_differ(program, step, x, result, t_result):
     return bool((np.abs(a - b)[differ] <= bound[differ, None]).all())
 
 
+SPREADS = ("std", "var")
+
+
+def _spread_of_equal_values(step, chain, result, t_result, diffs):
+    """``diffs`` with its value findings made float noise ("equal values: ") where a std or
+    var differs only over groups of equal finite values, where tapegrad's spread is exactly
+    0 (its definition) and PyTorch's no more than a float mean's residue can make: 8 ulps of
+    the value, times √(N/(N - correction)), for the std; its square for the var (PyTorch's
+    std of three float32 25132.184s is 0.00239)."""
+    if step.entry.name not in SPREADS or not any(k == "value" for k, _ in diffs) or \
+            torch is None or not TAPEGRAD.is_tensor(chain):
+        return diffs
+    x = np.array(TAPEGRAD.to_numpy(chain))   # (the step's input: std and var change nothing)
+    if not np.issubdtype(x.dtype, np.floating) or x.size == 0:
+        return diffs
+    if not (TAPEGRAD.is_tensor(result) and TORCH.is_tensor(t_result)):
+        return diffs
+    dim = step.kwargs.get("dim", step.args[1] if len(step.args) > 1 else None)
+    dim = None if isinstance(dim, bool) or x.ndim == 0 else dim
+    axes = (tuple(range(x.ndim)) if dim is None else
+            tuple(d % x.ndim for d in ((dim,) if isinstance(dim, int) else dim)))
+    unbiased = step.kwargs.get("unbiased", step.args[1] if len(step.args) > 1 and isinstance(
+        step.args[1], bool) else step.args[2] if len(step.args) > 2 else None)
+    correction = step.kwargs.get("correction", None)
+    correction = (correction if correction is not None else
+                  1 if unbiased is None else int(bool(unbiased)))
+    count = math.prod(x.shape[d] for d in axes)
+    with np.errstate(invalid="ignore"):
+        equal = (x.max(axis=axes, keepdims=True) == x.min(axis=axes, keepdims=True)) & \
+            np.isfinite(x).all(axis=axes, keepdims=True)
+        first = x[tuple(slice(0, 1) if d in axes else slice(None) for d in range(x.ndim))]
+        bound = 8 * np.spacing(np.abs(first)).astype(np.float64) * math.sqrt(
+            count / (count - correction) if count > correction else 1.0)
+    bound = bound ** 2 if step.entry.name.startswith("var") else bound
+    a = TAPEGRAD.to_numpy(result).astype(np.float64)
+    b = TORCH.to_numpy(t_result).astype(np.float64)
+    if a.size != equal.size:
+        return diffs
+    a, b = a.reshape(equal.shape), b.reshape(equal.shape)
+    differ = ~np.isclose(a, b, rtol=1e-3, atol=0, equal_nan=True)
+    if not (differ.any() and equal[differ].all() and (a[differ] == 0).all()
+            and (np.abs(b[differ]) <= bound[differ]).all()):
+        return diffs
+    return [("float-noise", "equal values: " + d) if k == "value" else (k, d) for k, d in diffs]
+
+
 def _equal_value_groups(step, chain):
     """layer_norm or group_norm of an input holding a normalised group of equal values (an
     expanded leaf): x - μ is exactly 0 here and a rounding residue in PyTorch (x·r - μ·r),
