@@ -260,12 +260,16 @@ def gelu_backward(xp, g, x, approximate, cdf):
         s = xp.exp(s)
     s += 1
     s = 1 / s                  # σ(2u)
-    d = squares * (3 * _A)
-    d += 1
-    d *= x
-    d *= 2 * _K
+    # σ(1 - σ) first: where it is 0 (|x| ≳ 10) it meets x and 1 + 3a x² while they are
+    # finite, as in PyTorch (x·(1 + 3a x²) overflows float32 from |x| ≈ 1.4e13: ∞·0 = NaN
+    # where the slope is 1 or 0)
+    d = 1 - s
     d *= s
-    d *= 1 - s
+    d *= x
+    squares *= 3 * _A
+    squares += 1
+    d *= squares
+    d *= 2 * _K
     d += s
     return d * g
 

@@ -210,6 +210,24 @@ def _infinity_against_torchs_nan_near_a_pole(longest=8):
     return ELSEWHERE_THE_SAME + "(?:" + "|".join(lists) + ")"
 
 
+def _infinity_against_torchs_nan_else_finite(longest=8):
+    """A regular expression for "[a b …] vs torch [a' b' …]" (as many numbers as shown)
+    where each ±inf of tapegrad's stands against NaN or the same ±inf in PyTorch (at least
+    one against NaN), each NaN against NaN, and each finite number against a finite one (as
+    printed they may differ: a tiny slope against 0; the fuzzer compares them and marks the
+    finding where they differ beyond the noise band, which this expression rejects)."""
+    finite = r"-?\d[\d.]*(?:e[-+]\d+)?"
+    lists = []   # (named groups, t{count}_{place}…: past 99 a numbered one reads as octal)
+    for n in range(1, longest + 1):
+        ours = r"\s+".join(rf"(?:(?P<t{n}_{i}>-?inf)|(?P<u{n}_{i}>nan)|{finite})"
+                           for i in range(n))
+        theirs = r"\s+".join(rf"(?(t{n}_{i})(?:nan|(?P=t{n}_{i}))|(?(u{n}_{i})nan|{finite}))"
+                             for i in range(n))
+        lists.append(rf"(?=[^]]*inf[^]]*\] vs torch \[[^]]*nan)\[\s*{ours}\s*\] vs torch "
+                     rf"\[\s*{theirs}\s*\]")
+    return ELSEWHERE_THE_SAME + "(?:" + "|".join(lists) + ")"
+
+
 def _infinities_flipped_in_torch(longest=8):
     """A regular expression for "[a b …] vs torch [a' b' …]" (as many numbers as shown)
     where each ±inf of tapegrad's stands against ∓inf or NaN in PyTorch, each NaN of
@@ -680,6 +698,22 @@ ALLOWED = [
             "loop (g·(x/3 + ½) blended by masks: a float64 NaN in a tensor of 8 gets 1, of 16 "
             "NaN); tapegrad passes the gradient, as the tail")
     for op in ("hardswish",)
+] + [
+    Allowed("gradient", op, r"^leaf\d+ \(float(?:32|64)\): NaN where torch has none or the other "
+            r"way: " + _infinity_against_torchs_nan_else_finite()
+            + r"(?: \[layouts: [^]]*\])?(?: \[NaN inputs\])?"
+            r" \[the gradient of the later steps: [^]]*\]$", "float noise",
+            "tanh's slope 1 - y² taken from its output y where y rounds next to ±1: numpy's "
+            "float32 tanh of 9.01 < |x| < 10 is one ulp inside ±1 (tanh(9.261) = 1 - 1.8e-8 is "
+            "0.99999994), PyTorch's the nearest float, ±1 (float64 likewise near 19), so the "
+            "slope is 1.2e-7 in tapegrad and 0 in PyTorch (the true one 3.6e-8), and the "
+            "infinite gradient a later step sends (a division by 0) gives ±∞ (the true slope's "
+            "sign) against PyTorch's ∞·0 = NaN (a finite gradient: -9e-8 against -0). The "
+            "values agree to an ulp; the entry asks for later steps and that only ±∞ of "
+            "tapegrad's stands against NaN, NaN against NaN, finite numbers against finite "
+            "ones within the noise band (a wrong slope's sign, a NaN of tapegrad's or a finite "
+            "number apart is not matched)")
+    for op in ("tanh", "tanh_")
 ] + [
     Allowed("backward-computes", op, r"Negation, the `-` operator, on a bool tensor|"
             r"can't be cast to the desired output type", "pytorch bug",

@@ -91,13 +91,20 @@ def _explained_in_torch(program, step, grad, ga, a, through_float16=False, on_co
                 *_operand_reruns(names)) if present]
     own = None   # (PyTorch's own gradients, once: an element they give is explained too)
     for mark, call in reruns:
-        if own is None and mark == SLOPES_WIDENED:
+        if own is None and mark in OWN_ANSWERS_TOO:
             own = _rerun_gradients(program, step, grad, program.leaves, program.steps, None,
                                    on_copies) or {}
         if _rerun_agrees(program, step, grad, ga, leaves, steps, call, through_float16,
-                         on_copies, own if mark == SLOPES_WIDENED else None):
+                         on_copies, own if mark in OWN_ANSWERS_TOO else None):
             return mark
     return ""
+
+
+# Reruns where an element PyTorch's own program gives explains it too: the wider float
+# computes a slope the program's float rounds (gelu's slope in float64; atan2's x/r² = 2e-60,
+# 0 in float32, so that an infinite gradient gives ∞ in the rerun and ∞·0 = NaN in both
+# libraries' float32), while the rerun explains the elements where PyTorch's own overflows
+OWN_ANSWERS_TOO = (SLOPES_WIDENED, FLOAT16_ATAN2)
 
 
 def _rerun_agrees(program, step, grad, ga, leaves, steps, call, through_float16, on_copies,

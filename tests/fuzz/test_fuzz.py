@@ -687,6 +687,60 @@ def test_pytorchs_float16_atan2_backward_is_marked_only_where_computing_it_in_fl
     assert not any(allowed(f).category == "pytorch bug" for f in findings if allowed(f))
 
 
+def test_atan2s_slope_underflowing_float32_is_marked_by_its_rerun_or_pytorchs_own_answer(
+        monkeypatch):
+    pytest.importorskip("torch")
+    # 51309915: float32 atan2 of y and x with -1e30 among them, then matmul with ∞: every
+    # incoming gradient is ±∞. Where x = -1e30 PyTorch's ∞·x·(1/r²) is ∞·0 = NaN and its
+    # float64 rerun gives tapegrad's ±∞; where y = -1e30 and x = 2 the slope 2e-60 is 0 in
+    # float32, NaN in both libraries, ∞ in the rerun: each element is the rerun's or PyTorch's
+    findings, _ = run_live_program(51309915)
+    assert [f.kind for f in findings] == ["gradient"]
+    assert findings[0].detail.endswith(FLOAT16_ATAN2)
+    assert allowed(findings[0]).category == "pytorch bug"
+    # the slopes negated: ∞ against the rerun's -∞ (and PyTorch's NaN) is not explained
+    monkeypatch.setattr(tg, "arctan2", _with_scaled_slope(tg.arctan2, -1.0))
+    findings, _ = run_live_program(51309915)
+    assert findings and not any(FLOAT16_ATAN2 in f.detail for f in findings)
+    assert not any(allowed(f) for f in findings)
+
+
+def test_tanhs_slope_at_an_output_one_ulp_inside_one_meets_an_infinite_gradient_narrowly():
+    # 51320198: tanh_ of 9.261 (numpy's float32 0.99999994, PyTorch's 1), then a division by
+    # 0: the slope 1 - y² is 1.2e-7 against PyTorch's 0, so -∞ against ∞·0 = NaN
+    ours, theirs = "[ inf  inf  nan -inf  inf  nan]", "[inf inf nan nan inf nan]"
+    head = "leaf0 (float32): NaN where torch has none or the other way: "
+    tail = " [layouts: expand] [the gradient of the later steps: true_divide]"
+
+    def finding(ours, theirs, tail=tail, op="tanh_", head=head):
+        return Finding("gradient", op, head + ours + " vs torch " + theirs + tail, 0)
+    for op in ("tanh", "tanh_"):
+        assert allowed(finding(ours, theirs, op=op)).category == "float noise", op
+    planted = [
+        ("[ inf  inf  nan  inf  inf  nan]", "[inf inf nan -inf inf nan]"),   # a sign flipped
+        ("[ inf  inf  nan  nan  inf  nan]", "[inf inf nan 1. inf nan]"),      # a NaN of ours
+        ("[ inf  -inf  nan -inf  inf  nan]", "[inf inf nan nan inf nan]"),    # ∞ against -∞
+        ("[ inf  inf  nan -inf  inf  nan]", "[inf inf nan -1. inf nan]"),     # ∞ against 1
+    ]
+    for wrong_ours, wrong_theirs in planted:
+        assert allowed(finding(wrong_ours, wrong_theirs)) is None, wrong_ours
+    # a finite number apart beyond the noise band: the fuzzer's mark, rejected
+    assert allowed(finding("[ 2.  inf  nan -inf  inf  nan]", "[1. inf nan nan inf nan]",
+                           tail=" [finite elements differ: 2 vs torch 1 at 0]" + tail)) is None
+    # (51819926 of tanh_, abs, true_divide…: a finite gradient meets the same slopes, -9.3e-8
+    # against -0, within the noise band)
+    near = ("[        -inf         -inf -9.32330e-08  8.10745e-07 -8.98317e-03\n         -inf"
+            "          nan  0.00000e+00]", "[         nan         -inf -0.00000e+00  8.10745e-07 "
+            "-8.98317e-03\n         -inf          nan  0.00000e+00]")
+    assert allowed(finding(*near)).category == "float noise"
+    # only with an infinite gradient from later steps, for float32 and float64 leaves
+    assert allowed(finding(ours, theirs, tail=" [layouts: expand]")) is None
+    assert allowed(finding(ours, theirs, head=head.replace("float32", "float16"))) is None
+    assert allowed(finding(ours, theirs, op="sigmoid")) is None
+    if torch is not None:
+        assert allowed(run_live_program(51320198)[0][0]).category == "float noise"
+
+
 def test_a_slice_wise_allowance_still_refuses_another_number():
     # "each of torch's numbers is tapegrad's own, a zero for a zero, or ±inf"
     from .allowlist import _equal_or_else_in_torch
