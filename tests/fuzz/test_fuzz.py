@@ -3203,3 +3203,36 @@ def test_a_pairwise_distance_pytorch_overflows_is_allowed_but_not_a_small_one_as
              "[inf inf inf 8932.05]")   # 8931 is no overflow: numpy's e+003 is not e+300
     for op in ("pairwise_distance", "norm"):
         assert not allowed(Finding("value", op, wrong, 0)), op
+
+
+def test_a_float64_norm_pytorch_zeroed_by_overflowing_squares_is_marked_but_a_wrong_one_is_not(
+        monkeypatch):
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    # 51425035: layer_norm of float64 [-0.17, -1.8e308, 0, -0.63] (nan_to_num's -inf) with a
+    # bias: PyTorch's σ² is inf, its result the bias alone; tapegrad normalises
+    findings, _ = run_live_program(51425035)
+    assert [(f.kind, f.op) for f in findings] == [("value", "layer_norm")]
+    assert "[squares overflow]" in findings[0].detail
+    assert allowed(findings[0]).category == "pytorch bug"
+    layer_norm = F.layer_norm
+    monkeypatch.setattr(F, "layer_norm", lambda *a, **k: layer_norm(*a, **k) * 1.01)
+    findings, _ = run_live_program(51425035)
+    assert [(f.kind, f.op) for f in findings] == [("value", "layer_norm")]
+    assert "squares overflow" not in findings[0].detail and allowed(findings[0]) is None
+
+
+def test_batch_norm_of_a_channel_of_equal_values_differing_by_a_residue_within_tolerance_is_noise(
+        monkeypatch):
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    # 51137684: batch_norm in training of [0.7311, 0.7311]: x - μ = 0, a residue of -5.8e-6
+    # here and 2.4e-6 in PyTorch (within 1e-5 of each other, yet a difference to the
+    # comparison, which is relative near 0)
+    findings, _ = run_live_program(51137684)
+    assert [(f.kind, f.op) for f in findings] == [("float-noise", "batch_norm")]
+    batch_norm = F.batch_norm
+    monkeypatch.setattr(F, "batch_norm", lambda *a, **k: batch_norm(*a, **k) + 1e-3)
+    findings, _ = run_live_program(51137684)
+    assert [(f.kind, f.op) for f in findings] == [("value", "batch_norm")]
+    assert allowed(findings[0]) is None
