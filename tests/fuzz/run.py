@@ -827,6 +827,8 @@ def _equal_value_groups(step, chain):
     if rows.shape[1] == 2 and step.kwargs.get("eps", step.args[4] if len(step.args) > 4
                                               else 1e-5) == 0:
         return TWO_VALUES   # x̂ = ±1 whatever x: ∂y/∂x = 0 by a cancellation
+    if rows.shape[1] == 2:   # ∂x̂/∂x ∝ ε/(σ² + ε): a cancellation of 1 - x̂², float32's
+        return "two values"   # rounding of x̂ (PyTorch's) magnified by σ²/ε
     with np.errstate(invalid="ignore"):
         equal = (rows.max(axis=1) == rows.min(axis=1)) & np.isfinite(rows).all(axis=1)
     return "equal values" if equal.any() else ""

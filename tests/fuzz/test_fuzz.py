@@ -3236,3 +3236,24 @@ def test_batch_norm_of_a_channel_of_equal_values_differing_by_a_residue_within_t
     findings, _ = run_live_program(51137684)
     assert [(f.kind, f.op) for f in findings] == [("value", "batch_norm")]
     assert allowed(findings[0]) is None
+
+
+def test_a_norms_gradient_over_groups_of_two_values_is_judged_by_the_norms_in_float64(
+        monkeypatch):
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    # 51132473: group_norm of (5, 2) in one group, γ ≈ 1.5e4: ∂x̂/∂x ∝ ε/(σ² + ε) ≈ 5e-6, a
+    # cancellation that PyTorch's float32 x̂ leaves 1% off; tapegrad's is the float64 value.
+    # 51405462: layer_norm of two values with ε = 0 (its gradient 0 by a cancellation), then
+    # times -27103: tapegrad's residue 1e-12, PyTorch's 3e-3
+    for seed, op in ((51132473, "group_norm"), (51405462, "multiply")):
+        findings, _ = run_live_program(seed)
+        assert [(f.kind, f.op) for f in findings] == [("gradient-float-noise", op)], seed
+    group_norm = F.group_norm
+    def group_norm_with_a_wrong_gradient(*args, **kwargs):   # the value, twice the gradient
+        z = group_norm(*args, **kwargs)
+        return z * 2 - z.detach()
+    monkeypatch.setattr(F, "group_norm", group_norm_with_a_wrong_gradient)
+    findings, _ = run_live_program(51132473)
+    assert [(f.kind, f.op) for f in findings] == [("gradient", "group_norm")]
+    assert allowed(findings[0]) is None
