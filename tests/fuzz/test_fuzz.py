@@ -3269,3 +3269,16 @@ def test_a_norms_gradient_over_groups_of_two_values_is_judged_by_the_norms_in_fl
     findings, _ = run_live_program(51132473)
     assert [(f.kind, f.op) for f in findings] == [("gradient", "group_norm")]
     assert allowed(findings[0]) is None
+
+
+def test_layer_norms_weight_gradient_over_equal_values_at_an_infinite_gradient_is_noise():
+    # 51223640: layer_norm of an expanded float64 leaf (x̂ = 0 exactly) with a weight, then an
+    # infinite gradient: Σ g·x̂ = ∞·0 = NaN here, ±∞ of PyTorch's residue x̂
+    later = " [the gradient of the later steps: linear, reciprocal_]"
+    detail = "leaf1 (float64): NaN where torch has none or the other way: "
+    found = detail + "[nan nan nan nan] vs torch [-inf -inf -inf -inf] [layouts: expand]" + later
+    assert allowed(Finding("gradient", "layer_norm", found, 0)).category == "float noise"
+    for planted in ("[nan nan nan nan] vs torch [-inf -inf 1. -inf] [layouts: expand]",  # a number
+                    "[nan inf nan nan] vs torch [-inf -inf -inf -inf] [layouts: expand]",  # an inf
+                    "[nan nan nan nan] vs torch [-inf -inf -inf -inf] [layouts: slice]"):  # no copies
+        assert allowed(Finding("gradient", "layer_norm", detail + planted + later, 0)) is None
