@@ -971,12 +971,14 @@ ALLOWED = [
             "it, ≥ 1e19): it fits the dtype, but PyTorch's p-norm accumulates |x|ᵖ, which "
             "overflows to inf; tapegrad's norm rescales by the largest magnitude"),
 ] + [
-    Allowed("gradient", op, r"^leaf\d+ \(float(?:16|32)\): NaN where torch has none or the "
+    Allowed("gradient", op, r"^leaf\d+ \(float(?:16|32|64)\): NaN where torch has none or the "
             r"other way: " + _nan_only_where_torch_has_nan() + NORMALIZE_WIDENED, "pytorch bug",
             "a p-norm (p > 2) of float32 values near 1e30 or 1e-30 inside normalize or "
             "pairwise_distance: PyTorch's backward divides x·|x|^(p-2) by ‖x‖^(p-1), both "
             "overflowing (inf/inf) or underflowing (0/0) to NaN; tapegrad's slope "
-            "(|x|/‖x‖)^(p-1) is finite")
+            "(|x|/‖x‖)^(p-1) is finite. Also for a float64 leaf made float16 by half() "
+            "before it (normalize(p=3) of float16 [2586, 2586, 2586]: 2586³ overflows "
+            "float16, PyTorch's leaf gradient NaN, tapegrad's 0)")
     for op in ("normalize", "pairwise_distance")
 ] + [
     Allowed("value", op, r"(?s)^(?:NaN where torch has none or the other way: )?(?:"

@@ -3282,3 +3282,19 @@ def test_layer_norms_weight_gradient_over_equal_values_at_an_infinite_gradient_i
                     "[nan inf nan nan] vs torch [-inf -inf -inf -inf] [layouts: expand]",  # an inf
                     "[nan nan nan nan] vs torch [-inf -inf -inf -inf] [layouts: slice]"):  # no copies
         assert allowed(Finding("gradient", "layer_norm", detail + planted + later, 0)) is None
+
+
+def test_a_float64_leafs_gradient_through_a_float16_normalize_is_judged_by_its_wider_rerun():
+    from .run import NORMALIZE_WIDENED
+    # 52512372: a float64 leaf, half(), normalize(p=3) of [2586, 2586, 2586]: PyTorch's
+    # float16 |x|³ overflows, its gradient NaN; with its norms in float32 it gives tapegrad's 0
+    detail = "leaf0 (float64): NaN where torch has none or the other way: "
+    layouts = " [layouts: expand]"
+    assert allowed(Finding("gradient", "normalize", detail + "[0.] vs torch [nan]" + layouts +
+                           NORMALIZE_WIDENED, 0)).category == "pytorch bug"
+    for planted in ("[nan] vs torch [0.]",        # a NaN of tapegrad's
+                    "[0.] vs torch [inf]"):       # (no NaN of PyTorch's: another finding)
+        assert allowed(Finding("gradient", "normalize", detail + planted + layouts +
+                               NORMALIZE_WIDENED, 0)) is None, planted
+    assert allowed(Finding("gradient", "normalize", detail + "[0.] vs torch [nan]" + layouts,
+                           0)) is None   # (without the wider rerun's agreement)
