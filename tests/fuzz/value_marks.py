@@ -111,7 +111,8 @@ def _equal_channels_alone_differ(program, step, x, result, t_result):
         equal = (channels.max(axis=1) == channels.min(axis=1)) & np.isfinite(channels).all(axis=1)
     a = np.moveaxis(TAPEGRAD.to_numpy(result).astype(np.float64), 1, 0).reshape(len(equal), -1)
     b = np.moveaxis(t_result.detach().double().numpy(), 1, 0).reshape(len(equal), -1)
-    differ = ~np.isclose(a, b, rtol=1e-3, atol=1e-5, equal_nan=True).all(axis=1)
+    # (exactly: a residue of 1e-6 both sides of 0 is a difference to the comparison)
+    differ = ~((a == b) | (np.isnan(a) & np.isnan(b))).all(axis=1)
     if not (differ.any() and equal[differ].all()):
         return False
     weight = step.kwargs.get("weight", step.args[3] if len(step.args) > 3 else None)
@@ -199,6 +200,8 @@ def _equal_value_groups(step, chain):
     if rows.shape[1] == 2 and step.kwargs.get("eps", step.args[4] if len(step.args) > 4
                                               else 1e-5) == 0:
         return TWO_VALUES   # x̂ = ±1 whatever x: ∂y/∂x = 0 by a cancellation
+    if rows.shape[1] == 2:   # ∂x̂/∂x ∝ ε/(σ² + ε): a cancellation of 1 - x̂², float32's
+        return "two values"   # rounding of x̂ (PyTorch's) magnified by σ²/ε
     with np.errstate(invalid="ignore"):
         equal = (rows.max(axis=1) == rows.min(axis=1)) & np.isfinite(rows).all(axis=1)
     return "equal values" if equal.any() else ""
@@ -219,38 +222,62 @@ def _through_the_norms_input_alone(step, finding):
 
 
 def _torch_normalised_an_overflow(program, step, chain_before, result, t_result):
-    """batch_norm/layer_norm/group_norm of float32 values whose squares overflow (|x| ≥ 2e19):
-    PyTorch's σ² is inf, so its x̂ is 0. The marker for the finding's detail, or "":
+    """batch_norm/layer_norm/group_norm of float32 values whose squares overflow (|x| ≥ 2e19),
+    or of float64 ones (|x| ≥ 1e153, as nan_to_num's -1.8e308 for -inf): PyTorch's σ² is inf,
+    so its x̂ is 0. The marker for the finding's detail, or "":
     " [squares overflow]" where PyTorch's whole result is that of an input of zeros (β,
     where a bias is given); " [squares overflow, tapegrad as PyTorch in float64]" where
-    only some channels (groups, rows) overflowed and PyTorch's own float64 result, whose
-    squares do not overflow, agrees with tapegrad's to float32's tolerance"""
+    only some channels (groups, rows) overflowed. Either only where PyTorch's own float64
+    result, whose squares do not overflow (float64 input rescaled), agrees with tapegrad's"""
     if step.entry.name not in ("batch_norm", "layer_norm", "group_norm") or torch is None:
         return ""
     x = (np.asarray(program.leaves[0].values) if chain_before is None else chain_before)
-    if x.dtype != np.float32 or not (np.isfinite(x) & (np.abs(x) >= 2e19)).any():
+    # (float64 squares overflow beyond 1e154: -1.8e308, nan_to_num's -inf, among small values)
+    huge = {np.dtype(np.float32): 2e19, np.dtype(np.float64): 1e153}.get(x.dtype)
+    if huge is None or not (np.isfinite(x) & (np.abs(x) >= huge)).any():
         return ""
     if not isinstance(t_result, torch.Tensor) or not isinstance(result, tg.Tensor):
         return ""
     run = Run(TORCH)
-    run.chain = torch.zeros(tuple(t_result.shape) if chain_before is None else x.shape)
+    run.chain = torch.zeros(tuple(t_result.shape) if chain_before is None else x.shape,
+                            dtype=getattr(torch, str(x.dtype)))
     status, zeros_result = run.call(step, program.leaves)
-    if status == "ok" and torch.allclose(zeros_result.detach(), t_result.detach(), rtol=0,
-                                         atol=0, equal_nan=True):
-        return " [squares overflow]"
-    if step.entry.name == "batch_norm" and not step.kwargs.get(
+    zeroed = status == "ok" and torch.allclose(zeros_result.detach(), t_result.detach(), rtol=0,
+                                               atol=0, equal_nan=True)
+    if not zeroed and step.entry.name == "batch_norm" and not step.kwargs.get(
             "training", len(step.args) > 5 and step.args[5]):
         return ""   # (in evaluation the running statistics normalise: no squares to overflow)
+    wide_result = _norm_in_float64_rescaled(program, step, chain_before, x)
+    if wide_result is None or compare_arrays(
+            TAPEGRAD.to_numpy(result), TORCH.to_numpy(wide_result).astype(x.dtype),
+            str(x.dtype)) is not None:
+        return ""   # (tapegrad's values must be the normalised ones, zeroed or not)
+    return " [squares overflow]" if zeroed else " [squares overflow, tapegrad as PyTorch in float64]"
+
+
+_EPS_POSITION = {"layer_norm": 4, "group_norm": 4, "batch_norm": 7}
+
+
+def _norm_in_float64_rescaled(program, step, chain_before, x):
+    """PyTorch's result of the norm ``step`` in float64, its input x scaled by a power of two
+    (exact) so that its squares fit (float64 values beyond 1e150 brought to 2⁵⁰⁰) and ε by
+    its square: the same normalised values (x̂ does not change). None where it fails."""
     wide = Run(TORCH, "float64")
-    wide.chain = (wide.materialize(LeafRef(0), program.leaves) if chain_before is None
-                  else torch.from_numpy(x.astype(np.float64)))
+    chain = (wide.materialize(LeafRef(0), program.leaves) if chain_before is None
+             else torch.from_numpy(x.astype(np.float64)))
+    finite = np.abs(x[np.isfinite(x)]).astype(np.float64)
+    exponent = int(np.frexp(finite.max())[1]) if finite.size else 0
+    scale = 2.0 ** (500 - exponent) if exponent > 500 else 1.0
+    wide.chain = chain * scale
+    if scale != 1.0:
+        position = _EPS_POSITION[step.entry.name]
+        eps = step.kwargs.get("eps", step.args[position] if len(step.args) > position else 1e-5)
+        if not isinstance(eps, (int, float)):
+            return None
+        step = step._replace(args=step.args[:position],
+                             kwargs={**step.kwargs, "eps": eps * scale * scale})
     status, wide_result = wide.call(step, program.leaves)
-    if status != "ok" or not isinstance(wide_result, torch.Tensor):
-        return ""
-    if compare_arrays(TAPEGRAD.to_numpy(result),
-                      TORCH.to_numpy(wide_result).astype(np.float32), "float32") is None:
-        return " [squares overflow, tapegrad as PyTorch in float64]"
-    return ""
+    return wide_result if status == "ok" and isinstance(wide_result, torch.Tensor) else None
 
 
 CHOLESKY_IN_FLOAT64 = " [PyTorch's float64 cholesky factors it: tapegrad's factor]"
