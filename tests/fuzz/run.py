@@ -111,6 +111,8 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
         step = draw_step(program.context(shape, dtype), entry)
         if step is None:
             continue
+        if _allocates_too_much(step, runs["tapegrad"].chain):
+            break
         program.steps.append(step)
         chain_before = (np.array(TAPEGRAD.to_numpy(runs["tapegrad"].chain))
                         if use_torch and program.steps[:-1] else None)
@@ -254,6 +256,25 @@ def _in_order(step, result, t_result):
     they follow the order)."""
     dim = step.kwargs.get("dim", step.args[2] if len(step.args) > 2 else -1)
     return tg.sort(result[0], dim=dim)[0], torch.sort(t_result[0], dim=dim)[0]
+
+
+# elements one result may hold: a few MiB, so that a program never takes the machine's memory
+MOST_ELEMENTS = 2 ** 22
+
+
+def _allocates_too_much(step, chain):
+    """Whether ``step`` would make a result whose size follows the chain's values, not its
+    shape, beyond ``MOST_ELEMENTS``: one_hot's class count is the largest index + 1 (a var
+    of 1e4s gives 7e7 classes, 4 GiB in each library). The program ends before it."""
+    if step.entry.name != "one_hot" or not TAPEGRAD.is_tensor(chain):
+        return False
+    values = TAPEGRAD.to_numpy(chain)
+    classes = step.kwargs.get("num_classes", step.args[1] if len(step.args) > 1 else -1)
+    if not isinstance(classes, int) or classes < 0:
+        if values.dtype.kind not in "iu" or values.size == 0:
+            return False
+        classes = int(values.max()) + 1
+    return values.size * classes > MOST_ELEMENTS
 
 
 def _torch_backward_corrupts_memory(program):

@@ -3429,3 +3429,18 @@ def test_a_float64_leafs_gradient_through_a_float16_normalize_is_judged_by_its_w
                                NORMALIZE_WIDENED, 0)) is None, planted
     assert allowed(Finding("gradient", "normalize", detail + "[0.] vs torch [nan]" + layouts,
                            0)) is None   # (without the wider rerun's agreement)
+
+
+
+def test_a_one_hot_whose_class_count_would_take_gigabytes_ends_the_program():
+    from .catalogue import entries
+    from .generate import Chain, Step
+    from .run import MOST_ELEMENTS, _allocates_too_much
+    # a one_hot of a var of 1e4s would hold 2·4·71,412,244 int64s (4.3 GiB) in each library
+    # (53041772 in the live catalogue): the program ends before it
+    one_hot = [e for e in entries() if e.name == "one_hot"][0]
+    huge_label, small_labels = tg.tensor([[0, 2 ** 21]]), tg.tensor([[0, 3]])
+    assert _allocates_too_much(Step(one_hot, (Chain(),), {}), huge_label)
+    assert not _allocates_too_much(Step(one_hot, (Chain(),), {}), small_labels)
+    assert _allocates_too_much(Step(one_hot, (Chain(), MOST_ELEMENTS), {}), small_labels)
+    assert not _allocates_too_much(Step(one_hot, (Chain(), 5), {}), small_labels)
