@@ -72,6 +72,7 @@ from .blame import _blame_first_wrong_backward
 from .value_marks import (CASTS, TWO_VALUES, _agrees_on_tapegrad_input, _cast_of_unrepresentable,
                           _equal_channels_alone_differ, _equal_value_groups,
                           _lone_groups_differ_by_a_residue, _lone_value_groups, _mean_of_huge_terms,
+                          _shape_inherited,
                           _spread_of_equal_values,
                           _sums_cancelling_terms, _through_the_norms_input_alone,
                           _torch_factors_in_float64, _torch_normalised_an_overflow)
@@ -155,6 +156,7 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
                         _agrees_on_tapegrad_input(program, step, chain_before, result):
                     diffs = [("float-noise" if k == "value" else k,
                               ("inherited: " if k == "value" else "") + d) for k, d in diffs]
+                diffs = _shape_inherited(program, step, chain_before, result, diffs)
                 if _writes_twice_to_one_place(program, step):   # (PyTorch: undefined)
                     diffs = [(k, d) for k, d in diffs if k != "value"]
                     findings.extend(Finding(k, entry.name, d + _layouts(program), seed)

@@ -366,6 +366,22 @@ def test_an_expanded_leafs_gradient_is_judged_by_the_size_of_its_copies(monkeypa
     assert found and found[0].op == "sin"
 
 
+def test_a_count_of_nonzeros_inherited_from_a_tiny_value_is_float_noise_but_a_wrong_one_is_found(
+        monkeypatch):
+    pytest.importorskip("torch")
+    ops = ("gelu", "arcsin", "nonzero", "exp", "masked_select")
+    entries = [e for e in ENTRIES if e.name in ops]
+    # 42: gelu(x) is a tiny nonzero here where PyTorch's is 0 (within the tolerance), so
+    # nonzero counts one more; PyTorch's nonzero of tapegrad's input gives tapegrad's result
+    findings, _ = run_program(42, entries=entries)
+    assert [(f.kind, f.op, f.detail[:11]) for f in findings] == [
+        ("float-noise", "nonzero", "inherited: ")]
+    nonzero = tg.nonzero
+    monkeypatch.setattr(tg, "nonzero", lambda x, *a, **k: tg.cat([nonzero(x, *a, **k)] * 2))
+    findings, _ = run_program(42, entries=entries)
+    assert [(f.kind, f.op) for f in findings] == [("shape", "nonzero")]
+
+
 def test_a_sum_of_cancelling_1e30_terms_is_float_noise_but_a_wrong_sum_is_found(monkeypatch):
     pytest.importorskip("torch")
     # 13081045: the mean of values near 1 among 1e30 and -1e30: 0.309 here, 0 in PyTorch
