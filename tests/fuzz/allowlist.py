@@ -1588,12 +1588,14 @@ ALLOWED = [
     for op in ("conv1d", "conv2d", "conv3d")
 ] + [
     Allowed("value", op, r"^NaN where torch has none or the other way: "
-            + _nan_against_torchs(r"-?\d[\d.]*(?:e[-+]\d+)?"), "pytorch bug",
+            + _nan_against_torchs(r"-?(?:\d[\d.]*(?:e[-+]\d+)?|inf)"), "pytorch bug",
             "a convolution with an inf weight on a tap that meets the padding of an output that "
             "also sees the image: inf·0 = NaN, as PyTorch gives in float64 and for other shapes; "
             "its float32 kernel for some shapes skips the padding taps (input (2, 3, 3) of 3s, "
             "weight (4, 3, 2) of 1s with w[3, 2, 0] = inf, padding 1: output [3, 0] is 9 in "
-            "float32, NaN in float64 and with input (1, 1, 3), weight (1, 1, 2))")
+            "float32, NaN in float64 and with input (1, 1, 3), weight (1, 1, 2)); where the "
+            "image's taps meet an infinite weight too, its float32 answer is ±inf (a (2, 1, 2, 2) "
+            "weight of ±inf, stride 2, padding 1: ±inf in float32, NaN in float64)")
     for op in ("conv1d", "conv2d", "conv3d")
 ] + [
     Allowed("value", op, r"^NaN where torch has none or the other way: " + _nan_against_torchs(ZERO)

@@ -2531,6 +2531,15 @@ def test_a_convolutions_nan_against_padding_leaves_every_other_number_equal():
                       "[nan  9.  9.] vs torch [3. 1. 2.]")
     assert not _taken("value", "conv2d", "NaN where torch has none or the other way: "
                       "[nan  9.  9.] vs torch [0. 1. 2.] [NaN inputs]")
+    # 28579 over the convolution ops: the image's taps meet an inf weight too (±inf in
+    # PyTorch's float32, NaN in its float64); every other number must still be the same
+    against_inf = ("NaN where torch has none or the other way: [      nan       nan       nan       "
+                   "nan       nan       nan -9086.371\n 34479.418] vs torch [      inf      -inf      "
+                   "-inf       nan      -inf       nan {}\n 34479.418] [layouts: slice]")
+    assert _taken("value", "conv2d", against_inf.format("-9086.371"))
+    assert not _taken("value", "conv2d", against_inf.format("-9086.372"))
+    assert not _taken("value", "conv2d", "NaN where torch has none or the other way: "
+                      "[inf  9.] vs torch [nan  9.]")
     assert _taken("gradient", "conv1d", "leaf0 (float32): NaN where torch has none or the other "
                   "way: [ 0.00000e+00 -2.50225e-30 -1.01521e-02] vs torch [         nan -2.50225e-30 "
                   "-1.01521e-02] [layouts: expand]")
