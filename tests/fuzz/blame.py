@@ -22,8 +22,8 @@ from .reruns import (FLOAT16_ATAN2, MARKS, NORMALIZE_WIDENED, NORMALIZING, NORM_
                      SINC_IN_FLOAT64, SLOPES_WIDENED, WIDENED_IN_TORCH, WIDENED_SLOPES,
                      _norm_widened_call, _slopes_widened_call, _widened_call)
 from .gradients import _backwards_differ, _broadcast_copies_scale, _copies_scale, _step_backward
-from .terms import (_own_terms, _terms_through_step, _within_its_terms, _within_sizes,
-                    _within_the_programs_terms)
+from .terms import (_own_backward_within_its_terms, _own_terms, _terms_through_step,
+                    _within_its_terms, _within_sizes, _within_the_programs_terms)
 from .placement import PLACED_KERNELS, _disputed_elements, _placed_call, _placed_elsewhere
 
 
@@ -63,6 +63,8 @@ def _blame_first_wrong_backward(program, chain_inputs, a, found):
         if ours is None or theirs is None or set(ours[1]) != set(theirs[1]):
             return found   # (a step that does not run alone, or another structure: no judge)
         differs = _backwards_differ(ours, theirs)
+        differs = [] if _own_backward_within_its_terms(program, k, chain_inputs[k], grad, ours,
+                                                       theirs, differs) else differs
         if differs and k == 0 and _within_its_terms(program, chain_inputs[0], grad, ours,
                                                     theirs, differs):
             later = (LATER_GRADIENT.format(", ".join(s.entry.name for s in program.steps[1:]))

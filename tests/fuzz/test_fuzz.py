@@ -3106,6 +3106,26 @@ def test_the_terms_of_one_element_do_not_excuse_another():
         is False
 
 
+def test_a_float16_leaf_gradient_is_a_few_roundings_of_its_own_terms_at_most():
+    from .terms import _float16_within_its_terms
+    # 51022933: cumsum's backward sums a row of layer_norm's gradients (0 in the math) from
+    # terms of 69.5: 0.00098 in tapegrad, -0.0146 in PyTorch (one unit of 27's last place)
+    ours = np.array([9.766e-04, -8.500, 1.221e-04], np.float16)
+    theirs = np.array([-1.465e-02, -8.516, 1.221e-04], np.float16)
+    sizes = np.array([69.5, 49.9, 20.5])
+    assert _float16_within_its_terms(ours, theirs, "float16", sizes)
+    # an element whose terms are its own size keeps float16's tolerance: 0.2 off at 1 is wrong
+    planted = np.array([9.766e-04, -8.500, 0.2], np.float16)
+    assert not _float16_within_its_terms(planted, theirs, "float16", sizes)
+    # nor is 1 off from terms of 69.5 (1.4% of them) a rounding
+    assert not _float16_within_its_terms(np.array([1.0, -8.5, 1.221e-04], np.float16), theirs,
+                                         "float16", sizes)
+    # float32 keeps compare_arrays' floor, and sizes of another shape judge nothing
+    assert not _float16_within_its_terms(ours.astype(np.float32), theirs.astype(np.float32),
+                                         "float32", sizes)
+    assert not _float16_within_its_terms(ours, theirs, "float16", sizes[:1])
+
+
 def test_a_float16_sign_flip_is_rounding_only_within_its_known_terms():
     from .float16 import _near_reference
     half = lambda *v: np.array(v, dtype=np.float16)   # noqa: E731
@@ -3195,6 +3215,45 @@ def test_normalize_of_one_element_along_dim_sizes_its_residue_by_its_own_terms()
     assert _within_its_terms(program, None, grad, residue, zero, [("leaf0", 0)])
     planted = ("float32", {0: (terms * 1e-2).astype(np.float32)})   # 1% of the terms: wrong
     assert not _within_its_terms(program, None, grad, planted, zero, [("leaf0", 0)])
+
+
+def test_a_later_layer_norm_backward_is_not_blamed_within_its_own_terms():
+    pytest.importorskip("torch")
+    from .generate import CHAIN, LeafRef
+    from .gradients import _step_backward
+    from .libraries import TAPEGRAD
+    from .terms import _own_backward_within_its_terms, _own_terms
+    # 52624314: layer_norm of three values under a weight of 1e30 (ε = 0): its input's
+    # gradient ĝ - mean ĝ - x̂·mean(ĝ x̂) is 7e24 from terms of 4.5e28 (7.1647e24 here,
+    # 7.1640e24 in PyTorch); not the step to blame, the program's terms judge the leaves
+    x = np.array([[0.6], [-1.3], [2.2]], np.float32)
+    weight = np.array([[3.7], [7.9], [1e30]], np.float32)
+    program = _hand_program([(x, True), (weight, True)], [
+        ("exp", (CHAIN,), {}),
+        ("layer_norm", (CHAIN, (3, 1)), {"weight": LeafRef(1), "eps": 0.0})])
+    chain = (np.exp(x), True)
+    grad = np.array([[0.4], [-1.1], [0.9]], np.float32)
+    ours = _step_backward(TAPEGRAD, program, 1, chain, grad)
+    terms = _own_terms(program, 1, chain, grad)["input"]
+    assert terms.min() > 1e28
+    def theirs(shift):
+        return (ours[0], {**ours[1], "input": (ours[1]["input"] + shift).astype(np.float32)})
+    differs = [("input", "input")]
+    assert _own_backward_within_its_terms(program, 1, chain, grad, ours, theirs(terms * 1e-6),
+                                          differs)
+    # 1% of the terms is no rounding of them; nor is any difference at the first step,
+    # which _within_its_terms judges with the terms of each output element
+    assert not _own_backward_within_its_terms(program, 1, chain, grad, ours,
+                                              theirs(terms * 1e-2), differs)
+    assert not _own_backward_within_its_terms(program, 0, None, grad, ours,
+                                              theirs(terms * 1e-6), differs)
+    # without the weight the terms are the result's own size: a 1% error is wrong
+    plain = _hand_program([(x, True)], [("exp", (CHAIN,), {}),
+                                        ("layer_norm", (CHAIN, (3, 1)), {"eps": 0.0})])
+    plain_ours = _step_backward(TAPEGRAD, plain, 1, chain, grad)
+    planted = (plain_ours[0], {"input": plain_ours[1]["input"] * np.float32(1.01) + 1e-3})
+    assert not _own_backward_within_its_terms(plain, 1, chain, grad, plain_ours, planted,
+                                              differs)
 
 
 def test_float16_normalize_of_one_element_is_explained_widened_up_to_its_own_terms():
