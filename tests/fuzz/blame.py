@@ -22,6 +22,7 @@ from .reruns import (FLOAT16_ATAN2, MARKS, NORMALIZE_WIDENED, NORMALIZING, NORM_
                      SINC_IN_FLOAT64, SLOPES_WIDENED, WIDENED_IN_TORCH, WIDENED_SLOPES,
                      _norm_widened_call, _slopes_widened_call, _widened_call)
 from .gradients import _backwards_differ, _broadcast_copies_scale, _copies_scale, _step_backward
+from .operand_reruns import _contiguous_call
 from .terms import (_own_backward_within_its_terms, _own_terms, _terms_through_step,
                     _within_its_terms, _within_sizes, _within_the_programs_terms)
 from .placement import PLACED_KERNELS, _disputed_elements, _placed_call, _placed_elsewhere
@@ -212,7 +213,10 @@ def _local_float16_verdict(program, k, chain_input, grad, ours, theirs, differs)
     if any(ours[1][key] is None or theirs[1][key] is None for key in keys):
         return ""
     reference = _step_backward(TAPEGRAD, program, k, chain_input, grad, "float64")
-    t_reference = _step_backward(TORCH, program, k, chain_input, grad, "float64")
+    # (its operands contiguous: PyTorch's float64 batch_norm backward reads a strided
+    # weight as if contiguous, each channel scaled by another's γ)
+    t_reference = _step_backward(TORCH, program, k, chain_input, grad, "float64",
+                                 call=_contiguous_call)
     if reference is None or t_reference is None or reference[0] != "float64" or not all(
             key in reference[1] and key in t_reference[1] for key in keys):
         return ""   # (a step that casts, half() or to(float16), has no float64 reference)

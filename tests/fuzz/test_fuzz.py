@@ -1111,6 +1111,44 @@ def test_batch_norm_of_equal_channels_is_noise_only_within_the_residue_it_can_ma
     assert allowed(findings[0]) is None
 
 
+def test_float16_batch_norm_is_judged_by_its_formula_in_float64_equal_channels_aside():
+    torch = pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    from .generate import CHAIN, LeafRef
+    from .norms import BATCH_NORM_BY_ITS_FORMULA, _batch_norm_agrees_by_its_formula
+    # 52516932: a channel of -1634, -1631, -1633 (μ = -1632.67): PyTorch's float16 kernel
+    # rounds μ to -1633 first and gives x̂·γ = [0.0429, -0.0858, 0], the math [0.0572,
+    # -0.0714, 0.0143]; the channels of equal values are a residue of β in both
+    row = np.array([[-1634.0, -1631.0, -1633.0], [2634.0] * 3, [-4152.0] * 3], np.float16)
+    x = np.stack([row] * 3)
+    gamma = np.full(3, -0.05347, np.float16)
+    program = _hand_program([(x, True), (gamma, False)], [
+        ("batch_norm", (CHAIN, None, None), {"weight": LeafRef(1), "training": True})])
+    step = program.steps[0]
+    ours = F.batch_norm(tg.from_numpy(x), None, None, weight=tg.from_numpy(gamma),
+                        training=True)
+    assert _batch_norm_agrees_by_its_formula(program, step, x, ours) == \
+        BATCH_NORM_BY_ITS_FORMULA
+    theirs = torch.nn.functional.batch_norm(torch.from_numpy(x), None, None,
+                                            torch.from_numpy(gamma), training=True)
+    assert abs(float(theirs[0, 0, 0]) - 0.0429) < 1e-3   # (PyTorch's rounded mean)
+    # PyTorch's answer, a channel 10% off, or an equal channel 10x past its residue
+    # (8 ulps of 2634 times |γ|/√ε = 270) is not the formula's
+    planted = ours.detach().numpy().copy()
+    planted[:, 0] *= np.float16(1.1)
+    beyond = ours.detach().numpy().copy()
+    beyond[:, 1] += np.float16(2700)
+    for wrong in (theirs.numpy(), planted, beyond):
+        assert _batch_norm_agrees_by_its_formula(program, step, x, tg.from_numpy(wrong)) == ""
+    # in evaluation the running statistics normalise: no formula of the batch's
+    evaluation = program.steps[0]._replace(kwargs={"weight": LeafRef(1), "training": False})
+    assert _batch_norm_agrees_by_its_formula(program, evaluation, x, ours) == ""
+    shown = ("[ 0.05716 -0.0715   0.01429 -0.00179] vs torch [ 0.04288 -0.08575  0.       0.]")
+    assert allowed(Finding("value", "batch_norm", shown + BATCH_NORM_BY_ITS_FORMULA +
+                           " [layouts: expand]", 0)).category == "float noise"
+    assert allowed(Finding("value", "batch_norm", shown + " [layouts: expand]", 0)) is None
+
+
 def test_a_norms_own_gradient_over_groups_of_equal_values_is_noise():
     pytest.importorskip("torch")
     # 30122385: layer_norm over rows of two values with ε = 0: x̂ = ±1 whatever x, so its
@@ -1567,6 +1605,36 @@ def test_hardtanhs_layout_dependent_nan_gradient_is_blamed_on_it_and_allowed_onl
                    "leaf0 (float32): [ 1.  2.  3.] vs torch [ 1.  0.  3.]"):
         for op in ("relu6", "hardtanh", "elu", "transpose"):
             assert allowed(Finding("gradient", op, detail, 0)) is None, (op, detail)
+
+
+def test_float16_batch_norm_gradients_are_judged_against_pytorchs_float64_of_a_contiguous_weight():
+    pytest.importorskip("torch")
+    from .blame import _local_float16_verdict
+    from .float16 import FLOAT16_NEARER
+    from .generate import CHAIN, Leaf, LeafRef
+    from .gradients import _backwards_differ, _step_backward
+    from .libraries import TAPEGRAD, TORCH
+    # 52510336: batch_norm of two values per channel, a weight sliced [::2]: ∂y/∂x is
+    # r·γ·δ·ε/(σ² + ε), 5e-5 in channel 2, where PyTorch's float16 backward gives -1.6e-3;
+    # PyTorch's float64 backward reads the strided weight as if contiguous (γ = -0.0343 for
+    # -1.042: 1.6e-6), so its reference is made with the weight contiguous
+    x = np.array([[0.5176, -0.6128, 1.153, -3.09e-4], [0.791, -1.057, 2.057, -1.79]],
+                 np.float16)
+    base = np.array([-0.9873, -0.03674, -0.0343, -0.9224, -1.042, 1.071, -0.4727, 2.215],
+                    np.float16)
+    program = _hand_program([(x, True)], [
+        ("batch_norm", (CHAIN, None, None), {"weight": LeafRef(1), "training": True})])
+    program.leaves.append(Leaf(base, False, ("slice", 0), (4,)))
+    grad = np.array([[0.389, 0.2869, -0.3523, -0.7075], [-0.3372, -1.234, 0.529, -0.638]],
+                    np.float16)
+    ours = _step_backward(TAPEGRAD, program, 0, None, grad)
+    theirs = _step_backward(TORCH, program, 0, None, grad)
+    differs = _backwards_differ(ours, theirs)
+    assert differs == [("leaf0", 0)]
+    verdict = _local_float16_verdict(program, 0, None, grad, ours, theirs, differs)
+    assert verdict == FLOAT16_NEARER
+    # had tapegrad given PyTorch's float16 gradient, it would not be the nearer one
+    assert _local_float16_verdict(program, 0, None, grad, theirs, ours, differs) == ""
 
 
 def test_pow_s_float16_exponent_mark_is_allowed_over_a_gradient_on_several_lines():
