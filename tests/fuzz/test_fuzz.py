@@ -1149,6 +1149,40 @@ def test_float16_batch_norm_is_judged_by_its_formula_in_float64_equal_channels_a
     assert allowed(Finding("value", "batch_norm", shown + " [layouts: expand]", 0)) is None
 
 
+def test_batch_norm_by_its_formula_is_pytorchs_in_float64_running_statistics_too():
+    torch = pytest.importorskip("torch")
+    from .generate import CHAIN, LeafRef
+    from .libraries import Run, TORCH
+    from .norms import _batch_norm_in_float64
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4, 3, 5))
+    gamma, beta = rng.normal(size=3), rng.normal(size=3)
+    means, variances = rng.normal(size=3), rng.uniform(0.5, 2, size=3)
+    program = _hand_program([(x, True), (gamma, True), (beta, False), (means, False),
+                             (variances, False)], [
+        ("batch_norm", (CHAIN, LeafRef(3), LeafRef(4)),
+         {"weight": LeafRef(1), "bias": LeafRef(2), "training": True, "momentum": 0.3})])
+    run = Run(TORCH)
+    run.chain = torch.from_numpy(x.copy()).requires_grad_()
+    status, y = _batch_norm_in_float64(run, program.steps[0], program.leaves)
+    mean, var = torch.from_numpy(means.copy()), torch.from_numpy(variances.copy())
+    expected = torch.nn.functional.batch_norm(
+        torch.from_numpy(x), mean, var, torch.from_numpy(gamma), torch.from_numpy(beta),
+        training=True, momentum=0.3)
+    assert status == "ok" and y.requires_grad
+    torch.testing.assert_close(y.detach(), expected, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(run.leaves[3][1], mean, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(run.leaves[4][1], var, rtol=1e-12, atol=1e-12)
+    # in evaluation PyTorch's own kernel runs
+    evaluation = program.steps[0]._replace(kwargs={"weight": LeafRef(1), "training": False})
+    run = Run(TORCH)
+    run.chain = torch.from_numpy(x.copy())
+    status, y = _batch_norm_in_float64(run, evaluation, program.leaves)
+    torch.testing.assert_close(y, torch.nn.functional.batch_norm(
+        torch.from_numpy(x), torch.from_numpy(means), torch.from_numpy(variances),
+        torch.from_numpy(gamma)))
+
+
 def test_a_norms_own_gradient_over_groups_of_equal_values_is_noise():
     pytest.importorskip("torch")
     # 30122385: layer_norm over rows of two values with ε = 0: x̂ = ±1 whatever x, so its
@@ -3322,6 +3356,25 @@ def test_a_later_layer_norm_backward_is_not_blamed_within_its_own_terms():
     planted = (plain_ours[0], {"input": plain_ours[1]["input"] * np.float32(1.01) + 1e-3})
     assert not _own_backward_within_its_terms(plain, 1, chain, grad, plain_ours, planted,
                                               differs)
+
+
+NORMS_OPS = ("layer_norm,group_norm,batch_norm,normalize,norm,nan_to_num,cumsum,reciprocal,exp,"
+             "softmax,mul,add,linear,logaddexp,sum,silu,half")
+
+
+@pytest.mark.parametrize("seed", [52624314, 52520615])
+def test_a_layer_norm_gradient_within_its_own_terms_is_noise_and_a_wrong_one_is_not(
+        seed, monkeypatch):
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    # 52624314: layer_norm under a weight of 1e30, its input's gradient 7e24 from terms of
+    # 4.5e28; 52520615: layer_norm then norm (‖x̂‖ = √n whatever x: its gradient is 0 from
+    # terms of 1e3): the leaves' gradients are residues of those terms in both libraries
+    found = _first_finding(seed, NORMS_OPS)
+    assert found.kind == "gradient-float-noise" and found.detail.startswith("cancelling terms")
+    monkeypatch.setattr(F, "layer_norm", _wrong_gradient(F.layer_norm, 1.5))
+    found = _first_finding(seed, NORMS_OPS)
+    assert (found.kind, found.op) == ("gradient", "layer_norm") and allowed(found) is None
 
 
 def test_float16_normalize_of_one_element_is_explained_widened_up_to_its_own_terms():
