@@ -22,7 +22,7 @@ from .reruns import (FLOAT16_ATAN2, MARKS, NORMALIZE_WIDENED, NORMALIZING, NORM_
                      SINC_IN_FLOAT64, SLOPES_WIDENED, WIDENED_IN_TORCH, WIDENED_SLOPES,
                      _norm_widened_call, _slopes_widened_call, _widened_call)
 from .gradients import _backwards_differ, _broadcast_copies_scale, _copies_scale, _step_backward
-from .operand_reruns import _contiguous_call
+from .operand_reruns import BATCH_NORM_CONTIGUOUS, _contiguous_call
 from .terms import (_own_backward_within_its_terms, _own_terms, _terms_through_step,
                     _within_its_terms, _within_sizes, _within_the_programs_terms)
 from .placement import PLACED_KERNELS, _disputed_elements, _placed_call, _placed_elsewhere
@@ -164,6 +164,7 @@ def _explained_alone(program, k, chain_input, grad, ours, later_noise=False):
                   (_norm_widened_call, NORM_IN_FLOAT64) if name in P_NORMS else
                   (_norm_widened_call, SINC_IN_FLOAT64) if name == "sinc" else
                   (_norm_widened_call, NORMALIZE_WIDENED) if name in NORMALIZING else
+                  (_contiguous_call, BATCH_NORM_CONTIGUOUS) if name == "batch_norm" else
                   (_slopes_widened_call, SLOPES_WIDENED)
                   if name in WIDENED_SLOPES and not later_noise else
                   (None, ""))

@@ -1671,6 +1671,30 @@ def test_float16_batch_norm_gradients_are_judged_against_pytorchs_float64_of_a_c
     assert _local_float16_verdict(program, 0, None, grad, theirs, ours, differs) == ""
 
 
+def test_batch_norms_backward_of_an_expanded_weight_is_explained_with_the_weight_contiguous():
+    pytest.importorskip("torch")
+    from .blame import _explained_alone
+    from .generate import CHAIN, Leaf, LeafRef
+    from .gradients import _backwards_differ, _step_backward
+    from .libraries import TAPEGRAD, TORCH
+    from .operand_reruns import BATCH_NORM_CONTIGUOUS
+    # 53009268: batch_norm in training with γ = -14037.6 expanded to 3 channels: PyTorch's
+    # float32 backward reads past the weight's one element (the other channels' input
+    # gradients 1e-41, 1e-22); with the weight contiguous it gives tapegrad's
+    x = np.array([[0.0, 1.2, 1.3], [-1.5, -0.3, -0.2], [1.25, 2.4, 2.5]], np.float32)
+    program = _hand_program([(x, True)], [
+        ("batch_norm", (CHAIN, None, None), {"weight": LeafRef(1), "training": True})])
+    program.leaves.append(Leaf(np.array([-14037.563], np.float32), True, ("expand", 0), (3,)))
+    grad = np.array([[0.3, -1.1, 0.7], [0.9, 0.2, -0.4], [-0.6, 0.5, 1.2]], np.float32)
+    ours = _step_backward(TAPEGRAD, program, 0, None, grad)
+    theirs = _step_backward(TORCH, program, 0, None, grad)
+    assert ("leaf0", 0) in _backwards_differ(ours, theirs)
+    assert _explained_alone(program, 0, None, grad, ours) == BATCH_NORM_CONTIGUOUS
+    wrong = (ours[0], {key: None if g is None else g * np.float32(1.1)
+                       for key, g in ours[1].items()})
+    assert _explained_alone(program, 0, None, grad, wrong) == ""
+
+
 def test_pow_s_float16_exponent_mark_is_allowed_over_a_gradient_on_several_lines():
     pytest.importorskip("torch")
     # 40090424: pow of a float64 base to a float16 exponent; the window is two lines long
