@@ -745,7 +745,10 @@ ALLOWED = [
             "forward is right) and walks the incoming gradient in the input's memory order, "
             "mixing up the channels' scales 1/√(σ² + ε) (an inf weight's ±inf lands in another "
             "channel). The fuzzer checks it: PyTorch's gradients with the input and weight made "
-            "contiguous before batch_norm are tapegrad's"),
+            "contiguous before batch_norm are tapegrad's. In training too, with an expanded "
+            "weight (stride 0): its backward reads past the weight's one element (the input's "
+            "gradient in the other channels 1e-41, 1e-22); the fuzzer checks that step alone, "
+            "PyTorch's backward with the weight made contiguous giving tapegrad's"),
     Allowed("gradient", "*", r" \[ldexp in the program: PyTorch agrees with the exponent given "
             r"as a float tensor of the result's dtype\]$", "pytorch bug",
             "ldexp with an integer exponent: PyTorch's backward computes 2^other in integer "
@@ -1232,6 +1235,17 @@ ALLOWED = [
             "batch_norm as x·(rγ) + (β - μ·rγ), one fused pass; PyTorch (x - μ)·rγ + β: the "
             "same math, but where rγ is inf (an inf weight) the first is inf - inf = NaN "
             "(where PyTorch has ±inf; its NaN elsewhere comes from NaN inputs, as here)"),
+    Allowed("value", "batch_norm", r"\] \[batch_norm by its formula in float64 gives tapegrad's "
+            r"values, its channels of equal values within their residue\](?: \[layouts: "
+            r"[^]]*\])?$", "float noise",
+            "float16 batch_norm in training: PyTorch's kernel rounds each channel's mean to "
+            "float16 before x - μ (-1632.67 to -1633 for a channel of -1634, -1631, -1633: "
+            "x̂·γ = [0.0429, -0.0858, 0] where the math gives [0.0572, -0.0714, 0.0143], as "
+            "PyTorch's float32 and float64 kernels do); tapegrad keeps μ unrounded. The "
+            "fuzzer checks it: PyTorch computing batch_norm by its formula in float64 on "
+            "tapegrad's input, rounded back, gives tapegrad's values, except in channels of "
+            "equal values (x - μ is 0 in the math), where tapegrad's value is within the "
+            "residue of its rounding of β: 8 ulps of x times |γ|/√ε"),
     Allowed("value", "batch_norm", r"^NaN where torch has none or the other way: \[[-inf\s]*\] "
             r"vs torch \[[nan\s]*\]", "pytorch bug",
             "batch_norm's x·(rγ) + (β - μ·rγ) as a fused multiply-add: with an inf bias and "

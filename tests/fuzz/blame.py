@@ -22,8 +22,9 @@ from .reruns import (FLOAT16_ATAN2, MARKS, NORMALIZE_WIDENED, NORMALIZING, NORM_
                      SINC_IN_FLOAT64, SLOPES_WIDENED, WIDENED_IN_TORCH, WIDENED_SLOPES,
                      _norm_widened_call, _slopes_widened_call, _widened_call)
 from .gradients import _backwards_differ, _broadcast_copies_scale, _copies_scale, _step_backward
-from .terms import (_own_terms, _terms_through_step, _within_its_terms, _within_sizes,
-                    _within_the_programs_terms)
+from .operand_reruns import BATCH_NORM_CONTIGUOUS, _contiguous_call
+from .terms import (_own_backward_within_its_terms, _own_terms, _terms_through_step,
+                    _within_its_terms, _within_sizes, _within_the_programs_terms)
 from .placement import PLACED_KERNELS, _disputed_elements, _placed_call, _placed_elsewhere
 
 
@@ -63,6 +64,8 @@ def _blame_first_wrong_backward(program, chain_inputs, a, found):
         if ours is None or theirs is None or set(ours[1]) != set(theirs[1]):
             return found   # (a step that does not run alone, or another structure: no judge)
         differs = _backwards_differ(ours, theirs)
+        differs = [] if _own_backward_within_its_terms(program, k, chain_inputs[k], grad, ours,
+                                                       theirs, differs) else differs
         if differs and k == 0 and _within_its_terms(program, chain_inputs[0], grad, ours,
                                                     theirs, differs):
             later = (LATER_GRADIENT.format(", ".join(s.entry.name for s in program.steps[1:]))
@@ -161,6 +164,7 @@ def _explained_alone(program, k, chain_input, grad, ours, later_noise=False):
                   (_norm_widened_call, NORM_IN_FLOAT64) if name in P_NORMS else
                   (_norm_widened_call, SINC_IN_FLOAT64) if name == "sinc" else
                   (_norm_widened_call, NORMALIZE_WIDENED) if name in NORMALIZING else
+                  (_contiguous_call, BATCH_NORM_CONTIGUOUS) if name == "batch_norm" else
                   (_slopes_widened_call, SLOPES_WIDENED)
                   if name in WIDENED_SLOPES and not later_noise else
                   (None, ""))
@@ -210,7 +214,10 @@ def _local_float16_verdict(program, k, chain_input, grad, ours, theirs, differs)
     if any(ours[1][key] is None or theirs[1][key] is None for key in keys):
         return ""
     reference = _step_backward(TAPEGRAD, program, k, chain_input, grad, "float64")
-    t_reference = _step_backward(TORCH, program, k, chain_input, grad, "float64")
+    # (its operands contiguous: PyTorch's float64 batch_norm backward reads a strided
+    # weight as if contiguous, each channel scaled by another's γ)
+    t_reference = _step_backward(TORCH, program, k, chain_input, grad, "float64",
+                                 call=_contiguous_call)
     if reference is None or t_reference is None or reference[0] != "float64" or not all(
             key in reference[1] and key in t_reference[1] for key in keys):
         return ""   # (a step that casts, half() or to(float16), has no float64 reference)

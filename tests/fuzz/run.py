@@ -66,7 +66,8 @@ from .reruns import _gammas_agree_widened, _normalizing_agrees_widened
 from .value_reruns import _marked_by_a_rerun
 from .gradients import (_compare_gradients, _gradients_agree_on_tapegrad_values,
                         _gradients_within_their_largest, _layouts, _weighted_mean_terms)
-from .norms import (NORMS, NORMS_IN_FLOAT64, _gradients_agree_with_norms_in_float64,
+from .norms import (NORMS, NORMS_IN_FLOAT64, _batch_norm_agrees_by_its_formula,
+                    _gradients_agree_with_norms_in_float64,
                     _norm_agrees_by_its_formula)
 from .blame import _blame_first_wrong_backward
 from .value_marks import (CASTS, TWO_VALUES, _agrees_on_tapegrad_input, _cast_of_unrepresentable,
@@ -180,6 +181,7 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
                 overflow = any(k == "value" for k, _ in diffs) and (
                     _torch_normalised_an_overflow(program, step, chain_before, result, t_result)
                     or _norm_agrees_by_its_formula(program, step, chain_before, result)
+                    or _batch_norm_agrees_by_its_formula(program, step, step_input, result)
                     or _normalizing_agrees_widened(program, step, result, through_float16)
                     or _gammas_agree_widened(program, step, chain_before, result)
                     or _marked_by_a_rerun(program, step, result, through_float16)

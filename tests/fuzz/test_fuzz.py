@@ -1127,6 +1127,78 @@ def test_batch_norm_of_equal_channels_is_noise_only_within_the_residue_it_can_ma
     assert allowed(findings[0]) is None
 
 
+def test_float16_batch_norm_is_judged_by_its_formula_in_float64_equal_channels_aside():
+    torch = pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    from .generate import CHAIN, LeafRef
+    from .norms import BATCH_NORM_BY_ITS_FORMULA, _batch_norm_agrees_by_its_formula
+    # 52516932: a channel of -1634, -1631, -1633 (μ = -1632.67): PyTorch's float16 kernel
+    # rounds μ to -1633 first and gives x̂·γ = [0.0429, -0.0858, 0], the math [0.0572,
+    # -0.0714, 0.0143]; the channels of equal values are a residue of β in both
+    row = np.array([[-1634.0, -1631.0, -1633.0], [2634.0] * 3, [-4152.0] * 3], np.float16)
+    x = np.stack([row] * 3)
+    gamma = np.full(3, -0.05347, np.float16)
+    program = _hand_program([(x, True), (gamma, False)], [
+        ("batch_norm", (CHAIN, None, None), {"weight": LeafRef(1), "training": True})])
+    step = program.steps[0]
+    ours = F.batch_norm(tg.from_numpy(x), None, None, weight=tg.from_numpy(gamma),
+                        training=True)
+    assert _batch_norm_agrees_by_its_formula(program, step, x, ours) == \
+        BATCH_NORM_BY_ITS_FORMULA
+    theirs = torch.nn.functional.batch_norm(torch.from_numpy(x), None, None,
+                                            torch.from_numpy(gamma), training=True)
+    assert abs(float(theirs[0, 0, 0]) - 0.0429) < 1e-3   # (PyTorch's rounded mean)
+    # PyTorch's answer, a channel 10% off, or an equal channel 10x past its residue
+    # (8 ulps of 2634 times |γ|/√ε = 270) is not the formula's
+    planted = ours.detach().numpy().copy()
+    planted[:, 0] *= np.float16(1.1)
+    beyond = ours.detach().numpy().copy()
+    beyond[:, 1] += np.float16(2700)
+    for wrong in (theirs.numpy(), planted, beyond):
+        assert _batch_norm_agrees_by_its_formula(program, step, x, tg.from_numpy(wrong)) == ""
+    # in evaluation the running statistics normalise: no formula of the batch's
+    evaluation = program.steps[0]._replace(kwargs={"weight": LeafRef(1), "training": False})
+    assert _batch_norm_agrees_by_its_formula(program, evaluation, x, ours) == ""
+    shown = ("[ 0.05716 -0.0715   0.01429 -0.00179] vs torch [ 0.04288 -0.08575  0.       0.]")
+    assert allowed(Finding("value", "batch_norm", shown + BATCH_NORM_BY_ITS_FORMULA +
+                           " [layouts: expand]", 0)).category == "float noise"
+    assert allowed(Finding("value", "batch_norm", shown + " [layouts: expand]", 0)) is None
+
+
+def test_batch_norm_by_its_formula_is_pytorchs_in_float64_running_statistics_too():
+    torch = pytest.importorskip("torch")
+    from .generate import CHAIN, LeafRef
+    from .libraries import Run, TORCH
+    from .norms import _batch_norm_in_float64
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4, 3, 5))
+    gamma, beta = rng.normal(size=3), rng.normal(size=3)
+    means, variances = rng.normal(size=3), rng.uniform(0.5, 2, size=3)
+    program = _hand_program([(x, True), (gamma, True), (beta, False), (means, False),
+                             (variances, False)], [
+        ("batch_norm", (CHAIN, LeafRef(3), LeafRef(4)),
+         {"weight": LeafRef(1), "bias": LeafRef(2), "training": True, "momentum": 0.3})])
+    run = Run(TORCH)
+    run.chain = torch.from_numpy(x.copy()).requires_grad_()
+    status, y = _batch_norm_in_float64(run, program.steps[0], program.leaves)
+    mean, var = torch.from_numpy(means.copy()), torch.from_numpy(variances.copy())
+    expected = torch.nn.functional.batch_norm(
+        torch.from_numpy(x), mean, var, torch.from_numpy(gamma), torch.from_numpy(beta),
+        training=True, momentum=0.3)
+    assert status == "ok" and y.requires_grad
+    torch.testing.assert_close(y.detach(), expected, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(run.leaves[3][1], mean, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(run.leaves[4][1], var, rtol=1e-12, atol=1e-12)
+    # in evaluation PyTorch's own kernel runs
+    evaluation = program.steps[0]._replace(kwargs={"weight": LeafRef(1), "training": False})
+    run = Run(TORCH)
+    run.chain = torch.from_numpy(x.copy())
+    status, y = _batch_norm_in_float64(run, evaluation, program.leaves)
+    torch.testing.assert_close(y, torch.nn.functional.batch_norm(
+        torch.from_numpy(x), torch.from_numpy(means), torch.from_numpy(variances),
+        torch.from_numpy(gamma)))
+
+
 def test_a_norms_own_gradient_over_groups_of_equal_values_is_noise():
     pytest.importorskip("torch")
     # 30122385: layer_norm over rows of two values with ε = 0: x̂ = ±1 whatever x, so its
@@ -1583,6 +1655,60 @@ def test_hardtanhs_layout_dependent_nan_gradient_is_blamed_on_it_and_allowed_onl
                    "leaf0 (float32): [ 1.  2.  3.] vs torch [ 1.  0.  3.]"):
         for op in ("relu6", "hardtanh", "elu", "transpose"):
             assert allowed(Finding("gradient", op, detail, 0)) is None, (op, detail)
+
+
+def test_float16_batch_norm_gradients_are_judged_against_pytorchs_float64_of_a_contiguous_weight():
+    pytest.importorskip("torch")
+    from .blame import _local_float16_verdict
+    from .float16 import FLOAT16_NEARER
+    from .generate import CHAIN, Leaf, LeafRef
+    from .gradients import _backwards_differ, _step_backward
+    from .libraries import TAPEGRAD, TORCH
+    # 52510336: batch_norm of two values per channel, a weight sliced [::2]: ∂y/∂x is
+    # r·γ·δ·ε/(σ² + ε), 5e-5 in channel 2, where PyTorch's float16 backward gives -1.6e-3;
+    # PyTorch's float64 backward reads the strided weight as if contiguous (γ = -0.0343 for
+    # -1.042: 1.6e-6), so its reference is made with the weight contiguous
+    x = np.array([[0.5176, -0.6128, 1.153, -3.09e-4], [0.791, -1.057, 2.057, -1.79]],
+                 np.float16)
+    base = np.array([-0.9873, -0.03674, -0.0343, -0.9224, -1.042, 1.071, -0.4727, 2.215],
+                    np.float16)
+    program = _hand_program([(x, True)], [
+        ("batch_norm", (CHAIN, None, None), {"weight": LeafRef(1), "training": True})])
+    program.leaves.append(Leaf(base, False, ("slice", 0), (4,)))
+    grad = np.array([[0.389, 0.2869, -0.3523, -0.7075], [-0.3372, -1.234, 0.529, -0.638]],
+                    np.float16)
+    ours = _step_backward(TAPEGRAD, program, 0, None, grad)
+    theirs = _step_backward(TORCH, program, 0, None, grad)
+    differs = _backwards_differ(ours, theirs)
+    assert differs == [("leaf0", 0)]
+    verdict = _local_float16_verdict(program, 0, None, grad, ours, theirs, differs)
+    assert verdict == FLOAT16_NEARER
+    # had tapegrad given PyTorch's float16 gradient, it would not be the nearer one
+    assert _local_float16_verdict(program, 0, None, grad, theirs, ours, differs) == ""
+
+
+def test_batch_norms_backward_of_an_expanded_weight_is_explained_with_the_weight_contiguous():
+    pytest.importorskip("torch")
+    from .blame import _explained_alone
+    from .generate import CHAIN, Leaf, LeafRef
+    from .gradients import _backwards_differ, _step_backward
+    from .libraries import TAPEGRAD, TORCH
+    from .operand_reruns import BATCH_NORM_CONTIGUOUS
+    # 53009268: batch_norm in training with γ = -14037.6 expanded to 3 channels: PyTorch's
+    # float32 backward reads past the weight's one element (the other channels' input
+    # gradients 1e-41, 1e-22); with the weight contiguous it gives tapegrad's
+    x = np.array([[0.0, 1.2, 1.3], [-1.5, -0.3, -0.2], [1.25, 2.4, 2.5]], np.float32)
+    program = _hand_program([(x, True)], [
+        ("batch_norm", (CHAIN, None, None), {"weight": LeafRef(1), "training": True})])
+    program.leaves.append(Leaf(np.array([-14037.563], np.float32), True, ("expand", 0), (3,)))
+    grad = np.array([[0.3, -1.1, 0.7], [0.9, 0.2, -0.4], [-0.6, 0.5, 1.2]], np.float32)
+    ours = _step_backward(TAPEGRAD, program, 0, None, grad)
+    theirs = _step_backward(TORCH, program, 0, None, grad)
+    assert ("leaf0", 0) in _backwards_differ(ours, theirs)
+    assert _explained_alone(program, 0, None, grad, ours) == BATCH_NORM_CONTIGUOUS
+    wrong = (ours[0], {key: None if g is None else g * np.float32(1.1)
+                       for key, g in ours[1].items()})
+    assert _explained_alone(program, 0, None, grad, wrong) == ""
 
 
 def test_pow_s_float16_exponent_mark_is_allowed_over_a_gradient_on_several_lines():
@@ -3131,6 +3257,26 @@ def test_the_terms_of_one_element_do_not_excuse_another():
         is False
 
 
+def test_a_float16_leaf_gradient_is_a_few_roundings_of_its_own_terms_at_most():
+    from .terms import _float16_within_its_terms
+    # 51022933: cumsum's backward sums a row of layer_norm's gradients (0 in the math) from
+    # terms of 69.5: 0.00098 in tapegrad, -0.0146 in PyTorch (one unit of 27's last place)
+    ours = np.array([9.766e-04, -8.500, 1.221e-04], np.float16)
+    theirs = np.array([-1.465e-02, -8.516, 1.221e-04], np.float16)
+    sizes = np.array([69.5, 49.9, 20.5])
+    assert _float16_within_its_terms(ours, theirs, "float16", sizes)
+    # an element whose terms are its own size keeps float16's tolerance: 0.2 off at 1 is wrong
+    planted = np.array([9.766e-04, -8.500, 0.2], np.float16)
+    assert not _float16_within_its_terms(planted, theirs, "float16", sizes)
+    # nor is 1 off from terms of 69.5 (1.4% of them) a rounding
+    assert not _float16_within_its_terms(np.array([1.0, -8.5, 1.221e-04], np.float16), theirs,
+                                         "float16", sizes)
+    # float32 keeps compare_arrays' floor, and sizes of another shape judge nothing
+    assert not _float16_within_its_terms(ours.astype(np.float32), theirs.astype(np.float32),
+                                         "float32", sizes)
+    assert not _float16_within_its_terms(ours, theirs, "float16", sizes[:1])
+
+
 def test_a_float16_sign_flip_is_rounding_only_within_its_known_terms():
     from .float16 import _near_reference
     half = lambda *v: np.array(v, dtype=np.float16)   # noqa: E731
@@ -3220,6 +3366,64 @@ def test_normalize_of_one_element_along_dim_sizes_its_residue_by_its_own_terms()
     assert _within_its_terms(program, None, grad, residue, zero, [("leaf0", 0)])
     planted = ("float32", {0: (terms * 1e-2).astype(np.float32)})   # 1% of the terms: wrong
     assert not _within_its_terms(program, None, grad, planted, zero, [("leaf0", 0)])
+
+
+def test_a_later_layer_norm_backward_is_not_blamed_within_its_own_terms():
+    pytest.importorskip("torch")
+    from .generate import CHAIN, LeafRef
+    from .gradients import _step_backward
+    from .libraries import TAPEGRAD
+    from .terms import _own_backward_within_its_terms, _own_terms
+    # 52624314: layer_norm of three values under a weight of 1e30 (ε = 0): its input's
+    # gradient ĝ - mean ĝ - x̂·mean(ĝ x̂) is 7e24 from terms of 4.5e28 (7.1647e24 here,
+    # 7.1640e24 in PyTorch); not the step to blame, the program's terms judge the leaves
+    x = np.array([[0.6], [-1.3], [2.2]], np.float32)
+    weight = np.array([[3.7], [7.9], [1e30]], np.float32)
+    program = _hand_program([(x, True), (weight, True)], [
+        ("exp", (CHAIN,), {}),
+        ("layer_norm", (CHAIN, (3, 1)), {"weight": LeafRef(1), "eps": 0.0})])
+    chain = (np.exp(x), True)
+    grad = np.array([[0.4], [-1.1], [0.9]], np.float32)
+    ours = _step_backward(TAPEGRAD, program, 1, chain, grad)
+    terms = _own_terms(program, 1, chain, grad)["input"]
+    assert terms.min() > 1e28
+    def theirs(shift):
+        return (ours[0], {**ours[1], "input": (ours[1]["input"] + shift).astype(np.float32)})
+    differs = [("input", "input")]
+    assert _own_backward_within_its_terms(program, 1, chain, grad, ours, theirs(terms * 1e-6),
+                                          differs)
+    # 1% of the terms is no rounding of them; nor is any difference at the first step,
+    # which _within_its_terms judges with the terms of each output element
+    assert not _own_backward_within_its_terms(program, 1, chain, grad, ours,
+                                              theirs(terms * 1e-2), differs)
+    assert not _own_backward_within_its_terms(program, 0, None, grad, ours,
+                                              theirs(terms * 1e-6), differs)
+    # without the weight the terms are the result's own size: a 1% error is wrong
+    plain = _hand_program([(x, True)], [("exp", (CHAIN,), {}),
+                                        ("layer_norm", (CHAIN, (3, 1)), {"eps": 0.0})])
+    plain_ours = _step_backward(TAPEGRAD, plain, 1, chain, grad)
+    planted = (plain_ours[0], {"input": plain_ours[1]["input"] * np.float32(1.01) + 1e-3})
+    assert not _own_backward_within_its_terms(plain, 1, chain, grad, plain_ours, planted,
+                                              differs)
+
+
+NORMS_OPS = ("layer_norm,group_norm,batch_norm,normalize,norm,nan_to_num,cumsum,reciprocal,exp,"
+             "softmax,mul,add,linear,logaddexp,sum,silu,half")
+
+
+@pytest.mark.parametrize("seed", [52624314, 52520615])
+def test_a_layer_norm_gradient_within_its_own_terms_is_noise_and_a_wrong_one_is_not(
+        seed, monkeypatch):
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    # 52624314: layer_norm under a weight of 1e30, its input's gradient 7e24 from terms of
+    # 4.5e28; 52520615: layer_norm then norm (‖x̂‖ = √n whatever x: its gradient is 0 from
+    # terms of 1e3): the leaves' gradients are residues of those terms in both libraries
+    found = _first_finding(seed, NORMS_OPS)
+    assert found.kind == "gradient-float-noise" and found.detail.startswith("cancelling terms")
+    monkeypatch.setattr(F, "layer_norm", _wrong_gradient(F.layer_norm, 1.5))
+    found = _first_finding(seed, NORMS_OPS)
+    assert (found.kind, found.op) == ("gradient", "layer_norm") and allowed(found) is None
 
 
 def test_float16_normalize_of_one_element_is_explained_widened_up_to_its_own_terms():
