@@ -469,6 +469,13 @@ ALLOWED = [
             "([[inf, 0], [0.5, 1]] → [[inf, 0], [0, 1]], ∞ pivots then 0.5/∞ = 0), as tapegrad "
             "does in both dtypes. The fuzzer checks it: PyTorch's float64 factor of the same "
             "matrix, rounded to float32, is tapegrad's"),
+    Allowed("value", "cholesky", r"\] \[a matrix singular up to rounding: both factors "
+            r"reproduce it to rounding, its last pivots √\(rounding residue\)\]"
+            r"( \[layouts: [^\]]*\])?( \[NaN inputs\])?$", "float noise",
+            "cholesky of a matrix singular up to rounding (equal rows: 1.00194 everywhere): "
+            "its last pivot is √ of a rounding residue, 1.5e-8 in tapegrad and 2.2e-4 in "
+            "PyTorch. The fuzzer checks that both factors F give F Fᵀ = A to 8n·ε·‖A‖; a "
+            "factor 0.5 off anywhere does not"),
     Allowed("float-dtypes", "cholesky", r"^raises in float(32|64) only: RuntimeError: cholesky: "
             r"the input of shape \([\d, ]*\) is not positive-definite", "float noise",
             "a singular positive semi-definite matrix (equal rows): its last pivot a - a²/a is "

@@ -14,7 +14,7 @@ import tapegrad as tg
 
 from .generate import LeafRef
 from .libraries import Run, TAPEGRAD, TORCH, first_tensor, torch
-from .compare import TOLERANCE, compare_arrays, compare_results
+from .compare import TOLERANCE, _singular_up_to_rounding, compare_arrays, compare_results
 
 
 CASTS = ("int", "long", "to", "type_as")
@@ -304,6 +304,37 @@ def _torch_factors_in_float64(program, step, chain_before, result):
     if compare_arrays(TAPEGRAD.to_numpy(result), factor, "float32") is None:
         return CHOLESKY_IN_FLOAT64
     return ""
+
+
+SINGULAR_FACTORS = (" [a matrix singular up to rounding: both factors reproduce it to "
+                    "rounding, its last pivots √(rounding residue)]")
+
+
+def _factors_of_a_singular_matrix(step, chain_before, result, t_result):
+    """cholesky of a matrix singular up to rounding (an eigenvalue within 4n·ε·‖A‖ of 0,
+    compare._singular_up_to_rounding): its pivot at that eigenvalue is √ of a rounding
+    residue, anything from 0 to √(n·ε·‖A‖), so two kernels' factors differ there by far
+    more than ε. SINGULAR_FACTORS where both factors F (L, or U read as Uᵀ) give
+    ‖F Fᵀ − A‖ ≤ 8n·ε·‖A‖₂ element by element, a factorization of A to rounding; else ""."""
+    if step.entry.name != "cholesky" or chain_before is None or \
+            not TAPEGRAD.is_tensor(result) or torch is None or not TORCH.is_tensor(t_result):
+        return ""
+    a = np.asarray(chain_before)
+    if not _singular_up_to_rounding(a):   # (also "" for a non-finite or non-square one)
+        return ""
+    upper = bool(step.kwargs.get("upper", False))
+    read = np.swapaxes(a, -1, -2) if upper else a            # the triangle cholesky reads
+    lower = np.tril(read.astype(np.float64))
+    symmetric = lower + np.swapaxes(np.tril(lower, -1), -1, -2)
+    n, eps = a.shape[-1], float(np.finfo(a.dtype).eps)
+    size = np.abs(np.linalg.eigvalsh(symmetric)).max(axis=-1)[..., None, None]
+    for factor in (TAPEGRAD.to_numpy(result), TORCH.to_numpy(t_result.detach())):
+        f = np.asarray(factor, dtype=np.float64)
+        f = np.swapaxes(f, -1, -2) if upper else f
+        if f.shape != a.shape or not np.isfinite(f).all() or \
+                not (np.abs(f @ np.swapaxes(f, -1, -2) - symmetric) <= 8 * n * eps * size).all():
+            return ""
+    return SINGULAR_FACTORS
 
 
 SUMS = {"sum", "mean", "nansum", "nanmean", "einsum", "matmul", "mm", "bmm", "dot", "inner",
