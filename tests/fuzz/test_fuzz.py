@@ -1135,6 +1135,28 @@ def test_a_sum_of_cancelling_terms_beside_infinite_results_is_noise_only_where_f
     assert [f.kind for f in findings] == ["value"] and allowed(findings[0]) is None
 
 
+def test_a_float16_mean_of_cancelling_float32_terms_is_noise_by_the_terms_size_in_float64():
+    torch = pytest.importorskip("torch")
+    from .generate import CHAIN, DType, Leaf
+    from .program import Program
+    from .value_marks import _sums_cancelling_terms
+    # 53242470: mean(x, dtype=float16) of float32 values with -1e30 and 1e30: PyTorch and
+    # tapegrad take it in float32, where 1e30 - 1e30 keeps the terms added before it or not
+    # by the order of summation. The terms' size (2.2e29) is inf in float16: it is measured in
+    # float64
+    x = np.float32([[-1e30, 1.3639379, 1e30], [1.9233903, -0.32436836, -0.061834987],
+                    [-0.89222223, -0.57534897, 0.22313535]])
+    program = Program(0)
+    program.leaves = [Leaf(x, True, ("contiguous",), x.shape)]
+    step = _one_step("mean", CHAIN, dtype=DType("float16"))
+    program.steps = [_one_step("abs", CHAIN), step]
+    theirs = torch.tensor(0.00774, dtype=torch.float16)
+    assert _sums_cancelling_terms(program, step, x, tg.tensor(-0.1812, dtype=tg.float16), theirs)
+    x[0] = [-1.0, 1.3639379, 1.0]   # no huge terms: the two must agree to float16's tolerance
+    assert not _sums_cancelling_terms(program, step, x, tg.tensor(-0.1812, dtype=tg.float16),
+                                      theirs)
+
+
 def test_attentions_nan_query_entry_takes_the_nan_at_any_position_and_nothing_else():
     # 30365874: float64 attention over [NaN inputs]; PyTorch's fused 4-d kernel gives 0 for
     # the NaN query's row, the other rows agree

@@ -12,7 +12,7 @@ import numpy as np
 
 import tapegrad as tg
 
-from .generate import LeafRef
+from .generate import DType, LeafRef
 from .libraries import Run, TAPEGRAD, TORCH, first_tensor, torch
 from .compare import TOLERANCE, _singular_up_to_rounding, compare_arrays, compare_results
 
@@ -404,7 +404,7 @@ def _term_sizes(program, step, chain_before):
     run = Run(TAPEGRAD)
     run.chain = (tg.from_numpy(magnitudes(chain_before)) if chain_before is not None
                  else run.materialize(LeafRef(0), leaves))
-    status, terms = run.call(step, leaves)
+    status, terms = run.call(_sizes_in_float64(step), leaves)
     terms = first_tensor(TAPEGRAD, terms) if status == "ok" else None
     if terms is None:
         return None
@@ -412,6 +412,16 @@ def _term_sizes(program, step, chain_before):
     # where a term is infinite the result is too, or NaN: nothing finite to excuse there
     # (a size, whatever the sign: nll_loss of magnitudes is -Σ|x|/n)
     return np.where(np.isfinite(terms), np.abs(terms), 0.0)
+
+
+def _sizes_in_float64(step):
+    """``step`` with a float16 or float32 ``dtype`` it reduces in (mean(x, dtype=float16))
+    made float64: a size is only measured, and 1e30 in float16 is inf, which would hide
+    the size of terms the reduction itself sums in float32."""
+    kwargs = dict(step.kwargs)
+    if isinstance(kwargs.get("dtype"), DType) and kwargs["dtype"].name in ("float16", "float32"):
+        kwargs["dtype"] = DType("float64")
+    return step._replace(kwargs=kwargs)
 
 
 def _agrees_on_tapegrad_input(program, step, chain_before, result):
