@@ -71,7 +71,7 @@ from .norms import (NORMS, NORMS_IN_FLOAT64, _gradients_agree_with_norms_in_floa
 from .blame import _blame_first_wrong_backward
 from .value_marks import (CASTS, TWO_VALUES, _agrees_on_tapegrad_input, _cast_of_unrepresentable,
                           _equal_channels_alone_differ, _equal_value_groups,
-                          _factors_of_a_singular_matrix,
+                          _factors_of_a_singular_matrix, _products_round_their_exact_sum,
                           _lone_groups_differ_by_a_residue, _lone_value_groups, _mean_of_huge_terms,
                           _spread_of_equal_values,
                           _sums_cancelling_terms, _through_the_norms_input_alone,
@@ -183,9 +183,9 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
                     or _gammas_agree_widened(program, step, chain_before, result)
                     or _marked_by_a_rerun(program, step, result, through_float16)
                     or _operand_value_mark(program, step, chain_before, result))
-                overflow = overflow or (any(k == "value" for k, _ in diffs) and
-                                        _factors_of_a_singular_matrix(step, chain_before, result,
-                                                                      t_result))
+                overflow = overflow or (any(k == "value" for k, _ in diffs) and (
+                    _factors_of_a_singular_matrix(step, chain_before, result, t_result) or
+                    _products_round_their_exact_sum(program, step, chain_before, result, t_result)))
                 if overflow:
                     diffs = [(k, d + (overflow if k == "value" else "")) for k, d in diffs]
                 findings.extend(Finding(k, entry.name, d + _layouts(program), seed)

@@ -3398,6 +3398,38 @@ def test_linear_may_give_nan_only_where_pytorchs_fused_multiply_add_keeps_an_inf
     assert _category("linear", shown.replace("inf inf inf] vs", "inf inf 1.] vs")) is None
 
 
+def test_linear_of_terms_overflowing_both_ways_is_noise_where_tapegrad_gives_the_exact_sum_rounded():
+    torch = pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    from .generate import CHAIN, Leaf, LeafRef
+    from .program import Program
+    from .value_marks import EXACT_SUM_ROUNDED, _products_round_their_exact_sum
+    # 52634053: linear of rows holding nan_to_num's 3.4e38 against weights -1.4e4 and 1.3e4:
+    # the exact sum -2.25e41 rounds to -inf, as tapegrad's; PyTorch's kernel has inf - inf = NaN
+    big = float(np.finfo(np.float32).max)
+    x = np.float32([[-0.25, big, 0.2, 1.0, big], [-1 / 3, -0.25, -1 / 3, 0.5, 1.0]])
+    w = np.float32([[-19218.95, -14139.837, 12382.173, -2680.466, 13478.583]])
+    program = Program(0)
+    program.leaves = [Leaf(w, True, ("contiguous",), w.shape)]
+    step = _one_step("linear", CHAIN, LeafRef(0))
+    second = float(F.linear(tg.tensor(x[1:]), tg.tensor(w)))
+    ours = tg.tensor(np.float32([[-np.inf], [second]]))
+    theirs = torch.tensor([[float("nan")], [second]])
+    assert _products_round_their_exact_sum(program, step, x, ours, theirs) == EXACT_SUM_ROUNDED
+    wrong_sign = tg.tensor(np.float32([[np.inf], [second]]))   # planted: +inf against NaN
+    assert _products_round_their_exact_sum(program, step, x, wrong_sign, theirs) == ""
+    ours_nan = tg.tensor(np.float32([[np.nan], [second]]))     # planted: NaN against -inf
+    assert _products_round_their_exact_sum(program, step, x, ours_nan,
+                                           torch.tensor([[-np.inf], [second]])) == ""
+    shown = ("NaN where torch has none or the other way: [-inf 21487.193] vs torch [nan "
+             "21487.191]")
+    assert allowed(Finding("value", "linear", shown, 0)) is None
+    assert allowed(Finding("value", "linear", shown + EXACT_SUM_ROUNDED + " [layouts: expand]",
+                           0)).category == "float noise"
+    assert allowed(Finding("value", "linear", shown + " [finite elements differ: 1 vs 2]"
+                           + EXACT_SUM_ROUNDED, 0)) is None
+
+
 def test_a_float64_norm_pytorch_zeroed_by_overflowing_squares_is_marked_but_a_wrong_one_is_not(
         monkeypatch):
     pytest.importorskip("torch")

@@ -337,6 +337,39 @@ def _factors_of_a_singular_matrix(step, chain_before, result, t_result):
     return SINGULAR_FACTORS
 
 
+PRODUCTS = ("linear", "matmul", "mm", "bmm", "mv", "addmm")
+EXACT_SUM_ROUNDED = (" [tapegrad's is the exact sum rounded (PyTorch in float64, rounded back): "
+                     "products beyond float32 of both signs]")
+
+
+def _products_round_their_exact_sum(program, step, chain_before, result, t_result):
+    """A matrix product whose terms overflow float32 both ways (3.4e38·-1.4e4 and
+    3.4e38·1.3e4 in one sum): rounding each product first gives inf - inf = NaN, a fused
+    multiply-add keeps the running ±inf, and each library's kernels do both. The math is
+    the exact sum, here beyond float32: EXACT_SUM_ROUNDED where, at every element whose NaN
+    the two disagree on, tapegrad's value is PyTorch's product of the same inputs in float64
+    rounded to the result's dtype (±inf of the exact sum's sign); else ""."""
+    if step.entry.name not in PRODUCTS or chain_before is None or torch is None or \
+            not TAPEGRAD.is_tensor(result) or not TORCH.is_tensor(t_result) or \
+            chain_before.dtype.kind != "f":
+        return ""
+    ours, theirs = TAPEGRAD.to_numpy(result), TORCH.to_numpy(t_result.detach())
+    if ours.shape != theirs.shape or ours.dtype.kind != "f":
+        return ""
+    disputed = np.isnan(ours) != np.isnan(theirs)
+    if not disputed.any():
+        return ""
+    run = Run(TORCH, "float64")
+    run.chain = torch.from_numpy(chain_before.astype(np.float64))
+    status, wide = run.call(step, program.leaves)
+    if status != "ok" or not TORCH.is_tensor(wide) or tuple(wide.shape) != ours.shape:
+        return ""
+    with np.errstate(over="ignore"):
+        rounded = TORCH.to_numpy(wide.detach()).astype(ours.dtype)
+    return EXACT_SUM_ROUNDED if np.array_equal(ours[disputed], rounded[disputed],
+                                               equal_nan=True) else ""
+
+
 SUMS = {"sum", "mean", "nansum", "nanmean", "einsum", "matmul", "mm", "bmm", "dot", "inner",
         "tensordot", "linear", "cumsum", "trace",
         # (the mean of a window: ±1e30 in one window cancel in either order)
