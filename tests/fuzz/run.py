@@ -74,7 +74,8 @@ from .value_marks import (CASTS, TWO_VALUES, _agrees_on_tapegrad_input, _cast_of
                           _factors_of_a_singular_matrix, _products_round_their_exact_sum,
                           _lone_groups_differ_by_a_residue, _lone_value_groups, _mean_of_huge_terms,
                           _spread_of_equal_values,
-                          _sums_cancelling_terms, _through_the_norms_input_alone,
+                          _sum_is_a_rounding_residue, _sums_cancelling_terms,
+                          _through_the_norms_input_alone,
                           _torch_factors_in_float64, _torch_normalised_an_overflow)
 from .invariants import _float_dtypes, _gradcheck, _promotion, _writes_twice_to_one_place
 
@@ -147,8 +148,9 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
                 if _unordered(step):
                     result, t_result = _in_order(step, result, t_result)
                 diffs = compare_results(result, t_result, entry.name)
-                if any(k == "value" for k, _ in diffs) and _sums_cancelling_terms(
-                        program, step, chain_before, result, t_result):
+                if any(k == "value" for k, _ in diffs) and (_sums_cancelling_terms(
+                        program, step, chain_before, result, t_result) or
+                        _sum_is_a_rounding_residue(program, step, chain_before, result, t_result)):
                     diffs = [("float-noise" if k == "value" else k,
                               ("cancelling terms: " if k == "value" else "") + d)
                              for k, d in diffs]

@@ -1157,6 +1157,29 @@ def test_a_float16_mean_of_cancelling_float32_terms_is_noise_by_the_terms_size_i
                                       theirs)
 
 
+def test_a_sum_of_a_group_norms_output_is_noise_within_the_rounding_of_its_terms():
+    torch = pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    from .generate import CHAIN
+    from .program import Program
+    from .value_marks import _sum_is_a_rounding_residue
+    # 52639029: sum of group_norm's output with a weight of -1.3e4: w·Σx̂ = 0 in the math, a
+    # residue of 32 terms of 1e4 in float32 (tapegrad -0.0117, PyTorch 0.00195)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 2, 2, 2)).astype(np.float32)
+    w = np.float32([-12586.532, -13166.139])
+    ours = F.group_norm(tg.tensor(x), 2, weight=tg.tensor(w)).numpy()
+    theirs = torch.nn.functional.group_norm(torch.tensor(x), 2, weight=torch.tensor(w))
+    program, step = Program(0), _one_step("sum", CHAIN)
+    program.steps = [_one_step("abs", CHAIN), step]
+    total = tg.tensor(ours).sum()
+    assert _sum_is_a_rounding_residue(program, step, ours, total, theirs.sum())
+    assert not _sum_is_a_rounding_residue(program, step, ours, total + 0.5, theirs.sum())
+    shifted = ours + np.float32(1.0)   # terms that do not cancel: compared as any other sum
+    assert not _sum_is_a_rounding_residue(program, step, shifted, tg.tensor(shifted).sum(),
+                                          torch.tensor(shifted).sum() + 0.01)
+
+
 def test_attentions_nan_query_entry_takes_the_nan_at_any_position_and_nothing_else():
     # 30365874: float64 attention over [NaN inputs]; PyTorch's fused 4-d kernel gives 0 for
     # the NaN query's row, the other rows agree
