@@ -808,6 +808,29 @@ def _first_finding(seed, ops):
     return findings[0]
 
 
+NORMS_OPS = ("layer_norm,group_norm,batch_norm,normalize,norm,nan_to_num,cumsum,reciprocal,exp,"
+             "softmax,mul,add,linear,logaddexp,sum,silu,half")
+
+
+def test_a_step_is_not_blamed_for_a_leafs_gradient_by_another_leafs_difference(monkeypatch):
+    pytest.importorskip("torch")
+    from .blame import _only_other_leaves
+    found = [Finding("gradient", "mul", "leaf1 (float32): [1.] vs torch [2.]", 0)]
+    assert _only_other_leaves([("leaf3", 3)], found)
+    assert not _only_other_leaves([("leaf1", 1)], found)
+    assert not _only_other_leaves([("input", "input")], found)
+    assert not _only_other_leaves([], found)
+    # 52505299: softmax of pairs of equal values (8.5e30) sends ±0.26 to mul by a 0-d leaf3,
+    # whose own backward Σ c·g (terms of 1e29) differs for leaf3; leaf1's gradient, a sum of
+    # those ±0.26 through logaddexp's broadcast, cancels to a residue: not mul's
+    findings, _ = run_program(52505299, entries=[e for e in ENTRIES if e.name in NORMS_OPS.split(",")])
+    assert [(f.kind, f.op) for f in findings] == [("gradient-float-noise", "softmax")]
+    monkeypatch.setattr(tg, "mul", _wrong_gradient(tg.mul))   # planted: mul's own backward
+    findings, _ = run_program(52505299, entries=[e for e in ENTRIES if e.name in NORMS_OPS.split(",")])
+    assert [(f.kind, f.op) for f in findings] == [("gradient", "mul")]
+    assert allowed(findings[0]) is None
+
+
 def _wrong_gradient(function, factor=2.0):
     """``function`` with its value, and ``factor`` times its gradient to its first input."""
     def wrong(x, *args, **kwargs):
