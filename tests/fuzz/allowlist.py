@@ -1385,6 +1385,14 @@ ALLOWED = [
     for op in ("fill_", "setitem")
 ] + [
 ]   + [
+    Allowed("tapegrad-raises", "fill_", r"^RuntimeError: fill_: value cannot be converted to "
+            r"type float16 without overflow \(the value -?[\d.]+e\+\d+\)"
+            r"(?: \[layouts: [^]]*\])?(?: \[NaN inputs\])?$", "pytorch bug",
+            "fill_ of a 0-d float16 tensor with a number beyond float16 (1e30): PyTorch's 0-d "
+            "fill gives inf, while its fill_ of a tensor of any other shape, full() and "
+            "masked_fill refuse the same number ('value cannot be converted to type c10::Half "
+            "without overflow'), as tapegrad refuses it for every shape (a number within float16 "
+            "is not matched)"),
     Allowed("requires-grad", "fill_", r"^False vs torch True \((u?int\d+|bool)\)", "pytorch bug",
             "fill_ of an integer tensor with a float tensor that requires grad: PyTorch marks "
             "the integer result as requiring grad, which its own rule forbids (only floating "

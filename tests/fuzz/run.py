@@ -71,7 +71,8 @@ from .norms import (NORMS, NORMS_IN_FLOAT64, _gradients_agree_with_norms_in_floa
 from .blame import _blame_first_wrong_backward
 from .value_marks import (CASTS, TWO_VALUES, _agrees_on_tapegrad_input, _cast_of_unrepresentable,
                           _equal_channels_alone_differ, _equal_value_groups,
-                          _factors_of_a_singular_matrix, _products_round_their_exact_sum,
+                          _factors_of_a_singular_matrix, _inherited_shape,
+                          _products_round_their_exact_sum,
                           _lone_groups_differ_by_a_residue, _lone_value_groups, _mean_of_huge_terms,
                           _spread_of_equal_values,
                           _sum_is_a_rounding_residue, _sums_cancelling_terms,
@@ -158,6 +159,7 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
                         _agrees_on_tapegrad_input(program, step, chain_before, result):
                     diffs = [("float-noise" if k == "value" else k,
                               ("inherited: " if k == "value" else "") + d) for k, d in diffs]
+                diffs = _inherited_shape(program, step, chain_before, result, diffs)
                 if _writes_twice_to_one_place(program, step):   # (PyTorch: undefined)
                     diffs = [(k, d) for k, d in diffs if k != "value"]
                     findings.extend(Finding(k, entry.name, d + _layouts(program), seed)

@@ -325,6 +325,24 @@ def test_a_disagreement_inherited_from_the_step_before_is_float_noise():
                             for f in findings if f.op == "signbit")
 
 
+def test_a_shape_nonzero_takes_from_a_residue_that_is_0_in_one_chain_is_inherited():
+    torch = pytest.importorskip("torch")
+    from .generate import CHAIN
+    from .program import Program
+    from .value_marks import _inherited_shape
+    # 53421915: sum over group_norm's one group, 0 in the math: exactly 0 in tapegrad's chain,
+    # a residue of 1e-17 in PyTorch's; nonzero of it then counts 1 against 2
+    program, step = Program(0), _one_step("nonzero", CHAIN, as_tuple=False)
+    chain = np.array([0.0, 1.5], dtype=np.float64)
+    diffs = [("shape", "(1, 1) vs torch (2, 1)")]
+    ours = tg.nonzero(tg.tensor(chain))
+    assert _inherited_shape(program, step, chain, ours, diffs) == [
+        ("float-noise", "inherited: (1, 1) vs torch (2, 1)")]
+    wrong = tg.tensor([[0]])   # planted: a position PyTorch's nonzero of the same values is not
+    assert _inherited_shape(program, step, chain, wrong, diffs) == diffs
+    assert torch.nonzero(torch.from_numpy(chain)).tolist() == [[1]]
+
+
 def test_float_dtypes_stops_comparing_where_a_step_leaves_the_leaves_float_dtype():
     # seed 7003847: float() then matmul with a float leaf; in float64 the float() step makes a
     # float32 chain that matmul rightly refuses against the float64 leaf, as PyTorch would
@@ -2636,6 +2654,19 @@ def test_refusals_allowed_for_empty_inputs_still_need_a_wrong_size():
                "(shape (2,)), got a weight of shape ")
     assert _taken("tapegrad-raises", "nll_loss", classes + "(1, 2)")
     assert not _taken("tapegrad-raises", "nll_loss", classes + "(2,)")
+
+
+def test_fill_s_refusal_of_a_number_beyond_float16_is_pytorchs_0d_inconsistency():
+    # 53430966: x.fill_(1e30) of a 0-d float16 x: PyTorch gives inf, and refuses the same
+    # number for a (2,) tensor, in full() and in masked_fill, as tapegrad refuses it always
+    beyond = "RuntimeError: fill_: value cannot be converted to type float16 without overflow"
+    assert _taken("tapegrad-raises", "fill_", beyond + " (the value 1e+30)")
+    assert _taken("tapegrad-raises", "fill_", beyond + " (the value -3.5e+38) [layouts: slice]")
+    assert not _taken("tapegrad-raises", "fill_", beyond.replace("float16", "float32")
+                      + " (the value 1e+30)")
+    assert not _taken("tapegrad-raises", "fill_", beyond + " (the value 60000.0)")
+    with pytest.raises(RuntimeError, match="float16 without overflow"):
+        tg.zeros((), dtype=tg.float16).fill_(1e30)
 
 
 def test_fill_s_requires_grad_entry_names_an_integer_dtype():

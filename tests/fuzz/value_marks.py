@@ -493,6 +493,32 @@ def _sizes_in_float64(step):
     return step._replace(kwargs=kwargs)
 
 
+VALUE_SHAPED = ("nonzero", "argwhere", "masked_select", "unique", "unique_consecutive")
+
+
+def _inherited_shape(program, step, chain_before, result, diffs):
+    """``diffs`` with a shape finding of a step whose result's shape its input's values
+    decide (nonzero) made float noise, "inherited: …", where PyTorch's same step on the
+    values tapegrad's chain held before it gives tapegrad's result, shape and values: the
+    chains differed within the tolerance (a sum of cancelling terms exactly 0 in one, a
+    residue of 1e-17 in the other), which nonzero turns into another count."""
+    if step.entry.name not in VALUE_SHAPED or chain_before is None or torch is None or \
+            not any(k == "shape" for k, _ in diffs):
+        return diffs
+    rerun = Run(TORCH)
+    rerun.chain = torch.from_numpy(chain_before.copy())
+    status, t_result = rerun.call(step, program.leaves)
+    if status != "ok":
+        return diffs
+    try:
+        if any(k in ("shape", "value", "dtype") for k, _ in compare_results(result, t_result)):
+            return diffs
+    except Exception:  # noqa: BLE001 - a result of another structure: not the same step
+        return diffs
+    return [("float-noise", "inherited: " + d) if k in ("shape", "value") else (k, d)
+            for k, d in diffs]
+
+
 def _agrees_on_tapegrad_input(program, step, chain_before, result):
     """The step run again in PyTorch, on the values tapegrad's chain held before it: True
     when the two then agree. The disagreement was inherited: the chain already differed
