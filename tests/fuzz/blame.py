@@ -7,6 +7,7 @@ whose backward differs is named. Its difference is then judged on its own: float
 placement in PyTorch's kernel.
 """
 import math
+import re
 
 import numpy as np
 
@@ -66,6 +67,7 @@ def _blame_first_wrong_backward(program, chain_inputs, a, found):
         differs = _backwards_differ(ours, theirs)
         differs = [] if _own_backward_within_its_terms(program, k, chain_inputs[k], grad, ours,
                                                        theirs, differs) else differs
+        differs = [] if _only_other_leaves(differs, found) else differs
         if differs and k == 0 and _within_its_terms(program, chain_inputs[0], grad, ours,
                                                     theirs, differs):
             later = (LATER_GRADIENT.format(", ".join(s.entry.name for s in program.steps[1:]))
@@ -99,6 +101,17 @@ def _blame_first_wrong_backward(program, chain_inputs, a, found):
     mark = any(f.kind == "gradient" for f in found) and _placed_in_the_program(program, a)
     return [f._replace(detail=f.detail + mark) if mark and f.kind == "gradient" else f
             for f in found]
+
+
+def _only_other_leaves(differs, found):
+    """True when a step's own backward differs only in the gradients of leaves that no
+    gradient finding names (mul's 0-d leaf Σ c·g, terms of 1e29 cancelling): that cannot be
+    what makes another leaf's gradient differ, which flows only through the chain's
+    ``input``. The blame goes on to the earlier steps; the leaf's own difference, where it
+    is one, is a finding of its own."""
+    named = {leaf for f in found if f.kind == "gradient"
+             for leaf in re.findall(r"\b(leaf\d+) \(", f.detail)}
+    return bool(differs) and all(what != "input" and what not in named for what, _ in differs)
 
 
 PLACED_IN_THE_PROGRAM = (" [PyTorch gives tapegrad's gradients with its elementwise "
