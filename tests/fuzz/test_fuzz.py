@@ -1451,17 +1451,22 @@ def test_the_rerun_with_in_place_steps_on_copies_is_judged_by_the_float16_refere
     pytest.importorskip("torch")
     from . import run as fuzz_run
     from .float16 import FLOAT16_NEARER
-    # 40097416: leaky_relu_ after a float16 ldexp whose result overflowed (PyTorch's exponent
-    # gradient ∞, tapegrad's and the float16 reference's 3.28e4); PyTorch refuses the
-    # in-place step's backward, so the program is compared with its in-place steps on copies,
-    # and judged there (the blame on the step at fault is left out: this is the rerun's own)
+    # 40097416: leaky_relu_ after a float16 ldexp whose result overflowed, here x·2ʸ written
+    # as a product (its exponent's slope (g·x)·(2ʸ·ln 2): 3.28e4, as the float16 reference;
+    # PyTorch's and tapegrad's ldexp take it from the rounded result, (g·z)·ln 2 = ∞); PyTorch
+    # refuses the in-place step's backward, so the program is compared with its in-place steps
+    # on copies, and judged there (the blame on the step at fault is left out: this is the
+    # rerun's own)
     monkeypatch.setattr(fuzz_run, "_blame_first_wrong_backward", lambda p, c, a, found: found)
+    findings, _ = run_program(40097416)
+    assert [f.kind for f in findings] == ["backward-computes"]   # tapegrad's ldexp: PyTorch's
+    monkeypatch.setattr(tg, "ldexp", lambda x, y: x * y.exp2())
     findings, _ = run_program(40097416)
     assert [f.op for f in findings] == ["leaky_relu_"]
     assert findings[0].detail.startswith(FLOAT16_NEARER)
     assert "(in-place steps on copies)" in findings[0].detail
     assert allowed(findings[0]).category == "float noise"
-    monkeypatch.setattr(tg, "ldexp", _with_a_wrong_gradient(tg.ldexp, 3))
+    monkeypatch.setattr(tg, "ldexp", _with_a_wrong_gradient(lambda x, y: x * y.exp2(), 3))
     findings, _ = run_program(40097416)
     assert findings and not any(f.detail.startswith(FLOAT16_NEARER) for f in findings)
     assert not any(allowed(f) and allowed(f).category == "float noise" for f in findings)
@@ -3380,6 +3385,22 @@ def test_a_product_may_keep_inf_where_torch_rounds_an_overflowing_term_to_nan():
         "[    nan 0.08306]", "[   -inf 0.08306]"), 0))
     assert not allowed(Finding("value", "add", found.format(
         ours, "[    nan 0.08306     nan     nan]"), 0))
+
+
+def test_a_products_gradient_may_keep_inf_where_torch_rounds_an_overflowing_term_to_nan():
+    # 51955221 (of the ops atan2…matmul): matmul's backward xᵀ·g with g holding ±inf and a
+    # term -1e30·3e31 beyond float32: -inf where the multiply-add is fused, NaN in PyTorch
+    shown = ("leaf1 (float32): NaN where torch has none or the other way: [ inf  nan -inf -inf  "
+             "nan -inf -inf  nan] vs torch [ inf  nan -inf -inf  nan -inf  nan  nan]")
+    later = " [NaN inputs] [the gradient of the later steps: pow]"
+    assert allowed(Finding("gradient", "matmul", shown + later, 0)).category == "float noise"
+    assert allowed(Finding("gradient", "matmul", shown, 0)).category == "float noise"
+    for wrong in (shown.replace("[ inf  nan -inf", "[-inf  nan -inf", 1),   # an inf's sign flipped
+                  shown.replace("-inf -inf  nan] vs", "-inf  2.  nan] vs"),   # a number lost to NaN
+                  shown + " [finite elements differ: [1.] vs torch [2.]]",
+                  shown.replace("(float32)", "(float16)")):
+        assert allowed(Finding("gradient", "matmul", wrong, 0)) is None, wrong
+    assert allowed(Finding("gradient", "add", shown, 0)) is None
 
 
 def test_pytorchs_polygamma_an_ulp_from_a_pole_is_allowed_only_where_both_are_huge():
