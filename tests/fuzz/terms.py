@@ -27,7 +27,8 @@ def _terms_through_step(program, k, chain_input, sizes, ours, leaf_sizes):
     cancel. Each leaf's sizes are added into ``leaf_sizes``; the chain's before the step
     returned (None where the step does not run alone)."""
     sizes = np.array(sizes, dtype=np.float64)   # (a 0-d one too: np.abs of it is a scalar)
-    carried = _step_backward(TAPEGRAD, program, k, chain_input, sizes)
+    # (in float64: sizes of 1e15 are beyond a float16 step's range)
+    carried = _step_backward(TAPEGRAD, program, k, chain_input, sizes, float_dtype="float64")
     if carried is None or set(carried[1]) != set(ours[1]):
         return None
     terms = _own_terms(program, k, chain_input, sizes)
@@ -266,9 +267,9 @@ def _within_the_programs_terms(program, a, found, chain_inputs, leaf_sizes):
             if f.kind == "gradient" else f for f in found]
 
 
-def _within_its_terms(program, chain_input, grad, ours, theirs, differs):
+def _within_its_terms(program, chain_input, grad, ours, theirs, differs, k=0):
     """True when the first step's own backward (which gives the leaves' gradients
-    themselves) differs only by the rounding of the terms it sums: a gradient Σⱼ Jⱼᵢ gⱼ that
+    themselves; or step ``k``'s) differs only by the rounding of the terms it sums: a gradient Σⱼ Jⱼᵢ gⱼ that
     is ~0 in the math from terms of 1e6 (softmax then sum: Σ s = 1 whatever x, under
     binary_cross_entropy's slope 5e6 at 1 - 6e-8) keeps a residue of the terms' size in
     either library. The terms' size: Σⱼ |Jⱼᵢ gⱼ|, from one backward per output element
@@ -279,13 +280,13 @@ def _within_its_terms(program, chain_input, grad, ours, theirs, differs):
     for j in np.flatnonzero(grad):
         alone = np.zeros_like(grad)
         alone.reshape(-1)[j] = grad.reshape(-1)[j]
-        part = _step_backward(TAPEGRAD, program, 0, chain_input, alone)
+        part = _step_backward(TAPEGRAD, program, k, chain_input, alone)
         if part is None or set(part[1]) != set(ours[1]):
             return False
         for key, g in part[1].items():
             if g is not None:
                 sizes[key] = sizes.get(key, 0) + np.abs(g.astype(np.float64))
-    for key, terms in _own_terms(program, 0, chain_input, grad).items():
+    for key, terms in _own_terms(program, k, chain_input, grad).items():
         if key in sizes and np.shape(sizes[key]) == terms.shape:
             sizes[key] = np.maximum(sizes[key], terms)
     for _, key in differs:

@@ -2891,6 +2891,33 @@ def test_a_variances_own_terms_size_the_residue_of_a_leaf_broadcast_into_it(monk
     assert [(f.kind, f.op) for f in found] == [("gradient", "var")], found
 
 
+def test_the_std_of_values_an_ulp_apart_is_a_ratio_of_residues_after_any_step(monkeypatch):
+    pytest.importorskip("torch")
+    from .generate import CHAIN, LeafRef
+    # 25281588: nextafter of a float16 variance v = 0.2408 towards four values: v + u and three
+    # v - u (u an ulp of float64), then their std: the mean v - u/2 is not a float64, so each
+    # xᵢ - μ is off by u/2 of its u, and the gradient (xᵢ - μ)/(3σ) is a ratio of residues
+    # (0.333 here, 0.289 in PyTorch; 0.5 exactly), its terms |x|/σ = 1e16: the leaf's
+    # gradient through the float16 variance is noise of that size in either library
+    leaves = [(np.array([[-0.355, -0.341], [-0.203, -1.425]], np.float16), True,
+               ("contiguous",), (2, 2)),
+              (np.array([0.29283, 0.24027, -0.40937, -0.41218]), True, ("contiguous",), (4,))]
+    steps = [("var", (CHAIN,), {"unbiased": False}), ("nextafter", (CHAIN, LeafRef(1)), {}),
+             ("std", (CHAIN,), {"dim": -1, "unbiased": True, "keepdim": True})]
+    found = _judged_gradient(25281588, leaves, steps)
+    assert [f.kind for f in found] == ["gradient-float-noise"], found
+    assert found[0].detail.startswith("cancelling terms: leaf0 (float16)")
+    # of ordinary values a std whose gradient is wrong (1.5 times its slope) is blamed
+    leaves = [(np.array([[-0.355, -0.341], [-0.203, -1.425]], np.float32), True,
+               ("contiguous",), (2, 2))]
+    steps = [("exp", (CHAIN,), {}), ("std", (CHAIN,), {"dim": -1, "keepdim": True})]
+    assert _judged_gradient(25281588, leaves, steps) == []
+    std = tg.std
+    monkeypatch.setattr(tg, "std", _with_scaled_slope(std, 1.5))
+    found = _judged_gradient(25281588, leaves, steps)
+    assert [(f.kind, f.op) for f in found] == [("gradient", "std")], found
+
+
 def test_an_activations_nan_gradient_laid_out_otherwise_in_the_program_is_judged_by_a_rerun(
         monkeypatch):
     pytest.importorskip("torch")
