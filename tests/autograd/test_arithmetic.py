@@ -590,6 +590,10 @@ MORE_CASES = (
     + two_input_layouts("logaddexp", tg.logaddexp, leaf, leaf)
     + [Case("logaddexp", tg.logaddexp, [leaf(3), as_leaf([-0.3, 0.7, 1.1])], name="near_ties")]
     + two_input_layouts("logaddexp2", tg.logaddexp2, leaf, leaf)
+    + two_input_layouts("ldexp", tg.ldexp, leaf, leaf)
+    + [Case("ldexp", lambda x, y: x.ldexp(y), [leaf(2, 3), leaf()], name="0d_exponent"),
+       Case("ldexp", lambda y: tg.ldexp(tg.tensor([1.5, -2.0], dtype=tg.float64), y), [leaf(3, 1)],
+            name="exponent_alone")]
     + two_input_layouts("xlogy", tg.xlogy, leaf, positive)
     + [Case("xlogy", lambda y: tg.xlogy(2.5, y), [positive(3)], name="number_x")]
     + quotient_cases("fmod", lambda x, y: tg.fmod(x, y))
@@ -650,6 +654,22 @@ def test_ldexp_sums_the_gradient_of_a_broadcast_exponent_element_by_element():
     y = tg.tensor(2000.0, dtype=tg.float64, requires_grad=True)
     tg.ldexp(x, y).sum().backward()   # -∞ + ∞, as PyTorch sums them, not (Σ x)·∞
     assert x.grad.tolist() == [np.inf, np.inf] and np.isnan(y.grad.item())
+
+
+def test_ldexp_takes_the_exponents_slope_from_the_rounded_result_as_pytorch():
+    # x·2ʸ past float16's range is ±∞ and so is each term (g·z)·ln 2 of y's gradient:
+    # ∞ - ∞ sums to NaN, as in PyTorch, not to the 0 of the finite terms (g·x)·(2ʸ·ln 2)
+    x = tg.tensor([[12000.0], [-12000.0]], dtype=tg.float16).expand(2, 2)
+    y = tg.tensor(2.78, requires_grad=True)
+    with np.errstate(over="ignore", invalid="ignore"):
+        tg.ldexp(x, y).backward(tg.full((2, 2), 0.5, dtype=tg.float16))
+    assert y.grad.dtype is tg.float32 and np.isnan(y.grad.item())
+    # where z is finite, its slope is z·ln 2 summed
+    x = tg.tensor([1.5, -3.0], requires_grad=True)
+    y = tg.tensor(2.0, requires_grad=True)
+    tg.ldexp(x, y).sum().backward()
+    assert x.grad.tolist() == [4.0, 4.0]
+    np.testing.assert_allclose(y.grad.item(), (6.0 - 12.0) * np.log(2), rtol=1e-6)
 
 
 def test_ldexp_with_a_negative_integer_exponent_has_the_slope_two_to_that_power():

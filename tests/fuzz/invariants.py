@@ -31,9 +31,12 @@ def _replay(program, float_dtype, leaves_requiring_grad=None, steps=None):
     run.zeros = False   # whether any step's result held an exact 0
     run.asymmetric = False   # whether a ONE_TRIANGLE step met a non-symmetric matrix
     run.norm_below_eps = False   # whether a cosine_similarity met a norm below its eps
+    run.nextafter_tie = False   # whether a nextafter met x = y (_nextafter_at_a_tie)
+    run.subnormal = False   # whether a step's result held a subnormal (_holds_subnormals)
     outcomes = []
     for step in program.steps if steps is None else steps:
         run.norm_below_eps = run.norm_below_eps or _cosine_norm_below_eps(run, step, program)
+        run.nextafter_tie = run.nextafter_tie or _nextafter_at_a_tie(run, step, program)
         if step.entry.name in ONE_TRIANGLE and run.chain is not None:
             values = TAPEGRAD.to_numpy(run.chain)
             run.asymmetric = run.asymmetric or (
@@ -50,7 +53,32 @@ def _replay(program, float_dtype, leaves_requiring_grad=None, steps=None):
             # (np.max, not max(): Python's max(0.0, nan) is 0.0 and would lose the NaN)
             run.largest = float(np.max([run.largest, np.abs(values).max(initial=0)]))
             run.zeros = run.zeros or bool((values == 0).any())
+            run.subnormal = run.subnormal or _holds_subnormals(values)
     return run, outcomes
+
+
+def _nextafter_at_a_tie(run, step, program):
+    """nextafter(x, y) where an element of x equals its y: the result is y there, and its
+    slope in x is 0 by PyTorch's definition (tapegrad's too), while finite differences see
+    nextafter(x ± h, y) = x ± h, a slope of 1."""
+    if step.entry.name not in ("nextafter", "nextafter_") or len(step.args) < 2:
+        return False
+    try:
+        x, y = (np.asarray(TAPEGRAD.to_numpy(run.materialize(a, program.leaves)))
+                for a in step.args[:2])
+        return bool(np.any(np.broadcast_arrays(x, y)[0] == np.broadcast_arrays(x, y)[1]))
+    except Exception:  # noqa: BLE001 - a call that fails as the step itself will
+        return False
+
+
+def _holds_subnormals(values):
+    """A result holding a nonzero value below float64's smallest normal number (erfc(26.6)
+    = 5e-310): a backward through it divides by it (log's g/x: 1/5e-310 overflows to inf,
+    times erfc's slope of 1e-308 stays inf, in PyTorch too) where the slope of the whole
+    is finite (-2x), so finite differences cannot judge the backward's chain rule."""
+    tiny = np.finfo(np.float64).tiny
+    with np.errstate(invalid="ignore"):
+        return bool(((values != 0) & (np.abs(values) < tiny)).any())
 
 
 def _cosine_norm_below_eps(run, step, program):
@@ -158,6 +186,8 @@ def _gradcheck(program):
         return []   # cholesky of a non-symmetric matrix: the gradient is the symmetric one
     if run.norm_below_eps:
         return []   # cosine_similarity's gradient where a norm is below eps: PyTorch's, no slope
+    if run.nextafter_tie or run.subnormal:
+        return []   # nextafter's slope 0 at x = y; a chain rule through 1/5e-310 = inf
     out = first_tensor(TAPEGRAD, outcomes[-1][2])
     if out is None or not out.requires_grad or not out.dtype.is_floating_point:
         return []

@@ -270,6 +270,38 @@ def _slopes_and_values_widened_call(run, step, leaves, on_a_copy=False):
     return _slopes_widened_call(run, step, leaves, on_a_copy, own_values=False)
 
 
+def _widened_slope_call(step, args, kwargs):
+    """The step called in PyTorch on its float64 arguments; gelu's tanh form as x·σ(2u),
+    u = √(2/π)(x + 0.044715x³), the same function: PyTorch's backward takes its slope from
+    tanh(u), which float64 too rounds to ±1 beyond |u| ≈ 19 (x < -7 or so), so that its
+    tail's slope, -9e-18 at x = -7.63, is 0 there, and an infinite gradient times it NaN;
+    σ(2u) keeps it."""
+    if step.entry.name == "gelu" and kwargs.get("approximate") == "tanh" and len(args) == 1 \
+            and torch.is_tensor(args[0]):
+        return _GeluTanhBySigmoid.apply(args[0])
+    return catalogue.caller("torch", step.entry)(*args, **kwargs)
+
+
+class _GeluTanhBySigmoid(torch.autograd.Function if torch is not None else object):
+    """PyTorch's gelu (tanh form), its slope σ(2u) + 2x·σ(2u)(1 - σ(2u))·u' from σ(2u), not
+    from tanh(u), and applied to the gradient at once (as one slope: an infinite gradient
+    times the tail's tiny slope is ±inf, not the NaN of ∞ - ∞ that autograd of x·σ(2u)
+    sums from its two terms)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return torch.nn.functional.gelu(x, approximate="tanh")
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        k = math.sqrt(2 / math.pi)
+        s = torch.sigmoid(2 * k * (x + 0.044715 * x ** 3))
+        slope = s + 2 * x * s * (1 - s) * k * (1 + 3 * 0.044715 * x * x)
+        return grad * slope
+
+
 def _slopes_widened_call(run, step, leaves, on_a_copy=False, own_values=True):
     """``run.call``, but the backward of lgamma, digamma, polygamma, mvlgamma or gelu of
     float16 and float32 tensors computed in float64 (SLOPES_WIDENED; the values are PyTorch's
@@ -288,7 +320,7 @@ def _slopes_widened_call(run, step, leaves, on_a_copy=False, own_values=True):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            wide = catalogue.caller("torch", step.entry)(*args, **kwargs).to(narrow.dtype)
+            wide = _widened_slope_call(step, args, kwargs).to(narrow.dtype)
     except Exception as error:  # noqa: BLE001 - as run.call
         return "error", error
     if not own_values:

@@ -28,7 +28,8 @@ def _terms_through_step(program, k, chain_input, sizes, ours, leaf_sizes):
     cancel. Each leaf's sizes are added into ``leaf_sizes``; the chain's before the step
     returned (None where the step does not run alone)."""
     sizes = np.array(sizes, dtype=np.float64)   # (a 0-d one too: np.abs of it is a scalar)
-    carried = _step_backward(TAPEGRAD, program, k, chain_input, sizes)
+    # (in float64: sizes of 1e15 are beyond a float16 step's range)
+    carried = _step_backward(TAPEGRAD, program, k, chain_input, sizes, float_dtype="float64")
     if carried is None or set(carried[1]) != set(ours[1]):
         return None
     terms = _own_terms(program, k, chain_input, sizes)
@@ -59,7 +60,49 @@ def _own_terms(program, k, chain_input, sizes):
         return _layer_norm_terms(program, k, chain_input, sizes)
     if name == "normalize":
         return _normalize_terms(program, k, chain_input, sizes)
+    if name in ("var", "std"):
+        return _variance_terms(program, k, chain_input, sizes)
     return {}
+
+
+def _variance_terms(program, k, chain_input, sizes):
+    """For step ``k`` a var or std of the chain: {"input" (or 0 for the first step): the
+    size of the terms of its input's gradient 2g(xᵢ - μ)/(N - c) (var; std's divided by 2σ),
+    xᵢ and μ each in absolute value} (else {}). Values of 1e5 that differ by 10 (lerp to
+    -2e4 with weight -6.5): each xᵢ - μ carries the rounding of μ, an ulp of 1e5, and a
+    gradient summed over the elements (a leaf that lerp broadcast), 0 in the math, keeps a
+    residue of that size in either library."""
+    step = program.steps[k]
+    given = dict(zip(("input", "dim", "unbiased", "keepdim"), step.args)) | step.kwargs
+    dim, keepdim = given.get("dim"), given.get("keepdim", False)
+    if isinstance(dim, bool):   # var(x, unbiased)
+        dim, given["unbiased"] = None, dim
+    correction = given.get("correction", 1 if given.get("unbiased", True) else 0)
+    if step.args[0] is not CHAIN or not isinstance(keepdim, bool) or \
+            not isinstance(correction, (int, float)) or isinstance(correction, bool):
+        return {}
+    x = (TAPEGRAD.to_numpy(Run(TAPEGRAD).materialize(LeafRef(0), program.leaves))
+         if chain_input is None else chain_input[0]).astype(np.float64)
+    try:
+        axes = tuple(range(x.ndim)) if dim is None else tuple(
+            d % max(x.ndim, 1) for d in (dim if isinstance(dim, (tuple, list)) else (dim,)))
+        count = math.prod(x.shape[d] for d in axes) if x.ndim else 1
+        g = np.abs(np.asarray(sizes, dtype=np.float64))
+        if not keepdim and x.ndim:
+            g = np.expand_dims(g, axes)
+        g = np.broadcast_to(g, x.shape)
+        with np.errstate(all="ignore"):
+            mean = np.abs(x.mean(axis=axes, keepdims=True)) if x.ndim else np.abs(x)
+            terms = 2 * g * (np.abs(x) + mean) / (count - correction)
+            if step.entry.name == "std":
+                terms = terms / (2 * np.sqrt(x.var(axis=axes, keepdims=True, ddof=correction)))
+    except (ValueError, TypeError, np.exceptions.AxisError):
+        return {}
+    if count - correction <= 0 or not np.isfinite(terms).all():
+        return {}
+    if chain_input is None:
+        return {0: _onto_leaf(program.leaves[0], terms)}
+    return {"input": terms}
 
 
 def _normalize_terms(program, k, chain_input, sizes):
@@ -239,9 +282,9 @@ def _float16_within_its_terms(g, h, dtype, sizes):
     return _within_sizes(g, h.astype(g.dtype), "float16", sizes, FLOAT16_TERMS)
 
 
-def _within_its_terms(program, chain_input, grad, ours, theirs, differs):
+def _within_its_terms(program, chain_input, grad, ours, theirs, differs, k=0):
     """True when the first step's own backward (which gives the leaves' gradients
-    themselves) differs only by the rounding of the terms it sums: a gradient Σⱼ Jⱼᵢ gⱼ that
+    themselves; or step ``k``'s) differs only by the rounding of the terms it sums: a gradient Σⱼ Jⱼᵢ gⱼ that
     is ~0 in the math from terms of 1e6 (softmax then sum: Σ s = 1 whatever x, under
     binary_cross_entropy's slope 5e6 at 1 - 6e-8) keeps a residue of the terms' size in
     either library. The terms' size: Σⱼ |Jⱼᵢ gⱼ|, from one backward per output element
@@ -252,13 +295,13 @@ def _within_its_terms(program, chain_input, grad, ours, theirs, differs):
     for j in np.flatnonzero(grad):
         alone = np.zeros_like(grad)
         alone.reshape(-1)[j] = grad.reshape(-1)[j]
-        part = _step_backward(TAPEGRAD, program, 0, chain_input, alone)
+        part = _step_backward(TAPEGRAD, program, k, chain_input, alone)
         if part is None or set(part[1]) != set(ours[1]):
             return False
         for key, g in part[1].items():
             if g is not None:
                 sizes[key] = sizes.get(key, 0) + np.abs(g.astype(np.float64))
-    for key, terms in _own_terms(program, 0, chain_input, grad).items():
+    for key, terms in _own_terms(program, k, chain_input, grad).items():
         if key in sizes and np.shape(sizes[key]) == terms.shape:
             sizes[key] = np.maximum(sizes[key], terms)
     for _, key in differs:

@@ -1625,17 +1625,22 @@ def test_the_rerun_with_in_place_steps_on_copies_is_judged_by_the_float16_refere
     pytest.importorskip("torch")
     from . import run as fuzz_run
     from .float16 import FLOAT16_NEARER
-    # 40097416: leaky_relu_ after a float16 ldexp whose result overflowed (PyTorch's exponent
-    # gradient ∞, tapegrad's and the float16 reference's 3.28e4); PyTorch refuses the
-    # in-place step's backward, so the program is compared with its in-place steps on copies,
-    # and judged there (the blame on the step at fault is left out: this is the rerun's own)
+    # 40097416: leaky_relu_ after a float16 ldexp whose result overflowed, here x·2ʸ written
+    # as a product (its exponent's slope (g·x)·(2ʸ·ln 2): 3.28e4, as the float16 reference;
+    # PyTorch's and tapegrad's ldexp take it from the rounded result, (g·z)·ln 2 = ∞); PyTorch
+    # refuses the in-place step's backward, so the program is compared with its in-place steps
+    # on copies, and judged there (the blame on the step at fault is left out: this is the
+    # rerun's own)
     monkeypatch.setattr(fuzz_run, "_blame_first_wrong_backward", lambda p, c, a, found: found)
+    findings, _ = run_program(40097416)
+    assert [f.kind for f in findings] == ["backward-computes"]   # tapegrad's ldexp: PyTorch's
+    monkeypatch.setattr(tg, "ldexp", lambda x, y: x * y.exp2())
     findings, _ = run_program(40097416)
     assert [f.op for f in findings] == ["leaky_relu_"]
     assert findings[0].detail.startswith(FLOAT16_NEARER)
     assert "(in-place steps on copies)" in findings[0].detail
     assert allowed(findings[0]).category == "float noise"
-    monkeypatch.setattr(tg, "ldexp", _with_a_wrong_gradient(tg.ldexp, 3))
+    monkeypatch.setattr(tg, "ldexp", _with_a_wrong_gradient(lambda x, y: x * y.exp2(), 3))
     findings, _ = run_program(40097416)
     assert findings and not any(f.detail.startswith(FLOAT16_NEARER) for f in findings)
     assert not any(allowed(f) and allowed(f).category == "float noise" for f in findings)
@@ -2330,6 +2335,64 @@ def test_gradcheck_skips_cosine_similarity_of_a_norm_below_eps_only(monkeypatch)
     assert [(f.kind, f.op) for f in findings] == [("gradcheck", "cosine_similarity")]
 
 
+def _gradcheck_of(leaves, steps):
+    """The fuzzer's float64 gradcheck of a program written out (leaves, (op, args, kwargs)
+    steps), always run (a program's own draw runs it for 30% of them)."""
+    from .generate import Leaf, Step
+    from .program import Program
+    from .invariants import _gradcheck
+
+    class Always:
+        def random(self):
+            return 0.0
+    program = Program(0)
+    program.special_values, program.rng = False, Always()
+    program.leaves = [Leaf(*leaf) for leaf in leaves]
+    by_name = {e.name: e for e in ENTRIES}
+    program.steps = [Step(by_name[name], args, kwargs) for name, args, kwargs in steps]
+    return _gradcheck(program)
+
+
+def test_gradcheck_leaves_out_nextafter_at_a_tie_but_finds_a_wrong_slope(monkeypatch):
+    from . import invariants
+    from .generate import CHAIN, LeafRef
+    # 53016542: nextafter(x, y) of a 0-d x equal to one of y's elements: the result is y
+    # there, its slope in x 0 by PyTorch's definition (tapegrad's too), while finite
+    # differences see nextafter(x ± h, y) = x ± h, a slope of 1
+    x, y = np.array(-0.4087), np.array([1.465, -0.4087, 0.25])
+    steps = [("nextafter", (CHAIN, LeafRef(1)), {}), ("cos", (CHAIN,), {})]
+    leaves = [(x, True, ("contiguous",), ()), (y, True, ("contiguous",), (3,))]
+    assert _gradcheck_of(leaves, steps) == []
+    monkeypatch.setattr(invariants, "_nextafter_at_a_tie", lambda *args: False)
+    assert [f.op for f in _gradcheck_of(leaves, steps)] == ["cos"]   # what it found before
+    monkeypatch.undo()
+    # away from a tie, a nextafter with a wrong slope is still found
+    leaves[1] = (np.array([1.465, -0.5, 0.25]), True, ("contiguous",), (3,))
+    assert _gradcheck_of(leaves, steps) == []
+    monkeypatch.setattr(tg, "nextafter", _with_scaled_slope(tg.nextafter, 1.5))
+    assert [f.op for f in _gradcheck_of(leaves, steps)] == ["cos"]
+
+
+def test_gradcheck_leaves_out_a_chain_rule_through_a_subnormal_but_finds_a_wrong_slope(
+        monkeypatch):
+    from . import invariants
+    from .generate import CHAIN
+    # 53021106: log of erfc(26.6) = 5e-310, a subnormal: log's g/x is inf (1/5e-310
+    # overflows float64), times erfc's slope 1e-308 stays inf, as in PyTorch, where the
+    # slope of the whole is -2x = -53
+    leaves = [(np.array([-5.4, 7.6, 26.6134548]), True, ("contiguous",), (3,))]
+    steps = [("erfc", (CHAIN,), {}), ("log", (CHAIN,), {})]
+    assert _gradcheck_of(leaves, steps) == []
+    monkeypatch.setattr(invariants, "_holds_subnormals", lambda values: False)
+    assert [f.op for f in _gradcheck_of(leaves, steps)] == ["log"]   # what it found before
+    monkeypatch.undo()
+    # of normal values, a log with a wrong slope is still found
+    leaves = [(np.array([-5.4, 7.6, 20.0]), True, ("contiguous",), (3,))]
+    assert _gradcheck_of(leaves, steps) == []
+    monkeypatch.setattr(tg, "log", _with_scaled_slope(tg.log, 1.5))
+    assert [f.op for f in _gradcheck_of(leaves, steps)] == ["log"]
+
+
 def test_logits_nan_against_pytorchs_infinity_needs_pytorchs_logit_of_plus_zero(monkeypatch):
     pytest.importorskip("torch")
     # 50004754, 50015646: logit of -0.0 among NaNs; PyTorch's logit(x + 0.0) agrees
@@ -2501,6 +2564,28 @@ def test_the_gamma_familys_gradient_needs_pytorch_in_float64_to_agree(monkeypatc
     assert SLOPES_WIDENED not in found.detail and allowed(found) is None
     found = _first_finding(41000362, chain_ops)
     assert SLOPES_WIDENED not in found.detail and allowed(found) is None
+
+
+def test_gelus_tanh_form_in_the_wider_rerun_keeps_its_tails_tiny_slope():
+    pytest.importorskip("torch")
+    import torch
+    from .reruns import SLOPES_WIDENED, _GeluTanhBySigmoid
+    # 53266631: float16 gelu (tanh form) of -7.633, then a division by -0.0: PyTorch's slope
+    # from tanh(u) is 0 there even in float64 (tanh(-21.96) rounds to -1), so the infinite
+    # gradient times it is NaN; the slope is -9e-18 (σ(2u) form), tapegrad's -inf
+    x = torch.tensor([-7.633, 1.826, 4.688, -0.5], dtype=torch.float64, requires_grad=True)
+    _GeluTanhBySigmoid.apply(x).backward(torch.tensor([math.inf, 1.0, 1.0, 1.0],
+                                                      dtype=torch.float64))
+    plain = x.detach().clone().requires_grad_()
+    torch.nn.functional.gelu(plain, approximate="tanh").backward(torch.ones(4, dtype=torch.float64))
+    assert x.grad[0] == -math.inf and plain.grad[0] == 0
+    assert torch.allclose(x.grad[1:], plain.grad[1:], rtol=1e-12, atol=0)   # elsewhere its own
+    detail = ("leaf0 (float16): NaN where torch has none or the other way: [ inf -inf -inf] vs "
+              "torch [ inf  nan -inf]")
+    assert allowed(Finding("gradient", "divide", detail + SLOPES_WIDENED, 0)) is not None
+    # without the rerun's mark the same numbers are a finding
+    assert allowed(Finding("gradient", "gelu", detail + " [the gradient of the later steps: add, "
+                                                        "divide]", 0)) is None
 
 
 def _mul_by_a_0d_tensor_finding(x, s, s_first):
@@ -3029,6 +3114,58 @@ def test_cosine_similaritys_own_cancelling_terms_size_a_later_residue(monkeypatc
     monkeypatch.setattr(F, "cosine_similarity", with_a_wrong_gradient)
     found = _judged_gradient(46639443, leaves, steps)
     assert [(f.kind, f.op) for f in found] == [("gradient", "cosine_similarity")], found
+
+
+def test_a_variances_own_terms_size_the_residue_of_a_leaf_broadcast_into_it(monkeypatch):
+    pytest.importorskip("torch")
+    from .generate import CHAIN, LeafRef
+    # 53205501: lerp of x to -2e4 with weight -6.5 (a (1, 3) leaf expanded), values 1.3e5 ± 10,
+    # then var: the end's gradient Σᵢ w·2g(zᵢ - μ)/N is 0 in the math, and each zᵢ - μ
+    # carries μ's rounding (an ulp of 1.3e5), so either library keeps a residue of that
+    # size (-0.0093 and 0.0046 in the program; of these rounded leaves, 0.0046 and -0.019)
+    leaves = [(np.array([[-1.39053, 1.44197, -0.21073], [0.83233, -1.2814, 0.4714]], np.float32),
+               False, ("contiguous",), (2, 3)),
+              (np.array([-20327.682], np.float32), True, ("contiguous",), (1,)),
+              (np.array([[-6.53007]], np.float32), True, ("expand", 1), (1, 3))]
+    steps = [("lerp", (CHAIN, LeafRef(1), LeafRef(2)), {}), ("var", (CHAIN,), {"unbiased": False})]
+    found = _judged_gradient(53205501, leaves, steps)
+    assert [f.kind for f in found] in ([], ["gradient-float-noise"]), found
+    assert all(f.detail.startswith("cancelling terms: ") for f in found)
+    # without the terms' judge, the same numbers are a finding
+    assert allowed(Finding("gradient", "var", "leaf1 (float32): [-0.00928] vs torch [0.00464] "
+                                              "[layouts: expand]", 0)) is None
+    # a var whose gradient is wrong (1.1 times its slope) is blamed
+    var = tg.var
+    monkeypatch.setattr(tg, "var", _with_scaled_slope(var, 1.1))
+    found = _judged_gradient(53205501, leaves, steps)
+    assert [(f.kind, f.op) for f in found] == [("gradient", "var")], found
+
+
+def test_the_std_of_values_an_ulp_apart_is_a_ratio_of_residues_after_any_step(monkeypatch):
+    pytest.importorskip("torch")
+    from .generate import CHAIN, LeafRef
+    # 25281588: nextafter of a float16 variance v = 0.2408 towards four values: v + u and three
+    # v - u (u an ulp of float64), then their std: the mean v - u/2 is not a float64, so each
+    # xᵢ - μ is off by u/2 of its u, and the gradient (xᵢ - μ)/(3σ) is a ratio of residues
+    # (0.333 here, 0.289 in PyTorch; 0.5 exactly), its terms |x|/σ = 1e16: the leaf's
+    # gradient through the float16 variance is noise of that size in either library
+    leaves = [(np.array([[-0.355, -0.341], [-0.203, -1.425]], np.float16), True,
+               ("contiguous",), (2, 2)),
+              (np.array([0.29283, 0.24027, -0.40937, -0.41218]), True, ("contiguous",), (4,))]
+    steps = [("var", (CHAIN,), {"unbiased": False}), ("nextafter", (CHAIN, LeafRef(1)), {}),
+             ("std", (CHAIN,), {"dim": -1, "unbiased": True, "keepdim": True})]
+    found = _judged_gradient(25281588, leaves, steps)
+    assert [f.kind for f in found] == ["gradient-float-noise"], found
+    assert found[0].detail.startswith("cancelling terms: leaf0 (float16)")
+    # of ordinary values a std whose gradient is wrong (1.5 times its slope) is blamed
+    leaves = [(np.array([[-0.355, -0.341], [-0.203, -1.425]], np.float32), True,
+               ("contiguous",), (2, 2))]
+    steps = [("exp", (CHAIN,), {}), ("std", (CHAIN,), {"dim": -1, "keepdim": True})]
+    assert _judged_gradient(25281588, leaves, steps) == []
+    std = tg.std
+    monkeypatch.setattr(tg, "std", _with_scaled_slope(std, 1.5))
+    found = _judged_gradient(25281588, leaves, steps)
+    assert [(f.kind, f.op) for f in found] == [("gradient", "std")], found
 
 
 def test_an_activations_nan_gradient_laid_out_otherwise_in_the_program_is_judged_by_a_rerun(
@@ -3631,6 +3768,22 @@ def test_a_product_may_keep_inf_where_torch_rounds_an_overflowing_term_to_nan():
         "[    nan 0.08306]", "[   -inf 0.08306]"), 0))
     assert not allowed(Finding("value", "add", found.format(
         ours, "[    nan 0.08306     nan     nan]"), 0))
+
+
+def test_a_products_gradient_may_keep_inf_where_torch_rounds_an_overflowing_term_to_nan():
+    # 51955221 (of the ops atan2…matmul): matmul's backward xᵀ·g with g holding ±inf and a
+    # term -1e30·3e31 beyond float32: -inf where the multiply-add is fused, NaN in PyTorch
+    shown = ("leaf1 (float32): NaN where torch has none or the other way: [ inf  nan -inf -inf  "
+             "nan -inf -inf  nan] vs torch [ inf  nan -inf -inf  nan -inf  nan  nan]")
+    later = " [NaN inputs] [the gradient of the later steps: pow]"
+    assert allowed(Finding("gradient", "matmul", shown + later, 0)).category == "float noise"
+    assert allowed(Finding("gradient", "matmul", shown, 0)).category == "float noise"
+    for wrong in (shown.replace("[ inf  nan -inf", "[-inf  nan -inf", 1),   # an inf's sign flipped
+                  shown.replace("-inf -inf  nan] vs", "-inf  2.  nan] vs"),   # a number lost to NaN
+                  shown + " [finite elements differ: [1.] vs torch [2.]]",
+                  shown.replace("(float32)", "(float16)")):
+        assert allowed(Finding("gradient", "matmul", wrong, 0)) is None, wrong
+    assert allowed(Finding("gradient", "add", shown, 0)) is None
 
 
 def test_pytorchs_polygamma_an_ulp_from_a_pole_is_allowed_only_where_both_are_huge():

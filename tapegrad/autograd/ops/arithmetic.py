@@ -1024,12 +1024,12 @@ def _spread(op, input, tensor1, tensor2):
                  and tuple(t.shape) != shape else t for t in (tensor1, tensor2))
 
 
-@operation(function=True, method=True, composite=True)
+@operation(function=True, method=True)
 def ldexp(input, other):
     """z = x·2ʸ, in the operands' common dtype (the default float dtype if that is integral);
-    ∂z/∂x = 2ʸ,  ∂z/∂y = x·2ʸ·ln 2. As in PyTorch, 2ʸ of a floating point y of 1 or more
-    dims is taken in y's own dtype (a float16 2⁵⁸ is ∞ even against a float64 x), of a 0-d
-    or integer y in the result's.
+    ∂z/∂x = 2ʸ,  ∂z/∂y = x·2ʸ·ln 2 = z·ln 2 (from the rounded z). As in PyTorch, 2ʸ of a
+    floating point y of 1 or more dims is taken in y's own dtype (a float16 2⁵⁸ is ∞ even
+    against a float64 x), of a 0-d or integer y in the result's.
 
     A broadcast y that requires grad is expanded first, so that its gradient sums each
     element's own product, as PyTorch's does (∞ and -∞ then sum to NaN, not to a finite
@@ -1050,7 +1050,25 @@ def ldexp(input, other):
             y = y.expand(*shape)
     # 2ʸ in y's dtype, then in the result's: x's float16 stays float16 against a 0-d y, as
     # PyTorch's product with a 0-d power gives
-    return mul(input, y.exp2().to(result))
+    if not (y.requires_grad and isinstance(input, Tensor)):
+        return mul(input, y.exp2().to(result))
+    # y's slope is taken from the rounded result, (g·z)·ln 2, as PyTorch's: where z is ±∞
+    # (x·2ʸ past the float range) so is each term, and terms of both signs sum to NaN. z is
+    # formed again from x and y in backward, not saved, so that a later in-place step on z
+    # leaves the gradient as it is
+    z = mul(input.detach(), y.detach().exp2().to(result))
+    x_shape, y_shape, y_dtype = input.shape, y.shape, y.dtype
+
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        power = y.exp2().to(result)
+        grad_x = grad_y = None
+        if ctx.needs_input_grad[0]:
+            grad_x = sum_to_shape(grad * power, x_shape)
+        if ctx.needs_input_grad[1]:
+            grad_y = sum_to_shape(grad * mul(x, power) * _LN2, y_shape).to(y_dtype)
+        return grad_x, grad_y
+    return record("ldexp", z.array, (input, y), backward, save=(input, y))
 
 
 @operation(function=True, method=True, differentiable=False)
