@@ -12,7 +12,7 @@ import numpy as np
 
 import tapegrad as tg
 
-from .generate import LeafRef
+from .generate import DType, LeafRef
 from .libraries import (Finding, Run, TAPEGRAD, TORCH, _arguments, _in_place, _incoming_gradient,
                         _leaf_grads, _unordered, first_tensor, torch)
 from .compare import compare_arrays
@@ -209,8 +209,10 @@ def _local_float16_verdict(program, k, chain_input, grad, ours, theirs, differs)
         return ""
     if any(ours[1][key] is None or theirs[1][key] is None for key in keys):
         return ""
-    reference = _step_backward(TAPEGRAD, program, k, chain_input, grad, "float64")
-    t_reference = _step_backward(TORCH, program, k, chain_input, grad, "float64")
+    reference = _step_backward(TAPEGRAD, program, k, chain_input, grad, "float64",
+                               call=_float64_dtype_call)
+    t_reference = _step_backward(TORCH, program, k, chain_input, grad, "float64",
+                                 call=_float64_dtype_call)
     if reference is None or t_reference is None or reference[0] != "float64" or not all(
             key in reference[1] and key in t_reference[1] for key in keys):
         return ""   # (a step that casts, half() or to(float16), has no float64 reference)
@@ -220,6 +222,15 @@ def _local_float16_verdict(program, k, chain_input, grad, ours, theirs, differs)
              for key in keys]
     return _float16_verdict(pairs) or _float16_verdict(
         pairs, _step_terms_scale(program, k, chain_input, grad, ours, keys))
+
+
+def _float64_dtype_call(run, step, leaves, on_a_copy=False):
+    """``run.call`` with a float ``dtype=`` argument made float64, for a step's float64
+    reference: cumsum(x, dtype=float32) of a float16 x computes in float64 there, as its
+    inputs (else its result, float32, is no reference)."""
+    kwargs = {name: DType("float64") if isinstance(value, DType) and value.name in (
+        "float16", "bfloat16", "float32") else value for name, value in step.kwargs.items()}
+    return run.call(step._replace(kwargs=kwargs), leaves, on_a_copy=on_a_copy)
 
 
 def _step_terms_scale(program, k, chain_input, grad, ours, keys):

@@ -430,6 +430,30 @@ def test_float16_rounding_where_tapegrad_is_nearer_the_float64_reference_is_floa
         assert allowed(findings[0]).category == "float noise"
 
 
+NORMS_OPS = ("layer_norm,group_norm,batch_norm,normalize,norm,nan_to_num,cumsum,reciprocal,exp,"
+             "softmax,mul,add,linear,logaddexp,sum,silu,half").split(",")
+
+
+def test_a_step_with_a_narrower_dtype_argument_is_judged_by_its_float64_reference():
+    pytest.importorskip("torch")
+    from .blame import _float64_dtype_call
+    from .float16 import FLOAT16_NEARER
+    from .generate import DType, LeafRef
+    from .libraries import TAPEGRAD, Run
+    # cumsum(x, dtype=float32) of a float16 x: PyTorch's backward rounds the float32
+    # gradient (±1e15) to float16 before its reverse cumsum, inf - inf = NaN; the sum in
+    # float64, rounded once, is tapegrad's -inf. The reference computes in float64 too
+    findings, program = run_program(52611834, entries=[e for e in ENTRIES if e.name in NORMS_OPS])
+    assert [(f.kind, f.op) for f in findings] == [("gradient", "cumsum")]
+    assert findings[0].detail.startswith(FLOAT16_NEARER + "leaf0 (float16): NaN where torch")
+    step = program.steps[0]
+    assert step.kwargs["dtype"] == DType("float32")
+    run = Run(TAPEGRAD, "float64")
+    run.chain = run.materialize(LeafRef(0), program.leaves)
+    status, result = _float64_dtype_call(run, step, program.leaves)
+    assert status == "ok" and result.dtype is tg.float64
+
+
 def _float16_findings(entries, kinds):
     found = []
     for seed in range(300):
