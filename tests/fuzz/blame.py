@@ -20,7 +20,7 @@ from .program import Program
 from .float16 import FLOAT16_BOTH_NEAR, FLOAT16_NEARER, FLOAT16_TERMS, _confirmed, _float16_verdict
 from .reruns import (FLOAT16_ATAN2, MARKS, NORMALIZE_WIDENED, NORMALIZING, NORM_IN_FLOAT64, P_NORMS,
                      SINC_IN_FLOAT64, SLOPES_WIDENED, WIDENED_IN_TORCH, WIDENED_SLOPES,
-                     _norm_widened_call, _slopes_widened_call, _widened_call)
+                     _narrower, _norm_widened_call, _slopes_widened_call, _widened_call)
 from .gradients import _backwards_differ, _broadcast_copies_scale, _copies_scale, _step_backward
 from .terms import (_own_terms, _terms_through_step, _within_its_terms, _within_sizes,
                     _within_the_programs_terms)
@@ -63,11 +63,12 @@ def _blame_first_wrong_backward(program, chain_inputs, a, found):
         if ours is None or theirs is None or set(ours[1]) != set(theirs[1]):
             return found   # (a step that does not run alone, or another structure: no judge)
         differs = _backwards_differ(ours, theirs)
-        if differs and k == 0 and _within_its_terms(program, chain_inputs[0], grad, ours,
-                                                    theirs, differs):
-            later = (LATER_GRADIENT.format(", ".join(s.entry.name for s in program.steps[1:]))
-                     if last else "")
-            return [Finding("gradient-float-noise", program.steps[0].entry.name,
+        if differs and (k == 0 and _within_its_terms(program, chain_inputs[0], grad, ours,
+                                                     theirs, differs) or _leaf_within_its_terms(
+                program, k, chain_inputs[k], grad, ours, theirs, differs)):
+            later = (LATER_GRADIENT.format(", ".join(s.entry.name for s in program.steps[k + 1:]))
+                     if k < last else "")
+            return [Finding("gradient-float-noise", program.steps[k].entry.name,
                             "cancelling terms: " + f.detail + later, program.seed)
                     if f.kind == "gradient" else f for f in found]
         if differs:
@@ -222,6 +223,41 @@ def _local_float16_verdict(program, k, chain_input, grad, ours, theirs, differs)
              for key in keys]
     return _float16_verdict(pairs) or _float16_verdict(
         pairs, _step_terms_scale(program, k, chain_input, grad, ours, keys))
+
+
+def _leaf_within_its_terms(program, k, chain_input, grad, ours, theirs, differs):
+    """True when step ``k`` (after the first) differs only in the gradients of leaves that
+    no other step uses, by the rounding of the terms it sums: x·s of a float32 x and a 0-d
+    float64 leaf s, whose gradient Σ g·x (terms of 5, summed in float32) is 1.3e-4 from
+    terms that cancel. The leaf's gradient is that of this step alone, so the terms' size
+    (Σⱼ |Jⱼᵢ gⱼ|, one backward per output element, at most 64) bounds its rounding; the
+    tolerance is that of the narrower of the leaf's and the step's result's dtypes."""
+    keys = [key for _, key in differs]
+    if k == 0 or grad.size > 64 or not np.isfinite(grad).all() or not all(
+            isinstance(key, int) and key != 0 for key in keys):
+        return False
+    if any(LeafRef(key) in _arguments(step) for key in keys
+           for i, step in enumerate(program.steps) if i != k):
+        return False   # (a leaf another step uses too: its gradient sums theirs as well)
+    sizes = {}
+    for j in np.flatnonzero(grad):
+        alone = np.zeros_like(grad)
+        alone.reshape(-1)[j] = grad.reshape(-1)[j]
+        part = _step_backward(TAPEGRAD, program, k, chain_input, alone)
+        if part is None:
+            return False
+        for key in keys:
+            if part[1].get(key) is not None:
+                sizes[key] = sizes.get(key, 0) + np.abs(part[1][key].astype(np.float64))
+    for key in keys:
+        g, h = ours[1][key], theirs[1][key]
+        if g is None or h is None or key not in sizes:
+            return False
+        dtype = "float16" if np.float16 in (g.dtype, h.dtype) or ours[0] == "float16" else \
+            _narrower(g.dtype, ours[0])
+        if not _within_sizes(g, h.astype(g.dtype), dtype, sizes[key]):
+            return False
+    return True
 
 
 def _float64_dtype_call(run, step, leaves, on_a_copy=False):

@@ -2126,6 +2126,28 @@ def test_gradcheck_skips_cosine_similarity_of_a_norm_below_eps_only(monkeypatch)
     assert [(f.kind, f.op) for f in findings] == [("gradcheck", "cosine_similarity")]
 
 
+def test_gradcheck_skips_a_normalize_of_a_norm_below_a_tiny_eps_only():
+    from .generate import CHAIN, LeafRef
+    from .invariants import _normalize_norm_below_tiny_eps
+    from .libraries import Run, TAPEGRAD
+    # 52635619: layer_norm of an expanded leaf's equal values is exactly 0 (flat in the
+    # leaf), then normalize divides by eps = 1e-12: backward's float64 residue of the layer
+    # norm's cancelling terms becomes -0.156, where finite differences see the flat 0
+    findings, _ = run_program(52635619, entries=[e for e in ENTRIES if e.name in NORMS_OPS],
+                              compare_with_torch=False)
+    assert not [f for f in findings if f.kind == "gradcheck"]
+    zero_row = np.array([[0.0, 0.0], [0.3, -0.4]])
+    for given, skipped in (({"p": 3}, True), ({"p": 2, "eps": 1e-3}, False)):
+        program = _hand_program([(zero_row, True)], [("normalize", (CHAIN,), given)])
+        run = Run(TAPEGRAD, "float64")
+        run.chain = run.materialize(LeafRef(0), program.leaves)
+        assert _normalize_norm_below_tiny_eps(run, program.steps[0], program) is skipped
+    program = _hand_program([(zero_row[1:], True)], [("normalize", (CHAIN,), {"p": 3})])
+    run = Run(TAPEGRAD, "float64")
+    run.chain = run.materialize(LeafRef(0), program.leaves)
+    assert not _normalize_norm_below_tiny_eps(run, program.steps[0], program)   # ordinary norms
+
+
 def test_logits_nan_against_pytorchs_infinity_needs_pytorchs_logit_of_plus_zero(monkeypatch):
     pytest.importorskip("torch")
     # 50004754, 50015646: logit of -0.0 among NaNs; PyTorch's logit(x + 0.0) agrees
@@ -2410,6 +2432,48 @@ def test_a_float16_division_by_a_number_beyond_its_range_is_pytorchs():
         assert np.array_equal(np.asarray(ours.numpy()), theirs.numpy()), divide
         assert allowed(Finding("value", divide, "NaN where torch has none or the other way: "
                                                 "[nan] vs torch [inf]", 0)) is None
+
+
+def test_a_float16_p_norm_overflowing_to_inf_allows_only_zero_gradients_against_nan():
+    # 52603468: the 3-norm of 180 float16 values ~1e4 is inf in both; tapegrad's slope
+    # (|x|/inf)² is 0, PyTorch's x·|x| overflows from |x| = 256 on and inf·0 = NaN there
+    nan = "leaf0 (float16): NaN where torch has none or the other way: "
+    shown = nan + "[ 0.  0.  0.  0. -0.  0.  0.  0.] vs torch [nan  0. nan  0. nan  0. nan  0.]"
+    assert allowed(Finding("gradient", "norm", shown + " [layouts: slice]", 0)).category \
+        == "pytorch bug"
+    for planted in ("[ 0.02  0.  0.  0.] vs torch [nan  0. nan  0.]",   # a slope: not at ∞
+                    "[ nan  0.] vs torch [nan  0.]",                   # NaN here too
+                    "[ 0.  0.] vs torch [nan  0.5]",                   # a slope PyTorch has
+                    "[ 0.  0.] vs torch [nan  0.] [finite elements differ: 0 vs torch 1 at 9]"):
+        assert allowed(Finding("gradient", "norm", nan + planted, 0)) is None, planted
+
+
+def test_a_float16_norms_gradient_zero_in_the_math_allows_nan_only_against_torchs_inf():
+    # 52614267: sum(group_norm(reciprocal(x))) is constant: tapegrad's exact 0, PyTorch's
+    # float16 residue; reciprocal's slope -1/x² overflows to -inf at |x| = 0.0012
+    nan = "leaf0 (float16): NaN where torch has none or the other way: "
+    shown = (nan + "[nan -0. -0.  0. -0.  0.  0.  0.] vs torch [      -inf -3.707e-05 -1.583e-03 "
+             " 1.431e-06 -7.706e-04  1.788e-06\n  4.184e-05  1.457e-03] [finite elements differ: "
+             "-0 vs torch -0.0052948 at 7]")
+    assert allowed(Finding("gradient", "sum", shown, 0)).category == "float noise"
+    for planted in ("[nan  0.] vs torch [-inf  0.5]",     # a gradient PyTorch has
+                    "[nan  0.3] vs torch [-inf  1.e-03]",  # a number of tapegrad's
+                    "[ 0.  0.] vs torch [-inf  0.]",       # a zero against PyTorch's inf
+                    "[nan  0.] vs torch [ 0.  1.e-03]",    # NaN against a number
+                    "[nan  0.] vs torch [-inf  0.] [finite elements differ: -0 vs torch 2.5 at 9]"):
+        assert allowed(Finding("gradient", "sum", nan + planted, 0)) is None, planted
+
+
+def test_a_gradient_after_a_float16_normalize_is_allowed_only_with_its_wider_float_mark():
+    from .reruns import NORMALIZE_WIDENED
+    # 52638059, 52606723: normalize(p=3) of slices of one float16 element (±1, slope 0):
+    # PyTorch's residue 0.00195, tapegrad's 0, met by silu (softmax) later
+    shown = "leaf0 (float64): [0. 0. 0. 0.] vs torch [0.00195 0.      0.      0.     ]"
+    assert allowed(Finding("gradient", "silu", shown + " [layouts: slice]" + NORMALIZE_WIDENED,
+                           0)).category == "float noise"
+    assert allowed(Finding("gradient", "silu", shown + " [layouts: slice]", 0)) is None
+    assert allowed(Finding("gradient", "silu", "leaf0 (float64): [nan 0.] vs torch [0.00195 0.]"
+                           + NORMALIZE_WIDENED, 0)) is None
 
 
 def test_a_p_norms_overflow_entry_takes_tapegrads_large_norm_against_pytorchs_inf_only():
@@ -3219,6 +3283,50 @@ def test_normalize_of_one_element_along_dim_sizes_its_residue_by_its_own_terms()
     assert _within_its_terms(program, None, grad, residue, zero, [("leaf0", 0)])
     planted = ("float32", {0: (terms * 1e-2).astype(np.float32)})   # 1% of the terms: wrong
     assert not _within_its_terms(program, None, grad, planted, zero, [("leaf0", 0)])
+
+
+def test_softmax_under_a_gradient_equal_along_dim_sizes_its_residue_by_its_own_terms():
+    pytest.importorskip("torch")
+    from .generate import CHAIN
+    from .terms import _own_terms, _within_its_terms
+    # 52631465: softmax then a linear layer of equal weights (Σ y = 1 whatever x): the
+    # gradient is 0 from terms yᵢ·g and yᵢ·Σ yⱼg, 2·yᵢ·|g| together
+    x = np.array([[0.5, -1.0, 2.0], [0.1, 0.2, 0.3]], np.float32)
+    program = _hand_program([(x, True)], [("softmax", (CHAIN, 1), {})])
+    grad = np.array([[-10.0, -10.0, -10.0], [3.0, 3.0, 3.0]], np.float32)
+    e = np.exp(x.astype(float))
+    y = e / e.sum(axis=1, keepdims=True)
+    terms = _own_terms(program, 0, None, grad)[0]
+    np.testing.assert_allclose(terms, 2 * y * np.abs(grad), rtol=1e-12)
+    residue = ("float32", {0: (terms * 1e-6).astype(np.float32)})   # a rounding of the terms
+    zero = ("float32", {0: np.zeros_like(x)})
+    assert _within_its_terms(program, None, grad, residue, zero, [("leaf0", 0)])
+    planted = ("float32", {0: (terms * 1e-2).astype(np.float32)})   # 1% of the terms: wrong
+    assert not _within_its_terms(program, None, grad, planted, zero, [("leaf0", 0)])
+
+
+def test_a_later_steps_leaf_gradient_is_judged_by_the_terms_it_sums():
+    from .blame import _leaf_within_its_terms
+    from .generate import CHAIN, LeafRef
+    # 52627485: x·s of a float32 x and a 0-d float64 s, then group_norm (scale-invariant): s's
+    # gradient Σ g·x is 1.29e-4 from float32 terms of ~5, whose roundings leave 4e-7 in either
+    # library; s is used by no other step, so the terms of this step bound its gradient
+    x = np.array([[-5.0, 3.5, 1.5], [4.0, -2.5, -0.5]], np.float32)
+    s = np.array(-2.16)
+    program = _hand_program([(x, True), (s, True)],
+                            [("exp", (CHAIN,), {}), ("mul", (CHAIN, LeafRef(1)), {})])
+    grad = np.array([[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]], np.float32)
+    chain = (np.exp(x), True)
+    exact = float((np.exp(x).astype(np.float64) * grad).sum())
+    ours = ("float32", {1: np.array(exact + 2e-5), "input": None})
+    theirs = ("float32", {1: np.array(exact), "input": None})
+    assert _leaf_within_its_terms(program, 1, chain, grad, ours, theirs, [("leaf1", 1)])
+    planted = ("float32", {1: np.array(exact * 1.01), "input": None})   # 1%: a wrong gradient
+    assert not _leaf_within_its_terms(program, 1, chain, grad, planted, theirs, [("leaf1", 1)])
+    # a leaf another step uses too, or the chain's own gradient: not this judge's
+    twice = _hand_program([(x, True), (s, True)], [("mul", (CHAIN, LeafRef(1)), {}),
+                                                   ("mul", (CHAIN, LeafRef(1)), {})])
+    assert not _leaf_within_its_terms(twice, 1, chain, grad, ours, theirs, [("leaf1", 1)])
 
 
 def test_float16_normalize_of_one_element_is_explained_widened_up_to_its_own_terms():
