@@ -124,6 +124,18 @@ def _nan_against_torchs(other, longest=8):
     return ELSEWHERE_THE_SAME + "(?:" + "|".join(lists) + ")"
 
 
+def _zero_or_nan_against_torchs_nan(longest=8):
+    """A regular expression for "[a b …] vs torch [a' b' …]" (as many numbers as shown)
+    where each of tapegrad's numbers is a zero or NaN, and PyTorch's is NaN where tapegrad's
+    is NaN, a zero or NaN where it is a zero."""
+    lists = []
+    for n in range(1, longest + 1):
+        ours = r"\s+".join(rf"(?:(?P<n{n}_{i}>nan)|{ZERO})" for i in range(n))
+        theirs = r"\s+".join(rf"(?(n{n}_{i})nan|(?:{ZERO}|nan))" for i in range(n))
+        lists.append(rf"\[\s*{ours}\s*\] vs torch \[\s*{theirs}\s*\]")
+    return "(?:" + "|".join(lists) + ")"
+
+
 def _nan_or_zero_here_inf_or_residue_in_torch(longest=8):
     """A regular expression for "[a b …] vs torch [a' b' …]" (as many numbers as shown)
     where each of tapegrad's numbers is a zero or NaN, PyTorch's a number below 0.1 in
@@ -982,15 +994,17 @@ ALLOWED = [
             "NaN); tapegrad's slope (|x|/‖x‖)^(p-1) fits (1 for a lone value)")
     for op in ("norm", "linalg_vector_norm", "vector_norm", "norm_of_linalg")
 ] + [
-    Allowed("gradient", op, rf"^leaf\d+ \(float16\): NaN where torch has none or the other way: "
-            rf"\[(?:\s*{ZERO})+\s*\] vs torch \[(?:\s*(?:{ZERO}|nan))+\s*\]"
-            rf"(?: \[layouts: [^]]*\])?$", "pytorch bug",
-            "a p-norm (p > 2) of float16 values that overflows float16 (the 3-norm of 180 "
-            "values ~1e4 is 69518: inf in both): tapegrad's slope (|x|/‖x‖)^(p-1) is 0 at "
-            "‖x‖ = inf, as PyTorch's x/‖x‖ for p = 2; PyTorch's backward forms x·|x|^(p-2) in "
-            "float16 first, inf from |x| = 256 on (p = 3), times g/‖x‖^(p-1) = 0: NaN there "
-            "and 0 elsewhere. Every gradient of tapegrad's is 0, PyTorch's 0 or NaN (a slope "
-            "tapegrad gives where ‖x‖ fits is judged by the entries above)")
+    Allowed("gradient", op, r"^leaf\d+ \(float(?:16|64)\): NaN where torch has none or the "
+            r"other way: " + _zero_or_nan_against_torchs_nan() + r"(?: \[layouts: [^]]*\])?$",
+            "pytorch bug",
+            "a p-norm (p > 2) that is inf in both: of float16 values beyond its range (the "
+            "3-norm of 180 values ~1e4 is 69518), or of float64 values with an inf among them: "
+            "tapegrad's slope (|x|/‖x‖)^(p-1) is 0 at ‖x‖ = inf for a finite x (NaN at an "
+            "infinite one), as PyTorch's x/‖x‖ for p = 2; PyTorch's backward forms x·|x|^(p-2) "
+            "first, inf from |x| = 256 on in float16 (1.3e154 in float64), times "
+            "g/‖x‖^(p-1) = 0: NaN there. Every gradient of tapegrad's is 0 or NaN, PyTorch's "
+            "the same or NaN (a slope tapegrad gives where ‖x‖ fits is judged by the entries "
+            "above)")
     for op in ("norm", "linalg_vector_norm", "vector_norm", "norm_of_linalg")
 ] + [
     Allowed("gradient", op, r"^leaf\d+ \(float16\): NaN where torch has none or the other way: "

@@ -1135,6 +1135,19 @@ def test_batch_norm_of_equal_channels_is_noise_only_within_the_residue_it_can_ma
     assert allowed(findings[0]) is None
 
 
+def test_batch_norm_of_an_equal_channel_beside_channels_an_ulp_apart_is_noise():
+    from .value_marks import _few_ulps_apart
+    # 52712486: float16 batch_norm whose last channel holds three 3738s (0.3438 here, -0.3594
+    # in PyTorch: residues) while another channel's 5.984 is PyTorch's 5.98, an ulp apart
+    findings, _ = run_program(52712486, entries=[e for e in ENTRIES if e.name in NORMS_OPS])
+    assert [(f.kind, f.op) for f in findings] == [("float-noise", "batch_norm")]
+    a, b = np.array([[5.984, 9.85], [0.3438, 0.3438]]), np.array([[5.98, 9.85], [-0.3594, 0.0]])
+    unequal = np.array([True, False])
+    assert _few_ulps_apart(a, b, np.float16, unequal).tolist() == [[True, True], [False, False]]
+    assert not _few_ulps_apart(np.array([[6.0]]), np.array([[5.98]]), np.float16,
+                               np.array([True])).any()   # 5 ulps: a digit
+
+
 def test_a_norms_own_gradient_over_groups_of_equal_values_is_noise():
     pytest.importorskip("torch")
     # 30122385: layer_norm over rows of two values with ε = 0: x̂ = ±1 whatever x, so its
@@ -2442,10 +2455,17 @@ def test_a_float16_p_norm_overflowing_to_inf_allows_only_zero_gradients_against_
     assert allowed(Finding("gradient", "norm", shown + " [layouts: slice]", 0)).category \
         == "pytorch bug"
     for planted in ("[ 0.02  0.  0.  0.] vs torch [nan  0. nan  0.]",   # a slope: not at ∞
-                    "[ nan  0.] vs torch [nan  0.]",                   # NaN here too
+                    "[ nan  0.] vs torch [ 0.  0.]",                   # NaN here alone
                     "[ 0.  0.] vs torch [nan  0.5]",                   # a slope PyTorch has
                     "[ 0.  0.] vs torch [nan  0.] [finite elements differ: 0 vs torch 1 at 9]"):
         assert allowed(Finding("gradient", "norm", nan + planted, 0)) is None, planted
+    # 52713661: a float64 3-norm with infs among its values: NaN in both at the infs, and in
+    # PyTorch at 1.5e226 too, whose x·|x| overflows float64
+    shown = ("leaf0 (float64): NaN where torch has none or the other way: [ 0. nan  0. nan nan  "
+             "0.  0.  0.] vs torch [ 0. nan  0. nan nan  0. nan  0.] [layouts: expand, slice]")
+    assert allowed(Finding("gradient", "norm", shown, 0)).category == "pytorch bug"
+    planted = "leaf0 (float64): NaN where torch has none or the other way: [ nan  0.] vs torch [0.  0.]"
+    assert allowed(Finding("gradient", "norm", planted, 0)) is None   # NaN here alone
 
 
 def test_a_float16_norms_gradient_zero_in_the_math_allows_nan_only_against_torchs_inf():
