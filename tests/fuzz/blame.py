@@ -266,6 +266,8 @@ def _float64_dtype_call(run, step, leaves, on_a_copy=False):
     inputs (else its result, float32, is no reference)."""
     kwargs = {name: DType("float64") if isinstance(value, DType) and value.name in (
         "float16", "bfloat16", "float32") else value for name, value in step.kwargs.items()}
+    if kwargs == step.kwargs:   # (the step itself: a call may know it by its identity)
+        return run.call(step, leaves, on_a_copy=on_a_copy)
     return run.call(step._replace(kwargs=kwargs), leaves, on_a_copy=on_a_copy)
 
 
