@@ -585,6 +585,24 @@ def test_nonzero_matches_numpy():
     assert nonzero(tg.zeros(2, 3)).shape == (0, 2)
 
 
+def test_nonzero_as_tuple_gives_views_refused_in_place_while_recording():
+    # The vectors are columns of one (count, ndim) tensor, as in PyTorch: a fill with a value
+    # that requires grad is refused (as for unbind's pieces); one that records nothing is not.
+    x = tg.tensor([[-5, 3, -2]]).expand(3, 3)
+    value = tg.tensor(-0.45, dtype=tg.float64, requires_grad=True)
+    rows, cols = nonzero(x, as_tuple=True)
+    with pytest.raises(RuntimeError, match=r"fill_: in-place change of a view \(shape \(9,\)\)"):
+        rows.fill_(value)
+    np.testing.assert_array_equal(rows.numpy(), [0, 0, 0, 1, 1, 1, 2, 2, 2])
+    cols.fill_(7)
+    np.testing.assert_array_equal(cols.numpy(), [7] * 9)
+    with tg.no_grad():
+        rows.fill_(value)
+    np.testing.assert_array_equal(rows.numpy(), [0] * 9)
+    assert nonzero(tg.tensor(3.0), as_tuple=True)[0].tolist() == [0]
+    assert nonzero(tg.tensor(0.0), as_tuple=True)[0].shape == (0,)
+
+
 def test_nonzero_has_no_gradient():
     x = tg.tensor([0.0, 1.0], requires_grad=True)
     assert nonzero(x).grad_fn is None and not nonzero(x).requires_grad

@@ -496,6 +496,13 @@ ALLOWED = [
             "([[inf, 0], [0.5, 1]] → [[inf, 0], [0, 1]], ∞ pivots then 0.5/∞ = 0), as tapegrad "
             "does in both dtypes. The fuzzer checks it: PyTorch's float64 factor of the same "
             "matrix, rounded to float32, is tapegrad's"),
+    Allowed("value", "cholesky", r"\] \[a matrix singular up to rounding: both factors "
+            r"reproduce it to rounding, its last pivots √\(rounding residue\)\]"
+            r"( \[layouts: [^\]]*\])?( \[NaN inputs\])?$", "float noise",
+            "cholesky of a matrix singular up to rounding (equal rows: 1.00194 everywhere): "
+            "its last pivot is √ of a rounding residue, 1.5e-8 in tapegrad and 2.2e-4 in "
+            "PyTorch. The fuzzer checks that both factors F give F Fᵀ = A to 8n·ε·‖A‖; a "
+            "factor 0.5 off anywhere does not"),
     Allowed("float-dtypes", "cholesky", r"^raises in float(32|64) only: RuntimeError: cholesky: "
             r"the input of shape \([\d, ]*\) is not positive-definite", "float noise",
             "a singular positive semi-definite matrix (equal rows): its last pivot a - a²/a is "
@@ -772,7 +779,10 @@ ALLOWED = [
             "forward is right) and walks the incoming gradient in the input's memory order, "
             "mixing up the channels' scales 1/√(σ² + ε) (an inf weight's ±inf lands in another "
             "channel). The fuzzer checks it: PyTorch's gradients with the input and weight made "
-            "contiguous before batch_norm are tapegrad's"),
+            "contiguous before batch_norm are tapegrad's. In training too, with an expanded "
+            "weight (stride 0): its backward reads past the weight's one element (the input's "
+            "gradient in the other channels 1e-41, 1e-22); the fuzzer checks that step alone, "
+            "PyTorch's backward with the weight made contiguous giving tapegrad's"),
     Allowed("gradient", "*", r" \[ldexp in the program: PyTorch agrees with the exponent given "
             r"as a float tensor of the result's dtype\]$", "pytorch bug",
             "ldexp with an integer exponent: PyTorch's backward computes 2^other in integer "
@@ -1294,6 +1304,17 @@ ALLOWED = [
             "batch_norm as x·(rγ) + (β - μ·rγ), one fused pass; PyTorch (x - μ)·rγ + β: the "
             "same math, but where rγ is inf (an inf weight) the first is inf - inf = NaN "
             "(where PyTorch has ±inf; its NaN elsewhere comes from NaN inputs, as here)"),
+    Allowed("value", "batch_norm", r"\] \[batch_norm by its formula in float64 gives tapegrad's "
+            r"values, its channels of equal values within their residue\](?: \[layouts: "
+            r"[^]]*\])?$", "float noise",
+            "float16 batch_norm in training: PyTorch's kernel rounds each channel's mean to "
+            "float16 before x - μ (-1632.67 to -1633 for a channel of -1634, -1631, -1633: "
+            "x̂·γ = [0.0429, -0.0858, 0] where the math gives [0.0572, -0.0714, 0.0143], as "
+            "PyTorch's float32 and float64 kernels do); tapegrad keeps μ unrounded. The "
+            "fuzzer checks it: PyTorch computing batch_norm by its formula in float64 on "
+            "tapegrad's input, rounded back, gives tapegrad's values, except in channels of "
+            "equal values (x - μ is 0 in the math), where tapegrad's value is within the "
+            "residue of its rounding of β: 8 ulps of x times |γ|/√ε"),
     Allowed("value", "batch_norm", r"^NaN where torch has none or the other way: \[[-inf\s]*\] "
             r"vs torch \[[nan\s]*\]", "pytorch bug",
             "batch_norm's x·(rγ) + (β - μ·rγ) as a fused multiply-add: with an inf bias and "
@@ -1440,6 +1461,14 @@ ALLOWED = [
     for op in ("fill_", "setitem")
 ] + [
 ]   + [
+    Allowed("tapegrad-raises", "fill_", r"^RuntimeError: fill_: value cannot be converted to "
+            r"type float16 without overflow \(the value -?[\d.]+e\+\d+\)"
+            r"(?: \[layouts: [^]]*\])?(?: \[NaN inputs\])?$", "pytorch bug",
+            "fill_ of a 0-d float16 tensor with a number beyond float16 (1e30): PyTorch's 0-d "
+            "fill gives inf, while its fill_ of a tensor of any other shape, full() and "
+            "masked_fill refuse the same number ('value cannot be converted to type c10::Half "
+            "without overflow'), as tapegrad refuses it for every shape (a number within float16 "
+            "is not matched)"),
     Allowed("requires-grad", "fill_", r"^False vs torch True \((u?int\d+|bool)\)", "pytorch bug",
             "fill_ of an integer tensor with a float tensor that requires grad: PyTorch marks "
             "the integer result as requiring grad, which its own rule forbids (only floating "
@@ -1499,6 +1528,19 @@ ALLOWED = [
             "PyTorch's (1,5)@(5,1) gives -inf and its dot and batched matmul NaN, numpy's dot "
             "NaN and its batched matmul -inf); the entry asks that only ±inf stands against NaN")
     for op in ("matmul", "mm", "bmm", "mv")
+] + [
+    Allowed("value", op, ELSEWHERE_THE_SAME + r"^NaN where torch has none or the other way: "
+            r"\[[^]]*\] vs torch \[[^]]*\] \[tapegrad's is the exact sum rounded \(PyTorch in "
+            r"float64, rounded back\): products beyond float32 of both signs\]"
+            r"(?: \[layouts: [^]]*\])?(?: \[NaN inputs\])?$", "float noise",
+            "a product whose sums hold terms beyond float32 of both signs (nan_to_num's 3.4e38 "
+            "times -1.4e4 and 1.3e4 in one row): a kernel that rounds each product first has "
+            "-inf + inf = NaN, one that fuses the multiply-add keeps the running ±inf, and "
+            "both libraries' kernels do both by layout. The fuzzer checks that tapegrad's value "
+            "at each element whose NaN they disagree on is the exact sum rounded (PyTorch's "
+            "product in float64, -2.25e41 → -inf), the other elements within the noise band; "
+            "a NaN of tapegrad's against PyTorch's ±inf, or an inf of the wrong sign, is not")
+    for op in ("linear", "matmul", "mm", "bmm", "mv", "addmm")
 ] + [
     Allowed("value", op, r"^NaN where torch has none or the other way: "
             + _nan_here_inf_in_torch() + r"(?: \[|$)", "float noise",
@@ -1650,12 +1692,14 @@ ALLOWED = [
     for op in ("conv1d", "conv2d", "conv3d")
 ] + [
     Allowed("value", op, r"^NaN where torch has none or the other way: "
-            + _nan_against_torchs(r"-?\d[\d.]*(?:e[-+]\d+)?"), "pytorch bug",
+            + _nan_against_torchs(r"-?(?:\d[\d.]*(?:e[-+]\d+)?|inf)"), "pytorch bug",
             "a convolution with an inf weight on a tap that meets the padding of an output that "
             "also sees the image: inf·0 = NaN, as PyTorch gives in float64 and for other shapes; "
             "its float32 kernel for some shapes skips the padding taps (input (2, 3, 3) of 3s, "
             "weight (4, 3, 2) of 1s with w[3, 2, 0] = inf, padding 1: output [3, 0] is 9 in "
-            "float32, NaN in float64 and with input (1, 1, 3), weight (1, 1, 2))")
+            "float32, NaN in float64 and with input (1, 1, 3), weight (1, 1, 2)); where the "
+            "image's taps meet an infinite weight too, its float32 answer is ±inf (a (2, 1, 2, 2) "
+            "weight of ±inf, stride 2, padding 1: ±inf in float32, NaN in float64)")
     for op in ("conv1d", "conv2d", "conv3d")
 ] + [
     Allowed("value", op, r"^NaN where torch has none or the other way: " + _nan_against_torchs(ZERO)

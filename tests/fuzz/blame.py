@@ -7,6 +7,7 @@ whose backward differs is named. Its difference is then judged on its own: float
 placement in PyTorch's kernel.
 """
 import math
+import re
 
 import numpy as np
 
@@ -22,8 +23,9 @@ from .reruns import (FLOAT16_ATAN2, MARKS, NORMALIZE_WIDENED, NORMALIZING, NORM_
                      SINC_IN_FLOAT64, SLOPES_WIDENED, WIDENED_IN_TORCH, WIDENED_SLOPES,
                      _narrower, _norm_widened_call, _slopes_widened_call, _widened_call)
 from .gradients import _backwards_differ, _broadcast_copies_scale, _copies_scale, _step_backward
-from .terms import (_own_terms, _terms_through_step, _within_its_terms, _within_sizes,
-                    _within_the_programs_terms)
+from .operand_reruns import BATCH_NORM_CONTIGUOUS, _contiguous_call
+from .terms import (_own_backward_within_its_terms, _own_terms, _terms_through_step,
+                    _within_its_terms, _within_sizes, _within_the_programs_terms)
 from .placement import PLACED_KERNELS, _disputed_elements, _placed_call, _placed_elsewhere
 
 
@@ -63,6 +65,9 @@ def _blame_first_wrong_backward(program, chain_inputs, a, found):
         if ours is None or theirs is None or set(ours[1]) != set(theirs[1]):
             return found   # (a step that does not run alone, or another structure: no judge)
         differs = _backwards_differ(ours, theirs)
+        differs = [] if _own_backward_within_its_terms(program, k, chain_inputs[k], grad, ours,
+                                                       theirs, differs) else differs
+        differs = [] if _only_other_leaves(differs, found) else differs
         if differs and (k == 0 and _within_its_terms(program, chain_inputs[0], grad, ours,
                                                      theirs, differs) or _leaf_within_its_terms(
                 program, k, chain_inputs[k], grad, ours, theirs, differs)):
@@ -97,6 +102,17 @@ def _blame_first_wrong_backward(program, chain_inputs, a, found):
     mark = any(f.kind == "gradient" for f in found) and _placed_in_the_program(program, a)
     return [f._replace(detail=f.detail + mark) if mark and f.kind == "gradient" else f
             for f in found]
+
+
+def _only_other_leaves(differs, found):
+    """True when a step's own backward differs only in the gradients of leaves that no
+    gradient finding names (mul's 0-d leaf Σ c·g, terms of 1e29 cancelling): that cannot be
+    what makes another leaf's gradient differ, which flows only through the chain's
+    ``input``. The blame goes on to the earlier steps; the leaf's own difference, where it
+    is one, is a finding of its own."""
+    named = {leaf for f in found if f.kind == "gradient"
+             for leaf in re.findall(r"\b(leaf\d+) \(", f.detail)}
+    return bool(differs) and all(what != "input" and what not in named for what, _ in differs)
 
 
 PLACED_IN_THE_PROGRAM = (" [PyTorch gives tapegrad's gradients with its elementwise "
@@ -162,6 +178,7 @@ def _explained_alone(program, k, chain_input, grad, ours, later_noise=False):
                   (_norm_widened_call, NORM_IN_FLOAT64) if name in P_NORMS else
                   (_norm_widened_call, SINC_IN_FLOAT64) if name == "sinc" else
                   (_norm_widened_call, NORMALIZE_WIDENED) if name in NORMALIZING else
+                  (_contiguous_call, BATCH_NORM_CONTIGUOUS) if name == "batch_norm" else
                   (_slopes_widened_call, SLOPES_WIDENED)
                   if name in WIDENED_SLOPES and not later_noise else
                   (None, ""))
@@ -212,8 +229,10 @@ def _local_float16_verdict(program, k, chain_input, grad, ours, theirs, differs)
         return ""
     reference = _step_backward(TAPEGRAD, program, k, chain_input, grad, "float64",
                                call=_float64_dtype_call)
+    # (its operands contiguous: PyTorch's float64 batch_norm backward reads a strided
+    # weight as if contiguous, each channel scaled by another's γ)
     t_reference = _step_backward(TORCH, program, k, chain_input, grad, "float64",
-                                 call=_float64_dtype_call)
+                                 call=_float64_dtype_contiguous_call)
     if reference is None or t_reference is None or reference[0] != "float64" or not all(
             key in reference[1] and key in t_reference[1] for key in keys):
         return ""   # (a step that casts, half() or to(float16), has no float64 reference)
@@ -260,15 +279,21 @@ def _leaf_within_its_terms(program, k, chain_input, grad, ours, theirs, differs)
     return True
 
 
-def _float64_dtype_call(run, step, leaves, on_a_copy=False):
+def _float64_dtype_call(run, step, leaves, on_a_copy=False, call=None):
     """``run.call`` with a float ``dtype=`` argument made float64, for a step's float64
     reference: cumsum(x, dtype=float32) of a float16 x computes in float64 there, as its
     inputs (else its result, float32, is no reference)."""
     kwargs = {name: DType("float64") if isinstance(value, DType) and value.name in (
         "float16", "bfloat16", "float32") else value for name, value in step.kwargs.items()}
+    call = call or Run.call
     if kwargs == step.kwargs:   # (the step itself: a call may know it by its identity)
-        return run.call(step, leaves, on_a_copy=on_a_copy)
-    return run.call(step._replace(kwargs=kwargs), leaves, on_a_copy=on_a_copy)
+        return call(run, step, leaves, on_a_copy=on_a_copy)
+    return call(run, step._replace(kwargs=kwargs), leaves, on_a_copy=on_a_copy)
+
+
+def _float64_dtype_contiguous_call(run, step, leaves, on_a_copy=False):
+    """``_float64_dtype_call`` through ``_contiguous_call`` (PyTorch's reference)."""
+    return _float64_dtype_call(run, step, leaves, on_a_copy, call=_contiguous_call)
 
 
 def _step_terms_scale(program, k, chain_input, grad, ours, keys):

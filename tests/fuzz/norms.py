@@ -5,10 +5,14 @@ library: the normalised values are then noise of that residue. PyTorch is rerun 
 norms by their formula in float64; where that agrees with tapegrad, the finding is marked
 (``NORMS_IN_FLOAT64``, ``NORM_BY_ITS_FORMULA``).
 """
+import math
+
+import numpy as np
+
 from .generate import LeafRef
 from .libraries import (Run, TAPEGRAD, TORCH, _TapegradValues, _in_place, _unordered, first_tensor,
                         torch)
-from .compare import compare_results
+from .compare import compare_arrays, compare_results
 from .gradients import _compare_gradients
 
 
@@ -82,7 +86,10 @@ NORM_PARAMETERS = {"layer_norm": ("input", "normalized_shape", "weight", "bias",
 def _norm_in_float64(run, step, leaves):
     """``run.call``, but a layer_norm or group_norm computed by its formula from PyTorch's
     elementary operations, in float64, and rounded back: (x - μ)/√(σ² + ε)·w + b, with
-    μ of equal values exactly their value, so x - μ exactly 0 as here."""
+    μ of equal values exactly their value, so x - μ exactly 0 as here. batch_norm in
+    training too (``_batch_norm_in_float64``)."""
+    if step.entry.name == "batch_norm":
+        return _batch_norm_in_float64(run, step, leaves)
     if step.entry.name not in NORMS:
         return run.call(step, leaves)
     try:
@@ -122,3 +129,97 @@ def _norm_in_float64(run, step, leaves):
         return "ok", y.to(x.dtype)
     except Exception as error:  # noqa: BLE001 - as run.call
         return "error", error
+
+
+BATCH_NORM_PARAMETERS = ("input", "running_mean", "running_var", "weight", "bias", "training",
+                         "momentum", "eps")
+
+
+def _batch_norm_in_float64(run, step, leaves):
+    """``run.call``, but a batch_norm in training computed by its formula from PyTorch's
+    elementary operations, in float64, and rounded back: (x - μ)/√(σ² + ε)·γ + β, μ and σ²
+    (biased) per channel over the batch and the spatial dims; the running statistics
+    updated as PyTorch does, r ← (1 - m)·r + m·s, with the unbiased σ² (PyTorch's float16
+    kernel gives 0.0429 where the formula gives 0.0572, for channels of values near 1632
+    spread by 1). Evaluation, and any argument the formula does not cover, runs PyTorch's
+    own kernel."""
+    try:
+        args = [run.materialize(a, leaves) for a in step.args]
+        kwargs = {k: run.materialize(v, leaves) for k, v in step.kwargs.items()}
+        bound = dict(zip(BATCH_NORM_PARAMETERS, args), **kwargs)
+        x, weight, bias = bound["input"], bound.get("weight"), bound.get("bias")
+        means, variances = bound.get("running_mean"), bound.get("running_var")
+        eps, momentum = bound.get("eps", 1e-5), bound.get("momentum", 0.1)
+        if bound.get("training") is not True or not torch.is_tensor(x) or \
+                not x.dtype.is_floating_point or x.ndim < 2 or x.numel() == 0 or \
+                x.numel() == x.shape[1] or any(
+                    t is not None and (not torch.is_tensor(t) or t.dtype != x.dtype or
+                                       tuple(t.shape) != (x.shape[1],))
+                    for t in (weight, bias, means, variances)) or \
+                not isinstance(eps, (int, float)) or not isinstance(momentum, (int, float)):
+            return run.call(step, leaves)
+        dims = (0,) + tuple(range(2, x.ndim))
+        along = (1, -1) + (1,) * (x.ndim - 2)
+        wide = x.to(torch.float64)
+        mean = wide.mean(dims, keepdim=True)
+        variance = ((wide - mean) ** 2).mean(dims, keepdim=True)
+        y = (wide - mean) / torch.sqrt(variance + eps)
+        if weight is not None:
+            y = y * weight.to(torch.float64).reshape(along)
+        if bias is not None:
+            y = y + bias.to(torch.float64).reshape(along)
+        count = x.numel() // x.shape[1]
+        with torch.no_grad():
+            if means is not None:
+                means.copy_((1 - momentum) * means.double() + momentum * mean.reshape(-1))
+            if variances is not None:
+                variances.copy_((1 - momentum) * variances.double()
+                                + momentum * variance.reshape(-1) * count / (count - 1))
+        return "ok", y.to(x.dtype)
+    except Exception as error:  # noqa: BLE001 - as run.call
+        return "error", error
+
+
+BATCH_NORM_BY_ITS_FORMULA = (" [batch_norm by its formula in float64 gives tapegrad's values, "
+                             "its channels of equal values within their residue]")
+
+
+def _batch_norm_agrees_by_its_formula(program, step, x, result):
+    """batch_norm in training whose values differ: BATCH_NORM_BY_ITS_FORMULA where PyTorch
+    computing it by its formula in float64 (``_batch_norm_in_float64``) on tapegrad's input
+    ``x``, rounded back, gives tapegrad's values, except in channels of equal values, where
+    x - μ is 0 in the math and tapegrad's x·(rγ) + (β - μ·rγ) leaves a residue of its
+    rounding: there within 8 ulps of x times |γ|/√ε of β (else "")."""
+    training = step.kwargs.get("training", step.args[5] if len(step.args) > 5 else False)
+    if step.entry.name != "batch_norm" or training is not True or torch is None or \
+            x is None or x.ndim < 2 or x.dtype.kind != "f" or not TAPEGRAD.is_tensor(result) \
+            or tuple(result.shape) != x.shape:
+        return ""
+    run = Run(TORCH)
+    run.chain = torch.from_numpy(x.copy())
+    status, formula = _batch_norm_in_float64(run, step, program.leaves)
+    if status != "ok" or not TORCH.is_tensor(formula) or formula.dtype != run.chain.dtype:
+        return ""
+    a = np.moveaxis(TAPEGRAD.to_numpy(result), 1, 0).reshape(x.shape[1], -1)
+    b = np.moveaxis(TORCH.to_numpy(formula), 1, 0).reshape(x.shape[1], -1)
+    channels = np.moveaxis(x, 1, 0).reshape(x.shape[1], -1)
+    with np.errstate(invalid="ignore"):
+        equal = (channels.max(axis=1) == channels.min(axis=1)) & \
+            np.isfinite(channels).all(axis=1)
+    if compare_arrays(a[~equal], b[~equal], str(x.dtype)) is not None:
+        return ""
+    if not equal.any():
+        return BATCH_NORM_BY_ITS_FORMULA
+    weight = step.kwargs.get("weight", step.args[3] if len(step.args) > 3 else None)
+    gamma = (np.abs(np.asarray(program.leaves[weight.index].values, np.float64)).reshape(-1)
+             if isinstance(weight, LeafRef) else np.ones(1) if weight is None else None)
+    eps = step.kwargs.get("eps", step.args[7] if len(step.args) > 7 else 1e-5)
+    if gamma is None or gamma.size not in (1, x.shape[1]) or \
+            not isinstance(eps, (int, float)) or eps <= 0:
+        return ""
+    gamma = np.broadcast_to(gamma, (x.shape[1],))
+    residue = 8 * np.spacing(np.abs(channels[:, 0])).astype(np.float64) * gamma / math.sqrt(eps)
+    with np.errstate(invalid="ignore"):
+        near = np.abs(a[equal].astype(np.float64) - b[equal]) <= residue[equal, None] + \
+            np.spacing(np.abs(b[equal])).astype(np.float64)
+    return BATCH_NORM_BY_ITS_FORMULA if bool(near.all()) else ""

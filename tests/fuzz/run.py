@@ -66,14 +66,18 @@ from .reruns import _gammas_agree_widened, _normalizing_agrees_widened
 from .value_reruns import _marked_by_a_rerun
 from .gradients import (_compare_gradients, _gradients_agree_on_tapegrad_values,
                         _gradients_within_their_largest, _layouts, _weighted_mean_terms)
-from .norms import (NORMS, NORMS_IN_FLOAT64, _gradients_agree_with_norms_in_float64,
+from .norms import (NORMS, NORMS_IN_FLOAT64, _batch_norm_agrees_by_its_formula,
+                    _gradients_agree_with_norms_in_float64,
                     _norm_agrees_by_its_formula)
 from .blame import _blame_first_wrong_backward
 from .value_marks import (CASTS, TWO_VALUES, _agrees_on_tapegrad_input, _cast_of_unrepresentable,
                           _equal_channels_alone_differ, _equal_value_groups,
+                          _factors_of_a_singular_matrix, _inherited_shape,
+                          _products_round_their_exact_sum,
                           _lone_groups_differ_by_a_residue, _lone_value_groups, _mean_of_huge_terms,
                           _spread_of_equal_values,
-                          _sums_cancelling_terms, _through_the_norms_input_alone,
+                          _sum_is_a_rounding_residue, _sums_cancelling_terms,
+                          _through_the_norms_input_alone,
                           _torch_factors_in_float64, _torch_normalised_an_overflow)
 from .invariants import _float_dtypes, _gradcheck, _promotion, _writes_twice_to_one_place
 
@@ -146,8 +150,9 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
                 if _unordered(step):
                     result, t_result = _in_order(step, result, t_result)
                 diffs = compare_results(result, t_result, entry.name)
-                if any(k == "value" for k, _ in diffs) and _sums_cancelling_terms(
-                        program, step, chain_before, result, t_result):
+                if any(k == "value" for k, _ in diffs) and (_sums_cancelling_terms(
+                        program, step, chain_before, result, t_result) or
+                        _sum_is_a_rounding_residue(program, step, chain_before, result, t_result)):
                     diffs = [("float-noise" if k == "value" else k,
                               ("cancelling terms: " if k == "value" else "") + d)
                              for k, d in diffs]
@@ -155,6 +160,7 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
                         _agrees_on_tapegrad_input(program, step, chain_before, result):
                     diffs = [("float-noise" if k == "value" else k,
                               ("inherited: " if k == "value" else "") + d) for k, d in diffs]
+                diffs = _inherited_shape(program, step, chain_before, result, diffs)
                 if _writes_twice_to_one_place(program, step):   # (PyTorch: undefined)
                     diffs = [(k, d) for k, d in diffs if k != "value"]
                     findings.extend(Finding(k, entry.name, d + _layouts(program), seed)
@@ -178,10 +184,14 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
                 overflow = any(k == "value" for k, _ in diffs) and (
                     _torch_normalised_an_overflow(program, step, chain_before, result, t_result)
                     or _norm_agrees_by_its_formula(program, step, chain_before, result)
+                    or _batch_norm_agrees_by_its_formula(program, step, step_input, result)
                     or _normalizing_agrees_widened(program, step, result, through_float16)
                     or _gammas_agree_widened(program, step, chain_before, result)
                     or _marked_by_a_rerun(program, step, result, through_float16)
                     or _operand_value_mark(program, step, chain_before, result))
+                overflow = overflow or (any(k == "value" for k, _ in diffs) and (
+                    _factors_of_a_singular_matrix(step, chain_before, result, t_result) or
+                    _products_round_their_exact_sum(program, step, chain_before, result, t_result)))
                 if overflow:
                     diffs = [(k, d + (overflow if k == "value" else "")) for k, d in diffs]
                 findings.extend(Finding(k, entry.name, d + _layouts(program), seed)

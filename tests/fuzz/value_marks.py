@@ -12,9 +12,9 @@ import numpy as np
 
 import tapegrad as tg
 
-from .generate import LeafRef
+from .generate import DType, LeafRef
 from .libraries import Run, TAPEGRAD, TORCH, first_tensor, torch
-from .compare import TOLERANCE, compare_arrays, compare_results
+from .compare import TOLERANCE, _singular_up_to_rounding, compare_arrays, compare_results
 
 
 CASTS = ("int", "long", "to", "type_as")
@@ -316,6 +316,70 @@ def _torch_factors_in_float64(program, step, chain_before, result):
     return ""
 
 
+SINGULAR_FACTORS = (" [a matrix singular up to rounding: both factors reproduce it to "
+                    "rounding, its last pivots √(rounding residue)]")
+
+
+def _factors_of_a_singular_matrix(step, chain_before, result, t_result):
+    """cholesky of a matrix singular up to rounding (an eigenvalue within 4n·ε·‖A‖ of 0,
+    compare._singular_up_to_rounding): its pivot at that eigenvalue is √ of a rounding
+    residue, anything from 0 to √(n·ε·‖A‖), so two kernels' factors differ there by far
+    more than ε. SINGULAR_FACTORS where both factors F (L, or U read as Uᵀ) give
+    ‖F Fᵀ − A‖ ≤ 8n·ε·‖A‖₂ element by element, a factorization of A to rounding; else ""."""
+    if step.entry.name != "cholesky" or chain_before is None or \
+            not TAPEGRAD.is_tensor(result) or torch is None or not TORCH.is_tensor(t_result):
+        return ""
+    a = np.asarray(chain_before)
+    if not _singular_up_to_rounding(a):   # (also "" for a non-finite or non-square one)
+        return ""
+    upper = bool(step.kwargs.get("upper", False))
+    read = np.swapaxes(a, -1, -2) if upper else a            # the triangle cholesky reads
+    lower = np.tril(read.astype(np.float64))
+    symmetric = lower + np.swapaxes(np.tril(lower, -1), -1, -2)
+    n, eps = a.shape[-1], float(np.finfo(a.dtype).eps)
+    size = np.abs(np.linalg.eigvalsh(symmetric)).max(axis=-1)[..., None, None]
+    for factor in (TAPEGRAD.to_numpy(result), TORCH.to_numpy(t_result.detach())):
+        f = np.asarray(factor, dtype=np.float64)
+        f = np.swapaxes(f, -1, -2) if upper else f
+        if f.shape != a.shape or not np.isfinite(f).all() or \
+                not (np.abs(f @ np.swapaxes(f, -1, -2) - symmetric) <= 8 * n * eps * size).all():
+            return ""
+    return SINGULAR_FACTORS
+
+
+PRODUCTS = ("linear", "matmul", "mm", "bmm", "mv", "addmm")
+EXACT_SUM_ROUNDED = (" [tapegrad's is the exact sum rounded (PyTorch in float64, rounded back): "
+                     "products beyond float32 of both signs]")
+
+
+def _products_round_their_exact_sum(program, step, chain_before, result, t_result):
+    """A matrix product whose terms overflow float32 both ways (3.4e38·-1.4e4 and
+    3.4e38·1.3e4 in one sum): rounding each product first gives inf - inf = NaN, a fused
+    multiply-add keeps the running ±inf, and each library's kernels do both. The math is
+    the exact sum, here beyond float32: EXACT_SUM_ROUNDED where, at every element whose NaN
+    the two disagree on, tapegrad's value is PyTorch's product of the same inputs in float64
+    rounded to the result's dtype (±inf of the exact sum's sign); else ""."""
+    if step.entry.name not in PRODUCTS or chain_before is None or torch is None or \
+            not TAPEGRAD.is_tensor(result) or not TORCH.is_tensor(t_result) or \
+            chain_before.dtype.kind != "f":
+        return ""
+    ours, theirs = TAPEGRAD.to_numpy(result), TORCH.to_numpy(t_result.detach())
+    if ours.shape != theirs.shape or ours.dtype.kind != "f":
+        return ""
+    disputed = np.isnan(ours) != np.isnan(theirs)
+    if not disputed.any():
+        return ""
+    run = Run(TORCH, "float64")
+    run.chain = torch.from_numpy(chain_before.astype(np.float64))
+    status, wide = run.call(step, program.leaves)
+    if status != "ok" or not TORCH.is_tensor(wide) or tuple(wide.shape) != ours.shape:
+        return ""
+    with np.errstate(over="ignore"):
+        rounded = TORCH.to_numpy(wide.detach()).astype(ours.dtype)
+    return EXACT_SUM_ROUNDED if np.array_equal(ours[disputed], rounded[disputed],
+                                               equal_nan=True) else ""
+
+
 SUMS = {"sum", "mean", "nansum", "nanmean", "einsum", "matmul", "mm", "bmm", "dot", "inner",
         "tensordot", "linear", "cumsum", "trace",
         # (the mean of a window: ±1e30 in one window cancel in either order)
@@ -353,6 +417,42 @@ def _sums_cancelling_terms(program, step, chain_before, result, t_result):
             bool(np.all(np.abs(a - b)[finite] <= tol * terms[finite]))
 
 
+def _sum_is_a_rounding_residue(program, step, chain_before, result, t_result):
+    """A sum or mean whose terms cancel to 0 up to rounding (Σ of a group_norm's output,
+    w·Σx̂ = 0): n terms of sizes Σ|x| leave a residue up to (1 + log₂ n)·ε·Σ|x| (ε of the
+    result's dtype: a pairwise sum's rounding, and the rounding of each library's own
+    terms), whose sign and size depend on the order of summation. True where, at every
+    result, the same step in float64 on tapegrad's input is within that bound of 0 and both
+    libraries' results are within it of that (only where the bound is at most 1% of Σ|x|).
+    A sum that does not cancel, or one 0.5 off among terms of 1e4, is compared as any other."""
+    if step.entry.name not in ("sum", "mean", "nansum", "nanmean") or chain_before is None:
+        return False
+    a, b = first_tensor(TAPEGRAD, result), first_tensor(TORCH, t_result)
+    if a is None or b is None or chain_before.dtype.kind != "f" or not chain_before.size:
+        return False
+    a = TAPEGRAD.to_numpy(a)
+    eps = float(np.finfo(a.dtype).eps) if a.dtype.kind == "f" else 0.0
+    n = chain_before.size // max(a.size, 1)
+    scale = (1 + math.log2(max(n, 1))) * eps
+    if not 0 < scale <= 0.01:
+        return False
+    terms = _term_sizes(program, step, chain_before)
+    run = Run(TAPEGRAD)
+    run.chain = tg.from_numpy(chain_before.astype(np.float64))
+    status, exact = run.call(_sizes_in_float64(step), program.leaves)
+    exact = first_tensor(TAPEGRAD, exact) if status == "ok" else None
+    if terms is None or exact is None:
+        return False
+    exact = TAPEGRAD.to_numpy(exact).astype(np.float64)
+    a, b = a.astype(np.float64), TORCH.to_numpy(b).astype(np.float64)
+    if not a.shape == b.shape == exact.shape == terms.shape:
+        return False
+    bound = scale * terms
+    with np.errstate(invalid="ignore"):
+        return bool(np.all(np.abs(exact) <= bound) and np.all(np.abs(a - exact) <= bound)
+                    and np.all(np.abs(b - exact) <= bound))
+
+
 MEANS = SUMS | {"var", "std", "var_mean", "std_mean"}
 
 
@@ -383,7 +483,7 @@ def _term_sizes(program, step, chain_before):
     run = Run(TAPEGRAD)
     run.chain = (tg.from_numpy(magnitudes(chain_before)) if chain_before is not None
                  else run.materialize(LeafRef(0), leaves))
-    status, terms = run.call(step, leaves)
+    status, terms = run.call(_sizes_in_float64(step), leaves)
     terms = first_tensor(TAPEGRAD, terms) if status == "ok" else None
     if terms is None:
         return None
@@ -391,6 +491,42 @@ def _term_sizes(program, step, chain_before):
     # where a term is infinite the result is too, or NaN: nothing finite to excuse there
     # (a size, whatever the sign: nll_loss of magnitudes is -Σ|x|/n)
     return np.where(np.isfinite(terms), np.abs(terms), 0.0)
+
+
+def _sizes_in_float64(step):
+    """``step`` with a float16 or float32 ``dtype`` it reduces in (mean(x, dtype=float16))
+    made float64: a size is only measured, and 1e30 in float16 is inf, which would hide
+    the size of terms the reduction itself sums in float32."""
+    kwargs = dict(step.kwargs)
+    if isinstance(kwargs.get("dtype"), DType) and kwargs["dtype"].name in ("float16", "float32"):
+        kwargs["dtype"] = DType("float64")
+    return step._replace(kwargs=kwargs)
+
+
+VALUE_SHAPED = ("nonzero", "argwhere", "masked_select", "unique", "unique_consecutive")
+
+
+def _inherited_shape(program, step, chain_before, result, diffs):
+    """``diffs`` with a shape finding of a step whose result's shape its input's values
+    decide (nonzero) made float noise, "inherited: …", where PyTorch's same step on the
+    values tapegrad's chain held before it gives tapegrad's result, shape and values: the
+    chains differed within the tolerance (a sum of cancelling terms exactly 0 in one, a
+    residue of 1e-17 in the other), which nonzero turns into another count."""
+    if step.entry.name not in VALUE_SHAPED or chain_before is None or torch is None or \
+            not any(k == "shape" for k, _ in diffs):
+        return diffs
+    rerun = Run(TORCH)
+    rerun.chain = torch.from_numpy(chain_before.copy())
+    status, t_result = rerun.call(step, program.leaves)
+    if status != "ok":
+        return diffs
+    try:
+        if any(k in ("shape", "value", "dtype") for k, _ in compare_results(result, t_result)):
+            return diffs
+    except Exception:  # noqa: BLE001 - a result of another structure: not the same step
+        return diffs
+    return [("float-noise", "inherited: " + d) if k in ("shape", "value") else (k, d)
+            for k, d in diffs]
 
 
 def _agrees_on_tapegrad_input(program, step, chain_before, result):

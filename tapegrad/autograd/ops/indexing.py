@@ -659,12 +659,16 @@ def masked_select(input, mask):
 @operation(function=True, method=True, differentiable=False)
 def nonzero(input, *, as_tuple=False):
     """The positions of the non-zero elements: an int64 tensor (count, ndim), or with
-    ``as_tuple=True`` one int64 vector per dimension."""
+    ``as_tuple=True`` one int64 vector per dimension: the columns of that tensor, views of
+    it as in PyTorch, so changing one in place while gradients are recorded (a fill with a
+    value that requires grad) is refused as for the pieces of unbind."""
     xp = input.device.xp
     int64 = dtypes.int64.numpy
     if as_tuple:
         array = input.array.reshape(1) if input.ndim == 0 else input.array
-        return tuple(wrap(p.astype(int64, copy=False), input.device) for p in xp.nonzero(array))
+        rows = xp.stack(xp.nonzero(array)).astype(int64, copy=False)   # (ndim, count)
+        positions = wrap(rows.T, input.device)                          # (count, ndim)
+        return tuple(mark_view(wrap(row, input.device), positions) for row in rows)
     return wrap(xp.argwhere(input.array).astype(int64, copy=False), input.device)
 
 
