@@ -121,6 +121,7 @@ CASES = [
     Case("cumsum", lambda x: x.cumsum(0), [leaf(5)]),
     Case("cumsum", lambda x: x.cumsum(-1), [leaf(3, 4)], name="dim-1"),
     Case("cumsum", lambda x: x.cumsum(1), [noncontiguous(2, 3, 4)], name="dim1_noncontig"),
+    Case("cumsum", lambda x: x.cumsum(1, dtype=tg.float64), [leaf(3, 4)], name="dtype"),
     # a reduction of a product with a constant (gradient scaled per element)
     Case("prod", lambda x, c: (x * c).prod(0), [positive(3, 2), constant(3, 2)],
          name="after_mul"),
@@ -334,6 +335,19 @@ def test_cumsum_matches_numpy_along_each_dim():
     x = tg.tensor(A)
     for dim in (0, 1, 2, -1):
         np.testing.assert_allclose(as_numpy(x.cumsum(dim)), np.cumsum(A, axis=dim))
+
+
+def test_cumsum_with_a_dtype_sums_its_gradient_in_the_wider_of_the_two_dtypes():
+    # a float32 input summed in float16: the gradient comes back float32, its sums there
+    # (-39808 twice is -79616, as PyTorch's; inf had it summed in float16)
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    x.cumsum(0, dtype=tg.float16).backward(tg.tensor([-39808.0, -39808.0], dtype=tg.float16))
+    assert x.grad.dtype is tg.float32 and as_numpy(x.grad).tolist() == [-79616.0, -39808.0]
+    # a float16 input summed in float32: summed in float32, rounded once to float16 (-inf,
+    # the exact sum -8e4 rounded; PyTorch rounds each term first and meets inf - inf = NaN)
+    h = tg.tensor([1.0, 2.0], dtype=tg.float16, requires_grad=True)
+    h.cumsum(0, dtype=tg.float32).backward(tg.tensor([-4e4, -4e4, ], dtype=tg.float32))
+    assert h.grad.dtype is tg.float16 and as_numpy(h.grad).tolist() == [-math.inf, -40000.0]
 
 
 @pytest.mark.parametrize("dtype, big", [(tg.float32, 1e8), (tg.float16, 2048.0)])

@@ -13,7 +13,7 @@ import numpy as np
 
 import tapegrad as tg
 
-from .generate import LeafRef
+from .generate import DType, LeafRef
 from .libraries import (Finding, Run, TAPEGRAD, TORCH, _arguments, _in_place, _incoming_gradient,
                         _leaf_grads, _unordered, first_tensor, torch)
 from .compare import compare_arrays
@@ -21,7 +21,7 @@ from .program import Program
 from .float16 import FLOAT16_BOTH_NEAR, FLOAT16_NEARER, FLOAT16_TERMS, _confirmed, _float16_verdict
 from .reruns import (FLOAT16_ATAN2, MARKS, NORMALIZE_WIDENED, NORMALIZING, NORM_IN_FLOAT64, P_NORMS,
                      SINC_IN_FLOAT64, SLOPES_WIDENED, WIDENED_IN_TORCH, WIDENED_SLOPES,
-                     _norm_widened_call, _slopes_widened_call, _widened_call)
+                     _narrower, _norm_widened_call, _slopes_widened_call, _widened_call)
 from .gradients import _backwards_differ, _broadcast_copies_scale, _copies_scale, _step_backward
 from .operand_reruns import BATCH_NORM_CONTIGUOUS, _contiguous_call
 from .terms import (_own_backward_within_its_terms, _own_terms, _terms_through_step,
@@ -68,11 +68,12 @@ def _blame_first_wrong_backward(program, chain_inputs, a, found):
         differs = [] if _own_backward_within_its_terms(program, k, chain_inputs[k], grad, ours,
                                                        theirs, differs) else differs
         differs = [] if _only_other_leaves(differs, found) else differs
-        if differs and k == 0 and _within_its_terms(program, chain_inputs[0], grad, ours,
-                                                    theirs, differs):
-            later = (LATER_GRADIENT.format(", ".join(s.entry.name for s in program.steps[1:]))
-                     if last else "")
-            return [Finding("gradient-float-noise", program.steps[0].entry.name,
+        if differs and (k == 0 and _within_its_terms(program, chain_inputs[0], grad, ours,
+                                                     theirs, differs) or _leaf_within_its_terms(
+                program, k, chain_inputs[k], grad, ours, theirs, differs)):
+            later = (LATER_GRADIENT.format(", ".join(s.entry.name for s in program.steps[k + 1:]))
+                     if k < last else "")
+            return [Finding("gradient-float-noise", program.steps[k].entry.name,
                             "cancelling terms: " + f.detail + later, program.seed)
                     if f.kind == "gradient" else f for f in found]
         if differs and k and program.steps[k].entry.name in ("var", "std") and \
@@ -230,11 +231,12 @@ def _local_float16_verdict(program, k, chain_input, grad, ours, theirs, differs)
         return ""
     if any(ours[1][key] is None or theirs[1][key] is None for key in keys):
         return ""
-    reference = _step_backward(TAPEGRAD, program, k, chain_input, grad, "float64")
+    reference = _step_backward(TAPEGRAD, program, k, chain_input, grad, "float64",
+                               call=_float64_dtype_call)
     # (its operands contiguous: PyTorch's float64 batch_norm backward reads a strided
     # weight as if contiguous, each channel scaled by another's γ)
     t_reference = _step_backward(TORCH, program, k, chain_input, grad, "float64",
-                                 call=_contiguous_call)
+                                 call=_float64_dtype_contiguous_call)
     if reference is None or t_reference is None or reference[0] != "float64" or not all(
             key in reference[1] and key in t_reference[1] for key in keys):
         return ""   # (a step that casts, half() or to(float16), has no float64 reference)
@@ -244,6 +246,58 @@ def _local_float16_verdict(program, k, chain_input, grad, ours, theirs, differs)
              for key in keys]
     return _float16_verdict(pairs) or _float16_verdict(
         pairs, _step_terms_scale(program, k, chain_input, grad, ours, keys))
+
+
+def _leaf_within_its_terms(program, k, chain_input, grad, ours, theirs, differs):
+    """True when step ``k`` (after the first) differs only in the gradients of leaves that
+    no other step uses, by the rounding of the terms it sums: x·s of a float32 x and a 0-d
+    float64 leaf s, whose gradient Σ g·x (terms of 5, summed in float32) is 1.3e-4 from
+    terms that cancel. The leaf's gradient is that of this step alone, so the terms' size
+    (Σⱼ |Jⱼᵢ gⱼ|, one backward per output element, at most 64) bounds its rounding; the
+    tolerance is that of the narrower of the leaf's and the step's result's dtypes."""
+    keys = [key for _, key in differs]
+    if k == 0 or grad.size > 64 or not np.isfinite(grad).all() or not all(
+            isinstance(key, int) and key != 0 for key in keys):
+        return False
+    if any(LeafRef(key) in _arguments(step) for key in keys
+           for i, step in enumerate(program.steps) if i != k):
+        return False   # (a leaf another step uses too: its gradient sums theirs as well)
+    sizes = {}
+    for j in np.flatnonzero(grad):
+        alone = np.zeros_like(grad)
+        alone.reshape(-1)[j] = grad.reshape(-1)[j]
+        part = _step_backward(TAPEGRAD, program, k, chain_input, alone)
+        if part is None:
+            return False
+        for key in keys:
+            if part[1].get(key) is not None:
+                sizes[key] = sizes.get(key, 0) + np.abs(part[1][key].astype(np.float64))
+    for key in keys:
+        g, h = ours[1][key], theirs[1][key]
+        if g is None or h is None or key not in sizes:
+            return False
+        dtype = "float16" if np.float16 in (g.dtype, h.dtype) or ours[0] == "float16" else \
+            _narrower(g.dtype, ours[0])
+        if not _within_sizes(g, h.astype(g.dtype), dtype, sizes[key]):
+            return False
+    return True
+
+
+def _float64_dtype_call(run, step, leaves, on_a_copy=False, call=None):
+    """``run.call`` with a float ``dtype=`` argument made float64, for a step's float64
+    reference: cumsum(x, dtype=float32) of a float16 x computes in float64 there, as its
+    inputs (else its result, float32, is no reference)."""
+    kwargs = {name: DType("float64") if isinstance(value, DType) and value.name in (
+        "float16", "bfloat16", "float32") else value for name, value in step.kwargs.items()}
+    call = call or Run.call
+    if kwargs == step.kwargs:   # (the step itself: a call may know it by its identity)
+        return call(run, step, leaves, on_a_copy=on_a_copy)
+    return call(run, step._replace(kwargs=kwargs), leaves, on_a_copy=on_a_copy)
+
+
+def _float64_dtype_contiguous_call(run, step, leaves, on_a_copy=False):
+    """``_float64_dtype_call`` through ``_contiguous_call`` (PyTorch's reference)."""
+    return _float64_dtype_call(run, step, leaves, on_a_copy, call=_contiguous_call)
 
 
 def _step_terms_scale(program, k, chain_input, grad, ours, keys):

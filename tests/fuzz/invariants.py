@@ -5,6 +5,7 @@ binary result whose dtype is not ``tapegrad.dtypes.result_type`` of its inputs; 
 float64 finite differences disagree with backward at an element where the program is smooth
 (not at a kink, a pole or a domain edge, not where a write names one place twice).
 """
+import math
 import warnings
 
 import numpy as np
@@ -35,7 +36,8 @@ def _replay(program, float_dtype, leaves_requiring_grad=None, steps=None):
     run.subnormal = False   # whether a step's result held a subnormal (_holds_subnormals)
     outcomes = []
     for step in program.steps if steps is None else steps:
-        run.norm_below_eps = run.norm_below_eps or _cosine_norm_below_eps(run, step, program)
+        run.norm_below_eps = (run.norm_below_eps or _cosine_norm_below_eps(run, step, program)
+                              or _normalize_norm_below_tiny_eps(run, step, program))
         run.nextafter_tie = run.nextafter_tie or _nextafter_at_a_tie(run, step, program)
         if step.entry.name in ONE_TRIANGLE and run.chain is not None:
             values = TAPEGRAD.to_numpy(run.chain)
@@ -97,6 +99,27 @@ def _cosine_norm_below_eps(run, step, program):
         eps = float(given.get("eps", 1e-8))
         with np.errstate(all="ignore"):
             return any(bool((np.sqrt((o * o).sum(axis=dim)) < eps).any()) for o in operands)
+    except Exception:  # noqa: BLE001 - a call that fails as the step itself will
+        return False
+
+
+def _normalize_norm_below_tiny_eps(run, step, program):
+    """normalize(x, p, dim, eps) of the chain where a slice's p-norm is below an eps of 1e-8
+    or less: x/eps there, a slope of 1e12 for the default eps, which makes float64's
+    rounding residue of earlier terms that cancel in the math (a layer_norm of an expanded
+    leaf's equal values: exactly flat, its backward a residue of terms of 1e2) a gradient of
+    0.1, where finite differences see the flat 0; they cannot judge it."""
+    if step.entry.name != "normalize" or not step.args or step.args[0] is not CHAIN:
+        return False
+    given = dict(zip(("input", "p", "dim", "eps"), step.args)) | step.kwargs
+    try:
+        p, dim, eps = float(given.get("p", 2.0)), int(given.get("dim", 1)), float(
+            given.get("eps", 1e-12))
+        if eps > 1e-8 or not 0 < p < math.inf:
+            return False
+        x = np.abs(np.asarray(TAPEGRAD.to_numpy(run.chain), dtype=np.float64))
+        with np.errstate(all="ignore"):
+            return bool(((x ** p).sum(axis=dim) ** (1 / p) < eps).any())
     except Exception:  # noqa: BLE001 - a call that fails as the step itself will
         return False
 

@@ -62,7 +62,38 @@ def _own_terms(program, k, chain_input, sizes):
         return _normalize_terms(program, k, chain_input, sizes)
     if name in ("var", "std"):
         return _variance_terms(program, k, chain_input, sizes)
+    if name == "softmax":
+        return _softmax_terms(program, k, chain_input, sizes)
     return {}
+
+
+def _softmax_terms(program, k, chain_input, sizes):
+    """For step ``k`` a softmax of the chain along ``dim``: {"input" (or 0 for the first
+    step): the size of the two terms of its input's gradient yᵢ·gᵢ - yᵢ·Σⱼ yⱼgⱼ, each in
+    absolute value} (else {}). A gradient equal along dim (a linear layer of equal weights
+    after it: Σ y = 1 whatever x) is ~0 from terms of yᵢ·|g|."""
+    step = program.steps[k]
+    args = dict(zip(("input", "dim"), step.args))
+    args.update(step.kwargs)
+    dim = args.get("dim")
+    if step.args[0] is not CHAIN or not isinstance(dim, int) or isinstance(dim, bool) or \
+            args.get("dtype") is not None:
+        return {}
+    x = (TAPEGRAD.to_numpy(Run(TAPEGRAD).materialize(LeafRef(0), program.leaves))
+         if chain_input is None else chain_input[0]).astype(np.float64)
+    try:
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            if x.ndim == 0:
+                return {}
+            e = np.exp(x - np.max(x, axis=dim, keepdims=True))
+            y = e / np.sum(e, axis=dim, keepdims=True)
+            g = np.broadcast_to(np.abs(np.asarray(sizes, dtype=np.float64)), x.shape)
+            terms = y * g + y * np.sum(y * g, axis=dim, keepdims=True)
+    except (ValueError, TypeError, np.exceptions.AxisError):
+        return {}
+    if chain_input is None:
+        return {0: _onto_leaf(program.leaves[0], terms)}
+    return {"input": terms}
 
 
 def _variance_terms(program, k, chain_input, sizes):

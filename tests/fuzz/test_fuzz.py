@@ -464,6 +464,31 @@ def test_float16_rounding_where_tapegrad_is_nearer_the_float64_reference_is_floa
         assert allowed(findings[0]).category == "float noise"
 
 
+NORMS_OP_NAMES = ("layer_norm,group_norm,batch_norm,normalize,norm,nan_to_num,cumsum,reciprocal,"
+                  "exp,softmax,mul,add,linear,logaddexp,sum,silu,half").split(",")
+
+
+def test_a_step_with_a_narrower_dtype_argument_is_judged_by_its_float64_reference():
+    pytest.importorskip("torch")
+    from .blame import _float64_dtype_call
+    from .float16 import FLOAT16_NEARER
+    from .generate import DType, LeafRef
+    from .libraries import TAPEGRAD, Run
+    # cumsum(x, dtype=float32) of a float16 x: PyTorch's backward rounds the float32
+    # gradient (±1e15) to float16 before its reverse cumsum, inf - inf = NaN; the sum in
+    # float64, rounded once, is tapegrad's -inf. The reference computes in float64 too
+    findings, program = run_program(52611834,
+                                    entries=[e for e in ENTRIES if e.name in NORMS_OP_NAMES])
+    assert [(f.kind, f.op) for f in findings] == [("gradient", "cumsum")]
+    assert findings[0].detail.startswith(FLOAT16_NEARER + "leaf0 (float16): NaN where torch")
+    step = program.steps[0]
+    assert step.kwargs["dtype"] == DType("float32")
+    run = Run(TAPEGRAD, "float64")
+    run.chain = run.materialize(LeafRef(0), program.leaves)
+    status, result = _float64_dtype_call(run, step, program.leaves)
+    assert status == "ok" and result.dtype is tg.float64
+
+
 def _float16_findings(entries, kinds):
     found = []
     for seed in range(300):
@@ -1166,6 +1191,19 @@ def test_batch_norm_of_equal_channels_is_noise_only_within_the_residue_it_can_ma
     findings, _ = run_program(30018134)
     assert [(f.kind, f.op) for f in findings] == [("value", "batch_norm")]
     assert allowed(findings[0]) is None
+
+
+def test_batch_norm_of_an_equal_channel_beside_channels_an_ulp_apart_is_noise():
+    from .value_marks import _few_ulps_apart
+    # 52712486: float16 batch_norm whose last channel holds three 3738s (0.3438 here, -0.3594
+    # in PyTorch: residues) while another channel's 5.984 is PyTorch's 5.98, an ulp apart
+    findings, _ = run_program(52712486, entries=[e for e in ENTRIES if e.name in NORMS_OP_NAMES])
+    assert [(f.kind, f.op) for f in findings] == [("float-noise", "batch_norm")]
+    a, b = np.array([[5.984, 9.85], [0.3438, 0.3438]]), np.array([[5.98, 9.85], [-0.3594, 0.0]])
+    unequal = np.array([True, False])
+    assert _few_ulps_apart(a, b, np.float16, unequal).tolist() == [[True, True], [False, False]]
+    assert not _few_ulps_apart(np.array([[6.0]]), np.array([[5.98]]), np.float16,
+                               np.array([True])).any()   # 5 ulps: a digit
 
 
 def test_float16_batch_norm_is_judged_by_its_formula_in_float64_equal_channels_aside():
@@ -2393,6 +2431,28 @@ def test_gradcheck_leaves_out_a_chain_rule_through_a_subnormal_but_finds_a_wrong
     assert [f.op for f in _gradcheck_of(leaves, steps)] == ["log"]
 
 
+def test_gradcheck_skips_a_normalize_of_a_norm_below_a_tiny_eps_only():
+    from .generate import CHAIN, LeafRef
+    from .invariants import _normalize_norm_below_tiny_eps
+    from .libraries import Run, TAPEGRAD
+    # 52635619: layer_norm of an expanded leaf's equal values is exactly 0 (flat in the
+    # leaf), then normalize divides by eps = 1e-12: backward's float64 residue of the layer
+    # norm's cancelling terms becomes -0.156, where finite differences see the flat 0
+    findings, _ = run_program(52635619, entries=[e for e in ENTRIES if e.name in NORMS_OP_NAMES],
+                              compare_with_torch=False)
+    assert not [f for f in findings if f.kind == "gradcheck"]
+    zero_row = np.array([[0.0, 0.0], [0.3, -0.4]])
+    for given, skipped in (({"p": 3}, True), ({"p": 2, "eps": 1e-3}, False)):
+        program = _hand_program([(zero_row, True)], [("normalize", (CHAIN,), given)])
+        run = Run(TAPEGRAD, "float64")
+        run.chain = run.materialize(LeafRef(0), program.leaves)
+        assert _normalize_norm_below_tiny_eps(run, program.steps[0], program) is skipped
+    program = _hand_program([(zero_row[1:], True)], [("normalize", (CHAIN,), {"p": 3})])
+    run = Run(TAPEGRAD, "float64")
+    run.chain = run.materialize(LeafRef(0), program.leaves)
+    assert not _normalize_norm_below_tiny_eps(run, program.steps[0], program)   # ordinary norms
+
+
 def test_logits_nan_against_pytorchs_infinity_needs_pytorchs_logit_of_plus_zero(monkeypatch):
     pytest.importorskip("torch")
     # 50004754, 50015646: logit of -0.0 among NaNs; PyTorch's logit(x + 0.0) agrees
@@ -2699,6 +2759,55 @@ def test_a_float16_division_by_a_number_beyond_its_range_is_pytorchs():
         assert np.array_equal(np.asarray(ours.numpy()), theirs.numpy()), divide
         assert allowed(Finding("value", divide, "NaN where torch has none or the other way: "
                                                 "[nan] vs torch [inf]", 0)) is None
+
+
+def test_a_float16_p_norm_overflowing_to_inf_allows_only_zero_gradients_against_nan():
+    # 52603468: the 3-norm of 180 float16 values ~1e4 is inf in both; tapegrad's slope
+    # (|x|/inf)² is 0, PyTorch's x·|x| overflows from |x| = 256 on and inf·0 = NaN there
+    nan = "leaf0 (float16): NaN where torch has none or the other way: "
+    shown = nan + "[ 0.  0.  0.  0. -0.  0.  0.  0.] vs torch [nan  0. nan  0. nan  0. nan  0.]"
+    assert allowed(Finding("gradient", "norm", shown + " [layouts: slice]", 0)).category \
+        == "pytorch bug"
+    for planted in ("[ 0.02  0.  0.  0.] vs torch [nan  0. nan  0.]",   # a slope: not at ∞
+                    "[ nan  0.] vs torch [ 0.  0.]",                   # NaN here alone
+                    "[ 0.  0.] vs torch [nan  0.5]",                   # a slope PyTorch has
+                    "[ 0.  0.] vs torch [nan  0.] [finite elements differ: 0 vs torch 1 at 9]"):
+        assert allowed(Finding("gradient", "norm", nan + planted, 0)) is None, planted
+    # 52713661: a float64 3-norm with infs among its values: NaN in both at the infs, and in
+    # PyTorch at 1.5e226 too, whose x·|x| overflows float64
+    shown = ("leaf0 (float64): NaN where torch has none or the other way: [ 0. nan  0. nan nan  "
+             "0.  0.  0.] vs torch [ 0. nan  0. nan nan  0. nan  0.] [layouts: expand, slice]")
+    assert allowed(Finding("gradient", "norm", shown, 0)).category == "pytorch bug"
+    planted = "leaf0 (float64): NaN where torch has none or the other way: [ nan  0.] vs torch [0.  0.]"
+    assert allowed(Finding("gradient", "norm", planted, 0)) is None   # NaN here alone
+
+
+def test_a_float16_norms_gradient_zero_in_the_math_allows_nan_only_against_torchs_inf():
+    # 52614267: sum(group_norm(reciprocal(x))) is constant: tapegrad's exact 0, PyTorch's
+    # float16 residue; reciprocal's slope -1/x² overflows to -inf at |x| = 0.0012
+    nan = "leaf0 (float16): NaN where torch has none or the other way: "
+    shown = (nan + "[nan -0. -0.  0. -0.  0.  0.  0.] vs torch [      -inf -3.707e-05 -1.583e-03 "
+             " 1.431e-06 -7.706e-04  1.788e-06\n  4.184e-05  1.457e-03] [finite elements differ: "
+             "-0 vs torch -0.0052948 at 7]")
+    assert allowed(Finding("gradient", "sum", shown, 0)).category == "float noise"
+    for planted in ("[nan  0.] vs torch [-inf  0.5]",     # a gradient PyTorch has
+                    "[nan  0.3] vs torch [-inf  1.e-03]",  # a number of tapegrad's
+                    "[ 0.  0.] vs torch [-inf  0.]",       # a zero against PyTorch's inf
+                    "[nan  0.] vs torch [ 0.  1.e-03]",    # NaN against a number
+                    "[nan  0.] vs torch [-inf  0.] [finite elements differ: -0 vs torch 2.5 at 9]"):
+        assert allowed(Finding("gradient", "sum", nan + planted, 0)) is None, planted
+
+
+def test_a_gradient_after_a_float16_normalize_is_allowed_only_with_its_wider_float_mark():
+    from .reruns import NORMALIZE_WIDENED
+    # 52638059, 52606723: normalize(p=3) of slices of one float16 element (±1, slope 0):
+    # PyTorch's residue 0.00195, tapegrad's 0, met by silu (softmax) later
+    shown = "leaf0 (float64): [0. 0. 0. 0.] vs torch [0.00195 0.      0.      0.     ]"
+    assert allowed(Finding("gradient", "silu", shown + " [layouts: slice]" + NORMALIZE_WIDENED,
+                           0)).category == "float noise"
+    assert allowed(Finding("gradient", "silu", shown + " [layouts: slice]", 0)) is None
+    assert allowed(Finding("gradient", "silu", "leaf0 (float64): [nan 0.] vs torch [0.00195 0.]"
+                           + NORMALIZE_WIDENED, 0)) is None
 
 
 def test_a_p_norms_overflow_entry_takes_tapegrads_large_norm_against_pytorchs_inf_only():
@@ -3630,6 +3739,50 @@ def test_normalize_of_one_element_along_dim_sizes_its_residue_by_its_own_terms()
     assert _within_its_terms(program, None, grad, residue, zero, [("leaf0", 0)])
     planted = ("float32", {0: (terms * 1e-2).astype(np.float32)})   # 1% of the terms: wrong
     assert not _within_its_terms(program, None, grad, planted, zero, [("leaf0", 0)])
+
+
+def test_softmax_under_a_gradient_equal_along_dim_sizes_its_residue_by_its_own_terms():
+    pytest.importorskip("torch")
+    from .generate import CHAIN
+    from .terms import _own_terms, _within_its_terms
+    # 52631465: softmax then a linear layer of equal weights (Σ y = 1 whatever x): the
+    # gradient is 0 from terms yᵢ·g and yᵢ·Σ yⱼg, 2·yᵢ·|g| together
+    x = np.array([[0.5, -1.0, 2.0], [0.1, 0.2, 0.3]], np.float32)
+    program = _hand_program([(x, True)], [("softmax", (CHAIN, 1), {})])
+    grad = np.array([[-10.0, -10.0, -10.0], [3.0, 3.0, 3.0]], np.float32)
+    e = np.exp(x.astype(float))
+    y = e / e.sum(axis=1, keepdims=True)
+    terms = _own_terms(program, 0, None, grad)[0]
+    np.testing.assert_allclose(terms, 2 * y * np.abs(grad), rtol=1e-12)
+    residue = ("float32", {0: (terms * 1e-6).astype(np.float32)})   # a rounding of the terms
+    zero = ("float32", {0: np.zeros_like(x)})
+    assert _within_its_terms(program, None, grad, residue, zero, [("leaf0", 0)])
+    planted = ("float32", {0: (terms * 1e-2).astype(np.float32)})   # 1% of the terms: wrong
+    assert not _within_its_terms(program, None, grad, planted, zero, [("leaf0", 0)])
+
+
+def test_a_later_steps_leaf_gradient_is_judged_by_the_terms_it_sums():
+    from .blame import _leaf_within_its_terms
+    from .generate import CHAIN, LeafRef
+    # 52627485: x·s of a float32 x and a 0-d float64 s, then group_norm (scale-invariant): s's
+    # gradient Σ g·x is 1.29e-4 from float32 terms of ~5, whose roundings leave 4e-7 in either
+    # library; s is used by no other step, so the terms of this step bound its gradient
+    x = np.array([[-5.0, 3.5, 1.5], [4.0, -2.5, -0.5]], np.float32)
+    s = np.array(-2.16)
+    program = _hand_program([(x, True), (s, True)],
+                            [("exp", (CHAIN,), {}), ("mul", (CHAIN, LeafRef(1)), {})])
+    grad = np.array([[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]], np.float32)
+    chain = (np.exp(x), True)
+    exact = float((np.exp(x).astype(np.float64) * grad).sum())
+    ours = ("float32", {1: np.array(exact + 2e-5), "input": None})
+    theirs = ("float32", {1: np.array(exact), "input": None})
+    assert _leaf_within_its_terms(program, 1, chain, grad, ours, theirs, [("leaf1", 1)])
+    planted = ("float32", {1: np.array(exact * 1.01), "input": None})   # 1%: a wrong gradient
+    assert not _leaf_within_its_terms(program, 1, chain, grad, planted, theirs, [("leaf1", 1)])
+    # a leaf another step uses too, or the chain's own gradient: not this judge's
+    twice = _hand_program([(x, True), (s, True)], [("mul", (CHAIN, LeafRef(1)), {}),
+                                                   ("mul", (CHAIN, LeafRef(1)), {})])
+    assert not _leaf_within_its_terms(twice, 1, chain, grad, ours, theirs, [("leaf1", 1)])
 
 
 def test_a_later_layer_norm_backward_is_not_blamed_within_its_own_terms():

@@ -12,6 +12,7 @@ import operator
 from collections import namedtuple
 
 from ... import kernels
+from ...dtypes import promote_pair
 from .. import grad_mode
 from ..quiet import quiet
 from ..tape import OUTPUT, record
@@ -628,7 +629,9 @@ def log_softmax_backward(grad, output, axes):
 @operation(function=True, method=True)
 def cumsum(input, dim, dtype=None):
     """yᵢ = Σ_{k≤i} xₖ along ``dim``;  ∂L/∂xₖ = Σ_{i≥k} gᵢ = Σ g - cumsum(g)ₖ + gₖ"""
-    x = input if dtype is None else input.to(dtype)
+    # (with dtype: the values in that dtype, the gradient recorded to the input itself, see
+    # backward)
+    x = input if dtype is None else input.detach().to(dtype)
     axes = single_dim(x, dim, "cumsum")
     xp = x.device.xp
     # integers and bools sum up in int64, as in PyTorch, unless a dtype was asked for
@@ -644,10 +647,14 @@ def cumsum(input, dim, dtype=None):
     def backward(ctx, grad):
         # The sums from each position to the end: a running sum of the reversed gradient
         # (not Σg - cumsum(g) + g, which is ∞ - ∞ = NaN where g holds an ∞).
-        if not axes:
-            return grad
-        return cumsum(grad.flip(axes), dim).flip(axes)
-    return record("cumsum", result, (x,), backward, attrs={"dims": axes})
+        if dtype is not None:   # as PyTorch, in the input's dtype, but summed in the wider of
+            # the two (the float16 gradient of a float32 input: -39808 twice is -79616, not inf)
+            grad = grad.to(promote_pair(grad.dtype, input.dtype))
+        if axes:
+            grad = cumsum(grad.flip(axes), dim).flip(axes)
+        return grad if dtype is None else grad.to(input.dtype)
+    return record("cumsum", result, (x if dtype is None else input,), backward,
+                  attrs={"dims": axes})
 
 
 # -- logical reductions (no gradient) ---------------------------------------------------------
