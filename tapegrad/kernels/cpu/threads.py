@@ -110,7 +110,9 @@ os.register_at_fork(after_in_child=_forget_workers)
 def split(kernel, count, parts, *args):
     """Run ``kernel(start, stop, *args)`` over [0, count) cut into ``parts`` ranges at once:
     ranges ``i·count//parts`` to ``(i+1)·count//parts``, the last on this thread, the others
-    on the pool's. ``kernel`` is a numba function compiled with ``nogil=True``."""
+    on the pool's. ``kernel`` is a numba function compiled with ``nogil=True``, or a Python
+    function whose work is in such functions and numpy calls that release the GIL (a
+    convolution's share of the batch, batch_split.py)."""
     parts = min(parts, count)
     if parts <= 1 or not _in_use.acquire(blocking=False):
         kernel(0, count, *args)

@@ -1,0 +1,55 @@
+"""A convolution's pass over the batch, shared between threads image by image.
+
+With several threads, a convolution can use them two ways: each product on all of
+OpenBLAS's threads while the copies between products (im2col, col2im, the row-shifted
+copies, the bias) run on one, or each thread taking a share of the images and doing all of
+their work, products included, with OpenBLAS held to one thread. The second keeps every
+core busy for the whole pass, and each share's columns stay in its own core's cache from
+the copy to the product that reads them. Measured on a 2-core VM (see README, Speed): the
+32→64 layer's training step and ResNet's at 2 threads, this way against OpenBLAS's threads.
+
+``run`` gives thread ``part`` of ``parts`` the images [part·B/parts, (part+1)·B/parts): a
+fixed share, so that the sums over the batch (the weight and bias gradients) are added in
+the same order in every run, whichever thread finishes first. The threads are threads.py's
+sleeping pool; the work releases the GIL in its numba loops (``nogil``) and products.
+"""
+import numba
+
+from . import blas_threads, workspace
+from .im2col import compiled
+from .threads import split
+
+
+def concurrent_parts(xp, x):
+    """How many threads share a pass over the batch of ``x`` (B, C, H, W): numba's thread count
+    where that is several, the batch has an image for each, the loops are numba's (numpy
+    arrays, not float16) and numpy's BLAS can be held to one thread (OpenBLAS's switch);
+    else 1 (one thread, or OpenBLAS's threads inside each product)."""
+    threads = numba.get_num_threads()
+    if threads <= 1 or x.shape[0] < threads or not compiled(xp, x):
+        return 1
+    return threads if blas_threads.switch() is not None else 1
+
+
+def run(parts, batch, work):
+    """``work(part, start, stop)`` for each of ``parts`` shares of the batch's images, at once
+    on as many threads, numpy's BLAS on one thread meanwhile (restored after, also after an
+    error). One part: ``work(0, 0, batch)`` here, as it is. ``work`` must use buffers of its
+    own part only."""
+    if parts == 1:
+        work(0, 0, batch)
+        return
+
+    def shares(first, last):   # a range of parts: one each, or all of them where the pool
+        for part in range(first, last):   # is busy with another caller's split
+            work(part, part * batch // parts, (part + 1) * batch // parts)
+
+    with blas_threads.one_thread():
+        split(shares, parts, parts)
+
+
+def scratch(xp, purpose, part, shape, dtype):
+    """A scratch buffer (workspace.scratch) for ``purpose``, one per share (``part``; part 0's
+    is the buffer a pass on one thread uses), so that threads never share one. Taken on the
+    calling thread before the shares run: the workspace cache is not thread-safe."""
+    return workspace.scratch(xp, purpose if part == 0 else (purpose, part), shape, dtype)
