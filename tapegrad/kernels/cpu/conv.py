@@ -35,11 +35,18 @@ batch 32: 42.1 against 52.7 ms; CIFAR-style layers, batch 64, 3→32 on 32×32: 
 against 14.5, 32→64 on 16×16: 22.5 against 29.4, 64→128 on 8×8: 19.4 against 23.7.
 The GEMMs run as fast on a chunk's columns as on the whole batch's.
 
-Returned arrays are always fresh; float32 stays float32. On one thread, the forward pass
-of a stride-1 "same" convolution of at least 16 channels runs on row-shifted copies of
-the image instead (``shifted_rows.py``: a 3-fold copy and three GEMMs per image rather
-than a 9-fold one). 3×3 stride-1 convolutions can run by Winograd's F(2×2, 3×3) instead
-(``winograd.py``; off by default, see there).
+Threads. With several, each pass shares the batch between them (``batch_split.py``):
+every thread walks the chunks of its own images, copies and products alike, with
+OpenBLAS on one thread and scratch buffers of its own, and the weight gradient's
+per-thread sums are added at the end. Where the batch has fewer images than threads,
+each product runs on OpenBLAS's threads instead (``COLUMN_BYTES_THREADED``).
+
+Returned arrays are always fresh; float32 stays float32. Where each product runs on one
+thread (one thread, or shares of the batch), the forward pass of a stride-1 "same"
+convolution of at least 16 channels runs on row-shifted copies of the image instead
+(``shifted_rows.py``: a 3-fold copy and three GEMMs per image rather than a 9-fold one).
+3×3 stride-1 convolutions can run by Winograd's F(2×2, 3×3) instead (``winograd.py``;
+off by default, see there).
 Everything here is written with the array module ``xp``; im2col and col2im are numba
 loops on the cpu (with array-only stand-ins for cupy).
 """

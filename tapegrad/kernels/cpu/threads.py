@@ -2,12 +2,13 @@
 
 The kernels split this way: the optimizer updates and axpy (optimizer_steps.py, axpy.py),
 relu forward and backward (relu.py, relu_gradient.py), batch norm's three passes
-(normalization.py), im2col and col2im (im2col.py, col2im.py). Each is a numba loop over a
-range (of elements, channels, images or planes) written once, compiled ``nogil``: run
-whole by one thread, or cut into one range per thread by ``split``, which runs the last
-range on the calling thread and the others on a small pool of Python threads. Those
-threads sleep between calls on a lock (a futex: no spinning), and the loops release the
-GIL, so the ranges run at once.
+(normalization.py), im2col and col2im (im2col.py, col2im.py). (A convolution's pass shares
+its batch between the same threads, whole chunks each, copies and products: batch_split.py.)
+Each is a numba loop over a range (of elements, channels, images or planes) written once,
+compiled ``nogil``: run whole by one thread, or cut into one range per thread by ``split``,
+which runs the last range on the calling thread and the others on a small pool of Python
+threads. Those threads sleep between calls on a lock (a futex: no spinning), and the loops
+release the GIL, so the ranges run at once.
 
 Why not numba's ``prange``: its OpenMP worker spin-waits after each parallel loop, and
 OpenBLAS's worker after each product (measured: about 30 ms of CPU time in the 50 ms after
