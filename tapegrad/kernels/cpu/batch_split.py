@@ -8,18 +8,18 @@ core busy for the whole pass, and each share's columns stay in its own core's ca
 the copy to the product that reads them; a thread done with its share sleeps (threads.py)
 where OpenBLAS's threads spin-wait inside every product.
 
-Measured on a 2-core VM shared with other jobs (load average 3-7; one process, interleaved
-blocks, 7 rounds), the time with shares over the time with OpenBLAS's two threads: one
-layer's forward and backward, 32→64 channels on 32×32, batch 32: 0.24-0.31 (and 0.65-0.88
-of one thread's time); 32→32: 0.15-0.16; 64→128 on 8×8, batch 64: 0.37-0.38; 256→256 on
-16×16, batch 8: 0.36-0.38; 128→128 on 32×32, batch 3 (shares of 1 and 2 images):
-0.31-0.39; LeNet's 1→6 on 28×28 (a tiny product per image): 0.98-1.00. Whole training
-steps: the Conv2d layer 0.39-0.40, ResNet 0.12-0.25, the CIFAR CNN 0.46-0.87, LeNet
-0.24-0.27. No shape measured faster on OpenBLAS's threads, so the batch is shared wherever
-it has an image for each thread.
+Measured on a 2-core VM shared with other jobs (one process, interleaved blocks, 7
+rounds), the time with shares over the time with OpenBLAS's two threads. One layer's
+forward and backward (load 7-8): 32→64 channels on 32×32, batch 32: 0.24-0.31 (and
+0.65-0.88 of one thread's time); 32→32: 0.15-0.16; 64→128 on 8×8, batch 64: 0.37-0.38;
+256→256 on 16×16, batch 8: 0.36-0.38; 128→128 on 32×32, batch 3 (shares of 1 and 2
+images): 0.31-0.39; LeNet's 1→6 on 28×28 (a tiny product per image): 0.98-1.00. Whole
+training steps (load 3-4): the Conv2d layer 0.39-0.40, ResNet 0.12-0.25, the CIFAR CNN
+0.46-0.87, LeNet 0.24-0.27. No shape measured faster on OpenBLAS's threads, so the batch
+is shared wherever it has an image for each thread.
 
 ``run`` gives thread ``part`` of ``parts`` the images [part·B/parts, (part+1)·B/parts): a
-fixed share, so that the sums over the batch (the weight and bias gradients) are added in
+fixed share, so that the sums over the batch (the weight gradient) are added in
 the same order in every run, whichever thread finishes first. The threads are threads.py's
 sleeping pool; the work releases the GIL in its numba loops (``nogil``) and products.
 """
