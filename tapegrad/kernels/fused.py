@@ -30,7 +30,9 @@ def layer_norm_forward(xp, x, weight, bias, eps):
     rows, n = x.shape
     if _numba(xp, x, *(a for a in (weight, bias) if a is not None)):
         y = xp.empty(x.shape, x.dtype)
-        mean, rstd = xp.empty(rows, x.dtype), xp.empty(rows, x.dtype)
+        # μ and r kept in float64 (a number per row): the backward's x̂ = (x - μ)·r then
+        # carries no rounding of r, which 1 - x̂² (two values: ε/(σ² + ε)) would magnify
+        mean, rstd = xp.empty(rows, xp.float64), xp.empty(rows, xp.float64)
         _norm.layer_norm_forward(x, _or(xp, weight, n, 1, x.dtype), _or(xp, bias, n, 0, x.dtype),
                                  eps, y, mean, rstd)
         return y, mean, rstd
@@ -59,6 +61,7 @@ def layer_norm_backward(xp, g, x, weight, mean, rstd):
         dw, db = xp.zeros(n, dtype=xp.float64), xp.zeros(n, dtype=xp.float64)   # float64 sums
         _norm.layer_norm_backward(g, x, _or(xp, weight, n, 1, x.dtype), mean, rstd, dx, dw, db)
         return dx, dw.astype(x.dtype), db.astype(x.dtype)
+    mean, rstd = mean.astype(x.dtype, copy=False), rstd.astype(x.dtype, copy=False)
     xhat = (x - mean[:, None]) * rstd[:, None]
     h = g if weight is None else g * weight
     sum_h = h.sum(axis=1, keepdims=True)
@@ -260,12 +263,16 @@ def gelu_backward(xp, g, x, approximate, cdf):
         s = xp.exp(s)
     s += 1
     s = 1 / s                  # σ(2u)
-    d = squares * (3 * _A)
-    d += 1
-    d *= x
-    d *= 2 * _K
+    # σ(1 - σ) first: where it is 0 (|x| ≳ 10) it meets x and 1 + 3a x² while they are
+    # finite, as in PyTorch (x·(1 + 3a x²) overflows float32 from |x| ≈ 1.4e13: ∞·0 = NaN
+    # where the slope is 1 or 0)
+    d = 1 - s
     d *= s
-    d *= 1 - s
+    d *= x
+    squares *= 3 * _A
+    squares += 1
+    d *= squares
+    d *= 2 * _K
     d += s
     return d * g
 

@@ -97,6 +97,15 @@ def test_float16_gelu_is_computed_in_float32_and_rounded_once(approximate):
     assert np.isfinite(x.grad.numpy()).all()
 
 
+def test_tanh_gelu_has_slope_one_and_zero_far_out_where_x_cubed_overflows():
+    # x·(1 + 3a x²) overflows float32 from |x| ≈ 1.4e13 while σ(2u)(1 - σ(2u)) is already 0:
+    # the slope is 1 (and 0 for -x), not ∞·0 = NaN. Beyond x² overflowing (1e20) PyTorch's
+    # slope is NaN too, and so is tapegrad's
+    x = tg.tensor([1e15, -1e15, 2e13, -2e13, 1e20], requires_grad=True)
+    A.gelu(x, "tanh").backward(tg.ones_like(x))
+    np.testing.assert_array_equal(x.grad.numpy(), [1.0, 0.0, 1.0, 0.0, np.nan])
+
+
 def test_softplus_with_beta_zero_has_gradient_one_half_as_in_pytorch():
     x = tg.tensor([-3.0, 0.0, 5.0], dtype=tg.float16, requires_grad=True)
     y = F.softplus(x, beta=0.0, threshold=1.0)   # log(1 + e⁰)/0 = ∞, whose slope PyTorch gives as e⁰/(e⁰ + 1)

@@ -477,6 +477,23 @@ def test_a_transposed_convolution_whose_padding_crops_every_row_gives_an_empty_o
         C.conv_transpose1d(tg.zeros((1, 2, 0)), w[..., 0], stride=2)
     assert tuple(C.conv_transpose1d(tg.zeros((0, 2, 0)), w[..., 0]).shape) == (0, 2, 0)
 
+
+def test_a_transposed_convolution_of_no_empty_signals_has_the_formulas_output_size():
+    # (0 - 1)·s - 2p + d·(k - 1) + output_padding + 1 positions for a batch of none, as
+    # PyTorch: length 0 and a kernel of 2 give 1 (no window to convolve over is needed)
+    x, w = tg.zeros((0, 4, 0), requires_grad=True), tg.randn(4, 3, 2, requires_grad=True)
+    y = C.conv_transpose1d(x, w, tg.ones(3))
+    assert tuple(y.shape) == (0, 3, 1)
+    y.sum().backward()
+    assert tuple(x.grad.shape) == (0, 4, 0) and not arr(w.grad).any()
+    assert tuple(C.conv_transpose1d(x, w, dilation=3).shape) == (0, 3, 3)
+    assert tuple(C.conv_transpose1d(x, w, stride=2, output_padding=1).shape) == (0, 3, 1)
+    w2 = tg.randn(4, 3, 2, 2)
+    assert tuple(C.conv_transpose2d(tg.zeros((0, 4, 0, 3)), w2).shape) == (0, 3, 1, 4)
+    assert tuple(C.conv_transpose2d(tg.zeros((0, 4, 0, 0)), w2).shape) == (0, 3, 1, 1)
+    with pytest.raises(RuntimeError, match=r"conv_transpose1d: the output size -1 is too small"):
+        C.conv_transpose1d(x, w, padding=1)
+
 _FLOAT16_CONVS = {
     "conv2d": lambda F, x, w, b: F.conv2d(x, w, b, padding=1),
     "conv1d": lambda F, x, w, b: F.conv1d(x.flatten(2), w.flatten(2), b, stride=2),

@@ -221,3 +221,17 @@ def test_layer_norm_of_one_value_per_row_has_exactly_zero_input_gradient(dtype):
     w = tg.tensor([1.37271], dtype=dtype)
     N.layer_norm(x, w, None, 1, 1e-5).backward(tg.tensor([[1e30], [3.0]], dtype=dtype))
     assert x.grad.tolist() == [[0.0], [0.0]]
+
+
+def test_layer_norm_gradient_of_two_values_per_row_keeps_float32s_precision():
+    # two values per row: ∂x̂/∂x ∝ 1 - x̂² = ε/(σ² + ε) ≈ 5e-6 here, a cancellation that a
+    # float32 rounding of r = 1/√(σ² + ε) would magnify to a 1% error (μ and r kept in float64)
+    x = np.array([[1.08521, -1.70407], [0.13893, -0.87585], [-1.01069, 0.20584]])
+    w, g = np.array([14269.551, 16741.729]), np.array([[0.3, -1.2], [0.7, 0.1], [-0.4, 0.9]])
+    grads = {}
+    for dtype in (tg.float32, tg.float64):
+        xt = tg.tensor(x, dtype=dtype, requires_grad=True)
+        N.layer_norm(xt, tg.tensor(w, dtype=dtype), None, 1, 1e-5).backward(
+            tg.tensor(g, dtype=dtype))
+        grads[dtype] = xt.grad.numpy().astype(np.float64)
+    np.testing.assert_allclose(grads[tg.float32], grads[tg.float64], rtol=1e-5)

@@ -363,6 +363,32 @@ def test_clamp_with_tensor_bounds_promotes_all_three_at_once_as_pytorch():
     assert tg.clamp(x, min=tg.tensor(-3)).tolist() == [253] * 4   # uint8 alone: -3 wraps
 
 
+def test_clamp_reads_a_0d_bound_beside_a_number_bound_as_a_number_as_pytorch():
+    # PyTorch takes (0-d tensor, number) as two numbers: bool clamped by a uint8 0-d 2 and
+    # -1 is int64 (as clamp(x, 2, -1)), not the uint8 the 0-d tensor would give as a tensor
+    x = tg.tensor([False, True])
+    two = tg.tensor(2, dtype=tg.uint8)
+    for z in (tg.clamp(x, two, -1), tg.clip(x, min=two, max=-1), x.clamp(two, -1)):
+        assert z.dtype is tg.int64 and z.tolist() == [-1, -1]
+    z = tg.clamp(x, -1, two)
+    assert z.dtype is tg.int64 and z.tolist() == [0, 1]
+    # alone, or beside another tensor, the 0-d bound stays a tensor in the promotion
+    assert tg.clamp(x, two).dtype is tg.uint8 and tg.clamp_min(x, two).dtype is tg.uint8
+    assert tg.clamp_max(x, two).dtype is tg.uint8
+    assert tg.clamp(x, two, tg.tensor(3, dtype=tg.int16)).dtype is tg.int16
+    # a float 0-d bound beside a number bound keeps a float16 input float16
+    h = tg.clamp(tg.tensor([1.0], dtype=tg.float16), tg.tensor(1.5, dtype=tg.float64), 2)
+    assert h.dtype is tg.float16 and h.tolist() == [1.5]
+    # a 0-d input too: float16 (a 0-d float64 bound would be float64 beside a 0-d tensor)
+    h = tg.clip(tg.tensor(-17.84, dtype=tg.float16), tg.tensor(-0.6, dtype=tg.float64), -1)
+    assert h.dtype is tg.float16 and h.item() == -1.0
+    assert tg.clamp(tg.tensor(1.0, dtype=tg.float16), tg.tensor(-0.6, dtype=tg.float64),
+                    tg.tensor(2.0)).dtype is tg.float64
+    with pytest.raises(RuntimeError, match="int64.*bool"):
+        x.clamp_(two, -1)
+    assert x.tolist() == [False, True]
+
+
 def test_clamp_bounds_take_part_in_type_promotion():
     y = tg.tensor([1, 2, 3]).clamp(min=1.5)
     assert y.dtype is tg.float32 and y.tolist() == [1.5, 2.0, 3.0]

@@ -298,6 +298,10 @@ def _transposed_window(op, x, weight, stride, padding, output_padding, groups, d
                                          dilation)]
     if 0 in sizes and min(sizes) == 0:
         return None, tuple(sizes)   # an empty output (the padding crops every row), as PyTorch
+    if x.shape[0] == 0 and 0 in x.shape[2:] and min(sizes) > 0:
+        # a batch of no empty signals: an output of no rows, of the size the formula gives
+        # (length 0, kernel 2: 1), as PyTorch, with no window to convolve over
+        return None, tuple(sizes)
     for n, k, s, p, o, d in zip(x.shape[2:], kernel, stride, padding, output_padding, dilation):
         size = (n - 1) * s - 2 * p + d * (k - 1) + o + 1
         if size <= 0:

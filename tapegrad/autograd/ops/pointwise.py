@@ -260,17 +260,24 @@ def clamp(input, min=None, max=None):
         from ...dtypes import result_type
         given = [b for b in (input, min, max) if b is not None]
         tensors = [t for t in given if isinstance(t, Tensor)]
+        numbers = [b for b in given if not isinstance(b, Tensor)]
+        if numbers:
+            # a 0-d bound beside a number bound counts as a number, as PyTorch reads the pair
+            # (clamp(bool_x, min=uint8 0-d 2, max=-1) is int64, as clamp(bool_x, 2, -1))
+            numbers += [_kind_of(t) for t in tensors if t is not input and not t.ndim]
+            tensors = [t for t in tensors if t is input or t.ndim]
         common = result_type([t.dtype for t in tensors if t.ndim],
-                             [t.dtype for t in tensors if not t.ndim],
-                             [b for b in given if not isinstance(b, Tensor)])
+                             [t.dtype for t in tensors if not t.ndim], numbers)
         if common is not input.dtype:
             input = input.to(common)
         # where(), not maximum(): at x = bound the gradient goes to x alone, as in PyTorch
         y = input if min is None else _clamp_towards(input, min, below=True)
-        if max is None:
-            return y
-        z = _clamp_towards(y, max, below=False)
-        return z if min is None else _max_takes_nans_gradient(input, min, max, z)
+        z = y if max is None else _clamp_towards(y, max, below=False)
+        if min is not None and max is not None:
+            z = _max_takes_nans_gradient(input, min, max, z)
+        # a 0-d input meeting a 0-d bound read as a number keeps the promoted dtype (float16
+        # clamped by a float64 0-d and -1 is float16), which where() would widen
+        return z if z.dtype is common else z.to(common)
     x = input
     bounds = [b for b in (min, max) if b is not None]
     # The bounds take part in type promotion (PyTorch ≥ 1.12): int.clamp(min=1.5) is float,
@@ -298,6 +305,12 @@ def clamp(input, min=None, max=None):
 
 
 clip = alias(clamp, 'clip')
+
+
+def _kind_of(tensor):
+    """A Python number of the tensor's kind (bool, int or float), for type promotion."""
+    dtype = tensor.dtype
+    return 0.0 if dtype.is_floating_point else False if dtype.name == "bool" else 0
 
 
 def _clamp_towards(x, bound, below):

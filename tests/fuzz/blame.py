@@ -1,0 +1,267 @@
+"""Blame of a gradient on an op: the step of the chain whose own backward first differs.
+
+The shortest prefix whose gradient differs is found by the driver; here each step of it is
+rerun alone, in both libraries, on tapegrad's values and incoming gradient, and the first
+whose backward differs is named. Its difference is then judged on its own: float16 rounding
+(``_local_float16_verdict``), PyTorch computing it wider, the size of its terms, a NaN's
+placement in PyTorch's kernel.
+"""
+import math
+
+import numpy as np
+
+import tapegrad as tg
+
+from .generate import LeafRef
+from .libraries import (Finding, Run, TAPEGRAD, TORCH, _arguments, _in_place, _incoming_gradient,
+                        _leaf_grads, _unordered, first_tensor, torch)
+from .compare import compare_arrays
+from .program import Program
+from .float16 import FLOAT16_BOTH_NEAR, FLOAT16_NEARER, FLOAT16_TERMS, _confirmed, _float16_verdict
+from .reruns import (FLOAT16_ATAN2, MARKS, NORMALIZE_WIDENED, NORMALIZING, NORM_IN_FLOAT64, P_NORMS,
+                     SINC_IN_FLOAT64, SLOPES_WIDENED, WIDENED_IN_TORCH, WIDENED_SLOPES,
+                     _norm_widened_call, _slopes_widened_call, _widened_call)
+from .gradients import _backwards_differ, _broadcast_copies_scale, _copies_scale, _step_backward
+from .terms import (_own_terms, _terms_through_step, _within_its_terms, _within_sizes,
+                    _within_the_programs_terms)
+from .placement import PLACED_KERNELS, _disputed_elements, _placed_call, _placed_elsewhere
+
+
+LATER_GRADIENT = " [the gradient of the later steps: {}]"
+
+
+def _blame_first_wrong_backward(program, chain_inputs, a, found):
+    """A gradient finding blamed on the step where the gradient first goes wrong.
+
+    The finding names the last step of the shortest prefix whose leaves' gradients differ,
+    but the difference may come from an earlier step, whose backward differs only for the
+    gradient the later steps send it (an infinite slope downstream: hardtanh's slope at NaN
+    meets a NaN gradient, cross_entropy's backward an infinite one, sinc's float16 slope
+    8e-5 vs -0 meets log2's ∞). So each step is run again alone, last first, in both
+    libraries, on tapegrad's values before it and with tapegrad's gradient of its result
+    (so each backward sees the same inputs in both): the first step whose own backward
+    differs beyond the tolerance is blamed, with the later steps named, and its float16
+    gradients judged against the same step in float64 (``_float16_verdict``, whatever the
+    leaves' dtypes). A wrong backward differs at its own step, whatever comes after it.
+    Where no step's own backward differs beyond its tolerance the finding stays (values
+    that differ by a rounding are judged before: ``_gradients_agree_on_tapegrad_values``),
+    and so does one that a PyTorch rerun already explains (its detail marked)."""
+    if torch is None or not program.steps or any(
+            f.kind == "gradient" and f.detail.endswith(MARKS) for f in found) or \
+            _steps_see_a_leaf_changed_in_place(program) or any(
+            _unordered(s) for s in program.steps):
+        return found
+    last = len(program.steps) - 1
+    grad = _incoming_gradient(program, a)
+    sizes, leaf_sizes = np.abs(grad), {}   # (for _within_the_programs_terms)
+    later_noise = False   # a later step's own backward differs within the noise band
+    for k in range(last, -1, -1):
+        ours = _step_backward(TAPEGRAD, program, k, chain_inputs[k], grad)
+        theirs = _step_backward(TORCH, program, k, chain_inputs[k], grad)
+        if sizes is not None and ours is not None:
+            sizes = _terms_through_step(program, k, chain_inputs[k], sizes, ours, leaf_sizes)
+        if ours is None or theirs is None or set(ours[1]) != set(theirs[1]):
+            return found   # (a step that does not run alone, or another structure: no judge)
+        differs = _backwards_differ(ours, theirs)
+        if differs and k == 0 and _within_its_terms(program, chain_inputs[0], grad, ours,
+                                                    theirs, differs):
+            later = (LATER_GRADIENT.format(", ".join(s.entry.name for s in program.steps[1:]))
+                     if last else "")
+            return [Finding("gradient-float-noise", program.steps[0].entry.name,
+                            "cancelling terms: " + f.detail + later, program.seed)
+                    if f.kind == "gradient" else f for f in found]
+        if differs:
+            verdict = _local_float16_verdict(program, k, chain_inputs[k], grad, ours, theirs,
+                                             differs)
+            mark = (_explained_alone(program, k, chain_inputs[k], grad, ours, later_noise)
+                    or _placed_elsewhere(program, k, chain_inputs[k], grad, ours)
+                    or _disputed_elements(program, k, chain_inputs[k], grad, ours))
+            if k == last:   # this step's own backward: the finding stays where it is
+                return [f._replace(detail=(f.detail if f.detail.startswith(
+                    (FLOAT16_NEARER, FLOAT16_BOTH_NEAR)) else verdict + f.detail) + mark)
+                        if f.kind == "gradient" else f for f in found]
+            # (the leaves' gradients stay the evidence, as for a step's own finding)
+            later = LATER_GRADIENT.format(", ".join(s.entry.name for s in program.steps[k + 1:]))
+            return [Finding("gradient", program.steps[k].entry.name,
+                            verdict + f.detail.removeprefix(FLOAT16_NEARER).removeprefix(
+                                FLOAT16_BOTH_NEAR) + later + mark, program.seed)
+                    if f.kind == "gradient" else f for f in found]
+        later_noise = later_noise or _backwards_differ(ours, theirs, within_noise=True)
+        grad = ours[1].get("input")
+        if grad is None:   # no gradient flows into the chain before this step
+            break
+    # (differences below each step's tolerance, magnified by a later slope, stay; those
+    # within the size of the terms the program's backward summed are rounding)
+    found = _within_the_programs_terms(program, a, found, chain_inputs, leaf_sizes)
+    mark = any(f.kind == "gradient" for f in found) and _placed_in_the_program(program, a)
+    return [f._replace(detail=f.detail + mark) if mark and f.kind == "gradient" else f
+            for f in found]
+
+
+PLACED_IN_THE_PROGRAM = (" [PyTorch gives tapegrad's gradients with its elementwise "
+                         "activations' inputs placed in one loop of their kernels]")
+
+
+def _placed_in_the_program(program, a):
+    """PLACED_IN_THE_PROGRAM where the program run again in PyTorch with each step of
+    PLACED_KERNELS on its input placed in one loop of its kernel (``_placed_call``: all in
+    the vectorised loop, or each element alone in the scalar loop) gives tapegrad's leaves'
+    gradients, else "". Run alone on a contiguous copy of its input, such a step may take
+    the other loop than in the program (a transposed input's result keeps its strides), so
+    that no step's own backward differs there."""
+    if not any(s.entry.name in PLACED_KERNELS for s in program.steps):
+        return ""
+    grad = _incoming_gradient(program, a)
+    results = {}
+    for name, library, call in (("tapegrad", TAPEGRAD, None),
+                                ("vectorised", TORCH, _placed_call("vectorised")),
+                                ("alone", TORCH, _placed_call("alone"))):
+        run = Run(library)
+        run.chain = run.materialize(LeafRef(0), program.leaves)
+        for step in program.steps:
+            placed = call if call and step.entry.name in PLACED_KERNELS else Run.call
+            status, result = placed(run, step, program.leaves)
+            run.chain = first_tensor(library, result) if status == "ok" else None
+            if run.chain is None:
+                break
+        if run.chain is None or tuple(run.chain.shape) != grad.shape or \
+                not run.chain.requires_grad:
+            continue
+        make = tg.from_numpy if library is TAPEGRAD else torch.from_numpy
+        try:
+            results[name] = _leaf_grads(run, run.chain, make(grad.copy()))
+        except Exception:  # noqa: BLE001 - no mark without the gradients
+            continue
+    ours = results.get("tapegrad")
+    if ours is None:
+        return ""
+    through_float16 = any(leaf.values.dtype == np.float16 for leaf in program.leaves)
+    for placement in ("vectorised", "alone"):
+        theirs = results.get(placement)
+        if theirs is None or set(theirs) != set(ours):
+            continue
+        if all((g is None) == (theirs[i] is None) and (g is None or not compare_arrays(
+                g, theirs[i].astype(g.dtype), "float16" if through_float16 else str(g.dtype)))
+               for i, g in ours.items()):
+            return PLACED_IN_THE_PROGRAM
+    return ""
+
+
+def _explained_alone(program, k, chain_input, grad, ours, later_noise=False):
+    """``_explained_in_torch``'s mark for step ``k`` alone, where its backward is one PyTorch
+    is known to compute in too narrow a float (FLOAT16_ATAN2, NORM_IN_FLOAT64,
+    SINC_IN_FLOAT64, NORMALIZE_WIDENED, SLOPES_WIDENED: gelu's float32 slope in its far
+    tail): the mark where PyTorch's backward of the step computed in the wider
+    float (the same forward, rounded back) gives tapegrad's gradients, else "". A slope
+    blamed before later steps whose own backwards differ within the noise band
+    (``later_noise``: float16's 10%, where a later wrong slope hides) is not explained by
+    SLOPES_WIDENED: the leaves' gradients hold those differences too."""
+    name = program.steps[k].entry.name
+    call, mark = ((_widened_call, FLOAT16_ATAN2) if name in WIDENED_IN_TORCH else
+                  (_norm_widened_call, NORM_IN_FLOAT64) if name in P_NORMS else
+                  (_norm_widened_call, SINC_IN_FLOAT64) if name == "sinc" else
+                  (_norm_widened_call, NORMALIZE_WIDENED) if name in NORMALIZING else
+                  (_slopes_widened_call, SLOPES_WIDENED)
+                  if name in WIDENED_SLOPES and not later_noise else
+                  (None, ""))
+    if call is None:
+        return ""
+    wide = _step_backward(TORCH, program, k, chain_input, grad, call=call)
+    # (the slopes in float64 are the exact ones: to the tolerance, not within the noise
+    # band, where a slope 1% off in float32 would pass)
+    if wide is None or set(wide[1]) != set(ours[1]):
+        return ""
+    differs = _backwards_differ(ours, wide, within_noise=mark == SLOPES_WIDENED)
+    # (normalize of one element along dim: y = sign(x), its gradient ~0 from terms of
+    # 2|g|/|x|, a residue of their size in either library's float16)
+    terms = _own_terms(program, k, chain_input, grad) if differs else {}
+    for _, key in differs:
+        g, h = ours[1][key], wide[1][key]
+        dtype = "float16" if np.float16 in (g.dtype, h.dtype) or ours[0] == "float16" \
+            else str(g.dtype)
+        if g is None or h is None or key not in terms or not _within_sizes(
+                g, h.astype(g.dtype), dtype, terms[key],
+                FLOAT16_TERMS if dtype == "float16" else None):
+            return ""
+    return mark
+
+
+def _steps_see_a_leaf_changed_in_place(program):
+    """An in-place step on the first leaf itself (the chain before any step, when it needs
+    no gradient) that a later step reads as a leaf: run alone, that step would read the
+    leaf's first values."""
+    writes = [i for i, s in enumerate(program.steps) if _in_place(s)]
+    return bool(writes) and any(
+        isinstance(a, LeafRef) and a.index == 0 for s in program.steps[writes[0] + 1:]
+        for a in _arguments(s))
+
+
+def _local_float16_verdict(program, k, chain_input, grad, ours, theirs, differs):
+    """For one step's backward that differs where float16 is involved (its result, the
+    chain before it, or a gradient): ``_float16_verdict`` of the gradients that differ
+    against the same step's backward in float64 (its inputs and incoming gradient exactly
+    as here, each gradient computed exactly and rounded once), in tapegrad and confirmed
+    in PyTorch; else "". Whatever the leaves' dtypes, so a float32 leaf's gradient that
+    passed a float16 step is judged at that step."""
+    keys = [key for _, key in differs]
+    if not (ours[0] == "float16" or grad.dtype == np.float16 or any(
+            ours[1][key] is not None and ours[1][key].dtype == np.float16 for key in keys)):
+        return ""
+    if any(ours[1][key] is None or theirs[1][key] is None for key in keys):
+        return ""
+    reference = _step_backward(TAPEGRAD, program, k, chain_input, grad, "float64")
+    t_reference = _step_backward(TORCH, program, k, chain_input, grad, "float64")
+    if reference is None or t_reference is None or reference[0] != "float64" or not all(
+            key in reference[1] and key in t_reference[1] for key in keys):
+        return ""   # (a step that casts, half() or to(float16), has no float64 reference)
+    if not _confirmed([reference[1][key] for key in keys], [t_reference[1][key] for key in keys]):
+        return ""
+    pairs = [(ours[1][key], theirs[1][key].astype(ours[1][key].dtype), reference[1][key])
+             for key in keys]
+    return _float16_verdict(pairs) or _float16_verdict(
+        pairs, _step_terms_scale(program, k, chain_input, grad, ours, keys))
+
+
+def _step_terms_scale(program, k, chain_input, grad, ours, keys):
+    """The size of the terms step ``k``'s backward sums into the gradients ``keys`` (else
+    None): Σⱼ |Jⱼᵢ gⱼ| over its output elements (one backward per element, at most 64), and
+    for a leaf the step expands or broadcasts (a 0-d number), the sum of its copies'
+    |gradients| (``_copies_scale``, ``_broadcast_copies_scale``, of the step alone). Where
+    the gradient is 0 in the math (cosine_similarity of a vector of one value: the cosine
+    is ±1, at its extremum) both libraries keep a float16 residue of that size."""
+    sizes = []
+    if grad.size <= 64 and np.isfinite(grad).all():
+        split = {}
+        for j in np.flatnonzero(grad):
+            alone = np.zeros_like(grad)
+            alone.reshape(-1)[j] = grad.reshape(-1)[j]
+            part = _step_backward(TAPEGRAD, program, k, chain_input, alone)
+            if part is None:
+                break
+            for key in keys:
+                if part[1].get(key) is not None:
+                    split[key] = split.get(key, 0) + np.abs(part[1][key].astype(np.float64))
+        sizes += [float(v[np.isfinite(v)].max(initial=0)) for v in split.values()]
+    step = program.steps[k]
+    sub = Program(program.seed)
+    sub.leaves, sub.steps = list(program.leaves), [step]
+    if chain_input is not None:
+        if LeafRef(0) in _arguments(step):
+            return max(sizes, default=None)
+        values, requires_grad = chain_input
+        sub.leaves[0] = sub.leaves[0]._replace(values=values, requires_grad=requires_grad,
+                                               layout=("contiguous",), view_shape=values.shape)
+    for key in keys:
+        if key == "input" or key == 0 and chain_input is not None:   # (leaf 0: the chain)
+            continue
+        scale = _broadcast_copies_scale(sub, key, grad)
+        if scale is None and program.leaves[key].layout[0] == "expand":
+            run = Run(TAPEGRAD)
+            run.chain = run.materialize(LeafRef(0), sub.leaves)
+            status, result = run.call(step, sub.leaves)
+            value = first_tensor(TAPEGRAD, result) if status == "ok" else None
+            if value is not None and tuple(value.shape) == grad.shape:
+                scale = _copies_scale(sub, run, key, value, grad)
+        if scale is not None and math.isfinite(scale):
+            sizes.append(scale)
+    return max(sizes, default=None)

@@ -1,0 +1,381 @@
+"""tapegrad's own invariants, checked without PyTorch.
+
+float-dtypes: a step raises in float32 but not in float64, or the other way; promotion: a
+binary result whose dtype is not ``tapegrad.dtypes.result_type`` of its inputs; gradcheck:
+float64 finite differences disagree with backward at an element where the program is smooth
+(not at a kink, a pole or a domain edge, not where a write names one place twice).
+"""
+import warnings
+
+import numpy as np
+
+import tapegrad as tg
+from tapegrad import dtypes
+from tapegrad.autograd.gradcheck import GradcheckError, gradcheck
+
+from .generate import CHAIN, LeafRef
+from .libraries import Finding, Run, TAPEGRAD, _names_a_float_dtype, first_tensor
+
+
+# Operations that read one triangle of a matrix taken as symmetric, and whose gradient is the
+# symmetric one (PyTorch's, as its docs say): on a non-symmetric input finite differences see
+# the triangle's elements alone, so PyTorch's own gradcheck fails there as well.
+ONE_TRIANGLE = {"cholesky"}
+
+
+def _replay(program, float_dtype, leaves_requiring_grad=None, steps=None):
+    """Run the program's steps in tapegrad with every float leaf in ``float_dtype``."""
+    run = Run(TAPEGRAD, float_dtype)
+    run.chain = run.materialize(LeafRef(0), program.leaves)
+    run.largest = 0.0   # the largest magnitude (or NaN) any step's result held
+    run.zeros = False   # whether any step's result held an exact 0
+    run.asymmetric = False   # whether a ONE_TRIANGLE step met a non-symmetric matrix
+    run.norm_below_eps = False   # whether a cosine_similarity met a norm below its eps
+    outcomes = []
+    for step in program.steps if steps is None else steps:
+        run.norm_below_eps = run.norm_below_eps or _cosine_norm_below_eps(run, step, program)
+        if step.entry.name in ONE_TRIANGLE and run.chain is not None:
+            values = TAPEGRAD.to_numpy(run.chain)
+            run.asymmetric = run.asymmetric or (
+                values.ndim >= 2 and not np.array_equal(values, np.swapaxes(values, -1, -2),
+                                                        equal_nan=True))
+        status, result = run.call(step, program.leaves)
+        outcomes.append((step, status, result))
+        if status == "error" or first_tensor(TAPEGRAD, result) is None:
+            break
+        run.chain = first_tensor(TAPEGRAD, result)
+        # (read now: a later in-place step may overwrite these values)
+        values = TAPEGRAD.to_numpy(run.chain)
+        if values.dtype.kind == "f":
+            # (np.max, not max(): Python's max(0.0, nan) is 0.0 and would lose the NaN)
+            run.largest = float(np.max([run.largest, np.abs(values).max(initial=0)]))
+            run.zeros = run.zeros or bool((values == 0).any())
+    return run, outcomes
+
+
+def _cosine_norm_below_eps(run, step, program):
+    """cosine_similarity(x1, x2, dim, eps) where an operand's 2-norm along ``dim`` is below
+    ``eps``: its value divides by eps there, but PyTorch's gradient (which tapegrad matches)
+    is not the slope of that value, so finite differences cannot judge it."""
+    if step.entry.name != "cosine_similarity":
+        return False
+    names = ("x1", "x2", "dim", "eps")
+    given = dict(zip(names, step.args)) | step.kwargs
+    try:
+        operands = [TAPEGRAD.to_numpy(run.materialize(given[name], program.leaves))
+                    for name in ("x1", "x2")]
+        operands = np.broadcast_arrays(*[np.asarray(o, dtype=np.float64) for o in operands])
+        dim = int(given.get("dim", 1))
+        eps = float(given.get("eps", 1e-8))
+        with np.errstate(all="ignore"):
+            return any(bool((np.sqrt((o * o).sum(axis=dim)) < eps).any()) for o in operands)
+    except Exception:  # noqa: BLE001 - a call that fails as the step itself will
+        return False
+
+
+def _float_dtypes(program):
+    if program.leaves[0].values.dtype.kind != "f" or not program.steps:
+        return []
+    _, in32 = _replay(program, "float32")
+    _, in64 = _replay(program, "float64")
+    for (step, s32, r32), (_, s64, r64) in zip(in32, in64):
+        if _names_a_float_dtype(step):
+            break   # norm(x, dtype=float32) of float64 leaves is refused, as in PyTorch
+        if s32 != s64:
+            error = r32 if s32 == "error" else r64
+            which = "float32" if s32 == "error" else "float64"
+            return [Finding("float-dtypes", step.entry.name,
+                            f"raises in {which} only: {type(error).__name__}: {error}"[:200],
+                            program.seed)]
+        if s32 == "error" or _left_float_dtype(r32, "float32") or _left_float_dtype(r64, "float64"):
+            break   # (an explicit cast, or integers turned into the default float dtype:
+                    # from here the two replays no longer differ in the leaves' dtype alone)
+    return []
+
+
+def _left_float_dtype(result, name):
+    """True when the chain is now a floating tensor of another dtype than the replay's."""
+    chain = first_tensor(TAPEGRAD, result)
+    return chain is not None and chain.dtype.is_floating_point and chain.dtype.name != name
+
+
+def _promotion(program, step, run, result):
+    """A binary arithmetic op's result dtype equals the same op on promoted inputs."""
+    if not step.entry.signature.parameters.get("other") or not TAPEGRAD.is_tensor(result):
+        return []
+    module = getattr(getattr(tg, step.entry.call_name, None), "__module__", "")
+    if not module.endswith("ops.arithmetic") or len(step.args) < 2:
+        return []
+    a = run.materialize(step.args[0], program.leaves)
+    b = run.materialize(step.args[1], program.leaves)
+    if not (TAPEGRAD.is_tensor(a) and TAPEGRAD.is_tensor(b)):
+        return []
+    tiers = ([x.dtype for x in (a, b) if x.ndim], [x.dtype for x in (a, b) if not x.ndim])
+    promoted = dtypes.result_type(*tiers)
+    rest = [run.materialize(x, program.leaves) for x in step.args[2:]]
+    kwargs = {k: run.materialize(v, program.leaves) for k, v in step.kwargs.items()}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            expected = getattr(tg, step.entry.call_name)(a.detach().to(promoted),
+                                                        b.detach().to(promoted), *rest, **kwargs)
+    except Exception:  # noqa: BLE001 - raising on promoted inputs is not this check's concern
+        return []
+    if expected.dtype is not result.dtype:
+        return [Finding("promotion", step.entry.name,
+                        f"{a.dtype.name}, {b.dtype.name} -> {result.dtype.name}; on "
+                        f"{promoted.name} inputs {expected.dtype.name}", program.seed)]
+    return []
+
+
+def _gradcheck(program):
+    """float64 finite differences vs backward, on programs of ordinary values only."""
+    if program.special_values or not program.steps or program.rng.random() > 0.3:
+        return []
+    float_leaves = [i for i, leaf in enumerate(program.leaves)
+                    if leaf.values.dtype.kind == "f" and leaf.requires_grad]
+    if not float_leaves or any(program.leaves[i].values.size > 40 for i in float_leaves):
+        return []
+    if any(np.abs(leaf.values).max(initial=0) > 100 for leaf in program.leaves
+           if leaf.values.dtype.kind == "f"):
+        return []
+    run, outcomes = _replay(program, "float64")
+    if not outcomes or outcomes[-1][1] == "error" or len(outcomes) != len(program.steps):
+        return []
+    if any(getattr(first_tensor(TAPEGRAD, r), "dtype", None) is not tg.float64
+           for _, _, r in outcomes):
+        return []   # a float16 or integer step in between: finite differences cannot see it
+    if not run.largest <= 1e4:
+        # a NaN or inf in between (zero_ of NaNs: backward's 0·NaN is NaN), or values so
+        # large that a step of 1e-6 in the leaves moves them by more than their slope shows
+        # (sin of cosh(20) = 2e8)
+        return []
+    if _writes_at_repeated_indices(program):
+        return []   # which write wins is unspecified: finite differences see one, backward all
+    if _probability_at_0_or_1(program, run, outcomes):
+        return []
+    if run.asymmetric:
+        return []   # cholesky of a non-symmetric matrix: the gradient is the symmetric one
+    if run.norm_below_eps:
+        return []   # cosine_similarity's gradient where a norm is below eps: PyTorch's, no slope
+    out = first_tensor(TAPEGRAD, outcomes[-1][2])
+    if out is None or not out.requires_grad or not out.dtype.is_floating_point:
+        return []
+    if not bool(np.isfinite(TAPEGRAD.to_numpy(out)).all()) or out.numel() > 64:
+        return []
+    bases = [run.leaves[i][0] for i in float_leaves if i in run.leaves]
+
+    def function(*leaves):
+        replay_run = Run(TAPEGRAD, "float64")
+        for i, leaf_tensor in zip(float_leaves, leaves):
+            replay_run.leaves[i] = (leaf_tensor, _view_of(program.leaves[i], leaf_tensor))
+        replay_run.chain = replay_run.materialize(LeafRef(0), program.leaves)
+        result = None
+        for step in program.steps:
+            status, result = replay_run.call(step, program.leaves)
+            if status == "error":
+                raise result
+            replay_run.chain = first_tensor(TAPEGRAD, result)
+        return replay_run.chain
+
+    failure = None
+    for eps in (1e-6, 1e-8):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                gradcheck(function, tuple(bases), eps=eps, atol=1e-4, rtol=1e-3)
+            # passing with either step: a kink or jump (remainder, trunc, pad of rounded
+            # values) lay within the first step of a leaf, not a wrong backward
+            return []
+        except GradcheckError as error:
+            failure = failure or error
+        except Exception:  # noqa: BLE001 - e.g. a program that cannot be replayed leaf by leaf
+            return []
+    if not _wrong_where_smooth(function, bases, run.zeros):
+        return []
+    return [Finding("gradcheck", program.steps[-1].entry.name, str(failure)[:300],
+                    program.seed)]
+
+
+def _probability_at_0_or_1(program, run, outcomes):
+    """binary_cross_entropy of an input (the chain) holding exactly 0 or 1: the loss clamps
+    each log at -100, as PyTorch, while ∂ℓ/∂y is the unclamped -logit(x), ±inf there, also
+    as PyTorch; finite differences see the clamp (a slope of ±100·w), backward the ±inf"""
+    chain = TAPEGRAD.to_numpy(run.materialize(LeafRef(0), program.leaves))
+    for step, status, result in outcomes:
+        if step.entry.name == "binary_cross_entropy" and step.args and step.args[0] is CHAIN \
+                and ((chain == 0) | (chain == 1)).any():
+            return True
+        if status == "ok" and first_tensor(TAPEGRAD, result) is not None:
+            chain = TAPEGRAD.to_numpy(first_tensor(TAPEGRAD, result))
+    return False
+
+
+def _wrong_where_smooth(function, bases, zeros):
+    """True when backward disagrees with finite differences at an entry (output k, leaf
+    element j) of a Jacobian where output k is finite and smooth in x_j at this scale: the
+    central differences at steps 1e-6 and 1e-8 agree, and so do the one-sided ones
+    (f(x + h) - f(x))/h and (f(x) - f(x - h))/h. At the other entries neither can judge:
+    the function is too curved there (digamma of digamma near a pole), or not
+    differentiable, its two sides' slopes differing (relu of an exact 0 that floor made:
+    the central difference is their mean, 0.5, backward's 0), or one side outside the
+    domain (sqrt or log of an exact 0: NaN), or the output is not finite at x or at a
+    probe. A wrong backward at an entry where the function is smooth is still found,
+    whatever the other entries, of the same element or of the same output. Nor can they
+    judge a slope that float64 rounds away at small steps (``_rounded_away``), a NaN
+    backward where a step's result held an exact 0 and finite differences are finite
+    (sqrt at exactly 0, then flat: backward's 0·inf is NaN), or a NaN or ±inf backward at
+    an element where another output cannot be judged (sqrt at exactly 0: the other
+    outputs' 0·∞)."""
+    from tapegrad.autograd.gradcheck import _analytical_jacobians, _numerical_jacobians
+    indices = list(range(len(bases)))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            coarse = _numerical_jacobians(function, bases, indices, 1e-6)
+            fine = _numerical_jacobians(function, bases, indices, 1e-8)
+            analytical = _analytical_jacobians(function, bases, indices)
+            sides = _one_sided_jacobians(function, bases, 1e-6)
+    except Exception:  # noqa: BLE001
+        return False
+    analytical, coarse, fine = ([np.asarray(j) for j in js] for js in (analytical, coarse, fine))
+    if zeros and any(not np.isfinite(a).all() and np.isfinite(n).all()
+                     for a, n in zip(analytical, coarse)):
+        return False
+    for leaf, (a, c, f, (forward, backward)) in enumerate(zip(analytical, coarse, fine, sides)):
+        # judged per Jacobian entry (output k, input j): a kink of one output at x_j, or an
+        # output that is not finite at x or at a probe (a finite difference of ±inf says
+        # nothing), leaves the other outputs' slopes at x_j to be judged
+        with np.errstate(invalid="ignore"):
+            smooth = (np.isfinite(c) & np.isfinite(f) & np.isfinite(forward)
+                      & np.isfinite(backward)
+                      & np.isclose(c, f, rtol=1e-2, atol=1e-3)
+                      & np.isclose(forward, backward, rtol=1e-2, atol=1e-3))
+            wrong = smooth & ~(np.abs(a - c) <= 1e-4 + 1e-3 * np.abs(c))   # (gradcheck's)
+        # but a NaN or ±inf backward at x_j where another output cannot be judged is that
+        # output's infinite slope times a zero (sqrt at exactly 0: 0·∞ for the other outputs)
+        wrong &= np.isfinite(a) | smooth.all(axis=0)
+        flat = wrong & (forward == 0) & (backward == 0) & (c == 0) & (f == 0)
+        if flat.any():
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    wrong &= ~(flat & _rounded_away(function, bases, leaf, a))
+            except Exception:  # noqa: BLE001
+                pass
+        edge = flat & ~np.isfinite(a)
+        if edge.any():
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    wrong &= ~(edge & _flat_at_every_step(function, bases, leaf))
+            except Exception:  # noqa: BLE001
+                pass
+        if wrong.any():
+            return True
+    return False
+
+
+def _flat_at_every_step(function, bases, leaf):
+    """Per Jacobian entry of leaf ``leaf``: whether steps of 1e-4 to 1e-1 on both sides move
+    the output by exactly nothing, as those of 1e-6 and 1e-8 did. Where backward is then ±∞
+    (or NaN, ∞·0 of a later step), an earlier step rounded its result onto the pole of a
+    later step's slope, and float64 holds no slope to compare it with: asin(erf(9.1)), whose
+    erf is exactly 1 in float64 (1 - 1e-37), asin's slope 1/√(1 - y²) there ∞, times erf's
+    1e-36; the true slope, erf'(x)/√(1 - erf(x)²), is 1e-18 (PyTorch's backward is ∞ too).
+    A finite backward where the function is flat is still judged."""
+    flat = None
+    for eps in (1e-4, 1e-3, 1e-2, 1e-1):
+        forward, backward = _one_sided_jacobians(function, bases, eps)[leaf]
+        here = (forward == 0) & (backward == 0)
+        flat = here if flat is None else flat & here
+    return flat
+
+
+def _rounded_away(function, bases, leaf, analytical):
+    """Per Jacobian entry of leaf ``leaf``: whether steps of 1e-4 to 1e-1 show, on both
+    sides, a slope of backward's sign within a factor 2 of it, where steps of 1e-6 and 1e-8
+    moved nothing. Then an intermediate value rounded the small steps away, not a flat
+    function: logit(erf(5.76)), whose erf is 1 - 3.3e-16 in float64 and moves by 4e-21 at a
+    step of 1e-6, below its spacing there; backward has the slope, 12.5."""
+    shown = np.zeros(analytical.shape, bool)
+    for eps in (1e-4, 1e-3, 1e-2, 1e-1):
+        forward, backward = _one_sided_jacobians(function, bases, eps)[leaf]
+        with np.errstate(invalid="ignore", over="ignore"):
+            shown |= ((forward * analytical > 0) & (backward * analytical > 0)
+                      & (np.abs(forward) <= 2 * np.abs(analytical))
+                      & (np.abs(forward) >= 0.5 * np.abs(analytical))
+                      & (np.abs(backward) <= 2 * np.abs(analytical))
+                      & (np.abs(backward) >= 0.5 * np.abs(analytical)))
+    return shown
+
+
+def _one_sided_jacobians(function, bases, eps):
+    """For each leaf: (forward, backward) differences, arrays (output size, leaf size)."""
+    def flat():
+        return np.asarray(TAPEGRAD.to_numpy(function(*bases)), dtype=np.float64).reshape(-1)
+    at_x = flat()
+    out = []
+    for base in bases:
+        array = base.array
+        forward = np.zeros((at_x.size, array.size))
+        backward = np.zeros((at_x.size, array.size))
+        for j in range(array.size):
+            position = np.unravel_index(j, array.shape) if array.ndim else ()
+            original = array[position].copy()
+            array[position] = original + eps
+            forward[:, j] = (flat() - at_x) / eps
+            array[position] = original - eps
+            backward[:, j] = (at_x - flat()) / eps
+            array[position] = original
+        out.append((forward, backward))
+    return out
+
+
+WRITES_AT_INDICES = {"setitem", "index_put", "index_put_", "index_copy", "index_copy_",
+                     "scatter", "scatter_", "masked_scatter", "masked_scatter_"}
+
+
+def _writes_at_repeated_indices(program):
+    """A write through an integer index tensor that names one position twice."""
+    for step in program.steps:
+        if step.entry.name not in WRITES_AT_INDICES:
+            continue
+        for arg in list(step.args) + list(step.kwargs.values()):
+            if isinstance(arg, LeafRef):
+                values = np.asarray(program.leaves[arg.index].values)
+                if values.dtype.kind in "iu" and len(np.unique(values)) < values.size:
+                    return True
+    return False
+
+
+def _writes_twice_to_one_place(program, step):
+    """``step`` writes (without accumulating) through an integer index tensor that names
+    one position twice: which write lands is undefined in PyTorch (index_put_'s and
+    scatter_'s documentation), and its parallel kernels do not write last-wins as numpy
+    does, so the values are not compared."""
+    name = step.entry.name
+    accumulates = step.kwargs.get("accumulate") or step.kwargs.get("reduce") or (
+        name.startswith("index_put") and len(step.args) > 3 and step.args[3] is True)
+    if name not in WRITES_AT_INDICES or accumulates:
+        return False
+    arguments = list(step.args) + list(step.kwargs.values())
+    arguments += [a for arg in arguments if isinstance(arg, (tuple, list)) for a in arg]
+    return any(isinstance(arg, LeafRef) and _repeats(program.leaves[arg.index].values)
+               for arg in arguments)
+
+
+def _repeats(values):
+    values = np.asarray(values)
+    return values.dtype.kind in "iu" and len(np.unique(values)) < values.size
+
+
+def _view_of(leaf, base):
+    layout = leaf.layout
+    if layout[0] == "transpose":
+        return base.transpose(layout[1], layout[2])
+    if layout[0] == "slice":
+        return base[(slice(None),) * layout[1] + (slice(None, None, 2),)]
+    if layout[0] == "expand":
+        return base.expand(*leaf.view_shape)
+    return base

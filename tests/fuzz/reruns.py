@@ -1,0 +1,436 @@
+"""PyTorch reruns that confirm the reason a gradient (or a value) differs: the step computed
+in a wider dtype (float16's exponent, atan2, norms, sinc, the gamma functions), pow(x, False)
+as pow(x, 0), logit(x) as logit(x + 0.0), mul of a 0-d tensor as computed.
+
+A gradient finding is marked (its detail ends in one of ``MARKS``) only where PyTorch so rerun
+gives tapegrad's gradients: PyTorch's own rounding inside the step explains it, not tapegrad.
+"""
+import math
+import warnings
+
+import numpy as np
+
+from . import catalogue
+from .generate import LeafRef
+from .libraries import (Run, TAPEGRAD, TORCH, _TapegradValues, _in_place, _leaf_grads,
+                        _through_float16, _unordered, first_tensor, torch)
+from .compare import _agree_elementwise, _same_to_rounding, compare_arrays
+from .operand_reruns import (ADDC_IN_RESULT_DTYPE, BATCH_NORM_CONTIGUOUS, LDEXP_FLOAT_EXPONENT,
+                             _operand_reruns)
+
+
+FLOAT16_EXPONENT = " [float16 exponent: PyTorch agrees with it widened]"
+POW_OF_FALSE = " [pow(x, False) in the program: PyTorch agrees with pow(x, 0)]"
+FLOAT16_ATAN2 = (" [atan2 or hypot in the program: PyTorch agrees with its backward in a "
+                 "wider float]")
+WIDENED_IN_TORCH = ("atan2", "arctan2", "hypot")
+NORM_IN_FLOAT64 = (" [a float16 or float32 p-norm in the program: PyTorch agrees with its norms "
+                   "computed in float64]")
+P_NORMS = ("norm", "linalg_vector_norm", "vector_norm", "norm_of_linalg")
+SINC_IN_FLOAT64 = " [sinc in the program: PyTorch agrees with its sinc computed in float64]"
+NORMALIZE_WIDENED = (" [normalize, cosine_similarity or pairwise_distance in the program: "
+                     "PyTorch agrees with their norms computed in a wider float]")
+NORMALIZING = ("normalize", "cosine_similarity", "pairwise_distance")
+LOGIT_OF_PLUS_ZERO = " [logit in the program: PyTorch agrees with logit(x + 0.0)]"
+LOGITS = ("logit", "logit_")
+SLOPES_WIDENED = (" [lgamma, digamma, polygamma, mvlgamma or gelu in the program: PyTorch agrees "
+                  "with their slopes computed in float64]")
+WIDENED_SLOPES = ("lgamma", "lgamma_", "digamma", "digamma_", "polygamma", "polygamma_",
+                  "polygamma_method", "mvlgamma", "mvlgamma_", "gelu")
+MUL_AS_COMPUTED = (" [mul of a 0-d tensor of another dtype in the program: PyTorch agrees with "
+                   "the operands given in the dtype its forward computes in]")
+MULS = ("mul", "mul_", "multiply", "multiply_")
+MARKS = (FLOAT16_EXPONENT, POW_OF_FALSE, FLOAT16_ATAN2, NORM_IN_FLOAT64, SINC_IN_FLOAT64,
+         NORMALIZE_WIDENED, LOGIT_OF_PLUS_ZERO, SLOPES_WIDENED, MUL_AS_COMPUTED)
+MARKS = MARKS + (LDEXP_FLOAT_EXPONENT, ADDC_IN_RESULT_DTYPE, BATCH_NORM_CONTIGUOUS)   # (blame)
+
+
+def _explained_in_torch(program, step, grad, ga, a, through_float16=False, on_copies=False):
+    """A mark for a gradient finding that a rerun in PyTorch of the program so far, changed
+    where PyTorch's backward is known to be wrong, explains: PyTorch's gradients are then
+    tapegrad's. FLOAT16_EXPONENT: ``step`` is pow of a wider base to a float16 exponent leaf,
+    rerun with that leaf in the result's dtype (the same values): PyTorch's backward takes
+    y - 1 in float16 (12056 - 1 rounds to 12056, so an odd power's sign is lost).
+    POW_OF_FALSE: a step is pow(x, False), rerun as pow(x, 0): PyTorch's backward computes
+    0·x⁻¹ for the bool exponent, NaN at x = 0 or for an infinite incoming gradient.
+    FLOAT16_ATAN2: a step is atan2 or hypot of two float16 (float32) tensors, rerun in
+    float32 (float64) and rounded back (the same forward up to the last bit): PyTorch's
+    backward computes r² = x² + y² and grad·y in the operands' dtype, where they overflow
+    (∞·0 = NaN, ∞/z = ∞) though the slopes fit; tapegrad's do not (float16 in float32,
+    grad/z or grad/r² first). The others (NORM_IN_FLOAT64, SINC_IN_FLOAT64,
+    NORMALIZE_WIDENED, LOGIT_OF_PLUS_ZERO, SLOPES_WIDENED, MUL_AS_COMPUTED) rerun the steps
+    their calls name; each that applies is tried in turn, the first that agrees is the mark.
+    ``on_copies``: the rerun with each in-place step on a copy of its target
+    (``_compare_with_copies``)."""
+    leaves, steps = list(program.leaves), list(program.steps)
+    result_dtype = TAPEGRAD.dtype_name(a)
+    names = {s.entry.name for s in steps}
+    if step.entry.name in ("pow", "pow_") and len(step.args) >= 2 and isinstance(
+            step.args[1], LeafRef) and result_dtype in ("float32", "float64") and \
+            leaves[step.args[1].index].values.dtype == np.float16:
+        leaf = leaves[step.args[1].index]
+        leaves[step.args[1].index] = leaf._replace(values=leaf.values.astype(result_dtype))
+        reruns = [(FLOAT16_EXPONENT, None)]
+    else:
+        steps = [s._replace(args=(s.args[0], 0) + tuple(s.args[2:]))
+                 if s.entry.name in ("pow", "pow_") and len(s.args) >= 2
+                 and s.args[1] is False else s for s in steps]
+        reruns = [(POW_OF_FALSE, None)]
+        if all(s is o for s, o in zip(steps, program.steps)):   # (0 == False: not ==)
+            reruns = [(mark, call) for mark, call, present in (
+                (FLOAT16_ATAN2, _widened_call, names & set(WIDENED_IN_TORCH)),
+                (NORMALIZE_WIDENED, _norm_widened_call, names & set(NORMALIZING) and (
+                    step.entry.name in NORMALIZING or not names & set(P_NORMS))),
+                (NORM_IN_FLOAT64, _norm_widened_call, names & set(P_NORMS)),
+                (SINC_IN_FLOAT64, _norm_widened_call, "sinc" in names),
+                (LOGIT_OF_PLUS_ZERO, _logit_of_plus_zero_call, names & set(LOGITS)),
+                (SLOPES_WIDENED, _slopes_widened_call, names & set(WIDENED_SLOPES)),
+                (SLOPES_WIDENED, _slopes_and_values_widened_call, names & set(WIDENED_SLOPES)),
+                (SLOPES_WIDENED, _ON_TAPEGRADS_VALUES, names & set(WIDENED_SLOPES)),
+                (MUL_AS_COMPUTED, _mul_as_computed_call, names & set(MULS)),
+                *_operand_reruns(names)) if present]
+    own = None   # (PyTorch's own gradients, once: an element they give is explained too)
+    for mark, call in reruns:
+        if own is None and mark in OWN_ANSWERS_TOO:
+            own = _rerun_gradients(program, step, grad, program.leaves, program.steps, None,
+                                   on_copies) or {}
+        if _rerun_agrees(program, step, grad, ga, leaves, steps, call, through_float16,
+                         on_copies, own if mark in OWN_ANSWERS_TOO else None):
+            return mark
+    return ""
+
+
+# Reruns where an element PyTorch's own program gives explains it too: the wider float
+# computes a slope the program's float rounds (gelu's slope in float64; atan2's x/r² = 2e-60,
+# 0 in float32, so that an infinite gradient gives ∞ in the rerun and ∞·0 = NaN in both
+# libraries' float32), while the rerun explains the elements where PyTorch's own overflows
+OWN_ANSWERS_TOO = (SLOPES_WIDENED, FLOAT16_ATAN2)
+
+
+def _rerun_agrees(program, step, grad, ga, leaves, steps, call, through_float16, on_copies,
+                  own=None):
+    """Whether PyTorch, running ``steps`` (each through ``call``, ``run.call`` where None)
+    on ``leaves`` up to ``step``, gives the leaves' gradients ``ga`` (tapegrad's); with
+    ``own`` (PyTorch's own gradients of the program), each element of tapegrad's is that of
+    the rerun or PyTorch's own (an element where the program's NaN or ∞ meets a slope PyTorch
+    computes otherwise in float64 is explained by PyTorch's own answer)."""
+    gb = _rerun_gradients(program, step, grad, leaves, steps, call, on_copies)
+    if gb is None:
+        return False
+    for i, g in ga.items():   # (to float16's tolerance where the chain passed through it, as
+        # the finding itself: a float32 leaf's gradient keeps float16's digits after it)
+        if (g is None) != (gb.get(i) is None):
+            return False
+        if g is None:
+            continue
+        dtype_name = "float16" if _through_float16(through_float16, i) else _narrower(
+            g.dtype, getattr(grad, "dtype", g.dtype))
+        with np.errstate(over="ignore"):   # (a wider gradient rounds to ±inf as PyTorch's would)
+            theirs = gb[i].astype(g.dtype)
+        if own and own.get(i) is not None and own[i].shape == g.shape:
+            if not np.all(_agree_elementwise(g, theirs, dtype_name)
+                          | _agree_elementwise(g, own[i].astype(g.dtype), dtype_name)):
+                return False
+        elif not _same_to_rounding(g, theirs, dtype_name):
+            return False
+    return True
+
+
+def _narrower(leaf_dtype, result_dtype):
+    """The tolerance's dtype for a leaf's gradient in a rerun: the leaf's, or the result's
+    where that is a narrower float (a float64 0-d divisor of float32 tensors: its gradient
+    is summed from float32 terms, so two computations agree only to float32's digits)."""
+    leaf_dtype, result_dtype = np.dtype(leaf_dtype), np.dtype(result_dtype)
+    if result_dtype.kind == "f" and leaf_dtype.kind == "f" and result_dtype.itemsize < leaf_dtype.itemsize:
+        return str(result_dtype)
+    return str(leaf_dtype)
+
+
+def _rerun_gradients(program, step, grad, leaves, steps, call, on_copies):
+    """The leaves' gradients (numpy, by index) of PyTorch running ``steps`` (each through
+    ``call``, ``run.call`` where None) on ``leaves`` up to ``step``, or None.
+    ``_ON_TAPEGRADS_VALUES``: each step through ``_slopes_widened_call`` on tapegrad's values
+    before it (the gradient passing each replacement unchanged): a chain of ψ⁽ⁿ⁾ whose
+    float32 values are an ulp from PyTorch's, where the next slope follows the last bits."""
+    run = Run(TORCH)
+    run.chain = run.materialize(LeafRef(0), leaves)
+    ours = None
+    if call is _ON_TAPEGRADS_VALUES:
+        if on_copies or any(_unordered(s) or _in_place(s) for s in steps):
+            return None   # (tapegrad's values in another order, or written into)
+        ours, call = Run(TAPEGRAD), _slopes_widened_call
+        ours.chain = ours.materialize(LeafRef(0), leaves)
+    for each, original in zip(steps, program.steps):
+        copy = on_copies and _in_place(each)
+        if ours is not None:
+            values = torch.from_numpy(np.array(TAPEGRAD.to_numpy(ours.chain.detach())))
+            if tuple(values.shape) != tuple(run.chain.shape):
+                return None
+            run.chain = (_TapegradValues.apply(run.chain, values)
+                         if run.chain.dtype.is_floating_point and run.chain.requires_grad
+                         else values)
+            status, ours.chain = ours.call(each, leaves)
+            ours.chain = first_tensor(TAPEGRAD, ours.chain) if status == "ok" else None
+            if ours.chain is None:
+                return None
+        status, result = (call or _plain_call)(run, each, leaves, copy)
+        run.chain = first_tensor(TORCH, result) if status == "ok" else None
+        if run.chain is None:
+            return None
+        if original is step:
+            break
+    try:
+        return _leaf_grads(run, run.chain, torch.from_numpy(grad.copy()))
+    except Exception:  # noqa: BLE001 - no mark without PyTorch's gradients
+        return None
+
+
+_ON_TAPEGRADS_VALUES = object()   # (a ``call`` of ``_rerun_agrees``: see there)
+
+
+def _plain_call(run, step, leaves, on_a_copy=False):
+    return run.call(step, leaves, on_a_copy=on_a_copy)
+
+
+def _widened_call(run, step, leaves, on_a_copy=False):
+    """``run.call``, but atan2 or hypot of tensors that promote to float16 (float32) computed
+    in float32 (float64) and rounded back (FLOAT16_ATAN2)."""
+    if step.entry.name in WIDENED_IN_TORCH and len(step.args) == 2 and not step.kwargs:
+        args = [run.materialize(a, leaves) for a in step.args]
+        wider = {torch.float16: torch.float32, torch.float32: torch.float64}
+        # (the dtype the two promote to, not the operands' own: hypot of a float32 tensor
+        # and an int32 number, atan2 of uint8 y and float16 x compute in float32, float16)
+        dtype = (torch.result_type(*args) if all(torch.is_tensor(a) for a in args)
+                 else None)
+        # (a float16 operand beside a float64 one is squared in float16 by PyTorch's
+        # backward too: both are given in the result's dtype)
+        if dtype in wider or dtype is not None and any(a.dtype != dtype for a in args):
+            function = torch.hypot if step.entry.name == "hypot" else torch.atan2
+            target = wider.get(dtype, dtype)
+            try:
+                return "ok", function(args[0].to(target), args[1].to(target)).to(dtype)
+            except Exception as error:  # noqa: BLE001 - as run.call
+                return "error", error
+    return run.call(step, leaves, on_a_copy=on_a_copy)
+
+
+def _norm_widened_call(run, step, leaves, on_a_copy=False):
+    """``run.call``, but a p-norm of a float16 or float32 tensor computed in float64, or sinc
+    of a float16 (float32, float64) one in float32 (float64) by its series near 0, and
+    rounded back to the dtype of its result (NORM_IN_FLOAT64, SINC_IN_FLOAT64): PyTorch's
+    float16 and float32 backward of a p-norm forms |x|^(p-1) and ‖x‖^(p-1) apart, which underflow (0/0) or
+    overflow where the slope fits; sinc's (πx·cos πx - sin πx)/(πx²) cancels to 0 near 0
+    (in float16 π·x² also overflows beyond |x| ≈ 144)."""
+    if step.entry.name in NORMALIZING:
+        return _normalizing_widened_call(run, step, leaves, on_a_copy)
+    sinc = step.entry.name == "sinc"
+    wider = ({torch.float16: torch.float32, torch.float32: torch.float64,
+              torch.float64: torch.float64} if sinc else
+             {torch.float16: torch.float64, torch.float32: torch.float64})
+    if (step.entry.name in P_NORMS or sinc) and step.args:
+        args = [run.materialize(a, leaves) for a in step.args]
+        kwargs = {k: run.materialize(v, leaves) for k, v in step.kwargs.items()}
+        if torch.is_tensor(args[0]) and args[0].dtype in wider:
+            status, narrow = run.call(step, leaves, on_a_copy=on_a_copy)
+            if status != "ok" or not torch.is_tensor(narrow):
+                return status, narrow
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    wide = (_sinc_by_its_series_near_0(args[0].to(wider[args[0].dtype])) if sinc
+                            else catalogue.caller("torch", step.entry)(   # (dtype=float32 too)
+                                args[0].to(torch.float64), *map(_wide_dtype, args[1:]),
+                                **{k: _wide_dtype(v) for k, v in kwargs.items()}))
+                return "ok", wide.to(narrow.dtype)
+            except Exception as error:  # noqa: BLE001 - as run.call
+                return "error", error
+    return run.call(step, leaves, on_a_copy=on_a_copy)
+
+
+def _logit_of_plus_zero_call(run, step, leaves, on_a_copy=False):
+    """``run.call``, but logit (logit_, out of place) of x + 0.0, which is x with -0.0 made
+    +0.0 (LOGIT_OF_PLUS_ZERO): the slope 1/(x(1 - x)) at -0.0 is +inf, the slope at 0, but
+    PyTorch's vectorised loop divides by x(1 - x) = -0.0 and gives -inf."""
+    if step.entry.name not in LOGITS or not step.args:
+        return run.call(step, leaves, on_a_copy=on_a_copy)
+    args = [run.materialize(a, leaves) for a in step.args]
+    kwargs = {k: run.materialize(v, leaves) for k, v in step.kwargs.items()}
+    if not torch.is_tensor(args[0]):
+        return run.call(step, leaves, on_a_copy=on_a_copy)
+    try:
+        return "ok", torch.logit(args[0] + 0.0, *args[1:], **kwargs)
+    except Exception as error:  # noqa: BLE001 - as run.call
+        return "error", error
+
+
+def _slopes_and_values_widened_call(run, step, leaves, on_a_copy=False):
+    """``_slopes_widened_call`` with the values computed in float64 too and rounded back (the
+    correctly rounded values, which tapegrad's gelu gives where PyTorch's float32 one is an
+    ulp off and a later atanh near 1 magnifies the ulp)."""
+    return _slopes_widened_call(run, step, leaves, on_a_copy, own_values=False)
+
+
+def _slopes_widened_call(run, step, leaves, on_a_copy=False, own_values=True):
+    """``run.call``, but the backward of lgamma, digamma, polygamma, mvlgamma or gelu of
+    float16 and float32 tensors computed in float64 (SLOPES_WIDENED; the values are PyTorch's
+    own): PyTorch's float32 trigamma takes sin(πx) of the unreduced x, which
+    between poles one apart follows x's last bits (ψ⁽¹⁾(-11260.926): 185.6, mpmath 184.9),
+    and its float16 slopes of ψ⁽ⁿ⁾ and gelu round tiny slopes (-5.2e-8, 1e-16) to 0, which an
+    infinite gradient later turns into NaN; tapegrad computes them in float64."""
+    status, narrow = run.call(step, leaves, on_a_copy=on_a_copy)
+    if step.entry.name not in WIDENED_SLOPES or status != "ok" or not torch.is_tensor(narrow) \
+            or narrow.dtype not in (torch.float16, torch.float32):
+        return status, narrow
+    widen = (lambda v: v.to(torch.float64) if torch.is_tensor(v) and v.dtype in (
+        torch.float16, torch.float32) else v)
+    args = [widen(run.materialize(a, leaves)) for a in step.args]
+    kwargs = {k: widen(run.materialize(v, leaves)) for k, v in step.kwargs.items()}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            wide = catalogue.caller("torch", step.entry)(*args, **kwargs).to(narrow.dtype)
+    except Exception as error:  # noqa: BLE001 - as run.call
+        return "error", error
+    if not own_values:
+        return "ok", wide
+    if not wide.requires_grad or wide.shape != narrow.shape:
+        return status, narrow
+    # (PyTorch's own values go on, so a later step sees what it saw in the program: a float32
+    # mvlgamma an ulp from its float64 one moves trigamma's slope by 10% after it)
+    return "ok", _TapegradValues.apply(wide, narrow.detach())
+
+
+def _mul_as_computed_call(run, step, leaves, on_a_copy=False):
+    """``run.call``, but mul of a tensor and a 0-d tensor of another float dtype with the
+    operands given in the dtype PyTorch's forward computes in (MUL_AS_COMPUTED): a 0-d first
+    operand is rounded to the result's dtype (1.1e5 to float16 is ∞), a 0-d second one is
+    not and the product is formed in float32 (float16's opmath); PyTorch's backward instead
+    multiplies the gradient by the unrounded operand, or forms Σ g·x in float16 (∞ beyond
+    65504) for the 0-d one's float32 gradient."""
+    status, narrow = run.call(step, leaves, on_a_copy=on_a_copy)
+    if step.entry.name not in MULS or len(step.args) != 2 or step.kwargs or status != "ok" \
+            or not torch.is_tensor(narrow) or not narrow.dtype.is_floating_point:
+        return status, narrow
+    x, y = (run.materialize(a, leaves) for a in step.args)
+    if not (torch.is_tensor(x) and torch.is_tensor(y)) or x.dtype == y.dtype:
+        return status, narrow
+    dtype = narrow.dtype
+    compute = torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
+    if x.dim() == 0 and y.dim() > 0 and x.dtype != dtype:
+        x = x.to(dtype)
+    elif y.dim() == 0 and x.dim() > 0 and y.dtype != dtype:
+        x, y = x.to(compute), y.to(compute)
+    else:
+        return status, narrow
+    return "ok", (x * y).to(dtype)
+
+
+def _normalizing_widened_call(run, step, leaves, on_a_copy=False):
+    """``run.call``, but normalize, cosine_similarity or pairwise_distance with its float16
+    (float32) tensors computed in float32 (float64) and rounded back (NORMALIZE_WIDENED):
+    PyTorch's norms inside them sum |x|ᵖ in the operands' dtype, which overflows (x/∞ = 0)
+    or underflows (x/0 = ±∞, 0/0) where x/‖x‖ fits; tapegrad's norm rescales by the largest
+    magnitude."""
+    wider = {torch.float16: torch.float32, torch.float32: torch.float64}
+    status, narrow = run.call(step, leaves, on_a_copy=on_a_copy)
+    args = [run.materialize(a, leaves) for a in step.args]
+    kwargs = {k: run.materialize(v, leaves) for k, v in step.kwargs.items()}
+    if status != "ok" or not torch.is_tensor(narrow) or not any(   # (a float32 operand's
+            torch.is_tensor(v) and v.dtype in wider   # norm overflows in a float64 result too)
+            for v in args + list(kwargs.values())):
+        return status, narrow
+    widen = (lambda v: v.to(wider[v.dtype]) if torch.is_tensor(v) and v.dtype in wider
+             else v)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            wide = catalogue.caller("torch", step.entry)(
+                *map(widen, args), **{k: widen(v) for k, v in kwargs.items()})
+        return "ok", wide.to(narrow.dtype)
+    except Exception as error:  # noqa: BLE001 - as run.call
+        return "error", error
+
+
+def _normalizing_agrees_widened(program, step, result, through_float16=False):
+    """NORMALIZE_WIDENED for a value finding of normalize, cosine_similarity or
+    pairwise_distance where PyTorch, rerun from the program's start with those ops computed
+    in the wider float (``_normalizing_widened_call``), gives tapegrad's values (else ""), to
+    float16's tolerance where the chain or an operand of the step is float16."""
+    if step.entry.name not in NORMALIZING or torch is None or not TAPEGRAD.is_tensor(result):
+        return ""
+    run = Run(TORCH)
+    run.chain = run.materialize(LeafRef(0), program.leaves)
+    for each in program.steps:
+        status, wide = _norm_widened_call(run, each, program.leaves)
+        run.chain = first_tensor(TORCH, wide) if status == "ok" else None
+        if run.chain is None:
+            return ""
+        if each is step:
+            break
+    ours = TAPEGRAD.to_numpy(result)
+    theirs = TORCH.to_numpy(run.chain.detach())
+    if ours.shape != theirs.shape or ours.dtype != theirs.dtype:
+        return ""
+    float16 = through_float16 or any(isinstance(a, LeafRef) and program.leaves[
+        a.index].values.dtype == np.float16 for a in list(step.args) + list(step.kwargs.values()))
+    return NORMALIZE_WIDENED if compare_arrays(
+        ours, theirs, "float16" if float16 else str(ours.dtype)) is None else ""
+
+
+GAMMA_VALUES_WIDENED = (" [lgamma, digamma, polygamma or mvlgamma: PyTorch agrees with its "
+                        "values computed in float64]")
+GAMMAS = ("lgamma", "lgamma_", "digamma", "digamma_", "polygamma", "polygamma_",
+          "polygamma_method", "mvlgamma", "mvlgamma_")
+
+
+def _gammas_agree_widened(program, step, chain_before, result):
+    """GAMMA_VALUES_WIDENED for a value finding of lgamma, digamma, polygamma or mvlgamma of a
+    float16 or float32 tensor where PyTorch, rerun from the program's start with those ops
+    computed in float64 and rounded back (``_slopes_and_values_widened_call``), gives
+    tapegrad's values element by element (else ""): near a pole ψ⁽ⁿ⁾ follows the last bits
+    of πx and x + k, which PyTorch rounds in float32 and tapegrad does not. Also with PyTorch's
+    own steps before it, or the step alone on tapegrad's values before it (``chain_before``):
+    a float32 lgamma an ulp apart before a trigamma at 1e5 moves it by 10%."""
+    if step.entry.name not in GAMMAS or torch is None or not TAPEGRAD.is_tensor(result) or \
+            TAPEGRAD.dtype_name(result) not in ("float16", "float32"):
+        return ""
+    ours = TAPEGRAD.to_numpy(result)
+    for before in ("widened", "pytorch's", "tapegrad's"):
+        run = Run(TORCH)
+        if before == "tapegrad's":
+            if chain_before is None:   # (the first step: no values before it but the leaf)
+                continue
+            run.chain = torch.from_numpy(np.array(chain_before))
+            status, wide = _slopes_and_values_widened_call(run, step, program.leaves)
+            run.chain = first_tensor(TORCH, wide) if status == "ok" else None
+        else:
+            run.chain = run.materialize(LeafRef(0), program.leaves)
+            for each in program.steps:
+                status, wide = (_slopes_and_values_widened_call(run, each, program.leaves)
+                                if before == "widened" or each is step
+                                else run.call(each, program.leaves))
+                run.chain = first_tensor(TORCH, wide) if status == "ok" else None
+                if run.chain is None or each is step:
+                    break
+        if run.chain is None:
+            continue
+        theirs = TORCH.to_numpy(run.chain.detach())
+        if ours.shape == theirs.shape and ours.dtype == theirs.dtype and _same_to_rounding(
+                ours, theirs, str(ours.dtype)):
+            return GAMMA_VALUES_WIDENED
+    return ""
+
+
+def _sinc_by_its_series_near_0(x):
+    """sinc(x), as 1 - (πx)²/6 where |x| < 1e-4 (its next term, (πx)⁴/120, is below float64's
+    rounding there): PyTorch's own slope cancels to 0 near 0 in float64 too (x = 1e-15:
+    0, the slope -π²x/3 is -3.3e-15), so its float64 sinc alone is no reference there."""
+    near = x.abs() < 1e-4   # (each branch fed values away from the other's edge: the unused
+    small, far = torch.where(near, x, 0), torch.where(near, 1, x)   # one's slope, 0/0 or ∞,
+    return torch.where(near, 1 - (math.pi * small) ** 2 / 6, torch.sinc(far))   # times 0 is NaN)
+
+
+def _wide_dtype(value):
+    return (torch.float64 if isinstance(value, torch.dtype) and value in (torch.float16,
+                                                                        torch.float32)
+            else value)

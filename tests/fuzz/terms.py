@@ -1,0 +1,279 @@
+"""A gradient judged by the size of the terms it sums.
+
+A gradient that is 0 in the math can come out of terms of 1e6 that cancel: its rounding is of
+the size of those terms, not of the result. The terms of one step (normalize, layer_norm,
+cosine_similarity) and of the whole program are computed here, so that a gradient is compared
+to the tolerance of its terms.
+"""
+import math
+
+import numpy as np
+
+import tapegrad as tg
+
+from .generate import CHAIN, LeafRef
+from .libraries import (Finding, Run, TAPEGRAD, TORCH, _incoming_gradient, _leaf_grads,
+                        _leaves_through_float16, first_tensor, torch)
+from .compare import TOLERANCE, compare_arrays
+from .gradients import _step_backward
+from .norms import NORM_PARAMETERS
+
+
+def _terms_through_step(program, k, chain_input, sizes, ours, leaf_sizes):
+    """The size of the terms step ``k``'s backward sums, carried back one step: its backward
+    (tapegrad's, alone on its input) of ``sizes`` (the terms' size of its result's gradient,
+    ≥ 0), taken in absolute value, and at least the gradient itself. A step that sums
+    copies (getitem at repeated indices, a broadcast) sums their sizes where their gradients
+    cancel. Each leaf's sizes are added into ``leaf_sizes``; the chain's before the step
+    returned (None where the step does not run alone)."""
+    sizes = np.array(sizes, dtype=np.float64)   # (a 0-d one too: np.abs of it is a scalar)
+    carried = _step_backward(TAPEGRAD, program, k, chain_input, sizes)
+    if carried is None or set(carried[1]) != set(ours[1]):
+        return None
+    terms = _own_terms(program, k, chain_input, sizes)
+    with np.errstate(invalid="ignore", over="ignore"):
+        for key, g in carried[1].items():
+            own = ours[1][key]
+            if g is None or own is None:
+                continue
+            size = np.maximum(np.abs(g.astype(np.float64)), np.abs(own.astype(np.float64)))
+            if key in terms and terms[key].shape == size.shape:
+                size = np.maximum(size, terms[key])
+            if key == "input":
+                sizes_before = size
+            else:
+                leaf_sizes[key] = leaf_sizes.get(key, 0) + size
+    if "input" not in carried[1] or carried[1]["input"] is None:
+        return None
+    return sizes_before
+
+
+def _own_terms(program, k, chain_input, sizes):
+    """The size of the terms inside step ``k``'s own gradient formula where they cancel for
+    some inputs (``_cosine_terms``, ``_layer_norm_terms``, ``_normalize_terms``), else {}."""
+    name = program.steps[k].entry.name
+    if name == "cosine_similarity":
+        return _cosine_terms(program, k, chain_input, sizes)
+    if name == "layer_norm":
+        return _layer_norm_terms(program, k, chain_input, sizes)
+    if name == "normalize":
+        return _normalize_terms(program, k, chain_input, sizes)
+    return {}
+
+
+def _normalize_terms(program, k, chain_input, sizes):
+    """For step ``k`` a normalize of the chain, y = x/‖x‖ₚ along ``dim``: {"input" (or 0 for
+    the first step): the size of the two terms of its input's gradient
+    gᵢ/‖x‖ - (Σⱼ gⱼxⱼ)/‖x‖² · sign(xᵢ)|xᵢ|^(p-1)/‖x‖^(p-1), each in absolute value} (else
+    {}). One element along dim (or parallel vectors): y = sign(x) whatever x, the gradient
+    ~0 from terms of |g|/|x|, 2·|g|/|x| together."""
+    step = program.steps[k]
+    args = dict(zip(("input", "p", "dim", "eps"), step.args))
+    args.update(step.kwargs)
+    p, dim, eps = args.get("p", 2.0), args.get("dim", 1), args.get("eps", 1e-12)
+    if step.args[0] is not CHAIN or not all(isinstance(v, (int, float)) and not isinstance(
+            v, bool) for v in (p, dim, eps)) or not 0 < p < math.inf:
+        return {}
+    x = (TAPEGRAD.to_numpy(Run(TAPEGRAD).materialize(LeafRef(0), program.leaves))
+         if chain_input is None else chain_input[0]).astype(np.float64)
+    try:
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            norm = np.maximum(np.sum(np.abs(x) ** p, axis=dim, keepdims=True) ** (1 / p), eps)
+            g = np.broadcast_to(np.abs(np.asarray(sizes, dtype=np.float64)), x.shape)
+            along = np.sum(g * np.abs(x), axis=dim, keepdims=True) / norm ** 2
+            terms = g / norm + along * np.abs(x) ** (p - 1) / norm ** (p - 1)
+    except (ValueError, TypeError, np.exceptions.AxisError):
+        return {}
+    if chain_input is None:
+        return {0: _onto_leaf(program.leaves[0], terms)}
+    return {"input": terms}
+
+
+def _layer_norm_terms(program, k, chain_input, sizes):
+    """For step ``k`` a layer_norm of the chain: {"input" (or 0 for the first step): the
+    size of the terms of its input's gradient (ĝᵢ - mean ĝ - x̂ᵢ·mean(ĝ x̂))/σ, ĝ = w·g:
+    (|ĝᵢ| + mean|ĝ| + |x̂ᵢ|·mean|ĝ x̂|)/σ} (else {}). Two values x̂ = ±1 whatever x (ε
+    aside): the gradient is ~0 from terms of |w·g|/σ."""
+    step = program.steps[k]
+    args = dict(zip(NORM_PARAMETERS["layer_norm"], step.args))
+    args.update(step.kwargs)
+    shape, weight = args.get("normalized_shape"), args.get("weight")
+    if step.args[0] is not CHAIN or not isinstance(shape, (tuple, list, int)) or \
+            isinstance(args.get("eps", 1e-5), LeafRef):
+        return {}
+    run = Run(TAPEGRAD)
+    x = (TAPEGRAD.to_numpy(run.materialize(LeafRef(0), program.leaves)) if chain_input is None
+         else chain_input[0]).astype(np.float64)
+    axes = tuple(range(x.ndim - (1 if isinstance(shape, int) else len(shape)), x.ndim))
+    try:
+        w = 1.0 if weight is None else np.abs(TAPEGRAD.to_numpy(
+            run.materialize(weight, program.leaves)).astype(np.float64))
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            sigma = np.sqrt(x.var(axis=axes, keepdims=True) + float(args.get("eps", 1e-5)))
+            x_hat = np.abs((x - x.mean(axis=axes, keepdims=True)) / sigma)
+            g_hat = np.broadcast_to(w * np.abs(np.asarray(sizes, dtype=np.float64)), x.shape)
+            terms = (g_hat + g_hat.mean(axis=axes, keepdims=True)
+                     + x_hat * (g_hat * x_hat).mean(axis=axes, keepdims=True)) / sigma
+    except (ValueError, TypeError):
+        return {}
+    if chain_input is None:
+        return {0: _onto_leaf(program.leaves[0], terms)}
+    return {"input": terms}
+
+
+def _cosine_terms(program, k, chain_input, sizes):
+    """For step ``k`` a cosine_similarity(x₁, x₂) of the chain and a leaf: {"input" or the
+    leaf's index: the size of the two terms of its gradient, 2·s/‖xᵢ‖ (s: the terms' size
+    of the incoming gradient, along ``dim``), summed onto each element} (else {}). Its
+    gradient g·(x₂/(‖x₁‖‖x₂‖) - cos·x₁/‖x₁‖²) is 0 where the cosine is ±1 (vectors of one
+    element, or parallel ones), each term g/‖x₁‖ in size, however small the difference."""
+    step = program.steps[k]
+    if step.entry.name != "cosine_similarity" or len(step.args) < 2 or \
+            step.args[0] is not CHAIN or not isinstance(step.args[1], LeafRef):
+        return {}
+    run = Run(TAPEGRAD)
+    x1 = (TAPEGRAD.to_numpy(run.materialize(LeafRef(0), program.leaves)) if chain_input is None
+          else chain_input[0]).astype(np.float64)
+    x2 = TAPEGRAD.to_numpy(run.materialize(step.args[1], program.leaves)).astype(np.float64)
+    dim = step.kwargs.get("dim", step.args[2] if len(step.args) > 2 else 1)
+    eps = step.kwargs.get("eps", step.args[3] if len(step.args) > 3 else 1e-8)
+    try:
+        shape = np.broadcast_shapes(x1.shape, x2.shape)
+        dim = dim % len(shape)
+        incoming = np.broadcast_to(np.expand_dims(np.abs(sizes.astype(np.float64)), dim), shape)
+    except (ValueError, TypeError, ZeroDivisionError, np.exceptions.AxisError):
+        return {}
+    out = {}
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for key, x in (("input", x1), (step.args[1].index, x2)):
+            norm = np.sqrt(np.sum(np.broadcast_to(x, shape) ** 2, axis=dim, keepdims=True))
+            terms = 2 * incoming / np.maximum(norm, eps)
+            terms = terms.sum(axis=tuple(range(len(shape) - x.ndim)))
+            grown = tuple(d for d, n in enumerate(x.shape) if n == 1 and terms.shape[d] != 1)
+            out[key] = terms.sum(axis=grown, keepdims=True)
+    if chain_input is None:   # (the first step's chain is leaf 0, its gradient under 0)
+        out[0] = out.pop("input")
+    return {key: terms if key == "input" else _onto_leaf(program.leaves[key], terms)
+            for key, terms in out.items()}
+
+
+def _onto_leaf(leaf, sizes):
+    """Sizes of the elements of a leaf's view (``Library.leaf``), on the leaf's own
+    elements: an expanded dim summed, a transpose undone, a slice's elements in place."""
+    layout, base = leaf.layout, np.asarray(leaf.values).shape
+    if layout[0] == "transpose":
+        return sizes.swapaxes(layout[1], layout[2])
+    if layout[0] == "slice":
+        out = np.zeros(base)
+        out[(slice(None),) * layout[1] + (slice(None, None, 2),)] = sizes
+        return out
+    if layout[0] == "expand":
+        grown = tuple(d for d, n in enumerate(base) if n == 1 and sizes.shape[d] != 1)
+        return sizes.sum(axis=grown, keepdims=True)
+    return sizes
+
+
+def _within_the_programs_terms(program, a, found, chain_inputs, leaf_sizes):
+    """``found`` with its gradient findings made float noise where no step's own backward
+    differs (``_blame_first_wrong_backward`` found none) and the leaves' gradients, the
+    program run again in both libraries, differ only within the tolerance of the size of
+    the terms backward summed into them (``_terms_through_step``, step by step from the
+    last). Two copies of one element that cancel (a getitem at repeated indices, softmin of
+    the pair, each ±10¹⁰ after cosh; a chain broadcast along a dim that log_softmax then
+    normalises) leave a residue of their size in either library: 0 in one, -1e-4 in the
+    other."""
+    grad = _incoming_gradient(program, a)
+    if not leaf_sizes or not any(f.kind == "gradient" for f in found):
+        return found
+    results = {}
+    for library in (TAPEGRAD, TORCH):
+        run = Run(library)
+        run.chain = run.materialize(LeafRef(0), program.leaves)
+        for step in program.steps:
+            status, result = run.call(step, program.leaves)
+            run.chain = first_tensor(library, result) if status == "ok" else None
+            if run.chain is None:
+                return found
+        if tuple(run.chain.shape) != grad.shape or not run.chain.requires_grad:
+            return found
+        make = tg.from_numpy if library is TAPEGRAD else torch.from_numpy
+        try:
+            results[library.name] = _leaf_grads(run, run.chain, make(grad.copy()))
+        except Exception:  # noqa: BLE001 - no judge without both gradients
+            return found
+    ga, gb = results["tapegrad"], results["torch"]
+    if set(ga) != set(gb):
+        return found
+    through_float16 = _leaves_through_float16(
+        program, [c[0].dtype if c is not None else None for c in chain_inputs[1:]] + [grad.dtype])
+    for i, g in ga.items():
+        h = gb[i]
+        if (g is None) != (h is None):
+            return found
+        if g is None:
+            continue
+        size = np.asarray(leaf_sizes.get(i, 0), dtype=np.float64)
+        if i == 0 and program.leaves[0].requires_grad and i not in leaf_sizes:
+            return found   # (the chain's first leaf: its sizes are the first step's "input")
+        scale = float(size[np.isfinite(size)].max(initial=0))
+        dtype = "float16" if i in through_float16 or g.dtype == np.float16 else str(g.dtype)
+        diff = compare_arrays(g, h.astype(g.dtype), dtype, scale)
+        if diff and diff[0] in ("value", "shape"):
+            return found
+    return [Finding("gradient-float-noise", f.op, "cancelling terms: " + f.detail, f.seed)
+            if f.kind == "gradient" else f for f in found]
+
+
+def _within_its_terms(program, chain_input, grad, ours, theirs, differs):
+    """True when the first step's own backward (which gives the leaves' gradients
+    themselves) differs only by the rounding of the terms it sums: a gradient Σⱼ Jⱼᵢ gⱼ that
+    is ~0 in the math from terms of 1e6 (softmax then sum: Σ s = 1 whatever x, under
+    binary_cross_entropy's slope 5e6 at 1 - 6e-8) keeps a residue of the terms' size in
+    either library. The terms' size: Σⱼ |Jⱼᵢ gⱼ|, from one backward per output element
+    (``_step_backward`` with gⱼ alone), at most 64 of them."""
+    if grad.size > 64 or not np.isfinite(grad).all():
+        return False
+    sizes = {}
+    for j in np.flatnonzero(grad):
+        alone = np.zeros_like(grad)
+        alone.reshape(-1)[j] = grad.reshape(-1)[j]
+        part = _step_backward(TAPEGRAD, program, 0, chain_input, alone)
+        if part is None or set(part[1]) != set(ours[1]):
+            return False
+        for key, g in part[1].items():
+            if g is not None:
+                sizes[key] = sizes.get(key, 0) + np.abs(g.astype(np.float64))
+    for key, terms in _own_terms(program, 0, chain_input, grad).items():
+        if key in sizes and np.shape(sizes[key]) == terms.shape:
+            sizes[key] = np.maximum(sizes[key], terms)
+    for _, key in differs:
+        g, h = ours[1][key], theirs[1][key]
+        if g is None or h is None or key not in sizes:
+            return False
+        dtype = "float16" if np.float16 in (g.dtype, h.dtype) or ours[0] == "float16" \
+            else str(g.dtype)
+        if not _within_sizes(g, h.astype(g.dtype), dtype, sizes[key]):
+            return False   # (within the tolerance of the terms, not 100 times it)
+    return True
+
+
+def _within_sizes(a, b, dtype_name, sizes, floor=None):
+    """True when ``a`` is ``b`` to the tolerance of ``compare_arrays`` with each element's
+    own terms' size ``sizes`` as its scale: a residue of terms of 1e6 at one element is no
+    licence for a wrong value at another, whose terms are 1. ``floor``: the fraction of
+    the terms' size allowed (else compare_arrays' fiftieth of the tolerance)."""
+    diff = compare_arrays(a, b, dtype_name)
+    if diff is None:
+        return True
+    sizes = np.asarray(sizes, dtype=np.float64)
+    if diff[0] == "shape" or sizes.shape != a.shape or diff[1].startswith(
+            ("NaN where", "inf differs")):
+        return False   # (NaN or inf where the other has none is no rounding of any size)
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    finite = np.isfinite(a64) & np.isfinite(b64)
+    tol = TOLERANCE.get(dtype_name, 2e-4)
+    with np.errstate(invalid="ignore"):   # (each element's own value, not the largest's)
+        scale = np.maximum(np.maximum(1.0, np.abs(b64)), np.where(np.isfinite(sizes), sizes, 0.0))
+    with np.errstate(invalid="ignore"):
+        error = np.abs(a64 - b64) - (tol * np.abs(b64) + (floor or tol * 1e-2) * scale)
+    return bool(np.all(error[finite] <= 0))

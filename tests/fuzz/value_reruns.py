@@ -1,0 +1,140 @@
+"""PyTorch reruns for value findings: scaled_dot_product_attention by its math backend, and
+normalize or cosine_similarity with each slice scaled by a power of two.
+
+Where PyTorch, so rerun, gives tapegrad's values, the finding is marked with the rerun that
+agrees (``ATTENTION_BY_ITS_MATH``, ``SCALED_PER_SLICE``); otherwise it stays as it is.
+"""
+import warnings
+
+import numpy as np
+
+from . import catalogue
+from .generate import LeafRef
+from .libraries import Run, TAPEGRAD, TORCH, _arguments, first_tensor, torch
+from .compare import compare_arrays
+from .reruns import NORMALIZE_WIDENED, _norm_widened_call
+
+
+ATTENTION_BY_ITS_MATH = (" [scaled_dot_product_attention in the program: PyTorch's math "
+                         "backend agrees]")
+SCALED_PER_SLICE = (" [normalize or cosine_similarity in the program: PyTorch agrees with each "
+                    "slice scaled by a power of two near its largest magnitude]")
+SCALE_INVARIANT = {"normalize": ("input",), "cosine_similarity": ("x1", "x2")}
+
+
+def _marked_by_a_rerun(program, step, result, through_float16=False):
+    """The mark for a value finding at ``step`` that PyTorch, rerun from the program's start
+    in a way that avoids a known fault of its own, gives tapegrad's ``result`` for (else ""):
+    ATTENTION_BY_ITS_MATH: attention with PyTorch's math backend, which its 3-d inputs take
+    (its fused CPU kernel for 4-d inputs gives 0 for a query row whose scores are NaN, where
+    softmax of NaN, the math and its 3-d inputs give NaN); SCALED_PER_SLICE: normalize or
+    cosine_similarity with each slice scaled by a power of two (exact) to a largest
+    magnitude in [0.5, 1), where the ops are scale-invariant (PyTorch's norm sums x² in
+    the operand's dtype, which overflows to ∞, x/∞ = 0, even in float64 beyond 1e154, where
+    x/‖x‖ fits); NORMALIZE_WIDENED, the rerun in the wider float (``_norm_widened_call``)
+    as ``_normalizing_agrees_widened``'s, but to the narrowest operand's tolerance, which
+    a step of mixed dtypes needs (float32 x₁, float64 x₂: each operand is scaled in its own
+    dtype, x₁/‖x₁‖ rounded to float32 in tapegrad and PyTorch alike, exactly in the rerun,
+    so the slices that agree differ by float32's rounding, beyond float64's tolerance)."""
+    if torch is None or not TAPEGRAD.is_tensor(result):
+        return ""
+    if step.entry.name == "scaled_dot_product_attention":
+        reruns = ((_attention_by_its_math_call, ATTENTION_BY_ITS_MATH),)
+    elif step.entry.name in SCALE_INVARIANT:
+        reruns = ((_norm_widened_call, NORMALIZE_WIDENED),
+                  (_scaled_per_slice_call, SCALED_PER_SLICE))
+    else:
+        return ""
+    return next((mark for call, mark in reruns
+                 if _value_rerun_agrees(program, step, result, call, through_float16)), "")
+
+
+def _value_rerun_agrees(program, step, result, call, through_float16=False):
+    """True where PyTorch, rerun from the program's start with each step made by ``call``
+    (as ``run.call``), gives tapegrad's ``result`` at ``step``: to the tolerance of the
+    narrowest float among the result, the step's tensors and a float16 chain before it."""
+    run = Run(TORCH)
+    run.chain = run.materialize(LeafRef(0), program.leaves)
+    dtypes_seen = {TAPEGRAD.dtype_name(result)} | ({"float16"} if through_float16 else set())
+    for each in program.steps:
+        if each is step:
+            dtypes_seen |= {str(v.dtype).removeprefix("torch.") for v in (
+                run.materialize(a, program.leaves) for a in _arguments(each))
+                if torch.is_tensor(v)}
+        status, value = call(run, each, program.leaves)
+        run.chain = first_tensor(TORCH, value) if status == "ok" else None
+        if run.chain is None:
+            return False
+        if each is step:
+            break
+    ours, theirs = TAPEGRAD.to_numpy(result), TORCH.to_numpy(run.chain.detach())
+    if ours.shape != theirs.shape or ours.dtype != theirs.dtype:
+        return False
+    narrowest = next((d for d in ("float16", "float32") if d in dtypes_seen),
+                     str(ours.dtype))
+    return compare_arrays(ours, theirs, narrowest) is None
+
+
+def _attention_by_its_math_call(run, step, leaves, on_a_copy=False):
+    """``run.call``, attention computed by PyTorch's math backend (ATTENTION_BY_ITS_MATH)."""
+    if step.entry.name != "scaled_dot_product_attention":
+        return run.call(step, leaves, on_a_copy=on_a_copy)
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    with sdpa_kernel([SDPBackend.MATH]):
+        return run.call(step, leaves, on_a_copy=on_a_copy)
+
+
+def _scaled_per_slice_call(run, step, leaves, on_a_copy=False):
+    """``run.call``, but normalize or cosine_similarity with each floating operand's slices
+    along ``dim`` scaled (``_scaled_slices``; cosine_similarity's operands broadcast first),
+    where the op is scale-invariant: p > 0 (the p-norm is then of degree 1, and at least the
+    largest magnitude) and ε ≤ 1/2 (a scaled slice's norm is at least 1/2, and a slice is
+    scaled only where its largest magnitude, so its norm, is at least ε: max(‖x‖, ε) is
+    ‖x‖ before and after)."""
+    names = SCALE_INVARIANT.get(step.entry.name)
+    if names is None:
+        return run.call(step, leaves, on_a_copy=on_a_copy)
+    try:
+        given = step.entry.signature.bind(*[run.materialize(a, leaves) for a in step.args],
+                                          **{k: run.materialize(v, leaves)
+                                             for k, v in step.kwargs.items()})
+    except TypeError:   # (the call itself then raises as it should)
+        return run.call(step, leaves, on_a_copy=on_a_copy)
+    given.apply_defaults()
+    options = given.arguments
+    p, eps = options.get("p", 2.0), options["eps"]
+    tensors = [options[name] for name in names]
+    if (options.get("out") is not None or isinstance(p, bool) or not isinstance(p, (int, float))
+            or not p > 0 or isinstance(eps, bool) or not isinstance(eps, (int, float))
+            or not 0 <= eps <= 0.5 or not all(torch.is_tensor(t) for t in tensors)
+            or not any(t.is_floating_point() for t in tensors)):
+        return run.call(step, leaves, on_a_copy=on_a_copy)
+    try:
+        if len(tensors) == 2:   # (an integer operand takes the other's dtype, as in both ops)
+            x1, x2 = tensors
+            tensors = torch.broadcast_tensors(x1 if x1.is_floating_point() else x1.to(x2.dtype),
+                                              x2 if x2.is_floating_point() else x2.to(x1.dtype))
+        for name, tensor in zip(names, tensors):
+            options[name] = _scaled_slices(tensor, options["dim"], eps)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return "ok", catalogue.caller("torch", step.entry)(*given.args, **given.kwargs)
+    except Exception as error:  # noqa: BLE001 - as run.call
+        return "error", error
+
+
+def _scaled_slices(x, dim, eps):
+    """x with each slice along ``dim`` (every dim for None) times 2⁻ᵉ, where 2ᵉ⁻¹ ≤ max|x| <
+    2ᵉ (frexp), in two exact halves (2¹⁰⁷⁴ alone is past float64's range); a slice whose
+    largest magnitude is 0, below ε, ∞ or NaN is left as it is. Multiplying by a power of
+    two rounds nothing, so PyTorch's op sees the same digits, its norm's squares in range."""
+    dims = tuple(range(x.ndim)) if dim is None else dim
+    largest = x.detach().abs().amax(dim=dims, keepdim=True).to(torch.float64).numpy()
+    _, exponent = np.frexp(largest)
+    with np.errstate(invalid="ignore"):
+        exponent = np.where(np.isfinite(largest) & (largest > 0) & (largest >= eps),
+                            exponent, 0)
+    half = exponent // 2
+    for power in (-half, half - exponent):
+        x = x * torch.as_tensor(np.ldexp(1.0, power), dtype=x.dtype)
+    return x
