@@ -85,32 +85,32 @@ def test_a_time_loop_on_one_thread_computes_the_same_and_restores_the_count(two_
 
 
 # -- each product on as many threads as pay for its size -------------------------------------
-def test_multiply_adds_counts_rows_inner_and_columns_times_the_batch():
-    a, b = np.zeros((16, 784)), np.zeros((784, 256))
-    assert blas_threads.multiply_adds(a, b) == 16 * 784 * 256
-    assert blas_threads.multiply_adds(np.zeros((8, 16, 32)), np.zeros((8, 32, 4))) == 8 * 16 * 32 * 4
-    # a broadcast operand counts once per product it takes part in
-    assert blas_threads.multiply_adds(np.zeros((16, 32)), np.zeros((8, 32, 4))) == 8 * 16 * 32 * 4
-    assert blas_threads.multiply_adds(np.zeros((16, 32)), np.zeros(32)) == 16 * 32
-
-
-def test_a_small_product_runs_on_one_thread_a_large_one_on_all(two_threads, monkeypatch):
+def test_a_small_thin_product_runs_on_one_thread_the_others_on_all(two_threads, monkeypatch):
     seen, matmul = [], np.matmul
 
     def counting_matmul(a, b, *args, **kwargs):
         seen.append(two_threads())
         return matmul(a, b, *args, **kwargs)
     monkeypatch.setattr(xp, "matmul", counting_matmul)
-    monkeypatch.setattr(blas_threads, "ONE_THREAD_BELOW", 1000)
+    monkeypatch.setattr(blas_threads, "SPLIT_FROM", 100)
+    monkeypatch.setattr(blas_threads, "ONE_THREAD_BELOW", 2000)
+    monkeypatch.setattr(blas_threads, "THIN_SIDE", 4)
     rng = np.random.default_rng(0)
-    small_a, small_b = rng.standard_normal((9, 10)), rng.standard_normal((10, 11))
-    large_a, large_b = rng.standard_normal((10, 10)), rng.standard_normal((10, 11))
-    np.testing.assert_array_equal(blas_threads.matmul(xp, small_a, small_b), small_a @ small_b)
-    np.testing.assert_array_equal(blas_threads.matmul(xp, large_a, large_b), large_a @ large_b)
-    assert seen == [1, 2] and two_threads() == 2
+    cases = [((4, 5), (5, 4), 2),      #   80 multiply-adds: BLAS keeps it on one thread itself
+             ((4, 20), (20, 20), 1),   # 1600, thin (4 rows): one thread
+             ((20, 4), (4, 20), 1),    # 1600, thin (4 inner): one thread
+             ((10, 10), (10, 11), 2),  # 1100, no side of 4 or fewer: all threads
+             ((4, 25), (25, 25), 2),   # 2500, thin but large enough: all threads
+             ((3, 4, 20), (3, 20, 20), 1)]   # a batch: each product counts
+    for a_shape, b_shape, threads in cases:
+        a, b = rng.standard_normal(a_shape), rng.standard_normal(b_shape)
+        np.testing.assert_array_equal(blas_threads.matmul(xp, a, b), a @ b)
+        assert seen.pop() == threads, (a_shape, b_shape)
+    assert two_threads() == 2
 
 
 def test_the_count_is_restored_when_a_product_fails(two_threads, monkeypatch):
+    monkeypatch.setattr(blas_threads, "SPLIT_FROM", 0)
     monkeypatch.setattr(blas_threads, "ONE_THREAD_BELOW", 1000)
     with pytest.raises(ValueError):
         blas_threads.matmul(xp, np.zeros((2, 3)), np.zeros((4, 5)))
@@ -139,6 +139,7 @@ def test_results_equal_numpys_product_at_any_threshold(two_threads, monkeypatch,
     transposed = rng.standard_normal(shapes[1][::-1]).astype(dtype).T   # a transposed view
     # (one thread and two sum in different orders: float32 agrees to its rounding over k terms)
     close = dict(rtol=1e-4, atol=1e-3) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-10)
+    monkeypatch.setattr(blas_threads, "SPLIT_FROM", 0)
     for threshold in (0, 10**12):
         monkeypatch.setattr(blas_threads, "ONE_THREAD_BELOW", threshold)
         np.testing.assert_allclose(blas_threads.matmul(xp, a, b), a @ b, **close)
@@ -146,50 +147,9 @@ def test_results_equal_numpys_product_at_any_threshold(two_threads, monkeypatch,
     assert two_threads() == 2
 
 
-# -- two independent products at once ----------------------------------------------------------
-def test_a_pair_runs_at_once_on_one_blas_thread_each_and_equals_the_products(two_threads,
-                                                                            monkeypatch):
-    seen, matmul = [], np.matmul
-
-    def counting_matmul(a, b, *args, **kwargs):
-        seen.append(two_threads())
-        return matmul(a, b, *args, **kwargs)
-    monkeypatch.setattr(xp, "matmul", counting_matmul)
-    monkeypatch.setattr(blas_threads, "PAIR_FROM", 0)
-    splits, split = [], blas_threads.threads.split
-    monkeypatch.setattr(blas_threads.threads, "split",
-                        lambda *args: splits.append(args[1:3]) or split(*args))
-    rng = np.random.default_rng(2)
-    g, w, x = (rng.standard_normal(s).astype(np.float32) for s in ((32, 64), (64, 48), (32, 48)))
-    grad_x, grad_w = blas_threads.matmul_pair(xp, g, w, g.T, x)
-    np.testing.assert_allclose(grad_x, g @ w, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(grad_w, g.T @ x, rtol=1e-5, atol=1e-5)
-    assert seen == [1, 1] and splits == [(2, 2)] and two_threads() == 2
-
-
-def test_a_pair_below_the_size_runs_one_product_after_the_other(two_threads, monkeypatch):
-    monkeypatch.setattr(blas_threads, "PAIR_FROM", 10**9)
-    monkeypatch.setattr(blas_threads.threads, "split",
-                        lambda *args: pytest.fail("a small pair was split between threads"))
-    a = np.arange(12.0).reshape(3, 4)
-    first, second = blas_threads.matmul_pair(xp, a, a.T, a.T, a)
-    np.testing.assert_array_equal(first, a @ a.T)
-    np.testing.assert_array_equal(second, a.T @ a)
-
-
-def test_a_failing_product_of_a_pair_is_raised_and_the_count_restored(two_threads, monkeypatch):
-    monkeypatch.setattr(blas_threads, "PAIR_FROM", 0)
-    a = np.ones((4, 4))
-    for first, second in (((a, np.ones((3, 2))), (a, a)), ((a, a), (a, np.ones((3, 2))))):
-        with pytest.raises(ValueError):
-            blas_threads.matmul_pair(xp, *first, *second)
-        assert two_threads() == 2
-
-
-@pytest.mark.parametrize("pair_from", [0, 10**12])
 @pytest.mark.parametrize("one_thread_below", [0, 10**12])
 def test_a_linear_layers_gradients_are_the_same_whichever_way_its_products_run(
-        two_threads, monkeypatch, pair_from, one_thread_below):
+        two_threads, monkeypatch, one_thread_below):
     rng = np.random.default_rng(3)
     x0, w0, b0, g0 = (rng.standard_normal(s) for s in ((24, 40), (16, 40), (16,), (24, 16)))
 
@@ -198,7 +158,7 @@ def test_a_linear_layers_gradients_are_the_same_whichever_way_its_products_run(
         tg.nn.functional.linear(x, w, b).backward(tg.tensor(g0))
         return x.grad.numpy(), w.grad.numpy(), b.grad.numpy()
     expected = (g0 @ w0, g0.T @ x0, g0.sum(0))
-    monkeypatch.setattr(blas_threads, "PAIR_FROM", pair_from)
+    monkeypatch.setattr(blas_threads, "SPLIT_FROM", 0)
     monkeypatch.setattr(blas_threads, "ONE_THREAD_BELOW", one_thread_below)
     for got, want in zip(gradients(), expected):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)

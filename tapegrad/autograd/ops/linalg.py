@@ -451,17 +451,13 @@ def _addmm_gradients(ctx, grad, x, w, beta, b_shape, x_transposed, w_transposed)
     xp, device, g = grad.device.xp, grad.device, grad.array
     needs = ctx.needs_input_grad
     grad_b = sum_to_shape(grad if beta == 1 else grad * beta, b_shape) if needs[0] else None
-    # g Wᵀ, or (W gᵀ)ᵀ for a transposed x
-    left = needs[1] and ((w.array, g.T) if x_transposed else (g, w.array.T))
-    # xᵀ g, or (gᵀ x)ᵀ for a transposed W (a Linear's Wᵀ): W's gradient in C order
-    right = needs[2] and ((g.T, x.array) if w_transposed else (x.array.T, g))
-    if needs[1] and needs[2]:   # independent products: at once where that pays
-        grad_x, grad_w = blas.matmul_pair(xp, *left, *right)
-    else:
-        grad_x = blas.matmul(xp, *left) if needs[1] else None
-        grad_w = blas.matmul(xp, *right) if needs[2] else None
-    grad_x = None if grad_x is None else wrap(grad_x.T if x_transposed else grad_x, device)
-    grad_w = None if grad_w is None else wrap(grad_w.T if w_transposed else grad_w, device)
+    grad_x = grad_w = None
+    if needs[1]:   # g Wᵀ, or (W gᵀ)ᵀ for a transposed x
+        grad_x = wrap(blas.matmul(xp, w.array, g.T).T if x_transposed
+                      else blas.matmul(xp, g, w.array.T), device)
+    if needs[2]:   # xᵀ g, or (gᵀ x)ᵀ for a transposed W (a Linear's Wᵀ): W's gradient in C order
+        grad_w = wrap(blas.matmul(xp, g.T, x.array).T if w_transposed
+                      else blas.matmul(xp, x.array.T, g), device)
     return grad_b, grad_x, grad_w
 
 

@@ -17,8 +17,6 @@ run on one thread too while a loop runs.
 import contextlib
 import ctypes
 
-from . import threads
-
 _NAMES = [(f"{prefix}_set_num_threads{suffix}", f"{prefix}_get_num_threads{suffix}")
           for prefix in ("scipy_openblas", "openblas") for suffix in ("64_", "")]
 _switch = []   # [(set, get)] once looked up; [None] if there is none
@@ -58,21 +56,18 @@ def switch():
     return _switch[0]
 
 
-ONE_THREAD_BELOW = 8 * 2**20   # multiply-adds (M·N·K, times the batch): below, one thread
-
-
-def multiply_adds(a, b):
-    """M·N·K of the product a @ b (times its batch): the work a BLAS thread would be given a
-    share of."""
-    if a.ndim < 2 or b.ndim < 2:   # a vector: a matrix-vector product, one pass over the matrix
-        return max(a.size, b.size)
-    return max(a.size * b.shape[-1], b.size * a.shape[-2])
+ONE_THREAD_BELOW = 2**23   # multiply-adds (M·N·K) of a thin product: below, one thread
+THIN_SIDE = 32             # a product is thin when one of M, N, K is at most this
+SPLIT_FROM = 2**19         # OpenBLAS itself runs smaller products on one thread
 
 
 def matmul(xp, a, b):
-    """a @ b, on one BLAS thread when it is smaller than ``ONE_THREAD_BELOW`` multiply-adds
-    (and the arrays are numpy's), on all of them otherwise."""
-    if not xp.numba_cpu or multiply_adds(a, b) >= ONE_THREAD_BELOW:
+    """a @ b, on one BLAS thread when it is thin (a side of at most ``THIN_SIDE``) and smaller
+    than ``ONE_THREAD_BELOW`` multiply-adds, on all of them otherwise. (Below ``SPLIT_FROM``
+    OpenBLAS keeps a product on one thread itself: the switch would only cost its calls.)"""
+    if (not xp.numba_cpu or a.ndim < 2 or b.ndim < 2
+            or min(a.shape[-2], a.shape[-1], b.shape[-1]) > THIN_SIDE
+            or not SPLIT_FROM <= a.shape[-2] * a.shape[-1] * b.shape[-1] < ONE_THREAD_BELOW):
         return xp.matmul(a, b)
     found = _switch[0] if _switch else switch()
     threads = found[1]() if found is not None else 1
@@ -83,36 +78,6 @@ def matmul(xp, a, b):
         return xp.matmul(a, b)
     finally:
         found[0](threads)
-
-
-PAIR_FROM = 2**20   # multiply-adds of the smaller product: from here, a pair runs at once
-
-
-def _products(start, stop, product, pairs, results):
-    """The products ``start`` to ``stop`` of ``pairs``, into ``results`` (a range of a split)."""
-    for i in range(start, stop):
-        results[i] = product(*pairs[i])
-
-
-def matmul_pair(xp, a1, b1, a2, b2):
-    """(a1 @ b1, a2 @ b2): two independent products, such as a Linear layer's two gradients,
-    at once, one per thread on one BLAS thread each, when both are at least ``PAIR_FROM``
-    multiply-adds, BLAS has several threads and the arrays are numpy's; else one after the
-    other (``matmul``)."""
-    found = _switch[0] if _switch else switch()
-    if (found is None or not xp.numba_cpu
-            or min(multiply_adds(a1, b1), multiply_adds(a2, b2)) < PAIR_FROM):
-        return matmul(xp, a1, b1), matmul(xp, a2, b2)
-    blas = found[1]()
-    if blas <= 1:
-        return xp.matmul(a1, b1), xp.matmul(a2, b2)
-    results = [None, None]
-    found[0](1)
-    try:
-        threads.split(_products, 2, 2, xp.matmul, ((a1, b1), (a2, b2)), results)
-    finally:
-        found[0](blas)
-    return results[0], results[1]
 
 
 @contextlib.contextmanager
