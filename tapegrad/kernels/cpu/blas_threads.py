@@ -65,10 +65,16 @@ def matmul(xp, a, b):
     """a @ b, on one BLAS thread when it is thin (a side of at most ``THIN_SIDE``) and smaller
     than ``ONE_THREAD_BELOW`` multiply-adds, on all of them otherwise. (Below ``SPLIT_FROM``
     OpenBLAS keeps a product on one thread itself: the switch would only cost its calls.)"""
-    if (not xp.numba_cpu or a.ndim < 2 or b.ndim < 2
-            or min(a.shape[-2], a.shape[-1], b.shape[-1]) > THIN_SIDE
-            or not SPLIT_FROM <= a.shape[-2] * a.shape[-1] * b.shape[-1] < ONE_THREAD_BELOW):
-        return xp.matmul(a, b)
+    if xp.numba_cpu and a.ndim >= 2 and b.ndim >= 2:
+        rows, inner = a.shape[-2:]
+        columns = b.shape[-1]
+        if (SPLIT_FROM <= rows * inner * columns < ONE_THREAD_BELOW
+                and min(rows, inner, columns) <= THIN_SIDE):
+            return _on_one_thread(xp, a, b)
+    return xp.matmul(a, b)
+
+
+def _on_one_thread(xp, a, b):
     found = _switch[0] if _switch else switch()
     threads = found[1]() if found is not None else 1
     if threads <= 1:
