@@ -1,10 +1,13 @@
-"""numpy's BLAS held to one thread while a recurrent time loop runs
+"""numpy's BLAS held to one thread where a second does not pay
 (tapegrad/kernels/cpu/blas_threads.py).
 
 Where numpy's BLAS is an OpenBLAS with its thread switch (numpy's own wheels), the switch
 is found; inside ``one_thread`` the products run on one thread and afterwards on as many as
 before, also when the block raises; a loop of kernels/recurrence.py leaves the count as it
-found it and computes what it computes on one thread. Elsewhere these tests are skipped.
+found it and computes what it computes on one thread. ``matmul`` runs a thin product below
+its size on one thread and every other on all of them, gives numpy's product either way,
+and leaves the count as it found it, also when the product fails. Elsewhere these tests
+are skipped.
 """
 import numpy as np
 import pytest

@@ -1,4 +1,5 @@
-"""numpy's BLAS held to one thread for a while: the small products of a time loop.
+"""numpy's BLAS held to one thread where a second one does not pay: the small products of a
+time loop, and thin products anywhere.
 
 A recurrent step's product, h W_hhᵀ at (32, 128) @ (128, 512), is large enough for
 OpenBLAS to split it between its threads, and far too small for that to pay: the step's
@@ -8,11 +9,24 @@ VM with other jobs running: 1.1 ms per product on 2 threads, 45 µs on one. So t
 loops of ``kernels/recurrence.py`` run their products on one thread, and the large
 products before and after the loop (all steps' rows at once) keep every thread.
 
+Outside time loops, every product of ``autograd/ops/linalg.py`` goes through ``matmul``,
+which runs a *thin* product (a side of at most 32: the batch of a small-batch MLP) below
+2²³ multiply-adds on one thread. OpenBLAS splits products from about 2¹⁹ multiply-adds on;
+measured alone (2-core Xeon, SkylakeX kernels, µs on 1 / 2 threads), a batch-16 Linear
+784→256 gains from the split forwards, W xᵀ (256, 784) @ (784, 16), 67 / 39, and not
+backwards, gᵀ x (256, 16) @ (16, 784), 65 / 64–85; a 128-row product of 128-256-128
+(4.2·10⁶) 60 / 49; from 1.6·10⁷ on about 0.55–0.65×. Inside training steps on two threads,
+the hand-over of a split product's halves to the next one-threaded op costs more than
+the thin products gain: the batch-16 MLP's step took 0.93–0.94× as long with its two thin
+products on one thread (and 1.01–1.02× longer for the batch-128 MLP when its 128-wide
+products, not thin, went to one thread too: the rule spares them). ``SPLIT_FROM`` spares
+the switch (0.8 µs a product at one thread) where OpenBLAS would not split anyway.
+
 OpenBLAS's own switch (``openblas_set_num_threads``) is found in the library numpy has
 loaded, by the name OpenBLAS gives it (numpy's wheels bundle it as ``scipy_openblas``, with
 a ``64_`` suffix for 64-bit integers). Where there is none (another BLAS, another system),
-``one_thread`` changes nothing. The setting is the process's: another thread's products
-run on one thread too while a loop runs.
+``one_thread`` and ``matmul`` change nothing. The setting is the process's: another
+thread's products run on one thread too while a loop or a thin product runs.
 """
 import contextlib
 import ctypes
