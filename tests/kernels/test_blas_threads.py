@@ -95,7 +95,7 @@ def test_a_small_thin_product_runs_on_one_thread_the_others_on_all(two_threads, 
         seen.append(two_threads())
         return matmul(a, b, *args, **kwargs)
     monkeypatch.setattr(xp, "matmul", counting_matmul)
-    monkeypatch.setattr(blas_threads, "SPLIT_FROM", 100)
+    monkeypatch.setattr(blas_threads, "SPLIT_ABOVE", 100)
     monkeypatch.setattr(blas_threads, "ONE_THREAD_BELOW", 2000)
     monkeypatch.setattr(blas_threads, "THIN_SIDE", 4)
     rng = np.random.default_rng(0)
@@ -113,7 +113,7 @@ def test_a_small_thin_product_runs_on_one_thread_the_others_on_all(two_threads, 
 
 
 def test_the_count_is_restored_when_a_product_fails(two_threads, monkeypatch):
-    monkeypatch.setattr(blas_threads, "SPLIT_FROM", 0)
+    monkeypatch.setattr(blas_threads, "SPLIT_ABOVE", 0)
     monkeypatch.setattr(blas_threads, "ONE_THREAD_BELOW", 1000)
     with pytest.raises(ValueError):
         blas_threads.matmul(xp, np.zeros((2, 3)), np.zeros((4, 5)))
@@ -142,7 +142,7 @@ def test_results_equal_numpys_product_at_any_threshold(two_threads, monkeypatch,
     transposed = rng.standard_normal(shapes[1][::-1]).astype(dtype).T   # a transposed view
     # (one thread and two sum in different orders: float32 agrees to its rounding over k terms)
     close = dict(rtol=1e-4, atol=1e-3) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-10)
-    monkeypatch.setattr(blas_threads, "SPLIT_FROM", 0)
+    monkeypatch.setattr(blas_threads, "SPLIT_ABOVE", 0)
     for threshold in (0, 10**12):
         monkeypatch.setattr(blas_threads, "ONE_THREAD_BELOW", threshold)
         np.testing.assert_allclose(blas_threads.matmul(xp, a, b), a @ b, **close)
@@ -161,7 +161,7 @@ def test_a_linear_layers_gradients_are_the_same_whichever_way_its_products_run(
         tg.nn.functional.linear(x, w, b).backward(tg.tensor(g0))
         return x.grad.numpy(), w.grad.numpy(), b.grad.numpy()
     expected = (g0 @ w0, g0.T @ x0, g0.sum(0))
-    monkeypatch.setattr(blas_threads, "SPLIT_FROM", 0)
+    monkeypatch.setattr(blas_threads, "SPLIT_ABOVE", 0)
     monkeypatch.setattr(blas_threads, "ONE_THREAD_BELOW", one_thread_below)
     for got, want in zip(gradients(), expected):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)

@@ -11,16 +11,17 @@ products before and after the loop (all steps' rows at once) keep every thread.
 
 Outside time loops, every product of ``autograd/ops/linalg.py`` goes through ``matmul``,
 which runs a *thin* product (a side of at most 32: the batch of a small-batch MLP) below
-2²³ multiply-adds on one thread. OpenBLAS splits products from about 2¹⁹ multiply-adds on;
-measured alone (2-core Xeon, SkylakeX kernels, µs on 1 / 2 threads), a batch-16 Linear
-784→256 gains from the split forwards, W xᵀ (256, 784) @ (784, 16), 67 / 39, and not
-backwards, gᵀ x (256, 16) @ (16, 784), 65 / 64–85; a 128-row product of 128-256-128
-(4.2·10⁶) 60 / 49; from 1.6·10⁷ on about 0.55–0.65×. Inside training steps on two threads,
-the hand-over of a split product's halves to the next one-threaded op costs more than
-the thin products gain: the batch-16 MLP's step took 0.93–0.94× as long with its two thin
-products on one thread (and 1.01–1.02× longer for the batch-128 MLP when its 128-wide
-products, not thin, went to one thread too: the rule spares them). ``SPLIT_FROM`` spares
-the switch (0.8 µs a product at one thread) where OpenBLAS would not split anyway.
+2²³ multiply-adds on one thread. OpenBLAS splits products above 2¹⁹ multiply-adds itself
+(16-256-128 it keeps on one thread, 128-512-10 it splits). Measured alone (2-core Xeon,
+SkylakeX kernels, µs on 1 / 2 threads), a batch-16 Linear 784→256 gains from the split
+forwards, W xᵀ (256, 784) @ (784, 16), 67 / 39, and not backwards, gᵀ x (256, 16) @
+(16, 784), 65 / 64–85; a 128-row product of 128-256-128 (4.2·10⁶) 60 / 49; from 1.6·10⁷
+on mostly 0.5–0.65×. Inside training steps on two threads, handing a split product's
+halves over to the next one-threaded op costs more than the thin products gain: the
+batch-16 MLP's step took 0.93–0.94× as long with its two thin products on one thread
+(and 1.01–1.02× longer for the batch-128 MLP when its 128-wide products, not thin, went to
+one thread too: the rule spares them). ``SPLIT_ABOVE`` spares the switch (0.3 µs a
+product at one thread, 2 µs at two) where OpenBLAS would not split anyway.
 
 OpenBLAS's own switch (``openblas_set_num_threads``) is found in the library numpy has
 loaded, by the name OpenBLAS gives it (numpy's wheels bundle it as ``scipy_openblas``, with
@@ -72,18 +73,18 @@ def switch():
 
 ONE_THREAD_BELOW = 2**23   # multiply-adds (M·N·K) of a thin product: below, one thread
 THIN_SIDE = 32             # a product is thin when one of M, N, K is at most this
-SPLIT_FROM = 2**19         # OpenBLAS itself runs smaller products on one thread
+SPLIT_ABOVE = 2**19        # OpenBLAS itself runs products up to this on one thread
 
 
 def matmul(xp, a, b):
     """a @ b, on one BLAS thread when it is thin (a side of at most ``THIN_SIDE``) and smaller
-    than ``ONE_THREAD_BELOW`` multiply-adds, on all of them otherwise. (Below ``SPLIT_FROM``
+    than ``ONE_THREAD_BELOW`` multiply-adds, on all of them otherwise. (Up to ``SPLIT_ABOVE``
     OpenBLAS keeps a product on one thread itself: the switch would only cost its calls.)"""
-    if xp.numba_cpu and a.ndim >= 2 and b.ndim >= 2:
-        rows, inner = a.shape[-2:]
-        columns = b.shape[-1]
-        if (SPLIT_FROM <= rows * inner * columns < ONE_THREAD_BELOW
-                and min(rows, inner, columns) <= THIN_SIDE):
+    if a.ndim > 1 and b.ndim > 1 and xp.numba_cpu:
+        rows, inner, columns = a.shape[-2], a.shape[-1], b.shape[-1]
+        thin = THIN_SIDE
+        if ((rows <= thin or inner <= thin or columns <= thin)
+                and SPLIT_ABOVE < rows * inner * columns < ONE_THREAD_BELOW):
             return _on_one_thread(xp, a, b)
     return xp.matmul(a, b)
 
