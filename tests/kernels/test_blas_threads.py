@@ -132,6 +132,15 @@ def test_one_thread_product_is_left_alone_when_there_is_one_thread(monkeypatch):
         set_threads(before)
 
 
+def test_without_a_switch_every_product_is_numpys_own(monkeypatch):
+    monkeypatch.setattr(blas_threads, "_switch", [None])
+    monkeypatch.setattr(blas_threads, "_thread_count", None)
+    monkeypatch.setattr(blas_threads, "SPLIT_ABOVE", 0)
+    a = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(blas_threads.matmul(xp, a, a.T), a @ a.T)
+    assert blas_threads._thread_count() == 1
+
+
 @pytest.mark.parametrize("shapes", [((16, 784), (784, 256)), ((256, 16), (16, 784)),
                                     ((4, 64, 32), (4, 32, 64)), ((64, 32), (3, 32, 5)),
                                     ((7,), (7, 3)), ((3, 7), (7,))])

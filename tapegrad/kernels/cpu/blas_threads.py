@@ -80,8 +80,10 @@ SPLIT_ABOVE = 2**19        # OpenBLAS itself runs products up to this on one thr
 def matmul(xp, a, b):
     """a @ b, on one BLAS thread when it is thin (a side of at most ``THIN_SIDE``) and smaller
     than ``ONE_THREAD_BELOW`` multiply-adds, on all of them otherwise. (Up to ``SPLIT_ABOVE``
-    OpenBLAS keeps a product on one thread itself: the switch would only cost its calls.)"""
-    if a.ndim > 1 and b.ndim > 1 and xp.numba_cpu:
+    OpenBLAS keeps a product on one thread itself: the switch would only cost its calls.)
+    With BLAS on one thread, the first test settles it: the cost is one call of its getter."""
+    if (_thread_count or _find_thread_count())() > 1 and a.ndim > 1 and b.ndim > 1 \
+            and xp.numba_cpu:
         rows, inner, columns = a.shape[-2], a.shape[-1], b.shape[-1]
         thin = THIN_SIDE
         if ((rows <= thin or inner <= thin or columns <= thin)
@@ -90,17 +92,25 @@ def matmul(xp, a, b):
     return xp.matmul(a, b)
 
 
+_thread_count = None   # OpenBLAS's thread count getter, once found; ``lambda: 1`` if none
+
+
+def _find_thread_count():
+    global _thread_count
+    found = switch()
+    _thread_count = found[1] if found is not None else (lambda: 1)
+    return _thread_count
+
+
 def _on_one_thread(xp, a, b):
     """a @ b with OpenBLAS set to one thread, and set back to its count after (also on error)."""
-    found = _switch[0] if _switch else switch()
-    threads = found[1]() if found is not None else 1
-    if threads <= 1:
-        return xp.matmul(a, b)
-    found[0](1)
+    set_threads, get_threads = _switch[0]
+    threads = get_threads()
+    set_threads(1)
     try:
         return xp.matmul(a, b)
     finally:
-        found[0](threads)
+        set_threads(threads)
 
 
 @contextlib.contextmanager
