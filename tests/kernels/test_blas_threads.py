@@ -7,7 +7,7 @@ before, also when the block raises; a loop of kernels/recurrence.py leaves the c
 found it and computes what it computes on one thread. ``matmul`` runs a thin product below
 its size on one thread and every other on all of them, gives numpy's product either way,
 and leaves the count as it found it, also when the product fails. Elsewhere these tests
-are skipped.
+are skipped (but one: without a switch, ``matmul`` is numpy's product).
 """
 import numpy as np
 import pytest
