@@ -20,9 +20,9 @@ on mostly 0.5–0.65×. Inside training steps on two threads, handing a split pr
 halves over to the next one-threaded op costs more than the thin products gain: the
 batch-16 MLP's step took 0.93–0.94× as long with its two thin products on one thread
 (and 1.01–1.02× longer for the batch-128 MLP when its 128-wide products, not thin, went to
-one thread too: the rule spares them). ``SPLIT_ABOVE`` spares the test's cost (about
-0.5 µs a product at one thread, 2.5 µs with the switch at two) where OpenBLAS would not
-split anyway.
+one thread too: the rule spares them). ``SPLIT_ABOVE`` spares the switch (2.5 µs a
+product) where OpenBLAS would not split anyway; with BLAS on one thread a product costs
+one call of the count's getter more (the batch-16 MLP's step 1% more CPU time).
 
 OpenBLAS's own switch (``openblas_set_num_threads``) is found in the library numpy has
 loaded, by the name OpenBLAS gives it (numpy's wheels bundle it as ``scipy_openblas``, with
