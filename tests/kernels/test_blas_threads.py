@@ -1,10 +1,13 @@
-"""numpy's BLAS held to one thread while a recurrent time loop runs
+"""numpy's BLAS held to one thread where a second does not pay
 (tapegrad/kernels/cpu/blas_threads.py).
 
 Where numpy's BLAS is an OpenBLAS with its thread switch (numpy's own wheels), the switch
 is found; inside ``one_thread`` the products run on one thread and afterwards on as many as
 before, also when the block raises; a loop of kernels/recurrence.py leaves the count as it
-found it and computes what it computes on one thread. Elsewhere these tests are skipped.
+found it and computes what it computes on one thread. ``matmul`` runs a thin product below
+its size on one thread and every other on all of them, gives numpy's product either way,
+and leaves the count as it found it, also when the product fails. Elsewhere these tests
+are skipped (but one: without a switch, ``matmul`` is numpy's product).
 """
 import numpy as np
 import pytest
@@ -82,3 +85,94 @@ def test_a_time_loop_on_one_thread_computes_the_same_and_restores_the_count(two_
                                         False)
     for a, b in zip(forward + backward[:2], two_threads_results):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
+# -- each product on as many threads as pay for its size -------------------------------------
+def test_a_small_thin_product_runs_on_one_thread_the_others_on_all(two_threads, monkeypatch):
+    seen, matmul = [], np.matmul
+
+    def counting_matmul(a, b, *args, **kwargs):
+        seen.append(two_threads())
+        return matmul(a, b, *args, **kwargs)
+    monkeypatch.setattr(xp, "matmul", counting_matmul)
+    monkeypatch.setattr(blas_threads, "SPLIT_ABOVE", 100)
+    monkeypatch.setattr(blas_threads, "ONE_THREAD_BELOW", 2000)
+    monkeypatch.setattr(blas_threads, "THIN_SIDE", 4)
+    rng = np.random.default_rng(0)
+    cases = [((4, 5), (5, 4), 2),      #   80 multiply-adds: BLAS keeps it on one thread itself
+             ((4, 20), (20, 20), 1),   # 1600, thin (4 rows): one thread
+             ((20, 4), (4, 20), 1),    # 1600, thin (4 inner): one thread
+             ((10, 10), (10, 11), 2),  # 1100, no side of 4 or fewer: all threads
+             ((4, 25), (25, 25), 2),   # 2500, thin but large enough: all threads
+             ((3, 4, 20), (3, 20, 20), 1)]   # a batch: each product counts
+    for a_shape, b_shape, threads in cases:
+        a, b = rng.standard_normal(a_shape), rng.standard_normal(b_shape)
+        np.testing.assert_array_equal(blas_threads.matmul(xp, a, b), a @ b)
+        assert seen.pop() == threads, (a_shape, b_shape)
+    assert two_threads() == 2
+
+
+def test_the_count_is_restored_when_a_product_fails(two_threads, monkeypatch):
+    monkeypatch.setattr(blas_threads, "SPLIT_ABOVE", 0)
+    monkeypatch.setattr(blas_threads, "ONE_THREAD_BELOW", 1000)
+    with pytest.raises(ValueError):
+        blas_threads.matmul(xp, np.zeros((2, 3)), np.zeros((4, 5)))
+    assert two_threads() == 2
+
+
+def test_one_thread_product_is_left_alone_when_there_is_one_thread(monkeypatch):
+    set_threads, get_threads = _switch_or_skip()
+    before = get_threads()
+    set_threads(1)
+    try:
+        a = np.arange(6.0).reshape(2, 3)
+        np.testing.assert_array_equal(blas_threads.matmul(xp, a, a.T), a @ a.T)
+        assert get_threads() == 1
+    finally:
+        set_threads(before)
+
+
+def test_without_a_switch_every_product_is_numpys_own(monkeypatch):
+    monkeypatch.setattr(blas_threads, "_switch", [None])
+    monkeypatch.setattr(blas_threads, "_thread_count", None)
+    monkeypatch.setattr(blas_threads, "SPLIT_ABOVE", 0)
+    a = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(blas_threads.matmul(xp, a, a.T), a @ a.T)
+    assert blas_threads._thread_count() == 1
+
+
+@pytest.mark.parametrize("shapes", [((16, 784), (784, 256)), ((256, 16), (16, 784)),
+                                    ((4, 64, 32), (4, 32, 64)), ((64, 32), (3, 32, 5)),
+                                    ((7,), (7, 3)), ((3, 7), (7,))])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_results_equal_numpys_product_at_any_threshold(two_threads, monkeypatch, shapes, dtype):
+    rng = np.random.default_rng(1)
+    a, b = (rng.standard_normal(s).astype(dtype) for s in shapes)
+    transposed = rng.standard_normal(shapes[1][::-1]).astype(dtype).T   # a transposed view
+    # (one thread and two sum in different orders: float32 agrees to its rounding over k terms)
+    close = dict(rtol=1e-4, atol=1e-3) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-10)
+    monkeypatch.setattr(blas_threads, "SPLIT_ABOVE", 0)
+    for threshold in (0, 10**12):
+        monkeypatch.setattr(blas_threads, "ONE_THREAD_BELOW", threshold)
+        np.testing.assert_allclose(blas_threads.matmul(xp, a, b), a @ b, **close)
+        np.testing.assert_allclose(blas_threads.matmul(xp, a, transposed), a @ transposed, **close)
+    assert two_threads() == 2
+
+
+@pytest.mark.parametrize("one_thread_below", [0, 10**12])
+def test_a_linear_layers_gradients_are_the_same_whichever_way_its_products_run(
+        two_threads, monkeypatch, one_thread_below):
+    rng = np.random.default_rng(3)
+    x0, w0, b0, g0 = (rng.standard_normal(s) for s in ((24, 40), (16, 40), (16,), (24, 16)))
+
+    def gradients():
+        x, w, b = (tg.tensor(a, requires_grad=True) for a in (x0, w0, b0))
+        tg.nn.functional.linear(x, w, b).backward(tg.tensor(g0))
+        return x.grad.numpy(), w.grad.numpy(), b.grad.numpy()
+    expected = (g0 @ w0, g0.T @ x0, g0.sum(0))
+    monkeypatch.setattr(blas_threads, "SPLIT_ABOVE", 0)
+    monkeypatch.setattr(blas_threads, "ONE_THREAD_BELOW", one_thread_below)
+    for got, want in zip(gradients(), expected):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+        assert got.flags.c_contiguous   # W's gradient in W's own layout, as the plain path
+    assert two_threads() == 2

@@ -434,6 +434,7 @@ def test_scratch_buffers_of_one_purpose_share_the_largest_allocation():
 
 def test_convolutions_of_different_sizes_keep_one_product_buffer_between_them(monkeypatch):
     monkeypatch.setattr(conv, "choose_layout", lambda *args: "merged")   # (a product buffer)
+    monkeypatch.setattr(conv, "threaded", lambda: False)   # one share of the batch: one buffer
     workspace.clear()
     for size in (12, 6):
         window = Window((size, size), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1))

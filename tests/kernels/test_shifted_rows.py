@@ -11,7 +11,7 @@ import pytest
 
 import tapegrad as tg
 from tapegrad.autograd.ops import convolution as C
-from tapegrad.kernels.cpu import conv, shifted_rows
+from tapegrad.kernels.cpu import batch_split, conv, shifted_rows
 from tapegrad.kernels.geometry import Window
 
 from ..support import Case, leaf, noncontiguous
@@ -100,20 +100,27 @@ def test_convolutions_it_does_not_take_stay_with_im2col(window, channels, dtype)
     assert not shifted_rows.suits(xp, x, window, channels, channels)
 
 
-def test_the_convolution_driver_uses_it_on_one_thread_only(monkeypatch):
+def test_the_convolution_driver_uses_it_where_each_product_runs_on_one_thread(monkeypatch):
+    """On one thread, or with the batch shared between threads (batch_split.py); not where
+    each product runs on all of OpenBLAS's threads."""
     window = Window((16, 16), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1))
     x = rng.standard_normal((2, 16, 16, 16)).astype(np.float32)
     w = rng.standard_normal((16, 16, 3, 3)).astype(np.float32)
     calls = []
     original = shifted_rows.forward
-    monkeypatch.setattr(shifted_rows, "forward", lambda *a: calls.append(1) or original(*a))
+    monkeypatch.setattr(shifted_rows, "forward", lambda *a: calls.append(a[-1]) or original(*a))
     monkeypatch.setattr(conv, "threaded", lambda: False)
     y = conv.forward(xp, x, w, None, window)
     assert calls == [1]
     np.testing.assert_allclose(y, conv_direct(x, w, window), rtol=1e-4, atol=1e-4)
     monkeypatch.setattr(conv, "threaded", lambda: True)
+    monkeypatch.setattr(batch_split, "concurrent_parts", lambda xp, x: 2)
+    y = conv.forward(xp, x, w, None, window)
+    assert calls == [1, 2]
+    np.testing.assert_allclose(y, conv_direct(x, w, window), rtol=1e-4, atol=1e-4)
+    monkeypatch.setattr(batch_split, "concurrent_parts", lambda xp, x: 1)
     conv.forward(xp, x, w, None, window)
-    assert calls == [1]
+    assert calls == [1, 2]
 
 
 @pytest.mark.parametrize("case", [

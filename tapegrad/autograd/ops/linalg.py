@@ -28,6 +28,7 @@ import math
 from functools import lru_cache
 
 from ... import dtypes
+from ...kernels.cpu import blas_threads as blas
 from .. import grad_mode
 from ..operands import check_same_device, promote, sum_to_shape
 from ..tape import is_view_of, mark_view, record
@@ -65,9 +66,9 @@ def _rows_times_matrix(xp, x, w):
     if (16 <= rows <= 32 and not xp.is_gpu and w.size >= 32768 and w.dtype.char in "fd"
             and _transposed_layout(w)):   # (float32 and float64: the dtypes BLAS runs)
         y = xp.empty((rows, w.shape[1]), dtype=w.dtype)
-        xp.copyto(y, xp.matmul(w.T, x.T).T)
+        xp.copyto(y, blas.matmul(xp, w.T, x.T).T)
         return y
-    return xp.matmul(x, w)
+    return blas.matmul(xp, x, w)
 
 
 def _tensors(op, input, other):
@@ -140,9 +141,9 @@ def _product(op, x, y):
     if len(x_shape) == 2 and len(y_shape) == 2:
         z = _rows_times_matrix(xp, x.array, y.array)
     elif rows is None:
-        z = xp.matmul(x.array, y.array)   # a batch of products (broadcast)
+        z = blas.matmul(xp, x.array, y.array)   # a batch of products (broadcast)
     else:                                 # vectors, or rows of x stacked: one (rows, k) @ (k, m)
-        z = xp.matmul(x.array.reshape(rows, k), y.array.reshape(k, m)).reshape(out_shape)
+        z = blas.matmul(xp, x.array.reshape(rows, k), y.array.reshape(k, m)).reshape(out_shape)
 
     def backward(ctx, grad):
         x, y = ctx.saved_tensors
@@ -452,11 +453,11 @@ def _addmm_gradients(ctx, grad, x, w, beta, b_shape, x_transposed, w_transposed)
     grad_b = sum_to_shape(grad if beta == 1 else grad * beta, b_shape) if needs[0] else None
     grad_x = grad_w = None
     if needs[1]:   # g Wᵀ, or (W gᵀ)ᵀ for a transposed x
-        grad_x = wrap(xp.matmul(w.array, g.T).T if x_transposed
-                      else xp.matmul(g, w.array.T), device)
+        grad_x = wrap(blas.matmul(xp, w.array, g.T).T if x_transposed
+                      else blas.matmul(xp, g, w.array.T), device)
     if needs[2]:   # xᵀ g, or (gᵀ x)ᵀ for a transposed W (a Linear's Wᵀ): W's gradient in C order
-        grad_w = wrap(xp.matmul(g.T, x.array).T if w_transposed
-                      else xp.matmul(x.array.T, g), device)
+        grad_w = wrap(blas.matmul(xp, g.T, x.array).T if w_transposed
+                      else blas.matmul(xp, x.array.T, g), device)
     return grad_b, grad_x, grad_w
 
 

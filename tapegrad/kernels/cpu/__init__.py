@@ -3,6 +3,7 @@
 * ``im2col.py``: windows of an image as columns (stride tricks, no Python loop);
 * ``col2im.py``: the columns added back onto the image (numba);
 * ``conv.py``: convolution and its two gradients as one matmul each, in chunks of the batch;
+* ``batch_split.py``: a convolution's pass with the batch shared between threads;
 * ``shifted_rows.py``: the forward pass of a stride-1 "same" convolution on kh row-shifted
   copies of the image (im2col copies it kh·kw times);
 * ``maxpool.py``: max pooling with the positions of the maxima, and its backward (numba);

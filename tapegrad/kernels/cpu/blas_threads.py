@@ -1,4 +1,5 @@
-"""numpy's BLAS held to one thread for a while: the small products of a time loop.
+"""numpy's BLAS held to one thread where a second one does not pay: the small products of a
+time loop, and thin products anywhere.
 
 A recurrent step's product, h W_hhᵀ at (32, 128) @ (128, 512), is large enough for
 OpenBLAS to split it between its threads, and far too small for that to pay: the step's
@@ -8,11 +9,26 @@ VM with other jobs running: 1.1 ms per product on 2 threads, 45 µs on one. So t
 loops of ``kernels/recurrence.py`` run their products on one thread, and the large
 products before and after the loop (all steps' rows at once) keep every thread.
 
+Outside time loops, every product of ``autograd/ops/linalg.py`` goes through ``matmul``,
+which runs a *thin* product (a side of at most 32: the batch of a small-batch MLP) below
+2²³ multiply-adds on one thread. OpenBLAS splits products above 2¹⁹ multiply-adds itself
+(16-256-128 it keeps on one thread, 128-512-10 it splits). Measured alone (2-core Xeon,
+SkylakeX kernels, µs on 1 / 2 threads), a batch-16 Linear 784→256 gains from the split
+forwards, W xᵀ (256, 784) @ (784, 16), 67 / 39, and not backwards, gᵀ x (256, 16) @
+(16, 784), 65 / 64–85; a 128-row product of 128-256-128 (4.2·10⁶) 60 / 49; from 1.6·10⁷
+on mostly 0.5–0.65×. Inside training steps on two threads, handing a split product's
+halves over to the next one-threaded op costs more than the thin products gain: the
+batch-16 MLP's step took 0.93–0.94× as long with its two thin products on one thread
+(and 1.01–1.02× longer for the batch-128 MLP when its 128-wide products, not thin, went to
+one thread too: the rule spares them). ``SPLIT_ABOVE`` spares the switch (2.5 µs a
+product) where OpenBLAS would not split anyway; with BLAS on one thread a product costs
+one call of the count's getter more (the batch-16 MLP's step 1% more CPU time).
+
 OpenBLAS's own switch (``openblas_set_num_threads``) is found in the library numpy has
 loaded, by the name OpenBLAS gives it (numpy's wheels bundle it as ``scipy_openblas``, with
 a ``64_`` suffix for 64-bit integers). Where there is none (another BLAS, another system),
-``one_thread`` changes nothing. The setting is the process's: another thread's products
-run on one thread too while a loop runs.
+``one_thread`` and ``matmul`` change nothing. The setting is the process's: another
+thread's products run on one thread too while a loop or a thin product runs.
 """
 import contextlib
 import ctypes
@@ -54,6 +70,47 @@ def switch():
     if not _switch:
         _switch.append(_find_switch())
     return _switch[0]
+
+
+ONE_THREAD_BELOW = 2**23   # multiply-adds (M·N·K) of a thin product: below, one thread
+THIN_SIDE = 32             # a product is thin when one of M, N, K is at most this
+SPLIT_ABOVE = 2**19        # OpenBLAS itself runs products up to this on one thread
+
+
+def matmul(xp, a, b):
+    """a @ b, on one BLAS thread when it is thin (a side of at most ``THIN_SIDE``) and smaller
+    than ``ONE_THREAD_BELOW`` multiply-adds, on all of them otherwise. (Up to ``SPLIT_ABOVE``
+    OpenBLAS keeps a product on one thread itself: the switch would only cost its calls.)
+    With BLAS on one thread, the first test settles it: the cost is one call of its getter."""
+    if (_thread_count or _find_thread_count())() > 1 and a.ndim > 1 and b.ndim > 1 \
+            and xp.numba_cpu:
+        rows, inner, columns = a.shape[-2], a.shape[-1], b.shape[-1]
+        thin = THIN_SIDE
+        if ((rows <= thin or inner <= thin or columns <= thin)
+                and SPLIT_ABOVE < rows * inner * columns < ONE_THREAD_BELOW):
+            return _on_one_thread(xp, a, b)
+    return xp.matmul(a, b)
+
+
+_thread_count = None   # OpenBLAS's thread count getter, once found; ``lambda: 1`` if none
+
+
+def _find_thread_count():
+    global _thread_count
+    found = switch()
+    _thread_count = found[1] if found is not None else (lambda: 1)
+    return _thread_count
+
+
+def _on_one_thread(xp, a, b):
+    """a @ b with OpenBLAS set to one thread, and set back to its count after (also on error)."""
+    set_threads, get_threads = _switch[0]
+    threads = get_threads()
+    set_threads(1)
+    try:
+        return xp.matmul(a, b)
+    finally:
+        set_threads(threads)
 
 
 @contextlib.contextmanager

@@ -35,27 +35,34 @@ batch 32: 42.1 against 52.7 ms; CIFAR-style layers, batch 64, 3→32 on 32×32: 
 against 14.5, 32→64 on 16×16: 22.5 against 29.4, 64→128 on 8×8: 19.4 against 23.7.
 The GEMMs run as fast on a chunk's columns as on the whole batch's.
 
-Returned arrays are always fresh; float32 stays float32. On one thread, the forward pass
-of a stride-1 "same" convolution of at least 16 channels runs on row-shifted copies of
-the image instead (``shifted_rows.py``: a 3-fold copy and three GEMMs per image rather
-than a 9-fold one). 3×3 stride-1 convolutions can run by Winograd's F(2×2, 3×3) instead
-(``winograd.py``; off by default, see there).
+Threads. With several, each pass shares the batch between them (``batch_split.py``):
+every thread walks the chunks of its own images, copies and products alike, with
+OpenBLAS on one thread and scratch buffers of its own, and the weight gradient's
+per-thread sums are added at the end. Where the batch has fewer images than threads,
+each product runs on OpenBLAS's threads instead (``COLUMN_BYTES_THREADED``).
+
+Returned arrays are always fresh; float32 stays float32. Where each product runs on one
+thread (one thread, or shares of the batch), the forward pass of a stride-1 "same"
+convolution of at least 16 channels runs on row-shifted copies of the image instead
+(``shifted_rows.py``: a 3-fold copy and three GEMMs per image rather than a 9-fold one).
+3×3 stride-1 convolutions can run by Winograd's F(2×2, 3×3) instead (``winograd.py``;
+off by default, see there).
 Everything here is written with the array module ``xp``; im2col and col2im are numba
 loops on the cpu (with array-only stand-ins for cupy).
 """
 import numba
 
-from . import shifted_rows, winograd, workspace
+from . import batch_split, shifted_rows, winograd
 from .col2im import col2im_into
 from .im2col import columns_shape, im2col
 
 # The most bytes of columns one chunk of the batch may have (at least one image per
 # chunk): about what stays in a core's L2 cache between im2col and the GEMM (0.5, 2 and
-# 8 MiB were within the noise of each other on the layers above, 1 thread). With several
-# threads, every GEMM ends by waiting for all of OpenBLAS's threads, and on a machine
-# shared with other processes a thread can wait milliseconds for a core (a 2-thread
-# step of the 32→64 layer with one GEMM per image took 1.9 s against 0.55 s for
-# PyTorch at load 9 on 2 cores): there, fewer and larger chunks, one GEMM each.
+# 8 MiB were within the noise of each other on the layers above, 1 thread). Where each
+# product runs on several of OpenBLAS's threads, every GEMM ends by waiting for all of
+# them, and on a machine shared with other processes a thread can wait milliseconds for
+# a core (a 2-thread step of the 32→64 layer with one GEMM per image took 1.9 s against
+# 0.55 s for PyTorch at load 9 on 2 cores): there, fewer and larger chunks, one GEMM each.
 COLUMN_BYTES = 2 * 2**20
 COLUMN_BYTES_THREADED = 16 * 2**20
 
@@ -78,7 +85,7 @@ def threaded():
     return numba.get_num_threads() > 1
 
 
-def choose_layout(out_size, out_channels, groups):
+def choose_layout(out_size, out_channels, groups, threaded_products=None):
     """"batched" (one GEMM per image, written straight into y's (O, Ho·Wo) block) when an
     image has at least IMAGE_GEMM_MIN_POSITIONS output positions, else "merged" (one GEMM
     for the chunk: more columns than one small image gives, at the price of transposing
@@ -86,33 +93,59 @@ def choose_layout(out_size, out_channels, groups):
     faster per image as a GEMM per image, its second (6→16, 10×10) faster merged; a
     64→128 layer on 8×8 runs its GEMMs at 115-130 GFLOP/s merged.
 
-    Several threads: "merged" (see COLUMN_BYTES_THREADED), except for weights of fewer
-    than 8 rows (LeNet's first layer: its GEMM per image is too small for OpenBLAS to
-    split, and the merged one was slow with two threads, 6.3 ms against 0.75)."""
-    if threaded():
+    Products on several of OpenBLAS's threads (``threaded_products``; None: ``threaded()``):
+    "merged" (see COLUMN_BYTES_THREADED), except for weights of fewer than 8 rows (LeNet's
+    first layer: its GEMM per image is too small for OpenBLAS to split, and the merged one
+    was slow with two threads, 6.3 ms against 0.75)."""
+    if threaded() if threaded_products is None else threaded_products:
         return "batched" if groups == 1 and out_channels < 8 else "merged"
     return "batched" if out_size[0] * out_size[1] >= IMAGE_GEMM_MIN_POSITIONS else "merged"
 
 
-def chunk_size(x_shape, window, itemsize):
-    """Images per chunk: as many as keep one chunk's columns within COLUMN_BYTES (with
-    several threads, COLUMN_BYTES_THREADED)."""
+def chunk_size(x_shape, window, itemsize, threaded_products=None):
+    """Images per chunk: as many as keep one chunk's columns within COLUMN_BYTES (with the
+    products on several threads, COLUMN_BYTES_THREADED; None: ``threaded()``)."""
     per_image = itemsize
     for n in columns_shape((1,) + tuple(x_shape[1:]), window):
         per_image *= n
-    budget = COLUMN_BYTES_THREADED if threaded() else COLUMN_BYTES
+    if threaded_products is None:
+        threaded_products = threaded()
+    budget = COLUMN_BYTES_THREADED if threaded_products else COLUMN_BYTES
     return max(1, min(x_shape[0], budget // per_image))
 
 
-def _chunks(batch, size):
-    """(start, stop) of each chunk of the batch."""
-    return [(start, min(start + size, batch)) for start in range(0, batch, size)]
+def _chunks(start, stop, size):
+    """(first, last) of each chunk of the images [start, stop)."""
+    return [(first, min(first + size, stop)) for first in range(start, stop, size)]
 
 
-def _columns(xp, image_shape, window, n, dtype, layout):
-    """Room for the columns of n images in the shared scratch buffer."""
-    shape = columns_shape((n,) + tuple(image_shape[1:]), window, layout)
-    return workspace.scratch(xp, "conv-columns", shape, dtype)
+def _flat(xp, purpose, part, size, dtype):
+    """A flat scratch buffer of ``size`` values for one share of the batch (batch_split.py),
+    big enough for its largest chunk; ``_view`` gives each chunk its shape."""
+    return batch_split.scratch(xp, purpose, part, (size,), dtype)
+
+
+def _view(flat, shape):
+    """The first values of a flat scratch buffer as an array of ``shape``."""
+    return flat[:_size(shape)].reshape(shape)
+
+
+def _size(shape):
+    size = 1
+    for n in shape:
+        size *= n
+    return size
+
+
+def _plan(xp, x_or_grad, image_shape, window, out_channels, groups):
+    """(parts, layout, images per chunk) of a pass: how many threads share the batch (see
+    batch_split.py), and the chunks' layout and size for products on one thread (with
+    shares, or one thread in all) or on all of OpenBLAS's."""
+    parts = batch_split.concurrent_parts(xp, x_or_grad) if threaded() else 1
+    threaded_products = parts == 1 and threaded()
+    layout = choose_layout(window.out_size, out_channels, groups, threaded_products)
+    size = chunk_size(image_shape, window, x_or_grad.dtype.itemsize, threaded_products)
+    return parts, layout, size
 
 
 def forward(xp, x, weight, bias, window, stamp=None):
@@ -123,88 +156,133 @@ def forward(xp, x, weight, bias, window, stamp=None):
     """
     if winograd.chosen("forward", xp, x, window, x.shape[1], weight.shape[0]):
         return winograd.forward(xp, x, weight, bias, window, stamp)
-    if not threaded() and shifted_rows.suits(xp, x, window, x.shape[1], weight.shape[0]):
-        return shifted_rows.forward(xp, x, weight, bias, window)
     batch, channels = x.shape[:2]
     out_channels = weight.shape[0]
     groups = window.groups
+    parts, layout, size = _plan(xp, x, x.shape, window, out_channels, groups)
+    if ((parts > 1 or not threaded())
+            and shifted_rows.suits(xp, x, window, channels, out_channels)):
+        return shifted_rows.forward(xp, x, weight, bias, window, parts)
     og = out_channels // groups
     ho, wo = window.out_size
     k = channels // groups * window.taps
-    layout = choose_layout(window.out_size, out_channels, groups)
     w = weight.reshape(groups, og, k)
     y = xp.empty((batch, out_channels, ho, wo), x.dtype)
-    for start, stop in _chunks(batch, chunk_size(x.shape, window, x.dtype.itemsize)):
-        n = stop - start
-        columns = _columns(xp, x.shape, window, n, x.dtype, layout)
-        im2col(xp, x[start:stop], window, columns, layout)
+    columns_size = _size(columns_shape((size,) + tuple(x.shape[1:]), window))
+    buffers = [(_flat(xp, "conv-columns", part, columns_size, x.dtype),
+                _flat(xp, "conv-product", part, out_channels * size * ho * wo, x.dtype)
+                if layout == "merged" else None) for part in range(parts)]
+
+    def share(part, start, stop):
+        _forward_images(xp, x, w, bias, window, y, start, stop, size, layout, *buffers[part])
+
+    batch_split.run(parts, batch, share)
+    return y
+
+
+def _forward_images(xp, x, w, bias, window, y, start, stop, size, layout, columns_flat,
+                    product_flat):
+    """y[start:stop] of the forward pass, in chunks of ``size`` images: im2col, then the
+    products (with the bias) into y."""
+    groups, og, k = w.shape
+    out_channels = groups * og
+    ho, wo = window.out_size
+    for first, last in _chunks(start, stop, size):
+        n = last - first
+        columns = _view(columns_flat, columns_shape((n,) + tuple(x.shape[1:]), window, layout))
+        im2col(xp, x[first:last], window, columns, layout)
         if layout == "batched":   # each image's product is its (O, Ho·Wo) block of y
-            target = y[start:stop].reshape(n, groups, og, ho * wo)
+            target = y[first:last].reshape(n, groups, og, ho * wo)
             xp.matmul(w, columns.reshape(n, groups, k, ho * wo), out=target)
             if bias is not None:
                 target += bias.reshape(groups, og, 1)
             continue
-        product = workspace.scratch(xp, "conv-product", (groups, og, n * ho * wo), x.dtype)
+        product = _view(product_flat, (groups, og, n * ho * wo))
         xp.matmul(w, columns.reshape(groups, k, n * ho * wo), out=product)
         result = product.reshape(out_channels, n, ho, wo).transpose(1, 0, 2, 3)
         if bias is not None:
-            xp.add(result, bias.reshape(1, out_channels, 1, 1), out=y[start:stop])
+            xp.add(result, bias.reshape(1, out_channels, 1, 1), out=y[first:last])
         else:
-            xp.copyto(y[start:stop], result)
-    return y
+            xp.copyto(y[first:last], result)
 
 
 def _backward(xp, x, grad, weight, window):
     """(dx, dW) of the convolution for dy = ``grad``, in one pass over the batch: for each
     chunk, im2col, dWᵀ += columns·dyᵀ, then Wᵀ·dy into the columns' buffer and col2im.
-    x None: dx only; weight None: dW only."""
+    x None: dx only; weight None: dW only. With shares of the batch on several threads
+    (batch_split.py), each sums its own dWᵀ, and the sums are added at the end."""
     batch, out_channels, ho, wo = grad.shape
     groups = window.groups
     og = out_channels // groups
     channels = x.shape[1] if x is not None else weight.shape[1] * groups
     k = channels // groups * window.taps
-    layout = choose_layout(window.out_size, out_channels, groups)
     image_shape = (batch, channels) + tuple(window.in_size)
+    parts, layout, size = _plan(xp, grad, image_shape, window, out_channels, groups)
     grad = xp.ascontiguousarray(grad)
     # dW is summed transposed, dWᵀ = columns·dyᵀ (k, og) per group, and transposed once at
     # the end: the same products as dy·columnsᵀ, but OpenBLAS runs them faster with the long
     # k as the rows of its output than with few rows (1 thread, k = 288 on 32×32 images,
     # batch 32: 5.8 against 9.6 ms with O = 32, 9.7 against 12.8 with O = 64)
-    dw_t = xp.zeros((groups, k, og), grad.dtype) if x is not None else None
+    sums = [xp.zeros((groups, k, og), grad.dtype) if x is not None else None
+            for _ in range(parts)]
     dx = xp.empty(image_shape, grad.dtype) if weight is not None else None
-    if weight is not None:
-        w_t = weight.reshape(groups, og, k).transpose(0, 2, 1)
-    for start, stop in _chunks(batch, chunk_size(image_shape, window, grad.dtype.itemsize)):
-        n = stop - start
-        columns = _columns(xp, image_shape, window, n, grad.dtype, layout)
-        if x is not None:
-            im2col(xp, x[start:stop], window, columns, layout)
-        if layout == "batched":   # each image's dy is its (O, Ho·Wo) block as it is
-            dy = grad[start:stop].reshape(n, groups, og, ho * wo)
-            matrix = columns.reshape(n, groups, k, ho * wo)
-            if x is not None:
-                partial = workspace.scratch(xp, "conv-weight-partial", (n, groups, k, og),
-                                            grad.dtype)
-                xp.matmul(matrix, dy.transpose(0, 1, 3, 2), out=partial)
-                dw_t += partial[0] if n == 1 else partial.sum(axis=0)
-        else:
-            dy = workspace.scratch(xp, "conv-grad", (out_channels, n, ho, wo), grad.dtype)
-            dy[...] = grad[start:stop].transpose(1, 0, 2, 3)
-            dy = dy.reshape(groups, og, n * ho * wo)
-            matrix = columns.reshape(groups, k, n * ho * wo)
-            if x is not None:
-                partial = workspace.scratch(xp, "conv-weight-partial", (groups, k, og),
-                                            grad.dtype)
-                xp.matmul(matrix, dy.transpose(0, 2, 1), out=partial)
-                dw_t += partial
-        if weight is not None:
-            xp.matmul(w_t, dy, out=matrix)
-            col2im_into(xp, columns, dx[start:stop], window, layout)
+    w_t = weight.reshape(groups, og, k).transpose(0, 2, 1) if weight is not None else None
+    columns_size = _size(columns_shape((size,) + image_shape[1:], window))
+    partial_size = (size if layout == "batched" else 1) * groups * k * og
+    buffers = [(_flat(xp, "conv-columns", part, columns_size, grad.dtype),
+                _flat(xp, "conv-weight-partial", part, partial_size, grad.dtype)
+                if x is not None else None,
+                _flat(xp, "conv-grad", part, out_channels * size * ho * wo, grad.dtype)
+                if layout == "merged" else None) for part in range(parts)]
+
+    def share(part, start, stop):
+        _backward_images(xp, x, grad, w_t, window, dx, sums[part], start, stop, size, layout,
+                         *buffers[part])
+
+    batch_split.run(parts, batch, share)
     dw = None
-    if dw_t is not None:   # into the weight's layout (O, C/groups, kh, kw), C order
+    if x is not None:   # into the weight's layout (O, C/groups, kh, kw), C order
+        dw_t = sums[0]
+        for other in sums[1:]:
+            dw_t += other
         dw = xp.ascontiguousarray(dw_t.transpose(0, 2, 1)).reshape(
             (out_channels, channels // groups) + tuple(window.kernel))
     return dx, dw
+
+
+def _backward_images(xp, x, grad, w_t, window, dx, dw_t, start, stop, size, layout, columns_flat,
+                     partial_flat, grad_flat):
+    """The images [start, stop) of the backward pass, in chunks of ``size`` images: dWᵀ summed
+    into ``dw_t`` (x not None), dx[start:stop] written (w_t not None)."""
+    batch, out_channels, ho, wo = grad.shape
+    groups = window.groups
+    og = out_channels // groups
+    image_shape = (batch,) + (dx.shape[1:] if dx is not None else x.shape[1:])
+    k = image_shape[1] // groups * window.taps
+    for first, last in _chunks(start, stop, size):
+        n = last - first
+        columns = _view(columns_flat, columns_shape((n,) + image_shape[1:], window, layout))
+        if x is not None:
+            im2col(xp, x[first:last], window, columns, layout)
+        if layout == "batched":   # each image's dy is its (O, Ho·Wo) block as it is
+            dy = grad[first:last].reshape(n, groups, og, ho * wo)
+            matrix = columns.reshape(n, groups, k, ho * wo)
+            if x is not None:
+                partial = _view(partial_flat, (n, groups, k, og))
+                xp.matmul(matrix, dy.transpose(0, 1, 3, 2), out=partial)
+                dw_t += partial[0] if n == 1 else partial.sum(axis=0)
+        else:
+            dy = _view(grad_flat, (out_channels, n, ho, wo))
+            dy[...] = grad[first:last].transpose(1, 0, 2, 3)
+            dy = dy.reshape(groups, og, n * ho * wo)
+            matrix = columns.reshape(groups, k, n * ho * wo)
+            if x is not None:
+                partial = _view(partial_flat, (groups, k, og))
+                xp.matmul(matrix, dy.transpose(0, 2, 1), out=partial)
+                dw_t += partial
+        if w_t is not None:
+            xp.matmul(w_t, dy, out=matrix)
+            col2im_into(xp, columns, dx[first:last], window, layout)
 
 
 def backward(xp, x, grad, weight, window, stamp=None):

@@ -36,7 +36,7 @@ copy to the GEMMs; the buffers come from ``workspace``. float32 stays float32.
 """
 from numba import njit, uint64
 
-from . import workspace
+from . import batch_split, workspace
 from .im2col import compiled
 
 # Below this many channels (in or out) or output positions per image, im2col + GEMM: the
@@ -98,15 +98,15 @@ def sum_taps(products, bias, y, n, padded_width):
                 target[out + q] = total + b
 
 
-def _padded(xp, channels, window, top, left, dtype):
-    """The reused zero-bordered buffer (C, Hp + 1, Wp) for one image: only its interior is
-    ever written, and that region (its corner and size) is part of the workspace key, so
-    the border stays 0."""
+def _padded(xp, channels, window, top, left, dtype, part=0):
+    """The reused zero-bordered buffer (C, Hp + 1, Wp) for one image (one per share of the
+    batch, ``part``): only its interior is ever written, and that region (its corner and
+    size) is part of the workspace key, so the border stays 0."""
     kh = window.kernel[0]
     height, width = window.in_size
     shape = (channels, height + kh, width + window.kernel[1] - 1)
-    return workspace.get(xp, ("shifted-rows-padded", top, left, height, width), shape, dtype,
-                         fill=0)
+    purpose = ("shifted-rows-padded", top, left, height, width) + ((part,) if part else ())
+    return workspace.get(xp, purpose, shape, dtype, fill=0)
 
 
 def _geometry(window):
@@ -125,8 +125,9 @@ def _tap_columns(xp, rows, kw, flat):
     return xp.as_strided(matrix, (kw, matrix.shape[0], flat), (step,) + matrix.strides)
 
 
-def forward(xp, x, weight, bias, window):
-    """y = conv(x, weight) + bias as a fresh (B, O, H, W) array (``suits`` must hold)."""
+def forward(xp, x, weight, bias, window, parts=1):
+    """y = conv(x, weight) + bias as a fresh (B, O, H, W) array (``suits`` must hold), the
+    batch shared between ``parts`` threads (batch_split.py)."""
     padded_width, flat, length = _geometry(window)
     top, left = window.padding[0], window.padding[2]
     taps = _taps(weight)
@@ -134,16 +135,21 @@ def forward(xp, x, weight, bias, window):
     kh, kw = window.kernel
     out_channels = taps.shape[1]
     y = xp.empty((batch, out_channels, height, width), x.dtype)
-    rows = workspace.scratch(xp, "shifted-rows", (channels, kh, length), x.dtype)
-    padded = _padded(xp, channels, window, top, left, x.dtype)
-    products = workspace.scratch(xp, "shifted-rows-products", (kw, out_channels, flat),
-                                 x.dtype)
-    columns = _tap_columns(xp, rows, kw, flat)
+    buffers = [(batch_split.scratch(xp, "shifted-rows", part, (channels, kh, length), x.dtype),
+                _padded(xp, channels, window, top, left, x.dtype, part),
+                batch_split.scratch(xp, "shifted-rows-products", part, (kw, out_channels, flat), x.dtype))
+               for part in range(parts)]
     bias = xp.zeros(out_channels, x.dtype) if bias is None else xp.ascontiguousarray(bias)
-    for n in range(batch):
-        fill_rows(x, n, rows, padded, top, left)
-        xp.matmul(taps, columns, out=products)
-        sum_taps(products, bias, y, n, padded_width)
+
+    def share(part, start, stop):
+        rows, padded, products = buffers[part]
+        columns = _tap_columns(xp, rows, kw, flat)
+        for n in range(start, stop):
+            fill_rows(x, n, rows, padded, top, left)
+            xp.matmul(taps, columns, out=products)
+            sum_taps(products, bias, y, n, padded_width)
+
+    batch_split.run(parts, batch, share)
     return y
 
 
@@ -151,4 +157,3 @@ def _taps(weight):
     """The weight (O, C, kh, kw) as its kw tap columns (kw, O, C·kh), C-contiguous."""
     out_channels = weight.shape[0]
     return weight.transpose(3, 0, 1, 2).reshape(weight.shape[3], out_channels, -1).copy()
-

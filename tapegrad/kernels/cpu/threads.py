@@ -2,12 +2,13 @@
 
 The kernels split this way: the optimizer updates and axpy (optimizer_steps.py, axpy.py),
 relu forward and backward (relu.py, relu_gradient.py), batch norm's three passes
-(normalization.py), im2col and col2im (im2col.py, col2im.py). Each is a numba loop over a
-range (of elements, channels, images or planes) written once, compiled ``nogil``: run
-whole by one thread, or cut into one range per thread by ``split``, which runs the last
-range on the calling thread and the others on a small pool of Python threads. Those
-threads sleep between calls on a lock (a futex: no spinning), and the loops release the
-GIL, so the ranges run at once.
+(normalization.py), im2col and col2im (im2col.py, col2im.py). (A convolution's pass shares
+its batch between the same threads, whole chunks each, copies and products: batch_split.py.)
+Each is a numba loop over a range (of elements, channels, images or planes) written once,
+compiled ``nogil``: run whole by one thread, or cut into one range per thread by ``split``,
+which runs the last range on the calling thread and the others on a small pool of Python
+threads. Those threads sleep between calls on a lock (a futex: no spinning), and the loops
+release the GIL, so the ranges run at once.
 
 Why not numba's ``prange``: its OpenMP worker spin-waits after each parallel loop, and
 OpenBLAS's worker after each product (measured: about 30 ms of CPU time in the 50 ms after
@@ -110,7 +111,9 @@ os.register_at_fork(after_in_child=_forget_workers)
 def split(kernel, count, parts, *args):
     """Run ``kernel(start, stop, *args)`` over [0, count) cut into ``parts`` ranges at once:
     ranges ``i·count//parts`` to ``(i+1)·count//parts``, the last on this thread, the others
-    on the pool's. ``kernel`` is a numba function compiled with ``nogil=True``."""
+    on the pool's. ``kernel`` is a numba function compiled with ``nogil=True``, or a Python
+    function whose work is in such functions and numpy calls that release the GIL (a
+    convolution's share of the batch, batch_split.py)."""
     parts = min(parts, count)
     if parts <= 1 or not _in_use.acquire(blocking=False):
         kernel(0, count, *args)
