@@ -2843,6 +2843,46 @@ def test_layer_norms_own_cancelling_terms_size_its_first_steps_residue(monkeypat
     assert [(f.kind, f.op) for f in found] == [("gradient", "layer_norm")], found
 
 
+def test_a_later_steps_copies_of_a_chain_value_that_cancel_are_judged_by_their_terms(
+        monkeypatch):
+    pytest.importorskip("torch")
+    from .generate import CHAIN, LeafRef
+    # 54007198: mean to a 0-d value, remainder by a (4, 1, 3) leaf of 1e4s (12 copies of it,
+    # each of slope 1), var: the copies' gradients 2(rᵢ - r̄)/11, 2e3 each, sum to 0 in the
+    # math; remainder's own backward keeps a float32 residue of their size (8e-5 for the
+    # leaf here, -5e-4 in PyTorch), within the terms the program summed into the leaf
+    leaves = [(np.array([[[-2.5344493], [6.893858], [6.7855253]]], np.float32), True,
+               ("transpose", 0, 1), (3, 1, 1)),
+              (np.array([[[9397.353, -1282.9597, 11403.345]], [[-8727.521, 11857.948, 6123.782]],
+                         [[1065.1172, -14416.743, -20437.47]], [[12084.781, 4731.112, 12146.816]]],
+                        np.float32), True, ("contiguous",), (4, 1, 3))]
+    steps = [("mean", (CHAIN,), {}), ("remainder", (CHAIN, LeafRef(1)), {}),
+             ("var", (CHAIN,), {"correction": 1})]
+    found = _judged_gradient(54007198, leaves, steps)
+    assert [f.kind for f in found] in ([], ["gradient-float-noise"]), found
+    assert all(f.detail.startswith("cancelling terms: leaf0 (float32)") for f in found)
+    # remainder with a wrong slope for its first copy (1.01, not 1) is blamed at its step,
+    # and so is a var whose gradient uses a mean 0.1% off (its copies no longer cancel)
+    right_remainder, right_var = tg.remainder, tg.var
+
+    def remainder_with_a_wrong_gradient(x, y, *args, **kwargs):
+        r = right_remainder(x, y, *args, **kwargs)
+        bump = np.zeros(tuple(r.shape), np.float32)
+        bump.flat[0] = 0.01
+        return r + (x - x.detach()) * tg.from_numpy(bump)
+
+    def var_with_a_wrong_gradient(x, *args, **kwargs):
+        off = x.detach().mean() * (-2e-3 / (x.numel() - 1))
+        return right_var(x, *args, **kwargs) + ((x - x.detach()) * off).sum()
+    for name, wrong in (("remainder", remainder_with_a_wrong_gradient),
+                        ("var", var_with_a_wrong_gradient)):
+        with monkeypatch.context() as patched:
+            patched.setattr(tg, name, wrong)
+            found = _judged_gradient(54007198, leaves, steps)
+        assert [(f.kind, f.op) for f in found] == [("gradient", name)], found
+        assert allowed(found[0]) is None, found
+
+
 def test_each_element_is_compared_to_its_own_size_so_a_huge_one_leaves_the_rest_checked():
     from .compare import compare_arrays
     # a 1e30 beside them once set the absolute tolerance of every other element to 2e24
