@@ -58,7 +58,48 @@ def _own_terms(program, k, chain_input, sizes):
         return _layer_norm_terms(program, k, chain_input, sizes)
     if name == "normalize":
         return _normalize_terms(program, k, chain_input, sizes)
+    if name in ("var", "std"):
+        return _spread_terms(program, k, chain_input, sizes)
     return {}
+
+
+def _spread_terms(program, k, chain_input, sizes):
+    """For step ``k`` a var (or std) of the chain: {"input" (or 0 for the first step): the
+    size of the two terms of its input's gradient 2·g·(xᵢ - x̄)/(N - c) (std's: g·(xᵢ -
+    x̄)/((N - c)·σ)), 2·|g|·(|xᵢ| + mean|x|)/(N - c)} (else {}). Values of 1e4 that differ by
+    1 round their deviations to a few 1e-3 (xᵢ - x̄ of float32), and where the gradients of
+    copies of one value cancel (a leaf broadcast before it), the residue is of that size."""
+    step = program.steps[k]
+    args = dict(zip(("input", "dim"), step.args))
+    args.update(step.kwargs)
+    unbiased = args.get("unbiased", True)
+    dim, correction = args.get("dim"), args.get("correction", 1 if unbiased else 0)
+    if step.args[0] is not CHAIN or len(step.args) > 2 or not isinstance(unbiased, bool) or isinstance(
+            dim, bool) or not isinstance(correction, (int, float)) or isinstance(
+            correction, bool) or not all(isinstance(d, int) for d in (
+            dim if isinstance(dim, (tuple, list)) else () if dim is None else (dim,))):
+        return {}
+    x = (TAPEGRAD.to_numpy(Run(TAPEGRAD).materialize(LeafRef(0), program.leaves))
+         if chain_input is None else chain_input[0]).astype(np.float64)
+    axes = tuple(range(x.ndim)) if dim is None or dim == () else (
+        tuple(dim) if isinstance(dim, (tuple, list)) else (dim,))
+    try:
+        axes = tuple(sorted({d % x.ndim for d in axes})) if x.ndim else ()
+        count = int(np.prod([x.shape[d] for d in axes]))
+        g = np.abs(np.asarray(sizes, dtype=np.float64))
+        if not args.get("keepdim", False):
+            g = np.expand_dims(g, axes)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            terms = 2 * np.broadcast_to(g, x.shape) * (
+                np.abs(x) + np.abs(x).mean(axis=axes, keepdims=True)) / abs(count - correction)
+            if step.entry.name == "std":
+                terms = terms / (2 * np.sqrt(x.var(axis=axes, keepdims=True,
+                                                   ddof=0) * count / abs(count - correction)))
+    except (ValueError, TypeError, ZeroDivisionError, np.exceptions.AxisError):
+        return {}
+    if chain_input is None:
+        return {0: _onto_leaf(program.leaves[0], terms)}
+    return {"input": terms}
 
 
 def _normalize_terms(program, k, chain_input, sizes):

@@ -2883,6 +2883,44 @@ def test_a_later_steps_copies_of_a_chain_value_that_cancel_are_judged_by_their_t
         assert allowed(found[0]) is None, found
 
 
+def test_var_and_stds_deviations_of_large_values_size_a_broadcast_leafs_residue(monkeypatch):
+    pytest.importorskip("torch")
+    from .generate import CHAIN
+    from .terms import _own_terms
+    # var's gradient 2g(xᵢ - x̄)/(N - c) is a difference of terms 2|g|(|xᵢ| + mean|x|)/(N - c);
+    # std's g(xᵢ - x̄)/((N - c)σ) of those over 2σ
+    x = np.array([[1e4, 1e4 + 1, 1e4 + 3]], np.float32)
+    g = np.array([2.0], np.float32)
+    x64 = x.astype(np.float64)
+    var_terms = 2 * 2 * (x64 + x64.mean()) / (3 - 1)
+    for op, expected in (("var", var_terms), ("std", var_terms / (2 * x64.std(ddof=1)))):
+        program = _hand_program([(x, True)], [(op, (CHAIN,), {"dim": 1, "correction": 1})])
+        np.testing.assert_allclose(_own_terms(program, 0, None, g)[0], expected, rtol=1e-12)
+    # 54105636: a (1,) leaf of 1.4e4 subtracted from a (4, 3) chain, then std of all of it;
+    # 54117053: a (1, 1, 1) leaf expanded, times 5e3, divided by 0.037, broadcast, var: the
+    # leaf's gradient sums its copies' (xᵢ - x̄)/…, 0 in the math; xᵢ - x̄ of float32 values
+    # of 1e4 keeps a residue of their rounding in either library (5e-5 and 1e3 apart here)
+    ops = ("add,add_,broadcast_to,div,divide,expand,floor_divide,fmod,fmod_,mean,mul,mul_,"
+           "multiply,remainder,remainder_,std,sub,sub_,subtract,sum,var")
+    cases = ((54105636, "std"), (54117053, "var"))
+    for seed, op in cases:
+        found = _first_finding(seed, ops)
+        assert (found.kind, found.op) == ("gradient-float-noise", op), found
+        assert found.detail.startswith("cancelling terms: "), found
+    # a var or std whose gradient has 1e-3·x̄ more at every element (as from a mean 0.1% off:
+    # the copies' no longer cancel) is found; within 2e-6 of the terms' size (float32's
+    # tolerance of a cancelling sum) a residue stays noise, as for every other such sum
+    for seed, op in cases:
+        right = getattr(tg, op)
+
+        def with_a_wrong_gradient(x, *args, right=right, **kwargs):
+            return right(x, *args, **kwargs) + ((x - x.detach()) * x.detach().mean() * 1e-3).sum()
+        with monkeypatch.context() as patched:
+            patched.setattr(tg, op, with_a_wrong_gradient)
+            found = _first_finding(seed, ops)
+        assert (found.kind, found.op) == ("gradient", op) and allowed(found) is None, found
+
+
 def test_each_element_is_compared_to_its_own_size_so_a_huge_one_leaves_the_rest_checked():
     from .compare import compare_arrays
     # a 1e30 beside them once set the absolute tolerance of every other element to 2e24
