@@ -273,11 +273,19 @@ def _within_its_terms(program, chain_input, grad, ours, theirs, differs, k=0):
     binary_cross_entropy's slope 5e6 at 1 - 6e-8; a 0-d chain value broadcast by remainder
     into 12 copies, under var's gradients 2(rᵢ - r̄)/(n-1) of 2e3 each) keeps a residue of
     the terms' size in either library. The terms' size: Σⱼ |Jⱼᵢ gⱼ|, from one backward per
-    output element (``_step_backward`` with gⱼ alone), at most 64 of them."""
-    if grad.size > 64 or not np.isfinite(grad).all():
+    output element (``_step_backward`` with gⱼ alone), at most 64 of them; beyond, the
+    backward of |g| in absolute value, |Σⱼ Jⱼᵢ|gⱼ||, which is no larger (exact where the
+    step's slopes have one sign: a broadcast leaf's copies under add or subtract), in float64
+    (a float16 leaf's Σ|gⱼ| overflows its 65504)."""
+    if not np.isfinite(grad).all():
         return False
     sizes = {}
-    for j in np.flatnonzero(grad):
+    if grad.size > 64:
+        part = _step_backward(TAPEGRAD, program, k, chain_input, np.abs(grad), "float64")
+        if part is None or set(part[1]) != set(ours[1]):
+            return False
+        sizes = {key: np.abs(g.astype(np.float64)) for key, g in part[1].items() if g is not None}
+    for j in np.flatnonzero(grad) if grad.size <= 64 else ():
         alone = np.zeros_like(grad)
         alone.reshape(-1)[j] = grad.reshape(-1)[j]
         part = _step_backward(TAPEGRAD, program, k, chain_input, alone)

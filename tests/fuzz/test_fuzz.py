@@ -3291,6 +3291,29 @@ def test_normalize_of_one_element_along_dim_sizes_its_residue_by_its_own_terms()
     assert not _within_its_terms(program, None, grad, planted, zero, [("leaf0", 0)])
 
 
+def test_a_broadcast_leafs_copies_beyond_64_are_sized_by_the_backward_of_their_sizes():
+    pytest.importorskip("torch")
+    from .generate import CHAIN, LeafRef
+    from .terms import _within_its_terms
+    # 54115654: a (1,) float16 leaf subtracted from a (3, 5, 5, 3) chain, var twice: its
+    # gradient -Σ gⱼ over 225 copies of 1e10 each is 0 in the math, 4e4 here, 6e3 in
+    # PyTorch; one backward per copy would be 225 of them, so the terms' size is the
+    # backward of |g| (Σ|gⱼ| for subtract's slopes of one sign), taken in float64
+    x = np.zeros((9, 9), np.float32)
+    program = _hand_program([(x, True), (np.array([0.5], np.float16), True)],
+                            [("subtract", (CHAIN, LeafRef(1)), {})])
+    grad = np.random.default_rng(0).normal(size=(9, 9)) * 1e3
+    grad = (grad - grad.mean()).astype(np.float32)   # Σ gⱼ = 0 up to rounding, Σ|gⱼ| = 6e4
+    def gradients(leaf1):
+        return ("float32", {0: grad, 1: np.array([leaf1], np.float16)})
+    differs = [("leaf1", 1)]
+    assert _within_its_terms(program, None, grad, gradients(-float(grad.sum())),
+                             gradients(0.0), differs)
+    # a row of copies' gradients left out of the sum (1e3 together) is wrong
+    assert not _within_its_terms(program, None, grad, gradients(-float(grad[1:].sum())),
+                                 gradients(0.0), differs)
+
+
 def test_float16_normalize_of_one_element_is_explained_widened_up_to_its_own_terms():
     pytest.importorskip("torch")
     from .generate import CHAIN
