@@ -200,13 +200,17 @@ def _var_backward(grad_kept, x, axes, dof, every_dim):
 
     With no degree of freedom left (N ≤ correction) it follows PyTorch: over every dim,
     ∞ (NaN where xᵢ is the mean); along given dims, 2/(N - correction) as it falls (∞ at
-    0, negative below it)."""
-    mean = x.mean(axes, keepdim=True)
+    0, negative below it). The deviations are taken from x less its first element, as the
+    forward's (``_spread``): exactly 0 for equal values, where a two-pass mean of 1e31s
+    leaves a residue that a later slope of 1e32 makes infinite."""
+    first = tuple(slice(0, 1) if i in axes else slice(None) for i in range(x.ndim))
+    shifted = x - x[first]
+    deviation = shifted - shifted.mean(axes, keepdim=True)
     if dof <= 0 and every_dim:
-        return grad_kept * where(x == mean, float("nan"), float("inf"))
+        return grad_kept * where(deviation == 0, float("nan"), float("inf"))
     # 2/(N - correction) first, as PyTorch: g·(xᵢ - mean) may overflow where the product
     # with 2/(N - correction) < 1 fits
-    return grad_kept * (2 / dof if dof != 0 else float("inf")) * (x - mean)
+    return grad_kept * (2 / dof if dof != 0 else float("inf")) * deviation
 
 
 @operation(function=True, method=True)
