@@ -240,6 +240,13 @@ def test_var_and_std_gradients_of_equal_values_are_exactly_zero_whatever_their_m
             x = tg.tensor(np.full((3, 5, 3), value, np.float32), requires_grad=True)
             getattr(x, name)(dim=(0, 2)).sum().backward()
             assert (x.grad.numpy() == 0).all(), (value, name)
+    # an infinite first element shifts nothing: ∞ - x̄ is NaN, the others' -∞ (as PyTorch)
+    for values, expected in (([np.inf, 1.0, 2.0], "nan -inf -inf"),
+                             ([1.0, np.inf, 2.0], "-inf nan -inf")):
+        x = tg.tensor(values, requires_grad=True)
+        with np.errstate(invalid="ignore"):
+            x.var().backward()
+        assert " ".join(str(v) for v in x.grad.tolist()) == expected
     # the gradient 2(xᵢ - x̄)/(N - 1) elsewhere, to second order too
     x = tg.tensor(np.random.default_rng(0).normal(size=(3, 4)) + 1e3, requires_grad=True)
     assert tg.autograd.gradcheck(lambda t: t.var(dim=1), (x,))

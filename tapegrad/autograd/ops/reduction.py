@@ -204,7 +204,12 @@ def _var_backward(grad_kept, x, axes, dof, every_dim):
     forward's (``_spread``): exactly 0 for equal values, where a two-pass mean of 1e31s
     leaves a residue that a later slope of 1e32 makes infinite."""
     first = tuple(slice(0, 1) if i in axes else slice(None) for i in range(x.ndim))
-    shifted = x - x[first]
+    xp = x.device.xp
+    with quiet(xp):   # (a constant: the deviations do not depend on it; ∞ is no shift)
+        start = x.array[first]
+        start = wrap(xp.where(xp.isfinite(start), start, xp.zeros((), dtype=start.dtype)),
+                     x.device)
+    shifted = x - start
     deviation = shifted - shifted.mean(axes, keepdim=True)
     if dof <= 0 and every_dim:
         return grad_kept * where(deviation == 0, float("nan"), float("inf"))
