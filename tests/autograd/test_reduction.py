@@ -247,6 +247,10 @@ def test_var_and_std_gradients_of_equal_values_are_exactly_zero_whatever_their_m
         with np.errstate(invalid="ignore"):
             x.var().backward()
         assert " ".join(str(v) for v in x.grad.tolist()) == expected
+    x = tg.tensor([np.inf], requires_grad=True)   # no degree of freedom: NaN at the mean
+    with np.errstate(invalid="ignore"):
+        x.var().backward()
+    assert np.isnan(x.grad.item())
     # the gradient 2(xᵢ - x̄)/(N - 1) elsewhere, to second order too
     x = tg.tensor(np.random.default_rng(0).normal(size=(3, 4)) + 1e3, requires_grad=True)
     assert tg.autograd.gradcheck(lambda t: t.var(dim=1), (x,))

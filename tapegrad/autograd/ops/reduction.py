@@ -203,6 +203,8 @@ def _var_backward(grad_kept, x, axes, dof, every_dim):
     0, negative below it). The deviations are taken from x less its first element, as the
     forward's (``_spread``): exactly 0 for equal values, where a two-pass mean of 1e31s
     leaves a residue that a later slope of 1e32 makes infinite."""
+    if dof <= 0 and every_dim:
+        return grad_kept * where(x == x.mean(axes, keepdim=True), float("nan"), float("inf"))
     first = tuple(slice(0, 1) if i in axes else slice(None) for i in range(x.ndim))
     xp = x.device.xp
     with quiet(xp):   # (a constant: the deviations do not depend on it; ∞ is no shift)
@@ -211,8 +213,6 @@ def _var_backward(grad_kept, x, axes, dof, every_dim):
                      x.device)
     shifted = x - start
     deviation = shifted - shifted.mean(axes, keepdim=True)
-    if dof <= 0 and every_dim:
-        return grad_kept * where(deviation == 0, float("nan"), float("inf"))
     # 2/(N - correction) first, as PyTorch: g·(xᵢ - mean) may overflow where the product
     # with 2/(N - correction) < 1 fits
     return grad_kept * (2 / dof if dof != 0 else float("inf")) * deviation
