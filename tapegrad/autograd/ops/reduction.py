@@ -200,22 +200,13 @@ def _var_backward(grad_kept, x, axes, dof, every_dim):
 
     With no degree of freedom left (N ≤ correction) it follows PyTorch: over every dim,
     ∞ (NaN where xᵢ is the mean); along given dims, 2/(N - correction) as it falls (∞ at
-    0, negative below it). The deviations are taken from x less its first element, as the
-    forward's (``_spread``): exactly 0 for equal values, where a two-pass mean of 1e31s
-    leaves a residue that a later slope of 1e32 makes infinite."""
+    0, negative below it)."""
+    mean = x.mean(axes, keepdim=True)
     if dof <= 0 and every_dim:
-        return grad_kept * where(x == x.mean(axes, keepdim=True), float("nan"), float("inf"))
-    first = tuple(slice(0, 1) if i in axes else slice(None) for i in range(x.ndim))
-    xp = x.device.xp
-    with quiet(xp):   # (a constant: the deviations do not depend on it; ∞ is no shift)
-        start = x.array[first]
-        start = wrap(xp.where(xp.isfinite(start), start, xp.zeros((), dtype=start.dtype)),
-                     x.device)
-    shifted = x - start
-    deviation = shifted - shifted.mean(axes, keepdim=True)
+        return grad_kept * where(x == mean, float("nan"), float("inf"))
     # 2/(N - correction) first, as PyTorch: g·(xᵢ - mean) may overflow where the product
     # with 2/(N - correction) < 1 fits
-    return grad_kept * (2 / dof if dof != 0 else float("inf")) * deviation
+    return grad_kept * (2 / dof if dof != 0 else float("inf")) * (x - mean)
 
 
 @operation(function=True, method=True)
