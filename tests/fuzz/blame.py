@@ -32,7 +32,7 @@ from .placement import PLACED_KERNELS, _disputed_elements, _placed_call, _placed
 LATER_GRADIENT = " [the gradient of the later steps: {}]"
 
 
-def _blame_first_wrong_backward(program, chain_inputs, a, found):
+def _blame_first_wrong_backward(program, chain_inputs, a, found, excuse_terms=True):
     """A gradient finding blamed on the step where the gradient first goes wrong.
 
     The finding names the last step of the shortest prefix whose leaves' gradients differ,
@@ -47,7 +47,11 @@ def _blame_first_wrong_backward(program, chain_inputs, a, found):
     leaves' dtypes). A wrong backward differs at its own step, whatever comes after it.
     Where no step's own backward differs beyond its tolerance the finding stays (values
     that differ by a rounding are judged before: ``_gradients_agree_on_tapegrad_values``),
-    and so does one that a PyTorch rerun already explains (its detail marked)."""
+    and so does one that a PyTorch rerun already explains (its detail marked). A later
+    step whose own backward differs only within the terms it sums (``_within_its_terms``:
+    remainder's copies of a 0-d chain value, whose gradients cancel) is blamed only where
+    the leaves' gradients then differ beyond the terms the program summed into them
+    (``_within_the_programs_terms``; ``excuse_terms``: False for that second pass)."""
     if torch is None or not program.steps or any(
             f.kind == "gradient" and f.detail.endswith(MARKS) for f in found) or \
             _steps_see_a_leaf_changed_in_place(program) or any(
@@ -57,6 +61,7 @@ def _blame_first_wrong_backward(program, chain_inputs, a, found):
     grad = _incoming_gradient(program, a)
     sizes, leaf_sizes = np.abs(grad), {}   # (for _within_the_programs_terms)
     later_noise = False   # a later step's own backward differs within the noise band
+    excused = False   # a later step's differs within its own terms (judged with the program's)
     for k in range(last, -1, -1):
         ours = _step_backward(TAPEGRAD, program, k, chain_inputs[k], grad)
         theirs = _step_backward(TORCH, program, k, chain_inputs[k], grad)
@@ -76,10 +81,9 @@ def _blame_first_wrong_backward(program, chain_inputs, a, found):
             return [Finding("gradient-float-noise", program.steps[k].entry.name,
                             "cancelling terms: " + f.detail + later, program.seed)
                     if f.kind == "gradient" else f for f in found]
-        if differs and k and program.steps[k].entry.name in ("var", "std") and \
-                _within_its_terms(program, chain_inputs[k], grad, ours, theirs, differs, k):
-            differs = []   # a ratio of residues (the std of values an ulp apart): the leaves
-            # are judged below, by the size of the terms carried back to them
+        if differs and k > 0 and excuse_terms and _within_its_terms(
+                program, chain_inputs[k], grad, ours, theirs, differs, k):
+            excused, differs = True, []
         if differs:
             verdict = _local_float16_verdict(program, k, chain_inputs[k], grad, ours, theirs,
                                              differs)
@@ -102,7 +106,10 @@ def _blame_first_wrong_backward(program, chain_inputs, a, found):
             break
     # (differences below each step's tolerance, magnified by a later slope, stay; those
     # within the size of the terms the program's backward summed are rounding)
-    found = _within_the_programs_terms(program, a, found, chain_inputs, leaf_sizes)
+    judged = _within_the_programs_terms(program, a, found, chain_inputs, leaf_sizes)
+    if excused and any(f.kind == "gradient" for f in judged):   # (blamed on that step, then)
+        return _blame_first_wrong_backward(program, chain_inputs, a, found, excuse_terms=False)
+    found = judged
     mark = any(f.kind == "gradient" for f in found) and _placed_in_the_program(program, a)
     return [f._replace(detail=f.detail + mark) if mark and f.kind == "gradient" else f
             for f in found]

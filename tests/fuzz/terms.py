@@ -250,7 +250,8 @@ def _onto_leaf(leaf, sizes):
 
 def _within_the_programs_terms(program, a, found, chain_inputs, leaf_sizes):
     """``found`` with its gradient findings made float noise where no step's own backward
-    differs (``_blame_first_wrong_backward`` found none) and the leaves' gradients, the
+    differs (``_blame_first_wrong_backward`` found none, or one within the terms it sums:
+    ``_within_its_terms``) and the leaves' gradients, the
     program run again in both libraries, differ only within the tolerance of the size of
     the terms backward summed into them (``_terms_through_step``, step by step from the
     last). Two copies of one element that cancel (a getitem at repeated indices, softmin of
@@ -314,16 +315,25 @@ def _float16_within_its_terms(g, h, dtype, sizes):
 
 
 def _within_its_terms(program, chain_input, grad, ours, theirs, differs, k=0):
-    """True when the first step's own backward (which gives the leaves' gradients
-    themselves; or step ``k``'s) differs only by the rounding of the terms it sums: a gradient Σⱼ Jⱼᵢ gⱼ that
+    """True when step ``k``'s own backward (the first step's gives the leaves' gradients
+    themselves) differs only by the rounding of the terms it sums: a gradient Σⱼ Jⱼᵢ gⱼ that
     is ~0 in the math from terms of 1e6 (softmax then sum: Σ s = 1 whatever x, under
-    binary_cross_entropy's slope 5e6 at 1 - 6e-8) keeps a residue of the terms' size in
-    either library. The terms' size: Σⱼ |Jⱼᵢ gⱼ|, from one backward per output element
-    (``_step_backward`` with gⱼ alone), at most 64 of them."""
-    if grad.size > 64 or not np.isfinite(grad).all():
+    binary_cross_entropy's slope 5e6 at 1 - 6e-8; a 0-d chain value broadcast by remainder
+    into 12 copies, under var's gradients 2(rᵢ - r̄)/(n-1) of 2e3 each) keeps a residue of
+    the terms' size in either library. The terms' size: Σⱼ |Jⱼᵢ gⱼ|, from one backward per
+    output element (``_step_backward`` with gⱼ alone), at most 64 of them; beyond, the
+    backward of |g| in absolute value, |Σⱼ Jⱼᵢ|gⱼ||, which is no larger (exact where the
+    step's slopes have one sign: a broadcast leaf's copies under add or subtract), in float64
+    (a float16 leaf's Σ|gⱼ| overflows its 65504)."""
+    if not np.isfinite(grad).all():
         return False
     sizes = {}
-    for j in np.flatnonzero(grad):
+    if grad.size > 64:
+        part = _step_backward(TAPEGRAD, program, k, chain_input, np.abs(grad), "float64")
+        if part is None or set(part[1]) != set(ours[1]):
+            return False
+        sizes = {key: np.abs(g.astype(np.float64)) for key, g in part[1].items() if g is not None}
+    for j in np.flatnonzero(grad) if grad.size <= 64 else ():
         alone = np.zeros_like(grad)
         alone.reshape(-1)[j] = grad.reshape(-1)[j]
         part = _step_backward(TAPEGRAD, program, k, chain_input, alone)

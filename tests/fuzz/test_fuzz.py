@@ -3323,6 +3323,84 @@ def test_layer_norms_own_cancelling_terms_size_its_first_steps_residue(monkeypat
     assert [(f.kind, f.op) for f in found] == [("gradient", "layer_norm")], found
 
 
+def test_a_later_steps_copies_of_a_chain_value_that_cancel_are_judged_by_their_terms(
+        monkeypatch):
+    pytest.importorskip("torch")
+    from .generate import CHAIN, LeafRef
+    # 54007198: mean to a 0-d value, remainder by a (4, 1, 3) leaf of 1e4s (12 copies of it,
+    # each of slope 1), var: the copies' gradients 2(rᵢ - r̄)/11, 2e3 each, sum to 0 in the
+    # math; remainder's own backward keeps a float32 residue of their size (8e-5 for the
+    # leaf here, -5e-4 in PyTorch), within the terms the program summed into the leaf
+    leaves = [(np.array([[[-2.5344493], [6.893858], [6.7855253]]], np.float32), True,
+               ("transpose", 0, 1), (3, 1, 1)),
+              (np.array([[[9397.353, -1282.9597, 11403.345]], [[-8727.521, 11857.948, 6123.782]],
+                         [[1065.1172, -14416.743, -20437.47]], [[12084.781, 4731.112, 12146.816]]],
+                        np.float32), True, ("contiguous",), (4, 1, 3))]
+    steps = [("mean", (CHAIN,), {}), ("remainder", (CHAIN, LeafRef(1)), {}),
+             ("var", (CHAIN,), {"correction": 1})]
+    found = _judged_gradient(54007198, leaves, steps)
+    assert [f.kind for f in found] in ([], ["gradient-float-noise"]), found
+    assert all(f.detail.startswith("cancelling terms: leaf0 (float32)") for f in found)
+    # remainder with a wrong slope for its first copy (1.01, not 1) is blamed at its step,
+    # and so is a var whose gradient uses a mean 0.1% off (its copies no longer cancel)
+    right_remainder, right_var = tg.remainder, tg.var
+
+    def remainder_with_a_wrong_gradient(x, y, *args, **kwargs):
+        r = right_remainder(x, y, *args, **kwargs)
+        bump = np.zeros(tuple(r.shape), np.float32)
+        bump.flat[0] = 0.01
+        return r + (x - x.detach()) * tg.from_numpy(bump)
+
+    def var_with_a_wrong_gradient(x, *args, **kwargs):
+        off = x.detach().mean() * (-2e-3 / (x.numel() - 1))
+        return right_var(x, *args, **kwargs) + ((x - x.detach()) * off).sum()
+    for name, wrong in (("remainder", remainder_with_a_wrong_gradient),
+                        ("var", var_with_a_wrong_gradient)):
+        with monkeypatch.context() as patched:
+            patched.setattr(tg, name, wrong)
+            found = _judged_gradient(54007198, leaves, steps)
+        assert [(f.kind, f.op) for f in found] == [("gradient", name)], found
+        assert allowed(found[0]) is None, found
+
+
+def test_var_and_stds_deviations_of_large_values_size_a_broadcast_leafs_residue(monkeypatch):
+    pytest.importorskip("torch")
+    from .generate import CHAIN
+    from .terms import _own_terms
+    # var's gradient 2g(xᵢ - x̄)/(N - c) is a difference of terms 2|g|(|xᵢ| + mean|x|)/(N - c);
+    # std's g(xᵢ - x̄)/((N - c)σ) of those over 2σ
+    x = np.array([[1e4, 1e4 + 1, 1e4 + 3]], np.float32)
+    g = np.array([2.0], np.float32)
+    x64 = x.astype(np.float64)
+    var_terms = 2 * 2 * (x64 + x64.mean()) / (3 - 1)
+    for op, expected in (("var", var_terms), ("std", var_terms / (2 * x64.std(ddof=1)))):
+        program = _hand_program([(x, True)], [(op, (CHAIN,), {"dim": 1, "correction": 1})])
+        np.testing.assert_allclose(_own_terms(program, 0, None, g)[0], expected, rtol=1e-12)
+    # 54105636: a (1,) leaf of 1.4e4 subtracted from a (4, 3) chain, then std of all of it;
+    # 54117053: a (1, 1, 1) leaf expanded, times 5e3, divided by 0.037, broadcast, var: the
+    # leaf's gradient sums its copies' (xᵢ - x̄)/…, 0 in the math; xᵢ - x̄ of float32 values
+    # of 1e4 keeps a residue of their rounding in either library (5e-5 and 1e3 apart here)
+    ops = ("add,add_,broadcast_to,div,divide,expand,floor_divide,fmod,fmod_,mean,mul,mul_,"
+           "multiply,remainder,remainder_,std,sub,sub_,subtract,sum,var")
+    cases = ((54105636, "std"), (54117053, "var"))
+    for seed, op in cases:
+        found = _first_finding(seed, ops)
+        assert (found.kind, found.op) == ("gradient-float-noise", op), found
+        assert found.detail.startswith("cancelling terms: "), found
+    # a var or std whose gradient has 1e-3·x̄ more at every element (as from a mean 0.1% off:
+    # the copies' no longer cancel) is found; within 2e-6 of the terms' size (float32's
+    # tolerance of a cancelling sum) a residue stays noise, as for every other such sum
+    for seed, op in cases:
+        right = getattr(tg, op)
+
+        def with_a_wrong_gradient(x, *args, right=right, **kwargs):
+            return right(x, *args, **kwargs) + ((x - x.detach()) * x.detach().mean() * 1e-3).sum()
+        with monkeypatch.context() as patched:
+            patched.setattr(tg, op, with_a_wrong_gradient)
+            found = _first_finding(seed, ops)
+        assert (found.kind, found.op) == ("gradient", op) and allowed(found) is None, found
+
+
 def test_each_element_is_compared_to_its_own_size_so_a_huge_one_leaves_the_rest_checked():
     from .compare import compare_arrays
     # a 1e30 beside them once set the absolute tolerance of every other element to 2e24
@@ -3824,10 +3902,6 @@ def test_a_later_layer_norm_backward_is_not_blamed_within_its_own_terms():
                                               differs)
 
 
-NORMS_OPS = ("layer_norm,group_norm,batch_norm,normalize,norm,nan_to_num,cumsum,reciprocal,exp,"
-             "softmax,mul,add,linear,logaddexp,sum,silu,half")
-
-
 @pytest.mark.parametrize("seed", [52624314, 52520615])
 def test_a_layer_norm_gradient_within_its_own_terms_is_noise_and_a_wrong_one_is_not(
         seed, monkeypatch):
@@ -3841,6 +3915,29 @@ def test_a_layer_norm_gradient_within_its_own_terms_is_noise_and_a_wrong_one_is_
     monkeypatch.setattr(F, "layer_norm", _wrong_gradient(F.layer_norm, 1.5))
     found = _first_finding(seed, NORMS_OPS)
     assert (found.kind, found.op) == ("gradient", "layer_norm") and allowed(found) is None
+
+
+def test_a_broadcast_leafs_copies_beyond_64_are_sized_by_the_backward_of_their_sizes():
+    pytest.importorskip("torch")
+    from .generate import CHAIN, LeafRef
+    from .terms import _within_its_terms
+    # 54115654: a (1,) float16 leaf subtracted from a (3, 5, 5, 3) chain, var twice: its
+    # gradient -Σ gⱼ over 225 copies of 1e10 each is 0 in the math, 4e4 here, 6e3 in
+    # PyTorch; one backward per copy would be 225 of them, so the terms' size is the
+    # backward of |g| (Σ|gⱼ| for subtract's slopes of one sign), taken in float64
+    x = np.zeros((9, 9), np.float32)
+    program = _hand_program([(x, True), (np.array([0.5], np.float16), True)],
+                            [("subtract", (CHAIN, LeafRef(1)), {})])
+    grad = np.random.default_rng(0).normal(size=(9, 9)) * 1e3
+    grad = (grad - grad.mean()).astype(np.float32)   # Σ gⱼ = 0 up to rounding, Σ|gⱼ| = 6e4
+    def gradients(leaf1):
+        return ("float32", {0: grad, 1: np.array([leaf1], np.float16)})
+    differs = [("leaf1", 1)]
+    assert _within_its_terms(program, None, grad, gradients(-float(grad.sum())),
+                             gradients(0.0), differs)
+    # a row of copies' gradients left out of the sum (1e3 together) is wrong
+    assert not _within_its_terms(program, None, grad, gradients(-float(grad[1:].sum())),
+                                 gradients(0.0), differs)
 
 
 def test_float16_normalize_of_one_element_is_explained_widened_up_to_its_own_terms():
