@@ -228,6 +228,10 @@ def test_a_forked_child_computes_the_shared_convolution(monkeypatch):
 
 def test_passes_are_shared_only_where_they_can_be(monkeypatch):
     x = np.zeros((4, 3, 5, 5), np.float32)
+    monkeypatch.setattr(numba, "get_num_threads", lambda: 3)
+    monkeypatch.setattr(blas_threads, "switch", lambda: (None, None))
+    assert batch_split.concurrent_parts(xp, x) == 1   # off unless asked for
+    monkeypatch.setattr(batch_split, "SHARE_THE_BATCH", True)
     monkeypatch.setattr(numba, "get_num_threads", lambda: 1)
     assert batch_split.concurrent_parts(xp, x) == 1   # one thread
     monkeypatch.setattr(numba, "get_num_threads", lambda: 3)

@@ -15,8 +15,12 @@ forward and backward (load 7-8): 32→64 channels on 32×32, batch 32: 0.24-0.31
 256→256 on 16×16, batch 8: 0.36-0.38; 128→128 on 32×32, batch 3 (shares of 1 and 2
 images): 0.31-0.39; LeNet's 1→6 on 28×28 (a tiny product per image): 0.98-1.00. Whole
 training steps (load 3-4): the Conv2d layer 0.39-0.40, ResNet 0.12-0.25, the CIFAR CNN
-0.46-0.87, LeNet 0.24-0.27. No shape measured faster on OpenBLAS's threads, so the batch
-is shared wherever it has an image for each thread.
+0.46-0.87, LeNet 0.24-0.27. On the same machine idle (load average 0.9, 5 rounds, 2
+threads, ms per step with shares / with OpenBLAS's threads) only ResNet gained: ResNet 65.3 /
+78.7, the Conv2d layer 25.2 / 23.3, the CIFAR CNN 45.5 / 38.6, LeNet 7.0 / 5.4. Idle, the
+second core is free for OpenBLAS's threads, and a pool thread can meet OpenBLAS's worker
+still spinning after the previous product. So sharing is off by default
+(``SHARE_THE_BATCH``); a machine shared with other jobs gains by turning it on.
 
 ``run`` gives thread ``part`` of ``parts`` the images [part·B/parts, (part+1)·B/parts): a
 fixed share, so that the sums over the batch (the weight gradient) are added in
@@ -30,13 +34,17 @@ from .im2col import compiled
 from .threads import split
 
 
+SHARE_THE_BATCH = False   # on: passes share the batch between threads (see above)
+
+
 def concurrent_parts(xp, x):
     """How many threads share a pass over the batch of ``x`` (B, C, H, W): numba's thread count
-    where that is several, the batch has an image for each, the loops are numba's (numpy
-    arrays, not float16) and numpy's BLAS can be held to one thread (OpenBLAS's switch);
-    else 1 (one thread, or OpenBLAS's threads inside each product)."""
+    where sharing is on (``SHARE_THE_BATCH``), that is several, the batch has an image for
+    each, the loops are numba's (numpy arrays, not float16) and numpy's BLAS can be held to
+    one thread (OpenBLAS's switch); else 1 (one thread, or OpenBLAS's threads inside each
+    product)."""
     threads = numba.get_num_threads()
-    if threads <= 1 or x.shape[0] < threads or not compiled(xp, x):
+    if not SHARE_THE_BATCH or threads <= 1 or x.shape[0] < threads or not compiled(xp, x):
         return 1
     return threads if blas_threads.switch() is not None else 1
 
