@@ -644,15 +644,17 @@ def cumsum(input, dim, dtype=None):
         result = xp.cumulative_sum(x.array, axis=axes[0], dtype=out_dtype)
     else:   # a 0-d tensor is its own running sum
         result = x.array.astype(out_dtype, copy=True)
+    input_dtype = input.dtype
+
     def backward(ctx, grad):
         # The sums from each position to the end: a running sum of the reversed gradient
         # (not Σg - cumsum(g) + g, which is ∞ - ∞ = NaN where g holds an ∞).
         if dtype is not None:   # as PyTorch, in the input's dtype, but summed in the wider of
             # the two (the float16 gradient of a float32 input: -39808 twice is -79616, not inf)
-            grad = grad.to(promote_pair(grad.dtype, input.dtype))
+            grad = grad.to(promote_pair(grad.dtype, input_dtype))
         if axes:
             grad = cumsum(grad.flip(axes), dim).flip(axes)
-        return grad if dtype is None else grad.to(input.dtype)
+        return grad if dtype is None else grad.to(input_dtype)
     return record("cumsum", result, (x if dtype is None else input,), backward,
                   attrs={"dims": axes})
 
