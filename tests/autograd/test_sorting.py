@@ -113,6 +113,19 @@ def test_argsort_equals_the_sort_indices_and_has_no_gradient():
     assert argsort(tg.tensor(1.0)).tolist() == 0
 
 
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_descending_indices_are_contiguous_so_view_works_as_in_pytorch(dim):
+    # A descending sort reverses an ascending one; the reversal must not leave negative
+    # strides in the result, or x.argsort(descending=True).view(-1) fails where PyTorch's works.
+    x = tg.tensor(np.arange(24.0).reshape(2, 3, 4) % 5)
+    size = x.shape[dim]
+    for indices in (argsort(x, dim=dim, descending=True), sort(x, dim, descending=True).indices,
+                    sort(x, dim, descending=True).values, topk(x, size, dim=dim).indices,
+                    topk(x, size, dim=dim).values):
+        assert indices.is_contiguous() and all(step > 0 for step in indices.stride())
+        np.testing.assert_array_equal(indices.view(-1).numpy(), indices.numpy().reshape(-1))
+
+
 @pytest.mark.parametrize("largest", [True, False])
 @pytest.mark.parametrize("k", [0, 1, 3, 4])
 def test_topk_matches_numpy(k, largest):

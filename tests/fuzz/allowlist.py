@@ -285,6 +285,25 @@ def _apart_only_at_nan(longest=8):
     return ELSEWHERE_THE_SAME + "(?:" + "|".join(lists) + ")"
 
 
+def _below_one_where_torch_has_nan(longest=8):
+    """A regular expression for "[a b …] vs torch [a' b' …]" (as many numbers as shown)
+    where each NaN of PyTorch's stands against NaN or a number of tapegrad's below 1e-7 in
+    magnitude (0 included), and every other number against a number of the same kind
+    (finite: the fuzzer marks the finding when finite elements differ, which this
+    expression rejects; ±inf: the same one). A NaN of tapegrad's where PyTorch has a
+    number, or a number of 1e-7 and more where PyTorch has NaN, is not matched."""
+    finite = r"-?\d[\d.]*(?:e[-+]\d+)?"
+    tiny = rf"(?:{ZERO}|-?\d(?:\.\d*)?e-(?:0[89]|[1-9]\d))"
+    lists = []   # (named groups, t{count}_{place}…: past 99 a numbered one reads as octal)
+    for n in range(1, longest + 1):
+        ours = r"\s+".join(rf"(?:(?P<t{n}_{i}>{tiny})|(?P<n{n}_{i}>nan)|(?P<i{n}_{i}>-?inf)"
+                           rf"|{finite})" for i in range(n))
+        theirs = r"\s+".join(rf"(?(t{n}_{i})(?:nan|{finite})|(?(n{n}_{i})nan|"
+                             rf"(?(i{n}_{i})(?P=i{n}_{i})|{finite})))" for i in range(n))
+        lists.append(rf"\[\s*{ours}\s*\] vs torch \[\s*{theirs}\s*\]")
+    return ELSEWHERE_THE_SAME + "(?:" + "|".join(lists) + ")"
+
+
 def _infinity_where_torch_has_nan_only(longest=8):
     """A regular expression for "[a b …] vs torch [a' b' …]" (as many numbers as shown)
     where each +inf of tapegrad's stands against NaN in PyTorch, each NaN against NaN, and
@@ -1425,6 +1444,15 @@ ALLOWED = [
             "(fewer than 8 elements) the exact fmod-based remainder (8.3581e-31), as tapegrad "
             "and numpy")
     for op in ("remainder", "remainder_")
+] + [
+    Allowed("value", op, r"^NaN where torch has none or the other way: "
+            + _below_one_where_torch_has_nan() + r"(?: \[layouts: [^]]*\])?(?: \[NaN inputs\])?$",
+            "pytorch bug", "fmod of float32 x by a tiny y where x/y overflows (-1e30 by 1e-30): "
+            "PyTorch's vectorised kernel (16 elements and more) gives NaN, its scalar loop "
+            "(fewer elements) and its float64 kernel the exact remainder -8.1668e-31, as tapegrad, "
+            "numpy and C's fmod (|fmod(x, y)| < |y|, so the answer is below 1e-7 here; a number "
+            "of 1e-7 or more where PyTorch has NaN is not matched)")
+    for op in ("fmod", "fmod_")
 ] + [
     Allowed("requires-grad", op, r"^False vs torch True \((u?int\d+|bool)\)", "pytorch bug",
             "fill_ of an integer tensor with a float tensor that requires grad, and x[i] = v "

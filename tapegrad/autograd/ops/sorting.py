@@ -30,8 +30,10 @@ def _stable_argsort(xp, a, axis, descending):
     # Sort the reversed array ascending, then reverse the result: the values come out
     # descending, and equal ones (met last-first in the reversed array) come out first-first.
     n = a.shape[axis]
+    # The subtraction writes a fresh, contiguous array: the flipped view's negative strides
+    # must not reach the result, which a later view() would refuse (PyTorch's is contiguous).
     order = xp.argsort(xp.flip(a, axis=axis), axis=axis, kind="stable")
-    return xp.flip((n - 1) - order, axis=axis).astype(dtypes.int64.numpy, copy=False)
+    return ((n - 1) - xp.flip(order, axis=axis)).astype(dtypes.int64.numpy, copy=False)
 
 
 def _leading(a, axis, stop, start=0):
