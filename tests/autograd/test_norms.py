@@ -110,6 +110,23 @@ def test_the_gradient_at_the_zero_vector_is_zero_as_in_pytorch():
         assert x.grad.tolist() == [0.0, 0.0, 0.0]
 
 
+@pytest.mark.parametrize("p", [1.5, 3, 4.5])
+def test_the_zero_vectors_gradient_is_zero_even_for_a_nan_or_infinite_g_as_pytorch(p):
+    # for p > 1 other than 2, PyTorch's 0 there replaces g/‖x‖ᵖ⁻¹, not only the slope
+    for g in (float("nan"), float("inf"), -float("inf")):
+        x = tg.zeros(3, dtype=tg.float64, requires_grad=True)
+        LA.vector_norm(x, ord=p).backward(tg.tensor(g, dtype=tg.float64))
+        assert x.grad.tolist() == [0.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("p", [0.5, 1, 2])
+def test_the_zero_vectors_gradient_for_p_of_2_or_at_most_1_is_nan_for_a_nan_g_as_pytorch(p):
+    # g·0 there: PyTorch multiplies g by the slope (2, p ≤ 1) instead of replacing it
+    x = tg.zeros(3, dtype=tg.float64, requires_grad=True)
+    LA.vector_norm(x, ord=p).backward(tg.tensor(float("nan"), dtype=tg.float64))
+    assert all(math.isnan(v) for v in x.grad.tolist())
+
+
 def test_integer_input_is_refused_and_misuse_is_named():
     with pytest.raises(RuntimeError, match="floating-point"):
         LA.vector_norm(tg.tensor([3, 4]))

@@ -275,6 +275,18 @@ def test_sinc_has_slope_zero_where_pi_x_squared_overflows_as_pytorch():
     assert math.isnan(x.grad.tolist()[3])   # cos(∞) has no value, as in PyTorch
 
 
+@pytest.mark.parametrize("dtype, largest", [(tg.float32, 3.4028235e38),
+                                            (tg.float64, 1.7976931348623157e308)])
+def test_sinc_has_a_nan_slope_where_pi_x_overflows_as_its_value_and_pytorch(dtype, largest):
+    # beyond the largest value / π, πx is inf: sin(πx), cos(πx) and so sinc x are NaN
+    x = tg.tensor([largest, -largest / 2, largest / 4], dtype=dtype, requires_grad=True)
+    y = tg.sinc(x)
+    y.backward(tg.ones_like(y))
+    assert [math.isnan(v) for v in y.tolist()] == [True, True, False]
+    assert [math.isnan(v) for v in x.grad.tolist()] == [True, True, False]
+    assert x.grad.tolist()[2] == 0.0   # πx² overflows, πx does not: slope 0, as PyTorch
+
+
 @pytest.mark.parametrize("dtype", [tg.float32, tg.float64])
 def test_sinc_slope_near_zero_keeps_its_digits(dtype):
     # (cos πx - sinc x)/x cancels near 0: in float32 it had no digit left at 1e-5

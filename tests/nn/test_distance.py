@@ -86,6 +86,22 @@ def test_gradcheck_normalize(make, p, dim):
     assert gradgradcheck(lambda x: F.normalize(x, p, dim), inputs)
 
 
+@pytest.mark.parametrize("p, slope", [(3, -math.inf), (2, math.nan), (1, math.nan)])
+def test_normalize_of_a_zero_slice_whose_eps_rounds_to_zero_has_pytorchs_gradient(p, slope):
+    # 1e-12 is 0 in float16: y = 0/0 is NaN; the norm passes nothing back for p = 3 (its 0
+    # at the zero vector replaces even a NaN g, as PyTorch's), leaving g/0 = -inf for g = -1
+    x = tg.tensor([[-0.0], [0.0], [2.0]], dtype=tg.float16, requires_grad=True)
+    y = F.normalize(x, p=p, dim=1)
+    y.backward(-tg.ones_like(y))
+    assert math.isnan(y[0].item()) and y[2].item() == 1.0
+    first, second, last = x.grad.flatten().tolist()
+    assert last == 0.0
+    if math.isnan(slope):
+        assert math.isnan(first) and math.isnan(second)
+    else:
+        assert first == second == slope
+
+
 @pytest.mark.parametrize("shapes,dim", [(((3, 4), (3, 4)), 1), (((3, 4), (4,)), -1),
                                         (((2, 1, 4), (3, 4)), 2), (((3, 4), (3, 1)), 0)])
 def test_gradcheck_cosine_similarity_with_broadcast(shapes, dim):

@@ -83,6 +83,10 @@ def linalg_vector_norm(input, ord, dim, keepdim):
             slope = x / safe_y
         else:
             slope = x.sign() * (x.abs() / safe_y) ** (p - 1)   # (|x|ᵖ⁻¹ and yᵖ⁻¹ may underflow)
+        if p > 1 and p != 2:
+            # as PyTorch's: for these p the 0 at the zero vector replaces g/yᵖ⁻¹ itself, so a
+            # NaN or infinite g there gives 0 too (for p = 2 and p < 1 it is g·0: NaN)
+            return where(zero, 0.0, grad_kept * slope)
         return grad_kept * where(zero, 0.0, slope)
     return record("linalg_vector_norm", xp.asarray(y).astype(x.array.dtype, copy=False), (x,),
                   backward, save=(x, OUTPUT), attrs={"ord": p, "dims": axes, "keepdim": keepdim})

@@ -139,10 +139,11 @@ def sinc(input):
         safe_x = where(at_zero, 1.0, x)   # no 0/0 in either branch
         # (beyond 2²³ in float32, πx rounded keeps no fractional digit: cos(πx) is noise
         # there, as the forward's sin(πx) is, and as PyTorch's are; where πx² overflows,
-        # beyond 1e19, its slope is 0, and so is this one)
+        # beyond 1e19, its slope is 0, and so is this one; where πx itself overflows, the
+        # forward's sin(πx) is NaN, and so is the slope, as PyTorch's)
         u = safe_x * math.pi
         slope = (u.cos() - u.sin() / u) / safe_x
-        far = ((u * safe_x).abs() == math.inf) & (safe_x.abs() != math.inf)   # (NaN at ±inf)
+        far = ((u * safe_x).abs() == math.inf) & (u.abs() != math.inf)
         slope = where(far, 0.0, slope)
         # near 0 the two terms cancel (float32 keeps no digit of the slope at x = 1e-5): the
         # series π·Σₖ (-1)ᵏ 2k u^{2k-1}/(2k+1)! of u = πx instead, to k = 7 (exact in float64
