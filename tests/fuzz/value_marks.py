@@ -475,8 +475,9 @@ def _term_sizes(program, step, chain_before):
     """The step again in tapegrad, in float64, on the magnitudes of its float inputs: at each
     result, the sum of the sizes of the terms it was summed from (None where it fails)."""
     def magnitudes(values):
-        values = np.asarray(values)
-        return np.abs(values.astype(np.float64)) if values.dtype.kind == "f" else values
+        values = np.asarray(values)   # (np.abs of a 0-d array is a scalar: kept an array)
+        return np.asarray(np.abs(values.astype(np.float64))) if values.dtype.kind == "f" \
+            else values
 
     leaves = [leaf._replace(values=magnitudes(leaf.values), requires_grad=False)
               for leaf in program.leaves]
