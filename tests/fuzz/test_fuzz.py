@@ -2411,6 +2411,24 @@ def test_gradcheck_leaves_out_nextafter_at_a_tie_but_finds_a_wrong_slope(monkeyp
     assert [f.op for f in _gradcheck_of(leaves, steps)] == ["cos"]
 
 
+def test_gradcheck_leaves_out_nextafter_at_a_tie_with_a_python_number(monkeypatch):
+    from . import invariants
+    from .generate import CHAIN
+    # 56332477: nextafter(x, 1) with an element of x equal to 1: the number is the y the
+    # tie is looked for in (reading it as a tensor failed, so the tie went unseen)
+    steps = [("nextafter", (CHAIN, 1), {})]
+    leaves = [(np.array([[-1.754, 1.0], [0.303, 0.4]]), True, ("contiguous",), (2, 2))]
+    assert _gradcheck_of(leaves, steps) == []
+    monkeypatch.setattr(invariants, "_nextafter_at_a_tie", lambda *args: False)
+    assert [f.op for f in _gradcheck_of(leaves, steps)] == ["nextafter"]   # found before
+    monkeypatch.undo()
+    # away from a tie, a nextafter with a wrong slope is still found
+    leaves[0] = (np.array([[-1.754, 0.5], [0.303, 0.4]]), True, ("contiguous",), (2, 2))
+    assert _gradcheck_of(leaves, steps) == []
+    monkeypatch.setattr(tg, "nextafter", _with_scaled_slope(tg.nextafter, 1.5))
+    assert [f.op for f in _gradcheck_of(leaves, steps)] == ["nextafter"]
+
+
 def test_gradcheck_leaves_out_a_chain_rule_through_a_subnormal_but_finds_a_wrong_slope(
         monkeypatch):
     from . import invariants
