@@ -314,6 +314,11 @@ def _float16_within_its_terms(g, h, dtype, sizes):
     return _within_sizes(g, h.astype(g.dtype), "float16", sizes, FLOAT16_TERMS)
 
 
+# The most output elements whose terms ``_within_its_terms`` finds one backward each (only
+# for a backward that differs, so rarely run): a (3, 4, 3, 5) result is 180.
+ALONE_MOST = 256
+
+
 def _within_its_terms(program, chain_input, grad, ours, theirs, differs, k=0):
     """True when step ``k``'s own backward (the first step's gives the leaves' gradients
     themselves) differs only by the rounding of the terms it sums: a gradient Σⱼ Jⱼᵢ gⱼ that
@@ -321,19 +326,20 @@ def _within_its_terms(program, chain_input, grad, ours, theirs, differs, k=0):
     binary_cross_entropy's slope 5e6 at 1 - 6e-8; a 0-d chain value broadcast by remainder
     into 12 copies, under var's gradients 2(rᵢ - r̄)/(n-1) of 2e3 each) keeps a residue of
     the terms' size in either library. The terms' size: Σⱼ |Jⱼᵢ gⱼ|, from one backward per
-    output element (``_step_backward`` with gⱼ alone), at most 64 of them; beyond, the
-    backward of |g| in absolute value, |Σⱼ Jⱼᵢ|gⱼ||, which is no larger (exact where the
-    step's slopes have one sign: a broadcast leaf's copies under add or subtract), in float64
-    (a float16 leaf's Σ|gⱼ| overflows its 65504)."""
+    output element (``_step_backward`` with gⱼ alone), at most ``ALONE_MOST`` of them;
+    beyond, the backward of |g| in absolute value, |Σⱼ Jⱼᵢ|gⱼ||, which is no larger (exact
+    where the step's slopes have one sign: a broadcast leaf's copies under add or subtract,
+    but a (5,) leaf times a (3, 4, 3, 1) one holding ±1e30 cancels its terms there too), in
+    float64 (a float16 leaf's Σ|gⱼ| overflows its 65504)."""
     if not np.isfinite(grad).all():
         return False
     sizes = {}
-    if grad.size > 64:
+    if grad.size > ALONE_MOST:
         part = _step_backward(TAPEGRAD, program, k, chain_input, np.abs(grad), "float64")
         if part is None or set(part[1]) != set(ours[1]):
             return False
         sizes = {key: np.abs(g.astype(np.float64)) for key, g in part[1].items() if g is not None}
-    for j in np.flatnonzero(grad) if grad.size <= 64 else ():
+    for j in np.flatnonzero(grad) if grad.size <= ALONE_MOST else ():
         alone = np.zeros_like(grad)
         alone.reshape(-1)[j] = grad.reshape(-1)[j]
         part = _step_backward(TAPEGRAD, program, k, chain_input, alone)

@@ -3857,6 +3857,29 @@ def test_softmax_under_a_gradient_equal_along_dim_sizes_its_residue_by_its_own_t
     assert not _within_its_terms(program, None, grad, planted, zero, [("leaf0", 0)])
 
 
+def test_a_broadcast_leafs_gradient_over_64_outputs_is_sized_by_its_terms_one_by_one():
+    pytest.importorskip("torch")
+    from .generate import CHAIN, LeafRef
+    from .gradients import _step_backward
+    from .libraries import TAPEGRAD
+    from .terms import _within_its_terms
+    # 56411131: a (5,) leaf times a (3, 4, 3, 1) one holding 1e30 and -1e30: the (5,) leaf's
+    # gradient sums 36 copies' g·y, whose order decides what is left (-0.028 here, 0.2485 in
+    # PyTorch); the backward of |g| sums y itself, ±1e30 cancelling, so the 180 outputs'
+    # terms are found one backward each
+    x = np.array([0.81, 0.43, -0.79, 1e-30, 2.0])
+    y = np.linspace(-1.0, 1.3, 36).reshape(3, 4, 3, 1)
+    y[0, 1, 0, 0], y[2, 0, 1, 0] = 1e30, -1e30
+    grad = np.ones((3, 4, 3, 5))
+    for values, allowed_as_rounding in ((y, True), (np.where(np.abs(y) > 2, 0.5, y), False)):
+        program = _hand_program([(x, True), (values, True)],
+                                [("multiply", (CHAIN, LeafRef(1)), {})])
+        ours = _step_backward(TAPEGRAD, program, 0, None, grad)
+        residue = ("float64", {**ours[1], 0: ours[1][0] + 0.28})
+        assert _within_its_terms(program, None, grad, ours, residue,
+                                 [("leaf0", 0)]) is allowed_as_rounding
+
+
 def test_a_later_steps_leaf_gradient_is_judged_by_the_terms_it_sums():
     from .blame import _leaf_within_its_terms
     from .generate import CHAIN, LeafRef
