@@ -64,7 +64,58 @@ def _own_terms(program, k, chain_input, sizes):
         return _variance_terms(program, k, chain_input, sizes)
     if name == "softmax":
         return _softmax_terms(program, k, chain_input, sizes)
+    if name == "scaled_dot_product_attention":
+        return _attention_terms(program, k, chain_input, sizes)
     return {}
+
+
+def _attention_terms(program, k, chain_input, sizes):
+    """For step ``k`` a scaled_dot_product_attention (no mask, dropout or causal mask) whose
+    query and key are the chain or leaves: {"input" (0 for the first step) or the leaf's
+    index: the size of the terms of the query's and the key's gradients} (else {}). Their
+    gradients pass dS = P∘(dP - Σⱼ P·dP), dP = g Vᵀ, whose terms are Pᵢⱼ·|dPᵢⱼ| and
+    Pᵢⱼ·Σₗ Pᵢₗ|dPᵢₗ|: dQ = scale·dS K and dK = scale·dSᵀ Q sum them times |K| and |Q|. Keys
+    all equal (an expanded leaf) give P uniform and dS 0 in the math, terms of |K| ~ 1e4 that
+    leave a residue of their rounding in either library."""
+    step = program.steps[k]
+    names = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal")
+    given = dict(zip(names, step.args)) | step.kwargs
+    if given.get("attn_mask") is not None or given.get("dropout_p", 0.0) != 0 or \
+            given.get("is_causal", False) or given.get("enable_gqa", False) or any(
+                not (given.get(n) is CHAIN or isinstance(given.get(n), LeafRef))
+                for n in ("query", "key", "value")):
+        return {}
+    run = Run(TAPEGRAD)
+    chain = (TAPEGRAD.to_numpy(run.materialize(LeafRef(0), program.leaves))
+             if chain_input is None else chain_input[0])
+    q, key_, v = (np.asarray(chain if given[n] is CHAIN else
+                             TAPEGRAD.to_numpy(run.materialize(given[n], program.leaves)),
+                             dtype=np.float64) for n in ("query", "key", "value"))
+    try:
+        scale = given.get("scale") or 1 / math.sqrt(q.shape[-1])
+        with np.errstate(all="ignore"):
+            a = scale * q @ np.swapaxes(key_, -1, -2)
+            e = np.exp(a - a.max(axis=-1, keepdims=True))
+            p = e / e.sum(axis=-1, keepdims=True)
+            dp = np.abs(np.asarray(sizes, dtype=np.float64)) @ np.swapaxes(np.abs(v), -1, -2)
+            ds = p * dp + p * (p * dp).sum(axis=-1, keepdims=True)
+            terms = {"query": abs(scale) * ds @ np.abs(key_),
+                     "key": abs(scale) * np.swapaxes(ds, -1, -2) @ np.abs(q)}
+    except (ValueError, TypeError, IndexError, ZeroDivisionError):
+        return {}
+    out = {}
+    for n, operand in (("query", q), ("key", key_)):
+        t = terms[n]
+        t = t.sum(axis=tuple(range(t.ndim - operand.ndim)))
+        grown = tuple(d for d, size in enumerate(operand.shape) if size == 1 and t.shape[d] != 1)
+        t = t.sum(axis=grown, keepdims=True)
+        if not np.isfinite(t).all() or t.shape != operand.shape:
+            return {}
+        where = "input" if given[n] is CHAIN else given[n].index
+        where = 0 if where == "input" and chain_input is None else where
+        t = t if where == "input" else _onto_leaf(program.leaves[where], t)
+        out[where] = out[where] + t if where in out else t
+    return out
 
 
 def _softmax_terms(program, k, chain_input, sizes):

@@ -3857,6 +3857,34 @@ def test_softmax_under_a_gradient_equal_along_dim_sizes_its_residue_by_its_own_t
     assert not _within_its_terms(program, None, grad, planted, zero, [("leaf0", 0)])
 
 
+def test_attention_over_equal_keys_sizes_the_querys_residue_by_its_own_terms():
+    pytest.importorskip("torch")
+    from .generate import CHAIN, LeafRef
+    from .gradients import _step_backward
+    from .libraries import TAPEGRAD
+    from .terms import _own_terms, _within_its_terms
+    # 56193508: every key the same row (an expanded leaf) of size 1e4: the weights P are
+    # uniform whatever the query, whose gradient scale·P∘(dP - Σ P·dP)·K is 0 in the math
+    # from terms of P·|dP|·|K|; tapegrad keeps 2e-4 of them, PyTorch 1.1e-3
+    q = np.tile(np.array([-0.01817, 0.026, -0.17652], np.float32), (4, 1))
+    v = np.array([[-0.37, -1.35, -0.05], [0.11, 1.75, 1.0], [-0.24, -0.95, 0.58],
+                  [1.38, -0.14, -1.49]], np.float32)
+    grad = np.ones((4, 3), np.float32)
+    for key_size, allowed_as_rounding in ((1.0, True), (1e-4, False)):
+        k = np.tile(np.array([-7582.153, 10092.598, 14725.327], np.float32) * key_size, (4, 1))
+        program = _hand_program([(q, True), (k, True), (v, True)], [(
+            "scaled_dot_product_attention", (CHAIN, LeafRef(1), LeafRef(2)), {})])
+        terms = _own_terms(program, 0, None, grad)
+        assert set(terms) == {0, 1} and terms[0].shape == (4, 3)
+        ours = _step_backward(TAPEGRAD, program, 0, None, grad)
+        residue = ("float32", {**ours[1], 0: ours[1][0] + np.float32(9e-4)})
+        assert _within_its_terms(program, None, grad, ours, residue,
+                                 [("leaf0", 0)]) is allowed_as_rounding
+        # a tenth of the terms off is a wrong gradient whatever their size
+        planted = ("float32", {**ours[1], 0: ours[1][0] + (terms[0] / 10).astype(np.float32)})
+        assert not _within_its_terms(program, None, grad, ours, planted, [("leaf0", 0)])
+
+
 def test_a_broadcast_leafs_gradient_over_64_outputs_is_sized_by_its_terms_one_by_one():
     pytest.importorskip("torch")
     from .generate import CHAIN, LeafRef
