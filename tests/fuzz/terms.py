@@ -18,6 +18,7 @@ from .compare import TOLERANCE, compare_arrays
 from .float16 import FLOAT16_TERMS
 from .gradients import _step_backward
 from .norms import NORM_PARAMETERS
+from .reruns import _narrower
 
 
 def _terms_through_step(program, k, chain_input, sizes, ours, leaf_sizes):
@@ -406,8 +407,10 @@ def _within_its_terms(program, chain_input, grad, ours, theirs, differs, k=0):
         g, h = ours[1][key], theirs[1][key]
         if g is None or h is None or key not in sizes:
             return False
+        # (a float64 leaf through a step that computes in float32, softmax's dtype: its
+        # gradient has float32's digits)
         dtype = "float16" if np.float16 in (g.dtype, h.dtype) or ours[0] == "float16" \
-            else str(g.dtype)
+            else _narrower(g.dtype, ours[0])
         if not _within_sizes(g, h.astype(g.dtype), dtype, sizes[key]):
             return False   # (within the tolerance of the terms, not 100 times it)
     return True

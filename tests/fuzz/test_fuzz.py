@@ -3837,6 +3837,27 @@ def test_normalize_of_one_element_along_dim_sizes_its_residue_by_its_own_terms()
     assert not _within_its_terms(program, None, grad, planted, zero, [("leaf0", 0)])
 
 
+def test_a_float64_leafs_residue_through_a_float32_softmax_has_float32s_digits():
+    pytest.importorskip("torch")
+    from .generate import CHAIN, DType
+    from .terms import _within_its_terms
+    # 61025313: softmax(x, 0, dtype=float32) of three equal float64 values: the weights are
+    # 1/3 whatever x, the gradient 0 from terms yᵢ·g computed in float32, so 3e-8 vs -4.5e-8
+    # is a float32 rounding; the same residue from a softmax in float64 is not
+    x = np.array([[-0.01018], [-0.01018], [-0.01018]])
+    grad = np.ones((3, 1))
+    for kwargs, result_dtype, allowed_as_rounding in (({"dtype": DType("float32")}, "float32",
+                                                       True), ({}, "float64", False)):
+        program = _hand_program([(x, True)], [("softmax", (CHAIN, 0), kwargs)])
+        ours = (result_dtype, {0: np.full((3, 1), 2.98023e-08)})
+        theirs = (result_dtype, {0: np.full((3, 1), -4.47035e-08)})
+        assert _within_its_terms(program, None, grad, ours, theirs,
+                                 [("leaf0", 0)]) is allowed_as_rounding
+    planted = ("float32", {0: np.full((3, 1), 0.01)})   # a hundredth of the terms: wrong
+    program = _hand_program([(x, True)], [("softmax", (CHAIN, 0), {"dtype": DType("float32")})])
+    assert not _within_its_terms(program, None, grad, planted, theirs, [("leaf0", 0)])
+
+
 def test_softmax_under_a_gradient_equal_along_dim_sizes_its_residue_by_its_own_terms():
     pytest.importorskip("torch")
     from .generate import CHAIN
