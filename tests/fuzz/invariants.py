@@ -62,12 +62,14 @@ def _replay(program, float_dtype, leaves_requiring_grad=None, steps=None):
 def _nextafter_at_a_tie(run, step, program):
     """nextafter(x, y) where an element of x equals its y: the result is y there, and its
     slope in x is 0 by PyTorch's definition (tapegrad's too), while finite differences see
-    nextafter(x ± h, y) = x ± h, a slope of 1."""
+    nextafter(x ± h, y) = x ± h, a slope of 1. (y may be a Python number: tapegrad takes
+    one, as its other binary ops do.)"""
     if step.entry.name not in ("nextafter", "nextafter_") or len(step.args) < 2:
         return False
     try:
-        x, y = (np.asarray(TAPEGRAD.to_numpy(run.materialize(a, program.leaves)))
-                for a in step.args[:2])
+        x, y = (run.materialize(a, program.leaves) for a in step.args[:2])
+        x, y = (np.asarray(TAPEGRAD.to_numpy(v) if TAPEGRAD.is_tensor(v) else v)
+                for v in (x, y))
         return bool(np.any(np.broadcast_arrays(x, y)[0] == np.broadcast_arrays(x, y)[1]))
     except Exception:  # noqa: BLE001 - a call that fails as the step itself will
         return False

@@ -18,6 +18,7 @@ from .compare import TOLERANCE, compare_arrays
 from .float16 import FLOAT16_TERMS
 from .gradients import _step_backward
 from .norms import NORM_PARAMETERS
+from .reruns import _narrower
 
 
 def _terms_through_step(program, k, chain_input, sizes, ours, leaf_sizes):
@@ -64,7 +65,58 @@ def _own_terms(program, k, chain_input, sizes):
         return _variance_terms(program, k, chain_input, sizes)
     if name == "softmax":
         return _softmax_terms(program, k, chain_input, sizes)
+    if name == "scaled_dot_product_attention":
+        return _attention_terms(program, k, chain_input, sizes)
     return {}
+
+
+def _attention_terms(program, k, chain_input, sizes):
+    """For step ``k`` a scaled_dot_product_attention (no mask, dropout or causal mask) whose
+    query and key are the chain or leaves: {"input" (0 for the first step) or the leaf's
+    index: the size of the terms of the query's and the key's gradients} (else {}). Their
+    gradients pass dS = P∘(dP - Σⱼ P·dP), dP = g Vᵀ, whose terms are Pᵢⱼ·|dPᵢⱼ| and
+    Pᵢⱼ·Σₗ Pᵢₗ|dPᵢₗ|: dQ = scale·dS K and dK = scale·dSᵀ Q sum them times |K| and |Q|. Keys
+    all equal (an expanded leaf) give P uniform and dS 0 in the math, terms of |K| ~ 1e4 that
+    leave a residue of their rounding in either library."""
+    step = program.steps[k]
+    names = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal")
+    given = dict(zip(names, step.args)) | step.kwargs
+    if given.get("attn_mask") is not None or given.get("dropout_p", 0.0) != 0 or \
+            given.get("is_causal", False) or given.get("enable_gqa", False) or any(
+                not (given.get(n) is CHAIN or isinstance(given.get(n), LeafRef))
+                for n in ("query", "key", "value")):
+        return {}
+    run = Run(TAPEGRAD)
+    chain = (TAPEGRAD.to_numpy(run.materialize(LeafRef(0), program.leaves))
+             if chain_input is None else chain_input[0])
+    q, key_, v = (np.asarray(chain if given[n] is CHAIN else
+                             TAPEGRAD.to_numpy(run.materialize(given[n], program.leaves)),
+                             dtype=np.float64) for n in ("query", "key", "value"))
+    try:
+        scale = given.get("scale") or 1 / math.sqrt(q.shape[-1])
+        with np.errstate(all="ignore"):
+            a = scale * q @ np.swapaxes(key_, -1, -2)
+            e = np.exp(a - a.max(axis=-1, keepdims=True))
+            p = e / e.sum(axis=-1, keepdims=True)
+            dp = np.abs(np.asarray(sizes, dtype=np.float64)) @ np.swapaxes(np.abs(v), -1, -2)
+            ds = p * dp + p * (p * dp).sum(axis=-1, keepdims=True)
+            terms = {"query": abs(scale) * ds @ np.abs(key_),
+                     "key": abs(scale) * np.swapaxes(ds, -1, -2) @ np.abs(q)}
+    except (ValueError, TypeError, IndexError, ZeroDivisionError):
+        return {}
+    out = {}
+    for n, operand in (("query", q), ("key", key_)):
+        t = terms[n]
+        t = t.sum(axis=tuple(range(t.ndim - operand.ndim)))
+        grown = tuple(d for d, size in enumerate(operand.shape) if size == 1 and t.shape[d] != 1)
+        t = t.sum(axis=grown, keepdims=True)
+        if not np.isfinite(t).all() or t.shape != operand.shape:
+            return {}
+        where = "input" if given[n] is CHAIN else given[n].index
+        where = 0 if where == "input" and chain_input is None else where
+        t = t if where == "input" else _onto_leaf(program.leaves[where], t)
+        out[where] = out[where] + t if where in out else t
+    return out
 
 
 def _softmax_terms(program, k, chain_input, sizes):
@@ -314,6 +366,11 @@ def _float16_within_its_terms(g, h, dtype, sizes):
     return _within_sizes(g, h.astype(g.dtype), "float16", sizes, FLOAT16_TERMS)
 
 
+# The most output elements whose terms ``_within_its_terms`` finds one backward each (only
+# for a backward that differs, so rarely run): a (3, 4, 3, 5) result is 180.
+ALONE_MOST = 256
+
+
 def _within_its_terms(program, chain_input, grad, ours, theirs, differs, k=0):
     """True when step ``k``'s own backward (the first step's gives the leaves' gradients
     themselves) differs only by the rounding of the terms it sums: a gradient Σⱼ Jⱼᵢ gⱼ that
@@ -321,19 +378,20 @@ def _within_its_terms(program, chain_input, grad, ours, theirs, differs, k=0):
     binary_cross_entropy's slope 5e6 at 1 - 6e-8; a 0-d chain value broadcast by remainder
     into 12 copies, under var's gradients 2(rᵢ - r̄)/(n-1) of 2e3 each) keeps a residue of
     the terms' size in either library. The terms' size: Σⱼ |Jⱼᵢ gⱼ|, from one backward per
-    output element (``_step_backward`` with gⱼ alone), at most 64 of them; beyond, the
-    backward of |g| in absolute value, |Σⱼ Jⱼᵢ|gⱼ||, which is no larger (exact where the
-    step's slopes have one sign: a broadcast leaf's copies under add or subtract), in float64
-    (a float16 leaf's Σ|gⱼ| overflows its 65504)."""
+    output element (``_step_backward`` with gⱼ alone), at most ``ALONE_MOST`` of them;
+    beyond, the backward of |g| in absolute value, |Σⱼ Jⱼᵢ|gⱼ||, which is no larger (exact
+    where the step's slopes have one sign: a broadcast leaf's copies under add or subtract,
+    but a (5,) leaf times a (3, 4, 3, 1) one holding ±1e30 cancels its terms there too), in
+    float64 (a float16 leaf's Σ|gⱼ| overflows its 65504)."""
     if not np.isfinite(grad).all():
         return False
     sizes = {}
-    if grad.size > 64:
+    if grad.size > ALONE_MOST:
         part = _step_backward(TAPEGRAD, program, k, chain_input, np.abs(grad), "float64")
         if part is None or set(part[1]) != set(ours[1]):
             return False
         sizes = {key: np.abs(g.astype(np.float64)) for key, g in part[1].items() if g is not None}
-    for j in np.flatnonzero(grad) if grad.size <= 64 else ():
+    for j in np.flatnonzero(grad) if grad.size <= ALONE_MOST else ():
         alone = np.zeros_like(grad)
         alone.reshape(-1)[j] = grad.reshape(-1)[j]
         part = _step_backward(TAPEGRAD, program, k, chain_input, alone)
@@ -349,8 +407,10 @@ def _within_its_terms(program, chain_input, grad, ours, theirs, differs, k=0):
         g, h = ours[1][key], theirs[1][key]
         if g is None or h is None or key not in sizes:
             return False
+        # (a float64 leaf through a step that computes in float32, softmax's dtype: its
+        # gradient has float32's digits)
         dtype = "float16" if np.float16 in (g.dtype, h.dtype) or ours[0] == "float16" \
-            else str(g.dtype)
+            else _narrower(g.dtype, ours[0])
         if not _within_sizes(g, h.astype(g.dtype), dtype, sizes[key]):
             return False   # (within the tolerance of the terms, not 100 times it)
     return True

@@ -2411,6 +2411,24 @@ def test_gradcheck_leaves_out_nextafter_at_a_tie_but_finds_a_wrong_slope(monkeyp
     assert [f.op for f in _gradcheck_of(leaves, steps)] == ["cos"]
 
 
+def test_gradcheck_leaves_out_nextafter_at_a_tie_with_a_python_number(monkeypatch):
+    from . import invariants
+    from .generate import CHAIN
+    # 56332477: nextafter(x, 1) with an element of x equal to 1: the number is the y the
+    # tie is looked for in (reading it as a tensor failed, so the tie went unseen)
+    steps = [("nextafter", (CHAIN, 1), {})]
+    leaves = [(np.array([[-1.754, 1.0], [0.303, 0.4]]), True, ("contiguous",), (2, 2))]
+    assert _gradcheck_of(leaves, steps) == []
+    monkeypatch.setattr(invariants, "_nextafter_at_a_tie", lambda *args: False)
+    assert [f.op for f in _gradcheck_of(leaves, steps)] == ["nextafter"]   # found before
+    monkeypatch.undo()
+    # away from a tie, a nextafter with a wrong slope is still found
+    leaves[0] = (np.array([[-1.754, 0.5], [0.303, 0.4]]), True, ("contiguous",), (2, 2))
+    assert _gradcheck_of(leaves, steps) == []
+    monkeypatch.setattr(tg, "nextafter", _with_scaled_slope(tg.nextafter, 1.5))
+    assert [f.op for f in _gradcheck_of(leaves, steps)] == ["nextafter"]
+
+
 def test_gradcheck_leaves_out_a_chain_rule_through_a_subnormal_but_finds_a_wrong_slope(
         monkeypatch):
     from . import invariants
@@ -3839,6 +3857,27 @@ def test_normalize_of_one_element_along_dim_sizes_its_residue_by_its_own_terms()
     assert not _within_its_terms(program, None, grad, planted, zero, [("leaf0", 0)])
 
 
+def test_a_float64_leafs_residue_through_a_float32_softmax_has_float32s_digits():
+    pytest.importorskip("torch")
+    from .generate import CHAIN, DType
+    from .terms import _within_its_terms
+    # 61025313: softmax(x, 0, dtype=float32) of three equal float64 values: the weights are
+    # 1/3 whatever x, the gradient 0 from terms yᵢ·g computed in float32, so 3e-8 vs -4.5e-8
+    # is a float32 rounding; the same residue from a softmax in float64 is not
+    x = np.array([[-0.01018], [-0.01018], [-0.01018]])
+    grad = np.ones((3, 1))
+    for kwargs, result_dtype, allowed_as_rounding in (({"dtype": DType("float32")}, "float32",
+                                                       True), ({}, "float64", False)):
+        program = _hand_program([(x, True)], [("softmax", (CHAIN, 0), kwargs)])
+        ours = (result_dtype, {0: np.full((3, 1), 2.98023e-08)})
+        theirs = (result_dtype, {0: np.full((3, 1), -4.47035e-08)})
+        assert _within_its_terms(program, None, grad, ours, theirs,
+                                 [("leaf0", 0)]) is allowed_as_rounding
+    planted = ("float32", {0: np.full((3, 1), 0.01)})   # a hundredth of the terms: wrong
+    program = _hand_program([(x, True)], [("softmax", (CHAIN, 0), {"dtype": DType("float32")})])
+    assert not _within_its_terms(program, None, grad, planted, theirs, [("leaf0", 0)])
+
+
 def test_softmax_under_a_gradient_equal_along_dim_sizes_its_residue_by_its_own_terms():
     pytest.importorskip("torch")
     from .generate import CHAIN
@@ -3857,6 +3896,57 @@ def test_softmax_under_a_gradient_equal_along_dim_sizes_its_residue_by_its_own_t
     assert _within_its_terms(program, None, grad, residue, zero, [("leaf0", 0)])
     planted = ("float32", {0: (terms * 1e-2).astype(np.float32)})   # 1% of the terms: wrong
     assert not _within_its_terms(program, None, grad, planted, zero, [("leaf0", 0)])
+
+
+def test_attention_over_equal_keys_sizes_the_querys_residue_by_its_own_terms():
+    pytest.importorskip("torch")
+    from .generate import CHAIN, LeafRef
+    from .gradients import _step_backward
+    from .libraries import TAPEGRAD
+    from .terms import _own_terms, _within_its_terms
+    # 56193508: every key the same row (an expanded leaf) of size 1e4: the weights P are
+    # uniform whatever the query, whose gradient scale·P∘(dP - Σ P·dP)·K is 0 in the math
+    # from terms of P·|dP|·|K|; tapegrad keeps 2e-4 of them, PyTorch 1.1e-3
+    q = np.tile(np.array([-0.01817, 0.026, -0.17652], np.float32), (4, 1))
+    v = np.array([[-0.37, -1.35, -0.05], [0.11, 1.75, 1.0], [-0.24, -0.95, 0.58],
+                  [1.38, -0.14, -1.49]], np.float32)
+    grad = np.ones((4, 3), np.float32)
+    for key_size, allowed_as_rounding in ((1.0, True), (1e-4, False)):
+        k = np.tile(np.array([-7582.153, 10092.598, 14725.327], np.float32) * key_size, (4, 1))
+        program = _hand_program([(q, True), (k, True), (v, True)], [(
+            "scaled_dot_product_attention", (CHAIN, LeafRef(1), LeafRef(2)), {})])
+        terms = _own_terms(program, 0, None, grad)
+        assert set(terms) == {0, 1} and terms[0].shape == (4, 3)
+        ours = _step_backward(TAPEGRAD, program, 0, None, grad)
+        residue = ("float32", {**ours[1], 0: ours[1][0] + np.float32(9e-4)})
+        assert _within_its_terms(program, None, grad, ours, residue,
+                                 [("leaf0", 0)]) is allowed_as_rounding
+        # a tenth of the terms off is a wrong gradient whatever their size
+        planted = ("float32", {**ours[1], 0: ours[1][0] + (terms[0] / 10).astype(np.float32)})
+        assert not _within_its_terms(program, None, grad, ours, planted, [("leaf0", 0)])
+
+
+def test_a_broadcast_leafs_gradient_over_64_outputs_is_sized_by_its_terms_one_by_one():
+    pytest.importorskip("torch")
+    from .generate import CHAIN, LeafRef
+    from .gradients import _step_backward
+    from .libraries import TAPEGRAD
+    from .terms import _within_its_terms
+    # 56411131: a (5,) leaf times a (3, 4, 3, 1) one holding 1e30 and -1e30: the (5,) leaf's
+    # gradient sums 36 copies' g·y, whose order decides what is left (-0.028 here, 0.2485 in
+    # PyTorch); the backward of |g| sums y itself, ±1e30 cancelling, so the 180 outputs'
+    # terms are found one backward each
+    x = np.array([0.81, 0.43, -0.79, 1e-30, 2.0])
+    y = np.linspace(-1.0, 1.3, 36).reshape(3, 4, 3, 1)
+    y[0, 1, 0, 0], y[2, 0, 1, 0] = 1e30, -1e30
+    grad = np.ones((3, 4, 3, 5))
+    for values, allowed_as_rounding in ((y, True), (np.where(np.abs(y) > 2, 0.5, y), False)):
+        program = _hand_program([(x, True), (values, True)],
+                                [("multiply", (CHAIN, LeafRef(1)), {})])
+        ours = _step_backward(TAPEGRAD, program, 0, None, grad)
+        residue = ("float64", {**ours[1], 0: ours[1][0] + 0.28})
+        assert _within_its_terms(program, None, grad, ours, residue,
+                                 [("leaf0", 0)]) is allowed_as_rounding
 
 
 def test_a_later_steps_leaf_gradient_is_judged_by_the_terms_it_sums():

@@ -192,6 +192,11 @@ def test_sdpa_errors_name_the_shapes():
     with pytest.raises(RuntimeError, match=r"key of shape \(2, 5, 4\) and value of shape "
                                            r"\(2, 4, 6\)"):
         sdpa(q, k, tg.zeros(2, 4, 6))
+    with pytest.raises(RuntimeError, match=r"query of shape \(2, 3, 4\), key of shape \(2, 5, "
+                                           r"4\) and value of shape \(3, 5, 6\) have leading"):
+        sdpa(q, k, tg.zeros(3, 5, 6))
+    with pytest.raises(RuntimeError, match=r"value of shape \(0, 5, 6\) have leading"):
+        sdpa(q, k, tg.zeros(0, 5, 6))   # (an empty value too: PyTorch checks nothing there)
     with pytest.raises(RuntimeError, match="at least 2-D"):
         sdpa(tg.zeros(4), k, v)
     with pytest.raises(RuntimeError, match=r"attn_mask of shape \(4, 5\) cannot be broadcast"):

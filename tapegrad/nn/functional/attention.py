@@ -76,6 +76,15 @@ def _check_attention_inputs(query, key, value, attn_mask, dropout_p, is_causal, 
         raise RuntimeError(f"{op}: with enable_gqa the number of query heads must be a multiple "
                            f"of the number of key/value heads (dimension -3), got query "
                            f"{shape_of(query)}, key {shape_of(key)}, value {shape_of(value)}")
+    # (with enable_gqa the heads, dimension -3, are grouped, not broadcast)
+    batch = -3 if enable_gqa else -2
+    try:
+        query.device.xp.broadcast_shapes(shape_of(query)[:batch], shape_of(key)[:batch],
+                                         shape_of(value)[:batch])
+    except ValueError:
+        raise RuntimeError(f"{op}: query of shape {shape_of(query)}, key of shape "
+                           f"{shape_of(key)} and value of shape {shape_of(value)} have leading "
+                           f"(batch) dimensions that do not broadcast") from None
     if is_causal and attn_mask is not None:
         raise RuntimeError(f"{op}: pass either attn_mask or is_causal=True, not both (the "
                            f"causal mask would be combined with an explicit one)")
