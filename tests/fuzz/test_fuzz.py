@@ -1194,6 +1194,7 @@ def test_batch_norm_of_equal_channels_is_noise_only_within_the_residue_it_can_ma
 
 
 def test_batch_norm_of_an_equal_channel_beside_channels_an_ulp_apart_is_noise():
+    pytest.importorskip("torch")
     from .value_marks import _few_ulps_apart
     # 52712486: float16 batch_norm whose last channel holds three 3738s (0.3438 here, -0.3594
     # in PyTorch: residues) while another channel's 5.984 is PyTorch's 5.98, an ulp apart
