@@ -63,7 +63,7 @@ def _own_terms(program, k, chain_input, sizes):
         return _normalize_terms(program, k, chain_input, sizes)
     if name in ("var", "std"):
         return _variance_terms(program, k, chain_input, sizes)
-    if name == "softmax":
+    if name in ("softmax", "log_softmax"):
         return _softmax_terms(program, k, chain_input, sizes)
     if name == "scaled_dot_product_attention":
         return _attention_terms(program, k, chain_input, sizes)
@@ -123,7 +123,9 @@ def _softmax_terms(program, k, chain_input, sizes):
     """For step ``k`` a softmax of the chain along ``dim``: {"input" (or 0 for the first
     step): the size of the two terms of its input's gradient yᵢ·gᵢ - yᵢ·Σⱼ yⱼgⱼ, each in
     absolute value} (else {}). A gradient equal along dim (a linear layer of equal weights
-    after it: Σ y = 1 whatever x) is ~0 from terms of yᵢ·|g|."""
+    after it: Σ y = 1 whatever x) is ~0 from terms of yᵢ·|g|. log_softmax's, gᵢ - yᵢ·Σⱼ gⱼ,
+    has terms |gᵢ| and yᵢ·Σⱼ|gⱼ|: a chain broadcast along dim (equal values) gives a
+    gradient 0 in the math, summed over the copies, with a residue of |g|'s rounding."""
     step = program.steps[k]
     args = dict(zip(("input", "dim"), step.args))
     args.update(step.kwargs)
@@ -140,7 +142,10 @@ def _softmax_terms(program, k, chain_input, sizes):
             e = np.exp(x - np.max(x, axis=dim, keepdims=True))
             y = e / np.sum(e, axis=dim, keepdims=True)
             g = np.broadcast_to(np.abs(np.asarray(sizes, dtype=np.float64)), x.shape)
-            terms = y * g + y * np.sum(y * g, axis=dim, keepdims=True)
+            if step.entry.name == "log_softmax":
+                terms = g + y * np.sum(g, axis=dim, keepdims=True)
+            else:
+                terms = y * g + y * np.sum(y * g, axis=dim, keepdims=True)
     except (ValueError, TypeError, np.exceptions.AxisError):
         return {}
     if chain_input is None:
@@ -344,13 +349,24 @@ def _within_the_programs_terms(program, a, found, chain_inputs, leaf_sizes):
         if i == 0 and program.leaves[0].requires_grad and i not in leaf_sizes:
             return found   # (the chain's first leaf: its sizes are the first step's "input")
         scale = float(size[np.isfinite(size)].max(initial=0))
-        dtype = "float16" if i in through_float16 or g.dtype == np.float16 else str(g.dtype)
+        dtype = ("float16" if i in through_float16 or g.dtype == np.float16
+                 else _narrowest_on_the_way(g.dtype, chain_inputs, grad))
         diff = compare_arrays(g, h.astype(g.dtype), dtype, scale)
         if diff and diff[0] in ("value", "shape") and not _float16_within_its_terms(
                 g, h, dtype, size):
             return found
     return [Finding("gradient-float-noise", f.op, "cancelling terms: " + f.detail, f.seed)
             if f.kind == "gradient" else f for f in found]
+
+
+def _narrowest_on_the_way(leaf_dtype, chain_inputs, grad):
+    """The tolerance's dtype for a leaf's gradient summed through the program: the leaf's,
+    or the narrowest float the chain held on the way (a float64 leaf through ``float()``:
+    its gradient is float32's terms, their residue 2e-8 of terms of 1.8, cast up)."""
+    dtype = str(leaf_dtype)
+    for held in [c[0].dtype for c in chain_inputs if c is not None] + [grad.dtype]:
+        dtype = _narrower(dtype, held)
+    return dtype
 
 
 def _float16_within_its_terms(g, h, dtype, sizes):

@@ -1491,6 +1491,27 @@ def test_gradcheck_leaves_out_an_element_at_a_kink_or_a_domain_edge_but_not_a_wr
     assert _wrong_where_smooth(relu_with_a_wrong_slope, [x], zeros=False)   # at 1.3 and 4
 
 
+def test_gradcheck_leaves_out_a_slope_rounded_away_next_to_a_pole_but_not_a_wrong_one():
+    import numpy as np
+
+    import tapegrad.nn.functional as F
+
+    from .invariants import _wrong_where_smooth
+    # 58266254: erfinv(cos(tanhshrink(x))). At x = 0.00353 cos is 1 - 1.1e-16, one spacing
+    # below 1: steps of 1e-6 move nothing, x - 1e-3 gives cos = 1 and erfinv = inf (a pole
+    # in the slope's direction), x + 1e-3 shows backward's -137.6 (-117.7). At x = -0.0411
+    # cos is 1 - 2.7e-10, whose spacing makes steps of 1e-6 see 15.964 for backward's
+    # 15.947, which a step of 1e-4 gives to 5 digits.
+    x = tg.from_numpy(np.array([[-0.04112, 0.00353, -0.01229], [0.00719, -0.04984, 0.13177]]))
+    x.requires_grad_(True)
+
+    def chain(erfinv):
+        return lambda leaf: erfinv(tg.cos(F.tanhshrink(leaf)))
+    assert not _wrong_where_smooth(chain(tg.erfinv), [x], zeros=False)
+    assert _wrong_where_smooth(chain(_with_scaled_slope(tg.erfinv, 2)), [x], zeros=False)
+    assert _wrong_where_smooth(chain(_with_scaled_slope(tg.erfinv, 1.01)), [x], zeros=False)
+
+
 def test_inherited_values_with_float_noise_left_in_a_backward_are_float_noise_not_a_wrong_slope(
         monkeypatch):
     pytest.importorskip("torch")
@@ -3400,6 +3421,36 @@ def test_a_later_steps_copies_of_a_chain_value_that_cancel_are_judged_by_their_t
             found = _judged_gradient(54007198, leaves, steps)
         assert [(f.kind, f.op) for f in found] == [("gradient", name)], found
         assert allowed(found[0]) is None, found
+
+
+def test_a_float64_leaf_through_float_keeps_float32s_residue_of_log_softmaxs_terms(monkeypatch):
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    from .generate import CHAIN
+    # 58118760: a float64 (2, 5, 1, 4) leaf expanded along dim 3, float(), log_softmax along
+    # dim 3, erfc: the copies' gradients gᵢ - yᵢ·Σⱼ gⱼ sum to 0 in the math, from float32
+    # terms of 1.8, a residue of 1e-8 in either library (cast up to float64)
+    values = np.array([3.8729996458978033, -3.2635532842720916, 4.14821567341471,
+                       -15.59211319881773, 2.1746754497010263, -4.7452310118992465,
+                       5.294484735577807, -11.328521092227513, -0.5977292254140507,
+                       2.219564716209574]).reshape(2, 5, 1, 1)
+    leaves = [(values, True, ("expand", 3), (2, 5, 1, 4))]
+    steps = [("float", (CHAIN,), {}), ("log_softmax", (CHAIN, 3), {}), ("erfc", (CHAIN,), {})]
+    found = _judged_gradient(58118760, leaves, steps)
+    assert [f.kind for f in found] in ([], ["gradient-float-noise"]), found
+    # a log_softmax whose first element's slope is 1% off: its copies no longer cancel
+    right = F.log_softmax
+
+    def log_softmax_with_a_wrong_gradient(x, *args, **kwargs):
+        r = right(x, *args, **kwargs)
+        bump = np.zeros(tuple(r.shape), np.float32)
+        bump.flat[0] = 0.01
+        return r + (x - x.detach()) * tg.from_numpy(bump)
+    monkeypatch.setattr(F, "log_softmax", log_softmax_with_a_wrong_gradient)
+    monkeypatch.setattr(tg, "log_softmax", log_softmax_with_a_wrong_gradient, raising=False)
+    found = _judged_gradient(58118760, leaves, steps)
+    assert [f.kind for f in found] == ["gradient"], found
+    assert allowed(found[0]) is None, found
 
 
 def test_var_and_stds_deviations_of_large_values_size_a_broadcast_leafs_residue(monkeypatch):
