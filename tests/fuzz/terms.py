@@ -77,7 +77,8 @@ def _attention_terms(program, k, chain_input, sizes):
     gradients pass dS = P∘(dP - Σⱼ P·dP), dP = g Vᵀ, whose terms are Pᵢⱼ·|dPᵢⱼ| and
     Pᵢⱼ·Σₗ Pᵢₗ|dPᵢₗ|: dQ = scale·dS K and dK = scale·dSᵀ Q sum them times |K| and |Q|. Keys
     all equal (an expanded leaf) give P uniform and dS 0 in the math, terms of |K| ~ 1e4 that
-    leave a residue of their rounding in either library."""
+    leave a residue of their rounding in either library. A query row holding NaN leaves its
+    own terms NaN (no excuse there: compared as they are) and the other rows' sized."""
     step = program.steps[k]
     names = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal")
     given = dict(zip(names, step.args)) | step.kwargs
@@ -110,8 +111,10 @@ def _attention_terms(program, k, chain_input, sizes):
         t = t.sum(axis=tuple(range(t.ndim - operand.ndim)))
         grown = tuple(d for d, size in enumerate(operand.shape) if size == 1 and t.shape[d] != 1)
         t = t.sum(axis=grown, keepdims=True)
-        if not np.isfinite(t).all() or t.shape != operand.shape:
+        if t.shape != operand.shape:
             return {}
+        if not np.isfinite(t).any():
+            continue   # (every term NaN: a key under a query row holding NaN; no excuse)
         where = "input" if given[n] is CHAIN else given[n].index
         where = 0 if where == "input" and chain_input is None else where
         t = t if where == "input" else _onto_leaf(program.leaves[where], t)

@@ -3978,6 +3978,41 @@ def test_attention_over_equal_keys_sizes_the_querys_residue_by_its_own_terms():
         assert not _within_its_terms(program, None, grad, ours, planted, [("leaf0", 0)])
 
 
+def test_attention_over_equal_keys_sizes_the_residue_of_a_query_holding_nan_row_by_row():
+    pytest.importorskip("torch")
+    from .generate import CHAIN, LeafRef
+    from .gradients import _step_backward
+    from .libraries import TAPEGRAD
+    from .terms import _own_terms, _within_its_terms
+    # 58306368: keys all [1e30, 0.129, -1.08] (an expanded leaf), a query row holding NaN:
+    # that row's terms are NaN (judged as they are), the other's are sized, P·|dP|·1e30,
+    # and keep -5.2e22 in tapegrad, -5.7e22 in PyTorch; every key's terms are NaN (none)
+    q = np.array([[-0.06296595, 1.0, 0.008656655], [np.nan, 0.029925682, 0.08708276]],
+                 np.float32)
+    k = np.tile(np.array([1e30, 0.12918416, -1.0797246], np.float32), (2, 1))
+    v = np.array([[1.2496886, -1.5140495, -2.0482962], [-0.4421606, -0.3261925, 0.18622199]],
+                 np.float32)
+    grad = np.ones((2, 3), np.float32)
+    program = _hand_program([(q, True), (k, True), (v, True)], [(
+        "scaled_dot_product_attention", (CHAIN, LeafRef(1), LeafRef(2)), {})])
+    terms = _own_terms(program, 0, None, grad)
+    assert set(terms) == {0} and np.isfinite(terms[0][0]).all() and np.isnan(terms[0][1, 0])
+    ours = _step_backward(TAPEGRAD, program, 0, None, grad)
+    residue = ours[1][0].copy()
+    residue[0, 0] *= np.float32(1.1)   # -5.2e22 vs -5.7e22: a residue of terms of 1e30
+    assert _within_its_terms(program, None, grad, ours, ("float32", {**ours[1], 0: residue}),
+                             [("leaf0", 0)])
+    # a tenth of the terms off at the sized row is a wrong gradient; so is a number where
+    # the NaN row's gradient is NaN
+    planted = ours[1][0].copy()
+    planted[0] += (terms[0][0] / 10).astype(np.float32)
+    assert not _within_its_terms(program, None, grad, ours, ("float32", {**ours[1], 0: planted}),
+                                 [("leaf0", 0)])
+    planted = np.where(np.isnan(ours[1][0]), np.float32(0.5), ours[1][0])
+    assert not _within_its_terms(program, None, grad, ours, ("float32", {**ours[1], 0: planted}),
+                                 [("leaf0", 0)])
+
+
 def test_a_broadcast_leafs_gradient_over_64_outputs_is_sized_by_its_terms_one_by_one():
     pytest.importorskip("torch")
     from .generate import CHAIN, LeafRef
