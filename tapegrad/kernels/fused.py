@@ -38,6 +38,12 @@ def layer_norm_forward(xp, x, weight, bias, eps):
         return y, mean, rstd
     mean = x.mean(axis=1, keepdims=True)
     d = x - mean
+    # the mean of d corrects μ (as in the numba loop): a row of one value then has μ equal
+    # to that value exactly, and d = 0, not an ulp that γ = 1e30 would make 1e18
+    shift = d.mean(axis=1, keepdims=True)
+    shift = xp.where(xp.isfinite(shift), shift, 0)
+    mean += shift
+    d -= shift
     var = (d * d).mean(axis=1, keepdims=True)
     rstd = 1 / xp.sqrt(var + eps)
     if bool((var == xp.inf).any()):

@@ -114,6 +114,20 @@ def test_layer_norm_of_equal_huge_values_is_zero():
     assert tg.nn.functional.layer_norm(x, (3,)).tolist() == [[0.0, 0.0, 0.0]]
 
 
+def test_layer_norm_of_a_row_of_one_value_is_the_bias_whatever_the_weight_on_both_paths():
+    # Σx/n of three copies of -17.69979 is an ulp off the value: (x - μ)·r·γ with γ = 1e30
+    # was -1.1e18 where PyTorch (whose mean of equal values is that value) gives β
+    from tapegrad.backend.contract import numpy_namespace
+    from tapegrad.kernels import fused
+    values = np.random.default_rng(0).standard_normal(200) * 10
+    for xp in (numpy_namespace(np), _array_only_backend()):
+        for dtype in (np.float32, np.float64):
+            x = np.repeat(values[:, None], 3, axis=1).astype(dtype)
+            y = fused.layer_norm_forward(xp, x, np.full(3, 1e30, dtype), np.ones(3, dtype),
+                                         1e-5)[0]
+            assert (y == 1).all()
+
+
 def test_layer_norm_of_float16_stays_float16_and_its_squares_do_not_overflow():
     x = tg.randn(3, 8).half()
     assert N.layer_norm(x, None, None, 1, 1e-5).dtype == tg.float16

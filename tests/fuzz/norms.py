@@ -58,9 +58,11 @@ def _gradients_agree_with_norms_in_float64(program, runs, step, a, norm_values,
     run = Run(TORCH)
     run.chain = run.materialize(LeafRef(0), program.leaves)
     for each in program.steps:
-        if _unordered(each) or _in_place(each):
-            return False   # (no order to follow, or a write into the replaced values)
-        status, result = _norm_in_float64(run, each, program.leaves)
+        if _unordered(each):
+            return False   # (no order to follow)
+        # (an in-place step writes into a copy, as the later steps' replays do: never into
+        # the replaced values, nor into a leaf)
+        status, result = _norm_in_float64(run, each, program.leaves, on_a_copy=_in_place(each))
         run.chain = first_tensor(TORCH, result) if status == "ok" else None
         if run.chain is None:
             return False
@@ -83,7 +85,7 @@ NORM_PARAMETERS = {"layer_norm": ("input", "normalized_shape", "weight", "bias",
                    "group_norm": ("input", "num_groups", "weight", "bias", "eps")}
 
 
-def _norm_in_float64(run, step, leaves):
+def _norm_in_float64(run, step, leaves, on_a_copy=False):
     """``run.call``, but a layer_norm or group_norm computed by its formula from PyTorch's
     elementary operations, in float64, and rounded back: (x - μ)/√(σ² + ε)·w + b, with
     μ of equal values exactly their value, so x - μ exactly 0 as here. batch_norm in
@@ -91,7 +93,7 @@ def _norm_in_float64(run, step, leaves):
     if step.entry.name == "batch_norm":
         return _batch_norm_in_float64(run, step, leaves)
     if step.entry.name not in NORMS:
-        return run.call(step, leaves)
+        return run.call(step, leaves, on_a_copy=on_a_copy)
     try:
         args = [run.materialize(a, leaves) for a in step.args]
         kwargs = {k: run.materialize(v, leaves) for k, v in step.kwargs.items()}

@@ -28,11 +28,20 @@ def layer_norm_forward(x, weight, bias, eps, y, mean, rstd):
         for j in range(n):
             total += x[row, j]
         mu = total / n
+        # Σ(x - μ) rides along with the squares and corrects μ by its mean: total/n of a
+        # row of one value can be an ulp off that value, and (x - μ)·r·γ would turn that
+        # ulp into a number (1e18 for γ = 1e30) where PyTorch's mean is the value exactly
         squares = 0.0
+        residue = 0.0
         for j in range(n):
             d = x[row, j] - mu
+            residue += d
             squares += d * d
-        r = 1.0 / math.sqrt(squares / n + eps)
+        shift = residue / n
+        if not math.isfinite(shift):
+            shift = 0.0     # inf or NaN in the row: μ stays total/n, as before the correction
+        mu += shift
+        r = 1.0 / math.sqrt(max(squares / n - shift * shift, 0.0) + eps)
         if squares == math.inf:
             # the squares overflowed (float64 values beyond 1e154), not σ: with s = max |x - μ|,
             # r = 1/(s·√(mean(((x - μ)/s)²) + ε/s²)), whose squares stay below 1
