@@ -2312,6 +2312,22 @@ def test_float64_slices_scaled_by_a_power_of_two_keep_their_digits():
         math.ldexp(1e250, -831)   # (a 0-d tensor is its own slice)
 
 
+def test_slices_whose_norm_is_past_the_dtype_are_not_scaled():
+    # float32 [3.4e38, 3.4e38]: ‖x‖ = 4.8e38 is ∞ in both libraries, x/‖x‖ = 0 (live seed
+    # 58233309: tapegrad and PyTorch give 0 there, and the rerun, scaling it, gave 0.298 and
+    # so missed the slice [3.4e38, 0.56] where PyTorch's squares alone overflow)
+    torch = pytest.importorskip("torch")
+    from .value_reruns import _scaled_slices
+    x = torch.tensor([[3.4028235e38, 3.4028235e38], [3.4028235e38, 0.56]])
+    scaled = _scaled_slices(x, 1, 1e-8)
+    assert torch.equal(scaled[0], x[0])
+    assert scaled[1, 0].item() == math.ldexp(x[1, 0].item(), -128)   # (0.56 to a subnormal)
+    # [2e38, 2e38]: its 2-norm, 2.8e38, fits, its 1-norm, 4e38, does not
+    y = torch.tensor([[2e38, 2e38]])
+    assert not torch.equal(_scaled_slices(y, 1, 1e-8), y)
+    assert torch.equal(_scaled_slices(y, 1, 1e-8, p=1.0), y)
+
+
 def test_normalizings_float64_overflow_is_allowed_where_pytorch_on_scaled_slices_agrees(
         monkeypatch):
     pytest.importorskip("torch")
