@@ -351,6 +351,34 @@ def test_float_dtypes_stops_comparing_where_a_step_leaves_the_leaves_float_dtype
     assert not [f for f in findings if f.kind == "float-dtypes"]
 
 
+def test_a_float32_only_refusal_is_marked_where_float64_held_a_value_past_float32s_range():
+    # live seed 58148206: mse_loss(1e30 …, sum) is 4e60 in float64 and inf in float32, whose
+    # softsign(inf) = inf/inf = NaN binary_cross_entropy refuses (as PyTorch does)
+    from .generate import CHAIN, Leaf, LeafRef
+    from .invariants import _float_dtypes
+    from .program import Program
+
+    def program_of(size):
+        program = Program(0)
+        program.leaves[:] = [
+            Leaf(np.full(4, size), False, ("contiguous",), (4,)),
+            Leaf(np.array([0.15, 0.37, 0.23, 0.41]), False, ("contiguous",), (4,)),
+            Leaf(np.array(0.0), False, ("contiguous",), ())]
+        program.steps[:] = [_one_step("mse_loss", CHAIN, LeafRef(1), reduction="sum"),
+                            _one_step("softsign", CHAIN),
+                            _one_step("binary_cross_entropy", CHAIN, LeafRef(2))]
+        return program
+
+    [found] = _float_dtypes(program_of(1e30))
+    assert found.kind == "float-dtypes" and "[nan, nan]" in found.detail
+    assert found.detail.endswith(" [past float32's range before this step: float64 held 4e+60]")
+    assert allowed(found).category == "float noise"
+    # planted: the same refusal without the mark (values in float32's range) is a finding
+    unmarked = found._replace(detail=found.detail.split(" [past float32's range")[0])
+    assert allowed(unmarked) is None
+    assert _float_dtypes(program_of(1e3)) == []   # (in range both dtypes compute)
+
+
 def test_a_write_that_names_one_place_twice_is_not_compared_but_others_still_are(monkeypatch):
     pytest.importorskip("torch")
     # 13389837: x[i] = v with an index tensor that repeats positions; which write lands
