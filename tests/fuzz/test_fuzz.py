@@ -3382,6 +3382,25 @@ def test_an_activations_nan_gradient_laid_out_otherwise_in_the_program_is_judged
     assert found.kind == "gradient" and allowed(found) is None, found
 
 
+def test_tanhs_slope_next_to_one_is_judged_from_tapegrads_own_output(monkeypatch):
+    pytest.importorskip("torch")
+    from .blame import TANH_OUTPUT
+    from .generate import CHAIN
+    from tapegrad.autograd.ops import pointwise
+    # live seed 58156635: lgamma(1.8e-4) = 8.6465, whose float32 tanh is 0.9999999 in numpy,
+    # 0.99999994 in PyTorch: the slopes 2.4e-7 and 1.2e-7, times digamma's -5690
+    leaves = [(np.float32([1.7572063e-4, 1.45, 1.46, 1.47]), True, ("contiguous",), (4,))]
+    steps = [("lgamma", (CHAIN,), {}), ("tanh_", (CHAIN,), {})]
+    [found] = _judged_gradient(58156635, leaves, steps)
+    assert found.detail.endswith(TANH_OUTPUT) and allowed(found).category == "float noise"
+    # planted: a tanh slope 1.5 times the right one is a finding
+    right = pointwise.tanh_backward
+    monkeypatch.setattr(pointwise, "tanh_backward", lambda g, y: right(g, y) * 1.5)
+    [found] = _judged_gradient(58156635, leaves, steps)
+    assert found.kind == "gradient" and TANH_OUTPUT not in found.detail
+    assert allowed(found) is None
+
+
 def test_layer_norms_own_cancelling_terms_size_its_first_steps_residue(monkeypatch):
     pytest.importorskip("torch")
     import tapegrad.nn.functional as F
