@@ -14,6 +14,7 @@ import numpy as np
 import tapegrad as tg
 
 from .generate import DType, LeafRef
+from .libraries import _TapegradValues
 from .libraries import (Finding, Run, TAPEGRAD, TORCH, _arguments, _in_place, _incoming_gradient,
                         _leaf_grads, _unordered, first_tensor, torch)
 from .compare import compare_arrays
@@ -110,7 +111,8 @@ def _blame_first_wrong_backward(program, chain_inputs, a, found, excuse_terms=Tr
     if excused and any(f.kind == "gradient" for f in judged):   # (blamed on that step, then)
         return _blame_first_wrong_backward(program, chain_inputs, a, found, excuse_terms=False)
     found = judged
-    mark = any(f.kind == "gradient" for f in found) and _placed_in_the_program(program, a)
+    mark = any(f.kind == "gradient" for f in found) and (
+        _placed_in_the_program(program, a) or _tanh_outputs_in_the_program(program, a))
     return [f._replace(detail=f.detail + mark) if mark and f.kind == "gradient" else f
             for f in found]
 
@@ -175,6 +177,74 @@ def _placed_in_the_program(program, a):
     return ""
 
 
+TANH_OUTPUT = (" [tanh's output an ulp from PyTorch's next to ±1: PyTorch's backward from "
+               "tapegrad's output agrees]")
+
+
+def _tanh_of_tapegrads_output_call(run, step, leaves, on_a_copy=False):
+    """``run.call`` of tanh (TANH_OUTPUT) on an input whose PyTorch tanh is tapegrad's:
+    numpy's float32 tanh is one ulp inside ±1 where PyTorch's rounds to the nearest
+    (tanh(8.6465) = 1 - 6.2e-8: 0.9999999 against 0.99999994), and the slope 1 - y²
+    taken from the output is then 2.4e-7 against 1.2e-7. The input is atanh of tapegrad's
+    output, the gradient passed through unchanged; where PyTorch's tanh of it is not
+    tapegrad's output exactly, the call fails (no judge)."""
+    chain = run.chain
+    x = TORCH.to_numpy(chain.detach())
+    ours = np.tanh(x)
+    # (elsewhere an ulp of y moves the slope by an ulp: only next to ±1, within 4 ulps, is
+    # the input replaced, where 1 - y² has a digit or two)
+    near = np.abs(ours) >= 1 - 4 * np.finfo(ours.dtype).epsneg
+    with np.errstate(divide="ignore", invalid="ignore"):
+        before = np.where(near, np.arctanh(ours.astype(np.float64)).astype(ours.dtype), x)
+    for _ in range(8):   # (PyTorch's tanh of that rounds an ulp off: step it to one that fits)
+        theirs = torch.tanh(torch.from_numpy(before)).numpy()
+        off = near & (theirs != ours)
+        if not off.any():
+            break
+        before = np.where(off, np.nextafter(before, np.where(theirs < ours, np.inf, -np.inf)
+                                            .astype(before.dtype)), before)
+    if (near & (torch.tanh(torch.from_numpy(before)).numpy() != ours)).any():
+        return "error", ValueError("no input whose PyTorch tanh is tapegrad's")
+    before = torch.from_numpy(before)
+    run.chain = _TapegradValues.apply(chain, before) if chain.requires_grad else before
+    return run.call(step, leaves, on_a_copy=on_a_copy)
+
+
+def _tanh_outputs_in_the_program(program, a):
+    """TANH_OUTPUT where the program run again in PyTorch with each tanh step from
+    tapegrad's output (``_tanh_of_tapegrads_output_call``) gives tapegrad's leaves'
+    gradients, else "". Run alone, the step's slope, 2.4e-7 against 1.2e-7, is within its
+    tolerance of the gradient it is sent; a later slope (lgamma's digamma, -5690 at 1.8e-4)
+    makes it the leaf's gradient, 0.0017 against 0.0009."""
+    if not any(s.entry.name in ("tanh", "tanh_") for s in program.steps):
+        return ""
+    grad = _incoming_gradient(program, a)
+    results = {}
+    for library, call in ((TAPEGRAD, Run.call), (TORCH, _tanh_of_tapegrads_output_call)):
+        run = Run(library)
+        run.chain = run.materialize(LeafRef(0), program.leaves)
+        for step in program.steps:
+            status, result = (call if step.entry.name in ("tanh", "tanh_") else Run.call)(
+                run, step, program.leaves)
+            run.chain = first_tensor(library, result) if status == "ok" else None
+            if run.chain is None:
+                return ""
+        if tuple(run.chain.shape) != grad.shape or not run.chain.requires_grad:
+            return ""
+        make = tg.from_numpy if library is TAPEGRAD else torch.from_numpy
+        try:
+            results[library.name] = _leaf_grads(run, run.chain, make(grad.copy()))
+        except Exception:  # noqa: BLE001 - no mark without the gradients
+            return ""
+    ours, theirs = results.values()
+    if set(theirs) != set(ours):
+        return ""
+    agree = all((g is None) == (theirs[i] is None) and (g is None or (compare_arrays(
+        g, theirs[i].astype(g.dtype), str(g.dtype)) or ("float-noise",))[0] == "float-noise")
+                for i, g in ours.items())
+    return TANH_OUTPUT if agree else ""
+
+
 def _explained_alone(program, k, chain_input, grad, ours, later_noise=False):
     """``_explained_in_torch``'s mark for step ``k`` alone, where its backward is one PyTorch
     is known to compute in too narrow a float (FLOAT16_ATAN2, NORM_IN_FLOAT64,
@@ -190,6 +260,7 @@ def _explained_alone(program, k, chain_input, grad, ours, later_noise=False):
                   (_norm_widened_call, SINC_IN_FLOAT64) if name == "sinc" else
                   (_norm_widened_call, NORMALIZE_WIDENED) if name in NORMALIZING else
                   (_contiguous_call, BATCH_NORM_CONTIGUOUS) if name == "batch_norm" else
+                  (_tanh_of_tapegrads_output_call, TANH_OUTPUT) if name in ("tanh", "tanh_") else
                   (_slopes_widened_call, SLOPES_WIDENED)
                   if name in WIDENED_SLOPES and not later_noise else
                   (None, ""))

@@ -131,19 +131,36 @@ def _float_dtypes(program):
         return []
     _, in32 = _replay(program, "float32")
     _, in64 = _replay(program, "float64")
-    for (step, s32, r32), (_, s64, r64) in zip(in32, in64):
+    for k, ((step, s32, r32), (_, s64, r64)) in enumerate(zip(in32, in64)):
         if _names_a_float_dtype(step):
             break   # norm(x, dtype=float32) of float64 leaves is refused, as in PyTorch
         if s32 != s64:
             error = r32 if s32 == "error" else r64
             which = "float32" if s32 == "error" else "float64"
             return [Finding("float-dtypes", step.entry.name,
-                            f"raises in {which} only: {type(error).__name__}: {error}"[:200],
+                            f"raises in {which} only: {type(error).__name__}: {error}"[:200]
+                            + (_past_float32s_range(program, k) if s32 == "error" else ""),
                             program.seed)]
         if s32 == "error" or _left_float_dtype(r32, "float32") or _left_float_dtype(r64, "float64"):
             break   # (an explicit cast, or integers turned into the default float dtype:
                     # from here the two replays no longer differ in the leaves' dtype alone)
     return []
+
+
+FLOAT32_RANGE = " [past float32's range before this step: float64 held {:.3g}]"
+
+
+def _past_float32s_range(program, k):
+    """FLOAT32_RANGE, with the largest magnitude, where the program's float64 replay of its
+    first ``k`` steps (those before the one that raises in float32 only), or a leaf, held a
+    finite value past float32's largest, 3.4e38 (1e30² of mse_loss): float32 made it ±inf,
+    and what the step then refuses (inf/inf = NaN) comes from the dtype's range, not from
+    the op; else "" (a float32-only refusal within range, or a NaN that hides the size)."""
+    run, _ = _replay(program, "float64", steps=program.steps[:k])
+    leaves = [np.abs(leaf.values[np.isfinite(leaf.values)]).max(initial=0)
+              for leaf in program.leaves if leaf.values.dtype.kind == "f"]
+    largest = float(np.max([run.largest, *leaves]))
+    return FLOAT32_RANGE.format(largest) if largest > float(np.finfo(np.float32).max) else ""
 
 
 def _left_float_dtype(result, name):

@@ -398,6 +398,34 @@ def test_float_dtypes_stops_comparing_where_a_step_leaves_the_leaves_float_dtype
     assert not [f for f in findings if f.kind == "float-dtypes"]
 
 
+def test_a_float32_only_refusal_is_marked_where_float64_held_a_value_past_float32s_range():
+    # live seed 58148206: mse_loss(1e30 …, sum) is 4e60 in float64 and inf in float32, whose
+    # softsign(inf) = inf/inf = NaN binary_cross_entropy refuses (as PyTorch does)
+    from .generate import CHAIN, Leaf, LeafRef
+    from .invariants import _float_dtypes
+    from .program import Program
+
+    def program_of(size):
+        program = Program(0)
+        program.leaves[:] = [
+            Leaf(np.full(4, size), False, ("contiguous",), (4,)),
+            Leaf(np.array([0.15, 0.37, 0.23, 0.41]), False, ("contiguous",), (4,)),
+            Leaf(np.array(0.0), False, ("contiguous",), ())]
+        program.steps[:] = [_one_step("mse_loss", CHAIN, LeafRef(1), reduction="sum"),
+                            _one_step("softsign", CHAIN),
+                            _one_step("binary_cross_entropy", CHAIN, LeafRef(2))]
+        return program
+
+    [found] = _float_dtypes(program_of(1e30))
+    assert found.kind == "float-dtypes" and "[nan, nan]" in found.detail
+    assert found.detail.endswith(" [past float32's range before this step: float64 held 4e+60]")
+    assert allowed(found).category == "float noise"
+    # planted: the same refusal without the mark (values in float32's range) is a finding
+    unmarked = found._replace(detail=found.detail.split(" [past float32's range")[0])
+    assert allowed(unmarked) is None
+    assert _float_dtypes(program_of(1e3)) == []   # (in range both dtypes compute)
+
+
 def test_a_write_that_names_one_place_twice_is_not_compared_but_others_still_are(monkeypatch):
     pytest.importorskip("torch")
     # 13389837: x[i] = v with an index tensor that repeats positions; which write lands
@@ -2383,6 +2411,22 @@ def test_float64_slices_scaled_by_a_power_of_two_keep_their_digits():
         math.ldexp(1e250, -831)   # (a 0-d tensor is its own slice)
 
 
+def test_slices_whose_norm_is_past_the_dtype_are_not_scaled():
+    # float32 [3.4e38, 3.4e38]: ‖x‖ = 4.8e38 is ∞ in both libraries, x/‖x‖ = 0 (live seed
+    # 58233309: tapegrad and PyTorch give 0 there, and the rerun, scaling it, gave 0.298 and
+    # so missed the slice [3.4e38, 0.56] where PyTorch's squares alone overflow)
+    torch = pytest.importorskip("torch")
+    from .value_reruns import _scaled_slices
+    x = torch.tensor([[3.4028235e38, 3.4028235e38], [3.4028235e38, 0.56]])
+    scaled = _scaled_slices(x, 1, 1e-8)
+    assert torch.equal(scaled[0], x[0])
+    assert scaled[1, 0].item() == math.ldexp(x[1, 0].item(), -128)   # (0.56 to a subnormal)
+    # [2e38, 2e38]: its 2-norm, 2.8e38, fits, its 1-norm, 4e38, does not
+    y = torch.tensor([[2e38, 2e38]])
+    assert not torch.equal(_scaled_slices(y, 1, 1e-8), y)
+    assert torch.equal(_scaled_slices(y, 1, 1e-8, p=1.0), y)
+
+
 def test_normalizings_float64_overflow_is_allowed_where_pytorch_on_scaled_slices_agrees(
         monkeypatch):
     pytest.importorskip("torch")
@@ -3407,6 +3451,25 @@ def test_an_activations_nan_gradient_laid_out_otherwise_in_the_program_is_judged
     monkeypatch.setattr(tg, "sum", with_a_wrong_gradient)
     found = _first_finding(46749275, ops)
     assert found.kind == "gradient" and allowed(found) is None, found
+
+
+def test_tanhs_slope_next_to_one_is_judged_from_tapegrads_own_output(monkeypatch):
+    pytest.importorskip("torch")
+    from .blame import TANH_OUTPUT
+    from .generate import CHAIN
+    from tapegrad.autograd.ops import pointwise
+    # live seed 58156635: lgamma(1.8e-4) = 8.6465, whose float32 tanh is 0.9999999 in numpy,
+    # 0.99999994 in PyTorch: the slopes 2.4e-7 and 1.2e-7, times digamma's -5690
+    leaves = [(np.float32([1.7572063e-4, 1.45, 1.46, 1.47]), True, ("contiguous",), (4,))]
+    steps = [("lgamma", (CHAIN,), {}), ("tanh_", (CHAIN,), {})]
+    [found] = _judged_gradient(58156635, leaves, steps)
+    assert found.detail.endswith(TANH_OUTPUT) and allowed(found).category == "float noise"
+    # planted: a tanh slope 1.5 times the right one is a finding
+    right = pointwise.tanh_backward
+    monkeypatch.setattr(pointwise, "tanh_backward", lambda g, y: right(g, y) * 1.5)
+    [found] = _judged_gradient(58156635, leaves, steps)
+    assert found.kind == "gradient" and TANH_OUTPUT not in found.detail
+    assert allowed(found) is None
 
 
 def test_layer_norms_own_cancelling_terms_size_its_first_steps_residue(monkeypatch):

@@ -115,7 +115,7 @@ def _scaled_per_slice_call(run, step, leaves, on_a_copy=False):
             tensors = torch.broadcast_tensors(x1 if x1.is_floating_point() else x1.to(x2.dtype),
                                               x2 if x2.is_floating_point() else x2.to(x1.dtype))
         for name, tensor in zip(names, tensors):
-            options[name] = _scaled_slices(tensor, options["dim"], eps)
+            options[name] = _scaled_slices(tensor, options["dim"], eps, p)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return "ok", catalogue.caller("torch", step.entry)(*given.args, **given.kwargs)
@@ -123,17 +123,21 @@ def _scaled_per_slice_call(run, step, leaves, on_a_copy=False):
         return "error", error
 
 
-def _scaled_slices(x, dim, eps):
+def _scaled_slices(x, dim, eps, p=2.0):
     """x with each slice along ``dim`` (every dim for None) times 2⁻ᵉ, where 2ᵉ⁻¹ ≤ max|x| <
     2ᵉ (frexp), in two exact halves (2¹⁰⁷⁴ alone is past float64's range); a slice whose
     largest magnitude is 0, below ε, ∞ or NaN is left as it is. Multiplying by a power of
-    two rounds nothing, so PyTorch's op sees the same digits, its norm's squares in range."""
+    two rounds nothing, so PyTorch's op sees the same digits, its norm's squares in range.
+    So is a slice whose p-norm itself is past the dtype's range (float32 [3.4e38, 3.4e38]):
+    its ‖x‖ is ∞ in both libraries and x/‖x‖ 0, which the rerun must keep."""
     dims = tuple(range(x.ndim)) if dim is None else dim
     largest = x.detach().abs().amax(dim=dims, keepdim=True).to(torch.float64).numpy()
     _, exponent = np.frexp(largest)
-    with np.errstate(invalid="ignore"):
-        exponent = np.where(np.isfinite(largest) & (largest > 0) & (largest >= eps),
-                            exponent, 0)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        relative = np.abs(x.detach().to(torch.float64).numpy()) / largest
+        norm = largest * np.sum(relative ** p, axis=dims, keepdims=True) ** (1 / p)
+        exponent = np.where(np.isfinite(largest) & (largest > 0) & (largest >= eps)
+                            & ~(norm > torch.finfo(x.dtype).max), exponent, 0)
     half = exponent // 2
     for power in (-half, half - exponent):
         x = x * torch.as_tensor(np.ldexp(1.0, power), dtype=x.dtype)
