@@ -143,22 +143,6 @@ def test_the_shared_result_is_the_same_in_every_run(monkeypatch):
             np.testing.assert_array_equal(again, result)
 
 
-@pytest.fixture
-def two_blas_threads():
-    """numpy's OpenBLAS set to 2 threads for the test (skipped where it has no switch)."""
-    found = blas_threads.switch()
-    if found is None:
-        pytest.skip("numpy's BLAS has no OpenBLAS thread switch here")
-    set_threads, get_threads = found
-    before = get_threads()
-    set_threads(2)
-    if get_threads() != 2:
-        set_threads(before)
-        pytest.skip("this OpenBLAS was built for one thread")
-    yield get_threads
-    set_threads(before)
-
-
 def test_the_products_run_on_one_blas_thread_and_the_count_is_restored(two_blas_threads,
                                                                        monkeypatch):
     counts, backward_images = [], conv._backward_images

@@ -26,26 +26,14 @@ def _switch_or_skip():
     return found
 
 
-@pytest.fixture
-def two_threads():
-    set_threads, get_threads = _switch_or_skip()
-    before = get_threads()
-    set_threads(2)
-    if get_threads() != 2:
-        set_threads(before)
-        pytest.skip("this OpenBLAS was built for one thread")
-    yield get_threads
-    set_threads(before)
-
-
-def test_one_thread_inside_and_the_count_restored_after(two_threads):
+def test_one_thread_inside_and_the_count_restored_after(two_blas_threads):
     with blas_threads.one_thread():
-        assert two_threads() == 1
-    assert two_threads() == 2
+        assert two_blas_threads() == 1
+    assert two_blas_threads() == 2
     with pytest.raises(ZeroDivisionError):
         with blas_threads.one_thread():
             1 / 0
-    assert two_threads() == 2
+    assert two_blas_threads() == 2
 
 
 def test_one_thread_changes_nothing_when_there_is_one_already():
@@ -60,12 +48,12 @@ def test_one_thread_changes_nothing_when_there_is_one_already():
         set_threads(before)
 
 
-def test_a_time_loop_on_one_thread_computes_the_same_and_restores_the_count(two_threads,
+def test_a_time_loop_on_one_thread_computes_the_same_and_restores_the_count(two_blas_threads,
                                                                           monkeypatch):
     counts, matmul = [], xp.matmul
 
     def counting_matmul(*args, **kwargs):
-        counts.append(two_threads())
+        counts.append(two_blas_threads())
         return matmul(*args, **kwargs)
     monkeypatch.setattr(xp, "matmul", counting_matmul)
     rng = np.random.default_rng(0)
@@ -75,7 +63,7 @@ def test_a_time_loop_on_one_thread_computes_the_same_and_restores_the_count(two_
     forward = recurrence.lstm_forward(xp, p, w_hh, None, None, False)
     backward = recurrence.lstm_backward(xp, grad_out, None, None, w_hh, *forward, False, False,
                                         False)
-    assert two_threads() == 2
+    assert two_blas_threads() == 2
     # the steps' products on one thread; the weight gradient's, after the loop, on both
     assert counts[:-1] == [1] * (len(counts) - 1) and counts[-1] == 2 and len(counts) > 6
     two_threads_results = [a.copy() for a in forward + backward[:2]]
@@ -88,11 +76,11 @@ def test_a_time_loop_on_one_thread_computes_the_same_and_restores_the_count(two_
 
 
 # -- each product on as many threads as pay for its size -------------------------------------
-def test_a_small_thin_product_runs_on_one_thread_the_others_on_all(two_threads, monkeypatch):
+def test_a_small_thin_product_runs_on_one_thread_the_others_on_all(two_blas_threads, monkeypatch):
     seen, matmul = [], np.matmul
 
     def counting_matmul(a, b, *args, **kwargs):
-        seen.append(two_threads())
+        seen.append(two_blas_threads())
         return matmul(a, b, *args, **kwargs)
     monkeypatch.setattr(xp, "matmul", counting_matmul)
     monkeypatch.setattr(blas_threads, "SPLIT_ABOVE", 100)
@@ -109,15 +97,15 @@ def test_a_small_thin_product_runs_on_one_thread_the_others_on_all(two_threads, 
         a, b = rng.standard_normal(a_shape), rng.standard_normal(b_shape)
         np.testing.assert_array_equal(blas_threads.matmul(xp, a, b), a @ b)
         assert seen.pop() == threads, (a_shape, b_shape)
-    assert two_threads() == 2
+    assert two_blas_threads() == 2
 
 
-def test_the_count_is_restored_when_a_product_fails(two_threads, monkeypatch):
+def test_the_count_is_restored_when_a_product_fails(two_blas_threads, monkeypatch):
     monkeypatch.setattr(blas_threads, "SPLIT_ABOVE", 0)
     monkeypatch.setattr(blas_threads, "ONE_THREAD_BELOW", 1000)
     with pytest.raises(ValueError):
         blas_threads.matmul(xp, np.zeros((2, 3)), np.zeros((4, 5)))
-    assert two_threads() == 2
+    assert two_blas_threads() == 2
 
 
 def test_one_thread_product_is_left_alone_when_there_is_one_thread(monkeypatch):
@@ -145,7 +133,7 @@ def test_without_a_switch_every_product_is_numpys_own(monkeypatch):
                                     ((4, 64, 32), (4, 32, 64)), ((64, 32), (3, 32, 5)),
                                     ((7,), (7, 3)), ((3, 7), (7,))])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_results_equal_numpys_product_at_any_threshold(two_threads, monkeypatch, shapes, dtype):
+def test_results_equal_numpys_product_at_any_threshold(two_blas_threads, monkeypatch, shapes, dtype):
     rng = np.random.default_rng(1)
     a, b = (rng.standard_normal(s).astype(dtype) for s in shapes)
     transposed = rng.standard_normal(shapes[1][::-1]).astype(dtype).T   # a transposed view
@@ -156,12 +144,12 @@ def test_results_equal_numpys_product_at_any_threshold(two_threads, monkeypatch,
         monkeypatch.setattr(blas_threads, "ONE_THREAD_BELOW", threshold)
         np.testing.assert_allclose(blas_threads.matmul(xp, a, b), a @ b, **close)
         np.testing.assert_allclose(blas_threads.matmul(xp, a, transposed), a @ transposed, **close)
-    assert two_threads() == 2
+    assert two_blas_threads() == 2
 
 
 @pytest.mark.parametrize("one_thread_below", [0, 10**12])
 def test_a_linear_layers_gradients_are_the_same_whichever_way_its_products_run(
-        two_threads, monkeypatch, one_thread_below):
+        two_blas_threads, monkeypatch, one_thread_below):
     rng = np.random.default_rng(3)
     x0, w0, b0, g0 = (rng.standard_normal(s) for s in ((24, 40), (16, 40), (16,), (24, 16)))
 
@@ -175,4 +163,4 @@ def test_a_linear_layers_gradients_are_the_same_whichever_way_its_products_run(
     for got, want in zip(gradients(), expected):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
         assert got.flags.c_contiguous   # W's gradient in W's own layout, as the plain path
-    assert two_threads() == 2
+    assert two_blas_threads() == 2

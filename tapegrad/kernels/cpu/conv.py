@@ -50,6 +50,8 @@ off by default, see there).
 Everything here is written with the array module ``xp``; im2col and col2im are numba
 loops on the cpu (with array-only stand-ins for cupy).
 """
+import math
+
 import numba
 
 from . import batch_split, shifted_rows, winograd
@@ -127,14 +129,7 @@ def _flat(xp, purpose, part, size, dtype):
 
 def _view(flat, shape):
     """The first values of a flat scratch buffer as an array of ``shape``."""
-    return flat[:_size(shape)].reshape(shape)
-
-
-def _size(shape):
-    size = 1
-    for n in shape:
-        size *= n
-    return size
+    return flat[:math.prod(shape)].reshape(shape)
 
 
 def _plan(xp, x_or_grad, image_shape, window, out_channels, groups):
@@ -168,7 +163,7 @@ def forward(xp, x, weight, bias, window, stamp=None):
     k = channels // groups * window.taps
     w = weight.reshape(groups, og, k)
     y = xp.empty((batch, out_channels, ho, wo), x.dtype)
-    columns_size = _size(columns_shape((size,) + tuple(x.shape[1:]), window))
+    columns_size = math.prod(columns_shape((size,) + tuple(x.shape[1:]), window))
     buffers = [(_flat(xp, "conv-columns", part, columns_size, x.dtype),
                 _flat(xp, "conv-product", part, out_channels * size * ho * wo, x.dtype)
                 if layout == "merged" else None) for part in range(parts)]
@@ -227,7 +222,7 @@ def _backward(xp, x, grad, weight, window):
             for _ in range(parts)]
     dx = xp.empty(image_shape, grad.dtype) if weight is not None else None
     w_t = weight.reshape(groups, og, k).transpose(0, 2, 1) if weight is not None else None
-    columns_size = _size(columns_shape((size,) + image_shape[1:], window))
+    columns_size = math.prod(columns_shape((size,) + image_shape[1:], window))
     partial_size = (size if layout == "batched" else 1) * groups * k * og
     buffers = [(_flat(xp, "conv-columns", part, columns_size, grad.dtype),
                 _flat(xp, "conv-weight-partial", part, partial_size, grad.dtype)
