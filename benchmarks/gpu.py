@@ -69,15 +69,18 @@ NO_GPU = ("benchmarks/gpu.py: no CUDA GPU to measure on (tg.cuda.is_available() 
 
 # -- the machine ----------------------------------------------------------------------------------
 def gpu_module():
-    """cupy (or numpy in --smoke); exits with a message when there is no GPU."""
+    """(tapegrad's cuda backend namespace, cupy itself): the kernels take the first, CUDA
+    events and device queries need the second. In --smoke, the cpu's namespace and numpy;
+    exits with a message when there is no GPU."""
     if args.smoke:
         if not gpu_kernels.launch.SIMULATOR:
             sys.exit("--smoke runs the CUDA kernels in the simulator: set NUMBA_ENABLE_CUDASIM=1")
-        return np
+        return tg.device("cpu").xp, np
     if not tg.cuda.is_available():
         print(NO_GPU)
         sys.exit(0)
-    return tg.device("cuda").xp
+    import cupy
+    return tg.device("cuda").xp, cupy
 
 
 def load_torch():
@@ -94,12 +97,12 @@ def load_torch():
     return torch
 
 
-def describe(xp, torch):
-    if xp.__name__ != "cupy":
+def describe(cupy, torch):
+    if args.smoke:
         return "cpu (--smoke: the CUDA kernels in numba's simulator; times mean nothing)"
-    props = xp.cuda.runtime.getDeviceProperties(xp.cuda.Device().id)
+    props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
     name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
-    parts = [f"GPU: {name}", f"cupy {xp.__version__}"]
+    parts = [f"GPU: {name}", f"cupy {cupy.__version__}"]
     if torch is not None:
         parts.append(f"PyTorch {torch.__version__} (cuDNN {torch.backends.cudnn.version()})")
     parts.append("TF32 on" if args.tf32 else "TF32 off")
@@ -158,7 +161,7 @@ def reference_passes(xp, torch, x, w, gy):
     """cuDNN's forward, input gradient and weight gradient, as functions returning an array
     of the caller's module (and the library that times them), or None."""
     if torch is not None:
-        device = "cuda" if xp.__name__ == "cupy" else "cpu"
+        device = "cpu" if args.smoke else "cuda"
         xt, wt, gyt = (torch.as_tensor(np.asarray(a.get() if hasattr(a, "get") else a),
                                        device=device) for a in (x, w, gy))
         aten = torch.ops.aten
@@ -175,7 +178,7 @@ def reference_passes(xp, torch, x, w, gy):
                   "weight gradient": lambda: backward([False, True, False])[1]}
         return passes, as_array, torch, "cuDNN (PyTorch)"
     cudnn = None
-    if xp.__name__ == "cupy":
+    if not args.smoke:
         try:
             from cupy import cudnn
         except ImportError:
@@ -207,10 +210,10 @@ def relative_error(a, b):
     return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30))
 
 
-def bench_conv(xp, torch):
+def bench_conv(xp, cupy, torch):
     rng = np.random.default_rng(0)
     algorithms = ["im2col"] + ([] if args.no_implicit else ["implicit_gemm"])
-    clock = Clock(xp)
+    clock = Clock(cupy)   # tapegrad's kernels launch on cupy's current stream
     rows, reference_name = [], None
     repeats = 1 if args.smoke else args.repeats
     for channels, size in layers():
@@ -380,10 +383,10 @@ def bench_training(xp, torch):
 
 
 def main():
-    xp = gpu_module()
+    xp, cupy = gpu_module()
     torch = load_torch()
-    print(describe(xp, torch))
-    results = {"device": describe(xp, torch), "conv2d": bench_conv(xp, torch),
+    print(describe(cupy, torch))
+    results = {"device": describe(cupy, torch), "conv2d": bench_conv(xp, cupy, torch),
                "training": bench_training(xp, torch)}
     if args.json:
         with open(args.json, "w") as file:

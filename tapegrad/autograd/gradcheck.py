@@ -40,10 +40,9 @@ def _numerical_jacobians(fn, inputs, diff_indices, eps):
     jacobians = []
     for i in diff_indices:
         array = inputs[i].array
-        xp = inputs[i].device.xp
         jacobian = CPU.xp.zeros((total, array.size), dtype="float64")
         for j in range(array.size):
-            position = tuple(int(p) for p in xp.unravel_index(j, array.shape)) if array.ndim else ()
+            position = tuple(int(p) for p in CPU.xp.unravel_index(j, array.shape)) if array.ndim else ()
             original = array[position].copy()
             array[position] = original + eps
             plus = _flat_outputs(fn(*inputs))

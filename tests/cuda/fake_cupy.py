@@ -629,6 +629,18 @@ for _name in ("dtype", "finfo", "iinfo", "promote_types", "can_cast", "issubdtyp
     setattr(cupy, _name, getattr(numpy, _name))
 
 
+def _unravel_index(indices, shape, order="C"):
+    """cupy.unravel_index: the indices must be a cupy array (cupy asks numpy's can_cast
+    about them, and numpy 2 refuses a Python int there)."""
+    if not isinstance(indices, ndarray):
+        raise TypeError(f"fake cupy: unravel_index needs a cupy array of indices, got "
+                        f"{type(indices).__name__} (cupy passes it to numpy's can_cast)")
+    return _call(numpy.unravel_index, "unravel_index", (indices, shape), {"order": order})
+
+
+cupy.unravel_index = _unravel_index
+
+
 def _result_type(*arrays_and_dtypes):
     return numpy.result_type(*(a.dtype if isinstance(a, ndarray) else a
                                for a in arrays_and_dtypes))
@@ -724,7 +736,10 @@ def _special(cpu_function):
         if not isinstance(x, ndarray):
             raise TypeError(f"fake cupyx: {cpu_function.__name__} needs a cupy array, got "
                             f"{type(x)}")
-        values = cpu_function(*leading, x._a)
+        if not all(isinstance(n, ndarray) for n in leading):   # cupy's polygamma calls n.astype
+            raise AttributeError(f"fake cupyx: {cpu_function.__name__} needs its integer "
+                                 f"arguments as cupy arrays, got {[type(n) for n in leading]}")
+        values = cpu_function(*(n._a for n in leading), x._a)
         return ndarray._from(numpy.asarray(values, dtype=x.dtype), x._device_id)
     return special
 

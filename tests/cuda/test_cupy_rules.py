@@ -7,6 +7,9 @@ operation that breaks one).
 import numpy as np
 import pytest
 
+import tapegrad as tg
+from tapegrad import backend
+
 from tapegrad.backend import cuda as backend_cuda
 
 pytestmark = pytest.mark.cuda
@@ -55,12 +58,36 @@ def test_cupys_api_differs_from_numpys_here(xp):
     a = xp.arange(8.0)
     with pytest.raises(TypeError):   # as_strided has no writeable argument
         xp.lib.stride_tricks.as_strided(a, shape=(2, 2), strides=(16, 8), writeable=False)
-    with pytest.raises(TypeError):   # atomic adds exist for some dtypes only: not int64
-        xp.add.at(xp.zeros(3, dtype="int64"), xp.asarray([0, 0]), xp.ones(2, dtype="int64"))
     out = xp.zeros(3)
     xp.add.at(out, xp.asarray([0, 0, 2]), xp.ones(3))   # float64 has one
     assert out.get().tolist() == [2.0, 0.0, 1.0]
     assert not hasattr(xp, "errstate")
+
+
+def test_unravel_index_and_polygamma_want_device_arrays_not_python_ints(xp):
+    # cupy hands unravel_index's indices to numpy's can_cast (which refuses a Python int),
+    # and its polygamma calls n.astype: tapegrad passes arrays to both
+    import cupyx.scipy.special
+    with pytest.raises(TypeError):
+        xp.unravel_index(5, (2, 3))
+    assert [int(i) for i in xp.unravel_index(xp.asarray(5), (2, 3))] == [1, 2]
+    x = xp.asarray([0.5, 2.0])
+    with pytest.raises(AttributeError):
+        cupyx.scipy.special.polygamma(1, x)
+    trigamma = cupyx.scipy.special.polygamma(xp.asarray(1), x)
+    assert np.allclose(trigamma.get(), [4.934802200544679, 0.6449340668482264])
+
+
+def test_tapegrads_scatter_add_gives_numpys_sums_in_every_dtype():
+    # CUDA has atomic additions for a few dtypes only (cupy before 14 refuses int64):
+    # tapegrad's add_at widens the others, so repeated positions add up in any dtype
+    cpu, gpu = tg.device("cpu").xp, tg.device("cuda").xp
+    for dtype in ("int8", "int16", "uint8", "int64", "float16", "float32", "float64"):
+        out, positions, values = np.zeros(3, dtype), np.array([0, 0, 2, 0]), np.arange(1, 5)
+        on_gpu = gpu.asarray(out)
+        gpu.add_at(on_gpu, gpu.asarray(positions), gpu.asarray(values.astype(dtype)))
+        cpu.add_at(out, positions, values.astype(dtype))
+        assert backend.to_numpy(on_gpu).tolist() == out.tolist() == [7, 0, 3], dtype
 
 
 def test_an_array_lives_on_a_device_and_copy_moves_it_to_the_current_one(xp):

@@ -31,7 +31,9 @@ def _apply(xp, a, cpu_index, gpu_name, *leading):
     """One of the three functions on array ``a`` (after ``leading`` integer arguments)."""
     special = xp.scipy_special(gpu_name)
     if special is not None:
-        return special(*leading, a)
+        # cupy's polygamma takes n as a device array (it calls n.astype), and may compute in
+        # float64 for an int64 n: the result is given back in the input's dtype
+        return special(*(xp.asarray(n) for n in leading), a).astype(a.dtype, copy=False)
     kernel = _cpu_kernels()[cpu_index]
     if not xp.numba_cpu:   # numba's ufuncs take host numpy arrays
         a = backend.to_numpy(a)
