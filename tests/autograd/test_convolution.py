@@ -451,7 +451,10 @@ def test_a_bool_convolution_is_refused_unless_the_input_is_empty():
     empty, weight = tg.zeros((0, 2, 3), dtype=tg.bool), tg.ones((4, 2, 1), dtype=tg.bool)
     for y, shape in ((C.conv1d(empty, weight), (0, 4, 3)),
                      (C.conv2d(empty.unsqueeze(-1), weight.unsqueeze(-1)), (0, 4, 3, 1)),
-                     (C.conv_transpose1d(empty, weight.transpose(0, 1)), (0, 4, 3))):
+                     (C.conv_transpose1d(empty, weight.transpose(0, 1)), (0, 4, 3)),
+                     # empty signals too: the output's size 0 comes from the formula
+                     (C.conv_transpose2d(tg.zeros((0, 4, 1, 0), dtype=tg.bool),
+                                         tg.ones((4, 4, 2, 1), dtype=tg.bool)), (0, 4, 2, 0))):
         assert tuple(y.shape) == shape and y.dtype == tg.bool
     with pytest.raises(RuntimeError, match="conv1d: expected numeric tensors, but input has "
                                            "dtype tapegrad.bool"):

@@ -205,14 +205,16 @@ def test_mse_loss_gradient_scales_the_difference_before_the_incoming_gradient():
     assert huge.grad.numpy()[0] == np.inf
 
 
-def test_mse_loss_of_nothing_is_nan_and_other_cases_keep_the_composition():
+def test_mse_loss_of_nothing_is_nan_and_a_broadcast_target_is_one_operation_too():
     empty = tg.zeros(0, requires_grad=True)
     assert np.isnan(F.mse_loss(empty, tg.zeros(0)).item())
     x = tg.ones(2, 3, requires_grad=True)
     assert F.mse_loss(x, tg.zeros(2, 3), reduction="none").shape == (2, 3)
     with pytest.warns(UserWarning, match="different to the input's shape"):
-        broadcast = F.mse_loss(x, tg.zeros(3))   # a broadcast target: the composition
-    assert broadcast.grad_fn.op != "mse_loss" and broadcast.item() == 1.0
+        broadcast = F.mse_loss(x, tg.zeros(3, dtype=tg.int64))   # broadcast and promoted
+    assert broadcast.grad_fn.op == "mse_loss" and broadcast.item() == 1.0
+    broadcast.backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.full((2, 3), 1 / 3), rtol=1e-7)
 
 
 # -- binary cross entropy: PyTorch's gradients at the edges --------------------------------

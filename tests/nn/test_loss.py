@@ -1090,6 +1090,15 @@ def test_float16_mse_loss_is_the_mean_of_float16_squares_not_of_an_overflowed_su
     np.testing.assert_allclose(x.grad.numpy(), 2 * value / size, rtol=1e-2)
 
 
+def test_float16_mse_loss_scales_d_by_2_over_n_before_the_gradient_so_2d_may_pass_65504():
+    # an int64 target of another shape: broadcast and promoted, then PyTorch's (2/n·d)·g
+    x = tg.tensor([[1.0], [38496.0]], dtype=tg.float16, requires_grad=True)
+    with pytest.warns(UserWarning, match="target of shape"):
+        loss = F.mse_loss(x, tg.zeros(2, dtype=tg.int64))
+    loss.backward()   # (the loss itself, 38496²/2, is inf in float16, as in PyTorch)
+    assert loss.dtype is tg.float16 and x.grad.tolist() == [[1.0], [38496.0]]
+
+
 @pytest.mark.parametrize("logits, target", [
     ([[0.0, 1.0], [2.0, -1.0]], [1, 1]),      # the fused (N, C) path
     ([[0.0, 1.0], [2.0, -1.0]], [1, -100]),   # one target ignored

@@ -348,7 +348,8 @@ def _empty_output(x, weight, bias, groups, sizes):
     tie = x.reshape(-1)[:0].sum() + weight.reshape(-1)[:0].sum()
     if bias is not None:
         tie = tie + bias[:0].sum()
-    return wrap(x.device.xp.zeros(shape, x.array.dtype), x.device) + tie
+    # (a bool sum is int64: the tie is cast back so an empty bool input gives a bool result)
+    return wrap(x.device.xp.zeros(shape, x.array.dtype), x.device) + tie.to(x.dtype)
 
 
 def _uncropped(transposed, x, weight, bias, window, name, crops):

@@ -130,16 +130,17 @@ def mse_loss(input, target, reduction):
     flat = (d.astype(xp.float32) if d.dtype.itemsize == 2 else d).reshape(-1)
     with xp.errstate(over="ignore"):   # (Σ d² may overflow to inf, as in PyTorch)
         total = xp.matmul(flat, flat)   # Σ d², one pass (BLAS dot)
-    if reduction == "mean":
-        with _quiet(xp):
+    with _quiet(xp):
+        if reduction == "mean":
             total = total / flat.size if flat.size else total * float("nan")   # nothing: nan
+        total = xp.asarray(total, dtype=d.dtype)   # (float16: past 65504 it is inf, silently)
 
     def backward(ctx, grad):
         x, y = ctx.saved_tensors
         dx = mse_loss_backward(grad, x, y, reduction, d)
         return (dx if ctx.needs_input_grad[0] else None,
                 -dx if ctx.needs_input_grad[1] else None)
-    return record("mse_loss", xp.asarray(total, dtype=d.dtype), (input, target), backward,
+    return record("mse_loss", total, (input, target), backward,
                   save=(input, target), attrs={"reduction": reduction})
 
 

@@ -139,11 +139,14 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     _elementwise_weight("mse_loss", input, weight)
     input, target = _bool_as_float(input, target)
     input, target = _as_broadcast(input, target)
-    # the common case as one operation
-    if (weight is None and reduction != "none" and input.dtype is target.dtype
-            and input.dtype.is_floating_point and input.shape == target.shape
+    # reduced without weights, as one operation, in the dtype and shape the two broadcast
+    # to: its gradient is (2/n·d)·g, so a float16 2d past 65504 does not overflow
+    common = dtypes.result_type([input.dtype, target.dtype])
+    if (weight is None and reduction != "none" and common.is_floating_point
             and input.device is target.device):
-        return ops.loss.mse_loss(input, target, reduction)
+        shape = input.device.xp.broadcast_shapes(tuple(input.shape), tuple(target.shape))
+        return ops.loss.mse_loss(input.to(common).expand(shape), target.to(common).expand(shape),
+                                 reduction)
     return _weighted_reduce((input - target).pow(2), weight, reduction, mean_over_weights=True)
 
 
