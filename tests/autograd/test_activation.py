@@ -1,8 +1,8 @@
-"""GELU, softplus, SiLU, logsigmoid, elu (with selu's and celu's scales), mish, hardsigmoid
-and hardswish as one operation each (tapegrad/autograd/ops/activation.py):
+"""GELU, softplus, SiLU, logsigmoid, elu (with selu's and celu's scales), glu, mish,
+hardsigmoid and hardswish as one operation each (tapegrad/autograd/ops/activation.py):
 both GELU forms, checked against finite differences to the second derivative, their
-backward too, and against the formula in float32 and float64; softplus's and SiLU's
-gradients at the edges."""
+backward too, and against the formula in float32 and float64; softplus's, SiLU's and
+glu's gradients at the edges."""
 import math
 
 import numpy as np

@@ -3338,6 +3338,43 @@ def test_sgns_zero_gradient_against_pytorchs_uninitialised_memory_is_allowed_onl
     assert _category("sgn", shown.replace("[0. 0. 0.", "[0. 0. 1.")) is None
 
 
+def test_a_gradient_pytorch_changes_between_identical_runs_is_no_reference(monkeypatch):
+    pytest.importorskip("torch")
+    from .generate import CHAIN
+    from .libraries import Finding
+    from . import reruns
+    # 59405426: group_norm, sgn, atan_: PyTorch's gradient 45.5 one run, NaN or -2.7e286
+    # the next (its group_norm backward reads sgn's zero tensor's missing memory)
+    program = _hand_program([(np.ones((1, 4)), True)],
+                            [("group_norm", (CHAIN, 1), {}), ("sgn", (CHAIN,), {})])
+    found = [Finding("gradient", "sgn", "leaf0 (float64): [0. 0. 0. 0.] vs torch [45.5 0. 0. 0.]",
+                     1)]
+
+    def judged(ours, torchs, in_program=program):
+        queue = [{0: ours}, {0: torchs[0]}]
+        monkeypatch.setattr(reruns, "_leaf_grads", lambda *args: queue.pop(0))
+        again = [{0: h} for h in torchs[1:]]
+        monkeypatch.setattr(reruns, "_rerun_gradients", lambda *args: again.pop(0))
+        chains = {"tapegrad": tg.zeros(1, 4, dtype=tg.float64), "torch": None}
+        [out] = reruns._torch_gradient_changes_between_runs(in_program, {"tapegrad": None,
+                                                                         "torch": None},
+                                                            chains, found)
+        return out
+
+    zeros = np.zeros((1, 4))
+    garbage = [np.array([[45.5, 0, 0, 0]]), np.array([[np.nan, 0, 0, 0]]),
+               np.array([[-2.7e286, 0, 0, 0]])]
+    out = judged(zeros, garbage)
+    assert out.kind == "gradient-nondeterministic" and allowed(out).category == "pytorch bug"
+    # planted: tapegrad wrong where PyTorch repeats itself (0 in every run)
+    assert judged(np.array([[0, 0, 1.0, 0]]), garbage).kind == "gradient"
+    # PyTorch's gradient the same in every run: a reference, the finding stays
+    assert judged(zeros, [garbage[0]] * 3).kind == "gradient"
+    # without sgn in the program the judge does not run
+    plain = _hand_program([(np.ones((1, 4)), True)], [("group_norm", (CHAIN, 1), {})])
+    assert judged(zeros, garbage, plain).kind == "gradient"
+
+
 def _judged_gradient(seed, leaves, steps):
     """The gradient findings of a program written out (leaves, (op, args, kwargs) steps),
     compared after its last step and blamed, as ``run_program`` does."""
