@@ -1,8 +1,8 @@
-"""GELU, softplus, SiLU, logsigmoid, elu (with selu's and celu's scales), mish, hardsigmoid
-and hardswish as one operation each (tapegrad/autograd/ops/activation.py):
+"""GELU, softplus, SiLU, logsigmoid, elu (with selu's and celu's scales), glu, mish,
+hardsigmoid and hardswish as one operation each (tapegrad/autograd/ops/activation.py):
 both GELU forms, checked against finite differences to the second derivative, their
-backward too, and against the formula in float32 and float64; softplus's and SiLU's
-gradients at the edges."""
+backward too, and against the formula in float32 and float64; softplus's, SiLU's and
+glu's gradients at the edges."""
 import math
 
 import numpy as np
@@ -37,6 +37,9 @@ CASES = (
             name=f"alpha_{alpha}_scale_{scale}_input_scale_{input_scale}_{i}")
        for alpha, scale, input_scale in ((1.67, 1.05, 1.0), (2.0, 1.0, 0.5), (-0.5, 1.0, -2.0))
        for i, x in enumerate([leaf(5, low=-4, high=4), noncontiguous(3, 4)])]
+    + [Case("glu", A.glu, [a, b], name=str(i))
+       for i, (a, b) in enumerate([(leaf(3, 4), leaf(3, 4)), (leaf(5, low=-4, high=4), leaf(5)),
+                                   (noncontiguous(3, 4), noncontiguous(3, 4))])]
     + [Case("mish", A.mish, [x], name=str(i))
        for i, x in enumerate([leaf(), leaf(5, low=-4, high=4), noncontiguous(3, 4)])]
     # (hardsigmoid and hardswish away from their kinks at ±3)
@@ -140,6 +143,17 @@ def test_silu_passes_an_infinite_gradient_on_where_x_is_huge():
     x = tg.tensor([1e30, -3.0, 0.0], requires_grad=True)
     F.silu(x).backward(tg.tensor([math.inf, 1.0, 1.0]))   # σ(1 + x(1 - σ)) = 1, not ∞·σ'(x)
     assert x.grad.tolist()[0] == math.inf and x.grad.tolist()[2] == 0.5
+
+
+def test_glu_takes_the_slope_of_its_gate_before_the_huge_incoming_gradient():
+    # ∂y/∂b = (1 - σ)·σ·a·g in that order: σ(2e4) = 1 gives 0 and σ(-80) = 1.8e-35 a finite
+    # 1.8e25 in float32 (composed, g·a = 1e30·1e30 overflowed first: ∞·0 = NaN, ∞·σ' = ∞)
+    x = tg.tensor([[1e30, 2e4], [1e30, -80.0]], requires_grad=True)
+    F.glu(x).backward(tg.tensor([[1e30], [1e30]]))
+    grad = x.grad.tolist()
+    assert grad[0][1] == 0.0 and grad[1][1] == pytest.approx(1.8048513e25, rel=1e-6)
+    assert grad[0][0] == pytest.approx(1e30, rel=1e-6) and grad[1][0] == pytest.approx(1.8e-5,
+                                                                                        rel=1e-2)
 
 
 def test_logsigmoid_multiplies_an_infinite_gradient_by_its_slope_once():

@@ -10,10 +10,12 @@ import warnings
 
 import numpy as np
 
+import tapegrad as tg
+
 from . import catalogue
 from .generate import LeafRef
-from .libraries import (Run, TAPEGRAD, TORCH, _TapegradValues, _in_place, _leaf_grads,
-                        _through_float16, _unordered, first_tensor, torch)
+from .libraries import (Run, TAPEGRAD, TORCH, _TapegradValues, _in_place, _incoming_gradient,
+                        _leaf_grads, _through_float16, _unordered, first_tensor, torch)
 from .compare import _agree_elementwise, _same_to_rounding, compare_arrays
 from .operand_reruns import (ADDC_IN_RESULT_DTYPE, BATCH_NORM_CONTIGUOUS, LDEXP_FLOAT_EXPONENT,
                              _operand_reruns)
@@ -466,3 +468,62 @@ def _wide_dtype(value):
     return (torch.float64 if isinstance(value, torch.dtype) and value in (torch.float16,
                                                                         torch.float32)
             else value)
+
+
+# The steps whose gradient PyTorch gives as a zero tensor (a tensor with no memory): a
+# backward later in the chain that reads it as if it held values (group_norm's) reads
+# whatever memory lies there, other numbers each run
+ZERO_TENSOR_GRADIENTS = ("sgn", "sgn_")
+TORCH_CHANGES = "PyTorch's gradient changes between identical runs wherever it differs: "
+
+
+def _torch_gradient_changes_between_runs(program, runs, chains, found):
+    """``found`` with its gradient findings made ``gradient-nondeterministic`` (their detail
+    prefixed by ``TORCH_CHANGES``) where the program holds a step of
+    ``ZERO_TENSOR_GRADIENTS`` and PyTorch's gradients, taken three times with the same
+    incoming gradient (backward again through the program's own graph, then the program
+    run twice afresh, an in-place step on a copy where PyTorch's backward refuses it),
+    differ beyond the tolerance among themselves at every element where tapegrad's differs
+    from any of them, and are tapegrad's elsewhere: no reference there (group_norm after
+    sgn: 45.5 one run, NaN or -2.7e286 the next, where sgn's gradient is 0). An element
+    where PyTorch repeats itself and tapegrad does not stays a finding."""
+    if torch is None or not any(f.kind == "gradient" for f in found) or not any(
+            s.entry.name in ZERO_TENSOR_GRADIENTS for s in program.steps):
+        return found
+    a = chains["tapegrad"]
+    grad = _incoming_gradient(program, a)
+    try:
+        ga = _leaf_grads(runs["tapegrad"], a, tg.from_numpy(grad.copy()))
+        samples = [_leaf_grads(runs["torch"], chains["torch"], torch.from_numpy(grad.copy()))]
+    except Exception:  # noqa: BLE001 - an in-place step PyTorch's backward refuses
+        samples = []
+    last = program.steps[-1]
+    for _ in range(2):
+        samples.append(_rerun_gradients(program, last, grad, program.leaves, program.steps,
+                                        None, False)
+                       or _rerun_gradients(program, last, grad, program.leaves, program.steps,
+                                           None, True))
+    if len(samples) < 2 or any(h is None or set(h) != set(ga) for h in samples):
+        return found
+    changed = False
+    for i, g in ga.items():
+        hs = [h[i] for h in samples]
+        if g is None or any(h is None for h in hs):
+            if not (g is None and all(h is None for h in hs)):
+                return found
+            continue
+        if any(h.shape != g.shape for h in hs):
+            return found
+        dtype = str(g.dtype)
+        moved = np.zeros(g.shape, dtype=bool)
+        apart = np.zeros(g.shape, dtype=bool)
+        for h in hs:
+            moved |= ~_agree_elementwise(h, hs[0], dtype)
+            apart |= ~_agree_elementwise(g, h, dtype)
+        if np.any(apart & ~moved):
+            return found
+        changed = changed or bool(moved.any())
+    if not changed:
+        return found
+    return [f._replace(kind="gradient-nondeterministic", detail=TORCH_CHANGES + f.detail)
+            if f.kind == "gradient" else f for f in found]

@@ -37,7 +37,9 @@ gradient that is 0 in the math from terms of 1e6, copies of a chain element that
 normalises) are compared to the tolerance of their terms, not of the result (float16's: a
 few of its roundings of their size). An elementwise activation's gradient at a NaN, which
 PyTorch's kernel gives one way in its vectorised loop and another in its scalar one, is
-judged with the same values placed in each loop (``_placed_elsewhere``). PyTorch is not
+judged with the same values placed in each loop (``_placed_elsewhere``). A gradient PyTorch
+gives differently in identical runs (after sgn, whose zero tensor a later backward reads as
+memory) is no reference where it changes (``_torch_gradient_changes_between_runs``). PyTorch is not
 run where it is known to kill the process or to run for minutes
 (``_smallest_integer_by_minus_one``, ``_polygamma_far_below_0``,
 ``_float16_conv1d_of_padding_alone``): tapegrad's result then stands alone, allowlisted.
@@ -62,7 +64,8 @@ from .compare import _argument_error, _refusal_explained, compare_results, raw_e
 from .program import Program
 from .float16 import _float16_value_verdict
 from .operand_reruns import _operand_value_mark
-from .reruns import _gammas_agree_widened, _normalizing_agrees_widened
+from .reruns import (_gammas_agree_widened, _normalizing_agrees_widened,
+                     _torch_gradient_changes_between_runs)
 from .value_reruns import _marked_by_a_rerun
 from .gradients import (_compare_gradients, _gradients_agree_on_tapegrad_values,
                         _gradients_within_their_largest, _layouts, _weighted_mean_terms)
@@ -222,6 +225,8 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
             gradient_findings = _compare_gradients(program, runs, step, chains["tapegrad"],
                                                    chains["torch"], float16_leaves,
                                                    weighted_means)
+            gradient_findings = _torch_gradient_changes_between_runs(program, runs, chains,
+                                                                     gradient_findings)
             if lone_groups and any(f.kind == "gradient" for f in gradient_findings) and \
                     _gradients_agree_with_norms_in_float64(program, runs, step,
                                                            chains["tapegrad"], norm_values,

@@ -426,6 +426,27 @@ def test_a_float32_only_refusal_is_marked_where_float64_held_a_value_past_float3
     assert _float_dtypes(program_of(1e3)) == []   # (in range both dtypes compute)
 
 
+def test_a_float64_only_refusal_of_a_value_below_float32s_subnormals_is_float_noise():
+    # 59230627: gelu(-23.56) = x·Φ(x) is -1.1e-121 in float64 and -0.0 in float32, so
+    # binary_cross_entropy refuses it in float64 alone (as PyTorch refuses -1.1e-121)
+    from .generate import CHAIN, Leaf, LeafRef
+    from .invariants import _float_dtypes
+    from .program import Program
+    program = Program(0)
+    program.leaves[:] = [Leaf(np.array([-23.56213, 0.47257]), False, ("contiguous",), (2,)),
+                         Leaf(np.array([0.05591, 0.06176]), False, ("contiguous",), (2,))]
+    program.steps[:] = [_one_step("gelu", CHAIN),
+                        _one_step("binary_cross_entropy", CHAIN, LeafRef(1))]
+    [found] = _float_dtypes(program)
+    low = found.detail.split("got values in [")[1].split(",")[0]
+    assert found.detail.startswith("raises in float64 only") and low.endswith("e-121")
+    assert allowed(found).category == "float noise"
+    # planted: a float64-only refusal of values float32 holds is a finding
+    for planted_low in ("-0.001", "-0.5", "-1.1e+121"):
+        planted = found._replace(detail=found.detail.replace(low, planted_low))
+        assert allowed(planted) is None, planted_low
+
+
 def test_a_write_that_names_one_place_twice_is_not_compared_but_others_still_are(monkeypatch):
     pytest.importorskip("torch")
     # 13389837: x[i] = v with an index tensor that repeats positions; which write lands
@@ -3317,6 +3338,43 @@ def test_sgns_zero_gradient_against_pytorchs_uninitialised_memory_is_allowed_onl
     assert _category("sgn", shown.replace("[0. 0. 0.", "[0. 0. 1.")) is None
 
 
+def test_a_gradient_pytorch_changes_between_identical_runs_is_no_reference(monkeypatch):
+    pytest.importorskip("torch")
+    from .generate import CHAIN
+    from .libraries import Finding
+    from . import reruns
+    # 59405426: group_norm, sgn, atan_: PyTorch's gradient 45.5 one run, NaN or -2.7e286
+    # the next (its group_norm backward reads sgn's zero tensor's missing memory)
+    program = _hand_program([(np.ones((1, 4)), True)],
+                            [("group_norm", (CHAIN, 1), {}), ("sgn", (CHAIN,), {})])
+    found = [Finding("gradient", "sgn", "leaf0 (float64): [0. 0. 0. 0.] vs torch [45.5 0. 0. 0.]",
+                     1)]
+
+    def judged(ours, torchs, in_program=program):
+        queue = [{0: ours}, {0: torchs[0]}]
+        monkeypatch.setattr(reruns, "_leaf_grads", lambda *args: queue.pop(0))
+        again = [{0: h} for h in torchs[1:]]
+        monkeypatch.setattr(reruns, "_rerun_gradients", lambda *args: again.pop(0))
+        chains = {"tapegrad": tg.zeros(1, 4, dtype=tg.float64), "torch": None}
+        [out] = reruns._torch_gradient_changes_between_runs(in_program, {"tapegrad": None,
+                                                                         "torch": None},
+                                                            chains, found)
+        return out
+
+    zeros = np.zeros((1, 4))
+    garbage = [np.array([[45.5, 0, 0, 0]]), np.array([[np.nan, 0, 0, 0]]),
+               np.array([[-2.7e286, 0, 0, 0]])]
+    out = judged(zeros, garbage)
+    assert out.kind == "gradient-nondeterministic" and allowed(out).category == "pytorch bug"
+    # planted: tapegrad wrong where PyTorch repeats itself (0 in every run)
+    assert judged(np.array([[0, 0, 1.0, 0]]), garbage).kind == "gradient"
+    # PyTorch's gradient the same in every run: a reference, the finding stays
+    assert judged(zeros, [garbage[0]] * 3).kind == "gradient"
+    # without sgn in the program the judge does not run
+    plain = _hand_program([(np.ones((1, 4)), True)], [("group_norm", (CHAIN, 1), {})])
+    assert judged(zeros, garbage, plain).kind == "gradient"
+
+
 def _judged_gradient(seed, leaves, steps):
     """The gradient findings of a program written out (leaves, (op, args, kwargs) steps),
     compared after its last step and blamed, as ``run_program`` does."""
@@ -4061,6 +4119,41 @@ def test_softmax_under_a_gradient_equal_along_dim_sizes_its_residue_by_its_own_t
     assert _within_its_terms(program, None, grad, residue, zero, [("leaf0", 0)])
     planted = ("float32", {0: (terms * 1e-2).astype(np.float32)})   # 1% of the terms: wrong
     assert not _within_its_terms(program, None, grad, planted, zero, [("leaf0", 0)])
+
+
+def test_cross_entropy_near_a_sure_class_sizes_its_residue_by_its_own_terms():
+    pytest.importorskip("torch")
+    from .generate import CHAIN, LeafRef
+    from .terms import _own_terms, _within_its_terms
+    # 59098702: probability targets, p = 1 - 2.3e-6 at the class of target 0.0303: its
+    # gradient g·(p·Σt - t) is 2.3035e22 from terms of 2e28 (g = -3.3e29); PyTorch keeps
+    # 2.3596e22, tapegrad 2.3022e22, both a rounding of the terms
+    x = np.array([[-15.179453, 9.469828], [-2.208747, 1e-30]], np.float32)[None]
+    target = np.array([[0.0, 0.868344], [0.030287, 0.675731]], np.float32)[None]
+    program = _hand_program([(x, True), (target, True)],
+                            [("cross_entropy", (CHAIN, LeafRef(1)), {"reduction": "sum"})])
+    grad = np.array(-3.267705e29, np.float32)
+    x64, t64 = x.astype(float), target.astype(float)
+    p = np.exp(x64) / np.exp(x64).sum(axis=1, keepdims=True)
+    terms = _own_terms(program, 0, None, grad)[0]
+    np.testing.assert_allclose(terms, 3.267705e29 * (p * t64.sum(axis=1, keepdims=True) + t64),
+                               rtol=1e-6)
+    ours = ("float32", {0: np.array([[[-2.30350e22, -2.20770e29], [2.30215e22, 2.20770e29]]],
+                                    np.float32), 1: None})
+    theirs = ("float32", {0: np.array([[[-2.30350e22, -2.20770e29], [2.35958e22, 2.20770e29]]],
+                                      np.float32), 1: None})
+    assert _within_its_terms(program, None, grad, ours, theirs, [("leaf0", 0)])
+    planted = ("float32", {0: ours[1][0] * np.array([1, 1, 1e3, 1], np.float32).reshape(x.shape),
+                           1: None})   # 2.3e25: a thousandth of the terms, no rounding
+    assert not _within_its_terms(program, None, grad, planted, theirs, [("leaf0", 0)])
+    indices = _hand_program([(x, True), (np.array([[1, 0]]), False)],
+                            [("cross_entropy", (CHAIN, LeafRef(1)), {"reduction": "mean"})])
+    one_hot = np.array([[[0.0, 1.0], [1.0, 0.0]]])
+    np.testing.assert_allclose(_own_terms(indices, 0, None, grad)[0],   # the mean of 2 rows
+                               3.267705e29 / 2 * (p + one_hot), rtol=1e-6)
+    weighted = _hand_program([(x, True), (target, True), (np.ones(2, np.float32), False)],
+                             [("cross_entropy", (CHAIN, LeafRef(1)), {"weight": LeafRef(2)})])
+    assert _own_terms(weighted, 0, None, grad) == {}
 
 
 def test_attention_over_equal_keys_sizes_the_querys_residue_by_its_own_terms():

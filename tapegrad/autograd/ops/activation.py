@@ -16,6 +16,7 @@ from ..quiet import quiet
 from ..tape import OUTPUT, record
 from .arithmetic import where
 from .declare import operation
+from .pointwise import sigmoid
 from .special import erf
 from .twice import derivative_of_backward
 
@@ -187,6 +188,27 @@ def silu(input):
         s = x.sigmoid()
         return (grad * (s * (1 + x * (1 - s)))).to(dtype)
     return record("silu", y, (input,), backward, save=(input,))
+
+
+@operation()
+def glu(a, b):
+    """y = a·σ(b), the gated linear unit of the halves a and b;  ∂y/∂a = σ(b),
+    ∂y/∂b = a·σ(b)(1 - σ(b))
+
+    One operation, not a * b.sigmoid(), for ∂y/∂b at the edges: composed, the incoming
+    g·a comes first and overflows (g = 3e34, a = 2e4 in float32) before σ'(b) = 0 can zero
+    it (∞·0 = NaN); here the product is PyTorch's (1 - σ)·σ·a·g, in that order, so σ'(b) = 0
+    gives 0 and a tiny σ'(b) keeps a finite product."""
+    xp = a.device.xp
+    s = sigmoid(b.detach())
+    y = a.array * s.array
+
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        s = b.sigmoid()
+        return (grad * s if ctx.needs_input_grad[0] else None,
+                (1 - s) * s * a * grad if ctx.needs_input_grad[1] else None)
+    return record("glu", xp.asarray(y), (a, b), backward, save=(a, b))
 
 
 @operation()

@@ -322,7 +322,7 @@ def glu(input, dim=-1):
     half = input.dtype.name == "float16"   # computed in float32 and rounded once, as PyTorch
     wide = input.float() if half else input
     a, b = wide.chunk(2, dim)
-    y = a * b.sigmoid()
+    y = ops.activation.glu(a, b)
     return y.to(input.dtype) if half else y
 
 
