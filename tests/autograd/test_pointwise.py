@@ -329,6 +329,11 @@ def test_clamp_with_tensor_bounds_broadcasts():
     assert x.clamp(min=lo).tolist() == [[-1.0, 0.0, 2.0], [0.5, 0.5, 2.0]]
 
 
+def test_clamp_with_a_tensor_bound_of_another_shape_names_both_shapes():
+    with pytest.raises(RuntimeError, match=r"clamp: .*\(3,\), \(2,\) cannot be broadcast"):
+        tg.clamp(tg.ones(3), tg.ones(2))
+
+
 @pytest.mark.parametrize("side", ["min", "max"])
 def test_clamp_with_a_tensor_bound_gives_a_nan_element_no_gradient_as_pytorch(side):
     x = tg.tensor([math.nan, 1.0, 0.2, -3.0], requires_grad=True)
