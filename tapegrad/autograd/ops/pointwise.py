@@ -332,14 +332,17 @@ def _clamp_by_tensors(x, lo, hi, dtype):
 
     def backward(ctx, grad):
         x, lo, hi = (None if t is None else t.array for t in ctx.saved_tensors)
-        # x's: inside both bounds, ties included (False where anything is NaN)
-        x_mask = (x >= lo if lo is not None else True) & (x <= hi if hi is not None else True)
-        # lo's: x below it, and lo the bound that wins (lo ≥ hi makes the result hi)
-        lo_mask = None if lo is None else (x < lo) & (lo < hi) if hi is not None else x < lo
-        # hi's: x above it, or hi below lo (then the result is hi whatever x is, NaN too)
-        hi_mask = None if hi is None else (x > hi) | (hi < lo) if lo is not None else x > hi
+        # (a comparison with a NaN is False: a NaN gives no one a gradient, but for hi < lo)
+        if hi is None:     # min only: x keeps it at and above lo, lo takes it below
+            masks = (x >= lo, x < lo, None)
+        elif lo is None:   # max only: x keeps it at and below hi, hi takes it above
+            masks = (x <= hi, None, x > hi)
+        else:
+            masks = ((x >= lo) & (x <= hi),   # x: inside both bounds, ties included
+                     (x < lo) & (lo < hi),    # lo: x below it, and lo the bound that wins
+                     (x > hi) | (hi < lo))    # hi: x above it, or lo > hi (the result is hi)
         return tuple(_masked(grad, mask, shape) if needed else None for mask, shape, needed
-                     in zip((x_mask, lo_mask, hi_mask), shapes, ctx.needs_input_grad))
+                     in zip(masks, shapes, ctx.needs_input_grad))
     out = record("clamp", z, (x, lo, hi), backward, save=(x, lo, hi))
     if out.grad_fn is not None:
         out.grad_fn.pytorch_name = "ClampBackward0"   # PyTorch's overload for tensor bounds
