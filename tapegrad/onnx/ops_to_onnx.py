@@ -88,6 +88,12 @@ def _rsqrt(g, e):
 
 def _clamp(g, e):
     x = e.inputs[0]
+    if len(e.inputs) == 3:   # tensor bounds (Clip takes only 0-d ones): Max, then Min
+        y = g.value(x)
+        for bound, op_type in zip(e.inputs[1:], ("Max", "Min")):
+            if bound is not None:
+                y = g.node(op_type, [y, g.value(bound)])
+        return [y]
     low, high = e.attrs.get("min"), e.attrs.get("max")
     bounds = ["" if b is None else _scalar_like(g, b, x) for b in (low, high)]
     while bounds and bounds[-1] == "":

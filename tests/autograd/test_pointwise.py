@@ -106,14 +106,22 @@ CASES = (
        Case("clamp", lambda x: x.clamp(max=0.5), [as_leaf(away_from(3, 4, points=CLAMP_KINKS))],
             name="max_only"),
        Case("clamp", lambda x: x.clamp(min=0), [as_leaf(away_from(5))], name="int_bound"),
-       # Tensor bounds are maximum and minimum, as in PyTorch (they broadcast).
-       Case("where", lambda x, lo: tg.clamp(x, min=lo),
+       # Tensor bounds (they broadcast) have gradients of their own, away from the ties.
+       Case("clamp", lambda x, lo: tg.clamp(x, min=lo),
             [as_leaf(away_from(3, 4, points=CLAMP_KINKS)),
-             as_leaf(np.array([-0.5, 0.5, -0.5, 0.5]))], name="clamp_tensor_min"),
-       Case("where", lambda x, lo, hi: tg.clamp(x, lo, hi),
+             as_leaf(np.array([-0.5, 0.5, -0.5, 0.5]))], name="tensor_min"),
+       Case("clamp", lambda x, hi: tg.clamp_max(x, hi),
+            [as_leaf(away_from(3, 4, points=CLAMP_KINKS)), as_leaf(np.array([[0.5], [-0.5], [0.5]]))],
+            name="tensor_max"),
+       Case("clamp", lambda x, lo, hi: tg.clamp(x, lo, hi),
             [as_leaf(away_from(3, 4, points=CLAMP_KINKS)), as_leaf(np.array(-0.5)),
              as_leaf(np.array([[0.5], [0.5], [0.5]]))],
-            name="clamp_tensor_min_max")]
+            name="tensor_min_max"),
+       # a non-contiguous x, and min above max in the last column (there the result is max)
+       Case("clamp", lambda x, lo, hi: tg.clip(x, lo, hi),
+            [as_noncontiguous_leaf(away_from(3, 4, points=CLAMP_KINKS)),
+             as_leaf(np.array([-0.5, -0.5, -0.5, 0.5])), as_leaf(np.array([0.5, 0.5, 0.5, -0.5]))],
+            name="tensor_min_max_noncontiguous")]
     + cases_of("sign", lambda x: tg.sign(x), kinked((0.0,)))
     + cases_of("sgn", lambda x: tg.sgn(x), kinked((0.0,)))
     + cases_of("floor", lambda x: tg.floor(x), kinked(INTEGERS))
@@ -321,6 +329,11 @@ def test_clamp_with_tensor_bounds_broadcasts():
     assert x.clamp(min=lo).tolist() == [[-1.0, 0.0, 2.0], [0.5, 0.5, 2.0]]
 
 
+def test_clamp_with_a_tensor_bound_of_another_shape_names_both_shapes():
+    with pytest.raises(RuntimeError, match=r"clamp: .*\(3,\), \(2,\) cannot be broadcast"):
+        tg.clamp(tg.ones(3), tg.ones(2))
+
+
 @pytest.mark.parametrize("side", ["min", "max"])
 def test_clamp_with_a_tensor_bound_gives_a_nan_element_no_gradient_as_pytorch(side):
     x = tg.tensor([math.nan, 1.0, 0.2, -3.0], requires_grad=True)
@@ -353,6 +366,108 @@ def test_clamp_with_a_nan_in_a_tensor_bound_gives_nan_there_as_pytorch():
     for clamped in (x.clamp(min=bound), x.clamp(max=bound), tg.clamp_min(x, bound)):
         assert np.isnan(clamped.numpy()).tolist() == [False, True, True]
     assert tg.clamp(x, min=bound, max=bound).numpy()[0] == 1.0
+
+
+N = math.nan
+
+# clamp(x, min, max) with all three tensors, for x, min, max in {-1, 0, 1, NaN}: the value and
+# the gradients of x, min and max, as PyTorch 2.13 gives them. The gradient follows PyTorch's
+# three masks, x: min ≤ x ≤ max,  min: x < min < max,  max: x > max or max < min, so a tie
+# x = min = max goes to x, x = -1 with min = max = 0 gives no one a gradient, max takes it
+# where min > max (NaN x too), and a NaN max or min gives min nothing.
+CLAMP_BY_TENSORS = [
+    (-1, -1, -1, -1, 1, 0, 0), (-1, -1, 0, -1, 1, 0, 0), (-1, -1, 1, -1, 1, 0, 0), (-1, -1, N, N, 0, 0, 0),
+    (-1, 0, -1, -1, 0, 0, 1), (-1, 0, 0, 0, 0, 0, 0), (-1, 0, 1, 0, 0, 1, 0), (-1, 0, N, N, 0, 0, 0),
+    (-1, 1, -1, -1, 0, 0, 1), (-1, 1, 0, 0, 0, 0, 1), (-1, 1, 1, 1, 0, 0, 0), (-1, 1, N, N, 0, 0, 0),
+    (-1, N, -1, N, 0, 0, 0), (-1, N, 0, N, 0, 0, 0), (-1, N, 1, N, 0, 0, 0), (-1, N, N, N, 0, 0, 0),
+    (0, -1, -1, -1, 0, 0, 1), (0, -1, 0, 0, 1, 0, 0), (0, -1, 1, 0, 1, 0, 0), (0, -1, N, N, 0, 0, 0),
+    (0, 0, -1, -1, 0, 0, 1), (0, 0, 0, 0, 1, 0, 0), (0, 0, 1, 0, 1, 0, 0), (0, 0, N, N, 0, 0, 0),
+    (0, 1, -1, -1, 0, 0, 1), (0, 1, 0, 0, 0, 0, 1), (0, 1, 1, 1, 0, 0, 0), (0, 1, N, N, 0, 0, 0),
+    (0, N, -1, N, 0, 0, 1), (0, N, 0, N, 0, 0, 0), (0, N, 1, N, 0, 0, 0), (0, N, N, N, 0, 0, 0),
+    (1, -1, -1, -1, 0, 0, 1), (1, -1, 0, 0, 0, 0, 1), (1, -1, 1, 1, 1, 0, 0), (1, -1, N, N, 0, 0, 0),
+    (1, 0, -1, -1, 0, 0, 1), (1, 0, 0, 0, 0, 0, 1), (1, 0, 1, 1, 1, 0, 0), (1, 0, N, N, 0, 0, 0),
+    (1, 1, -1, -1, 0, 0, 1), (1, 1, 0, 0, 0, 0, 1), (1, 1, 1, 1, 1, 0, 0), (1, 1, N, N, 0, 0, 0),
+    (1, N, -1, N, 0, 0, 1), (1, N, 0, N, 0, 0, 1), (1, N, 1, N, 0, 0, 0), (1, N, N, N, 0, 0, 0),
+    (N, -1, -1, N, 0, 0, 0), (N, -1, 0, N, 0, 0, 0), (N, -1, 1, N, 0, 0, 0), (N, -1, N, N, 0, 0, 0),
+    (N, 0, -1, N, 0, 0, 1), (N, 0, 0, N, 0, 0, 0), (N, 0, 1, N, 0, 0, 0), (N, 0, N, N, 0, 0, 0),
+    (N, 1, -1, N, 0, 0, 1), (N, 1, 0, N, 0, 0, 1), (N, 1, 1, N, 0, 0, 0), (N, 1, N, N, 0, 0, 0),
+    (N, N, -1, N, 0, 0, 0), (N, N, 0, N, 0, 0, 0), (N, N, 1, N, 0, 0, 0), (N, N, N, N, 0, 0, 0),
+]
+
+# clamp(x, min=b) and clamp(x, max=b) with a tensor b: the value, x's and b's gradients.
+# x's mask is min ≤ x (x ≤ max), b's x < min (x > max): a tie goes to x, a NaN to no one.
+CLAMP_BY_ONE_TENSOR = {
+    "min": [
+        (-1, -1, -1, 1, 0), (-1, 0, 0, 0, 1), (-1, 1, 1, 0, 1), (-1, N, N, 0, 0),
+        (0, -1, 0, 1, 0), (0, 0, 0, 1, 0), (0, 1, 1, 0, 1), (0, N, N, 0, 0),
+        (1, -1, 1, 1, 0), (1, 0, 1, 1, 0), (1, 1, 1, 1, 0), (1, N, N, 0, 0),
+        (N, -1, N, 0, 0), (N, 0, N, 0, 0), (N, 1, N, 0, 0), (N, N, N, 0, 0),
+    ],
+    "max": [
+        (-1, -1, -1, 1, 0), (-1, 0, -1, 1, 0), (-1, 1, -1, 1, 0), (-1, N, N, 0, 0),
+        (0, -1, -1, 0, 1), (0, 0, 0, 1, 0), (0, 1, 0, 1, 0), (0, N, N, 0, 0),
+        (1, -1, -1, 0, 1), (1, 0, 0, 0, 1), (1, 1, 1, 1, 0), (1, N, N, 0, 0),
+        (N, -1, N, 0, 0), (N, 0, N, 0, 0), (N, 1, N, 0, 0), (N, N, N, 0, 0),
+    ],
+}
+
+
+def columns(rows):
+    return [np.array(column, dtype=np.float64) for column in zip(*rows)]
+
+
+CLAMP_FORMS = {
+    "clamp": lambda x, lo, hi: tg.clamp(x, lo, hi),
+    "clip": lambda x, lo, hi: tg.clip(x, min=lo, max=hi),
+    "method": lambda x, lo, hi: x.clamp(lo, hi),
+    "clamp_": lambda x, lo, hi: (x * 1).clamp_(lo, hi),
+    "clip_": lambda x, lo, hi: (x * 1).clip_(lo, hi),
+}
+
+
+@pytest.mark.parametrize("form", CLAMP_FORMS)
+def test_clamp_by_tensors_routes_gradients_as_pytorch_at_every_tie_and_nan(form):
+    x, lo, hi, value, grad_x, grad_lo, grad_hi = columns(CLAMP_BY_TENSORS)
+    leaves = [as_leaf(a) for a in (x, lo, hi)]
+    y = CLAMP_FORMS[form](*leaves)
+    # an infinite incoming gradient: a mask of 0 still gives 0 (not 0·∞), a mask of 1 gives ∞
+    y.backward(tg.full((64,), math.inf, dtype=tg.float64))
+    np.testing.assert_array_equal(y.detach().numpy(), value)
+    for leaf_, expected in zip(leaves, (grad_x, grad_lo, grad_hi)):
+        np.testing.assert_array_equal(leaf_.grad.numpy(), np.where(expected == 1, math.inf, 0.0))
+
+
+@pytest.mark.parametrize("side", ["min", "max"])
+def test_clamp_by_one_tensor_routes_gradients_as_pytorch_at_every_tie_and_nan(side):
+    x, bound, value, grad_x, grad_bound = columns(CLAMP_BY_ONE_TENSOR[side])
+    forms = [lambda a, b: tg.clamp(a, **{side: b}), getattr(tg, f"clamp_{side}"),
+             lambda a, b: getattr(a * 1, f"clamp_{side}_")(b)]
+    for form in forms:
+        leaves = [as_leaf(a) for a in (x, bound)]
+        y = form(*leaves)
+        y.sum().backward()
+        np.testing.assert_array_equal(y.detach().numpy(), value)
+        np.testing.assert_array_equal(leaves[0].grad.numpy(), grad_x)
+        np.testing.assert_array_equal(leaves[1].grad.numpy(), grad_bound)
+
+
+def test_clamp_by_tensors_matches_pytorch_with_broadcast_bounds():
+    torch = pytest.importorskip("torch")
+    grid = np.array([-1.0, 0.0, 1.0, math.nan])
+    # every (x, min, max) triple by broadcasting the bounds: min (4, 1), max (4,). (x has the
+    # full shape: PyTorch's backward fails when x is broadcast and both bounds are tensors.)
+    arrays = (np.broadcast_to(grid.reshape(4, 1, 1), (4, 4, 4)).copy(), grid.reshape(4, 1), grid)
+    for name in ("clamp", "clip", "clamp_min", "clamp_max"):
+        used = arrays if name in ("clamp", "clip") else arrays[:1] + arrays[1 + (name == "clamp_max"):][:1]
+        ours = [as_leaf(a) for a in used]
+        theirs = [torch.tensor(a, requires_grad=True) for a in used]
+        y, expected = getattr(tg, name)(*ours), getattr(torch, name)(*theirs)
+        y.backward(tg.full(y.shape, 3.0, dtype=tg.float64))
+        expected.backward(torch.full(expected.shape, 3.0, dtype=torch.float64))
+        np.testing.assert_array_equal(y.detach().numpy(), expected.detach().numpy())
+        for a, b in zip(ours, theirs):
+            np.testing.assert_array_equal(a.grad.numpy(), b.grad.numpy(), err_msg=name)
+    assert tg.clamp(*ours).grad_fn.name() == torch.clamp(*theirs).grad_fn.name() == "ClampBackward0"
 
 
 def test_clamp_with_tensor_bounds_promotes_all_three_at_once_as_pytorch():

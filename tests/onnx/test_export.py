@@ -200,6 +200,21 @@ def test_shapes_cat_stack_indexing_and_reductions_export():
     assert_runs_like_tapegrad(Rearranging(), x(2, 3, 4), x(2, 4, 4))
 
 
+class ClampedByTensors(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.low = nn.Parameter(tg.tensor([-0.5, 0.1, -0.2]))
+        self.high = nn.Parameter(tg.tensor(0.3))
+
+    def forward(self, x):
+        return x.clamp(self.low, self.high) + x.clamp(min=self.low) + x.clamp_max(self.high)
+
+
+def test_clamp_by_tensor_bounds_exports_as_max_then_min():
+    tg.manual_seed(0)
+    assert_runs_like_tapegrad(ClampedByTensors(), x(4, 3))
+
+
 @pytest.mark.parametrize("opset", [13, 17, 18, 20])
 def test_every_supported_opset_writes_reductions_its_own_way(opset):
     # ReduceMean takes its axes as an attribute up to opset 17 and as an input from 18 on.

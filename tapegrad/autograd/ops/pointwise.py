@@ -250,7 +250,9 @@ def relu_backward(grad, output):
 
 @operation(function=True, method=True, out=True)
 def clamp(input, min=None, max=None):
-    """y = min(max(x, lo), hi);  dy/dx = 1 where lo ≤ x ≤ hi, else 0"""
+    """y = min(max(x, lo), hi);  dy/dx = 1 where lo ≤ x ≤ hi, else 0
+
+    With tensor bounds, dy/dlo = 1 where x < lo < hi and dy/dhi = 1 where x > hi or hi < lo."""
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
     _tensor_input("clamp", input)
@@ -270,14 +272,7 @@ def clamp(input, min=None, max=None):
                              [t.dtype for t in tensors if not t.ndim], numbers)
         if common is not input.dtype:
             input = input.to(common)
-        # where(), not maximum(): at x = bound the gradient goes to x alone, as in PyTorch
-        y = input if min is None else _clamp_towards(input, min, below=True)
-        z = y if max is None else _clamp_towards(y, max, below=False)
-        if min is not None and max is not None:
-            z = _max_takes_nans_gradient(input, min, max, z)
-        # a 0-d input meeting a 0-d bound read as a number keeps the promoted dtype (float16
-        # clamped by a float64 0-d and -1 is float16), which where() would widen
-        return z if z.dtype is common else z.to(common)
+        return _clamp_by_tensors(input, min, max, common)
     x = input
     bounds = [b for b in (min, max) if b is not None]
     # The bounds take part in type promotion (PyTorch ≥ 1.12): int.clamp(min=1.5) is float,
@@ -313,39 +308,63 @@ def _kind_of(tensor):
     return 0.0 if dtype.is_floating_point else False if dtype.name == "bool" else 0
 
 
-def _clamp_towards(x, bound, below):
-    """x clamped from below (or above) by a tensor bound: the gradient goes to x where it is
-    inside (the bound included), to the bound where x is beyond it, and, as in PyTorch, to
-    neither where x or the bound is NaN (the result is then NaN)."""
-    from .arithmetic import where
-    inside, beyond = (x >= bound, x < bound) if below else (x <= bound, x > bound)
-    bound_is_float = (bound.dtype.is_floating_point if isinstance(bound, Tensor)
-                      else isinstance(bound, float))
-    if not (x.dtype.is_floating_point or bound_is_float):
-        return where(beyond, bound, x)
-    if isinstance(bound, Tensor):   # the NaN below must not widen the result's dtype
-        from ...dtypes import result_type
-        common = result_type([t.dtype for t in (x, bound) if t.ndim],
-                             [t.dtype for t in (x, bound) if not t.ndim])
-        bound = bound.to(common)
-    else:   # a number: the result keeps x's float dtype (the default float for integer x)
-        from ...dtypes import get_default_dtype
-        bound = x.new_full((), bound, dtype=x.dtype if x.dtype.is_floating_point
-                           else get_default_dtype())
-    return where(inside, x, where(beyond, bound, float("nan")))
+def _clamp_by_tensors(x, lo, hi, dtype):
+    """z = min(max(x, lo), hi) with a tensor bound (NaN wherever x, lo or hi is NaN; hi where
+    lo > hi);  ∂z/∂x = [lo ≤ x ≤ hi],  ∂z/∂lo = [x < lo < hi],  ∂z/∂hi = [x > hi or hi < lo].
+
+    The three slopes are PyTorch's masks: they do not sum to 1 everywhere (x = -1 with
+    lo = hi = 0 gives no one a gradient, a NaN anywhere gives x none), and each is 1 or 0 even
+    for an infinite or NaN incoming gradient."""
+    lo, hi = (_bound_of_dtype(b, x, dtype) for b in (lo, hi))
+    xp = x.device.xp
+    z = x.array
+    try:
+        # at a tie, x itself (its sign of zero); elsewhere maximum/minimum, which keep NaN
+        if lo is not None:
+            z = xp.where(z >= lo.array, z, xp.maximum(z, lo.array))
+        if hi is not None:
+            z = xp.where(z <= hi.array, z, xp.minimum(z, hi.array))
+    except ValueError:
+        shapes = ", ".join(str(tuple(t.shape)) for t in (x, lo, hi) if t is not None)
+        raise RuntimeError(f"clamp: input and bounds of shapes {shapes} cannot be broadcast "
+                           f"together") from None
+    shapes = [None if t is None else t.shape for t in (x, lo, hi)]
+
+    def backward(ctx, grad):
+        x, lo, hi = (None if t is None else t.array for t in ctx.saved_tensors)
+        # (a comparison with a NaN is False: a NaN gives no one a gradient, but for hi < lo)
+        if hi is None:     # min only: x keeps it at and above lo, lo takes it below
+            masks = (x >= lo, x < lo, None)
+        elif lo is None:   # max only: x keeps it at and below hi, hi takes it above
+            masks = (x <= hi, None, x > hi)
+        else:
+            masks = ((x >= lo) & (x <= hi),   # x: inside both bounds, ties included
+                     (x < lo) & (lo < hi),    # lo: x below it, and lo the bound that wins
+                     (x > hi) | (hi < lo))    # hi: x above it, or lo > hi (the result is hi)
+        return tuple(_masked(grad, mask, shape) if needed else None for mask, shape, needed
+                     in zip(masks, shapes, ctx.needs_input_grad))
+    out = record("clamp", z, (x, lo, hi), backward, save=(x, lo, hi))
+    if out.grad_fn is not None:
+        out.grad_fn.pytorch_name = "ClampBackward0"   # PyTorch's overload for tensor bounds
+    return out
 
 
-def _max_takes_nans_gradient(x, lo, hi, z):
-    """clamp(x, lo, hi) with lo > hi is hi (PyTorch's rule), so hi's gradient there is the
-    whole gradient; PyTorch gives it also where x is NaN (the result stays NaN): so does this,
-    through z + (hi - hi) with hi's gradient, only where such elements are."""
-    if not isinstance(hi, Tensor) or not hi.requires_grad or not x.dtype.is_floating_point:
-        return z
+def _bound_of_dtype(bound, x, dtype):
+    """A clamp bound as a tensor of the result's dtype (a number one checked to fit it)."""
+    if bound is None or isinstance(bound, Tensor):
+        return bound if bound is None or bound.dtype is dtype else bound.to(dtype)
+    if not dtype.is_floating_point:   # 300 beside a uint8 tensor is refused
+        from ...dtypes import stored_scalar
+        bound = stored_scalar("clamp", bound, dtype.numpy)
+    return x.new_full((), bound, dtype=dtype)
+
+
+def _masked(grad, mask, shape):
+    """grad where mask, else 0 (also for an infinite grad), summed back to ``shape``."""
+    from ..operands import sum_to_shape
     from .arithmetic import where
-    lone_nan = (x != x) & (lo > hi)
-    if not bool(lone_nan.any()):
-        return z
-    return where(lone_nan, z + (hi - hi.detach()), z)
+    mask = wrap(grad.device.xp.broadcast_to(mask, grad.shape), grad.device)
+    return sum_to_shape(where(mask, grad, 0.0), shape)
 
 
 def _zero_gradient(op, input, result):
