@@ -12,7 +12,7 @@ import numpy as np
 import tapegrad as tg
 
 from .generate import CHAIN, LeafRef
-from .libraries import (Finding, Run, TAPEGRAD, TORCH, _incoming_gradient, _leaf_grads,
+from .libraries import (Finding, Run, TAPEGRAD, TORCH, _arguments, _incoming_gradient, _leaf_grads,
                         _leaves_through_float16, first_tensor, torch)
 from .compare import TOLERANCE, compare_arrays
 from .float16 import FLOAT16_TERMS
@@ -353,7 +353,7 @@ def _within_the_programs_terms(program, a, found, chain_inputs, leaf_sizes):
             return found   # (the chain's first leaf: its sizes are the first step's "input")
         scale = float(size[np.isfinite(size)].max(initial=0))
         dtype = ("float16" if i in through_float16 or g.dtype == np.float16
-                 else _narrowest_on_the_way(g.dtype, chain_inputs, grad))
+                 else _narrowest_on_the_way(g.dtype, chain_inputs, grad, program, i))
         diff = compare_arrays(g, h.astype(g.dtype), dtype, scale)
         if diff and diff[0] in ("value", "shape") and not _float16_within_its_terms(
                 g, h, dtype, size):
@@ -362,12 +362,18 @@ def _within_the_programs_terms(program, a, found, chain_inputs, leaf_sizes):
             if f.kind == "gradient" else f for f in found]
 
 
-def _narrowest_on_the_way(leaf_dtype, chain_inputs, grad):
+def _narrowest_on_the_way(leaf_dtype, chain_inputs, grad, program=None, i=0):
     """The tolerance's dtype for a leaf's gradient summed through the program: the leaf's,
     or the narrowest float the chain held on the way (a float64 leaf through ``float()``:
-    its gradient is float32's terms, their residue 2e-8 of terms of 1.8, cast up)."""
+    its gradient is float32's terms, their residue 2e-8 of terms of 1.8, cast up). On the
+    way: the results of the steps from the first that uses leaf ``i`` on; a float32 the
+    chain held before (float32 then ``double()``, a float64 leaf added after) is not on
+    its gradient's way, which keeps float64's tolerance."""
+    first = 0 if program is None or i == 0 else next(
+        (k for k, s in enumerate(program.steps)
+         if any(isinstance(a, LeafRef) and a.index == i for a in _arguments(s))), 0)
     dtype = str(leaf_dtype)
-    for held in [c[0].dtype for c in chain_inputs if c is not None] + [grad.dtype]:
+    for held in [c[0].dtype for c in chain_inputs[first + 1:] if c is not None] + [grad.dtype]:
         dtype = _narrower(dtype, held)
     return dtype
 

@@ -3575,6 +3575,26 @@ def test_a_float64_leaf_through_float_keeps_float32s_residue_of_log_softmaxs_ter
     assert allowed(found[0]) is None, found
 
 
+def test_only_the_floats_a_leafs_gradient_passes_set_its_tolerance():
+    from .generate import CHAIN, LeafRef
+    from .terms import _narrowest_on_the_way
+    # float32 exp, double(), then a float64 leaf added: leaf0's gradient passed float32
+    # (exp's result), leaf1's only float64, and keeps float64's tolerance, not float32's
+    # 2e-4 (and its noise band of 2%) for the residue of the terms summed into it
+    x, y = np.ones((2, 3), np.float32), np.ones((2, 3))
+    program = _hand_program([(x, True), (y, True)],
+                            [("exp", (CHAIN,), {}), ("double", (CHAIN,), {}),
+                             ("add", (CHAIN, LeafRef(1)), {}), ("erfc", (CHAIN,), {})])
+    chain_inputs = [None, (x, True), (y, True), (y, True)]
+    assert _narrowest_on_the_way(np.dtype("float64"), chain_inputs, y, program, 0) == "float32"
+    assert _narrowest_on_the_way(np.dtype("float64"), chain_inputs, y, program, 1) == "float64"
+    # a float64 leaf added before float() passes float32
+    program.steps[:3] = [program.steps[2], program.steps[0], program.steps[1]._replace(
+        entry=next(e for e in ENTRIES if e.name == "float"))]
+    chain_inputs = [None, (y, True), (y, True), (x, True)]
+    assert _narrowest_on_the_way(np.dtype("float64"), chain_inputs, x, program, 1) == "float32"
+
+
 def test_var_and_stds_deviations_of_large_values_size_a_broadcast_leafs_residue(monkeypatch):
     pytest.importorskip("torch")
     from .generate import CHAIN
