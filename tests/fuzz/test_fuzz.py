@@ -1588,6 +1588,26 @@ def test_gradcheck_leaves_out_a_slope_rounded_away_next_to_a_pole_but_not_a_wron
     assert not _wrong_where_smooth(chain(tg.erfinv), [x], zeros=False)
     assert _wrong_where_smooth(chain(_with_scaled_slope(tg.erfinv, 2)), [x], zeros=False)
     assert _wrong_where_smooth(chain(_with_scaled_slope(tg.erfinv, 1.01)), [x], zeros=False)
+    # (3e-3 off, beyond gradcheck's 1e-3: the step of 1e-4 does not pass it either)
+    assert _wrong_where_smooth(chain(_with_scaled_slope(tg.erfinv, 1.003)), [x], zeros=False)
+
+
+def test_gradchecks_wider_step_does_not_pass_a_slope_that_its_step_reaches_a_kink_for():
+    import numpy as np
+
+    from .invariants import _wrong_where_smooth
+    # |x| at 5e-5: steps of 1e-6 and 1e-8 see its slope 1; a step of 1e-4 reaches the kink at
+    # 0, its sides 1.5 and 0.5 apart from 1, their mean 0.5. Planted: the slope
+    # x/max(|x|, 1e-4), a sign smoothed over too wide an eps, 0.5 there: a finding
+    x = tg.from_numpy(np.array([5e-5, 0.3, -2e-5]))
+    x.requires_grad_(True)
+
+    def abs_with_a_smoothed_sign(leaf):
+        slope = (leaf / tg.clamp(tg.abs(leaf), min=1e-4)).detach()
+        return tg.abs(leaf).detach() + (leaf * slope - (leaf * slope).detach())
+    assert not _wrong_where_smooth(lambda leaf: tg.exp(tg.abs(leaf)), [x], zeros=False)
+    assert _wrong_where_smooth(lambda leaf: tg.exp(abs_with_a_smoothed_sign(leaf)), [x],
+                               zeros=False)
 
 
 def test_inherited_values_with_float_noise_left_in_a_backward_are_float_noise_not_a_wrong_slope(
