@@ -436,9 +436,26 @@ def _within_its_terms(program, chain_input, grad, ours, theirs, differs, k=0):
         # gradient has float32's digits)
         dtype = "float16" if np.float16 in (g.dtype, h.dtype) or ours[0] == "float16" \
             else _narrower(g.dtype, ours[0])
-        if not _within_sizes(g, h.astype(g.dtype), dtype, sizes[key]):
+        if not _within_sizes(g, h.astype(g.dtype), dtype, sizes[key],
+                             _variance_floor(program.steps[k].entry.name, dtype)):
             return False   # (within the tolerance of the terms, not 100 times it)
     return True
+
+
+# A var's or std's residue, in units of its terms' size (|xᵢ| + |μ|: μ's rounding): a few
+# roundings of the dtype. compare_arrays' floor, a hundredth of the tolerance, is 17
+# float32 roundings but 4.5 million float64 ones: there the std of float64 values 1e-10
+# apart, terms 1e10 times its gradient, would pass a slope 3 times the right one.
+VARIANCE_ROUNDINGS = 16
+
+
+def _variance_floor(name, dtype_name):
+    """The fraction of its terms' size a var's or std's gradient may differ by: at most
+    ``VARIANCE_ROUNDINGS`` of the dtype's roundings (else None: compare_arrays' floor)."""
+    if name not in ("var", "std") or dtype_name not in ("float32", "float64"):
+        return None
+    return min(TOLERANCE[dtype_name] * 1e-2,
+               VARIANCE_ROUNDINGS * float(np.finfo(dtype_name).eps))
 
 
 def _own_backward_within_its_terms(program, k, chain_input, grad, ours, theirs, differs):
@@ -456,7 +473,8 @@ def _own_backward_within_its_terms(program, k, chain_input, grad, ours, theirs, 
             return False
         dtype = "float16" if np.float16 in (g.dtype, h.dtype) or ours[0] == "float16" \
             else str(g.dtype)
-        if not _within_sizes(g, h.astype(g.dtype), dtype, terms[key]):
+        if not _within_sizes(g, h.astype(g.dtype), dtype, terms[key],
+                             _variance_floor(program.steps[k].entry.name, dtype)):
             return False
     return bool(differs)
 

@@ -3451,6 +3451,24 @@ def test_the_std_of_values_an_ulp_apart_is_a_ratio_of_residues_after_any_step(mo
     assert [(f.kind, f.op) for f in found] == [("gradient", "std")], found
 
 
+def test_a_later_stds_own_terms_excuse_float64_roundings_not_a_wrong_slope(monkeypatch):
+    pytest.importorskip("torch")
+    from .generate import CHAIN
+    # float64 values 1e-10 apart: std's terms |xᵢ|/((N - 1)σ) are 1e10 times its gradient,
+    # and its residue a few float64 roundings of them (2e-6 of the gradient), not a
+    # hundredth of float64's tolerance of them (a slope 3 times the right one passed)
+    x = np.array([[1.0, 1 + 1e-10, 1 + 3e-10, 1 - 2e-10]])
+    leaves = [(x, True, ("contiguous",), x.shape)]
+    steps = [("exp", (CHAIN,), {}), ("std", (CHAIN,), {"dim": -1, "keepdim": True})]
+    assert _judged_gradient(1, leaves, steps) == []
+    std = tg.std
+    for factor in (1.05, 3):   # planted: std's slope off by 5%, or 3 times it
+        monkeypatch.setattr(tg, "std", _with_scaled_slope(std, factor))
+        found = _judged_gradient(1, leaves, steps)
+        assert [(f.kind, f.op) for f in found] == [("gradient", "std")], (factor, found)
+        assert allowed(found[0]) is None
+
+
 def test_an_activations_nan_gradient_laid_out_otherwise_in_the_program_is_judged_by_a_rerun(
         monkeypatch):
     pytest.importorskip("torch")
