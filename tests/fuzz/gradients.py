@@ -16,7 +16,7 @@ from .libraries import (Finding, Run, TAPEGRAD, TORCH, _TapegradValues, _argumen
                         _unordered, first_tensor, torch)
 from .compare import compare_arrays, raw_error
 from .float16 import _float16_gradient_verdict
-from .reruns import _explained_in_torch
+from .reruns import P_NORMS, _explained_in_torch
 
 
 def _gradients_within_their_largest(program, runs, chains, through_float16):
@@ -151,6 +151,32 @@ def _layouts(program):
     return text + (" [NaN inputs]" if nan_leaf or nan_number else "")
 
 
+INFINITE_NORM = " [a p-norm in the program is ±inf in tapegrad]"
+
+
+def _infinite_norm(program, step, detail):
+    """INFINITE_NORM for a gradient whose NaN differs where a p-norm step up to ``step`` gives
+    ±inf in tapegrad (of float16 values past its range, of float64 values holding an inf):
+    its slope (|x|/‖x‖)^(p-1) is then 0 at a finite x, and PyTorch's x·|x|^(p-2) may overflow
+    first (inf·0 = NaN). Else "": a p-norm that fits has a slope, not 0, and a 0 there
+    against PyTorch's NaN is a wrong gradient."""
+    if not detail.startswith("NaN where") or not any(s.entry.name in P_NORMS
+                                                      for s in program.steps):
+        return ""
+    run = Run(TAPEGRAD)
+    run.chain = run.materialize(LeafRef(0), program.leaves)
+    for each in program.steps:
+        status, result = run.call(each, program.leaves)
+        run.chain = first_tensor(TAPEGRAD, result) if status == "ok" else None
+        if run.chain is None:
+            return ""
+        if each.entry.name in P_NORMS and np.isinf(TAPEGRAD.to_numpy(run.chain.detach())).any():
+            return INFINITE_NORM
+        if each is step:
+            return ""
+    return ""
+
+
 def _compare_gradients(program, runs, step, a, b, through_float16=False,
                        weighted_means=None):
     """Backward from the chain so far (``a`` in tapegrad, ``b`` in PyTorch): a finding if
@@ -202,6 +228,7 @@ def _compare_gradients(program, runs, step, a, b, through_float16=False,
                     or broadcast)
                 return [Finding(kind, step.entry.name, f"{verdict or ''}leaf{i} "
                                 f"({ga[i].dtype}): {diff[1]}{_layouts(program)}"
+                                f"{_infinite_norm(program, step, diff[1])}"
                                 f"{_explained_in_torch(program, step, grad, ga, a, through_float16)}",
                                 program.seed)]
     return []
