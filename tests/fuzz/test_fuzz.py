@@ -2447,6 +2447,23 @@ def test_slices_whose_norm_is_past_the_dtype_are_not_scaled():
     assert torch.equal(_scaled_slices(y, 1, 1e-8, p=1.0), y)
 
 
+def test_a_slice_left_unscaled_excuses_only_pytorchs_own_zeros_there():
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    from .generate import CHAIN
+    from .value_reruns import SCALED_PER_SLICE, _marked_by_a_rerun
+    # the slice past float32's range keeps PyTorch's x/∞ = 0 in the rerun; the other is
+    # scaled: tapegrad's result is marked, a planted 0 for the slice whose norm fits (its
+    # squares overflowing, unscaled) or a value 1% off there is not
+    x = np.array([[3.4028235e38, 3.4028235e38], [3.4028235e38, 0.56]], np.float32)
+    program = _hand_program([(x, False)], [("normalize", (CHAIN,), {"dim": 1})])
+    ours = F.normalize(tg.from_numpy(x), dim=1)
+    assert _marked_by_a_rerun(program, program.steps[0], ours) == SCALED_PER_SLICE
+    for planted in ([[0, 0], [0, 0]], [[0, 0], [1.01, 0]]):
+        wrong = tg.from_numpy(np.array(planted, np.float32))
+        assert _marked_by_a_rerun(program, program.steps[0], wrong) == "", planted
+
+
 def test_normalizings_float64_overflow_is_allowed_where_pytorch_on_scaled_slices_agrees(
         monkeypatch):
     pytest.importorskip("torch")
