@@ -15,7 +15,7 @@ from tapegrad import dtypes
 from tapegrad.autograd.gradcheck import GradcheckError, gradcheck
 
 from .generate import CHAIN, LeafRef
-from .libraries import Finding, Run, TAPEGRAD, _names_a_float_dtype, first_tensor
+from .libraries import Finding, Run, TAPEGRAD, _arguments, _names_a_float_dtype, first_tensor
 
 
 # Operations that read one triangle of a matrix taken as symmetric, and whose gradient is the
@@ -155,10 +155,15 @@ def _past_float32s_range(program, k):
     first ``k`` steps (those before the one that raises in float32 only), or a leaf, held a
     finite value past float32's largest, 3.4e38 (1e30² of mse_loss): float32 made it ±inf,
     and what the step then refuses (inf/inf = NaN) comes from the dtype's range, not from
-    the op; else "" (a float32-only refusal within range, or a NaN that hides the size)."""
+    the op; else "" (a float32-only refusal within range, or a NaN that hides the size).
+    A leaf counts only where it reaches the chain before that step (leaf 0, or one those
+    steps use): the refused step's own weight of 1e39 is not what made its input NaN."""
     run, _ = _replay(program, "float64", steps=program.steps[:k])
+    used = {0} | {a.index for s in program.steps[:k] for a in _arguments(s)
+                  if isinstance(a, LeafRef)}
     leaves = [np.abs(leaf.values[np.isfinite(leaf.values)]).max(initial=0)
-              for leaf in program.leaves if leaf.values.dtype.kind == "f"]
+              for i, leaf in enumerate(program.leaves)
+              if leaf.values.dtype.kind == "f" and i in used]
     largest = float(np.max([run.largest, *leaves]))
     return FLOAT32_RANGE.format(largest) if largest > float(np.finfo(np.float32).max) else ""
 

@@ -426,6 +426,32 @@ def test_a_float32_only_refusal_is_marked_where_float64_held_a_value_past_float3
     assert _float_dtypes(program_of(1e3)) == []   # (in range both dtypes compute)
 
 
+def test_a_float32_only_refusal_is_not_marked_by_a_value_past_its_range_beside_the_chain(
+        monkeypatch):
+    from .generate import CHAIN, Leaf, LeafRef
+    from .invariants import _float_dtypes
+    from .program import Program
+    # planted: sigmoid as exp(x)/(1 + exp(x)), inf/inf = NaN at x = 100 in float32 only; the
+    # binary_cross_entropy that refuses it has a weight of 1e39, past float32's range, which
+    # did not make its input NaN: no mark, a finding
+    program = Program(0)
+    program.leaves[:] = [Leaf(np.array([100.0, 0.5]), False, ("contiguous",), (2,)),
+                         Leaf(np.array([1.0, 0.0]), False, ("contiguous",), (2,)),
+                         Leaf(np.array([1e39, 1.0]), False, ("contiguous",), (2,))]
+    program.steps[:] = [_one_step("sigmoid", CHAIN),
+                        _one_step("binary_cross_entropy", CHAIN, LeafRef(1), LeafRef(2))]
+    with np.errstate(over="ignore"):
+        assert _float_dtypes(program) == []
+
+        def sigmoid_of_a_ratio(x):
+            e = tg.exp(x)
+            return e / (1 + e)
+        monkeypatch.setattr(tg, "sigmoid", sigmoid_of_a_ratio)
+        [found] = _float_dtypes(program)
+    assert found.kind == "float-dtypes" and "[past float32's range" not in found.detail
+    assert allowed(found) is None
+
+
 def test_a_write_that_names_one_place_twice_is_not_compared_but_others_still_are(monkeypatch):
     pytest.importorskip("torch")
     # 13389837: x[i] = v with an index tensor that repeats positions; which write lands
