@@ -52,7 +52,10 @@ def _gradients_agree_on_tapegrad_values(program, runs, step, chain_inputs, a, th
     library's rounding made -0.0 and the other's -1e-11, or +0.0: avg_pool2d of one -0.0,
     a batch_norm weight of 0). A wrong backward, of this step or of an earlier one, still
     differs in the rerun. An in-place step writes into its replacement, a tensor of its
-    own; its result is what the later steps and the gradient read, as in the program."""
+    own; its result is what the later steps and the gradient read, as in the program.
+    Agreement is to the tolerance: float noise left over (gelu's slope in float32's far
+    tail, 0.7% apart) is as much a slope 1% off of tapegrad's own, and stays for the
+    judges that rerun the step it comes from (SLOPES_WIDENED)."""
     if any(_unordered(s) for s in program.steps):
         return False   # (tapegrad's values follow its index order, PyTorch's chain its own)
     run = Run(TORCH)
@@ -73,9 +76,7 @@ def _gradients_agree_on_tapegrad_values(program, runs, step, chain_inputs, a, th
         return False
     found = _compare_gradients(program, {"tapegrad": runs["tapegrad"], "torch": run}, step, a,
                                run.chain, through_float16, weighted_means)
-    # (float noise left over, within 100 times the tolerance, is what any step's backward
-    # may round to: gelu's slope in float32's far tail, 0.7% apart, under log10's 1/y)
-    return all(f.kind == "gradient-float-noise" for f in found)
+    return not found
 
 
 def _step_backward(library, program, k, chain_input, grad, float_dtype=None, call=None):
