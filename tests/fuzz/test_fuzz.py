@@ -3674,11 +3674,11 @@ def test_a_float64_leaf_through_float_keeps_float32s_residue_of_log_softmaxs_ter
     steps = [("float", (CHAIN,), {}), ("log_softmax", (CHAIN, 3), {}), ("erfc", (CHAIN,), {})]
     found = _judged_gradient(58118760, leaves, steps)
     assert [f.kind for f in found] in ([], ["gradient-float-noise"]), found
-    # a log_softmax whose first element's slope is 1% off, or 1e-3 or 1e-4 (within the
-    # noise band of its own step): its copies no longer cancel, and the residue is beyond
-    # the tolerance of the terms' size (1.8), though within 100 times it
+    # a log_softmax whose first element's slope is 1% off, or 1e-3 (within the noise band
+    # of its own step): its copies no longer cancel, and the residue, 3.5e-4, is beyond the
+    # tolerance of the terms' size (1.8), though within 100 times it
     right = F.log_softmax
-    for size in (0.01, 1e-3, 1e-4):
+    for size in (0.01, 1e-3):
         def log_softmax_with_a_wrong_gradient(x, *args, size=size, **kwargs):
             r = right(x, *args, **kwargs)
             bump = np.zeros(tuple(r.shape), np.float32)
