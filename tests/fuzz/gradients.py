@@ -22,7 +22,8 @@ from .reruns import P_NORMS, _explained_in_torch
 def _gradients_within_their_largest(program, runs, chains, through_float16):
     """The leaves' gradients compared to the tolerance of the largest of each (the terms'
     size of a sum whose terms reach 1e20: ``_mean_of_huge_terms``): True where none then
-    differs beyond it."""
+    differs beyond it. ``through_float16``: the leaves whose gradients passed float16
+    (``_leaves_through_float16``; a float64 leaf first used after it keeps its digits)."""
     grad = _incoming_gradient(program, chains["tapegrad"])
     try:
         with np.errstate(all="ignore"):   # (1e30's squares: inf - inf in var's backward)
@@ -38,7 +39,8 @@ def _gradients_within_their_largest(program, runs, chains, through_float16):
             continue
         sizes = np.abs(h.astype(np.float64))
         largest = float(sizes[np.isfinite(sizes)].max(initial=0))
-        if compare_arrays(g, h, "float16" if through_float16 else str(g.dtype), largest):
+        if compare_arrays(g, h, "float16" if _through_float16(through_float16, i)
+                          else str(g.dtype), largest):
             return False
     return True
 

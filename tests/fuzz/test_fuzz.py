@@ -4026,10 +4026,17 @@ def test_a_means_gradient_over_terms_of_1e30_is_noise_only_within_its_largest_el
         with np.errstate(all="ignore"):   # (its squares overflow: var is inf)
             chains[name] = run.call(program.steps[0], program.leaves)[1]
     assert _gradients_within_their_largest(program, runs, chains, False)
+    right = chains["tapegrad"]
     # a wrong backward shows in the large elements' own gradients
     with np.errstate(all="ignore"):
-        chains["tapegrad"] = _steeper(chains["tapegrad"])
+        chains["tapegrad"] = _steeper(right)
     assert not _gradients_within_their_largest(program, runs, chains, False)
+    # a slope 1% off, within float16's tolerance, is judged at it only for a leaf
+    # whose gradient passed float16, not for every leaf of a program that held float16
+    with np.errstate(all="ignore"):
+        chains["tapegrad"] = _steeper(right, 1.01)
+    assert _gradients_within_their_largest(program, runs, chains, frozenset({0}))
+    assert not _gradients_within_their_largest(program, runs, chains, frozenset({1}))
 
 
 def _hand_program(leaves, steps):
