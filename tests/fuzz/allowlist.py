@@ -367,6 +367,9 @@ def _out_of_range_index(largest_size=64):
         rf"size {s}$" for s in range(largest_size + 1)) + ")"
 
 
+# the fuzzer's mark for a gradient finding whose NaN differs where a p-norm step gives ±inf in
+# tapegrad (gradients.py's INFINITE_NORM)
+INFINITE_NORM = r" \[a p-norm in the program is ±inf in tapegrad\]"
 # the fuzzer's mark for a gradient finding where PyTorch, rerun with its p-norms computed in
 # float64 and rounded back, gives tapegrad's gradients (run.py's NORM_IN_FLOAT64)
 NORM_IN_FLOAT64 = (r"(?: \[[^]]*\])* \[a float16 or float32 p-norm in the program: PyTorch "
@@ -1036,8 +1039,8 @@ ALLOWED = [
     for op in ("norm", "linalg_vector_norm", "vector_norm", "norm_of_linalg")
 ] + [
     Allowed("gradient", op, r"^leaf\d+ \(float(?:16|64)\): NaN where torch has none or the "
-            r"other way: " + _zero_or_nan_against_torchs_nan() + r"(?: \[layouts: [^]]*\])?$",
-            "pytorch bug",
+            r"other way: " + _zero_or_nan_against_torchs_nan() + r"(?: \[layouts: [^]]*\])?"
+            + INFINITE_NORM + "$", "pytorch bug",
             "a p-norm (p > 2) that is inf in both: of float16 values beyond its range (the "
             "3-norm of 180 values ~1e4 is 69518), or of float64 values with an inf among them: "
             "tapegrad's slope (|x|/‖x‖)^(p-1) is 0 at ‖x‖ = inf for a finite x (NaN at an "

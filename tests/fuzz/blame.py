@@ -239,9 +239,10 @@ def _tanh_outputs_in_the_program(program, a):
     ours, theirs = results.values()
     if set(theirs) != set(ours):
         return ""
-    agree = all((g is None) == (theirs[i] is None) and (g is None or (compare_arrays(
-        g, theirs[i].astype(g.dtype), str(g.dtype)) or ("float-noise",))[0] == "float-noise")
-                for i, g in ours.items())
+    # (to the tolerance, not the noise band: PyTorch from tapegrad's own output computes
+    # the same slopes, so a later step's backward 1% off, lgamma's, is not let through)
+    agree = all((g is None) == (theirs[i] is None) and (g is None or compare_arrays(
+        g, theirs[i].astype(g.dtype), str(g.dtype)) is None) for i, g in ours.items())
     return TANH_OUTPUT if agree else ""
 
 

@@ -253,7 +253,7 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
                                                                 gradient_findings)
             if any(f.kind == "gradient" for f in gradient_findings) and \
                     _mean_of_huge_terms(program, chain_inputs, gradient_findings) and \
-                    _gradients_within_their_largest(program, runs, chains, through_float16):
+                    _gradients_within_their_largest(program, runs, chains, float16_leaves):
                 gradient_findings = [f._replace(kind="gradient-float-noise",
                                                 detail="cancelling terms: " + f.detail)
                                      if f.kind == "gradient" else f for f in gradient_findings]
