@@ -42,12 +42,14 @@ def _run_with_time_limit(seed, ops):
         signal.signal(signal.SIGPROF, previous)
 
 
-def _checkpoint(path, n, seed, groups):
+def _checkpoint(path, n, seed, groups, ops=None):
     """Write the findings so far and the seed about to run: a crash in native code (a
-    kernel writing out of bounds) then leaves the counts and the seed that crashed."""
+    kernel writing out of bounds) then leaves the counts and the seed that crashed. A run
+    over some operations keeps their names: its seeds replay only with the same ``--ops``."""
     import json
     with open(path, "w") as file:
         json.dump({"programs": n, "running_seed": seed,
+                   "ops": ",".join(e.name for e in ops) if ops else None,
                    "findings": [f._asdict() for found in groups.values() for f in found]}, file)
 
 
@@ -62,7 +64,7 @@ def fuzz(seconds=None, programs=None, seed=0, show=False, out=sys.stdout, ops=No
         if seconds is not None and time.monotonic() - start >= seconds:
             break
         if save and (n % 200 == 0 or time.monotonic() - last_save > 20):
-            _checkpoint(save, n, seed + n, groups)
+            _checkpoint(save, n, seed + n, groups, ops)
             last_save = time.monotonic()
         findings, program = _run_with_time_limit(seed + n, ops)
         if show and program is not None:
@@ -94,6 +96,8 @@ def main(argv=None):
         for f in saved["findings"]:
             groups[(f["kind"], f["op"])].append(Finding(**f))
         print(f"{saved['programs']} programs (running seed {saved['running_seed']})")
+        if saved.get("ops"):
+            print(f"over some operations: replay a seed with --ops {saved['ops']}")
         return _summary(saved["programs"], groups)
     if options.list:
         print(" ".join(sorted(e.name for e in ENTRIES)))
@@ -109,7 +113,7 @@ def main(argv=None):
     n, groups, new = fuzz(options.seconds, options.programs, options.seed, options.show, ops=ops,
                           save=options.save)
     if options.save:
-        _checkpoint(options.save, n, None, groups)
+        _checkpoint(options.save, n, None, groups, ops)
     return _summary(n, groups)
 
 

@@ -1,5 +1,6 @@
 """The differential fuzzer, run briefly: a fixed set of seeded programs must find nothing
 that the allowlist does not explain; and the fuzzer must notice planted bugs."""
+import json
 import math
 import time
 
@@ -46,6 +47,15 @@ def test_a_short_seeded_run_finds_nothing_new():
     report = "\n".join(f"{kind} {op}: seed {f.seed}: {f.detail}"
                        for (kind, op), f in shown.items())
     assert not new, f"disagreements the allowlist does not explain:\n{report}"
+
+
+def test_a_saved_run_over_some_operations_keeps_their_names_for_its_replays(tmp_path, capsys):
+    from .__main__ import main
+    saved = tmp_path / "run.json"
+    main(["--programs", "2", "--seed", "5", "--ops", "exp,add", "--save", str(saved)])
+    assert json.loads(saved.read_text())["ops"] == "add,exp"   # (the catalogue's order)
+    main(["--triage", str(saved)])
+    assert "replay a seed with --ops add,exp" in capsys.readouterr().out
 
 
 def test_every_public_operation_is_drawn_from():
