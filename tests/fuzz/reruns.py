@@ -39,11 +39,13 @@ SLOPES_WIDENED = (" [lgamma, digamma, polygamma, mvlgamma or gelu in the program
                   "with their slopes computed in float64]")
 WIDENED_SLOPES = ("lgamma", "lgamma_", "digamma", "digamma_", "polygamma", "polygamma_",
                   "polygamma_method", "mvlgamma", "mvlgamma_", "gelu")
+GELU_BY_MATH = (" [float64 gelu in the program: PyTorch agrees with gelu and its slope computed "
+                "by math.erfc]")
 MUL_AS_COMPUTED = (" [mul of a 0-d tensor of another dtype in the program: PyTorch agrees with "
                    "the operands given in the dtype its forward computes in]")
 MULS = ("mul", "mul_", "multiply", "multiply_")
 MARKS = (FLOAT16_EXPONENT, POW_OF_FALSE, FLOAT16_ATAN2, NORM_IN_FLOAT64, SINC_IN_FLOAT64,
-         NORMALIZE_WIDENED, LOGIT_OF_PLUS_ZERO, SLOPES_WIDENED, MUL_AS_COMPUTED)
+         NORMALIZE_WIDENED, LOGIT_OF_PLUS_ZERO, SLOPES_WIDENED, MUL_AS_COMPUTED, GELU_BY_MATH)
 MARKS = MARKS + (LDEXP_FLOAT_EXPONENT, ADDC_IN_RESULT_DTYPE, BATCH_NORM_CONTIGUOUS)   # (blame)
 
 
@@ -60,8 +62,8 @@ def _explained_in_torch(program, step, grad, ga, a, through_float16=False, on_co
     backward computes r² = x² + y² and grad·y in the operands' dtype, where they overflow
     (∞·0 = NaN, ∞/z = ∞) though the slopes fit; tapegrad's do not (float16 in float32,
     grad/z or grad/r² first). The others (NORM_IN_FLOAT64, SINC_IN_FLOAT64,
-    NORMALIZE_WIDENED, LOGIT_OF_PLUS_ZERO, SLOPES_WIDENED, MUL_AS_COMPUTED) rerun the steps
-    their calls name; each that applies is tried in turn, the first that agrees is the mark.
+    NORMALIZE_WIDENED, LOGIT_OF_PLUS_ZERO, SLOPES_WIDENED, MUL_AS_COMPUTED, GELU_BY_MATH) rerun
+    the steps their calls name; each that applies is tried in turn, the first that agrees is the mark.
     ``on_copies``: the rerun with each in-place step on a copy of its target
     (``_compare_with_copies``)."""
     leaves, steps = list(program.leaves), list(program.steps)
@@ -89,6 +91,7 @@ def _explained_in_torch(program, step, grad, ga, a, through_float16=False, on_co
                 (SLOPES_WIDENED, _slopes_widened_call, names & set(WIDENED_SLOPES)),
                 (SLOPES_WIDENED, _slopes_and_values_widened_call, names & set(WIDENED_SLOPES)),
                 (SLOPES_WIDENED, _ON_TAPEGRADS_VALUES, names & set(WIDENED_SLOPES)),
+                (GELU_BY_MATH, _gelu_by_math_call, "gelu" in names),
                 (MUL_AS_COMPUTED, _mul_as_computed_call, names & set(MULS)),
                 *_operand_reruns(names)) if present]
     own = None   # (PyTorch's own gradients, once: an element they give is explained too)
@@ -332,6 +335,55 @@ def _slopes_widened_call(run, step, leaves, on_a_copy=False, own_values=True):
     # (PyTorch's own values go on, so a later step sees what it saw in the program: a float32
     # mvlgamma an ulp from its float64 one moves trigamma's slope by 10% after it)
     return "ok", _TapegradValues.apply(wide, narrow.detach())
+
+
+def _gelu_by_math_call(run, step, leaves, on_a_copy=False):
+    """``run.call``, but gelu of a float64 tensor given by ``_GeluByMath`` (GELU_BY_MATH):
+    PyTorch's float64 gelu forms 1 + erf(x/√2) (or 1 + tanh u), which cancels in the far
+    negative tail: gelu(-6.93353) is -1.42300877e-11 in PyTorch, -1.42299199e-11 exactly
+    (mpmath, tapegrad, math.erfc), 1.2e-5 apart, and a later log's slope 1/y carries that."""
+    status, own = run.call(step, leaves, on_a_copy=on_a_copy)
+    if step.entry.name != "gelu" or status != "ok" or not torch.is_tensor(own) \
+            or own.dtype != torch.float64 or not step.args:
+        return status, own
+    x = run.materialize(step.args[0], leaves)
+    approximate = run.materialize(step.kwargs.get(
+        "approximate", step.args[1] if len(step.args) > 1 else "none"), leaves)
+    if not torch.is_tensor(x) or x.dtype != torch.float64 or approximate not in ("none", "tanh"):
+        return status, own
+    return "ok", _GeluByMath.apply(x, approximate)
+
+
+def _gelu_and_slope_by_math(x, approximate):
+    """gelu and its slope of float64 values, from forms that do not cancel: x·Φ(x) with
+    Φ(x) = erfc(-x/√2)/2 (math.erfc, accurate in the tail) and slope Φ(x) + x·φ(x); the tanh
+    form as x·σ(2u), slope σ(2u) + 2x·σ(2u)(1 - σ(2u))·u', u = √(2/π)(x + 0.044715x³)."""
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        if approximate == "none":
+            cdf = np.frompyfunc(lambda v: 0.5 * math.erfc(-v / math.sqrt(2)), 1, 1)(x)
+            cdf = np.asarray(cdf, dtype=np.float64)
+            pdf = np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+            return x * cdf, cdf + x * pdf
+        k, a = math.sqrt(2 / math.pi), 0.044715
+        s = 1 / (1 + np.exp(-2 * k * (x + a * x ** 3)))
+        return x * s, s + 2 * x * s * (1 - s) * k * (1 + 3 * a * x * x)
+
+
+class _GeluByMath(torch.autograd.Function if torch is not None else object):
+    """PyTorch's float64 gelu replaced by ``_gelu_and_slope_by_math``: its value and, in the
+    backward, the gradient times its slope."""
+
+    @staticmethod
+    def forward(ctx, x, approximate):
+        values, slopes = _gelu_and_slope_by_math(x.detach().numpy(), approximate)
+        ctx.save_for_backward(torch.from_numpy(np.array(slopes, dtype=np.float64)))
+        return torch.from_numpy(np.array(values, dtype=np.float64))
+
+    @staticmethod
+    def backward(ctx, grad):
+        slopes, = ctx.saved_tensors
+        return grad * slopes, None
 
 
 def _mul_as_computed_call(run, step, leaves, on_a_copy=False):
