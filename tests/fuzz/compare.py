@@ -204,7 +204,33 @@ def _refusal_explained(program, step, runs, kind, message, result):
         return _singular_up_to_rounding(TAPEGRAD.to_numpy(tapegrad_in))
     if kind == "tapegrad-computes" and "value cannot be converted to type" in message:
         return _widened_agrees(program, step, torch_in, result)
-    return ""
+    return _refused_on_tapegrads_input(program, step, runs, kind, result)
+
+
+INHERITED_REFUSAL = (" [inherited: PyTorch given tapegrad's input, which agrees with its own within "
+                     "the tolerance, refuses it too]")
+
+
+def _refused_on_tapegrads_input(program, step, runs, kind, error):
+    """INHERITED_REFUSAL for a refusal by tapegrad alone where the step's input (the chain)
+    differs from PyTorch's only within the tolerance, and PyTorch given tapegrad's input
+    raises an error of the same type (else ""): the rounding before the step decided which
+    side of a check the input fell on (binary_cross_entropy's 0 ≤ x ≤ 1 of gelu's far tail:
+    tapegrad's exact -1.9e-47 against PyTorch's cancelled -0.0; log(exp(1)) an ulp above
+    1). A check that refuses a valid input is accepted by PyTorch there: still a finding."""
+    ours, theirs = runs["tapegrad"].chain, runs["torch"].chain
+    if kind != "tapegrad-raises" or not (TAPEGRAD.is_tensor(ours) and TORCH.is_tensor(theirs)):
+        return ""
+    a = np.array(TAPEGRAD.to_numpy(ours.detach()))
+    b = np.array(TORCH.to_numpy(theirs.detach()))
+    if a.dtype.kind != "f" or a.dtype != b.dtype or a.shape != b.shape:
+        return ""
+    if compare_arrays(a, b, str(a.dtype)) is not None:
+        return ""
+    rerun = Run(TORCH)
+    rerun.chain = torch.from_numpy(a.copy())
+    status, refusal = rerun.call(step, program.leaves)
+    return INHERITED_REFUSAL if status == "error" and type(refusal) is type(error) else ""
 
 
 LAID_OUT_OTHERWISE = " [laid out otherwise in PyTorch: strides {} vs torch {}]"

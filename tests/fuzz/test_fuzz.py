@@ -4047,6 +4047,36 @@ def test_a_view_refusal_is_explained_only_where_pytorchs_input_is_laid_out_other
     assert not allowed(Finding("tapegrad-raises", "view", "RuntimeError: " + message, 0))
 
 
+def test_a_refusal_is_inherited_only_where_pytorch_refuses_tapegrads_input_that_agrees_with_its_own():
+    torch = pytest.importorskip("torch")
+    from .compare import INHERITED_REFUSAL, _refusal_explained
+    from .generate import CHAIN, Leaf, LeafRef
+    from .program import Program
+    # 27127: float64 gelu(-14.60625), then binary_cross_entropy: tapegrad's gelu is the exact
+    # -1.87e-47, PyTorch's 1 + erf(x/√2) cancels to -0.0, within float64's tolerance; only
+    # tapegrad's is below 0, and PyTorch refuses it too
+    program = Program(0)
+    program.leaves = [Leaf(np.array(-14.60625), False, ("contiguous",), ()),
+                      Leaf(np.array(0.6483), False, ("contiguous",), ())]
+    step = _one_step("binary_cross_entropy", CHAIN, LeafRef(1), reduction="sum")
+    message = ("binary_cross_entropy: all elements of input should be between 0 and 1, got "
+               "values in [-1.87133e-47, -1.87133e-47] (they are probabilities; for logits use "
+               "binary_cross_entropy_with_logits)")
+
+    def judged(ours, theirs):
+        mark = _refusal_explained(program, step, _runs_on(
+            tg.tensor(ours, dtype=tg.float64), torch.tensor(theirs, dtype=torch.float64)),
+            "tapegrad-raises", message, RuntimeError(message))
+        return allowed(Finding("tapegrad-raises", "binary_cross_entropy",
+                               "RuntimeError: " + message + mark, 0))
+    assert judged(-1.87133e-47, -0.0).category == "float noise"
+    assert judged(-1.87133e-47, -0.0) and INHERITED_REFUSAL.startswith(" [inherited")
+    assert not judged(0.25, 0.25)      # planted: a check refusing a valid input PyTorch takes
+    assert not judged(-0.01, 0.2)      # an input already wrong beyond the tolerance
+    assert not allowed(Finding("tapegrad-raises", "binary_cross_entropy", "RuntimeError: " + message,
+                               0))
+
+
 def test_cholesky_may_refuse_only_a_matrix_singular_up_to_rounding():
     from .compare import _singular_up_to_rounding
     assert _singular_up_to_rounding(np.float32([[1, 1], [1, 1]]))   # a repeated row
