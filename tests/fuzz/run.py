@@ -75,7 +75,8 @@ from .norms import (NORMS, NORMS_IN_FLOAT64, _batch_norm_agrees_by_its_formula,
 from .blame import _blame_first_wrong_backward
 from .value_marks import (CASTS, TWO_VALUES, _agrees_on_tapegrad_input, _cast_of_unrepresentable,
                           _equal_channels_alone_differ, _equal_value_groups,
-                          _factors_of_a_singular_matrix, _inherited_shape,
+                          _factors_of_a_singular_matrix, _float64_gelus_before_are_exact,
+                          _inherited_shape,
                           _products_round_their_exact_sum,
                           _lone_groups_differ_by_a_residue, _lone_value_groups, _mean_of_huge_terms,
                           _spread_of_equal_values,
@@ -160,7 +161,8 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
                               ("cancelling terms: " if k == "value" else "") + d)
                              for k, d in diffs]
                 if chain_before is not None and any(k == "value" for k, _ in diffs) and \
-                        _agrees_on_tapegrad_input(program, step, chain_before, result):
+                        _agrees_on_tapegrad_input(program, step, chain_before, result) and \
+                        _float64_gelus_before_are_exact(program, step):
                     diffs = [("float-noise" if k == "value" else k,
                               ("inherited: " if k == "value" else "") + d) for k, d in diffs]
                 diffs = _inherited_shape(program, step, chain_before, result, diffs)

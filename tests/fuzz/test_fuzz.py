@@ -1737,6 +1737,32 @@ def test_float64_gelus_tail_before_log10_is_judged_by_gelu_from_math_erfc(monkey
     assert found.kind == "gradient" and allowed(found) is None, found
 
 
+def test_a_value_magnified_after_float64_gelus_tail_is_inherited_only_from_the_exact_gelu(monkeypatch):
+    torch = pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    from .generate import CHAIN, Leaf
+    from .libraries import TAPEGRAD
+    from .program import Program
+    from .value_marks import _agrees_on_tapegrad_input, _float64_gelus_before_are_exact
+    # gelu(-8) is -4.977e-15 (math.erfc, tapegrad), -4.885e-15 in PyTorch, within the floor
+    # of float64's tolerance; log of its abs carries the 1.8% as 0.019 on -33: PyTorch's log
+    # given tapegrad's values agrees, and tapegrad's gelu is the exact one
+    program = Program(0)
+    program.leaves = [Leaf(np.array([-8.0, -7.5, -1.0]), True, ("contiguous",), (3,))]
+    program.steps = [_one_step("gelu", CHAIN), _one_step("abs", CHAIN), _one_step("log", CHAIN)]
+    before = np.abs(TAPEGRAD.to_numpy(F.gelu(tg.tensor([-8.0, -7.5, -1.0], dtype=tg.float64))))
+    theirs = float(torch.nn.functional.gelu(torch.tensor(-8.0, dtype=torch.float64)))
+    assert abs(before[0] / abs(theirs) - 1) > 1e-2
+    ours = tg.log(tg.tensor(before))
+    assert _agrees_on_tapegrad_input(program, program.steps[2], before, ours)
+    assert _float64_gelus_before_are_exact(program, program.steps[2])
+    # planted: tapegrad's gelu 10% off in the tail, below the floor too: not inherited
+    gelu = F.gelu
+    monkeypatch.setattr(F, "gelu", lambda x, *a, **k: tg.where(x < -5, gelu(x, *a, **k) * 1.1,
+                                                               gelu(x, *a, **k)))
+    assert not _float64_gelus_before_are_exact(program, program.steps[2])
+
+
 def test_the_float16_judge_judges_the_elements_where_the_libraries_differ():
     import numpy as np
 
