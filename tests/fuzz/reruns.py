@@ -17,8 +17,8 @@ from .generate import LeafRef
 from .libraries import (Run, TAPEGRAD, TORCH, _TapegradValues, _in_place, _incoming_gradient,
                         _leaf_grads, _through_float16, _unordered, first_tensor, torch)
 from .compare import _agree_elementwise, _same_to_rounding, compare_arrays
-from .operand_reruns import (ADDC_IN_RESULT_DTYPE, BATCH_NORM_CONTIGUOUS, LDEXP_FLOAT_EXPONENT,
-                             _operand_reruns)
+from .operand_reruns import (ADDC_IN_RESULT_DTYPE, BATCH_NORM_CONTIGUOUS, CONV_IN_FLOAT64,
+                             LDEXP_FLOAT_EXPONENT, _operand_reruns)
 
 
 FLOAT16_EXPONENT = " [float16 exponent: PyTorch agrees with it widened]"
@@ -44,7 +44,8 @@ MUL_AS_COMPUTED = (" [mul of a 0-d tensor of another dtype in the program: PyTor
 MULS = ("mul", "mul_", "multiply", "multiply_")
 MARKS = (FLOAT16_EXPONENT, POW_OF_FALSE, FLOAT16_ATAN2, NORM_IN_FLOAT64, SINC_IN_FLOAT64,
          NORMALIZE_WIDENED, LOGIT_OF_PLUS_ZERO, SLOPES_WIDENED, MUL_AS_COMPUTED)
-MARKS = MARKS + (LDEXP_FLOAT_EXPONENT, ADDC_IN_RESULT_DTYPE, BATCH_NORM_CONTIGUOUS)   # (blame)
+MARKS = MARKS + (LDEXP_FLOAT_EXPONENT, ADDC_IN_RESULT_DTYPE, BATCH_NORM_CONTIGUOUS,
+                 CONV_IN_FLOAT64)   # (blame)
 
 
 def _explained_in_torch(program, step, grad, ga, a, through_float16=False, on_copies=False):
@@ -369,7 +370,11 @@ def _normalizing_widened_call(run, step, leaves, on_a_copy=False):
     status, narrow = run.call(step, leaves, on_a_copy=on_a_copy)
     args = [run.materialize(a, leaves) for a in step.args]
     kwargs = {k: run.materialize(v, leaves) for k, v in step.kwargs.items()}
-    if status != "ok" or not torch.is_tensor(narrow) or not any(   # (a float32 operand's
+    integer = status == "ok" and torch.is_tensor(narrow) and narrow.dtype in wider and \
+        _integer_difference_widened(step, args, kwargs, wider[narrow.dtype])
+    if integer:
+        args, kwargs = integer
+    elif status != "ok" or not torch.is_tensor(narrow) or not any(   # (a float32 operand's
             torch.is_tensor(v) and v.dtype in wider   # norm overflows in a float64 result too)
             for v in args + list(kwargs.values())):
         return status, narrow
@@ -383,6 +388,26 @@ def _normalizing_widened_call(run, step, leaves, on_a_copy=False):
         return "ok", wide.to(narrow.dtype)
     except Exception as error:  # noqa: BLE001 - as run.call
         return "error", error
+
+
+def _integer_difference_widened(step, args, kwargs, wide):
+    """pairwise_distance's integer operands given as their difference, taken as PyTorch takes
+    it (in the integers, wrapping), in the float ``wide``, and 0: PyTorch adds ε to x₁ - x₂,
+    which makes it a float of the default dtype (float32), whose |x|ᵖ overflows beyond 7e12
+    for p = 3 (a long's 9.2e18). None for any other step or dtype."""
+    if step.entry.name != "pairwise_distance":
+        return None
+    try:
+        bound = step.entry.signature.bind(*args, **kwargs)
+    except TypeError:
+        return None
+    x1, x2 = bound.arguments.get("x1"), bound.arguments.get("x2")
+    if not (torch.is_tensor(x1) and torch.is_tensor(x2)) or x1.dtype.is_floating_point or \
+            x2.dtype.is_floating_point or torch.bool in (x1.dtype, x2.dtype):
+        return None
+    bound.arguments["x1"] = (x1 - x2).to(wide)
+    bound.arguments["x2"] = torch.zeros((), dtype=wide)
+    return list(bound.args), dict(bound.kwargs)
 
 
 def _normalizing_agrees_widened(program, step, result, through_float16=False):

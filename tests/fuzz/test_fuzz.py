@@ -14,8 +14,8 @@ from . import catalogue
 from .__main__ import fuzz
 from .allowlist import ALLOWED, allowed
 from .libraries import Finding, torch
-from .operand_reruns import (ADDC_IN_RESULT_DTYPE, BATCH_NORM_CONTIGUOUS, LDEXP_FLOAT_EXPONENT,
-                             MEDIAN_OF_CONTIGUOUS, SIN_COS_IN_FLOAT64)
+from .operand_reruns import (ADDC_IN_RESULT_DTYPE, BATCH_NORM_CONTIGUOUS, CONV_IN_FLOAT64,
+                             LDEXP_FLOAT_EXPONENT, MEDIAN_OF_CONTIGUOUS, SIN_COS_IN_FLOAT64)
 from .reruns import FLOAT16_ATAN2
 from .run import ENTRIES
 from .run import run_program as run_live_program
@@ -1086,6 +1086,44 @@ def test_batch_norms_gradient_of_a_non_contiguous_input_is_allowed_where_contigu
         found = _first_finding(seed, "batch_norm,transpose,permute")
         assert found.kind == "gradient" and BATCH_NORM_CONTIGUOUS not in found.detail, seed
         assert allowed(found) is None, seed
+
+
+def test_a_convolutions_nan_from_an_infinite_weight_and_padding_is_allowed_where_float64_agrees(
+        monkeypatch):
+    pytest.importorskip("torch")
+    # 5324 (63057337 in the whole catalogue): elu, rsqrt, conv_transpose1d with padding, an
+    # inf weight: the input's gradient meets 0·∞ where an input reaches a cropped output (NaN
+    # in tapegrad, PyTorch's float64 kernel and its float32 one for a batch of one); PyTorch's
+    # float32 kernel for this batch of 3 skips those taps and gives numbers
+    ops = "conv_transpose1d,rsqrt,elu"
+    found = _first_finding(5324, ops)
+    assert (found.kind, found.op) == ("gradient", "conv_transpose1d")
+    assert found.detail.endswith(CONV_IN_FLOAT64) and allowed(found).category == "pytorch bug"
+    assert allowed(found._replace(detail=found.detail[:-len(CONV_IN_FLOAT64)])) is None
+    # a planted wrong slope (finite numbers that differ), or a NaN where PyTorch's float64
+    # kernel has a number, is not PyTorch's in float64: no mark, a finding
+    def nan_at_first(grad):
+        first = np.zeros(tuple(grad.shape), dtype=np.float32)
+        first.reshape(-1)[0] = np.nan
+        return grad + tg.tensor(first)
+    for planted in (_with_scaled_slope(tg.conv_transpose1d, 1.5),
+                    _with_hook(tg.conv_transpose1d, nan_at_first)):
+        monkeypatch.setattr(tg, "conv_transpose1d", planted)   # (reached as tapegrad's own)
+        found = _first_finding(5324, ops)
+        assert found.kind == "gradient" and CONV_IN_FLOAT64 not in found.detail
+        assert allowed(found) is None
+        monkeypatch.undo()
+
+
+def _with_hook(function, hook):
+    """``function`` planted with a wrong backward: ``hook`` changes the gradient reaching its
+    result."""
+    def planted(*args, **kwargs):
+        y = function(*args, **kwargs)
+        if y.requires_grad:
+            y.register_hook(hook)
+        return y
+    return planted
 
 
 def test_median_of_an_expanded_input_is_allowed_where_pytorch_on_it_contiguous_agrees(
@@ -2569,6 +2607,35 @@ def test_cosine_similarity_of_float32_by_float64_gets_the_wider_float_mark(monke
     found = _first_finding(48403350, SCALED_OPS)
     assert (found.kind, found.op) == ("value", "cosine_similarity")
     assert NORMALIZE_WIDENED not in found.detail and allowed(found) is None
+
+
+def test_pairwise_distance_of_integers_gets_the_wider_float_mark_from_their_difference():
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    from .generate import CHAIN, Leaf, LeafRef
+    from .program import Program
+    from .reruns import _normalizing_agrees_widened
+    # 63190967: pairwise_distance(x, 3, p=3) of int64 x holding -2⁶³ (a cast of inf): x₁ - x₂
+    # wraps in the integers, + ε makes it float32, where 9.2e18³ overflows in PyTorch's p-norm
+    # (inf); tapegrad's norm rescales. The rerun takes the difference as PyTorch does (here
+    # -2⁶³ - 2⁶² wraps to 2⁶²), in float64
+    x = np.array([[-2 ** 63, 5], [7, -4]], dtype=np.int64)
+    for other in (3, 2 ** 62):
+        program = Program(0)
+        program.leaves = [Leaf(x, False, ("contiguous",), x.shape),
+                          Leaf(np.array(other, dtype=np.int64), False, ("contiguous",), ())]
+        step = _one_step("pairwise_distance", CHAIN, LeafRef(1), p=3, eps=0.001)
+        program.steps = [step]
+        ours = F.pairwise_distance(tg.tensor(x), tg.tensor(other), p=3, eps=0.001)
+        theirs = torch.nn.functional.pairwise_distance(torch.tensor(x), torch.tensor(other), p=3,
+                                                       eps=0.001)
+        assert math.isinf(theirs[0].item()) and 4e18 < ours[0].item() < 1e19, other
+        assert _normalizing_agrees_widened(program, step, ours).endswith(NORMALIZE_WIDENED)
+        # a distance 1.5 times too large, or one without the wrap, is not PyTorch's in float64
+        assert _normalizing_agrees_widened(program, step, ours * 1.5) == ""
+        unwrapped = F.pairwise_distance(tg.tensor(x.astype(np.float64)), tg.tensor(float(other)),
+                                        p=3, eps=0.001).float()
+        assert other == 3 or _normalizing_agrees_widened(program, step, unwrapped) == ""
 
 
 def test_gradcheck_skips_cosine_similarity_of_a_norm_below_eps_only(monkeypatch):
