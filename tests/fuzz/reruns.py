@@ -415,25 +415,46 @@ def _normalizing_agrees_widened(program, step, result, through_float16=False):
     pairwise_distance where PyTorch, rerun from the program's start with those ops computed
     in the wider float (``_normalizing_widened_call``), gives tapegrad's values (else ""), to
     float16's tolerance where the chain or an operand of the step is float16."""
-    if step.entry.name not in NORMALIZING or torch is None or not TAPEGRAD.is_tensor(result):
+    if step.entry.name not in NORMALIZING:
         return ""
+    return NORMALIZE_WIDENED if _widened_rerun_agrees(program, step, result, through_float16) \
+        else ""
+
+
+def _p_norm_agrees_widened(program, step, result, through_float16=False):
+    """NORM_IN_FLOAT64 for a value finding of a float16 or float32 p-norm (norm,
+    vector_norm…) where PyTorch, rerun from the program's start with its p-norms computed in
+    float64 (``_norm_widened_call``) and rounded back, gives tapegrad's values (else ""):
+    PyTorch's sum of |x|ᵖ overflows in the dtype (the 3-norm of three float32 1e15s is inf,
+    1.44e15 fits), tapegrad's norm rescales by the largest magnitude."""
+    if step.entry.name not in P_NORMS:
+        return ""
+    return NORM_IN_FLOAT64 if _widened_rerun_agrees(program, step, result, through_float16) \
+        else ""
+
+
+def _widened_rerun_agrees(program, step, result, through_float16):
+    """Whether PyTorch, rerun from the program's start through ``_norm_widened_call`` up to
+    ``step``, gives tapegrad's values ``result``, to float16's tolerance where the chain or an
+    operand of the step is float16."""
+    if torch is None or not TAPEGRAD.is_tensor(result):
+        return False
     run = Run(TORCH)
     run.chain = run.materialize(LeafRef(0), program.leaves)
     for each in program.steps:
         status, wide = _norm_widened_call(run, each, program.leaves)
         run.chain = first_tensor(TORCH, wide) if status == "ok" else None
         if run.chain is None:
-            return ""
+            return False
         if each is step:
             break
     ours = TAPEGRAD.to_numpy(result)
     theirs = TORCH.to_numpy(run.chain.detach())
     if ours.shape != theirs.shape or ours.dtype != theirs.dtype:
-        return ""
+        return False
     float16 = through_float16 or any(isinstance(a, LeafRef) and program.leaves[
         a.index].values.dtype == np.float16 for a in list(step.args) + list(step.kwargs.values()))
-    return NORMALIZE_WIDENED if compare_arrays(
-        ours, theirs, "float16" if float16 else str(ours.dtype)) is None else ""
+    return compare_arrays(ours, theirs, "float16" if float16 else str(ours.dtype)) is None
 
 
 GAMMA_VALUES_WIDENED = (" [lgamma, digamma, polygamma or mvlgamma: PyTorch agrees with its "

@@ -2638,6 +2638,29 @@ def test_pairwise_distance_of_integers_gets_the_wider_float_mark_from_their_diff
         assert other == 3 or _normalizing_agrees_widened(program, step, unwrapped) == ""
 
 
+def test_a_p_norms_overflow_below_1e19_is_allowed_where_pytorch_in_float64_agrees():
+    pytest.importorskip("torch")
+    from .generate import CHAIN, Leaf
+    from .program import Program
+    from .reruns import NORM_IN_FLOAT64, _p_norm_agrees_widened
+    # 49292 (of pairwise_distance,…,norm,…,rsqrt,…): norm(p=3) of three float32 1e15s (rsqrt
+    # of 1e-30): 1e45 overflows float32 in PyTorch's Σ|x|³ (inf); tapegrad's is 1.44e15
+    x = np.full(3, 1e15, dtype=np.float32)
+    program = Program(0)
+    program.leaves = [Leaf(x, True, ("contiguous",), x.shape)]
+    step = _one_step("norm", CHAIN, p=3)
+    program.steps = [step]
+    ours = tg.tensor(x).norm(3)
+    assert _p_norm_agrees_widened(program, step, ours) == NORM_IN_FLOAT64
+    assert _p_norm_agrees_widened(program, step, ours * 1.5) == ""   # a planted wrong norm
+    shown = "inf differs: [1.44225e+15] vs torch [inf] [layouts: expand]"
+    assert allowed(Finding("value", "norm", shown, 0)) is None
+    marked = shown.replace(" [layouts", NORM_IN_FLOAT64 + " [layouts")
+    assert allowed(Finding("value", "norm", marked, 0)).category == "pytorch bug"
+    assert allowed(Finding("value", "norm", marked.replace("inf differs", "NaN where torch has "
+                                                           "none or the other way"), 0)) is None
+
+
 def test_gradcheck_skips_cosine_similarity_of_a_norm_below_eps_only(monkeypatch):
     # 41580644, 41591073: an operand of cosine_similarity whose norm along dim is below eps:
     # PyTorch's gradient there (tapegrad's too) is not the slope of the value
