@@ -89,6 +89,7 @@ class Run:
         self.float_dtype = float_dtype
         self.leaves = {}     # index -> (base, view)
         self.chain = None
+        self.backward_crashes = False   # (PyTorch's backward of a step so far would crash)
 
     def materialize(self, plan, program_leaves):
         if plan is CHAIN:
@@ -121,6 +122,9 @@ class Run:
             if self.library.name == "torch" and _float16_conv1d_of_padding_alone(step, args,
                                                                                kwargs):
                 return "error", RuntimeError(_CONV1D_CRASH)
+            if self.library.name == "torch" and _float16_conv_transpose1d_backward_of_padding_alone(
+                    step, args, kwargs):
+                self.backward_crashes = True
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 return "ok", catalogue.caller(self.library.name, step.entry)(*args, **kwargs)
@@ -198,6 +202,36 @@ def _float16_conv1d_of_padding_alone(step, args, kwargs):
         return False
     at = (np.arange(outputs)[:, None] * stride + np.arange(taps)[None, :] * dilation - padding)
     return not bool(((at >= 0) & (at < length)).any())
+
+
+def _float16_conv_transpose1d_backward_of_padding_alone(step, args, kwargs):
+    """PyTorch 2.13's float16 conv_transpose1d with dilation ≠ 1 whose input's gradient, the
+    incoming gradient convolved with the weight, reads only padding (no input position's taps
+    reach an output: conv_transpose1d(randn(3, 4, 2).half(), randn(4, 4, 1).half(), stride=2,
+    padding=1, dilation=2) and its backward): the backward runs the float16 dilated conv1d of
+    ``_float16_conv1d_of_padding_alone`` and dies of SIGSEGV. Its forward runs."""
+    if step.entry.name != "conv_transpose1d" or len(args) < 2 or not all(
+            hasattr(a, "dtype") and hasattr(a, "shape") for a in args[:2]):
+        return False
+    x, weight = args[:2]
+    if str(x.dtype) != "torch.float16" or x.ndim < 2 or weight.ndim != 3:
+        return False
+    names = ("bias", "stride", "padding", "output_padding", "groups", "dilation")
+    bound = dict(zip(names, args[2:]), **kwargs)
+
+    def single(value, default):
+        value = bound.get(value, default)
+        value = value[0] if isinstance(value, (tuple, list)) and len(value) == 1 else value
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    stride, padding, dilation = single("stride", 1), single("padding", 0), single("dilation", 1)
+    extra = single("output_padding", 0)
+    if None in (stride, padding, dilation, extra) or dilation == 1 or stride < 1 or padding < 0:
+        return False
+    length, taps = x.shape[-1], weight.shape[-1]
+    outputs = (length - 1) * stride - 2 * padding + dilation * (taps - 1) + extra + 1
+    at = (np.arange(length)[:, None] * stride + np.arange(taps)[None, :] * dilation - padding)
+    return outputs >= 1 and not bool(((at >= 0) & (at < outputs)).any())
 
 
 def items(library, value):

@@ -222,7 +222,8 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
         result_dtypes.append(TAPEGRAD.dtype_name(chains["tapegrad"]))
         float16_leaves = _leaves_through_float16(program, result_dtypes)
         lone_groups = lone_groups or _lone_value_groups(step, shape)
-        if use_torch and not gradient_findings and not _torch_backward_corrupts_memory(program):
+        if use_torch and not gradient_findings and not _torch_backward_corrupts_memory(program) \
+                and not runs["torch"].backward_crashes:
             gradient_findings = _compare_gradients(program, runs, step, chains["tapegrad"],
                                                    chains["torch"], float16_leaves,
                                                    weighted_means)

@@ -2337,7 +2337,9 @@ def test_a_pooling_window_of_cancelling_1e30_terms_is_float_noise_but_a_wrong_me
 def test_pytorch_is_not_run_where_it_would_hang_or_crash_and_only_there():
     torch = pytest.importorskip("torch")
     from types import SimpleNamespace
-    from .libraries import _float16_conv1d_of_padding_alone, _polygamma_far_below_0
+    from .libraries import (_float16_conv1d_of_padding_alone,
+                            _float16_conv_transpose1d_backward_of_padding_alone,
+                            _polygamma_far_below_0)
 
     def step(name):
         return SimpleNamespace(entry=SimpleNamespace(name=name))
@@ -2358,6 +2360,18 @@ def test_pytorch_is_not_run_where_it_would_hang_or_crash_and_only_there():
         assert not _float16_conv1d_of_padding_alone(step("conv1d"), [x, w], fine), fine
     assert not _float16_conv1d_of_padding_alone(step("conv1d"), [x.float(), w.float()], crash)
     assert not _float16_conv1d_of_padding_alone(step("conv2d"), [x, w], crash)
+    # the same conv1d as the backward of a float16 conv_transpose1d whose input's taps reach
+    # no output (138721 of pairwise_distance,…,conv_transpose1d,…): its forward runs, the
+    # backward of PyTorch is not run
+    x, w = torch.randn(3, 4, 2).half(), torch.randn(4, 4, 1).half()
+    crash = {"stride": 2, "padding": 1, "dilation": 2}
+    assert _float16_conv_transpose1d_backward_of_padding_alone(step("conv_transpose1d"), [x, w],
+                                                               crash)
+    for fine in ({**crash, "dilation": 1}, {**crash, "padding": 0}, {**crash, "stride": 1}):
+        assert not _float16_conv_transpose1d_backward_of_padding_alone(
+            step("conv_transpose1d"), [x, w], fine), fine
+    assert not _float16_conv_transpose1d_backward_of_padding_alone(
+        step("conv_transpose1d"), [x.float(), w.float()], crash)
 
 
 def test_a_first_steps_gradient_cancelling_to_0_from_large_terms_is_noise_but_a_wrong_one_is_not(
