@@ -1869,6 +1869,10 @@ ALLOWED = [
             "lie in the padding (conv1d(randn(5, 1, 1).half(), ones(4, 1, 1).half(), "
             "padding=1, dilation=2, stride=2)) dies of SIGSEGV; the fuzzer does not run it, "
             "tapegrad gives the bias (or zeros) there"),
+    Allowed("tapegrad-computes", "conv2d", "its float16 dilated conv2d whose windows all lie",
+            "pytorch bug", "the same for PyTorch's float16 conv2d along a dim (conv2d(randn(3, 4, "
+            "3, 1).half(), randn(2, 4, 1, 1).half(), stride=2, padding=1, dilation=2): the "
+            "width's taps at -1 and 1): SIGSEGV; the fuzzer does not run it"),
     Allowed("tapegrad-computes", "mse_loss", "Subtraction, the `-` operator, with a bool tensor",
             "pytorch bug", "mse_loss of a bool input with a weight: PyTorch's weighted path "
             "subtracts the bool tensor itself and refuses, its unweighted path casts it to the "

@@ -2337,8 +2337,8 @@ def test_a_pooling_window_of_cancelling_1e30_terms_is_float_noise_but_a_wrong_me
 def test_pytorch_is_not_run_where_it_would_hang_or_crash_and_only_there():
     torch = pytest.importorskip("torch")
     from types import SimpleNamespace
-    from .libraries import (_float16_conv1d_of_padding_alone,
-                            _float16_conv_transpose1d_backward_of_padding_alone,
+    from .libraries import (_float16_conv1d_of_padding_alone, _float16_conv2d_of_padding_alone,
+                            _float16_conv_transpose_backward_of_padding_alone,
                             _polygamma_far_below_0)
 
     def step(name):
@@ -2365,13 +2365,19 @@ def test_pytorch_is_not_run_where_it_would_hang_or_crash_and_only_there():
     # backward of PyTorch is not run
     x, w = torch.randn(3, 4, 2).half(), torch.randn(4, 4, 1).half()
     crash = {"stride": 2, "padding": 1, "dilation": 2}
-    assert _float16_conv_transpose1d_backward_of_padding_alone(step("conv_transpose1d"), [x, w],
-                                                               crash)
+    transposed = _float16_conv_transpose_backward_of_padding_alone
+    assert transposed(step("conv_transpose1d"), [x, w], crash)
     for fine in ({**crash, "dilation": 1}, {**crash, "padding": 0}, {**crash, "stride": 1}):
-        assert not _float16_conv_transpose1d_backward_of_padding_alone(
-            step("conv_transpose1d"), [x, w], fine), fine
-    assert not _float16_conv_transpose1d_backward_of_padding_alone(
-        step("conv_transpose1d"), [x.float(), w.float()], crash)
+        assert not transposed(step("conv_transpose1d"), [x, w], fine), fine
+    assert not transposed(step("conv_transpose1d"), [x.float(), w.float()], crash)
+    # float16 conv2d, one dim's windows all in the padding (171827): SIGSEGV too
+    x, w = torch.randn(3, 4, 3, 1).half(), torch.randn(2, 2, 2, 1).half()
+    assert _float16_conv2d_of_padding_alone(step("conv2d"), [x, w], {**crash, "groups": 2})
+    assert _float16_conv2d_of_padding_alone(step("conv2d"), [x, w, None, 2, (0, 1), (1, 2)], {})
+    assert not _float16_conv2d_of_padding_alone(step("conv2d"), [x, w, None, 2, (1, 0), (2, 1)], {})
+    assert not _float16_conv2d_of_padding_alone(step("conv2d"), [torch.randn(3, 4, 3, 3).half(), w],
+                                                crash)
+    assert not _float16_conv2d_of_padding_alone(step("conv1d"), [x, w], crash)
 
 
 def test_a_first_steps_gradient_cancelling_to_0_from_large_terms_is_noise_but_a_wrong_one_is_not(
