@@ -89,6 +89,7 @@ class Run:
         self.float_dtype = float_dtype
         self.leaves = {}     # index -> (base, view)
         self.chain = None
+        self.backward_crashes = False   # (PyTorch's backward of a step so far would crash)
 
     def materialize(self, plan, program_leaves):
         if plan is CHAIN:
@@ -121,6 +122,11 @@ class Run:
             if self.library.name == "torch" and _float16_conv1d_of_padding_alone(step, args,
                                                                                kwargs):
                 return "error", RuntimeError(_CONV1D_CRASH)
+            if self.library.name == "torch" and _float16_conv2d_of_padding_alone(step, args, kwargs):
+                return "error", RuntimeError(_CONV2D_CRASH)
+            if self.library.name == "torch" and _float16_conv_transpose_backward_of_padding_alone(
+                    step, args, kwargs):
+                self.backward_crashes = True
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 return "ok", catalogue.caller(self.library.name, step.entry)(*args, **kwargs)
@@ -198,6 +204,73 @@ def _float16_conv1d_of_padding_alone(step, args, kwargs):
         return False
     at = (np.arange(outputs)[:, None] * stride + np.arange(taps)[None, :] * dilation - padding)
     return not bool(((at >= 0) & (at < length)).any())
+
+
+_CONV2D_CRASH = ("not run in PyTorch: its float16 dilated conv2d whose windows all lie in the "
+                 "padding along a dim crashes the process (SIGSEGV)")
+
+
+def _float16_conv2d_of_padding_alone(step, args, kwargs):
+    """PyTorch 2.13's float16 conv2d with dilation ≠ 1 along a dim where no output window
+    reads the input (conv2d(randn(3, 4, 3, 1).half(), randn(2, 4, 1, 1).half(), stride=2,
+    padding=1, dilation=2): the width's taps at -1 and 1) dies of SIGSEGV, as its conv1d."""
+    return step.entry.name == "conv2d" and _float16_dilated_taps_of_padding_alone(
+        args, kwargs, ("bias", "stride", "padding", "dilation"), transposed=False)
+
+
+def _float16_conv_transpose_backward_of_padding_alone(step, args, kwargs):
+    """PyTorch 2.13's float16 conv_transpose1d (2d) with dilation ≠ 1 whose input's gradient,
+    the incoming gradient convolved with the weight, reads only padding along a dim (no input
+    position's taps reach an output: conv_transpose1d(randn(3, 4, 2).half(), randn(4, 4,
+    1).half(), stride=2, padding=1, dilation=2)): its backward runs the float16 dilated conv
+    of ``_float16_conv1d_of_padding_alone`` and dies of SIGSEGV. Its forward runs."""
+    return step.entry.name in ("conv_transpose1d", "conv_transpose2d") and \
+        _float16_dilated_taps_of_padding_alone(
+            args, kwargs, ("bias", "stride", "padding", "output_padding", "groups", "dilation"),
+            transposed=True)
+
+
+def _float16_dilated_taps_of_padding_alone(args, kwargs, names, transposed):
+    """Whether float16 ``args`` (input, weight, then ``names``) of a convolution (its
+    transposed form: of the convolution its backward runs) have a dim with dilation ≠ 1 where
+    no window of the (backward's) output reads the input, but only its padding."""
+    if len(args) < 2 or not all(hasattr(a, "dtype") and hasattr(a, "shape") for a in args[:2]):
+        return False
+    x, weight = args[:2]
+    dims = weight.ndim - 2
+    if str(x.dtype) != "torch.float16" or dims < 1 or x.ndim < dims + 1:
+        return False
+    bound = dict(zip(names, args[2:]), **kwargs)
+
+    def per_dim(name, default):
+        value = bound.get(name, default)
+        value = tuple(value) if isinstance(value, (tuple, list)) else (value,) * dims
+        value = value * dims if len(value) == 1 else value
+        ok = len(value) == dims and all(isinstance(v, int) and not isinstance(v, bool)
+                                        for v in value)
+        return value if ok else None
+
+    strides, paddings, dilations = per_dim("stride", 1), per_dim("padding", 0), \
+        per_dim("dilation", 1)
+    extras = per_dim("output_padding", 0) if transposed else (0,) * dims
+    if None in (strides, paddings, dilations, extras):
+        return False
+    for d in range(dims):
+        stride, padding, dilation, extra = strides[d], paddings[d], dilations[d], extras[d]
+        if dilation == 1 or stride < 1 or padding < 0:
+            continue
+        length, taps = x.shape[x.ndim - dims + d], weight.shape[2 + d]
+        if transposed:   # (each input position's taps, over the forward's outputs)
+            windows, read = length, (length - 1) * stride - 2 * padding + dilation * (taps - 1) \
+                + extra + 1
+        else:
+            windows, read = (length + 2 * padding - dilation * (taps - 1) - 1) // stride + 1, length
+        if windows < 1 or read < 1:
+            continue
+        at = np.arange(windows)[:, None] * stride + np.arange(taps)[None, :] * dilation - padding
+        if not ((at >= 0) & (at < read)).any():
+            return True
+    return False
 
 
 def items(library, value):

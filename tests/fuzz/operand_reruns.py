@@ -1,6 +1,6 @@
 """PyTorch reruns with an operand given otherwise: ldexp's exponent as a float tensor,
 addcmul/addcdiv's operands in the result's dtype, batch_norm's and median's input made
-contiguous, sin/cos in float64, cross_entropy over zero classes.
+contiguous, sin/cos in float64, cross_entropy over zero classes, convolutions in float64.
 
 Each rerun confirms the reason of an allowlist entry: a finding is marked only where PyTorch,
 so rerun, gives tapegrad's numbers (``_explained_in_torch`` in reruns.py for gradients,
@@ -28,13 +28,17 @@ MEDIAN_OF_CONTIGUOUS = " [median: PyTorch agrees with its input made contiguous]
 SIN_COS_IN_FLOAT64 = (" [sin or cos: PyTorch's in float64, rounded, agrees (or the input is "
                       "beyond 1e15)]")
 LDEXPS, ADDCS = ("ldexp", "ldexp_"), ("addcmul", "addcdiv", "addcmul_", "addcdiv_")
+CONV_IN_FLOAT64 = (" [a convolution in the program: PyTorch agrees with it computed in float64 "
+                   "and rounded back]")
+CONVS = ("conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d")
 
 
 def _operand_reruns(names):
     """(mark, call, present) for ``_explained_in_torch``'s list of reruns."""
     return [(LDEXP_FLOAT_EXPONENT, _ldexp_float_exponent_call, names & set(LDEXPS)),
             (ADDC_IN_RESULT_DTYPE, _addc_in_result_dtype_call, names & set(ADDCS)),
-            (BATCH_NORM_CONTIGUOUS, _contiguous_call, "batch_norm" in names)]
+            (BATCH_NORM_CONTIGUOUS, _contiguous_call, "batch_norm" in names),
+            (CONV_IN_FLOAT64, _conv_in_float64_call, names & set(CONVS))]
 
 
 def _call_with_operands(run, step, leaves, on_a_copy, names, change):
@@ -86,6 +90,26 @@ def _addc_in_result_dtype_call(run, step, leaves, on_a_copy=False):
     that operand's dtype (uint8 4·-1 = 252; a float32 t₂ = 1e-30 squared to 0)."""
     return _call_with_operands(run, step, leaves, on_a_copy, ADDCS,
                                lambda v, dtype: v.to(dtype))
+
+
+def _conv_in_float64_call(run, step, leaves, on_a_copy=False):
+    """A float16 or float32 convolution computed from its operands in float64, its result
+    rounded back (CONV_IN_FLOAT64): PyTorch's float32 CPU kernel for some shapes (a batch of
+    more than one) skips the taps that meet the padding, or the outputs the padding crops,
+    so that an infinite weight there gives no 0·∞; its float64 kernel (and its float32 one
+    for other shapes) computes 0·∞ = NaN there, as tapegrad's does in every dtype."""
+    if step.entry.name not in CONVS or on_a_copy:
+        return run.call(step, leaves, on_a_copy=on_a_copy)
+    status, narrow = run.call(step, leaves)
+    if status != "ok" or not torch.is_tensor(narrow) or narrow.dtype not in (torch.float16,
+                                                                            torch.float32):
+        return status, narrow
+    wide = (lambda v: v.to(torch.float64) if torch.is_tensor(v) and v.is_floating_point() else v)
+    args = [wide(run.materialize(a, leaves)) for a in step.args]
+    kwargs = {k: wide(run.materialize(v, leaves)) for k, v in step.kwargs.items()}
+    status, result = _torch_call(step, args, kwargs)
+    return (status, result.to(narrow.dtype)) if status == "ok" and torch.is_tensor(result) \
+        else (status, result)
 
 
 def _contiguous_call(run, step, leaves, on_a_copy=False):

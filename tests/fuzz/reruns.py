@@ -17,8 +17,8 @@ from .generate import LeafRef
 from .libraries import (Run, TAPEGRAD, TORCH, _TapegradValues, _in_place, _incoming_gradient,
                         _leaf_grads, _through_float16, _unordered, first_tensor, torch)
 from .compare import _agree_elementwise, _same_to_rounding, compare_arrays
-from .operand_reruns import (ADDC_IN_RESULT_DTYPE, BATCH_NORM_CONTIGUOUS, LDEXP_FLOAT_EXPONENT,
-                             _operand_reruns)
+from .operand_reruns import (ADDC_IN_RESULT_DTYPE, BATCH_NORM_CONTIGUOUS, CONV_IN_FLOAT64,
+                             LDEXP_FLOAT_EXPONENT, _operand_reruns)
 
 
 FLOAT16_EXPONENT = " [float16 exponent: PyTorch agrees with it widened]"
@@ -46,7 +46,8 @@ MUL_AS_COMPUTED = (" [mul of a 0-d tensor of another dtype in the program: PyTor
 MULS = ("mul", "mul_", "multiply", "multiply_")
 MARKS = (FLOAT16_EXPONENT, POW_OF_FALSE, FLOAT16_ATAN2, NORM_IN_FLOAT64, SINC_IN_FLOAT64,
          NORMALIZE_WIDENED, LOGIT_OF_PLUS_ZERO, SLOPES_WIDENED, MUL_AS_COMPUTED, GELU_BY_MATH)
-MARKS = MARKS + (LDEXP_FLOAT_EXPONENT, ADDC_IN_RESULT_DTYPE, BATCH_NORM_CONTIGUOUS)   # (blame)
+MARKS = MARKS + (LDEXP_FLOAT_EXPONENT, ADDC_IN_RESULT_DTYPE, BATCH_NORM_CONTIGUOUS,
+                 CONV_IN_FLOAT64)   # (blame)
 
 
 def _explained_in_torch(program, step, grad, ga, a, through_float16=False, on_copies=False):
@@ -421,7 +422,11 @@ def _normalizing_widened_call(run, step, leaves, on_a_copy=False):
     status, narrow = run.call(step, leaves, on_a_copy=on_a_copy)
     args = [run.materialize(a, leaves) for a in step.args]
     kwargs = {k: run.materialize(v, leaves) for k, v in step.kwargs.items()}
-    if status != "ok" or not torch.is_tensor(narrow) or not any(   # (a float32 operand's
+    integer = status == "ok" and torch.is_tensor(narrow) and narrow.dtype in wider and \
+        _integer_difference_widened(step, args, kwargs, wider[narrow.dtype])
+    if integer:
+        args, kwargs = integer
+    elif status != "ok" or not torch.is_tensor(narrow) or not any(   # (a float32 operand's
             torch.is_tensor(v) and v.dtype in wider   # norm overflows in a float64 result too)
             for v in args + list(kwargs.values())):
         return status, narrow
@@ -437,30 +442,71 @@ def _normalizing_widened_call(run, step, leaves, on_a_copy=False):
         return "error", error
 
 
+def _integer_difference_widened(step, args, kwargs, wide):
+    """pairwise_distance's integer operands given as their difference, taken as PyTorch takes
+    it (in the integers, wrapping), in the float ``wide``, and 0: PyTorch adds ε to x₁ - x₂,
+    which makes it a float of the default dtype (float32), whose |x|ᵖ overflows beyond 7e12
+    for p = 3 (a long's 9.2e18). None for any other step or dtype."""
+    if step.entry.name != "pairwise_distance":
+        return None
+    try:
+        bound = step.entry.signature.bind(*args, **kwargs)
+    except TypeError:
+        return None
+    x1, x2 = bound.arguments.get("x1"), bound.arguments.get("x2")
+    if not (torch.is_tensor(x1) and torch.is_tensor(x2)) or x1.dtype.is_floating_point or \
+            x2.dtype.is_floating_point or torch.bool in (x1.dtype, x2.dtype):
+        return None
+    bound.arguments["x1"] = (x1 - x2).to(wide)
+    bound.arguments["x2"] = torch.zeros((), dtype=wide)
+    return list(bound.args), dict(bound.kwargs)
+
+
 def _normalizing_agrees_widened(program, step, result, through_float16=False):
     """NORMALIZE_WIDENED for a value finding of normalize, cosine_similarity or
     pairwise_distance where PyTorch, rerun from the program's start with those ops computed
     in the wider float (``_normalizing_widened_call``), gives tapegrad's values (else ""), to
     float16's tolerance where the chain or an operand of the step is float16."""
-    if step.entry.name not in NORMALIZING or torch is None or not TAPEGRAD.is_tensor(result):
+    if step.entry.name not in NORMALIZING:
         return ""
+    return NORMALIZE_WIDENED if _widened_rerun_agrees(program, step, result, through_float16) \
+        else ""
+
+
+def _p_norm_agrees_widened(program, step, result, through_float16=False):
+    """NORM_IN_FLOAT64 for a value finding of a float16 or float32 p-norm (norm,
+    vector_norm…) where PyTorch, rerun from the program's start with its p-norms computed in
+    float64 (``_norm_widened_call``) and rounded back, gives tapegrad's values (else ""):
+    PyTorch's sum of |x|ᵖ overflows in the dtype (the 3-norm of three float32 1e15s is inf,
+    1.44e15 fits), tapegrad's norm rescales by the largest magnitude."""
+    if step.entry.name not in P_NORMS:
+        return ""
+    return NORM_IN_FLOAT64 if _widened_rerun_agrees(program, step, result, through_float16) \
+        else ""
+
+
+def _widened_rerun_agrees(program, step, result, through_float16):
+    """Whether PyTorch, rerun from the program's start through ``_norm_widened_call`` up to
+    ``step``, gives tapegrad's values ``result``, to float16's tolerance where the chain or an
+    operand of the step is float16."""
+    if torch is None or not TAPEGRAD.is_tensor(result):
+        return False
     run = Run(TORCH)
     run.chain = run.materialize(LeafRef(0), program.leaves)
     for each in program.steps:
         status, wide = _norm_widened_call(run, each, program.leaves)
         run.chain = first_tensor(TORCH, wide) if status == "ok" else None
         if run.chain is None:
-            return ""
+            return False
         if each is step:
             break
     ours = TAPEGRAD.to_numpy(result)
     theirs = TORCH.to_numpy(run.chain.detach())
     if ours.shape != theirs.shape or ours.dtype != theirs.dtype:
-        return ""
+        return False
     float16 = through_float16 or any(isinstance(a, LeafRef) and program.leaves[
         a.index].values.dtype == np.float16 for a in list(step.args) + list(step.kwargs.values()))
-    return NORMALIZE_WIDENED if compare_arrays(
-        ours, theirs, "float16" if float16 else str(ours.dtype)) is None else ""
+    return compare_arrays(ours, theirs, "float16" if float16 else str(ours.dtype)) is None
 
 
 GAMMA_VALUES_WIDENED = (" [lgamma, digamma, polygamma or mvlgamma: PyTorch agrees with its "

@@ -64,7 +64,7 @@ from .compare import _argument_error, _refusal_explained, compare_results, raw_e
 from .program import Program
 from .float16 import _float16_value_verdict
 from .operand_reruns import _operand_value_mark
-from .reruns import (_gammas_agree_widened, _normalizing_agrees_widened,
+from .reruns import (_gammas_agree_widened, _normalizing_agrees_widened, _p_norm_agrees_widened,
                      _torch_gradient_changes_between_runs)
 from .value_reruns import _marked_by_a_rerun
 from .gradients import (_compare_gradients, _gradients_agree_on_tapegrad_values,
@@ -191,6 +191,7 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
                     or _norm_agrees_by_its_formula(program, step, chain_before, result)
                     or _batch_norm_agrees_by_its_formula(program, step, step_input, result)
                     or _normalizing_agrees_widened(program, step, result, through_float16)
+                    or _p_norm_agrees_widened(program, step, result, through_float16)
                     or _gammas_agree_widened(program, step, chain_before, result)
                     or _marked_by_a_rerun(program, step, result, through_float16)
                     or _operand_value_mark(program, step, chain_before, result))
@@ -223,7 +224,8 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
         result_dtypes.append(TAPEGRAD.dtype_name(chains["tapegrad"]))
         float16_leaves = _leaves_through_float16(program, result_dtypes)
         lone_groups = lone_groups or _lone_value_groups(step, shape)
-        if use_torch and not gradient_findings and not _torch_backward_corrupts_memory(program):
+        if use_torch and not gradient_findings and not _torch_backward_corrupts_memory(program) \
+                and not runs["torch"].backward_crashes:
             gradient_findings = _compare_gradients(program, runs, step, chains["tapegrad"],
                                                    chains["torch"], float16_leaves,
                                                    weighted_means)

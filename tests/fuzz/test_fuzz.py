@@ -14,8 +14,8 @@ from . import catalogue
 from .__main__ import fuzz
 from .allowlist import ALLOWED, allowed
 from .libraries import Finding, torch
-from .operand_reruns import (ADDC_IN_RESULT_DTYPE, BATCH_NORM_CONTIGUOUS, LDEXP_FLOAT_EXPONENT,
-                             MEDIAN_OF_CONTIGUOUS, SIN_COS_IN_FLOAT64)
+from .operand_reruns import (ADDC_IN_RESULT_DTYPE, BATCH_NORM_CONTIGUOUS, CONV_IN_FLOAT64,
+                             LDEXP_FLOAT_EXPONENT, MEDIAN_OF_CONTIGUOUS, SIN_COS_IN_FLOAT64)
 from .reruns import FLOAT16_ATAN2
 from .run import ENTRIES
 from .run import run_program as run_live_program
@@ -1086,6 +1086,44 @@ def test_batch_norms_gradient_of_a_non_contiguous_input_is_allowed_where_contigu
         found = _first_finding(seed, "batch_norm,transpose,permute")
         assert found.kind == "gradient" and BATCH_NORM_CONTIGUOUS not in found.detail, seed
         assert allowed(found) is None, seed
+
+
+def test_a_convolutions_nan_from_an_infinite_weight_and_padding_is_allowed_where_float64_agrees(
+        monkeypatch):
+    pytest.importorskip("torch")
+    # 5324 (63057337 in the whole catalogue): elu, rsqrt, conv_transpose1d with padding, an
+    # inf weight: the input's gradient meets 0·∞ where an input reaches a cropped output (NaN
+    # in tapegrad, PyTorch's float64 kernel and its float32 one for a batch of one); PyTorch's
+    # float32 kernel for this batch of 3 skips those taps and gives numbers
+    ops = "conv_transpose1d,rsqrt,elu"
+    found = _first_finding(5324, ops)
+    assert (found.kind, found.op) == ("gradient", "conv_transpose1d")
+    assert found.detail.endswith(CONV_IN_FLOAT64) and allowed(found).category == "pytorch bug"
+    assert allowed(found._replace(detail=found.detail[:-len(CONV_IN_FLOAT64)])) is None
+    # a planted wrong slope (finite numbers that differ), or a NaN where PyTorch's float64
+    # kernel has a number, is not PyTorch's in float64: no mark, a finding
+    def nan_at_first(grad):
+        first = np.zeros(tuple(grad.shape), dtype=np.float32)
+        first.reshape(-1)[0] = np.nan
+        return grad + tg.tensor(first)
+    for planted in (_with_scaled_slope(tg.conv_transpose1d, 1.5),
+                    _with_hook(tg.conv_transpose1d, nan_at_first)):
+        monkeypatch.setattr(tg, "conv_transpose1d", planted)   # (reached as tapegrad's own)
+        found = _first_finding(5324, ops)
+        assert found.kind == "gradient" and CONV_IN_FLOAT64 not in found.detail
+        assert allowed(found) is None
+        monkeypatch.undo()
+
+
+def _with_hook(function, hook):
+    """``function`` planted with a wrong backward: ``hook`` changes the gradient reaching its
+    result."""
+    def planted(*args, **kwargs):
+        y = function(*args, **kwargs)
+        if y.requires_grad:
+            y.register_hook(hook)
+        return y
+    return planted
 
 
 def test_median_of_an_expanded_input_is_allowed_where_pytorch_on_it_contiguous_agrees(
@@ -2369,7 +2407,9 @@ def test_a_pooling_window_of_cancelling_1e30_terms_is_float_noise_but_a_wrong_me
 def test_pytorch_is_not_run_where_it_would_hang_or_crash_and_only_there():
     torch = pytest.importorskip("torch")
     from types import SimpleNamespace
-    from .libraries import _float16_conv1d_of_padding_alone, _polygamma_far_below_0
+    from .libraries import (_float16_conv1d_of_padding_alone, _float16_conv2d_of_padding_alone,
+                            _float16_conv_transpose_backward_of_padding_alone,
+                            _polygamma_far_below_0)
 
     def step(name):
         return SimpleNamespace(entry=SimpleNamespace(name=name))
@@ -2390,6 +2430,24 @@ def test_pytorch_is_not_run_where_it_would_hang_or_crash_and_only_there():
         assert not _float16_conv1d_of_padding_alone(step("conv1d"), [x, w], fine), fine
     assert not _float16_conv1d_of_padding_alone(step("conv1d"), [x.float(), w.float()], crash)
     assert not _float16_conv1d_of_padding_alone(step("conv2d"), [x, w], crash)
+    # the same conv1d as the backward of a float16 conv_transpose1d whose input's taps reach
+    # no output (138721 of pairwise_distance,…,conv_transpose1d,…): its forward runs, the
+    # backward of PyTorch is not run
+    x, w = torch.randn(3, 4, 2).half(), torch.randn(4, 4, 1).half()
+    crash = {"stride": 2, "padding": 1, "dilation": 2}
+    transposed = _float16_conv_transpose_backward_of_padding_alone
+    assert transposed(step("conv_transpose1d"), [x, w], crash)
+    for fine in ({**crash, "dilation": 1}, {**crash, "padding": 0}, {**crash, "stride": 1}):
+        assert not transposed(step("conv_transpose1d"), [x, w], fine), fine
+    assert not transposed(step("conv_transpose1d"), [x.float(), w.float()], crash)
+    # float16 conv2d, one dim's windows all in the padding (171827): SIGSEGV too
+    x, w = torch.randn(3, 4, 3, 1).half(), torch.randn(2, 2, 2, 1).half()
+    assert _float16_conv2d_of_padding_alone(step("conv2d"), [x, w], {**crash, "groups": 2})
+    assert _float16_conv2d_of_padding_alone(step("conv2d"), [x, w, None, 2, (0, 1), (1, 2)], {})
+    assert not _float16_conv2d_of_padding_alone(step("conv2d"), [x, w, None, 2, (1, 0), (2, 1)], {})
+    assert not _float16_conv2d_of_padding_alone(step("conv2d"), [torch.randn(3, 4, 3, 3).half(), w],
+                                                crash)
+    assert not _float16_conv2d_of_padding_alone(step("conv1d"), [x, w], crash)
 
 
 def test_a_first_steps_gradient_cancelling_to_0_from_large_terms_is_noise_but_a_wrong_one_is_not(
@@ -2639,6 +2697,58 @@ def test_cosine_similarity_of_float32_by_float64_gets_the_wider_float_mark(monke
     found = _first_finding(48403350, SCALED_OPS)
     assert (found.kind, found.op) == ("value", "cosine_similarity")
     assert NORMALIZE_WIDENED not in found.detail and allowed(found) is None
+
+
+def test_pairwise_distance_of_integers_gets_the_wider_float_mark_from_their_difference():
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    from .generate import CHAIN, Leaf, LeafRef
+    from .program import Program
+    from .reruns import _normalizing_agrees_widened
+    # 63190967: pairwise_distance(x, 3, p=3) of int64 x holding -2⁶³ (a cast of inf): x₁ - x₂
+    # wraps in the integers, + ε makes it float32, where 9.2e18³ overflows in PyTorch's p-norm
+    # (inf); tapegrad's norm rescales. The rerun takes the difference as PyTorch does (here
+    # -2⁶³ - 2⁶² wraps to 2⁶²), in float64
+    x = np.array([[-2 ** 63, 5], [7, -4]], dtype=np.int64)
+    for other in (3, 2 ** 62):
+        program = Program(0)
+        program.leaves = [Leaf(x, False, ("contiguous",), x.shape),
+                          Leaf(np.array(other, dtype=np.int64), False, ("contiguous",), ())]
+        step = _one_step("pairwise_distance", CHAIN, LeafRef(1), p=3, eps=0.001)
+        program.steps = [step]
+        ours = F.pairwise_distance(tg.tensor(x), tg.tensor(other), p=3, eps=0.001)
+        theirs = torch.nn.functional.pairwise_distance(torch.tensor(x), torch.tensor(other), p=3,
+                                                       eps=0.001)
+        assert math.isinf(theirs[0].item()) and 4e18 < ours[0].item() < 1e19, other
+        assert _normalizing_agrees_widened(program, step, ours).endswith(NORMALIZE_WIDENED)
+        # a distance 1.5 times too large, or one without the wrap, is not PyTorch's in float64
+        assert _normalizing_agrees_widened(program, step, ours * 1.5) == ""
+        unwrapped = F.pairwise_distance(tg.tensor(x.astype(np.float64)), tg.tensor(float(other)),
+                                        p=3, eps=0.001).float()
+        assert other == 3 or _normalizing_agrees_widened(program, step, unwrapped) == ""
+
+
+def test_a_p_norms_overflow_below_1e19_is_allowed_where_pytorch_in_float64_agrees():
+    pytest.importorskip("torch")
+    from .generate import CHAIN, Leaf
+    from .program import Program
+    from .reruns import NORM_IN_FLOAT64, _p_norm_agrees_widened
+    # 49292 (of pairwise_distance,…,norm,…,rsqrt,…): norm(p=3) of three float32 1e15s (rsqrt
+    # of 1e-30): 1e45 overflows float32 in PyTorch's Σ|x|³ (inf); tapegrad's is 1.44e15
+    x = np.full(3, 1e15, dtype=np.float32)
+    program = Program(0)
+    program.leaves = [Leaf(x, True, ("contiguous",), x.shape)]
+    step = _one_step("norm", CHAIN, p=3)
+    program.steps = [step]
+    ours = tg.tensor(x).norm(3)
+    assert _p_norm_agrees_widened(program, step, ours) == NORM_IN_FLOAT64
+    assert _p_norm_agrees_widened(program, step, ours * 1.5) == ""   # a planted wrong norm
+    shown = "inf differs: [1.44225e+15] vs torch [inf] [layouts: expand]"
+    assert allowed(Finding("value", "norm", shown, 0)) is None
+    marked = shown.replace(" [layouts", NORM_IN_FLOAT64 + " [layouts")
+    assert allowed(Finding("value", "norm", marked, 0)).category == "pytorch bug"
+    assert allowed(Finding("value", "norm", marked.replace("inf differs", "NaN where torch has "
+                                                           "none or the other way"), 0)) is None
 
 
 def test_gradcheck_skips_cosine_similarity_of_a_norm_below_eps_only(monkeypatch):
