@@ -13,8 +13,8 @@ from . import catalogue
 from .__main__ import fuzz
 from .allowlist import ALLOWED, allowed
 from .libraries import Finding, torch
-from .operand_reruns import (ADDC_IN_RESULT_DTYPE, BATCH_NORM_CONTIGUOUS, LDEXP_FLOAT_EXPONENT,
-                             MEDIAN_OF_CONTIGUOUS, SIN_COS_IN_FLOAT64)
+from .operand_reruns import (ADDC_IN_RESULT_DTYPE, BATCH_NORM_CONTIGUOUS, BATCH_NORM_OF_CONTIGUOUS,
+                             LDEXP_FLOAT_EXPONENT, MEDIAN_OF_CONTIGUOUS, SIN_COS_IN_FLOAT64)
 from .reruns import FLOAT16_ATAN2
 from .run import ENTRIES
 from .run import run_program as run_live_program
@@ -1052,6 +1052,22 @@ def test_batch_norms_gradient_of_a_non_contiguous_input_is_allowed_where_contigu
         assert allowed(found) is None, seed
 
 
+def test_batch_norms_value_with_a_strided_weight_is_allowed_where_contiguous_agrees(monkeypatch):
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    # 58520891: evaluation of nan_to_num's -1.8e308 with a sliced weight (r = 1.19, γ = 0.37):
+    # PyTorch's strided kernel takes (x - μ)·r = -inf first; its contiguous one gives -7.8e307
+    ops = "batch_norm,cumsum,sum,nan_to_num,reciprocal,add,mul"
+    found = _first_finding(58520891, ops)
+    assert found.kind == "value" and BATCH_NORM_OF_CONTIGUOUS in found.detail
+    assert allowed(found).category == "pytorch bug"
+    batch_norm = F.batch_norm
+    monkeypatch.setattr(F, "batch_norm", lambda *a, **k: batch_norm(*a, **k) * 1.01)
+    found = _first_finding(58520891, ops)
+    assert found.kind == "value" and BATCH_NORM_OF_CONTIGUOUS not in found.detail
+    assert allowed(found) is None
+
+
 def test_median_of_an_expanded_input_is_allowed_where_pytorch_on_it_contiguous_agrees(
         monkeypatch):
     pytest.importorskip("torch")
@@ -1082,6 +1098,7 @@ def test_the_entries_of_rerun_marks_take_no_numbers_without_their_mark():
             ("gradient", "batch_norm", "leaf0 (float32): [2. 4.] vs torch [4. 8.] [layouts: "
                                        "slice, transpose]"),
             ("value", "median", "[1.5] vs torch [2.5] [layouts: expand]"),
+            ("value", "batch_norm", "inf differs: [-7.8e+307 1.] vs torch [-inf 1.] [layouts: slice]"),
             ("value", "ldexp", "[1.5] vs torch [2.5]"),
             ("value", "sin", "[1.5] vs torch [1.]"),
             ("value", "cos", "[1.5] vs torch [1.]")):
@@ -1421,6 +1438,31 @@ def test_a_float16_mean_of_cancelling_float32_terms_is_noise_by_the_terms_size_i
     assert _sums_cancelling_terms(program, step, x, tg.tensor(-0.1812, dtype=tg.float16), theirs)
     x[0] = [-1.0, 1.3639379, 1.0]   # no huge terms: the two must agree to float16's tolerance
     assert not _sums_cancelling_terms(program, step, x, tg.tensor(-0.1812, dtype=tg.float16),
+                                      theirs)
+
+
+def test_a_sum_of_float64s_largest_and_its_negative_is_noise_though_the_terms_size_overflows():
+    torch = pytest.importorskip("torch")
+    from .generate import CHAIN, Leaf
+    from .program import Program
+    from .value_marks import _sums_cancelling_terms
+    # 58520536 (its --ops batch_norm,cumsum,sum,nan_to_num,reciprocal,add,mul): the sum of
+    # nan_to_num of ±inf among values near 1e4: 1.8e308 - 1.8e308 keeps the values added
+    # before it or not by the order of summation (15165.7 here, 36793.8 in PyTorch, 81300.2
+    # exactly). The terms' size, 3.6e308, is past float64: at least its largest value
+    big = float(np.finfo(np.float64).max)
+    x = np.array([[-5544.5, 7395.1, big], [9916.4, -0.0, 14883.2], [8264.3, -big, 15165.7]])
+    program = Program(0)
+    program.leaves = [Leaf(x, True, ("contiguous",), x.shape)]
+    step = _one_step("sum", CHAIN, dtype=None)
+    program.steps = [_one_step("nan_to_num", CHAIN), step]
+    theirs = torch.tensor(36793.8, dtype=torch.float64)
+    assert _sums_cancelling_terms(program, step, x, tg.tensor(15165.7, dtype=tg.float64), theirs)
+    # a wrong sum the size of the terms is found, and so is any sum of an infinite input
+    assert not _sums_cancelling_terms(program, step, x, tg.tensor(-1e308, dtype=tg.float64),
+                                      theirs)
+    x[0, 2] = np.inf
+    assert not _sums_cancelling_terms(program, step, x, tg.tensor(15165.7, dtype=tg.float64),
                                       theirs)
 
 
