@@ -218,6 +218,19 @@ def test_std_whose_squares_overflow_is_still_computed():
     assert np.isnan(tg.tensor([1.0, float("inf")]).std().item())   # as PyTorch
 
 
+def test_var_and_std_of_values_at_both_ends_of_the_range_are_computed_where_they_fit():
+    # x - x₀ of 3.4e38 and -3.4e38 overflows float32 (∞ - ∞ = NaN in the sum); the spread
+    # does not: std([3.4e38, -3.4e38, 3.4e38, 0]) = 3.4e38·√(11/12), as PyTorch gives
+    big = float(np.finfo(np.float32).max)
+    x = tg.tensor([[big, -big, big, 0.0], [1.0, 2.0, 3.0, 4.0]])
+    expected = np.std(np.float64([[1, -1, 1, 0], [1, 2, 3, 4]]), axis=1, ddof=1) * [big, 1]
+    np.testing.assert_allclose(x.std(dim=1).numpy(), expected, rtol=1e-6)
+    assert x.var(dim=1).tolist()[0] == math.inf and x.var(dim=1).tolist()[1] == pytest.approx(
+        5 / 3)
+    # an infinite value still gives NaN (∞ - ∞), as in PyTorch
+    assert np.isnan(tg.tensor([big, -big, float("inf")]).std().item())
+
+
 def test_var_and_std_of_equal_values_are_exactly_zero_with_a_zero_gradient():
     # a two-pass mean of five equal float32 or float16 values rounds off them; the spread
     # is still exactly 0 (as PyTorch's running update gives), so std's gradient is 0

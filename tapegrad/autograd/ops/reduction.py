@@ -196,6 +196,15 @@ def _spread(xp, a, axes, correction, keepdim, statistic):
     return xp.asarray(result).astype(a.dtype, copy=False)
 
 
+def _past_the_range(xp, a, axes, keepdim, result):
+    """Where a variance or std over ``axes`` is ∞, or NaN though every value is finite: its
+    squares, or the shift x - x₀, passed the dtype's range (float32 values of ±3.4e38:
+    3.4e38 - (-3.4e38) = ∞, and ∞ - ∞ = NaN in the sum), where the statistic may fit. Only
+    called where the result is not finite, so the common case costs no pass over ``a``."""
+    finite = xp.isfinite(a).all(axis=axes, keepdims=keepdim)
+    return (result == xp.inf) | (xp.isnan(result) & finite)
+
+
 def _var_backward(grad_kept, x, axes, dof, every_dim):
     """∂var/∂xᵢ = 2(xᵢ - mean)/(N - correction), times the incoming gradient.
 
@@ -225,10 +234,12 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     dof, every_dim = _count(shape, axes) - correction, dim is None or x.ndim == 0
     xp = x.device.xp
     result = _spread(xp, x.array, axes, correction, keepdim, "var")
-    if dof > 0 and (result == xp.inf).any():   # the squares overflowed, or an input is ∞
-        result = _rescaled(xp, x.array, axes, keepdim, result,
-                           lambda a: a.var(axis=axes, ddof=correction, keepdims=keepdim),
-                           power=2)
+    if dof > 0 and not xp.isfinite(result).all():   # the squares overflowed, or an input is ∞
+        redo = _past_the_range(xp, x.array, axes, keepdim, result)
+        if redo.any():
+            result = _rescaled(xp, x.array, axes, keepdim, result,
+                               lambda a: a.var(axis=axes, ddof=correction, keepdims=keepdim),
+                               redo, power=2)
     def backward(ctx, grad):
         x, = ctx.saved_tensors
         return _var_backward(_kept(grad, shape, axes, keepdim), x, axes, dof, every_dim)
@@ -246,9 +257,13 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     dof, every_dim = _count(shape, axes) - correction, dim is None or x.ndim == 0
     xp = x.device.xp
     result = _spread(xp, x.array, axes, correction, keepdim, "std")
-    if (result == xp.inf).any():   # the squares overflowed, or an input is infinite
-        result = _rescaled(xp, x.array, axes, keepdim, result,
-                           lambda a: a.std(axis=axes, ddof=correction, keepdims=keepdim))
+    if not xp.isfinite(result).all():   # the squares overflowed, or an input is infinite
+        redo = (_past_the_range(xp, x.array, axes, keepdim, result) if dof > 0
+                else result == xp.inf)
+        if redo.any():
+            result = _rescaled(xp, x.array, axes, keepdim, result,
+                               lambda a: a.std(axis=axes, ddof=correction, keepdims=keepdim),
+                               redo)
     def backward(ctx, grad):
         x, y = ctx.saved_tensors
         # Where y = 0 (constant values) the gradient is 0, as in PyTorch, not 0/0; a y that
