@@ -211,12 +211,26 @@ def _var_backward(grad_kept, x, axes, dof, every_dim):
     With no degree of freedom left (N ≤ correction) it follows PyTorch: over every dim,
     ∞ (NaN where xᵢ is the mean); along given dims, 2/(N - correction) as it falls (∞ at
     0, negative below it)."""
-    mean = x.mean(axes, keepdim=True)
     if dof <= 0 and every_dim:
-        return grad_kept * where(x == mean, float("nan"), float("inf"))
+        return grad_kept * where(x == x.mean(axes, keepdim=True), float("nan"), float("inf"))
     # 2/(N - correction) first, as PyTorch: g·(xᵢ - mean) may overflow where the product
     # with 2/(N - correction) < 1 fits
-    return grad_kept * (2 / dof if dof != 0 else float("inf")) * (x - mean)
+    return grad_kept * (2 / dof if dof != 0 else float("inf")) * _deviation(x, axes)
+
+
+def _deviation(x, axes):
+    """x - x̄ over ``axes``, as (x - x₀) - mean(x - x₀), x₀ the first value along them (as the
+    forward's ``_spread``): the same in the math, and exactly 0 for equal values, where a
+    two-pass mean rounds off them (x̄ of five float32 1e30s is 1e30 + 6e22), so the gradient
+    is 0 where the forward's variance is. Where the shift passes the dtype's range (±3.4e38
+    in float32) or meets ∞ or NaN, x - x̄ itself."""
+    first = x[tuple(slice(0, 1) if i in axes else slice(None) for i in range(x.ndim))]
+    shifted = x - first
+    deviation = shifted - shifted.mean(axes, keepdim=True)
+    finite = wrap(x.device.xp.isfinite(deviation.array), x.device)
+    if bool(finite.array.all()):
+        return deviation
+    return where(finite, deviation, x - x.mean(axes, keepdim=True))
 
 
 @operation(function=True, method=True)
