@@ -258,11 +258,15 @@ def test_var_of_equal_huge_values_has_a_zero_gradient_as_its_zero_variance():
         (x * w).var().backward()
         np.testing.assert_allclose(x.grad.numpy(), 2 / 3 * (y - y.mean()) * w.numpy(),
                                    rtol=1e-5)
-    # at both ends of float32's range (x - x₀ = ∞) it is x - x̄ itself
+    # at both ends of float32's range (x - x₀ = ∞) it is x - x̄ itself, and where x̄
+    # overflows (four -3.4e38s sum to -∞) x - x̄ = ∞ too, as PyTorch's backward gives
     big = float(np.finfo(np.float32).max)
     x = tg.tensor([big, -big, 0.0], requires_grad=True)
     x.var().backward()
     np.testing.assert_allclose(x.grad.numpy(), [big, -big, 0.0], rtol=1e-6)
+    x = tg.full((4,), -big, requires_grad=True)
+    x.var(correction=0).backward()
+    assert x.grad.tolist() == [math.inf] * 4
 
 
 def test_var_and_std_gradients_of_a_shifted_mean_pass_gradcheck_twice():

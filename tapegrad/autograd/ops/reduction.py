@@ -222,15 +222,18 @@ def _deviation(x, axes):
     """x - x̄ over ``axes``, as (x - x₀) - mean(x - x₀), x₀ the first value along them (as the
     forward's ``_spread``): the same in the math, and exactly 0 for equal values, where a
     two-pass mean rounds off them (x̄ of five float32 1e30s is 1e30 + 6e22), so the gradient
-    is 0 where the forward's variance is. Where the shift passes the dtype's range (±3.4e38
-    in float32) or meets ∞ or NaN, x - x̄ itself."""
+    is 0 where the forward's variance is. Where either is not finite (the shift passes the
+    dtype's range, ±3.4e38 in float32; x̄ of four float32 -3.4e38s overflows to -∞; an ∞ or
+    NaN), x - x̄ itself, as PyTorch's backward takes it."""
     first = x[tuple(slice(0, 1) if i in axes else slice(None) for i in range(x.ndim))]
     shifted = x - first
     deviation = shifted - shifted.mean(axes, keepdim=True)
-    finite = wrap(x.device.xp.isfinite(deviation.array), x.device)
-    if bool(finite.array.all()):
+    plain = x - x.mean(axes, keepdim=True)
+    xp = x.device.xp
+    finite = xp.isfinite(deviation.array) & xp.isfinite(plain.array)
+    if bool(finite.all()):
         return deviation
-    return where(finite, deviation, x - x.mean(axes, keepdim=True))
+    return where(wrap(finite, x.device), deviation, plain)
 
 
 @operation(function=True, method=True)
