@@ -2515,6 +2515,26 @@ def test_normalizings_float64_overflow_is_allowed_where_pytorch_on_scaled_slices
         monkeypatch.undo()
 
 
+def test_a_std_past_pytorchs_float64_accumulation_is_allowed_where_scaled_slices_agree(
+        monkeypatch):
+    pytest.importorskip("torch")
+    from .value_reruns import SPREAD_SCALED_PER_SLICE
+    # 63064575: the std of nan_to_num of values with ±inf (±1.8e308 after it): PyTorch's
+    # accumulation gives NaN (∞ - ∞), tapegrad 6.5e307, as PyTorch's std of the values
+    # scaled by 2⁻¹⁰²⁴ (exact) gives, times 2¹⁰²⁴
+    found = _first_finding(63064575, NORMS_OPS + ",instance_norm,log_softmax,var,std")
+    assert (found.kind, found.op) == ("value", "std")
+    assert SPREAD_SCALED_PER_SLICE in found.detail and allowed(found).category == "pytorch bug"
+    std = tg.std   # a wrong std of the same shape loses the mark and is a finding
+    monkeypatch.setattr(tg, "std", lambda *a, **k: std(*a, **k) * 1.5)
+    found = _first_finding(63064575, NORMS_OPS + ",instance_norm,log_softmax,var,std")
+    assert (found.kind, found.op) == ("value", "std")
+    assert SPREAD_SCALED_PER_SLICE not in found.detail and allowed(found) is None
+    # and the entry takes no finite number of PyTorch's
+    assert allowed(Finding("value", "std", "[6.5e+307] vs torch [6.4e+307]"
+                           + SPREAD_SCALED_PER_SLICE, 0)) is None
+
+
 def test_cosine_similarity_of_float32_by_float64_gets_the_wider_float_mark(monkeypatch):
     pytest.importorskip("torch")
     # 48403350: a float32 operand near 1e30 beside a float64 one; each is scaled in its own
