@@ -529,3 +529,68 @@ def _within_sizes(a, b, dtype_name, sizes, floor=None):
     with np.errstate(invalid="ignore"):
         error = np.abs(a64 - b64) - (tol * np.abs(b64) + (floor or tol * 1e-2) * scale)
     return bool(np.all(error[finite] <= 0))
+
+
+PRODUCTS_BOTH_WAYS = (" [a matrix product's backward whose float32 terms pass its range both "
+                      "ways: NaN or ±inf by the order of summation]")
+
+
+def _products_past_float32_both_ways(program, chain_inputs, a, found):
+    """``found`` with each float32 gradient finding of a leaf that only the last step, a
+    matrix product, reads made float noise, marked PRODUCTS_BOTH_WAYS, where that step alone
+    (each library on tapegrad's input, with the program's incoming gradient) gives the
+    same gradient but at elements one library has NaN or ±inf and the other not the same,
+    and at each of those the terms it sums pass float32's largest value both ways: their
+    positive part and their negative part each beyond 3.4e38 (PyTorch's backward in float64
+    on the magnitudes, Σ|g||x|, and on the values, Σgx, halve their sum and difference). Each
+    rounded product is then +inf or -inf and the result NaN or the infinity met first
+    (xᵀg of nan_to_num's 3.4e38 four times, g = [0.77, 1.56, -0.69, -2.24]: tapegrad's BLAS
+    NaN, PyTorch's +inf, the exact sum -2.1e38)."""
+    step = program.steps[-1] if program.steps else None
+    if torch is None or step is None or step.entry.name not in ("linear", "matmul", "mm", "bmm",
+                                                                 "mv"):
+        return found
+    k = len(program.steps) - 1
+    read = {a.index for s in program.steps[:-1] for a in list(s.args) + list(s.kwargs.values())
+            if isinstance(a, LeafRef)} | {0}
+    direct = {a.index for a in list(step.args) + list(step.kwargs.values())
+              if isinstance(a, LeafRef)} - read
+    if not any(f.kind == "gradient" for f in found) or not direct:
+        return found
+    grad, chain = _incoming_gradient(program, a), chain_inputs[k]
+    ours = _step_backward(TAPEGRAD, program, k, chain, grad)
+    theirs = _step_backward(TORCH, program, k, chain, grad)
+    magnitudes = _with_magnitudes(program)
+    sizes = _step_backward(TORCH, magnitudes, k, None if chain is None else
+                           (np.abs(chain[0]), chain[1]), np.abs(grad), float_dtype="float64")
+    exact = _step_backward(TORCH, program, k, chain, grad, float_dtype="float64")
+    if ours is None or theirs is None or sizes is None or exact is None:
+        return found
+    largest = float(np.finfo(np.float32).max)
+
+    def explained(f):
+        index = int(f.detail[4:f.detail.index(" ")]) if f.detail.startswith("leaf") else None
+        if f.kind != "gradient" or index not in direct or not f.detail.startswith(
+                f"leaf{index} (float32): "):
+            return False
+        g, h = ours[1].get(index), theirs[1].get(index)
+        size, value = sizes[1].get(index), exact[1].get(index)
+        if any(v is None for v in (g, h, size, value)) or g.shape != h.shape:
+            return False
+        with np.errstate(invalid="ignore"):
+            disputed = ~(np.isfinite(g) & np.isfinite(h)) & ~((g == h) | (np.isnan(g) & np.isnan(h)))
+            both_ways = ((size + value) / 2 > largest) & ((size - value) / 2 > largest)
+        return bool(disputed.any()) and bool(both_ways[disputed].all()) and \
+            compare_arrays(g[~disputed], h[~disputed], "float32") is None
+
+    return [Finding("gradient-float-noise", f.op, f.detail + PRODUCTS_BOTH_WAYS, f.seed)
+            if explained(f) else f for f in found]
+
+
+def _with_magnitudes(program):
+    """A copy of ``program`` whose float leaves hold their magnitudes."""
+    import copy
+    copied = copy.copy(program)
+    copied.leaves = [leaf._replace(values=np.abs(leaf.values)) if np.asarray(leaf.values).dtype.kind
+                     == "f" else leaf for leaf in program.leaves]
+    return copied

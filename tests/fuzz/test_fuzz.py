@@ -4604,6 +4604,41 @@ def test_linear_of_terms_overflowing_both_ways_is_noise_where_tapegrad_gives_the
                            + EXACT_SUM_ROUNDED, 0)) is None
 
 
+def test_linears_weight_gradient_of_terms_past_float32_both_ways_is_noise_only_there(monkeypatch):
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    from .generate import CHAIN, Leaf, LeafRef
+    from .program import Program
+    from .terms import PRODUCTS_BOTH_WAYS, _products_past_float32_both_ways
+    # 63022744: xᵀg of silu(nan_to_num(1/bool)) (3.4e38 four times) by g = [0.77, 1.56,
+    # -0.69, -2.24]: each rounded product is ±inf; tapegrad's BLAS gives NaN, PyTorch +inf,
+    # the exact sum -2.1e38
+    found = _first_finding(63022744, NORMS_OPS + ",instance_norm,log_softmax,var,std")
+    assert (found.kind, found.op) == ("gradient-float-noise", "linear")
+    assert found.detail.endswith(PRODUCTS_BOTH_WAYS)
+    # planted: a NaN weight gradient where the terms are small is no such thing
+    x = np.float32([[1.0], [2.0], [-3.0], [4.0]])
+    program = Program(0)
+    program.leaves = [Leaf(x, False, ("contiguous",), x.shape),
+                      Leaf(np.float32([[0.5]]), True, ("contiguous",), (1, 1))]
+    program.steps = [_one_step("linear", CHAIN, LeafRef(1))]
+    linear = F.linear
+    def nan_weight_gradient(x, w, bias=None):   # (the value unchanged: + 0)
+        return linear(x, w, bias) + tg.where(tg.zeros((), dtype=tg.bool), w * math.inf, 0.0).sum()
+    monkeypatch.setattr(F, "linear", nan_weight_gradient)
+    planted = Finding("gradient", "linear", "leaf1 (float32): NaN where torch has none or the "
+                      "other way: [nan] vs torch [-1.2]", 0)
+    a = tg.zeros(4, 1)
+    assert _products_past_float32_both_ways(program, [None], a, [planted]) == [planted]
+    # g = [0.10, -0.98, -0.82, -1.03]: x = (3.4e38, 3.4e38, 1, 1) passes the range one way
+    # only (the finding stays), (3.4e38, -3.4e38, 3.4e38, 3.4e38) both ways (PyTorch's +inf)
+    big = float(np.finfo(np.float32).max)
+    for values, explained in (([big, big, 1.0, 1.0], False), ([big, -big, big, big], True)):
+        program.leaves[0] = Leaf(np.float32(values).reshape(4, 1), False, ("contiguous",), (4, 1))
+        judged = _products_past_float32_both_ways(program, [None], a, [planted])
+        assert (judged[0].kind == "gradient-float-noise") == explained, values
+
+
 def test_a_float64_norm_pytorch_zeroed_by_overflowing_squares_is_marked_but_a_wrong_one_is_not(
         monkeypatch):
     pytest.importorskip("torch")
