@@ -59,6 +59,8 @@ def _own_terms(program, k, chain_input, sizes):
         return _cosine_terms(program, k, chain_input, sizes)
     if name == "layer_norm":
         return _layer_norm_terms(program, k, chain_input, sizes)
+    if name == "group_norm":
+        return _group_norm_terms(program, k, chain_input, sizes)
     if name == "normalize":
         return _normalize_terms(program, k, chain_input, sizes)
     if name in ("var", "std"):
@@ -303,6 +305,43 @@ def _layer_norm_terms(program, k, chain_input, sizes):
             g_hat = np.broadcast_to(w * np.abs(np.asarray(sizes, dtype=np.float64)), x.shape)
             terms = (g_hat + g_hat.mean(axis=axes, keepdims=True)
                      + x_hat * (g_hat * x_hat).mean(axis=axes, keepdims=True)) / sigma
+    except (ValueError, TypeError):
+        return {}
+    if chain_input is None:
+        return {0: _onto_leaf(program.leaves[0], terms)}
+    return {"input": terms}
+
+
+def _group_norm_terms(program, k, chain_input, sizes):
+    """For step ``k`` a group_norm of the chain: {"input" (or 0 for the first step): the size
+    of the terms of its input's gradient, as layer_norm's (``_layer_norm_terms``) over each
+    group of channels, ĝ = w_c·g} (else {}). Σ group_norm(x) has the gradient 0 from terms
+    of |g|/σ (r·(g - mean g - x̂·mean(g x̂)) with g constant and mean x̂ = 0)."""
+    step = program.steps[k]
+    args = dict(zip(NORM_PARAMETERS["group_norm"], step.args))
+    args.update(step.kwargs)
+    groups, weight = args.get("num_groups"), args.get("weight")
+    if step.args[0] is not CHAIN or not isinstance(groups, int) or isinstance(groups, bool) or \
+            groups <= 0 or not isinstance(args.get("eps", 1e-5), (int, float)):
+        return {}
+    run = Run(TAPEGRAD)
+    x = (TAPEGRAD.to_numpy(run.materialize(LeafRef(0), program.leaves)) if chain_input is None
+         else chain_input[0]).astype(np.float64)
+    if x.ndim < 2 or x.shape[1] % groups or not x.size:
+        return {}
+    try:
+        w = np.ones(x.shape[1]) if weight is None else np.abs(TAPEGRAD.to_numpy(
+            run.materialize(weight, program.leaves)).astype(np.float64)).reshape(-1)
+        w = np.broadcast_to(w.reshape((1, -1) + (1,) * (x.ndim - 2)), x.shape)
+        g_hat = np.broadcast_to(w * np.abs(np.asarray(sizes, dtype=np.float64)), x.shape)
+        grouped = x.reshape(x.shape[0], groups, -1)
+        g_hat = g_hat.reshape(grouped.shape)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            sigma = np.sqrt(grouped.var(axis=2, keepdims=True) + float(args.get("eps", 1e-5)))
+            x_hat = np.abs((grouped - grouped.mean(axis=2, keepdims=True)) / sigma)
+            terms = (g_hat + g_hat.mean(axis=2, keepdims=True)
+                     + x_hat * (g_hat * x_hat).mean(axis=2, keepdims=True)) / sigma
+        terms = terms.reshape(x.shape)
     except (ValueError, TypeError):
         return {}
     if chain_input is None:

@@ -1489,6 +1489,24 @@ def test_a_sum_of_a_group_norms_output_is_noise_within_the_rounding_of_its_terms
                                           torch.tensor(shifted).sum() + 0.01)
 
 
+def test_the_gradient_of_a_sum_of_group_norms_output_is_judged_by_group_norms_terms(monkeypatch):
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    # 63076762: Σ group_norm(1/x) is flat, its gradient 0 from terms of |g|/σ: tapegrad's
+    # 1e-14, PyTorch's -1.9e-5 through reciprocal's 1/x²; 63006686 in float16, 63092835
+    # through a linear
+    ops = NORMS_OPS + ",instance_norm,log_softmax,var,std"
+    for seed in (63076762, 63006686, 63092835):
+        found = _first_finding(seed, ops)
+        assert found.kind == "gradient-float-noise" and found.detail.startswith(
+            "cancelling terms: "), seed
+    group_norm = F.group_norm   # planted: a gradient 0.01·g off, the value the same
+    monkeypatch.setattr(F, "group_norm", lambda x, *a, **k: group_norm(x, *a, **k)
+                        + (x - x.detach()) * 0.01)
+    found = _first_finding(63076762, ops)
+    assert found.kind == "gradient" and allowed(found) is None
+
+
 def test_attentions_nan_query_entry_takes_the_nan_at_any_position_and_nothing_else():
     # 30365874: float64 attention over [NaN inputs]; PyTorch's fused 4-d kernel gives 0 for
     # the NaN query's row, the other rows agree
