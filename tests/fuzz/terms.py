@@ -494,9 +494,12 @@ def _within_its_terms(program, chain_input, grad, ours, theirs, differs, k=0):
     beyond, the backward of |g| in absolute value, |Σⱼ Jⱼᵢ|gⱼ||, which is no larger (exact
     where the step's slopes have one sign: a broadcast leaf's copies under add or subtract,
     but a (5,) leaf times a (3, 4, 3, 1) one holding ±1e30 cancels its terms there too), in
-    float64 (a float16 leaf's Σ|gⱼ| overflows its 65504)."""
+    float64 (a float16 leaf's Σ|gⱼ| overflows its 65504). An infinite or NaN gⱼ (reciprocal
+    of an exact 0 after the step) makes the elements it reaches ±inf or NaN in both
+    libraries alike, which ``_within_sizes`` asks of them; the other elements are sized by
+    the finite gⱼ."""
     if not np.isfinite(grad).all():
-        return False
+        grad = np.where(np.isfinite(grad), grad, 0).astype(grad.dtype)
     sizes = {}
     if grad.size > ALONE_MOST:
         part = _step_backward(TAPEGRAD, program, k, chain_input, np.abs(grad), "float64")

@@ -1507,6 +1507,23 @@ def test_the_gradient_of_a_sum_of_group_norms_output_is_judged_by_group_norms_te
     assert found.kind == "gradient" and allowed(found) is None
 
 
+def test_a_first_steps_terms_are_sized_beside_an_infinite_incoming_gradient(monkeypatch):
+    pytest.importorskip("torch")
+    # 63043702: log_softmax then reciprocal twice: y = -6e-8 at a row's largest value gives
+    # gradients of 1e13 through 1/y², and an exact 0 gives ±inf in another row; the finite
+    # rows' gⱼ - yⱼ·Σg keep residues of their terms (1.638e5 here, 1.675e5 in PyTorch), the
+    # rows the ±inf reaches are NaN or ±inf in both (63055016, 63082647 too)
+    ops = NORMS_OPS + ",instance_norm,log_softmax,var,std"
+    for seed in (63043702, 63055016, 63082647):
+        found = _first_finding(seed, ops)
+        assert found.kind == "gradient-float-noise" and found.detail.startswith(
+            "cancelling terms: "), seed
+    monkeypatch.setattr(tg, "log_softmax", _wrong_gradient(tg.log_softmax, 1.5))
+    for seed in (63043702, 63055016, 63082647):   # planted: 1.5 times the gradient
+        found = _first_finding(seed, ops)
+        assert found.kind == "gradient" and allowed(found) is None, seed
+
+
 def test_attentions_nan_query_entry_takes_the_nan_at_any_position_and_nothing_else():
     # 30365874: float64 attention over [NaN inputs]; PyTorch's fused 4-d kernel gives 0 for
     # the NaN query's row, the other rows agree
