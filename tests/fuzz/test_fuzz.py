@@ -2568,6 +2568,15 @@ def test_a_std_past_pytorchs_float64_accumulation_is_allowed_where_scaled_slices
     # and the entry takes no finite number of PyTorch's
     assert allowed(Finding("value", "std", "[6.5e+307] vs torch [6.4e+307]"
                            + SPREAD_SCALED_PER_SLICE, 0)) is None
+    # 65094456: the 3-norm of float32 3.6e17 (a var): PyTorch's cube passes float32's range
+    monkeypatch.undo()
+    found = _first_finding(65094456, NORMS_OPS + ",instance_norm,log_softmax,var,std")
+    assert (found.kind, found.op) == ("value", "norm")
+    assert SPREAD_SCALED_PER_SLICE in found.detail and allowed(found).category == "pytorch bug"
+    norm = tg.norm
+    monkeypatch.setattr(tg, "norm", lambda *a, **k: norm(*a, **k) * 1.5)
+    found = _first_finding(65094456, NORMS_OPS + ",instance_norm,log_softmax,var,std")
+    assert SPREAD_SCALED_PER_SLICE not in found.detail and allowed(found) is None
 
 
 def test_cosine_similarity_of_float32_by_float64_gets_the_wider_float_mark(monkeypatch):

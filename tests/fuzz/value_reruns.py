@@ -20,8 +20,8 @@ ATTENTION_BY_ITS_MATH = (" [scaled_dot_product_attention in the program: PyTorch
 SCALED_PER_SLICE = (" [normalize or cosine_similarity in the program: PyTorch agrees with each "
                     "slice scaled by a power of two near its largest magnitude]")
 SCALE_INVARIANT = {"normalize": ("input",), "cosine_similarity": ("x1", "x2")}
-SPREAD_SCALED_PER_SLICE = (" [std or var: PyTorch agrees with each slice scaled by a power of "
-                           "two near its largest magnitude, and its result scaled back]")
+SPREAD_SCALED_PER_SLICE = (" [std, var or norm: PyTorch agrees with each slice scaled by a power "
+                           "of two near its largest magnitude, and its result scaled back]")
 
 
 def _marked_by_a_rerun(program, step, result, through_float16=False):
@@ -45,7 +45,7 @@ def _marked_by_a_rerun(program, step, result, through_float16=False):
     elif step.entry.name in SCALE_INVARIANT:
         reruns = ((_norm_widened_call, NORMALIZE_WIDENED),
                   (_scaled_per_slice_call, SCALED_PER_SLICE))
-    elif step.entry.name in ("std", "var"):
+    elif step.entry.name in ("std", "var", "norm"):
         reruns = ((_spread_scaled_per_slice_call, SPREAD_SCALED_PER_SLICE),)
     else:
         return ""
@@ -149,12 +149,13 @@ def _scaled_slices(x, dim, eps, p=2.0):
 
 
 def _spread_scaled_per_slice_call(run, step, leaves, on_a_copy=False):
-    """``run.call``, but std or var (SPREAD_SCALED_PER_SLICE) of its input with each slice
+    """``run.call``, but std, var or a p-norm, p > 0 (SPREAD_SCALED_PER_SLICE), of its input with each slice
     over the reduced dims scaled by 2⁻ᵉ (``_scaled_slices``, exact) and the result by 2ᵉ
-    (std) or 2²ᵉ (var) after: std(c·x) = c·std(x), so where PyTorch's sum of squares or of
-    x - x̄ passes the dtype's range (float64 values of ±1.8e308: ∞ - ∞ = NaN) the scaled
-    slice stays in it. Its only roundings are PyTorch's own on the scaled values."""
-    if step.entry.name not in ("std", "var") or on_a_copy:
+    (std, norm) or 2²ᵉ (var) after: std(c·x) = c·std(x), so where PyTorch's sum of squares
+    (cubes: float32 3.6e17³) or of x - x̄ passes the dtype's range (float64 values of
+    ±1.8e308: ∞ - ∞ = NaN) the scaled slice stays in it. Its only roundings are PyTorch's
+    own on the scaled values."""
+    if step.entry.name not in ("std", "var", "norm") or on_a_copy:
         return run.call(step, leaves, on_a_copy=on_a_copy)
     try:
         given = step.entry.signature.bind(*[run.materialize(a, leaves) for a in step.args],
@@ -164,13 +165,17 @@ def _spread_scaled_per_slice_call(run, step, leaves, on_a_copy=False):
         return run.call(step, leaves)
     options = given.arguments   # (no defaults filled in: PyTorch's var takes no unbiased=None)
     x, dim, keepdim = options["input"], options.get("dim"), options.get("keepdim", False)
-    if not torch.is_tensor(x) or not x.is_floating_point() or x.ndim == 0 or \
-            x.numel() == 0 or isinstance(dim, bool) or not isinstance(keepdim, bool):
+    p = options.get("p", "fro")   # (norm: of degree 1 for p > 0, as std)
+    if not torch.is_tensor(x) or not x.is_floating_point() or \
+            x.numel() == 0 or isinstance(dim, bool) or not isinstance(keepdim, bool) or \
+            options.get("dtype") is not None or not (p == "fro" or isinstance(p, (int, float))
+                                                     and not isinstance(p, bool) and p > 0):
         return run.call(step, leaves)
     try:
-        dims = tuple(range(x.ndim)) if dim is None else tuple(
+        dims = tuple(range(x.ndim)) if dim is None or x.ndim == 0 else tuple(
             d % x.ndim for d in (dim if isinstance(dim, (tuple, list)) else (dim,)))
-        largest = x.detach().abs().amax(dim=dims, keepdim=True).to(torch.float64).numpy()
+        largest = (x.detach().abs().amax(dim=dims, keepdim=True) if dims else
+                   x.detach().abs()).to(torch.float64).numpy()
         with np.errstate(invalid="ignore"):
             exponent = np.where(np.isfinite(largest) & (largest > 0),
                                 np.frexp(largest)[1], 0)
