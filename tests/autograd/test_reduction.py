@@ -218,6 +218,19 @@ def test_std_whose_squares_overflow_is_still_computed():
     assert np.isnan(tg.tensor([1.0, float("inf")]).std().item())   # as PyTorch
 
 
+def test_var_and_std_of_values_at_both_ends_of_the_range_are_computed_where_they_fit():
+    # x - x₀ of 3.4e38 and -3.4e38 overflows float32 (∞ - ∞ = NaN in the sum); the spread
+    # does not: std([3.4e38, -3.4e38, 3.4e38, 0]) = 3.4e38·√(11/12), as PyTorch gives
+    big = float(np.finfo(np.float32).max)
+    x = tg.tensor([[big, -big, big, 0.0], [1.0, 2.0, 3.0, 4.0]])
+    expected = np.std(np.float64([[1, -1, 1, 0], [1, 2, 3, 4]]), axis=1, ddof=1) * [big, 1]
+    np.testing.assert_allclose(x.std(dim=1).numpy(), expected, rtol=1e-6)
+    assert x.var(dim=1).tolist()[0] == math.inf and x.var(dim=1).tolist()[1] == pytest.approx(
+        5 / 3)
+    # an infinite value still gives NaN (∞ - ∞), as in PyTorch
+    assert np.isnan(tg.tensor([big, -big, float("inf")]).std().item())
+
+
 def test_var_and_std_of_equal_values_are_exactly_zero_with_a_zero_gradient():
     # a two-pass mean of five equal float32 or float16 values rounds off them; the spread
     # is still exactly 0 (as PyTorch's running update gives), so std's gradient is 0
@@ -228,6 +241,39 @@ def test_var_and_std_of_equal_values_are_exactly_zero_with_a_zero_gradient():
     assert y.tolist() == [0.0, 0.0, 0.0]
     y.sum().backward()
     assert x.grad.tolist() == [0.0, 0.0, 0.0]
+
+
+def test_var_of_equal_huge_values_has_a_zero_gradient_as_its_zero_variance():
+    # x̄ of fifteen float32 1e30s is not 1e30 (a two-pass mean), so 2(x - x̄)/(N - 1) would
+    # be a residue of 1e22 where the variance and the math give 0; values that are not all
+    # equal keep their gradient, and one beside them changes nothing
+    for dtype in (tg.float32, tg.float64):
+        for dim in (None, 0):
+            x = tg.full((5, 3), 1e30, dtype=dtype, requires_grad=True)
+            x.var(dim=dim).sum().backward()
+            assert not x.var(dim=dim).any().item() and not x.grad.any().item(), (dtype, dim)
+        x = tg.tensor([1e30, 1e30, 1e30, 1e30], dtype=dtype, requires_grad=True)
+        w = tg.tensor([1.0, 1.0, 1.0, 1.0 + 2 ** -20], dtype=dtype)
+        y = (x * w).detach().numpy().astype(np.float64)
+        (x * w).var().backward()
+        np.testing.assert_allclose(x.grad.numpy(), 2 / 3 * (y - y.mean()) * w.numpy(),
+                                   rtol=1e-5)
+    # at both ends of float32's range (x - x₀ = ∞) it is x - x̄ itself, and where x̄
+    # overflows (four -3.4e38s sum to -∞) x - x̄ = ∞ too, as PyTorch's backward gives
+    big = float(np.finfo(np.float32).max)
+    x = tg.tensor([big, -big, 0.0], requires_grad=True)
+    x.var().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [big, -big, 0.0], rtol=1e-6)
+    x = tg.full((4,), -big, requires_grad=True)
+    x.var(correction=0).backward()
+    assert x.grad.tolist() == [math.inf] * 4
+
+
+def test_var_and_std_gradients_of_a_shifted_mean_pass_gradcheck_twice():
+    for op in (lambda x: x.var(dim=1), lambda x: x.std(dim=(0, 2), correction=0)):
+        x = tg.randn(3, 4, 2, dtype=tg.float64, requires_grad=True) + 1e3
+        x = x.detach().requires_grad_()
+        assert tg.autograd.gradcheck(op, (x,)) and tg.autograd.gradgradcheck(op, (x,))
 
 
 def test_all_and_any_of_a_strided_tensor_are_row_major_as_pytorchs_reductions():

@@ -25,6 +25,7 @@ ADDC_IN_RESULT_DTYPE = (" [addcmul or addcdiv in the program: PyTorch agrees wit
 BATCH_NORM_CONTIGUOUS = (" [batch_norm in the program: PyTorch agrees with its input and weight "
                          "made contiguous]")
 MEDIAN_OF_CONTIGUOUS = " [median: PyTorch agrees with its input made contiguous]"
+BATCH_NORM_OF_CONTIGUOUS = " [batch_norm: PyTorch agrees with its operands made contiguous]"
 SIN_COS_IN_FLOAT64 = (" [sin or cos: PyTorch's in float64, rounded, agrees (or the input is "
                       "beyond 1e15)]")
 LDEXPS, ADDCS = ("ldexp", "ldexp_"), ("addcmul", "addcdiv", "addcmul_", "addcdiv_")
@@ -130,18 +131,23 @@ def _operand_value_mark(program, step, chain_before, result):
     """The mark for a value finding of ``step`` that a rerun confirms (else ""): ldexp
     rerun from the program's start with its exponent in the result's dtype
     (LDEXP_FLOAT_EXPONENT), median with its input contiguous (MEDIAN_OF_CONTIGUOUS; values
-    and indices the same), sin/cos of tapegrad's input in float64 rounded back, element by
-    element (SIN_COS_IN_FLOAT64; an element whose input is beyond 1e15 has no digit left in
+    and indices the same), batch_norm with its tensors contiguous (BATCH_NORM_OF_CONTIGUOUS:
+    PyTorch's CPU forward for a strided operand takes (x - μ)·r·γ, whose (x - μ)·r passes
+    the dtype's range where the result fits; its contiguous kernel x·(rγ) + (β - μ·rγ)),
+    sin/cos of tapegrad's input in float64 rounded back, element by element
+    (SIN_COS_IN_FLOAT64; an element whose input is beyond 1e15 has no digit left in
     float32's argument reduction)."""
     name = step.entry.name
     if name == "cross_entropy":
         return _over_zero_classes(program, step, chain_before)
-    if torch is None or name not in LDEXPS + ("median", "sin", "cos", "sin_", "cos_"):
+    if torch is None or name not in LDEXPS + ("median", "batch_norm", "sin", "cos", "sin_",
+                                              "cos_"):
         return ""
     if name in ("sin", "cos", "sin_", "cos_"):
         return _sin_cos_in_float64(program, step, chain_before, result)
     call, mark = ((_ldexp_float_exponent_call, LDEXP_FLOAT_EXPONENT) if name in LDEXPS else
-                  (_contiguous_call, MEDIAN_OF_CONTIGUOUS))
+                  (_contiguous_call, MEDIAN_OF_CONTIGUOUS if name == "median"
+                   else BATCH_NORM_OF_CONTIGUOUS))
     run = Run(TORCH)
     run.chain = run.materialize(LeafRef(0), program.leaves)
     for each in program.steps:

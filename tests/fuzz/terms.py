@@ -59,6 +59,8 @@ def _own_terms(program, k, chain_input, sizes):
         return _cosine_terms(program, k, chain_input, sizes)
     if name == "layer_norm":
         return _layer_norm_terms(program, k, chain_input, sizes)
+    if name == "group_norm":
+        return _group_norm_terms(program, k, chain_input, sizes)
     if name == "normalize":
         return _normalize_terms(program, k, chain_input, sizes)
     if name in ("var", "std"):
@@ -310,6 +312,43 @@ def _layer_norm_terms(program, k, chain_input, sizes):
     return {"input": terms}
 
 
+def _group_norm_terms(program, k, chain_input, sizes):
+    """For step ``k`` a group_norm of the chain: {"input" (or 0 for the first step): the size
+    of the terms of its input's gradient, as layer_norm's (``_layer_norm_terms``) over each
+    group of channels, ĝ = w_c·g} (else {}). Σ group_norm(x) has the gradient 0 from terms
+    of |g|/σ (r·(g - mean g - x̂·mean(g x̂)) with g constant and mean x̂ = 0)."""
+    step = program.steps[k]
+    args = dict(zip(NORM_PARAMETERS["group_norm"], step.args))
+    args.update(step.kwargs)
+    groups, weight = args.get("num_groups"), args.get("weight")
+    if step.args[0] is not CHAIN or not isinstance(groups, int) or isinstance(groups, bool) or \
+            groups <= 0 or not isinstance(args.get("eps", 1e-5), (int, float)):
+        return {}
+    run = Run(TAPEGRAD)
+    x = (TAPEGRAD.to_numpy(run.materialize(LeafRef(0), program.leaves)) if chain_input is None
+         else chain_input[0]).astype(np.float64)
+    if x.ndim < 2 or x.shape[1] % groups or not x.size:
+        return {}
+    try:
+        w = np.ones(x.shape[1]) if weight is None else np.abs(TAPEGRAD.to_numpy(
+            run.materialize(weight, program.leaves)).astype(np.float64)).reshape(-1)
+        w = np.broadcast_to(w.reshape((1, -1) + (1,) * (x.ndim - 2)), x.shape)
+        g_hat = np.broadcast_to(w * np.abs(np.asarray(sizes, dtype=np.float64)), x.shape)
+        grouped = x.reshape(x.shape[0], groups, -1)
+        g_hat = g_hat.reshape(grouped.shape)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            sigma = np.sqrt(grouped.var(axis=2, keepdims=True) + float(args.get("eps", 1e-5)))
+            x_hat = np.abs((grouped - grouped.mean(axis=2, keepdims=True)) / sigma)
+            terms = (g_hat + g_hat.mean(axis=2, keepdims=True)
+                     + x_hat * (g_hat * x_hat).mean(axis=2, keepdims=True)) / sigma
+        terms = terms.reshape(x.shape)
+    except (ValueError, TypeError):
+        return {}
+    if chain_input is None:
+        return {0: _onto_leaf(program.leaves[0], terms)}
+    return {"input": terms}
+
+
 def _cosine_terms(program, k, chain_input, sizes):
     """For step ``k`` a cosine_similarity(x₁, x₂) of the chain and a leaf: {"input" or the
     leaf's index: the size of the two terms of its gradient, 2·s/‖xᵢ‖ (s: the terms' size
@@ -467,9 +506,12 @@ def _within_its_terms(program, chain_input, grad, ours, theirs, differs, k=0):
     beyond, the backward of |g| in absolute value, |Σⱼ Jⱼᵢ|gⱼ||, which is no larger (exact
     where the step's slopes have one sign: a broadcast leaf's copies under add or subtract,
     but a (5,) leaf times a (3, 4, 3, 1) one holding ±1e30 cancels its terms there too), in
-    float64 (a float16 leaf's Σ|gⱼ| overflows its 65504)."""
+    float64 (a float16 leaf's Σ|gⱼ| overflows its 65504). An infinite or NaN gⱼ (reciprocal
+    of an exact 0 after the step) makes the elements it reaches ±inf or NaN in both
+    libraries alike, which ``_within_sizes`` asks of them; the other elements are sized by
+    the finite gⱼ."""
     if not np.isfinite(grad).all():
-        return False
+        grad = np.where(np.isfinite(grad), grad, 0).astype(grad.dtype)
     sizes = {}
     if grad.size > ALONE_MOST:
         part = _step_backward(TAPEGRAD, program, k, chain_input, np.abs(grad), "float64")
@@ -559,3 +601,68 @@ def _within_sizes(a, b, dtype_name, sizes, floor=None):
     with np.errstate(invalid="ignore"):
         error = np.abs(a64 - b64) - (tol * np.abs(b64) + (floor or tol * 1e-2) * scale)
     return bool(np.all(error[finite] <= 0))
+
+
+PRODUCTS_BOTH_WAYS = (" [a matrix product's backward whose float32 terms pass its range both "
+                      "ways: NaN or ±inf by the order of summation]")
+
+
+def _products_past_float32_both_ways(program, chain_inputs, a, found):
+    """``found`` with each float32 gradient finding of a leaf that only the last step, a
+    matrix product, reads made float noise, marked PRODUCTS_BOTH_WAYS, where that step alone
+    (each library on tapegrad's input, with the program's incoming gradient) gives the
+    same gradient but at elements one library has NaN or ±inf and the other not the same,
+    and at each of those the terms it sums pass float32's largest value both ways: their
+    positive part and their negative part each beyond 3.4e38 (PyTorch's backward in float64
+    on the magnitudes, Σ|g||x|, and on the values, Σgx, halve their sum and difference). Each
+    rounded product is then +inf or -inf and the result NaN or the infinity met first
+    (xᵀg of nan_to_num's 3.4e38 four times, g = [0.77, 1.56, -0.69, -2.24]: tapegrad's BLAS
+    NaN, PyTorch's +inf, the exact sum -2.1e38)."""
+    step = program.steps[-1] if program.steps else None
+    if torch is None or step is None or step.entry.name not in ("linear", "matmul", "mm", "bmm",
+                                                                 "mv"):
+        return found
+    k = len(program.steps) - 1
+    read = {a.index for s in program.steps[:-1] for a in list(s.args) + list(s.kwargs.values())
+            if isinstance(a, LeafRef)} | {0}
+    direct = {a.index for a in list(step.args) + list(step.kwargs.values())
+              if isinstance(a, LeafRef)} - read
+    if not any(f.kind == "gradient" for f in found) or not direct:
+        return found
+    grad, chain = _incoming_gradient(program, a), chain_inputs[k]
+    ours = _step_backward(TAPEGRAD, program, k, chain, grad)
+    theirs = _step_backward(TORCH, program, k, chain, grad)
+    magnitudes = _with_magnitudes(program)
+    sizes = _step_backward(TORCH, magnitudes, k, None if chain is None else
+                           (np.abs(chain[0]), chain[1]), np.abs(grad), float_dtype="float64")
+    exact = _step_backward(TORCH, program, k, chain, grad, float_dtype="float64")
+    if ours is None or theirs is None or sizes is None or exact is None:
+        return found
+    largest = float(np.finfo(np.float32).max)
+
+    def explained(f):
+        index = int(f.detail[4:f.detail.index(" ")]) if f.detail.startswith("leaf") else None
+        if f.kind != "gradient" or index not in direct or not f.detail.startswith(
+                f"leaf{index} (float32): "):
+            return False
+        g, h = ours[1].get(index), theirs[1].get(index)
+        size, value = sizes[1].get(index), exact[1].get(index)
+        if any(v is None for v in (g, h, size, value)) or g.shape != h.shape:
+            return False
+        with np.errstate(invalid="ignore"):
+            disputed = ~(np.isfinite(g) & np.isfinite(h)) & ~((g == h) | (np.isnan(g) & np.isnan(h)))
+            both_ways = ((size + value) / 2 > largest) & ((size - value) / 2 > largest)
+        return bool(disputed.any()) and bool(both_ways[disputed].all()) and \
+            compare_arrays(g[~disputed], h[~disputed], "float32") is None
+
+    return [Finding("gradient-float-noise", f.op, f.detail + PRODUCTS_BOTH_WAYS, f.seed)
+            if explained(f) else f for f in found]
+
+
+def _with_magnitudes(program):
+    """A copy of ``program`` whose float leaves hold their magnitudes."""
+    import copy
+    copied = copy.copy(program)
+    copied.leaves = [leaf._replace(values=np.abs(leaf.values)) if np.asarray(leaf.values).dtype.kind
+                     == "f" else leaf for leaf in program.leaves]
+    return copied

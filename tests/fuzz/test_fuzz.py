@@ -14,8 +14,9 @@ from . import catalogue
 from .__main__ import fuzz
 from .allowlist import ALLOWED, allowed
 from .libraries import Finding, torch
-from .operand_reruns import (ADDC_IN_RESULT_DTYPE, BATCH_NORM_CONTIGUOUS, CONV_IN_FLOAT64,
-                             LDEXP_FLOAT_EXPONENT, MEDIAN_OF_CONTIGUOUS, SIN_COS_IN_FLOAT64)
+from .operand_reruns import (ADDC_IN_RESULT_DTYPE, BATCH_NORM_CONTIGUOUS, BATCH_NORM_OF_CONTIGUOUS,
+                             CONV_IN_FLOAT64, LDEXP_FLOAT_EXPONENT, MEDIAN_OF_CONTIGUOUS,
+                             SIN_COS_IN_FLOAT64)
 from .reruns import FLOAT16_ATAN2
 from .run import ENTRIES
 from .run import run_program as run_live_program
@@ -1126,6 +1127,22 @@ def _with_hook(function, hook):
     return planted
 
 
+def test_batch_norms_value_with_a_strided_weight_is_allowed_where_contiguous_agrees(monkeypatch):
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    # 58520891: evaluation of nan_to_num's -1.8e308 with a sliced weight (r = 1.19, γ = 0.37):
+    # PyTorch's strided kernel takes (x - μ)·r = -inf first; its contiguous one gives -7.8e307
+    ops = "batch_norm,cumsum,sum,nan_to_num,reciprocal,add,mul"
+    found = _first_finding(58520891, ops)
+    assert found.kind == "value" and BATCH_NORM_OF_CONTIGUOUS in found.detail
+    assert allowed(found).category == "pytorch bug"
+    batch_norm = F.batch_norm
+    monkeypatch.setattr(F, "batch_norm", lambda *a, **k: batch_norm(*a, **k) * 1.01)
+    found = _first_finding(58520891, ops)
+    assert found.kind == "value" and BATCH_NORM_OF_CONTIGUOUS not in found.detail
+    assert allowed(found) is None
+
+
 def test_median_of_an_expanded_input_is_allowed_where_pytorch_on_it_contiguous_agrees(
         monkeypatch):
     pytest.importorskip("torch")
@@ -1156,6 +1173,7 @@ def test_the_entries_of_rerun_marks_take_no_numbers_without_their_mark():
             ("gradient", "batch_norm", "leaf0 (float32): [2. 4.] vs torch [4. 8.] [layouts: "
                                        "slice, transpose]"),
             ("value", "median", "[1.5] vs torch [2.5] [layouts: expand]"),
+            ("value", "batch_norm", "inf differs: [-7.8e+307 1.] vs torch [-inf 1.] [layouts: slice]"),
             ("value", "ldexp", "[1.5] vs torch [2.5]"),
             ("value", "sin", "[1.5] vs torch [1.]"),
             ("value", "cos", "[1.5] vs torch [1.]")):
@@ -1498,6 +1516,31 @@ def test_a_float16_mean_of_cancelling_float32_terms_is_noise_by_the_terms_size_i
                                       theirs)
 
 
+def test_a_sum_of_float64s_largest_and_its_negative_is_noise_though_the_terms_size_overflows():
+    torch = pytest.importorskip("torch")
+    from .generate import CHAIN, Leaf
+    from .program import Program
+    from .value_marks import _sums_cancelling_terms
+    # 58520536 (its --ops batch_norm,cumsum,sum,nan_to_num,reciprocal,add,mul): the sum of
+    # nan_to_num of ±inf among values near 1e4: 1.8e308 - 1.8e308 keeps the values added
+    # before it or not by the order of summation (15165.7 here, 36793.8 in PyTorch, 81300.2
+    # exactly). The terms' size, 3.6e308, is past float64: at least its largest value
+    big = float(np.finfo(np.float64).max)
+    x = np.array([[-5544.5, 7395.1, big], [9916.4, -0.0, 14883.2], [8264.3, -big, 15165.7]])
+    program = Program(0)
+    program.leaves = [Leaf(x, True, ("contiguous",), x.shape)]
+    step = _one_step("sum", CHAIN, dtype=None)
+    program.steps = [_one_step("nan_to_num", CHAIN), step]
+    theirs = torch.tensor(36793.8, dtype=torch.float64)
+    assert _sums_cancelling_terms(program, step, x, tg.tensor(15165.7, dtype=tg.float64), theirs)
+    # a wrong sum the size of the terms is found, and so is any sum of an infinite input
+    assert not _sums_cancelling_terms(program, step, x, tg.tensor(-1e308, dtype=tg.float64),
+                                      theirs)
+    x[0, 2] = np.inf
+    assert not _sums_cancelling_terms(program, step, x, tg.tensor(15165.7, dtype=tg.float64),
+                                      theirs)
+
+
 def test_a_sum_of_a_group_norms_output_is_noise_within_the_rounding_of_its_terms():
     torch = pytest.importorskip("torch")
     import tapegrad.nn.functional as F
@@ -1519,6 +1562,41 @@ def test_a_sum_of_a_group_norms_output_is_noise_within_the_rounding_of_its_terms
     shifted = ours + np.float32(1.0)   # terms that do not cancel: compared as any other sum
     assert not _sum_is_a_rounding_residue(program, step, shifted, tg.tensor(shifted).sum(),
                                           torch.tensor(shifted).sum() + 0.01)
+
+
+def test_the_gradient_of_a_sum_of_group_norms_output_is_judged_by_group_norms_terms(monkeypatch):
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    # 63076762: Σ group_norm(1/x) is flat, its gradient 0 from terms of |g|/σ: tapegrad's
+    # 1e-14, PyTorch's -1.9e-5 through reciprocal's 1/x²; 63006686 in float16, 63092835
+    # through a linear
+    ops = NORMS_OPS + ",instance_norm,log_softmax,var,std"
+    for seed in (63076762, 63006686, 63092835):
+        found = _first_finding(seed, ops)
+        assert found.kind == "gradient-float-noise" and found.detail.startswith(
+            "cancelling terms: "), seed
+    group_norm = F.group_norm   # planted: a gradient 0.01·g off, the value the same
+    monkeypatch.setattr(F, "group_norm", lambda x, *a, **k: group_norm(x, *a, **k)
+                        + (x - x.detach()) * 0.01)
+    found = _first_finding(63076762, ops)
+    assert found.kind == "gradient" and allowed(found) is None
+
+
+def test_a_first_steps_terms_are_sized_beside_an_infinite_incoming_gradient(monkeypatch):
+    pytest.importorskip("torch")
+    # 63043702: log_softmax then reciprocal twice: y = -6e-8 at a row's largest value gives
+    # gradients of 1e13 through 1/y², and an exact 0 gives ±inf in another row; the finite
+    # rows' gⱼ - yⱼ·Σg keep residues of their terms (1.638e5 here, 1.675e5 in PyTorch), the
+    # rows the ±inf reaches are NaN or ±inf in both (63055016, 63082647 too)
+    ops = NORMS_OPS + ",instance_norm,log_softmax,var,std"
+    for seed in (63043702, 63055016, 63082647):
+        found = _first_finding(seed, ops)
+        assert found.kind == "gradient-float-noise" and found.detail.startswith(
+            "cancelling terms: "), seed
+    monkeypatch.setattr(tg, "log_softmax", _wrong_gradient(tg.log_softmax, 1.5))
+    for seed in (63043702, 63055016, 63082647):   # planted: 1.5 times the gradient
+        found = _first_finding(seed, ops)
+        assert found.kind == "gradient" and allowed(found) is None, seed
 
 
 def test_attentions_nan_query_entry_takes_the_nan_at_any_position_and_nothing_else():
@@ -2681,6 +2759,39 @@ def test_normalizings_float64_overflow_is_allowed_where_pytorch_on_scaled_slices
         monkeypatch.undo()
 
 
+def test_a_std_past_pytorchs_float64_accumulation_is_allowed_where_scaled_slices_agree(
+        monkeypatch):
+    pytest.importorskip("torch")
+    from .value_reruns import SPREAD_SCALED_PER_SLICE
+    # 63064575: the std of nan_to_num of values with ±inf (±1.8e308 after it): PyTorch's
+    # accumulation gives NaN (∞ - ∞), tapegrad 6.5e307, as PyTorch's std of the values
+    # scaled by 2⁻¹⁰²⁴ (exact) gives, times 2¹⁰²⁴
+    found = _first_finding(63064575, NORMS_OPS + ",instance_norm,log_softmax,var,std")
+    assert (found.kind, found.op) == ("value", "std")
+    assert SPREAD_SCALED_PER_SLICE in found.detail and allowed(found).category == "pytorch bug"
+    std = tg.std   # a wrong std of the same shape loses the mark and is a finding
+    monkeypatch.setattr(tg, "std", lambda *a, **k: std(*a, **k) * 1.5)
+    found = _first_finding(63064575, NORMS_OPS + ",instance_norm,log_softmax,var,std")
+    assert (found.kind, found.op) == ("value", "std")
+    assert SPREAD_SCALED_PER_SLICE not in found.detail and allowed(found) is None
+    # and the entry takes no finite number of PyTorch's
+    assert allowed(Finding("value", "std", "[6.5e+307] vs torch [6.4e+307]"
+                           + SPREAD_SCALED_PER_SLICE, 0)) is None
+    # 65094456: the 3-norm of float32 3.6e17 (a var): PyTorch's cube passes float32's range
+    monkeypatch.undo()
+    found = _first_finding(65094456, NORMS_OPS + ",instance_norm,log_softmax,var,std")
+    # (the p-norms' own float64 rerun, tried first, explains it as well)
+    from .reruns import NORM_IN_FLOAT64
+    assert (found.kind, found.op) == ("value", "norm")
+    assert (SPREAD_SCALED_PER_SLICE in found.detail or NORM_IN_FLOAT64 in found.detail)
+    assert allowed(found).category == "pytorch bug"
+    norm = tg.norm
+    monkeypatch.setattr(tg, "norm", lambda *a, **k: norm(*a, **k) * 1.5)
+    found = _first_finding(65094456, NORMS_OPS + ",instance_norm,log_softmax,var,std")
+    assert SPREAD_SCALED_PER_SLICE not in found.detail and NORM_IN_FLOAT64 not in found.detail
+    assert allowed(found) is None
+
+
 def test_cosine_similarity_of_float32_by_float64_gets_the_wider_float_mark(monkeypatch):
     pytest.importorskip("torch")
     # 48403350: a float32 operand near 1e30 beside a float64 one; each is scaled in its own
@@ -3784,7 +3895,8 @@ def test_a_later_stds_own_terms_excuse_float64_roundings_not_a_wrong_slope(monke
     x = np.array([[1.0, 1 + 1e-10, 1 + 3e-10, 1 - 2e-10]])
     leaves = [(x, True, ("contiguous",), x.shape)]
     steps = [("exp", (CHAIN,), {}), ("std", (CHAIN,), {"dim": -1, "keepdim": True})]
-    assert _judged_gradient(1, leaves, steps) == []
+    found = _judged_gradient(1, leaves, steps)   # nothing, or a residue judged float noise
+    assert all(f.kind == "gradient-float-noise" and allowed(f) for f in found), found
     std = tg.std
     for factor in (1.05, 3):   # planted: std's slope off by 5%, or 3 times it
         monkeypatch.setattr(tg, "std", _with_scaled_slope(std, factor))
@@ -4912,6 +5024,41 @@ def test_linear_of_terms_overflowing_both_ways_is_noise_where_tapegrad_gives_the
                            0)).category == "float noise"
     assert allowed(Finding("value", "linear", shown + " [finite elements differ: 1 vs 2]"
                            + EXACT_SUM_ROUNDED, 0)) is None
+
+
+def test_linears_weight_gradient_of_terms_past_float32_both_ways_is_noise_only_there(monkeypatch):
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    from .generate import CHAIN, Leaf, LeafRef
+    from .program import Program
+    from .terms import PRODUCTS_BOTH_WAYS, _products_past_float32_both_ways
+    # 63022744: xᵀg of silu(nan_to_num(1/bool)) (3.4e38 four times) by g = [0.77, 1.56,
+    # -0.69, -2.24]: each rounded product is ±inf; tapegrad's BLAS gives NaN, PyTorch +inf,
+    # the exact sum -2.1e38
+    found = _first_finding(63022744, NORMS_OPS + ",instance_norm,log_softmax,var,std")
+    assert (found.kind, found.op) == ("gradient-float-noise", "linear")
+    assert found.detail.endswith(PRODUCTS_BOTH_WAYS)
+    # planted: a NaN weight gradient where the terms are small is no such thing
+    x = np.float32([[1.0], [2.0], [-3.0], [4.0]])
+    program = Program(0)
+    program.leaves = [Leaf(x, False, ("contiguous",), x.shape),
+                      Leaf(np.float32([[0.5]]), True, ("contiguous",), (1, 1))]
+    program.steps = [_one_step("linear", CHAIN, LeafRef(1))]
+    linear = F.linear
+    def nan_weight_gradient(x, w, bias=None):   # (the value unchanged: + 0)
+        return linear(x, w, bias) + tg.where(tg.zeros((), dtype=tg.bool), w * math.inf, 0.0).sum()
+    monkeypatch.setattr(F, "linear", nan_weight_gradient)
+    planted = Finding("gradient", "linear", "leaf1 (float32): NaN where torch has none or the "
+                      "other way: [nan] vs torch [-1.2]", 0)
+    a = tg.zeros(4, 1)
+    assert _products_past_float32_both_ways(program, [None], a, [planted]) == [planted]
+    # g = [0.10, -0.98, -0.82, -1.03]: x = (3.4e38, 3.4e38, 1, 1) passes the range one way
+    # only (the finding stays), (3.4e38, -3.4e38, 3.4e38, 3.4e38) both ways (PyTorch's +inf)
+    big = float(np.finfo(np.float32).max)
+    for values, explained in (([big, big, 1.0, 1.0], False), ([big, -big, big, big], True)):
+        program.leaves[0] = Leaf(np.float32(values).reshape(4, 1), False, ("contiguous",), (4, 1))
+        judged = _products_past_float32_both_ways(program, [None], a, [planted])
+        assert (judged[0].kind == "gradient-float-noise") == explained, values
 
 
 def test_a_float64_norm_pytorch_zeroed_by_overflowing_squares_is_marked_but_a_wrong_one_is_not(

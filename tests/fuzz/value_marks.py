@@ -492,7 +492,20 @@ def _term_sizes(program, step, chain_before):
     terms = TAPEGRAD.to_numpy(terms).astype(np.float64)
     # where a term is infinite the result is too, or NaN: nothing finite to excuse there
     # (a size, whatever the sign: nll_loss of magnitudes is -Σ|x|/n)
-    return np.where(np.isfinite(terms), np.abs(terms), 0.0)
+    return np.where(np.isfinite(terms), np.abs(terms),
+                    _overflowed_sizes(program, step, chain_before, terms))
+
+
+def _overflowed_sizes(program, step, chain_before, terms):
+    """Where the sizes of finite terms sum past float64's range (nan_to_num's ±1.8e308 twice):
+    float64's largest value, a lower bound of that sum (1.8e308 - 1.8e308 + x keeps x or
+    not by the order of summation); 0 where an input is itself infinite or NaN."""
+    inputs = [chain_before if chain_before is not None else program.leaves[0].values]
+    inputs += [program.leaves[a.index].values for a in list(step.args) + list(step.kwargs.values())
+               if isinstance(a, LeafRef)]
+    finite = all(np.isfinite(np.asarray(v, dtype=np.float64)).all() for v in inputs
+                 if np.asarray(v).dtype.kind == "f")
+    return np.where(np.isinf(terms), float(np.finfo(np.float64).max), 0.0) if finite else 0.0
 
 
 def _sizes_in_float64(step):

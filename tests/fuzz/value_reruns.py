@@ -20,6 +20,8 @@ ATTENTION_BY_ITS_MATH = (" [scaled_dot_product_attention in the program: PyTorch
 SCALED_PER_SLICE = (" [normalize or cosine_similarity in the program: PyTorch agrees with each "
                     "slice scaled by a power of two near its largest magnitude]")
 SCALE_INVARIANT = {"normalize": ("input",), "cosine_similarity": ("x1", "x2")}
+SPREAD_SCALED_PER_SLICE = (" [std, var or norm: PyTorch agrees with each slice scaled by a power "
+                           "of two near its largest magnitude, and its result scaled back]")
 
 
 def _marked_by_a_rerun(program, step, result, through_float16=False):
@@ -43,6 +45,8 @@ def _marked_by_a_rerun(program, step, result, through_float16=False):
     elif step.entry.name in SCALE_INVARIANT:
         reruns = ((_norm_widened_call, NORMALIZE_WIDENED),
                   (_scaled_per_slice_call, SCALED_PER_SLICE))
+    elif step.entry.name in ("std", "var", "norm"):
+        reruns = ((_spread_scaled_per_slice_call, SPREAD_SCALED_PER_SLICE),)
     else:
         return ""
     return next((mark for call, mark in reruns
@@ -141,4 +145,59 @@ def _scaled_slices(x, dim, eps, p=2.0):
     half = exponent // 2
     for power in (-half, half - exponent):
         x = x * torch.as_tensor(np.ldexp(1.0, power), dtype=x.dtype)
+    return x
+
+
+def _spread_scaled_per_slice_call(run, step, leaves, on_a_copy=False):
+    """``run.call``, but std, var or a p-norm, p > 0 (SPREAD_SCALED_PER_SLICE), of its input with each slice
+    over the reduced dims scaled by 2⁻ᵉ (``_scaled_slices``, exact) and the result by 2ᵉ
+    (std, norm) or 2²ᵉ (var) after: std(c·x) = c·std(x), so where PyTorch's sum of squares
+    (cubes: float32 3.6e17³) or of x - x̄ passes the dtype's range (float64 values of
+    ±1.8e308: ∞ - ∞ = NaN) the scaled slice stays in it. Its only roundings are PyTorch's
+    own on the scaled values."""
+    if step.entry.name not in ("std", "var", "norm") or on_a_copy:
+        return run.call(step, leaves, on_a_copy=on_a_copy)
+    try:
+        given = step.entry.signature.bind(*[run.materialize(a, leaves) for a in step.args],
+                                          **{k: run.materialize(v, leaves)
+                                             for k, v in step.kwargs.items()})
+    except TypeError:   # (the call itself then raises as it should)
+        return run.call(step, leaves)
+    options = given.arguments   # (no defaults filled in: PyTorch's var takes no unbiased=None)
+    x, dim, keepdim = options["input"], options.get("dim"), options.get("keepdim", False)
+    p = options.get("p", "fro")   # (norm: of degree 1 for p > 0, as std)
+    if not torch.is_tensor(x) or not x.is_floating_point() or \
+            x.numel() == 0 or isinstance(dim, bool) or not isinstance(keepdim, bool) or \
+            options.get("dtype") is not None or not (p == "fro" or isinstance(p, (int, float))
+                                                     and not isinstance(p, bool) and p > 0):
+        return run.call(step, leaves)
+    try:
+        dims = tuple(range(x.ndim)) if dim is None or x.ndim == 0 else tuple(
+            d % x.ndim for d in (dim if isinstance(dim, (tuple, list)) else (dim,)))
+        largest = (x.detach().abs().amax(dim=dims, keepdim=True) if dims else
+                   x.detach().abs()).to(torch.float64).numpy()
+        with np.errstate(invalid="ignore"):
+            exponent = np.where(np.isfinite(largest) & (largest > 0),
+                                np.frexp(largest)[1], 0)
+        options["input"] = _times_power_of_two(x, -exponent)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = catalogue.caller("torch", step.entry)(*given.args, **given.kwargs)
+        back = exponent * (2 if step.entry.name == "var" else 1)
+        if not keepdim:
+            back = back.reshape(tuple(result.shape))
+        return "ok", _times_power_of_two(result, back)
+    except Exception as error:  # noqa: BLE001 - as run.call
+        return "error", error
+
+
+def _times_power_of_two(x, exponent):
+    """x·2^exponent (an integer array broadcasting to x), in factors each within the dtype's
+    range (2¹²⁸ alone is past float32's): exact but where the product leaves the range."""
+    limit = np.finfo(str(x.dtype).removeprefix("torch.")).maxexp - 1
+    exponent = np.asarray(exponent, dtype=np.int64)
+    while exponent.any():
+        part = np.clip(exponent, -limit, limit)
+        x = x * torch.as_tensor(np.ldexp(1.0, part), dtype=x.dtype)
+        exponent = exponent - part
     return x

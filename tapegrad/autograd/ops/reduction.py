@@ -196,18 +196,44 @@ def _spread(xp, a, axes, correction, keepdim, statistic):
     return xp.asarray(result).astype(a.dtype, copy=False)
 
 
+def _past_the_range(xp, a, axes, keepdim, result):
+    """Where a variance or std over ``axes`` is ∞, or NaN though every value is finite: its
+    squares, or the shift x - x₀, passed the dtype's range (float32 values of ±3.4e38:
+    3.4e38 - (-3.4e38) = ∞, and ∞ - ∞ = NaN in the sum), where the statistic may fit. Only
+    called where the result is not finite, so the common case costs no pass over ``a``."""
+    finite = xp.isfinite(a).all(axis=axes, keepdims=keepdim)
+    return (result == xp.inf) | (xp.isnan(result) & finite)
+
+
 def _var_backward(grad_kept, x, axes, dof, every_dim):
     """∂var/∂xᵢ = 2(xᵢ - mean)/(N - correction), times the incoming gradient.
 
     With no degree of freedom left (N ≤ correction) it follows PyTorch: over every dim,
     ∞ (NaN where xᵢ is the mean); along given dims, 2/(N - correction) as it falls (∞ at
     0, negative below it)."""
-    mean = x.mean(axes, keepdim=True)
     if dof <= 0 and every_dim:
-        return grad_kept * where(x == mean, float("nan"), float("inf"))
+        return grad_kept * where(x == x.mean(axes, keepdim=True), float("nan"), float("inf"))
     # 2/(N - correction) first, as PyTorch: g·(xᵢ - mean) may overflow where the product
     # with 2/(N - correction) < 1 fits
-    return grad_kept * (2 / dof if dof != 0 else float("inf")) * (x - mean)
+    return grad_kept * (2 / dof if dof != 0 else float("inf")) * _deviation(x, axes)
+
+
+def _deviation(x, axes):
+    """x - x̄ over ``axes``, as (x - x₀) - mean(x - x₀), x₀ the first value along them (as the
+    forward's ``_spread``): the same in the math, and exactly 0 for equal values, where a
+    two-pass mean rounds off them (x̄ of five float32 1e30s is 1e30 + 6e22), so the gradient
+    is 0 where the forward's variance is. Where either is not finite (the shift passes the
+    dtype's range, ±3.4e38 in float32; x̄ of four float32 -3.4e38s overflows to -∞; an ∞ or
+    NaN), x - x̄ itself, as PyTorch's backward takes it."""
+    first = x[tuple(slice(0, 1) if i in axes else slice(None) for i in range(x.ndim))]
+    shifted = x - first
+    deviation = shifted - shifted.mean(axes, keepdim=True)
+    plain = x - x.mean(axes, keepdim=True)
+    xp = x.device.xp
+    finite = xp.isfinite(deviation.array) & xp.isfinite(plain.array)
+    if bool(finite.all()):
+        return deviation
+    return where(wrap(finite, x.device), deviation, plain)
 
 
 @operation(function=True, method=True)
@@ -225,10 +251,12 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     dof, every_dim = _count(shape, axes) - correction, dim is None or x.ndim == 0
     xp = x.device.xp
     result = _spread(xp, x.array, axes, correction, keepdim, "var")
-    if dof > 0 and (result == xp.inf).any():   # the squares overflowed, or an input is ∞
-        result = _rescaled(xp, x.array, axes, keepdim, result,
-                           lambda a: a.var(axis=axes, ddof=correction, keepdims=keepdim),
-                           power=2)
+    if dof > 0 and not xp.isfinite(result).all():   # the squares overflowed, or an input is ∞
+        redo = _past_the_range(xp, x.array, axes, keepdim, result)
+        if redo.any():
+            result = _rescaled(xp, x.array, axes, keepdim, result,
+                               lambda a: a.var(axis=axes, ddof=correction, keepdims=keepdim),
+                               redo, power=2)
     def backward(ctx, grad):
         x, = ctx.saved_tensors
         return _var_backward(_kept(grad, shape, axes, keepdim), x, axes, dof, every_dim)
@@ -246,9 +274,13 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     dof, every_dim = _count(shape, axes) - correction, dim is None or x.ndim == 0
     xp = x.device.xp
     result = _spread(xp, x.array, axes, correction, keepdim, "std")
-    if (result == xp.inf).any():   # the squares overflowed, or an input is infinite
-        result = _rescaled(xp, x.array, axes, keepdim, result,
-                           lambda a: a.std(axis=axes, ddof=correction, keepdims=keepdim))
+    if not xp.isfinite(result).all():   # the squares overflowed, or an input is infinite
+        redo = (_past_the_range(xp, x.array, axes, keepdim, result) if dof > 0
+                else result == xp.inf)
+        if redo.any():
+            result = _rescaled(xp, x.array, axes, keepdim, result,
+                               lambda a: a.std(axis=axes, ddof=correction, keepdims=keepdim),
+                               redo)
     def backward(ctx, grad):
         x, y = ctx.saved_tensors
         # Where y = 0 (constant values) the gradient is 0, as in PyTorch, not 0/0; a y that
