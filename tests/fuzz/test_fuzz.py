@@ -2960,6 +2960,29 @@ def _gradcheck_of(leaves, steps):
     return _gradcheck(program)
 
 
+def test_gradcheck_excuses_a_flat_slopes_residue_of_its_terms_not_a_wrong_slope(monkeypatch):
+    from . import invariants
+    from .generate import CHAIN, LeafRef
+    # 64019788: layer_norm of rows of equal values (logaddexp with an expanded leaf), silu,
+    # then normalize of those zeros (slope 1/ε = 1e12): flat in x, but backward sums terms
+    # of 1.6e14 that cancel, and float64 leaves 0.0156 of them, 0.45 of their roundings
+    x = np.array([[-10.664], [-11.21], [-19.66], [3.605], [3.29]])
+    leaves = [(x, True, ("contiguous",), (5, 1)),
+              (np.array([[-0.9585]]), False, ("expand", 1), (1, 3))]
+    steps = [("logaddexp", (CHAIN, LeafRef(1)), {}), ("layer_norm", (CHAIN, (3,)), {"bias": None}),
+             ("silu", (CHAIN,), {}), ("normalize", (CHAIN,), {"dim": None})]
+    assert _gradcheck_of(leaves, steps) == []
+    with monkeypatch.context() as patch:   # what it found before
+        patch.setattr(invariants, "_flat_slopes_terms", lambda *args: None)
+        assert [f.op for f in _gradcheck_of(leaves, steps)] == ["normalize"]
+    layer_norm = tg.nn.functional.layer_norm
+
+    def with_a_slope(x, *args, **kwargs):   # planted: the same value, a slope of 1e-11 in x
+        return layer_norm(x, *args, **kwargs) + (x - x.detach()) * 1e-11
+    monkeypatch.setattr(tg.nn.functional, "layer_norm", with_a_slope)
+    assert [f.op for f in _gradcheck_of(leaves, steps)] == ["normalize"]
+
+
 def test_gradcheck_leaves_out_nextafter_at_a_tie_but_finds_a_wrong_slope(monkeypatch):
     from . import invariants
     from .generate import CHAIN, LeafRef
