@@ -270,27 +270,27 @@ def _gradcheck(program):
             failure = failure or error
         except Exception:  # noqa: BLE001 - e.g. a program that cannot be replayed leaf by leaf
             return []
-    if not _wrong_where_smooth(function, bases, run.zeros,
-                               _flat_slopes_terms(program, outcomes, float_leaves, out)):
+    if not _wrong_where_smooth(function, bases, run.zeros, _flat_slopes_terms(
+            program, outcomes, [i for i in float_leaves if i in run.leaves], out)):
         return []
     return [Finding("gradcheck", program.steps[-1].entry.name, str(failure)[:300],
                     program.seed)]
 
 
 # A slope that is 0 from cancelling terms, in float64 roundings of their size: its backward's
-# residue (0.0156 of terms of 1.6e14 is 0.45 of them), where a wrong slope of that size is
-# beyond what float64 can tell from 0
+# residue (0.0156 of terms of 3.1e14 is a quarter of one), where a wrong slope of that size
+# is beyond what float64 can tell from 0
 FLAT_ROUNDINGS = 16
 
 
-def _flat_slopes_terms(program, outcomes, float_leaves, out):
-    """A function of a leaf's position among the gradcheck's bases: per Jacobian entry the
-    most a backward may give where finite differences see the function exactly flat,
-    ``FLAT_ROUNDINGS`` float64 roundings of the terms backward sums into that entry
-    (``_terms_of_each_output``, computed once, on first call); zeros (no excuse) where the
-    terms cannot be found (a step that does not run alone, an in-place step)."""
+def _flat_slopes_terms(program, outcomes, leaves, out):
+    """A function of a leaf's position among the gradcheck's bases (``leaves``: their leaf
+    indices) giving, per Jacobian entry, the most a backward may give where finite
+    differences see the function exactly flat: ``FLAT_ROUNDINGS`` float64 roundings of the
+    terms backward sums into that entry (``_terms_of_each_output``, computed once, on first
+    call); None (no excuse) where the terms cannot be found (a step that does not run alone,
+    an in-place step)."""
     cache = {}
-    leaves = [i for i in float_leaves if i < len(program.leaves)]
 
     def bound(position):
         if "terms" not in cache:

@@ -2965,7 +2965,8 @@ def test_gradcheck_excuses_a_flat_slopes_residue_of_its_terms_not_a_wrong_slope(
     from .generate import CHAIN, LeafRef
     # 64019788: layer_norm of rows of equal values (logaddexp with an expanded leaf), silu,
     # then normalize of those zeros (slope 1/ε = 1e12): flat in x, but backward sums terms
-    # of 1.6e14 that cancel, and float64 leaves 0.0156 of them, 0.45 of their roundings
+    # of 3.1e14 that cancel, and float64 leaves 0.0156 of them, a quarter of one rounding;
+    # the excuse reaches 16 roundings (1.1), so a planted slope of 0.5 would pass, one of 5 not
     x = np.array([[-10.664], [-11.21], [-19.66], [3.605], [3.29]])
     leaves = [(x, True, ("contiguous",), (5, 1)),
               (np.array([[-0.9585]]), False, ("expand", 1), (1, 3))]
