@@ -675,6 +675,25 @@ def test_float16_var_and_std_square_in_float32(name):
     assert result.dtype is tg.float16 and result.item() == pytest.approx(expected, rel=1e-3)
 
 
+def test_float16_var_gradient_takes_x_minus_the_mean_in_float32():
+    # shifted by x₀ = -4.223 in float16, ±65504 + 4.223 rounds to ±65504 and the shifted
+    # mean is off by ~1.4: x - x̄ of -3.74 (-0.20 in the math) would change sign, and an
+    # infinite incoming gradient (exp of an overflowing var) give -∞ for +∞ there, as
+    # PyTorch does not (std's backward takes the same x - x̄)
+    values = [-4.223, 65504.0, 65504.0, -65504.0, -65504.0, -7.594, -3.74, 0.248, -13.95,
+              -1.313, -7.477, -4.395]
+    exact = np.array(values, np.float16).astype(np.float64)
+    deviation = exact - exact.mean()
+    x = tg.tensor(values, dtype=tg.float16, requires_grad=True)
+    x.var().backward(tg.tensor(-math.inf, dtype=tg.float16))
+    assert x.grad.dtype is tg.float16
+    assert np.sign(x.grad.numpy()).tolist() == np.sign(-deviation).tolist()
+    x = tg.tensor(values, dtype=tg.float16, requires_grad=True)
+    x.var().backward()
+    slope = 2 * deviation / 11
+    np.testing.assert_allclose(x.grad.numpy().astype(np.float64), slope, rtol=2e-3, atol=2e-3)
+
+
 def test_float16_sum_accumulates_in_float32_and_rounds_once():
     # 4e4 + 4e4 overflows float16 on the way; PyTorch's float32 accumulator does not
     x = tg.tensor([[4e4, 1.0], [4e4, 1.0], [-4e4, 1.0]], dtype=tg.float16, requires_grad=True)

@@ -24,7 +24,9 @@ from .reruns import (FLOAT16_ATAN2, MARKS, NORMALIZE_WIDENED, NORMALIZING, NORM_
                      SINC_IN_FLOAT64, SLOPES_WIDENED, WIDENED_IN_TORCH, WIDENED_SLOPES,
                      _narrower, _norm_widened_call, _slopes_widened_call, _widened_call)
 from .gradients import _backwards_differ, _broadcast_copies_scale, _copies_scale, _step_backward
-from .operand_reruns import BATCH_NORM_CONTIGUOUS, _contiguous_call
+from .operand_reruns import (BATCH_NORM_CONTIGUOUS, SPREAD_OF_SHIFTED, SPREADS, _contiguous_call,
+                             _shifted_spread_call)
+from .norms import NORM_ALONE_IN_FLOAT64, NORMS, _norm_in_float64
 from .terms import (_own_backward_within_its_terms, _own_terms, _terms_through_step,
                     _within_its_terms, _within_sizes, _within_the_programs_terms)
 from .placement import PLACED_KERNELS, _disputed_elements, _placed_call, _placed_elsewhere
@@ -254,13 +256,19 @@ def _explained_alone(program, k, chain_input, grad, ours, later_noise=False):
     float (the same forward, rounded back) gives tapegrad's gradients, else "". A slope
     blamed before later steps whose own backwards differ within the noise band
     (``later_noise``: float16's 10%, where a later wrong slope hides) is not explained by
-    SLOPES_WIDENED: the leaves' gradients hold those differences too."""
+    SLOPES_WIDENED: the leaves' gradients hold those differences too. A float32 or float64
+    layer_norm or group_norm under a finite gradient is rerun by its formula in float64
+    (NORM_ALONE_IN_FLOAT64; an infinite one has judges of its own), a std or var on each
+    slice less its least value (SPREAD_OF_SHIFTED)."""
     name = program.steps[k].entry.name
     call, mark = ((_widened_call, FLOAT16_ATAN2) if name in WIDENED_IN_TORCH else
                   (_norm_widened_call, NORM_IN_FLOAT64) if name in P_NORMS else
                   (_norm_widened_call, SINC_IN_FLOAT64) if name == "sinc" else
                   (_norm_widened_call, NORMALIZE_WIDENED) if name in NORMALIZING else
                   (_contiguous_call, BATCH_NORM_CONTIGUOUS) if name == "batch_norm" else
+                  (_norm_in_float64, NORM_ALONE_IN_FLOAT64)
+                  if name in NORMS and ours[0] != "float16" and np.isfinite(grad).all() else
+                  (_shifted_spread_call, SPREAD_OF_SHIFTED) if name in SPREADS else
                   (_tanh_of_tapegrads_output_call, TANH_OUTPUT) if name in ("tanh", "tanh_") else
                   (_slopes_widened_call, SLOPES_WIDENED)
                   if name in WIDENED_SLOPES and not later_noise else
@@ -275,7 +283,10 @@ def _explained_alone(program, k, chain_input, grad, ours, later_noise=False):
     differs = _backwards_differ(ours, wide, within_noise=mark == SLOPES_WIDENED)
     # (normalize of one element along dim: y = sign(x), its gradient ~0 from terms of
     # 2|g|/|x|, a residue of their size in either library's float16)
-    terms = _own_terms(program, k, chain_input, grad) if differs else {}
+    # (not a std's or var's: terms 1e10 times its gradient would let a wrong slope pass,
+    # and its shifted slices leave no residue to excuse)
+    terms = _own_terms(program, k, chain_input, grad) if differs and \
+        mark != SPREAD_OF_SHIFTED else {}
     for _, key in differs:
         g, h = ours[1][key], wide[1][key]
         dtype = "float16" if np.float16 in (g.dtype, h.dtype) or ours[0] == "float16" \

@@ -15,7 +15,9 @@ from tapegrad import dtypes
 from tapegrad.autograd.gradcheck import GradcheckError, gradcheck
 
 from .generate import CHAIN, LeafRef
-from .libraries import Finding, Run, TAPEGRAD, _arguments, _names_a_float_dtype, first_tensor
+from .libraries import (Finding, Run, TAPEGRAD, _arguments, _in_place, _names_a_float_dtype,
+                        first_tensor)
+from .terms import _terms_of_each_output
 
 
 # Operations that read one triangle of a matrix taken as symmetric, and whose gradient is the
@@ -268,10 +270,47 @@ def _gradcheck(program):
             failure = failure or error
         except Exception:  # noqa: BLE001 - e.g. a program that cannot be replayed leaf by leaf
             return []
-    if not _wrong_where_smooth(function, bases, run.zeros):
+    if not _wrong_where_smooth(function, bases, run.zeros, _flat_slopes_terms(
+            program, outcomes, [i for i in float_leaves if i in run.leaves], out)):
         return []
     return [Finding("gradcheck", program.steps[-1].entry.name, str(failure)[:300],
                     program.seed)]
+
+
+# A slope that is 0 from cancelling terms, in float64 roundings of their size: its backward's
+# residue (0.0156 of terms of 3.1e14 is a quarter of one), where a wrong slope of that size
+# is beyond what float64 can tell from 0
+FLAT_ROUNDINGS = 16
+
+
+def _flat_slopes_terms(program, outcomes, leaves, out):
+    """A function of a leaf's position among the gradcheck's bases (``leaves``: their leaf
+    indices) giving, per Jacobian entry, the most a backward may give where finite
+    differences see the function exactly flat: ``FLAT_ROUNDINGS`` float64 roundings of the
+    terms backward sums into that entry (``_terms_of_each_output``, computed once, on first
+    call); None (no excuse) where the terms cannot be found (a step that does not run alone,
+    an in-place step)."""
+    cache = {}
+
+    def bound(position):
+        if "terms" not in cache:
+            cache["terms"] = None
+            if not any(_in_place(s) for s in program.steps):
+                chain_inputs = [None] + [
+                    (np.array(TAPEGRAD.to_numpy(first_tensor(TAPEGRAD, r).detach())),
+                     bool(first_tensor(TAPEGRAD, r).requires_grad)) for _, _, r in outcomes[:-1]]
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        cache["terms"] = _terms_of_each_output(program, chain_inputs,
+                                                               tuple(out.shape), leaves)
+                except Exception:  # noqa: BLE001 - no terms, no excuse
+                    cache["terms"] = None
+        terms = cache["terms"]
+        if terms is None or position >= len(leaves) or terms[leaves[position]] is None:
+            return None
+        return FLAT_ROUNDINGS * float(np.finfo(np.float64).eps) * terms[leaves[position]]
+    return bound
 
 
 def _probability_at_0_or_1(program, run, outcomes):
@@ -288,7 +327,7 @@ def _probability_at_0_or_1(program, run, outcomes):
     return False
 
 
-def _wrong_where_smooth(function, bases, zeros):
+def _wrong_where_smooth(function, bases, zeros, flat_bound=None):
     """True when backward disagrees with finite differences at an entry (output k, leaf
     element j) of a Jacobian where output k is finite and smooth in x_j at this scale: the
     central differences at steps 1e-6 and 1e-8 agree, and so do the one-sided ones
@@ -303,7 +342,9 @@ def _wrong_where_smooth(function, bases, zeros):
     backward where a step's result held an exact 0 and finite differences are finite
     (sqrt at exactly 0, then flat: backward's 0·inf is NaN), or a NaN or ±inf backward at
     an element where another output cannot be judged (sqrt at exactly 0: the other
-    outputs' 0·∞)."""
+    outputs' 0·∞). Nor, with ``flat_bound`` (``_flat_slopes_terms``), a finite backward
+    where the function is exactly flat that is within float64's roundings of the terms it
+    sums (a residue of terms of 1e14 that cancel)."""
     from tapegrad.autograd.gradcheck import _analytical_jacobians, _numerical_jacobians
     indices = list(range(len(bases)))
     try:
@@ -340,6 +381,8 @@ def _wrong_where_smooth(function, bases, zeros):
                     wrong &= ~(flat & _rounded_away(function, bases, leaf, a))
             except Exception:  # noqa: BLE001
                 pass
+        if (flat & np.isfinite(a)).any() and flat_bound is not None:
+            wrong &= ~(flat & _within_bound(a, flat_bound(leaf)))
         edge = flat & ~np.isfinite(a)
         if edge.any():
             try:
@@ -353,6 +396,13 @@ def _wrong_where_smooth(function, bases, zeros):
         if wrong.any():
             return True
     return False
+
+
+def _within_bound(analytical, bound):
+    """Per Jacobian entry: whether a finite backward is within ``bound`` (None: nowhere)."""
+    if bound is None or np.shape(bound) != analytical.shape:
+        return np.zeros(analytical.shape, bool)
+    return np.isfinite(analytical) & (np.abs(analytical) <= bound)
 
 
 def _flat_at_every_step(function, bases, leaf):

@@ -32,6 +32,9 @@ LDEXPS, ADDCS = ("ldexp", "ldexp_"), ("addcmul", "addcdiv", "addcmul_", "addcdiv
 CONV_IN_FLOAT64 = (" [a convolution in the program: PyTorch agrees with it computed in float64 "
                    "and rounded back]")
 CONVS = ("conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d")
+SPREAD_OF_SHIFTED = (" [std or var: PyTorch's backward of it alone agrees with each slice shifted "
+                     "by its least value]")
+SPREADS = ("std", "var")
 
 
 def _operand_reruns(names):
@@ -125,6 +128,29 @@ def _contiguous_call(run, step, leaves, on_a_copy=False):
     args = [contiguous(run.materialize(a, leaves)) for a in step.args]
     kwargs = {k: contiguous(run.materialize(v, leaves)) for k, v in step.kwargs.items()}
     return _torch_call(step, args, kwargs)
+
+
+def _shifted_spread_call(run, step, leaves, on_a_copy=False):
+    """std or var of its input less each reduced slice's least value, held constant
+    (SPREAD_OF_SHIFTED): the same function and the same slope, x - c for a constant c
+    changing neither, but equal values become exact zeros, whose σ is exactly 0 as
+    tapegrad's shifted deviation gives it. PyTorch's mean of 9 copies of -log 3 leaves a
+    residue, σ = 2.4e-16, so its backward g/(2σ) is NaN for g = NaN where σ = 0 gives 0."""
+    if step.entry.name not in SPREADS or not step.args or on_a_copy:
+        return run.call(step, leaves, on_a_copy=on_a_copy)
+    args = [run.materialize(a, leaves) for a in step.args]
+    kwargs = {k: run.materialize(v, leaves) for k, v in step.kwargs.items()}
+    x = args[0]
+    dim = kwargs.get("dim", args[1] if len(args) > 1 else None)
+    if not torch.is_tensor(x) or not x.dtype.is_floating_point or x.numel() == 0:
+        return run.call(step, leaves)
+    dims = (tuple(range(x.ndim)) if dim is None or isinstance(dim, bool) else
+            (dim,) if isinstance(dim, int) else tuple(dim))
+    try:
+        least = x.detach().amin(dim=dims, keepdim=True) if dims else x.detach()
+    except Exception:  # noqa: BLE001 - a dim the op itself refuses: its own error
+        return run.call(step, leaves)
+    return _torch_call(step, [x - least] + args[1:], kwargs)
 
 
 def _operand_value_mark(program, step, chain_before, result):

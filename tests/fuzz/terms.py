@@ -461,6 +461,37 @@ def _within_the_programs_terms(program, a, found, chain_inputs, leaf_sizes):
             if f.kind == "gradient" else f for f in found]
 
 
+def _terms_of_each_output(program, chain_inputs, shape, leaves):
+    """For a program's float64 replay (``chain_inputs``: the chain before each step, as
+    ``_step_backward`` takes it; ``shape``: the result's): per leaf index in ``leaves``, an
+    array (output elements, leaf elements) of the size of the terms backward sums into
+    ∂out_k/∂leaf_j (``_terms_through_step`` from each output element alone, in float64), or
+    None where a step does not run alone. For the gradcheck judge: a slope that is 0 from
+    terms of 1e14 (normalize of zeros, 1/ε = 1e12, after layer_norm's r = 316) is a residue
+    of float64's roundings of them, 0.0156, where finite differences see a flat function."""
+    size = math.prod(shape)
+    out = {i: None for i in leaves}
+    for k_out in range(size):
+        sizes = np.zeros(shape)
+        sizes.reshape(-1)[k_out] = 1.0
+        leaf_sizes = {}
+        for k in range(len(program.steps) - 1, -1, -1):
+            ours = _step_backward(TAPEGRAD, program, k, chain_inputs[k], sizes, "float64")
+            if ours is None:
+                return None
+            sizes = _terms_through_step(program, k, chain_inputs[k], sizes, ours, leaf_sizes)
+            if sizes is None and k > 0:
+                return None
+        for i in leaves:
+            column = np.asarray(leaf_sizes.get(i, 0.0), dtype=np.float64).reshape(-1)
+            if out[i] is None:
+                out[i] = np.zeros((size, column.size))
+            if column.size not in (1, out[i].shape[1]):
+                return None
+            out[i][k_out] = column
+    return out
+
+
 def _narrowest_on_the_way(leaf_dtype, chain_inputs, grad, program=None, i=0):
     """The tolerance's dtype for a leaf's gradient summed through the program: the leaf's,
     or the narrowest float the chain held on the way (a float64 leaf through ``float()``:

@@ -2211,6 +2211,67 @@ def test_batch_norms_backward_of_an_expanded_weight_is_explained_with_the_weight
     assert _explained_alone(program, 0, None, grad, wrong) == ""
 
 
+def test_layer_norms_backward_far_from_0_is_explained_by_its_formula_in_float64():
+    pytest.importorskip("torch")
+    from .blame import _explained_alone
+    from .generate import CHAIN, LeafRef
+    from .gradients import _backwards_differ, _step_backward
+    from .libraries import TAPEGRAD, TORCH
+    from .norms import NORM_ALONE_IN_FLOAT64
+    # 63058782: layer_norm of two equal values 79895.93 (x̂ = 0, r = 316): PyTorch's float32
+    # backward forms b·x + c from x itself and gives x's gradient in units of 128 (256, -128
+    # for 243.02, -243.02); by its formula in float64 it gives tapegrad's
+    x = np.array([[79895.93, 79895.93], [50972.53, 50972.53]], np.float32)
+    program = _hand_program([(x, True), (np.array([-0.25088, 1.34355], np.float32), True),
+                             (np.array([4.32669, -10.30351], np.float32), True)], [
+        ("layer_norm", (CHAIN, (2,)), {"weight": LeafRef(1), "bias": LeafRef(2)})])
+    grad = np.array([[0.3, -1.2], [0.7, 0.5]], np.float32)
+    ours = _step_backward(TAPEGRAD, program, 0, None, grad)
+    theirs = _step_backward(TORCH, program, 0, None, grad)
+    assert ("leaf0", 0) in _backwards_differ(ours, theirs)
+    np.testing.assert_allclose(ours[1][0], [[243.0204, -243.0204], [-133.9843, 133.9843]],
+                               rtol=1e-4)
+    assert _explained_alone(program, 0, None, grad, ours) == NORM_ALONE_IN_FLOAT64
+    # PyTorch's own float32 answer, or a slope 10% off, is not what the formula gives
+    assert _explained_alone(program, 0, None, grad, theirs) == ""
+    planted = (ours[0], {key: g * np.float32(1.1) for key, g in ours[1].items()})
+    assert _explained_alone(program, 0, None, grad, planted) == ""
+    detail = ("leaf1 (float32): [-1.53712e-02  0.00000e+00 -4.41319e-05  0.00000e+00] vs torch "
+              "[456396.03      0.   205010.69      0.  ] [layouts: expand, slice]")
+    assert allowed(Finding("gradient", "layer_norm", detail + NORM_ALONE_IN_FLOAT64, 63058782)
+                   ).category == "float noise"
+    assert allowed(Finding("gradient", "layer_norm", detail, 63058782)) is None
+
+
+def test_std_of_equal_values_with_a_nan_gradient_is_explained_on_each_slice_shifted():
+    pytest.importorskip("torch")
+    from .blame import _explained_alone
+    from .generate import CHAIN
+    from .gradients import _backwards_differ, _step_backward
+    from .libraries import TAPEGRAD, TORCH
+    from .operand_reruns import SPREAD_OF_SHIFTED
+    # 66054332: std of 9 copies of -log 3, then a var of that one value (correction 1: NaN,
+    # its gradient NaN). σ is exactly 0 here, so the gradient is 0, PyTorch's own rule at
+    # σ = 0; PyTorch's mean leaves a residue, σ = 2.4e-16, and g/(2σ) = NaN
+    x = np.full((3, 1, 3), float.fromhex("-0x1.193ea7aad030bp+0"))
+    program = _hand_program([(x, True)], [("std", (CHAIN,), {"dim": (2, 0, 1)})])
+    grad = np.array(np.nan)
+    ours = _step_backward(TAPEGRAD, program, 0, None, grad)
+    theirs = _step_backward(TORCH, program, 0, None, grad)
+    assert (ours[1][0] == 0).all() and np.isnan(theirs[1][0]).all()
+    assert ("leaf0", 0) in _backwards_differ(ours, theirs)
+    assert _explained_alone(program, 0, None, grad, ours) == SPREAD_OF_SHIFTED
+    # PyTorch's NaN, or any other number, is not what the shifted slices give
+    assert _explained_alone(program, 0, None, grad, theirs) == ""
+    planted = (ours[0], {0: np.full(x.shape, 0.5)})
+    assert _explained_alone(program, 0, None, grad, planted) == ""
+    detail = ("leaf0 (float64): NaN where torch has none or the other way: [0. 0. 0.] vs torch "
+              "[nan nan nan] [layouts: expand] [the gradient of the later steps: var]")
+    assert allowed(Finding("gradient", "std", detail + SPREAD_OF_SHIFTED, 66054332)
+                   ).category == "float noise"
+    assert allowed(Finding("gradient", "std", detail, 66054332)) is None
+
+
 def test_pow_s_float16_exponent_mark_is_allowed_over_a_gradient_on_several_lines():
     pytest.importorskip("torch")
     # 40090424: pow of a float64 base to a float16 exponent; the window is two lines long
@@ -2898,6 +2959,30 @@ def _gradcheck_of(leaves, steps):
     by_name = {e.name: e for e in ENTRIES}
     program.steps = [Step(by_name[name], args, kwargs) for name, args, kwargs in steps]
     return _gradcheck(program)
+
+
+def test_gradcheck_excuses_a_flat_slopes_residue_of_its_terms_not_a_wrong_slope(monkeypatch):
+    from . import invariants
+    from .generate import CHAIN, LeafRef
+    # 64019788: layer_norm of rows of equal values (logaddexp with an expanded leaf), silu,
+    # then normalize of those zeros (slope 1/ε = 1e12): flat in x, but backward sums terms
+    # of 3.1e14 that cancel, and float64 leaves 0.0156 of them, a quarter of one rounding;
+    # the excuse reaches 16 roundings (1.1), so a planted slope of 0.5 would pass, one of 5 not
+    x = np.array([[-10.664], [-11.21], [-19.66], [3.605], [3.29]])
+    leaves = [(x, True, ("contiguous",), (5, 1)),
+              (np.array([[-0.9585]]), False, ("expand", 1), (1, 3))]
+    steps = [("logaddexp", (CHAIN, LeafRef(1)), {}), ("layer_norm", (CHAIN, (3,)), {"bias": None}),
+             ("silu", (CHAIN,), {}), ("normalize", (CHAIN,), {"dim": None})]
+    assert _gradcheck_of(leaves, steps) == []
+    with monkeypatch.context() as patch:   # what it found before
+        patch.setattr(invariants, "_flat_slopes_terms", lambda *args: None)
+        assert [f.op for f in _gradcheck_of(leaves, steps)] == ["normalize"]
+    layer_norm = tg.nn.functional.layer_norm
+
+    def with_a_slope(x, *args, **kwargs):   # planted: the same value, a slope of 1e-11 in x
+        return layer_norm(x, *args, **kwargs) + (x - x.detach()) * 1e-11
+    monkeypatch.setattr(tg.nn.functional, "layer_norm", with_a_slope)
+    assert [f.op for f in _gradcheck_of(leaves, steps)] == ["normalize"]
 
 
 def test_gradcheck_leaves_out_nextafter_at_a_tie_but_finds_a_wrong_slope(monkeypatch):
