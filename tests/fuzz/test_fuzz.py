@@ -1356,6 +1356,32 @@ def test_attention_and_group_norm_entries_allow_only_their_confirmed_cases(monke
     assert found.op == "group_norm" and NORM_BY_ITS_FORMULA not in found.detail
 
 
+GROUP_NORM_OPS = NORMS_OPS + ",var,std,log_softmax,instance_norm"
+
+
+@pytest.mark.parametrize("seed", [63089355, 66075144])
+def test_group_norms_weight_gradient_at_an_infinite_gradient_is_judged_by_its_formula(
+        seed, monkeypatch):
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    from .norms import GROUP_NORM_BY_ITS_FORMULA
+    # 63089355 (float16): Σ g·x̂ = ∞ where one g is ∞ (x̂ = 0.036), PyTorch's (Σ g·x - μ·Σ g)·r
+    # NaN, and its float16 sums 606 where the formula gives 615.1 (tapegrad 615);
+    # 66075144 (float32): -∞ against NaN, the other weights' gradients 1e-5 apart after exp
+    # and var of 1e20s. A planted wrong weight gradient (×1.5) loses the mark and the entry
+    found = _first_finding(seed, GROUP_NORM_OPS)
+    assert found.op == "group_norm" and GROUP_NORM_BY_ITS_FORMULA in found.detail
+    assert allowed(found).category == "pytorch bug"
+    group_norm = F.group_norm
+
+    def group_norm_with_a_wrong_gradient(*args, **kwargs):
+        y = group_norm(*args, **kwargs)
+        return y + (y - y.detach()) * 0.5
+    monkeypatch.setattr(F, "group_norm", group_norm_with_a_wrong_gradient)
+    found = _first_finding(seed, GROUP_NORM_OPS)
+    assert GROUP_NORM_BY_ITS_FORMULA not in found.detail and allowed(found) is None
+
+
 def test_softmaxs_equal_values_residue_is_allowed_only_as_an_exact_0_against_a_large_value():
     residue = ("leaf1 (float32): [-3.86228e+04  5.84126e-06 -3.53259e-03] vs torch "
                "[ 0.00000e+00  1.04904e-05 -3.90625e-03] [layouts: expand]")
