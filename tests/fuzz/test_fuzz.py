@@ -409,6 +409,41 @@ def test_float_dtypes_stops_comparing_where_a_step_leaves_the_leaves_float_dtype
     assert not [f for f in findings if f.kind == "float-dtypes"]
 
 
+@pytest.mark.parametrize("name", ["add", "sub", "rsub"])
+def test_float16_sums_with_alpha_are_judged_with_pytorchs_operands_in_its_vectorised_loop(name):
+    pytest.importorskip("torch")
+    from .compare import compare_results
+    from .generate import CHAIN, Leaf, LeafRef
+    from .libraries import TAPEGRAD, TORCH, Run
+    from .placement import ADDED_VECTORISED, _added_in_the_vectorised_loop
+    from .program import Program
+    # 65026518: -20608 + 2·35328 = 50048 in PyTorch's vectorised loop and tapegrad, ∞ in
+    # PyTorch's scalar loop, which a tensor of 3 takes (2·35328 rounded to float16 first)
+    sign = -1.0 if name == "sub" else 1.0
+    program = Program(0)
+    program.leaves[:] = [
+        Leaf(np.array([-20608.0, 1.0, 2.0], np.float16), False, ("contiguous",), (3,)),
+        Leaf(np.array([sign * 35328.0, 3.0, 4.0], np.float16), False, ("contiguous",), (3,))]
+    step = (_one_step(name, LeafRef(1), CHAIN, alpha=-2) if name == "rsub" else
+            _one_step(name, CHAIN, LeafRef(1), alpha=2))   # (rsub: x - α·y)
+    program.steps[:] = [step]
+    results = {}
+    for run in (Run(TAPEGRAD), Run(TORCH)):
+        run.chain = run.materialize(LeafRef(0), program.leaves)
+        status, results[run.library.name] = run.call(step, program.leaves)
+        assert status == "ok"
+    [(kind, detail)] = compare_results(results["tapegrad"], results["torch"], name)
+    assert TAPEGRAD.to_numpy(results["tapegrad"]).tolist()[0] == 50048.0
+    mark = _added_in_the_vectorised_loop(program, step, results["tapegrad"])
+    assert mark == ADDED_VECTORISED
+    assert allowed(Finding(kind, name, detail + mark, 0)).category == "pytorch bug"
+    # planted: ∞ (α·y rounded first, as the scalar loop) or a wrong sum loses the mark
+    for planted in ([np.inf, 7.0, 10.0], [50048.0, 7.0, 12.0]):
+        wrong = tg.tensor(planted, dtype=tg.float16)
+        assert _added_in_the_vectorised_loop(program, step, wrong) == "", planted
+    assert allowed(Finding(kind, name, detail, 0)) is None
+
+
 def test_a_float32_only_refusal_is_marked_where_float64_held_a_value_past_float32s_range():
     # live seed 58148206: mse_loss(1e30 …, sum) is 4e60 in float64 and inf in float32, whose
     # softsign(inf) = inf/inf = NaN binary_cross_entropy refuses (as PyTorch does)
