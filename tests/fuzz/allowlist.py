@@ -374,8 +374,9 @@ INFINITE_NORM = r" \[a p-norm in the program is ±inf in tapegrad\]"
 # float64 and rounded back, gives tapegrad's gradients (run.py's NORM_IN_FLOAT64)
 # the fuzzer's mark for a group_norm's gradient at an infinite incoming gradient that
 # PyTorch's backward of the norm by its formula in float64 gives (norms.py's)
-GROUP_NORM_BY_ITS_FORMULA = (r" \[group_norm at an infinite incoming gradient: PyTorch's backward "
-                             r"of the norm by its formula in float64 gives tapegrad's gradients\]$")
+GROUP_NORM_BY_ITS_FORMULA = (r" \[group_norm at an infinite incoming gradient or weight: PyTorch's "
+                             r"backward of the norm by its formula in float64 gives tapegrad's "
+                             r"gradients\]$")
 NORM_IN_FLOAT64 = (r"(?: \[[^]]*\])* \[a float16 or float32 p-norm in the program: PyTorch "
                    r"agrees with its norms computed in float64\]$")
 # the fuzzer's marks for a gradient of an elementwise activation that PyTorch gives as
@@ -1464,7 +1465,8 @@ ALLOWED = [
             "x = 2 in a group of mean 5: ∞ - 5·∞); tapegrad sums g·x̂ itself, ∞·(-0.6) = -∞, the "
             "definition's value. Every other number the same (float16: to two digits)"),
     Allowed("gradient", "group_norm", r"^leaf\d+ \(float\d+\): NaN where torch has none or the "
-            r"other way: " + _infinity_against_torchs_nan_else_finite() + r"( \[layouts: [^]]*\])?"
+            r"other way: (?:" + _infinity_against_torchs_nan_else_finite() + "|" + ELSEWHERE_THE_SAME
+            + r"\[[-+\d.e\snan]*\] vs torch \[[^]]*inf[^]]*\])( \[layouts: [^]]*\])?"
             r"( \[the gradient of the later steps: [^]]*\])?" + GROUP_NORM_BY_ITS_FORMULA,
             "pytorch bug",
             "as above, where the other numbers differ by a rounding: later steps' (exp and var "
@@ -1472,7 +1474,10 @@ ALLOWED = [
             "615.1, Σ g·x̂ of float16 terms of 3e3). The fuzzer checks it: PyTorch's backward of "
             "the group_norm step alone, by its formula (x - μ)/√(σ² + ε)·w + b in float64, on "
             "tapegrad's input and incoming gradient, gives tapegrad's gradients (∞ where the "
-            "definition's sum holds one sign of ∞) to the tolerance"),
+            "definition's sum holds one sign of ∞) to the tolerance. Likewise an infinite "
+            "weight (w = [∞, -0.03, -0.1]): the input's gradient r·(ĝ - mean ĝ - x̂·mean ĝx̂), "
+            "ĝ = g·w, is NaN over a group whose ĝ holds +∞ and -∞, PyTorch's ±∞ at some "
+            "elements (its c₁·x + c₂ form)"),
 ] + [
     Allowed("value", op, r"(?s)^\[[^]]*\] vs torch \[[^]]*\] \[PyTorch agrees with the norm by "
             r"its formula in float64\](?: \[layouts: [^]]*\])?(?: \[NaN inputs\])?$",

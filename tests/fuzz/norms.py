@@ -81,18 +81,27 @@ def _gradients_agree_with_norms_in_float64(program, runs, step, a, norm_values,
     return not any(f.kind == "gradient" or f.kind.startswith("backward") for f in found)
 
 
-GROUP_NORM_BY_ITS_FORMULA = (" [group_norm at an infinite incoming gradient: PyTorch's backward of "
-                             "the norm by its formula in float64 gives tapegrad's gradients]")
+GROUP_NORM_BY_ITS_FORMULA = (" [group_norm at an infinite incoming gradient or weight: PyTorch's "
+                             "backward of the norm by its formula in float64 gives tapegrad's "
+                             "gradients]")
 
 
 def _group_norm_by_its_formula(program, k, chain_input, grad, ours):
-    """GROUP_NORM_BY_ITS_FORMULA for step ``k``, a group_norm whose incoming gradient holds
-    ±inf, where PyTorch's backward of (x - μ)/√(σ² + ε)·w + b by its elementary operations in
-    float64 (``_norm_in_float64``, rounded back; the weight's gradient is then Σ g·x̂ term by
-    term, ±inf where one sign of ∞ meets x̂ ≠ 0) gives tapegrad's gradients ``ours`` to the
-    tolerance, else "". PyTorch's own kernel forms Σ g·x̂ as (Σ g·x - μ·Σ g)·r: ∞ - ∞ = NaN
-    where the definition's sum is ±inf, and its float16 sums drift by 1.5% (606 for 615)."""
-    if program.steps[k].entry.name != "group_norm" or torch is None or np.isfinite(grad).all():
+    """GROUP_NORM_BY_ITS_FORMULA for step ``k``, a group_norm whose incoming gradient or
+    weight holds ±inf, where PyTorch's backward of (x - μ)/√(σ² + ε)·w + b by its elementary
+    operations in float64 (``_norm_in_float64``, rounded back) gives tapegrad's gradients
+    ``ours`` to the tolerance, else "". By the formula the weight's gradient is Σ g·x̂ term
+    by term (±inf where one sign of ∞ meets x̂ ≠ 0), the input's r·(ĝ - mean ĝ - x̂·mean ĝx̂)
+    with ĝ = g·w (NaN over a group whose ĝ holds +∞ and -∞). PyTorch's own kernel forms
+    Σ g·x̂ as (Σ g·x - μ·Σ g)·r: ∞ - ∞ = NaN where the definition's sum is ±inf, ±inf where
+    the input's is NaN, and its float16 sums drift by 1.5% (606 for 615)."""
+    step = program.steps[k]
+    if step.entry.name != "group_norm" or torch is None:
+        return ""
+    weight = dict(zip(NORM_PARAMETERS["group_norm"], step.args), **step.kwargs).get("weight")
+    infinite_weight = isinstance(weight, LeafRef) and not np.isfinite(
+        np.asarray(program.leaves[weight.index].values, dtype=np.float64)).all()
+    if np.isfinite(grad).all() and not infinite_weight:
         return ""
     wide = _step_backward(TORCH, program, k, chain_input, grad, call=_norm_in_float64)
     if wide is None or set(wide[1]) != set(ours[1]) or _backwards_differ(ours, wide,

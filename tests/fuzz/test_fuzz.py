@@ -1417,6 +1417,25 @@ def test_group_norms_weight_gradient_at_an_infinite_gradient_is_judged_by_its_fo
     assert GROUP_NORM_BY_ITS_FORMULA not in found.detail and allowed(found) is None
 
 
+def test_group_norms_input_gradient_at_an_infinite_weight_is_judged_by_its_formula():
+    pytest.importorskip("torch")
+    from .norms import GROUP_NORM_BY_ITS_FORMULA
+    # 65035786: group_norm(x, 1, weight=[∞, -0.03, -0.1]): ĝ = g·w holds +∞ and -∞ in each
+    # group, so the input's gradient r·(ĝ - mean ĝ - x̂·mean ĝx̂) is NaN throughout, as
+    # tapegrad's; PyTorch's ±∞ at some elements
+    found = _first_finding(65035786, GROUP_NORM_OPS)
+    assert found.op == "group_norm" and found.detail.endswith(GROUP_NORM_BY_ITS_FORMULA)
+    assert allowed(found).category == "pytorch bug"
+    assert allowed(found._replace(detail=found.detail.replace(GROUP_NORM_BY_ITS_FORMULA, ""))) \
+        is None
+    prefix = "leaf0 (float32): NaN where torch has none or the other way: "
+    for planted in ("[nan inf] vs torch [inf inf]",   # an ∞ of tapegrad's PyTorch lacks
+                    "[nan 1.] vs torch [inf 2.]"):    # a finite number that differs
+        assert allowed(Finding("gradient", "group_norm", prefix + planted +
+                               " [finite elements differ: 1 vs torch 2 at 1]" * ("1." in planted)
+                               + GROUP_NORM_BY_ITS_FORMULA, 0)) is None, planted
+
+
 def test_softmaxs_equal_values_residue_is_allowed_only_as_an_exact_0_against_a_large_value():
     residue = ("leaf1 (float32): [-3.86228e+04  5.84126e-06 -3.53259e-03] vs torch "
                "[ 0.00000e+00  1.04904e-05 -3.90625e-03] [layouts: expand]")
