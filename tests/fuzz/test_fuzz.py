@@ -2764,6 +2764,27 @@ def test_a_wrong_normalize_or_cosine_similarity_loses_the_wider_float_mark(monke
     assert NORMALIZE_WIDENED not in found.detail and allowed(found) is None
 
 
+def test_a_later_steps_gradient_through_pytorchs_float16_normalize_is_judged_by_the_wider_float(
+        monkeypatch):
+    pytest.importorskip("torch")
+    # 65028052: softmax over an expanded leaf's equal copies, half, normalize(p=3), batch_norm
+    # with a weight of -9180: PyTorch's float16 normalize backward overflows to -inf at g ~ 1e4
+    # and the softmax gives NaN where the leaf's gradient is 0; a planted wrong softmax slope
+    # (0.1·g more, so the leaf's gradient is not 0) loses the mark
+    found = _first_finding(65028052, GROUP_NORM_OPS)
+    assert (found.kind, found.op) == ("gradient", "batch_norm")
+    assert found.detail.endswith(NORMALIZE_WIDENED) and allowed(found).category == "pytorch bug"
+
+    softmax = catalogue.F.softmax
+
+    def softmax_with_a_wrong_gradient(x, *args, **kwargs):
+        return softmax(x, *args, **kwargs) + (x - x.detach()) * 0.1
+    for module in (tg, catalogue.F):
+        monkeypatch.setattr(module, "softmax", softmax_with_a_wrong_gradient)
+    found = _first_finding(65028052, GROUP_NORM_OPS)
+    assert NORMALIZE_WIDENED not in found.detail and allowed(found) is None
+
+
 SCALED_OPS = "cosine_similarity,normalize,exp,square"
 
 
