@@ -25,7 +25,7 @@ from .reruns import (FLOAT16_ATAN2, MARKS, NORMALIZE_WIDENED, NORMALIZING, NORM_
                      _narrower, _norm_widened_call, _slopes_widened_call, _widened_call)
 from .gradients import _backwards_differ, _broadcast_copies_scale, _copies_scale, _step_backward
 from .operand_reruns import BATCH_NORM_CONTIGUOUS, _contiguous_call
-from .norms import _group_norm_by_its_formula
+from .norms import _group_norm_by_its_formula, _spread_without_freedom_in_float64
 from .terms import (_own_backward_within_its_terms, _own_terms, _terms_through_step,
                     _within_its_terms, _within_sizes, _within_the_programs_terms)
 from .placement import PLACED_KERNELS, _disputed_elements, _placed_call, _placed_elsewhere
@@ -91,6 +91,7 @@ def _blame_first_wrong_backward(program, chain_inputs, a, found, excuse_terms=Tr
                                              differs)
             mark = (_explained_alone(program, k, chain_inputs[k], grad, ours, later_noise)
                     or _group_norm_by_its_formula(program, k, chain_inputs[k], grad, ours)
+                    or _spread_without_freedom_in_float64(program, k, chain_inputs[k], grad, ours)
                     or _placed_elsewhere(program, k, chain_inputs[k], grad, ours)
                     or _disputed_elements(program, k, chain_inputs[k], grad, ours))
             if k == last:   # this step's own backward: the finding stays where it is

@@ -110,6 +110,45 @@ def _group_norm_by_its_formula(program, k, chain_input, grad, ours):
     return GROUP_NORM_BY_ITS_FORMULA
 
 
+SPREAD_WITHOUT_FREEDOM = (" [var or std with no degree of freedom left: PyTorch's backward of it "
+                          "computed in float64 gives tapegrad's gradients]")
+
+
+def _spread_without_freedom_in_float64(program, k, chain_input, grad, ours):
+    """SPREAD_WITHOUT_FREEDOM for step ``k``, a float16 or float32 var or std along dims
+    with no degree of freedom left (N ≤ correction: its gradient g·∞·(x - x̄)), where
+    PyTorch's backward of the same step computed in float64 and rounded back gives
+    tapegrad's gradients ``ours``, else "". Two values an ulp apart have x - x̄ = ±4.8e-7,
+    so ±∞; PyTorch's float32 mean of them rounds to one of the two, x - x̄ = 0 there and
+    ∞·0 = NaN (tapegrad's x - x̄ is (x - x₀) - mean(x - x₀), exact for them)."""
+    step = program.steps[k]
+    if step.entry.name not in ("var", "std") or torch is None or len(step.args) != 1 or \
+            set(step.kwargs) - {"dim", "correction", "keepdim"}:
+        return ""
+    x = (TAPEGRAD.to_numpy(Run(TAPEGRAD).materialize(LeafRef(0), program.leaves))
+         if chain_input is None else chain_input[0])
+    dim = step.kwargs.get("dim")
+    dims = range(x.ndim) if dim is None else (dim,) if isinstance(dim, int) else dim
+    if x.dtype not in (np.float16, np.float32) or not x.ndim or \
+            math.prod(x.shape[d] for d in dims) > step.kwargs.get("correction", 1):
+        return ""
+
+    def in_float64(run, each, leaves, on_a_copy=False):
+        if each is not step:
+            return run.call(each, leaves, on_a_copy=on_a_copy)
+        chain = run.materialize(each.args[0], leaves)
+        op = torch.var if each.entry.name == "var" else torch.std
+        try:
+            return "ok", op(chain.to(torch.float64), **each.kwargs).to(chain.dtype)
+        except Exception as error:  # noqa: BLE001 - as run.call
+            return "error", error
+    wide = _step_backward(TORCH, program, k, chain_input, grad, call=in_float64)
+    if wide is None or set(wide[1]) != set(ours[1]) or _backwards_differ(ours, wide,
+                                                                         within_noise=True):
+        return ""
+    return SPREAD_WITHOUT_FREEDOM
+
+
 NORM_PARAMETERS = {"layer_norm": ("input", "normalized_shape", "weight", "bias", "eps"),
                    "group_norm": ("input", "num_groups", "weight", "bias", "eps")}
 

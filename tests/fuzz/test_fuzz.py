@@ -1417,6 +1417,21 @@ def test_group_norms_weight_gradient_at_an_infinite_gradient_is_judged_by_its_fo
     assert GROUP_NORM_BY_ITS_FORMULA not in found.detail and allowed(found) is None
 
 
+def test_a_variance_without_a_degree_of_freedom_is_judged_by_pytorch_in_float64(monkeypatch):
+    pytest.importorskip("torch")
+    from .norms import SPREAD_WITHOUT_FREEDOM
+    # 39997: var over 2 values with correction=2, of two float32 values an ulp apart: x - x̄
+    # = ±4.8e-7 and the gradient ±∞ (tapegrad, PyTorch in float64), PyTorch's float32 mean
+    # rounds to one of them, x - x̄ = 0 and ∞·0 = NaN. A planted wrong deviation's sign (its
+    # gradient negated) loses the mark and the entry
+    found = _first_finding(39997, GROUP_NORM_OPS)
+    assert found.op == "var" and found.detail.endswith(SPREAD_WITHOUT_FREEDOM)
+    assert allowed(found).category == "pytorch bug"
+    monkeypatch.setattr(tg, "var", _with_scaled_slope(tg.var, -1))
+    found = _first_finding(39997, GROUP_NORM_OPS)
+    assert SPREAD_WITHOUT_FREEDOM not in found.detail and allowed(found) is None
+
+
 def test_group_norms_input_gradient_at_an_infinite_weight_is_judged_by_its_formula():
     pytest.importorskip("torch")
     from .norms import GROUP_NORM_BY_ITS_FORMULA
