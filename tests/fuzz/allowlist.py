@@ -442,6 +442,12 @@ ALLOWED = [
             r"'(Bool|Long|Int|Byte|Half|Char|Short)'", "pytorch bug",
             "PyTorch lacks a CPU kernel for this dtype (cumsum of bool, ceil of bool, bmm of "
             "bool, kthvalue of bool…); the math is defined and tapegrad computes it"),
+    Allowed("tapegrad-computes", "linear", r"^RuntimeError: result type Long can't be cast to the "
+            r"desired output type Bool$", "pytorch bug",
+            "linear of bool operands with an empty inner dim and a bool bias: PyTorch's addmm "
+            "sums the empty product as int64 and refuses to cast it into the bool result (with "
+            "values it has no bool kernel at all: the entry above); the math is the bias, "
+            "which tapegrad gives (x·wᵀ over an empty inner dim is all False)"),
     Allowed("backward-computes", "floor_divide", "derivative for aten::floor_divide is not "
             "implemented", "difference",
             "floor_divide's gradient is 0 almost everywhere; tapegrad gives the 0"),

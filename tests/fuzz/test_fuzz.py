@@ -409,6 +409,17 @@ def test_float_dtypes_stops_comparing_where_a_step_leaves_the_leaves_float_dtype
     assert not [f for f in findings if f.kind == "float-dtypes"]
 
 
+def test_a_bool_linear_over_an_empty_inner_dim_is_allowed_only_as_pytorchs_int64_sum_refusal():
+    # 59179: linear of bool (3, 1, 4, 0) and (2, 0) with a bool bias: PyTorch sums the empty
+    # product as int64 and refuses the cast into bool; tapegrad gives the bias
+    x, w = tg.zeros(3, 0, dtype=tg.bool), tg.zeros(2, 0, dtype=tg.bool)
+    assert tg.nn.functional.linear(x, w, tg.tensor([True, False])).tolist() == [[True, False]] * 3
+    message = "RuntimeError: result type Long can't be cast to the desired output type Bool"
+    assert allowed(Finding("tapegrad-computes", "linear", message, 0)).category == "pytorch bug"
+    assert allowed(Finding("tapegrad-computes", "add", message, 0)) is None
+    assert allowed(Finding("tapegrad-computes", "linear", message.replace("Bool", "Int"), 0)) is None
+
+
 @pytest.mark.parametrize("name", ["add", "sub", "rsub"])
 def test_float16_sums_with_alpha_are_judged_with_pytorchs_operands_in_its_vectorised_loop(name):
     pytest.importorskip("torch")
