@@ -81,9 +81,9 @@ def _gradients_agree_with_norms_in_float64(program, runs, step, a, norm_values,
     return not any(f.kind == "gradient" or f.kind.startswith("backward") for f in found)
 
 
-GROUP_NORM_BY_ITS_FORMULA = (" [group_norm at an infinite incoming gradient or weight: PyTorch's "
-                             "backward of the norm by its formula in float64 gives tapegrad's "
-                             "gradients]")
+GROUP_NORM_BY_ITS_FORMULA = (" [group_norm at an infinite incoming gradient or weight, or of "
+                             "squares past the range: PyTorch's backward of the norm by its "
+                             "formula in float64 gives tapegrad's gradients]")
 
 
 def _group_norm_by_its_formula(program, k, chain_input, grad, ours):
@@ -101,7 +101,8 @@ def _group_norm_by_its_formula(program, k, chain_input, grad, ours):
     weight = dict(zip(NORM_PARAMETERS["group_norm"], step.args), **step.kwargs).get("weight")
     infinite_weight = isinstance(weight, LeafRef) and not np.isfinite(
         np.asarray(program.leaves[weight.index].values, dtype=np.float64)).all()
-    if np.isfinite(grad).all() and not infinite_weight:
+    if np.isfinite(grad).all() and not infinite_weight and \
+            not _squares_past_the_range(program, chain_input):
         return ""
     wide = _step_backward(TORCH, program, k, chain_input, grad, call=_norm_in_float64)
     if wide is None or set(wide[1]) != set(ours[1]) or _backwards_differ(ours, wide,
@@ -147,6 +148,19 @@ def _spread_without_freedom_in_float64(program, k, chain_input, grad, ours):
                                                                          within_noise=True):
         return ""
     return SPREAD_WITHOUT_FREEDOM
+
+
+def _squares_past_the_range(program, chain_input):
+    """Whether a float32 (float64) norm's input holds a finite value whose square passes the
+    dtype's range (1e30 in float32): PyTorch's σ² = E[x²] - E[x]² is then ∞, its 1/σ 0 and
+    x̂ 0 over the group (a weight of 1e-30 hides it in the values, not in the weight's
+    gradient Σ g·x̂)."""
+    x = (TAPEGRAD.to_numpy(Run(TAPEGRAD).materialize(LeafRef(0), program.leaves))
+         if chain_input is None else chain_input[0])
+    if x.dtype not in (np.float32, np.float64):
+        return False
+    with np.errstate(invalid="ignore"):
+        return bool((np.isfinite(x) & (np.abs(x) > math.sqrt(np.finfo(x.dtype).max))).any())
 
 
 NORM_PARAMETERS = {"layer_norm": ("input", "normalized_shape", "weight", "bias", "eps"),

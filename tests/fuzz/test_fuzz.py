@@ -1405,7 +1405,7 @@ def test_attention_and_group_norm_entries_allow_only_their_confirmed_cases(monke
 GROUP_NORM_OPS = NORMS_OPS + ",var,std,log_softmax,instance_norm"
 
 
-@pytest.mark.parametrize("seed", [63089355, 66075144])
+@pytest.mark.parametrize("seed", [63089355, 66075144, 68774])
 def test_group_norms_weight_gradient_at_an_infinite_gradient_is_judged_by_its_formula(
         seed, monkeypatch):
     pytest.importorskip("torch")
@@ -1414,7 +1414,9 @@ def test_group_norms_weight_gradient_at_an_infinite_gradient_is_judged_by_its_fo
     # 63089355 (float16): Σ g·x̂ = ∞ where one g is ∞ (x̂ = 0.036), PyTorch's (Σ g·x - μ·Σ g)·r
     # NaN, and its float16 sums 606 where the formula gives 615.1 (tapegrad 615);
     # 66075144 (float32): -∞ against NaN, the other weights' gradients 1e-5 apart after exp
-    # and var of 1e20s. A planted wrong weight gradient (×1.5) loses the mark and the entry
+    # and var of 1e20s; 68774 (float32): a group holding 1e30, PyTorch's σ² ∞ and x̂ 0 there,
+    # its weight's gradient -6.507 where Σ g·x̂ = -7.625 (a weight of 1e-30 hides it in the
+    # values). A planted wrong weight gradient (×1.5) loses the mark and the entry
     found = _first_finding(seed, GROUP_NORM_OPS)
     assert found.op == "group_norm" and GROUP_NORM_BY_ITS_FORMULA in found.detail
     assert allowed(found).category == "pytorch bug"
