@@ -342,6 +342,25 @@ def test_add_and_sub_scale_the_other_operand_by_alpha():
     assert x.grad.tolist() == [1.0, 1.0] and y.grad.tolist() == [-3.0, -3.0]
 
 
+def test_float16_add_sub_and_rsub_with_alpha_round_x_plus_alpha_y_once():
+    # α·y in float16 first would be 2·35328 = ∞ (and -53.25 for α = 0.1 below); x + α·y is
+    # computed in float32 with α as float16 holds it, and rounded once, as PyTorch's
+    # vectorised kernel computes it
+    x = tg.tensor([-20608.0, -73.25], dtype=tg.float16, requires_grad=True)
+    y = tg.tensor([35328.0, 200.25], dtype=tg.float16, requires_grad=True)
+    assert tg.add(x, y, alpha=2).tolist() == [50048.0, 327.25]
+    assert tg.sub(x, -y, alpha=2).tolist() == [50048.0, 327.25]
+    assert tg.rsub(-y, x, alpha=2).tolist() == [50048.0, 327.25]
+    assert tg.rsub(-y, -20608.0, alpha=2).tolist()[0] == 50048.0
+    assert tg.add(x, y, alpha=0.1).tolist()[1] == -53.21875   # (-53.2299 rounded once)
+    z = tg.add(x, y, alpha=2)
+    assert z.dtype is tg.float16
+    z.sum().backward()
+    assert x.grad.tolist() == [1.0, 1.0] and y.grad.tolist() == [2.0, 2.0]
+    with pytest.raises(RuntimeError, match="add: value cannot be converted to type float16"):
+        tg.add(x, y, alpha=1e30)
+
+
 def test_maximum_and_minimum_split_the_gradient_evenly_on_ties():
     for fn in (tg.maximum, tg.minimum):
         x = tg.tensor([1.0, 2.0, 3.0], dtype=tg.float64, requires_grad=True)

@@ -525,6 +525,17 @@ def test_in_place_arithmetic_with_a_python_int_outside_uint8_wraps_as_pytorch():
     assert u.mul_(-1).tolist() == [255, 254]
 
 
+def test_float16_add_and_sub_in_place_with_alpha_round_x_plus_alpha_y_once():
+    # as add and sub: 2·35328 is ∞ in float16, x + 2·y = 50048 fits; recorded or not
+    for requires_grad in (False, True):
+        x = tg.tensor([-20608.0, 1.0], dtype=tg.float16, requires_grad=requires_grad)
+        y = tg.tensor([35328.0, 3.0], dtype=tg.float16)
+        z = x * 1
+        assert z.add_(y, alpha=2).tolist() == [50048.0, 7.0]
+        z = x * 1
+        assert z.sub_(y, alpha=-2).tolist() == [50048.0, 7.0] and z.dtype is tg.float16
+
+
 def test_pow_into_a_narrower_float_differentiates_the_exponent_through_the_stored_power():
     # a float16 x to a float32 y is computed in float32 and stored in float16: 2³⁰ is ∞
     # there, and the exponent's slope xʸ·ln x reads that stored ∞, as PyTorch's

@@ -269,6 +269,18 @@ def test_var_of_equal_huge_values_has_a_zero_gradient_as_its_zero_variance():
     assert x.grad.tolist() == [math.inf] * 4
 
 
+def test_float16_var_gradient_takes_x_minus_the_mean_in_float32():
+    # x - x₀ in float16 rounds 65504 - 8.2 by up to 16, and the mean of such shifts put x̄
+    # above 3.3 (its gradient -0.39); in float32, rounded once, 2(x - x̄)/6 as the math (and
+    # PyTorch) gives it, 1.17 (x̄ = -0.214)
+    values = [8.203125, 3.30078125, -13.0, 65504.0, -65504.0, 65504.0, -65504.0]
+    x = tg.tensor(values, dtype=tg.float16, requires_grad=True)
+    x.var().backward()
+    exact = np.array(values) - np.mean(values)
+    assert x.grad.dtype is tg.float16
+    np.testing.assert_allclose(x.grad.numpy().astype(np.float64), 2 * exact / 6, rtol=2e-3)
+
+
 def test_var_and_std_gradients_of_a_shifted_mean_pass_gradcheck_twice():
     for op in (lambda x: x.var(dim=1), lambda x: x.std(dim=(0, 2), correction=0)):
         x = tg.randn(3, 4, 2, dtype=tg.float64, requires_grad=True) + 1e3
@@ -675,7 +687,7 @@ def test_float16_var_and_std_square_in_float32(name):
     assert result.dtype is tg.float16 and result.item() == pytest.approx(expected, rel=1e-3)
 
 
-def test_float16_var_gradient_takes_x_minus_the_mean_in_float32():
+def test_float16_var_gradient_keeps_its_sign_under_an_infinite_incoming_gradient():
     # shifted by x₀ = -4.223 in float16, ±65504 + 4.223 rounds to ±65504 and the shifted
     # mean is off by ~1.4: x - x̄ of -3.74 (-0.20 in the math) would change sign, and an
     # infinite incoming gradient (exp of an overflowing var) give -∞ for +∞ there, as

@@ -26,7 +26,8 @@ from .reruns import (FLOAT16_ATAN2, MARKS, NORMALIZE_WIDENED, NORMALIZING, NORM_
 from .gradients import _backwards_differ, _broadcast_copies_scale, _copies_scale, _step_backward
 from .operand_reruns import (BATCH_NORM_CONTIGUOUS, SPREAD_OF_SHIFTED, SPREADS, _contiguous_call,
                              _shifted_spread_call)
-from .norms import NORM_ALONE_IN_FLOAT64, NORMS, _norm_in_float64
+from .norms import (NORM_ALONE_IN_FLOAT64, NORMS, _group_norm_by_its_formula, _norm_in_float64,
+                    _spread_without_freedom_in_float64)
 from .terms import (_own_backward_within_its_terms, _own_terms, _terms_through_step,
                     _within_its_terms, _within_sizes, _within_the_programs_terms)
 from .placement import PLACED_KERNELS, _disputed_elements, _placed_call, _placed_elsewhere
@@ -91,6 +92,8 @@ def _blame_first_wrong_backward(program, chain_inputs, a, found, excuse_terms=Tr
             verdict = _local_float16_verdict(program, k, chain_inputs[k], grad, ours, theirs,
                                              differs)
             mark = (_explained_alone(program, k, chain_inputs[k], grad, ours, later_noise)
+                    or _group_norm_by_its_formula(program, k, chain_inputs[k], grad, ours)
+                    or _spread_without_freedom_in_float64(program, k, chain_inputs[k], grad, ours)
                     or _placed_elsewhere(program, k, chain_inputs[k], grad, ours)
                     or _disputed_elements(program, k, chain_inputs[k], grad, ours))
             if k == last:   # this step's own backward: the finding stays where it is

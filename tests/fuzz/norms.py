@@ -13,7 +13,7 @@ from .generate import LeafRef
 from .libraries import (Run, TAPEGRAD, TORCH, _TapegradValues, _in_place, _unordered, first_tensor,
                         torch)
 from .compare import compare_arrays, compare_results
-from .gradients import _compare_gradients
+from .gradients import _backwards_differ, _compare_gradients, _step_backward
 
 
 NORM_BY_ITS_FORMULA = " [PyTorch agrees with the norm by its formula in float64]"
@@ -86,6 +86,88 @@ def _gradients_agree_with_norms_in_float64(program, runs, step, a, norm_values,
     found = _compare_gradients(program, {"tapegrad": runs["tapegrad"], "torch": run}, step, a,
                                run.chain, through_float16, weighted_means)
     return not any(f.kind == "gradient" or f.kind.startswith("backward") for f in found)
+
+
+GROUP_NORM_BY_ITS_FORMULA = (" [group_norm at an infinite incoming gradient or weight, or of "
+                             "squares past the range: PyTorch's backward of the norm by its "
+                             "formula in float64 gives tapegrad's gradients]")
+
+
+def _group_norm_by_its_formula(program, k, chain_input, grad, ours):
+    """GROUP_NORM_BY_ITS_FORMULA for step ``k``, a group_norm whose incoming gradient or
+    weight holds ±inf, where PyTorch's backward of (x - μ)/√(σ² + ε)·w + b by its elementary
+    operations in float64 (``_norm_in_float64``, rounded back) gives tapegrad's gradients
+    ``ours`` to the tolerance, else "". By the formula the weight's gradient is Σ g·x̂ term
+    by term (±inf where one sign of ∞ meets x̂ ≠ 0), the input's r·(ĝ - mean ĝ - x̂·mean ĝx̂)
+    with ĝ = g·w (NaN over a group whose ĝ holds +∞ and -∞). PyTorch's own kernel forms
+    Σ g·x̂ as (Σ g·x - μ·Σ g)·r: ∞ - ∞ = NaN where the definition's sum is ±inf, ±inf where
+    the input's is NaN, and its float16 sums drift by 1.5% (606 for 615)."""
+    step = program.steps[k]
+    if step.entry.name != "group_norm" or torch is None:
+        return ""
+    weight = dict(zip(NORM_PARAMETERS["group_norm"], step.args), **step.kwargs).get("weight")
+    infinite_weight = isinstance(weight, LeafRef) and not np.isfinite(
+        np.asarray(program.leaves[weight.index].values, dtype=np.float64)).all()
+    if np.isfinite(grad).all() and not infinite_weight and \
+            not _squares_past_the_range(program, chain_input):
+        return ""
+    wide = _step_backward(TORCH, program, k, chain_input, grad, call=_norm_in_float64)
+    if wide is None or set(wide[1]) != set(ours[1]) or _backwards_differ(ours, wide,
+                                                                         within_noise=True):
+        return ""
+    return GROUP_NORM_BY_ITS_FORMULA
+
+
+SPREAD_WITHOUT_FREEDOM = (" [var or std with no degree of freedom left: PyTorch's backward of it "
+                          "computed in float64 gives tapegrad's gradients]")
+
+
+def _spread_without_freedom_in_float64(program, k, chain_input, grad, ours):
+    """SPREAD_WITHOUT_FREEDOM for step ``k``, a float16 or float32 var or std along dims
+    with no degree of freedom left (N ≤ correction: its gradient g·∞·(x - x̄)), where
+    PyTorch's backward of the same step computed in float64 and rounded back gives
+    tapegrad's gradients ``ours``, else "". Two values an ulp apart have x - x̄ = ±4.8e-7,
+    so ±∞; PyTorch's float32 mean of them rounds to one of the two, x - x̄ = 0 there and
+    ∞·0 = NaN (tapegrad's x - x̄ is (x - x₀) - mean(x - x₀), exact for them)."""
+    step = program.steps[k]
+    if step.entry.name not in ("var", "std") or torch is None or len(step.args) != 1 or \
+            set(step.kwargs) - {"dim", "correction", "keepdim"}:
+        return ""
+    x = (TAPEGRAD.to_numpy(Run(TAPEGRAD).materialize(LeafRef(0), program.leaves))
+         if chain_input is None else chain_input[0])
+    dim = step.kwargs.get("dim")
+    dims = range(x.ndim) if dim is None else (dim,) if isinstance(dim, int) else dim
+    if x.dtype not in (np.float16, np.float32) or not x.ndim or \
+            math.prod(x.shape[d] for d in dims) > step.kwargs.get("correction", 1):
+        return ""
+
+    def in_float64(run, each, leaves, on_a_copy=False):
+        if each is not step:
+            return run.call(each, leaves, on_a_copy=on_a_copy)
+        chain = run.materialize(each.args[0], leaves)
+        op = torch.var if each.entry.name == "var" else torch.std
+        try:
+            return "ok", op(chain.to(torch.float64), **each.kwargs).to(chain.dtype)
+        except Exception as error:  # noqa: BLE001 - as run.call
+            return "error", error
+    wide = _step_backward(TORCH, program, k, chain_input, grad, call=in_float64)
+    if wide is None or set(wide[1]) != set(ours[1]) or _backwards_differ(ours, wide,
+                                                                         within_noise=True):
+        return ""
+    return SPREAD_WITHOUT_FREEDOM
+
+
+def _squares_past_the_range(program, chain_input):
+    """Whether a float32 (float64) norm's input holds a finite value whose square passes the
+    dtype's range (1e30 in float32): PyTorch's σ² = E[x²] - E[x]² is then ∞, its 1/σ 0 and
+    x̂ 0 over the group (a weight of 1e-30 hides it in the values, not in the weight's
+    gradient Σ g·x̂)."""
+    x = (TAPEGRAD.to_numpy(Run(TAPEGRAD).materialize(LeafRef(0), program.leaves))
+         if chain_input is None else chain_input[0])
+    if x.dtype not in (np.float32, np.float64):
+        return False
+    with np.errstate(invalid="ignore"):
+        return bool((np.isfinite(x) & (np.abs(x) > math.sqrt(np.finfo(x.dtype).max))).any())
 
 
 NORM_PARAMETERS = {"layer_norm": ("input", "normalized_shape", "weight", "bias", "eps"),

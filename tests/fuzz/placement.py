@@ -1,10 +1,14 @@
 """An elementwise step's gradient at a NaN, which PyTorch gives by where the element sits.
 
+(And float16 x + α·y, whose value PyTorch gives by where the element sits: ``ADDED_VECTORISED``.)
+
 PyTorch's CPU kernels of some activations run a vectorised loop over full blocks and a scalar
 loop over the rest, and the two loops give different gradients at a NaN. The step is rerun in
 PyTorch with its input placed in each loop; where one placement gives tapegrad's gradient,
 the finding says so (``PLACED_VECTORISED``, ``PLACED_ALONE``, ``PLACED_DISPUTED``).
 """
+import math
+
 import numpy as np
 
 import tapegrad as tg
@@ -14,6 +18,7 @@ from .generate import CHAIN, LeafRef
 from .libraries import Run, TAPEGRAD, TORCH, torch
 from .compare import TOLERANCE
 from .gradients import _backwards_differ, _step_backward
+from .value_reruns import _value_rerun_agrees
 
 
 # PyTorch's CPU kernels of these elementwise steps run a vectorised loop over the full
@@ -166,3 +171,48 @@ def _disputed_elements(program, k, chain_input, grad, ours):
     if rerun is None or set(rerun[1]) != set(ours[1]) or _backwards_differ(ours, rerun):
         return ""
     return PLACED_DISPUTED
+
+
+# PyTorch's float16 x + α·y (sub, rsub: x - α·y) rounds α·y to float16 first in its scalar
+# loop (2·35328 = ∞ where x + α·y = 50048 fits), and computes x + α·y in float32, rounded
+# once, in its vectorised loop; tapegrad gives the vectorised loop's answer wherever it sits
+SCALED_SUMS = ("add", "sub", "rsub")
+ADDED_VECTORISED = (" [float16 x ± α·y: PyTorch gives tapegrad's values with its operands placed "
+                    "in its kernel's vectorised loop]")
+
+
+def _added_in_the_vectorised_loop(program, step, result, through_float16=False):
+    """ADDED_VECTORISED for a value finding at ``step``, an add, sub or rsub of float16
+    tensors with α ≠ 1, where PyTorch, rerun from the program's start with that step's
+    operands broadcast, flattened and padded with zeros to a whole number of VECTOR_BLOCKS
+    (every element in the vectorised loop), gives tapegrad's ``result``; else ""."""
+    if step.entry.name not in SCALED_SUMS or step.kwargs.get("alpha", 1) == 1 or \
+            torch is None or not TAPEGRAD.is_tensor(result) or result.dtype is not tg.float16:
+        return ""
+    return ADDED_VECTORISED if _value_rerun_agrees(program, step, result, _added_vectorised_call,
+                                                   through_float16) else ""
+
+
+def _added_vectorised_call(run, step, leaves, on_a_copy=False):
+    """``run.call``, but an add, sub or rsub whose tensor operands are all float16 computed
+    on them broadcast, flattened and padded with zeros to a whole number of VECTOR_BLOCKS,
+    the result cut back and reshaped (``_added_in_the_vectorised_loop``)."""
+    if step.entry.name not in SCALED_SUMS:
+        return run.call(step, leaves, on_a_copy=on_a_copy)
+    try:
+        args = [run.materialize(a, leaves) for a in step.args]
+        kwargs = {k: run.materialize(v, leaves) for k, v in step.kwargs.items()}
+        places = [i for i, a in enumerate(args) if torch.is_tensor(a)]
+        if not places or any(args[i].dtype != torch.float16 for i in places) or any(
+                torch.is_tensor(v) for v in kwargs.values()):
+            return "error", TypeError("not float16 tensor operands alone")
+        shape = torch.broadcast_shapes(*(args[i].shape for i in places))
+        n = math.prod(shape)
+        padding = -n % VECTOR_BLOCKS or (VECTOR_BLOCKS if n == 0 else 0)
+        for i in places:
+            flat = args[i].broadcast_to(shape).reshape(-1)
+            args[i] = torch.cat([flat, flat.new_zeros(padding)])
+        out = catalogue.caller("torch", step.entry)(*args, **kwargs)
+        return "ok", out[:n].reshape(shape)
+    except Exception as error:  # noqa: BLE001 - as run.call
+        return "error", error

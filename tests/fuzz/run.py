@@ -73,6 +73,7 @@ from .norms import (NORMS, NORMS_IN_FLOAT64, _batch_norm_agrees_by_its_formula,
                     _gradients_agree_with_norms_in_float64,
                     _norm_agrees_by_its_formula)
 from .blame import _blame_first_wrong_backward
+from .placement import _added_in_the_vectorised_loop
 from .terms import _products_past_float32_both_ways
 from .value_marks import (CASTS, TWO_VALUES, _agrees_on_tapegrad_input, _cast_of_unrepresentable,
                           _equal_channels_alone_differ, _equal_value_groups,
@@ -195,7 +196,8 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
                     or _p_norm_agrees_widened(program, step, result, through_float16)
                     or _gammas_agree_widened(program, step, chain_before, result)
                     or _marked_by_a_rerun(program, step, result, through_float16)
-                    or _operand_value_mark(program, step, chain_before, result))
+                    or _operand_value_mark(program, step, chain_before, result)
+                    or _added_in_the_vectorised_loop(program, step, result, through_float16))
                 overflow = overflow or (any(k == "value" for k, _ in diffs) and (
                     _factors_of_a_singular_matrix(step, chain_before, result, t_result) or
                     _products_round_their_exact_sum(program, step, chain_before, result, t_result)))

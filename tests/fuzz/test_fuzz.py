@@ -410,6 +410,52 @@ def test_float_dtypes_stops_comparing_where_a_step_leaves_the_leaves_float_dtype
     assert not [f for f in findings if f.kind == "float-dtypes"]
 
 
+def test_a_bool_linear_over_an_empty_inner_dim_is_allowed_only_as_pytorchs_int64_sum_refusal():
+    # 59179: linear of bool (3, 1, 4, 0) and (2, 0) with a bool bias: PyTorch sums the empty
+    # product as int64 and refuses the cast into bool; tapegrad gives the bias
+    x, w = tg.zeros(3, 0, dtype=tg.bool), tg.zeros(2, 0, dtype=tg.bool)
+    assert tg.nn.functional.linear(x, w, tg.tensor([True, False])).tolist() == [[True, False]] * 3
+    message = "RuntimeError: result type Long can't be cast to the desired output type Bool"
+    assert allowed(Finding("tapegrad-computes", "linear", message, 0)).category == "pytorch bug"
+    assert allowed(Finding("tapegrad-computes", "add", message, 0)) is None
+    assert allowed(Finding("tapegrad-computes", "linear", message.replace("Bool", "Int"), 0)) is None
+
+
+@pytest.mark.parametrize("name", ["add", "sub", "rsub"])
+def test_float16_sums_with_alpha_are_judged_with_pytorchs_operands_in_its_vectorised_loop(name):
+    pytest.importorskip("torch")
+    from .compare import compare_results
+    from .generate import CHAIN, Leaf, LeafRef
+    from .libraries import TAPEGRAD, TORCH, Run
+    from .placement import ADDED_VECTORISED, _added_in_the_vectorised_loop
+    from .program import Program
+    # 65026518: -20608 + 2·35328 = 50048 in PyTorch's vectorised loop and tapegrad, ∞ in
+    # PyTorch's scalar loop, which a tensor of 3 takes (2·35328 rounded to float16 first)
+    sign = -1.0 if name == "sub" else 1.0
+    program = Program(0)
+    program.leaves[:] = [
+        Leaf(np.array([-20608.0, 1.0, 2.0], np.float16), False, ("contiguous",), (3,)),
+        Leaf(np.array([sign * 35328.0, 3.0, 4.0], np.float16), False, ("contiguous",), (3,))]
+    step = (_one_step(name, LeafRef(1), CHAIN, alpha=-2) if name == "rsub" else
+            _one_step(name, CHAIN, LeafRef(1), alpha=2))   # (rsub: x - α·y)
+    program.steps[:] = [step]
+    results = {}
+    for run in (Run(TAPEGRAD), Run(TORCH)):
+        run.chain = run.materialize(LeafRef(0), program.leaves)
+        status, results[run.library.name] = run.call(step, program.leaves)
+        assert status == "ok"
+    [(kind, detail)] = compare_results(results["tapegrad"], results["torch"], name)
+    assert TAPEGRAD.to_numpy(results["tapegrad"]).tolist()[0] == 50048.0
+    mark = _added_in_the_vectorised_loop(program, step, results["tapegrad"])
+    assert mark == ADDED_VECTORISED
+    assert allowed(Finding(kind, name, detail + mark, 0)).category == "pytorch bug"
+    # planted: ∞ (α·y rounded first, as the scalar loop) or a wrong sum loses the mark
+    for planted in ([np.inf, 7.0, 10.0], [50048.0, 7.0, 12.0]):
+        wrong = tg.tensor(planted, dtype=tg.float16)
+        assert _added_in_the_vectorised_loop(program, step, wrong) == "", planted
+    assert allowed(Finding(kind, name, detail, 0)) is None
+
+
 def test_a_float32_only_refusal_is_marked_where_float64_held_a_value_past_float32s_range():
     # live seed 58148206: mse_loss(1e30 …, sum) is 4e60 in float64 and inf in float32, whose
     # softsign(inf) = inf/inf = NaN binary_cross_entropy refuses (as PyTorch does)
@@ -1355,6 +1401,75 @@ def test_attention_and_group_norm_entries_allow_only_their_confirmed_cases(monke
     monkeypatch.setattr(F, "group_norm", lambda *a, **k: group_norm(*a, **k) + 0.5)
     found = _first_finding(58001651, "group_norm,expand,mul")
     assert found.op == "group_norm" and NORM_BY_ITS_FORMULA not in found.detail
+
+
+GROUP_NORM_OPS = NORMS_OPS + ",var,std,log_softmax,instance_norm"
+
+
+@pytest.mark.parametrize("seed", [63089355, 66075144, 68774])
+def test_group_norms_weight_gradient_at_an_infinite_gradient_is_judged_by_its_formula(
+        seed, monkeypatch):
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    from .norms import GROUP_NORM_BY_ITS_FORMULA, NORM_ALONE_IN_FLOAT64
+    # 63089355 (float16): Σ g·x̂ = ∞ where one g is ∞ (x̂ = 0.036), PyTorch's (Σ g·x - μ·Σ g)·r
+    # NaN, and its float16 sums 606 where the formula gives 615.1 (tapegrad 615);
+    # 66075144 (float32): -∞ against NaN, the other weights' gradients 1e-5 apart after exp
+    # and var of 1e20s; 68774 (float32): a group holding 1e30, PyTorch's σ² ∞ and x̂ 0 there,
+    # its weight's gradient -6.507 where Σ g·x̂ = -7.625 (a weight of 1e-30 hides it in the
+    # values; the norm's own float64 rerun, tried first, may explain it). A planted wrong
+    # weight gradient (×1.5) loses the marks and the entry
+    found = _first_finding(seed, GROUP_NORM_OPS)
+    assert found.op == "group_norm"
+    assert GROUP_NORM_BY_ITS_FORMULA in found.detail or NORM_ALONE_IN_FLOAT64 in found.detail
+    assert allowed(found)
+    group_norm = F.group_norm
+
+    def group_norm_with_a_wrong_gradient(*args, **kwargs):
+        y = group_norm(*args, **kwargs)
+        return y + (y - y.detach()) * 0.5
+    monkeypatch.setattr(F, "group_norm", group_norm_with_a_wrong_gradient)
+    found = _first_finding(seed, GROUP_NORM_OPS)
+    assert GROUP_NORM_BY_ITS_FORMULA not in found.detail
+    assert NORM_ALONE_IN_FLOAT64 not in found.detail and allowed(found) is None
+
+
+def test_a_variance_without_a_degree_of_freedom_is_judged_by_pytorch_in_float64(monkeypatch):
+    pytest.importorskip("torch")
+    from .norms import SPREAD_WITHOUT_FREEDOM
+    from .operand_reruns import SPREAD_OF_SHIFTED
+    # 39997: var over 2 values with correction=2, of two float32 values an ulp apart: x - x̄
+    # = ±4.8e-7 and the gradient ±∞ (tapegrad, PyTorch in float64), PyTorch's float32 mean
+    # rounds to one of them, x - x̄ = 0 and ∞·0 = NaN. A planted wrong deviation's sign (its
+    # gradient negated) loses the marks and the entry (the rerun on each slice shifted by its
+    # least value, tried first, may explain it)
+    found = _first_finding(39997, GROUP_NORM_OPS)
+    assert found.op == "var"
+    assert found.detail.endswith(SPREAD_WITHOUT_FREEDOM) or found.detail.endswith(SPREAD_OF_SHIFTED)
+    assert allowed(found)
+    monkeypatch.setattr(tg, "var", _with_scaled_slope(tg.var, -1))
+    found = _first_finding(39997, GROUP_NORM_OPS)
+    assert SPREAD_WITHOUT_FREEDOM not in found.detail and SPREAD_OF_SHIFTED not in found.detail
+    assert allowed(found) is None
+
+
+def test_group_norms_input_gradient_at_an_infinite_weight_is_judged_by_its_formula():
+    pytest.importorskip("torch")
+    from .norms import GROUP_NORM_BY_ITS_FORMULA
+    # 65035786: group_norm(x, 1, weight=[∞, -0.03, -0.1]): ĝ = g·w holds +∞ and -∞ in each
+    # group, so the input's gradient r·(ĝ - mean ĝ - x̂·mean ĝx̂) is NaN throughout, as
+    # tapegrad's; PyTorch's ±∞ at some elements
+    found = _first_finding(65035786, GROUP_NORM_OPS)
+    assert found.op == "group_norm" and found.detail.endswith(GROUP_NORM_BY_ITS_FORMULA)
+    assert allowed(found).category == "pytorch bug"
+    assert allowed(found._replace(detail=found.detail.replace(GROUP_NORM_BY_ITS_FORMULA, ""))) \
+        is None
+    prefix = "leaf0 (float32): NaN where torch has none or the other way: "
+    for planted in ("[nan inf] vs torch [inf inf]",   # an ∞ of tapegrad's PyTorch lacks
+                    "[nan 1.] vs torch [inf 2.]"):    # a finite number that differs
+        assert allowed(Finding("gradient", "group_norm", prefix + planted +
+                               " [finite elements differ: 1 vs torch 2 at 1]" * ("1." in planted)
+                               + GROUP_NORM_BY_ITS_FORMULA, 0)) is None, planted
 
 
 def test_softmaxs_equal_values_residue_is_allowed_only_as_an_exact_0_against_a_large_value():
@@ -2743,6 +2858,27 @@ def test_a_wrong_normalize_or_cosine_similarity_loses_the_wider_float_mark(monke
     monkeypatch.setattr(catalogue.F, "cosine_similarity", cosine_similarity_with_a_wrong_gradient)
     found = _first_finding(43059431, NORMALIZING_OPS)
     assert (found.kind, found.op) == ("gradient", "cosine_similarity")
+    assert NORMALIZE_WIDENED not in found.detail and allowed(found) is None
+
+
+def test_a_later_steps_gradient_through_pytorchs_float16_normalize_is_judged_by_the_wider_float(
+        monkeypatch):
+    pytest.importorskip("torch")
+    # 65028052: softmax over an expanded leaf's equal copies, half, normalize(p=3), batch_norm
+    # with a weight of -9180: PyTorch's float16 normalize backward overflows to -inf at g ~ 1e4
+    # and the softmax gives NaN where the leaf's gradient is 0; a planted wrong softmax slope
+    # (0.1·g more, so the leaf's gradient is not 0) loses the mark
+    found = _first_finding(65028052, GROUP_NORM_OPS)
+    assert (found.kind, found.op) == ("gradient", "batch_norm")
+    assert found.detail.endswith(NORMALIZE_WIDENED) and allowed(found).category == "pytorch bug"
+
+    softmax = catalogue.F.softmax
+
+    def softmax_with_a_wrong_gradient(x, *args, **kwargs):
+        return softmax(x, *args, **kwargs) + (x - x.detach()) * 0.1
+    for module in (tg, catalogue.F):
+        monkeypatch.setattr(module, "softmax", softmax_with_a_wrong_gradient)
+    found = _first_finding(65028052, GROUP_NORM_OPS)
     assert NORMALIZE_WIDENED not in found.detail and allowed(found) is None
 
 

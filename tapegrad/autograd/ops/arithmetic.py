@@ -42,6 +42,25 @@ def _scaled(op, y, alpha):
     return wrap((y.array * alpha).astype(y.array.dtype, copy=False), y.device)
 
 
+def _plus_scaled(op, ufunc, x, y, alpha):
+    """x ± α·y on the arrays (``ufunc``: add or subtract). float16 is computed in float32
+    and rounded once, as PyTorch's vectorised CPU kernel does: α·y rounded to float16 first
+    is ∞ for y = 35328, α = 2, where x + α·y = 50048 (x = -20608) fits."""
+    xp = x.device.xp
+    if y.array.dtype != xp.float16:
+        return _broadcast(op, ufunc, x, _scaled(op, y, alpha))
+    _check_alpha(op, y, alpha)
+    if type(alpha) in (int, float):   # (1e30 for float16 is refused, as PyTorch does)
+        from ...dtypes import stored_scalar
+        stored_scalar(op, alpha, y.array.dtype)
+    factor = xp.float32(xp.float16(alpha))   # (α in the operands' dtype, as PyTorch takes it)
+
+    def wide(a, b):
+        with quiet(xp):   # (a float32 result beyond float16 is inf, as in PyTorch)
+            return ufunc(a.astype(xp.float32), b.astype(xp.float32) * factor).astype(xp.float16)
+    return _broadcast(op, wide, x, y)
+
+
 def _integer_division_by_zero(op, x, y):
     """Integer division by 0 has no value: PyTorch raises, numpy would quietly give 0. (An
     empty result divides nothing: a 0 among the divisors is then no error.)"""
@@ -57,7 +76,7 @@ def add(input, other, alpha=1):
     _check_bool_alpha("add", x, alpha)
     xp = x.device.xp
     if alpha != 1:
-        z = _broadcast("add", xp.add, x, _scaled("add", y, alpha))
+        z = _plus_scaled("add", xp.add, x, y, alpha)
     else:
         z = _broadcast("add", xp.add, x, y)
     x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
@@ -75,7 +94,8 @@ def sub(input, other, alpha=1):
     x, y = promote("sub", input, other)
     _check_bool_alpha("sub", x, alpha)
     xp = x.device.xp
-    z = _broadcast("sub", xp.subtract, x, y if alpha == 1 else _scaled("sub", y, alpha))
+    z = (_broadcast("sub", xp.subtract, x, y) if alpha == 1 else
+         _plus_scaled("sub", xp.subtract, x, y, alpha))
     x_shape, y_shape = x.shape, y.shape   # backward keeps shapes, not the inputs
     def backward(ctx, grad):
         return (sum_to_shape(grad, x_shape) if ctx.needs_input_grad[0] else None,
@@ -672,8 +692,10 @@ def rsub(input, other, alpha=1):
                                f"must not be a floating point number, got alpha={alpha}")
         def backward_from_number(ctx, grad):
             return grad * -alpha
-        return record("rsub", y.array - (x if alpha == 1 else _scaled("rsub", x, alpha)).array,
-                      (x,), backward_from_number, attrs={"other": other, "alpha": alpha})
+        z = (y.array - x.array if alpha == 1 else
+             _plus_scaled("rsub", x.device.xp.subtract, y, x, alpha))
+        return record("rsub", z, (x,), backward_from_number,
+                      attrs={"other": other, "alpha": alpha})
     x, y = promote("rsub", input, other)
     if isinstance(alpha, float) and not x.dtype.is_floating_point:
         raise RuntimeError(f"rsub: for integral input tensors (here {x.dtype.name}), alpha "
@@ -682,7 +704,8 @@ def rsub(input, other, alpha=1):
     def backward(ctx, grad):
         return (sum_to_shape(grad * -alpha, x_shape) if ctx.needs_input_grad[0] else None,
                 sum_to_shape(grad, y_shape) if ctx.needs_input_grad[1] else None)
-    z = _broadcast("rsub", x.device.xp.subtract, y, x if alpha == 1 else _scaled("rsub", x, alpha))
+    z = (_broadcast("rsub", x.device.xp.subtract, y, x) if alpha == 1 else
+         _plus_scaled("rsub", x.device.xp.subtract, y, x, alpha))
     return record("rsub", z, (x, y), backward, attrs={"alpha": alpha})
 
 

@@ -161,7 +161,10 @@ def _ufunc_inplace(target, op, ufunc_name, other):
 
 def _scales_in_own_dtype(target, other, alpha):
     """Whether α·other computed in other's own dtype is α·other in the result's dtype, as
-    PyTorch scales it: not for a uint8 other of a wider target (-1·3 would wrap to 253)."""
+    PyTorch scales it: not for a uint8 other of a wider target (-1·3 would wrap to 253), nor
+    for float16, which add and sub scale in float32 (2·35328 is ∞ in float16)."""
+    if alpha != 1 and target.array.dtype == target.device.xp.float16:
+        return False
     return alpha == 1 or not isinstance(other, Tensor) or other.dtype == target.dtype
 
 

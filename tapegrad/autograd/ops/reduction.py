@@ -224,10 +224,10 @@ def _deviation(x, axes):
     two-pass mean rounds off them (x̄ of five float32 1e30s is 1e30 + 6e22), so the gradient
     is 0 where the forward's variance is. Where either is not finite (the shift passes the
     dtype's range, ±3.4e38 in float32; x̄ of four float32 -3.4e38s overflows to -∞; an ∞ or
-    NaN), x - x̄ itself, as PyTorch's backward takes it. float16 in float32, rounded once (as
-    the forward): its shift rounds (65504 - 5.77 is 65504), and the mean of such roundings
-    is off by more than an x - x̄ of 0.57 near the mean, whose sign it would turn."""
-    if x.dtype.itemsize == 2:
+    NaN), x - x̄ itself, as PyTorch's backward takes it. float16 is computed in float32 and
+    rounded once, as the forward: x - x₀ in float16 rounds 65504 - 5.77 by up to 16, so that
+    the mean of such shifts can put x̄ on the wrong side of a value near it."""
+    if x.dtype.itemsize == 2 and x.dtype.is_floating_point:
         return _deviation(x.float(), axes).to(x.dtype)
     first = x[tuple(slice(0, 1) if i in axes else slice(None) for i in range(x.ndim))]
     shifted = x - first
