@@ -1765,6 +1765,30 @@ def test_gradcheck_leaves_out_a_slope_rounded_away_next_to_a_pole_but_not_a_wron
     assert _wrong_where_smooth(chain(_with_scaled_slope(tg.erfinv, 1.003)), [x], zeros=False)
 
 
+def test_gradcheck_leaves_out_half_a_slope_rounded_away_at_two_poles_but_not_a_wrong_one():
+    import numpy as np
+
+    import tapegrad.nn.functional as F
+
+    from .invariants import _wrong_where_smooth
+    # 64095338: mvlgamma(silu(x), 3). At x = -29.453125 silu is y = -4.8e-12, next to the poles
+    # of lgamma(y) and of lgamma(y - 1) alike; steps of 1e-6 and 1e-8 move y - 1 = -1 - 4.8e-12
+    # by less than its spacing, so they see lgamma(y)'s half of the slope (-0.966) where
+    # backward (PyTorch's too) has both halves (-1.932), which steps of 1e-2 and 1e-1 show.
+    x = tg.from_numpy(np.array([-29.453125, 3.0, 5.0]))
+    x.requires_grad_(True)
+
+    def chain(mvlgamma):
+        return lambda leaf: mvlgamma(F.silu(leaf), 3)
+    assert not _wrong_where_smooth(chain(tg.mvlgamma), [x], zeros=False)
+    # planted: twice the slope, found at 3 and 5 (well inside the domain x > 1) and at -29.45
+    assert _wrong_where_smooth(chain(_with_scaled_slope(tg.mvlgamma, 2)), [x], zeros=False)
+    x = tg.from_numpy(np.array([-29.453125]))
+    x.requires_grad_(True)
+    assert _wrong_where_smooth(chain(_with_scaled_slope(tg.mvlgamma, 2)), [x], zeros=False)
+    assert _wrong_where_smooth(chain(_with_scaled_slope(tg.mvlgamma, 1.01)), [x], zeros=False)
+
+
 def test_gradchecks_wider_step_does_not_pass_a_slope_that_its_step_reaches_a_kink_for():
     import numpy as np
 
