@@ -3521,6 +3521,26 @@ def test_attentions_rows_of_minus_inf_scores_give_0_against_pytorchs_nan_and_not
     # the cancelling residues of values near 1e30 are beyond 1e18
     assert not _taken("gradient", "scaled_dot_product_attention", "leaf0 (float32): "
                       "[0.0e+00 5.0e+16] vs torch [ 0.0e+00 -7.0e+16]")
+    # 64077069: beside such a row, the residues of a gradient that is 0 in exact arithmetic
+    # (a head of equal keys, an expanded leaf: Σⱼ dSⱼ·k = 0), 1e-8 and, from values of 1e30, 1e22
+    shown = ("[-6.07481e-09  5.42908e-09          nan          nan          nan\n          nan  "
+             "0.00000e+00  0.00000e+00] vs torch [-6.26517e-09  1.25303e-08          nan          "
+             "nan          nan\n          nan          nan          nan]")
+    mark = " [finite elements differ: 1.096468e+22 vs torch 3.176817e+22 at 30]"
+    tail = " [layouts: expand, slice] [NaN inputs]"
+    assert _taken("gradient", "scaled_dot_product_attention", nan_where + shown + mark + tail)
+    # planted: a number of the window beyond a residue, a NaN against PyTorch's 0, a residue
+    # past 1e25 or an ordinary number in the mark, no expanded leaf: not taken
+    for wrong in (shown.replace("5.42908e-09", "5.42908e-01"),
+                  shown.replace("-6.26517e-09", "-6.26517e-04"),
+                  shown.replace("0.00000e+00] vs", "nan] vs").replace("nan          nan]", "nan  0.]")):
+        assert not _taken("gradient", "scaled_dot_product_attention", nan_where + wrong + mark + tail), \
+            wrong
+    for wrong_mark in (mark.replace("1.096468e+22", "1.096468e+26"), mark.replace("e+22", "e+00")):
+        assert not _taken("gradient", "scaled_dot_product_attention", nan_where + shown + wrong_mark
+                          + tail), wrong_mark
+    assert not _taken("gradient", "scaled_dot_product_attention", nan_where + shown + mark
+                      + " [layouts: transpose, slice] [NaN inputs]")
 
 
 def test_a_convolutions_nan_against_padding_leaves_every_other_number_equal():
