@@ -1877,6 +1877,31 @@ def test_float64_gelus_tail_before_log10_is_judged_by_gelu_from_math_erfc(monkey
     assert found.kind == "gradient" and allowed(found) is None, found
 
 
+def test_float64_mvlgamma_next_to_a_negative_pole_is_judged_by_its_slope_from_mpmath(monkeypatch):
+    torch = pytest.importorskip("torch")
+    from .reruns import DIGAMMA_BY_MATH, _digamma_by_math
+    # the reference: ψ by mpmath, exact a hair from a pole where PyTorch's reflection is not
+    # (ψ(-1 + 3.7e-14): mpmath -2.67276e13, PyTorch -2.66675e13), and PyTorch's own elsewhere
+    x = np.array([-1 + 3.739231910538592e-14, 0.3, 2.5, -1.7])
+    exact = _digamma_by_math(x)
+    assert exact[0] == pytest.approx(-26727594227717.656, rel=1e-12)
+    assert torch.digamma(torch.tensor(x[:1])).item() == pytest.approx(-2.66675e13, rel=1e-5)
+    assert np.allclose(exact[1:], torch.digamma(torch.tensor(x[1:])).numpy(), rtol=1e-13, atol=0)
+    assert np.isnan(_digamma_by_math(np.array([-2.0, np.nan]))).all()   # (PyTorch's there)
+    # 65311 (of these ops): softmax of a row holding 1e30, silu, mvlgamma(·, 3), silu: silu of
+    # softmax's weights of 1e-13 puts mvlgamma's ψ(y - 1) next to the pole at -1; PyTorch with
+    # those slopes by mpmath gives tapegrad's gradients
+    ops = "mvlgamma,silu,unsqueeze_,scaled_dot_product_attention,softmax,matmul,clamp_min,bool,lgamma,digamma"
+    found = _first_finding(65311, ops)
+    assert (found.kind, found.op) == ("gradient", "mvlgamma") and found.detail.endswith(DIGAMMA_BY_MATH)
+    assert allowed(found).category == "pytorch bug"
+    assert allowed(found._replace(detail=found.detail[:-len(DIGAMMA_BY_MATH)])) is None
+    # planted in tapegrad: mvlgamma's slope 1e-4 off: still a finding
+    monkeypatch.setattr(tg, "mvlgamma", _with_scaled_slope(tg.mvlgamma, 1 + 1e-4))
+    found = _first_finding(65311, ops)
+    assert found.kind == "gradient" and allowed(found) is None, found
+
+
 def test_a_value_magnified_after_float64_gelus_tail_is_inherited_only_from_the_exact_gelu(monkeypatch):
     torch = pytest.importorskip("torch")
     import tapegrad.nn.functional as F
