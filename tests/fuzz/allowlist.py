@@ -438,6 +438,10 @@ SLOPES_WIDENED = (r"(?: \[[^]]*\])* \[lgamma, digamma, polygamma, mvlgamma or ge
 # GELU_BY_MATH)
 GELU_BY_MATH = (r"(?: \[[^]]*\])* \[float64 gelu in the program: PyTorch agrees with gelu and its "
                 r"slope computed by math.erfc\]$")
+# the fuzzer's mark for a gradient finding where PyTorch, rerun with its attention by its math
+# backend, gives tapegrad's gradients (run.py's ATTENTION_GRADIENTS_BY_ITS_MATH)
+ATTENTION_GRADIENTS_BY_ITS_MATH = (r"(?: \[[^]]*\])* \[scaled_dot_product_attention in the program: "
+                                   r"PyTorch's math backend gives tapegrad's gradients\]$")
 # the fuzzer's mark for a gradient finding where PyTorch, rerun with the slopes ψ of its float64
 # lgamma and mvlgamma computed by mpmath, gives tapegrad's gradients (run.py's DIGAMMA_BY_MATH)
 DIGAMMA_BY_MATH = (r"(?: \[[^]]*\])* \[float64 lgamma or mvlgamma in the program: PyTorch agrees "
@@ -1565,6 +1569,16 @@ ALLOWED = [
             "values are ordinary and 1e18 to 1e24 where they hold 1e30 (64077069: 1.1e22 vs "
             "3.2e22, both 0 in exact arithmetic); a number of 1e-4 or more in the window, or a "
             "residue past 1e25, or no expanded leaf, is not taken"),
+    Allowed("gradient", "*", r"^leaf\d+ \(float\d+\): NaN where torch "
+            r"has none or the other way: \[[^]]*\] vs torch \[[^]]*\]" + ATTENTION_GRADIENTS_BY_ITS_MATH,
+            "pytorch bug",
+            "attention's backward where an infinite incoming gradient meets an infinite value: "
+            "PyTorch's fused CPU kernel for 4-d inputs takes the softmax backward's row sum "
+            "Σⱼ pⱼ·dPⱼ as dO·O, which is -inf·inf = -inf where the sum itself is inf - inf = "
+            "NaN (the loss is -inf whatever the key: there is no slope), so it gives a key's "
+            "gradient inf where its math backend gives NaN, as tapegrad (77140), at that step "
+            "and after it. The fuzzer checks it: PyTorch's gradients with its math backend "
+            "are tapegrad's"),
     Allowed("shape", "scaled_dot_product_attention", r"^(?=\([^)]*\b0\b)\((?:\d+, )*(\d+), "
             r"(\d+)\) vs torch \((?:\d+, )*\1, \2\)(?: \[layouts: [^]]*\])?$", "pytorch bug",
             "attention with values of no elements (Ev = 0, or a batch dim of 0) whose batch "

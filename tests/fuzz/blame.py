@@ -20,6 +20,7 @@ from .libraries import (Finding, Run, TAPEGRAD, TORCH, _arguments, _in_place, _i
 from .compare import compare_arrays
 from .program import Program
 from .float16 import FLOAT16_BOTH_NEAR, FLOAT16_NEARER, FLOAT16_TERMS, _confirmed, _float16_verdict
+from .reruns import ATTENTION_GRADIENTS_BY_ITS_MATH, _attention_math_backend_call
 from .reruns import (FLOAT16_ATAN2, MARKS, NORMALIZE_WIDENED, NORMALIZING, NORM_IN_FLOAT64, P_NORMS,
                      SINC_IN_FLOAT64, SLOPES_WIDENED, WIDENED_IN_TORCH, WIDENED_SLOPES,
                      _narrower, _norm_widened_call, _slopes_widened_call, _widened_call)
@@ -262,6 +263,8 @@ def _explained_alone(program, k, chain_input, grad, ours, later_noise=False):
                   (_norm_widened_call, NORMALIZE_WIDENED) if name in NORMALIZING else
                   (_contiguous_call, BATCH_NORM_CONTIGUOUS) if name == "batch_norm" else
                   (_tanh_of_tapegrads_output_call, TANH_OUTPUT) if name in ("tanh", "tanh_") else
+                  (_attention_math_backend_call, ATTENTION_GRADIENTS_BY_ITS_MATH)
+                  if name == "scaled_dot_product_attention" else
                   (_slopes_widened_call, SLOPES_WIDENED)
                   if name in WIDENED_SLOPES and not later_noise else
                   (None, ""))

@@ -44,12 +44,14 @@ GELU_BY_MATH = (" [float64 gelu in the program: PyTorch agrees with gelu and its
 DIGAMMA_BY_MATH = (" [float64 lgamma or mvlgamma in the program: PyTorch agrees with their slopes "
                    "ψ computed by mpmath]")
 SLOPES_BY_DIGAMMA = ("lgamma", "mvlgamma")   # (not in place: the slope is of the input)
+ATTENTION_GRADIENTS_BY_ITS_MATH = (" [scaled_dot_product_attention in the program: PyTorch's "
+                                   "math backend gives tapegrad's gradients]")
 MUL_AS_COMPUTED = (" [mul of a 0-d tensor of another dtype in the program: PyTorch agrees with "
                    "the operands given in the dtype its forward computes in]")
 MULS = ("mul", "mul_", "multiply", "multiply_")
 MARKS = (FLOAT16_EXPONENT, POW_OF_FALSE, FLOAT16_ATAN2, NORM_IN_FLOAT64, SINC_IN_FLOAT64,
          NORMALIZE_WIDENED, LOGIT_OF_PLUS_ZERO, SLOPES_WIDENED, MUL_AS_COMPUTED, GELU_BY_MATH,
-         DIGAMMA_BY_MATH)
+         DIGAMMA_BY_MATH, ATTENTION_GRADIENTS_BY_ITS_MATH)
 MARKS = MARKS + (LDEXP_FLOAT_EXPONENT, ADDC_IN_RESULT_DTYPE, BATCH_NORM_CONTIGUOUS,
                  CONV_IN_FLOAT64)   # (blame)
 
@@ -98,6 +100,8 @@ def _explained_in_torch(program, step, grad, ga, a, through_float16=False, on_co
                 (SLOPES_WIDENED, _ON_TAPEGRADS_VALUES, names & set(WIDENED_SLOPES)),
                 (GELU_BY_MATH, _gelu_by_math_call, "gelu" in names),
                 (DIGAMMA_BY_MATH, _digamma_by_math_call, names & set(SLOPES_BY_DIGAMMA)),
+                (ATTENTION_GRADIENTS_BY_ITS_MATH, _attention_math_backend_call,
+                 "scaled_dot_product_attention" in names),
                 (MUL_AS_COMPUTED, _mul_as_computed_call, names & set(MULS)),
                 *_operand_reruns(names)) if present]
     own = None   # (PyTorch's own gradients, once: an element they give is explained too)
@@ -390,6 +394,21 @@ class _GeluByMath(torch.autograd.Function if torch is not None else object):
     def backward(ctx, grad):
         slopes, = ctx.saved_tensors
         return grad * slopes, None
+
+
+def _attention_math_backend_call(run, step, leaves, on_a_copy=False):
+    """``run.call``, but attention by PyTorch's math backend (ATTENTION_GRADIENTS_BY_ITS_MATH),
+    a composite of matrix products and softmax whose backward is theirs: its fused CPU kernel
+    for 4-d inputs takes the softmax backward's row sum Σⱼ pⱼ·dPⱼ as dO·O (flash attention's
+    form), which differs where the sum meets infinities: an incoming gradient of -inf and a
+    value of inf make dO·O = -inf, Σⱼ pⱼ·dPⱼ = inf - inf = NaN (the loss is -inf whatever the
+    key: no slope), so a key's gradient is inf in the kernel, NaN in its math backend and
+    tapegrad."""
+    if step.entry.name != "scaled_dot_product_attention":
+        return run.call(step, leaves, on_a_copy=on_a_copy)
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    with sdpa_kernel([SDPBackend.MATH]):
+        return run.call(step, leaves, on_a_copy=on_a_copy)
 
 
 def _digamma_by_math_call(run, step, leaves, on_a_copy=False):

@@ -1639,6 +1639,26 @@ def test_attentions_nan_query_row_is_allowed_where_pytorchs_math_backend_agrees(
     assert ATTENTION_BY_ITS_MATH not in found.detail and allowed(found) is None
 
 
+def test_attentions_gradient_is_allowed_where_pytorchs_math_backend_gives_it(monkeypatch):
+    pytest.importorskip("torch")
+    from .reruns import ATTENTION_GRADIENTS_BY_ITS_MATH
+    # 77140: mvlgamma's -inf slope reaches attention over a value of inf: PyTorch's fused 4-d
+    # kernel takes the row sum as dO·O = -inf·inf and gives a key's gradient inf, its math
+    # backend Σⱼ pⱼ·dPⱼ = inf - inf = NaN, as tapegrad
+    ops = "mvlgamma,silu,unsqueeze_,scaled_dot_product_attention,softmax,matmul,clamp_min,bool,lgamma,digamma"
+    found = _first_finding(77140, ops)
+    assert found.kind == "gradient" and found.detail.startswith("leaf1 (float64): NaN where torch")
+    assert found.detail.endswith(ATTENTION_GRADIENTS_BY_ITS_MATH)
+    assert allowed(found).category == "pytorch bug"
+    # planted: attention's slope half again too large loses the mark and is a finding
+    attention = catalogue.F.scaled_dot_product_attention
+    monkeypatch.setattr(catalogue.F, "scaled_dot_product_attention",
+                        _with_scaled_slope(attention, 1.5))
+    found = _first_finding(77140, ops)
+    assert found.kind == "gradient" and ATTENTION_GRADIENTS_BY_ITS_MATH not in found.detail
+    assert allowed(found) is None, found
+
+
 def _sin_dropping_infinite_gradients(sin):
     """sin, whose backward turns an infinite or NaN incoming gradient into 0 (cos(x)·∞ is
     ±∞): wrong only for the gradient a later step with an infinite slope sends it."""
