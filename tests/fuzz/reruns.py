@@ -51,9 +51,9 @@ MUL_AS_COMPUTED = (" [mul of a 0-d tensor of another dtype in the program: PyTor
 MULS = ("mul", "mul_", "multiply", "multiply_")
 MARKS = (FLOAT16_EXPONENT, POW_OF_FALSE, FLOAT16_ATAN2, NORM_IN_FLOAT64, SINC_IN_FLOAT64,
          NORMALIZE_WIDENED, LOGIT_OF_PLUS_ZERO, SLOPES_WIDENED, MUL_AS_COMPUTED, GELU_BY_MATH,
-         DIGAMMA_BY_MATH, ATTENTION_GRADIENTS_BY_ITS_MATH)
+         DIGAMMA_BY_MATH)
 MARKS = MARKS + (LDEXP_FLOAT_EXPONENT, ADDC_IN_RESULT_DTYPE, BATCH_NORM_CONTIGUOUS,
-                 CONV_IN_FLOAT64)   # (blame)
+                 CONV_IN_FLOAT64, ATTENTION_GRADIENTS_BY_ITS_MATH)   # (blame)
 
 
 def _explained_in_torch(program, step, grad, ga, a, through_float16=False, on_copies=False):
@@ -100,8 +100,6 @@ def _explained_in_torch(program, step, grad, ga, a, through_float16=False, on_co
                 (SLOPES_WIDENED, _ON_TAPEGRADS_VALUES, names & set(WIDENED_SLOPES)),
                 (GELU_BY_MATH, _gelu_by_math_call, "gelu" in names),
                 (DIGAMMA_BY_MATH, _digamma_by_math_call, names & set(SLOPES_BY_DIGAMMA)),
-                (ATTENTION_GRADIENTS_BY_ITS_MATH, _attention_math_backend_call,
-                 "scaled_dot_product_attention" in names),
                 (MUL_AS_COMPUTED, _mul_as_computed_call, names & set(MULS)),
                 *_operand_reruns(names)) if present]
     own = None   # (PyTorch's own gradients, once: an element they give is explained too)
