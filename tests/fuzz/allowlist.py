@@ -255,6 +255,21 @@ def _infinities_flipped_in_torch(longest=8):
     return ELSEWHERE_THE_SAME + "(?:" + "|".join(lists) + ")"
 
 
+def _zero_against_torchs_nan_beside_residues(longest=8):
+    """A regular expression for "[a b …] vs torch [a' b' …]" (as many numbers as shown)
+    where each zero of tapegrad's stands against NaN (or a zero) in PyTorch, each NaN against
+    NaN, and every other number on both sides is a rounding residue below 1e-5."""
+    residue = r"-?\d(?:\.\d+)?e-(?:0[6-9]|[1-4]\d)"
+    lists, groups = [], 0   # (groups are numbered across the alternatives)
+    for n in range(1, longest + 1):
+        ours = r"\s+".join([rf"(?:({ZERO})|(nan)|{residue})"] * n)
+        theirs = r"\s+".join(rf"(?({groups + 2 * i + 1})(?:nan|{ZERO})|(?({groups + 2 * i + 2})nan|"
+                             rf"(?:{residue}|{ZERO})))" for i in range(n))
+        lists.append(rf"\[\s*{ours}\s*\] vs torch \[\s*{theirs}\s*\]")
+        groups += 2 * n
+    return "(?:" + "|".join(lists) + ")"
+
+
 def _zero_against_torchs(other, longest=8):
     """A regular expression for "[a b …] vs torch [a' b' …]" (as many numbers as shown)
     where each zero of tapegrad's stands against ``other`` (or a zero) in PyTorch and every
@@ -428,6 +443,14 @@ SLOPES_WIDENED = (r"(?: \[[^]]*\])* \[lgamma, digamma, polygamma, mvlgamma or ge
 # GELU_BY_MATH)
 GELU_BY_MATH = (r"(?: \[[^]]*\])* \[float64 gelu in the program: PyTorch agrees with gelu and its "
                 r"slope computed by math.erfc\]$")
+# the fuzzer's mark for a gradient finding where PyTorch, rerun with its attention by its math
+# backend, gives tapegrad's gradients (run.py's ATTENTION_GRADIENTS_BY_ITS_MATH)
+ATTENTION_GRADIENTS_BY_ITS_MATH = (r"(?: \[[^]]*\])* \[scaled_dot_product_attention in the program: "
+                                   r"PyTorch's math backend gives tapegrad's gradients\]$")
+# the fuzzer's mark for a gradient finding where PyTorch, rerun with the slopes ψ of its float64
+# lgamma and mvlgamma computed by mpmath, gives tapegrad's gradients (run.py's DIGAMMA_BY_MATH)
+DIGAMMA_BY_MATH = (r"(?: \[[^]]*\])* \[float64 lgamma or mvlgamma in the program: PyTorch agrees "
+                   r"with their slopes ψ computed by mpmath\]$")
 # the fuzzer's mark for a gradient finding where PyTorch, rerun with the operands of a mul of
 # a 0-d tensor of another dtype given in the dtype its forward computes in, gives tapegrad's
 # gradients (run.py's MUL_AS_COMPUTED)
@@ -662,7 +685,17 @@ ALLOWED = [
             "-1.4229920e-11 (mpmath; tapegrad's and math.erfc's), and its slope 2.5e-7 off, "
             "beyond float64's tolerance. The fuzzer checks it: PyTorch's gradients with gelu's "
             "values and slopes computed by math.erfc (x·σ(2u) for the tanh form) are tapegrad's, "
-            "to the tolerance; a gelu or log10 slope 1e-4 off in tapegrad stays a finding")
+            "to the tolerance; a gelu or log10 slope 1e-4 off in tapegrad stays a finding"),
+    Allowed("gradient", "*", r"^leaf\d+ \(float64\): \[[^]]*\] vs torch \[[^]]*\]"
+            + DIGAMMA_BY_MATH,
+            "pytorch bug",
+            "float64 lgamma or mvlgamma a hair from a negative pole (mvlgamma(y, 3) of y = "
+            "3.7e-14 takes ψ(y - 1) = ψ(-1 + 3.7e-14)): PyTorch's ψ reflects by π/tan(πx), and "
+            "πx rounded swamps the distance to the pole, so ψ(-1 + 3.7e-14) is -2.66675e13 in "
+            "PyTorch, 0.2% from the exact -2.67276e13 (mpmath; tapegrad's, which reflects by "
+            "x + k, exact), beyond float64's tolerance. The fuzzer checks it: PyTorch's "
+            "gradients with those slopes computed by mpmath are tapegrad's, to the tolerance; "
+            "an mvlgamma slope 1e-4 off in tapegrad stays a finding")
 ] + [
     Allowed("gradient", op, r"^leaf\d+ \(float16\): NaN where torch has none or the other way: "
             + _nan_only_where_torch_has_nan() + r"( \[layouts: [^]]*\])?"
@@ -1606,6 +1639,31 @@ ALLOWED = [
             "query, so its gradient is 0·k (NaN only where k is inf), as tapegrad gives and "
             "PyTorch gives for finite values; where the value holds inf PyTorch's backward "
             "runs softmax's backward over the row (its 0/0 = NaN) and gives NaN"),
+    Allowed("gradient", "scaled_dot_product_attention", r"^leaf\d+ \(float\d+\): NaN where torch "
+            r"has none or the other way: (?=\[[^]]*\b0\.)" + _zero_against_torchs_nan_beside_residues()
+            + r" \[finite elements differ: -?\d(?:\.\d+)?e\+(?:1[89]|2[0-4]) vs torch "
+            r"-?\d(?:\.\d+)?e\+(?:1[89]|2[0-4]) at \d+\] \[layouts: [^]]*\bexpand\b[^]]*\] "
+            r"\[NaN inputs\]$", "pytorch bug",
+            "a query row whose scores are all -inf (inf·k) has weights 0, so its gradient is 0, "
+            "as in the entry above (PyTorch's backward runs softmax's backward over the row, "
+            "0·NaN where the value holds NaN or inf: query [[[[-1.49, inf]]]], keys [0.60, "
+            "-1.66] thrice, values [[1, 2], [3, nan], [5, 6]]: output 0 and gradient NaN, with "
+            "the NaN a 3: gradient 0); beside it, the "
+            "rows of a head whose keys are equal (an expanded key) have the gradient Σⱼ dSⱼ·k = 0 "
+            "exactly, of which both libraries keep a rounding residue, below 1e-5 where the "
+            "values are ordinary and 1e18 to 1e24 where they hold 1e30 (64077069: 1.1e22 vs "
+            "3.2e22, both 0 in exact arithmetic); a number of 1e-4 or more in the window, or a "
+            "residue past 1e25, or no expanded leaf, is not taken"),
+    Allowed("gradient", "scaled_dot_product_attention", r"^leaf\d+ \(float\d+\): NaN where torch "
+            r"has none or the other way: \[[^]]*\] vs torch \[[^]]*\]" + ATTENTION_GRADIENTS_BY_ITS_MATH,
+            "pytorch bug",
+            "attention's backward where an infinite incoming gradient meets an infinite value: "
+            "PyTorch's fused CPU kernel for 4-d inputs takes the softmax backward's row sum "
+            "Σⱼ pⱼ·dPⱼ as dO·O, which is -inf·inf = -inf where the sum itself is inf - inf = "
+            "NaN (the loss is -inf whatever the key: there is no slope), so it gives a key's "
+            "gradient inf where its math backend gives NaN, as tapegrad (77140). The "
+            "fuzzer checks it: the step alone, on tapegrad's values and incoming gradient, by "
+            "PyTorch's math backend gives tapegrad's gradients"),
     Allowed("shape", "scaled_dot_product_attention", r"^(?=\([^)]*\b0\b)\((?:\d+, )*(\d+), "
             r"(\d+)\) vs torch \((?:\d+, )*\1, \2\)(?: \[layouts: [^]]*\])?$", "pytorch bug",
             "attention with values of no elements (Ev = 0, or a batch dim of 0) whose batch "

@@ -20,6 +20,7 @@ from .libraries import (Finding, Run, TAPEGRAD, TORCH, _arguments, _in_place, _i
 from .compare import compare_arrays
 from .program import Program
 from .float16 import FLOAT16_BOTH_NEAR, FLOAT16_NEARER, FLOAT16_TERMS, _confirmed, _float16_verdict
+from .reruns import ATTENTION_GRADIENTS_BY_ITS_MATH, _attention_math_backend_call
 from .reruns import (FLOAT16_ATAN2, MARKS, NORMALIZE_WIDENED, NORMALIZING, NORM_IN_FLOAT64, P_NORMS,
                      SINC_IN_FLOAT64, SLOPES_WIDENED, WIDENED_IN_TORCH, WIDENED_SLOPES,
                      _narrower, _norm_widened_call, _slopes_widened_call, _widened_call)
@@ -273,6 +274,8 @@ def _explained_alone(program, k, chain_input, grad, ours, later_noise=False):
                   if name in NORMS and ours[0] != "float16" and np.isfinite(grad).all() else
                   (_shifted_spread_call, SPREAD_OF_SHIFTED) if name in SPREADS else
                   (_tanh_of_tapegrads_output_call, TANH_OUTPUT) if name in ("tanh", "tanh_") else
+                  (_attention_math_backend_call, ATTENTION_GRADIENTS_BY_ITS_MATH)
+                  if name == "scaled_dot_product_attention" else
                   (_slopes_widened_call, SLOPES_WIDENED)
                   if name in WIDENED_SLOPES and not later_noise else
                   (None, ""))

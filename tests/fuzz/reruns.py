@@ -41,13 +41,19 @@ WIDENED_SLOPES = ("lgamma", "lgamma_", "digamma", "digamma_", "polygamma", "poly
                   "polygamma_method", "mvlgamma", "mvlgamma_", "gelu")
 GELU_BY_MATH = (" [float64 gelu in the program: PyTorch agrees with gelu and its slope computed "
                 "by math.erfc]")
+DIGAMMA_BY_MATH = (" [float64 lgamma or mvlgamma in the program: PyTorch agrees with their slopes "
+                   "ψ computed by mpmath]")
+SLOPES_BY_DIGAMMA = ("lgamma", "mvlgamma")   # (not in place: the slope is of the input)
+ATTENTION_GRADIENTS_BY_ITS_MATH = (" [scaled_dot_product_attention in the program: PyTorch's "
+                                   "math backend gives tapegrad's gradients]")
 MUL_AS_COMPUTED = (" [mul of a 0-d tensor of another dtype in the program: PyTorch agrees with "
                    "the operands given in the dtype its forward computes in]")
 MULS = ("mul", "mul_", "multiply", "multiply_")
 MARKS = (FLOAT16_EXPONENT, POW_OF_FALSE, FLOAT16_ATAN2, NORM_IN_FLOAT64, SINC_IN_FLOAT64,
-         NORMALIZE_WIDENED, LOGIT_OF_PLUS_ZERO, SLOPES_WIDENED, MUL_AS_COMPUTED, GELU_BY_MATH)
+         NORMALIZE_WIDENED, LOGIT_OF_PLUS_ZERO, SLOPES_WIDENED, MUL_AS_COMPUTED, GELU_BY_MATH,
+         DIGAMMA_BY_MATH)
 MARKS = MARKS + (LDEXP_FLOAT_EXPONENT, ADDC_IN_RESULT_DTYPE, BATCH_NORM_CONTIGUOUS,
-                 CONV_IN_FLOAT64)   # (blame)
+                 CONV_IN_FLOAT64, ATTENTION_GRADIENTS_BY_ITS_MATH)   # (blame)
 
 
 def _explained_in_torch(program, step, grad, ga, a, through_float16=False, on_copies=False):
@@ -93,6 +99,7 @@ def _explained_in_torch(program, step, grad, ga, a, through_float16=False, on_co
                 (SLOPES_WIDENED, _slopes_and_values_widened_call, names & set(WIDENED_SLOPES)),
                 (SLOPES_WIDENED, _ON_TAPEGRADS_VALUES, names & set(WIDENED_SLOPES)),
                 (GELU_BY_MATH, _gelu_by_math_call, "gelu" in names),
+                (DIGAMMA_BY_MATH, _digamma_by_math_call, names & set(SLOPES_BY_DIGAMMA)),
                 (MUL_AS_COMPUTED, _mul_as_computed_call, names & set(MULS)),
                 *_operand_reruns(names)) if present]
     own = None   # (PyTorch's own gradients, once: an element they give is explained too)
@@ -385,6 +392,78 @@ class _GeluByMath(torch.autograd.Function if torch is not None else object):
     def backward(ctx, grad):
         slopes, = ctx.saved_tensors
         return grad * slopes, None
+
+
+def _attention_math_backend_call(run, step, leaves, on_a_copy=False):
+    """``run.call``, but attention by PyTorch's math backend (ATTENTION_GRADIENTS_BY_ITS_MATH),
+    a composite of matrix products and softmax whose backward is theirs: its fused CPU kernel
+    for 4-d inputs takes the softmax backward's row sum Σⱼ pⱼ·dPⱼ as dO·O (flash attention's
+    form), which differs where the sum meets infinities: an incoming gradient of -inf and a
+    value of inf make dO·O = -inf, Σⱼ pⱼ·dPⱼ = inf - inf = NaN (the loss is -inf whatever the
+    key: no slope), so a key's gradient is inf in the kernel, NaN in its math backend and
+    tapegrad."""
+    if step.entry.name != "scaled_dot_product_attention":
+        return run.call(step, leaves, on_a_copy=on_a_copy)
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    with sdpa_kernel([SDPBackend.MATH]):
+        return run.call(step, leaves, on_a_copy=on_a_copy)
+
+
+def _digamma_by_math_call(run, step, leaves, on_a_copy=False):
+    """``run.call``, but the backward of lgamma or mvlgamma of a float64 tensor with its slope
+    ψ(x) (mvlgamma's Σⱼ ψ(x - j/2), of the same shifted x as PyTorch's) computed by mpmath
+    and rounded once (DIGAMMA_BY_MATH): PyTorch's float64 ψ reflects a negative x by
+    π/tan(πx), and πx rounded swamps a small distance to the pole, so ψ(-1 + 3.7e-14) is
+    -2.66675e13 in PyTorch, -2.67276e13 exactly (mpmath; tapegrad reflects by x + k, exact),
+    0.2% apart. Its values are PyTorch's own; where mpmath has none (a pole, NaN), the slope
+    is PyTorch's."""
+    status, own = run.call(step, leaves, on_a_copy=on_a_copy)
+    if step.entry.name not in SLOPES_BY_DIGAMMA or status != "ok" or not torch.is_tensor(own) \
+            or own.dtype != torch.float64 or not step.args:
+        return status, own
+    x = run.materialize(step.args[0], leaves)
+    p = run.materialize(step.kwargs.get("p", step.args[1] if len(step.args) > 1 else 1), leaves) \
+        if step.entry.name.startswith("mvlgamma") else 1
+    if not torch.is_tensor(x) or x.dtype != torch.float64 or not x.requires_grad \
+            or not isinstance(p, int) or tuple(x.shape) != tuple(own.shape):
+        return status, own
+    return "ok", _DigammaSlopeByMath.apply(x, own.detach(), p)
+
+
+def _digamma_by_math(values):
+    """ψ of float64 values by mpmath (30 digits), rounded once; NaN where it has none."""
+    import mpmath
+
+    def one(v):
+        try:
+            with mpmath.workdps(30):
+                return float(mpmath.digamma(mpmath.mpf(float(v))))
+        except (ValueError, ZeroDivisionError, OverflowError):
+            return math.nan
+    with np.errstate(invalid="ignore"):
+        return np.vectorize(one, otypes=[np.float64])(values) if values.size else values.copy()
+
+
+class _DigammaSlopeByMath(torch.autograd.Function if torch is not None else object):
+    """lgamma or mvlgamma (p) with PyTorch's own values; backward: the gradient times
+    Σⱼ ψ(x - j/2) (j = 0 … p-1, each x - j/2 formed as PyTorch does: x + (-j/2)) by mpmath,
+    PyTorch's own ψ where mpmath has none."""
+
+    @staticmethod
+    def forward(ctx, x, values, p):
+        ctx.save_for_backward(x)
+        ctx.p = p
+        return values.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        slope = torch.zeros_like(x)
+        for j in range(ctx.p):
+            shifted = x + (-j / 2)   # (x + 0.0 for j = 0: -0.0 becomes +0.0, as PyTorch's)
+            exact = torch.from_numpy(_digamma_by_math(shifted.detach().numpy()))
+            slope = slope + torch.where(torch.isnan(exact), torch.digamma(shifted), exact)
+        return grad * slope, None, None
 
 
 def _mul_as_computed_call(run, step, leaves, on_a_copy=False):

@@ -1755,6 +1755,27 @@ def test_attentions_nan_query_row_is_allowed_where_pytorchs_math_backend_agrees(
     assert ATTENTION_BY_ITS_MATH not in found.detail and allowed(found) is None
 
 
+def test_attentions_gradient_is_allowed_where_pytorchs_math_backend_gives_it(monkeypatch):
+    pytest.importorskip("torch")
+    from .reruns import ATTENTION_GRADIENTS_BY_ITS_MATH
+    # 77140: mvlgamma's -inf slope reaches attention over a value of inf: PyTorch's fused 4-d
+    # kernel takes the row sum as dO·O = -inf·inf and gives a key's gradient inf, its math
+    # backend Σⱼ pⱼ·dPⱼ = inf - inf = NaN, as tapegrad
+    ops = "mvlgamma,silu,unsqueeze_,scaled_dot_product_attention,softmax,matmul,clamp_min,bool,lgamma,digamma"
+    found = _first_finding(77140, ops)
+    assert (found.kind, found.op) == ("gradient", "scaled_dot_product_attention")
+    assert found.detail.startswith("leaf1 (float64): NaN where torch")
+    assert found.detail.endswith(ATTENTION_GRADIENTS_BY_ITS_MATH)
+    assert allowed(found).category == "pytorch bug"
+    # planted: attention's slope half again too large loses the mark and is a finding
+    attention = catalogue.F.scaled_dot_product_attention
+    monkeypatch.setattr(catalogue.F, "scaled_dot_product_attention",
+                        _with_scaled_slope(attention, 1.5))
+    found = _first_finding(77140, ops)
+    assert found.kind == "gradient" and ATTENTION_GRADIENTS_BY_ITS_MATH not in found.detail
+    assert allowed(found) is None, found
+
+
 def _sin_dropping_infinite_gradients(sin):
     """sin, whose backward turns an infinite or NaN incoming gradient into 0 (cos(x)·∞ is
     ±∞): wrong only for the gradient a later step with an infinite slope sends it."""
@@ -1881,6 +1902,30 @@ def test_gradcheck_leaves_out_a_slope_rounded_away_next_to_a_pole_but_not_a_wron
     assert _wrong_where_smooth(chain(_with_scaled_slope(tg.erfinv, 1.003)), [x], zeros=False)
 
 
+def test_gradcheck_leaves_out_half_a_slope_rounded_away_at_two_poles_but_not_a_wrong_one():
+    import numpy as np
+
+    import tapegrad.nn.functional as F
+
+    from .invariants import _wrong_where_smooth
+    # 64095338: mvlgamma(silu(x), 3). At x = -29.453125 silu is y = -4.8e-12, next to the poles
+    # of lgamma(y) and of lgamma(y - 1) alike; steps of 1e-6 and 1e-8 move y - 1 = -1 - 4.8e-12
+    # by less than its spacing, so they see lgamma(y)'s half of the slope (-0.966) where
+    # backward (PyTorch's too) has both halves (-1.932), which steps of 1e-2 and 1e-1 show.
+    x = tg.from_numpy(np.array([-29.453125, 3.0, 5.0]))
+    x.requires_grad_(True)
+
+    def chain(mvlgamma):
+        return lambda leaf: mvlgamma(F.silu(leaf), 3)
+    assert not _wrong_where_smooth(chain(tg.mvlgamma), [x], zeros=False)
+    # planted: twice the slope, found at 3 and 5 (well inside the domain x > 1) and at -29.45
+    assert _wrong_where_smooth(chain(_with_scaled_slope(tg.mvlgamma, 2)), [x], zeros=False)
+    x = tg.from_numpy(np.array([-29.453125]))
+    x.requires_grad_(True)
+    assert _wrong_where_smooth(chain(_with_scaled_slope(tg.mvlgamma, 2)), [x], zeros=False)
+    assert _wrong_where_smooth(chain(_with_scaled_slope(tg.mvlgamma, 1.01)), [x], zeros=False)
+
+
 def test_gradchecks_wider_step_does_not_pass_a_slope_that_its_step_reaches_a_kink_for():
     import numpy as np
 
@@ -1966,6 +2011,31 @@ def test_float64_gelus_tail_before_log10_is_judged_by_gelu_from_math_erfc(monkey
     assert found.kind == "gradient" and allowed(found) is None, found
     monkeypatch.setattr(F, "gelu", lambda *a, **k: (lambda y: y + (y * 1e-4).detach())(gelu(*a, **k)))
     found = run_program(63094161, entries=ENTRIES)[0][0]
+    assert found.kind == "gradient" and allowed(found) is None, found
+
+
+def test_float64_mvlgamma_next_to_a_negative_pole_is_judged_by_its_slope_from_mpmath(monkeypatch):
+    torch = pytest.importorskip("torch")
+    from .reruns import DIGAMMA_BY_MATH, _digamma_by_math
+    # the reference: ψ by mpmath, exact a hair from a pole where PyTorch's reflection is not
+    # (ψ(-1 + 3.7e-14): mpmath -2.67276e13, PyTorch -2.66675e13), and PyTorch's own elsewhere
+    x = np.array([-1 + 3.739231910538592e-14, 0.3, 2.5, -1.7])
+    exact = _digamma_by_math(x)
+    assert exact[0] == pytest.approx(-26727594227717.656, rel=1e-12)
+    assert torch.digamma(torch.tensor(x[:1])).item() == pytest.approx(-2.66675e13, rel=1e-5)
+    assert np.allclose(exact[1:], torch.digamma(torch.tensor(x[1:])).numpy(), rtol=1e-13, atol=0)
+    assert np.isnan(_digamma_by_math(np.array([-2.0, np.nan]))).all()   # (PyTorch's there)
+    # 65311 (of these ops): softmax of a row holding 1e30, silu, mvlgamma(·, 3), silu: silu of
+    # softmax's weights of 1e-13 puts mvlgamma's ψ(y - 1) next to the pole at -1; PyTorch with
+    # those slopes by mpmath gives tapegrad's gradients
+    ops = "mvlgamma,silu,unsqueeze_,scaled_dot_product_attention,softmax,matmul,clamp_min,bool,lgamma,digamma"
+    found = _first_finding(65311, ops)
+    assert (found.kind, found.op) == ("gradient", "mvlgamma") and found.detail.endswith(DIGAMMA_BY_MATH)
+    assert allowed(found).category == "pytorch bug"
+    assert allowed(found._replace(detail=found.detail[:-len(DIGAMMA_BY_MATH)])) is None
+    # planted in tapegrad: mvlgamma's slope 1e-4 off: still a finding
+    monkeypatch.setattr(tg, "mvlgamma", _with_scaled_slope(tg.mvlgamma, 1 + 1e-4))
+    found = _first_finding(65311, ops)
     assert found.kind == "gradient" and allowed(found) is None, found
 
 
@@ -3719,6 +3789,26 @@ def test_attentions_rows_of_minus_inf_scores_give_0_against_pytorchs_nan_and_not
     # the cancelling residues of values near 1e30 are beyond 1e18
     assert not _taken("gradient", "scaled_dot_product_attention", "leaf0 (float32): "
                       "[0.0e+00 5.0e+16] vs torch [ 0.0e+00 -7.0e+16]")
+    # 64077069: beside such a row, the residues of a gradient that is 0 in exact arithmetic
+    # (a head of equal keys, an expanded leaf: Σⱼ dSⱼ·k = 0), 1e-8 and, from values of 1e30, 1e22
+    shown = ("[-6.07481e-09  5.42908e-09          nan          nan          nan\n          nan  "
+             "0.00000e+00  0.00000e+00] vs torch [-6.26517e-09  1.25303e-08          nan          "
+             "nan          nan\n          nan          nan          nan]")
+    mark = " [finite elements differ: 1.096468e+22 vs torch 3.176817e+22 at 30]"
+    tail = " [layouts: expand, slice] [NaN inputs]"
+    assert _taken("gradient", "scaled_dot_product_attention", nan_where + shown + mark + tail)
+    # planted: a number of the window beyond a residue, a NaN against PyTorch's 0, a residue
+    # past 1e25 or an ordinary number in the mark, no expanded leaf: not taken
+    for wrong in (shown.replace("5.42908e-09", "5.42908e-01"),
+                  shown.replace("-6.26517e-09", "-6.26517e-04"),
+                  shown.replace("0.00000e+00] vs", "nan] vs").replace("nan          nan]", "nan  0.]")):
+        assert not _taken("gradient", "scaled_dot_product_attention", nan_where + wrong + mark + tail), \
+            wrong
+    for wrong_mark in (mark.replace("1.096468e+22", "1.096468e+26"), mark.replace("e+22", "e+00")):
+        assert not _taken("gradient", "scaled_dot_product_attention", nan_where + shown + wrong_mark
+                          + tail), wrong_mark
+    assert not _taken("gradient", "scaled_dot_product_attention", nan_where + shown + mark
+                      + " [layouts: transpose, slice] [NaN inputs]")
 
 
 def test_a_convolutions_nan_against_padding_leaves_every_other_number_equal():
