@@ -227,7 +227,7 @@ def _gradcheck(program):
         # large that a step of 1e-6 in the leaves moves them by more than their slope shows
         # (sin of cosh(20) = 2e8)
         return []
-    if _writes_at_repeated_indices(program):
+    if _writes_at_repeated_indices(program, _chain_sizes(program, outcomes)):
         return []   # which write wins is unspecified: finite differences see one, backward all
     if _probability_at_0_or_1(program, run, outcomes):
         return []
@@ -530,24 +530,31 @@ WRITES_AT_INDICES = {"setitem", "index_put", "index_put_", "index_copy", "index_
                      "scatter", "scatter_", "masked_scatter", "masked_scatter_"}
 
 
-def _writes_at_repeated_indices(program):
-    """A write through an integer index tensor that names one position twice."""
+def _writes_at_repeated_indices(program, sizes=()):
+    """A write through an integer index tensor that names one position twice (-2 and 1 are
+    one place of a dimension of 3: ``sizes``, the chain's dimension sizes)."""
     for step in program.steps:
         if step.entry.name not in WRITES_AT_INDICES:
             continue
         for arg in list(step.args) + list(step.kwargs.values()):
-            if isinstance(arg, LeafRef):
-                values = np.asarray(program.leaves[arg.index].values)
-                if values.dtype.kind in "iu" and len(np.unique(values)) < values.size:
-                    return True
+            if isinstance(arg, LeafRef) and _repeats(program.leaves[arg.index].values, sizes):
+                return True
     return False
 
 
-def _writes_twice_to_one_place(program, step):
+def _chain_sizes(program, outcomes):
+    """Every dimension size the chain had, before and after each step."""
+    shapes = [program.leaves[0].view_shape] + [
+        tuple(getattr(first_tensor(TAPEGRAD, result), "shape", ())) for _, _, result in outcomes]
+    return {size for shape in shapes for size in shape}
+
+
+def _writes_twice_to_one_place(program, step, sizes=()):
     """``step`` writes (without accumulating) through an integer index tensor that names
     one position twice: which write lands is undefined in PyTorch (index_put_'s and
     scatter_'s documentation), and its parallel kernels do not write last-wins as numpy
-    does, so the values are not compared."""
+    does, so the values are not compared. A negative index names the place its size
+    from the end does (``sizes``: the dimension sizes of the tensor written into)."""
     name = step.entry.name
     accumulates = step.kwargs.get("accumulate") or step.kwargs.get("reduce") or (
         name.startswith("index_put") and len(step.args) > 3 and step.args[3] is True)
@@ -555,13 +562,20 @@ def _writes_twice_to_one_place(program, step):
         return False
     arguments = list(step.args) + list(step.kwargs.values())
     arguments += [a for arg in arguments if isinstance(arg, (tuple, list)) for a in arg]
-    return any(isinstance(arg, LeafRef) and _repeats(program.leaves[arg.index].values)
+    return any(isinstance(arg, LeafRef) and _repeats(program.leaves[arg.index].values, sizes)
                for arg in arguments)
 
 
-def _repeats(values):
+def _repeats(values, sizes=()):
+    """Whether integer indices name one place twice, as they are or, where some are
+    negative, counted from the end of a dimension of one of ``sizes``."""
     values = np.asarray(values)
-    return values.dtype.kind in "iu" and len(np.unique(values)) < values.size
+    if values.dtype.kind not in "iu":
+        return False
+    if len(np.unique(values)) < values.size:
+        return True
+    return bool((values < 0).any()) and any(
+        len(np.unique(values % size)) < values.size for size in sizes if size > 0)
 
 
 def _view_of(leaf, base):

@@ -168,7 +168,7 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
                     diffs = [("float-noise" if k == "value" else k,
                               ("inherited: " if k == "value" else "") + d) for k, d in diffs]
                 diffs = _inherited_shape(program, step, chain_before, result, diffs)
-                if _writes_twice_to_one_place(program, step):   # (PyTorch: undefined)
+                if _writes_twice_to_one_place(program, step, shape):   # (PyTorch: undefined)
                     diffs = [(k, d) for k, d in diffs if k != "value"]
                     findings.extend(Finding(k, entry.name, d + _layouts(program), seed)
                                     for k, d in diffs)

@@ -358,6 +358,24 @@ def test_gradcheck_leaves_out_what_finite_differences_cannot_judge():
         assert not [f for f in findings if f.kind == "gradcheck"], seed
 
 
+def test_gradcheck_counts_a_negative_index_as_the_place_it_names(monkeypatch):
+    from .generate import CHAIN, LeafRef
+    from .invariants import _repeats
+    # 67318070: x[[2, -3, -2, 1]] = v of one value, x of 3 rows: -2 and 1 are one row, written
+    # twice; backward gives v a slope of 2 there (PyTorch's too), finite differences see 1
+    assert _repeats(np.array([2, -3, -2, 1]), (3,)) and not _repeats(np.array([2, -3, -2]), (3,))
+    x = np.array([[0.04, -0.12, -0.16], [0.04, -0.09, 0.19], [0.03, 0.06, 0.5]])
+    leaves = [(x, False, ("contiguous",), (3, 3)), (np.array([2, -3, -2, 1]), False, ("contiguous",), (4,)),
+              (np.array([-0.98]), True, ("contiguous",), (1,))]
+    steps = [("setitem", (CHAIN, LeafRef(1), LeafRef(2)), {}), ("cos", (CHAIN,), {})]
+    assert _gradcheck_of(leaves, steps) == []
+    # with each row named once, a wrong slope after the write is still found
+    leaves[1] = (np.array([2, -3, -2]), False, ("contiguous",), (3,))
+    assert _gradcheck_of(leaves, steps) == []
+    monkeypatch.setattr(tg, "cos", _with_scaled_slope(tg.cos, 1.5))
+    assert [f.op for f in _gradcheck_of(leaves, steps)] == ["cos"]
+
+
 def test_gradcheck_leaves_out_cholesky_of_a_non_symmetric_matrix(monkeypatch):
     # 25107991: cholesky of cos(x), a 2x2 matrix that is not symmetric: the gradient is the
     # symmetric one (PyTorch's too, whose own gradcheck fails there); finite differences see
@@ -2174,6 +2192,20 @@ def test_pytorchs_batch_norm_backward_failure_is_allowed_where_a_later_sum_reach
     assert allowed(found).category == "pytorch bug"
     assert allowed(Finding("backward-computes", "sum", "RuntimeError: expected a 1-d weight",
                            0)) is None
+
+
+def test_pytorchs_batch_norm_of_an_empty_input_failing_to_broadcast_its_weight_is_allowed():
+    # 67376264: batch_norm of a (0, 4, 1, 1) input with a weight of 4 values shaped
+    # (2, 2, 1, 1): PyTorch's empty-input shortcut multiplies by weight[0] and fails
+    detail = ("RuntimeError: The size of tensor a (4) must match the size of tensor b (2) at "
+              "non-singleton dimension 1")
+    assert allowed(Finding("tapegrad-computes", "batch_norm", detail, 0)).category == "pytorch bug"
+    # planted: PyTorch refusing a weight of the wrong size, or another op's broadcast failure
+    assert allowed(Finding("tapegrad-computes", "batch_norm",
+                           "RuntimeError: weight should contain 4 elements not 2", 0)) is None
+    assert allowed(Finding("tapegrad-computes", "batch_norm", detail.replace("dimension 1",
+                                                                               "dimension 0"), 0)) is None
+    assert allowed(Finding("tapegrad-computes", "layer_norm", detail, 0)) is None
 
 
 def _category(op, detail):
