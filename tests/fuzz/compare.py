@@ -195,7 +195,7 @@ def _refusal_explained(program, step, runs, kind, message, result):
             TORCH.is_tensor(torch_in) and tuple(tapegrad_in.stride()) != tuple(torch_in.stride()):
         return LAID_OUT_OTHERWISE.format(tuple(tapegrad_in.stride()), tuple(torch_in.stride()))
     if kind == "tapegrad-raises" and step.entry.name.startswith("scatter") and \
-            "cannot be stored in a tensor" in message:
+            ("cannot be stored in a tensor" in message or "without overflow" in message):
         index = step.kwargs.get("index", step.args[2] if len(step.args) > 2 else None)
         if isinstance(index, LeafRef) and 0 in program.leaves[index.index].view_shape:
             return EMPTY_INDEX

@@ -4719,6 +4719,11 @@ def test_a_scatter_may_refuse_an_unstorable_value_pytorch_takes_only_with_an_emp
                "tapegrad.int64")
     assert not allowed(Finding("tapegrad-raises", "scatter", message, 0))
     assert allowed(Finding("tapegrad-raises", "scatter", message + " [empty index]", 0))
+    # the same refusal as tapegrad now words it (PyTorch's words)
+    message = ("RuntimeError: scatter: value cannot be converted to type uint8 without overflow "
+               "(the value -1.5)")
+    assert not allowed(Finding("tapegrad-raises", "scatter", message, 0))
+    assert allowed(Finding("tapegrad-raises", "scatter", message + " [empty index]", 0))
 
 
 def test_a_number_pytorch_refuses_for_a_dtype_is_allowed_only_where_tapegrad_gives_the_math():
