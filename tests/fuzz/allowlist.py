@@ -769,7 +769,10 @@ ALLOWED = [
             "depends on the element's place: hardtanh and relu6 0 vectorised, g scalar (a "
             "float32 NaN at index 2 of 4 gets g, of 16 gets 0); hardshrink and softshrink 0 "
             "vectorised, g scalar; elu, selu, celu and hardswish NaN vectorised, s·g scalar "
-            "(float32: of 8 g, of 64 NaN). The fuzzer checks it at the step whose backward differs: "
+            "(float32: of 8 g, of 64 NaN); logit(x, eps) 0 vectorised, NaN scalar at a NaN x "
+            "(float32: of 16 NaN, of 32 0), and at x = -0.0 -inf vectorised, +inf scalar "
+            "(seed 67413727: both at once, which neither logit entry below accepts alone). "
+            "The fuzzer checks it at the step whose backward differs: "
             "PyTorch's backward of that step on the same values and incoming gradient, all "
             "placed in its vectorised loop or each alone in its scalar loop, gives tapegrad's "
             "gradients; or its two loops disagree at some elements, tapegrad gives 0 or one of "
@@ -777,7 +780,7 @@ ALLOWED = [
             "answer at every other element are tapegrad's. A gradient wrong where the loops "
             "agree is still found")
     for op in ("hardtanh", "hardtanh_", "relu6", "hardshrink", "softshrink", "elu", "elu_",
-               "selu", "selu_", "celu", "celu_", "hardswish")
+               "selu", "selu_", "celu", "celu_", "hardswish", "logit", "logit_")
 ] + [
     Allowed("value", op, r"^(?:inf differs|NaN where torch has none or the other way): \[[^]]*\] "
             r"vs torch \[[^]]*\] \[float16 x ± α·y: PyTorch gives tapegrad's values with its "

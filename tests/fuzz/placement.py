@@ -25,9 +25,10 @@ from .value_reruns import _value_rerun_agrees
 # blocks of a contiguous tensor and a scalar loop over the rest (the tail, or every element
 # of a strided one); at a NaN element the two loops give different gradients (hardtanh's
 # vectorised 0 and scalar g, elu's NaN and g, hardshrink's 0 and g), so PyTorch's answer
-# depends on where the element sits. tapegrad gives one answer wherever it sits.
+# depends on where the element sits (logit(x, eps)'s vectorised 0 and scalar NaN at a NaN x,
+# and -inf and +inf at x = -0.0). tapegrad gives one answer wherever it sits.
 PLACED_KERNELS = ("elu", "elu_", "selu", "selu_", "celu", "celu_", "hardtanh", "hardtanh_",
-                  "relu6", "hardshrink", "softshrink", "hardswish")
+                  "relu6", "hardshrink", "softshrink", "hardswish", "logit", "logit_")
 PLACED_VECTORISED = (" [PyTorch gives tapegrad's gradient of this step with its input placed "
                      "in its kernel's vectorised loop]")
 PLACED_ALONE = (" [PyTorch gives tapegrad's gradient of this step with each element of its "

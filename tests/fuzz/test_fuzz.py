@@ -3975,6 +3975,26 @@ def test_a_planted_wrong_activation_gradient_beside_a_nan_is_still_found(monkeyp
     assert (found.kind, found.op) == ("gradient", name) and allowed(found) is None, found
 
 
+def test_logits_gradient_at_a_nan_and_at_minus_zero_is_judged_by_pytorchs_scalar_loop(monkeypatch):
+    pytest.importorskip("torch")
+    from .placement import PLACED_ALONE
+    # 67413727: logit(x, eps=0) of 80 float32s holding NaNs and -0.0s: PyTorch's vectorised
+    # loop gives 0 at a NaN and -inf at -0.0, its scalar loop (and tapegrad) NaN and +inf
+    findings, _ = run_live_program(67413727)
+    found, = [f for f in findings if f.kind == "gradient"]
+    assert found.op == "logit" and found.detail.endswith(PLACED_ALONE)
+    assert allowed(found).reason.startswith("the gradient of an elementwise activation at a NaN")
+    right = tg.logit
+
+    def with_a_wrong_gradient(x, *args, **kwargs):   # its value, and its slope + 1e29 (for
+        big = x.clamp(-1000, 1000) * 1e29   # |x| < 1000: of the size of its -5.5e29 there)
+        return right(x, *args, **kwargs) + (big - big.detach())
+    monkeypatch.setattr(tg, "logit", with_a_wrong_gradient)
+    findings, _ = run_live_program(67413727)
+    found, = [f for f in findings if f.kind == "gradient"]
+    assert found.op == "logit" and allowed(found) is None, found
+
+
 def test_a_numbers_copies_along_a_reduced_dim_give_the_size_of_its_cancelling_gradient(
         monkeypatch):
     pytest.importorskip("torch")

@@ -198,6 +198,16 @@ def test_bilinear_contracts_input1_first_so_its_infinities_meet_zeros_as_in_pyto
 
 
 # -- PyTorch compatibility (only where PyTorch happens to be installed) ----------------------------
+def test_float16_bilinear_sums_its_second_products_in_float32_and_rounds_once():
+    # t = x₁·W = [40000, -40000] in float16; t·x₂ = [80000, -40000] would overflow float16
+    # term by term, but their sum 40000 fits: PyTorch's batched product gives it
+    x1 = tg.tensor([[1.0]], dtype=tg.float16)
+    x2 = tg.tensor([[2.0, 1.0]], dtype=tg.float16)
+    w = tg.tensor([[[40000.0, -40000.0]]], dtype=tg.float16)
+    y = F.bilinear(x1, x2, w)
+    assert y.dtype == tg.float16 and y.tolist() == [[40000.0]]
+
+
 def test_pytorch_state_dict_converted_to_numpy_loads_and_gives_the_same_outputs():
     torch = pytest.importorskip("torch")
     torch.manual_seed(0)

@@ -96,11 +96,11 @@ def bilinear(input1, input2, weight, bias=None):
                            f"them, e.g. x.float() for a float64 batch fed to a float32 model")
     # x₁ first, as PyTorch (which ∞ meets which 0 decides where a NaN appears): one batched
     # product over o, t[o, n, j] = Σᵢ x₁[n, i] W[o, i, j], then y[n, o] = Σⱼ t[o, n, j] x₂[n, j]
+    # as a second batched product too, so float16 products t·x₂ are summed in float32 and
+    # rounded once, as PyTorch's (rounded one by one, 2·4e4 - 4e4 would overflow to ∞)
     rows = math.prod(lead)
     t = input1.reshape(rows, in1) @ weight
-    product = t.transpose(0, 1) * input2.reshape(rows, 1, in2)
-    # integers stay in their dtype, as in PyTorch's matrix products (a plain sum widens)
-    output = product.sum(-1, dtype=None if product.dtype.is_floating_point else product.dtype)
+    output = t.transpose(0, 1) @ input2.reshape(rows, in2, 1)
     output = output.reshape(*lead, out_features)
     if bias is not None:
         output = output + bias
