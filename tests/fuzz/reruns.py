@@ -188,7 +188,7 @@ def _rerun_gradients(program, step, grad, leaves, steps, call, on_copies):
             if ours.chain is None:
                 return None
         status, result = (call or _plain_call)(run, each, leaves, copy)
-        run.chain = first_tensor(TORCH, result) if status == "ok" else None
+        run.chain = _rerun_chain(each, status, result)
         if run.chain is None:
             return None
         if original is step:

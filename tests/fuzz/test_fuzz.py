@@ -2958,6 +2958,24 @@ def test_the_wider_float_reruns_follow_an_unsorted_topk_in_index_order():
     assert _marked_by_a_rerun(program, step, wrong) == ""
 
 
+def test_a_reruns_chain_after_an_unsorted_topk_is_in_index_order_and_keeps_its_gradient():
+    # the gradient reruns too (normalize(p=3) of a float16 topk(sorted=False), live seed
+    # 2641257 of topk and the normalizing ops: PyTorch's rerun in float32 was unmarked)
+    torch = pytest.importorskip("torch")
+    from .generate import CHAIN
+    from .reruns import _rerun_chain
+    program = _hand_program([(np.zeros((1, 2), np.float32), False)],
+                            [("topk", (CHAIN, 2), {"sorted": False})])
+    x = torch.tensor([[-1e30, -10478.911]], requires_grad=True)
+    result = torch.topk(x, 2, sorted=False)
+    assert result.indices.tolist() == [[1, 0]]   # (PyTorch's own order here)
+    chain = _rerun_chain(program.steps[0], "ok", result)
+    assert chain.tolist() == x.tolist()
+    (chain * torch.tensor([[1.0, 2.0]])).sum().backward()
+    assert x.grad.tolist() == [[1.0, 2.0]]
+    assert _rerun_chain(program.steps[0], "error", RuntimeError("no")) is None
+
+
 def test_a_later_steps_gradient_through_pytorchs_float16_normalize_is_judged_by_the_wider_float(
         monkeypatch):
     pytest.importorskip("torch")
