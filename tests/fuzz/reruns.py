@@ -15,7 +15,8 @@ import tapegrad as tg
 from . import catalogue
 from .generate import LeafRef
 from .libraries import (Run, TAPEGRAD, TORCH, _TapegradValues, _in_place, _incoming_gradient,
-                        _leaf_grads, _through_float16, _unordered, first_tensor, torch)
+                        _leaf_grads, _ordered_chains, _through_float16, _unordered, first_tensor,
+                        torch)
 from .compare import _agree_elementwise, _same_to_rounding, compare_arrays
 from .operand_reruns import (ADDC_IN_RESULT_DTYPE, BATCH_NORM_CONTIGUOUS, CONV_IN_FLOAT64,
                              LDEXP_FLOAT_EXPONENT, _operand_reruns)
@@ -187,7 +188,7 @@ def _rerun_gradients(program, step, grad, leaves, steps, call, on_copies):
             if ours.chain is None:
                 return None
         status, result = (call or _plain_call)(run, each, leaves, copy)
-        run.chain = first_tensor(TORCH, result) if status == "ok" else None
+        run.chain = _rerun_chain(each, status, result)
         if run.chain is None:
             return None
         if original is step:
@@ -564,6 +565,19 @@ def _p_norm_agrees_widened(program, step, result, through_float16=False):
         else ""
 
 
+def _rerun_chain(step, status, result):
+    """The chain a value rerun goes on with after ``step`` (PyTorch's ``status``, ``result``):
+    its first tensor, None after an error, and topk(sorted=False)'s values in the order of
+    their indices, as the driver goes on (``_ordered_chains``): PyTorch's own order, which
+    no library documents, would permute the slices the later steps (a cosine_similarity
+    along that dim) see, and the rerun would disagree with tapegrad's values for that alone."""
+    if status != "ok":
+        return None
+    if _unordered(step):
+        return _ordered_chains(step, {"torch": (status, result)})["torch"]
+    return first_tensor(TORCH, result)
+
+
 def _widened_rerun_agrees(program, step, result, through_float16):
     """Whether PyTorch, rerun from the program's start through ``_norm_widened_call`` up to
     ``step``, gives tapegrad's values ``result``, to float16's tolerance where the chain or an
@@ -574,7 +588,7 @@ def _widened_rerun_agrees(program, step, result, through_float16):
     run.chain = run.materialize(LeafRef(0), program.leaves)
     for each in program.steps:
         status, wide = _norm_widened_call(run, each, program.leaves)
-        run.chain = first_tensor(TORCH, wide) if status == "ok" else None
+        run.chain = _rerun_chain(each, status, wide)
         if run.chain is None:
             return False
         if each is step:
@@ -620,7 +634,7 @@ def _gammas_agree_widened(program, step, chain_before, result):
                 status, wide = (_slopes_and_values_widened_call(run, each, program.leaves)
                                 if before == "widened" or each is step
                                 else run.call(each, program.leaves))
-                run.chain = first_tensor(TORCH, wide) if status == "ok" else None
+                run.chain = _rerun_chain(each, status, wide)
                 if run.chain is None or each is step:
                     break
         if run.chain is None:

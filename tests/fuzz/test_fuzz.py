@@ -2963,6 +2963,51 @@ def test_a_wrong_normalize_or_cosine_similarity_loses_the_wider_float_mark(monke
     assert NORMALIZE_WIDENED not in found.detail and allowed(found) is None
 
 
+def test_the_wider_float_reruns_follow_an_unsorted_topk_in_index_order():
+    # live seed 67189874: topk(sorted=False) of float32 rows holding -1e30, then
+    # cosine_similarity along the dim topk kept: PyTorch's Σx² overflows, its cosine is 0 where
+    # tapegrad's is 0.797 (the float64 cosine). The reruns in float64 took topk's values in
+    # PyTorch's own order ([-1.0479e4, -1e30]), not in index order as the program goes on, and
+    # so disagreed with tapegrad's for that alone
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    from .generate import CHAIN, LeafRef
+    from .reruns import NORMALIZE_WIDENED as MARK, _normalizing_agrees_widened
+    from .value_reruns import _marked_by_a_rerun
+    x = np.array([[[4447.4126, 0.0], [-1e30, -10478.911]]], np.float32)
+    y = np.array([[-0.16166964, 0.13181235], [-0.21329182, 0.12338745]], np.float32)
+    program = _hand_program([(x, False), (y, False)],
+                            [("topk", (CHAIN, 2), {"sorted": False}),
+                             ("cosine_similarity", (CHAIN, LeafRef(1)), {})])
+    step = program.steps[1]
+    ours = F.cosine_similarity(tg.from_numpy(x), tg.from_numpy(y))   # (all of topk's, in order)
+    assert abs(ours[0, 0].item() - 0.79694) < 1e-4
+    assert _normalizing_agrees_widened(program, step, ours) == MARK
+    assert _marked_by_a_rerun(program, step, ours) == MARK
+    # a wrong cosine in the slice whose norm overflows (its sign flipped) is not marked
+    wrong = tg.from_numpy(np.array([[-ours[0, 0].item(), ours[0, 1].item()]], np.float32))
+    assert _normalizing_agrees_widened(program, step, wrong) == ""
+    assert _marked_by_a_rerun(program, step, wrong) == ""
+
+
+def test_a_reruns_chain_after_an_unsorted_topk_is_in_index_order_and_keeps_its_gradient():
+    # the gradient reruns too (normalize(p=3) of a float16 topk(sorted=False), live seed
+    # 2641257 of topk and the normalizing ops: PyTorch's rerun in float32 was unmarked)
+    torch = pytest.importorskip("torch")
+    from .generate import CHAIN
+    from .reruns import _rerun_chain
+    program = _hand_program([(np.zeros((1, 2), np.float32), False)],
+                            [("topk", (CHAIN, 2), {"sorted": False})])
+    x = torch.tensor([[-1e30, -10478.911]], requires_grad=True)
+    result = torch.topk(x, 2, sorted=False)
+    assert result.indices.tolist() == [[1, 0]]   # (PyTorch's own order here)
+    chain = _rerun_chain(program.steps[0], "ok", result)
+    assert chain.tolist() == x.tolist()
+    (chain * torch.tensor([[1.0, 2.0]])).sum().backward()
+    assert x.grad.tolist() == [[1.0, 2.0]]
+    assert _rerun_chain(program.steps[0], "error", RuntimeError("no")) is None
+
+
 def test_a_later_steps_gradient_through_pytorchs_float16_normalize_is_judged_by_the_wider_float(
         monkeypatch):
     pytest.importorskip("torch")

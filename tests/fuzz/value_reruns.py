@@ -10,9 +10,9 @@ import numpy as np
 
 from . import catalogue
 from .generate import LeafRef
-from .libraries import Run, TAPEGRAD, TORCH, _arguments, first_tensor, torch
+from .libraries import Run, TAPEGRAD, TORCH, _arguments, torch
 from .compare import compare_arrays
-from .reruns import NORMALIZE_WIDENED, _norm_widened_call
+from .reruns import NORMALIZE_WIDENED, _norm_widened_call, _rerun_chain
 
 
 ATTENTION_BY_ITS_MATH = (" [scaled_dot_product_attention in the program: PyTorch's math "
@@ -66,7 +66,7 @@ def _value_rerun_agrees(program, step, result, call, through_float16=False):
                 run.materialize(a, program.leaves) for a in _arguments(each))
                 if torch.is_tensor(v)}
         status, value = call(run, each, program.leaves)
-        run.chain = first_tensor(TORCH, value) if status == "ok" else None
+        run.chain = _rerun_chain(each, status, value)
         if run.chain is None:
             return False
         if each is step:
