@@ -530,32 +530,26 @@ def _inherited_shape(program, step, chain_before, result, diffs):
     if step.entry.name not in VALUE_SHAPED or chain_before is None or torch is None or \
             not any(k == "shape" for k, _ in diffs):
         return diffs
-    rerun = Run(TORCH)
-    rerun.chain = torch.from_numpy(chain_before.copy())
-    status, t_result = rerun.call(step, program.leaves)
-    if status != "ok":
-        return diffs
-    try:
-        if any(k in ("shape", "value", "dtype") for k, _ in compare_results(result, t_result)):
-            return diffs
-    except Exception:  # noqa: BLE001 - a result of another structure: not the same step
+    if not _agrees_on_tapegrad_input(program, step, chain_before, result,
+                                     kinds=("shape", "value", "dtype")):
         return diffs
     return [("float-noise", "inherited: " + d) if k in ("shape", "value") else (k, d)
             for k, d in diffs]
 
 
-def _agrees_on_tapegrad_input(program, step, chain_before, result):
+def _agrees_on_tapegrad_input(program, step, chain_before, result, kinds=("value",)):
     """The step run again in PyTorch, on the values tapegrad's chain held before it: True
-    when the two then agree. The disagreement was inherited: the chain already differed
-    within the tolerance, and this step magnified it (a cast to int, remainder of a large
-    dividend, sin of 1e9, signbit of a zero whose sign the rounding decided)."""
+    when the two then agree (no difference of ``kinds``). The disagreement was inherited:
+    the chain already differed within the tolerance, and this step magnified it (a cast to
+    int, remainder of a large dividend, sin of 1e9, signbit of a zero whose sign the
+    rounding decided)."""
     rerun = Run(TORCH)
     rerun.chain = torch.from_numpy(chain_before.copy())
     status, t_result = rerun.call(step, program.leaves)
     if status != "ok":
         return False
     try:
-        return not any(k == "value" for k, _ in compare_results(result, t_result))
+        return not any(k in kinds for k, _ in compare_results(result, t_result))
     except Exception:  # noqa: BLE001 - a result of another structure: not the same step
         return False
 
