@@ -14,10 +14,12 @@ import tapegrad as tg
 from tapegrad import dtypes
 from tapegrad.autograd.gradcheck import GradcheckError, gradcheck
 
+from .compare import compare_arrays
 from .generate import CHAIN, LeafRef
 from .libraries import (Finding, Run, TAPEGRAD, _arguments, _in_place, _names_a_float_dtype,
                         first_tensor)
 from .terms import _terms_of_each_output
+from .value_marks import VALUE_SHAPED
 
 
 # Operations that read one triangle of a matrix taken as symmetric, and whose gradient is the
@@ -146,6 +148,8 @@ def _float_dtypes(program):
         if s32 == "error" or _left_float_dtype(r32, "float32") or _left_float_dtype(r64, "float64"):
             break   # (an explicit cast, or integers turned into the default float dtype:
                     # from here the two replays no longer differ in the leaves' dtype alone)
+        if _count_from_float32s_rounding(program, k, r32, r64):
+            break   # (nonzero of exp(-440): from here the chains' shapes differ too)
     return []
 
 
@@ -168,6 +172,37 @@ def _past_float32s_range(program, k):
               if leaf.values.dtype.kind == "f" and i in used]
     largest = float(np.max([run.largest, *leaves]))
     return FLOAT32_RANGE.format(largest) if largest > float(np.finfo(np.float32).max) else ""
+
+
+def _count_from_float32s_rounding(program, k, r32, r64):
+    """True where step ``k`` makes a result whose shape its input's values decide
+    (nonzero, masked_select, unique: ``VALUE_SHAPED``) of another shape in float32 than in
+    float64, and the step on the float64 replay's chain rounded to float32 gives float32's
+    result, run in float32 and in float64 alike: float32's range or spacing made values of
+    float64 into zeros or equal values (logsigmoid(440) is -7e-192 in float64, -0.0 in
+    float32), and a later step may then rightly refuse one shape and not the other. A
+    float32 chain that is otherwise wrong (0 where the float64 value rounds to -947), or a
+    step that counts otherwise in one dtype, gives another result, and the replays go on
+    being compared."""
+    step = program.steps[k]
+    if step.entry.name not in VALUE_SHAPED:
+        return False
+    ours32, ours64 = first_tensor(TAPEGRAD, r32), first_tensor(TAPEGRAD, r64)
+    if ours32 is None or ours64 is None or tuple(ours32.shape) == tuple(ours64.shape):
+        return False
+    run64, _ = _replay(program, "float64", steps=program.steps[:k])
+    if run64.chain is None or TAPEGRAD.dtype_name(run64.chain) != "float64":
+        return False
+    rounded = run64.chain.detach().to(tg.float32)
+    for float_dtype in ("float32", "float64"):
+        rerun = Run(TAPEGRAD, float_dtype)
+        rerun.chain = rounded.to(getattr(tg, float_dtype))
+        status, result = rerun.call(step, program.leaves)
+        again = first_tensor(TAPEGRAD, result) if status == "ok" else None
+        if again is None or compare_arrays(TAPEGRAD.to_numpy(again), TAPEGRAD.to_numpy(ours32),
+                                           "float32") is not None:
+            return False
+    return True
 
 
 def _left_float_dtype(result, name):

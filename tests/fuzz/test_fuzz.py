@@ -523,6 +523,50 @@ def test_a_float64_only_refusal_of_a_value_below_float32s_subnormals_is_float_no
         assert allowed(planted) is None, planted_low
 
 
+def test_a_float64_only_refusal_of_a_count_float32_rounds_otherwise_is_not_a_finding(monkeypatch):
+    # 68235846: logsigmoid(440) is -7e-192 in float64 and -0.0 in float32, so nonzero counts
+    # one more in float64, whose (3, 1) positions a (2, 1) operand then rightly refuses
+    from .generate import CHAIN, Leaf, LeafRef
+    from .invariants import _float_dtypes, _replay
+    from .program import Program
+
+    def program_of(values):
+        program = Program(0)
+        program.leaves[:] = [Leaf(np.array(values, np.float32), False, ("contiguous",), (4,)),
+                             Leaf(np.array([[2.0], [3.0]]), False, ("contiguous",), (2, 1))]
+        program.steps[:] = [_one_step("logsigmoid", CHAIN), _one_step("nonzero", CHAIN),
+                            _one_step("multiply", CHAIN, LeafRef(1))]
+        return program
+
+    legit = program_of([440.0, -947.0, 3.0, 1e4])
+    assert [s for _, s, _ in _replay(legit, "float64")[1]] == ["ok", "ok", "error"]
+    assert _float_dtypes(legit) == []
+    # planted: counts that agree (logsigmoid(30) = -9e-14 in both), a float64-only refusal
+    multiply = tg.multiply
+    def multiply_refusing_float64(a, b):
+        if tg.float64 in (a.dtype, b.dtype):
+            raise RuntimeError("planted")
+        return multiply(a, b)
+    with monkeypatch.context() as patch:
+        patch.setattr(tg, "multiply", multiply_refusing_float64)
+        [found] = _float_dtypes(program_of([30.0, -947.0, 1e4, 1e4]))
+    assert found.detail == "raises in float64 only: RuntimeError: planted"
+    # planted: a float32 logsigmoid of 0 at -947, or a float64 nonzero that counts the zeros
+    logsigmoid, nonzero = tg.nn.functional.logsigmoid, tg.nonzero
+    def logsigmoid_losing_large_values(x):
+        y = logsigmoid(x)
+        return tg.where(x < -900, 0.0, y) if x.dtype is tg.float32 else y
+    def nonzero_counting_zeros(x, **kwargs):
+        return nonzero(tg.ones_like(x) if x.dtype is tg.float64 else x, **kwargs)
+    for name, planted in (("logsigmoid", logsigmoid_losing_large_values),
+                          ("nonzero", nonzero_counting_zeros)):
+        module = tg.nn.functional if name == "logsigmoid" else tg
+        with monkeypatch.context() as patch:
+            patch.setattr(module, name, planted)
+            [found] = _float_dtypes(legit)
+        assert found.detail.startswith("raises in float64 only: RuntimeError: mul: shapes"), name
+
+
 def test_a_float32_only_refusal_is_not_marked_by_a_value_past_its_range_beside_the_chain(
         monkeypatch):
     from .generate import CHAIN, Leaf, LeafRef
