@@ -74,7 +74,7 @@ from .norms import (NORMS, NORMS_IN_FLOAT64, _batch_norm_agrees_by_its_formula,
                     _norm_agrees_by_its_formula)
 from .blame import _blame_first_wrong_backward
 from .placement import _added_in_the_vectorised_loop
-from .terms import _products_past_float32_both_ways
+from .terms import _products_past_float32_both_ways, _products_past_float32_one_way
 from .value_marks import (CASTS, TWO_VALUES, _agrees_on_tapegrad_input, _cast_of_unrepresentable,
                           _equal_channels_alone_differ, _equal_value_groups,
                           _factors_of_a_singular_matrix, _float64_gelus_before_are_exact,
@@ -260,6 +260,9 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
                                                                 gradient_findings)
             if any(f.kind == "gradient" for f in gradient_findings):
                 gradient_findings = _products_past_float32_both_ways(
+                    program, chain_inputs, chains["tapegrad"], gradient_findings)
+            if any(f.kind == "gradient" for f in gradient_findings):
+                gradient_findings = _products_past_float32_one_way(
                     program, chain_inputs, chains["tapegrad"], gradient_findings)
             if any(f.kind == "gradient" for f in gradient_findings) and \
                     _mean_of_huge_terms(program, chain_inputs, gradient_findings) and \

@@ -636,6 +636,9 @@ def _within_sizes(a, b, dtype_name, sizes, floor=None):
 
 PRODUCTS_BOTH_WAYS = (" [a matrix product's backward whose float32 terms pass its range both "
                       "ways: NaN or ±inf by the order of summation]")
+PRODUCTS_ONE_WAY = (" [a matrix product's backward whose float32 terms of one sign pass its "
+                    "range, their exact sum within it: ±inf or that sum by the order of "
+                    "summation]")
 
 
 def _products_past_float32_both_ways(program, chain_inputs, a, found):
@@ -649,6 +652,49 @@ def _products_past_float32_both_ways(program, chain_inputs, a, found):
     rounded product is then +inf or -inf and the result NaN or the infinity met first
     (xᵀg of nan_to_num's 3.4e38 four times, g = [0.77, 1.56, -0.69, -2.24]: tapegrad's BLAS
     NaN, PyTorch's +inf, the exact sum -2.1e38)."""
+    largest = float(np.finfo(np.float32).max)
+
+    def both_ways(g, h, size, value):
+        return ((size + value) / 2 > largest) & ((size - value) / 2 > largest)
+
+    return _products_past_float32(program, chain_inputs, a, found, both_ways, PRODUCTS_BOTH_WAYS)
+
+
+def _products_past_float32_one_way(program, chain_inputs, a, found):
+    """``found`` with each float32 gradient finding of a leaf that only the last step, a
+    matrix product, reads made float noise, marked PRODUCTS_ONE_WAY, where that step alone
+    (each library on tapegrad's input, with the program's incoming gradient) gives the
+    same gradient but at elements where one library has ±inf and the other a finite value
+    that is the exact sum (PyTorch's backward in float64) to float32's tolerance, and the
+    terms of the infinity's sign pass float32's largest value (or come within a few
+    roundings of it): a product rounded alone, or those terms summed first, is then that
+    infinity, while a fused multiply-add in another order keeps the sum in range (xᵀg of a
+    row of 3.4e38 by g = [-0.59, -0.12, 0.24, 1.43]: the product 4.9e38 overflows, the
+    exact sum 3.28e38; tapegrad's BLAS 3.28e38, PyTorch's +inf). An infinity where the terms
+    of its sign stay below the range, or a finite value other than the exact sum, stays."""
+    largest = float(np.finfo(np.float32).max)
+    reach = largest * (1 - 8 * float(np.finfo(np.float32).eps))
+
+    def one_way(g, h, size, value):
+        infinite = np.where(np.isinf(g), g, h).astype(np.float64)
+        finite = np.where(np.isinf(g), h, g).astype(np.float64)
+        with np.errstate(invalid="ignore"):
+            sum_of_its_sign = (size + np.sign(infinite) * value) / 2
+            exact_kept = np.isfinite(finite) & np.isfinite(value) & (
+                np.abs(finite - value) <= TOLERANCE["float32"] * np.abs(value))
+        return (np.isinf(g) != np.isinf(h)) & exact_kept & (sum_of_its_sign > reach)
+
+    return _products_past_float32(program, chain_inputs, a, found, one_way, PRODUCTS_ONE_WAY)
+
+
+def _products_past_float32(program, chain_inputs, a, found, explains, mark):
+    """``found`` with each float32 gradient finding of a leaf that only the last step, a
+    matrix product, reads made float noise marked ``mark``, where that step alone (each
+    library on tapegrad's input, with the program's incoming gradient) gives the same
+    gradient but at elements one library has NaN or ±inf and the other not the same, and
+    ``explains(g, h, size, value)`` holds at each of those: tapegrad's and PyTorch's
+    gradients, the size of the terms summed (Σ|g||x|) and their exact sum (Σgx), both from
+    PyTorch's backward in float64."""
     step = program.steps[-1] if program.steps else None
     if torch is None or step is None or step.entry.name not in ("linear", "matmul", "mm", "bmm",
                                                                  "mv"):
@@ -669,7 +715,6 @@ def _products_past_float32_both_ways(program, chain_inputs, a, found):
     exact = _step_backward(TORCH, program, k, chain, grad, float_dtype="float64")
     if ours is None or theirs is None or sizes is None or exact is None:
         return found
-    largest = float(np.finfo(np.float32).max)
 
     def explained(f):
         index = int(f.detail[4:f.detail.index(" ")]) if f.detail.startswith("leaf") else None
@@ -682,11 +727,11 @@ def _products_past_float32_both_ways(program, chain_inputs, a, found):
             return False
         with np.errstate(invalid="ignore"):
             disputed = ~(np.isfinite(g) & np.isfinite(h)) & ~((g == h) | (np.isnan(g) & np.isnan(h)))
-            both_ways = ((size + value) / 2 > largest) & ((size - value) / 2 > largest)
-        return bool(disputed.any()) and bool(both_ways[disputed].all()) and \
+            explanation = explains(g, h, size, value)
+        return bool(disputed.any()) and bool(explanation[disputed].all()) and \
             compare_arrays(g[~disputed], h[~disputed], "float32") is None
 
-    return [Finding("gradient-float-noise", f.op, f.detail + PRODUCTS_BOTH_WAYS, f.seed)
+    return [Finding("gradient-float-noise", f.op, f.detail + mark, f.seed)
             if explained(f) else f for f in found]
 
 

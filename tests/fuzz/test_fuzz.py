@@ -5525,6 +5525,41 @@ def test_linears_weight_gradient_of_terms_past_float32_both_ways_is_noise_only_t
         assert (judged[0].kind == "gradient-float-noise") == explained, values
 
 
+def test_a_weight_gradient_of_terms_past_float32_one_way_is_noise_where_finite_is_the_exact_sum(
+        monkeypatch):
+    pytest.importorskip("torch")
+    from .terms import PRODUCTS_ONE_WAY
+    # 68292929: matmul's weight gradient xᵀg at a row of nextafter's 3.4e38: its product by
+    # g = 1.43 is 4.9e38, the exact sum 3.28e38; tapegrad's BLAS gives 3.28e38, PyTorch +inf
+    findings, _ = run_live_program(68292929)
+    [found] = [f for f in findings if f.op == "matmul"]
+    assert found.kind == "gradient-float-noise" and found.detail.endswith(PRODUCTS_ONE_WAY)
+    assert "inf differs: [ 3.27636e+38" in found.detail
+    matmul = tg.matmul
+
+    def with_weight_gradient(change):
+        def planted_matmul(x, w):
+            w = w * 1   # (the same values, with a hook on their gradient)
+            w.register_hook(change)
+            return matmul(x, w)
+        return planted_matmul
+
+    def inf_where_the_terms_are_small(g):   # (the exact sum there 1.95)
+        g = g.clone()
+        g[0, 1, 0] = math.inf
+        return g
+
+    def off_by_1_percent_at_3e38(g):   # (PyTorch's +inf there)
+        return tg.where(g.isfinite() & (g.abs() > 3e38), g * 1.01, g)
+
+    for planted in (inf_where_the_terms_are_small, off_by_1_percent_at_3e38):
+        with monkeypatch.context() as patch:
+            patch.setattr(tg, "matmul", with_weight_gradient(planted))
+            findings, _ = run_live_program(68292929)
+        [found] = [f for f in findings if f.op == "matmul"]
+        assert found.kind == "gradient" and PRODUCTS_ONE_WAY not in found.detail, planted
+
+
 def test_a_float64_norm_pytorch_zeroed_by_overflowing_squares_is_marked_but_a_wrong_one_is_not(
         monkeypatch):
     pytest.importorskip("torch")
