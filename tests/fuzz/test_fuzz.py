@@ -402,6 +402,30 @@ def test_a_disagreement_inherited_from_the_step_before_is_float_noise():
                             for f in findings if f.op == "signbit")
 
 
+def test_an_fmod_magnifying_a_rounding_before_it_is_inherited_by_pytorchs_fmod_one_element_at_a_time(
+        monkeypatch):
+    torch = pytest.importorskip("torch")
+    from .libraries import TORCH, Run
+    from .value_reruns import _fmod_one_element_at_a_time_call
+    # 68415233: float32 expm1 of values near 88 an ulp apart (from the BCE before) fmod a float64
+    # 0-d 0.185: fmod's last bits follow the dividend's. PyTorch's vectorised kernel gives NaN
+    # where x/y overflows (2.09e38 / 0.185), its scalar loop C's exact fmod, as tapegrad
+    findings, _ = run_live_program(68415233)
+    assert [(f.kind, f.op, f.detail[:11]) for f in findings] == [
+        ("float-noise", "fmod", "inherited: ")]
+    x, y = torch.full((20,), 2.0872427e38), torch.tensor(0.18510753, dtype=torch.float64)
+    status, exact = _fmod_one_element_at_a_time_call(Run(TORCH), _one_step("fmod", x, y), [])
+    assert status == "ok" and exact.dtype == torch.float32
+    assert exact.tolist() == [math.fmod(float(np.float32(2.0872427e38)), float(np.float32(0.18510753)))] * 20
+    # planted: tapegrad's fmod 0 where x/y overflows: PyTorch's exact fmod of the same input
+    # is not 0, the finding stays
+    fmod = tg.fmod
+    monkeypatch.setattr(tg, "fmod", lambda x, y: tg.where(tg.isinf(x / y), tg.zeros_like(x),
+                                                          fmod(x, y)))
+    findings, _ = run_live_program(68415233)
+    assert [(f.kind, f.op) for f in findings] == [("value", "fmod")]
+
+
 def test_a_shape_nonzero_takes_from_a_residue_that_is_0_in_one_chain_is_inherited():
     torch = pytest.importorskip("torch")
     from .generate import CHAIN

@@ -16,6 +16,7 @@ from .generate import DType, LeafRef
 from .libraries import Run, TAPEGRAD, TORCH, first_tensor, torch
 from .compare import TOLERANCE, _singular_up_to_rounding, compare_arrays, compare_results
 from .reruns import _gelu_and_slope_by_math
+from .value_reruns import _fmod_one_element_at_a_time_call
 
 
 CASTS = ("int", "long", "to", "type_as")
@@ -542,10 +543,11 @@ def _agrees_on_tapegrad_input(program, step, chain_before, result, kinds=("value
     when the two then agree (no difference of ``kinds``). The disagreement was inherited:
     the chain already differed within the tolerance, and this step magnified it (a cast to
     int, remainder of a large dividend, sin of 1e9, signbit of a zero whose sign the
-    rounding decided)."""
+    rounding decided). fmod is rerun one element at a time: PyTorch's vectorised kernel
+    gives NaN where x/y overflows (``_fmod_one_element_at_a_time_call``)."""
     rerun = Run(TORCH)
     rerun.chain = torch.from_numpy(chain_before.copy())
-    status, t_result = rerun.call(step, program.leaves)
+    status, t_result = _fmod_one_element_at_a_time_call(rerun, step, program.leaves)
     if status != "ok":
         return False
     try:
