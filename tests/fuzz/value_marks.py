@@ -192,7 +192,10 @@ def _equal_value_groups(step, chain):
     or groups of two values with ε = 0, whose gradient is a cancellation of the same kind.
     Which of the two (TWO_VALUES or "equal values"), or "": the gradients are then judged by
     PyTorch's rerun with the norms by their formula in float64, at the norm too, and the
-    input's part of the gradient of two values with ε = 0 is no digit to compare"""
+    input's part of the gradient of two values with ε = 0 is no digit to compare. batch_norm
+    by ``_batch_of_two_values``."""
+    if step.entry.name == "batch_norm":
+        return _batch_of_two_values(step, chain)
     if step.entry.name not in ("layer_norm", "group_norm") or not TAPEGRAD.is_tensor(chain) \
             or not chain.dtype.is_floating_point or chain.numel() == 0:
         return ""
@@ -220,6 +223,19 @@ def _equal_value_groups(step, chain):
 
 
 TWO_VALUES = "groups of two values with ε = 0: "
+
+
+def _batch_of_two_values(step, chain):
+    """The mark "two values" for batch_norm in training over two values per channel (a batch
+    of two, no spatial dims), else "": x̂ = ±√(σ²/(σ² + ε)) whatever x, so ∂x̂/∂x ∝ 1 - x̂² =
+    ε/(σ² + ε), a cancellation that PyTorch's float32 μ, r and x̂ leave 30% off (ε > 0 in
+    training: never TWO_VALUES's ∂y/∂x = 0). The gradients are then judged by PyTorch's
+    rerun with the batch_norm by its formula in float64, as a layer_norm's of two values."""
+    training = step.kwargs.get("training", step.args[5] if len(step.args) > 5 else False)
+    if training is not True or not TAPEGRAD.is_tensor(chain) or \
+            not chain.dtype.is_floating_point or chain.ndim < 2 or chain.shape[1] == 0:
+        return ""
+    return "two values" if chain.numel() == 2 * chain.shape[1] else ""
 
 
 def _through_the_norms_input_alone(step, finding):
