@@ -84,10 +84,13 @@ def layer_norm_backward(xp, g, x, weight, mean, rstd):
 
 # -- batch normalisation ----------------------------------------------------------------------
 def batch_norm_statistics(xp, x):
-    """(mean, biased variance) per channel of x (N, C, S)."""
+    """(mean, biased variance) per channel of x (N, C, S); float64 on the numba path."""
     channels = x.shape[1]
     if _numba(xp, x):
-        mean, var = xp.empty(channels, x.dtype), xp.empty(channels, x.dtype)
+        # kept in float64 (a number per channel), as layer_norm's: the backward's x̂ = (x - μ)·r
+        # then carries no rounding of μ or r, which 1 - x̂² (a batch of two: ε/(σ² + ε))
+        # would magnify
+        mean, var = xp.empty(channels, xp.float64), xp.empty(channels, xp.float64)
         chunks = _threads.chunks(x.size)
         if chunks > 1:
             _norm.channel_statistics_split(chunks, x, mean, var)
@@ -116,11 +119,12 @@ def scale_and_shift(xp, x, scale, shift):
 
 def batch_norm_backward(xp, g, x, mean, rstd, weight, training):
     """(dx, dw, db) for x (N, C, S) normalised per channel with mean and rstd (the batch's
-    when ``training``, so that they depend on x, else fixed)."""
+    when ``training``, so that they depend on x, else fixed; x's dtype or float64)."""
     channels = x.shape[1]
     if x.size == 0:   # an empty batch: every sum is 0 (the kernels would divide by a count of 0)
         return xp.zeros(x.shape, x.dtype), xp.zeros(channels, x.dtype), xp.zeros(channels, x.dtype)
-    if _numba(xp, g, x, mean, rstd, *(a for a in (weight,) if a is not None)):
+    if _numba(xp, g, x, *(a for a in (weight,) if a is not None)) and \
+            mean.dtype.kind == rstd.dtype.kind == "f" and mean.dtype == rstd.dtype:
         dx = xp.empty(x.shape, x.dtype)
         dw, db = xp.empty(channels, x.dtype), xp.empty(channels, x.dtype)
         weight = _or(xp, weight, channels, 1, x.dtype)
@@ -132,6 +136,7 @@ def batch_norm_backward(xp, g, x, mean, rstd, weight, training):
             _norm.batch_norm_backward(g, x, mean, rstd, weight, training, dx, dw, db)
         return dx, dw, db
     count = x.shape[0] * x.shape[2]
+    mean, rstd = mean.astype(x.dtype, copy=False), rstd.astype(x.dtype, copy=False)
     xhat = (x - mean[:, None]) * rstd[:, None]
     db = g.sum(axis=(0, 2))
     dw = (g * xhat).sum(axis=(0, 2))

@@ -96,6 +96,21 @@ def test_batch_norm_of_float32_values_whose_squares_overflow():
     assert y.dtype is tg.float32 and mean.item() == np.float32(2.5e29)
 
 
+def test_batch_norm_gradient_of_two_values_per_channel_keeps_float32s_precision():
+    # a batch of two, no spatial dims: ∂x̂/∂x ∝ 1 - x̂² = ε/(σ² + ε) ≈ 5e-7 here, a
+    # cancellation that float32's rounding of μ, r and x̂ would magnify to a 30% error (μ and
+    # r kept in float64, as layer_norm's)
+    x = np.array([[-13.8961, -1.22896, -11.7006], [-5.06953, -5.13919, -4.3972]])
+    w, g = np.array([0.5, -1.5, 2.0]), np.array([[-2090.6, 1.3e4, 8171.0], [3051.2, -4.4e3, -90.5]])
+    grads = {}
+    for dtype in (tg.float32, tg.float64):
+        xt = tg.tensor(x, dtype=dtype, requires_grad=True)
+        N.batch_norm(xt, tg.tensor(w, dtype=dtype), None, None, None, True, 1e-5)[0].backward(
+            tg.tensor(g, dtype=dtype))
+        grads[dtype] = xt.grad.numpy().astype(np.float64)
+    np.testing.assert_allclose(grads[tg.float32], grads[tg.float64], rtol=1e-5)
+
+
 @pytest.mark.parametrize("training", [False, True])
 def test_batch_norm_with_a_zero_weight_and_no_bias_gives_positive_zeros(training):
     # y = x̂·0 + 0 = +0 as in PyTorch (its missing β is 0), not -0.0 where x̂ < 0: a log

@@ -16,6 +16,7 @@ from .generate import DType, LeafRef
 from .libraries import Run, TAPEGRAD, TORCH, first_tensor, torch
 from .compare import TOLERANCE, _singular_up_to_rounding, compare_arrays, compare_results
 from .reruns import _gelu_and_slope_by_math
+from .value_reruns import _fmod_one_element_at_a_time_call
 
 
 CASTS = ("int", "long", "to", "type_as")
@@ -191,7 +192,10 @@ def _equal_value_groups(step, chain):
     or groups of two values with ε = 0, whose gradient is a cancellation of the same kind.
     Which of the two (TWO_VALUES or "equal values"), or "": the gradients are then judged by
     PyTorch's rerun with the norms by their formula in float64, at the norm too, and the
-    input's part of the gradient of two values with ε = 0 is no digit to compare"""
+    input's part of the gradient of two values with ε = 0 is no digit to compare. batch_norm
+    by ``_batch_of_two_values``."""
+    if step.entry.name == "batch_norm":
+        return _batch_of_two_values(step, chain)
     if step.entry.name not in ("layer_norm", "group_norm") or not TAPEGRAD.is_tensor(chain) \
             or not chain.dtype.is_floating_point or chain.numel() == 0:
         return ""
@@ -219,6 +223,19 @@ def _equal_value_groups(step, chain):
 
 
 TWO_VALUES = "groups of two values with ε = 0: "
+
+
+def _batch_of_two_values(step, chain):
+    """The mark "two values" for batch_norm in training over two values per channel (a batch
+    of two, no spatial dims), else "": x̂ = ±√(σ²/(σ² + ε)) whatever x, so ∂x̂/∂x ∝ 1 - x̂² =
+    ε/(σ² + ε), a cancellation that PyTorch's float32 μ, r and x̂ leave 30% off (ε > 0 in
+    training: never TWO_VALUES's ∂y/∂x = 0). The gradients are then judged by PyTorch's
+    rerun with the batch_norm by its formula in float64, as a layer_norm's of two values."""
+    training = step.kwargs.get("training", step.args[5] if len(step.args) > 5 else False)
+    if training is not True or not TAPEGRAD.is_tensor(chain) or \
+            not chain.dtype.is_floating_point or chain.ndim < 2 or chain.shape[1] == 0:
+        return ""
+    return "two values" if chain.numel() == 2 * chain.shape[1] else ""
 
 
 def _through_the_norms_input_alone(step, finding):
@@ -542,10 +559,11 @@ def _agrees_on_tapegrad_input(program, step, chain_before, result, kinds=("value
     when the two then agree (no difference of ``kinds``). The disagreement was inherited:
     the chain already differed within the tolerance, and this step magnified it (a cast to
     int, remainder of a large dividend, sin of 1e9, signbit of a zero whose sign the
-    rounding decided)."""
+    rounding decided). fmod is rerun one element at a time: PyTorch's vectorised kernel
+    gives NaN where x/y overflows (``_fmod_one_element_at_a_time_call``)."""
     rerun = Run(TORCH)
     rerun.chain = torch.from_numpy(chain_before.copy())
-    status, t_result = rerun.call(step, program.leaves)
+    status, t_result = _fmod_one_element_at_a_time_call(rerun, step, program.leaves)
     if status != "ok":
         return False
     try:

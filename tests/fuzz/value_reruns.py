@@ -1,5 +1,6 @@
-"""PyTorch reruns for value findings: scaled_dot_product_attention by its math backend, and
-normalize or cosine_similarity with each slice scaled by a power of two.
+"""PyTorch reruns for value findings: scaled_dot_product_attention by its math backend,
+normalize or cosine_similarity with each slice scaled by a power of two, and fmod one
+element at a time.
 
 Where PyTorch, so rerun, gives tapegrad's values, the finding is marked with the rerun that
 agrees (``ATTENTION_BY_ITS_MATH``, ``SCALED_PER_SLICE``); otherwise it stays as it is.
@@ -201,3 +202,34 @@ def _times_power_of_two(x, exponent):
         x = x * torch.as_tensor(np.ldexp(1.0, part), dtype=x.dtype)
         exponent = exponent - part
     return x
+
+
+FMODS = ("fmod", "fmod_")
+
+
+def _fmod_one_element_at_a_time_call(run, step, leaves, on_a_copy=False):
+    """``run.call``, but a floating fmod computed by PyTorch one element at a time, its
+    operands first given in the result's dtype (as PyTorch's own call rounds a float64 0-d
+    divisor of float32 x). PyTorch's vectorised CPU kernel (16 elements and more) gives NaN
+    where x/y passes the dtype's range (float32 2.1e38 by 0.185: x/y = 1.1e39); on fewer
+    elements it takes its scalar loop, C's fmod, which is exact (0.0767). For the values
+    only: an in-place step's result is a new tensor, its target left as it was."""
+    if step.entry.name not in FMODS or on_a_copy or not step.args:
+        return run.call(step, leaves, on_a_copy=on_a_copy)
+    args = [run.materialize(a, leaves) for a in step.args]
+    kwargs = {k: run.materialize(v, leaves) for k, v in step.kwargs.items()}
+    x = args[0]
+    y = args[1] if len(args) == 2 and not kwargs else kwargs.get("other") if len(args) == 1 \
+        and set(kwargs) == {"other"} else None
+    if not torch.is_tensor(x) or y is None or isinstance(y, bool) or \
+            not (torch.is_tensor(y) or isinstance(y, (int, float))):
+        return run.call(step, leaves)
+    dtype = torch.result_type(x, y)   # (fmod_ too computes in it, then rounds to its target's)
+    if not dtype.is_floating_point or not x.dtype.is_floating_point and step.entry.name == "fmod_":
+        return run.call(step, leaves)
+    x, y = torch.broadcast_tensors(x.to(dtype), torch.as_tensor(y).to(dtype))
+    if step.entry.name == "fmod_" and x.shape != args[0].shape:
+        return run.call(step, leaves)   # (PyTorch refuses to broadcast its target: its error)
+    pieces = [torch.fmod(a, b) for a, b in zip(x.reshape(-1, 1), y.reshape(-1, 1))]
+    result = (torch.cat(pieces) if pieces else torch.empty(0, dtype=dtype)).reshape(x.shape)
+    return "ok", result.to(args[0].dtype) if step.entry.name == "fmod_" else result

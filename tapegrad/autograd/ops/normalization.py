@@ -127,22 +127,23 @@ def batch_norm(input, weight, bias, running_mean, running_var, training, eps):
     xp = input.device.xp
     x = input.array.reshape(input.shape[0], input.shape[1], -1)
     if training:
-        mean, var = fused.batch_norm_statistics(xp, x)
+        mean, var = fused.batch_norm_statistics(xp, x)   # (float64 on the numba path)
     else:
         mean, var = running_mean.array, running_var.array
     rstd = 1 / xp.sqrt(var + eps)
-    if training and x.dtype.itemsize < 8 and (var == xp.inf).any():
-        # the squares overflowed (values near 1e30 in float32), not σ itself: the statistics
-        # again in float64, as PyTorch accumulates them; r = 1/√(σ² + ε) fits the dtype again
+    if training and var.dtype.itemsize < 8 and (var == xp.inf).any():
+        # the squares overflowed (values near 1e30 in float32, on the array path), not σ
+        # itself: the statistics again in float64, as PyTorch accumulates them; r = 1/√(σ² + ε)
+        # fits the dtype again
         mean, var64 = fused.batch_norm_statistics(xp, x.astype("float64"))
         rstd = (1 / xp.sqrt(var64 + eps)).astype(x.dtype)
         mean = mean.astype(x.dtype)
-    scale = rstd if weight is None else rstd * weight.array
+    scale = (rstd if weight is None else rstd * weight.array).astype(x.dtype, copy=False)
     # 0 - μ·s, not -(μ·s): a zero scale (γ = 0) gives y = x·0 + 0 = +0 everywhere, as
-    # PyTorch's missing β of 0 does, not -0.0 where x < 0 (log's slope there is -∞)
+    # PyTorch's missing β of 0 does, not -0.0 where x < 0 (log's slope there is -∞). The
+    # scale is rounded to x's dtype first: μ·s is then the product the kernel forms as x·s
     shift = 0 - mean * scale if bias is None else bias.array - mean * scale
-    y = fused.scale_and_shift(xp, x, scale.astype(x.dtype, copy=False),
-                              shift.astype(x.dtype, copy=False)).reshape(input.shape)
+    y = fused.scale_and_shift(xp, x, scale, shift.astype(x.dtype, copy=False)).reshape(input.shape)
     stats = (running_mean, running_var) if not training else (None, None)
 
     def backward(ctx, grad):
@@ -153,7 +154,9 @@ def batch_norm(input, weight, bias, running_mean, running_var, training, eps):
                         "running_var": running_var})
     if not training:
         return out, None, None
-    return out, wrap(mean, input.device), wrap(var, input.device)
+    with xp.errstate(over="ignore"):   # (σ² past the dtype's range is inf, as PyTorch's)
+        batch_mean, batch_var = mean.astype(x.dtype, copy=False), var.astype(x.dtype, copy=False)
+    return out, wrap(batch_mean, input.device), wrap(batch_var, input.device)
 
 
 @operation()
@@ -163,10 +166,9 @@ def batch_norm_backward(grad, input, weight, bias, running_mean, running_var, me
     its own derivative is the composition's second derivative"""
     xp = input.device.xp
     shape3 = (input.shape[0], input.shape[1], -1)
-    dx, dw, db = fused.batch_norm_backward(
-        xp, grad.array.reshape(shape3), input.array.reshape(shape3), mean.astype(
-            input.array.dtype, copy=False), rstd.astype(input.array.dtype, copy=False),
-        _array(weight), training)
+    dx, dw, db = fused.batch_norm_backward(xp, grad.array.reshape(shape3),
+                                           input.array.reshape(shape3), mean, rstd,
+                                           _array(weight), training)
     results = [dx.reshape(input.shape)]
     if weight is not None:
         results.append(dw)
