@@ -3008,6 +3008,32 @@ def test_a_reruns_chain_after_an_unsorted_topk_is_in_index_order_and_keeps_its_g
     assert _rerun_chain(program.steps[0], "error", RuntimeError("no")) is None
 
 
+def test_the_blame_judges_the_steps_after_an_unsorted_topk(monkeypatch):
+    # live seed 2628697 of topk and the normalizing ops: topk(sorted=False), cosine_similarity
+    # (NaN in both where the uint8 leaf is 0: ε = 1e-8 is 0 in float16), pairwise_distance,
+    # then pairwise_distance(p=3) of distances near 2e4: PyTorch's float16 backward forms
+    # x·|x| and ‖x‖² apart, both overflow (inf/inf = NaN); tapegrad's slope fits. The blame
+    # refused any program with an unsorted topk, and the program's rerun in a wider float
+    # also widens cosine_similarity, whose NaN then is 0: the step alone was never judged
+    pytest.importorskip("torch")
+    from .blame import _after_the_last_unordered
+    from .float16 import FLOAT16_NEARER
+    ops = "topk,cosine_similarity,normalize,pairwise_distance,kthvalue,sort"
+    found = _first_finding(2628697, ops)
+    assert (found.kind, found.op) == ("gradient", "pairwise_distance")
+    assert found.detail.startswith(FLOAT16_NEARER) and found.detail.endswith(NORMALIZE_WIDENED)
+    assert allowed(found) is not None
+    assert [_after_the_last_unordered(_hand_program([], [("topk", (None, 2), {"sorted": s}),
+                                                         ("exp", (None,), {})]))
+            for s in (False, True)] == [1, 0]
+    # a pairwise_distance whose gradient is wrong (1.5 times its slope) is still a finding
+    monkeypatch.setattr(catalogue.F, "pairwise_distance",
+                        _with_scaled_slope(catalogue.F.pairwise_distance, 1.5))
+    found = _first_finding(2628697, ops)
+    assert (found.kind, found.op) == ("gradient", "pairwise_distance")
+    assert allowed(found) is None, found
+
+
 def test_a_later_steps_gradient_through_pytorchs_float16_normalize_is_judged_by_the_wider_float(
         monkeypatch):
     pytest.importorskip("torch")
