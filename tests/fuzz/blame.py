@@ -30,7 +30,8 @@ from .operand_reruns import (BATCH_NORM_CONTIGUOUS, SPREAD_OF_SHIFTED, SPREADS, 
 from .norms import (NORM_ALONE_IN_FLOAT64, NORMS, _group_norm_by_its_formula, _norm_in_float64,
                     _spread_without_freedom_in_float64)
 from .terms import (_own_backward_within_its_terms, _own_terms, _terms_through_step,
-                    _within_its_terms, _within_sizes, _within_the_programs_terms)
+                    _widened_within_the_programs_terms, _within_its_terms, _within_sizes,
+                    _within_the_programs_terms)
 from .placement import PLACED_KERNELS, _disputed_elements, _placed_call, _placed_elsewhere
 
 
@@ -118,6 +119,7 @@ def _blame_first_wrong_backward(program, chain_inputs, a, found, excuse_terms=Tr
     # (differences below each step's tolerance, magnified by a later slope, stay; those
     # within the size of the terms the program's backward summed are rounding)
     judged = _within_the_programs_terms(program, a, found, chain_inputs, leaf_sizes)
+    judged = _widened_within_the_programs_terms(program, a, judged, chain_inputs, leaf_sizes)
     if excused and any(f.kind == "gradient" for f in judged):   # (blamed on that step, then)
         return _blame_first_wrong_backward(program, chain_inputs, a, found, excuse_terms=False)
     found = judged
