@@ -30,7 +30,8 @@ from .operand_reruns import (BATCH_NORM_CONTIGUOUS, SPREAD_OF_SHIFTED, SPREADS, 
 from .norms import (NORM_ALONE_IN_FLOAT64, NORMS, _group_norm_by_its_formula, _norm_in_float64,
                     _spread_without_freedom_in_float64)
 from .terms import (_own_backward_within_its_terms, _own_terms, _terms_through_step,
-                    _within_its_terms, _within_sizes, _within_the_programs_terms)
+                    _widened_within_the_programs_terms, _within_its_terms, _within_sizes,
+                    _within_the_programs_terms)
 from .placement import PLACED_KERNELS, _disputed_elements, _placed_call, _placed_elsewhere
 
 
@@ -56,18 +57,20 @@ def _blame_first_wrong_backward(program, chain_inputs, a, found, excuse_terms=Tr
     step whose own backward differs only within the terms it sums (``_within_its_terms``:
     remainder's copies of a 0-d chain value, whose gradients cancel) is blamed only where
     the leaves' gradients then differ beyond the terms the program summed into them
-    (``_within_the_programs_terms``; ``excuse_terms``: False for that second pass)."""
+    (``_within_the_programs_terms``; ``excuse_terms``: False for that second pass). In a
+    program with a topk(sorted=False), only the steps after the last one are rerun
+    (``_after_the_last_unordered``); where none of them is blamed, the finding stays."""
     if torch is None or not program.steps or any(
             f.kind == "gradient" and f.detail.endswith(MARKS) for f in found) or \
-            _steps_see_a_leaf_changed_in_place(program) or any(
-            _unordered(s) for s in program.steps):
+            _steps_see_a_leaf_changed_in_place(program):
         return found
     last = len(program.steps) - 1
+    ordered_from = _after_the_last_unordered(program)
     grad = _incoming_gradient(program, a)
     sizes, leaf_sizes = np.abs(grad), {}   # (for _within_the_programs_terms)
     later_noise = False   # a later step's own backward differs within the noise band
     excused = False   # a later step's differs within its own terms (judged with the program's)
-    for k in range(last, -1, -1):
+    for k in range(last, ordered_from - 1, -1):
         ours = _step_backward(TAPEGRAD, program, k, chain_inputs[k], grad)
         theirs = _step_backward(TORCH, program, k, chain_inputs[k], grad)
         if sizes is not None and ours is not None:
@@ -111,9 +114,12 @@ def _blame_first_wrong_backward(program, chain_inputs, a, found, excuse_terms=Tr
         grad = ours[1].get("input")
         if grad is None:   # no gradient flows into the chain before this step
             break
+    if ordered_from:   # (no step blamed after the unordered one: no judge of the rest)
+        return found
     # (differences below each step's tolerance, magnified by a later slope, stay; those
     # within the size of the terms the program's backward summed are rounding)
     judged = _within_the_programs_terms(program, a, found, chain_inputs, leaf_sizes)
+    judged = _widened_within_the_programs_terms(program, a, judged, chain_inputs, leaf_sizes)
     if excused and any(f.kind == "gradient" for f in judged):   # (blamed on that step, then)
         return _blame_first_wrong_backward(program, chain_inputs, a, found, excuse_terms=False)
     found = judged
@@ -121,6 +127,16 @@ def _blame_first_wrong_backward(program, chain_inputs, a, found, excuse_terms=Tr
         _placed_in_the_program(program, a) or _tanh_outputs_in_the_program(program, a))
     return [f._replace(detail=f.detail + mark) if mark and f.kind == "gradient" else f
             for f in found]
+
+
+def _after_the_last_unordered(program):
+    """The first step after the program's last topk(sorted=False) (0 where there is none):
+    the blame reruns only the steps from there on. Those read topk's values in the order of
+    their indices in both libraries, as the driver goes on (``_ordered_chains``), and so
+    does each alone, on tapegrad's values; topk's own result alone is in each library's own
+    order, which the gradient sent back to it does not follow, and the program's reruns
+    from its start (the judges after the steps) would see the libraries' orders."""
+    return 1 + max((k for k, step in enumerate(program.steps) if _unordered(step)), default=-1)
 
 
 def _only_other_leaves(differs, found):

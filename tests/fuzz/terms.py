@@ -18,7 +18,7 @@ from .compare import TOLERANCE, compare_arrays
 from .float16 import FLOAT16_TERMS
 from .gradients import _step_backward
 from .norms import NORM_PARAMETERS
-from .reruns import _narrower
+from .reruns import NORMALIZE_WIDENED, NORMALIZING, _narrower, _norm_widened_call
 
 
 def _terms_through_step(program, k, chain_input, sizes, ours, leaf_sizes):
@@ -414,24 +414,8 @@ def _within_the_programs_terms(program, a, found, chain_inputs, leaf_sizes):
     grad = _incoming_gradient(program, a)
     if not leaf_sizes or not any(f.kind == "gradient" for f in found):
         return found
-    results = {}
-    for library in (TAPEGRAD, TORCH):
-        run = Run(library)
-        run.chain = run.materialize(LeafRef(0), program.leaves)
-        for step in program.steps:
-            status, result = run.call(step, program.leaves)
-            run.chain = first_tensor(library, result) if status == "ok" else None
-            if run.chain is None:
-                return found
-        if tuple(run.chain.shape) != grad.shape or not run.chain.requires_grad:
-            return found
-        make = tg.from_numpy if library is TAPEGRAD else torch.from_numpy
-        try:
-            results[library.name] = _leaf_grads(run, run.chain, make(grad.copy()))
-        except Exception:  # noqa: BLE001 - no judge without both gradients
-            return found
-    ga, gb = results["tapegrad"], results["torch"]
-    if set(ga) != set(gb):
+    ga, gb = (_the_programs_leaf_gradients(program, grad, library) for library in (TAPEGRAD, TORCH))
+    if ga is None or gb is None or set(ga) != set(gb):
         return found
     through_float16 = _leaves_through_float16(
         program, [c[0].dtype if c is not None else None for c in chain_inputs[1:]] + [grad.dtype])
@@ -459,6 +443,79 @@ def _within_the_programs_terms(program, a, found, chain_inputs, leaf_sizes):
             return found
     return [Finding("gradient-float-noise", f.op, "cancelling terms: " + f.detail, f.seed)
             if f.kind == "gradient" else f for f in found]
+
+
+def _the_programs_leaf_gradients(program, grad, library, call=Run.call):
+    """The leaves' gradients (numpy, by index) of the whole program run again in
+    ``library`` (each step through ``call``), backward from ``grad``; None where it does
+    not run or its result needs no gradient."""
+    run = Run(library)
+    run.chain = run.materialize(LeafRef(0), program.leaves)
+    for step in program.steps:
+        status, result = call(run, step, program.leaves)
+        run.chain = first_tensor(library, result) if status == "ok" else None
+        if run.chain is None:
+            return None
+    if tuple(run.chain.shape) != grad.shape or not run.chain.requires_grad:
+        return None
+    make = tg.from_numpy if library is TAPEGRAD else torch.from_numpy
+    try:
+        return _leaf_grads(run, run.chain, make(grad.copy()))
+    except Exception:  # noqa: BLE001 - no judge without the gradients
+        return None
+
+
+def _widened_within_the_programs_terms(program, a, found, chain_inputs, leaf_sizes):
+    """``found`` with its gradient findings made float noise, marked NORMALIZE_WIDENED, where
+    no step's own backward differs (as ``_within_the_programs_terms``), the program has a
+    normalize, cosine_similarity or pairwise_distance, and PyTorch's program run again with
+    those computed in a wider float and rounded back (``_norm_widened_call``) gives the
+    leaves' gradients of tapegrad's, each element to its dtype's tolerance or, through
+    float16, within a few roundings of the size of its own terms (``leaf_sizes``, no floor
+    at 1). PyTorch's float16 p-norm backward forms g/‖x‖^(p-1) in float16, among its
+    subnormals (2.2e-3/13053 = 1.7e-7 keeps two bits): normalize(p=3) of [114.25, 0.0491],
+    whose gradient is a residue of terms of 2.2e-3, gives -1.2e-4 where the math gives
+    1.6e-6 and tapegrad 3.8e-6, within float16's floor at the step, beyond it once a slope
+    before it (exp's 114) magnifies both residues."""
+    if not any(f.kind == "gradient" for f in found) or \
+            not {s.entry.name for s in program.steps} & set(NORMALIZING):
+        return found
+    grad = _incoming_gradient(program, a)
+    ga = _the_programs_leaf_gradients(program, grad, TAPEGRAD)
+    gb = _the_programs_leaf_gradients(program, grad, TORCH, _norm_widened_call)
+    if ga is None or gb is None or set(ga) != set(gb):
+        return found
+    through_float16 = _leaves_through_float16(
+        program, [c[0].dtype if c is not None else None for c in chain_inputs[1:]] + [grad.dtype])
+    for i, g in ga.items():
+        h = gb[i]
+        if (g is None) != (h is None):
+            return found
+        if g is None:
+            continue
+        h = h.astype(g.dtype)
+        dtype = ("float16" if i in through_float16 or g.dtype == np.float16
+                 else _narrowest_on_the_way(g.dtype, chain_inputs, grad, program, i))
+        if compare_arrays(g, h, dtype) is None:
+            continue
+        sizes = np.asarray(leaf_sizes.get(i, np.nan), dtype=np.float64)
+        if dtype != "float16" or sizes.shape != g.shape or not _within_own_terms(g, h, sizes):
+            return found
+    return [Finding("gradient-float-noise", f.op, "cancelling terms: " + f.detail
+                    + NORMALIZE_WIDENED, f.seed) if f.kind == "gradient" else f for f in found]
+
+
+def _within_own_terms(a, b, sizes):
+    """True when the float16 gradient ``a`` is ``b`` element by element to float16's
+    tolerance plus a few roundings (``FLOAT16_TERMS``) of that element's own terms' size
+    ``sizes``, without ``_within_sizes``' floor at 1 (terms of 0.5 allow 2e-3, not 3.9e-3):
+    NaN and ±inf where ``b`` has the same."""
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        same = (np.isnan(a64) & np.isnan(b64)) | (np.isinf(a64) & (a64 == b64))
+        near = np.abs(a64 - b64) <= TOLERANCE["float16"] * np.abs(b64) + np.maximum(
+            TOLERANCE["float16"] * 1e-2, FLOAT16_TERMS * np.where(np.isfinite(sizes), sizes, 0))
+    return bool(np.all(same | (np.isfinite(a64) & np.isfinite(b64) & near)))
 
 
 def _terms_of_each_output(program, chain_inputs, shape, leaves):

@@ -3076,6 +3076,32 @@ def test_a_reruns_chain_after_an_unsorted_topk_is_in_index_order_and_keeps_its_g
     assert _rerun_chain(program.steps[0], "error", RuntimeError("no")) is None
 
 
+def test_the_blame_judges_the_steps_after_an_unsorted_topk(monkeypatch):
+    # live seed 2628697 of topk and the normalizing ops: topk(sorted=False), cosine_similarity
+    # (NaN in both where the uint8 leaf is 0: ε = 1e-8 is 0 in float16), pairwise_distance,
+    # then pairwise_distance(p=3) of distances near 2e4: PyTorch's float16 backward forms
+    # x·|x| and ‖x‖² apart, both overflow (inf/inf = NaN); tapegrad's slope fits. The blame
+    # refused any program with an unsorted topk, and the program's rerun in a wider float
+    # also widens cosine_similarity, whose NaN then is 0: the step alone was never judged
+    pytest.importorskip("torch")
+    from .blame import _after_the_last_unordered
+    from .float16 import FLOAT16_NEARER
+    ops = "topk,cosine_similarity,normalize,pairwise_distance,kthvalue,sort"
+    found = _first_finding(2628697, ops)
+    assert (found.kind, found.op) == ("gradient", "pairwise_distance")
+    assert found.detail.startswith(FLOAT16_NEARER) and found.detail.endswith(NORMALIZE_WIDENED)
+    assert allowed(found) is not None
+    assert [_after_the_last_unordered(_hand_program([], [("topk", (None, 2), {"sorted": s}),
+                                                         ("exp", (None,), {})]))
+            for s in (False, True)] == [1, 0]
+    # a pairwise_distance whose gradient is wrong (1.5 times its slope) is still a finding
+    monkeypatch.setattr(catalogue.F, "pairwise_distance",
+                        _with_scaled_slope(catalogue.F.pairwise_distance, 1.5))
+    found = _first_finding(2628697, ops)
+    assert (found.kind, found.op) == ("gradient", "pairwise_distance")
+    assert allowed(found) is None, found
+
+
 def test_a_later_steps_gradient_through_pytorchs_float16_normalize_is_judged_by_the_wider_float(
         monkeypatch):
     pytest.importorskip("torch")
@@ -4309,6 +4335,37 @@ def test_cosine_similaritys_own_cancelling_terms_size_a_later_residue(monkeypatc
     monkeypatch.setattr(F, "cosine_similarity", with_a_wrong_gradient)
     found = _judged_gradient(46639443, leaves, steps)
     assert [(f.kind, f.op) for f in found] == [("gradient", "cosine_similarity")], found
+
+
+def test_a_float16_normalizes_residue_magnified_by_an_earlier_slope_is_judged_by_a_wider_rerun(
+        monkeypatch):
+    pytest.importorskip("torch")
+    from .generate import CHAIN
+    # live seed 65057717 of the norms' ops: half, exp, normalize(p=3) of [114.25, 0.0491]:
+    # its gradient is a residue of terms of 2.2e-3 (1.6e-6 in the math, tapegrad's 3.8e-6);
+    # PyTorch's float16 norm backward forms g/‖x‖² = 1.7e-7 among float16's subnormals and
+    # gives -1.2e-4. Within float16's floor at the step; exp's slope of 114 makes the leaf's
+    # 4.4e-4 against -0.014 (1.8e-4 in the math, and in PyTorch with normalize in float32)
+    x = np.array([[[4.73957], [-3.01336]]], np.float32)
+    leaves = [(x, True, ("contiguous",), x.shape)]
+    steps = [("half", (CHAIN,), {}), ("exp", (CHAIN,), {}), ("normalize", (CHAIN,), {"p": 3})]
+    found = _judged_gradient(65057717, leaves, steps)
+    assert [f.kind for f in found] == ["gradient-float-noise"], found
+    assert found[0].detail.startswith("cancelling terms: leaf0 (float32): [ 0.00044")
+    assert found[0].detail.endswith(NORMALIZE_WIDENED)
+    live = _first_finding(65057717, "layer_norm,group_norm,batch_norm,instance_norm,normalize,"
+                          "norm,nan_to_num,cumsum,reciprocal,exp,softmax,log_softmax,var,std,"
+                          "mul,add,linear,logaddexp,sum,silu,half")
+    assert (live.kind, live.op) == ("gradient-float-noise", "normalize")
+    assert live.detail.endswith(NORMALIZE_WIDENED) and allowed(live) is not None
+    # planted: a normalize whose gradient is off by 1e-4·g, within float16's floor at the
+    # step as PyTorch's is, 3.3e-3 at the leaf: beyond a few roundings of its terms (0.5)
+    normalize = catalogue.F.normalize
+    monkeypatch.setattr(catalogue.F, "normalize", lambda x, *args, **kwargs: normalize(
+        x, *args, **kwargs) + (x * 1e-4 - (x * 1e-4).detach()))
+    found = _judged_gradient(65057717, leaves, steps)
+    assert [(f.kind, f.op) for f in found] == [("gradient", "normalize")], found
+    assert NORMALIZE_WIDENED not in found[0].detail and allowed(found[0]) is None
 
 
 def test_a_variances_own_terms_size_the_residue_of_a_leaf_broadcast_into_it(monkeypatch):
