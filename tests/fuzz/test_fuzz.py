@@ -5565,35 +5565,50 @@ def test_linears_weight_gradient_of_terms_past_float32_both_ways_is_noise_only_t
     pytest.importorskip("torch")
     import tapegrad.nn.functional as F
     from .generate import CHAIN, Leaf, LeafRef
+    from .gradients import _step_backward
+    from .libraries import TORCH, _incoming_gradient
     from .program import Program
     from .terms import PRODUCTS_BOTH_WAYS, _products_past_float32_both_ways
     # 63022744: xᵀg of silu(nan_to_num(1/bool)) (3.4e38 four times) by g = [0.77, 1.56,
-    # -0.69, -2.24]: each rounded product is ±inf; tapegrad's BLAS gives NaN, PyTorch +inf,
-    # the exact sum -2.1e38
-    found = _first_finding(63022744, NORMS_OPS + ",instance_norm,log_softmax,var,std")
-    assert (found.kind, found.op) == ("gradient-float-noise", "linear")
-    assert found.detail.endswith(PRODUCTS_BOTH_WAYS)
-    # planted: a NaN weight gradient where the terms are small is no such thing
-    x = np.float32([[1.0], [2.0], [-3.0], [4.0]])
-    program = Program(0)
-    program.leaves = [Leaf(x, False, ("contiguous",), x.shape),
-                      Leaf(np.float32([[0.5]]), True, ("contiguous",), (1, 1))]
-    program.steps = [_one_step("linear", CHAIN, LeafRef(1))]
-    linear = F.linear
-    def nan_weight_gradient(x, w, bias=None):   # (the value unchanged: + 0)
-        return linear(x, w, bias) + tg.where(tg.zeros((), dtype=tg.bool), w * math.inf, 0.0).sum()
-    monkeypatch.setattr(F, "linear", nan_weight_gradient)
-    planted = Finding("gradient", "linear", "leaf1 (float32): NaN where torch has none or the "
-                      "other way: [nan] vs torch [-1.2]", 0)
+    # -0.69, -2.24]: the terms pass float32's range both ways, so the sum is NaN or ±inf by
+    # the order the kernel adds them in: tapegrad's BLAS NaN, PyTorch's +inf on one CPU (the
+    # finding, float noise) and NaN on another (no finding)
+    findings, _ = run_program(63022744, entries=[
+        e for e in ENTRIES if e.name in (NORMS_OPS + ",instance_norm,log_softmax,var,std").split(",")])
+    assert all((f.kind, f.op) == ("gradient-float-noise", "linear") and
+               f.detail.endswith(PRODUCTS_BOTH_WAYS) for f in findings), findings
+    # the judge on a linear written out, its weight's gradient planted in tapegrad as the
+    # infinity or NaN that PyTorch's (on this CPU) is not: explained only where the terms
+    # pass the range both ways. g = [0.10, -0.98, -0.82, -1.03]: x = (1, 2, -3, 4) is small,
+    # (3.4e38, 3.4e38, 1, 1) passes the range one way only, (3.4e38, -3.4e38, 3.4e38, 3.4e38)
+    # both ways (PyTorch's +inf or NaN)
     a = tg.zeros(4, 1)
-    assert _products_past_float32_both_ways(program, [None], a, [planted]) == [planted]
-    # g = [0.10, -0.98, -0.82, -1.03]: x = (3.4e38, 3.4e38, 1, 1) passes the range one way
-    # only (the finding stays), (3.4e38, -3.4e38, 3.4e38, 3.4e38) both ways (PyTorch's +inf)
+    linear = F.linear
+
+    def linear_whose_weight_gradient_is(value):   # (the value unchanged)
+        def planted(x, w, bias=None):
+            w = w * 1   # (the same values, with a hook on their gradient)
+            w.register_hook(lambda g: tg.full_like(g, value))
+            return linear(x, w, bias)
+        return planted
     big = float(np.finfo(np.float32).max)
-    for values, explained in (([big, big, 1.0, 1.0], False), ([big, -big, big, big], True)):
-        program.leaves[0] = Leaf(np.float32(values).reshape(4, 1), False, ("contiguous",), (4, 1))
-        judged = _products_past_float32_both_ways(program, [None], a, [planted])
-        assert (judged[0].kind == "gradient-float-noise") == explained, values
+    for values, explained in (([1.0, 2.0, -3.0, 4.0], False), ([big, big, 1.0, 1.0], False),
+                              ([big, -big, big, big], True)):
+        x = np.float32(values).reshape(4, 1)
+        program = Program(0)
+        program.leaves = [Leaf(x, False, ("contiguous",), x.shape),
+                          Leaf(np.float32([[0.5]]), True, ("contiguous",), (1, 1))]
+        program.steps = [_one_step("linear", CHAIN, LeafRef(1))]
+        grad = _incoming_gradient(program, a)
+        theirs = float(_step_backward(TORCH, program, 0, None, grad)[1][1][0, 0])
+        ours = math.inf if math.isnan(theirs) else math.nan
+        planted = Finding("gradient", "linear", f"leaf1 (float32): NaN where torch has none or "
+                          f"the other way: [{ours}] vs torch [{theirs}]", 0)
+        with monkeypatch.context() as patch:
+            patch.setattr(F, "linear", linear_whose_weight_gradient_is(ours))
+            judged = _products_past_float32_both_ways(program, [None], a, [planted])
+        assert judged[0].kind == ("gradient-float-noise" if explained else "gradient"), values
+        assert judged[0].detail.endswith(PRODUCTS_BOTH_WAYS) == explained, values
 
 
 def test_a_weight_gradient_of_terms_past_float32_one_way_is_noise_where_finite_is_the_exact_sum(
