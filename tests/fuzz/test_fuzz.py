@@ -4020,6 +4020,33 @@ def test_a_planted_wrong_activation_gradient_beside_a_nan_is_still_found(monkeyp
     assert (found.kind, found.op) == ("gradient", name) and allowed(found) is None, found
 
 
+@pytest.mark.parametrize("name, seed", [("elu", 68344234), ("celu", 68016149)])
+def test_an_activations_nan_gradient_after_an_unsorted_topk_is_blamed_and_judged_by_its_place(
+        monkeypatch, name, seed):
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    from .placement import PLACED_DISPUTED
+    # 68344234: atanh (NaN beyond ±1), topk(largest=False, sorted=False), elu(inplace=True);
+    # 68016149: topk(sorted=False), xlogy(x, -1) = NaN, celu(inplace=True). Both libraries
+    # pick the same elements; the activations' gradient at the NaN is 0 in tapegrad, g in
+    # PyTorch's scalar loop. The steps after the unsorted topk read tapegrad's values in
+    # index order, so the blame reruns them alone (not the topk itself, whose own order
+    # each library keeps)
+    findings, _ = run_live_program(seed)
+    found, = [f for f in findings if f.kind == "gradient"]
+    assert found.op == name and found.detail.endswith(PLACED_DISPUTED), found
+    assert allowed(found).reason.startswith("the gradient of an elementwise activation at a NaN")
+    right = getattr(F, name)
+
+    def with_a_wrong_gradient(x, *args, **kwargs):   # its value; 2·g at a NaN, neither loop's
+        at_nan = tg.where(x.isnan(), x.clone(), tg.zeros_like(x)) * 2   # (read before in place)
+        return right(x, *args, **kwargs) + (at_nan - at_nan.detach())
+    monkeypatch.setattr(F, name, with_a_wrong_gradient)
+    findings, _ = run_live_program(seed)
+    found, = [f for f in findings if f.kind == "gradient"]
+    assert found.op == name and allowed(found) is None, found
+
+
 def test_logits_gradient_at_a_nan_and_at_minus_zero_is_judged_by_pytorchs_scalar_loop(monkeypatch):
     pytest.importorskip("torch")
     from .placement import PLACED_ALONE
