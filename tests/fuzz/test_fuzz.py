@@ -337,6 +337,31 @@ def test_the_rerun_with_in_place_steps_on_copies_keeps_an_unsorted_topk_in_index
     assert found and "(in-place steps on copies)" in found[0].detail
 
 
+def test_the_rerun_with_in_place_steps_on_copies_follows_tapegrads_choice_among_equal_values(
+        monkeypatch):
+    # 91033758 (of these ops): celu makes two -1s in each row, topk(2, sorted=False) takes
+    # the largest and one -1 (tapegrad the one at index 2, PyTorch the one at 0), then elu,
+    # elu_ and unsqueeze_, whose backward PyTorch refuses (elu_ overwrote elu's saved
+    # result). Its rerun with elu_ on a copy took PyTorch's own -1, so the chain's order,
+    # and the gradient each element met, was another than in tapegrad
+    pytest.importorskip("torch")
+    ops = "atanh,topk,elu,binary_cross_entropy,xlogy,positive,celu,elu_,unsqueeze_".split(",")
+    entries = [e for e in ENTRIES if e.name in ops]
+    found, = run_live_program(91033758, entries=entries)[0]
+    assert found.kind == "backward-computes" and found.detail.endswith(
+        "[tapegrad's gradient is PyTorch's with the in-place steps on copies]")
+    assert allowed(found)
+    unsqueeze_ = tg.Tensor.unsqueeze_
+
+    def unsqueeze_with_a_wrong_gradient(x, dim):   # the value of unsqueeze_, twice its gradient
+        x.copy_(x * 2 - x.detach())
+        return unsqueeze_(x, dim)
+    monkeypatch.setattr(tg.Tensor, "unsqueeze_", unsqueeze_with_a_wrong_gradient)
+    found, = run_live_program(91033758, entries=entries)[0]
+    assert found.kind == "gradient" and "(in-place steps on copies)" in found.detail
+    assert allowed(found) is None
+
+
 def test_the_rerun_with_in_place_steps_on_copies_compares_to_float16s_tolerance_after_it():
     # 50452: a float16 chain raised to a float64 leaf's power in place, then log1p_; the
     # leaf's gradient passed through float16, as in the comparison without the rerun
