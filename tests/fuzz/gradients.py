@@ -364,6 +364,25 @@ def _overwritten_in_place(error):
     return "modified by an inplace operation" in str(error)
 
 
+def _step_on_copies_in_both(run, ours, step, leaves):
+    """``step`` run in PyTorch (``run``) and tapegrad (``ours``), an in-place one on a copy
+    of its target: False where either gives no tensor. After topk(sorted=False) both chains
+    go on in index order, as the driver's, PyTorch's at tapegrad's indices where the two
+    chose different elements among equal values (``_ordered_chains``): tapegrad's gradient
+    came from that chain."""
+    before = run.chain
+    outcomes = {"torch": run.call(step, leaves, on_a_copy=_in_place(step)),
+                "tapegrad": ours.call(step, leaves, on_a_copy=_in_place(step))}
+    chains = {name: first_tensor(library, outcomes[name][1]) if outcomes[name][0] == "ok"
+              else None for name, library in (("torch", TORCH), ("tapegrad", TAPEGRAD))}
+    if any(chain is None for chain in chains.values()):
+        return False
+    if _unordered(step):
+        chains = _ordered_chains(step, outcomes, before)
+    run.chain, ours.chain = chains["torch"], chains["tapegrad"]
+    return True
+
+
 def _compare_with_copies(program, step, grad, ga, error, through_float16=False, a=None):
     """PyTorch refused a backward because a value it saved was overwritten in place, and
     tapegrad computed one: tapegrad kept what it needs (the inputs, or its own copy). The
@@ -372,15 +391,12 @@ def _compare_with_copies(program, step, grad, ga, error, through_float16=False, 
     difference is judged as one of the program itself (the float16 reference, a rerun
     where PyTorch's backward is known to be wrong), with the in-place steps on copies."""
     last = next(i for i, s in enumerate(program.steps) if s is step)
-    run = Run(TORCH)
+    run, ours = Run(TORCH), Run(TAPEGRAD)
     run.chain = run.materialize(LeafRef(0), program.leaves)
+    ours.chain = ours.materialize(LeafRef(0), program.leaves)
     for later in program.steps[:last + 1]:
-        status, result = run.call(later, program.leaves, on_a_copy=_in_place(later))
-        if status == "error" or first_tensor(TORCH, result) is None:
+        if not _step_on_copies_in_both(run, ours, later, program.leaves):
             break
-        run.chain = first_tensor(TORCH, result)
-        if _unordered(later):   # in index order, as the chain tapegrad's gradient came from
-            run.chain = _ordered_chains(later, {"torch": (status, result)})["torch"]
     else:
         try:
             gb = _leaf_grads(run, run.chain, torch.from_numpy(grad.copy()))

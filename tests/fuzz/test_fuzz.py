@@ -368,6 +368,31 @@ def test_the_rerun_with_in_place_steps_on_copies_keeps_an_unsorted_topk_in_index
     assert found and "(in-place steps on copies)" in found[0].detail
 
 
+def test_the_rerun_with_in_place_steps_on_copies_follows_tapegrads_choice_among_equal_values(
+        monkeypatch):
+    # 91033758 (of these ops): celu makes two -1s in each row, topk(2, sorted=False) takes
+    # the largest and one -1 (tapegrad the one at index 2, PyTorch the one at 0), then elu,
+    # elu_ and unsqueeze_, whose backward PyTorch refuses (elu_ overwrote elu's saved
+    # result). Its rerun with elu_ on a copy took PyTorch's own -1, so the chain's order,
+    # and the gradient each element met, was another than in tapegrad
+    pytest.importorskip("torch")
+    ops = "atanh,topk,elu,binary_cross_entropy,xlogy,positive,celu,elu_,unsqueeze_".split(",")
+    entries = [e for e in ENTRIES if e.name in ops]
+    found, = run_live_program(91033758, entries=entries)[0]
+    assert found.kind == "backward-computes" and found.detail.endswith(
+        "[tapegrad's gradient is PyTorch's with the in-place steps on copies]")
+    assert allowed(found)
+    unsqueeze_ = tg.Tensor.unsqueeze_
+
+    def unsqueeze_with_a_wrong_gradient(x, dim):   # the value of unsqueeze_, twice its gradient
+        x.copy_(x * 2 - x.detach())
+        return unsqueeze_(x, dim)
+    monkeypatch.setattr(tg.Tensor, "unsqueeze_", unsqueeze_with_a_wrong_gradient)
+    found, = run_live_program(91033758, entries=entries)[0]
+    assert found.kind == "gradient" and "(in-place steps on copies)" in found.detail
+    assert allowed(found) is None
+
+
 def test_the_rerun_with_in_place_steps_on_copies_compares_to_float16s_tolerance_after_it():
     # 50452: a float16 chain raised to a float64 leaf's power in place, then log1p_; the
     # leaf's gradient passed through float16, as in the comparison without the rerun
@@ -4183,6 +4208,33 @@ def test_a_planted_wrong_activation_gradient_beside_a_nan_is_still_found(monkeyp
     monkeypatch.setattr(F, name, with_a_wrong_gradient)
     found = _first_finding(seed, PLACED_OPS)
     assert (found.kind, found.op) == ("gradient", name) and allowed(found) is None, found
+
+
+@pytest.mark.parametrize("name, seed", [("elu", 68344234), ("celu", 68016149)])
+def test_an_activations_nan_gradient_after_an_unsorted_topk_is_blamed_and_judged_by_its_place(
+        monkeypatch, name, seed):
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    from .placement import PLACED_DISPUTED
+    # 68344234: atanh (NaN beyond ±1), topk(largest=False, sorted=False), elu(inplace=True);
+    # 68016149: topk(sorted=False), xlogy(x, -1) = NaN, celu(inplace=True). Both libraries
+    # pick the same elements; the activations' gradient at the NaN is 0 in tapegrad, g in
+    # PyTorch's scalar loop. The steps after the unsorted topk read tapegrad's values in
+    # index order, so the blame reruns them alone (not the topk itself, whose own order
+    # each library keeps)
+    findings, _ = run_live_program(seed)
+    found, = [f for f in findings if f.kind == "gradient"]
+    assert found.op == name and found.detail.endswith(PLACED_DISPUTED), found
+    assert allowed(found).reason.startswith("the gradient of an elementwise activation at a NaN")
+    right = getattr(F, name)
+
+    def with_a_wrong_gradient(x, *args, **kwargs):   # its value; 2·g at a NaN, neither loop's
+        at_nan = tg.where(x.isnan(), x.clone(), tg.zeros_like(x)) * 2   # (read before in place)
+        return right(x, *args, **kwargs) + (at_nan - at_nan.detach())
+    monkeypatch.setattr(F, name, with_a_wrong_gradient)
+    findings, _ = run_live_program(seed)
+    found, = [f for f in findings if f.kind == "gradient"]
+    assert found.op == name and allowed(found) is None, found
 
 
 def test_logits_gradient_at_a_nan_and_at_minus_zero_is_judged_by_pytorchs_scalar_loop(monkeypatch):
