@@ -318,10 +318,12 @@ def _broadcast_copies_scale(program, i, grad):
 
 def _weighted_mean_terms(program, step, chain_before, result):
     """For a step that is l1_loss/mse_loss's weighted mean L = Σ wⱼℓⱼ / Σ wⱼ with a leaf as
-    the weight: {that leaf's index: (L, 2·max ℓⱼ / |Σ wⱼ|)}, the size of the two terms the
-    weight's gradient ∂L/∂wᵢ = (ℓᵢ - L)/Σ wⱼ is the difference of (else {}). Where ℓᵢ = L
-    (one element, equal losses) that gradient is 0 mathematically, and both libraries keep
-    a rounding residue of the terms' size, not of 0."""
+    the weight: {that leaf's index: (L, Σ|wⱼ|·(max ℓⱼ + 2|L|) / (Σ wⱼ)²)}, the size of the
+    terms the weight's gradient ∂L/∂wᵢ = ℓᵢ/Σ wⱼ - Σ wⱼℓⱼ/(Σ wⱼ)² cancels (else {}). Where
+    ℓᵢ = L (one element, equal losses) that gradient is 0 mathematically, and both libraries
+    keep a rounding residue of the terms' size, not of 0. The sums round at the size of
+    their products, Σ|wⱼ|ℓⱼ and Σ|wⱼ|: where the weights cancel in Σ wⱼ (0.3 from weights
+    of ±15) that is the terms' 2ℓ/|Σ wⱼ| times Σ|wⱼ|/|Σ wⱼ|."""
     weight = step.kwargs.get("weight")
     if (step.entry.name not in ("l1_loss", "mse_loss") or not isinstance(weight, LeafRef)
             or step.kwargs.get("reduction", "mean") != "mean"
@@ -336,10 +338,14 @@ def _weighted_mean_terms(program, step, chain_before, result):
         return {}
     losses = np.abs(TAPEGRAD.to_numpy(losses.detach()).astype(np.float64))
     w = TAPEGRAD.to_numpy(run.materialize(weight, program.leaves).detach()).astype(np.float64)
-    total = abs(float(np.sum(w)))
-    if not total or not np.isfinite(losses).all():
+    mean = abs(float(TAPEGRAD.to_numpy(result.detach())))
+    if not (np.isfinite(losses).all() and np.isfinite(w).all() and np.isfinite(mean)):
         return {}
-    return {weight.index: (result, 2 * float(losses.max(initial=0)) / total)}
+    total = abs(float(np.sum(w)))
+    if not total:
+        return {}
+    magnitude = float(np.sum(np.abs(w)))   # Σ|wⱼ|: the size Σ wⱼ and Σ wⱼℓⱼ round at
+    return {weight.index: (result, magnitude / total * (float(losses.max(initial=0)) + 2 * mean) / total)}
 
 
 def _weighted_mean_scale(weighted_means, i, value, grad):

@@ -924,6 +924,52 @@ def test_a_weighted_means_weight_gradient_is_judged_by_the_size_of_its_terms(mon
     assert found and found[0].op == "l1_loss"
 
 
+def _weighted_mse_loss_gradient_findings(seed, leaves):
+    """``_compare_gradients`` after mse_loss(leaf0, leaf1, weight=leaf2) of the leaves written
+    out (values, requires_grad, layout, view shape), judged by its weighted mean's terms."""
+    from .generate import CHAIN, Leaf, LeafRef, Step
+    from .gradients import _compare_gradients, _weighted_mean_terms
+    from .libraries import TAPEGRAD, TORCH, Run
+    from .program import Program
+    program = Program(seed)   # (its seed draws the incoming gradient)
+    program.leaves = [Leaf(*leaf) for leaf in leaves]
+    mse_loss = next(e for e in ENTRIES if e.name == "mse_loss")
+    step = Step(mse_loss, (CHAIN, LeafRef(1)), {"weight": LeafRef(2)})
+    program.steps = [step]
+    runs = {}
+    for name, library in (("tapegrad", TAPEGRAD), ("torch", TORCH)):
+        runs[name] = Run(library)
+        runs[name].chain = runs[name].materialize(LeafRef(0), program.leaves)
+        status, runs[name].chain = runs[name].call(step, program.leaves)
+        assert status == "ok", runs[name].chain
+    weighted_means = _weighted_mean_terms(program, step, None, runs["tapegrad"].chain)
+    return _compare_gradients(program, runs, step, runs["tapegrad"].chain, runs["torch"].chain,
+                              weighted_means=weighted_means)
+
+
+def test_a_weighted_means_terms_grow_where_its_weights_cancel(monkeypatch):
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    # 70099289: mse_loss of five equal losses ℓ ≈ 5.75e7 (an expanded input), weights of ±15
+    # summing to 0.31: the weight's gradient (ℓ - L)/Σ w is 0 mathematically, of terms
+    # ℓ/Σ w ≈ 1.8e8 whose sums Σ wⱼℓⱼ and Σ wⱼ round at their products' size, 137 times
+    # more: float32 leaves 1888 in tapegrad, -992 in PyTorch (both ≈ 0 in float64)
+    weights = np.array([14.7483425, -2.715812, 4.941085, 15.550997, 1.8833985, 1.8584063,
+                        -15.202142, -7.492837, -6.0586686, -4.77767], np.float32)
+    leaves = [(np.array([-7579.0186], np.float32), True, ("expand", 0), (5,)),
+              (np.array(4), False, ("contiguous",), ()),
+              (weights, True, ("slice", 0), (5,))]
+    assert _weighted_mse_loss_gradient_findings(70099289, leaves) == []
+    mse_loss = F.mse_loss
+    def mse_loss_differentiating_the_numerator_alone(input, target, *args, weight=None, **kwargs):
+        if weight is None:   # the weighted mean's value, the gradient of Σ wⱼℓⱼ / (fixed Σ wⱼ)
+            return mse_loss(input, target, *args, **kwargs)
+        return mse_loss(input, target, reduction="none", weight=weight).sum() / weight.detach().sum()
+    monkeypatch.setattr(F, "mse_loss", mse_loss_differentiating_the_numerator_alone)
+    found = _weighted_mse_loss_gradient_findings(70099289, leaves)
+    assert [(f.kind, f.op) for f in found] == [("gradient", "mse_loss")], found
+
+
 def test_a_norm_pytorch_zeroed_by_overflowing_squares_is_marked_but_a_wrong_norm_is_found(
         monkeypatch):
     pytest.importorskip("torch")
