@@ -216,9 +216,9 @@ def _compare_gradients(program, runs, step, a, b, through_float16=False,
                             f"{'none' if gb.get(i) is None else 'one'}", program.seed)]
         if ga[i] is not None:
             dtype_name = "float16" if _through_float16(through_float16, i) else str(ga[i].dtype)
-            diff = compare_arrays(ga[i], gb[i], dtype_name,
-                                  _copies_scale(program, tg_run, i, a, grad)
-                                  or _weighted_mean_scale(weighted_means or {}, i, a, grad))
+            diff = compare_arrays(ga[i], gb[i], dtype_name, _larger_scale(
+                _copies_scale(program, tg_run, i, a, grad),
+                _weighted_mean_scale(weighted_means or {}, i, a, grad)))
             broadcast = None
             if diff and diff[0] == "value":   # (a rerun: only where a difference is found)
                 broadcast = _broadcast_copies_scale(program, i, grad)
@@ -235,6 +235,14 @@ def _compare_gradients(program, runs, step, a, b, through_float16=False,
                                 f"{_explained_in_torch(program, step, grad, ga, a, through_float16)}",
                                 program.seed)]
     return []
+
+
+def _larger_scale(*scales):
+    """The larger of the scales found (else None): a leaf can be both expanded and a weighted
+    mean's weight, and its copies' gradients (ℓᵢ - L)/Σ wⱼ are then small where the losses are
+    near equal, while the terms ℓᵢ/Σ wⱼ they cancel from are not."""
+    found = [scale for scale in scales if scale is not None and np.isfinite(scale)]
+    return max(found) if found else None   # (∞ or NaN: no scale, as compare_arrays takes it)
 
 
 def _copies_scale(program, run, i, value, grad):

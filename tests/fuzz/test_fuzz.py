@@ -924,8 +924,8 @@ def test_a_weighted_means_weight_gradient_is_judged_by_the_size_of_its_terms(mon
     assert found and found[0].op == "l1_loss"
 
 
-def _weighted_mse_loss_gradient_findings(seed, leaves):
-    """``_compare_gradients`` after mse_loss(leaf0, leaf1, weight=leaf2) of the leaves written
+def _weighted_loss_gradient_findings(seed, leaves, loss="mse_loss"):
+    """``_compare_gradients`` after ``loss``(leaf0, leaf1, weight=leaf2) of the leaves written
     out (values, requires_grad, layout, view shape), judged by its weighted mean's terms."""
     from .generate import CHAIN, Leaf, LeafRef, Step
     from .gradients import _compare_gradients, _weighted_mean_terms
@@ -933,8 +933,8 @@ def _weighted_mse_loss_gradient_findings(seed, leaves):
     from .program import Program
     program = Program(seed)   # (its seed draws the incoming gradient)
     program.leaves = [Leaf(*leaf) for leaf in leaves]
-    mse_loss = next(e for e in ENTRIES if e.name == "mse_loss")
-    step = Step(mse_loss, (CHAIN, LeafRef(1)), {"weight": LeafRef(2)})
+    entry = next(e for e in ENTRIES if e.name == loss)
+    step = Step(entry, (CHAIN, LeafRef(1)), {"weight": LeafRef(2)})
     program.steps = [step]
     runs = {}
     for name, library in (("tapegrad", TAPEGRAD), ("torch", TORCH)):
@@ -959,15 +959,46 @@ def test_a_weighted_means_terms_grow_where_its_weights_cancel(monkeypatch):
     leaves = [(np.array([-7579.0186], np.float32), True, ("expand", 0), (5,)),
               (np.array(4), False, ("contiguous",), ()),
               (weights, True, ("slice", 0), (5,))]
-    assert _weighted_mse_loss_gradient_findings(70099289, leaves) == []
+    assert _weighted_loss_gradient_findings(70099289, leaves) == []
     mse_loss = F.mse_loss
     def mse_loss_differentiating_the_numerator_alone(input, target, *args, weight=None, **kwargs):
         if weight is None:   # the weighted mean's value, the gradient of Σ wⱼℓⱼ / (fixed Σ wⱼ)
             return mse_loss(input, target, *args, **kwargs)
         return mse_loss(input, target, reduction="none", weight=weight).sum() / weight.detach().sum()
     monkeypatch.setattr(F, "mse_loss", mse_loss_differentiating_the_numerator_alone)
-    found = _weighted_mse_loss_gradient_findings(70099289, leaves)
+    found = _weighted_loss_gradient_findings(70099289, leaves)
     assert [(f.kind, f.op) for f in found] == [("gradient", "mse_loss")], found
+
+
+def test_an_expanded_weights_gradient_is_judged_by_its_weighted_means_terms(monkeypatch):
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    # 71258834: l1_loss of five losses ℓ ≈ 674.2 (an expanded input) weighted by one value
+    # expanded to five: the leaf's gradient Σᵢ (ℓᵢ - L)/Σ w is 0 mathematically, of terms
+    # ℓ/Σ w ≈ 196; float32 leaves -1.5e-5 in tapegrad, 6.1e-5 in PyTorch. The copies'
+    # gradients (ℓᵢ - L)/Σ w (0.2 in all) are no measure of those terms
+    leaves = [(np.array([674.80945], np.float32), True, ("expand", 0), (5,)),
+              (np.array([0.75464, 0.27287, 0.87184, 0.61348, 0.77784], np.float32), True,
+               ("contiguous",), (5,)),
+              (np.array([0.68649], np.float32), True, ("expand", 0), (5,))]
+    assert _weighted_loss_gradient_findings(71258834, leaves, "l1_loss") == []
+    l1_loss = F.l1_loss
+    def l1_loss_with_a_weight_gradient_off(input, target, *args, weight=None, **kwargs):
+        loss = l1_loss(input, target, *args, weight=weight, **kwargs)
+        if weight is None:
+            return loss
+        return loss + 4e-5 * (weight - weight.detach()).sum()   # (its value + 0)
+    # a few roundings of the terms (ulp 1.5e-5) off in each copy's gradient, wherever
+    # PyTorch's own residue lies, is noise
+    monkeypatch.setattr(F, "l1_loss", l1_loss_with_a_weight_gradient_off)
+    assert _weighted_loss_gradient_findings(71258834, leaves, "l1_loss") == []
+    def l1_loss_differentiating_the_numerator_alone(input, target, *args, weight=None, **kwargs):
+        if weight is None:   # the weighted mean's value, the gradient of Σ wⱼℓⱼ / (fixed Σ wⱼ)
+            return l1_loss(input, target, *args, **kwargs)
+        return l1_loss(input, target, reduction="none", weight=weight).sum() / weight.detach().sum()
+    monkeypatch.setattr(F, "l1_loss", l1_loss_differentiating_the_numerator_alone)
+    found = _weighted_loss_gradient_findings(71258834, leaves, "l1_loss")
+    assert [(f.kind, f.op) for f in found] == [("gradient", "l1_loss")], found
 
 
 def test_a_norm_pytorch_zeroed_by_overflowing_squares_is_marked_but_a_wrong_norm_is_found(
