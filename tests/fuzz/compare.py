@@ -186,7 +186,8 @@ def _refusal_explained(program, step, runs, kind, message, result):
     """The mark for a refusal in one library only whose reason the fuzzer checks, or "":
     tapegrad's view refusing an input that PyTorch lays out otherwise (LAID_OUT_OTHERWISE);
     scatter refusing a value with an empty index (EMPTY_INDEX); cholesky refusing a
-    matrix singular up to rounding (SINGULAR_UP_TO_ROUNDING); PyTorch refusing a number its
+    matrix singular up to rounding (SINGULAR_UP_TO_ROUNDING), or factoring one to rounding
+    that PyTorch refuses (SINGULAR_FACTORED); PyTorch refusing a number its
     integer dtype cannot hold where the same step in float64 gives a result that dtype holds,
     tapegrad's (WIDENED_AGREES)."""
     tapegrad_in, torch_in = runs["tapegrad"].chain, runs["torch"].chain
@@ -201,7 +202,12 @@ def _refusal_explained(program, step, runs, kind, message, result):
             return EMPTY_INDEX
     if kind == "tapegrad-raises" and step.entry.name == "cholesky" and \
             "positive-definite" in message and TAPEGRAD.is_tensor(tapegrad_in):
-        return _singular_up_to_rounding(TAPEGRAD.to_numpy(tapegrad_in))
+        return _singular_up_to_rounding(TAPEGRAD.to_numpy(tapegrad_in),
+                                        upper=bool(step.kwargs.get("upper", False)))
+    if kind == "tapegrad-computes" and step.entry.name == "cholesky" and \
+            "positive-definite" in message and TAPEGRAD.is_tensor(tapegrad_in):
+        return _singular_factored(TAPEGRAD.to_numpy(tapegrad_in), result,
+                                  upper=bool(step.kwargs.get("upper", False)))
     if kind == "tapegrad-computes" and "value cannot be converted to type" in message:
         return _widened_agrees(program, step, torch_in, result)
     return _refused_on_tapegrads_input(program, step, runs, kind, result)
@@ -236,24 +242,54 @@ def _refused_on_tapegrads_input(program, step, runs, kind, error):
 LAID_OUT_OTHERWISE = " [laid out otherwise in PyTorch: strides {} vs torch {}]"
 EMPTY_INDEX = " [empty index]"
 SINGULAR_UP_TO_ROUNDING = " [singular up to rounding: an eigenvalue within 4n·ε·‖A‖ of 0]"
+SINGULAR_FACTORED = (" [singular up to rounding: an eigenvalue within 4n·ε·‖A‖ of 0, tapegrad's "
+                     "factor F gives F Fᵀ = A to 8n·ε·‖A‖]")
 WIDENED_AGREES = (" [PyTorch on the input in float64 gives tapegrad's result: truncated into "
                   "an integer dtype's range, rounded in a float one]")
 
 
-def _singular_up_to_rounding(a):
-    """SINGULAR_UP_TO_ROUNDING where some matrix of ``a`` (its lower triangle, which is all
-    cholesky reads) has an eigenvalue within 4n·ε·‖A‖₂ of 0 (ε of its dtype): a pivot that
-    rounding may take to either side of 0. "" for a clearly definite or indefinite one."""
+def _read_by_cholesky(a, upper=False):
+    """The symmetric matrices cholesky factors from ``a``, in float64: each one's lower
+    triangle (its upper one with ``upper``) mirrored, as both libraries read only that one."""
+    read = np.swapaxes(a, -1, -2) if upper else a
+    lower = np.tril(read.astype(np.float64))
+    return lower + np.swapaxes(np.tril(lower, -1), -1, -2)
+
+
+def _singular_up_to_rounding(a, upper=False):
+    """SINGULAR_UP_TO_ROUNDING where some matrix of ``a`` (the triangle cholesky reads, its
+    lower one or with ``upper`` its upper one) has an eigenvalue within 4n·ε·‖A‖₂ of 0 (ε
+    of its dtype): a pivot that rounding may take to either side of 0. "" for a clearly
+    definite or indefinite one."""
     if a.ndim < 2 or a.shape[-1] != a.shape[-2] or a.size == 0 or a.dtype.kind != "f" or \
             not np.isfinite(a).all():
         return ""
-    lower = np.tril(a.astype(np.float64))
-    symmetric = lower + np.swapaxes(np.tril(lower, -1), -1, -2)
+    symmetric = _read_by_cholesky(a, upper)
     eigenvalues = np.linalg.eigvalsh(symmetric)
     n, eps = a.shape[-1], float(np.finfo(a.dtype).eps)
     size = np.abs(eigenvalues).max(axis=-1)
     near = np.abs(eigenvalues).min(axis=-1) <= 4 * n * eps * size
     return SINGULAR_UP_TO_ROUNDING if near.any() else ""
+
+
+def _singular_factored(a, factor, upper=False):
+    """SINGULAR_FACTORED where tapegrad factored ``a`` (its input to cholesky) and PyTorch
+    refused it as not positive-definite, ``a`` is singular up to rounding
+    (``_singular_up_to_rounding``: whether its last pivot rounds to a residue above 0 or to
+    0 and below depends on the kernel's order of operations), and tapegrad's factor F (L,
+    or U read as Uᵀ) gives ‖F Fᵀ − A‖ ≤ 8n·ε·‖A‖₂ element by element: a factorization of
+    A to rounding, not of another matrix. "" otherwise (a clearly indefinite matrix)."""
+    if not _singular_up_to_rounding(a, upper) or not TAPEGRAD.is_tensor(factor):
+        return ""
+    f = np.asarray(TAPEGRAD.to_numpy(factor.detach()), dtype=np.float64)
+    f = np.swapaxes(f, -1, -2) if upper else f
+    symmetric = _read_by_cholesky(a, upper)
+    if f.shape != a.shape or not np.isfinite(f).all():
+        return ""
+    n, eps = a.shape[-1], float(np.finfo(a.dtype).eps)
+    size = np.abs(np.linalg.eigvalsh(symmetric)).max(axis=-1)[..., None, None]
+    reproduced = np.abs(f @ np.swapaxes(f, -1, -2) - symmetric) <= 8 * n * eps * size
+    return SINGULAR_FACTORED if reproduced.all() else ""
 
 
 def _widened_agrees(program, step, torch_in, result):

@@ -5076,6 +5076,45 @@ def test_cholesky_may_refuse_only_a_matrix_singular_up_to_rounding():
         np.float32([[1, 1], [1, 1]])), 0))
 
 
+def test_cholesky_may_factor_only_a_matrix_singular_up_to_rounding_that_pytorch_refuses():
+    from .compare import (SINGULAR_FACTORED, _refusal_explained, _singular_factored,
+                          _singular_up_to_rounding)
+    from .generate import CHAIN, Step
+    from .libraries import TAPEGRAD, TORCH, Run
+    # 71262201: cholesky(upper=True) of float32 2x2 matrices of equal values 0.23403865, rank
+    # one: the last pivot is a rounding residue, 5.6e-17 in tapegrad (its factor written out
+    # here), 0 in PyTorch on its own input an ulp away, which it refuses
+    a = np.full((1, 4, 2, 2), 0.23403865, np.float32)
+    lower = np.float32([[0.4837754, 0], [0.4837754, 7.450581e-09]])
+    upper = np.broadcast_to(lower.T, a.shape).copy()
+    assert _singular_factored(a, tg.from_numpy(upper), upper=True) == SINGULAR_FACTORED
+    assert _singular_factored(a, tg.from_numpy(upper + 0.5), upper=True) == ""   # not A's
+    indefinite = np.float32([[1, 2], [2, 1]])   # eigenvalues 3 and -1: clearly not
+    assert _singular_factored(indefinite, tg.from_numpy(np.float32([[1, 0], [2, 1]]))) == ""
+    # only the triangle cholesky reads counts: singular below, clearly indefinite above
+    lopsided = np.float32([[1, 5], [1, 1]])
+    assert _singular_up_to_rounding(lopsided)
+    assert _singular_up_to_rounding(lopsided, upper=True) == ""
+    ones = tg.from_numpy(np.float32([[1, 0], [1, 0]]))
+    assert _singular_factored(lopsided, ones) == SINGULAR_FACTORED
+    assert _singular_factored(lopsided, ones.mT, upper=True) == ""
+    # hooked in where PyTorch refuses a cholesky tapegrad computes
+    entry = [e for e in ENTRIES if e.name == "cholesky"][0]
+    runs = {"tapegrad": Run(TAPEGRAD), "torch": Run(TORCH)}
+    runs["tapegrad"].chain, runs["torch"].chain = tg.from_numpy(a), None
+    message = ("cholesky: (Batch element 0): The factorization could not be completed because "
+               "the input is not positive-definite (the leading minor of order 2 is not "
+               "positive-definite).")
+    mark = _refusal_explained(None, Step(entry, (CHAIN,), {"upper": True}), runs,
+                              "tapegrad-computes", message, tg.from_numpy(upper))
+    assert mark == SINGULAR_FACTORED
+    assert allowed(Finding("tapegrad-computes", "cholesky", "_LinAlgError: " + message + mark,
+                           0)).category == "float noise"
+    assert not allowed(Finding("tapegrad-computes", "cholesky", "_LinAlgError: " + message, 0))
+    assert _refusal_explained(None, Step(entry, (CHAIN,), {"upper": True}), runs,
+                              "tapegrad-computes", message, tg.from_numpy(upper + 0.5)) == ""
+
+
 def test_cholesky_factors_of_a_matrix_singular_up_to_rounding_are_noise_only_if_they_factor_it():
     torch = pytest.importorskip("torch")
     from .generate import CHAIN, Step

@@ -348,9 +348,9 @@ def _factors_of_a_singular_matrix(step, chain_before, result, t_result):
             not TAPEGRAD.is_tensor(result) or torch is None or not TORCH.is_tensor(t_result):
         return ""
     a = np.asarray(chain_before)
-    if not _singular_up_to_rounding(a):   # (also "" for a non-finite or non-square one)
-        return ""
     upper = bool(step.kwargs.get("upper", False))
+    if not _singular_up_to_rounding(a, upper):   # (also "" for a non-finite or non-square one)
+        return ""
     read = np.swapaxes(a, -1, -2) if upper else a            # the triangle cholesky reads
     lower = np.tril(read.astype(np.float64))
     symmetric = lower + np.swapaxes(np.tril(lower, -1), -1, -2)
