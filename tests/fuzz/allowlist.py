@@ -912,8 +912,10 @@ ALLOWED = [
             "forward is right) and walks the incoming gradient in the input's memory order, "
             "mixing up the channels' scales 1/√(σ² + ε) (an inf weight's ±inf lands in another "
             "channel). The fuzzer checks it: PyTorch's gradients with the input and weight made "
-            "contiguous before batch_norm are tapegrad's. In training too, with an expanded "
-            "weight (stride 0): its backward reads past the weight's one element (the input's "
+            "contiguous before batch_norm are tapegrad's (the running statistics, weight and "
+            "bias as rows of C: a weight shaped (C, 1, 1, 1) PyTorch's backward of a contiguous "
+            "input refuses). In training too, with an expanded weight (stride 0): its "
+            "backward reads past the weight's one element (the input's "
             "gradient in the other channels 1e-41, 1e-22); the fuzzer checks that step alone, "
             "PyTorch's backward with the weight made contiguous giving tapegrad's"),
     Allowed("gradient", "*", r" \[ldexp in the program: PyTorch agrees with the exponent given "

@@ -127,7 +127,20 @@ def _contiguous_call(run, step, leaves, on_a_copy=False):
     contiguous = (lambda v: v.contiguous() if torch.is_tensor(v) else v)
     args = [contiguous(run.materialize(a, leaves)) for a in step.args]
     kwargs = {k: contiguous(run.materialize(v, leaves)) for k, v in step.kwargs.items()}
+    if step.entry.name == "batch_norm":
+        args, kwargs = _per_channel_tensors_in_a_row(args, kwargs)
     return _torch_call(step, args, kwargs)
+
+
+def _per_channel_tensors_in_a_row(args, kwargs):
+    """batch_norm's arguments with every tensor but the input (running statistics, weight,
+    bias) given as its C elements in one row, shape (C,): PyTorch's forward accepts any shape
+    of C elements, a weight (C, 1, 1, 1) too, and reads it as that row; its backward refuses
+    any other shape ("TensorAccessor expected 1 dims"), so a rerun with such a weight would
+    confirm nothing."""
+    in_a_row = (lambda v: v.reshape(-1) if torch.is_tensor(v) else v)
+    return (args[:1] + [in_a_row(a) for a in args[1:]],
+            {k: v if k == "input" else in_a_row(v) for k, v in kwargs.items()})
 
 
 def _shifted_spread_call(run, step, leaves, on_a_copy=False):

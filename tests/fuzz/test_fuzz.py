@@ -2669,6 +2669,38 @@ def test_batch_norms_backward_of_an_expanded_weight_is_explained_with_the_weight
     assert _explained_alone(program, 0, None, grad, wrong) == ""
 
 
+def test_batch_norms_backward_of_a_weight_shaped_c_1_1_1_is_explained_with_it_in_a_row():
+    pytest.importorskip("torch")
+    from .blame import _explained_alone
+    from .generate import CHAIN, Leaf, LeafRef
+    from .gradients import _backwards_differ, _step_backward
+    from .libraries import TAPEGRAD, TORCH
+    from .operand_reruns import BATCH_NORM_CONTIGUOUS
+    # 73120121: batch_norm in evaluation of a transposed (channels-last) input, its weight of
+    # 2 channels shaped (2, 1, 1, 1): PyTorch's backward mixes up the channels' scales (as for
+    # any non-contiguous input), and with the input made contiguous refuses the 4-d weight; with
+    # the weight as its row of 2 it gives tapegrad's gradient, γ·g/√(σ² + ε) per channel
+    x = np.array([1.6, -0.35, -1.65, 0.18, -0.24, 1.0, 0.45, -1.65], np.float32).reshape(2, 2, 2, 1)
+    program = _hand_program(
+        [(x, True), (np.array([1.6, 0.43], np.float32), False),
+         (np.array([1.1, 1.04], np.float32), False),
+         (np.array([0.0055, 0.37], np.float32).reshape(2, 1, 1, 1), False)],
+        [("batch_norm", (CHAIN, LeafRef(1), LeafRef(2)),
+          {"weight": LeafRef(3), "training": False, "eps": 0.001})])
+    program.leaves[0] = Leaf(x, True, ("transpose", 1, 2), (2, 2, 2, 1))
+    grad = np.array([1.3, -1.8, 0.5, 0.7, -0.9, -0.1, 0.8, 0.9], np.float32).reshape(2, 2, 2, 1)
+    ours = _step_backward(TAPEGRAD, program, 0, None, grad)
+    theirs = _step_backward(TORCH, program, 0, None, grad)
+    assert ("leaf0", 0) in _backwards_differ(ours, theirs)
+    scale = np.array([0.0055, 0.37]) / np.sqrt(np.array([1.1, 1.04]) + 0.001)
+    by_hand = (grad * scale.reshape(1, 2, 1, 1)).transpose(0, 2, 1, 3)   # (the leaf's layout)
+    np.testing.assert_allclose(ours[1][0], by_hand, rtol=1e-6)
+    assert _explained_alone(program, 0, None, grad, ours) == BATCH_NORM_CONTIGUOUS
+    wrong = (ours[0], {key: None if g is None else g * np.float32(1.1)
+                       for key, g in ours[1].items()})
+    assert _explained_alone(program, 0, None, grad, wrong) == ""
+
+
 def test_layer_norms_backward_far_from_0_is_explained_by_its_formula_in_float64():
     pytest.importorskip("torch")
     from .blame import _explained_alone
