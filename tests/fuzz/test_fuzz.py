@@ -5674,6 +5674,61 @@ def test_cross_entropys_empty_sum_over_zero_classes_needs_the_input_to_have_none
     assert allowed(Finding("value", "cross_entropy", detail + ZERO_CLASSES, 0)) is not None
 
 
+def test_cross_entropys_float16_sum_past_both_infinities_is_judged_by_its_own_losses_in_float64():
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    from .generate import CHAIN, LeafRef
+    from .value_reruns import LOSSES_SUMMED_IN_FLOAT64, _marked_by_a_rerun
+    # 72246649: float16 logits, targets [0, 4, 4], class weights of ±1e4. The losses
+    # -w_y·log p_y are -71549.4, 17742.3 and 50228.2 (sum -3578.9): the first overflows to
+    # -inf in both libraries, whose sum is -inf in tapegrad; PyTorch's kernel adds the other
+    # two in a float16 partial sum, 67984 → +inf, and meets the -inf: NaN
+    x = np.float16([[-1.6904296875, 0.276123046875, 0.70703125, -0.5556640625, 1.173828125],
+                    [0.2432861328125, -0.5205078125, -0.132568359375, 0.186279296875,
+                     0.93994140625],
+                    [1.677734375, 0.35009765625, 0.61962890625, -1.12109375, -0.376220703125]])
+    weight = np.float16([-19424.0, -10840.0, 9736.0, 13232.0, 19008.0])
+
+    def judged(rows, reduction, planted=None):
+        """The mark on tapegrad's loss of ``rows`` (or on ``planted`` in its place)."""
+        targets = np.array([0, 4, 4])[rows]
+        program = _hand_program([(x[rows], True), (targets, False), (weight, False)],
+                                [("cross_entropy", (CHAIN, LeafRef(1)),
+                                  {"weight": LeafRef(2), "reduction": reduction,
+                                   "label_smoothing": 0.0})])
+        with np.errstate(over="ignore"):   # (the first loss overflows float16)
+            ours = F.cross_entropy(tg.from_numpy(x[rows]), tg.from_numpy(targets),
+                                   weight=tg.from_numpy(weight), reduction=reduction)
+        if planted is not None:
+            ours = tg.tensor(np.float16(planted))
+        return ours, _marked_by_a_rerun(program, program.steps[0], ours)
+
+    every = [0, 1, 2]
+    for reduction in ("sum", "mean"):   # (the mean: -inf over Σ w_y = 18592)
+        ours, mark = judged(every, reduction)
+        assert ours.item() == -np.inf and mark == LOSSES_SUMMED_IN_FLOAT64
+        # planted: PyTorch's NaN, the other infinity, the exact math's finite sum
+        for planted in (np.nan, np.inf, -3578.9):
+            assert judged(every, reduction, planted)[1] == "", (reduction, planted)
+    # a mean that fits: 17742.3/19008 = 0.9334, not the sum undivided
+    ours, mark = judged([1], "mean")
+    assert abs(ours.item() - 0.9334) < 1e-3 and mark == LOSSES_SUMMED_IN_FLOAT64
+    assert judged([1], "mean", 17744.0)[1] == ""
+    # the entry: tapegrad's ±inf against PyTorch's NaN, with the mark
+    shown = "NaN where torch has none or the other way: [-inf] vs torch [nan]"
+    layouts = " [layouts: slice, transpose]"
+    assert allowed(Finding("value", "cross_entropy", shown + LOSSES_SUMMED_IN_FLOAT64 + layouts,
+                           0)).category == "pytorch bug"
+    assert allowed(Finding("value", "cross_entropy", shown + layouts, 0)) is None
+    for planted in ("[nan] vs torch [-inf]", "[-3579.] vs torch [nan]"):
+        detail = shown.replace("[-inf] vs torch [nan]", planted) + LOSSES_SUMMED_IN_FLOAT64
+        assert allowed(Finding("value", "cross_entropy", detail, 0)) is None, planted
+    # the seed itself: marked and allowed (no finding where PyTorch's order gives -inf)
+    findings, _ = run_program(72246649)
+    assert all(f.op == "cross_entropy" and LOSSES_SUMMED_IN_FLOAT64 in f.detail and
+               allowed(f).category == "pytorch bug" for f in findings), findings
+
+
 def test_a_product_may_keep_inf_where_torch_rounds_an_overflowing_term_to_nan():
     # row [.., -1e30, ..] against column [inf, -1e30, ..]: a fused multiply-add keeps -inf,
     # rounding -1e30·-1e30 to inf first gives inf - inf = NaN; only ±inf may meet a NaN
