@@ -5419,9 +5419,39 @@ def test_cross_entropy_near_a_sure_class_sizes_its_residue_by_its_own_terms():
     one_hot = np.array([[[0.0, 1.0], [1.0, 0.0]]])
     np.testing.assert_allclose(_own_terms(indices, 0, None, grad)[0],   # the mean of 2 rows
                                3.267705e29 / 2 * (p + one_hot), rtol=1e-6)
-    weighted = _hand_program([(x, True), (target, True), (np.ones(2, np.float32), False)],
-                             [("cross_entropy", (CHAIN, LeafRef(1)), {"weight": LeafRef(2)})])
-    assert _own_terms(weighted, 0, None, grad) == {}
+    # class weights: aᵢ = wᵢ·tᵢ (t smoothed), terms g·(pᵢ·Σⱼ|aⱼ| + |aᵢ|); the mean of class
+    # indices over |Σ w_y| = |0.5 - 1e30|
+    w = np.float32([-1e30, 0.5])
+    weighted = _hand_program([(x, True), (target, True), (w, False)],
+                             [("cross_entropy", (CHAIN, LeafRef(1)),
+                               {"weight": LeafRef(2), "reduction": "sum", "label_smoothing": 0.1})])
+    a = np.abs(w.astype(float).reshape(2, 1) * (t64 * 0.9 + 0.05))
+    np.testing.assert_allclose(_own_terms(weighted, 0, None, grad)[0],
+                               3.267705e29 * (p * a.sum(axis=1, keepdims=True) + a), rtol=1e-6)
+    # under g = 1 (1e30·3e29 is past float32), a residue of the terms' rounding passes, a
+    # thousandth of them does not
+    one = np.array(1.0, np.float32)
+    terms = _own_terms(weighted, 0, None, one)[0]
+    x_tg = tg.from_numpy(x).requires_grad_()
+    tg.nn.functional.cross_entropy(x_tg, tg.from_numpy(target), weight=tg.from_numpy(w),
+                                   reduction="sum", label_smoothing=0.1).backward()
+    ours = ("float32", {0: x_tg.grad.numpy(), 1: None})
+    assert np.isfinite(ours[1][0]).all()
+    for off, within in ((1e-9, True), (1e-3, False)):
+        theirs = ("float32", {0: (ours[1][0] + off * terms).astype(np.float32), 1: None})
+        assert _within_its_terms(weighted, None, one, ours, theirs, [("leaf0", 0)]) is within
+    weighted_indices = _hand_program([(x, True), (np.array([[1, 0]]), False), (w, False)],
+                                     [("cross_entropy", (CHAIN, LeafRef(1)), {"weight": LeafRef(2)})])
+    a = np.abs(w.astype(float).reshape(2, 1) * one_hot)
+    np.testing.assert_allclose(_own_terms(weighted_indices, 0, None, grad)[0],
+                               3.267705e29 / (1e30 - 0.5) * (p * a.sum(axis=1, keepdims=True) + a),
+                               rtol=1e-6)
+    # 6118: weights [-0.17, -0.04, -1e30] and a logit of 1e30 (p = 1 at the class weighted
+    # -1e30): its gradient g·(Σⱼ aⱼ - a₂) is -0.1·g in the math, from terms of 1e30·g; tapegrad
+    # keeps a residue of -9.4e21, PyTorch of -1.2e22 (the finding: float noise by its terms)
+    findings, _ = run_program(6118, entries=[e for e in ENTRIES if e.name == "cross_entropy"])
+    assert all(f.kind == "gradient-float-noise" and f.detail.startswith("cancelling terms: ")
+               for f in findings), findings
 
 
 def test_attention_over_equal_keys_sizes_the_querys_residue_by_its_own_terms():
