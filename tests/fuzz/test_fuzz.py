@@ -5737,8 +5737,9 @@ def test_cross_entropys_float16_sum_past_both_infinities_is_judged_by_its_own_lo
     for reduction in ("sum", "mean"):   # (the mean: -inf over Σ w_y = 18592)
         ours, mark = judged(every, reduction)
         assert ours.item() == -np.inf and mark == LOSSES_SUMMED_IN_FLOAT64
-        # planted: PyTorch's NaN, the other infinity, the exact math's finite sum
-        for planted in (np.nan, np.inf, -3578.9):
+        # planted: PyTorch's NaN, the other infinity, finite losses of the wrong sign or size
+        # (the math's own finite -3578.9 is right by the float64 rerun)
+        for planted in (np.nan, np.inf, 3578.9, -2000.0):
             assert judged(every, reduction, planted)[1] == "", (reduction, planted)
     # a mean that fits: 17742.3/19008 = 0.9334, not the sum undivided
     ours, mark = judged([1], "mean")
@@ -5757,6 +5758,37 @@ def test_cross_entropys_float16_sum_past_both_infinities_is_judged_by_its_own_lo
     findings, _ = run_program(72246649)
     assert all(f.op == "cross_entropy" and LOSSES_SUMMED_IN_FLOAT64 in f.detail and
                allowed(f).category == "pytorch bug" for f in findings), findings
+
+
+def test_cross_entropys_float32_rounding_magnified_by_a_weight_is_judged_in_float64():
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    from .generate import CHAIN, LeafRef
+    from .value_reruns import CROSS_ENTROPY_IN_FLOAT64, _marked_by_a_rerun
+    # 15386: logits [0.2255, -26.01, -inf] of target 0 under class weights of 1e30: the loss
+    # is 1e30·log(1 + e^-26.24) = 1e30·4.03e-12 = 4.03e18 (tapegrad's); PyTorch's float32
+    # log_softmax rounds 0.2255 + 4e-12 to 0.2255, a loss of -0. The second row's is inf.
+    x = np.float32([[0.22554636, -26.011635, -np.inf], [-2.8187094, -1e30, -7.9372377]])
+    targets, weight = np.array([0, 1]), np.float32([1e30, 1e30, 1e30])
+    program = _hand_program([(x, True), (targets, False), (weight, False)],
+                            [("cross_entropy", (CHAIN, LeafRef(1)),
+                              {"weight": LeafRef(2), "reduction": "none"})])
+    with np.errstate(all="ignore"):
+        ours = F.cross_entropy(tg.from_numpy(x), tg.from_numpy(targets),
+                               weight=tg.from_numpy(weight), reduction="none")
+    assert abs(ours[0].item() / 4.0303e18 - 1) < 1e-3 and ours[1].item() == np.inf
+    assert _marked_by_a_rerun(program, program.steps[0], ours) == CROSS_ENTROPY_IN_FLOAT64
+    for planted in (-0.0, 4.1e18):   # PyTorch's float32 -0, a loss 2% off
+        wrong = tg.from_numpy(np.float32([planted, np.inf]))
+        assert _marked_by_a_rerun(program, program.steps[0], wrong) == "", planted
+    shown = "[4.03033e+18         inf] vs torch [-0. inf]"
+    layouts = " [layouts: expand, transpose]"
+    assert allowed(Finding("value", "cross_entropy", shown + CROSS_ENTROPY_IN_FLOAT64 + layouts,
+                           0)).category == "float noise"
+    assert allowed(Finding("value", "cross_entropy", shown + layouts, 0)) is None
+    findings, _ = run_program(15386, entries=[e for e in ENTRIES if e.name == "cross_entropy"])
+    assert all(CROSS_ENTROPY_IN_FLOAT64 in f.detail and allowed(f).category == "float noise"
+               for f in findings), findings
 
 
 def test_a_product_may_keep_inf_where_torch_rounds_an_overflowing_term_to_nan():

@@ -25,6 +25,8 @@ SPREAD_SCALED_PER_SLICE = (" [std, var or norm: PyTorch agrees with each slice s
                            "of two near its largest magnitude, and its result scaled back]")
 LOSSES_SUMMED_IN_FLOAT64 = (" [cross_entropy of class indices: PyTorch's own per-sample losses "
                             "(reduction='none') summed in float64 and rounded back agree]")
+CROSS_ENTROPY_IN_FLOAT64 = (" [cross_entropy: PyTorch agrees with it computed in float64 and "
+                            "rounded back]")
 
 
 def _marked_by_a_rerun(program, step, result, through_float16=False):
@@ -42,7 +44,8 @@ def _marked_by_a_rerun(program, step, result, through_float16=False):
     dtype, x₁/‖x₁‖ rounded to float32 in tapegrad and PyTorch alike, exactly in the rerun,
     so the slices that agree differ by float32's rounding, beyond float64's tolerance);
     LOSSES_SUMMED_IN_FLOAT64: cross_entropy's sum or mean from PyTorch's own per-sample
-    losses (``_losses_summed_in_float64_call``)."""
+    losses (``_losses_summed_in_float64_call``); CROSS_ENTROPY_IN_FLOAT64: cross_entropy
+    of float16 or float32 operands computed in float64 (``_cross_entropy_in_float64_call``)."""
     if torch is None or not TAPEGRAD.is_tensor(result):
         return ""
     if step.entry.name == "scaled_dot_product_attention":
@@ -53,7 +56,8 @@ def _marked_by_a_rerun(program, step, result, through_float16=False):
     elif step.entry.name in ("std", "var", "norm"):
         reruns = ((_spread_scaled_per_slice_call, SPREAD_SCALED_PER_SLICE),)
     elif step.entry.name == "cross_entropy":
-        reruns = ((_losses_summed_in_float64_call, LOSSES_SUMMED_IN_FLOAT64),)
+        reruns = ((_losses_summed_in_float64_call, LOSSES_SUMMED_IN_FLOAT64),
+                  (_cross_entropy_in_float64_call, CROSS_ENTROPY_IN_FLOAT64))
     else:
         return ""
     return next((mark for call, mark in reruns
@@ -269,7 +273,8 @@ def _losses_summed_in_float64_call(run, step, leaves, on_a_copy=False):
             options["reduce"] is not None or not torch.is_tensor(x) or \
             not x.is_floating_point() or x.ndim == 0 or not torch.is_tensor(target) or \
             target.dtype != torch.int64 or not (weight is None or torch.is_tensor(weight)):
-        return run.call(step, leaves)
+        # (not PyTorch's own call: that agrees with PyTorch, and would mark any finding)
+        return "error", ValueError("no sum or mean of class indices to rerun")
     try:
         options["reduction"] = "none"
         with warnings.catch_warnings():
@@ -282,5 +287,32 @@ def _losses_summed_in_float64_call(run, step, leaves, on_a_copy=False):
                        else weight.detach().to(torch.float64))
             total = total / weights[target[target != options["ignore_index"]]].sum()
         return "ok", total.to(losses.dtype)
+    except Exception as error:  # noqa: BLE001 - as run.call
+        return "error", error
+
+
+def _cross_entropy_in_float64_call(run, step, leaves, on_a_copy=False):
+    """``run.call``, but cross_entropy of float16 or float32 operands computed in float64
+    and rounded back to the dtype of its result (CROSS_ENTROPY_IN_FLOAT64): PyTorch's
+    log_softmax in float32 rounds lse - x_y to 0 where it is below float32's resolution at
+    lse (log(1 + 4e-12) at logits [0.23, -26, -inf]: 0.23 + 4e-12 is 0.23), and a class
+    weight of 1e30 makes that rounding a loss of -0 where the loss is 4.03e18."""
+    if step.entry.name != "cross_entropy" or on_a_copy:
+        return run.call(step, leaves, on_a_copy=on_a_copy)
+    status, narrow = run.call(step, leaves)
+    if status != "ok" or not torch.is_tensor(narrow) or \
+            narrow.dtype not in (torch.float16, torch.float32):
+        return "error", ValueError("no float16 or float32 loss to widen")   # (nor here)
+
+    def wide(value):
+        return value.to(torch.float64) if torch.is_tensor(value) and \
+            value.dtype in (torch.float16, torch.float32) else value
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = catalogue.caller("torch", step.entry)(
+                *[wide(run.materialize(a, leaves)) for a in step.args],
+                **{k: wide(run.materialize(v, leaves)) for k, v in step.kwargs.items()})
+        return "ok", result.to(narrow.dtype)
     except Exception as error:  # noqa: BLE001 - as run.call
         return "error", error
