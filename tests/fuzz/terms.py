@@ -161,19 +161,23 @@ def _softmax_terms(program, k, chain_input, sizes):
 
 
 def _cross_entropy_terms(program, k, chain_input, sizes):
-    """For step ``k`` a cross_entropy of the chain (no weight) with probability targets or
-    class indices: {"input" (or 0 for the first step): the size of the two terms of its
-    gradient g·(pᵢ·Σⱼ tⱼ - tᵢ) (t smoothed, a class index one-hot), g·(pᵢ·Σⱼ|tⱼ| + |tᵢ|),
-    g divided as the reduction divides} (else {}). A class the softmax gives p = 1 - 2e-6
-    is 0.03·p - 0.03 there: a residue 2.3e22 of terms 2e28 (g = 3e29), whose last digits
-    neither library keeps (PyTorch's 2.36e22, tapegrad's 2.302e22, the math's 2.3035e22)."""
+    """For step ``k`` a cross_entropy of the chain with probability targets or class
+    indices: {"input" (or 0 for the first step): the size of the two terms of its gradient
+    g·(pᵢ·Σⱼ aⱼ - aᵢ), aᵢ = wᵢ·tᵢ (t smoothed, a class index one-hot; w the class weights, 1
+    without), g·(pᵢ·Σⱼ|aⱼ| + |aᵢ|), g divided as the reduction divides (the mean of class
+    indices by Σ w_y over the targets kept)} (else {}). A class the softmax gives p = 1 -
+    2e-6 is 0.03·p - 0.03 there: a residue 2.3e22 of terms 2e28 (g = 3e29), whose last digits
+    neither library keeps (PyTorch's 2.36e22, tapegrad's 2.302e22, the math's 2.3035e22);
+    a class weight of -1e30 makes terms of 1e29 whose residues of 1e22 are as meaningless."""
     step = program.steps[k]
     names = ("input", "target", "weight", "size_average", "ignore_index", "reduce", "reduction",
              "label_smoothing")
     args = dict(zip(names, step.args))
     args.update(step.kwargs)
+    weight = args.get("weight")
     if step.args[0] is not CHAIN or len(step.args) < 2 or not isinstance(args["target"], LeafRef) \
-            or any(args.get(n) is not None for n in ("weight", "size_average", "reduce")):
+            or not (weight is None or isinstance(weight, LeafRef)) \
+            or any(args.get(n) is not None for n in ("size_average", "reduce")):
         return {}
     run = Run(TAPEGRAD)
     x = (TAPEGRAD.to_numpy(run.materialize(LeafRef(0), program.leaves)) if chain_input is None
@@ -186,6 +190,11 @@ def _cross_entropy_terms(program, k, chain_input, sizes):
         return {}
     dim = 0 if x.ndim == 1 else 1
     classes = x.shape[dim]
+    w = np.ones(classes) if weight is None else np.asarray(
+        TAPEGRAD.to_numpy(run.materialize(weight, program.leaves)), dtype=np.float64)
+    if w.shape != (classes,):
+        return {}
+    w = w.reshape((classes,) + (1,) * (x.ndim - 1 - dim))
     try:
         if target.dtype.kind == "f" and target.shape == x.shape:
             kept = np.ones(x.shape[:dim] + x.shape[dim + 1:], dtype=bool)
@@ -197,14 +206,20 @@ def _cross_entropy_terms(program, k, chain_input, sizes):
         else:
             return {}
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            t = np.abs(t * (1 - smoothing) + smoothing / classes * np.expand_dims(kept, dim))
+            a = np.abs(w * (t * (1 - smoothing) + smoothing / classes * np.expand_dims(kept, dim)))
             e = np.exp(x - np.max(x, axis=dim, keepdims=True))
             p = e / np.sum(e, axis=dim, keepdims=True)
             g = np.abs(np.asarray(sizes, dtype=np.float64))
-            if reduction == "mean":
-                g = g / max(int(kept.sum()), 1)
+            if reduction == "mean":   # (PyTorch's mean of class indices: over Σ w_y)
+                if target.dtype.kind in "iu" and weight is not None:
+                    total = abs(float(np.sum(w * t, axis=dim)[kept].sum()))
+                    if not total:
+                        return {}   # (PyTorch's x/0: no residue to size)
+                else:
+                    total = max(int(kept.sum()), 1)
+                g = g / total
             g = np.expand_dims(np.broadcast_to(g, kept.shape), dim)
-            terms = g * (p * np.sum(t, axis=dim, keepdims=True) + t)
+            terms = g * (p * np.sum(a, axis=dim, keepdims=True) + a)
     except (ValueError, TypeError, np.exceptions.AxisError):
         return {}
     if chain_input is None:

@@ -5451,9 +5451,39 @@ def test_cross_entropy_near_a_sure_class_sizes_its_residue_by_its_own_terms():
     one_hot = np.array([[[0.0, 1.0], [1.0, 0.0]]])
     np.testing.assert_allclose(_own_terms(indices, 0, None, grad)[0],   # the mean of 2 rows
                                3.267705e29 / 2 * (p + one_hot), rtol=1e-6)
-    weighted = _hand_program([(x, True), (target, True), (np.ones(2, np.float32), False)],
-                             [("cross_entropy", (CHAIN, LeafRef(1)), {"weight": LeafRef(2)})])
-    assert _own_terms(weighted, 0, None, grad) == {}
+    # class weights: aᵢ = wᵢ·tᵢ (t smoothed), terms g·(pᵢ·Σⱼ|aⱼ| + |aᵢ|); the mean of class
+    # indices over |Σ w_y| = |0.5 - 1e30|
+    w = np.float32([-1e30, 0.5])
+    weighted = _hand_program([(x, True), (target, True), (w, False)],
+                             [("cross_entropy", (CHAIN, LeafRef(1)),
+                               {"weight": LeafRef(2), "reduction": "sum", "label_smoothing": 0.1})])
+    a = np.abs(w.astype(float).reshape(2, 1) * (t64 * 0.9 + 0.05))
+    np.testing.assert_allclose(_own_terms(weighted, 0, None, grad)[0],
+                               3.267705e29 * (p * a.sum(axis=1, keepdims=True) + a), rtol=1e-6)
+    # under g = 1 (1e30·3e29 is past float32), a residue of the terms' rounding passes, a
+    # thousandth of them does not
+    one = np.array(1.0, np.float32)
+    terms = _own_terms(weighted, 0, None, one)[0]
+    x_tg = tg.from_numpy(x).requires_grad_()
+    tg.nn.functional.cross_entropy(x_tg, tg.from_numpy(target), weight=tg.from_numpy(w),
+                                   reduction="sum", label_smoothing=0.1).backward()
+    ours = ("float32", {0: x_tg.grad.numpy(), 1: None})
+    assert np.isfinite(ours[1][0]).all()
+    for off, within in ((1e-9, True), (1e-3, False)):
+        theirs = ("float32", {0: (ours[1][0] + off * terms).astype(np.float32), 1: None})
+        assert _within_its_terms(weighted, None, one, ours, theirs, [("leaf0", 0)]) is within
+    weighted_indices = _hand_program([(x, True), (np.array([[1, 0]]), False), (w, False)],
+                                     [("cross_entropy", (CHAIN, LeafRef(1)), {"weight": LeafRef(2)})])
+    a = np.abs(w.astype(float).reshape(2, 1) * one_hot)
+    np.testing.assert_allclose(_own_terms(weighted_indices, 0, None, grad)[0],
+                               3.267705e29 / (1e30 - 0.5) * (p * a.sum(axis=1, keepdims=True) + a),
+                               rtol=1e-6)
+    # 6118: weights [-0.17, -0.04, -1e30] and a logit of 1e30 (p = 1 at the class weighted
+    # -1e30): its gradient g·(Σⱼ aⱼ - a₂) is -0.1·g in the math, from terms of 1e30·g; tapegrad
+    # keeps a residue of -9.4e21, PyTorch of -1.2e22 (the finding: float noise by its terms)
+    findings, _ = run_program(6118, entries=[e for e in ENTRIES if e.name == "cross_entropy"])
+    assert all(f.kind == "gradient-float-noise" and f.detail.startswith("cancelling terms: ")
+               for f in findings), findings
 
 
 def test_attention_over_equal_keys_sizes_the_querys_residue_by_its_own_terms():
@@ -5704,6 +5734,93 @@ def test_cross_entropys_empty_sum_over_zero_classes_needs_the_input_to_have_none
     detail = "NaN where torch has none or the other way: [-0.] vs torch [nan]"
     assert allowed(Finding("value", "cross_entropy", detail, 0)) is None
     assert allowed(Finding("value", "cross_entropy", detail + ZERO_CLASSES, 0)) is not None
+
+
+def test_cross_entropys_float16_sum_past_both_infinities_is_judged_by_its_own_losses_in_float64():
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    from .generate import CHAIN, LeafRef
+    from .value_reruns import LOSSES_SUMMED_IN_FLOAT64, _marked_by_a_rerun
+    # 72246649: float16 logits, targets [0, 4, 4], class weights of ±1e4. The losses
+    # -w_y·log p_y are -71549.4, 17742.3 and 50228.2 (sum -3578.9): the first overflows to
+    # -inf in both libraries, whose sum is -inf in tapegrad; PyTorch's kernel adds the other
+    # two in a float16 partial sum, 67984 → +inf, and meets the -inf: NaN
+    x = np.float16([[-1.6904296875, 0.276123046875, 0.70703125, -0.5556640625, 1.173828125],
+                    [0.2432861328125, -0.5205078125, -0.132568359375, 0.186279296875,
+                     0.93994140625],
+                    [1.677734375, 0.35009765625, 0.61962890625, -1.12109375, -0.376220703125]])
+    weight = np.float16([-19424.0, -10840.0, 9736.0, 13232.0, 19008.0])
+
+    def judged(rows, reduction, planted=None):
+        """The mark on tapegrad's loss of ``rows`` (or on ``planted`` in its place)."""
+        targets = np.array([0, 4, 4])[rows]
+        program = _hand_program([(x[rows], True), (targets, False), (weight, False)],
+                                [("cross_entropy", (CHAIN, LeafRef(1)),
+                                  {"weight": LeafRef(2), "reduction": reduction,
+                                   "label_smoothing": 0.0})])
+        with np.errstate(over="ignore"):   # (the first loss overflows float16)
+            ours = F.cross_entropy(tg.from_numpy(x[rows]), tg.from_numpy(targets),
+                                   weight=tg.from_numpy(weight), reduction=reduction)
+        if planted is not None:
+            ours = tg.tensor(np.float16(planted))
+        return ours, _marked_by_a_rerun(program, program.steps[0], ours)
+
+    every = [0, 1, 2]
+    for reduction in ("sum", "mean"):   # (the mean: -inf over Σ w_y = 18592)
+        ours, mark = judged(every, reduction)
+        assert ours.item() == -np.inf and mark == LOSSES_SUMMED_IN_FLOAT64
+        # planted: PyTorch's NaN, the other infinity, finite losses of the wrong sign or size
+        # (the math's own finite -3578.9 is right by the float64 rerun)
+        for planted in (np.nan, np.inf, 3578.9, -2000.0):
+            assert judged(every, reduction, planted)[1] == "", (reduction, planted)
+    # a mean that fits: 17742.3/19008 = 0.9334, not the sum undivided
+    ours, mark = judged([1], "mean")
+    assert abs(ours.item() - 0.9334) < 1e-3 and mark == LOSSES_SUMMED_IN_FLOAT64
+    assert judged([1], "mean", 17744.0)[1] == ""
+    # the entry: tapegrad's ±inf against PyTorch's NaN, with the mark
+    shown = "NaN where torch has none or the other way: [-inf] vs torch [nan]"
+    layouts = " [layouts: slice, transpose]"
+    assert allowed(Finding("value", "cross_entropy", shown + LOSSES_SUMMED_IN_FLOAT64 + layouts,
+                           0)).category == "pytorch bug"
+    assert allowed(Finding("value", "cross_entropy", shown + layouts, 0)) is None
+    for planted in ("[nan] vs torch [-inf]", "[-3579.] vs torch [nan]"):
+        detail = shown.replace("[-inf] vs torch [nan]", planted) + LOSSES_SUMMED_IN_FLOAT64
+        assert allowed(Finding("value", "cross_entropy", detail, 0)) is None, planted
+    # the seed itself: marked and allowed (no finding where PyTorch's order gives -inf)
+    findings, _ = run_program(72246649)
+    assert all(f.op == "cross_entropy" and LOSSES_SUMMED_IN_FLOAT64 in f.detail and
+               allowed(f).category == "pytorch bug" for f in findings), findings
+
+
+def test_cross_entropys_float32_rounding_magnified_by_a_weight_is_judged_in_float64():
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    from .generate import CHAIN, LeafRef
+    from .value_reruns import CROSS_ENTROPY_IN_FLOAT64, _marked_by_a_rerun
+    # 15386: logits [0.2255, -26.01, -inf] of target 0 under class weights of 1e30: the loss
+    # is 1e30·log(1 + e^-26.24) = 1e30·4.03e-12 = 4.03e18 (tapegrad's); PyTorch's float32
+    # log_softmax rounds 0.2255 + 4e-12 to 0.2255, a loss of -0. The second row's is inf.
+    x = np.float32([[0.22554636, -26.011635, -np.inf], [-2.8187094, -1e30, -7.9372377]])
+    targets, weight = np.array([0, 1]), np.float32([1e30, 1e30, 1e30])
+    program = _hand_program([(x, True), (targets, False), (weight, False)],
+                            [("cross_entropy", (CHAIN, LeafRef(1)),
+                              {"weight": LeafRef(2), "reduction": "none"})])
+    with np.errstate(all="ignore"):
+        ours = F.cross_entropy(tg.from_numpy(x), tg.from_numpy(targets),
+                               weight=tg.from_numpy(weight), reduction="none")
+    assert abs(ours[0].item() / 4.0303e18 - 1) < 1e-3 and ours[1].item() == np.inf
+    assert _marked_by_a_rerun(program, program.steps[0], ours) == CROSS_ENTROPY_IN_FLOAT64
+    for planted in (-0.0, 4.1e18):   # PyTorch's float32 -0, a loss 2% off
+        wrong = tg.from_numpy(np.float32([planted, np.inf]))
+        assert _marked_by_a_rerun(program, program.steps[0], wrong) == "", planted
+    shown = "[4.03033e+18         inf] vs torch [-0. inf]"
+    layouts = " [layouts: expand, transpose]"
+    assert allowed(Finding("value", "cross_entropy", shown + CROSS_ENTROPY_IN_FLOAT64 + layouts,
+                           0)).category == "float noise"
+    assert allowed(Finding("value", "cross_entropy", shown + layouts, 0)) is None
+    findings, _ = run_program(15386, entries=[e for e in ENTRIES if e.name == "cross_entropy"])
+    assert all(CROSS_ENTROPY_IN_FLOAT64 in f.detail and allowed(f).category == "float noise"
+               for f in findings), findings
 
 
 def test_a_product_may_keep_inf_where_torch_rounds_an_overflowing_term_to_nan():

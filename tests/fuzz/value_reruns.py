@@ -1,6 +1,6 @@
 """PyTorch reruns for value findings: scaled_dot_product_attention by its math backend,
-normalize or cosine_similarity with each slice scaled by a power of two, and fmod one
-element at a time.
+normalize or cosine_similarity with each slice scaled by a power of two, fmod one element
+at a time, and cross_entropy reduced from its own per-sample losses in float64.
 
 Where PyTorch, so rerun, gives tapegrad's values, the finding is marked with the rerun that
 agrees (``ATTENTION_BY_ITS_MATH``, ``SCALED_PER_SLICE``); otherwise it stays as it is.
@@ -23,6 +23,10 @@ SCALED_PER_SLICE = (" [normalize or cosine_similarity in the program: PyTorch ag
 SCALE_INVARIANT = {"normalize": ("input",), "cosine_similarity": ("x1", "x2")}
 SPREAD_SCALED_PER_SLICE = (" [std, var or norm: PyTorch agrees with each slice scaled by a power "
                            "of two near its largest magnitude, and its result scaled back]")
+LOSSES_SUMMED_IN_FLOAT64 = (" [cross_entropy of class indices: PyTorch's own per-sample losses "
+                            "(reduction='none') summed in float64 and rounded back agree]")
+CROSS_ENTROPY_IN_FLOAT64 = (" [cross_entropy: PyTorch agrees with it computed in float64 and "
+                            "rounded back]")
 
 
 def _marked_by_a_rerun(program, step, result, through_float16=False):
@@ -38,7 +42,10 @@ def _marked_by_a_rerun(program, step, result, through_float16=False):
     as ``_normalizing_agrees_widened``'s, but to the narrowest operand's tolerance, which
     a step of mixed dtypes needs (float32 x₁, float64 x₂: each operand is scaled in its own
     dtype, x₁/‖x₁‖ rounded to float32 in tapegrad and PyTorch alike, exactly in the rerun,
-    so the slices that agree differ by float32's rounding, beyond float64's tolerance)."""
+    so the slices that agree differ by float32's rounding, beyond float64's tolerance);
+    LOSSES_SUMMED_IN_FLOAT64: cross_entropy's sum or mean from PyTorch's own per-sample
+    losses (``_losses_summed_in_float64_call``); CROSS_ENTROPY_IN_FLOAT64: cross_entropy
+    of float16 or float32 operands computed in float64 (``_cross_entropy_in_float64_call``)."""
     if torch is None or not TAPEGRAD.is_tensor(result):
         return ""
     if step.entry.name == "scaled_dot_product_attention":
@@ -48,6 +55,9 @@ def _marked_by_a_rerun(program, step, result, through_float16=False):
                   (_scaled_per_slice_call, SCALED_PER_SLICE))
     elif step.entry.name in ("std", "var", "norm"):
         reruns = ((_spread_scaled_per_slice_call, SPREAD_SCALED_PER_SLICE),)
+    elif step.entry.name == "cross_entropy":
+        reruns = ((_losses_summed_in_float64_call, LOSSES_SUMMED_IN_FLOAT64),
+                  (_cross_entropy_in_float64_call, CROSS_ENTROPY_IN_FLOAT64))
     else:
         return ""
     return next((mark for call, mark in reruns
@@ -233,3 +243,76 @@ def _fmod_one_element_at_a_time_call(run, step, leaves, on_a_copy=False):
     pieces = [torch.fmod(a, b) for a, b in zip(x.reshape(-1, 1), y.reshape(-1, 1))]
     result = (torch.cat(pieces) if pieces else torch.empty(0, dtype=dtype)).reshape(x.shape)
     return "ok", result.to(args[0].dtype) if step.entry.name == "fmod_" else result
+
+
+def _losses_summed_in_float64_call(run, step, leaves, on_a_copy=False):
+    """``run.call``, but cross_entropy of class indices (int64) with reduction 'sum' or
+    'mean' reduced from PyTorch's own per-sample losses: the same call with
+    reduction='none', its losses summed in float64 (exact for float16's) and, for the mean,
+    divided by Σ w_y over the targets kept, then rounded back to the losses' dtype
+    (LOSSES_SUMMED_IN_FLOAT64). PyTorch's CPU kernel sums the losses in their own dtype,
+    in a cascade of partial sums: in float16 a partial sum of positive losses (17744 +
+    50240) passes 65504 to +inf, and where a loss has itself overflowed to -inf
+    (-w_y·log p_y = -19424·3.68) it meets it as inf - inf = NaN. The losses' sum is -inf
+    in every order that keeps their partial sums in range (PyTorch's own gives -inf for
+    the same rows in another order), so that rerun is the reference; its per-sample
+    losses are PyTorch's, each rounded to the dtype as tapegrad's are."""
+    if step.entry.name != "cross_entropy" or on_a_copy:
+        return run.call(step, leaves, on_a_copy=on_a_copy)
+    try:
+        given = step.entry.signature.bind(*[run.materialize(a, leaves) for a in step.args],
+                                          **{k: run.materialize(v, leaves)
+                                             for k, v in step.kwargs.items()})
+    except TypeError:   # (the call itself then raises as it should)
+        return run.call(step, leaves)
+    given.apply_defaults()
+    options = given.arguments
+    x, target, weight = options["input"], options["target"], options["weight"]
+    reduction = options["reduction"]
+    if reduction not in ("sum", "mean") or options["size_average"] is not None or \
+            options["reduce"] is not None or not torch.is_tensor(x) or \
+            not x.is_floating_point() or x.ndim == 0 or not torch.is_tensor(target) or \
+            target.dtype != torch.int64 or not (weight is None or torch.is_tensor(weight)):
+        # (not PyTorch's own call: that agrees with PyTorch, and would mark any finding)
+        return "error", ValueError("no sum or mean of class indices to rerun")
+    try:
+        options["reduction"] = "none"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            losses = catalogue.caller("torch", step.entry)(*given.args, **given.kwargs).detach()
+        total = losses.to(torch.float64).sum()
+        if reduction == "mean":
+            classes = x.shape[1] if x.ndim > 1 else x.shape[0]
+            weights = (torch.ones(classes, dtype=torch.float64) if weight is None
+                       else weight.detach().to(torch.float64))
+            total = total / weights[target[target != options["ignore_index"]]].sum()
+        return "ok", total.to(losses.dtype)
+    except Exception as error:  # noqa: BLE001 - as run.call
+        return "error", error
+
+
+def _cross_entropy_in_float64_call(run, step, leaves, on_a_copy=False):
+    """``run.call``, but cross_entropy of float16 or float32 operands computed in float64
+    and rounded back to the dtype of its result (CROSS_ENTROPY_IN_FLOAT64): PyTorch's
+    log_softmax in float32 rounds lse - x_y to 0 where it is below float32's resolution at
+    lse (log(1 + 4e-12) at logits [0.23, -26, -inf]: 0.23 + 4e-12 is 0.23), and a class
+    weight of 1e30 makes that rounding a loss of -0 where the loss is 4.03e18."""
+    if step.entry.name != "cross_entropy" or on_a_copy:
+        return run.call(step, leaves, on_a_copy=on_a_copy)
+    status, narrow = run.call(step, leaves)
+    if status != "ok" or not torch.is_tensor(narrow) or \
+            narrow.dtype not in (torch.float16, torch.float32):
+        return "error", ValueError("no float16 or float32 loss to widen")   # (nor here)
+
+    def wide(value):
+        return value.to(torch.float64) if torch.is_tensor(value) and \
+            value.dtype in (torch.float16, torch.float32) else value
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = catalogue.caller("torch", step.entry)(
+                *[wide(run.materialize(a, leaves)) for a in step.args],
+                **{k: wide(run.materialize(v, leaves)) for k, v in step.kwargs.items()})
+        return "ok", result.to(narrow.dtype)
+    except Exception as error:  # noqa: BLE001 - as run.call
+        return "error", error
