@@ -647,6 +647,60 @@ def test_a_float64_only_refusal_of_a_count_float32_rounds_otherwise_is_not_a_fin
         assert found.detail.startswith("raises in float64 only: RuntimeError: mul: shapes"), name
 
 
+@pytest.mark.parametrize("rounding", [("long",), ("trunc", "long"), ("to",)])
+def test_a_float32_only_refusal_of_integers_float32_rounds_otherwise_is_not_a_finding(
+        monkeypatch, rounding):
+    # 73021181: elu(-20.32) = e⁻²⁰·³² - 1 is -0.9999999985 in float64 and -1.0 in float32, so
+    # long gives 0 against -1, a class one_hot rightly refuses in float32 alone
+    from .generate import CHAIN, DType, Leaf, LeafRef
+    from .invariants import _float_dtypes, _replay
+    from .program import Program
+
+    def program_of(values):
+        program = Program(0)
+        program.leaves[:] = [Leaf(np.array(values), False, ("contiguous",), (3,)),
+                             Leaf(np.array([1.0, 2.0, 3.0]), False, ("contiguous",), (3,))]
+        casts = [_one_step(name, CHAIN, DType("int64")) if name == "to" else _one_step(name, CHAIN)
+                 for name in rounding]
+        program.steps[:] = [_one_step("elu", CHAIN), *casts,
+                            _one_step("one_hot", CHAIN, num_classes=-1),
+                            _one_step("multiply", CHAIN, LeafRef(1))]
+        return program
+
+    legit = program_of([-20.32056854608557, -5.0, 2.3])
+    [*_, (step, status, _)] = _replay(legit, "float32")[1]
+    assert (step.entry.name, status) == ("one_hot", "error")
+    assert [s for _, s, _ in _replay(legit, "float64")[1]][-2:] == ["ok", "ok"]
+    assert _float_dtypes(legit) == []
+    if rounding != ("long",):
+        return
+    # planted: integers that agree (elu(-3) = -0.95 in both), a float32-only refusal after them
+    multiply = tg.multiply
+    def multiply_refusing_float32(a, b):
+        if tg.float32 in (a.dtype, b.dtype):
+            raise RuntimeError("planted")
+        return multiply(a, b)
+    with monkeypatch.context() as patch:
+        patch.setattr(tg, "multiply", multiply_refusing_float32)
+        [found] = _float_dtypes(program_of([-3.0, -5.0, 2.3]))
+    assert found.detail == "raises in float32 only: RuntimeError: planted"
+    # planted: a float32 elu of -1.0 at -5 (float64's -0.9933 rounds to -0.9933), or a long
+    # that floors in float32 alone
+    elu, long = tg.nn.functional.elu, tg.Tensor.long
+    def elu_reaching_minus_1_early(x, *args, **kwargs):
+        y = elu(x, *args, **kwargs)
+        return tg.where(x < -4.9, -1.0, y) if x.dtype is tg.float32 else y
+    def long_flooring_float32(x):
+        return long(x.floor() if x.dtype is tg.float32 else x)
+    for module, name, planted in ((tg.nn.functional, "elu", elu_reaching_minus_1_early),
+                                  (tg.Tensor, "long", long_flooring_float32)):
+        with monkeypatch.context() as patch:
+            patch.setattr(module, name, planted)
+            [found] = _float_dtypes(legit)
+        assert found.detail.startswith("raises in float32 only: RuntimeError: one_hot: class "
+                                       "values must be non-negative"), name
+
+
 def test_a_float32_only_refusal_is_not_marked_by_a_value_past_its_range_beside_the_chain(
         monkeypatch):
     from .generate import CHAIN, Leaf, LeafRef
