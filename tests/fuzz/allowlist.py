@@ -1616,6 +1616,15 @@ ALLOWED = [
             "pytorch bug", "cross_entropy's mean of float16 losses: PyTorch sums them in float16 "
             "before dividing, so the sum overflows to inf where the mean (~1e4) fits, and "
             "tapegrad's finite mean is the loss"),
+    Allowed("value", "cross_entropy", r"^NaN where torch has none or the other way: "
+            r"\[(?:\s*-?0\.)+\s*\] vs torch \[(?:\s*nan)+\s*\] \[cross_entropy over zero classes\] "
+            r"\[label smoothing over zero classes: PyTorch agrees with label_smoothing=0\]",
+            "pytorch bug",
+            "cross_entropy with label smoothing over zero classes: every class-index target is "
+            "ignore_index (any other is out of range, refused by both), and an ignored target's "
+            "loss is 0 by PyTorch's docs; the smoothing term's sum over no classes is 0, which "
+            "PyTorch multiplies by ε/C = ε/0 = inf, giving NaN at each target ('none') and in "
+            "the sum ('sum'); PyTorch without label smoothing gives tapegrad's 0s"),
     Allowed("value", "cross_entropy", r"^NaN where torch has none or the other way: \[-?0\.\] "
             r"vs torch \[nan\] \[cross_entropy over zero classes\]", "pytorch bug",
             "cross_entropy with probability targets over zero classes: each sample's loss is "
