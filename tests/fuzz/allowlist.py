@@ -1636,6 +1636,15 @@ ALLOWED = [
             "PyTorch's float32 log_softmax rounds to 0 (0.23 + 4e-12 is 0.23), a loss of -0 "
             "where the math's is 1e30·4.03e-12 = 4.03e18, tapegrad's. The fuzzer checks that "
             "PyTorch computing the loss in float64, rounded back, gives tapegrad's values"),
+    Allowed("value", "cross_entropy", r"^NaN where torch has none or the other way: "
+            r"\[(?:\s*-?0\.)+\s*\] vs torch \[(?:\s*nan)+\s*\] \[cross_entropy over zero classes\] "
+            r"\[label smoothing over zero classes: PyTorch agrees with label_smoothing=0\]",
+            "pytorch bug",
+            "cross_entropy with label smoothing over zero classes: every class-index target is "
+            "ignore_index (any other is out of range, refused by both), and an ignored target's "
+            "loss is 0 by PyTorch's docs; the smoothing term's sum over no classes is 0, which "
+            "PyTorch multiplies by ε/C = ε/0 = inf, giving NaN at each target ('none') and in "
+            "the sum ('sum'); PyTorch without label smoothing gives tapegrad's 0s"),
     Allowed("value", "cross_entropy", r"^NaN where torch has none or the other way: \[-?0\.\] "
             r"vs torch \[nan\] \[cross_entropy over zero classes\]", "pytorch bug",
             "cross_entropy with probability targets over zero classes: each sample's loss is "

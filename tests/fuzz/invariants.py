@@ -19,7 +19,7 @@ from .generate import CHAIN, LeafRef
 from .libraries import (Finding, Run, TAPEGRAD, _arguments, _in_place, _names_a_float_dtype,
                         first_tensor)
 from .terms import _terms_of_each_output
-from .value_marks import VALUE_SHAPED
+from .value_marks import CASTS, VALUE_SHAPED
 
 
 # Operations that read one triangle of a matrix taken as symmetric, and whose gradient is the
@@ -150,6 +150,8 @@ def _float_dtypes(program):
                     # from here the two replays no longer differ in the leaves' dtype alone)
         if _count_from_float32s_rounding(program, k, r32, r64):
             break   # (nonzero of exp(-440): from here the chains' shapes differ too)
+        if _whole_numbers_from_float32s_rounding(program, k, r32, r64):
+            break   # (long of elu(-17.45): -1 against 0, from here the chains' values differ)
     return []
 
 
@@ -190,19 +192,63 @@ def _count_from_float32s_rounding(program, k, r32, r64):
     ours32, ours64 = first_tensor(TAPEGRAD, r32), first_tensor(TAPEGRAD, r64)
     if ours32 is None or ours64 is None or tuple(ours32.shape) == tuple(ours64.shape):
         return False
+    return all(again is not None and compare_arrays(TAPEGRAD.to_numpy(again),
+                                                    TAPEGRAD.to_numpy(ours32), "float32") is None
+               for again in _rerun_on_float64s_chain_rounded(program, k))
+
+
+# Steps that make whole numbers (or booleans) of the chain's floats: a cast to an integer
+# dtype (CASTS) and the rounding functions (round without decimals).
+TO_WHOLE_NUMBERS = CASTS + ("trunc", "trunc_", "fix", "floor", "floor_", "ceil", "ceil_",
+                            "round", "round_")
+
+
+def _whole_numbers_from_float32s_rounding(program, k, r32, r64):
+    """True where step ``k`` makes whole numbers of floats (``TO_WHOLE_NUMBERS``) that differ
+    between float32 and float64, and the step on the float64 replay's chain rounded to
+    float32 gives float32's result exactly, run in float32 and in float64 alike: float32's
+    spacing moved a value onto or across a whole number (elu(-17.45) = e⁻¹⁷·⁴⁵ - 1 is
+    -0.99999997 in float64 and -1.0 in float32, so long gives 0 against -1), and a later
+    step may then rightly refuse one dtype's integers (one_hot of a class -1). A float32
+    chain that is otherwise wrong (-1.0 where the float64 value rounds to -0.9933), or a
+    step that rounds otherwise in one dtype, gives another result, and the replays go on
+    being compared."""
+    step = program.steps[k]
+    decimals = step.kwargs.get("decimals", step.args[1] if len(step.args) > 1 else 0)
+    if step.entry.name not in TO_WHOLE_NUMBERS or (step.entry.name.startswith("round")
+                                                   and decimals != 0):
+        return False   # (round to 2 decimals: 0.01 is another number in each dtype)
+    ours32, ours64 = first_tensor(TAPEGRAD, r32), first_tensor(TAPEGRAD, r64)
+    if ours32 is None or ours64 is None or _exactly_equal(ours32, ours64):
+        return False
+    if step.entry.name in CASTS and TAPEGRAD.to_numpy(ours32).dtype.kind not in "iub":
+        return False
+    return all(again is not None and _exactly_equal(again, ours32)
+               for again in _rerun_on_float64s_chain_rounded(program, k))
+
+
+def _exactly_equal(a, b):
+    """Tensors of the same shape and numbers (NaN equal to NaN), whatever their dtypes."""
+    a, b = TAPEGRAD.to_numpy(a), TAPEGRAD.to_numpy(b)
+    floats = a.dtype.kind == "f" and b.dtype.kind == "f"
+    return a.shape == b.shape and bool(np.array_equal(a, b, equal_nan=floats))
+
+
+def _rerun_on_float64s_chain_rounded(program, k):
+    """Step ``k``'s result on the float64 replay's chain before it rounded to float32, run
+    in float32 and in float64 (its leaves too): two tensors, None for one that raised or
+    made none, or no result where the float64 chain is not a float64 tensor."""
     run64, _ = _replay(program, "float64", steps=program.steps[:k])
     if run64.chain is None or TAPEGRAD.dtype_name(run64.chain) != "float64":
-        return False
+        return [None]
     rounded = run64.chain.detach().to(tg.float32)
+    results = []
     for float_dtype in ("float32", "float64"):
         rerun = Run(TAPEGRAD, float_dtype)
         rerun.chain = rounded.to(getattr(tg, float_dtype))
-        status, result = rerun.call(step, program.leaves)
-        again = first_tensor(TAPEGRAD, result) if status == "ok" else None
-        if again is None or compare_arrays(TAPEGRAD.to_numpy(again), TAPEGRAD.to_numpy(ours32),
-                                           "float32") is not None:
-            return False
-    return True
+        status, result = rerun.call(program.steps[k], program.leaves)
+        results.append(first_tensor(TAPEGRAD, result) if status == "ok" else None)
+    return results
 
 
 def _left_float_dtype(result, name):

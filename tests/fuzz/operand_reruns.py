@@ -1,6 +1,7 @@
 """PyTorch reruns with an operand given otherwise: ldexp's exponent as a float tensor,
 addcmul/addcdiv's operands in the result's dtype, batch_norm's and median's input made
-contiguous, sin/cos in float64, cross_entropy over zero classes, convolutions in float64.
+contiguous, sin/cos in float64, cross_entropy over zero classes (and its label smoothing
+left out there), convolutions in float64.
 
 Each rerun confirms the reason of an allowlist entry: a finding is marked only where PyTorch,
 so rerun, gives tapegrad's numbers (``_explained_in_torch`` in reruns.py for gradients,
@@ -15,7 +16,7 @@ import tapegrad as tg
 from . import catalogue
 from .generate import LeafRef
 from .libraries import Run, TAPEGRAD, TORCH, _in_place, first_tensor, items, torch
-from .compare import _agree_elementwise, _same_to_rounding
+from .compare import _agree_elementwise, _same_to_rounding, compare_arrays
 
 
 LDEXP_FLOAT_EXPONENT = (" [ldexp in the program: PyTorch agrees with the exponent given as a "
@@ -178,7 +179,8 @@ def _operand_value_mark(program, step, chain_before, result):
     float32's argument reduction)."""
     name = step.entry.name
     if name == "cross_entropy":
-        return _over_zero_classes(program, step, chain_before)
+        return (_over_zero_classes(program, step, chain_before)
+                + _smoothing_over_zero_classes(program, step, chain_before, result))
     if torch is None or name not in LDEXPS + ("median", "batch_norm", "sin", "cos", "sin_",
                                               "cos_"):
         return ""
@@ -227,6 +229,34 @@ def _over_zero_classes(program, step, chain_before):
     shape = tuple(x.shape)
     classes = shape[1] if len(shape) > 1 else shape[0] if shape else 1
     return ZERO_CLASSES if classes == 0 else ""
+
+
+SMOOTHING_OVER_ZERO_CLASSES = (" [label smoothing over zero classes: PyTorch agrees with "
+                               "label_smoothing=0]")
+
+
+def _smoothing_over_zero_classes(program, step, chain_before, result):
+    """SMOOTHING_OVER_ZERO_CLASSES where cross_entropy's input has no classes, its
+    label_smoothing ε is above 0, and PyTorch rerun on tapegrad's operands with ε = 0 gives
+    tapegrad's result. With no classes every class-index target must be ignore_index (any
+    other is out of range, in both libraries), and an ignored target's loss is 0 by
+    PyTorch's docs; its smoothing term Σ_c log p_c·ε/C is an empty sum, 0, to which
+    PyTorch's ε/C = ε/0 = inf adds 0·inf = NaN (at every target with reduction='none',
+    in the sum with 'sum'), while without ε it gives 0."""
+    smoothing = step.kwargs.get("label_smoothing", 0.0)
+    if torch is None or not isinstance(smoothing, (int, float)) or smoothing <= 0 or \
+            not TAPEGRAD.is_tensor(result) or not _over_zero_classes(program, step, chain_before):
+        return ""
+    run = Run(TORCH)
+    run.chain = (run.materialize(LeafRef(0), program.leaves) if chain_before is None
+                 else torch.from_numpy(np.array(chain_before)))
+    unsmoothed = step._replace(kwargs={**step.kwargs, "label_smoothing": 0.0})
+    status, theirs = run.call(unsmoothed, program.leaves)
+    if status != "ok" or not torch.is_tensor(theirs):
+        return ""
+    ours = np.asarray(TAPEGRAD.to_numpy(result))
+    same = compare_arrays(ours, TORCH.to_numpy(theirs.detach()), str(ours.dtype)) is None
+    return SMOOTHING_OVER_ZERO_CLASSES if same else ""
 
 
 def _sin_cos_in_float64(program, step, chain_before, result):

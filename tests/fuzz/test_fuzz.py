@@ -647,6 +647,60 @@ def test_a_float64_only_refusal_of_a_count_float32_rounds_otherwise_is_not_a_fin
         assert found.detail.startswith("raises in float64 only: RuntimeError: mul: shapes"), name
 
 
+@pytest.mark.parametrize("rounding", [("long",), ("trunc", "long"), ("to",)])
+def test_a_float32_only_refusal_of_integers_float32_rounds_otherwise_is_not_a_finding(
+        monkeypatch, rounding):
+    # 73021181: elu(-20.32) = e⁻²⁰·³² - 1 is -0.9999999985 in float64 and -1.0 in float32, so
+    # long gives 0 against -1, a class one_hot rightly refuses in float32 alone
+    from .generate import CHAIN, DType, Leaf, LeafRef
+    from .invariants import _float_dtypes, _replay
+    from .program import Program
+
+    def program_of(values):
+        program = Program(0)
+        program.leaves[:] = [Leaf(np.array(values), False, ("contiguous",), (3,)),
+                             Leaf(np.array([1.0, 2.0, 3.0]), False, ("contiguous",), (3,))]
+        casts = [_one_step(name, CHAIN, DType("int64")) if name == "to" else _one_step(name, CHAIN)
+                 for name in rounding]
+        program.steps[:] = [_one_step("elu", CHAIN), *casts,
+                            _one_step("one_hot", CHAIN, num_classes=-1),
+                            _one_step("multiply", CHAIN, LeafRef(1))]
+        return program
+
+    legit = program_of([-20.32056854608557, -5.0, 2.3])
+    [*_, (step, status, _)] = _replay(legit, "float32")[1]
+    assert (step.entry.name, status) == ("one_hot", "error")
+    assert [s for _, s, _ in _replay(legit, "float64")[1]][-2:] == ["ok", "ok"]
+    assert _float_dtypes(legit) == []
+    if rounding != ("long",):
+        return
+    # planted: integers that agree (elu(-3) = -0.95 in both), a float32-only refusal after them
+    multiply = tg.multiply
+    def multiply_refusing_float32(a, b):
+        if tg.float32 in (a.dtype, b.dtype):
+            raise RuntimeError("planted")
+        return multiply(a, b)
+    with monkeypatch.context() as patch:
+        patch.setattr(tg, "multiply", multiply_refusing_float32)
+        [found] = _float_dtypes(program_of([-3.0, -5.0, 2.3]))
+    assert found.detail == "raises in float32 only: RuntimeError: planted"
+    # planted: a float32 elu of -1.0 at -5 (float64's -0.9933 rounds to -0.9933), or a long
+    # that floors in float32 alone
+    elu, long = tg.nn.functional.elu, tg.Tensor.long
+    def elu_reaching_minus_1_early(x, *args, **kwargs):
+        y = elu(x, *args, **kwargs)
+        return tg.where(x < -4.9, -1.0, y) if x.dtype is tg.float32 else y
+    def long_flooring_float32(x):
+        return long(x.floor() if x.dtype is tg.float32 else x)
+    for module, name, planted in ((tg.nn.functional, "elu", elu_reaching_minus_1_early),
+                                  (tg.Tensor, "long", long_flooring_float32)):
+        with monkeypatch.context() as patch:
+            patch.setattr(module, name, planted)
+            [found] = _float_dtypes(legit)
+        assert found.detail.startswith("raises in float32 only: RuntimeError: one_hot: class "
+                                       "values must be non-negative"), name
+
+
 def test_a_float32_only_refusal_is_not_marked_by_a_value_past_its_range_beside_the_chain(
         monkeypatch):
     from .generate import CHAIN, Leaf, LeafRef
@@ -5821,6 +5875,58 @@ def test_cross_entropys_float32_rounding_magnified_by_a_weight_is_judged_in_floa
     findings, _ = run_program(15386, entries=[e for e in ENTRIES if e.name == "cross_entropy"])
     assert all(CROSS_ENTROPY_IN_FLOAT64 in f.detail and allowed(f).category == "float noise"
                for f in findings), findings
+
+
+@pytest.mark.parametrize("reduction", ["none", "sum"])
+def test_cross_entropys_label_smoothing_over_zero_classes_is_judged_by_pytorch_without_it(
+        reduction):
+    torch = pytest.importorskip("torch")
+    from .compare import compare_results
+    from .generate import CHAIN, Leaf, LeafRef
+    from .libraries import TAPEGRAD, TORCH, Run
+    from .operand_reruns import SMOOTHING_OVER_ZERO_CLASSES, ZERO_CLASSES, _operand_value_mark
+    from .program import Program
+    # 73257788: logits (5, 0, 1, 2), every target 0 = ignore_index, label_smoothing=0.1:
+    # tapegrad's losses are 0, PyTorch's ε/C = 0.1/0 makes them NaN
+
+    def program_of(classes, label_smoothing=0.1):
+        program = Program(0)
+        program.leaves[:] = [
+            Leaf(np.zeros((3, classes), np.float32), True, ("contiguous",), (3, classes)),
+            Leaf(np.zeros(3, np.int64), False, ("contiguous",), (3,))]
+        program.steps[:] = [_one_step("cross_entropy", CHAIN, LeafRef(1), ignore_index=0,
+                                      reduction=reduction, label_smoothing=label_smoothing)]
+        return program
+
+    def finding(program, result=None):
+        results = {}
+        for run in (Run(TAPEGRAD), Run(TORCH)):
+            run.chain = run.materialize(LeafRef(0), program.leaves)
+            status, results[run.library.name] = run.call(program.steps[0], program.leaves)
+            assert status == "ok"
+        ours = results["tapegrad"] if result is None else result
+        [detail] = [d for k, d in compare_results(ours, results["torch"], "cross_entropy")
+                    if k == "value"]
+        mark = _operand_value_mark(program, program.steps[0], None, ours)
+        return Finding("value", "cross_entropy", detail + mark, 0)
+
+    found = finding(program_of(0))
+    assert found.detail.endswith(ZERO_CLASSES + SMOOTHING_OVER_ZERO_CLASSES)
+    assert "vs torch [nan" in found.detail
+    assert allowed(found).category == "pytorch bug"
+    assert torch.isnan(torch.nn.functional.cross_entropy(
+        torch.zeros(3, 0), torch.zeros(3, dtype=torch.int64), ignore_index=0,
+        reduction=reduction, label_smoothing=0.1)).all()
+    # planted: a loss that is not 0 at an ignored target is not what PyTorch gives without ε
+    wrong = tg.tensor([0.0, 0.5, 0.0]) if reduction == "none" else tg.tensor(0.5)
+    planted = finding(program_of(0), wrong)
+    assert SMOOTHING_OVER_ZERO_CLASSES not in planted.detail and allowed(planted) is None
+    # without the rerun's mark the zeros against NaN are a finding; with classes, no mark
+    unmarked = found._replace(detail=found.detail.replace(SMOOTHING_OVER_ZERO_CLASSES, ""))
+    if reduction == "none":   # (a 0 against a NaN of a mean over zero classes has its entry)
+        assert allowed(unmarked) is None
+    assert _operand_value_mark(program_of(3), program_of(3).steps[0], None,
+                               tg.zeros(3) if reduction == "none" else tg.tensor(0.0)) == ""
 
 
 def test_a_product_may_keep_inf_where_torch_rounds_an_overflowing_term_to_nan():

@@ -1007,6 +1007,32 @@ def test_cross_entropy_with_label_smoothing_and_no_classes_or_no_samples_is_nan(
         assert np.isnan(F.cross_entropy(logits, target, label_smoothing=0.1).item())
 
 
+@pytest.mark.parametrize("shape", [(5, 0, 1, 2), (3, 0), (0,)])
+def test_cross_entropy_with_label_smoothing_and_no_classes_is_0_at_each_ignored_target(shape):
+    # with no classes every target must be ignore_index, whose loss is 0 (PyTorch's docs);
+    # the smoothing term ε/C·Σ_c log p_c is an empty sum, 0 (PyTorch's ε/0 makes it NaN)
+    logits = tg.zeros(*shape, requires_grad=True)
+    ignored = tg.zeros(*(shape[:1] + shape[2:] if len(shape) > 1 else ()), dtype=tg.int64)
+    for weight in (None, tg.zeros(0)):
+        loss = F.cross_entropy(logits, ignored, weight=weight, ignore_index=0,
+                               reduction="none", label_smoothing=0.1)
+        assert loss.shape == ignored.shape and (loss.detach().numpy() == 0).all()
+        total = F.cross_entropy(logits, ignored, weight=weight, ignore_index=0, reduction="sum",
+                                label_smoothing=0.1)
+        assert total.item() == 0.0
+        total.backward()
+        assert logits.grad.shape == logits.shape
+        # the mean over no counted target is 0/0, NaN, as PyTorch's
+        assert np.isnan(F.cross_entropy(logits, ignored, weight=weight, ignore_index=0,
+                                        label_smoothing=0.1).item())
+        # a target that is not ignored is out of range, as in PyTorch
+        for reduction in ("none", "mean", "sum"):
+            with pytest.raises(IndexError, match="target class index 0 is out of range for 0 "
+                                                 "classes"):
+                F.cross_entropy(logits, ignored, weight=weight, reduction=reduction,
+                                label_smoothing=0.1)
+
+
 def test_nll_loss_with_no_classes_and_every_target_ignored():
     target = tg.zeros(5, dtype=tg.int64)
     assert F.nll_loss(tg.zeros(5, 0), target, ignore_index=0, reduction="none").tolist() == [0.0] * 5
