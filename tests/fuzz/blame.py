@@ -29,9 +29,9 @@ from .operand_reruns import (BATCH_NORM_CONTIGUOUS, SPREAD_OF_SHIFTED, SPREADS, 
                              _shifted_spread_call)
 from .norms import (NORM_ALONE_IN_FLOAT64, NORMS, _group_norm_by_its_formula, _norm_in_float64,
                     _spread_without_freedom_in_float64)
-from .terms import (_own_backward_within_its_terms, _own_terms, _terms_through_step,
-                    _widened_within_the_programs_terms, _within_its_terms, _within_sizes,
-                    _within_the_programs_terms)
+from .terms import (_alone_within_own_terms, _own_backward_within_its_terms, _own_terms,
+                    _terms_through_step, _widened_within_the_programs_terms, _within_its_terms,
+                    _within_sizes, _within_the_programs_terms)
 from .placement import PLACED_KERNELS, _disputed_elements, _placed_call, _placed_elsewhere
 
 
@@ -268,12 +268,18 @@ def _tanh_outputs_in_the_program(program, a):
     return TANH_OUTPUT if agree else ""
 
 
+# the marks of a step's backward that PyTorch rounds in too narrow a float, rerun wider: the
+# rerun is the step's gradients rounded once
+WIDENED_MARKS = (FLOAT16_ATAN2, NORM_IN_FLOAT64, SINC_IN_FLOAT64, NORMALIZE_WIDENED, SLOPES_WIDENED)
+
+
 def _explained_alone(program, k, chain_input, grad, ours, later_noise=False):
     """``_explained_in_torch``'s mark for step ``k`` alone, where its backward is one PyTorch
     is known to compute in too narrow a float (FLOAT16_ATAN2, NORM_IN_FLOAT64,
     SINC_IN_FLOAT64, NORMALIZE_WIDENED, SLOPES_WIDENED: gelu's float32 slope in its far
     tail): the mark where PyTorch's backward of the step computed in the wider
-    float (the same forward, rounded back) gives tapegrad's gradients, else "". A slope
+    float (the same forward, rounded back) gives tapegrad's gradients, each element to the
+    roundings of its own terms (``_alone_within_own_terms``), else "". A slope
     blamed before later steps whose own backwards differ within the noise band
     (``later_noise``: float16's 10%, where a later wrong slope hides) is not explained by
     SLOPES_WIDENED: the leaves' gradients hold those differences too. A float32 or float64
@@ -298,13 +304,13 @@ def _explained_alone(program, k, chain_input, grad, ours, later_noise=False):
     if call is None:
         return ""
     wide = _step_backward(TORCH, program, k, chain_input, grad, call=call)
-    # (the slopes in float64 are the exact ones: to the tolerance, not within the noise
-    # band, where a slope 1% off in float32 would pass)
     if wide is None or set(wide[1]) != set(ours[1]):
         return ""
-    differs = _backwards_differ(ours, wide, within_noise=mark == SLOPES_WIDENED)
-    # (normalize of one element along dim: y = sign(x), its gradient ~0 from terms of
-    # 2|g|/|x|, a residue of their size in either library's float16)
+    # (a rerun in a wider float rounds once: each element to the roundings of its own terms,
+    # where the noise band at 1 would pass a normalize or atan2 whose small gradient is off)
+    if mark in WIDENED_MARKS:
+        return mark if _alone_within_own_terms(program, k, chain_input, grad, ours, wide) else ""
+    differs = _backwards_differ(ours, wide)
     # (not a std's or var's: terms 1e10 times its gradient would let a wrong slope pass,
     # and its shifted slices leave no residue to excuse)
     terms = _own_terms(program, k, chain_input, grad) if differs and \

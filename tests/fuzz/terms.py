@@ -21,16 +21,17 @@ from .norms import NORM_PARAMETERS
 from .reruns import NORMALIZE_WIDENED, NORMALIZING, _narrower, _norm_widened_call
 
 
-def _terms_through_step(program, k, chain_input, sizes, ours, leaf_sizes):
+def _terms_through_step(program, k, chain_input, sizes, ours, leaf_sizes, float_dtype="float64"):
     """The size of the terms step ``k``'s backward sums, carried back one step: its backward
     (tapegrad's, alone on its input) of ``sizes`` (the terms' size of its result's gradient,
     ≥ 0), taken in absolute value, and at least the gradient itself. A step that sums
     copies (getitem at repeated indices, a broadcast) sums their sizes where their gradients
     cancel. Each leaf's sizes are added into ``leaf_sizes``; the chain's before the step
-    returned (None where the step does not run alone)."""
+    returned (None where the step does not run alone). ``float_dtype``: the dtype the step
+    is run in (None: its own)."""
     sizes = np.array(sizes, dtype=np.float64)   # (a 0-d one too: np.abs of it is a scalar)
     # (in float64: sizes of 1e15 are beyond a float16 step's range)
-    carried = _step_backward(TAPEGRAD, program, k, chain_input, sizes, float_dtype="float64")
+    carried = _step_backward(TAPEGRAD, program, k, chain_input, sizes, float_dtype=float_dtype)
     if carried is None or set(carried[1]) != set(ours[1]):
         return None
     terms = _own_terms(program, k, chain_input, sizes)
@@ -520,17 +521,62 @@ def _widened_within_the_programs_terms(program, a, found, chain_inputs, leaf_siz
                     + NORMALIZE_WIDENED, f.seed) if f.kind == "gradient" else f for f in found]
 
 
-def _within_own_terms(a, b, sizes):
-    """True when the float16 gradient ``a`` is ``b`` element by element to float16's
-    tolerance plus a few roundings (``FLOAT16_TERMS``) of that element's own terms' size
-    ``sizes``, without ``_within_sizes``' floor at 1 (terms of 0.5 allow 2e-3, not 3.9e-3):
-    NaN and ±inf where ``b`` has the same."""
+def _within_own_terms(a, b, sizes, dtype_name="float16", least_size=None):
+    """True when the gradient ``a`` is ``b`` element by element to the dtype's tolerance plus
+    a few of its roundings of that element's own terms' size ``sizes`` (float16's
+    ``FLOAT16_TERMS``; a wider dtype's compare_arrays floor, a fiftieth of its tolerance),
+    without ``_within_sizes``' floor at 1 (terms of 0.5 allow 2e-3, not 3.9e-3): NaN and ±inf
+    where ``b`` has the same. ``least_size``: the smallest size counted (unless given, the
+    one whose roundings are float16's compare_arrays floor, 2e-4)."""
+    tol = TOLERANCE.get(dtype_name, 2e-4)
+    roundings = FLOAT16_TERMS if dtype_name == "float16" else tol * 1e-2
+    if least_size is None:
+        least_size = TOLERANCE["float16"] * 1e-2 / FLOAT16_TERMS
     a64, b64 = a.astype(np.float64), b.astype(np.float64)
     with np.errstate(invalid="ignore"):
         same = (np.isnan(a64) & np.isnan(b64)) | (np.isinf(a64) & (a64 == b64))
-        near = np.abs(a64 - b64) <= TOLERANCE["float16"] * np.abs(b64) + np.maximum(
-            TOLERANCE["float16"] * 1e-2, FLOAT16_TERMS * np.where(np.isfinite(sizes), sizes, 0))
+        near = np.abs(a64 - b64) <= tol * np.abs(b64) + roundings * np.maximum(
+            least_size, np.where(np.isfinite(sizes), sizes, 0))
     return bool(np.all(same | (np.isfinite(a64) & np.isfinite(b64) & near)))
+
+
+def _alone_within_own_terms(program, k, chain_input, grad, ours, wide):
+    """True when step ``k``'s backward in tapegrad (``ours``) gives, on every gradient,
+    PyTorch's backward of it rerun in a wider float (``wide``) element by element to the
+    dtype's tolerance plus a few of its roundings of that element's own terms
+    (``_within_own_terms``): the size of the terms the step's backward sums there
+    (``_terms_through_step`` from |g|: its backward in float64, or in its own dtype where
+    it names one; its own cancelling terms; the gradient itself). No floor at 1, nor at
+    float16's 2e-4: a float16 normalize whose gradient is 1.6e-6 from terms of 2.2e-3 may
+    be off by 1e-5, not by 4e-3 (exp's slope of 114 before it makes that 0.5 at the leaf).
+    The least size is the dtype's smallest normal number, below which its spacing stops
+    shrinking (float16's subnormals are 6e-8 apart: four of them). An infinite or NaN gⱼ
+    is left out of the sizes (its elements are ±inf or NaN in both, as
+    ``_within_own_terms`` asks)."""
+    if set(wide[1]) != set(ours[1]):
+        return False
+    finite = np.abs(np.where(np.isfinite(grad), grad, 0))
+    # (a step that names its result's dtype, norm(dtype=float32), runs only in its own)
+    for float_dtype in ("float64", None):
+        leaf_sizes = {}
+        before = _terms_through_step(program, k, chain_input, finite, ours, leaf_sizes,
+                                     float_dtype)
+        sizes = leaf_sizes if before is None else {**leaf_sizes, "input": before}
+        if sizes:
+            break
+    for key, g in ours[1].items():
+        h = wide[1][key]
+        if (g is None) != (h is None):
+            return False
+        if g is None:
+            continue
+        dtype = "float16" if np.float16 in (g.dtype, h.dtype) or ours[0] == "float16" \
+            else str(g.dtype)
+        size = np.asarray(sizes.get(key, np.nan), dtype=np.float64)
+        if size.shape != g.shape or h.shape != g.shape or not _within_own_terms(
+                g, h.astype(g.dtype), size, dtype, float(np.finfo(dtype).tiny)):
+            return False
+    return True
 
 
 def _terms_of_each_output(program, chain_inputs, shape, leaves):

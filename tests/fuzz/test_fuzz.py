@@ -1625,6 +1625,23 @@ def test_pytorchs_underflowing_p_norm_gradient_is_allowed_only_where_its_float64
         assert NORM_IN_FLOAT64 not in found.detail and allowed(found) is None, seed
 
 
+def test_a_p_norm_that_names_its_dtype_is_judged_alone_by_its_terms_in_that_dtype(monkeypatch):
+    pytest.importorskip("torch")
+    from .reruns import NORM_IN_FLOAT64
+    # 27300283: norm(p=3, dim=-1, dtype=float32) of a float16 chain after cosine_similarity
+    # and mul: PyTorch's leaves' gradients NaN, its rerun in float64 tapegrad's; run alone in
+    # float64 the step gives no backward (its result is float32 whatever its input), so the
+    # size of its terms is its backward of |g| in its own dtype
+    ops = "half,normalize,cosine_similarity,pairwise_distance,norm,exp,mul,add,sum"
+    found = _first_finding(27300283, ops)
+    assert found.op == "norm" and found.detail.endswith(NORM_IN_FLOAT64)
+    norm = tg.norm
+    monkeypatch.setattr(tg, "norm", lambda x, *args, **kwargs: norm(x, *args, **kwargs) + (
+        x * 0.05 - (x * 0.05).detach()).sum())   # a slope 5% off
+    found = _first_finding(27300283, ops)
+    assert NORM_IN_FLOAT64 not in found.detail and allowed(found) is None
+
+
 def test_sincs_slope_near_0_is_allowed_where_pytorch_gives_0_or_agrees_in_float64(monkeypatch):
     pytest.importorskip("torch")
     from .reruns import SINC_IN_FLOAT64
@@ -4652,6 +4669,50 @@ def test_a_float16_normalizes_residue_magnified_by_an_earlier_slope_is_judged_by
     found = _judged_gradient(65057717, leaves, steps)
     assert [(f.kind, f.op) for f in found] == [("gradient", "normalize")], found
     assert NORMALIZE_WIDENED not in found[0].detail and allowed(found[0]) is None
+
+
+@pytest.mark.parametrize("off", [4e-4, 2e-3])
+def test_a_float16_normalize_a_few_thousandths_of_g_off_is_not_excused_by_a_wider_rerun(
+        monkeypatch, off):
+    pytest.importorskip("torch")
+    from .generate import CHAIN
+    # the program above (65057717), normalize's backward planted off by 4e-4·g or 2e-3·g: at
+    # the step 1e-4 or 5e-4 against PyTorch's widened 1.6e-6, whose terms are 2.2e-3 (a few
+    # float16 roundings of them: 1e-5), but within a floor of float16's roundings at 1
+    # (3.9e-3); exp's slope of 114 makes the leaf's 0.012 or 0.058 against 1.8e-4
+    x = np.array([[[4.73957], [-3.01336]]], np.float32)
+    leaves = [(x, True, ("contiguous",), x.shape)]
+    steps = [("half", (CHAIN,), {}), ("exp", (CHAIN,), {}), ("normalize", (CHAIN,), {"p": 3})]
+    normalize = catalogue.F.normalize
+    monkeypatch.setattr(catalogue.F, "normalize", lambda x, *args, **kwargs: normalize(
+        x, *args, **kwargs) + (x * off - (x * off).detach()))
+    found = _judged_gradient(65057717, leaves, steps)
+    assert [(f.kind, f.op) for f in found] == [("gradient", "normalize")], found
+    assert NORMALIZE_WIDENED not in found[0].detail and allowed(found[0]) is None
+
+
+def test_a_float16_atan2_a_few_thousandths_of_g_off_is_not_excused_by_its_wider_rerun(monkeypatch):
+    pytest.importorskip("torch")
+    from .generate import CHAIN, LeafRef
+    from .reruns import FLOAT16_ATAN2
+    # atan2 of exp(y) ≈ 260 and x ≈ 255 in float16: PyTorch's x² + y² overflows, its slopes 0;
+    # tapegrad's (in float32, rounded once) are PyTorch's widened ones, g·1.9e-3 (g ≈ 0.26 after
+    # the mul by 0.15); exp's slope 260 makes the leaf's -0.13 against PyTorch's 0
+    h = np.float16
+    leaves = [(np.array([5.56, 5.6], h), True, ("contiguous",), (2,)),
+              (np.array([260.0, 250.0], h), True, ("contiguous",), (2,)),
+              (np.array([0.15, 0.15], h), False, ("contiguous",), (2,))]
+    steps = [("exp", (CHAIN,), {}), ("atan2", (CHAIN, LeafRef(1)), {}),
+             ("mul", (CHAIN, LeafRef(2)), {})]
+    found, = _judged_gradient(3, leaves, steps)
+    assert found.detail.endswith(FLOAT16_ATAN2) and allowed(found).category == "pytorch bug"
+    # planted: y's gradient off by 3e-3·g, 7.7e-4 at the step against the rerun's 5e-4 (within
+    # float16's noise band at 1, 1e-3): the leaf's -0.33, 2.5 times the right one
+    atan2 = tg.atan2
+    monkeypatch.setattr(tg, "atan2", lambda y, x: atan2(y, x) + (y * 3e-3 - (y * 3e-3).detach()))
+    found, = _judged_gradient(3, leaves, steps)
+    assert found.kind == "gradient" and FLOAT16_ATAN2 not in found.detail, found
+    assert allowed(found) is None
 
 
 def test_a_variances_own_terms_size_the_residue_of_a_leaf_broadcast_into_it(monkeypatch):
