@@ -675,6 +675,17 @@ def test_ldexp_sums_the_gradient_of_a_broadcast_exponent_element_by_element():
     assert x.grad.tolist() == [np.inf, np.inf] and np.isnan(y.grad.item())
 
 
+def test_ldexp_sums_a_float16_exponents_gradient_in_the_results_dtype_before_rounding_it():
+    # each term g·z·ln 2 is past float16's range; PyTorch sums them in float32 and rounds the
+    # sum to float16: -∞ + ∞ of the rounded terms would be NaN where the sum is finite or ∞
+    x = tg.tensor([[-math.inf, 160000.0], [1e30, -159996.0], [-1e30, 1.0]])
+    y = tg.tensor([1.0, 0.0], dtype=tg.float16, requires_grad=True)
+    with np.errstate(over="ignore", invalid="ignore"):
+        tg.ldexp(x, y * 2).backward(tg.ones(3, 2))
+    assert y.grad.dtype is tg.float16 and y.grad[0].item() == -math.inf
+    np.testing.assert_allclose(y.grad[1].item(), 2 * 5.0 * np.log(2), rtol=2e-2)
+
+
 def test_ldexp_takes_the_exponents_slope_from_the_rounded_result_as_pytorch():
     # x·2ʸ past float16's range is ±∞ and so is each term (g·z)·ln 2 of y's gradient:
     # ∞ - ∞ sums to NaN, as in PyTorch, not to the 0 of the finite terms (g·x)·(2ʸ·ln 2)

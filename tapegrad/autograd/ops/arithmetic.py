@@ -1054,9 +1054,10 @@ def ldexp(input, other):
     floating point y of 1 or more dims is taken in y's own dtype (a float16 2⁵⁸ is ∞ even
     against a float64 x), of a 0-d or integer y in the result's.
 
-    A broadcast y that requires grad is expanded first, so that its gradient sums each
-    element's own product, as PyTorch's does (∞ and -∞ then sum to NaN, not to a finite
-    Σ grad·x times an infinite 2ʸ)."""
+    A broadcast y's gradient sums each element's own product, as PyTorch's does (∞ and -∞
+    then sum to NaN, not to a finite Σ grad·x times an infinite 2ʸ). It sums them in the
+    result's dtype and only then rounds to y's: a float16 y's terms past float16's range
+    may have a sum within it, or one ∞ where the rounded terms would sum ∞ - ∞ to NaN."""
     from ...dtypes import get_default_dtype, result_type
     if not hasattr(other, "shape"):   # a number: 2ʸ is a number too (inf past float range)
         return mul(input, math.inf if other > 1023 else 2.0 ** other)
@@ -1064,13 +1065,6 @@ def ldexp(input, other):
                          [t.dtype for t in (input, other) if not t.ndim])
     result = common if common.is_floating_point else get_default_dtype()
     y = other if other.dtype.is_floating_point and other.ndim else other.to(result)
-    if y.requires_grad and hasattr(input, "shape") and tuple(input.shape) != tuple(y.shape):
-        try:
-            shape = y.device.xp.broadcast_shapes(tuple(input.shape), tuple(y.shape))
-        except ValueError:
-            shape = None   # mul names the shapes that do not broadcast
-        if shape is not None and shape != tuple(y.shape):
-            y = y.expand(*shape)
     # 2ʸ in y's dtype, then in the result's: x's float16 stays float16 against a 0-d y, as
     # PyTorch's product with a 0-d power gives
     if not (y.requires_grad and isinstance(input, Tensor)):
