@@ -16,7 +16,7 @@ from .libraries import (Finding, Run, TAPEGRAD, TORCH, _arguments, _incoming_gra
                         _leaves_through_float16, first_tensor, torch)
 from .compare import TOLERANCE, compare_arrays
 from .float16 import FLOAT16_TERMS
-from .gradients import _step_backward
+from .gradients import _step_backward, _weighted_mean_terms
 from .norms import NORM_PARAMETERS
 from .reruns import NORMALIZE_WIDENED, NORMALIZING, _narrower, _norm_widened_call
 
@@ -72,7 +72,39 @@ def _own_terms(program, k, chain_input, sizes):
         return _attention_terms(program, k, chain_input, sizes)
     if name == "cross_entropy":
         return _cross_entropy_terms(program, k, chain_input, sizes)
+    if name in ("l1_loss", "mse_loss"):
+        return _weighted_mean_own_terms(program, k, chain_input, sizes)
     return {}
+
+
+def _weighted_mean_own_terms(program, k, chain_input, sizes):
+    """For step ``k`` l1_loss's or mse_loss's weighted mean L = Σ wⱼℓⱼ / Σ wⱼ with a leaf as
+    the weight: {that leaf's index: the size of the terms of its gradient, |g| times
+    ``_weighted_mean_terms``' Σ|wⱼ|·(max ℓⱼ + 2|L|) / (Σ wⱼ)², on each of the leaf's elements}
+    (else {}). One loss (or equal ones) makes ∂L/∂wᵢ = (ℓᵢ - L)/Σ wⱼ 0 in the math, a residue
+    of terms ℓ/w in either library; a later step's backward that rounds g differently (a
+    float16 sum over gather's copies: -0.9824 vs -0.983) moves that residue, and a later slope
+    (log's 1/L) magnifies it: the blame judges the leaves' gradients by these terms."""
+    step = program.steps[k]
+    if not isinstance(step.kwargs.get("weight"), LeafRef):
+        return {}   # (no weighted mean: the step is not run for nothing)
+    chain_before = None if chain_input is None else chain_input[0]
+    run = Run(TAPEGRAD)   # (the chain is leaf 0 before the first step)
+    run.chain = (run.materialize(LeafRef(0), program.leaves) if chain_before is None
+                 else tg.from_numpy(np.array(chain_before)))
+    status, result = run.call(step, program.leaves)
+    mean = first_tensor(TAPEGRAD, result) if status == "ok" else None
+    if mean is None:
+        return {}
+    incoming = np.abs(np.asarray(sizes, dtype=np.float64))
+    if incoming.size != 1 or not np.isfinite(incoming).all():
+        return {}
+    leaf_terms = {}
+    for i, (_, terms) in _weighted_mean_terms(program, step, chain_before, mean).items():
+        leaf = program.leaves[i]
+        on_view = np.full(leaf.view_shape, float(incoming.reshape(-1)[0]) * terms)
+        leaf_terms[i] = _onto_leaf(leaf, on_view)
+    return leaf_terms
 
 
 def _attention_terms(program, k, chain_input, sizes):

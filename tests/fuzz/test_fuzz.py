@@ -1055,6 +1055,36 @@ def test_an_expanded_weights_gradient_is_judged_by_its_weighted_means_terms(monk
     assert [(f.kind, f.op) for f in found] == [("gradient", "l1_loss")], found
 
 
+def test_a_weighted_means_weight_residue_magnified_by_later_steps_is_judged_by_its_terms(
+        monkeypatch):
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    from .generate import CHAIN, LeafRef
+    # 75219240: l1_loss of one loss ℓ = |3 - 0.3535| weighted by w = 0.0061, gathered 4 times,
+    # then log: the weight's gradient (ℓ - L)/w is 0 in the math (0 in float64 in both), a
+    # float16 residue of terms ℓ/w ≈ 434 (a unit of their last place is 0.25). The later
+    # steps' backwards each agree, but gather's float16 sum of 4 copies may round the loss's
+    # gradient another way (-0.9824 vs -0.983), which moves the residue: -0.25 vs 0 here
+    leaves = [(np.array([[3.0]], np.float16), True, ("contiguous",), (1, 1)),
+              (np.array([[0.3535]], np.float16), False, ("contiguous",), (1, 1)),
+              (np.array([[0.0061]], np.float16), True, ("contiguous",), (1, 1)),
+              (np.array([0, 0, 0, 0]), False, ("contiguous",), (4,))]
+    steps = [("l1_loss", (CHAIN, LeafRef(1)), {"weight": LeafRef(2)}),
+             ("gather", (CHAIN, -1, LeafRef(3)), {}), ("log", (CHAIN,), {})]
+    found = _judged_gradient(49, leaves, steps)
+    # (where PyTorch's float16 sum rounds as tapegrad's, the residues are equal)
+    assert [f.kind for f in found] in ([], ["gradient-float-noise"]), found
+    assert all(f.detail.startswith("cancelling terms: leaf2 (float16)") for f in found)
+    l1_loss = F.l1_loss
+    def l1_loss_differentiating_the_numerator_alone(input, target, *args, weight=None, **kwargs):
+        if weight is None:   # the weighted mean's value, the gradient of Σ wⱼℓⱼ / (fixed Σ wⱼ)
+            return l1_loss(input, target, *args, **kwargs)
+        return l1_loss(input, target, reduction="none", weight=weight).sum() / weight.detach().sum()
+    monkeypatch.setattr(F, "l1_loss", l1_loss_differentiating_the_numerator_alone)
+    found = _judged_gradient(49, leaves, steps)
+    assert [(f.kind, f.op) for f in found] == [("gradient", "l1_loss")], found
+
+
 def test_a_norm_pytorch_zeroed_by_overflowing_squares_is_marked_but_a_wrong_norm_is_found(
         monkeypatch):
     pytest.importorskip("torch")
