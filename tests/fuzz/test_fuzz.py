@@ -1606,8 +1606,10 @@ def test_attention_and_group_norm_entries_allow_only_their_confirmed_cases(monke
     # and value (0, 4, 1): PyTorch's (1, 1, 4, 1); not another shape of tapegrad's
     assert allowed(Finding("shape", sdpa, "(3, 2, 0) vs torch (2, 0)", 0))
     assert allowed(Finding("shape", sdpa, "(1, 0, 4, 1) vs torch (1, 1, 4, 1)", 0))
+    # 16198 of celu, pad and attention: query (2, 4) holding NaN, value (3, 0, 2, 0)
+    assert allowed(Finding("shape", sdpa, "(3, 0, 2, 0) vs torch (2, 0) [NaN inputs]", 0))
     for detail in ("(3, 0, 2) vs torch (3, 2, 2)", "(0, 4, 1) vs torch (1, 4, 2)",
-                   "(2, 4, 1) vs torch (1, 4, 1)"):
+                   "(2, 4, 1) vs torch (1, 4, 1)", "(2, 4, 1) vs torch (1, 4, 1) [NaN inputs]"):
         assert allowed(Finding("shape", sdpa, detail, 0)) is None, detail
     assert allowed(Finding("value", "group_norm", "[0. 0.] vs torch [1.5 2.5]", 0)) is None
     assert allowed(Finding("value", "group_norm", "[0. 0.] vs torch [1.5 2.5]" +
