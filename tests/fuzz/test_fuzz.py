@@ -2013,7 +2013,7 @@ def test_attentions_float32_residue_of_cancelling_1e30_values_is_float_noise(mon
     # 37853: float32 weights 0.2 over a value of 0, 9.1, 18.4, -1e30, 1e30 (5.5 exactly):
     # PyTorch gives 0, tapegrad 2.98e21 here, against terms of 4e29; no NaN in the program
     # (a CPU whose products leave no residue has no finding to judge)
-    for found in run_program(37853, entries=[e for e in ENTRIES if e.name in ops])[0]:
+    for found in run_program(37853, entries=[e for e in ENTRIES if e.name in ops.split(",")])[0]:
         assert (found.kind, found.op) == ("value", "scaled_dot_product_attention")
         assert MARK in found.detail and allowed(found).category == "float noise"
     assert allowed(Finding("value", "scaled_dot_product_attention", "[2.98e+21] vs torch [0.]",
@@ -5603,6 +5603,69 @@ def test_attention_over_equal_keys_sizes_the_residue_of_a_query_holding_nan_row_
     planted = np.where(np.isnan(ours[1][0]), np.float32(0.5), ours[1][0])
     assert not _within_its_terms(program, None, grad, ours, ("float32", {**ours[1], 0: planted}),
                                  [("leaf0", 0)])
+
+
+def test_attention_sizes_a_row_of_minus_inf_scores_by_terms_of_0_beside_sized_heads():
+    pytest.importorskip("torch")
+    from .generate import CHAIN, LeafRef
+    from .gradients import _step_backward
+    from .libraries import TAPEGRAD
+    from .terms import _own_terms, _within_its_terms
+    # head 0's keys all [inf, 1e4, -1e4]: its query row [-0.5, …] scores -inf against every
+    # key (weights 0 in both libraries, no terms: its gradient is 0 but for 0·inf); head 1's
+    # keys all [7582, 10092, 14725]: uniform weights, terms P·|dP|·|K| of 1e4, whose
+    # residue either library keeps. The dead row's terms were NaN (0/0 weights), and so
+    # were, summed over an expanded query's heads, those of every element it reaches
+    q = np.array([[[-0.5, 0.2, 0.1]], [[-0.01817, 0.026, -0.17652]]], np.float32)
+    k = np.stack([np.tile(np.array([np.inf, 1e4, -1e4], np.float32), (2, 1)),
+                  np.tile(np.array([-7582.153, 10092.598, 14725.327], np.float32), (2, 1))])
+    v = np.array([[[-0.37, -1.35, -0.05], [0.11, 1.75, 1.0]],
+                  [[-0.24, -0.95, 0.58], [1.38, -0.14, -1.49]]], np.float32)
+    grad = np.ones((2, 1, 3), np.float32)
+    program = _hand_program([(q, True), (k, False), (v, False)], [(
+        "scaled_dot_product_attention", (CHAIN, LeafRef(1), LeafRef(2)), {})])
+    terms = _own_terms(program, 0, None, grad)[0]
+    assert np.isnan(terms[0, 0, 0]) and (terms[0, 0, 1:] == 0).all()   # (0·|inf| = NaN)
+    assert np.isfinite(terms[1]).all() and (terms[1] > 1e2).all()
+    ours = _step_backward(TAPEGRAD, program, 0, None, grad)
+    assert (ours[1][0][0, 0, 1:] == 0).all()
+    residue = ours[1][0].copy()
+    residue[1] += np.float32(9e-4)
+    assert _within_its_terms(program, None, grad, ours, ("float32", {**ours[1], 0: residue}),
+                             [("leaf0", 0)])
+    # planted: a tenth of head 1's terms off, or a gradient of 1e-3 in the dead row (no terms)
+    planted = ours[1][0].copy()
+    planted[1] += (terms[1] / 10).astype(np.float32)
+    assert not _within_its_terms(program, None, grad, ours, ("float32", {**ours[1], 0: planted}),
+                                 [("leaf0", 0)])
+    planted = ours[1][0].copy()
+    planted[0, 0, 1] = np.float32(1e-3)
+    assert not _within_its_terms(program, None, grad, ours, ("float32", {**ours[1], 0: planted}),
+                                 [("leaf0", 0)])
+
+
+def test_attentions_expanded_querys_residue_beside_a_row_of_minus_inf_scores_is_float_noise(
+        monkeypatch):
+    pytest.importorskip("torch")
+    ops = "celu,pad,scaled_dot_product_attention"
+    # 67823: a float32 query expanded over 5 heads, padded; each head's keys one row (an
+    # expanded leaf) of 1e4, head 0's holding inf, where the rows of a negative query
+    # element score -inf everywhere (weights 0): the other heads' residues of terms of 1e4
+    # summed into the leaf, 6.3e-4 in tapegrad, 1.6e-4 in PyTorch here, 0 in the math (a
+    # CPU where the two keep the same residue has no finding to judge)
+    for found in run_program(67823, entries=[e for e in ENTRIES if e.name in ops.split(",")])[0]:
+        assert (found.kind, found.op) == ("gradient-float-noise", "scaled_dot_product_attention")
+        assert found.detail.startswith("cancelling terms: leaf0 (float32)")
+    # planted: the query's gradient 1 more everywhere is beyond the terms' rounding
+    attention = catalogue.F.scaled_dot_product_attention
+
+    def with_a_wrong_query_gradient(query, *args, **kwargs):
+        return attention(query, *args, **kwargs) + (query - query.detach()).sum()
+
+    monkeypatch.setattr(catalogue.F, "scaled_dot_product_attention", with_a_wrong_query_gradient)
+    found = _first_finding(67823, ops)
+    assert (found.kind, found.op) == ("gradient", "scaled_dot_product_attention")
+    assert allowed(found) is None, found
 
 
 def test_a_broadcast_leafs_gradient_over_64_outputs_is_sized_by_its_terms_one_by_one():
