@@ -1704,6 +1704,17 @@ ALLOWED = [
             "gradient inf where its math backend gives NaN, as tapegrad (77140). The "
             "fuzzer checks it: the step alone, on tapegrad's values and incoming gradient, by "
             "PyTorch's math backend gives tapegrad's gradients"),
+    Allowed("gradient", "scaled_dot_product_attention", r"^leaf\d+ \(float32\): \[[^]]*\] vs torch "
+            r"\[[^]]*\]" + ATTENTION_GRADIENTS_BY_ITS_MATH, "pytorch bug",
+            "attention's float32 backward where the scores are large: PyTorch's fused CPU "
+            "kernel for 4-d inputs recomputes the weights as exp(s - logsumexp) from a "
+            "logsumexp kept in float32, whose rounding at scores of 2.9e5 (a unit in the last "
+            "place 0.03) leaves rows of weights summing to 0.996 to 1.011, so the value's and "
+            "key's gradients are 0.5% off (778219: the value's 0.0053 from 1.12) and a "
+            "query's gradient that is 0 in the math (keys all equal) keeps another residue; "
+            "its math backend normalises the weights it saved, as tapegrad, and agrees with "
+            "the float64 gradients. The fuzzer checks it: the step alone, on tapegrad's values "
+            "and incoming gradient, by PyTorch's math backend gives tapegrad's gradients"),
     Allowed("shape", "scaled_dot_product_attention", r"^(?=\([^)]*\b0\b)\((?:\d+, )*(\d+), "
             r"(\d+)\) vs torch \((?:\d+, )*\1, \2\)(?: \[layouts: [^]]*\])?(?: \[NaN inputs\])?$",
             "pytorch bug",
