@@ -1653,6 +1653,16 @@ ALLOWED = [
             "for that row, where its math backend (which its 3-d inputs take) and tapegrad give "
             "NaN, softmax of NaN: query [[[[inf, -inf]]]] against keys of ones gives [0, 0], "
             "the same as (1, 1, 2) or under sdpa_kernel(SDPBackend.MATH) [nan, nan]"),
+    Allowed("value", "scaled_dot_product_attention", r"^\[[^]]*\] vs torch \[[^]]*\] \[scaled_dot_"
+            r"product_attention whose scores cancel terms of 1e20 and more: tapegrad's scores "
+            r"are within their rounding, and its values the softmax of its scores times the "
+            r"value\](?: \[[^]]*\])*$", "float noise",
+            "attention whose scores cancel terms of 1e30 (query [-1, -1, -1] against a key "
+            "[1e30, 0, -1e30]: 0 in the math): a fused multiply-add keeps the rounding of one "
+            "product, 3.5e22, which softmax turns into weights 0 and 1 (tapegrad's row the "
+            "first value, PyTorch's a mean of three); the mark says tapegrad's scores are "
+            "within their rounding of the float64 ones and its values are the softmax of its "
+            "scores times the value"),
     Allowed("value", "scaled_dot_product_attention", r"^\[[^]]*\] vs torch \[[^]]*\]"
             + ATTENTION_BY_ITS_MATH_WITHIN_TERMS, "float noise",
             "attention over a value's column of 1e30 and -1e30 under (nearly) equal weights: "

@@ -2029,6 +2029,51 @@ def test_attentions_float32_residue_of_cancelling_1e30_values_is_float_noise(mon
     assert MARK not in found.detail and allowed(found) is None
 
 
+def test_attention_whose_scores_cancel_1e30_is_judged_by_its_own_rounded_scores(monkeypatch):
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    from .generate import CHAIN, LeafRef
+    from .value_marks import ATTENTION_OF_ROUNDED_SCORES as MARK, _attention_of_rounded_scores
+    # query row 0 [-1, -1, -1] against key 0 [1e30, 0, -1e30]: the score 0 in the math, a
+    # residue of ±3.5e22 where a fused multiply-add keeps one product's rounding (weights 0
+    # and 1); tapegrad's values, whichever its product gives here, are the softmax of its
+    # own scores times the value
+    q = np.array([[[-1.0, -1.0, -1.0], [0.3, -0.2, 0.1]]], np.float32)
+    k = np.array([[[1e30, 0.0, -1e30], [0.5, 0.1, -0.3], [0.2, -0.4, 0.6]]], np.float32)
+    v = np.array([[[0.047, 0.036, 0.054], [-0.028, -0.025, 0.108], [0.002, -0.042, 0.012]]],
+                 np.float32)
+    program = _hand_program([(q, False), (k, False), (v, False)],
+                            [("scaled_dot_product_attention", (CHAIN, LeafRef(1), LeafRef(2)), {})])
+    step = program.steps[0]
+    ours = F.scaled_dot_product_attention(*(tg.from_numpy(t) for t in (q, k, v)))
+    assert _attention_of_rounded_scores(program, step, None, ours) == MARK
+    # planted: row 1 (ordinary scores) 1% off; row 0 the last value alone, which no
+    # rounding of its scores gives
+    for row, planted in ((1, ours.numpy()[0, 1] * 1.01), (0, v[0, 2])):
+        wrong = ours.numpy().copy()
+        wrong[0, row] = planted
+        assert _attention_of_rounded_scores(program, step, None, tg.from_numpy(wrong)) == "", row
+    # keys of ordinary size: no scores to excuse, whatever the values
+    program.leaves[1] = program.leaves[1]._replace(values=k / np.float32(1e30))
+    ours = F.scaled_dot_product_attention(*(tg.from_numpy(t) for t in (q, k / np.float32(1e30), v)))
+    assert _attention_of_rounded_scores(program, step, None, ours) == ""
+    # 55817 of celu, pad and attention: the same query row (padded with -1) and key; a CPU
+    # whose product leaves no residue has no finding to judge
+    ops = "celu,pad,scaled_dot_product_attention"
+    for found in run_program(55817, entries=[e for e in ENTRIES if e.name in ops.split(",")])[0]:
+        assert (found.kind, found.op) == ("value", "scaled_dot_product_attention")
+        assert MARK in found.detail and allowed(found).category == "float noise"
+    assert allowed(Finding("value", "scaled_dot_product_attention", "[0.047] vs torch [0.005]",
+                           0)) is None   # (no mark)
+    # planted: attention half again too large loses the mark and is a finding
+    attention = catalogue.F.scaled_dot_product_attention
+    monkeypatch.setattr(catalogue.F, "scaled_dot_product_attention",
+                        lambda *a, **kw: attention(*a, **kw) * 1.5)
+    found = _first_finding(55817, ops)
+    assert (found.kind, found.op) == ("value", "scaled_dot_product_attention")
+    assert MARK not in found.detail and allowed(found) is None
+
+
 def test_attentions_nan_query_row_beside_cancelling_1e30_values_is_allowed(monkeypatch):
     pytest.importorskip("torch")
     from .value_reruns import ATTENTION_BY_ITS_MATH, ATTENTION_BY_ITS_MATH_WITHIN_TERMS
