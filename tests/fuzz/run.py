@@ -75,7 +75,8 @@ from .norms import (NORMS, NORMS_IN_FLOAT64, _batch_norm_agrees_by_its_formula,
 from .blame import _blame_first_wrong_backward
 from .placement import _added_in_the_vectorised_loop
 from .terms import _products_past_float32_both_ways, _products_past_float32_one_way
-from .value_marks import (CASTS, TWO_VALUES, _agrees_on_tapegrad_input, _cast_of_unrepresentable,
+from .value_marks import (CASTS, TWO_VALUES, _agrees_on_tapegrad_input, _attention_of_rounded_scores,
+                          _cast_of_unrepresentable,
                           _equal_channels_alone_differ, _equal_value_groups,
                           _factors_of_a_singular_matrix, _float64_gelus_before_are_exact,
                           _inherited_shape,
@@ -197,7 +198,8 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
                     or _gammas_agree_widened(program, step, chain_before, result)
                     or _marked_by_a_rerun(program, step, result, through_float16)
                     or _operand_value_mark(program, step, chain_before, result)
-                    or _added_in_the_vectorised_loop(program, step, result, through_float16))
+                    or _added_in_the_vectorised_loop(program, step, result, through_float16)
+                    or _attention_of_rounded_scores(program, step, chain_before, result))
                 overflow = overflow or (any(k == "value" for k, _ in diffs) and (
                     _factors_of_a_singular_matrix(step, chain_before, result, t_result) or
                     _products_round_their_exact_sum(program, step, chain_before, result, t_result)))

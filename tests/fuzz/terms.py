@@ -115,7 +115,9 @@ def _attention_terms(program, k, chain_input, sizes):
     Pᵢⱼ·Σₗ Pᵢₗ|dPᵢₗ|: dQ = scale·dS K and dK = scale·dSᵀ Q sum them times |K| and |Q|. Keys
     all equal (an expanded leaf) give P uniform and dS 0 in the math, terms of |K| ~ 1e4 that
     leave a residue of their rounding in either library. A query row holding NaN leaves its
-    own terms NaN (no excuse there: compared as they are) and the other rows' sized."""
+    own terms NaN (no excuse there: compared as they are) and the other rows' sized; a row
+    whose scores are all -inf (an inf in a key: q·∞ = -∞ for every key alike) has weights
+    0 and terms 0, as its gradient in both libraries."""
     step = program.steps[k]
     names = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal")
     given = dict(zip(names, step.args)) | step.kwargs
@@ -134,8 +136,11 @@ def _attention_terms(program, k, chain_input, sizes):
         scale = given.get("scale") or 1 / math.sqrt(q.shape[-1])
         with np.errstate(all="ignore"):
             a = scale * q @ np.swapaxes(key_, -1, -2)
-            e = np.exp(a - a.max(axis=-1, keepdims=True))
-            p = e / e.sum(axis=-1, keepdims=True)
+            # a row whose scores are all -inf has weights 0 in both libraries (not 0/0):
+            # no gradient flows through it, and it sums no terms
+            dead = np.isneginf(a).all(axis=-1, keepdims=True)
+            e = np.exp(np.where(dead, 0.0, a) - np.where(dead, 0.0, a).max(axis=-1, keepdims=True))
+            p = np.where(dead, 0.0, e / e.sum(axis=-1, keepdims=True))
             dp = np.abs(np.asarray(sizes, dtype=np.float64)) @ np.swapaxes(np.abs(v), -1, -2)
             ds = p * dp + p * (p * dp).sum(axis=-1, keepdims=True)
             terms = {"query": abs(scale) * ds @ np.abs(key_),

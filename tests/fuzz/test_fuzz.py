@@ -1707,8 +1707,10 @@ def test_attention_and_group_norm_entries_allow_only_their_confirmed_cases(monke
     # and value (0, 4, 1): PyTorch's (1, 1, 4, 1); not another shape of tapegrad's
     assert allowed(Finding("shape", sdpa, "(3, 2, 0) vs torch (2, 0)", 0))
     assert allowed(Finding("shape", sdpa, "(1, 0, 4, 1) vs torch (1, 1, 4, 1)", 0))
+    # 16198 of celu, pad and attention: query (2, 4) holding NaN, value (3, 0, 2, 0)
+    assert allowed(Finding("shape", sdpa, "(3, 0, 2, 0) vs torch (2, 0) [NaN inputs]", 0))
     for detail in ("(3, 0, 2) vs torch (3, 2, 2)", "(0, 4, 1) vs torch (1, 4, 2)",
-                   "(2, 4, 1) vs torch (1, 4, 1)"):
+                   "(2, 4, 1) vs torch (1, 4, 1)", "(2, 4, 1) vs torch (1, 4, 1) [NaN inputs]"):
         assert allowed(Finding("shape", sdpa, detail, 0)) is None, detail
     assert allowed(Finding("value", "group_norm", "[0. 0.] vs torch [1.5 2.5]", 0)) is None
     assert allowed(Finding("value", "group_norm", "[0. 0.] vs torch [1.5 2.5]" +
@@ -2075,6 +2077,135 @@ def test_attentions_nan_query_row_is_allowed_where_pytorchs_math_backend_agrees(
     assert ATTENTION_BY_ITS_MATH not in found.detail and allowed(found) is None
 
 
+def test_attentions_residue_of_cancelling_1e30_terms_is_excused_within_their_size_alone():
+    pytest.importorskip("torch")
+    from .generate import CHAIN, LeafRef
+    from .value_reruns import (ATTENTION_BY_ITS_MATH_WITHIN_TERMS, _attention_by_its_math_within_its_terms,
+                               _marked_by_a_rerun)
+    # query row 0 holds NaN (NaN in the math); row 1 is 0, weights 1/3 each, over a value
+    # column of 1e30, -1e30, 0.5: 0.5/3 exactly, or a residue of the rounding of (1/3)·1e30
+    # (a fused multiply-add's, up to 3.5e13) against terms Σⱼ wⱼ·|vⱼ| = 6.7e29
+    q = np.array([[[[np.nan, 1.0], [0.0, 0.0]]]])
+    k = np.array([[[[0.3, -0.2], [0.1, 0.4], [-0.5, 0.2]]]])
+    v = np.array([[[[1e30, 0.25], [-1e30, -0.5], [0.5, 2.0]]]])
+    program = _hand_program([(q, False), (k, False), (v, False)],
+                            [("scaled_dot_product_attention", (CHAIN, LeafRef(1), LeafRef(2)), {})])
+    step = program.steps[0]
+
+    def output(residue=0.0, other=1.75 / 3, row_0=np.nan):
+        return tg.from_numpy(np.array([[[[row_0, row_0], [0.5 / 3 + residue, other]]]]))
+
+    ours = output(residue=2.5e13)
+    assert _attention_by_its_math_within_its_terms(program, step, ours) == \
+        ATTENTION_BY_ITS_MATH_WITHIN_TERMS
+    assert _marked_by_a_rerun(program, step, ours) == ATTENTION_BY_ITS_MATH_WITHIN_TERMS
+    # planted: a residue past the terms' tolerance (1e-7 of 6.7e29), the other column (of
+    # ordinary terms) 1% off or NaN, the NaN row 0 (PyTorch's fused kernel's answer)
+    for wrong in (output(residue=1e24), output(residue=2.5e13, other=1.01 * 1.75 / 3),
+                  output(residue=2.5e13, other=np.nan), output(residue=2.5e13, row_0=0.0)):
+        assert _attention_by_its_math_within_its_terms(program, step, wrong) == ""
+        assert _marked_by_a_rerun(program, step, wrong) == ""
+
+
+def test_attentions_float32_residue_of_cancelling_1e30_values_is_float_noise(monkeypatch):
+    pytest.importorskip("torch")
+    from .value_reruns import ATTENTION_BY_ITS_MATH_WITHIN_TERMS as MARK
+    ops = "celu,pad,scaled_dot_product_attention"
+    # 37853: float32 weights 0.2 over a value of 0, 9.1, 18.4, -1e30, 1e30 (5.5 exactly):
+    # PyTorch gives 0, tapegrad 2.98e21 here, against terms of 4e29; no NaN in the program
+    # (a CPU whose products leave no residue has no finding to judge)
+    for found in run_program(37853, entries=[e for e in ENTRIES if e.name in ops.split(",")])[0]:
+        assert (found.kind, found.op) == ("value", "scaled_dot_product_attention")
+        assert MARK in found.detail and allowed(found).category == "float noise"
+    assert allowed(Finding("value", "scaled_dot_product_attention", "[2.98e+21] vs torch [0.]",
+                           0)) is None   # (no mark)
+    assert allowed(Finding("value", "scaled_dot_product_attention", "NaN where torch has none "
+                           "or the other way: [nan] vs torch [1.]" + MARK, 0)) is None
+    # planted: attention half again too large loses the mark and is a finding
+    attention = catalogue.F.scaled_dot_product_attention
+    monkeypatch.setattr(catalogue.F, "scaled_dot_product_attention",
+                        lambda *a, **k: attention(*a, **k) * 1.5)
+    found = _first_finding(37853, ops)
+    assert (found.kind, found.op) == ("value", "scaled_dot_product_attention")
+    assert MARK not in found.detail and allowed(found) is None
+
+
+def test_attention_whose_scores_cancel_1e30_is_judged_by_its_own_rounded_scores(monkeypatch):
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    from .generate import CHAIN, LeafRef
+    from .value_marks import ATTENTION_OF_ROUNDED_SCORES as MARK, _attention_of_rounded_scores
+    # query row 0 [-1, -1, -1] against key 0 [1e30, 0, -1e30]: the score 0 in the math, a
+    # residue of ±3.5e22 where a fused multiply-add keeps one product's rounding (weights 0
+    # and 1); tapegrad's values, whichever its product gives here, are the softmax of its
+    # own scores times the value
+    q = np.array([[[-1.0, -1.0, -1.0], [0.3, -0.2, 0.1]]], np.float32)
+    k = np.array([[[1e30, 0.0, -1e30], [0.5, 0.1, -0.3], [0.2, -0.4, 0.6]]], np.float32)
+    v = np.array([[[0.047, 0.036, 0.054], [-0.028, -0.025, 0.108], [0.002, -0.042, 0.012]]],
+                 np.float32)
+    program = _hand_program([(q, False), (k, False), (v, False)],
+                            [("scaled_dot_product_attention", (CHAIN, LeafRef(1), LeafRef(2)), {})])
+    step = program.steps[0]
+    ours = F.scaled_dot_product_attention(*(tg.from_numpy(t) for t in (q, k, v)))
+    assert _attention_of_rounded_scores(program, step, None, ours) == MARK
+    # planted: row 1 (ordinary scores) 1% off; row 0 the last value alone, which no
+    # rounding of its scores gives
+    for row, planted in ((1, ours.numpy()[0, 1] * 1.01), (0, v[0, 2])):
+        wrong = ours.numpy().copy()
+        wrong[0, row] = planted
+        assert _attention_of_rounded_scores(program, step, None, tg.from_numpy(wrong)) == "", row
+    # keys of ordinary size: no scores to excuse, whatever the values
+    program.leaves[1] = program.leaves[1]._replace(values=k / np.float32(1e30))
+    ours = F.scaled_dot_product_attention(*(tg.from_numpy(t) for t in (q, k / np.float32(1e30), v)))
+    assert _attention_of_rounded_scores(program, step, None, ours) == ""
+    # 55817 of celu, pad and attention: the same query row (padded with -1) and key; a CPU
+    # whose product leaves no residue has no finding to judge
+    ops = "celu,pad,scaled_dot_product_attention"
+    for found in run_program(55817, entries=[e for e in ENTRIES if e.name in ops.split(",")])[0]:
+        assert (found.kind, found.op) == ("value", "scaled_dot_product_attention")
+        assert MARK in found.detail and allowed(found).category == "float noise"
+    assert allowed(Finding("value", "scaled_dot_product_attention", "[0.047] vs torch [0.005]",
+                           0)) is None   # (no mark)
+    # planted: attention half again too large loses the mark and is a finding
+    attention = catalogue.F.scaled_dot_product_attention
+    monkeypatch.setattr(catalogue.F, "scaled_dot_product_attention",
+                        lambda *a, **kw: attention(*a, **kw) * 1.5)
+    found = _first_finding(55817, ops)
+    assert (found.kind, found.op) == ("value", "scaled_dot_product_attention")
+    assert MARK not in found.detail and allowed(found) is None
+
+
+def test_attentions_nan_query_row_beside_cancelling_1e30_values_is_allowed(monkeypatch):
+    pytest.importorskip("torch")
+    from .value_reruns import ATTENTION_BY_ITS_MATH, ATTENTION_BY_ITS_MATH_WITHIN_TERMS
+    # live seed 74139384: celu of a NaN, padded, is a query row of NaN: PyTorch's fused 4-d
+    # kernel gives 0 there, its math backend NaN, as tapegrad. Beside it a head of query 0
+    # (weights 0.2) over a value column of 1e30, -1e30, -0, -0.19, -0.93: tapegrad's product
+    # (with a fused multiply-add here) keeps 2.97e12 of the rounding of 0.2·1e30 where
+    # PyTorch's gives -0.22; the mark within the terms' size where that residue shows, the
+    # plain one where a CPU's product leaves none
+    found, = run_live_program(74139384)[0]
+    assert (found.kind, found.op) == ("value", "scaled_dot_product_attention")
+    assert ATTENTION_BY_ITS_MATH_WITHIN_TERMS in found.detail or \
+        (ATTENTION_BY_ITS_MATH in found.detail and "finite elements differ" not in found.detail)
+    assert allowed(found).category == "pytorch bug"
+    # planted: the other outputs half again too large, or NaN spread to a row without one
+    attention = catalogue.F.scaled_dot_product_attention
+
+    def with_a_nan_in_row_0(*a, **k):
+        out = attention(*a, **k)
+        spread = np.zeros(out.shape)
+        spread[(0,) * out.ndim] = np.nan
+        return out + tg.from_numpy(spread).to(out.dtype)
+
+    for planted in (lambda *a, **k: attention(*a, **k) * 1.5, with_a_nan_in_row_0):
+        monkeypatch.setattr(catalogue.F, "scaled_dot_product_attention", planted)
+        found, = run_live_program(74139384)[0]
+        assert found.op == "scaled_dot_product_attention" and allowed(found) is None, found
+        assert ATTENTION_BY_ITS_MATH not in found.detail
+        assert ATTENTION_BY_ITS_MATH_WITHIN_TERMS not in found.detail
+
+
 def test_attentions_gradient_is_allowed_where_pytorchs_math_backend_gives_it(monkeypatch):
     pytest.importorskip("torch")
     from .reruns import ATTENTION_GRADIENTS_BY_ITS_MATH
@@ -2094,6 +2225,29 @@ def test_attentions_gradient_is_allowed_where_pytorchs_math_backend_gives_it(mon
     found = _first_finding(77140, ops)
     assert found.kind == "gradient" and ATTENTION_GRADIENTS_BY_ITS_MATH not in found.detail
     assert allowed(found) is None, found
+
+
+def test_attentions_float32_gradient_is_allowed_where_pytorchs_math_backend_gives_it(monkeypatch):
+    pytest.importorskip("torch")
+    from .reruns import ATTENTION_GRADIENTS_BY_ITS_MATH as MARK
+    ops = "celu,pad,scaled_dot_product_attention"
+    # 778219: float32 scores of 2.9e5 (keys of 1e4, queries of 15): PyTorch's fused kernel
+    # recomputes the weights in its backward from a float32 logsumexp, rows summing to
+    # 0.996..1.011, its value's gradient 0.5% off; its math backend gives tapegrad's
+    # gradients (a CPU whose kernel leaves no such difference has no finding to judge)
+    for found in run_program(778219, entries=[e for e in ENTRIES if e.name in ops.split(",")])[0]:
+        assert (found.kind, found.op) == ("gradient", "scaled_dot_product_attention")
+        assert found.detail.endswith(MARK) and allowed(found).category == "pytorch bug"
+    shown = "leaf0 (float32): [-1.3e-03 -7.0e-04] vs torch [-4.4e-04 -2.5e-04] [layouts: expand]"
+    assert allowed(Finding("gradient", "scaled_dot_product_attention", shown + MARK, 0))
+    for wrong in (shown, shown.replace("float32", "float16") + MARK):   # (no mark; float16)
+        assert allowed(Finding("gradient", "scaled_dot_product_attention", wrong, 0)) is None
+    # planted: attention's slope half again too large loses the mark and is a finding
+    attention = catalogue.F.scaled_dot_product_attention
+    monkeypatch.setattr(catalogue.F, "scaled_dot_product_attention",
+                        _with_scaled_slope(attention, 1.5))
+    found = _first_finding(778219, ops)
+    assert found.kind == "gradient" and MARK not in found.detail and allowed(found) is None, found
 
 
 def _sin_dropping_infinite_gradients(sin):
@@ -5692,6 +5846,69 @@ def test_attention_over_equal_keys_sizes_the_residue_of_a_query_holding_nan_row_
     planted = np.where(np.isnan(ours[1][0]), np.float32(0.5), ours[1][0])
     assert not _within_its_terms(program, None, grad, ours, ("float32", {**ours[1], 0: planted}),
                                  [("leaf0", 0)])
+
+
+def test_attention_sizes_a_row_of_minus_inf_scores_by_terms_of_0_beside_sized_heads():
+    pytest.importorskip("torch")
+    from .generate import CHAIN, LeafRef
+    from .gradients import _step_backward
+    from .libraries import TAPEGRAD
+    from .terms import _own_terms, _within_its_terms
+    # head 0's keys all [inf, 1e4, -1e4]: its query row [-0.5, …] scores -inf against every
+    # key (weights 0 in both libraries, no terms: its gradient is 0 but for 0·inf); head 1's
+    # keys all [7582, 10092, 14725]: uniform weights, terms P·|dP|·|K| of 1e4, whose
+    # residue either library keeps. The dead row's terms were NaN (0/0 weights), and so
+    # were, summed over an expanded query's heads, those of every element it reaches
+    q = np.array([[[-0.5, 0.2, 0.1]], [[-0.01817, 0.026, -0.17652]]], np.float32)
+    k = np.stack([np.tile(np.array([np.inf, 1e4, -1e4], np.float32), (2, 1)),
+                  np.tile(np.array([-7582.153, 10092.598, 14725.327], np.float32), (2, 1))])
+    v = np.array([[[-0.37, -1.35, -0.05], [0.11, 1.75, 1.0]],
+                  [[-0.24, -0.95, 0.58], [1.38, -0.14, -1.49]]], np.float32)
+    grad = np.ones((2, 1, 3), np.float32)
+    program = _hand_program([(q, True), (k, False), (v, False)], [(
+        "scaled_dot_product_attention", (CHAIN, LeafRef(1), LeafRef(2)), {})])
+    terms = _own_terms(program, 0, None, grad)[0]
+    assert np.isnan(terms[0, 0, 0]) and (terms[0, 0, 1:] == 0).all()   # (0·|inf| = NaN)
+    assert np.isfinite(terms[1]).all() and (terms[1] > 1e2).all()
+    ours = _step_backward(TAPEGRAD, program, 0, None, grad)
+    assert (ours[1][0][0, 0, 1:] == 0).all()
+    residue = ours[1][0].copy()
+    residue[1] += np.float32(9e-4)
+    assert _within_its_terms(program, None, grad, ours, ("float32", {**ours[1], 0: residue}),
+                             [("leaf0", 0)])
+    # planted: a tenth of head 1's terms off, or a gradient of 1e-3 in the dead row (no terms)
+    planted = ours[1][0].copy()
+    planted[1] += (terms[1] / 10).astype(np.float32)
+    assert not _within_its_terms(program, None, grad, ours, ("float32", {**ours[1], 0: planted}),
+                                 [("leaf0", 0)])
+    planted = ours[1][0].copy()
+    planted[0, 0, 1] = np.float32(1e-3)
+    assert not _within_its_terms(program, None, grad, ours, ("float32", {**ours[1], 0: planted}),
+                                 [("leaf0", 0)])
+
+
+def test_attentions_expanded_querys_residue_beside_a_row_of_minus_inf_scores_is_float_noise(
+        monkeypatch):
+    pytest.importorskip("torch")
+    ops = "celu,pad,scaled_dot_product_attention"
+    # 67823: a float32 query expanded over 5 heads, padded; each head's keys one row (an
+    # expanded leaf) of 1e4, head 0's holding inf, where the rows of a negative query
+    # element score -inf everywhere (weights 0): the other heads' residues of terms of 1e4
+    # summed into the leaf, 6.3e-4 in tapegrad, 1.6e-4 in PyTorch here, 0 in the math (a
+    # CPU where the two keep the same residue has no finding to judge)
+    for found in run_program(67823, entries=[e for e in ENTRIES if e.name in ops.split(",")])[0]:
+        assert (found.kind, found.op) == ("gradient-float-noise", "scaled_dot_product_attention")
+        assert found.detail.startswith("cancelling terms: leaf0 (float32)")
+    # planted: the query's gradient 1 more everywhere is beyond the terms' rounding
+    attention = catalogue.F.scaled_dot_product_attention
+
+    def with_a_wrong_query_gradient(query, *args, **kwargs):
+        return attention(query, *args, **kwargs) + (query - query.detach()).sum()
+
+    monkeypatch.setattr(catalogue.F, "scaled_dot_product_attention", with_a_wrong_query_gradient)
+    found = _first_finding(67823, ops)
+    assert (found.kind, found.op) == ("gradient", "scaled_dot_product_attention")
+    assert allowed(found) is None, found
 
 
 def test_a_broadcast_leafs_gradient_over_64_outputs_is_sized_by_its_terms_one_by_one():

@@ -471,6 +471,71 @@ def _sum_is_a_rounding_residue(program, step, chain_before, result, t_result):
                     and np.all(np.abs(b - exact) <= bound))
 
 
+ATTENTION_OF_ROUNDED_SCORES = (" [scaled_dot_product_attention whose scores cancel terms of 1e20 "
+                               "and more: tapegrad's scores are within their rounding, and its "
+                               "values the softmax of its scores times the value]")
+
+
+def _attention_of_rounded_scores(program, step, chain_before, result):
+    """ATTENTION_OF_ROUNDED_SCORES where tapegrad's attention (no mask, dropout, causal mask
+    or grouped heads; float32 or float64) differs from PyTorch's only through scores that
+    cancel terms of 1e20 and more, else "": a score q·k of [-1, -1, -1]·[1e30, 0, -1e30]
+    is 0 in the math, but a fused multiply-add keeps the rounding of one product, 3.5e22,
+    and softmax turns any such residue into weights of 0 and 1, whichever library keeps
+    it. Checked, on tapegrad's inputs: its scores (q·scale)·kᵀ, computed as its attention
+    does, are within (E + 2) roundings of the dtype of their terms' size scale·|q|·|k|ᵀ of
+    the scores in float64, some of those terms reach 1e20, and its values are the softmax
+    of those scores times the value, written out in float64 (a row of -inf scores has
+    weights 0, as in both libraries)."""
+    if step.entry.name != "scaled_dot_product_attention" or not TAPEGRAD.is_tensor(result) \
+            or TAPEGRAD.dtype_name(result) not in ("float32", "float64"):
+        return ""
+    run = Run(TAPEGRAD)
+    run.chain = (run.materialize(LeafRef(0), program.leaves) if chain_before is None
+                 else tg.from_numpy(np.array(chain_before)))
+    try:
+        given = step.entry.signature.bind(*[run.materialize(a, program.leaves) for a in step.args],
+                                          **{k: run.materialize(v, program.leaves)
+                                             for k, v in step.kwargs.items()})
+    except TypeError:
+        return ""
+    options = given.arguments
+    q, k, v = (options[name] for name in ("query", "key", "value"))
+    if options.get("attn_mask") is not None or options.get("dropout_p", 0.0) != 0 or \
+            options.get("is_causal", False) or options.get("enable_gqa", False) or \
+            not all(TAPEGRAD.is_tensor(t) and t.dtype == result.dtype for t in (q, k, v)) or \
+            q.ndim < 2 or not q.shape[-1]:
+        return ""
+    scale = options.get("scale") or 1 / math.sqrt(q.shape[-1])
+    q64, k64, v64 = (np.asarray(TAPEGRAD.to_numpy(t.detach()), dtype=np.float64) for t in (q, k, v))
+    try:
+        with np.errstate(all="ignore"):
+            ours = TAPEGRAD.to_numpy((q.detach() * scale) @ k.detach().mT).astype(np.float64)
+            exact = scale * (q64 @ np.swapaxes(k64, -1, -2))
+            terms = abs(scale) * (np.abs(q64) @ np.swapaxes(np.abs(k64), -1, -2))
+            dead = np.isneginf(ours).all(axis=-1, keepdims=True)
+            shifted = np.where(dead, 0.0, ours)
+            e = np.exp(shifted - shifted.max(axis=-1, keepdims=True))
+            weights = np.where(dead, 0.0, e / e.sum(axis=-1, keepdims=True))
+            values = weights @ v64
+    except ValueError:   # (shapes that do not broadcast: the step itself raised)
+        return ""
+    if ours.shape != exact.shape or values.shape != tuple(result.shape):
+        return ""
+    rounding = (q.shape[-1] + 2) * float(np.finfo(TAPEGRAD.dtype_name(result)).eps)
+    finite = np.isfinite(exact) & np.isfinite(terms)
+    with np.errstate(invalid="ignore"):
+        scores_rounded = np.array_equal(ours[~finite], exact[~finite], equal_nan=True) and \
+            bool(np.all(np.abs(ours - exact)[finite] <= rounding * terms[finite]))
+    if not scores_rounded or not (terms[finite] >= 1e20).any():
+        return ""
+    ours_values = TAPEGRAD.to_numpy(result)
+    with np.errstate(over="ignore", invalid="ignore"):
+        theirs = values.astype(ours_values.dtype)
+    return ATTENTION_OF_ROUNDED_SCORES if compare_arrays(
+        ours_values, theirs, TAPEGRAD.dtype_name(result)) is None else ""
+
+
 MEANS = SUMS | {"var", "std", "var_mean", "std_mean"}
 
 

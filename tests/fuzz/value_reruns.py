@@ -3,7 +3,7 @@ normalize or cosine_similarity with each slice scaled by a power of two, fmod on
 at a time, and cross_entropy reduced from its own per-sample losses in float64.
 
 Where PyTorch, so rerun, gives tapegrad's values, the finding is marked with the rerun that
-agrees (``ATTENTION_BY_ITS_MATH``, ``SCALED_PER_SLICE``); otherwise it stays as it is.
+agrees (``ATTENTION_BY_ITS_MATH``, ``SCALED_PER_SLICE``…); otherwise it stays as it is.
 """
 import warnings
 
@@ -12,12 +12,15 @@ import numpy as np
 from . import catalogue
 from .generate import LeafRef
 from .libraries import Run, TAPEGRAD, TORCH, _arguments, torch
-from .compare import compare_arrays
+from .compare import TOLERANCE, compare_arrays
 from .reruns import NORMALIZE_WIDENED, _norm_widened_call, _rerun_chain
 
 
 ATTENTION_BY_ITS_MATH = (" [scaled_dot_product_attention in the program: PyTorch's math "
                          "backend agrees]")
+ATTENTION_BY_ITS_MATH_WITHIN_TERMS = (" [scaled_dot_product_attention in the program: PyTorch's "
+                                      "math backend agrees, to the size of the terms Σⱼ wⱼ·|vⱼ| "
+                                      "where they reach 1e20]")
 SCALED_PER_SLICE = (" [normalize or cosine_similarity in the program: PyTorch agrees with each "
                     "slice scaled by a power of two near its largest magnitude]")
 SCALE_INVARIANT = {"normalize": ("input",), "cosine_similarity": ("x1", "x2")}
@@ -34,7 +37,9 @@ def _marked_by_a_rerun(program, step, result, through_float16=False):
     in a way that avoids a known fault of its own, gives tapegrad's ``result`` for (else ""):
     ATTENTION_BY_ITS_MATH: attention with PyTorch's math backend, which its 3-d inputs take
     (its fused CPU kernel for 4-d inputs gives 0 for a query row whose scores are NaN, where
-    softmax of NaN, the math and its 3-d inputs give NaN); SCALED_PER_SLICE: normalize or
+    softmax of NaN, the math and its 3-d inputs give NaN), or
+    ATTENTION_BY_ITS_MATH_WITHIN_TERMS where it agrees only up to outputs whose terms reach
+    1e20 (``_attention_by_its_math_within_its_terms``); SCALED_PER_SLICE: normalize or
     cosine_similarity with each slice scaled by a power of two (exact) to a largest
     magnitude in [0.5, 1), where the ops are scale-invariant (PyTorch's norm sums x² in
     the operand's dtype, which overflows to ∞, x/∞ = 0, even in float64 beyond 1e154, where
@@ -61,13 +66,23 @@ def _marked_by_a_rerun(program, step, result, through_float16=False):
     else:
         return ""
     return next((mark for call, mark in reruns
-                 if _value_rerun_agrees(program, step, result, call, through_float16)), "")
+                 if _value_rerun_agrees(program, step, result, call, through_float16)), "") \
+        or _attention_by_its_math_within_its_terms(program, step, result, through_float16)
 
 
 def _value_rerun_agrees(program, step, result, call, through_float16=False):
     """True where PyTorch, rerun from the program's start with each step made by ``call``
     (as ``run.call``), gives tapegrad's ``result`` at ``step``: to the tolerance of the
     narrowest float among the result, the step's tensors and a float16 chain before it."""
+    rerun = _value_rerun(program, step, result, call, through_float16)
+    return rerun is not None and compare_arrays(*rerun) is None
+
+
+def _value_rerun(program, step, result, call, through_float16=False):
+    """(tapegrad's ``result``, PyTorch's at ``step`` rerun from the program's start with each
+    step made by ``call``, the narrowest float among the result, the step's tensors and a
+    float16 chain before it), or None where the rerun fails or its result is of another
+    shape or dtype."""
     run = Run(TORCH)
     run.chain = run.materialize(LeafRef(0), program.leaves)
     dtypes_seen = {TAPEGRAD.dtype_name(result)} | ({"float16"} if through_float16 else set())
@@ -79,15 +94,15 @@ def _value_rerun_agrees(program, step, result, call, through_float16=False):
         status, value = call(run, each, program.leaves)
         run.chain = _rerun_chain(each, status, value)
         if run.chain is None:
-            return False
+            return None
         if each is step:
             break
     ours, theirs = TAPEGRAD.to_numpy(result), TORCH.to_numpy(run.chain.detach())
     if ours.shape != theirs.shape or ours.dtype != theirs.dtype:
-        return False
+        return None
     narrowest = next((d for d in ("float16", "float32") if d in dtypes_seen),
                      str(ours.dtype))
-    return compare_arrays(ours, theirs, narrowest) is None
+    return ours, theirs, narrowest
 
 
 def _attention_by_its_math_call(run, step, leaves, on_a_copy=False):
@@ -97,6 +112,70 @@ def _attention_by_its_math_call(run, step, leaves, on_a_copy=False):
     from torch.nn.attention import SDPBackend, sdpa_kernel
     with sdpa_kernel([SDPBackend.MATH]):
         return run.call(step, leaves, on_a_copy=on_a_copy)
+
+
+def _attention_by_its_math_within_its_terms(program, step, result, through_float16=False):
+    """ATTENTION_BY_ITS_MATH_WITHIN_TERMS where PyTorch's math backend, rerun as for
+    ATTENTION_BY_ITS_MATH, gives tapegrad's attention up to outputs whose weighted sums
+    Σⱼ wⱼ·vⱼ add terms reaching 1e20 (the fuzzer's ±1e30 in a value's column), there within
+    the tolerance of those terms' size Σⱼ wⱼ·|vⱼ| (``_attention_terms_call``); else "".
+    w·1e30 - w·1e30 + x keeps x or not by how each library's matrix product rounds: a fused
+    multiply-add subtracts the exact second product from the rounded first and keeps that
+    rounding (weights of 0.2 over 1e30 and -1e30 leave 2.97e12 where -0.22 is exact, 1e-17
+    of the terms). Every other output, NaN and ±inf included, is compared as for
+    ATTENTION_BY_ITS_MATH."""
+    if step.entry.name != "scaled_dot_product_attention" or torch is None \
+            or not TAPEGRAD.is_tensor(result):
+        return ""
+    rerun = _value_rerun(program, step, result, _attention_by_its_math_call, through_float16)
+    sized = _value_rerun(program, step, result, _attention_terms_call, through_float16)
+    if rerun is None or sized is None:
+        return ""
+    ours, theirs, narrowest = rerun
+    terms = np.asarray(sized[1], dtype=np.float64)
+    if ours.dtype.kind != "f" or terms.shape != ours.shape:
+        return ""
+    with np.errstate(invalid="ignore", over="ignore"):
+        gap = np.abs(ours.astype(np.float64) - theirs.astype(np.float64))
+        excused = np.isfinite(ours) & np.isfinite(theirs) & np.isfinite(terms) & \
+            (terms >= 1e20) & (gap <= TOLERANCE[narrowest] * terms)
+    if not excused.any():
+        return ""
+    return ATTENTION_BY_ITS_MATH_WITHIN_TERMS if compare_arrays(
+        np.where(excused, theirs, ours), theirs, narrowest) is None else ""
+
+
+def _attention_terms_call(run, step, leaves, on_a_copy=False):
+    """``run.call``, but attention by PyTorch's math backend in float64 of the value's
+    magnitudes |v|: at each output the size Σⱼ wⱼ·|vⱼ| of the terms its weighted sum adds
+    (the weights are ≥ 0), in the result's dtype; an error where dropout makes the
+    weights random."""
+    if step.entry.name != "scaled_dot_product_attention":
+        return _attention_by_its_math_call(run, step, leaves, on_a_copy=on_a_copy)
+    try:
+        given = step.entry.signature.bind(*[run.materialize(a, leaves) for a in step.args],
+                                          **{k: run.materialize(v, leaves)
+                                             for k, v in step.kwargs.items()})
+    except TypeError:   # (the call itself then raises as it should)
+        return run.call(step, leaves, on_a_copy=on_a_copy)
+    options = given.arguments
+    tensors = [options[name] for name in ("query", "key", "value")]
+    if options.get("dropout_p", 0.0) != 0 or not all(torch.is_tensor(t) and t.is_floating_point()
+                                                     for t in tensors):
+        return "error", ValueError("no sizes of terms: dropout, or an operand not a float tensor")
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    try:
+        wide = [t.detach().to(torch.float64) for t in tensors]
+        options["query"], options["key"], options["value"] = wide[0], wide[1], wide[2].abs()
+        mask = options.get("attn_mask")
+        if torch.is_tensor(mask) and mask.is_floating_point():
+            options["attn_mask"] = mask.detach().to(torch.float64)
+        with sdpa_kernel([SDPBackend.MATH]), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sizes = catalogue.caller("torch", step.entry)(*given.args, **given.kwargs)
+        return "ok", sizes.to(tensors[0].dtype)
+    except Exception as error:  # noqa: BLE001 - as run.call
+        return "error", error
 
 
 def _scaled_per_slice_call(run, step, leaves, on_a_copy=False):
