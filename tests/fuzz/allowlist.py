@@ -1888,6 +1888,19 @@ ALLOWED = [
             "a NaN of tapegrad's against PyTorch's ±inf, or an inf of the wrong sign, is not")
     for op in ("linear", "matmul", "mm", "bmm", "mv", "addmm")
 ] + [
+    Allowed("value", op, r"^NaN where torch has none or the other way: \[(?:nan|-?inf)\] vs torch "
+            r"\[(?:nan|-?inf)\] \[a sum of losses beyond float32 of both signs: NaN or ±inf by the "
+            r"order of summation, the per-element losses \(reduction='none'\) the same\]"
+            r"(?: \[layouts: [^]]*\])?(?: \[NaN inputs\])?$", "float noise",
+            "a float32 sum (or mean) of losses of ±3.4e38 of both signs (nan_to_num's largest, "
+            "picked as -x[n, target]): a partial sum of the positive ones passes float32's largest "
+            "value to +inf, one of the negative ones to -inf, and where they meet the sum is NaN, "
+            "so NaN, +inf or -inf is the order of summation (tapegrad NaN, PyTorch +inf where the "
+            "exact sum is -1.0e39). The fuzzer checks that both libraries give the same finite "
+            "losses with reduction='none' and that the losses of each sign alone sum past "
+            "float32's largest value; a NaN or inf among losses of one sign is not allowed")
+    for op in ("nll_loss", "cross_entropy")
+] + [
     Allowed("gradient", op, r"^leaf\d+ \(float32\): NaN where torch has none or the other way: "
             + _inf_here_nan_in_torch() + r"(?: \[|$)", "float noise",
             "the same in a product's backward (xᵀ·g, g·yᵀ): a gradient g holding ±inf and a "

@@ -81,7 +81,8 @@ from .value_marks import (CASTS, TWO_VALUES, _agrees_on_tapegrad_input, _attenti
                           _factors_of_a_singular_matrix, _float64_gelus_before_are_exact,
                           _inherited_shape,
                           _products_round_their_exact_sum,
-                          _lone_groups_differ_by_a_residue, _lone_value_groups, _mean_of_huge_terms,
+                          _lone_groups_differ_by_a_residue, _lone_value_groups,
+                          _losses_overflow_both_ways, _mean_of_huge_terms,
                           _spread_of_equal_values,
                           _sum_is_a_rounding_residue, _sums_cancelling_terms,
                           _through_the_norms_input_alone,
@@ -202,7 +203,8 @@ def run_program(seed, compare_with_torch=True, check_invariants=True, entries=No
                     or _attention_of_rounded_scores(program, step, chain_before, result))
                 overflow = overflow or (any(k == "value" for k, _ in diffs) and (
                     _factors_of_a_singular_matrix(step, chain_before, result, t_result) or
-                    _products_round_their_exact_sum(program, step, chain_before, result, t_result)))
+                    _products_round_their_exact_sum(program, step, chain_before, result, t_result) or
+                    _losses_overflow_both_ways(program, step, chain_before, result, t_result)))
                 if overflow:
                     diffs = [(k, d + (overflow if k == "value" else "")) for k, d in diffs]
                 findings.extend(Finding(k, entry.name, d + _layouts(program), seed)

@@ -6373,6 +6373,54 @@ def test_linear_of_terms_overflowing_both_ways_is_noise_where_tapegrad_gives_the
                            + EXACT_SUM_ROUNDED, 0)) is None
 
 
+
+def test_nll_loss_of_losses_overflowing_both_ways_may_be_nan_or_inf_but_a_wrong_loss_is_found(
+        monkeypatch):
+    torch = pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    from .generate import CHAIN, LeafRef
+    from .value_marks import OVERFLOWS_BOTH_WAYS, _losses_overflow_both_ways
+    # 77231836: nan_to_num's ±3.4e38 picked by the targets as three losses of +3.4e38 and six
+    # of -3.4e38 (exact sum -1.0e39): NaN, +inf or -inf by the order of summation (tapegrad
+    # NaN, PyTorch +inf). The results are planted, so no library's own order is relied on.
+    big = float(np.finfo(np.float32).max)
+    x = np.float32([[[-1, 1, -1], [-1, -1, -1]], [[1, 1, 1], [1, -1, 1]],
+                    [[1, 1, -1], [1, -1, 1]]]) * np.float32(big)
+    targets = np.int64([[0, 1, 0], [1, 0, 0], [0, 0, 1]])
+
+    def mark(x, ours, theirs, reduction="sum"):
+        program = _hand_program([(x, False), (targets, False)],
+                                [("nll_loss", (CHAIN, LeafRef(1)), {"reduction": reduction})])
+        return _losses_overflow_both_ways(program, program.steps[0], x, tg.tensor(np.float32(ours)),
+                                          torch.tensor(np.float32(theirs)))
+
+    losses = F.nll_loss(tg.tensor(x), tg.tensor(targets), reduction="none").numpy()
+    assert sorted(losses.ravel() / big) == [-1] * 6 + [1] * 3
+    for ours, theirs in ((np.nan, np.inf), (np.nan, -np.inf), (-np.inf, np.nan)):
+        assert mark(x, ours, theirs) == OVERFLOWS_BOTH_WAYS
+        assert mark(x, ours, theirs, "mean") == OVERFLOWS_BOTH_WAYS
+    assert mark(x, 5.0, np.inf) == ""   # planted: a finite loss is not an order's overflow
+    one_sign = -np.abs(x)   # planted: every loss +3.4e38, whose sum is +inf in every order
+    assert mark(one_sign, np.nan, np.inf) == ""
+    one_sign_past = x.copy()   # planted: the positive losses alone sum to 3.4e38, in range
+    one_sign_past[0, 0], one_sign_past[1, 1, 0], one_sign_past[2, 0, :2] = big / 8, big / 8, big / 8
+    assert mark(one_sign_past, np.nan, np.inf) == ""
+    nll_loss = F.nll_loss   # planted: tapegrad's own per-element losses differ from PyTorch's
+
+    def halved(*args, **kwargs):
+        loss = nll_loss(*args, **kwargs)
+        return loss * 0.5 if loss.ndim else loss   # (reduction='none' alone)
+    monkeypatch.setattr(F, "nll_loss", halved)
+    monkeypatch.setattr(tg, "nll_loss", halved, raising=False)
+    assert mark(x, np.nan, np.inf) == ""
+    monkeypatch.undo()
+    shown = "NaN where torch has none or the other way: [nan] vs torch [inf]"
+    assert allowed(Finding("value", "nll_loss", shown, 0)) is None
+    assert allowed(Finding("value", "nll_loss", shown + OVERFLOWS_BOTH_WAYS + " [layouts: slice]",
+                           0)).category == "float noise"
+    assert allowed(Finding("value", "nll_loss", shown.replace("[inf]", "[5.]") + OVERFLOWS_BOTH_WAYS,
+                           0)) is None
+
 def test_linears_weight_gradient_of_terms_past_float32_both_ways_is_noise_only_there(monkeypatch):
     pytest.importorskip("torch")
     import tapegrad.nn.functional as F

@@ -398,6 +398,56 @@ def _products_round_their_exact_sum(program, step, chain_before, result, t_resul
                                                equal_nan=True) else ""
 
 
+
+LOSSES = ("nll_loss", "cross_entropy")
+OVERFLOWS_BOTH_WAYS = (" [a sum of losses beyond float32 of both signs: NaN or ±inf by the order of "
+                       "summation, the per-element losses (reduction='none') the same]")
+
+
+def _losses_overflow_both_ways(program, step, chain_before, result, t_result):
+    """nll_loss or cross_entropy summed or averaged over float32 losses of ±3.4e38 (nan_to_num's
+    largest) of both signs: a partial sum of the positive ones passes float32's largest value
+    to +inf, one of the negative ones to -inf, and where the two meet the sum is NaN. So the
+    sum is +inf, -inf or NaN by the order each kernel adds them in, whatever the exact sum.
+    OVERFLOWS_BOTH_WAYS where both results are NaN or ±inf, the same step with
+    reduction='none' gives the same finite losses in both libraries, and the losses of each
+    sign alone sum (in float64, rounded back) past the largest value; else ""."""
+    if step.entry.name not in LOSSES or torch is None or not TAPEGRAD.is_tensor(result) or \
+            not TORCH.is_tensor(t_result):
+        return ""
+    ours, theirs = TAPEGRAD.to_numpy(result), TORCH.to_numpy(t_result.detach())
+    if ours.shape != () or theirs.shape != () or ours.dtype.kind != "f" or \
+            np.isfinite(ours) or np.isfinite(theirs):
+        return ""
+    try:
+        given = step.entry.signature.bind(*step.args, **step.kwargs)
+    except TypeError:
+        return ""
+    given.apply_defaults()
+    options = given.arguments
+    if options.get("reduction") not in ("sum", "mean") or options.get("size_average") is not None \
+            or options.get("reduce") is not None or options.get("label_smoothing", 0.0) != 0.0:
+        return ""   # (label smoothing adds a second sum, over every class, to the losses')
+    options["reduction"] = "none"
+    each = step._replace(args=tuple(given.args), kwargs=dict(given.kwargs))
+    losses = []
+    for library in (TAPEGRAD, TORCH):
+        run = Run(library)
+        run.chain = (run.materialize(LeafRef(0), program.leaves) if chain_before is None
+                     else library.module.from_numpy(np.array(chain_before)))
+        status, terms = run.call(each, program.leaves)
+        if status != "ok" or not library.is_tensor(terms):
+            return ""
+        losses.append(library.to_numpy(terms))
+    if losses[0].dtype != ours.dtype or not np.array_equal(losses[0], losses[1]) or \
+            not np.isfinite(losses[0]).all():
+        return ""
+    terms = losses[0].astype(np.float64)
+    with np.errstate(over="ignore"):
+        each_sign_overflows = [np.isinf(ours.dtype.type(terms[side].sum()))
+                               for side in (terms > 0, terms < 0)]
+    return OVERFLOWS_BOTH_WAYS if all(each_sign_overflows) else ""
+
 SUMS = {"sum", "mean", "nansum", "nanmean", "einsum", "matmul", "mm", "bmm", "dot", "inner",
         "tensordot", "linear", "cumsum", "trace",
         # (the mean of a window: ±1e30 in one window cancel in either order)
