@@ -6098,6 +6098,32 @@ def test_cross_entropys_empty_sum_over_zero_classes_needs_the_input_to_have_none
     assert allowed(Finding("value", "cross_entropy", detail + ZERO_CLASSES, 0)) is not None
 
 
+def test_nll_losss_float16_mean_whose_sum_overflows_is_judged_by_its_own_losses_in_float64():
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    from .generate import CHAIN, LeafRef
+    from .value_reruns import LOSSES_SUMMED_IN_FLOAT64, _marked_by_a_rerun
+    # 6627: the losses -x_y are 65504 (nan_to_num's -inf), 6692, -2 and 10180; their float16
+    # sum, 82374, passes 65504, where their mean, 20593.5, fits: PyTorch sums in float16
+    # before dividing (inf), tapegrad's mean is the loss (on any CPU: the sum is exact)
+    x = np.float16([[-65504.0], [-6692.0], [2.0], [-10180.0]])
+    targets = np.array([0, 0, 0, 0])
+    program = _hand_program([(x, False), (targets, False)],
+                            [("nll_loss", (CHAIN, LeafRef(1)), {"ignore_index": 1})])
+    ours = F.nll_loss(tg.from_numpy(x), tg.from_numpy(targets), ignore_index=1)
+    assert ours.item() == np.float16(20593.5)
+    assert _marked_by_a_rerun(program, program.steps[0], ours) == LOSSES_SUMMED_IN_FLOAT64
+    for planted in (np.inf, 20000.0, 82374.0 / 3):   # (a wrong mean, or a wrong count)
+        assert _marked_by_a_rerun(program, program.steps[0],
+                                  tg.tensor(np.float16(planted))) == "", planted
+    shown = "inf differs: [2.059e+04] vs torch [inf]"
+    assert allowed(Finding("value", "nll_loss", shown + LOSSES_SUMMED_IN_FLOAT64, 0)).category \
+        == "pytorch bug"
+    assert allowed(Finding("value", "nll_loss", shown, 0)) is None
+    assert allowed(Finding("value", "nll_loss", "inf differs: [inf] vs torch [2.059e+04]"
+                           + LOSSES_SUMMED_IN_FLOAT64, 0)) is None
+
+
 def test_cross_entropys_float16_sum_past_both_infinities_is_judged_by_its_own_losses_in_float64():
     pytest.importorskip("torch")
     import tapegrad.nn.functional as F

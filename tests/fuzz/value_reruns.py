@@ -26,7 +26,7 @@ SCALED_PER_SLICE = (" [normalize or cosine_similarity in the program: PyTorch ag
 SCALE_INVARIANT = {"normalize": ("input",), "cosine_similarity": ("x1", "x2")}
 SPREAD_SCALED_PER_SLICE = (" [std, var or norm: PyTorch agrees with each slice scaled by a power "
                            "of two near its largest magnitude, and its result scaled back]")
-LOSSES_SUMMED_IN_FLOAT64 = (" [cross_entropy of class indices: PyTorch's own per-sample losses "
+LOSSES_SUMMED_IN_FLOAT64 = (" [a loss of class indices: PyTorch's own per-sample losses "
                             "(reduction='none') summed in float64 and rounded back agree]")
 CROSS_ENTROPY_IN_FLOAT64 = (" [cross_entropy: PyTorch agrees with it computed in float64 and "
                             "rounded back]")
@@ -63,6 +63,8 @@ def _marked_by_a_rerun(program, step, result, through_float16=False):
     elif step.entry.name == "cross_entropy":
         reruns = ((_losses_summed_in_float64_call, LOSSES_SUMMED_IN_FLOAT64),
                   (_cross_entropy_in_float64_call, CROSS_ENTROPY_IN_FLOAT64))
+    elif step.entry.name == "nll_loss":
+        reruns = ((_losses_summed_in_float64_call, LOSSES_SUMMED_IN_FLOAT64),)
     else:
         return ""
     return next((mark for call, mark in reruns
@@ -325,8 +327,8 @@ def _fmod_one_element_at_a_time_call(run, step, leaves, on_a_copy=False):
 
 
 def _losses_summed_in_float64_call(run, step, leaves, on_a_copy=False):
-    """``run.call``, but cross_entropy of class indices (int64) with reduction 'sum' or
-    'mean' reduced from PyTorch's own per-sample losses: the same call with
+    """``run.call``, but cross_entropy or nll_loss of class indices (int64) with reduction
+    'sum' or 'mean' reduced from PyTorch's own per-sample losses: the same call with
     reduction='none', its losses summed in float64 (exact for float16's) and, for the mean,
     divided by Σ w_y over the targets kept, then rounded back to the losses' dtype
     (LOSSES_SUMMED_IN_FLOAT64). PyTorch's CPU kernel sums the losses in their own dtype,
@@ -335,8 +337,10 @@ def _losses_summed_in_float64_call(run, step, leaves, on_a_copy=False):
     (-w_y·log p_y = -19424·3.68) it meets it as inf - inf = NaN. The losses' sum is -inf
     in every order that keeps their partial sums in range (PyTorch's own gives -inf for
     the same rows in another order), so that rerun is the reference; its per-sample
-    losses are PyTorch's, each rounded to the dtype as tapegrad's are."""
-    if step.entry.name != "cross_entropy" or on_a_copy:
+    losses are PyTorch's, each rounded to the dtype as tapegrad's are. A float16 mean
+    (20593.5) of losses whose float16 sum passes 65504 is inf in PyTorch for the same
+    reason, where the mean itself fits."""
+    if step.entry.name not in ("cross_entropy", "nll_loss") or on_a_copy:
         return run.call(step, leaves, on_a_copy=on_a_copy)
     try:
         given = step.entry.signature.bind(*[run.materialize(a, leaves) for a in step.args],
