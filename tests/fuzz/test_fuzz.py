@@ -6399,6 +6399,36 @@ def test_linear_of_terms_overflowing_both_ways_is_noise_where_tapegrad_gives_the
                            + EXACT_SUM_ROUNDED, 0)) is None
 
 
+def test_a_float16_convolution_of_products_overflowing_both_ways_is_noise_where_it_is_the_exact_sum():
+    torch = pytest.importorskip("torch")
+    from .generate import CHAIN, Leaf, LeafRef
+    from .program import Program
+    from .value_marks import EXACT_SUM_ROUNDED, _products_round_their_exact_sum
+    # 78130445: products of float16 inputs 1.7e4 and weights ±1e4 pass 65504 both ways; the
+    # exact sum is far beyond float16 (tapegrad sums in float32: ±inf), PyTorch's kernel
+    # rounds the products first (inf - inf = NaN). Here conv1d of 2 channels, one tap:
+    # 3e4·1e4 - 2e4·1e4 = 1e8 → +inf, and 1·1e4 - 2·1e4 = -1e4 beside it.
+    x = np.float16([[[3e4, 1.0], [2e4, 2.0]]])
+    w = np.float16([[[1e4], [-1e4]]])
+    program = Program(0)
+    program.leaves = [Leaf(w, False, ("contiguous",), w.shape)]
+    step = _one_step("conv1d", CHAIN, LeafRef(0))
+    mark = EXACT_SUM_ROUNDED.replace("float32", "float16")
+    ours = tg.tensor(np.float16([[[np.inf, -1e4]]]))
+    theirs = torch.tensor([[[float("nan"), -1e4]]], dtype=torch.float16)
+    assert _products_round_their_exact_sum(program, step, x, ours, theirs) == mark
+    wrong_sign = tg.tensor(np.float16([[[-np.inf, -1e4]]]))   # planted: -inf against NaN
+    assert _products_round_their_exact_sum(program, step, x, wrong_sign, theirs) == ""
+    ours_nan = tg.tensor(np.float16([[[np.nan, -1e4]]]))      # planted: NaN against +inf
+    assert _products_round_their_exact_sum(program, step, x, ours_nan, torch.tensor(
+        [[[float("inf"), -1e4]]], dtype=torch.float16)) == ""
+    shown = "NaN where torch has none or the other way: [  inf -1e4] vs torch [  nan -1e4]"
+    assert allowed(Finding("value", "conv1d", shown, 0)) is None
+    assert allowed(Finding("value", "conv_transpose1d", shown + mark, 0)).category == "float noise"
+    assert allowed(Finding("value", "conv1d", shown + " [finite elements differ: 1 vs 2]" + mark,
+                           0)) is None
+
+
 
 def test_nll_loss_of_losses_overflowing_both_ways_may_be_nan_or_inf_but_a_wrong_loss_is_found(
         monkeypatch):

@@ -366,6 +366,8 @@ def _factors_of_a_singular_matrix(step, chain_before, result, t_result):
 
 
 PRODUCTS = ("linear", "matmul", "mm", "bmm", "mv", "addmm")
+CONVOLUTIONS = ("conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+                "conv_transpose3d")
 EXACT_SUM_ROUNDED = (" [tapegrad's is the exact sum rounded (PyTorch in float64, rounded back): "
                      "products beyond float32 of both signs]")
 
@@ -376,8 +378,11 @@ def _products_round_their_exact_sum(program, step, chain_before, result, t_resul
     multiply-add keeps the running ±inf, and each library's kernels do both. The math is
     the exact sum, here beyond float32: EXACT_SUM_ROUNDED where, at every element whose NaN
     the two disagree on, tapegrad's value is PyTorch's product of the same inputs in float64
-    rounded to the result's dtype (±inf of the exact sum's sign); else ""."""
-    if step.entry.name not in PRODUCTS or chain_before is None or torch is None or \
+    rounded to the result's dtype (±inf of the exact sum's sign); else "". A convolution is
+    such a sum too: tapegrad's float16 one sums in float32 and rounds once, PyTorch's CPU
+    kernel rounds float16 products (1.7e4·1e4 to ±inf) before they meet; its mark names the
+    result's dtype."""
+    if step.entry.name not in PRODUCTS + CONVOLUTIONS or chain_before is None or torch is None or \
             not TAPEGRAD.is_tensor(result) or not TORCH.is_tensor(t_result) or \
             chain_before.dtype.kind != "f":
         return ""
@@ -394,8 +399,9 @@ def _products_round_their_exact_sum(program, step, chain_before, result, t_resul
         return ""
     with np.errstate(over="ignore"):
         rounded = TORCH.to_numpy(wide.detach()).astype(ours.dtype)
-    return EXACT_SUM_ROUNDED if np.array_equal(ours[disputed], rounded[disputed],
-                                               equal_nan=True) else ""
+    if not np.array_equal(ours[disputed], rounded[disputed], equal_nan=True):
+        return ""
+    return EXACT_SUM_ROUNDED.replace("float32", str(ours.dtype))
 
 
 
