@@ -56,7 +56,7 @@ def _own_terms(program, k, chain_input, sizes):
     """The size of the terms inside step ``k``'s own gradient formula where they cancel for
     some inputs (``_cosine_terms``, ``_layer_norm_terms``, ``_normalize_terms``), else {}."""
     name = program.steps[k].entry.name
-    if name == "cosine_similarity":
+    if name in ("cosine_similarity", "cosine_embedding_loss"):
         return _cosine_terms(program, k, chain_input, sizes)
     if name == "layer_norm":
         return _layer_norm_terms(program, k, chain_input, sizes)
@@ -407,27 +407,41 @@ def _cosine_terms(program, k, chain_input, sizes):
     leaf's index: the size of the two terms of its gradient, 2·s/‖xᵢ‖ (s: the terms' size
     of the incoming gradient, along ``dim``), summed onto each element} (else {}). Its
     gradient g·(x₂/(‖x₁‖‖x₂‖) - cos·x₁/‖x₁‖²) is 0 where the cosine is ±1 (vectors of one
-    element, or parallel ones), each term g/‖x₁‖ in size, however small the difference."""
+    element, or parallel ones), each term g/‖x₁‖ in size, however small the difference.
+    cosine_embedding_loss's rows are such cosines along the last dim, each norm over its
+    own input (before broadcasting), under g/N for the mean."""
     step = program.steps[k]
-    if step.entry.name != "cosine_similarity" or len(step.args) < 2 or \
-            step.args[0] is not CHAIN or not isinstance(step.args[1], LeafRef):
+    embedding = step.entry.name == "cosine_embedding_loss"
+    if step.entry.name not in ("cosine_similarity", "cosine_embedding_loss") or \
+            len(step.args) < 2 or step.args[0] is not CHAIN or \
+            not isinstance(step.args[1], LeafRef):
         return {}
     run = Run(TAPEGRAD)
     x1 = (TAPEGRAD.to_numpy(run.materialize(LeafRef(0), program.leaves)) if chain_input is None
           else chain_input[0]).astype(np.float64)
     x2 = TAPEGRAD.to_numpy(run.materialize(step.args[1], program.leaves)).astype(np.float64)
-    dim = step.kwargs.get("dim", step.args[2] if len(step.args) > 2 else 1)
-    eps = step.kwargs.get("eps", step.args[3] if len(step.args) > 3 else 1e-8)
+    if embedding:
+        dim, eps = -1, 1e-6   # (√ε of its ε = 1e-12 under the square root)
+    else:
+        dim = step.kwargs.get("dim", step.args[2] if len(step.args) > 2 else 1)
+        eps = step.kwargs.get("eps", step.args[3] if len(step.args) > 3 else 1e-8)
     try:
         shape = np.broadcast_shapes(x1.shape, x2.shape)
         dim = dim % len(shape)
-        incoming = np.broadcast_to(np.expand_dims(np.abs(sizes.astype(np.float64)), dim), shape)
+        per_row = np.abs(sizes.astype(np.float64))
+        if embedding:
+            rows = shape[:dim]
+            reduction = step.kwargs.get("reduction", "mean")
+            per_row = np.broadcast_to(per_row, rows) / (
+                max(1, int(np.prod(rows))) if reduction == "mean" else 1)
+        incoming = np.broadcast_to(np.expand_dims(per_row, dim), shape)
     except (ValueError, TypeError, ZeroDivisionError, np.exceptions.AxisError):
         return {}
     out = {}
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         for key, x in (("input", x1), (step.args[1].index, x2)):
-            norm = np.sqrt(np.sum(np.broadcast_to(x, shape) ** 2, axis=dim, keepdims=True))
+            norm = np.sqrt(np.sum((x if embedding else np.broadcast_to(x, shape)) ** 2,
+                                  axis=dim, keepdims=True))
             terms = 2 * incoming / np.maximum(norm, eps)
             terms = terms.sum(axis=tuple(range(len(shape) - x.ndim)))
             grown = tuple(d for d, n in enumerate(x.shape) if n == 1 and terms.shape[d] != 1)

@@ -4824,6 +4824,37 @@ def test_cosine_similaritys_own_cancelling_terms_size_a_later_residue(monkeypatc
     assert [(f.kind, f.op) for f in found] == [("gradient", "cosine_similarity")], found
 
 
+def test_cosine_embedding_losss_cancelling_terms_size_its_residue(monkeypatch):
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    from .generate import CHAIN, LeafRef
+    # 79345722: 1 - cos(x₁ᵢ, c) for a (1, 1) leaf c broadcast over rows of 3: the cosine does
+    # not change with c's size, so c's gradient is 0 from terms of about Σx₁/(‖x₁‖·|c|) = 25
+    # per row; float32 keeps a residue of their rounding (3.8e-6 here, -2.9e-6 in PyTorch)
+    leaves = [(np.array([[5569.957, 1667.6255, 2487.1921], [-3186.3318, -13730.811, 9766.559]],
+                        np.float32), True, ("contiguous",), (2, 3)),
+              (np.array([[-0.0233]], np.float32), True, ("contiguous",), (1, 1)),
+              (np.array([1, 1]), False, ("contiguous",), (2,))]
+    steps = [("cosine_embedding_loss", (CHAIN, LeafRef(1), LeafRef(2)),
+              {"margin": 0.0, "reduction": "mean"})]
+    from .terms import _own_terms
+    program = _hand_program([(v, g) for v, g, _, _ in leaves], steps)
+    # c's terms under g = 1: 2·(g/2 per row)/|c| at each of the 6 elements it is broadcast to
+    terms = _own_terms(program, 0, None, np.array(1.0))
+    assert np.allclose(terms[1], 6 / 0.0233, rtol=1e-6), terms
+    found = _judged_gradient(79345722, leaves, steps)
+    assert [f.kind for f in found] in ([], ["gradient-float-noise"]), found
+    assert all(f.detail.startswith("cancelling terms: ") for f in found)
+    # a loss whose gradient of c is wrong by 1e-3·g (no longer 0) is found
+    right = F.cosine_embedding_loss
+
+    def with_a_wrong_gradient(x1, x2, *args, **kwargs):
+        return right(x1, x2, *args, **kwargs) + (x2 * 1e-3 - (x2 * 1e-3).detach()).sum()
+    monkeypatch.setattr(F, "cosine_embedding_loss", with_a_wrong_gradient)
+    found = _judged_gradient(79345722, leaves, steps)
+    assert [(f.kind, f.op) for f in found] == [("gradient", "cosine_embedding_loss")], found
+
+
 def test_a_float16_normalizes_residue_magnified_by_an_earlier_slope_is_judged_by_a_wider_rerun(
         monkeypatch):
     pytest.importorskip("torch")
