@@ -339,6 +339,18 @@ def _arguments(step):
     return out
 
 
+def _bound_arguments(run, step, leaves):
+    """``step``'s arguments, made in ``run``'s library from ``leaves`` and the chain, bound to
+    its entry's signature by name (no defaults filled in), or None where they do not bind
+    (then the call itself raises, as it should)."""
+    try:
+        return step.entry.signature.bind(*[run.materialize(a, leaves) for a in step.args],
+                                         **{k: run.materialize(v, leaves)
+                                            for k, v in step.kwargs.items()})
+    except TypeError:
+        return None
+
+
 def _leaf_grads(run, value, grad_output):
     """The leaves' gradients after backward from ``value`` (None where there is none)."""
     for base, _ in run.leaves.values():

@@ -13,7 +13,7 @@ import numpy as np
 import tapegrad as tg
 
 from .generate import DType, LeafRef
-from .libraries import Run, TAPEGRAD, TORCH, first_tensor, torch
+from .libraries import Run, TAPEGRAD, TORCH, _bound_arguments, first_tensor, torch
 from .compare import TOLERANCE, _singular_up_to_rounding, compare_arrays, compare_results
 from .reruns import _gelu_and_slope_by_math
 from .value_reruns import _fmod_one_element_at_a_time_call
@@ -549,11 +549,8 @@ def _attention_of_rounded_scores(program, step, chain_before, result):
     run = Run(TAPEGRAD)
     run.chain = (run.materialize(LeafRef(0), program.leaves) if chain_before is None
                  else tg.from_numpy(np.array(chain_before)))
-    try:
-        given = step.entry.signature.bind(*[run.materialize(a, program.leaves) for a in step.args],
-                                          **{k: run.materialize(v, program.leaves)
-                                             for k, v in step.kwargs.items()})
-    except TypeError:
+    given = _bound_arguments(run, step, program.leaves)
+    if given is None:
         return ""
     options = given.arguments
     q, k, v = (options[name] for name in ("query", "key", "value"))

@@ -11,7 +11,7 @@ import numpy as np
 
 from . import catalogue
 from .generate import LeafRef
-from .libraries import Run, TAPEGRAD, TORCH, _arguments, torch
+from .libraries import Run, TAPEGRAD, TORCH, _arguments, _bound_arguments, torch
 from .compare import TOLERANCE, compare_arrays
 from .reruns import NORMALIZE_WIDENED, _norm_widened_call, _rerun_chain
 
@@ -154,11 +154,8 @@ def _attention_terms_call(run, step, leaves, on_a_copy=False):
     weights random."""
     if step.entry.name != "scaled_dot_product_attention":
         return _attention_by_its_math_call(run, step, leaves, on_a_copy=on_a_copy)
-    try:
-        given = step.entry.signature.bind(*[run.materialize(a, leaves) for a in step.args],
-                                          **{k: run.materialize(v, leaves)
-                                             for k, v in step.kwargs.items()})
-    except TypeError:   # (the call itself then raises as it should)
+    given = _bound_arguments(run, step, leaves)
+    if given is None:   # (the call itself then raises as it should)
         return run.call(step, leaves, on_a_copy=on_a_copy)
     options = given.arguments
     tensors = [options[name] for name in ("query", "key", "value")]
@@ -190,11 +187,8 @@ def _scaled_per_slice_call(run, step, leaves, on_a_copy=False):
     names = SCALE_INVARIANT.get(step.entry.name)
     if names is None:
         return run.call(step, leaves, on_a_copy=on_a_copy)
-    try:
-        given = step.entry.signature.bind(*[run.materialize(a, leaves) for a in step.args],
-                                          **{k: run.materialize(v, leaves)
-                                             for k, v in step.kwargs.items()})
-    except TypeError:   # (the call itself then raises as it should)
+    given = _bound_arguments(run, step, leaves)
+    if given is None:   # (the call itself then raises as it should)
         return run.call(step, leaves, on_a_copy=on_a_copy)
     given.apply_defaults()
     options = given.arguments
@@ -249,11 +243,8 @@ def _spread_scaled_per_slice_call(run, step, leaves, on_a_copy=False):
     own on the scaled values."""
     if step.entry.name not in ("std", "var", "norm") or on_a_copy:
         return run.call(step, leaves, on_a_copy=on_a_copy)
-    try:
-        given = step.entry.signature.bind(*[run.materialize(a, leaves) for a in step.args],
-                                          **{k: run.materialize(v, leaves)
-                                             for k, v in step.kwargs.items()})
-    except TypeError:   # (the call itself then raises as it should)
+    given = _bound_arguments(run, step, leaves)
+    if given is None:   # (the call itself then raises as it should)
         return run.call(step, leaves)
     options = given.arguments   # (no defaults filled in: PyTorch's var takes no unbiased=None)
     x, dim, keepdim = options["input"], options.get("dim"), options.get("keepdim", False)
@@ -342,11 +333,8 @@ def _losses_summed_in_float64_call(run, step, leaves, on_a_copy=False):
     reason, where the mean itself fits."""
     if step.entry.name not in ("cross_entropy", "nll_loss") or on_a_copy:
         return run.call(step, leaves, on_a_copy=on_a_copy)
-    try:
-        given = step.entry.signature.bind(*[run.materialize(a, leaves) for a in step.args],
-                                          **{k: run.materialize(v, leaves)
-                                             for k, v in step.kwargs.items()})
-    except TypeError:   # (the call itself then raises as it should)
+    given = _bound_arguments(run, step, leaves)
+    if given is None:   # (the call itself then raises as it should)
         return run.call(step, leaves)
     given.apply_defaults()
     options = given.arguments
