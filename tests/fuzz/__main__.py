@@ -2,15 +2,19 @@
 
 Runs seeded programs from ``--seed`` on, counts disagreements by kind and operation,
 says which the allowlist explains, and prints one reproducing seed per new group
-(``--programs 1 --seed SEED --show`` prints that program).
+(``--programs 1 --seed SEED --show`` prints that program). The programs run in a child
+process, so that one that crashes in native code is a finding and the run goes on
+(child_process.py); ``--in-process`` runs them here, to debug one.
 """
 import argparse
 import collections
+import functools
 import signal
 import sys
 import time
 
 from .allowlist import allowed
+from .child_process import ChildRunner
 from .run import ENTRIES, Finding, run_program, torch
 
 
@@ -53,8 +57,27 @@ def _checkpoint(path, n, seed, groups, ops=None):
                    "findings": [f._asdict() for found in groups.values() for f in found]}, file)
 
 
-def fuzz(seconds=None, programs=None, seed=0, show=False, out=sys.stdout, ops=None, save=None):
-    """Run programs; (programs run, {(kind, op): [findings]} of the ones not allowed, counts)."""
+def _run_and_describe(seed, ops, show):
+    """(findings, the program's description where ``show`` asks for it, else None)."""
+    findings, program = _run_with_time_limit(seed, ops)
+    return findings, program.describe() if show and program is not None else None
+
+
+def fuzz(seconds=None, programs=None, seed=0, show=False, out=sys.stdout, ops=None, save=None,
+         in_child=False):
+    """Run programs (``in_child``: in a child process, so that a crash is a finding:
+    child_process.py); (programs run, {(kind, op): [findings]}, the groups not allowed)."""
+    run = functools.partial(_run_and_describe, ops=ops, show=show)
+    if in_child:
+        run = ChildRunner(run)
+    try:
+        return _fuzz_with(run, seconds, programs, seed, out, ops, save)
+    finally:
+        if in_child:
+            run.close()
+
+
+def _fuzz_with(run, seconds, programs, seed, out, ops, save):
     start, n = time.monotonic(), 0
     last_save = start
     groups = collections.defaultdict(list)
@@ -66,9 +89,9 @@ def fuzz(seconds=None, programs=None, seed=0, show=False, out=sys.stdout, ops=No
         if save and (n % 200 == 0 or time.monotonic() - last_save > 20):
             _checkpoint(save, n, seed + n, groups, ops)
             last_save = time.monotonic()
-        findings, program = _run_with_time_limit(seed + n, ops)
-        if show and program is not None:
-            print(program.describe(), file=out, flush=True)
+        findings, description = run(seed + n)
+        if description is not None:
+            print(description, file=out, flush=True)
         for finding in findings:
             groups[(finding.kind, finding.op)].append(finding)
         n += 1
@@ -86,6 +109,8 @@ def main(argv=None):
     parser.add_argument("--ops", default=None, help="only these operations (comma-separated)")
     parser.add_argument("--save", default=None, help="write the findings to this JSON file "
                         "(also every 20 s, with the seed running: a native crash leaves them)")
+    parser.add_argument("--in-process", action="store_true", help="run the programs in this "
+                        "process, not in a child that may die (to debug one in pdb or gdb)")
     parser.add_argument("--triage", default=None, help="summarise a file written by --save")
     options = parser.parse_args(argv)
     if options.triage:
@@ -111,7 +136,7 @@ def main(argv=None):
         wanted = set(options.ops.split(","))
         ops = [e for e in ENTRIES if e.name in wanted]
     n, groups, new = fuzz(options.seconds, options.programs, options.seed, options.show, ops=ops,
-                          save=options.save)
+                          save=options.save, in_child=not options.in_process)
     if options.save:
         _checkpoint(options.save, n, None, groups, ops)
     return _summary(n, groups)

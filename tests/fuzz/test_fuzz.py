@@ -2,6 +2,7 @@
 that the allowlist does not explain; and the fuzzer must notice planted bugs."""
 import json
 import math
+import re
 import time
 
 import numpy as np
@@ -1311,6 +1312,49 @@ def test_a_program_is_slow_by_its_cpu_time_not_by_waiting(monkeypatch):
     assert [f.kind for f in command_line._run_with_time_limit(1, None)[0]] == ["slow"]
     monkeypatch.setattr(command_line, "run_program", waiting)
     assert command_line._run_with_time_limit(1, None)[0] == []
+
+
+def _dies_of_a_segfault():
+    import os
+    import signal
+    os.kill(os.getpid(), signal.SIGSEGV)
+
+
+def test_a_program_that_kills_its_process_is_a_crash_finding_and_the_run_goes_on(monkeypatch):
+    from . import __main__ as command_line
+
+    def crashing_at_seed_2(seed, entries=None):
+        if seed == 2:
+            _dies_of_a_segfault()
+        return [Finding("value", "exp", "planted", seed)], None
+
+    monkeypatch.setattr(command_line, "run_program", crashing_at_seed_2)
+    n, groups, new = command_line.fuzz(programs=4, seed=0, in_child=True)
+    assert n == 4
+    assert [f.seed for f in groups[("value", "exp")]] == [0, 1, 3]   # (a new child ran seed 3)
+    [crash] = groups[("crash", "_dies_of_a_segfault")]
+    assert crash.seed == 2
+    assert re.fullmatch(r"the process died of SIGSEGV in tests/fuzz/test_fuzz.py:\d+", crash.detail)
+    assert not allowed(crash)
+
+
+def test_a_program_that_answers_nothing_is_a_hang_finding(monkeypatch):
+    from . import child_process
+    monkeypatch.setattr(child_process, "HANG_SECONDS", 1)
+
+    def waiting_forever_at_seed_1(seed):
+        if seed == 1:
+            time.sleep(60)
+        return [], f"program {seed}"
+
+    runner = child_process.ChildRunner(waiting_forever_at_seed_1)
+    try:
+        results = [runner(seed) for seed in range(3)]
+    finally:
+        runner.close()
+    assert results[0] == ([], "program 0") and results[2] == ([], "program 2")
+    [hang] = results[1][0]
+    assert (hang.kind, hang.seed) == ("hang", 1) and not allowed(hang)
 
 
 def test_a_gradient_that_differs_by_inherited_rounding_is_marked_and_a_wrong_one_is_not(
