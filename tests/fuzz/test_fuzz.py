@@ -5051,6 +5051,35 @@ def test_tanhs_slope_next_to_one_is_judged_from_tapegrads_own_output(monkeypatch
         monkeypatch.undo()
 
 
+def test_an_infinite_slope_after_tanh_next_to_one_is_judged_from_tapegrads_own_output(monkeypatch):
+    torch = pytest.importorskip("torch")
+    from .blame import TANH_OUTPUT
+    from .generate import CHAIN
+    from tapegrad.autograd.ops import pointwise
+    # live seed 80045700: tanh(-9.88) = -1 + 5.3e-9 is -0.99999994 in numpy's float32, -1 in
+    # PyTorch's; acos's slope -1/√(1 - y²) is then -2896 against -∞, and tanh's slope 0 makes
+    # PyTorch's leaf gradient ∞·0 = NaN where tapegrad's is finite. No step alone differs
+    x = np.float32([8.32811, -2.14887, 14.67736, -9.87964, -10.52552])
+    if (torch.tanh(torch.from_numpy(x)).numpy() == np.tanh(x)).all():
+        pytest.skip("this CPU's PyTorch tanh rounds as numpy's does: no difference to judge")
+    leaves = [(x, True, ("contiguous",), x.shape)]
+    steps = [("tanh", (CHAIN,), {}), ("acos", (CHAIN,), {})]
+    [found] = _judged_gradient(80045700, leaves, steps)
+    assert found.op == "acos" and found.detail.startswith("leaf0 (float32): NaN where torch")
+    assert found.detail.endswith(TANH_OUTPUT) and allowed(found).category == "float noise"
+    # planted: a tanh slope 1.5 times the right one, or acos's, is a finding
+    right = pointwise.tanh_backward
+    monkeypatch.setattr(pointwise, "tanh_backward", lambda g, y: right(g, y) * 1.5)
+    found = _judged_gradient(80045700, leaves, steps)
+    assert found and all(f.kind == "gradient" and TANH_OUTPUT not in f.detail and
+                         allowed(f) is None for f in found), found
+    monkeypatch.undo()
+    monkeypatch.setattr(tg, "acos", _with_scaled_slope(tg.acos, 1.5))
+    found = _judged_gradient(80045700, leaves, steps)
+    assert found and all(f.kind == "gradient" and TANH_OUTPUT not in f.detail and
+                         allowed(f) is None for f in found), found
+
+
 def test_layer_norms_own_cancelling_terms_size_its_first_steps_residue(monkeypatch):
     pytest.importorskip("torch")
     import tapegrad.nn.functional as F
