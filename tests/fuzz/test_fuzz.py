@@ -5095,6 +5095,47 @@ def test_tanhs_slope_next_to_one_is_judged_from_tapegrads_own_output(monkeypatch
         monkeypatch.undo()
 
 
+# live seed 80045700: tanh(-9.88) = -1 + 5.3e-9 is -0.99999994 in numpy's float32, -1 in
+# PyTorch's; acos's slope -1/√(1 - y²) is then -2896 against -∞, and tanh's slope 0 makes
+# PyTorch's leaf gradient ∞·0 = NaN where tapegrad's is finite. Live seed 28062509:
+# tanh(8.6465) = 1 - 6.2e-8 is 0.9999999 against 0.99999994, and asin's slope times tanh's,
+# √(1 - y²), is √2 times PyTorch's (a mul by 1000 first makes that beyond the noise band)
+STEEP_AFTER_TANH = {
+    "acos": ([np.float32([8.32811, -2.14887, 14.67736, -9.87964, -10.52552])], "NaN where torch"),
+    "asin": ([np.float32([8.6465e-3, 8.7e-3, -8e-3, 7.6e-3]), np.float32([1000] * 4)], "["),
+}
+
+
+@pytest.mark.parametrize("steep", sorted(STEEP_AFTER_TANH))
+def test_a_steep_slope_after_tanh_next_to_one_is_judged_from_tapegrads_own_output(
+        monkeypatch, steep):
+    torch = pytest.importorskip("torch")
+    from .blame import TANH_OUTPUT
+    from .generate import CHAIN, LeafRef
+    from tapegrad.autograd.ops import pointwise
+    values, shown = STEEP_AFTER_TANH[steep]
+    before_tanh = np.prod(values, axis=0)   # (a second leaf multiplies the first)
+    if (torch.tanh(torch.from_numpy(before_tanh)).numpy() == np.tanh(before_tanh)).all():
+        pytest.skip("this CPU's PyTorch tanh rounds as numpy's does: no difference to judge")
+    leaves = [(v, i == 0, ("contiguous",), v.shape) for i, v in enumerate(values)]
+    steps = ([("mul", (CHAIN, LeafRef(1)), {})] if len(values) > 1 else []) + [
+        ("tanh", (CHAIN,), {}), (steep, (CHAIN,), {})]
+    [found] = _judged_gradient(1, leaves, steps)   # (no step alone differs: it stays on steep)
+    assert found.op == steep and found.detail.startswith("leaf0 (float32): " + shown), found
+    assert found.detail.endswith(TANH_OUTPUT) and allowed(found).category == "float noise"
+    # planted: a tanh slope 1.5 times the right one, or the later step's, is a finding
+    right = pointwise.tanh_backward
+    monkeypatch.setattr(pointwise, "tanh_backward", lambda g, y: right(g, y) * 1.5)
+    found = _judged_gradient(1, leaves, steps)
+    assert found and all(f.kind == "gradient" and TANH_OUTPUT not in f.detail and
+                         allowed(f) is None for f in found), found
+    monkeypatch.undo()
+    monkeypatch.setattr(tg, steep, _with_scaled_slope(getattr(tg, steep), 1.5))
+    found = _judged_gradient(1, leaves, steps)
+    assert found and all(f.kind == "gradient" and TANH_OUTPUT not in f.detail and
+                         allowed(f) is None for f in found), found
+
+
 def test_layer_norms_own_cancelling_terms_size_its_first_steps_residue(monkeypatch):
     pytest.importorskip("torch")
     import tapegrad.nn.functional as F
