@@ -127,6 +127,9 @@ class Run:
             if self.library.name == "torch" and _float16_conv_transpose_backward_of_padding_alone(
                     step, args, kwargs):
                 self.backward_crashes = True
+            if self.library.name == "torch" and _channels_last_group_norm_of_an_input_without_grad(
+                    step, args, kwargs):
+                self.backward_crashes = True
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 return "ok", catalogue.caller(self.library.name, step.entry)(*args, **kwargs)
@@ -228,6 +231,26 @@ def _float16_conv_transpose_backward_of_padding_alone(step, args, kwargs):
         _float16_dilated_taps_of_padding_alone(
             args, kwargs, ("bias", "stride", "padding", "output_padding", "groups", "dilation"),
             transposed=True)
+
+
+def _channels_last_group_norm_of_an_input_without_grad(step, args, kwargs):
+    """PyTorch 2.13's CPU group_norm backward, for an input whose strides it reads as channels
+    last (its ``suggest_memory_format``: NHWC or NDHWC, e.g. randn(2, 3, 1, 1).transpose(1, 2),
+    of shape (2, 1, 3, 1) and strides (3, 1, 1, 1)) that does not require grad, with a weight
+    or bias that does, writes the input's gradient nobody asked for through an undefined
+    tensor's null pointer (GroupNormBackwardKernelImplChannelsLastInternal: a write at address
+    12 in the core dump) and dies of SIGSEGV: group_norm(x, 1, weight=ones(1,
+    requires_grad=True)).sum().backward() (seed 80103705). Its forward runs; the same input
+    contiguous, or requiring grad itself, runs its backward too."""
+    if step.entry.name != "group_norm" or not args or not hasattr(args[0], "stride"):
+        return False
+    from torch._prims_common import suggest_memory_format
+    x = args[0]
+    if x.requires_grad or x.ndim not in (4, 5) or \
+            suggest_memory_format(x) not in (torch.channels_last, torch.channels_last_3d):
+        return False
+    bound = dict(zip(("num_groups", "weight", "bias"), args[1:]), **kwargs)
+    return any(getattr(bound.get(name), "requires_grad", False) for name in ("weight", "bias"))
 
 
 def _float16_dilated_taps_of_padding_alone(args, kwargs, names, transposed):
@@ -353,6 +376,8 @@ def _bound_arguments(run, step, leaves):
 
 def _leaf_grads(run, value, grad_output):
     """The leaves' gradients after backward from ``value`` (None where there is none)."""
+    if run.backward_crashes:   # (a rerun's run too: it raises here instead of dying)
+        raise RuntimeError("not run in PyTorch: a step's backward crashes the process (SIGSEGV)")
     for base, _ in run.leaves.values():
         if base.requires_grad:
             base.grad = None

@@ -3379,6 +3379,51 @@ def test_pytorch_is_not_run_where_it_would_hang_or_crash_and_only_there():
     assert not _float16_conv2d_of_padding_alone(step("conv1d"), [x, w], crash)
 
 
+
+GROUP_NORM_CRASH = """
+import torch
+x = torch.randn(2, 3, 1, 1).transpose(1, 2){}   # (2, 1, 3, 1), strides (3, 1, 1, 1)
+weight = torch.ones(1, requires_grad=True)
+torch.nn.functional.group_norm(x, 1, weight=weight).sum().backward()
+"""
+
+
+def test_pytorchs_group_norm_backward_is_not_run_for_a_channels_last_input_without_grad_alone():
+    pytest.importorskip("torch")
+    import subprocess
+    import sys
+    from .generate import CHAIN, Leaf, LeafRef, Step
+    from .libraries import TORCH, Run, _leaf_grads
+    # 80103705: group_norm of a (2, 1, 3, 1) transposed view (channels last to PyTorch) that
+    # does not require grad, with a weight that does: PyTorch's backward writes the input's
+    # gradient through a null pointer (SIGSEGV: shown in a subprocess, by its NCHW neighbour)
+    ran = {layout: subprocess.run([sys.executable, "-c", GROUP_NORM_CRASH.format(layout)],
+                                  capture_output=True).returncode
+           for layout in ("", ".clone(memory_format=torch.contiguous_format)")}
+    assert list(ran.values()) == [-11, 0]   # (strides (3, 3, 1, 1): NCHW, it runs)
+    entry = next(e for e in ENTRIES if e.name == "group_norm")
+    values = np.array([-1.0, 1.0, 5.0, -5.0, -5.0, 3.0], np.float32)
+
+    def crashes(layout, x_grad=False, weight_grad=True, bias_grad=False):
+        leaves = [Leaf(values.reshape(2, 3, 1, 1) if layout[0] == "transpose" else
+                       values.reshape(2, 1, 3, 1), x_grad, layout, (2, 1, 3, 1)),
+                  Leaf(np.ones(1, np.float32), weight_grad, ("contiguous",), (1,)),
+                  Leaf(np.zeros(1, np.float32), bias_grad, ("contiguous",), (1,))]
+        run = Run(TORCH)
+        run.chain = run.materialize(LeafRef(0), leaves)
+        step = Step(entry, (CHAIN, 1), {"weight": LeafRef(1), "bias": LeafRef(2)})
+        status, run.chain = run.call(step, leaves)
+        assert status == "ok", run.chain   # (its forward runs)
+        if run.backward_crashes:
+            with pytest.raises(RuntimeError, match="not run in PyTorch"):
+                _leaf_grads(run, run.chain.sum(), None)
+        return run.backward_crashes
+    assert crashes(("transpose", 1, 2))
+    assert crashes(("transpose", 1, 2), weight_grad=False, bias_grad=True)
+    assert not crashes(("contiguous",))   # (its strides (3, 3, 1, 1): NCHW to PyTorch)
+    assert not crashes(("transpose", 1, 2), x_grad=True)
+    assert not crashes(("transpose", 1, 2), weight_grad=False)
+
 def test_a_first_steps_gradient_cancelling_to_0_from_large_terms_is_noise_but_a_wrong_one_is_not(
         monkeypatch):
     pytest.importorskip("torch")
