@@ -15,10 +15,15 @@ import os
 import re
 import signal
 import tempfile
+import traceback
 
 from .libraries import Finding
 
 HANG_SECONDS = 300
+
+
+class FuzzerError(RuntimeError):
+    """An exception the fuzzer's own code raised in the child, with its traceback."""
 
 
 class ChildRunner:
@@ -40,9 +45,12 @@ class ChildRunner:
             return [Finding("hang", "?", f"the program answered nothing for {HANG_SECONDS} s",
                             seed)], None
         try:
-            return self.connection.recv()
+            answer = self.connection.recv()
         except EOFError:   # the child died while running the program
             return [self._finding_for_the_death_of_the_child(seed)], None
+        if isinstance(answer, FuzzerError):
+            raise answer   # (a bug of the fuzzer's own ends the run, as it would in-process)
+        return answer
 
     def close(self):
         if self.child is not None:
@@ -87,7 +95,11 @@ def _serve(connection, run_one, trace_path):
         seed = connection.recv()
         if seed is None:
             return
-        connection.send(run_one(seed))
+        try:
+            answer = run_one(seed)
+        except Exception:
+            answer = FuzzerError(f"the fuzzer raised at seed {seed}:\n{traceback.format_exc()}")
+        connection.send(answer)
 
 
 def innermost_frame(trace):

@@ -1338,6 +1338,24 @@ def test_a_program_that_kills_its_process_is_a_crash_finding_and_the_run_goes_on
     assert not allowed(crash)
 
 
+def test_an_exception_of_the_fuzzers_own_in_the_child_ends_the_run_with_its_traceback():
+    from . import child_process
+
+    def failing_at_seed_1(seed):
+        if seed == 1:
+            raise KeyError("a judge's bug")
+        return [], None
+
+    runner = child_process.ChildRunner(failing_at_seed_1)
+    try:
+        assert runner(0) == ([], None)
+        with pytest.raises(child_process.FuzzerError, match=r"(?s)at seed 1:.*KeyError"):
+            runner(1)
+        assert runner(2) == ([], None)   # (the child lives on)
+    finally:
+        runner.close()
+
+
 def test_a_program_that_answers_nothing_is_a_hang_finding(monkeypatch):
     from . import child_process
     monkeypatch.setattr(child_process, "HANG_SECONDS", 1)
