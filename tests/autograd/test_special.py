@@ -101,6 +101,17 @@ def test_erfinv_keeps_only_its_input_so_its_result_may_change_in_place():
     np.testing.assert_allclose(x.grad.numpy(), 2 * expected)
 
 
+def test_erfinvs_float16_gradient_fits_where_the_gradient_times_e_to_the_y_squared_does_not():
+    # x = 0.9673: y = 1.5098, slope (√π/2)·e^{y²} = 8.66; times 7388 it is 6.4e4, below float16's
+    # largest 65504, though 7388·e^{y²} (7.2e4) is not: the slope is formed before the product
+    x = tg.tensor([0.96728515625, -0.8193359375], dtype=tg.float16, requires_grad=True)
+    grad = tg.tensor([7388.0, -27330.0], dtype=tg.float16)
+    tg.erfinv(x).backward(grad)
+    y = tg.erfinv(x.detach()).numpy().astype(np.float64)
+    expected = math.sqrt(math.pi) / 2 * np.exp(y * y) * grad.numpy().astype(np.float64)
+    np.testing.assert_allclose(x.grad.numpy().astype(np.float64), expected, rtol=2e-3)
+
+
 def test_erfc_matches_python_math():
     points = [-2.5, -0.5, 0.1, 1.0, 2.0, 7.5, 30.0]
     np.testing.assert_allclose(tg.erfc(tg.tensor(points, dtype=tg.float64)).numpy(),

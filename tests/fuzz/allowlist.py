@@ -676,7 +676,7 @@ ALLOWED = [
             "it: PyTorch's gradients with its sinc computed in a wider float are tapegrad's"),
     Allowed("gradient", "*", r" \[sinc in the program: PyTorch agrees with its sinc computed in "
             r"float64\]$", "float noise",
-            "the same sinc slope met by a later step (a log or atanh whose infinite slope then "
+            "the same sinc slope met by a later step (a log, atanh or erfinv whose infinite slope then "
             "turns PyTorch's slope of 0 into NaN where tapegrad's tiny slope gives ±inf, or a "
             "multiplication that magnifies the difference); the fuzzer checks it: PyTorch's "
             "gradients with its sinc computed in float64 and rounded back are tapegrad's"),

@@ -251,7 +251,8 @@ def _norm_widened_call(run, step, leaves, on_a_copy=False):
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    wide = (_sinc_by_its_series_near_0(args[0].to(wider[args[0].dtype])) if sinc
+                    x = args[0]
+                    wide = (_sinc_by_its_series_near_0(x.to(wider[x.dtype]), x.dtype) if sinc
                             else catalogue.caller("torch", step.entry)(   # (dtype=float32 too)
                                 args[0].to(torch.float64), *map(_wide_dtype, args[1:]),
                                 **{k: _wide_dtype(v) for k, v in kwargs.items()}))
@@ -646,13 +647,20 @@ def _gammas_agree_widened(program, step, chain_before, result):
     return ""
 
 
-def _sinc_by_its_series_near_0(x):
+def _sinc_by_its_series_near_0(x, dtype=None):
     """sinc(x), as 1 - (πx)²/6 where |x| < 1e-4 (its next term, (πx)⁴/120, is below float64's
     rounding there): PyTorch's own slope cancels to 0 near 0 in float64 too (x = 1e-15:
-    0, the slope -π²x/3 is -3.3e-15), so its float64 sinc alone is no reference there."""
-    near = x.abs() < 1e-4   # (each branch fed values away from the other's edge: the unused
-    small, far = torch.where(near, x, 0), torch.where(near, 1, x)   # one's slope, 0/0 or ∞,
-    return torch.where(near, 1 - (math.pi * small) ** 2 / 6, torch.sinc(far))   # times 0 is NaN)
+    0, the slope -π²x/3 is -3.3e-15), so its float64 sinc alone is no reference there. Where
+    π·x² is 0 in the dtype both libraries' backward squares x in (the program's ``dtype`` of x,
+    float16 in float32) sinc is the constant 1: both define the slope there as 0, even times an
+    infinite gradient (the series' slope 0 at x = 0 would give NaN, float64's -π²x/3 at a
+    float32 x of 1e-30 ±inf)."""
+    own = x.detach().to(torch.promote_types(dtype or x.dtype, torch.float32))
+    slope_0 = own * own * math.pi == 0
+    near = (x.abs() < 1e-4) & ~slope_0   # (each branch fed values away from the other's edge:
+    small = torch.where(near, x, 0)      # the unused one's slope, 0/0 or ∞, times 0 is NaN)
+    far = torch.where(near | slope_0, 1, x)
+    return torch.where(slope_0, 1, torch.where(near, 1 - (math.pi * small) ** 2 / 6, torch.sinc(far)))
 
 
 def _wide_dtype(value):

@@ -3324,6 +3324,33 @@ def test_sinc_is_rerun_wider_from_float16_and_by_its_series_near_0(monkeypatch):
     assert findings and not any(SINC_IN_FLOAT64 in f.detail for f in findings)
 
 
+@pytest.mark.parametrize("dtype, values", [
+    ("float64", [0.0, 1e-30, 0.3, -1.1]),    # 81012722: 0 and 1e-30 (PyTorch's slope cancels)
+    ("float32", [1e-30, 1e-5, 0.3, -1.1])])  # 1e-30: π·x² underflows, 1e-5: the slope cancels
+def test_sincs_rerun_keeps_the_slope_0_both_define_where_pi_x_squared_is_0(monkeypatch, dtype,
+                                                                            values):
+    pytest.importorskip("torch")
+    from .generate import CHAIN
+    from .reruns import SINC_IN_FLOAT64
+    # erfinv of sinc's 1 is ∞ with an infinite slope: PyTorch's sinc slope cancels to 0 near
+    # 0 (∞·0 = NaN), tapegrad's series gives -π²x/3 (±∞); where π·x² is 0 in x's dtype both
+    # libraries' slope is 0 (0, not NaN), and so is the rerun's, which then explains the rest
+    leaves = [(np.array(values, dtype), True, ("contiguous",), (4,))]
+    steps = [("sinc", (CHAIN,), {}), ("erfinv", (CHAIN,), {})]
+    found = _judged_gradient(81012722, leaves, steps)
+    assert [f.kind for f in found] == ["gradient"] and found[0].detail.endswith(SINC_IN_FLOAT64)
+    assert allowed(found[0]) is not None
+    # a sinc whose slope at 0 is NaN under an infinite gradient (x²'s 0 slope added) is found
+    sinc = tg.sinc
+
+    def sinc_with_a_nan_slope_at_0(x):
+        return sinc(x) + (x * x * 1e-9 - (x * x * 1e-9).detach())
+    monkeypatch.setattr(tg, "sinc", sinc_with_a_nan_slope_at_0)
+    found = _judged_gradient(81012722, leaves, steps)
+    assert found and not any(SINC_IN_FLOAT64 in f.detail for f in found), found
+    assert all(allowed(f) is None for f in found), found
+
+
 def test_a_pooling_window_of_cancelling_1e30_terms_is_float_noise_but_a_wrong_mean_is_found(
         monkeypatch):
     pytest.importorskip("torch")

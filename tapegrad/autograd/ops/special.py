@@ -56,7 +56,9 @@ def erfinv(input):
     def backward(ctx, grad):
         x, = ctx.saved_tensors
         y = erfinv(x)   # recomputed from x, as PyTorch does, so y may be changed in place
-        return grad * (y * y).exp() * (math.sqrt(math.pi) / 2)
+        # the slope first, then times the gradient, as PyTorch: in float16 grad·e^{y²} may
+        # overflow where the gradient (√π/2 of it) fits
+        return (math.sqrt(math.pi) / 2) * (y * y).exp() * grad
     return record("erfinv", _special_array("erfinv", x.device.xp, x.array), (x,), backward,
                   save=(x,))
 
