@@ -4130,6 +4130,21 @@ def test_coshs_overflow_in_pytorchs_vector_loop_is_allowed_only_where_tapegrad_i
         assert allowed(Finding("value", "cosh_", detail, 0)) is None, detail
 
 
+def test_sinhs_overflow_in_pytorchs_vector_loop_is_allowed_only_where_tapegrad_is_finite():
+    # sinh of 16 float64s of -710.14 is -inf in PyTorch's vectorised loop, -1.287e308 alone
+    ours = tg.tensor(np.full(16, -710.14195908)).sinh().numpy()
+    assert np.isfinite(ours).all() and math.isclose(ours[0], math.sinh(-710.14195908))
+    for detail in ("inf differs: [-1.28737e+308 1.] vs torch [-inf 1.]",
+                   "inf differs: [2.7e+38] vs torch [inf] [layouts: expand]"):
+        entry = allowed(Finding("value", "sinh", detail, 0))
+        assert entry is not None and entry.category == "pytorch bug", detail
+    for planted in ("inf differs: [-inf 1.] vs torch [-1.28737e+308 1.]",   # tapegrad's inf
+                    "inf differs: [-1.28737e+308 inf] vs torch [-inf inf] [finite elements "
+                    "differ: [1.] vs torch [2.]]",
+                    "inf differs: [1.5e+38 2.] vs torch [1.5e+38 3.]"):   # no inf in PyTorch's
+        assert allowed(Finding("value", "sinh_", planted, 0)) is None, planted
+
+
 def test_coshs_float64_overflow_in_pytorchs_vector_loop_is_allowed_where_tapegrads_is_finite():
     # 84060381: cosh_ of float64 values, one of them -710.14, where e^|x| overflows and
     # e^|x|/2 = 1.287e308 fits: PyTorch's vectorised loop (16 values) gives inf
