@@ -316,7 +316,7 @@ def _normalize_terms(program, k, chain_input, sizes):
     args.update(step.kwargs)
     p, dim, eps = args.get("p", 2.0), args.get("dim", 1), args.get("eps", 1e-12)
     if step.args[0] is not CHAIN or not all(isinstance(v, (int, float)) and not isinstance(
-            v, bool) for v in (p, dim, eps)) or not 0 < p < math.inf:
+            v, bool) for v in (p, eps)) or not _dims(dim) or not 0 < p < math.inf:
         return {}
     x = (TAPEGRAD.to_numpy(Run(TAPEGRAD).materialize(LeafRef(0), program.leaves))
          if chain_input is None else chain_input[0]).astype(np.float64)
@@ -331,6 +331,13 @@ def _normalize_terms(program, k, chain_input, sizes):
     if chain_input is None:
         return {0: _onto_leaf(program.leaves[0], terms)}
     return {"input": terms}
+
+
+def _dims(dim):
+    """True for a dim a norm reduces along: one int, or a tuple of them (normalize over
+    several dims at once, each slice's norm taken over all of them)."""
+    dims = dim if isinstance(dim, tuple) and dim else (dim,)
+    return all(isinstance(d, int) and not isinstance(d, bool) for d in dims)
 
 
 def _layer_norm_terms(program, k, chain_input, sizes):

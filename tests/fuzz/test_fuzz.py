@@ -5795,6 +5795,26 @@ def test_normalize_of_one_element_along_dim_sizes_its_residue_by_its_own_terms()
     assert not _within_its_terms(program, None, grad, planted, zero, [("leaf0", 0)])
 
 
+def test_normalize_over_a_tuple_of_dims_sizes_its_residue_by_its_own_terms():
+    pytest.importorskip("torch")
+    from .generate import CHAIN
+    from .terms import _own_terms, _within_its_terms
+    # 27621189: normalize(p=3) over dims (3, 1, 2) of rows of five equal values under a
+    # gradient equal along them: y = 5^(-1/3)·sign(x) whatever x, the gradient 0 from terms
+    # of 611 each; tapegrad's float32 leaves -6.1e-4 (2.5 roundings of their sum), PyTorch 0
+    x = np.repeat(np.array([-1.24, -0.23158], np.float32).reshape(2, 1, 1), 5, axis=1)
+    grad = np.full((2, 5, 1), 242.06108, np.float32)
+    over_tuple = _hand_program([(x, True)], [("normalize", (CHAIN,), {"p": 3, "dim": (1, 2)})])
+    over_one = _hand_program([(x, True)], [("normalize", (CHAIN,), {"p": 3, "dim": 1})])
+    terms = _own_terms(over_tuple, 0, None, grad)[0]   # (the same slices: the same terms)
+    np.testing.assert_allclose(terms, _own_terms(over_one, 0, None, grad)[0], rtol=1e-12)
+    residue = ("float32", {0: (terms * 1e-6).astype(np.float32)})   # a rounding of the terms
+    zero = ("float32", {0: np.zeros_like(x)})
+    assert _within_its_terms(over_tuple, None, grad, residue, zero, [("leaf0", 0)])
+    planted = ("float32", {0: (terms * 1e-2).astype(np.float32)})   # 1% of the terms: wrong
+    assert not _within_its_terms(over_tuple, None, grad, planted, zero, [("leaf0", 0)])
+
+
 def test_a_float64_leafs_residue_through_a_float32_softmax_has_float32s_digits():
     pytest.importorskip("torch")
     from .generate import CHAIN, DType
