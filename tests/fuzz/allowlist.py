@@ -394,6 +394,11 @@ GROUP_NORM_BY_ITS_FORMULA = (r" \[group_norm at an infinite incoming gradient or
                              r"formula in float64 gives tapegrad's gradients\]$")
 NORM_IN_FLOAT64 = (r"(?: \[[^]]*\])* \[a float16 or float32 p-norm in the program: PyTorch "
                    r"agrees with its norms computed in float64\]$")
+# the fuzzer's mark for a float64 norm's gradient that PyTorch's backward of the norm alone
+# gives with each slice scaled by a power of two and its result scaled back (blame.py's)
+NORM_SCALED_PER_SLICE = (r"(?: \[[^]]*\])* \[a float64 p-norm's backward alone: PyTorch agrees "
+                         r"with each slice scaled by a power of two near its largest magnitude, "
+                         r"and its result scaled back\]$")
 # the fuzzer's marks for a gradient of an elementwise activation that PyTorch gives as
 # tapegrad does with the same values placed in another loop of its kernel, or that differs
 # only where PyTorch's two loops disagree (run.py's PLACED_VECTORISED, PLACED_ALONE,
@@ -1205,6 +1210,16 @@ ALLOWED = [
             "the same or NaN (a slope tapegrad gives where ‖x‖ fits is judged by the entries "
             "above)")
     for op in ("norm", "linalg_vector_norm", "vector_norm", "norm_of_linalg")
+] + [
+    Allowed("gradient", "norm", r"^leaf\d+ \(float64\): " + ELSEWHERE_THE_SAME +
+            r"(?:NaN where torch has none or the other way: |inf differs: )?\[[^]]*\] vs torch "
+            r"\[[^]]*\]" + NORM_SCALED_PER_SLICE, "pytorch bug",
+            "a float64 p-norm (p > 2) of values beyond ~1e154 (a lone e^603 = 1e262 for p = 3): "
+            "PyTorch's backward forms x·|x|^(p-2) and ‖x‖^(p-1) apart, both inf, inf/inf = "
+            "NaN, where the slope (|x|/‖x‖)^(p-1) fits (1 for a lone value), as tapegrad "
+            "gives. The fuzzer checks it: PyTorch's backward of the norm alone, with each slice "
+            "scaled by a power of two to a largest magnitude in [0.5, 1) and its result scaled "
+            "back (exact), gives tapegrad's gradients element by element"),
 ] + [
     Allowed("gradient", op, r"^leaf\d+ \(float16\): NaN where torch has none or the other way: "
             + _nan_or_zero_here_inf_or_residue_in_torch() + r"(?: \[layouts: [^]]*\])?$",

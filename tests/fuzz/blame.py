@@ -33,6 +33,7 @@ from .terms import (_alone_within_own_terms, _own_backward_within_its_terms, _ow
                     _terms_through_step, _widened_within_the_programs_terms, _within_its_terms,
                     _within_sizes, _within_the_programs_terms)
 from .placement import PLACED_KERNELS, _disputed_elements, _placed_call, _placed_elsewhere
+from .value_reruns import _spread_scaled_per_slice_call
 
 
 LATER_GRADIENT = " [the gradient of the later steps: {}]"
@@ -99,7 +100,8 @@ def _blame_first_wrong_backward(program, chain_inputs, a, found, excuse_terms=Tr
                     or _group_norm_by_its_formula(program, k, chain_inputs[k], grad, ours)
                     or _spread_without_freedom_in_float64(program, k, chain_inputs[k], grad, ours)
                     or _placed_elsewhere(program, k, chain_inputs[k], grad, ours)
-                    or _disputed_elements(program, k, chain_inputs[k], grad, ours))
+                    or _disputed_elements(program, k, chain_inputs[k], grad, ours)
+                    or _norm_scaled_per_slice_alone(program, k, chain_inputs[k], grad, ours))
             if k == last:   # this step's own backward: the finding stays where it is
                 return [f._replace(detail=(f.detail if f.detail.startswith(
                     (FLOAT16_NEARER, FLOAT16_BOTH_NEAR)) else verdict + f.detail) + mark)
@@ -324,6 +326,29 @@ def _explained_alone(program, k, chain_input, grad, ours, later_noise=False):
                 FLOAT16_TERMS if dtype == "float16" else None):
             return ""
     return mark
+
+
+NORM_SCALED_PER_SLICE = (" [a float64 p-norm's backward alone: PyTorch agrees with each slice "
+                         "scaled by a power of two near its largest magnitude, and its result "
+                         "scaled back]")
+
+
+def _norm_scaled_per_slice_alone(program, k, chain_input, grad, ours):
+    """NORM_SCALED_PER_SLICE where step ``k`` is a float64 norm whose backward alone PyTorch
+    gives as tapegrad does with each slice scaled by 2⁻ᵉ to a largest magnitude in [0.5, 1)
+    and its result by 2ᵉ after (``_spread_scaled_per_slice_call``: exact, the same function),
+    each element to the roundings of its own terms (``_alone_within_own_terms``), else "".
+    PyTorch's backward of a p-norm (p > 2) forms x·|x|^(p-2) and ‖x‖^(p-1) apart, which
+    pass float64's range beyond ~1e154 for p = 3 (inf/inf = NaN) where the slope
+    (|x|/‖x‖)^(p-1) fits (1 for a lone 1e262); no wider float reruns it (NORM_IN_FLOAT64
+    is for float16 and float32 norms)."""
+    if program.steps[k].entry.name != "norm" or ours[0] != "float64":
+        return ""
+    scaled = _step_backward(TORCH, program, k, chain_input, grad,
+                            call=_spread_scaled_per_slice_call)
+    if scaled is None or not _alone_within_own_terms(program, k, chain_input, grad, ours, scaled):
+        return ""
+    return NORM_SCALED_PER_SLICE
 
 
 def _steps_see_a_leaf_changed_in_place(program):

@@ -1716,6 +1716,32 @@ def test_a_p_norm_that_names_its_dtype_is_judged_alone_by_its_terms_in_that_dtyp
     assert NORM_IN_FLOAT64 not in found.detail and allowed(found) is None
 
 
+def test_a_float64_p_norm_past_the_range_is_judged_alone_with_each_slice_scaled():
+    pytest.importorskip("torch")
+    from .blame import NORM_SCALED_PER_SLICE, _norm_scaled_per_slice_alone
+    from .generate import CHAIN
+    from .gradients import _step_backward
+    from .libraries import TAPEGRAD, TORCH
+    # 27609668: norm(p=3) over a dim of one element of exp's 1e262: PyTorch's backward forms
+    # x·|x| and ‖x‖² apart, both inf, NaN; the slope is 1, as tapegrad gives
+    x = np.array([[1e262], [2.0], [-3e200]])
+    program = _hand_program([(x, True)], [("norm", (CHAIN,), {"p": 3, "dim": 1})])
+    grad = np.array([1.5, -0.5, 2.0])
+    ours = _step_backward(TAPEGRAD, program, 0, None, grad)
+    theirs = _step_backward(TORCH, program, 0, None, grad)
+    np.testing.assert_allclose(ours[1][0], [[1.5], [-0.5], [-2.0]])
+    assert np.isnan(theirs[1][0][[0, 2]]).all()
+    assert _norm_scaled_per_slice_alone(program, 0, None, grad, ours) == NORM_SCALED_PER_SLICE
+    assert _norm_scaled_per_slice_alone(program, 0, None, grad, theirs) == ""
+    planted = (ours[0], {0: ours[1][0] * np.array([[1.0], [1.0], [1.01]])})   # a slope 1% off
+    assert _norm_scaled_per_slice_alone(program, 0, None, grad, planted) == ""
+    ops = "half,normalize,cosine_similarity,pairwise_distance,norm,exp,mul,add,sum"
+    found = _first_finding(27609668, ops)
+    assert found.op == "norm" and found.detail.endswith(NORM_SCALED_PER_SLICE)
+    assert allowed(found).category == "pytorch bug"
+    assert allowed(found._replace(detail=found.detail.removesuffix(NORM_SCALED_PER_SLICE))) is None
+
+
 def test_sincs_slope_near_0_is_allowed_where_pytorch_gives_0_or_agrees_in_float64(monkeypatch):
     pytest.importorskip("torch")
     from .reruns import SINC_IN_FLOAT64
