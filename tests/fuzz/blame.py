@@ -101,7 +101,9 @@ def _blame_first_wrong_backward(program, chain_inputs, a, found, excuse_terms=Tr
                     or _spread_without_freedom_in_float64(program, k, chain_inputs[k], grad, ours)
                     or _placed_elsewhere(program, k, chain_inputs[k], grad, ours)
                     or _disputed_elements(program, k, chain_inputs[k], grad, ours)
-                    or _norm_scaled_per_slice_alone(program, k, chain_inputs[k], grad, ours))
+                    or _norm_scaled_per_slice_alone(program, k, chain_inputs[k], grad, ours)
+                    or _float16_past_the_range_in_both(program, k, chain_inputs[k], grad, ours,
+                                                       theirs))
             if k == last:   # this step's own backward: the finding stays where it is
                 return [f._replace(detail=(f.detail if f.detail.startswith(
                     (FLOAT16_NEARER, FLOAT16_BOTH_NEAR)) else verdict + f.detail) + mark)
@@ -349,6 +351,49 @@ def _norm_scaled_per_slice_alone(program, k, chain_input, grad, ours):
     if scaled is None or not _alone_within_own_terms(program, k, chain_input, grad, ours, scaled):
         return ""
     return NORM_SCALED_PER_SLICE
+
+
+FLOAT16_PAST_THE_RANGE_IN_BOTH = (" [a float16 normalize, cosine_similarity or pairwise_distance "
+                                  "alone: PyTorch's float16 backward too leaves the range where "
+                                  "tapegrad's does, elsewhere tapegrad's is PyTorch's in float32]")
+
+
+def _float16_past_the_range_in_both(program, k, chain_input, grad, ours, theirs):
+    """FLOAT16_PAST_THE_RANGE_IN_BOTH where step ``k`` is a float16 normalize,
+    cosine_similarity or pairwise_distance of finite values under a finite gradient whose
+    backward alone is ±inf or NaN in tapegrad at some elements, PyTorch's own float16
+    backward (``theirs``) is ±inf or NaN at each of them too, and at every other element
+    tapegrad's is PyTorch's backward of the step computed in float32 (``_norm_widened_call``)
+    to the roundings of its own terms (``_alone_within_own_terms``), else "". At a tiny norm
+    (‖x‖ ≈ 1.4e-5) the division's ∂/∂‖x‖ = -Σ g·x/‖x‖² passes 65504 in tapegrad (-inf), and
+    PyTorch's p-norm backward divides by ‖x‖^(p-1), which underflows to 0 (NaN), where the
+    gradient itself may fit: neither library's float16 steps can give it."""
+    if program.steps[k].entry.name not in NORMALIZING or ours[0] != "float16" or \
+            not np.isfinite(grad).all() or set(theirs[1]) != set(ours[1]):
+        return ""
+    run = Run(TAPEGRAD)
+    run.chain = (run.materialize(LeafRef(0), program.leaves) if chain_input is None
+                 else tg.from_numpy(np.array(chain_input[0])))
+    operands = [run.materialize(a, program.leaves) for a in _arguments(program.steps[k])]
+    if not all(np.isfinite(TAPEGRAD.to_numpy(v.detach()).astype(np.float64)).all()
+               for v in operands if TAPEGRAD.is_tensor(v)):
+        return ""
+    wide = _step_backward(TORCH, program, k, chain_input, grad, call=_norm_widened_call)
+    if wide is None or set(wide[1]) != set(ours[1]):
+        return ""
+    reference, both_leave = {}, False
+    for key, g in ours[1].items():
+        h, w = theirs[1][key], wide[1][key]
+        if g is None or h is None or w is None or not g.shape == h.shape == w.shape:
+            reference[key] = w
+            continue
+        past = ~np.isfinite(g) & ~np.isfinite(h)   # (elsewhere the float32 rerun judges)
+        both_leave = both_leave or bool(past.any())
+        reference[key] = np.where(past, g, w.astype(g.dtype))
+    if not both_leave or not _alone_within_own_terms(program, k, chain_input, grad, ours,
+                                                     (wide[0], reference)):
+        return ""
+    return FLOAT16_PAST_THE_RANGE_IN_BOTH
 
 
 def _steps_see_a_leaf_changed_in_place(program):

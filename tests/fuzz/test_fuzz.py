@@ -3653,6 +3653,39 @@ def test_a_later_steps_gradient_through_pytorchs_float16_normalize_is_judged_by_
     assert NORMALIZE_WIDENED not in found.detail and allowed(found) is None
 
 
+def test_a_float16_normalize_at_a_tiny_norm_may_leave_the_range_where_pytorchs_does(monkeypatch):
+    pytest.importorskip("torch")
+    from .blame import FLOAT16_PAST_THE_RANGE_IN_BOTH as MARK, _float16_past_the_range_in_both
+    from .generate import CHAIN
+    from .gradients import _step_backward
+    from .libraries import TAPEGRAD, TORCH
+    # 27518704: normalize(p=3, dim=0) of float16 exp(-12)s: at the third column's norm 1.4e-5
+    # tapegrad's ∂/∂‖x‖ passes 65504 (-inf), PyTorch's ‖x‖² underflows (NaN); the last
+    # column's norm fits, finite in both
+    x = np.array([[4.947e-06, 4.158e-04, 1.329e-05, 0.5], [5.478e-05, 2.682e-06, 6.020e-06, -1.5]],
+                 np.float16)
+    steps = [("normalize", (CHAIN,), {"p": 3, "dim": 0})]
+    [found] = _judged_gradient(1, [(x, True, ("contiguous",), x.shape)], steps)
+    assert found.detail.endswith(MARK) and allowed(found).category == "difference"
+    program = _hand_program([(x, True)], steps)
+    grad = np.array([[-1.802, 1.516, -0.6772, 0.5], [-0.0338, 0.3098, -0.4685, 0.7]], np.float16)
+    ours = _step_backward(TAPEGRAD, program, 0, None, grad)
+    theirs = _step_backward(TORCH, program, 0, None, grad)
+    assert np.isinf(ours[1][0][:, 2]).all() and np.isnan(theirs[1][0][:, 2]).all()
+    assert _float16_past_the_range_in_both(program, 0, None, grad, ours, theirs) == MARK
+    # planted: ±inf where PyTorch's is finite, or a finite slope 10% off where it is NaN
+    for planted in (np.where([[0, 0, 0, 1], [0] * 4], np.inf, ours[1][0]),
+                    np.where([[1, 0, 0, 0], [0] * 4], ours[1][0] * 1.1, ours[1][0])):
+        assert _float16_past_the_range_in_both(program, 0, None, grad, (ours[0], {0: planted}),
+                                               theirs) == ""
+    # nor where the values themselves are not finite
+    infinite = (np.where(x == 0.5, np.float16(np.inf), x), True)
+    assert _float16_past_the_range_in_both(program, 0, infinite, grad, ours, theirs) == ""
+    monkeypatch.setattr(catalogue.F, "normalize", _with_scaled_slope(catalogue.F.normalize, 1.5))
+    [found] = _judged_gradient(1, [(x, True, ("contiguous",), x.shape)], steps)
+    assert MARK not in found.detail and allowed(found) is None
+
+
 SCALED_OPS = "cosine_similarity,normalize,exp,square"
 
 
