@@ -4380,6 +4380,32 @@ def test_a_float16_p_norm_that_fits_with_a_zero_slope_against_pytorchs_nan_is_a_
     assert allowed(found) is None, found
 
 
+def test_a_float16_pairwise_distance_past_the_range_allows_zero_slopes_against_pytorchs_nan(
+        monkeypatch):
+    pytest.importorskip("torch")
+    from .generate import CHAIN, LeafRef
+    from .gradients import INFINITE_NORM
+    # 27739034: pairwise_distance(p=3) of four float16 values ~5e4 and a 0-d leaf: the
+    # 3-norm is 7.4e4, inf in both; tapegrad's slopes (|x|/‖x‖)² are 0, PyTorch's x·|x| NaN.
+    # Of (300, 1, 2, -500) it fits (530), PyTorch's float16 x·|x| still NaN: a planted slope 0
+    # there is a finding
+    x = np.array([4.976e4, 3.936e4, 5.52e4, 3.61e4], np.float16)
+    y = np.array([300, 1, 2, -500], np.float16)
+    other = np.array(-0.05462, np.float32)
+    steps = [("pairwise_distance", (CHAIN, LeafRef(1)), {"p": 3})]
+    def judged(values):
+        [found] = _judged_gradient(1, [(values, True, ("contiguous",), values.shape),
+                                       (other, True, ("contiguous",), ())], steps)
+        return found
+    found = judged(x)
+    assert found.detail.endswith(INFINITE_NORM) and allowed(found).category == "pytorch bug"
+    monkeypatch.setattr(catalogue.F, "pairwise_distance",
+                        _with_scaled_slope(catalogue.F.pairwise_distance, 0))
+    found = judged(y)
+    assert found.kind == "gradient" and INFINITE_NORM not in found.detail, found
+    assert allowed(found) is None, found
+
+
 def test_a_float16_norms_gradient_zero_in_the_math_allows_nan_only_against_torchs_inf():
     # 52614267: sum(group_norm(reciprocal(x))) is constant: tapegrad's exact 0, PyTorch's
     # float16 residue; reciprocal's slope -1/x² overflows to -inf at |x| = 0.0012
