@@ -162,8 +162,8 @@ def _infinite_norm(program, step, detail):
     """INFINITE_NORM for a gradient whose NaN differs where a p-norm step (or
     pairwise_distance) up to ``step`` gives ±inf in tapegrad (of float16 values past its
     range, of float64 values holding an inf): its slope (|x|/‖x‖)^(p-1) is then 0 at a
-    finite x, and PyTorch's x·|x|^(p-2) may overflow first (inf·0 = NaN). Else "": a p-norm that fits has a slope, not 0, and a 0 there
-    against PyTorch's NaN is a wrong gradient."""
+    finite x, and PyTorch's x·|x|^(p-2) may overflow first (inf·0 = NaN). Else "": a p-norm
+    that fits has a slope, not 0, and a 0 there against PyTorch's NaN is a wrong gradient."""
     if not detail.startswith("NaN where") or not any(s.entry.name in INFINITE_NORMS
                                                       for s in program.steps):
         return ""
