@@ -13,7 +13,7 @@ import tapegrad as tg
 
 from .generate import CHAIN, LeafRef
 from .libraries import (Finding, Run, TAPEGRAD, TORCH, _arguments, _incoming_gradient, _leaf_grads,
-                        _leaves_through_float16, first_tensor, torch)
+                        _leaves_through_float16, _names_a_float_dtype, first_tensor, torch)
 from .compare import TOLERANCE, compare_arrays
 from .float16 import FLOAT16_TERMS
 from .gradients import _step_backward, _weighted_mean_terms
@@ -32,6 +32,9 @@ def _terms_through_step(program, k, chain_input, sizes, ours, leaf_sizes, float_
     sizes = np.array(sizes, dtype=np.float64)   # (a 0-d one too: np.abs of it is a scalar)
     # (in float64: sizes of 1e15 are beyond a float16 step's range)
     carried = _step_backward(TAPEGRAD, program, k, chain_input, sizes, float_dtype=float_dtype)
+    if carried is None and float_dtype and _names_a_float_dtype(program.steps[k]):
+        # (a step that names its result's dtype, norm(dtype=float32), runs only in its own)
+        carried = _step_backward(TAPEGRAD, program, k, chain_input, sizes)
     if carried is None or set(carried[1]) != set(ours[1]):
         return None
     terms = _own_terms(program, k, chain_input, sizes)

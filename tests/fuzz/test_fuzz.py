@@ -1716,6 +1716,35 @@ def test_a_p_norm_that_names_its_dtype_is_judged_alone_by_its_terms_in_that_dtyp
     assert NORM_IN_FLOAT64 not in found.detail and allowed(found) is None
 
 
+def test_a_p_norm_that_names_its_dtype_carries_the_programs_terms_in_that_dtype(monkeypatch):
+    pytest.importorskip("torch")
+    from .generate import CHAIN, DType
+    from .gradients import _step_backward
+    from .libraries import TAPEGRAD
+    from .terms import _terms_through_step
+    # 27828309: half, normalize over a dim of one element (sign(x): its gradient 0 from
+    # terms of 3 to 9.6), norm(p=2, dtype=float32): the norm's float16 gradient an ulp apart
+    # in the libraries leaves residues of -0.002 vs 0 at the leaf, a float16 rounding of the
+    # terms; the norm, whose result is float32 whatever its input, carries the terms' size
+    # in its own dtype (in float64 it gives no backward)
+    x = np.array([-0.07887, 0.05393, -0.08542, 0.06468, -0.02474, 0.11164, 0.09232, 0.03758,
+                  0.0412, -0.0655], np.float32).reshape(1, 5, 2)
+    steps = [("half", (CHAIN,), {}), ("normalize", (CHAIN,), {"dim": 0, "eps": 0.001}),
+             ("norm", (CHAIN,), {"p": 2, "dtype": DType("float32")})]
+    program = _hand_program([(x, True)], steps)
+    chain = (np.sign(x).astype(np.float16), True)
+    ours = _step_backward(TAPEGRAD, program, 2, chain, np.array(0.37, np.float32))
+    carried = _terms_through_step(program, 2, chain, np.array(0.37), ours, {})
+    np.testing.assert_allclose(carried, np.full(x.shape, 0.37 / np.sqrt(10)), rtol=1e-3)
+    [found] = _judged_gradient(2, [(x, True, ("contiguous",), x.shape)], steps)
+    assert found.kind == "gradient-float-noise" and found.detail.startswith("cancelling terms")
+    normalize = catalogue.F.normalize   # planted: a slope of 0.5 where it is 0
+    monkeypatch.setattr(catalogue.F, "normalize", lambda v, *args, **kwargs: normalize(
+        v, *args, **kwargs) + (v - v.detach()) * 0.5)
+    [found] = _judged_gradient(2, [(x, True, ("contiguous",), x.shape)], steps)
+    assert found.kind == "gradient" and allowed(found) is None, found
+
+
 def test_a_float64_p_norm_past_the_range_is_judged_alone_with_each_slice_scaled():
     pytest.importorskip("torch")
     from .blame import NORM_SCALED_PER_SLICE, _norm_scaled_per_slice_alone
