@@ -3715,6 +3715,33 @@ def test_a_float16_normalize_at_a_tiny_norm_may_leave_the_range_where_pytorchs_d
     assert MARK not in found.detail and allowed(found) is None
 
 
+def test_a_float16_normalize_past_the_range_takes_slices_of_an_infinite_norm_and_values():
+    pytest.importorskip("torch")
+    from .blame import FLOAT16_PAST_THE_RANGE_IN_BOTH as MARK, _float16_past_the_range_in_both
+    from .generate import CHAIN
+    from .gradients import _step_backward
+    from .libraries import TAPEGRAD, TORCH
+    # 27938917: normalize(p=3) of float16 exp values: a slice of three 6.3e4s, whose norm
+    # 9.1e4 passes the range (y = 0, tapegrad's slope 0, PyTorch's x·|x| NaN), a slice of
+    # tiny values (tapegrad's -inf, PyTorch's NaN), a slice holding exp's inf (NaN in both
+    # and in the float32 rerun), and one that fits
+    x = np.array([[6.323e4, 1.329e-05, np.inf, 0.5], [6.323e4, 6.020e-06, 1.0, -1.5],
+                  [6.323e4, 2.0e-6, 2.0, 1.0]], np.float16)
+    program = _hand_program([(x, True)], [("normalize", (CHAIN,), {"p": 3, "dim": 0})])
+    grad = np.array([[-1.8, 1.5, -0.68, 0.5], [-0.03, -0.47, 0.3, 0.7], [0.2, 0.9, -1.1, 0.4]],
+                    np.float16)
+    ours = _step_backward(TAPEGRAD, program, 0, None, grad)
+    theirs = _step_backward(TORCH, program, 0, None, grad)
+    assert (ours[1][0][:, 0] == 0).all() and np.isnan(theirs[1][0][:, :3]).all()
+    assert _float16_past_the_range_in_both(program, 0, None, grad, ours, theirs) == MARK
+    # planted: a slope where the norm is past the range, a number at the infinite value
+    for at in ((0, 0), (1, 2)):
+        planted = ours[1][0].copy()
+        planted[at] = 0.25
+        assert _float16_past_the_range_in_both(program, 0, None, grad, (ours[0], {0: planted}),
+                                               theirs) == "", at
+
+
 SCALED_OPS = "cosine_similarity,normalize,exp,square"
 
 
