@@ -435,6 +435,9 @@ def _cosine_terms(program, k, chain_input, sizes):
     else:
         dim = step.kwargs.get("dim", step.args[2] if len(step.args) > 2 else 1)
         eps = step.kwargs.get("eps", step.args[3] if len(step.args) > 3 else 1e-8)
+    zero_d = not embedding and x1.ndim == x2.ndim == 0
+    if zero_d:   # (PyTorch takes dim -1 or 0 of two 0-d operands: cos = sign(x₁x₂))
+        x1, x2, dim = x1.reshape(1), x2.reshape(1), 0
     try:
         shape = np.broadcast_shapes(x1.shape, x2.shape)
         dim = dim % len(shape)
@@ -456,6 +459,8 @@ def _cosine_terms(program, k, chain_input, sizes):
             terms = terms.sum(axis=tuple(range(len(shape) - x.ndim)))
             grown = tuple(d for d, n in enumerate(x.shape) if n == 1 and terms.shape[d] != 1)
             out[key] = terms.sum(axis=grown, keepdims=True)
+    if zero_d:
+        out = {key: terms.reshape(()) for key, terms in out.items()}
     if chain_input is None:   # (the first step's chain is leaf 0, its gradient under 0)
         out[0] = out.pop("input")
     return {key: terms if key == "input" else _onto_leaf(program.leaves[key], terms)

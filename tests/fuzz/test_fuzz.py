@@ -5009,6 +5009,27 @@ def test_cosine_similaritys_own_cancelling_terms_size_a_later_residue(monkeypatc
     assert [(f.kind, f.op) for f in found] == [("gradient", "cosine_similarity")], found
 
 
+def test_cosine_similarity_of_two_0d_operands_sizes_its_residue_by_its_own_terms():
+    pytest.importorskip("torch")
+    from .generate import CHAIN, LeafRef
+    from .terms import _own_terms, _within_its_terms
+    # 28017542: cosine_similarity(x₁, x₂, dim=-1) of two 0-d tensors, sign(x₁x₂) whatever
+    # they are: its gradient 0 from two terms of |g|/|xᵢ| (9279/3.09 = 3003 for x₂), where
+    # tapegrad and PyTorch keep 0.000244, one float32 rounding of 3003
+    x1, x2 = np.array(-25.179428, np.float32), np.array(-3.08988, np.float32)
+    program = _hand_program([(x1, True), (x2, True)],
+                            [("cosine_similarity", (CHAIN, LeafRef(1)), {"dim": -1})])
+    grad = np.array(-9279.8545, np.float32)
+    terms = _own_terms(program, 0, None, grad)
+    np.testing.assert_allclose([terms[0], terms[1]], 2 * 9279.8545 / np.abs([x1, x2]),
+                               rtol=1e-6)
+    zero = ("float32", {0: np.zeros((), np.float32), 1: np.zeros((), np.float32)})
+    residue = ("float32", {0: np.zeros((), np.float32), 1: np.array(0.000244, np.float32)})
+    assert _within_its_terms(program, None, grad, residue, zero, [("leaf1", 1)])
+    planted = ("float32", {0: np.zeros((), np.float32), 1: np.array(0.5, np.float32)})
+    assert not _within_its_terms(program, None, grad, planted, zero, [("leaf1", 1)])
+
+
 def test_cosine_embedding_losss_cancelling_terms_size_its_residue(monkeypatch):
     pytest.importorskip("torch")
     import tapegrad.nn.functional as F
