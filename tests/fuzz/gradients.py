@@ -164,7 +164,10 @@ def _infinite_norm(program, step, detail):
     range, of float64 values holding an inf): its slope (|x|/‖x‖)^(p-1) is then 0 at a
     finite x, and PyTorch's x·|x|^(p-2) may overflow first (inf·0 = NaN). Else "": a p-norm
     that fits has a slope, not 0, and a 0 there against PyTorch's NaN is a wrong gradient."""
-    if not detail.startswith("NaN where") or not any(s.entry.name in INFINITE_NORMS
+    # (pairwise_distance not where a leaf holds NaN: the NaN-input entries, which end with
+    # their mark, judge those findings)
+    norms = P_NORMS if _layouts(program).endswith(" [NaN inputs]") else INFINITE_NORMS
+    if not detail.startswith("NaN where") or not any(s.entry.name in norms
                                                       for s in program.steps):
         return ""
     run = Run(TAPEGRAD)
@@ -174,7 +177,7 @@ def _infinite_norm(program, step, detail):
         run.chain = first_tensor(TAPEGRAD, result) if status == "ok" else None
         if run.chain is None:
             return ""
-        if each.entry.name in INFINITE_NORMS and np.isinf(
+        if each.entry.name in norms and np.isinf(
                 TAPEGRAD.to_numpy(run.chain.detach())).any():
             return INFINITE_NORM
         if each is step:

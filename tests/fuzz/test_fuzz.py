@@ -4460,6 +4460,11 @@ def test_a_float16_pairwise_distance_past_the_range_allows_zero_slopes_against_p
     found = judged(y)
     assert found.kind == "gradient" and INFINITE_NORM not in found.detail, found
     assert allowed(found) is None, found
+    # 27758987: where a leaf holds NaN the NaN-input entries judge it (their mark ends it)
+    from .gradients import _infinite_norm
+    for unused, mark in ((np.float16(1.0), INFINITE_NORM), (np.float16(np.nan), "")):
+        program = _hand_program([(x, True), (other, True), (np.array(unused), False)], steps)
+        assert _infinite_norm(program, program.steps[0], "NaN where torch has none") == mark
 
 
 def test_a_float16_norms_gradient_zero_in_the_math_allows_nan_only_against_torchs_inf():
