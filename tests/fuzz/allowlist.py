@@ -394,6 +394,17 @@ GROUP_NORM_BY_ITS_FORMULA = (r" \[group_norm at an infinite incoming gradient or
                              r"formula in float64 gives tapegrad's gradients\]$")
 NORM_IN_FLOAT64 = (r"(?: \[[^]]*\])* \[a float16 or float32 p-norm in the program: PyTorch "
                    r"agrees with its norms computed in float64\]$")
+# the fuzzer's mark for a float16 normalize's (cosine_similarity's, pairwise_distance's)
+# gradient that leaves float16's range in both libraries' backwards of the step alone (blame.py's)
+FLOAT16_PAST_THE_RANGE_IN_BOTH = (r"(?: \[[^]]*\])* \[a float16 normalize, cosine_similarity or "
+                                  r"pairwise_distance alone: PyTorch's float16 backward too leaves "
+                                  r"the range where tapegrad's does, elsewhere tapegrad's is "
+                                  r"PyTorch's in float32\]$")
+# the fuzzer's mark for a float64 norm's gradient that PyTorch's backward of the norm alone
+# gives with each slice scaled by a power of two and its result scaled back (blame.py's)
+NORM_SCALED_PER_SLICE = (r"(?: \[[^]]*\])* \[a float64 p-norm's backward alone: PyTorch agrees "
+                         r"with each slice scaled by a power of two near its largest magnitude, "
+                         r"and its result scaled back\]$")
 # the fuzzer's marks for a gradient of an elementwise activation that PyTorch gives as
 # tapegrad does with the same values placed in another loop of its kernel, or that differs
 # only where PyTorch's two loops disagree (run.py's PLACED_VECTORISED, PLACED_ALONE,
@@ -1209,8 +1220,19 @@ ALLOWED = [
             "first, inf from |x| = 256 on in float16 (1.3e154 in float64), times "
             "g/‖x‖^(p-1) = 0: NaN there. Every gradient of tapegrad's is 0 or NaN, PyTorch's "
             "the same or NaN (a slope tapegrad gives where ‖x‖ fits is judged by the entries "
-            "above)")
-    for op in ("norm", "linalg_vector_norm", "vector_norm", "norm_of_linalg")
+            "above). pairwise_distance likewise, the p-norm of x₁ - x₂ + ε: its 3-norm of four "
+            "float16 differences ~5e4 is 7.4e4, inf in both")
+    for op in ("norm", "linalg_vector_norm", "vector_norm", "norm_of_linalg", "pairwise_distance")
+] + [
+    Allowed("gradient", "norm", r"^leaf\d+ \(float64\): " + ELSEWHERE_THE_SAME +
+            r"(?:NaN where torch has none or the other way: |inf differs: )?\[[^]]*\] vs torch "
+            r"\[[^]]*\]" + NORM_SCALED_PER_SLICE, "pytorch bug",
+            "a float64 p-norm (p > 2) of values beyond ~1e154 (a lone e^603 = 1e262 for p = 3): "
+            "PyTorch's backward forms x·|x|^(p-2) and ‖x‖^(p-1) apart, both inf, inf/inf = "
+            "NaN, where the slope (|x|/‖x‖)^(p-1) fits (1 for a lone value), as tapegrad "
+            "gives. The fuzzer checks it: PyTorch's backward of the norm alone, with each slice "
+            "scaled by a power of two to a largest magnitude in [0.5, 1) and its result scaled "
+            "back (exact), gives tapegrad's gradients element by element"),
 ] + [
     Allowed("gradient", op, r"^leaf\d+ \(float16\): NaN where torch has none or the other way: "
             + _nan_or_zero_here_inf_or_residue_in_torch() + r"(?: \[layouts: [^]]*\])?$",
@@ -1330,11 +1352,31 @@ ALLOWED = [
             "in PyTorch's backward: inf/inf = NaN where tapegrad's slope is 0) or of a zero "
             "slice (ε = 1e-12 is 0 in float16: both meet 0/0, in different terms, NaN in one "
             "and ∞ in the other)"),
+    Allowed("gradient", "normalize", r"^leaf\d+ \(float64\): inf differs: "
+            + _equal_or_else_in_torch(r"-?inf") + NORMALIZE_WIDENED, "pytorch bug",
+            "the same through half() from a float64 leaf: PyTorch's float16 normalize backward "
+            "gives ±inf where tapegrad's gradient is a number (-32), its other numbers (NaN "
+            "of NaN inputs to a later step included) tapegrad's"),
     Allowed("gradient", "normalize", r"^leaf\d+ \(float16\): inf differs: "
             r"\[(?:(?!nan|inf)[^]])*\] vs torch \[[^]]*\]" + NORMALIZE_WIDENED, "pytorch bug",
             "normalize in float16 with p > 2: PyTorch's backward of the p-norm forms |x|^(p-1) "
             "and ‖x‖^(p-1) in float16 and overflows to ±inf where the gradient is finite (the "
             "same as its norm's, listed above)"),
+] + [
+    Allowed("gradient", op, r"^leaf\d+ \(float(?:16|32|64)\): (?:NaN where torch has none or the "
+            r"other way: |inf differs: )\[[^]]*(?:nan|inf)[^]]*\] vs torch \[[^]]*\]"
+            + FLOAT16_PAST_THE_RANGE_IN_BOTH, "difference",
+            "a float16 normalize (cosine_similarity, pairwise_distance) at a tiny norm (‖x‖ ≈ "
+            "1.4e-5 after exp of -12): tapegrad's backward of x/‖x‖ forms ∂/∂‖x‖ = "
+            "-Σ g·x/‖x‖² ≈ 7e4, past 65504 (±inf), PyTorch's p-norm backward divides by "
+            "‖x‖^(p-1), which underflows to 0 (NaN); the gradient itself may fit float16 "
+            "(1e4), or not. tapegrad keeps its composed backward (a hand-written one is not "
+            "its way). The fuzzer checks it on the step alone: finite values and incoming "
+            "gradient, PyTorch's float16 gradient ±inf or NaN at each element where tapegrad's "
+            "is, and tapegrad's other elements PyTorch's in float32 to the roundings of their "
+            "terms")
+    for op in ("normalize", "cosine_similarity", "pairwise_distance")
+] + [
     Allowed("gradient", "cosine_similarity", r"^leaf\d+ \(float16\): \[\s*" + SMALL + r"(?:\s+"
             + SMALL + r")*\s*\] vs torch \[\s*" + SMALL + r"(?:\s+" + SMALL + r")*\s*\](?: \[[^]]*\])*$",
             "float noise",

@@ -33,6 +33,7 @@ from .terms import (_alone_within_own_terms, _own_backward_within_its_terms, _ow
                     _terms_through_step, _widened_within_the_programs_terms, _within_its_terms,
                     _within_sizes, _within_the_programs_terms)
 from .placement import PLACED_KERNELS, _disputed_elements, _placed_call, _placed_elsewhere
+from .value_reruns import _spread_scaled_per_slice_call
 
 
 LATER_GRADIENT = " [the gradient of the later steps: {}]"
@@ -99,7 +100,10 @@ def _blame_first_wrong_backward(program, chain_inputs, a, found, excuse_terms=Tr
                     or _group_norm_by_its_formula(program, k, chain_inputs[k], grad, ours)
                     or _spread_without_freedom_in_float64(program, k, chain_inputs[k], grad, ours)
                     or _placed_elsewhere(program, k, chain_inputs[k], grad, ours)
-                    or _disputed_elements(program, k, chain_inputs[k], grad, ours))
+                    or _disputed_elements(program, k, chain_inputs[k], grad, ours)
+                    or _norm_scaled_per_slice_alone(program, k, chain_inputs[k], grad, ours)
+                    or _float16_past_the_range_in_both(program, k, chain_inputs[k], grad, ours,
+                                                       theirs))
             if k == last:   # this step's own backward: the finding stays where it is
                 return [f._replace(detail=(f.detail if f.detail.startswith(
                     (FLOAT16_NEARER, FLOAT16_BOTH_NEAR)) else verdict + f.detail) + mark)
@@ -324,6 +328,96 @@ def _explained_alone(program, k, chain_input, grad, ours, later_noise=False):
                 FLOAT16_TERMS if dtype == "float16" else None):
             return ""
     return mark
+
+
+NORM_SCALED_PER_SLICE = (" [a float64 p-norm's backward alone: PyTorch agrees with each slice "
+                         "scaled by a power of two near its largest magnitude, and its result "
+                         "scaled back]")
+
+
+def _norm_scaled_per_slice_alone(program, k, chain_input, grad, ours):
+    """NORM_SCALED_PER_SLICE where step ``k`` is a float64 norm whose backward alone PyTorch
+    gives as tapegrad does with each slice scaled by 2⁻ᵉ to a largest magnitude in [0.5, 1)
+    and its result by 2ᵉ after (``_spread_scaled_per_slice_call``: exact, the same function),
+    each element to the roundings of its own terms (``_alone_within_own_terms``), else "".
+    PyTorch's backward of a p-norm (p > 2) forms x·|x|^(p-2) and ‖x‖^(p-1) apart, which
+    pass float64's range beyond ~1e154 for p = 3 (inf/inf = NaN) where the slope
+    (|x|/‖x‖)^(p-1) fits (1 for a lone 1e262); no wider float reruns it (NORM_IN_FLOAT64
+    is for float16 and float32 norms)."""
+    if program.steps[k].entry.name != "norm" or ours[0] != "float64":
+        return ""
+    scaled = _step_backward(TORCH, program, k, chain_input, grad,
+                            call=_spread_scaled_per_slice_call)
+    if scaled is None or not _alone_within_own_terms(program, k, chain_input, grad, ours, scaled):
+        return ""
+    return NORM_SCALED_PER_SLICE
+
+
+FLOAT16_PAST_THE_RANGE_IN_BOTH = (" [a float16 normalize, cosine_similarity or pairwise_distance "
+                                  "alone: PyTorch's float16 backward too leaves the range where "
+                                  "tapegrad's does, elsewhere tapegrad's is PyTorch's in float32]")
+
+
+def _float16_past_the_range_in_both(program, k, chain_input, grad, ours, theirs):
+    """FLOAT16_PAST_THE_RANGE_IN_BOTH where step ``k`` is a float16 normalize,
+    cosine_similarity or pairwise_distance under a finite gradient whose backward alone is
+    ±inf or NaN in tapegrad at some elements of finite values, PyTorch's own float16
+    backward (``theirs``) is ±inf or NaN at each of them too, and at every other element
+    tapegrad's is PyTorch's backward of the step computed in float32 (``_norm_widened_call``)
+    to the roundings of its own terms (``_alone_within_own_terms``), else "". At a tiny norm
+    (‖x‖ ≈ 1.4e-5) the division's ∂/∂‖x‖ = -Σ g·x/‖x‖² passes 65504 in tapegrad (-inf), and
+    PyTorch's p-norm backward divides by ‖x‖^(p-1), which underflows to 0 (NaN), where the
+    gradient itself may fit: neither library's float16 steps can give it. A normalize's
+    slice whose norm itself passes the range (``_normalized_by_an_infinite_norm``) has
+    tapegrad's slope 0 there against PyTorch's NaN. The chain's infinite values (NaN in
+    both) are judged by the float32 rerun; the other operands must be finite."""
+    if program.steps[k].entry.name not in NORMALIZING or ours[0] != "float16" or \
+            not np.isfinite(grad).all() or set(theirs[1]) != set(ours[1]):
+        return ""
+    run = Run(TAPEGRAD)
+    run.chain = (run.materialize(LeafRef(0), program.leaves) if chain_input is None
+                 else tg.from_numpy(np.array(chain_input[0])))
+    operands = [run.materialize(a, program.leaves) for a in _arguments(program.steps[k])]
+    if not all(np.isfinite(TAPEGRAD.to_numpy(v.detach()).astype(np.float64)).all()
+               for v in operands if TAPEGRAD.is_tensor(v) and v is not run.chain):
+        return ""
+    finite = np.isfinite(TAPEGRAD.to_numpy(run.chain.detach()).astype(np.float64))
+    wide = _step_backward(TORCH, program, k, chain_input, grad, call=_norm_widened_call)
+    if wide is None or set(wide[1]) != set(ours[1]):
+        return ""
+    infinite_norm = _normalized_by_an_infinite_norm(program, k, run)
+    reference, both_leave = {}, False
+    for key, g in ours[1].items():
+        h, w = theirs[1][key], wide[1][key]
+        if g is None or h is None or w is None or not g.shape == h.shape == w.shape:
+            reference[key] = w
+            continue
+        past = ~np.isfinite(g) & ~np.isfinite(h)   # (elsewhere the float32 rerun judges)
+        if infinite_norm is not None and infinite_norm.shape == g.shape:
+            past = past | (infinite_norm & (g == 0) & ~np.isfinite(h))
+        # (an infinite value's NaN is not the step's overflow: the float32 rerun judges it)
+        past = past & (finite if finite.shape == g.shape else finite.all())
+        both_leave = both_leave or bool(past.any())
+        reference[key] = np.where(past, g, w.astype(g.dtype))
+    if not both_leave or not _alone_within_own_terms(program, k, chain_input, grad, ours,
+                                                     (wide[0], reference)):
+        return ""
+    return FLOAT16_PAST_THE_RANGE_IN_BOTH
+
+
+def _normalized_by_an_infinite_norm(program, k, run):
+    """For step ``k`` a normalize in tapegrad (``run``: its operands made), where each element
+    is divided by a norm past the dtype's range: y = 0 at a finite x ≠ 0 (float16's 3-norm
+    of three 6.3e4s is 9.1e4). Its slope (|x|/‖x‖)^(p-1) is 0 there, where PyTorch's x·|x|
+    overflows (NaN), as a p-norm's (INFINITE_NORM). None for another step."""
+    if program.steps[k].entry.name != "normalize":
+        return None
+    x = TAPEGRAD.to_numpy(run.chain.detach())
+    status, result = run.call(program.steps[k], program.leaves)
+    y = first_tensor(TAPEGRAD, result) if status == "ok" else None
+    if y is None or tuple(y.shape) != x.shape:
+        return None
+    return (TAPEGRAD.to_numpy(y.detach()) == 0) & (x != 0) & np.isfinite(x)
 
 
 def _steps_see_a_leaf_changed_in_place(program):

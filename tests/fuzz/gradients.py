@@ -155,15 +155,19 @@ def _layouts(program):
 
 
 INFINITE_NORM = " [a p-norm in the program is ±inf in tapegrad]"
+INFINITE_NORMS = P_NORMS + ("pairwise_distance",)   # (‖x₁ - x₂ + ε‖ₚ, a p-norm too)
 
 
 def _infinite_norm(program, step, detail):
-    """INFINITE_NORM for a gradient whose NaN differs where a p-norm step up to ``step`` gives
-    ±inf in tapegrad (of float16 values past its range, of float64 values holding an inf):
-    its slope (|x|/‖x‖)^(p-1) is then 0 at a finite x, and PyTorch's x·|x|^(p-2) may overflow
-    first (inf·0 = NaN). Else "": a p-norm that fits has a slope, not 0, and a 0 there
-    against PyTorch's NaN is a wrong gradient."""
-    if not detail.startswith("NaN where") or not any(s.entry.name in P_NORMS
+    """INFINITE_NORM for a gradient whose NaN differs where a p-norm step (or
+    pairwise_distance) up to ``step`` gives ±inf in tapegrad (of float16 values past its
+    range, of float64 values holding an inf): its slope (|x|/‖x‖)^(p-1) is then 0 at a
+    finite x, and PyTorch's x·|x|^(p-2) may overflow first (inf·0 = NaN). Else "": a p-norm
+    that fits has a slope, not 0, and a 0 there against PyTorch's NaN is a wrong gradient."""
+    # (pairwise_distance not where a leaf holds NaN: the NaN-input entries, which end with
+    # their mark, judge those findings)
+    norms = P_NORMS if _layouts(program).endswith(" [NaN inputs]") else INFINITE_NORMS
+    if not detail.startswith("NaN where") or not any(s.entry.name in norms
                                                       for s in program.steps):
         return ""
     run = Run(TAPEGRAD)
@@ -173,7 +177,8 @@ def _infinite_norm(program, step, detail):
         run.chain = first_tensor(TAPEGRAD, result) if status == "ok" else None
         if run.chain is None:
             return ""
-        if each.entry.name in P_NORMS and np.isinf(TAPEGRAD.to_numpy(run.chain.detach())).any():
+        if each.entry.name in norms and np.isinf(
+                TAPEGRAD.to_numpy(run.chain.detach())).any():
             return INFINITE_NORM
         if each is step:
             return ""

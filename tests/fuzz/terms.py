@@ -13,7 +13,7 @@ import tapegrad as tg
 
 from .generate import CHAIN, LeafRef
 from .libraries import (Finding, Run, TAPEGRAD, TORCH, _arguments, _incoming_gradient, _leaf_grads,
-                        _leaves_through_float16, first_tensor, torch)
+                        _leaves_through_float16, _names_a_float_dtype, first_tensor, torch)
 from .compare import TOLERANCE, compare_arrays
 from .float16 import FLOAT16_TERMS
 from .gradients import _step_backward, _weighted_mean_terms
@@ -32,6 +32,9 @@ def _terms_through_step(program, k, chain_input, sizes, ours, leaf_sizes, float_
     sizes = np.array(sizes, dtype=np.float64)   # (a 0-d one too: np.abs of it is a scalar)
     # (in float64: sizes of 1e15 are beyond a float16 step's range)
     carried = _step_backward(TAPEGRAD, program, k, chain_input, sizes, float_dtype=float_dtype)
+    if carried is None and float_dtype and _names_a_float_dtype(program.steps[k]):
+        # (a step that names its result's dtype, norm(dtype=float32), runs only in its own)
+        carried = _step_backward(TAPEGRAD, program, k, chain_input, sizes)
     if carried is None or set(carried[1]) != set(ours[1]):
         return None
     terms = _own_terms(program, k, chain_input, sizes)
@@ -316,7 +319,7 @@ def _normalize_terms(program, k, chain_input, sizes):
     args.update(step.kwargs)
     p, dim, eps = args.get("p", 2.0), args.get("dim", 1), args.get("eps", 1e-12)
     if step.args[0] is not CHAIN or not all(isinstance(v, (int, float)) and not isinstance(
-            v, bool) for v in (p, dim, eps)) or not 0 < p < math.inf:
+            v, bool) for v in (p, eps)) or not _dims(dim) or not 0 < p < math.inf:
         return {}
     x = (TAPEGRAD.to_numpy(Run(TAPEGRAD).materialize(LeafRef(0), program.leaves))
          if chain_input is None else chain_input[0]).astype(np.float64)
@@ -331,6 +334,13 @@ def _normalize_terms(program, k, chain_input, sizes):
     if chain_input is None:
         return {0: _onto_leaf(program.leaves[0], terms)}
     return {"input": terms}
+
+
+def _dims(dim):
+    """True for a dim a norm reduces along: one int, or a tuple of them (normalize over
+    several dims at once, each slice's norm taken over all of them)."""
+    dims = dim if isinstance(dim, tuple) and dim else (dim,)
+    return all(isinstance(d, int) and not isinstance(d, bool) for d in dims)
 
 
 def _layer_norm_terms(program, k, chain_input, sizes):
@@ -425,6 +435,9 @@ def _cosine_terms(program, k, chain_input, sizes):
     else:
         dim = step.kwargs.get("dim", step.args[2] if len(step.args) > 2 else 1)
         eps = step.kwargs.get("eps", step.args[3] if len(step.args) > 3 else 1e-8)
+    zero_d = not embedding and x1.ndim == x2.ndim == 0
+    if zero_d:   # (PyTorch takes dim -1 or 0 of two 0-d operands: cos = sign(x₁x₂))
+        x1, x2, dim = x1.reshape(1), x2.reshape(1), 0
     try:
         shape = np.broadcast_shapes(x1.shape, x2.shape)
         dim = dim % len(shape)
@@ -446,6 +459,8 @@ def _cosine_terms(program, k, chain_input, sizes):
             terms = terms.sum(axis=tuple(range(len(shape) - x.ndim)))
             grown = tuple(d for d, n in enumerate(x.shape) if n == 1 and terms.shape[d] != 1)
             out[key] = terms.sum(axis=grown, keepdims=True)
+    if zero_d:
+        out = {key: terms.reshape(()) for key, terms in out.items()}
     if chain_input is None:   # (the first step's chain is leaf 0, its gradient under 0)
         out[0] = out.pop("input")
     return {key: terms if key == "input" else _onto_leaf(program.leaves[key], terms)

@@ -1734,6 +1734,61 @@ def test_a_p_norm_that_names_its_dtype_is_judged_alone_by_its_terms_in_that_dtyp
     assert NORM_IN_FLOAT64 not in found.detail and allowed(found) is None
 
 
+def test_a_p_norm_that_names_its_dtype_carries_the_programs_terms_in_that_dtype(monkeypatch):
+    pytest.importorskip("torch")
+    from .generate import CHAIN, DType
+    from .gradients import _step_backward
+    from .libraries import TAPEGRAD
+    from .terms import _terms_through_step
+    # 27828309: half, normalize over a dim of one element (sign(x): its gradient 0 from
+    # terms of 3 to 9.6), norm(p=2, dtype=float32): the norm's float16 gradient an ulp apart
+    # in the libraries leaves residues of -0.002 vs 0 at the leaf, a float16 rounding of the
+    # terms; the norm, whose result is float32 whatever its input, carries the terms' size
+    # in its own dtype (in float64 it gives no backward)
+    x = np.array([-0.07887, 0.05393, -0.08542, 0.06468, -0.02474, 0.11164, 0.09232, 0.03758,
+                  0.0412, -0.0655], np.float32).reshape(1, 5, 2)
+    steps = [("half", (CHAIN,), {}), ("normalize", (CHAIN,), {"dim": 0, "eps": 0.001}),
+             ("norm", (CHAIN,), {"p": 2, "dtype": DType("float32")})]
+    program = _hand_program([(x, True)], steps)
+    chain = (np.sign(x).astype(np.float16), True)
+    ours = _step_backward(TAPEGRAD, program, 2, chain, np.array(0.37, np.float32))
+    carried = _terms_through_step(program, 2, chain, np.array(0.37), ours, {})
+    np.testing.assert_allclose(carried, np.full(x.shape, 0.37 / np.sqrt(10)), rtol=1e-3)
+    [found] = _judged_gradient(2, [(x, True, ("contiguous",), x.shape)], steps)
+    assert found.kind == "gradient-float-noise" and found.detail.startswith("cancelling terms")
+    normalize = catalogue.F.normalize   # planted: a slope of 0.5 where it is 0
+    monkeypatch.setattr(catalogue.F, "normalize", lambda v, *args, **kwargs: normalize(
+        v, *args, **kwargs) + (v - v.detach()) * 0.5)
+    [found] = _judged_gradient(2, [(x, True, ("contiguous",), x.shape)], steps)
+    assert found.kind == "gradient" and allowed(found) is None, found
+
+
+def test_a_float64_p_norm_past_the_range_is_judged_alone_with_each_slice_scaled():
+    pytest.importorskip("torch")
+    from .blame import NORM_SCALED_PER_SLICE, _norm_scaled_per_slice_alone
+    from .generate import CHAIN
+    from .gradients import _step_backward
+    from .libraries import TAPEGRAD, TORCH
+    # 27609668: norm(p=3) over a dim of one element of exp's 1e262: PyTorch's backward forms
+    # x·|x| and ‖x‖² apart, both inf, NaN; the slope is 1, as tapegrad gives
+    x = np.array([[1e262], [2.0], [-3e200]])
+    program = _hand_program([(x, True)], [("norm", (CHAIN,), {"p": 3, "dim": 1})])
+    grad = np.array([1.5, -0.5, 2.0])
+    ours = _step_backward(TAPEGRAD, program, 0, None, grad)
+    theirs = _step_backward(TORCH, program, 0, None, grad)
+    np.testing.assert_allclose(ours[1][0], [[1.5], [-0.5], [-2.0]])
+    assert np.isnan(theirs[1][0][[0, 2]]).all()
+    assert _norm_scaled_per_slice_alone(program, 0, None, grad, ours) == NORM_SCALED_PER_SLICE
+    assert _norm_scaled_per_slice_alone(program, 0, None, grad, theirs) == ""
+    planted = (ours[0], {0: ours[1][0] * np.array([[1.0], [1.0], [1.01]])})   # a slope 1% off
+    assert _norm_scaled_per_slice_alone(program, 0, None, grad, planted) == ""
+    ops = "half,normalize,cosine_similarity,pairwise_distance,norm,exp,mul,add,sum"
+    found = _first_finding(27609668, ops)
+    assert found.op == "norm" and found.detail.endswith(NORM_SCALED_PER_SLICE)
+    assert allowed(found).category == "pytorch bug"
+    assert allowed(found._replace(detail=found.detail.removesuffix(NORM_SCALED_PER_SLICE))) is None
+
+
 def test_sincs_slope_near_0_is_allowed_where_pytorch_gives_0_or_agrees_in_float64(monkeypatch):
     pytest.importorskip("torch")
     from .reruns import SINC_IN_FLOAT64
@@ -3717,6 +3772,66 @@ def test_a_later_steps_gradient_through_pytorchs_float16_normalize_is_judged_by_
     assert NORMALIZE_WIDENED not in found.detail and allowed(found) is None
 
 
+def test_a_float16_normalize_at_a_tiny_norm_may_leave_the_range_where_pytorchs_does(monkeypatch):
+    pytest.importorskip("torch")
+    from .blame import FLOAT16_PAST_THE_RANGE_IN_BOTH as MARK, _float16_past_the_range_in_both
+    from .generate import CHAIN
+    from .gradients import _step_backward
+    from .libraries import TAPEGRAD, TORCH
+    # 27518704: normalize(p=3, dim=0) of float16 exp(-12)s: at the third column's norm 1.4e-5
+    # tapegrad's ∂/∂‖x‖ passes 65504 (-inf), PyTorch's ‖x‖² underflows (NaN); the last
+    # column's norm fits, finite in both
+    x = np.array([[4.947e-06, 4.158e-04, 1.329e-05, 0.5], [5.478e-05, 2.682e-06, 6.020e-06, -1.5]],
+                 np.float16)
+    steps = [("normalize", (CHAIN,), {"p": 3, "dim": 0})]
+    [found] = _judged_gradient(1, [(x, True, ("contiguous",), x.shape)], steps)
+    assert found.detail.endswith(MARK) and allowed(found).category == "difference"
+    program = _hand_program([(x, True)], steps)
+    grad = np.array([[-1.802, 1.516, -0.6772, 0.5], [-0.0338, 0.3098, -0.4685, 0.7]], np.float16)
+    ours = _step_backward(TAPEGRAD, program, 0, None, grad)
+    theirs = _step_backward(TORCH, program, 0, None, grad)
+    assert np.isinf(ours[1][0][:, 2]).all() and np.isnan(theirs[1][0][:, 2]).all()
+    assert _float16_past_the_range_in_both(program, 0, None, grad, ours, theirs) == MARK
+    # planted: ±inf where PyTorch's is finite, or a finite slope 10% off where it is NaN
+    for planted in (np.where([[0, 0, 0, 1], [0] * 4], np.inf, ours[1][0]),
+                    np.where([[1, 0, 0, 0], [0] * 4], ours[1][0] * 1.1, ours[1][0])):
+        assert _float16_past_the_range_in_both(program, 0, None, grad, (ours[0], {0: planted}),
+                                               theirs) == ""
+    # nor where the values themselves are not finite
+    infinite = (np.where(x == 0.5, np.float16(np.inf), x), True)
+    assert _float16_past_the_range_in_both(program, 0, infinite, grad, ours, theirs) == ""
+    monkeypatch.setattr(catalogue.F, "normalize", _with_scaled_slope(catalogue.F.normalize, 1.5))
+    [found] = _judged_gradient(1, [(x, True, ("contiguous",), x.shape)], steps)
+    assert MARK not in found.detail and allowed(found) is None
+
+
+def test_a_float16_normalize_past_the_range_takes_slices_of_an_infinite_norm_and_values():
+    pytest.importorskip("torch")
+    from .blame import FLOAT16_PAST_THE_RANGE_IN_BOTH as MARK, _float16_past_the_range_in_both
+    from .generate import CHAIN
+    from .gradients import _step_backward
+    from .libraries import TAPEGRAD, TORCH
+    # 27938917: normalize(p=3) of float16 exp values: a slice of three 6.3e4s, whose norm
+    # 9.1e4 passes the range (y = 0, tapegrad's slope 0, PyTorch's x·|x| NaN), a slice of
+    # tiny values (tapegrad's -inf, PyTorch's NaN), a slice holding exp's inf (NaN in both
+    # and in the float32 rerun), and one that fits
+    x = np.array([[6.323e4, 1.329e-05, np.inf, 0.5], [6.323e4, 6.020e-06, 1.0, -1.5],
+                  [6.323e4, 2.0e-6, 2.0, 1.0]], np.float16)
+    program = _hand_program([(x, True)], [("normalize", (CHAIN,), {"p": 3, "dim": 0})])
+    grad = np.array([[-1.8, 1.5, -0.68, 0.5], [-0.03, -0.47, 0.3, 0.7], [0.2, 0.9, -1.1, 0.4]],
+                    np.float16)
+    ours = _step_backward(TAPEGRAD, program, 0, None, grad)
+    theirs = _step_backward(TORCH, program, 0, None, grad)
+    assert (ours[1][0][:, 0] == 0).all() and np.isnan(theirs[1][0][:, :3]).all()
+    assert _float16_past_the_range_in_both(program, 0, None, grad, ours, theirs) == MARK
+    # planted: a slope where the norm is past the range, a number at the infinite value
+    for at in ((0, 0), (1, 2)):
+        planted = ours[1][0].copy()
+        planted[at] = 0.25
+        assert _float16_past_the_range_in_both(program, 0, None, grad, (ours[0], {0: planted}),
+                                               theirs) == "", at
+
+
 SCALED_OPS = "cosine_similarity,normalize,exp,square"
 
 
@@ -4440,6 +4555,37 @@ def test_a_float16_p_norm_that_fits_with_a_zero_slope_against_pytorchs_nan_is_a_
     assert allowed(found) is None, found
 
 
+def test_a_float16_pairwise_distance_past_the_range_allows_zero_slopes_against_pytorchs_nan(
+        monkeypatch):
+    pytest.importorskip("torch")
+    from .generate import CHAIN, LeafRef
+    from .gradients import INFINITE_NORM
+    # 27739034: pairwise_distance(p=3) of four float16 values ~5e4 and a 0-d leaf: the
+    # 3-norm is 7.4e4, inf in both; tapegrad's slopes (|x|/‖x‖)² are 0, PyTorch's x·|x| NaN.
+    # Of (300, 1, 2, -500) it fits (530), PyTorch's float16 x·|x| still NaN: a planted slope 0
+    # there is a finding
+    x = np.array([4.976e4, 3.936e4, 5.52e4, 3.61e4], np.float16)
+    y = np.array([300, 1, 2, -500], np.float16)
+    other = np.array(-0.05462, np.float32)
+    steps = [("pairwise_distance", (CHAIN, LeafRef(1)), {"p": 3})]
+    def judged(values):
+        [found] = _judged_gradient(1, [(values, True, ("contiguous",), values.shape),
+                                       (other, True, ("contiguous",), ())], steps)
+        return found
+    found = judged(x)
+    assert found.detail.endswith(INFINITE_NORM) and allowed(found).category == "pytorch bug"
+    monkeypatch.setattr(catalogue.F, "pairwise_distance",
+                        _with_scaled_slope(catalogue.F.pairwise_distance, 0))
+    found = judged(y)
+    assert found.kind == "gradient" and INFINITE_NORM not in found.detail, found
+    assert allowed(found) is None, found
+    # 27758987: where a leaf holds NaN the NaN-input entries judge it (their mark ends it)
+    from .gradients import _infinite_norm
+    for unused, mark in ((np.float16(1.0), INFINITE_NORM), (np.float16(np.nan), "")):
+        program = _hand_program([(x, True), (other, True), (np.array(unused), False)], steps)
+        assert _infinite_norm(program, program.steps[0], "NaN where torch has none") == mark
+
+
 def test_a_float16_norms_gradient_zero_in_the_math_allows_nan_only_against_torchs_inf():
     # 52614267: sum(group_norm(reciprocal(x))) is constant: tapegrad's exact 0, PyTorch's
     # float16 residue; reciprocal's slope -1/x² overflows to -inf at |x| = 0.0012
@@ -4985,6 +5131,27 @@ def test_cosine_similaritys_own_cancelling_terms_size_a_later_residue(monkeypatc
     monkeypatch.setattr(F, "cosine_similarity", with_a_wrong_gradient)
     found = _judged_gradient(46639443, leaves, steps)
     assert [(f.kind, f.op) for f in found] == [("gradient", "cosine_similarity")], found
+
+
+def test_cosine_similarity_of_two_0d_operands_sizes_its_residue_by_its_own_terms():
+    pytest.importorskip("torch")
+    from .generate import CHAIN, LeafRef
+    from .terms import _own_terms, _within_its_terms
+    # 28017542: cosine_similarity(x₁, x₂, dim=-1) of two 0-d tensors, sign(x₁x₂) whatever
+    # they are: its gradient 0 from two terms of |g|/|xᵢ| (9279/3.09 = 3003 for x₂), where
+    # tapegrad and PyTorch keep 0.000244, one float32 rounding of 3003
+    x1, x2 = np.array(-25.179428, np.float32), np.array(-3.08988, np.float32)
+    program = _hand_program([(x1, True), (x2, True)],
+                            [("cosine_similarity", (CHAIN, LeafRef(1)), {"dim": -1})])
+    grad = np.array(-9279.8545, np.float32)
+    terms = _own_terms(program, 0, None, grad)
+    np.testing.assert_allclose([terms[0], terms[1]], 2 * 9279.8545 / np.abs([x1, x2]),
+                               rtol=1e-6)
+    zero = ("float32", {0: np.zeros((), np.float32), 1: np.zeros((), np.float32)})
+    residue = ("float32", {0: np.zeros((), np.float32), 1: np.array(0.000244, np.float32)})
+    assert _within_its_terms(program, None, grad, residue, zero, [("leaf1", 1)])
+    planted = ("float32", {0: np.zeros((), np.float32), 1: np.array(0.5, np.float32)})
+    assert not _within_its_terms(program, None, grad, planted, zero, [("leaf1", 1)])
 
 
 def test_cosine_embedding_losss_cancelling_terms_size_its_residue(monkeypatch):
@@ -5912,6 +6079,26 @@ def test_normalize_of_one_element_along_dim_sizes_its_residue_by_its_own_terms()
     assert _within_its_terms(program, None, grad, residue, zero, [("leaf0", 0)])
     planted = ("float32", {0: (terms * 1e-2).astype(np.float32)})   # 1% of the terms: wrong
     assert not _within_its_terms(program, None, grad, planted, zero, [("leaf0", 0)])
+
+
+def test_normalize_over_a_tuple_of_dims_sizes_its_residue_by_its_own_terms():
+    pytest.importorskip("torch")
+    from .generate import CHAIN
+    from .terms import _own_terms, _within_its_terms
+    # 27621189: normalize(p=3) over dims (3, 1, 2) of rows of five equal values under a
+    # gradient equal along them: y = 5^(-1/3)·sign(x) whatever x, the gradient 0 from terms
+    # of 611 each; tapegrad's float32 leaves -6.1e-4 (2.5 roundings of their sum), PyTorch 0
+    x = np.repeat(np.array([-1.24, -0.23158], np.float32).reshape(2, 1, 1), 5, axis=1)
+    grad = np.full((2, 5, 1), 242.06108, np.float32)
+    over_tuple = _hand_program([(x, True)], [("normalize", (CHAIN,), {"p": 3, "dim": (1, 2)})])
+    over_one = _hand_program([(x, True)], [("normalize", (CHAIN,), {"p": 3, "dim": 1})])
+    terms = _own_terms(over_tuple, 0, None, grad)[0]   # (the same slices: the same terms)
+    np.testing.assert_allclose(terms, _own_terms(over_one, 0, None, grad)[0], rtol=1e-12)
+    residue = ("float32", {0: (terms * 1e-6).astype(np.float32)})   # a rounding of the terms
+    zero = ("float32", {0: np.zeros_like(x)})
+    assert _within_its_terms(over_tuple, None, grad, residue, zero, [("leaf0", 0)])
+    planted = ("float32", {0: (terms * 1e-2).astype(np.float32)})   # 1% of the terms: wrong
+    assert not _within_its_terms(over_tuple, None, grad, planted, zero, [("leaf0", 0)])
 
 
 def test_a_float64_leafs_residue_through_a_float32_softmax_has_float32s_digits():
@@ -6913,6 +7100,18 @@ def test_a_float64_leafs_gradient_through_a_float16_normalize_is_judged_by_its_w
                                NORMALIZE_WIDENED, 0)) is None, planted
     assert allowed(Finding("gradient", "normalize", detail + "[0.] vs torch [nan]" + layouts,
                            0)) is None   # (without the wider rerun's agreement)
+    # 27765402: PyTorch's float16 normalize backward -inf where tapegrad's is -32, the NaNs
+    # of both alike
+    inf = "leaf0 (float64): inf differs: "
+    shown = "[ nan   0.   0.  nan -32.   0.] vs torch [ nan   0.   0.  nan -inf   0.]"
+    later = " [the gradient of the later steps: cosine_similarity, cosine_similarity]"
+    assert allowed(Finding("gradient", "normalize", inf + shown + later + NORMALIZE_WIDENED,
+                           0)).category == "pytorch bug"
+    assert allowed(Finding("gradient", "normalize", inf + shown + later, 0)) is None
+    for planted in ("[ nan   0.   1.  nan -32.   0.] vs torch [ nan   0.   0.  nan -inf   0.]",
+                    "[ 0.   0.   0.  nan -32.   0.] vs torch [ nan   0.   0.  nan -inf   0.]"):
+        assert allowed(Finding("gradient", "normalize", inf + planted + later + NORMALIZE_WIDENED,
+                               0)) is None, planted
 
 
 
