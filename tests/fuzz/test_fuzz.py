@@ -3250,6 +3250,42 @@ def test_cross_entropys_infinite_gradient_is_allowed_only_where_torch_has_nan_fo
     assert entry is None or not entry.reason.startswith("an infinite incoming")
 
 
+def test_cross_entropys_infinite_gradient_in_float16_is_allowed_beside_rows_equal_to_two_digits(
+        monkeypatch):
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    from .generate import CHAIN, LeafRef
+    # 85341339: weighted float16 cross_entropy per row, then exp: rows 0 and 2 lose to +inf,
+    # so their incoming gradient is inf ([-inf, inf] here, [nan, inf] in PyTorch); the other
+    # rows' gradients are float16 roundings of w_t·p_t - w_t, a cancellation (float64: ±6.753e-3)
+    inf = np.inf
+    leaves = [(np.array([[-inf, -8.49], [0.0, 4.625], [3.016, 10.03], [3.342, 1.129],
+                         [-1.502, 1.929]], np.float16), True, ("contiguous",), (5, 2)),
+              (np.array([0, 1, 0, 1, 1]), False, ("contiguous",), (5,)),
+              (np.array([20.14, 2.0], np.float16), False, ("contiguous",), (2,))]
+    steps = [("cross_entropy", (CHAIN, LeafRef(1)), {"weight": LeafRef(2), "reduction": "none"}),
+             ("exp", (CHAIN,), {})]
+    [found] = _judged_gradient(85341339, leaves, steps)
+    assert found.op == "cross_entropy" and "[finite elements differ" not in found.detail
+    assert "6.752e-03 -6.790e-03" in found.detail and "6.763e-03 -6.725e-03" in found.detail
+    assert allowed(found).reason.startswith("an infinite incoming gradient (sinh")
+    prefix = "leaf0 (float16): NaN where torch has none or the other way: "
+    for planted in ("[-inf inf 6.752e-03 -9.79e-03] vs torch [nan inf 6.763e-03 -6.725e-03]",
+                    "[-inf inf 6.752e-03 -6.79e-04] vs torch [nan inf 6.763e-03 -6.725e-03]",
+                    "[-inf -inf 6.752e-03] vs torch [nan inf 6.763e-03]",
+                    "[nan inf 6.752e-03] vs torch [0. inf 6.763e-03]"):
+        entry = allowed(Finding("gradient", "cross_entropy", prefix + planted, 0))
+        assert entry is None or not entry.reason.startswith("an infinite incoming"), planted
+    # float32's finite numbers must be the same as printed (no float16 rounding to excuse them)
+    entry = allowed(Finding("gradient", "cross_entropy", prefix.replace("16", "32")
+                            + "[-inf inf 6.752e-03] vs torch [nan inf 6.763e-03]", 0))
+    assert entry is None or not entry.reason.startswith("an infinite incoming")
+    # planted: twice the gradient (finite rows beyond the noise band) is found and not allowed
+    monkeypatch.setattr(F, "cross_entropy", _wrong_gradient(F.cross_entropy))
+    found = _judged_gradient(85341339, leaves, steps)
+    assert [f.op for f in found] == ["cross_entropy"] and not allowed(found[0]), found
+
+
 def test_cross_entropy_of_zero_classes_with_one_extra_dim_is_a_pytorch_refusal():
     pytest.importorskip("torch")
     # 43004668: nll_loss of an input (2, 0, 3) and a target (2, 3): PyTorch's 3-d path loses
