@@ -4065,12 +4065,11 @@ def test_gradcheck_skips_cosine_similarity_of_a_norm_below_eps_only(monkeypatch)
     assert [(f.kind, f.op) for f in findings] == [("gradcheck", "cosine_similarity")]
 
 
-def _gradcheck_of(leaves, steps):
-    """The fuzzer's float64 gradcheck of a program written out (leaves, (op, args, kwargs)
-    steps), always run (a program's own draw runs it for 30% of them)."""
+def _program_of(leaves, steps):
+    """A program written out (leaves, (op, args, kwargs) steps), whose draw always runs the
+    float64 gradcheck (a program's own draw runs it for 30% of them)."""
     from .generate import Leaf, Step
     from .program import Program
-    from .invariants import _gradcheck
 
     class Always:
         def random(self):
@@ -4080,7 +4079,13 @@ def _gradcheck_of(leaves, steps):
     program.leaves = [Leaf(*leaf) for leaf in leaves]
     by_name = {e.name: e for e in ENTRIES}
     program.steps = [Step(by_name[name], args, kwargs) for name, args, kwargs in steps]
-    return _gradcheck(program)
+    return program
+
+
+def _gradcheck_of(leaves, steps):
+    """The fuzzer's float64 gradcheck of a program written out, always run."""
+    from .invariants import _gradcheck
+    return _gradcheck(_program_of(leaves, steps))
 
 
 def test_gradcheck_excuses_a_flat_slopes_residue_of_its_terms_not_a_wrong_slope(monkeypatch):
@@ -4163,6 +4168,28 @@ def test_gradcheck_leaves_out_a_chain_rule_through_a_subnormal_but_finds_a_wrong
     assert _gradcheck_of(leaves, steps) == []
     monkeypatch.setattr(tg, "log", _with_scaled_slope(tg.log, 1.5))
     assert [f.op for f in _gradcheck_of(leaves, steps)] == ["log"]
+
+
+def test_gradcheck_leaves_out_a_flat_output_rounded_next_to_a_pole_but_finds_a_wrong_slope(
+        monkeypatch):
+    from . import invariants
+    from .generate import CHAIN
+    # 85164375: atanh(tanh(x)) at x = 18.37, whose tanh is 1 - 2.2e-16 in float64 (two
+    # spacings below atanh's pole at 1) and stays so at every step up to 0.1: finite
+    # differences see 0, backward the exact slope 1, (1 - y²)·1/(1 - y²)
+    x = np.array([12.6646, 18.37074, -8.92074, 0.5])
+    leaves = [(x, True, ("contiguous",), (4,))]
+    steps = [("tanh", (CHAIN,), {}), ("atanh", (CHAIN,), {})]
+    assert _gradcheck_of(leaves, steps) == []
+    with monkeypatch.context() as patch:   # what it found before
+        patch.setattr(invariants, "_within_ulps_of_a_pole", lambda *args: None)
+        assert [f.op for f in _gradcheck_of(leaves, steps)] == ["atanh"]
+    # only that output is near the pole: tanh(12.66) is 1 - 2e-11, 90000 spacings below 1
+    program = _program_of(leaves, steps)
+    assert invariants._within_ulps_of_a_pole(program, 4).tolist() == [False, True, False, False]
+    # a slope 1% off is still found where tanh is far from 1 (x = 0.5), beside the flat one
+    monkeypatch.setattr(tg, "atanh", _with_scaled_slope(tg.atanh, 1.01))
+    assert [f.op for f in _gradcheck_of(leaves, steps)] == ["atanh"]
 
 
 def test_gradcheck_skips_a_normalize_of_a_norm_below_a_tiny_eps_only():
