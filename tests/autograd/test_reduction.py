@@ -218,6 +218,32 @@ def test_std_whose_squares_overflow_is_still_computed():
     assert np.isnan(tg.tensor([1.0, float("inf")]).std().item())   # as PyTorch
 
 
+def test_float32_std_whose_squares_underflow_has_its_value_and_gradient():
+    # (5e-31)² underflows float32 to 0, the std of [1e-30, 0] (7.1e-31) does not, and its
+    # gradient ±g/√2 is no 0 (PyTorch accumulates float32 in float64): the float32 value and
+    # gradient of a transposed (2, 4, 4) input along dim 0 are the float64 ones, rounded
+    rng = np.random.default_rng(0)
+    base = rng.standard_normal((4, 4, 2))
+    base[3, 0] = [1e-30, 0.0]    # two values of the std's slices: tiny, and subnormal squares
+    base[1, 2] = [1e-20, 3e-21]
+    base[2, 1] = [1e-30, 1e-30]  # equal: still exactly 0, with a zero gradient
+    grad = rng.standard_normal((1, 4, 4))
+    results = {}
+    for dtype in (tg.float32, tg.float64):
+        x = tg.tensor(base, dtype=dtype, requires_grad=True)
+        y = x.transpose(0, 2).std(dim=0, keepdim=True)
+        y.backward(tg.tensor(grad, dtype=dtype))
+        results[dtype] = y.detach().numpy().astype(np.float64), x.grad.numpy().astype(np.float64)
+    (y32, g32), (y64, g64) = results[tg.float32], results[tg.float64]
+    np.testing.assert_allclose(y32, y64, rtol=1e-6, atol=0)
+    np.testing.assert_allclose(g32, g64, rtol=1e-5, atol=1e-6)
+    assert y32[0, 1, 2] == 0.0 and g32[2, 1].tolist() == [0.0, 0.0]
+    variance = tg.tensor([1e-20, 0.0]).var(correction=0).item()   # 2.5e-41, subnormal
+    assert variance == pytest.approx(2.5e-41, rel=1e-5)
+    # the math, for the pair [1e-30, 0] (steps of 1e-6 would not see a slope at 1e-30)
+    np.testing.assert_allclose(g32[3, 0], grad[0, 0, 3] * np.array([1, -1]) / 2 ** 0.5, rtol=1e-6)
+
+
 def test_var_and_std_of_values_at_both_ends_of_the_range_are_computed_where_they_fit():
     # x - x₀ of 3.4e38 and -3.4e38 overflows float32 (∞ - ∞ = NaN in the sum); the spread
     # does not: std([3.4e38, -3.4e38, 3.4e38, 0]) = 3.4e38·√(11/12), as PyTorch gives

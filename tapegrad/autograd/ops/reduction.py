@@ -196,6 +196,18 @@ def _spread(xp, a, axes, correction, keepdim, statistic):
     return xp.asarray(result).astype(a.dtype, copy=False)
 
 
+def _underflowed(xp, a, result, power=1):
+    """Where a float32 std (``power`` 1) or variance (2) is so small that the squares of its
+    deviations fell below float32's normal range, and lost digits or all of it (the std of
+    [1e-30, 0] is 7.1e-31, but (5e-31)² is 0 in float32): PyTorch accumulates float32 in
+    float64, where they do not. None where nothing did (float64 underflows in PyTorch too)."""
+    if a.dtype != xp.float32:
+        return None
+    info = xp.finfo(xp.float32)
+    redo = result < (info.tiny / info.eps) ** (power / 2)
+    return redo if redo.any() else None
+
+
 def _past_the_range(xp, a, axes, keepdim, result):
     """Where a variance or std over ``axes`` is ∞, or NaN though every value is finite: its
     squares, or the shift x - x₀, passed the dtype's range (float32 values of ±3.4e38:
@@ -261,6 +273,10 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
             result = _rescaled(xp, x.array, axes, keepdim, result,
                                lambda a: a.var(axis=axes, ddof=correction, keepdims=keepdim),
                                redo, power=2)
+    tiny = _underflowed(xp, x.array, result, power=2)
+    if tiny is not None:
+        result = _rescaled(xp, x.array, axes, keepdim, result,
+                           lambda a: _spread(xp, a, axes, correction, keepdim, "var"), tiny, power=2)
     def backward(ctx, grad):
         x, = ctx.saved_tensors
         return _var_backward(_kept(grad, shape, axes, keepdim), x, axes, dof, every_dim)
@@ -285,6 +301,10 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
             result = _rescaled(xp, x.array, axes, keepdim, result,
                                lambda a: a.std(axis=axes, ddof=correction, keepdims=keepdim),
                                redo)
+    tiny = _underflowed(xp, x.array, result)
+    if tiny is not None:   # (a/m keeps x - x₀ exactly 0 for equal values, as _spread)
+        result = _rescaled(xp, x.array, axes, keepdim, result,
+                           lambda a: _spread(xp, a, axes, correction, keepdim, "std"), tiny)
     def backward(ctx, grad):
         x, y = ctx.saved_tensors
         # Where y = 0 (constant values) the gradient is 0, as in PyTorch, not 0/0; a y that
