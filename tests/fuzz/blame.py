@@ -54,7 +54,8 @@ def _blame_first_wrong_backward(program, chain_inputs, a, found, excuse_terms=Tr
     leaves' dtypes). A wrong backward differs at its own step, whatever comes after it.
     Where no step's own backward differs beyond its tolerance the finding stays (values
     that differ by a rounding are judged before: ``_gradients_agree_on_tapegrad_values``),
-    and so does one that a PyTorch rerun already explains (its detail marked). A later
+    and so does one that a PyTorch rerun already explains (its detail marked), unless its
+    residues are those of cancelling terms (``_marked_unless_cancelling``). A later
     step whose own backward differs only within the terms it sums (``_within_its_terms``:
     remainder's copies of a 0-d chain value, whose gradients cancel) is blamed only where
     the leaves' gradients then differ beyond the terms the program summed into them
