@@ -54,17 +54,18 @@ def _blame_first_wrong_backward(program, chain_inputs, a, found, excuse_terms=Tr
     leaves' dtypes). A wrong backward differs at its own step, whatever comes after it.
     Where no step's own backward differs beyond its tolerance the finding stays (values
     that differ by a rounding are judged before: ``_gradients_agree_on_tapegrad_values``),
-    and so does one that a PyTorch rerun already explains (its detail marked). A later
+    and so does one that a PyTorch rerun already explains (its detail marked), unless its
+    residues are those of cancelling terms (``_marked_unless_cancelling``). A later
     step whose own backward differs only within the terms it sums (``_within_its_terms``:
     remainder's copies of a 0-d chain value, whose gradients cancel) is blamed only where
     the leaves' gradients then differ beyond the terms the program summed into them
     (``_within_the_programs_terms``; ``excuse_terms``: False for that second pass). In a
     program with a topk(sorted=False), only the steps after the last one are rerun
     (``_after_the_last_unordered``); where none of them is blamed, the finding stays."""
-    if torch is None or not program.steps or any(
-            f.kind == "gradient" and f.detail.endswith(MARKS) for f in found) or \
-            _steps_see_a_leaf_changed_in_place(program):
+    if torch is None or not program.steps or _steps_see_a_leaf_changed_in_place(program):
         return found
+    if any(f.kind == "gradient" and f.detail.endswith(MARKS) for f in found):
+        return _marked_unless_cancelling(program, chain_inputs, a, found)
     last = len(program.steps) - 1
     ordered_from = _after_the_last_unordered(program)
     grad = _incoming_gradient(program, a)
@@ -131,6 +132,26 @@ def _blame_first_wrong_backward(program, chain_inputs, a, found, excuse_terms=Tr
         _placed_in_the_program(program, a) or _tanh_outputs_in_the_program(program, a))
     return [f._replace(detail=f.detail + mark) if mark and f.kind == "gradient" else f
             for f in found]
+
+
+def _marked_unless_cancelling(program, chain_inputs, a, found):
+    """A gradient finding that a PyTorch rerun explains (its detail ends with a mark of
+    MARKS) is not blamed: it stays as it is, for the allowlist's entries on its mark. But
+    the rerun agrees only to the tolerance, so where the gradient is 0 in the math and both
+    libraries keep rounding residues of cancelling terms (cosine_similarity along a dim that
+    broadcasts one operand: scaling that operand leaves the cosine as it is, and its copies'
+    gradients cancel), the rerun's residue may fall within the tolerance of tapegrad's by
+    chance while PyTorch's own does not. The finding is then judged as an unmarked one: where
+    its blame ends in the rounding of cancelling terms (``_within_the_programs_terms``; no
+    step's own backward differs beyond them), it is float noise, its mark kept."""
+    unmarked = [f._replace(detail=next(f.detail.removesuffix(mark) for mark in MARKS
+                                       if f.detail.endswith(mark)))
+                if f.kind == "gradient" and f.detail.endswith(MARKS) else f for f in found]
+    judged = _blame_first_wrong_backward(program, chain_inputs, a, unmarked)
+    if any(f.kind == "gradient" for f in judged):
+        return found
+    return [Finding("gradient-float-noise", f.op, "cancelling terms: " + f.detail, f.seed)
+            if f.kind == "gradient" else f for f in found]
 
 
 def _after_the_last_unordered(program):

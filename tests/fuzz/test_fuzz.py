@@ -3716,6 +3716,38 @@ def test_a_wrong_normalize_or_cosine_similarity_loses_the_wider_float_mark(monke
     assert NORMALIZE_WIDENED not in found.detail and allowed(found) is None
 
 
+def test_a_marked_gradient_0_in_the_math_is_judged_by_its_cancelling_terms(monkeypatch):
+    pytest.importorskip("torch")
+    from . import gradients
+    from .generate import CHAIN, LeafRef
+    from .reruns import NORMALIZE_WIDENED as MARK
+    # 86006465, 86041459: cosine_similarity along a dim that broadcasts x (one value per row):
+    # scaling x leaves the cosine as it is, so x's gradient is 0 in the math, a residue of its
+    # copies' cancelling gradients in both libraries (after rsqrt_'s slope: -9.5e-7 here,
+    # 1.9e-6 in PyTorch). PyTorch rerun with its norms in float64 leaves a residue within the
+    # tolerance of tapegrad's (the mark, by chance), its own program not: the blame, which a
+    # mark skips, is what judges the residues by the terms they cancel from
+    x = np.array([[0.08], [0.63], [0.1], [0.34]], np.float32)
+    y = np.array([[0.47, 1.81, -0.78], [0.26, 0.51, -1.62], [0.22, -0.75, 1.34],
+                  [0.23, 0.06, 0.26]], np.float32)
+    leaves = [(x, True, ("contiguous",), x.shape), (y, True, ("contiguous",), y.shape)]
+    steps = [("cosine_similarity", (CHAIN, LeafRef(1)), {"dim": 1}), ("rsqrt_", (CHAIN,), {})]
+    [found] = _judged_gradient(7, leaves, steps)
+    assert found.kind == "gradient-float-noise", found
+    assert found.detail.startswith("cancelling terms: leaf0 (float32)") and found.detail.endswith(MARK)
+    # planted: x's copies' gradients no longer cancel (+0.1·g on each row), under a mark that
+    # a rerun were to give: cosine_similarity's own backward differs, the finding stays
+    cosine_similarity = catalogue.F.cosine_similarity
+
+    def cosine_similarity_with_a_slope_in_x(x1, x2, *args, **kwargs):
+        moved = x1.sum(dim=1) * 0.1
+        return cosine_similarity(x1, x2, *args, **kwargs) + (moved - moved.detach())
+    monkeypatch.setattr(catalogue.F, "cosine_similarity", cosine_similarity_with_a_slope_in_x)
+    monkeypatch.setattr(gradients, "_explained_in_torch", lambda *args, **kwargs: MARK)
+    [found] = _judged_gradient(7, leaves, steps)
+    assert found.kind == "gradient" and found.detail.endswith(MARK), found
+
+
 def test_the_wider_float_reruns_follow_an_unsorted_topk_in_index_order():
     # live seed 67189874: topk(sorted=False) of float32 rows holding -1e30, then
     # cosine_similarity along the dim topk kept: PyTorch's Σx² overflows, its cosine is 0 where
