@@ -29,6 +29,10 @@ FLOAT16_ATAN2 = (" [atan2 or hypot in the program: PyTorch agrees with its backw
 WIDENED_IN_TORCH = ("atan2", "arctan2", "hypot")
 NORM_IN_FLOAT64 = (" [a float16 or float32 p-norm in the program: PyTorch agrees with its norms "
                    "computed in float64]")
+# the same rerun where a norm computed in float64 passes the narrow float's range when rounded
+# back: that norm is ±inf, and its slope (|x|/‖x‖)^(p-1) is held at 0 there, as tapegrad's
+NORM_IN_FLOAT64_HELD = (" [a float16 or float32 p-norm in the program: PyTorch agrees with its "
+                        "norms computed in float64, one past the range held at ±inf with slope 0]")
 P_NORMS = ("norm", "linalg_vector_norm", "vector_norm", "norm_of_linalg")
 SINC_IN_FLOAT64 = " [sinc in the program: PyTorch agrees with its sinc computed in float64]"
 NORMALIZE_WIDENED = (" [normalize, cosine_similarity or pairwise_distance in the program: "
@@ -50,7 +54,8 @@ ATTENTION_GRADIENTS_BY_ITS_MATH = (" [scaled_dot_product_attention in the progra
 MUL_AS_COMPUTED = (" [mul of a 0-d tensor of another dtype in the program: PyTorch agrees with "
                    "the operands given in the dtype its forward computes in]")
 MULS = ("mul", "mul_", "multiply", "multiply_")
-MARKS = (FLOAT16_EXPONENT, POW_OF_FALSE, FLOAT16_ATAN2, NORM_IN_FLOAT64, SINC_IN_FLOAT64,
+MARKS = (FLOAT16_EXPONENT, POW_OF_FALSE, FLOAT16_ATAN2, NORM_IN_FLOAT64, NORM_IN_FLOAT64_HELD,
+         SINC_IN_FLOAT64,
          NORMALIZE_WIDENED, LOGIT_OF_PLUS_ZERO, SLOPES_WIDENED, MUL_AS_COMPUTED, GELU_BY_MATH,
          DIGAMMA_BY_MATH)
 MARKS = MARKS + (LDEXP_FLOAT_EXPONENT, ADDC_IN_RESULT_DTYPE, BATCH_NORM_CONTIGUOUS,
@@ -94,6 +99,7 @@ def _explained_in_torch(program, step, grad, ga, a, through_float16=False, on_co
                 (NORMALIZE_WIDENED, _norm_widened_call, names & set(NORMALIZING) and (
                     step.entry.name in NORMALIZING or not names & set(P_NORMS))),
                 (NORM_IN_FLOAT64, _norm_widened_call, names & set(P_NORMS)),
+                (NORM_IN_FLOAT64_HELD, _norm_widened_held_call, names & set(P_NORMS)),
                 (SINC_IN_FLOAT64, _norm_widened_call, "sinc" in names),
                 (LOGIT_OF_PLUS_ZERO, _logit_of_plus_zero_call, names & set(LOGITS)),
                 (SLOPES_WIDENED, _slopes_widened_call, names & set(WIDENED_SLOPES)),
@@ -228,13 +234,14 @@ def _widened_call(run, step, leaves, on_a_copy=False):
     return run.call(step, leaves, on_a_copy=on_a_copy)
 
 
-def _norm_widened_call(run, step, leaves, on_a_copy=False):
+def _norm_widened_call(run, step, leaves, on_a_copy=False, hold_past_the_range=False):
     """``run.call``, but a p-norm of a float16 or float32 tensor computed in float64, or sinc
     of a float16 (float32, float64) one in float32 (float64) by its series near 0, and
     rounded back to the dtype of its result (NORM_IN_FLOAT64, SINC_IN_FLOAT64): PyTorch's
     float16 and float32 backward of a p-norm forms |x|^(p-1) and ‖x‖^(p-1) apart, which underflow (0/0) or
     overflow where the slope fits; sinc's (πx·cos πx - sin πx)/(πx²) cancels to 0 near 0
-    (in float16 π·x² also overflows beyond |x| ≈ 144)."""
+    (in float16 π·x² also overflows beyond |x| ≈ 144). ``hold_past_the_range``: a p-norm
+    whose float64 value rounds back to ±inf is held there (``_held_past_the_range``)."""
     if step.entry.name in NORMALIZING:
         return _normalizing_widened_call(run, step, leaves, on_a_copy)
     sinc = step.entry.name == "sinc"
@@ -256,10 +263,29 @@ def _norm_widened_call(run, step, leaves, on_a_copy=False):
                             else catalogue.caller("torch", step.entry)(   # (dtype=float32 too)
                                 args[0].to(torch.float64), *map(_wide_dtype, args[1:]),
                                 **{k: _wide_dtype(v) for k, v in kwargs.items()}))
+                if hold_past_the_range and not sinc:
+                    return "ok", _held_past_the_range(wide, narrow.dtype)
                 return "ok", wide.to(narrow.dtype)
             except Exception as error:  # noqa: BLE001 - as run.call
                 return "error", error
     return run.call(step, leaves, on_a_copy=on_a_copy)
+
+
+def _norm_widened_held_call(run, step, leaves, on_a_copy=False):
+    """``_norm_widened_call`` with a p-norm past the narrow float's range held
+    (NORM_IN_FLOAT64_HELD)."""
+    return _norm_widened_call(run, step, leaves, on_a_copy, hold_past_the_range=True)
+
+
+def _held_past_the_range(wide, dtype):
+    """The float64 norms ``wide`` rounded to ``dtype``, those that fit float64 but not
+    ``dtype`` (±inf once rounded) detached: their slope is 0, as tapegrad's (|x|/‖x‖)^(p-1)
+    at ‖x‖ = inf for a finite x (and PyTorch's x/‖x‖ for p = 2), where the float64 norm's
+    slope is that of a value the program never holds. A norm that is ±inf in float64 too
+    (an inf among its x) keeps its float64 backward: NaN at the infinite x, 0 beside it."""
+    rounded = wide.to(dtype)
+    past_the_range = torch.isinf(rounded) & torch.isfinite(wide)
+    return torch.where(past_the_range, rounded.detach(), rounded)
 
 
 def _logit_of_plus_zero_call(run, step, leaves, on_a_copy=False):
