@@ -19,7 +19,7 @@ from .libraries import (Run, TAPEGRAD, TORCH, _TapegradValues, _in_place, _incom
                         torch)
 from .compare import _agree_elementwise, _same_to_rounding, compare_arrays
 from .operand_reruns import (ADDC_IN_RESULT_DTYPE, BATCH_NORM_CONTIGUOUS, CONV_IN_FLOAT64,
-                             LDEXP_FLOAT_EXPONENT, _operand_reruns)
+                             LDEXP_FLOAT_EXPONENT, _operand_reruns, _torch_call)
 
 
 FLOAT16_EXPONENT = " [float16 exponent: PyTorch agrees with it widened]"
@@ -539,14 +539,8 @@ def _normalizing_widened_call(run, step, leaves, on_a_copy=False):
         return status, narrow
     widen = (lambda v: v.to(wider[v.dtype]) if torch.is_tensor(v) and v.dtype in wider
              else v)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            wide = catalogue.caller("torch", step.entry)(
-                *map(widen, args), **{k: widen(v) for k, v in kwargs.items()})
-        return "ok", wide.to(narrow.dtype)
-    except Exception as error:  # noqa: BLE001 - as run.call
-        return "error", error
+    status, wide = _torch_call(step, [widen(a) for a in args], {k: widen(v) for k, v in kwargs.items()})
+    return status, wide.to(narrow.dtype) if status == "ok" else wide
 
 
 def _integer_difference_widened(step, args, kwargs, wide):

@@ -2224,27 +2224,32 @@ def test_attentions_residue_of_cancelling_1e30_terms_is_excused_within_their_siz
         assert _marked_by_a_rerun(program, step, wrong) == ""
 
 
+def _attention_seed_is_marked_float_noise_unless_planted_wrong(monkeypatch, seed, mark):
+    """Each finding of ``seed`` (drawn from celu, pad and attention) is attention's value,
+    marked ``mark``, float noise (a CPU whose products leave no residue has none to judge);
+    attention planted half again too large loses the mark and is a finding."""
+    ops = "celu,pad,scaled_dot_product_attention"
+    for found in run_program(seed, entries=[e for e in ENTRIES if e.name in ops.split(",")])[0]:
+        assert (found.kind, found.op) == ("value", "scaled_dot_product_attention")
+        assert mark in found.detail and allowed(found).category == "float noise"
+    attention = catalogue.F.scaled_dot_product_attention
+    monkeypatch.setattr(catalogue.F, "scaled_dot_product_attention",
+                        lambda *a, **k: attention(*a, **k) * 1.5)
+    found = _first_finding(seed, ops)
+    assert (found.kind, found.op) == ("value", "scaled_dot_product_attention")
+    assert mark not in found.detail and allowed(found) is None
+
+
 def test_attentions_float32_residue_of_cancelling_1e30_values_is_float_noise(monkeypatch):
     pytest.importorskip("torch")
     from .value_reruns import ATTENTION_BY_ITS_MATH_WITHIN_TERMS as MARK
-    ops = "celu,pad,scaled_dot_product_attention"
-    # 37853: float32 weights 0.2 over a value of 0, 9.1, 18.4, -1e30, 1e30 (5.5 exactly):
-    # PyTorch gives 0, tapegrad 2.98e21 here, against terms of 4e29; no NaN in the program
-    # (a CPU whose products leave no residue has no finding to judge)
-    for found in run_program(37853, entries=[e for e in ENTRIES if e.name in ops.split(",")])[0]:
-        assert (found.kind, found.op) == ("value", "scaled_dot_product_attention")
-        assert MARK in found.detail and allowed(found).category == "float noise"
     assert allowed(Finding("value", "scaled_dot_product_attention", "[2.98e+21] vs torch [0.]",
                            0)) is None   # (no mark)
     assert allowed(Finding("value", "scaled_dot_product_attention", "NaN where torch has none "
                            "or the other way: [nan] vs torch [1.]" + MARK, 0)) is None
-    # planted: attention half again too large loses the mark and is a finding
-    attention = catalogue.F.scaled_dot_product_attention
-    monkeypatch.setattr(catalogue.F, "scaled_dot_product_attention",
-                        lambda *a, **k: attention(*a, **k) * 1.5)
-    found = _first_finding(37853, ops)
-    assert (found.kind, found.op) == ("value", "scaled_dot_product_attention")
-    assert MARK not in found.detail and allowed(found) is None
+    # 37853: float32 weights 0.2 over a value of 0, 9.1, 18.4, -1e30, 1e30 (5.5 exactly):
+    # PyTorch gives 0, tapegrad 2.98e21 here, against terms of 4e29; no NaN in the program
+    _attention_seed_is_marked_float_noise_unless_planted_wrong(monkeypatch, 37853, MARK)
 
 
 def test_attention_whose_scores_cancel_1e30_is_judged_by_its_own_rounded_scores(monkeypatch):
@@ -2275,21 +2280,10 @@ def test_attention_whose_scores_cancel_1e30_is_judged_by_its_own_rounded_scores(
     program.leaves[1] = program.leaves[1]._replace(values=k / np.float32(1e30))
     ours = F.scaled_dot_product_attention(*(tg.from_numpy(t) for t in (q, k / np.float32(1e30), v)))
     assert _attention_of_rounded_scores(program, step, None, ours) == ""
-    # 55817 of celu, pad and attention: the same query row (padded with -1) and key; a CPU
-    # whose product leaves no residue has no finding to judge
-    ops = "celu,pad,scaled_dot_product_attention"
-    for found in run_program(55817, entries=[e for e in ENTRIES if e.name in ops.split(",")])[0]:
-        assert (found.kind, found.op) == ("value", "scaled_dot_product_attention")
-        assert MARK in found.detail and allowed(found).category == "float noise"
     assert allowed(Finding("value", "scaled_dot_product_attention", "[0.047] vs torch [0.005]",
                            0)) is None   # (no mark)
-    # planted: attention half again too large loses the mark and is a finding
-    attention = catalogue.F.scaled_dot_product_attention
-    monkeypatch.setattr(catalogue.F, "scaled_dot_product_attention",
-                        lambda *a, **kw: attention(*a, **kw) * 1.5)
-    found = _first_finding(55817, ops)
-    assert (found.kind, found.op) == ("value", "scaled_dot_product_attention")
-    assert MARK not in found.detail and allowed(found) is None
+    # 55817 of celu, pad and attention: the same query row (padded with -1) and key
+    _attention_seed_is_marked_float_noise_unless_planted_wrong(monkeypatch, 55817, MARK)
 
 
 def test_attentions_nan_query_row_beside_cancelling_1e30_values_is_allowed(monkeypatch):

@@ -13,6 +13,7 @@ from . import catalogue
 from .generate import LeafRef
 from .libraries import Run, TAPEGRAD, TORCH, _arguments, _bound_arguments, torch
 from .compare import TOLERANCE, compare_arrays
+from .operand_reruns import _torch_call
 from .reruns import NORMALIZE_WIDENED, _norm_widened_call, _rerun_chain
 
 
@@ -378,12 +379,6 @@ def _cross_entropy_in_float64_call(run, step, leaves, on_a_copy=False):
     def wide(value):
         return value.to(torch.float64) if torch.is_tensor(value) and \
             value.dtype in (torch.float16, torch.float32) else value
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            result = catalogue.caller("torch", step.entry)(
-                *[wide(run.materialize(a, leaves)) for a in step.args],
-                **{k: wide(run.materialize(v, leaves)) for k, v in step.kwargs.items()})
-        return "ok", result.to(narrow.dtype)
-    except Exception as error:  # noqa: BLE001 - as run.call
-        return "error", error
+    status, result = _torch_call(step, [wide(run.materialize(a, leaves)) for a in step.args],
+                                 {k: wide(run.materialize(v, leaves)) for k, v in step.kwargs.items()})
+    return status, result.to(narrow.dtype) if status == "ok" else result
