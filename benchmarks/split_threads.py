@@ -48,7 +48,10 @@ VARIANTS = {"serial": (OFF, OFF),
 
 
 def use(variant):
+    """The variant's thresholds, whichever threads own the cores (threads.py): once a
+    convolution has shared its batch, the elementwise passes split from POOL_MIN_ELEMENTS."""
     threads.PARALLEL_MIN_ELEMENTS, im2col.PARALLEL_MIN_BYTES = VARIANTS[variant]
+    threads.POOL_MIN_ELEMENTS = threads.PARALLEL_MIN_ELEMENTS
 
 
 def main():

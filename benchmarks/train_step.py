@@ -423,7 +423,11 @@ def run():
           flush=True)
     rows, cpu_rows = [], []
     notes = []
+    from tapegrad.kernels.cpu import threads as tapegrads_threads
     for key in keys:
+        # each workload as in a process of its own: OpenBLAS's threads own the other cores
+        # until a convolution shares its batch (tapegrad/kernels/cpu/threads.py)
+        tapegrads_threads.POOL_OWNS_THE_CORES = False
         work = build(key)
         difference = check(work)
         times, cpu_times = measure(work.steps)

@@ -135,8 +135,8 @@ def relu(xp, a):
     """max(a, 0) as a fresh array, -0.0 kept and NaN passed on: numpy's ``maximum(0, a)``
     (float16's loop returns its first operand at a tie, so ``maximum(a, 0)`` there); split
     between numba's threads for large C-contiguous float32/float64 arrays (threads.py)."""
-    # the size first: a small array (most calls) pays one comparison for this test
-    if (a.size >= _threads.PARALLEL_MIN_ELEMENTS and xp.numba_cpu and a.dtype.char in ("f", "d")
+    # the size first: a small array (most calls) pays one call and comparison for this test
+    if (a.size >= _threads.min_elements() and xp.numba_cpu and a.dtype.char in ("f", "d")
             and a.flags.c_contiguous):
         chunks = _threads.chunks(a.size)
         if chunks > 1:
@@ -171,7 +171,7 @@ def relu_gradient(xp, grad, output):
 # Each update is one numba pass (cpu/optimizer_steps.py) when every array is a C-contiguous
 # numpy array of one floating dtype and shape; otherwise (cupy arrays, a Fortran-ordered or
 # float16 parameter, a gradient of another dtype) the same rule runs as array operations
-# (generic.py). Arrays of at least threads.PARALLEL_MIN_ELEMENTS are split between numba's
+# (generic.py). Arrays of at least threads.min_elements() are split between numba's
 # threads.
 def _fusable(xp, first, *others):
     # dtype.char, not dtype.name: numpy builds .name in Python (4 µs, per parameter per step)

@@ -57,7 +57,7 @@ def _weight_gradient(xp, delta, states, reverse):
     """∂L/∂W_hh = Σ_t δ_tᵀ h_{t-1}: one product over the (T·N) rows of every step (on all
     of BLAS's threads, after the loop)."""
     flat = delta.reshape(-1, delta.shape[-1])
-    return xp.matmul(flat.T, _previous(states, reverse).reshape(flat.shape[0], -1))
+    return blas_threads.matmul(xp, flat.T, _previous(states, reverse).reshape(flat.shape[0], -1))
 
 
 def _incoming(xp, grad_out, t, carried, out):

@@ -1,7 +1,7 @@
 """Fixtures shared by the kernel tests."""
 import pytest
 
-from tapegrad.kernels.cpu import blas_threads
+from tapegrad.kernels.cpu import blas_threads, threads
 
 
 @pytest.fixture
@@ -19,3 +19,11 @@ def two_blas_threads():
         pytest.skip("this OpenBLAS was built for one thread")
     yield get_threads
     set_threads(before)
+
+
+@pytest.fixture(autouse=True)
+def openblas_owns_the_cores(monkeypatch):
+    """Each kernel test starts as a fresh process does: OpenBLAS's threads own the other
+    cores until a convolution shares its batch (threads.py); any earlier test's handover is
+    undone for the test, and the test's own after it."""
+    monkeypatch.setattr(threads, "POOL_OWNS_THE_CORES", False)

@@ -6,15 +6,18 @@ is found; inside ``one_thread`` the products run on one thread and afterwards on
 before, also when the block raises; a loop of kernels/recurrence.py leaves the count as it
 found it and computes what it computes on one thread. ``matmul`` runs a thin product below
 its size on one thread and every other on all of them, gives numpy's product either way,
-and leaves the count as it found it, also when the product fails. Elsewhere these tests
-are skipped (but one: without a switch, ``matmul`` is numpy's product).
+and leaves the count as it found it, also when the product fails. Once tapegrad's pool owns
+the cores (threads.py), ``matmul`` runs every product with OpenBLAS on one thread, and
+from its threshold on cuts a matrix's rows or a batch's matrices between the pool's
+threads: numpy's product still, to rounding, with the count restored. Elsewhere these
+tests are skipped (but one: without a switch, ``matmul`` is numpy's product).
 """
 import numpy as np
 import pytest
 
 import tapegrad as tg
 from tapegrad.kernels import recurrence
-from tapegrad.kernels.cpu import blas_threads
+from tapegrad.kernels.cpu import blas_threads, threads
 
 xp = tg.from_numpy(np.zeros(1)).device.xp
 
@@ -93,10 +96,10 @@ def test_a_small_thin_product_runs_on_one_thread_the_others_on_all(two_blas_thre
              ((10, 10), (10, 11), 2),  # 1100, no side of 4 or fewer: all threads
              ((4, 25), (25, 25), 2),   # 2500, thin but large enough: all threads
              ((3, 4, 20), (3, 20, 20), 1)]   # a batch: each product counts
-    for a_shape, b_shape, threads in cases:
+    for a_shape, b_shape, count in cases:
         a, b = rng.standard_normal(a_shape), rng.standard_normal(b_shape)
         np.testing.assert_array_equal(blas_threads.matmul(xp, a, b), a @ b)
-        assert seen.pop() == threads, (a_shape, b_shape)
+        assert seen.pop() == count, (a_shape, b_shape)
     assert two_blas_threads() == 2
 
 
@@ -164,3 +167,87 @@ def test_a_linear_layers_gradients_are_the_same_whichever_way_its_products_run(
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
         assert got.flags.c_contiguous   # W's gradient in W's own layout, as the plain path
     assert two_blas_threads() == 2
+
+
+# -- once tapegrad's pool owns the cores ----------------------------------------------------
+def _pool_product(two_blas_threads, monkeypatch, threshold):
+    """blas_threads.matmul with the pool owning the cores and splitting from ``threshold``
+    multiply-adds; gives it and a list of (OpenBLAS's count, rows) of each block's product."""
+    monkeypatch.setattr(threads, "POOL_OWNS_THE_CORES", True)
+    monkeypatch.setattr(blas_threads, "POOL_SPLIT_ABOVE", threshold)
+    monkeypatch.setattr(blas_threads.numba, "get_num_threads", lambda: 2)
+    blocks, matmul = [], np.matmul
+
+    def recording_matmul(a, b, *args, **kwargs):
+        blocks.append((two_blas_threads(), a.shape[-2] if a.ndim == 2 else a.shape[0]))
+        return matmul(a, b, *args, **kwargs)
+    monkeypatch.setattr(xp, "matmul", recording_matmul)
+    return blocks
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_pool_cuts_a_matrixs_rows_into_blocks_and_gives_numpys_product(two_blas_threads, monkeypatch,
+                                                                            dtype):
+    blocks = _pool_product(two_blas_threads, monkeypatch, 1000)
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal((65, 40)).astype(dtype)
+    b = rng.standard_normal((30, 40)).astype(dtype).T   # a transposed view
+    product = blas_threads.matmul(xp, a, b)
+    assert sorted(blocks) == [(1, 32), (1, 33)]   # two blocks of rows, each on one BLAS thread
+    assert product.dtype == dtype and product.flags.c_contiguous
+    assert two_blas_threads() == 2
+    close = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(product, a @ b, **close)
+
+
+def test_the_pool_cuts_a_batch_into_its_matrices(two_blas_threads, monkeypatch):
+    blocks = _pool_product(two_blas_threads, monkeypatch, 1000)
+    rng = np.random.default_rng(5)
+    a, b = rng.standard_normal((5, 8, 16)), rng.standard_normal((5, 16, 12))
+    product = blas_threads.matmul(xp, a, b)
+    assert sorted(blocks) == [(1, 2), (1, 3)]   # matrices 0-1 and 2-4
+    np.testing.assert_allclose(product, a @ b, rtol=1e-12, atol=1e-12)
+    assert two_blas_threads() == 2
+
+
+@pytest.mark.parametrize("a_shape, b_shape, why", [
+    ((4, 5), (5, 4), "below the threshold"),
+    ((1, 400), (400, 400), "one row, two threads"),
+    ((3, 40, 40), (40, 40), "a batch beside a matrix"),
+    ((2, 2, 20, 20), (2, 2, 20, 20), "two batch axes"),
+])
+def test_what_the_pool_does_not_cut_runs_whole_on_one_blas_thread(
+        two_blas_threads, monkeypatch, a_shape, b_shape, why):
+    blocks = _pool_product(two_blas_threads, monkeypatch, 1000)
+    rng = np.random.default_rng(6)
+    a, b = rng.standard_normal(a_shape), rng.standard_normal(b_shape)
+    np.testing.assert_allclose(blas_threads.matmul(xp, a, b), a @ b, rtol=1e-12, atol=1e-12)
+    assert len(blocks) == 1 and blocks[0][0] == 1, why
+    assert two_blas_threads() == 2
+
+
+def test_the_pool_does_not_cut_a_product_of_two_dtypes(two_blas_threads, monkeypatch):
+    blocks = _pool_product(two_blas_threads, monkeypatch, 0)
+    a, b = np.ones((40, 40), np.float32), np.ones((40, 40))
+    product = blas_threads.matmul(xp, a, b)
+    assert product.dtype == np.float64 and len(blocks) == 1   # numpy's promotion, whole
+
+
+def test_an_error_in_a_pools_block_reaches_the_caller_with_the_count_restored(
+        two_blas_threads, monkeypatch):
+    _pool_product(two_blas_threads, monkeypatch, 0)
+    with pytest.raises(ValueError):
+        blas_threads.matmul(xp, np.zeros((4, 3)), np.zeros((5, 2)))
+    assert two_blas_threads() == 2
+
+
+def test_the_lstms_weight_gradient_goes_through_the_pool(two_blas_threads, monkeypatch):
+    blocks = _pool_product(two_blas_threads, monkeypatch, 1000)
+    rng = np.random.default_rng(7)
+    # T = 6 steps of a batch of 4: δ (T, 4, 4·8), the states h_0 … h_T (T + 1, 4, 8)
+    delta, states = rng.standard_normal((6, 4, 32)), rng.standard_normal((7, 4, 8))
+    gradient = recurrence._weight_gradient(xp, delta, states, False)
+    assert [count for count, _ in blocks] == [1, 1]
+    previous = states[:-1]
+    np.testing.assert_allclose(gradient, delta.reshape(-1, 32).T @ previous.reshape(-1, 8),
+                               rtol=1e-12, atol=1e-12)

@@ -8,7 +8,8 @@ pool of sleeping threads.
 * an error raised in any range reaches the caller, and the pool works on afterwards; a
   wait interrupted (Ctrl-C) leaves the next call new threads;
 * a process forked after the pool ran splits correctly (with threads of its own);
-* ``chunks`` splits from PARALLEL_MIN_ELEMENTS on, into numba's thread count (1: never).
+* ``chunks`` splits from PARALLEL_MIN_ELEMENTS on, into numba's thread count (1: never);
+  once the pool owns the cores (``take_the_cores``), from POOL_MIN_ELEMENTS on.
 """
 import os
 import signal
@@ -139,6 +140,16 @@ def test_arrays_from_the_threshold_on_are_split_into_numbas_thread_count(monkeyp
     monkeypatch.setattr(threads, "PARALLEL_MIN_ELEMENTS", 1000)
     assert threads.chunks(999) == 1
     assert threads.chunks(1000) == numba.get_num_threads()
+
+
+def test_once_the_pool_owns_the_cores_arrays_split_from_its_own_threshold(monkeypatch):
+    monkeypatch.setattr(threads, "PARALLEL_MIN_ELEMENTS", 1000)
+    monkeypatch.setattr(threads, "POOL_MIN_ELEMENTS", 100)
+    assert threads.chunks(999) == 1 and threads.min_elements() == 1000
+    threads.take_the_cores()
+    assert threads.POOL_OWNS_THE_CORES and threads.min_elements() == 100
+    assert threads.chunks(99) == 1
+    assert threads.chunks(100) == numba.get_num_threads()
 
 
 def test_one_numba_thread_splits_nothing(monkeypatch):

@@ -13,14 +13,17 @@ rounds), the time with shares over the time with OpenBLAS's two threads. One lay
 forward and backward (load 7-8): 32→64 channels on 32×32, batch 32: 0.24-0.31 (and
 0.65-0.88 of one thread's time); 32→32: 0.15-0.16; 64→128 on 8×8, batch 64: 0.37-0.38;
 256→256 on 16×16, batch 8: 0.36-0.38; 128→128 on 32×32, batch 3 (shares of 1 and 2
-images): 0.31-0.39; LeNet's 1→6 on 28×28 (a tiny product per image): 0.98-1.00. Whole
-training steps (load 3-4): the Conv2d layer 0.39-0.40, ResNet 0.12-0.25, the CIFAR CNN
-0.46-0.87, LeNet 0.24-0.27. On the same machine idle (load average 0.9, 5 rounds, 2
-threads, ms per step with shares / with OpenBLAS's threads) only ResNet gained: ResNet 65.3 /
-78.7, the Conv2d layer 25.2 / 23.3, the CIFAR CNN 45.5 / 38.6, LeNet 7.0 / 5.4. Idle, the
-second core is free for OpenBLAS's threads, and a pool thread can meet OpenBLAS's worker
-still spinning after the previous product. So sharing is off by default
-(``SHARE_THE_BATCH``); a machine shared with other jobs gains by turning it on.
+images): 0.31-0.39; LeNet's 1→6 on 28×28 (a tiny product per image): 0.98-1.00.
+
+Idle, a share's thread can meet OpenBLAS's worker still spinning after a product of the
+step outside the convolutions (a Linear layer's), and wait for the core. So the first
+shared pass hands the other cores to tapegrad's pool for the rest of the process
+(``threads.take_the_cores``): from then on every product runs on one OpenBLAS thread,
+the large ones cut between the pool's threads (blas_threads.py), and nothing spins. On the
+idle 2-core AMD EPYC, where OpenBLAS's second thread gains nothing at the convolutions'
+shapes, 2-thread training steps took (ms, everything on OpenBLAS's threads / shared as
+here): the Conv2d layer 40.9 / 35.3, the CIFAR CNN 62.9 / 44.4, ResNet 182 / 83, LeNet
+6.0 / 6.1. ``SHARE_THE_BATCH = False`` leaves every pass's products to OpenBLAS's threads.
 
 ``run`` gives thread ``part`` of ``parts`` the images [part·B/parts, (part+1)·B/parts): a
 fixed share, so that the sums over the batch (the weight gradient) are added in
@@ -31,10 +34,10 @@ import numba
 
 from . import blas_threads, workspace
 from .im2col import compiled
-from .threads import split
+from .threads import split, take_the_cores
 
 
-SHARE_THE_BATCH = False   # on: passes share the batch between threads (see above)
+SHARE_THE_BATCH = True   # off: each product runs on OpenBLAS's threads instead (see above)
 
 
 def concurrent_parts(xp, x):
@@ -44,9 +47,11 @@ def concurrent_parts(xp, x):
     one thread (OpenBLAS's switch); else 1 (one thread, or OpenBLAS's threads inside each
     product)."""
     threads = numba.get_num_threads()
-    if not SHARE_THE_BATCH or threads <= 1 or x.shape[0] < threads or not compiled(xp, x):
+    if not SHARE_THE_BATCH or threads <= 1 or x.shape[0] < threads or not compiled(xp, x) \
+            or blas_threads.switch() is None:
         return 1
-    return threads if blas_threads.switch() is not None else 1
+    take_the_cores()
+    return threads
 
 
 def run(parts, batch, work):

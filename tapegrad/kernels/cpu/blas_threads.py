@@ -24,6 +24,21 @@ one thread too: the rule spares them). ``SPLIT_ABOVE`` spares the switch (2.5 µ
 product) where OpenBLAS would not split anyway; with BLAS on one thread a product costs
 one call of the count's getter more (the batch-16 MLP's step 1% more CPU time).
 
+Once tapegrad's own pool of threads owns the cores (``threads.py``: from the first
+convolution that shares its batch between threads, ``batch_split.py``), ``matmul`` runs
+every product with OpenBLAS on one thread, and the larger ones cut into blocks of rows (or
+of a batch's matrices), one per pool thread (``_on_the_pool``). A product on OpenBLAS's
+threads leaves its worker spin-waiting on the second core for milliseconds after it; the
+next convolution's share of the batch then waits for that core. On the idle 2-core AMD
+EPYC (2-thread training steps, the convolutions sharing their batch, ms): with the other
+products on OpenBLAS's threads / with OpenBLAS held to one thread throughout, the CIFAR
+CNN 80.0 / 48.4, the Conv2d layer 36.5 / 28.8, ResNet 88.4 / 88.2; and every product and
+convolution on OpenBLAS's threads / as here, the CIFAR CNN 62.9 / 44.4, ResNet 182 / 83.
+A process without convolutions keeps OpenBLAS's threads: there the pool's products (split
+from 2¹⁹ multiply-adds) lost, the Transformer 24.7 / 34.9 ms, the Adam MLP 3.4 / 6.0,
+since OpenBLAS's spinning workers take a product's next split at once, where a pool
+thread must be woken.
+
 OpenBLAS's own switch (``openblas_set_num_threads``) is found in the library numpy has
 loaded, by the name OpenBLAS gives it (numpy's wheels bundle it as ``scipy_openblas``, with
 a ``64_`` suffix for 64-bit integers). Where there is none (another BLAS, another system),
@@ -32,6 +47,10 @@ thread's products run on one thread too while a loop or a thin product runs.
 """
 import contextlib
 import ctypes
+
+import numba
+
+from . import threads
 
 _NAMES = [(f"{prefix}_set_num_threads{suffix}", f"{prefix}_get_num_threads{suffix}")
           for prefix in ("scipy_openblas", "openblas") for suffix in ("64_", "")]
@@ -81,9 +100,12 @@ def matmul(xp, a, b):
     """a @ b, on one BLAS thread when it is thin (a side of at most ``THIN_SIDE``) and smaller
     than ``ONE_THREAD_BELOW`` multiply-adds, on all of them otherwise. (Up to ``SPLIT_ABOVE``
     OpenBLAS keeps a product on one thread itself: the switch would only cost its calls.)
-    With BLAS on one thread, the first test settles it: the cost is one call of its getter."""
+    With BLAS on one thread, the first test settles it: the cost is one call of its getter.
+    Once tapegrad's pool owns the cores (threads.py), the pool shares the product instead."""
     if (_thread_count or _find_thread_count())() > 1 and a.ndim > 1 and b.ndim > 1 \
             and xp.numba_cpu:
+        if threads.POOL_OWNS_THE_CORES:
+            return _on_the_pool(xp, a, b)
         rows, inner, columns = a.shape[-2], a.shape[-1], b.shape[-1]
         thin = THIN_SIDE
         if ((rows <= thin or inner <= thin or columns <= thin)
@@ -111,6 +133,40 @@ def _on_one_thread(xp, a, b):
         return xp.matmul(a, b)
     finally:
         set_threads(threads)
+
+
+POOL_SPLIT_ABOVE = 2**24   # multiply-adds from which the pool's threads share a product
+
+
+def _on_the_pool(xp, a, b):
+    """a @ b with OpenBLAS on one thread, shared between the pool's threads from
+    ``POOL_SPLIT_ABOVE`` multiply-adds on: a matrix's rows, or a batch's matrices, cut into
+    one block per thread, each block's product written into its rows of the result (the
+    cut depends on the shapes only, so a product gives the same result in every run).
+    Measured alone (idle 2-core AMD EPYC, µs, OpenBLAS's 2 threads / the pool's): (128,
+    784) @ (784, 512) 694 / 628, (512, 128) @ (128, 512) 680 / 419, (700, 128) @ (128,
+    2000) 2000 / 1870; below ~16M multiply-adds waking a thread costs more than it gains
+    ((1024, 64) @ (64, 64): 50 / 112, and 88 on one thread)."""
+    parts = numba.get_num_threads()
+    with one_thread():
+        if a.dtype != b.dtype or a.shape[-2] * a.shape[-1] * b.shape[-1] * (
+                a.shape[0] if a.ndim == 3 else 1) < POOL_SPLIT_ABOVE:
+            return xp.matmul(a, b)
+        if a.ndim == 2 and b.ndim == 2 and a.shape[0] >= parts:
+            out = xp.empty((a.shape[0], b.shape[1]), a.dtype)
+
+            def rows(start, stop):
+                xp.matmul(a[start:stop], b, out=out[start:stop])
+            threads.split(rows, a.shape[0], parts)
+            return out
+        if a.ndim == 3 and b.ndim == 3 and a.shape[0] == b.shape[0] >= parts:
+            out = xp.empty((a.shape[0], a.shape[1], b.shape[2]), a.dtype)
+
+            def matrices(start, stop):
+                xp.matmul(a[start:stop], b[start:stop], out=out[start:stop])
+            threads.split(matrices, a.shape[0], parts)
+            return out
+        return xp.matmul(a, b)
 
 
 @contextlib.contextmanager

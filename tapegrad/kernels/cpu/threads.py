@@ -40,7 +40,9 @@ the 1M / 1 MiB thresholds gave ResNet 1.03× [1.03–1.05] and 1.07×, the CIFAR
 1.00×, the Adam MLP 1.00×: what the busy machine gained was the second core left idle by
 the other jobs, not a faster step. So PARALLEL_MIN_ELEMENTS stays beyond these models
 (16M elements) and im2col's PARALLEL_MIN_BYTES off; lower them where split_threads.py
-shows that splitting pays on the machine at hand.
+shows that splitting pays on the machine at hand. That holds while OpenBLAS's threads own
+the other cores; once a convolution has shared its batch, the pool owns them (below), no
+OpenBLAS worker spins, and elementwise passes split from POOL_MIN_ELEMENTS (1M) on.
 
 With one thread (NUMBA_NUM_THREADS=1, or ``numba.set_num_threads(1)`` in the calling
 thread) nothing is split. A process forked from one that split (a DataLoader worker)
@@ -54,11 +56,33 @@ import numba
 
 PARALLEL_MIN_ELEMENTS = 1 << 24
 
+# Who uses the other cores: OpenBLAS's threads, inside each product (where a process starts),
+# or this pool, once a convolution has shared its batch (batch_split.py): from then on the
+# products share their rows through the pool as well (blas_threads.py), OpenBLAS runs on one
+# thread, and no OpenBLAS worker is left spinning on the core the pool needs next. With
+# nothing spinning, elementwise passes pay from a smaller size (POOL_MIN_ELEMENTS: measured
+# on the idle 2-core AMD EPYC, the Conv2d layer's 2-thread step took 29.2 ms with them split
+# from 1M elements and 37.4 ms without, the CIFAR CNN 42.9 and 46.7, ResNet 74.4 and 76.7).
+POOL_OWNS_THE_CORES = False
+POOL_MIN_ELEMENTS = 1 << 20
+
+
+def take_the_cores():
+    """From now on this process's pool runs the work of the other cores (see above)."""
+    global POOL_OWNS_THE_CORES
+    POOL_OWNS_THE_CORES = True
+
+
+def min_elements():
+    """The fewest elements an elementwise pass splits between threads: POOL_MIN_ELEMENTS once
+    the pool owns the cores, PARALLEL_MIN_ELEMENTS before."""
+    return POOL_MIN_ELEMENTS if POOL_OWNS_THE_CORES else PARALLEL_MIN_ELEMENTS
+
 
 def chunks(size):
     """How many ranges to split ``size`` elements into: numba's thread count for arrays of at
-    least PARALLEL_MIN_ELEMENTS, else 1 (run the serial kernel)."""
-    if size < PARALLEL_MIN_ELEMENTS:
+    least ``min_elements()``, else 1 (run the serial kernel)."""
+    if size < min_elements():
         return 1
     return numba.get_num_threads()
 
