@@ -319,9 +319,8 @@ def time_child(args, threads):
     from tapegrad.kernels.cpu import threads as tapegrads_threads
     for key in args.workloads.split(","):
         # each workload as in a process of its own: OpenBLAS's threads own the other cores
-        # until a convolution shares its batch, and then tapegrad's pool does for the rest
-        # of the process (tapegrad/kernels/cpu/threads.py)
-        tapegrads_threads.POOL_OWNS_THE_CORES = False
+        # until a convolution shares its batch (tapegrad/kernels/cpu/threads.py)
+        tapegrads_threads.give_back_the_cores()
         ours = Contender(tapegrad, key, s)
         steps = {"tapegrad": ours.step}
         difference = None
@@ -337,7 +336,7 @@ def time_child(args, threads):
             row["ratio"] = (median(ratios), *quartiles(ratios))
             ratios = [a / b for a, b in zip(cpu_times["tapegrad"], cpu_times["PyTorch"])]
             row["cpu_ratio"] = (median(ratios), *quartiles(ratios))
-        row["pool_owns_the_cores"] = tapegrads_threads.POOL_OWNS_THE_CORES
+        row["pool_owns_the_cores"] = tapegrads_threads.pool_owns_the_cores()
         results["workloads"][key] = row
         print(f"  {threads} thread(s) {key}: " + ", ".join(
             f"{n} {v:.2f} ms" for n, v in row["ms"].items())

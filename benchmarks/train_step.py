@@ -427,7 +427,7 @@ def run():
     for key in keys:
         # each workload as in a process of its own: OpenBLAS's threads own the other cores
         # until a convolution shares its batch (tapegrad/kernels/cpu/threads.py)
-        tapegrads_threads.POOL_OWNS_THE_CORES = False
+        tapegrads_threads.give_back_the_cores()
         work = build(key)
         difference = check(work)
         times, cpu_times = measure(work.steps)

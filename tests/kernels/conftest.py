@@ -1,4 +1,6 @@
 """Fixtures shared by the kernel tests."""
+import math
+
 import pytest
 
 from tapegrad.kernels.cpu import blas_threads, threads
@@ -24,6 +26,5 @@ def two_blas_threads():
 @pytest.fixture(autouse=True)
 def openblas_owns_the_cores(monkeypatch):
     """Each kernel test starts as a fresh process does: OpenBLAS's threads own the other
-    cores until a convolution shares its batch (threads.py); any earlier test's handover is
-    undone for the test, and the test's own after it."""
-    monkeypatch.setattr(threads, "POOL_OWNS_THE_CORES", False)
+    cores until a convolution shares its batch (threads.py), whatever an earlier test ran."""
+    monkeypatch.setattr(threads, "_cores_taken_at", -math.inf)

@@ -12,7 +12,7 @@
 * a forked child computes the shared convolution correctly;
 * ``concurrent_parts`` shares only where it can: several numba threads, an image per thread,
   numba's loops (not float16), an OpenBLAS that can be held to one thread; sharing is on
-  by default, and the first shared pass hands the cores to tapegrad's pool (threads.py);
+  by default, and a shared pass hands the cores to tapegrad's pool (threads.py);
 * conv2d passes gradcheck and gradgradcheck with its passes shared.
 """
 import os
@@ -213,7 +213,6 @@ def test_a_forked_child_computes_the_shared_convolution(monkeypatch):
 
 def test_passes_are_shared_only_where_they_can_be(monkeypatch):
     x = np.zeros((4, 3, 5, 5), np.float32)
-    monkeypatch.setattr(threads, "POOL_OWNS_THE_CORES", False)
     monkeypatch.setattr(numba, "get_num_threads", lambda: 3)
     monkeypatch.setattr(blas_threads, "switch", lambda: (None, None))
     monkeypatch.setattr(batch_split, "SHARE_THE_BATCH", False)
@@ -227,10 +226,10 @@ def test_passes_are_shared_only_where_they_can_be(monkeypatch):
     assert not im2col.compiled(xp, x.astype(np.float16))
     monkeypatch.setattr(blas_threads, "switch", lambda: None)   # another BLAS
     assert batch_split.concurrent_parts(xp, x) == 1
-    assert not threads.POOL_OWNS_THE_CORES   # nothing shared yet: OpenBLAS keeps the cores
+    assert not threads.pool_owns_the_cores()   # nothing shared yet: OpenBLAS keeps the cores
     monkeypatch.setattr(blas_threads, "switch", lambda: (None, None))
     assert batch_split.concurrent_parts(xp, x) == 3
-    assert threads.POOL_OWNS_THE_CORES   # from the first shared pass on, the pool has them
+    assert threads.pool_owns_the_cores()   # a shared pass hands them to the pool
 
 
 def test_sharing_is_on_by_default():

@@ -6,10 +6,11 @@ is found; inside ``one_thread`` the products run on one thread and afterwards on
 before, also when the block raises; a loop of kernels/recurrence.py leaves the count as it
 found it and computes what it computes on one thread. ``matmul`` runs a thin product below
 its size on one thread and every other on all of them, gives numpy's product either way,
-and leaves the count as it found it, also when the product fails. Once tapegrad's pool owns
+and leaves the count as it found it, also when the product fails. While tapegrad's pool owns
 the cores (threads.py), ``matmul`` runs every product with OpenBLAS on one thread, and
 from its threshold on cuts a matrix's rows or a batch's matrices between the pool's
-threads: numpy's product still, to rounding, with the count restored. Elsewhere these
+threads: numpy's product still, to rounding, with the count restored. (Who owns the
+cores when is tests/kernels/test_threads.py's and test_batch_split.py's.) Elsewhere these
 tests are skipped (but one: without a switch, ``matmul`` is numpy's product).
 """
 import numpy as np
@@ -173,7 +174,7 @@ def test_a_linear_layers_gradients_are_the_same_whichever_way_its_products_run(
 def _pool_product(two_blas_threads, monkeypatch, threshold):
     """blas_threads.matmul with the pool owning the cores and splitting from ``threshold``
     multiply-adds; gives it and a list of (OpenBLAS's count, rows) of each block's product."""
-    monkeypatch.setattr(threads, "POOL_OWNS_THE_CORES", True)
+    monkeypatch.setattr(threads, "pool_owns_the_cores", lambda: True)
     monkeypatch.setattr(blas_threads, "POOL_SPLIT_ABOVE", threshold)
     monkeypatch.setattr(blas_threads.numba, "get_num_threads", lambda: 2)
     blocks, matmul = [], np.matmul

@@ -9,7 +9,8 @@ pool of sleeping threads.
   wait interrupted (Ctrl-C) leaves the next call new threads;
 * a process forked after the pool ran splits correctly (with threads of its own);
 * ``chunks`` splits from PARALLEL_MIN_ELEMENTS on, into numba's thread count (1: never);
-  once the pool owns the cores (``take_the_cores``), from POOL_MIN_ELEMENTS on.
+  while the pool owns the cores (for POOL_HOLDS_THE_CORES_FOR seconds after each
+  ``take_the_cores``), from POOL_MIN_ELEMENTS on.
 """
 import os
 import signal
@@ -142,14 +143,31 @@ def test_arrays_from_the_threshold_on_are_split_into_numbas_thread_count(monkeyp
     assert threads.chunks(1000) == numba.get_num_threads()
 
 
-def test_once_the_pool_owns_the_cores_arrays_split_from_its_own_threshold(monkeypatch):
+def test_while_the_pool_owns_the_cores_arrays_split_from_its_own_threshold(monkeypatch):
     monkeypatch.setattr(threads, "PARALLEL_MIN_ELEMENTS", 1000)
     monkeypatch.setattr(threads, "POOL_MIN_ELEMENTS", 100)
+    assert not threads.pool_owns_the_cores()
     assert threads.chunks(999) == 1 and threads.min_elements() == 1000
     threads.take_the_cores()
-    assert threads.POOL_OWNS_THE_CORES and threads.min_elements() == 100
+    assert threads.pool_owns_the_cores() and threads.min_elements() == 100
     assert threads.chunks(99) == 1
     assert threads.chunks(100) == numba.get_num_threads()
+    threads.give_back_the_cores()
+    assert not threads.pool_owns_the_cores() and threads.min_elements() == 1000
+
+
+def test_the_pool_holds_the_cores_for_a_while_after_the_last_shared_pass(monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr(threads.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(threads, "POOL_HOLDS_THE_CORES_FOR", 1.0)
+    threads.take_the_cores()
+    now[0] += 0.9
+    assert threads.pool_owns_the_cores()
+    threads.take_the_cores()   # another shared pass: another second
+    now[0] += 0.9
+    assert threads.pool_owns_the_cores()
+    now[0] += 0.2
+    assert not threads.pool_owns_the_cores()   # OpenBLAS's threads have them back
 
 
 def test_one_numba_thread_splits_nothing(monkeypatch):

@@ -16,10 +16,10 @@ forward and backward (load 7-8): 32→64 channels on 32×32, batch 32: 0.24-0.31
 images): 0.31-0.39; LeNet's 1→6 on 28×28 (a tiny product per image): 0.98-1.00.
 
 Idle, a share's thread can meet OpenBLAS's worker still spinning after a product of the
-step outside the convolutions (a Linear layer's), and wait for the core. So the first
-shared pass hands the other cores to tapegrad's pool for the rest of the process
-(``threads.take_the_cores``): from then on every product runs on one OpenBLAS thread,
-the large ones cut between the pool's threads (blas_threads.py), and nothing spins. On the
+step outside the convolutions (a Linear layer's), and wait for the core. So each shared
+pass hands the other cores to tapegrad's pool for the next second
+(``threads.take_the_cores``): meanwhile every product runs on one OpenBLAS thread, the
+large ones cut between the pool's threads (blas_threads.py), and nothing spins. On the
 idle 2-core AMD EPYC, where OpenBLAS's second thread gains nothing at the convolutions'
 shapes, 2-thread training steps took (ms, everything on OpenBLAS's threads / shared as
 here): the Conv2d layer 40.9 / 35.3, the CIFAR CNN 62.9 / 44.4, ResNet 182 / 83, LeNet

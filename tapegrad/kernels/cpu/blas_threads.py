@@ -24,8 +24,8 @@ one thread too: the rule spares them). ``SPLIT_ABOVE`` spares the switch (2.5 µ
 product) where OpenBLAS would not split anyway; with BLAS on one thread a product costs
 one call of the count's getter more (the batch-16 MLP's step 1% more CPU time).
 
-Once tapegrad's own pool of threads owns the cores (``threads.py``: from the first
-convolution that shares its batch between threads, ``batch_split.py``), ``matmul`` runs
+While tapegrad's own pool of threads owns the cores (``threads.py``: for a second after
+each convolution pass that shares its batch between threads, ``batch_split.py``), ``matmul`` runs
 every product with OpenBLAS on one thread, and the larger ones cut into blocks of rows (or
 of a batch's matrices), one per pool thread (``_on_the_pool``). A product on OpenBLAS's
 threads leaves its worker spin-waiting on the second core for milliseconds after it; the
@@ -34,10 +34,11 @@ EPYC (2-thread training steps, the convolutions sharing their batch, ms): with t
 products on OpenBLAS's threads / with OpenBLAS held to one thread throughout, the CIFAR
 CNN 80.0 / 48.4, the Conv2d layer 36.5 / 28.8, ResNet 88.4 / 88.2; and every product and
 convolution on OpenBLAS's threads / as here, the CIFAR CNN 62.9 / 44.4, ResNet 182 / 83.
-A process without convolutions keeps OpenBLAS's threads: there the pool's products (split
-from 2¹⁹ multiply-adds) lost, the Transformer 24.7 / 34.9 ms, the Adam MLP 3.4 / 6.0,
-since OpenBLAS's spinning workers take a product's next split at once, where a pool
-thread must be woken.
+Without convolutions OpenBLAS's threads keep the cores: there the pool's products lost
+(2-thread steps, OpenBLAS's threads / the pool's: the batch-128 MLP 1.23 / 2.20 ms, the
+Adam MLP 3.9 / 6.7, the LSTM 6.8 / 8.6): each of the pool's blocks packs the whole
+right-hand matrix again, where OpenBLAS's threads share one packed copy ((128, 784) @
+(784, 256)ᵀ-view: 310 µs on OpenBLAS's two threads, 410 in the pool's two blocks).
 
 OpenBLAS's own switch (``openblas_set_num_threads``) is found in the library numpy has
 loaded, by the name OpenBLAS gives it (numpy's wheels bundle it as ``scipy_openblas``, with
@@ -104,7 +105,7 @@ def matmul(xp, a, b):
     Once tapegrad's pool owns the cores (threads.py), the pool shares the product instead."""
     if (_thread_count or _find_thread_count())() > 1 and a.ndim > 1 and b.ndim > 1 \
             and xp.numba_cpu:
-        if threads.POOL_OWNS_THE_CORES:
+        if threads.pool_owns_the_cores():
             return _on_the_pool(xp, a, b)
         rows, inner, columns = a.shape[-2], a.shape[-1], b.shape[-1]
         thin = THIN_SIDE

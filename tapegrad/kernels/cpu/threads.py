@@ -49,34 +49,52 @@ thread) nothing is split. A process forked from one that split (a DataLoader wor
 starts its own pool when it first splits: Python threads, unlike GNU OpenMP's, can be
 started again after a fork.
 """
+import math
 import os
 import threading
+import time
 
 import numba
 
 PARALLEL_MIN_ELEMENTS = 1 << 24
 
 # Who uses the other cores: OpenBLAS's threads, inside each product (where a process starts),
-# or this pool, once a convolution has shared its batch (batch_split.py): from then on the
-# products share their rows through the pool as well (blas_threads.py), OpenBLAS runs on one
-# thread, and no OpenBLAS worker is left spinning on the core the pool needs next. With
-# nothing spinning, elementwise passes pay from a smaller size (POOL_MIN_ELEMENTS: measured
-# on the idle 2-core AMD EPYC, the Conv2d layer's 2-thread step took 29.2 ms with them split
-# from 1M elements and 37.4 ms without, the CIFAR CNN 42.9 and 46.7, ResNet 74.4 and 76.7).
-POOL_OWNS_THE_CORES = False
+# or this pool, for a second after each convolution pass that shared its batch
+# (batch_split.py): meanwhile the products share their rows through the pool as well
+# (blas_threads.py), OpenBLAS runs on one thread, and no OpenBLAS worker is left spinning on
+# the core the pool needs next. A CNN's training steps keep the cores with the pool; a
+# process that goes on to other models hands them back to OpenBLAS a second after its last
+# convolution (at their shapes OpenBLAS's threads run a product faster than the pool's
+# blocks: each block packs the whole right-hand matrix again). With nothing spinning,
+# elementwise passes pay from a smaller size (POOL_MIN_ELEMENTS: on the idle 2-core AMD
+# EPYC, the Conv2d layer's 2-thread step took 29.2 ms with them split from 1M elements and
+# 37.4 ms without, the CIFAR CNN 42.9 and 46.7, ResNet 74.4 and 76.7).
+POOL_HOLDS_THE_CORES_FOR = 1.0   # seconds after the last shared pass
 POOL_MIN_ELEMENTS = 1 << 20
+_cores_taken_at = -math.inf       # time.monotonic() of the last shared pass
 
 
 def take_the_cores():
-    """From now on this process's pool runs the work of the other cores (see above)."""
-    global POOL_OWNS_THE_CORES
-    POOL_OWNS_THE_CORES = True
+    """The pool runs the work of the other cores from now on, for POOL_HOLDS_THE_CORES_FOR."""
+    global _cores_taken_at
+    _cores_taken_at = time.monotonic()
+
+
+def give_back_the_cores():
+    """OpenBLAS's threads run the work of the other cores from now on (as in a new process)."""
+    global _cores_taken_at
+    _cores_taken_at = -math.inf
+
+
+def pool_owns_the_cores():
+    """True within POOL_HOLDS_THE_CORES_FOR seconds of the last ``take_the_cores``."""
+    return time.monotonic() - _cores_taken_at < POOL_HOLDS_THE_CORES_FOR
 
 
 def min_elements():
     """The fewest elements an elementwise pass splits between threads: POOL_MIN_ELEMENTS once
     the pool owns the cores, PARALLEL_MIN_ELEMENTS before."""
-    return POOL_MIN_ELEMENTS if POOL_OWNS_THE_CORES else PARALLEL_MIN_ELEMENTS
+    return POOL_MIN_ELEMENTS if pool_owns_the_cores() else PARALLEL_MIN_ELEMENTS
 
 
 def chunks(size):
