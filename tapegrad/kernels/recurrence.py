@@ -54,8 +54,8 @@ def _one_blas_thread(loop):
 
 
 def _weight_gradient(xp, delta, states, reverse):
-    """∂L/∂W_hh = Σ_t δ_tᵀ h_{t-1}: one product over the (T·N) rows of every step (on all
-    of BLAS's threads, after the loop)."""
+    """∂L/∂W_hh = Σ_t δ_tᵀ h_{t-1}: one product over the (T·N) rows of every step (after
+    the loop, on every thread: cpu/blas_threads.py's ``matmul``)."""
     flat = delta.reshape(-1, delta.shape[-1])
     return blas_threads.matmul(xp, flat.T, _previous(states, reverse).reshape(flat.shape[0], -1))
 

@@ -45,7 +45,7 @@ def concurrent_parts(xp, x):
     where sharing is on (``SHARE_THE_BATCH``), that is several, the batch has an image for
     each, the loops are numba's (numpy arrays, not float16) and numpy's BLAS can be held to
     one thread (OpenBLAS's switch); else 1 (one thread, or OpenBLAS's threads inside each
-    product)."""
+    product). A pass that is shared hands the cores to the pool (``take_the_cores``)."""
     threads = numba.get_num_threads()
     if not SHARE_THE_BATCH or threads <= 1 or x.shape[0] < threads or not compiled(xp, x) \
             or blas_threads.switch() is None:

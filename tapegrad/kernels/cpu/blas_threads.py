@@ -102,7 +102,7 @@ def matmul(xp, a, b):
     than ``ONE_THREAD_BELOW`` multiply-adds, on all of them otherwise. (Up to ``SPLIT_ABOVE``
     OpenBLAS keeps a product on one thread itself: the switch would only cost its calls.)
     With BLAS on one thread, the first test settles it: the cost is one call of its getter.
-    Once tapegrad's pool owns the cores (threads.py), the pool shares the product instead."""
+    While tapegrad's pool owns the cores (threads.py), the pool shares the product instead."""
     if (_thread_count or _find_thread_count())() > 1 and a.ndim > 1 and b.ndim > 1 \
             and xp.numba_cpu:
         if threads.pool_owns_the_cores():

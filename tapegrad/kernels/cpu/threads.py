@@ -41,8 +41,9 @@ the 1M / 1 MiB thresholds gave ResNet 1.03× [1.03–1.05] and 1.07×, the CIFAR
 the other jobs, not a faster step. So PARALLEL_MIN_ELEMENTS stays beyond these models
 (16M elements) and im2col's PARALLEL_MIN_BYTES off; lower them where split_threads.py
 shows that splitting pays on the machine at hand. That holds while OpenBLAS's threads own
-the other cores; once a convolution has shared its batch, the pool owns them (below), no
-OpenBLAS worker spins, and elementwise passes split from POOL_MIN_ELEMENTS (1M) on.
+the other cores; while the pool owns them (for a second after each convolution pass that
+shared its batch, below), no OpenBLAS worker spins, and elementwise passes split from
+POOL_MIN_ELEMENTS (1M) on.
 
 With one thread (NUMBA_NUM_THREADS=1, or ``numba.set_num_threads(1)`` in the calling
 thread) nothing is split. A process forked from one that split (a DataLoader worker)
@@ -92,8 +93,8 @@ def pool_owns_the_cores():
 
 
 def min_elements():
-    """The fewest elements an elementwise pass splits between threads: POOL_MIN_ELEMENTS once
-    the pool owns the cores, PARALLEL_MIN_ELEMENTS before."""
+    """The fewest elements an elementwise pass splits between threads: POOL_MIN_ELEMENTS while
+    the pool owns the cores, else PARALLEL_MIN_ELEMENTS."""
     return POOL_MIN_ELEMENTS if pool_owns_the_cores() else PARALLEL_MIN_ELEMENTS
 
 
