@@ -13,7 +13,9 @@
 * ``concurrent_parts`` shares only where it can: several numba threads, an image per thread,
   numba's loops (not float16), an OpenBLAS that can be held to one thread; sharing is on
   by default, and a shared pass hands the cores to tapegrad's pool (threads.py);
-* conv2d passes gradcheck and gradgradcheck with its passes shared.
+* conv2d passes gradcheck and gradgradcheck with its passes shared;
+* a CNN's training step on two threads, the pool owning the cores, computes what one
+  thread computes.
 """
 import os
 import signal
@@ -249,3 +251,41 @@ def test_conv2d_gradcheck_with_its_passes_shared(case, monkeypatch):
     monkeypatch.setattr(shifted_rows, "MIN_POSITIONS", 1)
     shared(monkeypatch, 2)
     case.check()
+
+
+def test_a_cnns_step_with_the_pool_owning_the_cores_computes_what_one_thread_computes(
+        two_blas_threads, monkeypatch):
+    """Two threads, nothing patched but the sizes: the convolution shares its batch, which
+    hands the cores to the pool; the Linear layer's products are then cut between the pool's
+    threads, and the gradients are those of one thread."""
+    import tapegrad as tg
+    rng = np.random.default_rng(11)
+    x0 = rng.standard_normal((4, 3, 6, 6))
+
+    def gradients():
+        tg.manual_seed(0)
+        model = tg.nn.Sequential(tg.nn.Conv2d(3, 4, 3, padding=1, dtype=tg.float64),
+                                 tg.nn.ReLU(), tg.nn.Flatten(),
+                                 tg.nn.Linear(4 * 6 * 6, 5, dtype=tg.float64))
+        x = tg.tensor(x0, requires_grad=True)
+        model(x).pow(2).sum().backward()
+        return [x.grad.numpy()] + [p.grad.numpy() for p in model.parameters()]
+
+    monkeypatch.setattr(numba, "get_num_threads", lambda: 1)
+    expected = gradients()
+    assert not threads.pool_owns_the_cores()
+    monkeypatch.setattr(numba, "get_num_threads", lambda: 2)
+    monkeypatch.setattr(blas_threads, "POOL_SPLIT_ABOVE", 0)
+    monkeypatch.setattr(threads, "POOL_MIN_ELEMENTS", 0)
+    cuts = []
+    split = threads.split
+    def watched(kernel, count, parts, *args):
+        cuts.append(getattr(kernel, "__name__", ""))
+        return split(kernel, count, parts, *args)
+    monkeypatch.setattr(threads, "split", watched)
+    monkeypatch.setattr(batch_split, "split", watched)
+    got = gradients()
+    assert threads.pool_owns_the_cores()
+    assert {"shares", "rows"} <= set(cuts)   # shared convolutions, products cut by rows
+    for a, b in zip(got, expected):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
