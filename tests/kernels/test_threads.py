@@ -6,15 +6,18 @@ pool of sleeping threads.
 * the last range runs on the calling thread, the others on the pool's threads, and a
   second caller while the pool is in use runs the whole range itself;
 * an error raised in any range reaches the caller, and the pool works on afterwards; a
-  wait interrupted (Ctrl-C) leaves the next call new threads;
+  wait interrupted (Ctrl-C) leaves the next call new threads; a sleeping pool thread holds
+  no reference to its last range's arrays;
 * a process forked after the pool ran splits correctly (with threads of its own);
 * ``chunks`` splits from PARALLEL_MIN_ELEMENTS on, into numba's thread count (1: never);
   while the pool owns the cores (for POOL_HOLDS_THE_CORES_FOR seconds after each
   ``take_the_cores``), from POOL_MIN_ELEMENTS on.
 """
+import gc
 import os
 import signal
 import threading
+import weakref
 
 import numba
 import numpy as np
@@ -87,6 +90,21 @@ def test_an_error_in_any_range_reaches_the_caller_after_every_range_ran(failing_
     visits = np.zeros(1000, np.int64)
     threads.split(_count_visits, 1000, 2, visits)   # the pool works on
     assert (visits == 1).all()
+
+
+def test_a_sleeping_pool_thread_holds_nothing_of_its_last_range():
+    """An array a range read is freed when the caller lets go of it, not at the next call."""
+    array = np.ones(1000)
+    seen = []
+
+    def reading(start, stop, values):
+        seen.append(float(values[start:stop].sum()))
+    threads.split(reading, array.size, 2, array)
+    assert sorted(seen) == [500.0, 500.0]
+    gone = weakref.ref(array)
+    del array
+    gc.collect()
+    assert gone() is None
 
 
 def test_a_wait_interrupted_by_ctrl_c_leaves_the_next_call_fresh_threads(monkeypatch):

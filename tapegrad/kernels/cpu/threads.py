@@ -125,6 +125,9 @@ class _Worker:
                 kernel(start, stop, *args)
             except BaseException as error:   # handed to the caller, raised there
                 self.error = error
+            # let go of the job before sleeping: its arrays (a convolution's output, a
+            # product's operands) are freed when the caller drops them, not at the next job
+            kernel = args = None
             self.done.release()
 
     def start(self, kernel, start, stop, args):
