@@ -11,8 +11,9 @@
 * a caller that finds the thread pool busy runs every share itself;
 * a forked child computes the shared convolution correctly;
 * ``concurrent_parts`` shares only where it can: several numba threads, an image per thread,
-  numba's loops (not float16), an OpenBLAS that can be held to one thread; sharing is on
-  by default, and a shared pass hands the cores to tapegrad's pool (threads.py);
+  enough multiply-adds, numba's loops (not float16), an OpenBLAS that can be held to one
+  thread; sharing is on by default, and a shared pass hands the cores to tapegrad's pool
+  (threads.py), after which a pass too small to share runs on one BLAS thread too;
 * conv2d passes gradcheck and gradgradcheck with its passes shared;
 * a CNN's training step on two threads, the pool owning the cores, computes what one
   thread computes.
@@ -51,7 +52,7 @@ def shared(monkeypatch, parts):
     """Every pass with at least ``parts`` images shared between ``parts`` threads."""
     monkeypatch.setattr(conv, "threaded", lambda: True)
     monkeypatch.setattr(batch_split, "concurrent_parts",
-                        lambda xp, x: parts if x.shape[0] >= parts else 1)
+                        lambda xp, x, multiply_adds: parts if x.shape[0] >= parts else 1)
 
 
 def convolve(x, w, b, window):
@@ -215,23 +216,53 @@ def test_a_forked_child_computes_the_shared_convolution(monkeypatch):
 
 def test_passes_are_shared_only_where_they_can_be(monkeypatch):
     x = np.zeros((4, 3, 5, 5), np.float32)
+    large = batch_split.SHARE_FROM
     monkeypatch.setattr(numba, "get_num_threads", lambda: 3)
     monkeypatch.setattr(blas_threads, "switch", lambda: (None, None))
     monkeypatch.setattr(batch_split, "SHARE_THE_BATCH", False)
-    assert batch_split.concurrent_parts(xp, x) == 1   # turned off
+    assert batch_split.concurrent_parts(xp, x, large) == 1   # turned off
     monkeypatch.setattr(batch_split, "SHARE_THE_BATCH", True)
     monkeypatch.setattr(numba, "get_num_threads", lambda: 1)
-    assert batch_split.concurrent_parts(xp, x) == 1   # one thread
+    assert batch_split.concurrent_parts(xp, x, large) == 1   # one thread
     monkeypatch.setattr(numba, "get_num_threads", lambda: 3)
-    assert batch_split.concurrent_parts(xp, x[:2]) == 1   # fewer images than threads
-    assert batch_split.concurrent_parts(xp, x.astype(np.float16)) == 1   # no numba loops
+    assert batch_split.concurrent_parts(xp, x[:2], large) == 1   # fewer images than threads
+    assert batch_split.concurrent_parts(xp, x, large - 1) == 1   # too little work to share
+    assert batch_split.concurrent_parts(xp, x.astype(np.float16), large) == 1   # no numba loops
     assert not im2col.compiled(xp, x.astype(np.float16))
     monkeypatch.setattr(blas_threads, "switch", lambda: None)   # another BLAS
-    assert batch_split.concurrent_parts(xp, x) == 1
+    assert batch_split.concurrent_parts(xp, x, large) == 1
     assert not threads.pool_owns_the_cores()   # nothing shared yet: OpenBLAS keeps the cores
     monkeypatch.setattr(blas_threads, "switch", lambda: (None, None))
-    assert batch_split.concurrent_parts(xp, x) == 3
+    assert batch_split.concurrent_parts(xp, x, large) == 3
     assert threads.pool_owns_the_cores()   # a shared pass hands them to the pool
+
+
+def test_a_pass_counts_its_multiply_adds_to_choose(monkeypatch):
+    seen = []
+    monkeypatch.setattr(batch_split, "concurrent_parts",
+                        lambda xp, x, multiply_adds: seen.append(multiply_adds) or 1)
+    window = Window((6, 5), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1))   # (6, 5) outputs
+    x, w, _ = operands(4, window, np.float32, out_channels=8, channels=3)
+    monkeypatch.setattr(conv, "threaded", lambda: True)
+    conv.forward(xp, x, w, None, window)
+    conv.backward(xp, x, np.ones((4, 8, 6, 5), np.float32), w, window)
+    assert seen == [4 * 6 * 5 * 8 * 3 * 9] * 2   # images · positions · O · C · taps
+
+
+def test_a_small_pass_while_the_pool_owns_the_cores_runs_on_one_blas_thread(
+        two_blas_threads, monkeypatch):
+    counts, forward_images = [], conv._forward_images
+
+    def counting(*args):
+        counts.append(two_blas_threads())
+        return forward_images(*args)
+    monkeypatch.setattr(conv, "_forward_images", counting)
+    monkeypatch.setattr(conv, "threaded", lambda: True)
+    x, w, b = operands(4, WINDOWS[0], np.float32)   # far below SHARE_FROM: not shared
+    y = conv.forward(xp, x, w, b, WINDOWS[0])
+    threads.take_the_cores()   # as after a larger convolution's shared pass
+    np.testing.assert_array_equal(conv.forward(xp, x, w, b, WINDOWS[0]), y)
+    assert counts == [2, 1] and two_blas_threads() == 2
 
 
 def test_sharing_is_on_by_default():
@@ -255,7 +286,7 @@ def test_conv2d_gradcheck_with_its_passes_shared(case, monkeypatch):
 
 def test_a_cnns_step_with_the_pool_owning_the_cores_computes_what_one_thread_computes(
         two_blas_threads, monkeypatch):
-    """Two threads, nothing patched but the sizes: the convolution shares its batch, which
+    """Two threads, nothing patched but the thresholds: the convolution shares its batch, which
     hands the cores to the pool; the Linear layer's products are then cut between the pool's
     threads, and the gradients are those of one thread."""
     import tapegrad as tg
@@ -275,6 +306,7 @@ def test_a_cnns_step_with_the_pool_owning_the_cores_computes_what_one_thread_com
     expected = gradients()
     assert not threads.pool_owns_the_cores()
     monkeypatch.setattr(numba, "get_num_threads", lambda: 2)
+    monkeypatch.setattr(batch_split, "SHARE_FROM", 0)
     monkeypatch.setattr(blas_threads, "POOL_SPLIT_ABOVE", 0)
     monkeypatch.setattr(threads, "POOL_MIN_ELEMENTS", 0)
     cuts = []

@@ -114,11 +114,11 @@ def test_the_convolution_driver_uses_it_where_each_product_runs_on_one_thread(mo
     assert calls == [1]
     np.testing.assert_allclose(y, conv_direct(x, w, window), rtol=1e-4, atol=1e-4)
     monkeypatch.setattr(conv, "threaded", lambda: True)
-    monkeypatch.setattr(batch_split, "concurrent_parts", lambda xp, x: 2)
+    monkeypatch.setattr(batch_split, "concurrent_parts", lambda xp, x, multiply_adds: 2)
     y = conv.forward(xp, x, w, None, window)
     assert calls == [1, 2]
     np.testing.assert_allclose(y, conv_direct(x, w, window), rtol=1e-4, atol=1e-4)
-    monkeypatch.setattr(batch_split, "concurrent_parts", lambda xp, x: 1)
+    monkeypatch.setattr(batch_split, "concurrent_parts", lambda xp, x, multiply_adds: 1)
     conv.forward(xp, x, w, None, window)
     assert calls == [1, 2]
 

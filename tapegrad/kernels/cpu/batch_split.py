@@ -34,21 +34,27 @@ import numba
 
 from . import blas_threads, workspace
 from .im2col import compiled
-from .threads import split, take_the_cores
+from .threads import pool_owns_the_cores, split, take_the_cores
 
 
 SHARE_THE_BATCH = True   # off: each product runs on OpenBLAS's threads instead (see above)
+# Passes of fewer multiply-adds run whole on one thread: LeNet's (7.5M and 15M at batch 64)
+# took longer shared than the wake of a thread and the handover of the cores gained (its
+# 2-thread step 6.3 ms against 5.6 at one thread; unshared, 4.9).
+SHARE_FROM = 2**24
 
 
-def concurrent_parts(xp, x):
-    """How many threads share a pass over the batch of ``x`` (B, C, H, W): numba's thread count
-    where sharing is on (``SHARE_THE_BATCH``), that is several, the batch has an image for
-    each, the loops are numba's (numpy arrays, not float16) and numpy's BLAS can be held to
-    one thread (OpenBLAS's switch); else 1 (one thread, or OpenBLAS's threads inside each
-    product). A pass that is shared hands the cores to the pool (``take_the_cores``)."""
+def concurrent_parts(xp, x, multiply_adds):
+    """How many threads share a pass over the batch of ``x`` (B, C, H, W) that takes
+    ``multiply_adds``: numba's thread count where sharing is on (``SHARE_THE_BATCH``), that
+    is several, the batch has an image for each, the pass has at least ``SHARE_FROM``
+    multiply-adds, the loops are numba's (numpy arrays, not float16) and numpy's BLAS can be
+    held to one thread (OpenBLAS's switch); else 1 (one thread, or OpenBLAS's threads inside
+    each product). A pass that is shared hands the cores to the pool (``take_the_cores``)."""
     threads = numba.get_num_threads()
-    if not SHARE_THE_BATCH or threads <= 1 or x.shape[0] < threads or not compiled(xp, x) \
-            or blas_threads.switch() is None:
+    if (not SHARE_THE_BATCH or threads <= 1 or x.shape[0] < threads
+            or multiply_adds < SHARE_FROM or not compiled(xp, x)
+            or blas_threads.switch() is None):
         return 1
     take_the_cores()
     return threads
@@ -57,10 +63,15 @@ def concurrent_parts(xp, x):
 def run(parts, batch, work):
     """``work(part, start, stop)`` for each of ``parts`` shares of the batch's images, at once
     on as many threads, numpy's BLAS on one thread meanwhile (restored after, also after an
-    error). One part: ``work(0, 0, batch)`` here, as it is. ``work`` must use buffers of its
+    error). One part: ``work(0, 0, batch)`` here, as it is (BLAS on one thread too while the
+    pool owns the cores). ``work`` must use buffers of its
     own part only."""
     if parts == 1:
-        work(0, 0, batch)
+        if pool_owns_the_cores():   # a small pass among shared ones: no OpenBLAS thread either
+            with blas_threads.one_thread():
+                work(0, 0, batch)
+        else:
+            work(0, 0, batch)
         return
 
     def shares(first, last):   # a range of parts: one each, or all of them where the pool

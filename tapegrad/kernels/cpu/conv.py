@@ -57,6 +57,7 @@ import numba
 from . import batch_split, shifted_rows, winograd
 from .col2im import col2im_into
 from .im2col import columns_shape, im2col
+from .threads import pool_owns_the_cores
 
 # The most bytes of columns one chunk of the batch may have (at least one image per
 # chunk): about what stays in a core's L2 cache between im2col and the GEMM (0.5, 2 and
@@ -135,9 +136,13 @@ def _view(flat, shape):
 def _plan(xp, x_or_grad, image_shape, window, out_channels, groups):
     """(parts, layout, images per chunk) of a pass: how many threads share the batch (see
     batch_split.py), and the chunks' layout and size for products on one thread (with
-    shares, or one thread in all) or on all of OpenBLAS's."""
-    parts = batch_split.concurrent_parts(xp, x_or_grad) if threaded() else 1
-    threaded_products = parts == 1 and threaded()
+    shares, one thread in all, or while tapegrad's pool owns the cores) or on all of
+    OpenBLAS's."""
+    batch, channels = image_shape[:2]
+    multiply_adds = (batch * window.out_size[0] * window.out_size[1] * out_channels
+                     * (channels // groups) * window.taps)
+    parts = batch_split.concurrent_parts(xp, x_or_grad, multiply_adds) if threaded() else 1
+    threaded_products = parts == 1 and threaded() and not pool_owns_the_cores()
     layout = choose_layout(window.out_size, out_channels, groups, threaded_products)
     size = chunk_size(image_shape, window, x_or_grad.dtype.itemsize, threaded_products)
     return parts, layout, size
