@@ -13,7 +13,8 @@
 * ``concurrent_parts`` shares only where it can: several numba threads, an image per thread,
   enough multiply-adds, numba's loops (not float16), an OpenBLAS that can be held to one
   thread; sharing is on by default, and a shared pass hands the cores to tapegrad's pool
-  (threads.py), after which a pass too small to share runs on one BLAS thread too;
+  (threads.py); a pass too small to share runs on one BLAS thread, and so does any unshared
+  pass while the pool owns the cores;
 * conv2d passes gradcheck and gradgradcheck with its passes shared;
 * a CNN's training step on two threads, the pool owning the cores, computes what one
   thread computes.
@@ -249,7 +250,7 @@ def test_a_pass_counts_its_multiply_adds_to_choose(monkeypatch):
     assert seen == [4 * 6 * 5 * 8 * 3 * 9] * 2   # images · positions · O · C · taps
 
 
-def test_a_small_pass_while_the_pool_owns_the_cores_runs_on_one_blas_thread(
+def test_an_unshared_pass_runs_on_one_blas_thread_unless_it_is_large_and_alone(
         two_blas_threads, monkeypatch):
     counts, forward_images = [], conv._forward_images
 
@@ -258,11 +259,16 @@ def test_a_small_pass_while_the_pool_owns_the_cores_runs_on_one_blas_thread(
         return forward_images(*args)
     monkeypatch.setattr(conv, "_forward_images", counting)
     monkeypatch.setattr(conv, "threaded", lambda: True)
-    x, w, b = operands(4, WINDOWS[0], np.float32)   # far below SHARE_FROM: not shared
-    y = conv.forward(xp, x, w, b, WINDOWS[0])
-    threads.take_the_cores()   # as after a larger convolution's shared pass
-    np.testing.assert_array_equal(conv.forward(xp, x, w, b, WINDOWS[0]), y)
-    assert counts == [2, 1] and two_blas_threads() == 2
+    monkeypatch.setattr(batch_split, "concurrent_parts", lambda xp, x, multiply_adds: 1)
+    x, w, b = operands(4, WINDOWS[0], np.float32)
+    y = conv.forward(xp, x, w, b, WINDOWS[0])   # far below SHARE_FROM: one thread
+    monkeypatch.setattr(batch_split, "SHARE_FROM", 0)
+    np.testing.assert_allclose(conv.forward(xp, x, w, b, WINDOWS[0]), y, **tolerance(np.float32))
+    threads.take_the_cores()   # as after another convolution's shared pass
+    np.testing.assert_allclose(conv.forward(xp, x, w, b, WINDOWS[0]), y, **tolerance(np.float32))
+    # a large pass that cannot share (here: sharing refused) uses OpenBLAS's threads, unless
+    # the pool owns the cores
+    assert counts == [1, 2, 1] and two_blas_threads() == 2
 
 
 def test_sharing_is_on_by_default():

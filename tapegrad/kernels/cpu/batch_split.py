@@ -34,13 +34,14 @@ import numba
 
 from . import blas_threads, workspace
 from .im2col import compiled
-from .threads import pool_owns_the_cores, split, take_the_cores
+from .threads import split, take_the_cores
 
 
 SHARE_THE_BATCH = True   # off: each product runs on OpenBLAS's threads instead (see above)
-# Passes of fewer multiply-adds run whole on one thread: LeNet's (7.5M and 15M at batch 64)
-# took longer shared than the wake of a thread and the handover of the cores gained (its
-# 2-thread step 6.3 ms against 5.6 at one thread; unshared, 4.9).
+# Passes of fewer multiply-adds run whole on one thread, products included (conv.py): LeNet's
+# (7.5M and 15M at batch 64) lost shared, and lost on OpenBLAS's threads. Its 2-thread step
+# on the idle AMD EPYC, ms, shared / on OpenBLAS's threads / on one thread: 5.69 / 5.36 /
+# 5.56 with AVX-512, and 6.35 / 9.01 / 6.04 with AVX2 (PyTorch 5.25 and 7.47).
 SHARE_FROM = 2**24
 
 
@@ -60,14 +61,14 @@ def concurrent_parts(xp, x, multiply_adds):
     return threads
 
 
-def run(parts, batch, work):
+def run(parts, batch, work, one_blas_thread=False):
     """``work(part, start, stop)`` for each of ``parts`` shares of the batch's images, at once
     on as many threads, numpy's BLAS on one thread meanwhile (restored after, also after an
-    error). One part: ``work(0, 0, batch)`` here, as it is (BLAS on one thread too while the
-    pool owns the cores). ``work`` must use buffers of its
+    error). One part: ``work(0, 0, batch)`` here, with numpy's BLAS on one thread if
+    ``one_blas_thread``. ``work`` must use buffers of its
     own part only."""
     if parts == 1:
-        if pool_owns_the_cores():   # a small pass among shared ones: no OpenBLAS thread either
+        if one_blas_thread:
             with blas_threads.one_thread():
                 work(0, 0, batch)
         else:

@@ -134,18 +134,20 @@ def _view(flat, shape):
 
 
 def _plan(xp, x_or_grad, image_shape, window, out_channels, groups):
-    """(parts, layout, images per chunk) of a pass: how many threads share the batch (see
-    batch_split.py), and the chunks' layout and size for products on one thread (with
-    shares, one thread in all, or while tapegrad's pool owns the cores) or on all of
-    OpenBLAS's."""
+    """(parts, layout, images per chunk, one BLAS thread) of a pass: how many threads share
+    the batch (see batch_split.py), the chunks' layout and size for products on one thread
+    (with shares, one thread in all, a pass too small to share, or while tapegrad's pool
+    owns the cores) or on all of OpenBLAS's, and whether a pass on several numba threads
+    but no shares must hold OpenBLAS to one thread."""
     batch, channels = image_shape[:2]
     multiply_adds = (batch * window.out_size[0] * window.out_size[1] * out_channels
                      * (channels // groups) * window.taps)
     parts = batch_split.concurrent_parts(xp, x_or_grad, multiply_adds) if threaded() else 1
-    threaded_products = parts == 1 and threaded() and not pool_owns_the_cores()
+    threaded_products = (parts == 1 and threaded() and not pool_owns_the_cores()
+                         and multiply_adds >= batch_split.SHARE_FROM)
     layout = choose_layout(window.out_size, out_channels, groups, threaded_products)
     size = chunk_size(image_shape, window, x_or_grad.dtype.itemsize, threaded_products)
-    return parts, layout, size
+    return parts, layout, size, parts == 1 and threaded() and not threaded_products
 
 
 def forward(xp, x, weight, bias, window, stamp=None):
@@ -159,7 +161,7 @@ def forward(xp, x, weight, bias, window, stamp=None):
     batch, channels = x.shape[:2]
     out_channels = weight.shape[0]
     groups = window.groups
-    parts, layout, size = _plan(xp, x, x.shape, window, out_channels, groups)
+    parts, layout, size, one_blas_thread = _plan(xp, x, x.shape, window, out_channels, groups)
     if ((parts > 1 or not threaded())
             and shifted_rows.suits(xp, x, window, channels, out_channels)):
         return shifted_rows.forward(xp, x, weight, bias, window, parts)
@@ -176,7 +178,7 @@ def forward(xp, x, weight, bias, window, stamp=None):
     def share(part, start, stop):
         _forward_images(xp, x, w, bias, window, y, start, stop, size, layout, *buffers[part])
 
-    batch_split.run(parts, batch, share)
+    batch_split.run(parts, batch, share, one_blas_thread)
     return y
 
 
@@ -217,7 +219,8 @@ def _backward(xp, x, grad, weight, window):
     channels = x.shape[1] if x is not None else weight.shape[1] * groups
     k = channels // groups * window.taps
     image_shape = (batch, channels) + tuple(window.in_size)
-    parts, layout, size = _plan(xp, grad, image_shape, window, out_channels, groups)
+    parts, layout, size, one_blas_thread = _plan(xp, grad, image_shape, window, out_channels,
+                                                 groups)
     grad = xp.ascontiguousarray(grad)
     # dW is summed transposed, dWᵀ = columns·dyᵀ (k, og) per group, and transposed once at
     # the end: the same products as dy·columnsᵀ, but OpenBLAS runs them faster with the long
@@ -239,7 +242,7 @@ def _backward(xp, x, grad, weight, window):
         _backward_images(xp, x, grad, w_t, window, dx, sums[part], start, stop, size, layout,
                          *buffers[part])
 
-    batch_split.run(parts, batch, share)
+    batch_split.run(parts, batch, share, one_blas_thread)
     dw = None
     if x is not None:   # into the weight's layout (O, C/groups, kh, kw), C order
         dw_t = sums[0]
