@@ -35,11 +35,13 @@ batch 32: 42.1 against 52.7 ms; CIFAR-style layers, batch 64, 3→32 on 32×32: 
 against 14.5, 32→64 on 16×16: 22.5 against 29.4, 64→128 on 8×8: 19.4 against 23.7.
 The GEMMs run as fast on a chunk's columns as on the whole batch's.
 
-Threads. With several, each pass shares the batch between them (``batch_split.py``):
-every thread walks the chunks of its own images, copies and products alike, with
-OpenBLAS on one thread and scratch buffers of its own, and the weight gradient's
-per-thread sums are added at the end. Where the batch has fewer images than threads,
-each product runs on OpenBLAS's threads instead (``COLUMN_BYTES_THREADED``).
+Threads. With several, each pass of at least ``batch_split.SHARE_FROM`` multiply-adds
+shares the batch between them (``batch_split.py``): every thread walks the chunks of its
+own images, copies and products alike, with OpenBLAS on one thread and scratch buffers of
+its own, and the weight gradient's per-thread sums are added at the end. A smaller pass
+runs whole on one thread, products included. Where a large pass cannot share (fewer
+images than threads), each product runs on OpenBLAS's threads instead
+(``COLUMN_BYTES_THREADED``), unless tapegrad's pool owns the cores (``threads.py``).
 
 Returned arrays are always fresh; float32 stays float32. Where each product runs on one
 thread (one thread, or shares of the batch), the forward pass of a stride-1 "same"
