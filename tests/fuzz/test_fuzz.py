@@ -6727,6 +6727,34 @@ def test_cross_entropys_float16_sum_past_both_infinities_is_judged_by_its_own_lo
                allowed(f).category == "pytorch bug" for f in findings), findings
 
 
+def test_cross_entropys_sum_over_an_empty_batch_of_zero_classes_is_judged_by_its_own_losses():
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    from .generate import CHAIN, LeafRef
+    from .value_reruns import LOSSES_SUMMED_IN_FLOAT64, _marked_by_a_rerun
+    # 90303192: logits (0, 0), targets (0,), label smoothing 0.1, reduction 'sum': no
+    # per-sample losses, so a sum of 0 (tapegrad's -0.0); PyTorch's reduced kernel gives NaN
+    # (its smoothing term times ε/C = ε/0), its own per-sample losses an empty array
+    x, targets = np.zeros((0, 0), np.float32), np.zeros((0,), np.int64)
+    program = _hand_program([(x, True), (targets, False)],
+                            [("cross_entropy", (CHAIN, LeafRef(1)),
+                              {"ignore_index": -100, "reduction": "sum", "label_smoothing": 0.1})])
+    ours = F.cross_entropy(tg.from_numpy(x), tg.from_numpy(targets), reduction="sum",
+                           label_smoothing=0.1)
+    assert ours.item() == 0
+    assert _marked_by_a_rerun(program, program.steps[0], ours) == LOSSES_SUMMED_IN_FLOAT64
+    for planted in (1.0, -0.5):   # a wrong sum is not marked
+        assert _marked_by_a_rerun(program, program.steps[0],
+                                  tg.tensor(np.float32(planted))) == "", planted
+    shown = "NaN where torch has none or the other way: [-0.] vs torch [nan]"
+    assert allowed(Finding("value", "cross_entropy", shown + LOSSES_SUMMED_IN_FLOAT64,
+                           0)).category == "pytorch bug"
+    assert allowed(Finding("value", "cross_entropy", shown, 0)) is None
+    for planted in ("[1.] vs torch [nan]", "[-0.5] vs torch [nan]", "[nan] vs torch [-0.]"):
+        detail = shown.replace("[-0.] vs torch [nan]", planted) + LOSSES_SUMMED_IN_FLOAT64
+        assert allowed(Finding("value", "cross_entropy", detail, 0)) is None, planted
+
+
 def test_cross_entropys_float32_rounding_magnified_by_a_weight_is_judged_in_float64():
     pytest.importorskip("torch")
     import tapegrad.nn.functional as F
