@@ -22,8 +22,8 @@ pass hands the other cores to tapegrad's pool for the next second
 large ones cut between the pool's threads (blas_threads.py), and nothing spins. On the
 idle 2-core AMD EPYC, where OpenBLAS's second thread gains nothing at the convolutions'
 shapes, 2-thread training steps took (ms, everything on OpenBLAS's threads / shared as
-here): the Conv2d layer 40.9 / 35.3, the CIFAR CNN 62.9 / 44.4, ResNet 182 / 83, LeNet
-6.0 / 6.1. ``SHARE_THE_BATCH = False`` leaves every pass's products to OpenBLAS's threads.
+here): the Conv2d layer 40.9 / 35.3, the CIFAR CNN 62.9 / 44.4, ResNet 182 / 83.
+``SHARE_THE_BATCH = False`` leaves every pass's products to OpenBLAS's threads.
 
 ``run`` gives thread ``part`` of ``parts`` the images [part·B/parts, (part+1)·B/parts): a
 fixed share, so that the sums over the batch (the weight gradient) are added in
@@ -65,8 +65,7 @@ def run(parts, batch, work, one_blas_thread=False):
     """``work(part, start, stop)`` for each of ``parts`` shares of the batch's images, at once
     on as many threads, numpy's BLAS on one thread meanwhile (restored after, also after an
     error). One part: ``work(0, 0, batch)`` here, with numpy's BLAS on one thread if
-    ``one_blas_thread``. ``work`` must use buffers of its
-    own part only."""
+    ``one_blas_thread``. ``work`` must use buffers of its own part only."""
     if parts == 1:
         if one_blas_thread:
             with blas_threads.one_thread():
