@@ -52,24 +52,34 @@ def test_one_thread_changes_nothing_when_there_is_one_already():
         set_threads(before)
 
 
-def test_a_time_loop_on_one_thread_computes_the_same_and_restores_the_count(two_blas_threads,
+@pytest.mark.parametrize("dtype", [np.float64, np.float32],
+                         ids=["numba steps", "whole in numba"])
+def test_a_time_loop_on_one_thread_computes_the_same_and_restores_the_count(dtype,
+                                                                          two_blas_threads,
                                                                           monkeypatch):
-    counts, matmul = [], xp.matmul
+    """A float64 loop's products are numpy calls, each seen here; a float32 loop runs whole
+    inside numba (cpu/lstm_rows.py), its count seen as the loop starts."""
+    counts, matmul, split = [], xp.matmul, threads.split
 
     def counting_matmul(*args, **kwargs):
         counts.append(two_blas_threads())
         return matmul(*args, **kwargs)
+
+    def counting_split(*args):
+        counts.append(two_blas_threads())
+        return split(*args)
     monkeypatch.setattr(xp, "matmul", counting_matmul)
+    monkeypatch.setattr(threads, "split", counting_split)
     rng = np.random.default_rng(0)
-    p = rng.standard_normal((6, 4, 4 * 8)).astype(np.float32)
-    w_hh = rng.standard_normal((4 * 8, 8)).astype(np.float32)
-    grad_out = rng.standard_normal((6, 4, 8)).astype(np.float32)
+    p = rng.standard_normal((6, 4, 4 * 8)).astype(dtype)
+    w_hh = rng.standard_normal((4 * 8, 8)).astype(dtype)
+    grad_out = rng.standard_normal((6, 4, 8)).astype(dtype)
     forward = recurrence.lstm_forward(xp, p, w_hh, None, None, False)
     backward = recurrence.lstm_backward(xp, grad_out, None, None, w_hh, *forward, False, False,
                                         False)
     assert two_blas_threads() == 2
     # the steps' products on one thread; the weight gradient's, after the loop, on both
-    assert counts[:-1] == [1] * (len(counts) - 1) and counts[-1] == 2 and len(counts) > 6
+    assert counts[:-1] == [1] * (len(counts) - 1) and counts[-1] == 2 and len(counts) >= 3
     two_threads_results = [a.copy() for a in forward + backward[:2]]
     blas_threads.switch()[0](1)
     forward = recurrence.lstm_forward(xp, p, w_hh, None, None, False)

@@ -58,7 +58,7 @@ _NAMES = [(f"{prefix}_set_num_threads{suffix}", f"{prefix}_get_num_threads{suffi
 _switch = []   # [(set, get)] once looked up; [None] if there is none
 
 
-def _loaded_openblas():
+def loaded_openblas():
     """The paths of the OpenBLAS libraries this process has loaded (Linux's /proc)."""
     try:
         with open("/proc/self/maps") as maps:
@@ -69,7 +69,7 @@ def _loaded_openblas():
 
 
 def _find_switch():
-    for path in _loaded_openblas():
+    for path in loaded_openblas():
         try:
             library = ctypes.CDLL(path)
         except OSError:

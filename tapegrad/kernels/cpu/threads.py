@@ -98,6 +98,11 @@ def min_elements():
     return POOL_MIN_ELEMENTS if pool_owns_the_cores() else PARALLEL_MIN_ELEMENTS
 
 
+def thread_count():
+    """The threads a split may use: numba's count (NUMBA_NUM_THREADS, numba.set_num_threads)."""
+    return numba.get_num_threads()
+
+
 def chunks(size):
     """How many ranges to split ``size`` elements into: numba's thread count for arrays of at
     least ``min_elements()``, else 1 (run the serial kernel)."""
