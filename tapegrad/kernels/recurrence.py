@@ -27,9 +27,9 @@ works in place in buffers made once per sequence; the LSTM's are recycled from o
 training step to the next once nothing holds them (``cpu/workspace.py``): fresh ones would
 come from the system as new pages every step, a page fault each 4 KiB.
 
-On numpy, a float32 LSTM's loops run whole inside numba, one call per range of the batch's
-rows, one range per thread (``cpu/lstm_rows.py``: a batch's rows never meet inside the
-loop); every other loop on numpy is a numba loop per step for the elementwise work
+On numpy, a float32 LSTM's or GRU's loops run whole inside numba, one call per range of
+the batch's rows, one range per thread (``cpu/recurrent_rows.py``: a batch's rows never meet
+inside the loop); every other loop on numpy is a numba loop per step for the elementwise work
 (``cpu/recurrent_gates.py``), with numpy's exp and tanh and a numpy product around it:
 a handful of array calls per step instead of twenty. The time loops run their per-step
 products on one BLAS thread (``cpu/blas_threads.py``), in blocks of rows small enough for
@@ -44,7 +44,7 @@ between two threads (the whole step 6.1–6.9 before, 4.5–5.0 now; PyTorch's 4
 import functools
 
 from . import fused
-from .cpu import blas_calls, blas_threads, lstm_rows, threads, workspace
+from .cpu import blas_calls, blas_threads, recurrent_rows, threads, workspace
 from .cpu import recurrent_gates as _gates
 from .cpu import small_products as small
 
@@ -90,8 +90,8 @@ def _numba(xp, *arrays):
 
 
 def _whole_in_numba(xp, *arrays):
-    """True when an LSTM loop can run whole inside numba, a range of rows per thread
-    (cpu/lstm_rows.py): non-empty float32 numpy arrays, and numpy's BLAS callable from numba."""
+    """True when an LSTM or GRU loop can run whole inside numba, a range of rows per thread
+    (cpu/recurrent_rows.py): non-empty float32 numpy arrays, and numpy's BLAS callable from numba."""
     present = [a for a in arrays if a is not None]
     return (_numba(xp, *present) and present[0].dtype.itemsize == 4 and present[0].size > 0
             and blas_calls.gemm(present[0].dtype) is not None)
@@ -99,9 +99,9 @@ def _whole_in_numba(xp, *arrays):
 
 def _split_rows(kernel, batch, *args):
     """``kernel(start, stop, *args)`` over the batch's rows, cut into one range per thread
-    (``lstm_rows.parts``). A loop cut between threads hands them the cores (cpu/threads.py):
+    (``recurrent_rows.parts``). A loop cut between threads hands them the cores (cpu/threads.py):
     an OpenBLAS worker left spinning on the other core would take half of its time."""
-    parts = lstm_rows.parts(batch, threads.thread_count())
+    parts = recurrent_rows.parts(batch, threads.thread_count())
     if parts > 1:
         threads.take_the_cores()
     threads.split(kernel, batch, parts, *args)
@@ -219,7 +219,7 @@ def lstm_forward(xp, p, w_hh, h0, c0, reverse):
     order, out_row, prev_row = _rows(steps, reverse)
     g_part = slice(2 * hidden, 3 * hidden)
     if _whole_in_numba(xp, p, w_hh, h0, c0):
-        _split_rows(lstm_rows.forward, batch, blas_calls.gemm(p.dtype), p, w_t, h, c, act,
+        _split_rows(recurrent_rows.lstm_forward, batch, blas_calls.gemm(p.dtype), p, w_t, h, c, act,
                     tanh_c, reverse, h0 is None, block, xp.empty(p.shape[1:], p.dtype),
                     xp.empty(p.shape[1:], xp.int32))
         return h, c, act, tanh_c
@@ -285,7 +285,7 @@ def _lstm_backward_loop(xp, grad_out, grad_h_last, grad_c_last, w_hh, c, act, ta
             return xp.zeros((batch, hidden), act.dtype) if given is None else given.copy()
         carried_h, carried_c = state(grad_h_last), state(grad_c_last)
         incoming = xp.zeros((1, batch, hidden), act.dtype) if grad_out is None else grad_out
-        _split_rows(lstm_rows.backward, batch, blas_calls.gemm(act.dtype), incoming,
+        _split_rows(recurrent_rows.lstm_backward, batch, blas_calls.gemm(act.dtype), incoming,
                     grad_out is not None, carried_h, grad_h_last is not None, carried_c, act,
                     tanh_c, previous_c, small.aligned_copy(xp, w_hh), delta, reverse, need_h0,
                     small.block_rows(batch, width, hidden))
@@ -356,6 +356,12 @@ def gru_forward(xp, p, w_hh, b_hh, h0, reverse):
     q, act = xp.empty(p.shape, p.dtype), xp.empty(p.shape, p.dtype)
     w_t = small.aligned_copy(xp, w_hh.T)
     block = small.block_rows(batch, hidden, width)
+    if _whole_in_numba(xp, p, w_hh, b_hh, h0):
+        _split_rows(recurrent_rows.gru_forward, batch, blas_calls.gemm(p.dtype), p, w_t,
+                    xp.zeros(width, p.dtype) if b_hh is None else b_hh, b_hh is not None, h, q,
+                    act, reverse, block, xp.empty((batch, width), p.dtype),
+                    xp.empty((batch, width), xp.int32))
+        return h, q, act
     fast = _numba(xp, p, w_hh, *(a for a in (b_hh, h0) if a is not None))
     order, out_row, prev_row = _rows(steps, reverse)
     for t in order:
@@ -384,8 +390,15 @@ def _gru_backward_loop(xp, grad_out, grad_h_last, w_hh, h, q, act, reverse, need
     steps, batch, width = act.shape
     previous = _previous(h, reverse)
     d_p, d_q = xp.empty(act.shape, act.dtype), xp.empty(act.shape, act.dtype)
-    fast = _numba(xp, grad_out, grad_h_last, w_hh, act)
     d_h = xp.empty((batch, width // 3), act.dtype)
+    if _whole_in_numba(xp, act, w_hh, grad_out, grad_h_last):
+        carried = grad_h_last.copy()   # ∂L/∂h_T, written over by the loop
+        _split_rows(recurrent_rows.gru_backward, batch, blas_calls.gemm(act.dtype), grad_out,
+                    carried, act, q, previous, small.aligned_copy(xp, w_hh), d_p, d_q,
+                    xp.empty((batch, width // 3), act.dtype), d_h, reverse, need_h0,
+                    small.block_rows(batch, width, width // 3))
+        return d_p, d_q, carried if need_h0 else None
+    fast = _numba(xp, grad_out, grad_h_last, w_hh, act)
     product = xp.empty((batch, width // 3), act.dtype)   # ∂q_t W_hh, in place each step
     w_hh = small.aligned_copy(xp, w_hh)
     block = small.block_rows(batch, width, width // 3)

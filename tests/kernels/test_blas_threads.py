@@ -58,7 +58,7 @@ def test_a_time_loop_on_one_thread_computes_the_same_and_restores_the_count(dtyp
                                                                           two_blas_threads,
                                                                           monkeypatch):
     """A float64 loop's products are numpy calls, each seen here; a float32 loop runs whole
-    inside numba (cpu/lstm_rows.py), its count seen as the loop starts."""
+    inside numba (cpu/recurrent_rows.py), its count seen as the loop starts."""
     counts, matmul, split = [], xp.matmul, threads.split
 
     def counting_matmul(*args, **kwargs):

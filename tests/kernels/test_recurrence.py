@@ -1,7 +1,7 @@
 """The recurrent layers' time loops (tapegrad/kernels/recurrence.py).
 
 An LSTM loop runs one of three ways: whole inside numba, a range of the batch's rows per
-thread (float32, cpu/lstm_rows.py); a numba loop per step around numpy's exp and tanh
+thread (float32, cpu/recurrent_rows.py); a numba loop per step around numpy's exp and tanh
 (float64, or where numpy's BLAS cannot be called from numba); plain array calls (cupy). The
 first two are checked against the plain loop they stand in for, forwards and backwards, in
 both directions, with and without an initial state, at pre-activations large enough to
@@ -149,3 +149,66 @@ def test_small_pre_activations_keep_float32_relative_precision():
     h = recurrence.lstm_forward(xp, p.astype(np.float32), w_hh.astype(np.float32), None, None,
                                 False)[0]
     np.testing.assert_allclose(h[1:], exact[1:], rtol=1e-4)
+
+
+# -- GRU ------------------------------------------------------------------------------------
+def gru_both_ways(p, w_hh, b_hh, h0, reverse, grad_out, grad_h, loop, monkeypatch):
+    """(forward results, backward results) of the GRU loop, run the way ``loop`` names."""
+    use_loop(loop, monkeypatch)
+    h, q, act = recurrence.gru_forward(xp, p, w_hh, b_hh, h0, reverse)
+    grads = recurrence.gru_backward(xp, grad_out, grad_h, w_hh, b_hh is not None, h, q, act,
+                                    reverse, True)
+    monkeypatch.undo()
+    return (h, q, act), tuple(g for g in grads if g is not None)
+
+
+def gru_arguments(with_bias, with_state, batch=BATCH):
+    dtype = np.float32
+    p = rng.standard_normal((STEPS, batch, 3 * HIDDEN)).astype(dtype)
+    p[0, 0, :] = 100.0        # saturated gates
+    p[1, 1, :] = -100.0
+    w_hh = (0.5 * rng.standard_normal((3 * HIDDEN, HIDDEN))).astype(dtype)
+    b_hh = rng.standard_normal(3 * HIDDEN).astype(dtype) if with_bias else None
+    h0 = rng.standard_normal((batch, HIDDEN)).astype(dtype) if with_state else None
+    grad_out = rng.standard_normal((STEPS, batch, HIDDEN)).astype(dtype)
+    grad_h = rng.standard_normal((batch, HIDDEN)).astype(dtype)
+    return p, w_hh, b_hh, h0, grad_out, grad_h
+
+
+@pytest.mark.parametrize("reverse", [False, True], ids=["forward", "reverse"])
+@pytest.mark.parametrize("with_state", [True, False], ids=["h0", "zero-state"])
+@pytest.mark.parametrize("with_bias", [True, False], ids=["bias", "no-bias"])
+@pytest.mark.parametrize("loop", LOOPS[:2])
+def test_float32_gru_loops_on_numba_equal_the_plain_array_loop(loop, with_bias, with_state,
+                                                               reverse, monkeypatch):
+    p, w_hh, b_hh, h0, grad_out, grad_h = gru_arguments(with_bias, with_state)
+    args = (p, w_hh, b_hh, h0, reverse, grad_out, grad_h)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # no overflow reported at the saturated gates
+        fast_forward, fast_backward = gru_both_ways(*args, loop, monkeypatch)
+    with np.errstate(over="ignore"):
+        plain_forward, plain_backward = gru_both_ways(*args, "plain arrays", monkeypatch)
+    assert len(fast_backward) == len(plain_backward) == (4 if with_bias else 3)
+    for fast, plain in zip(fast_forward + fast_backward, plain_forward + plain_backward):
+        assert fast.dtype == np.float32
+        np.testing.assert_allclose(fast, plain, rtol=2e-6, atol=2e-6)
+
+
+def test_a_nan_spreads_through_the_gru_loop_whole_in_numba():
+    p, w_hh, b_hh, h0, *_ = gru_arguments(True, True)
+    p[1, 2, 2 * HIDDEN] = np.nan   # an n gate
+    h, _, _ = recurrence.gru_forward(xp, p, w_hh, b_hh, h0, False)
+    assert np.isnan(h[2, 2, 0]) and np.isnan(h[STEPS, 2]).all()
+    assert not np.isnan(h[:, :2]).any()
+
+
+@pytest.mark.parametrize("reverse", [False, True], ids=["forward", "reverse"])
+def test_a_gru_loop_cut_into_ranges_of_rows_equals_one_range(reverse, monkeypatch):
+    p, w_hh, b_hh, h0, grad_out, grad_h = gru_arguments(True, True, batch=13)
+    args = (p, w_hh, b_hh, h0, reverse, grad_out, grad_h)
+    monkeypatch.setattr(threads, "thread_count", lambda: 1)
+    one_forward, one_backward = gru_both_ways(*args, "whole in numba", monkeypatch)
+    monkeypatch.setattr(threads, "thread_count", lambda: 3)
+    cut_forward, cut_backward = gru_both_ways(*args, "whole in numba", monkeypatch)
+    for cut, whole in zip(cut_forward + cut_backward, one_forward + one_backward):
+        np.testing.assert_allclose(cut, whole, rtol=1e-6, atol=1e-6)

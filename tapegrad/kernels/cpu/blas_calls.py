@@ -1,6 +1,6 @@
 """numpy's BLAS matrix product as a function a numba loop can call.
 
-A loop that runs whole inside numba (``lstm_rows.py``: every step of a recurrent layer,
+A loop that runs whole inside numba (``recurrent_rows.py``: every step of a recurrent layer,
 for a range of the batch, on one thread of the pool) cannot call ``numpy.matmul``. It
 calls the same OpenBLAS that numpy has loaded, through its C interface:
 

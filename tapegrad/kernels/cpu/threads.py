@@ -4,7 +4,7 @@ The kernels split this way: the optimizer updates and axpy (optimizer_steps.py, 
 relu forward and backward (relu.py, relu_gradient.py), batch norm's three passes
 (normalization.py), im2col and col2im (im2col.py, col2im.py). (A convolution's pass shares
 its batch between the same threads, whole chunks each, copies and products: batch_split.py;
-a float32 LSTM's time loop its batch's rows, every step: lstm_rows.py.)
+a float32 LSTM's or GRU's time loop its batch's rows, every step: recurrent_rows.py.)
 Each is a numba loop over a range (of elements, channels, images or planes) written once,
 compiled ``nogil``: run whole by one thread, or cut into one range per thread by ``split``,
 which runs the last range on the calling thread and the others on a small pool of Python
@@ -43,7 +43,7 @@ the other jobs, not a faster step. So PARALLEL_MIN_ELEMENTS stays beyond these m
 (16M elements) and im2col's PARALLEL_MIN_BYTES off; lower them where split_threads.py
 shows that splitting pays on the machine at hand. That holds while OpenBLAS's threads own
 the other cores; while the pool owns them (for a second after each convolution pass or
-LSTM loop that shared its batch, below), no OpenBLAS worker spins, and elementwise passes
+recurrent loop that shared its batch, below), no OpenBLAS worker spins, and elementwise passes
 split from POOL_MIN_ELEMENTS (1M) on.
 
 With one thread (NUMBA_NUM_THREADS=1, or ``numba.set_num_threads(1)`` in the calling
@@ -61,7 +61,7 @@ import numba
 PARALLEL_MIN_ELEMENTS = 1 << 24
 
 # Who uses the other cores: OpenBLAS's threads, inside each product (where a process starts),
-# or this pool, for a second after each convolution pass or LSTM loop that shared its batch
+# or this pool, for a second after each convolution pass or recurrent loop that shared its batch
 # (batch_split.py, recurrence.py): meanwhile the products share their rows through the pool as well
 # (blas_threads.py), OpenBLAS runs on one thread, and no OpenBLAS worker is left spinning on
 # the core the pool needs next. A CNN's training steps keep the cores with the pool; a

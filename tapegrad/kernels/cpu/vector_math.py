@@ -3,7 +3,7 @@
 numba compiles ``math.exp`` to a call of the C library's scalar exp, one value at a time:
 several times slower than numpy's vectorised exp. These loops are plain arithmetic, which
 LLVM turns into AVX2 or AVX-512 instructions, 8 or 16 values at a time; for a loop that
-must stay inside numba (a recurrent layer's time loop, ``lstm_rows.py``) they run as fast as
+must stay inside numba (a recurrent layer's time loop, ``recurrent_rows.py``) they run as fast as
 numpy's exp (a (16, 384) float32 array: 3.3 µs each on the 2-core AMD EPYC).
 
     e^x = 2^k · e^r,   k = round(x / ln 2),   r = x - k ln 2  in [-ln 2 / 2, ln 2 / 2]
