@@ -38,11 +38,14 @@ from .threads import split, take_the_cores
 
 
 SHARE_THE_BATCH = True   # off: each product runs on OpenBLAS's threads instead (see above)
-# Passes of fewer multiply-adds run whole on one thread, products included (conv.py): LeNet's
-# (7.5M and 15M at batch 64) lost shared, and lost on OpenBLAS's threads. Its 2-thread step
-# on the idle AMD EPYC, ms, shared / on OpenBLAS's threads / on one thread: 5.69 / 5.36 /
-# 5.56 with AVX-512, and 6.35 / 9.01 / 6.04 with AVX2 (PyTorch 5.25 and 7.47).
-SHARE_FROM = 2**24
+# Passes of fewer multiply-adds run whole on one thread, products included (conv.py; none of
+# the benchmarks' passes is that small). LeNet's passes (7.5M and 15M at batch 64) are
+# shared: alone, its second convolution's forward and backward took 1.74 ms shared against
+# 2.84 on one thread; in the benchmark (idle 2-core AMD EPYC, five runs of each, 2-thread
+# step, ms, median of the runs) 6.15 shared and 7.14 on one thread with AVX-512 (three of
+# five runs beyond 1.3× PyTorch's step on one thread, one shared), 7.19 and 6.57 with AVX2
+# (0.86 and 1.04 of PyTorch's). On OpenBLAS's threads they lost (9.01 ms, AVX2).
+SHARE_FROM = 2**22
 
 
 def concurrent_parts(xp, x, multiply_adds):
