@@ -39,7 +39,7 @@ loop on all the threads.
 
 The benchmarks' LSTM (64→128, T 32, batch 32, one SGD step; idle 2-core AMD EPYC, ms):
 the two loops took 4.0 as numba steps and 3.3 whole in numba on one thread, 2.3 cut
-between two threads (the whole step 6.1–6.9 before, 4.5–5.0 now; PyTorch's 4.6–5.0).
+between two threads (the whole step 6.1–6.9 before, 4.3–5.0 now; PyTorch's 4.2–5.0).
 """
 import functools
 
@@ -100,7 +100,7 @@ def _whole_in_numba(xp, *arrays):
 def _split_rows(kernel, batch, *args):
     """``kernel(start, stop, *args)`` over the batch's rows, cut into one range per thread
     (``recurrent_rows.parts``). A loop cut between threads hands them the cores (cpu/threads.py):
-    an OpenBLAS worker left spinning on the other core would take half of its time."""
+    an OpenBLAS worker left spinning on the other core would compete with the range there."""
     parts = recurrent_rows.parts(batch, threads.thread_count())
     if parts > 1:
         threads.take_the_cores()
@@ -391,7 +391,8 @@ def _gru_backward_loop(xp, grad_out, grad_h_last, w_hh, h, q, act, reverse, need
     previous = _previous(h, reverse)
     d_p, d_q = xp.empty(act.shape, act.dtype), xp.empty(act.shape, act.dtype)
     d_h = xp.empty((batch, width // 3), act.dtype)
-    if _whole_in_numba(xp, act, w_hh, grad_out, grad_h_last):
+    if (grad_out is not None and grad_h_last is not None
+            and _whole_in_numba(xp, act, w_hh, grad_out, grad_h_last)):
         carried = grad_h_last.copy()   # ∂L/∂h_T, written over by the loop
         _split_rows(recurrent_rows.gru_backward, batch, blas_calls.gemm(act.dtype), grad_out,
                     carried, act, q, previous, small.aligned_copy(xp, w_hh), d_p, d_q,
