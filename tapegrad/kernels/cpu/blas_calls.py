@@ -8,9 +8,9 @@ calls the same OpenBLAS that numpy has loaded, through its C interface:
 
 with A (M, K), B (K, N), C (M, N) given by the address of their first element and the
 distance in elements between the starts of two rows (row-major: ``ROW_MAJOR``). numba
-calls a ctypes function with its argument types declared, without the GIL, and keeps it
-in its on-disk cache when it is an argument of the compiled function (``gemm`` below is
-one: the compiled code depends on its signature, not on its address).
+calls a ctypes function with its argument types declared, without the GIL, and keeps the
+compiled loop in its on-disk cache when the function is one of the loop's arguments, as
+``gemm`` below is (the compiled code then depends on its signature, not on its address).
 
 numpy's wheels bundle OpenBLAS built with 64-bit integers and their names prefixed
 ``scipy_`` and suffixed ``64_`` (``scipy_cblas_sgemm64_``); a system OpenBLAS names them
