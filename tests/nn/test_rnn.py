@@ -663,6 +663,30 @@ def test_pytorch_state_dict_loads_and_gives_the_same_outputs_and_gradients(name,
         np.testing.assert_allclose(p.grad.numpy(), p_ref.grad.numpy(), atol=1e-5, err_msg=key)
 
 
+@pytest.mark.parametrize("name", ["LSTM", "GRU"])
+def test_pytorch_agrees_on_a_batch_cut_between_threads(name, monkeypatch):
+    """24 rows, hidden 32, two layers both ways: each loop cut into 2 ranges of rows
+    (kernels/cpu/recurrent_rows.py), against PyTorch's float32 layer."""
+    torch = pytest.importorskip("torch")
+    from tapegrad.kernels.cpu import threads
+    monkeypatch.setattr(threads, "thread_count", lambda: 2)
+    torch.manual_seed(1)
+    reference = getattr(torch.nn, name)(8, 32, num_layers=2, bidirectional=True)
+    ours = {"LSTM": LSTM, "GRU": GRU}[name](8, 32, num_layers=2, bidirectional=True)
+    ours.load_state_dict({k: v.detach().numpy() for k, v in reference.state_dict().items()})
+    x = values(7, 24, 8)
+    tx, gx = torch.from_numpy(x).requires_grad_(), tg.from_numpy(x).requires_grad_()
+    out_ref, out = reference(tx)[0], ours(gx)[0]
+    np.testing.assert_allclose(out.detach().numpy(), out_ref.detach().numpy(), atol=1e-5)
+    weights = values(*out.shape)
+    (out_ref * torch.from_numpy(weights)).sum().backward()
+    (out * tg.from_numpy(weights)).sum().backward()
+    np.testing.assert_allclose(gx.grad.numpy(), tx.grad.numpy(), atol=2e-5)
+    for (key, p), p_ref in zip(ours.named_parameters(), reference.parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), p_ref.grad.numpy(), atol=2e-5, rtol=1e-4,
+                                   err_msg=key)
+
+
 def test_pytorch_cells_state_dicts_load_and_give_the_same_outputs():
     torch = pytest.importorskip("torch")
     torch.manual_seed(0)
