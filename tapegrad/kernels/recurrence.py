@@ -34,11 +34,12 @@ elementwise work (for the LSTM and GRU one numba loop, ``cpu/recurrent_gates.py`
 numpy's exp and tanh: a handful of array calls per step instead of twenty). A plain RNN's
 loop stays step by step: whole in numba and cut between two threads its two loops took
 0.68 ms against 0.93 (T 32, batch 32, hidden 128), but its training step 2.17–2.38 ms
-against 1.80–2.19, the products around the loop then running on the pool (threads.py). The time loops run their per-step
-products on one BLAS thread (``cpu/blas_threads.py``), in blocks of rows small enough for
-OpenBLAS's small-matrix kernels, on a 64-byte aligned copy of the weight
-(``cpu/small_products.py``); ∂L/∂W_hh, one product over every step's rows, runs after the
-loop on all the threads.
+against 1.80–2.19, the products around the loop then running on the pool (threads.py).
+
+The time loops run their per-step products on one BLAS thread (``cpu/blas_threads.py``),
+in blocks of rows small enough for OpenBLAS's small-matrix kernels, on a 64-byte aligned
+copy of the weight (``cpu/small_products.py``); ∂L/∂W_hh, one product over every step's
+rows, runs after the loop on all the threads.
 
 The benchmarks' LSTM (64→128, T 32, batch 32, one SGD step; idle 2-core AMD EPYC, ms):
 the two loops took 4.0 as numba steps and 3.3 whole in numba on one thread, 2.3 cut
