@@ -211,6 +211,28 @@ def test_the_pool_cuts_a_matrixs_rows_into_blocks_and_gives_numpys_product(two_b
     np.testing.assert_allclose(product, a @ b, **close)
 
 
+@pytest.mark.parametrize("parts", [2, 3])
+def test_the_pool_cuts_the_inner_dimension_where_it_is_the_longest(two_blas_threads,
+                                                                   monkeypatch, parts):
+    """A weight gradient's shape, (12, 101) @ (101, 9): the 101 terms of the sum cut into
+    50 + 51 (or 33 + 34 + 34), each block's product on one BLAS thread, the sums added."""
+    _pool_product(two_blas_threads, monkeypatch, 1000)
+    monkeypatch.setattr(blas_threads.numba, "get_num_threads", lambda: parts)
+    seen, matmul = [], np.matmul
+
+    def recording_matmul(a, b, *args, **kwargs):
+        seen.append((two_blas_threads(), a.shape[1]))
+        return matmul(a, b, *args, **kwargs)
+    monkeypatch.setattr(xp, "matmul", recording_matmul)
+    rng = np.random.default_rng(8)
+    a = rng.standard_normal((101, 12)).T     # a transposed view, as δᵀ is
+    b = rng.standard_normal((101, 9))
+    product = blas_threads.matmul(xp, a, b)
+    assert sorted(seen) == [(1, n) for n in ([50, 51] if parts == 2 else [33, 34, 34])]
+    assert two_blas_threads() == 2
+    np.testing.assert_allclose(product, a @ b, rtol=1e-12, atol=1e-12)
+
+
 def test_the_pool_cuts_a_batch_into_its_matrices(two_blas_threads, monkeypatch):
     blocks = _pool_product(two_blas_threads, monkeypatch, 1000)
     rng = np.random.default_rng(5)
