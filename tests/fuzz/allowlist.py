@@ -1561,17 +1561,21 @@ ALLOWED = [
             r"torch \[(?:(?!nan)[^]])*\]", "float noise",
             "layer_norm with an inf weight on a value that normalises to 0: 0·inf = NaN here; "
             "PyTorch's x·rγ - μ·rγ leaves a rounding residue·inf = ±inf"),
-    Allowed("value", "layer_norm", r"^inf differs: \[(?:(?!nan|inf)[^]])*\] vs torch "
+] + [
+    Allowed("value", op, r"^inf differs: \[(?:(?!nan|inf)[^]])*\] vs torch "
             r"\[(?:(?!nan)[^]])*\binf\b(?:(?!nan)[^]])*\].* \[PyTorch agrees with the norm by "
             r"its formula in float64\](?: \[layouts: [^]]*\])?$", "pytorch bug",
-            "layer_norm with eps=0 of a row whose deviations from its mean are below ~1e-23 "
-            "(values near 1e-30, or denormals one step from 0): PyTorch accumulates σ² in "
-            "float32, where those squares underflow to 0, so r = 1/√0 = inf and x̂ = ±inf; "
-            "tapegrad sums in float64 and gives the normalised values. With eps = 0 the result "
-            "does not depend on the scale of x: PyTorch gives layer_norm([1e-30, -2e-30, "
-            "3e-30], eps=0) = [inf, -inf, inf], and [0.162, -1.298, 1.136] for the same "
-            "values times 1e10, as tapegrad gives for both. The fuzzer checks it: PyTorch "
-            "computing the norm by its formula in float64 gives tapegrad's values"),
+            "layer_norm or group_norm with eps=0 of a row or group whose deviations from its "
+            "mean are below ~1e-23 (values near 1e-30, or denormals one step from 0): PyTorch "
+            "accumulates σ² in float32, where those squares underflow to 0, so r = 1/√0 = inf "
+            "and x̂ = ±inf; tapegrad sums in float64 and gives the normalised values. With "
+            "eps = 0 the result does not depend on the scale of x: PyTorch gives "
+            "layer_norm([1e-30, -2e-30, 3e-30], eps=0) = [inf, -inf, inf], and [0.162, "
+            "-1.298, 1.136] for the same values times 1e10, as tapegrad gives for both "
+            "(group_norm of a group [1e-30 ×5, 0 ×5], eps=0: PyTorch ±inf, tapegrad ±1). The "
+            "fuzzer checks it: PyTorch computing the norm by its formula in float64 gives "
+            "tapegrad's values")
+    for op in ("layer_norm", "group_norm")
 ] + [
     Allowed("value", op, r"^\[(?:(?!nan|inf)[^]])*\] vs torch \[[-0.\s]*\]", "pytorch bug",
             "batch_norm of float32 values whose squares overflow (1e30): PyTorch's kernel for "

@@ -2723,6 +2723,28 @@ def test_layer_norms_float32_variance_underflow_in_pytorch_is_allowed_only_as_fi
         assert allowed(Finding("value", "layer_norm", wrong, 0)) is None, wrong
 
 
+def test_group_norms_float32_variance_underflow_in_pytorch_is_allowed_only_as_finite_vs_inf():
+    pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    from .generate import CHAIN
+    from .norms import NORM_BY_ITS_FORMULA, _norm_agrees_by_its_formula
+    # 91084464: group_norm(|x|, 1, eps=0) of one group [1e-30 ×5, 0 ×5] (an expanded leaf):
+    # PyTorch's float32 σ² underflows to 0, its x̂ = ±inf; tapegrad's float64 sums give ±1
+    x = np.float32([[[1e-30] * 5, [0.0] * 5]])
+    program = _hand_program([(x, False)], [("group_norm", (CHAIN, 1), {"eps": 0.0})])
+    ours = F.group_norm(tg.from_numpy(x), 1, eps=0.0)
+    np.testing.assert_array_equal(ours.numpy(), np.sign(x - 5e-31))
+    assert _norm_agrees_by_its_formula(program, program.steps[0], x, ours) == NORM_BY_ITS_FORMULA
+    assert _norm_agrees_by_its_formula(program, program.steps[0], x, ours * 1.01) == ""
+    shown = ("inf differs: [ 1.  1.  1.  1.  1. -1. -1. -1. -1. -1.] vs torch "
+             "[ inf  inf  inf  inf  inf -inf -inf -inf -inf -inf]")
+    assert allowed(Finding("value", "group_norm", shown + NORM_BY_ITS_FORMULA + " [layouts: expand]",
+                           0)).category == "pytorch bug"
+    assert allowed(Finding("value", "group_norm", shown, 0)) is None
+    wrong = shown.replace("[ 1.  1.", "[ 1.  inf") + NORM_BY_ITS_FORMULA
+    assert allowed(Finding("value", "group_norm", wrong, 0)) is None
+
+
 NORM_FAMILY = "layer_norm,group_norm,batch_norm,mul,add,exp,sum,expand,nextafter,log"
 
 
