@@ -25,9 +25,10 @@ product) where OpenBLAS would not split anyway; with BLAS on one thread a produc
 one call of the count's getter more (the batch-16 MLP's step 1% more CPU time).
 
 While tapegrad's own pool of threads owns the cores (``threads.py``: for a second after
-each convolution pass or recurrent loop that shares its batch between threads), ``matmul`` runs
-every product with OpenBLAS on one thread, and the larger ones cut into blocks of rows (or
-of a batch's matrices), one per pool thread (``_on_the_pool``). A product on OpenBLAS's
+each convolution pass or recurrent loop that shares its batch between threads),
+``matmul`` runs every product with OpenBLAS on one thread, and the larger ones cut into
+blocks of rows (or of a batch's matrices, or of a weight gradient's sum), one per pool
+thread (``_on_the_pool``). A product on OpenBLAS's
 threads leaves its worker spin-waiting on the second core for milliseconds after it; the
 next convolution's share of the batch then waits for that core. On the idle 2-core AMD
 EPYC (2-thread training steps, the convolutions sharing their batch, ms): with the other
