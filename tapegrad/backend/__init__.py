@@ -6,11 +6,12 @@ operations are listed in ``contract.py``.
 """
 import numpy
 
-from . import cuda, errstate
+from . import cuda, errstate, heap
 from . import device as _device
 from .device import CPU, as_device, device, device_of_array
 
 errstate.silence_floating_point_warnings_inside_tapegrad()
+heap.keep_freed_memory()   # training steps reuse their freed arrays without page faults
 
 
 def xp_for(spec):
