@@ -5,11 +5,15 @@ Every model is written once, against the PyTorch API that both libraries share
 weights. Before timing, the script checks that the two agree on the loss and every
 gradient.
 
-* Time: one process per thread count (2, then 1): OPENBLAS/OMP/MKL/NUMBA_NUM_THREADS set
-  before numpy or torch load, torch.set_num_threads(N). After a warm-up, blocks of steps of
-  the two contenders alternate (tapegrad, PyTorch, tapegrad, …) for --rounds rounds; a
-  contender's time is the median of its blocks, the ratio the median of the ratios of
-  back-to-back blocks, with its quartiles (how noisy the machine was).
+* Time: per thread count (2, then 1), one process per contender, the two alive side by
+  side: OPENBLAS/OMP/MKL/NUMBA_NUM_THREADS set before numpy or torch load,
+  torch.set_num_threads(N). After a warm-up, the parent asks the two for blocks of steps in
+  turn (tapegrad, PyTorch, tapegrad, …) for --rounds rounds; a contender's time is the
+  median of its blocks, the ratio the median of the ratios of back-to-back blocks, with
+  its quartiles (how noisy the machine was). Separate processes keep each library's
+  process-wide settings its own: tapegrad fixes glibc's malloc thresholds at import
+  (tapegrad/backend/heap.py), and in a shared process that also spared PyTorch's ResNet
+  step 5,700–7,500 page faults (12–14 ms of kernel time) that it pays on its own.
 * Peak memory: one process per contender and model (the other library never imported),
   1 thread. It reads VmRSS once the library is imported (the baseline) and again after one
   step of a 2→2 linear layer (the runtime's fixed cost: numba's compiler and its first
@@ -43,6 +47,7 @@ instruction mix, not for its memory system.
 import argparse
 import json
 import os
+import pickle
 import subprocess
 import sys
 import tempfile
@@ -88,7 +93,7 @@ def parse():
     parser.add_argument("--isa", choices=("native", "avx2"), default="native",
                         help="avx2: every library limited to AVX2 instructions (default: native)")
     parser.add_argument("--json", metavar="FILE", help="also write the results to FILE")
-    parser.add_argument("--child", choices=("time", "memory", "startup"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=("contender", "memory", "startup"), help=argparse.SUPPRESS)
     parser.add_argument("--contender", help=argparse.SUPPRESS)
     return parser.parse_args()
 
@@ -269,24 +274,23 @@ class Contender:
         return float(loss.item()), grads
 
 
-def check(ours, theirs):
-    """The worst relative difference of loss and gradients; raises beyond 1e-3 (1e-2 through
-    BatchNorm, whose float32 batch statistics amplify rounding: in float64 the ResNet's
-    gradients agree to 1e-13)."""
-    tolerance = 1e-2 if ours.key == "resnet" else 1e-3
+def check(key, ours, theirs):
+    """The worst relative difference of loss and gradients, each side's ``(loss, {name:
+    gradient})``; raises beyond 1e-3 (1e-2 through BatchNorm, whose float32 batch statistics
+    amplify rounding: in float64 the ResNet's gradients agree to 1e-13)."""
+    tolerance = 1e-2 if key == "resnet" else 1e-3
     import numpy as np
-    loss, grads = ours.gradients()
-    their_loss, their_grads = theirs.gradients()
+    (loss, grads), (their_loss, their_grads) = ours, theirs
     worst = abs(loss - their_loss) / max(abs(their_loss), 1e-12)
     for name, g in grads.items():
         r = their_grads[name]
         difference = float(np.abs(g - r).max() / max(np.abs(r).max(), 1e-12))
         if difference > tolerance or g.shape != r.shape:
-            raise AssertionError(f"{ours.key}: the gradient of {name} differs from PyTorch's by "
+            raise AssertionError(f"{key}: the gradient of {name} differs from PyTorch's by "
                                  f"{difference:.2e} (shapes {g.shape}, {r.shape})")
         worst = max(worst, difference)
     if worst > tolerance:
-        raise AssertionError(f"{ours.key}: losses {loss} and {their_loss} differ")
+        raise AssertionError(f"{key}: losses {loss} and {their_loss} differ")
     return worst
 
 
@@ -302,33 +306,124 @@ def quartiles(values):
     return values[len(values) // 4], values[(3 * len(values)) // 4]
 
 
-def time_child(args, threads):
-    """Times every workload with both contenders, interleaved; prints one JSON line."""
-    import tapegrad
-    torch = None
-    if not args.no_torch:
-        try:
-            import torch
-            torch.set_num_threads(threads)
-            torch.set_num_interop_threads(1)
-        except ImportError:
-            torch = None
+def warm_up(step, smoke):
+    """Steps for at least 0.3 s (3 steps when smoke), then the seconds per step of 3 more."""
+    start, count = time.perf_counter(), 0
+    while count < 3 or (time.perf_counter() - start < 0.3 and not smoke):
+        step()
+        count += 1
+    start = time.perf_counter()
+    for _ in range(3):
+        step()
+    return (time.perf_counter() - start) / 3
+
+
+def run_block(step, count, gap):
+    """(wall seconds, CPU seconds of the calling thread) per step of ``count`` steps. With 1
+    thread all the work is on the calling thread, so its CPU time leaves out waiting for a
+    core on a busy machine. A ``gap`` pause and 2 untimed steps come first (see measure)."""
+    if gap:
+        time.sleep(gap)
+        step()
+        step()
+    start, cpu_start = time.perf_counter(), time.thread_time()
+    for _ in range(count):
+        step()
+    return (time.perf_counter() - start) / count, (time.thread_time() - cpu_start) / count
+
+
+def libraries_loaded():
+    return [name for name in ("tapegrad", "torch") if name in sys.modules]
+
+
+def contender_child(args, threads):
+    """One library's side of the timing, in a process of its own: it builds each workload and
+    runs what the parent asks, requests and answers pickled over its stdin and stdout."""
+    requests = sys.stdin.buffer
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    sys.stdout = sys.stderr   # nothing else may write into the answers
+
+    def answer(value):
+        pickle.dump(value, answers)
+        answers.flush()
+
+    if args.contender == "tapegrad":
+        import tapegrad as lib
+        from tapegrad.kernels.cpu import threads as pool
+        answer({"blas": blas_core(), "instructions": f"numba target {numba_target()}",
+                "libraries": libraries_loaded()})
+    else:
+        import torch as lib
+        lib.set_num_threads(threads)
+        lib.set_num_interop_threads(1)
+        pool = None
+        answer({"instructions": f"PyTorch kernels {lib.backends.cpu.get_cpu_capability()}",
+                "libraries": libraries_loaded()})
     s = sizes(args.smoke)
-    results = {"threads": threads, "blas": blas_core(), "load_before": os.getloadavg()[0],
-               "instructions": instruction_sets(torch), "workloads": {}}
-    from tapegrad.kernels.cpu import threads as tapegrads_threads
+    contender = None
+    while True:
+        kind, *arguments = pickle.load(requests)
+        if kind == "build":   # (key, the other library's weights or None): answers the weights
+            contender = None
+            if pool is not None:   # each workload as in a fresh process: OpenBLAS's threads own
+                pool.give_back_the_cores()   # the cores until a convolution shares its batch
+            contender = Contender(lib, arguments[0], s, arguments[1])
+            answer(contender.weights())
+        elif kind == "gradients":
+            answer(contender.gradients())
+        elif kind == "warm up":
+            answer(warm_up(contender.step, args.smoke))
+        elif kind == "block":
+            answer(run_block(contender.step, *arguments))
+        elif kind == "pool owns the cores":
+            answer(pool is not None and pool.pool_owns_the_cores())
+        elif kind == "stop":
+            return
+
+
+class ContenderProcess:
+    """A contender's child process (``contender_child``), asked in turn for its work."""
+
+    def __init__(self, args, name, threads):
+        self.name = name
+        self.process = subprocess.Popen(child_command(args, ["--child", "contender", "--contender", name]),
+                                        env=child_env(threads, isa_env(args)),
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.about = self.answer()
+
+    def ask(self, *request):
+        pickle.dump(request, self.process.stdin)
+        self.process.stdin.flush()
+        return self.answer()
+
+    def answer(self):
+        try:
+            return pickle.load(self.process.stdout)
+        except EOFError:
+            sys.exit(f"the {self.name} process ended (exit {self.process.wait()})")
+
+    def stop(self):
+        pickle.dump(("stop",), self.process.stdin)
+        self.process.stdin.close()
+        self.process.wait()
+
+
+def time_contenders(args, names, threads):
+    """Times every workload with each contender in its own process, interleaved."""
+    processes = {name: ContenderProcess(args, name, threads) for name in names}
+    ours = processes["tapegrad"]
+    theirs = processes.get("PyTorch")
+    results = {"threads": threads, "blas": ours.about["blas"], "load_before": os.getloadavg()[0],
+               "instructions": ", ".join(p.about["instructions"] for p in processes.values()),
+               "libraries": {name: p.about["libraries"] for name, p in processes.items()},
+               "workloads": {}}
     for key in args.workloads.split(","):
-        # each workload as in a process of its own: OpenBLAS's threads own the other cores
-        # until a convolution shares its batch (tapegrad/kernels/cpu/threads.py)
-        tapegrads_threads.give_back_the_cores()
-        ours = Contender(tapegrad, key, s)
-        steps = {"tapegrad": ours.step}
+        weights = ours.ask("build", key, None)
         difference = None
-        if torch is not None:
-            theirs = Contender(torch, key, s, ours.weights())
-            difference = check(ours, theirs)
-            steps["PyTorch"] = theirs.step
-        times, cpu_times = measure(steps, args, threads)
+        if theirs is not None:
+            theirs.ask("build", key, weights)
+            difference = check(key, ours.ask("gradients"), theirs.ask("gradients"))
+        times, cpu_times = measure(processes, args, threads)
         row = {"ms": {n: 1e3 * median(t) for n, t in times.items()}, "difference": difference,
                "cpu_ms": {n: 1e3 * median(t) for n, t in cpu_times.items()}}
         if "PyTorch" in times:
@@ -336,49 +431,34 @@ def time_child(args, threads):
             row["ratio"] = (median(ratios), *quartiles(ratios))
             ratios = [a / b for a, b in zip(cpu_times["tapegrad"], cpu_times["PyTorch"])]
             row["cpu_ratio"] = (median(ratios), *quartiles(ratios))
-        row["pool_owns_the_cores"] = tapegrads_threads.pool_owns_the_cores()
+        row["pool_owns_the_cores"] = ours.ask("pool owns the cores")
         results["workloads"][key] = row
         print(f"  {threads} thread(s) {key}: " + ", ".join(
             f"{n} {v:.2f} ms" for n, v in row["ms"].items())
             + (" (tapegrad's pool owned the cores)" if row["pool_owns_the_cores"] else ""),
             file=sys.stderr, flush=True)
-        del ours, steps
+    for process in processes.values():
+        process.stop()
     results["load_after"] = os.getloadavg()[0]
-    print(json.dumps(results))
+    return results
 
 
-def measure(steps, args, threads):
+def measure(processes, args, threads):
     """({name: [wall seconds per step of each round's block]}, {name: [CPU seconds of the
-    calling thread …]}): warm-up, then alternating blocks. With 1 thread all the work is on
-    the calling thread, so its CPU time leaves out waiting for a core on a busy machine.
+    calling thread …]}): warm-up, then alternating blocks, each in its contender's process.
     With 2+ threads each block starts after a 200 ms pause and 2 untimed steps: the other
     library's idle BLAS/OpenMP threads spin for up to ~0.1 s after its block and would
     steal a core (see benchmarks/README.md)."""
-    per_step = {}
-    for name, step in steps.items():
-        start, count = time.perf_counter(), 0
-        while count < 3 or (time.perf_counter() - start < 0.3 and not args.smoke):
-            step()
-            count += 1
-        start = time.perf_counter()
-        for _ in range(3):
-            step()
-        per_step[name] = (time.perf_counter() - start) / 3
+    per_step = {name: p.ask("warm up") for name, p in processes.items()}
     block = {n: max(1, round(args.block_ms / 1e3 / t)) for n, t in per_step.items()}
     gap = 0.2 if threads > 1 and not args.smoke else 0.0
-    times = {name: [] for name in steps}
-    cpu_times = {name: [] for name in steps}
+    times = {name: [] for name in processes}
+    cpu_times = {name: [] for name in processes}
     for _ in range(1 if args.smoke else args.rounds):
-        for name, step in steps.items():
-            if gap:
-                time.sleep(gap)
-                step()
-                step()
-            start, cpu_start = time.perf_counter(), time.thread_time()
-            for _ in range(block[name]):
-                step()
-            times[name].append((time.perf_counter() - start) / block[name])
-            cpu_times[name].append((time.thread_time() - cpu_start) / block[name])
+        for name, process in processes.items():
+            wall, cpu = process.ask("block", block[name], gap)
+            times[name].append(wall)
+            cpu_times[name].append(cpu)
     return times, cpu_times
 
 
@@ -449,13 +529,11 @@ def blas_core():
     return "?"
 
 
-def instruction_sets(torch):
-    """The vector instructions numba compiles for and PyTorch's kernels run with."""
+def numba_target():
+    """The CPU numba compiles tapegrad's kernels for (its vector instructions)."""
     import numba.core.config
     from llvmlite import binding
-    numba_cpu = numba.core.config.CPU_NAME or binding.get_host_cpu_name()
-    torch_isa = torch.backends.cpu.get_cpu_capability() if torch is not None else "n/a"
-    return f"numba target {numba_cpu}, PyTorch kernels {torch_isa}"
+    return numba.core.config.CPU_NAME or binding.get_host_cpu_name()
 
 
 # -- the parent -----------------------------------------------------------------------------------
@@ -468,13 +546,21 @@ def child_env(threads=1, extra=None):
     return env
 
 
-def run_child(args, arguments, threads=1, extra_env=None):
+def isa_env(args):
+    return AVX2_ONLY if args.isa == "avx2" else {}
+
+
+def child_command(args, arguments):
     command = [sys.executable, os.path.abspath(__file__), "--workloads", args.workloads,
                "--rounds", str(args.rounds), "--block-ms", str(args.block_ms)]
     command += ["--smoke"] if args.smoke else []
     command += ["--no-torch"] if args.no_torch else []
-    extra_env = {**(AVX2_ONLY if args.isa == "avx2" else {}), **(extra_env or {})}
-    result = subprocess.run(command + arguments, env=child_env(threads, extra_env),
+    return command + arguments
+
+
+def run_child(args, arguments, threads=1, extra_env=None):
+    result = subprocess.run(child_command(args, arguments),
+                            env=child_env(threads, {**isa_env(args), **(extra_env or {})}),
                             stdout=subprocess.PIPE, text=True)
     if result.returncode:
         sys.exit(f"child {' '.join(arguments)} failed (exit {result.returncode})")
@@ -503,8 +589,8 @@ def machine():
 
 def main():
     args = parse()
-    if args.child == "time":
-        return time_child(args, int(os.environ["OPENBLAS_NUM_THREADS"]))
+    if args.child == "contender":
+        return contender_child(args, int(os.environ["OPENBLAS_NUM_THREADS"]))
     if args.child == "memory":
         return memory_child(args)
     if args.child == "startup":
@@ -568,7 +654,7 @@ def main():
 
     if "time" not in skip:
         for threads in [int(t) for t in args.threads.split(",")]:
-            r = results["time"][threads] = run_child(args, ["--child", "time"], threads=threads)
+            r = results["time"][threads] = time_contenders(args, contenders, threads)
             print(f"\ntraining step, {threads} thread{'s' if threads > 1 else ''} (median ms; "
                   f"ratio: median [quartiles] of back-to-back blocks); numpy BLAS: {r['blas']}; "
                   f"{r['instructions']}; "

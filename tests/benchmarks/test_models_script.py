@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "models.py"
 
 
@@ -39,3 +41,16 @@ def test_the_avx2_run_tells_each_library_to_stay_within_avx2(tmp_path):
     timing = results["time"]["1"]
     assert "numba target haswell" in timing["instructions"]
     assert "core Haswell" in timing["blas"] or "threadpoolctl" in timing["blas"]
+
+
+def test_each_contender_is_timed_in_a_process_of_its_own(tmp_path):
+    # tapegrad sets glibc's malloc thresholds at import (tapegrad/backend/heap.py): PyTorch is
+    # timed without them, in a process that never imports tapegrad
+    pytest.importorskip("torch")
+    out = tmp_path / "results.json"
+    subprocess.run([sys.executable, str(SCRIPT), "--smoke", "--json", str(out), "--workloads", "mlp16",
+                    "--threads", "1", "--skip", "memory,startup"], check=True, capture_output=True,
+                   text=True, env=os.environ.copy(), timeout=300)
+    timing = json.loads(out.read_text())["time"]["1"]
+    assert timing["libraries"] == {"tapegrad": ["tapegrad"], "PyTorch": ["torch"]}
+    assert timing["workloads"]["mlp16"]["difference"] < 1e-3
