@@ -118,6 +118,18 @@ def test_erfc_matches_python_math():
                                [math.erfc(v) for v in points], rtol=1e-14)
 
 
+def test_float32_erfc_is_the_nearest_float32_even_in_its_subnormal_tail():
+    # erfc(10) = 2.09e-45 lies nearest the smallest subnormal, 1.4e-45 (PyTorch's value);
+    # a float32 erfc computed in float32 gave 2.8e-45, and a count of nonzeros changed with it
+    points = np.concatenate([np.linspace(-4, 10.1, 20001), np.linspace(9.0, 10.1, 2001)])
+    points = points.astype(np.float32)
+    nearest = np.array([math.erfc(float(v)) for v in points]).astype(np.float32)
+    ours = tg.erfc(tg.tensor(points)).numpy()
+    assert ours.dtype == np.float32
+    np.testing.assert_array_equal(ours, nearest)
+    assert tg.erfc(tg.tensor([10.0])).item() == np.float32(1.4e-45)
+
+
 def test_erfinv_inverts_erf_and_is_infinite_at_plus_minus_one():
     y = np.array([-3.0, -0.7, 0.0, 0.2, 1.5, 4.0])
     x = erf(tg.tensor(y, dtype=tg.float64))

@@ -151,7 +151,7 @@ def _float_dtypes(program):
                     # from here the two replays no longer differ in the leaves' dtype alone)
         if _count_from_float32s_rounding(program, k, r32, r64):
             break   # (nonzero of exp(-440): from here the chains' shapes differ too)
-        if _whole_numbers_from_float32s_rounding(program, k, r32, r64):
+        if _whole_numbers_from_float32s_rounding(program, k):
             break   # (long of elu(-17.45): -1 against 0, from here the chains' values differ)
     return []
 
@@ -190,7 +190,10 @@ def _count_from_float32s_rounding(program, k, r32, r64):
     step = program.steps[k]
     if step.entry.name not in VALUE_SHAPED:
         return False
-    ours32, ours64 = first_tensor(TAPEGRAD, r32), first_tensor(TAPEGRAD, r64)
+    shaped32, shaped64 = first_tensor(TAPEGRAD, r32), first_tensor(TAPEGRAD, r64)
+    if shaped32 is None or shaped64 is None or tuple(shaped32.shape) == tuple(shaped64.shape):
+        return False   # (a later in-place step keeps a shape: the values need a fresh replay)
+    ours32, ours64 = _fresh_result(program, k, "float32"), _fresh_result(program, k, "float64")
     if ours32 is None or ours64 is None or tuple(ours32.shape) == tuple(ours64.shape):
         return False
     return all(again is not None and compare_arrays(TAPEGRAD.to_numpy(again),
@@ -204,7 +207,7 @@ TO_WHOLE_NUMBERS = CASTS + ("trunc", "trunc_", "fix", "floor", "floor_", "ceil",
                             "round", "round_")
 
 
-def _whole_numbers_from_float32s_rounding(program, k, r32, r64):
+def _whole_numbers_from_float32s_rounding(program, k):
     """True where step ``k`` makes whole numbers of floats (``TO_WHOLE_NUMBERS``) that differ
     between float32 and float64, and the step on the float64 replay's chain rounded to
     float32 gives float32's result exactly, run in float32 and in float64 alike: float32's
@@ -219,13 +222,23 @@ def _whole_numbers_from_float32s_rounding(program, k, r32, r64):
     if step.entry.name not in TO_WHOLE_NUMBERS or (step.entry.name.startswith("round")
                                                    and decimals != 0):
         return False   # (round to 2 decimals: 0.01 is another number in each dtype)
-    ours32, ours64 = first_tensor(TAPEGRAD, r32), first_tensor(TAPEGRAD, r64)
+    ours32, ours64 = _fresh_result(program, k, "float32"), _fresh_result(program, k, "float64")
     if ours32 is None or ours64 is None or _exactly_equal(ours32, ours64):
         return False
     if step.entry.name in CASTS and TAPEGRAD.to_numpy(ours32).dtype.kind not in "iub":
         return False
     return all(again is not None and _exactly_equal(again, ours32)
                for again in _rerun_on_float64s_chain_rounded(program, k))
+
+
+def _fresh_result(program, k, float_dtype):
+    """Step ``k``'s result, replayed in ``float_dtype`` up to that step only: the whole
+    replay's result of the step may since have been changed by a later in-place step
+    (sign_ of nonzero's indices), and a judge must see what the step made."""
+    _, outcomes = _replay(program, float_dtype, steps=program.steps[:k + 1])
+    if len(outcomes) <= k or outcomes[k][1] != "ok":
+        return None
+    return first_tensor(TAPEGRAD, outcomes[k][2])
 
 
 def _exactly_equal(a, b):
