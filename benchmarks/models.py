@@ -67,6 +67,13 @@ WORKLOADS = {   # key: (title, optimizer)
     "mlp_adam": ("MLP 784-512-512-10, batch 128", "Adam"),
 }
 BARS = {1: 1.2, 2: 1.3, "memory": 1.5}   # tapegrad / PyTorch at most
+# Untimed steps after each 2-thread block's pause. After an idle pause, Linux wakes
+# tapegrad's sleeping pool thread on the core of the thread that woke it, and the two share
+# that core until the scheduler moves one away: on the 2-core AMD EPYC the LSTM's first
+# steps after a 200 ms pause took 10.9, 9.8 and 8.6 ms, then 7.4–7.9 (8.2–8.7 throughout
+# with the two threads pinned to separate cores); LeNet's first four 10.0–10.4, then 7.1–7.3.
+# PyTorch's OpenMP threads spin instead of sleeping and pay nothing there.
+SETTLE = 0.05
 BLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 AVX2_ONLY = {   # each library's own switch to stay within AVX2
     "OPENBLAS_CORETYPE": "Haswell",
@@ -321,11 +328,14 @@ def warm_up(step, smoke):
 def run_block(step, count, gap):
     """(wall seconds, CPU seconds of the calling thread) per step of ``count`` steps. With 1
     thread all the work is on the calling thread, so its CPU time leaves out waiting for a
-    core on a busy machine. A ``gap`` pause and 2 untimed steps come first (see measure)."""
+    core on a busy machine. A ``gap`` pause and SETTLE seconds of untimed steps (at least 2)
+    come first (see measure)."""
     if gap:
         time.sleep(gap)
-        step()
-        step()
+        start, settled = time.perf_counter(), 0
+        while settled < 2 or time.perf_counter() - start < SETTLE:
+            step()
+            settled += 1
     start, cpu_start = time.perf_counter(), time.thread_time()
     for _ in range(count):
         step()
@@ -446,9 +456,11 @@ def time_contenders(args, names, threads):
 def measure(processes, args, threads):
     """({name: [wall seconds per step of each round's block]}, {name: [CPU seconds of the
     calling thread …]}): warm-up, then alternating blocks, each in its contender's process.
-    With 2+ threads each block starts after a 200 ms pause and 2 untimed steps: the other
-    library's idle BLAS/OpenMP threads spin for up to ~0.1 s after its block and would
-    steal a core (see benchmarks/README.md)."""
+    With 2+ threads each block starts after a 200 ms pause, so that the other library's
+    idle BLAS/OpenMP threads, which spin for up to ~0.1 s after its block, do not steal a
+    core (see benchmarks/README.md); then SETTLE seconds of untimed steps, so that the
+    block measures steps of a training loop at its steady pace, not steps right after an
+    idle pause (below)."""
     per_step = {name: p.ask("warm up") for name, p in processes.items()}
     block = {n: max(1, round(args.block_ms / 1e3 / t)) for n, t in per_step.items()}
     gap = 0.2 if threads > 1 and not args.smoke else 0.0
