@@ -212,3 +212,42 @@ def test_a_gru_loop_cut_into_ranges_of_rows_equals_one_range(reverse, monkeypatc
     cut_forward, cut_backward = gru_both_ways(*args, "whole in numba", monkeypatch)
     for cut, whole in zip(cut_forward + cut_backward, one_forward + one_backward):
         np.testing.assert_allclose(cut, whole, rtol=1e-6, atol=1e-6)
+
+
+# -- a hidden size of 1 ----------------------------------------------------------------------
+def one_row_views(gates):
+    """W_hh of a hidden size of 1, (gates, 1): its data on a 64-byte boundary (so that the
+    loops use W_hhᵀ as it is, without an aligned copy), and at an address 4 bytes past one.
+    numpy gives a dimension of length 1 any stride: W_hhᵀ, (1, gates), then has rows 1
+    element apart, a leading dimension below the width, which gemm refuses."""
+    flat = np.empty(gates + 32, np.float32)
+    start = (-flat.ctypes.data % 64) // 4
+    views = [flat[start:start + gates].reshape(gates, 1),
+             flat[start + 1:start + 1 + gates].reshape(gates, 1)]
+    flat[:] = 0.5 * rng.standard_normal(flat.size)
+    assert views[0].T.strides == (4, 4) and views[0].ctypes.data % 64 == 0
+    return views
+
+
+@pytest.mark.parametrize("layout", [0, 1], ids=["aligned", "unaligned"])
+@pytest.mark.parametrize("reverse", [False, True], ids=["forward", "reverse"])
+def test_a_hidden_size_of_1_runs_whole_in_numba_as_the_plain_loop(layout, reverse, monkeypatch):
+    batch = 6
+    p = rng.standard_normal((STEPS, batch, 4)).astype(np.float32)
+    h0, c0, grad_h, grad_c = (rng.standard_normal((batch, 1)).astype(np.float32)
+                              for _ in range(4))
+    grad_out = rng.standard_normal((STEPS, batch, 1)).astype(np.float32)
+    w_hh = one_row_views(4)[layout]
+    args = (p, w_hh, h0, c0, reverse, grad_out, grad_h, grad_c)
+    fast = lstm_both_ways(*args, "whole in numba", monkeypatch)
+    plain = lstm_both_ways(*args, "plain arrays", monkeypatch)
+    for a, b in zip(fast[0] + fast[1], plain[0] + plain[1]):
+        np.testing.assert_allclose(a, b, rtol=2e-6, atol=2e-6)
+
+    p = rng.standard_normal((STEPS, batch, 3)).astype(np.float32)
+    w_hh, b_hh = one_row_views(3)[layout], rng.standard_normal(3).astype(np.float32)
+    args = (p, w_hh, b_hh, h0, reverse, grad_out, grad_h)
+    fast = gru_both_ways(*args, "whole in numba", monkeypatch)
+    plain = gru_both_ways(*args, "plain arrays", monkeypatch)
+    for a, b in zip(fast[0] + fast[1], plain[0] + plain[1]):
+        np.testing.assert_allclose(a, b, rtol=2e-6, atol=2e-6)

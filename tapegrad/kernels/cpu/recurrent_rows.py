@@ -46,6 +46,16 @@ def parts(batch, threads):
 
 
 @njit(cache=True, nogil=True)
+def _leading(matrix):
+    """gemm's leading dimension of a matrix with contiguous rows: the distance between its
+    rows in elements, or its width where it has one row. numpy may give a dimension of
+    length 1 any stride (a hidden size of 1 made W_hhᵀ a (1, 4) view with rows 1 apart),
+    and gemm refuses a leading dimension below the width and computes nothing."""
+    rows, columns = matrix.shape
+    return matrix.strides[0] // matrix.itemsize if rows > 1 else max(columns, 1)
+
+
+@njit(cache=True, nogil=True)
 def _product(gemm, a, b, out, block):
     """out = a @ b (a (M, K), b (K, N), out (M, N), each with contiguous rows) in blocks of
     ``block`` rows, each one call of ``gemm``."""
@@ -55,8 +65,8 @@ def _product(gemm, a, b, out, block):
     for start in range(0, rows, block):
         m = min(block, rows - start)
         gemm(ROW_MAJOR, NO_TRANSPOSE, NO_TRANSPOSE, m, columns, inner, one,
-             a[start:].ctypes.data, a.strides[0] // 4, b.ctypes.data, b.strides[0] // 4,
-             zero, out[start:].ctypes.data, out.strides[0] // 4)
+             a[start:].ctypes.data, _leading(a), b.ctypes.data, _leading(b),
+             zero, out[start:].ctypes.data, _leading(out))
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
