@@ -7104,6 +7104,42 @@ def test_nll_loss_of_losses_overflowing_both_ways_may_be_nan_or_inf_but_a_wrong_
     assert allowed(Finding("value", "nll_loss", shown.replace("[inf]", "[5.]") + OVERFLOWS_BOTH_WAYS,
                            0)) is None
 
+def test_kl_divs_mean_of_terms_overflowing_both_ways_may_be_nan_or_inf_but_a_wrong_one_is_found(
+        monkeypatch):
+    torch = pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+    from .generate import CHAIN, LeafRef
+    from .value_marks import OVERFLOWS_BOTH_WAYS, _losses_overflow_both_ways
+    # 92259783: kl_div of nan_to_num's ±3.4e38 (and 0s): terms y·(log y - x) of ∓3.4e38·y,
+    # several of each sign, whose mean is NaN, +inf or -inf by the order of summation
+    # (tapegrad -inf, PyTorch NaN); PyTorch's y·log y of the 0s differs by an ulp
+    big = float(np.finfo(np.float32).max)
+    x = np.float32([[1, -1, 0, 1], [1, -1, 0, -1]]) * np.float32(big)
+    y = np.float32([[0.99, 0.98, 0.33, 0.85], [0.94, 0.97, 0.70, 0.27]])
+
+    def mark(x, ours, theirs):
+        program = _hand_program([(x, False), (y, False)], [("kl_div", (CHAIN, LeafRef(1)), {})])
+        return _losses_overflow_both_ways(program, program.steps[0], x, tg.tensor(np.float32(ours)),
+                                          torch.tensor(np.float32(theirs)))
+
+    for ours, theirs in ((-np.inf, np.nan), (np.nan, np.inf)):
+        assert mark(x, ours, theirs) == OVERFLOWS_BOTH_WAYS
+    assert mark(x, -1.0, np.nan) == ""   # planted: a finite mean is not an order's overflow
+    assert mark(np.abs(x), -np.inf, np.nan) == ""   # planted: every term -3.4e38·y, one sign
+    kl_div = F.kl_div   # planted: tapegrad's own terms 1% off PyTorch's
+
+    def off(*args, **kwargs):
+        loss = kl_div(*args, **kwargs)
+        return loss * 1.01 if loss.ndim else loss   # (reduction='none' alone)
+    monkeypatch.setattr(F, "kl_div", off)
+    assert mark(x, -np.inf, np.nan) == ""
+    monkeypatch.undo()
+    shown = "NaN where torch has none or the other way: [-inf] vs torch [nan]"
+    assert allowed(Finding("value", "kl_div", shown, 0)) is None
+    assert allowed(Finding("value", "kl_div", shown + OVERFLOWS_BOTH_WAYS + " [layouts: transpose]"
+                           " [NaN inputs]", 0)).category == "float noise"
+
+
 def test_linears_weight_gradient_of_terms_past_float32_both_ways_is_noise_only_there(monkeypatch):
     pytest.importorskip("torch")
     import tapegrad.nn.functional as F
