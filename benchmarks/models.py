@@ -374,7 +374,7 @@ def contender_child(args, threads):
     while True:
         kind, *arguments = pickle.load(requests)
         if kind == "build":   # (key, the other library's weights or None): answers the weights
-            contender = None
+            contender = None   # (the last workload's model freed before the next is built)
             if pool is not None:   # each workload as in a fresh process: OpenBLAS's threads own
                 pool.give_back_the_cores()   # the cores until a convolution shares its batch
             contender = Contender(lib, arguments[0], s, arguments[1])
@@ -391,6 +391,7 @@ def contender_child(args, threads):
             return
 
 
+# -- the parent's side of the timing ------------------------------------------------------------
 class ContenderProcess:
     """A contender's child process (``contender_child``), asked in turn for its work."""
 
