@@ -10,9 +10,10 @@ glibc moves both thresholds itself: each time a mapped block is freed, the mmap 
 rises to that block's size (at most 32 MiB on 64-bit systems) and the trim threshold to twice
 that. Which blocks it sees freed first depends on the order in which threads freed them, so
 two runs of one script can settle differently: measured on a 2-core AMD EPYC (LeNet-5,
-batch 64, 2 threads), some processes settled with no page faults at all, 6–7 ms a step, and
-others with 1,304 faults and 2.5–4 ms of kernel time in every 9–12 ms step. The CIFAR CNN
-faulted 3,014 pages a step (70 ms a step against 49), the Transformer 4,898.
+batch 64, 2 threads), some processes settled with no page faults at all, others with 1,304
+faults and 2.5–4.5 ms of kernel time in every step (8.8–11.5 ms a step, against 5.2–7.4 in
+processes alternating with them that had the thresholds fixed). The CIFAR CNN faulted
+3,014 pages a step (70 ms a step against 49), the Transformer 4,898.
 
 So ``keep_freed_memory`` fixes both thresholds where glibc's own rule ends: blocks up to
 32 MiB come from the heap, and up to 64 MiB of freed heap stays with the process. Peak
