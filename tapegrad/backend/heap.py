@@ -16,10 +16,11 @@ processes alternating with them that had the thresholds fixed). The CIFAR CNN fa
 3,014 pages a step (70 ms a step against 49), the Transformer 4,898.
 
 So ``keep_freed_memory`` fixes both thresholds where glibc's own rule ends: blocks up to
-32 MiB come from the heap, and up to 64 MiB of freed heap stays with the process. Peak
+32 MiB come from the heap, and up to 64 MiB of freed heap stays with the process in each of
+its malloc arenas (the main one, and those of threads that allocate: the pool's). Peak
 memory does not change (the maximum resident size of each benchmark model was the same
-with and without); what changes is that a process keeps up to 64 MiB it has freed instead
-of returning it. The setting is the process's, as glibc's own variables are: a user who
+with and without); what changes is that freed memory is kept instead of returned. The
+setting is the process's, as glibc's own variables are: a user who
 sets ``MALLOC_MMAP_THRESHOLD_`` or ``MALLOC_TRIM_THRESHOLD_`` (or either in
 ``GLIBC_TUNABLES``) keeps theirs, and on another C library nothing is changed.
 """
