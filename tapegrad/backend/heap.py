@@ -20,9 +20,9 @@ So ``keep_freed_memory`` fixes both thresholds where glibc's own rule ends: bloc
 its malloc arenas (the main one, and those of threads that allocate: the pool's). Peak
 memory does not change (the maximum resident size of each benchmark model was the same
 with and without); what changes is that freed memory is kept instead of returned. The
-setting is the process's, as glibc's own variables are: a user who
-sets ``MALLOC_MMAP_THRESHOLD_`` or ``MALLOC_TRIM_THRESHOLD_`` (or either in
-``GLIBC_TUNABLES``) keeps theirs, and on another C library nothing is changed.
+setting is the process's, as glibc's own variables are: a user who sets
+``MALLOC_MMAP_THRESHOLD_`` or ``MALLOC_TRIM_THRESHOLD_`` (or either in ``GLIBC_TUNABLES``)
+keeps theirs, and on another C library nothing is changed.
 """
 import ctypes
 import os
