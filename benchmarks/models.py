@@ -372,7 +372,10 @@ def contender_child(args, threads):
     s = sizes(args.smoke)
     contender = None
     while True:
-        kind, *arguments = pickle.load(requests)
+        try:
+            kind, *arguments = pickle.load(requests)
+        except EOFError:   # the parent stopped (a failed check): its error is the one to read
+            return
         if kind == "build":   # (key, the other library's weights or None): answers the weights
             contender = None   # (the last workload's model freed before the next is built)
             if pool is not None:   # each workload as in a fresh process: OpenBLAS's threads own
