@@ -8,8 +8,8 @@ arrays. Each function here asks that backend (``xp.is_gpu``, ``xp.numba_cpu``) w
 implementation to take:
 
 * numpy (cpu): ``kernels/cpu`` — im2col by stride tricks into reused workspaces, one
-  GEMM per product, numba loops where numpy would need a Python loop (and Winograd's
-  F(2×2, 3×3), on request: ``cpu/winograd.py``);
+  GEMM per product, numba loops where numpy would need a Python loop, and Winograd's
+  F(2×2, 3×3) for 3×3 convolutions (``cpu/winograd.py``);
 * cupy (cuda): ``kernels/cuda`` (numba.cuda kernels) for convolution,
   unfold/fold and max pooling, with the same signatures; everything else (average
   pooling, index_add) runs the array code of ``kernels/cpu`` with ``kernels/generic.py``
@@ -56,7 +56,7 @@ def _kernels(xp):
 def conv_forward(xp, x, weight, bias, window, stamp=None):
     """y = conv(x, weight) + bias: x (B, C, H, W), weight (O, C/groups, kh, kw) -> y (B, O, Ho, Wo)
     (a fresh array); ``stamp`` marks what the forward keeps for ``conv_weight_grad`` (only
-    Winograd's forward keeps anything)."""
+    the GPU's im2col keeps anything: its columns)."""
     return _kernels(xp).conv_forward(xp, x, weight, bias, window, stamp)
 
 
@@ -71,9 +71,10 @@ def conv_weight_grad(xp, x, grad, window, stamp=None):
 
 
 def conv_backward(xp, x, grad, weight, window, stamp=None):
-    """(dL/dx, dL/dweight) together: on the cpu in one pass over the batch
-    (kernels/cpu/conv.py); on a GPU, im2col's backward reads one copy of dL/dy as a matrix
-    (kernels/cuda/conv.py) and the implicit GEMM reads dL/dy where it lies."""
+    """(dL/dx, dL/dweight) together: on the cpu by Winograd's F(2×2, 3×3) (3×3 kernels of
+    enough channels) or in one pass over the batch (kernels/cpu/conv.py); on a GPU,
+    im2col's backward reads one copy of dL/dy as a matrix (kernels/cuda/conv.py) and the
+    implicit GEMM reads dL/dy where it lies."""
     return _kernels(xp).conv_backward(xp, x, grad, weight, window, stamp)
 
 

@@ -1,21 +1,22 @@
 """Winograd's F(2×2, 3×3) convolution (tapegrad/kernels/cpu/winograd.py), tested directly.
 
 * its forward, input gradient and weight gradient equal im2col + GEMM's (float64, to
-  rounding) for every padding from 0 to 2, odd and even output sizes;
+  rounding) for every padding from 0 to 2, odd and even output sizes, whether a chunk is
+  several images, one, or a few rows of tiles of one, and with the batch shared between
+  threads;
 * in float32 its error stays inside the bound its docstring states, γ_{C+12}·ỹ (γ_{T+12}
   for the weight gradient), ỹ the algorithm run on absolute values, and ỹ stays within
   16·Σ|g|·max|x| per output;
 * through the conv op with Winograd switched on, gradcheck and gradgradcheck pass;
-* it is chosen only for the shapes it handles, and only where switched on.
+* it is chosen only for the shapes it handles, by default from MIN_CHANNELS channels on.
 """
 import numpy as np
 import pytest
 
 import tapegrad as tg
 import tapegrad.nn.functional as F
-from tapegrad import kernels
 from tapegrad.autograd.gradcheck import gradcheck, gradgradcheck
-from tapegrad.kernels.cpu import conv, winograd
+from tapegrad.kernels.cpu import batch_split, conv, winograd
 from tapegrad.kernels.geometry import Window
 
 xp = tg.device("cpu").xp   # the cpu backend's namespace, what the kernels get
@@ -36,16 +37,59 @@ def operands(window, channels=3, out_channels=4, batch=2, dtype=np.float64):
     return x, w, dy
 
 
+def by_im2col(name, *args):
+    """A pass of conv.py with Winograd switched off: the reference."""
+    saved = dict(winograd.PASSES)
+    winograd.PASSES.update(dict.fromkeys(saved, False))
+    try:
+        return getattr(conv, name)(xp, *args)
+    finally:
+        winograd.PASSES.update(saved)
+
+
+def assert_all_three_passes_equal_im2col_and_gemm(window, **sizes):
+    x, w, dy = operands(window, **sizes)
+    b = rng.normal(size=w.shape[0])
+    np.testing.assert_allclose(winograd.forward(xp, x, w, b, window),
+                               by_im2col("forward", x, w, b, window), atol=1e-12)
+    np.testing.assert_allclose(winograd.input_grad(xp, dy, w, window),
+                               by_im2col("input_grad", dy, w, window), atol=1e-12)
+    np.testing.assert_allclose(winograd.weight_grad(xp, x, dy, window),
+                               by_im2col("weight_grad", x, dy, window), atol=1e-11)
+
+
 @pytest.mark.parametrize("window", WINDOWS, ids=str)
 def test_all_three_passes_equal_im2col_and_gemm(window):
-    x, w, dy = operands(window)
-    b = rng.normal(size=4)
-    np.testing.assert_allclose(winograd.forward(xp, x, w, b, window), conv.forward(xp, x, w, b, window),
-                               atol=1e-12)
-    np.testing.assert_allclose(winograd.input_grad(xp, dy, w, window),
-                               conv.input_grad(xp, dy, w, window), atol=1e-12)
-    np.testing.assert_allclose(winograd.weight_grad(xp, x, dy, window),
-                               conv.weight_grad(xp, x, dy, window), atol=1e-12)
+    assert_all_three_passes_equal_im2col_and_gemm(window)
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 16 * 7 * 8 * 9, 2**20], ids=["a row of tiles",
+                                                                        "a few rows", "images"])
+@pytest.mark.parametrize("window", WINDOWS, ids=str)
+def test_every_way_of_cutting_the_batch_into_chunks_gives_the_same_passes(monkeypatch, window,
+                                                                          chunk_bytes):
+    monkeypatch.setattr(winograd, "CHUNK_BYTES", chunk_bytes)
+    assert_all_three_passes_equal_im2col_and_gemm(window, batch=3)
+
+
+def test_the_chunks_cover_every_tile_of_the_batch_once():
+    for tiles_h, tiles_w, budget in [(5, 3, 1), (5, 3, 7), (5, 3, 15), (5, 3, 31), (1, 1, 4),
+                                     (4, 9, 100)]:
+        seen = []
+        for first, last, first_row, last_row, count in winograd._chunks(2, 9, tiles_h, tiles_w,
+                                                                        budget):
+            assert count == (last - first) * (last_row - first_row) * tiles_w
+            assert count <= max(budget, tiles_w)
+            assert count <= winograd._chunk_tiles(tiles_h, tiles_w, budget)
+            seen += [(n, i) for n in range(first, last) for i in range(first_row, last_row)]
+        assert sorted(seen) == [(n, i) for n in range(2, 9) for i in range(tiles_h)]
+
+
+def test_shares_of_the_batch_on_two_threads_give_the_same_passes(monkeypatch):
+    monkeypatch.setattr(batch_split, "concurrent_parts", lambda xp, x, multiply_adds: 2)
+    monkeypatch.setattr(winograd, "CHUNK_BYTES", 16 * 7 * 8 * 5)
+    for window in WINDOWS[:2]:
+        assert_all_three_passes_equal_im2col_and_gemm(window, batch=5)
 
 
 # -- the float32 error bound -------------------------------------------------------------------
@@ -74,7 +118,7 @@ def gamma(n, unit=2.0 ** -24):
 def test_float32_forward_error_stays_within_the_stated_bound(window):
     channels = 64
     x, w, _ = operands(window, channels=channels, dtype=np.float32)
-    exact = conv.forward(xp, x.astype(np.float64), w.astype(np.float64), None, window)
+    exact = by_im2col("forward", x.astype(np.float64), w.astype(np.float64), None, window)
     error = np.abs(winograd.forward(xp, x, w, None, window) - exact)
     bound = gamma(channels + 12) * absolute_forward(x, w, window)
     assert (error <= bound).all()
@@ -87,11 +131,11 @@ def test_float32_forward_error_stays_within_the_stated_bound(window):
 def test_float32_weight_gradient_error_stays_within_the_stated_bound():
     window = WINDOWS[0]
     x, w, dy = operands(window, channels=8, out_channels=8, batch=4, dtype=np.float32)
-    exact = conv.weight_grad(xp, x.astype(np.float64), dy.astype(np.float64), window)
+    exact = by_im2col("weight_grad", x.astype(np.float64), dy.astype(np.float64), window)
     tiles = 4 * ((window.out_size[0] + 1) // 2) * ((window.out_size[1] + 1) // 2)
     # ỹ for the weight gradient: the direct sum's Σ|dy||x| times the transforms' 16
-    direct = conv.weight_grad(xp, np.abs(x).astype(np.float64), np.abs(dy).astype(np.float64),
-                              window)
+    direct = by_im2col("weight_grad", np.abs(x).astype(np.float64), np.abs(dy).astype(np.float64),
+                       window)
     error = np.abs(winograd.weight_grad(xp, x, dy, window) - exact)
     assert (error <= gamma(tiles + 12) * 16 * direct).all()
 
@@ -145,10 +189,12 @@ def test_winograd_is_chosen_only_for_the_shapes_it_handles(winograd_on):
     assert not winograd.chosen("forward", xp, x.astype(np.int32), same, 4, 4)
 
 
-def test_by_default_convolutions_run_by_im2col_and_gemm():
-    assert not any(winograd.PASSES.values())
-    x = np.zeros((1, 64, 8, 8), np.float32)
+def test_by_default_it_runs_3x3_convolutions_from_min_channels_on():
+    assert all(winograd.PASSES.values())
     window = Window((8, 8), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1))
-    assert not winograd.chosen("forward", xp, x, window, 64, 64)
-    assert kernels.conv_forward(xp, x, np.zeros((64, 64, 3, 3), np.float32), None,
-                                window).shape == (1, 64, 8, 8)
+    many, few = winograd.MIN_CHANNELS, winograd.MIN_CHANNELS // 2
+    x = np.zeros((1, many, 8, 8), np.float32)
+    for part in winograd.PASSES:
+        assert winograd.chosen(part, xp, x, window, many, many)
+        assert not winograd.chosen(part, xp, x, window, few, many)
+        assert not winograd.chosen(part, xp, x, window, many, few)

@@ -145,7 +145,7 @@ def _convolution(x, weight, bias, window, name, stamp=None):
     """y = conv(x, w) + b;  ∂y/∂x: transposed convolution with w,  ∂y/∂w: correlation with x,
     ∂y/∂b: sum over batch and positions"""
     xp = x.device.xp
-    stamp = stamp if stamp is not None else kernels.Stamp()   # (for Winograd's forward)
+    stamp = stamp if stamp is not None else kernels.Stamp()   # (for what the forward keeps)
     y = kernels.conv_forward(xp, x.array, weight.array, None if bias is None else bias.array,
                              window, stamp)
     def backward(ctx, grad):
@@ -195,7 +195,7 @@ def _transposed(grad, weight, bias, window, name):
         out += bias.array.reshape(1, -1, 1, 1)
     def backward(ctx, g):
         ybar, weight = ctx.saved_tensors
-        stamp = kernels.Stamp()   # Winograd's conv(g, w) keeps g's transform for W
+        stamp = kernels.Stamp()   # what conv(g, w) keeps of g for W (the GPU's columns)
         grad_ybar = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
             grad_ybar = _convolution(g, weight, None, window, name, stamp)

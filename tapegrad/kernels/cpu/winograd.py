@@ -6,11 +6,11 @@ Cut the output into 2×2 tiles. Each tile depends on a 4×4 patch d of the padde
     Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A          (g the 3×3 kernel, ⊙ elementwise)
 
 with the constant matrices below. Summed over input channels, the ⊙ becomes 16 matrix
-products, one per position of the 4×4 transformed tile:
+products, one per position k of the 4×4 transformed tile:
 
-    U = G g Gᵀ      (16, O, C)   the kernel, transformed once per call
-    V = Bᵀ d B      (16, C, T)   every input patch (T = batch · tiles), a numba loop
-    M = U @ V       (16, O, T)   16 GEMMs of the same shape: one batched matmul
+    U = G g Gᵀ      (16, C, O)   the kernel, transformed once per call
+    V = Bᵀ d B      (16, T, C)   every input patch of a chunk of images (T tiles), a numba loop
+    M = V @ U       (16, T, O)   16 GEMMs of the same shape: one batched matmul
     Y = Aᵀ M A                   back to 2×2 output tiles, a numba loop
 
 4·4 = 16 multiplications per tile and channel pair where the direct form needs 2·2·9 = 36.
@@ -18,9 +18,24 @@ The two gradients are the same machinery:
 
 * ∂L/∂x is the full correlation of ∂L/∂y with the kernel turned by 180° and its channel
   axes swapped: a forward pass of this file on ∂L/∂y padded by 2 - p;
-* ∂L/∂g: Y = Aᵀ M A gives ∂L/∂M = A (∂L/∂Y) Aᵀ per tile (a numba loop), M = U @ V gives
-  ∂L/∂U = ∂L/∂M @ Vᵀ (one batched matmul over the tiles), and U = G g Gᵀ gives
-  ∂L/∂g = Gᵀ (∂L/∂U) G.
+* ∂L/∂g: Y = Aᵀ M A gives ∂L/∂M = A (∂L/∂Y) Aᵀ per tile (a numba loop), M = V @ U gives
+  ∂L/∂U = Vᵀ @ ∂L/∂M (one batched matmul per chunk, summed over the chunks), and
+  U = G g Gᵀ gives ∂L/∂g = Gᵀ (∂L/∂U) G.
+
+Layout, which decides the speed. The channels are the last axis of V and M (tiles × channels
+matrices): OpenBLAS ran the 16 products (T, C) @ (C, O) of one 32×32 image (T = 256,
+C = O = 32) at 107 GFLOP/s on the AMD EPYC (1 thread), where the (O, C) @ (C, T)
+orientation over a whole batch's tiles ran at 50. The numba loops therefore first lay an
+image out with its channels last (``_channels_last``), its even and odd columns apart, so
+that every transform is a few flat loops over whole rows of tiles, tiles × channels values
+each, that the compiler vectorises (on unsigned indices: see im2col.py); the output loop
+writes the result back in (O, H, W) order. A chunk is a few images, one, or a block of one
+image's rows of tiles, as many tiles as keep its V and M within ``CHUNK_BYTES``: they stay
+in the core's cache from the transform to the product that reads them. With several
+threads each takes a share of the batch (batch_split.py), as im2col + GEMM does, and the
+kernel's transforms run with OpenBLAS on one thread: a product on its threads would leave
+one spinning for milliseconds on the core a share needs (a 128→128 forward on 16×16,
+batch 32, 2 threads: 17 ms with the transform's product on two threads, 10 without).
 
 Accuracy. Every coefficient of A, B and G is 0, ±1 or ±1/2; V and the output each take
 two additions per dimension, U is formed in float64 and rounded once, so the computed ŷ
@@ -31,22 +46,16 @@ satisfies (ε the unit roundoff, 2⁻²⁴ in float32; γ_n = nε/(1 - nε))
 and ỹ ≤ 16 · Σ_c Σ_{a,b} |g_c[a,b]| · max |x_c over the 4×4 patch| (each dimension of the
 transforms can weigh an input by up to 4 where the direct sum weighs it by 1): the
 error of a direct sum, γ_{9C}·Σ|g||x|, times a small constant, with no growth in C
-beyond the GEMM's own. The weight gradient sums over the T tiles instead of the C
-channels: γ_{T+12} with the same ỹ construction. tests/kernels/test_winograd.py checks
-both bounds on random inputs.
+beyond the GEMM's own. The weight gradient sums over the T tiles of the batch instead of
+the C channels (within a chunk in the product, then chunk by chunk): γ_{T+12} with the
+same ỹ construction. tests/kernels/test_winograd.py checks both bounds on random inputs.
 
-Speed, measured (2-core Xeon, AVX-512, numpy's OpenBLAS, 1 thread; 32→64 channels,
-32×32, batch 32, padding 1): the 16 GEMMs take about 7 ms where im2col's one takes
-about 13, but the transforms give most of that back (input 5 ms against im2col's
-2.5 ms copy; output 3.6 ms; ∂L/∂y 4–9 ms), and a whole layer step (forward and both
-gradients) was 5–20 % slower than im2col + GEMM at every shape tried (16 to 64
-channels). So ``PASSES`` below is all False: im2col + GEMM stays the default, and
-Winograd runs only when asked (``tapegrad.kernels.cpu.winograd.PASSES["forward"] =
-True``, for example), always for ``suits``-able shapes with at least ``MIN_CHANNELS``.
+Where it runs: ``chosen`` (the passes in ``PASSES``, for shapes with at least
+``MIN_CHANNELS`` channels each way); see PASSES for the measurements.
 """
-from numba import njit
+from numba import njit, uint64
 
-from . import workspace
+from . import batch_split, blas_threads, workspace
 
 # The transforms (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2016).
 B_T = ((1, 0, -1, 0), (0, 1, 1, 0), (0, -1, 1, 0), (0, 1, 0, -1))
@@ -54,11 +63,23 @@ G = ((1, 0, 0), (0.5, 0.5, 0.5), (0.5, -0.5, 0.5), (0, 0, 1))
 A_T = ((1, 1, 1, 0), (0, 1, -1, -1))
 
 
-# Which passes of a convolution run here when ``suits`` says they can ("forward" and
-# "weight_grad" share the transformed input, so they belong together). All off: not faster
-# than im2col + GEMM where measured (see the module docstring).
-PASSES = {"forward": False, "input_grad": False, "weight_grad": False}
-MIN_CHANNELS = 32   # below this many input or output channels, im2col + GEMM wins
+# Which passes of a convolution run here when ``suits`` says they can. Measured on the idle
+# 2-core AMD EPYC (AVX-512, numpy's OpenBLAS; ms, im2col + GEMM / Winograd, forward and
+# both gradients; median of 7 rounds of the best of 5 calls):
+#
+#   layer, batch                1 thread: forward   gradients    2 threads: forward  gradients
+#   32→32 on 32×32, 32                    8.7 / 5.5  17.7 / 12.2             4.6 / 3.3  10.2 / 7.2
+#   32→64 on 16×16, 64                    8.8 / 5.0  15.3 / 10.9             4.5 / 2.7   7.8 / 7.0
+#   64→128 on 8×8, 64                     7.0 / 4.1  14.1 /  9.1             3.8 / 2.6   7.4 / 5.9
+#   128→128 on 16×16, 32                 28.9 / 17.2 52.6 / 36.3            14.8 / 9.6  26.9 / 19.9
+#   16→16 on 32×32, 32                    2.3 / 2.1   6.8 /  4.6             1.6 / 1.6   3.8 / 3.0
+#   8→16 on 32×32, 8                      0.5 / 0.5   0.9 /  1.0             0.3 / 0.5   0.7 / 1.0
+#
+# One loss above MIN_CHANNELS: 128→128 on 16×16 with a batch of 8, gradients at 2 threads,
+# 6.9 / 7.2 (its forward 3.9 / 3.4).
+PASSES = {"forward": True, "input_grad": True, "weight_grad": True}
+MIN_CHANNELS = 16    # below this many input or output channels, im2col + GEMM wins
+CHUNK_BYTES = 2**20   # V and M of a chunk: what stays in a core's L2 cache
 
 
 def suits(xp, x, window, in_channels, out_channels):
@@ -77,159 +98,258 @@ def chosen(part, xp, x, window, in_channels, out_channels):
             and suits(xp, x, window, in_channels, out_channels))
 
 
+# -- flat loops on unsigned offsets -------------------------------------------------------------
+@njit(cache=True, nogil=True, inline="always")
+def _difference(out, start, a, a_start, b, b_start, length):
+    """out[start + k] = a[a_start + k] - b[b_start + k] for k < length."""
+    o, s, t = uint64(start), uint64(a_start), uint64(b_start)
+    for k in range(uint64(length)):
+        out[o + k] = a[s + k] - b[t + k]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _sum(out, start, a, a_start, b, b_start, length):
+    """out[start + k] = a[a_start + k] + b[b_start + k] for k < length."""
+    o, s, t = uint64(start), uint64(a_start), uint64(b_start)
+    for k in range(uint64(length)):
+        out[o + k] = a[s + k] + b[t + k]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _sum_of_three(out, start, a, b, c, source_start, length):
+    """out[start + k] = a[i] + b[i] + c[i], i = source_start + k, for k < length."""
+    o, s = uint64(start), uint64(source_start)
+    for k in range(uint64(length)):
+        out[o + k] = a[s + k] + b[s + k] + c[s + k]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _first_less_two(out, start, a, b, c, source_start, length):
+    """out[start + k] = a[i] - b[i] - c[i], i = source_start + k, for k < length."""
+    o, s = uint64(start), uint64(source_start)
+    for k in range(uint64(length)):
+        out[o + k] = a[s + k] - b[s + k] - c[s + k]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _negated(out, start, a, a_start, length):
+    """out[start + k] = -a[a_start + k] for k < length."""
+    o, s = uint64(start), uint64(a_start)
+    for k in range(uint64(length)):
+        out[o + k] = -a[s + k]
+
+
+# -- the transforms ---------------------------------------------------------------------------
+# Each loop below runs over a chunk of tiles: the tile rows first_row <= i < last_row of the
+# images first <= n < last, tile (n, i, j) at t = ((n - first)·R + i - first_row)·tw + j in
+# V, M and ∂L/∂M (R = last_row - first_row rows of tiles per image).
+
+@njit(cache=True, nogil=True)
+def _channels_last(x, n, first_row, last_row, top, left, parted):
+    """parted[(w + left) % 2, h + top, (w + left) // 2, c] = x[n, c, h, w] for the rows h of
+    x that the padded rows first_row <= h + top < last_row hold: image n with its channels
+    last and its (padded) even and odd columns apart. Nothing else is written, so a buffer
+    that started as zeros keeps its padding."""
+    channels, height, width = x.shape[1], x.shape[2], x.shape[3]
+    for h in range(max(first_row - top, 0), min(last_row - top, height)):
+        even, odd = parted[0, h + top], parted[1, h + top]
+        for c in range(channels):
+            row = x[n, c, h]
+            for w in range(width):
+                column = w + left
+                if column % 2 == 0:
+                    even[column // 2, c] = row[w]
+                else:
+                    odd[column // 2, c] = row[w]
+
+
+@njit(cache=True, nogil=True)
+def _input_transform(x, first, last, first_row, last_row, top, left, parted, rows, V):
+    """V[k, t, c] = (Bᵀ d B)[k] for the 4×4 patch d of x[n, c] at tile t of the chunk.
+    ``parted`` (2, 2·th + 2, tw + 1, C) holds an image (``_channels_last``, zero padding);
+    ``rows`` (2, 4, (tw + 1)·C) holds Bᵀ d for a row of tiles, at the even and the odd
+    columns."""
+    channels = x.shape[1]
+    tiles_w = parted.shape[2] - 1
+    width = parted.shape[2] * channels   # a parted row: (tw + 1)·C values
+    run = tiles_w * channels             # a row of tiles in V: tw·C values
+    flat = V.reshape(16, -1)
+    t = 0
+    for n in range(first, last):
+        _channels_last(x, n, 2 * first_row, 2 * last_row + 2, top, left, parted)
+        for i in range(first_row, last_row):
+            for p in range(2):   # Bᵀ d: rows 0 - 2, 1 + 2, 2 - 1, 1 - 3
+                d0, d1 = parted[p, 2 * i].reshape(-1), parted[p, 2 * i + 1].reshape(-1)
+                d2, d3 = parted[p, 2 * i + 2].reshape(-1), parted[p, 2 * i + 3].reshape(-1)
+                _difference(rows[p, 0], 0, d0, 0, d2, 0, width)
+                _sum(rows[p, 1], 0, d1, 0, d2, 0, width)
+                _difference(rows[p, 2], 0, d2, 0, d1, 0, width)
+                _difference(rows[p, 3], 0, d1, 0, d3, 0, width)
+            start = t * channels
+            for a in range(4):   # (Bᵀ d) B: columns 0 - 2, 1 + 2, 2 - 1, 1 - 3; tile j's columns
+                even, odd = rows[0, a], rows[1, a]   # are even[j], odd[j], even[j + 1], odd[j + 1]
+                _difference(flat[4 * a], start, even, 0, even, channels, run)
+                _sum(flat[4 * a + 1], start, odd, 0, even, channels, run)
+                _difference(flat[4 * a + 2], start, even, channels, odd, 0, run)
+                _difference(flat[4 * a + 3], start, odd, 0, odd, channels, run)
+            t += tiles_w
+
+
+@njit(cache=True, nogil=True)
+def _output_transform(M, first, last, first_row, last_row, bias, rows, parted, y):
+    """y[n, o] at tile t of the chunk = Aᵀ M[:, t, o] A + bias[o]. ``rows`` (2, 4, tw·O)
+    holds Aᵀ M for a row of tiles; ``parted`` (2, 2·th, tw, O) an image's output, channels
+    last, even and odd columns apart."""
+    out_channels = M.shape[2]
+    height, width = y.shape[2], y.shape[3]
+    tiles_w = parted.shape[2]
+    run = tiles_w * out_channels
+    flat = M.reshape(16, -1)
+    t = 0
+    for n in range(first, last):
+        for i in range(first_row, last_row):
+            start = t * out_channels
+            for b in range(4):   # Aᵀ M: row 0 = M₀ + M₁ + M₂, row 1 = M₁ - M₂ - M₃
+                _sum_of_three(rows[0, b], 0, flat[b], flat[4 + b], flat[8 + b], start, run)
+                _first_less_two(rows[1, b], 0, flat[4 + b], flat[8 + b], flat[12 + b], start, run)
+            for r in range(2):   # (Aᵀ M) A: the same combinations of columns
+                m0, m1, m2, m3 = rows[r, 0], rows[r, 1], rows[r, 2], rows[r, 3]
+                _sum_of_three(parted[0, 2 * i + r].reshape(-1), 0, m0, m1, m2, 0, run)
+                _first_less_two(parted[1, 2 * i + r].reshape(-1), 0, m1, m2, m3, 0, run)
+            t += tiles_w
+        for o in range(out_channels):   # back to (O, H, W)
+            extra = bias[o]
+            for h in range(2 * first_row, min(2 * last_row, height)):
+                even, odd = parted[0, h], parted[1, h]
+                target = y[n, o, h]
+                for w in range(width):
+                    if w % 2 == 0:
+                        target[w] = even[w // 2, o] + extra
+                    else:
+                        target[w] = odd[w // 2, o] + extra
+
+
+@njit(cache=True, nogil=True)
+def _grad_transform(dy, first, last, first_row, last_row, parted, rows, dM):
+    """dM[:, t, o] = A (∂L/∂Y)_t Aᵀ for the 2×2 tile t of the chunk in dy[n, o] (zeros past
+    its edge). ``parted`` (2, 2·th, tw, O) starts as zeros; ``rows`` (2, 4, tw·O) holds
+    A g for a row of tiles, at the even and the odd columns."""
+    out_channels = dy.shape[1]
+    tiles_w = parted.shape[2]
+    run = tiles_w * out_channels
+    flat = dM.reshape(16, -1)
+    t = 0
+    for n in range(first, last):
+        _channels_last(dy, n, 2 * first_row, 2 * last_row, 0, 0, parted)
+        for i in range(first_row, last_row):
+            for p in range(2):   # A g: rows g₀, g₀ + g₁, g₀ - g₁, -g₁ (g₀, g₁ the tile's rows)
+                g0, g1 = parted[p, 2 * i].reshape(-1), parted[p, 2 * i + 1].reshape(-1)
+                rows[p, 0, :] = g0
+                _sum(rows[p, 1], 0, g0, 0, g1, 0, run)
+                _difference(rows[p, 2], 0, g0, 0, g1, 0, run)
+                _negated(rows[p, 3], 0, g1, 0, run)
+            start = t * out_channels
+            for a in range(4):   # (A g) Aᵀ: columns u, u + v, u - v, -v (u, v: even, odd)
+                u, v = rows[0, a], rows[1, a]
+                flat[4 * a, start:start + run] = u
+                _sum(flat[4 * a + 1], start, u, 0, v, 0, run)
+                _difference(flat[4 * a + 2], start, u, 0, v, 0, run)
+                _negated(flat[4 * a + 3], start, v, 0, run)
+            t += tiles_w
+
+
+def _kernel_transform(xp, weight):
+    """U = G g Gᵀ for every (c, o): (16, C, O), formed in float64 and rounded once."""
+    g = xp.asarray(G, dtype=xp.float64)
+    with blas_threads.one_thread():   # a product on OpenBLAS's threads leaves one spinning,
+        #                               on the core a share of the batch needs next
+        u = xp.einsum("ka,ocab,lb->klco", g, weight.astype(xp.float64), g, optimize=True)
+    return xp.ascontiguousarray(u.reshape(16, weight.shape[1], weight.shape[0]).astype(weight.dtype))
+
+
+# -- the passes -------------------------------------------------------------------------------
 def _tiles(window):
     ho, wo = window.out_size
     return (ho + 1) // 2, (wo + 1) // 2
 
 
-def _padded_input(xp, x, window, tiles):
-    """x with its padding, and zeros below and right to a whole number of tiles."""
-    top, _, left, _ = window.padding
-    th, tw = tiles
-    batch, channels, height, width = x.shape
-    padded = workspace.get(xp, ("winograd-padded", x.shape, window),
-                           (batch, channels, 2 * th + 2, 2 * tw + 2), x.dtype, fill=0)
-    padded[:, :, top:top + height, left:left + width] = x
-    # the rows/columns past the input are zeros: they were filled so and nothing writes there
-    return padded
+def _chunk_budget(channels, out_channels, itemsize):
+    """The most tiles whose V and M fit in CHUNK_BYTES (at least one)."""
+    return max(1, CHUNK_BYTES // (16 * (channels + out_channels) * itemsize))
 
 
-# The loops below read and write through one-dimensional row views (a row of the image, a
-# run of tiles in one plane): that keeps their index arithmetic simple enough for the
-# compiler, 4× faster than indexing the 4-d arrays directly.
-
-@njit(cache=True, nogil=True)
-def _input_transform(d, V, tiles_h, tiles_w, even, odd):
-    """V[k, c, t] = (Bᵀ d_t B)[k] for every 4×4 patch d_t of d (B, C, 2·th + 2, 2·tw + 2),
-    t = (b·th + i)·tw + j. Bᵀ d is formed once per row of patches (neighbouring patches
-    share two columns), then (Bᵀ d) B per patch."""
-    batch, channels, _, width = d.shape
-    half = width // 2   # even, odd (4, half): Bᵀ d at the even columns and at the odd ones,
-    #                     so that the loops below read at unit stride
-    for b in range(batch):
-        for c in range(channels):
-            for i in range(tiles_h):
-                r0, r1, r2, r3 = d[b, c, 2 * i], d[b, c, 2 * i + 1], d[b, c, 2 * i + 2], d[b, c, 2 * i + 3]
-                e0, e1, e2, e3 = even[0], even[1], even[2], even[3]
-                o0, o1, o2, o3 = odd[0], odd[1], odd[2], odd[3]
-                for q in range(half):   # Bᵀ d: rows 0 - 2, 1 + 2, 2 - 1, 1 - 3
-                    s = 2 * q
-                    e0[q], o0[q] = r0[s] - r2[s], r0[s + 1] - r2[s + 1]
-                    e1[q], o1[q] = r1[s] + r2[s], r1[s + 1] + r2[s + 1]
-                    e2[q], o2[q] = r2[s] - r1[s], r2[s + 1] - r1[s + 1]
-                    e3[q], o3[q] = r1[s] - r3[s], r1[s + 1] - r3[s + 1]
-                start = (b * tiles_h + i) * tiles_w
-                for a in range(4):       # (Bᵀ d) B: columns 0 - 2, 1 + 2, 2 - 1, 1 - 3
-                    e, o = even[a], odd[a]
-                    v0 = V[4 * a, c, start:start + tiles_w]
-                    v1 = V[4 * a + 1, c, start:start + tiles_w]
-                    v2 = V[4 * a + 2, c, start:start + tiles_w]
-                    v3 = V[4 * a + 3, c, start:start + tiles_w]
-                    for j in range(tiles_w):
-                        v0[j] = e[j] - e[j + 1]
-                        v1[j] = o[j] + e[j + 1]
-                        v2[j] = e[j + 1] - o[j]
-                        v3[j] = o[j] - o[j + 1]
+def _chunks(start, stop, tiles_h, tiles_w, budget):
+    """(first, last, first_row, last_row, tiles) of each chunk of the images [start, stop): whole
+    images, as many as hold at most ``budget`` tiles, or, for a larger image, its rows of
+    tiles in blocks of at most that many (at least one row)."""
+    per_image = tiles_h * tiles_w
+    if per_image <= budget:
+        size = budget // per_image
+        return [(first, min(first + size, stop), 0, tiles_h, (min(first + size, stop) - first) * per_image)
+                for first in range(start, stop, size)]
+    rows = max(1, budget // tiles_w)
+    return [(n, n + 1, row, min(row + rows, tiles_h), (min(row + rows, tiles_h) - row) * tiles_w)
+            for n in range(start, stop) for row in range(0, tiles_h, rows)]
 
 
-@njit(cache=True, nogil=True)
-def _output_transform(M, y, bias, has_bias, tiles_h, tiles_w, rows):
-    """y[b, o] tile (i, j) = Aᵀ M[:, o, t] A + bias, for y (B, O, 2·th, 2·tw); ``rows``
-    (2, 4, tw) holds Aᵀ M for a row of tiles."""
-    batch, out_channels = y.shape[0], y.shape[1]
-    for b in range(batch):
-        for o in range(out_channels):
-            extra = bias[o] if has_bias else 0.0
-            for i in range(tiles_h):
-                start = (b * tiles_h + i) * tiles_w
-                stop = start + tiles_w
-                for q in range(4):   # Aᵀ M: row 0 = M₀ + M₁ + M₂, row 1 = M₁ - M₂ - M₃
-                    m0, m1 = M[q, o, start:stop], M[4 + q, o, start:stop]
-                    m2, m3 = M[8 + q, o, start:stop], M[12 + q, o, start:stop]
-                    first, second = rows[0, q], rows[1, q]
-                    for j in range(tiles_w):
-                        first[j] = m0[j] + m1[j] + m2[j]
-                        second[j] = m1[j] - m2[j] - m3[j]
-                for r in range(2):   # (Aᵀ M) A: the same combinations of columns
-                    out = y[b, o, 2 * i + r]
-                    c0, c1, c2, c3 = rows[r, 0], rows[r, 1], rows[r, 2], rows[r, 3]
-                    for j in range(tiles_w):
-                        out[2 * j] = c0[j] + c1[j] + c2[j] + extra
-                        out[2 * j + 1] = c1[j] - c2[j] - c3[j] + extra
+def _chunk_tiles(tiles_h, tiles_w, budget):
+    """The most tiles a chunk of ``_chunks`` holds."""
+    per_image = tiles_h * tiles_w
+    if per_image <= budget:
+        return budget // per_image * per_image
+    return min(tiles_h, max(1, budget // tiles_w)) * tiles_w
 
 
-@njit(cache=True, nogil=True)
-def _grad_transform(dy, dM, tiles_h, tiles_w, u, v):
-    """dM[:, o, t] = A (∂L/∂Y)_t Aᵀ for each 2×2 tile of dy (B, O, 2·th, 2·tw)."""
-    batch, out_channels = dy.shape[0], dy.shape[1]
-    # A g has rows g₀, g₀ + g₁, g₀ - g₁, -g₁ (g₀, g₁ the tile's two rows); u, v (4, tw) are
-    # its columns (from the even and odd columns of dy), for a row of tiles at once
-    for b in range(batch):
-        for o in range(out_channels):
-            for i in range(tiles_h):
-                start = (b * tiles_h + i) * tiles_w
-                stop = start + tiles_w
-                top, bottom = dy[b, o, 2 * i], dy[b, o, 2 * i + 1]
-                u0, u1, u2, u3 = u[0], u[1], u[2], u[3]
-                v0, v1, v2, v3 = v[0], v[1], v[2], v[3]
-                for j in range(tiles_w):
-                    g00, g01 = top[2 * j], top[2 * j + 1]
-                    g10, g11 = bottom[2 * j], bottom[2 * j + 1]
-                    u0[j], v0[j] = g00, g01
-                    u1[j], v1[j] = g00 + g10, g01 + g11
-                    u2[j], v2[j] = g00 - g10, g01 - g11
-                    u3[j], v3[j] = -g10, -g11
-                for k in range(4):   # (A g) Aᵀ: columns u, u + v, u - v, -v
-                    uk, vk = u[k], v[k]
-                    d0, d1 = dM[4 * k, o, start:stop], dM[4 * k + 1, o, start:stop]
-                    d2, d3 = dM[4 * k + 2, o, start:stop], dM[4 * k + 3, o, start:stop]
-                    for j in range(tiles_w):
-                        d0[j] = uk[j]
-                        d1[j] = uk[j] + vk[j]
-                        d2[j] = uk[j] - vk[j]
-                        d3[j] = -vk[j]
+def _view(flat, shape):
+    size = 1
+    for n in shape:
+        size *= n
+    return flat[:size].reshape(shape)
 
 
-def _kernel_transform(xp, weight):
-    """U = G g Gᵀ for every (o, c): (16, O, C), formed in float64 and rounded once."""
-    g = xp.asarray(G, dtype=xp.float64)
-    u = xp.einsum("ka,ocab,lb->kloc", g, weight.astype(xp.float64), g, optimize=True)
-    return u.reshape(16, weight.shape[0], weight.shape[1]).astype(weight.dtype)
-
-
-def _transformed_input(xp, x, window, tiles, stamp=None, reuse=False):
-    """V (16, C, T) in a workspace, stamped for the weight gradient."""
-    batch, channels = x.shape[:2]
-    shape = (16, channels, batch * tiles[0] * tiles[1])
-    purpose = ("winograd-V", window)
-    if reuse and stamp is not None:
-        held = workspace.owned_by(xp, purpose, shape, x.dtype, stamp)
-        if held is not None:
-            return held
-    V = workspace.get(xp, purpose, shape, x.dtype)
-    d = _padded_input(xp, x, window, tiles)
-    half = d.shape[3] // 2
-    _input_transform(d, V, *tiles, xp.empty((4, half), x.dtype), xp.empty((4, half), x.dtype))
-    workspace.stamp(xp, purpose, shape, x.dtype, stamp)
-    return V
+def _parted(xp, purpose, part, shape, dtype):
+    """A zero-filled buffer for one image, channels last (``_channels_last``), per share of
+    the batch: only the region of the image is ever written (the key fixes it), so the
+    padding stays 0."""
+    return workspace.get(xp, (purpose, part), shape, dtype, fill=0)
 
 
 def forward(xp, x, weight, bias, window, stamp=None):
-    """y = conv(x, weight) + bias, (B, O, Ho, Wo), by F(2×2, 3×3)."""
-    tiles = _tiles(window)
+    """y = conv(x, weight) + bias, (B, O, Ho, Wo), by F(2×2, 3×3). (``stamp``: unused.)"""
+    th, tw = _tiles(window)
+    tiles = th * tw
+    batch, channels = x.shape[:2]
     out_channels = weight.shape[0]
-    V = _transformed_input(xp, x, window, tiles, stamp)
-    M = workspace.get(xp, ("winograd-M", window, out_channels),
-                      (16, out_channels, V.shape[2]), x.dtype)
-    xp.matmul(_kernel_transform(xp, weight), V, out=M)
-    ho, wo = window.out_size
-    whole = (x.shape[0], out_channels, 2 * tiles[0], 2 * tiles[1])
-    exact = whole[2:] == (ho, wo)
-    y = xp.empty(whole, x.dtype) if exact else workspace.get(xp, "winograd-y", whole, x.dtype)
-    no_bias = xp.zeros(1, dtype=x.dtype)
-    _output_transform(M, y, no_bias if bias is None else bias, bias is not None, *tiles,
-                      xp.empty((2, 4, tiles[1]), x.dtype))
-    return y if exact else y[:, :, :ho, :wo].copy()
+    top, left = window.padding[0], window.padding[2]
+    U = _kernel_transform(xp, weight)
+    y = xp.empty((batch, out_channels) + tuple(window.out_size), x.dtype)
+    bias = xp.zeros(out_channels, x.dtype) if bias is None else xp.ascontiguousarray(bias)
+    budget = _chunk_budget(channels, out_channels, x.dtype.itemsize)
+    per_chunk = _chunk_tiles(th, tw, budget)
+    multiply_adds = batch * tiles * 16 * channels * out_channels
+    parts = batch_split.concurrent_parts(xp, x, multiply_adds)
+    key = (window.in_size, window.padding, channels, out_channels)
+    buffers = [(_parted(xp, ("winograd-input", key), part, (2, 2 * th + 2, tw + 1, channels),
+                        x.dtype),
+                batch_split.scratch(xp, "winograd-rows", part, (2, 4, (tw + 1) * channels), x.dtype),
+                batch_split.scratch(xp, "winograd-V", part, (16 * per_chunk * channels,), x.dtype),
+                batch_split.scratch(xp, "winograd-M", part, (16 * per_chunk * out_channels,), x.dtype),
+                batch_split.scratch(xp, "winograd-output-rows", part, (2, 4, tw * out_channels),
+                                    x.dtype),
+                batch_split.scratch(xp, "winograd-output", part, (2, 2 * th, tw, out_channels),
+                                    x.dtype)) for part in range(parts)]
+
+    def share(part, start, stop):
+        parted, rows, V_flat, M_flat, out_rows, out_parted = buffers[part]
+        for first, last, first_row, last_row, count in _chunks(start, stop, th, tw, budget):
+            V = _view(V_flat, (16, count, channels))
+            M = _view(M_flat, (16, count, out_channels))
+            _input_transform(x, first, last, first_row, last_row, top, left, parted, rows, V)
+            xp.matmul(V, U, out=M)
+            _output_transform(M, first, last, first_row, last_row, bias, out_rows, out_parted, y)
+
+    batch_split.run(parts, batch, share, one_blas_thread=True)
+    return y
 
 
 def input_grad(xp, grad, weight, window):
@@ -243,20 +363,46 @@ def input_grad(xp, grad, weight, window):
 
 
 def weight_grad(xp, x, grad, window, stamp=None):
-    """∂L/∂g (O, C, 3, 3) = Gᵀ (Σ_t A (∂L/∂Y)_t Aᵀ ⊗ V_t) G."""
-    tiles = _tiles(window)
+    """∂L/∂g (O, C, 3, 3) = Gᵀ (Σ_t V_tᵀ ⊗ A (∂L/∂Y)_t Aᵀ) G. (``stamp``: unused.)"""
+    th, tw = _tiles(window)
+    tiles = th * tw
+    batch, channels = x.shape[:2]
     out_channels = grad.shape[1]
-    V = _transformed_input(xp, x, window, tiles, stamp, reuse=True)
-    dM = workspace.get(xp, ("winograd-dM", window, out_channels),
-                       (16, out_channels, V.shape[2]), x.dtype)
-    whole = grad.shape[:2] + (2 * tiles[0], 2 * tiles[1])
-    if whole != grad.shape:   # zeros below and right, to whole tiles
-        padded = workspace.get(xp, ("winograd-dy", grad.shape), whole, grad.dtype, fill=0)
-        padded[:, :, :grad.shape[2], :grad.shape[3]] = grad
-        grad = padded
-    _grad_transform(grad, dM, *tiles, xp.empty((4, tiles[1]), x.dtype),
-                    xp.empty((4, tiles[1]), x.dtype))
-    dU = xp.matmul(dM, V.transpose(0, 2, 1)).reshape(4, 4, out_channels, x.shape[1])
+    top, left = window.padding[0], window.padding[2]
+    budget = _chunk_budget(channels, out_channels, x.dtype.itemsize)
+    per_chunk = _chunk_tiles(th, tw, budget)
+    multiply_adds = batch * tiles * 16 * channels * out_channels
+    parts = batch_split.concurrent_parts(xp, x, multiply_adds)
+    sums = [xp.zeros((16, channels, out_channels), x.dtype) for _ in range(parts)]
+    key = (window.in_size, window.padding, channels, out_channels)
+    buffers = [(_parted(xp, ("winograd-input", key), part, (2, 2 * th + 2, tw + 1, channels),
+                        x.dtype),
+                batch_split.scratch(xp, "winograd-rows", part, (2, 4, (tw + 1) * channels), x.dtype),
+                batch_split.scratch(xp, "winograd-V", part, (16 * per_chunk * channels,), x.dtype),
+                _parted(xp, ("winograd-grad", key), part, (2, 2 * th, tw, out_channels), x.dtype),
+                batch_split.scratch(xp, "winograd-output-rows", part, (2, 4, tw * out_channels),
+                                    x.dtype),
+                batch_split.scratch(xp, "winograd-M", part, (16 * per_chunk * out_channels,), x.dtype),
+                batch_split.scratch(xp, "winograd-dU", part, (16, channels, out_channels), x.dtype))
+               for part in range(parts)]
+
+    def share(part, start, stop):
+        parted, rows, V_flat, grad_parted, grad_rows, dM_flat, dU = buffers[part]
+        total = sums[part]
+        for first, last, first_row, last_row, count in _chunks(start, stop, th, tw, budget):
+            V = _view(V_flat, (16, count, channels))
+            dM = _view(dM_flat, (16, count, out_channels))
+            _input_transform(x, first, last, first_row, last_row, top, left, parted, rows, V)
+            _grad_transform(grad, first, last, first_row, last_row, grad_parted, grad_rows, dM)
+            xp.matmul(V.transpose(0, 2, 1), dM, out=dU)
+            total += dU
+
+    batch_split.run(parts, batch, share, one_blas_thread=True)
+    dU = sums[0]
+    for other in sums[1:]:
+        dU += other
     g = xp.asarray(G, dtype=xp.float64)
-    dw = xp.einsum("ka,klOC,lb->OCab", g, dU.astype(xp.float64), g, optimize=True)
+    with blas_threads.one_thread():   # (see _kernel_transform)
+        dw = xp.einsum("ka,klco,lb->ocab", g,
+                       dU.reshape(4, 4, channels, out_channels).astype(xp.float64), g, optimize=True)
     return xp.ascontiguousarray(dw.astype(x.dtype))   # (O·C·16 values: cheap in float64)

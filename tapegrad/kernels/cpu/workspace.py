@@ -18,9 +18,9 @@ Rules that keep this safe:
   garbage and its purpose has one allocation, the largest asked for so far, which every
   shape views. The convolutions of a network then share one product buffer instead of
   keeping one per layer (a CIFAR-style CNN's step held 20 MiB less);
-* a buffer can carry an *owner* stamp: Winograd's forward pass of a convolution stamps
-  the transformed input it filled, and its weight gradient reuses it only if the stamp
-  is still its own (no other convolution of the same shape wrote there in between).
+* a buffer can carry an *owner* stamp: the GPU's im2col forward pass of a convolution
+  stamps the columns it filled, and its weight gradient reuses them only if the stamp is
+  still its own (no other convolution of the same shape wrote there in between).
 
 The cache is per process and not thread-safe: two threads running convolutions of the
 same shape at once would share buffers.
