@@ -7,11 +7,15 @@
 * in float32 its error stays inside the bound its docstring states, γ_{C+12}·ỹ (γ_{T+12}
   for the weight gradient), ỹ the algorithm run on absolute values, and ỹ stays within
   16·Σ|g|·max|x| per output;
-* through the conv op with Winograd switched on, gradcheck and gradgradcheck pass;
+* through the conv op with Winograd switched on, gradcheck and gradgradcheck pass, and in
+  float32 its outputs and gradients agree with PyTorch's conv2d over drawn shapes, chunks
+  and shares of the batch;
 * it is chosen only for the shapes it handles, by default from MIN_CHANNELS channels on.
 """
+import hypothesis
 import numpy as np
 import pytest
+from hypothesis import strategies as st
 
 import tapegrad as tg
 import tapegrad.nn.functional as F
@@ -175,6 +179,51 @@ def test_a_non_contiguous_input_and_float32_go_through_winograd_too(winograd_on)
     direct = sum(np.einsum("bchw,oc->bohw", padded[:, :, i:i + 6, j:j + 6], w[:, :, i, j])
                  for i in range(3) for j in range(3))
     np.testing.assert_allclose(y.numpy(), direct, atol=1e-5)
+
+
+@hypothesis.settings(max_examples=20, deadline=None,
+                     suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture])
+@hypothesis.given(batch=st.integers(1, 5), channels=st.integers(16, 40), out_channels=st.integers(16, 40),
+                  height=st.integers(1, 13), width=st.integers(1, 13), padding=st.integers(0, 2),
+                  bias=st.booleans(), chunk_bytes=st.sampled_from([1, 2**14, 2**20]),
+                  shares=st.integers(1, 3), transposed_input=st.booleans(), seed=st.integers(0, 2**16))
+def test_float32_conv2d_agrees_with_pytorch_over_drawn_shapes(
+        monkeypatch, batch, channels, out_channels, height, width, padding, bias, chunk_bytes,
+        shares, transposed_input, seed):
+    """tapegrad's default path for these shapes (Winograd: at least MIN_CHANNELS channels each
+    way) against PyTorch's float32 conv2d: the output and the gradients of the input, the
+    weight and the bias, cut into chunks of a row of tiles, a few or whole images, and the
+    batch into up to 3 threads' shares."""
+    torch = pytest.importorskip("torch")
+    hypothesis.assume(height + 2 * padding >= 3 and width + 2 * padding >= 3)
+    monkeypatch.setattr(winograd, "CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(batch_split, "concurrent_parts",
+                        lambda xp, x, multiply_adds: min(shares, x.shape[0]))
+    draw = np.random.default_rng(seed)
+    x = draw.standard_normal((batch, channels, height, width)).astype(np.float32)
+    if transposed_input:   # the same values, laid out (B, H, W, C)
+        x = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    w = (draw.standard_normal((out_channels, channels, 3, 3)) / 8).astype(np.float32)
+    b = draw.standard_normal(out_channels).astype(np.float32) if bias else None
+    ours = [tg.from_numpy(a).requires_grad_() if a is not None else None for a in (x, w, b)]
+    theirs = [torch.from_numpy(np.ascontiguousarray(a)).requires_grad_() if a is not None else None
+              for a in (x, w, b)]
+    calls = []
+    original = winograd.forward
+    monkeypatch.setattr(winograd, "forward", lambda *a, **k: calls.append(1) or original(*a, **k))
+    y = F.conv2d(*ours, padding=padding)
+    y_ref = torch.nn.functional.conv2d(*theirs, padding=padding)
+    assert calls, "the forward did not run by Winograd"
+    np.testing.assert_allclose(y.detach().numpy(), y_ref.detach().numpy(), atol=2e-5 * channels,
+                               rtol=1e-4)
+    g = draw.standard_normal(tuple(y.shape)).astype(np.float32)
+    (y * tg.from_numpy(g)).sum().backward()
+    (y_ref * torch.from_numpy(g)).sum().backward()
+    for mine, reference, scale in zip(ours, theirs, (out_channels, batch * height * width,
+                                                     batch * height * width)):
+        if mine is not None:
+            np.testing.assert_allclose(mine.grad.numpy(), reference.grad.numpy(),
+                                       atol=2e-5 * scale, rtol=1e-4)
 
 
 def test_winograd_is_chosen_only_for_the_shapes_it_handles(winograd_on):
