@@ -10,6 +10,8 @@
 * through the conv op with Winograd switched on, gradcheck and gradgradcheck pass, and in
   float32 its outputs and gradients agree with PyTorch's conv2d over drawn shapes, chunks
   and shares of the batch;
+* where a pass meets an infinity or a NaN, or overflows, conv.py's result is im2col's, with
+  its ±inf and NaN where PyTorch has them;
 * it is chosen only for the shapes it handles, by default from MIN_CHANNELS channels on.
 """
 import hypothesis
@@ -94,6 +96,31 @@ def test_shares_of_the_batch_on_two_threads_give_the_same_passes(monkeypatch):
     monkeypatch.setattr(winograd, "CHUNK_BYTES", 16 * 7 * 8 * 5)
     for window in WINDOWS[:2]:
         assert_all_three_passes_equal_im2col_and_gemm(window, batch=5)
+
+
+def test_a_pass_that_meets_an_infinity_or_overflows_gives_im2cols_result():
+    window = WINDOWS[0]
+    channels = winograd.MIN_CHANNELS
+    x, w, dy = operands(window, channels=channels, out_channels=channels, dtype=np.float32)
+    infinite = x.copy()
+    infinite[1, 3, 4, 5] = np.inf
+    huge = x.copy()   # ±1e38 at the corners d₀₀, d₀₂, d₂₀, d₂₂ of a tile's 4×4 patch: the
+    for (r, c), sign in zip([(1, 1), (1, 3), (3, 1), (3, 3)], [1, -1, -1, 1]):   # transform's
+        huge[0, 2, r, c] = sign * 1e38   # d₀₀ - d₀₂ - d₂₀ + d₂₂ overflows, the direct sums not
+    small = np.abs(w) / 10
+    for x_, w_ in [(infinite, w), (infinite, np.abs(w)), (huge, small)]:
+        assert winograd.forward(xp, x_, w_, None, window) is None
+        np.testing.assert_array_equal(conv.forward(xp, x_, w_, None, window),
+                                      by_im2col("forward", x_, w_, None, window))
+        assert winograd.input_grad(xp, x_, w_, window) is None   # x_ as ∂L/∂y
+        np.testing.assert_array_equal(conv.input_grad(xp, x_, w_, window),
+                                      by_im2col("input_grad", x_, w_, window))
+    assert winograd.weight_grad(xp, infinite, dy, window) is None
+    np.testing.assert_array_equal(conv.weight_grad(xp, infinite, dy, window),
+                                  by_im2col("weight_grad", infinite, dy, window))
+    # im2col's results: +inf where every term is +inf or finite, NaN where both infinities meet
+    assert np.isposinf(conv.forward(xp, infinite, np.abs(w), None, window)).any()
+    assert np.isfinite(conv.forward(xp, huge, small, None, window)).all()
 
 
 # -- the float32 error bound -------------------------------------------------------------------

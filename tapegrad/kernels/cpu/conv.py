@@ -160,7 +160,9 @@ def forward(xp, x, weight, bias, window, stamp=None):
     nothing here does.
     """
     if winograd.chosen("forward", xp, x, window, x.shape[1], weight.shape[0]):
-        return winograd.forward(xp, x, weight, bias, window, stamp)
+        y = winograd.forward(xp, x, weight, bias, window, stamp)
+        if y is not None:   # (None: a value not finite, computed again below)
+            return y
     batch, channels = x.shape[:2]
     out_channels = weight.shape[0]
     groups = window.groups
@@ -293,7 +295,8 @@ def _backward_images(xp, x, grad, w_t, window, dx, dw_t, start, stop, size, layo
 
 def backward(xp, x, grad, weight, window, stamp=None):
     """(dx, dW) from dy in one pass over the batch: for each chunk, im2col and
-    dWᵀ += columns·dyᵀ, then Wᵀ·dy into the same buffer and col2im into dx."""
+    dWᵀ += columns·dyᵀ, then Wᵀ·dy into the same buffer and col2im into dx (by Winograd:
+    each in a pass of its own)."""
     if (winograd.chosen("input_grad", xp, grad, window, weight.shape[1], weight.shape[0])
             or winograd.chosen("weight_grad", xp, x, window, x.shape[1], grad.shape[1])):
         return input_grad(xp, grad, weight, window), weight_grad(xp, x, grad, window, stamp)
@@ -303,12 +306,16 @@ def backward(xp, x, grad, weight, window, stamp=None):
 def input_grad(xp, grad, weight, window):
     """dx = col2im(Wᵀ @ dy) as a fresh (B, C, H, W) array: the transposed convolution."""
     if winograd.chosen("input_grad", xp, grad, window, weight.shape[1], weight.shape[0]):
-        return winograd.input_grad(xp, grad, weight, window)
+        dx = winograd.input_grad(xp, grad, weight, window)
+        if dx is not None:   # (None: a value not finite, computed again below)
+            return dx
     return _backward(xp, None, grad, weight, window)[0]
 
 
 def weight_grad(xp, x, grad, window, stamp=None):
     """dW = dy @ columnsᵀ as a fresh (O, C/groups, kh, kw) array."""
     if winograd.chosen("weight_grad", xp, x, window, x.shape[1], grad.shape[1]):
-        return winograd.weight_grad(xp, x, grad, window, stamp)
+        dw = winograd.weight_grad(xp, x, grad, window, stamp)
+        if dw is not None:   # (None: a value not finite, computed again below)
+            return dw
     return _backward(xp, x, grad, None, window)[1]

@@ -50,6 +50,12 @@ beyond the GEMM's own. The weight gradient sums over the T tiles of the batch in
 the C channels (within a chunk in the product, then chunk by chunk): γ_{T+12} with the
 same ỹ construction. tests/kernels/test_winograd.py checks both bounds on random inputs.
 
+Infinities. An infinite input meets itself with both signs in the transforms' sums
+(inf - inf is NaN), and values near the dtype's largest can overflow in a sum of four where
+the direct sum stays finite. So a pass that ends with any value not finite returns None,
+and conv.py computes it again by im2col + GEMM, whose ±inf and NaN are PyTorch's. Checking
+costs nothing measurable: the output loop looks at every value it writes anyway.
+
 Where it runs: ``chosen`` (the passes in ``PASSES``, for shapes with at least
 ``MIN_CHANNELS`` channels each way); see PASSES for the measurements.
 """
@@ -132,6 +138,29 @@ def _first_less_two(out, start, a, b, c, source_start, length):
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _sum_of_three_and(out, a, b, c, d, length):
+    """out[k] = a[k] + b[k] + c[k] + d[k] for k < length."""
+    for k in range(uint64(length)):
+        out[k] = a[k] + b[k] + c[k] + d[k]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _first_less_two_and(out, a, b, c, d, length):
+    """out[k] = a[k] - b[k] - c[k] + d[k] for k < length."""
+    for k in range(uint64(length)):
+        out[k] = a[k] - b[k] - c[k] + d[k]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _largest_exponent(bits, exponent, largest):
+    """max(largest, bits[k] & exponent over k): integer maxima, which the compiler vectorises
+    (a float sum that turns NaN would be one long chain of additions)."""
+    for k in range(uint64(bits.size)):
+        largest = max(largest, bits[k] & exponent)
+    return largest
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _negated(out, start, a, a_start, length):
     """out[start + k] = -a[a_start + k] for k < length."""
     o, s = uint64(start), uint64(a_start)
@@ -196,15 +225,19 @@ def _input_transform(x, first, last, first_row, last_row, top, left, parted, row
 
 
 @njit(cache=True, nogil=True)
-def _output_transform(M, first, last, first_row, last_row, bias, rows, parted, y):
-    """y[n, o] at tile t of the chunk = Aᵀ M[:, t, o] A + bias[o]. ``rows`` (2, 4, tw·O)
-    holds Aᵀ M for a row of tiles; ``parted`` (2, 2·th, tw, O) an image's output, channels
-    last, even and odd columns apart."""
+def _output_transform(M, first, last, first_row, last_row, bias_run, rows, parted, bits, exponent,
+                      y):
+    """y[n, o] at tile t of the chunk = Aᵀ M[:, t, o] A + bias[o]; ``bias_run`` (tw·O) is
+    the bias for a row of tiles, channels last. ``rows`` (2, 4, tw·O) holds Aᵀ M for a row of
+    tiles; ``parted`` (2, 2·th, tw, O) an image's output, channels last, even and odd columns
+    apart, and ``bits`` the same memory as integers of its width. Returns False if a value
+    is ±inf or NaN: its exponent bits, ``exponent``, all set."""
     out_channels = M.shape[2]
     height, width = y.shape[2], y.shape[3]
     tiles_w = parted.shape[2]
     run = tiles_w * out_channels
     flat = M.reshape(16, -1)
+    largest = exponent & 0   # the largest exponent field seen (an integer of bits' type)
     t = 0
     for n in range(first, last):
         for i in range(first_row, last_row):
@@ -212,21 +245,20 @@ def _output_transform(M, first, last, first_row, last_row, bias, rows, parted, y
             for b in range(4):   # Aᵀ M: row 0 = M₀ + M₁ + M₂, row 1 = M₁ - M₂ - M₃
                 _sum_of_three(rows[0, b], 0, flat[b], flat[4 + b], flat[8 + b], start, run)
                 _first_less_two(rows[1, b], 0, flat[4 + b], flat[8 + b], flat[12 + b], start, run)
-            for r in range(2):   # (Aᵀ M) A: the same combinations of columns
+            for r in range(2):   # (Aᵀ M) A: the same combinations of columns, and the bias
                 m0, m1, m2, m3 = rows[r, 0], rows[r, 1], rows[r, 2], rows[r, 3]
-                _sum_of_three(parted[0, 2 * i + r].reshape(-1), 0, m0, m1, m2, 0, run)
-                _first_less_two(parted[1, 2 * i + r].reshape(-1), 0, m1, m2, m3, 0, run)
+                _sum_of_three_and(parted[0, 2 * i + r].reshape(-1), m0, m1, m2, bias_run, run)
+                _first_less_two_and(parted[1, 2 * i + r].reshape(-1), m1, m2, m3, bias_run, run)
+                for p in range(2):
+                    largest = _largest_exponent(bits[p, 2 * i + r].reshape(-1), exponent, largest)
             t += tiles_w
         for o in range(out_channels):   # back to (O, H, W)
-            extra = bias[o]
             for h in range(2 * first_row, min(2 * last_row, height)):
                 even, odd = parted[0, h], parted[1, h]
                 target = y[n, o, h]
                 for w in range(width):
-                    if w % 2 == 0:
-                        target[w] = even[w // 2, o] + extra
-                    else:
-                        target[w] = odd[w // 2, o] + extra
+                    target[w] = even[w // 2, o] if w % 2 == 0 else odd[w // 2, o]
+    return largest != exponent
 
 
 @njit(cache=True, nogil=True)
@@ -261,10 +293,12 @@ def _grad_transform(dy, first, last, first_row, last_row, parted, rows, dM):
 def _kernel_transform(xp, weight):
     """U = G g Gᵀ for every (c, o): (16, C, O), formed in float64 and rounded once."""
     g = xp.asarray(G, dtype=xp.float64)
-    with blas_threads.one_thread():   # a product on OpenBLAS's threads leaves one spinning,
-        #                               on the core a share of the batch needs next
+    # on one thread: a product on OpenBLAS's threads leaves one of them spinning, on the core
+    # that a share of the batch needs next
+    with blas_threads.one_thread(), _overflow_told_by_the_result(xp):
         u = xp.einsum("ka,ocab,lb->klco", g, weight.astype(xp.float64), g, optimize=True)
-    return xp.ascontiguousarray(u.reshape(16, weight.shape[1], weight.shape[0]).astype(weight.dtype))
+        return xp.ascontiguousarray(u.reshape(16, weight.shape[1], weight.shape[0])
+                                    .astype(weight.dtype))
 
 
 # -- the passes -------------------------------------------------------------------------------
@@ -307,6 +341,17 @@ def _view(flat, shape):
     return flat[:size].reshape(shape)
 
 
+# A float's exponent field, as an integer of its width: all ones for ±inf and NaN.
+_EXPONENT_BITS = {4: lambda xp: xp.int32(0x7F800000), 8: lambda xp: xp.int64(0x7FF0000000000000)}
+
+
+def _overflow_told_by_the_result(xp):
+    """numpy's overflow and invalid warnings off: a pass whose result is not finite is done
+    again by im2col + GEMM (see "Infinities"), which warns where it should. (The error state
+    is per thread: each share of the batch sets its own.)"""
+    return xp.errstate(over="ignore", invalid="ignore")
+
+
 def _parted(xp, purpose, part, shape, dtype):
     """A zero-filled buffer for one image, channels last (``_channels_last``), per share of
     the batch: only the region of the image is ever written (the key fixes it), so the
@@ -315,7 +360,8 @@ def _parted(xp, purpose, part, shape, dtype):
 
 
 def forward(xp, x, weight, bias, window, stamp=None):
-    """y = conv(x, weight) + bias, (B, O, Ho, Wo), by F(2×2, 3×3). (``stamp``: unused.)"""
+    """y = conv(x, weight) + bias, (B, O, Ho, Wo), by F(2×2, 3×3); None if a value of y is not
+    finite (see "Infinities" above). (``stamp``: unused.)"""
     th, tw = _tiles(window)
     tiles = th * tw
     batch, channels = x.shape[:2]
@@ -323,7 +369,9 @@ def forward(xp, x, weight, bias, window, stamp=None):
     top, left = window.padding[0], window.padding[2]
     U = _kernel_transform(xp, weight)
     y = xp.empty((batch, out_channels) + tuple(window.out_size), x.dtype)
-    bias = xp.zeros(out_channels, x.dtype) if bias is None else xp.ascontiguousarray(bias)
+    bias_run = (xp.zeros(tw * out_channels, x.dtype) if bias is None
+                else xp.ascontiguousarray(xp.tile(bias.astype(x.dtype, copy=False), tw)))
+    exponent = _EXPONENT_BITS[x.dtype.itemsize](xp)
     budget = _chunk_budget(channels, out_channels, x.dtype.itemsize)
     per_chunk = _chunk_tiles(th, tw, budget)
     multiply_adds = batch * tiles * 16 * channels * out_channels
@@ -339,22 +387,28 @@ def forward(xp, x, weight, bias, window, stamp=None):
                 batch_split.scratch(xp, "winograd-output", part, (2, 2 * th, tw, out_channels),
                                     x.dtype)) for part in range(parts)]
 
+    finite = [True] * parts
+
     def share(part, start, stop):
         parted, rows, V_flat, M_flat, out_rows, out_parted = buffers[part]
+        bits = out_parted.view(exponent.dtype)
         for first, last, first_row, last_row, count in _chunks(start, stop, th, tw, budget):
             V = _view(V_flat, (16, count, channels))
             M = _view(M_flat, (16, count, out_channels))
             _input_transform(x, first, last, first_row, last_row, top, left, parted, rows, V)
-            xp.matmul(V, U, out=M)
-            _output_transform(M, first, last, first_row, last_row, bias, out_rows, out_parted, y)
+            with _overflow_told_by_the_result(xp):
+                xp.matmul(V, U, out=M)
+            if not _output_transform(M, first, last, first_row, last_row, bias_run, out_rows,
+                                     out_parted, bits, exponent, y):
+                finite[part] = False
 
     batch_split.run(parts, batch, share, one_blas_thread=True)
-    return y
+    return y if all(finite) else None
 
 
 def input_grad(xp, grad, weight, window):
     """∂L/∂x (B, C, H, W): the forward pass on ∂L/∂y padded by 2 - p, with the kernel turned
-    by 180° and its channel axes swapped."""
+    by 180° and its channel axes swapped; None if a value is not finite."""
     top, bottom, left, right = window.padding
     turned = xp.ascontiguousarray(xp.flip(weight, axis=(2, 3)).transpose(1, 0, 2, 3))
     full = window._replace(in_size=tuple(grad.shape[2:]),
@@ -363,7 +417,8 @@ def input_grad(xp, grad, weight, window):
 
 
 def weight_grad(xp, x, grad, window, stamp=None):
-    """∂L/∂g (O, C, 3, 3) = Gᵀ (Σ_t V_tᵀ ⊗ A (∂L/∂Y)_t Aᵀ) G. (``stamp``: unused.)"""
+    """∂L/∂g (O, C, 3, 3) = Gᵀ (Σ_t V_tᵀ ⊗ A (∂L/∂Y)_t Aᵀ) G; None if a value is not finite.
+    (``stamp``: unused.)"""
     th, tw = _tiles(window)
     tiles = th * tw
     batch, channels = x.shape[:2]
@@ -394,15 +449,17 @@ def weight_grad(xp, x, grad, window, stamp=None):
             dM = _view(dM_flat, (16, count, out_channels))
             _input_transform(x, first, last, first_row, last_row, top, left, parted, rows, V)
             _grad_transform(grad, first, last, first_row, last_row, grad_parted, grad_rows, dM)
-            xp.matmul(V.transpose(0, 2, 1), dM, out=dU)
-            total += dU
+            with _overflow_told_by_the_result(xp):
+                xp.matmul(V.transpose(0, 2, 1), dM, out=dU)
+                total += dU
 
     batch_split.run(parts, batch, share, one_blas_thread=True)
     dU = sums[0]
     for other in sums[1:]:
         dU += other
     g = xp.asarray(G, dtype=xp.float64)
-    with blas_threads.one_thread():   # (see _kernel_transform)
+    with blas_threads.one_thread(), _overflow_told_by_the_result(xp):   # (see _kernel_transform)
         dw = xp.einsum("ka,klco,lb->ocab", g,
                        dU.reshape(4, 4, channels, out_channels).astype(xp.float64), g, optimize=True)
-    return xp.ascontiguousarray(dw.astype(x.dtype))   # (O·C·16 values: cheap in float64)
+        dw = xp.ascontiguousarray(dw.astype(x.dtype))   # (O·C·16 values: cheap in float64)
+    return dw if bool(xp.isfinite(dw).all()) else None
