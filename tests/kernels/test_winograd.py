@@ -12,7 +12,8 @@
   and shares of the batch;
 * where a pass meets an infinity or a NaN, or overflows, conv.py's result is im2col's, with
   its ±inf and NaN where PyTorch has them;
-* it is chosen only for the shapes it handles, by default from MIN_CHANNELS channels on.
+* it is chosen only for the shapes it handles, by default from 16 channels on where
+  OpenBLAS runs its AVX-512 kernels, from 64 with its AVX2 kernels or another BLAS.
 """
 import hypothesis
 import numpy as np
@@ -98,9 +99,15 @@ def test_shares_of_the_batch_on_two_threads_give_the_same_passes(monkeypatch):
         assert_all_three_passes_equal_im2col_and_gemm(window, batch=5)
 
 
-def test_a_pass_that_meets_an_infinity_or_overflows_gives_im2cols_result():
+@pytest.fixture
+def from_16_channels(monkeypatch):
+    """Winograd chosen from 16 channels each way, whichever kernels OpenBLAS runs here."""
+    monkeypatch.setattr(winograd, "min_channels", lambda: 16)
+
+
+def test_a_pass_that_meets_an_infinity_or_overflows_gives_im2cols_result(from_16_channels):
     window = WINDOWS[0]
-    channels = winograd.MIN_CHANNELS
+    channels = 16
     x, w, dy = operands(window, channels=channels, out_channels=channels, dtype=np.float32)
     infinite = x.copy()
     infinite[1, 3, 4, 5] = np.inf
@@ -174,7 +181,7 @@ def test_float32_weight_gradient_error_stays_within_the_stated_bound():
 # -- through the conv op ----------------------------------------------------------------------
 @pytest.fixture
 def winograd_on(monkeypatch):
-    monkeypatch.setattr(winograd, "MIN_CHANNELS", 1)
+    monkeypatch.setattr(winograd, "min_channels", lambda: 1)
     monkeypatch.setitem(winograd.PASSES, "forward", True)
     monkeypatch.setitem(winograd.PASSES, "input_grad", True)
     monkeypatch.setitem(winograd.PASSES, "weight_grad", True)
@@ -215,9 +222,9 @@ def test_a_non_contiguous_input_and_float32_go_through_winograd_too(winograd_on)
                   bias=st.booleans(), chunk_bytes=st.sampled_from([1, 2**14, 2**20]),
                   shares=st.integers(1, 3), transposed_input=st.booleans(), seed=st.integers(0, 2**16))
 def test_float32_conv2d_agrees_with_pytorch_over_drawn_shapes(
-        monkeypatch, batch, channels, out_channels, height, width, padding, bias, chunk_bytes,
-        shares, transposed_input, seed):
-    """tapegrad's default path for these shapes (Winograd: at least MIN_CHANNELS channels each
+        monkeypatch, from_16_channels, batch, channels, out_channels, height, width, padding, bias,
+        chunk_bytes, shares, transposed_input, seed):
+    """tapegrad's default path for these shapes on AVX-512 (Winograd: at least 16 channels each
     way) against PyTorch's float32 conv2d: the output and the gradients of the input, the
     weight and the bias, cut into chunks of a row of tiles, a few or whole images, and the
     batch into up to 3 threads' shares."""
@@ -265,12 +272,27 @@ def test_winograd_is_chosen_only_for_the_shapes_it_handles(winograd_on):
     assert not winograd.chosen("forward", xp, x.astype(np.int32), same, 4, 4)
 
 
-def test_by_default_it_runs_3x3_convolutions_from_min_channels_on():
+@pytest.mark.parametrize("core, fewest", [("skylakex", 16), ("sapphirerapids", 16), ("haswell", 64),
+                                          ("zen", 64), (None, 64)])
+def test_by_default_it_runs_3x3_convolutions_of_enough_channels_for_the_blas_kernels(
+        monkeypatch, core, fewest):
+    """From 16 channels each way with OpenBLAS's AVX-512 kernels, from 64 with its AVX2 ones
+    (and with another BLAS, None): see PASSES in winograd.py for the measurements."""
+    from tapegrad.kernels.cpu import blas_threads
+    monkeypatch.setattr(blas_threads, "core_name", lambda: core)
     assert all(winograd.PASSES.values())
+    assert winograd.min_channels() == fewest
     window = Window((8, 8), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1))
-    many, few = winograd.MIN_CHANNELS, winograd.MIN_CHANNELS // 2
-    x = np.zeros((1, many, 8, 8), np.float32)
+    x = np.zeros((1, fewest, 8, 8), np.float32)
     for part in winograd.PASSES:
-        assert winograd.chosen(part, xp, x, window, many, many)
-        assert not winograd.chosen(part, xp, x, window, few, many)
-        assert not winograd.chosen(part, xp, x, window, many, few)
+        assert winograd.chosen(part, xp, x, window, fewest, fewest)
+        assert not winograd.chosen(part, xp, x, window, fewest - 1, fewest)
+        assert not winograd.chosen(part, xp, x, window, fewest, fewest - 1)
+
+
+def test_openblas_names_its_kernels():
+    from tapegrad.kernels.cpu import blas_threads
+    if not blas_threads.loaded_openblas():
+        pytest.skip("numpy's BLAS is not an OpenBLAS here")
+    name = blas_threads.core_name()
+    assert isinstance(name, str) and name == name.lower() and name.isalnum()

@@ -84,6 +84,33 @@ def _find_switch():
     return None
 
 
+_CORE_NAMES = [f"{prefix}_get_corename{suffix}" for prefix in ("scipy_openblas", "openblas")
+               for suffix in ("64_", "")]
+_core = []   # [name] once looked up; [None] if there is none
+
+
+def core_name():
+    """The kernels OpenBLAS chose for this CPU, lower case ("skylakex", "haswell", "zen", …;
+    ``OPENBLAS_CORETYPE`` can force them), or None where numpy's BLAS is not an OpenBLAS."""
+    if not _core:
+        _core.append(_find_core_name())
+    return _core[0]
+
+
+def _find_core_name():
+    for path in loaded_openblas():
+        try:
+            library = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for name in _CORE_NAMES:
+            getter = getattr(library, name, None)
+            if getter is not None:
+                getter.argtypes, getter.restype = [], ctypes.c_char_p
+                return getter().decode().lower()
+    return None
+
+
 def switch():
     """(set, get) of OpenBLAS's thread count, or None where numpy's BLAS has no such switch.
     Looked up on first use, from a time loop over arrays: the backend has loaded numpy (and

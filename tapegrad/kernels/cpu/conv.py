@@ -47,9 +47,9 @@ Returned arrays are always fresh; float32 stays float32. Where each product runs
 thread (one thread, or shares of the batch), the forward pass of a stride-1 "same"
 convolution of at least 16 channels runs on row-shifted copies of the image instead
 (``shifted_rows.py``: a 3-fold copy and three GEMMs per image rather than a 9-fold one).
-3×3 stride-1 convolutions of at least ``winograd.MIN_CHANNELS`` channels each way run by
-Winograd's F(2×2, 3×3) instead, all three passes (``winograd.py``: 2.25× fewer
-multiplications, and faster at every such layer measured).
+3×3 stride-1 convolutions of at least ``winograd.min_channels()`` channels each way (16
+with OpenBLAS's AVX-512 kernels, 64 with its AVX2 ones) run by Winograd's F(2×2, 3×3)
+instead, all three passes (``winograd.py``: 2.25× fewer multiplications).
 Everything here is written with the array module ``xp``; im2col and col2im are numba
 loops on the cpu (with array-only stand-ins for cupy).
 """

@@ -57,7 +57,8 @@ and conv.py computes it again by im2col + GEMM, whose ±inf and NaN are PyTorch'
 costs nothing measurable: the output loop looks at every value it writes anyway.
 
 Where it runs: ``chosen`` (the passes in ``PASSES``, for shapes with at least
-``MIN_CHANNELS`` channels each way); see PASSES for the measurements.
+``min_channels()`` channels each way: 16 where OpenBLAS runs its AVX-512 kernels, 64 with
+its AVX2 ones); see PASSES for the measurements.
 """
 from numba import njit, uint64
 
@@ -83,8 +84,18 @@ A_T = ((1, 1, 1, 0), (0, 1, -1, -1))
 #
 # One loss above MIN_CHANNELS: 128→128 on 16×16 with a batch of 8, gradients at 2 threads,
 # 6.9 / 7.2 (its forward 3.9 / 3.4).
+#
+# With OpenBLAS's AVX2 kernels (Haswell's, ``OPENBLAS_CORETYPE=Haswell`` on the same machine,
+# numba compiling for haswell) the small products run at 71-80 GFLOP/s where im2col's run at
+# 93, and Winograd loses where a side has 32 channels: 32→32 on 32×32, gradients 16.8 / 18.6
+# at 1 thread and 10.3 / 13.3 at 2; 32→64 on 16×16, batch 64, 8.3 / 11.1 at 2 threads. From
+# 64 channels it wins: 64→64 on 16×16, batch 32, 14.9 / 12.4 and 7.5 / 7.5; 64→128 on 8×8
+# 15.2 / 11.4 and 8.5 / 7.3; 128→128 on 16×16 53.6 / 40.9 and 25.9 / 21.4. Hence two
+# thresholds, by the kernels OpenBLAS runs (``min_channels``).
 PASSES = {"forward": True, "input_grad": True, "weight_grad": True}
-MIN_CHANNELS = 16    # below this many input or output channels, im2col + GEMM wins
+MIN_CHANNELS = 16        # with OpenBLAS's AVX-512 kernels: below this many channels, im2col
+MIN_CHANNELS_AVX2 = 64   # with its AVX2 kernels, or another BLAS
+AVX512_KERNELS = ("skylakex", "cooperlake", "sapphirerapids")
 CHUNK_BYTES = 2**20   # V and M of a chunk: what stays in a core's L2 cache
 
 
@@ -97,11 +108,17 @@ def suits(xp, x, window, in_channels, out_channels):
             and all(0 <= p <= 2 for p in window.padding))
 
 
+def min_channels():
+    """The fewest channels each way a convolution needs to run here: MIN_CHANNELS where
+    numpy's OpenBLAS runs its AVX-512 kernels, MIN_CHANNELS_AVX2 elsewhere."""
+    return MIN_CHANNELS if blas_threads.core_name() in AVX512_KERNELS else MIN_CHANNELS_AVX2
+
+
 def chosen(part, xp, x, window, in_channels, out_channels):
     """True where ``part`` ("forward", "input_grad", "weight_grad") of this convolution
     should run here rather than by im2col + GEMM."""
-    return (PASSES[part] and min(in_channels, out_channels) >= MIN_CHANNELS
-            and suits(xp, x, window, in_channels, out_channels))
+    return (PASSES[part] and suits(xp, x, window, in_channels, out_channels)
+            and min(in_channels, out_channels) >= min_channels())
 
 
 # -- flat loops on unsigned offsets -------------------------------------------------------------
