@@ -531,18 +531,28 @@ def startup_child(args):
 
 
 def blas_core():
-    """numpy's BLAS library, version, threads and the kernels it chose (threadpoolctl)."""
+    """numpy's BLAS library, version and the kernels it chose for this CPU (OpenBLAS's own
+    name for them, asked through ctypes: neither library imports the other's code here)."""
+    import ctypes
+
+    import numpy as np
+    info = np.__config__.CONFIG["Build Dependencies"]["blas"]
+    about = f"{info['name']} {info['version']}"
     try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        import numpy as np
-        info = np.__config__.CONFIG["Build Dependencies"]["blas"]
-        return f"{info['name']} {info['version']} (pip install threadpoolctl for its kernels)"
-    for pool in threadpool_info():
-        if pool["user_api"] == "blas" and "numpy" in pool["filepath"]:
-            return (f"{pool['internal_api']} {pool['version']}, core {pool.get('architecture')}, "
-                    f"{pool['num_threads']} threads")
-    return "?"
+        with open("/proc/self/maps") as maps:
+            paths = sorted({line.split()[-1] for line in maps if "openblas" in line.lower()
+                            and line.split()[-1].startswith("/")})
+    except OSError:
+        paths = []
+    for path in paths:
+        library = ctypes.CDLL(path)
+        for name in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename",
+                     "openblas_get_corename64_", "openblas_get_corename"):
+            getter = getattr(library, name, None)
+            if getter is not None:
+                getter.restype = ctypes.c_char_p
+                return f"{about}, kernels {getter().decode()}"
+    return f"{about} (kernels not known: not an OpenBLAS)"
 
 
 def numba_target():
