@@ -83,7 +83,9 @@ A_T = ((1, 1, 1, 0), (0, 1, -1, -1))
 #   8→16 on 32×32, 8                      0.5 / 0.5   0.9 /  1.0             0.3 / 0.5   0.7 / 1.0
 #
 # One loss above MIN_CHANNELS: 128→128 on 16×16 with a batch of 8, gradients at 2 threads,
-# 6.9 / 7.2 (its forward 3.9 / 3.4).
+# 6.9 / 7.2 (its forward 3.9 / 3.4). Winograd moves more data per multiplication than im2col,
+# so it gains less on a machine whose caches other jobs share: in a busier hour of the same
+# VM the 32→32 layer gave 8.8 / 7.1 and 19.8 / 15.1 at 1 thread (im2col unchanged).
 #
 # With OpenBLAS's AVX2 kernels (Haswell's, ``OPENBLAS_CORETYPE=Haswell`` on the same machine,
 # numba compiling for haswell) the small products run at 71-80 GFLOP/s where im2col's run at
