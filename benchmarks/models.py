@@ -545,7 +545,10 @@ def blas_core():
     except OSError:
         paths = []
     for path in paths:
-        library = ctypes.CDLL(path)
+        try:
+            library = ctypes.CDLL(path)
+        except OSError:
+            continue
         for name in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename",
                      "openblas_get_corename64_", "openblas_get_corename"):
             getter = getattr(library, name, None)

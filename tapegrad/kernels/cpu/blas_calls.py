@@ -47,11 +47,7 @@ def gemm(dtype):
 def _find(name):
     if name not in _NAMES:
         return None
-    for path in blas_threads.loaded_openblas():
-        try:
-            library = ctypes.CDLL(path)
-        except OSError:
-            continue
+    for library in blas_threads.opened_openblas():
         for symbol, integer in _NAMES[name]:
             function = getattr(library, symbol, None)
             if function is not None:

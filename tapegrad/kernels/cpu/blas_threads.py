@@ -69,12 +69,19 @@ def loaded_openblas():
         return []
 
 
-def _find_switch():
+def opened_openblas():
+    """Each loaded OpenBLAS library (``loaded_openblas``) opened through ctypes, in turn; one
+    that cannot be opened is skipped. Its functions are found by name and given their C
+    signatures by the caller."""
     for path in loaded_openblas():
         try:
-            library = ctypes.CDLL(path)
+            yield ctypes.CDLL(path)
         except OSError:
             continue
+
+
+def _find_switch():
+    for library in opened_openblas():
         for set_name, get_name in _NAMES:
             setter, getter = getattr(library, set_name, None), getattr(library, get_name, None)
             if setter is not None and getter is not None:
@@ -98,11 +105,7 @@ def core_name():
 
 
 def _find_core_name():
-    for path in loaded_openblas():
-        try:
-            library = ctypes.CDLL(path)
-        except OSError:
-            continue
+    for library in opened_openblas():
         for name in _CORE_NAMES:
             getter = getattr(library, name, None)
             if getter is not None:
